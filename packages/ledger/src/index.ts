@@ -1,1 +1,57 @@
-export const x: number = 1;
+/**
+ * `@palisade/ledger`: Merkle log math, checkpoints, signed notes, proofs and an offline
+ * verifier. Pure and browser-safe; Node providers live in `@palisade/ledger/node`.
+ */
+export { type Checkpoint, formatCheckpoint, parseCheckpoint } from './checkpoint/checkpoint.ts';
+export { fromBase64, fromBase64Url, toBase64, toBase64Url } from './encoding/base64.ts';
+export { equalBytes, fromHex, toHex, utf8 } from './encoding/bytes.ts';
+export {
+  isLedgerError,
+  LEDGER_ERROR_CODES,
+  LedgerError,
+  type LedgerErrorCode,
+  type LedgerErrorDetails,
+} from './errors.ts';
+export { type AppendResult, appendLeaves } from './log/append.ts';
+export { MemoryHashStore } from './log/memory-store.ts';
+export { MerkleLog } from './log/merkle-log.ts';
+export { consistencyProof, inclusionProof, treeRoot } from './log/read.ts';
+export type { HashReader, NodeKey, TreeNode } from './log/types.ts';
+export { HASH_SIZE, type MerkleHasher, merkleHasher, type Sha256 } from './merkle/hasher.ts';
+export { rootFromLeafHashes } from './merkle/tree.ts';
+export {
+  cosignatureTimestamp,
+  ed25519CosignatureMessage,
+  mldsa44CosignatureMessage,
+} from './note/cosignature.ts';
+export {
+  formatSignatureLine,
+  isValidKeyName,
+  MAX_NOTE_SIGNATURES,
+  type OpenedNote,
+  openNote,
+  type ParsedNote,
+  parseNote,
+  type SignNoteOptions,
+  signatureLines,
+  signNote,
+} from './note/signed-note.ts';
+export {
+  type NoteSignature,
+  type NoteSigner,
+  type NoteVerifier,
+  SIGNATURE_TYPES,
+  type SignatureType,
+  type SignOptions,
+} from './note/types.ts';
+export {
+  computeKeyId,
+  createVerifier,
+  formatVerifierKey,
+  PUBLIC_KEY_SIZES,
+  parseVerifierKey,
+  type VerifyFn,
+  type VerifyProvider,
+} from './note/verifier.ts';
+export { rootFromConsistencyProof, verifyConsistency } from './proof/consistency.ts';
+export { rootFromInclusionProof, verifyInclusion } from './proof/inclusion.ts';
