@@ -42,21 +42,33 @@ for (const service of services) {
 }
 if (missing.length > 0) {
   if (process.env.CI === 'true') {
-    console.error(`CI must not skip suites, but these services are unreachable: ${missing.join(', ')}`);
+    console.error(
+      `CI must not skip suites, but these services are unreachable: ${missing.join(', ')}`,
+    );
     process.exit(1);
   }
   console.log(`skipping the suites that need: ${missing.join(', ')}`);
 }
 
 const files: string[] = [];
-for await (const file of glob(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['packages/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'])) {
+for await (const file of glob(
+  process.argv.slice(2).length > 0
+    ? process.argv.slice(2)
+    : ['packages/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'],
+)) {
   files.push(file);
 }
 files.sort();
 
 const result = spawnSync(
   process.execPath,
-  ['--conditions=@palisade/source', '--test', '--test-concurrency=4', '--test-reporter=spec', ...files],
+  [
+    '--conditions=@palisade/source',
+    '--test',
+    '--test-concurrency=4',
+    '--test-reporter=spec',
+    ...files,
+  ],
   { stdio: 'inherit', env: process.env },
 );
 process.exit(result.status ?? 1);

@@ -1,0 +1,40 @@
+import { parseArgs } from 'node:util';
+import { loadSettings, openStores, rotateAdminToken } from '@palisade/server';
+import { CliError, EXIT } from '../cli-error.ts';
+import { settingFlags, settingOptions } from '../settings-flags.ts';
+
+/**
+ * `palisade admin token --rotate`: replaces the platform-admin token directly in the control
+ * plane (`--data` or `--database`), so it works even when the old token is lost. A running
+ * server stops honouring the old token within its auth cache TTL.
+ */
+export async function adminCommand(argv: string[]): Promise<number> {
+  const [noun, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: { ...settingOptions(), rotate: { type: 'boolean' } },
+    strict: true,
+  });
+  if (noun !== 'token' || values.rotate !== true) {
+    throw new CliError(
+      'usage: palisade admin token --rotate [--data DIR | --database URL]',
+      EXIT.usage,
+    );
+  }
+  const settings = loadSettings({
+    flags: settingFlags(values),
+    env: process.env,
+    configFile: (values as Record<string, unknown>).config as string | undefined,
+  });
+  const stores = await openStores({ ...settings, shards: [] });
+  try {
+    const token = await rotateAdminToken(stores.controlPlane);
+    process.stdout.write(`${token}\n`);
+    process.stderr.write(
+      'The previous platform-admin token no longer works. Store this one now: it is not shown again.\n',
+    );
+    return EXIT.ok;
+  } finally {
+    await stores.close();
+  }
+}

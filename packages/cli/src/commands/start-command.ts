@@ -1,0 +1,47 @@
+import { parseArgs } from 'node:util';
+import { loadSettings, startPlatform } from '@palisade/server';
+import { settingFlags, settingOptions } from '../settings-flags.ts';
+
+/**
+ * `palisade start`: every role in one process. Prints a generated admin token once (to
+ * stderr, never into the JSON log), then serves until SIGTERM or SIGINT, on which it stops
+ * accepting requests, lets in-flight writes commit and closes the stores.
+ */
+export async function startCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: settingOptions(),
+    strict: true,
+    allowPositionals: false,
+  });
+  const settings = loadSettings({
+    flags: settingFlags(values),
+    env: process.env,
+    configFile: typeof values.config === 'string' ? values.config : undefined,
+  });
+  const platform = await startPlatform(settings);
+  if (platform.generatedAdminToken !== undefined) {
+    process.stderr.write(
+      `\nPlatform-admin token (shown once; only its hash is stored):\n\n  ${platform.generatedAdminToken}\n\n` +
+        'Keep it secret. Make a new one with: palisade admin token --rotate\n\n',
+    );
+  }
+  platform.http.log.info(
+    { url: platform.url, data: settings.data, shards: platform.stores.shards.size },
+    'palisade is listening',
+  );
+  return new Promise((resolve) => {
+    const stop = (signal: string) => {
+      platform.http.log.info({ signal }, 'shutting down: finishing in-flight writes');
+      platform.close().then(
+        () => resolve(0),
+        (error) => {
+          platform.http.log.error({ err: error }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}

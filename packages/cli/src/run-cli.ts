@@ -1,0 +1,45 @@
+import { ConfigError } from '@palisade/server';
+import { CliError, EXIT } from './cli-error.ts';
+import { adminCommand } from './commands/admin-command.ts';
+import { startCommand } from './commands/start-command.ts';
+import { tenantCommand } from './commands/tenant-command.ts';
+
+const USAGE = `usage: palisade <command>
+  start            run the whole platform in this process (see --help of the README for settings)
+  tenant ...       create, list, show, suspend, resume, delete tenants on a running server
+  admin token --rotate   replace the platform-admin token`;
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  start: startCommand,
+  tenant: tenantCommand,
+  admin: adminCommand,
+};
+
+/** Runs the CLI and returns its exit code; errors become one line on stderr. */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const run = command === undefined ? undefined : COMMANDS[command];
+  try {
+    if (run === undefined)
+      throw new CliError(
+        USAGE,
+        command === undefined || command === '--help' ? EXIT.ok : EXIT.usage,
+      );
+    return await run(rest);
+  } catch (error) {
+    if (error instanceof CliError) {
+      process.stderr.write(`${error.exitCode === EXIT.ok ? '' : 'palisade: '}${error.message}\n`);
+      return error.exitCode;
+    }
+    if (error instanceof ConfigError) {
+      process.stderr.write(`palisade: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+      process.stderr.write(`palisade: ${(error as Error).message}\n`);
+      return EXIT.usage;
+    }
+    process.stderr.write(`palisade: ${(error as Error).stack ?? String(error)}\n`);
+    return EXIT.failed;
+  }
+}

@@ -1,0 +1,135 @@
+import { PalisadeError } from '../errors/index.ts';
+import type { TenantStore, TenantWriteTx } from '../store/index.ts';
+
+/** What one write tells the ledger: who did what to which resource, and the new state. */
+export interface WriteEvent {
+  readonly actor: string;
+  readonly action: string;
+  readonly resource: string;
+  /** The resource's new state (committed only as a salted hash), or null when it was removed. */
+  readonly state: unknown;
+}
+
+/** One caller's write: statements on the tenant's transaction plus the events it records. */
+export type WriteOp<T> = (tx: TenantWriteTx, record: (event: WriteEvent) => void) => Promise<T>;
+
+/** Called inside the transaction, after the batch's ops, with the events of those that succeeded. */
+export type BatchSealer = (tx: TenantWriteTx, events: readonly WriteEvent[]) => Promise<void>;
+
+export interface GroupCommitOptions {
+  /** Most ops in one transaction. */
+  readonly maxBatch: number;
+  /** Longest an op waits for others to join (0: the next turn of the event loop). */
+  readonly maxWaitMs: number;
+  readonly seal: BatchSealer;
+}
+
+interface Pending {
+  readonly op: WriteOp<unknown>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface TenantQueue {
+  readonly store: TenantStore;
+  readonly pending: Pending[];
+  scheduled: boolean;
+  running: boolean;
+}
+
+/**
+ * Group commit: the writes of one tenant that arrive while its previous transaction is
+ * committing (or within `maxWaitMs`) share one transaction, one fsync and one ledger leaf.
+ * An op that refuses (throws a PalisadeError) has written nothing, by the TenantWriteTx
+ * contract, so the others still commit; an unexpected failure rolls the batch back and each
+ * op is retried alone, so one bad write cannot fail its neighbours.
+ */
+export class GroupCommitter {
+  readonly #options: GroupCommitOptions;
+  readonly #queues = new Map<string, TenantQueue>();
+  readonly #idle = new Set<() => void>();
+
+  constructor(options: GroupCommitOptions) {
+    this.#options = options;
+  }
+
+  submit<T>(store: TenantStore, op: WriteOp<T>): Promise<T> {
+    let queue = this.#queues.get(store.tenantId);
+    if (queue === undefined) {
+      queue = { store, pending: [], scheduled: false, running: false };
+      this.#queues.set(store.tenantId, queue);
+    }
+    const promise = new Promise<T>((resolve, reject) => {
+      queue.pending.push({
+        op: op as WriteOp<unknown>,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+      });
+    });
+    this.#schedule(queue);
+    return promise;
+  }
+
+  /** Resolves when every submitted write has committed or failed. */
+  drain(): Promise<void> {
+    if (this.#queues.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.add(resolve));
+  }
+
+  #schedule(queue: TenantQueue): void {
+    if (queue.scheduled || queue.running) return;
+    queue.scheduled = true;
+    const flush = () => {
+      queue.scheduled = false;
+      void this.#flush(queue);
+    };
+    if (this.#options.maxWaitMs > 0) setTimeout(flush, this.#options.maxWaitMs);
+    else setImmediate(flush);
+  }
+
+  async #flush(queue: TenantQueue): Promise<void> {
+    queue.running = true;
+    const batch = queue.pending.splice(0, this.#options.maxBatch);
+    try {
+      await this.#commit(queue.store, batch);
+    } catch {
+      for (const item of batch)
+        await this.#commit(queue.store, [item]).catch((error) => item.reject(error));
+    }
+    queue.running = false;
+    if (queue.pending.length > 0) {
+      this.#schedule(queue);
+      return;
+    }
+    this.#queues.delete(queue.store.tenantId);
+    if (this.#queues.size === 0) {
+      for (const resolve of this.#idle) resolve();
+      this.#idle.clear();
+    }
+  }
+
+  async #commit(store: TenantStore, batch: readonly Pending[]): Promise<void> {
+    const outcomes = await store.transaction(async (tx) => {
+      const events: WriteEvent[] = [];
+      const results: ({ ok: true; value: unknown } | { ok: false; error: PalisadeError })[] = [];
+      for (const item of batch) {
+        const own: WriteEvent[] = [];
+        try {
+          const value = await item.op(tx, (event) => own.push(event));
+          events.push(...own);
+          results.push({ ok: true, value });
+        } catch (error) {
+          if (!(error instanceof PalisadeError)) throw error;
+          results.push({ ok: false, error });
+        }
+      }
+      if (events.length > 0) await this.#options.seal(tx, events);
+      return results;
+    });
+    outcomes.forEach((outcome, i) => {
+      const item = batch[i]!;
+      if (outcome.ok) item.resolve(outcome.value);
+      else item.reject(outcome.error);
+    });
+  }
+}

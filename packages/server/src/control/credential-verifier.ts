@@ -1,0 +1,79 @@
+import { PalisadeError } from '../errors/index.ts';
+import { hashSecretToken } from '../ids/index.ts';
+import type { ControlPlaneStore, StoredCredential } from '../store/index.ts';
+import type { TenantContext } from '../tenancy/index.ts';
+import { issueTenantContext } from '../tenancy/tenant-context.ts';
+
+/** The verified caller of a request. */
+export type Principal =
+  | { readonly kind: 'platform-admin' }
+  | { readonly kind: 'tenant'; readonly context: TenantContext };
+
+interface CacheEntry {
+  readonly credential: StoredCredential | undefined;
+  readonly expires: number;
+}
+
+/** Upper bound of cached credential lookups, so a flood of random tokens cannot grow memory. */
+const CREDENTIAL_CACHE_MAX = 10_000;
+
+/**
+ * Turns a bearer secret into a Principal. Lookups go by the secret's SHA-256 and are cached
+ * for `ttlMs` (a setting); any credential change in this process clears the cache at once,
+ * and other processes see it within the TTL.
+ */
+export class CredentialVerifier {
+  readonly #controlPlane: ControlPlaneStore;
+  readonly #ttlMs: number;
+  readonly #cache = new Map<string, CacheEntry>();
+
+  constructor(controlPlane: ControlPlaneStore, ttlMs: number) {
+    this.#controlPlane = controlPlane;
+    this.#ttlMs = ttlMs;
+  }
+
+  invalidate(): void {
+    this.#cache.clear();
+  }
+
+  async verify(authorization: string | undefined): Promise<Principal> {
+    const match =
+      authorization === undefined ? null : /^Bearer ([\x21-\x7e]{16,512})$/.exec(authorization);
+    if (match === null) {
+      throw new PalisadeError(
+        'PALISADE_UNAUTHENTICATED',
+        'send Authorization: Bearer <token> with a platform-admin token or tenant API key',
+      );
+    }
+    const hash = hashSecretToken(match[1]!);
+    const now = Date.now();
+    let entry = this.#cache.get(hash);
+    if (entry === undefined || entry.expires <= now) {
+      entry = {
+        credential: await this.#controlPlane.findCredential(hash),
+        expires: now + this.#ttlMs,
+      };
+      if (this.#cache.size >= CREDENTIAL_CACHE_MAX) this.#cache.clear();
+      this.#cache.set(hash, entry);
+    }
+    const credential = entry.credential;
+    if (credential === undefined)
+      throw new PalisadeError('PALISADE_UNAUTHENTICATED', 'the bearer token is unknown or revoked');
+    if (credential.kind === 'admin') return { kind: 'platform-admin' };
+    if (credential.tenant.status === 'suspended') {
+      throw new PalisadeError(
+        'PALISADE_TENANT_SUSPENDED',
+        `tenant ${credential.tenant.slug} is suspended; ask the platform admin to resume it`,
+      );
+    }
+    if (credential.tenant.status !== 'active')
+      throw new PalisadeError('PALISADE_UNAUTHENTICATED', 'the bearer token is unknown or revoked');
+    return {
+      kind: 'tenant',
+      context: issueTenantContext(credential.tenant, {
+        kind: 'api-key',
+        id: `api-key:${credential.keyId}`,
+      }),
+    };
+  }
+}

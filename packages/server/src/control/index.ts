@@ -1,0 +1,8 @@
+export { ensureAdminToken, rotateAdminToken } from './admin-token.ts';
+export { CredentialVerifier, type Principal } from './credential-verifier.ts';
+export {
+  type IssuedApiKey,
+  type NewTenant,
+  TenantAdmin,
+  type TenantChange,
+} from './tenant-admin.ts';

@@ -1,0 +1,172 @@
+import type { GroupCommitter } from '../commit/index.ts';
+import { PalisadeError } from '../errors/index.ts';
+import { hashSecretToken, isUuid, newSecretToken, uuid7 } from '../ids/index.ts';
+import type { ApiKeyRow, ControlPlaneStore, ShardStore } from '../store/index.ts';
+import type { Tenant, TenantStatus } from '../tenancy/index.ts';
+
+const PLATFORM_ACTOR = 'platform-admin';
+
+export interface NewTenant {
+  readonly slug: string;
+  readonly name: string;
+  readonly plan?: string | undefined;
+}
+
+export interface TenantChange {
+  readonly name?: string | undefined;
+  readonly plan?: string | undefined;
+  readonly status?: 'active' | 'suspended' | undefined;
+}
+
+/** A new API key: the secret exists only in this value. */
+export interface IssuedApiKey {
+  readonly id: string;
+  readonly name: string;
+  readonly secret: string;
+  readonly createdAt: string;
+}
+
+/**
+ * The platform admin's view of tenants: lifecycle, placement and API keys. Each change is
+ * also an entry in the tenant's own ledger, written through the same group commit as data.
+ */
+export class TenantAdmin {
+  readonly #controlPlane: ControlPlaneStore;
+  readonly #shards: ReadonlyMap<string, ShardStore>;
+  readonly #committer: GroupCommitter;
+  readonly #onCredentialsChanged: () => void;
+
+  constructor(
+    controlPlane: ControlPlaneStore,
+    shards: ReadonlyMap<string, ShardStore>,
+    committer: GroupCommitter,
+    onCredentialsChanged: () => void,
+  ) {
+    this.#controlPlane = controlPlane;
+    this.#shards = shards;
+    this.#committer = committer;
+    this.#onCredentialsChanged = onCredentialsChanged;
+  }
+
+  async #audit(tenant: Tenant, action: string, resource: string, state: unknown): Promise<void> {
+    const shard = this.#shards.get(tenant.shard);
+    if (shard === undefined)
+      throw new PalisadeError('PALISADE_INTERNAL', `shard ${tenant.shard} is not open`);
+    await this.#committer.submit(await shard.tenant(tenant.id), async (_tx, record) => {
+      record({ actor: PLATFORM_ACTOR, action, resource, state });
+    });
+  }
+
+  async create(input: NewTenant): Promise<Tenant> {
+    const now = new Date().toISOString();
+    const tenant: Tenant = {
+      id: uuid7(),
+      slug: input.slug,
+      name: input.name,
+      plan: input.plan ?? 'free',
+      status: 'active',
+      shard: await this.#controlPlane.leastLoadedShard(),
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.#controlPlane.insertTenant(tenant);
+    await this.#audit(tenant, 'tenant.create', 'tenant', {
+      slug: tenant.slug,
+      name: tenant.name,
+      plan: tenant.plan,
+    });
+    return tenant;
+  }
+
+  async get(id: string): Promise<Tenant> {
+    if (!isUuid(id))
+      throw new PalisadeError(
+        'PALISADE_INVALID_ID',
+        `tenant id ${JSON.stringify(id)} is not a UUID`,
+      );
+    const tenant = await this.#controlPlane.getTenant(id);
+    if (tenant === undefined)
+      throw new PalisadeError('PALISADE_TENANT_NOT_FOUND', `no tenant ${id}`);
+    return tenant;
+  }
+
+  list(after: string | undefined, limit: number): Promise<Tenant[]> {
+    return this.#controlPlane.listTenants({ after, limit });
+  }
+
+  async update(id: string, change: TenantChange): Promise<Tenant> {
+    const current = await this.get(id);
+    if (current.status === 'deleted')
+      throw new PalisadeError('PALISADE_TENANT_DELETED', `tenant ${id} is deleted`);
+    const updated = await this.#controlPlane.updateTenant(id, change, new Date().toISOString());
+    if (updated === undefined)
+      throw new PalisadeError('PALISADE_TENANT_NOT_FOUND', `no tenant ${id}`);
+    this.#onCredentialsChanged();
+    const action = statusAction(current.status, updated.status);
+    await this.#audit(updated, action, 'tenant', {
+      name: updated.name,
+      plan: updated.plan,
+      status: updated.status,
+    });
+    return updated;
+  }
+
+  /** Marks the tenant deleted (its credentials stop at once), revokes its keys, then drops its data. */
+  async delete(id: string): Promise<void> {
+    const tenant = await this.get(id);
+    const now = new Date().toISOString();
+    if (tenant.status !== 'deleted')
+      await this.#controlPlane.updateTenant(id, { status: 'deleted' }, now);
+    await this.#controlPlane.revokeAllApiKeys(id, now);
+    this.#onCredentialsChanged();
+    await this.#committer.drain();
+    await this.#shards.get(tenant.shard)?.dropTenant(id);
+  }
+
+  async issueApiKey(tenantId: string, name: string | undefined): Promise<IssuedApiKey> {
+    const tenant = await this.get(tenantId);
+    if (tenant.status === 'deleted')
+      throw new PalisadeError('PALISADE_TENANT_DELETED', `tenant ${tenantId} is deleted`);
+    const secret = newSecretToken('pk');
+    const key: ApiKeyRow = {
+      id: uuid7(),
+      tenantId,
+      name: name ?? 'default',
+      secretHash: hashSecretToken(secret),
+      createdAt: new Date().toISOString(),
+      revokedAt: null,
+    };
+    await this.#controlPlane.insertApiKey(key);
+    await this.#audit(tenant, 'api-key.create', `api-keys/${key.id}`, { name: key.name });
+    return { id: key.id, name: key.name, secret, createdAt: key.createdAt };
+  }
+
+  async listApiKeys(tenantId: string): Promise<Omit<ApiKeyRow, 'secretHash' | 'tenantId'>[]> {
+    await this.get(tenantId);
+    const keys = await this.#controlPlane.listApiKeys(tenantId);
+    return keys.map(({ id, name, createdAt, revokedAt }) => ({ id, name, createdAt, revokedAt }));
+  }
+
+  async revokeApiKey(tenantId: string, keyId: string): Promise<void> {
+    const tenant = await this.get(tenantId);
+    if (!isUuid(keyId))
+      throw new PalisadeError(
+        'PALISADE_INVALID_ID',
+        `API key id ${JSON.stringify(keyId)} is not a UUID`,
+      );
+    if (!(await this.#controlPlane.revokeApiKey(tenantId, keyId, new Date().toISOString()))) {
+      throw new PalisadeError(
+        'PALISADE_API_KEY_NOT_FOUND',
+        `tenant ${tenantId} has no live API key ${keyId}`,
+      );
+    }
+    this.#onCredentialsChanged();
+    if (tenant.status !== 'deleted')
+      await this.#audit(tenant, 'api-key.revoke', `api-keys/${keyId}`, null);
+  }
+}
+
+function statusAction(before: TenantStatus, after: TenantStatus): string {
+  if (before === after) return 'tenant.update';
+  return after === 'suspended' ? 'tenant.suspend' : 'tenant.resume';
+}

@@ -1,0 +1,42 @@
+/**
+ * The closed catalogue of Palisade error codes. Each code has one HTTP status and one
+ * problem+json type; docs/errors.md lists the same codes and a test fails when they drift.
+ * Retired codes stay here with `retired: true` and are never reused.
+ */
+export const ERROR_CODES = {
+  PALISADE_INVALID_REQUEST: { status: 400, title: 'The request does not match its schema' },
+  PALISADE_MALFORMED_JSON: { status: 400, title: 'The request body is not valid JSON' },
+  PALISADE_INVALID_ID: { status: 400, title: 'An id in the request is not well-formed' },
+  PALISADE_INVALID_CURSOR: { status: 400, title: 'The cursor is not one this server issued' },
+  PALISADE_INVALID_SCHEMA: { status: 400, title: 'The collection schema is not usable' },
+  PALISADE_UNAUTHENTICATED: { status: 401, title: 'A valid bearer credential is required' },
+  PALISADE_FORBIDDEN: { status: 403, title: 'This credential may not do that' },
+  PALISADE_TENANT_SUSPENDED: { status: 403, title: 'The tenant is suspended' },
+  PALISADE_NOT_FOUND: { status: 404, title: 'No such route' },
+  PALISADE_TENANT_NOT_FOUND: { status: 404, title: 'No such tenant' },
+  PALISADE_API_KEY_NOT_FOUND: { status: 404, title: 'No such API key' },
+  PALISADE_COLLECTION_NOT_FOUND: { status: 404, title: 'No such collection' },
+  PALISADE_RECORD_NOT_FOUND: { status: 404, title: 'No such record' },
+  PALISADE_SLUG_TAKEN: { status: 409, title: 'The tenant slug is taken' },
+  PALISADE_TENANT_DELETED: { status: 409, title: 'The tenant is deleted' },
+  PALISADE_PRECONDITION_FAILED: {
+    status: 412,
+    title: 'If-Match does not match the current version',
+  },
+  PALISADE_PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body exceeds the body limit' },
+  PALISADE_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'The content type is not accepted here' },
+  PALISADE_RECORD_INVALID: {
+    status: 422,
+    title: 'The record does not match its collection schema',
+  },
+  PALISADE_UNAVAILABLE: { status: 503, title: 'The server is shutting down or not ready' },
+  PALISADE_INTERNAL: { status: 500, title: 'Internal error' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+/** Every stable error code a Palisade API can return. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The problem+json `type` URI of a code. */
+export function problemType(code: ErrorCode): string {
+  return `urn:palisade:error:${code}`;
+}

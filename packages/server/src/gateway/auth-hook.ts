@@ -1,0 +1,52 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { CredentialVerifier, Principal } from '../control/index.ts';
+import { PalisadeError } from '../errors/index.ts';
+import type { TenantContext } from '../tenancy/index.ts';
+
+/** Who may call a route: nobody in particular, the platform admin, or a tenant credential. */
+export type RouteAuth = 'public' | 'admin' | 'tenant';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    auth?: RouteAuth;
+  }
+  interface FastifyRequest {
+    principal: Principal | undefined;
+  }
+}
+
+/**
+ * Authenticates before the body is read. Every route must declare `config.auth`; a route
+ * without one is refused at registration, so nothing is reachable by accident.
+ */
+export function installAuth(app: FastifyInstance, verifier: CredentialVerifier): void {
+  app.decorateRequest('principal', undefined);
+  app.addHook('onRoute', (route) => {
+    if (route.config?.auth === undefined && !route.url.startsWith('*') && route.url !== '/*') {
+      throw new Error(`route ${route.method} ${route.url} declares no config.auth`);
+    }
+  });
+  app.addHook('onRequest', async (request) => {
+    const auth = request.routeOptions.config.auth;
+    if (auth === undefined || auth === 'public') return;
+    const principal = await verifier.verify(request.headers.authorization);
+    if (auth === 'admin' && principal.kind !== 'platform-admin') {
+      throw new PalisadeError('PALISADE_FORBIDDEN', 'this route needs the platform-admin token');
+    }
+    if (auth === 'tenant' && principal.kind !== 'tenant') {
+      throw new PalisadeError(
+        'PALISADE_FORBIDDEN',
+        'this route acts inside a tenant: use a tenant API key',
+      );
+    }
+    request.principal = principal;
+  });
+}
+
+/** The tenant of an authenticated tenant route. */
+export function tenantOf(request: FastifyRequest): TenantContext {
+  const principal = request.principal;
+  if (principal?.kind !== 'tenant')
+    throw new PalisadeError('PALISADE_FORBIDDEN', 'this route acts inside a tenant');
+  return principal.context;
+}

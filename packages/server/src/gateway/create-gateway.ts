@@ -1,0 +1,55 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { CredentialVerifier, TenantAdmin } from '../control/index.ts';
+import type { CollectionService, RecordService } from '../records/index.ts';
+import { installAuth } from './auth-hook.ts';
+import { installMetrics } from './metrics.ts';
+import { installOpenApi } from './openapi.ts';
+import { installProblemHandlers } from './problem-handler.ts';
+import { collectionRoutes } from './routes/collection-routes.ts';
+import { platformTenantRoutes } from './routes/platform-tenant-routes.ts';
+import { recordRoutes } from './routes/record-routes.ts';
+import { type SystemProbes, systemRoutes } from './routes/system-routes.ts';
+import { installValidators } from './validation.ts';
+
+export interface GatewayOptions {
+  readonly logger: Logger;
+  readonly bodyLimit: number;
+  readonly pageSizeMax: number;
+  readonly version: string;
+  readonly verifier: CredentialVerifier;
+  readonly tenants: TenantAdmin;
+  readonly collections: CollectionService;
+  readonly records: RecordService;
+  readonly probes: Omit<SystemProbes, 'openApi'>;
+}
+
+/** The REST gateway: one Fastify app with authentication, validation and problem+json on every route. */
+export async function createGateway(options: GatewayOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    bodyLimit: options.bodyLimit,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    routerOptions: { maxParamLength: 200 },
+  });
+  app.removeContentTypeParser(['text/plain']);
+  app.addContentTypeParser(
+    'application/merge-patch+json',
+    { parseAs: 'string' },
+    app.getDefaultJsonParser('error', 'error'),
+  );
+  installValidators(app);
+  installProblemHandlers(app);
+  installAuth(app, options.verifier);
+  const metrics = installMetrics(app);
+  const openApi = installOpenApi(app, { title: 'Palisade API', version: options.version });
+  systemRoutes(app, { ...options.probes, openApi }, metrics);
+  platformTenantRoutes(app, options.tenants, options.pageSizeMax);
+  collectionRoutes(app, options.collections);
+  recordRoutes(app, options.records, options.pageSizeMax);
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,72 @@
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { type ErrorCode, PalisadeError, type ProblemDetail } from '../errors/index.ts';
+
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PALISADE_PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'PALISADE_UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'PALISADE_MALFORMED_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'PALISADE_MALFORMED_JSON',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'PALISADE_INVALID_REQUEST',
+};
+
+/** Sends an RFC 9457 problem document. */
+export function sendProblem(reply: FastifyReply, error: PalisadeError): FastifyReply {
+  return reply.code(error.status).type('application/problem+json').send(error.toProblem());
+}
+
+function fromValidation(error: FastifyError): PalisadeError {
+  const part = error.validationContext ?? 'body';
+  const details: ProblemDetail[] = (error.validation ?? []).map((v) => {
+    const params = v.params as { additionalProperty?: string; missingProperty?: string };
+    const extra = params.additionalProperty ?? params.missingProperty;
+    return {
+      path: `/${part}${v.instancePath}${extra === undefined ? '' : `/${extra}`}`,
+      message:
+        params.additionalProperty !== undefined
+          ? 'is not a known field'
+          : (v.message ?? 'is invalid'),
+    };
+  });
+  const first = details[0];
+  const summary = first === undefined ? `the ${part} is invalid` : `${first.path} ${first.message}`;
+  return new PalisadeError('PALISADE_INVALID_REQUEST', summary, details);
+}
+
+/** Maps every error a route can raise to a problem+json response; unknown ones are logged as 500s. */
+export function installProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof PalisadeError) return sendProblem(reply, error);
+    if (error.validation !== undefined) return sendProblem(reply, fromValidation(error));
+    const mapped = error.code === undefined ? undefined : FASTIFY_CODES[error.code];
+    if (mapped !== undefined) return sendProblem(reply, new PalisadeError(mapped, error.message));
+    if (
+      error instanceof SyntaxError ||
+      (error.statusCode === 400 && /JSON|prototype/i.test(error.message))
+    ) {
+      return sendProblem(
+        reply,
+        new PalisadeError(
+          'PALISADE_MALFORMED_JSON',
+          `the body is not valid JSON: ${error.message}`,
+        ),
+      );
+    }
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      return sendProblem(reply, new PalisadeError('PALISADE_INVALID_REQUEST', error.message));
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return sendProblem(
+      reply,
+      new PalisadeError('PALISADE_INTERNAL', 'internal error; the server log has the details'),
+    );
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      reply,
+      new PalisadeError(
+        'PALISADE_NOT_FOUND',
+        `no route ${request.method} ${request.url.split('?')[0]}`,
+      ),
+    ),
+  );
+}

@@ -1,0 +1,84 @@
+import type { FastifyInstance } from 'fastify';
+import type { CollectionService } from '../../records/index.ts';
+import { tenantOf } from '../auth-hook.ts';
+import { COLLECTION, COLLECTION_NAME } from '../schemas.ts';
+
+const TAGS = ['collections'];
+const NAME_PARAMS = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: COLLECTION_NAME },
+} as const;
+
+/** `/v1/collections…`: a tenant's collection definitions. */
+export function collectionRoutes(app: FastifyInstance, collections: CollectionService): void {
+  const config = { auth: 'tenant' as const };
+
+  app.put<{
+    Params: { name: string };
+    Body: { schema: Record<string, unknown>; encrypted?: string[] };
+  }>('/v1/collections/:name', {
+    config,
+    schema: {
+      summary: 'Define or redefine a collection',
+      tags: TAGS,
+      params: NAME_PARAMS,
+      body: {
+        type: 'object',
+        required: ['schema'],
+        additionalProperties: false,
+        properties: {
+          schema: {
+            type: 'object',
+            description: 'JSON Schema 2020-12 of each record; must have "type": "object"',
+          },
+          encrypted: {
+            type: 'array',
+            uniqueItems: true,
+            maxItems: 64,
+            items: { type: 'string', minLength: 1, maxLength: 64 },
+          },
+        },
+      },
+      response: { 200: COLLECTION, 201: COLLECTION },
+    },
+    handler: async (request, reply) => {
+      const { created, collection } = await collections.put(
+        tenantOf(request),
+        request.params.name,
+        {
+          schema: request.body.schema,
+          encrypted: request.body.encrypted ?? [],
+        },
+      );
+      return reply.code(created ? 201 : 200).send(collection);
+    },
+  });
+
+  app.get<{ Params: { name: string } }>('/v1/collections/:name', {
+    config,
+    schema: {
+      summary: 'Show a collection',
+      tags: TAGS,
+      params: NAME_PARAMS,
+      response: { 200: COLLECTION },
+    },
+    handler: (request) => collections.get(tenantOf(request), request.params.name),
+  });
+
+  app.get('/v1/collections', {
+    config,
+    schema: {
+      summary: "List the tenant's collections",
+      tags: TAGS,
+      response: {
+        200: {
+          type: 'object',
+          required: ['items'],
+          properties: { items: { type: 'array', items: COLLECTION } },
+        },
+      },
+    },
+    handler: async (request) => ({ items: await collections.list(tenantOf(request)) }),
+  });
+}

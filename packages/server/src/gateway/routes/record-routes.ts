@@ -1,0 +1,182 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Precondition, RecordService } from '../../records/index.ts';
+import type { RecordRow } from '../../store/index.ts';
+import { tenantOf } from '../auth-hook.ts';
+import { COLLECTION_NAME, pageOf, pageQuery, RECORD, RECORD_DATA } from '../schemas.ts';
+
+const TAGS = ['records'];
+const COLLECTION_PARAMS = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: COLLECTION_NAME },
+} as const;
+const RECORD_PARAMS = {
+  type: 'object',
+  required: ['name', 'id'],
+  properties: { name: COLLECTION_NAME, id: { type: 'string', maxLength: 64 } },
+} as const;
+const FILTER_KEY = /^filter\[([A-Za-z_][A-Za-z0-9_-]{0,63})\]$/;
+
+function etag(row: RecordRow): string {
+  return `"${row.version}"`;
+}
+
+function present(row: RecordRow) {
+  return {
+    id: row.id,
+    version: row.version,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+    data: row.data,
+  };
+}
+
+function sendRecord(reply: FastifyReply, row: RecordRow, status = 200): FastifyReply {
+  return reply.code(status).header('etag', etag(row)).send(present(row));
+}
+
+/** Parses If-Match: `*`, or one strong ETag this server made; anything else matches nothing. */
+function precondition(request: FastifyRequest): Precondition {
+  const header = request.headers['if-match'];
+  if (header === undefined) return { kind: 'none' };
+  if (header.trim() === '*') return { kind: 'any' };
+  const match = /^\s*"(\d{1,15})"\s*$/.exec(header);
+  return { kind: 'version', version: match === null ? -1 : Number(match[1]) };
+}
+
+/** `/v1/collections/{name}/records…`: a tenant's records, with ETags and If-Match. */
+export function recordRoutes(
+  app: FastifyInstance,
+  records: RecordService,
+  pageSizeMax: number,
+): void {
+  const config = { auth: 'tenant' as const };
+  type Params = { name: string; id: string };
+
+  app.post<{ Params: { name: string }; Body: Record<string, unknown> }>(
+    '/v1/collections/:name/records',
+    {
+      config,
+      schema: {
+        summary: 'Create a record',
+        tags: TAGS,
+        params: COLLECTION_PARAMS,
+        body: RECORD_DATA,
+        response: { 201: RECORD },
+      },
+      handler: async (request, reply) => {
+        const row = await records.create(tenantOf(request), request.params.name, request.body);
+        reply.header('location', `/v1/collections/${request.params.name}/records/${row.id}`);
+        return sendRecord(reply, row, 201);
+      },
+    },
+  );
+
+  app.get<{ Params: Params }>('/v1/collections/:name/records/:id', {
+    config,
+    schema: {
+      summary: 'Read a record',
+      tags: TAGS,
+      params: RECORD_PARAMS,
+      response: { 200: RECORD },
+    },
+    handler: async (request, reply) =>
+      sendRecord(
+        reply,
+        await records.get(tenantOf(request), request.params.name, request.params.id),
+      ),
+  });
+
+  app.put<{ Params: Params; Body: Record<string, unknown> }>('/v1/collections/:name/records/:id', {
+    config,
+    schema: {
+      summary: 'Replace a record (If-Match optional)',
+      tags: TAGS,
+      params: RECORD_PARAMS,
+      body: RECORD_DATA,
+      response: { 200: RECORD },
+    },
+    handler: async (request, reply) => {
+      const { name, id } = request.params;
+      return sendRecord(
+        reply,
+        await records.update(
+          tenantOf(request),
+          name,
+          id,
+          { replace: request.body },
+          precondition(request),
+        ),
+      );
+    },
+  });
+
+  app.patch<{ Params: Params; Body: Record<string, unknown> }>(
+    '/v1/collections/:name/records/:id',
+    {
+      config,
+      schema: {
+        summary: 'Merge-patch a record (RFC 7396; If-Match optional)',
+        tags: TAGS,
+        params: RECORD_PARAMS,
+        body: RECORD_DATA,
+        response: { 200: RECORD },
+      },
+      handler: async (request, reply) => {
+        const { name, id } = request.params;
+        return sendRecord(
+          reply,
+          await records.update(
+            tenantOf(request),
+            name,
+            id,
+            { mergePatch: request.body },
+            precondition(request),
+          ),
+        );
+      },
+    },
+  );
+
+  app.delete<{ Params: Params }>('/v1/collections/:name/records/:id', {
+    config,
+    schema: { summary: 'Delete a record (If-Match optional)', tags: TAGS, params: RECORD_PARAMS },
+    handler: async (request, reply) => {
+      await records.delete(
+        tenantOf(request),
+        request.params.name,
+        request.params.id,
+        precondition(request),
+      );
+      return reply.code(204).send();
+    },
+  });
+
+  app.get<{
+    Params: { name: string };
+    Querystring: Record<string, string> & { limit: number; cursor?: string };
+  }>('/v1/collections/:name/records', {
+    config,
+    schema: {
+      summary: 'List records by id, with a cursor and filter[field]=value equality filters',
+      tags: TAGS,
+      params: COLLECTION_PARAMS,
+      querystring: pageQuery(pageSizeMax, {
+        patternProperties: { [FILTER_KEY.source]: { type: 'string', maxLength: 1024 } },
+      }),
+      response: { 200: pageOf(RECORD) },
+    },
+    handler: async (request) => {
+      const { limit, cursor, ...rest } = request.query;
+      const filters = new Map<string, string>();
+      for (const [key, value] of Object.entries(rest))
+        filters.set(FILTER_KEY.exec(key)![1]!, value);
+      const page = await records.list(tenantOf(request), request.params.name, {
+        limit,
+        cursor,
+        filters,
+      });
+      return { items: page.items.map(present), nextCursor: page.nextCursor };
+    },
+  });
+}

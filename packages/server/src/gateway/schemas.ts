@@ -1,0 +1,99 @@
+/** JSON schemas of the REST API: the same objects validate requests and make the OpenAPI document. */
+
+export const UUID = { type: 'string', format: 'uuid' } as const;
+const TIMESTAMP = { type: 'string', format: 'date-time' } as const;
+
+export const SLUG = {
+  type: 'string',
+  pattern: '^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$',
+  description: 'lower-case letters, digits and inner dashes',
+} as const;
+export const PLAN = { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,31}$' } as const;
+export const COLLECTION_NAME = { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,62}$' } as const;
+
+export const TENANT = {
+  type: 'object',
+  required: ['id', 'slug', 'name', 'plan', 'status', 'shard', 'createdAt', 'updatedAt'],
+  properties: {
+    id: UUID,
+    slug: SLUG,
+    name: { type: 'string' },
+    plan: PLAN,
+    status: { type: 'string', enum: ['active', 'suspended', 'deleted'] },
+    shard: { type: 'string' },
+    createdAt: TIMESTAMP,
+    updatedAt: TIMESTAMP,
+  },
+} as const;
+
+export const API_KEY = {
+  type: 'object',
+  required: ['id', 'name', 'createdAt'],
+  properties: {
+    id: UUID,
+    name: { type: 'string' },
+    createdAt: TIMESTAMP,
+    revokedAt: { type: ['string', 'null'] },
+  },
+} as const;
+
+export const ISSUED_API_KEY = {
+  type: 'object',
+  required: ['id', 'name', 'secret', 'createdAt'],
+  properties: {
+    id: UUID,
+    name: { type: 'string' },
+    secret: { type: 'string' },
+    createdAt: TIMESTAMP,
+  },
+} as const;
+
+export const COLLECTION = {
+  type: 'object',
+  required: ['name', 'schema', 'encrypted', 'version', 'createdAt', 'updatedAt'],
+  properties: {
+    name: COLLECTION_NAME,
+    schema: { type: 'object', additionalProperties: true },
+    encrypted: { type: 'array', items: { type: 'string' } },
+    version: { type: 'integer' },
+    createdAt: TIMESTAMP,
+    updatedAt: TIMESTAMP,
+  },
+} as const;
+
+export const RECORD = {
+  type: 'object',
+  required: ['id', 'version', 'createdAt', 'updatedAt', 'data'],
+  properties: {
+    id: UUID,
+    version: { type: 'integer' },
+    createdAt: TIMESTAMP,
+    updatedAt: TIMESTAMP,
+    data: { type: 'object', additionalProperties: true },
+  },
+} as const;
+
+export const RECORD_DATA = {
+  type: 'object',
+  description: 'the record, as its collection schema defines it',
+} as const;
+
+export function pageOf(item: object) {
+  return {
+    type: 'object',
+    required: ['items', 'nextCursor'],
+    properties: { items: { type: 'array', items: item }, nextCursor: { type: ['string', 'null'] } },
+  } as const;
+}
+
+export function pageQuery(maxLimit: number, extra: object = {}) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      limit: { type: 'integer', minimum: 1, maximum: maxLimit, default: Math.min(100, maxLimit) },
+      cursor: { type: 'string', maxLength: 512 },
+    },
+    ...extra,
+  } as const;
+}

@@ -1,0 +1,2 @@
+export { hashSecretToken, newSecretToken } from './secret-token.ts';
+export { isUuid, uuid7 } from './uuid7.ts';

@@ -1,0 +1,28 @@
+/**
+ * @palisade/server — the Palisade platform: settings, stores, tenancy, the gateway.
+ * The public face is what the CLI and tests need; every other module stays internal.
+ */
+export {
+  ConfigError,
+  loadSettings,
+  SETTINGS,
+  type SettingName,
+  type SettingSources,
+  type Settings,
+} from './config/index.ts';
+export { rotateAdminToken } from './control/index.ts';
+export {
+  ERROR_CODES,
+  type ErrorCode,
+  PalisadeError,
+  type Problem,
+  problemType,
+} from './errors/index.ts';
+export {
+  PLATFORM_VERSION,
+  type Platform,
+  type StartOptions,
+  startPlatform,
+} from './platform/index.ts';
+export { openStores, type Stores } from './store/index.ts';
+export type { Tenant, TenantStatus } from './tenancy/index.ts';

@@ -1,0 +1,1 @@
+export { PLATFORM_VERSION, type Platform, type StartOptions, startPlatform } from './platform.ts';

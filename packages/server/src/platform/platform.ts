@@ -1,0 +1,107 @@
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { GroupCommitter } from '../commit/index.ts';
+import type { Settings } from '../config/index.ts';
+import { CredentialVerifier, ensureAdminToken, TenantAdmin } from '../control/index.ts';
+import { createGateway } from '../gateway/index.ts';
+import {
+  CollectionService,
+  RecordService,
+  SchemaRegistry,
+  storeLocator,
+} from '../records/index.ts';
+import { openStores, type Stores } from '../store/index.ts';
+
+/** The version reported in the OpenAPI document and logs. */
+export const PLATFORM_VERSION = '0.1.0';
+
+/** A running platform: every role in one process. */
+export interface Platform {
+  readonly settings: Settings;
+  readonly stores: Stores;
+  readonly http: FastifyInstance;
+  /** `http://host:port` the API listens on, once `listen` resolved. */
+  readonly url: string;
+  /** Set when this start generated the platform-admin token; print it once. */
+  readonly generatedAdminToken: string | undefined;
+  /** Stops taking requests, finishes in-flight writes, closes stores. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly logger?: Logger;
+  /** Listen on the settings' address (default) or only build the app (tests use `inject`). */
+  readonly listen?: boolean;
+}
+
+function splitListen(listen: string): { host: string; port: number } {
+  const index = listen.lastIndexOf(':');
+  return {
+    host: listen.slice(0, index).replace(/^\[|\]$/g, ''),
+    port: Number(listen.slice(index + 1)),
+  };
+}
+
+/** Opens the stores, installs the admin token, builds the gateway and (by default) listens. */
+export async function startPlatform(
+  settings: Settings,
+  options: StartOptions = {},
+): Promise<Platform> {
+  const logger =
+    options.logger ??
+    pino({
+      level: settings.logLevel,
+      redact: { paths: ['req.headers.authorization', '*.secret', '*.token'], censor: '[redacted]' },
+    });
+  const stores = await openStores(settings);
+  let closing = false;
+  try {
+    const { generated } = await ensureAdminToken(stores.controlPlane, settings.adminToken);
+    const committer = new GroupCommitter({
+      maxBatch: settings.commitMaxBatch,
+      maxWaitMs: settings.commitMaxWaitMs,
+      seal: async () => undefined,
+    });
+    const verifier = new CredentialVerifier(stores.controlPlane, settings.authCacheTtlMs);
+    const schemas = new SchemaRegistry();
+    const locate = storeLocator(stores.shards);
+    const http = await createGateway({
+      logger,
+      bodyLimit: settings.bodyLimit,
+      pageSizeMax: settings.pageSizeMax,
+      version: PLATFORM_VERSION,
+      verifier,
+      tenants: new TenantAdmin(stores.controlPlane, stores.shards, committer, () =>
+        verifier.invalidate(),
+      ),
+      collections: new CollectionService(locate, committer, schemas),
+      records: new RecordService(locate, committer, schemas),
+      probes: { ready: () => stores.controlPlane.ping(), closing: () => closing },
+    });
+    let url = '';
+    if (options.listen ?? true) {
+      const { host, port } = splitListen(settings.listen);
+      await http.listen({ host, port });
+      const address = http.server.address();
+      const bound = typeof address === 'object' && address !== null ? address.port : port;
+      url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+    }
+    let closed: Promise<void> | undefined;
+    const close = () => {
+      closed ??= (async () => {
+        closing = true;
+        await Promise.race([
+          http.close(),
+          new Promise((resolve) => setTimeout(resolve, settings.shutdownTimeoutMs).unref()),
+        ]);
+        await committer.drain();
+        await stores.close();
+      })();
+      return closed;
+    };
+    return { settings, stores, http, url, generatedAdminToken: generated, close };
+  } catch (error) {
+    await stores.close().catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,13 @@
+export {
+  type CollectionDefinition,
+  CollectionService,
+  storeLocator,
+  type TenantStoreLocator,
+} from './collection-service.ts';
+export {
+  type Precondition,
+  type RawFilters,
+  type RecordPage,
+  RecordService,
+} from './record-service.ts';
+export { SchemaRegistry } from './schema-registry.ts';

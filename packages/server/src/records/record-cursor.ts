@@ -1,0 +1,20 @@
+import { PalisadeError } from '../errors/index.ts';
+import { isUuid } from '../ids/index.ts';
+
+/** Cursors are opaque to clients: the last id of the page, base64url-encoded. */
+export function encodeCursor(lastId: string): string {
+  return Buffer.from(lastId, 'utf8').toString('base64url');
+}
+
+/** Throws PALISADE_INVALID_CURSOR for anything `encodeCursor` did not make. */
+export function decodeCursor(cursor: string | undefined): string | undefined {
+  if (cursor === undefined) return undefined;
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!isUuid(id) || encodeCursor(id) !== cursor) {
+    throw new PalisadeError(
+      'PALISADE_INVALID_CURSOR',
+      'the cursor is not one this server issued; start again without it',
+    );
+  }
+  return id;
+}

@@ -1,0 +1,260 @@
+import type { GroupCommitter } from '../commit/index.ts';
+import { PalisadeError } from '../errors/index.ts';
+import { isUuid, uuid7 } from '../ids/index.ts';
+import type {
+  CollectionRow,
+  ConditionalWrite,
+  FieldFilter,
+  RecordRow,
+  TenantWriteTx,
+} from '../store/index.ts';
+import type { TenantContext } from '../tenancy/index.ts';
+import type { TenantStoreLocator } from './collection-service.ts';
+import { applyMergePatch } from './merge-patch.ts';
+import { decodeCursor, encodeCursor } from './record-cursor.ts';
+import type { SchemaRegistry } from './schema-registry.ts';
+
+/** `If-Match` reduced to what the store needs: any version (`*`), one version, or none. */
+export type Precondition =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'any' }
+  | { readonly kind: 'version'; readonly version: number };
+
+export interface RecordPage {
+  readonly items: RecordRow[];
+  readonly nextCursor: string | null;
+}
+
+/** Raw `filter[field]=value` pairs from a query string, typed by the collection schema. */
+export type RawFilters = ReadonlyMap<string, string>;
+
+function recordPath(collection: string, id: string): string {
+  return `collections/${collection}/records/${id}`;
+}
+
+function checkId(id: string): void {
+  if (!isUuid(id))
+    throw new PalisadeError('PALISADE_INVALID_ID', `record id ${JSON.stringify(id)} is not a UUID`);
+}
+
+function expectedVersion(precondition: Precondition): number | undefined {
+  return precondition.kind === 'version' ? precondition.version : undefined;
+}
+
+function refused(
+  result: ConditionalWrite<RecordRow>,
+  collection: string,
+  id: string,
+): PalisadeError {
+  return result.ok || result.reason === 'not-found'
+    ? new PalisadeError('PALISADE_RECORD_NOT_FOUND', `no record ${id} in ${collection}`)
+    : new PalisadeError(
+        'PALISADE_PRECONDITION_FAILED',
+        `record ${id} has changed; read it again for its current ETag`,
+      );
+}
+
+/** Creating, reading, changing, deleting and listing the records of a tenant's collections. */
+export class RecordService {
+  readonly #locate: TenantStoreLocator;
+  readonly #committer: GroupCommitter;
+  readonly #schemas: SchemaRegistry;
+
+  constructor(locate: TenantStoreLocator, committer: GroupCommitter, schemas: SchemaRegistry) {
+    this.#locate = locate;
+    this.#committer = committer;
+    this.#schemas = schemas;
+  }
+
+  async #collectionIn(tx: TenantWriteTx, name: string): Promise<CollectionRow> {
+    const collection = await tx.getCollection(name);
+    if (collection === undefined)
+      throw new PalisadeError(
+        'PALISADE_COLLECTION_NOT_FOUND',
+        `no collection ${JSON.stringify(name)}`,
+      );
+    return collection;
+  }
+
+  #validate(context: TenantContext, collection: CollectionRow, data: unknown): void {
+    this.#schemas.validate(
+      { tenantId: context.tenantId, collection: collection.name, version: collection.version },
+      collection.schema,
+      data,
+    );
+  }
+
+  async create(
+    context: TenantContext,
+    collectionName: string,
+    data: Record<string, unknown>,
+  ): Promise<RecordRow> {
+    const store = await this.#locate(context);
+    return this.#committer.submit(store, async (tx, record) => {
+      const collection = await this.#collectionIn(tx, collectionName);
+      this.#validate(context, collection, data);
+      const now = new Date().toISOString();
+      const row: RecordRow = {
+        collection: collectionName,
+        id: uuid7(),
+        data,
+        version: 1,
+        createdAt: now,
+        updatedAt: now,
+      };
+      await tx.insertRecord(row);
+      record({
+        actor: context.actor.id,
+        action: 'record.create',
+        resource: recordPath(collectionName, row.id),
+        state: data,
+      });
+      return row;
+    });
+  }
+
+  async get(context: TenantContext, collectionName: string, id: string): Promise<RecordRow> {
+    checkId(id);
+    const reader = (await this.#locate(context)).reader;
+    const row = await reader.getRecord(collectionName, id);
+    if (row !== undefined) return row;
+    if ((await reader.getCollection(collectionName)) === undefined) {
+      throw new PalisadeError(
+        'PALISADE_COLLECTION_NOT_FOUND',
+        `no collection ${JSON.stringify(collectionName)}`,
+      );
+    }
+    throw new PalisadeError('PALISADE_RECORD_NOT_FOUND', `no record ${id} in ${collectionName}`);
+  }
+
+  /** Replaces the record's data (PUT) or merges an RFC 7396 patch into it (PATCH). */
+  async update(
+    context: TenantContext,
+    collectionName: string,
+    id: string,
+    change:
+      | { readonly replace: Record<string, unknown> }
+      | { readonly mergePatch: Record<string, unknown> },
+    precondition: Precondition,
+  ): Promise<RecordRow> {
+    checkId(id);
+    const store = await this.#locate(context);
+    return this.#committer.submit(store, async (tx, record) => {
+      const collection = await this.#collectionIn(tx, collectionName);
+      let data: unknown;
+      let expected = expectedVersion(precondition);
+      if ('replace' in change) {
+        data = change.replace;
+      } else {
+        const current = await tx.getRecord(collectionName, id);
+        if (current === undefined)
+          throw new PalisadeError(
+            'PALISADE_RECORD_NOT_FOUND',
+            `no record ${id} in ${collectionName}`,
+          );
+        if (expected !== undefined && expected !== current.version)
+          throw refused({ ok: false, reason: 'version-mismatch' }, collectionName, id);
+        expected = current.version;
+        data = applyMergePatch(current.data, change.mergePatch);
+      }
+      this.#validate(context, collection, data);
+      const result = await tx.updateRecord(
+        collectionName,
+        id,
+        data as Record<string, unknown>,
+        expected,
+        new Date().toISOString(),
+      );
+      if (!result.ok) throw refused(result, collectionName, id);
+      record({
+        actor: context.actor.id,
+        action: 'record.update',
+        resource: recordPath(collectionName, id),
+        state: result.row.data,
+      });
+      return result.row;
+    });
+  }
+
+  async delete(
+    context: TenantContext,
+    collectionName: string,
+    id: string,
+    precondition: Precondition,
+  ): Promise<void> {
+    checkId(id);
+    const store = await this.#locate(context);
+    await this.#committer.submit(store, async (tx, record) => {
+      await this.#collectionIn(tx, collectionName);
+      const result = await tx.deleteRecord(collectionName, id, expectedVersion(precondition));
+      if (!result.ok) throw refused(result, collectionName, id);
+      record({
+        actor: context.actor.id,
+        action: 'record.delete',
+        resource: recordPath(collectionName, id),
+        state: null,
+      });
+    });
+  }
+
+  async list(
+    context: TenantContext,
+    collectionName: string,
+    query: {
+      readonly limit: number;
+      readonly cursor: string | undefined;
+      readonly filters: RawFilters;
+    },
+  ): Promise<RecordPage> {
+    const after = decodeCursor(query.cursor);
+    const reader = (await this.#locate(context)).reader;
+    const collection = await reader.getCollection(collectionName);
+    if (collection === undefined)
+      throw new PalisadeError(
+        'PALISADE_COLLECTION_NOT_FOUND',
+        `no collection ${JSON.stringify(collectionName)}`,
+      );
+    const filters = [...query.filters].map(([field, raw]) => typedFilter(collection, field, raw));
+    const rows = await reader.listRecords(collectionName, {
+      after,
+      limit: query.limit + 1,
+      filters,
+    });
+    const items = rows.slice(0, query.limit);
+    const last = items.at(-1);
+    return {
+      items,
+      nextCursor: rows.length > query.limit && last !== undefined ? encodeCursor(last.id) : null,
+    };
+  }
+}
+
+/** Reads a query-string value as the JSON type the schema declares for that field. */
+function typedFilter(collection: CollectionRow, field: string, raw: string): FieldFilter {
+  const properties = (collection.schema.properties ?? {}) as Record<string, { type?: unknown }>;
+  const declared = properties[field]?.type;
+  const fail = (expected: string): never => {
+    throw new PalisadeError('PALISADE_INVALID_REQUEST', `filter on ${field} must be ${expected}`, [
+      { path: `/querystring/filter[${field}]`, message: `must be ${expected}` },
+    ]);
+  };
+  if (declared === 'number' || declared === 'integer') {
+    const value = Number(raw);
+    if (
+      raw.trim() === '' ||
+      !Number.isFinite(value) ||
+      (declared === 'integer' && !Number.isInteger(value))
+    )
+      fail(`a ${declared}`);
+    return { field, value };
+  }
+  if (declared === 'boolean') {
+    if (raw !== 'true' && raw !== 'false') fail('true or false');
+    return { field, value: raw === 'true' };
+  }
+  if (declared === 'null') {
+    if (raw !== 'null') fail('null');
+    return { field, value: null };
+  }
+  return { field, value: raw };
+}

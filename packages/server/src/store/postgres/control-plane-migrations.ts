@@ -1,0 +1,30 @@
+import type { PgMigration } from './postgres-migrate.ts';
+
+export const PG_CONTROL_PLANE_MIGRATIONS: readonly PgMigration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE platform_settings (key text PRIMARY KEY, value text NOT NULL);
+      CREATE TABLE shards (id text PRIMARY KEY, location text NOT NULL);
+      CREATE TABLE tenants (
+        id uuid PRIMARY KEY,
+        slug text NOT NULL UNIQUE,
+        name text NOT NULL,
+        plan text NOT NULL,
+        status text NOT NULL CHECK (status IN ('active', 'suspended', 'deleted')),
+        shard text NOT NULL REFERENCES shards (id),
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL
+      );
+      CREATE TABLE api_keys (
+        id uuid PRIMARY KEY,
+        tenant_id uuid NOT NULL REFERENCES tenants (id),
+        name text NOT NULL,
+        secret_hash text NOT NULL UNIQUE,
+        created_at timestamptz NOT NULL,
+        revoked_at timestamptz
+      );
+      CREATE INDEX api_keys_by_tenant ON api_keys (tenant_id);
+    `,
+  },
+];

@@ -1,0 +1,221 @@
+import pg from 'pg';
+import { PalisadeError } from '../../errors/index.ts';
+import type { Tenant, TenantStatus } from '../../tenancy/index.ts';
+import type {
+  ApiKeyRow,
+  ControlPlaneStore,
+  PageQuery,
+  ShardRow,
+  StoredCredential,
+} from '../types.ts';
+import { PG_CONTROL_PLANE_MIGRATIONS } from './control-plane-migrations.ts';
+import { migratePostgres } from './postgres-migrate.ts';
+
+const ADMIN_TOKEN_KEY = 'admin_token_sha256';
+const TENANT_COLUMNS = 'id, slug, name, plan, status, shard, created_at, updated_at';
+
+interface TenantPgRow {
+  id: string;
+  slug: string;
+  name: string;
+  plan: string;
+  status: TenantStatus;
+  shard: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function toTenant(row: TenantPgRow): Tenant {
+  return {
+    id: row.id,
+    slug: row.slug,
+    name: row.name,
+    plan: row.plan,
+    status: row.status,
+    shard: row.shard,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+/** The scale-out control plane: platform tables in one PostgreSQL database. */
+export class PostgresControlPlaneStore implements ControlPlaneStore {
+  readonly kind = 'postgres';
+  readonly #url: string;
+  readonly #pool: pg.Pool;
+
+  constructor(url: string, poolSize: number) {
+    this.#url = url;
+    this.#pool = new pg.Pool({ connectionString: url, max: poolSize });
+    this.#pool.on('error', () => undefined);
+  }
+
+  async migrate(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.#url });
+    await client.connect();
+    try {
+      await migratePostgres(client, 'control-plane', PG_CONTROL_PLANE_MIGRATIONS);
+    } finally {
+      await client.end();
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.#pool.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+
+  async getAdminTokenHash(): Promise<string | undefined> {
+    const result = await this.#pool.query<{ value: string }>(
+      'SELECT value FROM platform_settings WHERE key = $1',
+      [ADMIN_TOKEN_KEY],
+    );
+    return result.rows[0]?.value;
+  }
+
+  async setAdminTokenHash(hash: string): Promise<void> {
+    await this.#pool.query(
+      'INSERT INTO platform_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      [ADMIN_TOKEN_KEY, hash],
+    );
+  }
+
+  async registerShards(shards: readonly ShardRow[]): Promise<void> {
+    for (const shard of shards) {
+      await this.#pool.query(
+        'INSERT INTO shards (id, location) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET location = excluded.location',
+        [shard.id, shard.location],
+      );
+    }
+  }
+
+  async leastLoadedShard(): Promise<string> {
+    const result = await this.#pool.query<{ id: string }>(
+      `SELECT s.id FROM shards s LEFT JOIN tenants t ON t.shard = s.id AND t.status <> 'deleted'
+       GROUP BY s.id ORDER BY count(t.id), s.id LIMIT 1`,
+    );
+    const id = result.rows[0]?.id;
+    if (id === undefined) throw new PalisadeError('PALISADE_INTERNAL', 'no shard is registered');
+    return id;
+  }
+
+  async insertTenant(tenant: Tenant): Promise<void> {
+    try {
+      await this.#pool.query(
+        `INSERT INTO tenants (${TENANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [
+          tenant.id,
+          tenant.slug,
+          tenant.name,
+          tenant.plan,
+          tenant.status,
+          tenant.shard,
+          tenant.createdAt,
+          tenant.updatedAt,
+        ],
+      );
+    } catch (error) {
+      if ((error as { code?: string; constraint?: string }).constraint === 'tenants_slug_key') {
+        throw new PalisadeError(
+          'PALISADE_SLUG_TAKEN',
+          `the slug ${JSON.stringify(tenant.slug)} is taken`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  async getTenant(id: string): Promise<Tenant | undefined> {
+    const result = await this.#pool.query<TenantPgRow>(
+      `SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = $1`,
+      [id],
+    );
+    const row = result.rows[0];
+    return row === undefined ? undefined : toTenant(row);
+  }
+
+  async listTenants(page: PageQuery): Promise<Tenant[]> {
+    const result = await this.#pool.query<TenantPgRow>(
+      `SELECT ${TENANT_COLUMNS} FROM tenants WHERE ($1::uuid IS NULL OR id > $1::uuid) ORDER BY id LIMIT $2`,
+      [page.after ?? null, page.limit],
+    );
+    return result.rows.map(toTenant);
+  }
+
+  async updateTenant(
+    id: string,
+    fields: { name?: string; plan?: string; status?: TenantStatus },
+    updatedAt: string,
+  ): Promise<Tenant | undefined> {
+    const result = await this.#pool.query<TenantPgRow>(
+      `UPDATE tenants SET name = coalesce($1, name), plan = coalesce($2, plan), status = coalesce($3, status), updated_at = $4
+       WHERE id = $5 RETURNING ${TENANT_COLUMNS}`,
+      [fields.name ?? null, fields.plan ?? null, fields.status ?? null, updatedAt, id],
+    );
+    const row = result.rows[0];
+    return row === undefined ? undefined : toTenant(row);
+  }
+
+  async insertApiKey(key: ApiKeyRow): Promise<void> {
+    await this.#pool.query(
+      'INSERT INTO api_keys (id, tenant_id, name, secret_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)',
+      [key.id, key.tenantId, key.name, key.secretHash, key.createdAt, key.revokedAt],
+    );
+  }
+
+  async listApiKeys(tenantId: string): Promise<ApiKeyRow[]> {
+    const result = await this.#pool.query<{
+      id: string;
+      tenant_id: string;
+      name: string;
+      secret_hash: string;
+      created_at: Date;
+      revoked_at: Date | null;
+    }>(
+      'SELECT id, tenant_id, name, secret_hash, created_at, revoked_at FROM api_keys WHERE tenant_id = $1 ORDER BY id',
+      [tenantId],
+    );
+    return result.rows.map((r) => ({
+      id: r.id,
+      tenantId: r.tenant_id,
+      name: r.name,
+      secretHash: r.secret_hash,
+      createdAt: r.created_at.toISOString(),
+      revokedAt: r.revoked_at?.toISOString() ?? null,
+    }));
+  }
+
+  async revokeApiKey(tenantId: string, keyId: string, at: string): Promise<boolean> {
+    const result = await this.#pool.query(
+      'UPDATE api_keys SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL',
+      [at, tenantId, keyId],
+    );
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async revokeAllApiKeys(tenantId: string, at: string): Promise<void> {
+    await this.#pool.query(
+      'UPDATE api_keys SET revoked_at = $1 WHERE tenant_id = $2 AND revoked_at IS NULL',
+      [at, tenantId],
+    );
+  }
+
+  async findCredential(secretHash: string): Promise<StoredCredential | undefined> {
+    if ((await this.getAdminTokenHash()) === secretHash) return { kind: 'admin' };
+    const result = await this.#pool.query<TenantPgRow & { key_id: string }>(
+      `SELECT k.id AS key_id, ${TENANT_COLUMNS.split(', ')
+        .map((c) => `t.${c}`)
+        .join(', ')}
+       FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+       WHERE k.secret_hash = $1 AND k.revoked_at IS NULL`,
+      [secretHash],
+    );
+    const row = result.rows[0];
+    return row === undefined
+      ? undefined
+      : { kind: 'api-key', keyId: row.key_id, tenant: toTenant(row) };
+  }
+}

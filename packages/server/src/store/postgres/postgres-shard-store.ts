@@ -1,0 +1,69 @@
+import pg from 'pg';
+import type { ShardStore, TenantStore } from '../types.ts';
+import { migratePostgres } from './postgres-migrate.ts';
+import { inTenantTransaction, PostgresTenantStore } from './postgres-tenant-store.ts';
+import { shardMigrations } from './shard-migrations.ts';
+
+/** The same URL, connecting as another role (the database's auth decides whether that is allowed). */
+export function asRole(url: string, role: string, password?: string): string {
+  const parsed = new URL(url);
+  parsed.username = role;
+  parsed.password = password ?? '';
+  return parsed.toString();
+}
+
+/**
+ * A PostgreSQL database holding many tenants' rows. Migrations run as the URL's own
+ * (owning) role; every tenant query runs as the runtime role, which owns nothing and cannot
+ * bypass row-level security.
+ */
+export class PostgresShardStore implements ShardStore {
+  readonly id: string;
+  readonly location: string;
+  readonly #pool: pg.Pool;
+  readonly #runtimeRole: string;
+
+  private constructor(id: string, url: string, runtimeRole: string, poolSize: number) {
+    this.id = id;
+    this.location = url;
+    this.#runtimeRole = runtimeRole;
+    this.#pool = new pg.Pool({
+      connectionString: asRole(url, runtimeRole, process.env.PALISADE_POSTGRES_RUNTIME_PASSWORD),
+      max: poolSize,
+    });
+    this.#pool.on('error', () => undefined);
+  }
+
+  /** Migrates the shard (as its owner) and opens the runtime pool. */
+  static async open(
+    id: string,
+    url: string,
+    runtimeRole: string,
+    poolSize: number,
+  ): Promise<PostgresShardStore> {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await migratePostgres(client, 'shard', shardMigrations(runtimeRole));
+    } finally {
+      await client.end();
+    }
+    return new PostgresShardStore(id, url, runtimeRole, poolSize);
+  }
+
+  get runtimeRole(): string {
+    return this.#runtimeRole;
+  }
+
+  async tenant(tenantId: string): Promise<TenantStore> {
+    return new PostgresTenantStore(this.#pool, tenantId);
+  }
+
+  async dropTenant(tenantId: string): Promise<void> {
+    await inTenantTransaction(this.#pool, tenantId, 'READ WRITE', (queries) => queries.purge());
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+}

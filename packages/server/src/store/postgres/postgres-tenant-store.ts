@@ -1,0 +1,258 @@
+import type pg from 'pg';
+import { isUuid } from '../../ids/index.ts';
+import type {
+  CollectionRow,
+  ConditionalWrite,
+  RecordQuery,
+  RecordRow,
+  TenantReader,
+  TenantStore,
+  TenantWriteTx,
+} from '../types.ts';
+
+type Queryable = Pick<pg.PoolClient, 'query'>;
+
+interface CollectionPgRow {
+  name: string;
+  schema: Record<string, unknown>;
+  encrypted: string[];
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface RecordPgRow {
+  collection: string;
+  id: string;
+  data: Record<string, unknown>;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const RECORD_COLUMNS = 'collection, id, data, version, created_at, updated_at';
+
+function toCollection(row: CollectionPgRow): CollectionRow {
+  return {
+    name: row.name,
+    schema: row.schema,
+    encrypted: row.encrypted,
+    version: row.version,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+function toRecord(row: RecordPgRow): RecordRow {
+  return {
+    collection: row.collection,
+    id: row.id,
+    data: row.data,
+    version: row.version,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+/**
+ * Queries of one tenant on a client whose transaction has `app.tenant_id` set. Every
+ * statement also names tenant_id, so the index is used; RLS is the second lock, not the first.
+ */
+class PgTenantQueries implements TenantWriteTx {
+  readonly #db: Queryable;
+  readonly #tenantId: string;
+
+  constructor(db: Queryable, tenantId: string) {
+    this.#db = db;
+    this.#tenantId = tenantId;
+  }
+
+  async getCollection(name: string): Promise<CollectionRow | undefined> {
+    const result = await this.#db.query<CollectionPgRow>(
+      'SELECT * FROM collections WHERE tenant_id = $1 AND name = $2',
+      [this.#tenantId, name],
+    );
+    const row = result.rows[0];
+    return row === undefined ? undefined : toCollection(row);
+  }
+
+  async listCollections(): Promise<CollectionRow[]> {
+    const result = await this.#db.query<CollectionPgRow>(
+      'SELECT * FROM collections WHERE tenant_id = $1 ORDER BY name',
+      [this.#tenantId],
+    );
+    return result.rows.map(toCollection);
+  }
+
+  async getRecord(collection: string, id: string): Promise<RecordRow | undefined> {
+    const result = await this.#db.query<RecordPgRow>(
+      `SELECT ${RECORD_COLUMNS} FROM records WHERE tenant_id = $1 AND collection = $2 AND id = $3`,
+      [this.#tenantId, collection, id],
+    );
+    const row = result.rows[0];
+    return row === undefined ? undefined : toRecord(row);
+  }
+
+  async listRecords(collection: string, query: RecordQuery): Promise<RecordRow[]> {
+    const params: unknown[] = [this.#tenantId, collection, query.after ?? null];
+    const where = ['tenant_id = $1', 'collection = $2', '($3::uuid IS NULL OR id > $3::uuid)'];
+    for (const filter of query.filters) {
+      params.push(filter.field, JSON.stringify(filter.value));
+      where.push(`data -> $${params.length - 1}::text = $${params.length}::jsonb`);
+    }
+    params.push(query.limit);
+    const result = await this.#db.query<RecordPgRow>(
+      `SELECT ${RECORD_COLUMNS} FROM records WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.length}`,
+      params,
+    );
+    return result.rows.map(toRecord);
+  }
+
+  /** Removes every row of the tenant, children first. */
+  async purge(): Promise<void> {
+    await this.#db.query('DELETE FROM records WHERE tenant_id = $1', [this.#tenantId]);
+    await this.#db.query('DELETE FROM collections WHERE tenant_id = $1', [this.#tenantId]);
+  }
+
+  async putCollection(row: CollectionRow): Promise<void> {
+    await this.#db.query(
+      `INSERT INTO collections (tenant_id, name, schema, encrypted, version, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (tenant_id, name) DO UPDATE SET schema = excluded.schema, encrypted = excluded.encrypted,
+         version = excluded.version, updated_at = excluded.updated_at`,
+      [
+        this.#tenantId,
+        row.name,
+        JSON.stringify(row.schema),
+        JSON.stringify(row.encrypted),
+        row.version,
+        row.createdAt,
+        row.updatedAt,
+      ],
+    );
+  }
+
+  async insertRecord(row: RecordRow): Promise<void> {
+    await this.#db.query(
+      `INSERT INTO records (tenant_id, ${RECORD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [
+        this.#tenantId,
+        row.collection,
+        row.id,
+        JSON.stringify(row.data),
+        row.version,
+        row.createdAt,
+        row.updatedAt,
+      ],
+    );
+  }
+
+  async updateRecord(
+    collection: string,
+    id: string,
+    data: Record<string, unknown>,
+    expectedVersion: number | undefined,
+    updatedAt: string,
+  ): Promise<ConditionalWrite<RecordRow>> {
+    const result = await this.#db.query<RecordPgRow>(
+      `UPDATE records SET data = $1, version = version + 1, updated_at = $2
+       WHERE tenant_id = $3 AND collection = $4 AND id = $5 AND ($6::int IS NULL OR version = $6::int)
+       RETURNING ${RECORD_COLUMNS}`,
+      [JSON.stringify(data), updatedAt, this.#tenantId, collection, id, expectedVersion ?? null],
+    );
+    const row = result.rows[0];
+    if (row !== undefined) return { ok: true, row: toRecord(row) };
+    return {
+      ok: false,
+      reason:
+        (await this.getRecord(collection, id)) === undefined ? 'not-found' : 'version-mismatch',
+    };
+  }
+
+  async deleteRecord(
+    collection: string,
+    id: string,
+    expectedVersion: number | undefined,
+  ): Promise<ConditionalWrite<RecordRow>> {
+    const result = await this.#db.query<RecordPgRow>(
+      `DELETE FROM records WHERE tenant_id = $1 AND collection = $2 AND id = $3 AND ($4::int IS NULL OR version = $4::int)
+       RETURNING ${RECORD_COLUMNS}`,
+      [this.#tenantId, collection, id, expectedVersion ?? null],
+    );
+    const row = result.rows[0];
+    if (row !== undefined) return { ok: true, row: toRecord(row) };
+    return {
+      ok: false,
+      reason:
+        (await this.getRecord(collection, id)) === undefined ? 'not-found' : 'version-mismatch',
+    };
+  }
+}
+
+/**
+ * Runs `work` in a transaction bound to one tenant: the first round trip opens it and sets
+ * `app.tenant_id` transaction-locally, so a pooled connection never carries a tenant over.
+ */
+export async function inTenantTransaction<T>(
+  pool: pg.Pool,
+  tenantId: string,
+  mode: 'READ ONLY' | 'READ WRITE',
+  work: (queries: PgTenantQueries) => Promise<T>,
+): Promise<T> {
+  // Inlined because a multi-statement query cannot take parameters; the UUID check makes it safe.
+  if (!isUuid(tenantId)) throw new TypeError('tenant id must be a UUID');
+  const client = await pool.connect();
+  try {
+    await client.query(`BEGIN ${mode}; SELECT set_config('app.tenant_id', '${tenantId}', true)`);
+    const result = await work(new PgTenantQueries(client, tenantId));
+    await client.query('COMMIT');
+    client.release();
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    client.release();
+    throw error;
+  }
+}
+
+/** Reads run each in their own short read-only transaction. */
+class PgTenantReader implements TenantReader {
+  readonly #pool: pg.Pool;
+  readonly #tenantId: string;
+  constructor(pool: pg.Pool, tenantId: string) {
+    this.#pool = pool;
+    this.#tenantId = tenantId;
+  }
+  #read<T>(work: (q: PgTenantQueries) => Promise<T>): Promise<T> {
+    return inTenantTransaction(this.#pool, this.#tenantId, 'READ ONLY', work);
+  }
+  getCollection(name: string) {
+    return this.#read((q) => q.getCollection(name));
+  }
+  listCollections() {
+    return this.#read((q) => q.listCollections());
+  }
+  getRecord(collection: string, id: string) {
+    return this.#read((q) => q.getRecord(collection, id));
+  }
+  listRecords(collection: string, query: RecordQuery) {
+    return this.#read((q) => q.listRecords(collection, query));
+  }
+}
+
+/** One tenant's rows in a PostgreSQL shard. */
+export class PostgresTenantStore implements TenantStore {
+  readonly tenantId: string;
+  readonly reader: TenantReader;
+  readonly #pool: pg.Pool;
+
+  constructor(pool: pg.Pool, tenantId: string) {
+    this.tenantId = tenantId;
+    this.#pool = pool;
+    this.reader = new PgTenantReader(pool, tenantId);
+  }
+
+  transaction<T>(work: (tx: TenantWriteTx) => Promise<T>): Promise<T> {
+    return inTenantTransaction(this.#pool, this.tenantId, 'READ WRITE', work);
+  }
+}

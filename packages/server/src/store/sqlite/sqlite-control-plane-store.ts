@@ -1,0 +1,209 @@
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import { PalisadeError } from '../../errors/index.ts';
+import type { Tenant, TenantStatus } from '../../tenancy/index.ts';
+import type {
+  ApiKeyRow,
+  ControlPlaneStore,
+  PageQuery,
+  ShardRow,
+  StoredCredential,
+} from '../types.ts';
+import { CONTROL_PLANE_MIGRATIONS } from './control-plane-migrations.ts';
+import { migrateSqlite, openSqlite } from './sqlite-database.ts';
+
+const ADMIN_TOKEN_KEY = 'admin_token_sha256';
+const TENANT_COLUMNS = 'id, slug, name, plan, status, shard, created_at, updated_at';
+
+interface TenantSqlRow {
+  id: string;
+  slug: string;
+  name: string;
+  plan: string;
+  status: TenantStatus;
+  shard: string;
+  created_at: string;
+  updated_at: string;
+}
+
+function toTenant(row: TenantSqlRow): Tenant {
+  return {
+    id: row.id,
+    slug: row.slug,
+    name: row.name,
+    plan: row.plan,
+    status: row.status,
+    shard: row.shard,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** The embedded control plane: `DATA/platform.db`. */
+export class SqliteControlPlaneStore implements ControlPlaneStore {
+  readonly kind = 'sqlite';
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+
+  constructor(path: string) {
+    this.#db = openSqlite(path);
+  }
+
+  #sql(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  async migrate(): Promise<void> {
+    migrateSqlite(this.#db, CONTROL_PLANE_MIGRATIONS);
+  }
+
+  async ping(): Promise<void> {
+    this.#sql('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  async getAdminTokenHash(): Promise<string | undefined> {
+    const row = this.#sql('SELECT value FROM platform_settings WHERE key = ?').get(
+      ADMIN_TOKEN_KEY,
+    ) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  async setAdminTokenHash(hash: string): Promise<void> {
+    this.#sql(
+      'INSERT INTO platform_settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    ).run(ADMIN_TOKEN_KEY, hash);
+  }
+
+  async registerShards(shards: readonly ShardRow[]): Promise<void> {
+    const insert = this.#sql(
+      'INSERT INTO shards (id, location) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET location = excluded.location',
+    );
+    for (const shard of shards) insert.run(shard.id, shard.location);
+  }
+
+  async leastLoadedShard(): Promise<string> {
+    const row = this.#sql(
+      `SELECT s.id FROM shards s LEFT JOIN tenants t ON t.shard = s.id AND t.status <> 'deleted'
+       GROUP BY s.id ORDER BY count(t.id), s.id LIMIT 1`,
+    ).get() as { id: string } | undefined;
+    if (row === undefined) throw new PalisadeError('PALISADE_INTERNAL', 'no shard is registered');
+    return row.id;
+  }
+
+  async insertTenant(tenant: Tenant): Promise<void> {
+    try {
+      this.#sql(`INSERT INTO tenants (${TENANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(
+        tenant.id,
+        tenant.slug,
+        tenant.name,
+        tenant.plan,
+        tenant.status,
+        tenant.shard,
+        tenant.createdAt,
+        tenant.updatedAt,
+      );
+    } catch (error) {
+      if (
+        (error as { errstr?: string }).errstr === 'constraint failed' &&
+        String(error).includes('tenants.slug')
+      ) {
+        throw new PalisadeError(
+          'PALISADE_SLUG_TAKEN',
+          `the slug ${JSON.stringify(tenant.slug)} is taken`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  async getTenant(id: string): Promise<Tenant | undefined> {
+    const row = this.#sql(`SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = ?`).get(id) as
+      | TenantSqlRow
+      | undefined;
+    return row === undefined ? undefined : toTenant(row);
+  }
+
+  async listTenants(page: PageQuery): Promise<Tenant[]> {
+    const rows = this.#sql(
+      `SELECT ${TENANT_COLUMNS} FROM tenants WHERE id > ? ORDER BY id LIMIT ?`,
+    ).all(page.after ?? '', page.limit) as unknown as TenantSqlRow[];
+    return rows.map(toTenant);
+  }
+
+  async updateTenant(
+    id: string,
+    fields: { name?: string; plan?: string; status?: TenantStatus },
+    updatedAt: string,
+  ): Promise<Tenant | undefined> {
+    const row = this.#sql(
+      `UPDATE tenants SET name = coalesce(?, name), plan = coalesce(?, plan), status = coalesce(?, status), updated_at = ?
+       WHERE id = ? RETURNING ${TENANT_COLUMNS}`,
+    ).get(fields.name ?? null, fields.plan ?? null, fields.status ?? null, updatedAt, id) as
+      | TenantSqlRow
+      | undefined;
+    return row === undefined ? undefined : toTenant(row);
+  }
+
+  async insertApiKey(key: ApiKeyRow): Promise<void> {
+    this.#sql(
+      'INSERT INTO api_keys (id, tenant_id, name, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ).run(key.id, key.tenantId, key.name, key.secretHash, key.createdAt, key.revokedAt);
+  }
+
+  async listApiKeys(tenantId: string): Promise<ApiKeyRow[]> {
+    const rows = this.#sql(
+      'SELECT id, tenant_id, name, secret_hash, created_at, revoked_at FROM api_keys WHERE tenant_id = ? ORDER BY id',
+    ).all(tenantId) as unknown as {
+      id: string;
+      tenant_id: string;
+      name: string;
+      secret_hash: string;
+      created_at: string;
+      revoked_at: string | null;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      tenantId: r.tenant_id,
+      name: r.name,
+      secretHash: r.secret_hash,
+      createdAt: r.created_at,
+      revokedAt: r.revoked_at,
+    }));
+  }
+
+  async revokeApiKey(tenantId: string, keyId: string, at: string): Promise<boolean> {
+    const result = this.#sql(
+      'UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND id = ? AND revoked_at IS NULL',
+    ).run(at, tenantId, keyId);
+    return result.changes > 0;
+  }
+
+  async revokeAllApiKeys(tenantId: string, at: string): Promise<void> {
+    this.#sql('UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND revoked_at IS NULL').run(
+      at,
+      tenantId,
+    );
+  }
+
+  async findCredential(secretHash: string): Promise<StoredCredential | undefined> {
+    if ((await this.getAdminTokenHash()) === secretHash) return { kind: 'admin' };
+    const row = this.#sql(
+      `SELECT k.id AS key_id, ${TENANT_COLUMNS.split(', ')
+        .map((c) => `t.${c}`)
+        .join(', ')}
+       FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+       WHERE k.secret_hash = ? AND k.revoked_at IS NULL`,
+    ).get(secretHash) as (TenantSqlRow & { key_id: string }) | undefined;
+    return row === undefined
+      ? undefined
+      : { kind: 'api-key', keyId: row.key_id, tenant: toTenant(row) };
+  }
+}

@@ -1,0 +1,36 @@
+import { DatabaseSync } from 'node:sqlite';
+
+/** A forward-only schema change; versions are dense from 1 and never edited once released. */
+export interface Migration {
+  readonly version: number;
+  readonly sql: string;
+}
+
+/**
+ * Opens a SQLite file the way every Palisade file is opened: WAL so readers never block the
+ * writer, synchronous=FULL so a commit is fsync'd before it returns (acknowledged means
+ * durable), a busy timeout for the rare second process (the CLI), foreign keys on.
+ */
+export function openSqlite(path: string, options: { readOnly?: boolean } = {}): DatabaseSync {
+  const db = new DatabaseSync(path, { readOnly: options.readOnly ?? false, timeout: 5000 });
+  if (!options.readOnly) db.exec('PRAGMA journal_mode = WAL');
+  db.exec('PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON');
+  return db;
+}
+
+/** Applies the migrations newer than the file's `user_version`, each in its own transaction. */
+export function migrateSqlite(db: DatabaseSync, migrations: readonly Migration[]): void {
+  const row = db.prepare('PRAGMA user_version').get() as { user_version: number };
+  for (const migration of migrations) {
+    if (migration.version <= row.user_version) continue;
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      db.exec(migration.sql);
+      db.exec(`PRAGMA user_version = ${migration.version}`);
+      db.exec('COMMIT');
+    } catch (error) {
+      db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+}

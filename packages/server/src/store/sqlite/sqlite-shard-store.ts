@@ -1,0 +1,76 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { isUuid } from '../../ids/index.ts';
+import type { ShardStore, TenantStore } from '../types.ts';
+import { migrateSqlite, openSqlite } from './sqlite-database.ts';
+import { SqliteTenantStore } from './sqlite-tenant-store.ts';
+import { TENANT_MIGRATIONS } from './tenant-migrations.ts';
+
+/**
+ * A shard folder `DATA/shards/<id>/` holding one SQLite file per tenant. Open files are kept
+ * in a bounded least-recently-used cache; a file is migrated the first time it is opened.
+ */
+export class SqliteShardStore implements ShardStore {
+  readonly id: string;
+  readonly location: string;
+  readonly #maxOpen: number;
+  readonly #open = new Map<string, SqliteTenantStore>();
+
+  constructor(id: string, folder: string, maxOpen: number) {
+    this.id = id;
+    this.location = folder;
+    this.#maxOpen = maxOpen;
+    mkdirSync(folder, { recursive: true });
+  }
+
+  #path(tenantId: string): string {
+    // The id is a UUID made by the control plane; the check keeps any other string off the file system.
+    if (!isUuid(tenantId)) throw new TypeError('tenant id must be a UUID');
+    return join(this.location, `${tenantId}.db`);
+  }
+
+  async tenant(tenantId: string): Promise<TenantStore> {
+    const cached = this.#open.get(tenantId);
+    if (cached !== undefined) {
+      this.#open.delete(tenantId);
+      this.#open.set(tenantId, cached);
+      return cached;
+    }
+    const path = this.#path(tenantId);
+    const writer = openSqlite(path);
+    migrateSqlite(writer, TENANT_MIGRATIONS);
+    const store = new SqliteTenantStore(tenantId, writer, openSqlite(path, { readOnly: true }));
+    this.#open.set(tenantId, store);
+    this.#evict();
+    return store;
+  }
+
+  #evict(): void {
+    for (const [id, store] of this.#open) {
+      if (this.#open.size <= this.#maxOpen) return;
+      if (store.busy) continue;
+      this.#open.delete(id);
+      store.close();
+    }
+  }
+
+  async dropTenant(tenantId: string): Promise<void> {
+    const path = this.#path(tenantId);
+    const store = this.#open.get(tenantId);
+    if (store !== undefined) {
+      // Wait for a transaction in flight, then close before unlinking.
+      await store.transaction(async () => undefined);
+      this.#open.delete(tenantId);
+      store.close();
+    }
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+  }
+
+  async close(): Promise<void> {
+    for (const store of this.#open.values()) {
+      await store.transaction(async () => undefined);
+      store.close();
+    }
+    this.#open.clear();
+  }
+}

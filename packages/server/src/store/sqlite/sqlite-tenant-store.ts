@@ -1,0 +1,245 @@
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type {
+  CollectionRow,
+  ConditionalWrite,
+  RecordQuery,
+  RecordRow,
+  TenantReader,
+  TenantStore,
+  TenantWriteTx,
+} from '../types.ts';
+
+interface CollectionSqlRow {
+  name: string;
+  schema: string;
+  encrypted: string;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+interface RecordSqlRow {
+  collection: string;
+  id: string;
+  data: string;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+const RECORD_COLUMNS = 'collection, id, data, version, created_at, updated_at';
+
+function toCollection(row: CollectionSqlRow): CollectionRow {
+  return {
+    name: row.name,
+    schema: JSON.parse(row.schema),
+    encrypted: JSON.parse(row.encrypted),
+    version: row.version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toRecord(row: RecordSqlRow): RecordRow {
+  return {
+    collection: row.collection,
+    id: row.id,
+    data: JSON.parse(row.data),
+    version: row.version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** Prepared statements of one connection, made on first use. */
+class Statements {
+  readonly #db: DatabaseSync;
+  readonly #cache = new Map<string, StatementSync>();
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+  get(sql: string): StatementSync {
+    let statement = this.#cache.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#cache.set(sql, statement);
+    }
+    return statement;
+  }
+}
+
+class SqliteTenantReader implements TenantReader {
+  protected readonly sql: Statements;
+  constructor(db: DatabaseSync) {
+    this.sql = new Statements(db);
+  }
+
+  async getCollection(name: string): Promise<CollectionRow | undefined> {
+    const row = this.sql.get('SELECT * FROM collections WHERE name = ?').get(name) as
+      | CollectionSqlRow
+      | undefined;
+    return row === undefined ? undefined : toCollection(row);
+  }
+
+  async listCollections(): Promise<CollectionRow[]> {
+    return (
+      this.sql.get('SELECT * FROM collections ORDER BY name').all() as unknown as CollectionSqlRow[]
+    ).map(toCollection);
+  }
+
+  async getRecord(collection: string, id: string): Promise<RecordRow | undefined> {
+    const row = this.sql
+      .get(`SELECT ${RECORD_COLUMNS} FROM records WHERE collection = ? AND id = ?`)
+      .get(collection, id) as RecordSqlRow | undefined;
+    return row === undefined ? undefined : toRecord(row);
+  }
+
+  async listRecords(collection: string, query: RecordQuery): Promise<RecordRow[]> {
+    const where = ['collection = ?', 'id > ?'];
+    const params: (string | number)[] = [collection, query.after ?? ''];
+    for (const filter of query.filters) {
+      where.push('data -> ? = ?');
+      params.push(`$."${filter.field}"`, JSON.stringify(filter.value));
+    }
+    params.push(query.limit);
+    const rows = this.sql
+      .get(`SELECT ${RECORD_COLUMNS} FROM records WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`)
+      .all(...params) as unknown as RecordSqlRow[];
+    return rows.map(toRecord);
+  }
+}
+
+class SqliteTenantWriteTx extends SqliteTenantReader implements TenantWriteTx {
+  async putCollection(row: CollectionRow): Promise<void> {
+    this.sql
+      .get(
+        `INSERT INTO collections (name, schema, encrypted, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET schema = excluded.schema, encrypted = excluded.encrypted,
+           version = excluded.version, updated_at = excluded.updated_at`,
+      )
+      .run(
+        row.name,
+        JSON.stringify(row.schema),
+        JSON.stringify(row.encrypted),
+        row.version,
+        row.createdAt,
+        row.updatedAt,
+      );
+  }
+
+  async insertRecord(row: RecordRow): Promise<void> {
+    this.sql
+      .get(`INSERT INTO records (${RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`)
+      .run(
+        row.collection,
+        row.id,
+        JSON.stringify(row.data),
+        row.version,
+        row.createdAt,
+        row.updatedAt,
+      );
+  }
+
+  async updateRecord(
+    collection: string,
+    id: string,
+    data: Record<string, unknown>,
+    expectedVersion: number | undefined,
+    updatedAt: string,
+  ): Promise<ConditionalWrite<RecordRow>> {
+    const row = this.sql
+      .get(
+        `UPDATE records SET data = ?, version = version + 1, updated_at = ?
+         WHERE collection = ? AND id = ? AND (? IS NULL OR version = ?) RETURNING ${RECORD_COLUMNS}`,
+      )
+      .get(
+        JSON.stringify(data),
+        updatedAt,
+        collection,
+        id,
+        expectedVersion ?? null,
+        expectedVersion ?? null,
+      ) as RecordSqlRow | undefined;
+    if (row !== undefined) return { ok: true, row: toRecord(row) };
+    return {
+      ok: false,
+      reason:
+        (await this.getRecord(collection, id)) === undefined ? 'not-found' : 'version-mismatch',
+    };
+  }
+
+  async deleteRecord(
+    collection: string,
+    id: string,
+    expectedVersion: number | undefined,
+  ): Promise<ConditionalWrite<RecordRow>> {
+    const row = this.sql
+      .get(
+        `DELETE FROM records WHERE collection = ? AND id = ? AND (? IS NULL OR version = ?) RETURNING ${RECORD_COLUMNS}`,
+      )
+      .get(collection, id, expectedVersion ?? null, expectedVersion ?? null) as
+      | RecordSqlRow
+      | undefined;
+    if (row !== undefined) return { ok: true, row: toRecord(row) };
+    return {
+      ok: false,
+      reason:
+        (await this.getRecord(collection, id)) === undefined ? 'not-found' : 'version-mismatch',
+    };
+  }
+}
+
+/**
+ * One tenant's SQLite file, held open as two connections: a writer used only inside
+ * transactions (the group commit serializes them) and a read-only reader, which under WAL
+ * sees the last committed state and never a transaction in progress.
+ */
+export class SqliteTenantStore implements TenantStore {
+  readonly tenantId: string;
+  readonly reader: TenantReader;
+  readonly #writer: DatabaseSync;
+  readonly #readerDb: DatabaseSync;
+  readonly #tx: SqliteTenantWriteTx;
+  #queue: Promise<unknown> = Promise.resolve();
+  #busy = 0;
+
+  constructor(tenantId: string, writer: DatabaseSync, readerDb: DatabaseSync) {
+    this.tenantId = tenantId;
+    this.#writer = writer;
+    this.#readerDb = readerDb;
+    this.reader = new SqliteTenantReader(readerDb);
+    this.#tx = new SqliteTenantWriteTx(writer);
+  }
+
+  get busy(): boolean {
+    return this.#busy > 0;
+  }
+
+  transaction<T>(work: (tx: TenantWriteTx) => Promise<T>): Promise<T> {
+    this.#busy += 1;
+    const run = async (): Promise<T> => {
+      this.#writer.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await work(this.#tx);
+        this.#writer.exec('COMMIT');
+        return result;
+      } catch (error) {
+        if (this.#writer.isTransaction) this.#writer.exec('ROLLBACK');
+        throw error;
+      }
+    };
+    const result = this.#queue.then(run, run);
+    this.#queue = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result.finally(() => {
+      this.#busy -= 1;
+    });
+  }
+
+  close(): void {
+    if (this.#readerDb.isOpen) this.#readerDb.close();
+    if (this.#writer.isOpen) this.#writer.close();
+  }
+}

@@ -1,0 +1,141 @@
+import type { Tenant, TenantStatus } from '../tenancy/index.ts';
+
+/** A page of rows after an exclusive cursor key. */
+export interface PageQuery {
+  readonly after: string | undefined;
+  readonly limit: number;
+}
+
+export interface ApiKeyRow {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly name: string;
+  readonly secretHash: string;
+  readonly createdAt: string;
+  readonly revokedAt: string | null;
+}
+
+/** What a bearer secret's hash resolves to. */
+export type StoredCredential =
+  | { readonly kind: 'admin' }
+  | { readonly kind: 'api-key'; readonly keyId: string; readonly tenant: Tenant };
+
+export interface ShardRow {
+  readonly id: string;
+  readonly location: string;
+}
+
+/** Platform-wide state: tenants, their placement, platform credentials. */
+export interface ControlPlaneStore {
+  readonly kind: 'sqlite' | 'postgres';
+  migrate(): Promise<void>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  getAdminTokenHash(): Promise<string | undefined>;
+  setAdminTokenHash(hash: string): Promise<void>;
+
+  registerShards(shards: readonly ShardRow[]): Promise<void>;
+  /** The registered shard with the fewest tenants that are not deleted. */
+  leastLoadedShard(): Promise<string>;
+
+  /** Throws PALISADE_SLUG_TAKEN when the slug exists. */
+  insertTenant(tenant: Tenant): Promise<void>;
+  getTenant(id: string): Promise<Tenant | undefined>;
+  listTenants(page: PageQuery): Promise<Tenant[]>;
+  updateTenant(
+    id: string,
+    fields: { name?: string; plan?: string; status?: TenantStatus },
+    updatedAt: string,
+  ): Promise<Tenant | undefined>;
+
+  insertApiKey(key: ApiKeyRow): Promise<void>;
+  listApiKeys(tenantId: string): Promise<ApiKeyRow[]>;
+  /** Marks the key revoked; false when the tenant has no such live key. */
+  revokeApiKey(tenantId: string, keyId: string, at: string): Promise<boolean>;
+  revokeAllApiKeys(tenantId: string, at: string): Promise<void>;
+  findCredential(secretHash: string): Promise<StoredCredential | undefined>;
+}
+
+/** A collection definition as stored. */
+export interface CollectionRow {
+  readonly name: string;
+  readonly schema: Record<string, unknown>;
+  readonly encrypted: readonly string[];
+  readonly version: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** A record as stored: `data` is the JSON object the tenant wrote. */
+export interface RecordRow {
+  readonly collection: string;
+  readonly id: string;
+  readonly data: Record<string, unknown>;
+  readonly version: number;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** Equality on one top-level field of a record's JSON. */
+export interface FieldFilter {
+  readonly field: string;
+  readonly value: string | number | boolean | null;
+}
+
+export interface RecordQuery extends PageQuery {
+  readonly filters: readonly FieldFilter[];
+}
+
+/** Reads of one tenant's data; every method is confined to that tenant. */
+export interface TenantReader {
+  getCollection(name: string): Promise<CollectionRow | undefined>;
+  listCollections(): Promise<CollectionRow[]>;
+  getRecord(collection: string, id: string): Promise<RecordRow | undefined>;
+  listRecords(collection: string, query: RecordQuery): Promise<RecordRow[]>;
+}
+
+/** Outcome of a conditional write: the new row, or why nothing was written. */
+export type ConditionalWrite<T> =
+  | { readonly ok: true; readonly row: T }
+  | { readonly ok: false; readonly reason: 'not-found' | 'version-mismatch' };
+
+/**
+ * Writes inside one durable transaction of one tenant. Each method is a single atomic
+ * statement: it either writes everything it names or nothing, which lets the group commit
+ * keep one caller's refusal from undoing another caller's write in the same batch.
+ */
+export interface TenantWriteTx extends TenantReader {
+  putCollection(row: CollectionRow): Promise<void>;
+  insertRecord(row: RecordRow): Promise<void>;
+  updateRecord(
+    collection: string,
+    id: string,
+    data: Record<string, unknown>,
+    expectedVersion: number | undefined,
+    updatedAt: string,
+  ): Promise<ConditionalWrite<RecordRow>>;
+  deleteRecord(
+    collection: string,
+    id: string,
+    expectedVersion: number | undefined,
+  ): Promise<ConditionalWrite<RecordRow>>;
+}
+
+/** One tenant's store on its shard. */
+export interface TenantStore {
+  readonly tenantId: string;
+  readonly reader: TenantReader;
+  /** Runs `work` in one transaction that is durable (fsync'd) when the promise resolves. */
+  transaction<T>(work: (tx: TenantWriteTx) => Promise<T>): Promise<T>;
+}
+
+/** A shard: a folder of SQLite files, or a PostgreSQL database. */
+export interface ShardStore {
+  readonly id: string;
+  readonly location: string;
+  tenant(tenantId: string): Promise<TenantStore>;
+  /** Removes every row of the tenant (and its file, on SQLite). */
+  dropTenant(tenantId: string): Promise<void>;
+  close(): Promise<void>;
+}
