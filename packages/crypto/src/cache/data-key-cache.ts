@@ -1,0 +1,164 @@
+/**
+ * A bounded, expiring cache of unwrapped data keys, so a hot path decrypts fields without an
+ * X-Wing decapsulation per request. Entries are namespaced by tenant (tenant + key id +
+ * version), so one tenant can never be handed another's key. Evicted, expired, replaced and
+ * cleared keys are destroyed (their bytes zeroed).
+ *
+ * Ownership: the cache owns every key it is given. Use a key from `get` for one synchronous
+ * operation (encryptField / decryptField) and look it up again after any `await`; a key
+ * evicted meanwhile throws `CRYPTO_KEY_DESTROYED` rather than encrypting under zeros.
+ */
+import { CryptoError } from '../errors.ts';
+import type { DataKey } from '../keys/data-key.ts';
+
+/** Options of {@link DataKeyCache}. */
+export interface DataKeyCacheOptions {
+  /** Most keys held at once; the least recently used goes first. */
+  readonly maxEntries: number;
+  /** How long a key stays usable after it was added, in milliseconds (not extended by use). */
+  readonly ttlMs: number;
+  /** Clock, for tests; default `Date.now`. */
+  readonly now?: () => number;
+}
+
+interface Entry {
+  readonly tenantId: string;
+  readonly key: DataKey;
+  readonly expiresAt: number;
+}
+
+function cacheKey(tenantId: string, keyId: string, version: number): string {
+  return JSON.stringify([tenantId, keyId, version]);
+}
+
+/** An LRU + TTL cache of data keys per tenant. */
+export class DataKeyCache {
+  readonly #entries = new Map<string, Entry>();
+  readonly #loading = new Map<string, Promise<DataKey>>();
+  readonly #maxEntries: number;
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+
+  constructor(options: DataKeyCacheOptions) {
+    const { maxEntries, ttlMs } = options ?? ({} as DataKeyCacheOptions);
+    if (!Number.isInteger(maxEntries) || maxEntries < 1) {
+      throw new CryptoError('CRYPTO_INVALID_OPTION', 'maxEntries must be a positive integer');
+    }
+    if (typeof ttlMs !== 'number' || !(ttlMs > 0)) {
+      throw new CryptoError('CRYPTO_INVALID_OPTION', 'ttlMs must be a positive number');
+    }
+    this.#maxEntries = maxEntries;
+    this.#ttlMs = ttlMs;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Number of keys held (expired ones included until pruned). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The cached key, or undefined when absent or expired. */
+  get(tenantId: string, keyId: string, version: number): DataKey | undefined {
+    const id = cacheKey(tenantId, keyId, version);
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= this.#now()) {
+      this.#evict(id);
+      return undefined;
+    }
+    this.#entries.delete(id);
+    this.#entries.set(id, entry); // most recently used goes last
+    return entry.key;
+  }
+
+  /** Adds a key for `tenantId` (the cache now owns it), evicting as needed. */
+  set(tenantId: string, key: DataKey): void {
+    const id = cacheKey(tenantId, key.keyId, key.version);
+    const previous = this.#entries.get(id);
+    if (previous !== undefined && previous.key !== key) previous.key.destroy();
+    this.#entries.delete(id);
+    this.prune();
+    while (this.#entries.size >= this.#maxEntries) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.#evict(oldest);
+    }
+    this.#entries.set(id, { tenantId, key, expiresAt: this.#now() + this.#ttlMs });
+  }
+
+  /**
+   * The cached key, or the result of `load` (e.g. fetch the wrapped key and unwrap it), which
+   * is cached. Concurrent calls for the same key share one load.
+   */
+  async getOrLoad(
+    tenantId: string,
+    keyId: string,
+    version: number,
+    load: () => Promise<DataKey>,
+  ): Promise<DataKey> {
+    const cached = this.get(tenantId, keyId, version);
+    if (cached !== undefined) return cached;
+    const id = cacheKey(tenantId, keyId, version);
+    let pending = this.#loading.get(id);
+    if (pending === undefined) {
+      pending = load().then((key) => {
+        if (key.keyId !== keyId || key.version !== version) {
+          key.destroy();
+          throw new CryptoError(
+            'CRYPTO_KEY_ID_MISMATCH',
+            'the loader returned a different key than requested',
+          );
+        }
+        this.set(tenantId, key);
+        return key;
+      });
+      this.#loading.set(id, pending);
+      pending.then(
+        () => this.#loading.delete(id),
+        () => this.#loading.delete(id),
+      );
+    }
+    return pending;
+  }
+
+  /** Drops and destroys one key. */
+  delete(tenantId: string, keyId: string, version: number): void {
+    this.#evict(cacheKey(tenantId, keyId, version));
+  }
+
+  /** Drops and destroys every key of a tenant (e.g. when the tenant is deleted). */
+  deleteTenant(tenantId: string): void {
+    for (const [id, entry] of this.#entries) {
+      if (entry.tenantId === tenantId) this.#evict(id, entry);
+    }
+  }
+
+  /** Drops and destroys every expired key. */
+  prune(): void {
+    const now = this.#now();
+    for (const [id, entry] of this.#entries) {
+      if (entry.expiresAt <= now) this.#evict(id, entry);
+    }
+  }
+
+  /** Drops and destroys every key. */
+  clear(): void {
+    for (const [id, entry] of this.#entries) this.#evict(id, entry);
+  }
+
+  #evict(id: string, entry = this.#entries.get(id)): void {
+    if (entry === undefined) return;
+    this.#entries.delete(id);
+    entry.key.destroy();
+  }
+
+  /** Summary without keys. */
+  toJSON(): { kind: string; size: number } {
+    return { kind: 'DataKeyCache', size: this.size };
+  }
+
+  /** Summary for `util.inspect`, without keys. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `[DataKeyCache size=${this.size}]`;
+  }
+}
