@@ -6,12 +6,28 @@ export { type Checkpoint, formatCheckpoint, parseCheckpoint } from './checkpoint
 export { fromBase64, fromBase64Url, toBase64, toBase64Url } from './encoding/base64.ts';
 export { equalBytes, fromHex, toHex, utf8 } from './encoding/bytes.ts';
 export {
+  type BatchHeader,
+  batchRoot,
+  decodeBatchLeaf,
+  encodeBatchLeaf,
+  validateBatchHeader,
+} from './entry/batch.ts';
+export { commitState, MIN_SALT_BYTES, verifyStateCommitment } from './entry/commitment.ts';
+export {
+  encodeEntry,
+  entryHash,
+  isUtcMillis,
+  type LedgerEntry,
+  validateEntry,
+} from './entry/entry.ts';
+export {
   isLedgerError,
   LEDGER_ERROR_CODES,
   LedgerError,
   type LedgerErrorCode,
   type LedgerErrorDetails,
 } from './errors.ts';
+export { canonicalJson, MAX_JSON_DEPTH, parseCanonicalJson } from './json/canonical.ts';
 export { type AppendResult, appendLeaves } from './log/append.ts';
 export { MemoryHashStore } from './log/memory-store.ts';
 export { MerkleLog } from './log/merkle-log.ts';
@@ -55,3 +71,38 @@ export {
 } from './note/verifier.ts';
 export { rootFromConsistencyProof, verifyConsistency } from './proof/consistency.ts';
 export { rootFromInclusionProof, verifyInclusion } from './proof/inclusion.ts';
+export {
+  type RecordProof,
+  type RecordProofKeys,
+  type VerifiedRecord,
+  verifyRecordProof,
+} from './record/record-proof.ts';
+export {
+  decodeEntryBundle,
+  encodeEntryBundle,
+  MAX_BUNDLED_ENTRY,
+  readTile,
+  tilesToPublish,
+} from './tiles/tile-data.ts';
+export {
+  encodeTileIndex,
+  MAX_TILE_LEVEL,
+  parseTilePath,
+  TILE_HEIGHT,
+  TILE_WIDTH,
+  type TileRef,
+  tilePath,
+} from './tiles/tile-path.ts';
+export {
+  type WitnessLog,
+  type WitnessOptions,
+  type WitnessRecord,
+  type WitnessResult,
+  witnessAddCheckpoint,
+} from './witness/add-checkpoint.ts';
+export {
+  type AddCheckpointRequest,
+  formatAddCheckpointRequest,
+  MAX_PROOF_LINES,
+  parseAddCheckpointRequest,
+} from './witness/add-checkpoint-request.ts';

@@ -50,6 +50,10 @@ export function formatVerifierKey(
   return `${name}+${id.toString(16).padStart(8, '0')}+${toBase64(concatBytes(Uint8Array.of(type), publicKey))}`;
 }
 
+function badKey(message: string): LedgerError {
+  return new LedgerError('LEDGER_BAD_KEY', message);
+}
+
 async function safely(fn: VerifyFn, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
   try {
     return (await fn(message, signature)) === true;
@@ -118,15 +122,14 @@ export function createVerifier(
  * 0x06, checking the key ID against its derivation. Throws `LEDGER_BAD_KEY`.
  */
 export function parseVerifierKey(vkey: string, provider: VerifyProvider): NoteVerifier {
-  const parts = vkey.split('+');
-  if (parts.length !== 3)
-    throw new LedgerError('LEDGER_BAD_KEY', 'vkey must have three +-separated parts');
-  const [name, idHex, keyB64] = parts as [string, string, string];
-  if (!/^[0-9a-f]{8}$/.test(idHex))
-    throw new LedgerError('LEDGER_BAD_KEY', 'vkey key ID must be 8 lowercase hex digits');
-  const raw = fromBase64(keyB64);
-  if (raw === undefined || raw.length < 2)
-    throw new LedgerError('LEDGER_BAD_KEY', 'vkey key material is not valid base64');
+  const first = vkey.indexOf('+');
+  const second = vkey.indexOf('+', first + 1);
+  if (first < 0 || second < 0) throw badKey('vkey must be <name>+<key ID>+<key>');
+  const name = vkey.slice(0, first);
+  const idHex = vkey.slice(first + 1, second);
+  if (!/^[0-9a-f]{8}$/.test(idHex)) throw badKey('vkey key ID must be 8 lowercase hex digits');
+  const raw = fromBase64(vkey.slice(second + 1));
+  if (raw === undefined || raw.length < 2) throw badKey('vkey key material is not valid base64');
   const type = raw[0]!;
   if (type !== 1 && type !== 4 && type !== 6) {
     throw new LedgerError(
