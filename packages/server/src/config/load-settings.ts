@@ -21,8 +21,8 @@ export interface SettingSources {
   readonly flags?: Partial<Record<SettingName, string | string[]>>;
   /** The process environment. */
   readonly env?: NodeJS.ProcessEnv;
-  /** Path of a JSON config file; `palisade.config.json` in the working directory is read if present. */
-  readonly configFile?: string;
+  /** Path of a JSON config file; `palisade.config.json` in the working directory is read if present; null reads none. */
+  readonly configFile?: string | null;
 }
 
 type Raw = string | number | string[];
@@ -104,7 +104,8 @@ function readConfigFile(path: string, explicit: boolean): Record<string, unknown
 export function loadSettings(sources: SettingSources = {}): Settings {
   const env = sources.env ?? {};
   const filePath = sources.configFile ?? 'palisade.config.json';
-  const file = readConfigFile(filePath, sources.configFile !== undefined);
+  const file =
+    sources.configFile === null ? {} : readConfigFile(filePath, sources.configFile !== undefined);
   const resolved: Record<string, unknown> = { ...DEFAULT_SETTINGS };
   for (const [name, spec] of Object.entries(SETTINGS) as [SettingName, SettingSpec][]) {
     const fromFlag = sources.flags?.[name];

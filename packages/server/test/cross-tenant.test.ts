@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { uuid7 } from '../src/ids/index.ts';
+import { ADMIN_TOKEN, PEOPLE_SCHEMA, type Reply, TestApi } from './support/api.ts';
+import { backendNames } from './support/backends.ts';
+
+interface Victim {
+  readonly tenantId: string;
+  readonly keyId: string;
+  readonly recordId: string;
+}
+
+type Attack = (api: TestApi, attackerKey: string, victim: Victim) => Promise<Reply>;
+
+/**
+ * Every route of the API, keyed as in the OpenAPI document, with what tenant B tries against
+ * tenant A. A route added without an entry here fails the coverage test below.
+ */
+const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack }> = {
+  'get /v1/collections': {
+    expect: 200,
+    attack: (api, key) => api.call('GET', '/v1/collections', key),
+  },
+  'get /v1/collections/{name}': {
+    expect: 404,
+    attack: (api, key) => api.call('GET', '/v1/collections/people', key),
+  },
+  'put /v1/collections/{name}': {
+    expect: 201,
+    attack: (api, key) =>
+      api.call('PUT', '/v1/collections/people', key, { schema: { type: 'object' } }),
+  },
+  'post /v1/collections/{name}/records': {
+    expect: 201,
+    attack: (api, key) =>
+      api.call('POST', '/v1/collections/people/records', key, { injected: true }),
+  },
+  'get /v1/collections/{name}/records': {
+    expect: 200,
+    attack: (api, key) => api.call('GET', '/v1/collections/people/records?filter[name]=Ada', key),
+  },
+  'get /v1/collections/{name}/records/{id}': {
+    expect: 404,
+    attack: (api, key, v) => api.call('GET', `/v1/collections/people/records/${v.recordId}`, key),
+  },
+  'put /v1/collections/{name}/records/{id}': {
+    expect: 404,
+    attack: (api, key, v) =>
+      api.call('PUT', `/v1/collections/people/records/${v.recordId}`, key, { name: 'Mallory' }),
+  },
+  'patch /v1/collections/{name}/records/{id}': {
+    expect: 404,
+    attack: (api, key, v) =>
+      api.call(
+        'PATCH',
+        `/v1/collections/people/records/${v.recordId}`,
+        key,
+        { name: 'Mallory' },
+        { 'if-match': '*' },
+      ),
+  },
+  'delete /v1/collections/{name}/records/{id}': {
+    expect: 404,
+    attack: (api, key, v) =>
+      api.call('DELETE', `/v1/collections/people/records/${v.recordId}`, key),
+  },
+  'post /v1/platform/tenants': {
+    expect: 403,
+    attack: (api, key) =>
+      api.call('POST', '/v1/platform/tenants', key, { slug: 'mallory', name: 'M' }),
+  },
+  'get /v1/platform/tenants': {
+    expect: 403,
+    attack: (api, key) => api.call('GET', '/v1/platform/tenants', key),
+  },
+  'get /v1/platform/tenants/{id}': {
+    expect: 403,
+    attack: (api, key, v) => api.call('GET', `/v1/platform/tenants/${v.tenantId}`, key),
+  },
+  'patch /v1/platform/tenants/{id}': {
+    expect: 403,
+    attack: (api, key, v) =>
+      api.call('PATCH', `/v1/platform/tenants/${v.tenantId}`, key, { status: 'suspended' }),
+  },
+  'delete /v1/platform/tenants/{id}': {
+    expect: 403,
+    attack: (api, key, v) => api.call('DELETE', `/v1/platform/tenants/${v.tenantId}`, key),
+  },
+  'post /v1/platform/tenants/{id}/api-keys': {
+    expect: 403,
+    attack: (api, key, v) =>
+      api.call('POST', `/v1/platform/tenants/${v.tenantId}/api-keys`, key, {}),
+  },
+  'get /v1/platform/tenants/{id}/api-keys': {
+    expect: 403,
+    attack: (api, key, v) => api.call('GET', `/v1/platform/tenants/${v.tenantId}/api-keys`, key),
+  },
+  'delete /v1/platform/tenants/{id}/api-keys/{keyId}': {
+    expect: 403,
+    attack: (api, key, v) =>
+      api.call('DELETE', `/v1/platform/tenants/${v.tenantId}/api-keys/${v.keyId}`, key),
+  },
+  'get /healthz': { expect: 200, attack: (api, key) => api.call('GET', '/healthz', key) },
+  'get /readyz': { expect: 200, attack: (api, key) => api.call('GET', '/readyz', key) },
+  'get /metrics': { expect: 200, attack: (api, key) => api.call('GET', '/metrics', key) },
+  'get /v1/openapi.json': {
+    expect: 200,
+    attack: (api, key) => api.call('GET', '/v1/openapi.json', key),
+  },
+};
+
+/** Everything tenant A can observe of itself, to compare before and after the attacks. */
+async function snapshot(api: TestApi, key: string, tenantId: string): Promise<unknown> {
+  const collections = await api.call('GET', '/v1/collections', key);
+  const records = await api.call('GET', '/v1/collections/people/records', key);
+  const tenant = await api.call('GET', `/v1/platform/tenants/${tenantId}`, ADMIN_TOKEN);
+  const keys = await api.call('GET', `/v1/platform/tenants/${tenantId}/api-keys`, ADMIN_TOKEN);
+  return {
+    collections: collections.body,
+    records: records.body,
+    tenant: tenant.body,
+    keys: keys.body,
+  };
+}
+
+for (const backend of backendNames()) {
+  describe(`cross-tenant isolation on ${backend}`, () => {
+    let api: TestApi;
+    let a: { id: string; key: string; keyId: string };
+    let b: { id: string; key: string; keyId: string };
+    let victim: Victim;
+
+    before(async () => {
+      api = await TestApi.start(backend);
+      a = await api.tenant('victim');
+      b = await api.tenant('attacker');
+      await api.call('PUT', '/v1/collections/people', a.key, { schema: PEOPLE_SCHEMA });
+      const record = await api.call('POST', '/v1/collections/people/records', a.key, {
+        name: 'Ada',
+      });
+      victim = { tenantId: a.id, keyId: a.keyId, recordId: record.body.id };
+    });
+    after(() => api.close());
+
+    test('the attack table covers every route the server has', async () => {
+      const doc = (await api.call('GET', '/v1/openapi.json', undefined)).body as {
+        paths: Record<string, Record<string, unknown>>;
+      };
+      const routes = Object.entries(doc.paths).flatMap(([path, methods]) =>
+        Object.keys(methods).map((m) => `${m} ${path}`),
+      );
+      assert.deepEqual(
+        routes.filter((r) => !(r in ATTACKS)),
+        [],
+        'routes missing from the cross-tenant suite',
+      );
+      assert.deepEqual(
+        Object.keys(ATTACKS).filter((r) => !routes.includes(r)),
+        [],
+        'attacks on routes that no longer exist',
+      );
+    });
+
+    test("tenant B's key against every route with tenant A's ids finds nothing and changes nothing", async () => {
+      const before = await snapshot(api, a.key, a.id);
+      for (const [route, { expect, attack }] of Object.entries(ATTACKS)) {
+        const reply = await attack(api, b.key, victim);
+        assert.equal(reply.status, expect, `${route}: ${JSON.stringify(reply.body)}`);
+        const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
+        if (!route.includes('{id}'))
+          assert.ok(!text.includes(victim.recordId), `${route} leaks A's record id`);
+        if (expect === 404) {
+          const ghost = { ...victim, recordId: uuid7() };
+          const control = await attack(api, b.key, ghost);
+          assert.deepEqual(
+            JSON.parse(JSON.stringify(reply.body).replaceAll(victim.recordId, 'ID')),
+            JSON.parse(JSON.stringify(control.body).replaceAll(ghost.recordId, 'ID')),
+            `${route}: A's record must look exactly like one that does not exist`,
+          );
+        }
+        assert.ok(!text.includes('Ada'), `${route} leaks A's data`);
+        if (
+          !route.includes('/platform/') &&
+          !route.includes('openapi') &&
+          !route.includes('metrics')
+        ) {
+          assert.ok(!text.includes(victim.tenantId), `${route} leaks A's tenant id`);
+        }
+      }
+      assert.deepEqual(await snapshot(api, a.key, a.id), before);
+    });
+
+    test("what B created under the same names stays B's", async () => {
+      const bRecords = await api.call('GET', '/v1/collections/people/records', b.key);
+      assert.deepEqual(
+        bRecords.body.items.map((r: { data: unknown }) => r.data),
+        [{ injected: true }],
+      );
+      const aRecords = await api.call('GET', '/v1/collections/people/records', a.key);
+      assert.deepEqual(
+        aRecords.body.items.map((r: { data: unknown }) => r.data),
+        [{ name: 'Ada' }],
+      );
+    });
+
+    test('metrics are labelled by route, never by tenant or record id', async () => {
+      const metrics = (await api.call('GET', '/metrics', undefined)).body as string;
+      assert.match(metrics, /route="\/v1\/collections\/:name\/records\/:id"/);
+      assert.ok(
+        !metrics.includes(a.id) && !metrics.includes(b.id) && !metrics.includes(victim.recordId),
+      );
+    });
+  });
+}

@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { PEOPLE_SCHEMA, TestApi } from './support/api.ts';
+import { backendNames } from './support/backends.ts';
+
+for (const backend of backendNames()) {
+  describe(`collections and records over REST on ${backend}`, () => {
+    let api: TestApi;
+    let key: string;
+    before(async () => {
+      api = await TestApi.start(backend);
+      ({ key } = await api.tenant('records'));
+    });
+    after(() => api.close());
+
+    test('defining a collection: 201 first, 200 on redefinition with a new version', async () => {
+      const created = await api.call('PUT', '/v1/collections/people', key, {
+        schema: PEOPLE_SCHEMA,
+        encrypted: ['email'],
+      });
+      assert.equal(created.status, 201);
+      assert.equal(created.body.version, 1);
+      assert.deepEqual(created.body.encrypted, ['email']);
+      const again = await api.call('PUT', '/v1/collections/people', key, {
+        schema: PEOPLE_SCHEMA,
+        encrypted: ['email'],
+      });
+      assert.equal(again.status, 200);
+      assert.equal(again.body.version, 2);
+      const list = await api.call('GET', '/v1/collections', key);
+      assert.deepEqual(
+        list.body.items.map((c: { name: string }) => c.name),
+        ['people'],
+      );
+      const one = await api.call('GET', '/v1/collections/people', key);
+      assert.equal(one.body.version, 2);
+    });
+
+    test('create, read, replace, patch, delete with ETags and If-Match', async () => {
+      const created = await api.call('POST', '/v1/collections/people/records', key, {
+        name: 'Ada',
+        age: 36,
+      });
+      assert.equal(created.status, 201);
+      assert.equal(created.headers.etag, '"1"');
+      assert.equal(created.headers.location, `/v1/collections/people/records/${created.body.id}`);
+      const id = created.body.id as string;
+
+      const read = await api.call('GET', `/v1/collections/people/records/${id}`, key);
+      assert.equal(read.status, 200);
+      assert.deepEqual(read.body.data, { name: 'Ada', age: 36 });
+      assert.equal(read.headers.etag, '"1"');
+
+      const replaced = await api.call(
+        'PUT',
+        `/v1/collections/people/records/${id}`,
+        key,
+        { name: 'Ada Lovelace', age: 36 },
+        { 'if-match': '"1"' },
+      );
+      assert.equal(replaced.status, 200);
+      assert.equal(replaced.headers.etag, '"2"');
+
+      const stale = await api.call(
+        'PUT',
+        `/v1/collections/people/records/${id}`,
+        key,
+        { name: 'Stale' },
+        { 'if-match': '"1"' },
+      );
+      assert.equal(stale.status, 412);
+      assert.equal(stale.body.code, 'PALISADE_PRECONDITION_FAILED');
+
+      const patched = await api.call(
+        'PATCH',
+        `/v1/collections/people/records/${id}`,
+        key,
+        JSON.stringify({ age: null, active: true }),
+        {
+          'content-type': 'application/merge-patch+json',
+          'if-match': '"2"',
+        },
+      );
+      assert.equal(patched.status, 200);
+      assert.deepEqual(patched.body.data, { name: 'Ada Lovelace', active: true });
+      assert.equal(patched.body.version, 3);
+
+      const anyMatch = await api.call(
+        'PATCH',
+        `/v1/collections/people/records/${id}`,
+        key,
+        { age: 37 },
+        { 'if-match': '*' },
+      );
+      assert.equal(anyMatch.status, 200);
+      assert.equal(anyMatch.body.version, 4);
+
+      const staleDelete = await api.call(
+        'DELETE',
+        `/v1/collections/people/records/${id}`,
+        key,
+        undefined,
+        { 'if-match': '"3"' },
+      );
+      assert.equal(staleDelete.status, 412);
+      const deleted = await api.call(
+        'DELETE',
+        `/v1/collections/people/records/${id}`,
+        key,
+        undefined,
+        { 'if-match': '"4"' },
+      );
+      assert.equal(deleted.status, 204);
+      const gone = await api.call('GET', `/v1/collections/people/records/${id}`, key);
+      assert.equal(gone.status, 404);
+      assert.equal(gone.body.code, 'PALISADE_RECORD_NOT_FOUND');
+    });
+
+    test('a patch that breaks the schema is refused and changes nothing', async () => {
+      const created = await api.call('POST', '/v1/collections/people/records', key, {
+        name: 'Grace',
+      });
+      const refused = await api.call(
+        'PATCH',
+        `/v1/collections/people/records/${created.body.id}`,
+        key,
+        { age: 'old' },
+      );
+      assert.equal(refused.status, 422);
+      assert.deepEqual(refused.body.errors, [{ path: '/age', message: 'must be integer' }]);
+      const read = await api.call('GET', `/v1/collections/people/records/${created.body.id}`, key);
+      assert.deepEqual(read.body.data, { name: 'Grace' });
+      assert.equal(read.body.version, 1);
+    });
+
+    test('listing pages with a stable cursor and filters by typed equality', async () => {
+      await api.call('PUT', '/v1/collections/pets', key, {
+        schema: {
+          type: 'object',
+          properties: {
+            kind: { type: 'string' },
+            legs: { type: 'integer' },
+            tame: { type: 'boolean' },
+          },
+        },
+      });
+      const ids: string[] = [];
+      for (let i = 0; i < 7; i++) {
+        const r = await api.call('POST', '/v1/collections/pets/records', key, {
+          kind: i % 2 === 0 ? 'cat' : 'bird',
+          legs: i % 2 === 0 ? 4 : 2,
+          tame: i < 3,
+        });
+        ids.push(r.body.id);
+      }
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const query: string = cursor === null ? '' : `&cursor=${cursor}`;
+        const page = await api.call('GET', `/v1/collections/pets/records?limit=3${query}`, key);
+        assert.equal(page.status, 200);
+        assert.ok(page.body.items.length <= 3);
+        seen.push(...page.body.items.map((r: { id: string }) => r.id));
+        cursor = page.body.nextCursor;
+      } while (cursor !== null);
+      assert.deepEqual(seen, ids);
+
+      const cats = await api.call('GET', '/v1/collections/pets/records?filter[kind]=cat', key);
+      assert.deepEqual(
+        cats.body.items.map((r: { id: string }) => r.id),
+        ids.filter((_, i) => i % 2 === 0),
+      );
+      const twoLegsTame = await api.call(
+        'GET',
+        '/v1/collections/pets/records?filter[legs]=2&filter[tame]=true',
+        key,
+      );
+      assert.deepEqual(
+        twoLegsTame.body.items.map((r: { id: string }) => r.id),
+        [ids[1]],
+      );
+      const badType = await api.call('GET', '/v1/collections/pets/records?filter[legs]=many', key);
+      assert.equal(badType.status, 400);
+      assert.equal(badType.body.errors[0].path, '/querystring/filter[legs]');
+    });
+  });
+}

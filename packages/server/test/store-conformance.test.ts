@@ -1,0 +1,276 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { PalisadeError } from '../src/errors/index.ts';
+import { uuid7 } from '../src/ids/index.ts';
+import type { CollectionRow, RecordRow, ShardStore, TenantStore } from '../src/store/index.ts';
+import { openStores, type Stores } from '../src/store/index.ts';
+import type { Tenant } from '../src/tenancy/index.ts';
+import { type BackendFixture, backendNames, openBackend } from './support/backends.ts';
+
+const now = () => new Date().toISOString();
+
+function tenantRow(slug: string, shard: string): Tenant {
+  const t = now();
+  return {
+    id: uuid7(),
+    slug,
+    name: slug,
+    plan: 'free',
+    status: 'active',
+    shard,
+    createdAt: t,
+    updatedAt: t,
+  };
+}
+
+function collection(name: string, version = 1): CollectionRow {
+  const t = now();
+  return { name, schema: { type: 'object' }, encrypted: [], version, createdAt: t, updatedAt: t };
+}
+
+function record(collectionName: string, data: Record<string, unknown>): RecordRow {
+  const t = now();
+  return { collection: collectionName, id: uuid7(), data, version: 1, createdAt: t, updatedAt: t };
+}
+
+for (const backend of backendNames()) {
+  describe(`storage conformance on ${backend}`, () => {
+    let fixture: BackendFixture;
+    let stores: Stores;
+    let shard: ShardStore;
+
+    before(async () => {
+      fixture = await openBackend(backend);
+      stores = await openStores(fixture.settings);
+      shard = stores.shards.get('s1')!;
+    });
+    after(async () => {
+      await stores.close();
+      await fixture.cleanup();
+    });
+
+    test('control plane: tenants, unique slugs, paging, updates', async () => {
+      const cp = stores.controlPlane;
+      const a = tenantRow('conf-a', 's1');
+      const b = tenantRow('conf-b', 's2');
+      await cp.insertTenant(a);
+      await cp.insertTenant(b);
+      await assert.rejects(
+        cp.insertTenant({ ...tenantRow('conf-a', 's1') }),
+        (e) => e instanceof PalisadeError && e.code === 'PALISADE_SLUG_TAKEN',
+      );
+      assert.deepEqual(await cp.getTenant(a.id), a);
+      assert.equal(await cp.getTenant(uuid7()), undefined);
+      const first = await cp.listTenants({ after: undefined, limit: 1 });
+      assert.deepEqual(
+        first.map((t) => t.id),
+        [a.id],
+      );
+      const second = await cp.listTenants({ after: a.id, limit: 10 });
+      assert.deepEqual(
+        second.map((t) => t.id),
+        [b.id],
+      );
+      const suspended = await cp.updateTenant(a.id, { status: 'suspended' }, now());
+      assert.equal(suspended?.status, 'suspended');
+      assert.equal(suspended?.name, a.name);
+      assert.equal(await cp.updateTenant(uuid7(), { name: 'x' }, now()), undefined);
+    });
+
+    test('control plane: the least-loaded shard ignores deleted tenants', async () => {
+      const cp = stores.controlPlane;
+      const counts = new Map<string, number>();
+      for (const t of await cp.listTenants({ after: undefined, limit: 100 })) {
+        if (t.status !== 'deleted') counts.set(t.shard, (counts.get(t.shard) ?? 0) + 1);
+      }
+      const expected = [...stores.shards.keys()].sort(
+        (x, y) => (counts.get(x) ?? 0) - (counts.get(y) ?? 0) || x.localeCompare(y),
+      )[0];
+      assert.equal(await cp.leastLoadedShard(), expected);
+      const extra = tenantRow('conf-load', expected!);
+      await cp.insertTenant(extra);
+      await cp.updateTenant(extra.id, { status: 'deleted' }, now());
+      assert.equal(await cp.leastLoadedShard(), expected);
+    });
+
+    test('control plane: credentials resolve by hash until revoked', async () => {
+      const cp = stores.controlPlane;
+      const t = tenantRow('conf-keys', 's1');
+      await cp.insertTenant(t);
+      await cp.setAdminTokenHash('admin-hash');
+      assert.deepEqual(await cp.findCredential('admin-hash'), { kind: 'admin' });
+      const keyId = uuid7();
+      await cp.insertApiKey({
+        id: keyId,
+        tenantId: t.id,
+        name: 'k',
+        secretHash: 'key-hash',
+        createdAt: now(),
+        revokedAt: null,
+      });
+      const found = await cp.findCredential('key-hash');
+      assert.equal(found?.kind, 'api-key');
+      assert.equal(found?.kind === 'api-key' ? found.tenant.id : '', t.id);
+      assert.equal(
+        await cp.revokeApiKey(uuid7(), keyId, now()),
+        false,
+        'another tenant cannot revoke it',
+      );
+      assert.equal(await cp.revokeApiKey(t.id, keyId, now()), true);
+      assert.equal(await cp.revokeApiKey(t.id, keyId, now()), false);
+      assert.equal(await cp.findCredential('key-hash'), undefined);
+      assert.equal((await cp.listApiKeys(t.id))[0]?.revokedAt !== null, true);
+      await cp.setAdminTokenHash('admin-hash-2');
+      assert.equal(await cp.findCredential('admin-hash'), undefined);
+    });
+
+    describe('tenant data', () => {
+      let a: TenantStore;
+      let b: TenantStore;
+      before(async () => {
+        a = await shard.tenant(uuid7());
+        b = await shard.tenant(uuid7());
+      });
+
+      test('collections: put, replace, list', async () => {
+        await a.transaction(async (tx) => tx.putCollection(collection('people')));
+        await a.transaction(async (tx) =>
+          tx.putCollection({ ...collection('people', 2), schema: { type: 'object', title: 'v2' } }),
+        );
+        await a.transaction(async (tx) => tx.putCollection(collection('notes')));
+        const people = await a.reader.getCollection('people');
+        assert.equal(people?.version, 2);
+        assert.deepEqual(people?.schema, { type: 'object', title: 'v2' });
+        assert.deepEqual(
+          (await a.reader.listCollections()).map((c) => c.name),
+          ['notes', 'people'],
+        );
+        assert.deepEqual(await b.reader.listCollections(), []);
+      });
+
+      test('records: insert, read, conditional update and delete', async () => {
+        const row = record('people', { name: 'Ada', age: 36 });
+        await a.transaction(async (tx) => tx.insertRecord(row));
+        assert.deepEqual((await a.reader.getRecord('people', row.id))?.data, {
+          name: 'Ada',
+          age: 36,
+        });
+        assert.equal(await b.reader.getRecord('people', row.id), undefined);
+        const stale = await a.transaction((tx) =>
+          tx.updateRecord('people', row.id, { name: 'X' }, 7, now()),
+        );
+        assert.deepEqual(stale, { ok: false, reason: 'version-mismatch' });
+        const missing = await a.transaction((tx) =>
+          tx.updateRecord('people', uuid7(), { name: 'X' }, undefined, now()),
+        );
+        assert.deepEqual(missing, { ok: false, reason: 'not-found' });
+        const updated = await a.transaction((tx) =>
+          tx.updateRecord('people', row.id, { name: 'Ada L' }, 1, now()),
+        );
+        assert.equal(updated.ok && updated.row.version, 2);
+        const fromB = await b.transaction((tx) => tx.deleteRecord('people', row.id, undefined));
+        assert.deepEqual(fromB, { ok: false, reason: 'not-found' });
+        assert.deepEqual(await a.transaction((tx) => tx.deleteRecord('people', row.id, 1)), {
+          ok: false,
+          reason: 'version-mismatch',
+        });
+        const deleted = await a.transaction((tx) => tx.deleteRecord('people', row.id, 2));
+        assert.equal(deleted.ok, true);
+        assert.equal(await a.reader.getRecord('people', row.id), undefined);
+      });
+
+      test('records: listing is ordered by id, paged after a key, filtered by typed equality', async () => {
+        const rows = [
+          record('notes', { n: 1, tag: 'x', ok: true, nothing: null }),
+          record('notes', { n: 2, tag: 'y', ok: false }),
+          record('notes', { n: 1.5, tag: 'x', ok: true }),
+          record('notes', { n: '1', tag: 'x' }),
+        ];
+        await a.transaction(async (tx) => {
+          for (const row of rows) await tx.insertRecord(row);
+        });
+        const all = await a.reader.listRecords('notes', {
+          after: undefined,
+          limit: 10,
+          filters: [],
+        });
+        assert.deepEqual(
+          all.map((r) => r.id),
+          rows.map((r) => r.id),
+        );
+        const page = await a.reader.listRecords('notes', {
+          after: rows[1]!.id,
+          limit: 1,
+          filters: [],
+        });
+        assert.deepEqual(
+          page.map((r) => r.id),
+          [rows[2]!.id],
+        );
+        const list = (filters: { field: string; value: string | number | boolean | null }[]) =>
+          a.reader
+            .listRecords('notes', { after: undefined, limit: 10, filters })
+            .then((r) => r.map((x) => x.data.n));
+        assert.deepEqual(await list([{ field: 'tag', value: 'x' }]), [1, 1.5, '1']);
+        assert.deepEqual(
+          await list([{ field: 'n', value: 1 }]),
+          [1],
+          'number 1 does not match string "1"',
+        );
+        assert.deepEqual(await list([{ field: 'n', value: '1' }]), ['1']);
+        assert.deepEqual(
+          await list([
+            { field: 'ok', value: true },
+            { field: 'tag', value: 'x' },
+          ]),
+          [1, 1.5],
+        );
+        assert.deepEqual(await list([{ field: 'ok', value: false }]), [2]);
+        assert.deepEqual(
+          await list([{ field: 'nothing', value: null }]),
+          [1],
+          'null matches only an explicit null',
+        );
+        assert.deepEqual(
+          await b.reader.listRecords('notes', { after: undefined, limit: 10, filters: [] }),
+          [],
+        );
+      });
+
+      test('a failed transaction leaves nothing behind', async () => {
+        const row = record('notes', { n: 99 });
+        await assert.rejects(
+          a.transaction(async (tx) => {
+            await tx.insertRecord(row);
+            throw new Error('boom');
+          }),
+          /boom/,
+        );
+        assert.equal(await a.reader.getRecord('notes', row.id), undefined);
+      });
+
+      test('readers never see a transaction in progress', async () => {
+        const row = record('notes', { n: 100 });
+        let seenInside: RecordRow | undefined = row;
+        await a.transaction(async (tx) => {
+          await tx.insertRecord(row);
+          seenInside = await a.reader.getRecord('notes', row.id);
+        });
+        assert.equal(seenInside, undefined);
+        assert.ok(await a.reader.getRecord('notes', row.id));
+      });
+
+      test('dropping a tenant removes all of its data and only its data', async () => {
+        const c = await shard.tenant(uuid7());
+        await c.transaction(async (tx) => {
+          await tx.putCollection(collection('notes'));
+          await tx.insertRecord(record('notes', { n: 1 }));
+        });
+        await shard.dropTenant(c.tenantId);
+        const reopened = await shard.tenant(c.tenantId);
+        assert.deepEqual(await reopened.reader.listCollections(), []);
+        assert.ok((await a.reader.listCollections()).length > 0);
+      });
+    });
+  });
+}

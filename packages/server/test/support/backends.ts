@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { loadSettings, type Settings } from '../../src/index.ts';
+
+/** A storage backend under test: settings that point at fresh, private stores, and their removal. */
+export interface BackendFixture {
+  readonly name: 'sqlite' | 'postgres';
+  readonly settings: Settings;
+  /** PostgreSQL only: the admin URL of each shard database, for raw inspection. */
+  readonly shardUrls: readonly string[];
+  readonly runtimeRole: string;
+  cleanup(): Promise<void>;
+}
+
+export type BackendName = BackendFixture['name'];
+
+/** The backends every conformance suite runs on: SQLite always, PostgreSQL when a server is configured. */
+export function backendNames(): BackendName[] {
+  return process.env.PALISADE_TEST_POSTGRES_URL === undefined ? ['sqlite'] : ['sqlite', 'postgres'];
+}
+
+function baseSettings(data: string, overrides: Record<string, string | string[]>): Settings {
+  return loadSettings({
+    flags: { data, listen: '127.0.0.1:0', logLevel: 'silent', ...overrides },
+    env: {},
+    configFile: null,
+  });
+}
+
+/**
+ * Fresh stores for one test: a temporary data folder, and on PostgreSQL a control-plane
+ * database plus two shard databases and a runtime role, all under a random prefix and all
+ * removed by `cleanup`.
+ */
+export async function openBackend(
+  name: BackendName,
+  overrides: Record<string, string | string[]> = {},
+): Promise<BackendFixture> {
+  const data = mkdtempSync(join(tmpdir(), 'palisade-test-'));
+  if (name === 'sqlite') {
+    return {
+      name,
+      settings: baseSettings(data, { shards: ['s1', 's2'], ...overrides }),
+      shardUrls: [],
+      runtimeRole: '',
+      cleanup: async () => rmSync(data, { recursive: true, force: true }),
+    };
+  }
+  const adminUrl = process.env.PALISADE_TEST_POSTGRES_URL!;
+  const prefix = `palisade_t${randomBytes(5).toString('hex')}`;
+  const databases = [`${prefix}_cp`, `${prefix}_s1`, `${prefix}_s2`];
+  const urlOf = (db: string) => {
+    const url = new URL(adminUrl);
+    url.pathname = `/${db}`;
+    return url.toString();
+  };
+  const runtimeRole = `${prefix}_rt`;
+  const settings = baseSettings(data, {
+    database: urlOf(databases[0]!),
+    shards: [`s1=${urlOf(databases[1]!)}`, `s2=${urlOf(databases[2]!)}`],
+    postgresRuntimeRole: runtimeRole,
+    postgresPoolSize: '4',
+    ...overrides,
+  });
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  for (const db of databases) await admin.query(`CREATE DATABASE ${db}`);
+  await admin.end();
+  return {
+    name,
+    settings,
+    shardUrls: [urlOf(databases[1]!), urlOf(databases[2]!)],
+    runtimeRole,
+    cleanup: async () => {
+      rmSync(data, { recursive: true, force: true });
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      for (const db of databases) await client.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      await client.query(`DROP ROLE IF EXISTS ${runtimeRole}`);
+      await client.end();
+    },
+  };
+}
