@@ -1,0 +1,261 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  appendLeaves,
+  type BatchHeader,
+  batchRoot,
+  canonicalJson,
+  commitState,
+  decodeBatchLeaf,
+  encodeBatchLeaf,
+  entryHash,
+  formatCheckpoint,
+  inclusionProof,
+  isLedgerError,
+  type LedgerEntry,
+  type LedgerErrorCode,
+  MemoryHashStore,
+  parseVerifierKey,
+  type RecordProof,
+  signNote,
+  toBase64,
+  toBase64Url,
+  utf8,
+  validateEntry,
+  verifyRecordProof,
+  verifyStateCommitment,
+} from '../src/index.ts';
+import {
+  ed25519Signer,
+  generateEd25519Key,
+  generateMlDsa44Key,
+  nodeHasher as hasher,
+  mldsa44Signer,
+  nodeSha256,
+  nodeVerifyProvider,
+} from '../src/node/index.ts';
+
+const code = (want: LedgerErrorCode) => (e: unknown) => isLedgerError(e, want);
+const salt = new Uint8Array(16).fill(7);
+
+function entry(seq: number, extra: Record<string, string> = {}): LedgerEntry {
+  return {
+    seq,
+    time: '2025-01-31T12:00:00.000Z',
+    actor: 'user:alice',
+    action: 'record.create',
+    resource: `collections/orders/records/${seq}`,
+    commitment: commitState(nodeSha256, salt, { id: seq, total: 10.5 }),
+    ...extra,
+  };
+}
+
+describe('entries, batches and commitments', () => {
+  it('hashes the canonical JSON of an entry', () => {
+    const e = entry(3, { note: 'x' });
+    assert.deepEqual(entryHash(hasher, e), hasher.leafHash(utf8(canonicalJson(e))));
+  });
+
+  it('validates entries and names the bad field', () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ ...entry(0), seq: -1 }, /entry\.seq/],
+      [{ ...entry(0), time: '2025-01-31T12:00:00Z' }, /entry\.time/],
+      [{ ...entry(0), time: '2025-02-30T12:00:00.000Z' }, /entry\.time/],
+      [{ ...entry(0), actor: '' }, /entry\.actor/],
+      [{ ...entry(0), commitment: 'abc' }, /entry\.commitment/],
+      [{ ...entry(0), extra: 5 }, /entry\.extra/],
+    ];
+    for (const [value, field] of cases) {
+      assert.throws(
+        () => validateEntry(value),
+        (e) => isLedgerError(e, 'LEDGER_BAD_ENTRY') && field.test(e.message),
+      );
+    }
+    assert.throws(() => validateEntry([]), code('LEDGER_BAD_ENTRY'));
+    validateEntry({ ...entry(0), commitment: null });
+  });
+
+  it('encodes and decodes batch leaves canonically', () => {
+    const header: BatchHeader = {
+      v: 1,
+      tenant: 't1',
+      batch: 0,
+      firstSeq: 0,
+      count: 2,
+      time: '2025-01-31T12:00:00.000Z',
+      entriesRoot: toBase64(batchRoot(hasher, [entry(0), entry(1)])),
+    };
+    const bytes = encodeBatchLeaf(header);
+    assert.equal(
+      new TextDecoder().decode(bytes),
+      `{"batch":0,"count":2,"entriesRoot":"${header.entriesRoot}","firstSeq":0,"tenant":"t1","time":"2025-01-31T12:00:00.000Z","v":1}`,
+    );
+    assert.deepEqual(decodeBatchLeaf(bytes), header);
+    assert.throws(() => decodeBatchLeaf(utf8(JSON.stringify(header))), code('LEDGER_BAD_BATCH'));
+    assert.throws(() => decodeBatchLeaf(new Uint8Array([0xff])), code('LEDGER_BAD_BATCH'));
+    for (const bad of [
+      { v: 2 },
+      { count: 0 },
+      { tenant: '' },
+      { entriesRoot: 'x' },
+      { extra: 1 },
+      { batch: 1.5 },
+    ]) {
+      assert.throws(
+        () => encodeBatchLeaf({ ...header, ...bad } as BatchHeader),
+        code('LEDGER_BAD_BATCH'),
+      );
+    }
+  });
+
+  it('commits to salted state and verifies openings', () => {
+    const c = commitState(nodeSha256, salt, { b: 1, a: 'x' });
+    assert.equal(c, toBase64Url(nodeSha256(utf8(`${'\u0007'.repeat(16)}{"a":"x","b":1}`))));
+    verifyStateCommitment(nodeSha256, c, salt, { a: 'x', b: 1 });
+    assert.throws(
+      () => verifyStateCommitment(nodeSha256, c, salt, { a: 'y', b: 1 }),
+      code('LEDGER_BAD_COMMITMENT'),
+    );
+    assert.throws(
+      () => verifyStateCommitment(nodeSha256, '!', salt, {}),
+      code('LEDGER_BAD_COMMITMENT'),
+    );
+    assert.throws(
+      () => commitState(nodeSha256, new Uint8Array(8), {}),
+      code('LEDGER_INVALID_ARGUMENT'),
+    );
+  });
+});
+
+describe('verifyRecordProof', async () => {
+  const tenantKey = generateEd25519Key('palisade.example/tenant/t1');
+  const platformEd = generateEd25519Key('palisade.example/platform');
+  const platformPq = generateMlDsa44Key('palisade.example/platform');
+  const tenantSigner = ed25519Signer('palisade.example/tenant/t1', tenantKey.privateKey);
+  const platformSigners = [
+    ed25519Signer('palisade.example/platform', platformEd.privateKey),
+    mldsa44Signer('palisade.example/platform', platformPq.privateKey),
+  ];
+  const keys = {
+    tenant: [parseVerifierKey(tenantKey.vkey, nodeVerifyProvider)],
+    platform: [
+      parseVerifierKey(platformEd.vkey, nodeVerifyProvider),
+      parseVerifierKey(platformPq.vkey, nodeVerifyProvider),
+    ],
+  };
+
+  // Three batches of 3, 1 and 5 entries in the tenant log.
+  const tenantStore = new MemoryHashStore();
+  const batches: { header: BatchHeader; entries: LedgerEntry[] }[] = [];
+  let seq = 0;
+  let size = 0;
+  let root = hasher.emptyRoot();
+  for (const [b, count] of [3, 1, 5].entries()) {
+    const entries = Array.from({ length: count }, () => entry(seq++));
+    const header: BatchHeader = {
+      v: 1,
+      tenant: 't1',
+      batch: b,
+      firstSeq: entries[0]!.seq,
+      count,
+      time: '2025-01-31T12:00:00.000Z',
+      entriesRoot: toBase64(batchRoot(hasher, entries)),
+    };
+    batches.push({ header, entries });
+    const result = await appendLeaves(hasher, tenantStore, size, [
+      hasher.leafHash(encodeBatchLeaf(header)),
+    ]);
+    tenantStore.writeNodes(result.nodes);
+    ({ size, root } = result);
+  }
+  const tenantText = formatCheckpoint({
+    origin: 'palisade.example/tenant/t1',
+    size,
+    root,
+    extensions: [],
+  });
+  const tenantNote = await signNote(tenantText, [tenantSigner]);
+
+  // The platform log commits two other tenants' checkpoints and then ours at index 2.
+  const platformStore = new MemoryHashStore();
+  const platformLeaves = ['a\n1\n', 'b\n2\n', tenantText].map((t) => hasher.leafHash(utf8(t)));
+  const platform = await appendLeaves(hasher, platformStore, 0, platformLeaves);
+  platformStore.writeNodes(platform.nodes);
+  const platformText = formatCheckpoint({
+    origin: 'palisade.example/platform',
+    size: 3,
+    root: platform.root,
+    extensions: [],
+  });
+  const platformNote = await signNote(platformText, platformSigners, { timestamp: 1_700_000_000 });
+
+  async function proofFor(s: number): Promise<RecordProof> {
+    const { header, entries } = batches.find(
+      (b) => s >= b.header.firstSeq && s < b.header.firstSeq + b.header.count,
+    )!;
+    const entryStore = new MemoryHashStore();
+    const built = await appendLeaves(
+      hasher,
+      entryStore,
+      0,
+      entries.map((e) => entryHash(hasher, e)),
+    );
+    entryStore.writeNodes(built.nodes);
+    const b64 = (hashes: Uint8Array[]) => hashes.map(toBase64);
+    return {
+      entry: entries[s - header.firstSeq]!,
+      batch: header,
+      entryProof: b64(await inclusionProof(hasher, entryStore, s - header.firstSeq, header.count)),
+      logProof: b64(await inclusionProof(hasher, tenantStore, header.batch, size)),
+      checkpoint: tenantNote,
+      platform: {
+        index: 2,
+        proof: b64(await inclusionProof(hasher, platformStore, 2, 3)),
+        checkpoint: platformNote,
+      },
+    };
+  }
+
+  it('verifies every entry through batch, tenant log and platform log', async () => {
+    for (let s = 0; s < seq; s++) {
+      const verified = await verifyRecordProof(hasher, await proofFor(s), keys);
+      assert.equal(verified.entry.seq, s);
+      assert.equal(verified.checkpoint.size, 3);
+      assert.equal(verified.platformCheckpoint?.size, 3);
+    }
+  });
+
+  it('accepts a tenant signature alone, or a platform anchor alone', async () => {
+    const { platform: _, ...tenantOnly } = await proofFor(4);
+    await verifyRecordProof(hasher, tenantOnly, { tenant: keys.tenant });
+    await verifyRecordProof(hasher, await proofFor(4), { platform: keys.platform });
+  });
+
+  it('rejects tampering at every step', async () => {
+    const p = await proofFor(5);
+    const cases: [RecordProof, object, LedgerErrorCode][] = [
+      [{ ...p, entry: { ...p.entry, actor: 'user:mallory' } }, keys, 'LEDGER_INVALID_PROOF'],
+      [{ ...p, entry: { ...p.entry, seq: 99 } }, keys, 'LEDGER_INVALID_PROOF'],
+      [
+        { ...p, batch: { ...p.batch, time: '2025-01-31T12:00:00.001Z' } },
+        keys,
+        'LEDGER_INVALID_PROOF',
+      ],
+      [{ ...p, entryProof: p.entryProof.slice(1) }, keys, 'LEDGER_INVALID_PROOF'],
+      [{ ...p, logProof: ['!'] }, keys, 'LEDGER_INVALID_PROOF'],
+      [{ ...p, checkpoint: p.checkpoint.replace('\n3\n', '\n4\n') }, keys, 'LEDGER_BAD_SIGNATURE'],
+      [{ ...p, platform: { ...p.platform!, index: 1 } }, keys, 'LEDGER_INVALID_PROOF'],
+      [p, { tenant: keys.tenant }, 'LEDGER_UNKNOWN_KEY'],
+      [{ ...p, platform: undefined }, {}, 'LEDGER_UNKNOWN_KEY'],
+    ];
+    for (const [i, [proof, k, want]] of cases.entries()) {
+      await assert.rejects(verifyRecordProof(hasher, proof, k), code(want), `case ${i}`);
+    }
+  });
+
+  it('checks the ML-DSA-44 line of the platform checkpoint when that key is trusted', async () => {
+    const p = await proofFor(0);
+    const verified = await verifyRecordProof(hasher, p, { platform: [keys.platform[1]!] });
+    assert.equal(verified.platformCheckpoint?.origin, 'palisade.example/platform');
+  });
+});
