@@ -1,5 +1,7 @@
 import { CliError, EXIT } from './cli-error.ts';
 
+const NOT_JSON = Symbol('not JSON');
+
 /** Where and as whom the CLI talks to a running server. */
 export interface Connection {
   readonly url: string;
@@ -41,13 +43,19 @@ export async function callApi<T>(
     });
   } catch (error) {
     throw new CliError(
-      `cannot reach ${connection.url} (${(error as Error).cause ?? (error as Error).message}); is the server running? Start it with: npm start`,
+      `cannot reach ${connection.url} (${reason(error)}); is the server running? Start it with ` +
+        '`palisade start`, or point --url / PALISADE_URL at it',
       EXIT.unreachable,
     );
   }
   if (response.status === 204) return undefined as T;
   const text = await response.text();
-  const parsed = text === '' ? undefined : JSON.parse(text);
+  const parsed = parseJson(text);
+  if (parsed === NOT_JSON) {
+    throw new CliError(
+      `${connection.url} answered HTTP ${response.status} without JSON; is --url / PALISADE_URL a Palisade server?`,
+    );
+  }
   if (!response.ok) {
     const problem = parsed as
       | { code?: string; detail?: string; errors?: { path: string; message: string }[] }
@@ -58,4 +66,21 @@ export async function callApi<T>(
     );
   }
   return parsed as T;
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return NOT_JSON;
+  }
+}
+
+/** The short network reason of a failed fetch, e.g. `ECONNREFUSED`. */
+function reason(error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+  if (typeof cause?.code === 'string') return cause.code;
+  if (typeof cause?.message === 'string') return cause.message;
+  return (error as Error).message;
 }

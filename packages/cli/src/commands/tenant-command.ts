@@ -11,16 +11,18 @@ const USAGE = `usage: palisade tenant <command> [--url URL] [--token TOKEN] [--j
   resume ID|SLUG
   delete ID|SLUG --yes`;
 
+const SUBCOMMANDS = new Set(['create', 'list', 'show', 'suspend', 'resume', 'delete']);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 async function* allTenants(connection: Connection): AsyncGenerator<Tenant> {
   let cursor: string | null = null;
   do {
-    const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
+    // No `limit`: the server's default page size always fits its `page-size-max` setting.
+    const query: string = cursor === null ? '' : `?cursor=${encodeURIComponent(cursor)}`;
     const page: { items: Tenant[]; nextCursor: string | null } = await callApi(
       connection,
       'GET',
-      `/v1/platform/tenants?limit=1000${query}`,
+      `/v1/platform/tenants${query}`,
     );
     yield* page.items;
     cursor = page.nextCursor;
@@ -72,6 +74,7 @@ export async function tenantCommand(argv: string[]): Promise<number> {
       yes: { type: 'boolean' },
     },
   });
+  if (sub === undefined || !SUBCOMMANDS.has(sub)) throw new CliError(USAGE, EXIT.usage);
   const json = values.json === true;
   const connection = connectionFrom(values, process.env);
   switch (sub) {
