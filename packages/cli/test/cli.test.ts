@@ -1,0 +1,321 @@
+/**
+ * The `palisade` command as users get it: the built dist (CLI and server), spawned as
+ * processes. One server per backend serves a whole tenant lifecycle driven by the CLI with
+ * the environment and with flags, then an admin-token rotation and a graceful SIGTERM.
+ */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import {
+  type BackendFixture,
+  backendNames,
+  openBackend,
+} from '../../server/test/support/backends.ts';
+import {
+  assertBuilt,
+  type CliResult,
+  logLines,
+  palisade,
+  type RunningServer,
+  startServer,
+} from './support/palisade-process.ts';
+
+/** `start`/`admin` flags that point at the fixture's stores. */
+function storeFlags(fixture: BackendFixture): string[] {
+  const { settings } = fixture;
+  return [
+    '--data',
+    settings.data,
+    ...settings.shards.flatMap((shard) => ['--shard', shard]),
+    ...(settings.database === undefined
+      ? []
+      : [
+          '--database',
+          settings.database,
+          '--postgres-runtime-role',
+          settings.postgresRuntimeRole,
+          '--postgres-pool-size',
+          '4',
+        ]),
+  ];
+}
+
+function expectExit(result: CliResult, code: number): void {
+  assert.equal(
+    result.code,
+    code,
+    `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
+  );
+}
+
+/** A port nothing listens on: bound by us a moment ago, then released. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+before(assertBuilt);
+
+for (const backend of backendNames()) {
+  describe(`palisade CLI against a built server on ${backend}`, () => {
+    let fixture: BackendFixture;
+    let server: RunningServer;
+    let token: string;
+    let env: Record<string, string>;
+    /** `--url/--token` instead of the environment. */
+    let flags: () => string[];
+
+    before(async () => {
+      fixture = await openBackend(backend);
+      server = await startServer(
+        [
+          ...storeFlags(fixture),
+          '--listen',
+          '127.0.0.1:0',
+          '--log-level',
+          'info',
+          // Every request asks the control plane, so a rotated token counts at once.
+          '--auth-cache-ttl-ms',
+          '0',
+          // Two tenants per page, so `tenant list` and slug lookups must follow cursors.
+          '--page-size-max',
+          '2',
+        ],
+        { expectToken: true },
+      );
+      assert.match(server.generatedToken ?? '', /^pa_[A-Za-z0-9_-]{32,}$/);
+      token = server.generatedToken!;
+      env = { PALISADE_URL: server.url, PALISADE_TOKEN: token };
+      flags = () => ['--url', server.url, '--token', token];
+    });
+
+    after(async () => {
+      await server?.stop('SIGKILL');
+      await fixture?.cleanup();
+    });
+
+    it('prints the admin token to stderr and never into the JSON log', () => {
+      assert.ok(server.stderr().includes(token));
+      assert.ok(!server.stdout().includes(token));
+    });
+
+    it('creates tenants, with PALISADE_URL/PALISADE_TOKEN or with --url/--token', async () => {
+      const acme = await palisade(['tenant', 'create', '--slug', 'acme', '--name', 'Acme'], env);
+      expectExit(acme, 0);
+      const [header, row] = acme.stdout.trimEnd().split('\n');
+      assert.match(header!, /^ID\s+SLUG\s+NAME\s+PLAN\s+STATUS\s+SHARD$/);
+      assert.match(row!, /^[0-9a-f-]{36}\s+acme\s+Acme\s+free\s+active\s+s[12]$/);
+
+      for (const slug of ['beta', 'gamma']) {
+        const created = await palisade([
+          'tenant',
+          'create',
+          '--slug',
+          slug,
+          '--name',
+          `Tenant ${slug}`,
+          '--json',
+          ...flags(),
+        ]);
+        expectExit(created, 0);
+        const tenant = JSON.parse(created.stdout);
+        assert.equal(tenant.slug, slug);
+        assert.equal(tenant.status, 'active');
+      }
+    });
+
+    it('reports a taken slug with its error code and exit 1', async () => {
+      const again = await palisade(['tenant', 'create', '--slug', 'acme', '--name', 'Again'], env);
+      expectExit(again, 1);
+      assert.match(again.stderr, /^palisade: PALISADE_SLUG_TAKEN: /);
+      assert.equal(again.stdout, '');
+    });
+
+    it('lists every tenant across pages, as a table and as JSON', async () => {
+      const table = await palisade(['tenant', 'list'], env);
+      expectExit(table, 0);
+      const lines = table.stdout.trimEnd().split('\n');
+      assert.equal(lines.length, 4);
+      assert.deepEqual(
+        lines.slice(1).map((line) => line.split(/\s+/)[1]),
+        ['acme', 'beta', 'gamma'],
+      );
+
+      const json = await palisade(['tenant', 'list', '--json', ...flags()]);
+      expectExit(json, 0);
+      const tenants = JSON.parse(json.stdout) as { slug: string }[];
+      assert.deepEqual(tenants.map((t) => t.slug).sort(), ['acme', 'beta', 'gamma']);
+    });
+
+    it('shows a tenant by slug or id', async () => {
+      const bySlug = await palisade(['tenant', 'show', 'gamma', '--json'], env);
+      expectExit(bySlug, 0);
+      const gamma = JSON.parse(bySlug.stdout);
+      assert.equal(gamma.name, 'Tenant gamma');
+
+      const byId = await palisade(['tenant', 'show', gamma.id, '--json', ...flags()]);
+      expectExit(byId, 0);
+      assert.deepEqual(JSON.parse(byId.stdout), gamma);
+
+      const missing = await palisade(['tenant', 'show', 'nobody'], env);
+      expectExit(missing, 1);
+      assert.match(missing.stderr, /no tenant with slug "nobody"; see: palisade tenant list/);
+    });
+
+    it('suspends and resumes a tenant', async () => {
+      const suspended = await palisade(['tenant', 'suspend', 'acme'], env);
+      expectExit(suspended, 0);
+      assert.match(suspended.stdout, /\bacme\s+Acme\s+free\s+suspended\b/);
+      const shown = await palisade(['tenant', 'show', 'acme', '--json', ...flags()]);
+      assert.equal(JSON.parse(shown.stdout).status, 'suspended');
+
+      const resumed = await palisade(['tenant', 'resume', 'acme', ...flags()]);
+      expectExit(resumed, 0);
+      assert.match(resumed.stdout, /\bacme\s+Acme\s+free\s+active\b/);
+    });
+
+    it('deletes a tenant only with --yes', async () => {
+      const unconfirmed = await palisade(['tenant', 'delete', 'acme'], env);
+      expectExit(unconfirmed, 2);
+      assert.match(
+        unconfirmed.stderr,
+        /deleting acme destroys its data for good; repeat with --yes/,
+      );
+      expectExit(await palisade(['tenant', 'show', 'acme'], env), 0);
+
+      const confirmed = await palisade(['tenant', 'delete', 'acme', '--yes', ...flags()]);
+      expectExit(confirmed, 0);
+      assert.match(confirmed.stdout, /^deleted acme \([0-9a-f-]{36}\)\n$/);
+      // The tenant stays as a tombstone (its slug is never reused) and refuses changes.
+      const tombstone = await palisade(['tenant', 'show', 'acme', '--json'], env);
+      expectExit(tombstone, 0);
+      assert.equal(JSON.parse(tombstone.stdout).status, 'deleted');
+      const resume = await palisade(['tenant', 'resume', 'acme'], env);
+      expectExit(resume, 1);
+      assert.match(resume.stderr, /^palisade: PALISADE_TENANT_DELETED: /);
+    });
+
+    it('refuses a wrong token with exit 1 and the error code', async () => {
+      const wrong = await palisade(['tenant', 'list', '--token', `pa_${'x'.repeat(43)}`], env);
+      expectExit(wrong, 1);
+      assert.match(wrong.stderr, /^palisade: PALISADE_UNAUTHENTICATED: /);
+      assert.equal(wrong.stdout, '');
+    });
+
+    it('asks for a token when none is given (exit 2)', async () => {
+      const none = await palisade(['tenant', 'list', '--url', server.url]);
+      expectExit(none, 2);
+      assert.match(none.stderr, /no token: pass --token or set PALISADE_TOKEN/);
+    });
+
+    it('rotates the admin token: the new one works at once, the old one gets 401', async () => {
+      const rotated = await palisade(['admin', 'token', '--rotate', ...storeFlags(fixture)]);
+      expectExit(rotated, 0);
+      const fresh = rotated.stdout.trim();
+      assert.match(fresh, /^pa_[A-Za-z0-9_-]{32,}$/);
+      assert.notEqual(fresh, token);
+      assert.match(rotated.stderr, /previous platform-admin token no longer works/);
+
+      const withNew = await palisade(['tenant', 'list', '--token', fresh], env);
+      expectExit(withNew, 0);
+      assert.match(withNew.stdout, /\bbeta\b/);
+      const withOld = await palisade(['tenant', 'list'], env);
+      expectExit(withOld, 1);
+      assert.match(withOld.stderr, /PALISADE_UNAUTHENTICATED/);
+      token = fresh;
+    });
+
+    it('shuts down on SIGTERM with exit 0 after logging it', async () => {
+      const code = await server.stop('SIGTERM');
+      assert.equal(code, 0, server.stderr());
+      const messages = logLines(server.stdout()).map((line) => line.msg);
+      assert.ok(
+        messages.some((msg) => String(msg).startsWith('shutting down')),
+        server.stdout(),
+      );
+      const gone = await palisade(['tenant', 'list'], { ...env, PALISADE_TOKEN: token });
+      expectExit(gone, 3);
+    });
+  });
+}
+
+describe('palisade CLI without a server', () => {
+  it('says how to fix an unreachable server (exit 3)', async () => {
+    const url = `http://127.0.0.1:${await closedPort()}`;
+    const result = await palisade([
+      'tenant',
+      'list',
+      '--url',
+      url,
+      '--token',
+      `pa_${'x'.repeat(43)}`,
+    ]);
+    expectExit(result, 3);
+    assert.match(result.stderr, new RegExp(`^palisade: cannot reach ${url} \\(ECONNREFUSED\\)`));
+    assert.match(result.stderr, /is the server running\? Start it with `palisade start`/);
+  });
+
+  it('says when --url is not a Palisade server (exit 1, no stack trace)', async () => {
+    const other = createServer((_request, response) => {
+      response.writeHead(404, { 'content-type': 'text/html' }).end('<h1>Not Found</h1>');
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    try {
+      const result = await palisade([
+        'tenant',
+        'list',
+        '--url',
+        url,
+        '--token',
+        `pa_${'x'.repeat(43)}`,
+      ]);
+      expectExit(result, 1);
+      assert.match(
+        result.stderr,
+        /answered HTTP 404 without JSON; is --url \/ PALISADE_URL a Palisade server\?/,
+      );
+      assert.doesNotMatch(result.stderr, /\n\s+at /);
+    } finally {
+      other.close();
+    }
+  });
+
+  it('names a bad setting and its source (exit 2)', async () => {
+    const listen = await palisade(['start', '--listen', 'nonsense']);
+    expectExit(listen, 2);
+    assert.match(
+      listen.stderr,
+      /^palisade: setting listen \(from --listen\): "nonsense" is not valid/,
+    );
+
+    const fromEnv = await palisade(['start'], { PALISADE_AUTH_CACHE_TTL_MS: 'soon' });
+    expectExit(fromEnv, 2);
+    assert.match(
+      fromEnv.stderr,
+      /setting authCacheTtlMs \(from PALISADE_AUTH_CACHE_TTL_MS\): must be an integer/,
+    );
+  });
+
+  it('prints usage for an unknown command or option (exit 2)', async () => {
+    const unknown = await palisade(['frobnicate']);
+    expectExit(unknown, 2);
+    assert.match(unknown.stderr, /usage: palisade <command>/);
+
+    const tenantUsage = await palisade(['tenant', 'rename', 'acme']);
+    expectExit(tenantUsage, 2);
+    assert.match(tenantUsage.stderr, /usage: palisade tenant <command>/);
+
+    const badOption = await palisade(['tenant', 'list', '--colour']);
+    expectExit(badOption, 2);
+    assert.match(badOption.stderr, /--colour/);
+
+    const rotate = await palisade(['admin', 'token']);
+    expectExit(rotate, 2);
+    assert.match(rotate.stderr, /usage: palisade admin token --rotate/);
+  });
+});
