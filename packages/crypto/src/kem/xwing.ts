@@ -6,17 +6,15 @@
  * Built from Node 24's native primitives (OpenSSL 3.5): ML-KEM-768 via `crypto.encapsulate`
  * / `crypto.decapsulate`, X25519 via `crypto.diffieHellman`, SHAKE256 and SHA3-256 via
  * `crypto.createHash`. The 32-byte decapsulation key (seed) is expanded with SHAKE256 to 96
- * bytes: the first 64 are the ML-KEM seed d‖z, imported with the `raw-seed` key format (Node
- * ≥ 24.x; OpenSSL runs ML-KEM.KeyGen_internal(d, z) on import), the last 32 are the X25519
- * private key, imported with `raw-private`.
+ * bytes: the first 64 are the ML-KEM seed d‖z, imported with the `raw-seed` key format
+ * (OpenSSL runs ML-KEM.KeyGen_internal(d, z) on import; PKCS#8 `seed` form on Node < 24.15,
+ * see key-import.ts), the last 32 are the X25519 private key.
  *
  * Measured against @noble/post-quantum's `ml_kem768_x25519` in bench/crypto-primitives.ts;
  * both pass the draft's test vectors (test/xwing.test.ts).
  */
 import {
   createHash,
-  createPrivateKey,
-  createPublicKey,
   decapsulate,
   diffieHellman,
   encapsulate,
@@ -24,8 +22,8 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { CryptoError } from '../errors.ts';
-import { asBuffer } from '../internal/bytes.ts';
 import { freshRandom, revealSecret, SecretKey } from '../keys/secret-key.ts';
+import { exportPublic, importPrivate, importPublic } from './key-import.ts';
 
 /** Length of an X-Wing decapsulation key (seed). */
 export const XWING_SEED_LENGTH = 32;
@@ -61,9 +59,9 @@ function combine(ssM: Uint8Array, ssX: Uint8Array, ctX: Uint8Array, pkX: Uint8Ar
     .digest();
 }
 
-function importPublic(bytes: Uint8Array, type: 'ml-kem-768' | 'x25519'): KeyObject {
+function importPeer(bytes: Uint8Array, type: 'ml-kem-768' | 'x25519'): KeyObject {
   try {
-    return createPublicKey({ key: asBuffer(bytes), format: 'raw-public', asymmetricKeyType: type });
+    return importPublic(bytes, type);
   } catch {
     throw new CryptoError('CRYPTO_BAD_KEY', `the X-Wing public key has an invalid ${type} part`);
   }
@@ -78,11 +76,11 @@ export function xwingEncapsulate(publicKey: Uint8Array): XWingEncapsulation {
     );
   }
   const pkX = publicKey.subarray(MLKEM_PUBLIC_KEY_LENGTH);
-  const mlkem = importPublic(publicKey.subarray(0, MLKEM_PUBLIC_KEY_LENGTH), 'ml-kem-768');
-  const x25519 = importPublic(pkX, 'x25519');
+  const mlkem = importPeer(publicKey.subarray(0, MLKEM_PUBLIC_KEY_LENGTH), 'ml-kem-768');
+  const x25519 = importPeer(pkX, 'x25519');
   const { sharedKey: ssM, ciphertext: ctM } = encapsulate(mlkem);
   const ephemeral = generateKeyPairSync('x25519');
-  const ctX = ephemeral.publicKey.export({ format: 'raw-public' });
+  const ctX = exportPublic(ephemeral.publicKey, 'x25519');
   let ssX: Buffer;
   try {
     ssX = diffieHellman({ privateKey: ephemeral.privateKey, publicKey: x25519 });
@@ -111,22 +109,14 @@ export class XWingSecretKey extends SecretKey {
     super(seed, XWING_SEED_LENGTH);
     const expanded = createHash('shake256', { outputLength: 96 }).update(seed).digest();
     try {
-      this.#mlkem = createPrivateKey({
-        key: expanded.subarray(0, 64),
-        format: 'raw-seed',
-        asymmetricKeyType: 'ml-kem-768',
-      });
-      this.#x25519 = createPrivateKey({
-        key: expanded.subarray(64, 96),
-        format: 'raw-private',
-        asymmetricKeyType: 'x25519',
-      });
+      this.#mlkem = importPrivate(expanded.subarray(0, 64), 'ml-kem-768');
+      this.#x25519 = importPrivate(expanded.subarray(64, 96), 'x25519');
     } finally {
       expanded.fill(0);
     }
     this.publicKey = Buffer.concat([
-      createPublicKey(this.#mlkem).export({ format: 'raw-public' }),
-      createPublicKey(this.#x25519).export({ format: 'raw-public' }),
+      exportPublic(this.#mlkem, 'ml-kem-768'),
+      exportPublic(this.#x25519, 'x25519'),
     ]);
   }
 
@@ -167,7 +157,7 @@ export class XWingSecretKey extends SecretKey {
     const ssM = decapsulate(this.#mlkem, ciphertext.subarray(0, MLKEM_CIPHERTEXT_LENGTH));
     let ssX: Buffer;
     try {
-      ssX = diffieHellman({ privateKey: this.#x25519, publicKey: importPublic(ctX, 'x25519') });
+      ssX = diffieHellman({ privateKey: this.#x25519, publicKey: importPeer(ctX, 'x25519') });
     } catch {
       ssM.fill(0);
       throw new CryptoError(
