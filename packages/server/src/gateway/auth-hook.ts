@@ -19,14 +19,25 @@ declare module 'fastify' {
  * Authenticates before the body is read. Every route must declare `config.auth`; a route
  * without one is refused at registration, so nothing is reachable by accident.
  */
-export function installAuth(app: FastifyInstance, verifier: CredentialVerifier): void {
+export function installAuth(
+  app: FastifyInstance,
+  verifier: CredentialVerifier,
+  closing: () => boolean,
+): void {
   app.decorateRequest('principal', undefined);
   app.addHook('onRoute', (route) => {
     if (route.config?.auth === undefined && !route.url.startsWith('*') && route.url !== '/*') {
       throw new Error(`route ${route.method} ${route.url} declares no config.auth`);
     }
   });
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
+    if (closing()) {
+      reply.header('connection', 'close');
+      throw new PalisadeError(
+        'PALISADE_UNAVAILABLE',
+        'the server is shutting down; retry against another instance or after restart',
+      );
+    }
     const auth = request.routeOptions.config.auth;
     if (auth === undefined || auth === 'public') return;
     const principal = await verifier.verify(request.headers.authorization);

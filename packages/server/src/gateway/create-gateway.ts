@@ -22,6 +22,8 @@ export interface GatewayOptions {
   readonly collections: CollectionService;
   readonly records: RecordService;
   readonly probes: Omit<SystemProbes, 'openApi'>;
+  /** True once shutdown began: new requests get 503 PALISADE_UNAVAILABLE. */
+  readonly closing: () => boolean;
 }
 
 /** The REST gateway: one Fastify app with authentication, validation and problem+json on every route. */
@@ -29,7 +31,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     bodyLimit: options.bodyLimit,
-    return503OnClosing: true,
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -43,10 +45,10 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   );
   installValidators(app);
   installProblemHandlers(app);
-  installAuth(app, options.verifier);
+  installAuth(app, options.verifier, options.closing);
   const metrics = installMetrics(app);
   const openApi = installOpenApi(app, { title: 'Palisade API', version: options.version });
-  systemRoutes(app, { ...options.probes, openApi }, metrics);
+  systemRoutes(app, { ready: options.probes.ready, openApi }, metrics);
   platformTenantRoutes(app, options.tenants, options.pageSizeMax);
   collectionRoutes(app, options.collections);
   recordRoutes(app, options.records, options.pageSizeMax);

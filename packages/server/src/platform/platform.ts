@@ -76,7 +76,8 @@ export async function startPlatform(
       ),
       collections: new CollectionService(locate, committer, schemas),
       records: new RecordService(locate, committer, schemas),
-      probes: { ready: () => stores.controlPlane.ping(), closing: () => closing },
+      probes: { ready: () => stores.controlPlane.ping() },
+      closing: () => closing,
     });
     let url = '';
     if (options.listen ?? true) {

@@ -7,6 +7,7 @@ export const ADMIN_TOKEN = `pa_test_${'x'.repeat(40)}`;
 export interface Reply {
   readonly status: number;
   readonly headers: Record<string, string | string[] | number | undefined>;
+  // biome-ignore lint/suspicious/noExplicitAny: response JSON is asserted field by field in tests
   readonly body: any;
 }
 

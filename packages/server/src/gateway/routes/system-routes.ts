@@ -4,7 +4,6 @@ import type { Registry } from 'prom-client';
 export interface SystemProbes {
   /** Throws when a store cannot be reached. */
   ready(): Promise<void>;
-  closing(): boolean;
   openApi(): unknown;
 }
 
@@ -19,9 +18,8 @@ export function systemRoutes(app: FastifyInstance, probes: SystemProbes, metrics
 
   app.get(
     '/readyz',
-    { config, schema: { summary: 'Readiness: stores reachable and not shutting down', tags } },
+    { config, schema: { summary: 'Readiness: stores reachable (503 while shutting down)', tags } },
     async (_request, reply) => {
-      if (probes.closing()) return reply.code(503).send({ status: 'closing' });
       try {
         await probes.ready();
         return { status: 'ready' };

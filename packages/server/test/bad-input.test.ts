@@ -1,0 +1,312 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ADMIN_TOKEN, PEOPLE_SCHEMA, TestApi } from './support/api.ts';
+import { backendNames } from './support/backends.ts';
+
+interface Case {
+  readonly name: string;
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  readonly url: string;
+  readonly payload?: string | Buffer;
+  readonly headers?: Record<string, string>;
+  readonly status: number;
+  readonly code: string;
+  readonly errors?: { path: string; message: string }[];
+  readonly asAdmin?: boolean;
+}
+
+for (const backend of backendNames()) {
+  describe(`bad input on ${backend}: a precise problem, the server stays up, nothing is written`, () => {
+    let api: TestApi;
+    let key: string;
+    let recordId: string;
+    const json = { 'content-type': 'application/json' };
+
+    before(async () => {
+      api = await TestApi.start(backend, { bodyLimit: '4096' });
+      ({ key } = await api.tenant('bad-input'));
+      await api.call('PUT', '/v1/collections/people', key, { schema: PEOPLE_SCHEMA });
+      recordId = (
+        await api.call('POST', '/v1/collections/people/records', key, { name: 'Ada', age: 36 })
+      ).body.id;
+    });
+    after(() => api.close());
+
+    const cases = (): Case[] => [
+      {
+        name: 'malformed JSON',
+        method: 'POST',
+        url: '/v1/collections/people/records',
+        payload: '{"name": "x",',
+        headers: json,
+        status: 400,
+        code: 'PALISADE_MALFORMED_JSON',
+      },
+      {
+        name: 'empty JSON body',
+        method: 'POST',
+        url: '/v1/collections/people/records',
+        payload: '',
+        headers: json,
+        status: 400,
+        code: 'PALISADE_MALFORMED_JSON',
+      },
+      {
+        name: 'prototype poisoning',
+        method: 'POST',
+        url: '/v1/collections/people/records',
+        payload: '{"name":"x","__proto__":{"admin":true}}',
+        headers: json,
+        status: 400,
+        code: 'PALISADE_MALFORMED_JSON',
+      },
+      {
+        name: 'wrong content type',
+        method: 'POST',
+        url: '/v1/collections/people/records',
+        payload: 'name=x',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        status: 415,
+        code: 'PALISADE_UNSUPPORTED_MEDIA_TYPE',
+      },
+      {
+        name: 'text/plain',
+        method: 'POST',
+        url: '/v1/collections/people/records',
+        payload: '{"name":"x"}',
+        headers: { 'content-type': 'text/plain' },
+        status: 415,
+        code: 'PALISADE_UNSUPPORTED_MEDIA_TYPE',
+      },
+      {
+        name: 'oversize body',
+        method: 'POST',
+        url: '/v1/collections/people/records',
+        payload: JSON.stringify({ name: 'x'.repeat(5000) }),
+        headers: json,
+        status: 413,
+        code: 'PALISADE_PAYLOAD_TOO_LARGE',
+      },
+      {
+        name: 'a JSON array where an object belongs',
+        method: 'POST',
+        url: '/v1/collections/people/records',
+        payload: '[1,2]',
+        headers: json,
+        status: 400,
+        code: 'PALISADE_INVALID_REQUEST',
+        errors: [{ path: '/body', message: 'must be object' }],
+      },
+      {
+        name: 'schema violations, each path named',
+        method: 'POST',
+        url: '/v1/collections/people/records',
+        payload: JSON.stringify({ age: -1, active: 'yes', tags: ['ok', 3], extra: 1 }),
+        headers: json,
+        status: 422,
+        code: 'PALISADE_RECORD_INVALID',
+        errors: [
+          { path: '/name', message: "must have required property 'name'" },
+          { path: '/extra', message: 'must NOT have additional properties' },
+          { path: '/age', message: 'must be >= 0' },
+          { path: '/active', message: 'must be boolean' },
+          { path: '/tags/1', message: 'must be string' },
+        ],
+      },
+      {
+        name: 'format violation',
+        method: 'POST',
+        url: '/v1/collections/people/records',
+        payload: JSON.stringify({ name: 'x', email: 'not-an-email' }),
+        headers: json,
+        status: 422,
+        code: 'PALISADE_RECORD_INVALID',
+        errors: [{ path: '/email', message: 'must match format "email"' }],
+      },
+      {
+        name: 'unknown collection',
+        method: 'POST',
+        url: '/v1/collections/ghosts/records',
+        payload: '{"name":"x"}',
+        headers: json,
+        status: 404,
+        code: 'PALISADE_COLLECTION_NOT_FOUND',
+      },
+      {
+        name: 'unknown collection on read',
+        method: 'GET',
+        url: `/v1/collections/ghosts/records/${recordId}`,
+        status: 404,
+        code: 'PALISADE_COLLECTION_NOT_FOUND',
+      },
+      {
+        name: 'bad collection name',
+        method: 'PUT',
+        url: '/v1/collections/Bad%20Name',
+        payload: '{"schema":{"type":"object"}}',
+        headers: json,
+        status: 400,
+        code: 'PALISADE_INVALID_REQUEST',
+      },
+      {
+        name: 'unknown field in a collection definition',
+        method: 'PUT',
+        url: '/v1/collections/things',
+        payload: '{"schema":{"type":"object"},"indexes":[]}',
+        headers: json,
+        status: 400,
+        code: 'PALISADE_INVALID_REQUEST',
+        errors: [{ path: '/body/indexes', message: 'is not a known field' }],
+      },
+      {
+        name: 'a schema that is not an object schema',
+        method: 'PUT',
+        url: '/v1/collections/things',
+        payload: '{"schema":{"type":"array"}}',
+        headers: json,
+        status: 400,
+        code: 'PALISADE_INVALID_SCHEMA',
+      },
+      {
+        name: 'a schema that does not compile',
+        method: 'PUT',
+        url: '/v1/collections/things',
+        payload: '{"schema":{"type":"object","properties":{"a":{"type":"nonsense"}}}}',
+        headers: json,
+        status: 400,
+        code: 'PALISADE_INVALID_SCHEMA',
+      },
+      {
+        name: 'encrypting an undeclared field',
+        method: 'PUT',
+        url: '/v1/collections/things',
+        payload: '{"schema":{"type":"object"},"encrypted":["ssn"]}',
+        headers: json,
+        status: 400,
+        code: 'PALISADE_INVALID_SCHEMA',
+      },
+      {
+        name: 'bad record id',
+        method: 'GET',
+        url: '/v1/collections/people/records/not-a-uuid',
+        status: 400,
+        code: 'PALISADE_INVALID_ID',
+      },
+      {
+        name: 'bad tenant id',
+        method: 'GET',
+        url: '/v1/platform/tenants/42',
+        status: 400,
+        code: 'PALISADE_INVALID_ID',
+        asAdmin: true,
+      },
+      {
+        name: 'bad cursor',
+        method: 'GET',
+        url: '/v1/collections/people/records?cursor=garbage',
+        status: 400,
+        code: 'PALISADE_INVALID_CURSOR',
+      },
+      {
+        name: 'limit out of range',
+        method: 'GET',
+        url: '/v1/collections/people/records?limit=0',
+        status: 400,
+        code: 'PALISADE_INVALID_REQUEST',
+        errors: [{ path: '/querystring/limit', message: 'must be >= 1' }],
+      },
+      {
+        name: 'limit of the wrong type',
+        method: 'GET',
+        url: '/v1/collections/people/records?limit=ten',
+        status: 400,
+        code: 'PALISADE_INVALID_REQUEST',
+      },
+      {
+        name: 'unknown query parameter',
+        method: 'GET',
+        url: '/v1/collections/people/records?sort=name',
+        status: 400,
+        code: 'PALISADE_INVALID_REQUEST',
+      },
+      {
+        name: 'stale If-Match',
+        method: 'PUT',
+        url: `/v1/collections/people/records/${recordId}`,
+        payload: '{"name":"y"}',
+        headers: { ...json, 'if-match': '"99"' },
+        status: 412,
+        code: 'PALISADE_PRECONDITION_FAILED',
+      },
+      {
+        name: 'weak If-Match never matches',
+        method: 'DELETE',
+        url: `/v1/collections/people/records/${recordId}`,
+        headers: { 'if-match': 'W/"1"' },
+        status: 412,
+        code: 'PALISADE_PRECONDITION_FAILED',
+      },
+      {
+        name: 'unknown route',
+        method: 'GET',
+        url: '/v1/nothing-here',
+        status: 404,
+        code: 'PALISADE_NOT_FOUND',
+      },
+      {
+        name: 'a status the API does not offer',
+        method: 'PATCH',
+        url: '/v1/platform/tenants/00000000-0000-7000-8000-000000000000',
+        payload: '{"status":"deleted"}',
+        headers: json,
+        status: 400,
+        code: 'PALISADE_INVALID_REQUEST',
+        asAdmin: true,
+        errors: [{ path: '/body/status', message: 'must be equal to one of the allowed values' }],
+      },
+    ];
+
+    test('each bad request gets its precise problem+json', async () => {
+      for (const c of cases()) {
+        const response = await api.http.inject({
+          method: c.method,
+          url: c.url,
+          headers: {
+            authorization: `Bearer ${c.asAdmin === true ? ADMIN_TOKEN : key}`,
+            ...c.headers,
+          },
+          ...(c.payload === undefined ? {} : { payload: c.payload }),
+        });
+        assert.equal(response.statusCode, c.status, `${c.name}: ${response.body}`);
+        assert.match(
+          String(response.headers['content-type']),
+          /^application\/problem\+json/,
+          c.name,
+        );
+        const problem = response.json();
+        assert.equal(problem.code, c.code, `${c.name}: ${response.body}`);
+        assert.equal(problem.type, `urn:palisade:error:${c.code}`);
+        assert.equal(problem.status, c.status);
+        assert.equal(typeof problem.detail, 'string');
+        const byPath = (a: { path: string }, b: { path: string }) => a.path.localeCompare(b.path);
+        if (c.errors !== undefined)
+          assert.deepEqual([...problem.errors].sort(byPath), [...c.errors].sort(byPath), c.name);
+      }
+    });
+
+    test('after all of it the server answers and nothing was written', async () => {
+      assert.equal((await api.call('GET', '/healthz', undefined)).status, 200);
+      const records = await api.call('GET', '/v1/collections/people/records', key);
+      assert.deepEqual(
+        records.body.items.map((r: { data: unknown }) => r.data),
+        [{ name: 'Ada', age: 36 }],
+      );
+      assert.equal(records.body.items[0].version, 1);
+      const collections = await api.call('GET', '/v1/collections', key);
+      assert.deepEqual(
+        collections.body.items.map((c: { name: string }) => c.name),
+        ['people'],
+      );
+    });
+  });
+}

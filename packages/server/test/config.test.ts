@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, loadSettings, SETTINGS } from '../src/index.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'palisade-config-'));
+const file = (content: unknown) => {
+  const path = join(dir, `${Math.random()}.json`);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+};
+
+test('defaults: SQLite under ./data, 127.0.0.1:8080, one shard, 1 MiB bodies', () => {
+  const s = loadSettings({ env: {}, configFile: null });
+  assert.equal(s.data, './data');
+  assert.equal(s.listen, '127.0.0.1:8080');
+  assert.equal(s.database, undefined);
+  assert.deepEqual(s.shards, ['s1']);
+  assert.equal(s.bodyLimit, 1_048_576);
+});
+
+test('flags beat the environment, which beats the file, which beats defaults', () => {
+  const configFile = file({
+    listen: '0.0.0.0:1',
+    bodyLimit: 2048,
+    logLevel: 'warn',
+    shards: ['a', 'b'],
+  });
+  const env = { PALISADE_LISTEN: '127.0.0.1:2', PALISADE_BODY_LIMIT: '4096' };
+  const s = loadSettings({ flags: { listen: '127.0.0.1:3' }, env, configFile });
+  assert.equal(s.listen, '127.0.0.1:3');
+  assert.equal(s.bodyLimit, 4096);
+  assert.equal(s.logLevel, 'warn');
+  assert.deepEqual(s.shards, ['a', 'b']);
+  assert.deepEqual(loadSettings({ env: { PALISADE_SHARDS: 'x, y' }, configFile: null }).shards, [
+    'x',
+    'y',
+  ]);
+});
+
+test('a PostgreSQL control plane is its own first shard unless shards are named', () => {
+  const s = loadSettings({ flags: { database: 'postgres://u@h/db' }, env: {}, configFile: null });
+  assert.deepEqual(s.shards, ['postgres://u@h/db']);
+});
+
+test('bad settings are refused with the setting and its source named', () => {
+  const cases: [Parameters<typeof loadSettings>[0], RegExp][] = [
+    [
+      { flags: { listen: 'nonsense' }, env: {}, configFile: null },
+      /setting listen \(from --listen\)/,
+    ],
+    [
+      { env: { PALISADE_BODY_LIMIT: '12kb' }, configFile: null },
+      /setting bodyLimit \(from PALISADE_BODY_LIMIT\): must be an integer/,
+    ],
+    [{ env: { PALISADE_BODY_LIMIT: '10' }, configFile: null }, /must be at least 1024/],
+    [
+      { env: { PALISADE_LOG_LEVEL: 'loud' }, configFile: null },
+      /setting logLevel .* must be one of/,
+    ],
+    [{ env: { PALISADE_DATABASE: 'mysql://x' }, configFile: null }, /setting database/],
+    [{ env: { PALISADE_SHARDS: 'ok,Not Ok' }, configFile: null }, /setting shards/],
+    [{ env: {}, configFile: file({ listn: 'x' }) }, /unknown setting "listn"/],
+    [{ env: {}, configFile: file('{ nope') }, /is not valid JSON/],
+    [{ env: {}, configFile: file([1]) }, /must hold a JSON object/],
+    [{ env: {}, configFile: join(dir, 'missing.json') }, /does not exist/],
+  ];
+  for (const [sources, message] of cases)
+    assert.throws(
+      () => loadSettings(sources),
+      (e) => e instanceof ConfigError && message.test(e.message),
+      String(message),
+    );
+});
+
+test('the admin token never appears in a configuration error', () => {
+  assert.throws(
+    () => loadSettings({ env: { PALISADE_ADMIN_TOKEN: 'short secret' }, configFile: null }),
+    (e) => e instanceof ConfigError && !e.message.includes('short secret'),
+  );
+});
+
+test('the README documents every setting, flag and environment variable', () => {
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  for (const [name, spec] of Object.entries(SETTINGS)) {
+    assert.ok(readme.includes(`\`--${spec.flag}\``), `README lacks --${spec.flag}`);
+    assert.ok(readme.includes(`\`${spec.env}\``), `README lacks ${spec.env}`);
+    assert.ok(readme.includes(`\`${name}\``), `README lacks ${name}`);
+  }
+});

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { GroupCommitter, type WriteEvent } from '../src/commit/index.ts';
+import { PalisadeError } from '../src/errors/index.ts';
+import type { TenantStore, TenantWriteTx } from '../src/store/index.ts';
+
+/** A store whose transactions log what committed; the committer under test is the real one. */
+function recordingStore() {
+  const committed: string[][] = [];
+  let failNext = 0;
+  const store: TenantStore = {
+    tenantId: 't',
+    reader: undefined as never,
+    async transaction<T>(work: (tx: TenantWriteTx) => Promise<T>): Promise<T> {
+      const writes: string[] = [];
+      const tx = {
+        insertRecord: async (row: { id: string }) => void writes.push(row.id),
+      } as unknown as TenantWriteTx;
+      const result = await work(tx);
+      if (failNext > 0 && writes.length > 1) {
+        failNext -= 1;
+        throw new Error('deadlock');
+      }
+      committed.push(writes);
+      return result;
+    },
+  };
+  return { store, committed, failBatchOnce: () => void (failNext = 1) };
+}
+
+const insert = (id: string) => async (tx: TenantWriteTx, record: (e: WriteEvent) => void) => {
+  await tx.insertRecord({ id } as never);
+  record({ actor: 'a', action: 'record.create', resource: id, state: {} });
+  return id;
+};
+
+test('concurrent writes of one tenant share one transaction and one sealed batch', async () => {
+  const { store, committed } = recordingStore();
+  const sealed: number[] = [];
+  const committer = new GroupCommitter({
+    maxBatch: 100,
+    maxWaitMs: 0,
+    seal: async (_tx, events) => void sealed.push(events.length),
+  });
+  const ids = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => committer.submit(store, insert(`r${i}`))),
+  );
+  assert.equal(ids.length, 50);
+  assert.deepEqual(committed, [ids]);
+  assert.deepEqual(sealed, [50]);
+});
+
+test('batches are bounded by maxBatch', async () => {
+  const { store, committed } = recordingStore();
+  const committer = new GroupCommitter({ maxBatch: 8, maxWaitMs: 0, seal: async () => undefined });
+  await Promise.all(Array.from({ length: 20 }, (_, i) => committer.submit(store, insert(`r${i}`))));
+  assert.deepEqual(
+    committed.map((b) => b.length),
+    [8, 8, 4],
+  );
+});
+
+test('a refusal fails only its caller and records none of its events', async () => {
+  const { store, committed } = recordingStore();
+  const sealed: WriteEvent[][] = [];
+  const committer = new GroupCommitter({
+    maxBatch: 100,
+    maxWaitMs: 0,
+    seal: async (_tx, events) => void sealed.push([...events]),
+  });
+  const refusing = async (_tx: TenantWriteTx, record: (e: WriteEvent) => void) => {
+    record({ actor: 'a', action: 'x', resource: 'refused', state: null });
+    throw new PalisadeError('PALISADE_PRECONDITION_FAILED', 'stale');
+  };
+  const results = await Promise.allSettled([
+    committer.submit(store, insert('a')),
+    committer.submit(store, refusing),
+    committer.submit(store, insert('b')),
+  ]);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected', 'fulfilled'],
+  );
+  assert.deepEqual(committed, [['a', 'b']]);
+  assert.deepEqual(
+    sealed[0]!.map((e) => e.resource),
+    ['a', 'b'],
+  );
+});
+
+test('an unexpected failure rolls the batch back and retries each write alone', async () => {
+  const { store, committed, failBatchOnce } = recordingStore();
+  failBatchOnce();
+  const committer = new GroupCommitter({
+    maxBatch: 100,
+    maxWaitMs: 0,
+    seal: async () => undefined,
+  });
+  const ids = await Promise.all(['x', 'y', 'z'].map((id) => committer.submit(store, insert(id))));
+  assert.deepEqual(ids, ['x', 'y', 'z']);
+  assert.deepEqual(committed, [['x'], ['y'], ['z']]);
+});
+
+test('drain waits for every queued write', async () => {
+  const { store, committed } = recordingStore();
+  const committer = new GroupCommitter({ maxBatch: 2, maxWaitMs: 1, seal: async () => undefined });
+  for (let i = 0; i < 5; i++) void committer.submit(store, insert(`r${i}`));
+  await committer.drain();
+  assert.equal(committed.flat().length, 5);
+});
