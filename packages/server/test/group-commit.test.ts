@@ -25,7 +25,13 @@ function recordingStore() {
       return result;
     },
   };
-  return { store, committed, failBatchOnce: () => void (failNext = 1) };
+  return {
+    store,
+    committed,
+    failBatchOnce: () => {
+      failNext = 1;
+    },
+  };
 }
 
 const insert = (id: string) => async (tx: TenantWriteTx, record: (e: WriteEvent) => void) => {
