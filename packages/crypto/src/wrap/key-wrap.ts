@@ -70,7 +70,8 @@ export function wrapDataKey(
   const wrapKey = deriveWrapKey(sharedSecret, info);
   const nonce = Buffer.alloc(GCM_NONCE_LENGTH);
   if (options.nonce === undefined) writeRandomNonce(nonce, 0);
-  else nonce.set(options.nonce);
+  else if (options.nonce.length === GCM_NONCE_LENGTH) nonce.set(options.nonce);
+  else throw new CryptoError('CRYPTO_INVALID_OPTION', `nonce must be ${GCM_NONCE_LENGTH} bytes`);
   const header = encodeWrappedKey({
     kekVersion: context.kekVersion,
     keyId: dataKey.keyId,
