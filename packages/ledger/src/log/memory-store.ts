@@ -1,37 +1,69 @@
-/** An in-memory {@link HashReader} for tests, tools and offline verifiers. */
+/**
+ * An in-memory {@link HashReader} for tests, tools and offline verifiers. Hashes are packed
+ * into one growable buffer per level rather than kept as millions of small arrays, which
+ * keeps garbage-collection cost flat for large logs.
+ */
 import { LedgerError } from '../errors.ts';
+import { HASH_SIZE } from '../merkle/hasher.ts';
 import type { HashReader, NodeKey, TreeNode } from './types.ts';
 
-/** Holds complete-subtree hashes in per-level arrays. */
+interface Level {
+  hashes: Uint8Array;
+  present: Uint8Array;
+}
+
+/** Initial node capacity of a level; capacity doubles as needed. */
+const INITIAL_CAPACITY = 1024;
+
+/** Holds complete-subtree hashes in packed per-level buffers. */
 export class MemoryHashStore implements HashReader {
-  readonly #levels: Uint8Array[][] = [];
+  readonly #levels: Level[] = [];
 
   /** Returns the hashes for `keys`, in order; throws `LEDGER_MISSING_NODE` if one is absent. */
   async readNodes(keys: readonly NodeKey[]): Promise<Uint8Array[]> {
     return keys.map((key) => this.get(key));
   }
 
-  /** The hash of one node; throws `LEDGER_MISSING_NODE` if absent. */
+  /** The hash of one node (a view into the store); throws `LEDGER_MISSING_NODE` if absent. */
   get(key: NodeKey): Uint8Array {
-    const hash = this.#levels[key.level]?.[key.index];
-    if (hash === undefined) {
+    const level = this.#levels[key.level];
+    if (level === undefined || level.present[key.index] !== 1) {
       throw new LedgerError(
         'LEDGER_MISSING_NODE',
         `no node at level ${key.level}, index ${key.index}`,
       );
     }
-    return hash;
+    return level.hashes.subarray(key.index * HASH_SIZE, (key.index + 1) * HASH_SIZE);
   }
 
   /** Stores nodes (typically `appendLeaves(...).nodes`). */
   writeNodes(nodes: readonly TreeNode[]): void {
     for (const node of nodes) {
-      let level = this.#levels[node.level];
-      if (level === undefined) {
-        level = [];
-        this.#levels[node.level] = level;
+      if (node.hash.length !== HASH_SIZE) {
+        throw new LedgerError('LEDGER_INVALID_ARGUMENT', `node hash is ${node.hash.length} bytes`);
       }
-      level[node.index] = node.hash;
+      const level = this.#reserve(node.level, node.index + 1);
+      level.hashes.set(node.hash, node.index * HASH_SIZE);
+      level.present[node.index] = 1;
     }
+  }
+
+  #reserve(levelIndex: number, count: number): Level {
+    let level = this.#levels[levelIndex];
+    if (level === undefined) {
+      level = { hashes: new Uint8Array(0), present: new Uint8Array(0) };
+      this.#levels[levelIndex] = level;
+    }
+    if (level.present.length < count) {
+      let capacity = Math.max(INITIAL_CAPACITY, level.present.length);
+      while (capacity < count) capacity *= 2;
+      const hashes = new Uint8Array(capacity * HASH_SIZE);
+      hashes.set(level.hashes);
+      const present = new Uint8Array(capacity);
+      present.set(level.present);
+      level.hashes = hashes;
+      level.present = present;
+    }
+    return level;
   }
 }

@@ -11,25 +11,29 @@ export const nodeSha256: Sha256 = (data) => hash('sha256', data, 'buffer');
 
 const EMPTY = new Uint8Array(0);
 
-/** An RFC 9162 hasher on node:crypto, reusing one scratch buffer for interior nodes. */
+/** Leaf inputs up to this size are hashed through a reused scratch buffer. */
+const LEAF_SCRATCH_BYTES = 4096;
+
+/**
+ * An RFC 9162 hasher on node:crypto. The 0x00/0x01 prefix is written into reused Buffers
+ * (node:crypto hashes a Buffer faster than a plain Uint8Array), so hashing costs one
+ * `crypto.hash` call and one output allocation.
+ */
 export const nodeHasher: MerkleHasher = (() => {
-  const node = new Uint8Array(65);
+  const node = Buffer.alloc(65);
   node[0] = 1;
+  const leaf = Buffer.alloc(LEAF_SCRATCH_BYTES + 1);
+  const slow = (prefix: number, ...parts: Uint8Array[]) =>
+    hash('sha256', Buffer.concat([Uint8Array.of(prefix), ...parts]), 'buffer');
   return {
     sha256: nodeSha256,
     leafHash(data: Uint8Array): Uint8Array {
-      const buf = new Uint8Array(data.length + 1);
-      buf.set(data, 1);
-      return hash('sha256', buf, 'buffer');
+      if (data.length > LEAF_SCRATCH_BYTES) return slow(0, data);
+      leaf.set(data, 1);
+      return hash('sha256', leaf.subarray(0, data.length + 1), 'buffer');
     },
     nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-      if (left.length !== 32 || right.length !== 32) {
-        const buf = new Uint8Array(1 + left.length + right.length);
-        buf[0] = 1;
-        buf.set(left, 1);
-        buf.set(right, 1 + left.length);
-        return hash('sha256', buf, 'buffer');
-      }
+      if (left.length !== 32 || right.length !== 32) return slow(1, left, right);
       node.set(left, 1);
       node.set(right, 33);
       return hash('sha256', node, 'buffer');
