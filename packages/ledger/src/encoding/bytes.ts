@@ -1,4 +1,4 @@
-/** Small byte helpers shared by the ledger. Browser-safe: no Buffer. */
+/** Small byte helpers shared by the ledger. Browser-safe: plain Uint8Array only. */
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
