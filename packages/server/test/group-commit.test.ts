@@ -46,7 +46,7 @@ test('concurrent writes of one tenant share one transaction and one sealed batch
   const committer = new GroupCommitter({
     maxBatch: 100,
     maxWaitMs: 0,
-    seal: async (_tx, events) => void sealed.push(events.length),
+    seal: async (_tx, _tenant, events) => void sealed.push(events.length),
   });
   const ids = await Promise.all(
     Array.from({ length: 50 }, (_, i) => committer.submit(store, insert(`r${i}`))),
@@ -72,7 +72,7 @@ test('a refusal fails only its caller and records none of its events', async () 
   const committer = new GroupCommitter({
     maxBatch: 100,
     maxWaitMs: 0,
-    seal: async (_tx, events) => void sealed.push([...events]),
+    seal: async (_tx, _tenant, events) => void sealed.push([...events]),
   });
   const refusing = async (_tx: TenantWriteTx, record: (e: WriteEvent) => void) => {
     record({ actor: 'a', action: 'x', resource: 'refused', state: null });

@@ -14,7 +14,11 @@ export interface WriteEvent {
 export type WriteOp<T> = (tx: TenantWriteTx, record: (event: WriteEvent) => void) => Promise<T>;
 
 /** Called inside the transaction, after the batch's ops, with the events of those that succeeded. */
-export type BatchSealer = (tx: TenantWriteTx, events: readonly WriteEvent[]) => Promise<void>;
+export type BatchSealer = (
+  tx: TenantWriteTx,
+  tenantId: string,
+  events: readonly WriteEvent[],
+) => Promise<void>;
 
 export interface GroupCommitOptions {
   /** Most ops in one transaction. */
@@ -123,7 +127,7 @@ export class GroupCommitter {
           results.push({ ok: false, error });
         }
       }
-      if (events.length > 0) await this.#options.seal(tx, events);
+      if (events.length > 0) await this.#options.seal(tx, store.tenantId, events);
       return results;
     });
     outcomes.forEach((outcome, i) => {

@@ -4,6 +4,7 @@ import { GroupCommitter } from '../commit/index.ts';
 import type { Settings } from '../config/index.ts';
 import { CredentialVerifier, ensureAdminToken, TenantAdmin } from '../control/index.ts';
 import { createGateway } from '../gateway/index.ts';
+import { sealBatch } from '../ledger/index.ts';
 import {
   CollectionService,
   RecordService,
@@ -60,7 +61,7 @@ export async function startPlatform(
     const committer = new GroupCommitter({
       maxBatch: settings.commitMaxBatch,
       maxWaitMs: settings.commitMaxWaitMs,
-      seal: async () => undefined,
+      seal: sealBatch,
     });
     const verifier = new CredentialVerifier(stores.controlPlane, settings.authCacheTtlMs);
     const schemas = new SchemaRegistry();

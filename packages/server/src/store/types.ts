@@ -1,3 +1,4 @@
+import type { NodeKey, TreeNode } from '@palisade/ledger';
 import type { Tenant, TenantStatus } from '../tenancy/index.ts';
 
 /** A page of rows after an exclusive cursor key. */
@@ -87,8 +88,54 @@ export interface RecordQuery extends PageQuery {
   readonly filters: readonly FieldFilter[];
 }
 
+/** One stored ledger entry: its canonical JSON and the salt that opens its commitment. */
+export interface LedgerEntryRow {
+  readonly seq: number;
+  readonly batch: number;
+  readonly resource: string;
+  /** The entry's canonical JSON (RFC 8785): exactly the bytes its leaf hash covers. */
+  readonly entry: string;
+  /** Random salt of the state commitment; null when the entry commits no state. */
+  readonly salt: Uint8Array | null;
+}
+
+/** One write batch: its tenant-log leaf (canonical JSON of the batch header). */
+export interface LedgerBatchRow {
+  readonly batch: number;
+  readonly leaf: string;
+}
+
+/** Everything one sealed batch adds to the tenant's ledger, written in the data's transaction. */
+export interface LedgerBatchWrite extends LedgerBatchRow {
+  readonly entries: readonly LedgerEntryRow[];
+  /** Newly completed subtree hashes of the tenant log, leaves included. */
+  readonly nodes: readonly TreeNode[];
+}
+
+/** Where the tenant's ledger ends: its size in batches and the next entry sequence. */
+export interface LedgerHead {
+  readonly size: number;
+  readonly nextSeq: number;
+}
+
+/**
+ * Reads of one tenant's ledger. Every stored row is immutable (the tables are append-only),
+ * so reads at a size taken earlier stay consistent without a snapshot.
+ */
+export interface TenantLedgerReader {
+  ledgerHead(): Promise<LedgerHead>;
+  /** Subtree hashes of the tenant log; throws if one is missing. */
+  readNodes(keys: readonly NodeKey[]): Promise<Uint8Array[]>;
+  /** Entries with `from <= seq < to`, in order. */
+  ledgerEntries(from: number, to: number): Promise<LedgerEntryRow[]>;
+  /** Batches with `from <= batch < to`, in order. */
+  ledgerBatches(from: number, to: number): Promise<LedgerBatchRow[]>;
+  /** The newest entry about `resource`. */
+  latestEntry(resource: string): Promise<LedgerEntryRow | undefined>;
+}
+
 /** Reads of one tenant's data; every method is confined to that tenant. */
-export interface TenantReader {
+export interface TenantReader extends TenantLedgerReader {
   getCollection(name: string): Promise<CollectionRow | undefined>;
   listCollections(): Promise<CollectionRow[]>;
   getRecord(collection: string, id: string): Promise<RecordRow | undefined>;
@@ -107,6 +154,7 @@ export type ConditionalWrite<T> =
  */
 export interface TenantWriteTx extends TenantReader {
   putCollection(row: CollectionRow): Promise<void>;
+  appendLedger(write: LedgerBatchWrite): Promise<void>;
   insertRecord(row: RecordRow): Promise<void>;
   updateRecord(
     collection: string,

@@ -59,8 +59,24 @@ export class PostgresShardStore implements ShardStore {
     return new PostgresTenantStore(this.#pool, tenantId);
   }
 
+  /**
+   * Removes the tenant's rows: data as the runtime role, then the append-only ledger as the
+   * owning role (the runtime role cannot delete ledger rows, by design).
+   */
   async dropTenant(tenantId: string): Promise<void> {
     await inTenantTransaction(this.#pool, tenantId, 'READ WRITE', (queries) => queries.purge());
+    const owner = new pg.Client({ connectionString: this.location });
+    await owner.connect();
+    try {
+      // FORCEd row-level security binds the owner too, unless it is a superuser.
+      await owner.query(`BEGIN; SELECT set_config('app.tenant_id', '${tenantId}', true)`);
+      for (const table of ['ledger_entries', 'ledger_batches', 'ledger_nodes']) {
+        await owner.query(`DELETE FROM ${table} WHERE tenant_id = $1`, [tenantId]);
+      }
+      await owner.query('COMMIT');
+    } finally {
+      await owner.end();
+    }
   }
 
   async close(): Promise<void> {

@@ -1,8 +1,13 @@
+import type { NodeKey } from '@palisade/ledger';
 import type pg from 'pg';
 import { isUuid } from '../../ids/index.ts';
 import type {
   CollectionRow,
   ConditionalWrite,
+  LedgerBatchRow,
+  LedgerBatchWrite,
+  LedgerEntryRow,
+  LedgerHead,
   RecordQuery,
   RecordRow,
   TenantReader,
@@ -31,6 +36,25 @@ interface RecordPgRow {
 }
 
 const RECORD_COLUMNS = 'collection, id, data, version, created_at, updated_at';
+const ENTRY_COLUMNS = 'seq::float8 AS seq, batch::float8 AS batch, resource, entry, salt';
+
+interface EntryPgRow {
+  seq: number;
+  batch: number;
+  resource: string;
+  entry: string;
+  salt: Buffer | null;
+}
+
+function toEntry(row: EntryPgRow): LedgerEntryRow {
+  return {
+    seq: row.seq,
+    batch: row.batch,
+    resource: row.resource,
+    entry: row.entry,
+    salt: row.salt,
+  };
+}
 
 function toCollection(row: CollectionPgRow): CollectionRow {
   return {
@@ -108,7 +132,83 @@ class PgTenantQueries implements TenantWriteTx {
     return result.rows.map(toRecord);
   }
 
-  /** Removes every row of the tenant, children first. */
+  async ledgerHead(): Promise<LedgerHead> {
+    const result = await this.#db.query<LedgerHead>(
+      `SELECT (SELECT coalesce(max(batch) + 1, 0) FROM ledger_batches WHERE tenant_id = $1)::float8 AS size,
+              (SELECT coalesce(max(seq) + 1, 0) FROM ledger_entries WHERE tenant_id = $1)::float8 AS "nextSeq"`,
+      [this.#tenantId],
+    );
+    return result.rows[0]!;
+  }
+
+  async readNodes(keys: readonly NodeKey[]): Promise<Uint8Array[]> {
+    if (keys.length === 0) return [];
+    const result = await this.#db.query<{ level: number; idx: number; hash: Buffer }>(
+      `SELECT n.level, n.idx::float8 AS idx, n.hash FROM ledger_nodes n
+       JOIN unnest($2::int[], $3::int8[]) AS k (level, idx) ON n.level = k.level AND n.idx = k.idx
+       WHERE n.tenant_id = $1`,
+      [this.#tenantId, keys.map((k) => k.level), keys.map((k) => k.index)],
+    );
+    const found = new Map(result.rows.map((r) => [`${r.level}/${r.idx}`, r.hash]));
+    return keys.map((key) => {
+      const hash = found.get(`${key.level}/${key.index}`);
+      if (hash === undefined) throw new Error(`ledger node ${key.level}/${key.index} is missing`);
+      return hash;
+    });
+  }
+
+  async ledgerEntries(from: number, to: number): Promise<LedgerEntryRow[]> {
+    const result = await this.#db.query<EntryPgRow>(
+      `SELECT ${ENTRY_COLUMNS} FROM ledger_entries WHERE tenant_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq`,
+      [this.#tenantId, from, to],
+    );
+    return result.rows.map(toEntry);
+  }
+
+  async ledgerBatches(from: number, to: number): Promise<LedgerBatchRow[]> {
+    const result = await this.#db.query<LedgerBatchRow>(
+      'SELECT batch::float8 AS batch, leaf FROM ledger_batches WHERE tenant_id = $1 AND batch >= $2 AND batch < $3 ORDER BY batch',
+      [this.#tenantId, from, to],
+    );
+    return result.rows;
+  }
+
+  async latestEntry(resource: string): Promise<LedgerEntryRow | undefined> {
+    const result = await this.#db.query<EntryPgRow>(
+      `SELECT ${ENTRY_COLUMNS} FROM ledger_entries WHERE tenant_id = $1 AND resource = $2 ORDER BY seq DESC LIMIT 1`,
+      [this.#tenantId, resource],
+    );
+    const row = result.rows[0];
+    return row === undefined ? undefined : toEntry(row);
+  }
+
+  async appendLedger(write: LedgerBatchWrite): Promise<void> {
+    const t = this.#tenantId;
+    const e = write.entries;
+    await this.#db.query(
+      `INSERT INTO ledger_entries (tenant_id, seq, batch, resource, entry, salt)
+       SELECT $1, * FROM unnest($2::int8[], $3::int8[], $4::text[], $5::text[], $6::bytea[])`,
+      [
+        t,
+        e.map((x) => x.seq),
+        e.map((x) => x.batch),
+        e.map((x) => x.resource),
+        e.map((x) => x.entry),
+        e.map((x) => (x.salt === null ? null : Buffer.from(x.salt))),
+      ],
+    );
+    await this.#db.query(
+      'INSERT INTO ledger_batches (tenant_id, batch, leaf) VALUES ($1, $2, $3)',
+      [t, write.batch, write.leaf],
+    );
+    const n = write.nodes;
+    await this.#db.query(
+      'INSERT INTO ledger_nodes (tenant_id, level, idx, hash) SELECT $1, * FROM unnest($2::int[], $3::int8[], $4::bytea[])',
+      [t, n.map((x) => x.level), n.map((x) => x.index), n.map((x) => Buffer.from(x.hash))],
+    );
+  }
+
+  /** Removes every data row of the tenant, children first (the ledger is removed by the owner). */
   async purge(): Promise<void> {
     await this.#db.query('DELETE FROM records WHERE tenant_id = $1', [this.#tenantId]);
     await this.#db.query('DELETE FROM collections WHERE tenant_id = $1', [this.#tenantId]);
@@ -237,6 +337,21 @@ class PgTenantReader implements TenantReader {
   }
   listRecords(collection: string, query: RecordQuery) {
     return this.#read((q) => q.listRecords(collection, query));
+  }
+  ledgerHead() {
+    return this.#read((q) => q.ledgerHead());
+  }
+  readNodes(keys: readonly NodeKey[]) {
+    return this.#read((q) => q.readNodes(keys));
+  }
+  ledgerEntries(from: number, to: number) {
+    return this.#read((q) => q.ledgerEntries(from, to));
+  }
+  ledgerBatches(from: number, to: number) {
+    return this.#read((q) => q.ledgerBatches(from, to));
+  }
+  latestEntry(resource: string) {
+    return this.#read((q) => q.latestEntry(resource));
   }
 }
 

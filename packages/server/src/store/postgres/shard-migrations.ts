@@ -1,6 +1,17 @@
 import { type PgMigration, quoteIdent } from './postgres-migrate.ts';
 
 const TENANT_TABLES = ['collections', 'records'] as const;
+const LEDGER_TABLES = ['ledger_entries', 'ledger_batches', 'ledger_nodes'] as const;
+
+function isolate(table: string, role: string, grants: string): string {
+  return `
+      ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;
+      ALTER TABLE ${table} FORCE ROW LEVEL SECURITY;
+      CREATE POLICY tenant_isolation ON ${table}
+        USING (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)
+        WITH CHECK (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
+      GRANT ${grants} ON ${table} TO ${role};`;
+}
 
 /**
  * Tenant tables of a PostgreSQL shard: tenant_id leads every primary key (so the schema also
@@ -10,15 +21,13 @@ const TENANT_TABLES = ['collections', 'records'] as const;
  */
 export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
   const role = quoteIdent(runtimeRole);
-  const policies = TENANT_TABLES.map(
-    (table) => `
-      ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;
-      ALTER TABLE ${table} FORCE ROW LEVEL SECURITY;
-      CREATE POLICY tenant_isolation ON ${table}
-        USING (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid)
-        WITH CHECK (tenant_id = nullif(current_setting('app.tenant_id', true), '')::uuid);
-      GRANT SELECT, INSERT, UPDATE, DELETE ON ${table} TO ${role};`,
+  const policies = TENANT_TABLES.map((table) =>
+    isolate(table, role, 'SELECT, INSERT, UPDATE, DELETE'),
   ).join('\n');
+  // The runtime role may only append to the ledger: history cannot be rewritten through it.
+  const ledgerPolicies = LEDGER_TABLES.map((table) => isolate(table, role, 'SELECT, INSERT')).join(
+    '\n',
+  );
   return [
     {
       version: 1,
@@ -50,6 +59,35 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
           FOREIGN KEY (tenant_id, collection) REFERENCES collections (tenant_id, name)
         );
         ${policies}
+      `,
+    },
+    {
+      version: 2,
+      sql: `
+        CREATE TABLE ledger_entries (
+          tenant_id uuid NOT NULL,
+          seq bigint NOT NULL,
+          batch bigint NOT NULL,
+          resource text NOT NULL,
+          entry text NOT NULL,
+          salt bytea,
+          PRIMARY KEY (tenant_id, seq)
+        );
+        CREATE INDEX ledger_entries_by_resource ON ledger_entries (tenant_id, resource, seq);
+        CREATE TABLE ledger_batches (
+          tenant_id uuid NOT NULL,
+          batch bigint NOT NULL,
+          leaf text NOT NULL,
+          PRIMARY KEY (tenant_id, batch)
+        );
+        CREATE TABLE ledger_nodes (
+          tenant_id uuid NOT NULL,
+          level int NOT NULL,
+          idx bigint NOT NULL,
+          hash bytea NOT NULL,
+          PRIMARY KEY (tenant_id, level, idx)
+        );
+        ${ledgerPolicies}
       `,
     },
   ];

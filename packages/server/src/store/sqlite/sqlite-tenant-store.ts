@@ -1,7 +1,12 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { NodeKey } from '@palisade/ledger';
 import type {
   CollectionRow,
   ConditionalWrite,
+  LedgerBatchRow,
+  LedgerBatchWrite,
+  LedgerEntryRow,
+  LedgerHead,
   RecordQuery,
   RecordRow,
   TenantReader,
@@ -28,6 +33,24 @@ interface RecordSqlRow {
 }
 
 const RECORD_COLUMNS = 'collection, id, data, version, created_at, updated_at';
+
+interface EntrySqlRow {
+  seq: number;
+  batch: number;
+  resource: string;
+  entry: string;
+  salt: Uint8Array | null;
+}
+
+function toEntry(row: EntrySqlRow): LedgerEntryRow {
+  return {
+    seq: row.seq,
+    batch: row.batch,
+    resource: row.resource,
+    entry: row.entry,
+    salt: row.salt,
+  };
+}
 
 function toCollection(row: CollectionSqlRow): CollectionRow {
   return {
@@ -107,6 +130,48 @@ class SqliteTenantReader implements TenantReader {
       .all(...params) as unknown as RecordSqlRow[];
     return rows.map(toRecord);
   }
+
+  async ledgerHead(): Promise<LedgerHead> {
+    return this.sql
+      .get(
+        `SELECT (SELECT coalesce(max(batch) + 1, 0) FROM ledger_batches) AS size,
+                (SELECT coalesce(max(seq) + 1, 0) FROM ledger_entries) AS nextSeq`,
+      )
+      .get() as unknown as LedgerHead;
+  }
+
+  async readNodes(keys: readonly NodeKey[]): Promise<Uint8Array[]> {
+    const statement = this.sql.get('SELECT hash FROM ledger_nodes WHERE level = ? AND idx = ?');
+    return keys.map((key) => {
+      const row = statement.get(key.level, key.index) as { hash: Uint8Array } | undefined;
+      if (row === undefined) throw new Error(`ledger node ${key.level}/${key.index} is missing`);
+      return row.hash;
+    });
+  }
+
+  async ledgerEntries(from: number, to: number): Promise<LedgerEntryRow[]> {
+    const rows = this.sql
+      .get(
+        'SELECT seq, batch, resource, entry, salt FROM ledger_entries WHERE seq >= ? AND seq < ? ORDER BY seq',
+      )
+      .all(from, to) as unknown as EntrySqlRow[];
+    return rows.map(toEntry);
+  }
+
+  async ledgerBatches(from: number, to: number): Promise<LedgerBatchRow[]> {
+    return this.sql
+      .get('SELECT batch, leaf FROM ledger_batches WHERE batch >= ? AND batch < ? ORDER BY batch')
+      .all(from, to) as unknown as LedgerBatchRow[];
+  }
+
+  async latestEntry(resource: string): Promise<LedgerEntryRow | undefined> {
+    const row = this.sql
+      .get(
+        'SELECT seq, batch, resource, entry, salt FROM ledger_entries WHERE resource = ? ORDER BY seq DESC LIMIT 1',
+      )
+      .get(resource) as EntrySqlRow | undefined;
+    return row === undefined ? undefined : toEntry(row);
+  }
 }
 
 class SqliteTenantWriteTx extends SqliteTenantReader implements TenantWriteTx {
@@ -125,6 +190,18 @@ class SqliteTenantWriteTx extends SqliteTenantReader implements TenantWriteTx {
         row.createdAt,
         row.updatedAt,
       );
+  }
+
+  async appendLedger(write: LedgerBatchWrite): Promise<void> {
+    const entry = this.sql.get(
+      'INSERT INTO ledger_entries (seq, batch, resource, entry, salt) VALUES (?, ?, ?, ?, ?)',
+    );
+    for (const e of write.entries) entry.run(e.seq, e.batch, e.resource, e.entry, e.salt);
+    this.sql
+      .get('INSERT INTO ledger_batches (batch, leaf) VALUES (?, ?)')
+      .run(write.batch, write.leaf);
+    const node = this.sql.get('INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)');
+    for (const n of write.nodes) node.run(n.level, n.index, n.hash);
   }
 
   async insertRecord(row: RecordRow): Promise<void> {

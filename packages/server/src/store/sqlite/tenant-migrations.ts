@@ -24,4 +24,36 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    sql: `
+      CREATE TABLE ledger_entries (
+        seq INTEGER PRIMARY KEY,
+        batch INTEGER NOT NULL,
+        resource TEXT NOT NULL,
+        entry TEXT NOT NULL,
+        salt BLOB
+      ) STRICT;
+      CREATE INDEX ledger_entries_by_resource ON ledger_entries (resource, seq);
+      CREATE TABLE ledger_batches (batch INTEGER PRIMARY KEY, leaf TEXT NOT NULL) STRICT;
+      CREATE TABLE ledger_nodes (
+        level INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        PRIMARY KEY (level, idx)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE ON ledger_entries
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+      CREATE TRIGGER ledger_entries_no_delete BEFORE DELETE ON ledger_entries
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+      CREATE TRIGGER ledger_batches_append_only BEFORE UPDATE ON ledger_batches
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+      CREATE TRIGGER ledger_batches_no_delete BEFORE DELETE ON ledger_batches
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+      CREATE TRIGGER ledger_nodes_append_only BEFORE UPDATE ON ledger_nodes
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+      CREATE TRIGGER ledger_nodes_no_delete BEFORE DELETE ON ledger_nodes
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+    `,
+  },
 ];

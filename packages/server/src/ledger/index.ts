@@ -1,0 +1,1 @@
+export { sealBatch } from './seal-batch.ts';
