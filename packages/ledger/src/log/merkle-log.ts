@@ -9,9 +9,12 @@ import type { HashReader } from './types.ts';
  * committed size, so a rolled-back transaction leaves nothing stale behind.
  */
 export class MerkleLog {
+  /** The RFC 9162 hasher used for every computation. */
   readonly hasher: MerkleHasher;
+  /** Where complete-subtree hashes are read from. */
   readonly reader: HashReader;
 
+  /** Binds `hasher` and `reader`. */
   constructor(hasher: MerkleHasher, reader: HashReader) {
     this.hasher = hasher;
     this.reader = reader;

@@ -33,8 +33,11 @@ export interface SignOptions {
 
 /** Signs note texts with one key. */
 export interface NoteSigner {
+  /** The key name written in signature lines. */
   readonly name: string;
+  /** The 32-bit key ID. */
   readonly keyId: number;
+  /** The signature type byte. */
   readonly type: SignatureType;
   /** The signature (without the 4-byte key ID) over the note `text`. */
   sign(text: Uint8Array, options: SignOptions): Uint8Array | Promise<Uint8Array>;
@@ -42,7 +45,9 @@ export interface NoteSigner {
 
 /** A signature line found in a note. */
 export interface NoteSignature {
+  /** The key name. */
   readonly name: string;
+  /** The 32-bit key ID. */
   readonly keyId: number;
   /** The signature bytes after the 4-byte key ID. */
   readonly signature: Uint8Array;
