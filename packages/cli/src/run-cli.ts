@@ -3,16 +3,19 @@ import { CliError, EXIT } from './cli-error.ts';
 import { adminCommand } from './commands/admin-command.ts';
 import { startCommand } from './commands/start-command.ts';
 import { tenantCommand } from './commands/tenant-command.ts';
+import { witnessCommand } from './commands/witness-command.ts';
 
 const USAGE = `usage: palisade <command>
   start            run the whole platform in this process (see --help of the README for settings)
   tenant ...       create, list, show, suspend, resume, delete tenants on a running server
-  admin token --rotate   replace the platform-admin token`;
+  admin token --rotate   replace the platform-admin token
+  witness ...      run an independent ledger witness, or make its key (witness --help)`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   start: startCommand,
   tenant: tenantCommand,
   admin: adminCommand,
+  witness: witnessCommand,
 };
 
 /** Runs the CLI and returns its exit code; errors become one line on stderr. */

@@ -26,3 +26,12 @@ export {
 } from './platform/index.ts';
 export { openStores, type Stores } from './store/index.ts';
 export type { Tenant, TenantStatus } from './tenancy/index.ts';
+export {
+  createWitnessKeyFile,
+  loadWitnessKeys,
+  type RunningWitness,
+  startWitness,
+  WITNESS_KEY_FORMAT,
+  type WitnessConfig,
+  type WitnessKeys,
+} from './witness/index.ts';
