@@ -108,6 +108,7 @@ async function startPalisade(storeFlags: string[]): Promise<Child> {
     ADMIN_TOKEN,
     ...storeFlags,
   ]);
+  child.stdout?.resume(); // warnings only; never let a full pipe stall the server
   const url = `http://${listen}`;
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
