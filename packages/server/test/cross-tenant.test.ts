@@ -100,6 +100,48 @@ const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack
     attack: (api, key, v) =>
       api.call('DELETE', `/v1/platform/tenants/${v.tenantId}/api-keys/${v.keyId}`, key),
   },
+  'get /v1/ledger/checkpoint': {
+    expect: 200,
+    attack: (api, key) => api.call('GET', '/v1/ledger/checkpoint', key),
+  },
+  'get /v1/ledger/entries': {
+    expect: 200,
+    attack: (api, key) => api.call('GET', '/v1/ledger/entries?start=0&end=1000', key),
+  },
+  'get /v1/ledger/batches': {
+    expect: 200,
+    attack: (api, key) => api.call('GET', '/v1/ledger/batches?start=0&end=1000', key),
+  },
+  'get /v1/ledger/proof/inclusion': {
+    expect: 400,
+    attack: (api, key) => api.call('GET', '/v1/ledger/proof/inclusion?index=0&size=1000', key),
+  },
+  'get /v1/ledger/proof/consistency': {
+    expect: 400,
+    attack: (api, key) => api.call('GET', '/v1/ledger/proof/consistency?from=1&to=1000', key),
+  },
+  'get /v1/ledger/tile/{path}': {
+    expect: 404,
+    attack: (api, key) => api.call('GET', '/v1/ledger/tile/0/000.p/200', key),
+  },
+  'get /v1/collections/{name}/records/{id}/proof': {
+    expect: 404,
+    attack: (api, key, v) =>
+      api.call('GET', `/v1/collections/people/records/${v.recordId}/proof`, key),
+  },
+  'get /v1/ledger/export': {
+    expect: 200,
+    attack: (api, key) => api.call('GET', '/v1/ledger/export', key),
+  },
+  'get /v1/platform/tenants/{id}/ledger/export': {
+    expect: 403,
+    attack: (api, key, v) =>
+      api.call('GET', `/v1/platform/tenants/${v.tenantId}/ledger/export`, key),
+  },
+  'get /v1/platform/ledger/keys': {
+    expect: 200,
+    attack: (api, key) => api.call('GET', '/v1/platform/ledger/keys', key),
+  },
   'get /healthz': { expect: 200, attack: (api, key) => api.call('GET', '/healthz', key) },
   'get /readyz': { expect: 200, attack: (api, key) => api.call('GET', '/readyz', key) },
   'get /metrics': { expect: 200, attack: (api, key) => api.call('GET', '/metrics', key) },

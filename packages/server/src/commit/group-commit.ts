@@ -26,6 +26,8 @@ export interface GroupCommitOptions {
   /** Longest an op waits for others to join (0: the next turn of the event loop). */
   readonly maxWaitMs: number;
   readonly seal: BatchSealer;
+  /** Told after each durable batch that recorded events (the ledger sealer listens). */
+  readonly onCommitted?: (tenantId: string) => void;
 }
 
 interface Pending {
@@ -128,9 +130,10 @@ export class GroupCommitter {
         }
       }
       if (events.length > 0) await this.#options.seal(tx, store.tenantId, events);
-      return results;
+      return { results, sealed: events.length > 0 };
     });
-    outcomes.forEach((outcome, i) => {
+    if (outcomes.sealed) this.#options.onCommitted?.(store.tenantId);
+    outcomes.results.forEach((outcome, i) => {
       const item = batch[i]!;
       if (outcome.ok) item.resolve(outcome.value);
       else item.reject(outcome.error);

@@ -73,7 +73,8 @@ function convert(
 }
 
 function redact(name: SettingName, value: string): string {
-  return name === 'adminToken' ? '<redacted>' : value;
+  const secret: readonly SettingName[] = ['adminToken', 'masterKey', 'masterPassphrase'];
+  return secret.includes(name) ? '<redacted>' : value;
 }
 
 function readConfigFile(path: string, explicit: boolean): Record<string, unknown> {

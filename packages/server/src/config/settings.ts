@@ -111,12 +111,99 @@ export const SETTINGS = {
     minimum: 1,
     doc: 'Largest `limit` a listing accepts.',
   },
+  ledgerKeyFile: {
+    flag: 'ledger-key-file',
+    env: 'PALISADE_LEDGER_KEY_FILE',
+    type: 'string',
+    doc: 'File with the platform ledger signing keys (Ed25519 + ML-DSA-44); generated at first start. Default DATA/ledger-signing.json.',
+  },
+  ledgerOrigin: {
+    flag: 'ledger-origin',
+    env: 'PALISADE_LEDGER_ORIGIN',
+    type: 'string',
+    pattern: '^[a-z0-9.-]+(/[A-Za-z0-9._-]+)*$',
+    doc: 'Origin line of the platform checkpoint (a schema-less URL); set when the key file is first made.',
+  },
+  ledgerSealIntervalMs: {
+    flag: 'ledger-seal-interval-ms',
+    env: 'PALISADE_LEDGER_SEAL_INTERVAL_MS',
+    type: 'integer',
+    minimum: 10,
+    doc: 'How often changed tenant logs are checkpointed into the signed platform log.',
+  },
+  witnesses: {
+    flag: 'witness',
+    env: 'PALISADE_WITNESSES',
+    type: 'string-list',
+    pattern: '^https?://[^=\\s]+=\\S+$',
+    doc: 'A witness as URL=VKEY (C2SP tlog-witness); repeat the URL with each of its keys. Comma-separated in the environment.',
+  },
+  witnessQuorum: {
+    flag: 'witness-quorum',
+    env: 'PALISADE_WITNESS_QUORUM',
+    type: 'integer',
+    minimum: 1,
+    doc: 'How many witnesses must cosign before a platform checkpoint counts as witnessed.',
+  },
   shutdownTimeoutMs: {
     flag: 'shutdown-timeout-ms',
     env: 'PALISADE_SHUTDOWN_TIMEOUT_MS',
     type: 'integer',
     minimum: 0,
     doc: 'How long a graceful shutdown waits for in-flight requests before closing anyway.',
+  },
+  masterKeyFile: {
+    flag: 'master-key-file',
+    env: 'PALISADE_MASTER_KEY_FILE',
+    type: 'string',
+    doc: 'File holding the master key (or, with a passphrase, its scrypt salt); generated with mode 0600 at first start when no key is given. Default DATA/master.key.',
+  },
+  masterKey: {
+    flag: 'master-key',
+    env: 'PALISADE_MASTER_KEY',
+    type: 'string',
+    pattern: '^\\s*([0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)\\s*$',
+    doc: 'The master key itself (32 bytes as hex or base64); beats the key file.',
+  },
+  masterPassphrase: {
+    flag: 'master-passphrase',
+    env: 'PALISADE_MASTER_PASSPHRASE',
+    type: 'string',
+    pattern: '^.{12,}$',
+    doc: 'Derive the master key from this passphrase (scrypt); the key file then holds only its salt.',
+  },
+  dataKeyCacheMax: {
+    flag: 'data-key-cache-max',
+    env: 'PALISADE_DATA_KEY_CACHE_MAX',
+    type: 'integer',
+    minimum: 1,
+    doc: 'Most unwrapped data keys held in memory, across tenants (least recently used go first).',
+  },
+  dataKeyCacheTtlMs: {
+    flag: 'data-key-cache-ttl-ms',
+    env: 'PALISADE_DATA_KEY_CACHE_TTL_MS',
+    type: 'integer',
+    minimum: 1,
+    doc: 'How long an unwrapped data key stays in memory after it was unwrapped.',
+  },
+  reencryptBatchSize: {
+    flag: 'reencrypt-batch-size',
+    env: 'PALISADE_REENCRYPT_BATCH_SIZE',
+    type: 'integer',
+    minimum: 1,
+    doc: 'Records a re-encryption job moves to the new data key per transaction.',
+  },
+  tlsCert: {
+    flag: 'tls-cert',
+    env: 'PALISADE_TLS_CERT',
+    type: 'string',
+    doc: 'PEM certificate chain file; with tlsKey the API serves HTTPS (hybrid X25519MLKEM768 preferred).',
+  },
+  tlsKey: {
+    flag: 'tls-key',
+    env: 'PALISADE_TLS_KEY',
+    type: 'string',
+    doc: 'PEM private key file of tlsCert.',
   },
 } as const satisfies Record<string, SettingSpec>;
 
@@ -139,6 +226,19 @@ export interface Settings {
   authCacheTtlMs: number;
   pageSizeMax: number;
   shutdownTimeoutMs: number;
+  ledgerKeyFile: string | undefined;
+  ledgerOrigin: string | undefined;
+  ledgerSealIntervalMs: number;
+  witnesses: string[];
+  witnessQuorum: number;
+  masterKeyFile: string | undefined;
+  masterKey: string | undefined;
+  masterPassphrase: string | undefined;
+  dataKeyCacheMax: number;
+  dataKeyCacheTtlMs: number;
+  reencryptBatchSize: number;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
 }
 
 export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } = {
@@ -157,4 +257,17 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   authCacheTtlMs: 1000,
   pageSizeMax: 1000,
   shutdownTimeoutMs: 10_000,
+  ledgerKeyFile: undefined,
+  ledgerOrigin: undefined,
+  ledgerSealIntervalMs: 1000,
+  witnesses: [],
+  witnessQuorum: 1,
+  masterKeyFile: undefined,
+  masterKey: undefined,
+  masterPassphrase: undefined,
+  dataKeyCacheMax: 4096,
+  dataKeyCacheTtlMs: 300_000,
+  reencryptBatchSize: 200,
+  tlsCert: undefined,
+  tlsKey: undefined,
 };

@@ -1,7 +1,7 @@
 import { PalisadeError } from '../errors/index.ts';
 import { hashSecretToken } from '../ids/index.ts';
 import type { ControlPlaneStore, StoredCredential } from '../store/index.ts';
-import type { TenantContext } from '../tenancy/index.ts';
+import type { Tenant, TenantContext } from '../tenancy/index.ts';
 import { issueTenantContext } from '../tenancy/tenant-context.ts';
 
 /** The verified caller of a request. */
@@ -30,6 +30,18 @@ export class CredentialVerifier {
   constructor(controlPlane: ControlPlaneStore, ttlMs: number) {
     this.#controlPlane = controlPlane;
     this.#ttlMs = ttlMs;
+  }
+
+  /**
+   * The context in which the platform admin acts on one tenant (exports, key rotation).
+   * Only a verified admin principal can get one; the actor says who it was.
+   */
+  actAsAdmin(principal: Principal | undefined, tenant: Tenant): TenantContext {
+    if (principal?.kind !== 'platform-admin')
+      throw new PalisadeError('PALISADE_FORBIDDEN', 'this route needs the platform-admin token');
+    if (tenant.status === 'deleted')
+      throw new PalisadeError('PALISADE_TENANT_DELETED', `tenant ${tenant.id} is deleted`);
+    return issueTenantContext(tenant, { kind: 'platform-admin', id: 'platform-admin' });
   }
 
   invalidate(): void {

@@ -1,12 +1,14 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { CredentialVerifier, TenantAdmin } from '../control/index.ts';
+import type { TenantLedger } from '../ledger/index.ts';
 import type { CollectionService, RecordService } from '../records/index.ts';
 import { installAuth } from './auth-hook.ts';
 import { installMetrics } from './metrics.ts';
 import { installOpenApi } from './openapi.ts';
 import { installProblemHandlers } from './problem-handler.ts';
 import { collectionRoutes } from './routes/collection-routes.ts';
+import { ledgerRoutes } from './routes/ledger-routes.ts';
 import { platformTenantRoutes } from './routes/platform-tenant-routes.ts';
 import { recordRoutes } from './routes/record-routes.ts';
 import { type SystemProbes, systemRoutes } from './routes/system-routes.ts';
@@ -21,6 +23,7 @@ export interface GatewayOptions {
   readonly tenants: TenantAdmin;
   readonly collections: CollectionService;
   readonly records: RecordService;
+  readonly ledger: TenantLedger;
   readonly probes: Omit<SystemProbes, 'openApi'>;
   /** True once shutdown began: new requests get 503 PALISADE_UNAVAILABLE. */
   readonly closing: () => boolean;
@@ -52,6 +55,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   platformTenantRoutes(app, options.tenants, options.pageSizeMax);
   collectionRoutes(app, options.collections);
   recordRoutes(app, options.records, options.pageSizeMax);
+  ledgerRoutes(app, options);
   await app.ready();
   return app;
 }

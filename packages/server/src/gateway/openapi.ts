@@ -17,7 +17,7 @@ interface RouteDoc {
 }
 
 function toOpenApiPath(url: string): string {
-  return url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+  return url.replace(/:([A-Za-z0-9_]+)/g, '{$1}').replace(/\*$/, '{path}');
 }
 
 function parameters(location: 'path' | 'query', schema: unknown): unknown[] {

@@ -1,1 +1,10 @@
+export { loadLedgerKeys, type PlatformLedgerKeys } from './ledger-keys.ts';
+export { PlatformSealer, type PlatformSealerOptions, tenantOrigin } from './platform-sealer.ts';
 export { sealBatch } from './seal-batch.ts';
+export {
+  type CheckpointView,
+  LEDGER_PAGE_MAX,
+  type PlatformAnchor,
+  TenantLedger,
+} from './tenant-ledger.ts';
+export { WitnessPool } from './witness-client.ts';

@@ -1,10 +1,18 @@
+import { join } from 'node:path';
+import { nodeHasher } from '@palisade/ledger/node';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { GroupCommitter } from '../commit/index.ts';
 import type { Settings } from '../config/index.ts';
 import { CredentialVerifier, ensureAdminToken, TenantAdmin } from '../control/index.ts';
 import { createGateway } from '../gateway/index.ts';
-import { sealBatch } from '../ledger/index.ts';
+import {
+  loadLedgerKeys,
+  PlatformSealer,
+  sealBatch,
+  TenantLedger,
+  WitnessPool,
+} from '../ledger/index.ts';
 import {
   CollectionService,
   RecordService,
@@ -25,6 +33,8 @@ export interface Platform {
   readonly url: string;
   /** Set when this start generated the platform-admin token; print it once. */
   readonly generatedAdminToken: string | undefined;
+  /** Seals tenant checkpoints into the signed platform log (every `ledgerSealIntervalMs`). */
+  readonly sealer: PlatformSealer;
   /** Stops taking requests, finishes in-flight writes, closes stores. Idempotent. */
   close(): Promise<void>;
 }
@@ -58,14 +68,32 @@ export async function startPlatform(
   let closing = false;
   try {
     const { generated } = await ensureAdminToken(stores.controlPlane, settings.adminToken);
+    const ledgerKeyFile = settings.ledgerKeyFile ?? join(settings.data, 'ledger-signing.json');
+    const { keys, generated: newLedgerKeys } = loadLedgerKeys(ledgerKeyFile, settings.ledgerOrigin);
+    if (newLedgerKeys) {
+      logger.warn(
+        { file: ledgerKeyFile, origin: keys.origin },
+        'generated the ledger signing keys: back this file up; verifiers and witnesses trust these keys',
+      );
+    }
+    const sealer = new PlatformSealer({
+      stores,
+      keys,
+      witnesses: new WitnessPool(settings.witnesses, nodeHasher, stores.platformLog, logger),
+      intervalMs: settings.ledgerSealIntervalMs,
+      logger,
+    });
     const committer = new GroupCommitter({
       maxBatch: settings.commitMaxBatch,
       maxWaitMs: settings.commitMaxWaitMs,
       seal: sealBatch,
+      onCommitted: (tenantId) => sealer.markDirty(tenantId),
     });
     const verifier = new CredentialVerifier(stores.controlPlane, settings.authCacheTtlMs);
     const schemas = new SchemaRegistry();
     const locate = storeLocator(stores.shards);
+    const collections = new CollectionService(locate, committer, schemas);
+    const records = new RecordService(locate, committer, schemas);
     const http = await createGateway({
       logger,
       bodyLimit: settings.bodyLimit,
@@ -75,11 +103,22 @@ export async function startPlatform(
       tenants: new TenantAdmin(stores.controlPlane, stores.shards, committer, () =>
         verifier.invalidate(),
       ),
-      collections: new CollectionService(locate, committer, schemas),
-      records: new RecordService(locate, committer, schemas),
+      collections,
+      records,
+      ledger: new TenantLedger(
+        locate,
+        stores.platformLog,
+        keys,
+        async (tenantId) => {
+          sealer.markDirty(tenantId);
+          await sealer.seal();
+        },
+        settings.witnessQuorum,
+      ),
       probes: { ready: () => stores.controlPlane.ping() },
       closing: () => closing,
     });
+    await sealer.start();
     let url = '';
     if (options.listen ?? true) {
       const { host, port } = splitListen(settings.listen);
@@ -97,11 +136,13 @@ export async function startPlatform(
           new Promise((resolve) => setTimeout(resolve, settings.shutdownTimeoutMs).unref()),
         ]);
         await committer.drain();
+        await sealer.seal();
+        await sealer.stop();
         await stores.close();
       })();
       return closed;
     };
-    return { settings, stores, http, url, generatedAdminToken: generated, close };
+    return { settings, stores, http, url, generatedAdminToken: generated, sealer, close };
   } catch (error) {
     await stores.close().catch(() => undefined);
     throw error;

@@ -1,5 +1,11 @@
 export { openStores, type Stores } from './open-stores.ts';
 export type {
+  PlatformCheckpointRow,
+  PlatformLogStore,
+  PlatformSeal,
+  SealedTenantCheckpoint,
+} from './platform-log-store.ts';
+export type {
   ApiKeyRow,
   CollectionRow,
   ConditionalWrite,

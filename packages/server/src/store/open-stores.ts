@@ -1,9 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Settings } from '../config/index.ts';
+import type { PlatformLogStore } from './platform-log-store.ts';
 import { PostgresControlPlaneStore } from './postgres/postgres-control-plane-store.ts';
+import { PostgresPlatformLogStore } from './postgres/postgres-platform-log-store.ts';
 import { PostgresShardStore } from './postgres/postgres-shard-store.ts';
 import { SqliteControlPlaneStore } from './sqlite/sqlite-control-plane-store.ts';
+import { SqlitePlatformLogStore } from './sqlite/sqlite-platform-log-store.ts';
 import { SqliteShardStore } from './sqlite/sqlite-shard-store.ts';
 import type { ControlPlaneStore, ShardStore } from './types.ts';
 
@@ -11,6 +14,7 @@ import type { ControlPlaneStore, ShardStore } from './types.ts';
 export interface Stores {
   readonly controlPlane: ControlPlaneStore;
   readonly shards: ReadonlyMap<string, ShardStore>;
+  readonly platformLog: PlatformLogStore;
   close(): Promise<void>;
 }
 
@@ -34,13 +38,19 @@ export async function openStores(settings: Settings): Promise<Stores> {
     settings.database === undefined
       ? new SqliteControlPlaneStore(join(settings.data, 'platform.db'))
       : new PostgresControlPlaneStore(settings.database, settings.postgresPoolSize);
+  const platformLog: PlatformLogStore =
+    settings.database === undefined
+      ? new SqlitePlatformLogStore(join(settings.data, 'platform-log.db'))
+      : new PostgresPlatformLogStore(settings.database, settings.postgresPoolSize);
   const shards = new Map<string, ShardStore>();
   const close = async () => {
     for (const shard of shards.values()) await shard.close();
+    await platformLog.close();
     await controlPlane.close();
   };
   try {
     await controlPlane.migrate();
+    await platformLog.migrate();
     for (const spec of settings.shards) {
       const { id, postgresUrl } = parseShard(spec);
       const shard =
@@ -65,7 +75,7 @@ export async function openStores(settings: Settings): Promise<Stores> {
     await close().catch(() => undefined);
     throw error;
   }
-  return { controlPlane, shards, close };
+  return { controlPlane, shards, platformLog, close };
 }
 
 function redactUrl(location: string): string {

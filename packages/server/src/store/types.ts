@@ -1,5 +1,11 @@
 import type { NodeKey, TreeNode } from '@palisade/ledger';
 import type { Tenant, TenantStatus } from '../tenancy/index.ts';
+import type {
+  ControlPlaneKeyStore,
+  SealedFields,
+  TenantKeyReader,
+  TenantKeyWriter,
+} from './key-types.ts';
 
 /** A page of rows after an exclusive cursor key. */
 export interface PageQuery {
@@ -29,6 +35,8 @@ export interface ShardRow {
 /** Platform-wide state: tenants, their placement, platform credentials. */
 export interface ControlPlaneStore {
   readonly kind: 'sqlite' | 'postgres';
+  /** Tenant KEKs (crypto-shredding deletes them here first). */
+  readonly keys: ControlPlaneKeyStore;
   migrate(): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -68,11 +76,15 @@ export interface CollectionRow {
   readonly updatedAt: string;
 }
 
-/** A record as stored: `data` is the JSON object the tenant wrote. */
+/**
+ * A record as stored: `data` is the JSON object the tenant wrote, less its encrypted fields,
+ * which are in `sealed` (ciphertext only) until the record service opens them.
+ */
 export interface RecordRow {
   readonly collection: string;
   readonly id: string;
   readonly data: Record<string, unknown>;
+  readonly sealed?: SealedFields | undefined;
   readonly version: number;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -82,6 +94,8 @@ export interface RecordRow {
 export interface FieldFilter {
   readonly field: string;
   readonly value: string | number | boolean | null;
+  /** The value is the blind index of an encrypted field, compared with its stored index. */
+  readonly blind?: boolean;
 }
 
 export interface RecordQuery extends PageQuery {
@@ -136,6 +150,7 @@ export interface TenantLedgerReader {
 
 /** Reads of one tenant's data; every method is confined to that tenant. */
 export interface TenantReader extends TenantLedgerReader {
+  readonly keys: TenantKeyReader;
   getCollection(name: string): Promise<CollectionRow | undefined>;
   listCollections(): Promise<CollectionRow[]>;
   getRecord(collection: string, id: string): Promise<RecordRow | undefined>;
@@ -153,6 +168,7 @@ export type ConditionalWrite<T> =
  * keep one caller's refusal from undoing another caller's write in the same batch.
  */
 export interface TenantWriteTx extends TenantReader {
+  readonly keys: TenantKeyWriter;
   putCollection(row: CollectionRow): Promise<void>;
   appendLedger(write: LedgerBatchWrite): Promise<void>;
   insertRecord(row: RecordRow): Promise<void>;
@@ -162,6 +178,7 @@ export interface TenantWriteTx extends TenantReader {
     data: Record<string, unknown>,
     expectedVersion: number | undefined,
     updatedAt: string,
+    sealed?: SealedFields,
   ): Promise<ConditionalWrite<RecordRow>>;
   deleteRecord(
     collection: string,

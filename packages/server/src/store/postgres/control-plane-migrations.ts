@@ -27,4 +27,22 @@ export const PG_CONTROL_PLANE_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX api_keys_by_tenant ON api_keys (tenant_id);
     `,
   },
+  {
+    version: 2,
+    sql: `
+      CREATE TABLE tenant_keks (
+        tenant_id uuid NOT NULL REFERENCES tenants (id),
+        version int NOT NULL,
+        public_key bytea NOT NULL,
+        sealed_seed bytea NOT NULL,
+        created_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, version)
+      );
+      CREATE TABLE pending_key_jobs (
+        tenant_id uuid NOT NULL REFERENCES tenants (id),
+        job_id uuid NOT NULL,
+        PRIMARY KEY (tenant_id, job_id)
+      );
+    `,
+  },
 ];

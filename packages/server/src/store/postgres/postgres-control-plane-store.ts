@@ -9,6 +9,7 @@ import type {
   StoredCredential,
 } from '../types.ts';
 import { PG_CONTROL_PLANE_MIGRATIONS } from './control-plane-migrations.ts';
+import { PgControlPlaneKeys } from './postgres-key-store.ts';
 import { migratePostgres } from './postgres-migrate.ts';
 
 const ADMIN_TOKEN_KEY = 'admin_token_sha256';
@@ -41,6 +42,7 @@ function toTenant(row: TenantPgRow): Tenant {
 /** The scale-out control plane: platform tables in one PostgreSQL database. */
 export class PostgresControlPlaneStore implements ControlPlaneStore {
   readonly kind = 'postgres';
+  readonly keys: PgControlPlaneKeys;
   readonly #url: string;
   readonly #pool: pg.Pool;
 
@@ -48,6 +50,7 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
     this.#url = url;
     this.#pool = new pg.Pool({ connectionString: url, max: poolSize });
     this.#pool.on('error', () => undefined);
+    this.keys = new PgControlPlaneKeys(this.#pool);
   }
 
   async migrate(): Promise<void> {

@@ -1,6 +1,7 @@
 import type { NodeKey } from '@palisade/ledger';
 import type pg from 'pg';
 import { isUuid } from '../../ids/index.ts';
+import type { SealedFields, TenantKeyReader } from '../key-types.ts';
 import type {
   CollectionRow,
   ConditionalWrite,
@@ -14,6 +15,7 @@ import type {
   TenantStore,
   TenantWriteTx,
 } from '../types.ts';
+import { PgTenantKeys, sealedFromRow, sealedParams } from './postgres-key-store.ts';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -33,9 +35,13 @@ interface RecordPgRow {
   version: number;
   created_at: Date;
   updated_at: Date;
+  sealed: Record<string, string> | null;
+  blind: Record<string, string> | null;
+  key_version: number | null;
 }
 
-const RECORD_COLUMNS = 'collection, id, data, version, created_at, updated_at';
+const RECORD_COLUMNS =
+  'collection, id, data, version, created_at, updated_at, sealed, blind, key_version';
 const ENTRY_COLUMNS = 'seq::float8 AS seq, batch::float8 AS batch, resource, entry, salt';
 
 interface EntryPgRow {
@@ -75,6 +81,7 @@ function toRecord(row: RecordPgRow): RecordRow {
     version: row.version,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
+    sealed: sealedFromRow(row),
   };
 }
 
@@ -85,10 +92,12 @@ function toRecord(row: RecordPgRow): RecordRow {
 class PgTenantQueries implements TenantWriteTx {
   readonly #db: Queryable;
   readonly #tenantId: string;
+  readonly keys: PgTenantKeys;
 
   constructor(db: Queryable, tenantId: string) {
     this.#db = db;
     this.#tenantId = tenantId;
+    this.keys = new PgTenantKeys(db, tenantId);
   }
 
   async getCollection(name: string): Promise<CollectionRow | undefined> {
@@ -121,6 +130,11 @@ class PgTenantQueries implements TenantWriteTx {
     const params: unknown[] = [this.#tenantId, collection, query.after ?? null];
     const where = ['tenant_id = $1', 'collection = $2', '($3::uuid IS NULL OR id > $3::uuid)'];
     for (const filter of query.filters) {
+      if (filter.blind === true) {
+        params.push(filter.field, String(filter.value));
+        where.push(`blind ->> $${params.length - 1}::text = $${params.length}::text`);
+        continue;
+      }
       params.push(filter.field, JSON.stringify(filter.value));
       where.push(`data -> $${params.length - 1}::text = $${params.length}::jsonb`);
     }
@@ -210,6 +224,8 @@ class PgTenantQueries implements TenantWriteTx {
 
   /** Removes every data row of the tenant, children first (the ledger is removed by the owner). */
   async purge(): Promise<void> {
+    await this.#db.query('DELETE FROM data_keys WHERE tenant_id = $1', [this.#tenantId]);
+    await this.#db.query('DELETE FROM key_jobs WHERE tenant_id = $1', [this.#tenantId]);
     await this.#db.query('DELETE FROM records WHERE tenant_id = $1', [this.#tenantId]);
     await this.#db.query('DELETE FROM collections WHERE tenant_id = $1', [this.#tenantId]);
   }
@@ -234,7 +250,7 @@ class PgTenantQueries implements TenantWriteTx {
 
   async insertRecord(row: RecordRow): Promise<void> {
     await this.#db.query(
-      `INSERT INTO records (tenant_id, ${RECORD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      `INSERT INTO records (tenant_id, ${RECORD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
       [
         this.#tenantId,
         row.collection,
@@ -243,6 +259,7 @@ class PgTenantQueries implements TenantWriteTx {
         row.version,
         row.createdAt,
         row.updatedAt,
+        ...sealedParams(row.sealed),
       ],
     );
   }
@@ -253,12 +270,21 @@ class PgTenantQueries implements TenantWriteTx {
     data: Record<string, unknown>,
     expectedVersion: number | undefined,
     updatedAt: string,
+    sealed?: SealedFields,
   ): Promise<ConditionalWrite<RecordRow>> {
     const result = await this.#db.query<RecordPgRow>(
-      `UPDATE records SET data = $1, version = version + 1, updated_at = $2
+      `UPDATE records SET data = $1, version = version + 1, updated_at = $2, sealed = $7, blind = $8, key_version = $9
        WHERE tenant_id = $3 AND collection = $4 AND id = $5 AND ($6::int IS NULL OR version = $6::int)
        RETURNING ${RECORD_COLUMNS}`,
-      [JSON.stringify(data), updatedAt, this.#tenantId, collection, id, expectedVersion ?? null],
+      [
+        JSON.stringify(data),
+        updatedAt,
+        this.#tenantId,
+        collection,
+        id,
+        expectedVersion ?? null,
+        ...sealedParams(sealed),
+      ],
     );
     const row = result.rows[0];
     if (row !== undefined) return { ok: true, row: toRecord(row) };
@@ -326,6 +352,14 @@ class PgTenantReader implements TenantReader {
   #read<T>(work: (q: PgTenantQueries) => Promise<T>): Promise<T> {
     return inTenantTransaction(this.#pool, this.#tenantId, 'READ ONLY', work);
   }
+  readonly keys: TenantKeyReader = {
+    listDataKeys: () => this.#read((q) => q.keys.listDataKeys()),
+    getKeyJob: (id) => this.#read((q) => q.keys.getKeyJob(id)),
+    listKeyJobs: () => this.#read((q) => q.keys.listKeyJobs()),
+    recordsPerKeyVersion: () => this.#read((q) => q.keys.recordsPerKeyVersion()),
+    recordsBelowKeyVersion: (version, limit) =>
+      this.#read((q) => q.keys.recordsBelowKeyVersion(version, limit)),
+  };
   getCollection(name: string) {
     return this.#read((q) => q.getCollection(name));
   }

@@ -28,6 +28,9 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
   const ledgerPolicies = LEDGER_TABLES.map((table) => isolate(table, role, 'SELECT, INSERT')).join(
     '\n',
   );
+  const keyPolicies = ['data_keys', 'key_jobs']
+    .map((table) => isolate(table, role, 'SELECT, INSERT, UPDATE, DELETE'))
+    .join('\n');
   return [
     {
       version: 1,
@@ -88,6 +91,39 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
           PRIMARY KEY (tenant_id, level, idx)
         );
         ${ledgerPolicies}
+      `,
+    },
+    {
+      version: 3,
+      sql: `
+        ALTER TABLE records ADD COLUMN sealed jsonb, ADD COLUMN blind jsonb, ADD COLUMN key_version int;
+        CREATE INDEX records_by_key_version ON records (tenant_id, key_version) WHERE key_version IS NOT NULL;
+        CREATE TABLE data_keys (
+          tenant_id uuid NOT NULL,
+          key_id text NOT NULL,
+          version int NOT NULL,
+          kek_version int NOT NULL,
+          wrapped bytea,
+          sealed_secret bytea,
+          state text NOT NULL CHECK (state IN ('active', 'retired')),
+          created_at timestamptz NOT NULL,
+          retired_at timestamptz,
+          PRIMARY KEY (tenant_id, key_id, version)
+        );
+        CREATE TABLE key_jobs (
+          tenant_id uuid NOT NULL,
+          id uuid NOT NULL,
+          key_id text NOT NULL,
+          target_version int NOT NULL,
+          state text NOT NULL CHECK (state IN ('running', 'done', 'superseded', 'failed')),
+          processed bigint NOT NULL,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL,
+          finished_at timestamptz,
+          error text,
+          PRIMARY KEY (tenant_id, id)
+        );
+        ${keyPolicies}
       `,
     },
   ];

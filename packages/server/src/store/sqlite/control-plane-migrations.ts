@@ -27,4 +27,22 @@ export const CONTROL_PLANE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX api_keys_by_tenant ON api_keys (tenant_id);
     `,
   },
+  {
+    version: 2,
+    sql: `
+      CREATE TABLE tenant_keks (
+        tenant_id TEXT NOT NULL REFERENCES tenants (id),
+        version INTEGER NOT NULL,
+        public_key BLOB NOT NULL,
+        sealed_seed BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, version)
+      ) STRICT;
+      CREATE TABLE pending_key_jobs (
+        tenant_id TEXT NOT NULL REFERENCES tenants (id),
+        job_id TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, job_id)
+      ) STRICT;
+    `,
+  },
 ];

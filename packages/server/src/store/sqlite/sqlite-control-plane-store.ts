@@ -10,6 +10,7 @@ import type {
 } from '../types.ts';
 import { CONTROL_PLANE_MIGRATIONS } from './control-plane-migrations.ts';
 import { migrateSqlite, openSqlite } from './sqlite-database.ts';
+import { SqliteControlPlaneKeys } from './sqlite-key-store.ts';
 
 const ADMIN_TOKEN_KEY = 'admin_token_sha256';
 const TENANT_COLUMNS = 'id, slug, name, plan, status, shard, created_at, updated_at';
@@ -41,11 +42,13 @@ function toTenant(row: TenantSqlRow): Tenant {
 /** The embedded control plane: `DATA/platform.db`. */
 export class SqliteControlPlaneStore implements ControlPlaneStore {
   readonly kind = 'sqlite';
+  readonly keys: SqliteControlPlaneKeys;
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
 
   constructor(path: string) {
     this.#db = openSqlite(path);
+    this.keys = new SqliteControlPlaneKeys(this.#db);
   }
 
   #sql(sql: string): StatementSync {

@@ -1,5 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { NodeKey } from '@palisade/ledger';
+import type { SealedFields } from '../key-types.ts';
 import type {
   CollectionRow,
   ConditionalWrite,
@@ -13,6 +14,7 @@ import type {
   TenantStore,
   TenantWriteTx,
 } from '../types.ts';
+import { SqliteTenantKeys, sealedColumns, sealedFromColumns } from './sqlite-key-store.ts';
 
 interface CollectionSqlRow {
   name: string;
@@ -30,9 +32,13 @@ interface RecordSqlRow {
   version: number;
   created_at: string;
   updated_at: string;
+  sealed: string | null;
+  blind: string | null;
+  key_version: number | null;
 }
 
-const RECORD_COLUMNS = 'collection, id, data, version, created_at, updated_at';
+const RECORD_COLUMNS =
+  'collection, id, data, version, created_at, updated_at, sealed, blind, key_version';
 
 interface EntrySqlRow {
   seq: number;
@@ -71,6 +77,7 @@ function toRecord(row: RecordSqlRow): RecordRow {
     version: row.version,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    sealed: sealedFromColumns(row.sealed, row.blind, row.key_version),
   };
 }
 
@@ -93,8 +100,10 @@ class Statements {
 
 class SqliteTenantReader implements TenantReader {
   protected readonly sql: Statements;
+  readonly keys: SqliteTenantKeys;
   constructor(db: DatabaseSync) {
     this.sql = new Statements(db);
+    this.keys = new SqliteTenantKeys((sql) => this.sql.get(sql));
   }
 
   async getCollection(name: string): Promise<CollectionRow | undefined> {
@@ -121,6 +130,11 @@ class SqliteTenantReader implements TenantReader {
     const where = ['collection = ?', 'id > ?'];
     const params: (string | number)[] = [collection, query.after ?? ''];
     for (const filter of query.filters) {
+      if (filter.blind === true) {
+        where.push('blind ->> ? = ?');
+        params.push(`$."${filter.field}"`, String(filter.value));
+        continue;
+      }
       where.push('data -> ? = ?');
       params.push(`$."${filter.field}"`, JSON.stringify(filter.value));
     }
@@ -206,7 +220,7 @@ class SqliteTenantWriteTx extends SqliteTenantReader implements TenantWriteTx {
 
   async insertRecord(row: RecordRow): Promise<void> {
     this.sql
-      .get(`INSERT INTO records (${RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`)
+      .get(`INSERT INTO records (${RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(
         row.collection,
         row.id,
@@ -214,6 +228,7 @@ class SqliteTenantWriteTx extends SqliteTenantReader implements TenantWriteTx {
         row.version,
         row.createdAt,
         row.updatedAt,
+        ...sealedColumns(row.sealed),
       );
   }
 
@@ -223,15 +238,17 @@ class SqliteTenantWriteTx extends SqliteTenantReader implements TenantWriteTx {
     data: Record<string, unknown>,
     expectedVersion: number | undefined,
     updatedAt: string,
+    sealed?: SealedFields,
   ): Promise<ConditionalWrite<RecordRow>> {
     const row = this.sql
       .get(
-        `UPDATE records SET data = ?, version = version + 1, updated_at = ?
+        `UPDATE records SET data = ?, version = version + 1, updated_at = ?, sealed = ?, blind = ?, key_version = ?
          WHERE collection = ? AND id = ? AND (? IS NULL OR version = ?) RETURNING ${RECORD_COLUMNS}`,
       )
       .get(
         JSON.stringify(data),
         updatedAt,
+        ...sealedColumns(sealed),
         collection,
         id,
         expectedVersion ?? null,

@@ -56,4 +56,35 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
     `,
   },
+  {
+    version: 3,
+    sql: `
+      ALTER TABLE records ADD COLUMN sealed TEXT;
+      ALTER TABLE records ADD COLUMN blind TEXT;
+      ALTER TABLE records ADD COLUMN key_version INTEGER;
+      CREATE INDEX records_by_key_version ON records (key_version) WHERE key_version IS NOT NULL;
+      CREATE TABLE data_keys (
+        key_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        kek_version INTEGER NOT NULL,
+        wrapped BLOB,
+        sealed_secret BLOB,
+        state TEXT NOT NULL CHECK (state IN ('active', 'retired')),
+        created_at TEXT NOT NULL,
+        retired_at TEXT,
+        PRIMARY KEY (key_id, version)
+      ) STRICT;
+      CREATE TABLE key_jobs (
+        id TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL,
+        target_version INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('running', 'done', 'superseded', 'failed')),
+        processed INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        finished_at TEXT,
+        error TEXT
+      ) STRICT;
+    `,
+  },
 ];

@@ -1,0 +1,207 @@
+import type { FastifyInstance } from 'fastify';
+import type { CredentialVerifier, TenantAdmin } from '../../control/index.ts';
+import type { TenantLedger } from '../../ledger/index.ts';
+import type { CollectionService, RecordService } from '../../records/index.ts';
+import type { TenantContext } from '../../tenancy/index.ts';
+import { tenantOf } from '../auth-hook.ts';
+import { COLLECTION_NAME } from '../schemas.ts';
+
+const TAGS = ['ledger'];
+const INDEX = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
+const B64_LIST = { type: 'array', items: { type: 'string' } } as const;
+const ANCHOR = {
+  type: 'object',
+  required: ['index', 'proof', 'checkpoint', 'cosignatures', 'witnessed'],
+  properties: {
+    index: INDEX,
+    proof: B64_LIST,
+    checkpoint: { type: 'string' },
+    cosignatures: { type: 'integer' },
+    witnessed: { type: 'boolean' },
+  },
+} as const;
+
+function rangeQuery(from: string, to: string) {
+  return {
+    type: 'object',
+    required: [from, to],
+    additionalProperties: false,
+    properties: { [from]: INDEX, [to]: INDEX },
+  } as const;
+}
+
+/** Collects every current record with its data, for the export's commitment checks. */
+async function currentRecords(
+  context: TenantContext,
+  collections: CollectionService,
+  records: RecordService,
+) {
+  const out: { resource: string; data: unknown }[] = [];
+  for (const collection of await collections.list(context)) {
+    let cursor: string | undefined;
+    do {
+      const page = await records.list(context, collection.name, {
+        limit: 1000,
+        cursor,
+        filters: new Map(),
+      });
+      for (const row of page.items)
+        out.push({ resource: `collections/${collection.name}/records/${row.id}`, data: row.data });
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor !== undefined);
+  }
+  return out;
+}
+
+export interface LedgerRouteServices {
+  readonly ledger: TenantLedger;
+  readonly collections: CollectionService;
+  readonly records: RecordService;
+  readonly tenants: TenantAdmin;
+  readonly verifier: CredentialVerifier;
+}
+
+/** `/v1/ledger/…` for tenants, the per-record proof, the public keys and the admin export. */
+export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices): void {
+  const { ledger } = services;
+  const config = { auth: 'tenant' as const };
+
+  app.get('/v1/ledger/checkpoint', {
+    config,
+    schema: {
+      summary:
+        "The tenant's newest signed checkpoint and the cosigned platform checkpoint that commits it",
+      tags: TAGS,
+      response: {
+        200: {
+          type: 'object',
+          required: ['size', 'checkpoint', 'platform'],
+          properties: { size: INDEX, checkpoint: { type: 'string' }, platform: ANCHOR },
+        },
+        204: { description: 'the tenant has no ledger entries yet', type: 'null' },
+      },
+    },
+    handler: async (request, reply) => {
+      const view = await ledger.checkpoint(tenantOf(request));
+      return view === undefined ? reply.code(204).send() : view;
+    },
+  });
+
+  app.get<{ Querystring: { start: number; end: number } }>('/v1/ledger/entries', {
+    config,
+    schema: {
+      summary: 'Ledger entries with start <= seq < end',
+      tags: TAGS,
+      querystring: rangeQuery('start', 'end'),
+    },
+    handler: (request) => ledger.entries(tenantOf(request), request.query.start, request.query.end),
+  });
+
+  app.get<{ Querystring: { start: number; end: number } }>('/v1/ledger/batches', {
+    config,
+    schema: {
+      summary: 'Tenant-log leaves (batch headers) with start <= batch < end',
+      tags: TAGS,
+      querystring: rangeQuery('start', 'end'),
+    },
+    handler: (request) => ledger.batches(tenantOf(request), request.query.start, request.query.end),
+  });
+
+  app.get<{ Querystring: { index: number; size: number } }>('/v1/ledger/proof/inclusion', {
+    config,
+    schema: {
+      summary: 'Inclusion proof of batch `index` in the tenant log of `size` batches',
+      tags: TAGS,
+      querystring: rangeQuery('index', 'size'),
+    },
+    handler: (request) =>
+      ledger.inclusion(tenantOf(request), request.query.index, request.query.size),
+  });
+
+  app.get<{ Querystring: { from: number; to: number } }>('/v1/ledger/proof/consistency', {
+    config,
+    schema: {
+      summary: 'Consistency proof between two sizes of the tenant log',
+      tags: TAGS,
+      querystring: rangeQuery('from', 'to'),
+    },
+    handler: (request) =>
+      ledger.consistency(tenantOf(request), request.query.from, request.query.to),
+  });
+
+  app.get<{ Params: { '*': string } }>('/v1/ledger/tile/*', {
+    config,
+    schema: {
+      summary: 'C2SP tlog-tiles tile of the tenant log (hash tiles and entries bundles)',
+      tags: TAGS,
+    },
+    handler: async (request, reply) =>
+      reply
+        .type('application/octet-stream')
+        .header('cache-control', 'private, max-age=31536000, immutable')
+        .send(Buffer.from(await ledger.tile(tenantOf(request), `tile/${request.params['*']}`))),
+  });
+
+  app.get<{ Params: { name: string; id: string } }>('/v1/collections/:name/records/:id/proof', {
+    config,
+    schema: {
+      summary:
+        "Proof of the record's newest state: entry, batch path, tenant-log path, platform anchoring, and the commitment salt",
+      tags: TAGS,
+      params: {
+        type: 'object',
+        required: ['name', 'id'],
+        properties: { name: COLLECTION_NAME, id: { type: 'string', maxLength: 64 } },
+      },
+    },
+    handler: async (request) => {
+      const context = tenantOf(request);
+      await services.records.get(context, request.params.name, request.params.id);
+      return ledger.recordProof(context, request.params.name, request.params.id);
+    },
+  });
+
+  app.get('/v1/ledger/export', {
+    config,
+    schema: {
+      summary: 'The whole tenant ledger with anchors and current records, for offline verification',
+      tags: TAGS,
+    },
+    handler: async (request) => {
+      const context = tenantOf(request);
+      return {
+        ...(await ledger.exportBundle(context)),
+        records: await currentRecords(context, services.collections, services.records),
+      };
+    },
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/platform/tenants/:id/ledger/export', {
+    config: { auth: 'admin' },
+    schema: {
+      summary: "A tenant's whole ledger bundle, for the platform admin (palisade ledger export)",
+      tags: ['platform'],
+      params: {
+        type: 'object',
+        required: ['id'],
+        properties: { id: { type: 'string', maxLength: 64 } },
+      },
+    },
+    handler: async (request) => {
+      const context = services.verifier.actAsAdmin(
+        request.principal,
+        await services.tenants.get(request.params.id),
+      );
+      return {
+        ...(await ledger.exportBundle(context)),
+        records: await currentRecords(context, services.collections, services.records),
+      };
+    },
+  });
+
+  app.get('/v1/platform/ledger/keys', {
+    config: { auth: 'public' },
+    schema: { summary: "The platform ledger's origin and verifier keys (C2SP vkeys)", tags: TAGS },
+    handler: async () => ledger.publicKeys(),
+  });
+}

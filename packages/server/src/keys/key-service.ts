@@ -1,0 +1,274 @@
+/**
+ * The tenant key hierarchy at run time: master key (in the `Kms`) → per-tenant X-Wing KEK
+ * (control plane) → versioned data keys wrapped to the KEK's public key (tenant store).
+ *
+ * Unwrapped data keys live only in the bounded, expiring `DataKeyCache`, namespaced by
+ * tenant; what the service hands out is used synchronously (see `withKeys`), so an evicted
+ * key is never used. Every key event is a ledger entry, written through the group commit.
+ */
+import {
+  CryptoError,
+  createTenantKek,
+  DataKey,
+  type DataKeyCache,
+  DataKeyring,
+  encryptField,
+  type Kms,
+  openTenantKek,
+  unwrapDataKey,
+  wrapDataKey,
+} from '@palisade/crypto';
+import type { BlindIndexKey } from '@palisade/crypto';
+import type { GroupCommitter } from '../commit/index.ts';
+import { PalisadeError } from '../errors/index.ts';
+import type { ControlPlaneStore, ShardStore, TenantStore } from '../store/index.ts';
+import type { DataKeyRow, TenantKekRow } from '../store/key-types.ts';
+import type { Tenant } from '../tenancy/index.ts';
+import { indexKeyContext, openIndexKey } from './record-cipher.ts';
+
+/** Key id of the data keys that encrypt fields. */
+export const FIELDS_KEY_ID = 'fields';
+/** Key id of the data key that encrypts the tenant's blind-index key. */
+export const BLIND_INDEX_KEY_ID = 'blind-index';
+/** Attempts to gather every needed key from the cache in one synchronous turn. */
+const GATHER_ATTEMPTS = 4;
+
+/** Keys for one synchronous operation: never keep them past it. */
+export interface KeysInHand {
+  /** Every requested field key version; `current` is the newest the tenant has. */
+  readonly ring: DataKeyring;
+  readonly current: DataKey;
+  /** The blind-index key, opened lazily; destroyed when the operation returns. */
+  indexKey(): BlindIndexKey;
+}
+
+export interface KeyServiceOptions {
+  readonly kms: Kms;
+  readonly controlPlane: ControlPlaneStore;
+  readonly shards: ReadonlyMap<string, ShardStore>;
+  readonly committer: GroupCommitter;
+  readonly cache: DataKeyCache;
+  /** How long the (non-secret) list of a tenant's data key versions is trusted. */
+  readonly metaTtlMs: number;
+  /** Bound of that list's cache. */
+  readonly metaMax: number;
+}
+
+interface KeyMeta {
+  readonly rows: readonly DataKeyRow[];
+  readonly at: number;
+}
+
+/** Per-tenant KEKs and data keys: provisioning, unwrapping, rotation, shredding. */
+export class KeyService {
+  readonly #o: KeyServiceOptions;
+  readonly #meta = new Map<string, KeyMeta>();
+
+  constructor(options: KeyServiceOptions) {
+    this.#o = options;
+  }
+
+  /** Public id of the master key that seals now (safe to log). */
+  get masterKeyId(): string {
+    return this.#o.kms.keyId;
+  }
+
+  async store(tenant: Tenant): Promise<TenantStore> {
+    const shard = this.#o.shards.get(tenant.shard);
+    if (shard === undefined)
+      throw new PalisadeError('PALISADE_INTERNAL', `shard ${tenant.shard} is not open`);
+    return shard.tenant(tenant.id);
+  }
+
+  /** Creates the tenant's KEK and first data keys unless they exist. Idempotent. */
+  async provision(tenant: Tenant, actor = 'platform'): Promise<void> {
+    const kek = await this.#latestKek(tenant.id, true);
+    const store = await this.store(tenant);
+    await this.#o.committer.submit(store, async (tx, record) => {
+      if ((await tx.keys.listDataKeys()).length > 0) return;
+      const now = new Date().toISOString();
+      const fields = DataKey.generate(FIELDS_KEY_ID, 1);
+      const blind = DataKey.generate(BLIND_INDEX_KEY_ID, 1);
+      try {
+        const wrap = (key: DataKey) =>
+          wrapDataKey(kek.publicKey, key, { tenantId: tenant.id, kekVersion: kek.version });
+        const secret = this.#indexSecret(tenant.id, blind);
+        const row = (key: DataKey, sealedSecret: Uint8Array | null): DataKeyRow => ({
+          keyId: key.keyId,
+          version: key.version,
+          kekVersion: kek.version,
+          wrapped: wrap(key),
+          sealedSecret,
+          state: 'active',
+          createdAt: now,
+          retiredAt: null,
+        });
+        await tx.keys.insertDataKey(row(fields, null));
+        await tx.keys.insertDataKey(row(blind, secret));
+      } finally {
+        fields.destroy();
+        blind.destroy();
+      }
+      record({
+        actor,
+        action: 'keys.create',
+        resource: 'keys',
+        state: {
+          kekVersion: kek.version,
+          keys: [
+            { keyId: FIELDS_KEY_ID, version: 1 },
+            { keyId: BLIND_INDEX_KEY_ID, version: 1 },
+          ],
+        },
+      });
+    });
+    this.forget(tenant.id);
+  }
+
+  /** 32 fresh random bytes (the blind-index key), encrypted under the blind-index data key. */
+  #indexSecret(tenantId: string, blind: DataKey): Uint8Array {
+    const bytes = new Uint8Array(32);
+    crypto.getRandomValues(bytes);
+    try {
+      return encryptField(blind, indexKeyContext(tenantId), bytes);
+    } finally {
+      bytes.fill(0);
+    }
+  }
+
+  async #latestKek(tenantId: string, create: boolean): Promise<TenantKekRow> {
+    let keks = await this.#o.controlPlane.keys.listKeks(tenantId);
+    if (keks.length === 0 && create) {
+      const { record, secretKey } = await createTenantKek(this.#o.kms, tenantId, 1);
+      secretKey.destroy();
+      try {
+        await this.#o.controlPlane.keys.insertKek({
+          ...record,
+          createdAt: new Date().toISOString(),
+        });
+      } catch {
+        // Another request provisioned it first; use theirs.
+      }
+      keks = await this.#o.controlPlane.keys.listKeks(tenantId);
+    }
+    const latest = keks.at(-1);
+    if (latest === undefined) throw keysUnavailable(tenantId);
+    return latest;
+  }
+
+  /**
+   * Crypto-shredding, step one: destroys the tenant's KEK records (so every copy of its
+   * wrapped data keys, and of its encrypted fields, is unreadable) and drops cached keys.
+   */
+  async shred(tenant: Tenant): Promise<void> {
+    await this.#o.controlPlane.keys.deleteKeks(tenant.id);
+    this.#o.cache.deleteTenant(tenant.id);
+    this.forget(tenant.id);
+  }
+
+  /** Drops the cached list of the tenant's key versions (after a rotation or retirement). */
+  forget(tenantId: string): void {
+    this.#meta.delete(tenantId);
+  }
+
+  /** The tenant's data key rows, from a short-lived cache. */
+  async dataKeys(tenant: Tenant, fresh = false): Promise<readonly DataKeyRow[]> {
+    const cached = this.#meta.get(tenant.id);
+    if (!fresh && cached !== undefined && Date.now() - cached.at < this.#o.metaTtlMs)
+      return cached.rows;
+    let rows = await (await this.store(tenant)).reader.keys.listDataKeys();
+    if (rows.length === 0) {
+      await this.provision(tenant);
+      rows = await (await this.store(tenant)).reader.keys.listDataKeys();
+    }
+    this.#meta.delete(tenant.id);
+    this.#meta.set(tenant.id, { rows, at: Date.now() });
+    if (this.#meta.size > this.#o.metaMax) this.#meta.delete(this.#meta.keys().next().value!);
+    return rows;
+  }
+
+  async #unwrap(tenant: Tenant, row: DataKeyRow): Promise<DataKey> {
+    if (row.state !== 'active' || row.wrapped === null) {
+      throw new PalisadeError(
+        'PALISADE_DECRYPTION_FAILED',
+        `data key ${row.keyId} version ${row.version} is retired`,
+      );
+    }
+    const keks = await this.#o.controlPlane.keys.listKeks(tenant.id);
+    const kekRow = keks.find((k) => k.version === row.kekVersion);
+    if (kekRow === undefined) throw keysUnavailable(tenant.id);
+    try {
+      const kek = await openTenantKek(this.#o.kms, kekRow);
+      try {
+        return unwrapDataKey(kek, { tenantId: tenant.id, kekVersion: kekRow.version }, row.wrapped);
+      } finally {
+        kek.destroy();
+      }
+    } catch (error) {
+      if (error instanceof CryptoError) throw keysUnavailable(tenant.id, error.code);
+      throw error;
+    }
+  }
+
+  /**
+   * Runs `work` synchronously with the field keys of `versions` (plus the newest) in hand.
+   * Keys are loaded (unwrapped on a cache miss) first, then taken from the cache in one turn.
+   */
+  async withKeys<T>(
+    tenant: Tenant,
+    versions: Iterable<number>,
+    work: (keys: KeysInHand) => T,
+  ): Promise<T> {
+    for (let attempt = 0; attempt < GATHER_ATTEMPTS; attempt++) {
+      const rows = await this.dataKeys(tenant, attempt > 0);
+      const fieldRows = rows.filter((r) => r.keyId === FIELDS_KEY_ID && r.state === 'active');
+      const current = fieldRows.at(-1);
+      const blindRow = rows.find((r) => r.keyId === BLIND_INDEX_KEY_ID);
+      if (current === undefined || blindRow === undefined) throw keysUnavailable(tenant.id);
+      const wanted = new Set([...versions, current.version]);
+      const needed: DataKeyRow[] = [];
+      let missing = false;
+      for (const version of wanted) {
+        const row = rows.find((r) => r.keyId === FIELDS_KEY_ID && r.version === version);
+        if (row === undefined) missing = true;
+        else needed.push(row);
+      }
+      if (missing) continue;
+      needed.push(blindRow);
+      for (const row of needed) {
+        await this.#o.cache.getOrLoad(tenant.id, row.keyId, row.version, () =>
+          this.#unwrap(tenant, row),
+        );
+      }
+      const inHand = needed.map((row) => this.#o.cache.get(tenant.id, row.keyId, row.version));
+      if (inHand.some((key) => key === undefined)) continue;
+      const keys = inHand as DataKey[];
+      const blindKey = keys.pop()!;
+      const ring = new DataKeyring(keys);
+      let indexKey: BlindIndexKey | undefined;
+      try {
+        return work({
+          ring,
+          current: ring.get(current.version),
+          indexKey: () => {
+            indexKey ??= openIndexKey(tenant.id, blindKey, blindRow.sealedSecret!);
+            return indexKey;
+          },
+        });
+      } finally {
+        indexKey?.destroy();
+      }
+    }
+    throw new PalisadeError(
+      'PALISADE_DECRYPTION_FAILED',
+      'a record names a data key version this tenant does not have',
+    );
+  }
+}
+
+function keysUnavailable(tenantId: string, why?: string): PalisadeError {
+  return new PalisadeError(
+    'PALISADE_KEYS_UNAVAILABLE',
+    `the encryption keys of tenant ${tenantId} cannot be opened${why === undefined ? '' : ` (${why})`}`,
+  );
+}

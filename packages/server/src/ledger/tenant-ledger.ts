@@ -1,0 +1,280 @@
+import {
+  appendLeaves,
+  consistencyProof,
+  decodeBatchLeaf,
+  encodeEntryBundle,
+  inclusionProof,
+  MemoryHashStore,
+  parseCanonicalJson,
+  parseTilePath,
+  type RecordProof,
+  readTile,
+  TILE_WIDTH,
+  toBase64,
+  toBase64Url,
+  treeRoot,
+} from '@palisade/ledger';
+import { nodeHasher } from '@palisade/ledger/node';
+import { PalisadeError } from '../errors/index.ts';
+import type { TenantStoreLocator } from '../records/index.ts';
+import type {
+  LedgerEntryRow,
+  PlatformLogStore,
+  SealedTenantCheckpoint,
+  TenantReader,
+} from '../store/index.ts';
+import type { TenantContext } from '../tenancy/index.ts';
+import type { PlatformLedgerKeys } from './ledger-keys.ts';
+
+/** Most entries or batches one listing returns. */
+export const LEDGER_PAGE_MAX = 1000;
+
+/** What the tenant checkpoint endpoint answers. */
+export interface CheckpointView {
+  readonly size: number;
+  readonly checkpoint: string;
+  readonly platform: PlatformAnchor;
+}
+
+/** The tenant checkpoint's place in the platform log and the (cosigned) platform checkpoint. */
+export interface PlatformAnchor {
+  readonly index: number;
+  readonly proof: string[];
+  readonly checkpoint: string;
+  readonly cosignatures: number;
+  readonly witnessed: boolean;
+}
+
+/** Seals now when the newest checkpoint of a tenant does not yet cover `size` batches. */
+export type EnsureSealed = (tenantId: string) => Promise<void>;
+
+function parsedEntry(row: LedgerEntryRow) {
+  return { seq: row.seq, batch: row.batch, entry: parseCanonicalJson(row.entry) };
+}
+
+function badRange(name: string, detail: string): PalisadeError {
+  return new PalisadeError('PALISADE_INVALID_REQUEST', `${name}: ${detail}`, [
+    { path: `/querystring/${name}`, message: detail },
+  ]);
+}
+
+/**
+ * The read side of a tenant's ledger: checkpoints anchored in the platform log, entries,
+ * inclusion and consistency proofs, C2SP tiles and per-record proofs. Everything is read
+ * through the caller's TenantContext; the platform log is shared but only this tenant's
+ * leaf and its path are ever returned.
+ */
+export class TenantLedger {
+  readonly #locate: TenantStoreLocator;
+  readonly #platformLog: PlatformLogStore;
+  readonly #keys: PlatformLedgerKeys;
+  readonly #ensureSealed: EnsureSealed;
+  readonly #quorum: number;
+
+  constructor(
+    locate: TenantStoreLocator,
+    platformLog: PlatformLogStore,
+    keys: PlatformLedgerKeys,
+    ensureSealed: EnsureSealed,
+    quorum: number,
+  ) {
+    this.#locate = locate;
+    this.#platformLog = platformLog;
+    this.#keys = keys;
+    this.#ensureSealed = ensureSealed;
+    this.#quorum = quorum;
+  }
+
+  async #reader(context: TenantContext): Promise<TenantReader> {
+    return (await this.#locate(context)).reader;
+  }
+
+  /** The newest sealed checkpoint covering at least `size` batches (sealing first if needed). */
+  async #sealed(context: TenantContext, size: number): Promise<SealedTenantCheckpoint | undefined> {
+    let sealed = await this.#platformLog.latestTenantCheckpoint(context.tenantId);
+    if (size > 0 && (sealed === undefined || sealed.tenantSize < size)) {
+      await this.#ensureSealed(context.tenantId);
+      sealed = await this.#platformLog.latestTenantCheckpoint(context.tenantId);
+    }
+    return sealed;
+  }
+
+  async #anchor(sealed: SealedTenantCheckpoint): Promise<PlatformAnchor> {
+    const platform = await this.#platformLog.latestCheckpoint();
+    if (platform === undefined || platform.size <= sealed.index) {
+      throw new PalisadeError(
+        'PALISADE_UNAVAILABLE',
+        'the platform log is being sealed; retry in a second',
+      );
+    }
+    const proof = await inclusionProof(nodeHasher, this.#platformLog, sealed.index, platform.size);
+    const cosignatures =
+      platform.note.split('\n').filter((line) => line.startsWith('\u2014 ')).length - 2;
+    return {
+      index: sealed.index,
+      proof: proof.map(toBase64),
+      checkpoint: platform.note,
+      cosignatures,
+      witnessed: cosignatures >= this.#quorum,
+    };
+  }
+
+  /** The tenant's newest signed checkpoint and the platform checkpoint that commits it. */
+  async checkpoint(context: TenantContext): Promise<CheckpointView | undefined> {
+    const { size } = await (await this.#reader(context)).ledgerHead();
+    const sealed = await this.#sealed(context, size);
+    if (sealed === undefined) return undefined;
+    return {
+      size: sealed.tenantSize,
+      checkpoint: sealed.note,
+      platform: await this.#anchor(sealed),
+    };
+  }
+
+  async entries(context: TenantContext, start: number, end: number) {
+    if (end <= start) throw badRange('end', 'must be above start');
+    if (end - start > LEDGER_PAGE_MAX)
+      throw badRange('end', `at most ${LEDGER_PAGE_MAX} entries per request`);
+    const rows = await (await this.#reader(context)).ledgerEntries(start, end);
+    return { entries: rows.map(parsedEntry) };
+  }
+
+  async batches(context: TenantContext, start: number, end: number) {
+    if (end <= start) throw badRange('end', 'must be above start');
+    if (end - start > LEDGER_PAGE_MAX)
+      throw badRange('end', `at most ${LEDGER_PAGE_MAX} batches per request`);
+    const rows = await (await this.#reader(context)).ledgerBatches(start, end);
+    return { batches: rows.map((row) => ({ batch: row.batch, leaf: row.leaf })) };
+  }
+
+  async inclusion(context: TenantContext, index: number, size: number) {
+    const reader = await this.#reader(context);
+    const head = await reader.ledgerHead();
+    if (size > head.size) throw badRange('size', `the log has ${head.size} batches`);
+    if (index >= size) throw badRange('index', 'must be below size');
+    const [batch] = await reader.ledgerBatches(index, index + 1);
+    const proof = await inclusionProof(nodeHasher, reader, index, size);
+    return { index, size, leaf: batch!.leaf, proof: proof.map(toBase64) };
+  }
+
+  async consistency(context: TenantContext, from: number, to: number) {
+    const reader = await this.#reader(context);
+    const head = await reader.ledgerHead();
+    if (to > head.size) throw badRange('to', `the log has ${head.size} batches`);
+    if (from < 1 || from > to) throw badRange('from', 'must be between 1 and to');
+    const proof = await consistencyProof(nodeHasher, reader, from, to);
+    return { from, to, proof: proof.map(toBase64) };
+  }
+
+  /** A C2SP tlog-tiles tile of the tenant log: hashes, or `entries` bundles of batch leaves. */
+  async tile(context: TenantContext, path: string): Promise<Uint8Array> {
+    const reader = await this.#reader(context);
+    let tile: ReturnType<typeof parseTilePath>;
+    try {
+      tile = parseTilePath(path);
+    } catch (error) {
+      throw new PalisadeError('PALISADE_NOT_FOUND', `no tile ${path}: ${(error as Error).message}`);
+    }
+    const { size } = await reader.ledgerHead();
+    const level = tile.level === 'entries' ? 0 : tile.level;
+    const available = Math.floor(size / TILE_WIDTH ** level);
+    if (tile.index * TILE_WIDTH + tile.width > available)
+      throw new PalisadeError('PALISADE_NOT_FOUND', `tile ${path} is beyond the log`);
+    if (tile.level !== 'entries') return readTile(reader, tile);
+    const rows = await reader.ledgerBatches(
+      tile.index * TILE_WIDTH,
+      tile.index * TILE_WIDTH + tile.width,
+    );
+    return encodeEntryBundle(rows.map((row) => Buffer.from(row.leaf, 'utf8')));
+  }
+
+  /** Proof that the record's newest state is in the ledger, up to the cosigned platform checkpoint. */
+  async recordProof(
+    context: TenantContext,
+    collection: string,
+    id: string,
+  ): Promise<RecordProof & { salt: string | null }> {
+    const reader = await this.#reader(context);
+    const row = await reader.latestEntry(`collections/${collection}/records/${id}`);
+    if (row === undefined)
+      throw new PalisadeError(
+        'PALISADE_RECORD_NOT_FOUND',
+        `no ledger entry for record ${id} in ${collection}`,
+      );
+    const [batchRow] = await reader.ledgerBatches(row.batch, row.batch + 1);
+    const batch = decodeBatchLeaf(Buffer.from(batchRow!.leaf, 'utf8'));
+    const batchEntries = await reader.ledgerEntries(batch.firstSeq, batch.firstSeq + batch.count);
+    const inBatch = new MemoryHashStore();
+    const appended = await appendLeaves(
+      nodeHasher,
+      inBatch,
+      0,
+      batchEntries.map((e) => nodeHasher.leafHash(Buffer.from(e.entry, 'utf8'))),
+    );
+    inBatch.writeNodes(appended.nodes);
+    const entryProof = await inclusionProof(
+      nodeHasher,
+      inBatch,
+      row.seq - batch.firstSeq,
+      batch.count,
+    );
+    const sealed = await this.#sealed(context, row.batch + 1);
+    if (sealed === undefined)
+      throw new PalisadeError(
+        'PALISADE_UNAVAILABLE',
+        'the ledger is being sealed; retry in a second',
+      );
+    const logProof = await inclusionProof(nodeHasher, reader, row.batch, sealed.tenantSize);
+    const anchor = await this.#anchor(sealed);
+    return {
+      entry: parseCanonicalJson(row.entry) as RecordProof['entry'],
+      batch,
+      entryProof: entryProof.map(toBase64),
+      logProof: logProof.map(toBase64),
+      checkpoint: sealed.note,
+      platform: { index: anchor.index, proof: anchor.proof, checkpoint: anchor.checkpoint },
+      salt: row.salt === null ? null : toBase64Url(row.salt),
+    };
+  }
+
+  /** The platform's verifier keys and origin, for anyone to check checkpoints with. */
+  publicKeys(): { origin: string; keys: readonly string[] } {
+    return { origin: this.#keys.origin, keys: this.#keys.vkeys };
+  }
+
+  /** The whole tenant log with its anchors, for offline verification (`palisade ledger verify`). */
+  async exportBundle(context: TenantContext) {
+    const reader = await this.#reader(context);
+    const head = await reader.ledgerHead();
+    const sealed = await this.#sealed(context, head.size);
+    if (sealed === undefined)
+      throw new PalisadeError('PALISADE_UNAVAILABLE', 'the ledger is empty or being sealed');
+    const size = sealed.tenantSize;
+    const batches: string[] = [];
+    for (let start = 0; start < size; start += LEDGER_PAGE_MAX) {
+      for (const row of await reader.ledgerBatches(start, Math.min(size, start + LEDGER_PAGE_MAX)))
+        batches.push(row.leaf);
+    }
+    const lastBatch = decodeBatchLeaf(Buffer.from(batches.at(-1)!, 'utf8'));
+    const entryCount = lastBatch.firstSeq + lastBatch.count;
+    const entries: { entry: string; salt: string | null }[] = [];
+    for (let start = 0; start < entryCount; start += LEDGER_PAGE_MAX) {
+      for (const row of await reader.ledgerEntries(
+        start,
+        Math.min(entryCount, start + LEDGER_PAGE_MAX),
+      )) {
+        entries.push({ entry: row.entry, salt: row.salt === null ? null : toBase64Url(row.salt) });
+      }
+    }
+    return {
+      format: 'palisade-ledger-bundle/v1' as const,
+      tenant: context.tenantId,
+      keys: [...this.#keys.vkeys],
+      storedRoot: toBase64(await treeRoot(nodeHasher, reader, size)),
+      checkpoint: sealed.note,
+      platform: await this.#anchor(sealed),
+      batches,
+      entries,
+    };
+  }
+}

@@ -1,0 +1,266 @@
+import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
+import type {
+  ControlPlaneKeyStore,
+  DataKeyRow,
+  KeyJobRow,
+  PendingKeyJob,
+  SealedFields,
+  StaleRecordRef,
+  TenantKekRow,
+  TenantKeyWriter,
+} from '../key-types.ts';
+
+type Prepare = (sql: string) => StatementSync;
+
+interface DataKeySqlRow {
+  key_id: string;
+  version: number;
+  kek_version: number;
+  wrapped: Uint8Array | null;
+  sealed_secret: Uint8Array | null;
+  state: DataKeyRow['state'];
+  created_at: string;
+  retired_at: string | null;
+}
+
+interface KeyJobSqlRow {
+  id: string;
+  key_id: string;
+  target_version: number;
+  state: KeyJobRow['state'];
+  processed: number;
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+  error: string | null;
+}
+
+function toDataKey(row: DataKeySqlRow): DataKeyRow {
+  return {
+    keyId: row.key_id,
+    version: row.version,
+    kekVersion: row.kek_version,
+    wrapped: row.wrapped,
+    sealedSecret: row.sealed_secret,
+    state: row.state,
+    createdAt: row.created_at,
+    retiredAt: row.retired_at,
+  };
+}
+
+function toJob(row: KeyJobSqlRow): KeyJobRow {
+  return {
+    id: row.id,
+    keyId: row.key_id,
+    targetVersion: row.target_version,
+    state: row.state,
+    processed: row.processed,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    finishedAt: row.finished_at,
+    error: row.error,
+  };
+}
+
+/** Serialized columns of a record's encrypted fields: `sealed`, `blind`, `key_version`. */
+export function sealedColumns(sealed: SealedFields | undefined): SQLInputValue[] {
+  if (sealed === undefined) return [null, null, null];
+  return [JSON.stringify(sealed.values), JSON.stringify(sealed.index), sealed.keyVersion];
+}
+
+/** The inverse of {@link sealedColumns}. */
+export function sealedFromColumns(
+  sealed: string | null,
+  blind: string | null,
+  keyVersion: number | null,
+): SealedFields | undefined {
+  if (sealed === null || keyVersion === null) return undefined;
+  return { keyVersion, values: JSON.parse(sealed), index: JSON.parse(blind ?? '{}') };
+}
+
+/** Data keys and re-encryption jobs in one tenant's SQLite file. */
+export class SqliteTenantKeys implements TenantKeyWriter {
+  readonly #sql: Prepare;
+
+  constructor(prepare: Prepare) {
+    this.#sql = prepare;
+  }
+
+  async listDataKeys(): Promise<DataKeyRow[]> {
+    const rows = this.#sql('SELECT * FROM data_keys ORDER BY key_id, version').all();
+    return (rows as unknown as DataKeySqlRow[]).map(toDataKey);
+  }
+
+  async getKeyJob(id: string): Promise<KeyJobRow | undefined> {
+    const row = this.#sql('SELECT * FROM key_jobs WHERE id = ?').get(id) as
+      | KeyJobSqlRow
+      | undefined;
+    return row === undefined ? undefined : toJob(row);
+  }
+
+  async listKeyJobs(): Promise<KeyJobRow[]> {
+    const rows = this.#sql('SELECT * FROM key_jobs ORDER BY id').all();
+    return (rows as unknown as KeyJobSqlRow[]).map(toJob);
+  }
+
+  async recordsPerKeyVersion(): Promise<Map<number, number>> {
+    const rows = this.#sql(
+      'SELECT key_version, count(*) AS n FROM records WHERE key_version IS NOT NULL GROUP BY key_version',
+    ).all() as unknown as { key_version: number; n: number }[];
+    return new Map(rows.map((r) => [r.key_version, r.n]));
+  }
+
+  async recordsBelowKeyVersion(version: number, limit: number): Promise<StaleRecordRef[]> {
+    const rows = this.#sql(
+      `SELECT collection, id, version, key_version FROM records
+       WHERE key_version IS NOT NULL AND key_version < ? ORDER BY key_version, collection, id LIMIT ?`,
+    ).all(version, limit) as unknown as {
+      collection: string;
+      id: string;
+      version: number;
+      key_version: number;
+    }[];
+    return rows.map((r) => ({
+      collection: r.collection,
+      id: r.id,
+      version: r.version,
+      keyVersion: r.key_version,
+    }));
+  }
+
+  async insertDataKey(row: DataKeyRow): Promise<void> {
+    this.#sql(
+      `INSERT INTO data_keys (key_id, version, kek_version, wrapped, sealed_secret, state, created_at, retired_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      row.keyId,
+      row.version,
+      row.kekVersion,
+      row.wrapped,
+      row.sealedSecret,
+      row.state,
+      row.createdAt,
+      row.retiredAt,
+    );
+  }
+
+  async retireDataKey(keyId: string, version: number, at: string): Promise<void> {
+    this.#sql(
+      `UPDATE data_keys SET state = 'retired', wrapped = NULL, sealed_secret = NULL, retired_at = ?
+       WHERE key_id = ? AND version = ?`,
+    ).run(at, keyId, version);
+  }
+
+  async putKeyJob(row: KeyJobRow): Promise<void> {
+    this.#sql(
+      `INSERT INTO key_jobs (id, key_id, target_version, state, processed, created_at, updated_at, finished_at, error)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET state = excluded.state, processed = excluded.processed,
+         updated_at = excluded.updated_at, finished_at = excluded.finished_at, error = excluded.error`,
+    ).run(
+      row.id,
+      row.keyId,
+      row.targetVersion,
+      row.state,
+      row.processed,
+      row.createdAt,
+      row.updatedAt,
+      row.finishedAt,
+      row.error,
+    );
+  }
+
+  async resealRecord(
+    collection: string,
+    id: string,
+    fromKeyVersion: number,
+    sealed: SealedFields,
+  ): Promise<boolean> {
+    const result = this.#sql(
+      `UPDATE records SET sealed = ?, blind = ?, key_version = ?
+       WHERE collection = ? AND id = ? AND key_version = ?`,
+    ).run(...sealedColumns(sealed), collection, id, fromKeyVersion);
+    return result.changes > 0;
+  }
+}
+
+interface KekSqlRow {
+  tenant_id: string;
+  version: number;
+  public_key: Uint8Array;
+  sealed_seed: Uint8Array;
+  created_at: string;
+}
+
+function toKek(row: KekSqlRow): TenantKekRow {
+  return {
+    tenantId: row.tenant_id,
+    version: row.version,
+    publicKey: row.public_key,
+    sealedSeed: row.sealed_seed,
+    createdAt: row.created_at,
+  };
+}
+
+/** Tenant KEKs and the pending-job registry in `DATA/platform.db`. */
+export class SqliteControlPlaneKeys implements ControlPlaneKeyStore {
+  readonly #db: DatabaseSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+    // Deleted KEK rows are overwritten with zeros, not left in free pages (crypto-shredding).
+    db.exec('PRAGMA secure_delete = ON');
+  }
+
+  async insertKek(row: TenantKekRow): Promise<void> {
+    this.#db
+      .prepare(
+        'INSERT INTO tenant_keks (tenant_id, version, public_key, sealed_seed, created_at) VALUES (?, ?, ?, ?, ?)',
+      )
+      .run(row.tenantId, row.version, row.publicKey, row.sealedSeed, row.createdAt);
+  }
+
+  async listKeks(tenantId: string): Promise<TenantKekRow[]> {
+    const rows = this.#db
+      .prepare('SELECT * FROM tenant_keks WHERE tenant_id = ? ORDER BY version')
+      .all(tenantId);
+    return (rows as unknown as KekSqlRow[]).map(toKek);
+  }
+
+  async listAllKeks(): Promise<TenantKekRow[]> {
+    const rows = this.#db.prepare('SELECT * FROM tenant_keks ORDER BY tenant_id, version').all();
+    return (rows as unknown as KekSqlRow[]).map(toKek);
+  }
+
+  async replaceSealedSeed(tenantId: string, version: number, sealedSeed: Uint8Array) {
+    this.#db
+      .prepare('UPDATE tenant_keks SET sealed_seed = ? WHERE tenant_id = ? AND version = ?')
+      .run(sealedSeed, tenantId, version);
+  }
+
+  async deleteKeks(tenantId: string): Promise<void> {
+    this.#db.prepare('DELETE FROM tenant_keks WHERE tenant_id = ?').run(tenantId);
+    // The freed pages of the sealed seeds must not linger in the file.
+    this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  }
+
+  async addPendingJob(job: PendingKeyJob): Promise<void> {
+    this.#db
+      .prepare('INSERT OR IGNORE INTO pending_key_jobs (tenant_id, job_id) VALUES (?, ?)')
+      .run(job.tenantId, job.jobId);
+  }
+
+  async removePendingJob(job: PendingKeyJob): Promise<void> {
+    this.#db
+      .prepare('DELETE FROM pending_key_jobs WHERE tenant_id = ? AND job_id = ?')
+      .run(job.tenantId, job.jobId);
+  }
+
+  async listPendingJobs(): Promise<PendingKeyJob[]> {
+    const rows = this.#db.prepare('SELECT tenant_id, job_id FROM pending_key_jobs').all();
+    return (rows as unknown as { tenant_id: string; job_id: string }[]).map((r) => ({
+      tenantId: r.tenant_id,
+      jobId: r.job_id,
+    }));
+  }
+}
