@@ -22,6 +22,8 @@ export const LEDGER_ERROR_CODES = [
   'LEDGER_UNKNOWN_LOG',
   'LEDGER_CONFLICT',
   'LEDGER_FORK',
+  'LEDGER_BAD_BUNDLE',
+  'LEDGER_TAMPERED',
 ] as const;
 
 /** A stable, documented ledger error code. */

@@ -29,7 +29,10 @@ async function* allTenants(connection: Connection): AsyncGenerator<Tenant> {
   } while (cursor !== null);
 }
 
-async function resolveTenant(connection: Connection, ref: string | undefined): Promise<Tenant> {
+export async function resolveTenant(
+  connection: Connection,
+  ref: string | undefined,
+): Promise<Tenant> {
   if (ref === undefined) throw new CliError(`name the tenant by id or slug\n${USAGE}`, EXIT.usage);
   if (UUID.test(ref)) return callApi(connection, 'GET', `/v1/platform/tenants/${ref}`);
   for await (const tenant of allTenants(connection)) if (tenant.slug === ref) return tenant;

@@ -1,0 +1,219 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  type BundleProgress,
+  fromBase64,
+  isLedgerError,
+  type LedgerBundle,
+  parseVerifierKey,
+  verifyBundle,
+  verifyConsistency,
+} from '@palisade/ledger';
+import { nodeHasher, nodeVerifyProvider } from '@palisade/ledger/node';
+import { type Connection, callApi, connectionFrom } from '../api-client.ts';
+import { CliError, EXIT } from '../cli-error.ts';
+import { resolveTenant } from './tenant-command.ts';
+
+const USAGE = `usage: palisade ledger <command>
+  keys [--out FILE]                            the platform's verifier keys (C2SP vkeys)
+  export --tenant ID|SLUG --out FILE           a tenant's whole ledger, for offline verification (admin token)
+  verify BUNDLE --keys FILE                    verify an exported bundle offline
+  verify --url URL --token TENANT_KEY [--keys FILE]
+                                               verify online, remembering the last trusted checkpoint in ~/.palisade/`;
+
+/** Remembered checkpoints, so a rewritten history is caught on the next online run. */
+interface TrustStore {
+  [origin: string]: { size: number; root: string; keys: string[] };
+}
+
+function trustStorePath(): string {
+  return join(
+    process.env.PALISADE_HOME ?? join(homedir(), '.palisade'),
+    'trusted-checkpoints.json',
+  );
+}
+
+function readVkeys(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new CliError(
+      `cannot read the keys file ${path}: ${(error as Error).message}; get one with: palisade ledger keys --out ${path}`,
+      EXIT.usage,
+    );
+  }
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+}
+
+function progressPrinter(): BundleProgress {
+  let last = '';
+  return (phase, done, total) => {
+    const line = `verifying ${phase}: ${done}/${total}`;
+    if (process.stderr.isTTY && line !== last) process.stderr.write(`\r${line}   `);
+    last = line;
+  };
+}
+
+async function verify(bundle: LedgerBundle, vkeys: readonly string[]) {
+  const verifiers = vkeys.map((vkey) => parseVerifierKey(vkey, nodeVerifyProvider));
+  try {
+    return await verifyBundle(nodeHasher, bundle, verifiers, progressPrinter());
+  } catch (error) {
+    if (isLedgerError(error))
+      throw new CliError(
+        `ledger verification FAILED (${error.code}): ${error.message}`,
+        EXIT.failed,
+      );
+    throw error;
+  } finally {
+    if (process.stderr.isTTY) process.stderr.write('\r');
+  }
+}
+
+async function verifyOnline(connection: Connection, keysFile: string | undefined): Promise<string> {
+  const store: TrustStore = (() => {
+    try {
+      return JSON.parse(readFileSync(trustStorePath(), 'utf8')) as TrustStore;
+    } catch {
+      return {};
+    }
+  })();
+  const bundle = await callApi<LedgerBundle>(connection, 'GET', '/v1/ledger/export');
+  const published = await callApi<{ origin: string; keys: string[] }>(
+    connection,
+    'GET',
+    '/v1/platform/ledger/keys',
+  );
+  const origin = `${published.origin}/tenant/${bundle.tenant}`;
+  const remembered = store[origin];
+  const vkeys = keysFile !== undefined ? readVkeys(keysFile) : (remembered?.keys ?? published.keys);
+  const summary = await verify(bundle, vkeys);
+  if (remembered !== undefined) {
+    if (summary.size < remembered.size) {
+      throw new CliError(
+        `ledger verification FAILED: the log shrank from ${remembered.size} to ${summary.size} batches since you last verified it`,
+      );
+    }
+    if (summary.size > remembered.size) {
+      const { proof } = await callApi<{ proof: string[] }>(
+        connection,
+        'GET',
+        `/v1/ledger/proof/consistency?from=${remembered.size}&to=${summary.size}`,
+      );
+      try {
+        verifyConsistency(
+          nodeHasher,
+          remembered.size,
+          summary.size,
+          proof.map((p) => fromBase64(p)!),
+          fromBase64(remembered.root)!,
+          fromBase64(summary.root)!,
+        );
+      } catch {
+        throw new CliError(
+          `ledger verification FAILED: the history up to ${remembered.size} batches was rewritten since you last verified it`,
+        );
+      }
+    } else if (summary.root !== remembered.root) {
+      throw new CliError(
+        `ledger verification FAILED: the log at ${summary.size} batches has a different root than when you last verified it`,
+      );
+    }
+  }
+  store[origin] = { size: summary.size, root: summary.root, keys: [...vkeys] };
+  mkdirSync(dirname(trustStorePath()), { recursive: true, mode: 0o700 });
+  writeFileSync(trustStorePath(), `${JSON.stringify(store, null, 2)}\n`, { mode: 0o600 });
+  const trust =
+    remembered === undefined
+      ? ' (first use: keys and checkpoint remembered)'
+      : ` (consistent with the ${remembered.size} batches verified before)`;
+  return `ok: tenant ${summary.tenant}, ${summary.entries} entries in ${summary.size} batches, ${summary.records} records${trust}`;
+}
+
+/** `palisade ledger …`: export, verify and fetch keys of the verifiable ledger. */
+export async function ledgerCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      url: { type: 'string' },
+      token: { type: 'string' },
+      tenant: { type: 'string' },
+      out: { type: 'string' },
+      keys: { type: 'string' },
+    },
+  });
+  switch (sub) {
+    case 'keys': {
+      const connection = {
+        url: connectionFrom({ ...values, token: values.token ?? 'none' }, process.env).url,
+        token: 'none',
+      };
+      const { keys } = await callApi<{ keys: string[] }>(
+        connection,
+        'GET',
+        '/v1/platform/ledger/keys',
+      );
+      const text = `${keys.join('\n')}\n`;
+      if (values.out === undefined) process.stdout.write(text);
+      else writeFileSync(values.out, text);
+      return EXIT.ok;
+    }
+    case 'export': {
+      if (values.tenant === undefined || values.out === undefined)
+        throw new CliError(`export needs --tenant and --out\n${USAGE}`, EXIT.usage);
+      const connection = connectionFrom(values, process.env);
+      const tenant = await resolveTenant(connection, values.tenant);
+      process.stderr.write(`exporting the ledger of ${tenant.slug}…\n`);
+      const bundle = await callApi<LedgerBundle>(
+        connection,
+        'GET',
+        `/v1/platform/tenants/${tenant.id}/ledger/export`,
+      );
+      writeFileSync(values.out, `${JSON.stringify(bundle)}\n`);
+      process.stdout.write(
+        `wrote ${values.out}: ${bundle.entries.length} entries, ${bundle.batches.length} batches, ${bundle.records.length} records\n`,
+      );
+      return EXIT.ok;
+    }
+    case 'verify': {
+      const file = positionals[0];
+      if (file === undefined) {
+        process.stdout.write(
+          `${await verifyOnline(connectionFrom(values, process.env), values.keys)}\n`,
+        );
+        return EXIT.ok;
+      }
+      if (values.keys === undefined)
+        throw new CliError(
+          `offline verification needs --keys FILE (from: palisade ledger keys)\n${USAGE}`,
+          EXIT.usage,
+        );
+      let bundle: LedgerBundle;
+      try {
+        bundle = JSON.parse(readFileSync(file, 'utf8')) as LedgerBundle;
+      } catch (error) {
+        throw new CliError(
+          `cannot read the bundle ${file}: ${(error as Error).message}`,
+          EXIT.usage,
+        );
+      }
+      const summary = await verify(bundle, readVkeys(values.keys));
+      process.stdout.write(
+        `ok: tenant ${summary.tenant}, ${summary.entries} entries in ${summary.size} batches, ${summary.records} records match; ` +
+          `anchored at ${summary.platformSize} in the platform log signed by ${summary.platformSigners.length} keys\n`,
+      );
+      return EXIT.ok;
+    }
+    default:
+      throw new CliError(USAGE, sub === undefined ? EXIT.usage : EXIT.usage);
+  }
+}

@@ -1,0 +1,45 @@
+/** The exported form of one tenant's ledger: everything `verifyBundle` needs, nothing else. */
+export interface LedgerBundle {
+  readonly format: 'palisade-ledger-bundle/v1';
+  /** The tenant id the log belongs to. */
+  readonly tenant: string;
+  /** The platform's verifier keys as the server published them (informational: trust your own copy). */
+  readonly keys: readonly string[];
+  /** The tenant log root the server computes from its stored subtree hashes (base64). */
+  readonly storedRoot: string;
+  /** The tenant checkpoint as a signed note. */
+  readonly checkpoint: string;
+  /** The tenant checkpoint's inclusion in the platform log and the platform checkpoint. */
+  readonly platform: {
+    readonly index: number;
+    readonly proof: readonly string[];
+    readonly checkpoint: string;
+  };
+  /** Every batch leaf (canonical JSON batch headers), in log order. */
+  readonly batches: readonly string[];
+  /** Every entry (canonical JSON) with the salt opening its commitment, in seq order. */
+  readonly entries: readonly { readonly entry: string; readonly salt: string | null }[];
+  /** The records the tenant's store holds now, to check against their newest commitments. */
+  readonly records: readonly { readonly resource: string; readonly data: unknown }[];
+}
+
+/** What a verified bundle proves. */
+export interface BundleSummary {
+  readonly tenant: string;
+  /** Tenant log size (batches) at the signed checkpoint. */
+  readonly size: number;
+  /** The signed tenant root (base64). */
+  readonly root: string;
+  readonly entries: number;
+  readonly records: number;
+  readonly platformSize: number;
+  /** Key names whose signatures or cosignatures on the platform checkpoint verified. */
+  readonly platformSigners: readonly string[];
+}
+
+/** Progress of a long verification: `done` of `total` steps of `phase`. */
+export type BundleProgress = (
+  phase: 'entries' | 'batches' | 'records',
+  done: number,
+  total: number,
+) => void;

@@ -1,0 +1,219 @@
+/**
+ * Offline verification of an exported tenant ledger. It recomputes every hash from the
+ * entries up, so any changed byte, dropped or reordered entry, altered batch, altered stored
+ * hash or record changed outside the API is caught, and names the first thing that failed.
+ */
+import { parseCheckpoint } from '../checkpoint/checkpoint.ts';
+import { fromBase64, fromBase64Url, toBase64 } from '../encoding/base64.ts';
+import { equalBytes, utf8 } from '../encoding/bytes.ts';
+import { decodeBatchLeaf } from '../entry/batch.ts';
+import { verifyStateCommitment } from '../entry/commitment.ts';
+import { type LedgerEntry, validateEntry } from '../entry/entry.ts';
+import { isLedgerError, LedgerError } from '../errors.ts';
+import { parseCanonicalJson } from '../json/canonical.ts';
+import type { MerkleHasher } from '../merkle/hasher.ts';
+import { rootFromLeafHashes } from '../merkle/tree.ts';
+import { openNote } from '../note/signed-note.ts';
+import type { NoteVerifier } from '../note/types.ts';
+import { verifyInclusion } from '../proof/inclusion.ts';
+import type { BundleProgress, BundleSummary, LedgerBundle } from './bundle.ts';
+
+const tampered = (message: string) => new LedgerError('LEDGER_TAMPERED', message);
+const malformed = (message: string) => new LedgerError('LEDGER_BAD_BUNDLE', message);
+
+/** How many steps pass between two progress reports. */
+const PROGRESS_EVERY = 10_000;
+
+function readEntries(bundle: LedgerBundle, progress: BundleProgress | undefined): LedgerEntry[] {
+  const entries: LedgerEntry[] = [];
+  bundle.entries.forEach(({ entry: text }, position) => {
+    let entry: LedgerEntry;
+    try {
+      entry = validateEntry(parseCanonicalJson(text));
+    } catch (error) {
+      throw tampered(
+        `entry at position ${position} is not a valid canonical entry (${(error as Error).message})`,
+      );
+    }
+    if (entry.seq !== position) {
+      throw tampered(
+        `entry at position ${position} has seq ${entry.seq}: an entry was dropped, inserted or reordered before it`,
+      );
+    }
+    entries.push(entry);
+    if (position % PROGRESS_EVERY === 0) progress?.('entries', position, bundle.entries.length);
+  });
+  return entries;
+}
+
+function checkBatches(
+  hasher: MerkleHasher,
+  bundle: LedgerBundle,
+  progress: BundleProgress | undefined,
+): Uint8Array[] {
+  const leafHashes: Uint8Array[] = [];
+  let nextSeq = 0;
+  bundle.batches.forEach((leaf, index) => {
+    let header: ReturnType<typeof decodeBatchLeaf>;
+    try {
+      header = decodeBatchLeaf(utf8(leaf));
+    } catch (error) {
+      throw tampered(`batch ${index} is not a valid batch header (${(error as Error).message})`);
+    }
+    if (header.batch !== index)
+      throw tampered(
+        `batch at position ${index} says it is batch ${header.batch}: batches were reordered`,
+      );
+    if (header.tenant !== bundle.tenant)
+      throw tampered(`batch ${index} belongs to tenant ${header.tenant}, not ${bundle.tenant}`);
+    if (header.firstSeq !== nextSeq)
+      throw tampered(`batch ${index} starts at entry ${header.firstSeq}, expected ${nextSeq}`);
+    const last = header.firstSeq + header.count - 1;
+    const slice = bundle.entries.slice(header.firstSeq, header.firstSeq + header.count);
+    if (slice.length !== header.count)
+      throw tampered(
+        `batch ${index} covers entries ${header.firstSeq}–${last}, but the bundle ends at ${bundle.entries.length - 1}`,
+      );
+    const root = rootFromLeafHashes(
+      hasher,
+      slice.map(({ entry }) => hasher.leafHash(utf8(entry))),
+    );
+    if (toBase64(root) !== header.entriesRoot) {
+      throw tampered(
+        `batch ${index}: entries ${header.firstSeq}–${last} do not hash to the batch's entries root; one of them was altered`,
+      );
+    }
+    nextSeq += header.count;
+    leafHashes.push(hasher.leafHash(utf8(leaf)));
+    if (index % PROGRESS_EVERY === 0) progress?.('batches', index, bundle.batches.length);
+  });
+  if (nextSeq !== bundle.entries.length) {
+    throw tampered(
+      `the batches cover ${nextSeq} entries but the bundle holds ${bundle.entries.length}: entry ${nextSeq} is in no batch`,
+    );
+  }
+  return leafHashes;
+}
+
+function checkRecords(
+  hasher: MerkleHasher,
+  bundle: LedgerBundle,
+  entries: readonly LedgerEntry[],
+  progress: BundleProgress | undefined,
+): void {
+  const newest = new Map<string, number>();
+  entries.forEach((entry, seq) => newest.set(entry.resource, seq));
+  const present = new Set<string>();
+  bundle.records.forEach(({ resource, data }, i) => {
+    present.add(resource);
+    const seq = newest.get(resource);
+    if (seq === undefined)
+      throw tampered(`record ${resource} has no ledger entry: it was written outside the API`);
+    const entry = entries[seq]!;
+    const salt = bundle.entries[seq]!.salt;
+    if (entry.commitment === null || salt === null) {
+      throw tampered(
+        `record ${resource} exists, but its newest ledger entry (seq ${seq}, ${entry.action}) removed it`,
+      );
+    }
+    try {
+      verifyStateCommitment(
+        hasher.sha256,
+        entry.commitment,
+        fromBase64Url(salt) ?? new Uint8Array(),
+        data,
+      );
+    } catch (error) {
+      if (!isLedgerError(error)) throw error;
+      throw tampered(
+        `record ${resource} does not match its ledger commitment (entry seq ${seq}): it was changed outside the API`,
+      );
+    }
+    if (i % PROGRESS_EVERY === 0) progress?.('records', i, bundle.records.length);
+  });
+  for (const [resource, seq] of newest) {
+    const entry = entries[seq]!;
+    if (resource.includes('/records/') && entry.commitment !== null && !present.has(resource)) {
+      throw tampered(
+        `record ${resource} is in the ledger (entry seq ${seq}) but missing from the store`,
+      );
+    }
+  }
+}
+
+/**
+ * Verifies a bundle against the platform keys you trust (not the ones in the bundle).
+ * Throws `LEDGER_TAMPERED` naming the first failing entry, batch, checkpoint or record,
+ * `LEDGER_BAD_BUNDLE` for a malformed bundle, or a signature error.
+ */
+export async function verifyBundle(
+  hasher: MerkleHasher,
+  bundle: LedgerBundle,
+  trusted: readonly NoteVerifier[],
+  progress?: BundleProgress,
+): Promise<BundleSummary> {
+  if (bundle?.format !== 'palisade-ledger-bundle/v1')
+    throw malformed('not a palisade-ledger-bundle/v1 document');
+  for (const part of ['batches', 'entries', 'records'] as const) {
+    if (!Array.isArray(bundle[part])) throw malformed(`${part} must be an array`);
+  }
+  const tenantNote = await openNote(bundle.checkpoint, trusted);
+  const checkpoint = parseCheckpoint(tenantNote.text);
+  if (!checkpoint.origin.endsWith(`/tenant/${bundle.tenant}`)) {
+    throw tampered(
+      `the tenant checkpoint is for ${checkpoint.origin}, not tenant ${bundle.tenant}`,
+    );
+  }
+  if (checkpoint.size !== bundle.batches.length) {
+    throw tampered(
+      `the signed checkpoint covers ${checkpoint.size} batches but the bundle holds ${bundle.batches.length}`,
+    );
+  }
+  const entries = readEntries(bundle, progress);
+  const leafHashes = checkBatches(hasher, bundle, progress);
+  if (!equalBytes(rootFromLeafHashes(hasher, leafHashes), checkpoint.root)) {
+    throw tampered(
+      'the batches do not hash to the signed tenant checkpoint root: a batch was altered, dropped or reordered',
+    );
+  }
+  const stored = fromBase64(bundle.storedRoot);
+  if (stored === undefined || !equalBytes(stored, checkpoint.root)) {
+    throw tampered(
+      "the server's stored subtree hashes do not give the signed root: the stored ledger hashes were altered",
+    );
+  }
+  const platformNote = await openNote(bundle.platform.checkpoint, trusted);
+  const platform = parseCheckpoint(platformNote.text);
+  for (const key of trusted.filter((v) => v.name === platform.origin)) {
+    if (!platformNote.verified.some((sig) => sig.keyId === key.keyId)) {
+      throw tampered(
+        `the platform checkpoint lacks a valid signature from trusted key ${key.name} (type ${key.type}): a signature line was removed`,
+      );
+    }
+  }
+  const proof = bundle.platform.proof.map((p) => fromBase64(p) ?? new Uint8Array());
+  try {
+    verifyInclusion(
+      hasher,
+      hasher.leafHash(utf8(tenantNote.text)),
+      bundle.platform.index,
+      platform.size,
+      proof,
+      platform.root,
+    );
+  } catch {
+    throw tampered(
+      `the tenant checkpoint is not at index ${bundle.platform.index} of the signed platform log`,
+    );
+  }
+  checkRecords(hasher, bundle, entries, progress);
+  return {
+    tenant: bundle.tenant,
+    size: checkpoint.size,
+    root: toBase64(checkpoint.root),
+    entries: entries.length,
+    records: bundle.records.length,
+    platformSize: platform.size,
+    platformSigners: platformNote.verified.map((s) => s.name),
+  };
+}
