@@ -8,6 +8,7 @@ interface Victim {
   readonly tenantId: string;
   readonly keyId: string;
   readonly recordId: string;
+  readonly jobId: string;
 }
 
 type Attack = (api: TestApi, attackerKey: string, victim: Victim) => Promise<Reply>;
@@ -142,6 +143,29 @@ const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack
     expect: 200,
     attack: (api, key) => api.call('GET', '/v1/platform/ledger/keys', key),
   },
+  'post /v1/keys/rotate': {
+    expect: 202,
+    attack: (api, key) => api.call('POST', '/v1/keys/rotate', key),
+  },
+  'get /v1/keys': { expect: 200, attack: (api, key) => api.call('GET', '/v1/keys', key) },
+  'get /v1/keys/jobs/{id}': {
+    expect: 404,
+    attack: (api, key, v) => api.call('GET', `/v1/keys/jobs/${v.jobId}`, key),
+  },
+  'post /v1/platform/tenants/{id}/keys/rotate': {
+    expect: 403,
+    attack: (api, key, v) =>
+      api.call('POST', `/v1/platform/tenants/${v.tenantId}/keys/rotate`, key),
+  },
+  'get /v1/platform/tenants/{id}/keys': {
+    expect: 403,
+    attack: (api, key, v) => api.call('GET', `/v1/platform/tenants/${v.tenantId}/keys`, key),
+  },
+  'get /v1/platform/tenants/{id}/keys/jobs/{jobId}': {
+    expect: 403,
+    attack: (api, key, v) =>
+      api.call('GET', `/v1/platform/tenants/${v.tenantId}/keys/jobs/${v.jobId}`, key),
+  },
   'get /healthz': { expect: 200, attack: (api, key) => api.call('GET', '/healthz', key) },
   'get /readyz': { expect: 200, attack: (api, key) => api.call('GET', '/readyz', key) },
   'get /metrics': { expect: 200, attack: (api, key) => api.call('GET', '/metrics', key) },
@@ -157,11 +181,13 @@ async function snapshot(api: TestApi, key: string, tenantId: string): Promise<un
   const records = await api.call('GET', '/v1/collections/people/records', key);
   const tenant = await api.call('GET', `/v1/platform/tenants/${tenantId}`, ADMIN_TOKEN);
   const keys = await api.call('GET', `/v1/platform/tenants/${tenantId}/api-keys`, ADMIN_TOKEN);
+  const dataKeys = await api.call('GET', '/v1/keys', key);
   return {
     collections: collections.body,
     records: records.body,
     tenant: tenant.body,
     keys: keys.body,
+    dataKeys: dataKeys.body,
   };
 }
 
@@ -180,7 +206,13 @@ for (const backend of backendNames()) {
       const record = await api.call('POST', '/v1/collections/people/records', a.key, {
         name: 'Ada',
       });
-      victim = { tenantId: a.id, keyId: a.keyId, recordId: record.body.id };
+      const job = await api.call('POST', '/v1/keys/rotate', a.key);
+      for (let i = 0; i < 100; i++) {
+        if ((await api.call('GET', `/v1/keys/jobs/${job.body.id}`, a.key)).body.state === 'done')
+          break;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      victim = { tenantId: a.id, keyId: a.keyId, recordId: record.body.id, jobId: job.body.id };
     });
     after(() => api.close());
 
@@ -212,7 +244,7 @@ for (const backend of backendNames()) {
         if (!route.includes('{id}'))
           assert.ok(!text.includes(victim.recordId), `${route} leaks A's record id`);
         if (expect === 404) {
-          const ghost = { ...victim, recordId: uuid7() };
+          const ghost = { ...victim, recordId: uuid7(), jobId: uuid7() };
           const control = await attack(api, b.key, ghost);
           assert.deepEqual(
             JSON.parse(JSON.stringify(reply.body).replaceAll(victim.recordId, 'ID')),

@@ -18,6 +18,13 @@ export interface TenantChange {
   readonly status?: 'active' | 'suspended' | undefined;
 }
 
+/** The key hierarchy's part in a tenant's life: keys at creation, shredding at deletion. */
+export interface TenantKeyLifecycle {
+  provision(tenant: Tenant): Promise<void>;
+  /** Destroys the tenant's KEKs, so every copy of its encrypted data is unreadable. */
+  shred(tenant: Tenant): Promise<void>;
+}
+
 /** A new API key: the secret exists only in this value. */
 export interface IssuedApiKey {
   readonly id: string;
@@ -35,17 +42,20 @@ export class TenantAdmin {
   readonly #shards: ReadonlyMap<string, ShardStore>;
   readonly #committer: GroupCommitter;
   readonly #onCredentialsChanged: () => void;
+  readonly #keys: TenantKeyLifecycle | undefined;
 
   constructor(
     controlPlane: ControlPlaneStore,
     shards: ReadonlyMap<string, ShardStore>,
     committer: GroupCommitter,
     onCredentialsChanged: () => void,
+    keys?: TenantKeyLifecycle,
   ) {
     this.#controlPlane = controlPlane;
     this.#shards = shards;
     this.#committer = committer;
     this.#onCredentialsChanged = onCredentialsChanged;
+    this.#keys = keys;
   }
 
   async #audit(tenant: Tenant, action: string, resource: string, state: unknown): Promise<void> {
@@ -75,6 +85,7 @@ export class TenantAdmin {
       name: tenant.name,
       plan: tenant.plan,
     });
+    await this.#keys?.provision(tenant);
     return tenant;
   }
 
@@ -111,7 +122,11 @@ export class TenantAdmin {
     return updated;
   }
 
-  /** Marks the tenant deleted (its credentials stop at once), revokes its keys, then drops its data. */
+  /**
+   * Marks the tenant deleted (its credentials stop at once), revokes its API keys, destroys its
+   * KEKs (crypto-shredding: every copy of its encrypted fields becomes unreadable), then drops
+   * its data.
+   */
   async delete(id: string): Promise<void> {
     const tenant = await this.get(id);
     const now = new Date().toISOString();
@@ -120,6 +135,7 @@ export class TenantAdmin {
     await this.#controlPlane.revokeAllApiKeys(id, now);
     this.#onCredentialsChanged();
     await this.#committer.drain();
+    await this.#keys?.shred(tenant);
     await this.#shards.get(tenant.shard)?.dropTenant(id);
   }
 

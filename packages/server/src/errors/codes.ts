@@ -17,8 +17,13 @@ export const ERROR_CODES = {
   PALISADE_API_KEY_NOT_FOUND: { status: 404, title: 'No such API key' },
   PALISADE_COLLECTION_NOT_FOUND: { status: 404, title: 'No such collection' },
   PALISADE_RECORD_NOT_FOUND: { status: 404, title: 'No such record' },
+  PALISADE_KEY_JOB_NOT_FOUND: { status: 404, title: 'No such key job' },
   PALISADE_SLUG_TAKEN: { status: 409, title: 'The tenant slug is taken' },
   PALISADE_TENANT_DELETED: { status: 409, title: 'The tenant is deleted' },
+  PALISADE_COLLECTION_NOT_EMPTY: {
+    status: 409,
+    title: 'The encrypted fields of a collection with records cannot change',
+  },
   PALISADE_PRECONDITION_FAILED: {
     status: 412,
     title: 'If-Match does not match the current version',
@@ -31,6 +36,14 @@ export const ERROR_CODES = {
   },
   PALISADE_UNAVAILABLE: { status: 503, title: 'The server is shutting down or not ready' },
   PALISADE_INTERNAL: { status: 500, title: 'Internal error' },
+  PALISADE_DECRYPTION_FAILED: {
+    status: 500,
+    title: 'A stored encrypted value does not decrypt in its place',
+  },
+  PALISADE_KEYS_UNAVAILABLE: {
+    status: 500,
+    title: "The tenant's encryption keys cannot be opened",
+  },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 /** Every stable error code a Palisade API can return. */

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { CredentialVerifier, TenantAdmin } from '../control/index.ts';
+import type { KeyRotation } from '../keys/index.ts';
 import type { TenantLedger } from '../ledger/index.ts';
 import type { CollectionService, RecordService } from '../records/index.ts';
 import { installAuth } from './auth-hook.ts';
@@ -8,10 +9,12 @@ import { installMetrics } from './metrics.ts';
 import { installOpenApi } from './openapi.ts';
 import { installProblemHandlers } from './problem-handler.ts';
 import { collectionRoutes } from './routes/collection-routes.ts';
+import { keyRoutes } from './routes/key-routes.ts';
 import { ledgerRoutes } from './routes/ledger-routes.ts';
 import { platformTenantRoutes } from './routes/platform-tenant-routes.ts';
 import { recordRoutes } from './routes/record-routes.ts';
 import { type SystemProbes, systemRoutes } from './routes/system-routes.ts';
+import { httpsServerFactory, type TlsFiles } from './tls-listener.ts';
 import { installValidators } from './validation.ts';
 
 export interface GatewayOptions {
@@ -23,6 +26,10 @@ export interface GatewayOptions {
   readonly tenants: TenantAdmin;
   readonly collections: CollectionService;
   readonly records: RecordService;
+  /** Key rotation and status routes; absent, they are not served. */
+  readonly keys?: KeyRotation | undefined;
+  /** Serve HTTPS (hybrid post-quantum key exchange preferred) with these PEM files. */
+  readonly tls?: TlsFiles | undefined;
   readonly ledger: TenantLedger;
   readonly probes: Omit<SystemProbes, 'openApi'>;
   /** True once shutdown began: new requests get 503 PALISADE_UNAVAILABLE. */
@@ -39,6 +46,9 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { maxParamLength: 200 },
+    ...(options.tls === undefined
+      ? {}
+      : { serverFactory: httpsServerFactory(options.tls) as unknown as undefined }),
   });
   app.removeContentTypeParser(['text/plain']);
   app.addContentTypeParser(
@@ -55,6 +65,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   platformTenantRoutes(app, options.tenants, options.pageSizeMax);
   collectionRoutes(app, options.collections);
   recordRoutes(app, options.records, options.pageSizeMax);
+  if (options.keys !== undefined) keyRoutes(app, options.keys, options.tenants);
   ledgerRoutes(app, options);
   await app.ready();
   return app;

@@ -6,6 +6,8 @@
  * tenant; what the service hands out is used synchronously (see `withKeys`), so an evicted
  * key is never used. Every key event is a ledger entry, written through the group commit.
  */
+
+import type { BlindIndexKey } from '@palisade/crypto';
 import {
   CryptoError,
   createTenantKek,
@@ -18,7 +20,6 @@ import {
   unwrapDataKey,
   wrapDataKey,
 } from '@palisade/crypto';
-import type { BlindIndexKey } from '@palisade/crypto';
 import type { GroupCommitter } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import type { ControlPlaneStore, ShardStore, TenantStore } from '../store/index.ts';

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { DataKeyCache } from '@palisade/crypto';
 import { nodeHasher } from '@palisade/ledger/node';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -6,6 +7,7 @@ import { GroupCommitter } from '../commit/index.ts';
 import type { Settings } from '../config/index.ts';
 import { CredentialVerifier, ensureAdminToken, TenantAdmin } from '../control/index.ts';
 import { createGateway } from '../gateway/index.ts';
+import { KeyRotation, KeyService, openPlatformKms, RecordKeys } from '../keys/index.ts';
 import {
   loadLedgerKeys,
   PlatformSealer,
@@ -63,11 +65,14 @@ export async function startPlatform(
     pino({
       level: settings.logLevel,
       redact: { paths: ['req.headers.authorization', '*.secret', '*.token'], censor: '[redacted]' },
+      // Query strings can carry filter values of encrypted fields: log paths only.
+      serializers: { req: requestWithoutQuery },
     });
   const stores = await openStores(settings);
   let closing = false;
   try {
     const { generated } = await ensureAdminToken(stores.controlPlane, settings.adminToken);
+    const kms = await openPlatformKms(settings, logger);
     const ledgerKeyFile = settings.ledgerKeyFile ?? join(settings.data, 'ledger-signing.json');
     const { keys, generated: newLedgerKeys } = loadLedgerKeys(ledgerKeyFile, settings.ledgerOrigin);
     if (newLedgerKeys) {
@@ -89,20 +94,48 @@ export async function startPlatform(
       seal: sealBatch,
       onCommitted: (tenantId) => sealer.markDirty(tenantId),
     });
+    const keyService = new KeyService({
+      kms,
+      controlPlane: stores.controlPlane,
+      shards: stores.shards,
+      committer,
+      cache: new DataKeyCache({
+        maxEntries: settings.dataKeyCacheMax,
+        ttlMs: settings.dataKeyCacheTtlMs,
+      }),
+      metaTtlMs: settings.dataKeyCacheTtlMs,
+      metaMax: settings.dataKeyCacheMax,
+    });
+    const rotation = new KeyRotation({
+      keys: keyService,
+      committer,
+      controlPlane: stores.controlPlane,
+      batchSize: settings.reencryptBatchSize,
+      logger,
+    });
     const verifier = new CredentialVerifier(stores.controlPlane, settings.authCacheTtlMs);
     const schemas = new SchemaRegistry();
     const locate = storeLocator(stores.shards);
     const collections = new CollectionService(locate, committer, schemas);
-    const records = new RecordService(locate, committer, schemas);
+    const records = new RecordService(locate, committer, schemas, new RecordKeys(keyService));
     const http = await createGateway({
       logger,
       bodyLimit: settings.bodyLimit,
       pageSizeMax: settings.pageSizeMax,
       version: PLATFORM_VERSION,
       verifier,
-      tenants: new TenantAdmin(stores.controlPlane, stores.shards, committer, () =>
-        verifier.invalidate(),
+      tenants: new TenantAdmin(
+        stores.controlPlane,
+        stores.shards,
+        committer,
+        () => verifier.invalidate(),
+        keyService,
       ),
+      keys: rotation,
+      tls:
+        settings.tlsCert === undefined || settings.tlsKey === undefined
+          ? undefined
+          : { cert: settings.tlsCert, key: settings.tlsKey },
       collections,
       records,
       ledger: new TenantLedger(
@@ -125,8 +158,14 @@ export async function startPlatform(
       await http.listen({ host, port });
       const address = http.server.address();
       const bound = typeof address === 'object' && address !== null ? address.port : port;
-      url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+      const scheme = settings.tlsCert === undefined ? 'http' : 'https';
+      url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${bound}`;
     }
+    rotation
+      .resumePending((id) => stores.controlPlane.getTenant(id))
+      .catch((error: unknown) =>
+        logger.warn({ code: (error as { code?: unknown }).code }, 'key jobs not resumed'),
+      );
     let closed: Promise<void> | undefined;
     const close = () => {
       closed ??= (async () => {
@@ -135,6 +174,7 @@ export async function startPlatform(
           http.close(),
           new Promise((resolve) => setTimeout(resolve, settings.shutdownTimeoutMs).unref()),
         ]);
+        await rotation.stop();
         await committer.drain();
         await sealer.seal();
         await sealer.stop();
@@ -147,4 +187,21 @@ export async function startPlatform(
     await stores.close().catch(() => undefined);
     throw error;
   }
+}
+
+/** Fastify's request log fields, with the path but never the query string. */
+function requestWithoutQuery(req: {
+  method?: string;
+  url?: string;
+  host?: string;
+  ip?: string;
+  socket?: { remotePort?: number };
+}) {
+  return {
+    method: req.method,
+    url: req.url?.split('?')[0],
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  };
 }

@@ -44,6 +44,14 @@ export class CollectionService {
     const store = await this.#locate(context);
     return this.#committer.submit(store, async (tx, record) => {
       const existing = await tx.getCollection(name);
+      if (existing !== undefined && !sameFields(existing.encrypted, definition.encrypted)) {
+        const any = await tx.listRecords(name, { after: undefined, limit: 1, filters: [] });
+        if (any.length > 0)
+          throw new PalisadeError(
+            'PALISADE_COLLECTION_NOT_EMPTY',
+            `the encrypted fields of ${name} cannot change while it has records`,
+          );
+      }
       const now = new Date().toISOString();
       const collection: CollectionRow = {
         name,
@@ -81,4 +89,8 @@ export class CollectionService {
   async list(context: TenantContext): Promise<CollectionRow[]> {
     return (await this.#locate(context)).reader.listCollections();
   }
+}
+
+function sameFields(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((field) => b.includes(field));
 }

@@ -12,6 +12,7 @@ import type { TenantContext } from '../tenancy/index.ts';
 import type { TenantStoreLocator } from './collection-service.ts';
 import { applyMergePatch } from './merge-patch.ts';
 import { decodeCursor, encodeCursor } from './record-cursor.ts';
+import { type RecordEncryption, redactEncrypted, storedState } from './record-encryption.ts';
 import type { SchemaRegistry } from './schema-registry.ts';
 
 /** `If-Match` reduced to what the store needs: any version (`*`), one version, or none. */
@@ -59,11 +60,39 @@ export class RecordService {
   readonly #locate: TenantStoreLocator;
   readonly #committer: GroupCommitter;
   readonly #schemas: SchemaRegistry;
+  readonly #crypto: RecordEncryption | undefined;
 
-  constructor(locate: TenantStoreLocator, committer: GroupCommitter, schemas: SchemaRegistry) {
+  constructor(
+    locate: TenantStoreLocator,
+    committer: GroupCommitter,
+    schemas: SchemaRegistry,
+    encryption?: RecordEncryption,
+  ) {
     this.#locate = locate;
     this.#committer = committer;
     this.#schemas = schemas;
+    this.#crypto = encryption;
+  }
+
+  /** Makes sure the tenant's keys exist before a write needs them inside its transaction. */
+  async #ready(context: TenantContext): Promise<void> {
+    await this.#crypto?.ready(context);
+  }
+
+  async #seal(
+    context: TenantContext,
+    collection: CollectionRow,
+    id: string,
+    data: Record<string, unknown>,
+  ): Promise<Pick<RecordRow, 'data' | 'sealed'>> {
+    if (this.#crypto === undefined || collection.encrypted.length === 0)
+      return { data, sealed: undefined };
+    return this.#crypto.seal(context, collection, id, data);
+  }
+
+  async #open(context: TenantContext, rows: RecordRow[]): Promise<RecordRow[]> {
+    if (this.#crypto === undefined || rows.every((row) => row.sealed === undefined)) return rows;
+    return this.#crypto.open(context, rows);
   }
 
   async #collectionIn(tx: TenantWriteTx, name: string): Promise<CollectionRow> {
@@ -77,11 +106,15 @@ export class RecordService {
   }
 
   #validate(context: TenantContext, collection: CollectionRow, data: unknown): void {
-    this.#schemas.validate(
-      { tenantId: context.tenantId, collection: collection.name, version: collection.version },
-      collection.schema,
-      data,
-    );
+    try {
+      this.#schemas.validate(
+        { tenantId: context.tenantId, collection: collection.name, version: collection.version },
+        collection.schema,
+        data,
+      );
+    } catch (error) {
+      throw redactEncrypted(error, collection.encrypted);
+    }
   }
 
   async create(
@@ -90,14 +123,17 @@ export class RecordService {
     data: Record<string, unknown>,
   ): Promise<RecordRow> {
     const store = await this.#locate(context);
+    await this.#ready(context);
     return this.#committer.submit(store, async (tx, record) => {
       const collection = await this.#collectionIn(tx, collectionName);
       this.#validate(context, collection, data);
       const now = new Date().toISOString();
+      const id = uuid7();
+      const stored = await this.#seal(context, collection, id, data);
       const row: RecordRow = {
         collection: collectionName,
-        id: uuid7(),
-        data,
+        id,
+        ...stored,
         version: 1,
         createdAt: now,
         updatedAt: now,
@@ -107,9 +143,9 @@ export class RecordService {
         actor: context.actor.id,
         action: 'record.create',
         resource: recordPath(collectionName, row.id),
-        state: data,
+        state: storedState(stored.data, stored.sealed),
       });
-      return row;
+      return { ...row, data, sealed: undefined };
     });
   }
 
@@ -117,7 +153,7 @@ export class RecordService {
     checkId(id);
     const reader = (await this.#locate(context)).reader;
     const row = await reader.getRecord(collectionName, id);
-    if (row !== undefined) return row;
+    if (row !== undefined) return (await this.#open(context, [row]))[0]!;
     if ((await reader.getCollection(collectionName)) === undefined) {
       throw new PalisadeError(
         'PALISADE_COLLECTION_NOT_FOUND',
@@ -139,6 +175,7 @@ export class RecordService {
   ): Promise<RecordRow> {
     checkId(id);
     const store = await this.#locate(context);
+    await this.#ready(context);
     return this.#committer.submit(store, async (tx, record) => {
       const collection = await this.#collectionIn(tx, collectionName);
       let data: unknown;
@@ -146,7 +183,10 @@ export class RecordService {
       if ('replace' in change) {
         data = change.replace;
       } else {
-        const current = await tx.getRecord(collectionName, id);
+        const [current] = await this.#open(
+          context,
+          [await tx.getRecord(collectionName, id)].filter((r) => r !== undefined),
+        );
         if (current === undefined)
           throw new PalisadeError(
             'PALISADE_RECORD_NOT_FOUND',
@@ -158,21 +198,23 @@ export class RecordService {
         data = applyMergePatch(current.data, change.mergePatch);
       }
       this.#validate(context, collection, data);
+      const stored = await this.#seal(context, collection, id, data as Record<string, unknown>);
       const result = await tx.updateRecord(
         collectionName,
         id,
-        data as Record<string, unknown>,
+        stored.data,
         expected,
         new Date().toISOString(),
+        stored.sealed,
       );
       if (!result.ok) throw refused(result, collectionName, id);
       record({
         actor: context.actor.id,
         action: 'record.update',
         resource: recordPath(collectionName, id),
-        state: result.row.data,
+        state: storedState(result.row.data, result.row.sealed),
       });
-      return result.row;
+      return { ...result.row, data: data as Record<string, unknown>, sealed: undefined };
     });
   }
 
@@ -214,13 +256,17 @@ export class RecordService {
         'PALISADE_COLLECTION_NOT_FOUND',
         `no collection ${JSON.stringify(collectionName)}`,
       );
-    const filters = [...query.filters].map(([field, raw]) => typedFilter(collection, field, raw));
+    const typed = [...query.filters].map(([field, raw]) => typedFilter(collection, field, raw));
+    const filters =
+      this.#crypto === undefined
+        ? typed
+        : await this.#crypto.blindFilters(context, collection, typed);
     const rows = await reader.listRecords(collectionName, {
       after,
       limit: query.limit + 1,
       filters,
     });
-    const items = rows.slice(0, query.limit);
+    const items = await this.#open(context, rows.slice(0, query.limit));
     const last = items.at(-1);
     return {
       items,

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import { HYBRID_GROUP, negotiatedGroup } from '../tls-listener.ts';
 
 export interface SystemProbes {
   /** Throws when a store cannot be reached. */
@@ -12,9 +13,20 @@ export function systemRoutes(app: FastifyInstance, probes: SystemProbes, metrics
   const config = { auth: 'public' as const };
   const tags = ['system'];
 
-  app.get('/healthz', { config, schema: { summary: 'Liveness', tags } }, async () => ({
-    status: 'ok',
-  }));
+  app.get(
+    '/healthz',
+    {
+      config,
+      schema: { summary: 'Liveness; over HTTPS, the key exchange of this connection', tags },
+    },
+    async (request) => {
+      const socket = request.raw.socket as typeof request.raw.socket & { encrypted?: boolean };
+      if (socket.encrypted !== true) return { status: 'ok' };
+      const group = negotiatedGroup(socket) ?? null;
+      const protocol = (socket as unknown as { getProtocol(): string | null }).getProtocol();
+      return { status: 'ok', tls: { protocol, group, postQuantum: group === HYBRID_GROUP } };
+    },
+  );
 
   app.get(
     '/readyz',

@@ -1,0 +1,100 @@
+/**
+ * Master key rotation, offline (the server stopped): every tenant KEK seed is re-sealed under
+ * a new master key; public keys, wrapped data keys and data are untouched. Idempotent: a KEK
+ * already sealed under the new key is skipped, so an interrupted rotation is run again.
+ *
+ * With the default key file and no new key given, the new key is generated next to it
+ * (`<file>.next`, mode 0600); after every KEK is re-sealed the old file is copied to
+ * `<file>.previous` and the new one atomically renamed over it. Each tenant's ledger records
+ * the rotation (the new master key's public id only).
+ */
+import { copyFile, rename } from 'node:fs/promises';
+import { LocalKms, loadMasterKey, MasterKey, rotateMasterKey } from '@palisade/crypto';
+import { GroupCommitter } from '../commit/index.ts';
+import type { Settings } from '../config/index.ts';
+import { sealBatch } from '../ledger/index.ts';
+import { openStores } from '../store/index.ts';
+import { masterKeyFile, openPlatformKms } from './master-key-source.ts';
+
+export interface MasterRotationOptions {
+  /** The new master key as text (hex or base64); otherwise a key file is used. */
+  readonly newKey?: string | undefined;
+  /** File of the new key (created when missing); default `<master key file>.next`. */
+  readonly newKeyFile?: string | undefined;
+}
+
+export interface MasterRotationResult {
+  readonly fromKeyId: string;
+  readonly toKeyId: string;
+  readonly keks: number;
+  readonly resealed: number;
+  readonly tenants: number;
+  /** Where the new key is now (undefined when it was given as text). */
+  readonly keyFile: string | undefined;
+  /** Where the old key file was kept, when the new one replaced it. */
+  readonly previousKeyFile: string | undefined;
+}
+
+/** Re-seals every tenant KEK under a new master key; see the module comment. */
+export async function rotatePlatformMasterKey(
+  settings: Settings,
+  options: MasterRotationOptions = {},
+): Promise<MasterRotationResult> {
+  const from = await openPlatformKms(settings, undefined, { generateIfMissing: false });
+  const currentFile = masterKeyFile(settings);
+  const ownsFile = settings.masterKey === undefined && settings.masterPassphrase === undefined;
+  let newKey: MasterKey;
+  let newFile: string | undefined;
+  if (options.newKey !== undefined) {
+    newKey = MasterKey.fromText(options.newKey, 'the new master key');
+  } else {
+    newFile = options.newKeyFile ?? `${currentFile}.next`;
+    newKey = (await loadMasterKey({ keyFile: newFile, generateIfMissing: true })).key;
+  }
+  const to = new LocalKms(newKey);
+  const stores = await openStores(settings);
+  const committer = new GroupCommitter({ maxBatch: 1, maxWaitMs: 0, seal: sealBatch });
+  try {
+    const keks = await stores.controlPlane.keys.listAllKeks();
+    const rotated = await rotateMasterKey(keks, from, to);
+    const changed = new Set<string>();
+    for (const [i, row] of rotated.entries()) {
+      if (row === keks[i]) continue;
+      await stores.controlPlane.keys.replaceSealedSeed(row.tenantId, row.version, row.sealedSeed);
+      changed.add(row.tenantId);
+    }
+    for (const tenantId of changed) {
+      const tenant = await stores.controlPlane.getTenant(tenantId);
+      const shard = tenant === undefined ? undefined : stores.shards.get(tenant.shard);
+      if (shard === undefined || tenant?.status === 'deleted') continue;
+      await committer.submit(await shard.tenant(tenantId), async (_tx, record) => {
+        record({
+          actor: 'platform-admin',
+          action: 'keys.master-rotate',
+          resource: 'keys/kek',
+          state: { fromMasterKeyId: from.keyId, toMasterKeyId: to.keyId },
+        });
+      });
+    }
+    await committer.drain();
+    let keyFile = newFile;
+    let previousKeyFile: string | undefined;
+    if (newFile !== undefined && ownsFile && options.newKeyFile === undefined) {
+      previousKeyFile = `${currentFile}.previous`;
+      await copyFile(currentFile, previousKeyFile);
+      await rename(newFile, currentFile);
+      keyFile = currentFile;
+    }
+    return {
+      fromKeyId: from.keyId,
+      toKeyId: to.keyId,
+      keks: keks.length,
+      resealed: rotated.filter((row, i) => row !== keks[i]).length,
+      tenants: changed.size,
+      keyFile,
+      previousKeyFile,
+    };
+  } finally {
+    await stores.close();
+  }
+}

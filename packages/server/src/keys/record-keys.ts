@@ -1,0 +1,65 @@
+import type { RecordEncryption } from '../records/record-encryption.ts';
+import type { CollectionRow, FieldFilter, RecordRow } from '../store/index.ts';
+import type { TenantContext } from '../tenancy/index.ts';
+import type { KeyService } from './key-service.ts';
+import { indexOf, openRecord, sealRecord } from './record-cipher.ts';
+
+/** The records' encryption, on the tenant key hierarchy. */
+export class RecordKeys implements RecordEncryption {
+  readonly #keys: KeyService;
+
+  constructor(keys: KeyService) {
+    this.#keys = keys;
+  }
+
+  async ready(context: TenantContext): Promise<void> {
+    await this.#keys.dataKeys(context.tenant);
+  }
+
+  async seal(
+    context: TenantContext,
+    collection: CollectionRow,
+    id: string,
+    data: Record<string, unknown>,
+  ) {
+    const place = { tenantId: context.tenantId, collection: collection.name, id };
+    const stored = await this.#keys.withKeys(context.tenant, [], ({ current, indexKey }) =>
+      sealRecord(current, indexKey(), place, collection.encrypted, data),
+    );
+    if (Object.keys(stored.sealed.values).length === 0) return { data, sealed: undefined };
+    return stored;
+  }
+
+  async open(context: TenantContext, rows: readonly RecordRow[]): Promise<RecordRow[]> {
+    const versions = new Set<number>();
+    for (const row of rows) if (row.sealed !== undefined) versions.add(row.sealed.keyVersion);
+    if (versions.size === 0) return [...rows];
+    return this.#keys.withKeys(context.tenant, versions, ({ ring }) =>
+      rows.map((row) => {
+        if (row.sealed === undefined) return row;
+        const place = { tenantId: context.tenantId, collection: row.collection, id: row.id };
+        return { ...row, data: openRecord(ring, place, row.data, row.sealed), sealed: undefined };
+      }),
+    );
+  }
+
+  async blindFilters(
+    context: TenantContext,
+    collection: CollectionRow,
+    filters: readonly FieldFilter[],
+  ): Promise<FieldFilter[]> {
+    if (!filters.some((f) => collection.encrypted.includes(f.field))) return [...filters];
+    const place = { tenantId: context.tenantId, collection: collection.name };
+    return this.#keys.withKeys(context.tenant, [], ({ indexKey }) =>
+      filters.map((filter) =>
+        collection.encrypted.includes(filter.field)
+          ? {
+              field: filter.field,
+              value: indexOf(indexKey(), place, filter.field, filter.value),
+              blind: true,
+            }
+          : filter,
+      ),
+    );
+  }
+}
