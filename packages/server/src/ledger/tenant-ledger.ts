@@ -41,6 +41,7 @@ export interface PlatformAnchor {
   readonly index: number;
   readonly proof: string[];
   readonly checkpoint: string;
+  /** How many distinct witnesses cosigned the platform checkpoint. */
   readonly cosignatures: number;
   readonly witnessed: boolean;
 }
@@ -108,8 +109,11 @@ export class TenantLedger {
       );
     }
     const proof = await inclusionProof(nodeHasher, this.#platformLog, sealed.index, platform.size);
-    const cosignatures =
-      platform.note.split('\n').filter((line) => line.startsWith('\u2014 ')).length - 2;
+    const signers = platform.note
+      .split('\n')
+      .filter((line) => line.startsWith('\u2014 '))
+      .map((line) => line.split(' ')[1]);
+    const cosignatures = new Set(signers.filter((name) => name !== this.#keys.origin)).size;
     return {
       index: sealed.index,
       proof: proof.map(toBase64),

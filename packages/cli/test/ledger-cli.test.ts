@@ -1,0 +1,193 @@
+/**
+ * The verifiable ledger end to end: a platform whose checkpoints three witness processes
+ * cosign; `palisade ledger export|verify` offline and online; then the platform's history
+ * is rewritten, and both the witnesses and the client that remembers its last checkpoint
+ * refuse it.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, before, describe, it } from 'node:test';
+import { loadSettings, type Platform, startPlatform } from '@palisade/server';
+import {
+  palisadeFromSource as palisade,
+  startWitnessProcess,
+  type WitnessProcess,
+} from './support/source-process.ts';
+
+const ADMIN = `pa_${'l'.repeat(43)}`;
+
+describe('the ledger with three witnesses, offline and online verification, and a rewritten history', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'palisade-ledger-cli-'));
+  const data = join(dir, 'data');
+  const home = join(dir, 'home');
+  const witnesses: WitnessProcess[] = [];
+  const witnessSpecs: string[] = [];
+  let platform: Platform;
+  let tenant: { id: string; key: string };
+  let logs = '';
+
+  async function start(): Promise<Platform> {
+    const settings = loadSettings({
+      flags: {
+        data,
+        listen: '127.0.0.1:0',
+        adminToken: ADMIN,
+        ledgerSealIntervalMs: '3600000',
+        logLevel: 'info',
+        ...(witnessSpecs.length > 0 ? { witnesses: witnessSpecs } : {}),
+      },
+      env: {},
+      configFile: null,
+    });
+    const { default: pino } = await import('pino');
+    const logger = pino({ level: 'info' }, { write: (line: string) => void (logs += line) });
+    return startPlatform(settings, { logger });
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: response JSON is asserted field by field
+  async function call(
+    method: string,
+    path: string,
+    token: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: any }> {
+    const response = await fetch(`${platform.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return {
+      status: response.status,
+      body: response.status === 204 ? undefined : await response.json(),
+    };
+  }
+
+  before(async () => {
+    platform = await start();
+    const { body: keys } = await call('GET', '/v1/platform/ledger/keys', ADMIN);
+    await platform.close();
+    for (const name of ['w1', 'w2', 'w3']) {
+      const keyFile = join(dir, `${name}.json`);
+      const made = await palisade([
+        'witness',
+        'keygen',
+        '--name',
+        `witness.test/${name}`,
+        '--out',
+        keyFile,
+      ]);
+      assert.equal(made.code, 0, made.stderr);
+      const logArgs = (keys.keys as string[]).flatMap((vkey) => [
+        '--log',
+        `${keys.origin}=${vkey}`,
+      ]);
+      const w = await startWitnessProcess([
+        '--listen',
+        '127.0.0.1:0',
+        '--key',
+        keyFile,
+        '--state',
+        join(dir, `${name}.db`),
+        ...logArgs,
+      ]);
+      witnesses.push(w);
+      for (const vkey of made.stdout.trim().split('\n')) witnessSpecs.push(`${w.url}=${vkey}`);
+    }
+    platform = await start();
+    const created = await call('POST', '/v1/platform/tenants', ADMIN, {
+      slug: 'audited',
+      name: 'Audited',
+    });
+    const key = await call('POST', `/v1/platform/tenants/${created.body.id}/api-keys`, ADMIN, {});
+    tenant = { id: created.body.id, key: key.body.secret };
+    await call('PUT', '/v1/collections/claims', tenant.key, {
+      schema: { type: 'object', properties: { amount: { type: 'number' } } },
+    });
+    for (let i = 0; i < 5; i++)
+      await call('POST', '/v1/collections/claims/records', tenant.key, { amount: i * 10 });
+    await platform.sealer.seal();
+  });
+
+  after(async () => {
+    await platform.close();
+    for (const w of witnesses) await w.stop('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('three independent witnesses cosign the platform checkpoint', async () => {
+    const { body } = await call('GET', '/v1/ledger/checkpoint', tenant.key);
+    assert.equal(body.platform.cosignatures, 3);
+    assert.equal(body.platform.witnessed, true);
+  });
+
+  it('palisade ledger export and verify work offline, and a changed byte is named', async () => {
+    const env = { PALISADE_URL: platform.url, PALISADE_TOKEN: ADMIN };
+    const keys = join(dir, 'keys.txt');
+    assert.equal((await palisade(['ledger', 'keys', '--out', keys], env)).code, 0);
+    const bundle = join(dir, 'bundle.json');
+    const exported = await palisade(
+      ['ledger', 'export', '--tenant', 'audited', '--out', bundle],
+      env,
+    );
+    assert.equal(exported.code, 0, exported.stderr);
+    const verified = await palisade(['ledger', 'verify', bundle, '--keys', keys]);
+    assert.equal(verified.code, 0, verified.stderr);
+    assert.match(verified.stdout, /^ok: tenant .* 5 records match/);
+
+    const altered = readFileSync(bundle, 'utf8').replace('record.create', 'record.crEate');
+    writeFileSync(bundle, altered);
+    const refused = await palisade(['ledger', 'verify', bundle, '--keys', keys]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /LEDGER_TAMPERED.*batch \d+: entries \d+–\d+ do not hash/);
+    const noKeys = await palisade(['ledger', 'verify', bundle]);
+    assert.equal(noKeys.code, 2);
+  });
+
+  it('online verification remembers the checkpoint and accepts a consistent extension', async () => {
+    const env = { PALISADE_URL: platform.url, PALISADE_TOKEN: tenant.key, PALISADE_HOME: home };
+    const first = await palisade(['ledger', 'verify'], env);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /first use/);
+    await call('POST', '/v1/collections/claims/records', tenant.key, { amount: 99 });
+    const second = await palisade(['ledger', 'verify'], env);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /consistent with the \d+ batches verified before/);
+  });
+
+  it('a rewritten history is refused by every witness and by the remembering client', async () => {
+    const shard = (await platform.stores.controlPlane.getTenant(tenant.id))!.shard;
+    await platform.close();
+    // The operator rewrites history: the tenant's ledger and the platform log start over.
+    const db = new DatabaseSync(join(data, 'shards', shard, `${tenant.id}.db`));
+    for (const { name } of db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+      .all() as { name: string }[])
+      db.exec(`DROP TRIGGER ${name}`);
+    db.exec(
+      'DELETE FROM ledger_entries; DELETE FROM ledger_batches; DELETE FROM ledger_nodes; DELETE FROM records',
+    );
+    db.close();
+    for (const suffix of ['', '-wal', '-shm'])
+      rmSync(join(data, `platform-log.db${suffix}`), { force: true });
+    logs = '';
+    platform = await start();
+    await call('POST', '/v1/collections/claims/records', tenant.key, { amount: 1_000_000 });
+    await platform.sealer.seal();
+
+    const { body } = await call('GET', '/v1/ledger/checkpoint', tenant.key);
+    assert.equal(body.platform.cosignatures, 0);
+    assert.equal(body.platform.witnessed, false);
+    assert.equal(logs.match(/a witness REFUSED the platform checkpoint/g)?.length, 3);
+
+    const env = { PALISADE_URL: platform.url, PALISADE_TOKEN: tenant.key, PALISADE_HOME: home };
+    const online = await palisade(['ledger', 'verify'], env);
+    assert.equal(online.code, 1);
+    assert.match(online.stderr, /the log shrank from \d+ to \d+ batches/);
+  });
+});
