@@ -43,16 +43,23 @@ describe('the ledger with three witnesses, offline and online verification, and 
       configFile: null,
     });
     const { default: pino } = await import('pino');
-    const logger = pino({ level: 'info' }, { write: (line: string) => void (logs += line) });
+    const logger = pino(
+      { level: 'info' },
+      {
+        write: (line: string) => {
+          logs += line;
+        },
+      },
+    );
     return startPlatform(settings, { logger });
   }
 
-  // biome-ignore lint/suspicious/noExplicitAny: response JSON is asserted field by field
   async function call(
     method: string,
     path: string,
     token: string,
     body?: unknown,
+    // biome-ignore lint/suspicious/noExplicitAny: response JSON is asserted field by field
   ): Promise<{ status: number; body: any }> {
     const response = await fetch(`${platform.url}${path}`, {
       method,
