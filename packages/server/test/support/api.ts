@@ -1,6 +1,6 @@
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { type Platform, startPlatform } from '../../src/index.ts';
-import { type BackendName, openBackend } from './backends.ts';
+import { type BackendFixture, type BackendName, openBackend } from './backends.ts';
 
 export const ADMIN_TOKEN = `pa_test_${'x'.repeat(40)}`;
 
@@ -14,11 +14,14 @@ export interface Reply {
 /** A platform on one backend, driven through Fastify's inject (the real routing and hooks). */
 export class TestApi {
   readonly platform: Platform;
+  /** The stores under test (raw access for dumps and tampering). */
+  readonly fixture: BackendFixture;
   readonly #cleanup: () => Promise<void>;
 
-  private constructor(platform: Platform, cleanup: () => Promise<void>) {
+  private constructor(platform: Platform, fixture: BackendFixture) {
     this.platform = platform;
-    this.#cleanup = cleanup;
+    this.fixture = fixture;
+    this.#cleanup = fixture.cleanup;
   }
 
   static async start(
@@ -27,7 +30,7 @@ export class TestApi {
   ): Promise<TestApi> {
     const fixture = await openBackend(backend, { adminToken: ADMIN_TOKEN, ...overrides });
     const platform = await startPlatform(fixture.settings, { listen: false });
-    return new TestApi(platform, fixture.cleanup);
+    return new TestApi(platform, fixture);
   }
 
   get http(): FastifyInstance {

@@ -1,0 +1,397 @@
+/**
+ * Encrypted fields end to end, on every backend: the API returns them decrypted to the
+ * tenant, a raw dump of the tenant's store (SQLite file bytes with the WAL, `pg_dump` of the
+ * shard) holds no plaintext, equality filters work through the blind index, a ciphertext moved
+ * to another tenant, record, field or key version fails with a typed error, schema errors do
+ * not describe encrypted values, and a copy of a deleted tenant's store cannot be decrypted
+ * with anything the platform still holds (crypto-shredding).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, before, describe, test } from 'node:test';
+import {
+  CryptoError,
+  DataKeyring,
+  decryptField,
+  openTenantKek,
+  unwrapDataKey,
+} from '@palisade/crypto';
+import pg from 'pg';
+import { openPlatformKms } from '../src/keys/index.ts';
+import { ADMIN_TOKEN, TestApi } from './support/api.ts';
+import { type BackendFixture, backendNames } from './support/backends.ts';
+
+const SCHEMA = {
+  type: 'object',
+  required: ['name'],
+  additionalProperties: false,
+  properties: {
+    name: { type: 'string' },
+    ward: { type: 'string' },
+    ssn: { type: 'string', pattern: '^[0-9]{3}-[0-9]{2}-[0-9]{4}$' },
+    notes: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { text: { type: 'string' } },
+    },
+  },
+} as const;
+
+/** A value that must never appear in any store, log or error. */
+function secretSsn(): string {
+  const n = randomBytes(4).readUInt32BE(0) % 1_000_000_000;
+  return `${String(n).padStart(9, '0').slice(0, 3)}-${String(n).padStart(9, '0').slice(3, 5)}-${String(n).padStart(9, '0').slice(5, 9)}`;
+}
+
+/** Every byte the backend holds for the platform: all files (SQLite) or a dump of every database. */
+function rawDump(fixture: BackendFixture): Buffer {
+  const chunks: Buffer[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else chunks.push(readFileSync(path));
+    }
+  };
+  walk(fixture.settings.data);
+  for (const url of [fixture.settings.database, ...fixture.shardUrls]) {
+    if (url === undefined) continue;
+    chunks.push(execFileSync('pg_dump', ['--data-only', url], { maxBuffer: 1 << 28 }));
+  }
+  return Buffer.concat(chunks);
+}
+
+interface Sealed {
+  sealed: Record<string, string> | string | null;
+  key_version: number | null;
+}
+
+/** Raw access to one tenant's records, bypassing the server (as the store owner would). */
+async function rawRecords<T>(
+  fixture: BackendFixture,
+  tenant: { id: string; shard: string },
+  work: (db: {
+    get(id: string): Promise<Sealed>;
+    set(id: string, sealed: Record<string, string>): Promise<void>;
+  }) => Promise<T>,
+): Promise<T> {
+  if (fixture.name === 'sqlite') {
+    const db = new DatabaseSync(
+      join(fixture.settings.data, 'shards', tenant.shard, `${tenant.id}.db`),
+      {
+        timeout: 5000,
+      },
+    );
+    try {
+      return await work({
+        get: async (id) => {
+          const row = db
+            .prepare('SELECT sealed, key_version FROM records WHERE id = ?')
+            .get(id) as unknown as Sealed;
+          return { ...row, sealed: JSON.parse(row.sealed as string) };
+        },
+        set: async (id, sealed) => {
+          db.prepare('UPDATE records SET sealed = ? WHERE id = ?').run(JSON.stringify(sealed), id);
+        },
+      });
+    } finally {
+      db.close();
+    }
+  }
+  const index = fixture.settings.shards.findIndex((s) => s.startsWith(`${tenant.shard}=`));
+  const client = new pg.Client({ connectionString: fixture.shardUrls[index]! });
+  await client.connect();
+  try {
+    return await work({
+      get: async (id) =>
+        (await client.query<Sealed>('SELECT sealed, key_version FROM records WHERE id = $1', [id]))
+          .rows[0]!,
+      set: async (id, sealed) => {
+        await client.query('UPDATE records SET sealed = $1 WHERE id = $2', [
+          JSON.stringify(sealed),
+          id,
+        ]);
+      },
+    });
+  } finally {
+    await client.end();
+  }
+}
+
+async function waitForJob(api: TestApi, key: string, id: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    const job = await api.call('GET', `/v1/keys/jobs/${id}`, key);
+    if (job.body.state === 'done') return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('the key job did not finish');
+}
+
+for (const backend of backendNames()) {
+  describe(`encrypted fields on ${backend}`, () => {
+    let fixture: BackendFixture;
+    let api: TestApi;
+    let a: { id: string; key: string; shard: string };
+    let b: { id: string; key: string; shard: string };
+    const ssnA = secretSsn();
+    const noteA = `note-${randomBytes(8).toString('hex')}`;
+    const records: string[] = [];
+
+    before(async () => {
+      api = await TestApi.start(backend);
+      fixture = api.fixture;
+      for (const [slug, assign] of [
+        [
+          'alpha',
+          (t: typeof a) => {
+            a = t;
+          },
+        ],
+        [
+          'beta',
+          (t: typeof a) => {
+            b = t;
+          },
+        ],
+      ] as const) {
+        const t = await api.tenant(slug);
+        const shard = (await api.call('GET', `/v1/platform/tenants/${t.id}`, ADMIN_TOKEN)).body
+          .shard;
+        assign({ id: t.id, key: t.key, shard });
+        const put = await api.call('PUT', '/v1/collections/patients', t.key, {
+          schema: SCHEMA,
+          encrypted: ['ssn', 'notes'],
+        });
+        assert.equal(put.status, 201);
+      }
+      for (const [i, ssn] of [ssnA, secretSsn(), secretSsn()].entries()) {
+        const created = await api.call('POST', '/v1/collections/patients/records', a.key, {
+          name: `P${i}`,
+          ward: 'B',
+          ssn,
+          notes: { text: i === 0 ? noteA : 'other' },
+        });
+        assert.equal(created.status, 201, JSON.stringify(created.body));
+        assert.equal(created.body.data.ssn, ssn);
+        records.push(created.body.id);
+      }
+      await api.call('POST', '/v1/collections/patients/records', b.key, {
+        name: 'B0',
+        ssn: secretSsn(),
+      });
+    });
+    after(() => api.close());
+
+    test('the tenant reads its encrypted fields decrypted, and filters on them by equality', async () => {
+      const one = await api.call('GET', `/v1/collections/patients/records/${records[0]}`, a.key);
+      assert.deepEqual(one.body.data, { name: 'P0', ward: 'B', ssn: ssnA, notes: { text: noteA } });
+      const found = await api.call(
+        'GET',
+        `/v1/collections/patients/records?filter%5Bssn%5D=${ssnA}`,
+        a.key,
+      );
+      assert.deepEqual(
+        found.body.items.map((r: { id: string }) => r.id),
+        [records[0]],
+      );
+      const none = await api.call(
+        'GET',
+        `/v1/collections/patients/records?filter%5Bssn%5D=${ssnA}`,
+        b.key,
+      );
+      assert.deepEqual(none.body.items, []);
+      const patched = await api.call(
+        'PATCH',
+        `/v1/collections/patients/records/${records[1]}`,
+        a.key,
+        { ward: 'C' },
+        { 'content-type': 'application/merge-patch+json' },
+      );
+      assert.equal(patched.status, 200);
+      assert.match(patched.body.data.ssn, /^\d{3}-\d{2}-\d{4}$/);
+    });
+
+    test('a raw dump of every store holds no plaintext of an encrypted field', async () => {
+      const dump = rawDump(fixture);
+      assert.ok(dump.length > 10_000);
+      assert.ok(dump.includes('P0'), 'the dump does hold the plaintext fields');
+      assert.ok(!dump.includes(ssnA), 'ssn in plaintext');
+      assert.ok(!dump.includes(noteA), 'notes in plaintext');
+      assert.ok(!dump.includes(JSON.stringify(ssnA)), 'ssn as JSON');
+    });
+
+    test('a schema error about an encrypted field does not describe its value', async () => {
+      const bad = await api.call('POST', '/v1/collections/patients/records', a.key, {
+        name: 'X',
+        ssn: 'not-a-number-SECRET',
+        notes: { leakedMemberName: 1 },
+      });
+      assert.equal(bad.status, 422);
+      const text = JSON.stringify(bad.body);
+      assert.ok(!text.includes('SECRET') && !text.includes('leakedMemberName'), text);
+      assert.deepEqual(bad.body.errors.map((e: { path: string }) => e.path).sort(), [
+        '/notes',
+        '/ssn',
+      ]);
+    });
+
+    test('a ciphertext moved to another record, field, tenant or key version fails with a typed error', async () => {
+      const tenantA = { id: a.id, shard: a.shard };
+      const original = await rawRecords(fixture, tenantA, (db) => db.get(records[0]!));
+      const values = original.sealed as Record<string, string>;
+      const expectFailure = async (tenant: typeof a, id: string, crypto: string) => {
+        const reply = await api.call('GET', `/v1/collections/patients/records/${id}`, tenant.key);
+        assert.equal(reply.status, 500, JSON.stringify(reply.body));
+        assert.equal(reply.body.code, 'PALISADE_DECRYPTION_FAILED');
+        assert.match(reply.body.detail, new RegExp(crypto));
+        assert.ok(!JSON.stringify(reply.body).includes(ssnA));
+      };
+      // Another record of the same tenant and collection.
+      const before = await rawRecords(fixture, tenantA, (db) => db.get(records[2]!));
+      await rawRecords(fixture, tenantA, (db) => db.set(records[2]!, values));
+      await expectFailure(a, records[2]!, 'CRYPTO_DECRYPT_FAILED');
+      // Another field of the same record.
+      await rawRecords(fixture, tenantA, (db) =>
+        db.set(records[2]!, { ssn: (before.sealed as Record<string, string>).notes! }),
+      );
+      await expectFailure(a, records[2]!, 'CRYPTO_DECRYPT_FAILED');
+      // Another tenant.
+      const bRecord = (await api.call('GET', '/v1/collections/patients/records', b.key)).body
+        .items[0].id;
+      await rawRecords(fixture, { id: b.id, shard: b.shard }, (db) => db.set(bRecord, values));
+      await expectFailure(b, bRecord, 'CRYPTO_DECRYPT_FAILED');
+      // Another key version: restore, rotate, then relabel a version-1 ciphertext as version 2.
+      await rawRecords(fixture, { id: b.id, shard: b.shard }, (db) => db.set(bRecord, {}));
+      await rawRecords(fixture, tenantA, (db) =>
+        db.set(records[2]!, before.sealed as Record<string, string>),
+      );
+      const job = await api.call('POST', '/v1/keys/rotate', a.key);
+      assert.equal(job.status, 202);
+      await waitForJob(api, a.key, job.body.id);
+      const own = (await rawRecords(fixture, tenantA, (db) => db.get(records[2]!)))
+        .sealed as Record<string, string>;
+      const relabeled = Buffer.from(values.ssn!, 'base64');
+      const idLength = relabeled[2]!;
+      assert.equal(relabeled.readUInt32BE(3 + idLength), 1);
+      relabeled.writeUInt32BE(2, 3 + idLength);
+      await rawRecords(fixture, tenantA, (db) =>
+        db.set(records[2]!, { ssn: relabeled.toString('base64') }),
+      );
+      await expectFailure(a, records[2]!, 'CRYPTO_DECRYPT_FAILED');
+      // A version-1 ciphertext after version 1 was retired.
+      await rawRecords(fixture, tenantA, (db) => db.set(records[2]!, { ssn: values.ssn! }));
+      await expectFailure(a, records[2]!, 'CRYPTO_UNKNOWN_KEY_VERSION');
+      // A modified byte of the record's own ciphertext.
+      const flipped = Buffer.from(own.ssn!, 'base64');
+      flipped[flipped.length - 1]! ^= 1;
+      await rawRecords(fixture, tenantA, (db) =>
+        db.set(records[2]!, { ssn: flipped.toString('base64') }),
+      );
+      await expectFailure(a, records[2]!, 'CRYPTO_DECRYPT_FAILED');
+      // The untouched record still reads (it was re-encrypted to version 2 by the job).
+      const ok = await api.call('GET', `/v1/collections/patients/records/${records[0]}`, a.key);
+      assert.equal(ok.body.data.ssn, ssnA);
+      const now = await rawRecords(fixture, tenantA, (db) => db.get(records[0]!));
+      assert.equal(now.key_version, 2);
+    });
+
+    test('crypto-shredding: a copy of a deleted tenant’s store decrypts with nothing the platform holds', async () => {
+      const victim = await api.tenant('gamma');
+      const shard = (await api.call('GET', `/v1/platform/tenants/${victim.id}`, ADMIN_TOKEN)).body
+        .shard;
+      await api.call('PUT', '/v1/collections/patients', victim.key, {
+        schema: SCHEMA,
+        encrypted: ['ssn'],
+      });
+      const ssn = secretSsn();
+      const created = await api.call('POST', '/v1/collections/patients/records', victim.key, {
+        name: 'G',
+        ssn,
+      });
+      const copy = await copyTenantStore(fixture, { id: victim.id, shard });
+      const controlPlane = api.platform.stores.controlPlane;
+      const kms = await openPlatformKms(fixture.settings, undefined, { generateIfMissing: false });
+      /** Tries to decrypt the copy with every KEK the control plane holds and the master key. */
+      const attempt = async (): Promise<string | undefined> => {
+        for (const kek of await controlPlane.keys.listAllKeks()) {
+          try {
+            const secret = await openTenantKek(kms, kek);
+            const key = unwrapDataKey(
+              secret,
+              { tenantId: victim.id, kekVersion: kek.version },
+              copy.wrapped,
+            );
+            const plain = decryptField(
+              new DataKeyring([key]),
+              {
+                tenantId: victim.id,
+                collection: 'patients',
+                recordId: created.body.id,
+                field: 'ssn',
+              },
+              copy.ssn,
+            );
+            return JSON.parse(Buffer.from(plain).toString());
+          } catch (error) {
+            if (!(error instanceof CryptoError)) throw error;
+          }
+        }
+        return undefined;
+      };
+      assert.equal(await attempt(), ssn, 'before deletion the copy decrypts (the attempt works)');
+      const deleted = await api.call('DELETE', `/v1/platform/tenants/${victim.id}`, ADMIN_TOKEN);
+      assert.equal(deleted.status, 204);
+      assert.deepEqual(await controlPlane.keys.listKeks(victim.id), []);
+      assert.equal(
+        await attempt(),
+        undefined,
+        'after deletion nothing the platform holds opens it',
+      );
+      assert.ok(!rawDump(fixture).includes(ssn));
+    });
+  });
+}
+
+/** Copies the tenant's store aside (file bytes, or rows into side tables) and reads it back. */
+async function copyTenantStore(
+  fixture: BackendFixture,
+  tenant: { id: string; shard: string },
+): Promise<{ wrapped: Uint8Array; ssn: Uint8Array }> {
+  if (fixture.name === 'sqlite') {
+    const file = join(fixture.settings.data, 'shards', tenant.shard, `${tenant.id}.db`);
+    const copy = join(fixture.settings.data, `copy-${tenant.id}.db`);
+    for (const suffix of ['', '-wal'])
+      if (existsSync(file + suffix)) copyFileSync(file + suffix, copy + suffix);
+    const db = new DatabaseSync(copy);
+    try {
+      const key = db.prepare("SELECT wrapped FROM data_keys WHERE key_id = 'fields'").get() as {
+        wrapped: Uint8Array;
+      };
+      const row = db.prepare('SELECT sealed FROM records').get() as { sealed: string };
+      return { wrapped: key.wrapped, ssn: Buffer.from(JSON.parse(row.sealed).ssn, 'base64') };
+    } finally {
+      db.close();
+    }
+  }
+  const index = fixture.settings.shards.findIndex((s) => s.startsWith(`${tenant.shard}=`));
+  const client = new pg.Client({ connectionString: fixture.shardUrls[index]! });
+  await client.connect();
+  try {
+    await client.query(
+      'CREATE TABLE copy_data_keys AS SELECT * FROM data_keys WHERE tenant_id = $1',
+      [tenant.id],
+    );
+    await client.query('CREATE TABLE copy_records AS SELECT * FROM records WHERE tenant_id = $1', [
+      tenant.id,
+    ]);
+    const key = await client.query("SELECT wrapped FROM copy_data_keys WHERE key_id = 'fields'");
+    const row = await client.query('SELECT sealed FROM copy_records');
+    return { wrapped: key.rows[0].wrapped, ssn: Buffer.from(row.rows[0].sealed.ssn, 'base64') };
+  } finally {
+    await client.end();
+  }
+}
