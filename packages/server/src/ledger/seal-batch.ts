@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   appendLeaves,
   type BatchHeader,
@@ -11,6 +10,7 @@ import {
 } from '@palisade/ledger';
 import { nodeHasher, nodeSha256 } from '@palisade/ledger/node';
 import type { WriteEvent } from '../commit/index.ts';
+import { randomBytesFromPool } from '../ids/index.ts';
 import type { LedgerEntryRow, TenantWriteTx } from '../store/index.ts';
 
 /** Bytes of random salt per state commitment. */
@@ -32,7 +32,7 @@ export async function sealBatch(
   const rows: LedgerEntryRow[] = [];
   const hashes: Uint8Array[] = [];
   events.forEach((event, i) => {
-    const salt = event.state === null ? null : randomBytes(COMMITMENT_SALT_BYTES);
+    const salt = event.state === null ? null : randomBytesFromPool(COMMITMENT_SALT_BYTES);
     const entry: LedgerEntry = {
       seq: head.nextSeq + i,
       time,
