@@ -102,7 +102,7 @@ function checkRecords(
   progress: BundleProgress | undefined,
 ): void {
   const newest = new Map<string, number>();
-  entries.forEach((entry, seq) => newest.set(entry.resource, seq));
+  for (const [seq, entry] of entries.entries()) newest.set(entry.resource, seq);
   const present = new Set<string>();
   bundle.records.forEach(({ resource, data }, i) => {
     present.add(resource);
