@@ -48,11 +48,9 @@ for (const backend of backendNames()) {
     test('every write is an entry with a salted commitment, never the data', async () => {
       const { body } = await api.call('GET', '/v1/ledger/entries?start=0&end=1000', key);
       const actions = body.entries.map((e: { entry: { action: string } }) => e.entry.action);
-      assert.deepEqual(actions.slice(0, 3), [
-        'tenant.create',
-        'api-key.create',
-        'collection.create',
-      ]);
+      assert.equal(actions[0], 'tenant.create');
+      for (const action of ['api-key.create', 'collection.create'])
+        assert.ok(actions.includes(action), action);
       assert.equal(actions.filter((a: string) => a === 'record.create').length, 20);
       assert.ok(actions.includes('record.update') && actions.includes('record.delete'));
       assert.deepEqual(

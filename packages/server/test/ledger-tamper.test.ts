@@ -71,7 +71,7 @@ const CASES: Case[] = [
     name: 'one byte of a stored entry',
     attack: (t) =>
       t.tenant(
-        "UPDATE ledger_entries SET entry = replace(entry, 'record.create', 'record.crEate') WHERE seq = 5 AND tenant_id = {t}",
+        "UPDATE ledger_entries SET entry = replace(entry, 'record.create', 'record.crEate') WHERE seq = (SELECT min(seq) FROM ledger_entries WHERE entry LIKE '%record.create%' AND tenant_id = {t}) AND tenant_id = {t}",
       ),
     names: /batch \d+: entries \d+–\d+ do not hash/,
   },
