@@ -205,6 +205,62 @@ export const SETTINGS = {
     type: 'string',
     doc: 'PEM private key file of tlsCert.',
   },
+  nats: {
+    flag: 'nats',
+    env: 'PALISADE_NATS',
+    type: 'string',
+    pattern: '^(nats|tls)://\\S+$',
+    doc: 'NATS URL: the bus runs on JetStream there; unset means the in-process bus in DATA/bus.db.',
+  },
+  busPrefix: {
+    flag: 'bus-prefix',
+    env: 'PALISADE_BUS_PREFIX',
+    type: 'string',
+    pattern: '^[a-z][a-z0-9_-]{0,31}$',
+    doc: 'First token of every bus subject (`<prefix>.<tenant>.<kind>.<key>`); upper-cased, the JetStream stream name.',
+  },
+  busAckWaitMs: {
+    flag: 'bus-ack-wait-ms',
+    env: 'PALISADE_BUS_ACK_WAIT_MS',
+    type: 'integer',
+    minimum: 1,
+    doc: 'How long a delivered bus message may stay unacked before it is redelivered.',
+  },
+  busMaxDeliver: {
+    flag: 'bus-max-deliver',
+    env: 'PALISADE_BUS_MAX_DELIVER',
+    type: 'integer',
+    minimum: 1,
+    doc: 'Most deliveries of one bus message to one durable consumer (the first included).',
+  },
+  busMaxAgeMs: {
+    flag: 'bus-max-age-ms',
+    env: 'PALISADE_BUS_MAX_AGE_MS',
+    type: 'integer',
+    minimum: 1000,
+    doc: 'How long the bus keeps a message (stream retention).',
+  },
+  busMaxPayload: {
+    flag: 'bus-max-payload',
+    env: 'PALISADE_BUS_MAX_PAYLOAD',
+    type: 'integer',
+    minimum: 1024,
+    doc: 'Largest bus message payload, in bytes of JSON.',
+  },
+  busDuplicateWindowMs: {
+    flag: 'bus-duplicate-window-ms',
+    env: 'PALISADE_BUS_DUPLICATE_WINDOW_MS',
+    type: 'integer',
+    minimum: 1000,
+    doc: 'NATS: how long JetStream remembers a message id to drop a republished duplicate.',
+  },
+  busRetryMs: {
+    flag: 'bus-retry-ms',
+    env: 'PALISADE_BUS_RETRY_MS',
+    type: 'integer',
+    minimum: 1,
+    doc: 'Back-off before a failed publish is retried, and per delivery before a failed handler sees its message again.',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -239,6 +295,14 @@ export interface Settings {
   reencryptBatchSize: number;
   tlsCert: string | undefined;
   tlsKey: string | undefined;
+  nats: string | undefined;
+  busPrefix: string;
+  busAckWaitMs: number;
+  busMaxDeliver: number;
+  busMaxAgeMs: number;
+  busMaxPayload: number;
+  busDuplicateWindowMs: number;
+  busRetryMs: number;
 }
 
 export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } = {
@@ -270,4 +334,12 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   reencryptBatchSize: 200,
   tlsCert: undefined,
   tlsKey: undefined,
+  nats: undefined,
+  busPrefix: 'palisade',
+  busAckWaitMs: 30_000,
+  busMaxDeliver: 10,
+  busMaxAgeMs: 604_800_000,
+  busMaxPayload: 1_048_576,
+  busDuplicateWindowMs: 120_000,
+  busRetryMs: 1000,
 };

@@ -1,0 +1,206 @@
+import type { TenantContext } from '../../tenancy/index.ts';
+import type {
+  Bus,
+  BusEvent,
+  BusLimits,
+  BusMessage,
+  PlatformBus,
+  SubscribeOptions,
+  Subscription,
+} from '../bus.ts';
+import { BusError } from '../bus-error.ts';
+import { type CheckedEvent, checkEvent, consumerName, filterSubject } from '../subjects.ts';
+import { type ConsumerFilter, type StoredMessage, StreamFile } from './stream-file.ts';
+
+/**
+ * The embedded bus: a durable stream in one SQLite file (`DATA/bus.db`) with JetStream's
+ * semantics — per-tenant subjects, durable consumers, explicit ack, redelivery after the ack
+ * wait, at most `maxDeliver` deliveries, dedupe by message id. Delivery is in process: a
+ * publish wakes the subscriptions of this process, which read the file in stream order.
+ */
+export class InProcessBus implements Bus {
+  readonly name = 'in-process';
+  readonly platform: PlatformBus;
+  readonly #file: StreamFile;
+  readonly #limits: BusLimits;
+  readonly #subscriptions = new Set<InProcessSubscription>();
+  readonly #purge: NodeJS.Timeout;
+  #closed = false;
+
+  constructor(path: string, limits: BusLimits) {
+    this.#file = new StreamFile(path);
+    this.#limits = limits;
+    this.#file.purge(Date.now() - limits.maxAgeMs);
+    // Retention is checked ten times per max age (at least every second, at most hourly).
+    const every = Math.min(Math.max(limits.maxAgeMs / 10, 1000), 3_600_000);
+    this.#purge = setInterval(() => this.#file.purge(Date.now() - limits.maxAgeMs), every);
+    this.#purge.unref();
+    this.platform = {
+      publish: (tenantId, event) => this.#publish(tenantId, [event]),
+      publishBatch: (tenantId, events) => this.#publish(tenantId, events),
+      subscribe: (options) => this.#subscribe(undefined, options),
+      deleteConsumer: async (durable, tenantId) => {
+        this.#open();
+        this.#file.deleteConsumer(consumerName(durable, tenantId));
+      },
+    };
+  }
+
+  publish(context: TenantContext, event: BusEvent): Promise<void> {
+    return this.#publish(context.tenantId, [event]);
+  }
+
+  subscribe(context: TenantContext, options: SubscribeOptions): Promise<Subscription> {
+    return this.#subscribe(context.tenantId, options);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#purge);
+    await Promise.all([...this.#subscriptions].map((s) => s.stop()));
+    this.#file.close();
+  }
+
+  #open(): void {
+    if (this.#closed) throw new BusError('PALISADE_BUS_UNAVAILABLE', 'the bus is closed');
+  }
+
+  async #publish(tenantId: string, events: readonly BusEvent[]): Promise<void> {
+    this.#open();
+    const checked: CheckedEvent[] = events.map((event) =>
+      checkEvent(this.#limits.prefix, tenantId, event, this.#limits.maxPayload),
+    );
+    if (checked.length === 0) return;
+    this.#file.append(checked, Date.now());
+    for (const subscription of this.#subscriptions) subscription.wake();
+  }
+
+  async #subscribe(tenantId: string | undefined, options: SubscribeOptions): Promise<Subscription> {
+    this.#open();
+    const name = consumerName(options.durable, tenantId);
+    const wanted: ConsumerFilter = { tenant: tenantId ?? null, kind: options.kind ?? null };
+    filterSubject(this.#limits.prefix, tenantId, options.kind);
+    const existing = this.#file.ensureConsumer(name, wanted);
+    if (existing.tenant !== wanted.tenant || existing.kind !== wanted.kind) {
+      throw new BusError(
+        'PALISADE_BUS_CONSUMER_CONFLICT',
+        `durable ${options.durable} exists with another filter; delete it first`,
+      );
+    }
+    const subscription = new InProcessSubscription(
+      this.#file,
+      this.#limits,
+      name,
+      wanted,
+      options,
+      () => this.#subscriptions.delete(subscription),
+    );
+    this.#subscriptions.add(subscription);
+    subscription.start();
+    return subscription;
+  }
+}
+
+/** One running consumer: claims a delivery, awaits its handler, sleeps until woken or due. */
+class InProcessSubscription implements Subscription {
+  readonly #file: StreamFile;
+  readonly #limits: BusLimits;
+  readonly #name: string;
+  readonly #filter: ConsumerFilter;
+  readonly #options: SubscribeOptions;
+  readonly #onStop: () => void;
+  #stopped = false;
+  #woken = false;
+  #wake: (() => void) | undefined;
+  #loop: Promise<void> = Promise.resolve();
+
+  constructor(
+    file: StreamFile,
+    limits: BusLimits,
+    name: string,
+    filter: ConsumerFilter,
+    options: SubscribeOptions,
+    onStop: () => void,
+  ) {
+    this.#file = file;
+    this.#limits = limits;
+    this.#name = name;
+    this.#filter = filter;
+    this.#options = options;
+    this.#onStop = onStop;
+  }
+
+  start(): void {
+    this.#loop = this.#run();
+  }
+
+  wake(): void {
+    this.#woken = true;
+    this.#wake?.();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return this.#loop;
+    this.#stopped = true;
+    this.#onStop();
+    this.#wake?.();
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    const { ackWaitMs, maxDeliver } = this.#limits;
+    while (!this.#stopped) {
+      this.#woken = false;
+      const next = this.#file.claim(this.#name, this.#filter, Date.now(), ackWaitMs, maxDeliver);
+      if (next !== undefined) {
+        await this.#deliver(next);
+        continue;
+      }
+      if (!this.#woken) await this.#sleep(this.#file.nextDue(this.#name));
+    }
+  }
+
+  #sleep(due: number | undefined): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = due === undefined ? undefined : setTimeout(done, Math.max(0, due - Date.now()));
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = () => {
+        this.#wake = undefined;
+        done();
+      };
+    });
+  }
+
+  async #deliver(stored: StoredMessage): Promise<void> {
+    let settled = false;
+    const key = stored.subject.split('.').slice(3);
+    const message: BusMessage = {
+      id: stored.id,
+      tenantId: stored.tenant,
+      kind: stored.kind,
+      key,
+      subject: stored.subject,
+      payload: JSON.parse(stored.payload),
+      deliveryCount: stored.deliveries,
+      ack: async () => {
+        settled = true;
+        if (!this.#file.isClosed) this.#file.settle(this.#name, stored.seq);
+      },
+      nak: async (delayMs = 0) => {
+        settled = true;
+        if (!this.#file.isClosed)
+          this.#file.reschedule(this.#name, stored.seq, Date.now() + delayMs);
+        this.wake();
+      },
+    };
+    try {
+      await this.#options.handler(message);
+    } catch {
+      if (!settled) await message.nak(this.#limits.retryMs * stored.deliveries);
+    }
+  }
+}

@@ -1,0 +1,239 @@
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { BusKind } from '../bus.ts';
+import type { CheckedEvent } from '../subjects.ts';
+
+/** A stored message as the in-process stream hands it to a consumer. */
+export interface StoredMessage {
+  readonly seq: number;
+  readonly id: string;
+  readonly tenant: string;
+  readonly kind: BusKind;
+  readonly subject: string;
+  readonly payload: string;
+  readonly deliveries: number;
+}
+
+/** Where a durable consumer reads: one tenant's or every tenant's events, one kind or all. */
+export interface ConsumerFilter {
+  readonly tenant: string | null;
+  readonly kind: BusKind | null;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS messages (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  tenant TEXT NOT NULL,
+  id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  UNIQUE (tenant, id)
+);
+CREATE INDEX IF NOT EXISTS messages_tenant ON messages (tenant, seq);
+CREATE INDEX IF NOT EXISTS messages_kind ON messages (kind, seq);
+CREATE INDEX IF NOT EXISTS messages_tenant_kind ON messages (tenant, kind, seq);
+CREATE TABLE IF NOT EXISTS consumers (
+  name TEXT PRIMARY KEY,
+  tenant TEXT,
+  kind TEXT,
+  delivered INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS pending (
+  consumer TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  deliveries INTEGER NOT NULL,
+  due INTEGER NOT NULL,
+  PRIMARY KEY (consumer, seq)
+) WITHOUT ROWID;
+`;
+
+const NEXT_BY_FILTER = {
+  all: 'SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT 1',
+  kind: 'SELECT * FROM messages WHERE kind = ? AND seq > ? ORDER BY kind, seq LIMIT 1',
+  tenant: 'SELECT * FROM messages WHERE tenant = ? AND seq > ? ORDER BY tenant, seq LIMIT 1',
+  both: 'SELECT * FROM messages WHERE tenant = ? AND kind = ? AND seq > ? ORDER BY tenant, kind, seq LIMIT 1',
+} as const;
+
+type Row = Record<string, string | number | null>;
+
+/**
+ * The in-process bus's durable state in one SQLite file: the stream (`messages`, unique per
+ * tenant and id, so a republished event is stored once), each durable consumer's filter and
+ * delivery position, and its unacked deliveries with their redelivery time. Appends are
+ * fsync'd; consumer state is not (a power cut can only cause redeliveries). node:sqlite is
+ * synchronous, so each claim below is atomic on the event loop without a lock.
+ */
+export class StreamFile {
+  readonly #db: DatabaseSync;
+  readonly #insert: StatementSync;
+  readonly #next: { [K in keyof typeof NEXT_BY_FILTER]: StatementSync };
+  readonly #due: StatementSync;
+  readonly #nextDue: StatementSync;
+
+  constructor(path: string) {
+    this.#db = new DatabaseSync(path, { timeout: 5000 });
+    // Consumer state commits unsynced (losing it only redelivers); appends are fsync'd.
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL');
+    this.#db.exec(SCHEMA);
+    this.#insert = this.#db.prepare(
+      'INSERT INTO messages (tenant, id, kind, subject, payload, at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO NOTHING',
+    );
+    this.#next = {
+      all: this.#db.prepare(NEXT_BY_FILTER.all),
+      kind: this.#db.prepare(NEXT_BY_FILTER.kind),
+      tenant: this.#db.prepare(NEXT_BY_FILTER.tenant),
+      both: this.#db.prepare(NEXT_BY_FILTER.both),
+    };
+    this.#due = this.#db.prepare(
+      'SELECT m.*, p.deliveries FROM pending p JOIN messages m ON m.seq = p.seq WHERE p.consumer = ? AND p.due <= ? ORDER BY p.seq LIMIT 1',
+    );
+    this.#nextDue = this.#db.prepare('SELECT min(due) AS due FROM pending WHERE consumer = ?');
+  }
+
+  /** Appends events in one fsync'd transaction; ids already stored for the tenant are skipped. */
+  append(events: readonly CheckedEvent[], at: number): void {
+    this.#db.exec('PRAGMA synchronous = FULL');
+    try {
+      this.#transaction(() => {
+        for (const e of events) this.#insert.run(e.tenantId, e.id, e.kind, e.subject, e.json, at);
+      });
+    } finally {
+      this.#db.exec('PRAGMA synchronous = NORMAL');
+    }
+  }
+
+  /** Creates the consumer, or returns the filter it already has. */
+  ensureConsumer(name: string, filter: ConsumerFilter): ConsumerFilter {
+    this.#db
+      .prepare(
+        'INSERT INTO consumers (name, tenant, kind) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING',
+      )
+      .run(name, filter.tenant, filter.kind);
+    const row = this.#db
+      .prepare('SELECT tenant, kind FROM consumers WHERE name = ?')
+      .get(name) as Row;
+    return { tenant: row.tenant as string | null, kind: row.kind as BusKind | null };
+  }
+
+  deleteConsumer(name: string): void {
+    this.#transaction(() => {
+      this.#db.prepare('DELETE FROM pending WHERE consumer = ?').run(name);
+      this.#db.prepare('DELETE FROM consumers WHERE name = ?').run(name);
+    });
+  }
+
+  /**
+   * The consumer's next delivery: a due redelivery first (dropping those that reached
+   * `maxDeliver`), else the next new message its filter matches. Records the delivery.
+   */
+  claim(
+    name: string,
+    filter: ConsumerFilter,
+    now: number,
+    ackWaitMs: number,
+    maxDeliver: number,
+  ): StoredMessage | undefined {
+    return this.#transaction(() => {
+      for (;;) {
+        const due = this.#due.get(name, now) as Row | undefined;
+        if (due === undefined) break;
+        const deliveries = Number(due.deliveries);
+        if (deliveries >= maxDeliver) {
+          this.settle(name, Number(due.seq));
+          continue;
+        }
+        this.#db
+          .prepare('UPDATE pending SET deliveries = ?, due = ? WHERE consumer = ? AND seq = ?')
+          .run(deliveries + 1, now + ackWaitMs, name, Number(due.seq));
+        return stored(due, deliveries + 1);
+      }
+      const delivered = (
+        this.#db.prepare('SELECT delivered FROM consumers WHERE name = ?').get(name) as
+          | Row
+          | undefined
+      )?.delivered;
+      if (delivered === undefined) return undefined;
+      const row = this.#nextMatching(filter, Number(delivered));
+      if (row === undefined) return undefined;
+      this.#db
+        .prepare('INSERT INTO pending (consumer, seq, deliveries, due) VALUES (?, ?, 1, ?)')
+        .run(name, Number(row.seq), now + ackWaitMs);
+      this.#db
+        .prepare('UPDATE consumers SET delivered = ? WHERE name = ?')
+        .run(Number(row.seq), name);
+      return stored(row, 1);
+    });
+  }
+
+  /** Ack (or drop): the delivery is never repeated. */
+  settle(name: string, seq: number): void {
+    this.#db.prepare('DELETE FROM pending WHERE consumer = ? AND seq = ?').run(name, seq);
+  }
+
+  /** Nak: redeliver at `due`, if still pending. */
+  reschedule(name: string, seq: number, due: number): void {
+    this.#db
+      .prepare('UPDATE pending SET due = ? WHERE consumer = ? AND seq = ?')
+      .run(due, name, seq);
+  }
+
+  /** When the consumer's earliest unacked delivery is due again; undefined when none is. */
+  nextDue(name: string): number | undefined {
+    const due = (this.#nextDue.get(name) as Row).due;
+    return due === null ? undefined : Number(due);
+  }
+
+  /** Removes messages stored before `before`, and deliveries pending on them. */
+  purge(before: number): void {
+    this.#transaction(() => {
+      const last = (
+        this.#db.prepare('SELECT max(seq) AS seq FROM messages WHERE at < ?').get(before) as Row
+      ).seq;
+      if (last === null || last === undefined) return;
+      this.#db.prepare('DELETE FROM messages WHERE seq <= ?').run(last);
+      this.#db.prepare('DELETE FROM pending WHERE seq <= ?').run(last);
+    });
+  }
+
+  get isClosed(): boolean {
+    return !this.#db.isOpen;
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  #nextMatching(filter: ConsumerFilter, after: number): Row | undefined {
+    if (filter.tenant !== null && filter.kind !== null)
+      return this.#next.both.get(filter.tenant, filter.kind, after) as Row | undefined;
+    if (filter.tenant !== null)
+      return this.#next.tenant.get(filter.tenant, after) as Row | undefined;
+    if (filter.kind !== null) return this.#next.kind.get(filter.kind, after) as Row | undefined;
+    return this.#next.all.get(after) as Row | undefined;
+  }
+
+  #transaction<T>(work: () => T): T {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = work();
+      this.#db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+}
+
+function stored(row: Row, deliveries: number): StoredMessage {
+  return {
+    seq: Number(row.seq),
+    id: String(row.id),
+    tenant: String(row.tenant),
+    kind: row.kind as BusKind,
+    subject: String(row.subject),
+    payload: String(row.payload),
+    deliveries,
+  };
+}

@@ -1,0 +1,163 @@
+import { DatabaseSync } from 'node:sqlite';
+import type { Logger } from 'pino';
+import type { SealedTenantCheckpoint, TenantLedgerReader } from '../store/index.ts';
+import type { BusEvent, PlatformBus } from './bus.ts';
+import { eventOfCheckpoint, eventOfEntry } from './ledger-events.ts';
+
+/** Ledger entries read and published per step of a tenant's catch-up. */
+const RELAY_PAGE_ENTRIES = 1000;
+
+export interface LedgerRelayOptions {
+  readonly bus: PlatformBus;
+  /** SQLite file of the relay's cursors (`DATA/bus-outbox.db`). */
+  readonly cursorFile: string;
+  /** The tenant's ledger, or undefined when the tenant is deleted or unknown. */
+  readonly ledgerOf: (tenantId: string) => Promise<TenantLedgerReader | undefined>;
+  /** The tenant's newest sealed checkpoint, republished at start (its id dedupes it). */
+  readonly latestCheckpoint: (tenantId: string) => Promise<SealedTenantCheckpoint | undefined>;
+  /** Back-off after a failed publish before the tenant is tried again. */
+  readonly retryMs: number;
+  readonly logger: Logger;
+}
+
+interface Pump {
+  again: boolean;
+  readonly done: Promise<void>;
+}
+
+/**
+ * The outbox of the bus is the tenant's ledger. Every committed write is already a ledger
+ * entry written in the same transaction as the data, numbered by a dense per-tenant `seq`;
+ * the relay only remembers, per tenant, the next `seq` it has not published (an fsync'd
+ * cursor in `DATA/bus-outbox.db`), and publishes the entries from there after each durable
+ * batch — and, at start, for every tenant, which closes the crash window between commit and
+ * publish without a second write in the data's transaction or a new tenant-store table.
+ * The cursor moves only after the bus accepted the events; a crash in between republishes
+ * them with the same ids (`<tenant>:<seq>`), which the bus stores once. Nothing is published
+ * that is not committed, because only committed entries can be read.
+ *
+ * Trade-off: the cursor is per process. In scale-out, a process replays at start what other
+ * processes already published since its cursor; the bus dedupes those within its duplicate
+ * window and handlers dedupe the rest by id.
+ */
+export class LedgerRelay {
+  readonly #options: LedgerRelayOptions;
+  readonly #db: DatabaseSync;
+  readonly #pumps = new Map<string, Pump>();
+  readonly #retries = new Set<NodeJS.Timeout>();
+  readonly #inflight = new Set<Promise<void>>();
+  #stopped = false;
+
+  constructor(options: LedgerRelayOptions) {
+    this.#options = options;
+    this.#db = new DatabaseSync(options.cursorFile, { timeout: 5000 });
+    this.#db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+      CREATE TABLE IF NOT EXISTS published (tenant TEXT PRIMARY KEY, next_seq INTEGER NOT NULL) WITHOUT ROWID`);
+  }
+
+  /** Catches every tenant up (their committed but unpublished entries, and latest checkpoint). */
+  async start(tenantIds: AsyncIterable<string>): Promise<void> {
+    for await (const tenantId of tenantIds) {
+      if (this.#stopped) return;
+      const sealed = await this.#options.latestCheckpoint(tenantId).catch(() => undefined);
+      if (sealed !== undefined) this.checkpointsSealed([sealed]);
+      this.markDirty(tenantId);
+    }
+  }
+
+  /** The tenant committed a batch: publish its new entries. */
+  markDirty(tenantId: string): void {
+    if (this.#stopped) return;
+    const running = this.#pumps.get(tenantId);
+    if (running !== undefined) {
+      running.again = true;
+      return;
+    }
+    const pump: Pump = { again: false, done: this.#run(tenantId) };
+    this.#pumps.set(tenantId, pump);
+  }
+
+  /** The platform sealed these tenant checkpoints: one `ledger` event each. */
+  checkpointsSealed(leaves: readonly SealedTenantCheckpoint[]): void {
+    for (const leaf of leaves) {
+      const sent = this.#options.bus
+        .publish(leaf.tenantId, eventOfCheckpoint(leaf))
+        .catch((error: unknown) => {
+          this.#options.logger.warn(
+            { err: error, tenant: leaf.tenantId },
+            'bus: checkpoint event not published',
+          );
+        })
+        .finally(() => this.#inflight.delete(sent));
+      this.#inflight.add(sent);
+    }
+  }
+
+  /** Resolves when every tenant marked so far is published (or has failed and awaits a retry). */
+  async drain(): Promise<void> {
+    while (this.#pumps.size > 0 || this.#inflight.size > 0)
+      await Promise.all([...this.#pumps.values()].map((p) => p.done).concat([...this.#inflight]));
+  }
+
+  /** Stops retrying, waits for the pumps in progress, closes the cursor file. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const timer of this.#retries) clearTimeout(timer);
+    await this.drain();
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  async #run(tenantId: string): Promise<void> {
+    await Promise.resolve();
+    const pump = this.#pumps.get(tenantId)!;
+    try {
+      do {
+        pump.again = false;
+        await this.#publishFrom(tenantId);
+      } while (pump.again && !this.#stopped);
+    } catch (error) {
+      this.#options.logger.warn(
+        { err: error, tenant: tenantId },
+        'bus: publishing committed events failed; retrying',
+      );
+      const timer = setTimeout(() => {
+        this.#retries.delete(timer);
+        this.markDirty(tenantId);
+      }, this.#options.retryMs);
+      this.#retries.add(timer);
+    } finally {
+      this.#pumps.delete(tenantId);
+    }
+  }
+
+  async #publishFrom(tenantId: string): Promise<void> {
+    const ledger = await this.#options.ledgerOf(tenantId);
+    if (ledger === undefined) {
+      this.#db.prepare('DELETE FROM published WHERE tenant = ?').run(tenantId);
+      return;
+    }
+    const { nextSeq } = await ledger.ledgerHead();
+    let from = this.#cursor(tenantId);
+    while (from < nextSeq && !this.#stopped) {
+      const rows = await ledger.ledgerEntries(from, Math.min(nextSeq, from + RELAY_PAGE_ENTRIES));
+      if (rows.length === 0) return;
+      const events = rows
+        .map((row) => eventOfEntry(tenantId, row))
+        .filter((e): e is BusEvent => e !== undefined);
+      await this.#options.bus.publishBatch(tenantId, events);
+      from = rows.at(-1)!.seq + 1;
+      this.#db
+        .prepare(
+          'INSERT INTO published (tenant, next_seq) VALUES (?, ?) ON CONFLICT (tenant) DO UPDATE SET next_seq = excluded.next_seq',
+        )
+        .run(tenantId, from);
+    }
+  }
+
+  #cursor(tenantId: string): number {
+    const row = this.#db.prepare('SELECT next_seq FROM published WHERE tenant = ?').get(tenantId) as
+      | { next_seq: number }
+      | undefined;
+    return row?.next_seq ?? 0;
+  }
+}

@@ -1,0 +1,286 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+} from '@nats-io/jetstream';
+import { connect, headers, type NatsConnection, nanos } from '@nats-io/transport-node';
+import type { TenantContext } from '../../tenancy/index.ts';
+import type {
+  Bus,
+  BusEvent,
+  BusLimits,
+  BusMessage,
+  PlatformBus,
+  SubscribeOptions,
+  Subscription,
+} from '../bus.ts';
+import { BusError } from '../bus-error.ts';
+import { checkEvent, consumerName, filterSubject, parseSubject } from '../subjects.ts';
+
+/** Messages a subscription pulls ahead of its handler (each one's ack wait starts at delivery). */
+const PULL_BATCH = 32;
+
+/** The NATS bus's own settings on top of the shared limits. */
+export interface NatsBusOptions extends BusLimits {
+  readonly url: string;
+  /** The stream's `duplicate_window`: how long a `Nats-Msg-Id` is remembered. */
+  readonly duplicateWindowMs: number;
+}
+
+/** The JetStream stream of a prefix: `palisade` → `PALISADE`. */
+export function streamName(prefix: string): string {
+  return prefix.toUpperCase();
+}
+
+function notFound(error: unknown, code: number): boolean {
+  return error instanceof JetStreamApiError && error.code === code;
+}
+
+function unavailable(what: string, error: unknown): BusError {
+  return new BusError('PALISADE_BUS_UNAVAILABLE', `${what}: ${(error as Error).message}`, {
+    cause: error,
+  });
+}
+
+/**
+ * The scale-out bus: one JetStream stream per platform capturing `<prefix>.>`, durable pull
+ * consumers with explicit ack, `ack_wait` and `max_deliver` from the settings, and every
+ * publish carrying `Nats-Msg-Id` = `<tenant>/<id>` so a retried publish is stored once
+ * (within the duplicate window) and one tenant's ids can never shadow another's.
+ */
+export class NatsBus implements Bus {
+  readonly name = 'nats';
+  readonly platform: PlatformBus;
+  readonly #nc: NatsConnection;
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #options: NatsBusOptions;
+  readonly #stream: string;
+  readonly #subscriptions = new Set<NatsSubscription>();
+  #closed = false;
+
+  private constructor(nc: NatsConnection, jsm: JetStreamManager, options: NatsBusOptions) {
+    this.#nc = nc;
+    this.#jsm = jsm;
+    this.#js = jetstream(nc);
+    this.#options = options;
+    this.#stream = streamName(options.prefix);
+    this.platform = {
+      publish: (tenantId, event) => this.#publish(tenantId, [event]),
+      publishBatch: (tenantId, events) => this.#publish(tenantId, events),
+      subscribe: (options) => this.#subscribe(undefined, options),
+      deleteConsumer: async (durable, tenantId) => {
+        this.#open();
+        await this.#jsm.consumers
+          .delete(this.#stream, consumerName(durable, tenantId))
+          .catch((error: unknown) => {
+            if (!notFound(error, JetStreamApiCodes.ConsumerNotFound))
+              throw unavailable('deleting a consumer', error);
+          });
+      },
+    };
+  }
+
+  /** Connects and creates (or updates) the platform's stream. */
+  static async open(options: NatsBusOptions): Promise<NatsBus> {
+    let nc: NatsConnection;
+    try {
+      nc = await connect({ servers: options.url, name: `palisade-${options.prefix}` });
+    } catch (error) {
+      throw unavailable(`connecting to NATS at ${new URL(options.url).host}`, error);
+    }
+    try {
+      const jsm = await jetstreamManager(nc);
+      const config = {
+        name: streamName(options.prefix),
+        subjects: [`${options.prefix}.>`],
+        retention: RetentionPolicy.Limits,
+        storage: StorageType.File,
+        max_age: nanos(options.maxAgeMs),
+        duplicate_window: nanos(Math.min(options.duplicateWindowMs, options.maxAgeMs)),
+        max_msg_size: options.maxPayload,
+      };
+      try {
+        await jsm.streams.info(config.name);
+        await jsm.streams.update(config.name, config);
+      } catch (error) {
+        if (!notFound(error, JetStreamApiCodes.StreamNotFound)) throw error;
+        await jsm.streams.add(config);
+      }
+      return new NatsBus(nc, jsm, options);
+    } catch (error) {
+      await nc.close().catch(() => undefined);
+      throw error instanceof BusError
+        ? error
+        : unavailable('setting up the JetStream stream', error);
+    }
+  }
+
+  publish(context: TenantContext, event: BusEvent): Promise<void> {
+    return this.#publish(context.tenantId, [event]);
+  }
+
+  subscribe(context: TenantContext, options: SubscribeOptions): Promise<Subscription> {
+    return this.#subscribe(context.tenantId, options);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.all([...this.#subscriptions].map((s) => s.stop()));
+    await this.#nc.drain().catch(() => undefined);
+  }
+
+  #open(): void {
+    if (this.#closed) throw new BusError('PALISADE_BUS_UNAVAILABLE', 'the bus is closed');
+  }
+
+  /** Publishes in order on one connection and waits for every PubAck. */
+  async #publish(tenantId: string, events: readonly BusEvent[]): Promise<void> {
+    this.#open();
+    const { prefix, maxPayload } = this.#options;
+    const checked = events.map((event) => checkEvent(prefix, tenantId, event, maxPayload));
+    try {
+      await Promise.all(
+        checked.map((event) => {
+          const h = headers();
+          h.set('Palisade-Id', event.id);
+          return this.#js.publish(event.subject, event.json, {
+            msgID: `${tenantId}/${event.id}`,
+            headers: h,
+          });
+        }),
+      );
+    } catch (error) {
+      throw unavailable('publishing to JetStream', error);
+    }
+  }
+
+  async #subscribe(tenantId: string | undefined, options: SubscribeOptions): Promise<Subscription> {
+    this.#open();
+    const { prefix, ackWaitMs, maxDeliver } = this.#options;
+    const name = consumerName(options.durable, tenantId);
+    const filter = filterSubject(prefix, tenantId, options.kind);
+    try {
+      const info = await this.#jsm.consumers.info(this.#stream, name).catch((error: unknown) => {
+        if (notFound(error, JetStreamApiCodes.ConsumerNotFound)) return undefined;
+        throw error;
+      });
+      if (info !== undefined && info.config.filter_subject !== filter) {
+        throw new BusError(
+          'PALISADE_BUS_CONSUMER_CONFLICT',
+          `durable ${options.durable} exists with another filter; delete it first`,
+        );
+      }
+      if (info === undefined) {
+        await this.#jsm.consumers.add(this.#stream, {
+          durable_name: name,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          ack_wait: nanos(ackWaitMs),
+          max_deliver: maxDeliver,
+          filter_subject: filter,
+        });
+      }
+      const consumer = await this.#js.consumers.get(this.#stream, name);
+      const messages = await consumer.consume({ max_messages: PULL_BATCH });
+      const subscription = new NatsSubscription(messages, this.#options, tenantId, options, () =>
+        this.#subscriptions.delete(subscription),
+      );
+      this.#subscriptions.add(subscription);
+      return subscription;
+    } catch (error) {
+      throw error instanceof BusError ? error : unavailable('creating a JetStream consumer', error);
+    }
+  }
+}
+
+interface ConsumerMessages extends AsyncIterable<JsMsg> {
+  stop(): void;
+}
+
+/** Hands the pulled messages to the handler one at a time; stops by stopping the pull. */
+class NatsSubscription implements Subscription {
+  readonly #messages: ConsumerMessages;
+  readonly #loop: Promise<void>;
+  readonly #onStop: () => void;
+  #stopped = false;
+
+  constructor(
+    messages: ConsumerMessages,
+    options: NatsBusOptions,
+    tenantId: string | undefined,
+    subscribe: SubscribeOptions,
+    onStop: () => void,
+  ) {
+    this.#messages = messages;
+    this.#onStop = onStop;
+    this.#loop = this.#run(options, tenantId, subscribe);
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#stopped) {
+      this.#stopped = true;
+      this.#onStop();
+      this.#messages.stop();
+    }
+    await this.#loop;
+  }
+
+  async #run(
+    options: NatsBusOptions,
+    tenantId: string | undefined,
+    subscribe: SubscribeOptions,
+  ): Promise<void> {
+    for await (const m of this.#messages) {
+      if (this.#stopped) break;
+      const parsed = parseSubject(options.prefix, m.subject);
+      // The consumer's filter already confines it; this is the second wall.
+      if (parsed === undefined || (tenantId !== undefined && parsed.tenantId !== tenantId)) {
+        m.term('not this consumer’s subject');
+        continue;
+      }
+      await deliver(m, parsed, options.retryMs, subscribe);
+    }
+  }
+}
+
+async function deliver(
+  m: JsMsg,
+  parsed: NonNullable<ReturnType<typeof parseSubject>>,
+  retryMs: number,
+  subscribe: SubscribeOptions,
+): Promise<void> {
+  let settled = false;
+  const deliveryCount = m.info.deliveryCount;
+  const message: BusMessage = {
+    id: m.headers?.get('Palisade-Id') ?? '',
+    tenantId: parsed.tenantId,
+    kind: parsed.kind,
+    key: parsed.key,
+    subject: m.subject,
+    payload: m.json(),
+    deliveryCount,
+    ack: async () => {
+      settled = true;
+      await m.ackAck().catch(() => undefined);
+    },
+    nak: async (delayMs = 0) => {
+      settled = true;
+      m.nak(delayMs);
+    },
+  };
+  try {
+    await subscribe.handler(message);
+  } catch {
+    if (!settled) m.nak(retryMs * deliveryCount);
+  }
+}

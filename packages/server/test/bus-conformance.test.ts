@@ -1,0 +1,305 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { type Bus, BusError, type BusMessage } from '../src/bus/index.ts';
+import { busFixture, busNames, tenantContext, until } from './support/buses.ts';
+
+/**
+ * One suite, every bus (STYLE #7): in-process always, NATS JetStream when
+ * PALISADE_TEST_NATS_URL is set. Each test has its own stream (a random prefix) and waits
+ * for a sentinel message rather than for time.
+ */
+
+function event(id: string, key: string | string[] = 'k1', payload: unknown = { id }) {
+  return { kind: 'record' as const, key, id, payload };
+}
+
+/** Subscribes, acking everything, and resolves once `last` has been seen. */
+async function collect(
+  bus: Bus,
+  subscribe: (handler: (m: BusMessage) => Promise<void>) => Promise<{ stop(): Promise<void> }>,
+  last: string,
+) {
+  const seen: BusMessage[] = [];
+  const { tick, done } = until(() => seen.some((m) => m.id === last));
+  const sub = await subscribe(async (m) => {
+    seen.push(m);
+    await m.ack();
+    tick();
+  });
+  await done;
+  await sub.stop();
+  void bus;
+  return seen;
+}
+
+function isBusError(code: BusError['code']) {
+  return (error: unknown) => error instanceof BusError && error.code === code;
+}
+
+for (const name of busNames()) {
+  describe(`bus conformance: ${name}`, () => {
+    test('delivers in publish order per key, on tenant-namespaced subjects', async (t) => {
+      const fixture = busFixture(name);
+      t.after(() => fixture.cleanup());
+      const bus = await fixture.open();
+      const a = tenantContext('a');
+      for (let i = 0; i < 20; i++)
+        await bus.publish(a, event(`m${i}`, ['orders', i % 2 === 0 ? 'even' : 'odd']));
+      const seen = await collect(
+        bus,
+        (handler) => bus.subscribe(a, { durable: 'order', handler }),
+        'm19',
+      );
+      assert.deepEqual(
+        seen.map((m) => m.id),
+        Array.from({ length: 20 }, (_, i) => `m${i}`),
+      );
+      const first = seen[0]!;
+      assert.equal(first.subject, `${fixture.limits.prefix}.${a.tenantId}.record.orders.even`);
+      assert.equal(first.tenantId, a.tenantId);
+      assert.equal(first.kind, 'record');
+      assert.deepEqual(first.key, ['orders', 'even']);
+      assert.deepEqual(first.payload, { id: 'm0' });
+      assert.equal(first.deliveryCount, 1);
+    });
+
+    test('redelivers what is not acked after the ack wait, what is nak’d, and what a handler threw on', async (t) => {
+      const fixture = busFixture(name);
+      t.after(() => fixture.cleanup());
+      const bus = await fixture.open();
+      const a = tenantContext('a');
+      await bus.publish(a, event('ignored'));
+      await bus.publish(a, event('nakked'));
+      await bus.publish(a, event('thrown'));
+      const counts = new Map<string, number[]>();
+      const { tick, done } = until(() =>
+        ['ignored', 'nakked', 'thrown'].every((id) => counts.get(id)?.includes(2)),
+      );
+      const sub = await bus.subscribe(a, {
+        durable: 'redeliver',
+        handler: async (m) => {
+          counts.set(m.id, [...(counts.get(m.id) ?? []), m.deliveryCount]);
+          tick();
+          if (m.deliveryCount > 1) return m.ack();
+          if (m.id === 'nakked') return m.nak();
+          if (m.id === 'thrown') throw new Error('handler failed');
+          // 'ignored': neither ack nor nak; the ack wait brings it back.
+        },
+      });
+      await done;
+      await sub.stop();
+      for (const id of ['ignored', 'nakked', 'thrown'])
+        assert.deepEqual(counts.get(id)?.slice(0, 2), [1, 2], id);
+    });
+
+    test('a durable consumer resumes where it was after the bus is re-created', async (t) => {
+      const fixture = busFixture(name);
+      t.after(() => fixture.cleanup());
+      const a = tenantContext('a');
+      const first = await fixture.open();
+      for (const id of ['r1', 'r2']) await first.publish(a, event(id));
+      const before = await collect(
+        first,
+        (handler) => first.subscribe(a, { durable: 'resume', handler }),
+        'r2',
+      );
+      assert.deepEqual(
+        before.map((m) => m.id),
+        ['r1', 'r2'],
+      );
+      await first.close();
+      const second = await fixture.open();
+      for (const id of ['r3', 'r4']) await second.publish(a, event(id));
+      const after = await collect(
+        second,
+        (handler) => second.subscribe(a, { durable: 'resume', handler }),
+        'r4',
+      );
+      assert.deepEqual(
+        after.map((m) => m.id),
+        ['r3', 'r4'],
+      );
+    });
+
+    test('stores a republished id once, per tenant', async (t) => {
+      const fixture = busFixture(name);
+      t.after(() => fixture.cleanup());
+      const bus = await fixture.open();
+      const a = tenantContext('a');
+      const b = tenantContext('b');
+      await bus.publish(a, event('dup'));
+      await bus.publish(a, event('dup'));
+      await bus.platform.publishBatch(a.tenantId, [event('dup'), event('other'), event('other')]);
+      await bus.publish(b, event('dup'));
+      await bus.publish(a, event('end'));
+      const seen = await collect(
+        bus,
+        (handler) => bus.platform.subscribe({ durable: 'dedupe', handler }),
+        'end',
+      );
+      assert.deepEqual(
+        seen.map((m) => `${m.tenantId === a.tenantId ? 'a' : 'b'}:${m.id}`),
+        ['a:dup', 'a:other', 'b:dup', 'a:end'],
+      );
+    });
+
+    test("a tenant's consumer sees only its tenant's subjects, whatever the keys try", async (t) => {
+      const fixture = busFixture(name);
+      t.after(() => fixture.cleanup());
+      const bus = await fixture.open();
+      const a = tenantContext('a');
+      const b = tenantContext('b');
+      const injections = [
+        '*',
+        '>',
+        'a.b',
+        `${b.tenantId}.record.x`,
+        'a b',
+        'a\tb',
+        'x\n',
+        '$SYS',
+        '',
+        'é',
+        'a*',
+        'k>',
+      ];
+      for (const key of injections) {
+        await assert.rejects(
+          bus.publish(a, event('inject', key)),
+          isBusError('PALISADE_BUS_INVALID_SUBJECT'),
+          JSON.stringify(key),
+        );
+        await assert.rejects(
+          bus.publish(a, event('inject', ['ok', key])),
+          isBusError('PALISADE_BUS_INVALID_SUBJECT'),
+        );
+      }
+      await bus.publish(a, event('a1', 'same'));
+      await bus.publish(b, event('b1', 'same'));
+      await bus.publish(a, event('a2', 'same'));
+      await bus.publish(b, event('b2', 'same'));
+      // The same durable name in two tenants is two consumers.
+      const seenA = await collect(
+        bus,
+        (handler) => bus.subscribe(a, { durable: 'same', handler }),
+        'a2',
+      );
+      const seenB = await collect(
+        bus,
+        (handler) => bus.subscribe(b, { durable: 'same', handler }),
+        'b2',
+      );
+      assert.deepEqual(
+        seenA.map((m) => m.id),
+        ['a1', 'a2'],
+      );
+      assert.deepEqual(
+        seenB.map((m) => m.id),
+        ['b1', 'b2'],
+      );
+      assert.ok(
+        seenA.every(
+          (m) =>
+            m.tenantId === a.tenantId &&
+            m.subject.startsWith(`${fixture.limits.prefix}.${a.tenantId}.`),
+        ),
+      );
+      assert.ok(seenB.every((m) => m.tenantId === b.tenantId));
+      // Only the explicit platform-wide API sees both.
+      const all = await collect(
+        bus,
+        (handler) => bus.platform.subscribe({ durable: 'all', handler }),
+        'b2',
+      );
+      assert.deepEqual(
+        all.map((m) => m.id),
+        ['a1', 'b1', 'a2', 'b2'],
+      );
+    });
+
+    test('a kind filter delivers only that kind', async (t) => {
+      const fixture = busFixture(name);
+      t.after(() => fixture.cleanup());
+      const bus = await fixture.open();
+      const a = tenantContext('a');
+      await bus.publish(a, event('rec'));
+      await bus.publish(a, { kind: 'ledger', key: 'checkpoint', id: 'cp1', payload: { size: 1 } });
+      await bus.publish(a, { kind: 'ledger', key: 'checkpoint', id: 'cp2', payload: { size: 2 } });
+      const seen = await collect(
+        bus,
+        (handler) => bus.subscribe(a, { durable: 'ledger', kind: 'ledger', handler }),
+        'cp2',
+      );
+      assert.deepEqual(
+        seen.map((m) => m.id),
+        ['cp1', 'cp2'],
+      );
+    });
+
+    test('rejects bad input with typed errors', async (t) => {
+      const fixture = busFixture(name, { maxPayload: 2048 });
+      t.after(() => fixture.cleanup());
+      const bus = await fixture.open();
+      const a = tenantContext('a');
+      const handler = () => undefined;
+      const bad = (e: unknown) => bus.publish(a, e as Parameters<Bus['publish']>[1]);
+      await assert.rejects(
+        bad({ kind: 'secrets', key: 'k', id: 'x', payload: 1 }),
+        isBusError('PALISADE_BUS_INVALID_SUBJECT'),
+      );
+      await assert.rejects(
+        bad({ kind: 'record', key: [], id: 'x', payload: 1 }),
+        isBusError('PALISADE_BUS_INVALID_SUBJECT'),
+      );
+      await assert.rejects(
+        bad({ kind: 'record', key: ['a', 'b', 'c', 'd', 'e'], id: 'x', payload: 1 }),
+        isBusError('PALISADE_BUS_INVALID_SUBJECT'),
+      );
+      await assert.rejects(
+        bad({ kind: 'record', key: 'k', id: '', payload: 1 }),
+        isBusError('PALISADE_BUS_INVALID_NAME'),
+      );
+      await assert.rejects(
+        bad({ kind: 'record', key: 'k', id: 'has space', payload: 1 }),
+        isBusError('PALISADE_BUS_INVALID_NAME'),
+      );
+      await assert.rejects(
+        bad({ kind: 'record', key: 'k', id: 'x', payload: 1n }),
+        isBusError('PALISADE_BUS_INVALID_PAYLOAD'),
+      );
+      await assert.rejects(
+        bad({ kind: 'record', key: 'k', id: 'x', payload: undefined }),
+        isBusError('PALISADE_BUS_INVALID_PAYLOAD'),
+      );
+      await assert.rejects(
+        bad({ kind: 'record', key: 'k', id: 'x', payload: 'x'.repeat(4096) }),
+        isBusError('PALISADE_BUS_INVALID_PAYLOAD'),
+      );
+      for (const durable of ['', 'a.b', 'a*', 'a>', 'a b', 'x'.repeat(65)]) {
+        await assert.rejects(
+          bus.subscribe(a, { durable, handler }),
+          isBusError('PALISADE_BUS_INVALID_NAME'),
+          durable,
+        );
+      }
+      await assert.rejects(
+        bus.subscribe(a, { durable: 'k', kind: 'nope' as 'record', handler }),
+        isBusError('PALISADE_BUS_INVALID_SUBJECT'),
+      );
+      await assert.rejects(
+        bus.platform.publish('not.a.tenant', event('x')),
+        isBusError('PALISADE_BUS_INVALID_SUBJECT'),
+      );
+      const sub = await bus.subscribe(a, { durable: 'filtered', kind: 'record', handler });
+      await sub.stop();
+      await assert.rejects(
+        bus.subscribe(a, { durable: 'filtered', kind: 'ledger', handler }),
+        isBusError('PALISADE_BUS_CONSUMER_CONFLICT'),
+      );
+      await bus.platform.deleteConsumer('filtered', a.tenantId);
+      await (await bus.subscribe(a, { durable: 'filtered', kind: 'ledger', handler })).stop();
+      await bus.close();
+      await assert.rejects(bus.publish(a, event('late')), isBusError('PALISADE_BUS_UNAVAILABLE'));
+    });
+  });
+}
