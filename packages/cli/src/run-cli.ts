@@ -1,6 +1,7 @@
 import { ConfigError } from '@palisade/server';
 import { CliError, EXIT } from './cli-error.ts';
 import { adminCommand } from './commands/admin-command.ts';
+import { keysCommand } from './commands/keys-command.ts';
 import { ledgerCommand } from './commands/ledger-command.ts';
 import { startCommand } from './commands/start-command.ts';
 import { tenantCommand } from './commands/tenant-command.ts';
@@ -10,6 +11,7 @@ const USAGE = `usage: palisade <command>
   start            run the whole platform in this process (see --help of the README for settings)
   tenant ...       create, list, show, suspend, resume, delete tenants on a running server
   admin token --rotate   replace the platform-admin token
+  keys ...         rotate a tenant's data key (and watch the job), rotate the master key
   ledger ...       keys, export and verify a tenant's ledger (offline or online)
   witness ...      run an independent ledger witness, or make its key (witness --help)`;
 
@@ -17,6 +19,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   start: startCommand,
   tenant: tenantCommand,
   admin: adminCommand,
+  keys: keysCommand,
   ledger: ledgerCommand,
   witness: witnessCommand,
 };

@@ -19,6 +19,12 @@ export {
   problemType,
 } from './errors/index.ts';
 export {
+  type KeyJobView,
+  type KeyStatus,
+  type MasterRotationResult,
+  rotatePlatformMasterKey,
+} from './keys/index.ts';
+export {
   PLATFORM_VERSION,
   type Platform,
   type StartOptions,

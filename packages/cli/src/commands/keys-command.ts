@@ -1,0 +1,118 @@
+import { parseArgs } from 'node:util';
+import {
+  type KeyJobView,
+  type KeyStatus,
+  loadSettings,
+  rotatePlatformMasterKey,
+  type Tenant,
+} from '@palisade/server';
+import { type Connection, callApi, connectionFrom } from '../api-client.ts';
+import { CliError, EXIT } from '../cli-error.ts';
+import { settingFlags, settingOptions } from '../settings-flags.ts';
+
+const USAGE = `usage: palisade keys <command>
+  rotate --tenant ID|SLUG [--wait]     new data key version now; re-encryption runs in the background
+  job --tenant ID|SLUG JOB_ID          progress of a re-encryption job
+  status --tenant ID|SLUG              key versions, records under each, jobs
+  rotate-master [--data DIR | --database URL] [--new-key-file FILE]
+                                       offline, server stopped: re-seal every tenant KEK under a new
+                                       master key (PALISADE_NEW_MASTER_KEY, FILE, or a generated one)
+  (online commands take --url, --token, --json)`;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** How often `--wait` asks for progress. */
+const POLL_MS = 250;
+
+async function tenantId(connection: Connection, ref: string | undefined): Promise<string> {
+  if (ref === undefined) throw new CliError(`name the tenant with --tenant\n${USAGE}`, EXIT.usage);
+  if (UUID.test(ref)) return ref;
+  let cursor: string | null = null;
+  do {
+    const query: string = cursor === null ? '' : `?cursor=${encodeURIComponent(cursor)}`;
+    const page: { items: Tenant[]; nextCursor: string | null } = await callApi(
+      connection,
+      'GET',
+      `/v1/platform/tenants${query}`,
+    );
+    const found = page.items.find((t) => t.slug === ref);
+    if (found !== undefined) return found.id;
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  throw new CliError(`no tenant with slug ${JSON.stringify(ref)}; see: palisade tenant list`);
+}
+
+function printJob(job: KeyJobView, json: boolean): void {
+  if (json) process.stdout.write(`${JSON.stringify(job)}\n`);
+  else
+    process.stdout.write(
+      `job ${job.id}: ${job.state}, key ${job.keyId} v${job.targetVersion}, ${job.processed} re-encrypted, ${job.remaining} to go\n`,
+    );
+}
+
+async function rotateMaster(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...settingOptions(), 'new-key-file': { type: 'string' } },
+    strict: true,
+  });
+  const settings = loadSettings({
+    flags: settingFlags(values),
+    env: process.env,
+    configFile: (values as Record<string, unknown>).config as string | undefined,
+  });
+  const result = await rotatePlatformMasterKey(settings, {
+    newKey: process.env.PALISADE_NEW_MASTER_KEY,
+    newKeyFile: values['new-key-file'] as string | undefined,
+  });
+  process.stdout.write(
+    `re-sealed ${result.resealed} of ${result.keks} tenant KEKs (${result.tenants} tenants) from master key ${result.fromKeyId} to ${result.toKeyId}\n`,
+  );
+  if (result.previousKeyFile !== undefined)
+    process.stderr.write(
+      `The new master key is in ${result.keyFile}; the old one was kept as ${result.previousKeyFile}: destroy it once no backup of the control plane needs it.\n`,
+    );
+  else if (result.keyFile !== undefined)
+    process.stderr.write(
+      `Start the server with the new master key: --master-key-file ${result.keyFile}\n`,
+    );
+  else process.stderr.write('Start the server with the new master key in PALISADE_MASTER_KEY.\n');
+  return EXIT.ok;
+}
+
+/** `palisade keys …`: data key rotation on a running server; master key rotation offline. */
+export async function keysCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === 'rotate-master') return rotateMaster(rest);
+  if (sub !== 'rotate' && sub !== 'job' && sub !== 'status') throw new CliError(USAGE, EXIT.usage);
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      url: { type: 'string' },
+      token: { type: 'string' },
+      json: { type: 'boolean' },
+      tenant: { type: 'string' },
+      wait: { type: 'boolean' },
+    },
+  });
+  const json = values.json === true;
+  const connection = connectionFrom(values, process.env);
+  const id = await tenantId(connection, values.tenant);
+  const base = `/v1/platform/tenants/${id}/keys`;
+  if (sub === 'status') {
+    const status = await callApi<KeyStatus>(connection, 'GET', base);
+    process.stdout.write(`${JSON.stringify(status, null, json ? 0 : 2)}\n`);
+    return EXIT.ok;
+  }
+  let job =
+    sub === 'rotate'
+      ? await callApi<KeyJobView>(connection, 'POST', `${base}/rotate`)
+      : await callApi<KeyJobView>(connection, 'GET', `${base}/jobs/${positionals[0] ?? ''}`);
+  printJob(job, json);
+  while (values.wait === true && job.state === 'running') {
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    job = await callApi<KeyJobView>(connection, 'GET', `${base}/jobs/${job.id}`);
+    printJob(job, json);
+  }
+  return job.state === 'failed' ? EXIT.failed : EXIT.ok;
+}
