@@ -16,6 +16,8 @@ export interface PlatformSealerOptions {
   readonly witnesses: WitnessPool;
   readonly intervalMs: number;
   readonly logger: Logger;
+  /** Told the tenant checkpoints of each seal once they are stored (the bus publishes them). */
+  readonly onSealed?: (leaves: readonly SealedTenantCheckpoint[]) => void;
 }
 
 /**
@@ -128,6 +130,7 @@ export class PlatformSealer {
     };
     await stores.platformLog.appendSeal({ leaves, nodes: appended.nodes, checkpoint });
     for (const leaf of leaves) this.#sealedSizes.set(leaf.tenantId, leaf.tenantSize);
+    this.#options.onSealed?.(leaves);
     if (this.#options.witnesses.size === 0) return checkpoint;
     const cosignatures = await this.#options.witnesses.cosign(checkpoint.note, checkpoint.size);
     if (cosignatures.length === 0) return checkpoint;

@@ -3,6 +3,7 @@ import { DataKeyCache } from '@palisade/crypto';
 import { nodeHasher } from '@palisade/ledger/node';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { type Bus, LedgerRelay, openBus } from '../bus/index.ts';
 import { GroupCommitter } from '../commit/index.ts';
 import type { Settings } from '../config/index.ts';
 import { CredentialVerifier, ensureAdminToken, TenantAdmin } from '../control/index.ts';
@@ -37,6 +38,8 @@ export interface Platform {
   readonly generatedAdminToken: string | undefined;
   /** Seals tenant checkpoints into the signed platform log (every `ledgerSealIntervalMs`). */
   readonly sealer: PlatformSealer;
+  /** The event bus: committed writes and sealed checkpoints are published on it. */
+  readonly bus: Bus;
   /** Stops taking requests, finishes in-flight writes, closes stores. Idempotent. */
   close(): Promise<void>;
 }
@@ -70,6 +73,11 @@ export async function startPlatform(
     });
   const stores = await openStores(settings);
   let closing = false;
+  let relay: LedgerRelay | undefined;
+  const bus = await openBus(settings).catch(async (error: unknown) => {
+    await stores.close().catch(() => undefined);
+    throw error;
+  });
   try {
     const { generated } = await ensureAdminToken(stores.controlPlane, settings.adminToken);
     const kms = await openPlatformKms(settings, logger);
@@ -81,18 +89,38 @@ export async function startPlatform(
         'generated the ledger signing keys: back this file up; verifiers and witnesses trust these keys',
       );
     }
+    relay = new LedgerRelay({
+      bus: bus.platform,
+      cursorFile: join(settings.data, 'bus-outbox.db'),
+      ledgerOf: async (tenantId) => {
+        const tenant = await stores.controlPlane.getTenant(tenantId);
+        const shard =
+          tenant === undefined || tenant.status === 'deleted'
+            ? undefined
+            : stores.shards.get(tenant.shard);
+        return shard === undefined ? undefined : (await shard.tenant(tenantId)).reader;
+      },
+      latestCheckpoint: (tenantId) => stores.platformLog.latestTenantCheckpoint(tenantId),
+      retryMs: settings.busRetryMs,
+      logger,
+    });
+    const outbox = relay;
     const sealer = new PlatformSealer({
       stores,
       keys,
       witnesses: new WitnessPool(settings.witnesses, nodeHasher, stores.platformLog, logger),
       intervalMs: settings.ledgerSealIntervalMs,
       logger,
+      onSealed: (leaves) => outbox.checkpointsSealed(leaves),
     });
     const committer = new GroupCommitter({
       maxBatch: settings.commitMaxBatch,
       maxWaitMs: settings.commitMaxWaitMs,
       seal: sealBatch,
-      onCommitted: (tenantId) => sealer.markDirty(tenantId),
+      onCommitted: (tenantId) => {
+        sealer.markDirty(tenantId);
+        outbox.markDirty(tenantId);
+      },
     });
     const keyService = new KeyService({
       kms,
@@ -152,6 +180,9 @@ export async function startPlatform(
       closing: () => closing,
     });
     await sealer.start();
+    outbox
+      .start(liveTenantIds(stores))
+      .catch((error: unknown) => logger.warn({ err: error }, 'bus: start-up catch-up failed'));
     let url = '';
     if (options.listen ?? true) {
       const { host, port } = splitListen(settings.listen);
@@ -178,14 +209,29 @@ export async function startPlatform(
         await committer.drain();
         await sealer.seal();
         await sealer.stop();
+        await outbox.stop();
+        await bus.close();
         await stores.close();
       })();
       return closed;
     };
-    return { settings, stores, http, url, generatedAdminToken: generated, sealer, close };
+    return { settings, stores, http, url, generatedAdminToken: generated, sealer, bus, close };
   } catch (error) {
+    await relay?.stop().catch(() => undefined);
+    await bus.close().catch(() => undefined);
     await stores.close().catch(() => undefined);
     throw error;
+  }
+}
+
+/** Every tenant that is not deleted, page by page. */
+async function* liveTenantIds(stores: Stores): AsyncIterable<string> {
+  let after: string | undefined;
+  for (;;) {
+    const page = await stores.controlPlane.listTenants({ after, limit: 1000 });
+    for (const tenant of page) if (tenant.status !== 'deleted') yield tenant.id;
+    if (page.length < 1000) return;
+    after = page.at(-1)!.id;
   }
 }
 

@@ -68,12 +68,27 @@ export function busFixture(name: BusName, overrides: Partial<BusLimits> = {}): B
     open: async () => track(await NatsBus.open({ ...limits, url, duplicateWindowMs: 60_000 })),
     cleanup: async () => {
       await Promise.all(opened.map((bus) => bus.close()));
-      const nc = await connect({ servers: url });
-      const jsm = await jetstreamManager(nc);
-      await jsm.streams.delete(streamName(limits.prefix)).catch(() => undefined);
-      await nc.close();
+      await deleteNatsStream(limits.prefix);
     },
   };
+}
+
+/** Deletes the JetStream stream of a test prefix (and with it its consumers). */
+export async function deleteNatsStream(prefix: string): Promise<void> {
+  const url = process.env.PALISADE_TEST_NATS_URL;
+  if (url === undefined) return;
+  const nc = await connect({ servers: url });
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.delete(streamName(prefix)).catch(() => undefined);
+  await nc.close();
+}
+
+/** Platform settings flags that put a test platform on this bus under a fresh prefix. */
+export function busFlags(name: BusName): Record<string, string> {
+  const prefix = `palisadet${randomBytes(5).toString('hex')}`;
+  return name === 'nats'
+    ? { nats: process.env.PALISADE_TEST_NATS_URL!, busPrefix: prefix }
+    : { busPrefix: prefix };
 }
 
 /** A TenantContext for a made-up tenant, as authentication would issue it. */
