@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { BusMessage } from '../src/bus/index.ts';
 import { uuid7 } from '../src/ids/index.ts';
+import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
 import { ADMIN_TOKEN, PEOPLE_SCHEMA, type Reply, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 
@@ -283,6 +285,34 @@ for (const backend of backendNames()) {
       assert.ok(
         !metrics.includes(a.id) && !metrics.includes(b.id) && !metrics.includes(victim.recordId),
       );
+    });
+
+    // The bus suites (bus-conformance, bus-publishing) try subject injection on both buses.
+    test("B's bus subscription sees B's events only, none of A's", async () => {
+      const listed = await api.call('GET', '/v1/collections/people/records', b.key);
+      const bRecord: string = listed.body.items[0].id;
+      const tenant = (await api.platform.stores.controlPlane.getTenant(b.id))!;
+      const context = issueTenantContext(tenant, { kind: 'api-key', id: b.keyId });
+      const seen: BusMessage[] = [];
+      let sawOwn!: () => void;
+      const own = new Promise<void>((resolve) => {
+        sawOwn = resolve;
+      });
+      const sub = await api.platform.bus.subscribe(context, {
+        durable: 'attacker',
+        handler: async (m) => {
+          seen.push(m);
+          await m.ack();
+          if (m.key.includes(bRecord)) sawOwn();
+        },
+      });
+      await own;
+      await sub.stop();
+      const text = JSON.stringify(
+        seen.map(({ subject, id, payload }) => ({ subject, id, payload })),
+      );
+      assert.ok(seen.every((m) => m.tenantId === b.id));
+      assert.ok(!text.includes(a.id) && !text.includes(victim.recordId) && !text.includes('Ada'));
     });
   });
 }
