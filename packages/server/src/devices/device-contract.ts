@@ -1,0 +1,51 @@
+import type { TenantContext } from '../tenancy/index.ts';
+
+/**
+ * The contract between device identity, ingestion and the protocol listeners (HTTP and
+ * MQTT). Listeners only ever hold a DeviceIdentity made by a DeviceAuthenticator, so the
+ * tenant and the device always come from the verified credential, never from a topic,
+ * URL or payload.
+ */
+
+/** A verified device: its tenant (as a TenantContext made by authentication) and its id. */
+export interface DeviceIdentity {
+  readonly context: TenantContext;
+  readonly deviceId: string;
+  readonly deviceName: string;
+  /** A gateway device may publish for the child devices it names (ThingsBoard gateway API). */
+  readonly isGateway: boolean;
+}
+
+/** Turns device credentials into identities; undefined means "refuse", with no detail. */
+export interface DeviceAuthenticator {
+  /** ThingsBoard access token (HTTP path segment, or MQTT username with no password). */
+  byAccessToken(token: string): Promise<DeviceIdentity | undefined>;
+  /** MQTT basic credentials (client id, user name, password). */
+  byMqttCredentials(
+    clientId: string,
+    username: string,
+    password: string,
+  ): Promise<DeviceIdentity | undefined>;
+  /** An X.509 client certificate already verified by TLS against the tenant CAs. */
+  byCertificate(fingerprintSha256: string): Promise<DeviceIdentity | undefined>;
+  /** The child device of a gateway, created on first use (ThingsBoard `v1/gateway/connect`). */
+  gatewayChild(gateway: DeviceIdentity, childName: string): Promise<DeviceIdentity>;
+}
+
+/** What accepting telemetry produced: the number of typed points made durable and ledgered. */
+export interface IngestResult {
+  readonly points: number;
+}
+
+/**
+ * Durable ingestion. Each promise resolves only when the points are committed in the
+ * tenant's store and their batch is a ledger leaf (group commit), so a listener may then
+ * acknowledge (HTTP 2xx, MQTT PUBACK). Bad input throws a PalisadeError with a precise code
+ * and writes nothing.
+ */
+export interface TelemetryIngest {
+  /** ThingsBoard telemetry: `{"k": v}`, `{"ts": ms, "values": {…}}`, or an array of either. */
+  telemetry(device: DeviceIdentity, payload: unknown): Promise<IngestResult>;
+  /** ThingsBoard client-side attributes: a flat JSON object. */
+  attributes(device: DeviceIdentity, payload: unknown): Promise<IngestResult>;
+}
