@@ -133,7 +133,7 @@ async function verifyOnline(connection: Connection, keysFile: string | undefined
     remembered === undefined
       ? ' (first use: keys and checkpoint remembered)'
       : ` (consistent with the ${remembered.size} batches verified before)`;
-  return `ok: tenant ${summary.tenant}, ${summary.entries} entries in ${summary.size} batches, ${summary.records} records${trust}`;
+  return `ok: tenant ${summary.tenant}, ${summary.entries} entries in ${summary.size} batches, ${summary.records ?? 0} records match${trust}`;
 }
 
 /** `palisade ledger …`: export, verify and fetch keys of the verifiable ledger. */
@@ -180,7 +180,7 @@ export async function ledgerCommand(argv: string[]): Promise<number> {
       );
       writeFileSync(values.out, `${JSON.stringify(bundle)}\n`);
       process.stdout.write(
-        `wrote ${values.out}: ${bundle.entries.length} entries, ${bundle.batches.length} batches, ${bundle.records.length} records\n`,
+        `wrote ${values.out}: ${bundle.entries.length} entries, ${bundle.batches.length} batches (record data stays with the tenant)\n`,
       );
       return EXIT.ok;
     }
@@ -208,7 +208,7 @@ export async function ledgerCommand(argv: string[]): Promise<number> {
       }
       const summary = await verify(bundle, readVkeys(values.keys));
       process.stdout.write(
-        `ok: tenant ${summary.tenant}, ${summary.entries} entries in ${summary.size} batches, ${summary.records} records match; ` +
+        `ok: tenant ${summary.tenant}, ${summary.entries} entries in ${summary.size} batches, ${summary.records === null ? 'records not included' : `${summary.records} records match`}; ` +
           `anchored at ${summary.platformSize} in the platform log signed by ${summary.platformSigners.length} keys\n`,
       );
       return EXIT.ok;

@@ -19,8 +19,12 @@ export interface LedgerBundle {
   readonly batches: readonly string[];
   /** Every entry (canonical JSON) with the salt opening its commitment, in seq order. */
   readonly entries: readonly { readonly entry: string; readonly salt: string | null }[];
-  /** The records the tenant's store holds now, to check against their newest commitments. */
-  readonly records: readonly { readonly resource: string; readonly data: unknown }[];
+  /**
+   * The records the tenant's store holds now, to check against their newest commitments;
+   * null when the exporter may not read them (the platform admin's export), in which case
+   * only the ledger itself is verified.
+   */
+  readonly records: readonly { readonly resource: string; readonly data: unknown }[] | null;
 }
 
 /** What a verified bundle proves. */
@@ -31,7 +35,8 @@ export interface BundleSummary {
   /** The signed tenant root (base64). */
   readonly root: string;
   readonly entries: number;
-  readonly records: number;
+  /** Records checked against their commitments, or null when the bundle carries none. */
+  readonly records: number | null;
   readonly platformSize: number;
   /** Key names whose signatures or cosignatures on the platform checkpoint verified. */
   readonly platformSigners: readonly string[];

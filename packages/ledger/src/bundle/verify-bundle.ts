@@ -97,20 +97,21 @@ function checkBatches(
 
 function checkRecords(
   hasher: MerkleHasher,
-  bundle: LedgerBundle,
+  records: NonNullable<LedgerBundle['records']>,
+  stored: LedgerBundle['entries'],
   entries: readonly LedgerEntry[],
   progress: BundleProgress | undefined,
 ): void {
   const newest = new Map<string, number>();
   for (const [seq, entry] of entries.entries()) newest.set(entry.resource, seq);
   const present = new Set<string>();
-  bundle.records.forEach(({ resource, data }, i) => {
+  records.forEach(({ resource, data }, i) => {
     present.add(resource);
     const seq = newest.get(resource);
     if (seq === undefined)
       throw tampered(`record ${resource} has no ledger entry: it was written outside the API`);
     const entry = entries[seq]!;
-    const salt = bundle.entries[seq]!.salt;
+    const salt = stored[seq]!.salt;
     if (entry.commitment === null || salt === null) {
       throw tampered(
         `record ${resource} exists, but its newest ledger entry (seq ${seq}, ${entry.action}) removed it`,
@@ -129,7 +130,7 @@ function checkRecords(
         `record ${resource} does not match its ledger commitment (entry seq ${seq}): it was changed outside the API`,
       );
     }
-    if (i % PROGRESS_EVERY === 0) progress?.('records', i, bundle.records.length);
+    if (i % PROGRESS_EVERY === 0) progress?.('records', i, records.length);
   });
   for (const [resource, seq] of newest) {
     const entry = entries[seq]!;
@@ -154,9 +155,11 @@ export async function verifyBundle(
 ): Promise<BundleSummary> {
   if (bundle?.format !== 'palisade-ledger-bundle/v1')
     throw malformed('not a palisade-ledger-bundle/v1 document');
-  for (const part of ['batches', 'entries', 'records'] as const) {
+  for (const part of ['batches', 'entries'] as const) {
     if (!Array.isArray(bundle[part])) throw malformed(`${part} must be an array`);
   }
+  if (bundle.records !== null && !Array.isArray(bundle.records))
+    throw malformed('records must be an array or null');
   const tenantNote = await openNote(bundle.checkpoint, trusted);
   const checkpoint = parseCheckpoint(tenantNote.text);
   if (!checkpoint.origin.endsWith(`/tenant/${bundle.tenant}`)) {
@@ -206,13 +209,14 @@ export async function verifyBundle(
       `the tenant checkpoint is not at index ${bundle.platform.index} of the signed platform log`,
     );
   }
-  checkRecords(hasher, bundle, entries, progress);
+  if (bundle.records !== null)
+    checkRecords(hasher, bundle.records, bundle.entries, entries, progress);
   return {
     tenant: bundle.tenant,
     size: checkpoint.size,
     root: toBase64(checkpoint.root),
     entries: entries.length,
-    records: bundle.records.length,
+    records: bundle.records === null ? null : bundle.records.length,
     platformSize: platform.size,
     platformSigners: platformNote.verified.map((s) => s.name),
   };

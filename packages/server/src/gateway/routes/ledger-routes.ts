@@ -179,7 +179,8 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
   app.get<{ Params: { id: string } }>('/v1/platform/tenants/:id/ledger/export', {
     config: { auth: 'admin' },
     schema: {
-      summary: "A tenant's whole ledger bundle, for the platform admin (palisade ledger export)",
+      summary:
+        "A tenant's whole ledger bundle for the platform admin (palisade ledger export): the ledger only, never the tenant's record data",
       tags: ['platform'],
       params: {
         type: 'object',
@@ -194,7 +195,7 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
       );
       return {
         ...(await ledger.exportBundle(context)),
-        records: await currentRecords(context, services.collections, services.records),
+        records: null,
       };
     },
   });
