@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
-import { isLedgerError, type LedgerBundle, parseVerifierKey, verifyBundle } from '@palisade/ledger';
+import {
+  fromBase64Url,
+  isLedgerError,
+  type LedgerBundle,
+  parseVerifierKey,
+  verifyBundle,
+  verifyStateCommitment,
+} from '@palisade/ledger';
 import { nodeHasher, nodeVerifyProvider } from '@palisade/ledger/node';
 import pg from 'pg';
 import { PEOPLE_SCHEMA, TestApi } from './support/api.ts';
@@ -203,6 +210,33 @@ for (const backend of backendNames()) {
       const summary = await verify(t.key);
       assert.equal(summary.records, 12);
       assert.equal(summary.platformSigners.length, 2);
+    });
+
+    test('records with encrypted fields verify against their committed (ciphertext) form', async () => {
+      const t = await api.tenant('encrypted');
+      const schema = {
+        type: 'object',
+        properties: { name: { type: 'string' }, ssn: { type: 'string' } },
+      };
+      await api.call('PUT', '/v1/collections/patients', t.key, { schema, encrypted: ['ssn'] });
+      const created = await api.call('POST', '/v1/collections/patients/records', t.key, {
+        name: 'Ada',
+        ssn: '123-45-6789',
+      });
+      assert.equal((await verify(t.key)).records, 1);
+      const proof = (
+        await api.call('GET', `/v1/collections/patients/records/${created.body.id}/proof`, t.key)
+      ).body;
+      verifyStateCommitment(
+        nodeHasher.sha256,
+        proof.entry.commitment,
+        fromBase64Url(proof.salt)!,
+        proof.state,
+      );
+      assert.ok(
+        !JSON.stringify(proof).includes('123-45-6789'),
+        'the proof carries ciphertext, not the secret',
+      );
     });
 
     for (const c of CASES) {

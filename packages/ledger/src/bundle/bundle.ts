@@ -25,6 +25,8 @@ export interface LedgerBundle {
    * only the ledger itself is verified.
    */
   readonly records: readonly { readonly resource: string; readonly data: unknown }[] | null;
+  /** The tenant log size (batches) the records reflect: entries of later batches are newer than them. */
+  readonly recordsAt: number | null;
 }
 
 /** What a verified bundle proves. */

@@ -17,6 +17,7 @@ import {
 import { nodeHasher } from '@palisade/ledger/node';
 import { PalisadeError } from '../errors/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
+import { storedState } from '../records/record-encryption.ts';
 import type {
   LedgerEntryRow,
   PlatformLogStore,
@@ -28,6 +29,8 @@ import type { PlatformLedgerKeys } from './ledger-keys.ts';
 
 /** Most entries or batches one listing returns. */
 export const LEDGER_PAGE_MAX = 1000;
+/** Tries at a record snapshot that no concurrent write interleaves. */
+const SNAPSHOT_ATTEMPTS = 5;
 
 /** What the tenant checkpoint endpoint answers. */
 export interface CheckpointView {
@@ -197,10 +200,14 @@ export class TenantLedger {
     context: TenantContext,
     collection: string,
     id: string,
-  ): Promise<RecordProof & { salt: string | null }> {
+  ): Promise<RecordProof & { salt: string | null; state: unknown }> {
     const reader = await this.#reader(context);
-    const row = await reader.latestEntry(`collections/${collection}/records/${id}`);
-    if (row === undefined)
+    const record = await reader.getRecord(collection, id);
+    const row =
+      record === undefined
+        ? undefined
+        : await reader.latestEntry(`collections/${collection}/records/${id}`);
+    if (record === undefined || row === undefined)
       throw new PalisadeError(
         'PALISADE_RECORD_NOT_FOUND',
         `no ledger entry for record ${id} in ${collection}`,
@@ -238,7 +245,45 @@ export class TenantLedger {
       checkpoint: sealed.note,
       platform: { index: anchor.index, proof: anchor.proof, checkpoint: anchor.checkpoint },
       salt: row.salt === null ? null : toBase64Url(row.salt),
+      state: storedState(record.data, record.sealed),
     };
+  }
+
+  /**
+   * Every current record in its committed (stored) form, together with the ledger size it
+   * reflects: the head is read before and after, and the read is repeated until no write
+   * came between, so the states match the entries below that size.
+   */
+  async #recordSnapshot(
+    reader: TenantReader,
+  ): Promise<{ at: number; records: { resource: string; data: unknown }[] }> {
+    for (let attempt = 0; attempt < SNAPSHOT_ATTEMPTS; attempt++) {
+      const before = (await reader.ledgerHead()).size;
+      const records: { resource: string; data: unknown }[] = [];
+      for (const collection of await reader.listCollections()) {
+        let after: string | undefined;
+        for (;;) {
+          const page = await reader.listRecords(collection.name, {
+            after,
+            limit: LEDGER_PAGE_MAX,
+            filters: [],
+          });
+          for (const row of page) {
+            records.push({
+              resource: `collections/${collection.name}/records/${row.id}`,
+              data: storedState(row.data, row.sealed),
+            });
+          }
+          if (page.length < LEDGER_PAGE_MAX) break;
+          after = page.at(-1)!.id;
+        }
+      }
+      if ((await reader.ledgerHead()).size === before) return { at: before, records };
+    }
+    throw new PalisadeError(
+      'PALISADE_UNAVAILABLE',
+      'the tenant is writing too fast for a consistent export; retry',
+    );
   }
 
   /** The platform's verifier keys and origin, for anyone to check checkpoints with. */
@@ -246,9 +291,13 @@ export class TenantLedger {
     return { origin: this.#keys.origin, keys: this.#keys.vkeys };
   }
 
-  /** The whole tenant log with its anchors, for offline verification (`palisade ledger verify`). */
-  async exportBundle(context: TenantContext) {
+  /**
+   * The whole tenant log with its anchors, for offline verification (`palisade ledger
+   * verify`); with `withRecords`, also the current records in their committed form.
+   */
+  async exportBundle(context: TenantContext, withRecords: boolean) {
     const reader = await this.#reader(context);
+    const snapshot = withRecords ? await this.#recordSnapshot(reader) : undefined;
     const head = await reader.ledgerHead();
     const sealed = await this.#sealed(context, head.size);
     if (sealed === undefined)
@@ -279,6 +328,8 @@ export class TenantLedger {
       platform: await this.#anchor(sealed),
       batches,
       entries,
+      recordsAt: snapshot?.at ?? null,
+      records: snapshot?.records ?? null,
     };
   }
 }

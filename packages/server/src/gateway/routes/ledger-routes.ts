@@ -1,8 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { CredentialVerifier, TenantAdmin } from '../../control/index.ts';
 import type { TenantLedger } from '../../ledger/index.ts';
-import type { CollectionService, RecordService } from '../../records/index.ts';
-import type { TenantContext } from '../../tenancy/index.ts';
+import type { RecordService } from '../../records/index.ts';
 import { tenantOf } from '../auth-hook.ts';
 import { COLLECTION_NAME } from '../schemas.ts';
 
@@ -30,32 +29,8 @@ function rangeQuery(from: string, to: string) {
   } as const;
 }
 
-/** Collects every current record with its data, for the export's commitment checks. */
-async function currentRecords(
-  context: TenantContext,
-  collections: CollectionService,
-  records: RecordService,
-) {
-  const out: { resource: string; data: unknown }[] = [];
-  for (const collection of await collections.list(context)) {
-    let cursor: string | undefined;
-    do {
-      const page = await records.list(context, collection.name, {
-        limit: 1000,
-        cursor,
-        filters: new Map(),
-      });
-      for (const row of page.items)
-        out.push({ resource: `collections/${collection.name}/records/${row.id}`, data: row.data });
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor !== undefined);
-  }
-  return out;
-}
-
 export interface LedgerRouteServices {
   readonly ledger: TenantLedger;
-  readonly collections: CollectionService;
   readonly records: RecordService;
   readonly tenants: TenantAdmin;
   readonly verifier: CredentialVerifier;
@@ -169,10 +144,7 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
     },
     handler: async (request) => {
       const context = tenantOf(request);
-      return {
-        ...(await ledger.exportBundle(context)),
-        records: await currentRecords(context, services.collections, services.records),
-      };
+      return ledger.exportBundle(context, true);
     },
   });
 
@@ -193,10 +165,7 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
         request.principal,
         await services.tenants.get(request.params.id),
       );
-      return {
-        ...(await ledger.exportBundle(context)),
-        records: null,
-      };
+      return ledger.exportBundle(context, false);
     },
   });
 
