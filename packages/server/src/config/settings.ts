@@ -261,6 +261,90 @@ export const SETTINGS = {
     minimum: 1,
     doc: 'Back-off before a failed publish is retried, and per delivery before a failed handler sees its message again.',
   },
+  telemetryMaxPoints: {
+    flag: 'telemetry-max-points',
+    env: 'PALISADE_TELEMETRY_MAX_POINTS',
+    type: 'integer',
+    minimum: 1,
+    doc: 'Most typed points one telemetry message may carry (more is refused whole).',
+  },
+  telemetryMaxKeys: {
+    flag: 'telemetry-max-keys',
+    env: 'PALISADE_TELEMETRY_MAX_KEYS',
+    type: 'integer',
+    minimum: 1,
+    doc: 'Most distinct keys one telemetry or attributes message may carry.',
+  },
+  telemetryKeyMaxLength: {
+    flag: 'telemetry-key-max-length',
+    env: 'PALISADE_TELEMETRY_KEY_MAX_LENGTH',
+    type: 'integer',
+    minimum: 1,
+    doc: 'Longest telemetry or attribute key, in characters.',
+  },
+  telemetryValueMaxBytes: {
+    flag: 'telemetry-value-max-bytes',
+    env: 'PALISADE_TELEMETRY_VALUE_MAX_BYTES',
+    type: 'integer',
+    minimum: 16,
+    doc: 'Largest string or JSON telemetry value, in bytes of UTF-8 (of its JSON, for JSON values).',
+  },
+  telemetryMaxPastMs: {
+    flag: 'telemetry-max-past-ms',
+    env: 'PALISADE_TELEMETRY_MAX_PAST_MS',
+    type: 'integer',
+    minimum: 0,
+    doc: 'Oldest accepted point timestamp, as milliseconds before now.',
+  },
+  telemetryMaxFutureMs: {
+    flag: 'telemetry-max-future-ms',
+    env: 'PALISADE_TELEMETRY_MAX_FUTURE_MS',
+    type: 'integer',
+    minimum: 0,
+    doc: 'Furthest accepted point timestamp, as milliseconds after now (clock skew).',
+  },
+  telemetryRetention: {
+    flag: 'telemetry-retention',
+    env: 'PALISADE_TELEMETRY_RETENTION',
+    type: 'string-list',
+    pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,6}$',
+    doc: 'Telemetry retention per plan as PLAN=DAYS (`*` for any other plan). Repeatable; comma-separated in the environment.',
+  },
+  telemetryRetentionIntervalMs: {
+    flag: 'telemetry-retention-interval-ms',
+    env: 'PALISADE_TELEMETRY_RETENTION_INTERVAL_MS',
+    type: 'integer',
+    minimum: 1000,
+    doc: 'How often the retention job deletes expired points (and, on PostgreSQL, manages partitions).',
+  },
+  telemetryPartitionMonthsAhead: {
+    flag: 'telemetry-partition-months-ahead',
+    env: 'PALISADE_TELEMETRY_PARTITION_MONTHS_AHEAD',
+    type: 'integer',
+    minimum: 1,
+    doc: 'PostgreSQL: monthly telemetry partitions created ahead of now.',
+  },
+  rpcTimeoutDefaultMs: {
+    flag: 'rpc-timeout-default-ms',
+    env: 'PALISADE_RPC_TIMEOUT_DEFAULT_MS',
+    type: 'integer',
+    minimum: 1,
+    doc: 'Expiry of an RPC request that names no `timeoutMs`.',
+  },
+  rpcTimeoutMaxMs: {
+    flag: 'rpc-timeout-max-ms',
+    env: 'PALISADE_RPC_TIMEOUT_MAX_MS',
+    type: 'integer',
+    minimum: 1,
+    doc: 'Longest `timeoutMs` an RPC request may ask for (a persistent request waits that long for its device).',
+  },
+  telemetryStreamHeartbeatMs: {
+    flag: 'telemetry-stream-heartbeat-ms',
+    env: 'PALISADE_TELEMETRY_STREAM_HEARTBEAT_MS',
+    type: 'integer',
+    minimum: 1000,
+    doc: 'Interval of SSE comment heartbeats on `GET /v1/telemetry/stream`.',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -303,6 +387,18 @@ export interface Settings {
   busMaxPayload: number;
   busDuplicateWindowMs: number;
   busRetryMs: number;
+  telemetryMaxPoints: number;
+  telemetryMaxKeys: number;
+  telemetryKeyMaxLength: number;
+  telemetryValueMaxBytes: number;
+  telemetryMaxPastMs: number;
+  telemetryMaxFutureMs: number;
+  telemetryRetention: string[];
+  telemetryRetentionIntervalMs: number;
+  telemetryPartitionMonthsAhead: number;
+  rpcTimeoutDefaultMs: number;
+  rpcTimeoutMaxMs: number;
+  telemetryStreamHeartbeatMs: number;
 }
 
 export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } = {
@@ -342,4 +438,16 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   busMaxPayload: 1_048_576,
   busDuplicateWindowMs: 120_000,
   busRetryMs: 1000,
+  telemetryMaxPoints: 1000,
+  telemetryMaxKeys: 256,
+  telemetryKeyMaxLength: 128,
+  telemetryValueMaxBytes: 8192,
+  telemetryMaxPastMs: 31_536_000_000,
+  telemetryMaxFutureMs: 300_000,
+  telemetryRetention: ['*=365'],
+  telemetryRetentionIntervalMs: 3_600_000,
+  telemetryPartitionMonthsAhead: 3,
+  rpcTimeoutDefaultMs: 30_000,
+  rpcTimeoutMaxMs: 604_800_000,
+  telemetryStreamHeartbeatMs: 15_000,
 };

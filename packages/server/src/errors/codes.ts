@@ -34,6 +34,62 @@ export const ERROR_CODES = {
     status: 422,
     title: 'The record does not match its collection schema',
   },
+  PALISADE_DEVICE_NOT_FOUND: {
+    status: 404,
+    title: 'No such device',
+  },
+  PALISADE_CREDENTIAL_NOT_FOUND: {
+    status: 404,
+    title: 'No such device credential or CA',
+  },
+  PALISADE_RPC_NOT_FOUND: {
+    status: 404,
+    title: 'No such RPC request',
+  },
+  PALISADE_DEVICE_NAME_TAKEN: {
+    status: 409,
+    title: 'Another device of the tenant has that name',
+  },
+  PALISADE_CREDENTIAL_TAKEN: {
+    status: 409,
+    title: 'The device credential is already registered',
+  },
+  PALISADE_RPC_NOT_PENDING: {
+    status: 409,
+    title: 'The RPC request is no longer pending',
+  },
+  PALISADE_DEVICE_UNAUTHENTICATED: {
+    status: 401,
+    title: 'The device credential is unknown or revoked',
+  },
+  PALISADE_CERTIFICATE_INVALID: {
+    status: 400,
+    title: 'The certificate is not usable here',
+  },
+  PALISADE_TELEMETRY_MALFORMED: {
+    status: 400,
+    title: 'The payload is not a ThingsBoard telemetry or attributes shape',
+  },
+  PALISADE_TELEMETRY_INVALID_KEY: {
+    status: 400,
+    title: 'A telemetry or attribute key is not allowed',
+  },
+  PALISADE_TELEMETRY_INVALID_VALUE: {
+    status: 400,
+    title: 'A telemetry or attribute value has an unusable type',
+  },
+  PALISADE_TELEMETRY_TIMESTAMP_OUT_OF_RANGE: {
+    status: 400,
+    title: 'A telemetry timestamp is outside the accepted range',
+  },
+  PALISADE_TELEMETRY_UNKNOWN_KEY: {
+    status: 422,
+    title: 'The device does not declare that telemetry key',
+  },
+  PALISADE_TELEMETRY_TOO_LARGE: {
+    status: 413,
+    title: 'The message has too many points or keys',
+  },
   PALISADE_UNAVAILABLE: { status: 503, title: 'The server is shutting down or not ready' },
   PALISADE_INTERNAL: { status: 500, title: 'Internal error' },
   PALISADE_DECRYPTION_FAILED: {

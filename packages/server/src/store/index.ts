@@ -1,3 +1,21 @@
+export type {
+  Aggregate,
+  AggregateQuery,
+  AggregateRow,
+  ControlPlaneDeviceIndex,
+  DeviceCredentialKind,
+  DeviceCredentialMatch,
+  DeviceCredentialRow,
+  DeviceRow,
+  PointType,
+  RpcRow,
+  RpcStatus,
+  TelemetryPoint,
+  TelemetryQuery,
+  TenantCaRow,
+  TenantDeviceReader,
+  TenantDeviceWriter,
+} from './device-types.ts';
 export { openStores, type Stores } from './open-stores.ts';
 export type {
   PlatformCheckpointRow,
@@ -5,6 +23,7 @@ export type {
   PlatformSeal,
   SealedTenantCheckpoint,
 } from './platform-log-store.ts';
+export type { TelemetryWindow } from './postgres/telemetry-partitions.ts';
 export type {
   ApiKeyRow,
   CollectionRow,

@@ -1,11 +1,17 @@
 import type { NodeKey, TreeNode } from '@palisade/ledger';
 import type { Tenant, TenantStatus } from '../tenancy/index.ts';
 import type {
+  ControlPlaneDeviceIndex,
+  TenantDeviceReader,
+  TenantDeviceWriter,
+} from './device-types.ts';
+import type {
   ControlPlaneKeyStore,
   SealedFields,
   TenantKeyReader,
   TenantKeyWriter,
 } from './key-types.ts';
+import type { TelemetryWindow } from './postgres/telemetry-partitions.ts';
 
 /** A page of rows after an exclusive cursor key. */
 export interface PageQuery {
@@ -37,6 +43,8 @@ export interface ControlPlaneStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Tenant KEKs (crypto-shredding deletes them here first). */
   readonly keys: ControlPlaneKeyStore;
+  /** The platform-wide index of device credentials. */
+  readonly devices: ControlPlaneDeviceIndex;
   migrate(): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -151,6 +159,7 @@ export interface TenantLedgerReader {
 /** Reads of one tenant's data; every method is confined to that tenant. */
 export interface TenantReader extends TenantLedgerReader {
   readonly keys: TenantKeyReader;
+  readonly devices: TenantDeviceReader;
   getCollection(name: string): Promise<CollectionRow | undefined>;
   listCollections(): Promise<CollectionRow[]>;
   getRecord(collection: string, id: string): Promise<RecordRow | undefined>;
@@ -169,6 +178,7 @@ export type ConditionalWrite<T> =
  */
 export interface TenantWriteTx extends TenantReader {
   readonly keys: TenantKeyWriter;
+  readonly devices: TenantDeviceWriter;
   putCollection(row: CollectionRow): Promise<void>;
   appendLedger(write: LedgerBatchWrite): Promise<void>;
   insertRecord(row: RecordRow): Promise<void>;
@@ -202,5 +212,10 @@ export interface ShardStore {
   tenant(tenantId: string): Promise<TenantStore>;
   /** Removes every row of the tenant (and its file, on SQLite). */
   dropTenant(tenantId: string): Promise<void>;
+  /**
+   * Telemetry housekeeping only the shard's owner can do (PostgreSQL: create monthly
+   * partitions ahead, drop those past every plan's retention). Absent where there is none.
+   */
+  maintainTelemetry?(window: TelemetryWindow): Promise<void>;
   close(): Promise<void>;
 }

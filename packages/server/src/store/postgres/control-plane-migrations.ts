@@ -45,4 +45,28 @@ export const PG_CONTROL_PLANE_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    sql: `
+      CREATE TABLE device_credentials (
+        id uuid PRIMARY KEY,
+        tenant_id uuid NOT NULL REFERENCES tenants (id),
+        device_id uuid,
+        kind text NOT NULL CHECK (kind IN ('access_token', 'mqtt_basic', 'x509', 'provisioning')),
+        lookup text NOT NULL UNIQUE,
+        secret_hash text,
+        client_id text,
+        created_at timestamptz NOT NULL
+      );
+      CREATE INDEX device_credentials_by_device ON device_credentials (tenant_id, device_id);
+      CREATE TABLE tenant_cas (
+        id uuid PRIMARY KEY,
+        tenant_id uuid NOT NULL REFERENCES tenants (id),
+        pem text NOT NULL,
+        fingerprint text NOT NULL,
+        created_at timestamptz NOT NULL,
+        UNIQUE (tenant_id, fingerprint)
+      );
+    `,
+  },
 ];

@@ -9,6 +9,7 @@ import type {
   StoredCredential,
 } from '../types.ts';
 import { PG_CONTROL_PLANE_MIGRATIONS } from './control-plane-migrations.ts';
+import { PgDeviceIndex } from './postgres-device-index.ts';
 import { PgControlPlaneKeys } from './postgres-key-store.ts';
 import { migratePostgres } from './postgres-migrate.ts';
 
@@ -43,6 +44,7 @@ function toTenant(row: TenantPgRow): Tenant {
 export class PostgresControlPlaneStore implements ControlPlaneStore {
   readonly kind = 'postgres';
   readonly keys: PgControlPlaneKeys;
+  readonly devices: PgDeviceIndex;
   readonly #url: string;
   readonly #pool: pg.Pool;
 
@@ -51,6 +53,7 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
     this.#pool = new pg.Pool({ connectionString: url, max: poolSize });
     this.#pool.on('error', () => undefined);
     this.keys = new PgControlPlaneKeys(this.#pool);
+    this.devices = new PgDeviceIndex(this.#pool);
   }
 
   async migrate(): Promise<void> {

@@ -3,6 +3,7 @@ import type { ShardStore, TenantStore } from '../types.ts';
 import { migratePostgres } from './postgres-migrate.ts';
 import { inTenantTransaction, PostgresTenantStore } from './postgres-tenant-store.ts';
 import { shardMigrations } from './shard-migrations.ts';
+import { maintainTelemetryPartitions, type TelemetryWindow } from './telemetry-partitions.ts';
 
 /** The same URL, connecting as another role (the database's auth decides whether that is allowed). */
 export function asRole(url: string, role: string, password?: string): string {
@@ -74,6 +75,16 @@ export class PostgresShardStore implements ShardStore {
         await owner.query(`DELETE FROM ${table} WHERE tenant_id = $1`, [tenantId]);
       }
       await owner.query('COMMIT');
+    } finally {
+      await owner.end();
+    }
+  }
+
+  async maintainTelemetry(window: TelemetryWindow): Promise<void> {
+    const owner = new pg.Client({ connectionString: this.location });
+    await owner.connect();
+    try {
+      await maintainTelemetryPartitions(owner, window);
     } finally {
       await owner.end();
     }

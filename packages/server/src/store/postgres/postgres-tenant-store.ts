@@ -1,6 +1,7 @@
 import type { NodeKey } from '@palisade/ledger';
 import type pg from 'pg';
 import { isUuid } from '../../ids/index.ts';
+import type { TenantDeviceReader } from '../device-types.ts';
 import type { SealedFields, TenantKeyReader } from '../key-types.ts';
 import type {
   CollectionRow,
@@ -15,6 +16,7 @@ import type {
   TenantStore,
   TenantWriteTx,
 } from '../types.ts';
+import { PgTenantDevices } from './postgres-device-store.ts';
 import { PgTenantKeys, sealedFromRow, sealedParams } from './postgres-key-store.ts';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -93,11 +95,13 @@ class PgTenantQueries implements TenantWriteTx {
   readonly #db: Queryable;
   readonly #tenantId: string;
   readonly keys: PgTenantKeys;
+  readonly devices: PgTenantDevices;
 
   constructor(db: Queryable, tenantId: string) {
     this.#db = db;
     this.#tenantId = tenantId;
     this.keys = new PgTenantKeys(db, tenantId);
+    this.devices = new PgTenantDevices(db, tenantId);
   }
 
   async getCollection(name: string): Promise<CollectionRow | undefined> {
@@ -224,6 +228,7 @@ class PgTenantQueries implements TenantWriteTx {
 
   /** Removes every data row of the tenant, children first (the ledger is removed by the owner). */
   async purge(): Promise<void> {
+    await this.devices.purge();
     await this.#db.query('DELETE FROM data_keys WHERE tenant_id = $1', [this.#tenantId]);
     await this.#db.query('DELETE FROM key_jobs WHERE tenant_id = $1', [this.#tenantId]);
     await this.#db.query('DELETE FROM records WHERE tenant_id = $1', [this.#tenantId]);
@@ -359,6 +364,17 @@ class PgTenantReader implements TenantReader {
     recordsPerKeyVersion: () => this.#read((q) => q.keys.recordsPerKeyVersion()),
     recordsBelowKeyVersion: (version, limit) =>
       this.#read((q) => q.keys.recordsBelowKeyVersion(version, limit)),
+  };
+  readonly devices: TenantDeviceReader = {
+    getDevice: (id) => this.#read((q) => q.devices.getDevice(id)),
+    getDeviceByName: (name) => this.#read((q) => q.devices.getDeviceByName(name)),
+    listDevices: (page) => this.#read((q) => q.devices.listDevices(page)),
+    telemetry: (query) => this.#read((q) => q.devices.telemetry(query)),
+    aggregate: (query) => this.#read((q) => q.devices.aggregate(query)),
+    latest: (deviceId, keys) => this.#read((q) => q.devices.latest(deviceId, keys)),
+    getRpc: (deviceId, id) => this.#read((q) => q.devices.getRpc(deviceId, id)),
+    pendingRpcs: (deviceId, now, limit) =>
+      this.#read((q) => q.devices.pendingRpcs(deviceId, now, limit)),
   };
   getCollection(name: string) {
     return this.#read((q) => q.getCollection(name));

@@ -28,6 +28,9 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
   const ledgerPolicies = LEDGER_TABLES.map((table) => isolate(table, role, 'SELECT, INSERT')).join(
     '\n',
   );
+  const devicePolicies = ['devices', 'telemetry', 'telemetry_latest', 'rpc_requests']
+    .map((table) => isolate(table, role, 'SELECT, INSERT, UPDATE, DELETE'))
+    .join('\n');
   const keyPolicies = ['data_keys', 'key_jobs']
     .map((table) => isolate(table, role, 'SELECT, INSERT, UPDATE, DELETE'))
     .join('\n');
@@ -124,6 +127,69 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
           PRIMARY KEY (tenant_id, id)
         );
         ${keyPolicies}
+      `,
+    },
+    {
+      version: 4,
+      sql: `
+        CREATE TABLE devices (
+          tenant_id uuid NOT NULL,
+          id uuid NOT NULL,
+          name text NOT NULL,
+          type text NOT NULL,
+          labels jsonb NOT NULL,
+          attributes jsonb NOT NULL,
+          client_attributes jsonb NOT NULL,
+          telemetry_keys jsonb,
+          is_gateway boolean NOT NULL,
+          gateway_id uuid,
+          version int NOT NULL,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL,
+          PRIMARY KEY (tenant_id, id),
+          UNIQUE (tenant_id, name)
+        );
+        -- Partitioned by time (Unix ms); the retention job creates monthly partitions ahead
+        -- and drops those past every plan's retention. The default partition takes the rest.
+        CREATE TABLE telemetry (
+          tenant_id uuid NOT NULL,
+          device_id uuid NOT NULL,
+          key text NOT NULL,
+          ts bigint NOT NULL,
+          type text NOT NULL CHECK (type IN ('number', 'boolean', 'string', 'json')),
+          num float8,
+          text text,
+          PRIMARY KEY (tenant_id, device_id, key, ts)
+        ) PARTITION BY RANGE (ts);
+        CREATE TABLE telemetry_default PARTITION OF telemetry DEFAULT;
+        CREATE INDEX telemetry_by_ts ON telemetry (tenant_id, ts);
+        CREATE TABLE telemetry_latest (
+          tenant_id uuid NOT NULL,
+          device_id uuid NOT NULL,
+          key text NOT NULL,
+          ts bigint NOT NULL,
+          type text NOT NULL,
+          num float8,
+          text text,
+          PRIMARY KEY (tenant_id, device_id, key)
+        );
+        CREATE TABLE rpc_requests (
+          tenant_id uuid NOT NULL,
+          id uuid NOT NULL,
+          device_id uuid NOT NULL,
+          method text NOT NULL,
+          params jsonb NOT NULL,
+          persistent boolean NOT NULL,
+          status text NOT NULL CHECK (status IN ('queued', 'sent', 'succeeded', 'failed', 'expired')),
+          response jsonb,
+          error text,
+          created_at timestamptz NOT NULL,
+          expires_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL,
+          PRIMARY KEY (tenant_id, id)
+        );
+        CREATE INDEX rpc_requests_by_device ON rpc_requests (tenant_id, device_id, status, id);
+        ${devicePolicies}
       `,
     },
   ];

@@ -45,4 +45,28 @@ export const CONTROL_PLANE_MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 3,
+    sql: `
+      CREATE TABLE device_credentials (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants (id),
+        device_id TEXT,
+        kind TEXT NOT NULL CHECK (kind IN ('access_token', 'mqtt_basic', 'x509', 'provisioning')),
+        lookup TEXT NOT NULL UNIQUE,
+        secret_hash TEXT,
+        client_id TEXT,
+        created_at TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX device_credentials_by_device ON device_credentials (tenant_id, device_id);
+      CREATE TABLE tenant_cas (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants (id),
+        pem TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (tenant_id, fingerprint)
+      ) STRICT;
+    `,
+  },
 ];

@@ -10,6 +10,7 @@ import type {
 } from '../types.ts';
 import { CONTROL_PLANE_MIGRATIONS } from './control-plane-migrations.ts';
 import { migrateSqlite, openSqlite } from './sqlite-database.ts';
+import { SqliteDeviceIndex } from './sqlite-device-index.ts';
 import { SqliteControlPlaneKeys } from './sqlite-key-store.ts';
 
 const ADMIN_TOKEN_KEY = 'admin_token_sha256';
@@ -43,12 +44,14 @@ function toTenant(row: TenantSqlRow): Tenant {
 export class SqliteControlPlaneStore implements ControlPlaneStore {
   readonly kind = 'sqlite';
   readonly keys: SqliteControlPlaneKeys;
+  readonly devices: SqliteDeviceIndex;
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
 
   constructor(path: string) {
     this.#db = openSqlite(path);
     this.keys = new SqliteControlPlaneKeys(this.#db);
+    this.devices = new SqliteDeviceIndex(this.#db);
   }
 
   #sql(sql: string): StatementSync {

@@ -14,6 +14,7 @@ import type {
   TenantStore,
   TenantWriteTx,
 } from '../types.ts';
+import { SqliteTenantDevices } from './sqlite-device-store.ts';
 import { SqliteTenantKeys, sealedColumns, sealedFromColumns } from './sqlite-key-store.ts';
 
 interface CollectionSqlRow {
@@ -101,9 +102,11 @@ class Statements {
 class SqliteTenantReader implements TenantReader {
   protected readonly sql: Statements;
   readonly keys: SqliteTenantKeys;
+  readonly devices: SqliteTenantDevices;
   constructor(db: DatabaseSync) {
     this.sql = new Statements(db);
     this.keys = new SqliteTenantKeys((sql) => this.sql.get(sql));
+    this.devices = new SqliteTenantDevices((sql) => this.sql.get(sql));
   }
 
   async getCollection(name: string): Promise<CollectionRow | undefined> {

@@ -87,4 +87,56 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 4,
+    sql: `
+      CREATE TABLE devices (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        attributes TEXT NOT NULL,
+        client_attributes TEXT NOT NULL,
+        telemetry_keys TEXT,
+        is_gateway INTEGER NOT NULL,
+        gateway_id TEXT,
+        version INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+      CREATE TABLE telemetry (
+        device_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        type TEXT NOT NULL CHECK (type IN ('number', 'boolean', 'string', 'json')),
+        num REAL,
+        text TEXT,
+        PRIMARY KEY (device_id, key, ts)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX telemetry_by_ts ON telemetry (ts);
+      CREATE TABLE telemetry_latest (
+        device_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        num REAL,
+        text TEXT,
+        PRIMARY KEY (device_id, key)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE rpc_requests (
+        id TEXT PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        method TEXT NOT NULL,
+        params TEXT NOT NULL,
+        persistent INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('queued', 'sent', 'succeeded', 'failed', 'expired')),
+        response TEXT,
+        error TEXT,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX rpc_requests_by_device ON rpc_requests (device_id, status, id);
+    `,
+  },
 ];

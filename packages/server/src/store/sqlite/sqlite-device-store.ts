@@ -1,0 +1,371 @@
+import type { SQLInputValue, StatementSync } from 'node:sqlite';
+import type {
+  AggregateQuery,
+  AggregateRow,
+  DeviceRow,
+  PointType,
+  RpcRow,
+  RpcStatus,
+  TelemetryPoint,
+  TelemetryQuery,
+  TenantDeviceWriter,
+} from '../device-types.ts';
+import type { PageQuery } from '../types.ts';
+
+type Prepare = (sql: string) => StatementSync;
+
+interface DeviceSqlRow {
+  id: string;
+  name: string;
+  type: string;
+  labels: string;
+  attributes: string;
+  client_attributes: string;
+  telemetry_keys: string | null;
+  is_gateway: number;
+  gateway_id: string | null;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+interface PointSqlRow {
+  key: string;
+  ts: number;
+  type: PointType;
+  num: number | null;
+  text: string | null;
+}
+
+interface RpcSqlRow {
+  id: string;
+  device_id: string;
+  method: string;
+  params: string;
+  persistent: number;
+  status: RpcStatus;
+  response: string | null;
+  error: string | null;
+  created_at: string;
+  expires_at: string;
+  updated_at: string;
+}
+
+const DEVICE_COLUMNS =
+  'id, name, type, labels, attributes, client_attributes, telemetry_keys, is_gateway, gateway_id, version, created_at, updated_at';
+
+function toDevice(row: DeviceSqlRow): DeviceRow {
+  return {
+    id: row.id,
+    name: row.name,
+    type: row.type,
+    labels: JSON.parse(row.labels),
+    attributes: JSON.parse(row.attributes),
+    clientAttributes: JSON.parse(row.client_attributes),
+    telemetryKeys: row.telemetry_keys === null ? null : JSON.parse(row.telemetry_keys),
+    isGateway: row.is_gateway === 1,
+    gatewayId: row.gateway_id,
+    version: row.version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function deviceParams(row: DeviceRow): SQLInputValue[] {
+  return [
+    row.id,
+    row.name,
+    row.type,
+    JSON.stringify(row.labels),
+    JSON.stringify(row.attributes),
+    JSON.stringify(row.clientAttributes),
+    row.telemetryKeys === null ? null : JSON.stringify(row.telemetryKeys),
+    row.isGateway ? 1 : 0,
+    row.gatewayId,
+    row.version,
+    row.createdAt,
+    row.updatedAt,
+  ];
+}
+
+/** Stored columns `type, num, text` of a point's value. */
+export function pointColumns(point: TelemetryPoint): [PointType, number | null, string | null] {
+  switch (point.type) {
+    case 'number':
+      return ['number', point.value as number, null];
+    case 'boolean':
+      return ['boolean', point.value === true ? 1 : 0, null];
+    case 'string':
+      return ['string', null, point.value as string];
+    default:
+      return ['json', null, JSON.stringify(point.value)];
+  }
+}
+
+/** The inverse of {@link pointColumns}. */
+export function pointValue(type: PointType, num: number | null, text: string | null): unknown {
+  switch (type) {
+    case 'number':
+      return num;
+    case 'boolean':
+      return num === 1;
+    case 'string':
+      return text;
+    default:
+      return JSON.parse(text ?? 'null');
+  }
+}
+
+function toPoint(row: PointSqlRow): TelemetryPoint {
+  return {
+    key: row.key,
+    ts: row.ts,
+    type: row.type,
+    value: pointValue(row.type, row.num, row.text),
+  };
+}
+
+function toRpc(row: RpcSqlRow): RpcRow {
+  return {
+    id: row.id,
+    deviceId: row.device_id,
+    method: row.method,
+    params: JSON.parse(row.params),
+    persistent: row.persistent === 1,
+    status: row.status,
+    response: row.response === null ? null : JSON.parse(row.response),
+    error: row.error,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function keyFilter(keys: readonly string[]): { sql: string; params: string[] } {
+  if (keys.length === 0) return { sql: '', params: [] };
+  return { sql: ` AND key IN (${keys.map(() => '?').join(', ')})`, params: [...keys] };
+}
+
+const AGGREGATES = {
+  avg: 'avg(num)',
+  min: 'min(num)',
+  max: 'max(num)',
+  sum: 'sum(num)',
+  count: 'count(*)',
+} as const;
+
+/** Devices, telemetry and RPC requests in one tenant's SQLite file. */
+export class SqliteTenantDevices implements TenantDeviceWriter {
+  readonly #sql: Prepare;
+  constructor(prepare: Prepare) {
+    this.#sql = prepare;
+  }
+
+  async getDevice(id: string): Promise<DeviceRow | undefined> {
+    const row = this.#sql(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ?`).get(id) as
+      | DeviceSqlRow
+      | undefined;
+    return row === undefined ? undefined : toDevice(row);
+  }
+
+  async getDeviceByName(name: string): Promise<DeviceRow | undefined> {
+    const row = this.#sql(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE name = ?`).get(name) as
+      | DeviceSqlRow
+      | undefined;
+    return row === undefined ? undefined : toDevice(row);
+  }
+
+  async listDevices(page: PageQuery): Promise<DeviceRow[]> {
+    const rows = this.#sql(
+      `SELECT ${DEVICE_COLUMNS} FROM devices WHERE id > ? ORDER BY id LIMIT ?`,
+    ).all(page.after ?? '', page.limit) as unknown as DeviceSqlRow[];
+    return rows.map(toDevice);
+  }
+
+  async telemetry(query: TelemetryQuery): Promise<TelemetryPoint[]> {
+    const keys = keyFilter(query.keys);
+    const rows = this.#sql(
+      `SELECT key, ts, type, num, text FROM telemetry WHERE device_id = ? AND ts >= ? AND ts < ?${keys.sql}
+       ORDER BY key, ts LIMIT ?`,
+    ).all(
+      query.deviceId,
+      query.from,
+      query.to,
+      ...keys.params,
+      query.limit,
+    ) as unknown as PointSqlRow[];
+    return rows.map(toPoint);
+  }
+
+  async aggregate(query: AggregateQuery): Promise<AggregateRow[]> {
+    const keys = keyFilter(query.keys);
+    const numeric = query.agg === 'count' ? '' : " AND type IN ('number', 'boolean')";
+    return this.#sql(
+      `SELECT key, ? + ((ts - ?) / ?) * ? AS ts, ${AGGREGATES[query.agg]} AS value FROM telemetry
+       WHERE device_id = ? AND ts >= ? AND ts < ?${numeric}${keys.sql}
+       GROUP BY key, 2 ORDER BY key, 2 LIMIT ?`,
+    ).all(
+      query.from,
+      query.from,
+      query.intervalMs,
+      query.intervalMs,
+      query.deviceId,
+      query.from,
+      query.to,
+      ...keys.params,
+      query.limit,
+    ) as unknown as AggregateRow[];
+  }
+
+  async latest(deviceId: string, keys: readonly string[]): Promise<TelemetryPoint[]> {
+    const filter = keyFilter(keys);
+    const rows = this.#sql(
+      `SELECT key, ts, type, num, text FROM telemetry_latest WHERE device_id = ?${filter.sql} ORDER BY key`,
+    ).all(deviceId, ...filter.params) as unknown as PointSqlRow[];
+    return rows.map(toPoint);
+  }
+
+  async getRpc(deviceId: string, id: string): Promise<RpcRow | undefined> {
+    const row = this.#sql('SELECT * FROM rpc_requests WHERE device_id = ? AND id = ?').get(
+      deviceId,
+      id,
+    ) as RpcSqlRow | undefined;
+    return row === undefined ? undefined : toRpc(row);
+  }
+
+  async pendingRpcs(deviceId: string, now: string, limit: number): Promise<RpcRow[]> {
+    const rows = this.#sql(
+      `SELECT * FROM rpc_requests WHERE device_id = ? AND status = 'queued' AND expires_at > ?
+       ORDER BY id LIMIT ?`,
+    ).all(deviceId, now, limit) as unknown as RpcSqlRow[];
+    return rows.map(toRpc);
+  }
+
+  async insertDevice(row: DeviceRow): Promise<boolean> {
+    const result = this.#sql(
+      `INSERT INTO devices (${DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (name) DO NOTHING`,
+    ).run(...deviceParams(row));
+    return result.changes > 0;
+  }
+
+  async updateDevice(row: DeviceRow): Promise<DeviceRow | undefined | 'name-taken'> {
+    const clash = this.#sql('SELECT id FROM devices WHERE name = ? AND id <> ?').get(
+      row.name,
+      row.id,
+    );
+    if (clash !== undefined) return 'name-taken';
+    const updated = this.#sql(
+      `UPDATE devices SET name = ?, type = ?, labels = ?, attributes = ?, telemetry_keys = ?,
+         version = version + 1, updated_at = ? WHERE id = ? RETURNING ${DEVICE_COLUMNS}`,
+    ).get(
+      row.name,
+      row.type,
+      JSON.stringify(row.labels),
+      JSON.stringify(row.attributes),
+      row.telemetryKeys === null ? null : JSON.stringify(row.telemetryKeys),
+      row.updatedAt,
+      row.id,
+    ) as DeviceSqlRow | undefined;
+    return updated === undefined ? undefined : toDevice(updated);
+  }
+
+  async deleteDevice(id: string): Promise<boolean> {
+    this.#sql('DELETE FROM telemetry WHERE device_id = ?').run(id);
+    this.#sql('DELETE FROM telemetry_latest WHERE device_id = ?').run(id);
+    this.#sql('DELETE FROM rpc_requests WHERE device_id = ?').run(id);
+    return this.#sql('DELETE FROM devices WHERE id = ?').run(id).changes > 0;
+  }
+
+  async mergeClientAttributes(
+    id: string,
+    attributes: Record<string, unknown>,
+    at: string,
+  ): Promise<boolean> {
+    // A shallow merge, like PostgreSQL's `jsonb || jsonb` (json_patch would merge deeply).
+    // The tenant's writer connection runs one transaction at a time, so read-then-write is atomic.
+    const row = this.#sql('SELECT client_attributes FROM devices WHERE id = ?').get(id) as
+      | { client_attributes: string }
+      | undefined;
+    if (row === undefined) return false;
+    const merged = { ...JSON.parse(row.client_attributes), ...attributes };
+    this.#sql('UPDATE devices SET client_attributes = ?, updated_at = ? WHERE id = ?').run(
+      JSON.stringify(merged),
+      at,
+      id,
+    );
+    return true;
+  }
+
+  async insertPoints(deviceId: string, points: readonly TelemetryPoint[]): Promise<void> {
+    const insert = this.#sql(
+      `INSERT INTO telemetry (device_id, key, ts, type, num, text) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (device_id, key, ts) DO UPDATE SET type = excluded.type, num = excluded.num, text = excluded.text`,
+    );
+    const latest = this.#sql(
+      `INSERT INTO telemetry_latest (device_id, key, ts, type, num, text) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (device_id, key) DO UPDATE SET ts = excluded.ts, type = excluded.type,
+         num = excluded.num, text = excluded.text WHERE excluded.ts >= telemetry_latest.ts`,
+    );
+    for (const point of points) {
+      const columns = pointColumns(point);
+      insert.run(deviceId, point.key, point.ts, ...columns);
+      latest.run(deviceId, point.key, point.ts, ...columns);
+    }
+  }
+
+  async deletePointsBefore(before: number): Promise<number> {
+    return Number(this.#sql('DELETE FROM telemetry WHERE ts < ?').run(before).changes);
+  }
+
+  async insertRpc(row: RpcRow): Promise<void> {
+    this.#sql(
+      `INSERT INTO rpc_requests (id, device_id, method, params, persistent, status, response, error,
+         created_at, expires_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      row.id,
+      row.deviceId,
+      row.method,
+      JSON.stringify(row.params),
+      row.persistent ? 1 : 0,
+      row.status,
+      row.response === null ? null : JSON.stringify(row.response),
+      row.error,
+      row.createdAt,
+      row.expiresAt,
+      row.updatedAt,
+    );
+  }
+
+  async updateRpc(
+    deviceId: string,
+    id: string,
+    from: readonly RpcStatus[],
+    change: { status: RpcStatus; response?: unknown; error?: string | null },
+    at: string,
+  ): Promise<RpcRow | undefined> {
+    const row = this.#sql(
+      `UPDATE rpc_requests SET status = ?, response = coalesce(?, response), error = coalesce(?, error),
+         updated_at = ? WHERE device_id = ? AND id = ? AND status IN (SELECT value FROM json_each(?))
+       RETURNING *`,
+    ).get(
+      change.status,
+      change.response === undefined ? null : JSON.stringify(change.response),
+      change.error ?? null,
+      at,
+      deviceId,
+      id,
+      JSON.stringify(from),
+    ) as RpcSqlRow | undefined;
+    return row === undefined ? undefined : toRpc(row);
+  }
+
+  async expireRpcs(now: string): Promise<number> {
+    return Number(
+      this.#sql(
+        `UPDATE rpc_requests SET status = 'expired', updated_at = ?
+         WHERE status IN ('queued', 'sent') AND expires_at <= ?`,
+      ).run(now, now).changes,
+    );
+  }
+}
