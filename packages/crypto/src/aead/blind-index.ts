@@ -11,7 +11,7 @@
 import { createHmac } from 'node:crypto';
 import { CryptoError } from '../errors.ts';
 import type { BlindIndexKey } from '../keys/data-key.ts';
-import { revealSecret } from '../keys/secret-key.ts';
+import { revealKeyObject } from '../keys/secret-key.ts';
 import { type BlindIndexContext, encodeBlindIndexContext } from './field-context.ts';
 
 /** Bytes of HMAC output kept (128 bits: collisions are negligible, so it leaks equality only). */
@@ -30,7 +30,7 @@ export function blindIndex(
   context: BlindIndexContext,
   value: string | Uint8Array,
 ): string {
-  const secret = revealSecret(indexKey);
+  const secret = revealKeyObject(indexKey);
   let bytes: Uint8Array;
   if (typeof value === 'string') {
     if (!value.isWellFormed()) {

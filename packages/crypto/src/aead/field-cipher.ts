@@ -28,7 +28,7 @@ import {
 import { ByteReader, ByteWriter } from '../internal/bytes.ts';
 import { checkKeyId, type DataKey } from '../keys/data-key.ts';
 import { DataKeyring } from '../keys/keyring.ts';
-import { revealSecret } from '../keys/secret-key.ts';
+import { revealKeyObject } from '../keys/secret-key.ts';
 import { encodeFieldContext, type FieldContext } from './field-context.ts';
 
 /** First byte of a field ciphertext, format version 1. */
@@ -66,7 +66,7 @@ export function encryptField(
   plaintext: Uint8Array,
 ): Uint8Array {
   const dataKey = key instanceof DataKeyring ? key.current : key;
-  const secret = revealSecret(dataKey);
+  const secret = revealKeyObject(dataKey);
   if (!(plaintext instanceof Uint8Array)) {
     throw new CryptoError('CRYPTO_BAD_CONTEXT', 'plaintext must be a Uint8Array');
   }
@@ -155,5 +155,5 @@ export function decryptField(
   }
   const key = ring.get(header.keyVersion);
   const aad = Buffer.concat([headerBytes, encodeFieldContext(context, header.keyVersion)]);
-  return gcmOpen(revealSecret(key), nonce, aad, sealed, 'the field ciphertext');
+  return gcmOpen(revealKeyObject(key), nonce, aad, sealed, 'the field ciphertext');
 }

@@ -3,7 +3,7 @@
  * tag check becomes `CRYPTO_DECRYPT_FAILED` with no cause attached, so nothing distinguishes
  * one authentication failure from another.
  */
-import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, type KeyObject, randomFillSync } from 'node:crypto';
 import { CryptoError } from '../errors.ts';
 
 /** Nonce length in bytes. */
@@ -31,7 +31,7 @@ export function writeRandomNonce(out: Uint8Array, offset: number): void {
  * `plaintext.length + GCM_TAG_LENGTH` bytes from `offset`.
  */
 export function gcmSealInto(
-  key: Uint8Array,
+  key: Uint8Array | KeyObject,
   nonce: Uint8Array,
   aad: Uint8Array,
   plaintext: Uint8Array,
@@ -52,7 +52,7 @@ export function gcmSealInto(
  * verify (wrong key, wrong associated data, or any modified byte).
  */
 export function gcmOpen(
-  key: Uint8Array,
+  key: Uint8Array | KeyObject,
   nonce: Uint8Array,
   aad: Uint8Array,
   sealed: Uint8Array,

@@ -51,7 +51,10 @@ export class LedgerRelay {
   constructor(options: LedgerRelayOptions) {
     this.#options = options;
     this.#db = new DatabaseSync(options.cursorFile, { timeout: 5000 });
-    this.#db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+    // The cursor moves only after the bus has durably accepted the events, and losing its
+    // last moves to a power cut only republishes them under the same ids (deduped), so it
+    // needs no fsync of its own: one fsync fewer per group commit.
+    this.#db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
       CREATE TABLE IF NOT EXISTS published (tenant TEXT PRIMARY KEY, next_seq INTEGER NOT NULL) WITHOUT ROWID`);
   }
 
