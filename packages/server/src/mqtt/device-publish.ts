@@ -1,0 +1,122 @@
+import type {
+  DeviceAuthenticator,
+  DeviceIdentity,
+  TelemetryIngest,
+} from '../devices/device-contract.ts';
+import type { DeviceSession } from './device-session.ts';
+import type { AttributeReader, RpcChannel } from './mqtt-ports.ts';
+import { MqttRefusal } from './mqtt-refusal.ts';
+import { type PublishRoute, TOPIC } from './topics.ts';
+
+/** What handling a device's PUBLISH may use. */
+export interface PublishDeps {
+  readonly authenticator: DeviceAuthenticator;
+  readonly ingest: TelemetryIngest;
+  readonly attributes: AttributeReader | undefined;
+  readonly rpc: RpcChannel | undefined;
+  /** Sends a server message to one session, if it subscribed to that topic. */
+  readonly send: (session: DeviceSession, topic: string, body: unknown) => Promise<boolean>;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The payload as JSON, or a refusal naming why it is not. */
+export function parseJson(payload: Uint8Array): unknown {
+  try {
+    return JSON.parse(utf8.decode(payload));
+  } catch {
+    throw new MqttRefusal('invalid_json', 'the payload is not UTF-8 JSON');
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function keyList(value: unknown, field: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string')
+    throw new MqttRefusal('invalid_payload', `${field} must be a comma-separated string`);
+  return value
+    .split(',')
+    .map((key) => key.trim())
+    .filter((key) => key !== '');
+}
+
+function childName(body: unknown): string {
+  const name = isObject(body) ? body.device : undefined;
+  if (typeof name !== 'string' || name === '')
+    throw new MqttRefusal('invalid_payload', 'device must be a non-empty string');
+  return name;
+}
+
+/**
+ * Does what a device's PUBLISH asks, resolving only when its effect is durable (telemetry
+ * and attributes committed and ledgered) so the caller may then acknowledge it.
+ */
+export async function handleDevicePublish(
+  deps: PublishDeps,
+  session: DeviceSession,
+  route: PublishRoute,
+  payload: Uint8Array,
+): Promise<void> {
+  const device = session.identity;
+  const body = parseJson(payload);
+  switch (route.kind) {
+    case 'telemetry':
+      await deps.ingest.telemetry(device, body);
+      return;
+    case 'attributes':
+      await deps.ingest.attributes(device, body);
+      return;
+    case 'attribute-request': {
+      if (deps.attributes === undefined)
+        throw new MqttRefusal('topic_not_allowed', 'attribute requests are not served');
+      const query = isObject(body) ? body : {};
+      const answer = await deps.attributes.read(device, {
+        clientKeys: keyList(query.clientKeys, 'clientKeys'),
+        sharedKeys: keyList(query.sharedKeys, 'sharedKeys'),
+      });
+      await deps.send(session, `${TOPIC.attributeResponse}${route.requestId}`, answer);
+      return;
+    }
+    case 'rpc-response':
+      if (deps.rpc === undefined)
+        throw new MqttRefusal('topic_not_allowed', 'RPC responses are not served');
+      await deps.rpc.respond(device, route.requestId, body);
+      return;
+    case 'gateway-connect': {
+      const name = childName(body);
+      session.rememberChild(name, await deps.authenticator.gatewayChild(device, name));
+      return;
+    }
+    case 'gateway-disconnect':
+      session.forgetChild(childName(body));
+      return;
+    case 'gateway-telemetry':
+    case 'gateway-attributes': {
+      if (!isObject(body))
+        throw new MqttRefusal('invalid_payload', 'a gateway payload maps device names to data');
+      const write = route.kind === 'gateway-telemetry' ? 'telemetry' : 'attributes';
+      await Promise.all(
+        Object.entries(body).map(async ([name, data]) =>
+          deps.ingest[write](await childOf(deps, session, name), data),
+        ),
+      );
+      return;
+    }
+  }
+}
+
+async function childOf(
+  deps: PublishDeps,
+  session: DeviceSession,
+  name: string,
+): Promise<DeviceIdentity> {
+  if (name === '') throw new MqttRefusal('invalid_payload', 'a device name must not be empty');
+  const known = session.child(name);
+  if (known !== undefined) return known;
+  const child = await deps.authenticator.gatewayChild(session.identity, name);
+  session.rememberChild(name, child);
+  return child;
+}

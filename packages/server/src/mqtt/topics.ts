@@ -1,0 +1,78 @@
+/**
+ * The ThingsBoard device API as an allow-list. A device publishes and subscribes only to
+ * the exact topics below; everything else (wildcards beyond these two filters, `$share`,
+ * `$SYS`, other devices' topics, odd spellings) is refused. Request ids are decimal, as
+ * ThingsBoard firmware sends them.
+ */
+
+/** What a device's PUBLISH asks for. */
+export type PublishRoute =
+  | { readonly kind: 'telemetry' }
+  | { readonly kind: 'attributes' }
+  | { readonly kind: 'attribute-request'; readonly requestId: string }
+  | { readonly kind: 'rpc-response'; readonly requestId: string }
+  | { readonly kind: 'gateway-telemetry' }
+  | { readonly kind: 'gateway-attributes' }
+  | { readonly kind: 'gateway-connect' }
+  | { readonly kind: 'gateway-disconnect' };
+
+/** The topics a device may subscribe to, by what the server sends there. */
+export type SubscriptionKind = 'attributes' | 'attribute-responses' | 'rpc-requests';
+
+export const TOPIC = {
+  telemetry: 'v1/devices/me/telemetry',
+  attributes: 'v1/devices/me/attributes',
+  attributeRequest: 'v1/devices/me/attributes/request/',
+  attributeResponse: 'v1/devices/me/attributes/response/',
+  rpcRequest: 'v1/devices/me/rpc/request/',
+  rpcResponse: 'v1/devices/me/rpc/response/',
+  gateway: 'v1/gateway/',
+} as const;
+
+/** ThingsBoard request ids: a decimal number of at most 10 digits. */
+const REQUEST_ID = /^[0-9]{1,10}$/;
+
+const GATEWAY_ROUTES: Readonly<Record<string, PublishRoute>> = {
+  telemetry: { kind: 'gateway-telemetry' },
+  attributes: { kind: 'gateway-attributes' },
+  connect: { kind: 'gateway-connect' },
+  disconnect: { kind: 'gateway-disconnect' },
+};
+
+function idAfter(topic: string, prefix: string): string | undefined {
+  if (!topic.startsWith(prefix)) return undefined;
+  const id = topic.slice(prefix.length);
+  return REQUEST_ID.test(id) ? id : undefined;
+}
+
+/** The route of a PUBLISH topic, or undefined when the device may not publish there. */
+export function routePublish(topic: string, isGateway: boolean): PublishRoute | undefined {
+  if (topic === TOPIC.telemetry) return { kind: 'telemetry' };
+  if (topic === TOPIC.attributes) return { kind: 'attributes' };
+  const attributeRequest = idAfter(topic, TOPIC.attributeRequest);
+  if (attributeRequest !== undefined)
+    return { kind: 'attribute-request', requestId: attributeRequest };
+  const rpcResponse = idAfter(topic, TOPIC.rpcResponse);
+  if (rpcResponse !== undefined) return { kind: 'rpc-response', requestId: rpcResponse };
+  if (isGateway && topic.startsWith(TOPIC.gateway)) {
+    const rest = topic.slice(TOPIC.gateway.length);
+    return Object.hasOwn(GATEWAY_ROUTES, rest) ? GATEWAY_ROUTES[rest] : undefined;
+  }
+  return undefined;
+}
+
+/** The kind of a SUBSCRIBE filter, or undefined when the device may not subscribe to it. */
+export function subscriptionKind(filter: string): SubscriptionKind | undefined {
+  if (filter === TOPIC.attributes) return 'attributes';
+  if (filter === `${TOPIC.attributeResponse}+`) return 'attribute-responses';
+  if (filter === `${TOPIC.rpcRequest}+`) return 'rpc-requests';
+  return undefined;
+}
+
+/** The subscription a server-sent topic needs, or undefined for a topic the server never sends. */
+export function deliveryKind(topic: string): SubscriptionKind | undefined {
+  if (topic === TOPIC.attributes) return 'attributes';
+  if (idAfter(topic, TOPIC.attributeResponse) !== undefined) return 'attribute-responses';
+  if (idAfter(topic, TOPIC.rpcRequest) !== undefined) return 'rpc-requests';
+  return undefined;
+}
