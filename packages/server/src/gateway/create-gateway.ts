@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { CredentialVerifier, TenantAdmin } from '../control/index.ts';
+import type { DeviceServices } from '../devices/index.ts';
 import type { KeyRotation } from '../keys/index.ts';
 import type { TenantLedger } from '../ledger/index.ts';
 import type { CollectionService, RecordService } from '../records/index.ts';
@@ -9,11 +10,13 @@ import { installMetrics } from './metrics.ts';
 import { installOpenApi } from './openapi.ts';
 import { installProblemHandlers } from './problem-handler.ts';
 import { collectionRoutes } from './routes/collection-routes.ts';
+import { deviceRoutes } from './routes/device-routes.ts';
 import { keyRoutes } from './routes/key-routes.ts';
 import { ledgerRoutes } from './routes/ledger-routes.ts';
 import { platformTenantRoutes } from './routes/platform-tenant-routes.ts';
 import { recordRoutes } from './routes/record-routes.ts';
 import { type SystemProbes, systemRoutes } from './routes/system-routes.ts';
+import { telemetryRoutes } from './routes/telemetry-routes.ts';
 import { httpsServerFactory, type TlsFiles } from './tls-listener.ts';
 import { installValidators } from './validation.ts';
 
@@ -26,6 +29,8 @@ export interface GatewayOptions {
   readonly tenants: TenantAdmin;
   readonly collections: CollectionService;
   readonly records: RecordService;
+  /** Device registry, telemetry and RPC routes; absent, they are not served. */
+  readonly devices?: DeviceServices | undefined;
   /** Key rotation and status routes; absent, they are not served. */
   readonly keys?: KeyRotation | undefined;
   /** Serve HTTPS (hybrid post-quantum key exchange preferred) with these PEM files. */
@@ -67,6 +72,10 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   recordRoutes(app, options.records, options.pageSizeMax);
   if (options.keys !== undefined) keyRoutes(app, options.keys, options.tenants);
   ledgerRoutes(app, options);
+  if (options.devices !== undefined) {
+    deviceRoutes(app, options.devices, options.pageSizeMax);
+    telemetryRoutes(app, options.devices, options.pageSizeMax);
+  }
   await app.ready();
   return app;
 }

@@ -7,6 +7,7 @@ import { type Bus, LedgerRelay, openBus } from '../bus/index.ts';
 import { GroupCommitter } from '../commit/index.ts';
 import type { Settings } from '../config/index.ts';
 import { CredentialVerifier, ensureAdminToken, TenantAdmin } from '../control/index.ts';
+import { type DeviceServices, openDeviceServices } from '../devices/index.ts';
 import { createGateway } from '../gateway/index.ts';
 import { KeyRotation, KeyService, openPlatformKms, RecordKeys } from '../keys/index.ts';
 import {
@@ -40,6 +41,8 @@ export interface Platform {
   readonly sealer: PlatformSealer;
   /** The event bus: committed writes and sealed checkpoints are published on it. */
   readonly bus: Bus;
+  /** Device registry, authenticator, telemetry ingest and RPC queue (the listeners use these). */
+  readonly devices: DeviceServices;
   /** Stops taking requests, finishes in-flight writes, closes stores. Idempotent. */
   close(): Promise<void>;
 }
@@ -146,6 +149,7 @@ export async function startPlatform(
     const locate = storeLocator(stores.shards);
     const collections = new CollectionService(locate, committer, schemas);
     const records = new RecordService(locate, committer, schemas, new RecordKeys(keyService));
+    const devices = openDeviceServices({ settings, stores, locate, committer, bus, logger });
     const http = await createGateway({
       logger,
       bodyLimit: settings.bodyLimit,
@@ -166,6 +170,7 @@ export async function startPlatform(
           : { cert: settings.tlsCert, key: settings.tlsKey },
       collections,
       records,
+      devices,
       ledger: new TenantLedger(
         locate,
         stores.platformLog,
@@ -180,6 +185,7 @@ export async function startPlatform(
       closing: () => closing,
     });
     await sealer.start();
+    devices.retention.start();
     outbox
       .start(liveTenantIds(stores))
       .catch((error: unknown) => logger.warn({ err: error }, 'bus: start-up catch-up failed'));
@@ -206,6 +212,7 @@ export async function startPlatform(
           new Promise((resolve) => setTimeout(resolve, settings.shutdownTimeoutMs).unref()),
         ]);
         await rotation.stop();
+        await devices.retention.stop();
         await committer.drain();
         await sealer.seal();
         await sealer.stop();
@@ -215,7 +222,17 @@ export async function startPlatform(
       })();
       return closed;
     };
-    return { settings, stores, http, url, generatedAdminToken: generated, sealer, bus, close };
+    return {
+      settings,
+      stores,
+      http,
+      url,
+      generatedAdminToken: generated,
+      sealer,
+      bus,
+      devices,
+      close,
+    };
   } catch (error) {
     await relay?.stop().catch(() => undefined);
     await bus.close().catch(() => undefined);
@@ -245,7 +262,8 @@ function requestWithoutQuery(req: {
 }) {
   return {
     method: req.method,
-    url: req.url?.split('?')[0],
+    // ThingsBoard's device API carries the device's access token in the path.
+    url: req.url?.split('?')[0]?.replace(/^\/api\/v1\/[^/]+\//, '/api/v1/[redacted]/'),
     host: req.host,
     remoteAddress: req.ip,
     remotePort: req.socket?.remotePort,

@@ -201,7 +201,7 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
     const keys = keyFilter(query.keys);
     const numeric = query.agg === 'count' ? '' : " AND type IN ('number', 'boolean')";
     return this.#sql(
-      `SELECT key, ? + ((ts - ?) / ?) * ? AS ts, ${AGGREGATES[query.agg]} AS value FROM telemetry
+      `SELECT key, CAST(? AS INTEGER) + ((ts - CAST(? AS INTEGER)) / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS ts, ${AGGREGATES[query.agg]} AS value FROM telemetry
        WHERE device_id = ? AND ts >= ? AND ts < ?${numeric}${keys.sql}
        GROUP BY key, 2 ORDER BY key, 2 LIMIT ?`,
     ).all(

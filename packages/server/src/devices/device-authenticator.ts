@@ -1,0 +1,150 @@
+import { PalisadeError } from '../errors/index.ts';
+import type { TenantStoreLocator } from '../records/index.ts';
+import type { ControlPlaneDeviceIndex, DeviceCredentialMatch } from '../store/index.ts';
+import { issueTenantContext } from '../tenancy/tenant-context.ts';
+import type { DeviceAuthenticator, DeviceIdentity } from './device-contract.ts';
+import {
+  certificateLookup,
+  mqttLookup,
+  provisioningLookup,
+  tokenLookup,
+  verifyPassword,
+} from './device-credentials.ts';
+import type { DeviceInput, DeviceRegistry } from './device-registry.ts';
+
+interface CacheEntry {
+  readonly match: DeviceCredentialMatch | undefined;
+  readonly expires: number;
+}
+
+/** Upper bound of cached lookups, so a flood of random tokens cannot grow memory. */
+const LOOKUP_CACHE_MAX = 10_000;
+
+/**
+ * Device authentication against the control plane's credential index: one lookup by the
+ * credential's hash (or MQTT user name, or certificate fingerprint) gives the tenant and
+ * device; the device is then read from its tenant's store, so a deleted device or tenant
+ * authenticates nobody. Lookups are cached for `ttlMs` (the `authCacheTtlMs` setting) and
+ * cleared at once by any credential change in this process.
+ */
+export class DeviceAuthority implements DeviceAuthenticator {
+  readonly #index: ControlPlaneDeviceIndex;
+  readonly #locate: TenantStoreLocator;
+  readonly #registry: DeviceRegistry;
+  readonly #ttlMs: number;
+  readonly #cache = new Map<string, CacheEntry>();
+
+  constructor(
+    index: ControlPlaneDeviceIndex,
+    locate: TenantStoreLocator,
+    registry: DeviceRegistry,
+    ttlMs: number,
+  ) {
+    this.#index = index;
+    this.#locate = locate;
+    this.#registry = registry;
+    this.#ttlMs = ttlMs;
+  }
+
+  invalidate(): void {
+    this.#cache.clear();
+  }
+
+  async #lookup(lookup: string): Promise<DeviceCredentialMatch | undefined> {
+    const now = Date.now();
+    let entry = this.#cache.get(lookup);
+    if (entry === undefined || entry.expires <= now) {
+      entry = { match: await this.#index.findCredential(lookup), expires: now + this.#ttlMs };
+      if (this.#cache.size >= LOOKUP_CACHE_MAX) this.#cache.clear();
+      this.#cache.set(lookup, entry);
+    }
+    return entry.match;
+  }
+
+  async #identity(match: DeviceCredentialMatch | undefined): Promise<DeviceIdentity | undefined> {
+    if (match === undefined || match.tenant.status !== 'active') return undefined;
+    const deviceId = match.credential.deviceId;
+    if (deviceId === null) return undefined;
+    const context = issueTenantContext(match.tenant, { kind: 'device', id: `device:${deviceId}` });
+    const device = await (await this.#locate(context)).reader.devices.getDevice(deviceId);
+    if (device === undefined) return undefined;
+    return { context, deviceId, deviceName: device.name, isGateway: device.isGateway };
+  }
+
+  async byAccessToken(token: string): Promise<DeviceIdentity | undefined> {
+    if (token.length === 0 || token.length > 512) return undefined;
+    const match = await this.#lookup(tokenLookup(token));
+    return match?.credential.kind === 'access_token' ? this.#identity(match) : undefined;
+  }
+
+  async byMqttCredentials(
+    clientId: string,
+    username: string,
+    password: string,
+  ): Promise<DeviceIdentity | undefined> {
+    if (username.length === 0 || username.length > 256) return undefined;
+    const match = await this.#lookup(mqttLookup(username));
+    const credential = match?.credential;
+    if (credential?.kind !== 'mqtt_basic' || credential.secretHash === null) return undefined;
+    if (credential.clientId !== null && credential.clientId !== clientId) return undefined;
+    if (!(await verifyPassword(password, credential.secretHash))) return undefined;
+    return this.#identity(match);
+  }
+
+  async byCertificate(fingerprintSha256: string): Promise<DeviceIdentity | undefined> {
+    const fingerprint = fingerprintSha256.replaceAll(':', '').toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(fingerprint)) return undefined;
+    const match = await this.#lookup(certificateLookup(fingerprint));
+    return match?.credential.kind === 'x509' ? this.#identity(match) : undefined;
+  }
+
+  async gatewayChild(gateway: DeviceIdentity, childName: string): Promise<DeviceIdentity> {
+    if (!gateway.isGateway)
+      throw new PalisadeError('PALISADE_FORBIDDEN', 'only a gateway device may act for others');
+    const store = await this.#locate(gateway.context);
+    let child = await store.reader.devices.getDeviceByName(childName);
+    if (child === undefined) {
+      try {
+        child = (
+          await this.#registry.create(
+            gateway.context,
+            { name: childName, type: 'default' },
+            gateway.deviceId,
+          )
+        ).device;
+      } catch (error) {
+        // Another connection created it first.
+        child = await store.reader.devices.getDeviceByName(childName);
+        if (child === undefined) throw error;
+      }
+    }
+    if (child.gatewayId !== gateway.deviceId)
+      throw new PalisadeError('PALISADE_FORBIDDEN', 'that device is not a child of this gateway');
+    const context = issueTenantContext(gateway.context.tenant, {
+      kind: 'device',
+      id: `device:${child.id}`,
+    });
+    return { context, deviceId: child.id, deviceName: child.name, isGateway: false };
+  }
+
+  /**
+   * A device registers itself with a single-use provisioning key: the key is consumed
+   * atomically, then the device is created in the key's tenant with a new access token.
+   */
+  async provision(key: string, input: DeviceInput) {
+    const match =
+      key.length > 0 && key.length <= 512
+        ? await this.#index.consumeProvisioningKey(provisioningLookup(key))
+        : undefined;
+    if (match === undefined || match.tenant.status !== 'active')
+      throw new PalisadeError(
+        'PALISADE_DEVICE_UNAUTHENTICATED',
+        'the provisioning key is unknown or already used',
+      );
+    const context = issueTenantContext(match.tenant, {
+      kind: 'provisioning-key',
+      id: `provisioning-key:${match.credential.id}`,
+    });
+    return this.#registry.create(context, { ...input, isGateway: false });
+  }
+}

@@ -1,0 +1,134 @@
+import { randomBytes, scrypt, timingSafeEqual, X509Certificate } from 'node:crypto';
+import { promisify } from 'node:util';
+import { PalisadeError } from '../errors/index.ts';
+import { hashSecretToken } from '../ids/index.ts';
+
+/**
+ * Device secrets. Access tokens and provisioning keys carry 256 random bits, so (like API
+ * keys) only their SHA-256 is stored and looked up. MQTT passwords are chosen by people, so
+ * they are stored as scrypt hashes and compared in constant time. Certificates are never
+ * secrets: the index holds their SHA-256 fingerprint.
+ */
+
+const scryptAsync = promisify(scrypt) as (
+  password: string,
+  salt: Buffer,
+  keylen: number,
+  options: { N: number; r: number; p: number; maxmem: number },
+) => Promise<Buffer>;
+
+/** scrypt cost (N = 2^14, r = 8, p = 1: OWASP's minimum, ~16 MiB and ~30 ms per check). */
+const SCRYPT = { N: 16_384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
+const SCRYPT_KEY_BYTES = 32;
+const SCRYPT_SALT_BYTES = 16;
+
+/** A new device access token (ThingsBoard's default credential), shown once. */
+export function newDeviceToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** A new provisioning key, shown once. */
+export function newProvisioningKey(): string {
+  return `pv_${randomBytes(32).toString('base64url')}`;
+}
+
+export function tokenLookup(token: string): string {
+  return `token:${hashSecretToken(token)}`;
+}
+
+export function provisioningLookup(key: string): string {
+  return `prov:${hashSecretToken(key)}`;
+}
+
+export function mqttLookup(username: string): string {
+  return `mqtt:${username}`;
+}
+
+export function certificateLookup(fingerprint: string): string {
+  return `x509:${fingerprint}`;
+}
+
+/** `scrypt$N$r$p$salt$hash`, base64url. */
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(SCRYPT_SALT_BYTES);
+  const hash = await scryptAsync(password, salt, SCRYPT_KEY_BYTES, SCRYPT);
+  return [
+    'scrypt',
+    SCRYPT.N,
+    SCRYPT.r,
+    SCRYPT.p,
+    salt.toString('base64url'),
+    hash.toString('base64url'),
+  ].join('$');
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, hash] = stored.split('$');
+  if (scheme !== 'scrypt' || salt === undefined || hash === undefined) return false;
+  const expected = Buffer.from(hash, 'base64url');
+  const actual = await scryptAsync(password, Buffer.from(salt, 'base64url'), expected.length, {
+    N: Number(n),
+    r: Number(r),
+    p: Number(p),
+    maxmem: SCRYPT.maxmem,
+  });
+  return timingSafeEqual(actual, expected);
+}
+
+/** Lower-case hex SHA-256 of a certificate's DER, as TLS stacks report it without colons. */
+export function fingerprintOf(cert: X509Certificate): string {
+  return cert.fingerprint256.replaceAll(':', '').toLowerCase();
+}
+
+export function parseCertificate(pem: string, what: string): X509Certificate {
+  try {
+    return new X509Certificate(pem);
+  } catch {
+    throw new PalisadeError('PALISADE_CERTIFICATE_INVALID', `the ${what} is not a PEM certificate`);
+  }
+}
+
+/** A tenant CA: must be a CA certificate within its validity. */
+export function checkCa(pem: string, now: Date): X509Certificate {
+  const cert = parseCertificate(pem, 'CA certificate');
+  if (!cert.ca)
+    throw new PalisadeError(
+      'PALISADE_CERTIFICATE_INVALID',
+      'the certificate is not a CA (basicConstraints CA:TRUE)',
+    );
+  checkValidity(cert, now);
+  return cert;
+}
+
+function checkValidity(cert: X509Certificate, now: Date): void {
+  if (new Date(cert.validFrom) > now || new Date(cert.validTo) < now)
+    throw new PalisadeError(
+      'PALISADE_CERTIFICATE_INVALID',
+      'the certificate is outside its validity period',
+    );
+}
+
+/** A device certificate: issued and signed by one of `cas`, within its validity, not a CA. */
+export function checkDeviceCertificate(
+  pem: string,
+  cas: readonly string[],
+  now: Date,
+): X509Certificate {
+  const cert = parseCertificate(pem, 'device certificate');
+  checkValidity(cert, now);
+  if (cert.ca)
+    throw new PalisadeError(
+      'PALISADE_CERTIFICATE_INVALID',
+      'a device certificate must not be a CA',
+    );
+  const signed = cas.some((ca) => {
+    const issuer = new X509Certificate(ca);
+    return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+  });
+  if (!signed)
+    throw new PalisadeError(
+      'PALISADE_CERTIFICATE_INVALID',
+      "the device certificate is not signed by any of the tenant's CA certificates",
+    );
+  return cert;
+}

@@ -1,0 +1,391 @@
+import type { GroupCommitter, WriteEvent } from '../commit/index.ts';
+import { PalisadeError } from '../errors/index.ts';
+import { isUuid, uuid7 } from '../ids/index.ts';
+import type { TenantStoreLocator } from '../records/index.ts';
+import type {
+  ControlPlaneDeviceIndex,
+  DeviceCredentialKind,
+  DeviceCredentialRow,
+  DeviceRow,
+  TenantWriteTx,
+} from '../store/index.ts';
+import type { TenantContext } from '../tenancy/index.ts';
+import {
+  certificateLookup,
+  checkCa,
+  checkDeviceCertificate,
+  fingerprintOf,
+  hashPassword,
+  mqttLookup,
+  newDeviceToken,
+  newProvisioningKey,
+  provisioningLookup,
+  tokenLookup,
+} from './device-credentials.ts';
+
+/** What a tenant sets on a device. */
+export interface DeviceInput {
+  readonly name: string;
+  readonly type?: string | undefined;
+  readonly labels?: readonly string[] | undefined;
+  readonly attributes?: Record<string, unknown> | undefined;
+  readonly telemetryKeys?: readonly string[] | null | undefined;
+  readonly isGateway?: boolean | undefined;
+}
+
+/** A new credential as the tenant asks for it. */
+export type CredentialInput =
+  | { readonly type: 'access_token' }
+  | {
+      readonly type: 'mqtt_basic';
+      readonly username: string;
+      readonly password: string;
+      readonly clientId?: string | undefined;
+    }
+  | { readonly type: 'x509'; readonly certificate: string };
+
+/** A credential as shown: secrets only once, on creation (`token`). */
+export interface CredentialView {
+  readonly id: string;
+  readonly type: DeviceCredentialKind;
+  readonly createdAt: string;
+  readonly username?: string;
+  readonly clientId?: string | null;
+  readonly fingerprint?: string;
+  readonly token?: string;
+}
+
+export function deviceNotFound(): PalisadeError {
+  // No id in the message: another tenant's device must read exactly like a missing one.
+  return new PalisadeError('PALISADE_DEVICE_NOT_FOUND', 'no such device');
+}
+
+export function checkDeviceId(id: string): void {
+  if (!isUuid(id))
+    throw new PalisadeError('PALISADE_INVALID_ID', `device id ${JSON.stringify(id)} is not a UUID`);
+}
+
+function viewOf(row: DeviceCredentialRow, token?: string): CredentialView {
+  const base = { id: row.id, type: row.kind, createdAt: row.createdAt };
+  if (row.kind === 'mqtt_basic')
+    return { ...base, username: row.lookup.slice('mqtt:'.length), clientId: row.clientId };
+  if (row.kind === 'x509') return { ...base, fingerprint: row.lookup.slice('x509:'.length) };
+  return token === undefined ? base : { ...base, token };
+}
+
+function deviceEvent(
+  context: TenantContext,
+  action: string,
+  device: DeviceRow | string,
+  state: unknown,
+): WriteEvent {
+  const id = typeof device === 'string' ? device : device.id;
+  return { actor: context.actor.id, action, resource: `devices/${id}`, state };
+}
+
+/**
+ * The device registry: devices in the tenant's store (every change a ledger entry), their
+ * credentials in the control plane's platform-wide index. A credential is indexed inside
+ * the device write's op, before its ledger entry, so a refused credential writes nothing;
+ * a credential whose device write then fails points at no device and authenticates nobody.
+ */
+export class DeviceRegistry {
+  readonly #locate: TenantStoreLocator;
+  readonly #committer: GroupCommitter;
+  readonly #index: ControlPlaneDeviceIndex;
+  readonly #onChange: () => void;
+
+  constructor(
+    locate: TenantStoreLocator,
+    committer: GroupCommitter,
+    index: ControlPlaneDeviceIndex,
+    onChange: () => void,
+  ) {
+    this.#locate = locate;
+    this.#committer = committer;
+    this.#index = index;
+    this.#onChange = onChange;
+  }
+
+  async #write<T>(
+    context: TenantContext,
+    op: (tx: TenantWriteTx, record: (e: WriteEvent) => void) => Promise<T>,
+  ): Promise<T> {
+    const result = await this.#committer.submit(await this.#locate(context), op);
+    this.#onChange();
+    return result;
+  }
+
+  async #deviceIn(tx: TenantWriteTx, id: string): Promise<DeviceRow> {
+    checkDeviceId(id);
+    const device = await tx.devices.getDevice(id);
+    if (device === undefined) throw deviceNotFound();
+    return device;
+  }
+
+  async #register(
+    row: Omit<DeviceCredentialRow, 'id' | 'createdAt'>,
+  ): Promise<DeviceCredentialRow> {
+    const full = { ...row, id: uuid7(), createdAt: new Date().toISOString() };
+    if (!(await this.#index.insertCredential(full)))
+      throw new PalisadeError('PALISADE_CREDENTIAL_TAKEN', 'that credential is already registered');
+    return full;
+  }
+
+  /** Creates a device with an access token, shown only in this answer. */
+  async create(
+    context: TenantContext,
+    input: DeviceInput,
+    gatewayId: string | null = null,
+  ): Promise<{ device: DeviceRow; token: string }> {
+    const now = new Date().toISOString();
+    const device: DeviceRow = {
+      id: uuid7(),
+      name: input.name,
+      type: input.type ?? 'default',
+      labels: input.labels ?? [],
+      attributes: input.attributes ?? {},
+      clientAttributes: {},
+      telemetryKeys: input.telemetryKeys ?? null,
+      isGateway: input.isGateway ?? false,
+      gatewayId,
+      version: 1,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const token = newDeviceToken();
+    await this.#write(context, async (tx, record) => {
+      if (!(await tx.devices.insertDevice(device)))
+        throw new PalisadeError(
+          'PALISADE_DEVICE_NAME_TAKEN',
+          `a device named ${JSON.stringify(input.name)} exists`,
+        );
+      const credential = await this.#register({
+        tenantId: context.tenantId,
+        deviceId: device.id,
+        kind: 'access_token',
+        lookup: tokenLookup(token),
+        secretHash: null,
+        clientId: null,
+      });
+      record(deviceEvent(context, 'device.create', device, device));
+      record({
+        actor: context.actor.id,
+        action: 'device.credential.create',
+        resource: `devices/${device.id}/credentials/${credential.id}`,
+        state: { type: 'access_token', lookup: credential.lookup },
+      });
+    });
+    return { device, token };
+  }
+
+  async get(context: TenantContext, id: string): Promise<DeviceRow> {
+    checkDeviceId(id);
+    const device = await (await this.#locate(context)).reader.devices.getDevice(id);
+    if (device === undefined) throw deviceNotFound();
+    return device;
+  }
+
+  async list(
+    context: TenantContext,
+    after: string | undefined,
+    limit: number,
+  ): Promise<DeviceRow[]> {
+    return (await this.#locate(context)).reader.devices.listDevices({ after, limit });
+  }
+
+  async update(
+    context: TenantContext,
+    id: string,
+    change: Partial<DeviceInput>,
+  ): Promise<DeviceRow> {
+    return this.#write(context, async (tx, record) => {
+      const current = await this.#deviceIn(tx, id);
+      const next: DeviceRow = {
+        ...current,
+        name: change.name ?? current.name,
+        type: change.type ?? current.type,
+        labels: change.labels ?? current.labels,
+        attributes: change.attributes ?? current.attributes,
+        telemetryKeys:
+          change.telemetryKeys === undefined ? current.telemetryKeys : change.telemetryKeys,
+        updatedAt: new Date().toISOString(),
+      };
+      const updated = await tx.devices.updateDevice(next);
+      if (updated === 'name-taken')
+        throw new PalisadeError(
+          'PALISADE_DEVICE_NAME_TAKEN',
+          `a device named ${JSON.stringify(next.name)} exists`,
+        );
+      if (updated === undefined) throw deviceNotFound();
+      record(deviceEvent(context, 'device.update', updated, updated));
+      return updated;
+    });
+  }
+
+  /** Revokes every credential first, then removes the device with its telemetry and RPCs. */
+  async delete(context: TenantContext, id: string): Promise<void> {
+    await this.get(context, id);
+    await this.#index.deleteDeviceCredentials(context.tenantId, id);
+    await this.#write(context, async (tx, record) => {
+      if (!(await tx.devices.deleteDevice(id))) throw deviceNotFound();
+      record(deviceEvent(context, 'device.delete', id, null));
+    });
+  }
+
+  async credentials(context: TenantContext, id: string): Promise<CredentialView[]> {
+    await this.get(context, id);
+    return (await this.#index.listCredentials(context.tenantId, id)).map((row) => viewOf(row));
+  }
+
+  /** Adds a credential; an access token is shown only in this answer. */
+  async addCredential(
+    context: TenantContext,
+    id: string,
+    input: CredentialInput,
+  ): Promise<CredentialView> {
+    const prepared = await this.#prepare(context, input);
+    return this.#write(context, async (tx, record) => {
+      await this.#deviceIn(tx, id);
+      const row = await this.#register({
+        tenantId: context.tenantId,
+        deviceId: id,
+        ...prepared.row,
+      });
+      record({
+        actor: context.actor.id,
+        action: 'device.credential.create',
+        resource: `devices/${id}/credentials/${row.id}`,
+        state: { type: row.kind, lookup: row.lookup },
+      });
+      return viewOf(row, prepared.token);
+    });
+  }
+
+  async #prepare(
+    context: TenantContext,
+    input: CredentialInput,
+  ): Promise<{
+    row: Pick<DeviceCredentialRow, 'kind' | 'lookup' | 'secretHash' | 'clientId'>;
+    token?: string;
+  }> {
+    if (input.type === 'access_token') {
+      const token = newDeviceToken();
+      return {
+        row: { kind: 'access_token', lookup: tokenLookup(token), secretHash: null, clientId: null },
+        token,
+      };
+    }
+    if (input.type === 'mqtt_basic') {
+      return {
+        row: {
+          kind: 'mqtt_basic',
+          lookup: mqttLookup(input.username),
+          secretHash: await hashPassword(input.password),
+          clientId: input.clientId ?? null,
+        },
+      };
+    }
+    const cas = await this.#index.listCas(context.tenantId);
+    const cert = checkDeviceCertificate(
+      input.certificate,
+      cas.map((ca) => ca.pem),
+      new Date(),
+    );
+    return {
+      row: {
+        kind: 'x509',
+        lookup: certificateLookup(fingerprintOf(cert)),
+        secretHash: null,
+        clientId: null,
+      },
+    };
+  }
+
+  async deleteCredential(context: TenantContext, id: string, credentialId: string): Promise<void> {
+    await this.get(context, id);
+    if (
+      !isUuid(credentialId) ||
+      !(await this.#index.deleteCredential(context.tenantId, id, credentialId))
+    )
+      throw new PalisadeError('PALISADE_CREDENTIAL_NOT_FOUND', 'no such credential');
+    this.#onChange();
+    await this.#write(context, async (_tx, record) =>
+      record({
+        actor: context.actor.id,
+        action: 'device.credential.delete',
+        resource: `devices/${id}/credentials/${credentialId}`,
+        state: null,
+      }),
+    );
+  }
+
+  /** Trusts a CA certificate (PEM) for the tenant's device certificates. */
+  async addCa(context: TenantContext, pem: string) {
+    const cert = checkCa(pem, new Date());
+    const row = {
+      id: uuid7(),
+      tenantId: context.tenantId,
+      pem: cert.toString(),
+      fingerprint: fingerprintOf(cert),
+      createdAt: new Date().toISOString(),
+    };
+    const existing = await this.#index.listCas(context.tenantId);
+    if (existing.some((ca) => ca.fingerprint === row.fingerprint))
+      throw new PalisadeError(
+        'PALISADE_CREDENTIAL_TAKEN',
+        'that CA certificate is already trusted',
+      );
+    await this.#index.insertCa(row);
+    await this.#write(context, async (_tx, record) =>
+      record({
+        actor: context.actor.id,
+        action: 'device.ca.create',
+        resource: `device-cas/${row.id}`,
+        state: { fingerprint: row.fingerprint },
+      }),
+    );
+    return row;
+  }
+
+  listCas(context: TenantContext) {
+    return this.#index.listCas(context.tenantId);
+  }
+
+  async deleteCa(context: TenantContext, id: string): Promise<void> {
+    if (!isUuid(id) || !(await this.#index.deleteCa(context.tenantId, id)))
+      throw new PalisadeError('PALISADE_CREDENTIAL_NOT_FOUND', 'no such CA certificate');
+    await this.#write(context, async (_tx, record) =>
+      record({
+        actor: context.actor.id,
+        action: 'device.ca.delete',
+        resource: `device-cas/${id}`,
+        state: null,
+      }),
+    );
+  }
+
+  /** A single-use provisioning key: one new device may register itself with it. */
+  async issueProvisioningKey(
+    context: TenantContext,
+  ): Promise<{ id: string; key: string; createdAt: string }> {
+    const key = newProvisioningKey();
+    const row = await this.#register({
+      tenantId: context.tenantId,
+      deviceId: null,
+      kind: 'provisioning',
+      lookup: provisioningLookup(key),
+      secretHash: null,
+      clientId: null,
+    });
+    await this.#write(context, async (_tx, record) =>
+      record({
+        actor: context.actor.id,
+        action: 'device.provisioning-key.create',
+        resource: `provisioning-keys/${row.id}`,
+        state: { lookup: row.lookup },
+      }),
+    );
+    return { id: row.id, key, createdAt: row.createdAt };
+  }
+}

@@ -1,0 +1,113 @@
+import type { Logger } from 'pino';
+import type { Bus } from '../bus/index.ts';
+import type { GroupCommitter } from '../commit/index.ts';
+import type { Settings } from '../config/index.ts';
+import type { TenantStoreLocator } from '../records/index.ts';
+import type { Stores } from '../store/index.ts';
+import { DeviceAuthority } from './device-authenticator.ts';
+import type { DeviceIdentity } from './device-contract.ts';
+import { DeviceRegistry } from './device-registry.ts';
+import { RpcService } from './rpc-queue.ts';
+import { TelemetryRetention } from './telemetry-retention.ts';
+import { TelemetryService } from './telemetry-service.ts';
+
+/** Everything the listeners (HTTP, MQTT) and the device routes use, built once per platform. */
+export interface DeviceServices {
+  readonly registry: DeviceRegistry;
+  /** The `DeviceAuthenticator` of the device contract (plus provisioning). */
+  readonly authority: DeviceAuthority;
+  /** The `TelemetryIngest` of the device contract (plus tenant-side queries). */
+  readonly telemetry: TelemetryService;
+  /** The `RpcQueue` (deliver to attached devices, take their answers). */
+  readonly rpc: RpcService;
+  readonly retention: TelemetryRetention;
+  readonly bus: Bus;
+  readonly streamHeartbeatMs: number;
+  /** ThingsBoard attribute request: `{ client: {…}, shared: {…} }`, filtered by keys when given. */
+  readAttributes(
+    device: DeviceIdentity,
+    query: {
+      clientKeys?: readonly string[] | undefined;
+      sharedKeys?: readonly string[] | undefined;
+    },
+  ): Promise<Record<string, unknown>>;
+}
+
+function pick(source: Readonly<Record<string, unknown>>, keys: readonly string[] | undefined) {
+  if (keys === undefined) return { ...source };
+  return Object.fromEntries(
+    keys.filter((k) => Object.hasOwn(source, k)).map((k) => [k, source[k]]),
+  );
+}
+
+/** Builds the device registry, authenticator, telemetry, RPC queue and retention job. */
+export function openDeviceServices(options: {
+  readonly settings: Settings;
+  readonly stores: Stores;
+  readonly locate: TenantStoreLocator;
+  readonly committer: GroupCommitter;
+  readonly bus: Bus;
+  readonly logger?: Logger | undefined;
+}): DeviceServices {
+  const { settings, stores, locate, committer } = options;
+  let authority: DeviceAuthority | undefined;
+  const registry = new DeviceRegistry(locate, committer, stores.controlPlane.devices, () =>
+    authority?.invalidate(),
+  );
+  authority = new DeviceAuthority(
+    stores.controlPlane.devices,
+    locate,
+    registry,
+    settings.authCacheTtlMs,
+  );
+  const telemetry = new TelemetryService({
+    locate,
+    committer,
+    bus: options.bus,
+    logger: options.logger,
+    limits: {
+      maxPoints: settings.telemetryMaxPoints,
+      maxKeys: settings.telemetryMaxKeys,
+      keyMaxLength: settings.telemetryKeyMaxLength,
+      valueMaxBytes: settings.telemetryValueMaxBytes,
+      maxPastMs: settings.telemetryMaxPastMs,
+      maxFutureMs: settings.telemetryMaxFutureMs,
+    },
+  });
+  const rpc = new RpcService({
+    locate,
+    committer,
+    defaultTimeoutMs: settings.rpcTimeoutDefaultMs,
+    maxTimeoutMs: settings.rpcTimeoutMaxMs,
+  });
+  const retention = new TelemetryRetention({
+    controlPlane: stores.controlPlane,
+    shards: stores.shards,
+    committer,
+    retention: settings.telemetryRetention,
+    intervalMs: settings.telemetryRetentionIntervalMs,
+    maxPastMs: settings.telemetryMaxPastMs,
+    monthsAhead: settings.telemetryPartitionMonthsAhead,
+    logger: options.logger,
+  });
+  return {
+    registry,
+    authority,
+    telemetry,
+    rpc,
+    retention,
+    bus: options.bus,
+    streamHeartbeatMs: settings.telemetryStreamHeartbeatMs,
+    async readAttributes(device, query) {
+      const row = await (await locate(device.context)).reader.devices.getDevice(device.deviceId);
+      if (row === undefined) return {};
+      const both = query.clientKeys === undefined && query.sharedKeys === undefined;
+      const answer: Record<string, unknown> = {};
+      if (both || query.clientKeys !== undefined)
+        answer.client = pick(row.clientAttributes, query.clientKeys);
+      if (both || query.sharedKeys !== undefined)
+        answer.shared = pick(row.attributes, query.sharedKeys);
+      return answer;
+    },
+  };
+}

@@ -1,0 +1,30 @@
+export { DeviceAuthority } from './device-authenticator.ts';
+export type {
+  DeviceAuthenticator,
+  DeviceIdentity,
+  IngestResult,
+  TelemetryIngest,
+} from './device-contract.ts';
+export { fingerprintOf, verifyPassword } from './device-credentials.ts';
+export {
+  type CredentialInput,
+  type CredentialView,
+  type DeviceInput,
+  DeviceRegistry,
+} from './device-registry.ts';
+export { type DeviceServices, openDeviceServices } from './device-services.ts';
+export {
+  type OutgoingRpc,
+  type RpcInput,
+  type RpcQueue,
+  type RpcSender,
+  RpcService,
+} from './rpc-queue.ts';
+export { parseAttributes, parseTelemetry, type TelemetryLimits } from './telemetry-parse.ts';
+export { retentionDays, TelemetryRetention } from './telemetry-retention.ts';
+export {
+  TELEMETRY_EVENT_ID,
+  type TelemetryEventPayload,
+  type TelemetryRange,
+  TelemetryService,
+} from './telemetry-service.ts';

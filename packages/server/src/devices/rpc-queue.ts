@@ -1,0 +1,227 @@
+import type { GroupCommitter } from '../commit/index.ts';
+import { PalisadeError } from '../errors/index.ts';
+import { isUuid, uuid7 } from '../ids/index.ts';
+import type { TenantStoreLocator } from '../records/index.ts';
+import type { RpcRow, RpcStatus } from '../store/index.ts';
+import type { TenantContext } from '../tenancy/index.ts';
+import type { DeviceIdentity } from './device-contract.ts';
+import { checkDeviceId, deviceNotFound } from './device-registry.ts';
+
+/** A request on its way to a device: ThingsBoard's `{ method, params }` under a request id. */
+export interface OutgoingRpc {
+  readonly requestId: string;
+  readonly body: { readonly method: string; readonly params: unknown };
+}
+
+/** Writes one request to a connected device; resolves once it is on the wire. */
+export type RpcSender = (request: OutgoingRpc) => Promise<void>;
+
+/**
+ * The RPC queue as a protocol listener sees it (MQTT: `v1/devices/me/rpc/request/+` and
+ * `…/response/{id}`). The request id is the RPC's UUID.
+ */
+export interface RpcQueue {
+  /** The device listens for requests: it gets its queued ones now and new ones as they come. */
+  attach(device: DeviceIdentity, send: RpcSender): () => void;
+  /** The device answered request `requestId`. */
+  respond(device: DeviceIdentity, requestId: string, payload: unknown): Promise<void>;
+}
+
+export interface RpcInput {
+  readonly method: string;
+  readonly params?: unknown;
+  readonly timeoutMs?: number | undefined;
+  readonly persistent?: boolean | undefined;
+}
+
+/** Most queued requests sent to a device when it attaches, per round. */
+const ATTACH_BATCH = 100;
+
+function rpcNotFound(): PalisadeError {
+  return new PalisadeError('PALISADE_RPC_NOT_FOUND', 'no such RPC request');
+}
+
+/** As shown: a queued or sent request past its expiry reads as expired before the job marks it. */
+function effective(row: RpcRow, now: string): RpcRow {
+  const open = row.status === 'queued' || row.status === 'sent';
+  return open && row.expiresAt <= now ? { ...row, status: 'expired' } : row;
+}
+
+/**
+ * Server-side RPC. Every request is stored in the tenant's store (a ledger entry) with an
+ * expiry; a persistent one waits for its device to attach, a non-persistent one is delivered
+ * now and the call waits for the answer until `timeoutMs`. Delivery is to devices attached
+ * to this process (the listeners call `attach`); status changes are ledgered too.
+ */
+export class RpcService implements RpcQueue {
+  readonly #locate: TenantStoreLocator;
+  readonly #committer: GroupCommitter;
+  readonly #defaultTimeoutMs: number;
+  readonly #maxTimeoutMs: number;
+  readonly #senders = new Map<string, Set<RpcSender>>();
+  readonly #waiters = new Map<string, (row: RpcRow) => void>();
+
+  constructor(options: {
+    locate: TenantStoreLocator;
+    committer: GroupCommitter;
+    defaultTimeoutMs: number;
+    maxTimeoutMs: number;
+  }) {
+    this.#locate = options.locate;
+    this.#committer = options.committer;
+    this.#defaultTimeoutMs = options.defaultTimeoutMs;
+    this.#maxTimeoutMs = options.maxTimeoutMs;
+  }
+
+  async #change(
+    context: TenantContext,
+    deviceId: string,
+    id: string,
+    from: readonly RpcStatus[],
+    change: { status: RpcStatus; response?: unknown; error?: string | null },
+  ): Promise<RpcRow | undefined> {
+    const store = await this.#locate(context);
+    return this.#committer.submit(store, async (tx, record) => {
+      const row = await tx.devices.updateRpc(deviceId, id, from, change, new Date().toISOString());
+      if (row === undefined) return undefined;
+      record({
+        actor: context.actor.id,
+        action: `rpc.${change.status}`,
+        resource: `devices/${deviceId}/rpc/${id}`,
+        state: { status: row.status, response: row.response ?? null, error: row.error },
+      });
+      return row;
+    });
+  }
+
+  async #deliver(context: TenantContext, row: RpcRow, send: RpcSender): Promise<boolean> {
+    try {
+      await send({ requestId: row.id, body: { method: row.method, params: row.params } });
+    } catch {
+      return false;
+    }
+    await this.#change(context, row.deviceId, row.id, ['queued'], { status: 'sent' });
+    return true;
+  }
+
+  /** Stores the request; delivers it to the device if attached; waits for the answer unless persistent. */
+  async create(context: TenantContext, deviceId: string, input: RpcInput): Promise<RpcRow> {
+    checkDeviceId(deviceId);
+    const timeoutMs = input.timeoutMs ?? this.#defaultTimeoutMs;
+    if (timeoutMs > this.#maxTimeoutMs)
+      throw new PalisadeError(
+        'PALISADE_INVALID_REQUEST',
+        `timeoutMs exceeds rpcTimeoutMaxMs (${this.#maxTimeoutMs})`,
+        [{ path: '/body/timeoutMs', message: `must be at most ${this.#maxTimeoutMs}` }],
+      );
+    const now = Date.now();
+    const row: RpcRow = {
+      id: uuid7(),
+      deviceId,
+      method: input.method,
+      params: input.params ?? null,
+      persistent: input.persistent ?? false,
+      status: 'queued',
+      response: null,
+      error: null,
+      createdAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + timeoutMs).toISOString(),
+      updatedAt: new Date(now).toISOString(),
+    };
+    const store = await this.#locate(context);
+    await this.#committer.submit(store, async (tx, record) => {
+      if ((await tx.devices.getDevice(deviceId)) === undefined) throw deviceNotFound();
+      await tx.devices.insertRpc(row);
+      record({
+        actor: context.actor.id,
+        action: 'rpc.create',
+        resource: `devices/${deviceId}/rpc/${row.id}`,
+        state: {
+          method: row.method,
+          params: row.params,
+          persistent: row.persistent,
+          expiresAt: row.expiresAt,
+        },
+      });
+    });
+    const senders = [...(this.#senders.get(`${context.tenantId}/${deviceId}`) ?? [])];
+    if (row.persistent) {
+      for (const send of senders) if (await this.#deliver(context, row, send)) break;
+      return (await store.reader.devices.getRpc(deviceId, row.id)) ?? row;
+    }
+    const answered = new Promise<RpcRow>((resolve) => this.#waiters.set(row.id, resolve));
+    let delivered = false;
+    for (const send of senders) {
+      delivered = await this.#deliver(context, row, send);
+      if (delivered) break;
+    }
+    if (!delivered) {
+      this.#waiters.delete(row.id);
+      return (
+        (await this.#change(context, deviceId, row.id, ['queued'], {
+          status: 'failed',
+          error: 'the device is not connected',
+        })) ?? row
+      );
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), timeoutMs);
+    });
+    const answer = await Promise.race([answered, timedOut]);
+    clearTimeout(timer);
+    this.#waiters.delete(row.id);
+    if (answer !== undefined) return answer;
+    return (
+      (await this.#change(context, deviceId, row.id, ['queued', 'sent'], { status: 'expired' })) ??
+      row
+    );
+  }
+
+  async get(context: TenantContext, deviceId: string, id: string): Promise<RpcRow> {
+    checkDeviceId(deviceId);
+    if (!isUuid(id)) throw rpcNotFound();
+    const row = await (await this.#locate(context)).reader.devices.getRpc(deviceId, id);
+    if (row === undefined) throw rpcNotFound();
+    return effective(row, new Date().toISOString());
+  }
+
+  attach(device: DeviceIdentity, send: RpcSender): () => void {
+    const key = `${device.context.tenantId}/${device.deviceId}`;
+    let set = this.#senders.get(key);
+    if (set === undefined) {
+      set = new Set();
+      this.#senders.set(key, set);
+    }
+    set.add(send);
+    void this.#flush(device, send);
+    return () => {
+      set.delete(send);
+      if (set.size === 0) this.#senders.delete(key);
+    };
+  }
+
+  async #flush(device: DeviceIdentity, send: RpcSender): Promise<void> {
+    const reader = (await this.#locate(device.context)).reader;
+    const pending = await reader.devices.pendingRpcs(
+      device.deviceId,
+      new Date().toISOString(),
+      ATTACH_BATCH,
+    );
+    for (const row of pending) if (!(await this.#deliver(device.context, row, send))) return;
+  }
+
+  async respond(device: DeviceIdentity, requestId: string, payload: unknown): Promise<void> {
+    if (!isUuid(requestId)) throw rpcNotFound();
+    const row = await this.#change(device.context, device.deviceId, requestId, ['queued', 'sent'], {
+      status: 'succeeded',
+      response: payload ?? null,
+    });
+    if (row === undefined)
+      throw new PalisadeError(
+        'PALISADE_RPC_NOT_PENDING',
+        'the RPC request is not pending (answered, failed or expired)',
+      );
+    this.#waiters.get(requestId)?.(row);
+  }
+}

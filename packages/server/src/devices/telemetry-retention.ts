@@ -1,0 +1,110 @@
+import type { Logger } from 'pino';
+import type { GroupCommitter } from '../commit/index.ts';
+import type { ControlPlaneStore, ShardStore } from '../store/index.ts';
+import type { Tenant } from '../tenancy/index.ts';
+
+const DAY_MS = 86_400_000;
+/** Average month length, for how far ahead partitions are made. */
+const MONTH_MS = 31 * DAY_MS;
+const TENANT_PAGE = 1000;
+
+export interface RetentionOptions {
+  readonly controlPlane: ControlPlaneStore;
+  readonly shards: ReadonlyMap<string, ShardStore>;
+  readonly committer: GroupCommitter;
+  /** `PLAN=DAYS` entries; `*` matches any plan not named. */
+  readonly retention: readonly string[];
+  readonly intervalMs: number;
+  readonly maxPastMs: number;
+  readonly monthsAhead: number;
+  readonly logger?: Logger | undefined;
+}
+
+/** Days of telemetry each plan keeps, from the `telemetryRetention` setting. */
+export function retentionDays(entries: readonly string[]): (plan: string) => number {
+  const days = new Map(
+    entries.map((entry) => {
+      const [plan, value] = entry.split('=');
+      return [plan!, Number(value)];
+    }),
+  );
+  const fallback = days.get('*') ?? 365;
+  return (plan) => days.get(plan) ?? fallback;
+}
+
+/**
+ * The retention job: per tenant, deletes points older than its plan keeps (one ledger entry
+ * saying how many and before when) and expires overdue RPC requests; per PostgreSQL shard,
+ * creates monthly partitions ahead and drops those older than every plan keeps.
+ */
+export class TelemetryRetention {
+  readonly #options: RetentionOptions;
+  readonly #daysOf: (plan: string) => number;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+
+  constructor(options: RetentionOptions) {
+    this.#options = options;
+    this.#daysOf = retentionDays(options.retention);
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => {
+      this.run().catch((error: unknown) =>
+        this.#options.logger?.warn({ err: error }, 'telemetry retention failed'),
+      );
+    }, this.#options.intervalMs);
+    this.#timer.unref();
+    void this.run().catch(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#running?.catch(() => undefined);
+  }
+
+  /** One pass at `now`; concurrent calls share the pass in progress. */
+  run(now: number = Date.now()): Promise<void> {
+    this.#running ??= this.#pass(now).finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #pass(now: number): Promise<void> {
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.#options.controlPlane.listTenants({ after, limit: TENANT_PAGE });
+      for (const tenant of page) if (tenant.status !== 'deleted') await this.#tenant(tenant, now);
+      if (page.length < TENANT_PAGE) break;
+      after = page.at(-1)!.id;
+    }
+    const longest = Math.max(
+      ...this.#options.retention.map((entry) => Number(entry.split('=')[1])),
+    );
+    for (const shard of this.#options.shards.values()) {
+      await shard.maintainTelemetry?.({
+        from: now - this.#options.maxPastMs,
+        to: now + this.#options.monthsAhead * MONTH_MS,
+        dropBefore: now - longest * DAY_MS,
+      });
+    }
+  }
+
+  async #tenant(tenant: Tenant, now: number): Promise<void> {
+    const shard = this.#options.shards.get(tenant.shard);
+    if (shard === undefined) return;
+    const before = now - this.#daysOf(tenant.plan) * DAY_MS;
+    await this.#options.committer.submit(await shard.tenant(tenant.id), async (tx, record) => {
+      const deleted = await tx.devices.deletePointsBefore(before);
+      const expired = await tx.devices.expireRpcs(new Date(now).toISOString());
+      if (deleted === 0 && expired === 0) return;
+      record({
+        actor: 'platform:retention',
+        action: 'telemetry.retention',
+        resource: 'telemetry/_retention',
+        state: { before, deleted, expiredRpcs: expired },
+      });
+    });
+  }
+}

@@ -1,0 +1,161 @@
+import type { Logger } from 'pino';
+import type { Bus } from '../bus/index.ts';
+import type { GroupCommitter } from '../commit/index.ts';
+import { PalisadeError } from '../errors/index.ts';
+import { uuid7 } from '../ids/index.ts';
+import type { TenantStoreLocator } from '../records/index.ts';
+import type { Aggregate, AggregateRow, TelemetryPoint } from '../store/index.ts';
+import type { TenantContext } from '../tenancy/index.ts';
+import type { DeviceIdentity, IngestResult, TelemetryIngest } from './device-contract.ts';
+import { checkDeviceId, deviceNotFound } from './device-registry.ts';
+import { parseAttributes, parseTelemetry, type TelemetryLimits } from './telemetry-parse.ts';
+
+/** What a `telemetry` bus event carries: the device and the points it sent. */
+export interface TelemetryEventPayload {
+  readonly deviceId: string;
+  readonly points: readonly TelemetryPoint[];
+}
+
+export interface TelemetryRange {
+  readonly keys: readonly string[];
+  readonly from: number;
+  readonly to: number;
+  readonly limit: number;
+  readonly interval?: number | undefined;
+  readonly agg?: Aggregate | undefined;
+}
+
+/** The bus event id prefix of telemetry events; the rest is a UUIDv7, so ids sort by time. */
+export const TELEMETRY_EVENT_ID = ':telemetry:';
+
+/**
+ * Telemetry in and out. One message is one group-commit op: its points are written and ONE
+ * ledger entry commits to all of them (device, key, ts, type, value) as a salted hash, and
+ * concurrent messages of a tenant share one transaction and one ledger leaf. The promise
+ * resolves only after that commit, so a listener may then acknowledge; accepted points are
+ * then published on the bus (kind `telemetry`) for live consumers.
+ */
+export class TelemetryService implements TelemetryIngest {
+  readonly #locate: TenantStoreLocator;
+  readonly #committer: GroupCommitter;
+  readonly #limits: TelemetryLimits;
+  readonly #bus: Bus | undefined;
+  readonly #logger: Logger | undefined;
+
+  constructor(options: {
+    locate: TenantStoreLocator;
+    committer: GroupCommitter;
+    limits: TelemetryLimits;
+    bus?: Bus | undefined;
+    logger?: Logger | undefined;
+  }) {
+    this.#locate = options.locate;
+    this.#committer = options.committer;
+    this.#limits = options.limits;
+    this.#bus = options.bus;
+    this.#logger = options.logger;
+  }
+
+  telemetry(device: DeviceIdentity, payload: unknown): Promise<IngestResult> {
+    return this.ingest(device.context, device.deviceId, payload);
+  }
+
+  /** Telemetry of `deviceId` sent by whoever `context` names (the device, or a tenant key). */
+  async ingest(context: TenantContext, deviceId: string, payload: unknown): Promise<IngestResult> {
+    checkDeviceId(deviceId);
+    const points = parseTelemetry(payload, Date.now(), this.#limits);
+    const store = await this.#locate(context);
+    await this.#committer.submit(store, async (tx, record) => {
+      const device = await tx.devices.getDevice(deviceId);
+      if (device === undefined) throw deviceNotFound();
+      const allowed = device.telemetryKeys;
+      const unknown = allowed === null ? undefined : points.find((p) => !allowed.includes(p.key));
+      if (unknown !== undefined)
+        throw new PalisadeError(
+          'PALISADE_TELEMETRY_UNKNOWN_KEY',
+          `the device does not declare the telemetry key ${JSON.stringify(unknown.key)}`,
+          [{ path: `/${unknown.key}`, message: 'is not one of the device telemetryKeys' }],
+        );
+      await tx.devices.insertPoints(deviceId, points);
+      record({
+        actor: context.actor.id,
+        action: 'telemetry.ingest',
+        resource: `telemetry/${deviceId}`,
+        state: { device: deviceId, points: points.map((p) => [p.key, p.ts, p.type, p.value]) },
+      });
+    });
+    this.#publish(context, { deviceId, points });
+    return { points: points.length };
+  }
+
+  async attributes(device: DeviceIdentity, payload: unknown): Promise<IngestResult> {
+    const attributes = parseAttributes(payload, this.#limits);
+    const store = await this.#locate(device.context);
+    await this.#committer.submit(store, async (tx, record) => {
+      if (
+        !(await tx.devices.mergeClientAttributes(
+          device.deviceId,
+          attributes,
+          new Date().toISOString(),
+        ))
+      )
+        throw deviceNotFound();
+      record({
+        actor: device.context.actor.id,
+        action: 'device.attributes',
+        resource: `devices/${device.deviceId}/attributes`,
+        state: attributes,
+      });
+    });
+    return { points: Object.keys(attributes).length };
+  }
+
+  #publish(context: TenantContext, payload: TelemetryEventPayload): void {
+    if (this.#bus === undefined) return;
+    this.#bus
+      .publish(context, {
+        kind: 'telemetry',
+        key: [payload.deviceId],
+        id: `${context.tenantId}${TELEMETRY_EVENT_ID}${uuid7()}`,
+        payload,
+      })
+      .catch((error: unknown) =>
+        this.#logger?.warn(
+          { code: (error as { code?: unknown }).code },
+          'telemetry: bus publish failed',
+        ),
+      );
+  }
+
+  async #device(context: TenantContext, deviceId: string) {
+    checkDeviceId(deviceId);
+    const reader = (await this.#locate(context)).reader;
+    if ((await reader.devices.getDevice(deviceId)) === undefined) throw deviceNotFound();
+    return reader;
+  }
+
+  /** Raw points, or with `interval` and `agg` numeric aggregates per bucket. */
+  async query(
+    context: TenantContext,
+    deviceId: string,
+    range: TelemetryRange,
+  ): Promise<TelemetryPoint[] | AggregateRow[]> {
+    const reader = await this.#device(context, deviceId);
+    if (range.agg !== undefined || range.interval !== undefined) {
+      return reader.devices.aggregate({
+        deviceId,
+        keys: range.keys,
+        from: range.from,
+        to: range.to,
+        limit: range.limit,
+        intervalMs: range.interval ?? range.to - range.from,
+        agg: range.agg ?? 'avg',
+      });
+    }
+    return reader.devices.telemetry({ deviceId, ...range });
+  }
+
+  async latest(context: TenantContext, deviceId: string, keys: readonly string[]) {
+    return (await this.#device(context, deviceId)).devices.latest(deviceId, keys);
+  }
+}

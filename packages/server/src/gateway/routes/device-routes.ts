@@ -1,0 +1,441 @@
+import type { FastifyInstance } from 'fastify';
+import type {
+  CredentialInput,
+  DeviceInput,
+  DeviceServices,
+  RpcInput,
+} from '../../devices/index.ts';
+import { PalisadeError } from '../../errors/index.ts';
+import { isUuid } from '../../ids/index.ts';
+import type { DeviceRow, RpcRow } from '../../store/index.ts';
+import { tenantOf } from '../auth-hook.ts';
+import { pageOf, pageQuery, UUID } from '../schemas.ts';
+
+const TAGS = ['devices'];
+const TIMESTAMP = { type: 'string', format: 'date-time' } as const;
+const KEY = { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,128}$' } as const;
+const DEVICE_FIELDS = {
+  name: { type: 'string', minLength: 1, maxLength: 255 },
+  type: { type: 'string', minLength: 1, maxLength: 64 },
+  labels: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 64 } },
+  attributes: { type: 'object', additionalProperties: true },
+  telemetryKeys: { type: ['array', 'null'], maxItems: 1024, items: KEY },
+} as const;
+const DEVICE = {
+  type: 'object',
+  required: [
+    'id',
+    'name',
+    'type',
+    'labels',
+    'attributes',
+    'isGateway',
+    'version',
+    'createdAt',
+    'updatedAt',
+  ],
+  properties: {
+    id: UUID,
+    ...DEVICE_FIELDS,
+    clientAttributes: { type: 'object', additionalProperties: true },
+    isGateway: { type: 'boolean' },
+    gatewayId: { type: ['string', 'null'] },
+    version: { type: 'integer' },
+    createdAt: TIMESTAMP,
+    updatedAt: TIMESTAMP,
+  },
+} as const;
+const CREATED_DEVICE = {
+  ...DEVICE,
+  required: [...DEVICE.required, 'credentials'],
+  properties: {
+    ...DEVICE.properties,
+    credentials: {
+      type: 'object',
+      required: ['type', 'token'],
+      properties: { type: { type: 'string', enum: ['access_token'] }, token: { type: 'string' } },
+    },
+  },
+} as const;
+const CREDENTIAL = {
+  type: 'object',
+  required: ['id', 'type', 'createdAt'],
+  properties: {
+    id: UUID,
+    type: { type: 'string' },
+    createdAt: TIMESTAMP,
+    username: { type: 'string' },
+    clientId: { type: ['string', 'null'] },
+    fingerprint: { type: 'string' },
+    token: { type: 'string' },
+  },
+} as const;
+const CREDENTIAL_INPUT = {
+  oneOf: [
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['type'],
+      properties: { type: { const: 'access_token' } },
+    },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['type', 'username', 'password'],
+      properties: {
+        type: { const: 'mqtt_basic' },
+        username: { type: 'string', pattern: '^[\\x21-\\x7e]{1,256}$' },
+        password: { type: 'string', minLength: 8, maxLength: 1024 },
+        clientId: { type: 'string', minLength: 1, maxLength: 256 },
+      },
+    },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['type', 'certificate'],
+      properties: { type: { const: 'x509' }, certificate: { type: 'string', maxLength: 65_536 } },
+    },
+  ],
+} as const;
+const CA = {
+  type: 'object',
+  required: ['id', 'fingerprint', 'certificate', 'createdAt'],
+  properties: {
+    id: UUID,
+    fingerprint: { type: 'string' },
+    certificate: { type: 'string' },
+    createdAt: TIMESTAMP,
+  },
+} as const;
+const RPC = {
+  type: 'object',
+  required: ['id', 'deviceId', 'method', 'persistent', 'status', 'createdAt', 'expiresAt'],
+  properties: {
+    id: UUID,
+    deviceId: UUID,
+    method: { type: 'string' },
+    params: {},
+    persistent: { type: 'boolean' },
+    status: { type: 'string', enum: ['queued', 'sent', 'succeeded', 'failed', 'expired'] },
+    response: {},
+    error: { type: ['string', 'null'] },
+    createdAt: TIMESTAMP,
+    expiresAt: TIMESTAMP,
+    updatedAt: TIMESTAMP,
+  },
+} as const;
+const ID_PARAMS = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', maxLength: 64 } },
+} as const;
+
+function present(row: DeviceRow) {
+  return { ...row };
+}
+
+function presentRpc(row: RpcRow) {
+  return { ...row };
+}
+
+function encodeCursor(id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string | undefined): string | undefined {
+  if (cursor === undefined) return undefined;
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!isUuid(id) || encodeCursor(id) !== cursor)
+    throw new PalisadeError(
+      'PALISADE_INVALID_CURSOR',
+      'the cursor is not one this server issued; start again without it',
+    );
+  return id;
+}
+
+/** `/v1/devices…`, `/v1/device-cas…`, `/v1/provisioning-keys` and `/api/v1/provision`. */
+export function deviceRoutes(
+  app: FastifyInstance,
+  devices: DeviceServices,
+  pageSizeMax: number,
+): void {
+  const config = { auth: 'tenant' as const };
+  const { registry } = devices;
+
+  app.post<{ Body: DeviceInput & { isGateway?: boolean } }>('/v1/devices', {
+    config,
+    schema: {
+      summary: 'Create a device; its access token is in this answer only',
+      tags: TAGS,
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name'],
+        properties: { ...DEVICE_FIELDS, isGateway: { type: 'boolean' } },
+      },
+      response: { 201: CREATED_DEVICE },
+    },
+    handler: async (request, reply) => {
+      const { device, token } = await registry.create(tenantOf(request), request.body);
+      reply.header('location', `/v1/devices/${device.id}`);
+      return reply
+        .code(201)
+        .send({ ...present(device), credentials: { type: 'access_token', token } });
+    },
+  });
+
+  app.get<{ Querystring: { limit: number; cursor?: string } }>('/v1/devices', {
+    config,
+    schema: {
+      summary: 'List devices by id, with a cursor',
+      tags: TAGS,
+      querystring: pageQuery(pageSizeMax),
+      response: { 200: pageOf(DEVICE) },
+    },
+    handler: async (request) => {
+      const { limit, cursor } = request.query;
+      const rows = await registry.list(tenantOf(request), decodeCursor(cursor), limit + 1);
+      const items = rows.slice(0, limit);
+      const last = items.at(-1);
+      return {
+        items: items.map(present),
+        nextCursor: rows.length > limit && last !== undefined ? encodeCursor(last.id) : null,
+      };
+    },
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/devices/:id', {
+    config,
+    schema: { summary: 'Read a device', tags: TAGS, params: ID_PARAMS, response: { 200: DEVICE } },
+    handler: async (request) => present(await registry.get(tenantOf(request), request.params.id)),
+  });
+
+  app.patch<{ Params: { id: string }; Body: Partial<DeviceInput> }>('/v1/devices/:id', {
+    config,
+    schema: {
+      summary: 'Change a device (name, type, labels, attributes, telemetryKeys)',
+      tags: TAGS,
+      params: ID_PARAMS,
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        minProperties: 1,
+        properties: DEVICE_FIELDS,
+      },
+      response: { 200: DEVICE },
+    },
+    handler: async (request) =>
+      present(await registry.update(tenantOf(request), request.params.id, request.body)),
+  });
+
+  app.delete<{ Params: { id: string } }>('/v1/devices/:id', {
+    config,
+    schema: {
+      summary: 'Delete a device, its credentials, telemetry and RPC requests',
+      tags: TAGS,
+      params: ID_PARAMS,
+    },
+    handler: async (request, reply) => {
+      await registry.delete(tenantOf(request), request.params.id);
+      return reply.code(204).send();
+    },
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/devices/:id/credentials', {
+    config,
+    schema: {
+      summary: "List a device's credentials (never their secrets)",
+      tags: TAGS,
+      params: ID_PARAMS,
+      response: { 200: { type: 'array', items: CREDENTIAL } },
+    },
+    handler: async (request) => registry.credentials(tenantOf(request), request.params.id),
+  });
+
+  app.post<{ Params: { id: string }; Body: CredentialInput }>('/v1/devices/:id/credentials', {
+    config,
+    schema: {
+      summary: 'Add an access token, MQTT user name and password, or X.509 certificate',
+      tags: TAGS,
+      params: ID_PARAMS,
+      body: CREDENTIAL_INPUT,
+      response: { 201: CREDENTIAL },
+    },
+    handler: async (request, reply) =>
+      reply
+        .code(201)
+        .send(await registry.addCredential(tenantOf(request), request.params.id, request.body)),
+  });
+
+  app.delete<{ Params: { id: string; credentialId: string } }>(
+    '/v1/devices/:id/credentials/:credentialId',
+    {
+      config,
+      schema: {
+        summary: 'Revoke a device credential',
+        tags: TAGS,
+        params: {
+          type: 'object',
+          required: ['id', 'credentialId'],
+          properties: {
+            id: { type: 'string', maxLength: 64 },
+            credentialId: { type: 'string', maxLength: 64 },
+          },
+        },
+      },
+      handler: async (request, reply) => {
+        await registry.deleteCredential(
+          tenantOf(request),
+          request.params.id,
+          request.params.credentialId,
+        );
+        return reply.code(204).send();
+      },
+    },
+  );
+
+  const presentCa = (row: { id: string; fingerprint: string; pem: string; createdAt: string }) => ({
+    id: row.id,
+    fingerprint: row.fingerprint,
+    certificate: row.pem,
+    createdAt: row.createdAt,
+  });
+
+  app.post<{ Body: { certificate: string } }>('/v1/device-cas', {
+    config,
+    schema: {
+      summary: "Trust a CA certificate (PEM) for the tenant's device certificates",
+      tags: TAGS,
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['certificate'],
+        properties: { certificate: { type: 'string', maxLength: 65_536 } },
+      },
+      response: { 201: CA },
+    },
+    handler: async (request, reply) =>
+      reply
+        .code(201)
+        .send(presentCa(await registry.addCa(tenantOf(request), request.body.certificate))),
+  });
+
+  app.get('/v1/device-cas', {
+    config,
+    schema: {
+      summary: "The tenant's trusted CA certificates",
+      tags: TAGS,
+      response: { 200: { type: 'array', items: CA } },
+    },
+    handler: async (request) => (await registry.listCas(tenantOf(request))).map(presentCa),
+  });
+
+  app.delete<{ Params: { id: string } }>('/v1/device-cas/:id', {
+    config,
+    schema: { summary: 'Stop trusting a CA certificate', tags: TAGS, params: ID_PARAMS },
+    handler: async (request, reply) => {
+      await registry.deleteCa(tenantOf(request), request.params.id);
+      return reply.code(204).send();
+    },
+  });
+
+  app.post('/v1/provisioning-keys', {
+    config,
+    schema: {
+      summary: 'Issue a single-use provisioning key (shown once)',
+      tags: TAGS,
+      response: {
+        201: {
+          type: 'object',
+          required: ['id', 'key', 'createdAt'],
+          properties: { id: UUID, key: { type: 'string' }, createdAt: TIMESTAMP },
+        },
+      },
+    },
+    handler: async (request, reply) =>
+      reply.code(201).send(await registry.issueProvisioningKey(tenantOf(request))),
+  });
+
+  app.post<{ Body: { deviceName: string; provisionDeviceKey: string; deviceType?: string } }>(
+    '/api/v1/provision',
+    {
+      config: { auth: 'public' },
+      schema: {
+        summary:
+          'A device registers itself with a provisioning key (ThingsBoard device provisioning)',
+        tags: TAGS,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['deviceName', 'provisionDeviceKey'],
+          properties: {
+            deviceName: DEVICE_FIELDS.name,
+            deviceType: DEVICE_FIELDS.type,
+            provisionDeviceKey: { type: 'string', minLength: 1, maxLength: 512 },
+          },
+        },
+      },
+      handler: async (request, reply) => {
+        const { device, token } = await devices.authority.provision(
+          request.body.provisionDeviceKey,
+          {
+            name: request.body.deviceName,
+            type: request.body.deviceType,
+          },
+        );
+        return reply.code(201).send({
+          status: 'SUCCESS',
+          deviceId: device.id,
+          credentialsType: 'ACCESS_TOKEN',
+          credentialsValue: token,
+        });
+      },
+    },
+  );
+
+  app.post<{ Params: { id: string }; Body: RpcInput }>('/v1/devices/:id/rpc', {
+    config,
+    schema: {
+      summary:
+        'Send an RPC request: persistent ones queue until the device connects; others wait for its answer',
+      tags: ['rpc'],
+      params: ID_PARAMS,
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['method'],
+        properties: {
+          method: { type: 'string', minLength: 1, maxLength: 255 },
+          params: {},
+          timeoutMs: { type: 'integer', minimum: 1 },
+          persistent: { type: 'boolean' },
+        },
+      },
+      response: { 200: RPC, 201: RPC },
+    },
+    handler: async (request, reply) => {
+      const row = await devices.rpc.create(tenantOf(request), request.params.id, request.body);
+      reply.header('location', `/v1/devices/${row.deviceId}/rpc/${row.id}`);
+      return reply.code(row.persistent ? 201 : 200).send(presentRpc(row));
+    },
+  });
+
+  app.get<{ Params: { id: string; rpcId: string } }>('/v1/devices/:id/rpc/:rpcId', {
+    config,
+    schema: {
+      summary: 'Status (and answer) of an RPC request',
+      tags: ['rpc'],
+      params: {
+        type: 'object',
+        required: ['id', 'rpcId'],
+        properties: {
+          id: { type: 'string', maxLength: 64 },
+          rpcId: { type: 'string', maxLength: 64 },
+        },
+      },
+      response: { 200: RPC },
+    },
+    handler: async (request) =>
+      presentRpc(await devices.rpc.get(tenantOf(request), request.params.id, request.params.rpcId)),
+  });
+}

@@ -1,0 +1,261 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import {
+  type DeviceServices,
+  TELEMETRY_EVENT_ID,
+  type TelemetryEventPayload,
+} from '../../devices/index.ts';
+import { PalisadeError } from '../../errors/index.ts';
+import { uuid7 } from '../../ids/index.ts';
+import type { Aggregate, AggregateRow, TelemetryPoint } from '../../store/index.ts';
+import { tenantOf } from '../auth-hook.ts';
+
+const TAGS = ['telemetry'];
+const KEYS = { type: 'string', maxLength: 4096, pattern: '^[A-Za-z0-9_.:,-]*$' } as const;
+const SERIES = {
+  type: 'object',
+  description: 'key → points, oldest first (ThingsBoard timeseries format)',
+  additionalProperties: {
+    type: 'array',
+    items: {
+      type: 'object',
+      required: ['ts', 'value'],
+      properties: { ts: { type: 'integer' }, value: {} },
+    },
+  },
+} as const;
+const ID_PARAMS = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', maxLength: 64 } },
+} as const;
+const TOKEN_PARAMS = {
+  type: 'object',
+  required: ['deviceToken'],
+  properties: { deviceToken: { type: 'string', minLength: 1, maxLength: 512 } },
+} as const;
+const ANY_JSON = {
+  description: 'ThingsBoard payload: {"k":v}, {"ts":ms,"values":{…}}, or an array of those',
+};
+
+/** Request log fields of the device-token routes: the token in the path never reaches a log. */
+function redactedRequest(req: { method?: string; url?: string; ip?: string }) {
+  return {
+    method: req.method,
+    url: req.url?.replace(/^\/api\/v1\/[^/?]+/, '/api/v1/[redacted]').split('?')[0],
+    remoteAddress: req.ip,
+  };
+}
+
+function splitKeys(keys: string | undefined): string[] {
+  return keys === undefined || keys === '' ? [] : keys.split(',').filter((k) => k !== '');
+}
+
+function series(rows: readonly (TelemetryPoint | AggregateRow)[]) {
+  const out: Record<string, { ts: number; value: unknown }[]> = {};
+  for (const row of rows) {
+    out[row.key] ??= [];
+    out[row.key]!.push({ ts: row.ts, value: row.value });
+  }
+  return out;
+}
+
+/**
+ * Telemetry over HTTP: ThingsBoard's device API (`/api/v1/{deviceToken}/…`, authenticated by
+ * the token in the path), tenant-side ingest and queries, and the tenant's live stream (SSE).
+ */
+export function telemetryRoutes(
+  app: FastifyInstance,
+  devices: DeviceServices,
+  pageSizeMax: number,
+): void {
+  const config = { auth: 'tenant' as const };
+  const streams = new Set<() => void>();
+  app.addHook('preClose', async () => {
+    for (const end of streams) end();
+  });
+
+  const device = async (request: FastifyRequest<{ Params: { deviceToken: string } }>) => {
+    const identity = await devices.authority.byAccessToken(request.params.deviceToken);
+    if (identity === undefined)
+      throw new PalisadeError(
+        'PALISADE_DEVICE_UNAUTHENTICATED',
+        'the device access token is unknown or revoked',
+      );
+    return identity;
+  };
+
+  app.post<{ Params: { deviceToken: string } }>('/api/v1/:deviceToken/telemetry', {
+    config: { auth: 'public' },
+    logSerializers: { req: redactedRequest },
+    schema: {
+      summary: 'ThingsBoard HTTP telemetry: answered once the points are durable and ledgered',
+      tags: TAGS,
+      params: TOKEN_PARAMS,
+      body: ANY_JSON,
+    },
+    handler: async (request, reply) => {
+      await devices.telemetry.telemetry(await device(request), request.body);
+      return reply.code(200).send();
+    },
+  });
+
+  app.post<{ Params: { deviceToken: string } }>('/api/v1/:deviceToken/attributes', {
+    config: { auth: 'public' },
+    logSerializers: { req: redactedRequest },
+    schema: {
+      summary: 'ThingsBoard HTTP client attributes',
+      tags: TAGS,
+      params: TOKEN_PARAMS,
+      body: { description: 'a flat JSON object' },
+    },
+    handler: async (request, reply) => {
+      await devices.telemetry.attributes(await device(request), request.body);
+      return reply.code(200).send();
+    },
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/devices/:id/telemetry', {
+    config,
+    schema: {
+      summary: 'Send telemetry for a device with a tenant credential',
+      tags: TAGS,
+      params: ID_PARAMS,
+      body: ANY_JSON,
+      response: {
+        200: { type: 'object', required: ['points'], properties: { points: { type: 'integer' } } },
+      },
+    },
+    handler: async (request) =>
+      devices.telemetry.ingest(tenantOf(request), request.params.id, request.body),
+  });
+
+  app.get<{
+    Params: { id: string };
+    Querystring: {
+      keys?: string;
+      from: number;
+      to: number;
+      interval?: number;
+      agg?: Aggregate;
+      limit: number;
+    };
+  }>('/v1/devices/:id/telemetry', {
+    config,
+    schema: {
+      summary: 'Points in [from, to) (Unix ms), raw or aggregated per interval',
+      tags: TAGS,
+      params: ID_PARAMS,
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['from', 'to'],
+        properties: {
+          keys: KEYS,
+          from: { type: 'integer', minimum: 0 },
+          to: { type: 'integer', minimum: 1 },
+          interval: { type: 'integer', minimum: 1 },
+          agg: { type: 'string', enum: ['avg', 'min', 'max', 'sum', 'count'] },
+          limit: { type: 'integer', minimum: 1, maximum: pageSizeMax, default: pageSizeMax },
+        },
+      },
+      response: { 200: SERIES },
+    },
+    handler: async (request) => {
+      const { keys, from, to, interval, agg, limit } = request.query;
+      if (to <= from)
+        throw new PalisadeError('PALISADE_INVALID_REQUEST', '/querystring/to must be after from', [
+          { path: '/querystring/to', message: 'must be greater than from' },
+        ]);
+      return series(
+        await devices.telemetry.query(tenantOf(request), request.params.id, {
+          keys: splitKeys(keys),
+          from,
+          to,
+          interval,
+          agg,
+          limit,
+        }),
+      );
+    },
+  });
+
+  app.get<{ Params: { id: string }; Querystring: { keys?: string } }>(
+    '/v1/devices/:id/telemetry/latest',
+    {
+      config,
+      schema: {
+        summary: 'The newest point of each key',
+        tags: TAGS,
+        params: ID_PARAMS,
+        querystring: { type: 'object', additionalProperties: false, properties: { keys: KEYS } },
+        response: { 200: SERIES },
+      },
+      handler: async (request) =>
+        series(
+          await devices.telemetry.latest(
+            tenantOf(request),
+            request.params.id,
+            splitKeys(request.query.keys),
+          ),
+        ),
+    },
+  );
+
+  app.get<{ Querystring: { deviceId?: string } }>('/v1/telemetry/stream', {
+    config,
+    schema: {
+      summary:
+        "Server-sent events: the tenant's accepted telemetry from now on (event `telemetry`)",
+      tags: TAGS,
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { deviceId: { type: 'string', pattern: '^[0-9a-f-]{36}$' } },
+      },
+    },
+    handler: async (request, reply) => {
+      const context = tenantOf(request);
+      const since = uuid7();
+      const durable = `sse-${randomBytes(12).toString('hex')}`;
+      const only = request.query.deviceId;
+      const raw = reply.raw;
+      let open = true;
+      const subscription = await devices.bus.subscribe(context, {
+        durable,
+        kind: 'telemetry',
+        handler: async (message) => {
+          await message.ack();
+          const at = message.id.indexOf(TELEMETRY_EVENT_ID);
+          const id = at < 0 ? '' : message.id.slice(at + TELEMETRY_EVENT_ID.length);
+          const payload = message.payload as TelemetryEventPayload;
+          // New consumers start at the stream's beginning: skip what was accepted before we connected.
+          if (!open || id < since || (only !== undefined && payload.deviceId !== only)) return;
+          raw.write(`id: ${id}\nevent: telemetry\ndata: ${JSON.stringify(payload)}\n\n`);
+        },
+      });
+      reply.hijack();
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+      });
+      raw.write(': connected\n\n');
+      const heartbeat = setInterval(() => raw.write(': heartbeat\n\n'), devices.streamHeartbeatMs);
+      const end = () => {
+        if (!open) return;
+        open = false;
+        streams.delete(end);
+        clearInterval(heartbeat);
+        raw.end();
+        void subscription
+          .stop()
+          .then(() => devices.bus.platform.deleteConsumer(durable, context.tenantId))
+          .catch(() => undefined);
+      };
+      streams.add(end);
+      request.raw.on('close', end);
+      raw.on('close', end);
+    },
+  });
+}

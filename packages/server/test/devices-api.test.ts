@@ -1,0 +1,549 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import type { OutgoingRpc } from '../src/devices/index.ts';
+import { type Reply, TestApi } from './support/api.ts';
+import { backendNames } from './support/backends.ts';
+
+/** Every stored byte of the control plane, to prove secrets are not in it. */
+async function controlPlaneDump(api: TestApi): Promise<string> {
+  if (api.fixture.name === 'sqlite') {
+    const dir = api.platform.settings.data;
+    return ['platform.db', 'platform.db-wal']
+      .map((f) => {
+        try {
+          return readFileSync(join(dir, f)).toString('latin1');
+        } catch {
+          return '';
+        }
+      })
+      .join('');
+  }
+  const client = new pg.Client({ connectionString: api.platform.settings.database });
+  await client.connect();
+  try {
+    const rows = await client.query('SELECT * FROM device_credentials');
+    return JSON.stringify(rows.rows);
+  } finally {
+    await client.end();
+  }
+}
+
+function openssl(dir: string, ...args: string[]): void {
+  execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+}
+
+/** A CA and a device certificate it signed, made with the openssl CLI. */
+function makeCertificates(): { ca: string; device: string; stranger: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'palisade-x509-'));
+  try {
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+    openssl(
+      dir,
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '30',
+      '-subj',
+      '/CN=tenant CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+    );
+    openssl(dir, 'req', ...ec, '-keyout', 'dev.key', '-out', 'dev.csr', '-subj', '/CN=sensor-x509');
+    openssl(
+      dir,
+      'x509',
+      '-req',
+      '-in',
+      'dev.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'dev.pem',
+      '-days',
+      '10',
+    );
+    openssl(
+      dir,
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      's.key',
+      '-out',
+      's.pem',
+      '-days',
+      '10',
+      '-subj',
+      '/CN=stranger',
+    );
+    const read = (f: string) => readFileSync(join(dir, f), 'utf8');
+    return { ca: read('ca.pem'), device: read('dev.pem'), stranger: read('s.pem') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+for (const backend of backendNames()) {
+  describe(`devices and telemetry on ${backend}`, () => {
+    let api: TestApi;
+    let t: { id: string; key: string };
+    let device: { id: string; token: string };
+
+    const points = async (id: string, query: string): Promise<Reply> =>
+      api.call('GET', `/v1/devices/${id}/telemetry?${query}`, t.key);
+
+    before(async () => {
+      api = await TestApi.start(backend, { telemetryMaxPoints: '50', telemetryMaxKeys: '20' });
+      t = await api.tenant('iot');
+      const created = await api.call('POST', '/v1/devices', t.key, {
+        name: 'sensor-1',
+        type: 'thermometer',
+        labels: ['lab'],
+        attributes: { floor: 2 },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      device = { id: created.body.id, token: created.body.credentials.token };
+    });
+    after(() => api.close());
+
+    test('registry: create shows the token once, read/list/patch/delete, names unique', async () => {
+      assert.equal(typeof device.token, 'string');
+      const read = await api.call('GET', `/v1/devices/${device.id}`, t.key);
+      assert.equal(read.status, 200);
+      assert.equal(read.body.name, 'sensor-1');
+      assert.deepEqual(read.body.labels, ['lab']);
+      assert.ok(!JSON.stringify(read.body).includes(device.token), 'the token is shown only once');
+      const creds = await api.call('GET', `/v1/devices/${device.id}/credentials`, t.key);
+      assert.deepEqual(
+        creds.body.map((c: { type: string }) => c.type),
+        ['access_token'],
+      );
+      assert.ok(!JSON.stringify(creds.body).includes(device.token));
+      assert.ok(
+        !(await controlPlaneDump(api)).includes(device.token),
+        'only the token hash is stored',
+      );
+
+      const dup = await api.call('POST', '/v1/devices', t.key, { name: 'sensor-1' });
+      assert.equal(dup.status, 409);
+      assert.equal(dup.body.code, 'PALISADE_DEVICE_NAME_TAKEN');
+
+      const extra = await api.call('POST', '/v1/devices', t.key, { name: 'temporary' });
+      const patched = await api.call('PATCH', `/v1/devices/${extra.body.id}`, t.key, {
+        labels: ['x'],
+        type: 'valve',
+      });
+      assert.equal(patched.status, 200);
+      assert.equal(patched.body.version, 2);
+      assert.equal(patched.body.type, 'valve');
+      const page1 = await api.call('GET', '/v1/devices?limit=1', t.key);
+      assert.equal(page1.body.items.length, 1);
+      const page2 = await api.call(
+        'GET',
+        `/v1/devices?limit=1&cursor=${page1.body.nextCursor}`,
+        t.key,
+      );
+      assert.equal(page2.body.items[0].id, extra.body.id);
+      assert.equal((await api.call('DELETE', `/v1/devices/${extra.body.id}`, t.key)).status, 204);
+      assert.equal(
+        (await api.call('GET', `/v1/devices/${extra.body.id}`, t.key)).body.code,
+        'PALISADE_DEVICE_NOT_FOUND',
+      );
+      const gone = await api.call(
+        'POST',
+        `/api/v1/${extra.body.credentials.token}/telemetry`,
+        undefined,
+        { t: 1 },
+      );
+      assert.equal(gone.status, 401, "a deleted device's token authenticates nobody");
+    });
+
+    test('every ThingsBoard payload shape lands as the right typed points', async () => {
+      const now = Date.now();
+      const ts = now - 60_000;
+      const send = (body: unknown) =>
+        api.call('POST', `/api/v1/${device.token}/telemetry`, undefined, body);
+      assert.equal(
+        (await send({ temperature: 21.5, on: true, mode: 'eco', cfg: { a: [1, 2] } })).status,
+        200,
+      );
+      assert.equal((await send({ ts, values: { temperature: 20, on: false } })).status, 200);
+      assert.equal(
+        (await send([{ ts: ts - 1000, values: { temperature: 19 } }, { humidity: 40 }])).status,
+        200,
+      );
+      assert.equal((await send([{ ts: ts - 2000, values: { mode: 'off' } }])).status, 200);
+      const all = await points(device.id, `from=${ts - 5000}&to=${now + 600_000}`);
+      assert.equal(all.status, 200);
+      assert.deepEqual(
+        all.body.temperature.map((p: { value: unknown }) => p.value).slice(0, 2),
+        [19, 20],
+      );
+      assert.equal(all.body.temperature.at(-1).value, 21.5);
+      assert.deepEqual(
+        all.body.on.map((p: { value: unknown }) => p.value),
+        [false, true],
+      );
+      assert.deepEqual(
+        all.body.mode.map((p: { value: unknown }) => p.value),
+        ['off', 'eco'],
+      );
+      assert.deepEqual(all.body.cfg[0].value, { a: [1, 2] });
+      assert.equal(all.body.humidity[0].value, 40);
+      assert.equal(all.body.temperature[1].ts, ts);
+      const latest = await api.call(
+        'GET',
+        `/v1/devices/${device.id}/telemetry/latest?keys=temperature,mode`,
+        t.key,
+      );
+      assert.deepEqual(Object.keys(latest.body).sort(), ['mode', 'temperature']);
+      assert.equal(latest.body.temperature[0].value, 21.5);
+      assert.equal(latest.body.mode[0].value, 'eco');
+      const tenantSide = await api.call('POST', `/v1/devices/${device.id}/telemetry`, t.key, {
+        pressure: 1013,
+      });
+      assert.deepEqual(tenantSide.body, { points: 1 });
+    });
+
+    test('aggregation per interval: avg, min, max, sum, count', async () => {
+      const made = await api.call('POST', '/v1/devices', t.key, { name: 'agg' });
+      const base = Date.now() - 3_600_000;
+      const start = base - (base % 60_000);
+      const values = [1, 2, 3, 10, 20];
+      const body = values.map((v, i) => ({
+        ts: start + (i < 3 ? i * 1000 : 60_000 + i * 1000),
+        values: { v },
+      }));
+      assert.equal(
+        (
+          await api.call(
+            'POST',
+            `/api/v1/${made.body.credentials.token}/telemetry`,
+            undefined,
+            body,
+          )
+        ).status,
+        200,
+      );
+      const range = `from=${start}&to=${start + 120_000}&interval=60000&keys=v`;
+      const expect = { avg: [2, 15], min: [1, 10], max: [3, 20], sum: [6, 30], count: [3, 2] };
+      for (const [agg, want] of Object.entries(expect)) {
+        const reply = await points(made.body.id, `${range}&agg=${agg}`);
+        assert.equal(reply.status, 200, JSON.stringify(reply.body));
+        assert.deepEqual(
+          reply.body.v.map((p: { value: number }) => p.value),
+          want,
+          agg,
+        );
+        assert.deepEqual(
+          reply.body.v.map((p: { ts: number }) => p.ts),
+          [start, start + 60_000],
+        );
+      }
+    });
+
+    test('bad input is refused with a precise problem and writes nothing', async () => {
+      const made = await api.call('POST', '/v1/devices', t.key, {
+        name: 'strict',
+        telemetryKeys: ['t'],
+      });
+      const token = made.body.credentials.token;
+      const head = await api.call('GET', '/v1/ledger/checkpoint', t.key);
+      const now = Date.now();
+      const cases: [unknown, number, string][] = [
+        ['{"t": 1', 400, 'PALISADE_MALFORMED_JSON'],
+        [{ t: null }, 400, 'PALISADE_TELEMETRY_INVALID_VALUE'],
+        [{ 'bad key!': 1 }, 400, 'PALISADE_TELEMETRY_INVALID_KEY'],
+        [{ ts: now, values: { t: 1 }, extra: 1 }, 400, 'PALISADE_TELEMETRY_MALFORMED'],
+        [{ ts: now, values: 5 }, 400, 'PALISADE_TELEMETRY_MALFORMED'],
+        [[1, 2], 400, 'PALISADE_TELEMETRY_MALFORMED'],
+        [{}, 400, 'PALISADE_TELEMETRY_MALFORMED'],
+        [
+          { ts: now + 86_400_000, values: { t: 1 } },
+          400,
+          'PALISADE_TELEMETRY_TIMESTAMP_OUT_OF_RANGE',
+        ],
+        [{ ts: 5, values: { t: 1 } }, 400, 'PALISADE_TELEMETRY_TIMESTAMP_OUT_OF_RANGE'],
+        [{ ts: 'yesterday', values: { t: 1 } }, 400, 'PALISADE_TELEMETRY_TIMESTAMP_OUT_OF_RANGE'],
+        [{ t: 1, other: 2 }, 422, 'PALISADE_TELEMETRY_UNKNOWN_KEY'],
+        [
+          Array.from({ length: 60 }, (_, i) => ({ ts: now - i, values: { t: i } })),
+          413,
+          'PALISADE_TELEMETRY_TOO_LARGE',
+        ],
+        [{ t: 'x'.repeat(10_000) }, 400, 'PALISADE_TELEMETRY_INVALID_VALUE'],
+        [`{"t": "${'y'.repeat(1_100_000)}"}`, 413, 'PALISADE_PAYLOAD_TOO_LARGE'],
+      ];
+      for (const [body, status, code] of cases) {
+        const reply = await api.call('POST', `/api/v1/${token}/telemetry`, undefined, body);
+        assert.equal(
+          reply.status,
+          status,
+          `${JSON.stringify(body).slice(0, 80)}: ${JSON.stringify(reply.body)}`,
+        );
+        assert.equal(reply.body.code, code);
+        assert.match(String(reply.headers['content-type']), /application\/problem\+json/);
+      }
+      const unknownToken = await api.call('POST', '/api/v1/not-a-token/telemetry', undefined, {
+        t: 1,
+      });
+      assert.equal(unknownToken.body.code, 'PALISADE_DEVICE_UNAUTHENTICATED');
+      const stored = await points(made.body.id, `from=0&to=${now + 3_600_000}`);
+      assert.deepEqual(stored.body, {}, 'nothing was written');
+      const after = await api.call('GET', '/v1/ledger/checkpoint', t.key);
+      assert.equal(
+        after.body.size ?? after.body,
+        head.body.size ?? head.body,
+        'no ledger entry either',
+      );
+    });
+
+    test('each accepted message is one ledger entry that commits to its points', async () => {
+      const made = await api.call('POST', '/v1/devices', t.key, { name: 'ledgered' });
+      const send = (v: number) =>
+        api.call('POST', `/api/v1/${made.body.credentials.token}/telemetry`, undefined, {
+          v,
+          w: v,
+        });
+      const replies = await Promise.all([1, 2, 3, 4, 5].map(send));
+      assert.ok(replies.every((r) => r.status === 200));
+      const store = await api.platform.stores.shards
+        .get((await api.platform.stores.controlPlane.getTenant(t.id))!.shard)!
+        .tenant(t.id);
+      const head = await store.reader.ledgerHead();
+      const entries = await store.reader.ledgerEntries(0, head.nextSeq);
+      const mine = entries.filter((e) => e.resource === `telemetry/${made.body.id}`);
+      assert.equal(mine.length, 5, 'one entry per message, not per point');
+      for (const entry of mine) {
+        const parsed = JSON.parse(entry.entry);
+        assert.equal(parsed.action, 'telemetry.ingest');
+        assert.equal(parsed.actor, `device:${made.body.id}`);
+        assert.equal(typeof parsed.commitment, 'string');
+      }
+    });
+
+    test('MQTT basic and X.509 credentials authenticate; provisioning keys register one device once', async () => {
+      const authority = api.platform.devices.authority;
+      const mqtt = await api.call('POST', `/v1/devices/${device.id}/credentials`, t.key, {
+        type: 'mqtt_basic',
+        username: `user-${backend}`,
+        password: 'correct horse battery',
+        clientId: 'client-1',
+      });
+      assert.equal(mqtt.status, 201, JSON.stringify(mqtt.body));
+      assert.ok(!(await controlPlaneDump(api)).includes('correct horse battery'));
+      assert.equal(
+        (await authority.byMqttCredentials('client-1', `user-${backend}`, 'correct horse battery'))
+          ?.deviceId,
+        device.id,
+      );
+      assert.equal(
+        await authority.byMqttCredentials('client-1', `user-${backend}`, 'wrong password!'),
+        undefined,
+      );
+      assert.equal(
+        await authority.byMqttCredentials('client-2', `user-${backend}`, 'correct horse battery'),
+        undefined,
+      );
+      const taken = await api.call('POST', `/v1/devices/${device.id}/credentials`, t.key, {
+        type: 'mqtt_basic',
+        username: `user-${backend}`,
+        password: 'another password',
+      });
+      assert.equal(taken.body.code, 'PALISADE_CREDENTIAL_TAKEN');
+
+      const certs = makeCertificates();
+      const refused = await api.call('POST', `/v1/devices/${device.id}/credentials`, t.key, {
+        type: 'x509',
+        certificate: certs.device,
+      });
+      assert.equal(refused.body.code, 'PALISADE_CERTIFICATE_INVALID', 'no CA trusted yet');
+      assert.equal(
+        (await api.call('POST', '/v1/device-cas', t.key, { certificate: certs.device })).body.code,
+        'PALISADE_CERTIFICATE_INVALID',
+      );
+      assert.equal(
+        (await api.call('POST', '/v1/device-cas', t.key, { certificate: certs.ca })).status,
+        201,
+      );
+      const x509 = await api.call('POST', `/v1/devices/${device.id}/credentials`, t.key, {
+        type: 'x509',
+        certificate: certs.device,
+      });
+      assert.equal(x509.status, 201, JSON.stringify(x509.body));
+      assert.equal((await authority.byCertificate(x509.body.fingerprint))?.deviceId, device.id);
+      const stranger = await api.call('POST', `/v1/devices/${device.id}/credentials`, t.key, {
+        type: 'x509',
+        certificate: certs.stranger,
+      });
+      assert.equal(stranger.body.code, 'PALISADE_CERTIFICATE_INVALID');
+
+      const issued = await api.call('POST', '/v1/provisioning-keys', t.key);
+      assert.equal(issued.status, 201);
+      const first = await api.call('POST', '/api/v1/provision', undefined, {
+        deviceName: 'self-made',
+        provisionDeviceKey: issued.body.key,
+      });
+      assert.equal(first.status, 201, JSON.stringify(first.body));
+      assert.equal(
+        (await authority.byAccessToken(first.body.credentialsValue))?.deviceName,
+        'self-made',
+      );
+      const again = await api.call('POST', '/api/v1/provision', undefined, {
+        deviceName: 'second',
+        provisionDeviceKey: issued.body.key,
+      });
+      assert.equal(again.body.code, 'PALISADE_DEVICE_UNAUTHENTICATED');
+    });
+
+    test('persistent RPC waits for the device, is delivered on attach, and records the answer', async () => {
+      const made = await api.call('POST', '/v1/devices', t.key, { name: 'rpc-target' });
+      const queued = await api.call('POST', `/v1/devices/${made.body.id}/rpc`, t.key, {
+        method: 'setValve',
+        params: { open: true },
+        persistent: true,
+        timeoutMs: 600_000,
+      });
+      assert.equal(queued.status, 201, JSON.stringify(queued.body));
+      assert.equal(queued.body.status, 'queued');
+      const identity = (await api.platform.devices.authority.byAccessToken(
+        made.body.credentials.token,
+      ))!;
+      const received: OutgoingRpc[] = [];
+      let got!: () => void;
+      const delivered = new Promise<void>((resolve) => {
+        got = resolve;
+      });
+      const detach = api.platform.devices.rpc.attach(identity, async (request) => {
+        received.push(request);
+        got();
+      });
+      await delivered;
+      assert.deepEqual(received[0], {
+        requestId: queued.body.id,
+        body: { method: 'setValve', params: { open: true } },
+      });
+      await api.platform.devices.rpc.respond(identity, queued.body.id, { ok: 1 });
+      detach();
+      const status = await api.call(
+        'GET',
+        `/v1/devices/${made.body.id}/rpc/${queued.body.id}`,
+        t.key,
+      );
+      assert.equal(status.body.status, 'succeeded');
+      assert.deepEqual(status.body.response, { ok: 1 });
+      await assert.rejects(api.platform.devices.rpc.respond(identity, queued.body.id, {}), {
+        code: 'PALISADE_RPC_NOT_PENDING',
+      });
+      const offline = await api.call('POST', `/v1/devices/${made.body.id}/rpc`, t.key, {
+        method: 'ping',
+      });
+      assert.equal(
+        offline.body.status,
+        'failed',
+        'a two-way RPC to an offline device fails at once',
+      );
+    });
+
+    test('retention deletes points older than the plan keeps, as a ledger entry', async () => {
+      const made = await api.call('POST', '/v1/devices', t.key, { name: 'old' });
+      const now = Date.now();
+      const old = now - 10 * 86_400_000;
+      await api.call('POST', `/api/v1/${made.body.credentials.token}/telemetry`, undefined, [
+        { ts: old, values: { v: 1 } },
+        { ts: now - 1000, values: { v: 2 } },
+      ]);
+      // 365 days by default: nothing goes. 400 days later, both go.
+      await api.platform.devices.retention.run(now);
+      assert.equal((await points(made.body.id, `from=0&to=${now + 1000}`)).body.v.length, 2);
+      await api.platform.devices.retention.run(old + 366 * 86_400_000);
+      const left = await points(made.body.id, `from=0&to=${now + 1000}`);
+      assert.deepEqual(
+        left.body.v.map((p: { value: number }) => p.value),
+        [2],
+      );
+      const store = await api.platform.stores.shards
+        .get((await api.platform.stores.controlPlane.getTenant(t.id))!.shard)!
+        .tenant(t.id);
+      assert.equal(
+        JSON.parse((await store.reader.latestEntry('telemetry/_retention'))!.entry).action,
+        'telemetry.retention',
+      );
+    });
+
+    if (backend === 'postgres') {
+      test('PostgreSQL telemetry is partitioned by month with RLS forced', async () => {
+        const client = new pg.Client({ connectionString: api.fixture.shardUrls[0] });
+        await client.connect();
+        try {
+          const parts = await client.query(
+            `SELECT c.relname, c.relforcerowsecurity FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+             JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'telemetry'`,
+          );
+          assert.ok(
+            parts.rows.some((r) => /^telemetry_p\d{6}$/.test(r.relname)),
+            'monthly partitions exist',
+          );
+          const parent = await client.query(
+            "SELECT relkind, relforcerowsecurity FROM pg_class WHERE relname = 'telemetry'",
+          );
+          assert.deepEqual(parent.rows[0], { relkind: 'p', relforcerowsecurity: true });
+        } finally {
+          await client.end();
+        }
+      });
+    }
+
+    test('SSE: a tenant receives its own accepted telemetry, another tenant nothing', async () => {
+      const other = await api.tenant(`other-${backend}`);
+      await api.http.listen({ host: '127.0.0.1', port: 0 });
+      const address = api.http.server.address() as { port: number };
+      const open = async (key: string) => {
+        const controller = new AbortController();
+        const response = await fetch(`http://127.0.0.1:${address.port}/v1/telemetry/stream`, {
+          headers: { authorization: `Bearer ${key}` },
+          signal: controller.signal,
+        });
+        assert.equal(response.status, 200);
+        const reader = response.body!.getReader();
+        const decoder = new TextDecoder();
+        let text = '';
+        const until = async (pattern: RegExp) => {
+          while (!pattern.test(text)) {
+            const chunk = await reader.read();
+            if (chunk.done) break;
+            text += decoder.decode(chunk.value);
+          }
+          return text;
+        };
+        await until(/connected/);
+        return { until, text: () => text, close: () => controller.abort() };
+      };
+      const mine = await open(t.key);
+      const theirs = await open(other.key);
+      await api.call('POST', `/api/v1/${device.token}/telemetry`, undefined, { sse: 42 });
+      const seen = await mine.until(/"sse"/);
+      assert.match(seen, /event: telemetry/);
+      assert.match(seen, new RegExp(device.id));
+      // B's stream got heartbeats at most; give its consumer the same chance, then look.
+      await api.call('POST', `/api/v1/${device.token}/telemetry`, undefined, { sse: 43 });
+      await mine.until(/43/);
+      assert.ok(!theirs.text().includes('sse') && !theirs.text().includes(device.id));
+      mine.close();
+      theirs.close();
+    });
+  });
+}
