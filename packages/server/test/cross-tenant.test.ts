@@ -5,8 +5,9 @@ import { uuid7 } from '../src/ids/index.ts';
 import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
 import { ADMIN_TOKEN, PEOPLE_SCHEMA, type Reply, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
+import { DEVICE_ATTACKS, type DeviceVictim, deviceVictim } from './support/device-attacks.ts';
 
-interface Victim {
+interface Victim extends DeviceVictim {
   readonly tenantId: string;
   readonly keyId: string;
   readonly recordId: string;
@@ -168,6 +169,7 @@ const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack
     attack: (api, key, v) =>
       api.call('GET', `/v1/platform/tenants/${v.tenantId}/keys/jobs/${v.jobId}`, key),
   },
+  ...(DEVICE_ATTACKS as Record<string, { readonly expect: number; readonly attack: Attack }>),
   'get /healthz': { expect: 200, attack: (api, key) => api.call('GET', '/healthz', key) },
   'get /readyz': { expect: 200, attack: (api, key) => api.call('GET', '/readyz', key) },
   'get /metrics': { expect: 200, attack: (api, key) => api.call('GET', '/metrics', key) },
@@ -184,7 +186,9 @@ async function snapshot(api: TestApi, key: string, tenantId: string): Promise<un
   const tenant = await api.call('GET', `/v1/platform/tenants/${tenantId}`, ADMIN_TOKEN);
   const keys = await api.call('GET', `/v1/platform/tenants/${tenantId}/api-keys`, ADMIN_TOKEN);
   const dataKeys = await api.call('GET', '/v1/keys', key);
+  const devices = await api.call('GET', '/v1/devices', key);
   return {
+    devices: devices.body,
     collections: collections.body,
     records: records.body,
     tenant: tenant.body,
@@ -214,7 +218,13 @@ for (const backend of backendNames()) {
           break;
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      victim = { tenantId: a.id, keyId: a.keyId, recordId: record.body.id, jobId: job.body.id };
+      victim = {
+        tenantId: a.id,
+        keyId: a.keyId,
+        recordId: record.body.id,
+        jobId: job.body.id,
+        ...(await deviceVictim(api, a.key)),
+      };
     });
     after(() => api.close());
 
@@ -246,7 +256,15 @@ for (const backend of backendNames()) {
         if (!route.includes('{id}'))
           assert.ok(!text.includes(victim.recordId), `${route} leaks A's record id`);
         if (expect === 404) {
-          const ghost = { ...victim, recordId: uuid7(), jobId: uuid7() };
+          const ghost = {
+            ...victim,
+            recordId: uuid7(),
+            jobId: uuid7(),
+            deviceId: uuid7(),
+            credentialId: uuid7(),
+            rpcId: uuid7(),
+            caId: uuid7(),
+          };
           const control = await attack(api, b.key, ghost);
           assert.deepEqual(
             JSON.parse(JSON.stringify(reply.body).replaceAll(victim.recordId, 'ID')),

@@ -330,13 +330,13 @@ export class DeviceRegistry {
       fingerprint: fingerprintOf(cert),
       createdAt: new Date().toISOString(),
     };
-    const existing = await this.#index.listCas(context.tenantId);
-    if (existing.some((ca) => ca.fingerprint === row.fingerprint))
+    // One tenant per CA: were a CA shared, a tenant could claim another's device certificates
+    // (certificates are public) before their owner registers them.
+    if (!(await this.#index.insertCa(row)))
       throw new PalisadeError(
         'PALISADE_CREDENTIAL_TAKEN',
         'that CA certificate is already trusted',
       );
-    await this.#index.insertCa(row);
     await this.#write(context, async (_tx, record) =>
       record({
         actor: context.actor.id,

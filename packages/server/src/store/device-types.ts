@@ -173,7 +173,8 @@ export interface ControlPlaneDeviceIndex {
   deleteDeviceCredentials(tenantId: string, deviceId: string): Promise<void>;
   /** Deletes a provisioning key atomically, so it registers one device only; false when gone. */
   consumeProvisioningKey(lookup: string): Promise<DeviceCredentialMatch | undefined>;
-  insertCa(row: TenantCaRow): Promise<void>;
+  /** False when any tenant already trusts that CA (one owner per CA: see the registry). */
+  insertCa(row: TenantCaRow): Promise<boolean>;
   listCas(tenantId: string): Promise<TenantCaRow[]>;
   deleteCa(tenantId: string, id: string): Promise<boolean>;
 }

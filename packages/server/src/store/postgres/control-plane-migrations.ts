@@ -65,7 +65,7 @@ export const PG_CONTROL_PLANE_MIGRATIONS: readonly PgMigration[] = [
         pem text NOT NULL,
         fingerprint text NOT NULL,
         created_at timestamptz NOT NULL,
-        UNIQUE (tenant_id, fingerprint)
+        UNIQUE (fingerprint)
       );
     `,
   },

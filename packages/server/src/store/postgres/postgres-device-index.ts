@@ -129,11 +129,13 @@ export class PgDeviceIndex implements ControlPlaneDeviceIndex {
     return row === undefined ? undefined : toMatch(row);
   }
 
-  async insertCa(row: TenantCaRow): Promise<void> {
-    await this.#pool.query(
-      'INSERT INTO tenant_cas (id, tenant_id, pem, fingerprint, created_at) VALUES ($1, $2, $3, $4, $5)',
+  async insertCa(row: TenantCaRow): Promise<boolean> {
+    const result = await this.#pool.query(
+      `INSERT INTO tenant_cas (id, tenant_id, pem, fingerprint, created_at) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (fingerprint) DO NOTHING`,
       [row.id, row.tenantId, row.pem, row.fingerprint, row.createdAt],
     );
+    return (result.rowCount ?? 0) > 0;
   }
 
   async listCas(tenantId: string): Promise<TenantCaRow[]> {

@@ -65,7 +65,7 @@ export const CONTROL_PLANE_MIGRATIONS: readonly Migration[] = [
         pem TEXT NOT NULL,
         fingerprint TEXT NOT NULL,
         created_at TEXT NOT NULL,
-        UNIQUE (tenant_id, fingerprint)
+        UNIQUE (fingerprint)
       ) STRICT;
     `,
   },

@@ -124,12 +124,13 @@ export class SqliteDeviceIndex implements ControlPlaneDeviceIndex {
     return deleted.changes > 0 ? match : undefined;
   }
 
-  async insertCa(row: TenantCaRow): Promise<void> {
-    this.#db
+  async insertCa(row: TenantCaRow): Promise<boolean> {
+    const result = this.#db
       .prepare(
-        'INSERT INTO tenant_cas (id, tenant_id, pem, fingerprint, created_at) VALUES (?, ?, ?, ?, ?)',
+        'INSERT INTO tenant_cas (id, tenant_id, pem, fingerprint, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO NOTHING',
       )
       .run(row.id, row.tenantId, row.pem, row.fingerprint, row.createdAt);
+    return result.changes > 0;
   }
 
   async listCas(tenantId: string): Promise<TenantCaRow[]> {
