@@ -19,6 +19,8 @@ const PHASE_MS = 4_000;
 /** Leaves appended per transaction in the batched phases (one fsync each). */
 const LEAVES_PER_TX = 100;
 const TENANTS = 1_000;
+/** Writes per group commit in the entries phase (the committer's default bound is 256). */
+const ENTRIES_PER_GROUP = 256;
 
 function hashLimit(): number {
   const data = randomBytes(64);
@@ -38,20 +40,32 @@ const event = (i: number) => ({
   state: { i },
 });
 
-/** Appends leaves to the given stores round-robin for PHASE_MS; returns leaves per second. */
-async function appendPhase(stores: readonly TenantStore[], leavesPerTx: number): Promise<number> {
+/**
+ * Appends to the given stores round-robin for PHASE_MS: `leavesPerTx` leaves per fsync'd
+ * commit, each leaf a batch of `entriesPerLeaf` entries (a group commit carrying that many
+ * writes). Returns leaves and entries per second.
+ */
+async function appendPhase(
+  stores: readonly TenantStore[],
+  leavesPerTx: number,
+  entriesPerLeaf = 1,
+): Promise<{ leaves: number; entries: number }> {
   let leaves = 0;
   let turn = 0;
   const start = performance.now();
   while (performance.now() - start < PHASE_MS) {
     const store = stores[turn++ % stores.length]!;
     await store.transaction(async (tx) => {
-      for (let i = 0; i < leavesPerTx; i++)
-        await sealBatch(tx, store.tenantId, [event(leaves + i)]);
+      for (let i = 0; i < leavesPerTx; i++) {
+        const base = (leaves + i) * entriesPerLeaf;
+        const events = Array.from({ length: entriesPerLeaf }, (_, k) => event(base + k));
+        await sealBatch(tx, store.tenantId, events);
+      }
     });
     leaves += leavesPerTx;
   }
-  return (leaves * 1000) / (performance.now() - start);
+  const seconds = (performance.now() - start) / 1000;
+  return { leaves: leaves / seconds, entries: (leaves * entriesPerLeaf) / seconds };
 }
 
 function line(label: string, perSecond: number, limit: number): void {
@@ -83,20 +97,26 @@ export async function run(args: string[]): Promise<void> {
     console.log(
       `  ${'limit: SHA-256 of 64 bytes ÷ 2 (node:crypto)'.padEnd(52)} ${Math.round(limit).toLocaleString('en-US').padStart(9)}/s`,
     );
-    line("one tenant, one leaf per fsync'd commit", await appendPhase(one, 1), limit);
+    line("one tenant, one leaf per fsync'd commit", (await appendPhase(one, 1)).leaves, limit);
     line(
       `one tenant, ${LEAVES_PER_TX} leaves per commit`,
-      await appendPhase(one, LEAVES_PER_TX),
+      (await appendPhase(one, LEAVES_PER_TX)).leaves,
       limit,
     );
     line(
       `${TENANTS.toLocaleString('en-US')} tenants, one leaf per commit`,
-      await appendPhase(many, 1),
+      (await appendPhase(many, 1)).leaves,
       limit,
     );
     line(
       `${TENANTS.toLocaleString('en-US')} tenants, ${LEAVES_PER_TX} leaves per commit`,
-      await appendPhase(many, LEAVES_PER_TX),
+      (await appendPhase(many, LEAVES_PER_TX)).leaves,
+      limit,
+    );
+    const grouped = await appendPhase(one, 1, ENTRIES_PER_GROUP);
+    line(
+      `one tenant, group commits of ${ENTRIES_PER_GROUP} writes: entries`,
+      grouped.entries,
       limit,
     );
     console.log(
