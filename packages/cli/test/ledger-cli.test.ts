@@ -146,7 +146,10 @@ describe('the ledger with three witnesses, offline and online verification, and 
     const verified = await palisade(['ledger', 'verify', bundle, '--keys', keys]);
     assert.equal(verified.code, 0, verified.stderr);
     assert.match(verified.stdout, /^ok: tenant .* records not included/);
-    assert.ok(!readFileSync(bundle, 'utf8').includes('amount'), "the admin's export carries no record data");
+    assert.ok(
+      !readFileSync(bundle, 'utf8').includes('amount'),
+      "the admin's export carries no record data",
+    );
 
     const altered = readFileSync(bundle, 'utf8').replace('record.create', 'record.crEate');
     writeFileSync(bundle, altered);
