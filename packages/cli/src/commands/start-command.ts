@@ -8,6 +8,8 @@ import { settingFlags, settingOptions } from '../settings-flags.ts';
  * accepting requests, lets in-flight writes commit and closes the stores.
  */
 export async function startCommand(argv: string[]): Promise<number> {
+  // Tenant files, keys and logs under DATA are for this user only (files 0600, folders 0700).
+  process.umask(0o077);
   const { values } = parseArgs({
     args: argv,
     options: settingOptions(),
