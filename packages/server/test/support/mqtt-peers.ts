@@ -158,3 +158,23 @@ export async function subscribeGranted(
     });
   });
 }
+
+/**
+ * Publishes and reports whether the listener acknowledged the message or closed the
+ * connection instead (MQTT 3.1.1 has no negative PUBACK).
+ */
+export async function publishOutcome(
+  client: MqttClient,
+  topic: string,
+  payload: string | Buffer,
+  qos: 0 | 1 = 1,
+): Promise<'acknowledged' | 'refused'> {
+  const outcome = client.publishAsync(topic, payload, { qos }).then(
+    () => 'acknowledged' as const,
+    () => 'refused' as const,
+  );
+  const first = await Promise.race([outcome, closed(client).then(() => 'closed' as const)]);
+  if (first !== 'closed') return first;
+  client.end(true); // MQTT.js fails the pending publish only when ended
+  return outcome;
+}
