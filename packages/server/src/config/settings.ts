@@ -345,6 +345,41 @@ export const SETTINGS = {
     minimum: 1000,
     doc: 'Interval of SSE comment heartbeats on `GET /v1/telemetry/stream`.',
   },
+  mqtt: {
+    flag: 'mqtt',
+    env: 'PALISADE_MQTT',
+    type: 'string',
+    pattern: '^(off|(\\[[0-9a-fA-F:]+\\]|[^:\\s]+):[0-9]{1,5})$',
+    doc: 'HOST:PORT of the MQTT listener (port 0 picks a free port; `off` disables it). If the default address is taken at start, the platform runs without MQTT and logs an error; any other address that is taken fails the start.',
+  },
+  mqttMaxPacket: {
+    flag: 'mqtt-max-packet',
+    env: 'PALISADE_MQTT_MAX_PACKET',
+    type: 'integer',
+    minimum: 1024,
+    doc: 'Largest MQTT packet a device may send, in bytes (topic and payload included); a larger one closes the connection.',
+  },
+  mqttClientInflightMax: {
+    flag: 'mqtt-client-inflight-max',
+    env: 'PALISADE_MQTT_CLIENT_INFLIGHT_MAX',
+    type: 'integer',
+    minimum: 1,
+    doc: 'MQTT messages of one connection being ingested at once; more wait, and the connection is not read meanwhile.',
+  },
+  mqttInflightMax: {
+    flag: 'mqtt-inflight-max',
+    env: 'PALISADE_MQTT_INFLIGHT_MAX',
+    type: 'integer',
+    minimum: 1,
+    doc: 'MQTT messages being ingested at once across all connections; more wait (publishers are slowed, nothing is dropped).',
+  },
+  mqttConnectTimeoutMs: {
+    flag: 'mqtt-connect-timeout-ms',
+    env: 'PALISADE_MQTT_CONNECT_TIMEOUT_MS',
+    type: 'integer',
+    minimum: 1,
+    doc: 'How long a new MQTT connection may take to send CONNECT before it is closed.',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -399,6 +434,11 @@ export interface Settings {
   rpcTimeoutDefaultMs: number;
   rpcTimeoutMaxMs: number;
   telemetryStreamHeartbeatMs: number;
+  mqtt: string;
+  mqttMaxPacket: number;
+  mqttClientInflightMax: number;
+  mqttInflightMax: number;
+  mqttConnectTimeoutMs: number;
 }
 
 export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } = {
@@ -450,4 +490,9 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   rpcTimeoutDefaultMs: 30_000,
   rpcTimeoutMaxMs: 604_800_000,
   telemetryStreamHeartbeatMs: 15_000,
+  mqtt: '127.0.0.1:1883',
+  mqttMaxPacket: 65_536,
+  mqttClientInflightMax: 64,
+  mqttInflightMax: 10_000,
+  mqttConnectTimeoutMs: 30_000,
 };

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { CredentialVerifier, TenantAdmin } from '../control/index.ts';
 import type { DeviceServices } from '../devices/index.ts';
 import type { KeyRotation } from '../keys/index.ts';
@@ -36,6 +37,8 @@ export interface GatewayOptions {
   /** Serve HTTPS (hybrid post-quantum key exchange preferred) with these PEM files. */
   readonly tls?: TlsFiles | undefined;
   readonly ledger: TenantLedger;
+  /** Registry served on `/metrics`; other listeners (MQTT) add their metrics to it. */
+  readonly metrics?: Registry | undefined;
   readonly probes: Omit<SystemProbes, 'openApi'>;
   /** True once shutdown began: new requests get 503 PALISADE_UNAVAILABLE. */
   readonly closing: () => boolean;
@@ -64,7 +67,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   installValidators(app);
   installProblemHandlers(app);
   installAuth(app, options.verifier, options.closing);
-  const metrics = installMetrics(app);
+  const metrics = installMetrics(app, options.metrics);
   const openApi = installOpenApi(app, { title: 'Palisade API', version: options.version });
   systemRoutes(app, { ready: options.probes.ready, openApi }, metrics);
   platformTenantRoutes(app, options.tenants, options.pageSizeMax);

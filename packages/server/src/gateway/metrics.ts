@@ -5,8 +5,7 @@ import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
  * Prometheus metrics of one server. Requests are labelled by route pattern, never by URL or
  * tenant id, so cardinality stays bounded and one tenant's activity is not exposed by name.
  */
-export function installMetrics(app: FastifyInstance): Registry {
-  const registry = new Registry();
+export function installMetrics(app: FastifyInstance, registry = new Registry()): Registry {
   collectDefaultMetrics({ register: registry, prefix: 'palisade_' });
   const duration = new Histogram({
     name: 'palisade_http_request_duration_seconds',

@@ -2,7 +2,7 @@
  * The ThingsBoard device API as an allow-list. A device publishes and subscribes only to
  * the exact topics below; everything else (wildcards beyond these two filters, `$share`,
  * `$SYS`, other devices' topics, odd spellings) is refused. Request ids are decimal, as
- * ThingsBoard firmware sends them.
+ * ThingsBoard firmware sends them, or the UUIDs Palisade gives server-side RPC requests.
  */
 
 /** What a device's PUBLISH asks for. */
@@ -29,8 +29,8 @@ export const TOPIC = {
   gateway: 'v1/gateway/',
 } as const;
 
-/** ThingsBoard request ids: a decimal number of at most 10 digits. */
-const REQUEST_ID = /^[0-9]{1,10}$/;
+/** A request id: decimal of at most 10 digits (ThingsBoard) or a lower-case UUID (Palisade RPC). */
+const REQUEST_ID = /^(?:[0-9]{1,10}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 
 const GATEWAY_ROUTES: Readonly<Record<string, PublishRoute>> = {
   telemetry: { kind: 'gateway-telemetry' },

@@ -3,9 +3,10 @@ import { DataKeyCache } from '@palisade/crypto';
 import { nodeHasher } from '@palisade/ledger/node';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { Registry } from 'prom-client';
 import { type Bus, LedgerRelay, openBus } from '../bus/index.ts';
 import { GroupCommitter } from '../commit/index.ts';
-import type { Settings } from '../config/index.ts';
+import { DEFAULT_SETTINGS, type Settings } from '../config/index.ts';
 import { CredentialVerifier, ensureAdminToken, TenantAdmin } from '../control/index.ts';
 import { type DeviceServices, openDeviceServices } from '../devices/index.ts';
 import { createGateway } from '../gateway/index.ts';
@@ -17,6 +18,7 @@ import {
   TenantLedger,
   WitnessPool,
 } from '../ledger/index.ts';
+import { type MqttListener, startMqttListener } from '../mqtt/index.ts';
 import {
   CollectionService,
   RecordService,
@@ -43,6 +45,8 @@ export interface Platform {
   readonly bus: Bus;
   /** Device registry, authenticator, telemetry ingest and RPC queue (the listeners use these). */
   readonly devices: DeviceServices;
+  /** The MQTT listener, unless `mqtt` is `off`, `listen` is false, or its default port was taken. */
+  readonly mqtt: MqttListener | undefined;
   /** Stops taking requests, finishes in-flight writes, closes stores. Idempotent. */
   close(): Promise<void>;
 }
@@ -150,7 +154,9 @@ export async function startPlatform(
     const collections = new CollectionService(locate, committer, schemas);
     const records = new RecordService(locate, committer, schemas, new RecordKeys(keyService));
     const devices = openDeviceServices({ settings, stores, locate, committer, bus, logger });
+    const metrics = new Registry();
     const http = await createGateway({
+      metrics,
       logger,
       bodyLimit: settings.bodyLimit,
       pageSizeMax: settings.pageSizeMax,
@@ -190,6 +196,7 @@ export async function startPlatform(
       .start(liveTenantIds(stores))
       .catch((error: unknown) => logger.warn({ err: error }, 'bus: start-up catch-up failed'));
     let url = '';
+    let mqtt: MqttListener | undefined;
     if (options.listen ?? true) {
       const { host, port } = splitListen(settings.listen);
       await http.listen({ host, port });
@@ -197,6 +204,7 @@ export async function startPlatform(
       const bound = typeof address === 'object' && address !== null ? address.port : port;
       const scheme = settings.tlsCert === undefined ? 'http' : 'https';
       url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+      mqtt = await startMqtt(settings, devices, metrics, logger);
     }
     rotation
       .resumePending((id) => stores.controlPlane.getTenant(id))
@@ -207,6 +215,7 @@ export async function startPlatform(
     const close = () => {
       closed ??= (async () => {
         closing = true;
+        await mqtt?.close();
         await Promise.race([
           http.close(),
           new Promise((resolve) => setTimeout(resolve, settings.shutdownTimeoutMs).unref()),
@@ -231,6 +240,7 @@ export async function startPlatform(
       sealer,
       bus,
       devices,
+      mqtt,
       close,
     };
   } catch (error) {
@@ -238,6 +248,47 @@ export async function startPlatform(
     await bus.close().catch(() => undefined);
     await stores.close().catch(() => undefined);
     throw error;
+  }
+}
+
+/**
+ * Starts the MQTT listener on `settings.mqtt`. When that is the default address and it is
+ * taken (a Mosquitto on 1883, say), the platform runs without MQTT and says so; a taken
+ * address that was asked for fails the start.
+ */
+async function startMqtt(
+  settings: Settings,
+  devices: DeviceServices,
+  metrics: Registry,
+  logger: Logger,
+): Promise<MqttListener | undefined> {
+  if (settings.mqtt === 'off') return undefined;
+  const { host, port } = splitListen(settings.mqtt);
+  try {
+    return await startMqttListener({
+      host,
+      port,
+      authenticator: devices.authority,
+      ingest: devices.telemetry,
+      attributes: { read: (device, query) => devices.readAttributes(device, query) },
+      rpc: devices.rpc,
+      limits: {
+        maxPacket: settings.mqttMaxPacket,
+        clientInflightMax: settings.mqttClientInflightMax,
+        inflightMax: settings.mqttInflightMax,
+        connectTimeoutMs: settings.mqttConnectTimeoutMs,
+      },
+      metrics,
+      logger,
+    });
+  } catch (error) {
+    const inUse = (error as { code?: unknown }).code === 'EADDRINUSE';
+    if (!inUse || settings.mqtt !== DEFAULT_SETTINGS.mqtt) throw error;
+    logger.error(
+      { mqtt: settings.mqtt },
+      'mqtt: the default address is in use; running without MQTT (set --mqtt HOST:PORT or --mqtt off)',
+    );
+    return undefined;
   }
 }
 
