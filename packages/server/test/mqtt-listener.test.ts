@@ -170,7 +170,7 @@ describe('MQTT listener with real peers', () => {
       '1',
     ]);
     await mqtt.rpc.send('tenant-a', 'a2', '7', { method: 'setGpio', params: { pin: 4 } });
-    const result = await sub.stop();
+    const result = await sub.finished();
     assert.deepEqual(sub.messages, [
       'v1/devices/me/rpc/request/7 {"method":"setGpio","params":{"pin":4}}',
     ]);

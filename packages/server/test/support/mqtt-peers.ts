@@ -38,7 +38,13 @@ export function cliAddress(url: string): string[] {
 export async function startSub(
   url: string,
   args: readonly string[],
-): Promise<{ messages: string[]; suback: string; stop(): Promise<CliResult> }> {
+): Promise<{
+  messages: string[];
+  suback: string;
+  stop(): Promise<CliResult>;
+  /** Resolves when mosquitto_sub exits by itself (after `-C N` messages). */
+  finished(): Promise<CliResult>;
+}> {
   // stdout is a pipe here, which mosquitto_sub would block-buffer: stdbuf makes it line-buffered.
   const child = spawn('stdbuf', ['-oL', 'mosquitto_sub', ...cliAddress(url), '-d', '-v', ...args]);
   const messages: string[] = [];
@@ -69,6 +75,11 @@ export async function startSub(
     get suback() {
       return suback;
     },
+    finished: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve({ code: child.exitCode, stdout, stderr });
+        child.once('exit', (code) => resolve({ code, stdout, stderr }));
+      }),
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve({ code: child.exitCode, stdout, stderr });

@@ -1,0 +1,246 @@
+/**
+ * MQTT against the real platform on SQLite and PostgreSQL: ThingsBoard payloads from
+ * mosquitto_pub land as typed points with one ledger entry each, attribute requests and
+ * server-side RPC round-trip through the RPC queue, gateways publish for children, and bad
+ * input (malformed packets, oversized payloads, invalid JSON, wrong types, out-of-range
+ * timestamps) is refused with the connection closed, nothing half-written, the server up.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { backendNames } from './support/backends.ts';
+import {
+  cliAddress,
+  connectPacket,
+  mqttClient,
+  publishOutcome,
+  rawSocket,
+  readUntilClosed,
+  remainingLength,
+  runCli,
+  startSub,
+} from './support/mqtt-peers.ts';
+import { type MqttPlatform, startMqttPlatform } from './support/mqtt-platform.ts';
+
+const TELEMETRY = 'v1/devices/me/telemetry';
+
+for (const backend of backendNames()) {
+  describe(`MQTT on the platform (${backend})`, () => {
+    let p: MqttPlatform;
+    let t: { id: string; key: string };
+    let dev: { id: string; token: string };
+    const telemetryEntries = async (deviceId: string) =>
+      (await p.ledgerResources(t.id)).filter((r) => r === `telemetry/${deviceId}`).length;
+
+    before(async () => {
+      p = await startMqttPlatform(backend);
+      t = await p.tenant('mqtt');
+      dev = await p.device(t.key, 'sensor');
+    });
+    after(() => p.close());
+
+    it('mosquitto_pub: every ThingsBoard shape lands as typed points, one ledger entry per message', async () => {
+      const ts = Date.now() - 60_000;
+      const shapes = [
+        { temperature: 21.5, on: true, mode: 'eco', cfg: { a: [1, 2] } },
+        { ts, values: { temperature: 20 } },
+        [{ ts: ts - 1000, values: { temperature: 19 } }, { humidity: 40 }],
+      ];
+      for (const shape of shapes) {
+        const result = await runCli('mosquitto_pub', [
+          ...cliAddress(p.url),
+          '-u',
+          dev.token,
+          '-q',
+          '1',
+          '-t',
+          TELEMETRY,
+          '-m',
+          JSON.stringify(shape),
+        ]);
+        assert.equal(result.code, 0, result.stderr);
+      }
+      const points = await p.call(
+        'GET',
+        `/v1/devices/${dev.id}/telemetry?from=${ts - 5000}&to=${Date.now() + 600_000}`,
+        t.key,
+      );
+      assert.equal(points.status, 200);
+      const values = (key: string) => points.body[key].map((x: { value: unknown }) => x.value);
+      assert.deepEqual(values('temperature'), [19, 20, 21.5]);
+      assert.deepEqual(values('on'), [true]);
+      assert.deepEqual(values('mode'), ['eco']);
+      assert.deepEqual(values('cfg'), [{ a: [1, 2] }]);
+      assert.deepEqual(values('humidity'), [40]);
+      assert.equal(await telemetryEntries(dev.id), 3);
+    });
+
+    it('attributes, attribute requests and server-side RPC through the RPC queue', async () => {
+      const client = await mqttClient(p.url, { username: dev.token });
+      await client.publishAsync('v1/devices/me/attributes', JSON.stringify({ fw: '1.2' }), {
+        qos: 1,
+      });
+      await client.subscribeAsync(
+        ['v1/devices/me/attributes/response/+', 'v1/devices/me/rpc/request/+'],
+        { qos: 1 },
+      );
+      const inbox: Array<[string, unknown]> = [];
+      const next = () =>
+        new Promise<[string, unknown]>((resolve) =>
+          client.once('message', (topic, payload) => resolve([topic, JSON.parse(String(payload))])),
+        );
+      let message = next();
+      await client.publishAsync(
+        'v1/devices/me/attributes/request/1',
+        JSON.stringify({ clientKeys: 'fw' }),
+        { qos: 1 },
+      );
+      inbox.push(await message);
+      assert.deepEqual(inbox[0], [
+        'v1/devices/me/attributes/response/1',
+        { client: { fw: '1.2' } },
+      ]);
+      message = next();
+      const rpc = p.call('POST', `/v1/devices/${dev.id}/rpc`, t.key, {
+        method: 'setGpio',
+        params: { pin: 4 },
+        timeoutMs: 60_000,
+      });
+      const [topic, body] = await message;
+      assert.deepEqual(body, { method: 'setGpio', params: { pin: 4 } });
+      const requestId = topic.split('/').at(-1)!;
+      await client.publishAsync(
+        `v1/devices/me/rpc/response/${requestId}`,
+        JSON.stringify({ done: true }),
+        { qos: 1 },
+      );
+      const answered = await rpc;
+      assert.equal(answered.body.status, 'succeeded', JSON.stringify(answered.body));
+      assert.deepEqual(answered.body.response, { done: true });
+      await client.endAsync();
+    });
+
+    it('a persistent RPC queued while offline reaches mosquitto_sub when it subscribes', async () => {
+      const queued = await p.call('POST', `/v1/devices/${dev.id}/rpc`, t.key, {
+        method: 'reboot',
+        persistent: true,
+        timeoutMs: 600_000,
+      });
+      assert.ok(queued.status < 300, JSON.stringify(queued.body));
+      const sub = await startSub(p.url, [
+        '-u',
+        dev.token,
+        '-q',
+        '1',
+        '-t',
+        'v1/devices/me/rpc/request/+',
+        '-C',
+        '1',
+      ]);
+      assert.equal((await sub.finished()).code, 0);
+      assert.equal(sub.messages.length, 1);
+      assert.match(
+        sub.messages[0]!,
+        /^v1\/devices\/me\/rpc\/request\/[0-9a-f-]{36} \{"method":"reboot"/,
+      );
+    });
+
+    it('a gateway creates its children on first use and publishes for them', async () => {
+      const gw = await p.device(t.key, 'gateway', true);
+      const client = await mqttClient(p.url, { username: gw.token });
+      await client.publishAsync('v1/gateway/connect', JSON.stringify({ device: 'Pump 1' }), {
+        qos: 1,
+      });
+      await client.publishAsync(
+        'v1/gateway/telemetry',
+        JSON.stringify({ 'Pump 1': [{ ts: Date.now(), values: { rpm: 900 } }] }),
+        { qos: 1 },
+      );
+      await client.endAsync();
+      const list = await p.call('GET', '/v1/devices?limit=100', t.key);
+      const pump = (list.body.items ?? list.body).find(
+        (d: { name: string }) => d.name === 'Pump 1',
+      );
+      assert.ok(pump, 'the child device exists');
+      const latest = await p.call('GET', `/v1/devices/${pump.id}/telemetry/latest?keys=rpm`, t.key);
+      assert.equal(latest.body.rpm[0].value, 900);
+    });
+
+    describe('bad input is refused, nothing half-written, the server stays up', () => {
+      const refusedCases: Array<[string, string | Buffer]> = [
+        ['invalid JSON', '{"temperature": '],
+        ['not UTF-8', Buffer.from([0x7b, 0xff, 0xfe, 0x7d])],
+        ['a JSON string', '"hot"'],
+        ['wrong types', JSON.stringify({ ts: 'yesterday', values: 5 })],
+        [
+          'a timestamp far in the future',
+          JSON.stringify({ ts: Date.now() + 10 * 365 * 86_400_000, values: { t: 1 } }),
+        ],
+        ['a timestamp before the epoch', JSON.stringify({ ts: -1, values: { t: 1 } })],
+        ['an empty key', JSON.stringify({ '': 1 })],
+      ];
+      for (const [what, payload] of refusedCases) {
+        it(`${what}: connection closed, no PUBACK, no ledger entry`, async () => {
+          const before = await telemetryEntries(dev.id);
+          const client = await mqttClient(p.url, { username: dev.token });
+          assert.equal(await publishOutcome(client, TELEMETRY, payload), 'refused');
+          assert.equal(await telemetryEntries(dev.id), before);
+        });
+      }
+
+      it('an oversized payload is refused before it is buffered', async () => {
+        const client = await mqttClient(p.url, { username: dev.token });
+        const big = JSON.stringify({ blob: 'x'.repeat(p.platform.settings.mqttMaxPacket) });
+        assert.equal(await publishOutcome(client, TELEMETRY, big), 'refused');
+      });
+
+      it('malformed packets close the connection', async () => {
+        const garbage = [
+          Buffer.from('GET / HTTP/1.1\r\n\r\n'),
+          Buffer.from([0x10, 0xff, 0xff, 0xff, 0xff, 0x7f]), // a 5-byte Remaining Length
+          Buffer.from([0x30, 0x03, 0x00, 0x01, 0x61]), // PUBLISH before CONNECT
+          Buffer.concat([connectPacket('c', dev.token), connectPacket('c', dev.token)]), // two CONNECTs
+          Buffer.concat([
+            connectPacket('c', dev.token),
+            Buffer.from([0x32, 0x03, 0xff, 0xff, 0x00]),
+          ]), // topic length past the packet
+          Buffer.concat([connectPacket('c', dev.token), Buffer.from([0xf0, 0x00])]), // reserved type 15
+        ];
+        for (const bytes of garbage) {
+          const socket = await rawSocket(p.url);
+          const closedWith = readUntilClosed(socket);
+          socket.write(bytes);
+          await closedWith;
+        }
+        const huge = await rawSocket(p.url);
+        const closedWith = readUntilClosed(huge);
+        huge.write(
+          Buffer.concat([
+            connectPacket('h', dev.token),
+            Buffer.from([0x30]),
+            remainingLength(200_000_000),
+          ]),
+        );
+        await closedWith;
+      });
+
+      it('afterwards the server still accepts good data and counts every refusal by reason', async () => {
+        const client = await mqttClient(p.url, { username: dev.token });
+        assert.equal(
+          await publishOutcome(client, TELEMETRY, JSON.stringify({ ok: 1 })),
+          'acknowledged',
+        );
+        await client.endAsync();
+        const metrics = await p.call('GET', '/metrics');
+        for (const reason of ['invalid_json', 'invalid_payload', 'packet_too_large'])
+          assert.match(
+            metrics.body,
+            new RegExp(`palisade_mqtt_refusals_total\\{reason="${reason}"`),
+          );
+        assert.match(
+          metrics.body,
+          /palisade_mqtt_refusals_total\{reason="invalid_payload",code="PALISADE_[A-Z_]+"\}/,
+        );
+      });
+    });
+  });
+}
