@@ -29,7 +29,12 @@ export async function startCommand(argv: string[]): Promise<number> {
     );
   }
   platform.http.log.info(
-    { url: platform.url, data: settings.data, shards: platform.stores.shards.size },
+    {
+      url: platform.url,
+      mqtt: platform.mqtt?.url,
+      data: settings.data,
+      shards: platform.stores.shards.size,
+    },
     'palisade is listening',
   );
   return new Promise((resolve) => {
