@@ -76,13 +76,13 @@ function startServer(settings: BackendFixture['settings']): Promise<Server> {
   });
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: response JSON is read field by field
 async function http(
   url: string,
   method: string,
   path: string,
   token: string,
   body?: unknown,
+  // biome-ignore lint/suspicious/noExplicitAny: response JSON is read field by field
 ): Promise<any> {
   const response = await fetch(`${url}${path}`, {
     method,
