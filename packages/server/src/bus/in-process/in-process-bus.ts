@@ -24,6 +24,11 @@ export class InProcessBus implements Bus {
   readonly #file: StreamFile;
   readonly #limits: BusLimits;
   readonly #subscriptions = new Set<InProcessSubscription>();
+  readonly #pending: {
+    events: CheckedEvent[];
+    resolve: () => void;
+    reject: (error: unknown) => void;
+  }[] = [];
   readonly #purge: NodeJS.Timeout;
   #closed = false;
 
@@ -56,6 +61,7 @@ export class InProcessBus implements Bus {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#flush();
     this.#closed = true;
     clearInterval(this.#purge);
     await Promise.all([...this.#subscriptions].map((s) => s.stop()));
@@ -72,7 +78,30 @@ export class InProcessBus implements Bus {
       checkEvent(this.#limits.prefix, tenantId, event, this.#limits.maxPayload),
     );
     if (checked.length === 0) return;
-    this.#file.append(checked, Date.now());
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ events: checked, resolve, reject });
+      if (this.#pending.length === 1) setImmediate(() => this.#flush());
+    });
+  }
+
+  /**
+   * Group append: every publish of one event-loop turn shares one fsync'd transaction. An
+   * fsync per publish blocked the loop (node:sqlite is synchronous) once per telemetry message.
+   */
+  #flush(): void {
+    const batch = this.#pending.splice(0);
+    if (batch.length === 0) return;
+    try {
+      this.#open();
+      this.#file.append(
+        batch.flatMap((p) => p.events),
+        Date.now(),
+      );
+    } catch (error) {
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    for (const p of batch) p.resolve();
     for (const subscription of this.#subscriptions) subscription.wake();
   }
 
