@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { PalisadeError } from '../../errors/index.ts';
 import type { Tenant, TenantStatus } from '../../tenancy/index.ts';
+import { ADMIN_TOKEN_KEY, TENANT_COLUMNS, type TenantDbRow, toTenant } from '../tenant-rows.ts';
 import type {
   ApiKeyRow,
   ControlPlaneStore,
@@ -12,33 +13,6 @@ import { PG_CONTROL_PLANE_MIGRATIONS } from './control-plane-migrations.ts';
 import { PgDeviceIndex } from './postgres-device-index.ts';
 import { PgControlPlaneKeys } from './postgres-key-store.ts';
 import { migratePostgres } from './postgres-migrate.ts';
-
-const ADMIN_TOKEN_KEY = 'admin_token_sha256';
-const TENANT_COLUMNS = 'id, slug, name, plan, status, shard, created_at, updated_at';
-
-interface TenantPgRow {
-  id: string;
-  slug: string;
-  name: string;
-  plan: string;
-  status: TenantStatus;
-  shard: string;
-  created_at: Date;
-  updated_at: Date;
-}
-
-function toTenant(row: TenantPgRow): Tenant {
-  return {
-    id: row.id,
-    slug: row.slug,
-    name: row.name,
-    plan: row.plan,
-    status: row.status,
-    shard: row.shard,
-    createdAt: row.created_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
-  };
-}
 
 /** The scale-out control plane: platform tables in one PostgreSQL database. */
 export class PostgresControlPlaneStore implements ControlPlaneStore {
@@ -135,7 +109,7 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
   }
 
   async getTenant(id: string): Promise<Tenant | undefined> {
-    const result = await this.#pool.query<TenantPgRow>(
+    const result = await this.#pool.query<TenantDbRow>(
       `SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = $1`,
       [id],
     );
@@ -144,7 +118,7 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
   }
 
   async listTenants(page: PageQuery): Promise<Tenant[]> {
-    const result = await this.#pool.query<TenantPgRow>(
+    const result = await this.#pool.query<TenantDbRow>(
       `SELECT ${TENANT_COLUMNS} FROM tenants WHERE ($1::uuid IS NULL OR id > $1::uuid) ORDER BY id LIMIT $2`,
       [page.after ?? null, page.limit],
     );
@@ -156,7 +130,7 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
     fields: { name?: string; plan?: string; status?: TenantStatus },
     updatedAt: string,
   ): Promise<Tenant | undefined> {
-    const result = await this.#pool.query<TenantPgRow>(
+    const result = await this.#pool.query<TenantDbRow>(
       `UPDATE tenants SET name = coalesce($1, name), plan = coalesce($2, plan), status = coalesce($3, status), updated_at = $4
        WHERE id = $5 RETURNING ${TENANT_COLUMNS}`,
       [fields.name ?? null, fields.plan ?? null, fields.status ?? null, updatedAt, id],
@@ -211,7 +185,7 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
 
   async findCredential(secretHash: string): Promise<StoredCredential | undefined> {
     if ((await this.getAdminTokenHash()) === secretHash) return { kind: 'admin' };
-    const result = await this.#pool.query<TenantPgRow & { key_id: string }>(
+    const result = await this.#pool.query<TenantDbRow & { key_id: string }>(
       `SELECT k.id AS key_id, ${TENANT_COLUMNS.split(', ')
         .map((c) => `t.${c}`)
         .join(', ')}

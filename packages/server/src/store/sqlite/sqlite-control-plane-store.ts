@@ -1,6 +1,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { PalisadeError } from '../../errors/index.ts';
 import type { Tenant, TenantStatus } from '../../tenancy/index.ts';
+import { ADMIN_TOKEN_KEY, TENANT_COLUMNS, type TenantDbRow, toTenant } from '../tenant-rows.ts';
 import type {
   ApiKeyRow,
   ControlPlaneStore,
@@ -12,33 +13,6 @@ import { CONTROL_PLANE_MIGRATIONS } from './control-plane-migrations.ts';
 import { migrateSqlite, openSqlite } from './sqlite-database.ts';
 import { SqliteDeviceIndex } from './sqlite-device-index.ts';
 import { SqliteControlPlaneKeys } from './sqlite-key-store.ts';
-
-const ADMIN_TOKEN_KEY = 'admin_token_sha256';
-const TENANT_COLUMNS = 'id, slug, name, plan, status, shard, created_at, updated_at';
-
-interface TenantSqlRow {
-  id: string;
-  slug: string;
-  name: string;
-  plan: string;
-  status: TenantStatus;
-  shard: string;
-  created_at: string;
-  updated_at: string;
-}
-
-function toTenant(row: TenantSqlRow): Tenant {
-  return {
-    id: row.id,
-    slug: row.slug,
-    name: row.name,
-    plan: row.plan,
-    status: row.status,
-    shard: row.shard,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
 
 /** The embedded control plane: `DATA/platform.db`. */
 export class SqliteControlPlaneStore implements ControlPlaneStore {
@@ -132,7 +106,7 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
 
   async getTenant(id: string): Promise<Tenant | undefined> {
     const row = this.#sql(`SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = ?`).get(id) as
-      | TenantSqlRow
+      | TenantDbRow
       | undefined;
     return row === undefined ? undefined : toTenant(row);
   }
@@ -140,7 +114,7 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
   async listTenants(page: PageQuery): Promise<Tenant[]> {
     const rows = this.#sql(
       `SELECT ${TENANT_COLUMNS} FROM tenants WHERE id > ? ORDER BY id LIMIT ?`,
-    ).all(page.after ?? '', page.limit) as unknown as TenantSqlRow[];
+    ).all(page.after ?? '', page.limit) as unknown as TenantDbRow[];
     return rows.map(toTenant);
   }
 
@@ -153,7 +127,7 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
       `UPDATE tenants SET name = coalesce(?, name), plan = coalesce(?, plan), status = coalesce(?, status), updated_at = ?
        WHERE id = ? RETURNING ${TENANT_COLUMNS}`,
     ).get(fields.name ?? null, fields.plan ?? null, fields.status ?? null, updatedAt, id) as
-      | TenantSqlRow
+      | TenantDbRow
       | undefined;
     return row === undefined ? undefined : toTenant(row);
   }
@@ -207,7 +181,7 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
         .join(', ')}
        FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
        WHERE k.secret_hash = ? AND k.revoked_at IS NULL`,
-    ).get(secretHash) as (TenantSqlRow & { key_id: string }) | undefined;
+    ).get(secretHash) as (TenantDbRow & { key_id: string }) | undefined;
     return row === undefined
       ? undefined
       : { kind: 'api-key', keyId: row.key_id, tenant: toTenant(row) };

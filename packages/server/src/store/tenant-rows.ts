@@ -1,0 +1,35 @@
+import type { Tenant, TenantStatus } from '../tenancy/index.ts';
+
+/** The control plane's key for the platform-admin token's hash. */
+export const ADMIN_TOKEN_KEY = 'admin_token_sha256';
+/** The tenant columns, in the order every tenant query selects them. */
+export const TENANT_COLUMNS = 'id, slug, name, plan, status, shard, created_at, updated_at';
+
+/** A tenant row as either backend returns it: SQLite gives ISO text, PostgreSQL a Date. */
+export interface TenantDbRow {
+  id: string;
+  slug: string;
+  name: string;
+  plan: string;
+  status: TenantStatus;
+  shard: string;
+  created_at: string | Date;
+  updated_at: string | Date;
+}
+
+function iso(value: string | Date): string {
+  return typeof value === 'string' ? value : value.toISOString();
+}
+
+export function toTenant(row: TenantDbRow): Tenant {
+  return {
+    id: row.id,
+    slug: row.slug,
+    name: row.name,
+    plan: row.plan,
+    status: row.status,
+    shard: row.shard,
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
+  };
+}
