@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { BusMessage } from '../src/bus/index.ts';
 import { uuid7 } from '../src/ids/index.ts';
@@ -8,6 +9,7 @@ import { backendNames } from './support/backends.ts';
 import { DEVICE_ATTACKS, type DeviceVictim, deviceVictim } from './support/device-attacks.ts';
 
 interface Victim extends DeviceVictim {
+  readonly edgeNodeId: string;
   readonly tenantId: string;
   readonly keyId: string;
   readonly recordId: string;
@@ -15,6 +17,15 @@ interface Victim extends DeviceVictim {
 }
 
 type Attack = (api: TestApi, attackerKey: string, victim: Victim) => Promise<Reply>;
+
+/** Fresh Ed25519 and ML-DSA-65 public keys, as an edge node enrolls them (base64 SPKI DER). */
+function edgePublicKeys(): { ed25519: string; mldsa65: string } {
+  const spki = (type: 'ed25519' | 'ml-dsa-65') =>
+    generateKeyPairSync(type as 'ed25519')
+      .publicKey.export({ format: 'der', type: 'spki' })
+      .toString('base64');
+  return { ed25519: spki('ed25519'), mldsa65: spki('ml-dsa-65') };
+}
 
 /**
  * Every route of the API, keyed as in the OpenAPI document, with what tenant B tries against
@@ -170,6 +181,44 @@ const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack
       api.call('GET', `/v1/platform/tenants/${v.tenantId}/keys/jobs/${v.jobId}`, key),
   },
   ...(DEVICE_ATTACKS as Record<string, { readonly expect: number; readonly attack: Attack }>),
+  'post /v1/edge-nodes/enrollment-tokens': {
+    expect: 201,
+    attack: (api, key) => api.call('POST', '/v1/edge-nodes/enrollment-tokens', key, { name: 'b' }),
+  },
+  'get /v1/edge-nodes': {
+    expect: 200,
+    attack: (api, key) => api.call('GET', '/v1/edge-nodes', key),
+  },
+  'patch /v1/edge-nodes/{id}': {
+    expect: 404,
+    attack: (api, key, v) =>
+      api.call('PATCH', `/v1/edge-nodes/${v.edgeNodeId}`, key, { disabled: true }),
+  },
+  'post /v1/edge-nodes/{id}/rekey': {
+    expect: 404,
+    attack: (api, key, v) => api.call('POST', `/v1/edge-nodes/${v.edgeNodeId}/rekey`, key),
+  },
+  'get /v1/edge-nodes/{id}/alerts': {
+    expect: 404,
+    attack: (api, key, v) => api.call('GET', `/v1/edge-nodes/${v.edgeNodeId}/alerts`, key),
+  },
+  // The node routes ignore tenant keys: only a token or node credential of A's would work.
+  'post /v1/edge/enroll': {
+    expect: 401,
+    attack: (api, key) =>
+      api.call('POST', '/v1/edge/enroll', key, { token: key, ...edgePublicKeys() }),
+  },
+  'post /v1/edge/batches': {
+    expect: 401,
+    attack: (api, key, v) =>
+      api.call('POST', '/v1/edge/batches', key, {
+        nodeId: v.edgeNodeId,
+        batchId: 'b1',
+        createdAt: new Date().toISOString(),
+        messages: [{ deviceId: v.deviceId, payload: { injected: 1 }, receivedAt: 1 }],
+        signatures: { ed25519: 'AA==', mldsa65: 'AA==' },
+      }),
+  },
   'get /healthz': { expect: 200, attack: (api, key) => api.call('GET', '/healthz', key) },
   'get /readyz': { expect: 200, attack: (api, key) => api.call('GET', '/readyz', key) },
   'get /metrics': { expect: 200, attack: (api, key) => api.call('GET', '/metrics', key) },
@@ -218,7 +267,15 @@ for (const backend of backendNames()) {
           break;
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
+      const enrollment = await api.call('POST', '/v1/edge-nodes/enrollment-tokens', a.key, {
+        name: 'Ada edge',
+      });
+      const node = await api.call('POST', '/v1/edge/enroll', undefined, {
+        token: enrollment.body.token,
+        ...edgePublicKeys(),
+      });
       victim = {
+        edgeNodeId: node.body.nodeId,
         tenantId: a.id,
         keyId: a.keyId,
         recordId: record.body.id,
@@ -264,6 +321,7 @@ for (const backend of backendNames()) {
             credentialId: uuid7(),
             rpcId: uuid7(),
             caId: uuid7(),
+            edgeNodeId: uuid7(),
           };
           const control = await attack(api, b.key, ghost);
           assert.deepEqual(

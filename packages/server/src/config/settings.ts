@@ -338,6 +338,20 @@ export const SETTINGS = {
     minimum: 1,
     doc: 'Longest `timeoutMs` an RPC request may ask for (a persistent request waits that long for its device).',
   },
+  edgeEnrollmentTtlMs: {
+    flag: 'edge-enrollment-ttl-ms',
+    env: 'PALISADE_EDGE_ENROLLMENT_TTL_MS',
+    type: 'integer',
+    minimum: 1000,
+    doc: 'How long a one-time edge enrollment (or rekey) token stays usable.',
+  },
+  edgeBatchMaxMessages: {
+    flag: 'edge-batch-max-messages',
+    env: 'PALISADE_EDGE_BATCH_MAX_MESSAGES',
+    type: 'integer',
+    minimum: 1,
+    doc: 'Most messages one signed edge batch may carry (`POST /v1/edge/batches`).',
+  },
   telemetryStreamHeartbeatMs: {
     flag: 'telemetry-stream-heartbeat-ms',
     env: 'PALISADE_TELEMETRY_STREAM_HEARTBEAT_MS',
@@ -433,6 +447,8 @@ export interface Settings {
   telemetryPartitionMonthsAhead: number;
   rpcTimeoutDefaultMs: number;
   rpcTimeoutMaxMs: number;
+  edgeEnrollmentTtlMs: number;
+  edgeBatchMaxMessages: number;
   telemetryStreamHeartbeatMs: number;
   mqtt: string;
   mqttMaxPacket: number;
@@ -489,6 +505,8 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   telemetryPartitionMonthsAhead: 3,
   rpcTimeoutDefaultMs: 30_000,
   rpcTimeoutMaxMs: 604_800_000,
+  edgeEnrollmentTtlMs: 86_400_000,
+  edgeBatchMaxMessages: 5000,
   telemetryStreamHeartbeatMs: 15_000,
   mqtt: '127.0.0.1:1883',
   mqttMaxPacket: 65_536,

@@ -1,10 +1,10 @@
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/index.ts';
-import type { GroupCommitter } from '../commit/index.ts';
+import type { GroupCommitter, WriteEvent } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { uuid7 } from '../ids/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
-import type { Aggregate, AggregateRow, TelemetryPoint } from '../store/index.ts';
+import type { Aggregate, AggregateRow, TelemetryPoint, TenantWriteTx } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import type { DeviceIdentity, IngestResult, TelemetryIngest } from './device-contract.ts';
 import { checkDeviceId, deviceNotFound } from './device-registry.ts';
@@ -62,30 +62,57 @@ export class TelemetryService implements TelemetryIngest {
 
   /** Telemetry of `deviceId` sent by whoever `context` names (the device, or a tenant key). */
   async ingest(context: TenantContext, deviceId: string, payload: unknown): Promise<IngestResult> {
-    checkDeviceId(deviceId);
-    const points = parseTelemetry(payload, Date.now(), this.#limits);
+    const points = this.parse(deviceId, payload, Date.now());
     const store = await this.#locate(context);
-    await this.#committer.submit(store, async (tx, record) => {
-      const device = await tx.devices.getDevice(deviceId);
-      if (device === undefined) throw deviceNotFound();
-      const allowed = device.telemetryKeys;
-      const unknown = allowed === null ? undefined : points.find((p) => !allowed.includes(p.key));
-      if (unknown !== undefined)
-        throw new PalisadeError(
-          'PALISADE_TELEMETRY_UNKNOWN_KEY',
-          `the device does not declare the telemetry key ${JSON.stringify(unknown.key)}`,
-          [{ path: `/${unknown.key}`, message: 'is not one of the device telemetryKeys' }],
-        );
-      await tx.devices.insertPoints(deviceId, points);
-      record({
-        actor: context.actor.id,
-        action: 'telemetry.ingest',
-        resource: `telemetry/${deviceId}`,
-        state: { device: deviceId, points: points.map((p) => [p.key, p.ts, p.type, p.value]) },
-      });
-    });
-    this.#publish(context, { deviceId, points });
+    await this.#committer.submit(store, (tx, record) =>
+      this.write(tx, record, context.actor.id, deviceId, points),
+    );
+    this.announce(context, deviceId, points);
     return { points: points.length };
+  }
+
+  /** One message's typed points; `now` is the ts of points that name none. Throws on bad input. */
+  parse(deviceId: string, payload: unknown, now: number): TelemetryPoint[] {
+    checkDeviceId(deviceId);
+    return parseTelemetry(payload, now, this.#limits);
+  }
+
+  /**
+   * Writes one message's points inside a caller's group-commit op and records its ledger
+   * entry (`via` joins the entry's state, e.g. the edge node and batch that vouched for it).
+   * A refusal throws a PalisadeError before anything is written.
+   */
+  async write(
+    tx: TenantWriteTx,
+    record: (event: WriteEvent) => void,
+    actor: string,
+    deviceId: string,
+    points: readonly TelemetryPoint[],
+    via?: Readonly<Record<string, unknown>>,
+  ): Promise<void> {
+    const device = await tx.devices.getDevice(deviceId);
+    if (device === undefined) throw deviceNotFound();
+    const allowed = device.telemetryKeys;
+    const unknown = allowed === null ? undefined : points.find((p) => !allowed.includes(p.key));
+    if (unknown !== undefined)
+      throw new PalisadeError(
+        'PALISADE_TELEMETRY_UNKNOWN_KEY',
+        `the device does not declare the telemetry key ${JSON.stringify(unknown.key)}`,
+        [{ path: `/${unknown.key}`, message: 'is not one of the device telemetryKeys' }],
+      );
+    await tx.devices.insertPoints(deviceId, points);
+    const state = { device: deviceId, points: points.map((p) => [p.key, p.ts, p.type, p.value]) };
+    record({
+      actor,
+      action: 'telemetry.ingest',
+      resource: `telemetry/${deviceId}`,
+      state: via === undefined ? state : { ...state, via },
+    });
+  }
+
+  /** Publishes committed points on the bus (kind `telemetry`) for live consumers. */
+  announce(context: TenantContext, deviceId: string, points: readonly TelemetryPoint[]): void {
+    this.#publish(context, { deviceId, points });
   }
 
   async attributes(device: DeviceIdentity, payload: unknown): Promise<IngestResult> {

@@ -90,6 +90,19 @@ export const ERROR_CODES = {
     status: 413,
     title: 'The message has too many points or keys',
   },
+  PALISADE_EDGE_UNAUTHENTICATED: {
+    status: 401,
+    title: 'The edge enrollment token or node credential is not valid',
+  },
+  PALISADE_EDGE_SIGNATURE_INVALID: {
+    status: 403,
+    title: "The batch signatures do not verify with the edge node's keys",
+  },
+  PALISADE_EDGE_NODE_NOT_FOUND: { status: 404, title: 'No such edge node' },
+  PALISADE_EDGE_BATCH_CONFLICT: {
+    status: 409,
+    title: 'The batch id was already applied with other content',
+  },
   PALISADE_UNAVAILABLE: { status: 503, title: 'The server is shutting down or not ready' },
   PALISADE_INTERNAL: { status: 500, title: 'Internal error' },
   PALISADE_DECRYPTION_FAILED: {

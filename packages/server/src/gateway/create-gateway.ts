@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { CredentialVerifier, TenantAdmin } from '../control/index.ts';
 import type { DeviceServices } from '../devices/index.ts';
+import type { EdgeService } from '../edge/index.ts';
 import type { KeyRotation } from '../keys/index.ts';
 import type { TenantLedger } from '../ledger/index.ts';
 import type { CollectionService, RecordService } from '../records/index.ts';
@@ -12,6 +13,7 @@ import { installOpenApi } from './openapi.ts';
 import { installProblemHandlers } from './problem-handler.ts';
 import { collectionRoutes } from './routes/collection-routes.ts';
 import { deviceRoutes } from './routes/device-routes.ts';
+import { edgeRoutes } from './routes/edge-routes.ts';
 import { keyRoutes } from './routes/key-routes.ts';
 import { ledgerRoutes } from './routes/ledger-routes.ts';
 import { platformTenantRoutes } from './routes/platform-tenant-routes.ts';
@@ -32,6 +34,8 @@ export interface GatewayOptions {
   readonly records: RecordService;
   /** Device registry, telemetry and RPC routes; absent, they are not served. */
   readonly devices?: DeviceServices | undefined;
+  /** Edge node registry, enrollment and signed batches; absent, they are not served. */
+  readonly edge?: { service: EdgeService; batchMaxMessages: number } | undefined;
   /** Key rotation and status routes; absent, they are not served. */
   readonly keys?: KeyRotation | undefined;
   /** Serve HTTPS (hybrid post-quantum key exchange preferred) with these PEM files. */
@@ -79,6 +83,11 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     deviceRoutes(app, options.devices, options.pageSizeMax);
     telemetryRoutes(app, options.devices, options.pageSizeMax);
   }
+  if (options.edge !== undefined)
+    edgeRoutes(app, options.edge.service, {
+      pageSizeMax: options.pageSizeMax,
+      batchMaxMessages: options.edge.batchMaxMessages,
+    });
   await app.ready();
   return app;
 }

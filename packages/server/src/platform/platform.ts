@@ -9,6 +9,7 @@ import { GroupCommitter } from '../commit/index.ts';
 import { DEFAULT_SETTINGS, type Settings } from '../config/index.ts';
 import { CredentialVerifier, ensureAdminToken, TenantAdmin } from '../control/index.ts';
 import { type DeviceServices, openDeviceServices } from '../devices/index.ts';
+import { EdgeService } from '../edge/index.ts';
 import { createGateway } from '../gateway/index.ts';
 import { KeyRotation, KeyService, openPlatformKms, RecordKeys } from '../keys/index.ts';
 import {
@@ -154,6 +155,14 @@ export async function startPlatform(
     const collections = new CollectionService(locate, committer, schemas);
     const records = new RecordService(locate, committer, schemas, new RecordKeys(keyService));
     const devices = openDeviceServices({ settings, stores, locate, committer, bus, logger });
+    const edge = new EdgeService({
+      controlPlane: stores.controlPlane,
+      locate,
+      committer,
+      telemetry: devices.telemetry,
+      enrollmentTtlMs: settings.edgeEnrollmentTtlMs,
+      logger,
+    });
     const metrics = new Registry();
     const http = await createGateway({
       metrics,
@@ -177,6 +186,7 @@ export async function startPlatform(
       collections,
       records,
       devices,
+      edge: { service: edge, batchMaxMessages: settings.edgeBatchMaxMessages },
       ledger: new TenantLedger(
         locate,
         stores.platformLog,

@@ -16,6 +16,17 @@ export type {
   TenantDeviceReader,
   TenantDeviceWriter,
 } from './device-types.ts';
+export type {
+  EdgeAlertKind,
+  EdgeAlertRow,
+  EdgeBatchRow,
+  EdgeEnrollmentTokenRow,
+  EdgeNodeRow,
+  EdgeNodeStatus,
+  EdgeSignatures,
+  TenantEdgeReader,
+  TenantEdgeWriter,
+} from './edge-types.ts';
 export { openStores, type Stores } from './open-stores.ts';
 export type {
   PlatformCheckpointRow,

@@ -5,6 +5,7 @@ import type {
   TenantDeviceReader,
   TenantDeviceWriter,
 } from './device-types.ts';
+import type { TenantEdgeReader, TenantEdgeWriter } from './edge-types.ts';
 import type {
   ControlPlaneKeyStore,
   SealedFields,
@@ -160,6 +161,7 @@ export interface TenantLedgerReader {
 export interface TenantReader extends TenantLedgerReader {
   readonly keys: TenantKeyReader;
   readonly devices: TenantDeviceReader;
+  readonly edge: TenantEdgeReader;
   getCollection(name: string): Promise<CollectionRow | undefined>;
   listCollections(): Promise<CollectionRow[]>;
   getRecord(collection: string, id: string): Promise<RecordRow | undefined>;
@@ -179,6 +181,7 @@ export type ConditionalWrite<T> =
 export interface TenantWriteTx extends TenantReader {
   readonly keys: TenantKeyWriter;
   readonly devices: TenantDeviceWriter;
+  readonly edge: TenantEdgeWriter;
   putCollection(row: CollectionRow): Promise<void>;
   appendLedger(write: LedgerBatchWrite): Promise<void>;
   insertRecord(row: RecordRow): Promise<void>;

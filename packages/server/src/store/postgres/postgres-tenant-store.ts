@@ -2,6 +2,7 @@ import type { NodeKey } from '@palisade/ledger';
 import type pg from 'pg';
 import { isUuid } from '../../ids/index.ts';
 import type { TenantDeviceReader } from '../device-types.ts';
+import type { TenantEdgeReader } from '../edge-types.ts';
 import type { SealedFields, TenantKeyReader } from '../key-types.ts';
 import type {
   CollectionRow,
@@ -17,6 +18,7 @@ import type {
   TenantWriteTx,
 } from '../types.ts';
 import { PgTenantDevices } from './postgres-device-store.ts';
+import { PgTenantEdge } from './postgres-edge-store.ts';
 import { PgTenantKeys, sealedFromRow, sealedParams } from './postgres-key-store.ts';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -96,12 +98,14 @@ class PgTenantQueries implements TenantWriteTx {
   readonly #tenantId: string;
   readonly keys: PgTenantKeys;
   readonly devices: PgTenantDevices;
+  readonly edge: PgTenantEdge;
 
   constructor(db: Queryable, tenantId: string) {
     this.#db = db;
     this.#tenantId = tenantId;
     this.keys = new PgTenantKeys(db, tenantId);
     this.devices = new PgTenantDevices(db, tenantId);
+    this.edge = new PgTenantEdge(db, tenantId);
   }
 
   async getCollection(name: string): Promise<CollectionRow | undefined> {
@@ -228,6 +232,7 @@ class PgTenantQueries implements TenantWriteTx {
 
   /** Removes every data row of the tenant, children first (the ledger is removed by the owner). */
   async purge(): Promise<void> {
+    await this.edge.purge();
     await this.devices.purge();
     await this.#db.query('DELETE FROM data_keys WHERE tenant_id = $1', [this.#tenantId]);
     await this.#db.query('DELETE FROM key_jobs WHERE tenant_id = $1', [this.#tenantId]);
@@ -375,6 +380,13 @@ class PgTenantReader implements TenantReader {
     getRpc: (deviceId, id) => this.#read((q) => q.devices.getRpc(deviceId, id)),
     pendingRpcs: (deviceId, now, limit) =>
       this.#read((q) => q.devices.pendingRpcs(deviceId, now, limit)),
+  };
+  readonly edge: TenantEdgeReader = {
+    getNode: (id) => this.#read((q) => q.edge.getNode(id)),
+    nodeByCredential: (hash) => this.#read((q) => q.edge.nodeByCredential(hash)),
+    listNodes: (page) => this.#read((q) => q.edge.listNodes(page)),
+    getBatch: (nodeId, batchId) => this.#read((q) => q.edge.getBatch(nodeId, batchId)),
+    listAlerts: (nodeId, page) => this.#read((q) => q.edge.listAlerts(nodeId, page)),
   };
   getCollection(name: string) {
     return this.#read((q) => q.getCollection(name));

@@ -34,6 +34,9 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
   const keyPolicies = ['data_keys', 'key_jobs']
     .map((table) => isolate(table, role, 'SELECT, INSERT, UPDATE, DELETE'))
     .join('\n');
+  const edgePolicies = ['edge_nodes', 'edge_enrollment_tokens', 'edge_batches', 'edge_alerts']
+    .map((table) => isolate(table, role, 'SELECT, INSERT, UPDATE, DELETE'))
+    .join('\n');
   return [
     {
       version: 1,
@@ -190,6 +193,56 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
         );
         CREATE INDEX rpc_requests_by_device ON rpc_requests (tenant_id, device_id, status, id);
         ${devicePolicies}
+      `,
+    },
+    {
+      version: 5,
+      sql: `
+        CREATE TABLE edge_nodes (
+          tenant_id uuid NOT NULL,
+          id uuid NOT NULL,
+          name text NOT NULL,
+          status text NOT NULL CHECK (status IN ('pending', 'active', 'disabled')),
+          ed25519 text,
+          mldsa65 text,
+          credential_hash text,
+          key_version int NOT NULL,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL,
+          PRIMARY KEY (tenant_id, id),
+          UNIQUE (tenant_id, credential_hash)
+        );
+        CREATE TABLE edge_enrollment_tokens (
+          tenant_id uuid NOT NULL,
+          token_hash text NOT NULL,
+          name text NOT NULL,
+          node_id uuid,
+          expires_at timestamptz NOT NULL,
+          created_at timestamptz NOT NULL,
+          PRIMARY KEY (tenant_id, token_hash)
+        );
+        CREATE TABLE edge_batches (
+          tenant_id uuid NOT NULL,
+          node_id uuid NOT NULL,
+          batch_id text NOT NULL,
+          content_hash text NOT NULL,
+          signatures jsonb NOT NULL,
+          result jsonb NOT NULL,
+          applied_at timestamptz NOT NULL,
+          PRIMARY KEY (tenant_id, node_id, batch_id)
+        );
+        CREATE TABLE edge_alerts (
+          tenant_id uuid NOT NULL,
+          id uuid NOT NULL,
+          node_id uuid NOT NULL,
+          kind text NOT NULL,
+          batch_id text,
+          detail jsonb NOT NULL,
+          created_at timestamptz NOT NULL,
+          PRIMARY KEY (tenant_id, id)
+        );
+        CREATE INDEX edge_alerts_by_node ON edge_alerts (tenant_id, node_id, id);
+        ${edgePolicies}
       `,
     },
   ];

@@ -15,6 +15,7 @@ import type {
   TenantWriteTx,
 } from '../types.ts';
 import { SqliteTenantDevices } from './sqlite-device-store.ts';
+import { SqliteTenantEdge } from './sqlite-edge-store.ts';
 import { SqliteTenantKeys, sealedColumns, sealedFromColumns } from './sqlite-key-store.ts';
 
 interface CollectionSqlRow {
@@ -103,10 +104,12 @@ class SqliteTenantReader implements TenantReader {
   protected readonly sql: Statements;
   readonly keys: SqliteTenantKeys;
   readonly devices: SqliteTenantDevices;
+  readonly edge: SqliteTenantEdge;
   constructor(db: DatabaseSync) {
     this.sql = new Statements(db);
     this.keys = new SqliteTenantKeys((sql) => this.sql.get(sql));
     this.devices = new SqliteTenantDevices((sql) => this.sql.get(sql));
+    this.edge = new SqliteTenantEdge((sql) => this.sql.get(sql));
   }
 
   async getCollection(name: string): Promise<CollectionRow | undefined> {

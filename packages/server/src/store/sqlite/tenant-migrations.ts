@@ -139,4 +139,45 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX rpc_requests_by_device ON rpc_requests (device_id, status, id);
     `,
   },
+  {
+    version: 5,
+    sql: `
+      CREATE TABLE edge_nodes (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'disabled')),
+        ed25519 TEXT,
+        mldsa65 TEXT,
+        credential_hash TEXT UNIQUE,
+        key_version INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+      CREATE TABLE edge_enrollment_tokens (
+        token_hash TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        node_id TEXT,
+        expires_at TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      ) STRICT;
+      CREATE TABLE edge_batches (
+        node_id TEXT NOT NULL,
+        batch_id TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        signatures TEXT NOT NULL,
+        result TEXT NOT NULL,
+        applied_at TEXT NOT NULL,
+        PRIMARY KEY (node_id, batch_id)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE edge_alerts (
+        id TEXT PRIMARY KEY,
+        node_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        batch_id TEXT,
+        detail TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX edge_alerts_by_node ON edge_alerts (node_id, id);
+    `,
+  },
 ];

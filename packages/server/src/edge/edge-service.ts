@@ -1,0 +1,356 @@
+import type { Logger } from 'pino';
+import type { GroupCommitter } from '../commit/index.ts';
+import type { TelemetryService } from '../devices/index.ts';
+import { PalisadeError } from '../errors/index.ts';
+import { uuid7 } from '../ids/index.ts';
+import type { TenantStoreLocator } from '../records/index.ts';
+import type {
+  ControlPlaneStore,
+  EdgeAlertKind,
+  EdgeAlertRow,
+  EdgeNodeRow,
+  TelemetryPoint,
+  TenantStore,
+} from '../store/index.ts';
+import type { TenantContext } from '../tenancy/index.ts';
+import { issueTenantContext } from '../tenancy/tenant-context.ts';
+import {
+  contentHash,
+  type EdgeBatch,
+  publicKeyOf,
+  signedContent,
+  verifyBatch,
+} from './batch-signature.ts';
+import { edgeSecretTenant, hashEdgeSecret, newEdgeSecret } from './edge-credentials.ts';
+
+/** What the platform answers for a batch; a replay with the same content gets the same. */
+export interface BatchResult {
+  readonly batchId: string;
+  readonly applied: number;
+  readonly points: number;
+  /** Messages refused for good (unknown device, bad payload): index in the batch and code. */
+  readonly refused: readonly { readonly index: number; readonly code: string }[];
+}
+
+export interface IssuedToken {
+  readonly token: string;
+  readonly expiresAt: string;
+}
+
+export interface Enrolled {
+  readonly nodeId: string;
+  readonly credential: string;
+  readonly keyVersion: number;
+}
+
+function unauthenticated(): PalisadeError {
+  return new PalisadeError(
+    'PALISADE_EDGE_UNAUTHENTICATED',
+    'the edge token or node credential is unknown, used up, expired or disabled',
+  );
+}
+
+function nodeNotFound(): PalisadeError {
+  return new PalisadeError('PALISADE_EDGE_NODE_NOT_FOUND', 'no such edge node');
+}
+
+const actorOf = (nodeId: string) => `edge-node:${nodeId}`;
+
+/**
+ * Edge nodes of a tenant: enrollment by one-time token, the node registry, and exactly-once
+ * application of signed batches. A batch, its messages' points and its ledger entries are
+ * one group-commit op, so they commit together or not at all; the (node, batch id) row is
+ * the idempotency key, and its content hash tells a true retry from a forged replay.
+ */
+export class EdgeService {
+  readonly #controlPlane: ControlPlaneStore;
+  readonly #locate: TenantStoreLocator;
+  readonly #committer: GroupCommitter;
+  readonly #telemetry: TelemetryService;
+  readonly #enrollmentTtlMs: number;
+  readonly #logger: Logger | undefined;
+  /** Alerts raised since start, by kind (exported as a metric by the gateway). */
+  readonly alertCounts = new Map<EdgeAlertKind, number>();
+
+  constructor(options: {
+    controlPlane: ControlPlaneStore;
+    locate: TenantStoreLocator;
+    committer: GroupCommitter;
+    telemetry: TelemetryService;
+    enrollmentTtlMs: number;
+    logger?: Logger | undefined;
+  }) {
+    this.#controlPlane = options.controlPlane;
+    this.#locate = options.locate;
+    this.#committer = options.committer;
+    this.#telemetry = options.telemetry;
+    this.#enrollmentTtlMs = options.enrollmentTtlMs;
+    this.#logger = options.logger;
+  }
+
+  /** A one-time enrollment token for a new node called `name`; shown once, stored hashed. */
+  async createToken(context: TenantContext, name: string): Promise<IssuedToken> {
+    return this.#issueToken(context, name, null);
+  }
+
+  async #issueToken(
+    context: TenantContext,
+    name: string,
+    nodeId: string | null,
+  ): Promise<IssuedToken> {
+    const token = newEdgeSecret('pe', context.tenantId);
+    const now = Date.now();
+    const expiresAt = new Date(now + this.#enrollmentTtlMs).toISOString();
+    await this.#committer.submit(await this.#locate(context), async (tx) => {
+      await tx.edge.insertToken({
+        tokenHash: hashEdgeSecret(token),
+        name,
+        nodeId,
+        expiresAt,
+        createdAt: new Date(now).toISOString(),
+      });
+    });
+    return { token, expiresAt };
+  }
+
+  /** The tenant a secret names, as a context, if that tenant is active. */
+  async #tenantOf(kind: 'pe' | 'pn', secret: string): Promise<TenantContext> {
+    const tenantId = edgeSecretTenant(kind, secret);
+    const tenant =
+      tenantId === undefined ? undefined : await this.#controlPlane.getTenant(tenantId);
+    if (tenant?.status !== 'active') throw unauthenticated();
+    return issueTenantContext(tenant, { kind: 'edge-node', id: 'edge-enrollment' });
+  }
+
+  /** Spends the token: records the node's public keys (a ledger entry) and issues its credential. */
+  async enroll(token: string, keys: { ed25519: string; mldsa65: string }): Promise<Enrolled> {
+    publicKeyOf('ed25519', keys.ed25519, 'ed25519');
+    publicKeyOf('mldsa65', keys.mldsa65, 'ml-dsa-65');
+    const context = await this.#tenantOf('pe', token);
+    const credential = newEdgeSecret('pn', context.tenantId);
+    const node = await this.#committer.submit(await this.#locate(context), async (tx, record) => {
+      const now = new Date().toISOString();
+      const spent = await tx.edge.consumeToken(hashEdgeSecret(token), now);
+      if (spent === undefined) throw unauthenticated();
+      const prior = spent.nodeId === null ? undefined : await tx.edge.getNode(spent.nodeId);
+      const row: EdgeNodeRow = {
+        id: prior?.id ?? uuid7(),
+        name: prior?.name ?? spent.name,
+        status: 'active',
+        ed25519: keys.ed25519,
+        mldsa65: keys.mldsa65,
+        credentialHash: hashEdgeSecret(credential),
+        keyVersion: (prior?.keyVersion ?? 0) + 1,
+        createdAt: prior?.createdAt ?? now,
+        updatedAt: now,
+      };
+      await tx.edge.putNode(row);
+      record({
+        actor: actorOf(row.id),
+        action: prior === undefined ? 'edge.enroll' : 'edge.rekey',
+        resource: `edge-nodes/${row.id}`,
+        state: { id: row.id, name: row.name, keyVersion: row.keyVersion, ...keys },
+      });
+      return row;
+    });
+    return { nodeId: node.id, credential, keyVersion: node.keyVersion };
+  }
+
+  list(context: TenantContext, after: string | undefined, limit: number) {
+    return this.#locate(context).then((s) => s.reader.edge.listNodes({ after, limit }));
+  }
+
+  async get(context: TenantContext, id: string): Promise<EdgeNodeRow> {
+    const node = await (await this.#locate(context)).reader.edge.getNode(id);
+    if (node === undefined) throw nodeNotFound();
+    return node;
+  }
+
+  /** Disables (or re-enables) a node; a disabled node's batches are refused. */
+  async setStatus(context: TenantContext, id: string, disabled: boolean): Promise<EdgeNodeRow> {
+    return this.#committer.submit(await this.#locate(context), async (tx, record) => {
+      const node = await tx.edge.getNode(id);
+      if (node === undefined || node.status === 'pending') throw nodeNotFound();
+      const row: EdgeNodeRow = {
+        ...node,
+        status: disabled ? 'disabled' : 'active',
+        updatedAt: new Date().toISOString(),
+      };
+      await tx.edge.putNode(row);
+      record({
+        actor: context.actor.id,
+        action: disabled ? 'edge.disable' : 'edge.enable',
+        resource: `edge-nodes/${id}`,
+        state: { id, status: row.status },
+      });
+      return row;
+    });
+  }
+
+  /** Revokes the node's credential and keys; the node enrolls again with the returned token. */
+  async rekey(context: TenantContext, id: string): Promise<IssuedToken> {
+    const node = await this.#committer.submit(await this.#locate(context), async (tx, record) => {
+      const node = await tx.edge.getNode(id);
+      if (node === undefined) throw nodeNotFound();
+      const row: EdgeNodeRow = {
+        ...node,
+        status: 'pending',
+        credentialHash: null,
+        updatedAt: new Date().toISOString(),
+      };
+      await tx.edge.putNode(row);
+      record({
+        actor: context.actor.id,
+        action: 'edge.revoke-keys',
+        resource: `edge-nodes/${id}`,
+        state: { id, keyVersion: node.keyVersion },
+      });
+      return row;
+    });
+    return this.#issueToken(context, node.name, node.id);
+  }
+
+  async alerts(context: TenantContext, id: string, after: string | undefined, limit: number) {
+    const reader = (await this.#locate(context)).reader;
+    if ((await reader.edge.getNode(id)) === undefined) throw nodeNotFound();
+    return reader.edge.listAlerts(id, { after, limit });
+  }
+
+  /** The node a bearer credential names, with its tenant; refuses pending or disabled nodes. */
+  async authenticate(authorization: string | undefined) {
+    const secret = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
+    if (secret === undefined) throw unauthenticated();
+    const tenant = await this.#tenantOf('pn', secret);
+    const store = await this.#locate(tenant);
+    const node = await store.reader.edge.nodeByCredential(hashEdgeSecret(secret));
+    if (node?.status !== 'active') throw unauthenticated();
+    const context = issueTenantContext(tenant.tenant, { kind: 'edge-node', id: actorOf(node.id) });
+    return { context, store, node };
+  }
+
+  /** Verifies both signatures and applies the batch exactly once by (node, batch id). */
+  async applyBatch(authorization: string | undefined, batch: EdgeBatch): Promise<BatchResult> {
+    const { context, store, node } = await this.authenticate(authorization);
+    if (batch.nodeId !== node.id)
+      throw new PalisadeError('PALISADE_FORBIDDEN', 'the batch names another edge node');
+    const content = signedContent(batch);
+    const hash = contentHash(content);
+    const keys = { ed25519: node.ed25519 ?? '', mldsa65: node.mldsa65 ?? '' };
+    if (!verifyBatch(content, batch.signatures, keys)) {
+      await this.#alert(store, node.id, 'forged-signature', batch.batchId, { contentHash: hash });
+      throw new PalisadeError(
+        'PALISADE_EDGE_SIGNATURE_INVALID',
+        "the batch signatures do not verify with the node's keys",
+      );
+    }
+    const prior = await store.reader.edge.getBatch(node.id, batch.batchId);
+    if (prior !== undefined) return this.#replay(store, prior, hash);
+    const parsed = batch.messages.map((m) => {
+      try {
+        return this.#telemetry.parse(m.deviceId, m.payload, m.receivedAt);
+      } catch (error) {
+        if (error instanceof PalisadeError) return error;
+        throw error;
+      }
+    });
+    const via = { edgeNode: node.id, batch: batch.batchId };
+    const written: { deviceId: string; points: TelemetryPoint[] }[] = [];
+    const outcome = await this.#committer.submit(store, async (tx, record) => {
+      const again = await tx.edge.getBatch(node.id, batch.batchId);
+      if (again !== undefined) return again;
+      written.length = 0;
+      const refused: { index: number; code: string }[] = [];
+      let points = 0;
+      for (const [index, message] of batch.messages.entries()) {
+        const parsedPoints = parsed[index]!;
+        try {
+          if (parsedPoints instanceof PalisadeError) throw parsedPoints;
+          const actor = actorOf(node.id);
+          await this.#telemetry.write(tx, record, actor, message.deviceId, parsedPoints, via);
+          written.push({ deviceId: message.deviceId, points: parsedPoints });
+          points += parsedPoints.length;
+        } catch (error) {
+          if (!(error instanceof PalisadeError)) throw error;
+          refused.push({ index, code: error.code });
+        }
+      }
+      const result: BatchResult = {
+        batchId: batch.batchId,
+        applied: written.length,
+        points,
+        refused,
+      };
+      await tx.edge.insertBatch({
+        nodeId: node.id,
+        batchId: batch.batchId,
+        contentHash: hash,
+        signatures: batch.signatures,
+        result,
+        appliedAt: new Date().toISOString(),
+      });
+      record({
+        actor: actorOf(node.id),
+        action: 'edge.batch',
+        resource: `edge-nodes/${node.id}/batches/${batch.batchId}`,
+        state: {
+          node: node.id,
+          batch: batch.batchId,
+          contentHash: hash,
+          keyVersion: node.keyVersion,
+          signatures: batch.signatures,
+        },
+      });
+      return undefined;
+    });
+    if (outcome !== undefined) return this.#replay(store, outcome, hash);
+    for (const w of written) this.#telemetry.announce(context, w.deviceId, w.points);
+    return (await store.reader.edge.getBatch(node.id, batch.batchId))?.result as BatchResult;
+  }
+
+  async #replay(
+    store: TenantStore,
+    prior: { nodeId: string; batchId: string; contentHash: string; result: unknown },
+    hash: string,
+  ): Promise<BatchResult> {
+    if (prior.contentHash === hash) return prior.result as BatchResult;
+    await this.#alert(store, prior.nodeId, 'batch-conflict', prior.batchId, {
+      contentHash: hash,
+      appliedContentHash: prior.contentHash,
+    });
+    throw new PalisadeError(
+      'PALISADE_EDGE_BATCH_CONFLICT',
+      'this batch id was already applied with other content; the replay is refused and alerted',
+    );
+  }
+
+  async #alert(
+    store: TenantStore,
+    nodeId: string,
+    kind: EdgeAlertKind,
+    batchId: string,
+    detail: Record<string, unknown>,
+  ): Promise<void> {
+    const row: EdgeAlertRow = {
+      id: uuid7(),
+      nodeId,
+      kind,
+      batchId,
+      detail,
+      createdAt: new Date().toISOString(),
+    };
+    this.alertCounts.set(kind, (this.alertCounts.get(kind) ?? 0) + 1);
+    this.#logger?.warn(
+      { nodeId, kind, batchId },
+      'edge: batch refused and alerted; check the node for compromise or a key mix-up',
+    );
+    await this.#committer.submit(store, async (tx, record) => {
+      await tx.edge.insertAlert(row);
+      record({
+        actor: actorOf(nodeId),
+        action: 'edge.alert',
+        resource: `edge-nodes/${nodeId}/alerts/${row.id}`,
+        state: row,
+      });
+    });
+  }
+}

@@ -1,0 +1,13 @@
+export {
+  contentHash,
+  type EdgeBatch,
+  type EdgeMessage,
+  signedContent,
+  verifyBatch,
+} from './batch-signature.ts';
+export {
+  type BatchResult,
+  EdgeService,
+  type Enrolled,
+  type IssuedToken,
+} from './edge-service.ts';

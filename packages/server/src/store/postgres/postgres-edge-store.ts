@@ -1,0 +1,219 @@
+import type pg from 'pg';
+import type {
+  EdgeAlertRow,
+  EdgeBatchRow,
+  EdgeEnrollmentTokenRow,
+  EdgeNodeRow,
+  TenantEdgeWriter,
+} from '../edge-types.ts';
+import type { PageQuery } from '../types.ts';
+
+type Queryable = Pick<pg.PoolClient, 'query'>;
+
+interface NodePgRow {
+  id: string;
+  name: string;
+  status: EdgeNodeRow['status'];
+  ed25519: string | null;
+  mldsa65: string | null;
+  credential_hash: string | null;
+  key_version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface AlertPgRow {
+  id: string;
+  node_id: string;
+  kind: EdgeAlertRow['kind'];
+  batch_id: string | null;
+  detail: Record<string, unknown>;
+  created_at: Date;
+}
+
+const NODE_COLUMNS =
+  'id, name, status, ed25519, mldsa65, credential_hash, key_version, created_at, updated_at';
+
+function toNode(row: NodePgRow): EdgeNodeRow {
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status,
+    ed25519: row.ed25519,
+    mldsa65: row.mldsa65,
+    credentialHash: row.credential_hash,
+    keyVersion: row.key_version,
+    createdAt: row.created_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+function toAlert(row: AlertPgRow): EdgeAlertRow {
+  return {
+    id: row.id,
+    nodeId: row.node_id,
+    kind: row.kind,
+    batchId: row.batch_id,
+    detail: row.detail,
+    createdAt: row.created_at.toISOString(),
+  };
+}
+
+/** Edge nodes of one tenant in a PostgreSQL shard (every statement names the tenant). */
+export class PgTenantEdge implements TenantEdgeWriter {
+  readonly #db: Queryable;
+  readonly #tenantId: string;
+  constructor(db: Queryable, tenantId: string) {
+    this.#db = db;
+    this.#tenantId = tenantId;
+  }
+
+  async getNode(id: string): Promise<EdgeNodeRow | undefined> {
+    const result = await this.#db.query<NodePgRow>(
+      `SELECT ${NODE_COLUMNS} FROM edge_nodes WHERE tenant_id = $1 AND id = $2`,
+      [this.#tenantId, id],
+    );
+    const row = result.rows[0];
+    return row === undefined ? undefined : toNode(row);
+  }
+
+  async nodeByCredential(credentialHash: string): Promise<EdgeNodeRow | undefined> {
+    const result = await this.#db.query<NodePgRow>(
+      `SELECT ${NODE_COLUMNS} FROM edge_nodes WHERE tenant_id = $1 AND credential_hash = $2`,
+      [this.#tenantId, credentialHash],
+    );
+    const row = result.rows[0];
+    return row === undefined ? undefined : toNode(row);
+  }
+
+  async listNodes(page: PageQuery): Promise<EdgeNodeRow[]> {
+    const result = await this.#db.query<NodePgRow>(
+      `SELECT ${NODE_COLUMNS} FROM edge_nodes WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
+       ORDER BY id LIMIT $3`,
+      [this.#tenantId, page.after ?? null, page.limit],
+    );
+    return result.rows.map(toNode);
+  }
+
+  async getBatch(nodeId: string, batchId: string): Promise<EdgeBatchRow | undefined> {
+    const result = await this.#db.query<{
+      content_hash: string;
+      signatures: EdgeBatchRow['signatures'];
+      result: unknown;
+      applied_at: Date;
+    }>(
+      `SELECT content_hash, signatures, result, applied_at FROM edge_batches
+       WHERE tenant_id = $1 AND node_id = $2 AND batch_id = $3`,
+      [this.#tenantId, nodeId, batchId],
+    );
+    const row = result.rows[0];
+    if (row === undefined) return undefined;
+    return {
+      nodeId,
+      batchId,
+      contentHash: row.content_hash,
+      signatures: row.signatures,
+      result: row.result,
+      appliedAt: row.applied_at.toISOString(),
+    };
+  }
+
+  async listAlerts(nodeId: string, page: PageQuery): Promise<EdgeAlertRow[]> {
+    const result = await this.#db.query<AlertPgRow>(
+      `SELECT id, node_id, kind, batch_id, detail, created_at FROM edge_alerts
+       WHERE tenant_id = $1 AND node_id = $2 AND ($3::uuid IS NULL OR id > $3) ORDER BY id LIMIT $4`,
+      [this.#tenantId, nodeId, page.after ?? null, page.limit],
+    );
+    return result.rows.map(toAlert);
+  }
+
+  async insertToken(row: EdgeEnrollmentTokenRow): Promise<void> {
+    await this.#db.query(
+      `INSERT INTO edge_enrollment_tokens (tenant_id, token_hash, name, node_id, expires_at, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [this.#tenantId, row.tokenHash, row.name, row.nodeId, row.expiresAt, row.createdAt],
+    );
+  }
+
+  async consumeToken(tokenHash: string, now: string): Promise<EdgeEnrollmentTokenRow | undefined> {
+    const result = await this.#db.query<{
+      name: string;
+      node_id: string | null;
+      expires_at: Date;
+      created_at: Date;
+    }>(
+      `DELETE FROM edge_enrollment_tokens WHERE tenant_id = $1 AND token_hash = $2 AND expires_at > $3
+       RETURNING name, node_id, expires_at, created_at`,
+      [this.#tenantId, tokenHash, now],
+    );
+    const row = result.rows[0];
+    if (row === undefined) return undefined;
+    return {
+      tokenHash,
+      name: row.name,
+      nodeId: row.node_id,
+      expiresAt: row.expires_at.toISOString(),
+      createdAt: row.created_at.toISOString(),
+    };
+  }
+
+  async putNode(row: EdgeNodeRow): Promise<void> {
+    await this.#db.query(
+      `INSERT INTO edge_nodes (tenant_id, ${NODE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (tenant_id, id) DO UPDATE SET name = excluded.name, status = excluded.status,
+         ed25519 = excluded.ed25519, mldsa65 = excluded.mldsa65,
+         credential_hash = excluded.credential_hash, key_version = excluded.key_version,
+         updated_at = excluded.updated_at`,
+      [
+        this.#tenantId,
+        row.id,
+        row.name,
+        row.status,
+        row.ed25519,
+        row.mldsa65,
+        row.credentialHash,
+        row.keyVersion,
+        row.createdAt,
+        row.updatedAt,
+      ],
+    );
+  }
+
+  async insertBatch(row: EdgeBatchRow): Promise<void> {
+    await this.#db.query(
+      `INSERT INTO edge_batches (tenant_id, node_id, batch_id, content_hash, signatures, result, applied_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [
+        this.#tenantId,
+        row.nodeId,
+        row.batchId,
+        row.contentHash,
+        JSON.stringify(row.signatures),
+        JSON.stringify(row.result),
+        row.appliedAt,
+      ],
+    );
+  }
+
+  async insertAlert(row: EdgeAlertRow): Promise<void> {
+    await this.#db.query(
+      `INSERT INTO edge_alerts (tenant_id, id, node_id, kind, batch_id, detail, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [
+        this.#tenantId,
+        row.id,
+        row.nodeId,
+        row.kind,
+        row.batchId,
+        JSON.stringify(row.detail),
+        row.createdAt,
+      ],
+    );
+  }
+
+  /** Removes every edge row of the tenant. */
+  async purge(): Promise<void> {
+    for (const table of ['edge_alerts', 'edge_batches', 'edge_enrollment_tokens', 'edge_nodes'])
+      await this.#db.query(`DELETE FROM ${table} WHERE tenant_id = $1`, [this.#tenantId]);
+  }
+}

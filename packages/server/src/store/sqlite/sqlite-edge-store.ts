@@ -1,0 +1,170 @@
+import type { StatementSync } from 'node:sqlite';
+import type {
+  EdgeAlertRow,
+  EdgeBatchRow,
+  EdgeEnrollmentTokenRow,
+  EdgeNodeRow,
+  TenantEdgeWriter,
+} from '../edge-types.ts';
+import type { PageQuery } from '../types.ts';
+
+type Prepare = (sql: string) => StatementSync;
+
+interface NodeSqlRow {
+  id: string;
+  name: string;
+  status: EdgeNodeRow['status'];
+  ed25519: string | null;
+  mldsa65: string | null;
+  credential_hash: string | null;
+  key_version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+interface AlertSqlRow {
+  id: string;
+  node_id: string;
+  kind: EdgeAlertRow['kind'];
+  batch_id: string | null;
+  detail: string;
+  created_at: string;
+}
+
+const NODE_COLUMNS =
+  'id, name, status, ed25519, mldsa65, credential_hash, key_version, created_at, updated_at';
+
+function toNode(row: NodeSqlRow): EdgeNodeRow {
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status,
+    ed25519: row.ed25519,
+    mldsa65: row.mldsa65,
+    credentialHash: row.credential_hash,
+    keyVersion: row.key_version,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toAlert(row: AlertSqlRow): EdgeAlertRow {
+  return {
+    id: row.id,
+    nodeId: row.node_id,
+    kind: row.kind,
+    batchId: row.batch_id,
+    detail: JSON.parse(row.detail),
+    createdAt: row.created_at,
+  };
+}
+
+/** Edge nodes in one tenant's SQLite file. */
+export class SqliteTenantEdge implements TenantEdgeWriter {
+  readonly #sql: Prepare;
+  constructor(sql: Prepare) {
+    this.#sql = sql;
+  }
+
+  async getNode(id: string): Promise<EdgeNodeRow | undefined> {
+    const row = this.#sql(`SELECT ${NODE_COLUMNS} FROM edge_nodes WHERE id = ?`).get(id);
+    return row === undefined ? undefined : toNode(row as unknown as NodeSqlRow);
+  }
+
+  async nodeByCredential(credentialHash: string): Promise<EdgeNodeRow | undefined> {
+    const row = this.#sql(`SELECT ${NODE_COLUMNS} FROM edge_nodes WHERE credential_hash = ?`).get(
+      credentialHash,
+    );
+    return row === undefined ? undefined : toNode(row as unknown as NodeSqlRow);
+  }
+
+  async listNodes(page: PageQuery): Promise<EdgeNodeRow[]> {
+    return (
+      this.#sql(
+        `SELECT ${NODE_COLUMNS} FROM edge_nodes WHERE (? IS NULL OR id > ?) ORDER BY id LIMIT ?`,
+      ).all(page.after ?? null, page.after ?? null, page.limit) as unknown as NodeSqlRow[]
+    ).map(toNode);
+  }
+
+  async getBatch(nodeId: string, batchId: string): Promise<EdgeBatchRow | undefined> {
+    const row = this.#sql(
+      'SELECT content_hash, signatures, result, applied_at FROM edge_batches WHERE node_id = ? AND batch_id = ?',
+    ).get(nodeId, batchId) as
+      | { content_hash: string; signatures: string; result: string; applied_at: string }
+      | undefined;
+    if (row === undefined) return undefined;
+    return {
+      nodeId,
+      batchId,
+      contentHash: row.content_hash,
+      signatures: JSON.parse(row.signatures),
+      result: JSON.parse(row.result),
+      appliedAt: row.applied_at,
+    };
+  }
+
+  async listAlerts(nodeId: string, page: PageQuery): Promise<EdgeAlertRow[]> {
+    return (
+      this.#sql(
+        'SELECT * FROM edge_alerts WHERE node_id = ? AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?',
+      ).all(nodeId, page.after ?? null, page.after ?? null, page.limit) as unknown as AlertSqlRow[]
+    ).map(toAlert);
+  }
+
+  async insertToken(row: EdgeEnrollmentTokenRow): Promise<void> {
+    this.#sql(
+      'INSERT INTO edge_enrollment_tokens (token_hash, name, node_id, expires_at, created_at) VALUES (?, ?, ?, ?, ?)',
+    ).run(row.tokenHash, row.name, row.nodeId, row.expiresAt, row.createdAt);
+  }
+
+  async consumeToken(tokenHash: string, now: string): Promise<EdgeEnrollmentTokenRow | undefined> {
+    const row = this.#sql(
+      'DELETE FROM edge_enrollment_tokens WHERE token_hash = ? AND expires_at > ? RETURNING *',
+    ).get(tokenHash, now) as
+      | { name: string; node_id: string | null; expires_at: string; created_at: string }
+      | undefined;
+    if (row === undefined) return undefined;
+    return {
+      tokenHash,
+      name: row.name,
+      nodeId: row.node_id,
+      expiresAt: row.expires_at,
+      createdAt: row.created_at,
+    };
+  }
+
+  async putNode(row: EdgeNodeRow): Promise<void> {
+    this.#sql(
+      `INSERT OR REPLACE INTO edge_nodes (${NODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      row.id,
+      row.name,
+      row.status,
+      row.ed25519,
+      row.mldsa65,
+      row.credentialHash,
+      row.keyVersion,
+      row.createdAt,
+      row.updatedAt,
+    );
+  }
+
+  async insertBatch(row: EdgeBatchRow): Promise<void> {
+    this.#sql(
+      'INSERT INTO edge_batches (node_id, batch_id, content_hash, signatures, result, applied_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ).run(
+      row.nodeId,
+      row.batchId,
+      row.contentHash,
+      JSON.stringify(row.signatures),
+      JSON.stringify(row.result),
+      row.appliedAt,
+    );
+  }
+
+  async insertAlert(row: EdgeAlertRow): Promise<void> {
+    this.#sql(
+      'INSERT INTO edge_alerts (id, node_id, kind, batch_id, detail, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ).run(row.id, row.nodeId, row.kind, row.batchId, JSON.stringify(row.detail), row.createdAt);
+  }
+}

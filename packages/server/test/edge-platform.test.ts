@@ -1,0 +1,215 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { canonicalJson, commitState } from '@palisade/ledger';
+import { nodeSha256 } from '@palisade/ledger/node';
+import { type TestApi as Api, TestApi } from './support/api.ts';
+import { backendNames } from './support/backends.ts';
+
+interface Node {
+  readonly nodeId: string;
+  readonly credential: string;
+  readonly ed: KeyObject;
+  readonly ml: KeyObject;
+}
+
+const spki = (key: KeyObject) => key.export({ format: 'der', type: 'spki' }).toString('base64');
+
+async function enroll(api: Api, key: string): Promise<Node> {
+  const token = await api.call('POST', '/v1/edge-nodes/enrollment-tokens', key, { name: 'gw-1' });
+  assert.equal(token.status, 201);
+  const ed = generateKeyPairSync('ed25519');
+  const ml = generateKeyPairSync('ml-dsa-65' as 'ed25519');
+  const reply = await api.call('POST', '/v1/edge/enroll', undefined, {
+    token: token.body.token,
+    ed25519: spki(ed.publicKey),
+    mldsa65: spki(ml.publicKey),
+  });
+  assert.equal(reply.status, 201, JSON.stringify(reply.body));
+  const again = await api.call('POST', '/v1/edge/enroll', undefined, {
+    token: token.body.token,
+    ed25519: spki(ed.publicKey),
+    mldsa65: spki(ml.publicKey),
+  });
+  assert.equal(again.status, 401, 'an enrollment token works once');
+  assert.equal(again.body.code, 'PALISADE_EDGE_UNAUTHENTICATED');
+  return { ...reply.body, ed: ed.privateKey, ml: ml.privateKey };
+}
+
+function batch(node: Node, batchId: string, messages: unknown[], signer = node) {
+  const content = { nodeId: node.nodeId, batchId, createdAt: '2026-01-01T00:00:00.000Z', messages };
+  const bytes = Buffer.from(canonicalJson(content), 'utf8');
+  return {
+    ...content,
+    signatures: {
+      ed25519: sign(null, bytes, signer.ed).toString('base64'),
+      mldsa65: sign(null, bytes, signer.ml).toString('base64'),
+    },
+  };
+}
+
+const send = (api: Api, node: Node, body: unknown) =>
+  api.call('POST', '/v1/edge/batches', node.credential, body);
+
+for (const backend of backendNames()) {
+  describe(`edge nodes on ${backend}`, () => {
+    let api: Api;
+    let key: string;
+    let node: Node;
+    let deviceId: string;
+    const base = Date.now() - 60_000;
+    const msg = (i: number) => ({
+      deviceId,
+      payload: { ts: base + i, values: { n: i } },
+      receivedAt: base + i,
+    });
+
+    before(async () => {
+      api = await TestApi.start(backend);
+      key = (await api.tenant('edge')).key;
+      deviceId = (await api.call('POST', '/v1/devices', key, { name: 'behind-edge' })).body.id;
+      node = await enroll(api, key);
+    });
+    after(() => api.close());
+
+    test('the registry lists the node with its public keys, never its credential', async () => {
+      const list = await api.call('GET', '/v1/edge-nodes', key);
+      assert.equal(list.status, 200);
+      assert.deepEqual(
+        list.body.items.map((n: { id: string; status: string }) => [n.id, n.status]),
+        [[node.nodeId, 'active']],
+      );
+      assert.ok(!JSON.stringify(list.body).includes(node.credential.split('.')[1]!));
+    });
+
+    test('batches apply exactly once under duplicates and reordering', async () => {
+      const b1 = batch(node, 'b1', [msg(0), msg(1)]);
+      const b2 = batch(node, 'b2', [msg(2), msg(3)]);
+      const b3 = batch(node, 'b3', [msg(4)]);
+      const replies = await Promise.all(
+        [b2, b1, b2, b3, b1, b3, b2].map((b) => send(api, node, b)),
+      );
+      for (const r of replies) assert.equal(r.status, 200, JSON.stringify(r.body));
+      const first = replies[1]!.body;
+      assert.deepEqual(replies[4]!.body, first, 'a replay gets the original answer');
+      assert.deepEqual(first, { batchId: 'b1', applied: 2, points: 2, refused: [] });
+      const points = await api.call(
+        'GET',
+        `/v1/devices/${deviceId}/telemetry?keys=n&from=0&to=${base + 1000}&limit=100`,
+        key,
+      );
+      assert.deepEqual(
+        points.body.n.map((p: { value: number }) => p.value),
+        [0, 1, 2, 3, 4],
+      );
+      const entries = await api.call('GET', '/v1/ledger/entries?start=0&end=1000', key);
+      const batchEntries = entries.body.entries.filter(
+        (e: { entry: { action: string } }) => e.entry.action === 'edge.batch',
+      );
+      assert.equal(batchEntries.length, 3, 'one ledger entry per batch, however often sent');
+    });
+
+    test("a point's ledger entry names the node; the batch entry commits to its signatures", async () => {
+      const b = batch(node, 'b-ledger', [msg(10)]);
+      assert.equal((await send(api, node, b)).status, 200);
+      const entries = await api.call('GET', '/v1/ledger/entries?start=0&end=1000', key);
+      const parsed = entries.body.entries.map((e: { entry: unknown }) => e.entry);
+      const point = parsed.findLast(
+        (e: { resource: string }) => e.resource === `telemetry/${deviceId}`,
+      );
+      assert.equal(point.actor, `edge-node:${node.nodeId}`);
+      const sealed = parsed.find(
+        (e: { resource: string }) => e.resource === `edge-nodes/${node.nodeId}/batches/b-ledger`,
+      );
+      assert.equal(sealed.actor, `edge-node:${node.nodeId}`);
+      const tenantStore = await storeOf(api);
+      const row = (await tenantStore.reader.ledgerEntries(sealed.seq, sealed.seq + 1))[0]!;
+      const applied = await tenantStore.reader.edge.getBatch(node.nodeId, 'b-ledger');
+      assert.deepEqual(applied?.signatures, b.signatures);
+      const state = {
+        node: node.nodeId,
+        batch: 'b-ledger',
+        contentHash: applied!.contentHash,
+        keyVersion: 1,
+        signatures: b.signatures,
+      };
+      assert.equal(commitState(nodeSha256, row.salt!, state), sealed.commitment);
+    });
+
+    test('a forged signature and a replayed id with other content are refused and alerted', async () => {
+      const thief = {
+        ...node,
+        ed: generateKeyPairSync('ed25519').privateKey,
+        ml: generateKeyPairSync('ml-dsa-65' as 'ed25519').privateKey,
+      };
+      const forged = await send(api, node, batch(node, 'b-forged', [msg(20)], thief));
+      assert.equal(forged.status, 403);
+      assert.equal(forged.body.code, 'PALISADE_EDGE_SIGNATURE_INVALID');
+      const conflict = await send(api, node, batch(node, 'b1', [msg(21)]));
+      assert.equal(conflict.status, 409);
+      assert.equal(conflict.body.code, 'PALISADE_EDGE_BATCH_CONFLICT');
+      const alerts = await api.call('GET', `/v1/edge-nodes/${node.nodeId}/alerts`, key);
+      assert.deepEqual(
+        alerts.body.items.map((a: { kind: string; batchId: string }) => [a.kind, a.batchId]),
+        [
+          ['forged-signature', 'b-forged'],
+          ['batch-conflict', 'b1'],
+        ],
+      );
+      const points = await api.call(
+        'GET',
+        `/v1/devices/${deviceId}/telemetry?keys=n&from=${base + 20}&to=${base + 30}&limit=10`,
+        key,
+      );
+      assert.deepEqual(points.body, {}, 'nothing of a refused batch is stored');
+    });
+
+    test('a disabled node cannot sync; a rekeyed node enrolls again under the same id', async () => {
+      const off = await api.call('PATCH', `/v1/edge-nodes/${node.nodeId}`, key, { disabled: true });
+      assert.equal(off.body.status, 'disabled');
+      assert.equal((await send(api, node, batch(node, 'b-off', [msg(30)]))).status, 401);
+      const rekey = await api.call('POST', `/v1/edge-nodes/${node.nodeId}/rekey`, key);
+      assert.equal(rekey.status, 201);
+      const ed = generateKeyPairSync('ed25519');
+      const ml = generateKeyPairSync('ml-dsa-65' as 'ed25519');
+      const again = await api.call('POST', '/v1/edge/enroll', undefined, {
+        token: rekey.body.token,
+        ed25519: spki(ed.publicKey),
+        mldsa65: spki(ml.publicKey),
+      });
+      assert.equal(again.body.nodeId, node.nodeId);
+      assert.equal(again.body.keyVersion, 2);
+      const fresh = { ...again.body, ed: ed.privateKey, ml: ml.privateKey };
+      assert.equal((await send(api, node, batch(node, 'b-old', [msg(31)]))).status, 401);
+      const ok = await send(api, fresh, batch(fresh, 'b-new', [msg(32)]));
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    });
+
+    test('a message for an unknown device is refused by index, the rest apply', async () => {
+      const fresh = await enroll(api, key);
+      const reply = await send(
+        api,
+        fresh,
+        batch(fresh, 'b-mixed', [
+          msg(40),
+          { ...msg(41), deviceId: '00000000-0000-7000-8000-000000000000' },
+        ]),
+      );
+      assert.equal(reply.status, 200);
+      assert.deepEqual(reply.body.refused, [{ index: 1, code: 'PALISADE_DEVICE_NOT_FOUND' }]);
+      assert.equal(reply.body.applied, 1);
+    });
+  });
+}
+
+async function storeOf(api: Api) {
+  for (const shard of api.platform.stores.shards.values()) {
+    const tenants = await api.platform.stores.controlPlane.listTenants({
+      after: undefined,
+      limit: 100,
+    });
+    for (const t of tenants)
+      if (t.slug === 'edge' && t.shard === shard.id) return shard.tenant(t.id);
+  }
+  throw new Error('no store');
+}
