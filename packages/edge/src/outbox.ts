@@ -1,0 +1,175 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { DatabaseSync } from 'node:sqlite';
+
+/** One accepted device message, as stored (decrypted) and as sent in a batch. */
+export interface OutboxMessage {
+  readonly deviceId: string;
+  readonly payload: unknown;
+  readonly receivedAt: number;
+}
+
+/** A batch formed from the outbox: its id and content never change once formed (retries are idempotent). */
+export interface PendingBatch {
+  readonly batchId: string;
+  readonly createdAt: string;
+  readonly messages: readonly OutboxMessage[];
+}
+
+/** Priority of a message: alerts are sent before bulk telemetry. */
+export type Priority = 'alert' | 'telemetry';
+
+/** Thrown by `accept` when the outbox is full: the device must not get its PUBACK. */
+export class OutboxFullError extends Error {
+  readonly code = 'EDGE_OUTBOX_FULL';
+  constructor(max: number) {
+    super(
+      `the edge outbox holds its maximum of ${max} messages; refusing until the link drains it`,
+    );
+  }
+}
+
+const RANK: Record<Priority, number> = { alert: 0, telemetry: 1 };
+
+/**
+ * The durable outbox of an edge node: SQLite in WAL with synchronous=FULL, so a message is on
+ * disk before `accept` returns. Payloads are sealed with AES-256-GCM under a key the node
+ * holds, bound to their row (device, time). When full, `accept` refuses with a reason and
+ * nothing is ever dropped silently. Messages leave only when the platform confirms their batch.
+ */
+export class Outbox {
+  readonly #db: DatabaseSync;
+  readonly #key: Buffer;
+  readonly #maxMessages: number;
+
+  constructor(path: string, key: Uint8Array, options: { maxMessages: number }) {
+    if (key.length !== 32) throw new Error('the outbox key must be 32 bytes');
+    this.#key = Buffer.from(key);
+    this.#maxMessages = options.maxMessages;
+    this.#db = new DatabaseSync(path);
+    this.#db.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA synchronous = FULL;
+      CREATE TABLE IF NOT EXISTS messages (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        rank INTEGER NOT NULL,
+        device_id TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        sealed BLOB NOT NULL,
+        batch_id TEXT
+      ) STRICT;
+      CREATE INDEX IF NOT EXISTS messages_unbatched ON messages (rank, seq) WHERE batch_id IS NULL;
+      CREATE TABLE IF NOT EXISTS batches (id TEXT PRIMARY KEY, created_at TEXT NOT NULL) STRICT;
+      CREATE TABLE IF NOT EXISTS sync_state (k TEXT PRIMARY KEY, v TEXT NOT NULL) STRICT;
+    `);
+  }
+
+  #aad(deviceId: string, receivedAt: number): Buffer {
+    return Buffer.from(`${deviceId}\n${receivedAt}`, 'utf8');
+  }
+
+  /** Writes the message durably before returning; throws OutboxFullError when full. */
+  accept(deviceId: string, payload: unknown, priority: Priority = 'telemetry'): void {
+    if (this.size() >= this.#maxMessages) throw new OutboxFullError(this.#maxMessages);
+    const receivedAt = Date.now();
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.#key, iv);
+    cipher.setAAD(this.#aad(deviceId, receivedAt));
+    const body = Buffer.concat([cipher.update(JSON.stringify(payload), 'utf8'), cipher.final()]);
+    this.#db
+      .prepare('INSERT INTO messages (rank, device_id, received_at, sealed) VALUES (?, ?, ?, ?)')
+      .run(RANK[priority], deviceId, receivedAt, Buffer.concat([iv, cipher.getAuthTag(), body]));
+  }
+
+  #open(deviceId: string, receivedAt: number, sealed: Uint8Array): unknown {
+    const data = Buffer.from(sealed);
+    const decipher = createDecipheriv('aes-256-gcm', this.#key, data.subarray(0, 12));
+    decipher.setAAD(this.#aad(deviceId, receivedAt));
+    decipher.setAuthTag(data.subarray(12, 28));
+    return JSON.parse(
+      Buffer.concat([decipher.update(data.subarray(28)), decipher.final()]).toString('utf8'),
+    );
+  }
+
+  size(): number {
+    return Number(
+      (this.#db.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n,
+    );
+  }
+
+  /** Unix ms of the oldest message waiting, or null when empty. */
+  oldest(): number | null {
+    const row = this.#db.prepare('SELECT min(received_at) AS t FROM messages').get() as {
+      t: number | null;
+    };
+    return row.t;
+  }
+
+  /**
+   * The batch to send next: an already formed one (after a crash or failed send, the same id
+   * and content), else a new one of at most `max` messages, alerts first, in acceptance order.
+   */
+  nextBatch(max: number, newId: () => string): PendingBatch | undefined {
+    const formed = this.#db
+      .prepare('SELECT id, created_at FROM batches ORDER BY id LIMIT 1')
+      .get() as { id: string; created_at: string } | undefined;
+    if (formed !== undefined) return this.#load(formed.id, formed.created_at);
+    const id = newId();
+    const createdAt = new Date().toISOString();
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const n = this.#db
+        .prepare(
+          `UPDATE messages SET batch_id = ? WHERE seq IN
+             (SELECT seq FROM messages WHERE batch_id IS NULL ORDER BY rank, seq LIMIT ?)`,
+        )
+        .run(id, max).changes;
+      if (Number(n) === 0) {
+        this.#db.exec('ROLLBACK');
+        return undefined;
+      }
+      this.#db.prepare('INSERT INTO batches (id, created_at) VALUES (?, ?)').run(id, createdAt);
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw error;
+    }
+    return this.#load(id, createdAt);
+  }
+
+  #load(batchId: string, createdAt: string): PendingBatch {
+    const rows = this.#db
+      .prepare(
+        'SELECT device_id, received_at, sealed FROM messages WHERE batch_id = ? ORDER BY rank, seq',
+      )
+      .all(batchId) as { device_id: string; received_at: number; sealed: Uint8Array }[];
+    return {
+      batchId,
+      createdAt,
+      messages: rows.map((r) => ({
+        deviceId: r.device_id,
+        receivedAt: r.received_at,
+        payload: this.#open(r.device_id, r.received_at, r.sealed),
+      })),
+    };
+  }
+
+  /** The platform confirmed the batch: its messages leave the outbox. */
+  confirm(batchId: string): void {
+    this.#db.exec('BEGIN IMMEDIATE');
+    this.#db.prepare('DELETE FROM messages WHERE batch_id = ?').run(batchId);
+    this.#db.prepare('DELETE FROM batches WHERE id = ?').run(batchId);
+    this.#db.exec('COMMIT');
+  }
+
+  setState(key: string, value: string): void {
+    this.#db.prepare('INSERT OR REPLACE INTO sync_state (k, v) VALUES (?, ?)').run(key, value);
+  }
+
+  state(key: string): string | undefined {
+    return (this.#db.prepare('SELECT v FROM sync_state WHERE k = ?').get(key) as { v: string })?.v;
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { TestApi } from '../../server/test/support/api.ts';
+import { Outbox, OutboxFullError, SyncLoop } from '../src/index.ts';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+test('the outbox refuses with a reason when full and never drops', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-full-'));
+  const outbox = new Outbox(join(dir, 'outbox.db'), randomBytes(32), { maxMessages: 2 });
+  outbox.accept('d', { n: 1 });
+  outbox.accept('d', { n: 2 });
+  assert.throws(() => outbox.accept('d', { n: 3 }), OutboxFullError);
+  assert.equal(outbox.size(), 2);
+  outbox.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('platform down then up: every accepted message arrives exactly once, in order', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-e2e-'));
+  const port = await freePort();
+  const api = await TestApi.start('sqlite', { listen: `127.0.0.1:${port}` });
+  await api.http.listen({ host: '127.0.0.1', port });
+  const key = (await api.tenant('edge')).key;
+  const device = (await api.call('POST', '/v1/devices', key, { name: 'd1' })).body.id;
+  const token = await api.call('POST', '/v1/edge-nodes/enrollment-tokens', key, { name: 'gw' });
+  const ed = generateKeyPairSync('ed25519');
+  const ml = generateKeyPairSync('ml-dsa-65' as 'ed25519');
+  const spki = (k: typeof ed.publicKey) =>
+    k.export({ format: 'der', type: 'spki' }).toString('base64');
+  const enrolled = await api.call('POST', '/v1/edge/enroll', undefined, {
+    token: token.body.token,
+    ed25519: spki(ed.publicKey),
+    mldsa65: spki(ml.publicKey),
+  });
+  const pem = (k: typeof ed.privateKey) => k.export({ format: 'pem', type: 'pkcs8' }).toString();
+  const node = {
+    url: `http://127.0.0.1:${port}`,
+    nodeId: enrolled.body.nodeId,
+    credential: enrolled.body.credential,
+    ed25519: pem(ed.privateKey),
+    mldsa65: pem(ml.privateKey),
+  };
+  // The platform stops (its stores stay); the edge keeps accepting.
+  const settings = api.fixture.settings;
+  await api.platform.close();
+  const outbox = new Outbox(join(dir, 'outbox.db'), randomBytes(32), { maxMessages: 10_000 });
+  const base = Date.now() - 10_000;
+  for (let i = 0; i < 250; i++) outbox.accept(device, { ts: base + i, values: { n: i } });
+  const loop = new SyncLoop(outbox, node, {
+    batchMaxMessages: 40,
+    backoffBaseMs: 20,
+    backoffMaxMs: 100,
+    idleMs: 20,
+  });
+  await assert.rejects(loop.syncOnce(), 'the link is down');
+  const running = loop.run();
+  const { startPlatform } = await import('../../server/src/index.ts');
+  const platform = await startPlatform(settings, { listen: true });
+  while (outbox.size() > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+  loop.stop();
+  await running;
+  const points = await platform.http.inject({
+    method: 'GET',
+    url: `/v1/devices/${device}/telemetry?keys=n&from=0&to=${base + 1000}&limit=1000`,
+    headers: { authorization: `Bearer ${key}` },
+  });
+  const values = (JSON.parse(points.body).n as { value: number }[]).map((p) => p.value);
+  assert.deepEqual(
+    values,
+    Array.from({ length: 250 }, (_, i) => i),
+  );
+  outbox.close();
+  await platform.close();
+  await api.fixture.cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
