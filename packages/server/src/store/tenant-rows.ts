@@ -1,4 +1,5 @@
 import type { Tenant, TenantStatus } from '../tenancy/index.ts';
+import { iso } from './row-values.ts';
 
 /** The control plane's key for the platform-admin token's hash. */
 export const ADMIN_TOKEN_KEY = 'admin_token_sha256';
@@ -15,10 +16,6 @@ export interface TenantDbRow {
   shard: string;
   created_at: string | Date;
   updated_at: string | Date;
-}
-
-function iso(value: string | Date): string {
-  return typeof value === 'string' ? value : value.toISOString();
 }
 
 export function toTenant(row: TenantDbRow): Tenant {

@@ -4,6 +4,13 @@ import { isUuid } from '../../ids/index.ts';
 import type { TenantDeviceReader } from '../device-types.ts';
 import type { TenantEdgeReader } from '../edge-types.ts';
 import type { SealedFields, TenantKeyReader } from '../key-types.ts';
+import {
+  type CollectionDbRow,
+  type EntryDbRow,
+  RECORD_COLUMNS,
+  toCollection,
+  toEntry,
+} from '../tenant-data-rows.ts';
 import type {
   CollectionRow,
   ConditionalWrite,
@@ -23,15 +30,6 @@ import { PgTenantKeys, sealedFromRow, sealedParams } from './postgres-key-store.
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
-interface CollectionPgRow {
-  name: string;
-  schema: Record<string, unknown>;
-  encrypted: string[];
-  version: number;
-  created_at: Date;
-  updated_at: Date;
-}
-
 interface RecordPgRow {
   collection: string;
   id: string;
@@ -44,38 +42,7 @@ interface RecordPgRow {
   key_version: number | null;
 }
 
-const RECORD_COLUMNS =
-  'collection, id, data, version, created_at, updated_at, sealed, blind, key_version';
 const ENTRY_COLUMNS = 'seq::float8 AS seq, batch::float8 AS batch, resource, entry, salt';
-
-interface EntryPgRow {
-  seq: number;
-  batch: number;
-  resource: string;
-  entry: string;
-  salt: Buffer | null;
-}
-
-function toEntry(row: EntryPgRow): LedgerEntryRow {
-  return {
-    seq: row.seq,
-    batch: row.batch,
-    resource: row.resource,
-    entry: row.entry,
-    salt: row.salt,
-  };
-}
-
-function toCollection(row: CollectionPgRow): CollectionRow {
-  return {
-    name: row.name,
-    schema: row.schema,
-    encrypted: row.encrypted,
-    version: row.version,
-    createdAt: row.created_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
-  };
-}
 
 function toRecord(row: RecordPgRow): RecordRow {
   return {
@@ -109,7 +76,7 @@ class PgTenantQueries implements TenantWriteTx {
   }
 
   async getCollection(name: string): Promise<CollectionRow | undefined> {
-    const result = await this.#db.query<CollectionPgRow>(
+    const result = await this.#db.query<CollectionDbRow>(
       'SELECT * FROM collections WHERE tenant_id = $1 AND name = $2',
       [this.#tenantId, name],
     );
@@ -118,7 +85,7 @@ class PgTenantQueries implements TenantWriteTx {
   }
 
   async listCollections(): Promise<CollectionRow[]> {
-    const result = await this.#db.query<CollectionPgRow>(
+    const result = await this.#db.query<CollectionDbRow>(
       'SELECT * FROM collections WHERE tenant_id = $1 ORDER BY name',
       [this.#tenantId],
     );
@@ -180,7 +147,7 @@ class PgTenantQueries implements TenantWriteTx {
   }
 
   async ledgerEntries(from: number, to: number): Promise<LedgerEntryRow[]> {
-    const result = await this.#db.query<EntryPgRow>(
+    const result = await this.#db.query<EntryDbRow>(
       `SELECT ${ENTRY_COLUMNS} FROM ledger_entries WHERE tenant_id = $1 AND seq >= $2 AND seq < $3 ORDER BY seq`,
       [this.#tenantId, from, to],
     );
@@ -196,7 +163,7 @@ class PgTenantQueries implements TenantWriteTx {
   }
 
   async latestEntry(resource: string): Promise<LedgerEntryRow | undefined> {
-    const result = await this.#db.query<EntryPgRow>(
+    const result = await this.#db.query<EntryDbRow>(
       `SELECT ${ENTRY_COLUMNS} FROM ledger_entries WHERE tenant_id = $1 AND resource = $2 ORDER BY seq DESC LIMIT 1`,
       [this.#tenantId, resource],
     );

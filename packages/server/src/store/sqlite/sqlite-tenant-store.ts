@@ -1,6 +1,13 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { NodeKey } from '@palisade/ledger';
 import type { SealedFields } from '../key-types.ts';
+import {
+  type CollectionDbRow,
+  type EntryDbRow,
+  RECORD_COLUMNS,
+  toCollection,
+  toEntry,
+} from '../tenant-data-rows.ts';
 import type {
   CollectionRow,
   ConditionalWrite,
@@ -18,15 +25,6 @@ import { SqliteTenantDevices } from './sqlite-device-store.ts';
 import { SqliteTenantEdge } from './sqlite-edge-store.ts';
 import { SqliteTenantKeys, sealedColumns, sealedFromColumns } from './sqlite-key-store.ts';
 
-interface CollectionSqlRow {
-  name: string;
-  schema: string;
-  encrypted: string;
-  version: number;
-  created_at: string;
-  updated_at: string;
-}
-
 interface RecordSqlRow {
   collection: string;
   id: string;
@@ -37,38 +35,6 @@ interface RecordSqlRow {
   sealed: string | null;
   blind: string | null;
   key_version: number | null;
-}
-
-const RECORD_COLUMNS =
-  'collection, id, data, version, created_at, updated_at, sealed, blind, key_version';
-
-interface EntrySqlRow {
-  seq: number;
-  batch: number;
-  resource: string;
-  entry: string;
-  salt: Uint8Array | null;
-}
-
-function toEntry(row: EntrySqlRow): LedgerEntryRow {
-  return {
-    seq: row.seq,
-    batch: row.batch,
-    resource: row.resource,
-    entry: row.entry,
-    salt: row.salt,
-  };
-}
-
-function toCollection(row: CollectionSqlRow): CollectionRow {
-  return {
-    name: row.name,
-    schema: JSON.parse(row.schema),
-    encrypted: JSON.parse(row.encrypted),
-    version: row.version,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
 }
 
 function toRecord(row: RecordSqlRow): RecordRow {
@@ -114,14 +80,14 @@ class SqliteTenantReader implements TenantReader {
 
   async getCollection(name: string): Promise<CollectionRow | undefined> {
     const row = this.sql.get('SELECT * FROM collections WHERE name = ?').get(name) as
-      | CollectionSqlRow
+      | CollectionDbRow
       | undefined;
     return row === undefined ? undefined : toCollection(row);
   }
 
   async listCollections(): Promise<CollectionRow[]> {
     return (
-      this.sql.get('SELECT * FROM collections ORDER BY name').all() as unknown as CollectionSqlRow[]
+      this.sql.get('SELECT * FROM collections ORDER BY name').all() as unknown as CollectionDbRow[]
     ).map(toCollection);
   }
 
@@ -174,7 +140,7 @@ class SqliteTenantReader implements TenantReader {
       .get(
         'SELECT seq, batch, resource, entry, salt FROM ledger_entries WHERE seq >= ? AND seq < ? ORDER BY seq',
       )
-      .all(from, to) as unknown as EntrySqlRow[];
+      .all(from, to) as unknown as EntryDbRow[];
     return rows.map(toEntry);
   }
 
@@ -189,7 +155,7 @@ class SqliteTenantReader implements TenantReader {
       .get(
         'SELECT seq, batch, resource, entry, salt FROM ledger_entries WHERE resource = ? ORDER BY seq DESC LIMIT 1',
       )
-      .get(resource) as EntrySqlRow | undefined;
+      .get(resource) as EntryDbRow | undefined;
     return row === undefined ? undefined : toEntry(row);
   }
 }
