@@ -22,8 +22,13 @@ import {
 } from '@palisade/crypto';
 import type { GroupCommitter } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
-import type { ControlPlaneStore, ShardStore, TenantStore } from '../store/index.ts';
-import type { DataKeyRow, TenantKekRow } from '../store/key-types.ts';
+import type {
+  ControlPlaneStore,
+  DataKeyRow,
+  ShardStore,
+  TenantKekRow,
+  TenantStore,
+} from '../store/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
 import { indexKeyContext, openIndexKey } from './record-cipher.ts';
 

@@ -16,7 +16,7 @@ import {
   encryptField,
 } from '@palisade/crypto';
 import { PalisadeError } from '../errors/index.ts';
-import type { SealedFields } from '../store/key-types.ts';
+import type { SealedFields } from '../store/index.ts';
 
 /** Where a record lives: the context every field ciphertext is bound to. */
 export interface RecordPlace {

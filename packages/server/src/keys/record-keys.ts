@@ -1,4 +1,4 @@
-import type { RecordEncryption } from '../records/record-encryption.ts';
+import type { RecordEncryption } from '../records/index.ts';
 import type { CollectionRow, FieldFilter, RecordRow } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import type { KeyService } from './key-service.ts';

@@ -17,7 +17,7 @@ import {
 import { nodeHasher } from '@palisade/ledger/node';
 import { PalisadeError } from '../errors/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
-import { storedState } from '../records/record-encryption.ts';
+import { storedState } from '../records/index.ts';
 import type {
   LedgerEntryRow,
   PlatformLogStore,

@@ -1,8 +1,4 @@
-import type {
-  DeviceAuthenticator,
-  DeviceIdentity,
-  TelemetryIngest,
-} from '../devices/device-contract.ts';
+import type { DeviceAuthenticator, DeviceIdentity, TelemetryIngest } from '../devices/index.ts';
 import type { DeviceSession } from './device-session.ts';
 import type { AttributeReader, RpcChannel } from './mqtt-ports.ts';
 import { MqttRefusal } from './mqtt-refusal.ts';

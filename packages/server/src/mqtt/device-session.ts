@@ -1,5 +1,5 @@
 import type { Client } from 'aedes';
-import type { DeviceIdentity } from '../devices/device-contract.ts';
+import type { DeviceIdentity } from '../devices/index.ts';
 import type { GateSlot } from './ingest-gate.ts';
 import type { SubscriptionKind } from './topics.ts';
 

@@ -20,11 +20,7 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type {
-  DeviceAuthenticator,
-  DeviceIdentity,
-  TelemetryIngest,
-} from '../devices/device-contract.ts';
+import type { DeviceAuthenticator, DeviceIdentity, TelemetryIngest } from '../devices/index.ts';
 import { handleDevicePublish, type PublishDeps } from './device-publish.ts';
 import { DeviceSession, deviceKey } from './device-session.ts';
 import { FrameGuard } from './frame-guard.ts';

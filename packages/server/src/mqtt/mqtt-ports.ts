@@ -1,4 +1,4 @@
-import type { DeviceIdentity } from '../devices/device-contract.ts';
+import type { DeviceIdentity } from '../devices/index.ts';
 
 /**
  * What the listener needs beyond the device contract, as narrow interfaces it owns: reading

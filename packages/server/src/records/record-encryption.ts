@@ -6,8 +6,7 @@
  * error detail.
  */
 import { PalisadeError } from '../errors/index.ts';
-import type { CollectionRow, FieldFilter, RecordRow } from '../store/index.ts';
-import type { SealedFields } from '../store/key-types.ts';
+import type { CollectionRow, FieldFilter, RecordRow, SealedFields } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 
 export interface RecordEncryption {

@@ -27,6 +27,7 @@ export type {
   TenantEdgeReader,
   TenantEdgeWriter,
 } from './edge-types.ts';
+export type { DataKeyRow, KeyJobRow, SealedFields, TenantKekRow } from './key-types.ts';
 export { openStores, type Stores } from './open-stores.ts';
 export type {
   PlatformCheckpointRow,

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { TenantAdmin } from '../../control/index.ts';
-import { decodeCursor, encodeCursor } from '../../records/record-cursor.ts';
+import { decodeCursor, encodeCursor } from '../../records/index.ts';
 import type { Tenant } from '../../tenancy/index.ts';
 import { API_KEY, ISSUED_API_KEY, PLAN, pageOf, pageQuery, SLUG, TENANT } from '../schemas.ts';
 
