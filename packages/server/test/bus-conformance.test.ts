@@ -236,6 +236,36 @@ for (const name of busNames()) {
       );
     });
 
+    test("a consumer made with from: 'new' starts after the newest event; an existing one resumes", async (t) => {
+      const fixture = busFixture(name);
+      t.after(() => fixture.cleanup());
+      const bus = await fixture.open();
+      const a = tenantContext('a');
+      for (const id of ['old1', 'old2']) await bus.publish(a, event(id));
+      const subscribe = (handler: (m: BusMessage) => Promise<void>) =>
+        bus.subscribe(a, { durable: 'live', from: 'new', handler });
+      const seen: BusMessage[] = [];
+      const { tick, done } = until(() => seen.some((m) => m.id === 'new1'));
+      const sub = await subscribe(async (m) => {
+        seen.push(m);
+        await m.ack();
+        tick();
+      });
+      await bus.publish(a, event('new1'));
+      await done;
+      await sub.stop();
+      assert.deepEqual(
+        seen.map((m) => m.id),
+        ['new1'],
+      );
+      await bus.publish(a, event('new2'));
+      const resumed = await collect(bus, subscribe, 'new2');
+      assert.deepEqual(
+        resumed.map((m) => m.id),
+        ['new2'],
+      );
+    });
+
     test('rejects bad input with typed errors', async (t) => {
       const fixture = busFixture(name, { maxPayload: 2048 });
       t.after(() => fixture.cleanup());

@@ -60,6 +60,11 @@ export interface SubscribeOptions {
   readonly durable: string;
   /** Only events of this kind; all kinds when absent. */
   readonly kind?: BusKind;
+  /**
+   * Where a consumer that does not exist yet starts: at the oldest retained event (`all`,
+   * the default) or after the newest (`new`, for live views). An existing consumer resumes.
+   */
+  readonly from?: 'all' | 'new';
   readonly handler: BusHandler;
 }
 

@@ -104,12 +104,18 @@ export class StreamFile {
   }
 
   /** Creates the consumer, or returns the filter it already has. */
-  ensureConsumer(name: string, filter: ConsumerFilter): ConsumerFilter {
+  ensureConsumer(
+    name: string,
+    filter: ConsumerFilter,
+    from: 'all' | 'new' = 'all',
+  ): ConsumerFilter {
     this.#db
       .prepare(
-        'INSERT INTO consumers (name, tenant, kind) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING',
+        `INSERT INTO consumers (name, tenant, kind, delivered)
+         VALUES (?, ?, ?, CASE WHEN ? = 'new' THEN (SELECT coalesce(max(seq), 0) FROM messages) ELSE 0 END)
+         ON CONFLICT (name) DO NOTHING`,
       )
-      .run(name, filter.tenant, filter.kind);
+      .run(name, filter.tenant, filter.kind, from);
     const row = this.#db
       .prepare('SELECT tenant, kind FROM consumers WHERE name = ?')
       .get(name) as Row;

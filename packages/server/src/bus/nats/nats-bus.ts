@@ -184,7 +184,7 @@ export class NatsBus implements Bus {
         await this.#jsm.consumers.add(this.#stream, {
           durable_name: name,
           ack_policy: AckPolicy.Explicit,
-          deliver_policy: DeliverPolicy.All,
+          deliver_policy: options.from === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
           ack_wait: nanos(ackWaitMs),
           max_deliver: maxDeliver,
           filter_subject: filter,

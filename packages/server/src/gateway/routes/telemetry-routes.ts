@@ -6,7 +6,6 @@ import {
   type TelemetryEventPayload,
 } from '../../devices/index.ts';
 import { PalisadeError } from '../../errors/index.ts';
-import { uuid7 } from '../../ids/index.ts';
 import type { Aggregate, AggregateRow, TelemetryPoint } from '../../store/index.ts';
 import { tenantOf } from '../auth-hook.ts';
 
@@ -216,7 +215,6 @@ export function telemetryRoutes(
     },
     handler: async (request, reply) => {
       const context = tenantOf(request);
-      const since = uuid7();
       const durable = `sse-${randomBytes(12).toString('hex')}`;
       const only = request.query.deviceId;
       const raw = reply.raw;
@@ -224,13 +222,13 @@ export function telemetryRoutes(
       const subscription = await devices.bus.subscribe(context, {
         durable,
         kind: 'telemetry',
+        from: 'new',
         handler: async (message) => {
           await message.ack();
           const at = message.id.indexOf(TELEMETRY_EVENT_ID);
           const id = at < 0 ? '' : message.id.slice(at + TELEMETRY_EVENT_ID.length);
           const payload = message.payload as TelemetryEventPayload;
-          // New consumers start at the stream's beginning: skip what was accepted before we connected.
-          if (!open || id < since || (only !== undefined && payload.deviceId !== only)) return;
+          if (!open || (only !== undefined && payload.deviceId !== only)) return;
           raw.write(`id: ${id}\nevent: telemetry\ndata: ${JSON.stringify(payload)}\n\n`);
         },
       });
