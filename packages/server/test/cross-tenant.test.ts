@@ -189,6 +189,14 @@ const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack
     expect: 200,
     attack: (api, key) => api.call('GET', '/v1/edge-nodes', key),
   },
+  'get /v1/usage': {
+    expect: 200,
+    attack: async (api, key, v) => {
+      const reply = await api.call('GET', '/v1/usage', key);
+      assert.notEqual(reply.body.tenant, v.tenantId, "usage answers the caller's tenant only");
+      return reply;
+    },
+  },
   'patch /v1/edge-nodes/{id}': {
     expect: 404,
     attack: (api, key, v) =>

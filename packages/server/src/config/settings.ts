@@ -394,6 +394,55 @@ export const SETTINGS = {
     minimum: 1,
     doc: 'How long a new MQTT connection may take to send CONNECT before it is closed.',
   },
+  quotaTenantMessagesPerSecond: {
+    flag: 'quota-tenant-messages-per-second',
+    env: 'PALISADE_QUOTA_TENANT_MESSAGES_PER_SECOND',
+    type: 'string-list',
+    pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,9}$',
+    doc: 'Telemetry messages a tenant may send per second per plan as PLAN=RATE (`*` for any other plan; 0 is unlimited). Comma-separated in the environment.',
+  },
+  quotaTenantPointsPerSecond: {
+    flag: 'quota-tenant-points-per-second',
+    env: 'PALISADE_QUOTA_TENANT_POINTS_PER_SECOND',
+    type: 'string-list',
+    pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,9}$',
+    doc: 'Telemetry points a tenant may send per second per plan as PLAN=RATE (`*` for any other plan; 0 is unlimited). Comma-separated in the environment.',
+  },
+  quotaDeviceMessagesPerSecond: {
+    flag: 'quota-device-messages-per-second',
+    env: 'PALISADE_QUOTA_DEVICE_MESSAGES_PER_SECOND',
+    type: 'string-list',
+    pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,9}$',
+    doc: 'Telemetry messages one device may send per second per plan as PLAN=RATE (`*` for any other plan; 0 is unlimited). Comma-separated in the environment.',
+  },
+  quotaDevicePointsPerSecond: {
+    flag: 'quota-device-points-per-second',
+    env: 'PALISADE_QUOTA_DEVICE_POINTS_PER_SECOND',
+    type: 'string-list',
+    pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,9}$',
+    doc: 'Telemetry points one device may send per second per plan as PLAN=RATE (`*` for any other plan; 0 is unlimited). Comma-separated in the environment.',
+  },
+  quotaBurstSeconds: {
+    flag: 'quota-burst-seconds',
+    env: 'PALISADE_QUOTA_BURST_SECONDS',
+    type: 'integer',
+    minimum: 1,
+    doc: 'Token-bucket capacity in seconds of rate: how long a burst at full speed may last after a quiet period.',
+  },
+  quotaMaxBuckets: {
+    flag: 'quota-max-buckets',
+    env: 'PALISADE_QUOTA_MAX_BUCKETS',
+    type: 'integer',
+    minimum: 1,
+    doc: 'Most per-device rate-limit buckets held in memory; idle (refilled) ones are dropped first.',
+  },
+  quotaUsageWindowMs: {
+    flag: 'quota-usage-window-ms',
+    env: 'PALISADE_QUOTA_USAGE_WINDOW_MS',
+    type: 'integer',
+    minimum: 1000,
+    doc: 'Length of the window whose accepted and refused telemetry `GET /v1/usage` reports.',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -455,6 +504,13 @@ export interface Settings {
   mqttClientInflightMax: number;
   mqttInflightMax: number;
   mqttConnectTimeoutMs: number;
+  quotaTenantMessagesPerSecond: string[];
+  quotaTenantPointsPerSecond: string[];
+  quotaDeviceMessagesPerSecond: string[];
+  quotaDevicePointsPerSecond: string[];
+  quotaBurstSeconds: number;
+  quotaMaxBuckets: number;
+  quotaUsageWindowMs: number;
 }
 
 export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } = {
@@ -513,4 +569,11 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   mqttClientInflightMax: 64,
   mqttInflightMax: 10_000,
   mqttConnectTimeoutMs: 30_000,
+  quotaTenantMessagesPerSecond: ['*=0'],
+  quotaTenantPointsPerSecond: ['*=0'],
+  quotaDeviceMessagesPerSecond: ['*=0'],
+  quotaDevicePointsPerSecond: ['*=0'],
+  quotaBurstSeconds: 10,
+  quotaMaxBuckets: 100_000,
+  quotaUsageWindowMs: 60_000,
 };

@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Bus } from '../bus/index.ts';
 import type { GroupCommitter } from '../commit/index.ts';
 import type { Settings } from '../config/index.ts';
+import { planLimits, TelemetryQuotas } from '../quotas/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
 import type { Stores } from '../store/index.ts';
 import { DeviceAuthority } from './device-authenticator.ts';
@@ -48,6 +50,8 @@ export function openDeviceServices(options: {
   readonly committer: GroupCommitter;
   readonly bus: Bus;
   readonly logger?: Logger | undefined;
+  /** Where the quota metrics are registered. */
+  readonly metrics?: Registry | undefined;
 }): DeviceServices {
   const { settings, stores, locate, committer } = options;
   let authority: DeviceAuthority | undefined;
@@ -65,6 +69,12 @@ export function openDeviceServices(options: {
     committer,
     bus: options.bus,
     logger: options.logger,
+    quotas: new TelemetryQuotas({
+      limitsOf: planLimits(settings),
+      maxBuckets: settings.quotaMaxBuckets,
+      usageWindowMs: settings.quotaUsageWindowMs,
+      metrics: options.metrics,
+    }),
     limits: {
       maxPoints: settings.telemetryMaxPoints,
       maxKeys: settings.telemetryMaxKeys,

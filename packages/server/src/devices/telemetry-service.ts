@@ -3,6 +3,7 @@ import type { Bus } from '../bus/index.ts';
 import type { GroupCommitter, WriteEvent } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { uuid7 } from '../ids/index.ts';
+import type { TelemetryQuotas } from '../quotas/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
 import type { Aggregate, AggregateRow, TelemetryPoint, TenantWriteTx } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
@@ -41,6 +42,7 @@ export class TelemetryService implements TelemetryIngest {
   readonly #limits: TelemetryLimits;
   readonly #bus: Bus | undefined;
   readonly #logger: Logger | undefined;
+  readonly #quotas: TelemetryQuotas | undefined;
 
   constructor(options: {
     locate: TenantStoreLocator;
@@ -48,12 +50,20 @@ export class TelemetryService implements TelemetryIngest {
     limits: TelemetryLimits;
     bus?: Bus | undefined;
     logger?: Logger | undefined;
+    /** Plan rate limits; a message over one is refused (429) before anything is written. */
+    quotas?: TelemetryQuotas | undefined;
   }) {
     this.#locate = options.locate;
     this.#committer = options.committer;
     this.#limits = options.limits;
     this.#bus = options.bus;
     this.#logger = options.logger;
+    this.#quotas = options.quotas;
+  }
+
+  /** The plan rate limits this service enforces, if any (edge batches and `GET /v1/usage`). */
+  get quotas(): TelemetryQuotas | undefined {
+    return this.#quotas;
   }
 
   telemetry(device: DeviceIdentity, payload: unknown): Promise<IngestResult> {
@@ -63,10 +73,12 @@ export class TelemetryService implements TelemetryIngest {
   /** Telemetry of `deviceId` sent by whoever `context` names (the device, or a tenant key). */
   async ingest(context: TenantContext, deviceId: string, payload: unknown): Promise<IngestResult> {
     const points = this.parse(deviceId, payload, Date.now());
+    this.#quotas?.admit(context, deviceId, points.length);
     const store = await this.#locate(context);
     await this.#committer.submit(store, (tx, record) =>
       this.write(tx, record, context.actor.id, deviceId, points),
     );
+    this.#quotas?.accepted(context, 1, points.length);
     this.announce(context, deviceId, points);
     return { points: points.length };
   }

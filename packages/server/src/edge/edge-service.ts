@@ -253,6 +253,7 @@ export class EdgeService {
         throw error;
       }
     });
+    this.#chargeQuota(context, parsed);
     const via = { edgeNode: node.id, batch: batch.batchId };
     const written: { deviceId: string; points: TelemetryPoint[] }[] = [];
     const outcome = await this.#committer.submit(store, async (tx, record) => {
@@ -303,8 +304,27 @@ export class EdgeService {
       return undefined;
     });
     if (outcome !== undefined) return this.#replay(store, outcome, hash);
+    const accepted = written.reduce((sum, w) => sum + w.points.length, 0);
+    this.#telemetry.quotas?.accepted(context, written.length, accepted);
     for (const w of written) this.#telemetry.announce(context, w.deviceId, w.points);
     return (await store.reader.edge.getBatch(node.id, batch.batchId))?.result as BatchResult;
+  }
+
+  /** Charges a new batch's valid messages to the tenant's plan rates, or refuses it whole (429). */
+  #chargeQuota(
+    context: TenantContext,
+    parsed: readonly (TelemetryPoint[] | PalisadeError)[],
+  ): void {
+    const quotas = this.#telemetry.quotas;
+    if (quotas === undefined) return;
+    let messages = 0;
+    let points = 0;
+    for (const p of parsed) {
+      if (p instanceof PalisadeError) continue;
+      messages++;
+      points += p.length;
+    }
+    if (messages > 0) quotas.admitBatch(context, messages, points);
   }
 
   async #replay(

@@ -90,6 +90,10 @@ export const ERROR_CODES = {
     status: 413,
     title: 'The message has too many points or keys',
   },
+  PALISADE_QUOTA_EXCEEDED: {
+    status: 429,
+    title: "The message is over a rate of the tenant's plan",
+  },
   PALISADE_EDGE_UNAUTHENTICATED: {
     status: 401,
     title: 'The edge enrollment token or node credential is not valid',

@@ -20,6 +20,7 @@ import { platformTenantRoutes } from './routes/platform-tenant-routes.ts';
 import { recordRoutes } from './routes/record-routes.ts';
 import { type SystemProbes, systemRoutes } from './routes/system-routes.ts';
 import { telemetryRoutes } from './routes/telemetry-routes.ts';
+import { usageRoutes } from './routes/usage-routes.ts';
 import { httpsServerFactory, type TlsFiles } from './tls-listener.ts';
 import { installValidators } from './validation.ts';
 
@@ -82,6 +83,8 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   if (options.devices !== undefined) {
     deviceRoutes(app, options.devices, options.pageSizeMax);
     telemetryRoutes(app, options.devices, options.pageSizeMax);
+    const quotas = options.devices.telemetry.quotas;
+    if (quotas !== undefined) usageRoutes(app, quotas);
   }
   if (options.edge !== undefined)
     edgeRoutes(app, options.edge.service, {

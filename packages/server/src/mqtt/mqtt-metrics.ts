@@ -10,6 +10,7 @@ export type RefusalReason =
   | 'subscription_not_allowed'
   | 'invalid_json'
   | 'invalid_payload'
+  | 'quota_exceeded'
   | 'ingest_failed';
 
 /**

@@ -18,7 +18,12 @@ export class MqttRefusal extends Error {
   static fromIngest(error: unknown): MqttRefusal {
     if (error instanceof MqttRefusal) return error;
     if (error instanceof PalisadeError) {
-      const reason = error.status < 500 ? 'invalid_payload' : 'ingest_failed';
+      const reason =
+        error.code === 'PALISADE_QUOTA_EXCEEDED'
+          ? 'quota_exceeded'
+          : error.status < 500
+            ? 'invalid_payload'
+            : 'ingest_failed';
       return new MqttRefusal(reason, error.message, error.code);
     }
     return new MqttRefusal('ingest_failed', 'ingestion failed');

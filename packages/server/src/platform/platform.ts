@@ -154,7 +154,16 @@ export async function startPlatform(
     const locate = storeLocator(stores.shards);
     const collections = new CollectionService(locate, committer, schemas);
     const records = new RecordService(locate, committer, schemas, new RecordKeys(keyService));
-    const devices = openDeviceServices({ settings, stores, locate, committer, bus, logger });
+    const metrics = new Registry();
+    const devices = openDeviceServices({
+      settings,
+      stores,
+      locate,
+      committer,
+      bus,
+      logger,
+      metrics,
+    });
     const edge = new EdgeService({
       controlPlane: stores.controlPlane,
       locate,
@@ -163,7 +172,6 @@ export async function startPlatform(
       enrollmentTtlMs: settings.edgeEnrollmentTtlMs,
       logger,
     });
-    const metrics = new Registry();
     const http = await createGateway({
       metrics,
       logger,

@@ -1,0 +1,51 @@
+/** The per-second rates one plan grants; 0 means unlimited. */
+export interface PlanLimits {
+  readonly tenantMessagesPerSecond: number;
+  readonly tenantPointsPerSecond: number;
+  readonly deviceMessagesPerSecond: number;
+  readonly devicePointsPerSecond: number;
+  /** Bucket capacity in seconds of rate: how long a burst at full speed may last. */
+  readonly burstSeconds: number;
+}
+
+/** The quota settings, each a list of `PLAN=RATE` entries (`*` for any plan not named). */
+export interface QuotaSettings {
+  readonly quotaTenantMessagesPerSecond: readonly string[];
+  readonly quotaTenantPointsPerSecond: readonly string[];
+  readonly quotaDeviceMessagesPerSecond: readonly string[];
+  readonly quotaDevicePointsPerSecond: readonly string[];
+  readonly quotaBurstSeconds: number;
+}
+
+function perPlan(entries: readonly string[]): (plan: string) => number {
+  const rates = new Map<string, number>();
+  for (const entry of entries) {
+    const at = entry.indexOf('=');
+    rates.set(entry.slice(0, at), Number(entry.slice(at + 1)));
+  }
+  const fallback = rates.get('*') ?? 0;
+  return (plan) => rates.get(plan) ?? fallback;
+}
+
+/** Resolves a plan name to its limits; results are cached, so the hot path allocates nothing. */
+export function planLimits(settings: QuotaSettings): (plan: string) => PlanLimits {
+  const tm = perPlan(settings.quotaTenantMessagesPerSecond);
+  const tp = perPlan(settings.quotaTenantPointsPerSecond);
+  const dm = perPlan(settings.quotaDeviceMessagesPerSecond);
+  const dp = perPlan(settings.quotaDevicePointsPerSecond);
+  const cache = new Map<string, PlanLimits>();
+  return (plan) => {
+    let limits = cache.get(plan);
+    if (limits === undefined) {
+      limits = {
+        tenantMessagesPerSecond: tm(plan),
+        tenantPointsPerSecond: tp(plan),
+        deviceMessagesPerSecond: dm(plan),
+        devicePointsPerSecond: dp(plan),
+        burstSeconds: settings.quotaBurstSeconds,
+      };
+      cache.set(plan, limits);
+    }
+    return limits;
+  };
+}

@@ -1,0 +1,343 @@
+/**
+ * Telemetry rate limits per tenant and per device, from the tenant's plan. Each tenant has
+ * one entry holding its two buckets (messages, points), its devices' buckets and its usage
+ * counters of the current window; keys are namespaced by the tenant structurally (a map per
+ * tenant), so two tenants never share a bucket. A message is checked against every bucket
+ * before any is charged, and refused before anything is written. Buckets live in memory of
+ * this process: a full bucket carries no state, so idle ones are dropped when the bound is hit.
+ */
+import { type Counter, Gauge, Counter as PromCounter, type Registry } from 'prom-client';
+import type { TenantContext } from '../tenancy/index.ts';
+import type { PlanLimits } from './plan-limits.ts';
+import { QuotaExceededError, type QuotaReason } from './quota-error.ts';
+import { TokenBucket } from './token-bucket.ts';
+
+export interface TelemetryQuotaOptions {
+  /** The limits of a plan (see `planLimits`). */
+  readonly limitsOf: (plan: string) => PlanLimits;
+  /** Most device buckets held in memory, across tenants. */
+  readonly maxBuckets: number;
+  /** Length of the usage window `GET /v1/usage` reports, in milliseconds. */
+  readonly usageWindowMs: number;
+  readonly clock?: (() => number) | undefined;
+  readonly metrics?: Registry | undefined;
+}
+
+interface DeviceEntry {
+  readonly messages: TokenBucket;
+  readonly points: TokenBucket;
+}
+
+interface TenantEntry {
+  /** The limits of the tenant's plan when it was last charged. */
+  limits: PlanLimits;
+  readonly messages: TokenBucket;
+  readonly points: TokenBucket;
+  readonly devices: Map<string, DeviceEntry>;
+  windowStart: number;
+  acceptedMessages: number;
+  acceptedPoints: number;
+  refusedMessages: number;
+  refusedPoints: number;
+}
+
+/** What `GET /v1/usage` answers. */
+export interface TenantUsage {
+  readonly plan: string;
+  readonly limits: PlanLimits;
+  readonly window: { readonly start: string; readonly durationMs: number };
+  readonly messages: {
+    readonly accepted: number;
+    readonly refused: number;
+    readonly remaining: number | null;
+  };
+  readonly points: {
+    readonly accepted: number;
+    readonly refused: number;
+    readonly remaining: number | null;
+  };
+}
+
+const REASONS: readonly QuotaReason[] = [
+  'tenant_messages',
+  'tenant_points',
+  'device_messages',
+  'device_points',
+];
+
+export class TelemetryQuotas {
+  readonly #options: TelemetryQuotaOptions;
+  readonly #clock: () => number;
+  readonly #tenants = new Map<string, TenantEntry>();
+  readonly #refusals: Record<QuotaReason, { inc(): void }>;
+  #devices = 0;
+
+  constructor(options: TelemetryQuotaOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? Date.now;
+    const registers = options.metrics === undefined ? [] : [options.metrics];
+    const counter: Counter<'reason'> = new PromCounter({
+      name: 'palisade_quota_refusals_total',
+      help: 'Telemetry messages refused over a plan rate (HTTP, MQTT and edge), by the bucket that refused',
+      labelNames: ['reason'],
+      registers,
+    });
+    // One child per reason made up front: every reason is exported (at 0) and no refusal
+    // hashes labels.
+    this.#refusals = Object.fromEntries(
+      REASONS.map((reason) => {
+        counter.inc({ reason }, 0);
+        return [reason, counter.labels({ reason })];
+      }),
+    ) as Record<QuotaReason, { inc(): void }>;
+    const devices = () => this.#devices;
+    new Gauge({
+      name: 'palisade_quota_device_buckets',
+      help: 'Device rate-limit buckets held in memory',
+      registers,
+      collect() {
+        this.set(devices());
+      },
+    });
+  }
+
+  /**
+   * Charges one message of `points` points to the tenant and (when given) the device, or
+   * throws QuotaExceededError (PALISADE_QUOTA_EXCEEDED) and charges nothing.
+   */
+  admit(context: TenantContext, deviceId: string | undefined, points: number): void {
+    const now = this.#clock();
+    const limits = this.#options.limitsOf(context.tenant.plan);
+    const tenant = this.#tenant(context.tenantId, limits, now);
+    const device = deviceId === undefined ? undefined : this.#device(tenant, deviceId, limits, now);
+    const burst = limits.burstSeconds;
+    if (device !== undefined) {
+      this.#check(
+        tenant,
+        device.messages,
+        limits.deviceMessagesPerSecond,
+        burst,
+        1,
+        points,
+        'device_messages',
+        now,
+      );
+      this.#check(
+        tenant,
+        device.points,
+        limits.devicePointsPerSecond,
+        burst,
+        points,
+        points,
+        'device_points',
+        now,
+      );
+    }
+    this.#check(
+      tenant,
+      tenant.messages,
+      limits.tenantMessagesPerSecond,
+      burst,
+      1,
+      points,
+      'tenant_messages',
+      now,
+    );
+    this.#check(
+      tenant,
+      tenant.points,
+      limits.tenantPointsPerSecond,
+      burst,
+      points,
+      points,
+      'tenant_points',
+      now,
+    );
+    if (device !== undefined) {
+      device.messages.tokens -= 1;
+      device.points.tokens -= points;
+    }
+    tenant.messages.tokens -= 1;
+    tenant.points.tokens -= points;
+  }
+
+  /** Counts a message as accepted once it is durable. */
+  accepted(context: TenantContext, messages: number, points: number): void {
+    const now = this.#clock();
+    const tenant = this.#tenant(context.tenantId, this.#options.limitsOf(context.tenant.plan), now);
+    tenant.acceptedMessages += messages;
+    tenant.acceptedPoints += points;
+  }
+
+  /**
+   * Charges a whole batch (`messages` messages, `points` points) to the tenant's buckets:
+   * admitted when they hold it (or are full), then possibly left in debt; else refused whole.
+   */
+  admitBatch(context: TenantContext, messages: number, points: number): void {
+    const now = this.#clock();
+    const limits = this.#options.limitsOf(context.tenant.plan);
+    const tenant = this.#tenant(context.tenantId, limits, now);
+    const burst = limits.burstSeconds;
+    this.#check(
+      tenant,
+      tenant.messages,
+      limits.tenantMessagesPerSecond,
+      burst,
+      messages,
+      points,
+      'tenant_messages',
+      now,
+      messages,
+    );
+    this.#check(
+      tenant,
+      tenant.points,
+      limits.tenantPointsPerSecond,
+      burst,
+      points,
+      points,
+      'tenant_points',
+      now,
+      messages,
+    );
+    tenant.messages.tokens -= messages;
+    tenant.points.tokens -= points;
+  }
+
+  /** The tenant's plan, limits, usage in the current window and what its buckets hold now. */
+  usage(context: TenantContext): TenantUsage {
+    const now = this.#clock();
+    const plan = context.tenant.plan;
+    const limits = this.#options.limitsOf(plan);
+    const tenant = this.#tenant(context.tenantId, limits, now);
+    const remaining = (bucket: TokenBucket, rate: number) => {
+      if (rate === 0) return null;
+      bucket.refill(rate, rate * limits.burstSeconds, now);
+      return Math.max(0, Math.floor(bucket.tokens));
+    };
+    return {
+      plan,
+      limits,
+      window: {
+        start: new Date(tenant.windowStart).toISOString(),
+        durationMs: this.#options.usageWindowMs,
+      },
+      messages: {
+        accepted: tenant.acceptedMessages,
+        refused: tenant.refusedMessages,
+        remaining: remaining(tenant.messages, limits.tenantMessagesPerSecond),
+      },
+      points: {
+        accepted: tenant.acceptedPoints,
+        refused: tenant.refusedPoints,
+        remaining: remaining(tenant.points, limits.tenantPointsPerSecond),
+      },
+    };
+  }
+
+  /** Device buckets held now (for tests and the gauge). */
+  get deviceBuckets(): number {
+    return this.#devices;
+  }
+
+  #check(
+    tenant: TenantEntry,
+    bucket: TokenBucket,
+    rate: number,
+    burst: number,
+    cost: number,
+    points: number,
+    reason: QuotaReason,
+    now: number,
+    messages = 1,
+  ): void {
+    if (rate === 0) return;
+    const capacity = rate * burst;
+    bucket.refill(rate, capacity, now);
+    if (bucket.covers(cost, capacity)) return;
+    tenant.refusedMessages += messages;
+    tenant.refusedPoints += points;
+    this.#refusals[reason].inc();
+    throw new QuotaExceededError({
+      reason,
+      quota: capacity,
+      windowSeconds: burst,
+      remaining: Math.max(0, Math.floor(bucket.tokens)),
+      retryAfterSeconds: bucket.retryAfter(cost, rate, capacity),
+    });
+  }
+
+  #tenant(tenantId: string, limits: PlanLimits, now: number): TenantEntry {
+    const windowMs = this.#options.usageWindowMs;
+    const windowStart = now - (now % windowMs);
+    let tenant = this.#tenants.get(tenantId);
+    if (tenant === undefined) {
+      tenant = {
+        limits,
+        messages: new TokenBucket(limits.tenantMessagesPerSecond * limits.burstSeconds, now),
+        points: new TokenBucket(limits.tenantPointsPerSecond * limits.burstSeconds, now),
+        devices: new Map(),
+        windowStart,
+        acceptedMessages: 0,
+        acceptedPoints: 0,
+        refusedMessages: 0,
+        refusedPoints: 0,
+      };
+      this.#tenants.set(tenantId, tenant);
+      return tenant;
+    }
+    tenant.limits = limits;
+    if (tenant.windowStart !== windowStart) {
+      tenant.windowStart = windowStart;
+      tenant.acceptedMessages = 0;
+      tenant.acceptedPoints = 0;
+      tenant.refusedMessages = 0;
+      tenant.refusedPoints = 0;
+    }
+    return tenant;
+  }
+
+  #device(tenant: TenantEntry, deviceId: string, limits: PlanLimits, now: number): DeviceEntry {
+    let device = tenant.devices.get(deviceId);
+    if (device !== undefined) return device;
+    if (this.#devices >= this.#options.maxBuckets) this.#evict(now);
+    device = {
+      messages: new TokenBucket(limits.deviceMessagesPerSecond * limits.burstSeconds, now),
+      points: new TokenBucket(limits.devicePointsPerSecond * limits.burstSeconds, now),
+    };
+    tenant.devices.set(deviceId, device);
+    this.#devices++;
+    return device;
+  }
+
+  /**
+   * Drops every idle (refilled) device bucket, which loses nothing; if that is not enough to
+   * get under 90% of the bound, drops the oldest buckets too (their devices start full again).
+   */
+  #evict(now: number): void {
+    const target = Math.floor(this.#options.maxBuckets * 0.9);
+    for (const tenant of this.#tenants.values()) {
+      for (const [deviceId, device] of tenant.devices) {
+        if (this.#idle(tenant, device, now)) this.#drop(tenant, deviceId);
+      }
+    }
+    for (const tenant of this.#tenants.values()) {
+      for (const deviceId of tenant.devices.keys()) {
+        if (this.#devices <= target) return;
+        this.#drop(tenant, deviceId);
+      }
+    }
+  }
+
+  #idle(tenant: TenantEntry, device: DeviceEntry, now: number): boolean {
+    const { deviceMessagesPerSecond: m, devicePointsPerSecond: p, burstSeconds: b } = tenant.limits;
+    return (
+      (m === 0 || device.messages.idle(m, m * b, now)) &&
+      (p === 0 || device.points.idle(p, p * b, now))
+    );
+  }
+
+  #drop(tenant: TenantEntry, deviceId: string): void {
+    if (tenant.devices.delete(deviceId)) this.#devices--;
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * A token bucket that refills continuously at `rate` tokens per second up to `capacity`.
+ * A cost larger than the capacity is admitted when the bucket is full and leaves it in debt,
+ * so an oversized message or an edge batch is never refused forever, and is paid back by
+ * waiting. Time is passed in (milliseconds), so tests drive it with a fake clock.
+ */
+export class TokenBucket {
+  tokens: number;
+  #updatedAt: number;
+
+  constructor(capacity: number, now: number) {
+    this.tokens = capacity;
+    this.#updatedAt = now;
+  }
+
+  /** Adds what `rate` earned since the last refill, up to `capacity`. */
+  refill(rate: number, capacity: number, now: number): void {
+    const elapsed = now - this.#updatedAt;
+    if (elapsed > 0) this.tokens = Math.min(capacity, this.tokens + (elapsed * rate) / 1000);
+    this.#updatedAt = now;
+  }
+
+  /** True when `cost` (or, above the capacity, a full bucket) is available; call after refill. */
+  covers(cost: number, capacity: number): boolean {
+    return this.tokens >= Math.min(cost, capacity);
+  }
+
+  /** Seconds until `covers(cost)` holds, at least 1 (the `Retry-After` granularity). */
+  retryAfter(cost: number, rate: number, capacity: number): number {
+    const missing = Math.min(cost, capacity) - this.tokens;
+    return Math.max(1, Math.ceil(missing / rate));
+  }
+
+  /** True when the bucket holds `capacity` again at `now`: it then carries no state and may be dropped. */
+  idle(rate: number, capacity: number, now: number): boolean {
+    return this.tokens + ((now - this.#updatedAt) * rate) / 1000 >= capacity;
+  }
+}
