@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { canonicalJson } from '@palisade/ledger';
 import { MqttRefusal } from '../src/mqtt/mqtt-refusal.ts';
 import { QuotaExceededError } from '../src/quotas/index.ts';
 import { type Reply, TestApi } from './support/api.ts';
@@ -8,6 +10,38 @@ import { backendNames } from './support/backends.ts';
 /** `n` points of key `k` in one ThingsBoard message, at fixed timestamps. */
 function message(n: number, base: number): unknown {
   return Array.from({ length: n }, (_, i) => ({ ts: base + i, values: { k: i } }));
+}
+
+interface EdgeNode {
+  readonly nodeId: string;
+  readonly credential: string;
+  readonly ed: KeyObject;
+  readonly ml: KeyObject;
+}
+
+async function enroll(api: TestApi, key: string): Promise<EdgeNode> {
+  const token = await api.call('POST', '/v1/edge-nodes/enrollment-tokens', key, { name: 'gw' });
+  const ed = generateKeyPairSync('ed25519');
+  const ml = generateKeyPairSync('ml-dsa-65' as 'ed25519');
+  const spki = (k: KeyObject) => k.export({ format: 'der', type: 'spki' }).toString('base64');
+  const reply = await api.call('POST', '/v1/edge/enroll', undefined, {
+    token: token.body.token,
+    ed25519: spki(ed.publicKey),
+    mldsa65: spki(ml.publicKey),
+  });
+  return { ...reply.body, ed: ed.privateKey, ml: ml.privateKey };
+}
+
+function signedBatch(node: EdgeNode, batchId: string, messages: unknown[]) {
+  const content = { nodeId: node.nodeId, batchId, createdAt: '2026-01-01T00:00:00.000Z', messages };
+  const bytes = Buffer.from(canonicalJson(content), 'utf8');
+  return {
+    ...content,
+    signatures: {
+      ed25519: sign(null, bytes, node.ed).toString('base64'),
+      mldsa65: sign(null, bytes, node.ml).toString('base64'),
+    },
+  };
 }
 
 for (const backend of backendNames()) {
@@ -128,6 +162,33 @@ for (const backend of backendNames()) {
       const other = await api.call('GET', '/v1/usage', b.key);
       assert.equal(other.body.tenant, b.id);
       assert.equal(other.body.messages.refused, 0);
+    });
+
+    test('an edge batch is charged whole: over the rate it is refused whole, a replay is free', async () => {
+      const edgy = await api.tenant('edgy');
+      const meter = await device(edgy.key);
+      const node = await enroll(api, edgy.key);
+      const messages = (from: number) =>
+        [0, 1, 2].map((i) => ({
+          deviceId: meter.id,
+          payload: { ts: base + from + i, values: { k: i } },
+          receivedAt: base + from + i,
+        }));
+      const first = signedBatch(node, 'b1', messages(0));
+      const sent = await api.call('POST', '/v1/edge/batches', node.credential, first);
+      assert.equal(sent.status, 200, JSON.stringify(sent.body));
+      const entries = await ledger(edgy.key);
+      const refused = await api.call(
+        'POST',
+        '/v1/edge/batches',
+        node.credential,
+        signedBatch(node, 'b2', messages(10)),
+      );
+      assertRefused(refused, 'tenant_points');
+      assert.equal(await stored(edgy.key, meter.id), 3);
+      assert.equal(await ledger(edgy.key), entries, 'no ledger entry for a refused batch');
+      const replay = await api.call('POST', '/v1/edge/batches', node.credential, first);
+      assert.deepEqual(replay.body, sent.body, 'a replay is answered, not charged');
     });
 
     test('refusals are counted per reason in /metrics, and MQTT names the reason', async () => {
