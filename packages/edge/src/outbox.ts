@@ -30,6 +30,9 @@ export class OutboxFullError extends Error {
 
 const RANK: Record<Priority, number> = { alert: 0, telemetry: 1 };
 
+/** How long a writer waits for another process's write lock (e.g. `accept` beside `start`). */
+export const OUTBOX_BUSY_TIMEOUT_MS = 5000;
+
 /**
  * The durable outbox of an edge node: SQLite in WAL with synchronous=FULL, so a message is on
  * disk before `accept` returns. Payloads are sealed with AES-256-GCM under a key the node
@@ -45,7 +48,7 @@ export class Outbox {
     if (key.length !== 32) throw new Error('the outbox key must be 32 bytes');
     this.#key = Buffer.from(key);
     this.#maxMessages = options.maxMessages;
-    this.#db = new DatabaseSync(path);
+    this.#db = new DatabaseSync(path, { timeout: OUTBOX_BUSY_TIMEOUT_MS });
     this.#db.exec(`
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = FULL;

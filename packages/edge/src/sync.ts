@@ -1,6 +1,6 @@
 import { createPrivateKey, randomUUID, sign } from 'node:crypto';
 import { canonicalJson } from '@palisade/ledger';
-import type { Outbox } from './outbox.ts';
+import type { Outbox, PendingBatch } from './outbox.ts';
 
 /** What a node holds after enrollment (kept in a 0600 file). */
 export interface NodeIdentity {
@@ -21,6 +21,8 @@ export interface SyncSettings {
   readonly backoffMaxMs: number;
   /** Pause when the outbox is empty. */
   readonly idleMs: number;
+  /** A send with no answer within this time counts as a link failure (the batch is resent). */
+  readonly requestTimeoutMs?: number;
 }
 
 export const DEFAULT_SYNC: SyncSettings = {
@@ -28,7 +30,24 @@ export const DEFAULT_SYNC: SyncSettings = {
   backoffBaseMs: 200,
   backoffMaxMs: 30_000,
   idleMs: 250,
+  requestTimeoutMs: 60_000,
 };
+
+/** The platform answered, but not with a confirmation (the status says why; 4xx will not heal by itself). */
+export class PlatformRefusedError extends Error {
+  readonly status: number;
+  constructor(status: number, body: string) {
+    super(`platform answered ${status}: ${body.slice(0, 500)}`);
+    this.name = 'PlatformRefusedError';
+    this.status = status;
+  }
+}
+
+/** What the loop reports as it goes (for logs and metrics). */
+export interface SyncEvents {
+  synced?(batch: PendingBatch, result: unknown): void;
+  failed?(error: unknown, failures: number, retryInMs: number): void;
+}
 
 /**
  * Sends the outbox to the platform: one signed batch at a time, the same batch (id and
@@ -39,13 +58,21 @@ export class SyncLoop {
   readonly #outbox: Outbox;
   readonly #node: NodeIdentity;
   readonly #settings: SyncSettings;
+  readonly #events: SyncEvents;
   #stopped = false;
   #failures = 0;
+  #wake: (() => void) | undefined;
 
-  constructor(outbox: Outbox, node: NodeIdentity, settings: SyncSettings = DEFAULT_SYNC) {
+  constructor(
+    outbox: Outbox,
+    node: NodeIdentity,
+    settings: SyncSettings = DEFAULT_SYNC,
+    events: SyncEvents = {},
+  ) {
     this.#outbox = outbox;
     this.#node = node;
     this.#settings = settings;
+    this.#events = events;
   }
 
   /** Sends one batch; true when one was confirmed. Throws when the link or platform fails. */
@@ -58,6 +85,8 @@ export class SyncLoop {
       ed25519: sign(null, bytes, createPrivateKey(this.#node.ed25519)).toString('base64'),
       mldsa65: sign(null, bytes, createPrivateKey(this.#node.mldsa65)).toString('base64'),
     };
+    this.#outbox.setState('lastAttempt', new Date().toISOString());
+    const timeout = this.#settings.requestTimeoutMs;
     const response = await fetch(new URL('/v1/edge/batches', this.#node.url), {
       method: 'POST',
       headers: {
@@ -65,16 +94,18 @@ export class SyncLoop {
         'content-type': 'application/json',
       },
       body: JSON.stringify({ ...content, signatures }),
+      ...(timeout === undefined ? {} : { signal: AbortSignal.timeout(timeout) }),
     });
     const text = await response.text();
-    if (response.status !== 200) throw new Error(`platform answered ${response.status}: ${text}`);
+    if (response.status !== 200) throw new PlatformRefusedError(response.status, text);
     this.#outbox.confirm(batch.batchId);
     this.#outbox.setState('lastSync', new Date().toISOString());
     this.#outbox.setState('lastResult', text);
+    this.#events.synced?.(batch, JSON.parse(text));
     return true;
   }
 
-  /** Runs until `stop`. */
+  /** Runs until `stop`; a batch in flight is finished (confirmed or failed) before it returns. */
   async run(): Promise<void> {
     while (!this.#stopped) {
       let wait = this.#settings.idleMs;
@@ -91,12 +122,27 @@ export class SyncLoop {
           this.#settings.backoffBaseMs * 2 ** Math.min(this.#failures, 20),
         );
         wait = Math.random() * cap;
+        this.#events.failed?.(error, this.#failures, Math.round(wait));
       }
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      if (wait > 0 && !this.#stopped) await this.#sleep(wait);
     }
   }
 
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wake = done;
+    });
+  }
+
+  /** Asks the loop to end: a pause is cut short, a batch in flight is finished first. */
   stop(): void {
     this.#stopped = true;
+    this.#wake?.();
   }
 }

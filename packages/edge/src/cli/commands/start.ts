@@ -1,0 +1,103 @@
+import { outboxPath } from '../../node-file.ts';
+import { Outbox } from '../../outbox.ts';
+import { DEFAULT_SYNC, PlatformRefusedError, SyncLoop } from '../../sync.ts';
+import { enrolledNode, flags, positiveInt, required } from '../args.ts';
+import { EXIT } from '../cli-error.ts';
+import { log } from '../log.ts';
+import { DEFAULT_OUTBOX_MAX_MESSAGES, outboxFlags } from './outbox-flags.ts';
+
+/** What an operator should do about a failed sync, by kind of failure. */
+function diagnose(error: unknown, url: string, outbox: string) {
+  const message = (error as Error).message;
+  if ((error as { code?: string }).code === 'ERR_SQLITE_ERROR')
+    return {
+      kind: 'disk-error',
+      action: `the outbox ${outbox} cannot be read or written (disk full, read-only or failing?): free space or fix the disk; messages already on disk stay there and are sent once it works`,
+      message,
+    };
+  if (error instanceof PlatformRefusedError && error.status >= 400 && error.status < 500)
+    return {
+      kind: 'platform-refused',
+      action:
+        'the platform refuses this node (disabled, re-keyed or forged?): check GET /v1/edge-nodes and its alerts; if it was re-keyed, enroll again into a new --dir. Messages stay in the outbox meanwhile',
+      message,
+    };
+  return {
+    kind: 'link-down',
+    action: `cannot sync with ${url}: check the network, DNS, firewall and that the platform runs. Nothing is lost: messages stay in the outbox and are sent exactly once when the link is back`,
+    message,
+  };
+}
+
+/** `palisade-edge start --dir DIR`: runs the sync loop until SIGTERM or SIGINT. */
+export async function start(argv: string[]): Promise<number> {
+  const values = flags(argv, {
+    dir: { type: 'string' },
+    'batch-max-messages': { type: 'string' },
+    ...outboxFlags,
+  });
+  const dir = required(values.dir, 'dir');
+  const node = enrolledNode(dir);
+  const settings = {
+    ...DEFAULT_SYNC,
+    batchMaxMessages: positiveInt(
+      values['batch-max-messages'],
+      'batch-max-messages',
+      DEFAULT_SYNC.batchMaxMessages,
+    ),
+  };
+  const path = outboxPath(dir);
+  const maxMessages = positiveInt(
+    values['outbox-max-messages'],
+    'outbox-max-messages',
+    DEFAULT_OUTBOX_MAX_MESSAGES,
+  );
+  const outbox = new Outbox(path, Buffer.from(node.outboxKey, 'base64'), { maxMessages });
+  let down = false;
+  const loop = new SyncLoop(outbox, node, settings, {
+    synced(batch, result) {
+      if (down) log('info', 'link-up', { platform: node.url });
+      down = false;
+      log('info', 'synced', { batchId: batch.batchId, messages: batch.messages.length, result });
+    },
+    failed(error, failures, retryInMs) {
+      down = true;
+      const backlog = outbox.size();
+      const { kind, ...what } = diagnose(error, node.url, path);
+      log('warn', kind, {
+        ...what,
+        failures,
+        retryInMs,
+        backlog,
+      });
+    },
+  });
+  const stop = (signal: string) => {
+    log('info', 'stopping', { signal, note: 'finishing the batch in flight' });
+    loop.stop();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  log('info', 'started', {
+    nodeId: node.nodeId,
+    platform: node.url,
+    outbox: path,
+    backlog: outbox.size(),
+    batchMaxMessages: settings.batchMaxMessages,
+  });
+  try {
+    await loop.run();
+  } catch (error) {
+    const { kind, ...what } = diagnose(error, node.url, path);
+    log('error', 'stopped-on-error', { kind, ...what });
+    outbox.close();
+    return EXIT.failed;
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+  }
+  const backlog = outbox.size();
+  outbox.close();
+  log('info', 'stopped', { backlog });
+  return EXIT.ok;
+}

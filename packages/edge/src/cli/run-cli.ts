@@ -1,0 +1,46 @@
+import { CliError, EXIT } from './cli-error.ts';
+import { accept } from './commands/accept.ts';
+import { enroll } from './commands/enroll.ts';
+import { start } from './commands/start.ts';
+import { status } from './commands/status.ts';
+
+const USAGE = `palisade-edge: the Palisade edge agent
+
+  palisade-edge enroll --url URL --token TOKEN --dir DIR
+      generate the node's keys, enroll with the platform, write DIR/node.json (0600)
+  palisade-edge start --dir DIR [--batch-max-messages N] [--outbox-max-messages N]
+      send the outbox to the platform until SIGTERM/SIGINT (JSON logs on stdout)
+  palisade-edge status --dir DIR [--json]
+      link state, backlog, oldest message age, last sync (read-only, safe while running)
+  palisade-edge accept --dir DIR --device ID --json '{"ts":…,"values":{…}}' [--priority alert]
+      put one device message into the outbox (ops and test tool)
+
+exit codes: 0 ok, 1 failure, 2 usage, 3 platform unreachable
+`;
+
+const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
+  enroll,
+  start,
+  status,
+  accept,
+};
+
+/** Runs the command; returns the exit code. Errors become one line on stderr. */
+export async function runEdgeCli(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === 'help') {
+    process.stdout.write(USAGE);
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const command = COMMANDS[name];
+  try {
+    if (command === undefined)
+      throw new CliError(`unknown command ${name}; see palisade-edge --help`, EXIT.usage);
+    return await command(rest);
+  } catch (error) {
+    const cli = error instanceof CliError;
+    const message = (error as Error).message.replaceAll('\n', ' ');
+    process.stderr.write(`palisade-edge: ${message}\n`);
+    return cli ? error.exitCode : EXIT.failed;
+  }
+}

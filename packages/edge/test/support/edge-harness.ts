@@ -1,0 +1,173 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { type Platform, startPlatform } from '../../../server/src/index.ts';
+import { TestApi } from '../../../server/test/support/api.ts';
+import { readOutboxStatus } from '../../src/index.ts';
+import { outboxPath } from '../../src/node-file.ts';
+
+export const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+export interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `palisade-edge …` from source to completion. */
+export async function runCli(args: string[], main = MAIN): Promise<Run> {
+  const child = spawn(process.execPath, ['--conditions=@palisade/source', main, ...args]);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
+}
+
+/** A running `palisade-edge start` child with its parsed JSON log lines. */
+export class EdgeProcess {
+  readonly child: ChildProcess;
+  readonly logs: Record<string, unknown>[] = [];
+  readonly exited: Promise<[number | null, string | null]>;
+
+  constructor(args: string[]) {
+    this.child = spawn(process.execPath, ['--conditions=@palisade/source', MAIN, 'start', ...args]);
+    this.exited = once(this.child, 'exit') as Promise<[number | null, string | null]>;
+    let rest = '';
+    this.child.stdout?.on('data', (d) => {
+      rest += d;
+      const lines = rest.split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) this.logs.push(JSON.parse(line));
+    });
+  }
+}
+
+/** Polls (without asserting on time) until `check` holds. */
+export async function until(check: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+export const drained = (dir: string) => () => readOutboxStatus(outboxPath(dir)).backlog === 0;
+
+/** What the link does with a batch request: pass it, or fail it in one of two places. */
+export type Fault = 'pass' | 'drop-request' | 'drop-response' | 'hold-response';
+
+/**
+ * The platform behind a link the test controls: an HTTP front that forwards to the platform
+ * (through Fastify inject), records every platform answer per batch id, and can cut the link
+ * before or after the platform applied a batch, or stop and restart the platform.
+ */
+export class PlatformLink {
+  readonly api: TestApi;
+  platform: Platform | undefined;
+  readonly answers = new Map<string, string[]>();
+  /** Distinct batch ids in the order first seen. */
+  readonly order: string[] = [];
+  fault: (batchId: string, nth: number) => Fault = () => 'pass';
+  onFault: (fault: Fault, response: ServerResponse) => void | Promise<void> = () => {};
+  readonly #server: Server;
+
+  private constructor(api: TestApi, server: Server) {
+    this.api = api;
+    this.platform = api.platform;
+    this.#server = server;
+    server.on('request', (req, res) => void this.#handle(req, res));
+  }
+
+  static async start(): Promise<PlatformLink> {
+    const api = await TestApi.start('sqlite');
+    const server = createServer();
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return new PlatformLink(api, server);
+  }
+
+  get url(): string {
+    const { port } = this.#server.address() as { port: number };
+    return `http://127.0.0.1:${port}`;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    let fault: Fault = 'pass';
+    let batchId: string | undefined;
+    if (req.url === '/v1/edge/batches') {
+      batchId = (JSON.parse(body) as { batchId: string }).batchId;
+      if (!this.order.includes(batchId)) this.order.push(batchId);
+      fault = this.fault(batchId, this.order.indexOf(batchId));
+    }
+    const platform = this.platform;
+    if (platform === undefined || fault === 'drop-request') {
+      if (fault !== 'pass') await this.onFault(fault, res);
+      res.socket?.destroy();
+      return;
+    }
+    const answer = await platform.http.inject({
+      method: req.method as 'POST',
+      url: req.url ?? '/',
+      headers: {
+        ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+        'content-type': 'application/json',
+      },
+      payload: body,
+    });
+    if (batchId !== undefined)
+      this.answers.set(batchId, [...(this.answers.get(batchId) ?? []), answer.body]);
+    if (fault !== 'pass') {
+      await this.onFault(fault, res);
+      if (fault === 'drop-response') res.socket?.destroy();
+      return;
+    }
+    res.writeHead(answer.statusCode, { 'content-type': 'application/json' }).end(answer.body);
+  }
+
+  async stopPlatform(): Promise<void> {
+    const platform = this.platform;
+    this.platform = undefined;
+    await platform?.close();
+  }
+
+  async restartPlatform(): Promise<Platform> {
+    this.platform = await startPlatform(this.api.fixture.settings, { listen: false });
+    return this.platform;
+  }
+
+  /** Values of `n` the platform holds for a device, in time order. */
+  async values(key: string, device: string): Promise<number[]> {
+    const platform = this.platform ?? (await this.restartPlatform());
+    const reply = await platform.http.inject({
+      method: 'GET',
+      url: `/v1/devices/${device}/telemetry?keys=n&from=0&to=${Date.now() + 60_000}&limit=1000`,
+      headers: { authorization: `Bearer ${key}` },
+    });
+    return ((JSON.parse(reply.body).n ?? []) as { value: number }[]).map((p) => p.value);
+  }
+
+  async close(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise((resolve) => this.#server.close(resolve));
+    await this.platform?.close();
+    await this.api.fixture.cleanup();
+  }
+}
+
+/** A tenant, `count` devices and an enrollment token on the link's platform. */
+export async function tenantWithDevices(link: PlatformLink, slug: string, count: number) {
+  const { key } = await link.api.tenant(slug);
+  const devices: string[] = [];
+  for (let i = 0; i < count; i++)
+    devices.push((await link.api.call('POST', '/v1/devices', key, { name: `d${i}` })).body.id);
+  const token = await link.api.call('POST', '/v1/edge-nodes/enrollment-tokens', key, {
+    name: `${slug}-gw`,
+  });
+  return { key, devices, token: token.body.token as string };
+}
