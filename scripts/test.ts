@@ -60,12 +60,16 @@ for await (const file of glob(
 }
 files.sort();
 
+/** A test that hangs fails after this long instead of holding CI to its time limit. */
+const TEST_TIMEOUT_MS = 300_000;
+
 const result = spawnSync(
   process.execPath,
   [
     '--conditions=@palisade/source',
     '--test',
     '--test-concurrency=4',
+    `--test-timeout=${TEST_TIMEOUT_MS}`,
     '--test-reporter=spec',
     ...files,
   ],
