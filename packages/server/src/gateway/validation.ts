@@ -1,4 +1,5 @@
 import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
 import type { FastifyInstance } from 'fastify';
 
 /**
@@ -21,6 +22,7 @@ export function installValidators(app: FastifyInstance): void {
     useDefaults: true,
     strict: false,
   });
+  for (const ajv of [strict, coercing]) (addFormats as unknown as (a: typeof ajv) => void)(ajv);
   app.setValidatorCompiler(({ schema, httpPart }) =>
     (httpPart === 'body' ? strict : coercing).compile(schema),
   );
