@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 /**
  * Bearer secrets are 256 random bits behind a readable prefix (`pa_` platform admin,
@@ -12,5 +12,5 @@ export function newSecretToken(prefix: 'pa' | 'pk'): string {
 
 /** The stored form of a bearer secret. */
 export function hashSecretToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('base64url');
+  return hash('sha256', token, 'base64url');
 }
