@@ -366,6 +366,13 @@ export const SETTINGS = {
     pattern: '^(off|(\\[[0-9a-fA-F:]+\\]|[^:\\s]+):[0-9]{1,5})$',
     doc: 'HOST:PORT of the MQTT listener (port 0 picks a free port; `off` disables it). If the default address is taken at start, the platform runs without MQTT and logs an error; any other address that is taken fails the start.',
   },
+  mqttTls: {
+    flag: 'mqtt-tls',
+    env: 'PALISADE_MQTT_TLS',
+    type: 'string',
+    pattern: '^(\\[[0-9a-fA-F:]+\\]|[^:\\s]+):[0-9]{1,5}$',
+    doc: 'HOST:PORT of an MQTT-over-TLS listener (usually 8883), with the tlsCert and tlsKey certificate; the hybrid X25519MLKEM768 group is preferred as on HTTPS.',
+  },
   mqttMaxPacket: {
     flag: 'mqtt-max-packet',
     env: 'PALISADE_MQTT_MAX_PACKET',
@@ -500,6 +507,7 @@ export interface Settings {
   edgeBatchMaxMessages: number;
   telemetryStreamHeartbeatMs: number;
   mqtt: string;
+  mqttTls: string | undefined;
   mqttMaxPacket: number;
   mqttClientInflightMax: number;
   mqttInflightMax: number;
@@ -565,6 +573,7 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   edgeBatchMaxMessages: 5000,
   telemetryStreamHeartbeatMs: 15_000,
   mqtt: '127.0.0.1:1883',
+  mqttTls: undefined,
   mqttMaxPacket: 65_536,
   mqttClientInflightMax: 64,
   mqttInflightMax: 10_000,

@@ -52,6 +52,8 @@ export interface MqttTlsOptions {
   readonly cert: string | Buffer;
   readonly key: string | Buffer;
   readonly ca?: string | Buffer | undefined;
+  /** Key-exchange groups in order of preference (OpenSSL `ecdhCurve`). */
+  readonly ecdhCurve?: string | undefined;
 }
 
 export interface MqttListenerOptions {
@@ -163,6 +165,7 @@ class Listener implements MqttListener {
           key: tls.key,
           ...(tls.ca === undefined ? {} : { ca: tls.ca, requestCert: true }),
           rejectUnauthorized: false,
+          ...(tls.ecdhCurve === undefined ? {} : { ecdhCurve: tls.ecdhCurve }),
         },
         (socket) => this.#accept(socket),
       );

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataKeyCache } from '@palisade/crypto';
 import { nodeHasher } from '@palisade/ledger/node';
@@ -6,11 +7,11 @@ import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { type Bus, LedgerRelay, openBus } from '../bus/index.ts';
 import { GroupCommitter } from '../commit/index.ts';
-import { DEFAULT_SETTINGS, type Settings } from '../config/index.ts';
+import { ConfigError, DEFAULT_SETTINGS, type Settings } from '../config/index.ts';
 import { CredentialVerifier, ensureAdminToken, TenantAdmin } from '../control/index.ts';
 import { type DeviceServices, openDeviceServices } from '../devices/index.ts';
 import { EdgeService } from '../edge/index.ts';
-import { createGateway } from '../gateway/index.ts';
+import { createGateway, serverGroups } from '../gateway/index.ts';
 import { KeyRotation, KeyService, openPlatformKms, RecordKeys } from '../keys/index.ts';
 import {
   loadLedgerKeys,
@@ -19,7 +20,7 @@ import {
   TenantLedger,
   WitnessPool,
 } from '../ledger/index.ts';
-import { type MqttListener, startMqttListener } from '../mqtt/index.ts';
+import { type MqttListener, type MqttTlsOptions, startMqttListener } from '../mqtt/index.ts';
 import {
   CollectionService,
   RecordService,
@@ -79,6 +80,8 @@ export async function startPlatform(
       // Query strings can carry filter values of encrypted fields: log paths only.
       serializers: { req: requestWithoutQuery },
     });
+  // Checked before anything opens, so a bad TLS setting cannot leave a half-started platform.
+  const mqttTls = mqttTlsOptions(settings);
   const stores = await openStores(settings);
   let closing = false;
   let relay: LedgerRelay | undefined;
@@ -215,20 +218,6 @@ export async function startPlatform(
       .catch((error: unknown) => logger.warn({ err: error }, 'bus: start-up catch-up failed'));
     let url = '';
     let mqtt: MqttListener | undefined;
-    if (options.listen ?? true) {
-      const { host, port } = splitListen(settings.listen);
-      await http.listen({ host, port });
-      const address = http.server.address();
-      const bound = typeof address === 'object' && address !== null ? address.port : port;
-      const scheme = settings.tlsCert === undefined ? 'http' : 'https';
-      url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${bound}`;
-      mqtt = await startMqtt(settings, devices, metrics, logger);
-    }
-    rotation
-      .resumePending((id) => stores.controlPlane.getTenant(id))
-      .catch((error: unknown) =>
-        logger.warn({ code: (error as { code?: unknown }).code }, 'key jobs not resumed'),
-      );
     let closed: Promise<void> | undefined;
     const close = () => {
       closed ??= (async () => {
@@ -249,6 +238,28 @@ export async function startPlatform(
       })();
       return closed;
     };
+    if (options.listen ?? true) {
+      try {
+        await listenAll();
+      } catch (error) {
+        await close().catch(() => undefined);
+        throw error;
+      }
+    }
+    async function listenAll(): Promise<void> {
+      const { host, port } = splitListen(settings.listen);
+      await http.listen({ host, port });
+      const address = http.server.address();
+      const bound = typeof address === 'object' && address !== null ? address.port : port;
+      const scheme = settings.tlsCert === undefined ? 'http' : 'https';
+      url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+      mqtt = await startMqtt(settings, mqttTls, devices, metrics, logger);
+    }
+    rotation
+      .resumePending((id) => stores.controlPlane.getTenant(id))
+      .catch((error: unknown) =>
+        logger.warn({ code: (error as { code?: unknown }).code }, 'key jobs not resumed'),
+      );
     return {
       settings,
       stores,
@@ -274,8 +285,25 @@ export async function startPlatform(
  * taken (a Mosquitto on 1883, say), the platform runs without MQTT and says so; a taken
  * address that was asked for fails the start.
  */
+/** The MQTTS listener's address and certificate (the API's), when `mqttTls` is set. */
+function mqttTlsOptions(settings: Settings): MqttTlsOptions | undefined {
+  if (settings.mqttTls === undefined) return undefined;
+  if (settings.tlsCert === undefined || settings.tlsKey === undefined) {
+    throw new ConfigError(
+      'setting mqttTls needs tlsCert and tlsKey (the certificate the listener presents)',
+    );
+  }
+  return {
+    ...splitListen(settings.mqttTls),
+    cert: readFileSync(settings.tlsCert),
+    key: readFileSync(settings.tlsKey),
+    ecdhCurve: serverGroups().join(':'),
+  };
+}
+
 async function startMqtt(
   settings: Settings,
+  tls: MqttTlsOptions | undefined,
   devices: DeviceServices,
   metrics: Registry,
   logger: Logger,
@@ -286,6 +314,7 @@ async function startMqtt(
     return await startMqttListener({
       host,
       port,
+      tls,
       authenticator: devices.authority,
       ingest: devices.telemetry,
       attributes: { read: (device, query) => devices.readAttributes(device, query) },

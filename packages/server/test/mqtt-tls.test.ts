@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { TLSSocket } from 'node:tls';
+import { mqttClient } from './support/mqtt-peers.ts';
+import { type MqttPlatform, startMqttPlatform } from './support/mqtt-platform.ts';
+
+describe('MQTT over TLS (mqttTls), with the hybrid post-quantum key exchange preferred', () => {
+  const certs = mkdtempSync(join(tmpdir(), 'palisade-mqtts-'));
+  const cert = join(certs, 'cert.pem');
+  const key = join(certs, 'key.pem');
+  let p: MqttPlatform;
+  let dev: { id: string; token: string };
+  let tenantKey: string;
+  let tenantId: string;
+
+  before(async () => {
+    execFileSync(
+      'openssl',
+      [
+        ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
+        ...['-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'],
+        ...['-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
+      ],
+      { stdio: 'ignore' },
+    );
+    p = await startMqttPlatform('sqlite', { tlsCert: cert, tlsKey: key, mqttTls: '127.0.0.1:0' });
+    const t = await p.tenant('mqtts');
+    tenantKey = t.key;
+    tenantId = t.id;
+    dev = await p.device(t.key, 'thermostat');
+  });
+  after(async () => {
+    await p.close();
+    rmSync(certs, { recursive: true, force: true });
+  });
+
+  it('a device publishes over mqtts with its token; the PUBACK means stored and ledgered', async () => {
+    const url = p.platform.mqtt?.tlsUrl;
+    assert.match(String(url), /^mqtts:\/\/127\.0\.0\.1:\d+$/);
+    const client = await mqttClient(String(url), {
+      username: dev.token,
+      ca: readFileSync(cert),
+      servername: 'localhost',
+    });
+    const socket = client.stream as unknown as TLSSocket;
+    assert.equal(socket.encrypted, true);
+    assert.ok(
+      ['X25519MLKEM768', 'X25519'].includes(
+        String((socket.getEphemeralKeyInfo() as { name?: string } | null)?.name),
+      ),
+    );
+    await client.publishAsync('v1/devices/me/telemetry', JSON.stringify({ temperature: 21.5 }), {
+      qos: 1,
+    });
+    await client.endAsync();
+    const latest = await p.call('GET', `/v1/devices/${dev.id}/telemetry/latest`, tenantKey);
+    assert.equal(latest.status, 200);
+    assert.match(JSON.stringify(latest.body), /"temperature".*21\.5/);
+    assert.ok((await p.ledgerResources(tenantId)).includes(`telemetry/${dev.id}`));
+  });
+
+  it('a wrong token over TLS is refused like over TCP', async () => {
+    await assert.rejects(
+      mqttClient(String(p.platform.mqtt?.tlsUrl), {
+        username: 'not-a-token',
+        ca: readFileSync(cert),
+        servername: 'localhost',
+      }),
+    );
+  });
+
+  it('mqttTls without a certificate stops the start with a message naming the settings', async () => {
+    await assert.rejects(
+      startMqttPlatform('sqlite', { mqttTls: '127.0.0.1:0' }),
+      /mqttTls needs tlsCert and tlsKey/,
+    );
+  });
+});
