@@ -87,36 +87,17 @@ export function recordRoutes(
       ),
   });
 
-  app.put<{ Params: Params; Body: Record<string, unknown> }>('/v1/collections/:name/records/:id', {
-    config,
-    schema: {
-      summary: 'Replace a record (If-Match optional)',
-      tags: TAGS,
-      params: RECORD_PARAMS,
-      body: RECORD_DATA,
-      response: { 200: RECORD },
-    },
-    handler: async (request, reply) => {
-      const { name, id } = request.params;
-      return sendRecord(
-        reply,
-        await records.update(
-          tenantOf(request),
-          name,
-          id,
-          { replace: request.body },
-          precondition(request),
-        ),
-      );
-    },
-  });
-
-  app.patch<{ Params: Params; Body: Record<string, unknown> }>(
-    '/v1/collections/:name/records/:id',
-    {
+  // PUT replaces the data, PATCH merges an RFC 7396 patch into it; both honour If-Match.
+  for (const [method, summary, change] of [
+    ['PUT', 'Replace a record (If-Match optional)', 'replace'],
+    ['PATCH', 'Merge-patch a record (RFC 7396; If-Match optional)', 'mergePatch'],
+  ] as const) {
+    app.route<{ Params: Params; Body: Record<string, unknown> }>({
+      method,
+      url: '/v1/collections/:name/records/:id',
       config,
       schema: {
-        summary: 'Merge-patch a record (RFC 7396; If-Match optional)',
+        summary,
         tags: TAGS,
         params: RECORD_PARAMS,
         body: RECORD_DATA,
@@ -124,19 +105,15 @@ export function recordRoutes(
       },
       handler: async (request, reply) => {
         const { name, id } = request.params;
+        const update =
+          change === 'replace' ? { replace: request.body } : { mergePatch: request.body };
         return sendRecord(
           reply,
-          await records.update(
-            tenantOf(request),
-            name,
-            id,
-            { mergePatch: request.body },
-            precondition(request),
-          ),
+          await records.update(tenantOf(request), name, id, update, precondition(request)),
         );
       },
-    },
-  );
+    });
+  }
 
   app.delete<{ Params: Params }>('/v1/collections/:name/records/:id', {
     config,

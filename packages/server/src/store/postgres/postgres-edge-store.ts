@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { type AlertDbRow, NODE_COLUMNS, type NodeDbRow, toAlert, toNode } from '../edge-rows.ts';
 import type {
   EdgeAlertRow,
   EdgeBatchRow,
@@ -10,55 +11,6 @@ import type { PageQuery } from '../types.ts';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
-interface NodePgRow {
-  id: string;
-  name: string;
-  status: EdgeNodeRow['status'];
-  ed25519: string | null;
-  mldsa65: string | null;
-  credential_hash: string | null;
-  key_version: number;
-  created_at: Date;
-  updated_at: Date;
-}
-
-interface AlertPgRow {
-  id: string;
-  node_id: string;
-  kind: EdgeAlertRow['kind'];
-  batch_id: string | null;
-  detail: Record<string, unknown>;
-  created_at: Date;
-}
-
-const NODE_COLUMNS =
-  'id, name, status, ed25519, mldsa65, credential_hash, key_version, created_at, updated_at';
-
-function toNode(row: NodePgRow): EdgeNodeRow {
-  return {
-    id: row.id,
-    name: row.name,
-    status: row.status,
-    ed25519: row.ed25519,
-    mldsa65: row.mldsa65,
-    credentialHash: row.credential_hash,
-    keyVersion: row.key_version,
-    createdAt: row.created_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
-  };
-}
-
-function toAlert(row: AlertPgRow): EdgeAlertRow {
-  return {
-    id: row.id,
-    nodeId: row.node_id,
-    kind: row.kind,
-    batchId: row.batch_id,
-    detail: row.detail,
-    createdAt: row.created_at.toISOString(),
-  };
-}
-
 /** Edge nodes of one tenant in a PostgreSQL shard (every statement names the tenant). */
 export class PgTenantEdge implements TenantEdgeWriter {
   readonly #db: Queryable;
@@ -69,7 +21,7 @@ export class PgTenantEdge implements TenantEdgeWriter {
   }
 
   async getNode(id: string): Promise<EdgeNodeRow | undefined> {
-    const result = await this.#db.query<NodePgRow>(
+    const result = await this.#db.query<NodeDbRow>(
       `SELECT ${NODE_COLUMNS} FROM edge_nodes WHERE tenant_id = $1 AND id = $2`,
       [this.#tenantId, id],
     );
@@ -78,7 +30,7 @@ export class PgTenantEdge implements TenantEdgeWriter {
   }
 
   async nodeByCredential(credentialHash: string): Promise<EdgeNodeRow | undefined> {
-    const result = await this.#db.query<NodePgRow>(
+    const result = await this.#db.query<NodeDbRow>(
       `SELECT ${NODE_COLUMNS} FROM edge_nodes WHERE tenant_id = $1 AND credential_hash = $2`,
       [this.#tenantId, credentialHash],
     );
@@ -87,7 +39,7 @@ export class PgTenantEdge implements TenantEdgeWriter {
   }
 
   async listNodes(page: PageQuery): Promise<EdgeNodeRow[]> {
-    const result = await this.#db.query<NodePgRow>(
+    const result = await this.#db.query<NodeDbRow>(
       `SELECT ${NODE_COLUMNS} FROM edge_nodes WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
        ORDER BY id LIMIT $3`,
       [this.#tenantId, page.after ?? null, page.limit],
@@ -119,7 +71,7 @@ export class PgTenantEdge implements TenantEdgeWriter {
   }
 
   async listAlerts(nodeId: string, page: PageQuery): Promise<EdgeAlertRow[]> {
-    const result = await this.#db.query<AlertPgRow>(
+    const result = await this.#db.query<AlertDbRow>(
       `SELECT id, node_id, kind, batch_id, detail, created_at FROM edge_alerts
        WHERE tenant_id = $1 AND node_id = $2 AND ($3::uuid IS NULL OR id > $3) ORDER BY id LIMIT $4`,
       [this.#tenantId, nodeId, page.after ?? null, page.limit],

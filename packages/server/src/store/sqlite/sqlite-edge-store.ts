@@ -1,4 +1,5 @@
 import type { StatementSync } from 'node:sqlite';
+import { type AlertDbRow, NODE_COLUMNS, type NodeDbRow, toAlert, toNode } from '../edge-rows.ts';
 import type {
   EdgeAlertRow,
   EdgeBatchRow,
@@ -10,55 +11,6 @@ import type { PageQuery } from '../types.ts';
 
 type Prepare = (sql: string) => StatementSync;
 
-interface NodeSqlRow {
-  id: string;
-  name: string;
-  status: EdgeNodeRow['status'];
-  ed25519: string | null;
-  mldsa65: string | null;
-  credential_hash: string | null;
-  key_version: number;
-  created_at: string;
-  updated_at: string;
-}
-
-interface AlertSqlRow {
-  id: string;
-  node_id: string;
-  kind: EdgeAlertRow['kind'];
-  batch_id: string | null;
-  detail: string;
-  created_at: string;
-}
-
-const NODE_COLUMNS =
-  'id, name, status, ed25519, mldsa65, credential_hash, key_version, created_at, updated_at';
-
-function toNode(row: NodeSqlRow): EdgeNodeRow {
-  return {
-    id: row.id,
-    name: row.name,
-    status: row.status,
-    ed25519: row.ed25519,
-    mldsa65: row.mldsa65,
-    credentialHash: row.credential_hash,
-    keyVersion: row.key_version,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
-
-function toAlert(row: AlertSqlRow): EdgeAlertRow {
-  return {
-    id: row.id,
-    nodeId: row.node_id,
-    kind: row.kind,
-    batchId: row.batch_id,
-    detail: JSON.parse(row.detail),
-    createdAt: row.created_at,
-  };
-}
-
 /** Edge nodes in one tenant's SQLite file. */
 export class SqliteTenantEdge implements TenantEdgeWriter {
   readonly #sql: Prepare;
@@ -68,21 +20,21 @@ export class SqliteTenantEdge implements TenantEdgeWriter {
 
   async getNode(id: string): Promise<EdgeNodeRow | undefined> {
     const row = this.#sql(`SELECT ${NODE_COLUMNS} FROM edge_nodes WHERE id = ?`).get(id);
-    return row === undefined ? undefined : toNode(row as unknown as NodeSqlRow);
+    return row === undefined ? undefined : toNode(row as unknown as NodeDbRow);
   }
 
   async nodeByCredential(credentialHash: string): Promise<EdgeNodeRow | undefined> {
     const row = this.#sql(`SELECT ${NODE_COLUMNS} FROM edge_nodes WHERE credential_hash = ?`).get(
       credentialHash,
     );
-    return row === undefined ? undefined : toNode(row as unknown as NodeSqlRow);
+    return row === undefined ? undefined : toNode(row as unknown as NodeDbRow);
   }
 
   async listNodes(page: PageQuery): Promise<EdgeNodeRow[]> {
     return (
       this.#sql(
         `SELECT ${NODE_COLUMNS} FROM edge_nodes WHERE (? IS NULL OR id > ?) ORDER BY id LIMIT ?`,
-      ).all(page.after ?? null, page.after ?? null, page.limit) as unknown as NodeSqlRow[]
+      ).all(page.after ?? null, page.after ?? null, page.limit) as unknown as NodeDbRow[]
     ).map(toNode);
   }
 
@@ -107,7 +59,7 @@ export class SqliteTenantEdge implements TenantEdgeWriter {
     return (
       this.#sql(
         'SELECT * FROM edge_alerts WHERE node_id = ? AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?',
-      ).all(nodeId, page.after ?? null, page.after ?? null, page.limit) as unknown as AlertSqlRow[]
+      ).all(nodeId, page.after ?? null, page.after ?? null, page.limit) as unknown as AlertDbRow[]
     ).map(toAlert);
   }
 

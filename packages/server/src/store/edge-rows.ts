@@ -1,0 +1,54 @@
+import type { EdgeAlertRow, EdgeNodeRow } from './edge-types.ts';
+import { iso, json } from './row-values.ts';
+
+/** The edge-node columns, in the order every node query selects them. */
+export const NODE_COLUMNS =
+  'id, name, status, ed25519, mldsa65, credential_hash, key_version, created_at, updated_at';
+
+/** An edge-node row as either backend returns it. */
+export interface NodeDbRow {
+  id: string;
+  name: string;
+  status: EdgeNodeRow['status'];
+  ed25519: string | null;
+  mldsa65: string | null;
+  credential_hash: string | null;
+  key_version: number;
+  created_at: string | Date;
+  updated_at: string | Date;
+}
+
+/** An edge alert row as either backend returns it. */
+export interface AlertDbRow {
+  id: string;
+  node_id: string;
+  kind: EdgeAlertRow['kind'];
+  batch_id: string | null;
+  detail: string | Record<string, unknown>;
+  created_at: string | Date;
+}
+
+export function toNode(row: NodeDbRow): EdgeNodeRow {
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status,
+    ed25519: row.ed25519,
+    mldsa65: row.mldsa65,
+    credentialHash: row.credential_hash,
+    keyVersion: row.key_version,
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
+  };
+}
+
+export function toAlert(row: AlertDbRow): EdgeAlertRow {
+  return {
+    id: row.id,
+    nodeId: row.node_id,
+    kind: row.kind,
+    batchId: row.batch_id,
+    detail: json(row.detail),
+    createdAt: iso(row.created_at),
+  };
+}
