@@ -1,3 +1,4 @@
+import { PermissionSet } from '../authz/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { hashSecretToken } from '../ids/index.ts';
 import type { ControlPlaneStore, StoredCredential } from '../store/index.ts';
@@ -7,7 +8,12 @@ import { issueTenantContext } from '../tenancy/tenant-context.ts';
 /** The verified caller of a request. */
 export type Principal =
   | { readonly kind: 'platform-admin' }
-  | { readonly kind: 'tenant'; readonly context: TenantContext };
+  | {
+      readonly kind: 'tenant';
+      readonly context: TenantContext;
+      /** What the principal's roles allow, checked by every tenant route. */
+      readonly permissions: PermissionSet;
+    };
 
 interface CacheEntry {
   readonly credential: StoredCredential | undefined;
@@ -86,6 +92,7 @@ export class CredentialVerifier {
         kind: 'api-key',
         id: `api-key:${credential.keyId}`,
       }),
+      permissions: PermissionSet.ALL,
     };
   }
 }

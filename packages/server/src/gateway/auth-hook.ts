@@ -1,10 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { isPermission, type Permission } from '../authz/index.ts';
 import type { CredentialVerifier, Principal } from '../control/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 
-/** Who may call a route: nobody in particular, the platform admin, or a tenant credential. */
-export type RouteAuth = 'public' | 'admin' | 'tenant';
+/**
+ * Who may call a route: anyone, the platform admin, or a tenant principal that holds the
+ * named permission. There is no "any tenant caller": every tenant route names what it needs.
+ */
+export type RouteAuth = 'public' | 'admin' | Permission;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -26,9 +30,12 @@ export function installAuth(
 ): void {
   app.decorateRequest('principal', undefined);
   app.addHook('onRoute', (route) => {
-    if (route.config?.auth === undefined && !route.url.startsWith('*') && route.url !== '/*') {
+    const auth = route.config?.auth;
+    if (route.url.startsWith('*') || route.url === '/*') return;
+    if (auth === undefined)
       throw new Error(`route ${route.method} ${route.url} declares no config.auth`);
-    }
+    if (auth !== 'public' && auth !== 'admin' && !isPermission(auth))
+      throw new Error(`route ${route.method} ${route.url} names unknown permission ${auth}`);
   });
   // A callback hook: an async one cost a promise per request, measurably, even on public routes.
   app.addHook('onRequest', (request, reply, done) => {
@@ -52,14 +59,20 @@ export function installAuth(
         done(new PalisadeError('PALISADE_FORBIDDEN', 'this route needs the platform-admin token'));
         return;
       }
-      if (auth === 'tenant' && principal.kind !== 'tenant') {
-        done(
-          new PalisadeError(
-            'PALISADE_FORBIDDEN',
-            'this route acts inside a tenant: use a tenant API key',
-          ),
-        );
-        return;
+      if (auth !== 'admin') {
+        if (principal.kind !== 'tenant') {
+          done(
+            new PalisadeError(
+              'PALISADE_FORBIDDEN',
+              'this route acts inside a tenant: use a tenant credential',
+            ),
+          );
+          return;
+        }
+        if (!principal.permissions.has(auth)) {
+          done(new PalisadeError('PALISADE_FORBIDDEN', `this route needs the permission ${auth}`));
+          return;
+        }
       }
       request.principal = principal;
       done();

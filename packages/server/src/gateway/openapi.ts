@@ -90,6 +90,7 @@ export function installOpenApi(
         summary: route.schema.summary,
         tags: route.schema.tags,
         security: route.auth === 'public' ? [] : [{ bearer: [] }],
+        'x-palisade-auth': route.auth,
         parameters: [
           ...parameters('path', route.schema.params),
           ...parameters('query', route.schema.querystring),

@@ -4,7 +4,14 @@ const AUTHORITY = Symbol('palisade.tenant-context');
 
 /** Who acts inside a tenant: the key or principal named in ledger entries. */
 export interface Actor {
-  readonly kind: 'api-key' | 'platform-admin' | 'device' | 'provisioning-key' | 'edge-node';
+  readonly kind:
+    | 'api-key'
+    | 'platform-admin'
+    | 'device'
+    | 'provisioning-key'
+    | 'edge-node'
+    | 'user'
+    | 'service-client';
   readonly id: string;
 }
 

@@ -12,13 +12,11 @@ const NAME_PARAMS = {
 
 /** `/v1/collections…`: a tenant's collection definitions. */
 export function collectionRoutes(app: FastifyInstance, collections: CollectionService): void {
-  const config = { auth: 'tenant' as const };
-
   app.put<{
     Params: { name: string };
     Body: { schema: Record<string, unknown>; encrypted?: string[] };
   }>('/v1/collections/:name', {
-    config,
+    config: { auth: 'collections:write' },
     schema: {
       summary: 'Define or redefine a collection',
       tags: TAGS,
@@ -56,7 +54,7 @@ export function collectionRoutes(app: FastifyInstance, collections: CollectionSe
   });
 
   app.get<{ Params: { name: string } }>('/v1/collections/:name', {
-    config,
+    config: { auth: 'collections:read' },
     schema: {
       summary: 'Show a collection',
       tags: TAGS,
@@ -67,7 +65,7 @@ export function collectionRoutes(app: FastifyInstance, collections: CollectionSe
   });
 
   app.get('/v1/collections', {
-    config,
+    config: { auth: 'collections:read' },
     schema: {
       summary: "List the tenant's collections",
       tags: TAGS,

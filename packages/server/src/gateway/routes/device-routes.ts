@@ -159,11 +159,10 @@ export function deviceRoutes(
   devices: DeviceServices,
   pageSizeMax: number,
 ): void {
-  const config = { auth: 'tenant' as const };
   const { registry } = devices;
 
   app.post<{ Body: DeviceInput & { isGateway?: boolean } }>('/v1/devices', {
-    config,
+    config: { auth: 'devices:write' },
     schema: {
       summary: 'Create a device; its access token is in this answer only',
       tags: TAGS,
@@ -185,7 +184,7 @@ export function deviceRoutes(
   });
 
   app.get<{ Querystring: { limit: number; cursor?: string } }>('/v1/devices', {
-    config,
+    config: { auth: 'devices:read' },
     schema: {
       summary: 'List devices by id, with a cursor',
       tags: TAGS,
@@ -205,13 +204,13 @@ export function deviceRoutes(
   });
 
   app.get<{ Params: { id: string } }>('/v1/devices/:id', {
-    config,
+    config: { auth: 'devices:read' },
     schema: { summary: 'Read a device', tags: TAGS, params: ID_PARAMS, response: { 200: DEVICE } },
     handler: async (request) => present(await registry.get(tenantOf(request), request.params.id)),
   });
 
   app.patch<{ Params: { id: string }; Body: Partial<DeviceInput> }>('/v1/devices/:id', {
-    config,
+    config: { auth: 'devices:write' },
     schema: {
       summary: 'Change a device (name, type, labels, attributes, telemetryKeys)',
       tags: TAGS,
@@ -229,7 +228,7 @@ export function deviceRoutes(
   });
 
   app.delete<{ Params: { id: string } }>('/v1/devices/:id', {
-    config,
+    config: { auth: 'devices:write' },
     schema: {
       summary: 'Delete a device, its credentials, telemetry and RPC requests',
       tags: TAGS,
@@ -242,7 +241,7 @@ export function deviceRoutes(
   });
 
   app.get<{ Params: { id: string } }>('/v1/devices/:id/credentials', {
-    config,
+    config: { auth: 'devices:read' },
     schema: {
       summary: "List a device's credentials (never their secrets)",
       tags: TAGS,
@@ -253,7 +252,7 @@ export function deviceRoutes(
   });
 
   app.post<{ Params: { id: string }; Body: CredentialInput }>('/v1/devices/:id/credentials', {
-    config,
+    config: { auth: 'devices:write' },
     schema: {
       summary: 'Add an access token, MQTT user name and password, or X.509 certificate',
       tags: TAGS,
@@ -270,7 +269,7 @@ export function deviceRoutes(
   app.delete<{ Params: { id: string; credentialId: string } }>(
     '/v1/devices/:id/credentials/:credentialId',
     {
-      config,
+      config: { auth: 'devices:write' },
       schema: {
         summary: 'Revoke a device credential',
         tags: TAGS,
@@ -302,7 +301,7 @@ export function deviceRoutes(
   });
 
   app.post<{ Body: { certificate: string } }>('/v1/device-cas', {
-    config,
+    config: { auth: 'devices:write' },
     schema: {
       summary: "Trust a CA certificate (PEM) for the tenant's device certificates",
       tags: TAGS,
@@ -321,7 +320,7 @@ export function deviceRoutes(
   });
 
   app.get('/v1/device-cas', {
-    config,
+    config: { auth: 'devices:read' },
     schema: {
       summary: "The tenant's trusted CA certificates",
       tags: TAGS,
@@ -331,7 +330,7 @@ export function deviceRoutes(
   });
 
   app.delete<{ Params: { id: string } }>('/v1/device-cas/:id', {
-    config,
+    config: { auth: 'devices:write' },
     schema: { summary: 'Stop trusting a CA certificate', tags: TAGS, params: ID_PARAMS },
     handler: async (request, reply) => {
       await registry.deleteCa(tenantOf(request), request.params.id);
@@ -340,7 +339,7 @@ export function deviceRoutes(
   });
 
   app.post('/v1/provisioning-keys', {
-    config,
+    config: { auth: 'devices:write' },
     schema: {
       summary: 'Issue a single-use provisioning key (shown once)',
       tags: TAGS,
@@ -394,7 +393,7 @@ export function deviceRoutes(
   );
 
   app.post<{ Params: { id: string }; Body: RpcInput }>('/v1/devices/:id/rpc', {
-    config,
+    config: { auth: 'rpc:send' },
     schema: {
       summary:
         'Send an RPC request: persistent ones queue until the device connects; others wait for its answer',
@@ -421,7 +420,7 @@ export function deviceRoutes(
   });
 
   app.get<{ Params: { id: string; rpcId: string } }>('/v1/devices/:id/rpc/:rpcId', {
-    config,
+    config: { auth: 'devices:read' },
     schema: {
       summary: 'Status (and answer) of an RPC request',
       tags: ['rpc'],

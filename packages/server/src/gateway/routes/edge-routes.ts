@@ -134,10 +134,8 @@ export function edgeRoutes(
   edge: EdgeService,
   options: { pageSizeMax: number; batchMaxMessages: number },
 ): void {
-  const config = { auth: 'tenant' as const };
-
   app.post<{ Body: { name: string } }>('/v1/edge-nodes/enrollment-tokens', {
-    config,
+    config: { auth: 'edge:write' },
     schema: {
       summary: 'A one-time enrollment token for a new edge node (shown once, stored hashed)',
       tags: TAGS,
@@ -194,7 +192,7 @@ export function edgeRoutes(
   });
 
   app.get<{ Querystring: { limit: number; cursor?: string } }>('/v1/edge-nodes', {
-    config,
+    config: { auth: 'edge:read' },
     schema: {
       summary: 'List edge nodes by id, with a cursor',
       tags: TAGS,
@@ -210,7 +208,7 @@ export function edgeRoutes(
   });
 
   app.patch<{ Params: { id: string }; Body: { disabled: boolean } }>('/v1/edge-nodes/:id', {
-    config,
+    config: { auth: 'edge:write' },
     schema: {
       summary: 'Disable (or enable again) an edge node; a disabled node cannot sync',
       tags: TAGS,
@@ -230,7 +228,7 @@ export function edgeRoutes(
   });
 
   app.post<{ Params: { id: string } }>('/v1/edge-nodes/:id/rekey', {
-    config,
+    config: { auth: 'edge:write' },
     schema: {
       summary: "Revoke the node's keys and credential; it enrolls again with the returned token",
       tags: TAGS,
@@ -244,7 +242,7 @@ export function edgeRoutes(
   app.get<{ Params: { id: string }; Querystring: { limit: number; cursor?: string } }>(
     '/v1/edge-nodes/:id/alerts',
     {
-      config,
+      config: { auth: 'edge:read' },
       schema: {
         summary: 'Forged or conflicting batches refused from this node, oldest first',
         tags: TAGS,

@@ -81,11 +81,8 @@ async function liveTenant(tenants: TenantAdmin, id: string): Promise<Tenant> {
  * admin's view): rotation, job progress and key versions. No route ever returns key material.
  */
 export function keyRoutes(app: FastifyInstance, rotation: KeyRotation, tenants: TenantAdmin): void {
-  const tenant = { auth: 'tenant' as const };
-  const admin = { auth: 'admin' as const };
-
   app.post('/v1/keys/rotate', {
-    config: tenant,
+    config: { auth: 'keys:rotate' },
     schema: {
       summary: 'Start a new data key version now and re-encrypt existing records in the background',
       tags: TAGS,
@@ -99,7 +96,7 @@ export function keyRoutes(app: FastifyInstance, rotation: KeyRotation, tenants: 
   });
 
   app.get('/v1/keys', {
-    config: tenant,
+    config: { auth: 'keys:read' },
     schema: {
       summary: "The tenant's key versions, the records under each, and key jobs",
       tags: TAGS,
@@ -109,7 +106,7 @@ export function keyRoutes(app: FastifyInstance, rotation: KeyRotation, tenants: 
   });
 
   app.get<{ Params: { id: string } }>('/v1/keys/jobs/:id', {
-    config: tenant,
+    config: { auth: 'keys:read' },
     schema: {
       summary: 'Progress of a re-encryption job',
       tags: TAGS,
@@ -120,7 +117,7 @@ export function keyRoutes(app: FastifyInstance, rotation: KeyRotation, tenants: 
   });
 
   app.post<{ Params: { id: string } }>('/v1/platform/tenants/:id/keys/rotate', {
-    config: admin,
+    config: { auth: 'admin' },
     schema: {
       summary: "Rotate a tenant's data key (as the platform admin)",
       tags: TAGS,
@@ -137,7 +134,7 @@ export function keyRoutes(app: FastifyInstance, rotation: KeyRotation, tenants: 
   });
 
   app.get<{ Params: { id: string } }>('/v1/platform/tenants/:id/keys', {
-    config: admin,
+    config: { auth: 'admin' },
     schema: {
       summary: "A tenant's key versions and key jobs",
       tags: TAGS,
@@ -148,7 +145,7 @@ export function keyRoutes(app: FastifyInstance, rotation: KeyRotation, tenants: 
   });
 
   app.get<{ Params: { id: string; jobId: string } }>('/v1/platform/tenants/:id/keys/jobs/:jobId', {
-    config: admin,
+    config: { auth: 'admin' },
     schema: {
       summary: "Progress of a tenant's re-encryption job",
       tags: TAGS,

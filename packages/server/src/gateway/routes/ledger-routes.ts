@@ -39,10 +39,9 @@ export interface LedgerRouteServices {
 /** `/v1/ledger/…` for tenants, the per-record proof, the public keys and the admin export. */
 export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices): void {
   const { ledger } = services;
-  const config = { auth: 'tenant' as const };
 
   app.get('/v1/ledger/checkpoint', {
-    config,
+    config: { auth: 'ledger:read' },
     schema: {
       summary:
         "The tenant's newest signed checkpoint and the cosigned platform checkpoint that commits it",
@@ -63,7 +62,7 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
   });
 
   app.get<{ Querystring: { start: number; end: number } }>('/v1/ledger/entries', {
-    config,
+    config: { auth: 'ledger:read' },
     schema: {
       summary: 'Ledger entries with start <= seq < end',
       tags: TAGS,
@@ -73,7 +72,7 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
   });
 
   app.get<{ Querystring: { start: number; end: number } }>('/v1/ledger/batches', {
-    config,
+    config: { auth: 'ledger:read' },
     schema: {
       summary: 'Tenant-log leaves (batch headers) with start <= batch < end',
       tags: TAGS,
@@ -83,7 +82,7 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
   });
 
   app.get<{ Querystring: { index: number; size: number } }>('/v1/ledger/proof/inclusion', {
-    config,
+    config: { auth: 'ledger:read' },
     schema: {
       summary: 'Inclusion proof of batch `index` in the tenant log of `size` batches',
       tags: TAGS,
@@ -94,7 +93,7 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
   });
 
   app.get<{ Querystring: { from: number; to: number } }>('/v1/ledger/proof/consistency', {
-    config,
+    config: { auth: 'ledger:read' },
     schema: {
       summary: 'Consistency proof between two sizes of the tenant log',
       tags: TAGS,
@@ -105,7 +104,7 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
   });
 
   app.get<{ Params: { '*': string } }>('/v1/ledger/tile/*', {
-    config,
+    config: { auth: 'ledger:read' },
     schema: {
       summary: 'C2SP tlog-tiles tile of the tenant log (hash tiles and entries bundles)',
       tags: TAGS,
@@ -118,7 +117,7 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
   });
 
   app.get<{ Params: { name: string; id: string } }>('/v1/collections/:name/records/:id/proof', {
-    config,
+    config: { auth: 'ledger:read' },
     schema: {
       summary:
         "Proof of the record's newest state: entry, batch path, tenant-log path, platform anchoring, and the commitment salt",
@@ -137,7 +136,7 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
   });
 
   app.get('/v1/ledger/export', {
-    config,
+    config: { auth: 'ledger:export' },
     schema: {
       summary: 'The whole tenant ledger with anchors and current records, for offline verification',
       tags: TAGS,

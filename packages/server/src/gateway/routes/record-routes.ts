@@ -50,13 +50,12 @@ export function recordRoutes(
   records: RecordService,
   pageSizeMax: number,
 ): void {
-  const config = { auth: 'tenant' as const };
   type Params = { name: string; id: string };
 
   app.post<{ Params: { name: string }; Body: Record<string, unknown> }>(
     '/v1/collections/:name/records',
     {
-      config,
+      config: { auth: 'records:write' },
       schema: {
         summary: 'Create a record',
         tags: TAGS,
@@ -73,7 +72,7 @@ export function recordRoutes(
   );
 
   app.get<{ Params: Params }>('/v1/collections/:name/records/:id', {
-    config,
+    config: { auth: 'records:read' },
     schema: {
       summary: 'Read a record',
       tags: TAGS,
@@ -95,7 +94,7 @@ export function recordRoutes(
     app.route<{ Params: Params; Body: Record<string, unknown> }>({
       method,
       url: '/v1/collections/:name/records/:id',
-      config,
+      config: { auth: 'records:write' },
       schema: {
         summary,
         tags: TAGS,
@@ -116,7 +115,7 @@ export function recordRoutes(
   }
 
   app.delete<{ Params: Params }>('/v1/collections/:name/records/:id', {
-    config,
+    config: { auth: 'records:write' },
     schema: { summary: 'Delete a record (If-Match optional)', tags: TAGS, params: RECORD_PARAMS },
     handler: async (request, reply) => {
       await records.delete(
@@ -133,7 +132,7 @@ export function recordRoutes(
     Params: { name: string };
     Querystring: Record<string, string> & { limit: number; cursor?: string };
   }>('/v1/collections/:name/records', {
-    config,
+    config: { auth: 'records:read' },
     schema: {
       summary: 'List records by id, with a cursor and filter[field]=value equality filters',
       tags: TAGS,

@@ -68,7 +68,6 @@ export function telemetryRoutes(
   devices: DeviceServices,
   pageSizeMax: number,
 ): void {
-  const config = { auth: 'tenant' as const };
   const streams = new Set<() => void>();
   app.addHook('preClose', async () => {
     for (const end of streams) end();
@@ -115,7 +114,7 @@ export function telemetryRoutes(
   });
 
   app.post<{ Params: { id: string } }>('/v1/devices/:id/telemetry', {
-    config,
+    config: { auth: 'telemetry:write' },
     schema: {
       summary: 'Send telemetry for a device with a tenant credential',
       tags: TAGS,
@@ -140,7 +139,7 @@ export function telemetryRoutes(
       limit: number;
     };
   }>('/v1/devices/:id/telemetry', {
-    config,
+    config: { auth: 'telemetry:read' },
     schema: {
       summary: 'Points in [from, to) (Unix ms), raw or aggregated per interval',
       tags: TAGS,
@@ -182,7 +181,7 @@ export function telemetryRoutes(
   app.get<{ Params: { id: string }; Querystring: { keys?: string } }>(
     '/v1/devices/:id/telemetry/latest',
     {
-      config,
+      config: { auth: 'telemetry:read' },
       schema: {
         summary: 'The newest point of each key',
         tags: TAGS,
@@ -202,7 +201,7 @@ export function telemetryRoutes(
   );
 
   app.get<{ Querystring: { deviceId?: string } }>('/v1/telemetry/stream', {
-    config,
+    config: { auth: 'telemetry:read' },
     schema: {
       summary:
         "Server-sent events: the tenant's accepted telemetry from now on (event `telemetry`)",

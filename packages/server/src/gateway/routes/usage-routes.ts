@@ -51,7 +51,7 @@ const USAGE = {
 /** `GET /v1/usage`: the caller's tenant plan, its telemetry rate limits and this window's usage. */
 export function usageRoutes(app: FastifyInstance, quotas: TelemetryQuotas): void {
   app.get('/v1/usage', {
-    config: { auth: 'tenant' },
+    config: { auth: 'usage:read' },
     schema: {
       summary: "The tenant's plan, its telemetry rate limits and the current window's usage",
       tags: ['usage'],

@@ -1,0 +1,49 @@
+import { PERMISSIONS, type Permission, PermissionSet } from './permissions.ts';
+
+export const BUILT_IN_ROLE_NAMES = ['owner', 'admin', 'developer', 'viewer', 'device'] as const;
+export type BuiltInRoleName = (typeof BUILT_IN_ROLE_NAMES)[number];
+
+const READS = PERMISSIONS.filter((permission) => permission.endsWith(':read'));
+const GOVERNANCE: readonly Permission[] = ['roles:write', 'policies:write', 'keys:rotate'];
+
+/**
+ * The built-in roles. `owner` holds everything; `admin` everything but changing roles,
+ * policies and keys; `developer` builds on the data plane; `viewer` reads data but not who
+ * may do what; `device` only sends telemetry and reads its own commands.
+ */
+export const BUILT_IN_ROLES: Readonly<Record<BuiltInRoleName, readonly Permission[]>> = {
+  owner: PERMISSIONS,
+  admin: PERMISSIONS.filter((permission) => !GOVERNANCE.includes(permission)),
+  developer: [
+    ...READS.filter((permission) => !['users:read', 'clients:read'].includes(permission)),
+    'collections:write',
+    'records:write',
+    'devices:write',
+    'telemetry:write',
+    'rpc:send',
+    'edge:write',
+  ],
+  viewer: READS.filter(
+    (permission) =>
+      !['users:read', 'clients:read', 'roles:read', 'policies:read', 'keys:read'].includes(
+        permission,
+      ),
+  ),
+  device: ['telemetry:write'],
+};
+
+const BUILT_IN_SETS = new Map<string, PermissionSet>(
+  Object.entries(BUILT_IN_ROLES).map(([name, permissions]) => [
+    name,
+    PermissionSet.of(permissions),
+  ]),
+);
+
+export function isBuiltInRole(name: string): name is BuiltInRoleName {
+  return BUILT_IN_SETS.has(name);
+}
+
+/** The permission set of a built-in role, made once. */
+export function builtInRolePermissions(name: BuiltInRoleName): PermissionSet {
+  return BUILT_IN_SETS.get(name)!;
+}
