@@ -66,7 +66,7 @@ function rawDump(fixture: BackendFixture): Buffer {
 }
 
 interface Sealed {
-  sealed: Record<string, string> | string | null;
+  sealed: string | null;
   key_version: number | null;
 }
 
@@ -76,7 +76,7 @@ async function rawRecords<T>(
   tenant: { id: string; shard: string },
   work: (db: {
     get(id: string): Promise<Sealed>;
-    set(id: string, sealed: Record<string, string>): Promise<void>;
+    set(id: string, ciphertext: string): Promise<void>;
   }) => Promise<T>,
 ): Promise<T> {
   if (fixture.name === 'sqlite') {
@@ -92,10 +92,10 @@ async function rawRecords<T>(
           const row = db
             .prepare('SELECT sealed, key_version FROM records WHERE id = ?')
             .get(id) as unknown as Sealed;
-          return { ...row, sealed: JSON.parse(row.sealed as string) };
+          return row;
         },
-        set: async (id, sealed) => {
-          db.prepare('UPDATE records SET sealed = ? WHERE id = ?').run(JSON.stringify(sealed), id);
+        set: async (id, ciphertext) => {
+          db.prepare('UPDATE records SET sealed = ? WHERE id = ?').run(ciphertext, id);
         },
       });
     } finally {
@@ -110,9 +110,9 @@ async function rawRecords<T>(
       get: async (id) =>
         (await client.query<Sealed>('SELECT sealed, key_version FROM records WHERE id = $1', [id]))
           .rows[0]!,
-      set: async (id, sealed) => {
+      set: async (id, ciphertext) => {
         await client.query('UPDATE records SET sealed = $1 WHERE id = $2', [
-          JSON.stringify(sealed),
+          JSON.stringify(ciphertext),
           id,
         ]);
       },
@@ -239,10 +239,10 @@ for (const backend of backendNames()) {
       ]);
     });
 
-    test('a ciphertext moved to another record, field, tenant or key version fails with a typed error', async () => {
+    test('a ciphertext moved to another record, tenant or key version fails with a typed error', async () => {
       const tenantA = { id: a.id, shard: a.shard };
       const original = await rawRecords(fixture, tenantA, (db) => db.get(records[0]!));
-      const values = original.sealed as Record<string, string>;
+      const ciphertext = original.sealed as string;
       const expectFailure = async (tenant: typeof a, id: string, crypto: string) => {
         const reply = await api.call('GET', `/v1/collections/patients/records/${id}`, tenant.key);
         assert.equal(reply.status, 500, JSON.stringify(reply.body));
@@ -252,45 +252,36 @@ for (const backend of backendNames()) {
       };
       // Another record of the same tenant and collection.
       const before = await rawRecords(fixture, tenantA, (db) => db.get(records[2]!));
-      await rawRecords(fixture, tenantA, (db) => db.set(records[2]!, values));
-      await expectFailure(a, records[2]!, 'CRYPTO_DECRYPT_FAILED');
-      // Another field of the same record.
-      await rawRecords(fixture, tenantA, (db) =>
-        db.set(records[2]!, { ssn: (before.sealed as Record<string, string>).notes! }),
-      );
+      await rawRecords(fixture, tenantA, (db) => db.set(records[2]!, ciphertext));
       await expectFailure(a, records[2]!, 'CRYPTO_DECRYPT_FAILED');
       // Another tenant.
+      const tenantB = { id: b.id, shard: b.shard };
       const bRecord = (await api.call('GET', '/v1/collections/patients/records', b.key)).body
         .items[0].id;
-      await rawRecords(fixture, { id: b.id, shard: b.shard }, (db) => db.set(bRecord, values));
+      const bBefore = await rawRecords(fixture, tenantB, (db) => db.get(bRecord));
+      await rawRecords(fixture, tenantB, (db) => db.set(bRecord, ciphertext));
       await expectFailure(b, bRecord, 'CRYPTO_DECRYPT_FAILED');
       // Another key version: restore, rotate, then relabel a version-1 ciphertext as version 2.
-      await rawRecords(fixture, { id: b.id, shard: b.shard }, (db) => db.set(bRecord, {}));
-      await rawRecords(fixture, tenantA, (db) =>
-        db.set(records[2]!, before.sealed as Record<string, string>),
-      );
+      await rawRecords(fixture, tenantB, (db) => db.set(bRecord, bBefore.sealed as string));
+      await rawRecords(fixture, tenantA, (db) => db.set(records[2]!, before.sealed as string));
       const job = await api.call('POST', '/v1/keys/rotate', a.key);
       assert.equal(job.status, 202);
       await waitForJob(api, a.key, job.body.id);
       const own = (await rawRecords(fixture, tenantA, (db) => db.get(records[2]!)))
-        .sealed as Record<string, string>;
-      const relabeled = Buffer.from(values.ssn!, 'base64');
+        .sealed as string;
+      const relabeled = Buffer.from(ciphertext, 'base64');
       const idLength = relabeled[2]!;
       assert.equal(relabeled.readUInt32BE(3 + idLength), 1);
       relabeled.writeUInt32BE(2, 3 + idLength);
-      await rawRecords(fixture, tenantA, (db) =>
-        db.set(records[2]!, { ssn: relabeled.toString('base64') }),
-      );
+      await rawRecords(fixture, tenantA, (db) => db.set(records[2]!, relabeled.toString('base64')));
       await expectFailure(a, records[2]!, 'CRYPTO_DECRYPT_FAILED');
       // A version-1 ciphertext after version 1 was retired.
-      await rawRecords(fixture, tenantA, (db) => db.set(records[2]!, { ssn: values.ssn! }));
+      await rawRecords(fixture, tenantA, (db) => db.set(records[2]!, ciphertext));
       await expectFailure(a, records[2]!, 'CRYPTO_UNKNOWN_KEY_VERSION');
       // A modified byte of the record's own ciphertext.
-      const flipped = Buffer.from(own.ssn!, 'base64');
+      const flipped = Buffer.from(own, 'base64');
       flipped[flipped.length - 1]! ^= 1;
-      await rawRecords(fixture, tenantA, (db) =>
-        db.set(records[2]!, { ssn: flipped.toString('base64') }),
-      );
+      await rawRecords(fixture, tenantA, (db) => db.set(records[2]!, flipped.toString('base64')));
       await expectFailure(a, records[2]!, 'CRYPTO_DECRYPT_FAILED');
       // The untouched record still reads (it was re-encrypted to version 2 by the job).
       const ok = await api.call('GET', `/v1/collections/patients/records/${records[0]}`, a.key);
@@ -331,11 +322,11 @@ for (const backend of backendNames()) {
                 tenantId: victim.id,
                 collection: 'patients',
                 recordId: created.body.id,
-                field: 'ssn',
+                field: '{sealed fields}',
               },
-              copy.ssn,
+              copy.ciphertext,
             );
-            return JSON.parse(Buffer.from(plain).toString());
+            return JSON.parse(Buffer.from(plain).toString()).ssn;
           } catch (error) {
             if (!(error instanceof CryptoError)) throw error;
           }
@@ -360,7 +351,7 @@ for (const backend of backendNames()) {
 async function copyTenantStore(
   fixture: BackendFixture,
   tenant: { id: string; shard: string },
-): Promise<{ wrapped: Uint8Array; ssn: Uint8Array }> {
+): Promise<{ wrapped: Uint8Array; ciphertext: Uint8Array }> {
   if (fixture.name === 'sqlite') {
     const file = join(fixture.settings.data, 'shards', tenant.shard, `${tenant.id}.db`);
     const copy = join(fixture.settings.data, `copy-${tenant.id}.db`);
@@ -372,7 +363,7 @@ async function copyTenantStore(
         wrapped: Uint8Array;
       };
       const row = db.prepare('SELECT sealed FROM records').get() as { sealed: string };
-      return { wrapped: key.wrapped, ssn: Buffer.from(JSON.parse(row.sealed).ssn, 'base64') };
+      return { wrapped: key.wrapped, ciphertext: Buffer.from(row.sealed, 'base64') };
     } finally {
       db.close();
     }
@@ -390,7 +381,10 @@ async function copyTenantStore(
     ]);
     const key = await client.query("SELECT wrapped FROM copy_data_keys WHERE key_id = 'fields'");
     const row = await client.query('SELECT sealed FROM copy_records');
-    return { wrapped: key.rows[0].wrapped, ssn: Buffer.from(row.rows[0].sealed.ssn, 'base64') };
+    return {
+      wrapped: key.rows[0].wrapped,
+      ciphertext: Buffer.from(row.rows[0].sealed, 'base64'),
+    };
   } finally {
     await client.end();
   }

@@ -190,11 +190,17 @@ export class KeyService {
     this.#indexKeys.delete(tenantId);
   }
 
+  #freshRows(tenantId: string): readonly DataKeyRow[] | undefined {
+    const cached = this.#meta.get(tenantId);
+    return cached !== undefined && Date.now() - cached.at < this.#o.metaTtlMs
+      ? cached.rows
+      : undefined;
+  }
+
   /** The tenant's data key rows, from a short-lived cache. */
   async dataKeys(tenant: Tenant, fresh = false): Promise<readonly DataKeyRow[]> {
-    const cached = this.#meta.get(tenant.id);
-    if (!fresh && cached !== undefined && Date.now() - cached.at < this.#o.metaTtlMs)
-      return cached.rows;
+    const cached = fresh ? undefined : this.#freshRows(tenant.id);
+    if (cached !== undefined) return cached;
     let rows = await (await this.store(tenant)).reader.keys.listDataKeys();
     if (rows.length === 0) {
       await this.provision(tenant);
@@ -255,7 +261,8 @@ export class KeyService {
     work: (keys: KeysInHand) => T,
   ): Promise<T> {
     for (let attempt = 0; attempt < GATHER_ATTEMPTS; attempt++) {
-      const rows = await this.dataKeys(tenant, attempt > 0);
+      const rows =
+        (attempt === 0 && this.#freshRows(tenant.id)) || (await this.dataKeys(tenant, attempt > 0));
       const fieldRows = rows.filter((r) => r.keyId === FIELDS_KEY_ID && r.state === 'active');
       const current = fieldRows.at(-1);
       const blindRow = rows.find((r) => r.keyId === BLIND_INDEX_KEY_ID);
@@ -270,13 +277,19 @@ export class KeyService {
       }
       if (missing) continue;
       needed.push(blindRow);
-      for (const row of needed) {
-        await this.#o.cache.getOrLoad(tenant.id, row.keyId, row.version, () =>
-          this.#unwrap(tenant, row),
-        );
+      const cached = () =>
+        needed.map((row) => this.#o.cache.get(tenant.id, row.keyId, row.version));
+      let inHand = cached();
+      // Awaiting only what is missing keeps the common case (every key cached) in one turn.
+      if (inHand.some((key) => key === undefined)) {
+        for (const row of needed) {
+          await this.#o.cache.getOrLoad(tenant.id, row.keyId, row.version, () =>
+            this.#unwrap(tenant, row),
+          );
+        }
+        inHand = cached();
+        if (inHand.some((key) => key === undefined)) continue;
       }
-      const inHand = needed.map((row) => this.#o.cache.get(tenant.id, row.keyId, row.version));
-      if (inHand.some((key) => key === undefined)) continue;
       const keys = inHand as DataKey[];
       const blindKey = keys.pop()!;
       const ring = new DataKeyring(keys);

@@ -2,8 +2,8 @@
  * Sealing and opening a record's encrypted fields with keys already in hand. Synchronous on
  * purpose: keys from the data key cache are used within one turn of the event loop.
  *
- * Each value is JSON-encoded, then AES-256-GCM-encrypted bound to (tenant, collection, record
- * id, field, key version); scalar values also get a blind index (HMAC under the tenant's
+ * The encrypted fields are JSON-encoded together, then AES-256-GCM-encrypted bound to (tenant,
+ * collection, record id, key version); scalar values also get a blind index (HMAC under the tenant's
  * index key) so `filter[field]=value` can match them. Blind indexes leak equality only.
  */
 import {
@@ -24,6 +24,9 @@ export interface RecordPlace {
   readonly collection: string;
   readonly id: string;
 }
+
+/** The `field` of a record ciphertext's context: all its encrypted fields at once. */
+const SEALED_FIELDS = '{sealed fields}';
 
 /** Where the blind-index key's own ciphertext is bound. */
 export function indexKeyContext(tenantId: string) {
@@ -62,66 +65,74 @@ export function indexOf(
   );
 }
 
-/** Splits `data` into its plaintext part and the sealed encrypted fields. */
+/**
+ * The context a record's ciphertext is bound to. One AEAD seals all encrypted fields of a
+ * record together (as a JSON object): per field, each costs a cipher context (~10 µs here)
+ * on every write and read; the field names travel inside the authenticated plaintext.
+ */
+function recordContext(place: RecordPlace) {
+  return {
+    tenantId: place.tenantId,
+    collection: place.collection,
+    recordId: place.id,
+    field: SEALED_FIELDS,
+  };
+}
+
+/** Splits `data` into its plaintext part and the sealed encrypted fields (undefined: none). */
 export function sealRecord(
   key: DataKey,
   indexKey: BlindIndexKey,
   place: RecordPlace,
   encrypted: readonly string[],
   data: Record<string, unknown>,
-): { data: Record<string, unknown>; sealed: SealedFields } {
+): { data: Record<string, unknown>; sealed: SealedFields | undefined } {
   const plain: Record<string, unknown> = {};
-  const values: Record<string, string> = {};
+  const secret: Record<string, unknown> = {};
   const index: Record<string, string> = {};
+  let any = false;
   for (const [field, value] of Object.entries(data)) {
     if (!encrypted.includes(field)) {
       plain[field] = value;
       continue;
     }
-    const context = { tenantId: place.tenantId, collection: place.collection, recordId: place.id };
-    const text = Buffer.from(JSON.stringify(value), 'utf8');
-    values[field] = Buffer.from(encryptField(key, { ...context, field }, text)).toString('base64');
-    text.fill(0);
+    secret[field] = value;
+    any = true;
     if (isScalar(value)) index[field] = indexOf(indexKey, place, field, value);
   }
-  return { data: plain, sealed: { keyVersion: key.version, values, index } };
+  if (!any) return { data: plain, sealed: undefined };
+  const text = Buffer.from(JSON.stringify(secret), 'utf8');
+  const ciphertext = Buffer.from(encryptField(key, recordContext(place), text)).toString('base64');
+  text.fill(0);
+  return { data: plain, sealed: { keyVersion: key.version, ciphertext, index } };
 }
 
-/** Re-encrypts every sealed field under `to` (a re-encryption job); indexes are kept. */
+/** Re-encrypts a record's sealed fields under `to` (a re-encryption job); indexes are kept. */
 export function resealRecord(
   ring: DataKeyring,
   to: DataKey,
   place: RecordPlace,
   sealed: SealedFields,
 ): SealedFields {
-  const values: Record<string, string> = {};
-  for (const [field, text] of Object.entries(sealed.values)) {
-    const context = {
-      tenantId: place.tenantId,
-      collection: place.collection,
-      recordId: place.id,
-      field,
-    };
-    const plain = openField(ring, context, text, place);
-    values[field] = Buffer.from(encryptField(to, context, plain)).toString('base64');
+  const plain = openSealed(ring, place, sealed);
+  try {
+    const ciphertext = Buffer.from(encryptField(to, recordContext(place), plain)).toString(
+      'base64',
+    );
+    return { keyVersion: to.version, ciphertext, index: sealed.index };
+  } finally {
     plain.fill(0);
   }
-  return { keyVersion: to.version, values, index: sealed.index };
 }
 
-function openField(
-  ring: DataKeyring,
-  context: { tenantId: string; collection: string; recordId: string; field: string },
-  text: string,
-  place: RecordPlace,
-): Uint8Array {
+function openSealed(ring: DataKeyring, place: RecordPlace, sealed: SealedFields): Uint8Array {
   try {
-    return decryptField(ring, context, Buffer.from(text, 'base64'));
+    return decryptField(ring, recordContext(place), Buffer.from(sealed.ciphertext, 'base64'));
   } catch (error) {
     if (!(error instanceof CryptoError)) throw error;
     throw new PalisadeError(
       'PALISADE_DECRYPTION_FAILED',
-      `an encrypted field of record ${place.id} in ${place.collection} does not decrypt in place (${error.code})`,
+      `the encrypted fields of record ${place.id} in ${place.collection} do not decrypt in place (${error.code})`,
     );
   }
 }
@@ -133,17 +144,13 @@ export function openRecord(
   data: Record<string, unknown>,
   sealed: SealedFields,
 ): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...data };
-  for (const [field, text] of Object.entries(sealed.values)) {
-    const context = {
-      tenantId: place.tenantId,
-      collection: place.collection,
-      recordId: place.id,
-      field,
-    };
-    const plain = openField(ring, context, text, place);
-    out[field] = JSON.parse(Buffer.from(plain.buffer, plain.byteOffset, plain.length).toString());
+  const plain = openSealed(ring, place, sealed);
+  try {
+    const fields = JSON.parse(
+      Buffer.from(plain.buffer, plain.byteOffset, plain.length).toString(),
+    ) as Record<string, unknown>;
+    return { ...data, ...fields };
+  } finally {
     plain.fill(0);
   }
-  return out;
 }

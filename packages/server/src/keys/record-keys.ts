@@ -26,8 +26,7 @@ export class RecordKeys implements RecordEncryption {
     const stored = await this.#keys.withKeys(context.tenant, [], ({ current, indexKey }) =>
       sealRecord(current, indexKey(), place, collection.encrypted, data),
     );
-    if (Object.keys(stored.sealed.values).length === 0) return { data, sealed: undefined };
-    return stored;
+    return stored.sealed === undefined ? { data, sealed: undefined } : stored;
   }
 
   async open(context: TenantContext, rows: readonly RecordRow[]): Promise<RecordRow[]> {

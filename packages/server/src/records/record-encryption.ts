@@ -34,7 +34,7 @@ export function storedState(
   data: Record<string, unknown>,
   sealed: SealedFields | undefined,
 ): unknown {
-  return sealed === undefined ? data : { data, sealed: sealed.values };
+  return sealed === undefined ? data : { data, sealed: sealed.ciphertext };
 }
 
 function within(path: string, field: string): boolean {

@@ -105,12 +105,15 @@ export interface TenantKeyWriter extends TenantKeyReader {
   ): Promise<boolean>;
 }
 
-/** A record's encrypted fields as stored: ciphertexts and blind indexes, never plaintext. */
+/** A record's encrypted fields as stored: one ciphertext and blind indexes, never plaintext. */
 export interface SealedFields {
-  /** The data key version every ciphertext of this record uses. */
+  /** The data key version of the ciphertext. */
   readonly keyVersion: number;
-  /** Field → base64 of the field ciphertext (`@palisade/crypto` format v1). */
-  readonly values: Readonly<Record<string, string>>;
+  /**
+   * base64 of one `@palisade/crypto` field ciphertext (format v1) holding every encrypted
+   * field of the record as a JSON object.
+   */
+  readonly ciphertext: string;
   /** Field → blind index of the value, for equality filters (scalars only). */
   readonly index: Readonly<Record<string, string>>;
 }

@@ -68,17 +68,17 @@ function toJob(row: KeyJobPgRow): KeyJobRow {
 /** Parameters for the `sealed`, `blind`, `key_version` columns of a record. */
 export function sealedParams(sealed: SealedFields | undefined): unknown[] {
   if (sealed === undefined) return [null, null, null];
-  return [JSON.stringify(sealed.values), JSON.stringify(sealed.index), sealed.keyVersion];
+  return [JSON.stringify(sealed.ciphertext), JSON.stringify(sealed.index), sealed.keyVersion];
 }
 
 /** The inverse of {@link sealedParams}, from the jsonb columns as `pg` parses them. */
 export function sealedFromRow(row: {
-  sealed: Record<string, string> | null;
+  sealed: string | null;
   blind: Record<string, string> | null;
   key_version: number | null;
 }): SealedFields | undefined {
   if (row.sealed === null || row.key_version === null) return undefined;
-  return { keyVersion: row.key_version, values: row.sealed, index: row.blind ?? {} };
+  return { keyVersion: row.key_version, ciphertext: row.sealed, index: row.blind ?? {} };
 }
 
 /** Data keys and re-encryption jobs of one tenant, on a client inside its transaction. */

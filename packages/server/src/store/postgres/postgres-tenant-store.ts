@@ -1,6 +1,7 @@
 import type { NodeKey } from '@palisade/ledger';
 import type pg from 'pg';
 import { isUuid } from '../../ids/index.ts';
+import type { TenantAuthzReader } from '../authz-types.ts';
 import type { TenantDeviceReader } from '../device-types.ts';
 import type { TenantEdgeReader } from '../edge-types.ts';
 import type { SealedFields, TenantKeyReader } from '../key-types.ts';
@@ -24,9 +25,12 @@ import type {
   TenantStore,
   TenantWriteTx,
 } from '../types.ts';
+import type { TenantUserReader } from '../user-types.ts';
+import { PgTenantAuthz } from './postgres-authz-store.ts';
 import { PgTenantDevices } from './postgres-device-store.ts';
 import { PgTenantEdge } from './postgres-edge-store.ts';
 import { PgTenantKeys, sealedFromRow, sealedParams } from './postgres-key-store.ts';
+import { PgTenantUsers } from './postgres-user-store.ts';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -37,7 +41,7 @@ interface RecordPgRow {
   version: number;
   created_at: Date;
   updated_at: Date;
-  sealed: Record<string, string> | null;
+  sealed: string | null;
   blind: Record<string, string> | null;
   key_version: number | null;
 }
@@ -66,6 +70,8 @@ class PgTenantQueries implements TenantWriteTx {
   readonly keys: PgTenantKeys;
   readonly devices: PgTenantDevices;
   readonly edge: PgTenantEdge;
+  readonly users: PgTenantUsers;
+  readonly authz: PgTenantAuthz;
 
   constructor(db: Queryable, tenantId: string) {
     this.#db = db;
@@ -73,6 +79,8 @@ class PgTenantQueries implements TenantWriteTx {
     this.keys = new PgTenantKeys(db, tenantId);
     this.devices = new PgTenantDevices(db, tenantId);
     this.edge = new PgTenantEdge(db, tenantId);
+    this.users = new PgTenantUsers(db, tenantId);
+    this.authz = new PgTenantAuthz(db, tenantId);
   }
 
   async getCollection(name: string): Promise<CollectionRow | undefined> {
@@ -200,6 +208,8 @@ class PgTenantQueries implements TenantWriteTx {
   /** Removes every data row of the tenant, children first (the ledger is removed by the owner). */
   async purge(): Promise<void> {
     await this.edge.purge();
+    await this.users.purge();
+    await this.authz.purge();
     await this.devices.purge();
     await this.#db.query('DELETE FROM data_keys WHERE tenant_id = $1', [this.#tenantId]);
     await this.#db.query('DELETE FROM key_jobs WHERE tenant_id = $1', [this.#tenantId]);
@@ -341,6 +351,8 @@ class PgTenantReader implements TenantReader {
     getDevice: (id) => this.#read((q) => q.devices.getDevice(id)),
     getDeviceByName: (name) => this.#read((q) => q.devices.getDeviceByName(name)),
     listDevices: (page) => this.#read((q) => q.devices.listDevices(page)),
+    listEdgeNodeDevices: (nodeId, page) =>
+      this.#read((q) => q.devices.listEdgeNodeDevices(nodeId, page)),
     telemetry: (query) => this.#read((q) => q.devices.telemetry(query)),
     aggregate: (query) => this.#read((q) => q.devices.aggregate(query)),
     latest: (deviceId, keys) => this.#read((q) => q.devices.latest(deviceId, keys)),
@@ -354,6 +366,17 @@ class PgTenantReader implements TenantReader {
     listNodes: (page) => this.#read((q) => q.edge.listNodes(page)),
     getBatch: (nodeId, batchId) => this.#read((q) => q.edge.getBatch(nodeId, batchId)),
     listAlerts: (nodeId, page) => this.#read((q) => q.edge.listAlerts(nodeId, page)),
+  };
+  readonly users: TenantUserReader = {
+    getUser: (id) => this.#read((q) => q.users.getUser(id)),
+    getUserByEmail: (email) => this.#read((q) => q.users.getUserByEmail(email)),
+    listUsers: (page) => this.#read((q) => q.users.listUsers(page)),
+    getInvitation: (hash) => this.#read((q) => q.users.getInvitation(hash)),
+  };
+  readonly authz: TenantAuthzReader = {
+    getRole: (name) => this.#read((q) => q.authz.getRole(name)),
+    listRoles: () => this.#read((q) => q.authz.listRoles()),
+    getPolicySet: () => this.#read((q) => q.authz.getPolicySet()),
   };
   getCollection(name: string) {
     return this.#read((q) => q.getCollection(name));

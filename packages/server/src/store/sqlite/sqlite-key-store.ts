@@ -65,7 +65,7 @@ function toJob(row: KeyJobSqlRow): KeyJobRow {
 /** Serialized columns of a record's encrypted fields: `sealed`, `blind`, `key_version`. */
 export function sealedColumns(sealed: SealedFields | undefined): SQLInputValue[] {
   if (sealed === undefined) return [null, null, null];
-  return [JSON.stringify(sealed.values), JSON.stringify(sealed.index), sealed.keyVersion];
+  return [sealed.ciphertext, JSON.stringify(sealed.index), sealed.keyVersion];
 }
 
 /** The inverse of {@link sealedColumns}. */
@@ -75,7 +75,7 @@ export function sealedFromColumns(
   keyVersion: number | null,
 ): SealedFields | undefined {
   if (sealed === null || keyVersion === null) return undefined;
-  return { keyVersion, values: JSON.parse(sealed), index: JSON.parse(blind ?? '{}') };
+  return { keyVersion, ciphertext: sealed, index: JSON.parse(blind ?? '{}') };
 }
 
 /** Data keys and re-encryption jobs in one tenant's SQLite file. */
