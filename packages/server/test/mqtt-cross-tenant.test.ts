@@ -3,7 +3,8 @@
  * (wildcards, `$share`, `$SYS`, other devices' and the server's topics, long and odd topics,
  * wills, client-id collisions). Each forbidden topic and filter is its own case, so removing
  * any topic rule from the listener fails this suite. A is subscribed to everything it may
- * subscribe to, and must receive only what the server addressed to it.
+ * subscribe to, and must receive only what the server addressed to it. The suite runs over
+ * TCP and over WebSocket (the same broker behind both).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -83,164 +84,170 @@ const FORBIDDEN_SUBSCRIBE = [
   `v1/devices/me/rpc/request/${'x'.repeat(2000)}/+`,
 ];
 
-describe('cross-tenant MQTT: tenant B reaches nothing of tenant A', () => {
-  let mqtt: FakeListener;
-  let victim: MqttClient;
-  const received: string[] = [];
+for (const transport of ['tcp', 'websocket'] as const) {
+  describe(`cross-tenant MQTT over ${transport}: tenant B reaches nothing of tenant A`, () => {
+    let mqtt: FakeListener;
+    let url: string;
+    let victim: MqttClient;
+    const received: string[] = [];
 
-  before(async () => {
-    mqtt = await startFakeListener();
-    mqtt.auth.tokens.set('tok-a', identity('tenant-a', 'a'));
-    mqtt.auth.tokens.set('tok-b', identity('tenant-b', 'b'));
-    mqtt.auth.tokens.set('tok-b2', identity('tenant-b', 'b2'));
-    victim = await mqttClient(mqtt.url, { clientId: 'shared-id', username: 'tok-a' });
-    const granted = await subscribeGranted(
-      victim,
-      Object.fromEntries(ALLOWED_FILTERS.map((f) => [f, { qos: 1 as const }])),
-    );
-    assert.deepEqual(
-      granted.map((g) => g.qos),
-      [1, 1, 1],
-    );
-    victim.on('message', (topic, payload) => received.push(`${topic} ${payload}`));
-  });
-  after(async () => {
-    await victim.endAsync();
-    await mqtt.close();
-  });
-
-  /** Proves A's inbox is exactly what the server sent it: a sentinel RPC marks the end. */
-  async function victimInbox(): Promise<string[]> {
-    const sentinel = `sentinel-${received.length}`;
-    const arrived = new Promise<void>((resolve) =>
-      victim.on('message', (_t, p) => String(p).includes(sentinel) && resolve()),
-    );
-    await mqtt.rpc.send('tenant-a', 'a', '999', { method: sentinel });
-    await arrived;
-    const inbox = received.filter((m) => !m.includes('sentinel-'));
-    received.length = 0;
-    return inbox;
-  }
-
-  for (const topic of FORBIDDEN_PUBLISH) {
-    it(`refuses a PUBLISH to ${JSON.stringify(topic.length > 60 ? `${topic.slice(0, 40)}… (${topic.length} chars)` : topic)}`, async () => {
-      const client = await mqttClient(mqtt.url, { username: 'tok-b' });
-      assert.equal(await publishOutcome(client, topic, JSON.stringify({ stolen: 1 })), 'refused');
-      assert.equal(client.connected, false, 'the listener closes the connection');
+    before(async () => {
+      mqtt = await startFakeListener({}, { host: '127.0.0.1', port: 0 });
+      url = transport === 'tcp' ? mqtt.url : String(mqtt.listener.wsUrl);
+      mqtt.auth.tokens.set('tok-a', identity('tenant-a', 'a'));
+      mqtt.auth.tokens.set('tok-b', identity('tenant-b', 'b'));
+      mqtt.auth.tokens.set('tok-b2', identity('tenant-b', 'b2'));
+      victim = await mqttClient(url, { clientId: 'shared-id', username: 'tok-a' });
+      const granted = await subscribeGranted(
+        victim,
+        Object.fromEntries(ALLOWED_FILTERS.map((f) => [f, { qos: 1 as const }])),
+      );
+      assert.deepEqual(
+        granted.map((g) => g.qos),
+        [1, 1, 1],
+      );
+      victim.on('message', (topic, payload) => received.push(`${topic} ${payload}`));
     });
-  }
-
-  for (const filter of FORBIDDEN_SUBSCRIBE) {
-    it(`refuses a SUBSCRIBE to ${JSON.stringify(filter.length > 60 ? `${filter.slice(0, 40)}… (${filter.length} chars)` : filter)}`, async () => {
-      const client = await mqttClient(mqtt.url, { username: 'tok-b' });
-      const granted = await subscribeGranted(client, { [filter]: { qos: 1 } });
-      assert.deepEqual(granted, [{ topic: filter, qos: 128 }]);
-      await client.endAsync();
+    after(async () => {
+      await victim.endAsync();
+      await mqtt.close();
     });
-  }
 
-  it('mosquitto_sub is denied #, $SYS/# and $share', async () => {
-    for (const filter of ['#', '$SYS/#', '$share/g/#']) {
-      const result = await runCli('mosquitto_sub', [
-        ...cliAddress(mqtt.url),
-        '-u',
-        'tok-b',
-        '-t',
-        filter,
-        '-C',
-        '1',
-      ]);
-      assert.match(result.stderr, /All subscription requests were denied/, filter);
-      assert.equal(result.stdout, '', filter);
+    /** Proves A's inbox is exactly what the server sent it: a sentinel RPC marks the end. */
+    async function victimInbox(): Promise<string[]> {
+      const sentinel = `sentinel-${received.length}`;
+      const arrived = new Promise<void>((resolve) =>
+        victim.on('message', (_t, p) => String(p).includes(sentinel) && resolve()),
+      );
+      await mqtt.rpc.send('tenant-a', 'a', '999', { method: sentinel });
+      await arrived;
+      const inbox = received.filter((m) => !m.includes('sentinel-'));
+      received.length = 0;
+      return inbox;
     }
-  });
 
-  it('nothing B published or attempted reached A, and nothing was stored for A', async () => {
-    const b = await mqttClient(mqtt.url, { username: 'tok-b' });
-    await subscribeGranted(
-      b,
-      Object.fromEntries(ALLOWED_FILTERS.map((f) => [f, { qos: 1 as const }])),
-    );
-    await b.publishAsync('v1/devices/me/telemetry', JSON.stringify({ t: 1 }), { qos: 1 });
-    await b.publishAsync('v1/devices/me/attributes', JSON.stringify({ t: 1 }), { qos: 1 });
-    await b.publishAsync('v1/devices/me/rpc/response/1', JSON.stringify({ t: 1 }), { qos: 1 });
-    await b.publishAsync('v1/devices/me/attributes/request/1', '{}', { qos: 1 });
-    await b.endAsync();
-    assert.deepEqual(await victimInbox(), []);
-    const tenants = new Set(mqtt.ingest.messages().map((m) => m.tenant));
-    assert.deepEqual([...tenants], ['tenant-b']);
-    assert.ok(mqtt.ingest.messages().every((m) => m.device === 'b'));
-  });
+    for (const topic of FORBIDDEN_PUBLISH) {
+      it(`refuses a PUBLISH to ${JSON.stringify(topic.length > 60 ? `${topic.slice(0, 40)}… (${topic.length} chars)` : topic)}`, async () => {
+        const client = await mqttClient(url, { username: 'tok-b' });
+        assert.equal(await publishOutcome(client, topic, JSON.stringify({ stolen: 1 })), 'refused');
+        assert.equal(client.connected, false, 'the listener closes the connection');
+      });
+    }
 
-  it("the server's messages to A are never delivered to B, even on the same filters", async () => {
-    const b = await mqttClient(mqtt.url, { username: 'tok-b' });
-    const bInbox: string[] = [];
-    b.on('message', (topic) => bInbox.push(topic));
-    await subscribeGranted(
-      b,
-      Object.fromEntries(ALLOWED_FILTERS.map((f) => [f, { qos: 1 as const }])),
-    );
-    await mqtt.rpc.send('tenant-a', 'a', '5', { method: 'forA' });
-    await mqtt.listener.pushAttributes(identity('tenant-a', 'a'), { secret: 'A' });
-    const bSentinel = new Promise<void>((resolve) => b.on('message', () => resolve()));
-    await mqtt.rpc.send('tenant-b', 'b', '1', { method: 'forB' });
-    await bSentinel;
-    assert.deepEqual(bInbox, ['v1/devices/me/rpc/request/1']);
-    await b.endAsync();
-    assert.deepEqual(await victimInbox(), [
-      'v1/devices/me/rpc/request/5 {"method":"forA"}',
-      'v1/devices/me/attributes {"secret":"A"}',
-    ]);
-  });
+    for (const filter of FORBIDDEN_SUBSCRIBE) {
+      it(`refuses a SUBSCRIBE to ${JSON.stringify(filter.length > 60 ? `${filter.slice(0, 40)}… (${filter.length} chars)` : filter)}`, async () => {
+        const client = await mqttClient(url, { username: 'tok-b' });
+        const granted = await subscribeGranted(client, { [filter]: { qos: 1 } });
+        assert.deepEqual(granted, [{ topic: filter, qos: 128 }]);
+        await client.endAsync();
+      });
+    }
 
-  it("client-id collisions never take over another tenant's or device's session", async () => {
-    const sameId = await mqttClient(mqtt.url, { clientId: 'shared-id', username: 'tok-b' });
-    const internalId = await mqttClient(mqtt.url, {
-      clientId: 'tenant-a/a/shared-id',
-      username: 'tok-b2',
+    it('mosquitto_sub is denied #, $SYS/# and $share', {
+      skip: transport !== 'tcp' && 'mosquitto_sub speaks TCP only',
+    }, async () => {
+      for (const filter of ['#', '$SYS/#', '$share/g/#']) {
+        const result = await runCli('mosquitto_sub', [
+          ...cliAddress(mqtt.url),
+          '-u',
+          'tok-b',
+          '-t',
+          filter,
+          '-C',
+          '1',
+        ]);
+        assert.match(result.stderr, /All subscription requests were denied/, filter);
+        assert.equal(result.stdout, '', filter);
+      }
     });
-    await sameId.publishAsync('v1/devices/me/telemetry', JSON.stringify({ same: 1 }), { qos: 1 });
-    await internalId.publishAsync('v1/devices/me/telemetry', JSON.stringify({ internal: 1 }), {
-      qos: 1,
-    });
-    assert.equal(victim.connected, true);
-    assert.equal(sameId.connected, true);
-    assert.deepEqual(await victimInbox(), [], 'A is still connected and subscribed');
-    await Promise.all([sameId.endAsync(), internalId.endAsync()]);
-  });
 
-  it("B's last will cannot be aimed at A's topics", async () => {
-    const b = await mqttClient(mqtt.url, {
-      username: 'tok-b',
-      will: {
-        topic: 'v1/devices/me/rpc/request/1',
-        payload: Buffer.from('{"will":1}'),
+    it('nothing B published or attempted reached A, and nothing was stored for A', async () => {
+      const b = await mqttClient(url, { username: 'tok-b' });
+      await subscribeGranted(
+        b,
+        Object.fromEntries(ALLOWED_FILTERS.map((f) => [f, { qos: 1 as const }])),
+      );
+      await b.publishAsync('v1/devices/me/telemetry', JSON.stringify({ t: 1 }), { qos: 1 });
+      await b.publishAsync('v1/devices/me/attributes', JSON.stringify({ t: 1 }), { qos: 1 });
+      await b.publishAsync('v1/devices/me/rpc/response/1', JSON.stringify({ t: 1 }), { qos: 1 });
+      await b.publishAsync('v1/devices/me/attributes/request/1', '{}', { qos: 1 });
+      await b.endAsync();
+      assert.deepEqual(await victimInbox(), []);
+      const tenants = new Set(mqtt.ingest.messages().map((m) => m.tenant));
+      assert.deepEqual([...tenants], ['tenant-b']);
+      assert.ok(mqtt.ingest.messages().every((m) => m.device === 'b'));
+    });
+
+    it("the server's messages to A are never delivered to B, even on the same filters", async () => {
+      const b = await mqttClient(url, { username: 'tok-b' });
+      const bInbox: string[] = [];
+      b.on('message', (topic) => bInbox.push(topic));
+      await subscribeGranted(
+        b,
+        Object.fromEntries(ALLOWED_FILTERS.map((f) => [f, { qos: 1 as const }])),
+      );
+      await mqtt.rpc.send('tenant-a', 'a', '5', { method: 'forA' });
+      await mqtt.listener.pushAttributes(identity('tenant-a', 'a'), { secret: 'A' });
+      const bSentinel = new Promise<void>((resolve) => b.on('message', () => resolve()));
+      await mqtt.rpc.send('tenant-b', 'b', '1', { method: 'forB' });
+      await bSentinel;
+      assert.deepEqual(bInbox, ['v1/devices/me/rpc/request/1']);
+      await b.endAsync();
+      assert.deepEqual(await victimInbox(), [
+        'v1/devices/me/rpc/request/5 {"method":"forA"}',
+        'v1/devices/me/attributes {"secret":"A"}',
+      ]);
+    });
+
+    it("client-id collisions never take over another tenant's or device's session", async () => {
+      const sameId = await mqttClient(url, { clientId: 'shared-id', username: 'tok-b' });
+      const internalId = await mqttClient(url, {
+        clientId: 'tenant-a/a/shared-id',
+        username: 'tok-b2',
+      });
+      await sameId.publishAsync('v1/devices/me/telemetry', JSON.stringify({ same: 1 }), { qos: 1 });
+      await internalId.publishAsync('v1/devices/me/telemetry', JSON.stringify({ internal: 1 }), {
+        qos: 1,
+      });
+      assert.equal(victim.connected, true);
+      assert.equal(sameId.connected, true);
+      assert.deepEqual(await victimInbox(), [], 'A is still connected and subscribed');
+      await Promise.all([sameId.endAsync(), internalId.endAsync()]);
+    });
+
+    it("B's last will cannot be aimed at A's topics", async () => {
+      const b = await mqttClient(url, {
+        username: 'tok-b',
+        will: {
+          topic: 'v1/devices/me/rpc/request/1',
+          payload: Buffer.from('{"will":1}'),
+          qos: 1,
+          retain: true,
+        },
+      });
+      const gone = closed(b);
+      b.stream.destroy();
+      await gone;
+      assert.deepEqual(await victimInbox(), []);
+    });
+
+    it('a retained publish is never replayed to a later subscriber', async () => {
+      const b = await mqttClient(url, { username: 'tok-b' });
+      await b.publishAsync('v1/devices/me/attributes', JSON.stringify({ r: 1 }), {
         qos: 1,
         retain: true,
-      },
+      });
+      await b.endAsync();
+      const a2 = await mqttClient(url, { username: 'tok-a' });
+      const inbox: string[] = [];
+      a2.on('message', (topic) => inbox.push(topic));
+      await subscribeGranted(a2, { 'v1/devices/me/attributes': { qos: 1 } });
+      const sentinel = new Promise<void>((resolve) => a2.on('message', () => resolve()));
+      await mqtt.listener.pushAttributes(identity('tenant-a', 'a'), { sentinel: true });
+      await sentinel;
+      assert.deepEqual(inbox, ['v1/devices/me/attributes']);
+      await a2.endAsync();
+      received.length = 0;
     });
-    const gone = closed(b);
-    b.stream.destroy();
-    await gone;
-    assert.deepEqual(await victimInbox(), []);
   });
-
-  it('a retained publish is never replayed to a later subscriber', async () => {
-    const b = await mqttClient(mqtt.url, { username: 'tok-b' });
-    await b.publishAsync('v1/devices/me/attributes', JSON.stringify({ r: 1 }), {
-      qos: 1,
-      retain: true,
-    });
-    await b.endAsync();
-    const a2 = await mqttClient(mqtt.url, { username: 'tok-a' });
-    const inbox: string[] = [];
-    a2.on('message', (topic) => inbox.push(topic));
-    await subscribeGranted(a2, { 'v1/devices/me/attributes': { qos: 1 } });
-    const sentinel = new Promise<void>((resolve) => a2.on('message', () => resolve()));
-    await mqtt.listener.pushAttributes(identity('tenant-a', 'a'), { sentinel: true });
-    await sentinel;
-    assert.deepEqual(inbox, ['v1/devices/me/attributes']);
-    await a2.endAsync();
-    received.length = 0;
-  });
-});
+}

@@ -373,6 +373,13 @@ export const SETTINGS = {
     pattern: '^(\\[[0-9a-fA-F:]+\\]|[^:\\s]+):[0-9]{1,5}$',
     doc: 'HOST:PORT of an MQTT-over-TLS listener (usually 8883), with the tlsCert and tlsKey certificate; the hybrid X25519MLKEM768 group is preferred as on HTTPS.',
   },
+  mqttWs: {
+    flag: 'mqtt-ws',
+    env: 'PALISADE_MQTT_WS',
+    type: 'string',
+    pattern: '^(\\[[0-9a-fA-F:]+\\]|[^:\\s]+):[0-9]{1,5}$',
+    doc: 'HOST:PORT of an MQTT-over-WebSocket listener (subprotocol `mqtt`, any path); wss:// with the tlsCert and tlsKey certificate when they are set, preferring X25519MLKEM768 as on HTTPS.',
+  },
   mqttMaxPacket: {
     flag: 'mqtt-max-packet',
     env: 'PALISADE_MQTT_MAX_PACKET',
@@ -508,6 +515,7 @@ export interface Settings {
   telemetryStreamHeartbeatMs: number;
   mqtt: string;
   mqttTls: string | undefined;
+  mqttWs: string | undefined;
   mqttMaxPacket: number;
   mqttClientInflightMax: number;
   mqttInflightMax: number;
@@ -574,6 +582,7 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   telemetryStreamHeartbeatMs: 15_000,
   mqtt: '127.0.0.1:1883',
   mqttTls: undefined,
+  mqttWs: undefined,
   mqttMaxPacket: 65_536,
   mqttClientInflightMax: 64,
   mqttInflightMax: 10_000,

@@ -1,7 +1,7 @@
 /**
  * The MQTT listener: the ThingsBoard device API over MQTT 3.1.1, durable QoS 1 (PUBACK only
  * after the points are committed and ledgered), per-device topics that no other device or
- * tenant can reach.
+ * tenant can reach. The same broker serves TCP, TLS and WebSocket (ws/wss) connections.
  */
 
 export {
@@ -9,6 +9,7 @@ export {
   type MqttListener,
   type MqttListenerOptions,
   type MqttTlsOptions,
+  type MqttWsOptions,
   startMqttListener,
 } from './mqtt-listener.ts';
 export type { RefusalReason } from './mqtt-metrics.ts';

@@ -15,7 +15,9 @@
  * aedes 1.2 speaks MQTT 3.1 and 3.1.1 only. An MQTT 5 CONNECT gets an MQTT 5 CONNACK with
  * reason 0x84 (unsupported protocol version) and a reason string, then the socket closes.
  */
+import type { Server as HttpServer } from 'node:http';
 import { createServer, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes';
 import type { Logger } from 'pino';
@@ -29,6 +31,7 @@ import { MqttMetrics } from './mqtt-metrics.ts';
 import type { AttributeReader, RpcChannel } from './mqtt-ports.ts';
 import { MqttRefusal } from './mqtt-refusal.ts';
 import { deliveryKind, routePublish, subscriptionKind, TOPIC } from './topics.ts';
+import { createMqttWsServer, type WsTlsOptions } from './ws-listener.ts';
 
 /** Where accepted device messages are re-aimed: a `$` topic no device may subscribe to. */
 const ACCEPTED_SINK = '$palisade/accepted';
@@ -56,10 +59,18 @@ export interface MqttTlsOptions {
   readonly ecdhCurve?: string | undefined;
 }
 
+/** An MQTT over WebSocket listener; wss:// with `tls`. */
+export interface MqttWsOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls?: WsTlsOptions | undefined;
+}
+
 export interface MqttListenerOptions {
   readonly host: string;
   readonly port: number;
   readonly tls?: MqttTlsOptions | undefined;
+  readonly ws?: MqttWsOptions | undefined;
   readonly authenticator: DeviceAuthenticator;
   readonly ingest: TelemetryIngest;
   readonly attributes?: AttributeReader | undefined;
@@ -76,6 +87,8 @@ export interface MqttListener {
   readonly url: string;
   /** `mqtts://host:port` of the TLS listener, when configured. */
   readonly tlsUrl: string | undefined;
+  /** `ws://host:port` (or `wss://`) of the WebSocket listener, when configured. */
+  readonly wsUrl: string | undefined;
   /** Sends `v1/devices/me/attributes` to every connected session of the device subscribed there. */
   pushAttributes(device: DeviceIdentity, attributes: Record<string, unknown>): Promise<number>;
   /** Stops accepting, disconnects every client. Idempotent. */
@@ -102,6 +115,7 @@ function authError(returnCode: number, message: string): Error & { returnCode: n
 class Listener implements MqttListener {
   url = '';
   tlsUrl: string | undefined;
+  wsUrl: string | undefined;
   readonly #options: MqttListenerOptions;
   readonly #broker: Aedes;
   readonly #metrics: MqttMetrics;
@@ -110,7 +124,9 @@ class Listener implements MqttListener {
   readonly #byDevice = new Map<string, Set<DeviceSession>>();
   /** Payloads this listener made, and the one client each may be forwarded to. */
   readonly #outgoing = new WeakMap<Buffer, Client>();
-  readonly #servers: Server[] = [];
+  readonly #servers: Array<Server | HttpServer> = [];
+  /** The TLS socket under a WebSocket stream, where a client certificate is read. */
+  readonly #transport = new WeakMap<Duplex, Socket>();
   readonly #deps: PublishDeps;
   #closed: Promise<void> | undefined;
 
@@ -155,7 +171,7 @@ class Listener implements MqttListener {
   async start(): Promise<void> {
     await this.#broker.listen();
     const { host, port, tls } = this.#options;
-    const tcp = createServer((socket) => this.#accept(socket));
+    const tcp = createServer((socket) => this.#acceptSocket(socket));
     this.url = `mqtt://${hostForUrl(host)}:${await listen(tcp, host, port)}`;
     this.#servers.push(tcp);
     if (tls !== undefined) {
@@ -167,15 +183,36 @@ class Listener implements MqttListener {
           rejectUnauthorized: false,
           ...(tls.ecdhCurve === undefined ? {} : { ecdhCurve: tls.ecdhCurve }),
         },
-        (socket) => this.#accept(socket),
+        (socket) => this.#acceptSocket(socket),
       );
       this.tlsUrl = `mqtts://${hostForUrl(tls.host)}:${await listen(secure, tls.host, tls.port)}`;
       this.#servers.push(secure);
     }
+    if (this.#options.ws !== undefined) await this.#startWs(this.#options.ws);
   }
 
-  #accept(socket: Socket): void {
+  async #startWs(ws: MqttWsOptions): Promise<void> {
+    const server = createMqttWsServer({
+      tls: ws.tls,
+      maxPayload: this.#options.limits.maxPacket,
+      accept: (stream, socket) => {
+        this.#transport.set(stream, socket);
+        socket.setNoDelay(true);
+        this.#accept(stream);
+      },
+      refused: () => this.#metrics.refusals.inc({ reason: 'websocket_subprotocol', code: 'none' }),
+    });
+    const scheme = ws.tls === undefined ? 'ws' : 'wss';
+    this.wsUrl = `${scheme}://${hostForUrl(ws.host)}:${await listen(server, ws.host, ws.port)}`;
+    this.#servers.push(server);
+  }
+
+  #acceptSocket(socket: Socket): void {
     socket.setNoDelay(true);
+    this.#accept(socket);
+  }
+
+  #accept(socket: Duplex): void {
     const client = this.#broker.handle(socket);
     // aedes feeds each socket read to mqtt-packet's parser; the guard sees it first.
     const parser = (client as unknown as { _parser: { parse(chunk: Buffer): unknown } })._parser;
@@ -223,7 +260,7 @@ class Listener implements MqttListener {
     password: Buffer | undefined,
   ): Promise<DeviceIdentity | undefined> {
     const auth = this.#options.authenticator;
-    const socket = client.conn as Partial<TLSSocket>;
+    const socket = (this.#transport.get(client.conn) ?? client.conn) as Partial<TLSSocket>;
     if (socket.authorized === true && typeof socket.getPeerCertificate === 'function') {
       const fingerprint = socket.getPeerCertificate().fingerprint256;
       if (fingerprint !== undefined)
@@ -375,7 +412,7 @@ function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-function listen(server: Server, host: string, port: number): Promise<number> {
+function listen(server: Server | HttpServer, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

@@ -11,7 +11,8 @@ export type RefusalReason =
   | 'invalid_json'
   | 'invalid_payload'
   | 'quota_exceeded'
-  | 'ingest_failed';
+  | 'ingest_failed'
+  | 'websocket_subprotocol';
 
 /**
  * Prometheus metrics of the MQTT listener, labelled by topic kind and refusal reason, never

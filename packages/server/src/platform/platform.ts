@@ -20,7 +20,12 @@ import {
   TenantLedger,
   WitnessPool,
 } from '../ledger/index.ts';
-import { type MqttListener, type MqttTlsOptions, startMqttListener } from '../mqtt/index.ts';
+import {
+  type MqttListener,
+  type MqttTlsOptions,
+  type MqttWsOptions,
+  startMqttListener,
+} from '../mqtt/index.ts';
 import {
   CollectionService,
   RecordService,
@@ -82,6 +87,7 @@ export async function startPlatform(
     });
   // Checked before anything opens, so a bad TLS setting cannot leave a half-started platform.
   const mqttTls = mqttTlsOptions(settings);
+  const mqttWs = mqttWsOptions(settings);
   const stores = await openStores(settings);
   let closing = false;
   let relay: LedgerRelay | undefined;
@@ -253,7 +259,7 @@ export async function startPlatform(
       const bound = typeof address === 'object' && address !== null ? address.port : port;
       const scheme = settings.tlsCert === undefined ? 'http' : 'https';
       url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${bound}`;
-      mqtt = await startMqtt(settings, mqttTls, devices, metrics, logger);
+      mqtt = await startMqtt(settings, { tls: mqttTls, ws: mqttWs }, devices, metrics, logger);
     }
     rotation
       .resumePending((id) => stores.controlPlane.getTenant(id))
@@ -301,9 +307,23 @@ function mqttTlsOptions(settings: Settings): MqttTlsOptions | undefined {
   };
 }
 
+/** The MQTT-over-WebSocket listener's address, wss:// when the platform has a certificate. */
+function mqttWsOptions(settings: Settings): MqttWsOptions | undefined {
+  if (settings.mqttWs === undefined) return undefined;
+  const tls =
+    settings.tlsCert === undefined || settings.tlsKey === undefined
+      ? undefined
+      : {
+          cert: readFileSync(settings.tlsCert),
+          key: readFileSync(settings.tlsKey),
+          ecdhCurve: serverGroups().join(':'),
+        };
+  return { ...splitListen(settings.mqttWs), tls };
+}
+
 async function startMqtt(
   settings: Settings,
-  tls: MqttTlsOptions | undefined,
+  extra: { tls: MqttTlsOptions | undefined; ws: MqttWsOptions | undefined },
   devices: DeviceServices,
   metrics: Registry,
   logger: Logger,
@@ -314,7 +334,7 @@ async function startMqtt(
     return await startMqttListener({
       host,
       port,
-      tls,
+      ...extra,
       authenticator: devices.authority,
       ingest: devices.telemetry,
       attributes: { read: (device, query) => devices.readAttributes(device, query) },

@@ -21,6 +21,7 @@ import {
   type AttributeReader,
   type MqttLimits,
   type MqttListener,
+  type MqttWsOptions,
   type RpcChannel,
   type RpcSender,
   startMqttListener,
@@ -202,7 +203,10 @@ export const TEST_LIMITS: MqttLimits = {
   connectTimeoutMs: 30_000,
 };
 
-export async function startFakeListener(limits: Partial<MqttLimits> = {}): Promise<FakeListener> {
+export async function startFakeListener(
+  limits: Partial<MqttLimits> = {},
+  ws?: MqttWsOptions,
+): Promise<FakeListener> {
   const dir = mkdtempSync(join(tmpdir(), 'palisade-mqtt-'));
   const auth = new FixedAuthenticator();
   const ingest = new RecordingIngest(join(dir, 'messages.db'));
@@ -211,6 +215,7 @@ export async function startFakeListener(limits: Partial<MqttLimits> = {}): Promi
   const listener = await startMqttListener({
     host: '127.0.0.1',
     port: 0,
+    ws,
     authenticator: auth,
     ingest,
     attributes: fakeAttributes,
