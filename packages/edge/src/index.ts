@@ -11,7 +11,6 @@ export { type OutboxStatus, readOutboxStatus } from './outbox-status.ts';
 export {
   DEFAULT_SYNC,
   type NodeIdentity,
-  PlatformRefusedError,
   type SyncEvents,
   SyncLoop,
   type SyncSettings,

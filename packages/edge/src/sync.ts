@@ -1,6 +1,7 @@
 import { createPrivateKey, randomUUID, sign } from 'node:crypto';
 import { canonicalJson } from '@palisade/ledger';
 import type { Outbox, PendingBatch } from './outbox.ts';
+import { type Backoff, PlatformRefusedError, retryDelay } from './platform-call.ts';
 
 /** What a node holds after enrollment (kept in a 0600 file). */
 export interface NodeIdentity {
@@ -13,12 +14,9 @@ export interface NodeIdentity {
 }
 
 /** Named sync settings. */
-export interface SyncSettings {
+export interface SyncSettings extends Backoff {
   /** Most messages per batch (at most the platform's `edgeBatchMaxMessages`). */
   readonly batchMaxMessages: number;
-  /** First retry delay after a failed send; doubles per failure up to `backoffMaxMs`, with full jitter. */
-  readonly backoffBaseMs: number;
-  readonly backoffMaxMs: number;
   /** Pause when the outbox is empty. */
   readonly idleMs: number;
   /** A send with no answer within this time counts as a link failure (the batch is resent). */
@@ -33,16 +31,6 @@ export const DEFAULT_SYNC: SyncSettings = {
   requestTimeoutMs: 60_000,
 };
 
-/** The platform answered, but not with a confirmation (the status says why; 4xx will not heal by itself). */
-export class PlatformRefusedError extends Error {
-  readonly status: number;
-  constructor(status: number, body: string) {
-    super(`platform answered ${status}: ${body.slice(0, 500)}`);
-    this.name = 'PlatformRefusedError';
-    this.status = status;
-  }
-}
-
 /** What the loop reports as it goes (for logs and metrics). */
 export interface SyncEvents {
   synced?(batch: PendingBatch, result: unknown): void;
@@ -52,7 +40,8 @@ export interface SyncEvents {
 /**
  * Sends the outbox to the platform: one signed batch at a time, the same batch (id and
  * content) until the platform confirms it, then the next; messages are deleted only after
- * confirmation. Failures back off exponentially with full jitter.
+ * confirmation. Failures back off exponentially with full jitter, and never for less than
+ * the platform's `Retry-After` (a 429 from the tenant's quota says when to come back).
  */
 export class SyncLoop {
   readonly #outbox: Outbox;
@@ -97,7 +86,8 @@ export class SyncLoop {
       ...(timeout === undefined ? {} : { signal: AbortSignal.timeout(timeout) }),
     });
     const text = await response.text();
-    if (response.status !== 200) throw new PlatformRefusedError(response.status, text);
+    if (response.status !== 200)
+      throw new PlatformRefusedError(response.status, text, response.headers.get('retry-after'));
     this.#outbox.confirm(batch.batchId);
     this.#outbox.setState('lastSync', new Date().toISOString());
     this.#outbox.setState('lastResult', text);
@@ -117,11 +107,7 @@ export class SyncLoop {
       } catch (error) {
         this.#failures += 1;
         this.#outbox.setState('link', `down: ${(error as Error).message}`);
-        const cap = Math.min(
-          this.#settings.backoffMaxMs,
-          this.#settings.backoffBaseMs * 2 ** Math.min(this.#failures, 20),
-        );
-        wait = Math.random() * cap;
+        wait = retryDelay(this.#failures, this.#settings, error);
         this.#events.failed?.(error, this.#failures, Math.round(wait));
       }
       if (wait > 0 && !this.#stopped) await this.#sleep(wait);

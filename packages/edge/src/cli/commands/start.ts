@@ -1,6 +1,7 @@
 import { outboxPath } from '../../node-file.ts';
 import { Outbox } from '../../outbox.ts';
-import { DEFAULT_SYNC, PlatformRefusedError, SyncLoop } from '../../sync.ts';
+import { PlatformRefusedError } from '../../platform-call.ts';
+import { DEFAULT_SYNC, SyncLoop } from '../../sync.ts';
 import { enrolledNode, flags, positiveInt, required } from '../args.ts';
 import { EXIT } from '../cli-error.ts';
 import { log } from '../log.ts';

@@ -1,0 +1,62 @@
+import type { NodeIdentity } from './sync.ts';
+
+/** The platform answered, but not as hoped (the status says why; 4xx will not heal by itself). */
+export class PlatformRefusedError extends Error {
+  readonly status: number;
+  /** From a 429's or 503's `Retry-After`: wait at least this long before trying again. */
+  readonly retryAfterMs: number | undefined;
+  constructor(status: number, body: string, retryAfter: string | null = null) {
+    super(`platform answered ${status}: ${body.slice(0, 500)}`);
+    this.name = 'PlatformRefusedError';
+    this.status = status;
+    this.retryAfterMs = retryAfterMs(retryAfter);
+  }
+}
+
+/** `Retry-After` (RFC 9110: delay-seconds or an HTTP date) in milliseconds from now. */
+export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** Back-off settings shared by the node's loops. */
+export interface Backoff {
+  /** First retry delay after a failure; doubles per failure up to `backoffMaxMs`, with full jitter. */
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+}
+
+/**
+ * How long to wait after the `failures`-th failure in a row: full jitter under an exponential
+ * cap, but never less than the platform's `Retry-After` (a quota refusal says when to return).
+ */
+export function retryDelay(failures: number, settings: Backoff, error: unknown): number {
+  const cap = Math.min(settings.backoffMaxMs, settings.backoffBaseMs * 2 ** Math.min(failures, 20));
+  const floor = error instanceof PlatformRefusedError ? (error.retryAfterMs ?? 0) : 0;
+  return Math.max(floor, Math.random() * cap);
+}
+
+/** One authenticated JSON call of the node to the platform; non-2xx/304 throws PlatformRefusedError. */
+export async function callPlatform(
+  node: NodeIdentity,
+  method: 'GET' | 'POST',
+  path: string,
+  options: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number | undefined },
+): Promise<{ status: number; text: string; headers: Headers }> {
+  const response = await fetch(new URL(path, node.url), {
+    method,
+    headers: {
+      authorization: `Bearer ${node.credential}`,
+      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...options.headers,
+    },
+    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+    ...(options.timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(options.timeoutMs) }),
+  });
+  const text = await response.text();
+  if (response.status >= 300 && response.status !== 304)
+    throw new PlatformRefusedError(response.status, text, response.headers.get('retry-after'));
+  return { status: response.status, text, headers: response.headers };
+}
