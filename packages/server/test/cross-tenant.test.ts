@@ -227,6 +227,11 @@ const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack
         signatures: { ed25519: 'AA==', mldsa65: 'AA==' },
       }),
   },
+  // edge-credential-sync.test.ts: B's node gets B's device credentials only, never A's.
+  'get /v1/edge/device-credentials': {
+    expect: 401,
+    attack: (api, key) => api.call('GET', '/v1/edge/device-credentials', key),
+  },
   'get /healthz': { expect: 200, attack: (api, key) => api.call('GET', '/healthz', key) },
   'get /readyz': { expect: 200, attack: (api, key) => api.call('GET', '/readyz', key) },
   'get /metrics': { expect: 200, attack: (api, key) => api.call('GET', '/metrics', key) },

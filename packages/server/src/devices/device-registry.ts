@@ -31,6 +31,8 @@ export interface DeviceInput {
   readonly attributes?: Record<string, unknown> | undefined;
   readonly telemetryKeys?: readonly string[] | null | undefined;
   readonly isGateway?: boolean | undefined;
+  /** The edge node the device connects through (it gets the device's credential hashes). */
+  readonly edgeNodeId?: string | null | undefined;
 }
 
 /** A new credential as the tenant asks for it. */
@@ -123,6 +125,13 @@ export class DeviceRegistry {
     return device;
   }
 
+  /** A node to assign a device to must be one of this tenant's. */
+  async #edgeNodeIn(tx: TenantWriteTx, id: string | null): Promise<string | null> {
+    if (id !== null && (await tx.edge.getNode(id)) === undefined)
+      throw new PalisadeError('PALISADE_EDGE_NODE_NOT_FOUND', 'no such edge node');
+    return id;
+  }
+
   async #register(
     row: Omit<DeviceCredentialRow, 'id' | 'createdAt'>,
   ): Promise<DeviceCredentialRow> {
@@ -149,12 +158,14 @@ export class DeviceRegistry {
       telemetryKeys: input.telemetryKeys ?? null,
       isGateway: input.isGateway ?? false,
       gatewayId,
+      edgeNodeId: input.edgeNodeId ?? null,
       version: 1,
       createdAt: now,
       updatedAt: now,
     };
     const token = newDeviceToken();
     await this.#write(context, async (tx, record) => {
+      await this.#edgeNodeIn(tx, device.edgeNodeId);
       if (!(await tx.devices.insertDevice(device)))
         throw new PalisadeError(
           'PALISADE_DEVICE_NAME_TAKEN',
@@ -209,6 +220,10 @@ export class DeviceRegistry {
         attributes: change.attributes ?? current.attributes,
         telemetryKeys:
           change.telemetryKeys === undefined ? current.telemetryKeys : change.telemetryKeys,
+        edgeNodeId:
+          change.edgeNodeId === undefined
+            ? current.edgeNodeId
+            : await this.#edgeNodeIn(tx, change.edgeNodeId),
         updatedAt: new Date().toISOString(),
       };
       const updated = await tx.devices.updateDevice(next);

@@ -6,6 +6,11 @@ export {
   verifyBatch,
 } from './batch-signature.ts';
 export {
+  EdgeCredentialSync,
+  type EdgeDevice,
+  type EdgeDeviceCredential,
+} from './credential-sync.ts';
+export {
   type BatchResult,
   EdgeService,
   type Enrolled,

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { CredentialVerifier, TenantAdmin } from '../control/index.ts';
 import type { DeviceServices } from '../devices/index.ts';
-import type { EdgeService } from '../edge/index.ts';
+import type { EdgeCredentialSync, EdgeService } from '../edge/index.ts';
 import type { KeyRotation } from '../keys/index.ts';
 import type { TenantLedger } from '../ledger/index.ts';
 import type { CollectionService, RecordService } from '../records/index.ts';
@@ -14,6 +14,7 @@ import { installProblemHandlers } from './problem-handler.ts';
 import { collectionRoutes } from './routes/collection-routes.ts';
 import { deviceRoutes } from './routes/device-routes.ts';
 import { edgeRoutes } from './routes/edge-routes.ts';
+import { edgeSyncRoutes } from './routes/edge-sync-routes.ts';
 import { keyRoutes } from './routes/key-routes.ts';
 import { ledgerRoutes } from './routes/ledger-routes.ts';
 import { platformTenantRoutes } from './routes/platform-tenant-routes.ts';
@@ -36,7 +37,9 @@ export interface GatewayOptions {
   /** Device registry, telemetry and RPC routes; absent, they are not served. */
   readonly devices?: DeviceServices | undefined;
   /** Edge node registry, enrollment and signed batches; absent, they are not served. */
-  readonly edge?: { service: EdgeService; batchMaxMessages: number } | undefined;
+  readonly edge?:
+    | { service: EdgeService; credentials: EdgeCredentialSync; batchMaxMessages: number }
+    | undefined;
   /** Key rotation and status routes; absent, they are not served. */
   readonly keys?: KeyRotation | undefined;
   /** Serve HTTPS (hybrid post-quantum key exchange preferred) with these PEM files. */
@@ -86,11 +89,13 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     const quotas = options.devices.telemetry.quotas;
     if (quotas !== undefined) usageRoutes(app, quotas);
   }
-  if (options.edge !== undefined)
+  if (options.edge !== undefined) {
     edgeRoutes(app, options.edge.service, {
       pageSizeMax: options.pageSizeMax,
       batchMaxMessages: options.edge.batchMaxMessages,
     });
+    edgeSyncRoutes(app, options.edge.credentials, { pageSizeMax: options.pageSizeMax });
+  }
   await app.ready();
   return app;
 }

@@ -10,7 +10,7 @@ import { GroupCommitter } from '../commit/index.ts';
 import { ConfigError, DEFAULT_SETTINGS, type Settings } from '../config/index.ts';
 import { CredentialVerifier, ensureAdminToken, TenantAdmin } from '../control/index.ts';
 import { type DeviceServices, openDeviceServices } from '../devices/index.ts';
-import { EdgeService } from '../edge/index.ts';
+import { EdgeCredentialSync, EdgeService } from '../edge/index.ts';
 import { createGateway, serverGroups } from '../gateway/index.ts';
 import { KeyRotation, KeyService, openPlatformKms, RecordKeys } from '../keys/index.ts';
 import {
@@ -203,7 +203,11 @@ export async function startPlatform(
       collections,
       records,
       devices,
-      edge: { service: edge, batchMaxMessages: settings.edgeBatchMaxMessages },
+      edge: {
+        service: edge,
+        credentials: new EdgeCredentialSync(edge, stores.controlPlane.devices),
+        batchMaxMessages: settings.edgeBatchMaxMessages,
+      },
       ledger: new TenantLedger(
         locate,
         stores.platformLog,

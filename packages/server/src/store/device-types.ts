@@ -22,6 +22,8 @@ export interface DeviceRow {
   readonly isGateway: boolean;
   /** The gateway that created this device on first use, if any. */
   readonly gatewayId: string | null;
+  /** The edge node this device connects through: it receives the device's credential hashes. */
+  readonly edgeNodeId: string | null;
   readonly version: number;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -85,6 +87,8 @@ export interface TenantDeviceReader {
   getDevice(id: string): Promise<DeviceRow | undefined>;
   getDeviceByName(name: string): Promise<DeviceRow | undefined>;
   listDevices(page: PageQuery): Promise<DeviceRow[]>;
+  /** The devices assigned to an edge node, by id. */
+  listEdgeNodeDevices(nodeId: string, page: PageQuery): Promise<DeviceRow[]>;
   /** Raw points, ordered by key then ts. */
   telemetry(query: TelemetryQuery): Promise<TelemetryPoint[]>;
   /** Numeric points (numbers and booleans as 0/1) aggregated per key and interval bucket. */

@@ -20,6 +20,7 @@ const DEVICE_FIELDS = {
   labels: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 64 } },
   attributes: { type: 'object', additionalProperties: true },
   telemetryKeys: { type: ['array', 'null'], maxItems: 1024, items: KEY },
+  edgeNodeId: { type: ['string', 'null'], format: 'uuid' },
 } as const;
 const DEVICE = {
   type: 'object',

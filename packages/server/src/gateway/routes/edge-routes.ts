@@ -103,7 +103,8 @@ function presentAlert(row: EdgeAlertRow) {
   return view;
 }
 
-function cursorOf(cursor: string | undefined): string | undefined {
+/** The id a page cursor names; refuses one this server did not issue. */
+export function cursorOf(cursor: string | undefined): string | undefined {
   if (cursor === undefined) return undefined;
   const id = Buffer.from(cursor, 'base64url').toString('utf8');
   if (!isUuid(id) || Buffer.from(id, 'utf8').toString('base64url') !== cursor)
@@ -114,7 +115,8 @@ function cursorOf(cursor: string | undefined): string | undefined {
   return id;
 }
 
-function page<T extends { id: string }>(rows: readonly T[], limit: number) {
+/** The first `limit` of `limit + 1` rows, and the cursor of the next page when there is one. */
+export function page<T extends { id: string }>(rows: readonly T[], limit: number) {
   const items = rows.slice(0, limit);
   const last = items.at(-1);
   return {

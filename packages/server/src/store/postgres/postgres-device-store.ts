@@ -25,6 +25,7 @@ interface DevicePgRow {
   telemetry_keys: string[] | null;
   is_gateway: boolean;
   gateway_id: string | null;
+  edge_node_id: string | null;
   version: number;
   created_at: Date;
   updated_at: Date;
@@ -53,7 +54,7 @@ interface RpcPgRow {
 }
 
 const DEVICE_COLUMNS =
-  'id, name, type, labels, attributes, client_attributes, telemetry_keys, is_gateway, gateway_id, version, created_at, updated_at';
+  'id, name, type, labels, attributes, client_attributes, telemetry_keys, is_gateway, gateway_id, edge_node_id, version, created_at, updated_at';
 const POINT_COLUMNS = 'key, ts::float8 AS ts, type, num, text';
 
 function toDevice(row: DevicePgRow): DeviceRow {
@@ -67,6 +68,7 @@ function toDevice(row: DevicePgRow): DeviceRow {
     telemetryKeys: row.telemetry_keys,
     isGateway: row.is_gateway,
     gatewayId: row.gateway_id,
+    edgeNodeId: row.edge_node_id,
     version: row.version,
     createdAt: row.created_at.toISOString(),
     updatedAt: row.updated_at.toISOString(),
@@ -151,6 +153,15 @@ export class PgTenantDevices implements TenantDeviceWriter {
     return rows.map(toDevice);
   }
 
+  async listEdgeNodeDevices(nodeId: string, page: PageQuery): Promise<DeviceRow[]> {
+    const rows = await this.#all<DevicePgRow>(
+      `SELECT ${DEVICE_COLUMNS} FROM devices WHERE tenant_id = $1 AND edge_node_id = $2
+         AND ($3::uuid IS NULL OR id > $3::uuid) ORDER BY id LIMIT $4`,
+      [nodeId, page.after ?? null, page.limit],
+    );
+    return rows.map(toDevice);
+  }
+
   async telemetry(query: TelemetryQuery): Promise<TelemetryPoint[]> {
     const rows = await this.#all<PointPgRow>(
       `SELECT ${POINT_COLUMNS} FROM telemetry WHERE tenant_id = $1 AND device_id = $2
@@ -201,7 +212,7 @@ export class PgTenantDevices implements TenantDeviceWriter {
   async insertDevice(row: DeviceRow): Promise<boolean> {
     const result = await this.#db.query(
       `INSERT INTO devices (tenant_id, ${DEVICE_COLUMNS})
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
        ON CONFLICT (tenant_id, name) DO NOTHING`,
       [
         this.#tenantId,
@@ -214,6 +225,7 @@ export class PgTenantDevices implements TenantDeviceWriter {
         row.telemetryKeys === null ? null : JSON.stringify(row.telemetryKeys),
         row.isGateway,
         row.gatewayId,
+        row.edgeNodeId,
         row.version,
         row.createdAt,
         row.updatedAt,
@@ -230,7 +242,7 @@ export class PgTenantDevices implements TenantDeviceWriter {
     if (clash !== undefined) return 'name-taken';
     const updated = await this.#one<DevicePgRow>(
       `UPDATE devices SET name = $3, type = $4, labels = $5, attributes = $6, telemetry_keys = $7,
-         version = version + 1, updated_at = $8 WHERE tenant_id = $1 AND id = $2
+         edge_node_id = $8, version = version + 1, updated_at = $9 WHERE tenant_id = $1 AND id = $2
        RETURNING ${DEVICE_COLUMNS}`,
       [
         row.id,
@@ -239,6 +251,7 @@ export class PgTenantDevices implements TenantDeviceWriter {
         JSON.stringify(row.labels),
         JSON.stringify(row.attributes),
         row.telemetryKeys === null ? null : JSON.stringify(row.telemetryKeys),
+        row.edgeNodeId,
         row.updatedAt,
       ],
     );

@@ -245,5 +245,13 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
         ${edgePolicies}
       `,
     },
+    {
+      version: 10,
+      sql: `
+        ALTER TABLE devices ADD COLUMN edge_node_id uuid;
+        CREATE INDEX devices_by_edge_node ON devices (tenant_id, edge_node_id, id)
+          WHERE edge_node_id IS NOT NULL;
+      `,
+    },
   ];
 }

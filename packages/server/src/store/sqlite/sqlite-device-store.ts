@@ -24,6 +24,7 @@ interface DeviceSqlRow {
   telemetry_keys: string | null;
   is_gateway: number;
   gateway_id: string | null;
+  edge_node_id: string | null;
   version: number;
   created_at: string;
   updated_at: string;
@@ -52,7 +53,7 @@ interface RpcSqlRow {
 }
 
 const DEVICE_COLUMNS =
-  'id, name, type, labels, attributes, client_attributes, telemetry_keys, is_gateway, gateway_id, version, created_at, updated_at';
+  'id, name, type, labels, attributes, client_attributes, telemetry_keys, is_gateway, gateway_id, edge_node_id, version, created_at, updated_at';
 
 function toDevice(row: DeviceSqlRow): DeviceRow {
   return {
@@ -65,6 +66,7 @@ function toDevice(row: DeviceSqlRow): DeviceRow {
     telemetryKeys: row.telemetry_keys === null ? null : JSON.parse(row.telemetry_keys),
     isGateway: row.is_gateway === 1,
     gatewayId: row.gateway_id,
+    edgeNodeId: row.edge_node_id,
     version: row.version,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -82,6 +84,7 @@ function deviceParams(row: DeviceRow): SQLInputValue[] {
     row.telemetryKeys === null ? null : JSON.stringify(row.telemetryKeys),
     row.isGateway ? 1 : 0,
     row.gatewayId,
+    row.edgeNodeId,
     row.version,
     row.createdAt,
     row.updatedAt,
@@ -182,6 +185,13 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
     return rows.map(toDevice);
   }
 
+  async listEdgeNodeDevices(nodeId: string, page: PageQuery): Promise<DeviceRow[]> {
+    const rows = this.#sql(
+      `SELECT ${DEVICE_COLUMNS} FROM devices WHERE edge_node_id = ? AND id > ? ORDER BY id LIMIT ?`,
+    ).all(nodeId, page.after ?? '', page.limit) as unknown as DeviceSqlRow[];
+    return rows.map(toDevice);
+  }
+
   async telemetry(query: TelemetryQuery): Promise<TelemetryPoint[]> {
     const keys = keyFilter(query.keys);
     const rows = this.#sql(
@@ -243,7 +253,7 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
 
   async insertDevice(row: DeviceRow): Promise<boolean> {
     const result = this.#sql(
-      `INSERT INTO devices (${DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO devices (${DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (name) DO NOTHING`,
     ).run(...deviceParams(row));
     return result.changes > 0;
@@ -257,13 +267,14 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
     if (clash !== undefined) return 'name-taken';
     const updated = this.#sql(
       `UPDATE devices SET name = ?, type = ?, labels = ?, attributes = ?, telemetry_keys = ?,
-         version = version + 1, updated_at = ? WHERE id = ? RETURNING ${DEVICE_COLUMNS}`,
+         edge_node_id = ?, version = version + 1, updated_at = ? WHERE id = ? RETURNING ${DEVICE_COLUMNS}`,
     ).get(
       row.name,
       row.type,
       JSON.stringify(row.labels),
       JSON.stringify(row.attributes),
       row.telemetryKeys === null ? null : JSON.stringify(row.telemetryKeys),
+      row.edgeNodeId,
       row.updatedAt,
       row.id,
     ) as DeviceSqlRow | undefined;

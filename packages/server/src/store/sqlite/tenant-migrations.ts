@@ -180,4 +180,11 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX edge_alerts_by_node ON edge_alerts (node_id, id);
     `,
   },
+  {
+    version: 10,
+    sql: `
+      ALTER TABLE devices ADD COLUMN edge_node_id TEXT;
+      CREATE INDEX devices_by_edge_node ON devices (edge_node_id, id) WHERE edge_node_id IS NOT NULL;
+    `,
+  },
 ];

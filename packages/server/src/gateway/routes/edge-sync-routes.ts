@@ -1,0 +1,64 @@
+import type { FastifyInstance } from 'fastify';
+import type { EdgeCredentialSync } from '../../edge/index.ts';
+import { pageOf, pageQuery, UUID } from '../schemas.ts';
+import { cursorOf, page } from './edge-routes.ts';
+
+const CREDENTIAL = {
+  oneOf: [
+    {
+      type: 'object',
+      required: ['id', 'type', 'tokenSha256'],
+      properties: {
+        id: UUID,
+        type: { const: 'access_token' },
+        tokenSha256: { type: 'string', description: 'SHA-256 of the token, base64url' },
+      },
+    },
+    {
+      type: 'object',
+      required: ['id', 'type', 'username', 'clientId', 'passwordHash'],
+      properties: {
+        id: UUID,
+        type: { const: 'mqtt_basic' },
+        username: { type: 'string' },
+        clientId: { type: ['string', 'null'] },
+        passwordHash: { type: 'string', description: 'scrypt$N$r$p$salt$hash' },
+      },
+    },
+  ],
+} as const;
+const DEVICE = {
+  type: 'object',
+  required: ['id', 'name', 'type', 'credentials'],
+  properties: {
+    id: UUID,
+    name: { type: 'string' },
+    type: { type: 'string' },
+    credentials: { type: 'array', items: CREDENTIAL },
+  },
+} as const;
+
+/**
+ * What an edge node pulls down (authenticated by its node credential): the credential hashes
+ * of the devices assigned to it (`edgeNodeId`), so devices can connect to the node offline.
+ */
+export function edgeSyncRoutes(
+  app: FastifyInstance,
+  sync: EdgeCredentialSync,
+  options: { pageSizeMax: number },
+): void {
+  app.get<{ Querystring: { limit: number; cursor?: string } }>('/v1/edge/device-credentials', {
+    config: { auth: 'public' },
+    schema: {
+      summary: "The credential hashes of this edge node's devices, by device id with a cursor",
+      tags: ['edge'],
+      querystring: pageQuery(options.pageSizeMax),
+      response: { 200: pageOf(DEVICE) },
+    },
+    handler: async (request) => {
+      const { limit, cursor } = request.query;
+      const rows = await sync.page(request.headers.authorization, cursorOf(cursor), limit + 1);
+      return page(rows, limit);
+    },
+  });
+}
