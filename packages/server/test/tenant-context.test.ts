@@ -35,5 +35,6 @@ test('only the credential checks import issueTenantContext', () => {
     'control/credential-verifier.ts',
     'devices/device-authenticator.ts',
     'edge/edge-service.ts',
+    'users/user-authenticator.ts',
   ]);
 });

@@ -352,6 +352,34 @@ export const SETTINGS = {
     minimum: 1,
     doc: 'Most messages one signed edge batch may carry (`POST /v1/edge/batches`).',
   },
+  userInvitationTtlMs: {
+    flag: 'user-invitation-ttl-ms',
+    env: 'PALISADE_USER_INVITATION_TTL_MS',
+    type: 'integer',
+    minimum: 1000,
+    doc: 'How long a one-time user invitation link stays usable.',
+  },
+  signInLockoutThreshold: {
+    flag: 'sign-in-lockout-threshold',
+    env: 'PALISADE_SIGN_IN_LOCKOUT_THRESHOLD',
+    type: 'integer',
+    minimum: 1,
+    doc: "Consecutive failed sign-ins that lock a user's account.",
+  },
+  signInLockoutBaseMs: {
+    flag: 'sign-in-lockout-base-ms',
+    env: 'PALISADE_SIGN_IN_LOCKOUT_BASE_MS',
+    type: 'integer',
+    minimum: 1000,
+    doc: 'Length of the first sign-in lock; each further failed sign-in doubles it.',
+  },
+  signInLockoutMaxMs: {
+    flag: 'sign-in-lockout-max-ms',
+    env: 'PALISADE_SIGN_IN_LOCKOUT_MAX_MS',
+    type: 'integer',
+    minimum: 1000,
+    doc: 'Longest sign-in lock.',
+  },
   telemetryStreamHeartbeatMs: {
     flag: 'telemetry-stream-heartbeat-ms',
     env: 'PALISADE_TELEMETRY_STREAM_HEARTBEAT_MS',
@@ -512,6 +540,10 @@ export interface Settings {
   rpcTimeoutMaxMs: number;
   edgeEnrollmentTtlMs: number;
   edgeBatchMaxMessages: number;
+  userInvitationTtlMs: number;
+  signInLockoutThreshold: number;
+  signInLockoutBaseMs: number;
+  signInLockoutMaxMs: number;
   telemetryStreamHeartbeatMs: number;
   mqtt: string;
   mqttTls: string | undefined;
@@ -579,6 +611,10 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   rpcTimeoutMaxMs: 604_800_000,
   edgeEnrollmentTtlMs: 86_400_000,
   edgeBatchMaxMessages: 5000,
+  userInvitationTtlMs: 604_800_000,
+  signInLockoutThreshold: 5,
+  signInLockoutBaseMs: 60_000,
+  signInLockoutMaxMs: 3_600_000,
   telemetryStreamHeartbeatMs: 15_000,
   mqtt: '127.0.0.1:1883',
   mqttTls: undefined,

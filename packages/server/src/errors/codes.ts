@@ -107,6 +107,19 @@ export const ERROR_CODES = {
     status: 409,
     title: 'The batch id was already applied with other content',
   },
+  PALISADE_USER_NOT_FOUND: { status: 404, title: 'No such user' },
+  PALISADE_USER_EMAIL_TAKEN: { status: 409, title: 'Another user of the tenant has that email' },
+  PALISADE_PASSWORD_REJECTED: { status: 422, title: 'The password does not meet the policy' },
+  PALISADE_INVITATION_INVALID: {
+    status: 404,
+    title: 'The invitation link is unknown, used or expired',
+  },
+  PALISADE_SIGN_IN_FAILED: { status: 401, title: 'The email or password is wrong' },
+  PALISADE_TOTP_REQUIRED: { status: 401, title: 'The account needs a TOTP code too' },
+  PALISADE_ACCOUNT_LOCKED: {
+    status: 429,
+    title: 'The account is locked after repeated failed sign-ins',
+  },
   PALISADE_UNAVAILABLE: { status: 503, title: 'The server is shutting down or not ready' },
   PALISADE_INTERNAL: { status: 500, title: 'Internal error' },
   PALISADE_DECRYPTION_FAILED: {

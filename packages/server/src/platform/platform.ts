@@ -33,6 +33,7 @@ import {
   storeLocator,
 } from '../records/index.ts';
 import { openStores, type Stores } from '../store/index.ts';
+import { openUserServices, type UserServices } from '../users/index.ts';
 
 /** The version reported in the OpenAPI document and logs. */
 export const PLATFORM_VERSION = '0.1.0';
@@ -54,6 +55,8 @@ export interface Platform {
   readonly devices: DeviceServices;
   /** The MQTT listener, unless `mqtt` is `off`, `listen` is false, or its default port was taken. */
   readonly mqtt: MqttListener | undefined;
+  /** Tenant users: their admin service and sign-in (the identity provider's login calls it). */
+  readonly users: UserServices;
   /** Stops taking requests, finishes in-flight writes, closes stores. Idempotent. */
   close(): Promise<void>;
 }
@@ -181,6 +184,14 @@ export async function startPlatform(
       enrollmentTtlMs: settings.edgeEnrollmentTtlMs,
       logger,
     });
+    const users = openUserServices({
+      settings,
+      locate,
+      committer,
+      kms,
+      controlPlane: stores.controlPlane,
+      keys: keyService,
+    });
     const http = await createGateway({
       metrics,
       logger,
@@ -280,6 +291,7 @@ export async function startPlatform(
       bus,
       devices,
       mqtt,
+      users,
       close,
     };
   } catch (error) {

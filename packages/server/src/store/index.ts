@@ -57,3 +57,10 @@ export type {
   TenantStore,
   TenantWriteTx,
 } from './types.ts';
+export type {
+  SealedTotp,
+  TenantUserReader,
+  TenantUserWriter,
+  UserInvitationRow,
+  UserRow,
+} from './user-types.ts';

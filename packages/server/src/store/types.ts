@@ -13,6 +13,7 @@ import type {
   TenantKeyWriter,
 } from './key-types.ts';
 import type { TelemetryWindow } from './postgres/telemetry-partitions.ts';
+import type { TenantUserReader, TenantUserWriter } from './user-types.ts';
 
 /** A page of rows after an exclusive cursor key. */
 export interface PageQuery {
@@ -162,6 +163,7 @@ export interface TenantReader extends TenantLedgerReader {
   readonly keys: TenantKeyReader;
   readonly devices: TenantDeviceReader;
   readonly edge: TenantEdgeReader;
+  readonly users: TenantUserReader;
   getCollection(name: string): Promise<CollectionRow | undefined>;
   listCollections(): Promise<CollectionRow[]>;
   getRecord(collection: string, id: string): Promise<RecordRow | undefined>;
@@ -182,6 +184,7 @@ export interface TenantWriteTx extends TenantReader {
   readonly keys: TenantKeyWriter;
   readonly devices: TenantDeviceWriter;
   readonly edge: TenantEdgeWriter;
+  readonly users: TenantUserWriter;
   putCollection(row: CollectionRow): Promise<void>;
   appendLedger(write: LedgerBatchWrite): Promise<void>;
   insertRecord(row: RecordRow): Promise<void>;

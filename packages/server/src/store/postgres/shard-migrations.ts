@@ -37,6 +37,9 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
   const edgePolicies = ['edge_nodes', 'edge_enrollment_tokens', 'edge_batches', 'edge_alerts']
     .map((table) => isolate(table, role, 'SELECT, INSERT, UPDATE, DELETE'))
     .join('\n');
+  const userPolicies = ['users', 'user_invitations']
+    .map((table) => isolate(table, role, 'SELECT, INSERT, UPDATE, DELETE'))
+    .join('\n');
   return [
     {
       version: 1,
@@ -243,6 +246,41 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
         );
         CREATE INDEX edge_alerts_by_node ON edge_alerts (tenant_id, node_id, id);
         ${edgePolicies}
+      `,
+    },
+    {
+      version: 6,
+      sql: `
+        CREATE TABLE users (
+          tenant_id uuid NOT NULL,
+          id uuid NOT NULL,
+          email text NOT NULL,
+          name text NOT NULL,
+          roles jsonb NOT NULL,
+          disabled boolean NOT NULL,
+          password_hash text,
+          totp_key bytea,
+          totp_secret bytea,
+          totp_last_step bigint,
+          failed_sign_ins int NOT NULL,
+          locked_until timestamptz,
+          version int NOT NULL,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL,
+          PRIMARY KEY (tenant_id, id),
+          UNIQUE (tenant_id, email)
+        );
+        CREATE TABLE user_invitations (
+          tenant_id uuid NOT NULL,
+          user_id uuid NOT NULL,
+          token_hash text NOT NULL,
+          expires_at timestamptz NOT NULL,
+          created_at timestamptz NOT NULL,
+          PRIMARY KEY (tenant_id, user_id),
+          UNIQUE (tenant_id, token_hash),
+          FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE
+        );
+        ${userPolicies}
       `,
     },
     {

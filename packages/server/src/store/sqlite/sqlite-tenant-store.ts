@@ -24,6 +24,7 @@ import type {
 import { SqliteTenantDevices } from './sqlite-device-store.ts';
 import { SqliteTenantEdge } from './sqlite-edge-store.ts';
 import { SqliteTenantKeys, sealedColumns, sealedFromColumns } from './sqlite-key-store.ts';
+import { SqliteTenantUsers } from './sqlite-user-store.ts';
 
 interface RecordSqlRow {
   collection: string;
@@ -71,11 +72,13 @@ class SqliteTenantReader implements TenantReader {
   readonly keys: SqliteTenantKeys;
   readonly devices: SqliteTenantDevices;
   readonly edge: SqliteTenantEdge;
+  readonly users: SqliteTenantUsers;
   constructor(db: DatabaseSync) {
     this.sql = new Statements(db);
     this.keys = new SqliteTenantKeys((sql) => this.sql.get(sql));
     this.devices = new SqliteTenantDevices((sql) => this.sql.get(sql));
     this.edge = new SqliteTenantEdge((sql) => this.sql.get(sql));
+    this.users = new SqliteTenantUsers((sql) => this.sql.get(sql));
   }
 
   async getCollection(name: string): Promise<CollectionRow | undefined> {

@@ -181,6 +181,33 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 6,
+    sql: `
+      CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        disabled INTEGER NOT NULL,
+        password_hash TEXT,
+        totp_key BLOB,
+        totp_secret BLOB,
+        totp_last_step INTEGER,
+        failed_sign_ins INTEGER NOT NULL,
+        locked_until TEXT,
+        version INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+      CREATE TABLE user_invitations (
+        user_id TEXT PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+        token_hash TEXT NOT NULL UNIQUE,
+        expires_at TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
+  {
     version: 10,
     sql: `
       ALTER TABLE devices ADD COLUMN edge_node_id TEXT;

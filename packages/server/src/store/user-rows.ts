@@ -1,0 +1,61 @@
+import { iso, json } from './row-values.ts';
+import type { UserInvitationRow, UserRow } from './user-types.ts';
+
+/** The user columns, in the order every user query selects them. */
+export const USER_COLUMNS =
+  'id, email, name, roles, disabled, password_hash, totp_key, totp_secret, totp_last_step, failed_sign_ins, locked_until, version, created_at, updated_at';
+
+/** A user row as either backend returns it (SQLite: 0/1 and text; PostgreSQL: boolean, jsonb, Date). */
+export interface UserDbRow {
+  id: string;
+  email: string;
+  name: string;
+  roles: string | string[];
+  disabled: number | boolean;
+  password_hash: string | null;
+  totp_key: Uint8Array | null;
+  totp_secret: Uint8Array | null;
+  totp_last_step: number | null;
+  failed_sign_ins: number;
+  locked_until: string | Date | null;
+  version: number;
+  created_at: string | Date;
+  updated_at: string | Date;
+}
+
+export interface InvitationDbRow {
+  user_id: string;
+  token_hash: string;
+  expires_at: string | Date;
+  created_at: string | Date;
+}
+
+export function toUser(row: UserDbRow): UserRow {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    roles: json(row.roles),
+    disabled: row.disabled === true || row.disabled === 1,
+    passwordHash: row.password_hash,
+    totp:
+      row.totp_key === null || row.totp_secret === null
+        ? null
+        : { wrappedKey: row.totp_key, secret: row.totp_secret },
+    totpLastStep: row.totp_last_step,
+    failedSignIns: row.failed_sign_ins,
+    lockedUntil: row.locked_until === null ? null : iso(row.locked_until),
+    version: row.version,
+    createdAt: iso(row.created_at),
+    updatedAt: iso(row.updated_at),
+  };
+}
+
+export function toInvitation(row: InvitationDbRow): UserInvitationRow {
+  return {
+    userId: row.user_id,
+    tokenHash: row.token_hash,
+    expiresAt: iso(row.expires_at),
+    createdAt: iso(row.created_at),
+  };
+}

@@ -1,0 +1,21 @@
+export { INVITATION_TOKEN_PATTERN } from './invitation-token.ts';
+export type { LockoutPolicy } from './lockout.ts';
+export { passwordHashParams } from './password-hash.ts';
+export { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './password-policy.ts';
+export { newTotpSecret, totpBase32, totpSecretFromBase32, totpUri } from './totp-code.ts';
+export { TotpVault } from './totp-vault.ts';
+export {
+  AccountLockedError,
+  type InvitationAnswer,
+  type InvitationView,
+  type SignedInUser,
+  UserAuthenticator,
+} from './user-authenticator.ts';
+export {
+  type Invitation,
+  type NewUser,
+  type UserPatch,
+  UserService,
+} from './user-service.ts';
+export { openUserServices, type UserServices } from './user-services.ts';
+export type { UserView } from './user-view.ts';

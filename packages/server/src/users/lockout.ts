@@ -1,0 +1,16 @@
+/** When repeated failed sign-ins lock an account, and for how long. */
+export interface LockoutPolicy {
+  /** Consecutive failures that lock the account. */
+  readonly threshold: number;
+  /** The first lock's length; each further failure doubles it. */
+  readonly baseMs: number;
+  /** The longest lock. */
+  readonly maxMs: number;
+}
+
+/** How long to lock after the `failures`-th consecutive failure, or 0 for no lock. */
+export function lockoutMs(policy: LockoutPolicy, failures: number): number {
+  if (failures < policy.threshold) return 0;
+  const doublings = Math.min(failures - policy.threshold, 30);
+  return Math.min(policy.baseMs * 2 ** doublings, policy.maxMs);
+}

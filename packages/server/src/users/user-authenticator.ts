@@ -1,0 +1,263 @@
+/**
+ * Sign-in and invitation acceptance: the two ways someone without a credential proves who
+ * they are to a tenant, so this module (and only it, for users) issues a TenantContext.
+ *
+ * A password is checked outside the tenant's write transaction (scrypt takes a few hundred
+ * milliseconds); the outcome is then one group-commit op. An unknown email is checked against
+ * a dummy hash of the same cost and answered exactly like a wrong password. Failures on a
+ * known account are counted atomically in the store; from `threshold` on, each one locks the
+ * account for twice as long as the last (capped), and every failure and lock is a ledger
+ * entry. A TOTP code is refused unless its time step is newer than the last one accepted.
+ */
+import type { GroupCommitter, WriteEvent } from '../commit/index.ts';
+import { PalisadeError } from '../errors/index.ts';
+import type { TenantStoreLocator } from '../records/index.ts';
+import type { TenantStore, TenantWriteTx, UserRow } from '../store/index.ts';
+import type { Tenant } from '../tenancy/index.ts';
+import { issueTenantContext } from '../tenancy/tenant-context.ts';
+import { invitationTokenHash } from './invitation-token.ts';
+import { type LockoutPolicy, lockoutMs } from './lockout.ts';
+import { hashPassword, needsRehash, verifyPassword } from './password-hash.ts';
+import { checkPasswordPolicy } from './password-policy.ts';
+import { totpStep } from './totp-code.ts';
+import type { TotpVault } from './totp-vault.ts';
+import { applyChange } from './user-service.ts';
+import { ledgerStateOf, normalizeEmail } from './user-view.ts';
+
+/** Who signed in. */
+export interface SignedInUser {
+  readonly id: string;
+  readonly email: string;
+  readonly name: string;
+  readonly roles: readonly string[];
+}
+
+/** PALISADE_ACCOUNT_LOCKED, with when the lock ends. */
+export class AccountLockedError extends PalisadeError {
+  readonly lockedUntil: string;
+  readonly retryAfterSeconds: number;
+
+  constructor(lockedUntil: string, now: number) {
+    const seconds = Math.max(1, Math.ceil((Date.parse(lockedUntil) - now) / 1000));
+    super(
+      'PALISADE_ACCOUNT_LOCKED',
+      `too many failed sign-ins: the account is locked until ${lockedUntil}; retry in ${seconds}s`,
+    );
+    this.lockedUntil = lockedUntil;
+    this.retryAfterSeconds = seconds;
+  }
+}
+
+/** An invitation as its page shows it. */
+export interface InvitationView {
+  readonly email: string;
+  readonly name: string;
+  readonly expiresAt: string;
+}
+
+/** What the invited user sets: a password, and optionally a TOTP secret proven by a code. */
+export interface InvitationAnswer {
+  readonly password: string;
+  readonly totp?: { readonly secret: Uint8Array; readonly code: string } | undefined;
+}
+
+const SIGN_IN_ACTOR = 'sign-in';
+
+function signInFailed(): PalisadeError {
+  return new PalisadeError(
+    'PALISADE_SIGN_IN_FAILED',
+    'the email or password is wrong (or the code); check them and try again',
+  );
+}
+
+function invitationInvalid(): PalisadeError {
+  return new PalisadeError(
+    'PALISADE_INVITATION_INVALID',
+    'this invitation link is unknown, used or expired; ask an admin of the tenant for a new one',
+  );
+}
+
+export class UserAuthenticator {
+  readonly #locate: TenantStoreLocator;
+  readonly #committer: GroupCommitter;
+  readonly #vault: TotpVault;
+  readonly #lockout: LockoutPolicy;
+  #dummyHash: Promise<string> | undefined;
+
+  constructor(options: {
+    locate: TenantStoreLocator;
+    committer: GroupCommitter;
+    vault: TotpVault;
+    lockout: LockoutPolicy;
+  }) {
+    this.#locate = options.locate;
+    this.#committer = options.committer;
+    this.#vault = options.vault;
+    this.#lockout = options.lockout;
+  }
+
+  async #store(tenant: Tenant, actorId = SIGN_IN_ACTOR): Promise<TenantStore> {
+    if (tenant.status !== 'active') throw signInFailed();
+    return this.#locate(issueTenantContext(tenant, { kind: 'user', id: actorId }));
+  }
+
+  /**
+   * Verifies a user's password (and TOTP code, when the account has one).
+   * @throws PalisadeError PALISADE_SIGN_IN_FAILED, PALISADE_TOTP_REQUIRED, or
+   *   AccountLockedError (PALISADE_ACCOUNT_LOCKED).
+   */
+  async signIn(
+    tenant: Tenant,
+    email: string,
+    password: string,
+    totpCode?: string,
+  ): Promise<SignedInUser> {
+    const store = await this.#store(tenant);
+    const user = await store.reader.users.getUserByEmail(normalizeEmail(email));
+    const now = Date.now();
+    if (user?.lockedUntil != null && Date.parse(user.lockedUntil) > now)
+      throw new AccountLockedError(user.lockedUntil, now);
+    this.#dummyHash ??= hashPassword(`dummy ${crypto.randomUUID()}`);
+    const stored = user?.passwordHash ?? (await this.#dummyHash);
+    const passwordOk = await verifyPassword(password, stored);
+    if (user === undefined || user.passwordHash === null || user.disabled) throw signInFailed();
+    if (!passwordOk) return this.#fail(store, user);
+    let step: number | null = null;
+    if (user.totp !== null) {
+      if (totpCode === undefined || totpCode === '')
+        throw new PalisadeError(
+          'PALISADE_TOTP_REQUIRED',
+          'this account has a second factor: send the 6-digit code of your authenticator app',
+        );
+      const secret = await this.#vault.open(tenant, user.id, user.totp);
+      step = totpStep(secret, totpCode) ?? null;
+      secret.fill(0);
+      if (step === null) return this.#fail(store, user);
+    }
+    const rehash = needsRehash(user.passwordHash) ? await hashPassword(password) : undefined;
+    const outcome = await this.#committer.submit(store, async (tx, record) => {
+      if (!(await tx.users.signedIn(user.id, step))) return this.#countFailure(tx, record, user);
+      if (rehash !== undefined) await this.#rehash(tx, record, user.id, rehash);
+      record(userEvent(user.id, 'users.sign-in', { id: user.id, totp: step !== null }));
+      return 'signed-in' as const;
+    });
+    if (outcome !== 'signed-in') throw outcome;
+    return { id: user.id, email: user.email, name: user.name, roles: user.roles };
+  }
+
+  /** Stores the password at the current cost; skipped (next time) if the user moved meanwhile. */
+  async #rehash(
+    tx: TenantWriteTx,
+    record: (event: WriteEvent) => void,
+    userId: string,
+    hash: string,
+  ): Promise<void> {
+    try {
+      const next = await applyChange(tx, userId, (row) => ({ ...row, passwordHash: hash }));
+      record(userEvent(userId, 'users.password-rehash', ledgerStateOf(next)));
+    } catch (error) {
+      if (!(error instanceof PalisadeError)) throw error;
+    }
+  }
+
+  async #fail(store: TenantStore, user: UserRow): Promise<never> {
+    throw await this.#committer.submit(store, (tx, record) => this.#countFailure(tx, record, user));
+  }
+
+  /** Counts one failure (and locks from the threshold on); the error to answer with. */
+  async #countFailure(
+    tx: TenantWriteTx,
+    record: (event: WriteEvent) => void,
+    user: UserRow,
+  ): Promise<PalisadeError> {
+    const failures = await tx.users.addSignInFailure(user.id);
+    if (failures === undefined) return signInFailed();
+    record({
+      actor: SIGN_IN_ACTOR,
+      action: 'users.sign-in-failed',
+      resource: `users/${user.id}`,
+      state: { id: user.id, failedSignIns: failures },
+    });
+    const ms = lockoutMs(this.#lockout, failures);
+    if (ms === 0) return signInFailed();
+    const now = Date.now();
+    const until = new Date(now + ms).toISOString();
+    await tx.users.lockUser(user.id, until);
+    record({
+      actor: SIGN_IN_ACTOR,
+      action: 'users.lock',
+      resource: `users/${user.id}`,
+      state: { id: user.id, failedSignIns: failures, lockedUntil: until, lockMs: ms },
+    });
+    return new AccountLockedError(until, now);
+  }
+
+  /** The invitation a token opens in this tenant (the page shows whom it is for). */
+  async invitation(tenant: Tenant, token: string): Promise<InvitationView> {
+    const store = await this.#invitationStore(tenant);
+    const invitation = await store.reader.users.getInvitation(invitationTokenHash(token));
+    if (invitation === undefined || Date.parse(invitation.expiresAt) <= Date.now())
+      throw invitationInvalid();
+    const user = await store.reader.users.getUser(invitation.userId);
+    if (user === undefined) throw invitationInvalid();
+    return { email: user.email, name: user.name, expiresAt: invitation.expiresAt };
+  }
+
+  /**
+   * Spends the invitation: sets the password (and TOTP, when its code checks), clears any
+   * lock. The token works once; a second use, or one past its expiry, is refused.
+   */
+  async acceptInvitation(
+    tenant: Tenant,
+    token: string,
+    answer: InvitationAnswer,
+  ): Promise<SignedInUser> {
+    const view = await this.invitation(tenant, token);
+    checkPasswordPolicy(answer.password, view.email);
+    const store = await this.#invitationStore(tenant);
+    const hash = await hashPassword(answer.password);
+    const invitation = await store.reader.users.getInvitation(invitationTokenHash(token));
+    if (invitation === undefined) throw invitationInvalid();
+    const userId = invitation.userId;
+    let step: number | null = null;
+    let sealed = null;
+    if (answer.totp !== undefined) {
+      step = totpStep(answer.totp.secret, answer.totp.code) ?? null;
+      if (step === null)
+        throw new PalisadeError(
+          'PALISADE_INVALID_REQUEST',
+          'the code does not match the TOTP secret; enter the current code of your authenticator app',
+          [{ path: '/body/totpCode', message: 'does not match' }],
+        );
+      sealed = await this.#vault.seal(tenant, userId, answer.totp.secret);
+    }
+    const user = await this.#committer.submit(store, async (tx, record) => {
+      const spent = await tx.users.consumeInvitation(
+        invitationTokenHash(token),
+        new Date().toISOString(),
+      );
+      // A token hash names one user for good, so the spent row is the one read above.
+      if (spent === undefined) throw invitationInvalid();
+      const next = await applyChange(tx, userId, (row) => ({
+        ...row,
+        passwordHash: hash,
+        totp: sealed ?? row.totp,
+        totpLastStep: sealed === null ? row.totpLastStep : step,
+        failedSignIns: 0,
+        lockedUntil: null,
+      }));
+      record(userEvent(userId, 'users.accept-invitation', ledgerStateOf(next)));
+      return next;
+    });
+    return { id: user.id, email: user.email, name: user.name, roles: user.roles };
+  }
+
+  #invitationStore(tenant: Tenant): Promise<TenantStore> {
+    if (tenant.status !== 'active') throw invitationInvalid();
+    return this.#store(tenant, 'invitation');
+  }
+}
+
+function userEvent(userId: string, action: string, state: unknown): WriteEvent {
+  return { actor: `user:${userId}`, action, resource: `users/${userId}`, state };
+}

@@ -1,0 +1,217 @@
+import type { GroupCommitter } from '../commit/index.ts';
+import { PalisadeError } from '../errors/index.ts';
+import { uuid7 } from '../ids/index.ts';
+import type { TenantStoreLocator } from '../records/index.ts';
+import type { TenantWriteTx, UserRow } from '../store/index.ts';
+import type { TenantContext } from '../tenancy/index.ts';
+import { invitationPath, newInvitationToken } from './invitation-token.ts';
+import { ledgerStateOf, normalizeEmail, type UserView, viewOf } from './user-view.ts';
+
+/** A one-time invitation link, shown once. */
+export interface Invitation {
+  readonly path: string;
+  readonly expiresAt: string;
+}
+
+export interface NewUser {
+  readonly email: string;
+  readonly name: string;
+  readonly roles: readonly string[];
+}
+
+export interface UserPatch {
+  readonly name?: string;
+  readonly roles?: readonly string[];
+  readonly disabled?: boolean;
+}
+
+function userNotFound(): PalisadeError {
+  return new PalisadeError('PALISADE_USER_NOT_FOUND', 'no such user');
+}
+
+function changedMeanwhile(): PalisadeError {
+  return new PalisadeError(
+    'PALISADE_PRECONDITION_FAILED',
+    'the user changed while this request ran; read it again and retry',
+  );
+}
+
+/**
+ * A tenant's users as its admins manage them (`users:read`, `users:write`): create with an
+ * invitation, list, read, change name, roles or disabled, delete, re-invite, reset TOTP.
+ * Every change is a ledger entry in the change's own transaction.
+ */
+export class UserService {
+  readonly #locate: TenantStoreLocator;
+  readonly #committer: GroupCommitter;
+  readonly #invitationTtlMs: number;
+
+  constructor(options: {
+    locate: TenantStoreLocator;
+    committer: GroupCommitter;
+    invitationTtlMs: number;
+  }) {
+    this.#locate = options.locate;
+    this.#committer = options.committer;
+    this.#invitationTtlMs = options.invitationTtlMs;
+  }
+
+  async create(
+    context: TenantContext,
+    user: NewUser,
+  ): Promise<{ user: UserView; invitation: Invitation }> {
+    const email = normalizeEmail(user.email);
+    const { token, tokenHash } = newInvitationToken();
+    const now = new Date();
+    const expiresAt = new Date(now.getTime() + this.#invitationTtlMs).toISOString();
+    const row = await this.#committer.submit(await this.#locate(context), async (tx, record) => {
+      if ((await tx.users.getUserByEmail(email)) !== undefined) {
+        throw new PalisadeError(
+          'PALISADE_USER_EMAIL_TAKEN',
+          `another user of this tenant has the email ${email}`,
+          [{ path: '/body/email', message: 'is taken' }],
+        );
+      }
+      const row: UserRow = {
+        id: uuid7(),
+        email,
+        name: user.name,
+        roles: [...new Set(user.roles)],
+        disabled: false,
+        passwordHash: null,
+        totp: null,
+        totpLastStep: null,
+        failedSignIns: 0,
+        lockedUntil: null,
+        version: 1,
+        createdAt: now.toISOString(),
+        updatedAt: now.toISOString(),
+      };
+      await tx.users.insertUser(row);
+      await tx.users.putInvitation({
+        userId: row.id,
+        tokenHash,
+        expiresAt,
+        createdAt: now.toISOString(),
+      });
+      record({
+        actor: context.actor.id,
+        action: 'users.create',
+        resource: `users/${row.id}`,
+        state: ledgerStateOf(row),
+      });
+      record({
+        actor: context.actor.id,
+        action: 'users.invite',
+        resource: `users/${row.id}`,
+        state: { id: row.id, expiresAt },
+      });
+      return row;
+    });
+    return {
+      user: viewOf(row),
+      invitation: { path: invitationPath(context.tenant.slug, token), expiresAt },
+    };
+  }
+
+  async list(context: TenantContext, after: string | undefined, limit: number) {
+    const rows = await (await this.#locate(context)).reader.users.listUsers({ after, limit });
+    return rows.map(viewOf);
+  }
+
+  async get(context: TenantContext, id: string): Promise<UserView> {
+    const row = await (await this.#locate(context)).reader.users.getUser(id);
+    if (row === undefined) throw userNotFound();
+    return viewOf(row);
+  }
+
+  async update(context: TenantContext, id: string, patch: UserPatch): Promise<UserView> {
+    return this.#change(context, id, 'users.update', (row) => ({
+      ...row,
+      name: patch.name ?? row.name,
+      roles: patch.roles === undefined ? row.roles : [...new Set(patch.roles)],
+      disabled: patch.disabled ?? row.disabled,
+    }));
+  }
+
+  /** Removes the TOTP second factor; the user signs in with the password alone until re-enrolled. */
+  async resetTotp(context: TenantContext, id: string): Promise<UserView> {
+    return this.#change(context, id, 'users.totp-reset', (row) => ({
+      ...row,
+      totp: null,
+      totpLastStep: null,
+    }));
+  }
+
+  async remove(context: TenantContext, id: string): Promise<void> {
+    await this.#committer.submit(await this.#locate(context), async (tx, record) => {
+      if (!(await tx.users.deleteUser(id))) throw userNotFound();
+      record({
+        actor: context.actor.id,
+        action: 'users.delete',
+        resource: `users/${id}`,
+        state: null,
+      });
+    });
+  }
+
+  /** A new one-time invitation for the user; an earlier, unused one stops working. */
+  async invite(context: TenantContext, id: string): Promise<Invitation> {
+    const { token, tokenHash } = newInvitationToken();
+    const now = new Date();
+    const expiresAt = new Date(now.getTime() + this.#invitationTtlMs).toISOString();
+    await this.#committer.submit(await this.#locate(context), async (tx, record) => {
+      if ((await tx.users.getUser(id)) === undefined) throw userNotFound();
+      await tx.users.putInvitation({
+        userId: id,
+        tokenHash,
+        expiresAt,
+        createdAt: now.toISOString(),
+      });
+      record({
+        actor: context.actor.id,
+        action: 'users.invite',
+        resource: `users/${id}`,
+        state: { id, expiresAt },
+      });
+    });
+    return { path: invitationPath(context.tenant.slug, token), expiresAt };
+  }
+
+  async #change(
+    context: TenantContext,
+    id: string,
+    action: string,
+    change: (row: UserRow) => UserRow,
+  ): Promise<UserView> {
+    const row = await this.#committer.submit(await this.#locate(context), async (tx, record) => {
+      const next = await applyChange(tx, id, change);
+      record({
+        actor: context.actor.id,
+        action,
+        resource: `users/${id}`,
+        state: ledgerStateOf(next),
+      });
+      return next;
+    });
+    return viewOf(row);
+  }
+}
+
+/** Reads the user, writes `change` of it with the next version; refuses if it moved meanwhile. */
+export async function applyChange(
+  tx: TenantWriteTx,
+  id: string,
+  change: (row: UserRow) => UserRow,
+): Promise<UserRow> {
+  const row = await tx.users.getUser(id);
+  if (row === undefined) throw userNotFound();
+  const next: UserRow = {
+    ...change(row),
+    id: row.id,
+    version: row.version + 1,
+    updatedAt: new Date().toISOString(),
+  };
+  if (!(await tx.users.updateUser(next, row.version))) throw changedMeanwhile();
+  return next;
+}

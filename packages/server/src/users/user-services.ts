@@ -1,0 +1,39 @@
+import type { Kms } from '@palisade/crypto';
+import type { GroupCommitter } from '../commit/index.ts';
+import type { Settings } from '../config/index.ts';
+import type { KeyService } from '../keys/index.ts';
+import type { TenantStoreLocator } from '../records/index.ts';
+import type { ControlPlaneStore } from '../store/index.ts';
+import { TotpVault } from './totp-vault.ts';
+import { UserAuthenticator } from './user-authenticator.ts';
+import { UserService } from './user-service.ts';
+
+/** A tenant's users: the admin API's service and the sign-in / invitation authenticator. */
+export interface UserServices {
+  readonly service: UserService;
+  readonly authenticator: UserAuthenticator;
+}
+
+export function openUserServices(options: {
+  settings: Settings;
+  locate: TenantStoreLocator;
+  committer: GroupCommitter;
+  kms: Kms;
+  controlPlane: ControlPlaneStore;
+  keys: KeyService;
+}): UserServices {
+  const { settings, locate, committer } = options;
+  return {
+    service: new UserService({ locate, committer, invitationTtlMs: settings.userInvitationTtlMs }),
+    authenticator: new UserAuthenticator({
+      locate,
+      committer,
+      vault: new TotpVault(options),
+      lockout: {
+        threshold: settings.signInLockoutThreshold,
+        baseMs: settings.signInLockoutBaseMs,
+        maxMs: settings.signInLockoutMaxMs,
+      },
+    }),
+  };
+}

@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Secret, TOTP } from 'otpauth';
+import type { PalisadeError } from '../src/errors/index.ts';
+import type { Tenant } from '../src/tenancy/index.ts';
+import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
+import { newTotpSecret, passwordHashParams } from '../src/users/index.ts';
+import { TestApi } from './support/api.ts';
+import { backendNames } from './support/backends.ts';
+
+const PASSWORD = 'correct horse battery staple';
+
+/** The code an authenticator app shows `offset` 30-second steps from now. */
+function codeAt(secret: Uint8Array, offset: number): string {
+  const totp = new TOTP({ secret: new Secret({ buffer: Uint8Array.from(secret).buffer }) });
+  return totp.generate({ timestamp: Date.now() + offset * 30_000 });
+}
+
+async function refusal(promise: Promise<unknown>): Promise<PalisadeError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as PalisadeError;
+  }
+  assert.fail('expected a refusal');
+}
+
+for (const backend of backendNames()) {
+  describe(`users: sign-in on ${backend}`, () => {
+    let api: TestApi;
+    let tenant: Tenant;
+    let key: string;
+
+    /** A user who accepted an invitation with PASSWORD (and TOTP, when a secret is given). */
+    async function member(email: string, totp?: { secret: Uint8Array; code: string }) {
+      const context = issueTenantContext(tenant, { kind: 'api-key', id: 'api-key:test' });
+      const { user, invitation } = await api.platform.users.service.create(context, {
+        email,
+        name: 'Ada Lovelace',
+        roles: ['developer'],
+      });
+      const token = invitation.path.split('/').at(-1)!;
+      await api.platform.users.authenticator.acceptInvitation(tenant, token, {
+        password: PASSWORD,
+        totp,
+      });
+      return { id: user.id, token };
+    }
+
+    before(async () => {
+      api = await TestApi.start(backend, {
+        signInLockoutThreshold: '3',
+        signInLockoutBaseMs: '1000',
+        signInLockoutMaxMs: '60000',
+      });
+      const created = await api.tenant('acme');
+      key = created.key;
+      tenant = (await api.platform.stores.controlPlane.getTenant(created.id))!;
+    });
+    after(() => api.close());
+
+    test('the password is stored as scrypt N=2^17, r=8, p=1 with a 16-byte salt and 32-byte key', async () => {
+      const { id } = await member('params@example.com');
+      const store = await api.platform.stores.shards.get(tenant.shard)!.tenant(tenant.id);
+      const row = (await store.reader.users.getUser(id))!;
+      assert.deepEqual(passwordHashParams(row.passwordHash!), { N: 2 ** 17, r: 8, p: 1 });
+      const [, , , salt, hash] = row.passwordHash!.split('$');
+      assert.equal(Buffer.from(salt!, 'base64').length, 16);
+      assert.equal(Buffer.from(hash!, 'base64').length, 32);
+      assert.ok(!row.passwordHash!.includes(PASSWORD));
+    });
+
+    test('the right password signs in; a wrong one and an unknown email get the same answer', async () => {
+      const { id } = await member('ada@example.com');
+      const auth = api.platform.users.authenticator;
+      const user = await auth.signIn(tenant, ' ADA@example.com ', PASSWORD);
+      assert.deepEqual(user, {
+        id,
+        email: 'ada@example.com',
+        name: 'Ada Lovelace',
+        roles: ['developer'],
+      });
+      const wrong = await refusal(auth.signIn(tenant, 'ada@example.com', 'not the password'));
+      const unknown = await refusal(auth.signIn(tenant, 'nobody@example.com', PASSWORD));
+      assert.equal(wrong.code, 'PALISADE_SIGN_IN_FAILED');
+      assert.equal(unknown.code, wrong.code);
+      assert.equal(unknown.message, wrong.message);
+    });
+
+    test('a password shorter than 12 characters or equal to the email is refused, and the invitation stays usable', async () => {
+      const context = issueTenantContext(tenant, { kind: 'api-key', id: 'api-key:test' });
+      const { invitation } = await api.platform.users.service.create(context, {
+        email: 'policy@example.com',
+        name: 'P',
+        roles: [],
+      });
+      const token = invitation.path.split('/').at(-1)!;
+      const auth = api.platform.users.authenticator;
+      for (const password of ['short pass', 'POLICY@example.com']) {
+        const error = await refusal(auth.acceptInvitation(tenant, token, { password }));
+        assert.equal(error.code, 'PALISADE_PASSWORD_REJECTED', password);
+      }
+      await auth.acceptInvitation(tenant, token, { password: PASSWORD });
+      const again = await refusal(auth.acceptInvitation(tenant, token, { password: PASSWORD }));
+      assert.equal(again.code, 'PALISADE_INVITATION_INVALID', 'an invitation works once');
+    });
+
+    test('TOTP: required, accepted once per time step, a replayed or wrong code refused', async () => {
+      const secret = newTotpSecret();
+      // Enrolled with the previous step's code, so the current step is still unused.
+      await member('totp@example.com', { secret, code: codeAt(secret, -1) });
+      const auth = api.platform.users.authenticator;
+      const missing = await refusal(auth.signIn(tenant, 'totp@example.com', PASSWORD));
+      assert.equal(missing.code, 'PALISADE_TOTP_REQUIRED');
+      const now = codeAt(secret, 0);
+      assert.equal(
+        (await auth.signIn(tenant, 'totp@example.com', PASSWORD, now)).email,
+        'totp@example.com',
+      );
+      const replay = await refusal(auth.signIn(tenant, 'totp@example.com', PASSWORD, now));
+      assert.equal(replay.code, 'PALISADE_SIGN_IN_FAILED', 'the same code twice is refused');
+      const wrong = String((Number(codeAt(secret, 1)) + 1) % 1_000_000).padStart(6, '0');
+      assert.equal(
+        (await refusal(auth.signIn(tenant, 'totp@example.com', PASSWORD, wrong))).code,
+        'PALISADE_SIGN_IN_FAILED',
+      );
+      await auth.signIn(tenant, 'totp@example.com', PASSWORD, codeAt(secret, 1));
+      const store = await api.platform.stores.shards.get(tenant.shard)!.tenant(tenant.id);
+      const row = (await store.reader.users.getUserByEmail('totp@example.com'))!;
+      assert.ok(
+        !Buffer.from(row.totp!.secret).includes(Buffer.from(secret)),
+        'the secret is sealed at rest',
+      );
+    });
+
+    test('brute force: repeated wrong passwords lock out with doubling back-off, each failure and lock in the ledger', async () => {
+      const { id } = await member('brute@example.com');
+      const auth = api.platform.users.authenticator;
+      const attempt = (password: string) =>
+        refusal(auth.signIn(tenant, 'brute@example.com', password));
+      assert.equal((await attempt('guess 1')).code, 'PALISADE_SIGN_IN_FAILED');
+      assert.equal((await attempt('guess 2')).code, 'PALISADE_SIGN_IN_FAILED');
+      const first = (await attempt('guess 3')) as PalisadeError & {
+        retryAfterSeconds: number;
+        lockedUntil: string;
+      };
+      assert.equal(first.code, 'PALISADE_ACCOUNT_LOCKED');
+      assert.equal(first.retryAfterSeconds, 1);
+      const whileLocked = await refusal(auth.signIn(tenant, 'brute@example.com', PASSWORD));
+      assert.equal(
+        whileLocked.code,
+        'PALISADE_ACCOUNT_LOCKED',
+        'even the right password waits out the lock',
+      );
+      await until(first.lockedUntil);
+      const second = (await attempt('guess 4')) as PalisadeError & {
+        retryAfterSeconds: number;
+        lockedUntil: string;
+      };
+      assert.equal(second.code, 'PALISADE_ACCOUNT_LOCKED');
+      assert.equal(second.retryAfterSeconds, 2, 'the next lock is twice as long');
+      await until(second.lockedUntil);
+      await auth.signIn(tenant, 'brute@example.com', PASSWORD);
+      const store = await api.platform.stores.shards.get(tenant.shard)!.tenant(tenant.id);
+      const row = (await store.reader.users.getUser(id))!;
+      assert.deepEqual(
+        [row.failedSignIns, row.lockedUntil],
+        [0, null],
+        'a success clears the count',
+      );
+
+      const { body } = await api.call('GET', '/v1/ledger/entries?start=0&end=1000', key);
+      const about = body.entries
+        .map((e: { entry: { action: string; resource: string } }) => e.entry)
+        .filter((e: { resource: string }) => e.resource === `users/${id}`);
+      const count = (action: string) =>
+        about.filter((e: { action: string }) => e.action === action).length;
+      assert.equal(count('users.sign-in-failed'), 4);
+      assert.equal(count('users.lock'), 2);
+      assert.equal(count('users.sign-in'), 1);
+      assert.ok(!JSON.stringify(body).includes('guess'), 'no attempted password in the ledger');
+    });
+  });
+}
+
+async function until(iso: string): Promise<void> {
+  const wait = Date.parse(iso) - Date.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait + 20));
+}
