@@ -105,12 +105,15 @@ for (const backend of backendNames()) {
         tenantId: t.id,
         name: 'k',
         secretHash: 'key-hash',
+        roles: ['viewer', 'auditor'],
         createdAt: now(),
         revokedAt: null,
       });
       const found = await cp.findCredential('key-hash');
       assert.equal(found?.kind, 'api-key');
       assert.equal(found?.kind === 'api-key' ? found.tenant.id : '', t.id);
+      assert.deepEqual(found?.kind === 'api-key' ? found.roles : [], ['viewer', 'auditor']);
+      assert.deepEqual((await cp.listApiKeys(t.id))[0]?.roles, ['viewer', 'auditor']);
       assert.equal(
         await cp.revokeApiKey(uuid7(), keyId, now()),
         false,

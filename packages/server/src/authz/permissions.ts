@@ -28,6 +28,9 @@ export const PERMISSIONS = [
   'roles:write',
   'policies:read',
   'policies:write',
+  'graphql:introspect',
+  'settings:read',
+  'settings:write',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];

@@ -32,6 +32,15 @@ export const BUILT_IN_ROLES: Readonly<Record<BuiltInRoleName, readonly Permissio
   device: ['telemetry:write'],
 };
 
+/** What each built-in role is for, as `GET /v1/roles` shows it. */
+export const BUILT_IN_ROLE_DESCRIPTIONS: Readonly<Record<BuiltInRoleName, string>> = {
+  owner: 'Everything, including roles, policies and key rotation',
+  admin: 'Everything except changing roles, policies and keys',
+  developer: 'Builds on the data plane: data, devices, telemetry, RPC and edge nodes',
+  viewer: 'Reads data; cannot see who may do what, nor keys',
+  device: 'Sends telemetry',
+};
+
 const BUILT_IN_SETS = new Map<string, PermissionSet>(
   Object.entries(BUILT_IN_ROLES).map(([name, permissions]) => [
     name,

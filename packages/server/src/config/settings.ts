@@ -111,6 +111,13 @@ export const SETTINGS = {
     minimum: 1,
     doc: 'Largest `limit` a listing accepts.',
   },
+  policySetMaxChars: {
+    flag: 'policy-set-max-chars',
+    env: 'PALISADE_POLICY_SET_MAX_CHARS',
+    type: 'integer',
+    minimum: 1,
+    doc: "Longest Cedar policy set a tenant may store (characters of `PUT /v1/policies`'s text).",
+  },
   ledgerKeyFile: {
     flag: 'ledger-key-file',
     env: 'PALISADE_LEDGER_KEY_FILE',
@@ -505,6 +512,7 @@ export interface Settings {
   sqliteMaxOpenTenants: number;
   authCacheTtlMs: number;
   pageSizeMax: number;
+  policySetMaxChars: number;
   shutdownTimeoutMs: number;
   ledgerKeyFile: string | undefined;
   ledgerOrigin: string | undefined;
@@ -576,6 +584,7 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   sqliteMaxOpenTenants: 256,
   authCacheTtlMs: 1000,
   pageSizeMax: 1000,
+  policySetMaxChars: 65_536,
   shutdownTimeoutMs: 10_000,
   ledgerKeyFile: undefined,
   ledgerOrigin: undefined,

@@ -1,4 +1,4 @@
-import { PermissionSet } from '../authz/index.ts';
+import type { PermissionSet, RoleResolver } from '../authz/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { hashSecretToken } from '../ids/index.ts';
 import type { ControlPlaneStore, StoredCredential } from '../store/index.ts';
@@ -13,6 +13,8 @@ export type Principal =
       readonly context: TenantContext;
       /** What the principal's roles allow, checked by every tenant route. */
       readonly permissions: PermissionSet;
+      /** The roles the permissions come from (Cedar policies see the principal as their member). */
+      readonly roles: readonly string[];
     };
 
 interface CacheEntry {
@@ -31,11 +33,13 @@ const CREDENTIAL_CACHE_MAX = 10_000;
 export class CredentialVerifier {
   readonly #controlPlane: ControlPlaneStore;
   readonly #ttlMs: number;
+  readonly #roles: RoleResolver;
   readonly #cache = new Map<string, CacheEntry>();
 
-  constructor(controlPlane: ControlPlaneStore, ttlMs: number) {
+  constructor(controlPlane: ControlPlaneStore, ttlMs: number, roles: RoleResolver) {
     this.#controlPlane = controlPlane;
     this.#ttlMs = ttlMs;
+    this.#roles = roles;
   }
 
   /**
@@ -92,7 +96,8 @@ export class CredentialVerifier {
         kind: 'api-key',
         id: `api-key:${credential.keyId}`,
       }),
-      permissions: PermissionSet.ALL,
+      permissions: await this.#roles.resolve(credential.tenant, credential.roles),
+      roles: credential.roles,
     };
   }
 }

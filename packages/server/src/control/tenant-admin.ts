@@ -1,3 +1,4 @@
+import type { RoleResolver } from '../authz/index.ts';
 import type { GroupCommitter } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { hashSecretToken, isUuid, newSecretToken, uuid7 } from '../ids/index.ts';
@@ -29,6 +30,7 @@ export interface TenantKeyLifecycle {
 export interface IssuedApiKey {
   readonly id: string;
   readonly name: string;
+  readonly roles: readonly string[];
   readonly secret: string;
   readonly createdAt: string;
 }
@@ -42,6 +44,7 @@ export class TenantAdmin {
   readonly #shards: ReadonlyMap<string, ShardStore>;
   readonly #committer: GroupCommitter;
   readonly #onCredentialsChanged: () => void;
+  readonly #roles: RoleResolver;
   readonly #keys: TenantKeyLifecycle | undefined;
 
   constructor(
@@ -49,12 +52,14 @@ export class TenantAdmin {
     shards: ReadonlyMap<string, ShardStore>,
     committer: GroupCommitter,
     onCredentialsChanged: () => void,
+    roles: RoleResolver,
     keys?: TenantKeyLifecycle,
   ) {
     this.#controlPlane = controlPlane;
     this.#shards = shards;
     this.#committer = committer;
     this.#onCredentialsChanged = onCredentialsChanged;
+    this.#roles = roles;
     this.#keys = keys;
   }
 
@@ -139,28 +144,41 @@ export class TenantAdmin {
     await this.#shards.get(tenant.shard)?.dropTenant(id);
   }
 
-  async issueApiKey(tenantId: string, name: string | undefined): Promise<IssuedApiKey> {
+  /** Issues a key acting with `roles` (default `owner`, what keys could do before roles). */
+  async issueApiKey(
+    tenantId: string,
+    input: { name?: string | undefined; roles?: readonly string[] | undefined },
+  ): Promise<IssuedApiKey> {
     const tenant = await this.get(tenantId);
     if (tenant.status === 'deleted')
       throw new PalisadeError('PALISADE_TENANT_DELETED', `tenant ${tenantId} is deleted`);
+    const roles = input.roles ?? ['owner'];
+    await this.#roles.check(tenant, roles);
     const secret = newSecretToken('pk');
     const key: ApiKeyRow = {
       id: uuid7(),
       tenantId,
-      name: name ?? 'default',
+      name: input.name ?? 'default',
       secretHash: hashSecretToken(secret),
+      roles,
       createdAt: new Date().toISOString(),
       revokedAt: null,
     };
     await this.#controlPlane.insertApiKey(key);
-    await this.#audit(tenant, 'api-key.create', `api-keys/${key.id}`, { name: key.name });
-    return { id: key.id, name: key.name, secret, createdAt: key.createdAt };
+    await this.#audit(tenant, 'api-key.create', `api-keys/${key.id}`, { name: key.name, roles });
+    return { id: key.id, name: key.name, roles, secret, createdAt: key.createdAt };
   }
 
   async listApiKeys(tenantId: string): Promise<Omit<ApiKeyRow, 'secretHash' | 'tenantId'>[]> {
     await this.get(tenantId);
     const keys = await this.#controlPlane.listApiKeys(tenantId);
-    return keys.map(({ id, name, createdAt, revokedAt }) => ({ id, name, createdAt, revokedAt }));
+    return keys.map(({ id, name, roles, createdAt, revokedAt }) => ({
+      id,
+      name,
+      roles,
+      createdAt,
+      revokedAt,
+    }));
   }
 
   async revokeApiKey(tenantId: string, keyId: string): Promise<void> {

@@ -120,6 +120,17 @@ export const ERROR_CODES = {
     status: 429,
     title: 'The account is locked after repeated failed sign-ins',
   },
+  PALISADE_ROLE_NOT_FOUND: { status: 404, title: 'No such role' },
+  PALISADE_ROLE_BUILT_IN: { status: 409, title: 'Built-in roles cannot change' },
+  PALISADE_UNKNOWN_ROLE: {
+    status: 422,
+    title: 'A role name is neither built in nor a custom role of the tenant',
+  },
+  PALISADE_POLICY_INVALID: {
+    status: 422,
+    title: 'The Cedar policy set does not parse or does not validate against the schema',
+  },
+  PALISADE_POLICY_SET_NOT_FOUND: { status: 404, title: 'The tenant has no policy set' },
   PALISADE_UNAVAILABLE: { status: 503, title: 'The server is shutting down or not ready' },
   PALISADE_INTERNAL: { status: 500, title: 'Internal error' },
   PALISADE_DECRYPTION_FAILED: {

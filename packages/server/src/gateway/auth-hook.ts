@@ -1,14 +1,22 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { isPermission, type Permission } from '../authz/index.ts';
+import {
+  type Authorizer,
+  forbidden,
+  isPermission,
+  type Permission,
+  restResource,
+} from '../authz/index.ts';
 import type { CredentialVerifier, Principal } from '../control/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 
 /**
  * Who may call a route: anyone, the platform admin, or a tenant principal that holds the
- * named permission. There is no "any tenant caller": every tenant route names what it needs.
+ * named permission. `'tenant'` admits any tenant principal and is only for a route that
+ * authorizes every operation it runs by itself: GraphQL, whose every field names its
+ * permission. Nothing else is "any tenant caller".
  */
-export type RouteAuth = 'public' | 'admin' | Permission;
+export type RouteAuth = 'public' | 'admin' | 'tenant' | Permission;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -26,6 +34,7 @@ declare module 'fastify' {
 export function installAuth(
   app: FastifyInstance,
   verifier: CredentialVerifier,
+  authorizer: Authorizer,
   closing: () => boolean,
 ): void {
   app.decorateRequest('principal', undefined);
@@ -34,7 +43,7 @@ export function installAuth(
     if (route.url.startsWith('*') || route.url === '/*') return;
     if (auth === undefined)
       throw new Error(`route ${route.method} ${route.url} declares no config.auth`);
-    if (auth !== 'public' && auth !== 'admin' && !isPermission(auth))
+    if (auth !== 'public' && auth !== 'admin' && auth !== 'tenant' && !isPermission(auth))
       throw new Error(`route ${route.method} ${route.url} names unknown permission ${auth}`);
   });
   // A callback hook: an async one cost a promise per request, measurably, even on public routes.
@@ -69,9 +78,24 @@ export function installAuth(
           );
           return;
         }
-        if (!principal.permissions.has(auth)) {
-          done(new PalisadeError('PALISADE_FORBIDDEN', `this route needs the permission ${auth}`));
-          return;
+        if (auth !== 'tenant') {
+          const resource = restResource(
+            principal.context.tenantId,
+            auth,
+            request.routeOptions.url ?? '',
+            request.params as Record<string, string>,
+          );
+          const decision = authorizer.decide(principal, auth, resource);
+          if (decision !== true) {
+            if (decision === false) done(forbidden(principal, auth));
+            else
+              decision.then((allowed) => {
+                if (!allowed) return done(forbidden(principal, auth));
+                request.principal = principal;
+                done();
+              }, done);
+            return;
+          }
         }
       }
       request.principal = principal;

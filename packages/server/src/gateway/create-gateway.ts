@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { Authorizer, PolicyService, RoleService } from '../authz/index.ts';
 import type { CredentialVerifier, TenantAdmin } from '../control/index.ts';
 import type { DeviceServices } from '../devices/index.ts';
 import type { EdgeCredentialSync, EdgeService } from '../edge/index.ts';
@@ -18,7 +19,9 @@ import { edgeSyncRoutes } from './routes/edge-sync-routes.ts';
 import { keyRoutes } from './routes/key-routes.ts';
 import { ledgerRoutes } from './routes/ledger-routes.ts';
 import { platformTenantRoutes } from './routes/platform-tenant-routes.ts';
+import { policyRoutes } from './routes/policy-routes.ts';
 import { recordRoutes } from './routes/record-routes.ts';
+import { roleRoutes } from './routes/role-routes.ts';
 import { type SystemProbes, systemRoutes } from './routes/system-routes.ts';
 import { telemetryRoutes } from './routes/telemetry-routes.ts';
 import { usageRoutes } from './routes/usage-routes.ts';
@@ -32,6 +35,13 @@ export interface GatewayOptions {
   readonly version: string;
   readonly verifier: CredentialVerifier;
   readonly tenants: TenantAdmin;
+  /** The authorization decision of every tenant route, and the roles and policies behind it. */
+  readonly authz: {
+    readonly authorizer: Authorizer;
+    readonly roles: RoleService;
+    readonly policies: PolicyService;
+    readonly policySetMaxChars: number;
+  };
   readonly collections: CollectionService;
   readonly records: RecordService;
   /** Device registry, telemetry and RPC routes; absent, they are not served. */
@@ -74,7 +84,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   );
   installValidators(app);
   installProblemHandlers(app);
-  installAuth(app, options.verifier, options.closing);
+  installAuth(app, options.verifier, options.authz.authorizer, options.closing);
   const metrics = installMetrics(app, options.metrics);
   const openApi = installOpenApi(app, { title: 'Palisade API', version: options.version });
   systemRoutes(app, { ready: options.probes.ready, openApi }, metrics);
@@ -83,6 +93,8 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   recordRoutes(app, options.records, options.pageSizeMax);
   if (options.keys !== undefined) keyRoutes(app, options.keys, options.tenants);
   ledgerRoutes(app, options);
+  roleRoutes(app, options.authz.roles);
+  policyRoutes(app, options.authz.policies, options.authz.policySetMaxChars);
   if (options.devices !== undefined) {
     deviceRoutes(app, options.devices, options.pageSizeMax);
     telemetryRoutes(app, options.devices, options.pageSizeMax);

@@ -26,12 +26,25 @@ export const TENANT = {
   },
 } as const;
 
+/** A role name: built in (`owner`…) or one of the tenant's custom roles. */
+export const ROLE_NAME = { type: 'string', pattern: '^[a-z][a-z0-9-]{0,62}$' } as const;
+
+/** The roles a credential acts with. */
+export const ROLE_NAMES = {
+  type: 'array',
+  minItems: 1,
+  maxItems: 16,
+  uniqueItems: true,
+  items: ROLE_NAME,
+} as const;
+
 export const API_KEY = {
   type: 'object',
-  required: ['id', 'name', 'createdAt'],
+  required: ['id', 'name', 'roles', 'createdAt'],
   properties: {
     id: UUID,
     name: { type: 'string' },
+    roles: { type: 'array', items: { type: 'string' } },
     createdAt: TIMESTAMP,
     revokedAt: { type: ['string', 'null'] },
   },
@@ -39,10 +52,11 @@ export const API_KEY = {
 
 export const ISSUED_API_KEY = {
   type: 'object',
-  required: ['id', 'name', 'secret', 'createdAt'],
+  required: ['id', 'name', 'roles', 'secret', 'createdAt'],
   properties: {
     id: UUID,
     name: { type: 'string' },
+    roles: { type: 'array', items: { type: 'string' } },
     secret: { type: 'string' },
     createdAt: TIMESTAMP,
   },

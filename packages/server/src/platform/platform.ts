@@ -5,6 +5,7 @@ import { nodeHasher } from '@palisade/ledger/node';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { Registry } from 'prom-client';
+import { Authorizer, PolicyService, RoleResolver, RoleService } from '../authz/index.ts';
 import { type Bus, LedgerRelay, openBus } from '../bus/index.ts';
 import { GroupCommitter } from '../commit/index.ts';
 import { ConfigError, DEFAULT_SETTINGS, type Settings } from '../config/index.ts';
@@ -57,6 +58,11 @@ export interface Platform {
   readonly mqtt: MqttListener | undefined;
   /** Tenant users: their admin service and sign-in (the identity provider's login calls it). */
   readonly users: UserServices;
+  /**
+   * The one authorization decision (REST, GraphQL, MQTT) and the role resolver every kind of
+   * credential turns its role names into permissions with.
+   */
+  readonly authz: { readonly authorizer: Authorizer; readonly roles: RoleResolver };
   /** Stops taking requests, finishes in-flight writes, closes stores. Idempotent. */
   close(): Promise<void>;
 }
@@ -161,7 +167,13 @@ export async function startPlatform(
       batchSize: settings.reencryptBatchSize,
       logger,
     });
-    const verifier = new CredentialVerifier(stores.controlPlane, settings.authCacheTtlMs);
+    const roleResolver = new RoleResolver(stores.shards, settings.authCacheTtlMs);
+    const authorizer = new Authorizer(stores.shards, settings.authCacheTtlMs);
+    const verifier = new CredentialVerifier(
+      stores.controlPlane,
+      settings.authCacheTtlMs,
+      roleResolver,
+    );
     const schemas = new SchemaRegistry();
     const locate = storeLocator(stores.shards);
     const collections = new CollectionService(locate, committer, schemas);
@@ -204,8 +216,15 @@ export async function startPlatform(
         stores.shards,
         committer,
         () => verifier.invalidate(),
+        roleResolver,
         keyService,
       ),
+      authz: {
+        authorizer,
+        roles: new RoleService(locate, committer, roleResolver),
+        policies: new PolicyService(locate, committer, authorizer),
+        policySetMaxChars: settings.policySetMaxChars,
+      },
       keys: rotation,
       tls:
         settings.tlsCert === undefined || settings.tlsKey === undefined
@@ -292,6 +311,7 @@ export async function startPlatform(
       devices,
       mqtt,
       users,
+      authz: { authorizer, roles: roleResolver },
       close,
     };
   } catch (error) {

@@ -1,4 +1,10 @@
 export type {
+  PolicySetRow,
+  RoleRow,
+  TenantAuthzReader,
+  TenantAuthzWriter,
+} from './authz-types.ts';
+export type {
   Aggregate,
   AggregateQuery,
   AggregateRow,

@@ -5,6 +5,7 @@ import type {
   TenantDeviceReader,
   TenantDeviceWriter,
 } from './device-types.ts';
+import type { TenantAuthzReader, TenantAuthzWriter } from './authz-types.ts';
 import type { TenantEdgeReader, TenantEdgeWriter } from './edge-types.ts';
 import type {
   ControlPlaneKeyStore,
@@ -26,6 +27,8 @@ export interface ApiKeyRow {
   readonly tenantId: string;
   readonly name: string;
   readonly secretHash: string;
+  /** Role names (built-in or the tenant's custom roles) that the key acts with. */
+  readonly roles: readonly string[];
   readonly createdAt: string;
   readonly revokedAt: string | null;
 }
@@ -33,7 +36,12 @@ export interface ApiKeyRow {
 /** What a bearer secret's hash resolves to. */
 export type StoredCredential =
   | { readonly kind: 'admin' }
-  | { readonly kind: 'api-key'; readonly keyId: string; readonly tenant: Tenant };
+  | {
+      readonly kind: 'api-key';
+      readonly keyId: string;
+      readonly tenant: Tenant;
+      readonly roles: readonly string[];
+    };
 
 export interface ShardRow {
   readonly id: string;
@@ -164,6 +172,7 @@ export interface TenantReader extends TenantLedgerReader {
   readonly devices: TenantDeviceReader;
   readonly edge: TenantEdgeReader;
   readonly users: TenantUserReader;
+  readonly authz: TenantAuthzReader;
   getCollection(name: string): Promise<CollectionRow | undefined>;
   listCollections(): Promise<CollectionRow[]>;
   getRecord(collection: string, id: string): Promise<RecordRow | undefined>;
@@ -185,6 +194,7 @@ export interface TenantWriteTx extends TenantReader {
   readonly devices: TenantDeviceWriter;
   readonly edge: TenantEdgeWriter;
   readonly users: TenantUserWriter;
+  readonly authz: TenantAuthzWriter;
   putCollection(row: CollectionRow): Promise<void>;
   appendLedger(write: LedgerBatchWrite): Promise<void>;
   insertRecord(row: RecordRow): Promise<void>;

@@ -2,7 +2,16 @@ import type { FastifyInstance } from 'fastify';
 import type { TenantAdmin } from '../../control/index.ts';
 import { decodeCursor, encodeCursor } from '../../records/index.ts';
 import type { Tenant } from '../../tenancy/index.ts';
-import { API_KEY, ISSUED_API_KEY, PLAN, pageOf, pageQuery, SLUG, TENANT } from '../schemas.ts';
+import {
+  API_KEY,
+  ISSUED_API_KEY,
+  PLAN,
+  pageOf,
+  pageQuery,
+  ROLE_NAMES,
+  SLUG,
+  TENANT,
+} from '../schemas.ts';
 
 const TENANT_ID_PARAMS = {
   type: 'object',
@@ -102,23 +111,26 @@ export function platformTenantRoutes(
     },
   });
 
-  app.post<{ Params: { id: string }; Body: { name?: string } | undefined }>(
+  app.post<{ Params: { id: string }; Body: { name?: string; roles?: string[] } | undefined }>(
     '/v1/platform/tenants/:id/api-keys',
     {
       config,
       schema: {
-        summary: 'Issue a tenant API key (the secret is shown once)',
+        summary: 'Issue a tenant API key acting with roles (default owner; the secret is shown once)',
         tags: TAGS,
         params: TENANT_ID_PARAMS,
         body: {
           type: 'object',
           additionalProperties: false,
-          properties: { name: { type: 'string', minLength: 1, maxLength: 100 } },
+          properties: {
+            name: { type: 'string', minLength: 1, maxLength: 100 },
+            roles: ROLE_NAMES,
+          },
         },
         response: { 201: ISSUED_API_KEY },
       },
       handler: async (request, reply) =>
-        reply.code(201).send(await admin.issueApiKey(request.params.id, request.body?.name)),
+        reply.code(201).send(await admin.issueApiKey(request.params.id, request.body ?? {})),
     },
   );
 

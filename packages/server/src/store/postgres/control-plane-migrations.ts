@@ -69,4 +69,9 @@ export const PG_CONTROL_PLANE_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    // Keys issued before roles existed could do everything: they keep doing so as owners.
+    sql: `ALTER TABLE api_keys ADD COLUMN roles jsonb NOT NULL DEFAULT '["owner"]';`,
+  },
 ];

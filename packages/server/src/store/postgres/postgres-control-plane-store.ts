@@ -141,8 +141,16 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
 
   async insertApiKey(key: ApiKeyRow): Promise<void> {
     await this.#pool.query(
-      'INSERT INTO api_keys (id, tenant_id, name, secret_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)',
-      [key.id, key.tenantId, key.name, key.secretHash, key.createdAt, key.revokedAt],
+      'INSERT INTO api_keys (id, tenant_id, name, secret_hash, roles, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+      [
+        key.id,
+        key.tenantId,
+        key.name,
+        key.secretHash,
+        JSON.stringify(key.roles),
+        key.createdAt,
+        key.revokedAt,
+      ],
     );
   }
 
@@ -152,10 +160,11 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
       tenant_id: string;
       name: string;
       secret_hash: string;
+      roles: string[];
       created_at: Date;
       revoked_at: Date | null;
     }>(
-      'SELECT id, tenant_id, name, secret_hash, created_at, revoked_at FROM api_keys WHERE tenant_id = $1 ORDER BY id',
+      'SELECT id, tenant_id, name, secret_hash, roles, created_at, revoked_at FROM api_keys WHERE tenant_id = $1 ORDER BY id',
       [tenantId],
     );
     return result.rows.map((r) => ({
@@ -163,6 +172,7 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
       tenantId: r.tenant_id,
       name: r.name,
       secretHash: r.secret_hash,
+      roles: r.roles,
       createdAt: r.created_at.toISOString(),
       revokedAt: r.revoked_at?.toISOString() ?? null,
     }));
@@ -185,8 +195,8 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
 
   async findCredential(secretHash: string): Promise<StoredCredential | undefined> {
     if ((await this.getAdminTokenHash()) === secretHash) return { kind: 'admin' };
-    const result = await this.#pool.query<TenantDbRow & { key_id: string }>(
-      `SELECT k.id AS key_id, ${TENANT_COLUMNS.split(', ')
+    const result = await this.#pool.query<TenantDbRow & { key_id: string; key_roles: string[] }>(
+      `SELECT k.id AS key_id, k.roles AS key_roles, ${TENANT_COLUMNS.split(', ')
         .map((c) => `t.${c}`)
         .join(', ')}
        FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
@@ -196,6 +206,6 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
     const row = result.rows[0];
     return row === undefined
       ? undefined
-      : { kind: 'api-key', keyId: row.key_id, tenant: toTenant(row) };
+      : { kind: 'api-key', keyId: row.key_id, tenant: toTenant(row), roles: row.key_roles };
   }
 }

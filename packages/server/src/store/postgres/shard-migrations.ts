@@ -40,6 +40,9 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
   const userPolicies = ['users', 'user_invitations']
     .map((table) => isolate(table, role, 'SELECT, INSERT, UPDATE, DELETE'))
     .join('\n');
+  const authzPolicies = ['roles', 'policy_sets']
+    .map((table) => isolate(table, role, 'SELECT, INSERT, UPDATE, DELETE'))
+    .join('\n');
   return [
     {
       version: 1,
@@ -281,6 +284,28 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
           FOREIGN KEY (tenant_id, user_id) REFERENCES users (tenant_id, id) ON DELETE CASCADE
         );
         ${userPolicies}
+      `,
+    },
+    {
+      version: 7,
+      sql: `
+        CREATE TABLE roles (
+          tenant_id uuid NOT NULL,
+          name text NOT NULL,
+          description text NOT NULL,
+          permissions jsonb NOT NULL,
+          version int NOT NULL,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL,
+          PRIMARY KEY (tenant_id, name)
+        );
+        CREATE TABLE policy_sets (
+          tenant_id uuid PRIMARY KEY,
+          text text NOT NULL,
+          version int NOT NULL,
+          updated_at timestamptz NOT NULL
+        );
+        ${authzPolicies}
       `,
     },
     {

@@ -69,4 +69,9 @@ export const CONTROL_PLANE_MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 5,
+    // Keys issued before roles existed could do everything: they keep doing so as owners.
+    sql: `ALTER TABLE api_keys ADD COLUMN roles TEXT NOT NULL DEFAULT '["owner"]';`,
+  },
 ];

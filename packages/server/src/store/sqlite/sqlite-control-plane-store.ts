@@ -134,18 +134,27 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
 
   async insertApiKey(key: ApiKeyRow): Promise<void> {
     this.#sql(
-      'INSERT INTO api_keys (id, tenant_id, name, secret_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)',
-    ).run(key.id, key.tenantId, key.name, key.secretHash, key.createdAt, key.revokedAt);
+      'INSERT INTO api_keys (id, tenant_id, name, secret_hash, roles, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ).run(
+      key.id,
+      key.tenantId,
+      key.name,
+      key.secretHash,
+      JSON.stringify(key.roles),
+      key.createdAt,
+      key.revokedAt,
+    );
   }
 
   async listApiKeys(tenantId: string): Promise<ApiKeyRow[]> {
     const rows = this.#sql(
-      'SELECT id, tenant_id, name, secret_hash, created_at, revoked_at FROM api_keys WHERE tenant_id = ? ORDER BY id',
+      'SELECT id, tenant_id, name, secret_hash, roles, created_at, revoked_at FROM api_keys WHERE tenant_id = ? ORDER BY id',
     ).all(tenantId) as unknown as {
       id: string;
       tenant_id: string;
       name: string;
       secret_hash: string;
+      roles: string;
       created_at: string;
       revoked_at: string | null;
     }[];
@@ -154,6 +163,7 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
       tenantId: r.tenant_id,
       name: r.name,
       secretHash: r.secret_hash,
+      roles: JSON.parse(r.roles),
       createdAt: r.created_at,
       revokedAt: r.revoked_at,
     }));
@@ -176,14 +186,19 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
   async findCredential(secretHash: string): Promise<StoredCredential | undefined> {
     if ((await this.getAdminTokenHash()) === secretHash) return { kind: 'admin' };
     const row = this.#sql(
-      `SELECT k.id AS key_id, ${TENANT_COLUMNS.split(', ')
+      `SELECT k.id AS key_id, k.roles AS key_roles, ${TENANT_COLUMNS.split(', ')
         .map((c) => `t.${c}`)
         .join(', ')}
        FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
        WHERE k.secret_hash = ? AND k.revoked_at IS NULL`,
-    ).get(secretHash) as (TenantDbRow & { key_id: string }) | undefined;
+    ).get(secretHash) as (TenantDbRow & { key_id: string; key_roles: string }) | undefined;
     return row === undefined
       ? undefined
-      : { kind: 'api-key', keyId: row.key_id, tenant: toTenant(row) };
+      : {
+          kind: 'api-key',
+          keyId: row.key_id,
+          tenant: toTenant(row),
+          roles: JSON.parse(row.key_roles),
+        };
   }
 }

@@ -21,6 +21,7 @@ import type {
   TenantStore,
   TenantWriteTx,
 } from '../types.ts';
+import { SqliteTenantAuthz } from './sqlite-authz-store.ts';
 import { SqliteTenantDevices } from './sqlite-device-store.ts';
 import { SqliteTenantEdge } from './sqlite-edge-store.ts';
 import { SqliteTenantKeys, sealedColumns, sealedFromColumns } from './sqlite-key-store.ts';
@@ -73,12 +74,14 @@ class SqliteTenantReader implements TenantReader {
   readonly devices: SqliteTenantDevices;
   readonly edge: SqliteTenantEdge;
   readonly users: SqliteTenantUsers;
+  readonly authz: SqliteTenantAuthz;
   constructor(db: DatabaseSync) {
     this.sql = new Statements(db);
     this.keys = new SqliteTenantKeys((sql) => this.sql.get(sql));
     this.devices = new SqliteTenantDevices((sql) => this.sql.get(sql));
     this.edge = new SqliteTenantEdge((sql) => this.sql.get(sql));
     this.users = new SqliteTenantUsers((sql) => this.sql.get(sql));
+    this.authz = new SqliteTenantAuthz((sql) => this.sql.get(sql));
   }
 
   async getCollection(name: string): Promise<CollectionRow | undefined> {

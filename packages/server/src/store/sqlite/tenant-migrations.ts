@@ -208,6 +208,25 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 7,
+    sql: `
+      CREATE TABLE roles (
+        name TEXT PRIMARY KEY,
+        description TEXT NOT NULL,
+        permissions TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+      CREATE TABLE policy_set (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        text TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
+  {
     version: 10,
     sql: `
       ALTER TABLE devices ADD COLUMN edge_node_id TEXT;

@@ -1,0 +1,94 @@
+import { PalisadeError } from '../errors/index.ts';
+import type { ShardStore } from '../store/index.ts';
+import type { Tenant } from '../tenancy/index.ts';
+import { isPermission, PermissionSet } from './permissions.ts';
+import { builtInRolePermissions, isBuiltInRole } from './roles.ts';
+
+interface TenantRoles {
+  readonly roles: Promise<ReadonlyMap<string, PermissionSet>>;
+  readonly expires: number;
+}
+
+/** Upper bound of tenants whose custom roles are cached, so memory stays bounded. */
+const TENANT_ROLES_CACHE_MAX = 10_000;
+
+/**
+ * Turns a principal's role names into the PermissionSet every route checks. Built-in roles
+ * resolve without I/O; a tenant's custom roles are read once and cached per tenant for
+ * `ttlMs` (the credential cache's TTL), and `invalidate` drops a tenant's entry the moment
+ * its roles change in this process. A name that is no role grants nothing.
+ *
+ * API keys, service clients and users all resolve through here, so a role means the same
+ * whatever kind of credential holds it.
+ */
+export class RoleResolver {
+  readonly #shards: ReadonlyMap<string, ShardStore>;
+  readonly #ttlMs: number;
+  readonly #tenants = new Map<string, TenantRoles>();
+
+  constructor(shards: ReadonlyMap<string, ShardStore>, ttlMs: number) {
+    this.#shards = shards;
+    this.#ttlMs = ttlMs;
+  }
+
+  /** The union of the roles' permissions in the tenant. */
+  async resolve(tenant: Tenant, roles: readonly string[]): Promise<PermissionSet> {
+    if (roles.length === 1 && isBuiltInRole(roles[0]!)) return builtInRolePermissions(roles[0]);
+    let set = PermissionSet.EMPTY;
+    let custom: ReadonlyMap<string, PermissionSet> | undefined;
+    for (const role of roles) {
+      if (isBuiltInRole(role)) {
+        set = set.union(builtInRolePermissions(role));
+        continue;
+      }
+      custom ??= await this.#customRoles(tenant);
+      const permissions = custom.get(role);
+      if (permissions !== undefined) set = set.union(permissions);
+    }
+    return set;
+  }
+
+  /** Throws PALISADE_UNKNOWN_ROLE naming the first name that is no role of the tenant. */
+  async check(tenant: Tenant, roles: readonly string[]): Promise<void> {
+    for (const role of roles) {
+      if (isBuiltInRole(role)) continue;
+      const custom = await this.#customRoles(tenant);
+      if (!custom.has(role)) {
+        throw new PalisadeError(
+          'PALISADE_UNKNOWN_ROLE',
+          `${JSON.stringify(role)} is neither a built-in role nor a custom role of the tenant; GET /v1/roles lists them`,
+        );
+      }
+    }
+  }
+
+  /** Forgets the tenant's cached custom roles (call after any change to them). */
+  invalidate(tenantId: string): void {
+    this.#tenants.delete(tenantId);
+  }
+
+  #customRoles(tenant: Tenant): Promise<ReadonlyMap<string, PermissionSet>> {
+    const now = Date.now();
+    const cached = this.#tenants.get(tenant.id);
+    if (cached !== undefined && cached.expires > now) return cached.roles;
+    const roles = this.#load(tenant);
+    if (this.#tenants.size >= TENANT_ROLES_CACHE_MAX) this.#tenants.clear();
+    const entry = { roles, expires: now + this.#ttlMs };
+    this.#tenants.set(tenant.id, entry);
+    // A failed read is not remembered: the next request tries again.
+    roles.catch(() => {
+      if (this.#tenants.get(tenant.id) === entry) this.#tenants.delete(tenant.id);
+    });
+    return roles;
+  }
+
+  async #load(tenant: Tenant): Promise<ReadonlyMap<string, PermissionSet>> {
+    const shard = this.#shards.get(tenant.shard);
+    if (shard === undefined)
+      throw new PalisadeError('PALISADE_INTERNAL', `shard ${tenant.shard} is not open`);
+    const rows = await (await shard.tenant(tenant.id)).reader.authz.listRoles();
+    return new Map(
+      rows.map((row) => [row.name, PermissionSet.of(row.permissions.filter(isPermission))]),
+    );
+  }
+}

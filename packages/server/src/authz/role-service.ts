@@ -1,0 +1,139 @@
+import type { GroupCommitter } from '../commit/index.ts';
+import { PalisadeError } from '../errors/index.ts';
+import type { RoleRow, TenantStore } from '../store/index.ts';
+import type { TenantContext } from '../tenancy/index.ts';
+import { type Permission, PermissionSet } from './permissions.ts';
+import type { RoleResolver } from './role-resolver.ts';
+import {
+  BUILT_IN_ROLE_DESCRIPTIONS,
+  BUILT_IN_ROLE_NAMES,
+  BUILT_IN_ROLES,
+  isBuiltInRole,
+} from './roles.ts';
+
+/** A role as the API shows it: built in (no version) or the tenant's own. */
+export interface RoleView {
+  readonly name: string;
+  readonly builtIn: boolean;
+  readonly description: string;
+  readonly permissions: readonly Permission[];
+  readonly version: number | null;
+  readonly createdAt: string | null;
+  readonly updatedAt: string | null;
+}
+
+export interface RoleDefinition {
+  readonly description?: string | undefined;
+  readonly permissions: readonly Permission[];
+}
+
+type LocateStore = (context: TenantContext) => Promise<TenantStore>;
+
+function builtInView(name: (typeof BUILT_IN_ROLE_NAMES)[number]): RoleView {
+  return {
+    name,
+    builtIn: true,
+    description: BUILT_IN_ROLE_DESCRIPTIONS[name],
+    permissions: BUILT_IN_ROLES[name],
+    version: null,
+    createdAt: null,
+    updatedAt: null,
+  };
+}
+
+function customView(row: RoleRow): RoleView {
+  return { ...row, builtIn: false, permissions: row.permissions as Permission[] };
+}
+
+/**
+ * A tenant's roles: the built-in ones (immutable) and its custom roles, each a named set of
+ * catalog permissions. Every change is a ledger entry in the change's own transaction, and
+ * the resolver forgets the tenant's roles once the change is durable.
+ */
+export class RoleService {
+  readonly #locate: LocateStore;
+  readonly #committer: GroupCommitter;
+  readonly #resolver: RoleResolver;
+
+  constructor(locate: LocateStore, committer: GroupCommitter, resolver: RoleResolver) {
+    this.#locate = locate;
+    this.#committer = committer;
+    this.#resolver = resolver;
+  }
+
+  /** Built-in roles first, then the tenant's by name. */
+  async list(context: TenantContext): Promise<RoleView[]> {
+    const custom = await (await this.#locate(context)).reader.authz.listRoles();
+    return [...BUILT_IN_ROLE_NAMES.map(builtInView), ...custom.map(customView)];
+  }
+
+  async get(context: TenantContext, name: string): Promise<RoleView> {
+    if (isBuiltInRole(name)) return builtInView(name);
+    const row = await (await this.#locate(context)).reader.authz.getRole(name);
+    if (row === undefined) throw notFound(name);
+    return customView(row);
+  }
+
+  /** Creates or replaces a custom role; `created` tells which. */
+  async put(
+    context: TenantContext,
+    name: string,
+    definition: RoleDefinition,
+  ): Promise<{ created: boolean; role: RoleView }> {
+    if (isBuiltInRole(name)) throw builtIn(name);
+    // Catalog order, no repeats: the stored form of a permission set is canonical.
+    const permissions = PermissionSet.of(definition.permissions).list();
+    const store = await this.#locate(context);
+    const result = await this.#committer.submit(store, async (tx, record) => {
+      const existing = await tx.authz.getRole(name);
+      const now = new Date().toISOString();
+      const row: RoleRow = {
+        name,
+        description: definition.description ?? existing?.description ?? '',
+        permissions,
+        version: (existing?.version ?? 0) + 1,
+        createdAt: existing?.createdAt ?? now,
+        updatedAt: now,
+      };
+      await tx.authz.putRole(row);
+      record({
+        actor: context.actor.id,
+        action: existing === undefined ? 'role.create' : 'role.update',
+        resource: `roles/${name}`,
+        state: { description: row.description, permissions, version: row.version },
+      });
+      return { created: existing === undefined, role: customView(row) };
+    });
+    this.#resolver.invalidate(context.tenantId);
+    return result;
+  }
+
+  async delete(context: TenantContext, name: string): Promise<void> {
+    if (isBuiltInRole(name)) throw builtIn(name);
+    const store = await this.#locate(context);
+    await this.#committer.submit(store, async (tx, record) => {
+      if (!(await tx.authz.deleteRole(name))) throw notFound(name);
+      record({
+        actor: context.actor.id,
+        action: 'role.delete',
+        resource: `roles/${name}`,
+        state: null,
+      });
+    });
+    this.#resolver.invalidate(context.tenantId);
+  }
+}
+
+function notFound(name: string): PalisadeError {
+  return new PalisadeError(
+    'PALISADE_ROLE_NOT_FOUND',
+    `the tenant has no role ${JSON.stringify(name)}; GET /v1/roles lists them`,
+  );
+}
+
+function builtIn(name: string): PalisadeError {
+  return new PalisadeError(
+    'PALISADE_ROLE_BUILT_IN',
+    `${name} is a built-in role and cannot change; create a custom role with another name`,
+  );
+}

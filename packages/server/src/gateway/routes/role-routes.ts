@@ -1,0 +1,100 @@
+import type { FastifyInstance } from 'fastify';
+import { PERMISSIONS, type Permission, type RoleService } from '../../authz/index.ts';
+import { tenantOf } from '../auth-hook.ts';
+import { ROLE_NAME } from '../schemas.ts';
+
+const TAGS = ['roles'];
+const NAME_PARAMS = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: ROLE_NAME },
+} as const;
+const TIMESTAMP_OR_NULL = { type: ['string', 'null'], format: 'date-time' } as const;
+
+const ROLE = {
+  type: 'object',
+  required: ['name', 'builtIn', 'description', 'permissions', 'version', 'createdAt', 'updatedAt'],
+  properties: {
+    name: { type: 'string' },
+    builtIn: { type: 'boolean', description: 'built-in roles cannot change' },
+    description: { type: 'string' },
+    permissions: { type: 'array', items: { type: 'string', enum: PERMISSIONS } },
+    version: { type: ['integer', 'null'] },
+    createdAt: TIMESTAMP_OR_NULL,
+    updatedAt: TIMESTAMP_OR_NULL,
+  },
+} as const;
+
+/** `/v1/roles…`: the built-in roles and a tenant's custom roles made of permissions. */
+export function roleRoutes(app: FastifyInstance, roles: RoleService): void {
+  app.get('/v1/roles', {
+    config: { auth: 'roles:read' },
+    schema: {
+      summary: 'List the built-in roles and the tenant’s custom roles',
+      tags: TAGS,
+      response: {
+        200: {
+          type: 'object',
+          required: ['items'],
+          properties: { items: { type: 'array', items: ROLE } },
+        },
+      },
+    },
+    handler: async (request) => ({ items: await roles.list(tenantOf(request)) }),
+  });
+
+  app.get<{ Params: { name: string } }>('/v1/roles/:name', {
+    config: { auth: 'roles:read' },
+    schema: { summary: 'Show a role', tags: TAGS, params: NAME_PARAMS, response: { 200: ROLE } },
+    handler: (request) => roles.get(tenantOf(request), request.params.name),
+  });
+
+  app.put<{
+    Params: { name: string };
+    Body: { description?: string; permissions: Permission[] };
+  }>('/v1/roles/:name', {
+    config: { auth: 'roles:write' },
+    schema: {
+      summary: 'Create or replace a custom role',
+      tags: TAGS,
+      params: NAME_PARAMS,
+      body: {
+        type: 'object',
+        required: ['permissions'],
+        additionalProperties: false,
+        properties: {
+          description: { type: 'string', maxLength: 500 },
+          permissions: {
+            type: 'array',
+            uniqueItems: true,
+            maxItems: PERMISSIONS.length,
+            items: { type: 'string', enum: PERMISSIONS },
+          },
+        },
+      },
+      response: { 200: ROLE, 201: ROLE },
+    },
+    handler: async (request, reply) => {
+      const { created, role } = await roles.put(
+        tenantOf(request),
+        request.params.name,
+        request.body,
+      );
+      if (created) reply.header('location', `/v1/roles/${role.name}`);
+      return reply.code(created ? 201 : 200).send(role);
+    },
+  });
+
+  app.delete<{ Params: { name: string } }>('/v1/roles/:name', {
+    config: { auth: 'roles:write' },
+    schema: {
+      summary: 'Delete a custom role (credentials holding it lose what it granted)',
+      tags: TAGS,
+      params: NAME_PARAMS,
+    },
+    handler: async (request, reply) => {
+      await roles.delete(tenantOf(request), request.params.name);
+      return reply.code(204).send();
+    },
+  });
+}

@@ -1,0 +1,239 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type CedarRequest, evaluate, loadPolicySet } from '../src/authz/cedar-engine.ts';
+import { builtInRolePermissions, PermissionSet } from '../src/authz/index.ts';
+import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
+import { ADMIN_TOKEN, PEOPLE_SCHEMA, type Reply, TestApi } from './support/api.ts';
+import { backendNames } from './support/backends.ts';
+
+async function keyWith(api: TestApi, tenantId: string, roles: string[]): Promise<string> {
+  const issued = await api.call('POST', `/v1/platform/tenants/${tenantId}/api-keys`, ADMIN_TOKEN, {
+    roles,
+  });
+  assert.equal(issued.status, 201, JSON.stringify(issued.body));
+  return issued.body.secret;
+}
+
+function assertInvalid(reply: Reply, path: string, message: RegExp): void {
+  assert.equal(reply.status, 422, JSON.stringify(reply.body));
+  assert.equal(reply.headers['content-type'], 'application/problem+json; charset=utf-8');
+  assert.equal(reply.body.code, 'PALISADE_POLICY_INVALID');
+  const match = reply.body.errors.find(
+    (e: { path: string; message: string }) => e.path === path && message.test(e.message),
+  );
+  assert.ok(match, `no error at ${path} matching ${message}: ${JSON.stringify(reply.body.errors)}`);
+}
+
+const PAYROLL_FORBID = `// Developers may not write payroll records.
+permit (principal, action, resource);
+forbid (principal in Palisade::Role::"developer", action == Palisade::Action::"records:write", resource)
+when { resource.collection == "payroll" };`;
+
+for (const backend of backendNames()) {
+  describe(`Cedar policies on ${backend}`, () => {
+    let api: TestApi;
+    let tenant: { id: string; key: string };
+    let developer: string;
+    let viewer: string;
+
+    before(async () => {
+      api = await TestApi.start(backend);
+      tenant = await api.tenant('cedar');
+      developer = await keyWith(api, tenant.id, ['developer']);
+      viewer = await keyWith(api, tenant.id, ['viewer']);
+      for (const name of ['people', 'payroll'])
+        await api.call('PUT', `/v1/collections/${name}`, tenant.key, { schema: PEOPLE_SCHEMA });
+    });
+    after(() => api.close());
+
+    test('a syntax error names its line and column; nothing is stored', async () => {
+      const text =
+        'permit (principal, action, resource);\nforbid (principal, action, resource)\n  when { resource.name == };';
+      const reply = await api.call('PUT', '/v1/policies', tenant.key, { policies: text });
+      assertInvalid(reply, '/body/policies', /unexpected token `}` at line 3, column 27/);
+      const shown = await api.call('GET', '/v1/policies', tenant.key);
+      assert.equal(shown.status, 404);
+      assert.equal(shown.body.code, 'PALISADE_POLICY_SET_NOT_FOUND');
+    });
+
+    test('schema violations name the policy, the place and the fix', async () => {
+      const text = [
+        'permit (principal, action, resource);',
+        'forbid (principal, action == Palisade::Action::"collections:read", resource)',
+        '  when { resource.name == "payroll" };',
+        'permit (principal, action == Palisade::Action::"records:delete", resource);',
+        'forbid (principal, action, resource) when { principal.email == "x" };',
+      ].join('\n');
+      const reply = await api.call('PUT', '/v1/policies', tenant.key, { policies: text });
+      assertInvalid(reply, '/body/policies#policy1', /optional attribute `name`.*line 3.*has name/);
+      assertInvalid(reply, '/body/policies#policy2', /records:delete/);
+      assertInvalid(reply, '/body/policies#policy3', /attribute `email`.*ApiKey.*line 5/);
+      assert.deepEqual(
+        [...new Set(reply.body.errors.map((e: { path: string }) => e.path))],
+        ['/body/policies#policy1', '/body/policies#policy2', '/body/policies#policy3'],
+        'policy0 is valid',
+      );
+    });
+
+    test('templates and texts without a policy are refused', async () => {
+      assertInvalid(
+        await api.call('PUT', '/v1/policies', tenant.key, {
+          policies: 'permit (principal == ?principal, action, resource);',
+        }),
+        '/body/policies',
+        /templates/,
+      );
+      assertInvalid(
+        await api.call('PUT', '/v1/policies', tenant.key, { policies: '// nothing here\n' }),
+        '/body/policies',
+        /no policy/,
+      );
+      const tooLong = await api.call('PUT', '/v1/policies', tenant.key, {
+        policies: `// ${'x'.repeat(70_000)}`,
+      });
+      assert.equal(tooLong.status, 400);
+      assert.equal(tooLong.body.errors[0].path, '/body/policies');
+    });
+
+    test('the schema is served; every permission is an action', async () => {
+      const { status, body } = await api.call('GET', '/v1/policies/schema', viewer);
+      assert.equal(status, 403, 'a viewer may not read policies');
+      const shown = await api.call('GET', '/v1/policies/schema', tenant.key);
+      assert.equal(shown.status, 200, JSON.stringify(body));
+      for (const permission of PermissionSet.ALL.list())
+        assert.ok(shown.body.schema.includes(`action "${permission}"`), permission);
+      assert.match(shown.body.isolation, /^forbid/);
+    });
+
+    test('a forbid narrows a role: developers cannot write payroll, owners still can', async () => {
+      const put = await api.call('PUT', '/v1/policies', tenant.key, { policies: PAYROLL_FORBID });
+      assert.equal(put.status, 200, JSON.stringify(put.body));
+      assert.equal(put.body.version, 1);
+      const denied = await api.call('POST', '/v1/collections/payroll/records', developer, {
+        name: 'Eve',
+      });
+      assert.equal(denied.status, 403);
+      assert.equal(denied.body.code, 'PALISADE_FORBIDDEN');
+      assert.match(denied.body.detail, /policies do not allow records:write/);
+      const elsewhere = await api.call('POST', '/v1/collections/people/records', developer, {
+        name: 'Eve',
+      });
+      assert.equal(elsewhere.status, 201);
+      const owner = await api.call('POST', '/v1/collections/payroll/records', tenant.key, {
+        name: 'Ada',
+      });
+      assert.equal(owner.status, 201);
+      assert.equal(
+        (await api.call('GET', '/v1/collections/payroll/records', developer)).status,
+        200,
+      );
+    });
+
+    test('with policies, only what a policy permits is allowed, and never beyond the roles', async () => {
+      const put = await api.call('PUT', '/v1/policies', tenant.key, {
+        policies:
+          'permit (principal, action in [Palisade::Action::"collections:read", Palisade::Action::"policies:write", Palisade::Action::"policies:read"], resource);',
+      });
+      assert.equal(put.body.version, 2);
+      assert.equal((await api.call('GET', '/v1/collections', tenant.key)).status, 200);
+      assert.equal((await api.call('GET', '/v1/keys', tenant.key)).status, 403, 'not permitted');
+      await api.call('PUT', '/v1/policies', tenant.key, {
+        policies: 'permit (principal, action, resource);',
+      });
+      assert.equal((await api.call('GET', '/v1/keys', tenant.key)).status, 200);
+      const beyond = await api.call('GET', '/v1/keys', viewer);
+      assert.equal(beyond.status, 403, 'a permit does not widen a role');
+      assert.match(beyond.body.detail, /keys:read.*\(viewer\)/);
+    });
+
+    test('removing the policy set leaves the roles alone to decide; each change is in the ledger', async () => {
+      await api.call('PUT', '/v1/policies', tenant.key, { policies: PAYROLL_FORBID });
+      assert.equal((await api.call('DELETE', '/v1/policies', tenant.key)).status, 204);
+      assert.equal((await api.call('DELETE', '/v1/policies', tenant.key)).status, 404);
+      const written = await api.call('POST', '/v1/collections/payroll/records', developer, {
+        name: 'Eve',
+      });
+      assert.equal(written.status, 201);
+      const { body } = await api.call('GET', '/v1/ledger/entries?start=0&end=1000', tenant.key);
+      const actions = body.entries
+        .filter((e: { entry: { resource: string } }) => e.entry.resource === 'policies')
+        .map((e: { entry: { action: string } }) => e.entry.action);
+      assert.deepEqual(actions, [
+        'policy-set.create',
+        'policy-set.update',
+        'policy-set.update',
+        'policy-set.update',
+        'policy-set.delete',
+      ]);
+    });
+
+    test("a tenant policy permitting everything cannot reach another tenant's resources", async () => {
+      const other = await api.tenant('cedar-other');
+      const permitAll = await api.call('PUT', '/v1/policies', other.key, {
+        policies: 'permit (principal, action, resource);',
+      });
+      assert.equal(permitAll.status, 200);
+      const tenantB = (await api.platform.stores.controlPlane.getTenant(other.id))!;
+      const principal = {
+        context: issueTenantContext(tenantB, { kind: 'api-key', id: 'api-key:b' }),
+        permissions: builtInRolePermissions('owner'),
+        roles: ['owner'],
+      };
+      const { authorizer } = api.platform.authz;
+      const people = { collection: 'people' };
+      assert.equal(
+        await authorizer.decide(principal, 'records:read', {
+          tenantId: other.id,
+          attributes: people,
+        }),
+        true,
+      );
+      for (const permission of PermissionSet.ALL.list()) {
+        const attributes = permission.startsWith('records:') ? people : {};
+        assert.equal(
+          await authorizer.decide(principal, permission, { tenantId: other.id, attributes }),
+          true,
+          `${permission} in B`,
+        );
+        assert.equal(
+          await authorizer.decide(principal, permission, { tenantId: tenant.id, attributes }),
+          false,
+          `${permission} in A`,
+        );
+      }
+      await assert.rejects(
+        authorizer.authorize(principal, 'records:read', {
+          tenantId: tenant.id,
+          attributes: { collection: 'people' },
+        }),
+        { code: 'PALISADE_FORBIDDEN' },
+      );
+      const records = await api.call('GET', '/v1/collections/payroll/records', other.key);
+      assert.equal(records.status, 404, "B's permit-all finds A's collection nowhere");
+    });
+  });
+}
+
+test('the isolation forbid holds inside Cedar itself, whatever the tenant permits', () => {
+  loadPolicySet('isolation-test', ['permit (principal, action, resource);']);
+  const request = (resourceTenant: string): CedarRequest => ({
+    principal: { type: 'Palisade::ApiKey', id: 'api-key:b' },
+    action: 'collections:read',
+    resource: { type: 'Palisade::Collection', id: 'people' },
+    entities: [
+      {
+        uid: { type: 'Palisade::ApiKey', id: 'api-key:b' },
+        attrs: { tenant: 'tenant-b' },
+        parents: [{ type: 'Palisade::Role', id: 'owner' }],
+      },
+      { uid: { type: 'Palisade::Role', id: 'owner' }, attrs: { tenant: 'tenant-b' }, parents: [] },
+      {
+        uid: { type: 'Palisade::Collection', id: 'people' },
+        attrs: { tenant: resourceTenant, name: 'people' },
+        parents: [],
+      },
+    ],
+  });
+  assert.equal(evaluate('isolation-test', request('tenant-b')), true);
+  assert.equal(evaluate('isolation-test', request('tenant-a')), false);
+});

@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { BUILT_IN_ROLE_NAMES, BUILT_IN_ROLES } from '../src/authz/index.ts';
+import { ADMIN_TOKEN, PEOPLE_SCHEMA, TestApi } from './support/api.ts';
+import { backendNames } from './support/backends.ts';
+
+/** Issues an API key of the tenant acting with `roles`. */
+async function keyWith(api: TestApi, tenantId: string, roles: string[]): Promise<string> {
+  const issued = await api.call('POST', `/v1/platform/tenants/${tenantId}/api-keys`, ADMIN_TOKEN, {
+    name: roles.join('+'),
+    roles,
+  });
+  assert.equal(issued.status, 201, JSON.stringify(issued.body));
+  assert.deepEqual(issued.body.roles, roles);
+  return issued.body.secret;
+}
+
+async function ledgerActions(
+  api: TestApi,
+  key: string,
+): Promise<{ action: string; resource: string }[]> {
+  const { body } = await api.call('GET', '/v1/ledger/entries?start=0&end=1000', key);
+  return body.entries.map((e: { entry: { action: string; resource: string } }) => ({
+    action: e.entry.action,
+    resource: e.entry.resource,
+  }));
+}
+
+for (const backend of backendNames()) {
+  describe(`roles on ${backend}`, () => {
+    let api: TestApi;
+    let tenant: { id: string; key: string };
+
+    before(async () => {
+      api = await TestApi.start(backend);
+      tenant = await api.tenant('roles');
+      await api.call('PUT', '/v1/collections/people', tenant.key, { schema: PEOPLE_SCHEMA });
+    });
+    after(() => api.close());
+
+    test('a key issued without roles is an owner, as keys were before roles', async () => {
+      const keys = await api.call('GET', `/v1/platform/tenants/${tenant.id}/api-keys`, ADMIN_TOKEN);
+      assert.deepEqual(keys.body.items[0].roles, ['owner']);
+      assert.equal((await api.call('GET', '/v1/roles', tenant.key)).status, 200);
+    });
+
+    test('the list shows every built-in role with its permissions, immutable', async () => {
+      const { status, body } = await api.call('GET', '/v1/roles', tenant.key);
+      assert.equal(status, 200);
+      const builtIn = body.items.filter((r: { builtIn: boolean }) => r.builtIn);
+      assert.deepEqual(
+        builtIn.map((r: { name: string }) => r.name),
+        [...BUILT_IN_ROLE_NAMES],
+      );
+      for (const role of builtIn)
+        assert.deepEqual(role.permissions, BUILT_IN_ROLES[role.name as 'owner']);
+      const put = await api.call('PUT', '/v1/roles/viewer', tenant.key, { permissions: [] });
+      assert.equal(put.status, 409);
+      assert.equal(put.body.code, 'PALISADE_ROLE_BUILT_IN');
+      const del = await api.call('DELETE', '/v1/roles/owner', tenant.key);
+      assert.equal(del.body.code, 'PALISADE_ROLE_BUILT_IN');
+    });
+
+    test('custom roles: create, read, replace, delete, each a ledger entry', async () => {
+      const created = await api.call('PUT', '/v1/roles/auditor', tenant.key, {
+        description: 'reads the ledger',
+        permissions: ['ledger:read', 'collections:read', 'ledger:read'.replace('read', 'export')],
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.equal(created.headers.location, '/v1/roles/auditor');
+      assert.deepEqual(created.body.permissions, [
+        'collections:read',
+        'ledger:read',
+        'ledger:export',
+      ]);
+      assert.equal(created.body.version, 1);
+      assert.equal(created.body.builtIn, false);
+      const shown = await api.call('GET', '/v1/roles/auditor', tenant.key);
+      assert.deepEqual(shown.body, created.body);
+      const replaced = await api.call('PUT', '/v1/roles/auditor', tenant.key, {
+        permissions: ['ledger:read'],
+      });
+      assert.equal(replaced.status, 200);
+      assert.equal(replaced.body.version, 2);
+      assert.equal(replaced.body.description, 'reads the ledger', 'kept when not sent');
+      assert.equal(replaced.body.createdAt, created.body.createdAt);
+      const listed = await api.call('GET', '/v1/roles', tenant.key);
+      assert.deepEqual(listed.body.items.at(-1), replaced.body);
+      assert.equal((await api.call('DELETE', '/v1/roles/auditor', tenant.key)).status, 204);
+      const gone = await api.call('GET', '/v1/roles/auditor', tenant.key);
+      assert.equal(gone.status, 404);
+      assert.equal(gone.body.code, 'PALISADE_ROLE_NOT_FOUND');
+      assert.equal((await api.call('DELETE', '/v1/roles/auditor', tenant.key)).status, 404);
+      const roleEntries = (await ledgerActions(api, tenant.key)).filter((e) =>
+        e.resource.startsWith('roles/'),
+      );
+      assert.deepEqual(roleEntries, [
+        { action: 'role.create', resource: 'roles/auditor' },
+        { action: 'role.update', resource: 'roles/auditor' },
+        { action: 'role.delete', resource: 'roles/auditor' },
+      ]);
+    });
+
+    test('a role is validated against the permission catalog, naming the bad item', async () => {
+      const bad = await api.call('PUT', '/v1/roles/odd', tenant.key, {
+        permissions: ['records:read', 'records:delete'],
+      });
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.code, 'PALISADE_INVALID_REQUEST');
+      assert.equal(bad.body.errors[0].path, '/body/permissions/1');
+      const badName = await api.call('PUT', '/v1/roles/Bad%20Name', tenant.key, {
+        permissions: [],
+      });
+      assert.equal(badName.status, 400);
+      assert.equal((await api.call('GET', '/v1/roles/odd', tenant.key)).status, 404);
+    });
+
+    test('a key acts with its roles; a custom role change applies at once', async () => {
+      await api.call('PUT', '/v1/roles/reader', tenant.key, { permissions: ['collections:read'] });
+      const key = await keyWith(api, tenant.id, ['reader']);
+      assert.equal((await api.call('GET', '/v1/collections', key)).status, 200);
+      const denied = await api.call('GET', '/v1/collections/people/records', key);
+      assert.equal(denied.status, 403);
+      assert.equal(denied.body.code, 'PALISADE_FORBIDDEN');
+      assert.match(denied.body.detail, /records:read.*\(reader\)/);
+      await api.call('PUT', '/v1/roles/reader', tenant.key, {
+        permissions: ['collections:read', 'records:read'],
+      });
+      assert.equal((await api.call('GET', '/v1/collections/people/records', key)).status, 200);
+      await api.call('DELETE', '/v1/roles/reader', tenant.key);
+      assert.equal(
+        (await api.call('GET', '/v1/collections', key)).status,
+        403,
+        'a deleted role grants nothing',
+      );
+    });
+
+    test('roles of one key add up', async () => {
+      await api.call('PUT', '/v1/roles/keys-only', tenant.key, { permissions: ['keys:read'] });
+      const key = await keyWith(api, tenant.id, ['device', 'keys-only']);
+      assert.equal((await api.call('GET', '/v1/keys', key)).status, 200);
+      assert.equal((await api.call('GET', '/v1/collections', key)).status, 403);
+    });
+
+    test('a key cannot be issued with a role the tenant does not have', async () => {
+      const refused = await api.call(
+        'POST',
+        `/v1/platform/tenants/${tenant.id}/api-keys`,
+        ADMIN_TOKEN,
+        {
+          roles: ['viewer', 'ghost'],
+        },
+      );
+      assert.equal(refused.status, 422);
+      assert.equal(refused.body.code, 'PALISADE_UNKNOWN_ROLE');
+      assert.match(refused.body.detail, /"ghost"/);
+      const empty = await api.call(
+        'POST',
+        `/v1/platform/tenants/${tenant.id}/api-keys`,
+        ADMIN_TOKEN,
+        {
+          roles: [],
+        },
+      );
+      assert.equal(empty.status, 400);
+      const keys = await api.call('GET', `/v1/platform/tenants/${tenant.id}/api-keys`, ADMIN_TOKEN);
+      assert.ok(keys.body.items.every((k: { roles: string[] }) => !k.roles.includes('ghost')));
+    });
+
+    test("a tenant's custom roles are its own", async () => {
+      const other = await api.tenant('roles-other');
+      await api.call('PUT', '/v1/roles/secret-role', tenant.key, { permissions: ['keys:read'] });
+      assert.equal((await api.call('GET', '/v1/roles/secret-role', other.key)).status, 404);
+      const listed = await api.call('GET', '/v1/roles', other.key);
+      assert.ok(listed.body.items.every((r: { builtIn: boolean }) => r.builtIn));
+      const refused = await api.call(
+        'POST',
+        `/v1/platform/tenants/${other.id}/api-keys`,
+        ADMIN_TOKEN,
+        {
+          roles: ['secret-role'],
+        },
+      );
+      assert.equal(refused.body.code, 'PALISADE_UNKNOWN_ROLE');
+    });
+  });
+}
