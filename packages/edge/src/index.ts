@@ -1,3 +1,21 @@
+export {
+  type CachedDevice,
+  CredentialCache,
+  CredentialRefresh,
+  DEFAULT_REFRESH,
+  type DeviceCredential,
+  type EdgeDevice,
+  type RefreshSettings,
+} from './credentials/index.ts';
+export {
+  type AcceptMessage,
+  type DeviceApi,
+  EdgeMqttListener,
+  type ListenerEvents,
+  Refusal,
+  type RefusalReason,
+  startDeviceApi,
+} from './listener/index.ts';
 export { type NodeFile, readNodeFile } from './node-file.ts';
 export {
   OUTBOX_BUSY_TIMEOUT_MS,

@@ -8,8 +8,9 @@ const USAGE = `palisade-edge: the Palisade edge agent
 
   palisade-edge enroll --url URL --token TOKEN --dir DIR
       generate the node's keys, enroll with the platform, write DIR/node.json (0600)
-  palisade-edge start --dir DIR [--batch-max-messages N] [--outbox-max-messages N]
-      send the outbox to the platform until SIGTERM/SIGINT (JSON logs on stdout)
+  palisade-edge start --dir DIR [--mqtt HOST:PORT] [--batch-max-messages N] [--outbox-max-messages N]
+      send the outbox to the platform until SIGTERM/SIGINT (JSON logs on stdout); with --mqtt,
+      devices assigned to this node connect there with their platform credentials
   palisade-edge status --dir DIR [--json]
       link state, backlog, oldest message age, last sync (read-only, safe while running)
   palisade-edge accept --dir DIR --device ID --json '{"ts":…,"values":{…}}' [--priority alert]

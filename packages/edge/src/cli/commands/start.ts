@@ -1,10 +1,12 @@
+import { type DeviceApi, parseHostPort, Refusal, startDeviceApi } from '../../listener/index.ts';
 import { outboxPath } from '../../node-file.ts';
 import { Outbox } from '../../outbox.ts';
 import { PlatformRefusedError } from '../../platform-call.ts';
 import { DEFAULT_SYNC, SyncLoop } from '../../sync.ts';
 import { enrolledNode, flags, positiveInt, required } from '../args.ts';
-import { EXIT } from '../cli-error.ts';
+import { CliError, EXIT } from '../cli-error.ts';
 import { log } from '../log.ts';
+import { deviceApiEvents } from './device-api-log.ts';
 import { DEFAULT_OUTBOX_MAX_MESSAGES, outboxFlags } from './outbox-flags.ts';
 
 /** What an operator should do about a failed sync, by kind of failure. */
@@ -35,9 +37,16 @@ export async function start(argv: string[]): Promise<number> {
   const values = flags(argv, {
     dir: { type: 'string' },
     'batch-max-messages': { type: 'string' },
+    mqtt: { type: 'string' },
     ...outboxFlags,
   });
   const dir = required(values.dir, 'dir');
+  let mqtt: { host: string; port: number } | undefined;
+  try {
+    mqtt = values.mqtt === undefined ? undefined : parseHostPort(values.mqtt, 'mqtt');
+  } catch (error) {
+    throw new CliError((error as Error).message, EXIT.usage);
+  }
   const node = enrolledNode(dir);
   const settings = {
     ...DEFAULT_SYNC,
@@ -73,8 +82,33 @@ export async function start(argv: string[]): Promise<number> {
       });
     },
   });
+  let api: DeviceApi | undefined;
+  if (mqtt !== undefined) {
+    try {
+      api = await startDeviceApi({
+        dir,
+        node,
+        mqtt,
+        accept: (device, kind, payload) => {
+          if (kind === 'attributes')
+            throw new Refusal(
+              'topic_not_allowed',
+              'edge batches do not carry client attributes yet: publish them to the platform',
+            );
+          outbox.accept(device.deviceId, payload);
+        },
+        events: deviceApiEvents(log),
+      });
+    } catch (error) {
+      outbox.close();
+      throw new CliError(
+        `cannot listen for devices on ${values.mqtt} (${(error as Error).message}); pick a free --mqtt HOST:PORT`,
+      );
+    }
+  }
   const stop = (signal: string) => {
     log('info', 'stopping', { signal, note: 'finishing the batch in flight' });
+    void api?.close();
     loop.stop();
   };
   process.once('SIGTERM', stop);
@@ -85,18 +119,21 @@ export async function start(argv: string[]): Promise<number> {
     outbox: path,
     backlog: outbox.size(),
     batchMaxMessages: settings.batchMaxMessages,
+    mqtt: api?.listener.url ?? null,
   });
   try {
     await loop.run();
   } catch (error) {
     const { kind, ...what } = diagnose(error, node.url, path);
     log('error', 'stopped-on-error', { kind, ...what });
+    await api?.close();
     outbox.close();
     return EXIT.failed;
   } finally {
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
   }
+  await api?.close();
   const backlog = outbox.size();
   outbox.close();
   log('info', 'stopped', { backlog });

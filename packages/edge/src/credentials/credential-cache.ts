@@ -1,0 +1,105 @@
+import { DatabaseSync } from 'node:sqlite';
+
+/** A credential as the platform syncs it down: hashes only, never a secret. */
+export type DeviceCredential =
+  | { readonly id: string; readonly type: 'access_token'; readonly tokenSha256: string }
+  | {
+      readonly id: string;
+      readonly type: 'mqtt_basic';
+      readonly username: string;
+      readonly clientId: string | null;
+      readonly passwordHash: string;
+    };
+
+/** A device assigned to this node, as the platform lists it. */
+export interface CachedDevice {
+  readonly id: string;
+  readonly name: string;
+  readonly type: string;
+  readonly credentials: readonly DeviceCredential[];
+}
+
+/**
+ * The node's copy of its devices' credential hashes, in SQLite beside the outbox, so devices
+ * can connect while the platform is unreachable. A refresh replaces the whole set in one
+ * transaction: a device or credential removed on the platform stops working at the next one.
+ * Lookups go to in-memory maps rebuilt on open and on every refresh.
+ */
+export class CredentialCache {
+  readonly #db: DatabaseSync;
+  #byToken = new Map<string, CachedDevice>();
+  #byUsername = new Map<string, { device: CachedDevice; credential: DeviceCredential }>();
+  #devices = 0;
+
+  constructor(path: string) {
+    this.#db = new DatabaseSync(path);
+    this.#db.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA synchronous = FULL;
+      CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, body TEXT NOT NULL) STRICT;
+      CREATE TABLE IF NOT EXISTS cache_state (k TEXT PRIMARY KEY, v TEXT NOT NULL) STRICT;
+    `);
+    this.#index(
+      (this.#db.prepare('SELECT body FROM devices').all() as { body: string }[]).map(
+        (r) => JSON.parse(r.body) as CachedDevice,
+      ),
+    );
+  }
+
+  #index(devices: readonly CachedDevice[]): void {
+    const byToken = new Map<string, CachedDevice>();
+    const byUsername = new Map<string, { device: CachedDevice; credential: DeviceCredential }>();
+    for (const device of devices)
+      for (const credential of device.credentials) {
+        if (credential.type === 'access_token') byToken.set(credential.tokenSha256, device);
+        else byUsername.set(credential.username, { device, credential });
+      }
+    this.#byToken = byToken;
+    this.#byUsername = byUsername;
+    this.#devices = devices.length;
+  }
+
+  /** Replaces the whole set durably, then serves it. */
+  replace(devices: readonly CachedDevice[], at: Date): void {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      this.#db.exec('DELETE FROM devices');
+      const insert = this.#db.prepare('INSERT INTO devices (id, body) VALUES (?, ?)');
+      for (const device of devices) insert.run(device.id, JSON.stringify(device));
+      this.#db
+        .prepare("INSERT OR REPLACE INTO cache_state (k, v) VALUES ('refreshedAt', ?)")
+        .run(at.toISOString());
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw error;
+    }
+    this.#index(devices);
+  }
+
+  /** The device whose access token has this SHA-256 (base64url). */
+  byTokenHash(sha256: string): CachedDevice | undefined {
+    return this.#byToken.get(sha256);
+  }
+
+  /** The device and MQTT basic credential of a user name. */
+  byUsername(username: string) {
+    return this.#byUsername.get(username);
+  }
+
+  get size(): number {
+    return this.#devices;
+  }
+
+  /** When the set was last replaced from the platform, or null if never. */
+  refreshedAt(): string | null {
+    const row = this.#db.prepare("SELECT v FROM cache_state WHERE k = 'refreshedAt'").get() as
+      | { v: string }
+      | undefined;
+    return row?.v ?? null;
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}

@@ -1,0 +1,106 @@
+import { callPlatform } from '../platform-call.ts';
+import type { NodeIdentity } from '../sync.ts';
+import type { CachedDevice, CredentialCache } from './credential-cache.ts';
+
+/** Named settings of the credential refresh. */
+export interface RefreshSettings {
+  /** Time between two refreshes that worked. */
+  readonly intervalMs: number;
+  /** Time before retrying a refresh that failed (the cache keeps serving meanwhile). */
+  readonly retryMs: number;
+  /** Devices per page asked of the platform. */
+  readonly pageSize: number;
+  readonly requestTimeoutMs: number;
+}
+
+export const DEFAULT_REFRESH: RefreshSettings = {
+  intervalMs: 60_000,
+  retryMs: 5_000,
+  pageSize: 500,
+  requestTimeoutMs: 30_000,
+};
+
+/** What the refresh reports (for logs). */
+export interface RefreshEvents {
+  refreshed?(devices: number): void;
+  failed?(error: unknown): void;
+}
+
+interface Page {
+  readonly items: CachedDevice[];
+  readonly nextCursor: string | null;
+}
+
+/**
+ * Pulls the credential hashes of the node's devices from the platform (`GET
+ * /v1/edge/device-credentials`, node credential) page by page, and replaces the cache only
+ * once every page arrived, so a refresh cut half-way leaves the previous set in service.
+ */
+export class CredentialRefresh {
+  readonly #cache: CredentialCache;
+  readonly #node: NodeIdentity;
+  readonly #settings: RefreshSettings;
+  readonly #events: RefreshEvents;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> = Promise.resolve();
+  #stopped = false;
+
+  constructor(
+    cache: CredentialCache,
+    node: NodeIdentity,
+    settings: RefreshSettings = DEFAULT_REFRESH,
+    events: RefreshEvents = {},
+  ) {
+    this.#cache = cache;
+    this.#node = node;
+    this.#settings = settings;
+    this.#events = events;
+  }
+
+  async #page(cursor: string | null): Promise<Page> {
+    const query = new URLSearchParams({ limit: String(this.#settings.pageSize) });
+    if (cursor !== null) query.set('cursor', cursor);
+    const answer = await callPlatform(this.#node, 'GET', `/v1/edge/device-credentials?${query}`, {
+      timeoutMs: this.#settings.requestTimeoutMs,
+    });
+    return JSON.parse(answer.text) as Page;
+  }
+
+  /** Fetches every page and replaces the cache; throws (leaving the cache as it was) on failure. */
+  async refreshOnce(): Promise<number> {
+    const devices: CachedDevice[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await this.#page(cursor);
+      devices.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    this.#cache.replace(devices, new Date());
+    return devices.length;
+  }
+
+  /** Refreshes now, then every `intervalMs` (every `retryMs` after a failure) until `stop`. */
+  start(): void {
+    const tick = async (): Promise<void> => {
+      let wait = this.#settings.intervalMs;
+      try {
+        this.#events.refreshed?.(await this.refreshOnce());
+      } catch (error) {
+        wait = this.#settings.retryMs;
+        this.#events.failed?.(error);
+      }
+      if (!this.#stopped)
+        this.#timer = setTimeout(() => {
+          this.#running = tick();
+        }, wait);
+    };
+    this.#running = tick();
+  }
+
+  /** Ends the refreshes; resolves once a refresh in flight has finished. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+}

@@ -1,0 +1,12 @@
+export {
+  type CachedDevice,
+  CredentialCache,
+  type DeviceCredential,
+} from './credential-cache.ts';
+export {
+  CredentialRefresh,
+  DEFAULT_REFRESH,
+  type RefreshEvents,
+  type RefreshSettings,
+} from './credential-refresh.ts';
+export { authenticateDevice, type EdgeDevice } from './device-auth.ts';

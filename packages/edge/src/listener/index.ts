@@ -1,0 +1,15 @@
+export {
+  CREDENTIALS_FILE,
+  type DeviceApi,
+  type DeviceApiEvents,
+  parseHostPort,
+  startDeviceApi,
+} from './device-api.ts';
+export { Refusal, type RefusalReason } from './device-message.ts';
+export {
+  type AcceptMessage,
+  EdgeMqttListener,
+  type ListenerEvents,
+  type ListenerOptions,
+} from './mqtt-listener.ts';
+export { type PublishKind, TOPIC } from './topics.ts';

@@ -1,0 +1,272 @@
+import { createServer, type Server } from 'node:net';
+import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes';
+import type { CredentialCache, EdgeDevice } from '../credentials/index.ts';
+import { authenticateDevice } from '../credentials/index.ts';
+import { OutboxFullError } from '../outbox.ts';
+import { decodeMessage, Refusal, type RefusalReason } from './device-message.ts';
+import {
+  deliveryKind,
+  type PublishKind,
+  publishKind,
+  type SubscriptionKind,
+  subscriptionKind,
+} from './topics.ts';
+
+/**
+ * Takes one device message; returns (or resolves) only once it is durable (in the fsync'd
+ * outbox), so the listener may then PUBACK. Throws OutboxFullError when the outbox is full.
+ */
+export type AcceptMessage = (
+  device: EdgeDevice,
+  kind: PublishKind,
+  payload: unknown,
+) => void | Promise<void>;
+
+/** What the listener reports (for logs and metrics). */
+export interface ListenerEvents {
+  accepted?(device: EdgeDevice, kind: PublishKind, qos: number): void;
+  refused?(reason: RefusalReason, detail: string, device: EdgeDevice | undefined): void;
+  connected?(device: EdgeDevice): void;
+  disconnected?(device: EdgeDevice): void;
+}
+
+export interface ListenerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly credentials: CredentialCache;
+  readonly accept: AcceptMessage;
+  readonly events?: ListenerEvents;
+  readonly connectTimeoutMs?: number;
+}
+
+interface Session {
+  readonly device: EdgeDevice;
+  readonly subscriptions: Set<SubscriptionKind>;
+}
+
+/** Where an accepted PUBLISH goes after its PUBACK: a topic no device may subscribe to. */
+const ACCEPTED_SINK = '$edge/accepted';
+
+/** MQTT 5 CONNACK, reason 0x84 "Unsupported Protocol Version", with a reason string (as the platform). */
+function mqtt5Refusal(): Buffer {
+  const reason = Buffer.from('this listener speaks MQTT 3.1.1; MQTT 5 is not supported');
+  const properties = Buffer.concat([
+    Buffer.from([0x1f, reason.length >> 8, reason.length & 0xff]),
+    reason,
+  ]);
+  const body = Buffer.concat([Buffer.from([0x00, 0x84, properties.length]), properties]);
+  return Buffer.concat([Buffer.from([0x20, body.length]), body]);
+}
+
+type AuthDone = (error: (Error & { returnCode: number }) | null, success: boolean | null) => void;
+
+/**
+ * The node's local MQTT 3.1.1 listener: devices connect to it exactly as to the platform
+ * (ThingsBoard `v1/devices/me/telemetry` and `…/attributes`) with the credentials synced down
+ * from the platform. The device comes from its credential, never from a topic. A QoS 1
+ * message gets its PUBACK only once the outbox holds it on disk; when the outbox is full (or
+ * the message cannot be taken) the connection is closed without a PUBACK, since MQTT 3.1.1
+ * has no reason code on PUBACK: the client resends after reconnecting, nothing is dropped
+ * silently, and the refusal is counted. Devices never receive each other's messages: the
+ * node forwards to a client only the payloads it made for that client.
+ */
+export class EdgeMqttListener {
+  url = '';
+  readonly #options: ListenerOptions;
+  readonly #broker: Aedes;
+  readonly #sessions = new WeakMap<Client, Session>();
+  readonly #byDevice = new Map<string, Set<Client>>();
+  readonly #outgoing = new WeakMap<Buffer, Client>();
+  readonly #server: Server;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: ListenerOptions) {
+    this.#options = options;
+    this.#broker = new Aedes({
+      ...(options.connectTimeoutMs === undefined
+        ? {}
+        : { connectTimeout: options.connectTimeoutMs }),
+      preConnect: (client, packet, callback) => {
+        if (packet.protocolVersion !== 5) return callback(null, true);
+        this.#refuse('protocol_unsupported', 'MQTT 5 CONNECT');
+        client.conn.end(mqtt5Refusal());
+        callback(null, false);
+      },
+      authenticate: (client, username, password, done) =>
+        this.#authenticate(client, username, password, done as AuthDone),
+      authorizePublish: (client, packet, callback) => this.#publish(client, packet, callback),
+      authorizeSubscribe: (client, sub, callback) => callback(null, this.#subscribe(client, sub)),
+      authorizeForward: (client, packet) =>
+        this.#outgoing.get(packet.payload as Buffer) === client ? packet : null,
+    });
+    this.#broker.on('clientReady', (client) => this.#ready(client));
+    this.#broker.on('clientDisconnect', (client) => this.#gone(client));
+    this.#broker.on('unsubscribe', (filters, client) => {
+      const session = this.#sessions.get(client);
+      for (const filter of filters) {
+        const kind = subscriptionKind(filter);
+        if (kind !== undefined) session?.subscriptions.delete(kind);
+      }
+    });
+    this.#server = createServer((socket) => {
+      socket.setNoDelay(true);
+      this.#broker.handle(socket);
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.#broker.listen();
+    const { host, port } = this.#options;
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    const bound = (this.#server.address() as { port: number }).port;
+    this.url = `mqtt://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+  }
+
+  #refuse(reason: RefusalReason, detail: string, device?: EdgeDevice): Refusal {
+    this.#options.events?.refused?.(reason, detail, device);
+    return new Refusal(reason, detail);
+  }
+
+  #authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: AuthDone,
+  ): void {
+    const clientId = client.id;
+    authenticateDevice(this.#options.credentials, clientId, username, password).then(
+      (device) => {
+        if (device === undefined) {
+          this.#refuse('bad_credentials', 'unknown device credentials');
+          return done(
+            Object.assign(new Error('bad user name or password'), { returnCode: 4 }),
+            false,
+          );
+        }
+        // Namespaced so that one device's client id never takes over another device's session.
+        (client as { id: string }).id = `${device.deviceId}/${clientId}`;
+        this.#sessions.set(client, { device, subscriptions: new Set() });
+        done(null, true);
+      },
+      () => done(Object.assign(new Error('server unavailable'), { returnCode: 3 }), false),
+    );
+  }
+
+  #publish(
+    client: Client | null,
+    packet: PublishPacket,
+    callback: (error?: Error | null) => void,
+  ): void {
+    const session = client === null ? undefined : this.#sessions.get(client);
+    if (session === undefined) {
+      callback(new Error('publish from an unknown client'));
+      return;
+    }
+    const { device } = session;
+    this.#take(device, packet).then(
+      (kind) => {
+        this.#options.events?.accepted?.(device, kind, packet.qos);
+        packet.retain = false;
+        packet.topic = ACCEPTED_SINK;
+        callback(null);
+      },
+      (error: unknown) => {
+        const refusal =
+          error instanceof Refusal
+            ? error
+            : new Refusal(
+                error instanceof OutboxFullError ? 'outbox_full' : 'accept_failed',
+                (error as Error).message,
+              );
+        callback(this.#refuse(refusal.reason, refusal.message, device));
+      },
+    );
+  }
+
+  /** Checks the topic and payload, then hands the message over; resolves once it is durable. */
+  async #take(device: EdgeDevice, packet: PublishPacket): Promise<PublishKind> {
+    const kind = publishKind(packet.topic);
+    if (kind === undefined)
+      throw new Refusal('topic_not_allowed', `may not publish to ${packet.topic}`);
+    const payload =
+      typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    await this.#options.accept(device, kind, decodeMessage(kind, payload));
+    return kind;
+  }
+
+  #subscribe(client: Client, sub: Subscription): Subscription | null {
+    const session = this.#sessions.get(client);
+    const kind = subscriptionKind(sub.topic);
+    if (session === undefined || kind === undefined) {
+      this.#refuse(
+        'subscription_not_allowed',
+        `may not subscribe to ${sub.topic}`,
+        session?.device,
+      );
+      return null;
+    }
+    session.subscriptions.add(kind);
+    return { ...sub, qos: Math.min(sub.qos, 1) as 0 | 1 };
+  }
+
+  #ready(client: Client): void {
+    const session = this.#sessions.get(client);
+    if (session === undefined) return;
+    const clients = this.#byDevice.get(session.device.deviceId) ?? new Set<Client>();
+    this.#byDevice.set(session.device.deviceId, clients.add(client));
+    this.#options.events?.connected?.(session.device);
+  }
+
+  #gone(client: Client): void {
+    const session = this.#sessions.get(client);
+    if (session === undefined) return;
+    const clients = this.#byDevice.get(session.device.deviceId);
+    clients?.delete(client);
+    if (clients?.size === 0) this.#byDevice.delete(session.device.deviceId);
+    this.#options.events?.disconnected?.(session.device);
+  }
+
+  /** True while the device has at least one connection. */
+  connected(deviceId: string): boolean {
+    return this.#byDevice.has(deviceId);
+  }
+
+  /**
+   * Sends `body` (JSON, QoS 1) on `topic` to each connection of the device that subscribed to
+   * it; resolves with how many got it written. A topic the node never sends is refused.
+   */
+  async send(deviceId: string, topic: string, body: unknown): Promise<number> {
+    const kind = deliveryKind(topic);
+    if (kind === undefined) throw new Error(`the edge never sends on ${topic}`);
+    let sent = 0;
+    for (const client of this.#byDevice.get(deviceId) ?? []) {
+      if (this.#sessions.get(client)?.subscriptions.has(kind) !== true) continue;
+      const payload = Buffer.from(JSON.stringify(body));
+      this.#outgoing.set(payload, client);
+      const packet = { cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false } as const;
+      await new Promise<void>((resolve, reject) =>
+        client.publish(packet as PublishPacket, (error) =>
+          error === undefined || error === null ? resolve() : reject(error),
+        ),
+      );
+      sent++;
+    }
+    return sent;
+  }
+
+  /** Stops accepting and disconnects every device. Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+      await new Promise<void>((resolve) => this.#broker.close(() => resolve()));
+      await stopped;
+    })();
+    return this.#closed;
+  }
+}
