@@ -18,6 +18,13 @@ interface Victim extends DeviceVictim {
 
 type Attack = (api: TestApi, attackerKey: string, victim: Victim) => Promise<Reply>;
 
+/** Tenant A's custom role and Cedar policy set ("Ada" in them would show a leak). */
+const VICTIM_ROLE = 'auditor';
+const VICTIM_POLICIES = `// Ada's policy set
+permit (principal, action, resource);
+forbid (principal, action == Palisade::Action::"keys:rotate", resource);`;
+/** Tenant B's policy set, in force for every attack: it permits all, and still reaches nothing of A's. */
+const PERMIT_ALL = 'permit (principal, action, resource);';
 /** Fresh Ed25519 and ML-DSA-65 public keys, as an edge node enrolls them (base64 SPKI DER). */
 function edgePublicKeys(): { ed25519: string; mldsa65: string } {
   const spki = (type: 'ed25519' | 'ml-dsa-65') =>
@@ -232,6 +239,51 @@ const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack
     expect: 401,
     attack: (api, key) => api.call('GET', '/v1/edge/device-credentials', key),
   },
+  'get /v1/roles': {
+    expect: 200,
+    attack: async (api, key) => {
+      const reply = await api.call('GET', '/v1/roles', key);
+      assert.ok(reply.body.items.every((r: { name: string }) => r.name !== VICTIM_ROLE));
+      return reply;
+    },
+  },
+  'get /v1/roles/{name}': {
+    expect: 404,
+    attack: (api, key) => api.call('GET', `/v1/roles/${VICTIM_ROLE}`, key),
+  },
+  'put /v1/roles/{name}': {
+    expect: 201,
+    attack: (api, key) =>
+      api.call('PUT', `/v1/roles/${VICTIM_ROLE}`, key, { permissions: ['keys:read'] }),
+  },
+  'delete /v1/roles/{name}': {
+    expect: 204,
+    attack: (api, key) => api.call('DELETE', `/v1/roles/${VICTIM_ROLE}`, key),
+  },
+  'get /v1/policies': {
+    expect: 200,
+    attack: async (api, key) => {
+      const reply = await api.call('GET', '/v1/policies', key);
+      assert.equal(reply.body.policies, PERMIT_ALL, "B reads its own policy set, not A's");
+      return reply;
+    },
+  },
+  'put /v1/policies': {
+    expect: 200,
+    attack: (api, key) => api.call('PUT', '/v1/policies', key, { policies: PERMIT_ALL }),
+  },
+  'delete /v1/policies': {
+    expect: 204,
+    attack: async (api, key) => {
+      const reply = await api.call('DELETE', '/v1/policies', key);
+      await api.call('PUT', '/v1/policies', key, { policies: PERMIT_ALL });
+      return reply;
+    },
+  },
+  'get /v1/policies/schema': {
+    expect: 200,
+    attack: (api, key) => api.call('GET', '/v1/policies/schema', key),
+  },
   'get /healthz': { expect: 200, attack: (api, key) => api.call('GET', '/healthz', key) },
   'get /readyz': { expect: 200, attack: (api, key) => api.call('GET', '/readyz', key) },
   'get /metrics': { expect: 200, attack: (api, key) => api.call('GET', '/metrics', key) },
@@ -249,7 +301,11 @@ async function snapshot(api: TestApi, key: string, tenantId: string): Promise<un
   const keys = await api.call('GET', `/v1/platform/tenants/${tenantId}/api-keys`, ADMIN_TOKEN);
   const dataKeys = await api.call('GET', '/v1/keys', key);
   const devices = await api.call('GET', '/v1/devices', key);
+  const roles = await api.call('GET', '/v1/roles', key);
+  const policies = await api.call('GET', '/v1/policies', key);
   return {
+    roles: roles.body,
+    policies: policies.body,
     devices: devices.body,
     collections: collections.body,
     records: records.body,
@@ -295,6 +351,12 @@ for (const backend of backendNames()) {
         jobId: job.body.id,
         ...(await deviceVictim(api, a.key)),
       };
+      await api.call('PUT', `/v1/roles/${VICTIM_ROLE}`, a.key, {
+        description: "Ada's auditors",
+        permissions: ['ledger:read'],
+      });
+      await api.call('PUT', '/v1/policies', a.key, { policies: VICTIM_POLICIES });
+      await api.call('PUT', '/v1/policies', b.key, { policies: PERMIT_ALL });
     });
     after(() => api.close());
 
