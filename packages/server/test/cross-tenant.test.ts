@@ -18,6 +18,9 @@ interface Victim extends DeviceVictim {
 
 type Attack = (api: TestApi, attackerKey: string, victim: Victim) => Promise<Reply>;
 
+/** The browser origin on tenant A's CORS allow-list. */
+const VICTIM_ORIGIN = 'https://victim.example';
+
 /** Tenant A's custom role and Cedar policy set ("Ada" in them would show a leak). */
 const VICTIM_ROLE = 'auditor';
 const VICTIM_POLICIES = `// Ada's policy set
@@ -204,6 +207,34 @@ const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack
       return reply;
     },
   },
+  'get /v1/settings/cors': {
+    expect: 200,
+    attack: async (api, key) => {
+      const reply = await api.call('GET', '/v1/settings/cors', key);
+      assert.ok(!reply.body.origins.includes(VICTIM_ORIGIN), "B reads its own list, not A's");
+      return reply;
+    },
+  },
+  'put /v1/settings/cors': {
+    expect: 200,
+    attack: async (api, key, v) => {
+      const reply = await api.call('PUT', '/v1/settings/cors', key, {
+        origins: ['https://mallory.example'],
+      });
+      const victims = await api.platform.stores.controlPlane.cors.listOrigins(v.tenantId);
+      assert.deepEqual(victims, [VICTIM_ORIGIN], "B's list is its own; A's is unchanged");
+      return reply;
+    },
+  },
+  // A preflight names no tenant: it answers for origins some tenant allows (cors-api.test.ts).
+  'options /{path}': {
+    expect: 204,
+    attack: (api, key) =>
+      api.call('OPTIONS', '/v1/collections', key, undefined, {
+        origin: 'https://mallory.example',
+        'access-control-request-method': 'GET',
+      }),
+  },
   'patch /v1/edge-nodes/{id}': {
     expect: 404,
     attack: (api, key, v) =>
@@ -330,6 +361,7 @@ for (const backend of backendNames()) {
       const record = await api.call('POST', '/v1/collections/people/records', a.key, {
         name: 'Ada',
       });
+      await api.call('PUT', '/v1/settings/cors', a.key, { origins: [VICTIM_ORIGIN] });
       const job = await api.call('POST', '/v1/keys/rotate', a.key);
       for (let i = 0; i < 100; i++) {
         if ((await api.call('GET', `/v1/keys/jobs/${job.body.id}`, a.key)).body.state === 'done')

@@ -151,8 +151,12 @@ for (const backend of backendNames()) {
         tenantPointsPerSecond: 1,
         deviceMessagesPerSecond: 0,
         devicePointsPerSecond: 0,
+        tenantRequestsPerSecond: 0,
+        principalRequestsPerSecond: 0,
         burstSeconds: 1,
       });
+      assert.equal(usage.body.requests.remaining, null, 'no request limit on this plan');
+      assert.ok(usage.body.requests.accepted >= 1);
       // The window may have rolled over between tests; within one window the counts add up.
       const { messages, points } = usage.body;
       assert.ok(messages.accepted <= 1 && points.accepted <= 500);

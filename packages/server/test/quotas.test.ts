@@ -27,6 +27,8 @@ function quotas(settings: Partial<Record<string, string[] | number>> = {}, maxBu
       quotaTenantPointsPerSecond: ['*=0'],
       quotaDeviceMessagesPerSecond: ['*=0'],
       quotaDevicePointsPerSecond: ['*=0'],
+      quotaTenantRequestsPerSecond: ['*=0'],
+      quotaPrincipalRequestsPerSecond: ['*=0'],
       quotaBurstSeconds: 1,
       ...settings,
     } as never),
@@ -121,9 +123,14 @@ test('limits come from the plan, with * for any other plan and 0 as unlimited', 
     quotaTenantPointsPerSecond: ['*=0'],
     quotaDeviceMessagesPerSecond: ['pro=50'],
     quotaDevicePointsPerSecond: ['*=0'],
+    quotaTenantRequestsPerSecond: ['*=20', 'pro=200'],
+    quotaPrincipalRequestsPerSecond: ['*=0'],
     quotaBurstSeconds: 10,
   });
   assert.equal(limitsOf('free').tenantMessagesPerSecond, 100);
+  assert.equal(limitsOf('free').tenantRequestsPerSecond, 20);
+  assert.equal(limitsOf('pro').tenantRequestsPerSecond, 200);
+  assert.equal(limitsOf('pro').principalRequestsPerSecond, 0);
   assert.equal(limitsOf('pro').tenantMessagesPerSecond, 1000);
   assert.equal(limitsOf('internal').tenantMessagesPerSecond, 0);
   assert.equal(limitsOf('free').deviceMessagesPerSecond, 0);

@@ -471,6 +471,20 @@ export const SETTINGS = {
     pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,9}$',
     doc: 'Telemetry points one device may send per second per plan as PLAN=RATE (`*` for any other plan; 0 is unlimited). Comma-separated in the environment.',
   },
+  quotaTenantRequestsPerSecond: {
+    flag: 'quota-tenant-requests-per-second',
+    env: 'PALISADE_QUOTA_TENANT_REQUESTS_PER_SECOND',
+    type: 'string-list',
+    pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,9}$',
+    doc: 'API requests a tenant may make per second, all its credentials together, per plan as PLAN=RATE (`*` for any other plan; 0 is unlimited). Comma-separated in the environment.',
+  },
+  quotaPrincipalRequestsPerSecond: {
+    flag: 'quota-principal-requests-per-second',
+    env: 'PALISADE_QUOTA_PRINCIPAL_REQUESTS_PER_SECOND',
+    type: 'string-list',
+    pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,9}$',
+    doc: 'API requests one credential (API key, client, user) may make per second, per plan as PLAN=RATE (`*` for any other plan; 0 is unlimited). Comma-separated in the environment.',
+  },
   quotaBurstSeconds: {
     flag: 'quota-burst-seconds',
     env: 'PALISADE_QUOTA_BURST_SECONDS',
@@ -483,7 +497,7 @@ export const SETTINGS = {
     env: 'PALISADE_QUOTA_MAX_BUCKETS',
     type: 'integer',
     minimum: 1,
-    doc: 'Most per-device rate-limit buckets held in memory; idle (refilled) ones are dropped first.',
+    doc: 'Most per-device, and separately most per-credential, rate-limit buckets held in memory; idle (refilled) ones are dropped first.',
   },
   quotaUsageWindowMs: {
     flag: 'quota-usage-window-ms',
@@ -491,6 +505,27 @@ export const SETTINGS = {
     type: 'integer',
     minimum: 1000,
     doc: 'Length of the window whose accepted and refused telemetry `GET /v1/usage` reports.',
+  },
+  hstsMaxAgeSeconds: {
+    flag: 'hsts-max-age-seconds',
+    env: 'PALISADE_HSTS_MAX_AGE_SECONDS',
+    type: 'integer',
+    minimum: 0,
+    doc: 'max-age of the Strict-Transport-Security header sent when serving TLS (0 sends none).',
+  },
+  corsMaxOrigins: {
+    flag: 'cors-max-origins',
+    env: 'PALISADE_CORS_MAX_ORIGINS',
+    type: 'integer',
+    minimum: 1,
+    doc: 'Most origins one tenant may put on its CORS allow-list.',
+  },
+  corsMaxAgeSeconds: {
+    flag: 'cors-max-age-seconds',
+    env: 'PALISADE_CORS_MAX_AGE_SECONDS',
+    type: 'integer',
+    minimum: 0,
+    doc: 'How long a browser may cache a CORS preflight answer (Access-Control-Max-Age).',
   },
 } as const satisfies Record<string, SettingSpec>;
 
@@ -564,9 +599,14 @@ export interface Settings {
   quotaTenantPointsPerSecond: string[];
   quotaDeviceMessagesPerSecond: string[];
   quotaDevicePointsPerSecond: string[];
+  quotaTenantRequestsPerSecond: string[];
+  quotaPrincipalRequestsPerSecond: string[];
   quotaBurstSeconds: number;
   quotaMaxBuckets: number;
   quotaUsageWindowMs: number;
+  hstsMaxAgeSeconds: number;
+  corsMaxOrigins: number;
+  corsMaxAgeSeconds: number;
 }
 
 export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } = {
@@ -636,7 +676,12 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   quotaTenantPointsPerSecond: ['*=0'],
   quotaDeviceMessagesPerSecond: ['*=0'],
   quotaDevicePointsPerSecond: ['*=0'],
+  quotaTenantRequestsPerSecond: ['*=0'],
+  quotaPrincipalRequestsPerSecond: ['*=0'],
   quotaBurstSeconds: 10,
   quotaMaxBuckets: 100_000,
   quotaUsageWindowMs: 60_000,
+  hstsMaxAgeSeconds: 31_536_000,
+  corsMaxOrigins: 20,
+  corsMaxAgeSeconds: 600,
 };

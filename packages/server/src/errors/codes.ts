@@ -94,6 +94,14 @@ export const ERROR_CODES = {
     status: 429,
     title: "The message is over a rate of the tenant's plan",
   },
+  PALISADE_RATE_LIMITED: {
+    status: 429,
+    title: "The request is over a request rate of the tenant's plan",
+  },
+  PALISADE_ORIGIN_NOT_ALLOWED: {
+    status: 403,
+    title: "The request's Origin is not on the tenant's CORS allow-list",
+  },
   PALISADE_EDGE_UNAUTHENTICATED: {
     status: 401,
     title: 'The edge enrollment token or node credential is not valid',

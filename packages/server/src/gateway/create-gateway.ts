@@ -3,15 +3,19 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Authorizer, PolicyService, RoleService } from '../authz/index.ts';
 import type { CredentialVerifier, TenantAdmin } from '../control/index.ts';
+import type { CorsSettings } from '../cors/index.ts';
 import type { DeviceServices } from '../devices/index.ts';
 import type { EdgeCredentialSync, EdgeService } from '../edge/index.ts';
 import type { KeyRotation } from '../keys/index.ts';
 import type { TenantLedger } from '../ledger/index.ts';
+import type { RequestQuotas } from '../quotas/index.ts';
 import type { CollectionService, RecordService } from '../records/index.ts';
 import { installAuth } from './auth-hook.ts';
+import { installCors } from './cors-hook.ts';
 import { installMetrics } from './metrics.ts';
 import { installOpenApi } from './openapi.ts';
 import { installProblemHandlers } from './problem-handler.ts';
+import { installRateLimits } from './rate-limit-hook.ts';
 import { collectionRoutes } from './routes/collection-routes.ts';
 import { deviceRoutes } from './routes/device-routes.ts';
 import { edgeRoutes } from './routes/edge-routes.ts';
@@ -22,9 +26,11 @@ import { platformTenantRoutes } from './routes/platform-tenant-routes.ts';
 import { policyRoutes } from './routes/policy-routes.ts';
 import { recordRoutes } from './routes/record-routes.ts';
 import { roleRoutes } from './routes/role-routes.ts';
+import { settingsRoutes } from './routes/settings-routes.ts';
 import { type SystemProbes, systemRoutes } from './routes/system-routes.ts';
 import { telemetryRoutes } from './routes/telemetry-routes.ts';
 import { usageRoutes } from './routes/usage-routes.ts';
+import { installSecurityHeaders } from './security-headers.ts';
 import { httpsServerFactory, type TlsFiles } from './tls-listener.ts';
 import { installValidators } from './validation.ts';
 
@@ -54,6 +60,12 @@ export interface GatewayOptions {
   readonly keys?: KeyRotation | undefined;
   /** Serve HTTPS (hybrid post-quantum key exchange preferred) with these PEM files. */
   readonly tls?: TlsFiles | undefined;
+  /** `max-age` of Strict-Transport-Security, sent only with `tls`; 0 sends none. */
+  readonly hstsMaxAgeSeconds: number;
+  /** API request rate limits per tenant and per principal, charged after authentication. */
+  readonly rateLimits: RequestQuotas;
+  /** The tenants' CORS allow-lists, and how long a browser may cache a preflight answer. */
+  readonly cors: { readonly settings: CorsSettings; readonly maxAgeSeconds: number };
   readonly ledger: TenantLedger;
   /** Registry served on `/metrics`; other listeners (MQTT) add their metrics to it. */
   readonly metrics?: Registry | undefined;
@@ -84,7 +96,13 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   );
   installValidators(app);
   installProblemHandlers(app);
+  installSecurityHeaders(app, {
+    tls: options.tls !== undefined,
+    hstsMaxAgeSeconds: options.hstsMaxAgeSeconds,
+  });
   installAuth(app, options.verifier, options.authz.authorizer, options.closing);
+  installCors(app, options.cors.settings, options.cors.maxAgeSeconds);
+  installRateLimits(app, options.rateLimits);
   const metrics = installMetrics(app, options.metrics);
   const openApi = installOpenApi(app, { title: 'Palisade API', version: options.version });
   systemRoutes(app, { ready: options.probes.ready, openApi }, metrics);
@@ -93,13 +111,14 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   recordRoutes(app, options.records, options.pageSizeMax);
   if (options.keys !== undefined) keyRoutes(app, options.keys, options.tenants);
   ledgerRoutes(app, options);
+  settingsRoutes(app, options.cors.settings);
   roleRoutes(app, options.authz.roles);
   policyRoutes(app, options.authz.policies, options.authz.policySetMaxChars);
   if (options.devices !== undefined) {
     deviceRoutes(app, options.devices, options.pageSizeMax);
     telemetryRoutes(app, options.devices, options.pageSizeMax);
     const quotas = options.devices.telemetry.quotas;
-    if (quotas !== undefined) usageRoutes(app, quotas);
+    if (quotas !== undefined) usageRoutes(app, quotas, options.rateLimits);
   }
   if (options.edge !== undefined) {
     edgeRoutes(app, options.edge.service, {

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { type ErrorCode, PalisadeError, type ProblemDetail } from '../errors/index.ts';
-import { QuotaExceededError, rateLimitHeaders } from '../quotas/index.ts';
+import { OverLimitError, rateLimitHeaders } from '../quotas/index.ts';
 
 const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'PALISADE_PAYLOAD_TOO_LARGE',
@@ -12,7 +12,7 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 
 /** Sends an RFC 9457 problem document. */
 export function sendProblem(reply: FastifyReply, error: PalisadeError): FastifyReply {
-  if (error instanceof QuotaExceededError) reply.headers(rateLimitHeaders(error.quota));
+  if (error instanceof OverLimitError) reply.headers(rateLimitHeaders(error.quota));
   return reply.code(error.status).type('application/problem+json').send(error.toProblem());
 }
 

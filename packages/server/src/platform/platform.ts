@@ -10,6 +10,7 @@ import { type Bus, LedgerRelay, openBus } from '../bus/index.ts';
 import { GroupCommitter } from '../commit/index.ts';
 import { ConfigError, DEFAULT_SETTINGS, type Settings } from '../config/index.ts';
 import { CredentialVerifier, ensureAdminToken, TenantAdmin } from '../control/index.ts';
+import { CorsSettings } from '../cors/index.ts';
 import { type DeviceServices, openDeviceServices } from '../devices/index.ts';
 import { EdgeCredentialSync, EdgeService } from '../edge/index.ts';
 import { createGateway, serverGroups } from '../gateway/index.ts';
@@ -27,6 +28,7 @@ import {
   type MqttWsOptions,
   startMqttListener,
 } from '../mqtt/index.ts';
+import { planLimits, RequestQuotas } from '../quotas/index.ts';
 import {
   CollectionService,
   RecordService,
@@ -226,6 +228,23 @@ export async function startPlatform(
         policySetMaxChars: settings.policySetMaxChars,
       },
       keys: rotation,
+      rateLimits: new RequestQuotas({
+        limitsOf: planLimits(settings),
+        maxBuckets: settings.quotaMaxBuckets,
+        usageWindowMs: settings.quotaUsageWindowMs,
+        metrics,
+      }),
+      cors: {
+        settings: new CorsSettings({
+          store: stores.controlPlane.cors,
+          locate,
+          committer,
+          maxOrigins: settings.corsMaxOrigins,
+          ttlMs: settings.authCacheTtlMs,
+        }),
+        maxAgeSeconds: settings.corsMaxAgeSeconds,
+      },
+      hstsMaxAgeSeconds: settings.hstsMaxAgeSeconds,
       tls:
         settings.tlsCert === undefined || settings.tlsKey === undefined
           ? undefined

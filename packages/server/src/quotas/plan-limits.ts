@@ -4,6 +4,10 @@ export interface PlanLimits {
   readonly tenantPointsPerSecond: number;
   readonly deviceMessagesPerSecond: number;
   readonly devicePointsPerSecond: number;
+  /** API requests a tenant may make per second, all its principals together. */
+  readonly tenantRequestsPerSecond: number;
+  /** API requests one principal (API key, client, user) may make per second. */
+  readonly principalRequestsPerSecond: number;
   /** Bucket capacity in seconds of rate: how long a burst at full speed may last. */
   readonly burstSeconds: number;
 }
@@ -14,6 +18,8 @@ export interface QuotaSettings {
   readonly quotaTenantPointsPerSecond: readonly string[];
   readonly quotaDeviceMessagesPerSecond: readonly string[];
   readonly quotaDevicePointsPerSecond: readonly string[];
+  readonly quotaTenantRequestsPerSecond: readonly string[];
+  readonly quotaPrincipalRequestsPerSecond: readonly string[];
   readonly quotaBurstSeconds: number;
 }
 
@@ -33,6 +39,8 @@ export function planLimits(settings: QuotaSettings): (plan: string) => PlanLimit
   const tp = perPlan(settings.quotaTenantPointsPerSecond);
   const dm = perPlan(settings.quotaDeviceMessagesPerSecond);
   const dp = perPlan(settings.quotaDevicePointsPerSecond);
+  const tr = perPlan(settings.quotaTenantRequestsPerSecond);
+  const pr = perPlan(settings.quotaPrincipalRequestsPerSecond);
   const cache = new Map<string, PlanLimits>();
   return (plan) => {
     let limits = cache.get(plan);
@@ -42,6 +50,8 @@ export function planLimits(settings: QuotaSettings): (plan: string) => PlanLimit
         tenantPointsPerSecond: tp(plan),
         deviceMessagesPerSecond: dm(plan),
         devicePointsPerSecond: dp(plan),
+        tenantRequestsPerSecond: tr(plan),
+        principalRequestsPerSecond: pr(plan),
         burstSeconds: settings.quotaBurstSeconds,
       };
       cache.set(plan, limits);

@@ -1,7 +1,16 @@
-import { PalisadeError } from '../errors/index.ts';
+import { type ErrorCode, PalisadeError } from '../errors/index.ts';
 
-/** Which bucket refused; a closed set, so metric labels stay bounded. */
-export type QuotaReason = 'tenant_messages' | 'tenant_points' | 'device_messages' | 'device_points';
+/** Which telemetry bucket refused; a closed set, so metric labels stay bounded. */
+export type TelemetryQuotaReason =
+  | 'tenant_messages'
+  | 'tenant_points'
+  | 'device_messages'
+  | 'device_points';
+
+/** Which API request bucket refused. */
+export type RequestQuotaReason = 'tenant_requests' | 'principal_requests';
+
+export type QuotaReason = TelemetryQuotaReason | RequestQuotaReason;
 
 /** The bucket state a refusal reports to the client. */
 export interface QuotaState {
@@ -16,17 +25,35 @@ export interface QuotaState {
   readonly retryAfterSeconds: number;
 }
 
-/** A message over its plan's rate: PALISADE_QUOTA_EXCEEDED (429), refused before any write. */
-export class QuotaExceededError extends PalisadeError {
+/** A refusal over one of the plan's rates; the problem handler adds the rate-limit headers. */
+export class OverLimitError extends PalisadeError {
   readonly quota: QuotaState;
 
+  constructor(code: ErrorCode, detail: string, quota: QuotaState) {
+    super(code, detail, [{ path: '', message: quota.reason }]);
+    this.quota = quota;
+  }
+}
+
+/** A message over its plan's rate: PALISADE_QUOTA_EXCEEDED (429), refused before any write. */
+export class QuotaExceededError extends OverLimitError {
   constructor(quota: QuotaState) {
     super(
       'PALISADE_QUOTA_EXCEEDED',
       `over the ${quota.reason.replace('_', ' ')} rate of the plan; retry in ${quota.retryAfterSeconds}s`,
-      [{ path: '', message: quota.reason }],
+      quota,
     );
-    this.quota = quota;
+  }
+}
+
+/** An API request over the tenant's or the principal's request rate: PALISADE_RATE_LIMITED (429). */
+export class RateLimitedError extends OverLimitError {
+  constructor(quota: QuotaState) {
+    super(
+      'PALISADE_RATE_LIMITED',
+      `over the ${quota.reason === 'tenant_requests' ? "tenant's" : "credential's"} request rate of the plan; retry in ${quota.retryAfterSeconds}s`,
+      quota,
+    );
   }
 }
 

@@ -9,7 +9,7 @@
 import { type Counter, Gauge, Counter as PromCounter, type Registry } from 'prom-client';
 import type { TenantContext } from '../tenancy/index.ts';
 import type { PlanLimits } from './plan-limits.ts';
-import { QuotaExceededError, type QuotaReason } from './quota-error.ts';
+import { QuotaExceededError, type TelemetryQuotaReason } from './quota-error.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export interface TelemetryQuotaOptions {
@@ -58,7 +58,7 @@ export interface TenantUsage {
   };
 }
 
-const REASONS: readonly QuotaReason[] = [
+const REASONS: readonly TelemetryQuotaReason[] = [
   'tenant_messages',
   'tenant_points',
   'device_messages',
@@ -69,7 +69,7 @@ export class TelemetryQuotas {
   readonly #options: TelemetryQuotaOptions;
   readonly #clock: () => number;
   readonly #tenants = new Map<string, TenantEntry>();
-  readonly #refusals: Record<QuotaReason, { inc(): void }>;
+  readonly #refusals: Record<TelemetryQuotaReason, { inc(): void }>;
   #devices = 0;
 
   constructor(options: TelemetryQuotaOptions) {
@@ -89,7 +89,7 @@ export class TelemetryQuotas {
         counter.inc({ reason }, 0);
         return [reason, counter.labels({ reason })];
       }),
-    ) as Record<QuotaReason, { inc(): void }>;
+    ) as Record<TelemetryQuotaReason, { inc(): void }>;
     const devices = () => this.#devices;
     new Gauge({
       name: 'palisade_quota_device_buckets',
@@ -247,7 +247,7 @@ export class TelemetryQuotas {
     burst: number,
     cost: number,
     points: number,
-    reason: QuotaReason,
+    reason: TelemetryQuotaReason,
     now: number,
     messages = 1,
   ): void {

@@ -4,6 +4,7 @@ export type {
   TenantAuthzReader,
   TenantAuthzWriter,
 } from './authz-types.ts';
+export type { ControlPlaneCorsStore } from './cors-types.ts';
 export type {
   Aggregate,
   AggregateQuery,

@@ -1,11 +1,12 @@
 import type { NodeKey, TreeNode } from '@palisade/ledger';
 import type { Tenant, TenantStatus } from '../tenancy/index.ts';
+import type { TenantAuthzReader, TenantAuthzWriter } from './authz-types.ts';
+import type { ControlPlaneCorsStore } from './cors-types.ts';
 import type {
   ControlPlaneDeviceIndex,
   TenantDeviceReader,
   TenantDeviceWriter,
 } from './device-types.ts';
-import type { TenantAuthzReader, TenantAuthzWriter } from './authz-types.ts';
 import type { TenantEdgeReader, TenantEdgeWriter } from './edge-types.ts';
 import type {
   ControlPlaneKeyStore,
@@ -55,6 +56,8 @@ export interface ControlPlaneStore {
   readonly keys: ControlPlaneKeyStore;
   /** The platform-wide index of device credentials. */
   readonly devices: ControlPlaneDeviceIndex;
+  /** Each tenant's CORS allow-list. */
+  readonly cors: ControlPlaneCorsStore;
   migrate(): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { TelemetryQuotas } from '../../quotas/index.ts';
+import type { RequestQuotas, TelemetryQuotas } from '../../quotas/index.ts';
 import { tenantOf } from '../auth-hook.ts';
 
 const RATE = { type: 'integer', description: 'per second; 0 is unlimited' } as const;
@@ -17,7 +17,7 @@ const COUNTS = {
 } as const;
 const USAGE = {
   type: 'object',
-  required: ['tenant', 'plan', 'limits', 'window', 'messages', 'points'],
+  required: ['tenant', 'plan', 'limits', 'window', 'messages', 'points', 'requests'],
   properties: {
     tenant: { type: 'string' },
     plan: { type: 'string' },
@@ -28,6 +28,8 @@ const USAGE = {
         'tenantPointsPerSecond',
         'deviceMessagesPerSecond',
         'devicePointsPerSecond',
+        'tenantRequestsPerSecond',
+        'principalRequestsPerSecond',
         'burstSeconds',
       ],
       properties: {
@@ -35,6 +37,8 @@ const USAGE = {
         tenantPointsPerSecond: RATE,
         deviceMessagesPerSecond: RATE,
         devicePointsPerSecond: RATE,
+        tenantRequestsPerSecond: RATE,
+        principalRequestsPerSecond: RATE,
         burstSeconds: { type: 'integer' },
       },
     },
@@ -45,21 +49,33 @@ const USAGE = {
     },
     messages: COUNTS,
     points: COUNTS,
+    requests: { ...COUNTS, description: 'API requests of all the tenant credentials' },
   },
 } as const;
 
-/** `GET /v1/usage`: the caller's tenant plan, its telemetry rate limits and this window's usage. */
-export function usageRoutes(app: FastifyInstance, quotas: TelemetryQuotas): void {
+/**
+ * `GET /v1/usage`: the caller's tenant plan, its telemetry and request rate limits and this
+ * window's usage.
+ */
+export function usageRoutes(
+  app: FastifyInstance,
+  telemetry: TelemetryQuotas,
+  requests: RequestQuotas,
+): void {
   app.get('/v1/usage', {
     config: { auth: 'usage:read' },
     schema: {
-      summary: "The tenant's plan, its telemetry rate limits and the current window's usage",
+      summary: "The tenant's plan, its rate limits and the current window's usage",
       tags: ['usage'],
       response: { 200: USAGE },
     },
     handler: async (request) => {
       const context = tenantOf(request);
-      return { tenant: context.tenantId, ...quotas.usage(context) };
+      return {
+        tenant: context.tenantId,
+        ...telemetry.usage(context),
+        requests: requests.usage(context),
+      };
     },
   });
 }

@@ -74,4 +74,15 @@ export const PG_CONTROL_PLANE_MIGRATIONS: readonly PgMigration[] = [
     // Keys issued before roles existed could do everything: they keep doing so as owners.
     sql: `ALTER TABLE api_keys ADD COLUMN roles jsonb NOT NULL DEFAULT '["owner"]';`,
   },
+  {
+    version: 6,
+    sql: `
+      CREATE TABLE tenant_cors_origins (
+        tenant_id uuid NOT NULL REFERENCES tenants (id),
+        origin text NOT NULL,
+        PRIMARY KEY (tenant_id, origin)
+      );
+      CREATE INDEX tenant_cors_origins_by_origin ON tenant_cors_origins (origin);
+    `,
+  },
 ];

@@ -10,6 +10,7 @@ import type {
   StoredCredential,
 } from '../types.ts';
 import { PG_CONTROL_PLANE_MIGRATIONS } from './control-plane-migrations.ts';
+import { PgCorsOrigins } from './postgres-cors-store.ts';
 import { PgDeviceIndex } from './postgres-device-index.ts';
 import { PgControlPlaneKeys } from './postgres-key-store.ts';
 import { migratePostgres } from './postgres-migrate.ts';
@@ -19,6 +20,7 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
   readonly kind = 'postgres';
   readonly keys: PgControlPlaneKeys;
   readonly devices: PgDeviceIndex;
+  readonly cors: PgCorsOrigins;
   readonly #url: string;
   readonly #pool: pg.Pool;
 
@@ -28,6 +30,7 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
     this.#pool.on('error', () => undefined);
     this.keys = new PgControlPlaneKeys(this.#pool);
     this.devices = new PgDeviceIndex(this.#pool);
+    this.cors = new PgCorsOrigins(this.#pool);
   }
 
   async migrate(): Promise<void> {

@@ -74,4 +74,15 @@ export const CONTROL_PLANE_MIGRATIONS: readonly Migration[] = [
     // Keys issued before roles existed could do everything: they keep doing so as owners.
     sql: `ALTER TABLE api_keys ADD COLUMN roles TEXT NOT NULL DEFAULT '["owner"]';`,
   },
+  {
+    version: 6,
+    sql: `
+      CREATE TABLE tenant_cors_origins (
+        tenant_id TEXT NOT NULL REFERENCES tenants (id),
+        origin TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, origin)
+      ) STRICT;
+      CREATE INDEX tenant_cors_origins_by_origin ON tenant_cors_origins (origin);
+    `,
+  },
 ];

@@ -10,6 +10,7 @@ import type {
   StoredCredential,
 } from '../types.ts';
 import { CONTROL_PLANE_MIGRATIONS } from './control-plane-migrations.ts';
+import { SqliteCorsOrigins } from './sqlite-cors-store.ts';
 import { migrateSqlite, openSqlite } from './sqlite-database.ts';
 import { SqliteDeviceIndex } from './sqlite-device-index.ts';
 import { SqliteControlPlaneKeys } from './sqlite-key-store.ts';
@@ -19,6 +20,7 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
   readonly kind = 'sqlite';
   readonly keys: SqliteControlPlaneKeys;
   readonly devices: SqliteDeviceIndex;
+  readonly cors: SqliteCorsOrigins;
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
 
@@ -26,6 +28,7 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
     this.#db = openSqlite(path);
     this.keys = new SqliteControlPlaneKeys(this.#db);
     this.devices = new SqliteDeviceIndex(this.#db);
+    this.cors = new SqliteCorsOrigins(this.#db);
   }
 
   #sql(sql: string): StatementSync {

@@ -1,0 +1,116 @@
+/**
+ * Each tenant's CORS allow-list: which browser origins may call the API with the tenant's
+ * credentials. Stored in the control plane (a preflight carries no credential, so it can only
+ * be answered from what all tenants allow), changed by the tenant with a ledger entry, and
+ * cached here for `ttlMs` like credentials: a change in this process applies at once, other
+ * processes see it within the TTL. Both caches are bounded, so a flood of made-up origins
+ * cannot grow memory.
+ */
+import type { GroupCommitter } from '../commit/index.ts';
+import { PalisadeError } from '../errors/index.ts';
+import type { TenantStoreLocator } from '../records/index.ts';
+import type { ControlPlaneCorsStore } from '../store/index.ts';
+import type { TenantContext } from '../tenancy/index.ts';
+import { originProblem } from './origin.ts';
+
+/** Most cached allow-lists and cached preflight answers, each. */
+const CACHE_MAX = 10_000;
+
+export interface CorsSettingsOptions {
+  readonly store: ControlPlaneCorsStore;
+  readonly locate: TenantStoreLocator;
+  readonly committer: GroupCommitter;
+  /** Most origins on one tenant's list. */
+  readonly maxOrigins: number;
+  /** How long a looked-up list or preflight answer is reused, in milliseconds. */
+  readonly ttlMs: number;
+}
+
+interface Cached<T> {
+  readonly value: T;
+  readonly expires: number;
+}
+
+export class CorsSettings {
+  readonly #options: CorsSettingsOptions;
+  readonly #lists = new Map<string, Cached<ReadonlySet<string>>>();
+  readonly #preflights = new Map<string, Cached<boolean>>();
+
+  constructor(options: CorsSettingsOptions) {
+    this.#options = options;
+  }
+
+  /** The tenant's allowed origins, sorted. */
+  origins(context: TenantContext): Promise<string[]> {
+    return this.#options.store.listOrigins(context.tenantId);
+  }
+
+  /**
+   * Replaces the tenant's list: validated whole (each bad origin named), stored, and recorded
+   * in the tenant's ledger as `settings.cors.update`.
+   */
+  async replace(context: TenantContext, origins: readonly string[]): Promise<string[]> {
+    const problems = origins.flatMap((origin, index) => {
+      const problem = originProblem(origin);
+      return problem === undefined ? [] : [{ path: `/body/origins/${index}`, message: problem }];
+    });
+    if (problems.length > 0)
+      throw new PalisadeError(
+        'PALISADE_INVALID_REQUEST',
+        `${problems[0]!.path} ${problems[0]!.message}`,
+        problems,
+      );
+    if (origins.length > this.#options.maxOrigins)
+      throw new PalisadeError(
+        'PALISADE_INVALID_REQUEST',
+        `/body/origins has more than ${this.#options.maxOrigins} origins (the corsMaxOrigins setting)`,
+      );
+    const sorted = [...new Set(origins)].sort();
+    await this.#options.committer.submit(
+      await this.#options.locate(context),
+      async (_tx, record) => {
+        await this.#options.store.replaceOrigins(context.tenantId, sorted);
+        record({
+          actor: context.actor.id,
+          action: 'settings.cors.update',
+          resource: 'settings/cors',
+          state: { origins: sorted },
+        });
+      },
+    );
+    this.#lists.delete(context.tenantId);
+    this.#preflights.clear();
+    return sorted;
+  }
+
+  /**
+   * Whether the tenant allows `origin`: a boolean when the list is cached (the common case,
+   * no promise), else a promise of it.
+   */
+  allows(context: TenantContext, origin: string): boolean | Promise<boolean> {
+    const now = Date.now();
+    const cached = this.#lists.get(context.tenantId);
+    if (cached !== undefined && cached.expires > now) return cached.value.has(origin);
+    return this.#options.store.listOrigins(context.tenantId).then((origins) => {
+      const value = new Set(origins);
+      remember(this.#lists, context.tenantId, { value, expires: now + this.#options.ttlMs });
+      return value.has(origin);
+    });
+  }
+
+  /** Whether some active tenant allows `origin`: what a preflight, which names no tenant, can answer. */
+  async anyAllows(origin: string): Promise<boolean> {
+    const now = Date.now();
+    const cached = this.#preflights.get(origin);
+    if (cached !== undefined && cached.expires > now) return cached.value;
+    const value =
+      originProblem(origin) === undefined && (await this.#options.store.anyAllows(origin));
+    remember(this.#preflights, origin, { value, expires: now + this.#options.ttlMs });
+    return value;
+  }
+}
+
+function remember<T>(cache: Map<string, Cached<T>>, key: string, entry: Cached<T>): void {
+  if (cache.size >= CACHE_MAX) cache.clear();
+  cache.set(key, entry);
+}

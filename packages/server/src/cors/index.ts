@@ -1,0 +1,1 @@
+export { CorsSettings, type CorsSettingsOptions } from './cors-settings.ts';

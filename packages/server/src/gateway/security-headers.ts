@@ -1,0 +1,55 @@
+import type { FastifyInstance } from 'fastify';
+
+/** The pages served under `/t/{slug}/…` (sign-in, consent, device flow) rather than JSON. */
+const PAGE_PREFIX = '/t/';
+
+/** A JSON API loads nothing and is never framed. */
+const API_CSP = "default-src 'none'; frame-ancestors 'none'";
+
+/**
+ * Server-rendered pages may load their own scripts, styles and images, never inline script,
+ * plugins or another base. No `form-action`: browsers apply it to the redirect that follows a
+ * posted consent form, which leads to the client's redirect URI on another origin.
+ */
+const PAGE_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+  "object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+export interface SecurityHeaderOptions {
+  /** True when the gateway serves HTTPS: only then is HSTS sent. */
+  readonly tls: boolean;
+  /** `max-age` of Strict-Transport-Security; 0 sends none. */
+  readonly hstsMaxAgeSeconds: number;
+}
+
+/**
+ * Security headers on every response, errors included: nosniff, frame denial, no referrer, a
+ * Content-Security-Policy per route type (the API's `default-src 'none'`, the pages' `'self'`
+ * without inline script) and HSTS when serving TLS. Each set is made once; a request sets the
+ * headers on the raw response, so routes that write to it directly keep them too, and a route
+ * may still override one with `reply.header`. Registered before authentication, so refusals
+ * carry them.
+ */
+export function installSecurityHeaders(app: FastifyInstance, options: SecurityHeaderOptions): void {
+  const common: [string, string][] = [
+    ['x-content-type-options', 'nosniff'],
+    ['x-frame-options', 'DENY'],
+    ['referrer-policy', 'no-referrer'],
+  ];
+  if (options.tls && options.hstsMaxAgeSeconds > 0)
+    common.push(['strict-transport-security', `max-age=${options.hstsMaxAgeSeconds}`]);
+  const api: readonly [string, string][] = [...common, ['content-security-policy', API_CSP]];
+  const pages: readonly [string, string][] = [
+    ...common,
+    ['content-security-policy', PAGE_CSP],
+    ['cross-origin-opener-policy', 'same-origin'],
+  ];
+  // A callback hook: an async one costs a promise per request.
+  app.addHook('onRequest', (request, reply, done) => {
+    const route = request.routeOptions.url;
+    const headers = route?.startsWith(PAGE_PREFIX) ? pages : api;
+    const raw = reply.raw;
+    for (const [name, value] of headers) raw.setHeader(name, value);
+    done();
+  });
+}

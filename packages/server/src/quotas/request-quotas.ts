@@ -1,0 +1,265 @@
+/**
+ * API request rate limits per tenant and per principal (API key, service client, user), from
+ * the tenant's plan. The gateway charges every authenticated tenant request here after
+ * authentication and before the body is read, so a tenant over its rate costs one map lookup
+ * and a refusal. Each tenant has one entry holding its bucket, its principals' buckets and
+ * its usage counters of the current window; principal buckets are bounded across tenants and
+ * idle (refilled) ones are dropped first when the bound is hit, which loses nothing.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { TenantContext } from '../tenancy/index.ts';
+import type { PlanLimits } from './plan-limits.ts';
+import { RateLimitedError, type RequestQuotaReason } from './quota-error.ts';
+import { TokenBucket } from './token-bucket.ts';
+
+export interface RequestQuotaOptions {
+  /** The limits of a plan (see `planLimits`). */
+  readonly limitsOf: (plan: string) => PlanLimits;
+  /** Most principal buckets held in memory, across tenants. */
+  readonly maxBuckets: number;
+  /** Length of the usage window `GET /v1/usage` reports, in milliseconds. */
+  readonly usageWindowMs: number;
+  readonly clock?: (() => number) | undefined;
+  readonly metrics?: Registry | undefined;
+}
+
+/**
+ * The draft-ietf-httpapi-ratelimit-headers fields of an admitted request: `policy` names
+ * every limit that applies (`RateLimit-Policy`), `status` what is left of each (`RateLimit`).
+ */
+export interface RateLimitFields {
+  readonly policy: string;
+  readonly status: string;
+}
+
+interface TenantEntry {
+  limits: PlanLimits;
+  readonly requests: TokenBucket;
+  readonly principals: Map<string, TokenBucket>;
+  windowStart: number;
+  accepted: number;
+  refused: number;
+}
+
+/** What `GET /v1/usage` reports of API requests in the current window. */
+export interface RequestUsage {
+  readonly accepted: number;
+  readonly refused: number;
+  /** What the tenant bucket holds now; null when the plan has no tenant request limit. */
+  readonly remaining: number | null;
+}
+
+export class RequestQuotas {
+  readonly #options: RequestQuotaOptions;
+  readonly #clock: () => number;
+  readonly #tenants = new Map<string, TenantEntry>();
+  readonly #policies = new Map<PlanLimits, string>();
+  readonly #refusals: Record<RequestQuotaReason, { inc(): void }>;
+  #principals = 0;
+
+  constructor(options: RequestQuotaOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? Date.now;
+    const registers = options.metrics === undefined ? [] : [options.metrics];
+    const counter = new Counter({
+      name: 'palisade_rate_limited_requests_total',
+      help: 'API requests refused over a plan request rate, by the bucket that refused',
+      labelNames: ['reason'] as const,
+      registers,
+    });
+    const child = (reason: RequestQuotaReason) => {
+      counter.inc({ reason }, 0);
+      return counter.labels({ reason });
+    };
+    this.#refusals = {
+      tenant_requests: child('tenant_requests'),
+      principal_requests: child('principal_requests'),
+    };
+    const principals = () => this.#principals;
+    new Gauge({
+      name: 'palisade_rate_limit_principal_buckets',
+      help: 'Principal request rate-limit buckets held in memory',
+      registers,
+      collect() {
+        this.set(principals());
+      },
+    });
+  }
+
+  /**
+   * Charges one request to the tenant and to the principal acting. Returns the refusal
+   * (PALISADE_RATE_LIMITED, nothing charged), or the rate-limit fields for the response, or
+   * undefined when the plan sets no request limit.
+   */
+  admit(context: TenantContext): RateLimitedError | RateLimitFields | undefined {
+    const now = this.#clock();
+    const limits = this.#options.limitsOf(context.tenant.plan);
+    const tenant = this.#tenant(context.tenantId, limits, now);
+    const tenantRate = limits.tenantRequestsPerSecond;
+    const principalRate = limits.principalRequestsPerSecond;
+    if (tenantRate === 0 && principalRate === 0) {
+      tenant.accepted++;
+      return undefined;
+    }
+    const burst = limits.burstSeconds;
+    const principal =
+      principalRate === 0 ? undefined : this.#principal(tenant, context.actor.id, now);
+    if (principal !== undefined) {
+      const refusal = this.#check(
+        tenant,
+        principal,
+        principalRate,
+        burst,
+        'principal_requests',
+        now,
+      );
+      if (refusal !== undefined) return refusal;
+    }
+    if (tenantRate !== 0) {
+      const refusal = this.#check(
+        tenant,
+        tenant.requests,
+        tenantRate,
+        burst,
+        'tenant_requests',
+        now,
+      );
+      if (refusal !== undefined) return refusal;
+      tenant.requests.tokens -= 1;
+    }
+    if (principal !== undefined) principal.tokens -= 1;
+    tenant.accepted++;
+    let status = '';
+    if (tenantRate !== 0) status = state('tenant_requests', tenant.requests, tenantRate, burst);
+    if (principal !== undefined) {
+      const item = state('principal_requests', principal, principalRate, burst);
+      status = status === '' ? item : `${status}, ${item}`;
+    }
+    return { policy: this.#policy(limits), status };
+  }
+
+  /** The tenant's API requests in the current window and what its bucket holds now. */
+  usage(context: TenantContext): RequestUsage {
+    const now = this.#clock();
+    const limits = this.#options.limitsOf(context.tenant.plan);
+    const tenant = this.#tenant(context.tenantId, limits, now);
+    const rate = limits.tenantRequestsPerSecond;
+    if (rate !== 0) tenant.requests.refill(rate, rate * limits.burstSeconds, now);
+    return {
+      accepted: tenant.accepted,
+      refused: tenant.refused,
+      remaining: rate === 0 ? null : Math.max(0, Math.floor(tenant.requests.tokens)),
+    };
+  }
+
+  /** Principal buckets held now (for tests and the gauge). */
+  get principalBuckets(): number {
+    return this.#principals;
+  }
+
+  #check(
+    tenant: TenantEntry,
+    bucket: TokenBucket,
+    rate: number,
+    burst: number,
+    reason: RequestQuotaReason,
+    now: number,
+  ): RateLimitedError | undefined {
+    const capacity = rate * burst;
+    bucket.refill(rate, capacity, now);
+    if (bucket.covers(1, capacity)) return undefined;
+    tenant.refused++;
+    this.#refusals[reason].inc();
+    return new RateLimitedError({
+      reason,
+      quota: capacity,
+      windowSeconds: burst,
+      remaining: 0,
+      retryAfterSeconds: bucket.retryAfter(1, rate, capacity),
+    });
+  }
+
+  /** `RateLimit-Policy` of a plan, made once per plan. */
+  #policy(limits: PlanLimits): string {
+    let policy = this.#policies.get(limits);
+    if (policy === undefined) {
+      const { tenantRequestsPerSecond: t, principalRequestsPerSecond: p, burstSeconds: w } = limits;
+      const items: string[] = [];
+      if (t !== 0) items.push(`"tenant_requests";q=${t * w};w=${w}`);
+      if (p !== 0) items.push(`"principal_requests";q=${p * w};w=${w}`);
+      policy = items.join(', ');
+      this.#policies.set(limits, policy);
+    }
+    return policy;
+  }
+
+  #tenant(tenantId: string, limits: PlanLimits, now: number): TenantEntry {
+    const windowMs = this.#options.usageWindowMs;
+    const windowStart = now - (now % windowMs);
+    let tenant = this.#tenants.get(tenantId);
+    if (tenant === undefined) {
+      tenant = {
+        limits,
+        requests: new TokenBucket(limits.tenantRequestsPerSecond * limits.burstSeconds, now),
+        principals: new Map(),
+        windowStart,
+        accepted: 0,
+        refused: 0,
+      };
+      this.#tenants.set(tenantId, tenant);
+      return tenant;
+    }
+    tenant.limits = limits;
+    if (tenant.windowStart !== windowStart) {
+      tenant.windowStart = windowStart;
+      tenant.accepted = 0;
+      tenant.refused = 0;
+    }
+    return tenant;
+  }
+
+  #principal(tenant: TenantEntry, principalId: string, now: number): TokenBucket {
+    let bucket = tenant.principals.get(principalId);
+    if (bucket !== undefined) return bucket;
+    if (this.#principals >= this.#options.maxBuckets) this.#evict(now);
+    const { principalRequestsPerSecond: rate, burstSeconds } = tenant.limits;
+    bucket = new TokenBucket(rate * burstSeconds, now);
+    tenant.principals.set(principalId, bucket);
+    this.#principals++;
+    return bucket;
+  }
+
+  /**
+   * Drops every idle (refilled) principal bucket; if that is not enough to get under 90% of
+   * the bound, drops the oldest too (those principals start full again). Each pass frees a
+   * tenth of the bound, so the cost per request stays constant on average.
+   */
+  #evict(now: number): void {
+    const target = Math.floor(this.#options.maxBuckets * 0.9);
+    for (const tenant of this.#tenants.values()) {
+      const rate = tenant.limits.principalRequestsPerSecond;
+      const capacity = rate * tenant.limits.burstSeconds;
+      for (const [id, bucket] of tenant.principals) {
+        if (rate === 0 || bucket.idle(rate, capacity, now)) this.#drop(tenant, id);
+      }
+    }
+    for (const tenant of this.#tenants.values()) {
+      for (const id of tenant.principals.keys()) {
+        if (this.#principals <= target) return;
+        this.#drop(tenant, id);
+      }
+    }
+  }
+
+  #drop(tenant: TenantEntry, principalId: string): void {
+    if (tenant.principals.delete(principalId)) this.#principals--;
+  }
+}
+
+/** One `RateLimit` item: whole requests left and seconds until the bucket is full again. */
+function state(name: RequestQuotaReason, bucket: TokenBucket, rate: number, burst: number): string {
+  const capacity = rate * burst;
+  const remaining = Math.max(0, Math.floor(bucket.tokens));
+  const reset = Math.ceil((capacity - bucket.tokens) / rate);
+  return `"${name}";r=${remaining};t=${reset}`;
+}
