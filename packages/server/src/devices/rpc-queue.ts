@@ -129,8 +129,11 @@ export class RpcService implements RpcQueue {
       updatedAt: new Date(now).toISOString(),
     };
     const store = await this.#locate(context);
+    let viaEdge = false;
     await this.#committer.submit(store, async (tx, record) => {
-      if ((await tx.devices.getDevice(deviceId)) === undefined) throw deviceNotFound();
+      const device = await tx.devices.getDevice(deviceId);
+      if (device === undefined) throw deviceNotFound();
+      viaEdge = device.edgeNodeId !== null;
       await tx.devices.insertRpc(row);
       record({
         actor: context.actor.id,
@@ -155,7 +158,9 @@ export class RpcService implements RpcQueue {
       delivered = await this.#deliver(context, row, send);
       if (delivered) break;
     }
-    if (!delivered) {
+    // A device behind an edge node is reached through the node's next poll: the request stays
+    // queued (and the call waits) until the node takes it or the deadline passes.
+    if (!delivered && !viaEdge) {
       this.#waiters.delete(row.id);
       return (
         (await this.#change(context, deviceId, row.id, ['queued'], {

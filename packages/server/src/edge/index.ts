@@ -16,3 +16,12 @@ export {
   type Enrolled,
   type IssuedToken,
 } from './edge-service.ts';
+export { EDGE_RULES, EDGE_RULES_STORED } from './edge-rule-schema.ts';
+export { EdgeRuleService, type RuleBook } from './edge-rules.ts';
+export {
+  type EdgeRpcRequest,
+  EdgeRpcRelay,
+  type Exchange,
+  type RelayedResponse,
+  type ResponseOutcome,
+} from './edge-rpc.ts';

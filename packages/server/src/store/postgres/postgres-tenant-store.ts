@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { isUuid } from '../../ids/index.ts';
 import type { TenantAuthzReader } from '../authz-types.ts';
 import type { TenantDeviceReader } from '../device-types.ts';
+import type { TenantEdgeRuleReader } from '../edge-rule-types.ts';
 import type { TenantEdgeReader } from '../edge-types.ts';
 import type { SealedFields, TenantKeyReader } from '../key-types.ts';
 import {
@@ -28,6 +29,7 @@ import type {
 import type { TenantUserReader } from '../user-types.ts';
 import { PgTenantAuthz } from './postgres-authz-store.ts';
 import { PgTenantDevices } from './postgres-device-store.ts';
+import { PgTenantEdgeRules } from './postgres-edge-rule-store.ts';
 import { PgTenantEdge } from './postgres-edge-store.ts';
 import { PgTenantKeys, sealedFromRow, sealedParams } from './postgres-key-store.ts';
 import { PgTenantUsers } from './postgres-user-store.ts';
@@ -70,6 +72,7 @@ class PgTenantQueries implements TenantWriteTx {
   readonly keys: PgTenantKeys;
   readonly devices: PgTenantDevices;
   readonly edge: PgTenantEdge;
+  readonly edgeRules: PgTenantEdgeRules;
   readonly users: PgTenantUsers;
   readonly authz: PgTenantAuthz;
 
@@ -79,6 +82,7 @@ class PgTenantQueries implements TenantWriteTx {
     this.keys = new PgTenantKeys(db, tenantId);
     this.devices = new PgTenantDevices(db, tenantId);
     this.edge = new PgTenantEdge(db, tenantId);
+    this.edgeRules = new PgTenantEdgeRules(db, tenantId);
     this.users = new PgTenantUsers(db, tenantId);
     this.authz = new PgTenantAuthz(db, tenantId);
   }
@@ -366,6 +370,10 @@ class PgTenantReader implements TenantReader {
     listNodes: (page) => this.#read((q) => q.edge.listNodes(page)),
     getBatch: (nodeId, batchId) => this.#read((q) => q.edge.getBatch(nodeId, batchId)),
     listAlerts: (nodeId, page) => this.#read((q) => q.edge.listAlerts(nodeId, page)),
+  };
+  readonly edgeRules: TenantEdgeRuleReader = {
+    getRuleSet: (deviceType) => this.#read((q) => q.edgeRules.getRuleSet(deviceType)),
+    listRuleSets: (after, limit) => this.#read((q) => q.edgeRules.listRuleSets(after, limit)),
   };
   readonly users: TenantUserReader = {
     getUser: (id) => this.#read((q) => q.users.getUser(id)),

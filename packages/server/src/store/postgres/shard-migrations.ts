@@ -316,5 +316,19 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
           WHERE edge_node_id IS NOT NULL;
       `,
     },
+    {
+      version: 11,
+      sql: `
+        CREATE TABLE edge_rule_sets (
+          tenant_id uuid NOT NULL,
+          device_type text NOT NULL,
+          rules jsonb NOT NULL,
+          created_at timestamptz NOT NULL,
+          updated_at timestamptz NOT NULL,
+          PRIMARY KEY (tenant_id, device_type)
+        );
+        ${isolate('edge_rule_sets', role, 'SELECT, INSERT, UPDATE, DELETE')}
+      `,
+    },
   ];
 }

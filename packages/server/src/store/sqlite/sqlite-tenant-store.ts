@@ -23,6 +23,7 @@ import type {
 } from '../types.ts';
 import { SqliteTenantAuthz } from './sqlite-authz-store.ts';
 import { SqliteTenantDevices } from './sqlite-device-store.ts';
+import { SqliteTenantEdgeRules } from './sqlite-edge-rule-store.ts';
 import { SqliteTenantEdge } from './sqlite-edge-store.ts';
 import { SqliteTenantKeys, sealedColumns, sealedFromColumns } from './sqlite-key-store.ts';
 import { SqliteTenantUsers } from './sqlite-user-store.ts';
@@ -73,6 +74,7 @@ class SqliteTenantReader implements TenantReader {
   readonly keys: SqliteTenantKeys;
   readonly devices: SqliteTenantDevices;
   readonly edge: SqliteTenantEdge;
+  readonly edgeRules: SqliteTenantEdgeRules;
   readonly users: SqliteTenantUsers;
   readonly authz: SqliteTenantAuthz;
   constructor(db: DatabaseSync) {
@@ -80,6 +82,7 @@ class SqliteTenantReader implements TenantReader {
     this.keys = new SqliteTenantKeys((sql) => this.sql.get(sql));
     this.devices = new SqliteTenantDevices((sql) => this.sql.get(sql));
     this.edge = new SqliteTenantEdge((sql) => this.sql.get(sql));
+    this.edgeRules = new SqliteTenantEdgeRules((sql) => this.sql.get(sql));
     this.users = new SqliteTenantUsers((sql) => this.sql.get(sql));
     this.authz = new SqliteTenantAuthz((sql) => this.sql.get(sql));
   }

@@ -233,4 +233,15 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX devices_by_edge_node ON devices (edge_node_id, id) WHERE edge_node_id IS NOT NULL;
     `,
   },
+  {
+    version: 11,
+    sql: `
+      CREATE TABLE edge_rule_sets (
+        device_type TEXT PRIMARY KEY,
+        rules TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];

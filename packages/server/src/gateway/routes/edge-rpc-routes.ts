@@ -1,0 +1,77 @@
+import type { FastifyInstance } from 'fastify';
+import type { EdgeRpcRelay, RelayedResponse } from '../../edge/index.ts';
+import { UUID } from '../schemas.ts';
+
+const TIMESTAMP = { type: 'string', format: 'date-time' } as const;
+
+/**
+ * The node's RPC exchange (`POST /v1/edge/rpc`, node credential): answers of its devices go
+ * up, requests for them come down, waiting at most `waitMs` (a long poll bounded by
+ * `edgeRpcWaitMaxMs`) for one to arrive.
+ */
+export function edgeRpcRoutes(
+  app: FastifyInstance,
+  relay: EdgeRpcRelay,
+  options: { waitMaxMs: number; responsesMax: number },
+): void {
+  app.post<{ Body: { responses: RelayedResponse[]; waitMs: number } }>('/v1/edge/rpc', {
+    config: { auth: 'public' },
+    schema: {
+      summary:
+        "An edge node hands over its devices' RPC answers and waits (long poll) for requests to them",
+      tags: ['edge'],
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['responses', 'waitMs'],
+        properties: {
+          responses: {
+            type: 'array',
+            maxItems: options.responsesMax,
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['requestId', 'deviceId', 'response'],
+              properties: { requestId: UUID, deviceId: UUID, response: {} },
+            },
+          },
+          waitMs: { type: 'integer', minimum: 0, maximum: options.waitMaxMs },
+        },
+      },
+      response: {
+        200: {
+          type: 'object',
+          required: ['results', 'requests'],
+          properties: {
+            results: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['requestId', 'outcome'],
+                properties: {
+                  requestId: UUID,
+                  outcome: { enum: ['accepted', 'not-pending', 'not-found'] },
+                },
+              },
+            },
+            requests: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['requestId', 'deviceId', 'method', 'params', 'expiresAt'],
+                properties: {
+                  requestId: UUID,
+                  deviceId: UUID,
+                  method: { type: 'string' },
+                  params: {},
+                  expiresAt: TIMESTAMP,
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    handler: async (request) => relay.exchange(request.headers.authorization, request.body),
+  });
+}
