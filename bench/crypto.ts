@@ -1,9 +1,11 @@
 /**
  * `npm run bench -- crypto [--quick]`: what encrypted fields cost.
  *
- * - records/s created and read through the platform (Fastify `inject`: routing, auth, schema
- *   validation, group commit to SQLite with fsync, ledger; no sockets, whose noise would hide
- *   the difference) for a collection with two encrypted fields vs the same records unencrypted;
+ * - records/s created and read by id end to end, as in the records benchmark (a
+ *   `palisade start` process on SQLite, autocannon in another process, over HTTP), for a
+ *   collection with two encrypted fields vs the same records in an unencrypted collection of
+ *   the same server; phases alternate (plain, sealed, sealed, plain) so drift in the machine's
+ *   load falls on both sides;
  * - raw AES-256-GCM MB/s from node:crypto on 64 KiB messages (the limit);
  * - X-Wing data key wrap/unwrap per second.
  */
@@ -12,11 +14,32 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataKey, unwrapDataKey, wrapDataKey, XWingSecretKey } from '@palisade/crypto';
-import { loadSettings, startPlatform } from '@palisade/server';
+import { call, load, type Options, startPalisade } from './_processes.ts';
+import type { LoadFigures } from './_records-load.ts';
 
-const ADMIN = `pa_bench_${'b'.repeat(40)}`;
-/** Requests in flight at once. */
-const CONCURRENCY = 64;
+const ADMIN_TOKEN = `pa_bench_${randomBytes(24).toString('base64url')}`;
+/** Concurrent connections of the load generator, as in the records benchmark. */
+const CONNECTIONS = 64;
+/** Records created per collection before the read phases; reads cycle through them. */
+const READ_SET = 500;
+const SCHEMA = {
+  type: 'object',
+  required: ['name', 'ssn'],
+  properties: {
+    name: { type: 'string' },
+    ward: { type: 'string' },
+    ssn: { type: 'string' },
+    notes: { type: 'string' },
+  },
+};
+const BODY = JSON.stringify({
+  name: 'patient',
+  ward: 'B',
+  ssn: '123-45-6789',
+  notes: 'allergic to penicillin; follow-up in two weeks',
+});
+const COLLECTIONS = ['plain', 'sealed'] as const;
+type Collection = (typeof COLLECTIONS)[number];
 
 function perSecond(fn: () => void, ms: number): number {
   for (let i = 0; i < 20; i++) fn();
@@ -30,109 +53,81 @@ function perSecond(fn: () => void, ms: number): number {
 }
 
 async function recordRates(
-  records: number,
-): Promise<Record<string, { create: number; read: number }>> {
+  options: Options,
+): Promise<Record<Collection, { create: number; read: number }>> {
   const data = mkdtempSync(join(tmpdir(), 'palisade-bench-crypto-'));
-  const settings = loadSettings({
-    flags: { data, logLevel: 'silent', adminToken: ADMIN },
-    env: {},
-    configFile: null,
-  });
-  const platform = await startPlatform(settings, { listen: false });
-  const call = async (
-    method: 'GET' | 'POST' | 'PUT',
-    url: string,
-    token: string,
-    body?: unknown,
-  ) => {
-    const response = await platform.http.inject({
-      method,
-      url,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
-    });
-    return response.json();
-  };
+  const server = await startPalisade(ADMIN_TOKEN, ['--data', data, '--mqtt', 'off']);
   try {
-    const tenant = await call('POST', '/v1/platform/tenants', ADMIN, {
+    const { url } = server;
+    const tenant = await call<{ id: string }>(url, 'POST', '/v1/platform/tenants', ADMIN_TOKEN, {
       slug: 'bench',
       name: 'Bench',
     });
-    const key = (await call('POST', `/v1/platform/tenants/${tenant.id}/api-keys`, ADMIN, {}))
-      .secret as string;
-    const schema = {
-      type: 'object',
-      required: ['name', 'ssn'],
-      properties: {
-        name: { type: 'string' },
-        ward: { type: 'string' },
-        ssn: { type: 'string' },
-        notes: { type: 'string' },
-      },
-    };
-    await call('PUT', '/v1/collections/plain', key, { schema });
-    await call('PUT', '/v1/collections/sealed', key, { schema, encrypted: ['ssn', 'notes'] });
-    const out: Record<string, { create: number; read: number }> = {};
-    // Alternate the two collections in rounds so warm-up and disk state favour neither.
-    const ids: Record<string, string[]> = { plain: [], sealed: [] };
-    const createMs: Record<string, number> = { plain: 0, sealed: 0 };
-    const readMs: Record<string, number> = { plain: 0, sealed: 0 };
-    const round = records / 4;
-    for (let r = 0; r < 4; r++) {
-      for (const name of r % 2 === 0 ? ['plain', 'sealed'] : ['sealed', 'plain']) {
-        const start = performance.now();
-        for (let i = 0; i < round; i += CONCURRENCY) {
-          const batch = await Promise.all(
-            Array.from({ length: Math.min(CONCURRENCY, round - i) }, (_, j) =>
-              call('POST', `/v1/collections/${name}/records`, key, {
-                name: `patient ${r}-${i + j}`,
-                ward: 'B',
-                ssn: `${100 + j}-45-${1000 + i}`,
-                notes: 'allergic to penicillin; follow-up in two weeks',
-              }),
-            ),
-          );
-          ids[name]!.push(...batch.map((b) => b.id as string));
+    const { secret: key } = await call<{ secret: string }>(
+      url,
+      'POST',
+      `/v1/platform/tenants/${tenant.id}/api-keys`,
+      ADMIN_TOKEN,
+      {},
+    );
+    await call(url, 'PUT', '/v1/collections/plain', key, { schema: SCHEMA });
+    await call(url, 'PUT', '/v1/collections/sealed', key, {
+      schema: SCHEMA,
+      encrypted: ['ssn', 'notes'],
+    });
+    const ids: Record<Collection, string[]> = { plain: [], sealed: [] };
+    for (const name of COLLECTIONS) {
+      const worker = async () => {
+        while (ids[name].length < READ_SET) {
+          const path = `/v1/collections/${name}/records`;
+          ids[name].push((await call<{ id: string }>(url, 'POST', path, key, JSON.parse(BODY))).id);
         }
-        createMs[name]! += performance.now() - start;
-      }
-    }
-    for (const name of ['plain', 'sealed', 'plain', 'sealed']) {
-      const list = ids[name]!;
-      const start = performance.now();
-      for (let i = 0; i < list.length; i += CONCURRENCY)
-        await Promise.all(
-          list
-            .slice(i, i + CONCURRENCY)
-            .map((id) => call('GET', `/v1/collections/${name}/records/${id}`, key)),
-        );
-      readMs[name]! += performance.now() - start;
-    }
-    for (const name of ['plain', 'sealed'])
-      out[name] = {
-        create: (records * 1000) / createMs[name]!,
-        read: (2 * records * 1000) / readMs[name]!,
       };
-    return out;
+      await Promise.all(Array.from({ length: 16 }, worker));
+    }
+    const headers = { authorization: `Bearer ${key}` };
+    const sums: Record<Collection, { create: number; read: number }> = {
+      plain: { create: 0, read: 0 },
+      sealed: { create: 0, read: 0 },
+    };
+    const add = (name: Collection, kind: 'create' | 'read', figures: LoadFigures) => {
+      sums[name][kind] += figures.requestsPerSecond / 2;
+    };
+    for (const name of ['plain', 'sealed', 'sealed', 'plain'] as const) {
+      const paths = ids[name].map((id) => `/v1/collections/${name}/records/${id}`);
+      add(name, 'read', await load(options, { url, method: 'GET', paths, headers }));
+    }
+    for (const name of ['plain', 'sealed', 'sealed', 'plain'] as const) {
+      add(
+        name,
+        'create',
+        await load(options, {
+          url,
+          method: 'POST',
+          paths: [`/v1/collections/${name}/records`],
+          headers: { ...headers, 'content-type': 'application/json' },
+          body: BODY,
+        }),
+      );
+    }
+    return sums;
   } finally {
-    await platform.close();
+    await server.stop();
     rmSync(data, { recursive: true, force: true });
   }
 }
 
 export async function run(args: string[]): Promise<void> {
   const quick = args.includes('--quick');
-  const records = quick ? 800 : 8000;
+  const options: Options = { connections: CONNECTIONS, durationSeconds: quick ? 2 : 8 };
   const ms = quick ? 200 : 800;
-  const rates = await recordRates(records);
-  const plain = rates.plain!;
-  const sealed = rates.sealed!;
-  const slower = (a: number, b: number) => `${(((a - b) / a) * 100).toFixed(1)}% slower`;
+  const { plain, sealed } = await recordRates(options);
+  const slower = (a: number, b: number) => {
+    const percent = ((a - b) / a) * 100;
+    return `${percent.toFixed(1)}% slower, ${percent <= 15 ? 'meets' : 'MISSES'} goal ≤ 15%`;
+  };
   console.log(
-    `records through the platform (inject, SQLite, ${records} per collection, ${CONCURRENCY} in flight)`,
+    `records end to end over HTTP (palisade start on SQLite, autocannon in its own process, ${CONNECTIONS} connections, 2 × ${options.durationSeconds} s per figure)`,
   );
   console.log(
     `  create: unencrypted ${plain.create.toFixed(0)}/s, 2 encrypted fields ${sealed.create.toFixed(0)}/s (${slower(plain.create, sealed.create)})`,

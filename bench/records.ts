@@ -10,29 +10,31 @@
  * neither side writes a log line per request. The ratios are Palisade over bare Fastify on
  * the same machine in the same run; the goals are read ≥ 0.5 and create ≥ 0.3.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import type { LoadFigures, LoadPhase } from './_records-load.ts';
+import {
+  type Child,
+  call,
+  load,
+  type Options,
+  startBare,
+  startPalisade,
+  WARMUP_SECONDS,
+} from './_processes.ts';
+import type { LoadFigures } from './_records-load.ts';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
 /** Measured seconds per phase, after WARMUP_SECONDS not counted. */
 const DURATION_SECONDS = 8;
-const WARMUP_SECONDS = 2;
 /** Concurrent connections of the load generator. */
 const CONNECTIONS = 64;
 /** Records created before the read phase; reads cycle through them. */
 const READ_SET = 1000;
 /** Concurrency of the setup requests. */
 const SETUP_CONCURRENCY = 32;
-/** How long a server may take to answer /readyz. */
-const START_TIMEOUT_MS = 30_000;
 
 const ADMIN_TOKEN = `pa_bench_${randomBytes(24).toString('base64url')}`;
 const SCHEMA = {
@@ -47,92 +49,6 @@ const SCHEMA = {
   },
 };
 const BODY = JSON.stringify({ title: 'bench', count: 1, done: false, tags: ['a', 'b'] });
-
-interface Child {
-  readonly url: string;
-  stop(): Promise<void>;
-}
-
-function launch(args: string[]): { child: ChildProcess; stderr: () => string } {
-  const env = { ...process.env };
-  for (const key of Object.keys(env)) if (key.startsWith('PALISADE_')) delete env[key];
-  const child = spawn(process.execPath, args, {
-    cwd: REPO,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  return { child, stderr: () => stderr };
-}
-
-function stopper(child: ChildProcess): () => Promise<void> {
-  return () =>
-    new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address !== null ? address.port : 0;
-}
-
-async function startBare(): Promise<Child> {
-  const { child, stderr } = launch(['bench/_bare-route.ts']);
-  const line = await new Promise<string>((resolve, reject) => {
-    child.stdout?.setEncoding('utf8').once('data', resolve);
-    child.once('exit', (code) => reject(new Error(`bare route exited ${code}: ${stderr()}`)));
-  });
-  return { url: (JSON.parse(line) as { url: string }).url, stop: stopper(child) };
-}
-
-async function startPalisade(storeFlags: string[]): Promise<Child> {
-  const listen = `127.0.0.1:${await freePort()}`;
-  const { child, stderr } = launch([
-    '--conditions=@palisade/source',
-    'packages/cli/src/main.ts',
-    'start',
-    '--listen',
-    listen,
-    '--log-level',
-    'warn',
-    '--admin-token',
-    ADMIN_TOKEN,
-    ...storeFlags,
-  ]);
-  child.stdout?.resume(); // warnings only; never let a full pipe stall the server
-  const url = `http://${listen}`;
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`palisade exited ${child.exitCode}: ${stderr()}`);
-    if (Date.now() > deadline) throw new Error(`palisade did not become ready: ${stderr()}`);
-    const ready = await fetch(`${url}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ready) return { url, stop: stopper(child) };
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-async function call<T>(url: string, method: string, path: string, token: string, body?: unknown) {
-  const response = await fetch(`${url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!response.ok)
-    throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-  return (await response.json()) as T;
-}
 
 /** A tenant with an API key, a collection and READ_SET records; returns the key and ids. */
 async function prepare(url: string): Promise<{ key: string; ids: string[] }> {
@@ -168,34 +84,6 @@ async function prepare(url: string): Promise<{ key: string; ids: string[] }> {
   return { key, ids };
 }
 
-interface Options {
-  readonly durationSeconds: number;
-  readonly connections: number;
-}
-
-async function load(
-  options: Options,
-  phase: Pick<LoadPhase, 'url' | 'method' | 'paths' | 'headers' | 'body'>,
-): Promise<LoadFigures> {
-  const full: LoadPhase = {
-    ...phase,
-    connections: options.connections,
-    durationSeconds: options.durationSeconds,
-    warmupSeconds: WARMUP_SECONDS,
-  };
-  const { child, stderr } = launch(['bench/_records-load.ts', JSON.stringify(full)]);
-  let stdout = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  const code = await new Promise((resolve) => child.once('exit', resolve));
-  if (code !== 0) throw new Error(`load generator exited ${code}: ${stderr()}`);
-  const figures = JSON.parse(stdout) as LoadFigures;
-  if (figures.failed > 0)
-    throw new Error(`${phase.method} ${phase.url}: ${figures.failed} failed requests`);
-  return figures;
-}
-
 /** A running Palisade with a tenant key and the ids of its pre-created records. */
 interface Target extends Child {
   readonly key: string;
@@ -203,7 +91,7 @@ interface Target extends Child {
 }
 
 async function openPalisade(storeFlags: string[]): Promise<Target> {
-  const server = await startPalisade(storeFlags);
+  const server = await startPalisade(ADMIN_TOKEN, storeFlags);
   try {
     return { ...server, ...(await prepare(server.url)) };
   } catch (error) {
