@@ -322,6 +322,17 @@ const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack
     expect: 200,
     attack: (api, key) => api.call('GET', '/v1/openapi.json', key),
   },
+  // test/graphql-cross-tenant.test.ts tries every GraphQL field, with A's ids, one by one.
+  'post /v1/graphql': {
+    expect: 200,
+    attack: (api, key) =>
+      api.call('POST', '/v1/graphql', key, {
+        query: `{
+          collections { name records(limit: 20) { items { id data } } }
+          ledger { checkpoint { size } entries(start: 0, end: 1000) { entry } }
+        }`,
+      }),
+  },
 };
 
 /** Everything tenant A can observe of itself, to compare before and after the attacks. */

@@ -506,6 +506,34 @@ export const SETTINGS = {
     minimum: 1000,
     doc: 'Length of the window whose accepted and refused telemetry `GET /v1/usage` reports.',
   },
+  graphqlDepthMax: {
+    flag: 'graphql-depth-max',
+    env: 'PALISADE_GRAPHQL_DEPTH_MAX',
+    type: 'integer',
+    minimum: 1,
+    doc: 'Deepest field nesting a GraphQL operation may select (introspection fields not counted).',
+  },
+  graphqlCostMax: {
+    flag: 'graphql-cost-max',
+    env: 'PALISADE_GRAPHQL_COST_MAX',
+    type: 'integer',
+    minimum: 1,
+    doc: 'Highest cost a GraphQL operation may have: each object it selects counts 1, times the size of the lists around it.',
+  },
+  graphqlQueryMaxLength: {
+    flag: 'graphql-query-max-length',
+    env: 'PALISADE_GRAPHQL_QUERY_MAX_LENGTH',
+    type: 'integer',
+    minimum: 256,
+    doc: 'Longest GraphQL query text, in characters.',
+  },
+  graphqlPersistedQueriesMax: {
+    flag: 'graphql-persisted-queries-max',
+    env: 'PALISADE_GRAPHQL_PERSISTED_QUERIES_MAX',
+    type: 'integer',
+    minimum: 1,
+    doc: 'Most automatic persisted queries remembered in memory, across tenants (least recently used go first).',
+  },
   hstsMaxAgeSeconds: {
     flag: 'hsts-max-age-seconds',
     env: 'PALISADE_HSTS_MAX_AGE_SECONDS',
@@ -604,6 +632,10 @@ export interface Settings {
   quotaBurstSeconds: number;
   quotaMaxBuckets: number;
   quotaUsageWindowMs: number;
+  graphqlDepthMax: number;
+  graphqlCostMax: number;
+  graphqlQueryMaxLength: number;
+  graphqlPersistedQueriesMax: number;
   hstsMaxAgeSeconds: number;
   corsMaxOrigins: number;
   corsMaxAgeSeconds: number;
@@ -681,6 +713,10 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   quotaBurstSeconds: 10,
   quotaMaxBuckets: 100_000,
   quotaUsageWindowMs: 60_000,
+  graphqlDepthMax: 8,
+  graphqlCostMax: 50_000,
+  graphqlQueryMaxLength: 16_384,
+  graphqlPersistedQueriesMax: 4096,
   hstsMaxAgeSeconds: 31_536_000,
   corsMaxOrigins: 20,
   corsMaxAgeSeconds: 600,

@@ -139,6 +139,64 @@ export const ERROR_CODES = {
     title: 'The Cedar policy set does not parse or does not validate against the schema',
   },
   PALISADE_POLICY_SET_NOT_FOUND: { status: 404, title: 'The tenant has no policy set' },
+  PALISADE_GRAPHQL_INVALID: {
+    status: 400,
+    title: 'The GraphQL document does not parse or does not validate against the schema',
+  },
+  PALISADE_GRAPHQL_TOO_DEEP: {
+    status: 400,
+    title: 'The GraphQL operation nests fields deeper than the depth limit',
+  },
+  PALISADE_GRAPHQL_TOO_COSTLY: {
+    status: 400,
+    title: 'The GraphQL operation costs more than the cost limit',
+  },
+  PALISADE_PERSISTED_QUERY_NOT_FOUND: {
+    status: 400,
+    title: 'The server does not know a query with that hash',
+  },
+  PALISADE_USER_NOT_FOUND: { status: 404, title: 'No such user' },
+  PALISADE_USER_EMAIL_TAKEN: { status: 409, title: 'Another user of the tenant has that email' },
+  PALISADE_PASSWORD_REJECTED: { status: 422, title: 'The password does not meet the policy' },
+  PALISADE_INVITATION_INVALID: {
+    status: 404,
+    title: 'The invitation link is unknown, used or expired',
+  },
+  PALISADE_SIGN_IN_FAILED: { status: 401, title: 'The email or password is wrong' },
+  PALISADE_TOTP_REQUIRED: { status: 401, title: 'The account needs a TOTP code too' },
+  PALISADE_ACCOUNT_LOCKED: {
+    status: 429,
+    title: 'The account is locked after repeated failed sign-ins',
+  },
+  PALISADE_ROLE_NOT_FOUND: { status: 404, title: 'No such role' },
+  PALISADE_ROLE_BUILT_IN: { status: 409, title: 'Built-in roles cannot change' },
+  PALISADE_UNKNOWN_ROLE: {
+    status: 422,
+    title: 'A role name is neither built in nor a custom role of the tenant',
+  },
+  PALISADE_POLICY_INVALID: {
+    status: 422,
+    title: 'The Cedar policy set does not parse or does not validate against the schema',
+  },
+  PALISADE_POLICY_SET_NOT_FOUND: { status: 404, title: 'The tenant has no policy set' },
+  PALISADE_TOKEN_INVALID: {
+    status: 401,
+    title: 'The bearer token is not a well-formed access token',
+  },
+  PALISADE_TOKEN_ALGORITHM_REFUSED: {
+    status: 401,
+    title: "The token's signing algorithm is not allowed",
+  },
+  PALISADE_TOKEN_ISSUER_UNKNOWN: {
+    status: 401,
+    title: "The token's issuer is no tenant of this platform",
+  },
+  PALISADE_TOKEN_SIGNATURE_INVALID: { status: 401, title: "The token's signature does not verify" },
+  PALISADE_TOKEN_EXPIRED: { status: 401, title: 'The token has expired' },
+  PALISADE_TOKEN_NOT_YET_VALID: { status: 401, title: 'The token is not valid yet' },
+  PALISADE_TOKEN_AUDIENCE_MISMATCH: { status: 401, title: 'The token is not for this API' },
+  PALISADE_TOKEN_REVOKED: { status: 401, title: 'The token was revoked' },
+  PALISADE_CLIENT_NOT_FOUND: { status: 404, title: 'No such OAuth client' },
   PALISADE_UNAVAILABLE: { status: 503, title: 'The server is shutting down or not ready' },
   PALISADE_INTERNAL: { status: 500, title: 'Internal error' },
   PALISADE_DECRYPTION_FAILED: {

@@ -6,6 +6,7 @@ import type { CredentialVerifier, TenantAdmin } from '../control/index.ts';
 import type { CorsSettings } from '../cors/index.ts';
 import type { DeviceServices } from '../devices/index.ts';
 import type { EdgeCredentialSync, EdgeService } from '../edge/index.ts';
+import { GraphqlEndpoint, type GraphqlOptions } from '../graphql/index.ts';
 import type { KeyRotation } from '../keys/index.ts';
 import type { TenantLedger } from '../ledger/index.ts';
 import type { RequestQuotas } from '../quotas/index.ts';
@@ -20,6 +21,7 @@ import { collectionRoutes } from './routes/collection-routes.ts';
 import { deviceRoutes } from './routes/device-routes.ts';
 import { edgeRoutes } from './routes/edge-routes.ts';
 import { edgeSyncRoutes } from './routes/edge-sync-routes.ts';
+import { graphqlRoutes } from './routes/graphql-routes.ts';
 import { keyRoutes } from './routes/key-routes.ts';
 import { ledgerRoutes } from './routes/ledger-routes.ts';
 import { platformTenantRoutes } from './routes/platform-tenant-routes.ts';
@@ -67,6 +69,8 @@ export interface GatewayOptions {
   /** The tenants' CORS allow-lists, and how long a browser may cache a preflight answer. */
   readonly cors: { readonly settings: CorsSettings; readonly maxAgeSeconds: number };
   readonly ledger: TenantLedger;
+  /** `/v1/graphql`: its depth, cost and query-length limits and persisted-query bound. */
+  readonly graphql: GraphqlOptions & { readonly queryMaxLength: number };
   /** Registry served on `/metrics`; other listeners (MQTT) add their metrics to it. */
   readonly metrics?: Registry | undefined;
   readonly probes: Omit<SystemProbes, 'openApi'>;
@@ -111,6 +115,15 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   recordRoutes(app, options.records, options.pageSizeMax);
   if (options.keys !== undefined) keyRoutes(app, options.keys, options.tenants);
   ledgerRoutes(app, options);
+  graphqlRoutes(
+    app,
+    await GraphqlEndpoint.install(
+      app,
+      { ...options, authorizer: options.authz.authorizer },
+      options.graphql,
+    ),
+    options.graphql.queryMaxLength,
+  );
   settingsRoutes(app, options.cors.settings);
   roleRoutes(app, options.authz.roles);
   policyRoutes(app, options.authz.policies, options.authz.policySetMaxChars);

@@ -267,6 +267,13 @@ export async function startPlatform(
         },
         settings.witnessQuorum,
       ),
+      graphql: {
+        depthMax: settings.graphqlDepthMax,
+        costMax: settings.graphqlCostMax,
+        pageSizeMax: settings.pageSizeMax,
+        queryMaxLength: settings.graphqlQueryMaxLength,
+        persistedQueriesMax: settings.graphqlPersistedQueriesMax,
+      },
       probes: { ready: () => stores.controlPlane.ping() },
       closing: () => closing,
     });

@@ -1,0 +1,105 @@
+import type { Permission } from '../authz/index.ts';
+import { LEDGER_PAGE_MAX } from '../ledger/index.ts';
+
+/** Bounds the cost estimate needs from the server's settings. */
+export interface SizeLimits {
+  readonly pageSizeMax: number;
+}
+
+type SizeOf = (args: Readonly<Record<string, unknown>>, limits: SizeLimits) => number;
+
+/**
+ * What selecting a field takes. A field that acts (reads from a store, writes, lists) names
+ * its `permission`, decided by the Authorizer (roles, then the tenant's Cedar policies) on the
+ * resource its arguments name, as REST decides it on the route's parameters; with
+ * `resourceFromParent`, Cedar decides when the resolver knows the parent (a collection's
+ * records). A `property` of what an acting field fetched needs one of its permissions from
+ * the caller's roles. `size`: how many times the field repeats its selection (a page, a
+ * range), from its arguments; the cost of what it selects is multiplied by it.
+ */
+export type FieldRule =
+  | {
+      readonly permission: Permission;
+      readonly size?: SizeOf;
+      readonly resourceFromParent?: true;
+    }
+  | { readonly property: readonly Permission[] };
+
+function within(value: unknown, max: number): number {
+  return typeof value === 'number' && Number.isFinite(value)
+    ? Math.min(Math.max(value, 0), max)
+    : max;
+}
+
+const PAGE: SizeOf = (args, limits) => within(args.limit, limits.pageSizeMax);
+const RANGE: SizeOf = (args) => within(Number(args.end) - Number(args.start), LEDGER_PAGE_MAX);
+const ALL_COLLECTIONS: SizeOf = (_args, limits) => limits.pageSizeMax;
+
+function properties(
+  names: readonly string[],
+  ...property: Permission[]
+): Record<string, FieldRule> {
+  return Object.fromEntries(names.map((name) => [name, { property }]));
+}
+
+function acting(names: readonly string[], permission: Permission): Record<string, FieldRule> {
+  return Object.fromEntries(names.map((name) => [name, { permission }]));
+}
+
+/**
+ * The rule of every field of the schema, by type and field: deny by default, the schema does
+ * not build while a field has no entry here. Acting fields name exactly the permission of
+ * their REST route. Properties of a record or collection accept the read or the write
+ * permission, because a write answers what it wrote, as REST does; reaching them by a query
+ * still takes the read permission of the acting field above them.
+ */
+export const FIELD_RULES: Readonly<Record<string, Readonly<Record<string, FieldRule>>>> = {
+  Query: {
+    collections: { permission: 'collections:read', size: ALL_COLLECTIONS },
+    collection: { permission: 'collections:read' },
+    record: { permission: 'records:read' },
+    records: { permission: 'records:read', size: PAGE },
+    ledger: { permission: 'ledger:read' },
+  },
+  Mutation: {
+    defineCollection: { permission: 'collections:write' },
+    ...acting(['createRecord', 'replaceRecord', 'patchRecord', 'deleteRecord'], 'records:write'),
+  },
+  Collection: {
+    ...properties(
+      ['name', 'schema', 'encrypted', 'version', 'createdAt', 'updatedAt'],
+      'collections:read',
+      'collections:write',
+    ),
+    records: { permission: 'records:read', size: PAGE, resourceFromParent: true },
+  },
+  CollectionDefinition: properties(['created', 'collection'], 'collections:write'),
+  Record: {
+    ...properties(
+      ['collection', 'id', 'version', 'createdAt', 'updatedAt', 'data'],
+      'records:read',
+      'records:write',
+    ),
+    proof: { permission: 'ledger:read' },
+  },
+  RecordPage: properties(['items', 'nextCursor'], 'records:read'),
+  Ledger: {
+    checkpoint: { permission: 'ledger:read' },
+    entries: { permission: 'ledger:read', size: RANGE },
+    recordProof: { permission: 'ledger:read' },
+  },
+  Checkpoint: properties(['size', 'checkpoint', 'platform'], 'ledger:read'),
+  PlatformAnchor: properties(
+    ['index', 'proof', 'checkpoint', 'cosignatures', 'witnessed'],
+    'ledger:read',
+  ),
+  LedgerEntry: properties(['seq', 'batch', 'entry'], 'ledger:read'),
+  RecordProof: properties(
+    ['entry', 'batch', 'entryProof', 'logProof', 'checkpoint', 'platform', 'salt', 'state'],
+    'ledger:read',
+  ),
+  ProofAnchor: properties(['index', 'proof', 'checkpoint'], 'ledger:read'),
+};
+
+/** Reading the schema itself (`__schema`, `__type`): admins only. `__typename` is free. */
+export const INTROSPECTION_PERMISSION: Permission = 'graphql:introspect';

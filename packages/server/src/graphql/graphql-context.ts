@@ -1,0 +1,25 @@
+import type { Authorizer, TenantPrincipal } from '../authz/index.ts';
+import type { TenantLedger } from '../ledger/index.ts';
+import type { CollectionService, RecordService } from '../records/index.ts';
+
+/** The services the resolvers call: the very ones behind the REST routes. */
+export interface GraphqlServices {
+  readonly collections: CollectionService;
+  readonly records: RecordService;
+  readonly ledger: TenantLedger;
+  readonly authorizer: Authorizer;
+}
+
+/**
+ * What every resolver gets: the verified caller, whose tenant comes from its credential and
+ * nothing else, and the operation to run (the pre-execution guard needs it to pick one).
+ */
+export interface GraphqlContext {
+  readonly principal: TenantPrincipal;
+  readonly operationName: string | undefined;
+}
+
+declare module 'mercurius' {
+  // mercurius's documented way to type the context its resolvers receive.
+  interface MercuriusContext extends GraphqlContext {}
+}

@@ -1,0 +1,173 @@
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { type DocumentNode, GraphQLError, parse } from 'graphql';
+import mercurius from 'mercurius';
+import type { TenantPrincipal } from '../authz/index.ts';
+import { ERROR_CODES, PalisadeError } from '../errors/index.ts';
+import type { TenantContext } from '../tenancy/index.ts';
+import { checkFieldRules } from './field-coverage.ts';
+import type { GraphqlContext, GraphqlServices } from './graphql-context.ts';
+import { type GraphqlErrorBody, graphqlErrors } from './graphql-errors.ts';
+import { ledgerResolvers } from './ledger-resolvers.ts';
+import { Lru } from './lru.ts';
+import { guardOperation, type OperationLimits } from './operation-guard.ts';
+import { PersistedQueries } from './persisted-queries.ts';
+import { recordResolvers } from './record-resolvers.ts';
+import { CollectionNameScalar, JSONObjectScalar } from './scalars.ts';
+import { TYPE_DEFS } from './schema.ts';
+
+/** Parsed documents kept, by query text; mercurius keeps their validation by the same objects. */
+const DOCUMENT_CACHE_MAX = 1024;
+
+/** A POST /v1/graphql body, as the route's JSON schema admits it. */
+export interface GraphqlRequest {
+  readonly query?: string;
+  readonly variables?: Record<string, unknown> | null;
+  readonly operationName?: string | null;
+  readonly extensions?: {
+    readonly persistedQuery?: { readonly version: number; readonly sha256Hash: string };
+  };
+}
+
+/** What to answer: an HTTP status and a GraphQL response. */
+export interface GraphqlAnswer {
+  readonly status: number;
+  readonly body: { readonly data?: unknown; readonly errors?: readonly GraphqlErrorBody[] };
+}
+
+export interface GraphqlOptions extends OperationLimits {
+  readonly persistedQueriesMax: number;
+}
+
+/**
+ * Runs GraphQL operations for tenant callers on mercurius: documents are parsed here (so a
+ * query text is only ever GraphQL, never mercurius's JSON-AST fallback), validated by
+ * mercurius, guarded (permissions, depth, cost) before execution, and resolved by the same
+ * services as REST.
+ */
+export class GraphqlEndpoint {
+  readonly #app: FastifyInstance;
+  readonly #persisted: PersistedQueries;
+  readonly #documents = new Lru<DocumentNode>(DOCUMENT_CACHE_MAX);
+
+  private constructor(app: FastifyInstance, persisted: PersistedQueries) {
+    this.#app = app;
+    this.#persisted = persisted;
+  }
+
+  /** Registers mercurius on `app` (no routes of its own) with the Palisade schema. */
+  static async install(
+    app: FastifyInstance,
+    services: GraphqlServices,
+    options: GraphqlOptions,
+  ): Promise<GraphqlEndpoint> {
+    const records = recordResolvers(services, options.pageSizeMax);
+    const ledger = ledgerResolvers(services);
+    await app.register(mercurius, {
+      schema: TYPE_DEFS,
+      resolvers: {
+        JSONObject: JSONObjectScalar,
+        CollectionName: CollectionNameScalar,
+        Query: { ...records.Query, ...ledger.Query },
+        Mutation: records.Mutation,
+        Collection: records.Collection,
+        Record: ledger.Record,
+        Ledger: ledger.Ledger,
+      },
+      routes: false,
+      graphiql: false,
+      cache: DOCUMENT_CACHE_MAX,
+      // Errors are formatted once, by the endpoint, for thrown and returned ones alike.
+      errorFormatter: (execution) => ({ statusCode: 200, response: execution }),
+    });
+    checkFieldRules(app.graphql.schema);
+    app.graphql.addHook('preExecution', async (schema, document, context, variables) => {
+      await guardOperation(schema, document, variables, context, services.authorizer, options);
+    });
+    return new GraphqlEndpoint(app, new PersistedQueries(options.persistedQueriesMax));
+  }
+
+  /** Runs one request for a verified tenant principal; never throws. */
+  async run(
+    principal: TenantPrincipal,
+    request: GraphqlRequest,
+    log: FastifyBaseLogger,
+  ): Promise<GraphqlAnswer> {
+    try {
+      const { query, save } = this.#queryOf(principal.context, request);
+      const context: GraphqlContext = {
+        principal,
+        operationName: request.operationName ?? undefined,
+      };
+      const result = await this.#app.graphql(
+        this.#document(query),
+        context,
+        request.variables ?? undefined,
+        request.operationName ?? undefined,
+      );
+      save?.();
+      return {
+        status: 200,
+        body:
+          result.errors === undefined
+            ? { data: result.data }
+            : {
+                data: result.data ?? null,
+                errors: result.errors.flatMap((e) => graphqlErrors(e, log)),
+              },
+      };
+    } catch (error) {
+      const errors = graphqlErrors(error, log);
+      return { status: statusOf(errors), body: { errors } };
+    }
+  }
+
+  /** The query text to run, from the body or the tenant's persisted queries. */
+  #queryOf(tenant: TenantContext, request: GraphqlRequest): { query: string; save?: () => void } {
+    const persisted = request.extensions?.persistedQuery;
+    if (persisted === undefined) {
+      if (request.query === undefined)
+        throw new PalisadeError('PALISADE_INVALID_REQUEST', 'send the operation as query', [
+          { path: '/body/query', message: 'is required without extensions.persistedQuery' },
+        ]);
+      return { query: request.query };
+    }
+    const hash = persisted.sha256Hash;
+    if (request.query === undefined) {
+      const query = this.#persisted.get(tenant, hash);
+      // The exact message is the protocol: Apollo clients resend the query on seeing it.
+      if (query === undefined)
+        throw new PalisadeError('PALISADE_PERSISTED_QUERY_NOT_FOUND', 'PersistedQueryNotFound');
+      return { query };
+    }
+    const query = request.query;
+    if (PersistedQueries.hashOf(query) !== hash)
+      throw new PalisadeError(
+        'PALISADE_INVALID_REQUEST',
+        'extensions.persistedQuery.sha256Hash is not the SHA-256 of query',
+        [{ path: '/body/extensions/persistedQuery/sha256Hash', message: 'does not match query' }],
+      );
+    return { query, save: () => this.#persisted.set(tenant, hash, query) };
+  }
+
+  #document(query: string): DocumentNode {
+    const known = this.#documents.get(query);
+    if (known !== undefined) return known;
+    let document: DocumentNode;
+    try {
+      document = parse(query);
+    } catch (error) {
+      if (error instanceof GraphQLError) throw error;
+      throw new PalisadeError(
+        'PALISADE_GRAPHQL_INVALID',
+        'the query nests too deeply to parse; flatten it',
+      );
+    }
+    this.#documents.set(query, document);
+    return document;
+  }
+}
+
+/** A request refused before execution answers with its first error's status. */
+function statusOf(errors: readonly GraphqlErrorBody[]): number {
+  return ERROR_CODES[errors[0]?.extensions.code ?? 'PALISADE_INTERNAL'].status;
+}

@@ -1,0 +1,42 @@
+import { PalisadeError } from '../errors/index.ts';
+import type { RecordRow } from '../store/index.ts';
+import type { GraphqlContext, GraphqlServices } from './graphql-context.ts';
+
+/** Query.ledger's value: the ledger has no state of its own, its fields read the tenant's. */
+const LEDGER = Object.freeze({});
+
+/** The tenant ledger and record proofs: each resolver calls what its REST route calls. */
+export function ledgerResolvers({ ledger, records }: GraphqlServices) {
+  return {
+    Query: {
+      ledger: () => LEDGER,
+    },
+    Record: {
+      proof: (parent: RecordRow, _args: unknown, context: GraphqlContext) =>
+        ledger.recordProof(context.principal.context, parent.collection, parent.id),
+    },
+    Ledger: {
+      checkpoint: async (_: unknown, _args: unknown, context: GraphqlContext) =>
+        (await ledger.checkpoint(context.principal.context)) ?? null,
+      entries: async (
+        _: unknown,
+        args: { start: number; end: number },
+        context: GraphqlContext,
+      ) => {
+        if (args.start < 0)
+          throw new PalisadeError('PALISADE_INVALID_REQUEST', 'start must be at least 0', [
+            { path: 'start', message: 'must be at least 0' },
+          ]);
+        return (await ledger.entries(context.principal.context, args.start, args.end)).entries;
+      },
+      recordProof: async (
+        _: unknown,
+        args: { collection: string; id: string },
+        context: GraphqlContext,
+      ) => {
+        await records.get(context.principal.context, args.collection, args.id);
+        return ledger.recordProof(context.principal.context, args.collection, args.id);
+      },
+    },
+  };
+}

@@ -1,0 +1,232 @@
+import {
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type GraphQLCompositeType,
+  type GraphQLSchema,
+  getArgumentValues,
+  getNamedType,
+  getOperationAST,
+  getVariableValues,
+  isCompositeType,
+  isObjectType,
+  Kind,
+  type SelectionSetNode,
+} from 'graphql';
+import {
+  type Authorizer,
+  type Permission,
+  type ResourceRef,
+  restResource,
+  type TenantPrincipal,
+} from '../authz/index.ts';
+import { PalisadeError, type ProblemDetail } from '../errors/index.ts';
+import { FIELD_RULES, INTROSPECTION_PERMISSION, type SizeLimits } from './field-rules.ts';
+
+/** The limits an operation must stay within; settings `graphqlDepthMax` and `graphqlCostMax`. */
+export interface OperationLimits extends SizeLimits {
+  readonly depthMax: number;
+  readonly costMax: number;
+}
+
+interface Measure {
+  /** The deepest field nesting below the selection set. */
+  readonly depth: number;
+  readonly cost: number;
+}
+
+/** One permission to decide on one resource, for the field at `path`. */
+interface Check {
+  readonly path: string;
+  readonly permission: Permission;
+  readonly resource: ResourceRef;
+}
+
+/**
+ * The resource an acting field names by its arguments, as REST names it by path parameters
+ * (`collection` or `name` is the collection, `id` the record).
+ */
+export function resourceOfArguments(
+  tenantId: string,
+  permission: Permission,
+  args: Readonly<Record<string, unknown>>,
+): ResourceRef {
+  const name = args.collection ?? args.name;
+  const params: Record<string, string> = {};
+  if (typeof name === 'string') params.name = name;
+  if (typeof args.id === 'string') params.id = args.id;
+  return restResource(tenantId, permission, '', params);
+}
+
+/**
+ * Checks a validated operation before anything runs: every field it selects must be allowed
+ * to the caller (deny by default: a field without a rule is refused), and its depth and cost
+ * must be within the limits. A refused operation runs no resolver, so a mutation is never
+ * half done for lack of a permission. Fields under `@skip`/`@include` count as selected.
+ *
+ * Cost: each object a field answers counts 1, scalars 0, and a field that repeats its
+ * selection (a page's `limit`, a range's `end - start`) multiplies the cost of what it
+ * selects. Introspection (`__schema`, `__type`) takes `graphql:introspect` and counts neither
+ * depth nor cost; `__typename` is free.
+ */
+export async function guardOperation(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  rawVariables: Record<string, unknown> | undefined,
+  context: { readonly principal: TenantPrincipal; readonly operationName: string | undefined },
+  authorizer: Authorizer,
+  limits: OperationLimits,
+): Promise<void> {
+  const { principal, operationName } = context;
+  const operation = getOperationAST(document, operationName);
+  if (operation === null || operation === undefined)
+    throw new PalisadeError(
+      'PALISADE_GRAPHQL_INVALID',
+      operationName === undefined
+        ? 'the document has several operations: name the one to run in operationName'
+        : `the document has no operation ${JSON.stringify(operationName)}`,
+    );
+  const root = schema.getRootType(operation.operation);
+  if (root === undefined || root === null)
+    throw new PalisadeError(
+      'PALISADE_GRAPHQL_INVALID',
+      `the schema has no ${operation.operation} operations`,
+    );
+  const coerced = getVariableValues(
+    schema,
+    operation.variableDefinitions ?? [],
+    rawVariables ?? {},
+  );
+  if (coerced.errors !== undefined)
+    throw new PalisadeError(
+      'PALISADE_GRAPHQL_INVALID',
+      coerced.errors.map((error) => error.message).join('; '),
+    );
+  const variables = coerced.coerced;
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions)
+    if (definition.kind === Kind.FRAGMENT_DEFINITION)
+      fragments.set(definition.name.value, definition);
+  const measured = new Map<string, Measure>();
+  const denied: ProblemDetail[] = [];
+  const checks: Check[] = [];
+  const tenantId = principal.context.tenantId;
+
+  const measure = (selectionSet: SelectionSetNode, type: GraphQLCompositeType): Measure => {
+    let depth = 0;
+    let cost = 0;
+    for (const selection of selectionSet.selections) {
+      let inner: Measure;
+      if (selection.kind === Kind.FIELD) {
+        const name = selection.name.value;
+        if (name === '__typename') continue;
+        if (name === '__schema' || name === '__type') {
+          if (!principal.permissions.has(INTROSPECTION_PERMISSION))
+            denied.push({ path: name, message: `needs ${INTROSPECTION_PERMISSION}` });
+          continue;
+        }
+        const path = `${type.name}.${name}`;
+        const rule = FIELD_RULES[type.name]?.[name];
+        const field = isObjectType(type) ? type.getFields()[name] : undefined;
+        if (rule === undefined || field === undefined) {
+          denied.push({ path, message: 'has no permission rule' });
+          continue;
+        }
+        const args = getArgumentValues(field, selection, variables);
+        if ('property' in rule) {
+          if (!rule.property.some((p) => principal.permissions.has(p)))
+            denied.push({ path, message: `needs ${rule.property.join(' or ')}` });
+        } else if (rule.resourceFromParent) {
+          // Cedar decides in the resolver, on the parent; the roles decide here.
+          if (!principal.permissions.has(rule.permission))
+            denied.push({ path, message: `needs ${rule.permission}` });
+        } else {
+          const resource = resourceOfArguments(tenantId, rule.permission, args);
+          checks.push({ path, permission: rule.permission, resource });
+        }
+        const named = getNamedType(field.type);
+        const below =
+          selection.selectionSet !== undefined && isCompositeType(named)
+            ? measure(selection.selectionSet, named)
+            : { depth: 0, cost: 0 };
+        const size = 'size' in rule && rule.size !== undefined ? rule.size(args, limits) : 1;
+        inner = {
+          depth: below.depth + 1,
+          cost: size * ((isObjectType(named) ? 1 : 0) + below.cost),
+        };
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        const condition = selection.typeCondition?.name.value;
+        const narrowed = condition === undefined ? type : schema.getType(condition);
+        inner = isCompositeType(narrowed)
+          ? measure(selection.selectionSet, narrowed)
+          : { depth: 0, cost: 0 };
+      } else {
+        inner = spread(selection.name.value);
+      }
+      if (inner.depth > limits.depthMax) throw tooDeep(inner.depth, limits.depthMax);
+      depth = Math.max(depth, inner.depth);
+      cost += inner.cost;
+    }
+    return { depth, cost };
+  };
+
+  // A fragment is measured once, however often it is spread: spreads cannot multiply the work.
+  const spread = (name: string): Measure => {
+    const known = measured.get(name);
+    if (known !== undefined) return known;
+    const fragment = fragments.get(name)!;
+    const type = schema.getType(fragment.typeCondition.name.value);
+    const result = isCompositeType(type)
+      ? measure(fragment.selectionSet, type)
+      : { depth: 0, cost: 0 };
+    measured.set(name, result);
+    return result;
+  };
+
+  const total = measure(operation.selectionSet, root);
+  await decide(checks, principal, authorizer, denied);
+  if (denied.length > 0)
+    throw new PalisadeError(
+      'PALISADE_FORBIDDEN',
+      `the credential may not run this operation: ${denied
+        .map((d) => `${d.path} ${d.message}`)
+        .join('; ')}`,
+      denied,
+    );
+  if (total.cost > limits.costMax)
+    throw new PalisadeError(
+      'PALISADE_GRAPHQL_TOO_COSTLY',
+      `the operation costs ${total.cost}, over the limit of ${limits.costMax}: ask for smaller pages or fewer nested lists`,
+    );
+}
+
+/** Decides each distinct (permission, resource) once; a refusal names every field it hits. */
+async function decide(
+  checks: readonly Check[],
+  principal: TenantPrincipal,
+  authorizer: Authorizer,
+  denied: ProblemDetail[],
+): Promise<void> {
+  const decisions = new Map<string, boolean | Promise<boolean>>();
+  for (const check of checks) {
+    const key = `${check.permission} ${JSON.stringify(check.resource)}`;
+    if (!decisions.has(key))
+      decisions.set(key, authorizer.decide(principal, check.permission, check.resource));
+  }
+  for (const check of checks) {
+    const key = `${check.permission} ${JSON.stringify(check.resource)}`;
+    if (await decisions.get(key)) continue;
+    denied.push({
+      path: check.path,
+      message: principal.permissions.has(check.permission)
+        ? `is refused by the tenant's policies (${check.permission})`
+        : `needs ${check.permission}`,
+    });
+  }
+}
+
+function tooDeep(depth: number, max: number): PalisadeError {
+  return new PalisadeError(
+    'PALISADE_GRAPHQL_TOO_DEEP',
+    `the operation nests fields ${depth} deep, over the limit of ${max}: split it into shallower operations`,
+  );
+}

@@ -1,0 +1,163 @@
+import { PalisadeError } from '../errors/index.ts';
+import type { Precondition } from '../records/index.ts';
+import type { CollectionRow } from '../store/index.ts';
+import type { GraphqlContext, GraphqlServices } from './graphql-context.ts';
+import { resourceOfArguments } from './operation-guard.ts';
+
+interface PageArgs {
+  readonly limit: number;
+  readonly after?: string | null;
+  readonly where?: readonly { readonly field: string; readonly value: string }[] | null;
+}
+
+/** The bounds REST puts on a listing's query string, applied to the same arguments here. */
+const CURSOR_MAX_LENGTH = 512;
+const FILTER_FIELD = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
+const FILTER_VALUE_MAX_LENGTH = 1024;
+const ENCRYPTED_FIELDS_MAX = 64;
+const FIELD_NAME_MAX_LENGTH = 64;
+
+function invalid(argument: string, message: string): PalisadeError {
+  return new PalisadeError('PALISADE_INVALID_REQUEST', `${argument} ${message}`, [
+    { path: argument, message },
+  ]);
+}
+
+function filtersOf(args: PageArgs): Map<string, string> {
+  const filters = new Map<string, string>();
+  for (const { field, value } of args.where ?? []) {
+    if (!FILTER_FIELD.test(field))
+      throw invalid('where.field', `must match ${FILTER_FIELD.source}`);
+    if (value.length > FILTER_VALUE_MAX_LENGTH)
+      throw invalid('where.value', `must be at most ${FILTER_VALUE_MAX_LENGTH} characters`);
+    if (filters.has(field)) throw invalid('where.field', `names ${field} twice`);
+    filters.set(field, value);
+  }
+  return filters;
+}
+
+function precondition(expectedVersion: number | null | undefined): Precondition {
+  return expectedVersion === undefined || expectedVersion === null
+    ? { kind: 'none' }
+    : { kind: 'version', version: expectedVersion };
+}
+
+function checkEncrypted(encrypted: readonly string[]): void {
+  if (encrypted.length > ENCRYPTED_FIELDS_MAX)
+    throw invalid('encrypted', `must list at most ${ENCRYPTED_FIELDS_MAX} fields`);
+  if (new Set(encrypted).size !== encrypted.length)
+    throw invalid('encrypted', 'must not name a field twice');
+  if (encrypted.some((field) => field.length === 0 || field.length > FIELD_NAME_MAX_LENGTH))
+    throw invalid('encrypted', `fields must be 1 to ${FIELD_NAME_MAX_LENGTH} characters`);
+}
+
+/** Collections and records: each resolver calls the service its REST route calls. */
+export function recordResolvers(
+  { collections, records, authorizer }: GraphqlServices,
+  pageSizeMax: number,
+) {
+  const page = async (context: GraphqlContext, collection: string, args: PageArgs) => {
+    if (!Number.isInteger(args.limit) || args.limit < 1 || args.limit > pageSizeMax)
+      throw invalid('limit', `must be between 1 and ${pageSizeMax}`);
+    if ((args.after?.length ?? 0) > CURSOR_MAX_LENGTH)
+      throw invalid('after', `must be at most ${CURSOR_MAX_LENGTH} characters`);
+    return records.list(context.principal.context, collection, {
+      limit: args.limit,
+      cursor: args.after ?? undefined,
+      filters: filtersOf(args),
+    });
+  };
+
+  return {
+    Query: {
+      collections: (_: unknown, _args: unknown, context: GraphqlContext) =>
+        collections.list(context.principal.context),
+      collection: (_: unknown, args: { name: string }, context: GraphqlContext) =>
+        collections.get(context.principal.context, args.name),
+      record: (_: unknown, args: { collection: string; id: string }, context: GraphqlContext) =>
+        records.get(context.principal.context, args.collection, args.id),
+      records: (_: unknown, args: PageArgs & { collection: string }, context: GraphqlContext) =>
+        page(context, args.collection, args),
+    },
+    Collection: {
+      // The one field whose resource comes from its parent: Cedar decides here, per collection.
+      records: async (parent: CollectionRow, args: PageArgs, context: GraphqlContext) => {
+        const { principal } = context;
+        await authorizer.authorize(
+          principal,
+          'records:read',
+          resourceOfArguments(principal.context.tenantId, 'records:read', {
+            collection: parent.name,
+          }),
+        );
+        return page(context, parent.name, args);
+      },
+    },
+    Mutation: {
+      defineCollection: (
+        _: unknown,
+        args: { name: string; schema: Record<string, unknown>; encrypted?: string[] | null },
+        context: GraphqlContext,
+      ) => {
+        const encrypted = args.encrypted ?? [];
+        checkEncrypted(encrypted);
+        return collections.put(context.principal.context, args.name, {
+          schema: args.schema,
+          encrypted,
+        });
+      },
+      createRecord: (
+        _: unknown,
+        args: { collection: string; data: Record<string, unknown> },
+        context: GraphqlContext,
+      ) => records.create(context.principal.context, args.collection, args.data),
+      replaceRecord: (
+        _: unknown,
+        args: {
+          collection: string;
+          id: string;
+          data: Record<string, unknown>;
+          expectedVersion?: number | null;
+        },
+        context: GraphqlContext,
+      ) =>
+        records.update(
+          context.principal.context,
+          args.collection,
+          args.id,
+          { replace: args.data },
+          precondition(args.expectedVersion),
+        ),
+      patchRecord: (
+        _: unknown,
+        args: {
+          collection: string;
+          id: string;
+          patch: Record<string, unknown>;
+          expectedVersion?: number | null;
+        },
+        context: GraphqlContext,
+      ) =>
+        records.update(
+          context.principal.context,
+          args.collection,
+          args.id,
+          { mergePatch: args.patch },
+          precondition(args.expectedVersion),
+        ),
+      deleteRecord: async (
+        _: unknown,
+        args: { collection: string; id: string; expectedVersion?: number | null },
+        context: GraphqlContext,
+      ) => {
+        await records.delete(
+          context.principal.context,
+          args.collection,
+          args.id,
+          precondition(args.expectedVersion),
+        );
+        return args.id;
+      },
+    },
+  };
+}

@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { ADMIN_TOKEN, type Reply, type TestApi } from './api.ts';
+
+/** POSTs one GraphQL request to /v1/graphql. */
+export function gql(
+  api: TestApi,
+  key: string | undefined,
+  query: string,
+  variables?: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): Promise<Reply> {
+  return api.call('POST', '/v1/graphql', key, {
+    query,
+    ...(variables === undefined ? {} : { variables }),
+    ...extra,
+  });
+}
+
+/** The codes of a GraphQL response's errors, in order. */
+export function codesOf(reply: Reply): string[] {
+  return (reply.body.errors ?? []).map((e: { extensions: { code: string } }) => e.extensions.code);
+}
+
+/** An API key of the tenant acting with the given roles. */
+export async function keyWith(api: TestApi, tenantId: string, roles: string[]): Promise<string> {
+  const issued = await api.call('POST', `/v1/platform/tenants/${tenantId}/api-keys`, ADMIN_TOKEN, {
+    roles,
+  });
+  assert.equal(issued.status, 201, JSON.stringify(issued.body));
+  return issued.body.secret;
+}
