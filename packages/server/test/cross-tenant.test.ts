@@ -14,6 +14,7 @@ interface Victim extends DeviceVictim {
   readonly keyId: string;
   readonly recordId: string;
   readonly jobId: string;
+  readonly clientId: string;
 }
 
 type Attack = (api: TestApi, attackerKey: string, victim: Victim) => Promise<Reply>;
@@ -315,6 +316,51 @@ const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack
     expect: 200,
     attack: (api, key) => api.call('GET', '/v1/policies/schema', key),
   },
+  'post /v1/clients': {
+    expect: 201,
+    attack: (api, key) =>
+      api.call('POST', '/v1/clients', key, { name: 'b', kind: 'service', roles: ['viewer'] }),
+  },
+  'get /v1/clients': {
+    expect: 200,
+    attack: (api, key) => api.call('GET', '/v1/clients', key),
+  },
+  'get /v1/clients/{id}': {
+    expect: 404,
+    attack: (api, key, v) => api.call('GET', `/v1/clients/${v.clientId}`, key),
+  },
+  'delete /v1/clients/{id}': {
+    expect: 404,
+    attack: (api, key, v) => api.call('DELETE', `/v1/clients/${v.clientId}`, key),
+  },
+  // A's issuer does not know B's credentials: not as an access token, not as a client secret.
+  'get /t/{slug}/{path}': {
+    expect: 401,
+    attack: (api, key) => api.call('GET', '/t/victim/me', key),
+  },
+  'post /t/{slug}/{path}': {
+    expect: 401,
+    attack: (api, key, v) =>
+      api.call('POST', '/t/victim/token', undefined, 'grant_type=client_credentials', {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${v.clientId}:${key}`).toString('base64')}`,
+      }),
+  },
+  'get /t/{slug}/interaction/{uid}': {
+    expect: 400,
+    attack: (api, key) =>
+      api.call('GET', '/t/victim/interaction/x1', undefined, undefined, {
+        cookie: `_interaction=${key}`,
+      }),
+  },
+  'post /t/{slug}/interaction/{uid}': {
+    expect: 400,
+    attack: (api, key) =>
+      api.call('POST', '/t/victim/interaction/x1', undefined, 'step=consent', {
+        'content-type': 'application/x-www-form-urlencoded',
+        cookie: `_interaction=${key}`,
+      }),
+  },
   'get /healthz': { expect: 200, attack: (api, key) => api.call('GET', '/healthz', key) },
   'get /readyz': { expect: 200, attack: (api, key) => api.call('GET', '/readyz', key) },
   'get /metrics': { expect: 200, attack: (api, key) => api.call('GET', '/metrics', key) },
@@ -335,6 +381,17 @@ const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack
   },
 };
 
+/**
+ * Routes that take the attacker's credential as a device or edge secret in the path or body:
+ * an OAuth access token is too long to be one and is refused by the schema before any lookup.
+ */
+const SECRET_IN_REQUEST = new Set([
+  'post /api/v1/provision',
+  'post /api/v1/{deviceToken}/telemetry',
+  'post /api/v1/{deviceToken}/attributes',
+  'post /v1/edge/enroll',
+]);
+
 /** Everything tenant A can observe of itself, to compare before and after the attacks. */
 async function snapshot(api: TestApi, key: string, tenantId: string): Promise<unknown> {
   const collections = await api.call('GET', '/v1/collections', key);
@@ -342,6 +399,7 @@ async function snapshot(api: TestApi, key: string, tenantId: string): Promise<un
   const tenant = await api.call('GET', `/v1/platform/tenants/${tenantId}`, ADMIN_TOKEN);
   const keys = await api.call('GET', `/v1/platform/tenants/${tenantId}/api-keys`, ADMIN_TOKEN);
   const dataKeys = await api.call('GET', '/v1/keys', key);
+  const clients = await api.call('GET', '/v1/clients', key);
   const devices = await api.call('GET', '/v1/devices', key);
   const roles = await api.call('GET', '/v1/roles', key);
   const policies = await api.call('GET', '/v1/policies', key);
@@ -354,6 +412,7 @@ async function snapshot(api: TestApi, key: string, tenantId: string): Promise<un
     tenant: tenant.body,
     keys: keys.body,
     dataKeys: dataKeys.body,
+    clients: clients.body,
   };
 }
 
@@ -386,7 +445,13 @@ for (const backend of backendNames()) {
         token: enrollment.body.token,
         ...edgePublicKeys(),
       });
+      const client = await api.call('POST', '/v1/clients', a.key, {
+        name: 'Ada app',
+        kind: 'service',
+        roles: ['owner'],
+      });
       victim = {
+        clientId: client.body.id,
         edgeNodeId: node.body.nodeId,
         tenantId: a.id,
         keyId: a.keyId,
@@ -422,11 +487,15 @@ for (const backend of backendNames()) {
       );
     });
 
-    test("tenant B's key against every route with tenant A's ids finds nothing and changes nothing", async () => {
+    async function attackEverything(attacker: string): Promise<void> {
       const before = await snapshot(api, a.key, a.id);
       for (const [route, { expect, attack }] of Object.entries(ATTACKS)) {
-        const reply = await attack(api, b.key, victim);
-        assert.equal(reply.status, expect, `${route}: ${JSON.stringify(reply.body)}`);
+        const reply = await attack(api, attacker, victim);
+        const allowed = SECRET_IN_REQUEST.has(route) && attacker !== b.key ? [400, 414] : [expect];
+        assert.ok(
+          allowed.includes(reply.status),
+          `${route}: ${reply.status} ${JSON.stringify(reply.body)}`,
+        );
         const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
         if (!route.includes('{id}'))
           assert.ok(!text.includes(victim.recordId), `${route} leaks A's record id`);
@@ -440,8 +509,9 @@ for (const backend of backendNames()) {
             rpcId: uuid7(),
             caId: uuid7(),
             edgeNodeId: uuid7(),
+            clientId: uuid7(),
           };
-          const control = await attack(api, b.key, ghost);
+          const control = await attack(api, attacker, ghost);
           assert.deepEqual(
             JSON.parse(JSON.stringify(reply.body).replaceAll(victim.recordId, 'ID')),
             JSON.parse(JSON.stringify(control.body).replaceAll(ghost.recordId, 'ID')),
@@ -458,6 +528,32 @@ for (const backend of backendNames()) {
         }
       }
       assert.deepEqual(await snapshot(api, a.key, a.id), before);
+    }
+
+    test("tenant B's key against every route with tenant A's ids finds nothing and changes nothing", () =>
+      attackEverything(b.key));
+
+    test("a third tenant's OAuth access token (client credentials, role owner) against every route finds nothing and changes nothing", async () => {
+      const c = await api.tenant('oauth-attacker');
+      await api.call('PUT', '/v1/policies', c.key, { policies: PERMIT_ALL });
+      const client = await api.call('POST', '/v1/clients', c.key, {
+        name: 'attacker',
+        kind: 'service',
+        roles: ['owner'],
+      });
+      const basic = Buffer.from(`${client.body.id}:${client.body.secret}`).toString('base64');
+      const token = await api.call(
+        'POST',
+        '/t/oauth-attacker/token',
+        undefined,
+        'grant_type=client_credentials',
+        {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${basic}`,
+        },
+      );
+      assert.equal(token.status, 200, JSON.stringify(token.body));
+      await attackEverything(token.body.access_token);
     });
 
     test("what B created under the same names stays B's", async () => {

@@ -104,6 +104,48 @@ export const SETTINGS = {
     minimum: 0,
     doc: 'How long a verified credential is trusted without asking the control plane again.',
   },
+  publicUrl: {
+    flag: 'public-url',
+    env: 'PALISADE_PUBLIC_URL',
+    type: 'string',
+    pattern: '^https?://[^/?#\\s]+(/[^?#\\s]*[^/?#\\s])?$',
+    doc: 'URL clients reach the API at (no trailing slash); tenant issuers are PUBLIC_URL/t/SLUG. Unset: the address the API listens on.',
+  },
+  oauthAccessTokenTtlSeconds: {
+    flag: 'oauth-access-token-ttl-seconds',
+    env: 'PALISADE_OAUTH_ACCESS_TOKEN_TTL_SECONDS',
+    type: 'integer',
+    minimum: 1,
+    doc: 'Lifetime of access (and ID) tokens; also how long a revocation or a rotated-out signing key is kept.',
+  },
+  oauthRefreshTokenTtlSeconds: {
+    flag: 'oauth-refresh-token-ttl-seconds',
+    env: 'PALISADE_OAUTH_REFRESH_TOKEN_TTL_SECONDS',
+    type: 'integer',
+    minimum: 60,
+    doc: 'Lifetime of a refresh token and of the grant behind it (each refresh rotates the token).',
+  },
+  oauthDeviceCodeTtlSeconds: {
+    flag: 'oauth-device-code-ttl-seconds',
+    env: 'PALISADE_OAUTH_DEVICE_CODE_TTL_SECONDS',
+    type: 'integer',
+    minimum: 60,
+    doc: 'How long a device authorization (RFC 8628) waits for the user to enter its code.',
+  },
+  oauthSessionTtlSeconds: {
+    flag: 'oauth-session-ttl-seconds',
+    env: 'PALISADE_OAUTH_SESSION_TTL_SECONDS',
+    type: 'integer',
+    minimum: 60,
+    doc: 'How long a user stays signed in to a tenant issuer (its browser session).',
+  },
+  oauthIssuerCacheMax: {
+    flag: 'oauth-issuer-cache-max',
+    env: 'PALISADE_OAUTH_ISSUER_CACHE_MAX',
+    type: 'integer',
+    minimum: 1,
+    doc: 'Most tenant issuers held in memory; the least recently used is rebuilt on its next request.',
+  },
   pageSizeMax: {
     flag: 'page-size-max',
     env: 'PALISADE_PAGE_SIZE_MAX',
@@ -574,6 +616,12 @@ export interface Settings {
   commitMaxWaitMs: number;
   sqliteMaxOpenTenants: number;
   authCacheTtlMs: number;
+  publicUrl: string | undefined;
+  oauthAccessTokenTtlSeconds: number;
+  oauthRefreshTokenTtlSeconds: number;
+  oauthDeviceCodeTtlSeconds: number;
+  oauthSessionTtlSeconds: number;
+  oauthIssuerCacheMax: number;
   pageSizeMax: number;
   policySetMaxChars: number;
   shutdownTimeoutMs: number;
@@ -655,6 +703,12 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   commitMaxWaitMs: 0,
   sqliteMaxOpenTenants: 256,
   authCacheTtlMs: 1000,
+  publicUrl: undefined,
+  oauthAccessTokenTtlSeconds: 600,
+  oauthRefreshTokenTtlSeconds: 1_209_600,
+  oauthDeviceCodeTtlSeconds: 600,
+  oauthSessionTtlSeconds: 86_400,
+  oauthIssuerCacheMax: 1000,
   pageSizeMax: 1000,
   policySetMaxChars: 65_536,
   shutdownTimeoutMs: 10_000,

@@ -1,5 +1,7 @@
 import type { PermissionSet, RoleResolver } from '../authz/index.ts';
 import { PalisadeError } from '../errors/index.ts';
+import type { VerifiedAccessToken } from '../identity/index.ts';
+import { looksLikeJwt } from '../identity/index.ts';
 import { hashSecretToken } from '../ids/index.ts';
 import type { ControlPlaneStore, StoredCredential } from '../store/index.ts';
 import type { Tenant, TenantContext } from '../tenancy/index.ts';
@@ -24,6 +26,14 @@ interface CacheEntry {
 
 /** Upper bound of cached credential lookups, so a flood of random tokens cannot grow memory. */
 const CREDENTIAL_CACHE_MAX = 10_000;
+/** Longest JWT looked at (an ML-DSA-65 signature alone is 4.4 kB in base64url). */
+const JWT_MAX_LENGTH = 8192;
+const BEARER = 'Bearer ';
+
+/** Verifies tenant issuers' JWT access tokens (the identity capability). */
+export interface AccessTokens {
+  verify(token: string): Promise<VerifiedAccessToken>;
+}
 
 /**
  * Turns a bearer secret into a Principal. Lookups go by the secret's SHA-256 and are cached
@@ -34,12 +44,20 @@ export class CredentialVerifier {
   readonly #controlPlane: ControlPlaneStore;
   readonly #ttlMs: number;
   readonly #roles: RoleResolver;
+  readonly #tokens: AccessTokens | undefined;
   readonly #cache = new Map<string, CacheEntry>();
 
-  constructor(controlPlane: ControlPlaneStore, ttlMs: number, roles: RoleResolver) {
+  /** `tokens` verifies the JWT access tokens of tenant issuers; without it only secrets work. */
+  constructor(
+    controlPlane: ControlPlaneStore,
+    ttlMs: number,
+    roles: RoleResolver,
+    tokens?: AccessTokens,
+  ) {
     this.#controlPlane = controlPlane;
     this.#ttlMs = ttlMs;
     this.#roles = roles;
+    this.#tokens = tokens;
   }
 
   /**
@@ -58,7 +76,26 @@ export class CredentialVerifier {
     this.#cache.clear();
   }
 
+  async #verifyAccessToken(tokens: AccessTokens, token: string): Promise<Principal> {
+    const { tenant, actor, roles } = await tokens.verify(token);
+    return {
+      kind: 'tenant',
+      context: issueTenantContext(tenant, actor),
+      permissions: await this.#roles.resolve(tenant, roles),
+      roles,
+    };
+  }
+
   async verify(authorization: string | undefined): Promise<Principal> {
+    if (
+      this.#tokens !== undefined &&
+      authorization !== undefined &&
+      authorization.length <= BEARER.length + JWT_MAX_LENGTH &&
+      authorization.startsWith(BEARER) &&
+      looksLikeJwt(authorization.slice(BEARER.length))
+    ) {
+      return this.#verifyAccessToken(this.#tokens, authorization.slice(BEARER.length));
+    }
     const match =
       authorization === undefined ? null : /^Bearer ([\x21-\x7e]{16,512})$/.exec(authorization);
     if (match === null) {

@@ -7,6 +7,7 @@ import type { CorsSettings } from '../cors/index.ts';
 import type { DeviceServices } from '../devices/index.ts';
 import type { EdgeCredentialSync, EdgeService } from '../edge/index.ts';
 import { GraphqlEndpoint, type GraphqlOptions } from '../graphql/index.ts';
+import type { IdentityService } from '../identity/index.ts';
 import type { KeyRotation } from '../keys/index.ts';
 import type { TenantLedger } from '../ledger/index.ts';
 import type { RequestQuotas } from '../quotas/index.ts';
@@ -17,11 +18,13 @@ import { installMetrics } from './metrics.ts';
 import { installOpenApi } from './openapi.ts';
 import { installProblemHandlers } from './problem-handler.ts';
 import { installRateLimits } from './rate-limit-hook.ts';
+import { clientRoutes } from './routes/client-routes.ts';
 import { collectionRoutes } from './routes/collection-routes.ts';
 import { deviceRoutes } from './routes/device-routes.ts';
 import { edgeRoutes } from './routes/edge-routes.ts';
 import { edgeSyncRoutes } from './routes/edge-sync-routes.ts';
 import { graphqlRoutes } from './routes/graphql-routes.ts';
+import { issuerRoutes } from './routes/issuer-routes.ts';
 import { keyRoutes } from './routes/key-routes.ts';
 import { ledgerRoutes } from './routes/ledger-routes.ts';
 import { platformTenantRoutes } from './routes/platform-tenant-routes.ts';
@@ -60,6 +63,8 @@ export interface GatewayOptions {
     | undefined;
   /** Key rotation and status routes; absent, they are not served. */
   readonly keys?: KeyRotation | undefined;
+  /** Tenant issuers (`/t/<slug>/…`) and OAuth clients (`/v1/clients`); absent, not served. */
+  readonly identity?: IdentityService | undefined;
   /** Serve HTTPS (hybrid post-quantum key exchange preferred) with these PEM files. */
   readonly tls?: TlsFiles | undefined;
   /** `max-age` of Strict-Transport-Security, sent only with `tls`; 0 sends none. */
@@ -114,6 +119,10 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   collectionRoutes(app, options.collections);
   recordRoutes(app, options.records, options.pageSizeMax);
   if (options.keys !== undefined) keyRoutes(app, options.keys, options.tenants);
+  if (options.identity !== undefined) {
+    issuerRoutes(app, options.identity);
+    clientRoutes(app, options.identity, options.pageSizeMax);
+  }
   ledgerRoutes(app, options);
   graphqlRoutes(
     app,

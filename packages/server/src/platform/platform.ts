@@ -14,6 +14,7 @@ import { CorsSettings } from '../cors/index.ts';
 import { type DeviceServices, openDeviceServices } from '../devices/index.ts';
 import { EdgeCredentialSync, EdgeService } from '../edge/index.ts';
 import { createGateway, serverGroups } from '../gateway/index.ts';
+import { IdentityService } from '../identity/index.ts';
 import { KeyRotation, KeyService, openPlatformKms, RecordKeys } from '../keys/index.ts';
 import {
   loadLedgerKeys,
@@ -171,10 +172,27 @@ export async function startPlatform(
     });
     const roleResolver = new RoleResolver(stores.shards, settings.authCacheTtlMs);
     const authorizer = new Authorizer(stores.shards, settings.authCacheTtlMs);
+    const identity = new IdentityService({
+      store: stores.controlPlane.identity,
+      shards: stores.shards,
+      committer,
+      kms,
+      publicUrl: () => settings.publicUrl ?? (url || listenUrl(settings)),
+      roles: roleResolver,
+      lifetimes: {
+        accessTokenSeconds: settings.oauthAccessTokenTtlSeconds,
+        refreshTokenSeconds: settings.oauthRefreshTokenTtlSeconds,
+        deviceCodeSeconds: settings.oauthDeviceCodeTtlSeconds,
+        sessionSeconds: settings.oauthSessionTtlSeconds,
+      },
+      cacheTtlMs: settings.authCacheTtlMs,
+      issuerCacheMax: settings.oauthIssuerCacheMax,
+    });
     const verifier = new CredentialVerifier(
       stores.controlPlane,
       settings.authCacheTtlMs,
       roleResolver,
+      identity.tokens,
     );
     const schemas = new SchemaRegistry();
     const locate = storeLocator(stores.shards);
@@ -217,7 +235,10 @@ export async function startPlatform(
         stores.controlPlane,
         stores.shards,
         committer,
-        () => verifier.invalidate(),
+        () => {
+          verifier.invalidate();
+          identity.invalidate();
+        },
         roleResolver,
         keyService,
       ),
@@ -228,6 +249,7 @@ export async function startPlatform(
         policySetMaxChars: settings.policySetMaxChars,
       },
       keys: rotation,
+      identity,
       rateLimits: new RequestQuotas({
         limitsOf: planLimits(settings),
         maxBuckets: settings.quotaMaxBuckets,
@@ -430,6 +452,11 @@ async function* liveTenantIds(stores: Stores): AsyncIterable<string> {
     if (page.length < 1000) return;
     after = page.at(-1)!.id;
   }
+}
+
+/** The API's address as a URL, before it listens (an inject-only platform never does). */
+function listenUrl(settings: Settings): string {
+  return `${settings.tlsCert === undefined ? 'http' : 'https'}://${settings.listen}`;
 }
 
 /** Fastify's request log fields, with the path but never the query string. */

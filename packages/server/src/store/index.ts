@@ -35,6 +35,14 @@ export type {
   TenantEdgeWriter,
 } from './edge-types.ts';
 export type { DataKeyRow, KeyJobRow, SealedFields, TenantKekRow } from './key-types.ts';
+export type {
+  ControlPlaneIdentityStore,
+  IssuerKeyRow,
+  OAuthClientRow,
+  OidcArtifact,
+  RevocationKind,
+  RevocationRow,
+} from './identity-types.ts';
 export { openStores, type Stores } from './open-stores.ts';
 export type {
   PlatformCheckpointRow,

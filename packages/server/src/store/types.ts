@@ -8,6 +8,7 @@ import type {
   TenantDeviceWriter,
 } from './device-types.ts';
 import type { TenantEdgeReader, TenantEdgeWriter } from './edge-types.ts';
+import type { ControlPlaneIdentityStore } from './identity-types.ts';
 import type {
   ControlPlaneKeyStore,
   SealedFields,
@@ -56,6 +57,8 @@ export interface ControlPlaneStore {
   readonly keys: ControlPlaneKeyStore;
   /** The platform-wide index of device credentials. */
   readonly devices: ControlPlaneDeviceIndex;
+  /** Each tenant's OAuth/OIDC issuer: clients, signing keys, protocol artifacts, revocations. */
+  readonly identity: ControlPlaneIdentityStore;
   /** Each tenant's CORS allow-list. */
   readonly cors: ControlPlaneCorsStore;
   migrate(): Promise<void>;

@@ -70,6 +70,57 @@ export const PG_CONTROL_PLANE_MIGRATIONS: readonly PgMigration[] = [
     `,
   },
   {
+    version: 4,
+    sql: `
+      CREATE TABLE oauth_clients (
+        id uuid PRIMARY KEY,
+        tenant_id uuid NOT NULL REFERENCES tenants (id),
+        name text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('service', 'user')),
+        secret_hash text,
+        redirect_uris jsonb NOT NULL,
+        roles jsonb NOT NULL,
+        token_algorithm text NOT NULL,
+        created_at timestamptz NOT NULL
+      );
+      CREATE INDEX oauth_clients_by_tenant ON oauth_clients (tenant_id, id);
+      CREATE TABLE oidc_keys (
+        tenant_id uuid NOT NULL REFERENCES tenants (id),
+        kid text NOT NULL,
+        use text NOT NULL CHECK (use IN ('sig', 'cookie')),
+        alg text NOT NULL,
+        public_jwk text NOT NULL,
+        sealed_private bytea NOT NULL,
+        created_at timestamptz NOT NULL,
+        retired_at timestamptz,
+        PRIMARY KEY (tenant_id, kid)
+      );
+      CREATE TABLE oidc_artifacts (
+        tenant_id uuid NOT NULL REFERENCES tenants (id),
+        model text NOT NULL,
+        id text NOT NULL,
+        payload jsonb NOT NULL,
+        grant_id text,
+        user_code text,
+        uid text,
+        client_id text,
+        expires_at bigint,
+        PRIMARY KEY (tenant_id, model, id)
+      );
+      CREATE INDEX oidc_artifacts_by_grant ON oidc_artifacts (tenant_id, grant_id);
+      CREATE INDEX oidc_artifacts_by_client ON oidc_artifacts (tenant_id, client_id);
+      CREATE INDEX oidc_artifacts_by_uid ON oidc_artifacts (tenant_id, model, uid);
+      CREATE INDEX oidc_artifacts_by_user_code ON oidc_artifacts (tenant_id, model, user_code);
+      CREATE TABLE oidc_revocations (
+        tenant_id uuid NOT NULL REFERENCES tenants (id),
+        kind text NOT NULL CHECK (kind IN ('jti', 'grant', 'client')),
+        value text NOT NULL,
+        expires_at bigint NOT NULL,
+        PRIMARY KEY (tenant_id, kind, value)
+      );
+    `,
+  },
+  {
     version: 5,
     // Keys issued before roles existed could do everything: they keep doing so as owners.
     sql: `ALTER TABLE api_keys ADD COLUMN roles jsonb NOT NULL DEFAULT '["owner"]';`,

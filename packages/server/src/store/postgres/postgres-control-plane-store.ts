@@ -12,6 +12,7 @@ import type {
 import { PG_CONTROL_PLANE_MIGRATIONS } from './control-plane-migrations.ts';
 import { PgCorsOrigins } from './postgres-cors-store.ts';
 import { PgDeviceIndex } from './postgres-device-index.ts';
+import { PgIdentityStore } from './postgres-identity-store.ts';
 import { PgControlPlaneKeys } from './postgres-key-store.ts';
 import { migratePostgres } from './postgres-migrate.ts';
 
@@ -20,6 +21,7 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
   readonly kind = 'postgres';
   readonly keys: PgControlPlaneKeys;
   readonly devices: PgDeviceIndex;
+  readonly identity: PgIdentityStore;
   readonly cors: PgCorsOrigins;
   readonly #url: string;
   readonly #pool: pg.Pool;
@@ -30,6 +32,7 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
     this.#pool.on('error', () => undefined);
     this.keys = new PgControlPlaneKeys(this.#pool);
     this.devices = new PgDeviceIndex(this.#pool);
+    this.identity = new PgIdentityStore(this.#pool);
     this.cors = new PgCorsOrigins(this.#pool);
   }
 

@@ -70,6 +70,57 @@ export const CONTROL_PLANE_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 4,
+    sql: `
+      CREATE TABLE oauth_clients (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants (id),
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('service', 'user')),
+        secret_hash TEXT,
+        redirect_uris TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        token_algorithm TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX oauth_clients_by_tenant ON oauth_clients (tenant_id, id);
+      CREATE TABLE oidc_keys (
+        tenant_id TEXT NOT NULL REFERENCES tenants (id),
+        kid TEXT NOT NULL,
+        use TEXT NOT NULL CHECK (use IN ('sig', 'cookie')),
+        alg TEXT NOT NULL,
+        public_jwk TEXT NOT NULL,
+        sealed_private BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        retired_at TEXT,
+        PRIMARY KEY (tenant_id, kid)
+      ) STRICT;
+      CREATE TABLE oidc_artifacts (
+        tenant_id TEXT NOT NULL REFERENCES tenants (id),
+        model TEXT NOT NULL,
+        id TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        grant_id TEXT,
+        user_code TEXT,
+        uid TEXT,
+        client_id TEXT,
+        expires_at INTEGER,
+        PRIMARY KEY (tenant_id, model, id)
+      ) STRICT;
+      CREATE INDEX oidc_artifacts_by_grant ON oidc_artifacts (tenant_id, grant_id);
+      CREATE INDEX oidc_artifacts_by_client ON oidc_artifacts (tenant_id, client_id);
+      CREATE INDEX oidc_artifacts_by_uid ON oidc_artifacts (tenant_id, model, uid);
+      CREATE INDEX oidc_artifacts_by_user_code ON oidc_artifacts (tenant_id, model, user_code);
+      CREATE TABLE oidc_revocations (
+        tenant_id TEXT NOT NULL REFERENCES tenants (id),
+        kind TEXT NOT NULL CHECK (kind IN ('jti', 'grant', 'client')),
+        value TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, kind, value)
+      ) STRICT;
+    `,
+  },
+  {
     version: 5,
     // Keys issued before roles existed could do everything: they keep doing so as owners.
     sql: `ALTER TABLE api_keys ADD COLUMN roles TEXT NOT NULL DEFAULT '["owner"]';`,

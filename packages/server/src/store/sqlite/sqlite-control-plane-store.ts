@@ -13,6 +13,7 @@ import { CONTROL_PLANE_MIGRATIONS } from './control-plane-migrations.ts';
 import { SqliteCorsOrigins } from './sqlite-cors-store.ts';
 import { migrateSqlite, openSqlite } from './sqlite-database.ts';
 import { SqliteDeviceIndex } from './sqlite-device-index.ts';
+import { SqliteIdentityStore } from './sqlite-identity-store.ts';
 import { SqliteControlPlaneKeys } from './sqlite-key-store.ts';
 
 /** The embedded control plane: `DATA/platform.db`. */
@@ -20,6 +21,7 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
   readonly kind = 'sqlite';
   readonly keys: SqliteControlPlaneKeys;
   readonly devices: SqliteDeviceIndex;
+  readonly identity: SqliteIdentityStore;
   readonly cors: SqliteCorsOrigins;
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
@@ -28,6 +30,7 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
     this.#db = openSqlite(path);
     this.keys = new SqliteControlPlaneKeys(this.#db);
     this.devices = new SqliteDeviceIndex(this.#db);
+    this.identity = new SqliteIdentityStore(this.#db);
     this.cors = new SqliteCorsOrigins(this.#db);
   }
 

@@ -1,0 +1,125 @@
+import type { FastifyInstance } from 'fastify';
+import { type IdentityService, type NewClient, SIGNING_ALGORITHMS } from '../../identity/index.ts';
+import { tenantOf } from '../auth-hook.ts';
+import { pageOf, pageQuery, UUID } from '../schemas.ts';
+
+const TAGS = ['clients'];
+const TIMESTAMP = { type: 'string', format: 'date-time' } as const;
+const ROLE = { type: 'string', minLength: 1, maxLength: 64 } as const;
+const REDIRECT_URI = { type: 'string', minLength: 1, maxLength: 2000 } as const;
+const ID_PARAMS = { type: 'object', required: ['id'], properties: { id: UUID } } as const;
+const CLIENT = {
+  type: 'object',
+  required: [
+    'id',
+    'name',
+    'kind',
+    'public',
+    'roles',
+    'redirectUris',
+    'tokenAlgorithm',
+    'issuer',
+    'createdAt',
+  ],
+  properties: {
+    id: UUID,
+    name: { type: 'string' },
+    kind: { type: 'string', enum: ['service', 'user'] },
+    public: { type: 'boolean', description: 'true: no secret (PKCE only)' },
+    roles: { type: 'array', items: ROLE },
+    redirectUris: { type: 'array', items: REDIRECT_URI },
+    tokenAlgorithm: { type: 'string', enum: [...SIGNING_ALGORITHMS] },
+    issuer: { type: 'string', description: 'the tenant issuer that serves this client' },
+    createdAt: TIMESTAMP,
+  },
+} as const;
+const CREATED = {
+  ...CLIENT,
+  required: [...CLIENT.required, 'secret'],
+  properties: {
+    ...CLIENT.properties,
+    secret: {
+      type: ['string', 'null'],
+      description: 'the client secret, shown this once (null for a public client)',
+    },
+  },
+} as const;
+
+/** `/v1/clients…`: the tenant's OAuth clients (service clients and user-facing apps). */
+export function clientRoutes(
+  app: FastifyInstance,
+  identity: IdentityService,
+  pageSizeMax: number,
+): void {
+  app.post<{ Body: NewClient }>('/v1/clients', {
+    config: { auth: 'clients:write' },
+    schema: {
+      summary: 'Register an OAuth client; a secret is shown only in this response',
+      tags: TAGS,
+      body: {
+        type: 'object',
+        required: ['name', 'kind'],
+        additionalProperties: false,
+        properties: {
+          name: { type: 'string', minLength: 1, maxLength: 255 },
+          kind: {
+            type: 'string',
+            enum: ['service', 'user'],
+            description: 'service: client credentials; user: users sign in (code + PKCE, device)',
+          },
+          roles: { type: 'array', minItems: 1, maxItems: 32, uniqueItems: true, items: ROLE },
+          redirectUris: {
+            type: 'array',
+            maxItems: 20,
+            uniqueItems: true,
+            items: REDIRECT_URI,
+          },
+          public: { type: 'boolean' },
+          tokenAlgorithm: { type: 'string', enum: [...SIGNING_ALGORITHMS] },
+        },
+      },
+      response: { 201: CREATED },
+    },
+    handler: async (request, reply) => {
+      const { client, secret } = await identity.clients.create(tenantOf(request), request.body);
+      return reply.code(201).send({ ...client, secret: secret ?? null });
+    },
+  });
+
+  app.get<{ Querystring: { limit: number; cursor?: string } }>('/v1/clients', {
+    config: { auth: 'clients:read' },
+    schema: {
+      summary: "List the tenant's OAuth clients",
+      tags: TAGS,
+      querystring: pageQuery(pageSizeMax),
+      response: { 200: pageOf(CLIENT) },
+    },
+    handler: (request) =>
+      identity.clients.list(tenantOf(request), request.query.cursor, request.query.limit),
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/clients/:id', {
+    config: { auth: 'clients:read' },
+    schema: {
+      summary: 'Show an OAuth client',
+      tags: TAGS,
+      params: ID_PARAMS,
+      response: { 200: CLIENT },
+    },
+    handler: (request) => identity.clients.get(tenantOf(request), request.params.id),
+  });
+
+  app.delete<{ Params: { id: string } }>('/v1/clients/:id', {
+    config: { auth: 'clients:write' },
+    schema: {
+      summary:
+        'Delete an OAuth client: its grants and refresh tokens go, its access tokens are revoked',
+      tags: TAGS,
+      params: ID_PARAMS,
+    },
+    handler: async (request, reply) => {
+      await identity.clients.delete(tenantOf(request), request.params.id);
+      return reply.code(204).send();
+    },
+  });
+}

@@ -1,0 +1,117 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { IdentityService, InteractionForm, TenantIssuer } from '../../identity/index.ts';
+import { SLUG } from '../schemas.ts';
+
+const TAGS = ['identity'];
+/** Largest sign-in form accepted (email, password, code and the step). */
+const FORM_BODY_LIMIT = 8192;
+const FIELD = { type: 'string', maxLength: 1024 } as const;
+
+/**
+ * Hands the request to the tenant issuer's `oidc-provider` as `<public URL>/t/<slug>/…`: the
+ * path below the issuer becomes the request URL (absolute, so every endpoint URL the provider
+ * builds is under the public URL whatever Host the request came with) and the issuer's path
+ * its mount path. The reply is hijacked: the provider writes the response itself.
+ */
+function dispatch(issuer: TenantIssuer, request: FastifyRequest, reply: FastifyReply): void {
+  const raw = request.raw as typeof request.raw & { baseUrl?: string };
+  const issuerUrl = new URL(issuer.provider.issuer);
+  const rest = (raw.url ?? '/').slice(`/t/${issuer.tenant.slug}`.length) || '/';
+  raw.baseUrl = issuerUrl.pathname;
+  raw.url = `${issuerUrl.origin}${rest.startsWith('/') ? rest : `/${rest}`}`;
+  reply.hijack();
+  issuer.provider.callback()(raw, reply.raw);
+}
+
+/** Runs a page handler after the reply was hijacked: a failure still gets an answer. */
+async function hijacked(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  page: () => Promise<void>,
+): Promise<void> {
+  reply.hijack();
+  try {
+    await page();
+  } catch (error) {
+    request.log.error({ err: error }, 'issuer page failed');
+    if (!reply.raw.headersSent) reply.raw.writeHead(500, { 'content-type': 'text/plain' });
+    reply.raw.end('internal error; the server log has the details');
+  }
+}
+
+/** `/t/<slug>/…`: each tenant's OAuth 2.1 / OpenID Connect issuer and its sign-in pages. */
+export function issuerRoutes(app: FastifyInstance, identity: IdentityService): void {
+  app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(
+      'application/x-www-form-urlencoded',
+      { parseAs: 'string', bodyLimit: FORM_BODY_LIMIT },
+      (_request, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))),
+    );
+    const params = {
+      type: 'object',
+      required: ['slug', 'uid'],
+      properties: { slug: SLUG, uid: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } },
+    } as const;
+    scope.get<{ Params: { slug: string; uid: string } }>('/t/:slug/interaction/:uid', {
+      config: { auth: 'public' },
+      schema: { summary: 'Sign-in or consent page of an authorization', tags: TAGS, params },
+      handler: async (request, reply) => {
+        const issuer = await identity.issuers.get(request.params.slug);
+        await hijacked(request, reply, () =>
+          identity.interactions.show(issuer, request.raw, reply.raw),
+        );
+      },
+    });
+    scope.post<{ Params: { slug: string; uid: string }; Body: InteractionForm }>(
+      '/t/:slug/interaction/:uid',
+      {
+        config: { auth: 'public' },
+        schema: {
+          summary: 'Submit the sign-in or consent form (application/x-www-form-urlencoded)',
+          tags: TAGS,
+          params,
+          body: {
+            type: 'object',
+            properties: {
+              step: { type: 'string', enum: ['login', 'consent', 'abort'] },
+              email: FIELD,
+              password: FIELD,
+              totp: { type: 'string', maxLength: 16 },
+            },
+          },
+        },
+        handler: async (request, reply) => {
+          const issuer = await identity.issuers.get(request.params.slug);
+          await hijacked(request, reply, () =>
+            identity.interactions.submit(issuer, request.raw, reply.raw, request.body ?? {}),
+          );
+        },
+      },
+    );
+  });
+
+  app.register(async (scope) => {
+    // The provider reads request bodies itself: leave the stream unread.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_request, _payload, done) => done(null));
+    scope.route<{ Params: { slug: string } }>({
+      method: ['GET', 'POST'],
+      url: '/t/:slug/*',
+      config: { auth: 'public' },
+      schema: {
+        summary:
+          "A tenant issuer's OAuth 2.1 / OpenID Connect endpoints (discovery at /t/{slug}/.well-known/openid-configuration)",
+        tags: TAGS,
+        params: {
+          type: 'object',
+          required: ['slug'],
+          properties: { slug: SLUG, '*': { type: 'string' } },
+        },
+      },
+      handler: async (request, reply) => {
+        dispatch(await identity.issuers.get(request.params.slug), request, reply);
+      },
+    });
+  });
+}

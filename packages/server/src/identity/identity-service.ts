@@ -1,0 +1,95 @@
+import type { Kms } from '@palisade/crypto';
+import type { GroupCommitter } from '../commit/index.ts';
+import type { ControlPlaneIdentityStore, ShardStore } from '../store/index.ts';
+import type { Tenant } from '../tenancy/index.ts';
+import { AccessTokenVerifier } from './access-token-verifier.ts';
+import { ClientService, type RoleCheck } from './client-service.ts';
+import { InteractionPages } from './interactions.ts';
+import { IssuerDirectory } from './issuer-directory.ts';
+import { IssuerKeys } from './issuer-keys.ts';
+import { IssuerUrls } from './issuer-urls.ts';
+import { RevocationList } from './revocation-list.ts';
+import { type SignInVerifier, storedAccounts } from './sign-in.ts';
+import { TenantAudit } from './tenant-audit.ts';
+import { TenantIssuers } from './tenant-issuers.ts';
+import type { IssuerLifetimes } from './tenant-provider.ts';
+
+export interface IdentityOptions {
+  readonly store: ControlPlaneIdentityStore;
+  readonly shards: ReadonlyMap<string, ShardStore>;
+  readonly committer: GroupCommitter;
+  readonly kms: Kms;
+  /** The public base URL (no trailing slash), read when first needed. */
+  readonly publicUrl: () => string;
+  readonly roles: RoleCheck;
+  /** Checks users' passwords; without it the issuer signs in no users. */
+  readonly signIn?: SignInVerifier | undefined;
+  readonly lifetimes: IssuerLifetimes;
+  /** How long issuers, keys and revocations are trusted without asking the store again. */
+  readonly cacheTtlMs: number;
+  /** Most tenant issuers kept in memory. */
+  readonly issuerCacheMax: number;
+}
+
+/**
+ * One OAuth 2.1 / OpenID Connect issuer per tenant, its clients, and the verification of the
+ * access tokens it issues: the identity capability's single entry point.
+ */
+export class IdentityService {
+  readonly urls: IssuerUrls;
+  readonly issuers: TenantIssuers;
+  readonly clients: ClientService;
+  readonly tokens: AccessTokenVerifier;
+  readonly interactions: InteractionPages;
+  readonly #keys: IssuerKeys;
+  readonly #directory: IssuerDirectory;
+
+  constructor(options: IdentityOptions) {
+    const audit = new TenantAudit(options.shards, options.committer);
+    const accessTokenMs = options.lifetimes.accessTokenSeconds * 1000;
+    this.urls = new IssuerUrls(options.publicUrl);
+    this.#keys = new IssuerKeys({
+      store: options.store,
+      kms: options.kms,
+      audit,
+      retiredGraceMs: accessTokenMs,
+    });
+    this.#directory = new IssuerDirectory(options.store, this.#keys, options.cacheTtlMs);
+    const revocations = new RevocationList(options.store, options.cacheTtlMs);
+    this.tokens = new AccessTokenVerifier(this.urls, this.#directory, revocations);
+    this.clients = new ClientService({
+      store: options.store,
+      audit,
+      roles: options.roles,
+      urls: this.urls,
+      revocations,
+      accessTokenMs,
+    });
+    this.issuers = new TenantIssuers({
+      directory: this.#directory,
+      keys: this.#keys,
+      max: options.issuerCacheMax,
+      provider: {
+        urls: this.urls,
+        store: options.store,
+        revocations,
+        accounts: storedAccounts(options.shards),
+        verifier: this.tokens,
+        lifetimes: options.lifetimes,
+      },
+    });
+    this.interactions = new InteractionPages(options.signIn);
+  }
+
+  /** Retires the tenant's signing keys and makes new ones; tokens already issued stay valid. */
+  async rotateKeys(tenant: Tenant, actor: string): Promise<void> {
+    await this.#keys.rotate(tenant, actor);
+    this.invalidate();
+  }
+
+  /** Forgets cached tenants, keys and issuers (a tenant changed or was suspended). */
+  invalidate(): void {
+    this.#directory.invalidate();
+    this.issuers.invalidate();
+  }
+}

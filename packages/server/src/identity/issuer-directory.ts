@@ -1,0 +1,71 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { ControlPlaneIdentityStore } from '../store/index.ts';
+import type { Tenant } from '../tenancy/index.ts';
+import type { IssuerKeys } from './issuer-keys.ts';
+
+/** A tenant issuer as the gateway verifies its tokens: the tenant and its public keys by kid. */
+export interface IssuerEntry {
+  readonly tenant: Tenant;
+  readonly keys: ReadonlyMap<string, { readonly alg: string; readonly key: KeyObject }>;
+}
+
+interface Cached {
+  readonly entry: Promise<IssuerEntry | undefined>;
+  readonly expires: number;
+}
+
+/** Upper bound of cached issuers, so a flood of made-up issuers cannot grow memory. */
+const ISSUER_CACHE_MAX = 10_000;
+
+/**
+ * Slug → tenant and public keys, cached for `ttlMs` so a valid token costs no query. Tenant
+ * changes (suspension, deletion) and key rotations in this process clear it at once.
+ */
+export class IssuerDirectory {
+  readonly #store: ControlPlaneIdentityStore;
+  readonly #keys: IssuerKeys;
+  readonly #ttlMs: number;
+  readonly #cache = new Map<string, Cached>();
+
+  constructor(store: ControlPlaneIdentityStore, keys: IssuerKeys, ttlMs: number) {
+    this.#store = store;
+    this.#keys = keys;
+    this.#ttlMs = ttlMs;
+  }
+
+  get(slug: string): Promise<IssuerEntry | undefined> {
+    const now = Date.now();
+    const cached = this.#cache.get(slug);
+    if (cached !== undefined && cached.expires > now) return cached.entry;
+    const entry = this.#load(slug);
+    if (this.#cache.size >= ISSUER_CACHE_MAX) this.#cache.clear();
+    const fresh = { entry, expires: now + this.#ttlMs };
+    this.#cache.set(slug, fresh);
+    entry.catch(() => {
+      if (this.#cache.get(slug) === fresh) this.#cache.delete(slug);
+    });
+    return entry;
+  }
+
+  invalidate(): void {
+    this.#cache.clear();
+  }
+
+  /** Forgets one issuer (its keys were just made). */
+  forget(slug: string): void {
+    this.#cache.delete(slug);
+  }
+
+  async #load(slug: string): Promise<IssuerEntry | undefined> {
+    const tenant = await this.#store.tenantBySlug(slug);
+    if (tenant === undefined) return undefined;
+    const keys = new Map<string, { alg: string; key: KeyObject }>();
+    for (const jwk of await this.#keys.published(tenant.id)) {
+      keys.set(jwk.kid, {
+        alg: jwk.alg,
+        key: createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' }),
+      });
+    }
+    return { tenant, keys };
+  }
+}

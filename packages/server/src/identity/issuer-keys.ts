@@ -1,0 +1,180 @@
+/**
+ * Each tenant issuer's keys: one signing key per JWS algorithm it offers (EdDSA first, the
+ * default; ES256; ML-DSA-44 and ML-DSA-65 for clients that ask for post-quantum tokens) and a
+ * secret that signs its cookies. They are made on first use; the private parts are stored
+ * only sealed by the platform KMS, bound to the tenant and the key id. Rotation retires the
+ * signing keys (they keep verifying for `retiredGraceMs`) and makes new ones.
+ */
+import { createHash, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
+import type { Kms } from '@palisade/crypto';
+import type { ControlPlaneIdentityStore, IssuerKeyRow } from '../store/index.ts';
+import type { Tenant } from '../tenancy/index.ts';
+import type { TenantAudit } from './tenant-audit.ts';
+
+/** JWS algorithms of access and ID tokens, in order of preference. */
+export const SIGNING_ALGORITHMS = ['EdDSA', 'ES256', 'ML-DSA-44', 'ML-DSA-65'] as const;
+export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
+
+const GENERATORS: Record<SigningAlgorithm, () => { publicKey: KeyObject; privateKey: KeyObject }> =
+  {
+    EdDSA: () => generateKeyPairSync('ed25519'),
+    ES256: () => generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+    'ML-DSA-44': () => generateKeyPairSync('ml-dsa-44' as 'ed25519'),
+    'ML-DSA-65': () => generateKeyPairSync('ml-dsa-65' as 'ed25519'),
+  };
+
+const SEAL_PURPOSE = 'palisade/oidc-issuer-key';
+
+export type Jwk = Record<string, unknown> & { kid: string; alg: string };
+
+/** What a tenant issuer signs and verifies with. */
+export interface IssuerKeySet {
+  /** Private JWKs of the active signing keys, one per algorithm, EdDSA first. */
+  readonly signing: readonly Jwk[];
+  /** Public JWKs of the active keys and of retired ones still within their grace. */
+  readonly published: readonly Jwk[];
+  /** Cookie-signing secrets, newest first. */
+  readonly cookieKeys: readonly string[];
+}
+
+function sealContext(tenantId: string, kid: string) {
+  return { purpose: SEAL_PURPOSE, tenantId, keyVersion: 1, binding: Buffer.from(kid) };
+}
+
+export class IssuerKeys {
+  readonly #store: ControlPlaneIdentityStore;
+  readonly #kms: Kms;
+  readonly #audit: TenantAudit;
+  readonly #retiredGraceMs: number;
+
+  constructor(options: {
+    store: ControlPlaneIdentityStore;
+    kms: Kms;
+    audit: TenantAudit;
+    /** How long a retired key still verifies: the longest a token it signed can live. */
+    retiredGraceMs: number;
+  }) {
+    this.#store = options.store;
+    this.#kms = options.kms;
+    this.#audit = options.audit;
+    this.#retiredGraceMs = options.retiredGraceMs;
+  }
+
+  /** The tenant's keys, made (and recorded in its ledger) the first time. */
+  async load(tenant: Tenant): Promise<IssuerKeySet> {
+    let rows = await this.#store.listKeys(tenant.id);
+    const missing = SIGNING_ALGORITHMS.filter(
+      (alg) => !rows.some((row) => row.use === 'sig' && row.alg === alg && row.retiredAt === null),
+    );
+    const cookieMissing = !rows.some((row) => row.use === 'cookie');
+    if (missing.length > 0 || cookieMissing) {
+      await this.#create(tenant, missing, cookieMissing, 'oidc-keys.create');
+      rows = await this.#store.listKeys(tenant.id);
+    }
+    return this.#keySet(tenant, rows);
+  }
+
+  /** Public JWKs the tenant's tokens may be signed with (reads only; makes nothing). */
+  async published(tenantId: string): Promise<Jwk[]> {
+    const now = Date.now();
+    return (await this.#store.listKeys(tenantId))
+      .filter(
+        (row) =>
+          row.use === 'sig' &&
+          (row.retiredAt === null || Date.parse(row.retiredAt) + this.#retiredGraceMs > now),
+      )
+      .map((row) => JSON.parse(row.publicJwk) as Jwk);
+  }
+
+  /** Retires every active signing key of the tenant and makes new ones. */
+  async rotate(tenant: Tenant, actor: string): Promise<void> {
+    const rows = await this.#store.listKeys(tenant.id);
+    const active = rows.filter((row) => row.use === 'sig' && row.retiredAt === null);
+    const at = new Date().toISOString();
+    await this.#create(tenant, SIGNING_ALGORITHMS, false, 'oidc-keys.rotate', actor, async () => {
+      for (const row of active) await this.#store.retireKey(tenant.id, row.kid, at);
+    });
+  }
+
+  async #create(
+    tenant: Tenant,
+    algorithms: readonly SigningAlgorithm[],
+    cookie: boolean,
+    action: string,
+    actor = 'platform',
+    before?: () => Promise<void>,
+  ): Promise<void> {
+    const createdAt = new Date().toISOString();
+    const rows: IssuerKeyRow[] = [];
+    for (const alg of algorithms) {
+      const { publicKey, privateKey } = GENERATORS[alg]();
+      const publicJwk = publicKey.export({ format: 'jwk' });
+      const kid = createHash('sha256').update(JSON.stringify(publicJwk)).digest('base64url');
+      const privateJwk = Buffer.from(JSON.stringify(privateKey.export({ format: 'jwk' })));
+      rows.push({
+        tenantId: tenant.id,
+        kid,
+        use: 'sig',
+        alg,
+        publicJwk: JSON.stringify({ ...publicJwk, kid, alg, use: 'sig' }),
+        sealedPrivate: await this.#kms.seal(sealContext(tenant.id, kid), privateJwk),
+        createdAt,
+        retiredAt: null,
+      });
+      privateJwk.fill(0);
+    }
+    if (cookie) {
+      const kid = `cookie-${randomBytes(8).toString('hex')}`;
+      const secret = randomBytes(32);
+      rows.push({
+        tenantId: tenant.id,
+        kid,
+        use: 'cookie',
+        alg: 'HS256',
+        publicJwk: '{}',
+        sealedPrivate: await this.#kms.seal(sealContext(tenant.id, kid), secret),
+        createdAt,
+        retiredAt: null,
+      });
+      secret.fill(0);
+    }
+    const published = rows.filter((row) => row.use === 'sig').map((row) => row.kid);
+    await this.#audit.change(
+      tenant,
+      { actor, action, resource: 'oidc/keys', state: { published } },
+      async () => {
+        await before?.();
+        for (const row of rows) await this.#store.insertKey(row);
+      },
+    );
+  }
+
+  async #keySet(tenant: Tenant, rows: readonly IssuerKeyRow[]): Promise<IssuerKeySet> {
+    const now = Date.now();
+    const signing: Jwk[] = [];
+    const published: Jwk[] = [];
+    const cookieKeys: string[] = [];
+    for (const row of rows) {
+      if (row.use === 'cookie') {
+        const secret = await this.#kms.open(sealContext(tenant.id, row.kid), row.sealedPrivate);
+        cookieKeys.unshift(Buffer.from(secret).toString('base64url'));
+        continue;
+      }
+      const retired = row.retiredAt !== null;
+      if (retired && Date.parse(row.retiredAt!) + this.#retiredGraceMs <= now) continue;
+      published.push(JSON.parse(row.publicJwk) as Jwk);
+      if (retired) continue;
+      const opened = await this.#kms.open(sealContext(tenant.id, row.kid), row.sealedPrivate);
+      signing.push({
+        ...(JSON.parse(Buffer.from(opened).toString()) as object),
+        kid: row.kid,
+        alg: row.alg,
+        use: 'sig',
+      });
+      opened.fill(0);
+    }
+    const rank = (jwk: Jwk) => SIGNING_ALGORITHMS.indexOf(jwk.alg as SigningAlgorithm);
+    signing.sort((a, b) => rank(a) - rank(b));
+    return { signing, published, cookieKeys };
+  }
+}

@@ -1,0 +1,70 @@
+import type { ControlPlaneIdentityStore, RevocationKind, RevocationRow } from '../store/index.ts';
+
+interface TenantRevocations {
+  readonly names: Promise<Set<string>>;
+  readonly expires: number;
+}
+
+/** Upper bound of tenants whose revocations are cached. */
+const TENANT_CACHE_MAX = 10_000;
+
+const key = (kind: RevocationKind, value: string) => `${kind}:${value}`;
+
+/**
+ * What the gateway must refuse although its signature still verifies: single tokens, grants
+ * (a refresh-token family) and clients. Each tenant's live revocations are read once per
+ * `ttlMs` and held as a set, so a valid token costs no query; revocations made in this
+ * process apply at once, those of other processes within `ttlMs`.
+ */
+export class RevocationList {
+  readonly #store: ControlPlaneIdentityStore;
+  readonly #ttlMs: number;
+  readonly #tenants = new Map<string, TenantRevocations>();
+
+  constructor(store: ControlPlaneIdentityStore, ttlMs: number) {
+    this.#store = store;
+    this.#ttlMs = ttlMs;
+  }
+
+  /** The first of the token's jti, grant and client that is revoked, if any. */
+  async revoked(
+    tenantId: string,
+    token: { readonly jti: string; readonly grantId?: string; readonly clientId: string },
+  ): Promise<RevocationKind | undefined> {
+    const names = await this.#names(tenantId);
+    if (names.size === 0) return undefined;
+    if (names.has(key('jti', token.jti))) return 'jti';
+    if (token.grantId !== undefined && names.has(key('grant', token.grantId))) return 'grant';
+    if (names.has(key('client', token.clientId))) return 'client';
+    return undefined;
+  }
+
+  /** Stores a revocation and applies it in this process at once. */
+  async revoke(tenantId: string, revocation: RevocationRow): Promise<void> {
+    await this.#store.addRevocation(tenantId, revocation);
+    this.applied(tenantId, revocation);
+  }
+
+  /** Applies in this process a revocation the store already holds. */
+  applied(tenantId: string, revocation: RevocationRow): void {
+    const cached = this.#tenants.get(tenantId);
+    if (cached === undefined) return;
+    void cached.names.then((names) => names.add(key(revocation.kind, revocation.value)));
+  }
+
+  #names(tenantId: string): Promise<Set<string>> {
+    const now = Date.now();
+    const cached = this.#tenants.get(tenantId);
+    if (cached !== undefined && cached.expires > now) return cached.names;
+    const names = this.#store
+      .listRevocations(tenantId, now)
+      .then((rows) => new Set(rows.map((row) => key(row.kind, row.value))));
+    if (this.#tenants.size >= TENANT_CACHE_MAX) this.#tenants.clear();
+    const entry = { names, expires: now + this.#ttlMs };
+    this.#tenants.set(tenantId, entry);
+    names.catch(() => {
+      if (this.#tenants.get(tenantId) === entry) this.#tenants.delete(tenantId);
+    });
+    return names;
+  }
+}

@@ -1,0 +1,44 @@
+import { PalisadeError } from '../errors/index.ts';
+import type { ShardStore } from '../store/index.ts';
+import type { Tenant } from '../tenancy/index.ts';
+
+/** A user as the issuer puts it in tokens: `sub` is the id, `roles` decide permissions. */
+export interface IssuerAccount {
+  readonly id: string;
+  readonly email: string;
+  readonly name: string;
+  readonly roles: readonly string[];
+}
+
+/**
+ * Checks a user's email, password and (when the account has one) TOTP code, with lock-out.
+ * Throws a PalisadeError saying why not (PALISADE_SIGN_IN_FAILED, PALISADE_TOTP_REQUIRED,
+ * PALISADE_ACCOUNT_LOCKED); the users capability provides it.
+ */
+export interface SignInVerifier {
+  signIn(
+    tenant: Tenant,
+    email: string,
+    password: string,
+    totpCode?: string,
+  ): Promise<{ readonly id: string }>;
+}
+
+/** Finds the account a token is about; undefined when it is gone or disabled. */
+export interface AccountDirectory {
+  account(tenant: Tenant, userId: string): Promise<IssuerAccount | undefined>;
+}
+
+/** Accounts read from the tenant's own store (its users table). */
+export function storedAccounts(shards: ReadonlyMap<string, ShardStore>): AccountDirectory {
+  return {
+    async account(tenant, userId) {
+      const shard = shards.get(tenant.shard);
+      if (shard === undefined)
+        throw new PalisadeError('PALISADE_INTERNAL', `shard ${tenant.shard} is not open`);
+      const user = await (await shard.tenant(tenant.id)).reader.users.getUser(userId);
+      if (user === undefined || user.disabled || user.passwordHash === null) return undefined;
+      return { id: user.id, email: user.email, name: user.name, roles: user.roles };
+    },
+  };
+}

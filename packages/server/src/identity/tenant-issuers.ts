@@ -1,0 +1,70 @@
+import type Provider from 'oidc-provider';
+import { PalisadeError } from '../errors/index.ts';
+import type { Tenant } from '../tenancy/index.ts';
+import type { IssuerDirectory } from './issuer-directory.ts';
+import type { IssuerKeys } from './issuer-keys.ts';
+import { createTenantProvider, type TenantProviderOptions } from './tenant-provider.ts';
+
+/** A live tenant and its issuer. */
+export interface TenantIssuer {
+  readonly tenant: Tenant;
+  readonly provider: Provider;
+}
+
+/**
+ * The tenants' `oidc-provider` instances, made on a tenant's first request and kept in a
+ * bounded cache (least recently used evicted). Only active tenants have an issuer: an
+ * unknown or deleted slug is not found, a suspended tenant's issuer refuses everything.
+ */
+export class TenantIssuers {
+  readonly #directory: IssuerDirectory;
+  readonly #keys: IssuerKeys;
+  readonly #options: TenantProviderOptions;
+  readonly #max: number;
+  readonly #providers = new Map<string, Promise<Provider>>();
+
+  constructor(options: {
+    directory: IssuerDirectory;
+    keys: IssuerKeys;
+    provider: TenantProviderOptions;
+    max: number;
+  }) {
+    this.#directory = options.directory;
+    this.#keys = options.keys;
+    this.#options = options.provider;
+    this.#max = options.max;
+  }
+
+  async get(slug: string): Promise<TenantIssuer> {
+    const tenant = (await this.#directory.get(slug))?.tenant;
+    if (tenant === undefined || tenant.status === 'deleted')
+      throw new PalisadeError('PALISADE_TENANT_NOT_FOUND', `no tenant has the issuer /t/${slug}`);
+    if (tenant.status === 'suspended') {
+      throw new PalisadeError(
+        'PALISADE_TENANT_SUSPENDED',
+        `tenant ${slug} is suspended; ask the platform admin to resume it`,
+      );
+    }
+    const key = `${tenant.id}:${tenant.updatedAt}`;
+    let provider = this.#providers.get(key);
+    if (provider === undefined) {
+      provider = this.#keys.load(tenant).then((keys) => {
+        // The verifier may have cached the issuer before its first keys existed.
+        this.#directory.forget(slug);
+        return createTenantProvider(tenant, keys, this.#options);
+      });
+      provider.catch(() => this.#providers.delete(key));
+      if (this.#providers.size >= this.#max)
+        this.#providers.delete(this.#providers.keys().next().value!);
+    } else {
+      this.#providers.delete(key);
+    }
+    this.#providers.set(key, provider);
+    return { tenant, provider: await provider };
+  }
+
+  /** Drops every cached issuer (after a key rotation or tenant change). */
+  invalidate(): void {
+    this.#providers.clear();
+  }
+}

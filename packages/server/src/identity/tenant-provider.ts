@@ -1,0 +1,240 @@
+/**
+ * Builds one tenant's `oidc-provider` instance: issuer `<public URL>/t/<slug>`, storage over
+ * the control plane, the tenant's own keys, and the grants Palisade offers (authorization
+ * code with S256 PKCE, client credentials, refresh tokens rotated with reuse detection,
+ * device authorization, revocation, introspection). Access tokens are JWTs (RFC 9068) for
+ * the one resource, the tenant API, signed with the algorithm the client chose.
+ */
+import Provider, {
+  type KoaContextWithOIDC,
+  type OidcAccount,
+  type OidcClient,
+  type OidcToken,
+  errors as oidcErrors,
+} from 'oidc-provider';
+import { hashSecretToken } from '../ids/index.ts';
+import type { ControlPlaneIdentityStore } from '../store/index.ts';
+import type { Tenant } from '../tenancy/index.ts';
+import type { AccessTokenVerifier } from './access-token-verifier.ts';
+import { ArtifactAdapter } from './artifact-adapter.ts';
+import { messagePage, PAGE_HEADERS, userCodeConfirmPage, userCodePage } from './html-pages.ts';
+import { type IssuerKeySet, SIGNING_ALGORITHMS } from './issuer-keys.ts';
+import type { IssuerUrls } from './issuer-urls.ts';
+import type { RevocationList } from './revocation-list.ts';
+import type { AccountDirectory } from './sign-in.ts';
+import { installStructuredTokenEndpoints } from './structured-tokens.ts';
+
+/** How long the artifacts of each grant live, in seconds. */
+export interface IssuerLifetimes {
+  readonly accessTokenSeconds: number;
+  readonly refreshTokenSeconds: number;
+  readonly deviceCodeSeconds: number;
+  readonly sessionSeconds: number;
+}
+
+/** Seconds an authorization code stays redeemable (RFC 9700 wants it short). */
+const AUTHORIZATION_CODE_SECONDS = 60;
+/** Seconds a sign-in (interaction) may take. */
+const INTERACTION_SECONDS = 600;
+
+export interface TenantProviderOptions {
+  readonly urls: IssuerUrls;
+  readonly store: ControlPlaneIdentityStore;
+  readonly revocations: RevocationList;
+  readonly accounts: AccountDirectory;
+  readonly verifier: AccessTokenVerifier;
+  readonly lifetimes: IssuerLifetimes;
+}
+
+function html(ctx: KoaContextWithOIDC, body: string): void {
+  for (const [name, value] of Object.entries(PAGE_HEADERS)) ctx.set(name, value);
+  ctx.body = body;
+}
+
+export function createTenantProvider(
+  tenant: Tenant,
+  keys: IssuerKeySet,
+  options: TenantProviderOptions,
+): Provider {
+  const { urls, lifetimes } = options;
+  const issuer = urls.issuer(tenant.slug);
+  const issuerPath = new URL(issuer).pathname;
+  const provider = new Provider(issuer, {
+    adapter: (model: string) =>
+      new ArtifactAdapter(
+        model,
+        tenant.id,
+        options.store,
+        options.revocations,
+        lifetimes.accessTokenSeconds * 1000,
+      ),
+    jwks: { keys: keys.signing },
+    cookies: {
+      keys: [...keys.cookieKeys],
+      long: { signed: true, httpOnly: true, sameSite: 'lax', path: issuerPath },
+      short: { signed: true, httpOnly: true, sameSite: 'lax', path: issuerPath },
+    },
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      id_token_signed_response_alg: 'EdDSA',
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    enabledJWA: {
+      idTokenSigningAlgValues: [...SIGNING_ALGORITHMS],
+      userinfoSigningAlgValues: [...SIGNING_ALGORITHMS],
+      introspectionSigningAlgValues: [...SIGNING_ALGORITHMS],
+      authorizationSigningAlgValues: [...SIGNING_ALGORITHMS],
+      clientAuthSigningAlgValues: ['EdDSA', 'ES256'],
+      requestObjectSigningAlgValues: ['EdDSA', 'ES256'],
+      dPoPSigningAlgValues: ['EdDSA', 'ES256'],
+    },
+    extraClientMetadata: { properties: ['palisade_roles', 'palisade_token_alg'] },
+    claims: { openid: ['sub'], email: ['email'], profile: ['name'], roles: ['roles'] },
+    scopes: ['openid', 'offline_access', 'email', 'profile', 'roles', 'api'],
+    pkce: { required: () => true },
+    rotateRefreshToken: true,
+    issueRefreshToken: async (_ctx: unknown, client: OidcClient) =>
+      client.grantTypeAllowed('refresh_token'),
+    ttl: {
+      AccessToken: lifetimes.accessTokenSeconds,
+      ClientCredentials: lifetimes.accessTokenSeconds,
+      IdToken: lifetimes.accessTokenSeconds,
+      AuthorizationCode: AUTHORIZATION_CODE_SECONDS,
+      DeviceCode: lifetimes.deviceCodeSeconds,
+      RefreshToken: lifetimes.refreshTokenSeconds,
+      Grant: lifetimes.refreshTokenSeconds,
+      Session: lifetimes.sessionSeconds,
+      Interaction: INTERACTION_SECONDS,
+    },
+    findAccount: async (_ctx: unknown, sub: string): Promise<OidcAccount | undefined> => {
+      const account = await options.accounts.account(tenant, sub);
+      if (account === undefined) return undefined;
+      return {
+        accountId: account.id,
+        roles: account.roles,
+        claims: () => ({
+          sub: account.id,
+          email: account.email,
+          name: account.name,
+          roles: [...account.roles],
+        }),
+      };
+    },
+    formats: {
+      customizers: {
+        jwt: async (
+          ctx: KoaContextWithOIDC,
+          token: OidcToken,
+          jwt: { payload: Record<string, unknown> },
+        ) => {
+          if (token.kind === 'ClientCredentials') {
+            jwt.payload.roles = ctx.oidc.client?.metadata().palisade_roles ?? [];
+            return;
+          }
+          jwt.payload.roles = (ctx.oidc.account?.roles as string[] | undefined) ?? [];
+          if (token.grantId !== undefined) jwt.payload.gid = token.grantId;
+        },
+      },
+    },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => urls.audience,
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx: unknown, resource: string, client: OidcClient) => {
+          if (resource !== urls.audience)
+            throw new oidcErrors.InvalidTarget(`the only resource is ${urls.audience}`);
+          return {
+            scope: 'api',
+            audience: urls.audience,
+            accessTokenTTL: lifetimes.accessTokenSeconds,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: client.metadata().palisade_token_alg ?? 'EdDSA' } },
+          };
+        },
+      },
+      deviceFlow: {
+        enabled: true,
+        charset: 'base-20',
+        userCodeInputSource: async (
+          ctx: KoaContextWithOIDC,
+          form: string,
+          _out: unknown,
+          error: unknown,
+        ) =>
+          html(
+            ctx,
+            userCodePage({
+              form: `${form.replace(/ onfocus="[^"]*"/, '')}<button type="submit" form="op.deviceInputForm">Continue</button>`,
+              message:
+                error === undefined ? undefined : 'That code is unknown or expired; try again.',
+            }),
+          ),
+        userCodeConfirmSource: async (
+          ctx: KoaContextWithOIDC,
+          form: string,
+          client: OidcClient,
+          _device: unknown,
+          userCode: string,
+        ) =>
+          html(
+            ctx,
+            userCodeConfirmPage({
+              form: `${form}<button type="submit" form="op.deviceConfirmForm">Continue</button>`,
+              clientName: client.clientName ?? client.clientId,
+              userCode,
+            }),
+          ),
+        successSource: async (ctx: KoaContextWithOIDC) =>
+          html(
+            ctx,
+            messagePage('Device connected', 'You can close this page and return to your device.'),
+          ),
+      },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx: KoaContextWithOIDC, form: string) =>
+          html(
+            ctx,
+            messagePage(
+              'Sign out?',
+              `Sign out of ${tenant.name}?`,
+              `${form}<button type="submit" form="op.logoutForm" name="logout" value="yes">Sign out</button> <button type="submit" form="op.logoutForm">Stay signed in</button>`,
+            ),
+          ),
+        postLogoutSuccessSource: async (ctx: KoaContextWithOIDC) =>
+          html(ctx, messagePage('Signed out', `You are signed out of ${tenant.name}.`)),
+      },
+    },
+    interactions: {
+      url: (_ctx: unknown, interaction: { uid: string }) =>
+        `${issuerPath}/interaction/${interaction.uid}`,
+    },
+    renderError: async (
+      ctx: KoaContextWithOIDC,
+      out: { error?: string; error_description?: string },
+    ) =>
+      html(
+        ctx,
+        messagePage(
+          'Sign-in failed',
+          `${out.error ?? 'error'}: ${out.error_description ?? 'the request cannot be completed'}`,
+        ),
+      ),
+  });
+  provider.proxy = issuer.startsWith('https:');
+  // Client secrets are stored as SHA-256 only: compare the presented one by its hash.
+  const compare = provider.Client.prototype.compareClientSecret;
+  provider.Client.prototype.compareClientSecret = function (this: OidcClient, actual: string) {
+    return compare.call(this, hashSecretToken(actual));
+  };
+  installStructuredTokenEndpoints(provider, tenant, options);
+  return provider;
+}

@@ -1,0 +1,305 @@
+import type pg from 'pg';
+import type { Tenant } from '../../tenancy/index.ts';
+import type {
+  ControlPlaneIdentityStore,
+  IssuerKeyRow,
+  OAuthClientRow,
+  OidcArtifact,
+  RevocationRow,
+} from '../identity-types.ts';
+import { TENANT_COLUMNS, type TenantDbRow, toTenant } from '../tenant-rows.ts';
+
+interface ClientPgRow {
+  id: string;
+  tenant_id: string;
+  name: string;
+  kind: 'service' | 'user';
+  secret_hash: string | null;
+  redirect_uris: string[];
+  roles: string[];
+  token_algorithm: string;
+  created_at: Date;
+}
+
+interface ArtifactPgRow {
+  model: string;
+  id: string;
+  payload: Record<string, unknown>;
+  grant_id: string | null;
+  user_code: string | null;
+  uid: string | null;
+  client_id: string | null;
+  expires_at: string | null;
+}
+
+const CLIENT_COLUMNS =
+  'id, tenant_id, name, kind, secret_hash, redirect_uris, roles, token_algorithm, created_at';
+const ARTIFACT_COLUMNS = 'model, id, payload, grant_id, user_code, uid, client_id, expires_at';
+const LOOKUP_COLUMN = { id: 'id', uid: 'uid', userCode: 'user_code' } as const;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const REVOKE = `INSERT INTO oidc_revocations (tenant_id, kind, value, expires_at) VALUES ($1, $2, $3, $4)
+  ON CONFLICT (tenant_id, kind, value) DO UPDATE SET expires_at = greatest(oidc_revocations.expires_at, excluded.expires_at)`;
+
+function toClient(row: ClientPgRow): OAuthClientRow {
+  return {
+    tenantId: row.tenant_id,
+    id: row.id,
+    name: row.name,
+    kind: row.kind,
+    secretHash: row.secret_hash,
+    redirectUris: row.redirect_uris,
+    roles: row.roles,
+    tokenAlgorithm: row.token_algorithm,
+    createdAt: row.created_at.toISOString(),
+  };
+}
+
+function toArtifact(row: ArtifactPgRow): OidcArtifact {
+  return {
+    model: row.model,
+    id: row.id,
+    payload: row.payload,
+    grantId: row.grant_id,
+    userCode: row.user_code,
+    uid: row.uid,
+    clientId: row.client_id,
+    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+  };
+}
+
+function revocationParams(tenantId: string, r: RevocationRow): unknown[] {
+  return [tenantId, r.kind, r.value, r.expiresAt];
+}
+
+/** The tenant issuers' tables in the PostgreSQL control plane. */
+export class PgIdentityStore implements ControlPlaneIdentityStore {
+  readonly #pool: pg.Pool;
+
+  constructor(pool: pg.Pool) {
+    this.#pool = pool;
+  }
+
+  async #transaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      await work(client);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async tenantBySlug(slug: string): Promise<Tenant | undefined> {
+    const result = await this.#pool.query<TenantDbRow>(
+      `SELECT ${TENANT_COLUMNS} FROM tenants WHERE slug = $1`,
+      [slug],
+    );
+    const row = result.rows[0];
+    return row === undefined ? undefined : toTenant(row);
+  }
+
+  async insertClient(row: OAuthClientRow): Promise<void> {
+    await this.#pool.query(
+      `INSERT INTO oauth_clients (${CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [
+        row.id,
+        row.tenantId,
+        row.name,
+        row.kind,
+        row.secretHash,
+        JSON.stringify(row.redirectUris),
+        JSON.stringify(row.roles),
+        row.tokenAlgorithm,
+        row.createdAt,
+      ],
+    );
+  }
+
+  async getClient(tenantId: string, id: string): Promise<OAuthClientRow | undefined> {
+    if (!UUID.test(id)) return undefined;
+    const result = await this.#pool.query<ClientPgRow>(
+      `SELECT ${CLIENT_COLUMNS} FROM oauth_clients WHERE tenant_id = $1 AND id = $2`,
+      [tenantId, id],
+    );
+    const row = result.rows[0];
+    return row === undefined ? undefined : toClient(row);
+  }
+
+  async listClients(
+    tenantId: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<OAuthClientRow[]> {
+    const result = await this.#pool.query<ClientPgRow>(
+      `SELECT ${CLIENT_COLUMNS} FROM oauth_clients WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
+       ORDER BY id LIMIT $3`,
+      [tenantId, after ?? null, limit],
+    );
+    return result.rows.map(toClient);
+  }
+
+  async deleteClient(tenantId: string, id: string, revocation: RevocationRow): Promise<boolean> {
+    if (!UUID.test(id)) return false;
+    let deleted = false;
+    await this.#transaction(async (client) => {
+      const result = await client.query(
+        'DELETE FROM oauth_clients WHERE tenant_id = $1 AND id = $2',
+        [tenantId, id],
+      );
+      deleted = (result.rowCount ?? 0) > 0;
+      if (!deleted) return;
+      await client.query('DELETE FROM oidc_artifacts WHERE tenant_id = $1 AND client_id = $2', [
+        tenantId,
+        id,
+      ]);
+      await client.query(REVOKE, revocationParams(tenantId, revocation));
+    });
+    return deleted;
+  }
+
+  async insertKey(row: IssuerKeyRow): Promise<void> {
+    await this.#pool.query(
+      `INSERT INTO oidc_keys (tenant_id, kid, use, alg, public_jwk, sealed_private, created_at, retired_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [
+        row.tenantId,
+        row.kid,
+        row.use,
+        row.alg,
+        row.publicJwk,
+        Buffer.from(row.sealedPrivate),
+        row.createdAt,
+        row.retiredAt,
+      ],
+    );
+  }
+
+  async listKeys(tenantId: string): Promise<IssuerKeyRow[]> {
+    const result = await this.#pool.query<{
+      tenant_id: string;
+      kid: string;
+      use: 'sig' | 'cookie';
+      alg: string;
+      public_jwk: string;
+      sealed_private: Buffer;
+      created_at: Date;
+      retired_at: Date | null;
+    }>(
+      `SELECT tenant_id, kid, use, alg, public_jwk, sealed_private, created_at, retired_at
+       FROM oidc_keys WHERE tenant_id = $1 ORDER BY created_at, kid`,
+      [tenantId],
+    );
+    return result.rows.map((row) => ({
+      tenantId: row.tenant_id,
+      kid: row.kid,
+      use: row.use,
+      alg: row.alg,
+      publicJwk: row.public_jwk,
+      sealedPrivate: new Uint8Array(row.sealed_private),
+      createdAt: row.created_at.toISOString(),
+      retiredAt: row.retired_at?.toISOString() ?? null,
+    }));
+  }
+
+  async retireKey(tenantId: string, kid: string, at: string): Promise<void> {
+    await this.#pool.query(
+      'UPDATE oidc_keys SET retired_at = $1 WHERE tenant_id = $2 AND kid = $3 AND retired_at IS NULL',
+      [at, tenantId, kid],
+    );
+  }
+
+  async upsertArtifact(tenantId: string, a: OidcArtifact): Promise<void> {
+    await this.#pool.query(
+      `INSERT INTO oidc_artifacts (tenant_id, ${ARTIFACT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (tenant_id, model, id) DO UPDATE SET payload = excluded.payload,
+         grant_id = excluded.grant_id, user_code = excluded.user_code, uid = excluded.uid,
+         client_id = excluded.client_id, expires_at = excluded.expires_at`,
+      [
+        tenantId,
+        a.model,
+        a.id,
+        JSON.stringify(a.payload),
+        a.grantId,
+        a.userCode,
+        a.uid,
+        a.clientId,
+        a.expiresAt,
+      ],
+    );
+  }
+
+  async findArtifact(
+    tenantId: string,
+    model: string,
+    by: 'id' | 'uid' | 'userCode',
+    value: string,
+  ): Promise<OidcArtifact | undefined> {
+    const result = await this.#pool.query<ArtifactPgRow>(
+      `SELECT ${ARTIFACT_COLUMNS} FROM oidc_artifacts
+       WHERE tenant_id = $1 AND model = $2 AND ${LOOKUP_COLUMN[by]} = $3 AND (expires_at IS NULL OR expires_at > $4)`,
+      [tenantId, model, value, Date.now()],
+    );
+    const row = result.rows[0];
+    return row === undefined ? undefined : toArtifact(row);
+  }
+
+  async consumeArtifact(tenantId: string, model: string, id: string, at: number): Promise<void> {
+    await this.#pool.query(
+      `UPDATE oidc_artifacts SET payload = jsonb_set(payload, '{consumed}', to_jsonb($1::bigint))
+       WHERE tenant_id = $2 AND model = $3 AND id = $4`,
+      [at, tenantId, model, id],
+    );
+  }
+
+  async destroyArtifact(tenantId: string, model: string, id: string): Promise<void> {
+    await this.#pool.query(
+      'DELETE FROM oidc_artifacts WHERE tenant_id = $1 AND model = $2 AND id = $3',
+      [tenantId, model, id],
+    );
+  }
+
+  async revokeGrant(tenantId: string, grantId: string, revocation: RevocationRow): Promise<void> {
+    await this.#transaction(async (client) => {
+      await client.query('DELETE FROM oidc_artifacts WHERE tenant_id = $1 AND grant_id = $2', [
+        tenantId,
+        grantId,
+      ]);
+      await client.query(REVOKE, revocationParams(tenantId, revocation));
+    });
+  }
+
+  async addRevocation(tenantId: string, revocation: RevocationRow): Promise<void> {
+    await this.#pool.query(REVOKE, revocationParams(tenantId, revocation));
+  }
+
+  async listRevocations(tenantId: string, now: number): Promise<RevocationRow[]> {
+    const result = await this.#pool.query<{
+      kind: RevocationRow['kind'];
+      value: string;
+      expires_at: string;
+    }>(
+      'SELECT kind, value, expires_at FROM oidc_revocations WHERE tenant_id = $1 AND expires_at > $2',
+      [tenantId, now],
+    );
+    return result.rows.map((r) => ({
+      kind: r.kind,
+      value: r.value,
+      expiresAt: Number(r.expires_at),
+    }));
+  }
+
+  async purgeExpired(tenantId: string, now: number): Promise<void> {
+    await this.#pool.query('DELETE FROM oidc_artifacts WHERE tenant_id = $1 AND expires_at <= $2', [
+      tenantId,
+      now,
+    ]);
+    await this.#pool.query(
+      'DELETE FROM oidc_revocations WHERE tenant_id = $1 AND expires_at <= $2',
+      [tenantId, now],
+    );
+  }
+}

@@ -1,0 +1,294 @@
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { Tenant } from '../../tenancy/index.ts';
+import type {
+  ControlPlaneIdentityStore,
+  IssuerKeyRow,
+  OAuthClientRow,
+  OidcArtifact,
+  RevocationRow,
+} from '../identity-types.ts';
+import { TENANT_COLUMNS, type TenantDbRow, toTenant } from '../tenant-rows.ts';
+
+interface ClientDbRow {
+  id: string;
+  tenant_id: string;
+  name: string;
+  kind: 'service' | 'user';
+  secret_hash: string | null;
+  redirect_uris: string;
+  roles: string;
+  token_algorithm: string;
+  created_at: string;
+}
+
+interface KeyDbRow {
+  tenant_id: string;
+  kid: string;
+  use: 'sig' | 'cookie';
+  alg: string;
+  public_jwk: string;
+  sealed_private: Uint8Array;
+  created_at: string;
+  retired_at: string | null;
+}
+
+interface ArtifactDbRow {
+  model: string;
+  id: string;
+  payload: string;
+  grant_id: string | null;
+  user_code: string | null;
+  uid: string | null;
+  client_id: string | null;
+  expires_at: number | null;
+}
+
+const CLIENT_COLUMNS =
+  'id, tenant_id, name, kind, secret_hash, redirect_uris, roles, token_algorithm, created_at';
+const ARTIFACT_COLUMNS = 'model, id, payload, grant_id, user_code, uid, client_id, expires_at';
+const LOOKUP_COLUMN = { id: 'id', uid: 'uid', userCode: 'user_code' } as const;
+
+function toClient(row: ClientDbRow): OAuthClientRow {
+  return {
+    tenantId: row.tenant_id,
+    id: row.id,
+    name: row.name,
+    kind: row.kind,
+    secretHash: row.secret_hash,
+    redirectUris: JSON.parse(row.redirect_uris) as string[],
+    roles: JSON.parse(row.roles) as string[],
+    tokenAlgorithm: row.token_algorithm,
+    createdAt: row.created_at,
+  };
+}
+
+function toArtifact(row: ArtifactDbRow): OidcArtifact {
+  return {
+    model: row.model,
+    id: row.id,
+    payload: JSON.parse(row.payload) as Record<string, unknown>,
+    grantId: row.grant_id,
+    userCode: row.user_code,
+    uid: row.uid,
+    clientId: row.client_id,
+    expiresAt: row.expires_at,
+  };
+}
+
+/** The tenant issuers' tables in the embedded control plane (`platform.db`). */
+export class SqliteIdentityStore implements ControlPlaneIdentityStore {
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  #sql(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  #transaction(work: () => void): void {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      work();
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  #revoke(tenantId: string, revocation: RevocationRow): void {
+    this.#sql(
+      `INSERT INTO oidc_revocations (tenant_id, kind, value, expires_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (tenant_id, kind, value) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
+    ).run(tenantId, revocation.kind, revocation.value, revocation.expiresAt);
+  }
+
+  async tenantBySlug(slug: string): Promise<Tenant | undefined> {
+    const row = this.#sql(`SELECT ${TENANT_COLUMNS} FROM tenants WHERE slug = ?`).get(slug) as
+      | TenantDbRow
+      | undefined;
+    return row === undefined ? undefined : toTenant(row);
+  }
+
+  async insertClient(row: OAuthClientRow): Promise<void> {
+    this.#sql(
+      `INSERT INTO oauth_clients (${CLIENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      row.id,
+      row.tenantId,
+      row.name,
+      row.kind,
+      row.secretHash,
+      JSON.stringify(row.redirectUris),
+      JSON.stringify(row.roles),
+      row.tokenAlgorithm,
+      row.createdAt,
+    );
+  }
+
+  async getClient(tenantId: string, id: string): Promise<OAuthClientRow | undefined> {
+    const row = this.#sql(
+      `SELECT ${CLIENT_COLUMNS} FROM oauth_clients WHERE tenant_id = ? AND id = ?`,
+    ).get(tenantId, id) as ClientDbRow | undefined;
+    return row === undefined ? undefined : toClient(row);
+  }
+
+  async listClients(
+    tenantId: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<OAuthClientRow[]> {
+    const rows = this.#sql(
+      `SELECT ${CLIENT_COLUMNS} FROM oauth_clients WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`,
+    ).all(tenantId, after ?? '', limit) as unknown as ClientDbRow[];
+    return rows.map(toClient);
+  }
+
+  async deleteClient(tenantId: string, id: string, revocation: RevocationRow): Promise<boolean> {
+    let deleted = false;
+    this.#transaction(() => {
+      const result = this.#sql('DELETE FROM oauth_clients WHERE tenant_id = ? AND id = ?').run(
+        tenantId,
+        id,
+      );
+      deleted = result.changes > 0;
+      if (!deleted) return;
+      this.#sql('DELETE FROM oidc_artifacts WHERE tenant_id = ? AND client_id = ?').run(
+        tenantId,
+        id,
+      );
+      this.#revoke(tenantId, revocation);
+    });
+    return deleted;
+  }
+
+  async insertKey(row: IssuerKeyRow): Promise<void> {
+    this.#sql(
+      `INSERT INTO oidc_keys (tenant_id, kid, use, alg, public_jwk, sealed_private, created_at, retired_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      row.tenantId,
+      row.kid,
+      row.use,
+      row.alg,
+      row.publicJwk,
+      row.sealedPrivate,
+      row.createdAt,
+      row.retiredAt,
+    );
+  }
+
+  async listKeys(tenantId: string): Promise<IssuerKeyRow[]> {
+    const rows = this.#sql(
+      `SELECT tenant_id, kid, use, alg, public_jwk, sealed_private, created_at, retired_at
+       FROM oidc_keys WHERE tenant_id = ? ORDER BY created_at, kid`,
+    ).all(tenantId) as unknown as KeyDbRow[];
+    return rows.map((row) => ({
+      tenantId: row.tenant_id,
+      kid: row.kid,
+      use: row.use,
+      alg: row.alg,
+      publicJwk: row.public_jwk,
+      sealedPrivate: new Uint8Array(row.sealed_private),
+      createdAt: row.created_at,
+      retiredAt: row.retired_at,
+    }));
+  }
+
+  async retireKey(tenantId: string, kid: string, at: string): Promise<void> {
+    this.#sql(
+      'UPDATE oidc_keys SET retired_at = ? WHERE tenant_id = ? AND kid = ? AND retired_at IS NULL',
+    ).run(at, tenantId, kid);
+  }
+
+  async upsertArtifact(tenantId: string, a: OidcArtifact): Promise<void> {
+    this.#sql(
+      `INSERT INTO oidc_artifacts (tenant_id, ${ARTIFACT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (tenant_id, model, id) DO UPDATE SET payload = excluded.payload,
+         grant_id = excluded.grant_id, user_code = excluded.user_code, uid = excluded.uid,
+         client_id = excluded.client_id, expires_at = excluded.expires_at`,
+    ).run(
+      tenantId,
+      a.model,
+      a.id,
+      JSON.stringify(a.payload),
+      a.grantId,
+      a.userCode,
+      a.uid,
+      a.clientId,
+      a.expiresAt,
+    );
+  }
+
+  async findArtifact(
+    tenantId: string,
+    model: string,
+    by: 'id' | 'uid' | 'userCode',
+    value: string,
+  ): Promise<OidcArtifact | undefined> {
+    const row = this.#sql(
+      `SELECT ${ARTIFACT_COLUMNS} FROM oidc_artifacts
+       WHERE tenant_id = ? AND model = ? AND ${LOOKUP_COLUMN[by]} = ? AND (expires_at IS NULL OR expires_at > ?)`,
+    ).get(tenantId, model, value, Date.now()) as ArtifactDbRow | undefined;
+    return row === undefined ? undefined : toArtifact(row);
+  }
+
+  async consumeArtifact(tenantId: string, model: string, id: string, at: number): Promise<void> {
+    this.#sql(
+      `UPDATE oidc_artifacts SET payload = json_set(payload, '$.consumed', ?)
+       WHERE tenant_id = ? AND model = ? AND id = ?`,
+    ).run(at, tenantId, model, id);
+  }
+
+  async destroyArtifact(tenantId: string, model: string, id: string): Promise<void> {
+    this.#sql('DELETE FROM oidc_artifacts WHERE tenant_id = ? AND model = ? AND id = ?').run(
+      tenantId,
+      model,
+      id,
+    );
+  }
+
+  async revokeGrant(tenantId: string, grantId: string, revocation: RevocationRow): Promise<void> {
+    this.#transaction(() => {
+      this.#sql('DELETE FROM oidc_artifacts WHERE tenant_id = ? AND grant_id = ?').run(
+        tenantId,
+        grantId,
+      );
+      this.#revoke(tenantId, revocation);
+    });
+  }
+
+  async addRevocation(tenantId: string, revocation: RevocationRow): Promise<void> {
+    this.#revoke(tenantId, revocation);
+  }
+
+  async listRevocations(tenantId: string, now: number): Promise<RevocationRow[]> {
+    const rows = this.#sql(
+      'SELECT kind, value, expires_at FROM oidc_revocations WHERE tenant_id = ? AND expires_at > ?',
+    ).all(tenantId, now) as unknown as {
+      kind: RevocationRow['kind'];
+      value: string;
+      expires_at: number;
+    }[];
+    return rows.map((r) => ({ kind: r.kind, value: r.value, expiresAt: r.expires_at }));
+  }
+
+  async purgeExpired(tenantId: string, now: number): Promise<void> {
+    this.#sql('DELETE FROM oidc_artifacts WHERE tenant_id = ? AND expires_at <= ?').run(
+      tenantId,
+      now,
+    );
+    this.#sql('DELETE FROM oidc_revocations WHERE tenant_id = ? AND expires_at <= ?').run(
+      tenantId,
+      now,
+    );
+  }
+}

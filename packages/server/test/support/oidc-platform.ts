@@ -1,0 +1,123 @@
+/**
+ * A listening platform on one backend for the OAuth tests: `openid-client` needs real HTTP.
+ * Helpers make tenants and clients through the API and get tokens the way an app would.
+ */
+import * as oidc from 'openid-client';
+import { type Platform, startPlatform } from '../../src/index.ts';
+import { ADMIN_TOKEN } from './api.ts';
+import { type BackendFixture, type BackendName, openBackend } from './backends.ts';
+
+export interface HttpReply {
+  readonly status: number;
+  readonly headers: Headers;
+  // biome-ignore lint/suspicious/noExplicitAny: response JSON is asserted field by field in tests
+  readonly body: any;
+}
+
+export interface TestClient {
+  readonly id: string;
+  readonly secret: string | null;
+  readonly issuer: string;
+}
+
+export class OidcPlatform {
+  readonly platform: Platform;
+  readonly fixture: BackendFixture;
+
+  private constructor(platform: Platform, fixture: BackendFixture) {
+    this.platform = platform;
+    this.fixture = fixture;
+  }
+
+  static async start(
+    backend: BackendName,
+    overrides: Record<string, string | string[]> = {},
+  ): Promise<OidcPlatform> {
+    const fixture = await openBackend(backend, {
+      adminToken: ADMIN_TOKEN,
+      mqtt: 'off',
+      ...overrides,
+    });
+    return new OidcPlatform(await startPlatform(fixture.settings), fixture);
+  }
+
+  get url(): string {
+    return this.platform.url;
+  }
+
+  async call(
+    method: string,
+    path: string,
+    token?: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<HttpReply> {
+    const response = await fetch(`${this.url}${path}`, {
+      method,
+      redirect: 'manual',
+      headers: {
+        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
+      ...(body === undefined
+        ? {}
+        : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    const type = response.headers.get('content-type') ?? '';
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: type.includes('json') && text !== '' ? JSON.parse(text) : text,
+    };
+  }
+
+  /** A tenant with one API key (role owner). */
+  async tenant(slug: string): Promise<{ id: string; slug: string; key: string }> {
+    const tenant = await this.call('POST', '/v1/platform/tenants', ADMIN_TOKEN, {
+      slug,
+      name: `Tenant ${slug}`,
+    });
+    if (tenant.status !== 201)
+      throw new Error(`tenant: ${tenant.status} ${JSON.stringify(tenant.body)}`);
+    const key = await this.call(
+      'POST',
+      `/v1/platform/tenants/${tenant.body.id}/api-keys`,
+      ADMIN_TOKEN,
+      { name: 'test' },
+    );
+    if (key.status !== 201) throw new Error(`api key: ${key.status} ${JSON.stringify(key.body)}`);
+    return { id: tenant.body.id, slug, key: key.body.secret };
+  }
+
+  async client(key: string, body: Record<string, unknown>): Promise<TestClient> {
+    const created = await this.call('POST', '/v1/clients', key, body);
+    if (created.status !== 201)
+      throw new Error(`client: ${created.status} ${JSON.stringify(created.body)}`);
+    return { id: created.body.id, secret: created.body.secret, issuer: created.body.issuer };
+  }
+
+  /** openid-client's configuration of a client, from the issuer's discovery document. */
+  configuration(client: TestClient): Promise<oidc.Configuration> {
+    return oidc.discovery(
+      new URL(client.issuer),
+      client.id,
+      undefined,
+      client.secret === null ? oidc.None() : oidc.ClientSecretBasic(client.secret),
+      { execute: [oidc.allowInsecureRequests] },
+    );
+  }
+
+  /** An access token of a service client, by the client credentials grant. */
+  async serviceToken(key: string, roles: string[] = ['owner']): Promise<string> {
+    const client = await this.client(key, { name: 'service', kind: 'service', roles });
+    const tokens = await oidc.clientCredentialsGrant(await this.configuration(client));
+    return tokens.access_token;
+  }
+
+  async close(): Promise<void> {
+    await this.platform.close();
+    await this.fixture.cleanup();
+  }
+}
