@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -384,7 +385,8 @@ for (const backend of backendNames()) {
         certificate: certs.device,
       });
       assert.equal(x509.status, 201, JSON.stringify(x509.body));
-      assert.equal((await authority.byCertificate(x509.body.fingerprint))?.deviceId, device.id);
+      const der = new X509Certificate(certs.device).raw;
+      assert.equal((await authority.byCertificate(der))?.deviceId, device.id);
       const stranger = await api.call('POST', `/v1/devices/${device.id}/credentials`, t.key, {
         type: 'x509',
         certificate: certs.stranger,

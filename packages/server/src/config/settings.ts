@@ -457,6 +457,20 @@ export const SETTINGS = {
     pattern: '^(\\[[0-9a-fA-F:]+\\]|[^:\\s]+):[0-9]{1,5}$',
     doc: 'HOST:PORT of an MQTT-over-WebSocket listener (subprotocol `mqtt`, any path); wss:// with the tlsCert and tlsKey certificate when they are set, preferring X25519MLKEM768 as on HTTPS.',
   },
+  deviceCaValidityDays: {
+    flag: 'device-ca-validity-days',
+    env: 'PALISADE_DEVICE_CA_VALIDITY_DAYS',
+    type: 'integer',
+    minimum: 1,
+    doc: 'Validity of a device CA certificate Palisade generates for a tenant (`POST /v1/device-cas` with `generate`).',
+  },
+  deviceCertValidityDays: {
+    flag: 'device-cert-validity-days',
+    env: 'PALISADE_DEVICE_CERT_VALIDITY_DAYS',
+    type: 'integer',
+    minimum: 1,
+    doc: 'Validity of a device certificate issued by a generated CA (`POST /v1/devices/{id}/credentials` with `csr` or `generate`).',
+  },
   mqttMaxPacket: {
     flag: 'mqtt-max-packet',
     env: 'PALISADE_MQTT_MAX_PACKET',
@@ -667,6 +681,8 @@ export interface Settings {
   mqtt: string;
   mqttTls: string | undefined;
   mqttWs: string | undefined;
+  deviceCaValidityDays: number;
+  deviceCertValidityDays: number;
   mqttMaxPacket: number;
   mqttClientInflightMax: number;
   mqttInflightMax: number;
@@ -754,6 +770,8 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   mqtt: '127.0.0.1:1883',
   mqttTls: undefined,
   mqttWs: undefined,
+  deviceCaValidityDays: 3650,
+  deviceCertValidityDays: 365,
   mqttMaxPacket: 65_536,
   mqttClientInflightMax: 64,
   mqttInflightMax: 10_000,

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { PalisadeError } from '../errors/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
 import type { ControlPlaneDeviceIndex, DeviceCredentialMatch } from '../store/index.ts';
@@ -5,6 +6,8 @@ import { issueTenantContext } from '../tenancy/tenant-context.ts';
 import type { DeviceAuthenticator, DeviceIdentity } from './device-contract.ts';
 import {
   certificateLookup,
+  checkDeviceCertificate,
+  fingerprintOf,
   mqttLookup,
   provisioningLookup,
   tokenLookup,
@@ -91,11 +94,28 @@ export class DeviceAuthority implements DeviceAuthenticator {
     return this.#identity(match);
   }
 
-  async byCertificate(fingerprintSha256: string): Promise<DeviceIdentity | undefined> {
-    const fingerprint = fingerprintSha256.replaceAll(':', '').toLowerCase();
-    if (!/^[0-9a-f]{64}$/.test(fingerprint)) return undefined;
-    const match = await this.#lookup(certificateLookup(fingerprint));
-    return match?.credential.kind === 'x509' ? this.#identity(match) : undefined;
+  async byCertificate(der: Uint8Array): Promise<DeviceIdentity | undefined> {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(der);
+    } catch {
+      return undefined;
+    }
+    const match = await this.#lookup(certificateLookup(fingerprintOf(cert)));
+    if (match?.credential.kind !== 'x509') return undefined;
+    // TLS accepted any certificate (tenant CAs change at run time): the chain is checked here,
+    // so an expired certificate, or one whose CA the tenant stopped trusting, is refused.
+    const cas = await this.#index.listCas(match.tenant.id);
+    try {
+      checkDeviceCertificate(
+        cert.toString(),
+        cas.map((ca) => ca.pem),
+        new Date(),
+      );
+    } catch {
+      return undefined;
+    }
+    return this.#identity(match);
   }
 
   async gatewayChild(gateway: DeviceIdentity, childName: string): Promise<DeviceIdentity> {

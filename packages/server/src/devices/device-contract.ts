@@ -26,8 +26,12 @@ export interface DeviceAuthenticator {
     username: string,
     password: string,
   ): Promise<DeviceIdentity | undefined>;
-  /** An X.509 client certificate already verified by TLS against the tenant CAs. */
-  byCertificate(fingerprintSha256: string): Promise<DeviceIdentity | undefined>;
+  /**
+   * An X.509 client certificate (DER) whose private key the peer proved in the TLS handshake:
+   * registered as a device credential, within its validity, and issued by a CA its tenant
+   * trusts now.
+   */
+  byCertificate(der: Uint8Array): Promise<DeviceIdentity | undefined>;
   /** The child device of a gateway, created on first use (ThingsBoard `v1/gateway/connect`). */
   gatewayChild(gateway: DeviceIdentity, childName: string): Promise<DeviceIdentity>;
 }

@@ -363,21 +363,19 @@ export class DeviceRegistry {
     return row;
   }
 
-  listCas(context: TenantContext) {
-    return this.#index.listCas(context.tenantId);
-  }
-
   async deleteCa(context: TenantContext, id: string): Promise<void> {
     if (!isUuid(id) || !(await this.#index.deleteCa(context.tenantId, id)))
       throw new PalisadeError('PALISADE_CREDENTIAL_NOT_FOUND', 'no such CA certificate');
-    await this.#write(context, async (_tx, record) =>
+    await this.#write(context, async (tx, record) => {
+      // A generated CA's sealed private key goes with it.
+      await tx.deviceCas.deleteCaKey(id);
       record({
         actor: context.actor.id,
         action: 'device.ca.delete',
         resource: `device-cas/${id}`,
         state: null,
-      }),
-    );
+      });
+    });
   }
 
   /** A single-use provisioning key: one new device may register itself with it. */

@@ -7,6 +7,7 @@ import { planLimits, TelemetryQuotas } from '../quotas/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
 import type { Stores } from '../store/index.ts';
 import { DeviceAuthority } from './device-authenticator.ts';
+import { DeviceCaService, type SecretSealer } from './device-ca-service.ts';
 import type { DeviceIdentity } from './device-contract.ts';
 import { DeviceRegistry } from './device-registry.ts';
 import { RpcService } from './rpc-queue.ts';
@@ -22,6 +23,8 @@ export interface DeviceServices {
   readonly telemetry: TelemetryService;
   /** The `RpcQueue` (deliver to attached devices, take their answers). */
   readonly rpc: RpcService;
+  /** Palisade-generated device CAs and the certificates they issue. */
+  readonly cas: DeviceCaService;
   readonly retention: TelemetryRetention;
   readonly bus: Bus;
   readonly streamHeartbeatMs: number;
@@ -49,6 +52,8 @@ export function openDeviceServices(options: {
   readonly locate: TenantStoreLocator;
   readonly committer: GroupCommitter;
   readonly bus: Bus;
+  /** Seals generated CA keys under the tenant key hierarchy. */
+  readonly secrets: SecretSealer;
   readonly logger?: Logger | undefined;
   /** Where the quota metrics are registered. */
   readonly metrics?: Registry | undefined;
@@ -100,11 +105,21 @@ export function openDeviceServices(options: {
     monthsAhead: settings.telemetryPartitionMonthsAhead,
     logger: options.logger,
   });
+  const cas = new DeviceCaService({
+    locate,
+    committer,
+    index: stores.controlPlane.devices,
+    registry,
+    secrets: options.secrets,
+    caValidityDays: settings.deviceCaValidityDays,
+    certValidityDays: settings.deviceCertValidityDays,
+  });
   return {
     registry,
     authority,
     telemetry,
     rpc,
+    cas,
     retention,
     bus: options.bus,
     streamHeartbeatMs: settings.telemetryStreamHeartbeatMs,

@@ -1,4 +1,11 @@
 export { DeviceAuthority } from './device-authenticator.ts';
+export {
+  type CaView,
+  DeviceCaService,
+  type IssuedCertificate,
+  type IssueInput,
+  type SecretSealer,
+} from './device-ca-service.ts';
 export type {
   DeviceAuthenticator,
   DeviceIdentity,

@@ -66,6 +66,10 @@ export const ERROR_CODES = {
     status: 400,
     title: 'The certificate is not usable here',
   },
+  PALISADE_DEVICE_CA_NOT_FOUND: {
+    status: 409,
+    title: 'The tenant has no Palisade-generated device CA to sign with',
+  },
   PALISADE_TELEMETRY_MALFORMED: {
     status: 400,
     title: 'The payload is not a ThingsBoard telemetry or attributes shape',

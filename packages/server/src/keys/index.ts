@@ -3,3 +3,8 @@ export { BLIND_INDEX_KEY_ID, FIELDS_KEY_ID, KeyService, type KeysInHand } from '
 export { masterKeyFile, openPlatformKms } from './master-key-source.ts';
 export { type MasterRotationResult, rotatePlatformMasterKey } from './master-rotation.ts';
 export { RecordKeys } from './record-keys.ts';
+export {
+  type SealedSecret,
+  type SecretPlace,
+  TenantSecretSeal,
+} from './tenant-secret-seal.ts';

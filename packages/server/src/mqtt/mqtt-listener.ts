@@ -48,13 +48,16 @@ export interface MqttLimits {
   readonly connectTimeoutMs: number;
 }
 
-/** An MQTT over TLS listener; with `ca`, client certificates signed by it authenticate devices. */
+/**
+ * An MQTT over TLS listener. It asks every client for a certificate and accepts any: a
+ * device certificate is then checked by the authenticator against its tenant's CAs, which
+ * change at run time; a client without one authenticates with a token or password.
+ */
 export interface MqttTlsOptions {
   readonly host: string;
   readonly port: number;
   readonly cert: string | Buffer;
   readonly key: string | Buffer;
-  readonly ca?: string | Buffer | undefined;
   /** Key-exchange groups in order of preference (OpenSSL `ecdhCurve`). */
   readonly ecdhCurve?: string | undefined;
 }
@@ -179,7 +182,7 @@ class Listener implements MqttListener {
         {
           cert: tls.cert,
           key: tls.key,
-          ...(tls.ca === undefined ? {} : { ca: tls.ca, requestCert: true }),
+          requestCert: true,
           rejectUnauthorized: false,
           ...(tls.ecdhCurve === undefined ? {} : { ecdhCurve: tls.ecdhCurve }),
         },
@@ -261,11 +264,9 @@ class Listener implements MqttListener {
   ): Promise<DeviceIdentity | undefined> {
     const auth = this.#options.authenticator;
     const socket = (this.#transport.get(client.conn) ?? client.conn) as Partial<TLSSocket>;
-    if (socket.authorized === true && typeof socket.getPeerCertificate === 'function') {
-      const fingerprint = socket.getPeerCertificate().fingerprint256;
-      if (fingerprint !== undefined)
-        return auth.byCertificate(fingerprint.replaceAll(':', '').toLowerCase());
-    }
+    // A presented certificate decides alone: the handshake proved its key is the peer's.
+    const presented = socket.getPeerCertificate?.(true)?.raw;
+    if (presented !== undefined) return auth.byCertificate(presented);
     if (username === undefined || username === '') return undefined;
     if (password === undefined) return auth.byAccessToken(username);
     return auth.byMqttCredentials(clientId, username, password.toString('utf8'));

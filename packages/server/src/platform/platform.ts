@@ -15,7 +15,13 @@ import { type DeviceServices, openDeviceServices } from '../devices/index.ts';
 import { EdgeCredentialSync, EdgeService } from '../edge/index.ts';
 import { createGateway, serverGroups } from '../gateway/index.ts';
 import { IdentityService } from '../identity/index.ts';
-import { KeyRotation, KeyService, openPlatformKms, RecordKeys } from '../keys/index.ts';
+import {
+  KeyRotation,
+  KeyService,
+  openPlatformKms,
+  RecordKeys,
+  TenantSecretSeal,
+} from '../keys/index.ts';
 import {
   loadLedgerKeys,
   PlatformSealer,
@@ -205,6 +211,7 @@ export async function startPlatform(
       locate,
       committer,
       bus,
+      secrets: new TenantSecretSeal({ kms, controlPlane: stores.controlPlane, keys: keyService }),
       logger,
       metrics,
     });

@@ -6,6 +6,11 @@ export type {
 } from './authz-types.ts';
 export type { ControlPlaneCorsStore } from './cors-types.ts';
 export type {
+  DeviceCaKeyRow,
+  TenantDeviceCaReader,
+  TenantDeviceCaWriter,
+} from './device-ca-types.ts';
+export type {
   Aggregate,
   AggregateQuery,
   AggregateRow,

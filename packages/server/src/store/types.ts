@@ -2,6 +2,7 @@ import type { NodeKey, TreeNode } from '@palisade/ledger';
 import type { Tenant, TenantStatus } from '../tenancy/index.ts';
 import type { TenantAuthzReader, TenantAuthzWriter } from './authz-types.ts';
 import type { ControlPlaneCorsStore } from './cors-types.ts';
+import type { TenantDeviceCaReader, TenantDeviceCaWriter } from './device-ca-types.ts';
 import type {
   ControlPlaneDeviceIndex,
   TenantDeviceReader,
@@ -176,6 +177,7 @@ export interface TenantLedgerReader {
 export interface TenantReader extends TenantLedgerReader {
   readonly keys: TenantKeyReader;
   readonly devices: TenantDeviceReader;
+  readonly deviceCas: TenantDeviceCaReader;
   readonly edge: TenantEdgeReader;
   readonly users: TenantUserReader;
   readonly authz: TenantAuthzReader;
@@ -198,6 +200,7 @@ export type ConditionalWrite<T> =
 export interface TenantWriteTx extends TenantReader {
   readonly keys: TenantKeyWriter;
   readonly devices: TenantDeviceWriter;
+  readonly deviceCas: TenantDeviceCaWriter;
   readonly edge: TenantEdgeWriter;
   readonly users: TenantUserWriter;
   readonly authz: TenantAuthzWriter;

@@ -4,6 +4,7 @@
  * to a SQLite file (synchronously, before its promise resolves) so that "acknowledged" can
  * be checked against "stored".
  */
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ import type {
   IngestResult,
   TelemetryIngest,
 } from '../../src/devices/device-contract.ts';
+import { fingerprintOf } from '../../src/devices/index.ts';
 import { PalisadeError } from '../../src/errors/index.ts';
 import {
   type AttributeReader,
@@ -66,8 +68,8 @@ export class FixedAuthenticator implements DeviceAuthenticator {
   async byMqttCredentials(clientId: string, username: string, password: string) {
     return this.basic.get(`${clientId}\n${username}\n${password}`);
   }
-  async byCertificate(fingerprintSha256: string) {
-    return this.certificates.get(fingerprintSha256);
+  async byCertificate(der: Uint8Array) {
+    return this.certificates.get(fingerprintOf(new X509Certificate(der)));
   }
   async gatewayChild(gateway: DeviceIdentity, childName: string) {
     this.children.push(`${gateway.deviceId}/${childName}`);

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type {
+  CaView,
   CredentialInput,
   DeviceInput,
   DeviceServices,
+  IssueInput,
   RpcInput,
 } from '../../devices/index.ts';
 import { PalisadeError } from '../../errors/index.ts';
@@ -69,8 +71,12 @@ const CREDENTIAL = {
     clientId: { type: ['string', 'null'] },
     fingerprint: { type: 'string' },
     token: { type: 'string' },
+    certificate: { type: 'string' },
+    caCertificate: { type: 'string' },
+    privateKey: { type: 'string' },
   },
 } as const;
+const PEM = { type: 'string', minLength: 1, maxLength: 65_536 } as const;
 const CREDENTIAL_INPUT = {
   oneOf: [
     {
@@ -96,6 +102,20 @@ const CREDENTIAL_INPUT = {
       required: ['type', 'certificate'],
       properties: { type: { const: 'x509' }, certificate: { type: 'string', maxLength: 65_536 } },
     },
+    {
+      description: "Sign the device's CSR with a Palisade-generated CA (newest unless caId)",
+      type: 'object',
+      additionalProperties: false,
+      required: ['type', 'csr'],
+      properties: { type: { const: 'x509' }, csr: PEM, caId: UUID },
+    },
+    {
+      description: 'Make a key pair and a certificate for it; the private key is shown once',
+      type: 'object',
+      additionalProperties: false,
+      required: ['type', 'generate'],
+      properties: { type: { const: 'x509' }, generate: { const: true }, caId: UUID },
+    },
   ],
 } as const;
 const CA = {
@@ -105,6 +125,7 @@ const CA = {
     id: UUID,
     fingerprint: { type: 'string' },
     certificate: { type: 'string' },
+    generated: { type: 'boolean' },
     createdAt: TIMESTAMP,
   },
 } as const;
@@ -252,19 +273,28 @@ export function deviceRoutes(
     handler: async (request) => registry.credentials(tenantOf(request), request.params.id),
   });
 
-  app.post<{ Params: { id: string }; Body: CredentialInput }>('/v1/devices/:id/credentials', {
+  app.post<{
+    Params: { id: string };
+    Body: CredentialInput | ({ type: 'x509' } & IssueInput);
+  }>('/v1/devices/:id/credentials', {
     config: { auth: 'devices:write' },
     schema: {
-      summary: 'Add an access token, MQTT user name and password, or X.509 certificate',
+      summary:
+        'Add an access token, MQTT user name and password, or X.509 certificate (uploaded, or issued by a generated CA from a CSR or a new key)',
       tags: TAGS,
       params: ID_PARAMS,
       body: CREDENTIAL_INPUT,
       response: { 201: CREDENTIAL },
     },
-    handler: async (request, reply) =>
-      reply
-        .code(201)
-        .send(await registry.addCredential(tenantOf(request), request.params.id, request.body)),
+    handler: async (request, reply) => {
+      const { body } = request;
+      const context = tenantOf(request);
+      const added =
+        'csr' in body || 'generate' in body
+          ? await devices.cas.issue(context, request.params.id, body)
+          : await registry.addCredential(context, request.params.id, body as CredentialInput);
+      return reply.code(201).send(added);
+    },
   });
 
   app.delete<{ Params: { id: string; credentialId: string } }>(
@@ -294,31 +324,54 @@ export function deviceRoutes(
     },
   );
 
-  const presentCa = (row: { id: string; fingerprint: string; pem: string; createdAt: string }) => ({
+  const presentCa = (row: Omit<CaView, 'tenantId'>) => ({
     id: row.id,
     fingerprint: row.fingerprint,
     certificate: row.pem,
+    generated: row.generated,
     createdAt: row.createdAt,
   });
 
-  app.post<{ Body: { certificate: string } }>('/v1/device-cas', {
-    config: { auth: 'devices:write' },
-    schema: {
-      summary: "Trust a CA certificate (PEM) for the tenant's device certificates",
-      tags: TAGS,
-      body: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['certificate'],
-        properties: { certificate: { type: 'string', maxLength: 65_536 } },
+  app.post<{ Body: { certificate: string } | { generate: true; commonName?: string } }>(
+    '/v1/device-cas',
+    {
+      config: { auth: 'devices:write' },
+      schema: {
+        summary:
+          "Trust a CA certificate (PEM) for the tenant's device certificates, or have Palisade generate one (its private key sealed under the tenant's keys)",
+        tags: TAGS,
+        body: {
+          oneOf: [
+            {
+              type: 'object',
+              additionalProperties: false,
+              required: ['certificate'],
+              properties: { certificate: { type: 'string', maxLength: 65_536 } },
+            },
+            {
+              type: 'object',
+              additionalProperties: false,
+              required: ['generate'],
+              properties: {
+                generate: { const: true },
+                commonName: { type: 'string', minLength: 1, maxLength: 64 },
+              },
+            },
+          ],
+        },
+        response: { 201: CA },
       },
-      response: { 201: CA },
+      handler: async (request, reply) => {
+        const { body } = request;
+        const context = tenantOf(request);
+        const ca =
+          'generate' in body
+            ? await devices.cas.generate(context, body.commonName)
+            : { ...(await registry.addCa(context, body.certificate)), generated: false };
+        return reply.code(201).send(presentCa(ca));
+      },
     },
-    handler: async (request, reply) =>
-      reply
-        .code(201)
-        .send(presentCa(await registry.addCa(tenantOf(request), request.body.certificate))),
-  });
+  );
 
   app.get('/v1/device-cas', {
     config: { auth: 'devices:read' },
@@ -327,7 +380,7 @@ export function deviceRoutes(
       tags: TAGS,
       response: { 200: { type: 'array', items: CA } },
     },
-    handler: async (request) => (await registry.listCas(tenantOf(request))).map(presentCa),
+    handler: async (request) => (await devices.cas.list(tenantOf(request))).map(presentCa),
   });
 
   app.delete<{ Params: { id: string } }>('/v1/device-cas/:id', {

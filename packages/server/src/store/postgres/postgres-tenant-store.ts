@@ -2,6 +2,7 @@ import type { NodeKey } from '@palisade/ledger';
 import type pg from 'pg';
 import { isUuid } from '../../ids/index.ts';
 import type { TenantAuthzReader } from '../authz-types.ts';
+import type { TenantDeviceCaReader } from '../device-ca-types.ts';
 import type { TenantDeviceReader } from '../device-types.ts';
 import type { TenantEdgeRuleReader } from '../edge-rule-types.ts';
 import type { TenantEdgeReader } from '../edge-types.ts';
@@ -28,6 +29,7 @@ import type {
 } from '../types.ts';
 import type { TenantUserReader } from '../user-types.ts';
 import { PgTenantAuthz } from './postgres-authz-store.ts';
+import { PgTenantDeviceCas } from './postgres-device-ca-store.ts';
 import { PgTenantDevices } from './postgres-device-store.ts';
 import { PgTenantEdgeRules } from './postgres-edge-rule-store.ts';
 import { PgTenantEdge } from './postgres-edge-store.ts';
@@ -71,6 +73,7 @@ class PgTenantQueries implements TenantWriteTx {
   readonly #tenantId: string;
   readonly keys: PgTenantKeys;
   readonly devices: PgTenantDevices;
+  readonly deviceCas: PgTenantDeviceCas;
   readonly edge: PgTenantEdge;
   readonly edgeRules: PgTenantEdgeRules;
   readonly users: PgTenantUsers;
@@ -81,6 +84,7 @@ class PgTenantQueries implements TenantWriteTx {
     this.#tenantId = tenantId;
     this.keys = new PgTenantKeys(db, tenantId);
     this.devices = new PgTenantDevices(db, tenantId);
+    this.deviceCas = new PgTenantDeviceCas(db, tenantId);
     this.edge = new PgTenantEdge(db, tenantId);
     this.edgeRules = new PgTenantEdgeRules(db, tenantId);
     this.users = new PgTenantUsers(db, tenantId);
@@ -363,6 +367,10 @@ class PgTenantReader implements TenantReader {
     getRpc: (deviceId, id) => this.#read((q) => q.devices.getRpc(deviceId, id)),
     pendingRpcs: (deviceId, now, limit) =>
       this.#read((q) => q.devices.pendingRpcs(deviceId, now, limit)),
+  };
+  readonly deviceCas: TenantDeviceCaReader = {
+    getCaKey: (caId) => this.#read((q) => q.deviceCas.getCaKey(caId)),
+    listCaKeyIds: () => this.#read((q) => q.deviceCas.listCaKeyIds()),
   };
   readonly edge: TenantEdgeReader = {
     getNode: (id) => this.#read((q) => q.edge.getNode(id)),

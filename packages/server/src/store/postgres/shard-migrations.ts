@@ -309,6 +309,20 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
       `,
     },
     {
+      version: 9,
+      sql: `
+        CREATE TABLE device_ca_keys (
+          tenant_id uuid NOT NULL,
+          ca_id uuid NOT NULL,
+          wrapped_key bytea NOT NULL,
+          sealed_key bytea NOT NULL,
+          created_at timestamptz NOT NULL,
+          PRIMARY KEY (tenant_id, ca_id)
+        );
+        ${isolate('device_ca_keys', role, 'SELECT, INSERT, DELETE')}
+      `,
+    },
+    {
       version: 10,
       sql: `
         ALTER TABLE devices ADD COLUMN edge_node_id uuid;

@@ -22,6 +22,7 @@ import type {
   TenantWriteTx,
 } from '../types.ts';
 import { SqliteTenantAuthz } from './sqlite-authz-store.ts';
+import { SqliteTenantDeviceCas } from './sqlite-device-ca-store.ts';
 import { SqliteTenantDevices } from './sqlite-device-store.ts';
 import { SqliteTenantEdgeRules } from './sqlite-edge-rule-store.ts';
 import { SqliteTenantEdge } from './sqlite-edge-store.ts';
@@ -73,6 +74,7 @@ class SqliteTenantReader implements TenantReader {
   protected readonly sql: Statements;
   readonly keys: SqliteTenantKeys;
   readonly devices: SqliteTenantDevices;
+  readonly deviceCas: SqliteTenantDeviceCas;
   readonly edge: SqliteTenantEdge;
   readonly edgeRules: SqliteTenantEdgeRules;
   readonly users: SqliteTenantUsers;
@@ -81,6 +83,7 @@ class SqliteTenantReader implements TenantReader {
     this.sql = new Statements(db);
     this.keys = new SqliteTenantKeys((sql) => this.sql.get(sql));
     this.devices = new SqliteTenantDevices((sql) => this.sql.get(sql));
+    this.deviceCas = new SqliteTenantDeviceCas((sql) => this.sql.get(sql));
     this.edge = new SqliteTenantEdge((sql) => this.sql.get(sql));
     this.edgeRules = new SqliteTenantEdgeRules((sql) => this.sql.get(sql));
     this.users = new SqliteTenantUsers((sql) => this.sql.get(sql));

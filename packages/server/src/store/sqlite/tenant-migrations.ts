@@ -227,6 +227,17 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 9,
+    sql: `
+      CREATE TABLE device_ca_keys (
+        ca_id TEXT PRIMARY KEY,
+        wrapped_key BLOB NOT NULL,
+        sealed_key BLOB NOT NULL,
+        created_at TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
+  {
     version: 10,
     sql: `
       ALTER TABLE devices ADD COLUMN edge_node_id TEXT;
