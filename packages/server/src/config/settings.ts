@@ -541,6 +541,13 @@ export const SETTINGS = {
     pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,9}$',
     doc: 'API requests one credential (API key, client, user) may make per second, per plan as PLAN=RATE (`*` for any other plan; 0 is unlimited). Comma-separated in the environment.',
   },
+  quotaRefusalDelayMs: {
+    flag: 'quota-refusal-delay-ms',
+    env: 'PALISADE_QUOTA_REFUSAL_DELAY_MS',
+    type: 'integer',
+    minimum: 0,
+    doc: 'How long an API request over a request rate is held before its 429 is sent (0 answers at once), so a client that ignores Retry-After cannot turn refusals into load.',
+  },
   quotaBurstSeconds: {
     flag: 'quota-burst-seconds',
     env: 'PALISADE_QUOTA_BURST_SECONDS',
@@ -693,6 +700,7 @@ export interface Settings {
   quotaDevicePointsPerSecond: string[];
   quotaTenantRequestsPerSecond: string[];
   quotaPrincipalRequestsPerSecond: string[];
+  quotaRefusalDelayMs: number;
   quotaBurstSeconds: number;
   quotaMaxBuckets: number;
   quotaUsageWindowMs: number;
@@ -782,6 +790,7 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   quotaDevicePointsPerSecond: ['*=0'],
   quotaTenantRequestsPerSecond: ['*=0'],
   quotaPrincipalRequestsPerSecond: ['*=0'],
+  quotaRefusalDelayMs: 1000,
   quotaBurstSeconds: 10,
   quotaMaxBuckets: 100_000,
   quotaUsageWindowMs: 60_000,

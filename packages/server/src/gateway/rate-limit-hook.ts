@@ -7,8 +7,17 @@ import { RateLimitedError, type RequestQuotas } from '../quotas/index.ts';
  * `RateLimit-Policy` and `RateLimit`; refusals are PALISADE_RATE_LIMITED (429) with
  * `Retry-After` too (added by the problem handler). Platform-admin and public routes are not
  * charged. Register after `installAuth`: hooks run in registration order.
+ *
+ * A refusal is sent after `refusalDelayMs`, not at once: a client that ignores Retry-After
+ * and calls again as soon as it is refused (a flood over a fixed set of connections) then
+ * sends a request per connection per delay instead of as many as the server can refuse, so
+ * its refusals cannot crowd out other tenants. A held request costs a timer, no CPU.
  */
-export function installRateLimits(app: FastifyInstance, quotas: RequestQuotas): void {
+export function installRateLimits(
+  app: FastifyInstance,
+  quotas: RequestQuotas,
+  refusalDelayMs: number,
+): void {
   // A callback hook: an async one costs a promise per request.
   app.addHook('onRequest', (request, reply, done) => {
     const principal = request.principal;
@@ -18,7 +27,8 @@ export function installRateLimits(app: FastifyInstance, quotas: RequestQuotas): 
     }
     const admission = quotas.admit(principal.context);
     if (admission instanceof RateLimitedError) {
-      done(admission);
+      if (refusalDelayMs === 0) done(admission);
+      else setTimeout(done, refusalDelayMs, admission);
       return;
     }
     if (admission !== undefined) {

@@ -1,0 +1,85 @@
+/**
+ * The latency probe of bench/gateway.ts: tenant B's client, in its own process. It sends GETs
+ * at a fixed rate (open loop: a request leaves on schedule whether or not earlier ones have
+ * answered, so a slow server cannot hide its queue by slowing the client), over keep-alive
+ * connections, and times each from its send to the end of its response, in microseconds. Reads its phase as JSON from argv[2]; prints the figures as one JSON line.
+ */
+import http from 'node:http';
+
+export interface ProbePhase {
+  readonly url: string;
+  readonly path: string;
+  readonly token: string;
+  readonly requestsPerSecond: number;
+  readonly sockets: number;
+  readonly warmupSeconds: number;
+  readonly durationSeconds: number;
+}
+
+export interface ProbeFigures {
+  readonly sent: number;
+  readonly ok: number;
+  readonly failed: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+const phase = JSON.parse(process.argv[2] ?? '') as ProbePhase;
+const agent = new http.Agent({ keepAlive: true, maxSockets: phase.sockets });
+const target = new URL(phase.path, phase.url);
+
+function once(): Promise<{ ok: boolean; micros: number }> {
+  const start = performance.now();
+  return new Promise((resolve) => {
+    const request = http.get(
+      target,
+      { agent, headers: { authorization: `Bearer ${phase.token}` } },
+      (response) => {
+        response.resume();
+        response.on('end', () =>
+          resolve({
+            ok: response.statusCode === 200,
+            micros: Math.round((performance.now() - start) * 1000),
+          }),
+        );
+      },
+    );
+    request.on('error', () => resolve({ ok: false, micros: 0 }));
+  });
+}
+
+/** Sends for `seconds` at the phase's rate; resolves with every timing once all answered. */
+async function run(seconds: number): Promise<{ ok: boolean; micros: number }[]> {
+  const total = Math.round(seconds * phase.requestsPerSecond);
+  const intervalMs = 1000 / phase.requestsPerSecond;
+  const startedAt = performance.now();
+  const pending: Promise<{ ok: boolean; micros: number }>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = startedAt + i * intervalMs;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    pending.push(once());
+  }
+  return Promise.all(pending);
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! / 1000;
+}
+
+if (phase.warmupSeconds > 0) await run(phase.warmupSeconds);
+const results = await run(phase.durationSeconds);
+const latencies = results
+  .filter((r) => r.ok)
+  .map((r) => r.micros)
+  .sort((a, b) => a - b);
+const figures: ProbeFigures = {
+  sent: results.length,
+  ok: latencies.length,
+  failed: results.length - latencies.length,
+  p50Ms: percentile(latencies, 50),
+  p99Ms: percentile(latencies, 99),
+};
+agent.destroy();
+process.stdout.write(`${JSON.stringify(figures)}\n`);
