@@ -26,6 +26,7 @@ if (url !== undefined) {
       for (const t of [tenantA, tenantB]) {
         await api.call('PUT', '/v1/collections/notes', t.key, { schema: { type: 'object' } });
         await api.call('POST', '/v1/collections/notes/records', t.key, { secret: `of ${t.id}` });
+        await api.call('POST', '/v1/device-cas', t.key, { generate: true });
       }
       owner = new pg.Client({ connectionString: shard.location });
       await owner.connect();
@@ -90,6 +91,30 @@ if (url !== undefined) {
             [tenantB.id],
           ),
           /row-level security/,
+        );
+      } finally {
+        await runtime.query('ROLLBACK');
+      }
+    });
+
+    test("generated device CA keys: A sees only its own, cannot delete B's, and none can be rewritten", async () => {
+      const all = await owner.query('SELECT count(*)::int AS n FROM device_ca_keys');
+      assert.equal(all.rows[0].n, 2, 'the owner sees both sealed keys');
+      await runtime.query('BEGIN');
+      try {
+        await runtime.query("SELECT set_config('app.tenant_id', $1, true)", [tenantA.id]);
+        const rows = await runtime.query('SELECT tenant_id FROM device_ca_keys');
+        assert.deepEqual(
+          rows.rows.map((r) => r.tenant_id),
+          [tenantA.id],
+        );
+        const deleted = await runtime.query('DELETE FROM device_ca_keys WHERE tenant_id = $1', [
+          tenantB.id,
+        ]);
+        assert.equal(deleted.rowCount, 0);
+        await assert.rejects(
+          runtime.query("UPDATE device_ca_keys SET sealed_key = '\\x00'"),
+          /permission denied/,
         );
       } finally {
         await runtime.query('ROLLBACK');
