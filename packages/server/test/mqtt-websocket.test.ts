@@ -239,3 +239,42 @@ describe('MQTT over WebSocket: bad frames and handshakes', () => {
     );
   });
 });
+
+describe('MQTT over WebSocket: back-pressure', () => {
+  let mqtt: FakeListener;
+
+  before(async () => {
+    mqtt = await startFakeListener({ clientInflightMax: 2 }, { host: '127.0.0.1', port: 0 });
+    mqtt.auth.tokens.set('tok-slow', identity('tenant-w', 'slow'));
+    mqtt.auth.tokens.set('tok-fast', identity('tenant-w', 'fast'));
+  });
+  after(() => mqtt.close());
+
+  it('over the in-flight bound a publisher waits; nothing is dropped, every PUBACK follows storage', async () => {
+    const url = String(mqtt.listener.wsUrl);
+    const slow = await mqttClient(url, { username: 'tok-slow' });
+    const fast = await mqttClient(url, { username: 'tok-fast' });
+    mqtt.ingest.hold('slow');
+    let started = 0;
+    const two = new Promise<void>((resolve) => {
+      mqtt.ingest.onStart = (device) => device.deviceId === 'slow' && ++started === 2 && resolve();
+    });
+    let acked = 0;
+    const publishes = Array.from({ length: 20 }, (_, i) =>
+      slow.publishAsync(TELEMETRY, JSON.stringify({ i }), { qos: 1 }).then(() => acked++),
+    );
+    await two;
+    await fast.publishAsync(TELEMETRY, JSON.stringify({ round: 'trip' }), { qos: 1 });
+    assert.equal(started, 2, 'only clientInflightMax messages are taken in while held');
+    assert.equal(acked, 0);
+    mqtt.ingest.release('slow');
+    await Promise.all(publishes);
+    mqtt.ingest.onStart = undefined;
+    const stored = mqtt.ingest.messages().filter((m) => m.device === 'slow');
+    assert.deepEqual(
+      stored.map((m) => (m.payload as { i: number }).i),
+      Array.from({ length: 20 }, (_, i) => i),
+    );
+    await Promise.all([slow.endAsync(), fast.endAsync()]);
+  });
+});
