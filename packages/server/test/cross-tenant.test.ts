@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { BusMessage } from '../src/bus/index.ts';
 import { uuid7 } from '../src/ids/index.ts';
@@ -14,6 +14,8 @@ interface Victim extends DeviceVictim {
   readonly keyId: string;
   readonly recordId: string;
   readonly jobId: string;
+  readonly userId: string;
+  readonly inviteToken: string;
   readonly clientId: string;
 }
 
@@ -36,6 +38,19 @@ function edgePublicKeys(): { ed25519: string; mldsa65: string } {
       .publicKey.export({ format: 'der', type: 'spki' })
       .toString('base64');
   return { ed25519: spki('ed25519'), mldsa65: spki('ml-dsa-65') };
+}
+
+/** Tenant A's user and the token of their unused invitation. */
+async function userVictim(api: TestApi, key: string) {
+  const created = await api.call('POST', '/v1/users', key, {
+    email: 'ada@example.com',
+    name: 'Ada Lovelace',
+    roles: ['viewer'],
+  });
+  return {
+    userId: created.body.user.id as string,
+    inviteToken: (created.body.invitation.link as string).split('/').at(-1)!,
+  };
 }
 
 /**
@@ -361,6 +376,46 @@ const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack
         cookie: `_interaction=${key}`,
       }),
   },
+  'post /v1/users': {
+    expect: 201,
+    attack: (api, key) =>
+      api.call('POST', '/v1/users', key, { email: 'ada@example.com', name: 'Mallory' }),
+  },
+  'get /v1/users': { expect: 200, attack: (api, key) => api.call('GET', '/v1/users', key) },
+  'get /v1/users/{id}': {
+    expect: 404,
+    attack: (api, key, v) => api.call('GET', `/v1/users/${v.userId}`, key),
+  },
+  'patch /v1/users/{id}': {
+    expect: 404,
+    attack: (api, key, v) =>
+      api.call('PATCH', `/v1/users/${v.userId}`, key, { roles: ['owner'], disabled: false }),
+  },
+  'delete /v1/users/{id}': {
+    expect: 404,
+    attack: (api, key, v) => api.call('DELETE', `/v1/users/${v.userId}`, key),
+  },
+  'post /v1/users/{id}/invitation': {
+    expect: 404,
+    attack: (api, key, v) => api.call('POST', `/v1/users/${v.userId}/invitation`, key),
+  },
+  'delete /v1/users/{id}/totp': {
+    expect: 404,
+    attack: (api, key, v) => api.call('DELETE', `/v1/users/${v.userId}/totp`, key),
+  },
+  // A's invitation token shown under B's slug is unknown there, as if made up.
+  'get /t/{slug}/invite/{token}': {
+    expect: 404,
+    attack: (api, key, v) => api.call('GET', `/t/attacker/invite/${v.inviteToken}`, key),
+  },
+  'post /t/{slug}/invite/{token}': {
+    expect: 404,
+    attack: (api, key, v) =>
+      api.call('POST', `/t/attacker/invite/${v.inviteToken}`, key, {
+        password: 'mallory was here',
+        confirm: 'mallory was here',
+      }),
+  },
   'get /healthz': { expect: 200, attack: (api, key) => api.call('GET', '/healthz', key) },
   'get /readyz': { expect: 200, attack: (api, key) => api.call('GET', '/readyz', key) },
   'get /metrics': { expect: 200, attack: (api, key) => api.call('GET', '/metrics', key) },
@@ -401,12 +456,14 @@ async function snapshot(api: TestApi, key: string, tenantId: string): Promise<un
   const dataKeys = await api.call('GET', '/v1/keys', key);
   const clients = await api.call('GET', '/v1/clients', key);
   const devices = await api.call('GET', '/v1/devices', key);
+  const users = await api.call('GET', '/v1/users', key);
   const roles = await api.call('GET', '/v1/roles', key);
   const policies = await api.call('GET', '/v1/policies', key);
   return {
     roles: roles.body,
     policies: policies.body,
     devices: devices.body,
+    users: users.body,
     collections: collections.body,
     records: records.body,
     tenant: tenant.body,
@@ -457,6 +514,7 @@ for (const backend of backendNames()) {
         keyId: a.keyId,
         recordId: record.body.id,
         jobId: job.body.id,
+        ...(await userVictim(api, a.key)),
         ...(await deviceVictim(api, a.key)),
       };
       await api.call('PUT', `/v1/roles/${VICTIM_ROLE}`, a.key, {
@@ -509,6 +567,8 @@ for (const backend of backendNames()) {
             rpcId: uuid7(),
             caId: uuid7(),
             edgeNodeId: uuid7(),
+            userId: uuid7(),
+            inviteToken: randomBytes(32).toString('base64url'),
             clientId: uuid7(),
           };
           const control = await attack(api, attacker, ghost);

@@ -12,6 +12,8 @@ import type { KeyRotation } from '../keys/index.ts';
 import type { TenantLedger } from '../ledger/index.ts';
 import type { RequestQuotas } from '../quotas/index.ts';
 import type { CollectionService, RecordService } from '../records/index.ts';
+import type { Tenant } from '../tenancy/index.ts';
+import type { UserServices } from '../users/index.ts';
 import { installAuth } from './auth-hook.ts';
 import { installCors } from './cors-hook.ts';
 import { installMetrics } from './metrics.ts';
@@ -35,6 +37,7 @@ import { settingsRoutes } from './routes/settings-routes.ts';
 import { type SystemProbes, systemRoutes } from './routes/system-routes.ts';
 import { telemetryRoutes } from './routes/telemetry-routes.ts';
 import { usageRoutes } from './routes/usage-routes.ts';
+import { invitationRoutes, userRoutes } from './routes/user-routes.ts';
 import { installSecurityHeaders } from './security-headers.ts';
 import { httpsServerFactory, type TlsFiles } from './tls-listener.ts';
 import { installValidators } from './validation.ts';
@@ -74,6 +77,13 @@ export interface GatewayOptions {
   /** The tenants' CORS allow-lists, and how long a browser may cache a preflight answer. */
   readonly cors: { readonly settings: CorsSettings; readonly maxAgeSeconds: number };
   readonly ledger: TenantLedger;
+  /** Tenant users (`/v1/users…`) and their invitation pages (`/t/{slug}/invite/{token}`). */
+  readonly users?:
+    | {
+        readonly services: UserServices;
+        readonly tenantBySlug: (slug: string) => Promise<Tenant | undefined>;
+      }
+    | undefined;
   /** `/v1/graphql`: its depth, cost and query-length limits and persisted-query bound. */
   readonly graphql: GraphqlOptions & { readonly queryMaxLength: number };
   /** Registry served on `/metrics`; other listeners (MQTT) add their metrics to it. */
@@ -148,6 +158,10 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       batchMaxMessages: options.edge.batchMaxMessages,
     });
     edgeSyncRoutes(app, options.edge.credentials, { pageSizeMax: options.pageSizeMax });
+  }
+  if (options.users !== undefined) {
+    userRoutes(app, options.users.services, options.pageSizeMax);
+    invitationRoutes(app, options.users.services, options.users.tenantBySlug);
   }
   await app.ready();
   return app;

@@ -286,6 +286,10 @@ export async function startPlatform(
         credentials: new EdgeCredentialSync(edge, stores.controlPlane.devices),
         batchMaxMessages: settings.edgeBatchMaxMessages,
       },
+      users: {
+        services: users,
+        tenantBySlug: (slug) => stores.controlPlane.identity.tenantBySlug(slug),
+      },
       ledger: new TenantLedger(
         locate,
         stores.platformLog,

@@ -1,3 +1,9 @@
+export {
+  INVITATION_PAGE_HEADERS,
+  invitationDone,
+  invitationForm,
+  invitationProblem,
+} from './invitation-page.ts';
 export { INVITATION_TOKEN_PATTERN } from './invitation-token.ts';
 export type { LockoutPolicy } from './lockout.ts';
 export { passwordHashParams } from './password-hash.ts';

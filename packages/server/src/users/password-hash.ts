@@ -50,9 +50,20 @@ function parse(stored: string): ParsedHash | undefined {
 /** A fresh salted hash of `password` at the current cost. */
 export async function hashPassword(password: string): Promise<string> {
   const salt = randomBytes(SALT_BYTES);
-  const key = await derive(password, salt, PASSWORD_SCRYPT);
-  const { N, r, p } = PASSWORD_SCRYPT;
-  return `$scrypt$ln=${Math.log2(N)},r=${r},p=${p}$${salt.toString('base64').replace(/=+$/, '')}$${key.toString('base64').replace(/=+$/, '')}`;
+  return encode(PASSWORD_SCRYPT, salt, await derive(password, salt, PASSWORD_SCRYPT));
+}
+
+function encode(params: ScryptParams, salt: Buffer, key: Buffer): string {
+  const b64 = (bytes: Buffer) => bytes.toString('base64').replace(/=+$/, '');
+  return `$scrypt$ln=${Math.log2(params.N)},r=${params.r},p=${params.p}$${b64(salt)}$${b64(key)}`;
+}
+
+/**
+ * A hash at the current cost that no password matches (its key is random, not derived):
+ * checking an unknown account against it costs what checking a real one does.
+ */
+export function unmatchableHash(): string {
+  return encode(PASSWORD_SCRYPT, randomBytes(SALT_BYTES), randomBytes(KEY_BYTES));
 }
 
 /** Whether `password` matches the stored hash; compared in constant time. */

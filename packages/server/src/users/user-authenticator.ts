@@ -17,7 +17,7 @@ import type { Tenant } from '../tenancy/index.ts';
 import { issueTenantContext } from '../tenancy/tenant-context.ts';
 import { invitationTokenHash } from './invitation-token.ts';
 import { type LockoutPolicy, lockoutMs } from './lockout.ts';
-import { hashPassword, needsRehash, verifyPassword } from './password-hash.ts';
+import { hashPassword, needsRehash, unmatchableHash, verifyPassword } from './password-hash.ts';
 import { checkPasswordPolicy } from './password-policy.ts';
 import { totpStep } from './totp-code.ts';
 import type { TotpVault } from './totp-vault.ts';
@@ -82,7 +82,7 @@ export class UserAuthenticator {
   readonly #committer: GroupCommitter;
   readonly #vault: TotpVault;
   readonly #lockout: LockoutPolicy;
-  #dummyHash: Promise<string> | undefined;
+  readonly #dummyHash = unmatchableHash();
 
   constructor(options: {
     locate: TenantStoreLocator;
@@ -117,8 +117,7 @@ export class UserAuthenticator {
     const now = Date.now();
     if (user?.lockedUntil != null && Date.parse(user.lockedUntil) > now)
       throw new AccountLockedError(user.lockedUntil, now);
-    this.#dummyHash ??= hashPassword(`dummy ${crypto.randomUUID()}`);
-    const stored = user?.passwordHash ?? (await this.#dummyHash);
+    const stored = user?.passwordHash ?? this.#dummyHash;
     const passwordOk = await verifyPassword(password, stored);
     if (user === undefined || user.passwordHash === null || user.disabled) throw signInFailed();
     if (!passwordOk) return this.#fail(store, user);

@@ -1,3 +1,4 @@
+import { BUILT_IN_ROLE_NAMES, isBuiltInRole } from '../authz/index.ts';
 import type { GroupCommitter } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { uuid7 } from '../ids/index.ts';
@@ -27,6 +28,18 @@ export interface UserPatch {
 
 function userNotFound(): PalisadeError {
   return new PalisadeError('PALISADE_USER_NOT_FOUND', 'no such user');
+}
+
+/** Users hold built-in roles; the set is kept in the order given, without repeats. */
+function rolesOf(roles: readonly string[]): string[] {
+  const unknown = roles.find((role) => !isBuiltInRole(role));
+  if (unknown !== undefined)
+    throw new PalisadeError(
+      'PALISADE_INVALID_REQUEST',
+      `${unknown} is not a built-in role (${BUILT_IN_ROLE_NAMES.join(', ')})`,
+      [{ path: '/body/roles', message: 'names an unknown role' }],
+    );
+  return [...new Set(roles)];
 }
 
 function changedMeanwhile(): PalisadeError {
@@ -61,6 +74,7 @@ export class UserService {
     user: NewUser,
   ): Promise<{ user: UserView; invitation: Invitation }> {
     const email = normalizeEmail(user.email);
+    const roles = rolesOf(user.roles);
     const { token, tokenHash } = newInvitationToken();
     const now = new Date();
     const expiresAt = new Date(now.getTime() + this.#invitationTtlMs).toISOString();
@@ -76,7 +90,7 @@ export class UserService {
         id: uuid7(),
         email,
         name: user.name,
-        roles: [...new Set(user.roles)],
+        roles,
         disabled: false,
         passwordHash: null,
         totp: null,
@@ -126,10 +140,11 @@ export class UserService {
   }
 
   async update(context: TenantContext, id: string, patch: UserPatch): Promise<UserView> {
+    const roles = patch.roles === undefined ? undefined : rolesOf(patch.roles);
     return this.#change(context, id, 'users.update', (row) => ({
       ...row,
       name: patch.name ?? row.name,
-      roles: patch.roles === undefined ? row.roles : [...new Set(patch.roles)],
+      roles: roles ?? row.roles,
       disabled: patch.disabled ?? row.disabled,
     }));
   }

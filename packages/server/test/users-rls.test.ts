@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { asRole } from '../src/store/postgres/postgres-shard-store.ts';
+import { TestApi } from './support/api.ts';
+
+const url = process.env.PALISADE_TEST_POSTGRES_URL;
+
+if (url !== undefined) {
+  describe('PostgreSQL row-level security holds on users and invitations', () => {
+    let api: TestApi;
+    let owner: pg.Client;
+    let runtime: pg.Client;
+    let a: { id: string; key: string };
+    let b: { id: string; key: string };
+
+    before(async () => {
+      api = await TestApi.start('postgres');
+      // Two shards fill in turn, so the first and third tenants share one.
+      a = await api.tenant('users-a');
+      await api.tenant('users-other-shard');
+      b = await api.tenant('users-b');
+      for (const t of [a, b]) {
+        const created = await api.call('POST', '/v1/users', t.key, {
+          email: `someone@${t.id}.example`,
+          name: 'Someone',
+        });
+        assert.equal(created.status, 201);
+      }
+      const shardId = (await api.platform.stores.controlPlane.getTenant(a.id))!.shard;
+      assert.equal((await api.platform.stores.controlPlane.getTenant(b.id))!.shard, shardId);
+      const shard = api.platform.stores.shards.get(shardId)!;
+      owner = new pg.Client({ connectionString: shard.location });
+      await owner.connect();
+      runtime = new pg.Client({
+        connectionString: asRole(shard.location, api.platform.settings.postgresRuntimeRole),
+      });
+      await runtime.connect();
+    });
+    after(async () => {
+      await runtime.end();
+      await owner.end();
+      await api.close();
+    });
+
+    test('both tables force RLS; the runtime role sees and changes only its tenant', async () => {
+      const forced = await owner.query(
+        "SELECT relname FROM pg_class WHERE relname IN ('users', 'user_invitations') AND relforcerowsecurity ORDER BY relname",
+      );
+      assert.deepEqual(
+        forced.rows.map((r) => r.relname),
+        ['user_invitations', 'users'],
+      );
+      assert.equal((await runtime.query('SELECT count(*)::int AS n FROM users')).rows[0].n, 0);
+      await runtime.query('BEGIN');
+      try {
+        await runtime.query("SELECT set_config('app.tenant_id', $1, true)", [a.id]);
+        for (const table of ['users', 'user_invitations']) {
+          const rows = await runtime.query(`SELECT tenant_id FROM ${table}`);
+          assert.deepEqual(
+            rows.rows.map((r) => r.tenant_id),
+            [a.id],
+            table,
+          );
+        }
+        const changed = await runtime.query(
+          'UPDATE users SET roles = \'["owner"]\' WHERE tenant_id = $1',
+          [b.id],
+        );
+        assert.equal(changed.rowCount, 0);
+        await assert.rejects(
+          runtime.query(
+            `INSERT INTO users (tenant_id, id, email, name, roles, disabled, failed_sign_ins, version, created_at, updated_at)
+             VALUES ($1, gen_random_uuid(), 'mallory@example.com', 'M', '[]', false, 0, 1, now(), now())`,
+            [b.id],
+          ),
+          /row-level security/,
+        );
+      } finally {
+        await runtime.query('ROLLBACK');
+      }
+    });
+  });
+}
