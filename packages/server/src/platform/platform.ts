@@ -178,6 +178,15 @@ export async function startPlatform(
     });
     const roleResolver = new RoleResolver(stores.shards, settings.authCacheTtlMs);
     const authorizer = new Authorizer(stores.shards, settings.authCacheTtlMs);
+    const locate = storeLocator(stores.shards);
+    const users = openUserServices({
+      settings,
+      locate,
+      committer,
+      kms,
+      controlPlane: stores.controlPlane,
+      keys: keyService,
+    });
     const identity = new IdentityService({
       store: stores.controlPlane.identity,
       shards: stores.shards,
@@ -185,6 +194,7 @@ export async function startPlatform(
       kms,
       publicUrl: () => settings.publicUrl ?? (url || listenUrl(settings)),
       roles: roleResolver,
+      signIn: users.authenticator,
       lifetimes: {
         accessTokenSeconds: settings.oauthAccessTokenTtlSeconds,
         refreshTokenSeconds: settings.oauthRefreshTokenTtlSeconds,
@@ -201,7 +211,6 @@ export async function startPlatform(
       identity.tokens,
     );
     const schemas = new SchemaRegistry();
-    const locate = storeLocator(stores.shards);
     const collections = new CollectionService(locate, committer, schemas);
     const records = new RecordService(locate, committer, schemas, new RecordKeys(keyService));
     const metrics = new Registry();
@@ -222,14 +231,6 @@ export async function startPlatform(
       telemetry: devices.telemetry,
       enrollmentTtlMs: settings.edgeEnrollmentTtlMs,
       logger,
-    });
-    const users = openUserServices({
-      settings,
-      locate,
-      committer,
-      kms,
-      controlPlane: stores.controlPlane,
-      keys: keyService,
     });
     const http = await createGateway({
       metrics,

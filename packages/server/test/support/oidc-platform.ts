@@ -20,6 +20,52 @@ export interface TestClient {
   readonly issuer: string;
 }
 
+/** A browser without JavaScript: follows nothing by itself, keeps cookies per path. */
+export class Browser {
+  readonly #cookies = new Map<string, { value: string; path: string }>();
+
+  async request(url: string, form?: Record<string, string>): Promise<HttpReply> {
+    const target = new URL(url);
+    const cookie = [...this.#cookies]
+      .filter(([, c]) => target.pathname.startsWith(c.path))
+      .map(([name, c]) => `${name}=${c.value}`)
+      .join('; ');
+    const response = await fetch(target, {
+      method: form === undefined ? 'GET' : 'POST',
+      redirect: 'manual',
+      headers: {
+        ...(cookie === '' ? {} : { cookie }),
+        ...(form === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }),
+      },
+      ...(form === undefined ? {} : { body: new URLSearchParams(form).toString() }),
+    });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair, ...attributes] = line.split(';');
+      const index = pair!.indexOf('=');
+      const path = attributes.map((a) => a.trim()).find((a) => a.toLowerCase().startsWith('path='));
+      const value = pair!.slice(index + 1);
+      const name = pair!.slice(0, index).trim();
+      if (value === '') this.#cookies.delete(name);
+      else this.#cookies.set(name, { value, path: path?.slice(5) ?? '/' });
+    }
+    return { status: response.status, headers: response.headers, body: await response.text() };
+  }
+
+  /** Follows redirects from `url` until a page, or a redirect to `stopAt`. */
+  async follow(url: string, stopAt: string): Promise<{ url: string; reply: HttpReply }> {
+    let current = url;
+    for (let hops = 0; hops < 10; hops++) {
+      const reply = await this.request(current);
+      const location = reply.headers.get('location');
+      if (reply.status < 300 || reply.status >= 400 || location === null)
+        return { url: current, reply };
+      current = new URL(location, current).href;
+      if (current.startsWith(stopAt)) return { url: current, reply };
+    }
+    throw new Error(`too many redirects from ${url}`);
+  }
+}
+
 export class OidcPlatform {
   readonly platform: Platform;
   readonly fixture: BackendFixture;
@@ -114,6 +160,18 @@ export class OidcPlatform {
     const client = await this.client(key, { name: 'service', kind: 'service', roles });
     const tokens = await oidc.clientCredentialsGrant(await this.configuration(client));
     return tokens.access_token;
+  }
+
+  /** An active user of the tenant with a password, made through the invitation flow. */
+  async user(key: string, email: string, roles: string[], password: string): Promise<string> {
+    const user = await this.call('POST', '/v1/users', key, { email, name: email, roles });
+    if (user.status !== 201) throw new Error(`user: ${user.status} ${JSON.stringify(user.body)}`);
+    const accepted = await new Browser().request(`${this.url}${user.body.invitation.link}`, {
+      password,
+      confirm: password,
+    });
+    if (accepted.status !== 200) throw new Error(`invitation: ${accepted.status} ${accepted.body}`);
+    return user.body.user.id;
   }
 
   async close(): Promise<void> {

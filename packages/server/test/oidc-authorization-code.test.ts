@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import * as oidc from 'openid-client';
+import { backendNames } from './support/backends.ts';
+import { Browser, OidcPlatform, type TestClient } from './support/oidc-platform.ts';
+
+const PASSWORD = 'correct horse battery staple';
+const REDIRECT = 'http://127.0.0.1:9/callback';
+
+/** The `action` of the page's form, absolute. */
+function formAction(page: string, base: string): string {
+  const action = /<form method="post" action="([^"]+)"/.exec(page)?.[1];
+  if (action === undefined) throw new Error(`no form in ${page}`);
+  return new URL(action.replaceAll('&amp;', '&'), base).href;
+}
+
+for (const backend of backendNames()) {
+  describe(`authorization code + PKCE through openid-client on ${backend}`, () => {
+    let api: OidcPlatform;
+    let acme: { id: string; slug: string; key: string };
+    let app: TestClient;
+    let config: oidc.Configuration;
+    let userId: string;
+
+    /** Runs the browser part: sign-in, consent, and the redirect back with the code. */
+    async function authorize(
+      browser: Browser,
+      verifier: string,
+      password = PASSWORD,
+    ): Promise<{ callback: URL | undefined; page: string; status: number; state: string }> {
+      const state = oidc.randomState();
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT,
+        scope: 'openid email offline_access',
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        state,
+      });
+      let step = await browser.follow(url.href, REDIRECT);
+      for (let pages = 0; pages < 4 && !step.url.startsWith(REDIRECT); pages++) {
+        const page = step.reply.body as string;
+        const form = page.includes('name="password"')
+          ? { step: 'login', email: 'ada@example.com', password }
+          : { step: 'consent' };
+        const posted = await browser.request(formAction(page, step.url), form);
+        const location = posted.headers.get('location');
+        if (location === null)
+          return { callback: undefined, page: posted.body, status: posted.status, state };
+        step = await browser.follow(new URL(location, step.url).href, REDIRECT);
+      }
+      return { callback: new URL(step.url), page: '', status: 303, state };
+    }
+
+    before(async () => {
+      api = await OidcPlatform.start(backend);
+      acme = await api.tenant('acme');
+      userId = await api.user(acme.key, 'ada@example.com', ['viewer'], PASSWORD);
+      app = await api.client(acme.key, {
+        name: 'Acme web',
+        kind: 'user',
+        redirectUris: [REDIRECT],
+      });
+      assert.equal(app.secret, null, 'a user-facing client is public by default');
+      config = await api.configuration(app);
+    });
+    after(() => api.close());
+
+    test('a user signs in on the server-rendered page, and the token carries the user and roles', async () => {
+      const browser = new Browser();
+      const verifier = oidc.randomPKCECodeVerifier();
+      const { callback, state } = await authorize(browser, verifier);
+      assert.ok(callback !== undefined);
+      const tokens = await oidc.authorizationCodeGrant(config, callback, {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+      });
+      assert.equal(tokens.claims()?.sub, userId);
+      assert.ok(tokens.refresh_token !== undefined, 'a refresh token is issued');
+      const payload = JSON.parse(
+        Buffer.from(tokens.access_token.split('.')[1]!, 'base64url').toString(),
+      );
+      assert.equal(payload.sub, userId);
+      assert.deepEqual(payload.roles, ['viewer']);
+      const read = await api.call('GET', '/v1/collections', tokens.access_token);
+      assert.equal(read.status, 200, JSON.stringify(read.body));
+      const write = await api.call('PUT', '/v1/collections/notes', tokens.access_token, {
+        schema: { type: 'object' },
+      });
+      assert.equal(write.body.code, 'PALISADE_FORBIDDEN');
+    });
+
+    test('the sign-in page works without JavaScript under a strict CSP and says when the password is wrong', async () => {
+      const browser = new Browser();
+      const { callback, page, status } = await authorize(
+        browser,
+        oidc.randomPKCECodeVerifier(),
+        'wrong password',
+      );
+      assert.equal(callback, undefined);
+      assert.equal(status, 401);
+      assert.match(page, /email or password is wrong/);
+      assert.ok(!/<script|<style|\sstyle=|\son[a-z]+=/i.test(page), 'no script, style or handler');
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT,
+        scope: 'openid',
+        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      });
+      const interaction = await new Browser().follow(url.href, REDIRECT);
+      const csp = interaction.reply.headers.get('content-security-policy') ?? '';
+      assert.match(csp, /default-src 'none'/);
+      assert.ok(!csp.includes('unsafe-inline'));
+    });
+
+    test('an authorization request without S256 PKCE is refused', async () => {
+      const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid' });
+      const { url: landed } = await new Browser().follow(url.href, REDIRECT);
+      const back = new URL(landed);
+      assert.equal(back.searchParams.get('error'), 'invalid_request');
+      assert.match(back.searchParams.get('error_description') ?? '', /PKCE/);
+    });
+
+    test('refresh tokens rotate; reusing an old one revokes the whole family, access tokens included', async () => {
+      const browser = new Browser();
+      const verifier = oidc.randomPKCECodeVerifier();
+      const { callback, state } = await authorize(browser, verifier);
+      const first = await oidc.authorizationCodeGrant(config, callback!, {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+      });
+      const second = await oidc.refreshTokenGrant(config, first.refresh_token!);
+      assert.notEqual(second.refresh_token, first.refresh_token, 'the refresh token rotates');
+      assert.equal((await api.call('GET', '/v1/collections', second.access_token)).status, 200);
+      await assert.rejects(
+        oidc.refreshTokenGrant(config, first.refresh_token!),
+        (error: Error & { error?: string }) => {
+          assert.equal(error.error, 'invalid_grant');
+          return true;
+        },
+      );
+      const revoked = await api.call('GET', '/v1/collections', second.access_token);
+      assert.equal(revoked.status, 401);
+      assert.equal(revoked.body.code, 'PALISADE_TOKEN_REVOKED');
+      await assert.rejects(oidc.refreshTokenGrant(config, second.refresh_token!));
+    });
+  });
+}
