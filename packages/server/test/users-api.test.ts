@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { Secret, TOTP } from 'otpauth';
 import type { PalisadeError } from '../src/errors/index.ts';
 import type { Tenant } from '../src/tenancy/index.ts';
-import { type Reply, TestApi } from './support/api.ts';
+import { ADMIN_TOKEN, type Reply, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 
 const PASSWORD = 'a long enough passphrase';
@@ -96,6 +96,39 @@ for (const backend of backendNames()) {
         .filter((e: { resource: string }) => e.resource === `users/${id}`)
         .map((e: { action: string }) => e.action);
       assert.deepEqual(actions, ['users.create', 'users.invite', 'users.update', 'users.delete']);
+    });
+
+    test('a caller gives only roles within its own permissions: an admin cannot make an owner', async () => {
+      const issued = await api.call(
+        'POST',
+        `/v1/platform/tenants/${tenant.id}/api-keys`,
+        ADMIN_TOKEN,
+        {
+          name: 'admins',
+          roles: ['admin'],
+        },
+      );
+      assert.equal(issued.status, 201, JSON.stringify(issued.body));
+      const admin: string = issued.body.secret;
+      const owner = await api.call('POST', '/v1/users', admin, {
+        email: 'boss@example.com',
+        name: 'B',
+        roles: ['owner'],
+      });
+      assert.equal(owner.status, 403);
+      assert.match(owner.body.detail, /giving the role owner needs/);
+      const dev = await api.call('POST', '/v1/users', admin, {
+        email: 'dev@example.com',
+        name: 'D',
+        roles: ['developer'],
+      });
+      assert.equal(dev.status, 201);
+      const raise = await api.call('PATCH', `/v1/users/${dev.body.user.id}`, admin, {
+        roles: ['owner'],
+      });
+      assert.equal(raise.status, 403);
+      const view = await api.call('GET', `/v1/users/${dev.body.user.id}`, key);
+      assert.deepEqual(view.body.roles, ['developer']);
     });
 
     test('the invitation page works without JavaScript under a strict CSP, and its link works once', async () => {

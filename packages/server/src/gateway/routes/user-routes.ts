@@ -1,9 +1,10 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BUILT_IN_ROLE_NAMES } from '../../authz/index.ts';
 import { PalisadeError } from '../../errors/index.ts';
 import { decodeCursor, encodeCursor } from '../../records/index.ts';
 import type { Tenant } from '../../tenancy/index.ts';
 import {
+  checkGrantable,
   INVITATION_PAGE_HEADERS,
   INVITATION_TOKEN_PATTERN,
   invitationDone,
@@ -100,6 +101,7 @@ export function userRoutes(app: FastifyInstance, users: UserServices, pageSizeMa
     },
     handler: async (request, reply) => {
       const { email, name, roles = [] } = request.body;
+      grantable(request, roles);
       const created = await service.create(tenantOf(request), { email, name, roles });
       return reply.code(201).send({
         user: created.user,
@@ -146,7 +148,10 @@ export function userRoutes(app: FastifyInstance, users: UserServices, pageSizeMa
       },
       response: { 200: USER },
     },
-    handler: async (request) => service.update(tenantOf(request), request.params.id, request.body),
+    handler: async (request) => {
+      grantable(request, request.body.roles ?? []);
+      return service.update(tenantOf(request), request.params.id, request.body);
+    },
   });
 
   app.delete<{ Params: { id: string } }>('/v1/users/:id', {
@@ -183,6 +188,11 @@ export function userRoutes(app: FastifyInstance, users: UserServices, pageSizeMa
     },
     handler: async (request) => service.resetTotp(tenantOf(request), request.params.id),
   });
+}
+
+function grantable(request: FastifyRequest, roles: readonly string[]): void {
+  const principal = request.principal;
+  if (principal?.kind === 'tenant') checkGrantable(principal.permissions, roles);
 }
 
 function page(rows: readonly UserView[], limit: number) {
