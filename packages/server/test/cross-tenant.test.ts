@@ -456,6 +456,7 @@ async function snapshot(api: TestApi, key: string, tenantId: string): Promise<un
   const dataKeys = await api.call('GET', '/v1/keys', key);
   const clients = await api.call('GET', '/v1/clients', key);
   const devices = await api.call('GET', '/v1/devices', key);
+  const deviceCas = await api.call('GET', '/v1/device-cas', key);
   const users = await api.call('GET', '/v1/users', key);
   const roles = await api.call('GET', '/v1/roles', key);
   const policies = await api.call('GET', '/v1/policies', key);
@@ -463,6 +464,7 @@ async function snapshot(api: TestApi, key: string, tenantId: string): Promise<un
     roles: roles.body,
     policies: policies.body,
     devices: devices.body,
+    deviceCas: deviceCas.body,
     users: users.body,
     collections: collections.body,
     records: records.body,
@@ -566,6 +568,7 @@ for (const backend of backendNames()) {
             credentialId: uuid7(),
             rpcId: uuid7(),
             caId: uuid7(),
+            generatedCaId: uuid7(),
             edgeNodeId: uuid7(),
             userId: uuid7(),
             inviteToken: randomBytes(32).toString('base64url'),

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,9 @@ export interface DeviceVictim {
   readonly rpcId: string;
   readonly caId: string;
   readonly caPem: string;
+  /** A's Palisade-generated CA (its private key sealed in A's store). */
+  readonly generatedCaId: string;
+  readonly generatedCaPem: string;
 }
 
 type DeviceAttack = (api: TestApi, attackerKey: string, victim: DeviceVictim) => Promise<Reply>;
@@ -49,7 +53,7 @@ function caCertificate(): string {
   }
 }
 
-/** Gives tenant A a device with a token, an RPC request, and a trusted CA. */
+/** Gives tenant A a device with a token, an RPC request, an uploaded CA and a generated one. */
 export async function deviceVictim(api: TestApi, key: string): Promise<DeviceVictim> {
   const device = await api.call('POST', '/v1/devices', key, { name: 'sensor', labels: ['Ada'] });
   const token: string = device.body.credentials.token;
@@ -62,6 +66,7 @@ export async function deviceVictim(api: TestApi, key: string): Promise<DeviceVic
   });
   const caPem = caCertificate();
   const ca = await api.call('POST', '/v1/device-cas', key, { certificate: caPem });
+  const generated = await api.call('POST', '/v1/device-cas', key, { generate: true });
   return {
     deviceId: device.body.id,
     deviceToken: token,
@@ -69,6 +74,8 @@ export async function deviceVictim(api: TestApi, key: string): Promise<DeviceVic
     rpcId: rpc.body.id,
     caId: ca.body.id,
     caPem,
+    generatedCaId: generated.body.id,
+    generatedCaPem: generated.body.certificate,
   };
 }
 
@@ -135,12 +142,20 @@ export const DEVICE_ATTACKS: Record<
   },
   'post /v1/devices/{id}/credentials': {
     expect: 404,
-    attack: (api, key, v) =>
-      api.call('POST', `/v1/devices/${v.deviceId}/credentials`, key, {
+    attack: async (api, key, v) => {
+      const basic = await api.call('POST', `/v1/devices/${v.deviceId}/credentials`, key, {
         type: 'mqtt_basic',
         username: 'mallory',
         password: 'mallory-password',
-      }),
+      });
+      assert.equal(basic.status, 404, JSON.stringify(basic.body));
+      // A certificate for A's device from A's generated CA: neither is B's to use.
+      return api.call('POST', `/v1/devices/${v.deviceId}/credentials`, key, {
+        type: 'x509',
+        generate: true,
+        caId: v.generatedCaId,
+      });
+    },
   },
   'delete /v1/devices/{id}/credentials/{credentialId}': {
     expect: 404,
@@ -149,7 +164,11 @@ export const DEVICE_ATTACKS: Record<
   },
   'post /v1/device-cas': {
     expect: 409,
-    attack: (api, key, v) => api.call('POST', '/v1/device-cas', key, { certificate: v.caPem }),
+    attack: async (api, key, v) => {
+      const uploaded = await api.call('POST', '/v1/device-cas', key, { certificate: v.caPem });
+      assert.equal(uploaded.status, 409, JSON.stringify(uploaded.body));
+      return api.call('POST', '/v1/device-cas', key, { certificate: v.generatedCaPem });
+    },
   },
   'get /v1/device-cas': {
     expect: 200,
@@ -157,7 +176,11 @@ export const DEVICE_ATTACKS: Record<
   },
   'delete /v1/device-cas/{id}': {
     expect: 404,
-    attack: (api, key, v) => api.call('DELETE', `/v1/device-cas/${v.caId}`, key),
+    attack: async (api, key, v) => {
+      const uploaded = await api.call('DELETE', `/v1/device-cas/${v.caId}`, key);
+      assert.equal(uploaded.status, 404, JSON.stringify(uploaded.body));
+      return api.call('DELETE', `/v1/device-cas/${v.generatedCaId}`, key);
+    },
   },
   'post /v1/provisioning-keys': {
     expect: 201,
