@@ -1,9 +1,9 @@
-import { type EntityJson, policySetTextToParts } from '@cedar-policy/cedar-wasm/nodejs';
+import { policySetTextToParts } from '@cedar-policy/cedar-wasm/nodejs';
 import { PalisadeError } from '../errors/index.ts';
 import type { ShardStore } from '../store/index.ts';
-import type { Actor, Tenant, TenantContext } from '../tenancy/index.ts';
+import type { Tenant, TenantContext } from '../tenancy/index.ts';
 import { evaluate, loadPolicySet } from './cedar-engine.ts';
-import { CEDAR_NAMESPACE, type PrincipalType, resourceTypeOf } from './cedar-schema.ts';
+import { cedarRequest, type ResourceRef } from './cedar-request.ts';
 import type { Permission, PermissionSet } from './permissions.ts';
 
 /** What authorization needs of an authenticated tenant principal. */
@@ -15,36 +15,11 @@ export interface TenantPrincipal {
   readonly roles: readonly string[];
 }
 
-/** The thing acted on, as far as the caller knows it. */
-export interface ResourceRef {
-  /** The tenant that owns the resource; any other tenant's principal is refused. */
-  readonly tenantId: string;
-  /** Its id (a collection's name, a device's id…); `*` when the act is on the whole kind. */
-  readonly id?: string | undefined;
-  /** Attributes of its Cedar entity type beyond `tenant` (see the schema). */
-  readonly attributes?: Readonly<Record<string, string | readonly string[]>> | undefined;
-}
-
-interface Uid {
-  readonly type: string;
-  readonly id: string;
-}
-
-/** An entity as Cedar's JSON takes it, with the plain `{ type, id }` uid form. */
-interface Entity extends EntityJson {
-  readonly uid: Uid;
-  readonly parents: Uid[];
-}
-
-const PRINCIPAL_TYPE: Partial<Record<Actor['kind'], PrincipalType>> = {
-  'api-key': 'ApiKey',
-  'service-client': 'Client',
-  user: 'User',
-  device: 'Device',
-};
-
-/** A tenant's loaded policy set, or null when it has none. */
-type Loaded = { readonly id: string } | null;
+/**
+ * A tenant's loaded policy set, or null when it has none. `generation` differs for every
+ * load, so a decision cached under an older set is never read for a newer one.
+ */
+type Loaded = { readonly id: string; readonly generation: number } | null;
 
 interface CachedPolicies {
   readonly expires: number;
@@ -54,6 +29,13 @@ interface CachedPolicies {
 
 /** Upper bound of tenants whose policy state is cached. */
 const TENANT_POLICY_CACHE_MAX = 10_000;
+/**
+ * Upper bound of cached Cedar decisions, least recently used dropped first. An evaluation
+ * costs 100–200 µs through the WebAssembly boundary; a repeated request, one map lookup.
+ */
+const DECISION_CACHE_MAX = 10_000;
+
+let generations = 0;
 
 /**
  * The one authorization decision for REST, GraphQL and MQTT. Deny by default; a principal
@@ -73,6 +55,7 @@ export class Authorizer {
   readonly #shards: ReadonlyMap<string, ShardStore>;
   readonly #ttlMs: number;
   readonly #tenants = new Map<string, CachedPolicies>();
+  readonly #decisions = new Map<string, boolean>();
 
   constructor(shards: ReadonlyMap<string, ShardStore>, ttlMs: number) {
     this.#shards = shards;
@@ -118,43 +101,20 @@ export class Authorizer {
     resource: ResourceRef | undefined,
   ): boolean {
     if (loaded === null) return true;
-    const type = PRINCIPAL_TYPE[principal.context.actor.kind];
-    if (type === undefined) return false;
-    const tenantId = principal.context.tenantId;
-    const entities = new Map<string, Entity>();
-    const add = (entity: Entity) => {
-      const key = `${entity.uid.type}::${entity.uid.id}`;
-      const seen = entities.get(key);
-      entities.set(
-        key,
-        seen === undefined
-          ? entity
-          : {
-              uid: entity.uid,
-              attrs: { ...seen.attrs, ...entity.attrs },
-              parents: [...seen.parents, ...entity.parents],
-            },
-      );
-    };
-    const roleUids = principal.roles.map((role) => uid('Role', role));
-    for (const role of roleUids) add({ uid: role, attrs: { tenant: tenantId }, parents: [] });
-    const principalUid = uid(type, principal.context.actor.id);
-    add({ uid: principalUid, attrs: { tenant: tenantId }, parents: roleUids });
-    const resourceUid = uid(resourceTypeOf(permission), resource?.id ?? '*');
-    add({
-      uid: resourceUid,
-      attrs: {
-        ...toCedarAttributes(resource?.attributes),
-        tenant: resource?.tenantId ?? tenantId,
-      },
-      parents: [],
-    });
-    return evaluate(loaded.id, {
-      principal: principalUid,
-      action: permission,
-      resource: resourceUid,
-      entities: [...entities.values()],
-    });
+    const cedar = cedarRequest(principal, permission, resource);
+    if (cedar === undefined) return false;
+    const key = `${loaded.generation}:${cedar.key}`;
+    const known = this.#decisions.get(key);
+    if (known !== undefined) {
+      this.#decisions.delete(key);
+      this.#decisions.set(key, known);
+      return known;
+    }
+    const allowed = evaluate(loaded.id, cedar.request);
+    if (this.#decisions.size >= DECISION_CACHE_MAX)
+      this.#decisions.delete(this.#decisions.keys().next().value!);
+    this.#decisions.set(key, allowed);
+    return allowed;
   }
 
   #policies(tenant: Tenant): Promise<Loaded> {
@@ -168,7 +128,7 @@ export class Authorizer {
         // Only the tenant's newest load installs its policies in the engine.
         if (this.#tenants.get(tenant.id) === entry && loaded !== null)
           loadPolicySet(loaded.id, loaded.policies);
-        entry.loaded = loaded === null ? null : { id: loaded.id };
+        entry.loaded = loaded === null ? null : { id: loaded.id, generation: ++generations };
         return entry.loaded;
       }),
     };
@@ -193,19 +153,6 @@ export class Authorizer {
       );
     return { id: tenant.id, policies: parts.policies };
   }
-}
-
-function uid(type: string, id: string): Uid {
-  return { type: `${CEDAR_NAMESPACE}::${type}`, id };
-}
-
-function toCedarAttributes(
-  attributes: ResourceRef['attributes'],
-): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(attributes ?? {}))
-    out[name] = typeof value === 'string' ? value : [...value];
-  return out;
 }
 
 /** PALISADE_FORBIDDEN saying which layer refused. */

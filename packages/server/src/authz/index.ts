@@ -1,10 +1,6 @@
-export {
-  Authorizer,
-  forbidden,
-  type ResourceRef,
-  type TenantPrincipal,
-} from './authorizer.ts';
+export { Authorizer, forbidden, type TenantPrincipal } from './authorizer.ts';
 export { cedarSchemaText, TENANT_ISOLATION_POLICY } from './cedar-engine.ts';
+export type { ResourceRef } from './cedar-request.ts';
 export { isPermission, PERMISSIONS, type Permission, PermissionSet } from './permissions.ts';
 export { PolicyService } from './policy-service.ts';
 export { restResource } from './rest-resource.ts';

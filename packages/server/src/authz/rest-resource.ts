@@ -1,4 +1,4 @@
-import type { ResourceRef } from './authorizer.ts';
+import type { ResourceRef } from './cedar-request.ts';
 import type { Permission } from './permissions.ts';
 
 /** The route parameter naming the resource, by the permission's resource part. */

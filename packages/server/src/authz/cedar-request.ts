@@ -1,0 +1,96 @@
+import type { EntityJson } from '@cedar-policy/cedar-wasm/nodejs';
+import type { Actor } from '../tenancy/index.ts';
+import type { TenantPrincipal } from './authorizer.ts';
+import type { CedarRequest } from './cedar-engine.ts';
+import { CEDAR_NAMESPACE, type PrincipalType, resourceTypeOf } from './cedar-schema.ts';
+import type { Permission } from './permissions.ts';
+
+/** The thing acted on, as far as the caller knows it. */
+export interface ResourceRef {
+  /** The tenant that owns the resource; any other tenant's principal is refused. */
+  readonly tenantId: string;
+  /** Its id (a collection's name, a device's id…); `*` when the act is on the whole kind. */
+  readonly id?: string | undefined;
+  /** Attributes of its Cedar entity type beyond `tenant` (see the schema). */
+  readonly attributes?: Readonly<Record<string, string | readonly string[]>> | undefined;
+}
+
+interface Uid {
+  readonly type: string;
+  readonly id: string;
+}
+
+/** An entity as Cedar's JSON takes it, with the plain `{ type, id }` uid form. */
+interface Entity extends EntityJson {
+  readonly uid: Uid;
+  readonly parents: Uid[];
+}
+
+const PRINCIPAL_TYPE: Partial<Record<Actor['kind'], PrincipalType>> = {
+  'api-key': 'ApiKey',
+  'service-client': 'Client',
+  user: 'User',
+  device: 'Device',
+};
+
+function uid(type: string, id: string): Uid {
+  return { type: `${CEDAR_NAMESPACE}::${type}`, id };
+}
+
+/**
+ * The Cedar request for a decision: the principal (a member of its roles), the permission as
+ * the action, the resource with its tenant and attributes. `key` names the request exactly,
+ * for caching its decision. Undefined when the principal's kind has no Cedar type (denied).
+ */
+export function cedarRequest(
+  principal: TenantPrincipal,
+  permission: Permission,
+  resource: ResourceRef | undefined,
+): { readonly request: CedarRequest; readonly key: string } | undefined {
+  const type = PRINCIPAL_TYPE[principal.context.actor.kind];
+  if (type === undefined) return undefined;
+  const tenantId = principal.context.tenantId;
+  const attributes: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(resource?.attributes ?? {}))
+    attributes[name] = typeof value === 'string' ? value : [...value];
+  attributes.tenant = resource?.tenantId ?? tenantId;
+
+  const entities = new Map<string, Entity>();
+  // A resource may also be the principal or one of its roles: one entity, attributes merged.
+  const add = (entity: Entity) => {
+    const key = `${entity.uid.type}::${entity.uid.id}`;
+    const seen = entities.get(key);
+    entities.set(
+      key,
+      seen === undefined
+        ? entity
+        : {
+            uid: entity.uid,
+            attrs: { ...seen.attrs, ...entity.attrs },
+            parents: [...seen.parents, ...entity.parents],
+          },
+    );
+  };
+  const roles = principal.roles.map((role) => uid('Role', role));
+  for (const role of roles) add({ uid: role, attrs: { tenant: tenantId }, parents: [] });
+  const principalUid = uid(type, principal.context.actor.id);
+  add({ uid: principalUid, attrs: { tenant: tenantId }, parents: roles });
+  const resourceUid = uid(resourceTypeOf(permission), resource?.id ?? '*');
+  add({ uid: resourceUid, attrs: attributes, parents: [] });
+  return {
+    request: {
+      principal: principalUid,
+      action: permission,
+      resource: resourceUid,
+      entities: [...entities.values()],
+    },
+    key: JSON.stringify([
+      principalUid.id,
+      type,
+      principal.roles,
+      permission,
+      resourceUid.id,
+      attributes,
+    ]),
+  };
+}
