@@ -3,20 +3,28 @@ import { after, before, describe, test } from 'node:test';
 import { buildSchema } from 'graphql';
 import { isPermission, type Permission } from '../src/authz/index.ts';
 import { PERMISSIONS } from '../src/authz/permissions.ts';
-import { checkFieldRules } from '../src/graphql/field-coverage.ts';
-import { FIELD_RULES, schemaFields } from '../src/graphql/index.ts';
-import { TYPE_DEFS } from '../src/graphql/schema.ts';
+import {
+  CLIENT_FIELD_RULES,
+  checkFieldRules,
+  FIELD_RULES,
+  joinRules,
+  schemaFields,
+  USER_FIELD_RULES,
+} from '../src/graphql/index.ts';
+import { CLIENT_TYPE_DEFS, TYPE_DEFS, USER_TYPE_DEFS } from '../src/graphql/schema.ts';
 import { PEOPLE_SCHEMA, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
-import { codesOf, gql, keyWith } from './support/graphql.ts';
+import { codesOf, gql, identities, keyWith } from './support/graphql.ts';
 import { FIELD_OPERATIONS } from './support/graphql-fields.ts';
 
-const FIELDS = schemaFields(buildSchema(TYPE_DEFS));
+const SCHEMA = [TYPE_DEFS, USER_TYPE_DEFS, CLIENT_TYPE_DEFS].join('\n');
+const FIELDS = schemaFields(buildSchema(SCHEMA));
+const RULES = joinRules([FIELD_RULES, USER_FIELD_RULES, CLIENT_FIELD_RULES]);
 
 /** The permissions whose absence must refuse the field. */
 function needed(field: string): readonly Permission[] {
   const [type, name] = field.split('.') as [string, string];
-  const rule = FIELD_RULES[type]![name]!;
+  const rule = RULES[type]![name]!;
   return 'property' in rule ? rule.property : [rule.permission];
 }
 
@@ -28,12 +36,16 @@ describe('GraphQL field rules', () => {
       assert.ok(permissions.length > 0, `${field} names no permission`);
       assert.ok(permissions.every(isPermission), `${field}: ${permissions}`);
     }
-    assert.doesNotThrow(() => checkFieldRules(buildSchema(TYPE_DEFS)));
+    assert.doesNotThrow(() => checkFieldRules(buildSchema(SCHEMA), RULES));
+    assert.doesNotThrow(
+      () => checkFieldRules(buildSchema(TYPE_DEFS), FIELD_RULES),
+      'users and clients left out',
+    );
   });
 
   test('a field added without a rule stops the schema from being served', () => {
-    const extended = buildSchema(`${TYPE_DEFS}\nextend type Record { owner: String }`);
-    assert.throws(() => checkFieldRules(extended), /no rule for \[Record\.owner\]/);
+    const extended = buildSchema(`${SCHEMA}\nextend type Record { owner: String }`);
+    assert.throws(() => checkFieldRules(extended, RULES), /no rule for \[Record\.owner\]/);
   });
 
   test('every field has an operation in the authorization and isolation tables', () => {
@@ -54,6 +66,8 @@ for (const backend of backendNames()) {
   describe(`GraphQL authorization on ${backend}`, () => {
     let api: TestApi;
     let tenant: { id: string; key: string };
+    let userId: string;
+    let clientId: string;
 
     const freshRecord = async (): Promise<string> => {
       const made = await api.call('POST', '/v1/collections/people/records', tenant.key, {
@@ -82,12 +96,13 @@ for (const backend of backendNames()) {
       api = await TestApi.start(backend);
       tenant = await api.tenant('authz');
       await api.call('PUT', '/v1/collections/people', tenant.key, { schema: PEOPLE_SCHEMA });
+      ({ userId, clientId } = await identities(api, tenant.key));
     });
     after(() => api.close());
 
     test('a credential holding the permissions runs every field', async () => {
       for (const [field, operation] of Object.entries(FIELD_OPERATIONS)) {
-        const { query, variables } = operation({ recordId: await freshRecord() });
+        const { query, variables } = operation({ recordId: await freshRecord(), userId, clientId });
         const reply = await gql(api, tenant.key, query, variables);
         assert.equal(reply.status, 200, `${field}: ${JSON.stringify(reply.body)}`);
         assert.deepEqual(codesOf(reply), [], `${field}: ${JSON.stringify(reply.body)}`);
@@ -103,7 +118,7 @@ for (const backend of backendNames()) {
       }
       const before = await state();
       for (const [field, operation] of Object.entries(FIELD_OPERATIONS)) {
-        const { query, variables } = operation({ recordId });
+        const { query, variables } = operation({ recordId, userId, clientId });
         const reply = await gql(api, keys.get(needed(field).join()), query, variables);
         assert.equal(reply.status, 403, `${field}: ${JSON.stringify(reply.body)}`);
         assert.deepEqual(codesOf(reply), ['PALISADE_FORBIDDEN'], field);

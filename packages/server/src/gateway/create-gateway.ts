@@ -138,7 +138,12 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     app,
     await GraphqlEndpoint.install(
       app,
-      { ...options, authorizer: options.authz.authorizer },
+      {
+        ...options,
+        authorizer: options.authz.authorizer,
+        users: options.users?.services.service,
+        clients: options.identity?.clients,
+      },
       options.graphql,
     ),
     options.graphql.queryMaxLength,

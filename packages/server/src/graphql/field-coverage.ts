@@ -1,5 +1,5 @@
 import { type GraphQLSchema, isObjectType } from 'graphql';
-import { FIELD_RULES } from './field-rules.ts';
+import type { RuleTable } from './field-rules.ts';
 
 /** Every `Type.field` of the schema's object types, introspection types aside. */
 export function schemaFields(schema: GraphQLSchema): string[] {
@@ -16,9 +16,9 @@ export function schemaFields(schema: GraphQLSchema): string[] {
  * Refuses to serve a schema with a field that names no permission, or rules for fields the
  * schema does not have (a renamed field must not keep a stale rule).
  */
-export function checkFieldRules(schema: GraphQLSchema): void {
+export function checkFieldRules(schema: GraphQLSchema, rules: RuleTable): void {
   const fields = schemaFields(schema);
-  const ruled = Object.entries(FIELD_RULES).flatMap(([type, rules]) =>
+  const ruled = Object.entries(rules).flatMap(([type, rules]) =>
     Object.keys(rules).map((field) => `${type}.${field}`),
   );
   const unruled = fields.filter((field) => !ruled.includes(field));

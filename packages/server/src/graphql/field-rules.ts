@@ -6,6 +6,9 @@ export interface SizeLimits {
   readonly pageSizeMax: number;
 }
 
+/** Field rules by type name, then field name. */
+export type RuleTable = Readonly<Record<string, Readonly<Record<string, FieldRule>>>>;
+
 type SizeOf = (args: Readonly<Record<string, unknown>>, limits: SizeLimits) => number;
 
 /**
@@ -53,7 +56,7 @@ function acting(names: readonly string[], permission: Permission): Record<string
  * permission, because a write answers what it wrote, as REST does; reaching them by a query
  * still takes the read permission of the acting field above them.
  */
-export const FIELD_RULES: Readonly<Record<string, Readonly<Record<string, FieldRule>>>> = {
+export const FIELD_RULES: RuleTable = {
   Query: {
     collections: { permission: 'collections:read', size: ALL_COLLECTIONS },
     collection: { permission: 'collections:read' },
@@ -100,6 +103,63 @@ export const FIELD_RULES: Readonly<Record<string, Readonly<Record<string, FieldR
   ),
   ProofAnchor: properties(['index', 'proof', 'checkpoint'], 'ledger:read'),
 };
+
+/** The rules of the users part of the schema (`USER_TYPE_DEFS`). */
+export const USER_FIELD_RULES: RuleTable = {
+  Query: {
+    users: { permission: 'users:read', size: PAGE },
+    user: { permission: 'users:read' },
+  },
+  User: properties(
+    [
+      'id',
+      'email',
+      'name',
+      'roles',
+      'disabled',
+      'active',
+      'totp',
+      'failedSignIns',
+      'lockedUntil',
+      'version',
+      'createdAt',
+      'updatedAt',
+    ],
+    'users:read',
+  ),
+  UserPage: properties(['items', 'nextCursor'], 'users:read'),
+};
+
+/** The rules of the OAuth clients part of the schema (`CLIENT_TYPE_DEFS`). */
+export const CLIENT_FIELD_RULES: RuleTable = {
+  Query: {
+    clients: { permission: 'clients:read', size: PAGE },
+    client: { permission: 'clients:read' },
+  },
+  Client: properties(
+    [
+      'id',
+      'name',
+      'kind',
+      'public',
+      'roles',
+      'redirectUris',
+      'tokenAlgorithm',
+      'issuer',
+      'createdAt',
+    ],
+    'clients:read',
+  ),
+  ClientPage: properties(['items', 'nextCursor'], 'clients:read'),
+};
+
+/** The rules of a schema made of these parts, type by type. */
+export function joinRules(parts: readonly RuleTable[]): RuleTable {
+  const joined: Record<string, Record<string, FieldRule>> = {};
+  for (const part of parts)
+    for (const [type, rules] of Object.entries(part)) joined[type] = { ...joined[type], ...rules };
+  return joined;
+}
 
 /** Reading the schema itself (`__schema`, `__type`): admins only. `__typename` is free. */
 export const INTROSPECTION_PERMISSION: Permission = 'graphql:introspect';

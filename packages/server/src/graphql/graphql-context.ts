@@ -1,6 +1,8 @@
 import type { Authorizer, TenantPrincipal } from '../authz/index.ts';
+import type { IdentityService } from '../identity/index.ts';
 import type { TenantLedger } from '../ledger/index.ts';
 import type { CollectionService, RecordService } from '../records/index.ts';
+import type { UserService } from '../users/index.ts';
 
 /** The services the resolvers call: the very ones behind the REST routes. */
 export interface GraphqlServices {
@@ -8,6 +10,10 @@ export interface GraphqlServices {
   readonly records: RecordService;
   readonly ledger: TenantLedger;
   readonly authorizer: Authorizer;
+  /** Users, when the gateway serves them: the schema then has `users` and `user`. */
+  readonly users?: UserService | undefined;
+  /** OAuth clients, when the gateway serves them: the schema then has `clients` and `client`. */
+  readonly clients?: IdentityService['clients'] | undefined;
 }
 
 /**

@@ -1,21 +1,23 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { type DocumentNode, GraphQLError, parse } from 'graphql';
+import { GraphQLError, parse } from 'graphql';
 import mercurius from 'mercurius';
 import type { TenantPrincipal } from '../authz/index.ts';
 import { ERROR_CODES, PalisadeError } from '../errors/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import { checkFieldRules } from './field-coverage.ts';
+import { CLIENT_FIELD_RULES, FIELD_RULES, joinRules, USER_FIELD_RULES } from './field-rules.ts';
 import type { GraphqlContext, GraphqlServices } from './graphql-context.ts';
 import { type GraphqlErrorBody, graphqlErrors } from './graphql-errors.ts';
+import { clientResolvers, userResolvers } from './identity-resolvers.ts';
 import { ledgerResolvers } from './ledger-resolvers.ts';
 import { Lru } from './lru.ts';
 import { guardOperation, type OperationLimits } from './operation-guard.ts';
 import { PersistedQueries } from './persisted-queries.ts';
 import { recordResolvers } from './record-resolvers.ts';
 import { CollectionNameScalar, JSONObjectScalar } from './scalars.ts';
-import { TYPE_DEFS } from './schema.ts';
+import { CLIENT_TYPE_DEFS, TYPE_DEFS, USER_TYPE_DEFS } from './schema.ts';
 
-/** Parsed documents kept, by query text; mercurius keeps their validation by the same objects. */
+/** Query texts remembered as parsing, here and (with their validation) in mercurius's cache. */
 const DOCUMENT_CACHE_MAX = 1024;
 
 /** A POST /v1/graphql body, as the route's JSON schema admits it. */
@@ -39,15 +41,14 @@ export interface GraphqlOptions extends OperationLimits {
 }
 
 /**
- * Runs GraphQL operations for tenant callers on mercurius: documents are parsed here (so a
- * query text is only ever GraphQL, never mercurius's JSON-AST fallback), validated by
- * mercurius, guarded (permissions, depth, cost) before execution, and resolved by the same
+ * Runs GraphQL operations for tenant callers on mercurius: parsed and validated (both
+ * cached), guarded (permissions, depth, cost) before execution, and resolved by the same
  * services as REST.
  */
 export class GraphqlEndpoint {
   readonly #app: FastifyInstance;
   readonly #persisted: PersistedQueries;
-  readonly #documents = new Lru<DocumentNode>(DOCUMENT_CACHE_MAX);
+  readonly #parses = new Lru<true>(DOCUMENT_CACHE_MAX);
 
   private constructor(app: FastifyInstance, persisted: PersistedQueries) {
     this.#app = app;
@@ -62,12 +63,22 @@ export class GraphqlEndpoint {
   ): Promise<GraphqlEndpoint> {
     const records = recordResolvers(services, options.pageSizeMax);
     const ledger = ledgerResolvers(services);
+    const { users, clients } = services;
     await app.register(mercurius, {
-      schema: TYPE_DEFS,
+      schema: [
+        TYPE_DEFS,
+        ...(users === undefined ? [] : [USER_TYPE_DEFS]),
+        ...(clients === undefined ? [] : [CLIENT_TYPE_DEFS]),
+      ],
       resolvers: {
         JSONObject: JSONObjectScalar,
         CollectionName: CollectionNameScalar,
-        Query: { ...records.Query, ...ledger.Query },
+        Query: {
+          ...records.Query,
+          ...ledger.Query,
+          ...(users === undefined ? {} : userResolvers(users, options.pageSizeMax)),
+          ...(clients === undefined ? {} : clientResolvers(clients, options.pageSizeMax)),
+        },
         Mutation: records.Mutation,
         Collection: records.Collection,
         Record: ledger.Record,
@@ -79,9 +90,22 @@ export class GraphqlEndpoint {
       // Errors are formatted once, by the endpoint, for thrown and returned ones alike.
       errorFormatter: (execution) => ({ statusCode: 200, response: execution }),
     });
-    checkFieldRules(app.graphql.schema);
+    const rules = joinRules([
+      FIELD_RULES,
+      ...(users === undefined ? [] : [USER_FIELD_RULES]),
+      ...(clients === undefined ? [] : [CLIENT_FIELD_RULES]),
+    ]);
+    checkFieldRules(app.graphql.schema, rules);
     app.graphql.addHook('preExecution', async (schema, document, context, variables) => {
-      await guardOperation(schema, document, variables, context, services.authorizer, options);
+      await guardOperation(
+        schema,
+        document,
+        variables,
+        context,
+        services.authorizer,
+        rules,
+        options,
+      );
     });
     return new GraphqlEndpoint(app, new PersistedQueries(options.persistedQueriesMax));
   }
@@ -99,7 +123,7 @@ export class GraphqlEndpoint {
         operationName: request.operationName ?? undefined,
       };
       const result = await this.#app.graphql(
-        this.#document(query),
+        this.#parsed(query),
         context,
         request.variables ?? undefined,
         request.operationName ?? undefined,
@@ -149,12 +173,14 @@ export class GraphqlEndpoint {
     return { query, save: () => this.#persisted.set(tenant, hash, query) };
   }
 
-  #document(query: string): DocumentNode {
-    const known = this.#documents.get(query);
-    if (known !== undefined) return known;
-    let document: DocumentNode;
+  /**
+   * The query, once it is known to parse as GraphQL. mercurius would take a text that does not
+   * parse for a JSON-encoded AST; checked here first, a query only ever reaches it as GraphQL.
+   */
+  #parsed(query: string): string {
+    if (this.#parses.get(query) !== undefined) return query;
     try {
-      document = parse(query);
+      parse(query, { noLocation: true });
     } catch (error) {
       if (error instanceof GraphQLError) throw error;
       throw new PalisadeError(
@@ -162,8 +188,8 @@ export class GraphqlEndpoint {
         'the query nests too deeply to parse; flatten it',
       );
     }
-    this.#documents.set(query, document);
-    return document;
+    this.#parses.set(query, true);
+    return query;
   }
 }
 

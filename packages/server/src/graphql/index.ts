@@ -1,5 +1,13 @@
-export { schemaFields } from './field-coverage.ts';
-export { FIELD_RULES, type FieldRule, INTROSPECTION_PERMISSION } from './field-rules.ts';
+export { checkFieldRules, schemaFields } from './field-coverage.ts';
+export {
+  CLIENT_FIELD_RULES,
+  FIELD_RULES,
+  type FieldRule,
+  INTROSPECTION_PERMISSION,
+  joinRules,
+  type RuleTable,
+  USER_FIELD_RULES,
+} from './field-rules.ts';
 export type { GraphqlServices } from './graphql-context.ts';
 export {
   type GraphqlAnswer,

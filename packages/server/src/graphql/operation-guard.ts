@@ -20,7 +20,7 @@ import {
   type TenantPrincipal,
 } from '../authz/index.ts';
 import { PalisadeError, type ProblemDetail } from '../errors/index.ts';
-import { FIELD_RULES, INTROSPECTION_PERMISSION, type SizeLimits } from './field-rules.ts';
+import { INTROSPECTION_PERMISSION, type RuleTable, type SizeLimits } from './field-rules.ts';
 
 /** The limits an operation must stay within; settings `graphqlDepthMax` and `graphqlCostMax`. */
 export interface OperationLimits extends SizeLimits {
@@ -74,6 +74,7 @@ export async function guardOperation(
   rawVariables: Record<string, unknown> | undefined,
   context: { readonly principal: TenantPrincipal; readonly operationName: string | undefined },
   authorizer: Authorizer,
+  rules: RuleTable,
   limits: OperationLimits,
 ): Promise<void> {
   const { principal, operationName } = context;
@@ -125,7 +126,7 @@ export async function guardOperation(
           continue;
         }
         const path = `${type.name}.${name}`;
-        const rule = FIELD_RULES[type.name]?.[name];
+        const rule = rules[type.name]?.[name];
         const field = isObjectType(type) ? type.getFields()[name] : undefined;
         if (rule === undefined || field === undefined) {
           denied.push({ path, message: 'has no permission rule' });

@@ -23,6 +23,12 @@ function invalid(argument: string, message: string): PalisadeError {
   ]);
 }
 
+/** A page's `limit`, bounded as REST bounds it (`pageSizeMax`). */
+export function checkLimit(limit: number, pageSizeMax: number): void {
+  if (!Number.isInteger(limit) || limit < 1 || limit > pageSizeMax)
+    throw invalid('limit', `must be between 1 and ${pageSizeMax}`);
+}
+
 function filtersOf(args: PageArgs): Map<string, string> {
   const filters = new Map<string, string>();
   for (const { field, value } of args.where ?? []) {
@@ -57,8 +63,7 @@ export function recordResolvers(
   pageSizeMax: number,
 ) {
   const page = async (context: GraphqlContext, collection: string, args: PageArgs) => {
-    if (!Number.isInteger(args.limit) || args.limit < 1 || args.limit > pageSizeMax)
-      throw invalid('limit', `must be between 1 and ${pageSizeMax}`);
+    checkLimit(args.limit, pageSizeMax);
     if ((args.after?.length ?? 0) > CURSOR_MAX_LENGTH)
       throw invalid('after', `must be at most ${CURSOR_MAX_LENGTH} characters`);
     return records.list(context.principal.context, collection, {

@@ -140,3 +140,62 @@ export const TYPE_DEFS = /* GraphQL */ `
     checkpoint: String!
   }
 `;
+
+/** Users (`/v1/users`), served when the gateway has the user service. */
+export const USER_TYPE_DEFS = /* GraphQL */ `
+  extend type Query {
+    "The tenant's users by id, a page at a time."
+    users(limit: Int! = 100, after: String): UserPage!
+    user(id: ID!): User
+  }
+
+  "A user as GET /v1/users/{id} shows it: never a password hash or TOTP secret."
+  type User {
+    id: ID!
+    email: String!
+    name: String!
+    roles: [String!]!
+    disabled: Boolean!
+    "False until the user accepted an invitation and set a password."
+    active: Boolean!
+    totp: Boolean!
+    failedSignIns: Int!
+    lockedUntil: String
+    version: Int!
+    createdAt: String!
+    updatedAt: String!
+  }
+
+  type UserPage {
+    items: [User!]!
+    nextCursor: String
+  }
+`;
+
+/** OAuth clients (`/v1/clients`), served when the gateway has the identity service. */
+export const CLIENT_TYPE_DEFS = /* GraphQL */ `
+  extend type Query {
+    "The tenant's OAuth clients by id, a page at a time."
+    clients(limit: Int! = 100, after: String): ClientPage!
+    client(id: ID!): Client
+  }
+
+  "An OAuth client as GET /v1/clients/{id} shows it: never its secret."
+  type Client {
+    id: ID!
+    name: String!
+    "service (client credentials) or user (users sign in)"
+    kind: String!
+    public: Boolean!
+    roles: [String!]!
+    redirectUris: [String!]!
+    tokenAlgorithm: String!
+    issuer: String!
+    createdAt: String!
+  }
+
+  type ClientPage {
+    items: [Client!]!
+    nextCursor: String
+  }
+`;

@@ -1,6 +1,8 @@
 /** The ids an operation addresses: the victim's own in the authorization tests, another tenant's in the isolation tests. */
 export interface FieldTarget {
   readonly recordId: string;
+  readonly userId: string;
+  readonly clientId: string;
 }
 
 /** One GraphQL request that selects a field. */
@@ -44,6 +46,46 @@ function written(selection: string) {
 function page(selection: string) {
   return fixed(`{ records(collection: "people", limit: 10) { ${selection} } }`);
 }
+
+function user(selection: string) {
+  return (t: FieldTarget): FieldOperation => ({
+    query: `query($id: ID!) { user(id: $id) { ${selection} } }`,
+    variables: { id: t.userId },
+  });
+}
+
+function client(selection: string) {
+  return (t: FieldTarget): FieldOperation => ({
+    query: `query($id: ID!) { client(id: $id) { ${selection} } }`,
+    variables: { id: t.clientId },
+  });
+}
+
+const USER_FIELDS = [
+  'id',
+  'email',
+  'name',
+  'roles',
+  'disabled',
+  'active',
+  'totp',
+  'failedSignIns',
+  'lockedUntil',
+  'version',
+  'createdAt',
+  'updatedAt',
+];
+const CLIENT_FIELDS = [
+  'id',
+  'name',
+  'kind',
+  'public',
+  'roles',
+  'redirectUris',
+  'tokenAlgorithm',
+  'issuer',
+  'createdAt',
+];
 
 /**
  * For every field of the GraphQL schema, one request that selects it, addressing `target`'s
@@ -117,4 +159,14 @@ export const FIELD_OPERATIONS: Readonly<Record<string, (t: FieldTarget) => Field
   'ProofAnchor.index': proof('platform { index }'),
   'ProofAnchor.proof': proof('platform { proof }'),
   'ProofAnchor.checkpoint': proof('platform { checkpoint }'),
+  'Query.users': fixed('{ users(limit: 10) { nextCursor } }'),
+  'Query.user': user('id'),
+  ...Object.fromEntries(USER_FIELDS.map((field) => [`User.${field}`, user(field)])),
+  'UserPage.items': fixed('{ users(limit: 10) { items { id email } } }'),
+  'UserPage.nextCursor': fixed('{ users(limit: 10) { nextCursor } }'),
+  'Query.clients': fixed('{ clients(limit: 10) { nextCursor } }'),
+  'Query.client': client('id'),
+  ...Object.fromEntries(CLIENT_FIELDS.map((field) => [`Client.${field}`, client(field)])),
+  'ClientPage.items': fixed('{ clients(limit: 10) { items { id name } } }'),
+  'ClientPage.nextCursor': fixed('{ clients(limit: 10) { nextCursor } }'),
 };

@@ -29,3 +29,19 @@ export async function keyWith(api: TestApi, tenantId: string, roles: string[]): 
   assert.equal(issued.status, 201, JSON.stringify(issued.body));
   return issued.body.secret;
 }
+
+/** A user and a service client of the tenant, made over REST. */
+export async function identities(
+  api: TestApi,
+  key: string,
+): Promise<{ userId: string; clientId: string }> {
+  const user = await api.call('POST', '/v1/users', key, { email: 'ada@example.org', name: 'Ada' });
+  assert.equal(user.status, 201, JSON.stringify(user.body));
+  const client = await api.call('POST', '/v1/clients', key, {
+    name: 'Ada bot',
+    kind: 'service',
+    roles: ['viewer'],
+  });
+  assert.equal(client.status, 201, JSON.stringify(client.body));
+  return { userId: user.body.user.id, clientId: client.body.id };
+}
