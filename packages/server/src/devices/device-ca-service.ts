@@ -5,7 +5,6 @@ import type { TenantStoreLocator } from '../records/index.ts';
 import type { ControlPlaneDeviceIndex, TenantCaRow } from '../store/index.ts';
 import type { Tenant, TenantContext } from '../tenancy/index.ts';
 import {
-  type CaMaterial,
   csrPublicKey,
   generateCa,
   generateDeviceKey,
@@ -64,6 +63,12 @@ function noCa(): PalisadeError {
     'PALISADE_DEVICE_CA_NOT_FOUND',
     'this tenant has no Palisade-generated device CA by that id: generate one with POST /v1/device-cas {"generate": true}',
   );
+}
+
+/** The key to certify: the CSR's (checked), or a new one whose private half goes back once. */
+async function subjectKey(input: IssueInput) {
+  if ('csr' in input) return { publicKey: await csrPublicKey(input.csr), privateKey: undefined };
+  return generateDeviceKey();
 }
 
 /**
@@ -143,15 +148,13 @@ export class DeviceCaService {
   ): Promise<IssuedCertificate> {
     await this.#o.registry.get(context, deviceId);
     const ca = await this.#caOf(context, input.caId);
-    const made = 'csr' in input ? undefined : await generateDeviceKey();
-    const publicKey = made?.publicKey ?? (await csrPublicKey((input as { csr: string }).csr));
+    const subject = await subjectKey(input);
     const privateKey = await this.#o.secrets.open(context.tenant, place(ca.id), ca.key);
     let certificate: string;
     try {
-      const material: CaMaterial = { certificate: ca.pem, privateKey };
       certificate = await issueDeviceCertificate({
-        ca: material,
-        publicKey,
+        ca: { certificate: ca.pem, privateKey },
+        publicKey: subject.publicKey,
         deviceId,
         validityDays: this.#o.certValidityDays,
       });
@@ -166,7 +169,7 @@ export class DeviceCaService {
       ...view,
       certificate,
       caCertificate: ca.pem,
-      ...(made === undefined ? {} : { privateKey: made.privateKey }),
+      ...(subject.privateKey === undefined ? {} : { privateKey: subject.privateKey }),
     };
   }
 
