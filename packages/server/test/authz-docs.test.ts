@@ -10,7 +10,7 @@ function readmeRolesTable(): string[][] {
   assert.ok(match, 'the README has no roles table between its markers');
   return match[1]!
     .split('\n')
-    .filter((line, index) => index !== 1)
+    .filter((_, index) => index !== 1)
     .map((line) =>
       line
         .split('|')

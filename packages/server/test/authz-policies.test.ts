@@ -167,6 +167,37 @@ for (const backend of backendNames()) {
       ]);
     });
 
+    test("device policies see the device's name, type and labels", async () => {
+      const vault = await api.call('POST', '/v1/devices', tenant.key, {
+        name: 'vault-door',
+        type: 'lock',
+        labels: ['locked'],
+      });
+      const lobby = await api.call('POST', '/v1/devices', tenant.key, {
+        name: 'lobby-door',
+        type: 'lock',
+      });
+      await api.call('PUT', '/v1/policies', tenant.key, {
+        policies: `permit (principal, action, resource);
+forbid (principal, action == Palisade::Action::"rpc:send", resource)
+when { resource has labels && resource.labels.contains("locked") };`,
+      });
+      const rpc = (id: string) =>
+        api.call('POST', `/v1/devices/${id}/rpc`, tenant.key, { method: 'open', params: {} });
+      const refused = await rpc(vault.body.id);
+      assert.equal(refused.status, 403);
+      assert.equal(refused.body.code, 'PALISADE_FORBIDDEN');
+      assert.notEqual((await rpc(lobby.body.id)).status, 403);
+      assert.equal((await api.call('GET', `/v1/devices/${vault.body.id}`, tenant.key)).status, 200);
+      await api.call('PATCH', `/v1/devices/${vault.body.id}`, tenant.key, { labels: [] });
+      assert.notEqual(
+        (await rpc(vault.body.id)).status,
+        403,
+        'the labels are read as they are now',
+      );
+      await api.call('DELETE', '/v1/policies', tenant.key);
+    });
+
     test("a tenant policy permitting everything cannot reach another tenant's resources", async () => {
       const other = await api.tenant('cedar-other');
       const permitAll = await api.call('PUT', '/v1/policies', other.key, {

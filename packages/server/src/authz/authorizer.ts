@@ -1,9 +1,11 @@
 import { policySetTextToParts } from '@cedar-policy/cedar-wasm/nodejs';
 import { PalisadeError } from '../errors/index.ts';
-import type { ShardStore } from '../store/index.ts';
+import { isUuid } from '../ids/index.ts';
+import type { ShardStore, TenantStore } from '../store/index.ts';
 import type { Tenant, TenantContext } from '../tenancy/index.ts';
 import { evaluate, loadPolicySet } from './cedar-engine.ts';
 import { cedarRequest, type ResourceRef } from './cedar-request.ts';
+import { resourceTypeOf } from './cedar-schema.ts';
 import type { Permission, PermissionSet } from './permissions.ts';
 
 /** What authorization needs of an authenticated tenant principal. */
@@ -49,7 +51,9 @@ let generations = 0;
  *
  * So roles bound what anyone can do; a tenant's policies can only narrow that, by forbidding
  * or by permitting selectively, never widen it. Whether a tenant has policies is cached for
- * the credential cache's TTL: a tenant without any pays a map lookup, nothing more.
+ * the credential cache's TTL: a tenant without any pays a map lookup, nothing more. Only for
+ * a tenant with policies is a device named by id without attributes read, so its name, type
+ * and labels are there for the policies to test.
  */
 export class Authorizer {
   readonly #shards: ReadonlyMap<string, ShardStore>;
@@ -73,9 +77,9 @@ export class Authorizer {
     if (resource !== undefined && resource.tenantId !== tenant.id) return false;
     const cached = this.#tenants.get(tenant.id);
     if (cached?.loaded !== undefined && cached.expires > Date.now())
-      return this.#decide(cached.loaded, principal, permission, resource);
+      return this.#withAttributes(cached.loaded, principal, permission, resource);
     return this.#policies(tenant).then((loaded) =>
-      this.#decide(loaded, principal, permission, resource),
+      this.#withAttributes(loaded, principal, permission, resource),
     );
   }
 
@@ -92,6 +96,35 @@ export class Authorizer {
   /** Forgets the tenant's cached policy state (call after its policy set changed). */
   invalidate(tenantId: string): void {
     this.#tenants.delete(tenantId);
+  }
+
+  #withAttributes(
+    loaded: Loaded,
+    principal: TenantPrincipal,
+    permission: Permission,
+    resource: ResourceRef | undefined,
+  ): boolean | Promise<boolean> {
+    if (
+      loaded === null ||
+      resourceTypeOf(permission) !== 'Device' ||
+      resource?.attributes !== undefined ||
+      resource?.id === undefined ||
+      !isUuid(resource.id)
+    )
+      return this.#decide(loaded, principal, permission, resource);
+    return this.#deviceAttributes(principal.context.tenant, resource.id).then((attributes) =>
+      this.#decide(loaded, principal, permission, { ...resource, attributes }),
+    );
+  }
+
+  async #deviceAttributes(
+    tenant: Tenant,
+    deviceId: string,
+  ): Promise<Record<string, string | readonly string[]>> {
+    const device = await (await this.#store(tenant)).reader.devices.getDevice(deviceId);
+    return device === undefined
+      ? {}
+      : { name: device.name, type: device.type, labels: device.labels };
   }
 
   #decide(
@@ -139,11 +172,15 @@ export class Authorizer {
     return entry.loading;
   }
 
-  async #load(tenant: Tenant): Promise<{ id: string; policies: string[] } | null> {
+  #store(tenant: Tenant): Promise<TenantStore> {
     const shard = this.#shards.get(tenant.shard);
     if (shard === undefined)
       throw new PalisadeError('PALISADE_INTERNAL', `shard ${tenant.shard} is not open`);
-    const row = await (await shard.tenant(tenant.id)).reader.authz.getPolicySet();
+    return shard.tenant(tenant.id);
+  }
+
+  async #load(tenant: Tenant): Promise<{ id: string; policies: string[] } | null> {
+    const row = await (await this.#store(tenant)).reader.authz.getPolicySet();
     if (row === undefined) return null;
     const parts = policySetTextToParts(row.text);
     if (parts.type !== 'success')
