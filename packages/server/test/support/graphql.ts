@@ -1,14 +1,24 @@
 import assert from 'node:assert/strict';
-import { ADMIN_TOKEN, type Reply, type TestApi } from './api.ts';
+import { ADMIN_TOKEN, type Reply } from './api.ts';
+
+/** What the GraphQL tests call: TestApi (inject) or a listening OidcPlatform (fetch). */
+export interface Caller {
+  call(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    url: string,
+    token: string | undefined,
+    body?: unknown,
+  ): Promise<Pick<Reply, 'status' | 'body'>>;
+}
 
 /** POSTs one GraphQL request to /v1/graphql. */
 export function gql(
-  api: TestApi,
+  api: Caller,
   key: string | undefined,
   query: string,
   variables?: Record<string, unknown>,
   extra: Record<string, unknown> = {},
-): Promise<Reply> {
+): Promise<Pick<Reply, 'status' | 'body'>> {
   return api.call('POST', '/v1/graphql', key, {
     query,
     ...(variables === undefined ? {} : { variables }),
@@ -17,12 +27,12 @@ export function gql(
 }
 
 /** The codes of a GraphQL response's errors, in order. */
-export function codesOf(reply: Reply): string[] {
+export function codesOf(reply: Pick<Reply, 'body'>): string[] {
   return (reply.body.errors ?? []).map((e: { extensions: { code: string } }) => e.extensions.code);
 }
 
 /** An API key of the tenant acting with the given roles. */
-export async function keyWith(api: TestApi, tenantId: string, roles: string[]): Promise<string> {
+export async function keyWith(api: Caller, tenantId: string, roles: string[]): Promise<string> {
   const issued = await api.call('POST', `/v1/platform/tenants/${tenantId}/api-keys`, ADMIN_TOKEN, {
     roles,
   });
@@ -32,7 +42,7 @@ export async function keyWith(api: TestApi, tenantId: string, roles: string[]): 
 
 /** A user and a service client of the tenant, made over REST. */
 export async function identities(
-  api: TestApi,
+  api: Caller,
   key: string,
 ): Promise<{ userId: string; clientId: string }> {
   const user = await api.call('POST', '/v1/users', key, { email: 'ada@example.org', name: 'Ada' });
