@@ -26,13 +26,16 @@ async function ledgerActions(
   }));
 }
 
+/** The custom-role limit of these tests, low enough to reach. */
+const ROLES_MAX = 6;
+
 for (const backend of backendNames()) {
   describe(`roles on ${backend}`, () => {
     let api: TestApi;
     let tenant: { id: string; key: string };
 
     before(async () => {
-      api = await TestApi.start(backend);
+      api = await TestApi.start(backend, { customRolesMax: String(ROLES_MAX) });
       tenant = await api.tenant('roles');
       await api.call('PUT', '/v1/collections/people', tenant.key, { schema: PEOPLE_SCHEMA });
     });
@@ -182,6 +185,26 @@ for (const backend of backendNames()) {
         },
       );
       assert.equal(refused.body.code, 'PALISADE_UNKNOWN_ROLE');
+    });
+
+    test('a tenant has at most customRolesMax custom roles; replacing one is always allowed', async () => {
+      const custom = async () =>
+        (await api.call('GET', '/v1/roles', tenant.key)).body.items.filter(
+          (r: { builtIn: boolean }) => !r.builtIn,
+        ).length;
+      for (let i = await custom(); i < ROLES_MAX; i++)
+        await api.call('PUT', `/v1/roles/filler-${i}`, tenant.key, { permissions: [] });
+      assert.equal(await custom(), ROLES_MAX);
+      const refused = await api.call('PUT', '/v1/roles/one-too-many', tenant.key, {
+        permissions: [],
+      });
+      assert.equal(refused.status, 409);
+      assert.equal(refused.body.code, 'PALISADE_ROLE_LIMIT');
+      assert.equal((await api.call('GET', '/v1/roles/one-too-many', tenant.key)).status, 404);
+      const replaced = await api.call('PUT', '/v1/roles/keys-only', tenant.key, {
+        permissions: ['keys:read', 'usage:read'],
+      });
+      assert.equal(replaced.status, 200);
     });
   });
 }

@@ -54,11 +54,14 @@ export class RoleService {
   readonly #locate: LocateStore;
   readonly #committer: GroupCommitter;
   readonly #resolver: RoleResolver;
+  readonly #max: number;
 
-  constructor(locate: LocateStore, committer: GroupCommitter, resolver: RoleResolver) {
+  /** `max`: most custom roles one tenant may define. */
+  constructor(locate: LocateStore, committer: GroupCommitter, resolver: RoleResolver, max: number) {
     this.#locate = locate;
     this.#committer = committer;
     this.#resolver = resolver;
+    this.#max = max;
   }
 
   /** Built-in roles first, then the tenant's by name. */
@@ -86,6 +89,11 @@ export class RoleService {
     const store = await this.#locate(context);
     const result = await this.#committer.submit(store, async (tx, record) => {
       const existing = await tx.authz.getRole(name);
+      if (existing === undefined && (await tx.authz.listRoles()).length >= this.#max)
+        throw new PalisadeError(
+          'PALISADE_ROLE_LIMIT',
+          `the tenant has ${this.#max} custom roles, the most allowed (customRolesMax); delete one first`,
+        );
       const now = new Date().toISOString();
       const row: RoleRow = {
         name,

@@ -153,6 +153,13 @@ export const SETTINGS = {
     minimum: 1,
     doc: 'Largest `limit` a listing accepts.',
   },
+  customRolesMax: {
+    flag: 'custom-roles-max',
+    env: 'PALISADE_CUSTOM_ROLES_MAX',
+    type: 'integer',
+    minimum: 0,
+    doc: 'Most custom roles one tenant may define (`GET /v1/roles` lists them all, unpaged).',
+  },
   policySetMaxChars: {
     flag: 'policy-set-max-chars',
     env: 'PALISADE_POLICY_SET_MAX_CHARS',
@@ -644,6 +651,7 @@ export interface Settings {
   oauthSessionTtlSeconds: number;
   oauthIssuerCacheMax: number;
   pageSizeMax: number;
+  customRolesMax: number;
   policySetMaxChars: number;
   shutdownTimeoutMs: number;
   ledgerKeyFile: string | undefined;
@@ -734,6 +742,7 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   oauthSessionTtlSeconds: 86_400,
   oauthIssuerCacheMax: 1000,
   pageSizeMax: 1000,
+  customRolesMax: 100,
   policySetMaxChars: 65_536,
   shutdownTimeoutMs: 10_000,
   ledgerKeyFile: undefined,

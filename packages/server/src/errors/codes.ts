@@ -174,6 +174,7 @@ export const ERROR_CODES = {
   },
   PALISADE_ROLE_NOT_FOUND: { status: 404, title: 'No such role' },
   PALISADE_ROLE_BUILT_IN: { status: 409, title: 'Built-in roles cannot change' },
+  PALISADE_ROLE_LIMIT: { status: 409, title: 'The tenant has as many custom roles as allowed' },
   PALISADE_UNKNOWN_ROLE: {
     status: 422,
     title: 'A role name is neither built in nor a custom role of the tenant',

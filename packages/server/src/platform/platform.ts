@@ -252,7 +252,7 @@ export async function startPlatform(
       ),
       authz: {
         authorizer,
-        roles: new RoleService(locate, committer, roleResolver),
+        roles: new RoleService(locate, committer, roleResolver, settings.customRolesMax),
         policies: new PolicyService(locate, committer, authorizer),
         policySetMaxChars: settings.policySetMaxChars,
       },
