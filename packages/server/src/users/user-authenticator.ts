@@ -135,13 +135,21 @@ export class UserAuthenticator {
     }
     const rehash = needsRehash(user.passwordHash) ? await hashPassword(password) : undefined;
     const outcome = await this.#committer.submit(store, async (tx, record) => {
+      // Checked again now that the password is verified: attempts sent in parallel all passed
+      // the first check, and their failures (or an admin) may have locked or changed the account.
+      const current = await tx.users.getUser(user.id);
+      if (current === undefined || current.disabled || current.passwordHash !== user.passwordHash)
+        return signInFailed();
+      const now = Date.now();
+      if (current.lockedUntil !== null && Date.parse(current.lockedUntil) > now)
+        return new AccountLockedError(current.lockedUntil, now);
       if (!(await tx.users.signedIn(user.id, step))) return this.#countFailure(tx, record, user);
       if (rehash !== undefined) await this.#rehash(tx, record, user.id, rehash);
       record(userEvent(user.id, 'users.sign-in', { id: user.id, totp: step !== null }));
-      return 'signed-in' as const;
+      return current;
     });
-    if (outcome !== 'signed-in') throw outcome;
-    return { id: user.id, email: user.email, name: user.name, roles: user.roles };
+    if (outcome instanceof PalisadeError) throw outcome;
+    return { id: outcome.id, email: outcome.email, name: outcome.name, roles: outcome.roles };
   }
 
   /** Stores the password at the current cost; skipped (next time) if the user moved meanwhile. */
