@@ -16,6 +16,8 @@ export interface OutboxStatus {
   readonly lastSync: string | null;
   /** The platform's answer to the last confirmed batch. */
   readonly lastResult: unknown;
+  /** Messages per second the platform confirmed over the minute before the last sync. */
+  readonly drainRate: number | null;
 }
 
 const EMPTY: OutboxStatus = {
@@ -26,6 +28,7 @@ const EMPTY: OutboxStatus = {
   lastAttempt: null,
   lastSync: null,
   lastResult: null,
+  drainRate: null,
 };
 
 /**
@@ -54,6 +57,7 @@ export function readOutboxStatus(path: string): OutboxStatus {
       lastAttempt: state.get('lastAttempt') ?? null,
       lastSync: state.get('lastSync') ?? null,
       lastResult: lastResult === undefined ? null : JSON.parse(lastResult),
+      drainRate: state.has('drainRate') ? Number(state.get('drainRate')) : null,
     };
   } finally {
     db.close();

@@ -43,8 +43,18 @@ export async function callPlatform(
   node: NodeIdentity,
   method: 'GET' | 'POST',
   path: string,
-  options: { body?: unknown; headers?: Record<string, string>; timeoutMs?: number | undefined },
+  options: {
+    body?: unknown;
+    headers?: Record<string, string>;
+    timeoutMs?: number | undefined;
+    /** Aborts the call (e.g. a long poll at shutdown). */
+    signal?: AbortSignal;
+  },
 ): Promise<{ status: number; text: string; headers: Headers }> {
+  const signals = [
+    ...(options.timeoutMs === undefined ? [] : [AbortSignal.timeout(options.timeoutMs)]),
+    ...(options.signal === undefined ? [] : [options.signal]),
+  ];
   const response = await fetch(new URL(path, node.url), {
     method,
     headers: {
@@ -53,7 +63,7 @@ export async function callPlatform(
       ...options.headers,
     },
     ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-    ...(options.timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(options.timeoutMs) }),
+    ...(signals.length === 0 ? {} : { signal: AbortSignal.any(signals) }),
   });
   const text = await response.text();
   if (response.status >= 300 && response.status !== 304)

@@ -8,11 +8,12 @@ const USAGE = `palisade-edge: the Palisade edge agent
 
   palisade-edge enroll --url URL --token TOKEN --dir DIR
       generate the node's keys, enroll with the platform, write DIR/node.json (0600)
-  palisade-edge start --dir DIR [--mqtt HOST:PORT] [--batch-max-messages N] [--outbox-max-messages N]
+  palisade-edge start --dir DIR [--mqtt HOST:PORT] [--metrics HOST:PORT] [--batch-max-messages N] [--outbox-max-messages N]
       send the outbox to the platform until SIGTERM/SIGINT (JSON logs on stdout); with --mqtt,
-      devices assigned to this node connect there with their platform credentials
+      devices assigned to this node connect there with their platform credentials; local
+      rules and RPC from the platform apply; with --metrics, Prometheus metrics at /metrics
   palisade-edge status --dir DIR [--json]
-      link state, backlog, oldest message age, last sync (read-only, safe while running)
+      link state, backlog, oldest message age, last sync, drain rate (read-only, safe while running)
   palisade-edge accept --dir DIR --device ID --json '{"ts":…,"values":{…}}' [--priority alert]
       put one device message into the outbox (ops and test tool)
 

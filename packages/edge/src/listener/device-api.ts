@@ -6,7 +6,12 @@ import {
   type RefreshSettings,
 } from '../credentials/index.ts';
 import type { NodeIdentity } from '../sync.ts';
-import { type AcceptMessage, EdgeMqttListener, type ListenerEvents } from './mqtt-listener.ts';
+import {
+  type AcceptMessage,
+  EdgeMqttListener,
+  type ListenerEvents,
+  type ListenerOptions,
+} from './mqtt-listener.ts';
 
 /** The file of the credential cache inside a node directory. */
 export const CREDENTIALS_FILE = 'credentials.db';
@@ -42,6 +47,7 @@ export async function startDeviceApi(options: {
   node: NodeIdentity;
   mqtt: { host: string; port: number };
   accept: AcceptMessage;
+  rpcAnswer?: ListenerOptions['rpcAnswer'];
   refresh?: RefreshSettings;
   events?: DeviceApiEvents;
 }): Promise<DeviceApi> {
@@ -61,6 +67,7 @@ export async function startDeviceApi(options: {
     ...options.mqtt,
     credentials,
     accept: options.accept,
+    ...(options.rpcAnswer === undefined ? {} : { rpcAnswer: options.rpcAnswer }),
     events,
   });
   try {

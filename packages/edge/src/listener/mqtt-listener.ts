@@ -8,6 +8,7 @@ import {
   deliveryKind,
   type PublishKind,
   publishKind,
+  rpcResponseId,
   type SubscriptionKind,
   subscriptionKind,
 } from './topics.ts';
@@ -37,6 +38,11 @@ export interface ListenerOptions {
   readonly accept: AcceptMessage;
   readonly events?: ListenerEvents;
   readonly connectTimeoutMs?: number;
+  /**
+   * A device answered the RPC request `requestId` (on `v1/devices/me/rpc/response/{id}`);
+   * without it, answers are refused as any other topic.
+   */
+  readonly rpcAnswer?: (device: EdgeDevice, requestId: string, answer: unknown) => void;
 }
 
 interface Session {
@@ -169,6 +175,21 @@ export class EdgeMqttListener {
       return;
     }
     const { device } = session;
+    const requestId = rpcResponseId(packet.topic);
+    if (requestId !== undefined && this.#options.rpcAnswer !== undefined) {
+      let answer: unknown;
+      try {
+        answer = JSON.parse(Buffer.from(packet.payload).toString('utf8'));
+      } catch {
+        callback(this.#refuse('invalid_payload', 'an RPC answer must be JSON', device));
+        return;
+      }
+      this.#options.rpcAnswer(device, requestId, answer);
+      packet.retain = false;
+      packet.topic = ACCEPTED_SINK;
+      callback(null);
+      return;
+    }
     this.#take(device, packet).then(
       (kind) => {
         this.#options.events?.accepted?.(device, kind, packet.qos);

@@ -9,6 +9,7 @@ export const TOPIC = {
   attributes: 'v1/devices/me/attributes',
   attributeResponse: 'v1/devices/me/attributes/response/',
   rpcRequest: 'v1/devices/me/rpc/request/',
+  rpcResponse: 'v1/devices/me/rpc/response/',
 } as const;
 
 /** What a device publishes to the edge. */
@@ -31,6 +32,13 @@ export function subscriptionKind(filter: string): SubscriptionKind | undefined {
 }
 
 const REQUEST_ID = /^(?:[0-9]{1,10}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
+/** The request id of a device's RPC answer (`v1/devices/me/rpc/response/{id}`), or undefined. */
+export function rpcResponseId(topic: string): string | undefined {
+  if (!topic.startsWith(TOPIC.rpcResponse)) return undefined;
+  const id = topic.slice(TOPIC.rpcResponse.length);
+  return REQUEST_ID.test(id) ? id : undefined;
+}
 
 /** The subscription a topic the node sends needs, or undefined for a topic it never sends. */
 export function deliveryKind(topic: string): SubscriptionKind | undefined {

@@ -86,6 +86,11 @@ export class EdgePipeline {
     this.#store(this.#engine.due(this.#now()));
   }
 
+  /** Stores every open window now (at a graceful stop, so nothing held in memory is lost). */
+  flush(): void {
+    this.#store(this.#engine.due(Number.POSITIVE_INFINITY));
+  }
+
   /** Puts a new rule book in force, first storing what the old rules still held. */
   setRules(book: RuleBook): void {
     if (book.revision === this.#engine.revision) return;

@@ -1,4 +1,5 @@
 import { type DeviceApi, parseHostPort, Refusal, startDeviceApi } from '../../listener/index.ts';
+import { EdgeMetrics, type MetricsServer, serveMetrics } from '../../metrics/index.ts';
 import { outboxPath } from '../../node-file.ts';
 import { Outbox } from '../../outbox.ts';
 import { PlatformRefusedError } from '../../platform-call.ts';
@@ -7,6 +8,7 @@ import { enrolledNode, flags, positiveInt, required } from '../args.ts';
 import { CliError, EXIT } from '../cli-error.ts';
 import { log } from '../log.ts';
 import { deviceApiEvents } from './device-api-log.ts';
+import { startLocalProcessing } from './local-processing.ts';
 import { DEFAULT_OUTBOX_MAX_MESSAGES, outboxFlags } from './outbox-flags.ts';
 
 /** What an operator should do about a failed sync, by kind of failure. */
@@ -16,6 +18,13 @@ function diagnose(error: unknown, url: string, outbox: string) {
     return {
       kind: 'disk-error',
       action: `the outbox ${outbox} cannot be read or written (disk full, read-only or failing?): free space or fix the disk; messages already on disk stay there and are sent once it works`,
+      message,
+    };
+  if (error instanceof PlatformRefusedError && error.status === 429)
+    return {
+      kind: 'platform-throttled',
+      action:
+        "the tenant is over its plan's telemetry rate: the node waits the platform's Retry-After and resends the same batch, so nothing is lost; raise the plan's quota if the backlog keeps growing",
       message,
     };
   if (error instanceof PlatformRefusedError && error.status >= 400 && error.status < 500)
@@ -38,12 +47,15 @@ export async function start(argv: string[]): Promise<number> {
     dir: { type: 'string' },
     'batch-max-messages': { type: 'string' },
     mqtt: { type: 'string' },
+    metrics: { type: 'string' },
     ...outboxFlags,
   });
   const dir = required(values.dir, 'dir');
   let mqtt: { host: string; port: number } | undefined;
+  let metricsAt: { host: string; port: number } | undefined;
   try {
     mqtt = values.mqtt === undefined ? undefined : parseHostPort(values.mqtt, 'mqtt');
+    metricsAt = values.metrics === undefined ? undefined : parseHostPort(values.metrics, 'metrics');
   } catch (error) {
     throw new CliError((error as Error).message, EXIT.usage);
   }
@@ -63,15 +75,19 @@ export async function start(argv: string[]): Promise<number> {
     DEFAULT_OUTBOX_MAX_MESSAGES,
   );
   const outbox = new Outbox(path, Buffer.from(node.outboxKey, 'base64'), { maxMessages });
+  const metrics = new EdgeMetrics(outbox);
   let down = false;
   const loop = new SyncLoop(outbox, node, settings, {
     synced(batch, result) {
       if (down) log('info', 'link-up', { platform: node.url });
       down = false;
+      metrics.confirmed(batch.messages.length);
+      outbox.setState('drainRate', String(metrics.drainRate()));
       log('info', 'synced', { batchId: batch.batchId, messages: batch.messages.length, result });
     },
     failed(error, failures, retryInMs) {
       down = true;
+      metrics.failed();
       const backlog = outbox.size();
       const { kind, ...what } = diagnose(error, node.url, path);
       log('warn', kind, {
@@ -82,7 +98,20 @@ export async function start(argv: string[]): Promise<number> {
       });
     },
   });
+  const local = startLocalProcessing({ dir, node, outbox, metrics, log });
+  let metricsServer: MetricsServer | undefined;
   let api: DeviceApi | undefined;
+  if (metricsAt !== undefined) {
+    try {
+      metricsServer = await serveMetrics(metrics.registry, metricsAt);
+    } catch (error) {
+      await local.close();
+      outbox.close();
+      throw new CliError(
+        `cannot serve metrics on ${values.metrics} (${(error as Error).message}); pick a free --metrics HOST:PORT`,
+      );
+    }
+  }
   if (mqtt !== undefined) {
     try {
       api = await startDeviceApi({
@@ -95,11 +124,17 @@ export async function start(argv: string[]): Promise<number> {
               'topic_not_allowed',
               'edge batches do not carry client attributes yet: publish them to the platform',
             );
-          outbox.accept(device.deviceId, payload);
+          local.pipeline.accept(device.deviceId, payload);
         },
-        events: deviceApiEvents(log),
+        rpcAnswer: (device, requestId, answer) => {
+          local.relay.respond(device.deviceId, requestId, answer);
+        },
+        events: local.listenerEvents(deviceApiEvents(log)),
       });
+      local.deliverThrough(api);
     } catch (error) {
+      await local.close();
+      await metricsServer?.close();
       outbox.close();
       throw new CliError(
         `cannot listen for devices on ${values.mqtt} (${(error as Error).message}); pick a free --mqtt HOST:PORT`,
@@ -120,6 +155,8 @@ export async function start(argv: string[]): Promise<number> {
     backlog: outbox.size(),
     batchMaxMessages: settings.batchMaxMessages,
     mqtt: api?.listener.url ?? null,
+    metrics: metricsServer?.url ?? null,
+    rules: local.pipeline.revision || null,
   });
   try {
     await loop.run();
@@ -127,6 +164,8 @@ export async function start(argv: string[]): Promise<number> {
     const { kind, ...what } = diagnose(error, node.url, path);
     log('error', 'stopped-on-error', { kind, ...what });
     await api?.close();
+    await local.close();
+    await metricsServer?.close();
     outbox.close();
     return EXIT.failed;
   } finally {
@@ -134,6 +173,8 @@ export async function start(argv: string[]): Promise<number> {
     process.off('SIGINT', stop);
   }
   await api?.close();
+  await local.close();
+  await metricsServer?.close();
   const backlog = outbox.size();
   outbox.close();
   log('info', 'stopped', { backlog });

@@ -25,6 +25,7 @@ export function status(argv: string[]): number {
     `backlog     ${view.backlog} messages (${view.inFlight} in the batch being sent)`,
     `oldest      ${oldestAgeSeconds === null ? '-' : `${oldestAgeSeconds.toFixed(1)} s ago`}`,
     `last sync   ${view.lastSync ?? 'never'}`,
+    `drain rate  ${view.drainRate === null ? '-' : `${view.drainRate.toFixed(1)} msgs/s over the minute before the last sync`}`,
     `last result ${view.lastResult === null ? '-' : JSON.stringify(view.lastResult)}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

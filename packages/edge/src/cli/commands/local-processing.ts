@@ -1,0 +1,163 @@
+import type { DeviceApi, DeviceApiEvents } from '../../listener/index.ts';
+import { TOPIC } from '../../listener/index.ts';
+import type { EdgeMetrics } from '../../metrics/index.ts';
+import type { Outbox } from '../../outbox.ts';
+import { RpcLink, RpcRelay } from '../../rpc/index.ts';
+import {
+  EdgePipeline,
+  EMPTY_BOOK,
+  type RuleBook,
+  RuleEngine,
+  RuleRefresh,
+  readRuleCache,
+  rulesPath,
+} from '../../rules/index.ts';
+import type { NodeIdentity } from '../../sync.ts';
+import type { log as Log } from '../log.ts';
+
+/** How often open downsample windows are closed and held RPC requests retried. */
+export const LOCAL_TICK_MS = 250;
+
+/** The rules and RPC of a running node, around its outbox and local listener. */
+export interface LocalProcessing {
+  /** The hook the listener calls for each telemetry message, before its PUBACK. */
+  readonly pipeline: EdgePipeline;
+  readonly relay: RpcRelay;
+  /** Counts the listener's events too, then passes them on. */
+  listenerEvents(events: DeviceApiEvents): DeviceApiEvents;
+  /** Delivers RPC requests through the running listener. */
+  deliverThrough(api: DeviceApi): void;
+  /** Stops pulling and polling, and stores every open window. */
+  close(): Promise<void>;
+}
+
+function cachedBook(dir: string, log: typeof Log): RuleBook {
+  try {
+    return readRuleCache(dir);
+  } catch (error) {
+    log('warn', 'rules-cache-unreadable', {
+      file: rulesPath(dir),
+      message: (error as Error).message,
+      action:
+        'starting without local rules until the platform is reached; delete the file if this repeats (it is fetched again)',
+    });
+    return EMPTY_BOOK;
+  }
+}
+
+/**
+ * Starts the node's local processing: the rules from the cache at once (so they apply
+ * offline), their refresh from the platform, the timer closing downsample windows, and the
+ * RPC relay with its link to the platform. Alerts are logged here as they fire.
+ */
+export function startLocalProcessing(options: {
+  dir: string;
+  node: NodeIdentity;
+  outbox: Outbox;
+  metrics: EdgeMetrics;
+  log: typeof Log;
+}): LocalProcessing {
+  const { dir, node, outbox, metrics, log } = options;
+  const book = cachedBook(dir, log);
+  metrics.rules.set(book.ruleSets.length);
+  const pipeline = new EdgePipeline(outbox, new RuleEngine(book), {
+    stored: (_device, kind) => metrics.accepted.inc({ kind }),
+    filtered: () => metrics.filtered.inc(),
+    alert(deviceId, alert) {
+      metrics.alerts.inc({ alert: alert.name, state: alert.state });
+      log('warn', 'alert', { device: deviceId, ...alert, sentFirst: true });
+    },
+  });
+  const refresh = new RuleRefresh(dir, node, pipeline, undefined, {
+    updated(book) {
+      metrics.rules.set(book.ruleSets.length);
+      log('info', 'rules-updated', {
+        revision: book.revision,
+        ruleSets: book.ruleSets.map((s) => s.deviceType),
+        devices: book.devices.length,
+      });
+    },
+    failed(error, retryInMs) {
+      log('warn', 'rules-stale', {
+        message: (error as Error).message,
+        retryInMs,
+        revision: pipeline.revision,
+        action:
+          'the cached rules keep applying; changes made on the platform take effect once it is reachable again',
+      });
+    },
+  });
+  let link: RpcLink | undefined;
+  const relay = new RpcRelay({
+    onAnswer: () => link?.sendAnswers(),
+    events: {
+      received: () => metrics.rpc.inc({ event: 'received' }),
+      delivered: () => metrics.rpc.inc({ event: 'delivered' }),
+      answered: () => metrics.rpc.inc({ event: 'answered' }),
+      expired(request, delivered) {
+        metrics.rpc.inc({ event: 'expired' });
+        log('info', 'rpc-expired', {
+          requestId: request.requestId,
+          device: request.deviceId,
+          delivered,
+          note: delivered
+            ? 'the device did not answer before the deadline'
+            : 'the device did not connect (or subscribe to v1/devices/me/rpc/request/+) before the deadline',
+        });
+      },
+    },
+  });
+  link = new RpcLink(relay, node, undefined, {
+    failed(error, failures, retryInMs) {
+      metrics.linkUp.set(0);
+      if (failures === 1)
+        log('warn', 'rpc-link-down', {
+          message: (error as Error).message,
+          retryInMs,
+          action:
+            'RPC requests wait on the platform until their deadline and are delivered once the link is back',
+        });
+    },
+    refused: (requestId, outcome) => log('info', 'rpc-answer-refused', { requestId, outcome }),
+  });
+  const timer = setInterval(() => {
+    try {
+      pipeline.tick();
+    } catch (error) {
+      metrics.refused.inc({ reason: 'window_not_stored' });
+      log('error', 'rules-window-lost', {
+        message: (error as Error).message,
+        action:
+          'the outbox refused a downsampled aggregate (full, or a disk error), which is lost: restore the link so the outbox drains, or free the disk',
+      });
+    }
+    void relay.retry();
+    metrics.rpcPending.set(relay.pending);
+  }, LOCAL_TICK_MS);
+  refresh.start();
+  link.start();
+  return {
+    pipeline,
+    relay,
+    listenerEvents(events) {
+      return {
+        ...events,
+        refused(reason, detail, device) {
+          metrics.refused.inc({ reason });
+          events.refused?.(reason, detail, device);
+        },
+      };
+    },
+    deliverThrough(api) {
+      relay.connect(
+        async (deviceId, requestId, body) =>
+          (await api.listener.send(deviceId, `${TOPIC.rpcRequest}${requestId}`, body)) > 0,
+      );
+    },
+    async close() {
+      clearInterval(timer);
+      await Promise.all([refresh.stop(), link?.stop()]);
+      pipeline.flush();
+    },
+  };
+}

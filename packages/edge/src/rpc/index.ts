@@ -1,0 +1,13 @@
+export {
+  DEFAULT_RPC_LINK,
+  RpcLink,
+  type RpcLinkEvents,
+  type RpcLinkSettings,
+} from './rpc-link.ts';
+export {
+  type EdgeRpcRequest,
+  type RpcAnswer,
+  type RpcDeliver,
+  RpcRelay,
+  type RpcRelayEvents,
+} from './rpc-relay.ts';

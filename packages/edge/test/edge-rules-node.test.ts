@@ -1,0 +1,175 @@
+/**
+ * Local rules through the built command: rules set on a real platform reach the node, shape
+ * what devices send over the node's MQTT listener, and fire alerts that are logged and sent
+ * first; with the platform stopped and the node restarted, the cached rules still apply and
+ * alerts still fire; Prometheus metrics count all of it.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { connectAsync, type MqttClient } from 'mqtt';
+import { readNodeFile } from '../src/index.ts';
+import { drained, EdgeProcess, PlatformLink, runCli, until } from './support/edge-harness.ts';
+
+const TELEMETRY = 'v1/devices/me/telemetry';
+const RULES = [
+  { kind: 'rename', from: 't', to: 'temperature' },
+  { kind: 'scale', key: 'temperature', factor: 2, offset: 1 },
+  { kind: 'filter', drop: ['debug'] },
+  { kind: 'alert', name: 'hot', key: 'temperature', above: 100 },
+];
+
+async function call(
+  link: PlatformLink,
+  method: 'GET' | 'POST' | 'PUT',
+  url: string,
+  key: string,
+  body?: unknown,
+) {
+  const reply = await link.platform!.http.inject({
+    method,
+    url,
+    headers: {
+      authorization: `Bearer ${key}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+  });
+  return { status: reply.statusCode, body: JSON.parse(reply.body) };
+}
+
+/** Points of `key` the platform holds for the device, oldest first. */
+async function points(link: PlatformLink, apiKey: string, device: string, key: string) {
+  const reply = await call(
+    link,
+    'GET',
+    `/v1/devices/${device}/telemetry?keys=${key}&from=0&to=${Date.now() + 60_000}&limit=1000`,
+    apiKey,
+  );
+  return ((reply.body[key] ?? []) as { value: unknown }[]).map((p) => p.value);
+}
+
+/** Starts the node and waits until its rules and device credentials are in place. */
+async function startNode(dir: string, ready: (logs: Record<string, unknown>[]) => boolean) {
+  const edge = new EdgeProcess(['--dir', dir, '--mqtt', '127.0.0.1:0', '--metrics', '127.0.0.1:0']);
+  await until(() => edge.logs.some((l) => l.event === 'started') && ready(edge.logs));
+  const started = edge.logs.find((l) => l.event === 'started') as Record<string, string>;
+  return { edge, mqtt: started.mqtt as string, metrics: started.metrics as string, started };
+}
+
+async function stopNode(edge: EdgeProcess): Promise<void> {
+  edge.child.kill('SIGTERM');
+  await edge.exited;
+}
+
+describe('edge rules on a running node', () => {
+  let link: PlatformLink;
+  let dir: string;
+  let key: string;
+  let device: { id: string; token: string };
+
+  before(async () => {
+    link = await PlatformLink.start();
+    key = (await link.api.tenant('ovens')).key;
+    dir = mkdtempSync(join(tmpdir(), 'edge-rules-'));
+    const token = await call(link, 'POST', '/v1/edge-nodes/enrollment-tokens', key, { name: 'gw' });
+    const enrolled = await runCli([
+      'enroll',
+      '--url',
+      link.url,
+      '--token',
+      token.body.token,
+      '--dir',
+      dir,
+    ]);
+    assert.equal(enrolled.code, 0, enrolled.stderr);
+    const made = await call(link, 'POST', '/v1/devices', key, {
+      name: 'oven-1',
+      type: 'oven',
+      edgeNodeId: readNodeFile(dir).nodeId,
+    });
+    device = { id: made.body.id, token: made.body.credentials.token };
+    const put = await call(link, 'PUT', '/v1/edge-rules/oven', key, { rules: RULES });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+  });
+  after(async () => {
+    await link.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shapes telemetry, fires an alert that is logged and sent, and counts it', async () => {
+    const { edge, mqtt, metrics } = await startNode(
+      dir,
+      (logs) =>
+        logs.some((l) => l.event === 'rules-updated') &&
+        logs.some((l) => l.event === 'credentials-refreshed'),
+    );
+    try {
+      const client: MqttClient = await connectAsync(mqtt, {
+        username: device.token,
+        reconnectPeriod: 0,
+      });
+      await client.publishAsync(TELEMETRY, JSON.stringify({ t: 20, debug: 'x' }), { qos: 1 });
+      await client.publishAsync(TELEMETRY, JSON.stringify({ t: 60 }), { qos: 1 });
+      await client.endAsync();
+      await until(drained(dir));
+      assert.deepEqual(await points(link, key, device.id, 'temperature'), [41, 121]);
+      assert.deepEqual(await points(link, key, device.id, 'debug'), []);
+      assert.deepEqual(await points(link, key, device.id, 't'), []);
+      assert.deepEqual(await points(link, key, device.id, 'alert.hot'), [
+        { state: 'firing', key: 'temperature', value: 121, above: 100 },
+      ]);
+      await until(() => edge.logs.some((l) => l.event === 'alert'));
+      const alert = edge.logs.find((l) => l.event === 'alert');
+      assert.equal(alert?.device, device.id);
+      assert.equal(alert?.state, 'firing');
+      const text = await (await fetch(metrics)).text();
+      for (const line of [
+        'palisade_edge_rule_alerts_total{alert="hot",state="firing"} 1',
+        'palisade_edge_messages_accepted_total{kind="telemetry"} 2',
+        'palisade_edge_messages_accepted_total{kind="alert"} 1',
+        'palisade_edge_backlog_messages 0',
+        'palisade_edge_rule_sets 1',
+      ])
+        assert.ok(text.includes(line), `${line} in\n${text}`);
+    } finally {
+      await stopNode(edge);
+    }
+  });
+
+  it('with the platform stopped, a restarted node applies its cached rules and still alerts', async () => {
+    await link.stopPlatform();
+    const { edge, mqtt } = await startNode(dir, (logs) =>
+      logs.some((l) => l.event === 'rules-stale'),
+    );
+    assert.notEqual(
+      edge.logs.find((l) => l.event === 'started')?.rules,
+      null,
+      'rules from the cache',
+    );
+    try {
+      const client = await connectAsync(mqtt, { username: device.token, reconnectPeriod: 0 });
+      await client.publishAsync(TELEMETRY, JSON.stringify({ t: 70 }), { qos: 1 });
+      await client.publishAsync(TELEMETRY, JSON.stringify({ t: 10 }), { qos: 1 });
+      await client.endAsync();
+      // Alert state lives in memory: after a restart the first crossing fires again.
+      await until(() => edge.logs.filter((l) => l.event === 'alert').length >= 2);
+      const alerts = edge.logs.filter((l) => l.event === 'alert').map((l) => [l.state, l.value]);
+      assert.deepEqual(alerts, [
+        ['firing', 141],
+        ['cleared', 21],
+      ]);
+      await link.restartPlatform();
+      await until(drained(dir));
+    } finally {
+      await stopNode(edge);
+    }
+    assert.deepEqual(await points(link, key, device.id, 'temperature'), [41, 121, 141, 21]);
+    const states = (await points(link, key, device.id, 'alert.hot')).map(
+      (v) => (v as { state: string }).state,
+    );
+    assert.deepEqual(states, ['firing', 'firing', 'cleared']);
+  });
+});
