@@ -12,14 +12,9 @@ import {
   Kind,
   type SelectionSetNode,
 } from 'graphql';
-import {
-  type Authorizer,
-  type Permission,
-  type ResourceRef,
-  restResource,
-  type TenantPrincipal,
-} from '../authz/index.ts';
+import type { Authorizer, TenantPrincipal } from '../authz/index.ts';
 import { PalisadeError, type ProblemDetail } from '../errors/index.ts';
+import { type Check, decide, resourceOfArguments } from './field-authorization.ts';
 import { INTROSPECTION_PERMISSION, type RuleTable, type SizeLimits } from './field-rules.ts';
 
 /** The limits an operation must stay within; settings `graphqlDepthMax` and `graphqlCostMax`. */
@@ -32,29 +27,6 @@ interface Measure {
   /** The deepest field nesting below the selection set. */
   readonly depth: number;
   readonly cost: number;
-}
-
-/** One permission to decide on one resource, for the field at `path`. */
-interface Check {
-  readonly path: string;
-  readonly permission: Permission;
-  readonly resource: ResourceRef;
-}
-
-/**
- * The resource an acting field names by its arguments, as REST names it by path parameters
- * (`collection` or `name` is the collection, `id` the record).
- */
-export function resourceOfArguments(
-  tenantId: string,
-  permission: Permission,
-  args: Readonly<Record<string, unknown>>,
-): ResourceRef {
-  const name = args.collection ?? args.name;
-  const params: Record<string, string> = {};
-  if (typeof name === 'string') params.name = name;
-  if (typeof args.id === 'string') params.id = args.id;
-  return restResource(tenantId, permission, '', params);
 }
 
 /**
@@ -198,31 +170,6 @@ export async function guardOperation(
       'PALISADE_GRAPHQL_TOO_COSTLY',
       `the operation costs ${total.cost}, over the limit of ${limits.costMax}: ask for smaller pages or fewer nested lists`,
     );
-}
-
-/** Decides each distinct (permission, resource) once; a refusal names every field it hits. */
-async function decide(
-  checks: readonly Check[],
-  principal: TenantPrincipal,
-  authorizer: Authorizer,
-  denied: ProblemDetail[],
-): Promise<void> {
-  const decisions = new Map<string, boolean | Promise<boolean>>();
-  for (const check of checks) {
-    const key = `${check.permission} ${JSON.stringify(check.resource)}`;
-    if (!decisions.has(key))
-      decisions.set(key, authorizer.decide(principal, check.permission, check.resource));
-  }
-  for (const check of checks) {
-    const key = `${check.permission} ${JSON.stringify(check.resource)}`;
-    if (await decisions.get(key)) continue;
-    denied.push({
-      path: check.path,
-      message: principal.permissions.has(check.permission)
-        ? `is refused by the tenant's policies (${check.permission})`
-        : `needs ${check.permission}`,
-    });
-  }
 }
 
 function tooDeep(depth: number, max: number): PalisadeError {

@@ -1,8 +1,8 @@
 import { PalisadeError } from '../errors/index.ts';
 import type { Precondition } from '../records/index.ts';
 import type { CollectionRow } from '../store/index.ts';
+import { resourceOfArguments } from './field-authorization.ts';
 import type { GraphqlContext, GraphqlServices } from './graphql-context.ts';
-import { resourceOfArguments } from './operation-guard.ts';
 
 interface PageArgs {
   readonly limit: number;
