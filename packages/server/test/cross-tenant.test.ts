@@ -416,6 +416,10 @@ const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack
         confirm: 'mallory was here',
       }),
   },
+  'post /v1/issuer/keys/rotate': {
+    expect: 204,
+    attack: (api, key) => api.call('POST', '/v1/issuer/keys/rotate', key),
+  },
   'get /healthz': { expect: 200, attack: (api, key) => api.call('GET', '/healthz', key) },
   'get /readyz': { expect: 200, attack: (api, key) => api.call('GET', '/readyz', key) },
   'get /metrics': { expect: 200, attack: (api, key) => api.call('GET', '/metrics', key) },
@@ -455,6 +459,7 @@ async function snapshot(api: TestApi, key: string, tenantId: string): Promise<un
   const keys = await api.call('GET', `/v1/platform/tenants/${tenantId}/api-keys`, ADMIN_TOKEN);
   const dataKeys = await api.call('GET', '/v1/keys', key);
   const clients = await api.call('GET', '/v1/clients', key);
+  const issuerKeys = await api.call('GET', '/t/victim/jwks', undefined);
   const devices = await api.call('GET', '/v1/devices', key);
   const deviceCas = await api.call('GET', '/v1/device-cas', key);
   const users = await api.call('GET', '/v1/users', key);
@@ -472,6 +477,7 @@ async function snapshot(api: TestApi, key: string, tenantId: string): Promise<un
     keys: keys.body,
     dataKeys: dataKeys.body,
     clients: clients.body,
+    issuerKeys: issuerKeys.body,
   };
 }
 

@@ -85,7 +85,29 @@ for (const backend of backendNames()) {
       assert.equal(reply.status, 200, JSON.stringify(reply.body));
     });
 
-    test('an unknown or suspended tenant has no issuer', async () => {
+    test('rotating the issuer keys: new tokens use new keys, earlier tokens stay valid', async () => {
+      const client = await api.client(acme.key, { name: 'r', kind: 'service', roles: ['viewer'] });
+      const config = await api.configuration(client);
+      const kid = (token: string) =>
+        JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()).kid as string;
+      const before = (await oidc.clientCredentialsGrant(config)).access_token;
+      const rotated = await api.call('POST', '/v1/issuer/keys/rotate', acme.key);
+      assert.equal(rotated.status, 204);
+      const afterwards = (await oidc.clientCredentialsGrant(config)).access_token;
+      assert.notEqual(kid(afterwards), kid(before));
+      const jwks = await api.call('GET', '/t/acme/jwks');
+      const kids = jwks.body.keys.map((k: { kid: string }) => k.kid);
+      assert.ok(kids.includes(kid(before)) && kids.includes(kid(afterwards)));
+      assert.equal(
+        jwks.body.keys.length,
+        8,
+        'four algorithms, the retired keys until their grace ends',
+      );
+      for (const token of [before, afterwards])
+        assert.equal((await api.call('GET', '/v1/collections', token)).status, 200);
+    });
+
+    test('an unknown tenant has no issuer', async () => {
       const unknown = await api.call('GET', '/t/nobody/.well-known/openid-configuration');
       assert.equal(unknown.status, 404);
       assert.equal(unknown.body.code, 'PALISADE_TENANT_NOT_FOUND');

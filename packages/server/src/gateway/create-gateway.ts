@@ -26,6 +26,7 @@ import { deviceRoutes } from './routes/device-routes.ts';
 import { edgeRoutes } from './routes/edge-routes.ts';
 import { edgeSyncRoutes } from './routes/edge-sync-routes.ts';
 import { graphqlRoutes } from './routes/graphql-routes.ts';
+import { issuerKeyRoutes } from './routes/issuer-key-routes.ts';
 import { issuerRoutes } from './routes/issuer-routes.ts';
 import { keyRoutes } from './routes/key-routes.ts';
 import { ledgerRoutes } from './routes/ledger-routes.ts';
@@ -132,6 +133,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   if (options.identity !== undefined) {
     issuerRoutes(app, options.identity);
     clientRoutes(app, options.identity, options.pageSizeMax);
+    issuerKeyRoutes(app, options.identity);
   }
   ledgerRoutes(app, options);
   graphqlRoutes(

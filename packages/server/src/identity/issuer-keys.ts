@@ -29,10 +29,12 @@ export type Jwk = Record<string, unknown> & { kid: string; alg: string };
 
 /** What a tenant issuer signs and verifies with. */
 export interface IssuerKeySet {
-  /** Private JWKs of the active signing keys, one per algorithm, EdDSA first. */
+  /**
+   * Private JWKs: the active signing keys (one per algorithm, EdDSA first), then the retired
+   * ones still within their grace, which the issuer only publishes, so the first key of an
+   * algorithm is the one it signs with.
+   */
   readonly signing: readonly Jwk[];
-  /** Public JWKs of the active keys and of retired ones still within their grace. */
-  readonly published: readonly Jwk[];
   /** Cookie-signing secrets, newest first. */
   readonly cookieKeys: readonly string[];
 }
@@ -151,30 +153,25 @@ export class IssuerKeys {
 
   async #keySet(tenant: Tenant, rows: readonly IssuerKeyRow[]): Promise<IssuerKeySet> {
     const now = Date.now();
-    const signing: Jwk[] = [];
-    const published: Jwk[] = [];
+    const active: Jwk[] = [];
+    const retired: Jwk[] = [];
     const cookieKeys: string[] = [];
     for (const row of rows) {
+      const opened = async () =>
+        Buffer.from(await this.#kms.open(sealContext(tenant.id, row.kid), row.sealedPrivate));
       if (row.use === 'cookie') {
-        const secret = await this.#kms.open(sealContext(tenant.id, row.kid), row.sealedPrivate);
-        cookieKeys.unshift(Buffer.from(secret).toString('base64url'));
+        cookieKeys.unshift((await opened()).toString('base64url'));
         continue;
       }
-      const retired = row.retiredAt !== null;
-      if (retired && Date.parse(row.retiredAt!) + this.#retiredGraceMs <= now) continue;
-      published.push(JSON.parse(row.publicJwk) as Jwk);
-      if (retired) continue;
-      const opened = await this.#kms.open(sealContext(tenant.id, row.kid), row.sealedPrivate);
-      signing.push({
-        ...(JSON.parse(Buffer.from(opened).toString()) as object),
-        kid: row.kid,
-        alg: row.alg,
-        use: 'sig',
-      });
-      opened.fill(0);
+      if (row.retiredAt !== null && Date.parse(row.retiredAt) + this.#retiredGraceMs <= now)
+        continue;
+      const secret = await opened();
+      const jwk = { ...JSON.parse(secret.toString()), kid: row.kid, alg: row.alg, use: 'sig' };
+      secret.fill(0);
+      (row.retiredAt === null ? active : retired).push(jwk);
     }
     const rank = (jwk: Jwk) => SIGNING_ALGORITHMS.indexOf(jwk.alg as SigningAlgorithm);
-    signing.sort((a, b) => rank(a) - rank(b));
-    return { signing, published, cookieKeys };
+    active.sort((a, b) => rank(a) - rank(b));
+    return { signing: [...active, ...retired], cookieKeys };
   }
 }
