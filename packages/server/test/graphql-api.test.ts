@@ -282,11 +282,15 @@ for (const backend of backendNames()) {
   });
 }
 
-describe('GraphQL depth and cost limits', () => {
+describe('GraphQL limits', () => {
   let api: TestApi;
   let key: string;
   before(async () => {
-    api = await TestApi.start('sqlite', { graphqlDepthMax: '3', graphqlCostMax: '100' });
+    api = await TestApi.start('sqlite', {
+      graphqlDepthMax: '3',
+      graphqlCostMax: '100',
+      graphqlPersistedQueriesMax: '2',
+    });
     ({ key } = await api.tenant('limits'));
     await api.call('PUT', '/v1/collections/people', key, { schema: PEOPLE_SCHEMA });
   });
@@ -354,5 +358,20 @@ describe('GraphQL depth and cost limits', () => {
     const reply = await gql(api, key, `{ ...F0 } ${fragments.join(' ')}`);
     assert.ok(performance.now() - started < 5000, 'answered without walking 2^24 spreads');
     assert.deepEqual(codesOf(reply), ['PALISADE_GRAPHQL_TOO_COSTLY']);
+  });
+
+  test('persisted queries are bounded by graphqlPersistedQueriesMax, least recently used first', async () => {
+    const persist = (query: string, withQuery: boolean) =>
+      api.call('POST', '/v1/graphql', key, {
+        ...(withQuery ? { query } : {}),
+        extensions: { persistedQuery: { version: 1, sha256Hash: sha256(query) } },
+      });
+    const queries = ['{ a: __typename }', '{ b: __typename }', '{ c: __typename }'];
+    for (const query of queries) assert.deepEqual(codesOf(await persist(query, true)), []);
+    assert.deepEqual(codesOf(await persist(queries[0]!, false)), [
+      'PALISADE_PERSISTED_QUERY_NOT_FOUND',
+    ]);
+    for (const query of queries.slice(1))
+      assert.deepEqual(codesOf(await persist(query, false)), []);
   });
 });
