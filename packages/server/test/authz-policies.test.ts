@@ -268,3 +268,30 @@ test('the isolation forbid holds inside Cedar itself, whatever the tenant permit
   assert.equal(evaluate('isolation-test', request('tenant-b')), true);
   assert.equal(evaluate('isolation-test', request('tenant-a')), false);
 });
+
+test('a policy set written by another process applies once the cache TTL has passed', async () => {
+  const api = await TestApi.start('sqlite', { authCacheTtlMs: '0' });
+  try {
+    const tenant = await api.tenant('elsewhere');
+    assert.equal((await api.call('GET', '/v1/collections', tenant.key)).status, 200);
+    // Straight into the store, as another instance would: this process is not told.
+    const { shard } = (await api.platform.stores.controlPlane.getTenant(tenant.id))!;
+    const store = await api.platform.stores.shards.get(shard)!.tenant(tenant.id);
+    await store.transaction((tx) =>
+      tx.authz.putPolicySet({
+        text: 'forbid (principal, action, resource);',
+        version: 1,
+        updatedAt: new Date().toISOString(),
+      }),
+    );
+    let reply = await api.call('GET', '/v1/collections', tenant.key);
+    for (let attempt = 0; attempt < 100 && reply.status !== 403; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      reply = await api.call('GET', '/v1/collections', tenant.key);
+    }
+    assert.equal(reply.status, 403);
+    assert.match(reply.body.detail, /policies do not allow/);
+  } finally {
+    await api.close();
+  }
+});

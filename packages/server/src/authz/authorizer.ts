@@ -26,6 +26,7 @@ type Loaded = { readonly id: string; readonly generation: number } | null;
 interface CachedPolicies {
   readonly expires: number;
   readonly loading: Promise<Loaded>;
+  /** The newest loaded state: this entry's once loaded, until then its predecessor's. */
   loaded?: Loaded;
 }
 
@@ -51,7 +52,8 @@ let generations = 0;
  *
  * So roles bound what anyone can do; a tenant's policies can only narrow that, by forbidding
  * or by permitting selectively, never widen it. Whether a tenant has policies is cached for
- * the credential cache's TTL: a tenant without any pays a map lookup, nothing more. Only for
+ * the credential cache's TTL, and refreshed in the background once it expired (a change made
+ * in this process applies at once): a tenant without policies pays a map lookup. Only for
  * a tenant with policies is a device named by id without attributes read, so its name, type
  * and labels are there for the policies to test.
  */
@@ -76,9 +78,11 @@ export class Authorizer {
     const tenant = principal.context.tenant;
     if (resource !== undefined && resource.tenantId !== tenant.id) return false;
     const cached = this.#tenants.get(tenant.id);
-    if (cached?.loaded !== undefined && cached.expires > Date.now())
+    if (cached?.loaded !== undefined) {
+      if (cached.expires <= Date.now()) void this.#policies(tenant, cached).catch(() => undefined);
       return this.#withAttributes(cached.loaded, principal, permission, resource);
-    return this.#policies(tenant).then((loaded) =>
+    }
+    return (cached?.loading ?? this.#policies(tenant)).then((loaded) =>
       this.#withAttributes(loaded, principal, permission, resource),
     );
   }
@@ -150,13 +154,12 @@ export class Authorizer {
     return allowed;
   }
 
-  #policies(tenant: Tenant): Promise<Loaded> {
-    const now = Date.now();
-    const cached = this.#tenants.get(tenant.id);
-    if (cached !== undefined && cached.expires > now) return cached.loading;
+  /** Loads the tenant's policy state into a new cache entry that succeeds `previous`. */
+  #policies(tenant: Tenant, previous?: CachedPolicies): Promise<Loaded> {
     if (this.#tenants.size >= TENANT_POLICY_CACHE_MAX) this.#tenants.clear();
     const entry: CachedPolicies = {
-      expires: now + this.#ttlMs,
+      ...(previous?.loaded === undefined ? {} : { loaded: previous.loaded }),
+      expires: Date.now() + this.#ttlMs,
       loading: this.#load(tenant).then((loaded) => {
         // Only the tenant's newest load installs its policies in the engine.
         if (this.#tenants.get(tenant.id) === entry && loaded !== null)

@@ -104,7 +104,8 @@ export async function guardOperation(
           denied.push({ path, message: 'has no permission rule' });
           continue;
         }
-        const args = getArgumentValues(field, selection, variables);
+        // Properties take no arguments that matter: only acting fields name resources and sizes.
+        const args = 'property' in rule ? {} : getArgumentValues(field, selection, variables);
         if ('property' in rule) {
           if (!rule.property.some((p) => principal.permissions.has(p)))
             denied.push({ path, message: `needs ${rule.property.join(' or ')}` });
