@@ -8,7 +8,7 @@ import type { PageQuery } from './types.ts';
 /** A TOTP secret at rest: a per-user data key wrapped to the tenant KEK, and the secret under it. */
 export interface SealedTotp {
   readonly wrappedKey: Uint8Array;
-  readonly secret: Uint8Array;
+  readonly sealed: Uint8Array;
 }
 
 export interface UserRow {

@@ -10,7 +10,6 @@ export { passwordHashParams } from './password-hash.ts';
 export { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './password-policy.ts';
 export { checkGrantable } from './role-grant.ts';
 export { newTotpSecret, totpBase32, totpSecretFromBase32, totpUri } from './totp-code.ts';
-export { TotpVault } from './totp-vault.ts';
 export {
   AccountLockedError,
   type InvitationAnswer,

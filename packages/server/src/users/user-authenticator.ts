@@ -11,6 +11,7 @@
  */
 import type { GroupCommitter, WriteEvent } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
+import type { TenantSecretSeal } from '../keys/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
 import type { TenantStore, TenantWriteTx, UserRow } from '../store/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
@@ -20,7 +21,6 @@ import { type LockoutPolicy, lockoutMs } from './lockout.ts';
 import { hashPassword, needsRehash, unmatchableHash, verifyPassword } from './password-hash.ts';
 import { checkPasswordPolicy } from './password-policy.ts';
 import { totpStep } from './totp-code.ts';
-import type { TotpVault } from './totp-vault.ts';
 import { applyChange } from './user-service.ts';
 import { ledgerStateOf, normalizeEmail } from './user-view.ts';
 
@@ -63,6 +63,9 @@ export interface InvitationAnswer {
 
 const SIGN_IN_ACTOR = 'sign-in';
 
+/** Where a user's TOTP secret is sealed: its ciphertext is bound to the user. */
+const totpPlace = (userId: string) => ({ kind: 'user-totp', id: userId });
+
 function signInFailed(): PalisadeError {
   return new PalisadeError(
     'PALISADE_SIGN_IN_FAILED',
@@ -80,19 +83,19 @@ function invitationInvalid(): PalisadeError {
 export class UserAuthenticator {
   readonly #locate: TenantStoreLocator;
   readonly #committer: GroupCommitter;
-  readonly #vault: TotpVault;
+  readonly #secrets: TenantSecretSeal;
   readonly #lockout: LockoutPolicy;
   readonly #dummyHash = unmatchableHash();
 
   constructor(options: {
     locate: TenantStoreLocator;
     committer: GroupCommitter;
-    vault: TotpVault;
+    secrets: TenantSecretSeal;
     lockout: LockoutPolicy;
   }) {
     this.#locate = options.locate;
     this.#committer = options.committer;
-    this.#vault = options.vault;
+    this.#secrets = options.secrets;
     this.#lockout = options.lockout;
   }
 
@@ -128,7 +131,7 @@ export class UserAuthenticator {
           'PALISADE_TOTP_REQUIRED',
           'this account has a second factor: send the 6-digit code of your authenticator app',
         );
-      const secret = await this.#vault.open(tenant, user.id, user.totp);
+      const secret = await this.#secrets.open(tenant, totpPlace(user.id), user.totp);
       step = totpStep(secret, totpCode) ?? null;
       secret.fill(0);
       if (step === null) return this.#fail(store, user);
@@ -236,7 +239,7 @@ export class UserAuthenticator {
           'the code does not match the TOTP secret; enter the current code of your authenticator app',
           [{ path: '/body/totpCode', message: 'does not match' }],
         );
-      sealed = await this.#vault.seal(tenant, userId, answer.totp.secret);
+      sealed = await this.#secrets.seal(tenant, totpPlace(userId), answer.totp.secret);
     }
     const user = await this.#committer.submit(store, async (tx, record) => {
       const spent = await tx.users.consumeInvitation(

@@ -1,10 +1,9 @@
 import type { Kms } from '@palisade/crypto';
 import type { GroupCommitter } from '../commit/index.ts';
 import type { Settings } from '../config/index.ts';
-import type { KeyService } from '../keys/index.ts';
+import { type KeyService, TenantSecretSeal } from '../keys/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
 import type { ControlPlaneStore } from '../store/index.ts';
-import { TotpVault } from './totp-vault.ts';
 import { UserAuthenticator } from './user-authenticator.ts';
 import { UserService } from './user-service.ts';
 
@@ -28,7 +27,7 @@ export function openUserServices(options: {
     authenticator: new UserAuthenticator({
       locate,
       committer,
-      vault: new TotpVault(options),
+      secrets: new TenantSecretSeal(options),
       lockout: {
         threshold: settings.signInLockoutThreshold,
         baseMs: settings.signInLockoutBaseMs,
