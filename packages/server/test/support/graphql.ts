@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { ERROR_CODES } from '../../src/errors/index.ts';
 import { ADMIN_TOKEN, type Reply } from './api.ts';
 
 /** What the GraphQL tests call: TestApi (inject) or a listening OidcPlatform (fetch). */
@@ -26,9 +27,13 @@ export function gql(
   });
 }
 
-/** The codes of a GraphQL response's errors, in order. */
+/** The codes of a GraphQL response's errors, in order; each must be a documented code. */
 export function codesOf(reply: Pick<Reply, 'body'>): string[] {
-  return (reply.body.errors ?? []).map((e: { extensions: { code: string } }) => e.extensions.code);
+  const codes: string[] = (reply.body.errors ?? []).map(
+    (e: { extensions: { code: string } }) => e.extensions.code,
+  );
+  for (const code of codes) assert.ok(code in ERROR_CODES, `${code} is not in ERROR_CODES`);
+  return codes;
 }
 
 /** An API key of the tenant acting with the given roles. */
