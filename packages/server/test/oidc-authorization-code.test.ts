@@ -39,7 +39,7 @@ for (const backend of backendNames()) {
       let step = await browser.follow(url.href, REDIRECT);
       for (let pages = 0; pages < 4 && !step.url.startsWith(REDIRECT); pages++) {
         const page = step.reply.body as string;
-        const form = page.includes('name="password"')
+        const form: Record<string, string> = page.includes('name="password"')
           ? { step: 'login', email: 'ada@example.com', password }
           : { step: 'consent' };
         const posted = await browser.request(formAction(page, step.url), form);

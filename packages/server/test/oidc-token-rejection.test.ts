@@ -134,7 +134,7 @@ for (const backend of backendNames()) {
         `${b64({ alg: 'none', typ: 'at+jwt' })}.${b64(claims)}.`,
         'PALISADE_TOKEN_ALGORITHM_REFUSED',
       );
-      const jwks = await api.call('GET', '/t/acme/jwks');
+      const jwks = await api.call('GET', '/t/acme/jwks', undefined);
       const publicPem = createPublicKey({
         key: jwks.body.keys.find((k: { alg: string }) => k.alg === 'EdDSA'),
         format: 'jwk',
@@ -242,7 +242,7 @@ for (const backend of backendNames()) {
         status: 'suspended',
       });
       await refused(live, 'PALISADE_TENANT_SUSPENDED');
-      const issuer = await api.call('GET', '/t/acme/.well-known/openid-configuration');
+      const issuer = await api.call('GET', '/t/acme/.well-known/openid-configuration', undefined);
       assert.equal(issuer.body.code, 'PALISADE_TENANT_SUSPENDED');
       await api.call('PATCH', `/v1/platform/tenants/${acme.id}`, ADMIN_TOKEN, { status: 'active' });
       assert.equal((await api.call('GET', '/v1/collections', live)).status, 200);

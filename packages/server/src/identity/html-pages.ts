@@ -7,6 +7,14 @@
 export const PAGE_CSP =
   "default-src 'none'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'";
 
+/**
+ * The CSP of everything else the issuer answers. `oidc-provider`'s auto-submitting form
+ * (`form_post`, the device code link) adds its one script's hash to `script-src`; without
+ * JavaScript the form's own button submits it.
+ */
+export const PROVIDER_CSP =
+  "default-src 'none'; script-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'";
+
 /** Headers every issuer page is sent with. */
 export const PAGE_HEADERS: Readonly<Record<string, string>> = {
   'content-type': 'text/html; charset=utf-8',

@@ -13,7 +13,8 @@ export interface TenantIssuer {
 
 /**
  * The tenants' `oidc-provider` instances, made on a tenant's first request and kept in a
- * bounded cache (least recently used evicted). Only active tenants have an issuer: an
+ * bounded cache (least recently used evicted); building one also drops the tenant's expired
+ * codes, tokens and revocations. Only active tenants have an issuer: an
  * unknown or deleted slug is not found, a suspended tenant's issuer refuses everything.
  */
 export class TenantIssuers {
@@ -48,11 +49,7 @@ export class TenantIssuers {
     const key = `${tenant.id}:${tenant.updatedAt}`;
     let provider = this.#providers.get(key);
     if (provider === undefined) {
-      provider = this.#keys.load(tenant).then((keys) => {
-        // The verifier may have cached the issuer before its first keys existed.
-        this.#directory.forget(slug);
-        return createTenantProvider(tenant, keys, this.#options);
-      });
+      provider = this.#build(tenant);
       provider.catch(() => this.#providers.delete(key));
       if (this.#providers.size >= this.#max)
         this.#providers.delete(this.#providers.keys().next().value!);
@@ -61,6 +58,14 @@ export class TenantIssuers {
     }
     this.#providers.set(key, provider);
     return { tenant, provider: await provider };
+  }
+
+  async #build(tenant: Tenant): Promise<Provider> {
+    const keys = await this.#keys.load(tenant);
+    // The verifier may have cached the issuer before its first keys existed.
+    this.#directory.forget(tenant.slug);
+    await this.#options.store.purgeExpired(tenant.id, Date.now());
+    return createTenantProvider(tenant, keys, this.#options);
   }
 
   /** Drops every cached issuer (after a key rotation or tenant change). */

@@ -17,7 +17,13 @@ import type { ControlPlaneIdentityStore } from '../store/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
 import { ArtifactAdapter } from './artifact-adapter.ts';
-import { messagePage, PAGE_HEADERS, userCodeConfirmPage, userCodePage } from './html-pages.ts';
+import {
+  messagePage,
+  PAGE_HEADERS,
+  PROVIDER_CSP,
+  userCodeConfirmPage,
+  userCodePage,
+} from './html-pages.ts';
 import { type IssuerKeySet, SIGNING_ALGORITHMS } from './issuer-keys.ts';
 import type { IssuerUrls } from './issuer-urls.ts';
 import type { RevocationList } from './revocation-list.ts';
@@ -230,6 +236,11 @@ export function createTenantProvider(
       ),
   });
   provider.proxy = issuer.startsWith('https:');
+  provider.use(async (ctx, next) => {
+    ctx.set('content-security-policy', PROVIDER_CSP);
+    ctx.set('x-content-type-options', 'nosniff');
+    await next();
+  });
   // Client secrets are stored as SHA-256 only: compare the presented one by its hash.
   const compare = provider.Client.prototype.compareClientSecret;
   provider.Client.prototype.compareClientSecret = function (this: OidcClient, actual: string) {
