@@ -64,44 +64,42 @@ export function installAuth(
       return;
     }
     verifier.verify(request.headers.authorization).then((principal) => {
-      if (auth === 'admin' && principal.kind !== 'platform-admin') {
-        done(new PalisadeError('PALISADE_FORBIDDEN', 'this route needs the platform-admin token'));
-        return;
-      }
-      if (auth !== 'admin') {
-        if (principal.kind !== 'tenant') {
-          done(
-            new PalisadeError(
-              'PALISADE_FORBIDDEN',
-              'this route acts inside a tenant: use a tenant credential',
-            ),
-          );
-          return;
-        }
-        if (auth !== 'tenant') {
-          const resource = restResource(
-            principal.context.tenantId,
-            auth,
-            request.routeOptions.url ?? '',
-            request.params as Record<string, string>,
-          );
-          const decision = authorizer.decide(principal, auth, resource);
-          if (decision !== true) {
-            if (decision === false) done(forbidden(principal, auth));
-            else
-              decision.then((allowed) => {
-                if (!allowed) return done(forbidden(principal, auth));
-                request.principal = principal;
-                done();
-              }, done);
-            return;
-          }
-        }
-      }
-      request.principal = principal;
-      done();
+      const refusal = wrongKind(principal, auth);
+      if (refusal !== undefined) return done(refusal);
+      const admit = () => {
+        request.principal = principal;
+        done();
+      };
+      if (auth === 'admin' || auth === 'tenant' || principal.kind !== 'tenant') return admit();
+      const resource = restResource(
+        principal.context.tenantId,
+        auth,
+        request.routeOptions.url ?? '',
+        request.params as Record<string, string>,
+      );
+      const decision = authorizer.decide(principal, auth, resource);
+      if (decision === true) return admit();
+      if (decision === false) return done(forbidden(principal, auth));
+      decision.then((allowed) => (allowed ? admit() : done(forbidden(principal, auth))), done);
     }, done);
   });
+}
+
+/** Why a verified principal is the wrong kind for the route, if it is. */
+function wrongKind(
+  principal: Principal,
+  auth: Exclude<RouteAuth, 'public'>,
+): PalisadeError | undefined {
+  if (auth === 'admin')
+    return principal.kind === 'platform-admin'
+      ? undefined
+      : new PalisadeError('PALISADE_FORBIDDEN', 'this route needs the platform-admin token');
+  return principal.kind === 'tenant'
+    ? undefined
+    : new PalisadeError(
+        'PALISADE_FORBIDDEN',
+        'this route acts inside a tenant: use a tenant credential',
+      );
 }
 
 /** The tenant of an authenticated tenant route. */
