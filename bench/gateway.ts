@@ -22,14 +22,19 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { ProbeFigures, ProbePhase } from './_gateway-probe.ts';
+import type { ProbePhase, ProbeRun } from './_gateway-probe.ts';
 import { type Child, call, load, type Options, startBare, startPalisade } from './_processes.ts';
 import type { LoadFigures, LoadPhase } from './_records-load.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const ADMIN_TOKEN = `pa_bench_${randomBytes(24).toString('base64url')}`;
-/** Measured seconds per phase. */
+/** Measured seconds per throughput phase, and per condition (alone, flooded) of a fairness run. */
 const DURATION_SECONDS = 8;
+/**
+ * Each fairness condition is measured in this many slices, alone and flooded alternating, so
+ * drift in the machine's load (other processes) falls on both alike.
+ */
+const ROUNDS = 4;
 /** Concurrent connections of the throughput phases and of tenant A's flood. */
 const CONNECTIONS = 64;
 /** Tenant B's steady request rate during the fairness phases. */
@@ -37,7 +42,7 @@ const PROBE_RATE = 200;
 /** Keep-alive connections tenant B's client spreads its requests over. */
 const PROBE_SOCKETS = 8;
 /** Seconds of B's requests before the measured ones, and of A's flood before B starts. */
-const PROBE_WARMUP_SECONDS = 2;
+const PROBE_WARMUP_SECONDS = 1;
 const FLOOD_LEAD_SECONDS = 1;
 /** Tenant A's plan: 500 requests a second, a one-second burst. Every other plan: far more. */
 const LIMIT_FLAGS = [
@@ -126,14 +131,39 @@ function floodSeconds(measured: number): number {
   return FLOOD_LEAD_SECONDS + PROBE_WARMUP_SECONDS + measured + 1;
 }
 
+/** B's latencies (ms percentiles over every slice) in one condition. */
+interface ProbeFigures {
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+  readonly answered: number;
+  readonly failed: number;
+}
+
 interface Fairness {
   readonly alone: ProbeFigures;
   readonly flooded: ProbeFigures;
-  readonly flood: LoadFigures;
+  /** A's answered and refused requests per second while flooding. */
+  readonly floodAnswered: number;
+  readonly floodRefused: number;
 }
 
-/** B's latency alone, then while A floods. */
+function figures(runs: ProbeRun[]): ProbeFigures {
+  const sorted = runs.flatMap((r) => r.micros).sort((x, y) => x - y);
+  const at = (p: number) =>
+    (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0) / 1000;
+  return {
+    p50Ms: at(50),
+    p90Ms: at(90),
+    p99Ms: at(99),
+    answered: sorted.length,
+    failed: runs.reduce((sum, r) => sum + r.failed, 0),
+  };
+}
+
+/** B's latency alone and while A floods, in alternating slices. */
 async function fairness(options: Options, rate: number, url: string, a: Tenant, b: Tenant) {
+  const slice = options.durationSeconds / ROUNDS;
   const probe: ProbePhase = {
     url,
     path: '/v1/collections',
@@ -141,9 +171,8 @@ async function fairness(options: Options, rate: number, url: string, a: Tenant, 
     requestsPerSecond: rate,
     sockets: PROBE_SOCKETS,
     warmupSeconds: PROBE_WARMUP_SECONDS,
-    durationSeconds: options.durationSeconds,
+    durationSeconds: slice,
   };
-  const alone = await runChild<ProbeFigures>('bench/_gateway-probe.ts', probe);
   const flood: LoadPhase = {
     url,
     method: 'GET',
@@ -151,12 +180,28 @@ async function fairness(options: Options, rate: number, url: string, a: Tenant, 
     headers: { authorization: `Bearer ${a.key}` },
     connections: options.connections,
     warmupSeconds: 0,
-    durationSeconds: floodSeconds(options.durationSeconds),
+    durationSeconds: floodSeconds(slice),
   };
-  const flooding = runChild<LoadFigures>('bench/_records-load.ts', flood);
-  await new Promise((resolve) => setTimeout(resolve, FLOOD_LEAD_SECONDS * 1000));
-  const flooded = await runChild<ProbeFigures>('bench/_gateway-probe.ts', probe);
-  return { alone, flooded, flood: await flooding } satisfies Fairness;
+  const alone: ProbeRun[] = [];
+  const flooded: ProbeRun[] = [];
+  let answered = 0;
+  let refused = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    alone.push(await runChild<ProbeRun>('bench/_gateway-probe.ts', probe));
+    const flooding = runChild<LoadFigures>('bench/_records-load.ts', flood);
+    await new Promise((resolve) => setTimeout(resolve, FLOOD_LEAD_SECONDS * 1000));
+    flooded.push(await runChild<ProbeRun>('bench/_gateway-probe.ts', probe));
+    const load = await flooding;
+    answered += load.ok;
+    refused += load.failed;
+  }
+  const seconds = ROUNDS * floodSeconds(slice);
+  return {
+    alone: figures(alone),
+    flooded: figures(flooded),
+    floodAnswered: answered / seconds,
+    floodRefused: refused / seconds,
+  } satisfies Fairness;
 }
 
 async function withPalisade<T>(flags: string[], body: (server: Child) => Promise<T>): Promise<T> {
@@ -178,14 +223,15 @@ function ratio(label: string, value: number, goal: string, met: boolean): void {
   console.log(`  ${label.padEnd(46)}${value.toFixed(2).padStart(8)}   ${verdict} goal ${goal}`);
 }
 
-function fairnessRows(name: string, f: Fairness, seconds: number): void {
+function fairnessRows(name: string, f: Fairness): void {
   const row = (label: string, p: ProbeFigures) =>
-    console.log(`  ${label.padEnd(46)}${ms(p.p50Ms)}${ms(p.p99Ms)}${String(p.failed).padStart(8)}`);
+    console.log(
+      `  ${label.padEnd(46)}${ms(p.p50Ms)}${ms(p.p90Ms)}${ms(p.p99Ms)}${String(p.failed).padStart(8)}`,
+    );
   row(`B alone, ${name}`, f.alone);
   row(`B while A floods, ${name}`, f.flooded);
-  const total = floodSeconds(seconds);
   console.log(
-    `    A's flood: ${rps(f.flood.ok / total)} answered/s, ${rps(f.flood.failed / total)} refused/s`,
+    `    A's flood: ${rps(f.floodAnswered)} answered/s, ${rps(f.floodRefused)} refused/s`,
   );
 }
 
@@ -256,10 +302,10 @@ export async function run(args: string[]): Promise<void> {
   else throughput('Palisade GET /v1/usage, JWT access token', jwt);
 
   console.log(
-    `\n  ${'tenant B, GET /v1/collections'.padEnd(46)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'failed'.padStart(8)}`,
+    `\n  ${'tenant B, GET /v1/collections'.padEnd(46)}${'p50 ms'.padStart(9)}${'p90 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'failed'.padStart(8)}`,
   );
-  fairnessRows('A limited to 500/s', limited, options.durationSeconds);
-  fairnessRows('no request limits', unlimited, options.durationSeconds);
+  fairnessRows('A limited to 500/s', limited);
+  fairnessRows('no request limits', unlimited);
 
   console.log('');
   const keyRatio = apiKey.requestsPerSecond / bareGet.requestsPerSecond;
