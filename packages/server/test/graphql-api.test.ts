@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { uuid7 } from '../src/ids/index.ts';
 import { ADMIN_TOKEN, PEOPLE_SCHEMA, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 import { codesOf, gql } from './support/graphql.ts';
@@ -333,6 +334,16 @@ describe('GraphQL limits', () => {
     assert.deepEqual(codesOf(many), ['PALISADE_GRAPHQL_TOO_COSTLY']);
     assert.match(many.body.errors[0].message, /costs 101, over the limit of 100/);
     assert.equal(await count(), before);
+    const deletes = Array.from(
+      { length: 101 },
+      (_, i) => `d${i}: deleteRecord(collection: "people", id: "${uuid7()}")`,
+    );
+    const scalarMutations = await gql(api, key, `mutation { ${deletes.join(' ')} }`);
+    assert.deepEqual(
+      codesOf(scalarMutations),
+      ['PALISADE_GRAPHQL_TOO_COSTLY'],
+      'a scalar answer does not make a write free',
+    );
     const page = await gql(
       api,
       key,

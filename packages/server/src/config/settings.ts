@@ -588,7 +588,7 @@ export const SETTINGS = {
     env: 'PALISADE_GRAPHQL_COST_MAX',
     type: 'integer',
     minimum: 1,
-    doc: 'Highest cost a GraphQL operation may have: each object it selects counts 1, times the size of the lists around it.',
+    doc: 'Highest cost a GraphQL operation may have: each field that reads or writes and each object it selects counts 1, times the size of the lists around it.',
   },
   graphqlQueryMaxLength: {
     flag: 'graphql-query-max-length',

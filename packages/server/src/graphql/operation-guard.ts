@@ -35,9 +35,9 @@ interface Measure {
  * must be within the limits. A refused operation runs no resolver, so a mutation is never
  * half done for lack of a permission. Fields under `@skip`/`@include` count as selected.
  *
- * Cost: each object a field answers counts 1, scalars 0, and a field that repeats its
- * selection (a page's `limit`, a range's `end - start`) multiplies the cost of what it
- * selects. Introspection (`__schema`, `__type`) takes `graphql:introspect` and counts neither
+ * Cost: each field that acts (reads or writes the store) and each object a field answers
+ * counts 1, scalar properties 0, and a field that repeats its selection (a page's `limit`, a
+ * range's `end - start`) multiplies the cost of what it selects. Introspection (`__schema`, `__type`) takes `graphql:introspect` and counts neither
  * depth nor cost; `__typename` is free.
  */
 export async function guardOperation(
@@ -125,7 +125,7 @@ export async function guardOperation(
         const size = 'size' in rule && rule.size !== undefined ? rule.size(args, limits) : 1;
         inner = {
           depth: below.depth + 1,
-          cost: size * ((isObjectType(named) ? 1 : 0) + below.cost),
+          cost: size * ((isObjectType(named) || !('property' in rule) ? 1 : 0) + below.cost),
         };
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         const condition = selection.typeCondition?.name.value;
