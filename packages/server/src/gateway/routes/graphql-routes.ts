@@ -48,7 +48,7 @@ export function graphqlRoutes(
     config: { auth: 'tenant' },
     schema: {
       summary:
-        'Run a GraphQL query or mutation over collections, records and the ledger (Apollo automatic persisted queries supported)',
+        'Run a GraphQL query or mutation over collections, records, the ledger, users and OAuth clients (Apollo automatic persisted queries supported)',
       tags: ['graphql'],
       body: {
         type: 'object',
