@@ -22,8 +22,8 @@ export interface IdentityOptions {
   /** The public base URL (no trailing slash), read when first needed. */
   readonly publicUrl: () => string;
   readonly roles: RoleCheck;
-  /** Checks users' passwords; without it the issuer signs in no users. */
-  readonly signIn?: SignInVerifier | undefined;
+  /** Checks users' passwords (the users capability). */
+  readonly signIn: SignInVerifier;
   readonly lifetimes: IssuerLifetimes;
   /** How long issuers, keys and revocations are trusted without asking the store again. */
   readonly cacheTtlMs: number;

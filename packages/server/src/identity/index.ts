@@ -3,7 +3,7 @@ export { looksLikeJwt } from './access-token-verifier.ts';
 export type { ClientView, NewClient, RoleCheck } from './client-service.ts';
 export { type IdentityOptions, IdentityService } from './identity-service.ts';
 export type { InteractionForm } from './interactions.ts';
-export { IssuerKeys, SIGNING_ALGORITHMS, type SigningAlgorithm } from './issuer-keys.ts';
+export { resealIssuerKeys, SIGNING_ALGORITHMS, type SigningAlgorithm } from './issuer-keys.ts';
 export type { IssuerAccount, SignInVerifier } from './sign-in.ts';
 export type { TenantIssuer } from './tenant-issuers.ts';
 export type { IssuerLifetimes } from './tenant-provider.ts';

@@ -24,9 +24,9 @@ function send(res: ServerResponse, status: number, body: string): void {
 }
 
 export class InteractionPages {
-  readonly #signIn: SignInVerifier | undefined;
+  readonly #signIn: SignInVerifier;
 
-  constructor(signIn: SignInVerifier | undefined) {
+  constructor(signIn: SignInVerifier) {
     this.#signIn = signIn;
   }
 
@@ -103,10 +103,6 @@ export class InteractionPages {
     form: InteractionForm,
     res: ServerResponse,
   ): Promise<string | undefined> {
-    if (this.#signIn === undefined) {
-      send(res, 503, messagePage('Sign-in unavailable', 'This server signs in no users.'));
-      return undefined;
-    }
     try {
       const user = await this.#signIn.signIn(
         issuer.tenant,

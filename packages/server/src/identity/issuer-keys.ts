@@ -175,3 +175,24 @@ export class IssuerKeys {
     return { signing: [...active, ...retired], cookieKeys };
   }
 }
+
+/**
+ * Re-seals every tenant issuer's private keys from one master key to another (master key
+ * rotation, offline). Idempotent: keys already sealed under `to` are skipped.
+ */
+export async function resealIssuerKeys(
+  store: ControlPlaneIdentityStore,
+  from: Kms,
+  to: Kms,
+): Promise<number> {
+  let resealed = 0;
+  for (const row of await store.listAllKeys()) {
+    if (to.isCurrent(row.sealedPrivate)) continue;
+    const context = sealContext(row.tenantId, row.kid);
+    const secret = await from.open(context, row.sealedPrivate);
+    await store.replaceSealedKey(row.tenantId, row.kid, await to.seal(context, secret));
+    secret.fill(0);
+    resealed++;
+  }
+  return resealed;
+}

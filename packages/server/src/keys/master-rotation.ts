@@ -12,6 +12,7 @@ import { copyFile, rename } from 'node:fs/promises';
 import { LocalKms, loadMasterKey, MasterKey, rotateMasterKey } from '@palisade/crypto';
 import { GroupCommitter } from '../commit/index.ts';
 import type { Settings } from '../config/index.ts';
+import { resealIssuerKeys } from '../identity/index.ts';
 import { sealBatch } from '../ledger/index.ts';
 import { openStores } from '../store/index.ts';
 import { masterKeyFile, openPlatformKms } from './master-key-source.ts';
@@ -77,6 +78,8 @@ export async function rotatePlatformMasterKey(
       });
     }
     await committer.drain();
+    // Tenant issuers' signing keys are sealed by the master key too.
+    await resealIssuerKeys(stores.controlPlane.identity, from, to);
     let keyFile = newFile;
     let previousKeyFile: string | undefined;
     if (newFile !== undefined && ownsFile && options.newKeyFile === undefined) {

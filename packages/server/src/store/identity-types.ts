@@ -83,6 +83,9 @@ export interface ControlPlaneIdentityStore {
   /** The tenant's keys, oldest first. */
   listKeys(tenantId: string): Promise<IssuerKeyRow[]>;
   retireKey(tenantId: string, kid: string, at: string): Promise<void>;
+  /** Every tenant's keys, for a master key rotation. */
+  listAllKeys(): Promise<IssuerKeyRow[]>;
+  replaceSealedKey(tenantId: string, kid: string, sealedPrivate: Uint8Array): Promise<void>;
 
   upsertArtifact(tenantId: string, artifact: OidcArtifact): Promise<void>;
   /** The live (unexpired) artifact; `by` looks it up by id, uid or user code. */

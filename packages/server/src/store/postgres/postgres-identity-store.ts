@@ -34,6 +34,7 @@ interface ArtifactPgRow {
 
 const CLIENT_COLUMNS =
   'id, tenant_id, name, kind, secret_hash, redirect_uris, roles, token_algorithm, created_at';
+const KEY_COLUMNS = 'tenant_id, kid, use, alg, public_jwk, sealed_private, created_at, retired_at';
 const ARTIFACT_COLUMNS = 'model, id, payload, grant_id, user_code, uid, client_id, expires_at';
 const LOOKUP_COLUMN = { id: 'id', uid: 'uid', userCode: 'user_code' } as const;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -51,6 +52,30 @@ function toClient(row: ClientPgRow): OAuthClientRow {
     roles: row.roles,
     tokenAlgorithm: row.token_algorithm,
     createdAt: row.created_at.toISOString(),
+  };
+}
+
+interface KeyPgRow {
+  tenant_id: string;
+  kid: string;
+  use: 'sig' | 'cookie';
+  alg: string;
+  public_jwk: string;
+  sealed_private: Buffer;
+  created_at: Date;
+  retired_at: Date | null;
+}
+
+function toKey(row: KeyPgRow): IssuerKeyRow {
+  return {
+    tenantId: row.tenant_id,
+    kid: row.kid,
+    use: row.use,
+    alg: row.alg,
+    publicJwk: row.public_jwk,
+    sealedPrivate: new Uint8Array(row.sealed_private),
+    createdAt: row.created_at.toISOString(),
+    retiredAt: row.retired_at?.toISOString() ?? null,
   };
 }
 
@@ -179,30 +204,25 @@ export class PgIdentityStore implements ControlPlaneIdentityStore {
   }
 
   async listKeys(tenantId: string): Promise<IssuerKeyRow[]> {
-    const result = await this.#pool.query<{
-      tenant_id: string;
-      kid: string;
-      use: 'sig' | 'cookie';
-      alg: string;
-      public_jwk: string;
-      sealed_private: Buffer;
-      created_at: Date;
-      retired_at: Date | null;
-    }>(
-      `SELECT tenant_id, kid, use, alg, public_jwk, sealed_private, created_at, retired_at
-       FROM oidc_keys WHERE tenant_id = $1 ORDER BY created_at, kid`,
+    const result = await this.#pool.query<KeyPgRow>(
+      `SELECT ${KEY_COLUMNS} FROM oidc_keys WHERE tenant_id = $1 ORDER BY created_at, kid`,
       [tenantId],
     );
-    return result.rows.map((row) => ({
-      tenantId: row.tenant_id,
-      kid: row.kid,
-      use: row.use,
-      alg: row.alg,
-      publicJwk: row.public_jwk,
-      sealedPrivate: new Uint8Array(row.sealed_private),
-      createdAt: row.created_at.toISOString(),
-      retiredAt: row.retired_at?.toISOString() ?? null,
-    }));
+    return result.rows.map(toKey);
+  }
+
+  async listAllKeys(): Promise<IssuerKeyRow[]> {
+    const result = await this.#pool.query<KeyPgRow>(
+      `SELECT ${KEY_COLUMNS} FROM oidc_keys ORDER BY tenant_id, created_at, kid`,
+    );
+    return result.rows.map(toKey);
+  }
+
+  async replaceSealedKey(tenantId: string, kid: string, sealedPrivate: Uint8Array): Promise<void> {
+    await this.#pool.query(
+      'UPDATE oidc_keys SET sealed_private = $1 WHERE tenant_id = $2 AND kid = $3',
+      [Buffer.from(sealedPrivate), tenantId, kid],
+    );
   }
 
   async retireKey(tenantId: string, kid: string, at: string): Promise<void> {

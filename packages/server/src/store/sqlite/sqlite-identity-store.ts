@@ -45,6 +45,7 @@ interface ArtifactDbRow {
 
 const CLIENT_COLUMNS =
   'id, tenant_id, name, kind, secret_hash, redirect_uris, roles, token_algorithm, created_at';
+const KEY_COLUMNS = 'tenant_id, kid, use, alg, public_jwk, sealed_private, created_at, retired_at';
 const ARTIFACT_COLUMNS = 'model, id, payload, grant_id, user_code, uid, client_id, expires_at';
 const LOOKUP_COLUMN = { id: 'id', uid: 'uid', userCode: 'user_code' } as const;
 
@@ -59,6 +60,19 @@ function toClient(row: ClientDbRow): OAuthClientRow {
     roles: JSON.parse(row.roles) as string[],
     tokenAlgorithm: row.token_algorithm,
     createdAt: row.created_at,
+  };
+}
+
+function toKey(row: KeyDbRow): IssuerKeyRow {
+  return {
+    tenantId: row.tenant_id,
+    kid: row.kid,
+    use: row.use,
+    alg: row.alg,
+    publicJwk: row.public_jwk,
+    sealedPrivate: new Uint8Array(row.sealed_private),
+    createdAt: row.created_at,
+    retiredAt: row.retired_at,
   };
 }
 
@@ -188,19 +202,24 @@ export class SqliteIdentityStore implements ControlPlaneIdentityStore {
 
   async listKeys(tenantId: string): Promise<IssuerKeyRow[]> {
     const rows = this.#sql(
-      `SELECT tenant_id, kid, use, alg, public_jwk, sealed_private, created_at, retired_at
-       FROM oidc_keys WHERE tenant_id = ? ORDER BY created_at, kid`,
+      `SELECT ${KEY_COLUMNS} FROM oidc_keys WHERE tenant_id = ? ORDER BY created_at, kid`,
     ).all(tenantId) as unknown as KeyDbRow[];
-    return rows.map((row) => ({
-      tenantId: row.tenant_id,
-      kid: row.kid,
-      use: row.use,
-      alg: row.alg,
-      publicJwk: row.public_jwk,
-      sealedPrivate: new Uint8Array(row.sealed_private),
-      createdAt: row.created_at,
-      retiredAt: row.retired_at,
-    }));
+    return rows.map(toKey);
+  }
+
+  async listAllKeys(): Promise<IssuerKeyRow[]> {
+    const rows = this.#sql(
+      `SELECT ${KEY_COLUMNS} FROM oidc_keys ORDER BY tenant_id, created_at, kid`,
+    ).all() as unknown as KeyDbRow[];
+    return rows.map(toKey);
+  }
+
+  async replaceSealedKey(tenantId: string, kid: string, sealedPrivate: Uint8Array): Promise<void> {
+    this.#sql('UPDATE oidc_keys SET sealed_private = ? WHERE tenant_id = ? AND kid = ?').run(
+      sealedPrivate,
+      tenantId,
+      kid,
+    );
   }
 
   async retireKey(tenantId: string, kid: string, at: string): Promise<void> {
