@@ -167,6 +167,26 @@ for (const backend of backendNames()) {
       ]);
     });
 
+    test('a principal is a member of its custom roles too', async () => {
+      await api.call('PUT', '/v1/roles/auditor', tenant.key, {
+        permissions: ['collections:read', 'records:read'],
+      });
+      const auditor = await keyWith(api, tenant.id, ['auditor']);
+      await api.call('PUT', '/v1/policies', tenant.key, {
+        policies: `permit (principal, action, resource);
+forbid (principal in Palisade::Role::"auditor", action, resource is Palisade::Record)
+when { resource.collection == "payroll" };`,
+      });
+      assert.equal((await api.call('GET', '/v1/collections/people/records', auditor)).status, 200);
+      assert.equal((await api.call('GET', '/v1/collections/payroll/records', auditor)).status, 403);
+      assert.equal(
+        (await api.call('GET', '/v1/collections/payroll/records', tenant.key)).status,
+        200,
+        'the owner is no auditor',
+      );
+      await api.call('DELETE', '/v1/policies', tenant.key);
+    });
+
     test("device policies see the device's name, type and labels", async () => {
       const vault = await api.call('POST', '/v1/devices', tenant.key, {
         name: 'vault-door',
