@@ -2,7 +2,7 @@
  * PUBACK means durable: MQTT.js publishers send QoS 1 telemetry at full speed (a window of
  * unacknowledged messages each) to a real `palisade start` process, which is SIGKILLed once
  * enough PUBACKs came back. After a restart on the same stores, every acknowledged message
- * is a stored point and a ledger entry of its own.
+ * is a stored point and a ledger entry of its own. Over TCP and over WebSocket.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -25,6 +25,7 @@ const BASE_TS = Date.now() - 3_600_000;
 interface Server {
   readonly url: string;
   readonly mqtt: string;
+  readonly mqttWs: string;
   readonly child: ChildProcess;
   readonly exited: Promise<unknown>;
 }
@@ -40,6 +41,8 @@ function startServer(settings: BackendFixture['settings']): Promise<Server> {
     '--listen',
     '127.0.0.1:0',
     '--mqtt',
+    '127.0.0.1:0',
+    '--mqtt-ws',
     '127.0.0.1:0',
     '--page-size-max',
     '100000',
@@ -69,8 +72,8 @@ function startServer(settings: BackendFixture['settings']): Promise<Server> {
       if (line === undefined) return;
       clearTimeout(timer);
       child.stdout.off('data', onData).resume();
-      const log = JSON.parse(line) as { url: string; mqtt: string };
-      resolve({ url: log.url, mqtt: log.mqtt, child, exited });
+      const log = JSON.parse(line) as { url: string; mqtt: string; mqttWs: string };
+      resolve({ url: log.url, mqtt: log.mqtt, mqttWs: log.mqttWs, child, exited });
     };
     child.stdout.setEncoding('utf8').on('data', onData);
   });
@@ -118,81 +121,84 @@ async function publishFlat(client: MqttClient, writer: number, acked: Set<number
 
 for (const backend of backendNames()) {
   describe(`MQTT durability (${backend})`, () => {
-    it('every PUBACKed message is stored and ledgered after SIGKILL and restart', async () => {
-      const fixture = await openBackend(backend);
-      try {
-        let server = await startServer(fixture.settings);
-        const tenant = await http(server.url, 'POST', '/v1/platform/tenants', ADMIN_TOKEN, {
-          slug: 'durable',
-          name: 'durable',
-        });
-        const key = await http(
-          server.url,
-          'POST',
-          `/v1/platform/tenants/${tenant.id}/api-keys`,
-          ADMIN_TOKEN,
-          {
-            name: 'k',
-          },
-        );
-        const device = await http(server.url, 'POST', '/v1/devices', key.secret, { name: 'd' });
-        const acked = new Set<number>();
-        const clients = await Promise.all(
-          Array.from({ length: PUBLISHERS }, () =>
-            mqttClient(server.mqtt, { username: device.credentials.token }),
-          ),
-        );
-        const running = clients.map((client, writer) => publishFlat(client, writer, acked));
-        await new Promise<void>((resolve) => {
-          const check = setInterval(() => {
-            if (acked.size < ACKS_BEFORE_KILL) return;
-            clearInterval(check);
-            resolve();
-          }, 5);
-        });
-        server.child.kill('SIGKILL');
-        await server.exited;
-        const ackedAtKill = new Set(acked);
-        for (const client of clients) client.end(true);
-        await Promise.all(running);
-        assert.ok(ackedAtKill.size >= ACKS_BEFORE_KILL);
-
-        server = await startServer(fixture.settings);
+    for (const transport of ['tcp', 'websocket'] as const)
+      it(`over ${transport}, every PUBACKed message is stored and ledgered after SIGKILL and restart`, async () => {
+        const fixture = await openBackend(backend);
         try {
-          const points = await http(
+          let server = await startServer(fixture.settings);
+          const tenant = await http(server.url, 'POST', '/v1/platform/tenants', ADMIN_TOKEN, {
+            slug: 'durable',
+            name: 'durable',
+          });
+          const key = await http(
             server.url,
-            'GET',
-            `/v1/devices/${device.id}/telemetry?keys=seq&from=${BASE_TS}&to=${BASE_TS + 10_000_000}&limit=100000`,
-            key.secret,
+            'POST',
+            `/v1/platform/tenants/${tenant.id}/api-keys`,
+            ADMIN_TOKEN,
+            {
+              name: 'k',
+            },
           );
-          const stored = new Set<number>(points.seq.map((p: { value: number }) => p.value));
-          const lost = [...acked].filter((id) => !stored.has(id));
-          assert.deepEqual(lost, [], 'every acknowledged message is stored');
-          for (const p of points.seq as Array<{ ts: number; value: number }>)
-            assert.equal(p.ts, BASE_TS + p.value, 'no torn point');
-        } finally {
-          server.child.kill('SIGTERM');
+          const device = await http(server.url, 'POST', '/v1/devices', key.secret, { name: 'd' });
+          const acked = new Set<number>();
+          const clients = await Promise.all(
+            Array.from({ length: PUBLISHERS }, () =>
+              mqttClient(transport === 'tcp' ? server.mqtt : server.mqttWs, {
+                username: device.credentials.token,
+              }),
+            ),
+          );
+          const running = clients.map((client, writer) => publishFlat(client, writer, acked));
+          await new Promise<void>((resolve) => {
+            const check = setInterval(() => {
+              if (acked.size < ACKS_BEFORE_KILL) return;
+              clearInterval(check);
+              resolve();
+            }, 5);
+          });
+          server.child.kill('SIGKILL');
           await server.exited;
-        }
-        // The ledger, read from the stores directly (no HTTP route shape assumed).
-        const { openStores } = await import('../src/index.ts');
-        const stores = await openStores(fixture.settings);
-        try {
-          const t = await stores.controlPlane.getTenant(tenant.id);
-          const store = await stores.shards.get(t!.shard)!.tenant(tenant.id);
-          const head = await store.reader.ledgerHead();
-          const entries = await store.reader.ledgerEntries(0, head.nextSeq);
-          const mine = entries.filter((e) => e.resource === `telemetry/${device.id}`);
-          assert.ok(
-            mine.length >= acked.size,
-            `${mine.length} ledger entries for ${acked.size} PUBACKs`,
-          );
+          const ackedAtKill = new Set(acked);
+          for (const client of clients) client.end(true);
+          await Promise.all(running);
+          assert.ok(ackedAtKill.size >= ACKS_BEFORE_KILL);
+
+          server = await startServer(fixture.settings);
+          try {
+            const points = await http(
+              server.url,
+              'GET',
+              `/v1/devices/${device.id}/telemetry?keys=seq&from=${BASE_TS}&to=${BASE_TS + 10_000_000}&limit=100000`,
+              key.secret,
+            );
+            const stored = new Set<number>(points.seq.map((p: { value: number }) => p.value));
+            const lost = [...acked].filter((id) => !stored.has(id));
+            assert.deepEqual(lost, [], 'every acknowledged message is stored');
+            for (const p of points.seq as Array<{ ts: number; value: number }>)
+              assert.equal(p.ts, BASE_TS + p.value, 'no torn point');
+          } finally {
+            server.child.kill('SIGTERM');
+            await server.exited;
+          }
+          // The ledger, read from the stores directly (no HTTP route shape assumed).
+          const { openStores } = await import('../src/index.ts');
+          const stores = await openStores(fixture.settings);
+          try {
+            const t = await stores.controlPlane.getTenant(tenant.id);
+            const store = await stores.shards.get(t!.shard)!.tenant(tenant.id);
+            const head = await store.reader.ledgerHead();
+            const entries = await store.reader.ledgerEntries(0, head.nextSeq);
+            const mine = entries.filter((e) => e.resource === `telemetry/${device.id}`);
+            assert.ok(
+              mine.length >= acked.size,
+              `${mine.length} ledger entries for ${acked.size} PUBACKs`,
+            );
+          } finally {
+            await stores.close();
+          }
         } finally {
-          await stores.close();
+          await fixture.cleanup();
         }
-      } finally {
-        await fixture.cleanup();
-      }
-    });
+      });
   });
 }

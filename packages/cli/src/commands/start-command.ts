@@ -32,6 +32,8 @@ export async function startCommand(argv: string[]): Promise<number> {
     {
       url: platform.url,
       mqtt: platform.mqtt?.url,
+      mqttTls: platform.mqtt?.tlsUrl,
+      mqttWs: platform.mqtt?.wsUrl,
       data: settings.data,
       shards: platform.stores.shards.size,
     },
