@@ -128,7 +128,7 @@ class Listener implements MqttListener {
   /** Payloads this listener made, and the one client each may be forwarded to. */
   readonly #outgoing = new WeakMap<Buffer, Client>();
   readonly #servers: Array<Server | HttpServer> = [];
-  /** The TLS socket under a WebSocket stream, where a client certificate is read. */
+  /** The TCP or TLS socket under each WebSocket stream: a client certificate is read there. */
   readonly #transport = new WeakMap<Duplex, Socket>();
   readonly #deps: PublishDeps;
   #closed: Promise<void> | undefined;
