@@ -170,6 +170,9 @@ for (const backend of backendNames()) {
       }
       const view = await api.call('GET', `/v1/users/${user.id}`, key);
       assert.equal(view.body.active, true);
+      const malformed = await api.call('GET', '/t/acme/invite/not-a-token', undefined);
+      assert.equal(malformed.status, 404, 'a malformed token is just an unknown link');
+      assert.match(malformed.body, /unknown, used or expired/);
     });
 
     test('TOTP enrolled on the invitation page is then required; an admin reset removes it', async () => {
