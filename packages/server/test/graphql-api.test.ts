@@ -220,6 +220,9 @@ for (const backend of backendNames()) {
         assert.deepEqual(codesOf(reply), ['PALISADE_GRAPHQL_INVALID'], query.slice(0, 60));
         assert.equal(reply.body.data, undefined);
       }
+      const tokens = await gql(api, key, `{ ${'a: __typename '.repeat(700)}}`);
+      assert.equal(tokens.status, 400);
+      assert.match(tokens.body.errors[0].message, /more that 2000 tokens/);
       const located = await gql(api, key, '{ collections { nope } }');
       assert.deepEqual(located.body.errors[0].locations, [{ line: 1, column: 17 }]);
       const badVariable = await gql(api, key, CREATE, { data: 'not an object' });

@@ -597,6 +597,13 @@ export const SETTINGS = {
     minimum: 256,
     doc: 'Longest GraphQL query text, in characters.',
   },
+  graphqlQueryMaxTokens: {
+    flag: 'graphql-query-max-tokens',
+    env: 'PALISADE_GRAPHQL_QUERY_MAX_TOKENS',
+    type: 'integer',
+    minimum: 16,
+    doc: 'Most lexical tokens a GraphQL query may have; bounds the memory a parsed query holds in the document cache.',
+  },
   graphqlPersistedQueriesMax: {
     flag: 'graphql-persisted-queries-max',
     env: 'PALISADE_GRAPHQL_PERSISTED_QUERIES_MAX',
@@ -715,6 +722,7 @@ export interface Settings {
   graphqlDepthMax: number;
   graphqlCostMax: number;
   graphqlQueryMaxLength: number;
+  graphqlQueryMaxTokens: number;
   graphqlPersistedQueriesMax: number;
   hstsMaxAgeSeconds: number;
   corsMaxOrigins: number;
@@ -806,6 +814,7 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   graphqlDepthMax: 8,
   graphqlCostMax: 50_000,
   graphqlQueryMaxLength: 16_384,
+  graphqlQueryMaxTokens: 2000,
   graphqlPersistedQueriesMax: 4096,
   hstsMaxAgeSeconds: 31_536_000,
   corsMaxOrigins: 20,

@@ -17,8 +17,13 @@ import { recordResolvers } from './record-resolvers.ts';
 import { CollectionNameScalar, JSONObjectScalar } from './scalars.ts';
 import { CLIENT_TYPE_DEFS, TYPE_DEFS, USER_TYPE_DEFS } from './schema.ts';
 
-/** Query texts remembered as parsing, here and (with their validation) in mercurius's cache. */
-const DOCUMENT_CACHE_MAX = 1024;
+/**
+ * Query texts remembered as parsing, here and (with their validation) in mercurius's caches
+ * of valid and of invalid documents. A parsed query holds about 350 bytes per token, so the
+ * two caches hold at most 2 × 64 × `graphqlQueryMaxTokens` × 350 bytes (about 90 MB at the
+ * default of 2000 tokens) whatever a tenant sends.
+ */
+const DOCUMENT_CACHE_MAX = 64;
 
 /** A POST /v1/graphql body, as the route's JSON schema admits it. */
 export interface GraphqlRequest {
@@ -38,6 +43,8 @@ export interface GraphqlAnswer {
 
 export interface GraphqlOptions extends OperationLimits {
   readonly persistedQueriesMax: number;
+  /** Most tokens a query may have (`graphqlQueryMaxTokens`). */
+  readonly queryMaxTokens: number;
 }
 
 /**
@@ -48,11 +55,13 @@ export interface GraphqlOptions extends OperationLimits {
 export class GraphqlEndpoint {
   readonly #app: FastifyInstance;
   readonly #persisted: PersistedQueries;
+  readonly #maxTokens: number;
   readonly #parses = new Lru<true>(DOCUMENT_CACHE_MAX);
 
-  private constructor(app: FastifyInstance, persisted: PersistedQueries) {
+  private constructor(app: FastifyInstance, persisted: PersistedQueries, maxTokens: number) {
     this.#app = app;
     this.#persisted = persisted;
+    this.#maxTokens = maxTokens;
   }
 
   /** Registers mercurius on `app` (no routes of its own) with the Palisade schema. */
@@ -87,6 +96,7 @@ export class GraphqlEndpoint {
       routes: false,
       graphiql: false,
       cache: DOCUMENT_CACHE_MAX,
+      graphql: { parseOptions: { maxTokens: options.queryMaxTokens } },
       // Errors are formatted once, by the endpoint, for thrown and returned ones alike.
       errorFormatter: (execution) => ({ statusCode: 200, response: execution }),
     });
@@ -107,7 +117,11 @@ export class GraphqlEndpoint {
         options,
       );
     });
-    return new GraphqlEndpoint(app, new PersistedQueries(options.persistedQueriesMax));
+    return new GraphqlEndpoint(
+      app,
+      new PersistedQueries(options.persistedQueriesMax),
+      options.queryMaxTokens,
+    );
   }
 
   /** Runs one request for a verified tenant principal; never throws. */
@@ -180,7 +194,7 @@ export class GraphqlEndpoint {
   #parsed(query: string): string {
     if (this.#parses.get(query) !== undefined) return query;
     try {
-      parse(query, { noLocation: true });
+      parse(query, { noLocation: true, maxTokens: this.#maxTokens });
     } catch (error) {
       if (error instanceof GraphQLError) throw error;
       throw new PalisadeError(

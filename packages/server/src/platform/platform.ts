@@ -306,6 +306,7 @@ export async function startPlatform(
         costMax: settings.graphqlCostMax,
         pageSizeMax: settings.pageSizeMax,
         queryMaxLength: settings.graphqlQueryMaxLength,
+        queryMaxTokens: settings.graphqlQueryMaxTokens,
         persistedQueriesMax: settings.graphqlPersistedQueriesMax,
       },
       probes: { ready: () => stores.controlPlane.ping() },
