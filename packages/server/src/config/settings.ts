@@ -815,7 +815,7 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   graphqlCostMax: 50_000,
   graphqlQueryMaxLength: 16_384,
   graphqlQueryMaxTokens: 2000,
-  graphqlPersistedQueriesMax: 4096,
+  graphqlPersistedQueriesMax: 1024,
   hstsMaxAgeSeconds: 31_536_000,
   corsMaxOrigins: 20,
   corsMaxAgeSeconds: 600,
