@@ -3,9 +3,11 @@
  * the tenant and must be exactly that tenant's issuer; the signature must verify with that
  * tenant's own keys under an allow-listed algorithm (never `none` or an HMAC); the audience
  * must be the tenant API; revoked tokens, grants and clients are refused. Every refusal has
- * its own error code. Issuers, keys and revocations are cached, so a valid token costs one
- * signature check and no query.
+ * its own error code. Issuers, keys and revocations are cached, and so is a token whose
+ * signature verified (by its SHA-256, until it expires): a token used again costs a hash and
+ * three lookups, while expiry, revocation and the tenant's status are checked every time.
  */
+import { hash } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify } from 'jose';
 import { type ErrorCode, PalisadeError } from '../errors/index.ts';
 import type { Actor, Tenant } from '../tenancy/index.ts';
@@ -23,6 +25,20 @@ export interface VerifiedAccessToken {
   readonly claims: Readonly<Record<string, unknown>>;
 }
 
+/** A token whose signature and claims verified, as the cache keeps it. */
+interface SignedToken {
+  readonly slug: string;
+  readonly claims: Readonly<Record<string, unknown>>;
+  readonly expiresAt: number;
+  readonly jti: string;
+  readonly clientId: string;
+  readonly grantId: string | undefined;
+  readonly roles: readonly string[];
+  readonly actor: Actor;
+}
+
+/** Upper bound of cached verified tokens, so memory stays bounded under any load. */
+const VERIFIED_CACHE_MAX = 10_000;
 /** Seconds of clock difference tolerated on `exp`, `nbf` and `iat`. */
 const CLOCK_TOLERANCE_S = 5;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
@@ -48,7 +64,51 @@ export class AccessTokenVerifier {
     this.#revocations = revocations;
   }
 
+  readonly #verified = new Map<string, SignedToken>();
+
+  /** Forgets verified tokens (their tenant or keys changed). */
+  invalidate(): void {
+    this.#verified.clear();
+  }
+
   async verify(token: string): Promise<VerifiedAccessToken> {
+    const digest = hash('sha256', token, 'base64url');
+    let signed = this.#verified.get(digest);
+    if (signed === undefined) {
+      signed = await this.#verifySignature(token);
+      if (this.#verified.size >= VERIFIED_CACHE_MAX) this.#verified.clear();
+      this.#verified.set(digest, signed);
+    }
+    if (signed.expiresAt + CLOCK_TOLERANCE_S * 1000 <= Date.now()) {
+      this.#verified.delete(digest);
+      refuse('PALISADE_TOKEN_EXPIRED', 'the token has expired; get a new one');
+    }
+    const tenant = (await this.#issuers.get(signed.slug))?.tenant;
+    if (tenant === undefined || tenant.status === 'deleted') throw this.#unknownIssuer();
+    if (tenant.status === 'suspended') {
+      refuse(
+        'PALISADE_TENANT_SUSPENDED',
+        `tenant ${tenant.slug} is suspended; ask the platform admin to resume it`,
+      );
+    }
+    const revoked = await this.#revocations.revoked(tenant.id, signed);
+    if (revoked !== undefined) {
+      refuse(
+        'PALISADE_TOKEN_REVOKED',
+        `the token's ${revoked === 'jti' ? 'token' : revoked} was revoked; get a new token`,
+      );
+    }
+    return { tenant, actor: signed.actor, roles: signed.roles, claims: signed.claims };
+  }
+
+  #unknownIssuer(): PalisadeError {
+    return new PalisadeError(
+      'PALISADE_TOKEN_ISSUER_UNKNOWN',
+      `the token's issuer is no tenant of this platform; get a token from ${this.#urls.issuer('<slug>')}`,
+    );
+  }
+
+  async #verifySignature(token: string): Promise<SignedToken> {
     let alg: unknown;
     let iss: unknown;
     try {
@@ -65,13 +125,8 @@ export class AccessTokenVerifier {
     }
     const slug = typeof iss === 'string' ? this.#urls.slugOf(iss) : undefined;
     const issuer = slug === undefined ? undefined : await this.#issuers.get(slug);
-    if (issuer === undefined || issuer.tenant.status === 'deleted') {
-      refuse(
-        'PALISADE_TOKEN_ISSUER_UNKNOWN',
-        `the token's issuer is no tenant of this platform; get a token from ${this.#urls.issuer('<slug>')}`,
-      );
-    }
-    const { tenant } = issuer;
+    if (slug === undefined || issuer === undefined || issuer.tenant.status === 'deleted')
+      throw this.#unknownIssuer();
     let payload: Record<string, unknown>;
     try {
       ({ payload } = await jwtVerify(
@@ -84,7 +139,7 @@ export class AccessTokenVerifier {
         },
         {
           algorithms: [alg as string],
-          issuer: this.#urls.issuer(tenant.slug),
+          issuer: this.#urls.issuer(slug),
           audience: this.#urls.audience,
           typ: 'at+jwt',
           requiredClaims: ['exp', 'iat', 'jti', 'client_id', 'sub'],
@@ -92,35 +147,26 @@ export class AccessTokenVerifier {
         },
       ));
     } catch (error) {
-      throw refusal(error, tenant.slug);
-    }
-    if (tenant.status === 'suspended') {
-      refuse(
-        'PALISADE_TENANT_SUSPENDED',
-        `tenant ${tenant.slug} is suspended; ask the platform admin to resume it`,
-      );
+      throw refusal(error, slug);
     }
     const grantId = typeof payload.gid === 'string' ? payload.gid : undefined;
     const clientId = String(payload.client_id);
-    const revoked = await this.#revocations.revoked(tenant.id, {
-      jti: String(payload.jti),
-      clientId,
-      ...(grantId === undefined ? {} : { grantId }),
-    });
-    if (revoked !== undefined) {
-      refuse(
-        'PALISADE_TOKEN_REVOKED',
-        `the token's ${revoked === 'jti' ? 'token' : revoked} was revoked; get a new token`,
-      );
-    }
     const roles = Array.isArray(payload.roles)
       ? payload.roles.filter((role): role is string => typeof role === 'string')
       : [];
-    const actor: Actor =
-      grantId === undefined
-        ? { kind: 'service-client', id: `service-client:${clientId}` }
-        : { kind: 'user', id: `user:${String(payload.sub)}` };
-    return { tenant, actor, roles, claims: payload };
+    return {
+      slug,
+      claims: payload,
+      expiresAt: Number(payload.exp) * 1000,
+      jti: String(payload.jti),
+      clientId,
+      grantId,
+      roles,
+      actor:
+        grantId === undefined
+          ? { kind: 'service-client', id: `service-client:${clientId}` }
+          : { kind: 'user', id: `user:${String(payload.sub)}` },
+    };
   }
 }
 

@@ -91,5 +91,6 @@ export class IdentityService {
   invalidate(): void {
     this.#directory.invalidate();
     this.issuers.invalidate();
+    this.tokens.invalidate();
   }
 }

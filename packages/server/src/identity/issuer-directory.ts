@@ -1,4 +1,4 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { type CryptoKey, importJWK } from 'jose';
 import type { ControlPlaneIdentityStore } from '../store/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
 import type { IssuerKeys } from './issuer-keys.ts';
@@ -6,7 +6,7 @@ import type { IssuerKeys } from './issuer-keys.ts';
 /** A tenant issuer as the gateway verifies its tokens: the tenant and its public keys by kid. */
 export interface IssuerEntry {
   readonly tenant: Tenant;
-  readonly keys: ReadonlyMap<string, { readonly alg: string; readonly key: KeyObject }>;
+  readonly keys: ReadonlyMap<string, { readonly alg: string; readonly key: CryptoKey }>;
 }
 
 interface Cached {
@@ -59,13 +59,10 @@ export class IssuerDirectory {
   async #load(slug: string): Promise<IssuerEntry | undefined> {
     const tenant = await this.#store.tenantBySlug(slug);
     if (tenant === undefined) return undefined;
-    const keys = new Map<string, { alg: string; key: KeyObject }>();
-    for (const jwk of await this.#keys.published(tenant.id)) {
-      keys.set(jwk.kid, {
-        alg: jwk.alg,
-        key: createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' }),
-      });
-    }
+    // Imported once as WebCrypto keys: jose would otherwise convert a KeyObject per request.
+    const keys = new Map<string, { alg: string; key: CryptoKey }>();
+    for (const jwk of await this.#keys.published(tenant.id))
+      keys.set(jwk.kid, { alg: jwk.alg, key: (await importJWK(jwk, jwk.alg)) as CryptoKey });
     return { tenant, keys };
   }
 }

@@ -29,7 +29,11 @@ export class RevocationList {
   /** The first of the token's jti, grant and client that is revoked, if any. */
   async revoked(
     tenantId: string,
-    token: { readonly jti: string; readonly grantId?: string; readonly clientId: string },
+    token: {
+      readonly jti: string;
+      readonly grantId: string | undefined;
+      readonly clientId: string;
+    },
   ): Promise<RevocationKind | undefined> {
     const names = await this.#names(tenantId);
     if (names.size === 0) return undefined;
