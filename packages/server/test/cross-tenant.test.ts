@@ -21,6 +21,9 @@ interface Victim extends DeviceVictim {
 
 type Attack = (api: TestApi, attackerKey: string, victim: Victim) => Promise<Reply>;
 
+/** The device type tenant A has edge rules for. */
+const VICTIM_TYPE = 'victim-sensor';
+
 /** The browser origin on tenant A's CORS allow-list. */
 const VICTIM_ORIGIN = 'https://victim.example';
 
@@ -420,6 +423,39 @@ const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack
     expect: 204,
     attack: (api, key) => api.call('POST', '/v1/issuer/keys/rotate', key),
   },
+  'get /v1/edge-rules': {
+    expect: 200,
+    attack: async (api, key) => {
+      const reply = await api.call('GET', '/v1/edge-rules', key);
+      assert.deepEqual(reply.body.items, [], "B lists no rule set of A's");
+      return reply;
+    },
+  },
+  'get /v1/edge-rules/{deviceType}': {
+    expect: 404,
+    attack: (api, key) => api.call('GET', `/v1/edge-rules/${VICTIM_TYPE}`, key),
+  },
+  'put /v1/edge-rules/{deviceType}': {
+    expect: 200,
+    attack: (api, key) =>
+      api.call('PUT', `/v1/edge-rules/${VICTIM_TYPE}`, key, {
+        rules: [{ kind: 'filter', drop: ['temperature'] }],
+      }),
+  },
+  'delete /v1/edge-rules/{deviceType}': {
+    expect: 204,
+    attack: (api, key) => api.call('DELETE', `/v1/edge-rules/${VICTIM_TYPE}`, key),
+  },
+  // edge-rules.test.ts: B's node pulls B's rules only, never A's.
+  'get /v1/edge/rules': {
+    expect: 401,
+    attack: (api, key) => api.call('GET', '/v1/edge/rules', key),
+  },
+  // edge-rpc.test.ts: B's node never receives A's requests nor answers them.
+  'post /v1/edge/rpc': {
+    expect: 401,
+    attack: (api, key) => api.call('POST', '/v1/edge/rpc', key, { responses: [], received: [], waitMs: 0 }),
+  },
   'get /healthz': { expect: 200, attack: (api, key) => api.call('GET', '/healthz', key) },
   'get /readyz': { expect: 200, attack: (api, key) => api.call('GET', '/readyz', key) },
   'get /metrics': { expect: 200, attack: (api, key) => api.call('GET', '/metrics', key) },
@@ -461,11 +497,13 @@ async function snapshot(api: TestApi, key: string, tenantId: string): Promise<un
   const clients = await api.call('GET', '/v1/clients', key);
   const issuerKeys = await api.call('GET', '/t/victim/jwks', undefined);
   const devices = await api.call('GET', '/v1/devices', key);
+  const edgeRules = await api.call('GET', '/v1/edge-rules', key);
   const deviceCas = await api.call('GET', '/v1/device-cas', key);
   const users = await api.call('GET', '/v1/users', key);
   const roles = await api.call('GET', '/v1/roles', key);
   const policies = await api.call('GET', '/v1/policies', key);
   return {
+    edgeRules: edgeRules.body,
     roles: roles.body,
     policies: policies.body,
     devices: devices.body,
@@ -514,6 +552,9 @@ for (const backend of backendNames()) {
         name: 'Ada app',
         kind: 'service',
         roles: ['owner'],
+      });
+      await api.call('PUT', `/v1/edge-rules/${VICTIM_TYPE}`, a.key, {
+        rules: [{ kind: 'alert', name: 'hot', key: 'temperature', above: 80 }],
       });
       victim = {
         clientId: client.body.id,

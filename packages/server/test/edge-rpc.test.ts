@@ -34,7 +34,8 @@ const exchange = (
   credential: string,
   waitMs: number,
   responses: { requestId: string; deviceId: string; response: unknown }[] = [],
-): Promise<Reply> => api.call('POST', '/v1/edge/rpc', credential, { responses, waitMs });
+  received: string[] = [],
+): Promise<Reply> => api.call('POST', '/v1/edge/rpc', credential, { responses, received, waitMs });
 
 /** Polls until the node receives at least one request (each poll waits on the platform). */
 async function nextRequests(api: TestApi, credential: string): Promise<Request[]> {
@@ -54,7 +55,7 @@ for (const backend of backendNames()) {
     let direct: string;
 
     before(async () => {
-      api = await TestApi.start(backend);
+      api = await TestApi.start(backend, { edgeRpcAckWaitMs: '300' });
       const ta = await api.tenant('ada');
       const tb = await api.tenant('bob');
       a = { key: ta.key, node: await enrolledNode(api, ta.key, 'ada-gw') };
@@ -113,6 +114,24 @@ for (const backend of backendNames()) {
       const answered = await api.call('GET', `/v1/devices/${behind}/rpc/${queued.body.id}`, a.key);
       assert.equal(answered.body.status, 'succeeded');
       assert.equal(answered.body.response, 'ok');
+    });
+
+    test('a request whose poll answer never reached the node is handed out again', async () => {
+      const queued = await api.call('POST', `/v1/devices/${behind}/rpc`, a.key, {
+        method: 'lost',
+        persistent: true,
+        timeoutMs: 60_000,
+      });
+      const [lost] = await nextRequests(api, a.node.credential);
+      assert.equal(lost?.requestId, queued.body.id);
+      const [again] = await nextRequests(api, a.node.credential);
+      assert.equal(again?.requestId, queued.body.id, 'not confirmed, so not sent');
+      await exchange(api, a.node.credential, 0, [], [queued.body.id]);
+      await exchange(api, a.node.credential, 0, [
+        { requestId: queued.body.id, deviceId: behind, response: 'found' },
+      ]);
+      const row = await api.call('GET', `/v1/devices/${behind}/rpc/${queued.body.id}`, a.key);
+      assert.equal(row.body.status, 'succeeded');
     });
 
     test('a request past its deadline is never handed to the node', async () => {

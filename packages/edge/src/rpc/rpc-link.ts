@@ -32,8 +32,9 @@ interface ExchangeReply {
 /**
  * Carries RPC between the platform and the relay over `POST /v1/edge/rpc`: a long poll
  * brings requests down (one poll after the other while the link is up, backing off with
- * jitter and Retry-After when it is not), and each answer a device gives goes up at once in
- * its own short exchange, so an answer never waits for a poll to end.
+ * jitter and Retry-After when it is not) and confirms, with the next call, the requests the
+ * last one brought; each answer a device gives goes up at once in its own short exchange,
+ * so an answer never waits for a poll to end.
  */
 export class RpcLink {
   readonly #relay: RpcRelay;
@@ -43,6 +44,8 @@ export class RpcLink {
   readonly #abort = new AbortController();
   #polling: Promise<void> = Promise.resolve();
   #sending: Promise<void> | undefined;
+  /** Ids of the requests the last poll brought, confirmed to the platform with the next call. */
+  #received: string[] = [];
   #stopped = false;
 
   constructor(
@@ -58,12 +61,21 @@ export class RpcLink {
   }
 
   async #exchange(answers: readonly RpcAnswer[], waitMs: number): Promise<ExchangeReply> {
-    const reply = await callPlatform(this.#node, 'POST', '/v1/edge/rpc', {
-      body: { responses: answers, waitMs },
-      timeoutMs: waitMs + this.#settings.requestTimeoutMs,
-      signal: this.#abort.signal,
-    });
+    const received = this.#received;
+    this.#received = [];
+    let reply: Awaited<ReturnType<typeof callPlatform>>;
+    try {
+      reply = await callPlatform(this.#node, 'POST', '/v1/edge/rpc', {
+        body: { responses: answers, received, waitMs },
+        timeoutMs: waitMs + this.#settings.requestTimeoutMs,
+        signal: this.#abort.signal,
+      });
+    } catch (error) {
+      this.#received.push(...received);
+      throw error;
+    }
     const body = JSON.parse(reply.text) as ExchangeReply;
+    this.#received.push(...body.requests.map((r) => r.requestId));
     for (const r of body.results)
       if (r.outcome !== 'accepted') this.#events.refused?.(r.requestId, r.outcome);
     return body;

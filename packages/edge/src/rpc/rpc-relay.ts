@@ -37,11 +37,14 @@ export interface RpcRelayEvents {
  * The node's side of downstream RPC. Requests from the platform are held until their device
  * is connected and subscribed (then delivered once), and dropped at their deadline, the same
  * deadline the platform keeps. A device may answer only a request delivered to it and not
- * yet expired; answers wait here until the link takes them to the platform.
+ * yet expired; answers wait here until the link takes them to the platform. A request the
+ * platform hands out again (its confirmation was lost) is delivered to the device only once.
  */
 export class RpcRelay {
   readonly #held = new Map<string, EdgeRpcRequest>();
   readonly #delivered = new Map<string, EdgeRpcRequest>();
+  /** Answered or expired requests until their deadline, so a request handed out again is ignored. */
+  readonly #done = new Map<string, number>();
   #answers: RpcAnswer[] = [];
   #deliver: RpcDeliver = async () => false;
   readonly #events: RpcRelayEvents;
@@ -72,7 +75,8 @@ export class RpcRelay {
   /** Takes requests from the platform and tries to deliver them now. */
   async receive(requests: readonly EdgeRpcRequest[]): Promise<void> {
     for (const request of requests) {
-      if (this.#held.has(request.requestId) || this.#delivered.has(request.requestId)) continue;
+      const id = request.requestId;
+      if (this.#held.has(id) || this.#delivered.has(id) || this.#done.has(id)) continue;
       this.#held.set(request.requestId, request);
       this.#events.received?.(request);
     }
@@ -89,8 +93,10 @@ export class RpcRelay {
       for (const [id, request] of table)
         if (Date.parse(request.expiresAt) <= now) {
           table.delete(id);
+          this.#done.set(id, Date.parse(request.expiresAt));
           this.#events.expired?.(request, delivered);
         }
+    for (const [id, until] of this.#done) if (until <= now) this.#done.delete(id);
     for (const [id, request] of [...this.#held]) {
       const body = { method: request.method, params: request.params };
       if (!(await this.#deliver(request.deviceId, id, body))) continue;
@@ -105,6 +111,7 @@ export class RpcRelay {
     const request = this.#delivered.get(requestId);
     if (request === undefined || request.deviceId !== deviceId) return false;
     this.#delivered.delete(requestId);
+    this.#done.set(requestId, Date.parse(request.expiresAt));
     if (Date.parse(request.expiresAt) <= this.#now()) {
       this.#events.expired?.(request, true);
       return false;

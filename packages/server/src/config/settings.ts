@@ -408,6 +408,20 @@ export const SETTINGS = {
     minimum: 1,
     doc: 'Most messages one signed edge batch may carry (`POST /v1/edge/batches`).',
   },
+  edgeRpcWaitMaxMs: {
+    flag: 'edge-rpc-wait-max-ms',
+    env: 'PALISADE_EDGE_RPC_WAIT_MAX_MS',
+    type: 'integer',
+    minimum: 0,
+    doc: 'Longest an edge node may wait for RPC requests in one `POST /v1/edge/rpc` (long poll).',
+  },
+  edgeRpcAckWaitMs: {
+    flag: 'edge-rpc-ack-wait-ms',
+    env: 'PALISADE_EDGE_RPC_ACK_WAIT_MS',
+    type: 'integer',
+    minimum: 1,
+    doc: 'How long a request handed to an edge poll waits for the node to confirm it before it is queued again.',
+  },
   userInvitationTtlMs: {
     flag: 'user-invitation-ttl-ms',
     env: 'PALISADE_USER_INVITATION_TTL_MS',
@@ -695,6 +709,8 @@ export interface Settings {
   rpcTimeoutMaxMs: number;
   edgeEnrollmentTtlMs: number;
   edgeBatchMaxMessages: number;
+  edgeRpcWaitMaxMs: number;
+  edgeRpcAckWaitMs: number;
   userInvitationTtlMs: number;
   signInLockoutThreshold: number;
   signInLockoutBaseMs: number;
@@ -787,6 +803,8 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   rpcTimeoutMaxMs: 604_800_000,
   edgeEnrollmentTtlMs: 86_400_000,
   edgeBatchMaxMessages: 5000,
+  edgeRpcWaitMaxMs: 20_000,
+  edgeRpcAckWaitMs: 10_000,
   userInvitationTtlMs: 604_800_000,
   signInLockoutThreshold: 5,
   signInLockoutBaseMs: 60_000,

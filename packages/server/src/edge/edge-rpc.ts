@@ -31,35 +31,52 @@ export interface Exchange {
   readonly requests: readonly EdgeRpcRequest[];
 }
 
+/** What a node sends: answers, the requests it got from its last poll, and how long to wait. */
+export interface ExchangeInput {
+  readonly responses: readonly RelayedResponse[];
+  readonly received: readonly string[];
+  readonly waitMs: number;
+}
+
 /** Devices of a node read per page when it waits for requests. */
 const DEVICE_PAGE = 1000;
 
 /**
  * Platform RPC to devices behind an edge node (devices whose `edgeNodeId` names it). The
- * node calls `exchange` with its credential: it hands over its devices' answers, then waits
- * up to `waitMs` for requests. While it waits, the node stands in for each of its devices
- * as an attached sender of the RPC queue, so queued requests (kept while the link was down,
- * until their deadline) and new ones are handed to it at once and marked `sent`. Delivery
- * is at most once: a request handed to a poll whose answer never reaches the node expires.
+ * node calls `exchange` with its credential: it hands over its devices' answers and the ids
+ * of the requests its last poll brought, then waits up to `waitMs` for requests. While it
+ * waits, the node stands in for each of its devices as an attached sender of the RPC queue,
+ * so queued requests (kept while the link was down, until their deadline) and new ones are
+ * handed to it at once. A request counts as sent only once the node confirms it (in its next
+ * exchange, or by answering it) within `ackWaitMs`; otherwise it stays queued for a later
+ * poll, so a poll whose answer was lost (node killed, link cut) loses nothing.
  */
 export class EdgeRpcRelay {
   readonly #edge: EdgeService;
   readonly #rpc: RpcQueue;
+  readonly #ackWaitMs: number;
   readonly #polls = new Set<() => void>();
+  readonly #unconfirmed = new Map<string, (confirmed: boolean) => void>();
 
-  constructor(edge: EdgeService, rpc: RpcQueue) {
+  constructor(edge: EdgeService, rpc: RpcQueue, options: { ackWaitMs: number }) {
     this.#edge = edge;
     this.#rpc = rpc;
+    this.#ackWaitMs = options.ackWaitMs;
   }
 
   async exchange(
     authorization: string | undefined,
-    input: { responses: readonly RelayedResponse[]; waitMs: number },
+    input: ExchangeInput,
+    /** Aborted when the node hangs up: the poll ends, so nothing more is handed to it. */
+    gone?: AbortSignal,
   ): Promise<Exchange> {
     const { context, store, node } = await this.#edge.authenticate(authorization);
+    const key = (requestId: string) => `${context.tenantId}/${node.id}/${requestId}`;
+    for (const id of input.received) this.#unconfirmed.get(key(id))?.(true);
     const results: ResponseOutcome[] = [];
     for (const r of input.responses) {
       const device = await store.reader.devices.getDevice(r.deviceId);
+      this.#unconfirmed.get(key(r.requestId))?.(true);
       results.push({
         requestId: r.requestId,
         outcome:
@@ -68,9 +85,10 @@ export class EdgeRpcRelay {
             : 'not-found',
       });
     }
-    if (input.waitMs === 0) return { results, requests: [] };
+    if (input.waitMs === 0 || gone?.aborted === true) return { results, requests: [] };
     const devices = await devicesOf(store.reader, node.id);
-    return { results, requests: await this.#wait(context, store.reader, devices, input.waitMs) };
+    const requests = await this.#wait(context, store.reader, devices, input.waitMs, key, gone);
+    return { results, requests };
   }
 
   async #respond(device: DeviceIdentity, r: RelayedResponse): Promise<ResponseOutcome['outcome']> {
@@ -83,11 +101,27 @@ export class EdgeRpcRelay {
     }
   }
 
+  /** Resolves when the node confirms `key`; rejects after `ackWaitMs` (the request stays queued). */
+  #confirmation(key: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const settle = (confirmed: boolean) => {
+        clearTimeout(timer);
+        this.#unconfirmed.delete(key);
+        if (confirmed) resolve();
+        else reject(new Error('the edge node did not confirm the request; it stays queued'));
+      };
+      const timer = setTimeout(() => settle(false), this.#ackWaitMs).unref();
+      this.#unconfirmed.set(key, settle);
+    });
+  }
+
   async #wait(
     context: TenantContext,
     reader: TenantReader,
     devices: readonly DeviceRow[],
     waitMs: number,
+    key: (requestId: string) => string,
+    gone: AbortSignal | undefined,
   ): Promise<EdgeRpcRequest[]> {
     const requests: EdgeRpcRequest[] = [];
     let open = true;
@@ -96,6 +130,7 @@ export class EdgeRpcRelay {
       wake = resolve;
     });
     this.#polls.add(wake);
+    gone?.addEventListener('abort', wake, { once: true });
     const detach = devices.map((device) =>
       this.#rpc.attach(identity(context, device), async (request) => {
         const row = await reader.devices.getRpc(device.id, request.requestId);
@@ -110,6 +145,7 @@ export class EdgeRpcRelay {
           expiresAt: row?.expiresAt ?? new Date().toISOString(),
         });
         wake();
+        await this.#confirmation(key(request.requestId));
       }),
     );
     let timer: NodeJS.Timeout | undefined;
@@ -122,6 +158,7 @@ export class EdgeRpcRelay {
     open = false;
     clearTimeout(timer);
     this.#polls.delete(wake);
+    gone?.removeEventListener('abort', wake);
     for (const off of detach) off();
     return requests;
   }

@@ -22,6 +22,7 @@ export {
   type EdgeRpcRequest,
   EdgeRpcRelay,
   type Exchange,
+  type ExchangeInput,
   type RelayedResponse,
   type ResponseOutcome,
 } from './edge-rpc.ts';

@@ -119,6 +119,11 @@ export const ERROR_CODES = {
     status: 409,
     title: 'The batch id was already applied with other content',
   },
+  PALISADE_EDGE_RULES_INVALID: {
+    status: 400,
+    title: 'The edge rules are well-formed but contradict themselves',
+  },
+  PALISADE_EDGE_RULE_SET_NOT_FOUND: { status: 404, title: 'No edge rules for this device type' },
   PALISADE_USER_NOT_FOUND: { status: 404, title: 'No such user' },
   PALISADE_USER_EMAIL_TAKEN: { status: 409, title: 'Another user of the tenant has that email' },
   PALISADE_PASSWORD_REJECTED: { status: 422, title: 'The password does not meet the policy' },

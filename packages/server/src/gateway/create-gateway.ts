@@ -6,6 +6,7 @@ import type { CredentialVerifier, TenantAdmin } from '../control/index.ts';
 import type { CorsSettings } from '../cors/index.ts';
 import type { DeviceServices } from '../devices/index.ts';
 import type { EdgeCredentialSync, EdgeService } from '../edge/index.ts';
+import type { EdgeRpcRelay, EdgeRuleService } from '../edge/index.ts';
 import { GraphqlEndpoint, type GraphqlOptions } from '../graphql/index.ts';
 import type { IdentityService } from '../identity/index.ts';
 import type { KeyRotation } from '../keys/index.ts';
@@ -24,6 +25,8 @@ import { clientRoutes } from './routes/client-routes.ts';
 import { collectionRoutes } from './routes/collection-routes.ts';
 import { deviceRoutes } from './routes/device-routes.ts';
 import { edgeRoutes } from './routes/edge-routes.ts';
+import { edgeRpcRoutes } from './routes/edge-rpc-routes.ts';
+import { edgeRuleRoutes } from './routes/edge-rule-routes.ts';
 import { edgeSyncRoutes } from './routes/edge-sync-routes.ts';
 import { graphqlRoutes } from './routes/graphql-routes.ts';
 import { issuerKeyRoutes } from './routes/issuer-key-routes.ts';
@@ -66,6 +69,10 @@ export interface GatewayOptions {
   readonly edge?:
     | { service: EdgeService; credentials: EdgeCredentialSync; batchMaxMessages: number }
     | undefined;
+  /** Edge rules per device type, and the rule book nodes pull; absent, not served. */
+  readonly edgeRules?: EdgeRuleService | undefined;
+  /** RPC to devices behind edge nodes, relayed by each node's long poll; absent, not served. */
+  readonly edgeRpc?: { relay: EdgeRpcRelay; waitMaxMs: number } | undefined;
   /** Key rotation and status routes; absent, they are not served. */
   readonly keys?: KeyRotation | undefined;
   /** Tenant issuers (`/t/<slug>/…`) and OAuth clients (`/v1/clients`); absent, not served. */
@@ -171,6 +178,13 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     userRoutes(app, options.users.services, options.pageSizeMax);
     invitationRoutes(app, options.users.services, options.users.tenantBySlug);
   }
+  if (options.edgeRules !== undefined)
+    edgeRuleRoutes(app, options.edgeRules, { pageSizeMax: options.pageSizeMax });
+  if (options.edgeRpc !== undefined)
+    edgeRpcRoutes(app, options.edgeRpc.relay, {
+      waitMaxMs: options.edgeRpc.waitMaxMs,
+      responsesMax: options.pageSizeMax,
+    });
   await app.ready();
   return app;
 }

@@ -13,6 +13,7 @@ import { CredentialVerifier, ensureAdminToken, TenantAdmin } from '../control/in
 import { CorsSettings } from '../cors/index.ts';
 import { type DeviceServices, openDeviceServices } from '../devices/index.ts';
 import { EdgeCredentialSync, EdgeService } from '../edge/index.ts';
+import { EdgeRpcRelay, EdgeRuleService } from '../edge/index.ts';
 import { createGateway, serverGroups } from '../gateway/index.ts';
 import { IdentityService } from '../identity/index.ts';
 import {
@@ -232,6 +233,7 @@ export async function startPlatform(
       enrollmentTtlMs: settings.edgeEnrollmentTtlMs,
       logger,
     });
+    const edgeRpc = new EdgeRpcRelay(edge, devices.rpc, { ackWaitMs: settings.edgeRpcAckWaitMs });
     const http = await createGateway({
       metrics,
       logger,
@@ -287,6 +289,8 @@ export async function startPlatform(
         credentials: new EdgeCredentialSync(edge, stores.controlPlane.devices),
         batchMaxMessages: settings.edgeBatchMaxMessages,
       },
+      edgeRules: new EdgeRuleService({ locate, committer, edge }),
+      edgeRpc: { relay: edgeRpc, waitMaxMs: settings.edgeRpcWaitMaxMs },
       users: {
         services: users,
         tenantBySlug: (slug) => stores.controlPlane.identity.tenantBySlug(slug),
@@ -323,6 +327,7 @@ export async function startPlatform(
     const close = () => {
       closed ??= (async () => {
         closing = true;
+        edgeRpc.close();
         await mqtt?.close();
         await Promise.race([
           http.close(),

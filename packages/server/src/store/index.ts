@@ -39,6 +39,11 @@ export type {
   TenantEdgeReader,
   TenantEdgeWriter,
 } from './edge-types.ts';
+export type {
+  EdgeRuleSetRow,
+  TenantEdgeRuleReader,
+  TenantEdgeRuleWriter,
+} from './edge-rule-types.ts';
 export type { DataKeyRow, KeyJobRow, SealedFields, TenantKekRow } from './key-types.ts';
 export type {
   ControlPlaneIdentityStore,

@@ -8,6 +8,7 @@ import type {
   TenantDeviceReader,
   TenantDeviceWriter,
 } from './device-types.ts';
+import type { TenantEdgeRuleReader, TenantEdgeRuleWriter } from './edge-rule-types.ts';
 import type { TenantEdgeReader, TenantEdgeWriter } from './edge-types.ts';
 import type { ControlPlaneIdentityStore } from './identity-types.ts';
 import type {
@@ -179,6 +180,7 @@ export interface TenantReader extends TenantLedgerReader {
   readonly devices: TenantDeviceReader;
   readonly deviceCas: TenantDeviceCaReader;
   readonly edge: TenantEdgeReader;
+  readonly edgeRules: TenantEdgeRuleReader;
   readonly users: TenantUserReader;
   readonly authz: TenantAuthzReader;
   getCollection(name: string): Promise<CollectionRow | undefined>;
@@ -202,6 +204,7 @@ export interface TenantWriteTx extends TenantReader {
   readonly devices: TenantDeviceWriter;
   readonly deviceCas: TenantDeviceCaWriter;
   readonly edge: TenantEdgeWriter;
+  readonly edgeRules: TenantEdgeRuleWriter;
   readonly users: TenantUserWriter;
   readonly authz: TenantAuthzWriter;
   putCollection(row: CollectionRow): Promise<void>;

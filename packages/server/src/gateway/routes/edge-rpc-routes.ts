@@ -1,20 +1,20 @@
 import type { FastifyInstance } from 'fastify';
-import type { EdgeRpcRelay, RelayedResponse } from '../../edge/index.ts';
+import type { EdgeRpcRelay, ExchangeInput } from '../../edge/index.ts';
 import { UUID } from '../schemas.ts';
 
 const TIMESTAMP = { type: 'string', format: 'date-time' } as const;
 
 /**
- * The node's RPC exchange (`POST /v1/edge/rpc`, node credential): answers of its devices go
- * up, requests for them come down, waiting at most `waitMs` (a long poll bounded by
- * `edgeRpcWaitMaxMs`) for one to arrive.
+ * The node's RPC exchange (`POST /v1/edge/rpc`, node credential): answers of its devices and
+ * confirmations of what its last poll brought go up, requests for them come down, waiting
+ * at most `waitMs` (a long poll bounded by `edgeRpcWaitMaxMs`) for one to arrive.
  */
 export function edgeRpcRoutes(
   app: FastifyInstance,
   relay: EdgeRpcRelay,
   options: { waitMaxMs: number; responsesMax: number },
 ): void {
-  app.post<{ Body: { responses: RelayedResponse[]; waitMs: number } }>('/v1/edge/rpc', {
+  app.post<{ Body: ExchangeInput }>('/v1/edge/rpc', {
     config: { auth: 'public' },
     schema: {
       summary:
@@ -23,7 +23,7 @@ export function edgeRpcRoutes(
       body: {
         type: 'object',
         additionalProperties: false,
-        required: ['responses', 'waitMs'],
+        required: ['responses', 'received', 'waitMs'],
         properties: {
           responses: {
             type: 'array',
@@ -34,6 +34,12 @@ export function edgeRpcRoutes(
               required: ['requestId', 'deviceId', 'response'],
               properties: { requestId: UUID, deviceId: UUID, response: {} },
             },
+          },
+          received: {
+            type: 'array',
+            maxItems: options.responsesMax,
+            items: UUID,
+            description: 'ids of the requests the last poll brought (they count as sent only then)',
           },
           waitMs: { type: 'integer', minimum: 0, maximum: options.waitMaxMs },
         },
@@ -72,6 +78,17 @@ export function edgeRpcRoutes(
         },
       },
     },
-    handler: async (request) => relay.exchange(request.headers.authorization, request.body),
+    handler: async (request, reply) => {
+      const gone = new AbortController();
+      const hangUp = () => {
+        if (!reply.raw.writableFinished) gone.abort();
+      };
+      reply.raw.once('close', hangUp);
+      try {
+        return await relay.exchange(request.headers.authorization, request.body, gone.signal);
+      } finally {
+        reply.raw.off('close', hangUp);
+      }
+    },
   });
 }

@@ -1,0 +1,157 @@
+/**
+ * Platform RPC to a device behind an edge node, through the built command and a real
+ * platform: a waiting call completes with the device's answer; a persistent request waits
+ * while the node is down and is delivered when it is back; a request whose device never
+ * connects expires at the node and on the platform.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { connectAsync, type MqttClient } from 'mqtt';
+import { readNodeFile } from '../src/index.ts';
+import { EdgeProcess, PlatformLink, runCli, until } from './support/edge-harness.ts';
+
+const REQUESTS = 'v1/devices/me/rpc/request/+';
+const RESPONSE = 'v1/devices/me/rpc/response/';
+
+async function call(
+  link: PlatformLink,
+  method: 'GET' | 'POST',
+  url: string,
+  key: string,
+  body?: unknown,
+) {
+  const reply = await link.platform!.http.inject({
+    method,
+    url,
+    headers: {
+      authorization: `Bearer ${key}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+  });
+  return { status: reply.statusCode, body: JSON.parse(reply.body) };
+}
+
+/** A device that answers every request with `{ done: method }` on the response topic. */
+async function answeringDevice(url: string, token: string): Promise<MqttClient> {
+  const client = await connectAsync(url, { username: token, reconnectPeriod: 0 });
+  client.on('message', (topic, payload) => {
+    const id = topic.slice(REQUESTS.length - 1);
+    const { method } = JSON.parse(payload.toString()) as { method: string };
+    void client.publishAsync(`${RESPONSE}${id}`, JSON.stringify({ done: method }), { qos: 1 });
+  });
+  await client.subscribeAsync(REQUESTS, { qos: 1 });
+  return client;
+}
+
+describe('RPC through a running edge node', () => {
+  let link: PlatformLink;
+  let dir: string;
+  let key: string;
+  const devices: { id: string; token: string }[] = [];
+
+  const startNode = async () => {
+    const edge = new EdgeProcess(['--dir', dir, '--mqtt', '127.0.0.1:0']);
+    await until(() => edge.logs.some((l) => l.event === 'credentials-refreshed'));
+    return { edge, mqtt: String(edge.logs.find((l) => l.event === 'started')?.mqtt) };
+  };
+  const stopNode = async (edge: EdgeProcess) => {
+    edge.child.kill('SIGTERM');
+    await edge.exited;
+  };
+
+  before(async () => {
+    link = await PlatformLink.start();
+    key = (await link.api.tenant('valves')).key;
+    dir = mkdtempSync(join(tmpdir(), 'edge-rpc-'));
+    const token = await call(link, 'POST', '/v1/edge-nodes/enrollment-tokens', key, { name: 'gw' });
+    const enrolled = await runCli([
+      'enroll',
+      '--url',
+      link.url,
+      '--token',
+      token.body.token,
+      '--dir',
+      dir,
+    ]);
+    assert.equal(enrolled.code, 0, enrolled.stderr);
+    for (const name of ['valve', 'absent']) {
+      const made = await call(link, 'POST', '/v1/devices', key, {
+        name,
+        edgeNodeId: readNodeFile(dir).nodeId,
+      });
+      devices.push({ id: made.body.id, token: made.body.credentials.token });
+    }
+  });
+  after(async () => {
+    await link.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a persistent request waits while the node is not running and is delivered once it is', async () => {
+    const valve = devices[0]!;
+    const queued = await call(link, 'POST', `/v1/devices/${valve.id}/rpc`, key, {
+      method: 'close',
+      persistent: true,
+      timeoutMs: 120_000,
+    });
+    assert.equal(queued.body.status, 'queued');
+    const { edge, mqtt } = await startNode();
+    const client = await answeringDevice(mqtt, valve.token);
+    try {
+      await until(
+        async () =>
+          (await call(link, 'GET', `/v1/devices/${valve.id}/rpc/${queued.body.id}`, key)).body
+            .status === 'succeeded',
+      );
+      const done = await call(link, 'GET', `/v1/devices/${valve.id}/rpc/${queued.body.id}`, key);
+      assert.deepEqual(done.body.response, { done: 'close' });
+    } finally {
+      await client.endAsync();
+      await stopNode(edge);
+    }
+  });
+
+  it('a waiting platform call completes with the answer the device gave the node', async () => {
+    const { edge, mqtt } = await startNode();
+    const valve = devices[0]!;
+    const client = await answeringDevice(mqtt, valve.token);
+    try {
+      const reply = await call(link, 'POST', `/v1/devices/${valve.id}/rpc`, key, {
+        method: 'open',
+        params: { percent: 30 },
+        timeoutMs: 60_000,
+      });
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      assert.equal(reply.body.status, 'succeeded');
+      assert.deepEqual(reply.body.response, { done: 'open' });
+    } finally {
+      await client.endAsync();
+      await stopNode(edge);
+    }
+  });
+
+  it('a request whose device never connects expires at the node and on the platform', async () => {
+    const absent = devices[1]!;
+    const { edge } = await startNode();
+    try {
+      const queued = await call(link, 'POST', `/v1/devices/${absent.id}/rpc`, key, {
+        method: 'ping',
+        persistent: true,
+        timeoutMs: 1500,
+      });
+      await until(() =>
+        edge.logs.some((l) => l.event === 'rpc-expired' && l.requestId === queued.body.id),
+      );
+      const expired = edge.logs.find((l) => l.event === 'rpc-expired');
+      assert.equal(expired?.delivered, false);
+      const row = await call(link, 'GET', `/v1/devices/${absent.id}/rpc/${queued.body.id}`, key);
+      assert.equal(row.body.status, 'expired');
+    } finally {
+      await stopNode(edge);
+    }
+  });
+});
