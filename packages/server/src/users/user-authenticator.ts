@@ -17,9 +17,10 @@ import type { TenantStore, TenantWriteTx, UserRow } from '../store/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
 import { issueTenantContext } from '../tenancy/tenant-context.ts';
 import { invitationTokenHash } from './invitation-token.ts';
-import { type LockoutPolicy, lockoutMs } from './lockout.ts';
+import type { LockoutPolicy } from './lockout.ts';
 import { hashPassword, needsRehash, unmatchableHash, verifyPassword } from './password-hash.ts';
 import { checkPasswordPolicy } from './password-policy.ts';
+import { AccountLockedError, countFailure, signInFailed } from './sign-in-failures.ts';
 import { totpStep } from './totp-code.ts';
 import { applyChange } from './user-service.ts';
 import { ledgerStateOf, normalizeEmail } from './user-view.ts';
@@ -30,22 +31,6 @@ export interface SignedInUser {
   readonly email: string;
   readonly name: string;
   readonly roles: readonly string[];
-}
-
-/** PALISADE_ACCOUNT_LOCKED, with when the lock ends. */
-export class AccountLockedError extends PalisadeError {
-  readonly lockedUntil: string;
-  readonly retryAfterSeconds: number;
-
-  constructor(lockedUntil: string, now: number) {
-    const seconds = Math.max(1, Math.ceil((Date.parse(lockedUntil) - now) / 1000));
-    super(
-      'PALISADE_ACCOUNT_LOCKED',
-      `too many failed sign-ins: the account is locked until ${lockedUntil}; retry in ${seconds}s`,
-    );
-    this.lockedUntil = lockedUntil;
-    this.retryAfterSeconds = seconds;
-  }
 }
 
 /** An invitation as its page shows it. */
@@ -61,17 +46,8 @@ export interface InvitationAnswer {
   readonly totp?: { readonly secret: Uint8Array; readonly code: string } | undefined;
 }
 
-const SIGN_IN_ACTOR = 'sign-in';
-
 /** Where a user's TOTP secret is sealed: its ciphertext is bound to the user. */
 const totpPlace = (userId: string) => ({ kind: 'user-totp', id: userId });
-
-function signInFailed(): PalisadeError {
-  return new PalisadeError(
-    'PALISADE_SIGN_IN_FAILED',
-    'the email or password is wrong (or the code); check them and try again',
-  );
-}
 
 function invitationInvalid(): PalisadeError {
   return new PalisadeError(
@@ -99,7 +75,7 @@ export class UserAuthenticator {
     this.#lockout = options.lockout;
   }
 
-  async #store(tenant: Tenant, actorId = SIGN_IN_ACTOR): Promise<TenantStore> {
+  async #store(tenant: Tenant, actorId = 'sign-in'): Promise<TenantStore> {
     if (tenant.status !== 'active') throw signInFailed();
     return this.#locate(issueTenantContext(tenant, { kind: 'user', id: actorId }));
   }
@@ -146,7 +122,8 @@ export class UserAuthenticator {
       const now = Date.now();
       if (current.lockedUntil !== null && Date.parse(current.lockedUntil) > now)
         return new AccountLockedError(current.lockedUntil, now);
-      if (!(await tx.users.signedIn(user.id, step))) return this.#countFailure(tx, record, user);
+      if (!(await tx.users.signedIn(user.id, step)))
+        return countFailure(tx, record, user.id, this.#lockout);
       if (rehash !== undefined) await this.#rehash(tx, record, user.id, rehash);
       record(userEvent(user.id, 'users.sign-in', { id: user.id, totp: step !== null }));
       return current;
@@ -171,35 +148,9 @@ export class UserAuthenticator {
   }
 
   async #fail(store: TenantStore, user: UserRow): Promise<never> {
-    throw await this.#committer.submit(store, (tx, record) => this.#countFailure(tx, record, user));
-  }
-
-  /** Counts one failure (and locks from the threshold on); the error to answer with. */
-  async #countFailure(
-    tx: TenantWriteTx,
-    record: (event: WriteEvent) => void,
-    user: UserRow,
-  ): Promise<PalisadeError> {
-    const failures = await tx.users.addSignInFailure(user.id);
-    if (failures === undefined) return signInFailed();
-    record({
-      actor: SIGN_IN_ACTOR,
-      action: 'users.sign-in-failed',
-      resource: `users/${user.id}`,
-      state: { id: user.id, failedSignIns: failures },
-    });
-    const ms = lockoutMs(this.#lockout, failures);
-    if (ms === 0) return signInFailed();
-    const now = Date.now();
-    const until = new Date(now + ms).toISOString();
-    await tx.users.lockUser(user.id, until);
-    record({
-      actor: SIGN_IN_ACTOR,
-      action: 'users.lock',
-      resource: `users/${user.id}`,
-      state: { id: user.id, failedSignIns: failures, lockedUntil: until, lockMs: ms },
-    });
-    return new AccountLockedError(until, now);
+    throw await this.#committer.submit(store, (tx, record) =>
+      countFailure(tx, record, user.id, this.#lockout),
+    );
   }
 
   /** The invitation a token opens in this tenant (the page shows whom it is for). */
