@@ -7,7 +7,8 @@
  * handled by all of them. A CSR may carry any key a TLS client can sign with: ECDSA P-256,
  * P-384 or P-521, Ed25519, or RSA of at least 2048 bits.
  */
-import './reflect-metadata.ts';
+// tsyringe (behind @peculiar/x509) refuses to load without the Metadata Reflection API.
+import 'reflect-metadata';
 import { createPublicKey, type KeyObject, randomBytes, webcrypto } from 'node:crypto';
 import {
   AuthorityKeyIdentifierExtension,
