@@ -4,7 +4,7 @@ import { isUuid } from '../ids/index.ts';
 import type { ShardStore, TenantStore } from '../store/index.ts';
 import type { Tenant, TenantContext } from '../tenancy/index.ts';
 import { evaluate, loadPolicySet } from './cedar-engine.ts';
-import { cedarRequest, type ResourceRef } from './cedar-request.ts';
+import { cedarQuestion, type ResourceRef } from './cedar-request.ts';
 import { resourceTypeOf } from './cedar-schema.ts';
 import type { Permission, PermissionSet } from './permissions.ts';
 
@@ -138,16 +138,16 @@ export class Authorizer {
     resource: ResourceRef | undefined,
   ): boolean {
     if (loaded === null) return true;
-    const cedar = cedarRequest(principal, permission, resource);
-    if (cedar === undefined) return false;
-    const key = `${loaded.generation}:${cedar.key}`;
+    const question = cedarQuestion(principal, permission, resource);
+    if (question === undefined) return false;
+    const key = `${loaded.generation}:${question.key}`;
     const known = this.#decisions.get(key);
     if (known !== undefined) {
       this.#decisions.delete(key);
       this.#decisions.set(key, known);
       return known;
     }
-    const allowed = evaluate(loaded.id, cedar.request);
+    const allowed = evaluate(loaded.id, question.request());
     if (this.#decisions.size >= DECISION_CACHE_MAX)
       this.#decisions.delete(this.#decisions.keys().next().value!);
     this.#decisions.set(key, allowed);

@@ -37,16 +37,23 @@ function uid(type: string, id: string): Uid {
   return { type: `${CEDAR_NAMESPACE}::${type}`, id };
 }
 
+/** One decision to make, named exactly by `key`; `request()` builds what Cedar evaluates. */
+export interface CedarQuestion {
+  readonly key: string;
+  request(): CedarRequest;
+}
+
 /**
- * The Cedar request for a decision: the principal (a member of its roles), the permission as
- * the action, the resource with its tenant and attributes. `key` names the request exactly,
- * for caching its decision. Undefined when the principal's kind has no Cedar type (denied).
+ * The Cedar question for a decision: the principal (a member of its roles), the permission as
+ * the action, the resource with its tenant and attributes. `key` names it exactly, for caching
+ * its decision; the entities are built only if Cedar is asked. Undefined when the principal's
+ * kind has no Cedar type (denied).
  */
-export function cedarRequest(
+export function cedarQuestion(
   principal: TenantPrincipal,
   permission: Permission,
   resource: ResourceRef | undefined,
-): { readonly request: CedarRequest; readonly key: string } | undefined {
+): CedarQuestion | undefined {
   const type = PRINCIPAL_TYPE[principal.context.actor.kind];
   if (type === undefined) return undefined;
   const tenantId = principal.context.tenantId;
@@ -54,43 +61,46 @@ export function cedarRequest(
   for (const [name, value] of Object.entries(resource?.attributes ?? {}))
     attributes[name] = typeof value === 'string' ? value : [...value];
   attributes.tenant = resource?.tenantId ?? tenantId;
-
-  const entities = new Map<string, Entity>();
-  // A resource may also be the principal or one of its roles: one entity, attributes merged.
-  const add = (entity: Entity) => {
-    const key = `${entity.uid.type}::${entity.uid.id}`;
-    const seen = entities.get(key);
-    entities.set(
-      key,
-      seen === undefined
-        ? entity
-        : {
-            uid: entity.uid,
-            attrs: { ...seen.attrs, ...entity.attrs },
-            parents: [...seen.parents, ...entity.parents],
-          },
-    );
-  };
-  const roles = principal.roles.map((role) => uid('Role', role));
-  for (const role of roles) add({ uid: role, attrs: { tenant: tenantId }, parents: [] });
-  const principalUid = uid(type, principal.context.actor.id);
-  add({ uid: principalUid, attrs: { tenant: tenantId }, parents: roles });
-  const resourceUid = uid(resourceTypeOf(permission), resource?.id ?? '*');
-  add({ uid: resourceUid, attrs: attributes, parents: [] });
+  const resourceId = resource?.id ?? '*';
   return {
-    request: {
-      principal: principalUid,
-      action: permission,
-      resource: resourceUid,
-      entities: [...entities.values()],
-    },
     key: JSON.stringify([
-      principalUid.id,
+      tenantId,
+      principal.context.actor.id,
       type,
       principal.roles,
       permission,
-      resourceUid.id,
+      resourceId,
       attributes,
     ]),
+    request: () => {
+      const entities = new Map<string, Entity>();
+      // A resource may also be the principal or one of its roles: one entity, attributes merged.
+      const add = (entity: Entity) => {
+        const key = `${entity.uid.type}::${entity.uid.id}`;
+        const seen = entities.get(key);
+        entities.set(
+          key,
+          seen === undefined
+            ? entity
+            : {
+                uid: entity.uid,
+                attrs: { ...seen.attrs, ...entity.attrs },
+                parents: [...seen.parents, ...entity.parents],
+              },
+        );
+      };
+      const roles = principal.roles.map((role) => uid('Role', role));
+      for (const role of roles) add({ uid: role, attrs: { tenant: tenantId }, parents: [] });
+      const principalUid = uid(type, principal.context.actor.id);
+      add({ uid: principalUid, attrs: { tenant: tenantId }, parents: roles });
+      const resourceUid = uid(resourceTypeOf(permission), resourceId);
+      add({ uid: resourceUid, attrs: attributes, parents: [] });
+      return {
+        principal: principalUid,
+        action: permission,
+        resource: resourceUid,
+        entities: [...entities.values()],
+      };
+    },
   };
 }
