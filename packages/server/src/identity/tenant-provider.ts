@@ -89,7 +89,6 @@ export function createTenantProvider(
     },
     enabledJWA: {
       idTokenSigningAlgValues: [...SIGNING_ALGORITHMS],
-      userinfoSigningAlgValues: [...SIGNING_ALGORITHMS],
       introspectionSigningAlgValues: [...SIGNING_ALGORITHMS],
       authorizationSigningAlgValues: [...SIGNING_ALGORITHMS],
       clientAuthSigningAlgValues: ['EdDSA', 'ES256'],
@@ -149,7 +148,8 @@ export function createTenantProvider(
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
       revocation: { enabled: true },
-      userinfo: { enabled: true },
+      // JWT access tokens are for the API only (the ID token carries the user's claims).
+      userinfo: { enabled: false },
       resourceIndicators: {
         enabled: true,
         defaultResource: () => urls.audience,

@@ -250,7 +250,13 @@ export async function startPlatform(
           identity.invalidate();
         },
         roleResolver,
-        keyService,
+        {
+          provision: (tenant) => keyService.provision(tenant),
+          shred: async (tenant) => {
+            await keyService.shred(tenant);
+            await identity.shred(tenant);
+          },
+        },
       ),
       authz: {
         authorizer,

@@ -104,6 +104,8 @@ export interface ControlPlaneIdentityStore {
   addRevocation(tenantId: string, revocation: RevocationRow): Promise<void>;
   /** Revocations that have not expired at `now` (epoch ms). */
   listRevocations(tenantId: string, now: number): Promise<RevocationRow[]>;
+  /** Crypto-shredding at tenant deletion: removes the tenant's clients, keys, artifacts, revocations. */
+  deleteIssuer(tenantId: string): Promise<void>;
   /** Drops expired artifacts and revocations of the tenant. */
   purgeExpired(tenantId: string, now: number): Promise<void>;
 }

@@ -34,6 +34,7 @@ interface ArtifactPgRow {
 
 const CLIENT_COLUMNS =
   'id, tenant_id, name, kind, secret_hash, redirect_uris, roles, token_algorithm, created_at';
+const ISSUER_TABLES = ['oauth_clients', 'oidc_keys', 'oidc_artifacts', 'oidc_revocations'];
 const KEY_COLUMNS = 'tenant_id, kid, use, alg, public_jwk, sealed_private, created_at, retired_at';
 const ARTIFACT_COLUMNS = 'model, id, payload, grant_id, user_code, uid, client_id, expires_at';
 const LOOKUP_COLUMN = { id: 'id', uid: 'uid', userCode: 'user_code' } as const;
@@ -310,6 +311,13 @@ export class PgIdentityStore implements ControlPlaneIdentityStore {
       value: r.value,
       expiresAt: Number(r.expires_at),
     }));
+  }
+
+  async deleteIssuer(tenantId: string): Promise<void> {
+    await this.#transaction(async (client) => {
+      for (const table of ISSUER_TABLES)
+        await client.query(`DELETE FROM ${table} WHERE tenant_id = $1`, [tenantId]);
+    });
   }
 
   async purgeExpired(tenantId: string, now: number): Promise<void> {

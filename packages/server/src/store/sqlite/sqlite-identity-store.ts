@@ -45,6 +45,7 @@ interface ArtifactDbRow {
 
 const CLIENT_COLUMNS =
   'id, tenant_id, name, kind, secret_hash, redirect_uris, roles, token_algorithm, created_at';
+const ISSUER_TABLES = ['oauth_clients', 'oidc_keys', 'oidc_artifacts', 'oidc_revocations'];
 const KEY_COLUMNS = 'tenant_id, kid, use, alg, public_jwk, sealed_private, created_at, retired_at';
 const ARTIFACT_COLUMNS = 'model, id, payload, grant_id, user_code, uid, client_id, expires_at';
 const LOOKUP_COLUMN = { id: 'id', uid: 'uid', userCode: 'user_code' } as const;
@@ -298,6 +299,13 @@ export class SqliteIdentityStore implements ControlPlaneIdentityStore {
       expires_at: number;
     }[];
     return rows.map((r) => ({ kind: r.kind, value: r.value, expiresAt: r.expires_at }));
+  }
+
+  async deleteIssuer(tenantId: string): Promise<void> {
+    this.#transaction(() => {
+      for (const table of ISSUER_TABLES)
+        this.#sql(`DELETE FROM ${table} WHERE tenant_id = ?`).run(tenantId);
+    });
   }
 
   async purgeExpired(tenantId: string, now: number): Promise<void> {
