@@ -77,7 +77,7 @@ function rule(value: unknown, at: string): Rule {
         kind,
         key: key(r.key, `${at}/key`),
         factor: finite(r.factor, `${at}/factor`),
-        offset: finite(r.offset ?? 0, `${at}/offset`),
+        offset: r.offset === undefined ? 0 : finite(r.offset, `${at}/offset`),
       };
     case 'deadband': {
       const delta = finite(r.delta, `${at}/delta`);
