@@ -19,7 +19,7 @@ const PUBLISHER = fileURLToPath(new URL('./_ingest-publisher.ts', import.meta.ur
 /** Devices created per HTTP round (each is a ledgered write). */
 const CREATE_BATCH = 100;
 
-interface Figures {
+export interface Figures {
   readonly rate: number;
   readonly p50: number;
   readonly p99: number;
@@ -42,7 +42,7 @@ function line(child: ChildProcess): Promise<string> {
 }
 
 /** Runs the publisher processes against one broker and measures the publishing phase. */
-async function measure(
+export async function measure(
   url: string,
   usernames: readonly string[],
   topic: string,
@@ -81,7 +81,7 @@ async function measure(
   };
 }
 
-function print(name: string, f: Figures): void {
+export function print(name: string, f: Figures): void {
   const rate = Math.round(f.rate).toLocaleString('en');
   console.log(
     `  ${name.padEnd(28)} ${rate.padStart(8)} msgs/s   p50 ${f.p50.toFixed(2)} ms   p99 ${f.p99.toFixed(2)} ms${f.failed > 0 ? `   (${f.failed} failed)` : ''}`,

@@ -11,6 +11,7 @@ export {
   type AcceptMessage,
   type DeviceApi,
   EdgeMqttListener,
+  groupCommit,
   type ListenerEvents,
   Refusal,
   type RefusalReason,

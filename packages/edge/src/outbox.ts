@@ -1,4 +1,10 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createSecretKey,
+  type KeyObject,
+  randomBytes,
+} from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 
 /** One accepted device message, as stored (decrypted) and as sent in a batch. */
@@ -41,12 +47,13 @@ export const OUTBOX_BUSY_TIMEOUT_MS = 5000;
  */
 export class Outbox {
   readonly #db: DatabaseSync;
-  readonly #key: Buffer;
+  /** One key object for every seal and open (wrapping raw key bytes per call costs more than the AES). */
+  readonly #key: KeyObject;
   readonly #maxMessages: number;
 
   constructor(path: string, key: Uint8Array, options: { maxMessages: number }) {
     if (key.length !== 32) throw new Error('the outbox key must be 32 bytes');
-    this.#key = Buffer.from(key);
+    this.#key = createSecretKey(key);
     this.#maxMessages = options.maxMessages;
     this.#db = new DatabaseSync(path, { timeout: OUTBOX_BUSY_TIMEOUT_MS });
     this.#db.exec(`
@@ -70,17 +77,60 @@ export class Outbox {
     return Buffer.from(`${deviceId}\n${receivedAt}`, 'utf8');
   }
 
-  /** Writes the message durably before returning; throws OutboxFullError when full. */
-  accept(deviceId: string, payload: unknown, priority: Priority = 'telemetry'): void {
-    if (this.size() >= this.#maxMessages) throw new OutboxFullError(this.#maxMessages);
-    const receivedAt = Date.now();
+  #seal(deviceId: string, receivedAt: number, payload: unknown): Buffer {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.#key, iv);
     cipher.setAAD(this.#aad(deviceId, receivedAt));
     const body = Buffer.concat([cipher.update(JSON.stringify(payload), 'utf8'), cipher.final()]);
-    this.#db
-      .prepare('INSERT INTO messages (rank, device_id, received_at, sealed) VALUES (?, ?, ?, ?)')
-      .run(RANK[priority], deviceId, receivedAt, Buffer.concat([iv, cipher.getAuthTag(), body]));
+    return Buffer.concat([iv, cipher.getAuthTag(), body]);
+  }
+
+  /** Writes the message durably before returning; throws OutboxFullError when full. */
+  accept(deviceId: string, payload: unknown, priority: Priority = 'telemetry'): void {
+    if (this.acceptMany([{ deviceId, payload, priority }]) === 0)
+      throw new OutboxFullError(this.#maxMessages);
+  }
+
+  /**
+   * Writes as many of `messages` as the outbox has room for, in order, in one transaction (one
+   * fsync for all), and returns how many it took; the rest are refused, never dropped silently.
+   */
+  acceptMany(
+    messages: readonly { deviceId: string; payload: unknown; priority?: Priority }[],
+  ): number {
+    const room = Math.max(0, Math.min(messages.length, this.#maxMessages - this.size()));
+    if (room === 0) return 0;
+    const insert = this.#db.prepare(
+      'INSERT INTO messages (rank, device_id, received_at, sealed) VALUES (?, ?, ?, ?)',
+    );
+    const receivedAt = Date.now();
+    this.transaction(() => {
+      for (const m of messages.slice(0, room))
+        insert.run(
+          RANK[m.priority ?? 'telemetry'],
+          m.deviceId,
+          receivedAt,
+          this.#seal(m.deviceId, receivedAt, m.payload),
+        );
+    });
+    return room;
+  }
+
+  /**
+   * Runs `work` in one transaction, so that every message it accepts shares one fsync (group
+   * commit); an accept inside joins it. If `work` or the commit throws, none of it is kept.
+   */
+  transaction<T>(work: () => T): T {
+    if (this.#db.isTransaction) return work();
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const result = work();
+      this.#db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw error;
+    }
   }
 
   #open(deviceId: string, receivedAt: number, sealed: Uint8Array): unknown {

@@ -12,7 +12,7 @@ import { connectAsync, type MqttClient } from 'mqtt';
 import { ADMIN_TOKEN } from '../../server/test/support/api.ts';
 import { CredentialCache, CredentialRefresh, DEFAULT_REFRESH } from '../src/credentials/index.ts';
 import { Outbox, readNodeFile } from '../src/index.ts';
-import { EdgeMqttListener, type RefusalReason } from '../src/listener/index.ts';
+import { EdgeMqttListener, groupCommit, type RefusalReason } from '../src/listener/index.ts';
 import { type NodeFile, outboxPath } from '../src/node-file.ts';
 import { PlatformLink, runCli } from './support/edge-harness.ts';
 
@@ -81,8 +81,9 @@ async function listen(dir: string, node: NodeFile, maxMessages = 1000) {
     host: '127.0.0.1',
     port: 0,
     credentials: cache,
-    accept: (device, kind, payload) =>
+    accept: groupCommit(outbox, (device, kind, payload) =>
       outbox.accept(device.deviceId, kind === 'telemetry' ? payload : { attributes: payload }),
+    ),
     events: { refused: (reason) => refusals.push(reason) },
   });
   await listener.start();
@@ -256,6 +257,32 @@ describe('the edge MQTT listener when the outbox is full, offline, and across te
     assert.equal(acked, false, 'no PUBACK for a message the outbox could not take');
     assert.deepEqual(edge.refusals, ['outbox_full']);
     assert.equal(edge.outbox.size(), 2);
+    client.end(true);
+    await edge.close();
+    rmSync(ada.dir, { recursive: true, force: true });
+  });
+
+  it('messages published together share a commit; those beyond the room are refused, in order', async () => {
+    const ada = await edgeTenant(link, 'group');
+    const edge = await listen(ada.dir, ada.node, 5);
+    await edge.refresh();
+    const client = await connect(edge.listener.url, ada.devices[0]!.token);
+    const gone = closed(client);
+    const acked: number[] = [];
+    for (let n = 0; n < 8; n++)
+      client.publish(TELEMETRY, JSON.stringify({ n }), { qos: 1 }, (error) => {
+        if (error === undefined || error === null) acked.push(n);
+      });
+    await gone;
+    assert.deepEqual(
+      stored(edge.outbox).map(([, payload]) => payload),
+      [0, 1, 2, 3, 4].map((n) => ({ n })),
+    );
+    assert.ok(
+      acked.every((n) => n < 5),
+      'nothing beyond the room was acknowledged',
+    );
+    assert.ok(edge.refusals.length > 0 && edge.refusals.every((r) => r === 'outbox_full'));
     client.end(true);
     await edge.close();
     rmSync(ada.dir, { recursive: true, force: true });

@@ -6,6 +6,7 @@ export {
   startDeviceApi,
 } from './device-api.ts';
 export { Refusal, type RefusalReason } from './device-message.ts';
+export { groupCommit, type TakeMessage } from './group-commit.ts';
 export {
   type AcceptMessage,
   EdgeMqttListener,

@@ -306,7 +306,15 @@ export class EdgeService {
     if (outcome !== undefined) return this.#replay(store, outcome, hash);
     const accepted = written.reduce((sum, w) => sum + w.points.length, 0);
     this.#telemetry.quotas?.accepted(context, written.length, accepted);
-    for (const w of written) this.#telemetry.announce(context, w.deviceId, w.points);
+    // One bus event per device and batch (in message order), not one per message: a batch of
+    // thousands of messages from a few devices would otherwise cost thousands of bus writes.
+    const byDevice = new Map<string, TelemetryPoint[]>();
+    for (const w of written) {
+      const points = byDevice.get(w.deviceId);
+      if (points === undefined) byDevice.set(w.deviceId, [...w.points]);
+      else points.push(...w.points);
+    }
+    for (const [deviceId, points] of byDevice) this.#telemetry.announce(context, deviceId, points);
     return (await store.reader.edge.getBatch(node.id, batch.batchId))?.result as BatchResult;
   }
 

@@ -1,4 +1,10 @@
-import { type DeviceApi, parseHostPort, Refusal, startDeviceApi } from '../../listener/index.ts';
+import {
+  type DeviceApi,
+  groupCommit,
+  parseHostPort,
+  Refusal,
+  startDeviceApi,
+} from '../../listener/index.ts';
 import { EdgeMetrics, type MetricsServer, serveMetrics } from '../../metrics/index.ts';
 import { outboxPath } from '../../node-file.ts';
 import { Outbox } from '../../outbox.ts';
@@ -118,14 +124,14 @@ export async function start(argv: string[]): Promise<number> {
         dir,
         node,
         mqtt,
-        accept: (device, kind, payload) => {
+        accept: groupCommit(outbox, (device, kind, payload) => {
           if (kind === 'attributes')
             throw new Refusal(
               'topic_not_allowed',
               'edge batches do not carry client attributes yet: publish them to the platform',
             );
           local.pipeline.accept(device.deviceId, payload);
-        },
+        }),
         rpcAnswer: (device, requestId, answer) => {
           local.relay.respond(device.deviceId, requestId, answer);
         },

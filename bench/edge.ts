@@ -1,0 +1,234 @@
+/**
+ * `npm run bench -- edge [BACKLOG] [BATCH] [DEVICES] [MESSAGES]`: the edge agent's two rates.
+ *
+ * 1. Local ingest: DEVICES MQTT.js devices (default 200, in 4 publisher processes) each publish
+ *    MESSAGES QoS 1 messages (default 20) to the edge's MQTT listener; every PUBACK means the
+ *    message is sealed (AES-256-GCM) and fsync'd in the outbox.
+ * 2. Drain: an outbox holding BACKLOG messages (default 1,000,000) is sent to a `palisade start`
+ *    process (embedded SQLite) in signed batches of BATCH messages (default 5,000), each applied
+ *    exactly once with one ledger entry per message.
+ *
+ * The limit printed beside the drain rate is this machine's raw SQLite rate for the same rows
+ * (WAL, synchronous=FULL, BATCH rows per transaction), with no encryption, signature or ledger.
+ */
+import { generateKeyPairSync, hash, type KeyObject, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import {
+  CredentialCache,
+  DEFAULT_SYNC,
+  EdgeMqttListener,
+  groupCommit,
+  Outbox,
+  SyncLoop,
+} from '../packages/edge/src/index.ts';
+import { call, startPalisade } from './_processes.ts';
+import { measure, print } from './ingest.ts';
+
+const ADMIN = `pa_bench_${'e'.repeat(40)}`;
+const TELEMETRY = 'v1/devices/me/telemetry';
+const PUBLISHERS = 4;
+/** Devices the backlog is spread over. */
+const DRAIN_DEVICES = 10;
+/** Messages sealed and written per transaction while the backlog is built. */
+const FILL_CHUNK = 10_000;
+
+const rate = (n: number, ms: number) => Math.round((n * 1000) / ms).toLocaleString('en');
+
+/** The listener over a fresh outbox, with DEVICES access tokens in its credential cache. */
+async function localIngest(dir: string, devices: number, messages: number): Promise<void> {
+  const outbox = new Outbox(join(dir, 'ingest.db'), randomBytes(32), { maxMessages: 10_000_000 });
+  const cache = new CredentialCache(join(dir, 'credentials.db'));
+  const tokens = Array.from({ length: devices }, () => randomBytes(32).toString('base64url'));
+  cache.replace(
+    tokens.map((token, i) => ({
+      id: `00000000-0000-7000-8000-${String(i).padStart(12, '0')}`,
+      name: `dev-${i}`,
+      type: 'meter',
+      credentials: [
+        { id: `cred-${i}`, type: 'access_token', tokenSha256: hash('sha256', token, 'base64url') },
+      ],
+    })),
+    new Date(),
+  );
+  const listener = new EdgeMqttListener({
+    host: '127.0.0.1',
+    port: 0,
+    credentials: cache,
+    accept: groupCommit(outbox, (device, _kind, payload) =>
+      outbox.accept(device.deviceId, payload),
+    ),
+  });
+  await listener.start();
+  try {
+    print(
+      'edge ingest (outbox fsync)',
+      await measure(listener.url, tokens, TELEMETRY, messages, PUBLISHERS),
+    );
+    console.log(`  (${outbox.size().toLocaleString('en')} messages on disk)`);
+  } finally {
+    await listener.close();
+    cache.close();
+    outbox.close();
+  }
+}
+
+/** Raw SQLite: `rows` telemetry-shaped rows, `batch` per transaction, WAL and synchronous=FULL. */
+function rawInsertRate(dir: string, rows: number, batch: number): number {
+  const db = new DatabaseSync(join(dir, 'raw.db'));
+  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+    CREATE TABLE telemetry (device_id TEXT NOT NULL, key TEXT NOT NULL, ts INTEGER NOT NULL,
+      type TEXT NOT NULL, num REAL, text TEXT, PRIMARY KEY (device_id, key, ts)) STRICT, WITHOUT ROWID;`);
+  const insert = db.prepare(
+    "INSERT INTO telemetry (device_id, key, ts, type, num) VALUES (?, 'n', ?, 'number', ?)",
+  );
+  const devices = Array.from({ length: DRAIN_DEVICES }, (_, d) => `device-${d}`);
+  const start = performance.now();
+  for (let i = 0; i < rows; i += batch) {
+    db.exec('BEGIN');
+    for (let j = i; j < Math.min(rows, i + batch); j++)
+      insert.run(devices[j % DRAIN_DEVICES]!, Math.floor(j / DRAIN_DEVICES), j);
+    db.exec('COMMIT');
+  }
+  const ms = performance.now() - start;
+  db.close();
+  return ms;
+}
+
+const spki = (key: KeyObject) => key.export({ format: 'der', type: 'spki' }).toString('base64');
+const pem = (key: KeyObject) => key.export({ format: 'pem', type: 'pkcs8' }).toString();
+
+/** A tenant with devices and an enrolled node on the platform at `url`. */
+async function enrolledNode(url: string) {
+  const tenant = await call<{ id: string }>(url, 'POST', '/v1/platform/tenants', ADMIN, {
+    slug: 'bench-edge',
+    name: 'bench',
+  });
+  const key = await call<{ secret: string }>(
+    url,
+    'POST',
+    `/v1/platform/tenants/${tenant.id}/api-keys`,
+    ADMIN,
+    { name: 'b' },
+  );
+  const devices: string[] = [];
+  for (let d = 0; d < DRAIN_DEVICES; d++)
+    devices.push(
+      (await call<{ id: string }>(url, 'POST', '/v1/devices', key.secret, { name: `d${d}` })).id,
+    );
+  const token = await call<{ token: string }>(
+    url,
+    'POST',
+    '/v1/edge-nodes/enrollment-tokens',
+    key.secret,
+    { name: 'bench-gw' },
+  );
+  const ed = generateKeyPairSync('ed25519');
+  const ml = generateKeyPairSync('ml-dsa-65' as 'ed25519');
+  const node = await call<{ nodeId: string; credential: string }>(
+    url,
+    'POST',
+    '/v1/edge/enroll',
+    '',
+    { token: token.token, ed25519: spki(ed.publicKey), mldsa65: spki(ml.publicKey) },
+  );
+  return {
+    devices,
+    node: {
+      url,
+      nodeId: node.nodeId,
+      credential: node.credential,
+      ed25519: pem(ed.privateKey),
+      mldsa65: pem(ml.privateKey),
+    },
+  };
+}
+
+/** Fills an outbox with `backlog` messages, then syncs it to a `palisade start` process. */
+async function drain(dir: string, backlog: number, batch: number): Promise<number> {
+  const platform = await startPalisade(ADMIN, [
+    '--data',
+    join(dir, 'platform'),
+    '--mqtt',
+    'off',
+    '--edge-batch-max-messages',
+    String(batch),
+  ]);
+  try {
+    const { devices, node } = await enrolledNode(platform.url);
+    const outbox = new Outbox(join(dir, 'drain.db'), randomBytes(32), { maxMessages: backlog });
+    const base = Date.now() - 3_600_000;
+    const filled = performance.now();
+    for (let i = 0; i < backlog; i += FILL_CHUNK)
+      outbox.acceptMany(
+        Array.from({ length: Math.min(FILL_CHUNK, backlog - i) }, (_, k) => {
+          const n = i + k;
+          return {
+            deviceId: devices[n % DRAIN_DEVICES]!,
+            payload: { ts: base + Math.floor(n / DRAIN_DEVICES), values: { n } },
+          };
+        }),
+      );
+    const fillMs = performance.now() - filled;
+    console.log(
+      `  backlog built              ${rate(backlog, fillMs).padStart(8)} msgs/s   (${backlog.toLocaleString('en')} sealed, ${FILL_CHUNK.toLocaleString('en')} per transaction)`,
+    );
+    let refused = 0;
+    let confirmed = 0;
+    let drained!: () => void;
+    const empty = new Promise<void>((resolve) => {
+      drained = resolve;
+    });
+    const loop = new SyncLoop(
+      outbox,
+      node,
+      { ...DEFAULT_SYNC, batchMaxMessages: batch, idleMs: 5 },
+      {
+        synced: (sent, result) => {
+          refused += (result as { refused: unknown[] }).refused.length;
+          confirmed += sent.messages.length;
+          if (confirmed === backlog) drained();
+        },
+        failed: (error) => console.error(`  sync failed: ${(error as Error).message}`),
+      },
+    );
+    const start = performance.now();
+    const running = loop.run();
+    await empty;
+    const ms = performance.now() - start;
+    loop.stop();
+    await running;
+    outbox.close();
+    if (refused > 0) console.log(`  (${refused} messages refused by the platform)`);
+    return ms;
+  } finally {
+    await platform.stop();
+  }
+}
+
+export async function run(args: string[]): Promise<void> {
+  const backlog = Number(args[0] ?? 1_000_000);
+  const batch = Number(args[1] ?? 5000);
+  const devices = Number(args[2] ?? 200);
+  const messages = Number(args[3] ?? 20);
+  console.log(
+    `edge: local ingest of ${devices} devices × ${messages} QoS 1 messages; drain of ${backlog.toLocaleString('en')} messages in batches of ${batch.toLocaleString('en')}`,
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'palisade-bench-edge-'));
+  try {
+    await localIngest(dir, devices, messages);
+    const drainMs = await drain(dir, backlog, batch);
+    console.log(
+      `  drain to the platform      ${rate(backlog, drainMs).padStart(8)} msgs/s   (signed batches, applied once, one ledger entry each)`,
+    );
+    const rawMs = rawInsertRate(dir, backlog, batch);
+    console.log(
+      `  limit: raw SQLite insert   ${rate(backlog, rawMs).padStart(8)} rows/s   (same rows, ${batch.toLocaleString('en')} per transaction, no crypto, no ledger)`,
+    );
+    console.log(`  drain / raw SQLite: ${(rawMs / drainMs).toFixed(2)}x`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
