@@ -17,15 +17,10 @@ import type { ControlPlaneIdentityStore } from '../store/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
 import { ArtifactAdapter } from './artifact-adapter.ts';
-import {
-  messagePage,
-  PAGE_HEADERS,
-  PROVIDER_CSP,
-  userCodeConfirmPage,
-  userCodePage,
-} from './html-pages.ts';
+import { PROVIDER_CSP } from './html-pages.ts';
 import { type IssuerKeySet, SIGNING_ALGORITHMS } from './issuer-keys.ts';
 import type { IssuerUrls } from './issuer-urls.ts';
+import { deviceFlowPages, logoutPages, renderError } from './provider-pages.ts';
 import type { RevocationList } from './revocation-list.ts';
 import type { AccountDirectory } from './sign-in.ts';
 import { installStructuredTokenEndpoints } from './structured-tokens.ts';
@@ -50,11 +45,6 @@ export interface TenantProviderOptions {
   readonly accounts: AccountDirectory;
   readonly verifier: AccessTokenVerifier;
   readonly lifetimes: IssuerLifetimes;
-}
-
-function html(ctx: KoaContextWithOIDC, body: string): void {
-  for (const [name, value] of Object.entries(PAGE_HEADERS)) ctx.set(name, value);
-  ctx.body = body;
 }
 
 export function createTenantProvider(
@@ -166,74 +156,14 @@ export function createTenantProvider(
           };
         },
       },
-      deviceFlow: {
-        enabled: true,
-        charset: 'base-20',
-        userCodeInputSource: async (
-          ctx: KoaContextWithOIDC,
-          form: string,
-          _out: unknown,
-          error: unknown,
-        ) =>
-          html(
-            ctx,
-            userCodePage({
-              form: `${form.replace(/ onfocus="[^"]*"/, '')}<button type="submit" form="op.deviceInputForm">Continue</button>`,
-              message:
-                error === undefined ? undefined : 'That code is unknown or expired; try again.',
-            }),
-          ),
-        userCodeConfirmSource: async (
-          ctx: KoaContextWithOIDC,
-          form: string,
-          client: OidcClient,
-          _device: unknown,
-          userCode: string,
-        ) =>
-          html(
-            ctx,
-            userCodeConfirmPage({
-              form: `${form}<button type="submit" form="op.deviceConfirmForm">Continue</button>`,
-              clientName: client.clientName ?? client.clientId,
-              userCode,
-            }),
-          ),
-        successSource: async (ctx: KoaContextWithOIDC) =>
-          html(
-            ctx,
-            messagePage('Device connected', 'You can close this page and return to your device.'),
-          ),
-      },
-      rpInitiatedLogout: {
-        enabled: true,
-        logoutSource: async (ctx: KoaContextWithOIDC, form: string) =>
-          html(
-            ctx,
-            messagePage(
-              'Sign out?',
-              `Sign out of ${tenant.name}?`,
-              `${form}<button type="submit" form="op.logoutForm" name="logout" value="yes">Sign out</button> <button type="submit" form="op.logoutForm">Stay signed in</button>`,
-            ),
-          ),
-        postLogoutSuccessSource: async (ctx: KoaContextWithOIDC) =>
-          html(ctx, messagePage('Signed out', `You are signed out of ${tenant.name}.`)),
-      },
+      deviceFlow: { enabled: true, charset: 'base-20', ...deviceFlowPages },
+      rpInitiatedLogout: { enabled: true, ...logoutPages(tenant) },
     },
     interactions: {
       url: (_ctx: unknown, interaction: { uid: string }) =>
         `${issuerPath}/interaction/${interaction.uid}`,
     },
-    renderError: async (
-      ctx: KoaContextWithOIDC,
-      out: { error?: string; error_description?: string },
-    ) =>
-      html(
-        ctx,
-        messagePage(
-          'Sign-in failed',
-          `${out.error ?? 'error'}: ${out.error_description ?? 'the request cannot be completed'}`,
-        ),
-      ),
+    renderError,
   });
   provider.proxy = issuer.startsWith('https:');
   provider.use(async (ctx, next) => {
