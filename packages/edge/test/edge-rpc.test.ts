@@ -58,6 +58,22 @@ describe('the edge RPC relay', () => {
     assert.deepEqual(events, ['received 1', 'delivered 1', 'answered 1']);
   });
 
+  test('a connection failing mid-send leaves the request held for the next try', async () => {
+    const r = new RpcRelay({ now: () => T0 });
+    let fail = true;
+    const sent: string[] = [];
+    r.connect(async (_device, requestId) => {
+      if (fail) throw new Error('connection reset');
+      sent.push(requestId);
+      return true;
+    });
+    const q = request(7, 'd1', 10_000);
+    await r.receive([q]);
+    fail = false;
+    await r.retry();
+    assert.deepEqual(sent, [q.requestId]);
+  });
+
   test('a device cannot answer a request of another device', async () => {
     const { r, connected } = relay();
     connected.add('d1');

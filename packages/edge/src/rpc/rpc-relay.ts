@@ -99,7 +99,9 @@ export class RpcRelay {
     for (const [id, until] of this.#done) if (until <= now) this.#done.delete(id);
     for (const [id, request] of [...this.#held]) {
       const body = { method: request.method, params: request.params };
-      if (!(await this.#deliver(request.deviceId, id, body))) continue;
+      // A connection that fails mid-send counts as not there: the next retry tries again.
+      const delivered = await this.#deliver(request.deviceId, id, body).catch(() => false);
+      if (!delivered) continue;
       this.#held.delete(id);
       this.#delivered.set(id, request);
       this.#events.delivered?.(request);

@@ -65,7 +65,7 @@ export function startLocalProcessing(options: {
     filtered: () => metrics.filtered.inc(),
     alert(deviceId, alert) {
       metrics.alerts.inc({ alert: alert.name, state: alert.state });
-      log('warn', 'alert', { device: deviceId, ...alert, sentFirst: true });
+      log('warn', 'alert', { device: deviceId, ...alert });
     },
   });
   const refresh = new RuleRefresh(dir, node, pipeline, undefined, {
