@@ -145,15 +145,14 @@ export class ClientService {
       value: id,
       expiresAt: Date.now() + this.#accessTokenMs,
     };
-    const deleted = await this.#audit.change(
+    await this.#audit.change(
       context.tenant,
       { actor: context.actor.id, action: 'client.delete', resource: `clients/${id}`, state: null },
       async () => {
         if (!(await this.#store.deleteClient(context.tenantId, id, revocation))) throw notFound();
-        return true;
       },
     );
-    if (deleted) this.#revocations.applied(context.tenantId, revocation);
+    this.#revocations.applied(context.tenantId, revocation);
   }
 
   #view(tenant: Tenant, row: OAuthClientRow): ClientView {

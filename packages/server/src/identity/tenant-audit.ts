@@ -12,9 +12,11 @@ export interface IssuerEvent {
 }
 
 /**
- * Records issuer changes in the tenant's ledger. The change itself (a control-plane write)
- * runs inside the tenant's group-commit op, before the entry is recorded: when it throws,
- * no entry is written; when it succeeds, the entry commits with the next durable batch.
+ * Records issuer changes in the tenant's ledger. The change (a control-plane write, in
+ * another database than the tenant's ledger) is made first and its entry then committed in
+ * the tenant's next durable batch, before the caller hears of success; a change that throws
+ * records nothing. The change is not made inside the group-commit op, which runs again
+ * after a failed batch and would apply it twice.
  */
 export class TenantAudit {
   readonly #shards: ReadonlyMap<string, ShardStore>;
@@ -29,10 +31,9 @@ export class TenantAudit {
     const shard = this.#shards.get(tenant.shard);
     if (shard === undefined)
       throw new PalisadeError('PALISADE_INTERNAL', `shard ${tenant.shard} is not open`);
-    return this.#committer.submit(await shard.tenant(tenant.id), async (_tx, record) => {
-      const result = await apply();
-      record(event);
-      return result;
-    });
+    const store = await shard.tenant(tenant.id);
+    const result = await apply();
+    await this.#committer.submit(store, async (_tx, record) => record(event));
+    return result;
   }
 }
