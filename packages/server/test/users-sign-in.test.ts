@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes, scryptSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Secret, TOTP } from 'otpauth';
 import type { PalisadeError } from '../src/errors/index.ts';
@@ -85,6 +86,34 @@ for (const backend of backendNames()) {
       assert.equal(wrong.code, 'PALISADE_SIGN_IN_FAILED');
       assert.equal(unknown.code, wrong.code);
       assert.equal(unknown.message, wrong.message);
+    });
+
+    test('a hash stored at a lower cost is re-hashed at the current cost on the next sign-in', async () => {
+      const { id } = await member('legacy@example.com');
+      const store = await api.platform.stores.shards.get(tenant.shard)!.tenant(tenant.id);
+      const salt = randomBytes(16);
+      const derived = scryptSync(PASSWORD, salt, 32, { N: 2 ** 14, r: 8, p: 1 });
+      const b64 = (bytes: Buffer) => bytes.toString('base64').replace(/=+$/, '');
+      const legacy = `$scrypt$ln=14,r=8,p=1$${b64(salt)}$${b64(derived)}`;
+      await store.transaction(async (tx) => {
+        const row = (await tx.users.getUser(id))!;
+        assert.ok(
+          await tx.users.updateUser(
+            { ...row, passwordHash: legacy, version: row.version + 1 },
+            row.version,
+          ),
+        );
+      });
+      await api.platform.users.authenticator.signIn(tenant, 'legacy@example.com', PASSWORD);
+      const row = (await store.reader.users.getUser(id))!;
+      assert.deepEqual(passwordHashParams(row.passwordHash!), { N: 2 ** 17, r: 8, p: 1 });
+      await api.platform.users.authenticator.signIn(tenant, 'legacy@example.com', PASSWORD);
+      const { body } = await api.call('GET', '/v1/ledger/entries?start=0&end=1000', key);
+      const rehashes = body.entries.filter(
+        (e: { entry: { action: string; resource: string } }) =>
+          e.entry.resource === `users/${id}` && e.entry.action === 'users.password-rehash',
+      );
+      assert.equal(rehashes.length, 1, 're-hashed once, then at the current cost');
     });
 
     test('a password shorter than 12 characters or equal to the email is refused, and the invitation stays usable', async () => {
