@@ -52,6 +52,8 @@ const NOT_A_PERMISSION: Readonly<Record<string, 'public' | 'admin' | 'tenant'>> 
   'post /t/{slug}/{path}': 'public',
   'get /t/{slug}/invite/{token}': 'public',
   'post /t/{slug}/invite/{token}': 'public',
+  // CORS preflights carry no credential; they name no tenant and reach no tenant data.
+  'options /{path}': 'public',
   // GraphQL authorizes each field it resolves with the same Authorizer, by the field's permission.
   'post /v1/graphql': 'tenant',
 };

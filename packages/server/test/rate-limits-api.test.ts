@@ -40,11 +40,13 @@ for (const backend of backendNames()) {
     };
 
     before(async () => {
-      // One request per second with a one-second burst: a bucket holds a single request.
+      // One request per second with a one-second burst: a bucket holds a single request. A
+      // day-long usage window, so the counts checked below do not roll over mid-test.
       api = await TestApi.start(backend, {
         quotaTenantRequestsPerSecond: ['*=0', 'small=1'],
         quotaPrincipalRequestsPerSecond: ['*=0', 'keyed=1'],
         quotaBurstSeconds: '1',
+        quotaUsageWindowMs: '86400000',
       });
     });
     after(() => api.close());

@@ -23,7 +23,7 @@ const EXPOSE_HEADERS = 'etag, location, ratelimit, ratelimit-policy, retry-after
  * Credentials are bearer tokens, never cookies, so `Access-Control-Allow-Credentials` is never
  * sent. Register after `installAuth`: hooks run in registration order.
  */
-export function installCors(app: FastifyInstance, cors: CorsSettings, maxAgeSeconds: number): void {
+export function installCors(app: FastifyInstance, cors: CorsSettings): void {
   // A callback hook, and requests without an Origin (every non-browser client) pay one read.
   app.addHook('onRequest', (request, reply, done) => {
     const origin = request.headers.origin;
@@ -55,7 +55,17 @@ export function installCors(app: FastifyInstance, cors: CorsSettings, maxAgeSeco
     if (typeof allowed === 'boolean') decide(allowed);
     else allowed.then(decide, done);
   });
+}
 
+/**
+ * `OPTIONS /*`: CORS preflights, answered with no credential for origins some active tenant
+ * allows (see `installCors`). Register with the routes, after the OpenAPI collector.
+ */
+export function corsPreflightRoute(
+  app: FastifyInstance,
+  cors: CorsSettings,
+  maxAgeSeconds: number,
+): void {
   app.options('/*', {
     config: { auth: 'public' },
     schema: {

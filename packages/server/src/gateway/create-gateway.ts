@@ -16,7 +16,7 @@ import type { CollectionService, RecordService } from '../records/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
 import type { UserServices } from '../users/index.ts';
 import { installAuth } from './auth-hook.ts';
-import { installCors } from './cors-hook.ts';
+import { corsPreflightRoute, installCors } from './cors-hook.ts';
 import { installMetrics } from './metrics.ts';
 import { installOpenApi } from './openapi.ts';
 import { installProblemHandlers } from './problem-handler.ts';
@@ -83,6 +83,8 @@ export interface GatewayOptions {
   readonly hstsMaxAgeSeconds: number;
   /** API request rate limits per tenant and per principal, charged after authentication. */
   readonly rateLimits: RequestQuotas;
+  /** How long a refused request is held before its 429 (see `installRateLimits`). */
+  readonly rateLimitRefusalDelayMs: number;
   /** The tenants' CORS allow-lists, and how long a browser may cache a preflight answer. */
   readonly cors: { readonly settings: CorsSettings; readonly maxAgeSeconds: number };
   readonly ledger: TenantLedger;
@@ -129,8 +131,8 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     hstsMaxAgeSeconds: options.hstsMaxAgeSeconds,
   });
   installAuth(app, options.verifier, options.authz.authorizer, options.closing);
-  installCors(app, options.cors.settings, options.cors.maxAgeSeconds);
-  installRateLimits(app, options.rateLimits);
+  installCors(app, options.cors.settings);
+  installRateLimits(app, options.rateLimits, options.rateLimitRefusalDelayMs);
   const metrics = installMetrics(app, options.metrics);
   const openApi = installOpenApi(app, { title: 'Palisade API', version: options.version });
   systemRoutes(app, { ready: options.probes.ready, openApi }, metrics);
@@ -159,6 +161,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     options.graphql.queryMaxLength,
   );
   settingsRoutes(app, options.cors.settings);
+  corsPreflightRoute(app, options.cors.settings, options.cors.maxAgeSeconds);
   roleRoutes(app, options.authz.roles);
   policyRoutes(app, options.authz.policies, options.authz.policySetMaxChars);
   if (options.devices !== undefined) {

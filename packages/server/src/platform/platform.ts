@@ -272,6 +272,7 @@ export async function startPlatform(
         usageWindowMs: settings.quotaUsageWindowMs,
         metrics,
       }),
+      rateLimitRefusalDelayMs: settings.quotaRefusalDelayMs,
       cors: {
         settings: new CorsSettings({
           store: stores.controlPlane.cors,
