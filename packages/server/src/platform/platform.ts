@@ -494,8 +494,12 @@ function requestWithoutQuery(req: {
 }) {
   return {
     method: req.method,
-    // ThingsBoard's device API carries the device's access token in the path.
-    url: req.url?.split('?')[0]?.replace(/^\/api\/v1\/[^/]+\//, '/api/v1/[redacted]/'),
+    // ThingsBoard's device API carries the device's access token in the path, and a user
+    // invitation link its one-time token.
+    url: req.url
+      ?.split('?')[0]
+      ?.replace(/^\/api\/v1\/[^/]+\//, '/api/v1/[redacted]/')
+      .replace(/^(\/t\/[^/]+\/invite\/)[^/]+/, '$1[redacted]'),
     host: req.host,
     remoteAddress: req.ip,
     remotePort: req.socket?.remotePort,
