@@ -110,7 +110,7 @@ export class EdgeMetrics {
     });
     this.rpc = new Counter({
       name: 'palisade_edge_rpc_requests_total',
-      help: 'Platform RPC requests at the node, by event (received, delivered, answered, expired)',
+      help: 'Platform RPC requests at the node, by event (received, delivered, answered, expired, ignored)',
       labelNames: ['event'],
       registers,
     });

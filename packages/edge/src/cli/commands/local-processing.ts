@@ -25,6 +25,8 @@ export interface LocalProcessing {
   readonly relay: RpcRelay;
   /** Counts the listener's events too, then passes them on. */
   listenerEvents(events: DeviceApiEvents): DeviceApiEvents;
+  /** A device answered an RPC request; an answer to no request of its own is counted and logged. */
+  answer(deviceId: string, requestId: string, answer: unknown): void;
   /** Delivers RPC requests through the running listener. */
   deliverThrough(api: DeviceApi): void;
   /** Stops pulling and polling, and stores every open window. */
@@ -147,6 +149,15 @@ export function startLocalProcessing(options: {
           events.refused?.(reason, detail, device);
         },
       };
+    },
+    answer(deviceId, requestId, answer) {
+      if (relay.respond(deviceId, requestId, answer)) return;
+      metrics.rpc.inc({ event: 'ignored' });
+      log('info', 'rpc-answer-ignored', {
+        device: deviceId,
+        requestId,
+        note: 'no request with this id was delivered to this device, or it is past its deadline',
+      });
     },
     deliverThrough(api) {
       relay.connect(

@@ -132,9 +132,7 @@ export async function start(argv: string[]): Promise<number> {
             );
           local.pipeline.accept(device.deviceId, payload);
         }),
-        rpcAnswer: (device, requestId, answer) => {
-          local.relay.respond(device.deviceId, requestId, answer);
-        },
+        rpcAnswer: (device, requestId, answer) => local.answer(device.deviceId, requestId, answer),
         events: local.listenerEvents(deviceApiEvents(log)),
       });
       local.deliverThrough(api);
