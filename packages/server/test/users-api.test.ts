@@ -88,6 +88,8 @@ for (const backend of backendNames()) {
       assert.deepEqual((await api.call('GET', `/v1/users/${id}`, key)).body, changed.body);
       assert.equal((await api.call('PATCH', `/v1/users/${id}`, key, {})).status, 400);
       assert.equal((await api.call('DELETE', `/v1/users/${id}`, key)).status, 204);
+      const link = await api.call('GET', first.body.invitation.link, undefined);
+      assert.equal(link.status, 404, "a deleted user's invitation goes with them");
       const gone = await api.call('GET', `/v1/users/${id}`, key);
       assert.equal(gone.body.code, 'PALISADE_USER_NOT_FOUND');
       const { body } = await api.call('GET', '/v1/ledger/entries?start=0&end=1000', key);
