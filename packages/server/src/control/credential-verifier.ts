@@ -101,7 +101,7 @@ export class CredentialVerifier {
     if (match === null) {
       throw new PalisadeError(
         'PALISADE_UNAUTHENTICATED',
-        'send Authorization: Bearer <token> with a platform-admin token or tenant API key',
+        'send Authorization: Bearer <token> with a platform-admin token, a tenant API key or an access token from your tenant issuer (/t/<slug>/token)',
       );
     }
     const hash = hashSecretToken(match[1]!);
