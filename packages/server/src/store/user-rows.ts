@@ -41,7 +41,7 @@ export function toUser(row: UserDbRow): UserRow {
     totp:
       row.totp_key === null || row.totp_secret === null
         ? null
-        : { wrappedKey: row.totp_key, sealed: row.totp_secret },
+        : { wrappedKey: Uint8Array.from(row.totp_key), sealed: Uint8Array.from(row.totp_secret) },
     totpLastStep: row.totp_last_step,
     failedSignIns: row.failed_sign_ins,
     lockedUntil: row.locked_until === null ? null : iso(row.locked_until),
