@@ -19,6 +19,7 @@ export {
 } from './listener/index.ts';
 export { type NodeFile, readNodeFile } from './node-file.ts';
 export {
+  type MessageKind,
   OUTBOX_BUSY_TIMEOUT_MS,
   Outbox,
   OutboxFullError,

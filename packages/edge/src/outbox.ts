@@ -7,11 +7,16 @@ import {
 } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
 
+/** What a device sent: telemetry (the default) or its client-side attributes. */
+export type MessageKind = 'telemetry' | 'attributes';
+
 /** One accepted device message, as stored (decrypted) and as sent in a batch. */
 export interface OutboxMessage {
   readonly deviceId: string;
   readonly payload: unknown;
   readonly receivedAt: number;
+  /** Present only for attributes, so a telemetry batch reads as it always did. */
+  readonly kind?: 'attributes';
 }
 
 /** A batch formed from the outbox: its id and content never change once formed (retries are idempotent). */
@@ -65,7 +70,8 @@ export class Outbox {
         device_id TEXT NOT NULL,
         received_at INTEGER NOT NULL,
         sealed BLOB NOT NULL,
-        batch_id TEXT
+        batch_id TEXT,
+        kind TEXT NOT NULL DEFAULT 'telemetry' CHECK (kind IN ('telemetry', 'attributes'))
       ) STRICT;
       CREATE INDEX IF NOT EXISTS messages_unbatched ON messages (rank, seq) WHERE batch_id IS NULL;
       CREATE TABLE IF NOT EXISTS batches (id TEXT PRIMARY KEY, created_at TEXT NOT NULL) STRICT;
@@ -73,21 +79,28 @@ export class Outbox {
     `);
   }
 
-  #aad(deviceId: string, receivedAt: number): Buffer {
-    return Buffer.from(`${deviceId}\n${receivedAt}`, 'utf8');
+  /** Binds a sealed payload to its row: device, time, and kind (so attributes never pass for telemetry). */
+  #aad(deviceId: string, receivedAt: number, kind: MessageKind): Buffer {
+    const suffix = kind === 'telemetry' ? '' : `\n${kind}`;
+    return Buffer.from(`${deviceId}\n${receivedAt}${suffix}`, 'utf8');
   }
 
-  #seal(deviceId: string, receivedAt: number, payload: unknown): Buffer {
+  #seal(deviceId: string, receivedAt: number, kind: MessageKind, payload: unknown): Buffer {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.#key, iv);
-    cipher.setAAD(this.#aad(deviceId, receivedAt));
+    cipher.setAAD(this.#aad(deviceId, receivedAt, kind));
     const body = Buffer.concat([cipher.update(JSON.stringify(payload), 'utf8'), cipher.final()]);
     return Buffer.concat([iv, cipher.getAuthTag(), body]);
   }
 
   /** Writes the message durably before returning; throws OutboxFullError when full. */
-  accept(deviceId: string, payload: unknown, priority: Priority = 'telemetry'): void {
-    if (this.acceptMany([{ deviceId, payload, priority }]) === 0)
+  accept(
+    deviceId: string,
+    payload: unknown,
+    priority: Priority = 'telemetry',
+    kind: MessageKind = 'telemetry',
+  ): void {
+    if (this.acceptMany([{ deviceId, payload, priority, kind }]) === 0)
       throw new OutboxFullError(this.#maxMessages);
   }
 
@@ -96,22 +109,25 @@ export class Outbox {
    * fsync for all), and returns how many it took; the rest are refused, never dropped silently.
    */
   acceptMany(
-    messages: readonly { deviceId: string; payload: unknown; priority?: Priority }[],
+    messages: readonly {
+      deviceId: string;
+      payload: unknown;
+      priority?: Priority;
+      kind?: MessageKind;
+    }[],
   ): number {
     const room = Math.max(0, Math.min(messages.length, this.#maxMessages - this.size()));
     if (room === 0) return 0;
     const insert = this.#db.prepare(
-      'INSERT INTO messages (rank, device_id, received_at, sealed) VALUES (?, ?, ?, ?)',
+      'INSERT INTO messages (rank, device_id, received_at, sealed, kind) VALUES (?, ?, ?, ?, ?)',
     );
     const receivedAt = Date.now();
     this.transaction(() => {
-      for (const m of messages.slice(0, room))
-        insert.run(
-          RANK[m.priority ?? 'telemetry'],
-          m.deviceId,
-          receivedAt,
-          this.#seal(m.deviceId, receivedAt, m.payload),
-        );
+      for (const m of messages.slice(0, room)) {
+        const kind = m.kind ?? 'telemetry';
+        const sealed = this.#seal(m.deviceId, receivedAt, kind, m.payload);
+        insert.run(RANK[m.priority ?? 'telemetry'], m.deviceId, receivedAt, sealed, kind);
+      }
     });
     return room;
   }
@@ -133,10 +149,10 @@ export class Outbox {
     }
   }
 
-  #open(deviceId: string, receivedAt: number, sealed: Uint8Array): unknown {
+  #open(deviceId: string, receivedAt: number, kind: MessageKind, sealed: Uint8Array): unknown {
     const data = Buffer.from(sealed);
     const decipher = createDecipheriv('aes-256-gcm', this.#key, data.subarray(0, 12));
-    decipher.setAAD(this.#aad(deviceId, receivedAt));
+    decipher.setAAD(this.#aad(deviceId, receivedAt, kind));
     decipher.setAuthTag(data.subarray(12, 28));
     return JSON.parse(
       Buffer.concat([decipher.update(data.subarray(28)), decipher.final()]).toString('utf8'),
@@ -192,17 +208,25 @@ export class Outbox {
   #load(batchId: string, createdAt: string): PendingBatch {
     const rows = this.#db
       .prepare(
-        'SELECT device_id, received_at, sealed FROM messages WHERE batch_id = ? ORDER BY rank, seq',
+        'SELECT device_id, received_at, sealed, kind FROM messages WHERE batch_id = ? ORDER BY rank, seq',
       )
-      .all(batchId) as { device_id: string; received_at: number; sealed: Uint8Array }[];
+      .all(batchId) as {
+      device_id: string;
+      received_at: number;
+      sealed: Uint8Array;
+      kind: MessageKind;
+    }[];
     return {
       batchId,
       createdAt,
-      messages: rows.map((r) => ({
-        deviceId: r.device_id,
-        receivedAt: r.received_at,
-        payload: this.#open(r.device_id, r.received_at, r.sealed),
-      })),
+      messages: rows.map((r) => {
+        const message = {
+          deviceId: r.device_id,
+          receivedAt: r.received_at,
+          payload: this.#open(r.device_id, r.received_at, r.kind, r.sealed),
+        };
+        return r.kind === 'attributes' ? { ...message, kind: 'attributes' as const } : message;
+      }),
     };
   }
 

@@ -302,6 +302,53 @@ describe('devices → edge → platform, with the platform down for a while', ()
     assert.equal(own.length, 2 * PER_PHASE + 20, 'no message ledgered twice');
   });
 
+  it("client attributes pass through the edge: merged on the device, ledgered as the node's", async () => {
+    const [device] = devices;
+    await device!.client!.publishAsync(
+      'v1/devices/me/attributes',
+      JSON.stringify({ firmware: '2.1', wifi: true }),
+      { qos: 1 },
+    );
+    // A value the platform refuses is refused there by index, after the edge acknowledged it.
+    await device!.client!.publishAsync('v1/devices/me/attributes', '{"broken":null}', { qos: 1 });
+    await until(() => readOutboxStatus(outboxPath(nodeDir)).backlog === 0);
+    const stored = await call('GET', `/v1/devices/${device!.id}`, key);
+    assert.deepEqual(stored.body.clientAttributes, { firmware: '2.1', wifi: true });
+    const refused = edge.logs
+      .filter((l) => l.event === 'synced')
+      .flatMap((l) => (l.result as { refused: { code: string }[] }).refused.map((r) => r.code));
+    assert.deepEqual(refused, ['PALISADE_TELEMETRY_INVALID_VALUE']);
+    const bundle = await exportLedger();
+    const entries = bundle.entries.map((e) => ({
+      entry: parseCanonicalJson(e.entry) as { actor: string; resource: string; commitment: string },
+      salt: e.salt!,
+    }));
+    const attributes = entries.filter(
+      (e) => e.entry.resource === `devices/${device!.id}/attributes`,
+    );
+    assert.equal(attributes.length, 1);
+    assert.equal(attributes[0]!.entry.actor, `edge-node:${node.nodeId}`);
+    const opens = entries
+      .filter((e) => e.entry.resource.includes('/batches/'))
+      .filter((e) => {
+        try {
+          verifyStateCommitment(
+            nodeSha256,
+            attributes[0]!.entry.commitment,
+            fromBase64Url(attributes[0]!.salt)!,
+            {
+              attributes: { firmware: '2.1', wifi: true },
+              via: { edgeNode: node.nodeId, batch: e.entry.resource.split('/').at(-1) },
+            },
+          );
+          return true;
+        } catch {
+          return false;
+        }
+      });
+    assert.equal(opens.length, 1, "the entry opens to the attributes and the node's batch");
+  });
+
   /** The tenant's ledger export; retried while a seal is in progress. */
   async function exportLedger(): Promise<LedgerBundle> {
     for (;;) {

@@ -130,23 +130,38 @@ export class TelemetryService implements TelemetryIngest {
   async attributes(device: DeviceIdentity, payload: unknown): Promise<IngestResult> {
     const attributes = parseAttributes(payload, this.#limits);
     const store = await this.#locate(device.context);
-    await this.#committer.submit(store, async (tx, record) => {
-      if (
-        !(await tx.devices.mergeClientAttributes(
-          device.deviceId,
-          attributes,
-          new Date().toISOString(),
-        ))
-      )
-        throw deviceNotFound();
-      record({
-        actor: device.context.actor.id,
-        action: 'device.attributes',
-        resource: `devices/${device.deviceId}/attributes`,
-        state: attributes,
-      });
-    });
+    await this.#committer.submit(store, (tx, record) =>
+      this.writeAttributes(tx, record, device.context.actor.id, device.deviceId, attributes),
+    );
     return { points: Object.keys(attributes).length };
+  }
+
+  /** One message's client attributes (edge batches); throws on bad input. */
+  parseAttributes(deviceId: string, payload: unknown): Record<string, unknown> {
+    checkDeviceId(deviceId);
+    return parseAttributes(payload, this.#limits);
+  }
+
+  /**
+   * Merges client attributes inside a caller's group-commit op and records their ledger entry;
+   * with `via` (the edge node and batch that vouched for them) the state is `{attributes, via}`.
+   */
+  async writeAttributes(
+    tx: TenantWriteTx,
+    record: (event: WriteEvent) => void,
+    actor: string,
+    deviceId: string,
+    attributes: Record<string, unknown>,
+    via?: Readonly<Record<string, unknown>>,
+  ): Promise<void> {
+    if (!(await tx.devices.mergeClientAttributes(deviceId, attributes, new Date().toISOString())))
+      throw deviceNotFound();
+    record({
+      actor,
+      action: 'device.attributes',
+      resource: `devices/${deviceId}/attributes`,
+      state: via === undefined ? attributes : { attributes, via },
+    });
   }
 
   #publish(context: TenantContext, payload: TelemetryEventPayload): void {

@@ -5,10 +5,12 @@ import { PalisadeError } from '../errors/index.ts';
 /** One device message as the edge accepted it. */
 export interface EdgeMessage {
   readonly deviceId: string;
-  /** ThingsBoard telemetry payload. */
+  /** ThingsBoard telemetry payload, or a flat object of client attributes. */
   readonly payload: unknown;
   /** Unix ms when the edge accepted it: the ts of points that name none. */
   readonly receivedAt: number;
+  /** `attributes` for the device's client-side attributes; absent for telemetry. */
+  readonly kind?: 'telemetry' | 'attributes';
 }
 
 /** A signed batch as the node sends it. */

@@ -247,7 +247,9 @@ export class EdgeService {
     if (prior !== undefined) return this.#replay(store, prior, hash);
     const parsed = batch.messages.map((m) => {
       try {
-        return this.#telemetry.parse(m.deviceId, m.payload, m.receivedAt);
+        return m.kind === 'attributes'
+          ? this.#telemetry.parseAttributes(m.deviceId, m.payload)
+          : this.#telemetry.parse(m.deviceId, m.payload, m.receivedAt);
       } catch (error) {
         if (error instanceof PalisadeError) return error;
         throw error;
@@ -262,11 +264,24 @@ export class EdgeService {
       written.length = 0;
       const refused: { index: number; code: string }[] = [];
       let points = 0;
+      let attributes = 0;
       for (const [index, message] of batch.messages.entries()) {
         const parsedPoints = parsed[index]!;
         try {
           if (parsedPoints instanceof PalisadeError) throw parsedPoints;
           const actor = actorOf(node.id);
+          if (!Array.isArray(parsedPoints)) {
+            await this.#telemetry.writeAttributes(
+              tx,
+              record,
+              actor,
+              message.deviceId,
+              parsedPoints,
+              via,
+            );
+            attributes++;
+            continue;
+          }
           await this.#telemetry.write(tx, record, actor, message.deviceId, parsedPoints, via);
           written.push({ deviceId: message.deviceId, points: parsedPoints });
           points += parsedPoints.length;
@@ -277,7 +292,7 @@ export class EdgeService {
       }
       const result: BatchResult = {
         batchId: batch.batchId,
-        applied: written.length,
+        applied: written.length + attributes,
         points,
         refused,
       };
@@ -319,16 +334,17 @@ export class EdgeService {
   }
 
   /** Charges a new batch's valid messages to the tenant's plan rates, or refuses it whole (429). */
+  /** Telemetry is charged; client attributes are not (as when a device sends them directly). */
   #chargeQuota(
     context: TenantContext,
-    parsed: readonly (TelemetryPoint[] | PalisadeError)[],
+    parsed: readonly (TelemetryPoint[] | Record<string, unknown> | PalisadeError)[],
   ): void {
     const quotas = this.#telemetry.quotas;
     if (quotas === undefined) return;
     let messages = 0;
     let points = 0;
     for (const p of parsed) {
-      if (p instanceof PalisadeError) continue;
+      if (!Array.isArray(p)) continue;
       messages++;
       points += p.length;
     }

@@ -2,7 +2,6 @@ import {
   type DeviceApi,
   groupCommit,
   parseHostPort,
-  Refusal,
   startDeviceApi,
 } from '../../listener/index.ts';
 import { EdgeMetrics, type MetricsServer, serveMetrics } from '../../metrics/index.ts';
@@ -124,13 +123,10 @@ export async function start(argv: string[]): Promise<number> {
         dir,
         node,
         mqtt,
+        // Rules apply to telemetry; client attributes go to the outbox as they came.
         accept: groupCommit(outbox, (device, kind, payload) => {
-          if (kind === 'attributes')
-            throw new Refusal(
-              'topic_not_allowed',
-              'edge batches do not carry client attributes yet: publish them to the platform',
-            );
-          local.pipeline.accept(device.deviceId, payload);
+          if (kind === 'attributes') outbox.accept(device.deviceId, payload, 'telemetry', kind);
+          else local.pipeline.accept(device.deviceId, payload);
         }),
         rpcAnswer: (device, requestId, answer) => local.answer(device.deviceId, requestId, answer),
         events: local.listenerEvents(deviceApiEvents(log)),

@@ -80,6 +80,7 @@ function batchSchema(maxMessages: number) {
             deviceId: { type: 'string', maxLength: 64 },
             payload: {},
             receivedAt: { type: 'integer', minimum: 0 },
+            kind: { type: 'string', enum: ['telemetry', 'attributes'] },
           },
         },
       },
