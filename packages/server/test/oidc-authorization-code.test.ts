@@ -112,6 +112,39 @@ for (const backend of backendNames()) {
       assert.ok(!csp.includes('unsafe-inline'));
     });
 
+    test("a sign-in begun at one tenant's issuer cannot be continued at another's, even with its cookies", async () => {
+      await api.tenant('globex');
+      const browser = new Browser();
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT,
+        scope: 'openid',
+        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      });
+      const started = await browser.follow(url.href, REDIRECT);
+      assert.match(started.url, /\/t\/acme\/interaction\/[\w-]+$/);
+      const uid = new URL(started.url).pathname.split('/').at(-1)!;
+      const cookie = browser.allCookies();
+      const shown = await api.call('GET', `/t/globex/interaction/${uid}`, undefined, undefined, {
+        cookie,
+      });
+      assert.equal(shown.status, 400);
+      assert.match(shown.body, /unknown or has expired/);
+      const posted = await api.call(
+        'POST',
+        `/t/globex/interaction/${uid}`,
+        undefined,
+        new URLSearchParams({
+          step: 'login',
+          email: 'ada@example.com',
+          password: PASSWORD,
+        }).toString(),
+        { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      );
+      assert.equal(posted.status, 400);
+      assert.equal((await browser.request(started.url)).status, 200, 'at acme it goes on');
+    });
+
     test('an authorization request without S256 PKCE is refused', async () => {
       const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid' });
       const { url: landed } = await new Browser().follow(url.href, REDIRECT);

@@ -51,6 +51,11 @@ export class Browser {
     return { status: response.status, headers: response.headers, body: await response.text() };
   }
 
+  /** Every cookie, whatever its path: what an attacker who stole them could send anywhere. */
+  allCookies(): string {
+    return [...this.#cookies].map(([name, c]) => `${name}=${c.value}`).join('; ');
+  }
+
   /** Follows redirects from `url` until a page, or a redirect to `stopAt`. */
   async follow(url: string, stopAt: string): Promise<{ url: string; reply: HttpReply }> {
     let current = url;
