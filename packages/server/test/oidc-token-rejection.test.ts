@@ -69,6 +69,8 @@ for (const backend of backendNames()) {
       const reply = await api.call('GET', '/v1/collections', token);
       assert.equal(reply.status, code === 'PALISADE_TENANT_SUSPENDED' ? 403 : 401);
       assert.equal(reply.body.code, code, reply.body.detail);
+      if (reply.status === 401)
+        assert.equal(reply.headers['www-authenticate'], 'Bearer error="invalid_token"');
     }
 
     before(async () => {

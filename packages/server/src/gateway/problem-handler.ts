@@ -10,9 +10,17 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'PALISADE_INVALID_REQUEST',
 };
 
+/** RFC 6750 §3: a missing or refused bearer credential is answered with a challenge. */
+function bearerChallenge(code: ErrorCode): string | undefined {
+  if (code === 'PALISADE_UNAUTHENTICATED') return 'Bearer';
+  return code.startsWith('PALISADE_TOKEN_') ? 'Bearer error="invalid_token"' : undefined;
+}
+
 /** Sends an RFC 9457 problem document. */
 export function sendProblem(reply: FastifyReply, error: PalisadeError): FastifyReply {
   if (error instanceof OverLimitError) reply.headers(rateLimitHeaders(error.quota));
+  const challenge = bearerChallenge(error.code);
+  if (challenge !== undefined) reply.header('www-authenticate', challenge);
   return reply.code(error.status).type('application/problem+json').send(error.toProblem());
 }
 
