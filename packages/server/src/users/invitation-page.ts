@@ -4,6 +4,7 @@
  * The link's token is in the path, so the page also forbids sending it on as a Referer.
  */
 
+/** Headers of every invitation page, refusals included. */
 export const INVITATION_PAGE_HEADERS: Readonly<Record<string, string>> = {
   'content-type': 'text/html; charset=utf-8',
   'content-security-policy':
@@ -70,6 +71,7 @@ ${notice}<form method="post" action="${escapeHtml(input.action)}">
   );
 }
 
+/** The page after the password (and TOTP) is set. */
 export function invitationDone(tenantName: string, totp: boolean): string {
   return page(
     `Welcome to ${tenantName}`,

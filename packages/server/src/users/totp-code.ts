@@ -20,14 +20,17 @@ function totp(secret: Uint8Array, label = '', issuer = ''): TOTP {
   });
 }
 
+/** A fresh random TOTP secret. */
 export function newTotpSecret(): Uint8Array {
   return new Secret({ size: SECRET_BYTES }).bytes;
 }
 
+/** The secret as authenticator apps take it typed in (RFC 4648 base32). */
 export function totpBase32(secret: Uint8Array): string {
   return new Secret({ buffer: Uint8Array.from(secret).buffer }).base32;
 }
 
+/** A secret `totpBase32` made, back to bytes; undefined for anything else. */
 export function totpSecretFromBase32(text: string): Uint8Array | undefined {
   if (!/^[A-Z2-7]{32}$/.test(text)) return undefined;
   return Secret.fromBase32(text).bytes;

@@ -56,6 +56,7 @@ function invitationInvalid(): PalisadeError {
   );
 }
 
+/** Signs users in and spends their invitations (see the module comment). */
 export class UserAuthenticator {
   readonly #locate: TenantStoreLocator;
   readonly #committer: GroupCommitter;
