@@ -175,6 +175,14 @@ for (const backend of backendNames()) {
       assert.equal(revoked.status, 401);
       assert.equal(revoked.body.code, 'PALISADE_TOKEN_REVOKED');
       await assert.rejects(oidc.refreshTokenGrant(config, second.refresh_token!));
+      const again = oidc.randomPKCECodeVerifier();
+      const fresh = await authorize(browser, again);
+      const renewed = await oidc.authorizationCodeGrant(config, fresh.callback!, {
+        pkceCodeVerifier: again,
+        expectedState: fresh.state,
+      });
+      const reply = await api.call('GET', '/v1/collections', renewed.access_token);
+      assert.equal(reply.status, 200, 'signing in again makes a new grant, not the revoked one');
     });
   });
 }

@@ -59,7 +59,8 @@ export class ArtifactAdapter implements Adapter {
       model: this.#model,
       id,
       payload: payload as Record<string, unknown>,
-      grantId: payload.grantId ?? null,
+      // A grant is its own family: revoking it deletes it with its codes and tokens.
+      grantId: this.#model === 'Grant' ? id : (payload.grantId ?? null),
       userCode: payload.userCode ?? null,
       uid: payload.uid ?? null,
       clientId: payload.clientId ?? null,
