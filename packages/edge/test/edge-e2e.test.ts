@@ -190,6 +190,7 @@ describe('devices → edge → platform, with the platform down for a while', ()
     const status = await runCli(['status', '--dir', nodeDir, '--json']);
     const held = JSON.parse(status.stdout);
     assert.equal(held.backlog, DEVICES * PER_PHASE);
+    assert.equal(held.credentials.devices, DEVICES, 'the devices connect from the cache');
     await until(() => edge.logs.some((l) => l.event === 'link-down'));
     palisade = await startPalisade(data, port);
     await until(() => readOutboxStatus(outboxPath(nodeDir)).backlog === 0);

@@ -9,4 +9,5 @@ export {
   type RefreshEvents,
   type RefreshSettings,
 } from './credential-refresh.ts';
+export { type CredentialStatus, readCredentialStatus } from './credential-status.ts';
 export { authenticateDevice, type EdgeDevice } from './device-auth.ts';

@@ -1,3 +1,6 @@
+import { join } from 'node:path';
+import { readCredentialStatus } from '../../credentials/index.ts';
+import { CREDENTIALS_FILE } from '../../listener/index.ts';
 import { outboxPath } from '../../node-file.ts';
 import { readOutboxStatus } from '../../outbox-status.ts';
 import { enrolledNode, flags, required } from '../args.ts';
@@ -13,7 +16,8 @@ export function status(argv: string[]): number {
     state.oldestReceivedAt === null
       ? null
       : Math.max(0, (Date.now() - state.oldestReceivedAt) / 1000);
-  const view = { nodeId: node.nodeId, platform: node.url, ...state, oldestAgeSeconds };
+  const credentials = readCredentialStatus(join(dir, CREDENTIALS_FILE));
+  const view = { nodeId: node.nodeId, platform: node.url, ...state, oldestAgeSeconds, credentials };
   if (values.json === true) {
     process.stdout.write(`${JSON.stringify(view)}\n`);
     return EXIT.ok;
@@ -27,6 +31,7 @@ export function status(argv: string[]): number {
     `last sync   ${view.lastSync ?? 'never'}`,
     `drain rate  ${view.drainRate === null ? '-' : `${view.drainRate.toFixed(1)} msgs/s over the minute before the last sync`}`,
     `last result ${view.lastResult === null ? '-' : JSON.stringify(view.lastResult)}`,
+    `devices     ${credentials.devices} with cached credentials (refreshed ${credentials.refreshedAt ?? 'never'})`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   return EXIT.ok;
