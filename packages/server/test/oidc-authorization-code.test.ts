@@ -145,6 +145,51 @@ for (const backend of backendNames()) {
       assert.equal((await browser.request(started.url)).status, 200, 'at acme it goes on');
     });
 
+    test("a refresh picks up the user's new roles; a disabled user gets no new token", async () => {
+      const verifier = oidc.randomPKCECodeVerifier();
+      const { callback, state } = await authorize(new Browser(), verifier);
+      const first = await oidc.authorizationCodeGrant(config, callback!, {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+      });
+      const version = (await api.call('GET', `/v1/users/${userId}`, acme.key)).body.version;
+      const promoted = await api.call(
+        'PATCH',
+        `/v1/users/${userId}`,
+        acme.key,
+        {
+          roles: ['developer'],
+        },
+        { 'if-match': `"${version}"` },
+      );
+      assert.equal(promoted.status, 200, JSON.stringify(promoted.body));
+      const second = await oidc.refreshTokenGrant(config, first.refresh_token!);
+      const roles = JSON.parse(
+        Buffer.from(second.access_token.split('.')[1]!, 'base64url').toString(),
+      ).roles;
+      assert.deepEqual(roles, ['developer']);
+      await api.call(
+        'PATCH',
+        `/v1/users/${userId}`,
+        acme.key,
+        { disabled: true, roles: ['viewer'] },
+        {
+          'if-match': `"${promoted.body.version}"`,
+        },
+      );
+      await assert.rejects(oidc.refreshTokenGrant(config, second.refresh_token!));
+      const enabled = await api.call('GET', `/v1/users/${userId}`, acme.key);
+      await api.call(
+        'PATCH',
+        `/v1/users/${userId}`,
+        acme.key,
+        { disabled: false },
+        {
+          'if-match': `"${enabled.body.version}"`,
+        },
+      );
+    });
+
     test('an authorization request without S256 PKCE is refused', async () => {
       const url = oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid' });
       const { url: landed } = await new Browser().follow(url.href, REDIRECT);
