@@ -1,6 +1,6 @@
 import type { PermissionSet, RoleResolver } from '../authz/index.ts';
 import { PalisadeError } from '../errors/index.ts';
-import type { VerifiedAccessToken } from '../identity/index.ts';
+import type { TokenPresentation, VerifiedAccessToken } from '../identity/index.ts';
 import { looksLikeJwt } from '../identity/index.ts';
 import { hashSecretToken } from '../ids/index.ts';
 import type { ControlPlaneStore, StoredCredential } from '../store/index.ts';
@@ -29,10 +29,36 @@ const CREDENTIAL_CACHE_MAX = 10_000;
 /** Longest JWT looked at (an ML-DSA-65 signature alone is 4.4 kB in base64url). */
 const JWT_MAX_LENGTH = 8192;
 const BEARER = 'Bearer ';
+const DPOP = 'DPoP ';
 
 /** Verifies tenant issuers' JWT access tokens (the identity capability). */
 export interface AccessTokens {
-  verify(token: string): Promise<VerifiedAccessToken>;
+  verify(token: string, presentation: TokenPresentation): Promise<VerifiedAccessToken>;
+}
+
+/** The request a credential came with, as far as proof of possession (DPoP) needs it. */
+export interface CredentialRequest {
+  readonly method: string;
+  /** The request URL's path and query. */
+  readonly url: string;
+  /** The `DPoP` header. */
+  readonly dpop: string | undefined;
+}
+
+/** A JWT after `Bearer ` or `DPoP `, or undefined. */
+function accessTokenOf(
+  authorization: string | undefined,
+): { scheme: 'Bearer' | 'DPoP'; token: string } | undefined {
+  if (authorization === undefined || authorization.length > DPOP.length + JWT_MAX_LENGTH)
+    return undefined;
+  const scheme = authorization.startsWith(BEARER)
+    ? 'Bearer'
+    : authorization.startsWith(DPOP)
+      ? 'DPoP'
+      : undefined;
+  if (scheme === undefined) return undefined;
+  const token = authorization.slice(scheme.length + 1);
+  return looksLikeJwt(token) ? { scheme, token } : undefined;
 }
 
 /**
@@ -76,8 +102,12 @@ export class CredentialVerifier {
     this.#cache.clear();
   }
 
-  async #verifyAccessToken(tokens: AccessTokens, token: string): Promise<Principal> {
-    const { tenant, actor, roles } = await tokens.verify(token);
+  async #verifyAccessToken(
+    tokens: AccessTokens,
+    token: string,
+    presentation: TokenPresentation,
+  ): Promise<Principal> {
+    const { tenant, actor, roles } = await tokens.verify(token, presentation);
     return {
       kind: 'tenant',
       context: issueTenantContext(tenant, actor),
@@ -86,15 +116,15 @@ export class CredentialVerifier {
     };
   }
 
-  async verify(authorization: string | undefined): Promise<Principal> {
-    if (
-      this.#tokens !== undefined &&
-      authorization !== undefined &&
-      authorization.length <= BEARER.length + JWT_MAX_LENGTH &&
-      authorization.startsWith(BEARER) &&
-      looksLikeJwt(authorization.slice(BEARER.length))
-    ) {
-      return this.#verifyAccessToken(this.#tokens, authorization.slice(BEARER.length));
+  async verify(authorization: string | undefined, request: CredentialRequest): Promise<Principal> {
+    const access = this.#tokens === undefined ? undefined : accessTokenOf(authorization);
+    if (access !== undefined) {
+      return this.#verifyAccessToken(this.#tokens!, access.token, {
+        scheme: access.scheme,
+        method: request.method,
+        path: request.url,
+        proof: request.dpop,
+      });
     }
     const match =
       authorization === undefined ? null : /^Bearer ([\x21-\x7e]{16,512})$/.exec(authorization);

@@ -194,6 +194,10 @@ export const ERROR_CODES = {
   PALISADE_TOKEN_AUDIENCE_MISMATCH: { status: 401, title: 'The token is not for this API' },
   PALISADE_TOKEN_REVOKED: { status: 401, title: 'The token was revoked' },
   PALISADE_CLIENT_NOT_FOUND: { status: 404, title: 'No such OAuth client' },
+  PALISADE_DPOP_PROOF_INVALID: {
+    status: 401,
+    title: 'The DPoP proof is missing or does not bind the token to this request',
+  },
   PALISADE_UNAVAILABLE: { status: 503, title: 'The server is shutting down or not ready' },
   PALISADE_INTERNAL: { status: 500, title: 'Internal error' },
   PALISADE_DECRYPTION_FAILED: {

@@ -63,7 +63,13 @@ export function installAuth(
       done();
       return;
     }
-    verifier.verify(request.headers.authorization).then((principal) => {
+    const dpop = request.headers.dpop;
+    const credentialRequest = {
+      method: request.method,
+      url: request.url,
+      dpop: typeof dpop === 'string' ? dpop : undefined,
+    };
+    verifier.verify(request.headers.authorization, credentialRequest).then((principal) => {
       const refusal = wrongKind(principal, auth);
       if (refusal !== undefined) return done(refusal);
       const admit = () => {

@@ -10,9 +10,10 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'PALISADE_INVALID_REQUEST',
 };
 
-/** RFC 6750 §3: a missing or refused bearer credential is answered with a challenge. */
+/** RFC 6750 §3 and RFC 9449 §7.1: a missing or refused credential is answered with a challenge. */
 function bearerChallenge(code: ErrorCode): string | undefined {
   if (code === 'PALISADE_UNAUTHENTICATED') return 'Bearer';
+  if (code === 'PALISADE_DPOP_PROOF_INVALID') return 'DPoP error="invalid_dpop_proof"';
   return code.startsWith('PALISADE_TOKEN_') ? 'Bearer error="invalid_token"' : undefined;
 }
 

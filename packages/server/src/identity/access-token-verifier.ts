@@ -11,6 +11,7 @@ import { hash } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify } from 'jose';
 import { type ErrorCode, PalisadeError } from '../errors/index.ts';
 import type { Actor, Tenant } from '../tenancy/index.ts';
+import { DpopProofs } from './dpop-proof.ts';
 import type { IssuerDirectory } from './issuer-directory.ts';
 import { SIGNING_ALGORITHMS } from './issuer-keys.ts';
 import type { IssuerUrls } from './issuer-urls.ts';
@@ -25,9 +26,21 @@ export interface VerifiedAccessToken {
   readonly claims: Readonly<Record<string, unknown>>;
 }
 
+/** How the token came: its Authorization scheme, and the request a DPoP proof must be for. */
+export interface TokenPresentation {
+  readonly scheme: 'Bearer' | 'DPoP';
+  readonly method: string;
+  /** The request path (a query is ignored). */
+  readonly path: string;
+  /** The `DPoP` header, if any. */
+  readonly proof: string | undefined;
+}
+
 /** A token whose signature and claims verified, as the cache keeps it. */
 interface SignedToken {
   readonly slug: string;
+  /** The thumbprint of the key a DPoP-bound token is bound to. */
+  readonly jkt: string | undefined;
   readonly claims: Readonly<Record<string, unknown>>;
   readonly expiresAt: number;
   readonly jti: string;
@@ -58,6 +71,8 @@ export class AccessTokenVerifier {
   readonly #issuers: IssuerDirectory;
   readonly #revocations: RevocationList;
 
+  readonly #proofs = new DpopProofs();
+
   constructor(urls: IssuerUrls, issuers: IssuerDirectory, revocations: RevocationList) {
     this.#urls = urls;
     this.#issuers = issuers;
@@ -71,7 +86,11 @@ export class AccessTokenVerifier {
     this.#verified.clear();
   }
 
-  async verify(token: string): Promise<VerifiedAccessToken> {
+  /**
+   * Verifies a token as it was presented; without `presentation` (introspection, revocation)
+   * a key-bound token is judged on its own.
+   */
+  async verify(token: string, presentation?: TokenPresentation): Promise<VerifiedAccessToken> {
     const digest = hash('sha256', token, 'base64url');
     let signed = this.#verified.get(digest);
     if (signed === undefined) {
@@ -91,6 +110,7 @@ export class AccessTokenVerifier {
         `tenant ${tenant.slug} is suspended; ask the platform admin to resume it`,
       );
     }
+    if (presentation !== undefined) await this.#checkBinding(token, signed, presentation);
     const revoked = await this.#revocations.revoked(tenant.id, signed);
     if (revoked !== undefined) {
       refuse(
@@ -99,6 +119,31 @@ export class AccessTokenVerifier {
       );
     }
     return { tenant, actor: signed.actor, roles: signed.roles, claims: signed.claims };
+  }
+
+  async #checkBinding(
+    token: string,
+    signed: SignedToken,
+    presentation: TokenPresentation,
+  ): Promise<void> {
+    if (signed.jkt === undefined) {
+      if (presentation.scheme === 'DPoP')
+        throw new PalisadeError(
+          'PALISADE_DPOP_PROOF_INVALID',
+          'this access token is not bound to a key: send it as Authorization: Bearer',
+        );
+      return;
+    }
+    if (presentation.scheme !== 'DPoP')
+      throw new PalisadeError(
+        'PALISADE_DPOP_PROOF_INVALID',
+        'this access token is bound to a key: send it as Authorization: DPoP, with a DPoP proof',
+      );
+    const path = presentation.path.split('?')[0]!;
+    await this.#proofs.verify(presentation.proof, token, signed.jkt, {
+      method: presentation.method,
+      url: this.#urls.url(path),
+    });
   }
 
   #unknownIssuer(): PalisadeError {
@@ -154,8 +199,10 @@ export class AccessTokenVerifier {
     const roles = Array.isArray(payload.roles)
       ? payload.roles.filter((role): role is string => typeof role === 'string')
       : [];
+    const cnf = payload.cnf as { jkt?: unknown } | undefined;
     return {
       slug,
+      jkt: typeof cnf?.jkt === 'string' ? cnf.jkt : undefined,
       claims: payload,
       expiresAt: Number(payload.exp) * 1000,
       jti: String(payload.jti),

@@ -1,4 +1,4 @@
-export type { VerifiedAccessToken } from './access-token-verifier.ts';
+export type { TokenPresentation, VerifiedAccessToken } from './access-token-verifier.ts';
 export { looksLikeJwt } from './access-token-verifier.ts';
 export type { ClientView, NewClient, RoleCheck } from './client-service.ts';
 export { type IdentityOptions, IdentityService } from './identity-service.ts';

@@ -16,6 +16,11 @@ export class IssuerUrls {
     return `${this.#base()}/t/${slug}`;
   }
 
+  /** The public URL of a request path of this platform. */
+  url(path: string): string {
+    return `${this.#base()}${path}`;
+  }
+
   /** The one resource (RFC 8707) every tenant's access tokens are for. */
   get audience(): string {
     return `${this.#base()}/v1`;

@@ -17,6 +17,7 @@ import type { ControlPlaneIdentityStore } from '../store/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
 import type { AccessTokenVerifier } from './access-token-verifier.ts';
 import { ArtifactAdapter } from './artifact-adapter.ts';
+import { DPOP_PROOF_ALGORITHMS } from './dpop-proof.ts';
 import { PROVIDER_CSP } from './html-pages.ts';
 import { type IssuerKeySet, SIGNING_ALGORITHMS } from './issuer-keys.ts';
 import type { IssuerUrls } from './issuer-urls.ts';
@@ -83,7 +84,7 @@ export function createTenantProvider(
       authorizationSigningAlgValues: [...SIGNING_ALGORITHMS],
       clientAuthSigningAlgValues: ['EdDSA', 'ES256'],
       requestObjectSigningAlgValues: ['EdDSA', 'ES256'],
-      dPoPSigningAlgValues: ['EdDSA', 'ES256'],
+      dPoPSigningAlgValues: [...DPOP_PROOF_ALGORITHMS],
     },
     extraClientMetadata: { properties: ['palisade_roles', 'palisade_token_alg'] },
     claims: { openid: ['sub'], email: ['email'], profile: ['name'], roles: ['roles'] },
@@ -135,6 +136,7 @@ export function createTenantProvider(
     },
     features: {
       devInteractions: { enabled: false },
+      dPoP: { enabled: true },
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
       revocation: { enabled: true },

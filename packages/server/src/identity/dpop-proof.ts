@@ -1,0 +1,81 @@
+/**
+ * DPoP (RFC 9449) at the gateway: an access token bound to a key (`cnf.jkt`) is accepted
+ * only as `Authorization: DPoP <token>` with a `DPoP` proof that its key signed for this very
+ * request (method, URL without query, the token's hash), recently, and never before.
+ */
+import { hash } from 'node:crypto';
+import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify } from 'jose';
+import { PalisadeError } from '../errors/index.ts';
+
+/** Algorithms a client may sign its proofs with (`Ed25519` is the fully-specified EdDSA). */
+export const DPOP_PROOF_ALGORITHMS = ['EdDSA', 'Ed25519', 'ES256'] as const;
+/** Seconds a proof stays acceptable after its `iat`. */
+const PROOF_MAX_AGE_S = 60;
+const CLOCK_TOLERANCE_S = 5;
+/** Upper bound of remembered proof ids; past it the oldest are forgotten first. */
+const SEEN_PROOFS_MAX = 100_000;
+
+/** The request a proof must be for. */
+export interface ProofTarget {
+  readonly method: string;
+  /** Absolute URL of the request, without query or fragment. */
+  readonly url: string;
+}
+
+function invalid(message: string): PalisadeError {
+  return new PalisadeError('PALISADE_DPOP_PROOF_INVALID', message);
+}
+
+/** Checks proofs, and remembers their ids until they are too old to be accepted anyway. */
+export class DpopProofs {
+  readonly #seen = new Map<string, number>();
+
+  async verify(
+    proof: string | undefined,
+    token: string,
+    jkt: string,
+    target: ProofTarget,
+  ): Promise<void> {
+    if (proof === undefined)
+      throw invalid('this access token is bound to a key: send a DPoP proof header with it');
+    let payload: Record<string, unknown>;
+    let jwk: Record<string, unknown>;
+    try {
+      const verified = await jwtVerify(proof, EmbeddedJWK, {
+        typ: 'dpop+jwt',
+        algorithms: [...DPOP_PROOF_ALGORITHMS],
+        maxTokenAge: PROOF_MAX_AGE_S,
+        clockTolerance: CLOCK_TOLERANCE_S,
+        requiredClaims: ['jti', 'htm', 'htu', 'iat', 'ath'],
+      });
+      payload = verified.payload;
+      jwk = verified.protectedHeader.jwk as Record<string, unknown>;
+    } catch (error) {
+      throw invalid(`the DPoP proof does not verify (${(error as Error).message})`);
+    }
+    if ((await calculateJwkThumbprint(jwk, 'sha256')) !== jkt)
+      throw invalid("the DPoP proof is not signed by the token's key");
+    if (payload.htm !== target.method || !sameUrl(payload.htu, target.url))
+      throw invalid(`the DPoP proof is not for ${target.method} ${target.url}`);
+    if (payload.ath !== hash('sha256', token, 'base64url'))
+      throw invalid('the DPoP proof is for another access token');
+    this.#remember(`${jkt}:${String(payload.jti)}`, Number(payload.iat));
+  }
+
+  #remember(id: string, iat: number): void {
+    const now = Date.now();
+    if (this.#seen.has(id)) throw invalid('the DPoP proof was used before; make a new one');
+    if (this.#seen.size >= SEEN_PROOFS_MAX) this.#seen.delete(this.#seen.keys().next().value!);
+    this.#seen.set(id, (iat + PROOF_MAX_AGE_S + CLOCK_TOLERANCE_S) * 1000);
+    for (const [key, until] of this.#seen) {
+      if (until > now) break;
+      this.#seen.delete(key);
+    }
+  }
+}
+
+/** RFC 9449 §4.3: the `htu` is compared without query and fragment. */
+function sameUrl(htu: unknown, url: string): boolean {
+  const parsed = typeof htu === 'string' ? URL.parse(htu) : null;
+  return parsed !== null && `${parsed.origin}${parsed.pathname}` === url;
+}
