@@ -32,6 +32,8 @@ const TELEMETRY = 'v1/devices/me/telemetry';
 const PUBLISHERS = 4;
 /** Devices the backlog is spread over. */
 const DRAIN_DEVICES = 10;
+/** Request body room per message of a batch (a message here is about 110 bytes of JSON). */
+const BATCH_BYTES_PER_MESSAGE = 256;
 /** Messages sealed and written per transaction while the backlog is built. */
 const FILL_CHUNK = 10_000;
 
@@ -155,6 +157,8 @@ async function drain(dir: string, backlog: number, batch: number): Promise<numbe
     'off',
     '--edge-batch-max-messages',
     String(batch),
+    '--body-limit',
+    String(Math.max(1_048_576, batch * BATCH_BYTES_PER_MESSAGE)),
   ]);
   try {
     const { devices, node } = await enrolledNode(platform.url);
