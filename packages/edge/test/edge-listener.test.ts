@@ -221,6 +221,19 @@ describe('the edge MQTT listener', () => {
     await bob.endAsync();
   });
 
+  it('a packet over the bound is refused before it is buffered, as on the platform', async () => {
+    const [a] = ada.devices;
+    const client = await connect(edge.listener.url, a!.token);
+    const gone = closed(client);
+    client.publish(TELEMETRY, JSON.stringify({ blob: 'x'.repeat(70_000) }), { qos: 1 });
+    await gone;
+    assert.ok(edge.refusals.includes('packet_too_large'));
+    assert.deepEqual(
+      stored(edge.outbox).filter(([, p]) => JSON.stringify(p).includes('blob')),
+      [],
+    );
+  });
+
   it('a payload that is not JSON of the right shape is refused: no PUBACK, connection closed', async () => {
     const [a] = ada.devices;
     for (const body of ['{not json', '42', '[]', '[1]']) {

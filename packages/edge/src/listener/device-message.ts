@@ -3,6 +3,7 @@ import type { PublishKind } from './topics.ts';
 /** Why the listener refused something (a metric label and a log field). */
 export type RefusalReason =
   | 'protocol_unsupported'
+  | 'packet_too_large'
   | 'bad_credentials'
   | 'topic_not_allowed'
   | 'subscription_not_allowed'

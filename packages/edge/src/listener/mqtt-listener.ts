@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes';
 import type { CredentialCache, EdgeDevice } from '../credentials/index.ts';
 import { authenticateDevice } from '../credentials/index.ts';
@@ -38,6 +38,8 @@ export interface ListenerOptions {
   readonly accept: AcceptMessage;
   readonly events?: ListenerEvents;
   readonly connectTimeoutMs?: number;
+  /** Largest packet a device may send (topic and payload included); a larger one closes the connection. */
+  readonly maxPacketBytes?: number;
   /**
    * A device answered the RPC request `requestId` (on `v1/devices/me/rpc/response/{id}`);
    * without it, answers are refused as any other topic.
@@ -48,6 +50,15 @@ export interface ListenerOptions {
 interface Session {
   readonly device: EdgeDevice;
   readonly subscriptions: Set<SubscriptionKind>;
+}
+
+/** The platform's default `mqttMaxPacket`: devices meet the same bound at the edge. */
+export const DEFAULT_MAX_PACKET_BYTES = 65_536;
+
+/** The MQTT parser aedes gives each connection (mqtt-packet), as far as the bound needs it. */
+interface PacketParser {
+  packet: { length: number };
+  _parseLength(): boolean;
 }
 
 /** Where an accepted PUBLISH goes after its PUBACK: a topic no device may subscribe to. */
@@ -116,8 +127,29 @@ export class EdgeMqttListener {
     });
     this.#server = createServer((socket) => {
       socket.setNoDelay(true);
-      this.#broker.handle(socket);
+      this.#bound(socket, this.#broker.handle(socket));
     });
+  }
+
+  /**
+   * Refuses a packet that announces more than `maxPacketBytes` as soon as its length is read,
+   * before mqtt-packet buffers its body (it would collect up to 256 MiB).
+   */
+  #bound(socket: Socket, client: Client): void {
+    const max = this.#options.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
+    const parser = (client as unknown as { _parser: PacketParser })._parser;
+    const parseLength = parser._parseLength.bind(parser);
+    parser._parseLength = () => {
+      if (!parseLength()) return false;
+      if (parser.packet.length <= max) return true;
+      this.#refuse(
+        'packet_too_large',
+        `a packet of ${parser.packet.length} bytes`,
+        this.#sessions.get(client)?.device,
+      );
+      socket.destroy();
+      return false;
+    };
   }
 
   async start(): Promise<void> {
