@@ -69,6 +69,33 @@ for (const backend of backendNames()) {
       assert.equal(write.body.code, 'PALISADE_FORBIDDEN');
     });
 
+    test("a service client may hold the tenant's custom roles, never an unknown one", async () => {
+      const role = await api.call('PUT', '/v1/roles/auditor', acme.key, {
+        description: 'reads the ledger',
+        permissions: ['ledger:read'],
+      });
+      assert.equal(role.status, 201, JSON.stringify(role.body));
+      const client = await api.client(acme.key, {
+        name: 'audit',
+        kind: 'service',
+        roles: ['auditor'],
+      });
+      const tokens = await oidc.clientCredentialsGrant(await api.configuration(client));
+      assert.equal(
+        (await api.call('GET', '/v1/ledger/checkpoint', tokens.access_token)).status,
+        200,
+      );
+      const refused = await api.call('GET', '/v1/collections', tokens.access_token);
+      assert.equal(refused.body.code, 'PALISADE_FORBIDDEN');
+      const unknown = await api.call('POST', '/v1/clients', acme.key, {
+        name: 'x',
+        kind: 'service',
+        roles: ['no-such-role'],
+      });
+      assert.equal(unknown.status, 422);
+      assert.equal(unknown.body.code, 'PALISADE_UNKNOWN_ROLE');
+    });
+
     test('a client can ask for ML-DSA-signed access tokens', async () => {
       const client = await api.client(acme.key, {
         name: 'pq',
