@@ -324,6 +324,28 @@ describe('the edge MQTT listener when the outbox is full, offline, and across te
     rmSync(ada.dir, { recursive: true, force: true });
   });
 
+  it('a refresh follows the platform pages: every device of a node with hundreds connects', async () => {
+    const many = await edgeTenant(link, 'paged');
+    const made = await Promise.all(
+      Array.from({ length: 150 }, (_, i) =>
+        call(link, 'POST', '/v1/devices', many.key, {
+          name: `m${i}`,
+          edgeNodeId: many.node.nodeId,
+        }),
+      ),
+    );
+    const edge = await listen(many.dir, many.node);
+    assert.equal(await edge.refresh(), 152, 'more than one page of the platform default');
+    const last = made
+      .map((m) => m.body)
+      .sort((x, y) => (x.id < y.id ? -1 : 1))
+      .at(-1);
+    const client = await connect(edge.listener.url, last.credentials.token);
+    await client.endAsync();
+    await edge.close();
+    rmSync(many.dir, { recursive: true, force: true });
+  });
+
   it("a node of tenant B never receives tenant A's device credentials", async () => {
     const ada = await edgeTenant(link, 'tenant-a');
     const bob = await edgeTenant(link, 'tenant-b');

@@ -8,15 +8,12 @@ export interface RefreshSettings {
   readonly intervalMs: number;
   /** Time before retrying a refresh that failed (the cache keeps serving meanwhile). */
   readonly retryMs: number;
-  /** Devices per page asked of the platform. */
-  readonly pageSize: number;
   readonly requestTimeoutMs: number;
 }
 
 export const DEFAULT_REFRESH: RefreshSettings = {
   intervalMs: 60_000,
   retryMs: 5_000,
-  pageSize: 500,
   requestTimeoutMs: 30_000,
 };
 
@@ -58,9 +55,9 @@ export class CredentialRefresh {
   }
 
   async #page(cursor: string | null): Promise<Page> {
-    const query = new URLSearchParams({ limit: String(this.#settings.pageSize) });
-    if (cursor !== null) query.set('cursor', cursor);
-    const answer = await callPlatform(this.#node, 'GET', `/v1/edge/device-credentials?${query}`, {
+    // The platform's default page size, which its page-size-max setting always allows.
+    const query = cursor === null ? '' : `?${new URLSearchParams({ cursor })}`;
+    const answer = await callPlatform(this.#node, 'GET', `/v1/edge/device-credentials${query}`, {
       timeoutMs: this.#settings.requestTimeoutMs,
     });
     return JSON.parse(answer.text) as Page;
