@@ -136,6 +136,63 @@ for (const backend of backendNames()) {
       assert.equal(commitState(nodeSha256, row.salt!, state), sealed.commitment);
     });
 
+    test("one ledger entry per device and batch commits to its messages' points in order", async () => {
+      const strict = (
+        await api.call('POST', '/v1/devices', key, { name: 'strict', telemetryKeys: ['n'] })
+      ).body.id;
+      const at = (deviceId: string, ts: number, values: Record<string, number>) => ({
+        deviceId,
+        payload: { ts: base + ts, values },
+        receivedAt: base + ts,
+      });
+      const before = (await api.call('GET', '/v1/ledger/entries?start=0&end=1000', key)).body
+        .entries.length;
+      const b = batch(node, 'b-grouped', [
+        at(deviceId, 50, { n: 50 }),
+        at(strict, 50, { n: 1 }),
+        at(strict, 51, { x: 2 }),
+        at(deviceId, 51, { n: 51 }),
+        at(deviceId, 50, { n: 99 }),
+        at(strict, 52, { n: 3 }),
+      ]);
+      const reply = await send(api, node, b);
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      assert.deepEqual(reply.body.refused, [{ index: 2, code: 'PALISADE_TELEMETRY_UNKNOWN_KEY' }]);
+      assert.equal(reply.body.applied, 5);
+      const stored = await api.call(
+        'GET',
+        `/v1/devices/${deviceId}/telemetry?keys=n&from=${base + 50}&to=${base + 52}&limit=10`,
+        key,
+      );
+      assert.deepEqual(
+        stored.body.n.map((p: { value: number }) => p.value),
+        [99, 51],
+        'a later point with the same key and ts wins',
+      );
+      const tenantStore = await storeOf(api);
+      const added = await tenantStore.reader.ledgerEntries(before, before + 100);
+      const via = { edgeNode: node.nodeId, batch: 'b-grouped' };
+      const expected: Record<string, unknown[]> = {
+        [`telemetry/${deviceId}`]: [
+          ['n', base + 50, 'number', 50],
+          ['n', base + 51, 'number', 51],
+          ['n', base + 50, 'number', 99],
+        ],
+        [`telemetry/${strict}`]: [
+          ['n', base + 50, 'number', 1],
+          ['n', base + 52, 'number', 3],
+        ],
+      };
+      const telemetry = added.filter((row) => row.resource.startsWith('telemetry/'));
+      assert.deepEqual(telemetry.map((row) => row.resource).sort(), Object.keys(expected).sort());
+      for (const row of telemetry) {
+        const entry = JSON.parse(row.entry);
+        assert.equal(entry.actor, `edge-node:${node.nodeId}`);
+        const state = { device: row.resource.slice(10), points: expected[row.resource], via };
+        assert.equal(commitState(nodeSha256, row.salt!, state), entry.commitment);
+      }
+    });
+
     test('a forged signature and a replayed id with other content are refused and alerted', async () => {
       const thief = {
         ...node,

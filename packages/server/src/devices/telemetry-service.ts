@@ -26,6 +26,14 @@ export interface TelemetryRange {
   readonly agg?: Aggregate | undefined;
 }
 
+function unknownKey(key: string): PalisadeError {
+  return new PalisadeError(
+    'PALISADE_TELEMETRY_UNKNOWN_KEY',
+    `the device does not declare the telemetry key ${JSON.stringify(key)}`,
+    [{ path: `/${key}`, message: 'is not one of the device telemetryKeys' }],
+  );
+}
+
 /** The bus event id prefix of telemetry events; the rest is a UUIDv7, so ids sort by time. */
 export const TELEMETRY_EVENT_ID = ':telemetry:';
 
@@ -91,8 +99,7 @@ export class TelemetryService implements TelemetryIngest {
 
   /**
    * Writes one message's points inside a caller's group-commit op and records its ledger
-   * entry (`via` joins the entry's state, e.g. the edge node and batch that vouched for it).
-   * A refusal throws a PalisadeError before anything is written.
+   * entry. A refusal throws a PalisadeError before anything is written.
    */
   async write(
     tx: TenantWriteTx,
@@ -100,26 +107,55 @@ export class TelemetryService implements TelemetryIngest {
     actor: string,
     deviceId: string,
     points: readonly TelemetryPoint[],
-    via?: Readonly<Record<string, unknown>>,
   ): Promise<void> {
     const device = await tx.devices.getDevice(deviceId);
     if (device === undefined) throw deviceNotFound();
     const allowed = device.telemetryKeys;
     const unknown = allowed === null ? undefined : points.find((p) => !allowed.includes(p.key));
-    if (unknown !== undefined)
-      throw new PalisadeError(
-        'PALISADE_TELEMETRY_UNKNOWN_KEY',
-        `the device does not declare the telemetry key ${JSON.stringify(unknown.key)}`,
-        [{ path: `/${unknown.key}`, message: 'is not one of the device telemetryKeys' }],
-      );
+    if (unknown !== undefined) throw unknownKey(unknown.key);
     await tx.devices.insertPoints(deviceId, points);
-    const state = { device: deviceId, points: points.map((p) => [p.key, p.ts, p.type, p.value]) };
     record({
       actor,
       action: 'telemetry.ingest',
       resource: `telemetry/${deviceId}`,
-      state: via === undefined ? state : { ...state, via },
+      state: { device: deviceId, points: points.map((p) => [p.key, p.ts, p.type, p.value]) },
     });
+  }
+
+  /**
+   * Writes several messages of one device (an edge batch's, in order) inside a caller's
+   * group-commit op: one device lookup, one insert of all their points, and ONE ledger entry
+   * whose state is `{device, points, via}` with the points of every accepted message in order.
+   * Answers, per message, the PalisadeError that refused it (nothing of it written) or
+   * undefined.
+   */
+  async writeMany(
+    tx: TenantWriteTx,
+    record: (event: WriteEvent) => void,
+    actor: string,
+    deviceId: string,
+    messages: readonly (readonly TelemetryPoint[])[],
+    via: Readonly<Record<string, unknown>>,
+  ): Promise<(PalisadeError | undefined)[]> {
+    const device = await tx.devices.getDevice(deviceId);
+    if (device === undefined) return messages.map(() => deviceNotFound());
+    const allowed = device.telemetryKeys === null ? null : new Set(device.telemetryKeys);
+    const points: TelemetryPoint[] = [];
+    const outcomes = messages.map((message) => {
+      const unknown = allowed === null ? undefined : message.find((p) => !allowed.has(p.key));
+      if (unknown !== undefined) return unknownKey(unknown.key);
+      for (const point of message) points.push(point);
+      return undefined;
+    });
+    if (points.length === 0) return outcomes;
+    await tx.devices.insertPoints(deviceId, points);
+    record({
+      actor,
+      action: 'telemetry.ingest',
+      resource: `telemetry/${deviceId}`,
+      state: { device: deviceId, points: points.map((p) => [p.key, p.ts, p.type, p.value]), via },
+    });
+    return outcomes;
   }
 
   /** Publishes committed points on the bus (kind `telemetry`) for live consumers. */

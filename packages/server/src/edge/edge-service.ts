@@ -17,6 +17,7 @@ import { issueTenantContext } from '../tenancy/tenant-context.ts';
 import {
   contentHash,
   type EdgeBatch,
+  type EdgeMessage,
   publicKeyOf,
   signedContent,
   verifyBatch,
@@ -55,6 +56,22 @@ function nodeNotFound(): PalisadeError {
 }
 
 const actorOf = (nodeId: string) => `edge-node:${nodeId}`;
+
+/** A batch's parsed telemetry messages grouped by device, each keeping its index, in order. */
+function telemetryByDevice(
+  messages: readonly EdgeMessage[],
+  parsed: readonly (TelemetryPoint[] | Record<string, unknown> | PalisadeError)[],
+): Map<string, { index: number; points: TelemetryPoint[] }[]> {
+  const byDevice = new Map<string, { index: number; points: TelemetryPoint[] }[]>();
+  parsed.forEach((points, index) => {
+    if (!Array.isArray(points)) return;
+    const deviceId = messages[index]!.deviceId;
+    const own = byDevice.get(deviceId);
+    if (own === undefined) byDevice.set(deviceId, [{ index, points }]);
+    else own.push({ index, points });
+  });
+  return byDevice;
+}
 
 /**
  * Edge nodes of a tenant: enrollment by one-time token, the node registry, and exactly-once
@@ -257,42 +274,63 @@ export class EdgeService {
     });
     this.#chargeQuota(context, parsed);
     const via = { edgeNode: node.id, batch: batch.batchId };
-    const written: { deviceId: string; points: TelemetryPoint[] }[] = [];
+    const actor = actorOf(node.id);
+    const telemetry = telemetryByDevice(batch.messages, parsed);
+    /** The points each device got (in message order), and how many messages were applied. */
+    const written = new Map<string, TelemetryPoint[]>();
+    let messagesWritten = 0;
     const outcome = await this.#committer.submit(store, async (tx, record) => {
       const again = await tx.edge.getBatch(node.id, batch.batchId);
-      if (again !== undefined) return again;
-      written.length = 0;
+      if (again !== undefined) return { again };
+      written.clear();
+      messagesWritten = 0;
       const refused: { index: number; code: string }[] = [];
-      let points = 0;
       let attributes = 0;
       for (const [index, message] of batch.messages.entries()) {
-        const parsedPoints = parsed[index]!;
+        const parsedMessage = parsed[index]!;
+        if (Array.isArray(parsedMessage)) continue;
         try {
-          if (parsedPoints instanceof PalisadeError) throw parsedPoints;
-          const actor = actorOf(node.id);
-          if (!Array.isArray(parsedPoints)) {
-            await this.#telemetry.writeAttributes(
-              tx,
-              record,
-              actor,
-              message.deviceId,
-              parsedPoints,
-              via,
-            );
-            attributes++;
-            continue;
-          }
-          await this.#telemetry.write(tx, record, actor, message.deviceId, parsedPoints, via);
-          written.push({ deviceId: message.deviceId, points: parsedPoints });
-          points += parsedPoints.length;
+          if (parsedMessage instanceof PalisadeError) throw parsedMessage;
+          await this.#telemetry.writeAttributes(
+            tx,
+            record,
+            actor,
+            message.deviceId,
+            parsedMessage,
+            via,
+          );
+          attributes++;
         } catch (error) {
           if (!(error instanceof PalisadeError)) throw error;
           refused.push({ index, code: error.code });
         }
       }
+      for (const [deviceId, messages] of telemetry) {
+        const outcomes = await this.#telemetry.writeMany(
+          tx,
+          record,
+          actor,
+          deviceId,
+          messages.map((m) => m.points),
+          via,
+        );
+        const points: TelemetryPoint[] = [];
+        outcomes.forEach((error, i) => {
+          const message = messages[i]!;
+          if (error !== undefined) refused.push({ index: message.index, code: error.code });
+          else {
+            points.push(...message.points);
+            messagesWritten++;
+          }
+        });
+        if (points.length > 0) written.set(deviceId, points);
+      }
+      refused.sort((a, b) => a.index - b.index);
+      let points = 0;
+      for (const p of written.values()) points += p.length;
       const result: BatchResult = {
         batchId: batch.batchId,
-        applied: written.length + attributes,
+        applied: messagesWritten + attributes,
         points,
         refused,
       };
@@ -305,7 +343,7 @@ export class EdgeService {
         appliedAt: new Date().toISOString(),
       });
       record({
-        actor: actorOf(node.id),
+        actor,
         action: 'edge.batch',
         resource: `edge-nodes/${node.id}/batches/${batch.batchId}`,
         state: {
@@ -316,21 +354,14 @@ export class EdgeService {
           signatures: batch.signatures,
         },
       });
-      return undefined;
+      return { result };
     });
-    if (outcome !== undefined) return this.#replay(store, outcome, hash);
-    const accepted = written.reduce((sum, w) => sum + w.points.length, 0);
-    this.#telemetry.quotas?.accepted(context, written.length, accepted);
+    if (outcome.result === undefined) return this.#replay(store, outcome.again, hash);
+    this.#telemetry.quotas?.accepted(context, messagesWritten, outcome.result.points);
     // One bus event per device and batch (in message order), not one per message: a batch of
     // thousands of messages from a few devices would otherwise cost thousands of bus writes.
-    const byDevice = new Map<string, TelemetryPoint[]>();
-    for (const w of written) {
-      const points = byDevice.get(w.deviceId);
-      if (points === undefined) byDevice.set(w.deviceId, [...w.points]);
-      else points.push(...w.points);
-    }
-    for (const [deviceId, points] of byDevice) this.#telemetry.announce(context, deviceId, points);
-    return (await store.reader.edge.getBatch(node.id, batch.batchId))?.result as BatchResult;
+    for (const [deviceId, points] of written) this.#telemetry.announce(context, deviceId, points);
+    return outcome.result;
   }
 
   /** Charges a new batch's valid messages to the tenant's plan rates, or refuses it whole (429). */

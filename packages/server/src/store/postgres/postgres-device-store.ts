@@ -286,12 +286,15 @@ export class PgTenantDevices implements TenantDeviceWriter {
 
   async insertPoints(deviceId: string, points: readonly TelemetryPoint[]): Promise<void> {
     if (points.length === 0) return;
-    const columns = points.map(pointColumns);
+    // One statement may not upsert a row twice: of points with the same key and ts (across an
+    // edge batch's messages), the later one wins, as successive inserts would leave it.
+    const unique = [...new Map(points.map((p) => [`${p.ts}\u0000${p.key}`, p])).values()];
+    const columns = unique.map(pointColumns);
     const params = [
       this.#tenantId,
       deviceId,
-      points.map((p) => p.key),
-      points.map((p) => p.ts),
+      unique.map((p) => p.key),
+      unique.map((p) => p.ts),
       columns.map((c) => c[0]),
       columns.map((c) => c[1]),
       columns.map((c) => c[2]),

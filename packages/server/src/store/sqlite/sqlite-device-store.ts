@@ -92,6 +92,16 @@ function deviceParams(row: DeviceRow): SQLInputValue[] {
 }
 
 /** Stored columns `type, num, text` of a point's value. */
+/** The newest point of each key (the later one on equal ts, as successive upserts would leave). */
+function newestByKey(points: readonly TelemetryPoint[]): TelemetryPoint[] {
+  const newest = new Map<string, TelemetryPoint>();
+  for (const point of points) {
+    const held = newest.get(point.key);
+    if (held === undefined || point.ts >= held.ts) newest.set(point.key, point);
+  }
+  return [...newest.values()];
+}
+
 export function pointColumns(point: TelemetryPoint): [PointType, number | null, string | null] {
   switch (point.type) {
     case 'number':
@@ -318,11 +328,9 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
        ON CONFLICT (device_id, key) DO UPDATE SET ts = excluded.ts, type = excluded.type,
          num = excluded.num, text = excluded.text WHERE excluded.ts >= telemetry_latest.ts`,
     );
-    for (const point of points) {
-      const columns = pointColumns(point);
-      insert.run(deviceId, point.key, point.ts, ...columns);
-      latest.run(deviceId, point.key, point.ts, ...columns);
-    }
+    for (const point of points) insert.run(deviceId, point.key, point.ts, ...pointColumns(point));
+    for (const point of newestByKey(points))
+      latest.run(deviceId, point.key, point.ts, ...pointColumns(point));
   }
 
   async deletePointsBefore(before: number): Promise<number> {
