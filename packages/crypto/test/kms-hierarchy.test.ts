@@ -31,6 +31,19 @@ describe('LocalKms', () => {
     assert.deepEqual(Buffer.from(await kms.open(context, sealed)), secret);
   });
 
+  it('MACs under a key of its own per label and per master key (HKDF-SHA256, RFC 5869)', async () => {
+    const data = Buffer.from('message');
+    const mac = await kms.mac('palisade/test/v1', data);
+    assert.equal(mac.length, 32);
+    assert.deepEqual(await kms.mac('palisade/test/v1', data), mac);
+    assert.notDeepEqual(await kms.mac('palisade/test/v2', data), mac);
+    assert.notDeepEqual(
+      await new LocalKms(MasterKey.generate()).mac('palisade/test/v1', data),
+      mac,
+    );
+    await assert.rejects(kms.mac('', data), { code: 'CRYPTO_BAD_CONTEXT' });
+  });
+
   it('fails for any other context', async () => {
     const sealed = await kms.seal(context, secret);
     for (const other of [

@@ -32,6 +32,11 @@ export interface Kms {
   open(context: SealContext, sealed: Uint8Array): Promise<Uint8Array>;
   /** True when `sealed` is already sealed under the current root key (rotation skips it). */
   isCurrent(sealed: Uint8Array): boolean;
+  /**
+   * HMAC-SHA256 of `data` under a key derived from the current root key for `label` alone
+   * (the server's service tokens use `palisade/service-token/v1`). The key never leaves the KMS.
+   */
+  mac(label: string, data: Uint8Array): Promise<Uint8Array>;
 }
 
 /** lp(purpose) ‖ lp(tenantId) ‖ u32(keyVersion) ‖ lp(binding or empty). */

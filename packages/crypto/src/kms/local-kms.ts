@@ -16,7 +16,7 @@
  * HKDF-SHA256(master key, info "palisade/kms/seal/v1"), so the master key itself encrypts
  * nothing.
  */
-import { hkdfSync } from 'node:crypto';
+import { createHmac, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
 import { CryptoError } from '../errors.ts';
 import {
   GCM_NONCE_LENGTH,
@@ -52,6 +52,7 @@ export interface LocalKmsOptions {
 export class LocalKms implements Kms {
   readonly #current: MasterKey;
   readonly #byId: Map<string, MasterKey>;
+  readonly #macKeys = new Map<string, KeyObject>();
 
   /** @param masterKey - Seals; with `options.previous`, all of them open. */
   constructor(masterKey: MasterKey, options: LocalKmsOptions = {}) {
@@ -113,6 +114,23 @@ export class LocalKms implements Kms {
     } finally {
       key.fill(0);
     }
+  }
+
+  /** HMAC-SHA256 under HKDF-SHA256(current master key, info `label`); keys cached per label. */
+  async mac(label: string, data: Uint8Array): Promise<Uint8Array> {
+    if (typeof label !== 'string' || label === '') {
+      throw new CryptoError('CRYPTO_BAD_CONTEXT', 'a MAC label must be a non-empty string');
+    }
+    let key = this.#macKeys.get(label);
+    if (key === undefined) {
+      const bytes = Buffer.from(
+        hkdfSync('sha256', revealSecret(this.#current), Buffer.alloc(0), Buffer.from(label), 32),
+      );
+      key = createSecretKey(bytes);
+      bytes.fill(0);
+      this.#macKeys.set(label, key);
+    }
+    return createHmac('sha256', key).update(data).digest();
   }
 
   /** True when `sealed` names the current master key. */

@@ -646,6 +646,27 @@ export const SETTINGS = {
     minimum: 0,
     doc: 'How long a browser may cache a CORS preflight answer (Access-Control-Max-Age).',
   },
+  role: {
+    flag: 'role',
+    env: 'PALISADE_ROLE',
+    type: 'string-list',
+    enum: ['api', 'ingest', 'worker'],
+    doc: 'What this process runs: api (HTTP gateway), ingest (MQTT listeners), worker (sealer, retention, key jobs). A subset needs database, PostgreSQL shards and nats.',
+  },
+  serviceTokenTtlMs: {
+    flag: 'service-token-ttl-ms',
+    env: 'PALISADE_SERVICE_TOKEN_TTL_MS',
+    type: 'integer',
+    minimum: 1000,
+    doc: 'Lifetime of the service token signing each internal message between processes (at most 60000).',
+  },
+  internalRequestTimeoutMs: {
+    flag: 'internal-request-timeout-ms',
+    env: 'PALISADE_INTERNAL_REQUEST_TIMEOUT_MS',
+    type: 'integer',
+    minimum: 1,
+    doc: 'How long a process waits for another to answer an internal request (RPC delivery, seal now).',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -743,6 +764,9 @@ export interface Settings {
   hstsMaxAgeSeconds: number;
   corsMaxOrigins: number;
   corsMaxAgeSeconds: number;
+  role: string[];
+  serviceTokenTtlMs: number;
+  internalRequestTimeoutMs: number;
 }
 
 export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } = {
@@ -837,4 +861,7 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   hstsMaxAgeSeconds: 31_536_000,
   corsMaxOrigins: 20,
   corsMaxAgeSeconds: 600,
+  role: ['api', 'ingest', 'worker'],
+  serviceTokenTtlMs: 30_000,
+  internalRequestTimeoutMs: 5000,
 };

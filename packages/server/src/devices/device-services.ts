@@ -10,7 +10,7 @@ import { DeviceAuthority } from './device-authenticator.ts';
 import { DeviceCaService, type SecretSealer } from './device-ca-service.ts';
 import type { DeviceIdentity } from './device-contract.ts';
 import { DeviceRegistry } from './device-registry.ts';
-import { RpcService } from './rpc-queue.ts';
+import { type RpcRemote, RpcService } from './rpc-queue.ts';
 import { TelemetryRetention } from './telemetry-retention.ts';
 import { TelemetryService } from './telemetry-service.ts';
 
@@ -57,6 +57,8 @@ export function openDeviceServices(options: {
   readonly logger?: Logger | undefined;
   /** Where the quota metrics are registered. */
   readonly metrics?: Registry | undefined;
+  /** Scale-out: RPC to devices connected to other processes. */
+  readonly rpcRemote?: RpcRemote | undefined;
 }): DeviceServices {
   const { settings, stores, locate, committer } = options;
   let authority: DeviceAuthority | undefined;
@@ -94,6 +96,7 @@ export function openDeviceServices(options: {
     committer,
     defaultTimeoutMs: settings.rpcTimeoutDefaultMs,
     maxTimeoutMs: settings.rpcTimeoutMaxMs,
+    remote: options.rpcRemote,
   });
   const retention = new TelemetryRetention({
     controlPlane: stores.controlPlane,

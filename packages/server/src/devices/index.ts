@@ -24,6 +24,7 @@ export {
   type OutgoingRpc,
   type RpcInput,
   type RpcQueue,
+  type RpcRemote,
   type RpcSender,
   RpcService,
 } from './rpc-queue.ts';

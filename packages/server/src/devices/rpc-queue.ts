@@ -27,6 +27,24 @@ export interface RpcQueue {
   respond(device: DeviceIdentity, requestId: string, payload: unknown): Promise<void>;
 }
 
+/**
+ * RPC across processes (scale-out): the process that stored a request asks the others to
+ * deliver it, and the process that took the answer tells the others. Only ids cross; each
+ * side reads the request from the tenant's store under its own device's or caller's context.
+ */
+export interface RpcRemote {
+  /** Asks the process holding the device's connection to deliver `rpcId`; true when one did. */
+  deliver(tenantId: string, deviceId: string, rpcId: string): Promise<boolean>;
+  /** Tells the other processes that `rpcId` of the device was answered. */
+  answered(tenantId: string, deviceId: string, rpcId: string): void;
+  /** Takes delivery requests for an attached device until the returned function is called. */
+  serve(
+    tenantId: string,
+    deviceId: string,
+    deliver: (rpcId: string) => Promise<boolean>,
+  ): () => void;
+}
+
 export interface RpcInput {
   readonly method: string;
   readonly params?: unknown;
@@ -51,22 +69,27 @@ function effective(row: RpcRow, now: string): RpcRow {
  * Server-side RPC. Every request is stored in the tenant's store (a ledger entry) with an
  * expiry; a persistent one waits for its device to attach, a non-persistent one is delivered
  * now and the call waits for the answer until `timeoutMs`. Delivery is to devices attached
- * to this process (the listeners call `attach`); status changes are ledgered too.
+ * to this process (the listeners call `attach`) or, in scale-out, through the process that
+ * holds the device's connection (`RpcRemote`); status changes are ledgered too.
  */
 export class RpcService implements RpcQueue {
   readonly #locate: TenantStoreLocator;
   readonly #committer: GroupCommitter;
   readonly #defaultTimeoutMs: number;
   readonly #maxTimeoutMs: number;
-  readonly #senders = new Map<string, Set<RpcSender>>();
-  readonly #waiters = new Map<string, (row: RpcRow) => void>();
+  readonly #attached = new Map<string, Attached>();
+  readonly #waiters = new Map<string, Waiter>();
+  readonly #remote: RpcRemote | undefined;
 
   constructor(options: {
     locate: TenantStoreLocator;
     committer: GroupCommitter;
     defaultTimeoutMs: number;
     maxTimeoutMs: number;
+    /** Set in scale-out: devices may be connected to other processes. */
+    remote?: RpcRemote | undefined;
   }) {
+    this.#remote = options.remote;
     this.#locate = options.locate;
     this.#committer = options.committer;
     this.#defaultTimeoutMs = options.defaultTimeoutMs;
@@ -147,17 +170,14 @@ export class RpcService implements RpcQueue {
         },
       });
     });
-    const senders = [...(this.#senders.get(`${context.tenantId}/${deviceId}`) ?? [])];
     if (row.persistent) {
-      for (const send of senders) if (await this.#deliver(context, row, send)) break;
+      await this.#deliverAnywhere(context, row);
       return (await store.reader.devices.getRpc(deviceId, row.id)) ?? row;
     }
-    const answered = new Promise<RpcRow>((resolve) => this.#waiters.set(row.id, resolve));
-    let delivered = false;
-    for (const send of senders) {
-      delivered = await this.#deliver(context, row, send);
-      if (delivered) break;
-    }
+    const answered = new Promise<RpcRow>((resolve) =>
+      this.#waiters.set(row.id, { context, deviceId, resolve }),
+    );
+    const delivered = await this.#deliverAnywhere(context, row);
     // A device behind an edge node is reached through the node's next poll: the request stays
     // queued (and the call waits) until the node takes it or the deadline passes.
     if (!delivered && !viaEdge) {
@@ -191,19 +211,59 @@ export class RpcService implements RpcQueue {
     return effective(row, new Date().toISOString());
   }
 
+  /** To this process's connections of the device first, then through another process. */
+  async #deliverAnywhere(context: TenantContext, row: RpcRow): Promise<boolean> {
+    const attached = this.#attached.get(`${context.tenantId}/${row.deviceId}`);
+    for (const send of [...(attached?.senders ?? [])])
+      if (await this.#deliver(context, row, send)) return true;
+    return (await this.#remote?.deliver(context.tenantId, row.deviceId, row.id)) ?? false;
+  }
+
+  /** Another process asked: deliver `rpcId` if it is still queued for this attached device. */
+  async #deliverHere(attached: Attached, rpcId: string): Promise<boolean> {
+    if (!isUuid(rpcId)) return false;
+    const { context, deviceId } = attached.device;
+    const row = await (await this.#locate(context)).reader.devices.getRpc(deviceId, rpcId);
+    if (row === undefined || effective(row, new Date().toISOString()).status !== 'queued')
+      return false;
+    for (const send of [...attached.senders])
+      if (await this.#deliver(context, row, send)) return true;
+    return false;
+  }
+
   attach(device: DeviceIdentity, send: RpcSender): () => void {
     const key = `${device.context.tenantId}/${device.deviceId}`;
-    let set = this.#senders.get(key);
-    if (set === undefined) {
-      set = new Set();
-      this.#senders.set(key, set);
+    let attached = this.#attached.get(key);
+    if (attached === undefined) {
+      const entry: Attached = { device, senders: new Set(), unserve: undefined };
+      entry.unserve = this.#remote?.serve(device.context.tenantId, device.deviceId, (rpcId) =>
+        this.#deliverHere(entry, rpcId),
+      );
+      attached = entry;
+      this.#attached.set(key, attached);
     }
-    set.add(send);
+    const entry = attached;
+    entry.senders.add(send);
     void this.#flush(device, send);
     return () => {
-      set.delete(send);
-      if (set.size === 0) this.#senders.delete(key);
+      entry.senders.delete(send);
+      if (entry.senders.size > 0 || this.#attached.get(key) !== entry) return;
+      this.#attached.delete(key);
+      entry.unserve?.();
     };
+  }
+
+  /** Another process took the answer to `rpcId`: a call waiting here re-reads it. */
+  async answeredElsewhere(tenantId: string, deviceId: string, rpcId: string): Promise<void> {
+    const waiter = this.#waiters.get(rpcId);
+    if (
+      waiter === undefined ||
+      waiter.context.tenantId !== tenantId ||
+      waiter.deviceId !== deviceId
+    )
+      return;
+    const row = await (await this.#locate(waiter.context)).reader.devices.getRpc(deviceId, rpcId);
+    if (row !== undefined && row.status !== 'queued' && row.status !== 'sent') waiter.resolve(row);
   }
 
   async #flush(device: DeviceIdentity, send: RpcSender): Promise<void> {
@@ -227,6 +287,21 @@ export class RpcService implements RpcQueue {
         'PALISADE_RPC_NOT_PENDING',
         'the RPC request is not pending (answered, failed or expired)',
       );
-    this.#waiters.get(requestId)?.(row);
+    const waiter = this.#waiters.get(requestId);
+    if (waiter !== undefined) waiter.resolve(row);
+    else this.#remote?.answered(device.context.tenantId, device.deviceId, requestId);
   }
+}
+
+interface Attached {
+  /** The first connection's identity: its context reads the device's requests. */
+  readonly device: DeviceIdentity;
+  readonly senders: Set<RpcSender>;
+  unserve: (() => void) | undefined;
+}
+
+interface Waiter {
+  readonly context: TenantContext;
+  readonly deviceId: string;
+  readonly resolve: (row: RpcRow) => void;
 }

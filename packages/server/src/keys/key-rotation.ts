@@ -50,6 +50,18 @@ export interface KeyRotationOptions {
   readonly controlPlane: ControlPlaneStore;
   readonly batchSize: number;
   readonly logger: Logger;
+  /**
+   * Scale-out, in a process that runs no jobs: hands a job to the workers instead of
+   * running it here.
+   */
+  readonly dispatch?: ((tenant: Tenant, jobId: string) => void) | undefined;
+  /**
+   * Scale-out, in a worker: the tenant's job lease, or undefined while another worker holds
+   * it (that worker runs the job; one job per tenant runs at a time anywhere).
+   */
+  readonly claim?:
+    | ((tenantId: string) => Promise<{ release(): Promise<void> } | undefined>)
+    | undefined;
 }
 
 type Step = 'more' | 'done' | 'stop';
@@ -183,6 +195,10 @@ export class KeyRotation {
   /** Runs the job in the background (after any job of the tenant already running). */
   kick(tenant: Tenant, jobId: string): void {
     if (this.#stopped) return;
+    if (this.#o.dispatch !== undefined) {
+      this.#o.dispatch(tenant, jobId);
+      return;
+    }
     this.#next.set(tenant.id, { tenant, jobId });
     if (this.#running.has(tenant.id)) return;
     const loop = (async () => {
@@ -203,6 +219,19 @@ export class KeyRotation {
   }
 
   async #run(tenant: Tenant, jobId: string): Promise<void> {
+    const lease = await this.#o.claim?.(tenant.id).catch((error: unknown) => {
+      this.#o.logger.warn({ err: error, tenant: tenant.id }, 'key job lease unavailable');
+      return undefined;
+    });
+    if (this.#o.claim !== undefined && lease === undefined) return;
+    try {
+      await this.#runClaimed(tenant, jobId);
+    } finally {
+      await lease?.release();
+    }
+  }
+
+  async #runClaimed(tenant: Tenant, jobId: string): Promise<void> {
     const pending = { tenantId: tenant.id, jobId };
     try {
       let step: Step = 'more';

@@ -41,9 +41,14 @@ export class PlatformSealer {
     this.#dirty.add(tenantId);
   }
 
-  /** Marks every live tenant dirty (seal skips the unchanged) and starts the interval. */
+  /**
+   * Marks every live tenant dirty (seal skips the unchanged) and starts the interval. A
+   * sealer stopped and started again (a worker that regained the sealer lease) re-reads what
+   * others sealed meanwhile.
+   */
   async start(): Promise<void> {
     const { controlPlane } = this.#options.stores;
+    this.#sealedSizes = undefined;
     let after: string | undefined;
     for (;;) {
       const page = await controlPlane.listTenants({ after, limit: 1000 });

@@ -16,6 +16,7 @@ import { EdgeCredentialSync, EdgeService } from '../edge/index.ts';
 import { EdgeRpcRelay, EdgeRuleService } from '../edge/index.ts';
 import { createGateway, serverGroups } from '../gateway/index.ts';
 import { IdentityService } from '../identity/index.ts';
+import { ChannelRpcRemote, type OpenChannel, openInternalChannel } from '../internal/index.ts';
 import {
   KeyRotation,
   KeyService,
@@ -45,13 +46,19 @@ import {
 } from '../records/index.ts';
 import { openStores, type Stores } from '../store/index.ts';
 import { openUserServices, type UserServices } from '../users/index.ts';
+import { LocalLeases, PostgresLeases } from './leases.ts';
+import { type ProcessRoles, processRoles } from './roles.ts';
+import { SealRequests } from './seal-requests.ts';
+import { WorkerRole } from './worker-role.ts';
 
 /** The version reported in the OpenAPI document and logs. */
 export const PLATFORM_VERSION = '0.1.0';
 
-/** A running platform: every role in one process. */
+/** A running platform: the roles of `settings.role` (every role by default) in this process. */
 export interface Platform {
   readonly settings: Settings;
+  /** What this process runs (`--role`). */
+  readonly roles: ProcessRoles;
   readonly stores: Stores;
   readonly http: FastifyInstance;
   /** `http://host:port` the API listens on, once `listen` resolved. */
@@ -104,19 +111,36 @@ export async function startPlatform(
       // Query strings can carry filter values of encrypted fields: log paths only.
       serializers: { req: requestWithoutQuery },
     });
-  // Checked before anything opens, so a bad TLS setting cannot leave a half-started platform.
+  // Checked before anything opens, so a bad setting cannot leave a half-started platform.
+  const roles = processRoles(settings);
   const mqttTls = mqttTlsOptions(settings);
   const mqttWs = mqttWsOptions(settings);
   const stores = await openStores(settings);
   let closing = false;
   let relay: LedgerRelay | undefined;
+  let internal: OpenChannel | undefined;
   const bus = await openBus(settings).catch(async (error: unknown) => {
     await stores.close().catch(() => undefined);
     throw error;
   });
+  // Scale-out (PostgreSQL and NATS): other processes may run roles too.
+  const scaleOut = settings.database !== undefined && settings.nats !== undefined;
+  const leases =
+    settings.database === undefined ? new LocalLeases() : new PostgresLeases(settings.database);
   try {
     const { generated } = await ensureAdminToken(stores.controlPlane, settings.adminToken);
     const kms = await openPlatformKms(settings, logger);
+    const metrics = new Registry();
+    internal = scaleOut
+      ? await openInternalChannel({
+          settings,
+          kms,
+          sender: { role: roles.name, pid: roles.processId },
+          logger,
+          metrics,
+        })
+      : undefined;
+    const channel = internal?.channel;
     const ledgerKeyFile = settings.ledgerKeyFile ?? join(settings.data, 'ledger-signing.json');
     const { keys, generated: newLedgerKeys } = loadLedgerKeys(ledgerKeyFile, settings.ledgerOrigin);
     if (newLedgerKeys) {
@@ -149,12 +173,13 @@ export async function startPlatform(
       logger,
       onSealed: (leaves) => outbox.checkpointsSealed(leaves),
     });
+    const sealRequests = new SealRequests(sealer, channel);
     const committer = new GroupCommitter({
       maxBatch: settings.commitMaxBatch,
       maxWaitMs: settings.commitMaxWaitMs,
       seal: sealBatch,
       onCommitted: (tenantId) => {
-        sealer.markDirty(tenantId);
+        sealRequests.dirty(tenantId);
         outbox.markDirty(tenantId);
       },
     });
@@ -176,6 +201,17 @@ export async function startPlatform(
       controlPlane: stores.controlPlane,
       batchSize: settings.reencryptBatchSize,
       logger,
+      // Scale-out: a worker claims a tenant's job; the other roles hand jobs to the workers.
+      claim:
+        roles.worker && scaleOut
+          ? (tenantId) => leases.tryAcquire(`key-job/${tenantId}`)
+          : undefined,
+      dispatch: roles.worker
+        ? undefined
+        : (tenant, jobId) =>
+            void channel
+              ?.publish('keys.job', [], { tenantId: tenant.id, jobId })
+              .catch(() => undefined),
     });
     const roleResolver = new RoleResolver(stores.shards, settings.authCacheTtlMs);
     const authorizer = new Authorizer(stores.shards, settings.authCacheTtlMs);
@@ -214,7 +250,7 @@ export async function startPlatform(
     const schemas = new SchemaRegistry();
     const collections = new CollectionService(locate, committer, schemas);
     const records = new RecordService(locate, committer, schemas, new RecordKeys(keyService));
-    const metrics = new Registry();
+    const rpcRemote = channel === undefined ? undefined : new ChannelRpcRemote(channel);
     const devices = openDeviceServices({
       settings,
       stores,
@@ -224,7 +260,11 @@ export async function startPlatform(
       secrets: new TenantSecretSeal({ kms, controlPlane: stores.controlPlane, keys: keyService }),
       logger,
       metrics,
+      rpcRemote,
     });
+    const stopRpcRemote = rpcRemote?.listen((tenantId, deviceId, rpcId) =>
+      devices.rpc.answeredElsewhere(tenantId, deviceId, rpcId),
+    );
     const edge = new EdgeService({
       controlPlane: stores.controlPlane,
       locate,
@@ -306,10 +346,7 @@ export async function startPlatform(
         locate,
         stores.platformLog,
         keys,
-        async (tenantId) => {
-          sealer.markDirty(tenantId);
-          await sealer.seal();
-        },
+        (tenantId) => sealRequests.ensureSealed(tenantId),
         settings.witnessQuorum,
       ),
       graphql: {
@@ -323,8 +360,19 @@ export async function startPlatform(
       probes: { ready: () => stores.controlPlane.ping() },
       closing: () => closing,
     });
-    await sealer.start();
-    devices.retention.start();
+    const worker = roles.worker
+      ? new WorkerRole({
+          sealer,
+          retention: devices.retention,
+          rotation,
+          leases,
+          channel,
+          controlPlane: stores.controlPlane,
+          intervalMs: settings.ledgerSealIntervalMs,
+          logger,
+        })
+      : undefined;
+    await worker?.start();
     outbox
       .start(liveTenantIds(stores))
       .catch((error: unknown) => logger.warn({ err: error }, 'bus: start-up catch-up failed'));
@@ -341,11 +389,12 @@ export async function startPlatform(
           new Promise((resolve) => setTimeout(resolve, settings.shutdownTimeoutMs).unref()),
         ]);
         await rotation.stop();
-        await devices.retention.stop();
         await committer.drain();
-        await sealer.seal();
-        await sealer.stop();
+        await worker?.stop();
+        stopRpcRemote?.();
         await outbox.stop();
+        await internal?.close();
+        await leases.close();
         await bus.close();
         await stores.close();
       })();
@@ -361,20 +410,19 @@ export async function startPlatform(
     }
     async function listenAll(): Promise<void> {
       const { host, port } = splitListen(settings.listen);
-      await http.listen({ host, port });
-      const address = http.server.address();
-      const bound = typeof address === 'object' && address !== null ? address.port : port;
-      const scheme = settings.tlsCert === undefined ? 'http' : 'https';
-      url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${bound}`;
-      mqtt = await startMqtt(settings, { tls: mqttTls, ws: mqttWs }, devices, metrics, logger);
+      if (roles.api) {
+        await http.listen({ host, port });
+        const address = http.server.address();
+        const bound = typeof address === 'object' && address !== null ? address.port : port;
+        const scheme = settings.tlsCert === undefined ? 'http' : 'https';
+        url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+      }
+      if (roles.ingest)
+        mqtt = await startMqtt(settings, { tls: mqttTls, ws: mqttWs }, devices, metrics, logger);
     }
-    rotation
-      .resumePending((id) => stores.controlPlane.getTenant(id))
-      .catch((error: unknown) =>
-        logger.warn({ code: (error as { code?: unknown }).code }, 'key jobs not resumed'),
-      );
     return {
       settings,
+      roles,
       stores,
       http,
       url,
@@ -389,6 +437,8 @@ export async function startPlatform(
     };
   } catch (error) {
     await relay?.stop().catch(() => undefined);
+    await internal?.close().catch(() => undefined);
+    await leases.close().catch(() => undefined);
     await bus.close().catch(() => undefined);
     await stores.close().catch(() => undefined);
     throw error;
