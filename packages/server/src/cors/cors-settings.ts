@@ -66,6 +66,8 @@ export class CorsSettings {
         `/body/origins has more than ${this.#options.maxOrigins} origins (the corsMaxOrigins setting)`,
       );
     const sorted = [...new Set(origins)].sort();
+    // The list lives in the control plane, the entry in the tenant's ledger: writing the list
+    // inside the ledger transaction means a failed write leaves no entry behind.
     await this.#options.committer.submit(
       await this.#options.locate(context),
       async (_tx, record) => {
