@@ -74,6 +74,9 @@ export class Outbox {
         kind TEXT NOT NULL DEFAULT 'telemetry' CHECK (kind IN ('telemetry', 'attributes'))
       ) STRICT;
       CREATE INDEX IF NOT EXISTS messages_unbatched ON messages (rank, seq) WHERE batch_id IS NULL;
+      -- A formed batch is loaded and deleted by its id without scanning the whole backlog.
+      CREATE INDEX IF NOT EXISTS messages_batched ON messages (batch_id, rank, seq)
+        WHERE batch_id IS NOT NULL;
       CREATE TABLE IF NOT EXISTS batches (id TEXT PRIMARY KEY, created_at TEXT NOT NULL) STRICT;
       CREATE TABLE IF NOT EXISTS sync_state (k TEXT PRIMARY KEY, v TEXT NOT NULL) STRICT;
     `);
