@@ -1,8 +1,8 @@
 /**
  * Platform RPC to a device behind an edge node, through the built command and a real
  * platform: a waiting call completes with the device's answer; a persistent request waits
- * while the node is down and is delivered when it is back; a request whose device never
- * connects expires at the node and on the platform.
+ * while the node is down and is delivered when it is back, also across a restart of the node
+ * after it took the request; a request past its deadline is never delivered.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -134,24 +134,72 @@ describe('RPC through a running edge node', () => {
     }
   });
 
-  it('a request whose device never connects expires at the node and on the platform', async () => {
-    const absent = devices[1]!;
-    const { edge } = await startNode();
+  it('a request the node confirmed survives a restart of the node before its device connects', async () => {
+    const valve = devices[0]!;
+    const first = await startNode();
+    let queued: { body: { id: string } };
     try {
-      const queued = await call(link, 'POST', `/v1/devices/${absent.id}/rpc`, key, {
-        method: 'ping',
+      queued = await call(link, 'POST', `/v1/devices/${valve.id}/rpc`, key, {
+        method: 'drain',
+        persistent: true,
+        timeoutMs: 120_000,
+      });
+      await until(
+        async () =>
+          (await call(link, 'GET', `/v1/devices/${valve.id}/rpc/${queued.body.id}`, key)).body
+            .status === 'sent',
+      );
+    } finally {
+      await stopNode(first.edge);
+    }
+    const { edge, mqtt } = await startNode();
+    const client = await answeringDevice(mqtt, valve.token);
+    try {
+      await until(
+        async () =>
+          (await call(link, 'GET', `/v1/devices/${valve.id}/rpc/${queued.body.id}`, key)).body
+            .status === 'succeeded',
+      );
+    } finally {
+      await client.endAsync();
+      await stopNode(edge);
+    }
+  });
+
+  it('a request past its deadline is never delivered, even when its device connects later', async () => {
+    const absent = devices[1]!;
+    const { edge, mqtt } = await startNode();
+    const seen: string[] = [];
+    try {
+      const late = await call(link, 'POST', `/v1/devices/${absent.id}/rpc`, key, {
+        method: 'late',
         persistent: true,
         timeoutMs: 1500,
       });
-      await until(() =>
-        edge.logs.some((l) => l.event === 'rpc-expired' && l.requestId === queued.body.id),
+      await until(
+        async () =>
+          (await call(link, 'GET', `/v1/devices/${absent.id}/rpc/${late.body.id}`, key)).body
+            .status === 'expired',
       );
-      const expired = edge.logs.find((l) => l.event === 'rpc-expired');
-      assert.equal(expired?.delivered, false);
-      const row = await call(link, 'GET', `/v1/devices/${absent.id}/rpc/${queued.body.id}`, key);
-      assert.equal(row.body.status, 'expired');
+      const client = await answeringDevice(mqtt, absent.token);
+      client.on('message', (_topic, payload) => seen.push(JSON.parse(payload.toString()).method));
+      try {
+        const next = await call(link, 'POST', `/v1/devices/${absent.id}/rpc`, key, {
+          method: 'next',
+          persistent: true,
+          timeoutMs: 120_000,
+        });
+        await until(
+          async () =>
+            (await call(link, 'GET', `/v1/devices/${absent.id}/rpc/${next.body.id}`, key)).body
+              .status === 'succeeded',
+        );
+      } finally {
+        await client.endAsync();
+      }
     } finally {
       await stopNode(edge);
     }
+    assert.deepEqual(seen, ['next']);
   });
 });

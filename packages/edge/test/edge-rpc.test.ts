@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { type EdgeRpcRequest, RpcRelay } from '../src/rpc/index.ts';
+import { type EdgeRpcRequest, RpcRelay, SqliteRpcJournal } from '../src/rpc/index.ts';
 
 const T0 = 1_700_000_000_000;
 
@@ -74,6 +78,23 @@ describe('the edge RPC relay', () => {
     assert.deepEqual(sent, [q.requestId]);
   });
 
+  test('an answer that comes before the send has resolved is taken, and sent once', async () => {
+    const r = new RpcRelay({ now: () => T0 });
+    const q = request(10, 'd1', 10_000);
+    let delivered = 0;
+    r.connect(async (deviceId, requestId) => {
+      delivered++;
+      assert.equal(r.respond(deviceId, requestId, 'quick'), true);
+      return true;
+    });
+    await Promise.all([r.receive([q]), r.retry(), r.retry()]);
+    assert.equal(delivered, 1, 'concurrent retries deliver it once');
+    assert.deepEqual(r.takeAnswers(), [
+      { requestId: q.requestId, deviceId: 'd1', response: 'quick' },
+    ]);
+    assert.equal(r.pending, 0);
+  });
+
   test('a device cannot answer a request of another device', async () => {
     const { r, connected } = relay();
     connected.add('d1');
@@ -120,5 +141,45 @@ describe('the edge RPC relay', () => {
       r.takeAnswers().map((x) => x.response),
       ['a', 'b'],
     );
+  });
+
+  test('with a journal, held and delivered requests survive a restart, sealed on disk', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-rpc-journal-'));
+    const key = randomBytes(32);
+    const path = join(dir, 'rpc.db');
+    try {
+      const held = request(8, 'd1', 10_000);
+      const delivered = request(9, 'd2', 10_000);
+      const first = new SqliteRpcJournal(path, key);
+      const before = new RpcRelay({ journal: first, now: () => T0 });
+      before.connect(async (deviceId) => deviceId === 'd2');
+      await before.receive([held, delivered]);
+      first.close();
+      assert.ok(!readFileSync(path).includes('open'), 'no method in clear on disk');
+      const second = new SqliteRpcJournal(path, key);
+      const after = new RpcRelay({ journal: second, now: () => T0 });
+      assert.equal(after.pending, 2);
+      assert.equal(after.respond('d2', delivered.requestId, 'done'), true, 'the answer is taken');
+      const sent: string[] = [];
+      after.connect(async (_device, requestId) => {
+        sent.push(requestId);
+        return true;
+      });
+      await after.retry();
+      assert.deepEqual(sent, [held.requestId], 'delivered once, after the restart');
+      second.close();
+      const third = new SqliteRpcJournal(path, key);
+      assert.deepEqual(
+        third.load().map((r) => [r.request.requestId, r.state]),
+        [[held.requestId, 'delivered']],
+      );
+      third.close();
+      assert.throws(
+        () => new SqliteRpcJournal(path, randomBytes(32)).load(),
+        'another key opens nothing',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

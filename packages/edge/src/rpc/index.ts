@@ -1,4 +1,10 @@
 export {
+  RPC_JOURNAL_FILE,
+  type RpcJournal,
+  type RpcState,
+  SqliteRpcJournal,
+} from './rpc-journal.ts';
+export {
   DEFAULT_RPC_LINK,
   RpcLink,
   type RpcLinkEvents,

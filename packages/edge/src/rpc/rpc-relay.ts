@@ -1,3 +1,5 @@
+import type { RpcJournal } from './rpc-journal.ts';
+
 /** A platform RPC request for a device behind this node, with its deadline. */
 export interface EdgeRpcRequest {
   readonly requestId: string;
@@ -39,6 +41,8 @@ export interface RpcRelayEvents {
  * deadline the platform keeps. A device may answer only a request delivered to it and not
  * yet expired; answers wait here until the link takes them to the platform. A request the
  * platform hands out again (its confirmation was lost) is delivered to the device only once.
+ * With a journal, what the node holds survives a restart: a request is on disk before the
+ * node confirms it to the platform.
  */
 export class RpcRelay {
   readonly #held = new Map<string, EdgeRpcRequest>();
@@ -50,8 +54,11 @@ export class RpcRelay {
   readonly #events: RpcRelayEvents;
   readonly #now: () => number;
   readonly #answered: () => void;
+  readonly #journal: RpcJournal | undefined;
 
   constructor(options: {
+    /** Keeps held and delivered requests across restarts (they are read back here). */
+    journal?: RpcJournal;
     events?: RpcRelayEvents;
     /** Called when an answer is waiting, so the link can send it at once. */
     onAnswer?: () => void;
@@ -60,6 +67,9 @@ export class RpcRelay {
     this.#events = options.events ?? {};
     this.#answered = options.onAnswer ?? (() => {});
     this.#now = options.now ?? Date.now;
+    this.#journal = options.journal;
+    for (const { request, state } of this.#journal?.load() ?? [])
+      (state === 'held' ? this.#held : this.#delivered).set(request.requestId, request);
   }
 
   /** Sets how requests reach devices (the local listener, once it runs). */
@@ -77,6 +87,7 @@ export class RpcRelay {
     for (const request of requests) {
       const id = request.requestId;
       if (this.#held.has(id) || this.#delivered.has(id) || this.#done.has(id)) continue;
+      this.#journal?.put(request, 'held');
       this.#held.set(request.requestId, request);
       this.#events.received?.(request);
     }
@@ -93,17 +104,24 @@ export class RpcRelay {
       for (const [id, request] of table)
         if (Date.parse(request.expiresAt) <= now) {
           table.delete(id);
+          this.#journal?.remove(id);
           this.#done.set(id, Date.parse(request.expiresAt));
           this.#events.expired?.(request, delivered);
         }
     for (const [id, until] of this.#done) if (until <= now) this.#done.delete(id);
     for (const [id, request] of [...this.#held]) {
+      // Another retry may have taken it meanwhile; and it counts as delivered before the send
+      // resolves, since the device may answer before that.
+      if (!this.#held.delete(id)) continue;
+      this.#delivered.set(id, request);
       const body = { method: request.method, params: request.params };
       // A connection that fails mid-send counts as not there: the next retry tries again.
       const delivered = await this.#deliver(request.deviceId, id, body).catch(() => false);
-      if (!delivered) continue;
-      this.#held.delete(id);
-      this.#delivered.set(id, request);
+      if (!delivered) {
+        if (this.#delivered.delete(id)) this.#held.set(id, request);
+        continue;
+      }
+      if (this.#delivered.has(id)) this.#journal?.put(request, 'delivered');
       this.#events.delivered?.(request);
     }
   }
@@ -113,6 +131,7 @@ export class RpcRelay {
     const request = this.#delivered.get(requestId);
     if (request === undefined || request.deviceId !== deviceId) return false;
     this.#delivered.delete(requestId);
+    this.#journal?.remove(requestId);
     this.#done.set(requestId, Date.parse(request.expiresAt));
     if (Date.parse(request.expiresAt) <= this.#now()) {
       this.#events.expired?.(request, true);

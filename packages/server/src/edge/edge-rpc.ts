@@ -56,7 +56,8 @@ export class EdgeRpcRelay {
   readonly #rpc: RpcQueue;
   readonly #ackWaitMs: number;
   readonly #polls = new Set<() => void>();
-  readonly #unconfirmed = new Map<string, (confirmed: boolean) => void>();
+  /** Senders waiting for the node to confirm a request (one per poll it was handed to). */
+  readonly #unconfirmed = new Map<string, Set<(confirmed: boolean) => void>>();
 
   constructor(edge: EdgeService, rpc: RpcQueue, options: { ackWaitMs: number }) {
     this.#edge = edge;
@@ -72,11 +73,11 @@ export class EdgeRpcRelay {
   ): Promise<Exchange> {
     const { context, store, node } = await this.#edge.authenticate(authorization);
     const key = (requestId: string) => `${context.tenantId}/${node.id}/${requestId}`;
-    for (const id of input.received) this.#unconfirmed.get(key(id))?.(true);
+    for (const id of input.received) this.#confirm(key(id));
     const results: ResponseOutcome[] = [];
     for (const r of input.responses) {
       const device = await store.reader.devices.getDevice(r.deviceId);
-      this.#unconfirmed.get(key(r.requestId))?.(true);
+      this.#confirm(key(r.requestId));
       results.push({
         requestId: r.requestId,
         outcome:
@@ -101,17 +102,25 @@ export class EdgeRpcRelay {
     }
   }
 
+  #confirm(key: string): void {
+    for (const settle of this.#unconfirmed.get(key) ?? []) settle(true);
+  }
+
   /** Resolves when the node confirms `key`; rejects after `ackWaitMs` (the request stays queued). */
   #confirmation(key: string): Promise<void> {
     return new Promise((resolve, reject) => {
+      const waiting = this.#unconfirmed.get(key) ?? new Set();
+      this.#unconfirmed.set(key, waiting);
       const settle = (confirmed: boolean) => {
         clearTimeout(timer);
-        this.#unconfirmed.delete(key);
+        waiting.delete(settle);
+        if (waiting.size === 0 && this.#unconfirmed.get(key) === waiting)
+          this.#unconfirmed.delete(key);
         if (confirmed) resolve();
         else reject(new Error('the edge node did not confirm the request; it stays queued'));
       };
       const timer = setTimeout(() => settle(false), this.#ackWaitMs).unref();
-      this.#unconfirmed.set(key, settle);
+      waiting.add(settle);
     });
   }
 

@@ -1,8 +1,10 @@
+import { join } from 'node:path';
 import type { DeviceApi, DeviceApiEvents } from '../../listener/index.ts';
 import { TOPIC } from '../../listener/index.ts';
 import type { EdgeMetrics } from '../../metrics/index.ts';
+import type { NodeFile } from '../../node-file.ts';
 import type { Outbox } from '../../outbox.ts';
-import { RpcLink, RpcRelay } from '../../rpc/index.ts';
+import { RPC_JOURNAL_FILE, RpcLink, RpcRelay, SqliteRpcJournal } from '../../rpc/index.ts';
 import {
   EdgePipeline,
   EMPTY_BOOK,
@@ -12,7 +14,6 @@ import {
   readRuleCache,
   rulesPath,
 } from '../../rules/index.ts';
-import type { NodeIdentity } from '../../sync.ts';
 import type { log as Log } from '../log.ts';
 
 /** How often open downsample windows are closed and held RPC requests retried. */
@@ -54,7 +55,7 @@ function cachedBook(dir: string, log: typeof Log): RuleBook {
  */
 export function startLocalProcessing(options: {
   dir: string;
-  node: NodeIdentity;
+  node: NodeFile;
   outbox: Outbox;
   metrics: EdgeMetrics;
   log: typeof Log;
@@ -90,7 +91,12 @@ export function startLocalProcessing(options: {
     },
   });
   let link: RpcLink | undefined;
+  const journal = new SqliteRpcJournal(
+    join(dir, RPC_JOURNAL_FILE),
+    Buffer.from(node.outboxKey, 'base64'),
+  );
   const relay = new RpcRelay({
+    journal,
     onAnswer: () => link?.sendAnswers(),
     events: {
       received: () => metrics.rpc.inc({ event: 'received' }),
@@ -168,6 +174,7 @@ export function startLocalProcessing(options: {
     async close() {
       clearInterval(timer);
       await Promise.all([refresh.stop(), link?.stop()]);
+      journal.close();
       pipeline.flush();
     },
   };

@@ -1,0 +1,75 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { DatabaseSync } from 'node:sqlite';
+import type { EdgeRpcRequest } from './rpc-relay.ts';
+
+/** Where a request the node holds is: waiting for its device, or delivered and awaiting the answer. */
+export type RpcState = 'held' | 'delivered';
+
+/** The relay's durable memory, so a restart loses no request the node confirmed. */
+export interface RpcJournal {
+  put(request: EdgeRpcRequest, state: RpcState): void;
+  remove(requestId: string): void;
+  load(): { request: EdgeRpcRequest; state: RpcState }[];
+  close(): void;
+}
+
+/** The file of the RPC journal inside a node directory. */
+export const RPC_JOURNAL_FILE = 'rpc.db';
+
+/**
+ * The RPC journal in SQLite (WAL, synchronous=FULL), each request sealed with AES-256-GCM
+ * under the node's key and bound to its id, since methods and params may be sensitive.
+ */
+export class SqliteRpcJournal implements RpcJournal {
+  readonly #db: DatabaseSync;
+  readonly #key: Buffer;
+
+  constructor(path: string, key: Uint8Array) {
+    if (key.length !== 32) throw new Error('the journal key must be 32 bytes');
+    this.#key = Buffer.from(key);
+    this.#db = new DatabaseSync(path);
+    this.#db.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA synchronous = FULL;
+      CREATE TABLE IF NOT EXISTS requests (
+        id TEXT PRIMARY KEY,
+        state TEXT NOT NULL CHECK (state IN ('held', 'delivered')),
+        sealed BLOB NOT NULL
+      ) STRICT;
+    `);
+  }
+
+  put(request: EdgeRpcRequest, state: RpcState): void {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.#key, iv);
+    cipher.setAAD(Buffer.from(request.requestId, 'utf8'));
+    const body = Buffer.concat([cipher.update(JSON.stringify(request), 'utf8'), cipher.final()]);
+    this.#db
+      .prepare('INSERT OR REPLACE INTO requests (id, state, sealed) VALUES (?, ?, ?)')
+      .run(request.requestId, state, Buffer.concat([iv, cipher.getAuthTag(), body]));
+  }
+
+  remove(requestId: string): void {
+    this.#db.prepare('DELETE FROM requests WHERE id = ?').run(requestId);
+  }
+
+  load(): { request: EdgeRpcRequest; state: RpcState }[] {
+    const rows = this.#db.prepare('SELECT id, state, sealed FROM requests').all() as {
+      id: string;
+      state: RpcState;
+      sealed: Uint8Array;
+    }[];
+    return rows.map((row) => {
+      const data = Buffer.from(row.sealed);
+      const decipher = createDecipheriv('aes-256-gcm', this.#key, data.subarray(0, 12));
+      decipher.setAAD(Buffer.from(row.id, 'utf8'));
+      decipher.setAuthTag(data.subarray(12, 28));
+      const text = Buffer.concat([decipher.update(data.subarray(28)), decipher.final()]);
+      return { request: JSON.parse(text.toString('utf8')) as EdgeRpcRequest, state: row.state };
+    });
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}
