@@ -3,7 +3,7 @@ import { loadSettings, startPlatform } from '@palisade/server';
 import { settingFlags, settingOptions } from '../settings-flags.ts';
 
 /**
- * `palisade start`: every role in one process. Prints a generated admin token once (to
+ * `palisade start`: the roles of `--role` (every role by default) in one process. Prints a generated admin token once (to
  * stderr, never into the JSON log), then serves until SIGTERM or SIGINT, on which it stops
  * accepting requests, lets in-flight writes commit and closes the stores.
  */
@@ -28,16 +28,20 @@ export async function startCommand(argv: string[]): Promise<number> {
         'Keep it secret. Make a new one with: palisade admin token --rotate\n\n',
     );
   }
+  const { roles } = platform;
   platform.http.log.info(
     {
-      url: platform.url,
+      roles: roles.name,
+      process: roles.processId,
+      url: roles.api ? platform.url : undefined,
       mqtt: platform.mqtt?.url,
       mqttTls: platform.mqtt?.tlsUrl,
       mqttWs: platform.mqtt?.wsUrl,
       data: settings.data,
       shards: platform.stores.shards.size,
     },
-    'palisade is listening',
+    // A worker alone listens on nothing.
+    roles.api || roles.ingest ? 'palisade is listening' : 'palisade is running',
   );
   return new Promise((resolve) => {
     const stop = (signal: string) => {

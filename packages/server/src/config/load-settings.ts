@@ -57,6 +57,9 @@ function convert(
     value = list.map((item) =>
       typeof item === 'string' ? item.trim() : fail('must be a list of strings'),
     );
+    // An enum's values hold no comma, so `--role api,worker` reads like the environment's form.
+    if (spec.enum !== undefined)
+      value = value.flatMap((item) => item.split(',').map((v) => v.trim()));
     if (value.length === 0) fail('must not be empty');
   } else {
     if (typeof raw !== 'string') fail(`must be a string, got ${JSON.stringify(raw)}`);

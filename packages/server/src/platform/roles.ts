@@ -25,6 +25,7 @@ export interface ProcessRoles {
  */
 export function processRoles(settings: Settings): ProcessRoles {
   const roles = new Set(settings.role as Role[]);
+  const name = ROLES.filter((role) => roles.has(role)).join(',');
   if (settings.serviceTokenTtlMs > SERVICE_TOKEN_MAX_LIFETIME_MS)
     throw new ConfigError(
       `setting serviceTokenTtlMs must be at most ${SERVICE_TOKEN_MAX_LIFETIME_MS}, got ${settings.serviceTokenTtlMs}`,
@@ -39,7 +40,7 @@ export function processRoles(settings: Settings): ProcessRoles {
     ];
     if (missing.length > 0)
       throw new ConfigError(
-        `--role ${[...roles].join(',')} runs part of the platform, the rest in other processes, ` +
+        `--role ${name} runs part of the platform, the rest in other processes, ` +
           `which share PostgreSQL and NATS; SQLite and the in-process bus are single-process: add ${missing.join(', ')}, or run every role here (--role api,ingest,worker)`,
       );
   }
@@ -47,7 +48,7 @@ export function processRoles(settings: Settings): ProcessRoles {
     api: roles.has('api'),
     ingest: roles.has('ingest'),
     worker: roles.has('worker'),
-    name: ROLES.filter((role) => roles.has(role)).join(','),
+    name,
     processId: `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`,
   };
 }
