@@ -152,6 +152,8 @@ describe('RPC through a running edge node', () => {
     } finally {
       await stopNode(first.edge);
     }
+    const status = await runCli(['status', '--dir', dir, '--json']);
+    assert.deepEqual(JSON.parse(status.stdout).rpc, { held: 1, delivered: 0 });
     const { edge, mqtt } = await startNode();
     const client = await answeringDevice(mqtt, valve.token);
     try {

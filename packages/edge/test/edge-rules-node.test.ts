@@ -126,6 +126,9 @@ describe('edge rules on a running node', () => {
       assert.equal(alert?.device, device.id);
       assert.equal(alert?.state, 'firing');
       const text = await (await fetch(metrics)).text();
+      const status = JSON.parse((await runCli(['status', '--dir', dir, '--json'])).stdout);
+      assert.equal(status.rules.ruleSets, 1);
+      assert.equal(status.rules.devices, 1);
       for (const line of [
         'palisade_edge_rule_alerts_total{alert="hot",state="firing"} 1',
         'palisade_edge_messages_accepted_total{kind="telemetry"} 2',

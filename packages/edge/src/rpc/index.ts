@@ -2,6 +2,7 @@ export {
   RPC_JOURNAL_FILE,
   type RpcJournal,
   type RpcState,
+  readRpcStatus,
   SqliteRpcJournal,
 } from './rpc-journal.ts';
 export {

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import type { EdgeRpcRequest } from './rpc-relay.ts';
 
@@ -15,6 +16,23 @@ export interface RpcJournal {
 
 /** The file of the RPC journal inside a node directory. */
 export const RPC_JOURNAL_FILE = 'rpc.db';
+
+/** Requests in a journal by state, read without the key and without writing (for `status`). */
+export function readRpcStatus(path: string): Record<RpcState, number> {
+  const counts = { held: 0, delivered: 0 };
+  if (!existsSync(path)) return counts;
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const rows = db.prepare('SELECT state, count(*) AS n FROM requests GROUP BY state').all() as {
+      state: RpcState;
+      n: number;
+    }[];
+    for (const row of rows) counts[row.state] = Number(row.n);
+    return counts;
+  } finally {
+    db.close();
+  }
+}
 
 /**
  * The RPC journal in SQLite (WAL, synchronous=FULL), each request sealed with AES-256-GCM

@@ -3,8 +3,24 @@ import { readCredentialStatus } from '../../credentials/index.ts';
 import { CREDENTIALS_FILE } from '../../listener/index.ts';
 import { outboxPath } from '../../node-file.ts';
 import { readOutboxStatus } from '../../outbox-status.ts';
+import { RPC_JOURNAL_FILE, readRpcStatus } from '../../rpc/index.ts';
+import { readRuleCache } from '../../rules/index.ts';
 import { enrolledNode, flags, required } from '../args.ts';
 import { EXIT } from '../cli-error.ts';
+
+/** The cached rule book in brief, or why it cannot be read. */
+function rulesOf(dir: string) {
+  try {
+    const book = readRuleCache(dir);
+    return {
+      revision: book.revision,
+      ruleSets: book.ruleSets.length,
+      devices: book.devices.length,
+    };
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+}
 
 /** `palisade-edge status --dir DIR [--json]`: read-only, safe while `start` runs. */
 export function status(argv: string[]): number {
@@ -17,7 +33,17 @@ export function status(argv: string[]): number {
       ? null
       : Math.max(0, (Date.now() - state.oldestReceivedAt) / 1000);
   const credentials = readCredentialStatus(join(dir, CREDENTIALS_FILE));
-  const view = { nodeId: node.nodeId, platform: node.url, ...state, oldestAgeSeconds, credentials };
+  const rpc = readRpcStatus(join(dir, RPC_JOURNAL_FILE));
+  const rules = rulesOf(dir);
+  const view = {
+    nodeId: node.nodeId,
+    platform: node.url,
+    ...state,
+    oldestAgeSeconds,
+    credentials,
+    rules,
+    rpc,
+  };
   if (values.json === true) {
     process.stdout.write(`${JSON.stringify(view)}\n`);
     return EXIT.ok;
@@ -32,6 +58,8 @@ export function status(argv: string[]): number {
     `drain rate  ${view.drainRate === null ? '-' : `${view.drainRate.toFixed(1)} msgs/s over the minute before the last sync`}`,
     `last result ${view.lastResult === null ? '-' : JSON.stringify(view.lastResult)}`,
     `devices     ${credentials.devices} with cached credentials (refreshed ${credentials.refreshedAt ?? 'never'})`,
+    `rules       ${'error' in rules ? `cache unreadable: ${rules.error}` : `${rules.ruleSets} rule sets for ${rules.devices} devices${rules.revision === '' ? '' : ` (revision ${rules.revision.slice(0, 12)})`}`}`,
+    `rpc         ${rpc.held} requests waiting for their device, ${rpc.delivered} awaiting an answer`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   return EXIT.ok;
