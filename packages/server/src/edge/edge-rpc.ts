@@ -38,25 +38,37 @@ export interface ExchangeInput {
   readonly waitMs: number;
 }
 
-/** Devices of a node read per page when it waits for requests. */
+/** Devices of a node read per page when it polls. */
 const DEVICE_PAGE = 1000;
+
+/** A node that polls: its devices attached to the RPC queue, and what waits for its next poll. */
+interface NodeLink {
+  readonly key: string;
+  readonly context: TenantContext;
+  readonly attached: Map<string, () => void>;
+  readonly mailbox: EdgeRpcRequest[];
+  readonly polls: Set<() => void>;
+  idle: NodeJS.Timeout | undefined;
+}
 
 /**
  * Platform RPC to devices behind an edge node (devices whose `edgeNodeId` names it). The
  * node calls `exchange` with its credential: it hands over its devices' answers and the ids
- * of the requests its last poll brought, then waits up to `waitMs` for requests. While it
- * waits, the node stands in for each of its devices as an attached sender of the RPC queue,
- * so queued requests (kept while the link was down, until their deadline) and new ones are
- * handed to it at once. A request counts as sent only once the node confirms it (in its next
- * exchange, or by answering it) within `ackWaitMs`; otherwise it stays queued for a later
- * poll, so a poll whose answer was lost (node killed, link cut) loses nothing.
+ * of the requests its last poll brought, then waits up to `waitMs` for requests. While the
+ * node polls, it stands in for each of its devices as an attached sender of the RPC queue:
+ * queued requests (kept while the link was down, until their deadline) are handed over when
+ * it comes back, new ones at once, through a mailbox its polls drain. A request counts as
+ * sent only once the node confirms it (in its next exchange, or by answering it) within
+ * `ackWaitMs`; otherwise its device is attached again, which hands the request out again,
+ * so a poll answer lost with a killed node or a cut link loses nothing. A node that stops
+ * polling for `ackWaitMs` is detached.
  */
 export class EdgeRpcRelay {
   readonly #edge: EdgeService;
   readonly #rpc: RpcQueue;
   readonly #ackWaitMs: number;
-  readonly #polls = new Set<() => void>();
-  /** Senders waiting for the node to confirm a request (one per poll it was handed to). */
+  readonly #links = new Map<string, NodeLink>();
+  /** Senders waiting for the node to confirm a request. */
   readonly #unconfirmed = new Map<string, Set<(confirmed: boolean) => void>>();
 
   constructor(edge: EdgeService, rpc: RpcQueue, options: { ackWaitMs: number }) {
@@ -72,7 +84,8 @@ export class EdgeRpcRelay {
     gone?: AbortSignal,
   ): Promise<Exchange> {
     const { context, store, node } = await this.#edge.authenticate(authorization);
-    const key = (requestId: string) => `${context.tenantId}/${node.id}/${requestId}`;
+    const linkKey = `${context.tenantId}/${node.id}`;
+    const key = (requestId: string) => `${linkKey}/${requestId}`;
     for (const id of input.received) this.#confirm(key(id));
     const results: ResponseOutcome[] = [];
     for (const r of input.responses) {
@@ -87,9 +100,103 @@ export class EdgeRpcRelay {
       });
     }
     if (input.waitMs === 0 || gone?.aborted === true) return { results, requests: [] };
-    const devices = await devicesOf(store.reader, node.id);
-    const requests = await this.#wait(context, store.reader, devices, input.waitMs, key, gone);
+    const link = this.#links.get(linkKey) ?? this.#newLink(linkKey, context);
+    clearTimeout(link.idle);
+    await this.#attach(link, store.reader, node.id, key);
+    const requests = await this.#poll(link, input.waitMs, gone);
+    if (link.polls.size === 0)
+      link.idle = setTimeout(() => this.#drop(linkKey), this.#ackWaitMs).unref();
     return { results, requests };
+  }
+
+  #newLink(linkKey: string, context: TenantContext): NodeLink {
+    const link: NodeLink = {
+      key: linkKey,
+      context,
+      attached: new Map(),
+      mailbox: [],
+      polls: new Set(),
+      idle: undefined,
+    };
+    this.#links.set(linkKey, link);
+    return link;
+  }
+
+  /** Attaches the node's devices not attached yet, and detaches those no longer its own. */
+  async #attach(
+    link: NodeLink,
+    reader: TenantReader,
+    nodeId: string,
+    key: (requestId: string) => string,
+  ): Promise<void> {
+    const devices = await devicesOf(reader, nodeId);
+    const ids = new Set(devices.map((d) => d.id));
+    for (const [id, off] of link.attached)
+      if (!ids.has(id)) {
+        off();
+        link.attached.delete(id);
+      }
+    for (const device of devices)
+      if (!link.attached.has(device.id)) this.#attachDevice(link, reader, device, key);
+  }
+
+  #attachDevice(
+    link: NodeLink,
+    reader: TenantReader,
+    device: DeviceRow,
+    key: (requestId: string) => string,
+  ): void {
+    const off = this.#rpc.attach(identity(link.context, device), async (request) => {
+      const row = await reader.devices.getRpc(device.id, request.requestId);
+      link.mailbox.push({
+        requestId: request.requestId,
+        deviceId: device.id,
+        method: request.body.method,
+        params: request.body.params,
+        expiresAt: row?.expiresAt ?? new Date().toISOString(),
+      });
+      for (const wake of link.polls) wake();
+      try {
+        await this.#confirmation(key(request.requestId));
+      } catch (error) {
+        // Not confirmed: attach the device again, which hands its queued requests out again.
+        if (link.attached.get(device.id) === off) {
+          off();
+          link.attached.delete(device.id);
+          if (this.#links.get(link.key) === link) this.#attachDevice(link, reader, device, key);
+        }
+        throw error;
+      }
+    });
+    link.attached.set(device.id, off);
+  }
+
+  async #poll(link: NodeLink, waitMs: number, gone: AbortSignal | undefined) {
+    if (link.mailbox.length === 0) {
+      let wake: () => void = () => {};
+      const woken = new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      link.polls.add(wake);
+      gone?.addEventListener('abort', wake, { once: true });
+      const timer = setTimeout(wake, waitMs);
+      await woken;
+      clearTimeout(timer);
+      link.polls.delete(wake);
+      gone?.removeEventListener('abort', wake);
+    }
+    if (gone?.aborted === true) return [];
+    const now = new Date().toISOString();
+    return link.mailbox.splice(0).filter((r) => r.expiresAt > now);
+  }
+
+  /** The node stopped polling: its devices are detached (unconfirmed requests stay queued). */
+  #drop(linkKey: string): void {
+    const link = this.#links.get(linkKey);
+    if (link === undefined || link.polls.size > 0) return;
+    this.#links.delete(linkKey);
+    for (const off of link.attached.values()) off();
+    link.attached.clear();
   }
 
   async #respond(device: DeviceIdentity, r: RelayedResponse): Promise<ResponseOutcome['outcome']> {
@@ -106,7 +213,7 @@ export class EdgeRpcRelay {
     for (const settle of this.#unconfirmed.get(key) ?? []) settle(true);
   }
 
-  /** Resolves when the node confirms `key`; rejects after `ackWaitMs` (the request stays queued). */
+  /** Resolves when the node confirms `key`; rejects after `ackWaitMs`. */
   #confirmation(key: string): Promise<void> {
     return new Promise((resolve, reject) => {
       const waiting = this.#unconfirmed.get(key) ?? new Set();
@@ -124,57 +231,14 @@ export class EdgeRpcRelay {
     });
   }
 
-  async #wait(
-    context: TenantContext,
-    reader: TenantReader,
-    devices: readonly DeviceRow[],
-    waitMs: number,
-    key: (requestId: string) => string,
-    gone: AbortSignal | undefined,
-  ): Promise<EdgeRpcRequest[]> {
-    const requests: EdgeRpcRequest[] = [];
-    let open = true;
-    let wake: () => void = () => {};
-    const woken = new Promise<void>((resolve) => {
-      wake = resolve;
-    });
-    this.#polls.add(wake);
-    gone?.addEventListener('abort', wake, { once: true });
-    const detach = devices.map((device) =>
-      this.#rpc.attach(identity(context, device), async (request) => {
-        const row = await reader.devices.getRpc(device.id, request.requestId);
-        // Checked after the read, right before the push: a request is never handed to a poll
-        // that has already answered (it stays queued for the next one).
-        if (!open) throw new Error('this poll has been answered; the next one takes the request');
-        requests.push({
-          requestId: request.requestId,
-          deviceId: device.id,
-          method: request.body.method,
-          params: request.body.params,
-          expiresAt: row?.expiresAt ?? new Date().toISOString(),
-        });
-        wake();
-        await this.#confirmation(key(request.requestId));
-      }),
-    );
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      woken,
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, waitMs);
-      }),
-    ]);
-    open = false;
-    clearTimeout(timer);
-    this.#polls.delete(wake);
-    gone?.removeEventListener('abort', wake);
-    for (const off of detach) off();
-    return requests;
-  }
-
-  /** Answers every waiting poll now (at shutdown), so none holds the server open. */
+  /** Answers every waiting poll now and detaches every node (at shutdown). */
   close(): void {
-    for (const wake of this.#polls) wake();
+    for (const [linkKey, link] of this.#links) {
+      for (const wake of link.polls) wake();
+      clearTimeout(link.idle);
+      link.polls.clear();
+      this.#drop(linkKey);
+    }
   }
 }
 
