@@ -29,6 +29,16 @@ const MASTER = randomBytes(32).toString('hex');
 /** How long an injected message gets to (wrongly) draw an answer. */
 const REFUSED_WAIT_MS = 1000;
 
+/** Polls `probe` until it returns a value (the guard bounds a hung job; not a timing assertion). */
+async function waitFor<T>(probe: () => Promise<T | undefined>): Promise<T> {
+  for (let i = 0; i < 600; i++) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('gave up waiting');
+}
+
 describe('roles in separate processes on PostgreSQL and NATS', { skip: !POSTGRES || !NATS }, () => {
   let fixture: BackendFixture;
   let dir: string;
@@ -84,6 +94,9 @@ describe('roles in separate processes on PostgreSQL and NATS', { skip: !POSTGRES
       join(dir, 'ledger-signing.json'),
       '--ledger-seal-interval-ms',
       '100',
+      // A key job of many small batches, so two workers running it would overlap.
+      '--reencrypt-batch-size',
+      '1',
       '--log-level',
       'info',
     ];
@@ -223,6 +236,44 @@ describe('roles in separate processes on PostgreSQL and NATS', { skip: !POSTGRES
     assert.deepEqual(await send(await right.sign(subject, payload)), { delivered: false });
     assert.deepEqual(received, [`v1/devices/me/rpc/request/${queued.body.id}`]);
     await client.endAsync();
+  });
+
+  it('runs a key job in exactly one of the two workers', async () => {
+    const records = 30;
+    const schema = {
+      type: 'object',
+      properties: { n: { type: 'integer' }, ssn: { type: 'string' } },
+    };
+    const made = await call('PUT', '/v1/collections/people', tenant.key, {
+      schema,
+      encrypted: ['ssn'],
+    });
+    assert.ok(made.status < 300, JSON.stringify(made.body));
+    for (let n = 0; n < records; n++) {
+      const created = await call('POST', '/v1/collections/people/records', tenant.key, {
+        n,
+        ssn: `ssn-${n}`,
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+    }
+    const rotated = await call('POST', '/v1/keys/rotate', tenant.key);
+    assert.equal(rotated.status, 202, JSON.stringify(rotated.body));
+    const job = await waitFor(async () => {
+      const seen = await call('GET', `/v1/keys/jobs/${rotated.body.id}`, tenant.key);
+      return seen.body.state === 'done' ? seen.body : undefined;
+    });
+    assert.equal(job.processed, records, JSON.stringify(job));
+    const entries = (await call('GET', '/v1/ledger/entries?start=0&end=1000', tenant.key)).body
+      .entries as { entry: { action: string } }[];
+    const count = (action: string) => entries.filter((e) => e.entry.action === action).length;
+    assert.equal(count('record.reencrypt'), records);
+    assert.equal(count('keys.job.done'), 1);
+    const ran = workers.filter((w) =>
+      logLines(w.stdout()).some(
+        (l) => l.msg === 're-encryption job running here' && l.job === rotated.body.id,
+      ),
+    );
+    assert.equal(ran.length, 1);
   });
 
   it('seals with one worker; when it dies the other takes over and the log stays consistent', async () => {

@@ -234,10 +234,12 @@ export class KeyRotation {
   async #runClaimed(tenant: Tenant, jobId: string): Promise<void> {
     const pending = { tenantId: tenant.id, jobId };
     try {
-      let step: Step = 'more';
+      let step: Step = await this.#step(tenant, jobId);
+      if (step === 'more')
+        this.#o.logger.info({ tenant: tenant.id, job: jobId }, 're-encryption job running here');
       while (step === 'more' && !this.#stopped) {
-        step = await this.#step(tenant, jobId);
         await new Promise((resolve) => setImmediate(resolve));
+        step = await this.#step(tenant, jobId);
       }
       if (step !== 'more') await this.#o.controlPlane.keys.removePendingJob(pending);
     } catch (error) {
