@@ -1,0 +1,71 @@
+/**
+ * Leases on PostgreSQL advisory locks: one holder at a time across connections (processes),
+ * handed on by release or by the holder's connection ending.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { PostgresLeases } from '../src/platform/leases.ts';
+import { type BackendFixture, openBackend } from './support/backends.ts';
+
+describe('PostgreSQL leases', {
+  skip: process.env.PALISADE_TEST_POSTGRES_URL === undefined,
+}, () => {
+  let fixture: BackendFixture;
+  let url: string;
+
+  before(async () => {
+    fixture = await openBackend('postgres');
+    url = fixture.settings.database!;
+  });
+  after(() => fixture.cleanup());
+
+  it('grants a name to one process at a time, and again after release', async () => {
+    const a = new PostgresLeases(url);
+    const b = new PostgresLeases(url);
+    try {
+      const held = await a.tryAcquire('sealer');
+      assert.ok(held);
+      assert.equal(await b.tryAcquire('sealer'), undefined);
+      const other = await b.tryAcquire('key-job/t1');
+      assert.ok(other, 'another name is free');
+      await held.release();
+      const taken = await b.tryAcquire('sealer');
+      assert.ok(taken);
+      assert.equal(await a.tryAcquire('sealer'), undefined);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('passes on when the holder’s session ends, and the holder sees it lost', async () => {
+    const a = new PostgresLeases(url);
+    const b = new PostgresLeases(url);
+    try {
+      const held = await a.tryAcquire('sealer-2');
+      assert.ok(held);
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      // What a crashed or partitioned holder looks like to the database: its session ends.
+      await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_locks
+         WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()`,
+      );
+      await admin.end();
+      let taken = await b.tryAcquire('sealer-2');
+      for (let i = 0; i < 100 && taken === undefined; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        taken = await b.tryAcquire('sealer-2');
+      }
+      assert.ok(taken);
+      for (let i = 0; i < 100 && !held.lost; i++)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(held.lost, true);
+      assert.ok(await a.tryAcquire('other'), 'the next acquire reconnects');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
