@@ -106,7 +106,9 @@ describe('internal channel', { skip: NATS === undefined }, () => {
   it('refuses a reply that is not signed by a process allowed to answer', async () => {
     const raw = ncs[2]!;
     const sub = raw.subscribe(worker.subject('ledger.seal'), {
-      callback: (_error, msg) => msg.respond(Buffer.from('{"sealed":true}')),
+      callback: (_error, msg) => {
+        msg.respond(Buffer.from('{"sealed":true}'));
+      },
     });
     await raw.flush();
     assert.equal(await api.request('ledger.seal', [], { tenantId: 't1' }), undefined);
