@@ -234,6 +234,22 @@ describe('roles in separate processes on PostgreSQL and NATS', { skip: !POSTGRES
     }
     // The same request, properly signed, is answered: the RPC is no longer queued.
     assert.deepEqual(await send(await right.sign(subject, payload)), { delivered: false });
+    // Signed, but naming another tenant's queued RPC on this device's subject: the ingest
+    // process reads it under this device's tenant, finds nothing and sends nothing.
+    const other = await call('POST', '/v1/platform/tenants', ADMIN, { slug: 'other', name: 'O' });
+    const otherKey = await call('POST', `/v1/platform/tenants/${other.body.id}/api-keys`, ADMIN, {
+      name: 'k',
+    });
+    const offline = await call('POST', '/v1/devices', otherKey.body.secret, { name: 'off' });
+    const theirs = await call('POST', `/v1/devices/${offline.body.id}/rpc`, otherKey.body.secret, {
+      method: 'not-yours',
+      persistent: true,
+    });
+    assert.equal(theirs.body.status, 'queued', JSON.stringify(theirs.body));
+    const crossPayload = Buffer.from(JSON.stringify({ rpcId: theirs.body.id }));
+    assert.deepEqual(await send(await right.sign(subject, crossPayload), crossPayload), {
+      delivered: false,
+    });
     assert.deepEqual(received, [`v1/devices/me/rpc/request/${queued.body.id}`]);
     await client.endAsync();
   });
