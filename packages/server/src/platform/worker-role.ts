@@ -67,7 +67,11 @@ export class WorkerRole {
     }
     await this.#lead();
     this.#timer = setInterval(() => {
-      this.#tick = this.#tick.then(() => this.#lead());
+      this.#tick = this.#tick
+        .then(() => this.#lead())
+        .catch((error: unknown) =>
+          logger.warn({ err: error }, 'worker: taking the lead failed; retrying'),
+        );
     }, this.#o.intervalMs);
     this.#timer.unref();
     rotation
@@ -106,9 +110,14 @@ export class WorkerRole {
       return undefined;
     });
     if (lease === undefined) return;
-    this.#lease = lease;
     const { sealer, channel } = this.#o;
-    await sealer.start();
+    try {
+      await sealer.start();
+    } catch (error) {
+      await lease.release();
+      throw error;
+    }
+    this.#lease = lease;
     this.#o.retention.start();
     this.#unserveSeal = channel?.subscribe(
       'ledger.seal',
