@@ -197,8 +197,10 @@ export class RpcService implements RpcQueue {
     clearTimeout(timer);
     this.#waiters.delete(row.id);
     if (answer !== undefined) return answer;
+    // Not expired when the answer came but its notice from another process did not.
     return (
       (await this.#change(context, deviceId, row.id, ['queued', 'sent'], { status: 'expired' })) ??
+      (await store.reader.devices.getRpc(deviceId, row.id)) ??
       row
     );
   }

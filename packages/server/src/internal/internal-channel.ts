@@ -57,6 +57,16 @@ export class InternalChannel {
     });
   }
 
+  /**
+   * Calls `listener` after each reconnection to NATS: notices sent while this process was
+   * disconnected are lost (core NATS keeps nothing), so a receiver re-reads what they carry.
+   */
+  onReconnect(listener: () => void): void {
+    void (async () => {
+      for await (const status of this.#o.nc.status()) if (status.type === 'reconnect') listener();
+    })();
+  }
+
   /** The subject of `topic` with its extra tokens (already subject-safe). */
   subject(topic: InternalTopic, tokens: readonly string[] = []): string {
     return ['_palisade_internal', this.#o.prefix, topic, ...tokens].join('.');

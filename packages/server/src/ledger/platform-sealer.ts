@@ -47,8 +47,15 @@ export class PlatformSealer {
    * others sealed meanwhile.
    */
   async start(): Promise<void> {
-    const { controlPlane } = this.#options.stores;
     this.#sealedSizes = undefined;
+    await this.markAllDirty();
+    this.#timer = setInterval(() => void this.seal(), this.#options.intervalMs);
+    this.#timer.unref();
+  }
+
+  /** Marks every live tenant dirty: the next seal checks each one's log head. */
+  async markAllDirty(): Promise<void> {
+    const { controlPlane } = this.#options.stores;
     let after: string | undefined;
     for (;;) {
       const page = await controlPlane.listTenants({ after, limit: 1000 });
@@ -56,8 +63,6 @@ export class PlatformSealer {
       if (page.length < 1000) break;
       after = page.at(-1)!.id;
     }
-    this.#timer = setInterval(() => void this.seal(), this.#options.intervalMs);
-    this.#timer.unref();
   }
 
   /** Seals now (after any seal in progress); resolves with the new checkpoint, if any. */

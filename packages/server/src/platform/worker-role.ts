@@ -65,6 +65,15 @@ export class WorkerRole {
         }),
       );
     }
+    // `ledger.dirty` notices missed while disconnected: the leader checks every tenant.
+    channel?.onReconnect(() => {
+      if (!this.leading) return;
+      sealer
+        .markAllDirty()
+        .catch((error: unknown) =>
+          logger.warn({ err: error }, 'worker: re-marking tenants failed'),
+        );
+    });
     await this.#lead();
     this.#timer = setInterval(() => {
       this.#tick = this.#tick
