@@ -12,6 +12,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { jetstream } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { LocalKms, MasterKey } from '@palisade/crypto';
 import { ServiceTokens } from '../../server/src/internal/index.ts';
@@ -50,6 +51,8 @@ describe('roles in separate processes on PostgreSQL and NATS', { skip: !POSTGRES
   let apiUrl: string;
   let tenant: { id: string; key: string };
   let device: { id: string; token: string };
+  /** Records the key-job test made through the api process. */
+  const recordIds: string[] = [];
 
   const call = async (method: string, path: string, token: string, body?: unknown) => {
     const response = await fetch(`${apiUrl}${path}`, {
@@ -271,6 +274,7 @@ describe('roles in separate processes on PostgreSQL and NATS', { skip: !POSTGRES
         ssn: `ssn-${n}`,
       });
       assert.equal(created.status, 201, JSON.stringify(created.body));
+      recordIds.push(created.body.id);
     }
     const rotated = await call('POST', '/v1/keys/rotate', tenant.key);
     assert.equal(rotated.status, 202, JSON.stringify(rotated.body));
@@ -292,6 +296,22 @@ describe('roles in separate processes on PostgreSQL and NATS', { skip: !POSTGRES
     assert.equal(ran.length, 1);
   });
 
+  it('publishes the commits of the api process to the bus from the leading worker', async () => {
+    const consumer = await jetstream(nc).consumers.get(prefix.toUpperCase(), {
+      filter_subjects: `${prefix}.${tenant.id}.record.people.>`,
+    });
+    const seen = new Set<string>();
+    await waitFor(async () => {
+      const batch = await consumer.fetch({ max_messages: 1000, expires: 1000 });
+      for await (const m of batch) seen.add(m.subject.split('.').at(-1)!);
+      return recordIds.every((id) => seen.has(id)) ? true : undefined;
+    });
+    const warned = [api, ingest, ...workers].filter((p) =>
+      logLines(p.stdout()).some((l) => String(l.msg).startsWith('bus:')),
+    );
+    assert.equal(warned.length, 0, 'a process warned about the bus');
+  });
+
   it('seals with one worker; when it dies the other takes over and the log stays consistent', async () => {
     const home = join(dir, 'home');
     const keys = join(dir, 'vkeys');
@@ -308,9 +328,7 @@ describe('roles in separate processes on PostgreSQL and NATS', { skip: !POSTGRES
     const [leader] = leaders();
     const standby = workers.find((w) => w !== leader)!;
     await leader!.stop('SIGKILL');
-    await standby.waitForLog(
-      (l) => l.msg === 'worker: leading (platform sealer, telemetry retention)',
-    );
+    await standby.waitForLog((l) => String(l.msg).startsWith('worker: leading'));
     const more = await call('POST', `/v1/devices/${device.id}/telemetry`, tenant.key, { rpm: 900 });
     assert.ok(more.status < 300, JSON.stringify(more.body));
     const second = await verify();

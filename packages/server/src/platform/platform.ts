@@ -180,7 +180,8 @@ export async function startPlatform(
       seal: sealBatch,
       onCommitted: (tenantId) => {
         sealRequests.dirty(tenantId);
-        outbox.markDirty(tenantId);
+        // Scale-out: the leading worker relays, told by the notice `dirty` sends.
+        if (!scaleOut) outbox.markDirty(tenantId);
       },
     });
     const keyService = new KeyService({
@@ -370,12 +371,19 @@ export async function startPlatform(
           controlPlane: stores.controlPlane,
           intervalMs: settings.ledgerSealIntervalMs,
           logger,
+          relay: scaleOut
+            ? {
+                markDirty: (tenantId) => outbox.markDirty(tenantId),
+                catchUp: () => outbox.start(liveTenantIds(stores)),
+              }
+            : undefined,
         })
       : undefined;
     await worker?.start();
-    outbox
-      .start(liveTenantIds(stores))
-      .catch((error: unknown) => logger.warn({ err: error }, 'bus: start-up catch-up failed'));
+    if (!scaleOut)
+      outbox
+        .start(liveTenantIds(stores))
+        .catch((error: unknown) => logger.warn({ err: error }, 'bus: start-up catch-up failed'));
     let url = '';
     let mqtt: MqttListener | undefined;
     let closed: Promise<void> | undefined;

@@ -7,7 +7,7 @@ import type { PlatformSealer } from '../ledger/index.ts';
 import type { ControlPlaneStore } from '../store/index.ts';
 import type { Lease, Leases } from './leases.ts';
 
-/** The lease of the worker that seals the platform log and runs telemetry retention. */
+/** The lease of the worker that seals the platform log, relays to the bus and runs retention. */
 const LEADER_LEASE = 'platform-worker';
 
 export interface WorkerRoleOptions {
@@ -17,6 +17,11 @@ export interface WorkerRoleOptions {
   readonly leases: Leases;
   /** Scale-out: notices and requests from the other processes. */
   readonly channel: InternalChannel | undefined;
+  /**
+   * Scale-out: the bus relay, run by the leader for the commits of every process (they
+   * arrive as `ledger.dirty` notices). Embedded, the relay follows the local commits instead.
+   */
+  readonly relay?: { markDirty(tenantId: string): void; catchUp(): Promise<void> } | undefined;
   readonly controlPlane: ControlPlaneStore;
   /** How often a standby worker tries to take the lead (the seal interval). */
   readonly intervalMs: number;
@@ -28,8 +33,8 @@ function strings(value: unknown): string[] {
 }
 
 /**
- * The background jobs. Singletons — the platform sealer (the one writer of the platform log)
- * and telemetry retention — run only in the worker holding the leader lease; the others
+ * The background jobs. Singletons — the platform sealer (the one writer of the platform log),
+ * the bus relay (scale-out) and telemetry retention — run only in the worker holding the leader lease; the others
  * stand by and try again every interval, so a crashed leader's lease (its PostgreSQL session)
  * passes on. Even during a hand-over two sealers cannot fork the log: a seal appends at
  * leaf indexes that are primary keys, so the later one fails and retries. Key jobs run in any
@@ -54,8 +59,10 @@ export class WorkerRole {
     if (channel !== undefined) {
       this.#unsubscribe.push(
         channel.subscribe('ledger.dirty', [], (payload) => {
-          for (const id of strings((payload as { tenantIds?: unknown } | null)?.tenantIds))
+          for (const id of strings((payload as { tenantIds?: unknown } | null)?.tenantIds)) {
             sealer.markDirty(id);
+            if (this.leading) this.#o.relay?.markDirty(id);
+          }
         }),
         channel.subscribe('keys.job', [], async (payload) => {
           const { tenantId, jobId } = (payload ?? {}) as { tenantId?: unknown; jobId?: unknown };
@@ -73,6 +80,7 @@ export class WorkerRole {
         .catch((error: unknown) =>
           logger.warn({ err: error }, 'worker: re-marking tenants failed'),
         );
+      this.#catchUp();
     });
     await this.#lead();
     this.#timer = setInterval(() => {
@@ -127,6 +135,7 @@ export class WorkerRole {
       throw error;
     }
     this.#lease = lease;
+    this.#catchUp();
     this.#o.retention.start();
     this.#unserveSeal = channel?.subscribe(
       'ledger.seal',
@@ -139,7 +148,16 @@ export class WorkerRole {
       },
       { queue: 'sealer' },
     );
-    this.#o.logger.info('worker: leading (platform sealer, telemetry retention)');
+    this.#o.logger.info('worker: leading (platform sealer, bus relay, telemetry retention)');
+  }
+
+  /** The relay publishes what every tenant committed since its cursor. */
+  #catchUp(): void {
+    this.#o.relay
+      ?.catchUp()
+      .catch((error: unknown) =>
+        this.#o.logger.warn({ err: error }, 'bus: catching up the relay failed'),
+      );
   }
 
   async #resign(): Promise<void> {
