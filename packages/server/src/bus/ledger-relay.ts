@@ -36,8 +36,9 @@ interface Pump {
  * them with the same ids (`<tenant>:<seq>`), which the bus stores once. Nothing is published
  * that is not committed, because only committed entries can be read.
  *
- * Trade-off: the cursor is per process. In scale-out, a process replays at start what other
- * processes already published since its cursor; the bus dedupes those within its duplicate
+ * Trade-off: the cursor is per process. In scale-out the relay runs in the leading worker
+ * (fed by every process's `ledger.dirty` notices); a worker taking the lead replays what the
+ * previous leader published since its own cursor; the bus dedupes those within its duplicate
  * window and handlers dedupe the rest by id.
  */
 export class LedgerRelay {
