@@ -39,7 +39,8 @@ export class ChannelRpcRemote implements RpcRemote {
   }
 
   answered(tenantId: string, deviceId: string, rpcId: string): void {
-    void this.#channel.publish('rpc.answered', [], { tenantId, deviceId, rpcId });
+    // Lost, the waiting call still reads the answer from the store at its deadline.
+    this.#channel.publish('rpc.answered', [], { tenantId, deviceId, rpcId }).catch(() => undefined);
   }
 
   serve(
