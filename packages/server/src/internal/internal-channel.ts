@@ -123,9 +123,9 @@ export class InternalChannel {
   }
 
   async #handle(topic: InternalTopic, msg: Msg, handler: InternalHandler): Promise<void> {
-    const payload = await this.#accept(topic, msg, INTERNAL_TOPICS[topic].senders);
-    if (payload === undefined) return;
     try {
+      const payload = await this.#accept(topic, msg, INTERNAL_TOPICS[topic].senders);
+      if (payload === undefined) return;
       const answer = await handler(payload);
       if (msg.reply === undefined || msg.reply === '') return;
       const data = Buffer.from(JSON.stringify(answer ?? null));
