@@ -1,7 +1,8 @@
 /**
  * The internal channel on a real NATS server: signed notices and requests reach their
  * handler and are answered; unsigned, foreign-key, wrong-role and re-addressed ones are
- * dropped unanswered, never reach the handler, and are counted by reason and topic.
+ * dropped unanswered, never reach the handler, and are counted by reason and topic; a token
+ * is taken once.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -92,11 +93,15 @@ describe('internal channel', { skip: NATS === undefined }, () => {
     const elsewhere = worker.subject('keys.job');
     assert.equal(await send(await signedBy(new LocalKms(master), 'api', elsewhere)), 'no answer');
     assert.equal(handled, 0);
-    assert.equal(await send(await signedBy(new LocalKms(master), 'api')), 'answered');
+    const once = await signedBy(new LocalKms(master), 'api');
+    assert.equal(await send(once), 'answered');
+    assert.equal(handled, 1);
+    assert.equal(await send(once), 'no answer', 'the same token again is a replay');
     assert.equal(handled, 1);
     assert.deepEqual((await refused()).sort(), [
       ['key', 'ledger.seal', 1],
       ['missing', 'ledger.seal', 1],
+      ['replay', 'ledger.seal', 1],
       ['role', 'ledger.seal', 1],
       ['subject', 'ledger.seal', 1],
     ]);

@@ -55,6 +55,7 @@ describe('service tokens', () => {
       { iat: NOW + 1 },
       { sub: `${subject}x` },
       { sha: 'AAAA' },
+      { jti: 'AAAAAAAAAAAAAAAA' },
     ]) {
       const check = await tokens.verify(withClaims(token, change), message, NOW);
       assert.deepEqual(check, { ok: false, reason: 'signature' }, JSON.stringify(change));

@@ -2,13 +2,14 @@
  * Calls between Palisade processes (roles), on core NATS: fire-and-forget notices and
  * request/reply. Every message and every reply carries a service token (`Palisade-Service`
  * header) binding its subject, payload, sender roles and a short lifetime; a receiver drops
- * whatever fails the check, counts it (`palisade_internal_refused_total`) and logs a warning.
+ * whatever fails the check or repeats a token it already took, counts it (`palisade_internal_refused_total`) and logs a warning.
  * These subjects live under `_palisade_internal.<busPrefix>.` — outside the JetStream stream
  * (`<busPrefix>.>`), so nothing internal is stored and no tenant consumer can see it.
  */
 import { headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
+import { ReplayGuard } from './replay-guard.ts';
 import type { ServiceTokens, TokenRefusal } from './service-token.ts';
 
 /** What crosses processes; each topic names who may send it and who may answer it. */
@@ -46,6 +47,7 @@ export interface InternalChannelOptions {
 export class InternalChannel {
   readonly #o: InternalChannelOptions;
   readonly #refused: Counter<'reason' | 'topic'>;
+  readonly #replays = new ReplayGuard();
 
   constructor(options: InternalChannelOptions) {
     this.#o = options;
@@ -147,6 +149,8 @@ export class InternalChannel {
       roles,
     });
     if (!check.ok) return this.#refuse(topic, check.reason, msg.subject);
+    if (!this.#replays.take(check.claims.jti, check.claims.exp))
+      return this.#refuse(topic, 'replay', msg.subject);
     try {
       return JSON.parse(Buffer.from(msg.data).toString('utf8')) as unknown;
     } catch {

@@ -6,11 +6,12 @@
  * `palisade-service-token/v1.` ‖ the claims part, under a key the KMS derives from the master
  * key with the label {@link SERVICE_TOKEN_LABEL} (every role holds the master key already).
  * The claims bind the message: its subject and the SHA-256 of its payload, the sender's roles
- * and process id, and a lifetime of at most {@link SERVICE_TOKEN_MAX_LIFETIME_MS}. `kid` is the
+ * and process id, a random `jti`, and a lifetime of at most {@link SERVICE_TOKEN_MAX_LIFETIME_MS}
+ * (a receiver remembers the `jti`s it took until they expire: see `ReplayGuard`). `kid` is the
  * master key's public id, so after `palisade keys rotate-master` (the platform is stopped
  * for it) every process derives the new key and a token under the old one is refused by name.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kms } from '@palisade/crypto';
 
 /** The KMS label of the service-token key. */
@@ -37,6 +38,8 @@ export interface ServiceClaims {
   readonly sub: string;
   /** base64url SHA-256 of the payload bytes. */
   readonly sha: string;
+  /** A random id (96 bits, base64url): a receiver takes each token once. */
+  readonly jti: string;
 }
 
 /** Why a token was refused (the metric's `reason` label). */
@@ -49,7 +52,8 @@ export type TokenRefusal =
   | 'lifetime'
   | 'subject'
   | 'payload'
-  | 'role';
+  | 'role'
+  | 'replay';
 
 /** The outcome of {@link ServiceTokens.verify}. */
 export type TokenCheck =
@@ -69,7 +73,9 @@ function parseClaims(text: string): ServiceClaims | undefined {
   }
   if (typeof value !== 'object' || value === null) return undefined;
   const c = value as Record<string, unknown>;
-  const strings = ['kid', 'role', 'pid', 'sub', 'sha'].every((k) => typeof c[k] === 'string');
+  const strings = ['kid', 'role', 'pid', 'sub', 'sha', 'jti'].every(
+    (k) => typeof c[k] === 'string',
+  );
   const numbers = ['iat', 'exp'].every((k) => Number.isSafeInteger(c[k]));
   return strings && numbers ? (c as unknown as ServiceClaims) : undefined;
 }
@@ -104,6 +110,7 @@ export class ServiceTokens {
       exp: now + this.#lifetimeMs,
       sub: subject,
       sha: digest(payload),
+      jti: randomBytes(12).toString('base64url'),
     };
     const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
     return `v1.${body}.${Buffer.from(await this.#mac(body)).toString('base64url')}`;
