@@ -14,8 +14,12 @@ import type { ServiceTokens, TokenRefusal } from './service-token.ts';
 
 /** What crosses processes; each topic names who may send it and who may answer it. */
 export const INTERNAL_TOPICS = {
-  /** api → ingest: deliver stored RPC request `{rpcId}` to device `<tenant>.<device>`. */
-  'rpc.deliver': { senders: ['api'], repliers: ['ingest'] },
+  /**
+   * api → the process holding device `<tenant>.<device>`: deliver stored RPC request
+   * `{rpcId}`. That is an ingest process (MQTT) or an api process (a device behind an edge
+   * node, whose polls attach it there).
+   */
+  'rpc.deliver': { senders: ['api'], repliers: ['ingest', 'api'] },
   /** ingest/api → api: `{tenantId, deviceId, rpcId}` was answered; re-read it. */
   'rpc.answered': { senders: ['ingest', 'api'], repliers: [] },
   /** any → worker: `{tenantId}` committed a batch; its log needs sealing. */
