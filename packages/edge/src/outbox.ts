@@ -177,13 +177,21 @@ export class Outbox {
   }
 
   /**
-   * The batch to send next: an already formed one (after a crash or failed send, the same id
-   * and content), else a new one of at most `max` messages, alerts first, in acceptance order.
+   * The batch to send next after those `inHand`: the oldest formed one not in hand (after a
+   * crash or failed send, the same id and content), else a new one of at most `max`
+   * messages, alerts first, in acceptance order.
    */
-  nextBatch(max: number, newId: () => string): PendingBatch | undefined {
-    const formed = this.#db
-      .prepare('SELECT id, created_at FROM batches ORDER BY id LIMIT 1')
-      .get() as { id: string; created_at: string } | undefined;
+  nextBatch(
+    max: number,
+    newId: () => string,
+    inHand: ReadonlySet<string> = new Set(),
+  ): PendingBatch | undefined {
+    const formed = (
+      this.#db.prepare('SELECT id, created_at FROM batches ORDER BY rowid').all() as {
+        id: string;
+        created_at: string;
+      }[]
+    ).find((b) => !inHand.has(b.id));
     if (formed !== undefined) return this.#load(formed.id, formed.created_at);
     const id = newId();
     const createdAt = new Date().toISOString();
@@ -233,12 +241,13 @@ export class Outbox {
     };
   }
 
-  /** The platform confirmed the batch: its messages leave the outbox. */
-  confirm(batchId: string): void {
-    this.#db.exec('BEGIN IMMEDIATE');
-    this.#db.prepare('DELETE FROM messages WHERE batch_id = ?').run(batchId);
-    this.#db.prepare('DELETE FROM batches WHERE id = ?').run(batchId);
-    this.#db.exec('COMMIT');
+  /** The platform confirmed the batch: its messages leave the outbox, and `state` is set, in one commit. */
+  confirm(batchId: string, state: Readonly<Record<string, string>> = {}): void {
+    this.transaction(() => {
+      this.#db.prepare('DELETE FROM messages WHERE batch_id = ?').run(batchId);
+      this.#db.prepare('DELETE FROM batches WHERE id = ?').run(batchId);
+      for (const [key, value] of Object.entries(state)) this.setState(key, value);
+    });
   }
 
   setState(key: string, value: string): void {

@@ -1,5 +1,6 @@
-import { createPrivateKey, randomUUID, sign } from 'node:crypto';
+import { createPrivateKey, type KeyObject, randomUUID, sign } from 'node:crypto';
 import { canonicalJson } from '@palisade/ledger';
+import { postBatch } from './batch-post.ts';
 import type { Outbox, PendingBatch } from './outbox.ts';
 import { type Backoff, PlatformRefusedError, retryDelay } from './platform-call.ts';
 
@@ -37,19 +38,33 @@ export interface SyncEvents {
   failed?(error: unknown, failures: number, retryInMs: number): void;
 }
 
+/** A formed batch with its request body (content and both signatures), ready to send. */
+interface SignedBatch {
+  readonly batch: PendingBatch;
+  readonly body: string;
+}
+
 /**
- * Sends the outbox to the platform: one signed batch at a time, the same batch (id and
- * content) until the platform confirms it, then the next; messages are deleted only after
- * confirmation. Failures back off exponentially with full jitter, and never for less than
- * the platform's `Retry-After` (a 429 from the tenant's quota says when to come back).
+ * Sends the outbox to the platform: one signed batch at a time, in the order they were formed,
+ * the same batch (id and content) until the platform confirms it, then the next; messages are
+ * deleted only after confirmation. While a batch is in flight the next one is formed and
+ * signed (it waits, formed, in the outbox, so a crash resends it unchanged), but it is sent
+ * only once the one before is confirmed, so batches apply in order. Failures back off
+ * exponentially with full jitter, and never for less than the platform's `Retry-After` (a 429
+ * from the tenant's quota says when to come back).
  */
 export class SyncLoop {
   readonly #outbox: Outbox;
   readonly #node: NodeIdentity;
   readonly #settings: SyncSettings;
   readonly #events: SyncEvents;
+  readonly #ed25519: KeyObject;
+  readonly #mldsa65: KeyObject;
+  /** Formed and signed batches not yet confirmed, oldest (the one to send) first. */
+  readonly #ready: SignedBatch[] = [];
   #stopped = false;
   #failures = 0;
+  #link: string | undefined;
   #wake: (() => void) | undefined;
 
   constructor(
@@ -62,36 +77,48 @@ export class SyncLoop {
     this.#node = node;
     this.#settings = settings;
     this.#events = events;
+    this.#ed25519 = createPrivateKey(node.ed25519);
+    this.#mldsa65 = createPrivateKey(node.mldsa65);
+  }
+
+  /** The next batch after those already in hand (a formed one first), signed; undefined when none. */
+  #form(): SignedBatch | undefined {
+    const inHand = new Set(this.#ready.map((r) => r.batch.batchId));
+    const batch = this.#outbox.nextBatch(this.#settings.batchMaxMessages, randomUUID, inHand);
+    if (batch === undefined) return undefined;
+    const content = { nodeId: this.#node.nodeId, ...batch };
+    const bytes = Buffer.from(canonicalJson(content), 'utf8');
+    const signatures = {
+      ed25519: sign(null, bytes, this.#ed25519).toString('base64'),
+      mldsa65: sign(null, bytes, this.#mldsa65).toString('base64'),
+    };
+    const signed = { batch, body: JSON.stringify({ ...content, signatures }) };
+    this.#ready.push(signed);
+    return signed;
   }
 
   /** Sends one batch; true when one was confirmed. Throws when the link or platform fails. */
   async syncOnce(): Promise<boolean> {
-    const batch = this.#outbox.nextBatch(this.#settings.batchMaxMessages, randomUUID);
-    if (batch === undefined) return false;
-    const content = { nodeId: this.#node.nodeId, ...batch };
-    const bytes = Buffer.from(canonicalJson(content), 'utf8');
-    const signatures = {
-      ed25519: sign(null, bytes, createPrivateKey(this.#node.ed25519)).toString('base64'),
-      mldsa65: sign(null, bytes, createPrivateKey(this.#node.mldsa65)).toString('base64'),
-    };
+    const current = this.#ready[0] ?? this.#form();
+    if (current === undefined) return false;
     this.#outbox.setState('lastAttempt', new Date().toISOString());
-    const timeout = this.#settings.requestTimeoutMs;
-    const response = await fetch(new URL('/v1/edge/batches', this.#node.url), {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${this.#node.credential}`,
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify({ ...content, signatures }),
-      ...(timeout === undefined ? {} : { signal: AbortSignal.timeout(timeout) }),
+    const { sent, answer } = postBatch(
+      new URL('/v1/edge/batches', this.#node.url),
+      this.#node.credential,
+      current.body,
+      this.#settings.requestTimeoutMs,
+    );
+    // While the platform applies this batch, form and sign the next one (once this one is out).
+    const out = await Promise.race([sent.then(() => true), answer.then(() => false)]);
+    if (out && this.#ready.length === 1) this.#form();
+    const { status, text, retryAfter } = await answer;
+    if (status !== 200) throw new PlatformRefusedError(status, text, retryAfter);
+    this.#ready.shift();
+    this.#outbox.confirm(current.batch.batchId, {
+      lastSync: new Date().toISOString(),
+      lastResult: text,
     });
-    const text = await response.text();
-    if (response.status !== 200)
-      throw new PlatformRefusedError(response.status, text, response.headers.get('retry-after'));
-    this.#outbox.confirm(batch.batchId);
-    this.#outbox.setState('lastSync', new Date().toISOString());
-    this.#outbox.setState('lastResult', text);
-    this.#events.synced?.(batch, JSON.parse(text));
+    this.#events.synced?.(current.batch, JSON.parse(text));
     return true;
   }
 
@@ -102,16 +129,23 @@ export class SyncLoop {
       try {
         const sent = await this.syncOnce();
         this.#failures = 0;
-        this.#outbox.setState('link', 'up');
+        this.#setLink('up');
         if (sent) wait = 0;
       } catch (error) {
         this.#failures += 1;
-        this.#outbox.setState('link', `down: ${(error as Error).message}`);
+        this.#setLink(`down: ${(error as Error).message}`);
         wait = retryDelay(this.#failures, this.#settings, error);
         this.#events.failed?.(error, this.#failures, Math.round(wait));
       }
       if (wait > 0 && !this.#stopped) await this.#sleep(wait);
     }
+  }
+
+  /** Records the link state for `status`, writing only when it changed (each write is an fsync). */
+  #setLink(state: string): void {
+    if (state === this.#link) return;
+    this.#outbox.setState('link', state);
+    this.#link = state;
   }
 
   #sleep(ms: number): Promise<void> {
