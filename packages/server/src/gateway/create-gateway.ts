@@ -5,8 +5,12 @@ import type { Authorizer, PolicyService, RoleService } from '../authz/index.ts';
 import type { CredentialVerifier, TenantAdmin } from '../control/index.ts';
 import type { CorsSettings } from '../cors/index.ts';
 import type { DeviceServices } from '../devices/index.ts';
-import type { EdgeCredentialSync, EdgeService } from '../edge/index.ts';
-import type { EdgeRpcRelay, EdgeRuleService } from '../edge/index.ts';
+import type {
+  EdgeCredentialSync,
+  EdgeRpcRelay,
+  EdgeRuleService,
+  EdgeService,
+} from '../edge/index.ts';
 import { GraphqlEndpoint, type GraphqlOptions } from '../graphql/index.ts';
 import type { IdentityService } from '../identity/index.ts';
 import type { KeyRotation } from '../keys/index.ts';
