@@ -63,7 +63,9 @@ describe('roles in separate processes on PostgreSQL and NATS', { skip: !POSTGRES
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-    return { status: response.status, body: (await response.json()) as any };
+    // biome-ignore lint/suspicious/noExplicitAny: response JSON is asserted field by field
+    const json: any = await response.json();
+    return { status: response.status, body: json };
   };
   const leaders = () =>
     workers.filter((w) =>

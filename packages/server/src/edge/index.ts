@@ -11,18 +11,18 @@ export {
   type EdgeDeviceCredential,
 } from './credential-sync.ts';
 export {
-  type BatchResult,
-  EdgeService,
-  type Enrolled,
-  type IssuedToken,
-} from './edge-service.ts';
-export { EDGE_RULES, EDGE_RULES_STORED } from './edge-rule-schema.ts';
-export { EdgeRuleService, type RuleBook } from './edge-rules.ts';
-export {
-  type EdgeRpcRequest,
   EdgeRpcRelay,
+  type EdgeRpcRequest,
   type Exchange,
   type ExchangeInput,
   type RelayedResponse,
   type ResponseOutcome,
 } from './edge-rpc.ts';
+export { EDGE_RULES, EDGE_RULES_STORED } from './edge-rule-schema.ts';
+export { EdgeRuleService, type RuleBook } from './edge-rules.ts';
+export {
+  type BatchResult,
+  EdgeService,
+  type Enrolled,
+  type IssuedToken,
+} from './edge-service.ts';

@@ -124,30 +124,6 @@ export const ERROR_CODES = {
     title: 'The edge rules are well-formed but contradict themselves',
   },
   PALISADE_EDGE_RULE_SET_NOT_FOUND: { status: 404, title: 'No edge rules for this device type' },
-  PALISADE_USER_NOT_FOUND: { status: 404, title: 'No such user' },
-  PALISADE_USER_EMAIL_TAKEN: { status: 409, title: 'Another user of the tenant has that email' },
-  PALISADE_PASSWORD_REJECTED: { status: 422, title: 'The password does not meet the policy' },
-  PALISADE_INVITATION_INVALID: {
-    status: 404,
-    title: 'The invitation link is unknown, used or expired',
-  },
-  PALISADE_SIGN_IN_FAILED: { status: 401, title: 'The email or password is wrong' },
-  PALISADE_TOTP_REQUIRED: { status: 401, title: 'The account needs a TOTP code too' },
-  PALISADE_ACCOUNT_LOCKED: {
-    status: 429,
-    title: 'The account is locked after repeated failed sign-ins',
-  },
-  PALISADE_ROLE_NOT_FOUND: { status: 404, title: 'No such role' },
-  PALISADE_ROLE_BUILT_IN: { status: 409, title: 'Built-in roles cannot change' },
-  PALISADE_UNKNOWN_ROLE: {
-    status: 422,
-    title: 'A role name is neither built in nor a custom role of the tenant',
-  },
-  PALISADE_POLICY_INVALID: {
-    status: 422,
-    title: 'The Cedar policy set does not parse or does not validate against the schema',
-  },
-  PALISADE_POLICY_SET_NOT_FOUND: { status: 404, title: 'The tenant has no policy set' },
   PALISADE_GRAPHQL_INVALID: {
     status: 400,
     title: 'The GraphQL document does not parse or does not validate against the schema',
@@ -163,6 +139,19 @@ export const ERROR_CODES = {
   PALISADE_PERSISTED_QUERY_NOT_FOUND: {
     status: 400,
     title: 'The server does not know a query with that hash',
+  },
+  PALISADE_USER_NOT_FOUND: { status: 404, title: 'No such user' },
+  PALISADE_USER_EMAIL_TAKEN: { status: 409, title: 'Another user of the tenant has that email' },
+  PALISADE_PASSWORD_REJECTED: { status: 422, title: 'The password does not meet the policy' },
+  PALISADE_INVITATION_INVALID: {
+    status: 404,
+    title: 'The invitation link is unknown, used or expired',
+  },
+  PALISADE_SIGN_IN_FAILED: { status: 401, title: 'The email or password is wrong' },
+  PALISADE_TOTP_REQUIRED: { status: 401, title: 'The account needs a TOTP code too' },
+  PALISADE_ACCOUNT_LOCKED: {
+    status: 429,
+    title: 'The account is locked after repeated failed sign-ins',
   },
   PALISADE_ROLE_NOT_FOUND: { status: 404, title: 'No such role' },
   PALISADE_ROLE_BUILT_IN: { status: 409, title: 'Built-in roles cannot change' },

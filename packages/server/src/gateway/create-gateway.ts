@@ -33,6 +33,7 @@ import { edgeRpcRoutes } from './routes/edge-rpc-routes.ts';
 import { edgeRuleRoutes } from './routes/edge-rule-routes.ts';
 import { edgeSyncRoutes } from './routes/edge-sync-routes.ts';
 import { graphqlRoutes } from './routes/graphql-routes.ts';
+import { invitationRoutes } from './routes/invitation-routes.ts';
 import { issuerKeyRoutes } from './routes/issuer-key-routes.ts';
 import { issuerRoutes } from './routes/issuer-routes.ts';
 import { keyRoutes } from './routes/key-routes.ts';
@@ -45,7 +46,6 @@ import { settingsRoutes } from './routes/settings-routes.ts';
 import { type SystemProbes, systemRoutes } from './routes/system-routes.ts';
 import { telemetryRoutes } from './routes/telemetry-routes.ts';
 import { usageRoutes } from './routes/usage-routes.ts';
-import { invitationRoutes } from './routes/invitation-routes.ts';
 import { userRoutes } from './routes/user-routes.ts';
 import { installSecurityHeaders } from './security-headers.ts';
 import { httpsServerFactory, type TlsFiles } from './tls-listener.ts';
@@ -164,10 +164,10 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     ),
     options.graphql.queryMaxLength,
   );
-  settingsRoutes(app, options.cors.settings);
-  corsPreflightRoute(app, options.cors.settings, options.cors.maxAgeSeconds);
   roleRoutes(app, options.authz.roles);
   policyRoutes(app, options.authz.policies, options.authz.policySetMaxChars);
+  settingsRoutes(app, options.cors.settings);
+  corsPreflightRoute(app, options.cors.settings, options.cors.maxAgeSeconds);
   if (options.devices !== undefined) {
     deviceRoutes(app, options.devices, options.pageSizeMax);
     telemetryRoutes(app, options.devices, options.pageSizeMax);
@@ -181,10 +181,6 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     });
     edgeSyncRoutes(app, options.edge.credentials, { pageSizeMax: options.pageSizeMax });
   }
-  if (options.users !== undefined) {
-    userRoutes(app, options.users.services, options.pageSizeMax);
-    invitationRoutes(app, options.users.services, options.users.tenantBySlug);
-  }
   if (options.edgeRules !== undefined)
     edgeRuleRoutes(app, options.edgeRules, { pageSizeMax: options.pageSizeMax });
   if (options.edgeRpc !== undefined)
@@ -192,6 +188,10 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       waitMaxMs: options.edgeRpc.waitMaxMs,
       responsesMax: options.pageSizeMax,
     });
+  if (options.users !== undefined) {
+    userRoutes(app, options.users.services, options.pageSizeMax);
+    invitationRoutes(app, options.users.services, options.users.tenantBySlug);
+  }
   await app.ready();
   return app;
 }

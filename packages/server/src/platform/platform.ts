@@ -12,12 +12,7 @@ import { ConfigError, DEFAULT_SETTINGS, type Settings } from '../config/index.ts
 import { CredentialVerifier, ensureAdminToken, TenantAdmin } from '../control/index.ts';
 import { CorsSettings } from '../cors/index.ts';
 import { type DeviceServices, openDeviceServices } from '../devices/index.ts';
-import {
-  EdgeCredentialSync,
-  EdgeRpcRelay,
-  EdgeRuleService,
-  EdgeService,
-} from '../edge/index.ts';
+import { EdgeCredentialSync, EdgeRpcRelay, EdgeRuleService, EdgeService } from '../edge/index.ts';
 import { createGateway, serverGroups } from '../gateway/index.ts';
 import { IdentityService } from '../identity/index.ts';
 import { ChannelRpcRemote, type OpenChannel, openInternalChannel } from '../internal/index.ts';

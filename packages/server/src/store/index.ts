@@ -29,6 +29,11 @@ export type {
   TenantDeviceWriter,
 } from './device-types.ts';
 export type {
+  EdgeRuleSetRow,
+  TenantEdgeRuleReader,
+  TenantEdgeRuleWriter,
+} from './edge-rule-types.ts';
+export type {
   EdgeAlertKind,
   EdgeAlertRow,
   EdgeBatchRow,
@@ -40,12 +45,6 @@ export type {
   TenantEdgeWriter,
 } from './edge-types.ts';
 export type {
-  EdgeRuleSetRow,
-  TenantEdgeRuleReader,
-  TenantEdgeRuleWriter,
-} from './edge-rule-types.ts';
-export type { DataKeyRow, KeyJobRow, SealedFields, TenantKekRow } from './key-types.ts';
-export type {
   ControlPlaneIdentityStore,
   IssuerKeyRow,
   OAuthClientRow,
@@ -53,6 +52,7 @@ export type {
   RevocationKind,
   RevocationRow,
 } from './identity-types.ts';
+export type { DataKeyRow, KeyJobRow, SealedFields, TenantKekRow } from './key-types.ts';
 export { openStores, type Stores } from './open-stores.ts';
 export type {
   PlatformCheckpointRow,

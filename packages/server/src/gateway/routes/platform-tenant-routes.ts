@@ -116,7 +116,8 @@ export function platformTenantRoutes(
     {
       config,
       schema: {
-        summary: 'Issue a tenant API key acting with roles (default owner; the secret is shown once)',
+        summary:
+          'Issue a tenant API key acting with roles (default owner; the secret is shown once)',
         tags: TAGS,
         params: TENANT_ID_PARAMS,
         body: {
