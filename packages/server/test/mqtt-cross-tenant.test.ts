@@ -143,23 +143,23 @@ for (const transport of ['tcp', 'websocket'] as const) {
       });
     }
 
-    it('mosquitto_sub is denied #, $SYS/# and $share', {
-      skip: transport !== 'tcp' && 'mosquitto_sub speaks TCP only',
-    }, async () => {
-      for (const filter of ['#', '$SYS/#', '$share/g/#']) {
-        const result = await runCli('mosquitto_sub', [
-          ...cliAddress(mqtt.url),
-          '-u',
-          'tok-b',
-          '-t',
-          filter,
-          '-C',
-          '1',
-        ]);
-        assert.match(result.stderr, /All subscription requests were denied/, filter);
-        assert.equal(result.stdout, '', filter);
-      }
-    });
+    // mosquitto_sub speaks MQTT over TCP only; over WebSocket, MQTT.js's cases above stand.
+    if (transport === 'tcp')
+      it('mosquitto_sub is denied #, $SYS/# and $share', async () => {
+        for (const filter of ['#', '$SYS/#', '$share/g/#']) {
+          const result = await runCli('mosquitto_sub', [
+            ...cliAddress(mqtt.url),
+            '-u',
+            'tok-b',
+            '-t',
+            filter,
+            '-C',
+            '1',
+          ]);
+          assert.match(result.stderr, /All subscription requests were denied/, filter);
+          assert.equal(result.stdout, '', filter);
+        }
+      });
 
     it('nothing B published or attempted reached A, and nothing was stored for A', async () => {
       const b = await mqttClient(url, { username: 'tok-b' });
