@@ -309,7 +309,7 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
       `,
     },
     {
-      version: 9,
+      version: 8,
       sql: `
         CREATE TABLE device_ca_keys (
           tenant_id uuid NOT NULL,
@@ -323,7 +323,7 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
       `,
     },
     {
-      version: 10,
+      version: 9,
       sql: `
         ALTER TABLE devices ADD COLUMN edge_node_id uuid;
         CREATE INDEX devices_by_edge_node ON devices (tenant_id, edge_node_id, id)
@@ -331,7 +331,7 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
       `,
     },
     {
-      version: 11,
+      version: 10,
       sql: `
         CREATE TABLE edge_rule_sets (
           tenant_id uuid NOT NULL,

@@ -227,7 +227,7 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    version: 9,
+    version: 8,
     sql: `
       CREATE TABLE device_ca_keys (
         ca_id TEXT PRIMARY KEY,
@@ -238,14 +238,14 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    version: 10,
+    version: 9,
     sql: `
       ALTER TABLE devices ADD COLUMN edge_node_id TEXT;
       CREATE INDEX devices_by_edge_node ON devices (edge_node_id, id) WHERE edge_node_id IS NOT NULL;
     `,
   },
   {
-    version: 11,
+    version: 10,
     sql: `
       CREATE TABLE edge_rule_sets (
         device_type TEXT PRIMARY KEY,
