@@ -1,13 +1,10 @@
+import { Periodic, type PeriodicSettings } from '../periodic.ts';
 import { callPlatform } from '../platform-call.ts';
 import type { NodeIdentity } from '../sync.ts';
 import type { CachedDevice, CredentialCache } from './credential-cache.ts';
 
 /** Named settings of the credential refresh. */
-export interface RefreshSettings {
-  /** Time between two refreshes that worked. */
-  readonly intervalMs: number;
-  /** Time before retrying a refresh that failed (the cache keeps serving meanwhile). */
-  readonly retryMs: number;
+export interface RefreshSettings extends PeriodicSettings {
   readonly requestTimeoutMs: number;
 }
 
@@ -20,7 +17,8 @@ export const DEFAULT_REFRESH: RefreshSettings = {
 /** What the refresh reports (for logs). */
 export interface RefreshEvents {
   refreshed?(devices: number): void;
-  failed?(error: unknown): void;
+  /** The cache keeps serving meanwhile. */
+  failed?(error: unknown, retryInMs: number): void;
 }
 
 interface Page {
@@ -37,10 +35,7 @@ export class CredentialRefresh {
   readonly #cache: CredentialCache;
   readonly #node: NodeIdentity;
   readonly #settings: RefreshSettings;
-  readonly #events: RefreshEvents;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> = Promise.resolve();
-  #stopped = false;
+  readonly #loop: Periodic;
 
   constructor(
     cache: CredentialCache,
@@ -51,7 +46,11 @@ export class CredentialRefresh {
     this.#cache = cache;
     this.#node = node;
     this.#settings = settings;
-    this.#events = events;
+    this.#loop = new Periodic(
+      async () => events.refreshed?.(await this.refreshOnce()),
+      settings,
+      (error, retryInMs) => events.failed?.(error, retryInMs),
+    );
   }
 
   async #page(cursor: string | null): Promise<Page> {
@@ -76,28 +75,13 @@ export class CredentialRefresh {
     return devices.length;
   }
 
-  /** Refreshes now, then every `intervalMs` (every `retryMs` after a failure) until `stop`. */
+  /** Refreshes now, then every `intervalMs` (after a failure: `retryMs`, or the platform's Retry-After). */
   start(): void {
-    const tick = async (): Promise<void> => {
-      let wait = this.#settings.intervalMs;
-      try {
-        this.#events.refreshed?.(await this.refreshOnce());
-      } catch (error) {
-        wait = this.#settings.retryMs;
-        this.#events.failed?.(error);
-      }
-      if (!this.#stopped)
-        this.#timer = setTimeout(() => {
-          this.#running = tick();
-        }, wait);
-    };
-    this.#running = tick();
+    this.#loop.start();
   }
 
   /** Ends the refreshes; resolves once a refresh in flight has finished. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#running;
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 }

@@ -1,16 +1,12 @@
-import { PlatformRefusedError } from '../platform-call.ts';
+import { Periodic, type PeriodicSettings } from '../periodic.ts';
 import type { NodeIdentity } from '../sync.ts';
 import type { EdgePipeline } from './pipeline.ts';
 import { writeRuleCache } from './rule-cache.ts';
 import { fetchRuleBook } from './rule-fetch.ts';
 import type { RuleBook } from './rule-types.ts';
 
-/** Named settings of the rule refresh. */
-export interface RuleRefreshSettings {
-  /** Time between two pulls that worked (an unchanged book costs a 304). */
-  readonly intervalMs: number;
-  /** Time before retrying a pull that failed (the rules in force stay in force). */
-  readonly retryMs: number;
+/** Named settings of the rule refresh (an unchanged book costs a 304; a failed pull leaves the rules in force). */
+export interface RuleRefreshSettings extends PeriodicSettings {
   readonly requestTimeoutMs: number;
 }
 
@@ -37,9 +33,7 @@ export class RuleRefresh {
   readonly #pipeline: EdgePipeline;
   readonly #settings: RuleRefreshSettings;
   readonly #events: RuleRefreshEvents;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> = Promise.resolve();
-  #stopped = false;
+  readonly #loop: Periodic;
 
   constructor(
     dir: string,
@@ -53,6 +47,13 @@ export class RuleRefresh {
     this.#pipeline = pipeline;
     this.#settings = settings;
     this.#events = events;
+    this.#loop = new Periodic(
+      async () => {
+        await this.refreshOnce();
+      },
+      settings,
+      (error, retryInMs) => events.failed?.(error, retryInMs),
+    );
   }
 
   /** One pull; true when a new book was put in force. */
@@ -71,27 +72,11 @@ export class RuleRefresh {
 
   /** Pulls now, then every `intervalMs` (after a failure: `retryMs`, or the platform's Retry-After). */
   start(): void {
-    const tick = async (): Promise<void> => {
-      let wait = this.#settings.intervalMs;
-      try {
-        await this.refreshOnce();
-      } catch (error) {
-        const after = error instanceof PlatformRefusedError ? (error.retryAfterMs ?? 0) : 0;
-        wait = Math.max(this.#settings.retryMs, after);
-        this.#events.failed?.(error, wait);
-      }
-      if (!this.#stopped)
-        this.#timer = setTimeout(() => {
-          this.#running = tick();
-        }, wait);
-    };
-    this.#running = tick();
+    this.#loop.start();
   }
 
   /** Ends the pulls; resolves once a pull in flight has finished. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#running;
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 }
