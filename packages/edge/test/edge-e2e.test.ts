@@ -175,8 +175,7 @@ describe('devices → edge → platform, with the platform down for a while', ()
 
   after(async () => {
     for (const device of devices) await device.client?.endAsync();
-    edge?.child.kill('SIGTERM');
-    await edge?.exited;
+    await edge?.stop();
     if (palisade.exitCode === null) await stopPalisade(palisade);
     rmSync(dir, { recursive: true, force: true });
   });

@@ -51,8 +51,7 @@ async function assertExactlyOnce(link: Link, key: string, devices: string[]) {
 }
 
 async function stopGracefully(edge: EdgeProcess): Promise<void> {
-  edge.child.kill('SIGTERM');
-  const [code] = await edge.exited;
+  const [code] = await edge.stop();
   assert.equal(code, 0);
   assert.equal(edge.logs.at(-1)?.event, 'stopped');
   assert.equal(edge.logs.at(-1)?.backlog, 0);

@@ -11,56 +11,31 @@ import { after, before, describe, it } from 'node:test';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { ADMIN_TOKEN } from '../../server/test/support/api.ts';
 import { CredentialCache, CredentialRefresh, DEFAULT_REFRESH } from '../src/credentials/index.ts';
-import { Outbox, readNodeFile } from '../src/index.ts';
+import { Outbox } from '../src/index.ts';
 import { EdgeMqttListener, groupCommit, type RefusalReason } from '../src/listener/index.ts';
 import { type NodeFile, outboxPath } from '../src/node-file.ts';
-import { PlatformLink, runCli } from './support/edge-harness.ts';
+import { enrollNode, PlatformLink } from './support/edge-harness.ts';
 
 const TELEMETRY = 'v1/devices/me/telemetry';
 const ATTRIBUTES = 'v1/devices/me/attributes';
 const RPC = 'v1/devices/me/rpc/request/+';
 
-/** A call to the link's current platform (it may have been restarted). */
-async function call(
-  link: PlatformLink,
-  method: 'GET' | 'POST' | 'DELETE',
-  url: string,
-  key: string,
-  body?: unknown,
-) {
-  const reply = await link.platform!.http.inject({
-    method,
-    url,
-    headers: {
-      authorization: `Bearer ${key}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
-  });
-  return { status: reply.statusCode, body: reply.body === '' ? undefined : JSON.parse(reply.body) };
-}
-
 /** An enrolled node of `slug` with its devices assigned to it, and their tokens. */
 async function edgeTenant(link: PlatformLink, slug: string) {
   const dir = mkdtempSync(join(tmpdir(), `edge-listener-${slug}-`));
-  const tenant = await call(link, 'POST', '/v1/platform/tenants', ADMIN_TOKEN, {
+  const tenant = await link.call('POST', '/v1/platform/tenants', ADMIN_TOKEN, {
     slug,
     name: slug,
   });
   const key = (
-    await call(link, 'POST', `/v1/platform/tenants/${tenant.body.id}/api-keys`, ADMIN_TOKEN, {
+    await link.call('POST', `/v1/platform/tenants/${tenant.body.id}/api-keys`, ADMIN_TOKEN, {
       name: 'k',
     })
   ).body.secret as string;
-  const token = (
-    await call(link, 'POST', '/v1/edge-nodes/enrollment-tokens', key, { name: `${slug}-gw` })
-  ).body.token as string;
-  const run = await runCli(['enroll', '--url', link.url, '--token', token, '--dir', dir]);
-  assert.equal(run.code, 0, run.stderr);
-  const node = readNodeFile(dir);
+  const node = await enrollNode(link, key, dir, `${slug}-gw`);
   const devices: { id: string; token: string }[] = [];
   for (const name of ['a', 'b']) {
-    const made = await call(link, 'POST', '/v1/devices', key, {
+    const made = await link.call('POST', '/v1/devices', key, {
       name,
       type: 'meter',
       edgeNodeId: node.nodeId,
@@ -150,7 +125,7 @@ describe('the edge MQTT listener', () => {
 
   it('MQTT basic credentials are checked against the synced scrypt hash and client id', async () => {
     const [, b] = ada.devices;
-    const basic = await call(link, 'POST', `/v1/devices/${b!.id}/credentials`, ada.key, {
+    const basic = await link.call('POST', `/v1/devices/${b!.id}/credentials`, ada.key, {
       type: 'mqtt_basic',
       username: 'bee',
       password: 'a long enough secret',
@@ -314,9 +289,9 @@ describe('the edge MQTT listener when the outbox is full, offline, and across te
     await client.endAsync();
     await link.restartPlatform();
     const [a] = ada.devices;
-    const credentials = await call(link, 'GET', `/v1/devices/${a!.id}/credentials`, ada.key);
+    const credentials = await link.call('GET', `/v1/devices/${a!.id}/credentials`, ada.key);
     const id = credentials.body[0].id;
-    await call(link, 'DELETE', `/v1/devices/${a!.id}/credentials/${id}`, ada.key);
+    await link.call('DELETE', `/v1/devices/${a!.id}/credentials/${id}`, ada.key);
     assert.equal(await edge.refresh(), 2);
     const refused = await connect(edge.listener.url, a!.token).catch((e) => e);
     assert.equal(refused.code, 4);
@@ -328,7 +303,7 @@ describe('the edge MQTT listener when the outbox is full, offline, and across te
     const many = await edgeTenant(link, 'paged');
     const made = await Promise.all(
       Array.from({ length: 150 }, (_, i) =>
-        call(link, 'POST', '/v1/devices', many.key, {
+        link.call('POST', '/v1/devices', many.key, {
           name: `m${i}`,
           edgeNodeId: many.node.nodeId,
         }),

@@ -10,30 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { readNodeFile } from '../src/index.ts';
-import { EdgeProcess, PlatformLink, runCli, until } from './support/edge-harness.ts';
+import { enrollNode, PlatformLink, runCli, startNode, until } from './support/edge-harness.ts';
 
 const REQUESTS = 'v1/devices/me/rpc/request/+';
 const RESPONSE = 'v1/devices/me/rpc/response/';
-
-async function call(
-  link: PlatformLink,
-  method: 'GET' | 'POST',
-  url: string,
-  key: string,
-  body?: unknown,
-) {
-  const reply = await link.platform!.http.inject({
-    method,
-    url,
-    headers: {
-      authorization: `Bearer ${key}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
-  });
-  return { status: reply.statusCode, body: JSON.parse(reply.body) };
-}
 
 /** A device that answers every request with `{ done: method }` on the response topic. */
 async function answeringDevice(url: string, token: string): Promise<MqttClient> {
@@ -53,36 +33,21 @@ describe('RPC through a running edge node', () => {
   let key: string;
   const devices: { id: string; token: string }[] = [];
 
-  const startNode = async () => {
-    const edge = new EdgeProcess(['--dir', dir, '--mqtt', '127.0.0.1:0']);
-    await until(() => edge.logs.some((l) => l.event === 'credentials-refreshed'));
-    return { edge, mqtt: String(edge.logs.find((l) => l.event === 'started')?.mqtt) };
-  };
-  const stopNode = async (edge: EdgeProcess) => {
-    edge.child.kill('SIGTERM');
-    await edge.exited;
-  };
+  const node = () => startNode(dir, ['credentials-refreshed']);
+  /** Waits until the platform reports the request in `status`. */
+  const reaches = (device: string, id: string, status: string) =>
+    until(
+      async () =>
+        (await link.call('GET', `/v1/devices/${device}/rpc/${id}`, key)).body.status === status,
+    );
 
   before(async () => {
     link = await PlatformLink.start();
     key = (await link.api.tenant('valves')).key;
     dir = mkdtempSync(join(tmpdir(), 'edge-rpc-'));
-    const token = await call(link, 'POST', '/v1/edge-nodes/enrollment-tokens', key, { name: 'gw' });
-    const enrolled = await runCli([
-      'enroll',
-      '--url',
-      link.url,
-      '--token',
-      token.body.token,
-      '--dir',
-      dir,
-    ]);
-    assert.equal(enrolled.code, 0, enrolled.stderr);
+    const { nodeId } = await enrollNode(link, key, dir);
     for (const name of ['valve', 'absent']) {
-      const made = await call(link, 'POST', '/v1/devices', key, {
-        name,
-        edgeNodeId: readNodeFile(dir).nodeId,
-      });
+      const made = await link.call('POST', '/v1/devices', key, { name, edgeNodeId: nodeId });
       devices.push({ id: made.body.id, token: made.body.credentials.token });
     }
   });
@@ -93,34 +58,30 @@ describe('RPC through a running edge node', () => {
 
   it('a persistent request waits while the node is not running and is delivered once it is', async () => {
     const valve = devices[0]!;
-    const queued = await call(link, 'POST', `/v1/devices/${valve.id}/rpc`, key, {
+    const queued = await link.call('POST', `/v1/devices/${valve.id}/rpc`, key, {
       method: 'close',
       persistent: true,
       timeoutMs: 120_000,
     });
     assert.equal(queued.body.status, 'queued');
-    const { edge, mqtt } = await startNode();
+    const { edge, mqtt } = await node();
     const client = await answeringDevice(mqtt, valve.token);
     try {
-      await until(
-        async () =>
-          (await call(link, 'GET', `/v1/devices/${valve.id}/rpc/${queued.body.id}`, key)).body
-            .status === 'succeeded',
-      );
-      const done = await call(link, 'GET', `/v1/devices/${valve.id}/rpc/${queued.body.id}`, key);
+      await reaches(valve.id, queued.body.id, 'succeeded');
+      const done = await link.call('GET', `/v1/devices/${valve.id}/rpc/${queued.body.id}`, key);
       assert.deepEqual(done.body.response, { done: 'close' });
     } finally {
       await client.endAsync();
-      await stopNode(edge);
+      await edge.stop();
     }
   });
 
   it('a waiting platform call completes with the answer the device gave the node', async () => {
-    const { edge, mqtt } = await startNode();
+    const { edge, mqtt } = await node();
     const valve = devices[0]!;
     const client = await answeringDevice(mqtt, valve.token);
     try {
-      const reply = await call(link, 'POST', `/v1/devices/${valve.id}/rpc`, key, {
+      const reply = await link.call('POST', `/v1/devices/${valve.id}/rpc`, key, {
         method: 'open',
         params: { percent: 30 },
         timeoutMs: 60_000,
@@ -130,77 +91,61 @@ describe('RPC through a running edge node', () => {
       assert.deepEqual(reply.body.response, { done: 'open' });
     } finally {
       await client.endAsync();
-      await stopNode(edge);
+      await edge.stop();
     }
   });
 
   it('a request the node confirmed survives a restart of the node before its device connects', async () => {
     const valve = devices[0]!;
-    const first = await startNode();
+    const first = await node();
     let queued: { body: { id: string } };
     try {
-      queued = await call(link, 'POST', `/v1/devices/${valve.id}/rpc`, key, {
+      queued = await link.call('POST', `/v1/devices/${valve.id}/rpc`, key, {
         method: 'drain',
         persistent: true,
         timeoutMs: 120_000,
       });
-      await until(
-        async () =>
-          (await call(link, 'GET', `/v1/devices/${valve.id}/rpc/${queued.body.id}`, key)).body
-            .status === 'sent',
-      );
+      await reaches(valve.id, queued.body.id, 'sent');
     } finally {
-      await stopNode(first.edge);
+      await first.edge.stop();
     }
     const status = await runCli(['status', '--dir', dir, '--json']);
     assert.deepEqual(JSON.parse(status.stdout).rpc, { held: 1, delivered: 0 });
-    const { edge, mqtt } = await startNode();
+    const { edge, mqtt } = await node();
     const client = await answeringDevice(mqtt, valve.token);
     try {
-      await until(
-        async () =>
-          (await call(link, 'GET', `/v1/devices/${valve.id}/rpc/${queued.body.id}`, key)).body
-            .status === 'succeeded',
-      );
+      await reaches(valve.id, queued.body.id, 'succeeded');
     } finally {
       await client.endAsync();
-      await stopNode(edge);
+      await edge.stop();
     }
   });
 
   it('a request past its deadline is never delivered, even when its device connects later', async () => {
     const absent = devices[1]!;
-    const { edge, mqtt } = await startNode();
+    const { edge, mqtt } = await node();
     const seen: string[] = [];
     try {
-      const late = await call(link, 'POST', `/v1/devices/${absent.id}/rpc`, key, {
+      const late = await link.call('POST', `/v1/devices/${absent.id}/rpc`, key, {
         method: 'late',
         persistent: true,
         timeoutMs: 1500,
       });
-      await until(
-        async () =>
-          (await call(link, 'GET', `/v1/devices/${absent.id}/rpc/${late.body.id}`, key)).body
-            .status === 'expired',
-      );
+      await reaches(absent.id, late.body.id, 'expired');
       const client = await answeringDevice(mqtt, absent.token);
       client.on('message', (_topic, payload) => seen.push(JSON.parse(payload.toString()).method));
       try {
-        const next = await call(link, 'POST', `/v1/devices/${absent.id}/rpc`, key, {
+        const next = await link.call('POST', `/v1/devices/${absent.id}/rpc`, key, {
           method: 'next',
           persistent: true,
           timeoutMs: 120_000,
         });
-        await until(
-          async () =>
-            (await call(link, 'GET', `/v1/devices/${absent.id}/rpc/${next.body.id}`, key)).body
-              .status === 'succeeded',
-        );
+        await reaches(absent.id, next.body.id, 'succeeded');
       } finally {
         await client.endAsync();
       }
     } finally {
-      await stopNode(edge);
+      await edge.stop();
     }
     assert.deepEqual(seen, ['next']);
   });

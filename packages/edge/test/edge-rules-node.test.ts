@@ -10,8 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { readNodeFile } from '../src/index.ts';
-import { drained, EdgeProcess, PlatformLink, runCli, until } from './support/edge-harness.ts';
+import {
+  drained,
+  enrollNode,
+  PlatformLink,
+  runCli,
+  startNode,
+  until,
+} from './support/edge-harness.ts';
 
 const TELEMETRY = 'v1/devices/me/telemetry';
 const RULES = [
@@ -20,48 +26,16 @@ const RULES = [
   { kind: 'filter', drop: ['debug'] },
   { kind: 'alert', name: 'hot', key: 'temperature', above: 100 },
 ];
-
-async function call(
-  link: PlatformLink,
-  method: 'GET' | 'POST' | 'PUT',
-  url: string,
-  key: string,
-  body?: unknown,
-) {
-  const reply = await link.platform!.http.inject({
-    method,
-    url,
-    headers: {
-      authorization: `Bearer ${key}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
-  });
-  return { status: reply.statusCode, body: JSON.parse(reply.body) };
-}
+const METRICS = ['--metrics', '127.0.0.1:0'];
 
 /** Points of `key` the platform holds for the device, oldest first. */
 async function points(link: PlatformLink, apiKey: string, device: string, key: string) {
-  const reply = await call(
-    link,
+  const reply = await link.call(
     'GET',
     `/v1/devices/${device}/telemetry?keys=${key}&from=0&to=${Date.now() + 60_000}&limit=1000`,
     apiKey,
   );
   return ((reply.body[key] ?? []) as { value: unknown }[]).map((p) => p.value);
-}
-
-/** Starts the node and waits until its rules and device credentials are in place. */
-async function startNode(dir: string, ready: (logs: Record<string, unknown>[]) => boolean) {
-  const edge = new EdgeProcess(['--dir', dir, '--mqtt', '127.0.0.1:0', '--metrics', '127.0.0.1:0']);
-  await until(() => edge.logs.some((l) => l.event === 'started') && ready(edge.logs));
-  const started = edge.logs.find((l) => l.event === 'started') as Record<string, string>;
-  return { edge, mqtt: started.mqtt as string, metrics: started.metrics as string, started };
-}
-
-async function stopNode(edge: EdgeProcess): Promise<void> {
-  edge.child.kill('SIGTERM');
-  await edge.exited;
 }
 
 describe('edge rules on a running node', () => {
@@ -74,24 +48,14 @@ describe('edge rules on a running node', () => {
     link = await PlatformLink.start();
     key = (await link.api.tenant('ovens')).key;
     dir = mkdtempSync(join(tmpdir(), 'edge-rules-'));
-    const token = await call(link, 'POST', '/v1/edge-nodes/enrollment-tokens', key, { name: 'gw' });
-    const enrolled = await runCli([
-      'enroll',
-      '--url',
-      link.url,
-      '--token',
-      token.body.token,
-      '--dir',
-      dir,
-    ]);
-    assert.equal(enrolled.code, 0, enrolled.stderr);
-    const made = await call(link, 'POST', '/v1/devices', key, {
+    const { nodeId } = await enrollNode(link, key, dir);
+    const made = await link.call('POST', '/v1/devices', key, {
       name: 'oven-1',
       type: 'oven',
-      edgeNodeId: readNodeFile(dir).nodeId,
+      edgeNodeId: nodeId,
     });
     device = { id: made.body.id, token: made.body.credentials.token };
-    const put = await call(link, 'PUT', '/v1/edge-rules/oven', key, { rules: RULES });
+    const put = await link.call('PUT', '/v1/edge-rules/oven', key, { rules: RULES });
     assert.equal(put.status, 200, JSON.stringify(put.body));
   });
   after(async () => {
@@ -100,11 +64,10 @@ describe('edge rules on a running node', () => {
   });
 
   it('shapes telemetry, fires an alert that is logged and sent, and counts it', async () => {
-    const { edge, mqtt, metrics } = await startNode(
+    const { edge, mqtt, started } = await startNode(
       dir,
-      (logs) =>
-        logs.some((l) => l.event === 'rules-updated') &&
-        logs.some((l) => l.event === 'credentials-refreshed'),
+      ['rules-updated', 'credentials-refreshed'],
+      METRICS,
     );
     try {
       const client: MqttClient = await connectAsync(mqtt, {
@@ -125,7 +88,7 @@ describe('edge rules on a running node', () => {
       const alert = edge.logs.find((l) => l.event === 'alert');
       assert.equal(alert?.device, device.id);
       assert.equal(alert?.state, 'firing');
-      const text = await (await fetch(metrics)).text();
+      const text = await (await fetch(started.metrics!)).text();
       const status = JSON.parse((await runCli(['status', '--dir', dir, '--json'])).stdout);
       assert.equal(status.rules.ruleSets, 1);
       assert.equal(status.rules.devices, 1);
@@ -138,20 +101,14 @@ describe('edge rules on a running node', () => {
       ])
         assert.ok(text.includes(line), `${line} in\n${text}`);
     } finally {
-      await stopNode(edge);
+      await edge.stop();
     }
   });
 
   it('with the platform stopped, a restarted node applies its cached rules and still alerts', async () => {
     await link.stopPlatform();
-    const { edge, mqtt } = await startNode(dir, (logs) =>
-      logs.some((l) => l.event === 'rules-stale'),
-    );
-    assert.notEqual(
-      edge.logs.find((l) => l.event === 'started')?.rules,
-      null,
-      'rules from the cache',
-    );
+    const { edge, mqtt, started } = await startNode(dir, ['rules-stale'], METRICS);
+    assert.notEqual(started.rules, null, 'rules from the cache');
     try {
       const client = await connectAsync(mqtt, { username: device.token, reconnectPeriod: 0 });
       await client.publishAsync(TELEMETRY, JSON.stringify({ t: 70 }), { qos: 1 });
@@ -167,7 +124,7 @@ describe('edge rules on a running node', () => {
       await link.restartPlatform();
       await until(drained(dir));
     } finally {
-      await stopNode(edge);
+      await edge.stop();
     }
     assert.deepEqual(await points(link, key, device.id, 'temperature'), [41, 121, 141, 21]);
     const states = (await points(link, key, device.id, 'alert.hot')).map(

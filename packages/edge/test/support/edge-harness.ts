@@ -1,10 +1,11 @@
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { type Platform, startPlatform } from '../../../server/src/index.ts';
 import { TestApi } from '../../../server/test/support/api.ts';
-import { readOutboxStatus } from '../../src/index.ts';
+import { type NodeFile, readNodeFile, readOutboxStatus } from '../../src/index.ts';
 import { outboxPath } from '../../src/node-file.ts';
 
 export const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -47,6 +48,45 @@ export class EdgeProcess {
       for (const line of lines) this.logs.push(JSON.parse(line));
     });
   }
+
+  /** Asks the node to stop (SIGTERM) and waits until it has. */
+  stop(): Promise<[number | null, string | null]> {
+    this.child.kill('SIGTERM');
+    return this.exited;
+  }
+}
+
+/**
+ * Starts the node in `dir` with its MQTT listener on a free port and waits until it logged
+ * `started` and each of the `ready` events.
+ */
+export async function startNode(dir: string, ready: string[], args: string[] = []) {
+  const edge = new EdgeProcess(['--dir', dir, '--mqtt', '127.0.0.1:0', ...args]);
+  const logged = (event: string) => edge.logs.some((l) => l.event === event);
+  await until(() => logged('started') && ready.every(logged));
+  const started = edge.logs.find((l) => l.event === 'started') as Record<string, string>;
+  return { edge, mqtt: started.mqtt as string, started };
+}
+
+/** Enrolls a node of the tenant holding `key` into `dir` through the command. */
+export async function enrollNode(
+  link: PlatformLink,
+  key: string,
+  dir: string,
+  name = 'gw',
+): Promise<NodeFile> {
+  const token = await link.call('POST', '/v1/edge-nodes/enrollment-tokens', key, { name });
+  const run = await runCli([
+    'enroll',
+    '--url',
+    link.url,
+    '--token',
+    token.body.token,
+    '--dir',
+    dir,
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  return readNodeFile(dir);
 }
 
 /** Polls (without asserting on time) until `check` holds. */
@@ -92,6 +132,23 @@ export class PlatformLink {
   get url(): string {
     const { port } = this.#server.address() as { port: number };
     return `http://127.0.0.1:${port}`;
+  }
+
+  /** A call to the current platform (it may have been restarted since `start`). */
+  async call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, key: string, body?: unknown) {
+    const reply = await this.platform!.http.inject({
+      method,
+      url,
+      headers: {
+        authorization: `Bearer ${key}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+    });
+    return {
+      status: reply.statusCode,
+      body: reply.body === '' ? undefined : JSON.parse(reply.body),
+    };
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
