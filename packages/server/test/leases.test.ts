@@ -48,9 +48,11 @@ describe('PostgreSQL leases', {
       const admin = new pg.Client({ connectionString: url });
       await admin.connect();
       // What a crashed or partitioned holder looks like to the database: its session ends.
+      // Only this test's database: other suites hold advisory locks on the same server.
       await admin.query(
         `SELECT pg_terminate_backend(pid) FROM pg_locks
-         WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()`,
+         WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
       );
       await admin.end();
       let taken = await b.tryAcquire('sealer-2');
