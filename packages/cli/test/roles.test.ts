@@ -20,8 +20,7 @@ import { type BackendFixture, openBackend } from '../../server/test/support/back
 import { deleteNatsStream } from '../../server/test/support/buses.ts';
 import { mqttClient } from '../../server/test/support/mqtt-peers.ts';
 import { logLines } from './support/palisade-process.ts';
-import { type RoleProcess, startRole } from './support/role-process.ts';
-import { palisadeFromSource } from './support/source-process.ts';
+import { palisadeFromSource, type SourceProcess, startRole } from './support/source-process.ts';
 
 const POSTGRES = process.env.PALISADE_TEST_POSTGRES_URL;
 const NATS = process.env.PALISADE_TEST_NATS_URL;
@@ -44,9 +43,9 @@ describe('roles in separate processes on PostgreSQL and NATS', { skip: !POSTGRES
   let fixture: BackendFixture;
   let dir: string;
   let prefix: string;
-  let api: RoleProcess;
-  let ingest: RoleProcess;
-  let workers: RoleProcess[];
+  let api: SourceProcess;
+  let ingest: SourceProcess;
+  let workers: SourceProcess[];
   let nc: NatsConnection;
   let apiUrl: string;
   let tenant: { id: string; key: string };

@@ -24,7 +24,8 @@ export function assertBuilt(): void {
     throw new Error(`${CLI_MAIN} is missing: run npm run build before the CLI tests`);
 }
 
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+/** The caller's environment without its PALISADE_* and Node test settings, plus `extra`. */
+export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (key.startsWith('PALISADE_') || key === 'NODE_OPTIONS' || key.startsWith('NODE_TEST'))

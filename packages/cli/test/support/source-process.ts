@@ -1,27 +1,18 @@
 /**
  * `palisade` from source (`--conditions=@palisade/source`), for tests of processes that do
- * not need the built dist: witnesses, and servers that ledger tests drive.
+ * not need the built dist: witnesses, servers that ledger tests drive, and the processes of
+ * one platform started with `--role` for the scale-out tests.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { logLines } from './palisade-process.ts';
+import { cleanEnv, logLines } from './palisade-process.ts';
 
 const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 const MAIN = join(REPO, 'packages/cli/src/main.ts');
 const NODE_ARGS = ['--conditions=@palisade/source', MAIN];
 /** Guards against a hung child; never a timing assertion. */
 const PROCESS_TIMEOUT_MS = 60_000;
-
-function childEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (key.startsWith('PALISADE_') || key === 'NODE_OPTIONS' || key.startsWith('NODE_TEST'))
-      continue;
-    env[key] = value;
-  }
-  return env;
-}
 
 /** Runs `palisade ARGS` from source to completion. */
 export function palisadeFromSource(
@@ -32,7 +23,7 @@ export function palisadeFromSource(
     execFile(
       process.execPath,
       [...NODE_ARGS, ...args],
-      { cwd: REPO, env: { ...childEnv(), ...env }, timeout: PROCESS_TIMEOUT_MS },
+      { cwd: REPO, env: cleanEnv(env), timeout: PROCESS_TIMEOUT_MS },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : (error as { code?: unknown }).code;
         if (typeof code !== 'number') reject(new Error(`${String(error)}\n${stderr}`));
@@ -42,18 +33,25 @@ export function palisadeFromSource(
   });
 }
 
-export interface WitnessProcess {
-  readonly url: string;
+/** A `palisade` child started from source, with the log line it was waited for. */
+export interface SourceProcess {
   readonly child: ChildProcess;
+  /** The log line `ready` passed: `url` (api, witness) and `mqtt` (ingest) among its fields. */
+  readonly started: Record<string, unknown>;
   stdout(): string;
+  /** Resolves once a log line passes `match` (or rejects after the guard timeout). */
+  waitForLog(match: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
   stop(signal: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `palisade witness ARGS` and waits for its "witness is listening" log line. */
-export function startWitnessProcess(args: string[]): Promise<WitnessProcess> {
-  const child = spawn(process.execPath, [...NODE_ARGS, 'witness', ...args], {
+/** Starts `palisade ARGS` from source and waits for a log line that passes `ready`. */
+export async function startFromSource(
+  args: string[],
+  ready: (line: Record<string, unknown>) => boolean,
+): Promise<SourceProcess> {
+  const child = spawn(process.execPath, [...NODE_ARGS, ...args], {
     cwd: REPO,
-    env: childEnv(),
+    env: cleanEnv({}),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -65,34 +63,66 @@ export function startWitnessProcess(args: string[]): Promise<WitnessProcess> {
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     stderr += chunk;
   });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => fail('did not listen in time'), PROCESS_TIMEOUT_MS);
-    const onExit = (code: number | null) => fail(`exited with ${code} before listening`);
-    const done = () => {
-      clearTimeout(timer);
-      child.stdout.off('data', check);
-      child.off('exit', onExit);
+  const waitForLog = (match: (line: Record<string, unknown>) => boolean) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const check = () => {
+        const line = logLines(stdout).find(match);
+        if (line === undefined) return;
+        done();
+        resolve(line);
+      };
+      const onExit = (code: number | null) => fail(`exited with ${code}`);
+      const timer = setTimeout(() => fail('timed out'), PROCESS_TIMEOUT_MS);
+      const done = () => {
+        clearTimeout(timer);
+        child.stdout.off('data', check);
+        child.off('exit', onExit);
+      };
+      function fail(why: string) {
+        done();
+        reject(
+          new Error(`palisade ${args.join(' ')}: ${why}\nstdout:\n${stdout}\nstderr:\n${stderr}`),
+        );
+      }
+      child.stdout.on('data', check);
+      child.once('exit', onExit);
+      check();
+    });
+  try {
+    const started = await waitForLog(ready);
+    return {
+      child,
+      started,
+      stdout: () => stdout,
+      waitForLog,
+      stop(signal) {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+        return exited;
+      },
     };
-    function fail(why: string) {
-      done();
-      child.kill('SIGKILL');
-      reject(new Error(`palisade witness ${why}\nstdout:\n${stdout}\nstderr:\n${stderr}`));
-    }
-    function check() {
-      const line = logLines(stdout).find((l) => l.msg === 'witness is listening');
-      if (line === undefined) return;
-      done();
-      resolve({
-        url: String(line.url),
-        child,
-        stdout: () => stdout,
-        stop(signal) {
-          if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-          return exited;
-        },
-      });
-    }
-    child.stdout.on('data', check);
-    child.once('exit', onExit);
-  });
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+}
+
+export interface WitnessProcess extends SourceProcess {
+  readonly url: string;
+}
+
+/** Starts `palisade witness ARGS` and waits for its "witness is listening" log line. */
+export async function startWitnessProcess(args: string[]): Promise<WitnessProcess> {
+  const witness = await startFromSource(
+    ['witness', ...args],
+    (l) => l.msg === 'witness is listening',
+  );
+  return { ...witness, url: String(witness.started.url) };
+}
+
+/** Starts `palisade start ARGS` (a `--role` among them) and waits until it listens or runs. */
+export function startRole(args: string[]): Promise<SourceProcess> {
+  return startFromSource(
+    ['start', ...args],
+    (l) => l.msg === 'palisade is listening' || l.msg === 'palisade is running',
+  );
 }
