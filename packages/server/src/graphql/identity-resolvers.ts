@@ -1,7 +1,7 @@
 import { PalisadeError } from '../errors/index.ts';
 import type { IdentityService } from '../identity/index.ts';
 import { isUuid } from '../ids/index.ts';
-import { decodeCursor, encodeCursor } from '../records/index.ts';
+import { decodeCursor, page } from '../records/index.ts';
 import type { UserService } from '../users/index.ts';
 import type { GraphqlContext } from './graphql-context.ts';
 import { checkLimit } from './record-resolvers.ts';
@@ -26,13 +26,7 @@ export function userResolvers(users: UserService, pageSizeMax: number) {
     users: async (_: unknown, args: PageArgs, context: GraphqlContext) => {
       checkLimit(args.limit, pageSizeMax);
       const after = decodeCursor(args.after ?? undefined);
-      const rows = await users.list(context.principal.context, after, args.limit + 1);
-      const items = rows.slice(0, args.limit);
-      const last = items.at(-1);
-      return {
-        items,
-        nextCursor: rows.length > args.limit && last !== undefined ? encodeCursor(last.id) : null,
-      };
+      return page(await users.list(context.principal.context, after, args.limit + 1), args.limit);
     },
     user: (_: unknown, args: { id: string }, context: GraphqlContext) => {
       checkId('user', args.id);

@@ -18,3 +18,13 @@ export function decodeCursor(cursor: string | undefined): string | undefined {
   }
   return id;
 }
+
+/** The first `limit` of `limit + 1` rows, and the cursor of the next page when there is one. */
+export function page<T extends { id: string }>(rows: readonly T[], limit: number) {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return {
+    items,
+    nextCursor: rows.length > limit && last !== undefined ? encodeCursor(last.id) : null,
+  };
+}

@@ -7,8 +7,7 @@ import type {
   IssueInput,
   RpcInput,
 } from '../../devices/index.ts';
-import { PalisadeError } from '../../errors/index.ts';
-import { isUuid } from '../../ids/index.ts';
+import { decodeCursor, page } from '../../records/index.ts';
 import type { DeviceRow, RpcRow } from '../../store/index.ts';
 import { tenantOf } from '../auth-hook.ts';
 import { pageOf, pageQuery, UUID } from '../schemas.ts';
@@ -160,21 +159,6 @@ function presentRpc(row: RpcRow) {
   return { ...row };
 }
 
-function encodeCursor(id: string): string {
-  return Buffer.from(id, 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string | undefined): string | undefined {
-  if (cursor === undefined) return undefined;
-  const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!isUuid(id) || encodeCursor(id) !== cursor)
-    throw new PalisadeError(
-      'PALISADE_INVALID_CURSOR',
-      'the cursor is not one this server issued; start again without it',
-    );
-  return id;
-}
-
 /** `/v1/devices…`, `/v1/device-cas…`, `/v1/provisioning-keys` and `/api/v1/provision`. */
 export function deviceRoutes(
   app: FastifyInstance,
@@ -216,12 +200,8 @@ export function deviceRoutes(
     handler: async (request) => {
       const { limit, cursor } = request.query;
       const rows = await registry.list(tenantOf(request), decodeCursor(cursor), limit + 1);
-      const items = rows.slice(0, limit);
-      const last = items.at(-1);
-      return {
-        items: items.map(present),
-        nextCursor: rows.length > limit && last !== undefined ? encodeCursor(last.id) : null,
-      };
+      const result = page(rows, limit);
+      return { ...result, items: result.items.map(present) };
     },
   });
 

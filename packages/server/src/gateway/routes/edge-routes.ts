@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { EdgeBatch, EdgeService } from '../../edge/index.ts';
-import { PalisadeError } from '../../errors/index.ts';
-import { isUuid } from '../../ids/index.ts';
+import { decodeCursor, page } from '../../records/index.ts';
 import type { EdgeAlertRow, EdgeNodeRow } from '../../store/index.ts';
 import { tenantOf } from '../auth-hook.ts';
 import { pageOf, pageQuery, UUID } from '../schemas.ts';
@@ -104,29 +103,6 @@ function presentAlert(row: EdgeAlertRow) {
   return view;
 }
 
-/** The id a page cursor names; refuses one this server did not issue. */
-export function cursorOf(cursor: string | undefined): string | undefined {
-  if (cursor === undefined) return undefined;
-  const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!isUuid(id) || Buffer.from(id, 'utf8').toString('base64url') !== cursor)
-    throw new PalisadeError(
-      'PALISADE_INVALID_CURSOR',
-      'the cursor is not one this server issued; start again without it',
-    );
-  return id;
-}
-
-/** The first `limit` of `limit + 1` rows, and the cursor of the next page when there is one. */
-export function page<T extends { id: string }>(rows: readonly T[], limit: number) {
-  const items = rows.slice(0, limit);
-  const last = items.at(-1);
-  return {
-    items,
-    nextCursor:
-      rows.length > limit && last !== undefined ? Buffer.from(last.id).toString('base64url') : null,
-  };
-}
-
 /**
  * Edge nodes: the tenant's registry (`/v1/edge-nodes…`), and the two routes a node calls,
  * `/v1/edge/enroll` (authenticated by the one-time token in the body) and `/v1/edge/batches`
@@ -204,7 +180,7 @@ export function edgeRoutes(
     },
     handler: async (request) => {
       const { limit, cursor } = request.query;
-      const rows = await edge.list(tenantOf(request), cursorOf(cursor), limit + 1);
+      const rows = await edge.list(tenantOf(request), decodeCursor(cursor), limit + 1);
       const result = page(rows, limit);
       return { ...result, items: result.items.map(presentNode) };
     },
@@ -258,7 +234,7 @@ export function edgeRoutes(
         const rows = await edge.alerts(
           tenantOf(request),
           request.params.id,
-          cursorOf(cursor),
+          decodeCursor(cursor),
           limit + 1,
         );
         const result = page(rows, limit);

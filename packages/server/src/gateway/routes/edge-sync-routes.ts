@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { EdgeCredentialSync } from '../../edge/index.ts';
+import { decodeCursor, page } from '../../records/index.ts';
 import { pageOf, pageQuery, UUID } from '../schemas.ts';
-import { cursorOf, page } from './edge-routes.ts';
 
 const CREDENTIAL = {
   oneOf: [
@@ -57,7 +57,7 @@ export function edgeSyncRoutes(
     },
     handler: async (request) => {
       const { limit, cursor } = request.query;
-      const rows = await sync.page(request.headers.authorization, cursorOf(cursor), limit + 1);
+      const rows = await sync.page(request.headers.authorization, decodeCursor(cursor), limit + 1);
       return page(rows, limit);
     },
   });

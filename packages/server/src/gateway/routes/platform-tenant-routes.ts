@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { TenantAdmin } from '../../control/index.ts';
-import { decodeCursor, encodeCursor } from '../../records/index.ts';
-import type { Tenant } from '../../tenancy/index.ts';
+import { decodeCursor, page } from '../../records/index.ts';
 import {
   API_KEY,
   ISSUED_API_KEY,
@@ -62,8 +61,7 @@ export function platformTenantRoutes(
     handler: async (request) => {
       const { limit, cursor } = request.query;
       const rows = await admin.list(decodeCursor(cursor), limit + 1);
-      const items: Tenant[] = rows.slice(0, limit);
-      return { items, nextCursor: rows.length > limit ? encodeCursor(items.at(-1)!.id) : null };
+      return page(rows, limit);
     },
   });
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { BUILT_IN_ROLE_NAMES } from '../../authz/index.ts';
-import { decodeCursor, encodeCursor } from '../../records/index.ts';
-import { checkGrantable, type UserServices, type UserView } from '../../users/index.ts';
+import { decodeCursor, page } from '../../records/index.ts';
+import { checkGrantable, type UserServices } from '../../users/index.ts';
 import { tenantOf } from '../auth-hook.ts';
 import { pageOf, pageQuery, UUID } from '../schemas.ts';
 
@@ -176,13 +176,4 @@ export function userRoutes(app: FastifyInstance, users: UserServices, pageSizeMa
 function grantable(request: FastifyRequest, roles: readonly string[]): void {
   const principal = request.principal;
   if (principal?.kind === 'tenant') checkGrantable(principal.permissions, roles);
-}
-
-function page(rows: readonly UserView[], limit: number) {
-  const items = rows.slice(0, limit);
-  const last = items.at(-1);
-  return {
-    items,
-    nextCursor: rows.length > limit && last !== undefined ? encodeCursor(last.id) : null,
-  };
 }
