@@ -4,11 +4,11 @@ import {
   type KeyStatus,
   loadSettings,
   rotatePlatformMasterKey,
-  type Tenant,
 } from '@palisade/server';
-import { type Connection, callApi, connectionFrom } from '../api-client.ts';
+import { callApi, connectionFrom } from '../api-client.ts';
 import { CliError, EXIT } from '../cli-error.ts';
 import { settingFlags, settingOptions } from '../settings-flags.ts';
+import { resolveTenant } from './tenant-command.ts';
 
 const USAGE = `usage: palisade keys <command>
   rotate --tenant ID|SLUG [--wait]     new data key version now; re-encryption runs in the background
@@ -18,27 +18,8 @@ const USAGE = `usage: palisade keys <command>
                                        offline, server stopped: re-seal every tenant KEK under a new
                                        master key (PALISADE_NEW_MASTER_KEY, FILE, or a generated one)
   (online commands take --url, --token, --json)`;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** How often `--wait` asks for progress. */
 const POLL_MS = 250;
-
-async function tenantId(connection: Connection, ref: string | undefined): Promise<string> {
-  if (ref === undefined) throw new CliError(`name the tenant with --tenant\n${USAGE}`, EXIT.usage);
-  if (UUID.test(ref)) return ref;
-  let cursor: string | null = null;
-  do {
-    const query: string = cursor === null ? '' : `?cursor=${encodeURIComponent(cursor)}`;
-    const page: { items: Tenant[]; nextCursor: string | null } = await callApi(
-      connection,
-      'GET',
-      `/v1/platform/tenants${query}`,
-    );
-    const found = page.items.find((t) => t.slug === ref);
-    if (found !== undefined) return found.id;
-    cursor = page.nextCursor;
-  } while (cursor !== null);
-  throw new CliError(`no tenant with slug ${JSON.stringify(ref)}; see: palisade tenant list`);
-}
 
 function printJob(job: KeyJobView, json: boolean): void {
   if (json) process.stdout.write(`${JSON.stringify(job)}\n`);
@@ -97,8 +78,10 @@ export async function keysCommand(argv: string[]): Promise<number> {
   });
   const json = values.json === true;
   const connection = connectionFrom(values, process.env);
-  const id = await tenantId(connection, values.tenant);
-  const base = `/v1/platform/tenants/${id}/keys`;
+  if (values.tenant === undefined)
+    throw new CliError(`name the tenant with --tenant\n${USAGE}`, EXIT.usage);
+  const tenant = await resolveTenant(connection, values.tenant);
+  const base = `/v1/platform/tenants/${tenant.id}/keys`;
   if (sub === 'status') {
     const status = await callApi<KeyStatus>(connection, 'GET', base);
     process.stdout.write(`${JSON.stringify(status, null, json ? 0 : 2)}\n`);
