@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
-import { asRole } from '../src/store/postgres/postgres-shard-store.ts';
+import type pg from 'pg';
 import { ADMIN_TOKEN, TestApi } from './support/api.ts';
+import { tenantsOnOneShard } from './support/rls.ts';
 
 const url = process.env.PALISADE_TEST_POSTGRES_URL;
 
@@ -16,25 +16,13 @@ if (url !== undefined) {
 
     before(async () => {
       api = await TestApi.start('postgres');
-      // Two shards fill in turn, so the first and third tenants share one.
-      a = await api.tenant('authz-rls-a');
-      await api.tenant('authz-rls-other-shard');
-      b = await api.tenant('authz-rls-b');
+      ({ a, b, owner, runtime } = await tenantsOnOneShard(api, 'authz-rls'));
       for (const t of [a, b]) {
         await api.call('PUT', '/v1/roles/auditor', t.key, { permissions: ['ledger:read'] });
         await api.call('PUT', '/v1/policies', t.key, {
           policies: `// of ${t.id}\npermit (principal, action, resource);`,
         });
       }
-      const shard = api.platform.stores.shards.get(
-        (await api.platform.stores.controlPlane.getTenant(a.id))!.shard,
-      )!;
-      owner = new pg.Client({ connectionString: shard.location });
-      await owner.connect();
-      runtime = new pg.Client({
-        connectionString: asRole(shard.location, api.platform.settings.postgresRuntimeRole),
-      });
-      await runtime.connect();
     });
     after(async () => {
       await runtime.end();

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
-import { asRole } from '../src/store/postgres/postgres-shard-store.ts';
+import type pg from 'pg';
 import { TestApi } from './support/api.ts';
+import { tenantsOnOneShard } from './support/rls.ts';
 
 const url = process.env.PALISADE_TEST_POSTGRES_URL;
 
@@ -16,23 +16,12 @@ if (url !== undefined) {
 
     before(async () => {
       api = await TestApi.start('postgres');
-      // Two shards fill in turn, so the first and third tenants share one.
-      tenantA = await api.tenant('rls-a');
-      await api.tenant('rls-other-shard');
-      tenantB = await api.tenant('rls-b');
-      const shardId = (await api.platform.stores.controlPlane.getTenant(tenantA.id))!.shard;
-      assert.equal((await api.platform.stores.controlPlane.getTenant(tenantB.id))!.shard, shardId);
-      const shard = api.platform.stores.shards.get(shardId)!;
+      ({ a: tenantA, b: tenantB, owner, runtime } = await tenantsOnOneShard(api, 'rls'));
       for (const t of [tenantA, tenantB]) {
         await api.call('PUT', '/v1/collections/notes', t.key, { schema: { type: 'object' } });
         await api.call('POST', '/v1/collections/notes/records', t.key, { secret: `of ${t.id}` });
         await api.call('POST', '/v1/device-cas', t.key, { generate: true });
       }
-      owner = new pg.Client({ connectionString: shard.location });
-      await owner.connect();
-      const role = api.platform.settings.postgresRuntimeRole;
-      runtime = new pg.Client({ connectionString: asRole(shard.location, role) });
-      await runtime.connect();
     });
     after(async () => {
       await runtime.end();

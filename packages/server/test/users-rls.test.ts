@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
-import { asRole } from '../src/store/postgres/postgres-shard-store.ts';
+import type pg from 'pg';
 import { TestApi } from './support/api.ts';
+import { tenantsOnOneShard } from './support/rls.ts';
 
 const url = process.env.PALISADE_TEST_POSTGRES_URL;
 
@@ -16,10 +16,7 @@ if (url !== undefined) {
 
     before(async () => {
       api = await TestApi.start('postgres');
-      // Two shards fill in turn, so the first and third tenants share one.
-      a = await api.tenant('users-a');
-      await api.tenant('users-other-shard');
-      b = await api.tenant('users-b');
+      ({ a, b, owner, runtime } = await tenantsOnOneShard(api, 'users'));
       for (const t of [a, b]) {
         const created = await api.call('POST', '/v1/users', t.key, {
           email: `someone@${t.id}.example`,
@@ -27,15 +24,6 @@ if (url !== undefined) {
         });
         assert.equal(created.status, 201);
       }
-      const shardId = (await api.platform.stores.controlPlane.getTenant(a.id))!.shard;
-      assert.equal((await api.platform.stores.controlPlane.getTenant(b.id))!.shard, shardId);
-      const shard = api.platform.stores.shards.get(shardId)!;
-      owner = new pg.Client({ connectionString: shard.location });
-      await owner.connect();
-      runtime = new pg.Client({
-        connectionString: asRole(shard.location, api.platform.settings.postgresRuntimeRole),
-      });
-      await runtime.connect();
     });
     after(async () => {
       await runtime.end();
