@@ -25,22 +25,12 @@ import { ADMIN_TOKEN } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 import { cliAddress, mqttClient, publishOutcome, runCli } from './support/mqtt-peers.ts';
 import { type MqttPlatform, startMqttPlatform } from './support/mqtt-platform.ts';
+import { selfSignedCertificate } from './support/tls-certificate.ts';
 
 const TELEMETRY = 'v1/devices/me/telemetry';
 
 function openssl(dir: string, ...args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-}
-
-/** The listeners' own certificate (CN=localhost, SAN 127.0.0.1). */
-function serverCertificate(dir: string): { cert: string; key: string } {
-  openssl(
-    dir,
-    ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
-    ...['-keyout', 'server.key', '-out', 'server.pem', '-days', '1', '-subj', '/CN=localhost'],
-    ...['-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-  );
-  return { cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
 }
 
 /** A device key and CSR made by openssl, as firmware would (`-newkey` options vary). */
@@ -56,7 +46,7 @@ function deviceCsr(dir: string, name: string, newkey: string[]): { csr: string; 
 for (const backend of backendNames()) {
   describe(`Palisade-generated device CAs (${backend})`, () => {
     const dir = mkdtempSync(join(tmpdir(), 'palisade-device-ca-'));
-    const server = serverCertificate(dir);
+    const server = selfSignedCertificate(dir);
     const ca = readFileSync(server.cert);
     let p: MqttPlatform;
     let a: { id: string; key: string };

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,26 +6,17 @@ import { after, before, describe, it } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 import { mqttClient } from './support/mqtt-peers.ts';
 import { type MqttPlatform, startMqttPlatform } from './support/mqtt-platform.ts';
+import { selfSignedCertificate } from './support/tls-certificate.ts';
 
 describe('MQTT over TLS (mqttTls), with the hybrid post-quantum key exchange preferred', () => {
   const certs = mkdtempSync(join(tmpdir(), 'palisade-mqtts-'));
-  const cert = join(certs, 'cert.pem');
-  const key = join(certs, 'key.pem');
+  const { cert, key } = selfSignedCertificate(certs);
   let p: MqttPlatform;
   let dev: { id: string; token: string };
   let tenantKey: string;
   let tenantId: string;
 
   before(async () => {
-    execFileSync(
-      'openssl',
-      [
-        ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
-        ...['-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'],
-        ...['-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-      ],
-      { stdio: 'ignore' },
-    );
     p = await startMqttPlatform('sqlite', { tlsCert: cert, tlsKey: key, mqttTls: '127.0.0.1:0' });
     const t = await p.tenant('mqtts');
     tenantKey = t.key;

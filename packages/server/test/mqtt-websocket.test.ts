@@ -5,7 +5,6 @@
  * HTTP, garbage, oversized and MQTT 5 frames): each is refused, the listener stays up.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +21,7 @@ import {
   readUntilClosed,
 } from './support/mqtt-peers.ts';
 import { type MqttPlatform, startMqttPlatform } from './support/mqtt-platform.ts';
+import { selfSignedCertificate } from './support/tls-certificate.ts';
 
 const TELEMETRY = 'v1/devices/me/telemetry';
 
@@ -37,21 +37,6 @@ function mqtt5Refusal(): Buffer {
   const properties = Buffer.concat([Buffer.from([0x1f, 0, reason.length]), reason]);
   const body = Buffer.concat([Buffer.from([0x00, 0x84, properties.length]), properties]);
   return Buffer.concat([Buffer.from([0x20, body.length]), body]);
-}
-
-function selfSignedCertificate(dir: string): { cert: string; key: string } {
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
-      ...['-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'],
-      ...['-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert, key };
 }
 
 for (const backend of backendNames()) {

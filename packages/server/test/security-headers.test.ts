@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Fastify from 'fastify';
 import { installSecurityHeaders } from '../src/gateway/security-headers.ts';
 import { type Platform, startPlatform } from '../src/index.ts';
 import { TestApi } from './support/api.ts';
 import { type BackendFixture, openBackend } from './support/backends.ts';
+import { selfSignedCertificate } from './support/tls-certificate.ts';
 
 const API_CSP = "default-src 'none'; frame-ancestors 'none'";
 
@@ -107,17 +106,7 @@ describe('HSTS when serving TLS', () => {
 
   before(async () => {
     fixture = await openBackend('sqlite');
-    const cert = join(fixture.settings.data, 'cert.pem');
-    const key = join(fixture.settings.data, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
-        ...['-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'],
-        ...['-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-      ],
-      { stdio: 'ignore' },
-    );
+    const { cert, key } = selfSignedCertificate(fixture.settings.data);
     ca = readFileSync(cert);
     platform = await startPlatform({ ...fixture.settings, tlsCert: cert, tlsKey: key });
   });

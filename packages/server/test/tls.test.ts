@@ -4,14 +4,13 @@
  * which must be the one the client itself saw negotiated.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 import { type Platform, startPlatform } from '../src/index.ts';
 import { type BackendFixture, openBackend } from './support/backends.ts';
+import { selfSignedCertificate } from './support/tls-certificate.ts';
 
 /** GET /healthz over TLS offering `groups`; the server's answer and the client's own view. */
 function healthz(
@@ -51,17 +50,7 @@ describe('HTTPS with a hybrid post-quantum key exchange', () => {
 
   before(async () => {
     fixture = await openBackend('sqlite');
-    const cert = join(fixture.settings.data, 'cert.pem');
-    const key = join(fixture.settings.data, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
-        ...['-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost'],
-        ...['-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
-      ],
-      { stdio: 'ignore' },
-    );
+    const { cert, key } = selfSignedCertificate(fixture.settings.data);
     ca = readFileSync(cert);
     platform = await startPlatform({ ...fixture.settings, tlsCert: cert, tlsKey: key });
   });
