@@ -2,6 +2,7 @@
  * The issuer's pages: plain server-rendered HTML forms that work without JavaScript and carry
  * no inline script or style, served under a CSP that allows neither.
  */
+import { escapeHtml, htmlPage } from '../html/index.ts';
 
 /** The CSP of every issuer page: nothing but the page itself and form posts. */
 export const PAGE_CSP =
@@ -25,28 +26,6 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
 };
 
-export function escapeHtml(value: unknown): string {
-  return String(value)
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
-}
-
-function page(title: string, body: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title></head>
-<body>
-<main>
-<h1>${escapeHtml(title)}</h1>
-${body}
-</main>
-</body>
-</html>`;
-}
-
 function notice(message: string | undefined): string {
   return message === undefined
     ? ''
@@ -61,7 +40,7 @@ export function signInPage(input: {
   email?: string | undefined;
   message?: string | undefined;
 }): string {
-  return page(
+  return htmlPage(
     `Sign in to ${input.tenantName}`,
     `<p>${escapeHtml(input.clientName)} asks you to sign in.</p>
 ${notice(input.message)}<form method="post" action="${escapeHtml(input.action)}">
@@ -83,7 +62,7 @@ export function consentPage(input: {
   scopes: readonly string[];
 }): string {
   const items = input.scopes.map((scope) => `<li>${escapeHtml(scope)}</li>`).join('');
-  return page(
+  return htmlPage(
     `Allow ${input.clientName}?`,
     `<p>${escapeHtml(input.clientName)} asks to act for you in ${escapeHtml(input.tenantName)} with your roles.</p>
 ${items === '' ? '' : `<ul>${items}</ul>`}
@@ -94,7 +73,7 @@ ${items === '' ? '' : `<ul>${items}</ul>`}
 
 /** The device flow's code entry (RFC 8628 verification URI). */
 export function userCodePage(input: { form: string; message?: string | undefined }): string {
-  return page(
+  return htmlPage(
     'Connect a device',
     `${notice(input.message)}<p>Enter the code the device shows.</p>
 ${input.form}`,
@@ -107,7 +86,7 @@ export function userCodeConfirmPage(input: {
   clientName: string;
   userCode: string;
 }): string {
-  return page(
+  return htmlPage(
     'Confirm the device',
     `<p>${escapeHtml(input.clientName)} shows the code <strong>${escapeHtml(input.userCode)}</strong>. Continue only if this is the device in front of you.</p>
 ${input.form}`,
@@ -116,5 +95,5 @@ ${input.form}`,
 
 /** A page with a title, one sentence and, optionally, a form the provider made. */
 export function messagePage(title: string, message: string, form = ''): string {
-  return page(title, `<p>${escapeHtml(message)}</p>\n${form}`);
+  return htmlPage(title, `<p>${escapeHtml(message)}</p>\n${form}`);
 }

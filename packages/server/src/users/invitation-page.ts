@@ -3,6 +3,7 @@
  * script or style, sent under a CSP that allows nothing but posting the form to itself.
  * The link's token is in the path, so the page also forbids sending it on as a Referer.
  */
+import { escapeHtml, htmlPage } from '../html/index.ts';
 
 /** Headers of every invitation page, refusals included. */
 export const INVITATION_PAGE_HEADERS: Readonly<Record<string, string>> = {
@@ -14,29 +15,6 @@ export const INVITATION_PAGE_HEADERS: Readonly<Record<string, string>> = {
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
 };
-
-function escapeHtml(value: string): string {
-  return value
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;')
-    .replaceAll("'", '&#39;');
-}
-
-function page(title: string, body: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title></head>
-<body>
-<main>
-<h1>${escapeHtml(title)}</h1>
-${body}
-</main>
-</body>
-</html>
-`;
-}
 
 /** The form: a new password (twice) and, optionally, a TOTP key to add to an authenticator. */
 export function invitationForm(input: {
@@ -52,7 +30,7 @@ export function invitationForm(input: {
     input.message === undefined
       ? ''
       : `<p role="alert"><strong>${escapeHtml(input.message)}</strong></p>\n`;
-  return page(
+  return htmlPage(
     `Join ${input.tenantName}`,
     `<p>Set a password for <strong>${escapeHtml(input.email)}</strong>. This link works once.</p>
 ${notice}<form method="post" action="${escapeHtml(input.action)}">
@@ -73,7 +51,7 @@ ${notice}<form method="post" action="${escapeHtml(input.action)}">
 
 /** The page after the password (and TOTP) is set. */
 export function invitationDone(tenantName: string, totp: boolean): string {
-  return page(
+  return htmlPage(
     `Welcome to ${tenantName}`,
     `<p>Your password is set${totp ? ' and your authenticator app is enrolled' : ''}. You can now sign in to ${escapeHtml(tenantName)}'s applications.</p>`,
   );
@@ -81,5 +59,5 @@ export function invitationDone(tenantName: string, totp: boolean): string {
 
 /** Any refusal: the message only, nothing about the tenant or the invitation. */
 export function invitationProblem(title: string, message: string): string {
-  return page(title, `<p>${escapeHtml(message)}</p>`);
+  return htmlPage(title, `<p>${escapeHtml(message)}</p>`);
 }

@@ -1,0 +1,1 @@
+export { escapeHtml, htmlPage } from './html-page.ts';
