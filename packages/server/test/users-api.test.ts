@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Secret, TOTP } from 'otpauth';
-import type { PalisadeError } from '../src/errors/index.ts';
+import { Secret } from 'otpauth';
 import type { Tenant } from '../src/tenancy/index.ts';
 import { ADMIN_TOKEN, type Reply, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
+import { refusal, totpAt } from './support/users.ts';
 
 const PASSWORD = 'a long enough passphrase';
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -21,18 +21,7 @@ function offeredSecret(html: string): string {
 }
 
 function codeOf(base32: string, offset = 0): string {
-  return new TOTP({ secret: Secret.fromBase32(base32) }).generate({
-    timestamp: Date.now() + offset * 30_000,
-  });
-}
-
-async function refusal(promise: Promise<unknown>): Promise<PalisadeError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as PalisadeError;
-  }
-  assert.fail('expected a refusal');
+  return totpAt(Secret.fromBase32(base32), offset);
 }
 
 for (const backend of backendNames()) {

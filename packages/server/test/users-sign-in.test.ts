@@ -1,29 +1,20 @@
 import assert from 'node:assert/strict';
 import { randomBytes, scryptSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Secret, TOTP } from 'otpauth';
+import { Secret } from 'otpauth';
 import type { PalisadeError } from '../src/errors/index.ts';
 import type { Tenant } from '../src/tenancy/index.ts';
 import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
 import { newTotpSecret, passwordHashParams } from '../src/users/index.ts';
 import { TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
+import { refusal, totpAt } from './support/users.ts';
 
 const PASSWORD = 'correct horse battery staple';
 
 /** The code an authenticator app shows `offset` 30-second steps from now. */
 function codeAt(secret: Uint8Array, offset: number): string {
-  const totp = new TOTP({ secret: new Secret({ buffer: Uint8Array.from(secret).buffer }) });
-  return totp.generate({ timestamp: Date.now() + offset * 30_000 });
-}
-
-async function refusal(promise: Promise<unknown>): Promise<PalisadeError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as PalisadeError;
-  }
-  assert.fail('expected a refusal');
+  return totpAt(new Secret({ buffer: Uint8Array.from(secret).buffer }), offset);
 }
 
 for (const backend of backendNames()) {
