@@ -16,26 +16,9 @@ import { DEFAULT_SYNC, Outbox, readNodeFile, SyncLoop } from '../src/index.ts';
 import { EdgeMetrics, serveMetrics } from '../src/metrics/index.ts';
 import { outboxPath } from '../src/node-file.ts';
 import { PlatformRefusedError } from '../src/platform-call.ts';
-import { runCli } from './support/edge-harness.ts';
+import { inject, runCli } from './support/edge-harness.ts';
 
-async function call(
-  platform: Platform,
-  method: 'GET' | 'POST',
-  url: string,
-  key: string,
-  body?: unknown,
-) {
-  const reply = await platform.http.inject({
-    method,
-    url,
-    headers: {
-      authorization: `Bearer ${key}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
-  });
-  return JSON.parse(reply.body);
-}
+const call = async (...args: Parameters<typeof inject>) => (await inject(...args)).body;
 
 describe('an edge node over its tenant quota', () => {
   let fixture: BackendFixture;

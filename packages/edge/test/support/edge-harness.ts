@@ -96,6 +96,31 @@ export async function until(check: () => boolean | Promise<boolean>): Promise<vo
 
 export const drained = (dir: string) => () => readOutboxStatus(outboxPath(dir)).backlog === 0;
 
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** An authenticated JSON call to `platform` through Fastify inject; the body parsed. */
+export async function inject(
+  platform: Platform,
+  method: Method,
+  url: string,
+  key: string,
+  body?: unknown,
+) {
+  const reply = await platform.http.inject({
+    method,
+    url,
+    headers: {
+      authorization: `Bearer ${key}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+  });
+  return {
+    status: reply.statusCode,
+    body: reply.body === '' ? undefined : JSON.parse(reply.body),
+  };
+}
+
 /** What the link does with a batch request: pass it, or fail it in one of two places. */
 export type Fault = 'pass' | 'drop-request' | 'drop-response' | 'hold-response';
 
@@ -135,20 +160,8 @@ export class PlatformLink {
   }
 
   /** A call to the current platform (it may have been restarted since `start`). */
-  async call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, key: string, body?: unknown) {
-    const reply = await this.platform!.http.inject({
-      method,
-      url,
-      headers: {
-        authorization: `Bearer ${key}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
-    });
-    return {
-      status: reply.statusCode,
-      body: reply.body === '' ? undefined : JSON.parse(reply.body),
-    };
+  call(method: Method, url: string, key: string, body?: unknown) {
+    return inject(this.platform!, method, url, key, body);
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
