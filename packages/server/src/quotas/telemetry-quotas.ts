@@ -133,26 +133,7 @@ export class TelemetryQuotas {
         now,
       );
     }
-    this.#check(
-      tenant,
-      tenant.messages,
-      limits.tenantMessagesPerSecond,
-      burst,
-      1,
-      points,
-      'tenant_messages',
-      now,
-    );
-    this.#check(
-      tenant,
-      tenant.points,
-      limits.tenantPointsPerSecond,
-      burst,
-      points,
-      points,
-      'tenant_points',
-      now,
-    );
+    this.#checkTenant(tenant, limits, 1, points, now);
     if (device !== undefined) {
       device.messages.tokens -= 1;
       device.points.tokens -= points;
@@ -177,29 +158,7 @@ export class TelemetryQuotas {
     const now = this.#clock();
     const limits = this.#options.limitsOf(context.tenant.plan);
     const tenant = this.#tenant(context.tenantId, limits, now);
-    const burst = limits.burstSeconds;
-    this.#check(
-      tenant,
-      tenant.messages,
-      limits.tenantMessagesPerSecond,
-      burst,
-      messages,
-      points,
-      'tenant_messages',
-      now,
-      messages,
-    );
-    this.#check(
-      tenant,
-      tenant.points,
-      limits.tenantPointsPerSecond,
-      burst,
-      points,
-      points,
-      'tenant_points',
-      now,
-      messages,
-    );
+    this.#checkTenant(tenant, limits, messages, points, now);
     tenant.messages.tokens -= messages;
     tenant.points.tokens -= points;
   }
@@ -238,6 +197,39 @@ export class TelemetryQuotas {
   /** Device buckets held now (for tests and the gauge). */
   get deviceBuckets(): number {
     return this.#devices;
+  }
+
+  /** Throws when the tenant's buckets cannot take `messages` messages of `points` points in all. */
+  #checkTenant(
+    tenant: TenantEntry,
+    limits: PlanLimits,
+    messages: number,
+    points: number,
+    now: number,
+  ): void {
+    const burst = limits.burstSeconds;
+    this.#check(
+      tenant,
+      tenant.messages,
+      limits.tenantMessagesPerSecond,
+      burst,
+      messages,
+      points,
+      'tenant_messages',
+      now,
+      messages,
+    );
+    this.#check(
+      tenant,
+      tenant.points,
+      limits.tenantPointsPerSecond,
+      burst,
+      points,
+      points,
+      'tenant_points',
+      now,
+      messages,
+    );
   }
 
   #check(
