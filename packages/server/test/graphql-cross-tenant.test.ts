@@ -8,7 +8,12 @@ import { uuid7 } from '../src/ids/index.ts';
 import { PEOPLE_SCHEMA, type Reply, TestApi } from './support/api.ts';
 import { type BackendName, backendNames } from './support/backends.ts';
 import { type Caller, codesOf, gql, identities } from './support/graphql.ts';
-import { FIELD_OPERATIONS, type FieldTarget } from './support/graphql-fields.ts';
+import {
+  CLIENT_FIELDS,
+  FIELD_OPERATIONS,
+  type FieldTarget,
+  USER_FIELDS,
+} from './support/graphql-fields.ts';
 import { OidcPlatform } from './support/oidc-platform.ts';
 
 /**
@@ -72,39 +77,12 @@ const EXPECT: Readonly<Record<string, 'absent' | 'own'>> = {
   'ProofAnchor.checkpoint': 'absent',
   'Query.users': 'own',
   'Query.user': 'absent',
-  ...Object.fromEntries(
-    [
-      'id',
-      'email',
-      'name',
-      'roles',
-      'disabled',
-      'active',
-      'totp',
-      'failedSignIns',
-      'lockedUntil',
-      'version',
-      'createdAt',
-      'updatedAt',
-    ].map((field) => [`User.${field}`, 'absent' as const]),
-  ),
+  ...Object.fromEntries(USER_FIELDS.map((field) => [`User.${field}`, 'absent' as const])),
   'UserPage.items': 'own',
   'UserPage.nextCursor': 'own',
   'Query.clients': 'own',
   'Query.client': 'absent',
-  ...Object.fromEntries(
-    [
-      'id',
-      'name',
-      'kind',
-      'public',
-      'roles',
-      'redirectUris',
-      'tokenAlgorithm',
-      'issuer',
-      'createdAt',
-    ].map((field) => [`Client.${field}`, 'absent' as const]),
-  ),
+  ...Object.fromEntries(CLIENT_FIELDS.map((field) => [`Client.${field}`, 'absent' as const])),
   'ClientPage.items': 'own',
   'ClientPage.nextCursor': 'own',
 };

@@ -61,7 +61,8 @@ function client(selection: string) {
   });
 }
 
-const USER_FIELDS = [
+/** The fields of the GraphQL User type. */
+export const USER_FIELDS = [
   'id',
   'email',
   'name',
@@ -75,7 +76,8 @@ const USER_FIELDS = [
   'createdAt',
   'updatedAt',
 ];
-const CLIENT_FIELDS = [
+/** The fields of the GraphQL Client type. */
+export const CLIENT_FIELDS = [
   'id',
   'name',
   'kind',
