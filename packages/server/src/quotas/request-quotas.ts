@@ -6,8 +6,10 @@
  * its usage counters of the current window; principal buckets are bounded across tenants and
  * idle (refilled) ones are dropped first when the bound is hit, which loses nothing.
  */
+
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { TenantContext } from '../tenancy/index.ts';
+import { BoundedBuckets } from './bounded-buckets.ts';
 import type { PlanLimits } from './plan-limits.ts';
 import { RateLimitedError, type RequestQuotaReason } from './quota-error.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -55,11 +57,20 @@ export class RequestQuotas {
   readonly #tenants = new Map<string, TenantEntry>();
   readonly #policies = new Map<PlanLimits, string>();
   readonly #refusals: Record<RequestQuotaReason, { inc(): void }>;
-  #principals = 0;
+  readonly #principals: BoundedBuckets<TenantEntry, TokenBucket>;
 
   constructor(options: RequestQuotaOptions) {
     this.#options = options;
     this.#clock = options.clock ?? Date.now;
+    this.#principals = new BoundedBuckets({
+      max: options.maxBuckets,
+      tenants: () => this.#tenants.values(),
+      bucketsOf: (tenant) => tenant.principals,
+      idle: (tenant, bucket, now) => {
+        const { principalRequestsPerSecond: rate, burstSeconds } = tenant.limits;
+        return rate === 0 || bucket.idle(rate, rate * burstSeconds, now);
+      },
+    });
     const registers = options.metrics === undefined ? [] : [options.metrics];
     const counter = new Counter({
       name: 'palisade_rate_limited_requests_total',
@@ -75,7 +86,7 @@ export class RequestQuotas {
       tenant_requests: child('tenant_requests'),
       principal_requests: child('principal_requests'),
     };
-    const principals = () => this.#principals;
+    const principals = () => this.#principals.size;
     new Gauge({
       name: 'palisade_rate_limit_principal_buckets',
       help: 'Principal request rate-limit buckets held in memory',
@@ -154,7 +165,7 @@ export class RequestQuotas {
 
   /** Principal buckets held now (for tests and the gauge). */
   get principalBuckets(): number {
-    return this.#principals;
+    return this.#principals.size;
   }
 
   #check(
@@ -219,40 +230,13 @@ export class RequestQuotas {
   }
 
   #principal(tenant: TenantEntry, principalId: string, now: number): TokenBucket {
-    let bucket = tenant.principals.get(principalId);
-    if (bucket !== undefined) return bucket;
-    if (this.#principals >= this.#options.maxBuckets) this.#evict(now);
     const { principalRequestsPerSecond: rate, burstSeconds } = tenant.limits;
-    bucket = new TokenBucket(rate * burstSeconds, now);
-    tenant.principals.set(principalId, bucket);
-    this.#principals++;
-    return bucket;
-  }
-
-  /**
-   * Drops every idle (refilled) principal bucket; if that is not enough to get under 90% of
-   * the bound, drops the oldest too (those principals start full again). Each pass frees a
-   * tenth of the bound, so the cost per request stays constant on average.
-   */
-  #evict(now: number): void {
-    const target = Math.floor(this.#options.maxBuckets * 0.9);
-    for (const tenant of this.#tenants.values()) {
-      const rate = tenant.limits.principalRequestsPerSecond;
-      const capacity = rate * tenant.limits.burstSeconds;
-      for (const [id, bucket] of tenant.principals) {
-        if (rate === 0 || bucket.idle(rate, capacity, now)) this.#drop(tenant, id);
-      }
-    }
-    for (const tenant of this.#tenants.values()) {
-      for (const id of tenant.principals.keys()) {
-        if (this.#principals <= target) return;
-        this.#drop(tenant, id);
-      }
-    }
-  }
-
-  #drop(tenant: TenantEntry, principalId: string): void {
-    if (tenant.principals.delete(principalId)) this.#principals--;
+    return this.#principals.get(
+      tenant,
+      principalId,
+      now,
+      () => new TokenBucket(rate * burstSeconds, now),
+    );
   }
 }
 

@@ -6,8 +6,10 @@
  * before any is charged, and refused before anything is written. Buckets live in memory of
  * this process: a full bucket carries no state, so idle ones are dropped when the bound is hit.
  */
+
 import { type Counter, Gauge, Counter as PromCounter, type Registry } from 'prom-client';
 import type { TenantContext } from '../tenancy/index.ts';
+import { BoundedBuckets } from './bounded-buckets.ts';
 import type { PlanLimits } from './plan-limits.ts';
 import { QuotaExceededError, type TelemetryQuotaReason } from './quota-error.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -70,11 +72,17 @@ export class TelemetryQuotas {
   readonly #clock: () => number;
   readonly #tenants = new Map<string, TenantEntry>();
   readonly #refusals: Record<TelemetryQuotaReason, { inc(): void }>;
-  #devices = 0;
+  readonly #devices: BoundedBuckets<TenantEntry, DeviceEntry>;
 
   constructor(options: TelemetryQuotaOptions) {
     this.#options = options;
     this.#clock = options.clock ?? Date.now;
+    this.#devices = new BoundedBuckets({
+      max: options.maxBuckets,
+      tenants: () => this.#tenants.values(),
+      bucketsOf: (tenant) => tenant.devices,
+      idle: (tenant, device, now) => this.#idle(tenant, device, now),
+    });
     const registers = options.metrics === undefined ? [] : [options.metrics];
     const counter: Counter<'reason'> = new PromCounter({
       name: 'palisade_quota_refusals_total',
@@ -90,7 +98,7 @@ export class TelemetryQuotas {
         return [reason, counter.labels({ reason })];
       }),
     ) as Record<TelemetryQuotaReason, { inc(): void }>;
-    const devices = () => this.#devices;
+    const devices = () => this.#devices.size;
     new Gauge({
       name: 'palisade_quota_device_buckets',
       help: 'Device rate-limit buckets held in memory',
@@ -196,7 +204,7 @@ export class TelemetryQuotas {
 
   /** Device buckets held now (for tests and the gauge). */
   get deviceBuckets(): number {
-    return this.#devices;
+    return this.#devices.size;
   }
 
   /** Throws when the tenant's buckets cannot take `messages` messages of `points` points in all. */
@@ -290,35 +298,10 @@ export class TelemetryQuotas {
   }
 
   #device(tenant: TenantEntry, deviceId: string, limits: PlanLimits, now: number): DeviceEntry {
-    let device = tenant.devices.get(deviceId);
-    if (device !== undefined) return device;
-    if (this.#devices >= this.#options.maxBuckets) this.#evict(now);
-    device = {
+    return this.#devices.get(tenant, deviceId, now, () => ({
       messages: new TokenBucket(limits.deviceMessagesPerSecond * limits.burstSeconds, now),
       points: new TokenBucket(limits.devicePointsPerSecond * limits.burstSeconds, now),
-    };
-    tenant.devices.set(deviceId, device);
-    this.#devices++;
-    return device;
-  }
-
-  /**
-   * Drops every idle (refilled) device bucket, which loses nothing; if that is not enough to
-   * get under 90% of the bound, drops the oldest buckets too (their devices start full again).
-   */
-  #evict(now: number): void {
-    const target = Math.floor(this.#options.maxBuckets * 0.9);
-    for (const tenant of this.#tenants.values()) {
-      for (const [deviceId, device] of tenant.devices) {
-        if (this.#idle(tenant, device, now)) this.#drop(tenant, deviceId);
-      }
-    }
-    for (const tenant of this.#tenants.values()) {
-      for (const deviceId of tenant.devices.keys()) {
-        if (this.#devices <= target) return;
-        this.#drop(tenant, deviceId);
-      }
-    }
+    }));
   }
 
   #idle(tenant: TenantEntry, device: DeviceEntry, now: number): boolean {
@@ -327,9 +310,5 @@ export class TelemetryQuotas {
       (m === 0 || device.messages.idle(m, m * b, now)) &&
       (p === 0 || device.points.idle(p, p * b, now))
     );
-  }
-
-  #drop(tenant: TenantEntry, deviceId: string): void {
-    if (tenant.devices.delete(deviceId)) this.#devices--;
   }
 }
