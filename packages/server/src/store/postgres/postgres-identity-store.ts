@@ -1,5 +1,20 @@
 import type pg from 'pg';
 import type { Tenant } from '../../tenancy/index.ts';
+import {
+  ARTIFACT_COLUMNS,
+  type ArtifactDbRow,
+  artifactParams,
+  CLIENT_COLUMNS,
+  type ClientDbRow,
+  ISSUER_TABLES,
+  KEY_COLUMNS,
+  type KeyDbRow,
+  LOOKUP_COLUMN,
+  revocationParams,
+  toArtifact,
+  toClient,
+  toKey,
+} from '../identity-rows.ts';
 import type {
   ControlPlaneIdentityStore,
   IssuerKeyRow,
@@ -9,93 +24,9 @@ import type {
 } from '../identity-types.ts';
 import { TENANT_COLUMNS, type TenantDbRow, toTenant } from '../tenant-rows.ts';
 
-interface ClientPgRow {
-  id: string;
-  tenant_id: string;
-  name: string;
-  kind: 'service' | 'user';
-  secret_hash: string | null;
-  redirect_uris: string[];
-  roles: string[];
-  token_algorithm: string;
-  created_at: Date;
-}
-
-interface ArtifactPgRow {
-  model: string;
-  id: string;
-  payload: Record<string, unknown>;
-  grant_id: string | null;
-  user_code: string | null;
-  uid: string | null;
-  client_id: string | null;
-  expires_at: string | null;
-}
-
-const CLIENT_COLUMNS =
-  'id, tenant_id, name, kind, secret_hash, redirect_uris, roles, token_algorithm, created_at';
-const ISSUER_TABLES = ['oauth_clients', 'oidc_keys', 'oidc_artifacts', 'oidc_revocations'];
-const KEY_COLUMNS = 'tenant_id, kid, use, alg, public_jwk, sealed_private, created_at, retired_at';
-const ARTIFACT_COLUMNS = 'model, id, payload, grant_id, user_code, uid, client_id, expires_at';
-const LOOKUP_COLUMN = { id: 'id', uid: 'uid', userCode: 'user_code' } as const;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REVOKE = `INSERT INTO oidc_revocations (tenant_id, kind, value, expires_at) VALUES ($1, $2, $3, $4)
   ON CONFLICT (tenant_id, kind, value) DO UPDATE SET expires_at = greatest(oidc_revocations.expires_at, excluded.expires_at)`;
-
-function toClient(row: ClientPgRow): OAuthClientRow {
-  return {
-    tenantId: row.tenant_id,
-    id: row.id,
-    name: row.name,
-    kind: row.kind,
-    secretHash: row.secret_hash,
-    redirectUris: row.redirect_uris,
-    roles: row.roles,
-    tokenAlgorithm: row.token_algorithm,
-    createdAt: row.created_at.toISOString(),
-  };
-}
-
-interface KeyPgRow {
-  tenant_id: string;
-  kid: string;
-  use: 'sig' | 'cookie';
-  alg: string;
-  public_jwk: string;
-  sealed_private: Buffer;
-  created_at: Date;
-  retired_at: Date | null;
-}
-
-function toKey(row: KeyPgRow): IssuerKeyRow {
-  return {
-    tenantId: row.tenant_id,
-    kid: row.kid,
-    use: row.use,
-    alg: row.alg,
-    publicJwk: row.public_jwk,
-    sealedPrivate: new Uint8Array(row.sealed_private),
-    createdAt: row.created_at.toISOString(),
-    retiredAt: row.retired_at?.toISOString() ?? null,
-  };
-}
-
-function toArtifact(row: ArtifactPgRow): OidcArtifact {
-  return {
-    model: row.model,
-    id: row.id,
-    payload: row.payload,
-    grantId: row.grant_id,
-    userCode: row.user_code,
-    uid: row.uid,
-    clientId: row.client_id,
-    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
-  };
-}
-
-function revocationParams(tenantId: string, r: RevocationRow): unknown[] {
-  return [tenantId, r.kind, r.value, r.expiresAt];
-}
 
 /** The tenant issuers' tables in the PostgreSQL control plane. */
 export class PgIdentityStore implements ControlPlaneIdentityStore {
@@ -147,7 +78,7 @@ export class PgIdentityStore implements ControlPlaneIdentityStore {
 
   async getClient(tenantId: string, id: string): Promise<OAuthClientRow | undefined> {
     if (!UUID.test(id)) return undefined;
-    const result = await this.#pool.query<ClientPgRow>(
+    const result = await this.#pool.query<ClientDbRow>(
       `SELECT ${CLIENT_COLUMNS} FROM oauth_clients WHERE tenant_id = $1 AND id = $2`,
       [tenantId, id],
     );
@@ -160,7 +91,7 @@ export class PgIdentityStore implements ControlPlaneIdentityStore {
     after: string | undefined,
     limit: number,
   ): Promise<OAuthClientRow[]> {
-    const result = await this.#pool.query<ClientPgRow>(
+    const result = await this.#pool.query<ClientDbRow>(
       `SELECT ${CLIENT_COLUMNS} FROM oauth_clients WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
        ORDER BY id LIMIT $3`,
       [tenantId, after ?? null, limit],
@@ -182,7 +113,7 @@ export class PgIdentityStore implements ControlPlaneIdentityStore {
         tenantId,
         id,
       ]);
-      await client.query(REVOKE, revocationParams(tenantId, revocation));
+      await client.query(REVOKE, [...revocationParams(tenantId, revocation)]);
     });
     return deleted;
   }
@@ -205,7 +136,7 @@ export class PgIdentityStore implements ControlPlaneIdentityStore {
   }
 
   async listKeys(tenantId: string): Promise<IssuerKeyRow[]> {
-    const result = await this.#pool.query<KeyPgRow>(
+    const result = await this.#pool.query<KeyDbRow>(
       `SELECT ${KEY_COLUMNS} FROM oidc_keys WHERE tenant_id = $1 ORDER BY created_at, kid`,
       [tenantId],
     );
@@ -213,7 +144,7 @@ export class PgIdentityStore implements ControlPlaneIdentityStore {
   }
 
   async listAllKeys(): Promise<IssuerKeyRow[]> {
-    const result = await this.#pool.query<KeyPgRow>(
+    const result = await this.#pool.query<KeyDbRow>(
       `SELECT ${KEY_COLUMNS} FROM oidc_keys ORDER BY tenant_id, created_at, kid`,
     );
     return result.rows.map(toKey);
@@ -239,17 +170,7 @@ export class PgIdentityStore implements ControlPlaneIdentityStore {
        ON CONFLICT (tenant_id, model, id) DO UPDATE SET payload = excluded.payload,
          grant_id = excluded.grant_id, user_code = excluded.user_code, uid = excluded.uid,
          client_id = excluded.client_id, expires_at = excluded.expires_at`,
-      [
-        tenantId,
-        a.model,
-        a.id,
-        JSON.stringify(a.payload),
-        a.grantId,
-        a.userCode,
-        a.uid,
-        a.clientId,
-        a.expiresAt,
-      ],
+      [...artifactParams(tenantId, a)],
     );
   }
 
@@ -259,7 +180,7 @@ export class PgIdentityStore implements ControlPlaneIdentityStore {
     by: 'id' | 'uid' | 'userCode',
     value: string,
   ): Promise<OidcArtifact | undefined> {
-    const result = await this.#pool.query<ArtifactPgRow>(
+    const result = await this.#pool.query<ArtifactDbRow>(
       `SELECT ${ARTIFACT_COLUMNS} FROM oidc_artifacts
        WHERE tenant_id = $1 AND model = $2 AND ${LOOKUP_COLUMN[by]} = $3 AND (expires_at IS NULL OR expires_at > $4)`,
       [tenantId, model, value, Date.now()],
@@ -289,12 +210,12 @@ export class PgIdentityStore implements ControlPlaneIdentityStore {
         tenantId,
         grantId,
       ]);
-      await client.query(REVOKE, revocationParams(tenantId, revocation));
+      await client.query(REVOKE, [...revocationParams(tenantId, revocation)]);
     });
   }
 
   async addRevocation(tenantId: string, revocation: RevocationRow): Promise<void> {
-    await this.#pool.query(REVOKE, revocationParams(tenantId, revocation));
+    await this.#pool.query(REVOKE, [...revocationParams(tenantId, revocation)]);
   }
 
   async listRevocations(tenantId: string, now: number): Promise<RevocationRow[]> {

@@ -1,5 +1,20 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { Tenant } from '../../tenancy/index.ts';
+import {
+  ARTIFACT_COLUMNS,
+  type ArtifactDbRow,
+  artifactParams,
+  CLIENT_COLUMNS,
+  type ClientDbRow,
+  ISSUER_TABLES,
+  KEY_COLUMNS,
+  type KeyDbRow,
+  LOOKUP_COLUMN,
+  revocationParams,
+  toArtifact,
+  toClient,
+  toKey,
+} from '../identity-rows.ts';
 import type {
   ControlPlaneIdentityStore,
   IssuerKeyRow,
@@ -8,87 +23,6 @@ import type {
   RevocationRow,
 } from '../identity-types.ts';
 import { TENANT_COLUMNS, type TenantDbRow, toTenant } from '../tenant-rows.ts';
-
-interface ClientDbRow {
-  id: string;
-  tenant_id: string;
-  name: string;
-  kind: 'service' | 'user';
-  secret_hash: string | null;
-  redirect_uris: string;
-  roles: string;
-  token_algorithm: string;
-  created_at: string;
-}
-
-interface KeyDbRow {
-  tenant_id: string;
-  kid: string;
-  use: 'sig' | 'cookie';
-  alg: string;
-  public_jwk: string;
-  sealed_private: Uint8Array;
-  created_at: string;
-  retired_at: string | null;
-}
-
-interface ArtifactDbRow {
-  model: string;
-  id: string;
-  payload: string;
-  grant_id: string | null;
-  user_code: string | null;
-  uid: string | null;
-  client_id: string | null;
-  expires_at: number | null;
-}
-
-const CLIENT_COLUMNS =
-  'id, tenant_id, name, kind, secret_hash, redirect_uris, roles, token_algorithm, created_at';
-const ISSUER_TABLES = ['oauth_clients', 'oidc_keys', 'oidc_artifacts', 'oidc_revocations'];
-const KEY_COLUMNS = 'tenant_id, kid, use, alg, public_jwk, sealed_private, created_at, retired_at';
-const ARTIFACT_COLUMNS = 'model, id, payload, grant_id, user_code, uid, client_id, expires_at';
-const LOOKUP_COLUMN = { id: 'id', uid: 'uid', userCode: 'user_code' } as const;
-
-function toClient(row: ClientDbRow): OAuthClientRow {
-  return {
-    tenantId: row.tenant_id,
-    id: row.id,
-    name: row.name,
-    kind: row.kind,
-    secretHash: row.secret_hash,
-    redirectUris: JSON.parse(row.redirect_uris) as string[],
-    roles: JSON.parse(row.roles) as string[],
-    tokenAlgorithm: row.token_algorithm,
-    createdAt: row.created_at,
-  };
-}
-
-function toKey(row: KeyDbRow): IssuerKeyRow {
-  return {
-    tenantId: row.tenant_id,
-    kid: row.kid,
-    use: row.use,
-    alg: row.alg,
-    publicJwk: row.public_jwk,
-    sealedPrivate: new Uint8Array(row.sealed_private),
-    createdAt: row.created_at,
-    retiredAt: row.retired_at,
-  };
-}
-
-function toArtifact(row: ArtifactDbRow): OidcArtifact {
-  return {
-    model: row.model,
-    id: row.id,
-    payload: JSON.parse(row.payload) as Record<string, unknown>,
-    grantId: row.grant_id,
-    userCode: row.user_code,
-    uid: row.uid,
-    clientId: row.client_id,
-    expiresAt: row.expires_at,
-  };
-}
 
 /** The tenant issuers' tables in the embedded control plane (`platform.db`). */
 export class SqliteIdentityStore implements ControlPlaneIdentityStore {
@@ -123,7 +57,7 @@ export class SqliteIdentityStore implements ControlPlaneIdentityStore {
     this.#sql(
       `INSERT INTO oidc_revocations (tenant_id, kind, value, expires_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (tenant_id, kind, value) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,
-    ).run(tenantId, revocation.kind, revocation.value, revocation.expiresAt);
+    ).run(...revocationParams(tenantId, revocation));
   }
 
   async tenantBySlug(slug: string): Promise<Tenant | undefined> {
@@ -235,17 +169,7 @@ export class SqliteIdentityStore implements ControlPlaneIdentityStore {
        ON CONFLICT (tenant_id, model, id) DO UPDATE SET payload = excluded.payload,
          grant_id = excluded.grant_id, user_code = excluded.user_code, uid = excluded.uid,
          client_id = excluded.client_id, expires_at = excluded.expires_at`,
-    ).run(
-      tenantId,
-      a.model,
-      a.id,
-      JSON.stringify(a.payload),
-      a.grantId,
-      a.userCode,
-      a.uid,
-      a.clientId,
-      a.expiresAt,
-    );
+    ).run(...artifactParams(tenantId, a));
   }
 
   async findArtifact(
