@@ -1,4 +1,4 @@
-import type { EdgeAlertRow, EdgeNodeRow } from './edge-types.ts';
+import type { EdgeAlertRow, EdgeBatchRow, EdgeNodeRow } from './edge-types.ts';
 import { iso, json } from './row-values.ts';
 
 /** The edge-node columns, in the order every node query selects them. */
@@ -51,4 +51,43 @@ export function toAlert(row: AlertDbRow): EdgeAlertRow {
     detail: json(row.detail),
     createdAt: iso(row.created_at),
   };
+}
+
+/** Parameters of a node write, in NODE_COLUMNS order. */
+export function nodeParams(row: EdgeNodeRow) {
+  return [
+    row.id,
+    row.name,
+    row.status,
+    row.ed25519,
+    row.mldsa65,
+    row.credentialHash,
+    row.keyVersion,
+    row.createdAt,
+    row.updatedAt,
+  ] as const;
+}
+
+/** Parameters of a batch insert: node, batch, content hash, signatures, result, applied at. */
+export function batchParams(row: EdgeBatchRow) {
+  return [
+    row.nodeId,
+    row.batchId,
+    row.contentHash,
+    JSON.stringify(row.signatures),
+    JSON.stringify(row.result),
+    row.appliedAt,
+  ] as const;
+}
+
+/** Parameters of an alert insert: id, node, kind, batch, detail, created at. */
+export function alertParams(row: EdgeAlertRow) {
+  return [
+    row.id,
+    row.nodeId,
+    row.kind,
+    row.batchId,
+    JSON.stringify(row.detail),
+    row.createdAt,
+  ] as const;
 }

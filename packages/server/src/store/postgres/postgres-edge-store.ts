@@ -1,5 +1,14 @@
 import type pg from 'pg';
-import { type AlertDbRow, NODE_COLUMNS, type NodeDbRow, toAlert, toNode } from '../edge-rows.ts';
+import {
+  type AlertDbRow,
+  alertParams,
+  batchParams,
+  NODE_COLUMNS,
+  type NodeDbRow,
+  nodeParams,
+  toAlert,
+  toNode,
+} from '../edge-rows.ts';
 import type {
   EdgeAlertRow,
   EdgeBatchRow,
@@ -116,18 +125,7 @@ export class PgTenantEdge implements TenantEdgeWriter {
          ed25519 = excluded.ed25519, mldsa65 = excluded.mldsa65,
          credential_hash = excluded.credential_hash, key_version = excluded.key_version,
          updated_at = excluded.updated_at`,
-      [
-        this.#tenantId,
-        row.id,
-        row.name,
-        row.status,
-        row.ed25519,
-        row.mldsa65,
-        row.credentialHash,
-        row.keyVersion,
-        row.createdAt,
-        row.updatedAt,
-      ],
+      [this.#tenantId, ...nodeParams(row)],
     );
   }
 
@@ -135,15 +133,7 @@ export class PgTenantEdge implements TenantEdgeWriter {
     await this.#db.query(
       `INSERT INTO edge_batches (tenant_id, node_id, batch_id, content_hash, signatures, result, applied_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [
-        this.#tenantId,
-        row.nodeId,
-        row.batchId,
-        row.contentHash,
-        JSON.stringify(row.signatures),
-        JSON.stringify(row.result),
-        row.appliedAt,
-      ],
+      [this.#tenantId, ...batchParams(row)],
     );
   }
 
@@ -151,15 +141,7 @@ export class PgTenantEdge implements TenantEdgeWriter {
     await this.#db.query(
       `INSERT INTO edge_alerts (tenant_id, id, node_id, kind, batch_id, detail, created_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [
-        this.#tenantId,
-        row.id,
-        row.nodeId,
-        row.kind,
-        row.batchId,
-        JSON.stringify(row.detail),
-        row.createdAt,
-      ],
+      [this.#tenantId, ...alertParams(row)],
     );
   }
 

@@ -1,5 +1,14 @@
 import type { StatementSync } from 'node:sqlite';
-import { type AlertDbRow, NODE_COLUMNS, type NodeDbRow, toAlert, toNode } from '../edge-rows.ts';
+import {
+  type AlertDbRow,
+  alertParams,
+  batchParams,
+  NODE_COLUMNS,
+  type NodeDbRow,
+  nodeParams,
+  toAlert,
+  toNode,
+} from '../edge-rows.ts';
 import type {
   EdgeAlertRow,
   EdgeBatchRow,
@@ -88,35 +97,18 @@ export class SqliteTenantEdge implements TenantEdgeWriter {
   async putNode(row: EdgeNodeRow): Promise<void> {
     this.#sql(
       `INSERT OR REPLACE INTO edge_nodes (${NODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      row.id,
-      row.name,
-      row.status,
-      row.ed25519,
-      row.mldsa65,
-      row.credentialHash,
-      row.keyVersion,
-      row.createdAt,
-      row.updatedAt,
-    );
+    ).run(...nodeParams(row));
   }
 
   async insertBatch(row: EdgeBatchRow): Promise<void> {
     this.#sql(
       'INSERT INTO edge_batches (node_id, batch_id, content_hash, signatures, result, applied_at) VALUES (?, ?, ?, ?, ?, ?)',
-    ).run(
-      row.nodeId,
-      row.batchId,
-      row.contentHash,
-      JSON.stringify(row.signatures),
-      JSON.stringify(row.result),
-      row.appliedAt,
-    );
+    ).run(...batchParams(row));
   }
 
   async insertAlert(row: EdgeAlertRow): Promise<void> {
     this.#sql(
       'INSERT INTO edge_alerts (id, node_id, kind, batch_id, detail, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-    ).run(row.id, row.nodeId, row.kind, row.batchId, JSON.stringify(row.detail), row.createdAt);
+    ).run(...alertParams(row));
   }
 }
