@@ -1,4 +1,4 @@
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { Logger } from 'pino';
 import type { SealedTenantCheckpoint, TenantLedgerReader } from '../store/index.ts';
 import type { BusEvent, PlatformBus } from './bus.ts';
@@ -44,6 +44,8 @@ interface Pump {
 export class LedgerRelay {
   readonly #options: LedgerRelayOptions;
   readonly #db: DatabaseSync;
+  readonly #readCursor: StatementSync;
+  readonly #writeCursor: StatementSync;
   readonly #pumps = new Map<string, Pump>();
   readonly #retries = new Set<NodeJS.Timeout>();
   readonly #inflight = new Set<Promise<void>>();
@@ -57,6 +59,10 @@ export class LedgerRelay {
     // needs no fsync of its own: one fsync fewer per group commit.
     this.#db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
       CREATE TABLE IF NOT EXISTS published (tenant TEXT PRIMARY KEY, next_seq INTEGER NOT NULL) WITHOUT ROWID`);
+    this.#readCursor = this.#db.prepare('SELECT next_seq FROM published WHERE tenant = ?');
+    this.#writeCursor = this.#db.prepare(
+      'INSERT INTO published (tenant, next_seq) VALUES (?, ?) ON CONFLICT (tenant) DO UPDATE SET next_seq = excluded.next_seq',
+    );
   }
 
   /** Catches every tenant up (their committed but unpublished entries, and latest checkpoint). */
@@ -150,18 +156,12 @@ export class LedgerRelay {
         .filter((e): e is BusEvent => e !== undefined);
       await this.#options.bus.publishBatch(tenantId, events);
       from = rows.at(-1)!.seq + 1;
-      this.#db
-        .prepare(
-          'INSERT INTO published (tenant, next_seq) VALUES (?, ?) ON CONFLICT (tenant) DO UPDATE SET next_seq = excluded.next_seq',
-        )
-        .run(tenantId, from);
+      this.#writeCursor.run(tenantId, from);
     }
   }
 
   #cursor(tenantId: string): number {
-    const row = this.#db.prepare('SELECT next_seq FROM published WHERE tenant = ?').get(tenantId) as
-      | { next_seq: number }
-      | undefined;
+    const row = this.#readCursor.get(tenantId) as { next_seq: number } | undefined;
     return row?.next_seq ?? 0;
   }
 }

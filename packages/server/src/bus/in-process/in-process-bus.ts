@@ -65,7 +65,7 @@ export class InProcessBus implements Bus {
     this.#closed = true;
     clearInterval(this.#purge);
     await Promise.all([...this.#subscriptions].map((s) => s.stop()));
-    this.#file.close();
+    await this.#file.close();
   }
 
   #open(): void {
@@ -85,15 +85,17 @@ export class InProcessBus implements Bus {
   }
 
   /**
-   * Group append: every publish of one event-loop turn shares one fsync'd transaction. An
-   * fsync per publish blocked the loop (node:sqlite is synchronous) once per telemetry message.
+   * Group append: every publish of one event-loop turn shares one transaction, and
+   * transactions committed while an fsync runs share the next (see StreamFile). Publishers
+   * and consumers hear of the events once they are durable.
    */
   #flush(): void {
     const batch = this.#pending.splice(0);
     if (batch.length === 0) return;
+    let durable: Promise<void>;
     try {
       this.#open();
-      this.#file.append(
+      durable = this.#file.append(
         batch.flatMap((p) => p.events),
         Date.now(),
       );
@@ -101,8 +103,15 @@ export class InProcessBus implements Bus {
       for (const p of batch) p.reject(error);
       return;
     }
-    for (const p of batch) p.resolve();
-    for (const subscription of this.#subscriptions) subscription.wake();
+    durable.then(
+      () => {
+        for (const p of batch) p.resolve();
+        for (const subscription of this.#subscriptions) subscription.wake();
+      },
+      (error: unknown) => {
+        for (const p of batch) p.reject(error);
+      },
+    );
   }
 
   async #subscribe(tenantId: string | undefined, options: SubscribeOptions): Promise<Subscription> {

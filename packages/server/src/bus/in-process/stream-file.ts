@@ -1,3 +1,5 @@
+import { closeSync, existsSync, fsyncSync, openSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { BusKind } from '../bus.ts';
 import type { CheckedEvent } from '../subjects.ts';
@@ -49,33 +51,67 @@ CREATE TABLE IF NOT EXISTS pending (
 `;
 
 const NEXT_BY_FILTER = {
-  all: 'SELECT * FROM messages WHERE seq > ? ORDER BY seq LIMIT 1',
-  kind: 'SELECT * FROM messages WHERE kind = ? AND seq > ? ORDER BY kind, seq LIMIT 1',
-  tenant: 'SELECT * FROM messages WHERE tenant = ? AND seq > ? ORDER BY tenant, seq LIMIT 1',
-  both: 'SELECT * FROM messages WHERE tenant = ? AND kind = ? AND seq > ? ORDER BY tenant, kind, seq LIMIT 1',
+  all: 'SELECT * FROM messages WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 1',
+  kind: 'SELECT * FROM messages WHERE kind = ? AND seq > ? AND seq <= ? ORDER BY kind, seq LIMIT 1',
+  tenant:
+    'SELECT * FROM messages WHERE tenant = ? AND seq > ? AND seq <= ? ORDER BY tenant, seq LIMIT 1',
+  both: 'SELECT * FROM messages WHERE tenant = ? AND kind = ? AND seq > ? AND seq <= ? ORDER BY tenant, kind, seq LIMIT 1',
 } as const;
 
 type Row = Record<string, string | number | null>;
 
+/** An append committed to the WAL and waiting for the fsync that makes it durable. */
+interface Unsynced {
+  readonly seq: number;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
 /**
  * The in-process bus's durable state in one SQLite file: the stream (`messages`, unique per
  * tenant and id, so a republished event is stored once), each durable consumer's filter and
- * delivery position, and its unacked deliveries with their redelivery time. Appends are
- * fsync'd; consumer state is not (a power cut can only cause redeliveries). node:sqlite is
+ * delivery position, and its unacked deliveries with their redelivery time. node:sqlite is
  * synchronous, so each claim below is atomic on the event loop without a lock.
+ *
+ * Every transaction commits to the WAL without fsync. An append is durable, and its promise
+ * resolves, once an fsync of the WAL that began after its commit has completed; those fsyncs
+ * run on libuv's thread pool, one at a time, each covering every append committed before it
+ * began (group commit). Until then consumers are not handed the appended messages, so nothing
+ * is delivered that a power cut could take back. Consumer state is never fsync'd on its own
+ * (losing it only redelivers).
  */
 export class StreamFile {
   readonly #db: DatabaseSync;
+  readonly #walPath: string;
   readonly #insert: StatementSync;
   readonly #next: { [K in keyof typeof NEXT_BY_FILTER]: StatementSync };
   readonly #due: StatementSync;
   readonly #nextDue: StatementSync;
+  /** Appends committed since the running fsync began, for the next one. */
+  readonly #unsynced: Unsynced[] = [];
+  /** The highest seq made durable: consumers are handed nothing beyond it. */
+  #durableSeq: number;
+  #syncing: Promise<void> | undefined;
+  #wal: Promise<FileHandle> | undefined;
 
   constructor(path: string) {
     this.#db = new DatabaseSync(path, { timeout: 5000 });
-    // Consumer state commits unsynced (losing it only redelivers); appends are fsync'd.
+    this.#walPath = `${path}-wal`;
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL');
     this.#db.exec(SCHEMA);
+    // What an earlier process committed may not have reached the disk if it died before
+    // its fsync: make it durable before it counts as such.
+    if (existsSync(this.#walPath)) {
+      const fd = openSync(this.#walPath, 'r');
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    this.#durableSeq = Number(
+      (this.#db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM messages').get() as Row).seq,
+    );
     this.#insert = this.#db.prepare(
       'INSERT INTO messages (tenant, id, kind, subject, payload, at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO NOTHING',
     );
@@ -91,16 +127,46 @@ export class StreamFile {
     this.#nextDue = this.#db.prepare('SELECT min(due) AS due FROM pending WHERE consumer = ?');
   }
 
-  /** Appends events in one fsync'd transaction; ids already stored for the tenant are skipped. */
-  append(events: readonly CheckedEvent[], at: number): void {
-    this.#db.exec('PRAGMA synchronous = FULL');
-    try {
-      this.#transaction(() => {
-        for (const e of events) this.#insert.run(e.tenantId, e.id, e.kind, e.subject, e.json, at);
+  /**
+   * Appends events in one transaction, skipping ids already stored for the tenant; resolves
+   * once they are durable (see the class comment). Throws at once if the commit fails.
+   */
+  append(events: readonly CheckedEvent[], at: number): Promise<void> {
+    const seq = this.#transaction(() => {
+      let last = 0;
+      for (const e of events) {
+        const result = this.#insert.run(e.tenantId, e.id, e.kind, e.subject, e.json, at);
+        if (result.changes > 0) last = Number(result.lastInsertRowid);
+      }
+      return last;
+    });
+    return new Promise((resolve, reject) => {
+      this.#unsynced.push({ seq, resolve, reject });
+      this.#sync();
+    });
+  }
+
+  #sync(): void {
+    if (this.#syncing !== undefined || this.#unsynced.length === 0) return;
+    const group = this.#unsynced.splice(0);
+    this.#wal ??= open(this.#walPath, 'r');
+    this.#syncing = this.#wal
+      .then((wal) => wal.sync())
+      .then(
+        () => {
+          for (const append of group) {
+            this.#durableSeq = Math.max(this.#durableSeq, append.seq);
+            append.resolve();
+          }
+        },
+        (error: unknown) => {
+          for (const append of group) append.reject(error);
+        },
+      )
+      .finally(() => {
+        this.#syncing = undefined;
+        this.#sync();
       });
-    } finally {
-      this.#db.exec('PRAGMA synchronous = NORMAL');
-    }
   }
 
   /** Creates the consumer, or returns the filter it already has. */
@@ -206,17 +272,22 @@ export class StreamFile {
     return !this.#db.isOpen;
   }
 
-  close(): void {
+  /** Waits for the appends in flight to become durable (or fail), then closes the file. */
+  async close(): Promise<void> {
+    while (this.#syncing !== undefined) await this.#syncing;
+    await (await this.#wal?.catch(() => undefined))?.close();
     if (this.#db.isOpen) this.#db.close();
   }
 
   #nextMatching(filter: ConsumerFilter, after: number): Row | undefined {
+    const upTo = this.#durableSeq;
     if (filter.tenant !== null && filter.kind !== null)
-      return this.#next.both.get(filter.tenant, filter.kind, after) as Row | undefined;
+      return this.#next.both.get(filter.tenant, filter.kind, after, upTo) as Row | undefined;
     if (filter.tenant !== null)
-      return this.#next.tenant.get(filter.tenant, after) as Row | undefined;
-    if (filter.kind !== null) return this.#next.kind.get(filter.kind, after) as Row | undefined;
-    return this.#next.all.get(after) as Row | undefined;
+      return this.#next.tenant.get(filter.tenant, after, upTo) as Row | undefined;
+    if (filter.kind !== null)
+      return this.#next.kind.get(filter.kind, after, upTo) as Row | undefined;
+    return this.#next.all.get(after, upTo) as Row | undefined;
   }
 
   #transaction<T>(work: () => T): T {
