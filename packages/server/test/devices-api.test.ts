@@ -520,6 +520,12 @@ for (const backend of backendNames()) {
           signal: controller.signal,
         });
         assert.equal(response.status, 200);
+        assert.equal(response.headers.get('content-type'), 'text/event-stream');
+        assert.equal(response.headers.get('x-content-type-options'), 'nosniff');
+        assert.equal(
+          response.headers.get('content-security-policy'),
+          "default-src 'none'; frame-ancestors 'none'",
+        );
         const reader = response.body!.getReader();
         const decoder = new TextDecoder();
         let text = '';

@@ -25,31 +25,36 @@ export interface SecurityHeaderOptions {
 /**
  * Security headers on every response, errors included: nosniff, frame denial, no referrer, a
  * Content-Security-Policy per route type (the API's `default-src 'none'`, the pages' `'self'`
- * without inline script) and HSTS when serving TLS. Each set is made once; a request sets the
- * headers on the raw response, so routes that write to it directly keep them too, and a route
- * may still override one with `reply.header`. Registered before authentication, so refusals
- * carry them.
+ * without inline script) and HSTS when serving TLS. Each set is made once. API routes get
+ * them as Fastify reply headers, which Node writes in one pass with the route's own; a
+ * route that hijacks the reply writes `reply.getHeaders()` with its own head. The pages under
+ * `/t/` are written by the OIDC provider straight to the raw response, so there they are set
+ * on the raw response. Either way a route may still override one with `reply.header`.
+ * Registered before authentication, so refusals carry them.
  */
 export function installSecurityHeaders(app: FastifyInstance, options: SecurityHeaderOptions): void {
-  const common: [string, string][] = [
-    ['x-content-type-options', 'nosniff'],
-    ['x-frame-options', 'DENY'],
-    ['referrer-policy', 'no-referrer'],
-  ];
+  const common: Record<string, string> = {
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+  };
   if (options.tls && options.hstsMaxAgeSeconds > 0)
-    common.push(['strict-transport-security', `max-age=${options.hstsMaxAgeSeconds}`]);
-  const api: readonly [string, string][] = [...common, ['content-security-policy', API_CSP]];
-  const pages: readonly [string, string][] = [
+    common['strict-transport-security'] = `max-age=${options.hstsMaxAgeSeconds}`;
+  const api = { ...common, 'content-security-policy': API_CSP };
+  const pages: readonly [string, string][] = Object.entries({
     ...common,
-    ['content-security-policy', PAGE_CSP],
-    ['cross-origin-opener-policy', 'same-origin'],
-  ];
-  // A callback hook: an async one costs a promise per request.
+    'content-security-policy': PAGE_CSP,
+    'cross-origin-opener-policy': 'same-origin',
+  });
+  // A callback hook: an async one costs a promise per request. Headers set on the raw
+  // response would send every reply header through Node's slower merge at writeHead.
   app.addHook('onRequest', (request, reply, done) => {
-    const route = request.routeOptions.url;
-    const headers = route?.startsWith(PAGE_PREFIX) ? pages : api;
-    const raw = reply.raw;
-    for (const [name, value] of headers) raw.setHeader(name, value);
+    if (request.routeOptions.url?.startsWith(PAGE_PREFIX)) {
+      const raw = reply.raw;
+      for (const [name, value] of pages) raw.setHeader(name, value);
+    } else {
+      reply.headers(api);
+    }
     done();
   });
 }
