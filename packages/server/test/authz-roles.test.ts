@@ -170,6 +170,50 @@ for (const backend of backendNames()) {
       assert.ok(keys.body.items.every((k: { roles: string[] }) => !k.roles.includes('ghost')));
     });
 
+    test('a caller gives a service client only roles within its own permissions', async () => {
+      const grants = await api.tenant('grants');
+      await api.call('PUT', '/v1/roles/key-rotator', grants.key, { permissions: ['keys:rotate'] });
+      const admin = await keyWith(api, grants.id, ['admin']);
+      const client = (roles: string[]) =>
+        api.call('POST', '/v1/clients', admin, { name: roles.join('+'), kind: 'service', roles });
+      for (const roles of [['owner'], ['key-rotator'], ['viewer', 'key-rotator']]) {
+        const refused = await client(roles);
+        assert.equal(refused.status, 403, JSON.stringify(refused.body));
+        assert.equal(refused.body.code, 'PALISADE_FORBIDDEN');
+        assert.match(refused.body.detail, /^giving the role (owner|key-rotator) needs /);
+      }
+      assert.equal((await client(['admin'])).status, 201);
+      assert.equal((await client(['developer', 'viewer'])).status, 201);
+      const listed = await api.call('GET', '/v1/clients', grants.key);
+      assert.deepEqual(listed.body.items.map((c: { roles: string[] }) => c.roles).sort(), [
+        ['admin'],
+        ['developer', 'viewer'],
+      ]);
+    });
+
+    test('a custom role cannot be made wider than its editor', async () => {
+      const grants = await api.tenant('role-editors');
+      await api.call('PUT', '/v1/roles/role-editor', grants.key, {
+        permissions: ['roles:read', 'roles:write'],
+      });
+      const editor = await keyWith(api, grants.id, ['role-editor']);
+      const widen = await api.call('PUT', '/v1/roles/role-editor', editor, {
+        permissions: ['roles:read', 'roles:write', 'keys:rotate'],
+      });
+      assert.equal(widen.status, 403);
+      assert.match(widen.body.detail, /^the role role-editor needs keys:rotate/);
+      const other = await api.call('PUT', '/v1/roles/everything', editor, {
+        permissions: ['records:read'],
+      });
+      assert.equal(other.status, 403);
+      const within = await api.call('PUT', '/v1/roles/reader', editor, {
+        permissions: ['roles:read'],
+      });
+      assert.equal(within.status, 201);
+      const role = await api.call('GET', '/v1/roles/role-editor', grants.key);
+      assert.deepEqual(role.body.permissions, ['roles:read', 'roles:write']);
+    });
+
     test("a tenant's custom roles are its own", async () => {
       const other = await api.tenant('roles-other');
       await api.call('PUT', '/v1/roles/secret-role', tenant.key, { permissions: ['keys:read'] });

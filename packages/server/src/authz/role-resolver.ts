@@ -2,6 +2,7 @@ import { PalisadeError } from '../errors/index.ts';
 import type { ShardStore } from '../store/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
 import { isPermission, PermissionSet } from './permissions.ts';
+import { assertHeld } from './role-grant.ts';
 import { builtInRolePermissions, isBuiltInRole } from './roles.ts';
 
 interface TenantRoles {
@@ -60,6 +61,25 @@ export class RoleResolver {
         );
       }
     }
+  }
+
+  /**
+   * Throws unless every name is a role of the tenant and `held` has every permission of each
+   * (see assertHeld): what a caller may give a service client.
+   */
+  async checkGrantable(
+    tenant: Tenant,
+    held: PermissionSet,
+    roles: readonly string[],
+  ): Promise<void> {
+    await this.check(tenant, roles);
+    for (const role of roles)
+      assertHeld(
+        held,
+        await this.resolve(tenant, [role]),
+        `giving the role ${role}`,
+        '/body/roles',
+      );
   }
 
   /** Forgets the tenant's cached custom roles (call after any change to them). */

@@ -3,6 +3,7 @@ import { PalisadeError } from '../errors/index.ts';
 import type { RoleRow, TenantStore } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import { type Permission, PermissionSet } from './permissions.ts';
+import { assertHeld } from './role-grant.ts';
 import type { RoleResolver } from './role-resolver.ts';
 import {
   BUILT_IN_ROLE_DESCRIPTIONS,
@@ -77,15 +78,21 @@ export class RoleService {
     return customView(row);
   }
 
-  /** Creates or replaces a custom role; `created` tells which. */
+  /**
+   * Creates or replaces a custom role; `created` tells which. The caller must hold every
+   * permission the role will have (`held`, see assertHeld).
+   */
   async put(
     context: TenantContext,
     name: string,
     definition: RoleDefinition,
+    held: PermissionSet,
   ): Promise<{ created: boolean; role: RoleView }> {
     if (isBuiltInRole(name)) throw builtIn(name);
+    const wanted = PermissionSet.of(definition.permissions);
+    assertHeld(held, wanted, `the role ${name}`, '/body/permissions');
     // Catalog order, no repeats: the stored form of a permission set is canonical.
-    const permissions = PermissionSet.of(definition.permissions).list();
+    const permissions = wanted.list();
     const store = await this.#locate(context);
     const result = await this.#committer.submit(store, async (tx, record) => {
       const existing = await tx.authz.getRole(name);

@@ -4,6 +4,7 @@ import {
   forbidden,
   isPermission,
   type Permission,
+  type PermissionSet,
   restResource,
 } from '../authz/index.ts';
 import type { CredentialVerifier, Principal } from '../control/index.ts';
@@ -114,4 +115,12 @@ export function tenantOf(request: FastifyRequest): TenantContext {
   if (principal?.kind !== 'tenant')
     throw new PalisadeError('PALISADE_FORBIDDEN', 'this route acts inside a tenant');
   return principal.context;
+}
+
+/** The permissions the caller of an authenticated tenant route holds. */
+export function permissionsOf(request: FastifyRequest): PermissionSet {
+  const principal = request.principal;
+  if (principal?.kind !== 'tenant')
+    throw new PalisadeError('PALISADE_FORBIDDEN', 'this route acts inside a tenant');
+  return principal.permissions;
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { PermissionSet } from '../authz/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { hashSecretToken, isUuid, uuid7 } from '../ids/index.ts';
 import type { ControlPlaneIdentityStore, OAuthClientRow } from '../store/index.ts';
@@ -34,9 +35,12 @@ export interface ClientView {
   readonly createdAt: string;
 }
 
-/** Checks that every role name is a role of the tenant (built in or its own). */
+/**
+ * Checks that every role name is a role of the tenant (built in or its own) and that `held`
+ * has every permission of each: a caller gives a client only what it holds.
+ */
 export interface RoleCheck {
-  check(tenant: Tenant, roles: readonly string[]): Promise<void>;
+  checkGrantable(tenant: Tenant, held: PermissionSet, roles: readonly string[]): Promise<void>;
 }
 
 function notFound(): PalisadeError {
@@ -75,9 +79,11 @@ export class ClientService {
     this.#accessTokenMs = options.accessTokenMs;
   }
 
+  /** Registers a client whose roles the caller (holding `held`) may give. */
   async create(
     context: TenantContext,
     input: NewClient,
+    held: PermissionSet,
   ): Promise<{ client: ClientView; secret: string | undefined }> {
     const roles = input.kind === 'service' ? [...new Set(input.roles ?? [])] : [];
     const redirectUris = input.kind === 'user' ? [...new Set(input.redirectUris ?? [])] : [];
@@ -91,7 +97,7 @@ export class ClientService {
     if (input.kind === 'user' && input.roles !== undefined)
       throw invalid('/body/roles', "a user client's tokens carry the signed-in user's roles");
     redirectUris.forEach(checkRedirectUri);
-    await this.#roles.check(context.tenant, roles);
+    await this.#roles.checkGrantable(context.tenant, held, roles);
     const confidential = input.kind === 'service' || input.public === false;
     const secret = confidential ? `cs_${randomBytes(32).toString('base64url')}` : undefined;
     const row: OAuthClientRow = {

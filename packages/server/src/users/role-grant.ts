@@ -1,21 +1,16 @@
-import { builtInRolePermissions, isBuiltInRole, type PermissionSet } from '../authz/index.ts';
-import { PalisadeError } from '../errors/index.ts';
+import {
+  assertHeld,
+  builtInRolePermissions,
+  isBuiltInRole,
+  type PermissionSet,
+} from '../authz/index.ts';
 
 /**
- * A caller may give a user only roles whose every permission the caller holds itself, so an
- * `admin` cannot make anyone (itself included, once signed in) an `owner`.
+ * Users hold built-in roles only; a caller may give one only roles within its own
+ * permissions, so an `admin` cannot make anyone (itself included, once signed in) an `owner`.
  */
 export function checkGrantable(held: PermissionSet, roles: readonly string[]): void {
-  for (const role of roles) {
-    if (!isBuiltInRole(role)) continue;
-    const missing = builtInRolePermissions(role)
-      .list()
-      .find((permission) => !held.has(permission));
-    if (missing !== undefined)
-      throw new PalisadeError(
-        'PALISADE_FORBIDDEN',
-        `giving the role ${role} needs ${missing}, which this credential does not hold`,
-        [{ path: '/body/roles', message: `${role} is above the caller's permissions` }],
-      );
-  }
+  for (const role of roles)
+    if (isBuiltInRole(role))
+      assertHeld(held, builtInRolePermissions(role), `giving the role ${role}`, '/body/roles');
 }

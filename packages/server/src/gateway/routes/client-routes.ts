@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { type IdentityService, type NewClient, SIGNING_ALGORITHMS } from '../../identity/index.ts';
-import { tenantOf } from '../auth-hook.ts';
+import { permissionsOf, tenantOf } from '../auth-hook.ts';
 import { pageOf, pageQuery, UUID } from '../schemas.ts';
 
 const TAGS = ['clients'];
@@ -81,7 +81,11 @@ export function clientRoutes(
       response: { 201: CREATED },
     },
     handler: async (request, reply) => {
-      const { client, secret } = await identity.clients.create(tenantOf(request), request.body);
+      const { client, secret } = await identity.clients.create(
+        tenantOf(request),
+        request.body,
+        permissionsOf(request),
+      );
       return reply.code(201).send({ ...client, secret: secret ?? null });
     },
   });

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { PERMISSIONS, type Permission, type RoleService } from '../../authz/index.ts';
-import { tenantOf } from '../auth-hook.ts';
+import { permissionsOf, tenantOf } from '../auth-hook.ts';
 import { ROLE_NAME } from '../schemas.ts';
 
 const TAGS = ['roles'];
@@ -79,6 +79,7 @@ export function roleRoutes(app: FastifyInstance, roles: RoleService): void {
         tenantOf(request),
         request.params.name,
         request.body,
+        permissionsOf(request),
       );
       if (created) reply.header('location', `/v1/roles/${role.name}`);
       return reply.code(created ? 201 : 200).send(role);

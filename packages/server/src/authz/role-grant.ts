@@ -1,0 +1,24 @@
+import { PalisadeError } from '../errors/index.ts';
+import type { PermissionSet } from './permissions.ts';
+
+/**
+ * A caller gives only what it holds: every permission of a role it grants (to a user or a
+ * service client) or puts into a custom role must be its own, so no credential can mint a
+ * stronger one. An `admin` cannot register an `owner` client, and a custom role that may
+ * edit roles cannot widen itself. Throws PALISADE_FORBIDDEN naming the first missing
+ * permission; `what` is the thing asked for, `path` the request field that asked.
+ */
+export function assertHeld(
+  held: PermissionSet,
+  wanted: PermissionSet,
+  what: string,
+  path: string,
+): void {
+  const missing = wanted.list().find((permission) => !held.has(permission));
+  if (missing !== undefined)
+    throw new PalisadeError(
+      'PALISADE_FORBIDDEN',
+      `${what} needs ${missing}, which this credential does not hold`,
+      [{ path, message: `${what} is above the caller's permissions` }],
+    );
+}
