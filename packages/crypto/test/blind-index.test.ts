@@ -48,6 +48,28 @@ describe('blind index', () => {
     assert.equal(blindIndex(BlindIndexKey.fromBytes(bytes), context, 'v'), expected);
   });
 
+  it('equals createHmac for values short and long, in one buffer and in their own', () => {
+    const bytes = Buffer.from(Array.from({ length: 32 }, (_, i) => i * 7));
+    const indexKey = BlindIndexKey.fromBytes(bytes);
+    const lp = (s: string) => Buffer.concat([Buffer.of(Buffer.byteLength(s)), Buffer.from(s)]);
+    const wide = { tenantId: 'tenant-ü', collection: 'c'.repeat(255), field: '😀' };
+    for (const length of [0, 1, 55, 56, 63, 64, 600, 664, 665, 666, 5000]) {
+      for (const value of [
+        'é'.repeat(length >> 1) + 'x'.repeat(length & 1),
+        Buffer.alloc(length, 9),
+      ]) {
+        const expected = createHmac('sha256', bytes)
+          .update('palisade/blind-index/v1\0')
+          .update(Buffer.concat([lp(wide.tenantId), lp(wide.collection), lp(wide.field)]))
+          .update(value)
+          .digest()
+          .subarray(0, 16)
+          .toString('base64url');
+        assert.equal(blindIndex(indexKey, wide, value), expected, `length ${length}`);
+      }
+    }
+  });
+
   it('rejects bad contexts and values', () => {
     assert.throws(() => blindIndex(key, { ...context, field: '' }, 'v'), {
       code: 'CRYPTO_BAD_CONTEXT',

@@ -8,10 +8,10 @@
  * without the key. Tags differ across tenants, collections and fields. Low-entropy values
  * (booleans, small enums, birth years) stay guessable by anyone who holds the index key.
  */
-import { createHmac } from 'node:crypto';
 import { CryptoError } from '../errors.ts';
+import { hmacSha256 } from '../internal/hmac-sha256.ts';
 import type { BlindIndexKey } from '../keys/data-key.ts';
-import { revealKeyObject } from '../keys/secret-key.ts';
+import { revealSecret } from '../keys/secret-key.ts';
 import { type BlindIndexContext, encodeBlindIndexContext } from './field-context.ts';
 
 /** Bytes of HMAC output kept (128 bits: collisions are negligible, so it leaks equality only). */
@@ -30,26 +30,18 @@ export function blindIndex(
   context: BlindIndexContext,
   value: string | Uint8Array,
 ): string {
-  const secret = revealKeyObject(indexKey);
-  let bytes: Uint8Array;
+  const secret = revealSecret(indexKey);
   if (typeof value === 'string') {
     if (!value.isWellFormed()) {
       throw new CryptoError('CRYPTO_BAD_CONTEXT', 'the value to index is not well-formed Unicode');
     }
-    bytes = Buffer.from(value, 'utf8');
-  } else if (value instanceof Uint8Array) {
-    bytes = value;
-  } else {
+  } else if (!(value instanceof Uint8Array)) {
     throw new CryptoError(
       'CRYPTO_BAD_CONTEXT',
       'the value to index must be a string or a Uint8Array',
     );
   }
-  return createHmac('sha256', secret)
-    .update(BLIND_INDEX_LABEL)
-    .update(encodeBlindIndexContext(context))
-    .update(bytes)
-    .digest()
+  return hmacSha256(secret, [BLIND_INDEX_LABEL, encodeBlindIndexContext(context), value])
     .subarray(0, BLIND_INDEX_BYTES)
     .toString('base64url');
 }

@@ -25,7 +25,7 @@ import {
   gcmSealInto,
   writeRandomNonce,
 } from '../internal/aes-gcm.ts';
-import { ByteReader, ByteWriter } from '../internal/bytes.ts';
+import { ByteReader } from '../internal/bytes.ts';
 import { checkKeyId, type DataKey } from '../keys/data-key.ts';
 import { DataKeyring } from '../keys/keyring.ts';
 import { revealKeyObject } from '../keys/secret-key.ts';
@@ -36,7 +36,8 @@ export const FIELD_FORMAT_V1 = 0xf1;
 /** Algorithm id of AES-256-GCM with a 96-bit random nonce and a 128-bit tag. */
 export const FIELD_ALG_AES_256_GCM = 0x01;
 
-const encoder = new TextEncoder();
+/** Stateless with `fatal` and no `stream`, so one decoder serves every parse. */
+const keyIdDecoder = new TextDecoder('utf-8', { fatal: true });
 
 /** What a field ciphertext header says, readable without any key. */
 export interface FieldCiphertextHeader {
@@ -44,16 +45,6 @@ export interface FieldCiphertextHeader {
   readonly algorithm: number;
   readonly keyId: string;
   readonly keyVersion: number;
-}
-
-function buildHeader(key: DataKey): Buffer {
-  return new ByteWriter()
-    .u8(FIELD_FORMAT_V1)
-    .u8(FIELD_ALG_AES_256_GCM)
-    .shortBytes(encoder.encode(key.keyId))
-    .u32(key.version)
-    .bytes(new Uint8Array(GCM_NONCE_LENGTH))
-    .finish();
 }
 
 /**
@@ -70,19 +61,20 @@ export function encryptField(
   if (!(plaintext instanceof Uint8Array)) {
     throw new CryptoError('CRYPTO_BAD_CONTEXT', 'plaintext must be a Uint8Array');
   }
-  const aadContext = encodeFieldContext(context, dataKey.version);
-  const header = buildHeader(dataKey);
-  writeRandomNonce(header, header.length - GCM_NONCE_LENGTH);
-  const out = Buffer.allocUnsafe(header.length + plaintext.length + GCM_TAG_LENGTH);
-  out.set(header, 0);
-  gcmSealInto(
-    secret,
-    header.subarray(header.length - GCM_NONCE_LENGTH),
-    Buffer.concat([header, aadContext]),
-    plaintext,
-    out,
-    header.length,
-  );
+  const keyIdLength = Buffer.byteLength(dataKey.keyId, 'utf8');
+  const nonceAt = 3 + keyIdLength + 4;
+  const headerLength = nonceAt + GCM_NONCE_LENGTH;
+  // The associated data starts with the header: write it there, then copy it to the output.
+  const aad = encodeFieldContext(context, dataKey.version, headerLength);
+  aad[0] = FIELD_FORMAT_V1;
+  aad[1] = FIELD_ALG_AES_256_GCM;
+  aad[2] = keyIdLength;
+  aad.write(dataKey.keyId, 3, keyIdLength, 'utf8');
+  aad.writeUInt32BE(dataKey.version, nonceAt - 4);
+  writeRandomNonce(aad, nonceAt);
+  const out = Buffer.allocUnsafe(headerLength + plaintext.length + GCM_TAG_LENGTH);
+  aad.copy(out, 0, 0, headerLength);
+  gcmSealInto(secret, aad.subarray(nonceAt, headerLength), aad, plaintext, out, headerLength);
   return out;
 }
 
@@ -112,9 +104,7 @@ function parse(ciphertext: Uint8Array): {
   }
   let keyId: string;
   try {
-    keyId = checkKeyId(
-      new TextDecoder('utf-8', { fatal: true }).decode(reader.shortBytes('key id')),
-    );
+    keyId = checkKeyId(keyIdDecoder.decode(reader.shortBytes('key id')));
   } catch (error) {
     if (error instanceof CryptoError && error.code === 'CRYPTO_BAD_HEADER') throw error;
     throw new CryptoError('CRYPTO_BAD_HEADER', 'the field ciphertext has an invalid key id');
@@ -154,6 +144,7 @@ export function decryptField(
     );
   }
   const key = ring.get(header.keyVersion);
-  const aad = Buffer.concat([headerBytes, encodeFieldContext(context, header.keyVersion)]);
+  const aad = encodeFieldContext(context, header.keyVersion, headerBytes.length);
+  aad.set(headerBytes, 0);
   return gcmOpen(revealKeyObject(key), nonce, aad, sealed, 'the field ciphertext');
 }

@@ -15,24 +15,46 @@ export const KEY_VERSION_MAX = 0xffff_ffff;
 const encoder = new TextEncoder();
 
 /**
- * UTF-8 bytes of a context string. Rejects empty, over-long and not well-formed strings (a
+ * UTF-8 length of a context string. Rejects empty, over-long and not well-formed strings (a
  * lone surrogate would encode to U+FFFD and collide with a different string).
  */
-export function contextString(name: string, value: unknown): Uint8Array {
+export function contextLength(name: string, value: unknown): number {
   if (typeof value !== 'string' || value.length === 0) {
     throw new CryptoError('CRYPTO_BAD_CONTEXT', `${name} must be a non-empty string`);
   }
   if (!value.isWellFormed()) {
     throw new CryptoError('CRYPTO_BAD_CONTEXT', `${name} is not well-formed Unicode`);
   }
-  const bytes = encoder.encode(value);
-  if (bytes.length > CONTEXT_STRING_MAX_BYTES) {
+  const length = Buffer.byteLength(value, 'utf8');
+  if (length > CONTEXT_STRING_MAX_BYTES) {
     throw new CryptoError(
       'CRYPTO_BAD_CONTEXT',
       `${name} is longer than ${CONTEXT_STRING_MAX_BYTES} bytes of UTF-8`,
     );
   }
-  return bytes;
+  return length;
+}
+
+/** UTF-8 bytes of a context string, validated as {@link contextLength} does. */
+export function contextString(name: string, value: unknown): Uint8Array {
+  contextLength(name, value);
+  return encoder.encode(value as string);
+}
+
+/**
+ * Writes lp(value) into `out` at `offset`, `length` being the value's UTF-8 length as
+ * {@link contextLength} returned it; returns the offset after it. For hot formats, where
+ * `ByteWriter`'s small arrays cost more than the cipher call.
+ */
+export function writeShortString(
+  out: Buffer,
+  offset: number,
+  value: string,
+  length: number,
+): number {
+  out[offset] = length;
+  out.write(value, offset + 1, length, 'utf8');
+  return offset + 1 + length;
 }
 
 /** Checks that `value` is a key version: an integer in 1..KEY_VERSION_MAX. */
@@ -99,22 +121,29 @@ export class ByteReader {
     return this.#data.length - this.#offset;
   }
 
-  bytes(length: number, what: string): Uint8Array {
+  /** Moves past `length` bytes; returns where they start. */
+  #take(length: number, what: string): number {
     if (length > this.remaining) {
       throw new CryptoError('CRYPTO_BAD_HEADER', `truncated input: ${what} is incomplete`);
     }
-    const out = this.#data.subarray(this.#offset, this.#offset + length);
+    const at = this.#offset;
     this.#offset += length;
-    return out;
+    return at;
+  }
+
+  bytes(length: number, what: string): Uint8Array {
+    const at = this.#take(length, what);
+    return this.#data.subarray(at, at + length);
   }
 
   u8(what: string): number {
-    return this.bytes(1, what)[0]!;
+    return this.#data[this.#take(1, what)]!;
   }
 
   u32(what: string): number {
-    const b = this.bytes(4, what);
-    return new DataView(b.buffer, b.byteOffset, 4).getUint32(0);
+    const at = this.#take(4, what);
+    const b = this.#data;
+    return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
   }
 
   shortBytes(what: string): Uint8Array {

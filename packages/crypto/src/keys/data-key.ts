@@ -4,7 +4,7 @@
  * ciphertext header so a keyring can pick the right version to decrypt.
  */
 import { CryptoError } from '../errors.ts';
-import { contextString, keyVersion } from '../internal/bytes.ts';
+import { contextLength, keyVersion } from '../internal/bytes.ts';
 import { freshRandom, SecretKey } from './secret-key.ts';
 
 /** Length of a data key in bytes (AES-256). */
@@ -15,8 +15,7 @@ export const KEY_ID_MAX_BYTES = 64;
 
 /** Validates a key id: a non-empty, well-formed string of at most 64 UTF-8 bytes. */
 export function checkKeyId(keyId: unknown): string {
-  const bytes = contextString('keyId', keyId);
-  if (bytes.length > KEY_ID_MAX_BYTES) {
+  if (contextLength('keyId', keyId) > KEY_ID_MAX_BYTES) {
     throw new CryptoError('CRYPTO_BAD_CONTEXT', `keyId is longer than ${KEY_ID_MAX_BYTES} bytes`);
   }
   return keyId as string;

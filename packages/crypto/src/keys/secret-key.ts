@@ -14,9 +14,9 @@ import { timingSafeEqualBytes } from '../internal/bytes.ts';
 
 const material = new WeakMap<SecretKey, Buffer>();
 /**
- * OpenSSL key objects made from the bytes, for the hot AES-GCM and HMAC paths: with a raw
- * buffer, OpenSSL 3 rebuilds its key context on every call (measured here: 47 µs per
- * 100-byte AES-256-GCM seal with a buffer, 14 µs with a KeyObject; HMAC 22 µs vs 6 µs).
+ * OpenSSL key objects made from the bytes, for the hot AES-GCM path: with a raw buffer,
+ * OpenSSL 3 rebuilds its key context on every call (measured here: 47 µs per 100-byte
+ * AES-256-GCM seal with a buffer, 14 µs with a KeyObject).
  * Node allocates a KeyObject's secret with OpenSSL's clear-on-free, so it is wiped when
  * collected; `destroy()` drops it at once.
  */
@@ -94,7 +94,7 @@ export function revealSecret(key: SecretKey): Buffer {
   return bytes;
 }
 
-/** The key as an OpenSSL key object (made once), for this package's cipher and HMAC calls. */
+/** The key as an OpenSSL key object (made once), for this package's cipher calls. */
 export function revealKeyObject(key: SecretKey): KeyObject {
   let keyObject = keyObjects.get(key);
   if (keyObject === undefined) {
