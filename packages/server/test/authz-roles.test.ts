@@ -170,7 +170,7 @@ for (const backend of backendNames()) {
       assert.ok(keys.body.items.every((k: { roles: string[] }) => !k.roles.includes('ghost')));
     });
 
-    test('a caller gives a service client only roles within its own permissions', async () => {
+    test('a caller gives a service client or a user only roles within its own permissions, custom ones included', async () => {
       const grants = await api.tenant('grants');
       await api.call('PUT', '/v1/roles/key-rotator', grants.key, { permissions: ['keys:rotate'] });
       const admin = await keyWith(api, grants.id, ['admin']);
@@ -182,6 +182,24 @@ for (const backend of backendNames()) {
         assert.equal(refused.body.code, 'PALISADE_FORBIDDEN');
         assert.match(refused.body.detail, /^giving the role (owner|key-rotator) needs /);
       }
+      const user = (roles: string[], key: string) =>
+        api.call('POST', '/v1/users', key, {
+          email: `${roles.join('-')}@example.com`,
+          name: 'U',
+          roles,
+        });
+      const refusedUser = await user(['viewer', 'key-rotator'], admin);
+      assert.equal(refusedUser.status, 403);
+      assert.match(refusedUser.body.detail, /^giving the role key-rotator needs keys:rotate/);
+      const unknown = await user(['ghost'], grants.key);
+      assert.equal(unknown.body.code, 'PALISADE_UNKNOWN_ROLE');
+      const rotator = await user(['viewer', 'key-rotator'], grants.key);
+      assert.equal(rotator.status, 201, JSON.stringify(rotator.body));
+      assert.deepEqual(rotator.body.user.roles, ['viewer', 'key-rotator']);
+      const demote = await api.call('PATCH', `/v1/users/${rotator.body.user.id}`, admin, {
+        roles: ['viewer'],
+      });
+      assert.equal(demote.status, 200);
       assert.equal((await client(['admin'])).status, 201);
       assert.equal((await client(['developer', 'viewer'])).status, 201);
       const listed = await api.call('GET', '/v1/clients', grants.key);

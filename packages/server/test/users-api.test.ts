@@ -53,7 +53,7 @@ for (const backend of backendNames()) {
       assert.equal((await create('not an email')).body.code, 'PALISADE_INVALID_REQUEST');
       assert.equal(
         (await create('x@example.com', ['emperor'])).body.code,
-        'PALISADE_INVALID_REQUEST',
+        'PALISADE_UNKNOWN_ROLE',
       );
       const second = await create('alan@example.com');
       const page1 = await api.call('GET', '/v1/users?limit=1', key);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, scryptSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Secret } from 'otpauth';
+import { PermissionSet } from '../src/authz/index.ts';
 import type { PalisadeError } from '../src/errors/index.ts';
 import type { Tenant } from '../src/tenancy/index.ts';
 import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
@@ -26,11 +27,11 @@ for (const backend of backendNames()) {
     /** A user who accepted an invitation with PASSWORD (and TOTP, when a secret is given). */
     async function member(email: string, totp?: { secret: Uint8Array; code: string }) {
       const context = issueTenantContext(tenant, { kind: 'api-key', id: 'api-key:test' });
-      const { user, invitation } = await api.platform.users.service.create(context, {
-        email,
-        name: 'Ada Lovelace',
-        roles: ['developer'],
-      });
+      const { user, invitation } = await api.platform.users.service.create(
+        context,
+        { email, name: 'Ada Lovelace', roles: ['developer'] },
+        PermissionSet.ALL,
+      );
       const token = invitation.path.split('/').at(-1)!;
       await api.platform.users.authenticator.acceptInvitation(tenant, token, {
         password: PASSWORD,
@@ -109,11 +110,15 @@ for (const backend of backendNames()) {
 
     test('a password shorter than 12 characters or equal to the email is refused, and the invitation stays usable', async () => {
       const context = issueTenantContext(tenant, { kind: 'api-key', id: 'api-key:test' });
-      const { invitation } = await api.platform.users.service.create(context, {
-        email: 'policy@example.com',
-        name: 'P',
-        roles: [],
-      });
+      const { invitation } = await api.platform.users.service.create(
+        context,
+        {
+          email: 'policy@example.com',
+          name: 'P',
+          roles: [],
+        },
+        PermissionSet.ALL,
+      );
       const token = invitation.path.split('/').at(-1)!;
       const auth = api.platform.users.authenticator;
       for (const password of ['short pass', 'POLICY@example.com']) {

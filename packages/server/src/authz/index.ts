@@ -4,7 +4,7 @@ export type { ResourceRef } from './cedar-request.ts';
 export { isPermission, PERMISSIONS, type Permission, PermissionSet } from './permissions.ts';
 export { PolicyService } from './policy-service.ts';
 export { restResource } from './rest-resource.ts';
-export { assertHeld } from './role-grant.ts';
+export { assertHeld, type RoleGrants } from './role-grant.ts';
 export { RoleResolver } from './role-resolver.ts';
 export { type RoleDefinition, RoleService, type RoleView } from './role-service.ts';
 export {

@@ -1,5 +1,14 @@
 import { PalisadeError } from '../errors/index.ts';
+import type { Tenant } from '../tenancy/index.ts';
 import type { PermissionSet } from './permissions.ts';
+
+/**
+ * Checks that every name is a role of the tenant (built in or its own) and that `held` has
+ * every permission of each: what a caller may give a user or a service client.
+ */
+export interface RoleGrants {
+  checkGrantable(tenant: Tenant, held: PermissionSet, roles: readonly string[]): Promise<void>;
+}
 
 /**
  * A caller gives only what it holds: every permission of a role it grants (to a user or a

@@ -2,7 +2,7 @@ import { PalisadeError } from '../errors/index.ts';
 import type { ShardStore } from '../store/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
 import { isPermission, PermissionSet } from './permissions.ts';
-import { assertHeld } from './role-grant.ts';
+import { assertHeld, type RoleGrants } from './role-grant.ts';
 import { builtInRolePermissions, isBuiltInRole } from './roles.ts';
 
 interface TenantRoles {
@@ -22,7 +22,7 @@ const TENANT_ROLES_CACHE_MAX = 10_000;
  * API keys, service clients and users all resolve through here, so a role means the same
  * whatever kind of credential holds it.
  */
-export class RoleResolver {
+export class RoleResolver implements RoleGrants {
   readonly #shards: ReadonlyMap<string, ShardStore>;
   readonly #ttlMs: number;
   readonly #tenants = new Map<string, TenantRoles>();

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { PermissionSet } from '../authz/index.ts';
+import type { PermissionSet, RoleGrants } from '../authz/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { hashSecretToken, isUuid, uuid7 } from '../ids/index.ts';
 import type { ControlPlaneIdentityStore, OAuthClientRow } from '../store/index.ts';
@@ -35,14 +35,6 @@ export interface ClientView {
   readonly createdAt: string;
 }
 
-/**
- * Checks that every role name is a role of the tenant (built in or its own) and that `held`
- * has every permission of each: a caller gives a client only what it holds.
- */
-export interface RoleCheck {
-  checkGrantable(tenant: Tenant, held: PermissionSet, roles: readonly string[]): Promise<void>;
-}
-
 function notFound(): PalisadeError {
   return new PalisadeError(
     'PALISADE_CLIENT_NOT_FOUND',
@@ -58,7 +50,7 @@ function notFound(): PalisadeError {
 export class ClientService {
   readonly #store: ControlPlaneIdentityStore;
   readonly #audit: TenantAudit;
-  readonly #roles: RoleCheck;
+  readonly #roles: RoleGrants;
   readonly #urls: IssuerUrls;
   readonly #revocations: RevocationList;
   readonly #accessTokenMs: number;
@@ -66,7 +58,7 @@ export class ClientService {
   constructor(options: {
     store: ControlPlaneIdentityStore;
     audit: TenantAudit;
-    roles: RoleCheck;
+    roles: RoleGrants;
     urls: IssuerUrls;
     revocations: RevocationList;
     accessTokenMs: number;

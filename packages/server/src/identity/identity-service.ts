@@ -1,9 +1,10 @@
 import type { Kms } from '@palisade/crypto';
+import type { RoleGrants } from '../authz/index.ts';
 import type { GroupCommitter } from '../commit/index.ts';
 import type { ControlPlaneIdentityStore, ShardStore } from '../store/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
 import { AccessTokenVerifier } from './access-token-verifier.ts';
-import { ClientService, type RoleCheck } from './client-service.ts';
+import { ClientService } from './client-service.ts';
 import { InteractionPages } from './interactions.ts';
 import { IssuerDirectory } from './issuer-directory.ts';
 import { IssuerKeys } from './issuer-keys.ts';
@@ -21,7 +22,7 @@ export interface IdentityOptions {
   readonly kms: Kms;
   /** The public base URL (no trailing slash), read when first needed. */
   readonly publicUrl: () => string;
-  readonly roles: RoleCheck;
+  readonly roles: RoleGrants;
   /** Checks users' passwords (the users capability). */
   readonly signIn: SignInVerifier;
   readonly lifetimes: IssuerLifetimes;

@@ -223,6 +223,7 @@ export async function startPlatform(
       kms,
       controlPlane: stores.controlPlane,
       keys: keyService,
+      roles: roleResolver,
     });
     const identity = new IdentityService({
       store: stores.controlPlane.identity,

@@ -8,7 +8,6 @@ export { INVITATION_TOKEN_PATTERN } from './invitation-token.ts';
 export type { LockoutPolicy } from './lockout.ts';
 export { passwordHashParams } from './password-hash.ts';
 export { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './password-policy.ts';
-export { checkGrantable } from './role-grant.ts';
 export { AccountLockedError } from './sign-in-failures.ts';
 export { newTotpSecret, totpBase32, totpSecretFromBase32, totpUri } from './totp-code.ts';
 export {

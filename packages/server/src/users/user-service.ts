@@ -1,4 +1,4 @@
-import { BUILT_IN_ROLE_NAMES, isBuiltInRole } from '../authz/index.ts';
+import type { PermissionSet, RoleGrants } from '../authz/index.ts';
 import type { GroupCommitter } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { uuid7 } from '../ids/index.ts';
@@ -30,18 +30,6 @@ function userNotFound(): PalisadeError {
   return new PalisadeError('PALISADE_USER_NOT_FOUND', 'no such user');
 }
 
-/** Users hold built-in roles; the set is kept in the order given, without repeats. */
-function rolesOf(roles: readonly string[]): string[] {
-  const unknown = roles.find((role) => !isBuiltInRole(role));
-  if (unknown !== undefined)
-    throw new PalisadeError(
-      'PALISADE_INVALID_REQUEST',
-      `${unknown} is not a built-in role (${BUILT_IN_ROLE_NAMES.join(', ')})`,
-      [{ path: '/body/roles', message: 'names an unknown role' }],
-    );
-  return [...new Set(roles)];
-}
-
 function changedMeanwhile(): PalisadeError {
   return new PalisadeError(
     'PALISADE_PRECONDITION_FAILED',
@@ -58,23 +46,39 @@ export class UserService {
   readonly #locate: TenantStoreLocator;
   readonly #committer: GroupCommitter;
   readonly #invitationTtlMs: number;
+  readonly #roles: RoleGrants;
 
   constructor(options: {
     locate: TenantStoreLocator;
     committer: GroupCommitter;
     invitationTtlMs: number;
+    roles: RoleGrants;
   }) {
     this.#locate = options.locate;
     this.#committer = options.committer;
     this.#invitationTtlMs = options.invitationTtlMs;
+    this.#roles = options.roles;
   }
 
+  /** The roles, without repeats, once the caller (holding `held`) may give each. */
+  async #grantable(
+    context: TenantContext,
+    held: PermissionSet,
+    roles: readonly string[],
+  ): Promise<string[]> {
+    const unique = [...new Set(roles)];
+    await this.#roles.checkGrantable(context.tenant, held, unique);
+    return unique;
+  }
+
+  /** Creates a user with roles the caller (holding `held`) may give, and its invitation. */
   async create(
     context: TenantContext,
     user: NewUser,
+    held: PermissionSet,
   ): Promise<{ user: UserView; invitation: Invitation }> {
     const email = normalizeEmail(user.email);
-    const roles = rolesOf(user.roles);
+    const roles = await this.#grantable(context, held, user.roles);
     const { token, tokenHash } = newInvitationToken();
     const now = new Date();
     const expiresAt = new Date(now.getTime() + this.#invitationTtlMs).toISOString();
@@ -139,8 +143,15 @@ export class UserService {
     return viewOf(row);
   }
 
-  async update(context: TenantContext, id: string, patch: UserPatch): Promise<UserView> {
-    const roles = patch.roles === undefined ? undefined : rolesOf(patch.roles);
+  /** Changes a user; new roles must be ones the caller (holding `held`) may give. */
+  async update(
+    context: TenantContext,
+    id: string,
+    patch: UserPatch,
+    held: PermissionSet,
+  ): Promise<UserView> {
+    const roles =
+      patch.roles === undefined ? undefined : await this.#grantable(context, held, patch.roles);
     return this.#change(context, id, 'users.update', (row) => ({
       ...row,
       name: patch.name ?? row.name,

@@ -1,4 +1,5 @@
 import type { Kms } from '@palisade/crypto';
+import type { RoleGrants } from '../authz/index.ts';
 import type { GroupCommitter } from '../commit/index.ts';
 import type { Settings } from '../config/index.ts';
 import { type KeyService, TenantSecretSeal } from '../keys/index.ts';
@@ -20,10 +21,16 @@ export function openUserServices(options: {
   kms: Kms;
   controlPlane: ControlPlaneStore;
   keys: KeyService;
+  roles: RoleGrants;
 }): UserServices {
   const { settings, locate, committer } = options;
   return {
-    service: new UserService({ locate, committer, invitationTtlMs: settings.userInvitationTtlMs }),
+    service: new UserService({
+      locate,
+      committer,
+      invitationTtlMs: settings.userInvitationTtlMs,
+      roles: options.roles,
+    }),
     authenticator: new UserAuthenticator({
       locate,
       committer,

@@ -1,19 +1,14 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { BUILT_IN_ROLE_NAMES } from '../../authz/index.ts';
+import type { FastifyInstance } from 'fastify';
 import { decodeCursor, page } from '../../records/index.ts';
-import { checkGrantable, type UserServices } from '../../users/index.ts';
-import { tenantOf } from '../auth-hook.ts';
-import { pageOf, pageQuery, UUID } from '../schemas.ts';
+import type { UserServices } from '../../users/index.ts';
+import { permissionsOf, tenantOf } from '../auth-hook.ts';
+import { pageOf, pageQuery, ROLE_NAMES, UUID } from '../schemas.ts';
 
 const TAGS = ['users'];
 const TIMESTAMP = { type: 'string', format: 'date-time' } as const;
 const NAME = { type: 'string', minLength: 1, maxLength: 255 } as const;
-const ROLES = {
-  type: 'array',
-  maxItems: BUILT_IN_ROLE_NAMES.length,
-  uniqueItems: true,
-  items: { type: 'string', enum: BUILT_IN_ROLE_NAMES },
-} as const;
+/** Built-in or custom roles; a user may hold none until given some. */
+const ROLES = { ...ROLE_NAMES, minItems: 0 } as const;
 const ID_PARAMS = { type: 'object', required: ['id'], properties: { id: UUID } } as const;
 const USER = {
   type: 'object',
@@ -84,8 +79,11 @@ export function userRoutes(app: FastifyInstance, users: UserServices, pageSizeMa
     },
     handler: async (request, reply) => {
       const { email, name, roles = [] } = request.body;
-      grantable(request, roles);
-      const created = await service.create(tenantOf(request), { email, name, roles });
+      const created = await service.create(
+        tenantOf(request),
+        { email, name, roles },
+        permissionsOf(request),
+      );
       return reply.code(201).send({
         user: created.user,
         invitation: { link: created.invitation.path, expiresAt: created.invitation.expiresAt },
@@ -132,8 +130,12 @@ export function userRoutes(app: FastifyInstance, users: UserServices, pageSizeMa
       response: { 200: USER },
     },
     handler: async (request) => {
-      grantable(request, request.body.roles ?? []);
-      return service.update(tenantOf(request), request.params.id, request.body);
+      return service.update(
+        tenantOf(request),
+        request.params.id,
+        request.body,
+        permissionsOf(request),
+      );
     },
   });
 
@@ -171,9 +173,4 @@ export function userRoutes(app: FastifyInstance, users: UserServices, pageSizeMa
     },
     handler: async (request) => service.resetTotp(tenantOf(request), request.params.id),
   });
-}
-
-function grantable(request: FastifyRequest, roles: readonly string[]): void {
-  const principal = request.principal;
-  if (principal?.kind === 'tenant') checkGrantable(principal.permissions, roles);
 }
