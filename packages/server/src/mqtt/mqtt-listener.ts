@@ -109,6 +109,13 @@ function mqtt5Refusal(): Buffer {
   return Buffer.concat([Buffer.from([0x20, body.length]), body]);
 }
 
+/** aedes' own `publish` as its handlers call it: with the publishing client, or none. */
+type BrokerPublish = (
+  packet: PublishPacket,
+  client: Client | null,
+  done?: (error?: Error) => void,
+) => void;
+
 type AuthDone = (error: (Error & { returnCode: number }) | null, success: boolean | null) => void;
 
 function authError(returnCode: number, message: string): Error & { returnCode: number } {
@@ -162,6 +169,12 @@ class Listener implements MqttListener {
           ? packet
           : null,
     });
+    // An accepted message goes nowhere (nobody may subscribe to the sink), so aedes is spared
+    // routing it: the retained store, the offline queues and the emitter would find no one.
+    const broker = this.#broker as unknown as { publish: BrokerPublish };
+    const route = broker.publish.bind(this.#broker);
+    broker.publish = (packet, client, done) =>
+      packet.topic === ACCEPTED_SINK ? done?.() : route(packet, client, done);
     this.#broker.on('clientReady', (client) => this.#ready(client));
     this.#broker.on('clientDisconnect', (client) => this.#gone(client));
     this.#broker.on('unsubscribe', (filters, client) => this.#unsubscribe(client, filters));
