@@ -108,9 +108,8 @@ export class TelemetryService implements TelemetryIngest {
     deviceId: string,
     points: readonly TelemetryPoint[],
   ): Promise<void> {
-    const device = await tx.devices.getDevice(deviceId);
-    if (device === undefined) throw deviceNotFound();
-    const allowed = device.telemetryKeys;
+    const allowed = await tx.devices.telemetryKeys(deviceId);
+    if (allowed === undefined) throw deviceNotFound();
     const unknown = allowed === null ? undefined : points.find((p) => !allowed.includes(p.key));
     if (unknown !== undefined) throw unknownKey(unknown.key);
     await tx.devices.insertPoints(deviceId, points);
@@ -137,9 +136,9 @@ export class TelemetryService implements TelemetryIngest {
     messages: readonly (readonly TelemetryPoint[])[],
     via: Readonly<Record<string, unknown>>,
   ): Promise<(PalisadeError | undefined)[]> {
-    const device = await tx.devices.getDevice(deviceId);
-    if (device === undefined) return messages.map(() => deviceNotFound());
-    const allowed = device.telemetryKeys === null ? null : new Set(device.telemetryKeys);
+    const keys = await tx.devices.telemetryKeys(deviceId);
+    if (keys === undefined) return messages.map(() => deviceNotFound());
+    const allowed = keys === null ? null : new Set(keys);
     const points: TelemetryPoint[] = [];
     const outcomes = messages.map((message) => {
       const unknown = allowed === null ? undefined : message.find((p) => !allowed.has(p.key));

@@ -114,6 +114,8 @@ export interface TenantDeviceWriter extends TenantDeviceReader {
     attributes: Record<string, unknown>,
     at: string,
   ): Promise<boolean>;
+  /** The device's declared telemetry keys (null: any key), or undefined when it does not exist. */
+  telemetryKeys(id: string): Promise<readonly string[] | null | undefined>;
   /** Upserts points (a point at the same device, key and ts replaces the older) and latest values. */
   insertPoints(deviceId: string, points: readonly TelemetryPoint[]): Promise<void>;
   /** Deletes points older than `before` (Unix ms); returns how many. */

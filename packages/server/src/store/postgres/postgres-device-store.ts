@@ -284,6 +284,14 @@ export class PgTenantDevices implements TenantDeviceWriter {
     return (result.rowCount ?? 0) > 0;
   }
 
+  async telemetryKeys(id: string): Promise<string[] | null | undefined> {
+    const row = await this.#one<{ telemetry_keys: string[] | null }>(
+      'SELECT telemetry_keys FROM devices WHERE tenant_id = $1 AND id = $2',
+      [id],
+    );
+    return row?.telemetry_keys;
+  }
+
   async insertPoints(deviceId: string, points: readonly TelemetryPoint[]): Promise<void> {
     if (points.length === 0) return;
     // One statement may not upsert a row twice: of points with the same key and ts (across an

@@ -318,6 +318,14 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
     return true;
   }
 
+  async telemetryKeys(id: string): Promise<string[] | null | undefined> {
+    const row = this.#sql('SELECT telemetry_keys FROM devices WHERE id = ?').get(id) as
+      | { telemetry_keys: string | null }
+      | undefined;
+    if (row === undefined) return undefined;
+    return row.telemetry_keys === null ? null : JSON.parse(row.telemetry_keys);
+  }
+
   async insertPoints(deviceId: string, points: readonly TelemetryPoint[]): Promise<void> {
     const insert = this.#sql(
       `INSERT INTO telemetry (device_id, key, ts, type, num, text) VALUES (?, ?, ?, ?, ?, ?)
