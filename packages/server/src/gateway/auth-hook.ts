@@ -59,7 +59,9 @@ export function installAuth(
       );
       return;
     }
-    const auth = request.routeOptions.config.auth;
+    // Fastify builds a new routeOptions object on every read of it: read it once.
+    const route = request.routeOptions;
+    const auth = route.config.auth;
     if (auth === undefined || auth === 'public') {
       done();
       return;
@@ -81,7 +83,7 @@ export function installAuth(
       const resource = restResource(
         principal.context.tenantId,
         auth,
-        request.routeOptions.url ?? '',
+        route.url ?? '',
         request.params as Record<string, string>,
       );
       const decision = authorizer.decide(principal, auth, resource);
