@@ -161,6 +161,10 @@ export class StreamFile {
         },
         (error: unknown) => {
           for (const append of group) append.reject(error);
+          // The next fsync opens the WAL afresh rather than reuse a handle that failed.
+          const failed = this.#wal;
+          this.#wal = undefined;
+          void failed?.then((wal) => wal.close()).catch(() => undefined);
         },
       )
       .finally(() => {
