@@ -295,7 +295,7 @@ export class KeyRotation {
         if (row?.sealed !== undefined) rows.push(row);
       }
       const versions = new Set([job.targetVersion, ...rows.map((r) => r.sealed!.keyVersion)]);
-      const resealed = await this.#o.keys.withKeys(tenant, versions, ({ ring }) =>
+      const resealed = await this.#o.keys.withFieldKeys(tenant, versions, ({ ring }) =>
         rows.map((row) =>
           resealRecord(
             ring,

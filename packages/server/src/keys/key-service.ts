@@ -39,12 +39,16 @@ export const BLIND_INDEX_KEY_ID = 'blind-index';
 /** Attempts to gather every needed key from the cache in one synchronous turn. */
 const GATHER_ATTEMPTS = 4;
 
-/** Keys for one synchronous operation: never keep them past it. */
-export interface KeysInHand {
+/** Field keys for one synchronous operation: never keep them past it. */
+export interface FieldKeysInHand {
   /** Every requested field key version; `current` is the newest the tenant has. */
   readonly ring: DataKeyring;
   readonly current: DataKey;
-  /** The blind-index key, opened lazily; destroyed when the operation returns. */
+}
+
+/** Field keys and the blind-index key for one synchronous operation. */
+export interface KeysInHand extends FieldKeysInHand {
+  /** The blind-index key, opened lazily and cached with the data key that wraps it. */
   indexKey(): BlindIndexKey;
 }
 
@@ -252,45 +256,16 @@ export class KeyService {
   }
 
   /**
-   * Runs `work` synchronously with the field keys of `versions` (plus the newest) in hand.
-   * Keys are loaded (unwrapped on a cache miss) first, then taken from the cache in one turn.
+   * Runs `work` synchronously with the field keys of `versions` (plus the newest) and the
+   * blind-index key in hand. Keys are loaded (unwrapped on a cache miss) first, then taken
+   * from the cache in one turn.
    */
-  async withKeys<T>(
+  withKeys<T>(
     tenant: Tenant,
     versions: Iterable<number>,
     work: (keys: KeysInHand) => T,
   ): Promise<T> {
-    for (let attempt = 0; attempt < GATHER_ATTEMPTS; attempt++) {
-      const rows =
-        (attempt === 0 && this.#freshRows(tenant.id)) || (await this.dataKeys(tenant, attempt > 0));
-      const fieldRows = rows.filter((r) => r.keyId === FIELDS_KEY_ID && r.state === 'active');
-      const current = fieldRows.at(-1);
-      const blindRow = rows.find((r) => r.keyId === BLIND_INDEX_KEY_ID);
-      if (current === undefined || blindRow === undefined) throw keysUnavailable(tenant.id);
-      const wanted = new Set([...versions, current.version]);
-      const needed: DataKeyRow[] = [];
-      let missing = false;
-      for (const version of wanted) {
-        const row = rows.find((r) => r.keyId === FIELDS_KEY_ID && r.version === version);
-        if (row === undefined) missing = true;
-        else needed.push(row);
-      }
-      if (missing) continue;
-      needed.push(blindRow);
-      const cached = () =>
-        needed.map((row) => this.#o.cache.get(tenant.id, row.keyId, row.version));
-      let inHand = cached();
-      // Awaiting only what is missing keeps the common case (every key cached) in one turn.
-      if (inHand.some((key) => key === undefined)) {
-        for (const row of needed) {
-          await this.#o.cache.getOrLoad(tenant.id, row.keyId, row.version, () =>
-            this.#unwrap(tenant, row),
-          );
-        }
-        inHand = cached();
-        if (inHand.some((key) => key === undefined)) continue;
-      }
-      const keys = inHand as DataKey[];
+    return this.#gather(tenant, versions, true, (keys, current, blindRow) => {
       const blindKey = keys.pop()!;
       const ring = new DataKeyring(keys);
       return work({
@@ -298,12 +273,89 @@ export class KeyService {
         current: ring.get(current.version),
         indexKey: () => this.#indexKey(tenant.id, blindRow, blindKey),
       });
+    });
+  }
+
+  /** As {@link withKeys}, without gathering the blind-index key (reads and re-encryption). */
+  withFieldKeys<T>(
+    tenant: Tenant,
+    versions: Iterable<number>,
+    work: (keys: FieldKeysInHand) => T,
+  ): Promise<T> {
+    return this.#gather(tenant, versions, false, (keys, current) => {
+      const ring = new DataKeyring(keys);
+      return work({ ring, current: ring.get(current.version) });
+    });
+  }
+
+  /**
+   * Calls `work` with the cached keys of the field rows of `versions` and the newest, then
+   * the blind-index key when `withIndex`, all taken in the turn `work` runs in.
+   */
+  async #gather<T>(
+    tenant: Tenant,
+    versions: Iterable<number>,
+    withIndex: boolean,
+    work: (keys: DataKey[], current: DataKeyRow, blindRow: DataKeyRow) => T,
+  ): Promise<T> {
+    for (let attempt = 0; attempt < GATHER_ATTEMPTS; attempt++) {
+      const rows =
+        (attempt === 0 && this.#freshRows(tenant.id)) || (await this.dataKeys(tenant, attempt > 0));
+      let current: DataKeyRow | undefined;
+      let blindRow: DataKeyRow | undefined;
+      for (const row of rows) {
+        if (row.keyId === FIELDS_KEY_ID && row.state === 'active') current = row;
+        else if (row.keyId === BLIND_INDEX_KEY_ID) blindRow ??= row;
+      }
+      if (current === undefined || blindRow === undefined) throw keysUnavailable(tenant.id);
+      const needed = neededRows(rows, versions, current);
+      if (needed === undefined) continue;
+      if (withIndex) needed.push(blindRow);
+      let inHand = this.#cached(tenant.id, needed);
+      // Awaiting only what is missing keeps the common case (every key cached) in one turn.
+      if (inHand === undefined) {
+        for (const row of needed) {
+          await this.#o.cache.getOrLoad(tenant.id, row.keyId, row.version, () =>
+            this.#unwrap(tenant, row),
+          );
+        }
+        inHand = this.#cached(tenant.id, needed);
+        if (inHand === undefined) continue;
+      }
+      return work(inHand, current, blindRow);
     }
     throw new PalisadeError(
       'PALISADE_DECRYPTION_FAILED',
       'a record names a data key version this tenant does not have',
     );
   }
+
+  /** The keys of `rows` from the cache, or undefined when any is missing. */
+  #cached(tenantId: string, rows: readonly DataKeyRow[]): DataKey[] | undefined {
+    const keys: DataKey[] = [];
+    for (const row of rows) {
+      const key = this.#o.cache.get(tenantId, row.keyId, row.version);
+      if (key === undefined) return undefined;
+      keys.push(key);
+    }
+    return keys;
+  }
+}
+
+/** The field key rows of `current` and of `versions`, or undefined when one is not listed. */
+function neededRows(
+  rows: readonly DataKeyRow[],
+  versions: Iterable<number>,
+  current: DataKeyRow,
+): DataKeyRow[] | undefined {
+  const needed = [current];
+  for (const version of versions) {
+    if (needed.some((r) => r.version === version)) continue;
+    const row = rows.find((r) => r.keyId === FIELDS_KEY_ID && r.version === version);
+    if (row === undefined) return undefined;
+    needed.push(row);
+  }
+  return needed;
 }
 
 function keysUnavailable(tenantId: string, why?: string): PalisadeError {

@@ -48,7 +48,13 @@ export function openIndexKey(
 }
 
 function isScalar(value: unknown): value is string | number | boolean | null {
-  return value === null || ['string', 'number', 'boolean'].includes(typeof value);
+  const type = typeof value;
+  return value === null || type === 'string' || type === 'number' || type === 'boolean';
+}
+
+/** base64 of a ciphertext, read in place. */
+function base64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
 
 /** The blind index of a scalar value: over its JSON text, so 1 and "1" differ. */
@@ -102,7 +108,7 @@ export function sealRecord(
   }
   if (!any) return { data: plain, sealed: undefined };
   const text = Buffer.from(JSON.stringify(secret), 'utf8');
-  const ciphertext = Buffer.from(encryptField(key, recordContext(place), text)).toString('base64');
+  const ciphertext = base64(encryptField(key, recordContext(place), text));
   text.fill(0);
   return { data: plain, sealed: { keyVersion: key.version, ciphertext, index } };
 }
@@ -116,9 +122,7 @@ export function resealRecord(
 ): SealedFields {
   const plain = openSealed(ring, place, sealed);
   try {
-    const ciphertext = Buffer.from(encryptField(to, recordContext(place), plain)).toString(
-      'base64',
-    );
+    const ciphertext = base64(encryptField(to, recordContext(place), plain));
     return { keyVersion: to.version, ciphertext, index: sealed.index };
   } finally {
     plain.fill(0);

@@ -33,7 +33,7 @@ export class RecordKeys implements RecordEncryption {
     const versions = new Set<number>();
     for (const row of rows) if (row.sealed !== undefined) versions.add(row.sealed.keyVersion);
     if (versions.size === 0) return [...rows];
-    return this.#keys.withKeys(context.tenant, versions, ({ ring }) =>
+    return this.#keys.withFieldKeys(context.tenant, versions, ({ ring }) =>
       rows.map((row) => {
         if (row.sealed === undefined) return row;
         const place = { tenantId: context.tenantId, collection: row.collection, id: row.id };
