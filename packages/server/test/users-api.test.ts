@@ -51,10 +51,7 @@ for (const backend of backendNames()) {
       const taken = await create('grace@example.COM');
       assert.equal(taken.body.code, 'PALISADE_USER_EMAIL_TAKEN');
       assert.equal((await create('not an email')).body.code, 'PALISADE_INVALID_REQUEST');
-      assert.equal(
-        (await create('x@example.com', ['emperor'])).body.code,
-        'PALISADE_UNKNOWN_ROLE',
-      );
+      assert.equal((await create('x@example.com', ['emperor'])).body.code, 'PALISADE_UNKNOWN_ROLE');
       const second = await create('alan@example.com');
       const page1 = await api.call('GET', '/v1/users?limit=1', key);
       assert.equal(page1.body.items.length, 1);
@@ -120,6 +117,40 @@ for (const backend of backendNames()) {
       assert.equal(raise.status, 403);
       const view = await api.call('GET', `/v1/users/${dev.body.user.id}`, key);
       assert.deepEqual(view.body.roles, ['developer']);
+    });
+
+    test('a caller acts only on users within its own permissions: an admin cannot take over an owner', async () => {
+      const issued = await api.call(
+        'POST',
+        `/v1/platform/tenants/${tenant.id}/api-keys`,
+        ADMIN_TOKEN,
+        { name: 'admins-2', roles: ['admin'] },
+      );
+      const admin: string = issued.body.secret;
+      const owner = (await create('owner@example.com', ['owner'])).body.user.id;
+      const dev = (await create('developer@example.com', ['developer'])).body.user.id;
+      // In this order: the last one deletes the user.
+      const attempts = (id: string) => ({
+        reinvite: () => api.call('POST', `/v1/users/${id}/invitation`, admin),
+        resetTotp: () => api.call('DELETE', `/v1/users/${id}/totp`, admin),
+        disable: () => api.call('PATCH', `/v1/users/${id}`, admin, { disabled: true }),
+        rename: () => api.call('PATCH', `/v1/users/${id}`, admin, { name: 'Mallory' }),
+        remove: () => api.call('DELETE', `/v1/users/${id}`, admin),
+      });
+      for (const [what, attempt] of Object.entries(attempts(owner))) {
+        const refused = await attempt();
+        assert.equal(refused.status, 403, what);
+        assert.equal(refused.body.code, 'PALISADE_FORBIDDEN', what);
+        assert.match(refused.body.detail, /^acting on the user .* needs /, what);
+      }
+      const kept = await api.call('GET', `/v1/users/${owner}`, key);
+      assert.equal(kept.body.name, 'Grace Hopper');
+      assert.equal(kept.body.disabled, false);
+      const statuses = [];
+      for (const attempt of Object.values(attempts(dev))) statuses.push((await attempt()).status);
+      assert.deepEqual(statuses, [201, 200, 200, 200, 204]);
+      const byOwner = await api.call('POST', `/v1/users/${owner}/invitation`, key);
+      assert.equal(byOwner.status, 201);
     });
 
     test('the invitation page works without JavaScript under a strict CSP, and its link works once', async () => {

@@ -8,6 +8,16 @@ import type { PermissionSet } from './permissions.ts';
  */
 export interface RoleGrants {
   checkGrantable(tenant: Tenant, held: PermissionSet, roles: readonly string[]): Promise<void>;
+  /**
+   * Throws unless `held` has every permission the roles give (names that are no longer roles
+   * give nothing): whether a caller may act on a user who holds them. `what` names the act.
+   */
+  checkCovers(
+    tenant: Tenant,
+    held: PermissionSet,
+    roles: readonly string[],
+    what: string,
+  ): Promise<void>;
 }
 
 /**

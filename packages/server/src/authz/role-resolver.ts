@@ -82,6 +82,15 @@ export class RoleResolver implements RoleGrants {
       );
   }
 
+  async checkCovers(
+    tenant: Tenant,
+    held: PermissionSet,
+    roles: readonly string[],
+    what: string,
+  ): Promise<void> {
+    assertHeld(held, await this.resolve(tenant, roles), what, '/params/id');
+  }
+
   /** Forgets the tenant's cached custom roles (call after any change to them). */
   invalidate(tenantId: string): void {
     this.#tenants.delete(tenantId);

@@ -143,7 +143,10 @@ export class UserService {
     return viewOf(row);
   }
 
-  /** Changes a user; new roles must be ones the caller (holding `held`) may give. */
+  /**
+   * Changes a user; new roles must be ones the caller (holding `held`) may give, and the
+   * user's current roles must be within the caller's permissions too.
+   */
   async update(
     context: TenantContext,
     id: string,
@@ -152,7 +155,7 @@ export class UserService {
   ): Promise<UserView> {
     const roles =
       patch.roles === undefined ? undefined : await this.#grantable(context, held, patch.roles);
-    return this.#change(context, id, 'users.update', (row) => ({
+    return this.#change(context, id, held, 'users.update', (row) => ({
       ...row,
       name: patch.name ?? row.name,
       roles: roles ?? row.roles,
@@ -161,16 +164,17 @@ export class UserService {
   }
 
   /** Removes the TOTP second factor; the user signs in with the password alone until re-enrolled. */
-  async resetTotp(context: TenantContext, id: string): Promise<UserView> {
-    return this.#change(context, id, 'users.totp-reset', (row) => ({
+  async resetTotp(context: TenantContext, id: string, held: PermissionSet): Promise<UserView> {
+    return this.#change(context, id, held, 'users.totp-reset', (row) => ({
       ...row,
       totp: null,
       totpLastStep: null,
     }));
   }
 
-  async remove(context: TenantContext, id: string): Promise<void> {
+  async remove(context: TenantContext, id: string, held: PermissionSet): Promise<void> {
     await this.#committer.submit(await this.#locate(context), async (tx, record) => {
+      await this.#manageable(context, held, await tx.users.getUser(id));
       if (!(await tx.users.deleteUser(id))) throw userNotFound();
       record({
         actor: context.actor.id,
@@ -181,13 +185,16 @@ export class UserService {
     });
   }
 
-  /** A new one-time invitation for the user; an earlier, unused one stops working. */
-  async invite(context: TenantContext, id: string): Promise<Invitation> {
+  /**
+   * A new one-time invitation for the user; an earlier, unused one stops working. Whoever
+   * holds the link sets the user's password, so only a caller above the user may ask.
+   */
+  async invite(context: TenantContext, id: string, held: PermissionSet): Promise<Invitation> {
     const { token, tokenHash } = newInvitationToken();
     const now = new Date();
     const expiresAt = new Date(now.getTime() + this.#invitationTtlMs).toISOString();
     await this.#committer.submit(await this.#locate(context), async (tx, record) => {
-      if ((await tx.users.getUser(id)) === undefined) throw userNotFound();
+      await this.#manageable(context, held, await tx.users.getUser(id));
       await tx.users.putInvitation({
         userId: id,
         tokenHash,
@@ -204,13 +211,30 @@ export class UserService {
     return { path: invitationPath(context.tenant.slug, token), expiresAt };
   }
 
+  /**
+   * A caller acts on a user (changes, disables, deletes, re-invites, resets the TOTP of)
+   * only when its own permissions cover the user's: an `admin` who could re-invite an
+   * `owner` would set the owner's password and sign in as the owner.
+   */
+  async #manageable(
+    context: TenantContext,
+    held: PermissionSet,
+    row: UserRow | undefined,
+  ): Promise<UserRow> {
+    if (row === undefined) throw userNotFound();
+    await this.#roles.checkCovers(context.tenant, held, row.roles, `acting on the user ${row.id}`);
+    return row;
+  }
+
   async #change(
     context: TenantContext,
     id: string,
+    held: PermissionSet,
     action: string,
     change: (row: UserRow) => UserRow,
   ): Promise<UserView> {
     const row = await this.#committer.submit(await this.#locate(context), async (tx, record) => {
+      await this.#manageable(context, held, await tx.users.getUser(id));
       const next = await applyChange(tx, id, change);
       record({
         actor: context.actor.id,

@@ -143,7 +143,7 @@ export function userRoutes(app: FastifyInstance, users: UserServices, pageSizeMa
     config: { auth: 'users:write' },
     schema: { summary: 'Delete a user', tags: TAGS, params: ID_PARAMS },
     handler: async (request, reply) => {
-      await service.remove(tenantOf(request), request.params.id);
+      await service.remove(tenantOf(request), request.params.id, permissionsOf(request));
       return reply.code(204).send();
     },
   });
@@ -158,7 +158,11 @@ export function userRoutes(app: FastifyInstance, users: UserServices, pageSizeMa
       response: { 201: INVITATION },
     },
     handler: async (request, reply) => {
-      const invitation = await service.invite(tenantOf(request), request.params.id);
+      const invitation = await service.invite(
+        tenantOf(request),
+        request.params.id,
+        permissionsOf(request),
+      );
       return reply.code(201).send({ link: invitation.path, expiresAt: invitation.expiresAt });
     },
   });
@@ -171,6 +175,7 @@ export function userRoutes(app: FastifyInstance, users: UserServices, pageSizeMa
       params: ID_PARAMS,
       response: { 200: USER },
     },
-    handler: async (request) => service.resetTotp(tenantOf(request), request.params.id),
+    handler: async (request) =>
+      service.resetTotp(tenantOf(request), request.params.id, permissionsOf(request)),
   });
 }
