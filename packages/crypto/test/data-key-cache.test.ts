@@ -31,6 +31,19 @@ describe('DataKeyCache', () => {
     assert.equal(cache.get('tenant-a', 'fields', 2), undefined);
   });
 
+  it('keeps the same key id and version of two tenants apart', () => {
+    const cache = new DataKeyCache({ maxEntries: 10, ttlMs: 1000 });
+    const [a, b] = [DataKey.generate('fields', 1), DataKey.generate('fields', 1)];
+    cache.set('tenant-a', a);
+    cache.set('tenant-b', b);
+    cache.set('tenant-a', a);
+    assert.equal(cache.size, 2);
+    cache.deleteTenant('tenant-a');
+    assert.ok(a.destroyed && !b.destroyed);
+    assert.equal(cache.get('tenant-a', 'fields', 1), undefined);
+    assert.equal(cache.get('tenant-b', 'fields', 1), b);
+  });
+
   it('evicts the least recently used beyond maxEntries and zeroes it', () => {
     const cache = new DataKeyCache({ maxEntries: 2, ttlMs: 1000 });
     const [a, b, c] = [1, 2, 3].map((v) => DataKey.generate('fields', v)) as [

@@ -27,13 +27,20 @@ interface Entry {
   readonly expiresAt: number;
 }
 
-function cacheKey(tenantId: string, keyId: string, version: number): string {
+/** Identifies a pending load (the hot `get` path uses the nested index instead). */
+function loadId(tenantId: string, keyId: string, version: number): string {
   return JSON.stringify([tenantId, keyId, version]);
 }
 
 /** An LRU + TTL cache of data keys per tenant. */
 export class DataKeyCache {
-  readonly #entries = new Map<string, Entry>();
+  /**
+   * tenant → key id → version → entry: looked up without building a string key, which cost
+   * as much as the rest of a lookup on every encrypted read and write.
+   */
+  readonly #index = new Map<string, Map<string, Map<number, Entry>>>();
+  /** The same entries, least recently used first. */
+  readonly #order = new Set<Entry>();
   readonly #loading = new Map<string, Promise<DataKey>>();
   readonly #maxEntries: number;
   readonly #ttlMs: number;
@@ -54,36 +61,50 @@ export class DataKeyCache {
 
   /** Number of keys held (expired ones included until pruned). */
   get size(): number {
-    return this.#entries.size;
+    return this.#order.size;
+  }
+
+  #find(tenantId: string, keyId: string, version: number): Entry | undefined {
+    return this.#index.get(tenantId)?.get(keyId)?.get(version);
   }
 
   /** The cached key, or undefined when absent or expired. */
   get(tenantId: string, keyId: string, version: number): DataKey | undefined {
-    const id = cacheKey(tenantId, keyId, version);
-    const entry = this.#entries.get(id);
+    const entry = this.#find(tenantId, keyId, version);
     if (entry === undefined) return undefined;
     if (entry.expiresAt <= this.#now()) {
-      this.#evict(id);
+      this.#evict(entry);
       return undefined;
     }
-    this.#entries.delete(id);
-    this.#entries.set(id, entry); // most recently used goes last
+    this.#order.delete(entry);
+    this.#order.add(entry); // most recently used goes last
     return entry.key;
   }
 
   /** Adds a key for `tenantId` (the cache now owns it), evicting as needed. */
   set(tenantId: string, key: DataKey): void {
-    const id = cacheKey(tenantId, key.keyId, key.version);
-    const previous = this.#entries.get(id);
+    const previous = this.#find(tenantId, key.keyId, key.version);
+    if (previous !== undefined) this.#unlink(previous);
     if (previous !== undefined && previous.key !== key) previous.key.destroy();
-    this.#entries.delete(id);
     this.prune();
-    while (this.#entries.size >= this.#maxEntries) {
-      const oldest = this.#entries.keys().next().value;
+    while (this.#order.size >= this.#maxEntries) {
+      const oldest = this.#order.values().next().value;
       if (oldest === undefined) break;
       this.#evict(oldest);
     }
-    this.#entries.set(id, { tenantId, key, expiresAt: this.#now() + this.#ttlMs });
+    const entry = { tenantId, key, expiresAt: this.#now() + this.#ttlMs };
+    let byKeyId = this.#index.get(tenantId);
+    if (byKeyId === undefined) {
+      byKeyId = new Map();
+      this.#index.set(tenantId, byKeyId);
+    }
+    let byVersion = byKeyId.get(key.keyId);
+    if (byVersion === undefined) {
+      byVersion = new Map();
+      byKeyId.set(key.keyId, byVersion);
+    }
+    byVersion.set(key.version, entry);
+    this.#order.add(entry);
   }
 
   /**
@@ -98,7 +119,7 @@ export class DataKeyCache {
   ): Promise<DataKey> {
     const cached = this.get(tenantId, keyId, version);
     if (cached !== undefined) return cached;
-    const id = cacheKey(tenantId, keyId, version);
+    const id = loadId(tenantId, keyId, version);
     let pending = this.#loading.get(id);
     if (pending === undefined) {
       pending = load().then((key) => {
@@ -123,32 +144,45 @@ export class DataKeyCache {
 
   /** Drops and destroys one key. */
   delete(tenantId: string, keyId: string, version: number): void {
-    this.#evict(cacheKey(tenantId, keyId, version));
+    const entry = this.#find(tenantId, keyId, version);
+    if (entry !== undefined) this.#evict(entry);
   }
 
   /** Drops and destroys every key of a tenant (e.g. when the tenant is deleted). */
   deleteTenant(tenantId: string): void {
-    for (const [id, entry] of this.#entries) {
-      if (entry.tenantId === tenantId) this.#evict(id, entry);
+    for (const byVersion of this.#index.get(tenantId)?.values() ?? []) {
+      for (const entry of byVersion.values()) this.#evict(entry);
     }
   }
 
   /** Drops and destroys every expired key. */
   prune(): void {
     const now = this.#now();
-    for (const [id, entry] of this.#entries) {
-      if (entry.expiresAt <= now) this.#evict(id, entry);
+    for (const entry of this.#order) {
+      if (entry.expiresAt <= now) this.#evict(entry);
     }
   }
 
   /** Drops and destroys every key. */
   clear(): void {
-    for (const [id, entry] of this.#entries) this.#evict(id, entry);
+    for (const entry of this.#order) this.#evict(entry);
   }
 
-  #evict(id: string, entry = this.#entries.get(id)): void {
-    if (entry === undefined) return;
-    this.#entries.delete(id);
+  #unlink(entry: Entry): void {
+    this.#order.delete(entry);
+    const { tenantId, key } = entry;
+    const byKeyId = this.#index.get(tenantId);
+    const byVersion = byKeyId?.get(key.keyId);
+    if (byKeyId === undefined || byVersion === undefined) return;
+    if (byVersion.get(key.version) !== entry) return;
+    byVersion.delete(key.version);
+    if (byVersion.size > 0) return;
+    byKeyId.delete(key.keyId);
+    if (byKeyId.size === 0) this.#index.delete(tenantId);
+  }
+
+  #evict(entry: Entry): void {
+    this.#unlink(entry);
     entry.key.destroy();
   }
 
