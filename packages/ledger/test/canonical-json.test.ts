@@ -125,6 +125,25 @@ describe('canonicalJson (RFC 8785)', () => {
     );
   });
 
+  it('writes every well-formed string, as a value or a key, as JSON.stringify does (property)', () => {
+    const text = fc.oneof(
+      fc.string({ unit: 'binary' }),
+      fc.string({ unit: fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)) }),
+    );
+    fc.assert(
+      fc.property(text, (value) => {
+        assert.equal(canonicalJson(value), JSON.stringify(value));
+        assert.equal(
+          canonicalJson({ [value]: value }),
+          `{${JSON.stringify(value)}:${JSON.stringify(value)}}`,
+        );
+      }),
+      { numRuns: 2000 },
+    );
+    assert.throws(() => canonicalJson({ a: '\ud800' }), rejects);
+    assert.throws(() => canonicalJson({ '\udc00': 1 }), rejects);
+  });
+
   it('is independent of key insertion order (property)', () => {
     fc.assert(
       fc.property(fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 2 })), (object) => {

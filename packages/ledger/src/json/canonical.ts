@@ -50,6 +50,16 @@ function serialize(value: unknown, path: string, depth: number): string {
 /** Thrown by `fast` at the first value it cannot serialize; `serialize` then names the path. */
 const UNSERIALIZABLE = Symbol('unserializable');
 
+/** Printable ASCII but `"` and `\`: the strings JSON writes as they are, between quotes. */
+const VERBATIM = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** A string's JSON; most keys and values are plain ASCII and need no call into JSON.stringify. */
+function quote(value: string): string {
+  if (VERBATIM.test(value)) return `"${value}"`;
+  if (!value.isWellFormed()) throw UNSERIALIZABLE;
+  return JSON.stringify(value);
+}
+
 /**
  * `serialize` without tracking the path (building a path string per value costs more than
  * the output itself on large batches); it gives up at the first bad value.
@@ -64,8 +74,7 @@ function fast(value: unknown, depth: number): string {
       if (!Number.isFinite(value)) throw UNSERIALIZABLE;
       return String(value); // what JSON.stringify gives a finite number
     case 'string':
-      if (!value.isWellFormed()) throw UNSERIALIZABLE;
-      return JSON.stringify(value);
+      return quote(value);
     case 'object':
       break;
     default:
@@ -85,8 +94,7 @@ function fast(value: unknown, depth: number): string {
   let out = '{';
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
-    if (!key.isWellFormed()) throw UNSERIALIZABLE;
-    out += `${i === 0 ? '' : ','}${JSON.stringify(key)}:${fast(value[key], depth + 1)}`;
+    out += `${i === 0 ? '' : ','}${quote(key)}:${fast(value[key], depth + 1)}`;
   }
   return `${out}}`;
 }
