@@ -6,6 +6,11 @@ import { eventOfCheckpoint, eventOfEntry } from './ledger-events.ts';
 
 /** Ledger entries read and published per step of a tenant's catch-up. */
 const RELAY_PAGE_ENTRIES = 1000;
+/**
+ * Longest a cursor that moved only past unpublished entries (telemetry) stays unsaved: losing
+ * it rereads those entries after a crash, nothing more, so it is not written per commit.
+ */
+const CURSOR_SAVE_MS = 1000;
 
 export interface LedgerRelayOptions {
   readonly bus: PlatformBus;
@@ -28,8 +33,9 @@ interface Pump {
 /**
  * The outbox of the bus is the tenant's ledger. Every committed write is already a ledger
  * entry written in the same transaction as the data, numbered by a dense per-tenant `seq`;
- * the relay only remembers, per tenant, the next `seq` it has not published (an fsync'd
- * cursor in `DATA/bus-outbox.db`), and publishes the entries from there after each durable
+ * the relay only remembers, per tenant, the next `seq` it has not published (a cursor in
+ * `DATA/bus-outbox.db`, saved whenever it moves past published events, at least every
+ * second otherwise, and at stop), and publishes the entries from there after each durable
  * batch — and, at start, for every tenant, which closes the crash window between commit and
  * publish without a second write in the data's transaction or a new tenant-store table.
  * The cursor moves only after the bus accepted the events; a crash in between republishes
@@ -46,6 +52,8 @@ export class LedgerRelay {
   readonly #db: DatabaseSync;
   readonly #readCursor: StatementSync;
   readonly #writeCursor: StatementSync;
+  /** Each tenant's cursor in this process, and when it was last saved. */
+  readonly #cursors = new Map<string, { next: number; savedAt: number }>();
   readonly #pumps = new Map<string, Pump>();
   readonly #retries = new Set<NodeJS.Timeout>();
   readonly #inflight = new Set<Promise<void>>();
@@ -114,7 +122,9 @@ export class LedgerRelay {
     this.#stopped = true;
     for (const timer of this.#retries) clearTimeout(timer);
     await this.drain();
-    if (this.#db.isOpen) this.#db.close();
+    if (!this.#db.isOpen) return;
+    for (const [tenantId, cursor] of this.#cursors) this.#writeCursor.run(tenantId, cursor.next);
+    this.#db.close();
   }
 
   async #run(tenantId: string): Promise<void> {
@@ -143,25 +153,38 @@ export class LedgerRelay {
   async #publishFrom(tenantId: string): Promise<void> {
     const ledger = await this.#options.ledgerOf(tenantId);
     if (ledger === undefined) {
+      this.#cursors.delete(tenantId);
       this.#db.prepare('DELETE FROM published WHERE tenant = ?').run(tenantId);
       return;
     }
     const { nextSeq } = await ledger.ledgerHead();
-    let from = this.#cursor(tenantId);
-    while (from < nextSeq && !this.#stopped) {
-      const rows = await ledger.ledgerEntries(from, Math.min(nextSeq, from + RELAY_PAGE_ENTRIES));
+    const cursor = this.#cursor(tenantId);
+    while (cursor.next < nextSeq && !this.#stopped) {
+      const rows = await ledger.ledgerEntries(
+        cursor.next,
+        Math.min(nextSeq, cursor.next + RELAY_PAGE_ENTRIES),
+      );
       if (rows.length === 0) return;
       const events = rows
         .map((row) => eventOfEntry(tenantId, row))
         .filter((e): e is BusEvent => e !== undefined);
       await this.#options.bus.publishBatch(tenantId, events);
-      from = rows.at(-1)!.seq + 1;
-      this.#writeCursor.run(tenantId, from);
+      cursor.next = rows.at(-1)!.seq + 1;
+      const now = Date.now();
+      if (events.length > 0 || now - cursor.savedAt >= CURSOR_SAVE_MS) {
+        this.#writeCursor.run(tenantId, cursor.next);
+        cursor.savedAt = now;
+      }
     }
   }
 
-  #cursor(tenantId: string): number {
-    const row = this.#readCursor.get(tenantId) as { next_seq: number } | undefined;
-    return row?.next_seq ?? 0;
+  #cursor(tenantId: string): { next: number; savedAt: number } {
+    let cursor = this.#cursors.get(tenantId);
+    if (cursor === undefined) {
+      const row = this.#readCursor.get(tenantId) as { next_seq: number } | undefined;
+      cursor = { next: row?.next_seq ?? 0, savedAt: Date.now() };
+      this.#cursors.set(tenantId, cursor);
+    }
+    return cursor;
   }
 }
