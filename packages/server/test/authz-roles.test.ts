@@ -201,6 +201,18 @@ for (const backend of backendNames()) {
         api.call('PATCH', `/v1/users/${rotator.body.user.id}`, key, { roles: ['viewer'] });
       assert.equal((await demote(admin)).status, 403);
       assert.equal((await demote(grants.key)).status, 200);
+      const ownerClient = await api.call('POST', '/v1/clients', grants.key, {
+        name: 'owner-client',
+        kind: 'service',
+        roles: ['owner'],
+      });
+      const removeByAdmin = await api.call('DELETE', `/v1/clients/${ownerClient.body.id}`, admin);
+      assert.equal(removeByAdmin.status, 403);
+      assert.match(removeByAdmin.body.detail, /^deleting the client .* needs /);
+      assert.equal(
+        (await api.call('DELETE', `/v1/clients/${ownerClient.body.id}`, grants.key)).status,
+        204,
+      );
       assert.equal((await client(['admin'])).status, 201);
       assert.equal((await client(['developer', 'viewer'])).status, 201);
       const listed = await api.call('GET', '/v1/clients', grants.key);

@@ -10,7 +10,8 @@ export interface RoleGrants {
   checkGrantable(tenant: Tenant, held: PermissionSet, roles: readonly string[]): Promise<void>;
   /**
    * Throws unless `held` has every permission the roles give (names that are no longer roles
-   * give nothing): whether a caller may act on a user who holds them. `what` names the act.
+   * give nothing): whether a caller may act on a user or client that holds them. `what`
+   * names the act.
    */
   checkCovers(
     tenant: Tenant,

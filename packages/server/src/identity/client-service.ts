@@ -136,8 +136,14 @@ export class ClientService {
     return this.#view(context.tenant, row);
   }
 
-  async delete(context: TenantContext, id: string): Promise<void> {
-    if (!isUuid(id)) throw notFound();
+  /**
+   * Deletes a client; a service client only when the caller's permissions (`held`) cover its
+   * roles, as for users: no one removes a credential stronger than their own.
+   */
+  async delete(context: TenantContext, id: string, held: PermissionSet): Promise<void> {
+    const row = isUuid(id) ? await this.#store.getClient(context.tenantId, id) : undefined;
+    if (row === undefined) throw notFound();
+    await this.#roles.checkCovers(context.tenant, held, row.roles, `deleting the client ${id}`);
     const revocation = {
       kind: 'client' as const,
       value: id,

@@ -122,7 +122,7 @@ export function clientRoutes(
       params: ID_PARAMS,
     },
     handler: async (request, reply) => {
-      await identity.clients.delete(tenantOf(request), request.params.id);
+      await identity.clients.delete(tenantOf(request), request.params.id, permissionsOf(request));
       return reply.code(204).send();
     },
   });
