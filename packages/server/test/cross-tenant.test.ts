@@ -718,5 +718,20 @@ for (const backend of backendNames()) {
       assert.ok(!text.includes(a.id) && !text.includes(victim.recordId));
       assert.ok(!/["\s]Ada[\s"']/.test(text));
     });
+
+    // Last: it spends this address's sign-in attempts at the victim.
+    test("A's sign-in attempts from an address do not spend B's at the same address", async () => {
+      const attempt = (slug: string) =>
+        api.http.inject({
+          method: 'POST',
+          url: `/t/${slug}/invite/${'x'.repeat(43)}`,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          payload: 'password=a+long+enough+passphrase&confirm=a+long+enough+passphrase',
+        });
+      let status = 0;
+      for (let i = 0; i < 25 && status !== 429; i++) status = (await attempt('victim')).statusCode;
+      assert.equal(status, 429);
+      assert.equal((await attempt('attacker')).statusCode, 404);
+    });
   });
 }

@@ -576,6 +576,20 @@ export const SETTINGS = {
     minimum: 1,
     doc: 'Token-bucket capacity in seconds of rate: how long a burst at full speed may last after a quiet period.',
   },
+  signInAttemptsPerMinute: {
+    flag: 'sign-in-attempts-per-minute',
+    env: 'PALISADE_SIGN_IN_ATTEMPTS_PER_MINUTE',
+    type: 'integer',
+    minimum: 0,
+    doc: "Submissions of a tenant's sign-in, invitation and device-code forms one client address may make per minute (0 is unlimited); over it, 429 with Retry-After.",
+  },
+  trustedProxies: {
+    flag: 'trusted-proxies',
+    env: 'PALISADE_TRUSTED_PROXIES',
+    type: 'string-list',
+    pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$',
+    doc: 'Reverse proxies (IP addresses or CIDR ranges) whose X-Forwarded-For names the client address, for the per-address sign-in limit and the logs; none by default. Comma-separated in the environment.',
+  },
   quotaMaxBuckets: {
     flag: 'quota-max-buckets',
     env: 'PALISADE_QUOTA_MAX_BUCKETS',
@@ -754,6 +768,8 @@ export interface Settings {
   quotaPrincipalRequestsPerSecond: string[];
   quotaRefusalDelayMs: number;
   quotaBurstSeconds: number;
+  signInAttemptsPerMinute: number;
+  trustedProxies: string[];
   quotaMaxBuckets: number;
   quotaUsageWindowMs: number;
   graphqlDepthMax: number;
@@ -851,6 +867,8 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   quotaPrincipalRequestsPerSecond: ['*=0'],
   quotaRefusalDelayMs: 1000,
   quotaBurstSeconds: 10,
+  signInAttemptsPerMinute: 20,
+  trustedProxies: [],
   quotaMaxBuckets: 100_000,
   quotaUsageWindowMs: 60_000,
   graphqlDepthMax: 8,

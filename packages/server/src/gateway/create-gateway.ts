@@ -15,7 +15,7 @@ import { GraphqlEndpoint, type GraphqlOptions } from '../graphql/index.ts';
 import type { IdentityService } from '../identity/index.ts';
 import type { KeyRotation } from '../keys/index.ts';
 import type { TenantLedger } from '../ledger/index.ts';
-import type { RequestQuotas } from '../quotas/index.ts';
+import type { RequestQuotas, SignInLimits } from '../quotas/index.ts';
 import type { CollectionService, RecordService } from '../records/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
 import type { UserServices } from '../users/index.ts';
@@ -89,6 +89,10 @@ export interface GatewayOptions {
   readonly rateLimits: RequestQuotas;
   /** How long a refused request is held before its 429 (see `installRateLimits`). */
   readonly rateLimitRefusalDelayMs: number;
+  /** Sign-in, invitation and device-code form posts per client address and tenant. */
+  readonly signInLimits: SignInLimits;
+  /** Reverse proxies (addresses or CIDR ranges) whose X-Forwarded-For names the client. */
+  readonly trustedProxies: readonly string[];
   /** The tenants' CORS allow-lists, and how long a browser may cache a preflight answer. */
   readonly cors: { readonly settings: CorsSettings; readonly maxAgeSeconds: number };
   readonly ledger: TenantLedger;
@@ -118,6 +122,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { maxParamLength: 200 },
+    trustProxy: options.trustedProxies.length === 0 ? false : [...options.trustedProxies],
     ...(options.tls === undefined
       ? {}
       : { serverFactory: httpsServerFactory(options.tls) as unknown as undefined }),
@@ -145,7 +150,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   recordRoutes(app, options.records, options.pageSizeMax);
   if (options.keys !== undefined) keyRoutes(app, options.keys, options.tenants);
   if (options.identity !== undefined) {
-    issuerRoutes(app, options.identity);
+    issuerRoutes(app, options.identity, options.signInLimits);
     clientRoutes(app, options.identity, options.pageSizeMax);
     issuerKeyRoutes(app, options.identity);
   }
@@ -190,7 +195,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     });
   if (options.users !== undefined) {
     userRoutes(app, options.users.services, options.pageSizeMax);
-    invitationRoutes(app, options.users.services, options.users.tenantBySlug);
+    invitationRoutes(app, options.users.services, options.users.tenantBySlug, options.signInLimits);
   }
   await app.ready();
   return app;

@@ -36,7 +36,7 @@ import {
   type MqttWsOptions,
   startMqttListener,
 } from '../mqtt/index.ts';
-import { planLimits, RequestQuotas } from '../quotas/index.ts';
+import { planLimits, RequestQuotas, SignInLimits } from '../quotas/index.ts';
 import {
   CollectionService,
   RecordService,
@@ -314,6 +314,12 @@ export async function startPlatform(
         metrics,
       }),
       rateLimitRefusalDelayMs: settings.quotaRefusalDelayMs,
+      signInLimits: new SignInLimits({
+        perMinute: settings.signInAttemptsPerMinute,
+        maxBuckets: settings.quotaMaxBuckets,
+        metrics,
+      }),
+      trustedProxies: settings.trustedProxies,
       cors: {
         settings: new CorsSettings({
           store: stores.controlPlane.cors,

@@ -15,6 +15,7 @@ export {
   RequestQuotas,
   type RequestUsage,
 } from './request-quotas.ts';
+export { type SignInLimitOptions, SignInLimits } from './sign-in-limits.ts';
 export {
   type TelemetryQuotaOptions,
   TelemetryQuotas,

@@ -10,7 +10,10 @@ export type TelemetryQuotaReason =
 /** Which API request bucket refused. */
 export type RequestQuotaReason = 'tenant_requests' | 'principal_requests';
 
-export type QuotaReason = TelemetryQuotaReason | RequestQuotaReason;
+/** Sign-in form submissions of one address at one tenant. */
+export type SignInQuotaReason = 'address_sign_in';
+
+export type QuotaReason = TelemetryQuotaReason | RequestQuotaReason | SignInQuotaReason;
 
 /** The bucket state a refusal reports to the client. */
 export interface QuotaState {
@@ -51,7 +54,9 @@ export class RateLimitedError extends OverLimitError {
   constructor(quota: QuotaState) {
     super(
       'PALISADE_RATE_LIMITED',
-      `over the ${quota.reason === 'tenant_requests' ? "tenant's" : "credential's"} request rate of the plan; retry in ${quota.retryAfterSeconds}s`,
+      quota.reason === 'address_sign_in'
+        ? `too many sign-in attempts from this address; retry in ${quota.retryAfterSeconds}s`
+        : `over the ${quota.reason === 'tenant_requests' ? "tenant's" : "credential's"} request rate of the plan; retry in ${quota.retryAfterSeconds}s`,
       quota,
     );
   }

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { PalisadeError } from '../../errors/index.ts';
+import { OverLimitError, rateLimitHeaders, type SignInLimits } from '../../quotas/index.ts';
 import type { Tenant } from '../../tenancy/index.ts';
 import {
   INVITATION_PAGE_HEADERS,
@@ -16,6 +17,7 @@ import {
   type UserServices,
 } from '../../users/index.ts';
 import { SLUG } from '../schemas.ts';
+import { signInAttempts } from '../sign-in-limit-hook.ts';
 
 const TAGS = ['users'];
 /** Who the authenticator app says the key is from. */
@@ -55,7 +57,9 @@ export function invitationRoutes(
   app: FastifyInstance,
   users: UserServices,
   tenantBySlug: (slug: string) => Promise<Tenant | undefined>,
+  limits: SignInLimits,
 ): void {
+  const attempts = signInAttempts(limits);
   const authenticator = users.authenticator;
 
   async function tenantOfSlug(slug: string): Promise<Tenant> {
@@ -105,6 +109,10 @@ export function invitationRoutes(
   ) => {
     // A malformed slug or token is just an unknown link.
     if (error.validationContext === 'params') return sendPage(reply, 404, unknownLink());
+    if (error instanceof OverLimitError) {
+      reply.headers(rateLimitHeaders(error.quota));
+      return sendPage(reply, error.status, invitationProblem('Wait a moment', error.message));
+    }
     if (error instanceof PalisadeError)
       return sendPage(
         reply,
@@ -150,6 +158,7 @@ export function invitationRoutes(
 
     app.post<{ Params: InvitationParams; Body: InvitationForm }>('/t/:slug/invite/:token', {
       config: { auth: 'public' },
+      onRequest: attempts,
       schema: {
         summary: 'Accept an invitation (HTML form post): the link works once',
         tags: TAGS,

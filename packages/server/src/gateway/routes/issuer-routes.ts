@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IdentityService, InteractionForm, TenantIssuer } from '../../identity/index.ts';
+import type { SignInLimits } from '../../quotas/index.ts';
 import { SLUG } from '../schemas.ts';
+import { signInAttempts } from '../sign-in-limit-hook.ts';
 
 const TAGS = ['identity'];
 /** Largest sign-in form accepted (email, password, code and the step). */
@@ -40,7 +42,19 @@ async function hijacked(
 }
 
 /** `/t/<slug>/…`: each tenant's OAuth 2.1 / OpenID Connect issuer and its sign-in pages. */
-export function issuerRoutes(app: FastifyInstance, identity: IdentityService): void {
+/** `limits` counts submissions of the sign-in and consent form and of the device-code form. */
+export function issuerRoutes(
+  app: FastifyInstance,
+  identity: IdentityService,
+  limits: SignInLimits,
+): void {
+  const attempts = signInAttempts(limits);
+  // RFC 8628's user-code form is the provider's `/device`; its other endpoints are machines'.
+  const deviceCodeAttempts = signInAttempts(
+    limits,
+    (request) =>
+      request.method === 'POST' && (request.params as Record<string, string>)['*'] === 'device',
+  );
   app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser(
@@ -67,6 +81,7 @@ export function issuerRoutes(app: FastifyInstance, identity: IdentityService): v
       '/t/:slug/interaction/:uid',
       {
         config: { auth: 'public' },
+        onRequest: attempts,
         schema: {
           summary: 'Submit the sign-in or consent form (application/x-www-form-urlencoded)',
           tags: TAGS,
@@ -99,6 +114,7 @@ export function issuerRoutes(app: FastifyInstance, identity: IdentityService): v
       method: ['GET', 'POST'],
       url: '/t/:slug/*',
       config: { auth: 'public' },
+      onRequest: deviceCodeAttempts,
       schema: {
         summary:
           "A tenant issuer's OAuth 2.1 / OpenID Connect endpoints (discovery at /t/{slug}/.well-known/openid-configuration)",
