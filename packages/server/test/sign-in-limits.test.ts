@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { ConfigError, startPlatform } from '../src/index.ts';
 import { RateLimitedError, SignInLimits } from '../src/quotas/index.ts';
 import { TestApi } from './support/api.ts';
-import { backendNames } from './support/backends.ts';
+import { backendNames, openBackend } from './support/backends.ts';
 
 /** Per-address limits on the unauthenticated sign-in, invitation and device-code forms. */
 
@@ -34,6 +35,26 @@ describe('SignInLimits', () => {
     assert.ok(limits.admit('acme', 'a') instanceof RateLimitedError, 'a was kept');
     assert.equal(limits.admit('acme', 'b'), undefined, 'b starts afresh');
   });
+});
+
+test('trustedProxies takes IP addresses and CIDR ranges, and names a bad entry before anything opens', async () => {
+  await assert.rejects(
+    openBackend('sqlite', { trustedProxies: ['proxy.example'] }),
+    (e) => e instanceof ConfigError && e.message.startsWith('setting trustedProxies'),
+  );
+  for (const bad of ['999.1.1.1', '10.0.0.0/33', '::1/129', '1.2.3']) {
+    const fixture = await openBackend('sqlite', { trustedProxies: ['10.0.0.0/8', '::1', bad] });
+    try {
+      await assert.rejects(
+        startPlatform(fixture.settings, { listen: false }),
+        (e) =>
+          e instanceof ConfigError && e.message.includes(`trustedProxies: ${JSON.stringify(bad)}`),
+        bad,
+      );
+    } finally {
+      await fixture.cleanup();
+    }
+  }
 });
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { DataKeyCache } from '@palisade/crypto';
 import { nodeHasher } from '@palisade/ledger/node';
@@ -114,6 +115,7 @@ export async function startPlatform(
   const roles = processRoles(settings);
   const mqttTls = mqttTlsOptions(settings);
   const mqttWs = mqttWsOptions(settings);
+  const proxies = trustedProxies(settings);
   const stores = await openStores(settings);
   let closing = false;
   let relay: LedgerRelay | undefined;
@@ -319,7 +321,7 @@ export async function startPlatform(
         maxBuckets: settings.quotaMaxBuckets,
         metrics,
       }),
-      trustedProxies: settings.trustedProxies,
+      trustedProxies: proxies,
       cors: {
         settings: new CorsSettings({
           store: stores.controlPlane.cors,
@@ -465,6 +467,20 @@ export async function startPlatform(
  * address that was asked for fails the start.
  */
 /** The MQTTS listener's address and certificate (the API's), when `mqttTls` is set. */
+/** The trusted reverse proxies, each an IP address or a CIDR range, or a ConfigError. */
+function trustedProxies(settings: Settings): string[] {
+  for (const entry of settings.trustedProxies) {
+    const [address = '', prefix] = entry.split('/');
+    const family = isIP(address);
+    const bits = prefix === undefined ? 0 : Number(prefix);
+    if (family === 0 || !Number.isInteger(bits) || bits > (family === 4 ? 32 : 128))
+      throw new ConfigError(
+        `setting trustedProxies: ${JSON.stringify(entry)} is not an IP address or a CIDR range`,
+      );
+  }
+  return settings.trustedProxies;
+}
+
 function mqttTlsOptions(settings: Settings): MqttTlsOptions | undefined {
   if (settings.mqttTls === undefined) return undefined;
   if (settings.tlsCert === undefined || settings.tlsKey === undefined) {
