@@ -43,13 +43,11 @@ export function hmacSha256(key: Uint8Array, parts: readonly (string | Uint8Array
         at += part.length;
       }
     }
-    const inner = hash('sha256', work.subarray(0, length), 'binary');
+    const inner = hash('sha256', work.subarray(0, length), 'buffer');
     writePaddedKey(work, key, OPAD);
-    work.write(inner, BLOCK_BYTES, 'binary');
-    return Buffer.from(
-      hash('sha256', work.subarray(0, BLOCK_BYTES + DIGEST_BYTES), 'binary'),
-      'binary',
-    );
+    work.set(inner, BLOCK_BYTES);
+    inner.fill(0);
+    return hash('sha256', work.subarray(0, BLOCK_BYTES + DIGEST_BYTES), 'buffer');
   } finally {
     work.fill(0, 0, used);
   }
