@@ -118,7 +118,12 @@ for (const backend of backendNames()) {
     test('the sign-in form and the device-code form count; the token endpoint does not', async () => {
       const address = '203.0.113.9';
       for (let i = 0; i < 3; i++) await post('acme', 'interaction/abc', address);
-      assert.equal((await post('acme', 'interaction/abc', address)).statusCode, 429);
+      const page = await post('acme', 'interaction/abc', address);
+      assert.equal(page.statusCode, 429);
+      assert.match(String(page.headers['content-type']), /^text\/html/);
+      assert.match(page.body, /too many sign-in attempts from this address/);
+      assert.match(String(page.headers['retry-after']), /^[1-9][0-9]*$/);
+      assert.equal(page.headers['x-frame-options'], 'DENY');
       assert.equal((await post('acme', 'device', address)).statusCode, 429, 'same budget');
       const machine = '203.0.113.10';
       for (let i = 0; i < 6; i++) {

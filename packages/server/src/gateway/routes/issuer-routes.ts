@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { escapeHtml, htmlPage } from '../../html/index.ts';
 import type { IdentityService, InteractionForm, TenantIssuer } from '../../identity/index.ts';
-import type { SignInLimits } from '../../quotas/index.ts';
+import { OverLimitError, rateLimitHeaders, type SignInLimits } from '../../quotas/index.ts';
 import { SLUG } from '../schemas.ts';
 import { signInAttempts } from '../sign-in-limit-hook.ts';
 
@@ -42,6 +43,20 @@ async function hijacked(
 }
 
 /** `/t/<slug>/…`: each tenant's OAuth 2.1 / OpenID Connect issuer and its sign-in pages. */
+/**
+ * A browser posting a sign-in form too often gets a page, not problem+json: the 429 with its
+ * Retry-After and rate-limit fields, and what to do. Any other error goes on to the gateway's
+ * problem handler.
+ */
+function tooManyAttemptsPage(error: Error, _request: FastifyRequest, reply: FastifyReply) {
+  if (!(error instanceof OverLimitError)) throw error;
+  return reply
+    .code(error.status)
+    .headers(rateLimitHeaders(error.quota))
+    .type('text/html; charset=utf-8')
+    .send(htmlPage('Too many attempts', `<p>${escapeHtml(error.message)}</p>`));
+}
+
 /** `limits` counts submissions of the sign-in and consent form and of the device-code form. */
 export function issuerRoutes(
   app: FastifyInstance,
@@ -56,6 +71,7 @@ export function issuerRoutes(
       request.method === 'POST' && (request.params as Record<string, string>)['*'] === 'device',
   );
   app.register(async (scope) => {
+    scope.setErrorHandler(tooManyAttemptsPage);
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser(
       'application/x-www-form-urlencoded',
@@ -107,6 +123,7 @@ export function issuerRoutes(
   });
 
   app.register(async (scope) => {
+    scope.setErrorHandler(tooManyAttemptsPage);
     // The provider reads request bodies itself: leave the stream unread.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_request, _payload, done) => done(null));
