@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Histogram, type Metric, Registry } from 'prom-client';
-import { RequestDurations } from '../src/gateway/metrics.ts';
+import { DURATION_BUCKETS, RequestDurations } from '../src/gateway/metrics.ts';
 
 /** The request histogram renders exactly as prom-client's own Histogram would. */
 test('request durations expose the same text as a prom-client Histogram', async () => {
@@ -13,7 +13,7 @@ test('request durations expose the same text as a prom-client Histogram', async 
     name: durations.name,
     help: durations.help,
     labelNames: ['method', 'route', 'status_code'],
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    buckets: DURATION_BUCKETS,
     registers: [theirs],
   });
   const observations: [string, string, number, number][] = [

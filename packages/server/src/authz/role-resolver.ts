@@ -65,7 +65,7 @@ export class RoleResolver implements RoleGrants {
 
   /**
    * Throws unless every name is a role of the tenant and `held` has every permission of each
-   * (see assertHeld): what a caller may give a service client.
+   * (see assertHeld): what a caller may give a user or a service client.
    */
   async checkGrantable(
     tenant: Tenant,

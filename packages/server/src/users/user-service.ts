@@ -234,8 +234,8 @@ export class UserService {
     change: (row: UserRow) => UserRow,
   ): Promise<UserView> {
     const row = await this.#committer.submit(await this.#locate(context), async (tx, record) => {
-      await this.#manageable(context, held, await tx.users.getUser(id));
-      const next = await applyChange(tx, id, change);
+      const row = await this.#manageable(context, held, await tx.users.getUser(id));
+      const next = await writeChange(tx, row, change);
       record({
         actor: context.actor.id,
         action,
@@ -256,6 +256,15 @@ export async function applyChange(
 ): Promise<UserRow> {
   const row = await tx.users.getUser(id);
   if (row === undefined) throw userNotFound();
+  return writeChange(tx, row, change);
+}
+
+/** Writes `change` of `row`, read in this transaction, with the next version. */
+async function writeChange(
+  tx: TenantWriteTx,
+  row: UserRow,
+  change: (row: UserRow) => UserRow,
+): Promise<UserRow> {
   const next: UserRow = {
     ...change(row),
     id: row.id,
