@@ -151,6 +151,26 @@ for (const backend of backendNames()) {
         assert.deepEqual(await b.reader.listCollections(), []);
       });
 
+      test('a transaction reads the collection as last committed, never a rolled-back one', async () => {
+        const read = () => a.transaction(async (tx) => tx.getCollection('drafts'));
+        await a.transaction(async (tx) => tx.putCollection(collection('drafts')));
+        assert.equal((await read())?.version, 1);
+        await assert.rejects(
+          a.transaction(async (tx) => {
+            await tx.putCollection({ ...collection('drafts', 2), schema: { title: 'v2' } });
+            assert.equal((await tx.getCollection('drafts'))?.version, 2);
+            throw new Error('boom');
+          }),
+          /boom/,
+        );
+        assert.equal((await read())?.version, 1);
+        await a.transaction(async (tx) =>
+          tx.putCollection({ ...collection('drafts', 3), schema: { title: 'v3' } }),
+        );
+        assert.deepEqual((await read())?.schema, { title: 'v3' });
+        assert.equal(await a.transaction(async (tx) => tx.getCollection('absent')), undefined);
+      });
+
       test('records: insert, read, conditional update and delete', async () => {
         const row = record('people', { name: 'Ada', age: 36 });
         await a.transaction(async (tx) => tx.insertRecord(row));
