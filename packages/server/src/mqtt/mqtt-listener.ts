@@ -3,9 +3,9 @@
  * switched off. aedes is used as a protocol engine only:
  *
  * - a device's PUBLISH is authorized against the allow-list in topics.ts and handled in
- *   `authorizePublish`, which calls back only once ingestion resolved (committed and
- *   ledgered); aedes writes PUBACK after that callback, so a PUBACK means durable. The
- *   packet is then re-aimed at a topic nobody can subscribe to, so aedes routes it nowhere;
+ *   `authorizePublish`, which writes the PUBACK (puback.ts) and calls back only once
+ *   ingestion resolved (committed and ledgered), so a PUBACK means durable. The packet is
+ *   then re-aimed at a topic nobody can subscribe to, so aedes routes it nowhere;
  * - the only packets aedes may forward to a client are the ones this listener made for that
  *   very client (checked by payload identity in `authorizeForward`): RPC requests and
  *   attribute responses. Two devices can never exchange a message through the broker;
@@ -30,6 +30,7 @@ import { IngestGate } from './ingest-gate.ts';
 import { MqttMetrics } from './mqtt-metrics.ts';
 import type { AttributeReader, RpcChannel } from './mqtt-ports.ts';
 import { MqttRefusal } from './mqtt-refusal.ts';
+import { acknowledge } from './puback.ts';
 import { deliveryKind, routePublish, subscriptionKind, TOPIC } from './topics.ts';
 import { createMqttWsServer, type WsTlsOptions } from './ws-listener.ts';
 
@@ -310,7 +311,13 @@ class Listener implements MqttListener {
           this.#metrics.messages.inc({ kind: route.kind, qos: String(packet.qos) });
           packet.retain = false;
           packet.topic = ACCEPTED_SINK;
-          callback(null);
+          if (packet.qos !== 1) {
+            callback(null);
+            return;
+          }
+          // Acknowledged here; aedes, seeing QoS 0, writes no second PUBACK.
+          packet.qos = 0;
+          acknowledge(session.client, packet.messageId!, callback);
         },
         (error: unknown) => callback(this.#refuse(session, MqttRefusal.fromIngest(error))),
       )
