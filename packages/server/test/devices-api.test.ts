@@ -480,10 +480,12 @@ for (const backend of backendNames()) {
       const store = await api.platform.stores.shards
         .get((await api.platform.stores.controlPlane.getTenant(t.id))!.shard)!
         .tenant(t.id);
-      assert.equal(
-        JSON.parse((await store.reader.latestEntry('telemetry/_retention'))!.entry).action,
-        'telemetry.retention',
-      );
+      const { nextSeq } = await store.reader.ledgerHead();
+      const entries = await store.reader.ledgerEntries(0, nextSeq);
+      const retention = entries.findLast((e) => e.resource === 'telemetry/_retention');
+      assert.equal(JSON.parse(retention!.entry).action, 'telemetry.retention');
+      // Telemetry entries are not indexed by resource.
+      assert.equal(await store.reader.latestEntry('telemetry/_retention'), undefined);
     });
 
     if (backend === 'postgres') {

@@ -170,7 +170,10 @@ export interface TenantLedgerReader {
   ledgerEntries(from: number, to: number): Promise<LedgerEntryRow[]>;
   /** Batches with `from <= batch < to`, in order. */
   ledgerBatches(from: number, to: number): Promise<LedgerBatchRow[]>;
-  /** The newest entry about `resource`. */
+  /**
+   * The newest entry about `resource`. Telemetry entries (`telemetry/…`, one per device
+   * message) are not indexed by resource: for them this answers undefined.
+   */
   latestEntry(resource: string): Promise<LedgerEntryRow | undefined>;
 }
 

@@ -180,7 +180,8 @@ class PgTenantQueries implements TenantWriteTx {
 
   async latestEntry(resource: string): Promise<LedgerEntryRow | undefined> {
     const result = await this.#db.query<EntryDbRow>(
-      `SELECT ${ENTRY_COLUMNS} FROM ledger_entries WHERE tenant_id = $1 AND resource = $2 ORDER BY seq DESC LIMIT 1`,
+      `SELECT ${ENTRY_COLUMNS} FROM ledger_entries
+       WHERE tenant_id = $1 AND resource = $2 AND resource NOT LIKE 'telemetry/%' ORDER BY seq DESC LIMIT 1`,
       [this.#tenantId, resource],
     );
     const row = result.rows[0];

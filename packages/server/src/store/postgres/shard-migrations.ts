@@ -344,5 +344,14 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
         ${isolate('edge_rule_sets', role, 'SELECT, INSERT, UPDATE, DELETE')}
       `,
     },
+    {
+      // As in SQLite: device telemetry (an entry per message) is not indexed by resource.
+      version: 11,
+      sql: `
+        DROP INDEX ledger_entries_by_resource;
+        CREATE INDEX ledger_entries_by_resource ON ledger_entries (tenant_id, resource, seq)
+          WHERE resource NOT LIKE 'telemetry/%';
+      `,
+    },
   ];
 }

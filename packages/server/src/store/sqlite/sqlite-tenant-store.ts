@@ -182,7 +182,8 @@ class SqliteTenantReader implements TenantReader {
   async latestEntry(resource: string): Promise<LedgerEntryRow | undefined> {
     const row = this.sql
       .get(
-        'SELECT seq, batch, resource, entry, salt FROM ledger_entries WHERE resource = ? ORDER BY seq DESC LIMIT 1',
+        `SELECT seq, batch, resource, entry, salt FROM ledger_entries
+         WHERE resource = ? AND resource NOT GLOB 'telemetry/*' ORDER BY seq DESC LIMIT 1`,
       )
       .get(resource) as EntryDbRow | undefined;
     return row === undefined ? undefined : toEntry(row);
