@@ -283,6 +283,38 @@ for (const backend of backendNames()) {
         assert.ok(await a.reader.getRecord('notes', row.id));
       });
 
+      test('ledger: entries but telemetry in order, and the newest entry of a resource', async () => {
+        const c = await shard.tenant(uuid7());
+        const device = uuid7();
+        const resources = [
+          'collections/notes/records/r1',
+          `telemetry/${device}`,
+          'telemetry/_retention',
+          `devices/${device}`,
+          'collections/notes/records/r1',
+        ];
+        await c.transaction((tx) =>
+          tx.appendLedger({
+            batch: 0,
+            leaf: '{}',
+            entries: resources.map((resource, seq) => ({
+              seq,
+              batch: 0,
+              resource,
+              entry: `{"seq":${seq}}`,
+              salt: null,
+            })),
+            nodes: [],
+          }),
+        );
+        const seqs = async (from: number, to: number) =>
+          (await c.reader.nonTelemetryEntries(from, to)).map((e) => e.seq);
+        assert.deepEqual(await seqs(0, 5), [0, 3, 4]);
+        assert.deepEqual(await seqs(1, 4), [3]);
+        assert.equal((await c.reader.latestEntry('collections/notes/records/r1'))?.seq, 4);
+        assert.equal(await c.reader.latestEntry(`telemetry/${device}`), undefined);
+      });
+
       test('dropping a tenant removes all of its data and only its data', async () => {
         const c = await shard.tenant(uuid7());
         await c.transaction(async (tx) => {

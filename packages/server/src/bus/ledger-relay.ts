@@ -160,16 +160,14 @@ export class LedgerRelay {
     const { nextSeq } = await ledger.ledgerHead();
     const cursor = this.#cursor(tenantId);
     while (cursor.next < nextSeq && !this.#stopped) {
-      const rows = await ledger.ledgerEntries(
-        cursor.next,
-        Math.min(nextSeq, cursor.next + RELAY_PAGE_ENTRIES),
-      );
-      if (rows.length === 0) return;
+      const end = Math.min(nextSeq, cursor.next + RELAY_PAGE_ENTRIES);
+      // Telemetry entries are never published: the store skips them without reading them out.
+      const rows = await ledger.nonTelemetryEntries(cursor.next, end);
       const events = rows
         .map((row) => eventOfEntry(tenantId, row))
         .filter((e): e is BusEvent => e !== undefined);
       await this.#options.bus.publishBatch(tenantId, events);
-      cursor.next = rows.at(-1)!.seq + 1;
+      cursor.next = end;
       const now = Date.now();
       if (events.length > 0 || now - cursor.savedAt >= CURSOR_SAVE_MS) {
         this.#writeCursor.run(tenantId, cursor.next);

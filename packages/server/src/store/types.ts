@@ -168,6 +168,11 @@ export interface TenantLedgerReader {
   readNodes(keys: readonly NodeKey[]): Promise<Uint8Array[]>;
   /** Entries with `from <= seq < to`, in order. */
   ledgerEntries(from: number, to: number): Promise<LedgerEntryRow[]>;
+  /**
+   * The entries with `from <= seq < to` but telemetry's (`telemetry/…`), in order: what the bus
+   * relay may publish, without materializing the entry of every device message.
+   */
+  nonTelemetryEntries(from: number, to: number): Promise<LedgerEntryRow[]>;
   /** Batches with `from <= batch < to`, in order. */
   ledgerBatches(from: number, to: number): Promise<LedgerBatchRow[]>;
   /**

@@ -170,6 +170,15 @@ class PgTenantQueries implements TenantWriteTx {
     return result.rows.map(toEntry);
   }
 
+  async nonTelemetryEntries(from: number, to: number): Promise<LedgerEntryRow[]> {
+    const result = await this.#db.query<EntryDbRow>(
+      `SELECT ${ENTRY_COLUMNS} FROM ledger_entries
+       WHERE tenant_id = $1 AND seq >= $2 AND seq < $3 AND resource NOT LIKE 'telemetry/%' ORDER BY seq`,
+      [this.#tenantId, from, to],
+    );
+    return result.rows.map(toEntry);
+  }
+
   async ledgerBatches(from: number, to: number): Promise<LedgerBatchRow[]> {
     const result = await this.#db.query<LedgerBatchRow>(
       'SELECT batch::float8 AS batch, leaf FROM ledger_batches WHERE tenant_id = $1 AND batch >= $2 AND batch < $3 ORDER BY batch',
@@ -415,6 +424,9 @@ class PgTenantReader implements TenantReader {
   }
   ledgerEntries(from: number, to: number) {
     return this.#read((q) => q.ledgerEntries(from, to));
+  }
+  nonTelemetryEntries(from: number, to: number) {
+    return this.#read((q) => q.nonTelemetryEntries(from, to));
   }
   ledgerBatches(from: number, to: number) {
     return this.#read((q) => q.ledgerBatches(from, to));

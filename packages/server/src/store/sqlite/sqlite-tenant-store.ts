@@ -173,6 +173,16 @@ class SqliteTenantReader implements TenantReader {
     return rows.map(toEntry);
   }
 
+  async nonTelemetryEntries(from: number, to: number): Promise<LedgerEntryRow[]> {
+    const rows = this.sql
+      .get(
+        `SELECT seq, batch, resource, entry, salt FROM ledger_entries
+         WHERE seq >= ? AND seq < ? AND resource NOT GLOB 'telemetry/*' ORDER BY seq`,
+      )
+      .all(from, to) as unknown as EntryDbRow[];
+    return rows.map(toEntry);
+  }
+
   async ledgerBatches(from: number, to: number): Promise<LedgerBatchRow[]> {
     return this.sql
       .get('SELECT batch, leaf FROM ledger_batches WHERE batch >= ? AND batch < ? ORDER BY batch')
