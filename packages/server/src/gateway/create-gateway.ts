@@ -25,6 +25,7 @@ import { installMetrics } from './metrics.ts';
 import { installOpenApi } from './openapi.ts';
 import { installProblemHandlers } from './problem-handler.ts';
 import { installRateLimits } from './rate-limit-hook.ts';
+import { requestLogger } from './request-logger.ts';
 import { clientRoutes } from './routes/client-routes.ts';
 import { collectionRoutes } from './routes/collection-routes.ts';
 import { deviceRoutes } from './routes/device-routes.ts';
@@ -116,6 +117,7 @@ export interface GatewayOptions {
 export async function createGateway(options: GatewayOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
+    childLoggerFactory: requestLogger,
     bodyLimit: options.bodyLimit,
     return503OnClosing: false,
     forceCloseConnections: 'idle',
