@@ -116,6 +116,51 @@ for (const backend of backendNames()) {
       assert.equal(gone.body.code, 'PALISADE_RECORD_NOT_FOUND');
     });
 
+    test('data reads back exactly as written, by id and in pages', async () => {
+      await api.call('PUT', '/v1/collections/free', key, { schema: { type: 'object' } });
+      const data = {
+        text: 'quote " backslash \\ newline \n tab \t bell \u0007 </script> \u2028',
+        unicode: 'Grüße, 你好, 🙂',
+        numbers: [0, -1, 1.5, 1e21, 2 ** 53],
+        nested: { deep: { list: [true, false, null, { k: 'v' }] }, empty: {} },
+      };
+      const created = await api.call('POST', '/v1/collections/free/records', key, data);
+      assert.equal(created.status, 201);
+      const id = created.body.id as string;
+      const read = await api.call('GET', `/v1/collections/free/records/${id}`, key);
+      assert.equal(read.status, 200);
+      assert.match(String(read.headers['content-type']), /^application\/json; charset=utf-8$/);
+      assert.equal(read.headers['x-content-type-options'], 'nosniff');
+      assert.deepEqual(read.body, {
+        id,
+        version: 1,
+        createdAt: created.body.createdAt,
+        updatedAt: created.body.updatedAt,
+        data,
+      });
+      const page = await api.call('GET', '/v1/collections/free/records?limit=10', key);
+      assert.deepEqual(page.body, { items: [read.body], nextCursor: null });
+    });
+
+    test('U+0000 in a key or a string is refused with its path, on every backend', async () => {
+      await api.call('PUT', '/v1/collections/free', key, { schema: { type: 'object' } });
+      const before = await api.call('GET', '/v1/collections/free/records?limit=100', key);
+      for (const [data, path] of [
+        [{ a: { b: ['ok', 'nul \u0000 here'] } }, '/a/b/1'],
+        [{ 'x/y~\u0000': 1 }, '/x~1y~0\u0000'],
+      ] as const) {
+        const refused = await api.call('POST', '/v1/collections/free/records', key, data);
+        assert.equal(refused.status, 422);
+        assert.equal(refused.body.code, 'PALISADE_RECORD_INVALID');
+        assert.deepEqual(
+          refused.body.errors.map((e: { path: string }) => e.path),
+          [path],
+        );
+      }
+      const afterwards = await api.call('GET', '/v1/collections/free/records?limit=100', key);
+      assert.deepEqual(afterwards.body, before.body);
+    });
+
     test('a patch that breaks the schema is refused and changes nothing', async () => {
       const created = await api.call('POST', '/v1/collections/people/records', key, {
         name: 'Grace',

@@ -66,7 +66,15 @@ export class SchemaRegistry {
       if (this.#cache.size > VALIDATOR_CACHE_MAX)
         this.#cache.delete(this.#cache.keys().next().value!);
     }
-    if (validate(data)) return;
+    if (validate(data)) {
+      const nul = nulPath(data);
+      if (nul === undefined) return;
+      throw new PalisadeError(
+        'PALISADE_RECORD_INVALID',
+        'record text may not contain U+0000 (NUL): PostgreSQL cannot store it, so no backend takes it',
+        [{ path: nul || '/', message: 'must not contain U+0000' }],
+      );
+    }
     const errors: ProblemDetail[] = (validate.errors ?? []).map((e) => {
       const extra =
         (e.params as { additionalProperty?: string; missingProperty?: string })
@@ -82,4 +90,25 @@ export class SchemaRegistry {
       errors,
     );
   }
+}
+
+/**
+ * The JSON Pointer, relative to `value`, of the first key or string that contains U+0000;
+ * undefined when none does. Allocates only along the path it finds.
+ */
+function nulPath(value: unknown): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? '' : undefined;
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = nulPath(value[i]);
+      if (found !== undefined) return `/${i}${found}`;
+    }
+    return undefined;
+  }
+  for (const key in value) {
+    const found = key.includes('\u0000') ? '' : nulPath((value as Record<string, unknown>)[key]);
+    if (found !== undefined) return `/${key.replaceAll('~', '~0').replaceAll('/', '~1')}${found}`;
+  }
+  return undefined;
 }
