@@ -61,6 +61,7 @@ export type {
   SealedTenantCheckpoint,
 } from './platform-log-store.ts';
 export type { TelemetryWindow } from './postgres/telemetry-partitions.ts';
+export { storedJson } from './stored-json.ts';
 export type {
   ApiKeyRow,
   CollectionRow,

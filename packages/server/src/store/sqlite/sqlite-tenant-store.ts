@@ -1,6 +1,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { NodeKey } from '@palisade/ledger';
 import type { SealedFields } from '../key-types.ts';
+import { rowWithStoredJson } from '../stored-json.ts';
 import {
   type CollectionDbRow,
   type EntryDbRow,
@@ -43,15 +44,17 @@ type RecordSqlRow = [
 ];
 
 function toRecord(row: RecordSqlRow): RecordRow {
-  return {
-    collection: row[0],
-    id: row[1],
-    data: JSON.parse(row[2]),
-    version: row[3],
-    createdAt: row[4],
-    updatedAt: row[5],
-    sealed: sealedFromColumns(row[6], row[7], row[8]),
-  };
+  return rowWithStoredJson(
+    {
+      collection: row[0],
+      id: row[1],
+      version: row[3],
+      createdAt: row[4],
+      updatedAt: row[5],
+      sealed: sealedFromColumns(row[6], row[7], row[8]),
+    },
+    row[2],
+  );
 }
 
 /**
