@@ -57,6 +57,14 @@ for (const backend of backendNames()) {
       assert.deepEqual(invalid.body.errors[0].path, ['createRecord']);
       assert.equal(invalid.body.data, null);
 
+      // A string literal of the document itself can spell U+0000: the record service refuses it.
+      const nul = await gql(
+        api,
+        key,
+        'mutation { createRecord(collection: "people", data: {name: "a\\u0000b", age: 1}) { id } }',
+      );
+      assert.deepEqual(codesOf(nul), ['PALISADE_RECORD_INVALID']);
+
       const replace = `mutation($id: ID!, $v: Int) {
         replaceRecord(collection: "people", id: $id, data: {name: "Ada L", age: 37}, expectedVersion: $v) { version data }
       }`;

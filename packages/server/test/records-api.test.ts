@@ -146,19 +146,23 @@ for (const backend of backendNames()) {
       await api.call('PUT', '/v1/collections/free', key, { schema: { type: 'object' } });
       const before = await api.call('GET', '/v1/collections/free/records?limit=100', key);
       for (const [data, path] of [
-        [{ a: { b: ['ok', 'nul \u0000 here'] } }, '/a/b/1'],
-        [{ 'x/y~\u0000': 1 }, '/x~1y~0\u0000'],
+        [{ a: { b: ['ok', 'nul \u0000 here'] } }, '/body/a/b/1'],
+        [{ 'x/y~\u0000': 1 }, '/body/x~1y~0\u0000'],
       ] as const) {
         const refused = await api.call('POST', '/v1/collections/free/records', key, data);
-        assert.equal(refused.status, 422);
-        assert.equal(refused.body.code, 'PALISADE_RECORD_INVALID');
+        assert.equal(refused.status, 400);
+        assert.equal(refused.body.code, 'PALISADE_INVALID_REQUEST');
         assert.deepEqual(
           refused.body.errors.map((e: { path: string }) => e.path),
           [path],
         );
       }
+      const literal = await api.call('POST', '/v1/collections/free/records', key, {
+        text: 'a backslash-u escape written out: \\u0000',
+      });
+      assert.equal(literal.status, 201);
       const afterwards = await api.call('GET', '/v1/collections/free/records?limit=100', key);
-      assert.deepEqual(afterwards.body, before.body);
+      assert.deepEqual(afterwards.body.items.slice(0, -1), before.body.items);
     });
 
     test('a patch that breaks the schema is refused and changes nothing', async () => {

@@ -1,4 +1,5 @@
 import type { DeviceAuthenticator, DeviceIdentity, TelemetryIngest } from '../devices/index.ts';
+import { nulPath } from '../store/index.ts';
 import type { DeviceSession } from './device-session.ts';
 import type { AttributeReader, RpcChannel } from './mqtt-ports.ts';
 import { MqttRefusal } from './mqtt-refusal.ts';
@@ -16,13 +17,23 @@ export interface PublishDeps {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** The payload as JSON, or a refusal naming why it is not. */
+/** The payload as JSON, or a refusal naming why it is not (U+0000 included: no store takes it). */
 export function parseJson(payload: Uint8Array): unknown {
+  let text: string;
+  let value: unknown;
   try {
-    return JSON.parse(utf8.decode(payload));
+    text = utf8.decode(payload);
+    value = JSON.parse(text);
   } catch {
     throw new MqttRefusal('invalid_json', 'the payload is not UTF-8 JSON');
   }
+  const at = text.includes('\\u0000') ? nulPath(value) : undefined;
+  if (at !== undefined)
+    throw new MqttRefusal(
+      'invalid_payload',
+      `${at || '/'} holds U+0000 (NUL), which no store takes`,
+    );
+  return value;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

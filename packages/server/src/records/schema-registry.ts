@@ -1,6 +1,7 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { PalisadeError, type ProblemDetail } from '../errors/index.ts';
+import { nulPath } from '../store/index.ts';
 
 /** Compiled record validators kept at once; keyed by tenant, collection and schema version. */
 const VALIDATOR_CACHE_MAX = 1024;
@@ -90,25 +91,4 @@ export class SchemaRegistry {
       errors,
     );
   }
-}
-
-/**
- * The JSON Pointer, relative to `value`, of the first key or string that contains U+0000;
- * undefined when none does. Allocates only along the path it finds.
- */
-function nulPath(value: unknown): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? '' : undefined;
-  if (typeof value !== 'object' || value === null) return undefined;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = nulPath(value[i]);
-      if (found !== undefined) return `/${i}${found}`;
-    }
-    return undefined;
-  }
-  for (const key in value) {
-    const found = key.includes('\u0000') ? '' : nulPath((value as Record<string, unknown>)[key]);
-    if (found !== undefined) return `/${key.replaceAll('~', '~0').replaceAll('/', '~1')}${found}`;
-  }
-  return undefined;
 }

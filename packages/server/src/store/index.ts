@@ -53,6 +53,7 @@ export type {
   RevocationRow,
 } from './identity-types.ts';
 export type { DataKeyRow, KeyJobRow, SealedFields, TenantKekRow } from './key-types.ts';
+export { nulPath } from './nul-text.ts';
 export { openStores, type Stores } from './open-stores.ts';
 export type {
   PlatformCheckpointRow,
