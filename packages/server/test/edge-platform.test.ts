@@ -256,6 +256,17 @@ for (const backend of backendNames()) {
       assert.deepEqual(reply.body.refused, [{ index: 1, code: 'PALISADE_DEVICE_NOT_FOUND' }]);
       assert.equal(reply.body.applied, 1);
     });
+
+    test('a message holding U+0000 is refused by index, the rest apply', async () => {
+      const fresh = await enroll(api, key);
+      const nul = { ...msg(43), payload: { ts: base + 43, values: { s: 'a\u0000b' } } };
+      const reply = await send(api, fresh, batch(fresh, 'b-nul', [msg(42), nul, msg(44)]));
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      assert.deepEqual(reply.body.refused, [
+        { index: 1, code: 'PALISADE_TELEMETRY_INVALID_VALUE' },
+      ]);
+      assert.equal(reply.body.applied, 2);
+    });
   });
 }
 

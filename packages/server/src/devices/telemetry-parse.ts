@@ -1,5 +1,5 @@
 import { type ErrorCode, PalisadeError, type ProblemDetail } from '../errors/index.ts';
-import type { TelemetryPoint } from '../store/index.ts';
+import { nulPath, type TelemetryPoint } from '../store/index.ts';
 
 /** Limits of one message, from the `telemetry*` settings. */
 export interface TelemetryLimits {
@@ -62,9 +62,14 @@ function typed(
   if (typeof value === 'boolean') return { type: 'boolean', value };
   if (value === null || value === undefined)
     fail('PALISADE_TELEMETRY_INVALID_VALUE', path, 'must not be null');
-  const bytes = Buffer.byteLength(typeof value === 'string' ? value : JSON.stringify(value));
-  if (bytes > limits.valueMaxBytes)
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  if (Buffer.byteLength(text) > limits.valueMaxBytes)
     fail('PALISADE_TELEMETRY_INVALID_VALUE', path, `is longer than ${limits.valueMaxBytes} bytes`);
+  const nul =
+    typeof value === 'string'
+      ? value.includes('\u0000')
+      : text.includes('\\u0000') && nulPath(value) !== undefined;
+  if (nul) fail('PALISADE_TELEMETRY_INVALID_VALUE', path, 'must not contain U+0000');
   return typeof value === 'string' ? { type: 'string', value } : { type: 'json', value };
 }
 
