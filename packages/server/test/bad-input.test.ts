@@ -71,6 +71,22 @@ for (const backend of backendNames()) {
         errors: [{ path: '/body/name', message: 'must not contain U+0000' }],
       },
       {
+        name: 'a number JSON turns into Infinity (it would be stored as null)',
+        method: 'POST',
+        url: '/v1/collections/people/records',
+        payload: '{"name":"x","tags":[1,-2e308]}',
+        headers: json,
+        status: 400,
+        code: 'PALISADE_INVALID_REQUEST',
+        errors: [
+          {
+            path: '/body/tags/1',
+            message:
+              'must be a finite number (a number this large is ±Infinity, which JSON keeps as null)',
+          },
+        ],
+      },
+      {
         name: 'U+0000 in a key of a merge patch',
         method: 'PATCH',
         url: `/v1/collections/people/records/${recordId}`,

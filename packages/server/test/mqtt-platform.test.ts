@@ -178,6 +178,7 @@ for (const backend of backendNames()) {
         ['a timestamp before the epoch', JSON.stringify({ ts: -1, values: { t: 1 } })],
         ['an empty key', JSON.stringify({ '': 1 })],
         ['U+0000 in a string value', JSON.stringify({ t: 'a\u0000b' })],
+        ['a number beyond a double, inside a JSON value', '{"j":{"x":1e400}}'],
       ];
       for (const [what, payload] of refusedCases) {
         it(`${what}: connection closed, no PUBACK, no ledger entry`, async () => {

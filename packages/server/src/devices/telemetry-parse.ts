@@ -1,5 +1,5 @@
 import { type ErrorCode, PalisadeError, type ProblemDetail } from '../errors/index.ts';
-import { nulPath, type TelemetryPoint } from '../store/index.ts';
+import { type TelemetryPoint, unstorable } from '../store/index.ts';
 
 /** Limits of one message, from the `telemetry*` settings. */
 export interface TelemetryLimits {
@@ -65,11 +65,9 @@ function typed(
   const text = typeof value === 'string' ? value : JSON.stringify(value);
   if (Buffer.byteLength(text) > limits.valueMaxBytes)
     fail('PALISADE_TELEMETRY_INVALID_VALUE', path, `is longer than ${limits.valueMaxBytes} bytes`);
-  const nul =
-    typeof value === 'string'
-      ? value.includes('\u0000')
-      : text.includes('\\u0000') && nulPath(value) !== undefined;
-  if (nul) fail('PALISADE_TELEMETRY_INVALID_VALUE', path, 'must not contain U+0000');
+  const found = unstorable(value);
+  if (found !== undefined)
+    fail('PALISADE_TELEMETRY_INVALID_VALUE', `${path}${found.path}`, found.message);
   return typeof value === 'string' ? { type: 'string', value } : { type: 'json', value };
 }
 

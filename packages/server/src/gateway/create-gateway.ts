@@ -21,7 +21,7 @@ import type { Tenant } from '../tenancy/index.ts';
 import type { UserServices } from '../users/index.ts';
 import { installAuth } from './auth-hook.ts';
 import { corsPreflightRoute, installCors } from './cors-hook.ts';
-import { jsonParserWithoutNul } from './json-body.ts';
+import { strictJsonParser } from './json-body.ts';
 import { installMetrics } from './metrics.ts';
 import { installOpenApi } from './openapi.ts';
 import { installProblemHandlers } from './problem-handler.ts';
@@ -131,7 +131,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       : { serverFactory: httpsServerFactory(options.tls) as unknown as undefined }),
   });
   app.removeContentTypeParser(['text/plain', 'application/json']);
-  const parseJson = jsonParserWithoutNul(app.getDefaultJsonParser('error', 'error'));
+  const parseJson = strictJsonParser(app.getDefaultJsonParser('error', 'error'));
   app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, parseJson);
   installValidators(app);

@@ -1,36 +1,36 @@
 import type { FastifyBodyParser, FastifyRequest } from 'fastify';
 import { PalisadeError } from '../errors/index.ts';
-import { nulPath } from '../store/index.ts';
+import { mayBeUnstorable, unstorable } from '../store/index.ts';
 
 type JsonParser = FastifyBodyParser<string>;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /**
-     * The route refuses U+0000 itself, item by item, so one bad item cannot refuse the rest
-     * (a signed edge batch answers its refusals by index).
+     * The route checks its items itself (see `unstorable`), so one bad item cannot refuse the
+     * rest: a signed edge batch answers its refusals by index.
      */
-    nulPerItem?: true;
+    unstorablePerItem?: true;
   }
 }
 
 /**
- * Fastify's JSON parser (prototype poisoning refused), refusing a body with U+0000 in a key
- * or string: PostgreSQL cannot store it. Only a body whose text has the `\u0000` escape (the
- * one way JSON spells U+0000) is walked.
+ * Fastify's JSON parser (prototype poisoning refused), also refusing a body that holds what no
+ * store keeps as sent (`unstorable`: U+0000, which PostgreSQL cannot store, or a number JSON
+ * turns into ±Infinity). Only a body whose text `mayBeUnstorable` is walked.
  */
-export function jsonParserWithoutNul(parse: JsonParser): JsonParser {
+export function strictJsonParser(parse: JsonParser): JsonParser {
   return (request: FastifyRequest, body: string, done) => {
     parse(request, body, (error, value) => {
       if (error !== null) return done(error, undefined);
-      const at = body.includes('\\u0000') ? nulPath(value) : undefined;
-      if (at === undefined || request.routeOptions.config.nulPerItem === true)
+      const found = mayBeUnstorable(body) ? unstorable(value) : undefined;
+      if (found === undefined || request.routeOptions.config.unstorablePerItem === true)
         return done(null, value);
       done(
         new PalisadeError(
           'PALISADE_INVALID_REQUEST',
-          'the body holds U+0000 (NUL), which no store takes: remove it or encode the data',
-          [{ path: `/body${at}`, message: 'must not contain U+0000' }],
+          `the body holds what no store keeps as sent, at /body${found.path}: U+0000 or a number beyond ±1.8e308`,
+          [{ path: `/body${found.path}`, message: found.message }],
         ),
         undefined,
       );

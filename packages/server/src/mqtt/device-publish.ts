@@ -1,5 +1,5 @@
 import type { DeviceAuthenticator, DeviceIdentity, TelemetryIngest } from '../devices/index.ts';
-import { nulPath } from '../store/index.ts';
+import { mayBeUnstorable, unstorable } from '../store/index.ts';
 import type { DeviceSession } from './device-session.ts';
 import type { AttributeReader, RpcChannel } from './mqtt-ports.ts';
 import { MqttRefusal } from './mqtt-refusal.ts';
@@ -17,7 +17,7 @@ export interface PublishDeps {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** The payload as JSON, or a refusal naming why it is not (U+0000 included: no store takes it). */
+/** The payload as JSON, or a refusal naming why it is not (or holds what no store keeps: `unstorable`). */
 export function parseJson(payload: Uint8Array): unknown {
   let text: string;
   let value: unknown;
@@ -27,12 +27,9 @@ export function parseJson(payload: Uint8Array): unknown {
   } catch {
     throw new MqttRefusal('invalid_json', 'the payload is not UTF-8 JSON');
   }
-  const at = text.includes('\\u0000') ? nulPath(value) : undefined;
-  if (at !== undefined)
-    throw new MqttRefusal(
-      'invalid_payload',
-      `${at || '/'} holds U+0000 (NUL), which no store takes`,
-    );
+  const found = mayBeUnstorable(text) ? unstorable(value) : undefined;
+  if (found !== undefined)
+    throw new MqttRefusal('invalid_payload', `${found.path || '/'} ${found.message}`);
   return value;
 }
 

@@ -1,7 +1,7 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { PalisadeError, type ProblemDetail } from '../errors/index.ts';
-import { nulPath } from '../store/index.ts';
+import { unstorable } from '../store/index.ts';
 
 /** Compiled record validators kept at once; keyed by tenant, collection and schema version. */
 const VALIDATOR_CACHE_MAX = 1024;
@@ -68,12 +68,12 @@ export class SchemaRegistry {
         this.#cache.delete(this.#cache.keys().next().value!);
     }
     if (validate(data)) {
-      const nul = nulPath(data);
-      if (nul === undefined) return;
+      const found = unstorable(data);
+      if (found === undefined) return;
       throw new PalisadeError(
         'PALISADE_RECORD_INVALID',
-        'record text may not contain U+0000 (NUL): PostgreSQL cannot store it, so no backend takes it',
-        [{ path: nul || '/', message: 'must not contain U+0000' }],
+        `the record holds what no store keeps as sent, at ${found.path || '/'}: U+0000 or a number beyond ±1.8e308`,
+        [{ path: found.path || '/', message: found.message }],
       );
     }
     const errors: ProblemDetail[] = (validate.errors ?? []).map((e) => {

@@ -53,7 +53,6 @@ export type {
   RevocationRow,
 } from './identity-types.ts';
 export type { DataKeyRow, KeyJobRow, SealedFields, TenantKekRow } from './key-types.ts';
-export { nulPath } from './nul-text.ts';
 export { openStores, type Stores } from './open-stores.ts';
 export type {
   PlatformCheckpointRow,
@@ -62,6 +61,7 @@ export type {
   SealedTenantCheckpoint,
 } from './platform-log-store.ts';
 export type { TelemetryWindow } from './postgres/telemetry-partitions.ts';
+export { mayBeUnstorable, type Unstorable, unstorable } from './storable-json.ts';
 export { storedJson } from './stored-json.ts';
 export type {
   ApiKeyRow,

@@ -160,7 +160,7 @@ export function edgeRoutes(
   });
 
   app.post<{ Body: EdgeBatch }>('/v1/edge/batches', {
-    config: { auth: 'public', nulPerItem: true },
+    config: { auth: 'public', unstorablePerItem: true },
     schema: {
       summary: 'A signed batch from an edge node, applied exactly once by (node, batch id)',
       tags: TAGS,

@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { mayBeUnstorable, unstorable } from '../src/store/index.ts';
+
+const NUL = 'must not contain U+0000';
+
+test('finds U+0000 in strings and keys, with an escaped JSON Pointer', () => {
+  assert.equal(unstorable({ a: ['x', { b: 'ok' }], n: 1, t: true, z: null }), undefined);
+  assert.deepEqual(unstorable('a\u0000'), { path: '', message: NUL });
+  assert.deepEqual(unstorable({ a: ['x', { b: 'c\u0000' }] }), { path: '/a/1/b', message: NUL });
+  assert.deepEqual(unstorable({ 'x/y~z\u0000': 1 }), { path: '/x~1y~0z\u0000', message: NUL });
+});
+
+test('finds numbers JSON.parse made infinite', () => {
+  const parsed = JSON.parse('{"ok":1.7976931348623157e308,"list":[0,-1e400]}');
+  const found = unstorable(parsed);
+  assert.equal(found?.path, '/list/1');
+  assert.match(found?.message ?? '', /finite/);
+  assert.equal(unstorable(JSON.parse('[1e-400, 2e308]'))?.path, '/1');
+});
+
+test('the text check never misses what the walk finds', () => {
+  for (const text of [
+    '"a\\u0000"',
+    '{"k\\u0000":1}',
+    '[1e400]',
+    '[-2E+308]',
+    `[${'9'.repeat(309)}]`,
+  ])
+    assert.equal(mayBeUnstorable(text), true, text);
+  for (const text of ['{"a":"b"}', '[1e99, 1.5, -20]', '"x"'])
+    assert.equal(mayBeUnstorable(text), false, text);
+});
