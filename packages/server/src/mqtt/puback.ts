@@ -20,14 +20,16 @@ type WaitForDrain = (done: (error?: Error | null) => void) => void;
 /**
  * Writes the PUBACK of `messageId` to a connected client, then calls `done`; when the socket
  * is full, only once it drained (aedes' own back-pressure). A client gone meanwhile gets
- * nothing, as aedes would write it nothing.
+ * nothing, as aedes would write it nothing. "Connected" is aedes' own test: a client is still
+ * `connecting` after its CONNACK until the rest of the connect sequence ran, and a PUBLISH
+ * sent right after CONNACK (mosquitto_pub does) can be acknowledged in that window.
  */
 export function acknowledge(
   client: Client,
   messageId: number,
   done: (error?: Error | null) => void,
 ): void {
-  if (client.connected && !client.conn.write(pubackFor(messageId)))
+  if ((client.connecting || client.connected) && !client.conn.write(pubackFor(messageId)))
     (client as unknown as { waitForDrain: WaitForDrain }).waitForDrain(done);
   else done();
 }
