@@ -7,10 +7,11 @@ import { describe, it } from 'node:test';
 import type { Client } from 'aedes';
 import { acknowledge, pubackFor } from '../src/mqtt/puback.ts';
 
-function fakeClient(connected: boolean, accepts: boolean) {
+function fakeClient(connected: boolean, accepts: boolean, connecting = false) {
   const written: Buffer[] = [];
   const drains: Array<(error?: Error | null) => void> = [];
   const client = {
+    connecting,
     connected,
     conn: {
       write: (bytes: Buffer) => {
@@ -43,6 +44,14 @@ describe('MQTT PUBACK', () => {
     assert.deepEqual(written, [pubackFor(7)]);
     assert.equal(done, 1);
     assert.equal(drains.length, 0);
+  });
+
+  it('is written to a client aedes still counts as connecting (a PUBLISH right after CONNACK)', () => {
+    const { client, written } = fakeClient(false, true, true);
+    let done = 0;
+    acknowledge(client, 10, () => done++);
+    assert.deepEqual(written, [pubackFor(10)]);
+    assert.equal(done, 1);
   });
 
   it('waits for the drain of a full socket before done is called', () => {
