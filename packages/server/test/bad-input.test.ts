@@ -87,6 +87,36 @@ for (const backend of backendNames()) {
         ],
       },
       {
+        name: 'a lone surrogate escape (not Unicode; the ledger cannot hash it)',
+        method: 'POST',
+        url: '/v1/collections/people/records',
+        payload: '{"name":"x\\ud800"}',
+        headers: json,
+        status: 400,
+        code: 'PALISADE_INVALID_REQUEST',
+        errors: [
+          {
+            path: '/body/name',
+            message: 'must be well-formed Unicode (it holds a lone surrogate escape)',
+          },
+        ],
+      },
+      {
+        name: 'nesting deeper than 32 levels',
+        method: 'PUT',
+        url: '/v1/collections/deep',
+        payload: `{"schema":{"type":"object","default":${'['.repeat(40)}${']'.repeat(40)}}}`,
+        headers: json,
+        status: 400,
+        code: 'PALISADE_INVALID_REQUEST',
+        errors: [
+          {
+            path: `/body/schema/default${'/0'.repeat(30)}`,
+            message: 'must not nest deeper than 32 levels',
+          },
+        ],
+      },
+      {
         name: 'U+0000 in a key of a merge patch',
         method: 'PATCH',
         url: `/v1/collections/people/records/${recordId}`,

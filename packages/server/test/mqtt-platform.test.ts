@@ -179,6 +179,8 @@ for (const backend of backendNames()) {
         ['an empty key', JSON.stringify({ '': 1 })],
         ['U+0000 in a string value', JSON.stringify({ t: 'a\u0000b' })],
         ['a number beyond a double, inside a JSON value', '{"j":{"x":1e400}}'],
+        ['a lone surrogate escape', '{"s":"\\udc00"}'],
+        ['nesting deeper than 32 levels', `{"j":${'['.repeat(40)}${']'.repeat(40)}}`],
       ];
       for (const [what, payload] of refusedCases) {
         it(`${what}: connection closed, no PUBACK, no ledger entry`, async () => {

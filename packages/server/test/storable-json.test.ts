@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { mayBeUnstorable, unstorable } from '../src/store/index.ts';
+import { JSON_DEPTH_MAX, mayBeUnstorable, unstorable } from '../src/store/index.ts';
 
 const NUL = 'must not contain U+0000';
 
@@ -19,11 +19,30 @@ test('finds numbers JSON.parse made infinite', () => {
   assert.equal(unstorable(JSON.parse('[1e-400, 2e308]'))?.path, '/1');
 });
 
+test('finds lone surrogates in strings and keys; a pair is fine', () => {
+  assert.equal(unstorable(JSON.parse('{"s":"\\ud83d\\ude42"}')), undefined);
+  assert.equal(unstorable(JSON.parse('{"s":"a\\ud800"}'))?.path, '/s');
+  assert.equal(unstorable(JSON.parse('{"\\udc00":1}'))?.path, '/\udc00');
+  assert.match(unstorable('\udfff')?.message ?? '', /lone surrogate/);
+});
+
+test(`takes ${JSON_DEPTH_MAX} levels of nesting, not one more`, () => {
+  const nested = (levels: number) =>
+    JSON.parse(`${'['.repeat(levels)}1${']'.repeat(levels)}`) as unknown;
+  assert.equal(unstorable(nested(JSON_DEPTH_MAX)), undefined);
+  const found = unstorable(nested(JSON_DEPTH_MAX + 1));
+  assert.equal(found?.path, '/0'.repeat(JSON_DEPTH_MAX));
+  assert.match(found?.message ?? '', /nest deeper/);
+  assert.equal(unstorable(nested(100_000))?.path, '/0'.repeat(JSON_DEPTH_MAX));
+});
+
 test('the text check never misses what the walk finds', () => {
   for (const text of [
     '"a\\u0000"',
     '{"k\\u0000":1}',
     '[1e400]',
+    '"\\uD800"',
+    `${'['.repeat(JSON_DEPTH_MAX + 1)}${']'.repeat(JSON_DEPTH_MAX + 1)}`,
     '[-2E+308]',
     `[${'9'.repeat(309)}]`,
   ])

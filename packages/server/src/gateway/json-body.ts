@@ -16,8 +16,8 @@ declare module 'fastify' {
 
 /**
  * Fastify's JSON parser (prototype poisoning refused), also refusing a body that holds what no
- * store keeps as sent (`unstorable`: U+0000, which PostgreSQL cannot store, or a number JSON
- * turns into ±Infinity). Only a body whose text `mayBeUnstorable` is walked.
+ * store keeps as sent (`unstorable`: U+0000, a lone surrogate, a number JSON turns into
+ * ±Infinity, nesting beyond JSON_DEPTH_MAX). Only a body whose text `mayBeUnstorable` is walked.
  */
 export function strictJsonParser(parse: JsonParser): JsonParser {
   return (request: FastifyRequest, body: string, done) => {
@@ -29,7 +29,7 @@ export function strictJsonParser(parse: JsonParser): JsonParser {
       done(
         new PalisadeError(
           'PALISADE_INVALID_REQUEST',
-          `the body holds what no store keeps as sent, at /body${found.path}: U+0000 or a number beyond ±1.8e308`,
+          `the body holds what no store keeps as sent, at /body${found.path}: ${found.message}`,
           [{ path: `/body${found.path}`, message: found.message }],
         ),
         undefined,

@@ -72,7 +72,7 @@ export class SchemaRegistry {
       if (found === undefined) return;
       throw new PalisadeError(
         'PALISADE_RECORD_INVALID',
-        `the record holds what no store keeps as sent, at ${found.path || '/'}: U+0000 or a number beyond ±1.8e308`,
+        `the record holds what no store keeps as sent, at ${found.path || '/'}: ${found.message}`,
         [{ path: found.path || '/', message: found.message }],
       );
     }

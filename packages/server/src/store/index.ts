@@ -61,7 +61,12 @@ export type {
   SealedTenantCheckpoint,
 } from './platform-log-store.ts';
 export type { TelemetryWindow } from './postgres/telemetry-partitions.ts';
-export { mayBeUnstorable, type Unstorable, unstorable } from './storable-json.ts';
+export {
+  JSON_DEPTH_MAX,
+  mayBeUnstorable,
+  type Unstorable,
+  unstorable,
+} from './storable-json.ts';
 export { storedJson } from './stored-json.ts';
 export type {
   ApiKeyRow,

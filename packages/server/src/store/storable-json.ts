@@ -5,45 +5,70 @@ export interface Unstorable {
   readonly message: string;
 }
 
+/**
+ * Deepest nesting a client's JSON may have. The ledger's canonical JSON takes 64 levels, and
+ * what a client sends is wrapped in a few levels of its own (entry state, telemetry points):
+ * 32 leaves that room and is far beyond what data needs.
+ */
+export const JSON_DEPTH_MAX = 32;
+
 const NUL: Unstorable = { path: '', message: 'must not contain U+0000' };
+const LONE_SURROGATE: Unstorable = {
+  path: '',
+  message: 'must be well-formed Unicode (it holds a lone surrogate escape)',
+};
 const NOT_FINITE: Unstorable = {
   path: '',
   message: 'must be a finite number (a number this large is ±Infinity, which JSON keeps as null)',
 };
+const TOO_DEEP: Unstorable = {
+  path: '',
+  message: `must not nest deeper than ${JSON_DEPTH_MAX} levels`,
+};
 
 /**
- * Text that may hold what `unstorable` finds: the `\u0000` escape (the one way JSON spells
- * U+0000), or a number too large for a double (an exponent of three digits, or 309 digits).
- * Cheap enough for every body; only a match is walked.
+ * Escapes and numbers in JSON text that may make what `unstorable` finds: `\u0000` (the one
+ * way JSON spells U+0000), a surrogate escape (the only way to spell a lone one: raw text is
+ * decoded as UTF-8, where none can exist), an exponent of three digits or 309 digits.
  */
-const SUSPECT_JSON = /\\u0000|[eE]\+?\d{3}|\d{309}/;
+const SUSPECT_TEXT = /\\u(?:0000|[dD][89a-fA-F])|[eE]\+?\d{3}|\d{309}/;
 
-/** Whether JSON text may hold what `unstorable` finds (false means it cannot). */
+/**
+ * Whether JSON text may hold what `unstorable` finds (false means it cannot): text shorter than
+ * two characters per level cannot nest too deep, so short bodies without a suspect escape or
+ * number are never walked.
+ */
 export function mayBeUnstorable(text: string): boolean {
-  return SUSPECT_JSON.test(text);
+  return text.length > 2 * JSON_DEPTH_MAX || SUSPECT_TEXT.test(text);
+}
+
+function checkString(value: string): Unstorable | undefined {
+  if (value.includes('\u0000')) return NUL;
+  return value.isWellFormed() ? undefined : LONE_SURROGATE;
 }
 
 /**
- * The first key or string holding U+0000 (PostgreSQL cannot store it, so no backend takes it)
- * or number that is not finite (JSON.parse makes ±Infinity of 1e400, and it would be stored
- * as null), with its JSON Pointer; undefined when there is none. Allocates only along the
- * path it finds.
+ * The first thing in `value` no store keeps as it was sent, with its JSON Pointer: U+0000 in a
+ * key or string (PostgreSQL cannot store it), a lone surrogate (not Unicode: the ledger's
+ * canonical JSON refuses it), a number that is not finite (JSON.parse makes ±Infinity of 1e400,
+ * stored as null), or nesting deeper than JSON_DEPTH_MAX. Undefined when there is none;
+ * allocates only along the path it finds.
  */
-export function unstorable(value: unknown): Unstorable | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? NUL : undefined;
+export function unstorable(value: unknown, depth = 0): Unstorable | undefined {
+  if (typeof value === 'string') return checkString(value);
   if (typeof value === 'number') return Number.isFinite(value) ? undefined : NOT_FINITE;
   if (typeof value !== 'object' || value === null) return undefined;
+  if (depth >= JSON_DEPTH_MAX) return TOO_DEEP;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = unstorable(value[i]);
+      const found = unstorable(value[i], depth + 1);
       if (found !== undefined) return { ...found, path: `/${i}${found.path}` };
     }
     return undefined;
   }
   for (const key in value) {
-    const found = key.includes('\u0000')
-      ? NUL
-      : unstorable((value as Record<string, unknown>)[key]);
+    const found =
+      checkString(key) ?? unstorable((value as Record<string, unknown>)[key], depth + 1);
     if (found !== undefined)
       return {
         ...found,
