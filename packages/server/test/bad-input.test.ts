@@ -117,6 +117,14 @@ for (const backend of backendNames()) {
         ],
       },
       {
+        name: 'U+0000 in a filter value',
+        method: 'GET',
+        url: '/v1/collections/people/records?filter[name]=a%00b',
+        status: 400,
+        code: 'PALISADE_INVALID_REQUEST',
+        errors: [{ path: '/querystring/filter[name]', message: 'must be text without U+0000' }],
+      },
+      {
         name: 'U+0000 in a key of a merge patch',
         method: 'PATCH',
         url: `/v1/collections/people/records/${recordId}`,

@@ -302,5 +302,7 @@ function typedFilter(collection: CollectionRow, field: string, raw: string): Fie
     if (raw !== 'null') fail('null');
     return { field, value: null };
   }
+  // Nothing stored holds U+0000 (see unstorable), and PostgreSQL refuses it as a parameter.
+  if (raw.includes('\u0000')) fail('text without U+0000');
   return { field, value: raw };
 }
