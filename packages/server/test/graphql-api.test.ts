@@ -57,13 +57,26 @@ for (const backend of backendNames()) {
       assert.deepEqual(invalid.body.errors[0].path, ['createRecord']);
       assert.equal(invalid.body.data, null);
 
-      // A string literal of the document itself can spell U+0000: the record service refuses it.
-      const nul = await gql(
+      // A string literal of the document itself can spell what no store keeps: refused as REST does.
+      for (const [literal, refusal] of [
+        ['{name: "a\\u0000b"}', /JSONObject at \/name must not contain U\+0000/],
+        ['{name: "x", n: 1e400}', /JSONObject at \/n must be a finite number/],
+        ['{name: "a\\ud800"}', /Invalid Unicode escape sequence/],
+      ] as const) {
+        const refused = await gql(
+          api,
+          key,
+          `mutation { createRecord(collection: "people", data: ${literal}) { id } }`,
+        );
+        assert.equal(refused.body.data, undefined, literal);
+        assert.match(JSON.stringify(refused.body.errors), refusal);
+      }
+      const deepSchema = await gql(
         api,
         key,
-        'mutation { createRecord(collection: "people", data: {name: "a\\u0000b", age: 1}) { id } }',
+        `mutation { defineCollection(name: "deep", schema: {type: "object", default: ${'['.repeat(40)}${']'.repeat(40)}}) { created } }`,
       );
-      assert.deepEqual(codesOf(nul), ['PALISADE_RECORD_INVALID']);
+      assert.match(JSON.stringify(deepSchema.body.errors), /must not nest deeper than 32 levels/);
 
       const replace = `mutation($id: ID!, $v: Int) {
         replaceRecord(collection: "people", id: $id, data: {name: "Ada L", age: 37}, expectedVersion: $v) { version data }

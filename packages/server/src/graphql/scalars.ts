@@ -5,6 +5,7 @@ import {
   type ObjectValueNode,
   type ValueNode,
 } from 'graphql';
+import { unstorable } from '../store/index.ts';
 
 /** The same rule as REST's collection names (`COLLECTION_NAME` in the gateway schemas). */
 export const COLLECTION_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
@@ -52,6 +53,14 @@ function literalValue(
   }
 }
 
+/** The object, unless it holds what no store keeps as sent (as REST refuses it: `unstorable`). */
+function storable(value: Record<string, unknown>): Record<string, unknown> {
+  const found = unstorable(value);
+  if (found !== undefined)
+    throw new GraphQLError(`JSONObject at ${found.path || '/'} ${found.message}`);
+  return value;
+}
+
 export const JSONObjectScalar = new GraphQLScalarType<Record<string, unknown>, unknown>({
   name: 'JSONObject',
   serialize(value) {
@@ -60,12 +69,12 @@ export const JSONObjectScalar = new GraphQLScalarType<Record<string, unknown>, u
   },
   parseValue(value) {
     if (!isObject(value)) throw new GraphQLError('JSONObject must be a JSON object');
-    return value;
+    return storable(value);
   },
   parseLiteral(node, variables) {
     const value = literalValue(node, variables);
     if (!isObject(value)) throw new GraphQLError('JSONObject must be an object literal');
-    return value;
+    return storable(value);
   },
 });
 

@@ -1,7 +1,6 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { PalisadeError, type ProblemDetail } from '../errors/index.ts';
-import { unstorable } from '../store/index.ts';
 
 /** Compiled record validators kept at once; keyed by tenant, collection and schema version. */
 const VALIDATOR_CACHE_MAX = 1024;
@@ -67,15 +66,7 @@ export class SchemaRegistry {
       if (this.#cache.size > VALIDATOR_CACHE_MAX)
         this.#cache.delete(this.#cache.keys().next().value!);
     }
-    if (validate(data)) {
-      const found = unstorable(data);
-      if (found === undefined) return;
-      throw new PalisadeError(
-        'PALISADE_RECORD_INVALID',
-        `the record holds what no store keeps as sent, at ${found.path || '/'}: ${found.message}`,
-        [{ path: found.path || '/', message: found.message }],
-      );
-    }
+    if (validate(data)) return;
     const errors: ProblemDetail[] = (validate.errors ?? []).map((e) => {
       const extra =
         (e.params as { additionalProperty?: string; missingProperty?: string })
