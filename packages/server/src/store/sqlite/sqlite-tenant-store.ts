@@ -43,18 +43,22 @@ type RecordSqlRow = [
   keyVersion: number | null,
 ];
 
+/**
+ * A record row. Its data is kept as the stored text for a row without encrypted fields (sent
+ * as it is, see rowWithStoredJson); a row with them is decrypted into a copy anyway, so it is
+ * parsed at once, which keeps its object plain.
+ */
 function toRecord(row: RecordSqlRow): RecordRow {
-  return rowWithStoredJson(
-    {
-      collection: row[0],
-      id: row[1],
-      version: row[3],
-      createdAt: row[4],
-      updatedAt: row[5],
-      sealed: sealedFromColumns(row[6], row[7], row[8]),
-    },
-    row[2],
-  );
+  const fields = {
+    collection: row[0],
+    id: row[1],
+    version: row[3],
+    createdAt: row[4],
+    updatedAt: row[5],
+    sealed: sealedFromColumns(row[6], row[7], row[8]),
+  };
+  if (fields.sealed !== undefined) return { ...fields, data: JSON.parse(row[2]) };
+  return rowWithStoredJson(fields, row[2]);
 }
 
 /**
