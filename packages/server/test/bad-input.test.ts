@@ -125,6 +125,22 @@ for (const backend of backendNames()) {
         errors: [{ path: '/querystring/filter[name]', message: 'must be text without U+0000' }],
       },
       {
+        name: 'an integer JSON.parse would round',
+        method: 'POST',
+        url: '/v1/collections/people/records',
+        payload: '{"name":"x","age":12345678901234567891}',
+        headers: json,
+        status: 400,
+        code: 'PALISADE_INVALID_REQUEST',
+        errors: [
+          {
+            path: '/body/age',
+            message:
+              'must be an integer JSON can carry exactly (up to 2^53): send a larger one as a string',
+          },
+        ],
+      },
+      {
         name: 'U+0000 in a key of a merge patch',
         method: 'PATCH',
         url: `/v1/collections/people/records/${recordId}`,

@@ -62,6 +62,10 @@ for (const backend of backendNames()) {
         ['{name: "a\\u0000b"}', /JSONObject at \/name must not contain U\+0000/],
         ['{name: "x", n: 1e400}', /JSONObject at \/n must be a finite number/],
         ['{name: "a\\ud800"}', /Invalid Unicode escape sequence/],
+        [
+          '{name: "x", age: 9007199254740993}',
+          /integer 9007199254740993 must be one JSON can carry/,
+        ],
       ] as const) {
         const refused = await gql(
           api,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { JSON_DEPTH_MAX, mayBeUnstorable, unstorable } from '../src/store/index.ts';
+import { JSON_DEPTH_MAX, mayBeUnstorable, unstorable, unstorableJson } from '../src/store/index.ts';
 
 const NUL = 'must not contain U+0000';
 
@@ -36,6 +36,20 @@ test(`takes ${JSON_DEPTH_MAX} levels of nesting, not one more`, () => {
   assert.equal(unstorable(nested(100_000))?.path, '/0'.repeat(JSON_DEPTH_MAX));
 });
 
+test('finds integers JSON.parse rounds, from the text; exact ones, decimals and strings pass', () => {
+  const check = (text: string) => unstorableJson(text, JSON.parse(text));
+  assert.equal(check('{"a":{"id":9007199254740993}}')?.path, '/a/id');
+  assert.match(check('[-12345678901234567891]')?.message ?? '', /exactly/);
+  for (const exact of [
+    '{"id":9007199254740992}',
+    '{"n":100000000000000000000}',
+    '{"n":1e20}',
+    '{"x":0.12345678901234567890}',
+    '{"s":"12345678901234567890"}',
+  ])
+    assert.equal(check(exact), undefined, exact);
+});
+
 test('the text check never misses what the walk finds', () => {
   for (const text of [
     '"a\\u0000"',
@@ -45,6 +59,7 @@ test('the text check never misses what the walk finds', () => {
     `${'['.repeat(JSON_DEPTH_MAX + 1)}${']'.repeat(JSON_DEPTH_MAX + 1)}`,
     '[-2E+308]',
     `[${'9'.repeat(309)}]`,
+    '[9007199254740993]',
   ])
     assert.equal(mayBeUnstorable(text), true, text);
   for (const text of ['{"a":"b"}', '[1e99, 1.5, -20]', '"x"'])

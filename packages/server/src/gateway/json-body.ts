@@ -1,6 +1,6 @@
 import type { FastifyBodyParser, FastifyRequest } from 'fastify';
 import { PalisadeError } from '../errors/index.ts';
-import { mayBeUnstorable, unstorable } from '../store/index.ts';
+import { unstorableJson } from '../store/index.ts';
 
 type JsonParser = FastifyBodyParser<string>;
 
@@ -16,14 +16,14 @@ declare module 'fastify' {
 
 /**
  * Fastify's JSON parser (prototype poisoning refused), also refusing a body that holds what no
- * store keeps as sent (`unstorable`: U+0000, a lone surrogate, a number JSON turns into
- * ±Infinity, nesting beyond JSON_DEPTH_MAX). Only a body whose text `mayBeUnstorable` is walked.
+ * store keeps as sent (`unstorableJson`: U+0000, a lone surrogate, a number JSON turns into
+ * ±Infinity or rounds, nesting beyond JSON_DEPTH_MAX).
  */
 export function strictJsonParser(parse: JsonParser): JsonParser {
   return (request: FastifyRequest, body: string, done) => {
     parse(request, body, (error, value) => {
       if (error !== null) return done(error, undefined);
-      const found = mayBeUnstorable(body) ? unstorable(value) : undefined;
+      const found = unstorableJson(body, value);
       if (found === undefined || request.routeOptions.config.unstorablePerItem === true)
         return done(null, value);
       done(

@@ -38,7 +38,18 @@ function literalValue(
       );
     case Kind.LIST:
       return node.values.map((value) => literalValue(value, variables));
-    case Kind.INT:
+    case Kind.INT: {
+      const value = Number(node.value);
+      if (
+        Number.isFinite(value) &&
+        !Number.isSafeInteger(value) &&
+        BigInt(node.value) !== BigInt(value)
+      )
+        throw new GraphQLError(
+          `JSONObject integer ${node.value} must be one JSON can carry exactly (up to 2^53): send a larger one as a string`,
+        );
+      return value;
+    }
     case Kind.FLOAT:
       return Number(node.value);
     case Kind.STRING:

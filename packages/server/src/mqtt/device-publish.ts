@@ -1,5 +1,5 @@
 import type { DeviceAuthenticator, DeviceIdentity, TelemetryIngest } from '../devices/index.ts';
-import { mayBeUnstorable, unstorable } from '../store/index.ts';
+import { unstorableJson } from '../store/index.ts';
 import type { DeviceSession } from './device-session.ts';
 import type { AttributeReader, RpcChannel } from './mqtt-ports.ts';
 import { MqttRefusal } from './mqtt-refusal.ts';
@@ -27,7 +27,7 @@ export function parseJson(payload: Uint8Array): unknown {
   } catch {
     throw new MqttRefusal('invalid_json', 'the payload is not UTF-8 JSON');
   }
-  const found = mayBeUnstorable(text) ? unstorable(value) : undefined;
+  const found = unstorableJson(text, value);
   if (found !== undefined)
     throw new MqttRefusal('invalid_payload', `${found.path || '/'} ${found.message}`);
   return value;

@@ -66,6 +66,7 @@ export {
   mayBeUnstorable,
   type Unstorable,
   unstorable,
+  unstorableJson,
 } from './storable-json.ts';
 export { storedJson } from './stored-json.ts';
 export type {
