@@ -180,6 +180,7 @@ for (const backend of backendNames()) {
         ['U+0000 in a string value', JSON.stringify({ t: 'a\u0000b' })],
         ['a number beyond a double, inside a JSON value', '{"j":{"x":1e400}}'],
         ['a lone surrogate escape', '{"s":"\\udc00"}'],
+        ['an integer JSON would round', '{"big":12345678901234567891}'],
         ['nesting deeper than 32 levels', `{"j":${'['.repeat(40)}${']'.repeat(40)}}`],
       ];
       for (const [what, payload] of refusedCases) {
