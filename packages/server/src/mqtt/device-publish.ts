@@ -17,7 +17,7 @@ export interface PublishDeps {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** The payload as JSON, or a refusal naming why it is not (or holds what no store keeps: `unstorable`). */
+/** The payload as JSON, or a refusal naming why it is not or what in it no store keeps. */
 export function parseJson(payload: Uint8Array): unknown {
   let text: string;
   let value: unknown;
