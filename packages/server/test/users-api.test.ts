@@ -4,7 +4,7 @@ import { Secret } from 'otpauth';
 import type { Tenant } from '../src/tenancy/index.ts';
 import { ADMIN_TOKEN, type Reply, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
-import { refusal, totpAt } from './support/users.ts';
+import { refusal, steadyTotpStep, totpAt } from './support/users.ts';
 
 const PASSWORD = 'a long enough passphrase';
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -198,6 +198,7 @@ for (const backend of backendNames()) {
     });
 
     test('TOTP enrolled on the invitation page is then required; an admin reset removes it', async () => {
+      await steadyTotpStep();
       const created = await create('totp@example.com');
       const link: string = created.body.invitation.link;
       const secret = offeredSecret((await api.call('GET', link, undefined)).body);

@@ -9,7 +9,7 @@ import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
 import { newTotpSecret, passwordHashParams } from '../src/users/index.ts';
 import { TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
-import { refusal, totpAt } from './support/users.ts';
+import { refusal, steadyTotpStep, totpAt } from './support/users.ts';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -131,6 +131,7 @@ for (const backend of backendNames()) {
     });
 
     test('TOTP: required, accepted once per time step, a replayed or wrong code refused', async () => {
+      await steadyTotpStep();
       const secret = newTotpSecret();
       // Enrolled with the previous step's code, so the current step is still unused.
       await member('totp@example.com', { secret, code: codeAt(secret, -1) });

@@ -7,6 +7,16 @@ export function totpAt(secret: Secret, offset = 0): string {
   return new TOTP({ secret }).generate({ timestamp: Date.now() + offset * 30_000 });
 }
 
+/**
+ * Waits, when fewer than `seconds` remain of the current 30-second step, until the next one
+ * begins: a test that computes codes relative to now and then presents them stays inside
+ * one step, so "the previous step" still means the same step when the server checks it.
+ */
+export async function steadyTotpStep(seconds = 10): Promise<void> {
+  const left = 30_000 - (Date.now() % 30_000);
+  if (left < seconds * 1000) await new Promise((resolve) => setTimeout(resolve, left + 50));
+}
+
 /** The error `promise` rejects with; fails the test when it resolves. */
 export async function refusal(promise: Promise<unknown>): Promise<PalisadeError> {
   try {
