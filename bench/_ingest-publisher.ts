@@ -49,7 +49,13 @@ await Promise.all(
     }
   }),
 );
-process.stdout.write(`${JSON.stringify({ acked: latencies.length, failed, latencies })}\n`);
+// A pipe takes 64 KiB at once and the report is larger: exit only once all of it is written.
+await new Promise((resolve) =>
+  process.stdout.write(
+    `${JSON.stringify({ acked: latencies.length, failed, latencies })}\n`,
+    resolve,
+  ),
+);
 await Promise.all(clients.map((c) => c.endAsync()));
 process.exit(0);
 

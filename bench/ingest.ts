@@ -37,7 +37,8 @@ function line(child: ChildProcess): Promise<string> {
       resolve(buffer.slice(0, end));
     };
     child.stdout!.on('data', onData);
-    child.once('exit', (code) => code !== 0 && reject(new Error(`publisher exited with ${code}`)));
+    // 'close' comes after the last of its output was read: a line still missing never comes.
+    child.once('close', (code) => reject(new Error(`publisher exited with ${code} before a line`)));
   });
 }
 
