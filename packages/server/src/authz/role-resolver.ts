@@ -1,4 +1,5 @@
 import { PalisadeError } from '../errors/index.ts';
+import type { MaybePromise } from '../maybe-promise/index.ts';
 import type { ShardStore } from '../store/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
 import { isPermission, PermissionSet } from './permissions.ts';
@@ -32,9 +33,13 @@ export class RoleResolver implements RoleGrants {
     this.#ttlMs = ttlMs;
   }
 
-  /** The union of the roles' permissions in the tenant. */
-  async resolve(tenant: Tenant, roles: readonly string[]): Promise<PermissionSet> {
+  /** The union of the roles' permissions in the tenant; at once for one built-in role. */
+  resolve(tenant: Tenant, roles: readonly string[]): MaybePromise<PermissionSet> {
     if (roles.length === 1 && isBuiltInRole(roles[0]!)) return builtInRolePermissions(roles[0]);
+    return this.#union(tenant, roles);
+  }
+
+  async #union(tenant: Tenant, roles: readonly string[]): Promise<PermissionSet> {
     let set = PermissionSet.EMPTY;
     let custom: ReadonlyMap<string, PermissionSet> | undefined;
     for (const role of roles) {

@@ -9,6 +9,7 @@ import {
 } from '../authz/index.ts';
 import type { CredentialVerifier, Principal } from '../control/index.ts';
 import { PalisadeError } from '../errors/index.ts';
+import type { MaybePromise } from '../maybe-promise/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 
 /**
@@ -72,7 +73,7 @@ export function installAuth(
       url: request.url,
       dpop: typeof dpop === 'string' ? dpop : undefined,
     };
-    verifier.verify(request.headers.authorization, credentialRequest).then((principal) => {
+    const admitted = (principal: Principal) => {
       const refusal = wrongKind(principal, auth);
       if (refusal !== undefined) return done(refusal);
       const admit = () => {
@@ -90,7 +91,17 @@ export function installAuth(
       if (decision === true) return admit();
       if (decision === false) return done(forbidden(principal, auth));
       decision.then((allowed) => (allowed ? admit() : done(forbidden(principal, auth))), done);
-    }, done);
+    };
+    // A cached credential verifies without a promise, and the request goes on in this tick.
+    let verified: MaybePromise<Principal>;
+    try {
+      verified = verifier.verify(request.headers.authorization, credentialRequest);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    if (verified instanceof Promise) verified.then(admitted, done);
+    else admitted(verified);
   });
 }
 

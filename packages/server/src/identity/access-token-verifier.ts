@@ -5,11 +5,13 @@
  * must be the tenant API; revoked tokens, grants and clients are refused. Every refusal has
  * its own error code. Issuers, keys and revocations are cached, and so is a token whose
  * signature verified (by its SHA-256, until it expires): a token used again costs a hash and
- * three lookups, while expiry, revocation and the tenant's status are checked every time.
+ * three lookups, made without a promise, while expiry, revocation and the tenant's status are
+ * checked every time.
  */
 import { hash } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify } from 'jose';
 import { type ErrorCode, PalisadeError } from '../errors/index.ts';
+import { andThen, type MaybePromise } from '../maybe-promise/index.ts';
 import type { Actor, Tenant } from '../tenancy/index.ts';
 import { DpopProofs } from './dpop-proof.ts';
 import type { IssuerDirectory } from './issuer-directory.ts';
@@ -88,44 +90,62 @@ export class AccessTokenVerifier {
 
   /**
    * Verifies a token as it was presented; without `presentation` (introspection, revocation)
-   * a key-bound token is judged on its own.
+   * a key-bound token is judged on its own. A token verified before, whose issuer and
+   * revocations are cached, is answered at once rather than as a promise.
    */
-  async verify(token: string, presentation?: TokenPresentation): Promise<VerifiedAccessToken> {
+  verify(token: string, presentation?: TokenPresentation): MaybePromise<VerifiedAccessToken> {
     const digest = hash('sha256', token, 'base64url');
-    let signed = this.#verified.get(digest);
-    if (signed === undefined) {
-      signed = await this.#verifySignature(token);
+    const signed = this.#verified.get(digest);
+    if (signed !== undefined) return this.#admit(token, digest, signed, presentation);
+    return this.#verifySignature(token).then((fresh) => {
       if (this.#verified.size >= VERIFIED_CACHE_MAX) this.#verified.clear();
-      this.#verified.set(digest, signed);
-    }
+      this.#verified.set(digest, fresh);
+      return this.#admit(token, digest, fresh, presentation);
+    });
+  }
+
+  /** What is checked on every use of a token: expiry, its tenant, its key binding, revocation. */
+  #admit(
+    token: string,
+    digest: string,
+    signed: SignedToken,
+    presentation: TokenPresentation | undefined,
+  ): MaybePromise<VerifiedAccessToken> {
     if (signed.expiresAt + CLOCK_TOLERANCE_S * 1000 <= Date.now()) {
       this.#verified.delete(digest);
       refuse('PALISADE_TOKEN_EXPIRED', 'the token has expired; get a new one');
     }
-    const tenant = (await this.#issuers.get(signed.slug))?.tenant;
-    if (tenant === undefined || tenant.status === 'deleted') throw this.#unknownIssuer();
-    if (tenant.status === 'suspended') {
-      refuse(
-        'PALISADE_TENANT_SUSPENDED',
-        `tenant ${tenant.slug} is suspended; ask the platform admin to resume it`,
+    return andThen(this.#issuers.get(signed.slug), (issuer) => {
+      const tenant = issuer?.tenant;
+      if (tenant === undefined || tenant.status === 'deleted') throw this.#unknownIssuer();
+      if (tenant.status === 'suspended') {
+        refuse(
+          'PALISADE_TENANT_SUSPENDED',
+          `tenant ${tenant.slug} is suspended; ask the platform admin to resume it`,
+        );
+      }
+      const bound =
+        presentation === undefined ? undefined : this.#checkBinding(token, signed, presentation);
+      return andThen(bound, () =>
+        andThen(this.#revocations.revoked(tenant.id, signed), (revoked) => {
+          if (revoked !== undefined) {
+            refuse(
+              'PALISADE_TOKEN_REVOKED',
+              `the token's ${revoked === 'jti' ? 'token' : revoked} was revoked; get a new token`,
+            );
+          }
+          return { tenant, actor: signed.actor, roles: signed.roles, claims: signed.claims };
+        }),
       );
-    }
-    if (presentation !== undefined) await this.#checkBinding(token, signed, presentation);
-    const revoked = await this.#revocations.revoked(tenant.id, signed);
-    if (revoked !== undefined) {
-      refuse(
-        'PALISADE_TOKEN_REVOKED',
-        `the token's ${revoked === 'jti' ? 'token' : revoked} was revoked; get a new token`,
-      );
-    }
-    return { tenant, actor: signed.actor, roles: signed.roles, claims: signed.claims };
+    });
   }
 
-  async #checkBinding(
+  /** Throws unless the token is presented as its binding demands; a DPoP proof is checked async. */
+  #checkBinding(
     token: string,
     signed: SignedToken,
     presentation: TokenPresentation,
-  ): Promise<void> {
+  ): MaybePromise<void> {
     if (signed.jkt === undefined) {
       if (presentation.scheme === 'DPoP')
         throw new PalisadeError(
@@ -140,7 +160,7 @@ export class AccessTokenVerifier {
         'this access token is bound to a key: send it as Authorization: DPoP, with a DPoP proof',
       );
     const path = presentation.path.split('?')[0]!;
-    await this.#proofs.verify(presentation.proof, token, signed.jkt, {
+    return this.#proofs.verify(presentation.proof, token, signed.jkt, {
       method: presentation.method,
       url: this.#urls.url(path),
     });

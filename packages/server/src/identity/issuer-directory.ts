@@ -1,4 +1,5 @@
 import { type CryptoKey, importJWK } from 'jose';
+import type { MaybePromise } from '../maybe-promise/index.ts';
 import type { ControlPlaneIdentityStore } from '../store/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
 import type { IssuerKeys } from './issuer-keys.ts';
@@ -11,6 +12,8 @@ export interface IssuerEntry {
 
 interface Cached {
   readonly entry: Promise<IssuerEntry | undefined>;
+  /** The entry once loaded. */
+  loaded?: { readonly value: IssuerEntry | undefined };
   readonly expires: number;
 }
 
@@ -33,17 +36,24 @@ export class IssuerDirectory {
     this.#ttlMs = ttlMs;
   }
 
-  get(slug: string): Promise<IssuerEntry | undefined> {
+  /** The issuer of `slug`, or undefined; at once when it is cached and loaded. */
+  get(slug: string): MaybePromise<IssuerEntry | undefined> {
     const now = Date.now();
     const cached = this.#cache.get(slug);
-    if (cached !== undefined && cached.expires > now) return cached.entry;
+    if (cached !== undefined && cached.expires > now)
+      return cached.loaded === undefined ? cached.entry : cached.loaded.value;
     const entry = this.#load(slug);
     if (this.#cache.size >= ISSUER_CACHE_MAX) this.#cache.clear();
-    const fresh = { entry, expires: now + this.#ttlMs };
+    const fresh: Cached = { entry, expires: now + this.#ttlMs };
     this.#cache.set(slug, fresh);
-    entry.catch(() => {
-      if (this.#cache.get(slug) === fresh) this.#cache.delete(slug);
-    });
+    entry.then(
+      (value) => {
+        fresh.loaded = { value };
+      },
+      () => {
+        if (this.#cache.get(slug) === fresh) this.#cache.delete(slug);
+      },
+    );
     return entry;
   }
 

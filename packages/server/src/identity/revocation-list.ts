@@ -1,7 +1,10 @@
+import { andThen, type MaybePromise } from '../maybe-promise/index.ts';
 import type { ControlPlaneIdentityStore, RevocationKind, RevocationRow } from '../store/index.ts';
 
 interface TenantRevocations {
   readonly names: Promise<Set<string>>;
+  /** The set once read. */
+  loaded?: Set<string>;
   readonly expires: number;
 }
 
@@ -26,21 +29,25 @@ export class RevocationList {
     this.#ttlMs = ttlMs;
   }
 
-  /** The first of the token's jti, grant and client that is revoked, if any. */
-  async revoked(
+  /**
+   * The first of the token's jti, grant and client that is revoked, if any; at once when the
+   * tenant's revocations are cached.
+   */
+  revoked(
     tenantId: string,
     token: {
       readonly jti: string;
       readonly grantId: string | undefined;
       readonly clientId: string;
     },
-  ): Promise<RevocationKind | undefined> {
-    const names = await this.#names(tenantId);
-    if (names.size === 0) return undefined;
-    if (names.has(key('jti', token.jti))) return 'jti';
-    if (token.grantId !== undefined && names.has(key('grant', token.grantId))) return 'grant';
-    if (names.has(key('client', token.clientId))) return 'client';
-    return undefined;
+  ): MaybePromise<RevocationKind | undefined> {
+    return andThen(this.#names(tenantId), (names): RevocationKind | undefined => {
+      if (names.size === 0) return undefined;
+      if (names.has(key('jti', token.jti))) return 'jti';
+      if (token.grantId !== undefined && names.has(key('grant', token.grantId))) return 'grant';
+      if (names.has(key('client', token.clientId))) return 'client';
+      return undefined;
+    });
   }
 
   /** Stores a revocation and applies it in this process at once. */
@@ -56,19 +63,24 @@ export class RevocationList {
     void cached.names.then((names) => names.add(key(revocation.kind, revocation.value)));
   }
 
-  #names(tenantId: string): Promise<Set<string>> {
+  #names(tenantId: string): MaybePromise<Set<string>> {
     const now = Date.now();
     const cached = this.#tenants.get(tenantId);
-    if (cached !== undefined && cached.expires > now) return cached.names;
+    if (cached !== undefined && cached.expires > now) return cached.loaded ?? cached.names;
     const names = this.#store
       .listRevocations(tenantId, now)
       .then((rows) => new Set(rows.map((row) => key(row.kind, row.value))));
     if (this.#tenants.size >= TENANT_CACHE_MAX) this.#tenants.clear();
-    const entry = { names, expires: now + this.#ttlMs };
+    const entry: TenantRevocations = { names, expires: now + this.#ttlMs };
     this.#tenants.set(tenantId, entry);
-    names.catch(() => {
-      if (this.#tenants.get(tenantId) === entry) this.#tenants.delete(tenantId);
-    });
+    names.then(
+      (loaded) => {
+        entry.loaded = loaded;
+      },
+      () => {
+        if (this.#tenants.get(tenantId) === entry) this.#tenants.delete(tenantId);
+      },
+    );
     return names;
   }
 }

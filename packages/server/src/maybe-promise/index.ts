@@ -1,0 +1,14 @@
+/**
+ * A value at hand, or a promise of it: what a lookup returns when it is usually answered from
+ * a cache. Answering a hit without a promise keeps the request in the same tick; on the
+ * gateway's authentication path that was about a sixth of a small request's CPU time.
+ */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** `next(value)`: at once when `value` is at hand, else once it resolves. */
+export function andThen<T, U>(
+  value: MaybePromise<T>,
+  next: (value: T) => MaybePromise<U>,
+): MaybePromise<U> {
+  return value instanceof Promise ? value.then(next) : next(value);
+}
