@@ -3,6 +3,10 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ADMIN_TOKEN, type Reply, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
+import { steadyWindow } from './support/windows.ts';
+
+/** The usage window: a day, starting at UTC midnight. */
+const DAY_MS = 86_400_000;
 
 /**
  * Calls until the gateway refuses. A one-request bucket refills once a second, so the second
@@ -41,17 +45,20 @@ for (const backend of backendNames()) {
 
     before(async () => {
       // One request per second with a one-second burst: a bucket holds a single request. A
-      // day-long usage window, so the counts checked below do not roll over mid-test.
+      // day-long usage window (it still turns at UTC midnight: see the first test).
       api = await TestApi.start(backend, {
         quotaTenantRequestsPerSecond: ['*=0', 'small=1'],
         quotaPrincipalRequestsPerSecond: ['*=0', 'keyed=1'],
         quotaBurstSeconds: '1',
-        quotaUsageWindowMs: '86400000',
+        quotaUsageWindowMs: String(DAY_MS),
       });
     });
     after(() => api.close());
 
     test('a tenant over its plan rate gets 429 with Retry-After and RateLimit headers, then recovers', async () => {
+      // The counts read at the end are of the window the calls below were counted in: a run
+      // that straddled UTC midnight would read a fresh window with nothing refused in it.
+      await steadyWindow(DAY_MS, 60_000);
       const a = await onPlan('small', 'small');
       const b = await onPlan('roomy', 'free');
       const refused = await untilRefused(() => api.call('GET', '/v1/collections', a.key));
