@@ -6,6 +6,10 @@ import { MqttRefusal } from '../src/mqtt/mqtt-refusal.ts';
 import { QuotaExceededError } from '../src/quotas/index.ts';
 import { type Reply, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
+import { steadyWindow } from './support/windows.ts';
+
+/** The usage window: a day, starting at UTC midnight. */
+const DAY_MS = 86_400_000;
 
 /** `n` points of key `k` in one ThingsBoard message, at fixed timestamps. */
 function message(n: number, base: number): unknown {
@@ -83,6 +87,7 @@ for (const backend of backendNames()) {
       api = await TestApi.start(backend, {
         quotaTenantPointsPerSecond: ['*=1'],
         quotaBurstSeconds: '1',
+        quotaUsageWindowMs: String(DAY_MS),
       });
       a = await api.tenant('flood');
       b = await api.tenant('calm');
@@ -142,6 +147,9 @@ for (const backend of backendNames()) {
     });
 
     test('GET /v1/usage reports the plan, its limits and what happened', async () => {
+      // The request is counted when the gateway admits it and read back by the handler: were
+      // the window to turn in between, the handler would read a fresh one (accepted 0).
+      await steadyWindow(DAY_MS, 60_000);
       const usage = await api.call('GET', '/v1/usage', a.key);
       assert.equal(usage.status, 200, JSON.stringify(usage.body));
       assert.equal(usage.body.tenant, a.id);
