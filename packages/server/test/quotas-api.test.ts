@@ -180,13 +180,15 @@ for (const backend of backendNames()) {
       const edgy = await api.tenant('edgy');
       const meter = await device(edgy.key);
       const node = await enroll(api, edgy.key);
-      const messages = (from: number) =>
-        [0, 1, 2].map((i) => ({
+      const messages = (from: number, count: number) =>
+        Array.from({ length: count }, (_, i) => ({
           deviceId: meter.id,
           payload: { ts: base + from + i, values: { k: i } },
           receivedAt: base + from + i,
         }));
-      const first = signedBatch(node, 'b1', messages(0));
+      // Sixty points leave the tenant 59 s in debt: the next batch is refused however long
+      // the machine takes between the two (three points would be paid back within 3 s).
+      const first = signedBatch(node, 'b1', messages(0, 60));
       const sent = await api.call('POST', '/v1/edge/batches', node.credential, first);
       assert.equal(sent.status, 200, JSON.stringify(sent.body));
       const entries = await ledger(edgy.key);
@@ -194,10 +196,10 @@ for (const backend of backendNames()) {
         'POST',
         '/v1/edge/batches',
         node.credential,
-        signedBatch(node, 'b2', messages(10)),
+        signedBatch(node, 'b2', messages(100, 3)),
       );
       assertRefused(refused, 'tenant_points');
-      assert.equal(await stored(edgy.key, meter.id), 3);
+      assert.equal(await stored(edgy.key, meter.id), 60);
       assert.equal(await ledger(edgy.key), entries, 'no ledger entry for a refused batch');
       const replay = await api.call('POST', '/v1/edge/batches', node.credential, first);
       assert.deepEqual(replay.body, sent.body, 'a replay is answered, not charged');
