@@ -1,7 +1,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { NodeKey } from '@palisade/ledger';
 import type { SealedFields } from '../key-types.ts';
-import { rowWithStoredJson } from '../stored-json.ts';
+import { StoredJsonRecord } from '../stored-json.ts';
 import {
   type CollectionDbRow,
   type EntryDbRow,
@@ -45,20 +45,20 @@ type RecordSqlRow = [
 
 /**
  * A record row. Its data is kept as the stored text for a row without encrypted fields (sent
- * as it is, see rowWithStoredJson); a row with them is decrypted into a copy anyway, so it is
+ * as it is, see StoredJsonRecord); a row with them is decrypted into a copy anyway, so it is
  * parsed at once, which keeps its object plain.
  */
 function toRecord(row: RecordSqlRow): RecordRow {
+  const sealed = sealedFromColumns(row[6], row[7], row[8]);
   const fields = {
     collection: row[0],
     id: row[1],
     version: row[3],
     createdAt: row[4],
     updatedAt: row[5],
-    sealed: sealedFromColumns(row[6], row[7], row[8]),
   };
-  if (fields.sealed !== undefined) return { ...fields, data: JSON.parse(row[2]) };
-  return rowWithStoredJson(fields, row[2]);
+  if (sealed !== undefined) return { ...fields, sealed, data: JSON.parse(row[2]) };
+  return new StoredJsonRecord(fields, row[2]);
 }
 
 /**
