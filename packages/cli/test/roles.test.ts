@@ -28,6 +28,8 @@ const ADMIN = `pa_${randomBytes(24).toString('base64url')}`;
 const MASTER = randomBytes(32).toString('hex');
 /** How long an injected message gets to (wrongly) draw an answer. */
 const REFUSED_WAIT_MS = 1000;
+/** How long a message that is answered may take, on a loaded machine; only bounds waiting. */
+const ANSWER_WAIT_MS = 30_000;
 
 /** Polls `probe` until it returns a value (the guard bounds a hung job; not a timing assertion). */
 async function waitFor<T>(probe: () => Promise<T | undefined>): Promise<T> {
@@ -198,11 +200,15 @@ describe('roles in separate processes on PostgreSQL and NATS', { skip: !POSTGRES
       },
       30_000,
     );
-    const send = async (token: string | undefined, data: Uint8Array = payload) => {
+    const send = async (
+      token: string | undefined,
+      data: Uint8Array = payload,
+      timeout = REFUSED_WAIT_MS,
+    ) => {
       const h = headers();
       if (token !== undefined) h.set('Palisade-Service', token);
       try {
-        const reply = await nc.request(subject, data, { timeout: REFUSED_WAIT_MS, headers: h });
+        const reply = await nc.request(subject, data, { timeout, headers: h });
         return reply.json<unknown>();
       } catch {
         return 'no reply';
@@ -237,7 +243,9 @@ describe('roles in separate processes on PostgreSQL and NATS', { skip: !POSTGRES
       );
     }
     // The same request, properly signed, is answered: the RPC is no longer queued.
-    assert.deepEqual(await send(await right.sign(subject, payload)), { delivered: false });
+    assert.deepEqual(await send(await right.sign(subject, payload), payload, ANSWER_WAIT_MS), {
+      delivered: false,
+    });
     // Signed, but naming another tenant's queued RPC on this device's subject: the ingest
     // process reads it under this device's tenant, finds nothing and sends nothing.
     const other = await call('POST', '/v1/platform/tenants', ADMIN, { slug: 'other', name: 'O' });
@@ -251,9 +259,10 @@ describe('roles in separate processes on PostgreSQL and NATS', { skip: !POSTGRES
     });
     assert.equal(theirs.body.status, 'queued', JSON.stringify(theirs.body));
     const crossPayload = Buffer.from(JSON.stringify({ rpcId: theirs.body.id }));
-    assert.deepEqual(await send(await right.sign(subject, crossPayload), crossPayload), {
-      delivered: false,
-    });
+    assert.deepEqual(
+      await send(await right.sign(subject, crossPayload), crossPayload, ANSWER_WAIT_MS),
+      { delivered: false },
+    );
     assert.deepEqual(received, [`v1/devices/me/rpc/request/${queued.body.id}`]);
     await client.endAsync();
   });
