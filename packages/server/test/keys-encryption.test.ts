@@ -122,8 +122,9 @@ async function rawRecords<T>(
   }
 }
 
+/** Polls until the key job is done; the deadline only bounds a hung job (a loaded machine is slow). */
 async function waitForJob(api: TestApi, key: string, id: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
     const job = await api.call('GET', `/v1/keys/jobs/${id}`, key);
     if (job.body.state === 'done') return;
     await new Promise((resolve) => setTimeout(resolve, 10));
