@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { type Secret, TOTP } from 'otpauth';
 import type { PalisadeError } from '../../src/errors/index.ts';
+import { steadyWindow } from './windows.ts';
 
 /** The code an authenticator app shows for `secret`, `offset` 30-second steps from now. */
 export function totpAt(secret: Secret, offset = 0): string {
@@ -8,13 +9,12 @@ export function totpAt(secret: Secret, offset = 0): string {
 }
 
 /**
- * Waits, when fewer than `seconds` remain of the current 30-second step, until the next one
- * begins: a test that computes codes relative to now and then presents them stays inside
- * one step, so "the previous step" still means the same step when the server checks it.
+ * Waits out a TOTP step with under `seconds` left: a test that computes codes relative to now
+ * and then presents them stays inside one step, so "the previous step" still means the same
+ * step when the server checks it.
  */
-export async function steadyTotpStep(seconds = 10): Promise<void> {
-  const left = 30_000 - (Date.now() % 30_000);
-  if (left < seconds * 1000) await new Promise((resolve) => setTimeout(resolve, left + 50));
+export function steadyTotpStep(seconds = 10): Promise<void> {
+  return steadyWindow(30_000, seconds * 1000);
 }
 
 /** The error `promise` rejects with; fails the test when it resolves. */
