@@ -187,7 +187,9 @@ for (const backend of backendNames())
           const reply = await run(api, attacker, field, victim);
           assert.ok([200, 400].includes(reply.status), `${field}: ${JSON.stringify(reply.body)}`);
           const text = JSON.stringify(reply.body);
-          assert.ok(!/Ada|ada@/.test(text), `${field} leaks A's data: ${text}`);
+          // "Ada" as a word (A's record, user and client), never inside base64: a checkpoint's
+          // signatures are long enough to hold those three letters by chance.
+          assert.ok(!/["\s]Ada[\s"']|ada@/.test(text), `${field} leaks A's data: ${text}`);
           assert.ok(!text.includes(a.id), `${field} leaks A's tenant id`);
           if (expect === 'own') {
             for (const id of Object.values(victim))
