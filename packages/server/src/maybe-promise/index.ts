@@ -1,7 +1,7 @@
 /**
  * A value at hand, or a promise of it: what a lookup returns when it is usually answered from
  * a cache. Answering a hit without a promise keeps the request in the same tick; on the
- * gateway's authentication path that was about a sixth of a small request's CPU time.
+ * gateway's authentication path that saved about 2 µs of a small request's 50.
  */
 export type MaybePromise<T> = T | Promise<T>;
 
