@@ -193,7 +193,8 @@ describe('devices → edge → platform, with the platform down for a while', ()
     await until(() => edge.logs.some((l) => l.event === 'link-down'));
     palisade = await startPalisade(data, port);
     await until(() => readOutboxStatus(outboxPath(nodeDir)).backlog === 0);
-    assert.ok(edge.logs.some((l) => l.event === 'link-up'));
+    // Its log comes through a pipe, after the outbox file shows the backlog gone.
+    await until(() => edge.logs.some((l) => l.event === 'link-up'));
     const expected = Array.from({ length: 2 * PER_PHASE }, (_, i) => i);
     for (const device of devices) {
       const points = await call(
@@ -326,13 +327,16 @@ describe('devices → edge → platform, with the platform down for a while', ()
     );
     // A value the platform refuses is refused there by index, after the edge acknowledged it.
     await device!.client!.publishAsync('v1/devices/me/attributes', '{"broken":null}', { qos: 1 });
-    await until(() => readOutboxStatus(outboxPath(nodeDir)).backlog === 0);
+    // The node's log reaches this process through a pipe, after the outbox file shows the
+    // batch synced: wait for both.
+    const refused = () =>
+      edge.logs
+        .filter((l) => l.event === 'synced')
+        .flatMap((l) => (l.result as { refused: { code: string }[] }).refused.map((r) => r.code));
+    await until(() => readOutboxStatus(outboxPath(nodeDir)).backlog === 0 && refused().length > 0);
     const stored = await call('GET', `/v1/devices/${device!.id}`, key);
     assert.deepEqual(stored.body.clientAttributes, { firmware: '2.1', wifi: true });
-    const refused = edge.logs
-      .filter((l) => l.event === 'synced')
-      .flatMap((l) => (l.result as { refused: { code: string }[] }).refused.map((r) => r.code));
-    assert.deepEqual(refused, ['PALISADE_TELEMETRY_INVALID_VALUE']);
+    assert.deepEqual(refused(), ['PALISADE_TELEMETRY_INVALID_VALUE']);
     const bundle = await exportLedger();
     const entries = bundle.entries.map((e) => ({
       entry: parseCanonicalJson(e.entry) as { actor: string; resource: string; commitment: string },
