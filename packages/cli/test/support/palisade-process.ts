@@ -101,8 +101,9 @@ export function startServer(args: string[], options: StartOptions = {}): Promise
   });
   let stdout = '';
   let stderr = '';
+  // 'close', not 'exit': only then has all of its output been read.
   const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
+    child.once('close', (code) => resolve(code)),
   );
   const stop = (signal: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);

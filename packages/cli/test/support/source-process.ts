@@ -56,7 +56,8 @@ export async function startFromSource(
   });
   let stdout = '';
   let stderr = '';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  // 'close', not 'exit': only then has all of its output been read.
+  const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
     stdout += chunk;
   });

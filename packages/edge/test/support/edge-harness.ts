@@ -27,7 +27,8 @@ export async function runCli(args: string[], main = MAIN): Promise<Run> {
   child.stderr.on('data', (d) => {
     stderr += d;
   });
-  const [code] = (await once(child, 'exit')) as [number | null];
+  // 'close', not 'exit': only then has all of the child's output been read.
+  const [code] = (await once(child, 'close')) as [number | null];
   return { code, stdout, stderr };
 }
 
@@ -39,7 +40,8 @@ export class EdgeProcess {
 
   constructor(args: string[]) {
     this.child = spawn(process.execPath, ['--conditions=@palisade/source', MAIN, 'start', ...args]);
-    this.exited = once(this.child, 'exit') as Promise<[number | null, string | null]>;
+    // 'close', not 'exit': only then are all of its log lines in `logs`.
+    this.exited = once(this.child, 'close') as Promise<[number | null, string | null]>;
     let rest = '';
     this.child.stdout?.on('data', (d) => {
       rest += d;

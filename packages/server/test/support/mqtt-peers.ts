@@ -47,6 +47,10 @@ export async function startSub(
 }> {
   // stdout is a pipe here, which mosquitto_sub would block-buffer: stdbuf makes it line-buffered.
   const child = spawn('stdbuf', ['-oL', 'mosquitto_sub', ...cliAddress(url), '-d', '-v', ...args]);
+  // 'close', not 'exit': only then have all of its lines been read.
+  const closed = new Promise<[number | null]>((resolve) =>
+    child.once('close', (code) => resolve([code])),
+  );
   const messages: string[] = [];
   let stdout = '';
   let stderr = '';
@@ -75,17 +79,11 @@ export async function startSub(
     get suback() {
       return suback;
     },
-    finished: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve({ code: child.exitCode, stdout, stderr });
-        child.once('exit', (code) => resolve({ code, stdout, stderr }));
-      }),
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve({ code: child.exitCode, stdout, stderr });
-        child.once('exit', (code) => resolve({ code, stdout, stderr }));
-        child.kill('SIGTERM');
-      }),
+    finished: () => closed.then(([code]) => ({ code, stdout, stderr })),
+    stop: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return closed.then(([code]) => ({ code, stdout, stderr }));
+    },
   };
 }
 
