@@ -70,7 +70,8 @@ function start(settings: BackendFixture['settings'], log: { text: string }): Pro
     { cwd: REPO, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   live.add(child);
-  const exited = new Promise((resolve) => child.once('exit', resolve));
+  // 'close', not 'exit': only then is all of its log in `log.text` for the secrets check.
+  const exited = new Promise((resolve) => child.once('close', resolve));
   child.once('exit', () => live.delete(child));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     log.text += chunk;
