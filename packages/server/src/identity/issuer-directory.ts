@@ -1,5 +1,5 @@
 import { type CryptoKey, importJWK } from 'jose';
-import type { MaybePromise } from '../maybe-promise/index.ts';
+import { type MaybePromise, Settling } from '../maybe-promise/index.ts';
 import type { ControlPlaneIdentityStore } from '../store/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
 import type { IssuerKeys } from './issuer-keys.ts';
@@ -11,9 +11,7 @@ export interface IssuerEntry {
 }
 
 interface Cached {
-  readonly entry: Promise<IssuerEntry | undefined>;
-  /** The entry once loaded. */
-  loaded?: { readonly value: IssuerEntry | undefined };
+  readonly entry: Settling<IssuerEntry | undefined>;
   readonly expires: number;
 }
 
@@ -40,20 +38,14 @@ export class IssuerDirectory {
   get(slug: string): MaybePromise<IssuerEntry | undefined> {
     const now = Date.now();
     const cached = this.#cache.get(slug);
-    if (cached !== undefined && cached.expires > now)
-      return cached.loaded === undefined ? cached.entry : cached.loaded.value;
+    if (cached !== undefined && cached.expires > now) return cached.entry.current;
     const entry = this.#load(slug);
     if (this.#cache.size >= ISSUER_CACHE_MAX) this.#cache.clear();
-    const fresh: Cached = { entry, expires: now + this.#ttlMs };
+    const fresh = { entry: new Settling(entry), expires: now + this.#ttlMs };
     this.#cache.set(slug, fresh);
-    entry.then(
-      (value) => {
-        fresh.loaded = { value };
-      },
-      () => {
-        if (this.#cache.get(slug) === fresh) this.#cache.delete(slug);
-      },
-    );
+    entry.catch(() => {
+      if (this.#cache.get(slug) === fresh) this.#cache.delete(slug);
+    });
     return entry;
   }
 

@@ -1,10 +1,8 @@
-import { andThen, type MaybePromise } from '../maybe-promise/index.ts';
+import { andThen, type MaybePromise, Settling } from '../maybe-promise/index.ts';
 import type { ControlPlaneIdentityStore, RevocationKind, RevocationRow } from '../store/index.ts';
 
 interface TenantRevocations {
-  readonly names: Promise<Set<string>>;
-  /** The set once read. */
-  loaded?: Set<string>;
+  readonly names: Settling<Set<string>>;
   readonly expires: number;
 }
 
@@ -60,27 +58,22 @@ export class RevocationList {
   applied(tenantId: string, revocation: RevocationRow): void {
     const cached = this.#tenants.get(tenantId);
     if (cached === undefined) return;
-    void cached.names.then((names) => names.add(key(revocation.kind, revocation.value)));
+    void cached.names.promise.then((names) => names.add(key(revocation.kind, revocation.value)));
   }
 
   #names(tenantId: string): MaybePromise<Set<string>> {
     const now = Date.now();
     const cached = this.#tenants.get(tenantId);
-    if (cached !== undefined && cached.expires > now) return cached.loaded ?? cached.names;
+    if (cached !== undefined && cached.expires > now) return cached.names.current;
     const names = this.#store
       .listRevocations(tenantId, now)
       .then((rows) => new Set(rows.map((row) => key(row.kind, row.value))));
     if (this.#tenants.size >= TENANT_CACHE_MAX) this.#tenants.clear();
-    const entry: TenantRevocations = { names, expires: now + this.#ttlMs };
+    const entry = { names: new Settling(names), expires: now + this.#ttlMs };
     this.#tenants.set(tenantId, entry);
-    names.then(
-      (loaded) => {
-        entry.loaded = loaded;
-      },
-      () => {
-        if (this.#tenants.get(tenantId) === entry) this.#tenants.delete(tenantId);
-      },
-    );
+    names.catch(() => {
+      if (this.#tenants.get(tenantId) === entry) this.#tenants.delete(tenantId);
+    });
     return names;
   }
 }

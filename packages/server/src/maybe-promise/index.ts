@@ -12,3 +12,25 @@ export function andThen<T, U>(
 ): MaybePromise<U> {
   return value instanceof Promise ? value.then(next) : next(value);
 }
+
+/** A cached promise that, once fulfilled, also gives its value at once. */
+export class Settling<T> {
+  readonly promise: Promise<T>;
+  #fulfilled: { readonly value: T } | undefined;
+
+  constructor(promise: Promise<T>) {
+    this.promise = promise;
+    // A rejection is the owner's to handle, through `promise`.
+    promise.then(
+      (value) => {
+        this.#fulfilled = { value };
+      },
+      () => undefined,
+    );
+  }
+
+  /** The value once fulfilled; until then, or after a rejection, the promise. */
+  get current(): MaybePromise<T> {
+    return this.#fulfilled === undefined ? this.promise : this.#fulfilled.value;
+  }
+}
