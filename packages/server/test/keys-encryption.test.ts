@@ -216,6 +216,27 @@ for (const backend of backendNames()) {
       assert.match(patched.body.data.ssn, /^\d{3}-\d{2}-\d{4}$/);
     });
 
+    test('a record whose fields are all encrypted reads back whole, alone and listed', async () => {
+      const put = await api.call('PUT', '/v1/collections/vault', a.key, {
+        schema: {
+          type: 'object',
+          properties: { ssn: { type: 'string' }, pin: { type: 'object' } },
+        },
+        encrypted: ['ssn', 'pin'],
+      });
+      assert.equal(put.status, 201, JSON.stringify(put.body));
+      const data = { ssn: secretSsn(), pin: { digits: [1, 2, 3, 4], note: 'a "quoted" \\ note' } };
+      const created = await api.call('POST', '/v1/collections/vault/records', a.key, data);
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const one = await api.call('GET', `/v1/collections/vault/records/${created.body.id}`, a.key);
+      assert.deepEqual(one.body.data, data);
+      const listed = await api.call('GET', '/v1/collections/vault/records', a.key);
+      assert.deepEqual(
+        listed.body.items.map((r: { data: unknown }) => r.data),
+        [data],
+      );
+    });
+
     test('a raw dump of every store holds no plaintext of an encrypted field', async () => {
       const dump = rawDump(fixture);
       assert.ok(dump.length > 10_000);

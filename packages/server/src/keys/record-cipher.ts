@@ -16,7 +16,7 @@ import {
   encryptField,
 } from '@palisade/crypto';
 import { PalisadeError } from '../errors/index.ts';
-import type { SealedFields } from '../store/index.ts';
+import { mergeStoredObjects, type SealedFields } from '../store/index.ts';
 
 /** Where a record lives: the context every field ciphertext is bound to. */
 export interface RecordPlace {
@@ -154,6 +154,27 @@ export function openRecord(
       Buffer.from(plain.buffer, plain.byteOffset, plain.length).toString(),
     ) as Record<string, unknown>;
     return { ...data, ...fields };
+  } finally {
+    plain.fill(0);
+  }
+}
+
+/**
+ * As {@link openRecord} for data still in its stored JSON text: the decrypted fields' JSON is
+ * spliced into it, and neither is parsed.
+ */
+export function openRecordJson(
+  ring: DataKeyring,
+  place: RecordPlace,
+  storedText: string,
+  sealed: SealedFields,
+): string {
+  const plain = openSealed(ring, place, sealed);
+  try {
+    return mergeStoredObjects(
+      storedText,
+      Buffer.from(plain.buffer, plain.byteOffset, plain.length).toString(),
+    );
   } finally {
     plain.fill(0);
   }

@@ -1,8 +1,13 @@
 import type { RecordEncryption } from '../records/index.ts';
-import type { CollectionRow, FieldFilter, RecordRow } from '../store/index.ts';
+import {
+  type CollectionRow,
+  type FieldFilter,
+  type RecordRow,
+  StoredJsonRecord,
+} from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import type { KeyService } from './key-service.ts';
-import { indexOf, openRecord, sealRecord } from './record-cipher.ts';
+import { indexOf, openRecord, openRecordJson, sealRecord } from './record-cipher.ts';
 
 /** The records' encryption, on the tenant key hierarchy. */
 export class RecordKeys implements RecordEncryption {
@@ -37,6 +42,9 @@ export class RecordKeys implements RecordEncryption {
       rows.map((row) => {
         if (row.sealed === undefined) return row;
         const place = { tenantId: context.tenantId, collection: row.collection, id: row.id };
+        const text = row instanceof StoredJsonRecord ? row.storedText : undefined;
+        if (text !== undefined)
+          return new StoredJsonRecord(row, openRecordJson(ring, place, text, row.sealed));
         return { ...row, data: openRecord(ring, place, row.data, row.sealed), sealed: undefined };
       }),
     );

@@ -68,7 +68,7 @@ export {
   unstorable,
   unstorableJson,
 } from './storable-json.ts';
-export { storedJson } from './stored-json.ts';
+export { mergeStoredObjects, StoredJsonRecord, storedJson } from './stored-json.ts';
 export type {
   ApiKeyRow,
   CollectionRow,

@@ -43,13 +43,8 @@ type RecordSqlRow = [
   keyVersion: number | null,
 ];
 
-/**
- * A record row. Its data is kept as the stored text for a row without encrypted fields (sent
- * as it is, see StoredJsonRecord); a row with them is decrypted into a copy anyway, so it is
- * parsed at once, which keeps its object plain.
- */
+/** A record row, its data kept as the stored text (sent as it is, see StoredJsonRecord). */
 function toRecord(row: RecordSqlRow): RecordRow {
-  const sealed = sealedFromColumns(row[6], row[7], row[8]);
   const fields = {
     collection: row[0],
     id: row[1],
@@ -57,8 +52,7 @@ function toRecord(row: RecordSqlRow): RecordRow {
     createdAt: row[4],
     updatedAt: row[5],
   };
-  if (sealed !== undefined) return { ...fields, sealed, data: JSON.parse(row[2]) };
-  return new StoredJsonRecord(fields, row[2]);
+  return new StoredJsonRecord(fields, row[2], sealedFromColumns(row[6], row[7], row[8]));
 }
 
 /**
