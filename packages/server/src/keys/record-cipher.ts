@@ -141,6 +141,16 @@ function openSealed(ring: DataKeyring, place: RecordPlace, sealed: SealedFields)
   }
 }
 
+/** The JSON text of a record's sealed fields, decrypted; the plaintext bytes are zeroed. */
+function openSealedJson(ring: DataKeyring, place: RecordPlace, sealed: SealedFields): string {
+  const plain = openSealed(ring, place, sealed);
+  try {
+    return Buffer.from(plain.buffer, plain.byteOffset, plain.length).toString();
+  } finally {
+    plain.fill(0);
+  }
+}
+
 /** The record's data with its sealed fields decrypted back in. */
 export function openRecord(
   ring: DataKeyring,
@@ -148,15 +158,8 @@ export function openRecord(
   data: Record<string, unknown>,
   sealed: SealedFields,
 ): Record<string, unknown> {
-  const plain = openSealed(ring, place, sealed);
-  try {
-    const fields = JSON.parse(
-      Buffer.from(plain.buffer, plain.byteOffset, plain.length).toString(),
-    ) as Record<string, unknown>;
-    return { ...data, ...fields };
-  } finally {
-    plain.fill(0);
-  }
+  const fields = JSON.parse(openSealedJson(ring, place, sealed)) as Record<string, unknown>;
+  return { ...data, ...fields };
 }
 
 /**
@@ -169,13 +172,5 @@ export function openRecordJson(
   storedText: string,
   sealed: SealedFields,
 ): string {
-  const plain = openSealed(ring, place, sealed);
-  try {
-    return mergeStoredObjects(
-      storedText,
-      Buffer.from(plain.buffer, plain.byteOffset, plain.length).toString(),
-    );
-  } finally {
-    plain.fill(0);
-  }
+  return mergeStoredObjects(storedText, openSealedJson(ring, place, sealed));
 }
