@@ -4,6 +4,7 @@ import { PalisadeError } from '../src/errors/index.ts';
 import { uuid7 } from '../src/ids/index.ts';
 import type { CollectionRow, RecordRow, ShardStore, TenantStore } from '../src/store/index.ts';
 import { openStores, type Stores } from '../src/store/index.ts';
+import { SqliteTenantStore } from '../src/store/sqlite/sqlite-tenant-store.ts';
 import type { Tenant } from '../src/tenancy/index.ts';
 import { type BackendFixture, backendNames, openBackend } from './support/backends.ts';
 
@@ -313,6 +314,53 @@ for (const backend of backendNames()) {
         assert.deepEqual(await seqs(1, 4), [3]);
         assert.equal((await c.reader.latestEntry('collections/notes/records/r1'))?.seq, 4);
         assert.equal(await c.reader.latestEntry(`telemetry/${device}`), undefined);
+      });
+
+      test('telemetry: a rewritten point reads once, newest value, raw and aggregated; retention and device deletion reach every point', async () => {
+        const c = await shard.tenant(uuid7());
+        const device = uuid7();
+        const point = (key: string, ts: number, value: number) =>
+          ({ key, ts, type: 'number', value }) as const;
+        const write = (...points: ReturnType<typeof point>[]) =>
+          c.transaction((tx) => tx.devices.insertPoints(device, points));
+        const range = { deviceId: device, keys: [], from: 0, to: 10_000, limit: 100 };
+        const raw = async (limit = 100) =>
+          (await c.reader.devices.telemetry({ ...range, limit })).map(
+            (p) => `${p.key}@${p.ts}=${p.value}`,
+          );
+        const sums = async () =>
+          (await c.reader.devices.aggregate({ ...range, intervalMs: 10_000, agg: 'sum' })).map(
+            (r) => `${r.key}:${r.value}`,
+          );
+        // SQLite stages points until compaction: reads merge both, the last write winning.
+        const compact = () => (c instanceof SqliteTenantStore ? c.compactStaged() : undefined);
+
+        await write(point('a', 1000, 1), point('a', 2000, 2), point('b', 1000, 10));
+        await write(point('a', 2000, 20), point('a', 2000, 200));
+        const expected = ['a@1000=1', 'a@2000=200', 'b@1000=10'];
+        assert.deepEqual(await raw(), expected);
+        assert.deepEqual(await raw(2), expected.slice(0, 2));
+        assert.deepEqual(await sums(), ['a:201', 'b:10']);
+        await compact();
+        assert.deepEqual(await raw(), expected);
+        assert.deepEqual(await sums(), ['a:201', 'b:10']);
+
+        await write(point('a', 1000, 5), point('a', 3000, 3));
+        assert.deepEqual(await raw(), ['a@1000=5', 'a@2000=200', 'a@3000=3', 'b@1000=10']);
+        assert.deepEqual(await raw(1), ['a@1000=5']);
+        assert.deepEqual(await sums(), ['a:208', 'b:10']);
+        assert.deepEqual(
+          (await c.reader.devices.latest(device, [])).map((p) => `${p.key}@${p.ts}=${p.value}`),
+          ['a@3000=3', 'b@1000=10'],
+        );
+
+        await write(point('a', 500, 7));
+        assert.equal(await c.transaction((tx) => tx.devices.deletePointsBefore(1500)), 3);
+        assert.deepEqual(await raw(), ['a@2000=200', 'a@3000=3']);
+        await write(point('b', 4000, 4));
+        await c.transaction((tx) => tx.devices.deleteDevice(device));
+        assert.deepEqual(await raw(), []);
+        assert.deepEqual(await sums(), []);
       });
 
       test('dropping a tenant removes all of its data and only its data', async () => {

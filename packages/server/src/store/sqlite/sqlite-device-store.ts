@@ -159,6 +159,24 @@ function keyFilter(keys: readonly string[]): { sql: string; params: string[] } {
   return { sql: ` AND key IN (${keys.map(() => '?').join(', ')})`, params: [...keys] };
 }
 
+/**
+ * A `staged` CTE: one device's staged points in a range, `newest = 1` on the last staged of
+ * each key and ts. Ingest stages points and compaction moves them into `telemetry`, so a
+ * read sees both, the staged point winning.
+ */
+function stagedPoints(keySql: string): string {
+  return `WITH staged AS (
+    SELECT key, ts, type, num, text, row_number() OVER (PARTITION BY key, ts ORDER BY seq DESC) AS newest
+    FROM telemetry_staged WHERE device_id = ? AND ts >= ? AND ts < ?${keySql})`;
+}
+
+function rangeParams(
+  query: TelemetryQuery | AggregateQuery,
+  keys: readonly string[],
+): SQLInputValue[] {
+  return [query.deviceId, query.from, query.to, ...keys];
+}
+
 const AGGREGATES = {
   avg: 'avg(num)',
   min: 'min(num)',
@@ -170,6 +188,7 @@ const AGGREGATES = {
 /** Devices, telemetry and RPC requests in one tenant's SQLite file. */
 export class SqliteTenantDevices implements TenantDeviceWriter {
   readonly #sql: Prepare;
+  #staged = 0;
   constructor(prepare: Prepare) {
     this.#sql = prepare;
   }
@@ -204,14 +223,21 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
 
   async telemetry(query: TelemetryQuery): Promise<TelemetryPoint[]> {
     const keys = keyFilter(query.keys);
+    // The compacted tree's first `limit` points (read in its order), then the staged ones:
+    // a staged point replaces a compacted one at the same key and ts, as compaction will.
     const rows = this.#sql(
-      `SELECT key, ts, type, num, text FROM telemetry WHERE device_id = ? AND ts >= ? AND ts < ?${keys.sql}
-       ORDER BY key, ts LIMIT ?`,
+      `${stagedPoints(keys.sql)}
+       SELECT key, ts, type, num, text FROM (
+         SELECT * FROM (
+           SELECT key, ts, type, num, text FROM telemetry
+           WHERE device_id = ? AND ts >= ? AND ts < ?${keys.sql} ORDER BY key, ts LIMIT ?
+         ) AS t WHERE NOT EXISTS (SELECT 1 FROM staged AS s WHERE s.key = t.key AND s.ts = t.ts)
+         UNION ALL SELECT key, ts, type, num, text FROM staged WHERE newest = 1
+       ) ORDER BY key, ts LIMIT ?`,
     ).all(
-      query.deviceId,
-      query.from,
-      query.to,
-      ...keys.params,
+      ...rangeParams(query, keys.params),
+      ...rangeParams(query, keys.params),
+      query.limit,
       query.limit,
     ) as unknown as PointSqlRow[];
     return rows.map(toPoint);
@@ -219,20 +245,23 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
 
   async aggregate(query: AggregateQuery): Promise<AggregateRow[]> {
     const keys = keyFilter(query.keys);
-    const numeric = query.agg === 'count' ? '' : " AND type IN ('number', 'boolean')";
+    const numeric = query.agg === 'count' ? '' : " WHERE type IN ('number', 'boolean')";
     return this.#sql(
-      `SELECT key, CAST(? AS INTEGER) + ((ts - CAST(? AS INTEGER)) / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS ts, ${AGGREGATES[query.agg]} AS value FROM telemetry
-       WHERE device_id = ? AND ts >= ? AND ts < ?${numeric}${keys.sql}
+      `${stagedPoints(keys.sql)}
+       SELECT key, CAST(? AS INTEGER) + ((ts - CAST(? AS INTEGER)) / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS ts, ${AGGREGATES[query.agg]} AS value FROM (
+         SELECT key, ts, type, num FROM telemetry AS t
+         WHERE device_id = ? AND ts >= ? AND ts < ?${keys.sql}
+           AND NOT EXISTS (SELECT 1 FROM staged AS s WHERE s.key = t.key AND s.ts = t.ts)
+         UNION ALL SELECT key, ts, type, num FROM staged WHERE newest = 1
+       )${numeric}
        GROUP BY key, 2 ORDER BY key, 2 LIMIT ?`,
     ).all(
+      ...rangeParams(query, keys.params),
       query.from,
       query.from,
       query.intervalMs,
       query.intervalMs,
-      query.deviceId,
-      query.from,
-      query.to,
-      ...keys.params,
+      ...rangeParams(query, keys.params),
       query.limit,
     ) as unknown as AggregateRow[];
   }
@@ -293,6 +322,7 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
 
   async deleteDevice(id: string): Promise<boolean> {
     this.#sql('DELETE FROM telemetry WHERE device_id = ?').run(id);
+    this.#sql('DELETE FROM telemetry_staged WHERE device_id = ?').run(id);
     this.#sql('DELETE FROM telemetry_latest WHERE device_id = ?').run(id);
     this.#sql('DELETE FROM rpc_requests WHERE device_id = ?').run(id);
     return this.#sql('DELETE FROM devices WHERE id = ?').run(id).changes > 0;
@@ -326,10 +356,16 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
     return row.telemetry_keys === null ? null : JSON.parse(row.telemetry_keys);
   }
 
+  /** Points staged by this connection since the last call (what its store must compact). */
+  takeStaged(): number {
+    const staged = this.#staged;
+    this.#staged = 0;
+    return staged;
+  }
+
   async insertPoints(deviceId: string, points: readonly TelemetryPoint[]): Promise<void> {
     const insert = this.#sql(
-      `INSERT INTO telemetry (device_id, key, ts, type, num, text) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (device_id, key, ts) DO UPDATE SET type = excluded.type, num = excluded.num, text = excluded.text`,
+      'INSERT INTO telemetry_staged (device_id, key, ts, type, num, text) VALUES (?, ?, ?, ?, ?, ?)',
     );
     const latest = this.#sql(
       `INSERT INTO telemetry_latest (device_id, key, ts, type, num, text) VALUES (?, ?, ?, ?, ?, ?)
@@ -337,11 +373,27 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
          num = excluded.num, text = excluded.text WHERE excluded.ts >= telemetry_latest.ts`,
     );
     for (const point of points) insert.run(deviceId, point.key, point.ts, ...pointColumns(point));
+    this.#staged += points.length;
     for (const point of newestByKey(points))
       latest.run(deviceId, point.key, point.ts, ...pointColumns(point));
   }
 
+  /**
+   * Moves every staged point into the telemetry tree, in the tree's order; of points with the
+   * same device, key and ts the last staged wins, as an upsert in arrival order would.
+   */
+  compactStaged(): void {
+    this.#sql(
+      `INSERT INTO telemetry (device_id, key, ts, type, num, text)
+       SELECT device_id, key, ts, type, num, text FROM telemetry_staged WHERE true
+       ORDER BY device_id, key, ts, seq
+       ON CONFLICT (device_id, key, ts) DO UPDATE SET type = excluded.type, num = excluded.num, text = excluded.text`,
+    ).run();
+    this.#sql('DELETE FROM telemetry_staged').run();
+  }
+
   async deletePointsBefore(before: number): Promise<number> {
+    this.compactStaged();
     return Number(this.#sql('DELETE FROM telemetry WHERE ts < ?').run(before).changes);
   }
 

@@ -322,10 +322,18 @@ class SqliteTenantWriteTx extends SqliteTenantReader implements TenantWriteTx {
   }
 }
 
+/** How long staged telemetry waits for its compaction, at most (unless it piles up first). */
+const STAGED_COMPACT_MS = 1000;
+/** Staged points that start a compaction at once; reads scan the staged table. */
+const STAGED_COMPACT_POINTS = 50_000;
+
 /**
  * One tenant's SQLite file, held open as two connections: a writer used only inside
  * transactions (the group commit serializes them) and a read-only reader, which under WAL
  * sees the last committed state and never a transaction in progress.
+ *
+ * Telemetry is staged and compacted (see SqliteTenantDevices): a commit that staged points
+ * schedules a compaction, its own transaction in the same queue, within STAGED_COMPACT_MS.
  */
 export class SqliteTenantStore implements TenantStore {
   readonly tenantId: string;
@@ -335,6 +343,8 @@ export class SqliteTenantStore implements TenantStore {
   readonly #tx: SqliteTenantWriteTx;
   #queue: Promise<unknown> = Promise.resolve();
   #busy = 0;
+  #staged = 0;
+  #compaction: NodeJS.Timeout | undefined;
 
   constructor(tenantId: string, writer: DatabaseSync, readerDb: DatabaseSync) {
     this.tenantId = tenantId;
@@ -342,6 +352,9 @@ export class SqliteTenantStore implements TenantStore {
     this.#readerDb = readerDb;
     this.reader = new SqliteTenantReader(readerDb);
     this.#tx = new SqliteTenantWriteTx(writer);
+    // Points a previous process staged and never compacted.
+    if (writer.prepare('SELECT 1 FROM telemetry_staged LIMIT 1').get() !== undefined)
+      this.#scheduleCompaction(1);
   }
 
   get busy(): boolean {
@@ -355,10 +368,12 @@ export class SqliteTenantStore implements TenantStore {
       try {
         const result = await work(this.#tx);
         this.#writer.exec('COMMIT');
+        this.#scheduleCompaction(this.#tx.devices.takeStaged());
         return result;
       } catch (error) {
         if (this.#writer.isTransaction) this.#writer.exec('ROLLBACK');
         this.#tx.rolledBack();
+        this.#tx.devices.takeStaged();
         throw error;
       }
     };
@@ -372,7 +387,33 @@ export class SqliteTenantStore implements TenantStore {
     });
   }
 
+  #scheduleCompaction(points: number): void {
+    if (points === 0) return;
+    this.#staged += points;
+    if (this.#staged < STAGED_COMPACT_POINTS && this.#compaction !== undefined) return;
+    clearTimeout(this.#compaction);
+    const delay = this.#staged < STAGED_COMPACT_POINTS ? STAGED_COMPACT_MS : 0;
+    this.#compaction = setTimeout(() => this.#compact(), delay).unref();
+  }
+
+  /** Moves staged telemetry into the telemetry tree now, in a transaction of its own. */
+  compactStaged(): Promise<void> {
+    clearTimeout(this.#compaction);
+    this.#compaction = undefined;
+    this.#staged = 0;
+    return this.transaction(async () => this.#tx.devices.compactStaged());
+  }
+
+  #compact(): void {
+    if (!this.#writer.isOpen) return;
+    const points = this.#staged;
+    // A failed compaction leaves the points staged, where reads still find them; try again.
+    this.compactStaged().catch(() => this.#scheduleCompaction(points));
+  }
+
   close(): void {
+    clearTimeout(this.#compaction);
+    this.#compaction = undefined;
     if (this.#readerDb.isOpen) this.#readerDb.close();
     if (this.#writer.isOpen) this.#writer.close();
   }

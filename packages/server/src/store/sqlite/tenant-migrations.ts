@@ -265,4 +265,21 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
         WHERE resource NOT GLOB 'telemetry/*';
     `,
   },
+  {
+    // Ingest appends points here (rowid order: a commit writes a few pages at the end) and
+    // a compaction moves them into the device-ordered telemetry tree in large sorted batches,
+    // so many points share each page written there (see SqliteTenantDevices).
+    version: 12,
+    sql: `
+      CREATE TABLE telemetry_staged (
+        seq INTEGER PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        type TEXT NOT NULL CHECK (type IN ('number', 'boolean', 'string', 'json')),
+        num REAL,
+        text TEXT
+      ) STRICT;
+    `,
+  },
 ];
