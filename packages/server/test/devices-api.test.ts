@@ -312,6 +312,25 @@ for (const backend of backendNames()) {
       );
     });
 
+    test("a device's declared telemetry keys apply from the change on", async () => {
+      const made = await api.call('POST', '/v1/devices', t.key, {
+        name: 'rekeyed',
+        telemetryKeys: ['t'],
+      });
+      const send = (body: unknown) =>
+        api.call('POST', `/api/v1/${made.body.credentials.token}/telemetry`, undefined, body);
+      const keys = (telemetryKeys: string[] | null) =>
+        api.call('PATCH', `/v1/devices/${made.body.id}`, t.key, { telemetryKeys });
+      assert.equal((await send({ t: 1 })).status, 200);
+      assert.equal((await send({ t: 1, other: 2 })).status, 422);
+      assert.equal((await keys(['t', 'other'])).status, 200);
+      assert.equal((await send({ t: 1, other: 2 })).status, 200);
+      assert.equal((await keys(['other'])).status, 200);
+      assert.equal((await send({ t: 1 })).body.code, 'PALISADE_TELEMETRY_UNKNOWN_KEY');
+      assert.equal((await keys(null)).status, 200);
+      assert.equal((await send({ anything: 3 })).status, 200);
+    });
+
     test('each accepted message is one ledger entry that commits to its points', async () => {
       const made = await api.call('POST', '/v1/devices', t.key, { name: 'ledgered' });
       const send = (v: number) =>

@@ -354,9 +354,24 @@ for (const backend of backendNames()) {
           ['a@3000=3', 'b@1000=10'],
         );
 
+        await compact();
+        await write(point('b', 500, 9), point('a', 3000, 30));
+        assert.deepEqual(
+          (await c.reader.devices.latest(device, ['a', 'b'])).map(
+            (p) => `${p.key}@${p.ts}=${p.value}`,
+          ),
+          ['a@3000=30', 'b@1000=10'],
+          'an older point is no latest value; a rewrite of the latest is',
+        );
+        await compact();
+        assert.deepEqual(
+          (await c.reader.devices.latest(device, ['b'])).map((p) => `${p.key}@${p.ts}=${p.value}`),
+          ['b@1000=10'],
+        );
+
         await write(point('a', 500, 7));
-        assert.equal(await c.transaction((tx) => tx.devices.deletePointsBefore(1500)), 3);
-        assert.deepEqual(await raw(), ['a@2000=200', 'a@3000=3']);
+        assert.equal(await c.transaction((tx) => tx.devices.deletePointsBefore(1500)), 4);
+        assert.deepEqual(await raw(), ['a@2000=200', 'a@3000=30']);
         await write(point('b', 4000, 4));
         await c.transaction((tx) => tx.devices.deleteDevice(device));
         assert.deepEqual(await raw(), []);

@@ -92,16 +92,6 @@ function deviceParams(row: DeviceRow): SQLInputValue[] {
 }
 
 /** Stored columns `type, num, text` of a point's value. */
-/** The newest point of each key (the later one on equal ts, as successive upserts would leave). */
-function newestByKey(points: readonly TelemetryPoint[]): TelemetryPoint[] {
-  const newest = new Map<string, TelemetryPoint>();
-  for (const point of points) {
-    const held = newest.get(point.key);
-    if (held === undefined || point.ts >= held.ts) newest.set(point.key, point);
-  }
-  return [...newest.values()];
-}
-
 export function pointColumns(point: TelemetryPoint): [PointType, number | null, string | null] {
   switch (point.type) {
     case 'number':
@@ -177,6 +167,9 @@ function rangeParams(
   return [query.deviceId, query.from, query.to, ...keys];
 }
 
+/** Devices whose telemetry keys the writer keeps at most (then it starts afresh). */
+const TELEMETRY_KEYS_CACHE_MAX = 10_000;
+
 const AGGREGATES = {
   avg: 'avg(num)',
   min: 'min(num)',
@@ -188,9 +181,16 @@ const AGGREGATES = {
 /** Devices, telemetry and RPC requests in one tenant's SQLite file. */
 export class SqliteTenantDevices implements TenantDeviceWriter {
   readonly #sql: Prepare;
+  /**
+   * The writer's cache of devices' declared telemetry keys, asked once per message; every
+   * change to a device goes through this writer, which forgets the device's entry.
+   */
+  readonly #telemetryKeys: Map<string, readonly string[] | null> | undefined;
   #staged = 0;
-  constructor(prepare: Prepare) {
+
+  constructor(prepare: Prepare, options: { writer: boolean }) {
     this.#sql = prepare;
+    this.#telemetryKeys = options.writer ? new Map() : undefined;
   }
 
   async getDevice(id: string): Promise<DeviceRow | undefined> {
@@ -268,9 +268,29 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
 
   async latest(deviceId: string, keys: readonly string[]): Promise<TelemetryPoint[]> {
     const filter = keyFilter(keys);
+    // Compaction brings telemetry_latest up to date; until then a staged point at least as
+    // new as the held one is the latest (the later written on a tie, as compaction decides).
     const rows = this.#sql(
-      `SELECT key, ts, type, num, text FROM telemetry_latest WHERE device_id = ?${filter.sql} ORDER BY key`,
-    ).all(deviceId, ...filter.params) as unknown as PointSqlRow[];
+      `WITH staged AS (
+         SELECT key, ts, type, num, text FROM (
+           SELECT key, ts, type, num, text,
+             row_number() OVER (PARTITION BY key ORDER BY ts DESC, seq DESC) AS newest
+           FROM telemetry_staged WHERE device_id = ?${filter.sql}
+         ) WHERE newest = 1
+       )
+       SELECT key, ts, type, num, text FROM telemetry_latest AS l WHERE device_id = ?${filter.sql}
+         AND NOT EXISTS (SELECT 1 FROM staged AS s WHERE s.key = l.key AND s.ts >= l.ts)
+       UNION ALL
+       SELECT key, ts, type, num, text FROM staged AS s WHERE NOT EXISTS (
+         SELECT 1 FROM telemetry_latest AS l WHERE l.device_id = ? AND l.key = s.key AND l.ts > s.ts)
+       ORDER BY key`,
+    ).all(
+      deviceId,
+      ...filter.params,
+      deviceId,
+      ...filter.params,
+      deviceId,
+    ) as unknown as PointSqlRow[];
     return rows.map(toPoint);
   }
 
@@ -304,6 +324,7 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
       row.id,
     );
     if (clash !== undefined) return 'name-taken';
+    this.#telemetryKeys?.delete(row.id);
     const updated = this.#sql(
       `UPDATE devices SET name = ?, type = ?, labels = ?, attributes = ?, telemetry_keys = ?,
          edge_node_id = ?, version = version + 1, updated_at = ? WHERE id = ? RETURNING ${DEVICE_COLUMNS}`,
@@ -321,6 +342,7 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
   }
 
   async deleteDevice(id: string): Promise<boolean> {
+    this.#telemetryKeys?.delete(id);
     this.#sql('DELETE FROM telemetry WHERE device_id = ?').run(id);
     this.#sql('DELETE FROM telemetry_staged WHERE device_id = ?').run(id);
     this.#sql('DELETE FROM telemetry_latest WHERE device_id = ?').run(id);
@@ -348,12 +370,26 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
     return true;
   }
 
-  async telemetryKeys(id: string): Promise<string[] | null | undefined> {
+  async telemetryKeys(id: string): Promise<readonly string[] | null | undefined> {
+    const cached = this.#telemetryKeys?.get(id);
+    if (cached !== undefined) return cached;
     const row = this.#sql('SELECT telemetry_keys FROM devices WHERE id = ?').get(id) as
       | { telemetry_keys: string | null }
       | undefined;
     if (row === undefined) return undefined;
-    return row.telemetry_keys === null ? null : JSON.parse(row.telemetry_keys);
+    const keys: readonly string[] | null =
+      row.telemetry_keys === null ? null : JSON.parse(row.telemetry_keys);
+    if (this.#telemetryKeys !== undefined) {
+      if (this.#telemetryKeys.size >= TELEMETRY_KEYS_CACHE_MAX) this.#telemetryKeys.clear();
+      this.#telemetryKeys.set(id, keys);
+    }
+    return keys;
+  }
+
+  /** Forgets what the rolled-back transaction did: its staged points and cached keys. */
+  rolledBack(): void {
+    this.#staged = 0;
+    this.#telemetryKeys?.clear();
   }
 
   /** Points staged by this connection since the last call (what its store must compact). */
@@ -367,20 +403,14 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
     const insert = this.#sql(
       'INSERT INTO telemetry_staged (device_id, key, ts, type, num, text) VALUES (?, ?, ?, ?, ?, ?)',
     );
-    const latest = this.#sql(
-      `INSERT INTO telemetry_latest (device_id, key, ts, type, num, text) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (device_id, key) DO UPDATE SET ts = excluded.ts, type = excluded.type,
-         num = excluded.num, text = excluded.text WHERE excluded.ts >= telemetry_latest.ts`,
-    );
     for (const point of points) insert.run(deviceId, point.key, point.ts, ...pointColumns(point));
     this.#staged += points.length;
-    for (const point of newestByKey(points))
-      latest.run(deviceId, point.key, point.ts, ...pointColumns(point));
   }
 
   /**
-   * Moves every staged point into the telemetry tree, in the tree's order; of points with the
-   * same device, key and ts the last staged wins, as an upsert in arrival order would.
+   * Moves every staged point into the telemetry tree, in the tree's order, and brings each
+   * series' latest value up to date; of points with the same device, key and ts the last
+   * staged wins, as an upsert in arrival order would.
    */
   compactStaged(): void {
     this.#sql(
@@ -389,12 +419,32 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
        ORDER BY device_id, key, ts, seq
        ON CONFLICT (device_id, key, ts) DO UPDATE SET type = excluded.type, num = excluded.num, text = excluded.text`,
     ).run();
+    this.#sql(
+      `INSERT INTO telemetry_latest (device_id, key, ts, type, num, text)
+       SELECT device_id, key, ts, type, num, text FROM (
+         SELECT device_id, key, ts, type, num, text,
+           row_number() OVER (PARTITION BY device_id, key ORDER BY ts DESC, seq DESC) AS newest
+         FROM telemetry_staged
+       ) WHERE newest = 1
+       ON CONFLICT (device_id, key) DO UPDATE SET ts = excluded.ts, type = excluded.type,
+         num = excluded.num, text = excluded.text WHERE excluded.ts >= telemetry_latest.ts`,
+    ).run();
     this.#sql('DELETE FROM telemetry_staged').run();
   }
 
+  /**
+   * Series by series (every series has a latest value; CROSS JOIN keeps that order), so the
+   * tree's key serves and telemetry needs no time index that every insert would pay for.
+   */
   async deletePointsBefore(before: number): Promise<number> {
     this.compactStaged();
-    return Number(this.#sql('DELETE FROM telemetry WHERE ts < ?').run(before).changes);
+    return Number(
+      this.#sql(
+        `DELETE FROM telemetry WHERE (device_id, key, ts) IN (
+           SELECT t.device_id, t.key, t.ts FROM telemetry_latest AS l
+           CROSS JOIN telemetry AS t ON t.device_id = l.device_id AND t.key = l.key AND t.ts < ?)`,
+      ).run(before).changes,
+    );
   }
 
   async insertRpc(row: RpcRow): Promise<void> {

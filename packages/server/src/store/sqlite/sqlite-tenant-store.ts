@@ -95,10 +95,10 @@ class SqliteTenantReader implements TenantReader {
   readonly edgeRules: SqliteTenantEdgeRules;
   readonly users: SqliteTenantUsers;
   readonly authz: SqliteTenantAuthz;
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, options: { writer: boolean } = { writer: false }) {
     this.sql = new Statements(db);
     this.keys = new SqliteTenantKeys((sql) => this.sql.get(sql));
-    this.devices = new SqliteTenantDevices((sql) => this.sql.get(sql));
+    this.devices = new SqliteTenantDevices((sql) => this.sql.get(sql), options);
     this.deviceCas = new SqliteTenantDeviceCas((sql) => this.sql.get(sql));
     this.edge = new SqliteTenantEdge((sql) => this.sql.get(sql));
     this.edgeRules = new SqliteTenantEdgeRules((sql) => this.sql.get(sql));
@@ -225,6 +225,7 @@ class SqliteTenantWriteTx extends SqliteTenantReader implements TenantWriteTx {
 
   rolledBack(): void {
     this.#collections.clear();
+    this.devices.rolledBack();
   }
 
   async putCollection(row: CollectionRow): Promise<void> {
@@ -351,7 +352,7 @@ export class SqliteTenantStore implements TenantStore {
     this.#writer = writer;
     this.#readerDb = readerDb;
     this.reader = new SqliteTenantReader(readerDb);
-    this.#tx = new SqliteTenantWriteTx(writer);
+    this.#tx = new SqliteTenantWriteTx(writer, { writer: true });
     // Points a previous process staged and never compacted.
     if (writer.prepare('SELECT 1 FROM telemetry_staged LIMIT 1').get() !== undefined)
       this.#scheduleCompaction(1);
@@ -373,7 +374,6 @@ export class SqliteTenantStore implements TenantStore {
       } catch (error) {
         if (this.#writer.isTransaction) this.#writer.exec('ROLLBACK');
         this.#tx.rolledBack();
-        this.#tx.devices.takeStaged();
         throw error;
       }
     };

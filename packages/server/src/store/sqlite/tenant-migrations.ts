@@ -282,4 +282,9 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    // Retention deletes series by series through the primary key (see deletePointsBefore).
+    version: 13,
+    sql: 'DROP INDEX telemetry_by_ts;',
+  },
 ];
