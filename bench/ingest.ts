@@ -30,6 +30,8 @@ export interface Figures {
   readonly p50: number;
   readonly p99: number;
   readonly failed: number;
+  /** CPU time of this process (all its threads) per acknowledged message, in µs. */
+  readonly ownCpuPerMessage: number;
 }
 
 function line(child: ChildProcess): Promise<string> {
@@ -72,11 +74,13 @@ export async function measure(
   await Promise.all(ready);
   const results = children.map((child) => line(child));
   const start = performance.now();
+  const cpu = process.cpuUsage();
   for (const child of children) child.stdin!.write('go\n');
   const reports = (await Promise.all(results)).map(
     (text) => JSON.parse(text) as { acked: number; failed: number; latencies: number[] },
   );
   const seconds = (performance.now() - start) / 1000;
+  const used = process.cpuUsage(cpu);
   const latencies = reports.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const at = (q: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
@@ -85,6 +89,7 @@ export async function measure(
     p50: at(0.5),
     p99: at(0.99),
     failed: reports.reduce((n, r) => n + r.failed, 0),
+    ownCpuPerMessage: (used.user + used.system) / Math.max(1, latencies.length),
   };
 }
 
@@ -163,6 +168,9 @@ export async function run(args: string[]): Promise<void> {
       processes,
     );
     print('Palisade (durable, ledgered)', palisade);
+    console.log(
+      `  ${''.padEnd(28)} server CPU ${palisade.ownCpuPerMessage.toFixed(1)} µs/msg (all threads)`,
+    );
     const peer = process.env.PALISADE_TEST_MQTT_PEER_URL ?? 'mqtt://127.0.0.1:1883';
     if (!(await reachable(peer))) {
       console.log(`  Mosquitto: not reachable at ${peer}; no ratio`);

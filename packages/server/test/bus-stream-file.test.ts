@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { StreamFile } from '../src/bus/in-process/stream-file.ts';
+import { type ConsumerFilter, StreamFile } from '../src/bus/in-process/stream-file.ts';
 import { checkEvent } from '../src/bus/subjects.ts';
 
 /** The in-process bus's file: an append reaches consumers only once its fsync completed. */
@@ -72,5 +72,59 @@ test('a republished id is stored once and its append still resolves', async (t) 
   assert.equal(file.claim('c', ALL, Date.now(), 30_000, 5)?.id, 'same');
   assert.equal(file.claim('c', ALL, Date.now(), 30_000, 5)?.id, 'other');
   assert.equal(file.claim('c', ALL, Date.now(), 30_000, 5), undefined);
+  await file.close();
+});
+
+test('each filter gets exactly its messages in order, telemetry and sparse kinds alike', async (t) => {
+  const other = '01a242d0-72e1-7000-adbf-f8a0ace2cb7c';
+  const file = new StreamFile(withFile(t).path);
+  const filters: Record<string, ConsumerFilter> = {
+    all: ALL,
+    telemetry: { tenant: null, kind: 'telemetry' },
+    device: { tenant: null, kind: 'device' },
+    mine: { tenant: TENANT, kind: null },
+    myTelemetry: { tenant: TENANT, kind: 'telemetry' },
+    myDevice: { tenant: TENANT, kind: 'device' },
+  };
+  const got = new Map(Object.keys(filters).map((name) => [name, [] as string[]]));
+  const drain = (name: string, max: number) => {
+    for (let i = 0; i < max; i++) {
+      const message = file.claim(name, filters[name]!, Date.now(), 30_000, 5);
+      if (message === undefined) return;
+      got.get(name)!.push(message.id);
+    }
+  };
+  for (const [name, filter] of Object.entries(filters)) file.ensureConsumer(name, filter);
+  const sent = Array.from({ length: 40 }, (_, i) => ({
+    tenant: i % 3 === 0 ? other : TENANT,
+    kind: i % 7 === 3 ? ('device' as const) : ('telemetry' as const),
+    id: `m${i}`,
+  }));
+  // In slices, each consumer taking at most one message in between: they wake with nothing
+  // new for them, or fall behind and catch up.
+  for (let i = 0; i < sent.length; i += 8) {
+    const slice = sent.slice(i, i + 8);
+    await file.append(
+      slice.map((m) =>
+        checkEvent('pal', m.tenant, { kind: m.kind, key: 'd', id: m.id, payload: {} }, 1 << 16),
+      ),
+      Date.now(),
+    );
+    for (const name of Object.keys(filters)) drain(name, 1);
+  }
+  for (const [name, filter] of Object.entries(filters)) {
+    drain(name, Number.POSITIVE_INFINITY);
+    const wanted = sent.filter(
+      (m) =>
+        (filter.tenant === null || m.tenant === filter.tenant) &&
+        (filter.kind === null || m.kind === filter.kind),
+    );
+    assert.ok(wanted.length > 0, name);
+    assert.deepEqual(
+      got.get(name),
+      wanted.map((m) => m.id),
+      name,
+    );
+  }
   await file.close();
 });
