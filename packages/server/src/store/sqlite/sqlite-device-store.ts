@@ -433,8 +433,9 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
   }
 
   /**
-   * Series by series (every series has a latest value; CROSS JOIN keeps that order), so the
-   * tree's key serves and telemetry needs no time index that every insert would pay for.
+   * Deletes the points older than `before`, series by series (every series has a latest
+   * value; CROSS JOIN keeps that join order), so the tree's key finds them and telemetry
+   * needs no time index, which every insert would pay for.
    */
   async deletePointsBefore(before: number): Promise<number> {
     this.compactStaged();
