@@ -155,7 +155,7 @@ function keyFilter(keys: readonly string[]): { sql: string; params: string[] } {
  * read sees both, the staged point winning.
  */
 function stagedPoints(keySql: string): string {
-  return `WITH staged AS (
+  return `WITH staged AS MATERIALIZED (
     SELECT key, ts, type, num, text, row_number() OVER (PARTITION BY key, ts ORDER BY seq DESC) AS newest
     FROM telemetry_staged WHERE device_id = ? AND ts >= ? AND ts < ?${keySql})`;
 }
@@ -271,7 +271,7 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
     // Compaction brings telemetry_latest up to date; until then a staged point at least as
     // new as the held one is the latest (the later written on a tie, as compaction decides).
     const rows = this.#sql(
-      `WITH staged AS (
+      `WITH staged AS MATERIALIZED (
          SELECT key, ts, type, num, text FROM (
            SELECT key, ts, type, num, text,
              row_number() OVER (PARTITION BY key ORDER BY ts DESC, seq DESC) AS newest

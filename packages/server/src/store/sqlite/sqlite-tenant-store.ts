@@ -326,7 +326,7 @@ class SqliteTenantWriteTx extends SqliteTenantReader implements TenantWriteTx {
 /** How long staged telemetry waits for its compaction, at most (unless it piles up first). */
 const STAGED_COMPACT_MS = 1000;
 /** Staged points that start a compaction at once; reads scan the staged table. */
-const STAGED_COMPACT_POINTS = 50_000;
+const STAGED_COMPACT_POINTS = 20_000;
 
 /**
  * One tenant's SQLite file, held open as two connections: a writer used only inside
