@@ -71,3 +71,44 @@ test('points staged before a restart are read after it and compacted by the next
   assert.equal(staged(file), 0);
   assert.deepEqual(await read(), expected);
 });
+
+/** Waits (a macrotask at a time, at most `ms`) until `done` holds; false if it never did. */
+async function eventually(done: () => boolean, ms: number): Promise<boolean> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
+    if (done()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return done();
+}
+
+test('a commit that staged points is compacted on its own: soon, and at once past the cap', async (t) => {
+  const folder = mkdtempSync(join(tmpdir(), 'palisade-staging-'));
+  t.after(() => rmSync(folder, { recursive: true, force: true }));
+  const shard = new SqliteShardStore('s1', folder, 4);
+  t.after(() => shard.close());
+  const tenantId = uuid7();
+  const file = join(folder, `${tenantId}.db`);
+  const store = await shard.tenant(tenantId);
+  const device = uuid7();
+
+  await store.transaction((tx) =>
+    tx.devices.insertPoints(device, [{ key: 'k', ts: 1, type: 'number', value: 1 }]),
+  );
+  assert.equal(staged(file), 1);
+  assert.ok(await eventually(() => staged(file) === 0, 10_000), 'compacted within its delay');
+
+  // Past the cap the compaction is not left to its delay: it follows the commit at once.
+  const many = Array.from({ length: 20_000 }, (_, i) => ({
+    key: 'k',
+    ts: 10 + i,
+    type: 'number' as const,
+    value: i,
+  }));
+  await store.transaction((tx) => tx.devices.insertPoints(device, many));
+  assert.ok(await eventually(() => staged(file) === 0, 500), 'compacted right after the commit');
+  const latest = await store.reader.devices.latest(device, []);
+  assert.deepEqual(
+    latest.map((p) => `${p.key}@${p.ts}=${p.value}`),
+    ['k@20009=19999'],
+  );
+});
