@@ -1,7 +1,6 @@
 import type { PermissionSet, RoleResolver } from '../authz/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import type { TokenPresentation, VerifiedAccessToken } from '../identity/index.ts';
-import { looksLikeJwt } from '../identity/index.ts';
 import { hashSecretToken } from '../ids/index.ts';
 import { andThen, type MaybePromise } from '../maybe-promise/index.ts';
 import type { ControlPlaneStore, StoredCredential } from '../store/index.ts';
@@ -34,6 +33,8 @@ const DPOP = 'DPoP ';
 
 /** Verifies tenant issuers' JWT access tokens (the identity capability). */
 export interface AccessTokens {
+  /** Whether a bearer value is an access token to verify here (else it is a secret). */
+  recognizes(token: string): boolean;
   verify(token: string, presentation: TokenPresentation): MaybePromise<VerifiedAccessToken>;
 }
 
@@ -46,8 +47,9 @@ export interface CredentialRequest {
   readonly dpop: string | undefined;
 }
 
-/** A JWT after `Bearer ` or `DPoP `, or undefined. */
+/** An access token `tokens` recognizes after `Bearer ` or `DPoP `, or undefined. */
 function accessTokenOf(
+  tokens: AccessTokens,
   authorization: string | undefined,
 ): { scheme: 'Bearer' | 'DPoP'; token: string } | undefined {
   if (authorization === undefined || authorization.length > DPOP.length + JWT_MAX_LENGTH)
@@ -59,7 +61,7 @@ function accessTokenOf(
       : undefined;
   if (scheme === undefined) return undefined;
   const token = authorization.slice(scheme.length + 1);
-  return looksLikeJwt(token) ? { scheme, token } : undefined;
+  return tokens.recognizes(token) ? { scheme, token } : undefined;
 }
 
 /**
@@ -110,7 +112,8 @@ export class CredentialVerifier {
    * PalisadeErrors, thrown or as a rejection.
    */
   verify(authorization: string | undefined, request: CredentialRequest): MaybePromise<Principal> {
-    const access = this.#tokens === undefined ? undefined : accessTokenOf(authorization);
+    const access =
+      this.#tokens === undefined ? undefined : accessTokenOf(this.#tokens, authorization);
     if (access !== undefined) {
       const verified = this.#tokens!.verify(access.token, {
         scheme: access.scheme,

@@ -1,5 +1,4 @@
 export type { TokenPresentation, VerifiedAccessToken } from './access-token-verifier.ts';
-export { looksLikeJwt } from './access-token-verifier.ts';
 export type { ClientView, NewClient } from './client-service.ts';
 export { type IdentityOptions, IdentityService } from './identity-service.ts';
 export type { InteractionForm } from './interactions.ts';
