@@ -4,11 +4,24 @@
  * with another.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { LoadFigures, LoadPhase } from './_records-load.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
+/**
+ * The runtime flags `npm start` gives Node (package.json), so the benchmarks measure the
+ * server as it is started; the bare peer gets them too, so a ratio compares code, not flags.
+ */
+const START_FLAGS: readonly string[] = (() => {
+  const scripts = JSON.parse(readFileSync(`${REPO}/package.json`, 'utf8')).scripts as {
+    start: string;
+  };
+  return scripts.start
+    .split(/\s+/)
+    .filter((word) => word.startsWith('--') && !word.startsWith('--conditions='));
+})();
 /** Seconds of load before each measured phase, not counted. */
 export const WARMUP_SECONDS = 2;
 /** How long a server may take to answer /readyz. */
@@ -52,7 +65,7 @@ async function freePort(): Promise<number> {
 }
 
 export async function startBare(): Promise<Child> {
-  const { child, stderr } = launch(['bench/_bare-route.ts']);
+  const { child, stderr } = launch([...START_FLAGS, 'bench/_bare-route.ts']);
   const line = await new Promise<string>((resolve, reject) => {
     child.stdout?.setEncoding('utf8').once('data', resolve);
     child.once('exit', (code) => reject(new Error(`bare route exited ${code}: ${stderr()}`)));
@@ -64,6 +77,7 @@ export async function startBare(): Promise<Child> {
 export async function startPalisade(adminToken: string, storeFlags: string[]): Promise<Child> {
   const listen = `127.0.0.1:${await freePort()}`;
   const { child, stderr } = launch([
+    ...START_FLAGS,
     '--conditions=@palisade/source',
     'packages/cli/src/main.ts',
     'start',
