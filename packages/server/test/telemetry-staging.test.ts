@@ -4,9 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { uuid7 } from '../src/ids/index.ts';
+import type { TelemetryPoint } from '../src/store/index.ts';
+import { SqliteTenantDevices } from '../src/store/sqlite/sqlite-device-store.ts';
 import { SqliteShardStore } from '../src/store/sqlite/sqlite-shard-store.ts';
 import type { SqliteTenantStore } from '../src/store/sqlite/sqlite-tenant-store.ts';
+import { StagedLatest } from '../src/store/sqlite/staged-latest.ts';
 
 /**
  * SQLite stages telemetry and compacts it later (the read semantics are in the store
@@ -110,5 +114,115 @@ test('a commit that staged points is compacted on its own: soon, and at once pas
   assert.deepEqual(
     latest.map((p) => `${p.key}@${p.ts}=${p.value}`),
     ['k@20009=19999'],
+  );
+});
+
+/** What happens to a tenant file between two reads of its latest values. */
+type Step =
+  | {
+      readonly kind: 'commit' | 'rollback';
+      readonly device: number;
+      readonly points: TelemetryPoint[];
+    }
+  | { readonly kind: 'compact' }
+  | { readonly kind: 'delete'; readonly device: number };
+
+const point = fc
+  .record({
+    key: fc.constantFrom('a', 'b', 'é', '𝄞', 'z'),
+    ts: fc.integer({ min: 0, max: 4 }),
+    value: fc.oneof(
+      fc.integer({ min: -5, max: 5 }).map((value) => ({ type: 'number' as const, value })),
+      fc
+        .double({ noNaN: true, noDefaultInfinity: true, min: -1e300, max: 1e300 })
+        .filter((value) => !Object.is(value, -0))
+        .map((value) => ({ type: 'number' as const, value })),
+      fc.boolean().map((value) => ({ type: 'boolean' as const, value })),
+      fc.string({ maxLength: 4 }).map((value) => ({ type: 'string' as const, value })),
+      fc.dictionary(fc.string({ maxLength: 2 }), fc.integer()).map((value) => ({
+        type: 'json' as const,
+        value,
+      })),
+    ),
+  })
+  .map(({ key, ts, value }) => ({ key, ts, ...value }) as TelemetryPoint);
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant('commit' as const),
+      device: fc.integer({ min: 0, max: 1 }),
+      points: fc.array(point, { minLength: 1, maxLength: 6 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('rollback' as const),
+      device: fc.integer({ min: 0, max: 1 }),
+      points: fc.array(point, { minLength: 1, maxLength: 3 }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: 'compact' as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('delete' as const),
+      device: fc.integer({ min: 0, max: 1 }),
+    }),
+  },
+);
+
+test('latest values read from the staged points held in memory equal a scan of the staged table', async (t) => {
+  const folder = mkdtempSync(join(tmpdir(), 'palisade-staging-'));
+  t.after(() => rmSync(folder, { recursive: true, force: true }));
+  const shard = new SqliteShardStore('s1', folder, 4);
+  t.after(() => shard.close());
+  const show = (points: readonly TelemetryPoint[]) =>
+    points.map((p) => `${p.key}@${p.ts}:${p.type}=${JSON.stringify(p.value)}`);
+
+  await fc.assert(
+    fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 12 }), async (steps) => {
+      const tenantId = uuid7();
+      const store = (await shard.tenant(tenantId)) as SqliteTenantStore;
+      // A second reader of the same file that scans the staged table, as before the overlay.
+      const db = new DatabaseSync(join(folder, `${tenantId}.db`), { readOnly: true });
+      try {
+        const scan = new SqliteTenantDevices((sql) => db.prepare(sql), {
+          writer: false,
+          stagedLatest: new StagedLatest(false),
+        });
+        const devices = [uuid7(), uuid7()];
+        for (const s of steps) {
+          if (s.kind === 'commit') {
+            await store.transaction((tx) => tx.devices.insertPoints(devices[s.device]!, s.points));
+          } else if (s.kind === 'rollback') {
+            await assert.rejects(
+              store.transaction(async (tx) => {
+                await tx.devices.insertPoints(devices[s.device]!, s.points);
+                throw new Error('rolled back');
+              }),
+              /rolled back/,
+            );
+          } else if (s.kind === 'compact') {
+            await store.compactStaged();
+          } else {
+            await store.transaction((tx) => tx.devices.deleteDevice(devices[s.device]!));
+          }
+          for (const device of devices) {
+            for (const keys of [[], ['a', '𝄞']]) {
+              assert.deepEqual(
+                show(await store.reader.devices.latest(device, keys)),
+                show(await scan.latest(device, keys)),
+              );
+            }
+          }
+        }
+      } finally {
+        db.close();
+      }
+    }),
+    { numRuns: 60 },
   );
 });

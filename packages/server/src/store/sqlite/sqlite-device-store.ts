@@ -11,6 +11,7 @@ import type {
   TenantDeviceWriter,
 } from '../device-types.ts';
 import type { PageQuery } from '../types.ts';
+import type { StagedLatest } from './staged-latest.ts';
 
 type Prepare = (sql: string) => StatementSync;
 
@@ -178,9 +179,17 @@ const AGGREGATES = {
   count: 'count(*)',
 } as const;
 
+/** Where a tenant file's connection stands: the one writer, or a reader. */
+export interface DeviceStoreRole {
+  readonly writer: boolean;
+  /** The file's newest committed staged points: the writer records, readers read. */
+  readonly stagedLatest: StagedLatest;
+}
+
 /** Devices, telemetry and RPC requests in one tenant's SQLite file. */
 export class SqliteTenantDevices implements TenantDeviceWriter {
   readonly #sql: Prepare;
+  readonly #role: DeviceStoreRole;
   /**
    * The writer's cache of devices' declared telemetry keys, asked once per message; every
    * change to a device goes through this writer, which forgets the device's entry.
@@ -188,9 +197,10 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
   readonly #telemetryKeys: Map<string, readonly string[] | null> | undefined;
   #staged = 0;
 
-  constructor(prepare: Prepare, options: { writer: boolean }) {
+  constructor(prepare: Prepare, role: DeviceStoreRole) {
     this.#sql = prepare;
-    this.#telemetryKeys = options.writer ? new Map() : undefined;
+    this.#role = role;
+    this.#telemetryKeys = role.writer ? new Map() : undefined;
   }
 
   async getDevice(id: string): Promise<DeviceRow | undefined> {
@@ -266,31 +276,45 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
     ) as unknown as AggregateRow[];
   }
 
+  /**
+   * Compaction brings telemetry_latest up to date; until then a staged point at least as new
+   * as the held one is the latest (the later written on a tie, as compaction decides). A
+   * reader takes the newest staged points from the file's StagedLatest, as a JSON parameter,
+   * rather than scanning the staged table; the writer (whose own transaction may have staged
+   * more) and a reader of a file not yet whole scan it.
+   */
   async latest(deviceId: string, keys: readonly string[]): Promise<TelemetryPoint[]> {
     const filter = keyFilter(keys);
-    // Compaction brings telemetry_latest up to date; until then a staged point at least as
-    // new as the held one is the latest (the later written on a tie, as compaction decides).
+    const held = this.#role.writer ? undefined : this.#role.stagedLatest.pointsOf(deviceId);
+    const staged =
+      held === undefined
+        ? `SELECT key, ts, type, num, text FROM (
+             SELECT key, ts, type, num, text,
+               row_number() OVER (PARTITION BY key ORDER BY ts DESC, seq DESC) AS newest
+             FROM telemetry_staged WHERE device_id = ?${filter.sql}
+           ) WHERE newest = 1`
+        : // num is REAL as in the tables: JSON's 2^53 would be an INTEGER node cannot return.
+          `SELECT value ->> 0 AS key, value ->> 1 AS ts, value ->> 2 AS type,
+             CAST(value ->> 3 AS REAL) AS num, value ->> 4 AS text FROM json_each(?)`;
+    const stagedParams: SQLInputValue[] =
+      held === undefined
+        ? [deviceId, ...filter.params]
+        : [
+            JSON.stringify(
+              held
+                .filter((point) => keys.length === 0 || keys.includes(point.key))
+                .map((point) => [point.key, point.ts, ...pointColumns(point)]),
+            ),
+          ];
     const rows = this.#sql(
-      `WITH staged AS MATERIALIZED (
-         SELECT key, ts, type, num, text FROM (
-           SELECT key, ts, type, num, text,
-             row_number() OVER (PARTITION BY key ORDER BY ts DESC, seq DESC) AS newest
-           FROM telemetry_staged WHERE device_id = ?${filter.sql}
-         ) WHERE newest = 1
-       )
+      `WITH staged AS MATERIALIZED (${staged})
        SELECT key, ts, type, num, text FROM telemetry_latest AS l WHERE device_id = ?${filter.sql}
          AND NOT EXISTS (SELECT 1 FROM staged AS s WHERE s.key = l.key AND s.ts >= l.ts)
        UNION ALL
        SELECT key, ts, type, num, text FROM staged AS s WHERE NOT EXISTS (
          SELECT 1 FROM telemetry_latest AS l WHERE l.device_id = ? AND l.key = s.key AND l.ts > s.ts)
        ORDER BY key`,
-    ).all(
-      deviceId,
-      ...filter.params,
-      deviceId,
-      ...filter.params,
-      deviceId,
-    ) as unknown as PointSqlRow[];
+    ).all(...stagedParams, deviceId, ...filter.params, deviceId) as unknown as PointSqlRow[];
     return rows.map(toPoint);
   }
 
@@ -345,6 +369,7 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
     this.#telemetryKeys?.delete(id);
     this.#sql('DELETE FROM telemetry WHERE device_id = ?').run(id);
     this.#sql('DELETE FROM telemetry_staged WHERE device_id = ?').run(id);
+    this.#role.stagedLatest.deviceDeleted(id);
     this.#sql('DELETE FROM telemetry_latest WHERE device_id = ?').run(id);
     this.#sql('DELETE FROM rpc_requests WHERE device_id = ?').run(id);
     return this.#sql('DELETE FROM devices WHERE id = ?').run(id).changes > 0;
@@ -390,6 +415,7 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
   rolledBack(): void {
     this.#staged = 0;
     this.#telemetryKeys?.clear();
+    this.#role.stagedLatest.rolledBack();
   }
 
   /** Points staged by this connection since the last call (what its store must compact). */
@@ -405,6 +431,7 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
     );
     for (const point of points) insert.run(deviceId, point.key, point.ts, ...pointColumns(point));
     this.#staged += points.length;
+    this.#role.stagedLatest.staged(deviceId, points);
   }
 
   /**
@@ -430,6 +457,7 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
          num = excluded.num, text = excluded.text WHERE excluded.ts >= telemetry_latest.ts`,
     ).run();
     this.#sql('DELETE FROM telemetry_staged').run();
+    this.#role.stagedLatest.compacted();
   }
 
   /**

@@ -24,11 +24,12 @@ import type {
 } from '../types.ts';
 import { SqliteTenantAuthz } from './sqlite-authz-store.ts';
 import { SqliteTenantDeviceCas } from './sqlite-device-ca-store.ts';
-import { SqliteTenantDevices } from './sqlite-device-store.ts';
+import { type DeviceStoreRole, SqliteTenantDevices } from './sqlite-device-store.ts';
 import { SqliteTenantEdgeRules } from './sqlite-edge-rule-store.ts';
 import { SqliteTenantEdge } from './sqlite-edge-store.ts';
 import { SqliteTenantKeys, sealedColumns, sealedFromColumns } from './sqlite-key-store.ts';
 import { SqliteTenantUsers } from './sqlite-user-store.ts';
+import { StagedLatest } from './staged-latest.ts';
 
 /** A record row in RECORD_COLUMNS order: record reads return arrays, not named objects. */
 type RecordSqlRow = [
@@ -95,10 +96,10 @@ class SqliteTenantReader implements TenantReader {
   readonly edgeRules: SqliteTenantEdgeRules;
   readonly users: SqliteTenantUsers;
   readonly authz: SqliteTenantAuthz;
-  constructor(db: DatabaseSync, options: { writer: boolean } = { writer: false }) {
+  constructor(db: DatabaseSync, role: DeviceStoreRole) {
     this.sql = new Statements(db);
     this.keys = new SqliteTenantKeys((sql) => this.sql.get(sql));
-    this.devices = new SqliteTenantDevices((sql) => this.sql.get(sql), options);
+    this.devices = new SqliteTenantDevices((sql) => this.sql.get(sql), role);
     this.deviceCas = new SqliteTenantDeviceCas((sql) => this.sql.get(sql));
     this.edge = new SqliteTenantEdge((sql) => this.sql.get(sql));
     this.edgeRules = new SqliteTenantEdgeRules((sql) => this.sql.get(sql));
@@ -342,6 +343,7 @@ export class SqliteTenantStore implements TenantStore {
   readonly #writer: DatabaseSync;
   readonly #readerDb: DatabaseSync;
   readonly #tx: SqliteTenantWriteTx;
+  readonly #stagedLatest: StagedLatest;
   #queue: Promise<unknown> = Promise.resolve();
   #busy = 0;
   #staged = 0;
@@ -351,11 +353,15 @@ export class SqliteTenantStore implements TenantStore {
     this.tenantId = tenantId;
     this.#writer = writer;
     this.#readerDb = readerDb;
-    this.reader = new SqliteTenantReader(readerDb);
-    this.#tx = new SqliteTenantWriteTx(writer, { writer: true });
     // Points a previous process staged and never compacted.
-    if (writer.prepare('SELECT 1 FROM telemetry_staged LIMIT 1').get() !== undefined)
-      this.#scheduleCompaction(1);
+    const leftover = writer.prepare('SELECT 1 FROM telemetry_staged LIMIT 1').get() !== undefined;
+    this.#stagedLatest = new StagedLatest(!leftover);
+    this.reader = new SqliteTenantReader(readerDb, {
+      writer: false,
+      stagedLatest: this.#stagedLatest,
+    });
+    this.#tx = new SqliteTenantWriteTx(writer, { writer: true, stagedLatest: this.#stagedLatest });
+    if (leftover) this.#scheduleCompaction(1);
   }
 
   get busy(): boolean {
@@ -369,6 +375,7 @@ export class SqliteTenantStore implements TenantStore {
       try {
         const result = await work(this.#tx);
         this.#writer.exec('COMMIT');
+        this.#stagedLatest.committed();
         this.#scheduleCompaction(this.#tx.devices.takeStaged());
         return result;
       } catch (error) {
