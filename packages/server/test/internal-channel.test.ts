@@ -87,6 +87,9 @@ describe('internal channel', { skip: NATS === undefined }, () => {
       handled += 1;
       return {};
     });
+    // The server must hold the subscription before the first message is injected from another
+    // connection, or that message finds no subscriber and is never counted (seen once in CI).
+    await ncs[0]!.flush();
     const raw = ncs[2]!;
     const subject = worker.subject('ledger.seal');
     const payload = Buffer.from('{"tenantId":"t1"}');
