@@ -2,9 +2,16 @@
  * The latency probe of bench/gateway.ts: tenant B's client, in its own process. It sends GETs
  * at a fixed rate (open loop: a request leaves on schedule whether or not earlier ones have
  * answered, so a slow server cannot hide its queue by slowing the client), over keep-alive
- * connections, and times each from its send to the end of its response, in microseconds. Reads its phase as JSON from argv[2]; prints the timings as one JSON line.
+ * connections, and times each from its send to the end of its response, in microseconds.
+ *
+ * One process serves every slice of a fairness run, so each slice is measured by a client
+ * whose code is already compiled: a fresh process per slice put its own warm-up stalls (a few
+ * milliseconds, a second or two in) into every slice, at the p99. Reads its phase as JSON from
+ * argv[2], warms up, prints `{"ready":true}`; then for each line on stdin sends one slice and
+ * prints its timings as one JSON line; exits when stdin ends.
  */
 import http from 'node:http';
+import { createInterface } from 'node:readline';
 
 export interface ProbePhase {
   readonly url: string;
@@ -13,10 +20,10 @@ export interface ProbePhase {
   readonly requestsPerSecond: number;
   readonly sockets: number;
   readonly warmupSeconds: number;
-  readonly durationSeconds: number;
+  readonly sliceSeconds: number;
 }
 
-/** What one run saw: the latency of each answered request, and how many failed. */
+/** What one slice saw: the latency of each answered request, and how many failed. */
 export interface ProbeRun {
   readonly micros: number[];
   readonly failed: number;
@@ -47,7 +54,7 @@ function once(): Promise<{ ok: boolean; micros: number }> {
 }
 
 /** Sends for `seconds` at the phase's rate; resolves with every timing once all answered. */
-async function run(seconds: number): Promise<{ ok: boolean; micros: number }[]> {
+async function run(seconds: number): Promise<ProbeRun> {
   const total = Math.round(seconds * phase.requestsPerSecond);
   const intervalMs = 1000 / phase.requestsPerSecond;
   const startedAt = performance.now();
@@ -58,14 +65,16 @@ async function run(seconds: number): Promise<{ ok: boolean; micros: number }[]> 
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
     pending.push(once());
   }
-  return Promise.all(pending);
+  const results = await Promise.all(pending);
+  return {
+    micros: results.filter((r) => r.ok).map((r) => r.micros),
+    failed: results.filter((r) => !r.ok).length,
+  };
 }
 
-if (phase.warmupSeconds > 0) await run(phase.warmupSeconds);
-const results = await run(phase.durationSeconds);
-const figures: ProbeRun = {
-  micros: results.filter((r) => r.ok).map((r) => r.micros),
-  failed: results.filter((r) => !r.ok).length,
-};
+await run(phase.warmupSeconds);
+process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
+for await (const _ of createInterface({ input: process.stdin })) {
+  process.stdout.write(`${JSON.stringify(await run(phase.sliceSeconds))}\n`);
+}
 agent.destroy();
-process.stdout.write(`${JSON.stringify(figures)}\n`);

@@ -20,6 +20,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { ProbePhase, ProbeRun } from './_gateway-probe.ts';
@@ -28,21 +29,25 @@ import type { LoadFigures, LoadPhase } from './_records-load.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const ADMIN_TOKEN = `pa_bench_${randomBytes(24).toString('base64url')}`;
-/** Measured seconds per throughput phase, and per condition (alone, flooded) of a fairness run. */
+/**
+ * Measured seconds per throughput phase; each condition (alone, flooded) of a fairness run is
+ * measured for twice as long, since its figure is a p99 (3,200 requests by default: the 32nd
+ * slowest).
+ */
 const DURATION_SECONDS = 8;
 /**
  * Each fairness condition is measured in this many slices, alone and flooded alternating, so
- * drift in the machine's load (other processes) falls on both alike.
+ * drift in the machine's load (other processes) and its bursts of noise fall on both alike.
  */
-const ROUNDS = 4;
+const ROUNDS = 8;
 /** Concurrent connections of the throughput phases and of tenant A's flood. */
 const CONNECTIONS = 64;
 /** Tenant B's steady request rate during the fairness phases. */
 const PROBE_RATE = 200;
 /** Keep-alive connections tenant B's client spreads its requests over. */
 const PROBE_SOCKETS = 8;
-/** Seconds of B's requests before the measured ones, and of A's flood before B starts. */
-const PROBE_WARMUP_SECONDS = 1;
+/** Seconds of B's requests before its first measured slice, and of A's flood before a slice. */
+const PROBE_WARMUP_SECONDS = 3;
 const FLOOD_LEAD_SECONDS = 1;
 /** Tenant A's plan: 500 requests a second, a one-second burst. Every other plan: far more. */
 const LIMIT_FLAGS = [
@@ -79,6 +84,32 @@ function runChild<T>(script: string, phase: unknown): Promise<T> {
       else reject(new Error(`${script} exited ${code}: ${stderr}`));
     });
   });
+}
+
+/** Tenant B's probe (bench/_gateway-probe.ts): one warmed-up process for every slice of a run. */
+async function startProbe(phase: ProbePhase) {
+  const child = spawn(process.execPath, ['bench/_gateway-probe.ts', JSON.stringify(phase)], {
+    cwd: REPO,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async () => {
+    const line = await lines.next();
+    if (line.done) throw new Error('bench/_gateway-probe.ts exited early');
+    return JSON.parse(line.value) as unknown;
+  };
+  await next();
+  return {
+    slice: async (): Promise<ProbeRun> => {
+      child.stdin.write('\n');
+      return (await next()) as ProbeRun;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.stdin.end();
+      }),
+  };
 }
 
 async function tenant(url: string, slug: string, plan: string): Promise<Tenant> {
@@ -126,9 +157,9 @@ async function accessToken(url: string, owner: Tenant): Promise<string | undefin
   return ((await response.json()) as { access_token: string }).access_token;
 }
 
-/** A's flood starts before B's warm-up and outlasts B's measured requests by a second. */
-function floodSeconds(measured: number): number {
-  return FLOOD_LEAD_SECONDS + PROBE_WARMUP_SECONDS + measured + 1;
+/** A's flood starts a second before B's slice and outlasts it by a second. */
+function floodSeconds(slice: number): number {
+  return FLOOD_LEAD_SECONDS + slice + 1;
 }
 
 /** B's latencies (ms percentiles over every slice) in one condition. */
@@ -163,16 +194,16 @@ function figures(runs: ProbeRun[]): ProbeFigures {
 
 /** B's latency alone and while A floods, in alternating slices. */
 async function fairness(options: Options, rate: number, url: string, a: Tenant, b: Tenant) {
-  const slice = options.durationSeconds / ROUNDS;
-  const probe: ProbePhase = {
+  const slice = (2 * options.durationSeconds) / ROUNDS;
+  const probe = await startProbe({
     url,
     path: '/v1/collections',
     token: b.key,
     requestsPerSecond: rate,
     sockets: PROBE_SOCKETS,
     warmupSeconds: PROBE_WARMUP_SECONDS,
-    durationSeconds: slice,
-  };
+    sliceSeconds: slice,
+  });
   const flood: LoadPhase = {
     url,
     method: 'GET',
@@ -187,14 +218,15 @@ async function fairness(options: Options, rate: number, url: string, a: Tenant, 
   let answered = 0;
   let refused = 0;
   for (let round = 0; round < ROUNDS; round++) {
-    alone.push(await runChild<ProbeRun>('bench/_gateway-probe.ts', probe));
+    alone.push(await probe.slice());
     const flooding = runChild<LoadFigures>('bench/_records-load.ts', flood);
     await new Promise((resolve) => setTimeout(resolve, FLOOD_LEAD_SECONDS * 1000));
-    flooded.push(await runChild<ProbeRun>('bench/_gateway-probe.ts', probe));
+    flooded.push(await probe.slice());
     const load = await flooding;
     answered += load.ok;
     refused += load.failed;
   }
+  await probe.close();
   const seconds = ROUNDS * floodSeconds(slice);
   return {
     alone: figures(alone),
@@ -251,7 +283,8 @@ export async function run(args: string[]): Promise<void> {
   const rate = Number(values['probe-rate']);
   console.log(
     `gateway over HTTP: ${options.connections} connections, ${options.durationSeconds} s per ` +
-      `phase, tenant B at ${rate} req/s, ${availableParallelism()} CPUs, Node ${process.versions.node}`,
+      `throughput phase, ${2 * options.durationSeconds} s per fairness condition in ${ROUNDS} ` +
+      `slices, tenant B at ${rate} req/s, ${availableParallelism()} CPUs, Node ${process.versions.node}`,
   );
   const bare = await startBare();
   let bareGet: LoadFigures;
