@@ -106,6 +106,7 @@ async function startProbe(phase: ProbePhase) {
     },
     close: () =>
       new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.stdin.end();
       }),
