@@ -10,14 +10,16 @@
  *    (bench/_gateway-probe.ts, open loop) alone, then while A floods the same route with
  *    autocannon over many connections. A is on a plan with a request limit, B is not near
  *    its own. Goal: B's p99 rises by less than 25%. The same is measured on a server without
- *    request limits, to show what the limits buy.
+ *    request limits, to show what the limits buy. Beside each condition it prints the CPU time
+ *    the host took from this VM during that condition's slices (`steal`, Linux): a tail the
+ *    server did not cause. The verdict does not use it.
  *
  * Every client and server is its own process (SQLite in a temporary folder, `--log-level
  * warn`); on a machine with few cores they still share CPUs, which the figures include.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -86,6 +88,27 @@ function runChild<T>(script: string, phase: unknown): Promise<T> {
   });
 }
 
+/**
+ * CPU time the hypervisor has taken from this machine's CPUs since boot (`steal` in
+ * /proc/stat, in USER_HZ ticks of 10 ms), or undefined where the kernel does not say. A slice
+ * during which the host took CPU has a tail the server did not cause, so the report shows it
+ * beside each condition; the verdict does not use it.
+ */
+function stolenMs(): number | undefined {
+  try {
+    const ticks = Number(readFileSync('/proc/stat', 'utf8').split(/\s+/, 9)[8]);
+    return Number.isFinite(ticks) ? ticks * 10 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One slice of B's requests, and the CPU time the host stole meanwhile. */
+interface Slice {
+  readonly run: ProbeRun;
+  readonly stolenMs: number | undefined;
+}
+
 /** Tenant B's probe (bench/_gateway-probe.ts): one warmed-up process for every slice of a run. */
 async function startProbe(phase: ProbePhase) {
   const child = spawn(process.execPath, ['bench/_gateway-probe.ts', JSON.stringify(phase)], {
@@ -100,9 +123,15 @@ async function startProbe(phase: ProbePhase) {
   };
   await next();
   return {
-    slice: async (): Promise<ProbeRun> => {
+    slice: async (): Promise<Slice> => {
+      const before = stolenMs();
       child.stdin.write('\n');
-      return (await next()) as ProbeRun;
+      const run = (await next()) as ProbeRun;
+      const after = stolenMs();
+      return {
+        run,
+        stolenMs: before === undefined || after === undefined ? undefined : after - before,
+      };
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -170,6 +199,8 @@ interface ProbeFigures {
   readonly p99Ms: number;
   readonly answered: number;
   readonly failed: number;
+  /** CPU time the host stole during this condition's slices (undefined: not reported). */
+  readonly stolenMs: number | undefined;
 }
 
 interface Fairness {
@@ -180,7 +211,8 @@ interface Fairness {
   readonly floodRefused: number;
 }
 
-function figures(runs: ProbeRun[]): ProbeFigures {
+function figures(slices: Slice[]): ProbeFigures {
+  const runs = slices.map((s) => s.run);
   const sorted = runs.flatMap((r) => r.micros).sort((x, y) => x - y);
   const at = (p: number) =>
     (sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0) / 1000;
@@ -190,6 +222,9 @@ function figures(runs: ProbeRun[]): ProbeFigures {
     p99Ms: at(99),
     answered: sorted.length,
     failed: runs.reduce((sum, r) => sum + r.failed, 0),
+    stolenMs: slices.every((s) => s.stolenMs !== undefined)
+      ? slices.reduce((sum, s) => sum + s.stolenMs!, 0)
+      : undefined,
   };
 }
 
@@ -214,8 +249,8 @@ async function fairness(options: Options, rate: number, url: string, a: Tenant, 
     warmupSeconds: 0,
     durationSeconds: floodSeconds(slice),
   };
-  const alone: ProbeRun[] = [];
-  const flooded: ProbeRun[] = [];
+  const alone: Slice[] = [];
+  const flooded: Slice[] = [];
   let answered = 0;
   let refused = 0;
   for (let round = 0; round < ROUNDS; round++) {
@@ -259,7 +294,7 @@ function ratio(label: string, value: number, goal: string, met: boolean): void {
 function fairnessRows(name: string, f: Fairness): void {
   const row = (label: string, p: ProbeFigures) =>
     console.log(
-      `  ${label.padEnd(46)}${ms(p.p50Ms)}${ms(p.p90Ms)}${ms(p.p99Ms)}${String(p.failed).padStart(8)}`,
+      `  ${label.padEnd(46)}${ms(p.p50Ms)}${ms(p.p90Ms)}${ms(p.p99Ms)}${String(p.failed).padStart(8)}${String(p.stolenMs ?? '-').padStart(10)}`,
     );
   row(`B alone, ${name}`, f.alone);
   row(`B while A floods, ${name}`, f.flooded);
@@ -336,7 +371,7 @@ export async function run(args: string[]): Promise<void> {
   else throughput('Palisade GET /v1/usage, JWT access token', jwt);
 
   console.log(
-    `\n  ${'tenant B, GET /v1/collections'.padEnd(46)}${'p50 ms'.padStart(9)}${'p90 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'failed'.padStart(8)}`,
+    `\n  ${'tenant B, GET /v1/collections'.padEnd(46)}${'p50 ms'.padStart(9)}${'p90 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'failed'.padStart(8)}${'steal ms'.padStart(10)}`,
   );
   fairnessRows('A limited to 500/s', limited);
   fairnessRows('no request limits', unlimited);
