@@ -253,16 +253,19 @@ async function fairness(options: Options, rate: number, url: string, a: Tenant, 
   const flooded: Slice[] = [];
   let answered = 0;
   let refused = 0;
-  for (let round = 0; round < ROUNDS; round++) {
-    alone.push(await probe.slice());
-    const flooding = runChild<LoadFigures>('bench/_records-load.ts', flood);
-    await new Promise((resolve) => setTimeout(resolve, FLOOD_LEAD_SECONDS * 1000));
-    flooded.push(await probe.slice());
-    const load = await flooding;
-    answered += load.ok;
-    refused += load.failed;
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      alone.push(await probe.slice());
+      const flooding = runChild<LoadFigures>('bench/_records-load.ts', flood);
+      await new Promise((resolve) => setTimeout(resolve, FLOOD_LEAD_SECONDS * 1000));
+      flooded.push(await probe.slice());
+      const load = await flooding;
+      answered += load.ok;
+      refused += load.failed;
+    }
+  } finally {
+    await probe.close();
   }
-  await probe.close();
   const seconds = ROUNDS * floodSeconds(slice);
   return {
     alone: figures(alone),
