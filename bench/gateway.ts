@@ -197,7 +197,6 @@ interface ProbeFigures {
   readonly p50Ms: number;
   readonly p90Ms: number;
   readonly p99Ms: number;
-  readonly answered: number;
   readonly failed: number;
   /** CPU time the host stole during this condition's slices (undefined: not reported). */
   readonly stolenMs: number | undefined;
@@ -220,7 +219,6 @@ function figures(slices: Slice[]): ProbeFigures {
     p50Ms: at(50),
     p90Ms: at(90),
     p99Ms: at(99),
-    answered: sorted.length,
     failed: runs.reduce((sum, r) => sum + r.failed, 0),
     stolenMs: slices.every((s) => s.stolenMs !== undefined)
       ? slices.reduce((sum, s) => sum + s.stolenMs!, 0)
