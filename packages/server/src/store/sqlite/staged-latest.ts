@@ -76,6 +76,22 @@ export class StagedLatest {
   }
 
   /**
+   * Every series' newest committed staged point as `[deviceId, point]`, or undefined while
+   * this is not whole or the open transaction has changes of its own: then the staged table
+   * must be read instead.
+   */
+  newestPoints(): Iterable<readonly [string, TelemetryPoint]> | undefined {
+    if (!this.#whole || this.#pending.length > 0) return undefined;
+    return this.#newest();
+  }
+
+  *#newest(): Generator<readonly [string, TelemetryPoint]> {
+    for (const [deviceId, keys] of this.#series) {
+      for (const point of keys.values()) yield [deviceId, point];
+    }
+  }
+
+  /**
    * The device's newest committed staged point per key (an empty list when it has none), or
    * undefined while this is not whole and the staged table must be read instead.
    */
