@@ -7,10 +7,12 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { uuid7 } from '../src/ids/index.ts';
 import type { TelemetryPoint } from '../src/store/index.ts';
+import { migrateSqlite, openSqlite } from '../src/store/sqlite/sqlite-database.ts';
 import { SqliteTenantDevices } from '../src/store/sqlite/sqlite-device-store.ts';
 import { SqliteShardStore } from '../src/store/sqlite/sqlite-shard-store.ts';
 import type { SqliteTenantStore } from '../src/store/sqlite/sqlite-tenant-store.ts';
 import { StagedLatest } from '../src/store/sqlite/staged-latest.ts';
+import { TENANT_MIGRATIONS } from '../src/store/sqlite/tenant-migrations.ts';
 
 /**
  * SQLite stages telemetry and compacts it later (the read semantics are in the store
@@ -74,6 +76,64 @@ test('points staged before a restart are read after it and compacted by the next
   await reopened.compactStaged();
   assert.equal(staged(file), 0);
   assert.deepEqual(await read(), expected);
+});
+
+test('a file staged under schema 13 keeps its points through the staged table copy, and its type check', async (t) => {
+  const folder = mkdtempSync(join(tmpdir(), 'palisade-staging-'));
+  t.after(() => rmSync(folder, { recursive: true, force: true }));
+  const tenantId = uuid7();
+  const device = uuid7();
+  const file = join(folder, `${tenantId}.db`);
+  const old = openSqlite(file);
+  migrateSqlite(
+    old,
+    TENANT_MIGRATIONS.filter((m) => m.version <= 13),
+  );
+  const stage = old.prepare(
+    'INSERT INTO telemetry_staged (seq, device_id, key, ts, type, num, text) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
+  // Out of ts order: compaction's last-staged-wins rests on seq surviving the copy.
+  stage.run(7, device, 'temperature', 1_000, 'number', 20, null);
+  stage.run(9, device, 'temperature', 1_000, 'number', 21, null);
+  stage.run(8, device, 'mode', 500, 'string', null, 'eco');
+  old.close();
+
+  const shard = new SqliteShardStore('s1', folder, 4);
+  t.after(() => shard.close());
+  const store = (await shard.tenant(tenantId)) as SqliteTenantStore;
+  const db = new DatabaseSync(file, { readOnly: true });
+  t.after(() => db.close());
+  const schema = db
+    .prepare("SELECT sql FROM sqlite_schema WHERE name = 'telemetry_staged'")
+    .get() as { sql: string };
+  assert.match(schema.sql, /type = 'number' OR type = 'boolean'/);
+  assert.deepEqual(
+    db
+      .prepare('SELECT seq, key, num, text FROM telemetry_staged ORDER BY seq')
+      .all()
+      .map((row) => ({ ...row })),
+    [
+      { seq: 7, key: 'temperature', num: 20, text: null },
+      { seq: 8, key: 'mode', num: null, text: 'eco' },
+      { seq: 9, key: 'temperature', num: 21, text: null },
+    ],
+  );
+  await store.compactStaged();
+  assert.deepEqual(
+    (await store.reader.devices.latest(device, [])).map((p) => `${p.key}@${p.ts}=${p.value}`),
+    ['mode@500=eco', 'temperature@1000=21'],
+  );
+  const writer = openSqlite(file);
+  t.after(() => writer.close());
+  assert.throws(
+    () =>
+      writer
+        .prepare(
+          "INSERT INTO telemetry_staged (device_id, key, ts, type) VALUES (?, 'x', 1, 'date')",
+        )
+        .run(device),
+    /CHECK constraint failed/,
+  );
 });
 
 /** Waits (a macrotask at a time, at most `ms`) until `done` holds; false if it never did. */
