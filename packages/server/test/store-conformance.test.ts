@@ -172,6 +172,19 @@ for (const backend of backendNames()) {
         assert.equal(await a.transaction(async (tx) => tx.getCollection('absent')), undefined);
       });
 
+      test('a read started after a commit sees it, even in the turn of an earlier read', async () => {
+        // No macrotask between these steps: a store that caches or shares read state must
+        // still not serve a read from before a commit.
+        const row = record('people', { name: 'Grace' });
+        assert.equal(await a.reader.getRecord('people', row.id), undefined);
+        await a.transaction(async (tx) => tx.insertRecord(row));
+        assert.equal((await a.reader.getRecord('people', row.id))?.version, 1);
+        await a.transaction((tx) => tx.updateRecord('people', row.id, { name: 'G' }, 1, now()));
+        assert.equal((await a.reader.getRecord('people', row.id))?.version, 2);
+        await a.transaction((tx) => tx.deleteRecord('people', row.id, 2));
+        assert.equal(await a.reader.getRecord('people', row.id), undefined);
+      });
+
       test('records: insert, read, conditional update and delete', async () => {
         const row = record('people', { name: 'Ada', age: 36 });
         await a.transaction(async (tx) => tx.insertRecord(row));
