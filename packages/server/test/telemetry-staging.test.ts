@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import fc from 'fast-check';
 import { uuid7 } from '../src/ids/index.ts';
 import type { TelemetryPoint } from '../src/store/index.ts';
@@ -20,6 +20,13 @@ import { TENANT_MIGRATIONS } from '../src/store/sqlite/tenant-migrations.ts';
  * there, and read, after a restart, and the next process compacts it.
  */
 
+/** A temporary folder, removed when the test ends. */
+function tempFolder(t: TestContext): string {
+  const folder = mkdtempSync(join(tmpdir(), 'palisade-staging-'));
+  t.after(() => rmSync(folder, { recursive: true, force: true }));
+  return folder;
+}
+
 function staged(path: string): number {
   const db = new DatabaseSync(path, { readOnly: true });
   try {
@@ -32,8 +39,7 @@ function staged(path: string): number {
 }
 
 test('points staged before a restart are read after it and compacted by the next process', async (t) => {
-  const folder = mkdtempSync(join(tmpdir(), 'palisade-staging-'));
-  t.after(() => rmSync(folder, { recursive: true, force: true }));
+  const folder = tempFolder(t);
   const tenantId = uuid7();
   const device = uuid7();
   const file = join(folder, `${tenantId}.db`);
@@ -79,8 +85,7 @@ test('points staged before a restart are read after it and compacted by the next
 });
 
 test('a file staged under schema 13 keeps its points through the staged table copy, and its type check', async (t) => {
-  const folder = mkdtempSync(join(tmpdir(), 'palisade-staging-'));
-  t.after(() => rmSync(folder, { recursive: true, force: true }));
+  const folder = tempFolder(t);
   const tenantId = uuid7();
   const device = uuid7();
   const file = join(folder, `${tenantId}.db`);
@@ -146,8 +151,7 @@ async function eventually(done: () => boolean, ms: number): Promise<boolean> {
 }
 
 test('a commit that staged points is compacted on its own: soon, and at once past the cap', async (t) => {
-  const folder = mkdtempSync(join(tmpdir(), 'palisade-staging-'));
-  t.after(() => rmSync(folder, { recursive: true, force: true }));
+  const folder = tempFolder(t);
   const shard = new SqliteShardStore('s1', folder, 4);
   t.after(() => shard.close());
   const tenantId = uuid7();
@@ -235,8 +239,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 );
 
 test('latest values read from the staged points held in memory equal a scan of the staged table and a model', async (t) => {
-  const folder = mkdtempSync(join(tmpdir(), 'palisade-staging-'));
-  t.after(() => rmSync(folder, { recursive: true, force: true }));
+  const folder = tempFolder(t);
   const shard = new SqliteShardStore('s1', folder, 4);
   t.after(() => shard.close());
   const show = (points: readonly TelemetryPoint[]) =>
