@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import type { OutgoingRpc } from '../src/devices/index.ts';
-import { type Reply, TestApi } from './support/api.ts';
+import { ADMIN_TOKEN, type Reply, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 
 /** Every stored byte of the control plane, to prove secrets are not in it. */
@@ -573,6 +573,51 @@ for (const backend of backendNames()) {
       assert.ok(!theirs.text().includes('sse') && !theirs.text().includes(device.id));
       mine.close();
       theirs.close();
+    });
+  });
+
+  describe(`telemetry retention by plan on ${backend}`, () => {
+    let api: TestApi;
+    before(async () => {
+      // Only one plan named, no `*`: every other plan keeps the default 365 days.
+      api = await TestApi.start(backend, { telemetryRetention: ['brief=7'] });
+    });
+    after(() => api.close());
+
+    test('a plan not named keeps its points while a named plan expires; PostgreSQL drops only partitions no plan keeps', async () => {
+      const DAY = 86_400_000;
+      const now = Date.now();
+      const old = now - 60 * DAY;
+      // A pass 60 days ago (after the start's own pass, which a call in progress would share)
+      // made that month's PostgreSQL partition, where the points land.
+      await api.platform.devices.retention.run();
+      await api.platform.devices.retention.run(old);
+      const pointsOf = async (slug: string, plan?: string) => {
+        const t = await api.tenant(slug);
+        if (plan !== undefined) {
+          const patched = await api.call('PATCH', `/v1/platform/tenants/${t.id}`, ADMIN_TOKEN, {
+            plan,
+          });
+          assert.equal(patched.status, 200, JSON.stringify(patched.body));
+        }
+        const made = await api.call('POST', '/v1/devices', t.key, { name: 'meter' });
+        const sent = await api.call(
+          'POST',
+          `/api/v1/${made.body.credentials.token}/telemetry`,
+          undefined,
+          { ts: old, values: { v: 1 } },
+        );
+        assert.equal(sent.status, 200, JSON.stringify(sent.body));
+        return async () =>
+          (await api.call('GET', `/v1/devices/${made.body.id}/telemetry?from=0&to=${now}`, t.key))
+            .body.v ?? [];
+      };
+      const brief = await pointsOf('brief-plan', 'brief');
+      const kept = await pointsOf('default-plan');
+      assert.equal((await kept()).length, 1);
+      await api.platform.devices.retention.run(now);
+      assert.deepEqual(await brief(), [], 'the named plan keeps 7 days');
+      assert.equal((await kept()).length, 1, 'a plan not named keeps 365 days');
     });
   });
 }

@@ -29,7 +29,7 @@ export {
   RpcService,
 } from './rpc-queue.ts';
 export { parseAttributes, parseTelemetry, type TelemetryLimits } from './telemetry-parse.ts';
-export { retentionDays, TelemetryRetention } from './telemetry-retention.ts';
+export { TelemetryRetention } from './telemetry-retention.ts';
 export {
   TELEMETRY_EVENT_ID,
   type TelemetryEventPayload,

@@ -20,16 +20,28 @@ export interface RetentionOptions {
   readonly logger?: Logger | undefined;
 }
 
-/** Days of telemetry each plan keeps, from the `telemetryRetention` setting. */
-export function retentionDays(entries: readonly string[]): (plan: string) => number {
+/** Days a plan keeps when neither it nor `*` is named in the setting. */
+const DEFAULT_RETENTION_DAYS = 365;
+
+/** How long each plan keeps telemetry, from the `telemetryRetention` setting. */
+interface RetentionPolicy {
+  readonly daysOf: (plan: string) => number;
+  /** The most days any plan keeps, a plan not named included: older points are no one's. */
+  readonly longestDays: number;
+}
+
+function retentionPolicy(entries: readonly string[]): RetentionPolicy {
   const days = new Map(
     entries.map((entry) => {
       const [plan, value] = entry.split('=');
       return [plan!, Number(value)];
     }),
   );
-  const fallback = days.get('*') ?? 365;
-  return (plan) => days.get(plan) ?? fallback;
+  const fallback = days.get('*') ?? DEFAULT_RETENTION_DAYS;
+  return {
+    daysOf: (plan) => days.get(plan) ?? fallback,
+    longestDays: Math.max(fallback, ...days.values()),
+  };
 }
 
 /**
@@ -39,13 +51,13 @@ export function retentionDays(entries: readonly string[]): (plan: string) => num
  */
 export class TelemetryRetention {
   readonly #options: RetentionOptions;
-  readonly #daysOf: (plan: string) => number;
+  readonly #policy: RetentionPolicy;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
 
   constructor(options: RetentionOptions) {
     this.#options = options;
-    this.#daysOf = retentionDays(options.retention);
+    this.#policy = retentionPolicy(options.retention);
   }
 
   start(): void {
@@ -79,14 +91,11 @@ export class TelemetryRetention {
       if (page.length < TENANT_PAGE) break;
       after = page.at(-1)!.id;
     }
-    const longest = Math.max(
-      ...this.#options.retention.map((entry) => Number(entry.split('=')[1])),
-    );
     for (const shard of this.#options.shards.values()) {
       await shard.maintainTelemetry?.({
         from: now - this.#options.maxPastMs,
         to: now + this.#options.monthsAhead * MONTH_MS,
-        dropBefore: now - longest * DAY_MS,
+        dropBefore: now - this.#policy.longestDays * DAY_MS,
       });
     }
   }
@@ -94,7 +103,7 @@ export class TelemetryRetention {
   async #tenant(tenant: Tenant, now: number): Promise<void> {
     const shard = this.#options.shards.get(tenant.shard);
     if (shard === undefined) return;
-    const before = now - this.#daysOf(tenant.plan) * DAY_MS;
+    const before = now - this.#policy.daysOf(tenant.plan) * DAY_MS;
     await this.#options.committer.submit(await shard.tenant(tenant.id), async (tx, record) => {
       const deleted = await tx.devices.deletePointsBefore(before);
       const expired = await tx.devices.expireRpcs(new Date(now).toISOString());
