@@ -6,10 +6,14 @@
  * timestamps) is refused with the connection closed, nothing half-written, the server up.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { ADMIN_TOKEN } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 import {
   cliAddress,
+  closed,
   connectPacket,
   mqttClient,
   publishOutcome,
@@ -163,6 +167,98 @@ for (const backend of backendNames()) {
       assert.ok(pump, 'the child device exists');
       const latest = await p.call('GET', `/v1/devices/${pump.id}/telemetry/latest?keys=rpm`, t.key);
       assert.equal(latest.body.rpm[0].value, 900);
+    });
+
+    describe('a connected device is cut off when its credential or tenant stops', () => {
+      const stopped = async (
+        stop: (tenant: { id: string; key: string }, device: { id: string }) => Promise<void>,
+      ) => {
+        const tenant = await p.tenant(`cut-${Math.random().toString(36).slice(2, 8)}`);
+        const device = await p.device(tenant.key, 'sensor');
+        const client = await mqttClient(p.url, { username: device.token });
+        assert.equal(
+          await publishOutcome(client, TELEMETRY, JSON.stringify({ t: 1 })),
+          'acknowledged',
+        );
+        await stop(tenant, device);
+        return {
+          tenant,
+          device,
+          outcome: await publishOutcome(client, TELEMETRY, JSON.stringify({ t: 2 })),
+        };
+      };
+
+      it('its access token deleted: the next PUBLISH is refused, nothing stored', async () => {
+        const { tenant, device, outcome } = await stopped(async (tenant, device) => {
+          const listed = await p.call('GET', `/v1/devices/${device.id}/credentials`, tenant.key);
+          const id = (listed.body.items ?? listed.body)[0].id;
+          const deleted = await p.call(
+            'DELETE',
+            `/v1/devices/${device.id}/credentials/${id}`,
+            tenant.key,
+          );
+          assert.equal(deleted.status, 204);
+        });
+        assert.equal(outcome, 'refused');
+        assert.equal(
+          (await p.ledgerResources(tenant.id)).filter((r) => r === `telemetry/${device.id}`).length,
+          1,
+        );
+      });
+
+      it('its tenant suspended: the next PUBLISH is refused, nothing stored', async () => {
+        const { tenant, device, outcome } = await stopped(async (tenant) => {
+          const suspended = await p.call(
+            'PATCH',
+            `/v1/platform/tenants/${tenant.id}`,
+            ADMIN_TOKEN,
+            {
+              status: 'suspended',
+            },
+          );
+          assert.equal(suspended.status, 200);
+        });
+        assert.equal(outcome, 'refused');
+        assert.equal(
+          (await p.ledgerResources(tenant.id)).filter((r) => r === `telemetry/${device.id}`).length,
+          1,
+        );
+      });
+
+      it('its tenant deleted: the next PUBLISH is refused, and no tenant file comes back', async () => {
+        const { tenant, outcome } = await stopped(async (tenant) => {
+          const deleted = await p.call('DELETE', `/v1/platform/tenants/${tenant.id}`, ADMIN_TOKEN);
+          assert.equal(deleted.status, 204);
+        });
+        assert.equal(outcome, 'refused');
+        if (backend === 'sqlite') {
+          const row = await p.platform.stores.controlPlane.getTenant(tenant.id);
+          const folder = p.platform.stores.shards.get(row!.shard)!.location;
+          assert.equal(existsSync(join(folder, `${tenant.id}.db`)), false);
+        }
+      });
+
+      it('its access token deleted: a subscribed connection gets no RPC request, which stays queued', async () => {
+        const tenant = await p.tenant(`cut-${Math.random().toString(36).slice(2, 8)}`);
+        const device = await p.device(tenant.key, 'sensor');
+        const client = await mqttClient(p.url, { username: device.token });
+        await client.subscribeAsync('v1/devices/me/rpc/request/+', { qos: 1 });
+        const received: string[] = [];
+        client.on('message', (topic) => received.push(topic));
+        const listed = await p.call('GET', `/v1/devices/${device.id}/credentials`, tenant.key);
+        const id = (listed.body.items ?? listed.body)[0].id;
+        await p.call('DELETE', `/v1/devices/${device.id}/credentials/${id}`, tenant.key);
+        const rpc = await p.call('POST', `/v1/devices/${device.id}/rpc`, tenant.key, {
+          method: 'unlock',
+          persistent: true,
+          timeoutMs: 60_000,
+        });
+        assert.ok(rpc.status < 300, JSON.stringify(rpc.body));
+        await closed(client);
+        assert.deepEqual(received, []);
+        const row = await p.call('GET', `/v1/devices/${device.id}/rpc/${rpc.body.id}`, tenant.key);
+        assert.equal(row.body.status, 'queued');
+      });
     });
 
     describe('bad input is refused, nothing half-written, the server stays up', () => {

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { PalisadeError } from '../errors/index.ts';
+import type { MaybePromise } from '../maybe-promise/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
 import type { ControlPlaneDeviceIndex, DeviceCredentialMatch } from '../store/index.ts';
 import { issueTenantContext } from '../tenancy/tenant-context.ts';
@@ -20,6 +21,14 @@ interface CacheEntry {
   readonly expires: number;
 }
 
+/** The credential an identity was made from, and until when it was last found current. */
+interface Issued {
+  readonly lookup: string;
+  readonly credentialId: string;
+  generation: number;
+  until: number;
+}
+
 /** Upper bound of cached lookups, so a flood of random tokens cannot grow memory. */
 const LOOKUP_CACHE_MAX = 10_000;
 
@@ -36,6 +45,9 @@ export class DeviceAuthority implements DeviceAuthenticator {
   readonly #registry: DeviceRegistry;
   readonly #ttlMs: number;
   readonly #cache = new Map<string, CacheEntry>();
+  readonly #issued = new WeakMap<DeviceIdentity, Issued>();
+  /** Bumped by every credential change in this process: issued identities are checked again. */
+  #generation = 0;
 
   constructor(
     index: ControlPlaneDeviceIndex,
@@ -51,6 +63,7 @@ export class DeviceAuthority implements DeviceAuthenticator {
 
   invalidate(): void {
     this.#cache.clear();
+    this.#generation++;
   }
 
   async #lookup(lookup: string): Promise<DeviceCredentialMatch | undefined> {
@@ -71,7 +84,31 @@ export class DeviceAuthority implements DeviceAuthenticator {
     const context = issueTenantContext(match.tenant, { kind: 'device', id: `device:${deviceId}` });
     const device = await (await this.#locate(context)).reader.devices.getDevice(deviceId);
     if (device === undefined) return undefined;
-    return { context, deviceId, deviceName: device.name, isGateway: device.isGateway };
+    const identity = { context, deviceId, deviceName: device.name, isGateway: device.isGateway };
+    this.#issued.set(identity, {
+      lookup: match.credential.lookup,
+      credentialId: match.credential.id,
+      generation: this.#generation,
+      until: Date.now() + this.#ttlMs,
+    });
+    return identity;
+  }
+
+  current(identity: DeviceIdentity): MaybePromise<boolean> {
+    const issued = this.#issued.get(identity);
+    if (issued === undefined) return false;
+    const generation = this.#generation;
+    const now = Date.now();
+    if (issued.generation === generation && issued.until > now) return true;
+    return this.#lookup(issued.lookup).then((match) => {
+      const valid =
+        match?.credential.id === issued.credentialId && match.tenant.status === 'active';
+      if (valid) {
+        issued.generation = generation;
+        issued.until = now + this.#ttlMs;
+      }
+      return valid;
+    });
   }
 
   async byAccessToken(token: string): Promise<DeviceIdentity | undefined> {

@@ -1,3 +1,4 @@
+import type { MaybePromise } from '../maybe-promise/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 
 /**
@@ -34,6 +35,14 @@ export interface DeviceAuthenticator {
   byCertificate(der: Uint8Array): Promise<DeviceIdentity | undefined>;
   /** The child device of a gateway, created on first use (ThingsBoard `v1/gateway/connect`). */
   gatewayChild(gateway: DeviceIdentity, childName: string): Promise<DeviceIdentity>;
+  /**
+   * Whether the credential an identity of the three methods above was made from still
+   * authenticates it (not deleted or replaced, its tenant active), as a connection that
+   * outlives its CONNECT asks before each message. Answered from a cache (at once, no
+   * promise) for up to the credential cache's TTL, and looked up again after any credential
+   * or tenant change in this process.
+   */
+  current(identity: DeviceIdentity): MaybePromise<boolean>;
 }
 
 /** What accepting telemetry produced: the number of typed points made durable and ledgered. */

@@ -305,7 +305,10 @@ class Listener implements MqttListener {
       typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     this.#metrics.inflight.inc();
     this.#gate
-      .run(session, () => handleDevicePublish(this.#deps, session, route, payload))
+      .run(session, async () => {
+        await this.#stillAuthenticated(session);
+        await handleDevicePublish(this.#deps, session, route, payload);
+      })
       .then(
         () => {
           this.#metrics.messages.inc({ kind: route.kind, qos: String(packet.qos) });
@@ -326,6 +329,18 @@ class Listener implements MqttListener {
         this.#metrics.waits.inc(this.#gate.waits);
         this.#gate.waits = 0;
       });
+  }
+
+  /**
+   * Throws a refusal when the connection's credential no longer authenticates it (deleted or
+   * replaced, or its tenant suspended or deleted since CONNECT).
+   */
+  async #stillAuthenticated(session: DeviceSession): Promise<void> {
+    if (!(await this.#options.authenticator.current(session.identity)))
+      throw new MqttRefusal(
+        'bad_credentials',
+        "the connection's credential no longer authenticates its device",
+      );
   }
 
   /** Counts and logs a refusal; aedes closes the connection on the returned error. */
@@ -349,7 +364,9 @@ class Listener implements MqttListener {
     const rpc = this.#options.rpc;
     if (kind === 'rpc-requests' && rpc !== undefined && session.detachRpc === undefined) {
       session.detachRpc = rpc.attach(session.identity, async (request) => {
-        await this.#send(session, `${TOPIC.rpcRequest}${request.requestId}`, request.body);
+        // Not sent: the request stays queued for a connection that may have it.
+        if (!(await this.#send(session, `${TOPIC.rpcRequest}${request.requestId}`, request.body)))
+          throw new Error('the connection may no longer receive requests');
       });
     }
     return { ...sub, qos: Math.min(sub.qos, 1) as 0 | 1 };
@@ -392,9 +409,17 @@ class Listener implements MqttListener {
     if (sessions?.size === 0) this.#byDevice.delete(session.deviceKey);
   }
 
-  /** Sends a server message to one session if it subscribed to the topic; QoS 1. */
+  /**
+   * Sends a server message to one session if it subscribed to the topic and its credential
+   * still authenticates it (else the connection is closed); QoS 1.
+   */
   async #send(session: DeviceSession, topic: string, body: unknown): Promise<boolean> {
     if (!this.#subscribed(session.client, topic)) return false;
+    if (!(await this.#options.authenticator.current(session.identity))) {
+      this.#metrics.refusals.inc({ reason: 'bad_credentials', code: 'none' });
+      session.client.close();
+      return false;
+    }
     const payload = Buffer.from(JSON.stringify(body));
     this.#outgoing.set(payload, session.client);
     const packet = { cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false } as const;

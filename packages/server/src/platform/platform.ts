@@ -291,6 +291,7 @@ export async function startPlatform(
         () => {
           verifier.invalidate();
           identity.invalidate();
+          devices.authority.invalidate();
         },
         roleResolver,
         {

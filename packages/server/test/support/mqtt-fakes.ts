@@ -75,6 +75,13 @@ export class FixedAuthenticator implements DeviceAuthenticator {
     this.children.push(`${gateway.deviceId}/${childName}`);
     return identity(gateway.context.tenantId, `${gateway.deviceId}.${childName}`);
   }
+  current(device: DeviceIdentity) {
+    return [
+      ...this.tokens.values(),
+      ...this.basic.values(),
+      ...this.certificates.values(),
+    ].includes(device);
+  }
 }
 
 /** One accepted message as the recording ingest stored it. */
