@@ -107,7 +107,11 @@ for (const backend of backendNames()) {
       api.call('GET', `/v1/devices/${id}/telemetry?${query}`, t.key);
 
     before(async () => {
-      api = await TestApi.start(backend, { telemetryMaxPoints: '50', telemetryMaxKeys: '20' });
+      api = await TestApi.start(backend, {
+        telemetryMaxPoints: '50',
+        telemetryMaxKeys: '20',
+        telemetryStreamHeartbeatMs: '1000',
+      });
       t = await api.tenant('iot');
       const created = await api.call('POST', '/v1/devices', t.key, {
         name: 'sensor-1',
@@ -573,6 +577,55 @@ for (const backend of backendNames()) {
       assert.ok(!theirs.text().includes('sse') && !theirs.text().includes(device.id));
       mine.close();
       theirs.close();
+    });
+
+    test('SSE: a stream ends when its API key is revoked, before it shows anything more', async () => {
+      if (!api.http.server.listening) await api.http.listen({ host: '127.0.0.1', port: 0 });
+      const address = api.http.server.address() as { port: number };
+      const issued = await api.call('POST', `/v1/platform/tenants/${t.id}/api-keys`, ADMIN_TOKEN, {
+        name: 'watcher',
+      });
+      assert.equal(issued.status, 201);
+      const response = await fetch(`http://127.0.0.1:${address.port}/v1/telemetry/stream`, {
+        headers: { authorization: `Bearer ${issued.body.secret}` },
+      });
+      assert.equal(response.status, 200);
+      const reader = response.body!.getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      while (!text.includes('connected')) text += decoder.decode((await reader.read()).value);
+      const revoked = await api.call(
+        'DELETE',
+        `/v1/platform/tenants/${t.id}/api-keys/${issued.body.id}`,
+        ADMIN_TOKEN,
+      );
+      assert.equal(revoked.status, 204);
+      await api.call('POST', `/api/v1/${device.token}/telemetry`, undefined, { after_revoke: 1 });
+      for (;;) {
+        const chunk = await reader.read();
+        if (chunk.done) break;
+        text += decoder.decode(chunk.value);
+      }
+      assert.ok(!text.includes('after_revoke'), text);
+    });
+
+    test('SSE: an idle stream ends at its next heartbeat once its tenant is suspended', async () => {
+      if (!api.http.server.listening) await api.http.listen({ host: '127.0.0.1', port: 0 });
+      const address = api.http.server.address() as { port: number };
+      const other = await api.tenant(`suspended-${backend}`);
+      const response = await fetch(`http://127.0.0.1:${address.port}/v1/telemetry/stream`, {
+        headers: { authorization: `Bearer ${other.key}` },
+      });
+      assert.equal(response.status, 200);
+      const reader = response.body!.getReader();
+      assert.match(new TextDecoder().decode((await reader.read()).value), /connected/);
+      const suspended = await api.call('PATCH', `/v1/platform/tenants/${other.id}`, ADMIN_TOKEN, {
+        status: 'suspended',
+      });
+      assert.equal(suspended.status, 200);
+      const started = Date.now();
+      while (!(await reader.read()).done);
+      assert.ok(Date.now() - started < 5000);
     });
   });
 

@@ -74,7 +74,7 @@ for (const backend of backendNames()) {
     }
 
     before(async () => {
-      api = await TestApi.start(backend);
+      api = await TestApi.start(backend, { telemetryStreamHeartbeatMs: '1000' });
       acme = await tenant('acme');
       globex = await tenant('globex');
       const created = await api.call('POST', '/v1/clients', acme.key, {
@@ -191,6 +191,32 @@ for (const backend of backendNames()) {
         },
       );
       assert.deepEqual(introspected.body, { active: false });
+    });
+
+    test('a telemetry stream opened with a token ends once the token is revoked', async () => {
+      const token = await issue('acme', service);
+      await api.http.listen({ host: '127.0.0.1', port: 0 });
+      const { port } = api.http.server.address() as { port: number };
+      const response = await fetch(`http://127.0.0.1:${port}/v1/telemetry/stream`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(response.status, 200);
+      const reader = response.body!.getReader();
+      assert.match(new TextDecoder().decode((await reader.read()).value), /connected/);
+      const reply = await api.call(
+        'POST',
+        '/t/acme/token/revocation',
+        undefined,
+        `token=${token}`,
+        {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${service.id}:${service.secret}`).toString('base64')}`,
+        },
+      );
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      const started = Date.now();
+      while (!(await reader.read()).done);
+      assert.ok(Date.now() - started < 5000);
     });
 
     test('introspection (RFC 7662) describes a live token to its own client only', async () => {

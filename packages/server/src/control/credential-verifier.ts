@@ -30,12 +30,15 @@ const CREDENTIAL_CACHE_MAX = 10_000;
 const JWT_MAX_LENGTH = 8192;
 const BEARER = 'Bearer ';
 const DPOP = 'DPoP ';
+/** What `verify` is told of a request when it checks an API key again (a key needs nothing). */
+const NO_REQUEST: CredentialRequest = { method: 'GET', url: '/', dpop: undefined };
 
 /** Verifies tenant issuers' JWT access tokens (the identity capability). */
 export interface AccessTokens {
   /** Whether a bearer value is an access token to verify here (else it is a secret). */
   recognizes(token: string): boolean;
-  verify(token: string, presentation: TokenPresentation): MaybePromise<VerifiedAccessToken>;
+  /** Without `presentation`, a key-bound (DPoP) token is judged without its proof. */
+  verify(token: string, presentation?: TokenPresentation): MaybePromise<VerifiedAccessToken>;
 }
 
 /** The request a credential came with, as far as proof of possession (DPoP) needs it. */
@@ -138,6 +141,30 @@ export class CredentialVerifier {
     if (entry !== undefined && entry.expires > Date.now())
       return this.#secretPrincipal(entry.credential);
     return this.#lookUp(hash).then((credential) => this.#secretPrincipal(credential));
+  }
+
+  /**
+   * Whether the credential a request was admitted with still holds in `context`'s tenant: an
+   * API key not revoked, an access token not expired or revoked, the tenant active. A
+   * long-lived response (the telemetry stream) asks as it runs; a DPoP proof is not asked for
+   * again (the request's was checked when it was admitted). A refusal is `false`.
+   */
+  current(authorization: string | undefined, context: TenantContext): MaybePromise<boolean> {
+    const inTenant = (tenant: Tenant) => tenant.id === context.tenantId;
+    const refused = () => false;
+    try {
+      const access =
+        this.#tokens === undefined ? undefined : accessTokenOf(this.#tokens, authorization);
+      const held =
+        access === undefined
+          ? andThen(this.verify(authorization, NO_REQUEST), (principal) =>
+              principal.kind === 'tenant' ? inTenant(principal.context.tenant) : false,
+            )
+          : andThen(this.#tokens!.verify(access.token), (verified) => inTenant(verified.tenant));
+      return held instanceof Promise ? held.catch(refused) : held;
+    } catch {
+      return false;
+    }
   }
 
   async #lookUp(hash: string): Promise<StoredCredential | undefined> {

@@ -176,7 +176,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   corsPreflightRoute(app, options.cors.settings, options.cors.maxAgeSeconds);
   if (options.devices !== undefined) {
     deviceRoutes(app, options.devices, options.pageSizeMax);
-    telemetryRoutes(app, options.devices, options.pageSizeMax);
+    telemetryRoutes(app, options.devices, options.pageSizeMax, options.verifier);
     const quotas = options.devices.telemetry.quotas;
     if (quotas !== undefined) usageRoutes(app, quotas, options.rateLimits);
   }

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Subscription } from '../../bus/index.ts';
+import type { CredentialVerifier } from '../../control/index.ts';
 import {
   type DeviceServices,
   TELEMETRY_EVENT_ID,
@@ -68,6 +70,7 @@ export function telemetryRoutes(
   app: FastifyInstance,
   devices: DeviceServices,
   pageSizeMax: number,
+  verifier: CredentialVerifier,
 ): void {
   const streams = new Set<() => void>();
   app.addHook('preClose', async () => {
@@ -215,11 +218,31 @@ export function telemetryRoutes(
     },
     handler: async (request, reply) => {
       const context = tenantOf(request);
+      const authorization = request.headers.authorization;
       const durable = `sse-${randomBytes(12).toString('hex')}`;
       const only = request.query.deviceId;
       const raw = reply.raw;
       let open = true;
-      const subscription = await devices.bus.subscribe(context, {
+      let heartbeat: NodeJS.Timeout | undefined;
+      let subscription: Subscription | undefined;
+      const end = () => {
+        if (!open) return;
+        open = false;
+        streams.delete(end);
+        clearInterval(heartbeat);
+        raw.end();
+        void subscription
+          ?.stop()
+          .then(() => devices.bus.platform.deleteConsumer(durable, context.tenantId))
+          .catch(() => undefined);
+      };
+      // The stream lives no longer than its credential: revoked, expired, or its tenant
+      // suspended or deleted, it ends before anything more is written.
+      const write = async (text: string) => {
+        if (!(await verifier.current(authorization, context))) end();
+        else if (open) raw.write(text);
+      };
+      subscription = await devices.bus.subscribe(context, {
         durable,
         kind: 'telemetry',
         from: 'new',
@@ -229,7 +252,7 @@ export function telemetryRoutes(
           const id = at < 0 ? '' : message.id.slice(at + TELEMETRY_EVENT_ID.length);
           const payload = message.payload as TelemetryEventPayload;
           if (!open || (only !== undefined && payload.deviceId !== only)) return;
-          raw.write(`id: ${id}\nevent: telemetry\ndata: ${JSON.stringify(payload)}\n\n`);
+          await write(`id: ${id}\nevent: telemetry\ndata: ${JSON.stringify(payload)}\n\n`);
         },
       });
       reply.hijack();
@@ -240,18 +263,7 @@ export function telemetryRoutes(
         connection: 'keep-alive',
       });
       raw.write(': connected\n\n');
-      const heartbeat = setInterval(() => raw.write(': heartbeat\n\n'), devices.streamHeartbeatMs);
-      const end = () => {
-        if (!open) return;
-        open = false;
-        streams.delete(end);
-        clearInterval(heartbeat);
-        raw.end();
-        void subscription
-          .stop()
-          .then(() => devices.bus.platform.deleteConsumer(durable, context.tenantId))
-          .catch(() => undefined);
-      };
+      heartbeat = setInterval(() => void write(': heartbeat\n\n'), devices.streamHeartbeatMs);
       streams.add(end);
       request.raw.on('close', end);
       raw.on('close', end);
