@@ -234,3 +234,46 @@ for (const backend of backendNames()) {
     });
   });
 }
+
+describe('SQLite: more tenants at work than open files allowed', () => {
+  let api: TestApi;
+  before(async () => {
+    api = await TestApi.start('sqlite', { sqliteMaxOpenTenants: '1' });
+  });
+  after(() => api.close());
+
+  test('concurrent writes and reads of four tenants through a one-file cache all succeed', async () => {
+    const tenants = await Promise.all(
+      ['lru-a', 'lru-b', 'lru-c', 'lru-d'].map((s) => api.tenant(s)),
+    );
+    for (const t of tenants)
+      assert.equal(
+        (await api.call('PUT', '/v1/collections/people', t.key, { schema: PEOPLE_SCHEMA })).status,
+        201,
+      );
+    // Each request's store is evicted by the others' between its lookup and its write.
+    const created = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => {
+        const t = tenants[i % tenants.length]!;
+        return api.call('POST', '/v1/collections/people/records', t.key, { name: `p${i}` });
+      }),
+    );
+    assert.deepEqual(
+      created.filter((r) => r.status !== 201).map((r) => r.body),
+      [],
+    );
+    const read = await Promise.all(
+      created.map((r, i) =>
+        api.call('GET', `/v1/collections/people/records/${r.body.id}`, tenants[i % 4]!.key),
+      ),
+    );
+    assert.deepEqual(
+      read.map((r) => r.body.data?.name),
+      created.map((_, i) => `p${i}`),
+    );
+    for (const t of tenants) {
+      const page = await api.call('GET', '/v1/collections/people/records?limit=100', t.key);
+      assert.equal(page.body.items.length, 50, 'each tenant has its own 50, no more');
+    }
+  });
+});

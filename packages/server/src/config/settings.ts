@@ -95,7 +95,7 @@ export const SETTINGS = {
     env: 'PALISADE_SQLITE_MAX_OPEN_TENANTS',
     type: 'integer',
     minimum: 1,
-    doc: 'Bound of the cache of open tenant SQLite files per shard.',
+    doc: 'Bound of the cache of open tenant SQLite files per shard (a file with a write queued stays open past it; an evicted one reopens on its next use).',
   },
   authCacheTtlMs: {
     flag: 'auth-cache-ttl-ms',

@@ -38,6 +38,11 @@ export class SqliteShardStore implements ShardStore {
   }
 
   async tenant(tenantId: string): Promise<TenantStore> {
+    return this.#live(tenantId);
+  }
+
+  /** The tenant's one open store, opening (and migrating) its file if it is not open. */
+  #live(tenantId: string): SqliteTenantStore {
     const cached = this.#open.get(tenantId);
     if (cached !== undefined) {
       this.#open.delete(tenantId);
@@ -48,18 +53,24 @@ export class SqliteShardStore implements ShardStore {
     const writer = openSqlite(path);
     writer.exec(`PRAGMA wal_autocheckpoint = ${TENANT_WAL_CHECKPOINT_PAGES}`);
     migrateSqlite(writer, TENANT_MIGRATIONS);
-    const store = new SqliteTenantStore(tenantId, writer, openSqlite(path, { readOnly: true }));
+    const store = new SqliteTenantStore(
+      tenantId,
+      writer,
+      openSqlite(path, { readOnly: true }),
+      () => this.#live(tenantId),
+    );
     this.#open.set(tenantId, store);
     this.#evict();
     return store;
   }
 
+  /** Closes least recently used files with no transaction queued, down to the bound. */
   #evict(): void {
     for (const [id, store] of this.#open) {
       if (this.#open.size <= this.#maxOpen) return;
       if (store.busy) continue;
       this.#open.delete(id);
-      store.close();
+      store.evict();
     }
   }
 

@@ -336,10 +336,15 @@ const STAGED_COMPACT_POINTS = 20_000;
  *
  * Telemetry is staged and compacted (see SqliteTenantDevices): a commit that staged points
  * schedules a compaction, its own transaction in the same queue, within STAGED_COMPACT_MS.
+ *
+ * The shard's cache of open files may evict a store that a caller still holds (between its
+ * `shard.tenant()` and its write, say): an evicted store hands its reader and transactions on
+ * to the tenant's live store, which `reopen` returns, so a caller never meets a closed file.
  */
 export class SqliteTenantStore implements TenantStore {
   readonly tenantId: string;
-  readonly reader: TenantReader;
+  readonly #reader: TenantReader;
+  readonly #reopen: () => SqliteTenantStore;
   readonly #writer: DatabaseSync;
   readonly #readerDb: DatabaseSync;
   readonly #tx: SqliteTenantWriteTx;
@@ -348,15 +353,23 @@ export class SqliteTenantStore implements TenantStore {
   #busy = 0;
   #staged = 0;
   #compaction: NodeJS.Timeout | undefined;
+  #evicted = false;
 
-  constructor(tenantId: string, writer: DatabaseSync, readerDb: DatabaseSync) {
+  /** `reopen` returns the tenant's live store once this one has been evicted. */
+  constructor(
+    tenantId: string,
+    writer: DatabaseSync,
+    readerDb: DatabaseSync,
+    reopen: () => SqliteTenantStore,
+  ) {
     this.tenantId = tenantId;
+    this.#reopen = reopen;
     this.#writer = writer;
     this.#readerDb = readerDb;
     // Points a previous process staged and never compacted.
     const leftover = writer.prepare('SELECT 1 FROM telemetry_staged LIMIT 1').get() !== undefined;
     this.#stagedLatest = new StagedLatest(!leftover);
-    this.reader = new SqliteTenantReader(readerDb, {
+    this.#reader = new SqliteTenantReader(readerDb, {
       writer: false,
       stagedLatest: this.#stagedLatest,
     });
@@ -364,11 +377,16 @@ export class SqliteTenantStore implements TenantStore {
     if (leftover) this.#scheduleCompaction(1);
   }
 
+  get reader(): TenantReader {
+    return this.#evicted ? this.#reopen().reader : this.#reader;
+  }
+
   get busy(): boolean {
     return this.#busy > 0;
   }
 
   transaction<T>(work: (tx: TenantWriteTx) => Promise<T>): Promise<T> {
+    if (this.#evicted) return this.#reopen().transaction(work);
     this.#busy += 1;
     const run = async (): Promise<T> => {
       this.#writer.exec('BEGIN IMMEDIATE');
@@ -405,6 +423,7 @@ export class SqliteTenantStore implements TenantStore {
 
   /** Moves staged telemetry into the telemetry tree now, in a transaction of its own. */
   compactStaged(): Promise<void> {
+    if (this.#evicted) return this.#reopen().compactStaged();
     clearTimeout(this.#compaction);
     this.#compaction = undefined;
     this.#staged = 0;
@@ -416,6 +435,16 @@ export class SqliteTenantStore implements TenantStore {
     const points = this.#staged;
     // A failed compaction leaves the points staged, where reads still find them; try again.
     this.compactStaged().catch(() => this.#scheduleCompaction(points));
+  }
+
+  /**
+   * Closes the files of a store with no transaction queued, leaving it to hand on to the
+   * tenant's live store (see the class comment). Staged points stay in the file, where the
+   * next store to open it compacts them.
+   */
+  evict(): void {
+    this.#evicted = true;
+    this.close();
   }
 
   close(): void {
