@@ -23,6 +23,8 @@ export class SqliteShardStore implements ShardStore {
   readonly location: string;
   readonly #maxOpen: number;
   readonly #open = new Map<string, SqliteTenantStore>();
+  /** Evicted stores whose readers are still open for callers that took them before. */
+  readonly #evicted = new Set<SqliteTenantStore>();
 
   constructor(id: string, folder: string, maxOpen: number) {
     this.id = id;
@@ -70,12 +72,18 @@ export class SqliteShardStore implements ShardStore {
       if (this.#open.size <= this.#maxOpen) return;
       if (store.busy) continue;
       this.#open.delete(id);
-      store.evict();
+      this.#evicted.add(store);
+      store.evict(() => this.#evicted.delete(store));
     }
   }
 
   async dropTenant(tenantId: string): Promise<void> {
     const path = this.#path(tenantId);
+    for (const store of this.#evicted) {
+      if (store.tenantId !== tenantId) continue;
+      this.#evicted.delete(store);
+      store.close();
+    }
     const store = this.#open.get(tenantId);
     if (store !== undefined) {
       // Wait for a transaction in flight, then close before unlinking.
@@ -87,6 +95,8 @@ export class SqliteShardStore implements ShardStore {
   }
 
   async close(): Promise<void> {
+    for (const store of this.#evicted) store.close();
+    this.#evicted.clear();
     for (const store of this.#open.values()) {
       await store.transaction(async () => undefined);
       store.close();

@@ -328,6 +328,11 @@ class SqliteTenantWriteTx extends SqliteTenantReader implements TenantWriteTx {
 const STAGED_COMPACT_MS = 1000;
 /** Staged points that start a compaction at once; reads scan the staged table. */
 const STAGED_COMPACT_POINTS = 20_000;
+/**
+ * How long an evicted store keeps its read connection open for a caller that took its reader
+ * before the eviction and reads on after an await (see SqliteTenantStore).
+ */
+const EVICTED_READER_GRACE_MS = 10_000;
 
 /**
  * One tenant's SQLite file, held open as two connections: a writer used only inside
@@ -339,7 +344,8 @@ const STAGED_COMPACT_POINTS = 20_000;
  *
  * The shard's cache of open files may evict a store that a caller still holds (between its
  * `shard.tenant()` and its write, say): an evicted store hands its reader and transactions on
- * to the tenant's live store, which `reopen` returns, so a caller never meets a closed file.
+ * to the tenant's live store, which `reopen` returns, so there is one writer per file and a
+ * caller does not meet a closed file.
  */
 export class SqliteTenantStore implements TenantStore {
   readonly tenantId: string;
@@ -354,6 +360,7 @@ export class SqliteTenantStore implements TenantStore {
   #staged = 0;
   #compaction: NodeJS.Timeout | undefined;
   #evicted = false;
+  #readerGrace: NodeJS.Timeout | undefined;
 
   /** `reopen` returns the tenant's live store once this one has been evicted. */
   constructor(
@@ -438,18 +445,28 @@ export class SqliteTenantStore implements TenantStore {
   }
 
   /**
-   * Closes the files of a store with no transaction queued, leaving it to hand on to the
-   * tenant's live store (see the class comment). Staged points stay in the file, where the
-   * next store to open it compacts them.
+   * Evicts a store with no transaction queued: its writer closes at once and its reader after
+   * EVICTED_READER_GRACE_MS, for callers that took it before (they may miss latest values staged
+   * since). Staged points stay in the file, where the next store to open it compacts them.
+   * `closed` is called once the reader has closed too.
    */
-  evict(): void {
+  evict(closed: () => void): void {
     this.#evicted = true;
-    this.close();
-  }
-
-  close(): void {
     clearTimeout(this.#compaction);
     this.#compaction = undefined;
+    if (this.#writer.isOpen) this.#writer.close();
+    this.#readerGrace = setTimeout(() => {
+      if (this.#readerDb.isOpen) this.#readerDb.close();
+      closed();
+    }, EVICTED_READER_GRACE_MS).unref();
+  }
+
+  /** Closes for good (the tenant dropped, the shard closing): nothing is handed on after. */
+  close(): void {
+    this.#evicted = false;
+    clearTimeout(this.#compaction);
+    this.#compaction = undefined;
+    clearTimeout(this.#readerGrace);
     if (this.#readerDb.isOpen) this.#readerDb.close();
     if (this.#writer.isOpen) this.#writer.close();
   }
