@@ -1,3 +1,4 @@
+import type { MaybePromise } from '../maybe-promise/index.ts';
 /**
  * Bounds in-flight ingestion per client and across the listener. A message over either
  * bound waits for a slot instead of being dropped; while it waits, aedes reads nothing more
@@ -34,7 +35,7 @@ export class IngestGate {
   }
 
   /** Runs `work` once the slot and the listener are under their bounds. */
-  async run<T>(slot: GateSlot, work: () => Promise<T>): Promise<T> {
+  async run<T>(slot: GateSlot, work: () => MaybePromise<T>): Promise<T> {
     if (!this.#free(slot)) {
       this.waits++;
       await new Promise<void>((resume) => this.#waiting.push({ slot, resume }));

@@ -23,6 +23,7 @@ import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { DeviceAuthenticator, DeviceIdentity, TelemetryIngest } from '../devices/index.ts';
+import { andThen } from '../maybe-promise/index.ts';
 import { handleDevicePublish, type PublishDeps } from './device-publish.ts';
 import { DeviceSession, deviceKey } from './device-session.ts';
 import { FrameGuard } from './frame-guard.ts';
@@ -305,10 +306,16 @@ class Listener implements MqttListener {
       typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     this.#metrics.inflight.inc();
     this.#gate
-      .run(session, async () => {
-        await this.#stillAuthenticated(session);
-        await handleDevicePublish(this.#deps, session, route, payload);
-      })
+      .run(session, () =>
+        andThen(this.#options.authenticator.current(session.identity), (current) => {
+          if (!current)
+            throw new MqttRefusal(
+              'bad_credentials',
+              "the connection's credential no longer authenticates its device",
+            );
+          return handleDevicePublish(this.#deps, session, route, payload);
+        }),
+      )
       .then(
         () => {
           this.#metrics.messages.inc({ kind: route.kind, qos: String(packet.qos) });
@@ -329,18 +336,6 @@ class Listener implements MqttListener {
         this.#metrics.waits.inc(this.#gate.waits);
         this.#gate.waits = 0;
       });
-  }
-
-  /**
-   * Throws a refusal when the connection's credential no longer authenticates it (deleted or
-   * replaced, or its tenant suspended or deleted since CONNECT).
-   */
-  async #stillAuthenticated(session: DeviceSession): Promise<void> {
-    if (!(await this.#options.authenticator.current(session.identity)))
-      throw new MqttRefusal(
-        'bad_credentials',
-        "the connection's credential no longer authenticates its device",
-      );
   }
 
   /** Counts and logs a refusal; aedes closes the connection on the returned error. */
