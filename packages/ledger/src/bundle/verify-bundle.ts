@@ -160,11 +160,26 @@ export async function verifyBundle(
   }
   if (bundle.records !== null && !Array.isArray(bundle.records))
     throw malformed('records must be an array or null');
+  const platformNote = await openNote(bundle.platform.checkpoint, trusted);
+  const platform = parseCheckpoint(platformNote.text);
+  const platformKeys = trusted.filter((v) => v.name === platform.origin);
+  if (platformKeys.length === 0) {
+    throw tampered(
+      `the platform checkpoint is for ${platform.origin}, which no trusted key is named after`,
+    );
+  }
+  for (const key of platformKeys) {
+    if (!platformNote.verified.some((sig) => sig.keyId === key.keyId)) {
+      throw tampered(
+        `the platform checkpoint lacks a valid signature from trusted key ${key.name} (type ${key.type}): a signature line was removed`,
+      );
+    }
+  }
   const tenantNote = await openNote(bundle.checkpoint, trusted);
   const checkpoint = parseCheckpoint(tenantNote.text);
-  if (!checkpoint.origin.endsWith(`/tenant/${bundle.tenant}`)) {
+  if (checkpoint.origin !== `${platform.origin}/tenant/${bundle.tenant}`) {
     throw tampered(
-      `the tenant checkpoint is for ${checkpoint.origin}, not tenant ${bundle.tenant}`,
+      `the tenant checkpoint is for ${checkpoint.origin}, not tenant ${bundle.tenant} of ${platform.origin}`,
     );
   }
   if (checkpoint.size !== bundle.batches.length) {
@@ -184,15 +199,6 @@ export async function verifyBundle(
     throw tampered(
       "the server's stored subtree hashes do not give the signed root: the stored ledger hashes were altered",
     );
-  }
-  const platformNote = await openNote(bundle.platform.checkpoint, trusted);
-  const platform = parseCheckpoint(platformNote.text);
-  for (const key of trusted.filter((v) => v.name === platform.origin)) {
-    if (!platformNote.verified.some((sig) => sig.keyId === key.keyId)) {
-      throw tampered(
-        `the platform checkpoint lacks a valid signature from trusted key ${key.name} (type ${key.type}): a signature line was removed`,
-      );
-    }
   }
   const proof = bundle.platform.proof.map((p) => fromBase64(p) ?? new Uint8Array());
   try {

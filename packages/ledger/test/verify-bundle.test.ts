@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  appendLeaves,
+  canonicalJson,
+  commitState,
+  encodeBatchLeaf,
+  formatCheckpoint,
+  inclusionProof,
+  isLedgerError,
+  type LedgerBundle,
+  type LedgerEntry,
+  type LedgerErrorCode,
+  MemoryHashStore,
+  type NoteSigner,
+  parseVerifierKey,
+  rootFromLeafHashes,
+  signNote,
+  toBase64,
+  toBase64Url,
+  utf8,
+  verifyBundle,
+} from '../src/index.ts';
+import {
+  ed25519Signer,
+  generateEd25519Key,
+  generateMlDsa44Key,
+  nodeHasher as hasher,
+  mldsa44Signer,
+  nodeSha256,
+  nodeVerifyProvider,
+} from '../src/node/index.ts';
+
+const code = (want: LedgerErrorCode) => (e: unknown) => isLedgerError(e, want);
+
+// The platform's keys are named after its origin and sign tenant and platform checkpoints.
+const ORIGIN = 'palisade.example/a1b2';
+const ed = generateEd25519Key(ORIGIN);
+const pq = generateMlDsa44Key(ORIGIN);
+const edSigner = ed25519Signer(ORIGIN, ed.privateKey);
+const pqSigner = mldsa44Signer(ORIGIN, pq.privateKey);
+const trusted = [ed.vkey, pq.vkey].map((vkey) => parseVerifierKey(vkey, nodeVerifyProvider));
+
+const TIME = '2026-01-31T12:00:00.000Z';
+const salt = new Uint8Array(16).fill(9);
+const resource = (id: string) => `collections/notes/records/${id}`;
+
+/** One record's write: its resource and the state the entry commits to. */
+interface Write {
+  readonly id: string;
+  readonly state: unknown;
+}
+
+interface BundleOptions {
+  readonly tenantOrigin?: string;
+  readonly platformOrigin?: string;
+  readonly platformSigners?: readonly NoteSigner[];
+}
+
+/** A tenant `t1` ledger of `batches` (each a list of writes), anchored in a platform log. */
+async function makeBundle(
+  batches: readonly (readonly Write[])[],
+  options: BundleOptions = {},
+): Promise<LedgerBundle> {
+  const entries: { entry: string; salt: string }[] = [];
+  const leaves: string[] = [];
+  for (const [index, writes] of batches.entries()) {
+    const firstSeq = entries.length;
+    const texts = writes.map(({ id, state }, i) => {
+      const entry: LedgerEntry = {
+        seq: firstSeq + i,
+        time: TIME,
+        actor: 'user:alice',
+        action: 'record.put',
+        resource: resource(id),
+        commitment: commitState(nodeSha256, salt, state),
+      };
+      return canonicalJson(entry);
+    });
+    for (const entry of texts) entries.push({ entry, salt: toBase64Url(salt) });
+    const entriesRoot = rootFromLeafHashes(
+      hasher,
+      texts.map((text) => hasher.leafHash(utf8(text))),
+    );
+    const header = {
+      v: 1 as const,
+      tenant: 't1',
+      batch: index,
+      firstSeq,
+      count: writes.length,
+      time: TIME,
+      entriesRoot: toBase64(entriesRoot),
+    };
+    leaves.push(new TextDecoder().decode(encodeBatchLeaf(header)));
+  }
+  const tenantRoot = rootFromLeafHashes(
+    hasher,
+    leaves.map((leaf) => hasher.leafHash(utf8(leaf))),
+  );
+  const tenantText = formatCheckpoint({
+    origin: options.tenantOrigin ?? `${ORIGIN}/tenant/t1`,
+    size: leaves.length,
+    root: tenantRoot,
+    extensions: [],
+  });
+  const platformStore = new MemoryHashStore();
+  const platformLeaves = [`${ORIGIN}/tenant/t0\n1\n`, tenantText].map((t) =>
+    hasher.leafHash(utf8(t)),
+  );
+  const platform = await appendLeaves(hasher, platformStore, 0, platformLeaves);
+  platformStore.writeNodes(platform.nodes);
+  const platformText = formatCheckpoint({
+    origin: options.platformOrigin ?? ORIGIN,
+    size: platform.size,
+    root: platform.root,
+    extensions: [],
+  });
+  const latest = new Map<string, unknown>();
+  for (const writes of batches) for (const { id, state } of writes) latest.set(id, state);
+  return {
+    format: 'palisade-ledger-bundle/v1',
+    tenant: 't1',
+    keys: [ed.vkey, pq.vkey],
+    storedRoot: toBase64(tenantRoot),
+    checkpoint: await signNote(tenantText, [edSigner]),
+    platform: {
+      index: 1,
+      proof: (await inclusionProof(hasher, platformStore, 1, 2)).map(toBase64),
+      checkpoint: await signNote(platformText, options.platformSigners ?? [edSigner, pqSigner]),
+    },
+    batches: leaves,
+    entries,
+    records: [...latest].map(([id, data]) => ({ resource: resource(id), data })),
+    recordsAt: batches.length,
+  };
+}
+
+const HISTORY: Write[][] = [
+  [
+    { id: 'r1', state: { text: 'one' } },
+    { id: 'r2', state: { text: 'two' } },
+  ],
+  [{ id: 'r1', state: { text: 'one, edited' } }],
+];
+
+describe('verifyBundle', () => {
+  it('verifies an honest bundle', async () => {
+    const summary = await verifyBundle(hasher, await makeBundle(HISTORY), trusted);
+    assert.equal(summary.size, 2);
+    assert.equal(summary.entries, 3);
+    assert.equal(summary.records, 2);
+    assert.equal(summary.platformSize, 2);
+  });
+
+  it('rejects a platform checkpoint under another origin, which no trusted key must sign', async () => {
+    // An Ed25519 signature alone (forged, or from another of the key's uses) must not stand
+    // in for the hybrid platform signature just because the origin line names another log.
+    const bundle = await makeBundle(HISTORY, {
+      platformOrigin: 'elsewhere.example/log',
+      platformSigners: [edSigner],
+    });
+    await assert.rejects(verifyBundle(hasher, bundle, trusted), code('LEDGER_TAMPERED'));
+  });
+
+  it("rejects a tenant checkpoint whose origin is not the platform's origin for the tenant", async () => {
+    for (const tenantOrigin of ['elsewhere.example/tenant/t1', `${ORIGIN}/tenant/x/tenant/t1`]) {
+      const bundle = await makeBundle(HISTORY, { tenantOrigin });
+      await assert.rejects(
+        verifyBundle(hasher, bundle, trusted),
+        code('LEDGER_TAMPERED'),
+        tenantOrigin,
+      );
+    }
+  });
+});
