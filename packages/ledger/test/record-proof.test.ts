@@ -253,6 +253,17 @@ describe('verifyRecordProof', async () => {
     }
   });
 
+  it('requires a signature from every trusted platform key', async () => {
+    const p = await proofFor(0);
+    // The ML-DSA-44 line is the last one: without it only the Ed25519 line remains.
+    const edOnly = p.platform!.checkpoint.replace(/\u2014 [^\n]*\n$/, '');
+    assert.notEqual(edOnly, p.platform!.checkpoint);
+    await assert.rejects(
+      verifyRecordProof(hasher, { ...p, platform: { ...p.platform!, checkpoint: edOnly } }, keys),
+      code('LEDGER_UNKNOWN_KEY'),
+    );
+  });
+
   it('checks the ML-DSA-44 line of the platform checkpoint when that key is trusted', async () => {
     const p = await proofFor(0);
     const verified = await verifyRecordProof(hasher, p, { platform: [keys.platform[1]!] });

@@ -115,6 +115,14 @@ export async function verifyRecordProof(
     throw new LedgerError('LEDGER_UNKNOWN_KEY', 'a platform proof needs platform keys');
   }
   const platformNote = await openNote(proof.platform.checkpoint, keys.platform);
+  for (const key of keys.platform) {
+    if (!platformNote.verified.some((sig) => sig.name === key.name && sig.keyId === key.keyId)) {
+      throw new LedgerError(
+        'LEDGER_UNKNOWN_KEY',
+        `the platform checkpoint has no signature from trusted key ${key.name} (type ${key.type})`,
+      );
+    }
+  }
   const platformCheckpoint = parseCheckpoint(platformNote.text);
   verifyInclusion(
     hasher,
