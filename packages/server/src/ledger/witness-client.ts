@@ -1,6 +1,7 @@
 import {
   consistencyProof,
   formatAddCheckpointRequest,
+  formatSignatureLine,
   type HashReader,
   type MerkleHasher,
   type NoteVerifier,
@@ -88,8 +89,12 @@ export class WitnessPool {
         witness.knownSize = size;
         const lines = body.endsWith('\n') ? body : `${body}\n`;
         try {
-          await openNote(`${note}${lines}`, witness.verifiers);
-          return lines;
+          // Only lines this witness's keys verify are kept: anything else it sent would count
+          // as another witness's cosignature, or break the checkpoint for every verifier.
+          const { verified } = await openNote(`${note}${lines}`, witness.verifiers);
+          return verified
+            .map((sig) => formatSignatureLine(sig.name, sig.keyId, sig.signature))
+            .join('');
         } catch (error) {
           this.#logger.error(
             { witness: witness.url, err: error },
