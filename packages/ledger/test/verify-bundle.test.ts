@@ -143,6 +143,15 @@ const HISTORY: Write[][] = [
   [{ id: 'r1', state: { text: 'one, edited' } }],
 ];
 
+/** `bundle` with the records as they stood after its first `at` batches. */
+function recordsAt(bundle: LedgerBundle, history: readonly (readonly Write[])[], at: number) {
+  const latest = new Map<string, unknown>();
+  for (const writes of history.slice(0, at))
+    for (const { id, state } of writes) latest.set(id, state);
+  const records = [...latest].map(([id, data]) => ({ resource: resource(id), data }));
+  return { ...bundle, records, recordsAt: at };
+}
+
 describe('verifyBundle', () => {
   it('verifies an honest bundle', async () => {
     const summary = await verifyBundle(hasher, await makeBundle(HISTORY), trusted);
@@ -169,6 +178,35 @@ describe('verifyBundle', () => {
         verifyBundle(hasher, bundle, trusted),
         code('LEDGER_TAMPERED'),
         tenantOrigin,
+      );
+    }
+  });
+
+  it('checks the records against the ledger as it stood at recordsAt', async () => {
+    // Writes that landed between the records snapshot and the checkpoint: an edit of r1 and
+    // a new r3. The records reflect the first batch only, and are not tampered with.
+    const history = [...HISTORY, [{ id: 'r3', state: { text: 'three' } }]];
+    const bundle = recordsAt(await makeBundle(history), history, 1);
+    const summary = await verifyBundle(hasher, bundle, trusted);
+    assert.equal(summary.records, 2);
+  });
+
+  it('still names a record changed behind the API at recordsAt', async () => {
+    const bundle = recordsAt(await makeBundle(HISTORY), HISTORY, 1);
+    const records = bundle.records.map((r, i) => (i === 0 ? { ...r, data: { text: 'x' } } : r));
+    await assert.rejects(
+      verifyBundle(hasher, { ...bundle, records }, trusted),
+      (e) => isLedgerError(e, 'LEDGER_TAMPERED') && /r1 does not match/.test(e.message),
+    );
+  });
+
+  it('rejects a recordsAt the bundle does not hold', async () => {
+    const bundle = await makeBundle(HISTORY);
+    for (const at of [3, -1, 0.5, null]) {
+      await assert.rejects(
+        verifyBundle(hasher, { ...bundle, recordsAt: at }, trusted),
+        code('LEDGER_BAD_BUNDLE'),
+        String(at),
       );
     }
   });

@@ -46,12 +46,14 @@ function readEntries(bundle: LedgerBundle, progress: BundleProgress | undefined)
   return entries;
 }
 
+/** The batch leaf hashes, and after each batch the number of entries it and those before hold. */
 function checkBatches(
   hasher: MerkleHasher,
   bundle: LedgerBundle,
   progress: BundleProgress | undefined,
-): Uint8Array[] {
+): { leafHashes: Uint8Array[]; ends: number[] } {
   const leafHashes: Uint8Array[] = [];
+  const ends: number[] = [];
   let nextSeq = 0;
   bundle.batches.forEach((leaf, index) => {
     let header: ReturnType<typeof decodeBatchLeaf>;
@@ -84,6 +86,7 @@ function checkBatches(
       );
     }
     nextSeq += header.count;
+    ends.push(nextSeq);
     leafHashes.push(hasher.leafHash(utf8(leaf)));
     if (index % PROGRESS_EVERY === 0) progress?.('batches', index, bundle.batches.length);
   });
@@ -92,7 +95,7 @@ function checkBatches(
       `the batches cover ${nextSeq} entries but the bundle holds ${bundle.entries.length}: entry ${nextSeq} is in no batch`,
     );
   }
-  return leafHashes;
+  return { leafHashes, ends };
 }
 
 function checkRecords(
@@ -160,6 +163,13 @@ export async function verifyBundle(
   }
   if (bundle.records !== null && !Array.isArray(bundle.records))
     throw malformed('records must be an array or null');
+  const recordsAt = bundle.records === null ? 0 : bundle.recordsAt;
+  if (recordsAt === null || !Number.isSafeInteger(recordsAt) || recordsAt < 0)
+    throw malformed('recordsAt must be a batch count when the bundle holds records');
+  if (recordsAt > bundle.batches.length)
+    throw malformed(
+      `recordsAt ${recordsAt} is beyond the bundle's ${bundle.batches.length} batches`,
+    );
   const platformNote = await openNote(bundle.platform.checkpoint, trusted);
   const platform = parseCheckpoint(platformNote.text);
   const platformKeys = trusted.filter((v) => v.name === platform.origin);
@@ -188,7 +198,7 @@ export async function verifyBundle(
     );
   }
   const entries = readEntries(bundle, progress);
-  const leafHashes = checkBatches(hasher, bundle, progress);
+  const { leafHashes, ends } = checkBatches(hasher, bundle, progress);
   if (!equalBytes(rootFromLeafHashes(hasher, leafHashes), checkpoint.root)) {
     throw tampered(
       'the batches do not hash to the signed tenant checkpoint root: a batch was altered, dropped or reordered',
@@ -215,8 +225,11 @@ export async function verifyBundle(
       `the tenant checkpoint is not at index ${bundle.platform.index} of the signed platform log`,
     );
   }
-  if (bundle.records !== null)
-    checkRecords(hasher, bundle.records, bundle.entries, entries, progress);
+  if (bundle.records !== null) {
+    // The records were read when the log held recordsAt batches: later entries are newer.
+    const known = recordsAt === 0 ? 0 : ends[recordsAt - 1]!;
+    checkRecords(hasher, bundle.records, bundle.entries, entries.slice(0, known), progress);
+  }
   return {
     tenant: bundle.tenant,
     size: checkpoint.size,
