@@ -127,4 +127,23 @@ describe('DataKeyCache', () => {
       { code: 'CRYPTO_KEY_ID_MISMATCH' },
     );
   });
+
+  it('does not keep a key whose load finishes after its tenant was dropped', async () => {
+    const cache = new DataKeyCache({ maxEntries: 10, ttlMs: 1000 });
+    let finish: (key: DataKey) => void = () => undefined;
+    const loading = cache.getOrLoad(
+      't',
+      'fields',
+      1,
+      () => new Promise<DataKey>((resolve) => (finish = resolve)),
+    );
+    cache.deleteTenant('t'); // crypto-shredding while the key was being unwrapped
+    const key = DataKey.generate('fields', 1);
+    finish(key);
+    await assert.rejects(loading, { code: 'CRYPTO_KEY_DESTROYED' });
+    assert.equal(cache.size, 0);
+    assert.equal(key.destroyed, true);
+    const again = DataKey.generate('fields', 1);
+    assert.equal(await cache.getOrLoad('t', 'fields', 1, async () => again), again);
+  });
 });

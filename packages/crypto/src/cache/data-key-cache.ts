@@ -41,7 +41,11 @@ export class DataKeyCache {
   readonly #index = new Map<string, Map<string, Map<number, Entry>>>();
   /** The same entries, least recently used first. */
   readonly #order = new Set<Entry>();
-  readonly #loading = new Map<string, Promise<DataKey>>();
+  /** Loads in flight; one dropped from here (delete, deleteTenant, clear) is not cached. */
+  readonly #loading = new Map<
+    string,
+    { readonly tenantId: string; readonly key: Promise<DataKey> }
+  >();
   readonly #maxEntries: number;
   readonly #ttlMs: number;
   readonly #now: () => number;
@@ -120,9 +124,11 @@ export class DataKeyCache {
     const cached = this.get(tenantId, keyId, version);
     if (cached !== undefined) return cached;
     const id = loadId(tenantId, keyId, version);
-    let pending = this.#loading.get(id);
-    if (pending === undefined) {
-      pending = load().then((key) => {
+    const loading = this.#loading.get(id);
+    if (loading !== undefined) return loading.key;
+    const pending = {
+      tenantId,
+      key: load().then((key) => {
         if (key.keyId !== keyId || key.version !== version) {
           key.destroy();
           throw new CryptoError(
@@ -130,26 +136,37 @@ export class DataKeyCache {
             'the loader returned a different key than requested',
           );
         }
+        if (this.#loading.get(id) !== pending) {
+          key.destroy();
+          throw new CryptoError(
+            'CRYPTO_KEY_DESTROYED',
+            'the key was dropped from the cache while it was loading',
+          );
+        }
         this.set(tenantId, key);
         return key;
-      });
-      this.#loading.set(id, pending);
-      pending.then(
-        () => this.#loading.delete(id),
-        () => this.#loading.delete(id),
-      );
-    }
-    return pending;
+      }),
+    };
+    this.#loading.set(id, pending);
+    const settled = () => {
+      if (this.#loading.get(id) === pending) this.#loading.delete(id);
+    };
+    pending.key.then(settled, settled);
+    return pending.key;
   }
 
   /** Drops and destroys one key. */
   delete(tenantId: string, keyId: string, version: number): void {
+    this.#loading.delete(loadId(tenantId, keyId, version));
     const entry = this.#find(tenantId, keyId, version);
     if (entry !== undefined) this.#evict(entry);
   }
 
   /** Drops and destroys every key of a tenant (e.g. when the tenant is deleted). */
   deleteTenant(tenantId: string): void {
+    for (const [id, loading] of this.#loading) {
+      if (loading.tenantId === tenantId) this.#loading.delete(id);
+    }
     for (const byVersion of this.#index.get(tenantId)?.values() ?? []) {
       for (const entry of byVersion.values()) this.#evict(entry);
     }
@@ -165,6 +182,7 @@ export class DataKeyCache {
 
   /** Drops and destroys every key. */
   clear(): void {
+    this.#loading.clear();
     for (const entry of this.#order) this.#evict(entry);
   }
 
