@@ -7,10 +7,43 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { CryptoError, LocalKms, MasterKey, openTenantKek } from '@palisade/crypto';
-import { ConfigError, rotatePlatformMasterKey, startPlatform } from '../src/index.ts';
+import {
+  CryptoError,
+  LocalKms,
+  loadMasterKey,
+  MasterKey,
+  openTenantKek,
+  rotateMasterKey,
+} from '@palisade/crypto';
+import { commitState } from '@palisade/ledger';
+import { nodeSha256 } from '@palisade/ledger/node';
+import {
+  ConfigError,
+  rotatePlatformMasterKey,
+  type Settings,
+  startPlatform,
+} from '../src/index.ts';
+import { openPlatformKms } from '../src/keys/index.ts';
+import { openStores } from '../src/store/index.ts';
 import { TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
+
+/** How many keys.master-rotate entries of the tenant's ledger commit to `from` → `to`. */
+async function masterRotations(settings: Settings, tenantId: string, from: string, to: string) {
+  const stores = await openStores(settings);
+  try {
+    const tenant = (await stores.controlPlane.getTenant(tenantId))!;
+    const { reader } = await stores.shards.get(tenant.shard)!.tenant(tenantId);
+    const state = { fromMasterKeyId: from, toMasterKeyId: to };
+    return (await reader.ledgerEntries(0, (await reader.ledgerHead()).nextSeq)).filter(
+      (row) =>
+        row.resource === 'keys/kek' &&
+        JSON.parse(row.entry).commitment === commitState(nodeSha256, row.salt!, state),
+    ).length;
+  } finally {
+    await stores.close();
+  }
+}
 
 for (const backend of backendNames()) {
   describe(`master key on ${backend}`, () => {
@@ -57,6 +90,38 @@ for (const backend of backendNames()) {
       } finally {
         await platform.close();
       }
+      await api.fixture.cleanup();
+    });
+
+    test('a rotation interrupted after re-sealing still records keys.master-rotate when run again', async () => {
+      const api = await TestApi.start(backend);
+      const settings = api.fixture.settings;
+      const t = await api.tenant('acme');
+      await api.platform.close();
+      const newKeyFile = join(settings.data, 'new-master.key');
+      // The interrupted first run: every KEK re-sealed under the new key, then a crash.
+      const from = await openPlatformKms(settings, undefined, { generateIfMissing: false });
+      const to = new LocalKms(
+        (await loadMasterKey({ keyFile: newKeyFile, generateIfMissing: true })).key,
+      );
+      const stores = await openStores(settings);
+      try {
+        const keks = await stores.controlPlane.keys.listAllKeks();
+        for (const row of await rotateMasterKey(keks, from, to))
+          await stores.controlPlane.keys.replaceSealedSeed(
+            row.tenantId,
+            row.version,
+            row.sealedSeed,
+          );
+      } finally {
+        await stores.close();
+      }
+
+      const result = await rotatePlatformMasterKey(settings, { newKeyFile });
+      assert.equal(result.resealed, 0);
+      assert.equal(await masterRotations(settings, t.id, from.keyId, to.keyId), 1);
+      await rotatePlatformMasterKey(settings, { newKeyFile });
+      assert.equal(await masterRotations(settings, t.id, from.keyId, to.keyId), 1, 'once');
       await api.fixture.cleanup();
     });
 

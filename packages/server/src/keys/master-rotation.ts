@@ -10,11 +10,13 @@
  */
 import { copyFile, rename } from 'node:fs/promises';
 import { LocalKms, loadMasterKey, MasterKey, rotateMasterKey } from '@palisade/crypto';
+import { commitState } from '@palisade/ledger';
+import { nodeSha256 } from '@palisade/ledger/node';
 import { GroupCommitter } from '../commit/index.ts';
 import type { Settings } from '../config/index.ts';
 import { resealIssuerKeys } from '../identity/index.ts';
 import { sealBatch } from '../ledger/index.ts';
-import { openStores } from '../store/index.ts';
+import { openStores, type TenantReader } from '../store/index.ts';
 import { masterKeyFile, openPlatformKms } from './master-key-source.ts';
 
 export interface MasterRotationOptions {
@@ -34,6 +36,19 @@ export interface MasterRotationResult {
   readonly keyFile: string | undefined;
   /** Where the old key file was kept, when the new one replaced it. */
   readonly previousKeyFile: string | undefined;
+}
+
+/** The ledger resource of master key rotations. */
+const KEK_RESOURCE = 'keys/kek';
+
+/** True when the tenant's latest KEK entry already records the rotation to `state`. */
+async function rotationRecorded(
+  reader: TenantReader,
+  state: { fromMasterKeyId: string; toMasterKeyId: string },
+): Promise<boolean> {
+  const row = await reader.latestEntry(KEK_RESOURCE);
+  if (row?.salt == null) return false;
+  return JSON.parse(row.entry).commitment === commitState(nodeSha256, row.salt, state);
 }
 
 /** Re-seals every tenant KEK under a new master key; see the module comment. */
@@ -58,24 +73,29 @@ export async function rotatePlatformMasterKey(
   try {
     const keks = await stores.controlPlane.keys.listAllKeks();
     const rotated = await rotateMasterKey(keks, from, to);
-    const changed = new Set<string>();
     for (const [i, row] of rotated.entries()) {
       if (row === keks[i]) continue;
       await stores.controlPlane.keys.replaceSealedSeed(row.tenantId, row.version, row.sealedSeed);
-      changed.add(row.tenantId);
     }
-    for (const tenantId of changed) {
+    const state = { fromMasterKeyId: from.keyId, toMasterKeyId: to.keyId };
+    let recorded = 0;
+    // Every tenant, not only those re-sealed now: a run interrupted after re-sealing left
+    // KEKs that are current but ledgers without the entry. A "rotation" to the same key is none.
+    for (const tenantId of from.keyId === to.keyId ? [] : new Set(keks.map((k) => k.tenantId))) {
       const tenant = await stores.controlPlane.getTenant(tenantId);
       const shard = tenant === undefined ? undefined : stores.shards.get(tenant.shard);
       if (shard === undefined || tenant?.status === 'deleted') continue;
-      await committer.submit(await shard.tenant(tenantId), async (_tx, record) => {
+      const store = await shard.tenant(tenantId);
+      if (await rotationRecorded(store.reader, state)) continue;
+      await committer.submit(store, async (_tx, record) => {
         record({
           actor: 'platform-admin',
           action: 'keys.master-rotate',
-          resource: 'keys/kek',
-          state: { fromMasterKeyId: from.keyId, toMasterKeyId: to.keyId },
+          resource: KEK_RESOURCE,
+          state,
         });
       });
+      recorded += 1;
     }
     await committer.drain();
     // Tenant issuers' signing keys are sealed by the master key too.
@@ -93,7 +113,7 @@ export async function rotatePlatformMasterKey(
       toKeyId: to.keyId,
       keks: keks.length,
       resealed: rotated.filter((row, i) => row !== keks[i]).length,
-      tenants: changed.size,
+      tenants: recorded,
       keyFile,
       previousKeyFile,
     };
