@@ -188,4 +188,30 @@ describe('tlog-witness add-checkpoint', () => {
       code('LEDGER_INVALID_PROOF'),
     );
   });
+
+  it('requires a signature from every key it trusts for the log (403)', async () => {
+    const hybrid = {
+      ...options,
+      logs: [
+        {
+          origin: ORIGIN,
+          verifiers: [logEd.vkey, logPq.vkey].map((k) => parseVerifierKey(k, provider)),
+        },
+      ],
+    };
+    const body = async (signers: typeof logSigners) =>
+      formatAddCheckpointRequest({
+        oldSize: 0,
+        proof: [],
+        checkpoint: (await checkpointAt(5, signers)).note,
+      });
+    for (const signers of [[logSigners[0]!], [logSigners[1]!]]) {
+      await assert.rejects(
+        witnessAddCheckpoint(new Map(), await body(signers), hybrid),
+        code('LEDGER_UNKNOWN_KEY'),
+      );
+    }
+    const cosigned = await witnessAddCheckpoint(new Map(), await body(logSigners), hybrid);
+    assert.equal(cosigned.record.size, 5);
+  });
 });

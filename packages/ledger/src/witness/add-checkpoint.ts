@@ -16,7 +16,7 @@ import type { NoteSigner, NoteVerifier } from '../note/types.ts';
 import { verifyConsistency } from '../proof/consistency.ts';
 import { type AddCheckpointRequest, parseAddCheckpointRequest } from './add-checkpoint-request.ts';
 
-/** A log the witness follows: its origin and the keys that sign its checkpoints. */
+/** A log the witness follows: its origin and the keys that must all sign its checkpoints. */
 export interface WitnessLog {
   readonly origin: string;
   readonly verifiers: readonly NoteVerifier[];
@@ -68,7 +68,16 @@ export async function witnessAddCheckpoint(
   const log = options.logs.find((l) => l.origin === checkpoint.origin);
   if (log === undefined)
     throw new LedgerError('LEDGER_UNKNOWN_LOG', `unknown log origin ${checkpoint.origin}`);
-  await openNote(note, log.verifiers);
+  const { verified } = await openNote(note, log.verifiers);
+  // A hybrid-signed log (Ed25519 + ML-DSA-44) is only as strong as the signatures required.
+  for (const key of log.verifiers) {
+    if (!verified.some((sig) => sig.name === key.name && sig.keyId === key.keyId)) {
+      throw new LedgerError(
+        'LEDGER_UNKNOWN_KEY',
+        `the checkpoint has no signature from trusted key ${key.name} (type ${key.type})`,
+      );
+    }
+  }
   if (oldSize > checkpoint.size) {
     throw new LedgerError(
       'LEDGER_BAD_REQUEST',
