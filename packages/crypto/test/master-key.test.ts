@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -63,6 +63,16 @@ describe('loadMasterKey: key file', () => {
     assert.deepEqual(second.warnings, []);
     assert.ok(second.key.equals(first.key));
     assert.equal((await readFile(keyFile, 'utf8')).trim(), first.key.exportBase64());
+  });
+
+  it('flushes a generated key file to disk before returning the key', async (t) => {
+    // Tenant KEKs sealed under the key are fsync'd by the stores: the key must be first.
+    const probe = await open(join(dir, 'probe'), 'w');
+    await probe.close();
+    const sync = t.mock.method(Object.getPrototypeOf(probe), 'sync');
+    const keyFile = join(dir, 'durable.key');
+    await loadMasterKey({ keyFile, generateIfMissing: true });
+    assert.equal(sync.mock.callCount(), 1);
   });
 
   it('is missing without generateIfMissing', async () => {

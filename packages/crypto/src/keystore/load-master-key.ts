@@ -10,7 +10,7 @@
  * never overwriting) and the result says `generated: true` so the caller can warn that a new
  * key now guards the data and must be backed up.
  */
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { CryptoError } from '../errors.ts';
 import { MasterKey } from './master-key.ts';
@@ -58,15 +58,27 @@ async function readOptional(path: string): Promise<string | undefined> {
   }
 }
 
-/** Writes a new secret file with mode 0600; false when it already exists. */
+/**
+ * Writes a new secret file with mode 0600 and flushes it to disk (what is sealed under the key
+ * is durable, so the key must be first); false when it already exists.
+ */
 async function createSecretFile(path: string, contents: string): Promise<boolean> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  let file: FileHandle;
   try {
-    await writeFile(path, contents, { mode: 0o600, flag: 'wx' });
-    return true;
+    file = await open(path, 'wx', 0o600);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw new CryptoError('CRYPTO_BAD_MASTER_KEY', `cannot create ${path}`, { cause: error });
+  }
+  try {
+    await file.writeFile(contents);
+    await file.sync();
+    return true;
+  } catch (error) {
+    throw new CryptoError('CRYPTO_BAD_MASTER_KEY', `cannot write ${path}`, { cause: error });
+  } finally {
+    await file.close();
   }
 }
 
