@@ -285,9 +285,9 @@ export class KeyRotation {
       const stale = await tx.keys.recordsBelowKeyVersion(job.targetVersion, this.#o.batchSize);
       const now = new Date().toISOString();
       if (stale.length === 0) {
-        await this.#finish(tx, job, now, record);
+        const done = await this.#finish(tx, job, now, record);
         this.#o.keys.forget(tenant.id);
-        return 'done';
+        return done ? 'done' : 'more';
       }
       const rows: RecordRow[] = [];
       for (const ref of stale) {
@@ -323,17 +323,18 @@ export class KeyRotation {
     });
   }
 
+  /** Retires the older versions and ends the job; false when a record still uses one. */
   async #finish(
     tx: TenantWriteTx,
     job: KeyJobRow,
     now: string,
     record: (event: WriteEvent) => void,
-  ): Promise<void> {
-    const inUse = await tx.keys.recordsPerKeyVersion();
+  ): Promise<boolean> {
     for (const key of await tx.keys.listDataKeys()) {
       if (key.keyId !== job.keyId || key.state !== 'active') continue;
-      if (key.version >= job.targetVersion || (inUse.get(key.version) ?? 0) > 0) continue;
-      await tx.keys.retireDataKey(key.keyId, key.version, now);
+      if (key.version >= job.targetVersion) continue;
+      // Another process, its key list older than the rotation, may have written under it.
+      if (!(await tx.keys.retireDataKey(key.keyId, key.version, now))) return false;
       record({
         actor: 'key-job',
         action: 'keys.retire',
@@ -348,5 +349,6 @@ export class KeyRotation {
       resource: `keys/jobs/${job.id}`,
       state: { targetVersion: job.targetVersion, processed: job.processed },
     });
+    return true;
   }
 }

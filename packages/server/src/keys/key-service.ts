@@ -27,6 +27,7 @@ import type {
   DataKeyRow,
   ShardStore,
   TenantKekRow,
+  TenantKeyWriter,
   TenantStore,
 } from '../store/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
@@ -258,14 +259,16 @@ export class KeyService {
   /**
    * Runs `work` synchronously with the field keys of `versions` (plus the newest) and the
    * blind-index key in hand. Keys are loaded (unwrapped on a cache miss) first, then taken
-   * from the cache in one turn.
+   * from the cache in one turn. A write passes its transaction's `hold`: the newest version is
+   * then one the transaction holds active (the cached list may predate a retirement).
    */
   withKeys<T>(
     tenant: Tenant,
     versions: Iterable<number>,
     work: (keys: KeysInHand) => T,
+    hold?: TenantKeyWriter,
   ): Promise<T> {
-    return this.#gather(tenant, versions, true, (keys, current, blindRow) => {
+    return this.#gather(tenant, versions, true, hold, (keys, current, blindRow) => {
       const blindKey = keys.pop()!;
       const ring = new DataKeyring(keys);
       return work({
@@ -282,7 +285,7 @@ export class KeyService {
     versions: Iterable<number>,
     work: (keys: FieldKeysInHand) => T,
   ): Promise<T> {
-    return this.#gather(tenant, versions, false, (keys, current) => {
+    return this.#gather(tenant, versions, false, undefined, (keys, current) => {
       const ring = new DataKeyring(keys);
       return work({ ring, current: ring.get(current.version) });
     });
@@ -296,6 +299,7 @@ export class KeyService {
     tenant: Tenant,
     versions: Iterable<number>,
     withIndex: boolean,
+    hold: TenantKeyWriter | undefined,
     work: (keys: DataKey[], current: DataKeyRow, blindRow: DataKeyRow) => T,
   ): Promise<T> {
     for (let attempt = 0; attempt < GATHER_ATTEMPTS; attempt++) {
@@ -308,6 +312,8 @@ export class KeyService {
         else if (row.keyId === BLIND_INDEX_KEY_ID) blindRow ??= row;
       }
       if (current === undefined || blindRow === undefined) throw keysUnavailable(tenant.id);
+      if (hold !== undefined && !(await hold.holdActiveDataKey(current.keyId, current.version)))
+        continue;
       const needed = neededRows(rows, versions, current);
       if (needed === undefined) continue;
       if (withIndex) needed.push(blindRow);

@@ -4,6 +4,7 @@ import {
   type FieldFilter,
   type RecordRow,
   StoredJsonRecord,
+  type TenantKeyWriter,
 } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import type { KeyService } from './key-service.ts';
@@ -26,10 +27,14 @@ export class RecordKeys implements RecordEncryption {
     collection: CollectionRow,
     id: string,
     data: Record<string, unknown>,
+    keys: TenantKeyWriter,
   ) {
     const place = { tenantId: context.tenantId, collection: collection.name, id };
-    const stored = await this.#keys.withKeys(context.tenant, [], ({ current, indexKey }) =>
-      sealRecord(current, indexKey(), place, collection.encrypted, data),
+    const stored = await this.#keys.withKeys(
+      context.tenant,
+      [],
+      ({ current, indexKey }) => sealRecord(current, indexKey(), place, collection.encrypted, data),
+      keys,
     );
     return stored.sealed === undefined ? { data, sealed: undefined } : stored;
   }

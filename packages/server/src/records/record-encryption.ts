@@ -6,18 +6,28 @@
  * error detail.
  */
 import { PalisadeError } from '../errors/index.ts';
-import type { CollectionRow, FieldFilter, RecordRow, SealedFields } from '../store/index.ts';
+import type {
+  CollectionRow,
+  FieldFilter,
+  RecordRow,
+  SealedFields,
+  TenantKeyWriter,
+} from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 
 export interface RecordEncryption {
   /** Makes sure the tenant's keys exist (call outside a transaction). */
   ready(context: TenantContext): Promise<void>;
-  /** Splits `data` into plaintext fields and sealed encrypted fields. */
+  /**
+   * Splits `data` into plaintext fields and sealed encrypted fields, under a key version that
+   * `keys` (the write's transaction) holds active until it commits.
+   */
   seal(
     context: TenantContext,
     collection: CollectionRow,
     id: string,
     data: Record<string, unknown>,
+    keys: TenantKeyWriter,
   ): Promise<{ data: Record<string, unknown>; sealed: SealedFields | undefined }>;
   /** The rows with their sealed fields decrypted into `data` (and `sealed` dropped). */
   open(context: TenantContext, rows: readonly RecordRow[]): Promise<RecordRow[]>;

@@ -80,6 +80,7 @@ export class RecordService {
   }
 
   async #seal(
+    tx: TenantWriteTx,
     context: TenantContext,
     collection: CollectionRow,
     id: string,
@@ -87,7 +88,7 @@ export class RecordService {
   ): Promise<Pick<RecordRow, 'data' | 'sealed'>> {
     if (this.#crypto === undefined || collection.encrypted.length === 0)
       return { data, sealed: undefined };
-    return this.#crypto.seal(context, collection, id, data);
+    return this.#crypto.seal(context, collection, id, data, tx.keys);
   }
 
   async #open(context: TenantContext, rows: RecordRow[]): Promise<RecordRow[]> {
@@ -129,7 +130,7 @@ export class RecordService {
       this.#validate(context, collection, data);
       const now = new Date().toISOString();
       const id = uuid7();
-      const stored = await this.#seal(context, collection, id, data);
+      const stored = await this.#seal(tx, context, collection, id, data);
       const row: RecordRow = {
         collection: collectionName,
         id,
@@ -198,7 +199,7 @@ export class RecordService {
         data = applyMergePatch(current.data, change.mergePatch);
       }
       this.#validate(context, collection, data);
-      const stored = await this.#seal(context, collection, id, data as Record<string, unknown>);
+      const stored = await this.#seal(tx, context, collection, id, data as Record<string, unknown>);
       const result = await tx.updateRecord(
         collectionName,
         id,

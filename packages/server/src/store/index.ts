@@ -52,7 +52,13 @@ export type {
   RevocationKind,
   RevocationRow,
 } from './identity-types.ts';
-export type { DataKeyRow, KeyJobRow, SealedFields, TenantKekRow } from './key-types.ts';
+export type {
+  DataKeyRow,
+  KeyJobRow,
+  SealedFields,
+  TenantKekRow,
+  TenantKeyWriter,
+} from './key-types.ts';
 export { openStores, type Stores } from './open-stores.ts';
 export type {
   PlatformCheckpointRow,

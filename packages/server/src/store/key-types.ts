@@ -90,8 +90,16 @@ export interface TenantKeyReader {
 /** Key writes, inside the tenant's transaction. */
 export interface TenantKeyWriter extends TenantKeyReader {
   insertDataKey(row: DataKeyRow): Promise<void>;
-  /** Marks the version retired and erases its wrapped key. */
-  retireDataKey(keyId: string, version: number, at: string): Promise<void>;
+  /**
+   * True while the version is active. It then stays active until this transaction ends (on
+   * PostgreSQL a share lock on it), so records written under it here cannot outlive it.
+   */
+  holdActiveDataKey(keyId: string, version: number): Promise<boolean>;
+  /**
+   * Marks the version retired and erases its wrapped key, unless a record still uses it
+   * (false, nothing changed). Waits for transactions holding the version.
+   */
+  retireDataKey(keyId: string, version: number, at: string): Promise<boolean>;
   putKeyJob(row: KeyJobRow): Promise<void>;
   /**
    * Replaces a record's encrypted fields (re-encryption) without changing its data or version;

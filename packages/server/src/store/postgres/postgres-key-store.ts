@@ -85,6 +85,8 @@ export function sealedFromRow(row: {
 export class PgTenantKeys implements TenantKeyWriter {
   readonly #db: Queryable;
   readonly #tenantId: string;
+  /** Versions this transaction holds (share-locked) already. */
+  readonly #held = new Set<string>();
 
   constructor(db: Queryable, tenantId: string) {
     this.#db = db;
@@ -163,12 +165,31 @@ export class PgTenantKeys implements TenantKeyWriter {
     );
   }
 
-  async retireDataKey(keyId: string, version: number, at: string): Promise<void> {
+  async holdActiveDataKey(keyId: string, version: number): Promise<boolean> {
+    const id = `${keyId}/${version}`;
+    if (this.#held.has(id)) return true;
+    const result = await this.#db.query<{ state: string }>(
+      'SELECT state FROM data_keys WHERE tenant_id = $1 AND key_id = $2 AND version = $3 FOR SHARE',
+      [this.#tenantId, keyId, version],
+    );
+    const active = result.rows[0]?.state === 'active';
+    if (active) this.#held.add(id);
+    return active;
+  }
+
+  async retireDataKey(keyId: string, version: number, at: string): Promise<boolean> {
+    // Waits for the writers holding the version: the statement below then sees their records.
     await this.#db.query(
+      'SELECT 1 FROM data_keys WHERE tenant_id = $1 AND key_id = $2 AND version = $3 FOR UPDATE',
+      [this.#tenantId, keyId, version],
+    );
+    const result = await this.#db.query(
       `UPDATE data_keys SET state = 'retired', wrapped = NULL, sealed_secret = NULL, retired_at = $1
-       WHERE tenant_id = $2 AND key_id = $3 AND version = $4`,
+       WHERE tenant_id = $2 AND key_id = $3 AND version = $4
+         AND NOT EXISTS (SELECT 1 FROM records WHERE tenant_id = $2 AND key_version = $4)`,
       [at, this.#tenantId, keyId, version],
     );
+    return result.rowCount === 1;
   }
 
   async putKeyJob(row: KeyJobRow): Promise<void> {

@@ -144,11 +144,20 @@ export class SqliteTenantKeys implements TenantKeyWriter {
     );
   }
 
-  async retireDataKey(keyId: string, version: number, at: string): Promise<void> {
-    this.#sql(
+  async holdActiveDataKey(keyId: string, version: number): Promise<boolean> {
+    const row = this.#sql('SELECT state FROM data_keys WHERE key_id = ? AND version = ?').get(
+      keyId,
+      version,
+    ) as { state: string } | undefined;
+    return row?.state === 'active';
+  }
+
+  async retireDataKey(keyId: string, version: number, at: string): Promise<boolean> {
+    const result = this.#sql(
       `UPDATE data_keys SET state = 'retired', wrapped = NULL, sealed_secret = NULL, retired_at = ?
-       WHERE key_id = ? AND version = ?`,
-    ).run(at, keyId, version);
+       WHERE key_id = ? AND version = ? AND NOT EXISTS (SELECT 1 FROM records WHERE key_version = ?)`,
+    ).run(at, keyId, version, version);
+    return result.changes > 0;
   }
 
   async putKeyJob(row: KeyJobRow): Promise<void> {
