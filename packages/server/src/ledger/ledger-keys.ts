@@ -1,5 +1,13 @@
 import { createHash, createPublicKey, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import {
   formatVerifierKey,
@@ -62,7 +70,14 @@ export function loadLedgerKeys(
       mldsa44Seed: randomBytes(32).toString('base64'),
     };
     mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+    // On disk before the keys sign checkpoints, which are stored durably and given to witnesses.
+    const fd = openSync(path, 'wx', 0o600);
+    try {
+      writeSync(fd, `${JSON.stringify(file, null, 2)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     generated = true;
   }
   const file = JSON.parse(readFileSync(path, 'utf8')) as KeyFile;
