@@ -164,6 +164,36 @@ for (const backend of backendNames()) {
       assert.equal(deleted.status, 404);
     });
 
+    test("a record's proof is consistent when the record changes while it is built", async (t) => {
+      const shard = (await api.platform.stores.controlPlane.getTenant(tenantId))!.shard;
+      const { reader } = await api.platform.stores.shards.get(shard)!.tenant(tenantId);
+      const latestEntry = reader.latestEntry;
+      let raced = false;
+      // An update commits just as the proof looks up the record's newest ledger entry.
+      t.mock.method(
+        Object.getPrototypeOf(reader),
+        'latestEntry',
+        async function (this: typeof reader, resource: string) {
+          if (!raced) {
+            raced = true;
+            const put = await api.call('PUT', `/v1/collections/people/records/${ids[2]}`, key, {
+              name: 'raced',
+            });
+            assert.equal(put.status, 200);
+          }
+          return latestEntry.call(this, resource);
+        },
+      );
+      const { body } = await api.call('GET', `/v1/collections/people/records/${ids[2]}/proof`, key);
+      assert.ok(raced);
+      verifyStateCommitment(
+        nodeSha256,
+        body.entry.commitment,
+        fromBase64Url(body.salt)!,
+        body.state,
+      );
+    });
+
     test('C2SP tiles serve the stored hashes and batch leaves', async () => {
       const { body: cp } = await api.call('GET', '/v1/ledger/checkpoint', key);
       const size = cp.size as number;

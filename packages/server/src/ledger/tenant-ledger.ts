@@ -202,11 +202,7 @@ export class TenantLedger {
     id: string,
   ): Promise<RecordProof & { salt: string | null; state: unknown }> {
     const reader = await this.#reader(context);
-    const record = await reader.getRecord(collection, id);
-    const row =
-      record === undefined
-        ? undefined
-        : await reader.latestEntry(`collections/${collection}/records/${id}`);
+    const { record, row } = await this.#recordWithEntry(reader, collection, id);
     if (record === undefined || row === undefined)
       throw new PalisadeError(
         'PALISADE_RECORD_NOT_FOUND',
@@ -247,6 +243,25 @@ export class TenantLedger {
       salt: row.salt === null ? null : toBase64Url(row.salt),
       state: storedState(record.data, record.sealed),
     };
+  }
+
+  /**
+   * A record and its newest entry as the same write left them: the entry is read before and
+   * after the record, and both again when a write came between.
+   */
+  async #recordWithEntry(reader: TenantReader, collection: string, id: string) {
+    const resource = `collections/${collection}/records/${id}`;
+    for (let attempt = 0; attempt < SNAPSHOT_ATTEMPTS; attempt++) {
+      const row = await reader.latestEntry(resource);
+      if (row === undefined) return { record: undefined, row };
+      const record = await reader.getRecord(collection, id);
+      if (record === undefined || (await reader.latestEntry(resource))?.seq === row.seq)
+        return { record, row };
+    }
+    throw new PalisadeError(
+      'PALISADE_UNAVAILABLE',
+      'the record is changing too fast for a consistent proof; retry',
+    );
   }
 
   /**
