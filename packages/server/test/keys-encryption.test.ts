@@ -13,7 +13,9 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'n
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  BlindIndexKey,
   CryptoError,
   DataKeyring,
   decryptField,
@@ -367,7 +369,39 @@ for (const backend of backendNames()) {
       assert.ok(!rawDump(fixture).includes(ssn));
     });
   });
+
+  describe(`key expiry on ${backend}`, () => {
+    test('a blind-index key is destroyed once the data key that wraps it has expired', async (t) => {
+      const api = await TestApi.start(backend, { dataKeyCacheTtlMs: String(KEY_TTL_MS) });
+      try {
+        const opened = t.mock.method(BlindIndexKey, 'fromBytes');
+        const write = async (slug: string) => {
+          const tenant = await api.tenant(slug);
+          await api.call('PUT', '/v1/collections/people', tenant.key, {
+            schema: SCHEMA,
+            encrypted: ['ssn'],
+          });
+          const created = await api.call('POST', '/v1/collections/people/records', tenant.key, {
+            name: 'Ada',
+            ssn: '123-45-6789',
+          });
+          assert.equal(created.status, 201);
+        };
+        await write('idle');
+        const idleKey = opened.mock.calls[0]!.result as BlindIndexKey;
+        assert.equal(idleKey.destroyed, false);
+        await sleep(2 * KEY_TTL_MS);
+        await write('busy'); // loads keys, which prunes the idle tenant's expired ones
+        assert.equal(idleKey.destroyed, true);
+      } finally {
+        await api.close();
+      }
+    });
+  });
 }
+
+/** dataKeyCacheTtlMs of the key expiry test. */
+const KEY_TTL_MS = 200;
 
 /** Copies the tenant's store aside (file bytes, or rows into side tables) and reads it back. */
 async function copyTenantStore(

@@ -325,6 +325,7 @@ export class KeyService {
             this.#unwrap(tenant, row),
           );
         }
+        this.#dropOrphanedIndexKeys();
         inHand = this.#cached(tenant.id, needed);
         if (inHand === undefined) continue;
       }
@@ -334,6 +335,18 @@ export class KeyService {
       'PALISADE_DECRYPTION_FAILED',
       'a record names a data key version this tenant does not have',
     );
+  }
+
+  /**
+   * Destroys the blind-index keys whose wrapping data key the cache has destroyed (expired or
+   * evicted), which it does as keys are loaded: an idle tenant's index key goes with it.
+   */
+  #dropOrphanedIndexKeys(): void {
+    for (const [tenantId, entry] of this.#indexKeys) {
+      if (!entry.wrapKey.destroyed) continue;
+      entry.key.destroy();
+      this.#indexKeys.delete(tenantId);
+    }
   }
 
   /** The keys of `rows` from the cache, or undefined when any is missing. */
