@@ -183,9 +183,12 @@ export class KeyService {
    * wrapped data keys, and of its encrypted fields, is unreadable) and drops cached keys.
    */
   async shred(tenant: Tenant): Promise<void> {
-    await this.#o.controlPlane.keys.deleteKeks(tenant.id);
-    this.#o.cache.deleteTenant(tenant.id);
-    this.forget(tenant.id);
+    try {
+      await this.#o.controlPlane.keys.deleteKeks(tenant.id);
+    } finally {
+      this.#o.cache.deleteTenant(tenant.id);
+      this.forget(tenant.id);
+    }
   }
 
   /** Drops the cached list of the tenant's key versions (after a rotation or retirement). */

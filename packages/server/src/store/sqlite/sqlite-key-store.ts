@@ -249,8 +249,14 @@ export class SqliteControlPlaneKeys implements ControlPlaneKeyStore {
 
   async deleteKeks(tenantId: string): Promise<void> {
     this.#db.prepare('DELETE FROM tenant_keks WHERE tenant_id = ?').run(tenantId);
-    // The freed pages of the sealed seeds must not linger in the file.
-    this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    // The WAL still holds the pages as they were, sealed seeds included, until a checkpoint
+    // has copied every frame and emptied it; another connection reading can hold that off
+    // past the busy timeout.
+    const { busy } = this.#db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number };
+    if (busy !== 0)
+      throw new Error(
+        'the deleted tenant keys are still in platform.db-wal: another connection kept the checkpoint from emptying it; retry the deletion',
+      );
   }
 
   async addPendingJob(job: PendingKeyJob): Promise<void> {
