@@ -182,6 +182,25 @@ for (const backend of backendNames()) {
       assert.equal(read.body.version, 1);
     });
 
+    test('a schema that does not compile leaves its $id free for every tenant', async () => {
+      const other = (await api.tenant('records-other')).key;
+      const id = 'https://example.com/shared-id';
+      const good = { $id: id, type: 'object', properties: { n: { type: 'integer' } } };
+      assert.equal(
+        (await api.call('PUT', '/v1/collections/ided', other, { schema: good })).status,
+        201,
+      );
+      const broken = await api.call('PUT', '/v1/collections/ided', key, {
+        schema: { $id: id, type: 'object', properties: { n: { type: 'nonsense' } } },
+      });
+      assert.equal(broken.status, 400);
+      assert.equal(broken.body.code, 'PALISADE_INVALID_SCHEMA');
+      const fixed = await api.call('PUT', '/v1/collections/ided', key, { schema: good });
+      assert.equal(fixed.status, 201, JSON.stringify(fixed.body));
+      const record = await api.call('POST', '/v1/collections/ided/records', other, { n: 1 });
+      assert.equal(record.status, 201, JSON.stringify(record.body));
+    });
+
     test('listing pages with a stable cursor and filters by typed equality', async () => {
       await api.call('PUT', '/v1/collections/pets', key, {
         schema: {

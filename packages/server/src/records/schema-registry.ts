@@ -19,6 +19,18 @@ export class SchemaRegistry {
     (addFormats as unknown as (ajv: Ajv2020) => void)(this.#ajv);
   }
 
+  /**
+   * Ajv registers a schema's `$id` before compiling it and keeps it when the compile fails, so
+   * it is removed either way: one tenant's broken schema must not claim an `$id` for all.
+   */
+  #compile(schema: object): ValidateFunction {
+    try {
+      return this.#ajv.compile(schema);
+    } finally {
+      this.#ajv.removeSchema(schema);
+    }
+  }
+
   /** Throws PALISADE_INVALID_SCHEMA unless `schema` is a compilable object schema. */
   check(schema: Record<string, unknown>, encrypted: readonly string[]): void {
     if (schema.type !== 'object') {
@@ -29,8 +41,7 @@ export class SchemaRegistry {
       );
     }
     try {
-      this.#ajv.compile(schema);
-      this.#ajv.removeSchema(schema);
+      this.#compile(schema);
     } catch (error) {
       throw new PalisadeError(
         'PALISADE_INVALID_SCHEMA',
@@ -60,8 +71,7 @@ export class SchemaRegistry {
     const cacheKey = `${key.tenantId}\u0000${key.collection}\u0000${key.version}`;
     let validate = this.#cache.get(cacheKey);
     if (validate === undefined) {
-      validate = this.#ajv.compile(schema);
-      this.#ajv.removeSchema(schema);
+      validate = this.#compile(schema);
       this.#cache.set(cacheKey, validate);
       if (this.#cache.size > VALIDATOR_CACHE_MAX)
         this.#cache.delete(this.#cache.keys().next().value!);
