@@ -52,6 +52,15 @@ for (const backend of backendNames()) {
         code: 'PALISADE_MALFORMED_JSON',
       },
       {
+        name: 'a body that is not UTF-8 (it would be stored with U+FFFD in its place)',
+        method: 'POST',
+        url: '/v1/collections/people/records',
+        payload: Buffer.concat([Buffer.from('{"name":"x'), Buffer.from([0xff]), Buffer.from('"}')]),
+        headers: json,
+        status: 400,
+        code: 'PALISADE_MALFORMED_JSON',
+      },
+      {
         name: 'prototype poisoning',
         method: 'POST',
         url: '/v1/collections/people/records',

@@ -132,8 +132,8 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   });
   app.removeContentTypeParser(['text/plain', 'application/json']);
   const parseJson = strictJsonParser(app.getDefaultJsonParser('error', 'error'));
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
-  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, parseJson);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, parseJson);
+  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'buffer' }, parseJson);
   installValidators(app);
   installProblemHandlers(app);
   installSecurityHeaders(app, {

@@ -4,6 +4,8 @@ import { unstorableJson } from '../store/index.ts';
 
 type JsonParser = FastifyBodyParser<string>;
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     /**
@@ -15,12 +17,23 @@ declare module 'fastify' {
 }
 
 /**
- * Fastify's JSON parser (prototype poisoning refused), also refusing a body that holds what no
- * store keeps as sent (`unstorableJson`: U+0000, a lone surrogate, a number JSON turns into
- * ±Infinity or rounds, nesting beyond JSON_DEPTH_MAX).
+ * Fastify's JSON parser (prototype poisoning refused) for a body read as bytes, refusing one
+ * that is not UTF-8 (RFC 8259 §8.1; decoding it as a string would put U+FFFD in place of the
+ * bad bytes and store that) or that holds what no store keeps as sent (`unstorableJson`:
+ * U+0000, a lone surrogate, a number JSON turns into ±Infinity or rounds, nesting beyond
+ * JSON_DEPTH_MAX).
  */
-export function strictJsonParser(parse: JsonParser): JsonParser {
-  return (request: FastifyRequest, body: string, done) => {
+export function strictJsonParser(parse: JsonParser): FastifyBodyParser<Buffer> {
+  return (request: FastifyRequest, bytes: Buffer, done) => {
+    let body: string;
+    try {
+      body = utf8.decode(bytes);
+    } catch {
+      return done(
+        new PalisadeError('PALISADE_MALFORMED_JSON', 'the body is not valid JSON: it is not UTF-8'),
+        undefined,
+      );
+    }
     parse(request, body, (error, value) => {
       if (error !== null) return done(error, undefined);
       const found = unstorableJson(body, value);
