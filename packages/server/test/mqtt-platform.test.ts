@@ -288,6 +288,39 @@ for (const backend of backendNames()) {
         });
       }
 
+      it('a gateway message with one bad child is refused whole: nothing written for the others', async () => {
+        const gw = await p.device(t.key, 'gateway-bad-child', true);
+        const now = Date.now();
+        const messages: Array<[string, unknown, RegExp]> = [
+          [
+            'v1/gateway/telemetry',
+            {
+              'Good pump': [{ ts: now, values: { rpm: 900 } }],
+              'Bad pump': [{ ts: now, values: { rpm: null } }],
+            },
+            /^telemetry\//,
+          ],
+          [
+            'v1/gateway/attributes',
+            { 'Good pump': { model: 'P' }, 'Bad pump': { model: null } },
+            /^devices\/.*\/attributes$/,
+          ],
+        ];
+        for (const [topic, body, resource] of messages) {
+          const entries = async () =>
+            (await p.ledgerResources(t.id)).filter((r) => resource.test(r)).length;
+          const before = await entries();
+          const client = await mqttClient(p.url, { username: gw.token });
+          assert.equal(await publishOutcome(client, topic, JSON.stringify(body)), 'refused');
+          // The tenant's writes commit in order: what the refused message wrote is in by now.
+          const other = await mqttClient(p.url, { username: dev.token });
+          assert.equal(await publishOutcome(other, TELEMETRY, '{"after":1}'), 'acknowledged');
+          await other.endAsync();
+          const extra = topic === 'v1/gateway/telemetry' ? 1 : 0;
+          assert.equal(await entries(), before + extra, topic);
+        }
+      });
+
       it('an oversized payload is refused before it is buffered', async () => {
         const client = await mqttClient(p.url, { username: dev.token });
         const big = JSON.stringify({ blob: 'x'.repeat(p.platform.settings.mqttMaxPacket) });

@@ -50,6 +50,12 @@ export interface IngestResult {
   readonly points: number;
 }
 
+/** One child device's part of a gateway message (ThingsBoard `v1/gateway/…`). */
+export interface ChildMessage {
+  readonly device: DeviceIdentity;
+  readonly payload: unknown;
+}
+
 /**
  * Durable ingestion. Each promise resolves only when the points are committed in the
  * tenant's store and their batch is a ledger leaf (group commit), so a listener may then
@@ -61,4 +67,12 @@ export interface TelemetryIngest {
   telemetry(device: DeviceIdentity, payload: unknown): Promise<IngestResult>;
   /** ThingsBoard client-side attributes: a flat JSON object. */
   attributes(device: DeviceIdentity, payload: unknown): Promise<IngestResult>;
+  /**
+   * A gateway's telemetry or attributes for its children (one tenant), committed as one: a
+   * refused part refuses the whole message and nothing of it is written.
+   */
+  children(
+    kind: 'telemetry' | 'attributes',
+    messages: readonly ChildMessage[],
+  ): Promise<IngestResult>;
 }

@@ -7,6 +7,7 @@ export {
   type SecretSealer,
 } from './device-ca-service.ts';
 export type {
+  ChildMessage,
   DeviceAuthenticator,
   DeviceIdentity,
   IngestResult,

@@ -7,7 +7,12 @@ import type { TelemetryQuotas } from '../quotas/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
 import type { Aggregate, AggregateRow, TelemetryPoint, TenantWriteTx } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
-import type { DeviceIdentity, IngestResult, TelemetryIngest } from './device-contract.ts';
+import type {
+  ChildMessage,
+  DeviceIdentity,
+  IngestResult,
+  TelemetryIngest,
+} from './device-contract.ts';
 import { checkDeviceId, deviceNotFound } from './device-registry.ts';
 import { parseAttributes, parseTelemetry, type TelemetryLimits } from './telemetry-parse.ts';
 
@@ -108,10 +113,25 @@ export class TelemetryService implements TelemetryIngest {
     deviceId: string,
     points: readonly TelemetryPoint[],
   ): Promise<void> {
+    await this.#check(tx, deviceId, points);
+    await this.#insert(tx, record, actor, deviceId, points);
+  }
+
+  /** Refuses points of a device that is gone or does not declare their keys. */
+  async #check(tx: TenantWriteTx, deviceId: string, points: readonly TelemetryPoint[]) {
     const allowed = await tx.devices.telemetryKeys(deviceId);
     if (allowed === undefined) throw deviceNotFound();
     const unknown = allowed === null ? undefined : points.find((p) => !allowed.includes(p.key));
     if (unknown !== undefined) throw unknownKey(unknown.key);
+  }
+
+  async #insert(
+    tx: TenantWriteTx,
+    record: (event: WriteEvent) => void,
+    actor: string,
+    deviceId: string,
+    points: readonly TelemetryPoint[],
+  ): Promise<void> {
     await tx.devices.insertPoints(deviceId, points);
     record({
       actor,
@@ -169,6 +189,56 @@ export class TelemetryService implements TelemetryIngest {
       this.writeAttributes(tx, record, device.context.actor.id, device.deviceId, attributes),
     );
     return { points: Object.keys(attributes).length };
+  }
+
+  /**
+   * A gateway's message for its children as ONE group-commit op whose every part is parsed
+   * and checked before any is written: a refused op must have written nothing (see
+   * GroupCommitter), and a refused message is sent again whole.
+   */
+  async children(
+    kind: 'telemetry' | 'attributes',
+    messages: readonly ChildMessage[],
+  ): Promise<IngestResult> {
+    const first = messages[0];
+    if (first === undefined) return { points: 0 };
+    const store = await this.#locate(first.device.context);
+    if (kind === 'attributes') {
+      const parts = messages.map(({ device, payload }) => ({
+        device,
+        attributes: parseAttributes(payload, this.#limits),
+      }));
+      await this.#committer.submit(store, async (tx, record) => {
+        for (const { device } of parts)
+          if ((await tx.devices.getDevice(device.deviceId)) === undefined) throw deviceNotFound();
+        for (const { device, attributes } of parts)
+          await this.writeAttributes(
+            tx,
+            record,
+            device.context.actor.id,
+            device.deviceId,
+            attributes,
+          );
+      });
+      return { points: parts.reduce((n, part) => n + Object.keys(part.attributes).length, 0) };
+    }
+    const now = Date.now();
+    const parts = messages.map(({ device, payload }) => ({
+      device,
+      points: this.parse(device.deviceId, payload, now),
+    }));
+    for (const { device, points } of parts)
+      this.#quotas?.admit(device.context, device.deviceId, points.length);
+    await this.#committer.submit(store, async (tx, record) => {
+      for (const { device, points } of parts) await this.#check(tx, device.deviceId, points);
+      for (const { device, points } of parts)
+        await this.#insert(tx, record, device.context.actor.id, device.deviceId, points);
+    });
+    for (const { device, points } of parts) {
+      this.#quotas?.accepted(device.context, 1, points.length);
+      this.announce(device.context, device.deviceId, points);
+    }
+    return { points: parts.reduce((n, part) => n + part.points.length, 0) };
   }
 
   /** One message's client attributes (edge batches); throws on bad input. */

@@ -101,11 +101,15 @@ export async function handleDevicePublish(
     case 'gateway-attributes': {
       if (!isObject(body))
         throw new MqttRefusal('invalid_payload', 'a gateway payload maps device names to data');
-      const write = route.kind === 'gateway-telemetry' ? 'telemetry' : 'attributes';
-      await Promise.all(
-        Object.entries(body).map(async ([name, data]) =>
-          deps.ingest[write](await childOf(deps, session, name), data),
-        ),
+      const children = await Promise.all(
+        Object.entries(body).map(async ([name, payload]) => ({
+          device: await childOf(deps, session, name),
+          payload,
+        })),
+      );
+      await deps.ingest.children(
+        route.kind === 'gateway-telemetry' ? 'telemetry' : 'attributes',
+        children,
       );
       return;
     }

@@ -12,6 +12,7 @@ import { DatabaseSync } from 'node:sqlite';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import type {
+  ChildMessage,
   DeviceAuthenticator,
   DeviceIdentity,
   IngestResult,
@@ -92,6 +93,11 @@ export interface StoredMessage {
   readonly payload: unknown;
 }
 
+function checkPayload(payload: unknown): void {
+  if (typeof payload !== 'object' || payload === null)
+    throw new PalisadeError('PALISADE_INVALID_REQUEST', 'telemetry must be an object or array');
+}
+
 /**
  * Stores each message in SQLite (WAL, synchronous=FULL) before resolving. Payloads must be
  * a JSON object or array (otherwise PALISADE_INVALID_REQUEST, nothing written). `hold(device)`
@@ -119,6 +125,16 @@ export class RecordingIngest implements TelemetryIngest {
     return this.#store(device, 'attributes', payload);
   }
 
+  /** Checks every child's payload before storing any, as the real ingest commits them as one. */
+  async children(
+    kind: StoredMessage['kind'],
+    messages: readonly ChildMessage[],
+  ): Promise<IngestResult> {
+    for (const { payload } of messages) checkPayload(payload);
+    for (const { device, payload } of messages) await this.#store(device, kind, payload);
+    return { points: messages.length };
+  }
+
   /** Parks this device's next ingests (before they are stored) until `release`. */
   hold(deviceId: string): void {
     if (!this.#held.has(deviceId)) this.#held.set(deviceId, []);
@@ -132,8 +148,7 @@ export class RecordingIngest implements TelemetryIngest {
 
   async #store(device: DeviceIdentity, kind: StoredMessage['kind'], payload: unknown) {
     this.onStart?.(device);
-    if (typeof payload !== 'object' || payload === null)
-      throw new PalisadeError('PALISADE_INVALID_REQUEST', 'telemetry must be an object or array');
+    checkPayload(payload);
     const held = this.#held.get(device.deviceId);
     if (held !== undefined) await new Promise<void>((resume) => held.push(resume));
     this.#db
