@@ -295,6 +295,16 @@ for (const backend of backendNames()) {
         code: 'PALISADE_INVALID_SCHEMA',
       },
       {
+        name: 'encrypting an undeclared field named like an Object member',
+        method: 'PUT',
+        url: '/v1/collections/things',
+        payload: '{"schema":{"type":"object"},"encrypted":["toString"]}',
+        headers: json,
+        status: 400,
+        code: 'PALISADE_INVALID_SCHEMA',
+        errors: [{ path: '/body/encrypted', message: '"toString" is not in schema.properties' }],
+      },
+      {
         name: 'bad record id',
         method: 'GET',
         url: '/v1/collections/people/records/not-a-uuid',

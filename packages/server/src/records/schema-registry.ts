@@ -49,7 +49,7 @@ export class SchemaRegistry {
       );
     }
     const properties = (schema.properties ?? {}) as Record<string, unknown>;
-    const undeclared = encrypted.filter((field) => !(field in properties));
+    const undeclared = encrypted.filter((field) => !Object.hasOwn(properties, field));
     if (undeclared.length > 0) {
       throw new PalisadeError(
         'PALISADE_INVALID_SCHEMA',
