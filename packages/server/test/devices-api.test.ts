@@ -483,6 +483,30 @@ for (const backend of backendNames()) {
       );
     });
 
+    test('an answer after its RPC expired is refused, and the request stays expired', async () => {
+      const made = await api.call('POST', '/v1/devices', t.key, { name: 'rpc-late' });
+      const identity = (await api.platform.devices.authority.byAccessToken(
+        made.body.credentials.token,
+      ))!;
+      const detach = api.platform.devices.rpc.attach(identity, async () => {});
+      const sent = await api.call('POST', `/v1/devices/${made.body.id}/rpc`, t.key, {
+        method: 'slow',
+        persistent: true,
+        timeoutMs: 50,
+      });
+      assert.equal(sent.body.status, 'sent', JSON.stringify(sent.body));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const url = `/v1/devices/${made.body.id}/rpc/${sent.body.id}`;
+      assert.equal((await api.call('GET', url, t.key)).body.status, 'expired');
+      await assert.rejects(api.platform.devices.rpc.respond(identity, sent.body.id, { ok: 1 }), {
+        code: 'PALISADE_RPC_NOT_PENDING',
+      });
+      detach();
+      const after = await api.call('GET', url, t.key);
+      assert.equal(after.body.status, 'expired');
+      assert.equal(after.body.response, null);
+    });
+
     test('retention deletes points older than the plan keeps, as a ledger entry', async () => {
       const made = await api.call('POST', '/v1/devices', t.key, { name: 'old' });
       const now = Date.now();

@@ -105,7 +105,15 @@ export class RpcService implements RpcQueue {
   ): Promise<RpcRow | undefined> {
     const store = await this.#locate(context);
     return this.#committer.submit(store, async (tx, record) => {
-      const row = await tx.devices.updateRpc(deviceId, id, from, change, new Date().toISOString());
+      const now = new Date().toISOString();
+      // Past its expiry a request reads as expired (see effective) until the retention job
+      // marks it so; it must not change in the meantime, into succeeded least of all.
+      if (change.status !== 'expired') {
+        const current = await tx.devices.getRpc(deviceId, id);
+        if (current === undefined || !from.includes(effective(current, now).status))
+          return undefined;
+      }
+      const row = await tx.devices.updateRpc(deviceId, id, from, change, now);
       if (row === undefined) return undefined;
       record({
         actor: context.actor.id,
