@@ -51,6 +51,10 @@ test('bad settings are refused with the setting and its source named', () => {
       { flags: { listen: 'nonsense' }, env: {}, configFile: null },
       /setting listen \(from --listen\)/,
     ],
+    [{ flags: { listen: '127.0.0.1:65536' }, env: {}, configFile: null }, /setting listen/],
+    [{ env: { PALISADE_MQTT: '0.0.0.0:99999' }, configFile: null }, /setting mqtt \(from/],
+    [{ env: { PALISADE_MQTT_TLS: '[::1]:70000' }, configFile: null }, /setting mqttTls/],
+    [{ env: { PALISADE_MQTT_WS: 'localhost:65540' }, configFile: null }, /setting mqttWs/],
     [
       { env: { PALISADE_BODY_LIMIT: '12kb' }, configFile: null },
       /setting bodyLimit \(from PALISADE_BODY_LIMIT\): must be an integer/,

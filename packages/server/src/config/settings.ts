@@ -13,6 +13,10 @@ export interface SettingSpec {
   readonly enum?: readonly string[];
 }
 
+/** HOST:PORT, the port 0 to 65535 (a larger one would fail only when the listener starts). */
+const HOST_PORT =
+  '(\\[[0-9a-fA-F:]+\\]|[^:\\s]+):(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})';
+
 export const SETTINGS = {
   data: {
     flag: 'data',
@@ -24,7 +28,7 @@ export const SETTINGS = {
     flag: 'listen',
     env: 'PALISADE_LISTEN',
     type: 'string',
-    pattern: '^(\\[[0-9a-fA-F:]+\\]|[^:\\s]+):[0-9]{1,5}$',
+    pattern: `^${HOST_PORT}$`,
     doc: 'HOST:PORT of the HTTP listener (port 0 picks a free port).',
   },
   database: {
@@ -461,21 +465,21 @@ export const SETTINGS = {
     flag: 'mqtt',
     env: 'PALISADE_MQTT',
     type: 'string',
-    pattern: '^(off|(\\[[0-9a-fA-F:]+\\]|[^:\\s]+):[0-9]{1,5})$',
+    pattern: `^(off|${HOST_PORT})$`,
     doc: 'HOST:PORT of the MQTT listener (port 0 picks a free port; `off` disables it). If the default address is taken at start, the platform runs without MQTT and logs an error; any other address that is taken fails the start.',
   },
   mqttTls: {
     flag: 'mqtt-tls',
     env: 'PALISADE_MQTT_TLS',
     type: 'string',
-    pattern: '^(\\[[0-9a-fA-F:]+\\]|[^:\\s]+):[0-9]{1,5}$',
+    pattern: `^${HOST_PORT}$`,
     doc: 'HOST:PORT of an MQTT-over-TLS listener (usually 8883), with the tlsCert and tlsKey certificate; the hybrid X25519MLKEM768 group is preferred as on HTTPS.',
   },
   mqttWs: {
     flag: 'mqtt-ws',
     env: 'PALISADE_MQTT_WS',
     type: 'string',
-    pattern: '^(\\[[0-9a-fA-F:]+\\]|[^:\\s]+):[0-9]{1,5}$',
+    pattern: `^${HOST_PORT}$`,
     doc: 'HOST:PORT of an MQTT-over-WebSocket listener (subprotocol `mqtt`, any path); wss:// with the tlsCert and tlsKey certificate when they are set, preferring X25519MLKEM768 as on HTTPS.',
   },
   deviceCaValidityDays: {
