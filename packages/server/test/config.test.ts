@@ -67,6 +67,7 @@ test('bad settings are refused with the setting and its source named', () => {
     [{ env: { PALISADE_DATABASE: 'mysql://x' }, configFile: null }, /setting database/],
     [{ env: { PALISADE_SHARDS: 'ok,Not Ok' }, configFile: null }, /setting shards/],
     [{ env: {}, configFile: file({ listn: 'x' }) }, /unknown setting "listn"/],
+    [{ env: {}, configFile: file({ constructor: 'x' }) }, /unknown setting "constructor"/],
     [{ env: {}, configFile: file('{ nope') }, /is not valid JSON/],
     [{ env: {}, configFile: file([1]) }, /must hold a JSON object/],
     [{ env: {}, configFile: join(dir, 'missing.json') }, /does not exist/],

@@ -95,7 +95,7 @@ function readConfigFile(path: string, explicit: boolean): Record<string, unknown
     throw new ConfigError(`config file ${path} must hold a JSON object of settings`);
   }
   for (const key of Object.keys(parsed)) {
-    if (!(key in SETTINGS)) {
+    if (!Object.hasOwn(SETTINGS, key)) {
       throw new ConfigError(
         `config file ${path}: unknown setting ${JSON.stringify(key)}; known: ${Object.keys(SETTINGS).join(', ')}`,
       );
