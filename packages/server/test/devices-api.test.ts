@@ -260,6 +260,21 @@ for (const backend of backendNames()) {
       }
     });
 
+    test('a query bound beyond 2^53 - 1 is refused naming it, on every backend', async () => {
+      const made = await api.call('POST', '/v1/devices', t.key, { name: 'far-query' });
+      const huge = '100000000000000000000';
+      for (const [query, path] of [
+        [`from=0&to=${huge}`, '/querystring/to'],
+        [`from=${huge}&to=${huge}1`, '/querystring/from'],
+        [`from=0&to=1000&interval=${huge}`, '/querystring/interval'],
+      ]) {
+        const reply = await points(made.body.id, query!);
+        assert.equal(reply.status, 400, `${query}: ${JSON.stringify(reply.body)}`);
+        assert.equal(reply.body.code, 'PALISADE_INVALID_REQUEST');
+        assert.equal(reply.body.errors[0].path, path);
+      }
+    });
+
     test('bad input is refused with a precise problem and writes nothing', async () => {
       const made = await api.call('POST', '/v1/devices', t.key, {
         name: 'strict',

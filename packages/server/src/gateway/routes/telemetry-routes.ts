@@ -154,9 +154,9 @@ export function telemetryRoutes(
         required: ['from', 'to'],
         properties: {
           keys: KEYS,
-          from: { type: 'integer', minimum: 0 },
-          to: { type: 'integer', minimum: 1 },
-          interval: { type: 'integer', minimum: 1 },
+          from: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+          to: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+          interval: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
           agg: { type: 'string', enum: ['avg', 'min', 'max', 'sum', 'count'] },
           limit: { type: 'integer', minimum: 1, maximum: pageSizeMax, default: pageSizeMax },
         },
