@@ -6,7 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import type { OutgoingRpc } from '../src/devices/index.ts';
+import { GroupCommitter } from '../src/commit/index.ts';
+import { DeviceRegistry, type OutgoingRpc } from '../src/devices/index.ts';
+import { storeLocator } from '../src/records/index.ts';
+import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
 import { ADMIN_TOKEN, type Reply, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 
@@ -496,6 +499,37 @@ for (const backend of backendNames()) {
         'failed',
         'a two-way RPC to an offline device fails at once',
       );
+    });
+
+    test('device and credential writes retried alone after their batch failed are whole', async () => {
+      const { stores } = api.platform;
+      const tenant = (await stores.controlPlane.getTenant(t.id))!;
+      const context = issueTenantContext(tenant, { kind: 'api-key', id: 'retry-test' });
+      const locate = storeLocator(stores.shards);
+      const store = await locate(context);
+      // A wait long enough for every write below to join one batch, which then fails.
+      const committer = new GroupCommitter({ maxBatch: 16, maxWaitMs: 50, seal: async () => {} });
+      const registry = new DeviceRegistry(locate, committer, stores.controlPlane.devices, () => {});
+      // Submitted after the write under test, so that one has run when the batch fails.
+      const failingNeighbour = async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await committer.submit(store, async () => {
+          throw new Error('an unexpected failure of another write in the batch');
+        });
+      };
+
+      const created = registry.create(context, { name: 'retried-alone' });
+      await assert.rejects(failingNeighbour(), /unexpected failure/);
+      const { device: made, token } = await created;
+      assert.equal((await api.platform.devices.authority.byAccessToken(token))?.deviceId, made.id);
+
+      const added = registry.addCredential(context, made.id, {
+        type: 'mqtt_basic',
+        username: 'retried-user',
+        password: 'retried-password',
+      });
+      await assert.rejects(failingNeighbour(), /unexpected failure/);
+      assert.equal((await added).type, 'mqtt_basic');
     });
 
     test('an answer after its RPC expired is refused, and the request stays expired', async () => {

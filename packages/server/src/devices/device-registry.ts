@@ -67,6 +67,10 @@ export function checkDeviceId(id: string): void {
     throw new PalisadeError('PALISADE_INVALID_ID', `device id ${JSON.stringify(id)} is not a UUID`);
 }
 
+function credentialRow(row: Omit<DeviceCredentialRow, 'id' | 'createdAt'>): DeviceCredentialRow {
+  return { ...row, id: uuid7(), createdAt: new Date().toISOString() };
+}
+
 function viewOf(row: DeviceCredentialRow, token?: string): CredentialView {
   const base = { id: row.id, type: row.kind, createdAt: row.createdAt };
   if (row.kind === 'mqtt_basic')
@@ -132,13 +136,14 @@ export class DeviceRegistry {
     return id;
   }
 
-  async #register(
-    row: Omit<DeviceCredentialRow, 'id' | 'createdAt'>,
-  ): Promise<DeviceCredentialRow> {
-    const full = { ...row, id: uuid7(), createdAt: new Date().toISOString() };
-    if (!(await this.#index.insertCredential(full)))
-      throw new PalisadeError('PALISADE_CREDENTIAL_TAKEN', 'that credential is already registered');
-    return full;
+  /**
+   * Indexes a credential row made once per call, outside the op: an op whose batch failed is
+   * run again alone (see GroupCommitter), and then finds the row it indexed the first time.
+   */
+  async #register(row: DeviceCredentialRow): Promise<DeviceCredentialRow> {
+    if (await this.#index.insertCredential(row)) return row;
+    if ((await this.#index.findCredential(row.lookup))?.credential.id === row.id) return row;
+    throw new PalisadeError('PALISADE_CREDENTIAL_TAKEN', 'that credential is already registered');
   }
 
   /** Creates a device with an access token, shown only in this answer. */
@@ -164,6 +169,14 @@ export class DeviceRegistry {
       updatedAt: now,
     };
     const token = newDeviceToken();
+    const row = credentialRow({
+      tenantId: context.tenantId,
+      deviceId: device.id,
+      kind: 'access_token',
+      lookup: tokenLookup(token),
+      secretHash: null,
+      clientId: null,
+    });
     await this.#write(context, async (tx, record) => {
       await this.#edgeNodeIn(tx, device.edgeNodeId);
       if (!(await tx.devices.insertDevice(device)))
@@ -171,14 +184,7 @@ export class DeviceRegistry {
           'PALISADE_DEVICE_NAME_TAKEN',
           `a device named ${JSON.stringify(input.name)} exists`,
         );
-      const credential = await this.#register({
-        tenantId: context.tenantId,
-        deviceId: device.id,
-        kind: 'access_token',
-        lookup: tokenLookup(token),
-        secretHash: null,
-        clientId: null,
-      });
+      const credential = await this.#register(row);
       record(deviceEvent(context, 'device.create', device, device));
       record({
         actor: context.actor.id,
@@ -260,13 +266,10 @@ export class DeviceRegistry {
     input: CredentialInput,
   ): Promise<CredentialView> {
     const prepared = await this.#prepare(context, input);
+    const credential = credentialRow({ tenantId: context.tenantId, deviceId: id, ...prepared.row });
     return this.#write(context, async (tx, record) => {
       await this.#deviceIn(tx, id);
-      const row = await this.#register({
-        tenantId: context.tenantId,
-        deviceId: id,
-        ...prepared.row,
-      });
+      const row = await this.#register(credential);
       record({
         actor: context.actor.id,
         action: 'device.credential.create',
@@ -383,14 +386,16 @@ export class DeviceRegistry {
     context: TenantContext,
   ): Promise<{ id: string; key: string; createdAt: string }> {
     const key = newProvisioningKey();
-    const row = await this.#register({
-      tenantId: context.tenantId,
-      deviceId: null,
-      kind: 'provisioning',
-      lookup: provisioningLookup(key),
-      secretHash: null,
-      clientId: null,
-    });
+    const row = await this.#register(
+      credentialRow({
+        tenantId: context.tenantId,
+        deviceId: null,
+        kind: 'provisioning',
+        lookup: provisioningLookup(key),
+        secretHash: null,
+        clientId: null,
+      }),
+    );
     await this.#write(context, async (_tx, record) =>
       record({
         actor: context.actor.id,
