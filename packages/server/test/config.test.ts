@@ -61,6 +61,15 @@ test('bad settings are refused with the setting and its source named', () => {
     ],
     [{ env: { PALISADE_BODY_LIMIT: '10' }, configFile: null }, /must be at least 1024/],
     [
+      // Node.js runs a timer longer than 2^31 - 1 ms after 1 ms: a retention pass every ms.
+      { env: { PALISADE_TELEMETRY_RETENTION_INTERVAL_MS: '3000000000' }, configFile: null },
+      /setting telemetryRetentionIntervalMs .*: must be at most 2147483647, got 3000000000/,
+    ],
+    [
+      { flags: { telemetryStreamHeartbeatMs: '2147483648' }, env: {}, configFile: null },
+      /setting telemetryStreamHeartbeatMs \(from --telemetry-stream-heartbeat-ms\): must be at most/,
+    ],
+    [
       { env: { PALISADE_LOG_LEVEL: 'loud' }, configFile: null },
       /setting logLevel .* must be one of/,
     ],

@@ -47,6 +47,8 @@ function convert(
     if (!Number.isSafeInteger(n)) fail(`must be an integer, got ${JSON.stringify(raw)}`);
     if (spec.minimum !== undefined && n < spec.minimum)
       fail(`must be at least ${spec.minimum}, got ${n}`);
+    if (spec.maximum !== undefined && n > spec.maximum)
+      fail(`must be at most ${spec.maximum}, got ${n}`);
     value = n;
   } else if (spec.type === 'string-list') {
     const list = Array.isArray(raw)

@@ -9,9 +9,13 @@ export interface SettingSpec {
   readonly type: 'string' | 'integer' | 'string-list';
   readonly doc: string;
   readonly minimum?: number;
+  readonly maximum?: number;
   readonly pattern?: string;
   readonly enum?: readonly string[];
 }
+
+/** The longest delay a Node.js timer keeps; a longer one fires after 1 ms instead. */
+const TIMER_MAX_MS = 2_147_483_647;
 
 /** HOST:PORT, the port 0 to 65535 (a larger one would fail only when the listener starts). */
 const HOST_PORT =
@@ -92,6 +96,7 @@ export const SETTINGS = {
     env: 'PALISADE_COMMIT_MAX_WAIT_MS',
     type: 'integer',
     minimum: 0,
+    maximum: TIMER_MAX_MS,
     doc: 'Longest a write waits for others to join its group commit (0: only those already queued).',
   },
   sqliteMaxOpenTenants: {
@@ -189,6 +194,7 @@ export const SETTINGS = {
     env: 'PALISADE_LEDGER_SEAL_INTERVAL_MS',
     type: 'integer',
     minimum: 10,
+    maximum: TIMER_MAX_MS,
     doc: 'How often changed tenant logs are checkpointed into the signed platform log.',
   },
   witnesses: {
@@ -210,6 +216,7 @@ export const SETTINGS = {
     env: 'PALISADE_SHUTDOWN_TIMEOUT_MS',
     type: 'integer',
     minimum: 0,
+    maximum: TIMER_MAX_MS,
     doc: 'How long a graceful shutdown waits for in-flight requests before closing anyway.',
   },
   masterKeyFile: {
@@ -319,6 +326,7 @@ export const SETTINGS = {
     env: 'PALISADE_BUS_RETRY_MS',
     type: 'integer',
     minimum: 1,
+    maximum: TIMER_MAX_MS,
     doc: 'Back-off before a failed publish is retried, and per delivery before a failed handler sees its message again.',
   },
   telemetryMaxPoints: {
@@ -375,6 +383,7 @@ export const SETTINGS = {
     env: 'PALISADE_TELEMETRY_RETENTION_INTERVAL_MS',
     type: 'integer',
     minimum: 1000,
+    maximum: TIMER_MAX_MS,
     doc: 'How often the retention job deletes expired points (and, on PostgreSQL, manages partitions).',
   },
   telemetryPartitionMonthsAhead: {
@@ -417,6 +426,7 @@ export const SETTINGS = {
     env: 'PALISADE_EDGE_RPC_WAIT_MAX_MS',
     type: 'integer',
     minimum: 0,
+    maximum: TIMER_MAX_MS,
     doc: 'Longest an edge node may wait for RPC requests in one `POST /v1/edge/rpc` (long poll).',
   },
   edgeRpcAckWaitMs: {
@@ -424,6 +434,7 @@ export const SETTINGS = {
     env: 'PALISADE_EDGE_RPC_ACK_WAIT_MS',
     type: 'integer',
     minimum: 1,
+    maximum: TIMER_MAX_MS,
     doc: 'How long a request handed to an edge poll waits for the node to confirm it before it is queued again.',
   },
   userInvitationTtlMs: {
@@ -459,6 +470,7 @@ export const SETTINGS = {
     env: 'PALISADE_TELEMETRY_STREAM_HEARTBEAT_MS',
     type: 'integer',
     minimum: 1000,
+    maximum: TIMER_MAX_MS,
     doc: 'Interval of SSE comment heartbeats on `GET /v1/telemetry/stream`.',
   },
   mqtt: {
@@ -522,6 +534,7 @@ export const SETTINGS = {
     env: 'PALISADE_MQTT_CONNECT_TIMEOUT_MS',
     type: 'integer',
     minimum: 1,
+    maximum: TIMER_MAX_MS,
     doc: 'How long a new MQTT connection may take to send CONNECT before it is closed.',
   },
   quotaTenantMessagesPerSecond: {
