@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -699,6 +700,40 @@ for (const backend of backendNames()) {
       const started = Date.now();
       while (!(await reader.read()).done);
       assert.ok(Date.now() - started < 5000);
+    });
+
+    test('SSE: a client gone while its subscription was made leaves no subscription behind', async () => {
+      const bus = api.platform.devices.bus;
+      const subscribe = bus.subscribe.bind(bus);
+      let stopped = 0;
+      bus.subscribe = async (...args) => {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const subscription = await subscribe(...args);
+        const stop = subscription.stop.bind(subscription);
+        subscription.stop = () => {
+          stopped++;
+          return stop();
+        };
+        return subscription;
+      };
+      try {
+        if (!api.http.server.listening) await api.http.listen({ host: '127.0.0.1', port: 0 });
+        const { port } = api.http.server.address() as { port: number };
+        const gone = request({
+          host: '127.0.0.1',
+          port,
+          path: '/v1/telemetry/stream',
+          headers: { authorization: `Bearer ${t.key}` },
+        });
+        gone.on('error', () => {});
+        gone.end();
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        gone.destroy();
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        assert.equal(stopped, 1);
+      } finally {
+        bus.subscribe = subscribe;
+      }
     });
   });
 

@@ -267,6 +267,8 @@ export function telemetryRoutes(
       streams.add(end);
       request.raw.on('close', end);
       raw.on('close', end);
+      // A client gone while the subscription was made closed before these listeners existed.
+      if (request.raw.socket.destroyed) end();
     },
   });
 }
