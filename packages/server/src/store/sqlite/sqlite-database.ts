@@ -18,15 +18,21 @@ export function openSqlite(path: string, options: { readOnly?: boolean } = {}): 
   return db;
 }
 
-/** Applies the migrations newer than the file's `user_version`, each in its own transaction. */
+/**
+ * Applies the migrations newer than the file's `user_version`, each in its own transaction,
+ * in which the version is read again: another process may have applied it meanwhile.
+ */
 export function migrateSqlite(db: DatabaseSync, migrations: readonly Migration[]): void {
-  const row = db.prepare('PRAGMA user_version').get() as { user_version: number };
+  const statement = db.prepare('PRAGMA user_version');
+  const version = () => (statement.get() as { user_version: number }).user_version;
   for (const migration of migrations) {
-    if (migration.version <= row.user_version) continue;
+    if (migration.version <= version()) continue;
     db.exec('BEGIN IMMEDIATE');
     try {
-      db.exec(migration.sql);
-      db.exec(`PRAGMA user_version = ${migration.version}`);
+      if (migration.version > version()) {
+        db.exec(migration.sql);
+        db.exec(`PRAGMA user_version = ${migration.version}`);
+      }
       db.exec('COMMIT');
     } catch (error) {
       db.exec('ROLLBACK');
