@@ -312,6 +312,20 @@ for (const backend of backendNames()) {
         code: 'PALISADE_INVALID_ID',
       },
       {
+        name: 'a path that is not valid percent-encoding',
+        method: 'GET',
+        url: '/v1/collections/pe%zzople/records',
+        status: 400,
+        code: 'PALISADE_INVALID_REQUEST',
+      },
+      {
+        name: 'a path segment longer than any id or name',
+        method: 'GET',
+        url: `/v1/collections/people/records/${'a'.repeat(300)}`,
+        status: 400,
+        code: 'PALISADE_INVALID_REQUEST',
+      },
+      {
         name: 'bad tenant id',
         method: 'GET',
         url: '/v1/platform/tenants/42',
@@ -402,6 +416,7 @@ for (const backend of backendNames()) {
           /^application\/problem\+json/,
           c.name,
         );
+        assert.equal(response.headers['x-content-type-options'], 'nosniff', c.name);
         const problem = response.json();
         assert.equal(problem.code, c.code, `${c.name}: ${response.body}`);
         assert.equal(problem.type, `urn:palisade:error:${c.code}`);

@@ -24,7 +24,7 @@ import { corsPreflightRoute, installCors } from './cors-hook.ts';
 import { strictJsonParser } from './json-body.ts';
 import { installMetrics } from './metrics.ts';
 import { installOpenApi } from './openapi.ts';
-import { installProblemHandlers } from './problem-handler.ts';
+import { frameworkProblem, installProblemHandlers } from './problem-handler.ts';
 import { installRateLimits } from './rate-limit-hook.ts';
 import { requestLogger } from './request-logger.ts';
 import { clientRoutes } from './routes/client-routes.ts';
@@ -49,7 +49,7 @@ import { type SystemProbes, systemRoutes } from './routes/system-routes.ts';
 import { telemetryRoutes } from './routes/telemetry-routes.ts';
 import { usageRoutes } from './routes/usage-routes.ts';
 import { userRoutes } from './routes/user-routes.ts';
-import { installSecurityHeaders } from './security-headers.ts';
+import { apiSecurityHeaders, installSecurityHeaders } from './security-headers.ts';
 import { httpsServerFactory, type TlsFiles } from './tls-listener.ts';
 import { installValidators } from './validation.ts';
 
@@ -116,6 +116,11 @@ export interface GatewayOptions {
 
 /** The REST gateway: one Fastify app with authentication, validation and problem+json on every route. */
 export async function createGateway(options: GatewayOptions): Promise<FastifyInstance> {
+  const securityHeaders = {
+    tls: options.tls !== undefined,
+    hstsMaxAgeSeconds: options.hstsMaxAgeSeconds,
+  };
+  const routerRefusalHeaders = apiSecurityHeaders(securityHeaders);
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     childLoggerFactory: requestLogger,
@@ -125,6 +130,9 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { maxParamLength: 200 },
+    // The router refuses these before any hook runs, so they get their headers here.
+    frameworkErrors: (error, _request, reply) =>
+      frameworkProblem(error, reply.headers(routerRefusalHeaders)),
     trustProxy: options.trustedProxies.length === 0 ? false : [...options.trustedProxies],
     ...(options.tls === undefined
       ? {}
@@ -136,10 +144,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'buffer' }, parseJson);
   installValidators(app);
   installProblemHandlers(app);
-  installSecurityHeaders(app, {
-    tls: options.tls !== undefined,
-    hstsMaxAgeSeconds: options.hstsMaxAgeSeconds,
-  });
+  installSecurityHeaders(app, securityHeaders);
   installAuth(app, options.verifier, options.authz.authorizer, options.closing);
   installCors(app, options.cors.settings);
   installRateLimits(app, options.rateLimits, options.rateLimitRefusalDelayMs);

@@ -43,6 +43,19 @@ function fromValidation(error: FastifyError): PalisadeError {
   return new PalisadeError('PALISADE_INVALID_REQUEST', summary, details);
 }
 
+/**
+ * Fastify's `frameworkErrors`: what its router refuses before any route or hook runs (a path
+ * that is not valid percent-encoding, a path parameter over `maxParamLength`) as a problem
+ * rather than Fastify's own JSON.
+ */
+export function frameworkProblem(error: FastifyError, reply: FastifyReply): FastifyReply {
+  const message =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? 'a path segment is longer than any id or name'
+      : 'the path is not valid percent-encoding';
+  return sendProblem(reply, new PalisadeError('PALISADE_INVALID_REQUEST', message));
+}
+
 /** Maps every error a route can raise to a problem+json response; unknown ones are logged as 500s. */
 export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {

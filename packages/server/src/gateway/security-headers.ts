@@ -22,6 +22,22 @@ export interface SecurityHeaderOptions {
   readonly hstsMaxAgeSeconds: number;
 }
 
+function commonHeaders(options: SecurityHeaderOptions): Record<string, string> {
+  const common: Record<string, string> = {
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+  };
+  if (options.tls && options.hstsMaxAgeSeconds > 0)
+    common['strict-transport-security'] = `max-age=${options.hstsMaxAgeSeconds}`;
+  return common;
+}
+
+/** The security headers of an API response (see installSecurityHeaders). */
+export function apiSecurityHeaders(options: SecurityHeaderOptions): Record<string, string> {
+  return { ...commonHeaders(options), 'content-security-policy': API_CSP };
+}
+
 /**
  * Security headers on every response, errors included: nosniff, frame denial, no referrer, a
  * Content-Security-Policy per route type (the API's `default-src 'none'`, the pages' `'self'`
@@ -33,14 +49,8 @@ export interface SecurityHeaderOptions {
  * Registered before authentication, so refusals carry them.
  */
 export function installSecurityHeaders(app: FastifyInstance, options: SecurityHeaderOptions): void {
-  const common: Record<string, string> = {
-    'x-content-type-options': 'nosniff',
-    'x-frame-options': 'DENY',
-    'referrer-policy': 'no-referrer',
-  };
-  if (options.tls && options.hstsMaxAgeSeconds > 0)
-    common['strict-transport-security'] = `max-age=${options.hstsMaxAgeSeconds}`;
-  const api = { ...common, 'content-security-policy': API_CSP };
+  const common = commonHeaders(options);
+  const api = apiSecurityHeaders(options);
   const pages: readonly [string, string][] = Object.entries({
     ...common,
     'content-security-policy': PAGE_CSP,
