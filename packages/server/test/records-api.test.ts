@@ -250,6 +250,19 @@ for (const backend of backendNames()) {
       const badType = await api.call('GET', '/v1/collections/pets/records?filter[legs]=many', key);
       assert.equal(badType.status, 400);
       assert.equal(badType.body.errors[0].path, '/querystring/filter[legs]');
+      // Number() reads these as 4; a filter value is a JSON number or it is refused.
+      for (const notJson of ['0x4', '0o4', '0b100', ' 4', '4.', '+4', '.4e1'])
+        assert.equal(
+          (
+            await api.call(
+              'GET',
+              `/v1/collections/pets/records?filter[legs]=${encodeURIComponent(notJson)}`,
+              key,
+            )
+          ).status,
+          400,
+          notJson,
+        );
     });
   });
 }

@@ -276,6 +276,9 @@ export class RecordService {
   }
 }
 
+/** A number as JSON writes it (RFC 8259 §6); Number() also takes hex, blanks and `4.`. */
+const JSON_NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
+
 /** Reads a query-string value as the JSON type the schema declares for that field. */
 function typedFilter(collection: CollectionRow, field: string, raw: string): FieldFilter {
   const properties = (collection.schema.properties ?? {}) as Record<string, { type?: unknown }>;
@@ -288,7 +291,7 @@ function typedFilter(collection: CollectionRow, field: string, raw: string): Fie
   if (declared === 'number' || declared === 'integer') {
     const value = Number(raw);
     if (
-      raw.trim() === '' ||
+      !JSON_NUMBER.test(raw) ||
       !Number.isFinite(value) ||
       (declared === 'integer' && !Number.isInteger(value))
     )
