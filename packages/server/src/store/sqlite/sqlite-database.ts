@@ -13,9 +13,32 @@ export interface Migration {
  */
 export function openSqlite(path: string, options: { readOnly?: boolean } = {}): DatabaseSync {
   const db = new DatabaseSync(path, { readOnly: options.readOnly ?? false, timeout: 5000 });
-  if (!options.readOnly) db.exec('PRAGMA journal_mode = WAL');
+  if (!options.readOnly) switchToWal(db);
   db.exec('PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON');
   return db;
+}
+
+/** Tries to switch a new file to WAL, WAL_SWITCH_RETRY_MS apart, while another opens it too. */
+const WAL_SWITCH_ATTEMPTS = 100;
+const WAL_SWITCH_RETRY_MS = 10;
+const SQLITE_BUSY = 5;
+
+/**
+ * The switch of a new file to WAL needs its exclusive lock, and SQLite reports a second
+ * process opening the same new file as busy at once, without waiting the busy timeout.
+ */
+function switchToWal(db: DatabaseSync): void {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      db.exec('PRAGMA journal_mode = WAL');
+      return;
+    } catch (error) {
+      const busy = (error as { errcode?: number }).errcode === SQLITE_BUSY;
+      if (!busy || attempt === WAL_SWITCH_ATTEMPTS) throw error;
+      Atomics.wait(pause, 0, 0, WAL_SWITCH_RETRY_MS);
+    }
+  }
 }
 
 /**
