@@ -376,7 +376,7 @@ export const SETTINGS = {
     env: 'PALISADE_TELEMETRY_RETENTION',
     type: 'string-list',
     pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,6}$',
-    doc: 'Telemetry retention per plan as PLAN=DAYS (`*` for any other plan). Repeatable; comma-separated in the environment.',
+    doc: 'Telemetry retention per plan as PLAN=DAYS (`*` for any other plan; 365 days when `*` is not named). Repeatable; comma-separated in the environment.',
   },
   telemetryRetentionIntervalMs: {
     flag: 'telemetry-retention-interval-ms',
