@@ -28,6 +28,8 @@ export const INTERNAL_TOPICS = {
   'ledger.seal': { senders: ['api'], repliers: ['worker'] },
   /** api → worker: run key job `{tenantId, jobId}`. */
   'keys.job': { senders: ['api'], repliers: [] },
+  /** api → every process: tenant `{tenantId}` was shredded; destroy its cached keys. */
+  'keys.shred': { senders: ['api'], repliers: [] },
 } as const satisfies Record<string, { senders: readonly string[]; repliers: readonly string[] }>;
 
 export type InternalTopic = keyof typeof INTERNAL_TOPICS;

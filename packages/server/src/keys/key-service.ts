@@ -85,6 +85,8 @@ export class KeyService {
     string,
     { readonly wrapKey: DataKey; readonly key: BlindIndexKey }
   >();
+  /** Tenants shredded while this process ran (here or, told so, in another process). */
+  readonly #shredded = new Set<string>();
 
   constructor(options: KeyServiceOptions) {
     this.#o = options;
@@ -104,6 +106,7 @@ export class KeyService {
 
   /** Creates the tenant's KEK and first data keys unless they exist. Idempotent. */
   async provision(tenant: Tenant, actor = 'platform'): Promise<void> {
+    this.#refuseShredded(tenant.id);
     const kek = await this.#latestKek(tenant.id, true);
     const store = await this.store(tenant);
     await this.#o.committer.submit(store, async (tx, record) => {
@@ -181,14 +184,40 @@ export class KeyService {
   /**
    * Crypto-shredding, step one: destroys the tenant's KEK records (so every copy of its
    * wrapped data keys, and of its encrypted fields, is unreadable) and drops cached keys.
+   * Other processes drop theirs when told (see {@link dropShredded}).
    */
   async shred(tenant: Tenant): Promise<void> {
     try {
       await this.#o.controlPlane.keys.deleteKeks(tenant.id);
     } finally {
-      this.#o.cache.deleteTenant(tenant.id);
-      this.forget(tenant.id);
+      this.dropShredded(tenant.id);
     }
+  }
+
+  /**
+   * Destroys the cached keys of a shredded tenant and refuses to load or provision its keys
+   * from now on: a process whose tenant cache still shows it active would otherwise make it
+   * a new KEK.
+   */
+  dropShredded(tenantId: string): void {
+    this.#shredded.add(tenantId);
+    this.#o.cache.deleteTenant(tenantId);
+    this.forget(tenantId);
+  }
+
+  /**
+   * Destroys every cached key and key list: a shredding notice may have been missed (while
+   * disconnected from the other processes), and what is dropped is unwrapped again on demand.
+   */
+  forgetAll(): void {
+    this.#o.cache.clear();
+    this.#meta.clear();
+    for (const entry of this.#indexKeys.values()) entry.key.destroy();
+    this.#indexKeys.clear();
+  }
+
+  #refuseShredded(tenantId: string): void {
+    if (this.#shredded.has(tenantId)) throw keysUnavailable(tenantId, 'shredded');
   }
 
   /** Drops the cached list of the tenant's key versions (after a rotation or retirement). */
@@ -207,6 +236,7 @@ export class KeyService {
 
   /** The tenant's data key rows, from a short-lived cache. */
   async dataKeys(tenant: Tenant, fresh = false): Promise<readonly DataKeyRow[]> {
+    this.#refuseShredded(tenant.id);
     const cached = fresh ? undefined : this.#freshRows(tenant.id);
     if (cached !== undefined) return cached;
     let rows = await (await this.store(tenant)).reader.keys.listDataKeys();
@@ -221,6 +251,7 @@ export class KeyService {
   }
 
   async #unwrap(tenant: Tenant, row: DataKeyRow): Promise<DataKey> {
+    this.#refuseShredded(tenant.id);
     if (row.state !== 'active' || row.wrapped === null) {
       throw new PalisadeError(
         'PALISADE_DECRYPTION_FAILED',

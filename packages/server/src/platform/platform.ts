@@ -73,6 +73,8 @@ export interface Platform {
   readonly devices: DeviceServices;
   /** The MQTT listener, unless `mqtt` is `off`, `listen` is false, or its default port was taken. */
   readonly mqtt: MqttListener | undefined;
+  /** The tenant key hierarchy: KEKs, cached data keys, shredding. */
+  readonly keys: KeyService;
   /** Tenant users: their admin service and sign-in (the identity provider's login calls it). */
   readonly users: UserServices;
   /**
@@ -197,6 +199,11 @@ export async function startPlatform(
       metaTtlMs: settings.dataKeyCacheTtlMs,
       metaMax: settings.dataKeyCacheMax,
     });
+    const stopShredNotices = channel?.subscribe('keys.shred', [], (payload) => {
+      const { tenantId } = payload as { tenantId?: unknown };
+      if (typeof tenantId === 'string') keyService.dropShredded(tenantId);
+    });
+    channel?.onReconnect(() => keyService.forgetAll());
     const rotation = new KeyRotation({
       keys: keyService,
       committer,
@@ -297,7 +304,18 @@ export async function startPlatform(
         {
           provision: (tenant) => keyService.provision(tenant),
           shred: async (tenant) => {
-            await keyService.shred(tenant);
+            try {
+              await keyService.shred(tenant);
+            } finally {
+              await channel
+                ?.publish('keys.shred', [], { tenantId: tenant.id })
+                .catch((error: unknown) =>
+                  logger.warn(
+                    { err: error, tenantId: tenant.id },
+                    'keys: telling the other processes of a shredding failed; their cached keys expire',
+                  ),
+                );
+            }
             await identity.shred(tenant);
           },
         },
@@ -409,6 +427,7 @@ export async function startPlatform(
         await committer.drain();
         await worker?.stop();
         stopRpcRemote?.();
+        stopShredNotices?.();
         await outbox.stop();
         await internal?.close();
         await leases.close();
@@ -448,6 +467,7 @@ export async function startPlatform(
       bus,
       devices,
       mqtt,
+      keys: keyService,
       users,
       authz: { authorizer, roles: roleResolver },
       close,
