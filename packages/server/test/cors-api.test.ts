@@ -1,7 +1,52 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { ADMIN_TOKEN, type Reply, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
+
+/**
+ * Makes every ledger write of `tenantId` fail (a trigger on its ledger table, added behind
+ * the platform's back), so its commits fail; `undo` drops the trigger.
+ */
+async function failLedgerWrites(
+  api: TestApi,
+  tenantId: string,
+): Promise<{ undo(): Promise<void> }> {
+  const { shard } = (await api.platform.stores.controlPlane.getTenant(tenantId))!;
+  if (api.fixture.name === 'sqlite') {
+    const db = new DatabaseSync(
+      join(api.platform.settings.data, 'shards', shard, `${tenantId}.db`),
+    );
+    db.exec(
+      "CREATE TRIGGER test_fail_ledger BEFORE INSERT ON ledger_entries BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+    );
+    return {
+      undo: async () => {
+        db.exec('DROP TRIGGER test_fail_ledger');
+        db.close();
+      },
+    };
+  }
+  const client = new pg.Client({
+    connectionString: api.platform.stores.shards.get(shard)!.location,
+  });
+  await client.connect();
+  await client.query(
+    "CREATE FUNCTION test_fail_ledger() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$",
+  );
+  await client.query(
+    `CREATE TRIGGER test_fail_ledger BEFORE INSERT ON ledger_entries FOR EACH ROW WHEN (NEW.tenant_id = '${tenantId}') EXECUTE FUNCTION test_fail_ledger()`,
+  );
+  return {
+    undo: async () => {
+      await client.query('DROP TRIGGER test_fail_ledger ON ledger_entries');
+      await client.query('DROP FUNCTION test_fail_ledger()');
+      await client.end();
+    },
+  };
+}
 
 const APP_A = 'https://app.a.example';
 const APP_B = 'https://app.b.example';
@@ -141,6 +186,37 @@ for (const backend of backendNames()) {
       });
       assert.equal(suspended.status, 200);
       assert.equal((await preflight(origin)).headers['access-control-allow-origin'], undefined);
+    });
+
+    test('when the ledger commit fails, the list stays what the ledger records', async () => {
+      const c = await api.tenant('cors-failed-commit');
+      assert.equal(
+        (await api.call('PUT', '/v1/settings/cors', c.key, { origins: [APP_A] })).status,
+        200,
+      );
+      const updates = async () =>
+        (await api.call('GET', '/v1/ledger/entries?start=0&end=1000', c.key)).body.entries.filter(
+          (e: { entry: { action: string } }) => e.entry.action === 'settings.cors.update',
+        ).length;
+      assert.equal(await updates(), 1);
+      const refuseCommits = await failLedgerWrites(api, c.id);
+      try {
+        const put = await api.call('PUT', '/v1/settings/cors', c.key, { origins: [APP_B] });
+        assert.equal(put.status, 500, JSON.stringify(put.body));
+      } finally {
+        await refuseCommits.undo();
+      }
+      assert.deepEqual((await api.call('GET', '/v1/settings/cors', c.key)).body, {
+        origins: [APP_A],
+      });
+      assertRefused(await from(APP_B, c.key));
+      assertAllowed(await from(APP_A, c.key), APP_A);
+      assert.equal(await updates(), 1, 'no entry for the failed change');
+      assert.equal(
+        (await api.call('PUT', '/v1/settings/cors', c.key, { origins: [APP_B] })).status,
+        200,
+      );
+      assert.equal(await updates(), 2);
     });
 
     test('the list needs settings permissions', async () => {

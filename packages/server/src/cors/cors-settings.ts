@@ -6,6 +6,7 @@
  * processes see it within the TTL. Both caches are bounded, so a flood of made-up origins
  * cannot grow memory.
  */
+import type { Logger } from 'pino';
 import type { GroupCommitter } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
@@ -24,6 +25,7 @@ export interface CorsSettingsOptions {
   readonly maxOrigins: number;
   /** How long a looked-up list or preflight answer is reused, in milliseconds. */
   readonly ttlMs: number;
+  readonly logger: Logger;
 }
 
 interface Cached<T> {
@@ -35,6 +37,7 @@ export class CorsSettings {
   readonly #options: CorsSettingsOptions;
   readonly #lists = new Map<string, Cached<ReadonlySet<string>>>();
   readonly #preflights = new Map<string, Cached<boolean>>();
+  readonly #replacing = new Map<string, Promise<string[]>>();
 
   constructor(options: CorsSettingsOptions) {
     this.#options = options;
@@ -66,22 +69,55 @@ export class CorsSettings {
         `/body/origins has more than ${this.#options.maxOrigins} origins (the corsMaxOrigins setting)`,
       );
     const sorted = [...new Set(origins)].sort();
-    // The list lives in the control plane, the entry in the tenant's ledger: writing the list
-    // inside the ledger transaction means a failed write leaves no entry behind.
-    await this.#options.committer.submit(
-      await this.#options.locate(context),
-      async (_tx, record) => {
-        await this.#options.store.replaceOrigins(context.tenantId, sorted);
-        record({
-          actor: context.actor.id,
-          action: 'settings.cors.update',
-          resource: 'settings/cors',
-          state: { origins: sorted },
-        });
-      },
-    );
-    this.#lists.delete(context.tenantId);
-    this.#preflights.clear();
+    const { tenantId } = context;
+    // One replacement of a tenant's list at a time here, so the list a failed one restores is
+    // the one it replaced, not a later one's.
+    const run = (this.#replacing.get(tenantId) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.#replace(context, sorted));
+    this.#replacing.set(tenantId, run);
+    try {
+      return await run;
+    } finally {
+      if (this.#replacing.get(tenantId) === run) this.#replacing.delete(tenantId);
+    }
+  }
+
+  /**
+   * The list lives in the control plane, the entry in the tenant's ledger. Writing the list
+   * inside the ledger transaction means a failed write leaves no entry behind; when the
+   * tenant's commit fails after the list was written, the previous list is put back.
+   */
+  async #replace(context: TenantContext, sorted: string[]): Promise<string[]> {
+    const { store } = this.#options;
+    const previous = await store.listOrigins(context.tenantId);
+    try {
+      await this.#options.committer.submit(
+        await this.#options.locate(context),
+        async (_tx, record) => {
+          await store.replaceOrigins(context.tenantId, sorted);
+          record({
+            actor: context.actor.id,
+            action: 'settings.cors.update',
+            resource: 'settings/cors',
+            state: { origins: sorted },
+          });
+        },
+      );
+    } catch (error) {
+      await store
+        .replaceOrigins(context.tenantId, previous)
+        .catch((restoreError: unknown) =>
+          this.#options.logger.error(
+            { err: restoreError, tenantId: context.tenantId },
+            'cors: restoring the allow-list after a failed ledger commit failed; it is not what the ledger records',
+          ),
+        );
+      throw error;
+    } finally {
+      this.#lists.delete(context.tenantId);
+      this.#preflights.clear();
+    }
     return sorted;
   }
 

@@ -348,6 +348,7 @@ export async function startPlatform(
           committer,
           maxOrigins: settings.corsMaxOrigins,
           ttlMs: settings.authCacheTtlMs,
+          logger,
         }),
         maxAgeSeconds: settings.corsMaxAgeSeconds,
       },
