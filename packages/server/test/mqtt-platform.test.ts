@@ -123,6 +123,43 @@ for (const backend of backendNames()) {
       await client.endAsync();
     });
 
+    it('an answer to an RPC request that is not pending is acknowledged and dropped, the connection kept', async () => {
+      const client = await mqttClient(p.url, { username: dev.token });
+      await client.subscribeAsync('v1/devices/me/rpc/request/+', { qos: 1 });
+      const delivered = new Promise<string>((resolve) =>
+        client.once('message', (topic) => resolve(topic.split('/').at(-1)!)),
+      );
+      const rpc = p.call('POST', `/v1/devices/${dev.id}/rpc`, t.key, {
+        method: 'reboot',
+        timeoutMs: 60_000,
+      });
+      const requestId = await delivered;
+      const answer = (id: string, body: unknown) =>
+        publishOutcome(client, `v1/devices/me/rpc/response/${id}`, JSON.stringify(body));
+      assert.equal(await answer(requestId, { first: true }), 'acknowledged');
+      assert.equal((await rpc).body.status, 'succeeded');
+      const stale: Array<[string, string]> = [
+        [requestId, 'PALISADE_RPC_NOT_PENDING'],
+        ['0190c7d4-0000-7000-8000-000000000000', 'PALISADE_RPC_NOT_PENDING'],
+        ['7', 'PALISADE_RPC_NOT_FOUND'],
+      ];
+      for (const [id] of stale) assert.equal(await answer(id, { again: true }), 'acknowledged');
+      assert.equal(client.connected, true);
+      assert.equal(
+        await publishOutcome(client, TELEMETRY, JSON.stringify({ after: 1 })),
+        'acknowledged',
+      );
+      await client.endAsync();
+      const stored = await p.call('GET', `/v1/devices/${dev.id}/rpc/${requestId}`, t.key);
+      assert.deepEqual(stored.body.response, { first: true }, 'the first answer stands');
+      const metrics = (await p.call('GET', '/metrics')).body as string;
+      for (const [, code] of stale)
+        assert.match(
+          metrics,
+          new RegExp(`palisade_mqtt_refusals_total\\{reason="rpc_not_pending",code="${code}"\\}`),
+        );
+    });
+
     it('a persistent RPC queued while offline reaches mosquitto_sub when it subscribes', async () => {
       const queued = await p.call('POST', `/v1/devices/${dev.id}/rpc`, t.key, {
         method: 'reboot',

@@ -1,4 +1,5 @@
 import type { DeviceAuthenticator, DeviceIdentity, TelemetryIngest } from '../devices/index.ts';
+import { PalisadeError } from '../errors/index.ts';
 import { unstorableJson } from '../store/index.ts';
 import type { DeviceSession } from './device-session.ts';
 import type { AttributeReader, RpcChannel } from './mqtt-ports.ts';
@@ -54,16 +55,25 @@ function childName(body: unknown): string {
   return name;
 }
 
+/** What answering an RPC request that is unknown, already answered or expired throws. */
+const STALE_RPC_ANSWER: ReadonlySet<string> = new Set([
+  'PALISADE_RPC_NOT_FOUND',
+  'PALISADE_RPC_NOT_PENDING',
+]);
+
 /**
  * Does what a device's PUBLISH asks, resolving only when its effect is durable (telemetry
- * and attributes committed and ledgered) so the caller may then acknowledge it.
+ * and attributes committed and ledgered) so the caller may then acknowledge it. Resolves
+ * with a refusal for a message to acknowledge and drop, the connection kept: an answer to
+ * an RPC request that is not pending, which a QoS 1 device would otherwise send again after
+ * every reconnection (ThingsBoard drops it too).
  */
 export async function handleDevicePublish(
   deps: PublishDeps,
   session: DeviceSession,
   route: PublishRoute,
   payload: Uint8Array,
-): Promise<void> {
+): Promise<MqttRefusal | undefined> {
   const device = session.identity;
   const body = parseJson(payload);
   switch (route.kind) {
@@ -87,7 +97,13 @@ export async function handleDevicePublish(
     case 'rpc-response':
       if (deps.rpc === undefined)
         throw new MqttRefusal('topic_not_allowed', 'RPC responses are not served');
-      await deps.rpc.respond(device, route.requestId, body);
+      try {
+        await deps.rpc.respond(device, route.requestId, body);
+      } catch (error) {
+        if (error instanceof PalisadeError && STALE_RPC_ANSWER.has(error.code))
+          return new MqttRefusal('rpc_not_pending', error.message, error.code);
+        throw error;
+      }
       return;
     case 'gateway-connect': {
       const name = childName(body);

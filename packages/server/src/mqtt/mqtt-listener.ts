@@ -317,8 +317,10 @@ class Listener implements MqttListener {
         }),
       )
       .then(
-        () => {
-          this.#metrics.messages.inc({ kind: route.kind, qos: String(packet.qos) });
+        (dropped) => {
+          if (dropped === undefined)
+            this.#metrics.messages.inc({ kind: route.kind, qos: String(packet.qos) });
+          else this.#drop(session, dropped);
           packet.retain = false;
           packet.topic = ACCEPTED_SINK;
           if (packet.qos !== 1) {
@@ -340,12 +342,29 @@ class Listener implements MqttListener {
 
   /** Counts and logs a refusal; aedes closes the connection on the returned error. */
   #refuse(session: DeviceSession, refusal: MqttRefusal): MqttRefusal {
-    this.#metrics.refusals.inc({ reason: refusal.reason, code: refusal.code });
-    const log = { tenant: session.identity.context.tenantId, device: session.identity.deviceId };
-    const fields = { ...log, reason: refusal.reason, code: refusal.code, detail: refusal.message };
+    const fields = this.#counted(session, refusal);
     if (refusal.reason === 'ingest_failed') this.#options.logger.error(fields, 'mqtt: refused');
     else this.#options.logger.info(fields, 'mqtt: refused');
     return refusal;
+  }
+
+  /**
+   * Counts and logs a message acknowledged and dropped, the connection kept. At debug level:
+   * a device may send many, and the count is in the metrics.
+   */
+  #drop(session: DeviceSession, refusal: MqttRefusal): void {
+    this.#options.logger.debug(this.#counted(session, refusal), 'mqtt: dropped');
+  }
+
+  #counted(session: DeviceSession, refusal: MqttRefusal) {
+    this.#metrics.refusals.inc({ reason: refusal.reason, code: refusal.code });
+    return {
+      tenant: session.identity.context.tenantId,
+      device: session.identity.deviceId,
+      reason: refusal.reason,
+      code: refusal.code,
+      detail: refusal.message,
+    };
   }
 
   #subscribe(client: Client, sub: Subscription): Subscription | null {
