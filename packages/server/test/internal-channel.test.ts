@@ -72,6 +72,8 @@ describe('internal channel', { skip: NATS === undefined }, () => {
         notices.push(payload);
       }),
     ];
+    // The server must hold the subscriptions before a request from another connection comes.
+    await ncs[0]!.flush();
     assert.deepEqual(await api.request('ledger.seal', [], { tenantId: 't1' }), {
       sealed: { tenantId: 't1' },
     });
