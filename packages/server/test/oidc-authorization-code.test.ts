@@ -229,5 +229,38 @@ for (const backend of backendNames()) {
       const reply = await api.call('GET', '/v1/collections', renewed.access_token);
       assert.equal(reply.status, 200, 'signing in again makes a new grant, not the revoked one');
     });
+
+    test('one refresh token sent twice at once rotates once; the other use is reuse', async () => {
+      const browser = new Browser();
+      const verifier = oidc.randomPKCECodeVerifier();
+      const { callback, state } = await authorize(browser, verifier);
+      const first = await oidc.authorizationCodeGrant(config, callback!, {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+      });
+      const outcomes = await Promise.allSettled(
+        [1, 2, 3, 4].map(() => oidc.refreshTokenGrant(config, first.refresh_token!)),
+      );
+      const rotated = outcomes.filter((o) => o.status === 'fulfilled');
+      assert.ok(rotated.length <= 1, `${rotated.length} refreshes succeeded with one token`);
+      for (const outcome of outcomes)
+        if (outcome.status === 'rejected')
+          assert.equal((outcome.reason as { error?: string }).error, 'invalid_grant');
+    });
+
+    test('one authorization code redeemed twice at once gives tokens once', async () => {
+      const verifier = oidc.randomPKCECodeVerifier();
+      const { callback, state } = await authorize(new Browser(), verifier);
+      const outcomes = await Promise.allSettled(
+        [1, 2, 3, 4].map(() =>
+          oidc.authorizationCodeGrant(config, callback!, {
+            pkceCodeVerifier: verifier,
+            expectedState: state,
+          }),
+        ),
+      );
+      const redeemed = outcomes.filter((o) => o.status === 'fulfilled');
+      assert.ok(redeemed.length <= 1, `${redeemed.length} token sets for one code`);
+    });
   });
 }

@@ -1,4 +1,4 @@
-import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { type Adapter, type AdapterPayload, errors as oidcErrors } from 'oidc-provider';
 import type { ControlPlaneIdentityStore, OAuthClientRow } from '../store/index.ts';
 import type { RevocationList } from './revocation-list.ts';
 
@@ -85,13 +85,18 @@ export class ArtifactAdapter implements Adapter {
     return (await this.#store.findArtifact(this.#tenantId, this.#model, 'uid', uid))?.payload;
   }
 
+  /**
+   * `oidc-provider` checks that a code or refresh token is unused before consuming it, so
+   * requests sent at once would all pass its check: the store consumes it for one of them,
+   * and the others are reuse, handled as the provider handles it (the grant is revoked).
+   */
   async consume(id: string): Promise<void> {
-    await this.#store.consumeArtifact(
-      this.#tenantId,
-      this.#model,
-      id,
-      Math.floor(Date.now() / 1000),
-    );
+    const at = Math.floor(Date.now() / 1000);
+    if (await this.#store.consumeArtifact(this.#tenantId, this.#model, id, at)) return;
+    const artifact = await this.#store.findArtifact(this.#tenantId, this.#model, 'id', id);
+    const grantId = artifact?.payload.grantId;
+    if (typeof grantId === 'string') await this.revokeByGrantId(grantId);
+    throw new oidcErrors.InvalidGrant(`${this.#model} already used`);
   }
 
   async destroy(id: string): Promise<void> {

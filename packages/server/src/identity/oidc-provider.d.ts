@@ -118,5 +118,6 @@ declare module 'oidc-provider' {
   export const errors: {
     readonly InvalidTarget: new (description?: string) => Error;
     readonly InvalidRequest: new (description?: string) => Error;
+    readonly InvalidGrant: new (description?: string) => Error;
   };
 }

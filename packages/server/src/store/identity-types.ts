@@ -95,8 +95,11 @@ export interface ControlPlaneIdentityStore {
     by: 'id' | 'uid' | 'userCode',
     value: string,
   ): Promise<OidcArtifact | undefined>;
-  /** Marks it consumed (`payload.consumed` = epoch seconds). */
-  consumeArtifact(tenantId: string, model: string, id: string, at: number): Promise<void>;
+  /**
+   * Marks it consumed (`payload.consumed` = epoch seconds); false, changing nothing, when it
+   * already was (or is gone): of concurrent uses, exactly one consumes it.
+   */
+  consumeArtifact(tenantId: string, model: string, id: string, at: number): Promise<boolean>;
   destroyArtifact(tenantId: string, model: string, id: string): Promise<void>;
   /** Deletes every artifact of the grant and records the grant's revocation, atomically. */
   revokeGrant(tenantId: string, grantId: string, revocation: RevocationRow): Promise<void>;

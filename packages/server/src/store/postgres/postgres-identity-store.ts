@@ -189,12 +189,13 @@ export class PgIdentityStore implements ControlPlaneIdentityStore {
     return row === undefined ? undefined : toArtifact(row);
   }
 
-  async consumeArtifact(tenantId: string, model: string, id: string, at: number): Promise<void> {
-    await this.#pool.query(
+  async consumeArtifact(tenantId: string, model: string, id: string, at: number): Promise<boolean> {
+    const result = await this.#pool.query(
       `UPDATE oidc_artifacts SET payload = jsonb_set(payload, '{consumed}', to_jsonb($1::bigint))
-       WHERE tenant_id = $2 AND model = $3 AND id = $4`,
+       WHERE tenant_id = $2 AND model = $3 AND id = $4 AND NOT payload ? 'consumed'`,
       [at, tenantId, model, id],
     );
+    return result.rowCount === 1;
   }
 
   async destroyArtifact(tenantId: string, model: string, id: string): Promise<void> {

@@ -185,11 +185,12 @@ export class SqliteIdentityStore implements ControlPlaneIdentityStore {
     return row === undefined ? undefined : toArtifact(row);
   }
 
-  async consumeArtifact(tenantId: string, model: string, id: string, at: number): Promise<void> {
-    this.#sql(
+  async consumeArtifact(tenantId: string, model: string, id: string, at: number): Promise<boolean> {
+    const result = this.#sql(
       `UPDATE oidc_artifacts SET payload = json_set(payload, '$.consumed', ?)
-       WHERE tenant_id = ? AND model = ? AND id = ?`,
+       WHERE tenant_id = ? AND model = ? AND id = ? AND json_type(payload, '$.consumed') IS NULL`,
     ).run(at, tenantId, model, id);
+    return result.changes === 1;
   }
 
   async destroyArtifact(tenantId: string, model: string, id: string): Promise<void> {
