@@ -134,5 +134,14 @@ for (const backend of backendNames()) {
         assert.notEqual((await post('acme', 'device', machine)).statusCode, 429);
       assert.equal((await post('acme', 'device', machine)).statusCode, 429);
     });
+
+    test('the device-code form counts however the provider would route its path', async () => {
+      const address = '203.0.113.11';
+      const spellings = ['DEVICE', 'device/', 'Device/', 'device'];
+      const statuses = [];
+      for (const path of spellings) statuses.push((await post('acme', path, address)).statusCode);
+      assert.deepEqual(statuses.slice(0, 3).includes(429), false);
+      assert.equal(statuses[3], 429, `${spellings.join(', ')} answered ${statuses.join(', ')}`);
+    });
   });
 }

@@ -65,10 +65,12 @@ export function issuerRoutes(
 ): void {
   const attempts = signInAttempts(limits);
   // RFC 8628's user-code form is the provider's `/device`; its other endpoints are machines'.
+  // The provider's router ignores ASCII case and one trailing slash, so this must too.
   const deviceCodeAttempts = signInAttempts(
     limits,
     (request) =>
-      request.method === 'POST' && (request.params as Record<string, string>)['*'] === 'device',
+      request.method === 'POST' &&
+      /^device\/?$/i.test((request.params as Record<string, string>)['*'] ?? ''),
   );
   app.register(async (scope) => {
     scope.setErrorHandler(tooManyAttemptsPage);
