@@ -76,5 +76,23 @@ for (const backend of backendNames()) {
         }),
       );
     });
+
+    test('the code form posted after its session is gone is shown again, and then works', async () => {
+      const device = await oidc.initiateDeviceAuthorization(config, { scope: 'openid' });
+      const entry = await new Browser().follow(device.verification_uri, 'http://none/');
+      const { action, fields } = pageForm(entry.reply.body, entry.url);
+      // Another browser, or this one with its cookies cleared or expired.
+      const browser = new Browser();
+      const again = await browser.request(action, { ...fields, user_code: device.user_code });
+      assert.equal(again.status, 400, again.body);
+      assert.match(again.body, /<form/);
+      const retry = pageForm(again.body, action);
+      const confirm = await browser.request(retry.action, {
+        ...retry.fields,
+        user_code: device.user_code,
+      });
+      assert.equal(confirm.status, 200, confirm.body);
+      assert.match(confirm.body, /Confirm the device/);
+    });
   });
 }

@@ -47,7 +47,19 @@ declare module 'oidc-provider' {
     readonly [key: string]: unknown;
   }
 
+  export interface OidcSession {
+    readonly id: string;
+    /** Epoch seconds; set once the session was saved. */
+    readonly exp?: number;
+    save(ttlSeconds: number): Promise<unknown>;
+  }
+
   export interface OidcContext {
+    readonly provider: { cookieName(type: string): string };
+    readonly session?: OidcSession;
+    readonly cookies: {
+      set(name: string, value: string, options: Readonly<Record<string, unknown>>): void;
+    };
     readonly route?: string;
     readonly client?: OidcClient;
     readonly account?: OidcAccount;

@@ -12,43 +12,66 @@ function html(ctx: KoaContextWithOIDC, body: string): void {
   ctx.body = body;
 }
 
+/** How the issuer keeps browser sessions: their lifetime and their cookie's options. */
+export interface SessionKeeping {
+  readonly seconds: number;
+  readonly cookie: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * The provider shows a refused code form again with a new xsrf secret in the browser's
+ * session, then persists the session, which throws (a 500) for one it never saved: the post
+ * came without the session cookie (cleared, expired, another browser). Such a session is
+ * saved here, with its cookie, as the provider saves a new one, so the form shown works.
+ */
+async function keepSession(ctx: KoaContextWithOIDC, keeping: SessionKeeping): Promise<void> {
+  const session = ctx.oidc.session;
+  if (session === undefined || typeof session.exp === 'number') return;
+  ctx.oidc.cookies.set(ctx.oidc.provider.cookieName('session'), session.id, keeping.cookie);
+  await session.save(keeping.seconds);
+}
+
 /** `features.deviceFlow` page sources. */
-export const deviceFlowPages = {
-  userCodeInputSource: async (
-    ctx: KoaContextWithOIDC,
-    form: string,
-    _out: unknown,
-    error: unknown,
-  ) =>
-    html(
-      ctx,
-      userCodePage({
-        // The provider's inline focus handler would only be blocked by the CSP.
-        form: `${form.replace(/ onfocus="[^"]*"/, '')}<button type="submit" form="op.deviceInputForm">Continue</button>`,
-        message: error === undefined ? undefined : 'That code is unknown or expired; try again.',
-      }),
-    ),
-  userCodeConfirmSource: async (
-    ctx: KoaContextWithOIDC,
-    form: string,
-    client: OidcClient,
-    _device: unknown,
-    userCode: string,
-  ) =>
-    html(
-      ctx,
-      userCodeConfirmPage({
-        form: `${form}<button type="submit" form="op.deviceConfirmForm">Continue</button>`,
-        clientName: client.clientName ?? client.clientId,
-        userCode,
-      }),
-    ),
-  successSource: async (ctx: KoaContextWithOIDC) =>
-    html(
-      ctx,
-      messagePage('Device connected', 'You can close this page and return to your device.'),
-    ),
-};
+export function deviceFlowPages(keeping: SessionKeeping) {
+  return {
+    userCodeInputSource: async (
+      ctx: KoaContextWithOIDC,
+      form: string,
+      _out: unknown,
+      error: unknown,
+    ) => {
+      if (error !== undefined) await keepSession(ctx, keeping);
+      html(
+        ctx,
+        userCodePage({
+          // The provider's inline focus handler would only be blocked by the CSP.
+          form: `${form.replace(/ onfocus="[^"]*"/, '')}<button type="submit" form="op.deviceInputForm">Continue</button>`,
+          message: error === undefined ? undefined : 'That code is unknown or expired; try again.',
+        }),
+      );
+    },
+    userCodeConfirmSource: async (
+      ctx: KoaContextWithOIDC,
+      form: string,
+      client: OidcClient,
+      _device: unknown,
+      userCode: string,
+    ) =>
+      html(
+        ctx,
+        userCodeConfirmPage({
+          form: `${form}<button type="submit" form="op.deviceConfirmForm">Continue</button>`,
+          clientName: client.clientName ?? client.clientId,
+          userCode,
+        }),
+      ),
+    successSource: async (ctx: KoaContextWithOIDC) =>
+      html(
+        ctx,
+        messagePage('Device connected', 'You can close this page and return to your device.'),
+      ),
+  };
+}
 
 /** `features.rpInitiatedLogout` page sources. */
 export function logoutPages(tenant: Tenant) {

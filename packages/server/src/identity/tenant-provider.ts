@@ -56,6 +56,7 @@ export function createTenantProvider(
   const { urls, lifetimes } = options;
   const issuer = urls.issuer(tenant.slug);
   const issuerPath = new URL(issuer).pathname;
+  const sessionCookie = { signed: true, httpOnly: true, sameSite: 'lax', path: issuerPath };
   const provider = new Provider(issuer, {
     adapter: (model: string) =>
       new ArtifactAdapter(
@@ -68,7 +69,7 @@ export function createTenantProvider(
     jwks: { keys: keys.signing },
     cookies: {
       keys: [...keys.cookieKeys],
-      long: { signed: true, httpOnly: true, sameSite: 'lax', path: issuerPath },
+      long: sessionCookie,
       short: { signed: true, httpOnly: true, sameSite: 'lax', path: issuerPath },
     },
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
@@ -158,7 +159,11 @@ export function createTenantProvider(
           };
         },
       },
-      deviceFlow: { enabled: true, charset: 'base-20', ...deviceFlowPages },
+      deviceFlow: {
+        enabled: true,
+        charset: 'base-20',
+        ...deviceFlowPages({ seconds: lifetimes.sessionSeconds, cookie: sessionCookie }),
+      },
       rpInitiatedLogout: { enabled: true, ...logoutPages(tenant) },
     },
     interactions: {
