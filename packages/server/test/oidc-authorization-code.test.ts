@@ -262,5 +262,21 @@ for (const backend of backendNames()) {
       const redeemed = outcomes.filter((o) => o.status === 'fulfilled');
       assert.ok(redeemed.length <= 1, `${redeemed.length} token sets for one code`);
     });
+
+    test('one pushed authorization request used twice at once gives one code', async () => {
+      const browser = new Browser();
+      await authorize(browser, oidc.randomPKCECodeVerifier());
+      const url = await oidc.buildAuthorizationUrlWithPAR(config, {
+        redirect_uri: REDIRECT,
+        scope: 'openid email offline_access',
+        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      });
+      const landed = await Promise.all([1, 2, 3].map(() => browser.follow(url.href, REDIRECT)));
+      const codes = landed.filter(({ url }) => new URL(url).searchParams.has('code'));
+      assert.equal(codes.length, 1, landed.map(({ url }) => url).join('\n'));
+      for (const { url } of landed.filter((l) => !codes.includes(l)))
+        assert.equal(new URL(url).searchParams.get('error'), 'invalid_request_uri', url);
+    });
   });
 }

@@ -96,6 +96,10 @@ export class ArtifactAdapter implements Adapter {
     const artifact = await this.#store.findArtifact(this.#tenantId, this.#model, 'id', id);
     const grantId = artifact?.payload.grantId;
     if (typeof grantId === 'string') await this.revokeByGrantId(grantId);
+    if (this.#model === 'PushedAuthorizationRequest')
+      throw new oidcErrors.InvalidRequestUri(
+        'request_uri is invalid, expired, or was already used',
+      );
     throw new oidcErrors.InvalidGrant(`${this.#model} already used`);
   }
 

@@ -131,5 +131,6 @@ declare module 'oidc-provider' {
     readonly InvalidTarget: new (description?: string) => Error;
     readonly InvalidRequest: new (description?: string) => Error;
     readonly InvalidGrant: new (description?: string) => Error;
+    readonly InvalidRequestUri: new (description?: string) => Error;
   };
 }
