@@ -414,3 +414,24 @@ describe('GraphQL limits', () => {
       assert.deepEqual(codesOf(await persist(query, false)), []);
   });
 });
+
+describe('GraphQL cost of the unpaged collections', () => {
+  let api: TestApi;
+  let key: string;
+  before(async () => {
+    api = await TestApi.start('sqlite', { pageSizeMax: '2', graphqlCostMax: '20' });
+    ({ key } = await api.tenant('many-collections'));
+    for (const name of ['a', 'b', 'c', 'd', 'e'])
+      await api.call('PUT', `/v1/collections/${name}`, key, { schema: PEOPLE_SCHEMA });
+  });
+  after(() => api.close());
+
+  test('a tenant with more collections than the cost counted is refused, not read past the limit', async () => {
+    // Counted as 2 collections × (1 + 2 × (page + record)) = 10: within 20, but 5 pages would run.
+    const query = '{ collections { records(limit: 2) { items { id } } } }';
+    const reply = await gql(api, key, query);
+    assert.deepEqual(codesOf(reply), ['PALISADE_GRAPHQL_TOO_COSTLY'], JSON.stringify(reply.body));
+    assert.match(reply.body.errors[0].message, /5 collections/);
+    assert.deepEqual(codesOf(await gql(api, key, '{ collection(name: "a") { name } }')), []);
+  });
+});

@@ -75,8 +75,16 @@ export function recordResolvers(
 
   return {
     Query: {
-      collections: (_: unknown, _args: unknown, context: GraphqlContext) =>
-        collections.list(context.principal.context),
+      collections: async (_: unknown, _args: unknown, context: GraphqlContext) => {
+        const rows = await collections.list(context.principal.context);
+        // The cost limit counted this unpaged list as `pageSizeMax` collections.
+        if (rows.length > pageSizeMax)
+          throw new PalisadeError(
+            'PALISADE_GRAPHQL_TOO_COSTLY',
+            `the tenant has ${rows.length} collections, more than the ${pageSizeMax} the cost limit counts for collections: list them with GET /v1/collections and query each by name`,
+          );
+        return rows;
+      },
       collection: (_: unknown, args: { name: string }, context: GraphqlContext) =>
         collections.get(context.principal.context, args.name),
       record: (_: unknown, args: { collection: string; id: string }, context: GraphqlContext) =>
