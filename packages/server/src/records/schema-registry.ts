@@ -1,6 +1,7 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { PalisadeError, type ProblemDetail } from '../errors/index.ts';
+import { linearRegExp, refusedPatterns } from './schema-patterns.ts';
 
 /** Compiled record validators kept at once; keyed by tenant, collection and schema version. */
 const VALIDATOR_CACHE_MAX = 1024;
@@ -15,7 +16,12 @@ export class SchemaRegistry {
   readonly #cache = new Map<string, ValidateFunction>();
 
   constructor() {
-    this.#ajv = new Ajv2020({ allErrors: true, strict: true, validateFormats: true });
+    this.#ajv = new Ajv2020({
+      allErrors: true,
+      strict: true,
+      validateFormats: true,
+      code: { regExp: linearRegExp },
+    });
     (addFormats as unknown as (ajv: Ajv2020) => void)(this.#ajv);
   }
 
@@ -38,6 +44,14 @@ export class SchemaRegistry {
         'PALISADE_INVALID_SCHEMA',
         'a collection schema must have "type": "object"',
         [{ path: '/body/schema/type', message: 'must be "object"' }],
+      );
+    }
+    const refused = refusedPatterns(schema, '/body/schema');
+    if (refused.length > 0) {
+      throw new PalisadeError(
+        'PALISADE_INVALID_SCHEMA',
+        'every pattern must be one that RE2 runs in linear time',
+        refused,
       );
     }
     try {
@@ -71,6 +85,14 @@ export class SchemaRegistry {
     const cacheKey = `${key.tenantId}\u0000${key.collection}\u0000${key.version}`;
     let validate = this.#cache.get(cacheKey);
     if (validate === undefined) {
+      const refused = refusedPatterns(schema, '/schema');
+      if (refused.length > 0) {
+        throw new PalisadeError(
+          'PALISADE_INVALID_SCHEMA',
+          `the schema of ${key.collection} has a pattern RE2 cannot run: define the collection again`,
+          refused,
+        );
+      }
       validate = this.#compile(schema);
       this.#cache.set(cacheKey, validate);
       if (this.#cache.size > VALIDATOR_CACHE_MAX)
