@@ -116,6 +116,31 @@ for (const backend of backendNames()) {
       assert.equal(gone.body.code, 'PALISADE_RECORD_NOT_FOUND');
     });
 
+    test('If-Match takes a list of ETags and compares them strongly (RFC 9110 §13.1.1)', async () => {
+      const { id } = (
+        await api.call('POST', '/v1/collections/people/records', key, { name: 'Grace' })
+      ).body;
+      const url = `/v1/collections/people/records/${id}`;
+      const put = (ifMatch: string) =>
+        api.call('PUT', url, key, { name: 'Grace Hopper' }, { 'if-match': ifMatch });
+      const patch = (ifMatch: string) =>
+        api.call('PATCH', url, key, { age: 85 }, { 'if-match': ifMatch });
+
+      const weak = await put('W/"1", "01"');
+      assert.equal(weak.status, 412);
+      assert.equal(weak.body.code, 'PALISADE_PRECONDITION_FAILED');
+      assert.equal((await put('"7", "1"')).headers.etag, '"2"');
+      assert.equal((await patch('"2", *')).status, 412);
+      assert.equal((await patch('"1", W/"2"')).status, 412);
+      assert.equal((await patch(' , "9","2" ,')).headers.etag, '"3"');
+      const deleted = await api.call('DELETE', url, key, undefined, { 'if-match': '"a,3", "3"' });
+      assert.equal(deleted.status, 204);
+      for (const ifMatch of ['*', '"3", "4"']) {
+        const gone = await api.call('DELETE', url, key, undefined, { 'if-match': ifMatch });
+        assert.equal(gone.body.code, 'PALISADE_RECORD_NOT_FOUND');
+      }
+    });
+
     test('data reads back exactly as written, by id and in pages', async () => {
       await api.call('PUT', '/v1/collections/free', key, { schema: { type: 'object' } });
       const data = {

@@ -45,7 +45,7 @@ function filtersOf(args: PageArgs): Map<string, string> {
 function precondition(expectedVersion: number | null | undefined): Precondition {
   return expectedVersion === undefined || expectedVersion === null
     ? { kind: 'none' }
-    : { kind: 'version', version: expectedVersion };
+    : { kind: 'versions', versions: [expectedVersion] };
 }
 
 function checkEncrypted(encrypted: readonly string[]): void {

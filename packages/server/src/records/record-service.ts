@@ -15,11 +15,11 @@ import { decodeCursor, encodeCursor } from './record-cursor.ts';
 import { type RecordEncryption, redactEncrypted, storedState } from './record-encryption.ts';
 import type { SchemaRegistry } from './schema-registry.ts';
 
-/** `If-Match` reduced to what the store needs: any version (`*`), one version, or none. */
+/** `If-Match` reduced to what the store needs: any version (`*`), one of some versions, or none. */
 export type Precondition =
   | { readonly kind: 'none' }
   | { readonly kind: 'any' }
-  | { readonly kind: 'version'; readonly version: number };
+  | { readonly kind: 'versions'; readonly versions: readonly number[] };
 
 export interface RecordPage {
   readonly items: RecordRow[];
@@ -38,8 +38,8 @@ function checkId(id: string): void {
     throw new PalisadeError('PALISADE_INVALID_ID', `record id ${JSON.stringify(id)} is not a UUID`);
 }
 
-function expectedVersion(precondition: Precondition): number | undefined {
-  return precondition.kind === 'version' ? precondition.version : undefined;
+function admits(precondition: Precondition, version: number): boolean {
+  return precondition.kind !== 'versions' || precondition.versions.includes(version);
 }
 
 function refused(
@@ -53,6 +53,26 @@ function refused(
         'PALISADE_PRECONDITION_FAILED',
         `record ${id} has changed; read it again for its current ETag`,
       );
+}
+
+/**
+ * The version the store must find to write. One listed version goes to the store's own
+ * check; for another number of them, the record is read in the same transaction and its
+ * version, when listed, becomes the one the store checks.
+ */
+async function expectedVersion(
+  tx: TenantWriteTx,
+  collection: string,
+  id: string,
+  precondition: Precondition,
+): Promise<number | undefined> {
+  if (precondition.kind !== 'versions') return undefined;
+  if (precondition.versions.length === 1) return precondition.versions[0];
+  const current = await tx.getRecord(collection, id);
+  if (current === undefined) throw refused({ ok: false, reason: 'not-found' }, collection, id);
+  if (!admits(precondition, current.version))
+    throw refused({ ok: false, reason: 'version-mismatch' }, collection, id);
+  return current.version;
 }
 
 /** Creating, reading, changing, deleting and listing the records of a tenant's collections. */
@@ -180,8 +200,9 @@ export class RecordService {
     return this.#committer.submit(store, async (tx, record) => {
       const collection = await this.#collectionIn(tx, collectionName);
       let data: unknown;
-      let expected = expectedVersion(precondition);
+      let expected: number | undefined;
       if ('replace' in change) {
+        expected = await expectedVersion(tx, collectionName, id, precondition);
         data = change.replace;
       } else {
         const [current] = await this.#open(
@@ -193,7 +214,7 @@ export class RecordService {
             'PALISADE_RECORD_NOT_FOUND',
             `no record ${id} in ${collectionName}`,
           );
-        if (expected !== undefined && expected !== current.version)
+        if (!admits(precondition, current.version))
           throw refused({ ok: false, reason: 'version-mismatch' }, collectionName, id);
         expected = current.version;
         data = applyMergePatch(current.data, change.mergePatch);
@@ -229,7 +250,11 @@ export class RecordService {
     const store = await this.#locate(context);
     await this.#committer.submit(store, async (tx, record) => {
       await this.#collectionIn(tx, collectionName);
-      const result = await tx.deleteRecord(collectionName, id, expectedVersion(precondition));
+      const result = await tx.deleteRecord(
+        collectionName,
+        id,
+        await expectedVersion(tx, collectionName, id, precondition),
+      );
       if (!result.ok) throw refused(result, collectionName, id);
       record({
         actor: context.actor.id,

@@ -61,13 +61,29 @@ function storedPageJson(items: readonly RecordRow[], nextCursor: string | null) 
   return `{"items":[${json.join(',')}],"nextCursor":${JSON.stringify(nextCursor)}}`;
 }
 
-/** Parses If-Match: `*`, or one strong ETag this server made; anything else matches nothing. */
+/** One element of an If-Match list (RFC 9110 §5.6.1, §8.8.3): an entity tag, or none, and its comma. */
+const IF_MATCH_ELEMENT = /[ \t]*(?:(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"[ \t]*)?(?:,|$)/y;
+/** The opaque tag of an ETag this server made: a record version. */
+const VERSION_TAG = /^[1-9][0-9]{0,14}$/;
+
+/**
+ * Parses If-Match: `*`, or a list of entity tags of which the strong ones this server made
+ * match (RFC 9110 §13.1.1, strong comparison); a header that is not such a list matches nothing.
+ */
 function precondition(request: FastifyRequest): Precondition {
   const header = request.headers['if-match'];
   if (header === undefined) return { kind: 'none' };
   if (header.trim() === '*') return { kind: 'any' };
-  const match = /^\s*"(\d{1,15})"\s*$/.exec(header);
-  return { kind: 'version', version: match === null ? -1 : Number(match[1]) };
+  const versions: number[] = [];
+  IF_MATCH_ELEMENT.lastIndex = 0;
+  while (IF_MATCH_ELEMENT.lastIndex < header.length) {
+    const element = IF_MATCH_ELEMENT.exec(header);
+    if (element === null) return { kind: 'versions', versions: [] };
+    const [, weak, tag] = element;
+    if (weak === undefined && tag !== undefined && VERSION_TAG.test(tag))
+      versions.push(Number(tag));
+  }
+  return { kind: 'versions', versions };
 }
 
 /** `/v1/collections/{name}/records…`: a tenant's records, with ETags and If-Match. */
