@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { ADMIN_TOKEN, PEOPLE_SCHEMA, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 
@@ -268,6 +269,28 @@ for (const backend of backendNames()) {
         errors: [{ path: '/body/indexes', message: 'is not a known field' }],
       },
       {
+        name: 'a gzip body (bodies are read as sent, never decompressed)',
+        method: 'POST',
+        url: '/v1/collections/people/records',
+        payload: gzipSync('{"name":"x"}'),
+        headers: { ...json, 'content-encoding': 'gzip' },
+        status: 415,
+        code: 'PALISADE_UNSUPPORTED_CONTENT_ENCODING',
+        errors: [{ path: '/headers/content-encoding', message: 'must be identity or absent' }],
+      },
+      {
+        name: 'a body in a list of content codings',
+        method: 'PATCH',
+        url: `/v1/collections/people/records/${recordId}`,
+        payload: '{"name":"y"}',
+        headers: {
+          'content-type': 'application/merge-patch+json',
+          'content-encoding': 'identity, br',
+        },
+        status: 415,
+        code: 'PALISADE_UNSUPPORTED_CONTENT_ENCODING',
+      },
+      {
         name: 'a schema that is not an object schema',
         method: 'PUT',
         url: '/v1/collections/things',
@@ -426,6 +449,22 @@ for (const backend of backendNames()) {
         if (c.errors !== undefined)
           assert.deepEqual([...problem.errors].sort(byPath), [...c.errors].sort(byPath), c.name);
       }
+    });
+
+    test('a body in a content coding is told which coding to use; identity is read', async () => {
+      const gzip = await api.call('POST', '/v1/collections/people/records', key, '{}', {
+        'content-encoding': 'GZIP',
+      });
+      assert.equal(gzip.status, 415);
+      assert.equal(gzip.headers['accept-encoding'], 'identity');
+      const identity = await api.call('GET', '/v1/collections/people/records', key, undefined, {
+        'content-encoding': 'gzip',
+      });
+      assert.equal(identity.status, 200);
+      const plain = await api.call('POST', '/v1/collections/people/records', key, '{"name": 1}', {
+        'content-encoding': 'identity',
+      });
+      assert.equal(plain.body.code, 'PALISADE_RECORD_INVALID');
     });
 
     test('after all of it the server answers and nothing was written', async () => {

@@ -30,6 +30,10 @@ export const ERROR_CODES = {
   },
   PALISADE_PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body exceeds the body limit' },
   PALISADE_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'The content type is not accepted here' },
+  PALISADE_UNSUPPORTED_CONTENT_ENCODING: {
+    status: 415,
+    title: 'The request body is in a content coding this server does not decode',
+  },
   PALISADE_RECORD_INVALID: {
     status: 422,
     title: 'The record does not match its collection schema',

@@ -20,6 +20,7 @@ import type { CollectionService, RecordService } from '../records/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
 import type { UserServices } from '../users/index.ts';
 import { installAuth } from './auth-hook.ts';
+import { installContentEncodingCheck } from './content-encoding.ts';
 import { corsPreflightRoute, installCors } from './cors-hook.ts';
 import { strictJsonParser } from './json-body.ts';
 import { installMetrics } from './metrics.ts';
@@ -142,6 +143,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   const parseJson = strictJsonParser(app.getDefaultJsonParser('error', 'error'));
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, parseJson);
   app.addContentTypeParser('application/merge-patch+json', { parseAs: 'buffer' }, parseJson);
+  installContentEncodingCheck(app);
   installValidators(app);
   installProblemHandlers(app);
   installSecurityHeaders(app, securityHeaders);
