@@ -393,6 +393,10 @@ for (const backend of backendNames()) {
         await sleep(2 * KEY_TTL_MS);
         await write('busy'); // loads keys, which prunes the idle tenant's expired ones
         assert.equal(idleKey.destroyed, true);
+        const busyKey = opened.mock.calls[1]!.result as BlindIndexKey;
+        // With no request at all, the periodic sweep destroys it within half the limit again.
+        await sleep(2 * KEY_TTL_MS);
+        assert.equal(busyKey.destroyed, true, 'destroyed in a process that has gone idle');
       } finally {
         await api.close();
       }

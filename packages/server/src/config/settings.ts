@@ -251,7 +251,7 @@ export const SETTINGS = {
     env: 'PALISADE_DATA_KEY_CACHE_TTL_MS',
     type: 'integer',
     minimum: 1,
-    doc: 'How long an unwrapped data key stays in memory after it was unwrapped.',
+    doc: 'How long an unwrapped data key stays in memory after it was unwrapped (an idle process destroys it within half that again).',
   },
   reencryptBatchSize: {
     flag: 'reencrypt-batch-size',

@@ -372,6 +372,16 @@ export class KeyService {
   }
 
   /**
+   * Destroys every expired key now, the blind-index keys they wrap included. The cache expires
+   * keys as it is used; this is for a process that has gone idle, so that no key outlives its
+   * time limit by more than the interval between sweeps.
+   */
+  sweep(): void {
+    this.#o.cache.prune();
+    this.#dropOrphanedIndexKeys();
+  }
+
+  /**
    * Destroys the blind-index keys whose wrapping data key the cache has destroyed (expired or
    * evicted), which it does as keys are loaded: an idle tenant's index key goes with it.
    */

@@ -51,6 +51,9 @@ import { type ProcessRoles, processRoles } from './roles.ts';
 import { SealRequests } from './seal-requests.ts';
 import { WorkerRole } from './worker-role.ts';
 
+/** Shortest interval between sweeps of expired keys, however short their time limit. */
+const KEY_SWEEP_MIN_MS = 100;
+
 /** The version reported in the OpenAPI document and logs. */
 export const PLATFORM_VERSION = '0.1.0';
 
@@ -204,6 +207,12 @@ export async function startPlatform(
       if (typeof tenantId === 'string') keyService.dropShredded(tenantId);
     });
     channel?.onReconnect(() => keyService.forgetAll());
+    // An expired key is destroyed within half its time limit even when no request comes.
+    const keySweep = setInterval(
+      () => keyService.sweep(),
+      Math.max(settings.dataKeyCacheTtlMs / 2, KEY_SWEEP_MIN_MS),
+    );
+    keySweep.unref();
     const rotation = new KeyRotation({
       keys: keyService,
       committer,
@@ -429,6 +438,7 @@ export async function startPlatform(
         await worker?.stop();
         stopRpcRemote?.();
         stopShredNotices?.();
+        clearInterval(keySweep);
         await outbox.stop();
         await internal?.close();
         await leases.close();
