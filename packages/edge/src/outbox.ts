@@ -137,10 +137,12 @@ export class Outbox {
 
   /**
    * Runs `work` in one transaction, so that every message it accepts shares one fsync (group
-   * commit); an accept inside joins it. If `work` or the commit throws, none of it is kept.
+   * commit); an accept inside joins it. If `work` or the commit throws, none of it is kept;
+   * nested in another transaction, `work` is a savepoint, so its throw undoes only its own
+   * writes (a refused message of a group leaves nothing behind).
    */
   transaction<T>(work: () => T): T {
-    if (this.#db.isTransaction) return work();
+    if (this.#db.isTransaction) return this.#savepoint(work);
     this.#db.exec('BEGIN IMMEDIATE');
     try {
       const result = work();
@@ -148,6 +150,19 @@ export class Outbox {
       return result;
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  #savepoint<T>(work: () => T): T {
+    this.#db.exec('SAVEPOINT nested');
+    try {
+      const result = work();
+      this.#db.exec('RELEASE nested');
+      return result;
+    } catch (error) {
+      this.#db.exec('ROLLBACK TO nested');
+      this.#db.exec('RELEASE nested');
       throw error;
     }
   }

@@ -63,11 +63,22 @@ function same(a: unknown, b: unknown): boolean {
  */
 export class DeviceRules {
   readonly #rules: readonly Rule[];
-  readonly #state: State[];
+  #state: State[];
 
   constructor(rules: readonly Rule[]) {
     this.#rules = rules;
     this.#state = rules.map(() => ({}));
+  }
+
+  /** A copy of the state, for `restore` when what `process` made could not be stored. */
+  save(): readonly State[] {
+    return this.#state.map((s) =>
+      'window' in s && s.window !== undefined ? { window: { ...s.window } } : { ...s },
+    );
+  }
+
+  restore(saved: readonly State[]): void {
+    this.#state = [...saved];
   }
 
   /** Runs entries through the rules, in order. */

@@ -52,16 +52,24 @@ export class EdgePipeline {
     return this.#engine.revision;
   }
 
-  /** Runs a device's telemetry through its type's rules and stores the result durably. */
+  /**
+   * Runs a device's telemetry through its type's rules and stores the result durably, all or
+   * nothing: when the outbox refuses any of it, neither its alerts nor the rules' state keep a
+   * trace of the message.
+   */
   accept(deviceId: string, payload: unknown): void {
-    const result = this.#engine.process(deviceId, payload, this.#now());
-    this.#alerts(deviceId, result.alerts);
-    if (result.payload === undefined) {
-      this.#events.filtered?.(deviceId);
-      return;
+    const result = this.#engine.process(deviceId, payload, this.#now(), ({ alerts, payload }) =>
+      this.#outbox.transaction(() => {
+        for (const alert of alerts) this.#outbox.accept(deviceId, alertPayload(alert), 'alert');
+        if (payload !== undefined) this.#outbox.accept(deviceId, payload, 'telemetry');
+      }),
+    );
+    for (const alert of result.alerts) {
+      this.#events.stored?.(deviceId, 'alert');
+      this.#events.alert?.(deviceId, alert);
     }
-    this.#outbox.accept(deviceId, result.payload, 'telemetry');
-    this.#events.stored?.(deviceId, 'telemetry');
+    if (result.payload === undefined) this.#events.filtered?.(deviceId);
+    else this.#events.stored?.(deviceId, 'telemetry');
   }
 
   #alerts(deviceId: string, alerts: readonly AlertEvent[]): void {

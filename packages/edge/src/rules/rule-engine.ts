@@ -42,20 +42,41 @@ export class RuleEngine {
     return this.#revision;
   }
 
-  /** Applies the rules of the device's type to one telemetry payload received at `now`. */
-  process(deviceId: string, payload: unknown, now: number): Processed {
+  /**
+   * Applies the rules of the device's type to one telemetry payload received at `now`, and
+   * hands the result to `store`. If `store` throws (the outbox refused it), the device's rule
+   * state is put back as it was, so a resend of the message is taken as the first send.
+   */
+  process(
+    deviceId: string,
+    payload: unknown,
+    now: number,
+    store: (processed: Processed) => void = () => {},
+  ): Processed {
     const type = this.#typeOf.get(deviceId);
     const rules = type === undefined ? undefined : this.#byType.get(type);
     const entries = rules === undefined ? undefined : entriesOf(payload, now);
-    if (rules === undefined || entries === undefined) return { payload, alerts: [], ruled: false };
+    if (rules === undefined || entries === undefined) {
+      const passed = { payload, alerts: [], ruled: false };
+      store(passed);
+      return passed;
+    }
     let device = this.#devices.get(deviceId);
     if (device === undefined) {
       device = new DeviceRules(rules);
       this.#devices.set(deviceId, device);
     }
+    const saved = device.save();
     const out = device.process(entries);
     const kept = out.entries.length === 0 ? undefined : payloadOf(out.entries);
-    return { payload: kept, alerts: out.alerts, ruled: true };
+    const processed = { payload: kept, alerts: out.alerts, ruled: true };
+    try {
+      store(processed);
+    } catch (error) {
+      device.restore(saved);
+      throw error;
+    }
+    return processed;
   }
 
   /** Closes the downsample windows that ended by `now`. */
