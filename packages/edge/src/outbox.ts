@@ -41,6 +41,12 @@ export class OutboxFullError extends Error {
 
 const RANK: Record<Priority, number> = { alert: 0, telemetry: 1 };
 
+/**
+ * What a message adds to a batch body beyond its sealed payload and device id: the envelope's
+ * field names and `receivedAt` (the sealed payload's 28 bytes of IV and tag cover the rest).
+ */
+const BATCH_MESSAGE_OVERHEAD_BYTES = 64;
+
 /** How long a writer waits for another process's write lock (e.g. `accept` beside `start`). */
 export const OUTBOX_BUSY_TIMEOUT_MS = 5000;
 
@@ -194,12 +200,14 @@ export class Outbox {
   /**
    * The batch to send next after those `inHand`: the oldest formed one not in hand (after a
    * crash or failed send, the same id and content), else a new one of at most `max`
-   * messages, alerts first, in acceptance order.
+   * messages and, but for its first message, about `maxBytes` of request body, alerts first,
+   * in acceptance order.
    */
   nextBatch(
     max: number,
     newId: () => string,
     inHand: ReadonlySet<string> = new Set(),
+    maxBytes: number = Number.MAX_SAFE_INTEGER,
   ): PendingBatch | undefined {
     const formed = (
       this.#db.prepare('SELECT id, created_at FROM batches ORDER BY rowid').all() as {
@@ -214,10 +222,16 @@ export class Outbox {
     try {
       const n = this.#db
         .prepare(
-          `UPDATE messages SET batch_id = ? WHERE seq IN
-             (SELECT seq FROM messages WHERE batch_id IS NULL ORDER BY rank, seq LIMIT ?)`,
+          `UPDATE messages SET batch_id = ? WHERE seq IN (
+             SELECT seq FROM (
+               SELECT seq, row_number() OVER next AS n,
+                 sum(length(sealed) + length(device_id) + ?) OVER next AS bytes
+               FROM (SELECT seq, rank, sealed, device_id FROM messages
+                     WHERE batch_id IS NULL ORDER BY rank, seq LIMIT ?)
+               WINDOW next AS (ORDER BY rank, seq)
+             ) WHERE n = 1 OR bytes <= ?)`,
         )
-        .run(id, max).changes;
+        .run(id, BATCH_MESSAGE_OVERHEAD_BYTES, max, maxBytes).changes;
       if (Number(n) === 0) {
         this.#db.exec('ROLLBACK');
         return undefined;

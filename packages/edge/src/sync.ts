@@ -18,14 +18,23 @@ export interface NodeIdentity {
 export interface SyncSettings extends Backoff {
   /** Most messages per batch (at most the platform's `edgeBatchMaxMessages`). */
   readonly batchMaxMessages: number;
+  /**
+   * Most bytes of messages per batch body (under the platform's `bodyLimit`, which refuses a
+   * larger body with 413 however often it is resent); `DEFAULT_BATCH_MAX_BYTES` when absent.
+   */
+  readonly batchMaxBytes?: number;
   /** Pause when the outbox is empty. */
   readonly idleMs: number;
   /** A send with no answer within this time counts as a link failure (the batch is resent). */
   readonly requestTimeoutMs?: number;
 }
 
+/** The platform's default `bodyLimit` (1 MiB) less room for the batch's signatures and ids. */
+export const DEFAULT_BATCH_MAX_BYTES = 1_000_000;
+
 export const DEFAULT_SYNC: SyncSettings = {
   batchMaxMessages: 1000,
+  batchMaxBytes: DEFAULT_BATCH_MAX_BYTES,
   backoffBaseMs: 200,
   backoffMaxMs: 30_000,
   idleMs: 250,
@@ -84,7 +93,12 @@ export class SyncLoop {
   /** The next batch after those already in hand (a formed one first), signed; undefined when none. */
   #form(): SignedBatch | undefined {
     const inHand = new Set(this.#ready.map((r) => r.batch.batchId));
-    const batch = this.#outbox.nextBatch(this.#settings.batchMaxMessages, randomUUID, inHand);
+    const batch = this.#outbox.nextBatch(
+      this.#settings.batchMaxMessages,
+      randomUUID,
+      inHand,
+      this.#settings.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES,
+    );
     if (batch === undefined) return undefined;
     const content = { nodeId: this.#node.nodeId, ...batch };
     const bytes = Buffer.from(canonicalJson(content), 'utf8');

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { TestApi } from '../../server/test/support/api.ts';
-import { Outbox, OutboxFullError, SyncLoop } from '../src/index.ts';
+import { DEFAULT_SYNC, Outbox, OutboxFullError, SyncLoop } from '../src/index.ts';
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -16,22 +16,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-test('the outbox refuses with a reason when full and never drops', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'edge-full-'));
-  const outbox = new Outbox(join(dir, 'outbox.db'), randomBytes(32), { maxMessages: 2 });
-  outbox.accept('d', { n: 1 });
-  outbox.accept('d', { n: 2 });
-  assert.throws(() => outbox.accept('d', { n: 3 }), OutboxFullError);
-  assert.equal(outbox.size(), 2);
-  outbox.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-test('platform down then up: every accepted message arrives exactly once, in order', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'edge-e2e-'));
-  const port = await freePort();
-  const api = await TestApi.start('sqlite', { listen: `127.0.0.1:${port}` });
-  await api.http.listen({ host: '127.0.0.1', port });
+/** A tenant with device `d1` and an edge node enrolled with `api` listening on `port`. */
+async function enrolledNode(api: TestApi, port: number) {
   const key = (await api.tenant('edge')).key;
   const device = (await api.call('POST', '/v1/devices', key, { name: 'd1' })).body.id;
   const token = await api.call('POST', '/v1/edge-nodes/enrollment-tokens', key, { name: 'gw' });
@@ -52,6 +38,26 @@ test('platform down then up: every accepted message arrives exactly once, in ord
     ed25519: pem(ed.privateKey),
     mldsa65: pem(ml.privateKey),
   };
+  return { key, device, node };
+}
+
+test('the outbox refuses with a reason when full and never drops', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-full-'));
+  const outbox = new Outbox(join(dir, 'outbox.db'), randomBytes(32), { maxMessages: 2 });
+  outbox.accept('d', { n: 1 });
+  outbox.accept('d', { n: 2 });
+  assert.throws(() => outbox.accept('d', { n: 3 }), OutboxFullError);
+  assert.equal(outbox.size(), 2);
+  outbox.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('platform down then up: every accepted message arrives exactly once, in order', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-e2e-'));
+  const port = await freePort();
+  const api = await TestApi.start('sqlite', { listen: `127.0.0.1:${port}` });
+  await api.http.listen({ host: '127.0.0.1', port });
+  const { key, device, node } = await enrolledNode(api, port);
   // The platform stops (its stores stay); the edge keeps accepting.
   const settings = api.fixture.settings;
   await api.platform.close();
@@ -83,6 +89,34 @@ test('platform down then up: every accepted message arrives exactly once, in ord
   );
   outbox.close();
   await platform.close();
+  await api.fixture.cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("a backlog of large messages drains in batches under the platform's body limit", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-large-'));
+  const port = await freePort();
+  const api = await TestApi.start('sqlite', { listen: `127.0.0.1:${port}` });
+  await api.http.listen({ host: '127.0.0.1', port });
+  const { key, device, node } = await enrolledNode(api, port);
+  const outbox = new Outbox(join(dir, 'outbox.db'), randomBytes(32), { maxMessages: 10_000 });
+  const base = Date.now() - 10_000;
+  // 600 messages of 2 kB: under the default 1,000 messages a batch, over 1 MiB together.
+  const note = 'x'.repeat(2000);
+  for (let i = 0; i < 600; i++) outbox.accept(device, { ts: base + i, values: { n: i, note } });
+  const loop = new SyncLoop(outbox, node, DEFAULT_SYNC);
+  while (outbox.size() > 0) assert.equal(await loop.syncOnce(), true);
+  const points = await api.call(
+    'GET',
+    `/v1/devices/${device}/telemetry?keys=n&from=0&to=${base + 1000}&limit=1000`,
+    key,
+  );
+  assert.deepEqual(
+    (points.body.n as { value: number }[]).map((p) => p.value),
+    Array.from({ length: 600 }, (_, i) => i),
+  );
+  outbox.close();
+  await api.platform.close();
   await api.fixture.cleanup();
   rmSync(dir, { recursive: true, force: true });
 });
