@@ -14,6 +14,12 @@ export function connectionFrom(
 ): Connection {
   const url =
     (typeof values.url === 'string' ? values.url : env.PALISADE_URL) ?? 'http://127.0.0.1:8080';
+  if (!/^https?:$/.test(URL.parse(url)?.protocol ?? '')) {
+    throw new CliError(
+      `--url / PALISADE_URL ${JSON.stringify(url)} is not an http(s) URL; give the server's address, e.g. http://127.0.0.1:8080`,
+      EXIT.usage,
+    );
+  }
   const token = typeof values.token === 'string' ? values.token : env.PALISADE_TOKEN;
   if (token === undefined || token === '') {
     throw new CliError(

@@ -259,6 +259,20 @@ describe('palisade CLI without a server', () => {
     assert.match(result.stderr, /is the server running\? Start it with `palisade start`/);
   });
 
+  it('names a --url or PALISADE_URL that is not an http(s) URL (exit 2)', async () => {
+    const token = `pa_${'x'.repeat(43)}`;
+    for (const url of ['127.0.0.1:8080', 'localhost:8080', 'ftp://127.0.0.1']) {
+      const flag = await palisade(['tenant', 'list', '--url', url, '--token', token]);
+      expectExit(flag, 2);
+      assert.match(
+        flag.stderr,
+        new RegExp(`^palisade: --url / PALISADE_URL "${url}" is not an http\\(s\\) URL`),
+      );
+      const env = await palisade(['tenant', 'list'], { PALISADE_URL: url, PALISADE_TOKEN: token });
+      expectExit(env, 2);
+    }
+  });
+
   it('says when --url is not a Palisade server (exit 1, no stack trace)', async () => {
     const other = createServer((_request, response) => {
       response.writeHead(404, { 'content-type': 'text/html' }).end('<h1>Not Found</h1>');
