@@ -5,7 +5,7 @@
  * refuse it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -169,6 +169,20 @@ describe('the ledger with three witnesses, offline and online verification, and 
     const second = await palisade(['ledger', 'verify'], env);
     assert.equal(second.code, 0, second.stderr);
     assert.match(second.stdout, /consistent with the \d+ batches verified before/);
+  });
+
+  it('an unreadable trust store is refused, never taken for a first use', async () => {
+    const damaged = join(dir, 'damaged-home');
+    mkdirSync(damaged);
+    const store = join(damaged, 'trusted-checkpoints.json');
+    const text = readFileSync(join(home, 'trusted-checkpoints.json'), 'utf8');
+    writeFileSync(store, text.slice(0, text.length / 2));
+    const env = { PALISADE_URL: platform.url, PALISADE_TOKEN: tenant.key, PALISADE_HOME: damaged };
+    const refused = await palisade(['ledger', 'verify'], env);
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(refused.stderr, /trusted-checkpoints\.json.* unreadable/);
+    assert.match(refused.stderr, /restore it from a backup/);
+    assert.equal(readFileSync(store, 'utf8'), text.slice(0, text.length / 2), 'left as it was');
   });
 
   it('a rewritten history is refused by every witness and by the remembering client', async () => {

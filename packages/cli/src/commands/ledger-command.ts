@@ -1,4 +1,13 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,6 +42,40 @@ function trustStorePath(): string {
     process.env.PALISADE_HOME ?? join(homedir(), '.palisade'),
     'trusted-checkpoints.json',
   );
+}
+
+/**
+ * The remembered checkpoints; none only when the file does not exist. A damaged file is an
+ * error, never a first use: that would let a rewritten history through.
+ */
+function readTrustStore(): TrustStore {
+  const path = trustStorePath();
+  try {
+    const store: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    if (typeof store !== 'object' || store === null || Array.isArray(store))
+      throw new Error('not a JSON object');
+    return store as TrustStore;
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return {};
+    throw new CliError(
+      `the trusted checkpoints in ${path} are unreadable (${(error as Error).message}); restore it from a backup, or move it away to trust the log afresh as on first use`,
+    );
+  }
+}
+
+/** Replaces the trust store atomically (write, fsync, rename), mode 0600. */
+function writeTrustStore(store: TrustStore): void {
+  const path = trustStorePath();
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const temporary = `${path}.tmp`;
+  const fd = openSync(temporary, 'w', 0o600);
+  try {
+    writeSync(fd, `${JSON.stringify(store, null, 2)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temporary, path);
 }
 
 function readVkeys(path: string): string[] {
@@ -77,13 +120,7 @@ async function verify(bundle: LedgerBundle, vkeys: readonly string[]) {
 }
 
 async function verifyOnline(connection: Connection, keysFile: string | undefined): Promise<string> {
-  const store: TrustStore = (() => {
-    try {
-      return JSON.parse(readFileSync(trustStorePath(), 'utf8')) as TrustStore;
-    } catch {
-      return {};
-    }
-  })();
+  const store = readTrustStore();
   const bundle = await callApi<LedgerBundle>(connection, 'GET', '/v1/ledger/export');
   const published = await callApi<{ origin: string; keys: string[] }>(
     connection,
@@ -127,8 +164,7 @@ async function verifyOnline(connection: Connection, keysFile: string | undefined
     }
   }
   store[origin] = { size: summary.size, root: summary.root, keys: [...vkeys] };
-  mkdirSync(dirname(trustStorePath()), { recursive: true, mode: 0o700 });
-  writeFileSync(trustStorePath(), `${JSON.stringify(store, null, 2)}\n`, { mode: 0o600 });
+  writeTrustStore(store);
   const trust =
     remembered === undefined
       ? ' (first use: keys and checkpoint remembered)'
