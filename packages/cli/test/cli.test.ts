@@ -331,5 +331,20 @@ describe('palisade CLI without a server', () => {
     const rotate = await palisade(['admin', 'token']);
     expectExit(rotate, 2);
     assert.match(rotate.stderr, /usage: palisade admin token --rotate/);
+
+    const url = `http://127.0.0.1:${await closedPort()}`;
+    const token = `pa_${'x'.repeat(43)}`;
+    const noJob = await palisade([
+      'keys',
+      'job',
+      '--tenant',
+      'acme',
+      '--url',
+      url,
+      '--token',
+      token,
+    ]);
+    expectExit(noJob, 2);
+    assert.match(noJob.stderr, /name the job: palisade keys job --tenant ID\|SLUG JOB_ID/);
   });
 });

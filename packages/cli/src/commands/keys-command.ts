@@ -80,6 +80,12 @@ export async function keysCommand(argv: string[]): Promise<number> {
   const connection = connectionFrom(values, process.env);
   if (values.tenant === undefined)
     throw new CliError(`name the tenant with --tenant\n${USAGE}`, EXIT.usage);
+  const jobId = positionals[0];
+  if (sub === 'job' && jobId === undefined)
+    throw new CliError(
+      `name the job: palisade keys job --tenant ID|SLUG JOB_ID (keys status lists them)\n${USAGE}`,
+      EXIT.usage,
+    );
   const tenant = await resolveTenant(connection, values.tenant);
   const base = `/v1/platform/tenants/${tenant.id}/keys`;
   if (sub === 'status') {
@@ -90,7 +96,11 @@ export async function keysCommand(argv: string[]): Promise<number> {
   let job =
     sub === 'rotate'
       ? await callApi<KeyJobView>(connection, 'POST', `${base}/rotate`)
-      : await callApi<KeyJobView>(connection, 'GET', `${base}/jobs/${positionals[0] ?? ''}`);
+      : await callApi<KeyJobView>(
+          connection,
+          'GET',
+          `${base}/jobs/${encodeURIComponent(jobId ?? '')}`,
+        );
   printJob(job, json);
   while (values.wait === true && job.state === 'running') {
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
