@@ -140,6 +140,8 @@ export class LedgerRelay {
         { err: error, tenant: tenantId },
         'bus: publishing committed events failed; retrying',
       );
+      // Stopped: the next start publishes them (it catches every tenant up).
+      if (this.#stopped) return;
       const timer = setTimeout(() => {
         this.#retries.delete(timer);
         this.markDirty(tenantId);
