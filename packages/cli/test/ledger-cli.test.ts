@@ -160,6 +160,23 @@ describe('the ledger with three witnesses, offline and online verification, and 
     assert.equal(noKeys.code, 2);
   });
 
+  it('an --out that cannot be written is named, without a stack trace', async () => {
+    const env = { PALISADE_URL: platform.url, PALISADE_TOKEN: ADMIN };
+    const out = join(dir, 'no-such-folder', 'file.json');
+    for (const args of [
+      ['ledger', 'keys', '--out', out],
+      ['ledger', 'export', '--tenant', 'audited', '--out', out],
+    ]) {
+      const failed = await palisade(args, env);
+      assert.equal(failed.code, 1, args.join(' '));
+      assert.match(
+        failed.stderr,
+        /^palisade: cannot write .*no-such-folder\/file\.json \(ENOENT\)/m,
+      );
+      assert.doesNotMatch(failed.stderr, /\n\s+at /);
+    }
+  });
+
   it('online verification remembers the checkpoint and accepts a consistent extension', async () => {
     const env = { PALISADE_URL: platform.url, PALISADE_TOKEN: tenant.key, PALISADE_HOME: home };
     const first = await palisade(['ledger', 'verify'], env);

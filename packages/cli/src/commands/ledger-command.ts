@@ -5,7 +5,6 @@ import {
   openSync,
   readFileSync,
   renameSync,
-  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
@@ -63,19 +62,31 @@ function readTrustStore(): TrustStore {
   }
 }
 
-/** Replaces the trust store atomically (write, fsync, rename), mode 0600. */
+/**
+ * Replaces `path` atomically (write, fsync, rename), so it is never left half-written; a
+ * failure is a CliError naming the file.
+ */
+function writeFile(path: string, text: string, mode = 0o644): void {
+  const temporary = `${path}.tmp`;
+  try {
+    const fd = openSync(temporary, 'w', mode);
+    try {
+      writeSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, path);
+  } catch (error) {
+    const code = (error as { code?: string }).code ?? (error as Error).message;
+    throw new CliError(`cannot write ${path} (${code}); check the path and that it is writable`);
+  }
+}
+
 function writeTrustStore(store: TrustStore): void {
   const path = trustStorePath();
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const temporary = `${path}.tmp`;
-  const fd = openSync(temporary, 'w', 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(store, null, 2)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temporary, path);
+  writeFile(path, `${JSON.stringify(store, null, 2)}\n`, 0o600);
 }
 
 function readVkeys(path: string): string[] {
@@ -200,7 +211,7 @@ export async function ledgerCommand(argv: string[]): Promise<number> {
       );
       const text = `${keys.join('\n')}\n`;
       if (values.out === undefined) process.stdout.write(text);
-      else writeFileSync(values.out, text);
+      else writeFile(values.out, text);
       return EXIT.ok;
     }
     case 'export': {
@@ -214,7 +225,7 @@ export async function ledgerCommand(argv: string[]): Promise<number> {
         'GET',
         `/v1/platform/tenants/${tenant.id}/ledger/export`,
       );
-      writeFileSync(values.out, `${JSON.stringify(bundle)}\n`);
+      writeFile(values.out, `${JSON.stringify(bundle)}\n`);
       process.stdout.write(
         `wrote ${values.out}: ${bundle.entries.length} entries, ${bundle.batches.length} batches (record data stays with the tenant)\n`,
       );
