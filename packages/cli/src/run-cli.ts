@@ -44,9 +44,21 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       process.stderr.write(`palisade: ${error.message}\n`);
       return EXIT.usage;
     }
-    if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+    const { code, address, port } = error as { code?: unknown; address?: unknown; port?: unknown };
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`palisade: ${(error as Error).message}\n`);
       return EXIT.usage;
+    }
+    if (code === 'EADDRINUSE') {
+      process.stderr.write(
+        `palisade: cannot listen on ${String(address)}:${String(port)}: the address is in use; stop what holds it or pick a free port (--listen, --mqtt)\n`,
+      );
+      return EXIT.failed;
+    }
+    // The platform's typed errors say what is wrong by code and message; a stack adds nothing.
+    if (typeof code === 'string' && code.startsWith('PALISADE_')) {
+      process.stderr.write(`palisade: ${code}: ${(error as Error).message}\n`);
+      return EXIT.failed;
     }
     process.stderr.write(`palisade: ${(error as Error).stack ?? String(error)}\n`);
     return EXIT.failed;

@@ -4,8 +4,11 @@
  * the environment and with flags, then an admin-token rotation and a graceful SIGTERM.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   type BackendFixture,
@@ -296,6 +299,43 @@ describe('palisade CLI without a server', () => {
       assert.doesNotMatch(result.stderr, /\n\s+at /);
     } finally {
       other.close();
+    }
+  });
+
+  it('start says what is wrong with NATS or a taken port, without a stack trace (exit 1)', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'palisade-cli-start-'));
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const nats = `nats://127.0.0.1:${await closedPort()}`;
+      const noNats = await palisade(['start', '--data', data, '--mqtt', 'off', '--nats', nats]);
+      expectExit(noNats, 1);
+      assert.match(noNats.stderr, /^palisade: PALISADE_BUS_UNAVAILABLE: connecting to NATS at /);
+      assert.match(noNats.stderr, /--nats \/ PALISADE_NATS/);
+      assert.doesNotMatch(noNats.stderr, /\n\s+at /);
+
+      const inUse = await palisade([
+        'start',
+        '--data',
+        data,
+        '--mqtt',
+        'off',
+        '--listen',
+        `127.0.0.1:${port}`,
+      ]);
+      expectExit(inUse, 1);
+      assert.match(
+        inUse.stderr,
+        new RegExp(
+          `^palisade: cannot listen on 127\\.0\\.0\\.1:${port}: the address is in use`,
+          'm',
+        ),
+      );
+      assert.doesNotMatch(inUse.stderr, /\n\s+at /);
+    } finally {
+      taken.close();
+      rmSync(data, { recursive: true, force: true });
     }
   });
 

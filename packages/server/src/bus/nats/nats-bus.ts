@@ -95,7 +95,10 @@ export class NatsBus implements Bus {
     try {
       nc = await connect({ servers: options.url, name: `palisade-${options.prefix}` });
     } catch (error) {
-      throw unavailable(`connecting to NATS at ${new URL(options.url).host}`, error);
+      throw unavailable(
+        `connecting to NATS at ${new URL(options.url).host} (check --nats / PALISADE_NATS, and that nats-server runs there with JetStream)`,
+        error,
+      );
     }
     try {
       const jsm = await jetstreamManager(nc);
