@@ -270,6 +270,17 @@ export class Outbox {
     };
   }
 
+  /**
+   * Puts the messages of every formed batch back, unbatched, in their order: for batches the
+   * platform refused unread (413), to be formed again smaller.
+   */
+  unformAll(): void {
+    this.transaction(() => {
+      this.#db.exec('UPDATE messages SET batch_id = NULL WHERE batch_id IS NOT NULL');
+      this.#db.exec('DELETE FROM batches');
+    });
+  }
+
   /** The platform confirmed the batch: its messages leave the outbox, and `state` is set, in one commit. */
   confirm(batchId: string, state: Readonly<Record<string, string>> = {}): void {
     this.transaction(() => {

@@ -71,6 +71,8 @@ export class SyncLoop {
   readonly #mldsa65: KeyObject;
   /** Formed and signed batches not yet confirmed, oldest (the one to send) first. */
   readonly #ready: SignedBatch[] = [];
+  /** Bytes a batch may take: `batchMaxBytes`, halved after each 413. */
+  #maxBytes: number;
   #stopped = false;
   #failures = 0;
   #link: string | undefined;
@@ -85,6 +87,7 @@ export class SyncLoop {
     this.#outbox = outbox;
     this.#node = node;
     this.#settings = settings;
+    this.#maxBytes = settings.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES;
     this.#events = events;
     this.#ed25519 = createPrivateKey(node.ed25519);
     this.#mldsa65 = createPrivateKey(node.mldsa65);
@@ -97,7 +100,7 @@ export class SyncLoop {
       this.#settings.batchMaxMessages,
       randomUUID,
       inHand,
-      this.#settings.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES,
+      this.#maxBytes,
     );
     if (batch === undefined) return undefined;
     const content = { nodeId: this.#node.nodeId, ...batch };
@@ -126,6 +129,7 @@ export class SyncLoop {
     const out = await Promise.race([sent.then(() => true), answer.then(() => false)]);
     if (out && this.#ready.length === 1) this.#form();
     const { status, text, retryAfter } = await answer;
+    if (status === 413 && current.batch.messages.length > 1) this.#formSmaller(current);
     if (status !== 200) throw new PlatformRefusedError(status, text, retryAfter);
     this.#ready.shift();
     this.#outbox.confirm(current.batch.batchId, {
@@ -134,6 +138,17 @@ export class SyncLoop {
     });
     this.#events.synced?.(current.batch, JSON.parse(text));
     return true;
+  }
+
+  /**
+   * The platform's body limit refused `refused` unread, so no batch formed so far was ever
+   * applied (only the oldest is ever sent before it is confirmed): they are formed again,
+   * at most half its size, in the same order.
+   */
+  #formSmaller(refused: SignedBatch): void {
+    this.#maxBytes = Math.floor(Buffer.byteLength(refused.body) / 2);
+    this.#ready.length = 0;
+    this.#outbox.unformAll();
   }
 
   /** Runs until `stop`; a batch in flight is finished (confirmed or failed) before it returns. */

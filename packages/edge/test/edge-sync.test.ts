@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { TestApi } from '../../server/test/support/api.ts';
 import { DEFAULT_SYNC, Outbox, OutboxFullError, SyncLoop } from '../src/index.ts';
+import type { PlatformRefusedError } from '../src/platform-call.ts';
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -114,6 +115,42 @@ test("a backlog of large messages drains in batches under the platform's body li
   assert.deepEqual(
     (points.body.n as { value: number }[]).map((p) => p.value),
     Array.from({ length: 600 }, (_, i) => i),
+  );
+  outbox.close();
+  await api.platform.close();
+  await api.fixture.cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("batches the platform's body limit refuses (413) are formed again smaller, in order", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-413-'));
+  const port = await freePort();
+  const api = await TestApi.start('sqlite', {
+    listen: `127.0.0.1:${port}`,
+    bodyLimit: String(64 * 1024),
+  });
+  await api.http.listen({ host: '127.0.0.1', port });
+  const { key, device, node } = await enrolledNode(api, port);
+  const outbox = new Outbox(join(dir, 'outbox.db'), randomBytes(32), { maxMessages: 10_000 });
+  const base = Date.now() - 10_000;
+  const note = 'x'.repeat(2000);
+  for (let i = 0; i < 200; i++) outbox.accept(device, { ts: base + i, values: { n: i, note } });
+  const loop = new SyncLoop(outbox, node, { ...DEFAULT_SYNC, batchMaxMessages: 150 });
+  const refusals: number[] = [];
+  for (let attempt = 0; outbox.size() > 0 && attempt < 20; attempt++)
+    await loop.syncOnce().catch((error: unknown) => {
+      refusals.push((error as PlatformRefusedError).status);
+    });
+  assert.equal(outbox.size(), 0, `still waiting after refusals ${refusals.join(', ')}`);
+  assert.ok(refusals.length > 0 && refusals.every((status) => status === 413));
+  const points = await api.call(
+    'GET',
+    `/v1/devices/${device}/telemetry?keys=n&from=0&to=${base + 1000}&limit=1000`,
+    key,
+  );
+  assert.deepEqual(
+    (points.body.n as { value: number }[]).map((p) => p.value),
+    Array.from({ length: 200 }, (_, i) => i),
   );
   outbox.close();
   await api.platform.close();

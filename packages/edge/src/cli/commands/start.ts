@@ -32,6 +32,13 @@ function diagnose(error: unknown, url: string, outbox: string) {
         "the tenant is over its plan's telemetry rate: the node waits the platform's Retry-After and resends the same batch, so nothing is lost; raise the plan's quota if the backlog keeps growing",
       message,
     };
+  if (error instanceof PlatformRefusedError && error.status === 413)
+    return {
+      kind: 'batch-too-large',
+      action:
+        "the platform's bodyLimit refused the batch unread: the node forms its batches again at half the size and resends them in order, so nothing is lost; a single message over the limit stays until bodyLimit is raised",
+      message,
+    };
   if (error instanceof PlatformRefusedError && error.status >= 400 && error.status < 500)
     return {
       kind: 'platform-refused',
