@@ -160,6 +160,22 @@ describe('the ledger with three witnesses, offline and online verification, and 
     assert.equal(noKeys.code, 2);
   });
 
+  it('a keys file that holds no vkeys, or a bad one, is a usage error naming its line', async () => {
+    const bundle = join(dir, 'keys-test-bundle.json');
+    writeFileSync(bundle, '{}\n');
+    const keys = join(dir, 'bad-keys.txt');
+    writeFileSync(keys, '# the platform keys\n\nnot-a-vkey\n');
+    const bad = await palisade(['ledger', 'verify', bundle, '--keys', keys]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /^palisade: .*bad-keys\.txt line 3 is not a vkey \(vkey must be/);
+    assert.match(bad.stderr, /palisade ledger keys --out /);
+    assert.doesNotMatch(bad.stderr, /\n\s+at /);
+    writeFileSync(keys, '# nothing yet\n');
+    const none = await palisade(['ledger', 'verify', bundle, '--keys', keys]);
+    assert.equal(none.code, 2, none.stderr);
+    assert.match(none.stderr, /bad-keys\.txt holds no vkeys/);
+  });
+
   it('an --out that cannot be written is named, without a stack trace', async () => {
     const env = { PALISADE_URL: platform.url, PALISADE_TOKEN: ADMIN };
     const out = join(dir, 'no-such-folder', 'file.json');

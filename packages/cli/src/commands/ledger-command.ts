@@ -99,10 +99,27 @@ function readVkeys(path: string): string[] {
       EXIT.usage,
     );
   }
-  return text
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('#'));
+  const vkeys: string[] = [];
+  for (const [index, raw] of text.split('\n').entries()) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    try {
+      parseVerifierKey(line, nodeVerifyProvider);
+    } catch (error) {
+      if (!isLedgerError(error)) throw error;
+      throw new CliError(
+        `${path} line ${index + 1} is not a vkey (${error.message}); get the platform's keys with: palisade ledger keys --out ${path}`,
+        EXIT.usage,
+      );
+    }
+    vkeys.push(line);
+  }
+  if (vkeys.length === 0)
+    throw new CliError(
+      `${path} holds no vkeys; get the platform's keys with: palisade ledger keys --out ${path}`,
+      EXIT.usage,
+    );
+  return vkeys;
 }
 
 function progressPrinter(): BundleProgress {
