@@ -55,7 +55,15 @@ export async function callApi<T>(
     );
   }
   if (response.status === 204) return undefined as T;
-  const text = await response.text();
+  let text: string;
+  try {
+    text = await response.text();
+  } catch (error) {
+    throw new CliError(
+      `${connection.url} broke off its answer (${reason(error)}); the request may have taken effect: check that the server is up (and its log) before running it again`,
+      EXIT.unreachable,
+    );
+  }
   const parsed = parseJson(text);
   if (parsed === NOT_JSON) {
     throw new CliError(

@@ -276,6 +276,25 @@ describe('palisade CLI without a server', () => {
     }
   });
 
+  it('says when the server hangs up in the middle of its answer (exit 3, no stack trace)', async () => {
+    const cut = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+      response.write('{"items":[');
+      setTimeout(() => response.socket?.destroy(), 50);
+    });
+    await new Promise<void>((resolve) => cut.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(cut.address() as AddressInfo).port}`;
+    try {
+      const token = `pa_${'x'.repeat(43)}`;
+      const result = await palisade(['tenant', 'list', '--url', url, '--token', token]);
+      expectExit(result, 3);
+      assert.match(result.stderr, new RegExp(`^palisade: ${url} broke off its answer`));
+      assert.doesNotMatch(result.stderr, /\n\s+at /);
+    } finally {
+      cut.close();
+    }
+  });
+
   it('says when --url is not a Palisade server (exit 1, no stack trace)', async () => {
     const other = createServer((_request, response) => {
       response.writeHead(404, { 'content-type': 'text/html' }).end('<h1>Not Found</h1>');
