@@ -61,6 +61,8 @@ export class Outbox {
   /** One key object for every seal and open (wrapping raw key bytes per call costs more than the AES). */
   readonly #key: KeyObject;
   readonly #maxMessages: number;
+  /** Per open transaction and savepoint (outermost first), what `onRollback` asked to undo. */
+  readonly #undo: (() => void)[][] = [];
 
   constructor(path: string, key: Uint8Array, options: { maxMessages: number }) {
     if (key.length !== 32) throw new Error('the outbox key must be 32 bytes');
@@ -150,27 +152,45 @@ export class Outbox {
   transaction<T>(work: () => T): T {
     if (this.#db.isTransaction) return this.#savepoint(work);
     this.#db.exec('BEGIN IMMEDIATE');
+    this.#undo.push([]);
     try {
       const result = work();
       this.#db.exec('COMMIT');
+      this.#undo.pop();
       return result;
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
+      this.#rollBack();
       throw error;
     }
   }
 
   #savepoint<T>(work: () => T): T {
     this.#db.exec('SAVEPOINT nested');
+    this.#undo.push([]);
     try {
       const result = work();
       this.#db.exec('RELEASE nested');
+      this.#undo.at(-2)?.push(...(this.#undo.pop() ?? []));
       return result;
     } catch (error) {
       this.#db.exec('ROLLBACK TO nested');
       this.#db.exec('RELEASE nested');
+      this.#rollBack();
       throw error;
     }
+  }
+
+  /**
+   * Inside `transaction`: runs `undo` if that transaction is rolled back (its work threw or
+   * its commit failed), so state kept beside the outbox, such as the rules', follows it.
+   */
+  onRollback(undo: () => void): void {
+    this.#undo.at(-1)?.push(undo);
+  }
+
+  #rollBack(): void {
+    for (const undo of (this.#undo.pop() ?? []).reverse()) undo();
   }
 
   #open(deviceId: string, receivedAt: number, kind: MessageKind, sealed: Uint8Array): unknown {

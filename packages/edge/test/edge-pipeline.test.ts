@@ -37,6 +37,20 @@ function drain(outbox: Outbox): unknown[] {
   }
 }
 
+/** An outbox whose next group commit fails as a full disk would fail it: nothing is kept. */
+class FailingCommit extends Outbox {
+  failNext = false;
+
+  override transaction<T>(work: () => T): T {
+    if (!this.failNext) return super.transaction(work);
+    this.failNext = false;
+    return super.transaction(() => {
+      work();
+      throw new Error('disk I/O error');
+    });
+  }
+}
+
 describe('edge pipeline at a full outbox', () => {
   let dir: string;
   let outbox: Outbox;
@@ -78,6 +92,23 @@ describe('edge pipeline at a full outbox', () => {
       { ts: T0, values: { w: 0 } },
       { ts: T0, values: { v: 1 } },
     ]);
+  });
+
+  test('a group commit that fails leaves no rule state behind', async () => {
+    const failing = new FailingCommit(join(dir, 'outbox.db'), randomBytes(32), {
+      maxMessages: 10,
+    });
+    outbox = failing;
+    const pipeline = pipelineOver(failing, [{ kind: 'deadband', key: 'v', delta: 0 }]);
+    const take = groupCommit(failing, (device, _kind, payload) =>
+      pipeline.accept(device.deviceId, payload),
+    );
+    const message = { ts: T0, values: { v: 5 } };
+    failing.failNext = true;
+    await assert.rejects(async () => take(DEVICE, 'telemetry', message), /disk I\/O error/);
+    assert.equal(failing.size(), 0);
+    await take(DEVICE, 'telemetry', message);
+    assert.deepEqual(drain(failing), [message]);
   });
 
   test('an alert is not stored without the message that fired it, and fires on the resend', async () => {

@@ -54,16 +54,19 @@ export class EdgePipeline {
 
   /**
    * Runs a device's telemetry through its type's rules and stores the result durably, all or
-   * nothing: when the outbox refuses any of it, neither its alerts nor the rules' state keep a
-   * trace of the message.
+   * nothing: when the outbox refuses any of it, or the commit it joins fails, neither its
+   * alerts nor the rules' state keep a trace of the message.
    */
   accept(deviceId: string, payload: unknown): void {
-    const result = this.#engine.process(deviceId, payload, this.#now(), ({ alerts, payload }) =>
-      this.#outbox.transaction(() => {
-        for (const alert of alerts) this.#outbox.accept(deviceId, alertPayload(alert), 'alert');
-        if (payload !== undefined) this.#outbox.accept(deviceId, payload, 'telemetry');
-      }),
-    );
+    const result = this.#outbox.transaction(() => {
+      this.#outbox.onRollback(this.#engine.snapshot(deviceId));
+      const processed = this.#engine.process(deviceId, payload, this.#now());
+      for (const alert of processed.alerts)
+        this.#outbox.accept(deviceId, alertPayload(alert), 'alert');
+      if (processed.payload !== undefined)
+        this.#outbox.accept(deviceId, processed.payload, 'telemetry');
+      return processed;
+    });
     for (const alert of result.alerts) {
       this.#events.stored?.(deviceId, 'alert');
       this.#events.alert?.(deviceId, alert);

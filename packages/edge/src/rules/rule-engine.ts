@@ -42,41 +42,31 @@ export class RuleEngine {
     return this.#revision;
   }
 
-  /**
-   * Applies the rules of the device's type to one telemetry payload received at `now`, and
-   * hands the result to `store`. If `store` throws (the outbox refused it), the device's rule
-   * state is put back as it was, so a resend of the message is taken as the first send.
-   */
-  process(
-    deviceId: string,
-    payload: unknown,
-    now: number,
-    store: (processed: Processed) => void = () => {},
-  ): Processed {
+  /** Applies the rules of the device's type to one telemetry payload received at `now`. */
+  process(deviceId: string, payload: unknown, now: number): Processed {
     const type = this.#typeOf.get(deviceId);
     const rules = type === undefined ? undefined : this.#byType.get(type);
     const entries = rules === undefined ? undefined : entriesOf(payload, now);
-    if (rules === undefined || entries === undefined) {
-      const passed = { payload, alerts: [], ruled: false };
-      store(passed);
-      return passed;
-    }
+    if (rules === undefined || entries === undefined) return { payload, alerts: [], ruled: false };
     let device = this.#devices.get(deviceId);
     if (device === undefined) {
       device = new DeviceRules(rules);
       this.#devices.set(deviceId, device);
     }
-    const saved = device.save();
     const out = device.process(entries);
     const kept = out.entries.length === 0 ? undefined : payloadOf(out.entries);
-    const processed = { payload: kept, alerts: out.alerts, ruled: true };
-    try {
-      store(processed);
-    } catch (error) {
-      device.restore(saved);
-      throw error;
-    }
-    return processed;
+    return { payload: kept, alerts: out.alerts, ruled: true };
+  }
+
+  /**
+   * Returns what puts the device's rule state back as it is now: for a message `process`
+   * took that the outbox then could not keep, so its resend is taken as the first send.
+   */
+  snapshot(deviceId: string): () => void {
+    const device = this.#devices.get(deviceId);
+    if (device === undefined) return () => this.#devices.delete(deviceId);
+    const saved = device.save();
+    return () => device.restore(saved);
   }
 
   /** Closes the downsample windows that ended by `now`. */
