@@ -262,6 +262,14 @@ async function deliver(
   retryMs: number,
   subscribe: SubscribeOptions,
 ): Promise<void> {
+  let payload: unknown;
+  try {
+    payload = m.json();
+  } catch {
+    // Not published by a Palisade bus: redelivering it would only fail again.
+    m.term('payload is not JSON');
+    return;
+  }
   let settled = false;
   const deliveryCount = m.info.deliveryCount;
   const message: BusMessage = {
@@ -270,7 +278,7 @@ async function deliver(
     kind: parsed.kind,
     key: parsed.key,
     subject: m.subject,
-    payload: m.json(),
+    payload,
     deliveryCount,
     ack: async () => {
       settled = true;
