@@ -13,15 +13,16 @@ export interface PeriodicSettings {
  * platform's Retry-After when that is longer (a quota refusal says when to return).
  */
 export class Periodic {
-  readonly #task: () => Promise<void>;
+  readonly #task: (signal: AbortSignal) => Promise<void>;
   readonly #settings: PeriodicSettings;
   readonly #failed: (error: unknown, retryInMs: number) => void;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> = Promise.resolve();
-  #stopped = false;
+  /** Aborted by `stop`, so that a run waiting on the platform ends at once. */
+  readonly #stop = new AbortController();
 
   constructor(
-    task: () => Promise<void>,
+    task: (signal: AbortSignal) => Promise<void>,
     settings: PeriodicSettings,
     failed: (error: unknown, retryInMs: number) => void,
   ) {
@@ -34,13 +35,14 @@ export class Periodic {
     const tick = async (): Promise<void> => {
       let wait = this.#settings.intervalMs;
       try {
-        await this.#task();
+        await this.#task(this.#stop.signal);
       } catch (error) {
+        if (this.#stop.signal.aborted) return;
         const after = error instanceof PlatformRefusedError ? (error.retryAfterMs ?? 0) : 0;
         wait = Math.max(this.#settings.retryMs, after);
         this.#failed(error, wait);
       }
-      if (!this.#stopped)
+      if (!this.#stop.signal.aborted)
         this.#timer = setTimeout(() => {
           this.#running = tick();
         }, wait);
@@ -48,9 +50,9 @@ export class Periodic {
     this.#running = tick();
   }
 
-  /** Ends the runs; resolves once a run in flight has finished. */
+  /** Ends the runs, cutting short a run in flight; resolves once it has finished. */
   async stop(): Promise<void> {
-    this.#stopped = true;
+    this.#stop.abort();
     clearTimeout(this.#timer);
     await this.#running;
   }

@@ -47,27 +47,34 @@ export class CredentialRefresh {
     this.#node = node;
     this.#settings = settings;
     this.#loop = new Periodic(
-      async () => events.refreshed?.(await this.refreshOnce()),
+      async (signal) => {
+        const devices = await this.refreshOnce(signal);
+        events.refreshed?.(devices);
+      },
       settings,
       (error, retryInMs) => events.failed?.(error, retryInMs),
     );
   }
 
-  async #page(cursor: string | null): Promise<Page> {
+  async #page(cursor: string | null, signal: AbortSignal | undefined): Promise<Page> {
     // The platform's default page size, which its page-size-max setting always allows.
     const query = cursor === null ? '' : `?${new URLSearchParams({ cursor })}`;
     const answer = await callPlatform(this.#node, 'GET', `/v1/edge/device-credentials${query}`, {
       timeoutMs: this.#settings.requestTimeoutMs,
+      ...(signal === undefined ? {} : { signal }),
     });
     return JSON.parse(answer.text) as Page;
   }
 
-  /** Fetches every page and replaces the cache; throws (leaving the cache as it was) on failure. */
-  async refreshOnce(): Promise<number> {
+  /**
+   * Fetches every page and replaces the cache; throws (leaving the cache as it was) on failure
+   * or when `signal` aborts.
+   */
+  async refreshOnce(signal?: AbortSignal): Promise<number> {
     const devices: CachedDevice[] = [];
     let cursor: string | null = null;
     do {
-      const page = await this.#page(cursor);
+      const page = await this.#page(cursor, signal);
       devices.push(...page.items);
       cursor = page.nextCursor;
     } while (cursor !== null);

@@ -11,10 +11,12 @@ export async function fetchRuleBook(
   node: NodeIdentity,
   revision: string,
   timeoutMs?: number,
+  signal?: AbortSignal,
 ): Promise<RuleBook | undefined> {
   const answer = await callPlatform(node, 'GET', '/v1/edge/rules', {
     headers: revision === '' ? {} : { 'if-none-match': `"${revision}"` },
     timeoutMs,
+    ...(signal === undefined ? {} : { signal }),
   });
   if (answer.status === 304) return undefined;
   return parseRuleBook(JSON.parse(answer.text));

@@ -48,20 +48,21 @@ export class RuleRefresh {
     this.#settings = settings;
     this.#events = events;
     this.#loop = new Periodic(
-      async () => {
-        await this.refreshOnce();
+      async (signal) => {
+        await this.refreshOnce(signal);
       },
       settings,
       (error, retryInMs) => events.failed?.(error, retryInMs),
     );
   }
 
-  /** One pull; true when a new book was put in force. */
-  async refreshOnce(): Promise<boolean> {
+  /** One pull (ended by `signal`); true when a new book was put in force. */
+  async refreshOnce(signal?: AbortSignal): Promise<boolean> {
     const book = await fetchRuleBook(
       this.#node,
       this.#pipeline.revision,
       this.#settings.requestTimeoutMs,
+      signal,
     );
     if (book === undefined || book.revision === this.#pipeline.revision) return false;
     writeRuleCache(this.#dir, book);
