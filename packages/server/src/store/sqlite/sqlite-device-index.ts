@@ -1,4 +1,4 @@
-import type { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { TenantStatus } from '../../tenancy/index.ts';
 import type {
   ControlPlaneDeviceIndex,
@@ -65,6 +65,11 @@ function toMatch(row: MatchSqlRow): DeviceCredentialMatch {
 /** The device credential index in `DATA/platform.db`. */
 export class SqliteDeviceIndex implements ControlPlaneDeviceIndex {
   readonly #db: DatabaseSync;
+  /**
+   * Prepared on first use (after migrations) and kept: a connected device's credential is
+   * looked up again every auth cache TTL, and preparing the join cost more than running it.
+   */
+  #match: StatementSync | undefined;
   constructor(db: DatabaseSync) {
     this.#db = db;
   }
@@ -88,7 +93,8 @@ export class SqliteDeviceIndex implements ControlPlaneDeviceIndex {
   }
 
   async findCredential(lookup: string): Promise<DeviceCredentialMatch | undefined> {
-    const row = this.#db.prepare(MATCH).get(lookup) as MatchSqlRow | undefined;
+    this.#match ??= this.#db.prepare(MATCH);
+    const row = this.#match.get(lookup) as MatchSqlRow | undefined;
     return row === undefined ? undefined : toMatch(row);
   }
 
