@@ -257,6 +257,30 @@ for (const backend of backendNames()) {
       assert.equal(reply.body.applied, 1);
     });
 
+    test("a message the node says it received outside the platform's accepted range is refused by index", async () => {
+      const fresh = await enroll(api, key);
+      const day = 86_400_000;
+      // Points that name no ts take the node's receivedAt: it is held to the platform's clock.
+      const future = { deviceId, payload: { n: 1 }, receivedAt: Date.now() + day };
+      const ancient = { deviceId, payload: { n: 2 }, receivedAt: Date.now() - 400 * day };
+      const reply = await send(api, fresh, batch(fresh, 'b-clock', [msg(45), future, ancient]));
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      assert.deepEqual(reply.body.refused, [
+        { index: 1, code: 'PALISADE_TELEMETRY_TIMESTAMP_OUT_OF_RANGE' },
+        { index: 2, code: 'PALISADE_TELEMETRY_TIMESTAMP_OUT_OF_RANGE' },
+      ]);
+      assert.equal(reply.body.applied, 1);
+    });
+
+    test('a batch whose createdAt is not a date-time is refused whole, naming it', async () => {
+      const fresh = await enroll(api, key);
+      const signed = batch(fresh, 'b-created', [msg(46)]);
+      const reply = await send(api, fresh, { ...signed, createdAt: 'yesterday\u0000' });
+      assert.equal(reply.status, 400, JSON.stringify(reply.body));
+      assert.equal(reply.body.code, 'PALISADE_INVALID_REQUEST');
+      assert.match(JSON.stringify(reply.body), /createdAt/);
+    });
+
     test('a message holding U+0000 is refused by index, the rest apply', async () => {
       const fresh = await enroll(api, key);
       const nul = { ...msg(43), payload: { ts: base + 43, values: { s: 'a\u0000b' } } };

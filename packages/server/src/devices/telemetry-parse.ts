@@ -88,6 +88,14 @@ function checkTs(ts: unknown, path: string, now: number, limits: TelemetryLimits
 }
 
 /**
+ * The time an edge node says it received a message, which stamps the points that name no ts:
+ * held to the accepted range of the platform's clock (`now`), as a ts is.
+ */
+export function checkReceivedAt(receivedAt: number, now: number, limits: TelemetryLimits): void {
+  checkTs(receivedAt, '/receivedAt', now, limits);
+}
+
+/**
  * ThingsBoard telemetry as typed points: `{"k": v}` (stamped `now`), `{"ts": ms, "values":
  * {…}}`, or an array of either. Everything is checked before anything is returned, so a bad
  * message is refused whole. A key sent twice at one timestamp keeps its last value.

@@ -14,7 +14,12 @@ import type {
   TelemetryIngest,
 } from './device-contract.ts';
 import { checkDeviceId, deviceNotFound } from './device-registry.ts';
-import { parseAttributes, parseTelemetry, type TelemetryLimits } from './telemetry-parse.ts';
+import {
+  checkReceivedAt,
+  parseAttributes,
+  parseTelemetry,
+  type TelemetryLimits,
+} from './telemetry-parse.ts';
 
 /** What a `telemetry` bus event carries: the device and the points it sent. */
 export interface TelemetryEventPayload {
@@ -100,6 +105,15 @@ export class TelemetryService implements TelemetryIngest {
   parse(deviceId: string, payload: unknown, now: number): TelemetryPoint[] {
     checkDeviceId(deviceId);
     return parseTelemetry(payload, now, this.#limits);
+  }
+
+  /**
+   * An edge message's points, stamped with when the node received it where they name no ts;
+   * that time is another clock's, so it must itself be in the platform's accepted range.
+   */
+  parseReceived(deviceId: string, payload: unknown, receivedAt: number): TelemetryPoint[] {
+    checkReceivedAt(receivedAt, Date.now(), this.#limits);
+    return this.parse(deviceId, payload, receivedAt);
   }
 
   /**

@@ -66,7 +66,7 @@ function batchSchema(maxMessages: number) {
     properties: {
       nodeId: UUID,
       batchId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
-      createdAt: { type: 'string', minLength: 1, maxLength: 64 },
+      createdAt: { ...TIMESTAMP, maxLength: 64 },
       messages: {
         type: 'array',
         minItems: 1,
