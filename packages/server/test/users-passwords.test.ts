@@ -44,15 +44,20 @@ test('a hash names its cost; a cheaper stored hash still verifies and asks to be
 
 test('a malformed or tampered hash matches nothing (and a huge cost is not attempted)', async () => {
   const good = legacyHash('x'.repeat(12), 14);
+  const unmatchable = unmatchableHash();
   for (const stored of [
     '',
     'plaintext',
     good.replace('ln=14', 'ln=31'),
     good.replace('ln=14', 'ln=0'),
+    good.replace('ln=14,r=8', 'ln=20,r=99'),
+    good.replace('p=1', 'p=99'),
     good.replace(/\$[^$]+$/, '$'),
-    unmatchableHash(),
+    unmatchable,
   ]) {
     assert.equal(await verifyPassword('x'.repeat(12), stored), false, stored);
+    if (stored !== unmatchable)
+      assert.equal(passwordHashParams(stored), undefined, `${stored} is not taken as a cost`);
   }
 });
 

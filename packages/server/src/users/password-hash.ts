@@ -9,8 +9,13 @@ import { SCRYPT_OWASP_PARAMS, type ScryptParams } from '@palisade/crypto';
 
 const SALT_BYTES = 16;
 const KEY_BYTES = 32;
-/** Highest stored cost accepted (a tampered row must not make verification unbounded). */
+/**
+ * Highest stored cost accepted: a tampered row must not make verification unbounded. Memory is
+ * 128·N·r bytes (the current cost takes 128 MiB); p multiplies the time.
+ */
 const MAX_LOG_N = 20;
+const MAX_MEMORY_BYTES = 512 * 1024 * 1024;
+const MAX_PARALLEL = 4;
 const PHC = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$/;
 
 /** The cost new hashes get. */
@@ -39,9 +44,11 @@ function parse(stored: string): ParsedHash | undefined {
   if (match === null) return undefined;
   const [, ln, r, p, salt, key] = match;
   const logN = Number(ln);
-  if (logN < 1 || logN > MAX_LOG_N || Number(r) < 1 || Number(p) < 1) return undefined;
+  const params = { N: 2 ** logN, r: Number(r), p: Number(p) };
+  if (logN < 1 || logN > MAX_LOG_N || params.r < 1 || params.p < 1) return undefined;
+  if (128 * params.N * params.r > MAX_MEMORY_BYTES || params.p > MAX_PARALLEL) return undefined;
   return {
-    params: { N: 2 ** logN, r: Number(r), p: Number(p) },
+    params,
     salt: Buffer.from(salt!, 'base64'),
     key: Buffer.from(key!, 'base64'),
   };
