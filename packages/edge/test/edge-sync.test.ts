@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { TestApi } from '../../server/test/support/api.ts';
 import { DEFAULT_SYNC, Outbox, OutboxFullError, SyncLoop } from '../src/index.ts';
 import type { PlatformRefusedError } from '../src/platform-call.ts';
@@ -42,6 +42,40 @@ async function enrolledNode(api: TestApi, port: number) {
   return { key, device, node };
 }
 
+/**
+ * A platform listening on a free port (with `overrides`), its tenant's device `d1`, a node
+ * enrolled with it and an empty outbox in a temporary folder; all removed when the test ends.
+ */
+async function edgeAndPlatform(t: TestContext, overrides: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-sync-'));
+  const port = await freePort();
+  const api = await TestApi.start('sqlite', { listen: `127.0.0.1:${port}`, ...overrides });
+  await api.http.listen({ host: '127.0.0.1', port });
+  const outbox = new Outbox(join(dir, 'outbox.db'), randomBytes(32), { maxMessages: 10_000 });
+  t.after(async () => {
+    outbox.close();
+    await api.platform.close();
+    await api.fixture.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { api, outbox, ...(await enrolledNode(api, port)) };
+}
+
+/** The values of key `n` the platform stored for `device` since `base`, in order. */
+async function storedValues(
+  http: TestApi['http'],
+  key: string,
+  device: string,
+  base: number,
+): Promise<number[]> {
+  const reply = await http.inject({
+    method: 'GET',
+    url: `/v1/devices/${device}/telemetry?keys=n&from=0&to=${base + 1000}&limit=1000`,
+    headers: { authorization: `Bearer ${key}` },
+  });
+  return (JSON.parse(reply.body).n as { value: number }[]).map((p) => p.value);
+}
+
 test('the outbox refuses with a reason when full and never drops', () => {
   const dir = mkdtempSync(join(tmpdir(), 'edge-full-'));
   const outbox = new Outbox(join(dir, 'outbox.db'), randomBytes(32), { maxMessages: 2 });
@@ -53,16 +87,11 @@ test('the outbox refuses with a reason when full and never drops', () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('platform down then up: every accepted message arrives exactly once, in order', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'edge-e2e-'));
-  const port = await freePort();
-  const api = await TestApi.start('sqlite', { listen: `127.0.0.1:${port}` });
-  await api.http.listen({ host: '127.0.0.1', port });
-  const { key, device, node } = await enrolledNode(api, port);
+test('platform down then up: every accepted message arrives exactly once, in order', async (t) => {
+  const { api, outbox, key, device, node } = await edgeAndPlatform(t);
   // The platform stops (its stores stay); the edge keeps accepting.
   const settings = api.fixture.settings;
   await api.platform.close();
-  const outbox = new Outbox(join(dir, 'outbox.db'), randomBytes(32), { maxMessages: 10_000 });
   const base = Date.now() - 10_000;
   for (let i = 0; i < 250; i++) outbox.accept(device, { ts: base + i, values: { n: i } });
   const loop = new SyncLoop(outbox, node, {
@@ -78,60 +107,31 @@ test('platform down then up: every accepted message arrives exactly once, in ord
   while (outbox.size() > 0) await new Promise((resolve) => setTimeout(resolve, 20));
   loop.stop();
   await running;
-  const points = await platform.http.inject({
-    method: 'GET',
-    url: `/v1/devices/${device}/telemetry?keys=n&from=0&to=${base + 1000}&limit=1000`,
-    headers: { authorization: `Bearer ${key}` },
-  });
-  const values = (JSON.parse(points.body).n as { value: number }[]).map((p) => p.value);
   assert.deepEqual(
-    values,
+    await storedValues(platform.http, key, device, base),
     Array.from({ length: 250 }, (_, i) => i),
   );
-  outbox.close();
   await platform.close();
-  await api.fixture.cleanup();
-  rmSync(dir, { recursive: true, force: true });
 });
 
-test("a backlog of large messages drains in batches under the platform's body limit", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'edge-large-'));
-  const port = await freePort();
-  const api = await TestApi.start('sqlite', { listen: `127.0.0.1:${port}` });
-  await api.http.listen({ host: '127.0.0.1', port });
-  const { key, device, node } = await enrolledNode(api, port);
-  const outbox = new Outbox(join(dir, 'outbox.db'), randomBytes(32), { maxMessages: 10_000 });
+test("a backlog of large messages drains in batches under the platform's body limit", async (t) => {
+  const { api, outbox, key, device, node } = await edgeAndPlatform(t);
   const base = Date.now() - 10_000;
   // 600 messages of 2 kB: under the default 1,000 messages a batch, over 1 MiB together.
   const note = 'x'.repeat(2000);
   for (let i = 0; i < 600; i++) outbox.accept(device, { ts: base + i, values: { n: i, note } });
   const loop = new SyncLoop(outbox, node, DEFAULT_SYNC);
   while (outbox.size() > 0) assert.equal(await loop.syncOnce(), true);
-  const points = await api.call(
-    'GET',
-    `/v1/devices/${device}/telemetry?keys=n&from=0&to=${base + 1000}&limit=1000`,
-    key,
-  );
   assert.deepEqual(
-    (points.body.n as { value: number }[]).map((p) => p.value),
+    await storedValues(api.http, key, device, base),
     Array.from({ length: 600 }, (_, i) => i),
   );
-  outbox.close();
-  await api.platform.close();
-  await api.fixture.cleanup();
-  rmSync(dir, { recursive: true, force: true });
 });
 
-test("batches the platform's body limit refuses (413) are formed again smaller, in order", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'edge-413-'));
-  const port = await freePort();
-  const api = await TestApi.start('sqlite', {
-    listen: `127.0.0.1:${port}`,
+test("batches the platform's body limit refuses (413) are formed again smaller, in order", async (t) => {
+  const { api, outbox, key, device, node } = await edgeAndPlatform(t, {
     bodyLimit: String(64 * 1024),
   });
-  await api.http.listen({ host: '127.0.0.1', port });
-  const { key, device, node } = await enrolledNode(api, port);
-  const outbox = new Outbox(join(dir, 'outbox.db'), randomBytes(32), { maxMessages: 10_000 });
   const base = Date.now() - 10_000;
   const note = 'x'.repeat(2000);
   for (let i = 0; i < 200; i++) outbox.accept(device, { ts: base + i, values: { n: i, note } });
@@ -143,17 +143,8 @@ test("batches the platform's body limit refuses (413) are formed again smaller, 
     });
   assert.equal(outbox.size(), 0, `still waiting after refusals ${refusals.join(', ')}`);
   assert.ok(refusals.length > 0 && refusals.every((status) => status === 413));
-  const points = await api.call(
-    'GET',
-    `/v1/devices/${device}/telemetry?keys=n&from=0&to=${base + 1000}&limit=1000`,
-    key,
-  );
   assert.deepEqual(
-    (points.body.n as { value: number }[]).map((p) => p.value),
+    await storedValues(api.http, key, device, base),
     Array.from({ length: 200 }, (_, i) => i),
   );
-  outbox.close();
-  await api.platform.close();
-  await api.fixture.cleanup();
-  rmSync(dir, { recursive: true, force: true });
 });
