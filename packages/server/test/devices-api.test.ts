@@ -697,9 +697,8 @@ for (const backend of backendNames()) {
         status: 'suspended',
       });
       assert.equal(suspended.status, 200);
-      const started = Date.now();
+      // Ends (else the test times out) at its next heartbeat, without any event.
       while (!(await reader.read()).done);
-      assert.ok(Date.now() - started < 5000);
     });
 
     test('SSE: a client gone while its subscription was made leaves no subscription behind', async () => {
