@@ -51,6 +51,17 @@ for (const backend of backendNames()) {
       return { callback: new URL(step.url), page: '', status: 303, state };
     }
 
+    /** A whole sign-in with PKCE in `browser`: the browser part, then the code for tokens. */
+    async function signIn(browser = new Browser()) {
+      const verifier = oidc.randomPKCECodeVerifier();
+      const { callback, state } = await authorize(browser, verifier);
+      assert.ok(callback !== undefined, 'the browser part ends at the redirect with a code');
+      return oidc.authorizationCodeGrant(config, callback, {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+      });
+    }
+
     before(async () => {
       api = await OidcPlatform.start(backend);
       acme = await api.tenant('acme');
@@ -146,12 +157,7 @@ for (const backend of backendNames()) {
     });
 
     test("a refresh picks up the user's new roles; a disabled user gets no new token", async () => {
-      const verifier = oidc.randomPKCECodeVerifier();
-      const { callback, state } = await authorize(new Browser(), verifier);
-      const first = await oidc.authorizationCodeGrant(config, callback!, {
-        pkceCodeVerifier: verifier,
-        expectedState: state,
-      });
+      const first = await signIn();
       const version = (await api.call('GET', `/v1/users/${userId}`, acme.key)).body.version;
       const promoted = await api.call(
         'PATCH',
@@ -200,12 +206,7 @@ for (const backend of backendNames()) {
 
     test('refresh tokens rotate; reusing an old one revokes the whole family, access tokens included', async () => {
       const browser = new Browser();
-      const verifier = oidc.randomPKCECodeVerifier();
-      const { callback, state } = await authorize(browser, verifier);
-      const first = await oidc.authorizationCodeGrant(config, callback!, {
-        pkceCodeVerifier: verifier,
-        expectedState: state,
-      });
+      const first = await signIn(browser);
       const second = await oidc.refreshTokenGrant(config, first.refresh_token!);
       assert.notEqual(second.refresh_token, first.refresh_token, 'the refresh token rotates');
       assert.equal((await api.call('GET', '/v1/collections', second.access_token)).status, 200);
@@ -220,24 +221,13 @@ for (const backend of backendNames()) {
       assert.equal(revoked.status, 401);
       assert.equal(revoked.body.code, 'PALISADE_TOKEN_REVOKED');
       await assert.rejects(oidc.refreshTokenGrant(config, second.refresh_token!));
-      const again = oidc.randomPKCECodeVerifier();
-      const fresh = await authorize(browser, again);
-      const renewed = await oidc.authorizationCodeGrant(config, fresh.callback!, {
-        pkceCodeVerifier: again,
-        expectedState: fresh.state,
-      });
+      const renewed = await signIn(browser);
       const reply = await api.call('GET', '/v1/collections', renewed.access_token);
       assert.equal(reply.status, 200, 'signing in again makes a new grant, not the revoked one');
     });
 
     test('one refresh token sent twice at once rotates once; the other use is reuse', async () => {
-      const browser = new Browser();
-      const verifier = oidc.randomPKCECodeVerifier();
-      const { callback, state } = await authorize(browser, verifier);
-      const first = await oidc.authorizationCodeGrant(config, callback!, {
-        pkceCodeVerifier: verifier,
-        expectedState: state,
-      });
+      const first = await signIn();
       const outcomes = await Promise.allSettled(
         [1, 2, 3, 4].map(() => oidc.refreshTokenGrant(config, first.refresh_token!)),
       );
