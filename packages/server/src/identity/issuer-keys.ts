@@ -62,18 +62,21 @@ export class IssuerKeys {
     this.#retiredGraceMs = options.retiredGraceMs;
   }
 
-  /** The tenant's keys, made (and recorded in its ledger) the first time. */
+  /**
+   * The tenant's keys, made (and recorded in its ledger) the first time. Of processes making
+   * them at once, one stores its keys and the others read those back.
+   */
   async load(tenant: Tenant): Promise<IssuerKeySet> {
-    let rows = await this.#store.listKeys(tenant.id);
-    const missing = SIGNING_ALGORITHMS.filter(
-      (alg) => !rows.some((row) => row.use === 'sig' && row.alg === alg && row.retiredAt === null),
-    );
-    const cookieMissing = !rows.some((row) => row.use === 'cookie');
-    if (missing.length > 0 || cookieMissing) {
+    for (;;) {
+      const rows = await this.#store.listKeys(tenant.id);
+      const missing = SIGNING_ALGORITHMS.filter(
+        (alg) =>
+          !rows.some((row) => row.use === 'sig' && row.alg === alg && row.retiredAt === null),
+      );
+      const cookieMissing = !rows.some((row) => row.use === 'cookie');
+      if (missing.length === 0 && !cookieMissing) return this.#keySet(tenant, rows);
       await this.#create(tenant, missing, cookieMissing, 'oidc-keys.create');
-      rows = await this.#store.listKeys(tenant.id);
     }
-    return this.#keySet(tenant, rows);
   }
 
   /** Public JWKs the tenant's tokens may be signed with (reads only; makes nothing). */
@@ -88,23 +91,28 @@ export class IssuerKeys {
       .map((row) => JSON.parse(row.publicJwk) as Jwk);
   }
 
-  /** Retires every active signing key of the tenant and makes new ones. */
+  /**
+   * Retires every active signing key of the tenant and makes new ones, at once. A rotation
+   * that meets newer keys than it read (another rotation, or the first keys, made meanwhile)
+   * yields to them and changes nothing.
+   */
   async rotate(tenant: Tenant, actor: string): Promise<void> {
     const rows = await this.#store.listKeys(tenant.id);
     const active = rows.filter((row) => row.use === 'sig' && row.retiredAt === null);
-    const at = new Date().toISOString();
-    await this.#create(tenant, SIGNING_ALGORITHMS, false, 'oidc-keys.rotate', actor, async () => {
-      for (const row of active) await this.#store.retireKey(tenant.id, row.kid, at);
+    await this.#create(tenant, SIGNING_ALGORITHMS, false, 'oidc-keys.rotate', actor, {
+      kids: active.map((row) => row.kid),
+      at: new Date().toISOString(),
     });
   }
 
+  /** Makes and stores keys, unless another process stored current keys of its own first. */
   async #create(
     tenant: Tenant,
     algorithms: readonly SigningAlgorithm[],
     cookie: boolean,
     action: string,
     actor = 'platform',
-    before?: () => Promise<void>,
+    retire?: { kids: readonly string[]; at: string },
   ): Promise<void> {
     const createdAt = new Date().toISOString();
     const rows: IssuerKeyRow[] = [];
@@ -141,13 +149,10 @@ export class IssuerKeys {
       secret.fill(0);
     }
     const published = rows.filter((row) => row.use === 'sig').map((row) => row.kid);
-    await this.#audit.change(
+    await this.#audit.changeIf(
       tenant,
       { actor, action, resource: 'oidc/keys', state: { published } },
-      async () => {
-        await before?.();
-        for (const row of rows) await this.#store.insertKey(row);
-      },
+      () => this.#store.insertKeys(tenant.id, rows, retire),
     );
   }
 

@@ -1,6 +1,6 @@
 import type { GroupCommitter } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
-import type { ShardStore } from '../store/index.ts';
+import type { ShardStore, TenantStore } from '../store/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
 
 /** A ledger entry about an issuer change: who did what to which resource, and the new state. */
@@ -28,12 +28,29 @@ export class TenantAudit {
   }
 
   async change<T>(tenant: Tenant, event: IssuerEvent, apply: () => Promise<T>): Promise<T> {
+    const store = await this.#store(tenant);
+    const result = await apply();
+    await this.#record(store, event);
+    return result;
+  }
+
+  /**
+   * As `change`, for a change that may turn out to be none (`apply` resolves false, having
+   * written nothing): then nothing is recorded.
+   */
+  async changeIf(tenant: Tenant, event: IssuerEvent, apply: () => Promise<boolean>): Promise<void> {
+    const store = await this.#store(tenant);
+    if (await apply()) await this.#record(store, event);
+  }
+
+  async #store(tenant: Tenant): Promise<TenantStore> {
     const shard = this.#shards.get(tenant.shard);
     if (shard === undefined)
       throw new PalisadeError('PALISADE_INTERNAL', `shard ${tenant.shard} is not open`);
-    const store = await shard.tenant(tenant.id);
-    const result = await apply();
+    return shard.tenant(tenant.id);
+  }
+
+  async #record(store: TenantStore, event: IssuerEvent): Promise<void> {
     await this.#committer.submit(store, async (_tx, record) => record(event));
-    return result;
   }
 }

@@ -79,10 +79,18 @@ export interface ControlPlaneIdentityStore {
    */
   deleteClient(tenantId: string, id: string, revocation: RevocationRow): Promise<boolean>;
 
-  insertKey(row: IssuerKeyRow): Promise<void>;
+  /**
+   * Retires the keys `retire` names (as of `retire.at`) and adds `rows`, in one transaction;
+   * false, changing nothing, when the tenant already has a current (unretired) key of the
+   * use and algorithm of one of `rows`: another process made its keys first.
+   */
+  insertKeys(
+    tenantId: string,
+    rows: readonly IssuerKeyRow[],
+    retire?: { readonly kids: readonly string[]; readonly at: string },
+  ): Promise<boolean>;
   /** The tenant's keys, oldest first. */
   listKeys(tenantId: string): Promise<IssuerKeyRow[]>;
-  retireKey(tenantId: string, kid: string, at: string): Promise<void>;
   /** Every tenant's keys, for a master key rotation. */
   listAllKeys(): Promise<IssuerKeyRow[]>;
   replaceSealedKey(tenantId: string, kid: string, sealedPrivate: Uint8Array): Promise<void>;

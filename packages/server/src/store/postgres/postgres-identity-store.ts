@@ -36,12 +36,16 @@ export class PgIdentityStore implements ControlPlaneIdentityStore {
     this.#pool = pool;
   }
 
-  async #transaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+  /** Runs `work` in one transaction, rolled back when it throws or resolves false. */
+  async #transaction(
+    work: (client: pg.PoolClient) => Promise<boolean | undefined>,
+  ): Promise<boolean> {
     const client = await this.#pool.connect();
     try {
       await client.query('BEGIN');
-      await work(client);
-      await client.query('COMMIT');
+      const keep = (await work(client)) !== false;
+      await client.query(keep ? 'COMMIT' : 'ROLLBACK');
+      return keep;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
@@ -118,21 +122,38 @@ export class PgIdentityStore implements ControlPlaneIdentityStore {
     return deleted;
   }
 
-  async insertKey(row: IssuerKeyRow): Promise<void> {
-    await this.#pool.query(
-      `INSERT INTO oidc_keys (tenant_id, kid, use, alg, public_jwk, sealed_private, created_at, retired_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [
-        row.tenantId,
-        row.kid,
-        row.use,
-        row.alg,
-        row.publicJwk,
-        Buffer.from(row.sealedPrivate),
-        row.createdAt,
-        row.retiredAt,
-      ],
-    );
+  async insertKeys(
+    tenantId: string,
+    rows: readonly IssuerKeyRow[],
+    retire?: { readonly kids: readonly string[]; readonly at: string },
+  ): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      for (const kid of retire?.kids ?? [])
+        await client.query(
+          'UPDATE oidc_keys SET retired_at = $1 WHERE tenant_id = $2 AND kid = $3 AND retired_at IS NULL',
+          [retire!.at, tenantId, kid],
+        );
+      for (const row of rows) {
+        // Behind a concurrent insert of the same current key, this waits for its outcome.
+        const inserted = await client.query(
+          `INSERT INTO oidc_keys (tenant_id, kid, use, alg, public_jwk, sealed_private, created_at, retired_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (tenant_id, use, alg) WHERE retired_at IS NULL DO NOTHING`,
+          [
+            row.tenantId,
+            row.kid,
+            row.use,
+            row.alg,
+            row.publicJwk,
+            Buffer.from(row.sealedPrivate),
+            row.createdAt,
+            row.retiredAt,
+          ],
+        );
+        if (inserted.rowCount !== 1) return false;
+      }
+      return true;
+    });
   }
 
   async listKeys(tenantId: string): Promise<IssuerKeyRow[]> {
@@ -154,13 +175,6 @@ export class PgIdentityStore implements ControlPlaneIdentityStore {
     await this.#pool.query(
       'UPDATE oidc_keys SET sealed_private = $1 WHERE tenant_id = $2 AND kid = $3',
       [Buffer.from(sealedPrivate), tenantId, kid],
-    );
-  }
-
-  async retireKey(tenantId: string, kid: string, at: string): Promise<void> {
-    await this.#pool.query(
-      'UPDATE oidc_keys SET retired_at = $1 WHERE tenant_id = $2 AND kid = $3 AND retired_at IS NULL',
-      [at, tenantId, kid],
     );
   }
 

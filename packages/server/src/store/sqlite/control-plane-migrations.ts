@@ -136,4 +136,24 @@ export const CONTROL_PLANE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX tenant_cors_origins_by_origin ON tenant_cors_origins (origin);
     `,
   },
+  {
+    version: 7,
+    // One current key per tenant, use and algorithm. Processes that started an issuer at once
+    // may have made two: the one the issuer signs with stays (an algorithm's first signing
+    // key, the newest cookie secret) and the others retire now, so what they signed still
+    // verifies until it expires.
+    sql: `
+      UPDATE oidc_keys SET retired_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+      WHERE retired_at IS NULL AND EXISTS (
+        SELECT 1 FROM oidc_keys AS kept
+        WHERE kept.tenant_id = oidc_keys.tenant_id AND kept.use = oidc_keys.use
+          AND kept.alg = oidc_keys.alg AND kept.retired_at IS NULL
+          AND CASE oidc_keys.use
+            WHEN 'sig' THEN (kept.created_at, kept.kid) < (oidc_keys.created_at, oidc_keys.kid)
+            ELSE (kept.created_at, kept.kid) > (oidc_keys.created_at, oidc_keys.kid)
+          END
+      );
+      CREATE UNIQUE INDEX oidc_keys_current ON oidc_keys (tenant_id, use, alg) WHERE retired_at IS NULL;
+    `,
+  },
 ];

@@ -42,11 +42,13 @@ export class SqliteIdentityStore implements ControlPlaneIdentityStore {
     return statement;
   }
 
-  #transaction(work: () => void): void {
+  /** Runs `work` in one write transaction, rolled back when it throws or returns false. */
+  #transaction(work: () => boolean | undefined): boolean {
     this.#db.exec('BEGIN IMMEDIATE');
     try {
-      work();
-      this.#db.exec('COMMIT');
+      const keep = work() !== false;
+      this.#db.exec(keep ? 'COMMIT' : 'ROLLBACK');
+      return keep;
     } catch (error) {
       this.#db.exec('ROLLBACK');
       throw error;
@@ -119,20 +121,35 @@ export class SqliteIdentityStore implements ControlPlaneIdentityStore {
     return deleted;
   }
 
-  async insertKey(row: IssuerKeyRow): Promise<void> {
-    this.#sql(
-      `INSERT INTO oidc_keys (tenant_id, kid, use, alg, public_jwk, sealed_private, created_at, retired_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      row.tenantId,
-      row.kid,
-      row.use,
-      row.alg,
-      row.publicJwk,
-      row.sealedPrivate,
-      row.createdAt,
-      row.retiredAt,
-    );
+  async insertKeys(
+    tenantId: string,
+    rows: readonly IssuerKeyRow[],
+    retire?: { readonly kids: readonly string[]; readonly at: string },
+  ): Promise<boolean> {
+    return this.#transaction(() => {
+      for (const kid of retire?.kids ?? [])
+        this.#sql(
+          'UPDATE oidc_keys SET retired_at = ? WHERE tenant_id = ? AND kid = ? AND retired_at IS NULL',
+        ).run(retire!.at, tenantId, kid);
+      const insert = this.#sql(
+        `INSERT INTO oidc_keys (tenant_id, kid, use, alg, public_jwk, sealed_private, created_at, retired_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (tenant_id, use, alg) WHERE retired_at IS NULL DO NOTHING`,
+      );
+      return rows.every(
+        (row) =>
+          insert.run(
+            row.tenantId,
+            row.kid,
+            row.use,
+            row.alg,
+            row.publicJwk,
+            row.sealedPrivate,
+            row.createdAt,
+            row.retiredAt,
+          ).changes === 1,
+      );
+    });
   }
 
   async listKeys(tenantId: string): Promise<IssuerKeyRow[]> {
@@ -155,12 +172,6 @@ export class SqliteIdentityStore implements ControlPlaneIdentityStore {
       tenantId,
       kid,
     );
-  }
-
-  async retireKey(tenantId: string, kid: string, at: string): Promise<void> {
-    this.#sql(
-      'UPDATE oidc_keys SET retired_at = ? WHERE tenant_id = ? AND kid = ? AND retired_at IS NULL',
-    ).run(at, tenantId, kid);
   }
 
   async upsertArtifact(tenantId: string, a: OidcArtifact): Promise<void> {

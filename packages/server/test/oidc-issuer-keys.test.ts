@@ -1,0 +1,230 @@
+/**
+ * A tenant issuer has one current key set, however many API processes start it at once, and
+ * a control plane that already holds two (made before that was enforced) keeps the one the
+ * issuer signs with.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { LocalKms, MasterKey } from '@palisade/crypto';
+import { commitState } from '@palisade/ledger';
+import { nodeSha256 } from '@palisade/ledger/node';
+import pg from 'pg';
+import { GroupCommitter } from '../src/commit/index.ts';
+import { IssuerKeys } from '../src/identity/issuer-keys.ts';
+import { TenantAudit } from '../src/identity/tenant-audit.ts';
+import { uuid7 } from '../src/ids/index.ts';
+import { sealBatch } from '../src/ledger/index.ts';
+import { type ControlPlaneIdentityStore, openStores, type Stores } from '../src/store/index.ts';
+import { PG_CONTROL_PLANE_MIGRATIONS } from '../src/store/postgres/control-plane-migrations.ts';
+import { migratePostgres } from '../src/store/postgres/postgres-migrate.ts';
+import { CONTROL_PLANE_MIGRATIONS } from '../src/store/sqlite/control-plane-migrations.ts';
+import { migrateSqlite, openSqlite } from '../src/store/sqlite/sqlite-database.ts';
+import type { Tenant } from '../src/tenancy/index.ts';
+import { type BackendFixture, backendNames, openBackend } from './support/backends.ts';
+
+/** The control-plane schema version whose oidc_keys allowed two current key sets. */
+const BEFORE_UNIQUE_KEYS = 6;
+
+/** An API process's view of the issuer keys: its own stores, committer and KMS. */
+async function issuerProcess(fixture: BackendFixture, master: MasterKey) {
+  const stores = await openStores(fixture.settings);
+  const committer = new GroupCommitter({ maxBatch: 16, maxWaitMs: 0, seal: sealBatch });
+  const keys = new IssuerKeys({
+    store: stores.controlPlane.identity,
+    kms: new LocalKms(master),
+    audit: new TenantAudit(stores.shards, committer),
+    retiredGraceMs: 60_000,
+  });
+  return { stores, keys };
+}
+
+/** Holds each store's first listing of keys until every store has made one: both see none. */
+function meetAfterFirstListing(stores: readonly ControlPlaneIdentityStore[]): void {
+  let waiting = stores.length;
+  let met!: () => void;
+  const meeting = new Promise<void>((resolve) => {
+    met = resolve;
+  });
+  for (const store of stores) {
+    const listKeys = store.listKeys.bind(store);
+    let first = true;
+    store.listKeys = async (tenantId) => {
+      const rows = await listKeys(tenantId);
+      if (!first) return rows;
+      first = false;
+      if (--waiting === 0) met();
+      await meeting;
+      return rows;
+    };
+  }
+}
+
+async function newTenant(stores: Stores): Promise<Tenant> {
+  const now = new Date().toISOString();
+  const tenant: Tenant = {
+    id: uuid7(),
+    slug: 'acme',
+    name: 'Acme',
+    plan: 'free',
+    status: 'active',
+    shard: 's1',
+    createdAt: now,
+    updatedAt: now,
+  };
+  await stores.controlPlane.insertTenant(tenant);
+  return tenant;
+}
+
+/** Raw SQL on the control plane, migrated up to a version, with `?` placeholders on both. */
+interface RawControlPlane {
+  migrate(upTo: number): Promise<void>;
+  run(sql: string, params: readonly unknown[]): Promise<void>;
+  all(sql: string): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+}
+
+async function rawControlPlane(fixture: BackendFixture): Promise<RawControlPlane> {
+  if (fixture.settings.database === undefined) {
+    const db = openSqlite(join(fixture.settings.data, 'platform.db'));
+    return {
+      migrate: async (upTo) =>
+        migrateSqlite(
+          db,
+          CONTROL_PLANE_MIGRATIONS.filter((m) => m.version <= upTo),
+        ),
+      run: async (sql, params) => {
+        db.prepare(sql).run(...(params as (string | null | Uint8Array)[]));
+      },
+      all: async (sql) => db.prepare(sql).all() as Record<string, unknown>[],
+      close: async () => db.close(),
+    };
+  }
+  const client = new pg.Client({ connectionString: fixture.settings.database });
+  await client.connect();
+  const numbered = (sql: string) => {
+    let n = 0;
+    return sql.replace(/\?/g, () => `$${++n}`);
+  };
+  return {
+    migrate: (upTo) =>
+      migratePostgres(
+        client,
+        'control-plane',
+        PG_CONTROL_PLANE_MIGRATIONS.filter((m) => m.version <= upTo),
+      ),
+    run: async (sql, params) => {
+      await client.query(numbered(sql), [...params]);
+    },
+    all: async (sql) => (await client.query(sql)).rows,
+    close: () => client.end(),
+  };
+}
+
+for (const backend of backendNames()) {
+  describe(`tenant issuer keys on ${backend}`, () => {
+    test('two processes starting an issuer at once make one key set and both use it', async (t) => {
+      const fixture = await openBackend(backend);
+      const master = MasterKey.generate();
+      const a = await issuerProcess(fixture, master);
+      const b = await issuerProcess(fixture, master);
+      t.after(async () => {
+        await a.stores.close();
+        await b.stores.close();
+        await fixture.cleanup();
+      });
+      const tenant = await newTenant(a.stores);
+      meetAfterFirstListing([a.stores.controlPlane.identity, b.stores.controlPlane.identity]);
+
+      const [fromA, fromB] = await Promise.all([a.keys.load(tenant), b.keys.load(tenant)]);
+
+      assert.deepEqual(fromA, fromB, 'both processes sign with the same keys');
+      const rows = await a.stores.controlPlane.identity.listKeys(tenant.id);
+      assert.deepEqual(
+        rows.map((row) => `${row.use}/${row.alg}/${row.retiredAt}`).sort(),
+        [
+          'cookie/HS256/null',
+          'sig/ES256/null',
+          'sig/EdDSA/null',
+          'sig/ML-DSA-44/null',
+          'sig/ML-DSA-65/null',
+        ],
+        'one current key per algorithm and one cookie secret',
+      );
+      assert.deepEqual(
+        fromA.signing.map((jwk) => jwk.kid).sort(),
+        rows
+          .filter((row) => row.use === 'sig')
+          .map((row) => row.kid)
+          .sort(),
+      );
+      const ledger = (await a.stores.shards.get('s1')!.tenant(tenant.id)).reader;
+      const entries = (await ledger.ledgerEntries(0, (await ledger.ledgerHead()).nextSeq)).filter(
+        (row) => row.resource === 'oidc/keys',
+      );
+      assert.equal(entries.length, 1, 'the ledger records one creation');
+      const published = fromA.signing.map((jwk) => jwk.kid);
+      assert.equal(
+        commitState(nodeSha256, entries[0]!.salt!, { published }),
+        JSON.parse(entries[0]!.entry).commitment,
+        'the recorded creation is of the keys kept',
+      );
+    });
+
+    test('a control plane holding two current key sets keeps the one the issuer signs with', async (t) => {
+      const fixture = await openBackend(backend);
+      const raw = await rawControlPlane(fixture);
+      t.after(async () => {
+        await raw.close();
+        await fixture.cleanup();
+      });
+      await raw.migrate(BEFORE_UNIQUE_KEYS);
+      const tenantId = uuid7();
+      const other = uuid7();
+      const at = (second: number) => `2026-01-01T00:00:0${second}.000Z`;
+      await raw.run('INSERT INTO shards (id, location) VALUES (?, ?)', ['s1', 'here']);
+      for (const [id, slug] of [
+        [tenantId, 'acme'],
+        [other, 'other'],
+      ])
+        await raw.run(
+          `INSERT INTO tenants (id, slug, name, plan, status, shard, created_at, updated_at)
+           VALUES (?, ?, ?, 'free', 'active', 's1', ?, ?)`,
+          [id, slug, slug, at(0), at(0)],
+        );
+      const key = (tenant: string, kid: string, use: string, alg: string, created: number) =>
+        raw.run(
+          `INSERT INTO oidc_keys (tenant_id, kid, use, alg, public_jwk, sealed_private, created_at, retired_at)
+           VALUES (?, ?, ?, ?, '{}', ?, ?, ?)`,
+          [tenant, kid, use, alg, Buffer.from(kid), at(created), kid === 'old' ? at(1) : null],
+        );
+      await key(tenantId, 'old', 'sig', 'EdDSA', 0);
+      await key(tenantId, 'ed-second', 'sig', 'EdDSA', 3);
+      await key(tenantId, 'ed-first', 'sig', 'EdDSA', 2);
+      await key(tenantId, 'es-b', 'sig', 'ES256', 2);
+      await key(tenantId, 'es-a', 'sig', 'ES256', 2);
+      await key(tenantId, 'cookie-first', 'cookie', 'HS256', 2);
+      await key(tenantId, 'cookie-second', 'cookie', 'HS256', 3);
+      await key(other, 'other-ed', 'sig', 'EdDSA', 2);
+
+      await raw.migrate(Number.POSITIVE_INFINITY);
+
+      const rows = await raw.all('SELECT kid, retired_at FROM oidc_keys');
+      assert.deepEqual(
+        rows.map((row) => `${row.kid}:${row.retired_at === null ? 'current' : 'retired'}`).sort(),
+        [
+          'cookie-first:retired',
+          'cookie-second:current',
+          'ed-first:current',
+          'ed-second:retired',
+          'es-a:current',
+          'es-b:retired',
+          'old:retired',
+          'other-ed:current',
+        ],
+        'the first signing key of an algorithm and the newest cookie secret stay, as the issuer used them',
+      );
+      await assert.rejects(key(tenantId, 'ed-third', 'sig', 'EdDSA', 4), /unique/i);
+    });
+  });
+}
