@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { canonicalJson } from '@palisade/ledger';
 import { MqttRefusal } from '../src/mqtt/mqtt-refusal.ts';
 import { QuotaExceededError } from '../src/quotas/index.ts';
 import { type Reply, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
+import { signedBatch, signingNode } from './support/edge-nodes.ts';
 import { steadyWindow } from './support/windows.ts';
 
 /** The usage window: a day, starting at UTC midnight. */
@@ -14,38 +13,6 @@ const DAY_MS = 86_400_000;
 /** `n` points of key `k` in one ThingsBoard message, at fixed timestamps. */
 function message(n: number, base: number): unknown {
   return Array.from({ length: n }, (_, i) => ({ ts: base + i, values: { k: i } }));
-}
-
-interface EdgeNode {
-  readonly nodeId: string;
-  readonly credential: string;
-  readonly ed: KeyObject;
-  readonly ml: KeyObject;
-}
-
-async function enroll(api: TestApi, key: string): Promise<EdgeNode> {
-  const token = await api.call('POST', '/v1/edge-nodes/enrollment-tokens', key, { name: 'gw' });
-  const ed = generateKeyPairSync('ed25519');
-  const ml = generateKeyPairSync('ml-dsa-65' as 'ed25519');
-  const spki = (k: KeyObject) => k.export({ format: 'der', type: 'spki' }).toString('base64');
-  const reply = await api.call('POST', '/v1/edge/enroll', undefined, {
-    token: token.body.token,
-    ed25519: spki(ed.publicKey),
-    mldsa65: spki(ml.publicKey),
-  });
-  return { ...reply.body, ed: ed.privateKey, ml: ml.privateKey };
-}
-
-function signedBatch(node: EdgeNode, batchId: string, messages: unknown[]) {
-  const content = { nodeId: node.nodeId, batchId, createdAt: '2026-01-01T00:00:00.000Z', messages };
-  const bytes = Buffer.from(canonicalJson(content), 'utf8');
-  return {
-    ...content,
-    signatures: {
-      ed25519: sign(null, bytes, node.ed).toString('base64'),
-      mldsa65: sign(null, bytes, node.ml).toString('base64'),
-    },
-  };
 }
 
 for (const backend of backendNames()) {
@@ -179,7 +146,7 @@ for (const backend of backendNames()) {
     test('an edge batch is charged whole: over the rate it is refused whole, a replay is free', async () => {
       const edgy = await api.tenant('edgy');
       const meter = await device(edgy.key);
-      const node = await enroll(api, edgy.key);
+      const node = await signingNode(api, edgy.key);
       const messages = (from: number, count: number) =>
         Array.from({ length: count }, (_, i) => ({
           deviceId: meter.id,

@@ -167,6 +167,23 @@ test('batches charge the tenant whole, and are refused whole', () => {
   assert.equal(q.usage(a).messages.refused, 1);
 });
 
+test('a refunded batch leaves the buckets as if it had never been admitted, never above full', () => {
+  const { q, clock } = quotas({ quotaTenantPointsPerSecond: ['*=100'], quotaBurstSeconds: 2 });
+  const a = context('a');
+  q.admitBatch(a, 1, 150);
+  q.admitBatch(a, 1, 30);
+  q.refundBatch(a, 1, 150);
+  assert.equal(q.usage(a).points.remaining, 170, 'the other batch stays charged');
+  q.admitBatch(a, 1, 150);
+  clock.now += 1000; // refilled by 100 meanwhile
+  q.refundBatch(a, 1, 150);
+  assert.deepEqual(
+    q.usage(a).points,
+    { accepted: 0, refused: 0, remaining: 200 },
+    'capped at the capacity',
+  );
+});
+
 test('device buckets are bounded: idle ones go first, then the oldest', () => {
   const { q, clock } = quotas({ quotaDeviceMessagesPerSecond: ['*=1'] }, 10);
   const a = context('a');

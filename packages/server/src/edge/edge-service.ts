@@ -57,6 +57,8 @@ function nodeNotFound(): PalisadeError {
 
 const actorOf = (nodeId: string) => `edge-node:${nodeId}`;
 
+const NOTHING_CHARGED = () => undefined;
+
 /** A batch's parsed telemetry messages grouped by device, each keeping its index, in order. */
 function telemetryByDevice(
   messages: readonly EdgeMessage[],
@@ -272,14 +274,14 @@ export class EdgeService {
         throw error;
       }
     });
-    this.#chargeQuota(context, parsed);
+    const refund = this.#chargeQuota(context, parsed);
     const via = { edgeNode: node.id, batch: batch.batchId };
     const actor = actorOf(node.id);
     const telemetry = telemetryByDevice(batch.messages, parsed);
     /** The points each device got (in message order), and how many messages were applied. */
     const written = new Map<string, TelemetryPoint[]>();
     let messagesWritten = 0;
-    const outcome = await this.#committer.submit(store, async (tx, record) => {
+    const committed = this.#committer.submit(store, async (tx, record) => {
       const again = await tx.edge.getBatch(node.id, batch.batchId);
       if (again !== undefined) return { again };
       written.clear();
@@ -356,7 +358,16 @@ export class EdgeService {
       });
       return { result };
     });
-    if (outcome.result === undefined) return this.#replay(store, outcome.again, hash);
+    // Only the attempt that applies the batch pays for it: a failed commit, or a resend that
+    // another attempt applied meanwhile, gets its charge back.
+    const outcome = await committed.catch((error: unknown) => {
+      refund();
+      throw error;
+    });
+    if (outcome.result === undefined) {
+      refund();
+      return this.#replay(store, outcome.again, hash);
+    }
     this.#telemetry.quotas?.accepted(context, messagesWritten, outcome.result.points);
     // One bus event per device and batch (in message order), not one per message: a batch of
     // thousands of messages from a few devices would otherwise cost thousands of bus writes.
@@ -364,14 +375,19 @@ export class EdgeService {
     return outcome.result;
   }
 
-  /** Charges a new batch's valid messages to the tenant's plan rates, or refuses it whole (429). */
-  /** Telemetry is charged; client attributes are not (as when a device sends them directly). */
+  /**
+   * Charges a new batch's valid telemetry messages to the tenant's plan rates, or refuses it
+   * whole (429) before anything is written; returns what gives the charge back. Reserved up
+   * front rather than charged after the commit, so that batches committing at once cannot
+   * all pass on the same tokens. Client attributes are not charged (as when a device sends
+   * them directly).
+   */
   #chargeQuota(
     context: TenantContext,
     parsed: readonly (TelemetryPoint[] | Record<string, unknown> | PalisadeError)[],
-  ): void {
+  ): () => void {
     const quotas = this.#telemetry.quotas;
-    if (quotas === undefined) return;
+    if (quotas === undefined) return NOTHING_CHARGED;
     let messages = 0;
     let points = 0;
     for (const p of parsed) {
@@ -379,7 +395,9 @@ export class EdgeService {
       messages++;
       points += p.length;
     }
-    if (messages > 0) quotas.admitBatch(context, messages, points);
+    if (messages === 0) return NOTHING_CHARGED;
+    quotas.admitBatch(context, messages, points);
+    return () => quotas.refundBatch(context, messages, points);
   }
 
   async #replay(

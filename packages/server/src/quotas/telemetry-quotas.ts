@@ -171,6 +171,19 @@ export class TelemetryQuotas {
     tenant.points.tokens -= points;
   }
 
+  /**
+   * Gives back what `admitBatch` charged for a batch that was then not applied: its commit
+   * failed, or another attempt at the same batch applied it first.
+   */
+  refundBatch(context: TenantContext, messages: number, points: number): void {
+    const now = this.#clock();
+    const limits = this.#options.limitsOf(context.tenant.plan);
+    const tenant = this.#tenant(context.tenantId, limits, now);
+    const { tenantMessagesPerSecond: m, tenantPointsPerSecond: p, burstSeconds: b } = limits;
+    tenant.messages.refund(messages, m, m * b, now);
+    tenant.points.refund(points, p, p * b, now);
+  }
+
   /** The tenant's plan, limits, usage in the current window and what its buckets hold now. */
   usage(context: TenantContext): TenantUsage {
     const now = this.#clock();

@@ -20,6 +20,15 @@ export class TokenBucket {
     this.#updatedAt = now;
   }
 
+  /**
+   * Gives back a charge of `cost` whose work was not done: the bucket then holds what it
+   * would have without that charge.
+   */
+  refund(cost: number, rate: number, capacity: number, now: number): void {
+    this.refill(rate, capacity, now);
+    this.tokens = Math.min(capacity, this.tokens + cost);
+  }
+
   /** True when `cost` (or, above the capacity, a full bucket) is available; call after refill. */
   covers(cost: number, capacity: number): boolean {
     return this.tokens >= Math.min(cost, capacity);

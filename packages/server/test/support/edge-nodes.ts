@@ -1,20 +1,44 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { canonicalJson } from '@palisade/ledger';
 import type { TestApi } from './api.ts';
 
-function publicKeys(): { ed25519: string; mldsa65: string } {
-  const spki = (type: 'ed25519' | 'ml-dsa-65') =>
-    generateKeyPairSync(type as 'ed25519')
-      .publicKey.export({ format: 'der', type: 'spki' })
-      .toString('base64');
-  return { ed25519: spki('ed25519'), mldsa65: spki('ml-dsa-65') };
+/** An enrolled edge node holding its private keys, to sign batches as the node does. */
+export interface SigningNode {
+  readonly nodeId: string;
+  readonly credential: string;
+  readonly ed: KeyObject;
+  readonly ml: KeyObject;
+}
+
+/** An edge node of the tenant holding `key`, enrolled with fresh keys it keeps. */
+export async function signingNode(api: TestApi, key: string, name = 'gw'): Promise<SigningNode> {
+  const token = await api.call('POST', '/v1/edge-nodes/enrollment-tokens', key, { name });
+  const ed = generateKeyPairSync('ed25519');
+  const ml = generateKeyPairSync('ml-dsa-65' as 'ed25519');
+  const spki = (k: KeyObject) => k.export({ format: 'der', type: 'spki' }).toString('base64');
+  const reply = await api.call('POST', '/v1/edge/enroll', undefined, {
+    token: token.body.token,
+    ed25519: spki(ed.publicKey),
+    mldsa65: spki(ml.publicKey),
+  });
+  return { ...reply.body, ed: ed.privateKey, ml: ml.privateKey };
 }
 
 /** An edge node of the tenant holding `key`, enrolled with fresh keys: its id and credential. */
 export async function enrolledNode(api: TestApi, key: string, name: string) {
-  const token = await api.call('POST', '/v1/edge-nodes/enrollment-tokens', key, { name });
-  const node = await api.call('POST', '/v1/edge/enroll', undefined, {
-    token: token.body.token,
-    ...publicKeys(),
-  });
-  return { id: node.body.nodeId as string, credential: node.body.credential as string };
+  const node = await signingNode(api, key, name);
+  return { id: node.nodeId, credential: node.credential };
+}
+
+/** A batch of `messages` signed by the node with both of its keys. */
+export function signedBatch(node: SigningNode, batchId: string, messages: unknown[]) {
+  const content = { nodeId: node.nodeId, batchId, createdAt: '2026-01-01T00:00:00.000Z', messages };
+  const bytes = Buffer.from(canonicalJson(content), 'utf8');
+  return {
+    ...content,
+    signatures: {
+      ed25519: sign(null, bytes, node.ed).toString('base64'),
+      mldsa65: sign(null, bytes, node.ml).toString('base64'),
+    },
+  };
 }
