@@ -14,6 +14,11 @@ import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
 import { ADMIN_TOKEN, type Reply, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 
+/** The longest delay a Node.js timer keeps. */
+const TIMER_MAX_MS = 2 ** 31 - 1;
+/** rpcTimeoutMaxMs of the devices suite, and the timeout of its longest RPC. */
+const LONG_RPC_TIMEOUT_MS = TIMER_MAX_MS + 1001;
+
 /** Every stored byte of the control plane, to prove secrets are not in it. */
 async function controlPlaneDump(api: TestApi): Promise<string> {
   if (api.fixture.name === 'sqlite') {
@@ -115,6 +120,7 @@ for (const backend of backendNames()) {
         telemetryMaxPoints: '50',
         telemetryMaxKeys: '20',
         telemetryStreamHeartbeatMs: '1000',
+        rpcTimeoutMaxMs: String(LONG_RPC_TIMEOUT_MS),
       });
       t = await api.tenant('iot');
       const created = await api.call('POST', '/v1/devices', t.key, {
@@ -500,6 +506,46 @@ for (const backend of backendNames()) {
         'failed',
         'a two-way RPC to an offline device fails at once',
       );
+    });
+
+    test('a two-way RPC waits out a timeout longer than a Node.js timer holds', async (tc) => {
+      const made = await api.call('POST', '/v1/devices', t.key, { name: 'rpc-long' });
+      const identity = (await api.platform.devices.authority.byAccessToken(
+        made.body.credentials.token,
+      ))!;
+      let requestId = '';
+      const detach = api.platform.devices.rpc.attach(identity, async (request) => {
+        requestId = request.requestId;
+      });
+      tc.mock.timers.enable({ apis: ['setTimeout'] });
+      const timers = tc.mock.method(globalThis, 'setTimeout');
+      const longTimers = () =>
+        timers.mock.calls.filter((call) => Number(call.arguments[1]) >= 2 ** 30).length;
+      /** Sends the RPC; resolves with its pending reply once the call's timer is armed. */
+      const send = async () => {
+        const before = longTimers();
+        const reply = api.call('POST', `/v1/devices/${made.body.id}/rpc`, t.key, {
+          method: 'slow',
+          timeoutMs: LONG_RPC_TIMEOUT_MS,
+        });
+        while (longTimers() === before) await new Promise((resolve) => setImmediate(resolve));
+        return { reply };
+      };
+
+      const answered = await send();
+      // Node.js runs a timer longer than 2^31 - 1 ms after 1 ms.
+      for (const call of timers.mock.calls) assert.ok(Number(call.arguments[1]) <= TIMER_MAX_MS);
+      tc.mock.timers.tick(TIMER_MAX_MS);
+      tc.mock.timers.tick(LONG_RPC_TIMEOUT_MS - TIMER_MAX_MS - 1);
+      await new Promise((resolve) => setImmediate(resolve));
+      await api.platform.devices.rpc.respond(identity, requestId, { ok: 1 });
+      assert.equal((await answered.reply).body.status, 'succeeded');
+
+      const unanswered = await send();
+      tc.mock.timers.tick(TIMER_MAX_MS);
+      tc.mock.timers.tick(LONG_RPC_TIMEOUT_MS - TIMER_MAX_MS);
+      assert.equal((await unanswered.reply).body.status, 'expired');
+      detach();
     });
 
     test('device and credential writes retried alone after their batch failed are whole', async () => {

@@ -1,3 +1,5 @@
+import { TIMER_MAX_MS } from '../timers/index.ts';
+
 /**
  * Every setting of the server, with its flag, environment variable, type, default and the
  * reason it exists. Flags beat the environment, which beats `palisade.config.json`, which
@@ -13,9 +15,6 @@ export interface SettingSpec {
   readonly pattern?: string;
   readonly enum?: readonly string[];
 }
-
-/** The longest delay a Node.js timer keeps; a longer one fires after 1 ms instead. */
-const TIMER_MAX_MS = 2_147_483_647;
 
 /** HOST:PORT, the port 0 to 65535 (a larger one would fail only when the listener starts). */
 const HOST_PORT =

@@ -4,6 +4,7 @@ import { isUuid, uuid7 } from '../ids/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
 import type { RpcRow, RpcStatus } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
+import { setLongTimeout } from '../timers/index.ts';
 import type { DeviceIdentity } from './device-contract.ts';
 import { checkDeviceId, deviceNotFound } from './device-registry.ts';
 
@@ -197,12 +198,12 @@ export class RpcService implements RpcQueue {
         })) ?? row
       );
     }
-    let timer: NodeJS.Timeout | undefined;
+    let cancel: (() => void) | undefined;
     const timedOut = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), timeoutMs);
+      cancel = setLongTimeout(() => resolve(undefined), timeoutMs);
     });
     const answer = await Promise.race([answered, timedOut]);
-    clearTimeout(timer);
+    cancel?.();
     this.#waiters.delete(row.id);
     if (answer !== undefined) return answer;
     // Not expired when the answer came but its notice from another process did not.
