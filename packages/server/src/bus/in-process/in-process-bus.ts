@@ -1,4 +1,5 @@
 import type { TenantContext } from '../../tenancy/index.ts';
+import { setLongTimeout } from '../../timers/index.ts';
 import type {
   Bus,
   BusEvent,
@@ -201,9 +202,12 @@ class InProcessSubscription implements Subscription {
 
   #sleep(due: number | undefined): Promise<void> {
     return new Promise((resolve) => {
-      const timer = due === undefined ? undefined : setTimeout(done, Math.max(0, due - Date.now()));
+      // Due may be past a timer's limit: the ack wait is any length, and a failed handler's
+      // back-off is the retry delay times its deliveries.
+      const cancel =
+        due === undefined ? undefined : setLongTimeout(done, Math.max(0, due - Date.now()));
       function done() {
-        clearTimeout(timer);
+        cancel?.();
         resolve();
       }
       this.#wake = () => {
