@@ -70,6 +70,16 @@ test('bad settings are refused with the setting and its source named', () => {
       /setting telemetryStreamHeartbeatMs \(from --telemetry-stream-heartbeat-ms\): must be at most/,
     ],
     [
+      // Given to the NATS client as a request timeout, a timer of its own.
+      { env: { PALISADE_INTERNAL_REQUEST_TIMEOUT_MS: '2147483648' }, configFile: null },
+      /setting internalRequestTimeoutMs .*: must be at most 2147483647, got 2147483648/,
+    ],
+    [
+      // A refused request is held up to 1.5 times this (jitter), by one timer.
+      { flags: { quotaRefusalDelayMs: '1431655765' }, env: {}, configFile: null },
+      /setting quotaRefusalDelayMs \(from --quota-refusal-delay-ms\): must be at most 1431655764/,
+    ],
+    [
       { env: { PALISADE_LOG_LEVEL: 'loud' }, configFile: null },
       /setting logLevel .* must be one of/,
     ],

@@ -583,6 +583,8 @@ export const SETTINGS = {
     env: 'PALISADE_QUOTA_REFUSAL_DELAY_MS',
     type: 'integer',
     minimum: 0,
+    // One timer holds the request for 0.5 to 1.5 times this (jitter).
+    maximum: Math.floor(TIMER_MAX_MS / 1.5),
     doc: 'How long an API request over a request rate is held before its 429 is sent (0 answers at once), so a client that ignores Retry-After cannot turn refusals into load.',
   },
   quotaBurstSeconds: {
@@ -695,6 +697,7 @@ export const SETTINGS = {
     env: 'PALISADE_INTERNAL_REQUEST_TIMEOUT_MS',
     type: 'integer',
     minimum: 1,
+    maximum: TIMER_MAX_MS,
     doc: 'How long a process waits for another to answer an internal request (RPC delivery, seal now).',
   },
 } as const satisfies Record<string, SettingSpec>;
