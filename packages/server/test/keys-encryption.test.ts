@@ -401,6 +401,19 @@ for (const backend of backendNames()) {
         await api.close();
       }
     });
+
+    test('a time limit past two timer spans does not set the key sweep running every millisecond', async (t) => {
+      t.mock.timers.enable({ apis: ['setInterval'] });
+      // The sweep runs every half limit; Node.js runs an interval over 2^31 - 1 ms every 1 ms.
+      const api = await TestApi.start(backend, { dataKeyCacheTtlMs: String(2 ** 32) });
+      try {
+        const sweep = t.mock.method(api.platform.keys, 'sweep');
+        t.mock.timers.tick(1);
+        assert.equal(sweep.mock.callCount(), 0);
+      } finally {
+        await api.close();
+      }
+    });
   });
 }
 

@@ -45,6 +45,7 @@ import {
   storeLocator,
 } from '../records/index.ts';
 import { openStores, type Stores } from '../store/index.ts';
+import { TIMER_MAX_MS } from '../timers/index.ts';
 import { openUserServices, type UserServices } from '../users/index.ts';
 import { LocalLeases, PostgresLeases } from './leases.ts';
 import { type ProcessRoles, processRoles } from './roles.ts';
@@ -207,10 +208,11 @@ export async function startPlatform(
       if (typeof tenantId === 'string') keyService.dropShredded(tenantId);
     });
     channel?.onReconnect(() => keyService.forgetAll());
-    // An expired key is destroyed within half its time limit even when no request comes.
+    // An expired key is destroyed within half its time limit even when no request comes; a
+    // half limit longer than a timer holds sweeps more often, which keeps that promise.
     const keySweep = setInterval(
       () => keyService.sweep(),
-      Math.max(settings.dataKeyCacheTtlMs / 2, KEY_SWEEP_MIN_MS),
+      Math.min(Math.max(settings.dataKeyCacheTtlMs / 2, KEY_SWEEP_MIN_MS), TIMER_MAX_MS),
     );
     keySweep.unref();
     const rotation = new KeyRotation({
