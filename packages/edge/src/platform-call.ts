@@ -13,12 +13,18 @@ export class PlatformRefusedError extends Error {
   }
 }
 
-/** `Retry-After` (RFC 9110: delay-seconds or an HTTP date) in milliseconds from now. */
+/** The longest delay a Node.js timer keeps; a longer one fires after 1 ms instead. */
+const TIMER_MAX_MS = 2_147_483_647;
+
+/**
+ * `Retry-After` (RFC 9110: delay-seconds or an HTTP date) in milliseconds from now, at most
+ * TIMER_MAX_MS: each loop waits it out on one timer, then asks the platform again.
+ */
 export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
   if (value === null) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  if (/^\d+$/.test(value.trim())) return Math.min(Number(value.trim()) * 1000, TIMER_MAX_MS);
   const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+  return Number.isNaN(at) ? undefined : Math.min(Math.max(0, at - now), TIMER_MAX_MS);
 }
 
 /** Back-off settings shared by the node's loops. */
