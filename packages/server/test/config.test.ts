@@ -80,6 +80,16 @@ test('bad settings are refused with the setting and its source named', () => {
       /setting quotaRefusalDelayMs \(from --quota-refusal-delay-ms\): must be at most 1431655764/,
     ],
     [
+      // Past ten years a persistent request's expiry would not be a date.
+      { flags: { rpcTimeoutMaxMs: '315360000001' }, env: {}, configFile: null },
+      /setting rpcTimeoutMaxMs \(from --rpc-timeout-max-ms\): must be at most 315360000000/,
+    ],
+    [
+      // Every RPC naming no timeout would be refused.
+      { flags: { rpcTimeoutMaxMs: '1000' }, env: {}, configFile: null },
+      /setting rpcTimeoutDefaultMs \(30000\) must be at most rpcTimeoutMaxMs \(1000\)/,
+    ],
+    [
       { env: { PALISADE_LOG_LEVEL: 'loud' }, configFile: null },
       /setting logLevel .* must be one of/,
     ],

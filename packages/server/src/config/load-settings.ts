@@ -123,6 +123,10 @@ export function loadSettings(sources: SettingSources = {}): Settings {
     if (raw !== undefined) resolved[name] = convert(name, spec, raw.value as Raw, raw.source);
   }
   const settings = resolved as unknown as Settings & { shards: string[] | undefined };
+  if (settings.rpcTimeoutDefaultMs > settings.rpcTimeoutMaxMs)
+    throw new ConfigError(
+      `setting rpcTimeoutDefaultMs (${settings.rpcTimeoutDefaultMs}) must be at most rpcTimeoutMaxMs (${settings.rpcTimeoutMaxMs}): lower --rpc-timeout-default-ms or raise --rpc-timeout-max-ms`,
+    );
   if (settings.shards === undefined) {
     settings.shards = settings.database === undefined ? ['s1'] : [settings.database];
   }

@@ -397,14 +397,16 @@ export const SETTINGS = {
     env: 'PALISADE_RPC_TIMEOUT_DEFAULT_MS',
     type: 'integer',
     minimum: 1,
-    doc: 'Expiry of an RPC request that names no `timeoutMs`.',
+    doc: 'Expiry of an RPC request that names no `timeoutMs`; at most `rpcTimeoutMaxMs`.',
   },
   rpcTimeoutMaxMs: {
     flag: 'rpc-timeout-max-ms',
     env: 'PALISADE_RPC_TIMEOUT_MAX_MS',
     type: 'integer',
     minimum: 1,
-    doc: 'Longest `timeoutMs` an RPC request may ask for (a persistent request waits that long for its device).',
+    // Ten years: a request's expiry, now plus this, must stay a date.
+    maximum: 315_360_000_000,
+    doc: 'Longest `timeoutMs` an RPC request may ask for (a persistent request waits that long for its device); at most ten years.',
   },
   edgeEnrollmentTtlMs: {
     flag: 'edge-enrollment-ttl-ms',
