@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { getIntrospectionQuery } from 'graphql';
 import { uuid7 } from '../src/ids/index.ts';
 import { ADMIN_TOKEN, PEOPLE_SCHEMA, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
@@ -271,6 +272,12 @@ for (const backend of backendNames()) {
       assert.deepEqual(ok.body.data.collections, [{ name: 'people' }]);
     });
 
+    test('the standard introspection query answers an admin within the default limits', async () => {
+      const reply = await gql(api, key, getIntrospectionQuery());
+      assert.deepEqual(codesOf(reply), [], JSON.stringify(reply.body).slice(0, 500));
+      assert.equal(reply.body.data.__schema.queryType.name, 'Query');
+    });
+
     test('only tenant credentials reach the endpoint', async () => {
       const none = await gql(api, undefined, '{ collections { name } }');
       assert.equal(none.status, 401);
@@ -397,6 +404,27 @@ describe('GraphQL limits', () => {
     const reply = await gql(api, key, `{ ...F0 } ${fragments.join(' ')}`);
     assert.ok(performance.now() - started < 5000, 'answered without walking 2^24 spreads');
     assert.deepEqual(codesOf(reply), ['PALISADE_GRAPHQL_TOO_COSTLY']);
+  });
+
+  test('introspection counts in the cost: its lists answer as many items as the schema has', async () => {
+    assert.deepEqual(codesOf(await gql(api, key, '{ __schema { types { name } } }')), []);
+    const fields = await gql(api, key, '{ __schema { types { fields { name } } } }');
+    assert.equal(fields.status, 400);
+    assert.deepEqual(codesOf(fields), ['PALISADE_GRAPHQL_TOO_COSTLY']);
+    // Aliases and fragments multiply an answer that nests no deeper than graphql-js allows.
+    const aliased = (field: string, body: string) =>
+      [0, 1, 2].map((i) => `${field[0]}${i}: ${field} { ${body} }`).join(' ');
+    const multiplied = await gql(
+      api,
+      key,
+      `{ __schema { ...S } }
+      fragment S on __Schema { ${aliased('types', '...T')} }
+      fragment T on __Type { ${aliased('fields', '...F')} }
+      fragment F on __Field { ${aliased('type', 'ofType { ...U } ...U')} }
+      fragment U on __Type { ${aliased('fields', 'name')} }`,
+    );
+    assert.equal(multiplied.status, 400);
+    assert.deepEqual(codesOf(multiplied), ['PALISADE_GRAPHQL_TOO_COSTLY']);
   });
 
   test('persisted queries are bounded by graphqlPersistedQueriesMax, least recently used first', async () => {

@@ -9,6 +9,7 @@ import { CLIENT_FIELD_RULES, FIELD_RULES, joinRules, USER_FIELD_RULES } from './
 import type { GraphqlContext, GraphqlServices } from './graphql-context.ts';
 import { type GraphqlErrorBody, graphqlErrors } from './graphql-errors.ts';
 import { clientResolvers, userResolvers } from './identity-resolvers.ts';
+import { introspectionSizes } from './introspection-sizes.ts';
 import { ledgerResolvers } from './ledger-resolvers.ts';
 import { Lru } from './lru.ts';
 import { guardOperation, type OperationLimits } from './operation-guard.ts';
@@ -106,6 +107,7 @@ export class GraphqlEndpoint {
       ...(clients === undefined ? [] : [CLIENT_FIELD_RULES]),
     ]);
     checkFieldRules(app.graphql.schema, rules);
+    const introspection = introspectionSizes(app.graphql.schema);
     app.graphql.addHook('preExecution', async (schema, document, context, variables) => {
       await guardOperation(
         schema,
@@ -114,6 +116,7 @@ export class GraphqlEndpoint {
         context,
         services.authorizer,
         rules,
+        introspection,
         options,
       );
     });

@@ -1,16 +1,21 @@
 import {
   type DocumentNode,
+  type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLCompositeType,
   type GraphQLSchema,
   getArgumentValues,
   getNamedType,
+  getNullableType,
   getOperationAST,
   getVariableValues,
   isCompositeType,
+  isListType,
   isObjectType,
   Kind,
+  SchemaMetaFieldDef,
   type SelectionSetNode,
+  TypeMetaFieldDef,
 } from 'graphql';
 import type { Authorizer, TenantPrincipal } from '../authz/index.ts';
 import { PalisadeError, type ProblemDetail } from '../errors/index.ts';
@@ -37,8 +42,10 @@ interface Measure {
  *
  * Cost: each field that acts (reads or writes the store) and each object a field answers
  * counts 1, scalar properties 0, and a field that repeats its selection (a page's `limit`, a
- * range's `end - start`) multiplies the cost of what it selects. Introspection (`__schema`, `__type`) takes `graphql:introspect` and counts neither
- * depth nor cost; `__typename` is free.
+ * range's `end - start`) multiplies the cost of what it selects. Introspection (`__schema`,
+ * `__type`) takes `graphql:introspect` and is costed alike, each of its lists counting as many
+ * items as the schema can answer (`introspectionSizes`); it counts no depth, as graphql-js
+ * bounds how deep it nests. `__typename` is free.
  */
 export async function guardOperation(
   schema: GraphQLSchema,
@@ -47,6 +54,7 @@ export async function guardOperation(
   context: { readonly principal: TenantPrincipal; readonly operationName: string | undefined },
   authorizer: Authorizer,
   rules: RuleTable,
+  introspection: ReadonlyMap<string, number>,
   limits: OperationLimits,
 ): Promise<void> {
   const { principal, operationName } = context;
@@ -92,9 +100,8 @@ export async function guardOperation(
       if (selection.kind === Kind.FIELD) {
         const name = selection.name.value;
         if (name === '__typename') continue;
-        if (name === '__schema' || name === '__type') {
-          if (!principal.permissions.has(INTROSPECTION_PERMISSION))
-            denied.push({ path: name, message: `needs ${INTROSPECTION_PERMISSION}` });
+        if (name === '__schema' || name === '__type' || type.name.startsWith('__')) {
+          cost += introspected(selection, type);
           continue;
         }
         const path = `${type.name}.${name}`;
@@ -141,6 +148,34 @@ export async function guardOperation(
       cost += inner.cost;
     }
     return { depth, cost };
+  };
+
+  // Only `__schema` and `__type` lead to the introspection types, so their permission covers all.
+  const introspected = (selection: FieldNode, type: GraphQLCompositeType): number => {
+    const name = selection.name.value;
+    if (
+      (name === '__schema' || name === '__type') &&
+      !principal.permissions.has(INTROSPECTION_PERMISSION)
+    ) {
+      denied.push({ path: name, message: `needs ${INTROSPECTION_PERMISSION}` });
+      return 0;
+    }
+    const field =
+      name === '__schema'
+        ? SchemaMetaFieldDef
+        : name === '__type'
+          ? TypeMetaFieldDef
+          : isObjectType(type)
+            ? type.getFields()[name]
+            : undefined;
+    if (field === undefined) return 0;
+    const named = getNamedType(field.type);
+    const below =
+      selection.selectionSet !== undefined && isCompositeType(named)
+        ? measure(selection.selectionSet, named).cost
+        : 0;
+    const size = isListType(getNullableType(field.type)) ? (introspection.get(name) ?? 1) : 1;
+    return size * ((isObjectType(named) ? 1 : 0) + below);
   };
 
   // A fragment is measured once, however often it is spread: spreads cannot multiply the work.
