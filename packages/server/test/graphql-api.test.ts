@@ -454,6 +454,31 @@ describe('GraphQL cost of the unpaged collections', () => {
   });
   after(() => api.close());
 
+  test('a page without a limit holds what REST holds: 100, or pageSizeMax when that is less', async () => {
+    for (const name of ['Ada', 'Grace', 'Hedy'])
+      await api.call('POST', '/v1/collections/a/records', key, { name });
+    await api.call('POST', '/v1/users', key, { email: 'ada@example.org', name: 'Ada' });
+    await api.call('POST', '/v1/users', key, { email: 'grace@example.org', name: 'Grace' });
+    await api.call('POST', '/v1/users', key, { email: 'hedy@example.org', name: 'Hedy' });
+    const reply = await gql(
+      api,
+      key,
+      `{ records(collection: "a") { items { id } nextCursor }
+        collection(name: "a") { records { items { id } nextCursor } }
+        users { items { id } nextCursor } }`,
+    );
+    assert.deepEqual(codesOf(reply), [], JSON.stringify(reply.body));
+    const ids = (page: { items: { id: string }[]; nextCursor: string | null }) => ({
+      items: page.items.map(({ id }) => ({ id })),
+      nextCursor: page.nextCursor,
+    });
+    const records = ids((await api.call('GET', '/v1/collections/a/records', key)).body);
+    assert.equal(records.items.length, 2);
+    assert.deepEqual(reply.body.data.records, records);
+    assert.deepEqual(reply.body.data.collection.records, records);
+    assert.deepEqual(reply.body.data.users, ids((await api.call('GET', '/v1/users', key)).body));
+  });
+
   test('a tenant with more collections than the cost counted is refused, not read past the limit', async () => {
     // Counted as 2 collections × (1 + 2 × (page + record)) = 10: within 20, but 5 pages would run.
     const query = '{ collections { records(limit: 2) { items { id } } } }';

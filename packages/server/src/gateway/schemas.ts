@@ -1,5 +1,7 @@
 /** JSON schemas of the REST API: the same objects validate requests and make the OpenAPI document. */
 
+import { defaultPageLimit } from '../records/index.ts';
+
 export const UUID = { type: 'string', format: 'uuid' } as const;
 const TIMESTAMP = { type: 'string', format: 'date-time' } as const;
 
@@ -105,7 +107,12 @@ export function pageQuery(maxLimit: number, extra: object = {}) {
     type: 'object',
     additionalProperties: false,
     properties: {
-      limit: { type: 'integer', minimum: 1, maximum: maxLimit, default: Math.min(100, maxLimit) },
+      limit: {
+        type: 'integer',
+        minimum: 1,
+        maximum: maxLimit,
+        default: defaultPageLimit(maxLimit),
+      },
       cursor: { type: 'string', maxLength: 512 },
     },
     ...extra,

@@ -1,5 +1,6 @@
 import type { Permission } from '../authz/index.ts';
 import { LEDGER_PAGE_MAX } from '../ledger/index.ts';
+import { defaultPageLimit } from '../records/index.ts';
 
 /** Bounds the cost estimate needs from the server's settings. */
 export interface SizeLimits {
@@ -34,7 +35,8 @@ function within(value: unknown, max: number): number {
     : max;
 }
 
-const PAGE: SizeOf = (args, limits) => within(args.limit, limits.pageSizeMax);
+const PAGE: SizeOf = (args, limits) =>
+  within(args.limit ?? defaultPageLimit(limits.pageSizeMax), limits.pageSizeMax);
 const RANGE: SizeOf = (args) => within(Number(args.end) - Number(args.start), LEDGER_PAGE_MAX);
 const ALL_COLLECTIONS: SizeOf = (_args, limits) => limits.pageSizeMax;
 

@@ -4,10 +4,10 @@ import { isUuid } from '../ids/index.ts';
 import { decodeCursor, page } from '../records/index.ts';
 import type { UserService } from '../users/index.ts';
 import type { GraphqlContext } from './graphql-context.ts';
-import { checkLimit } from './record-resolvers.ts';
+import { pageLimit } from './record-resolvers.ts';
 
 interface PageArgs {
-  readonly limit: number;
+  readonly limit?: number | null;
   readonly after?: string | null;
 }
 
@@ -24,9 +24,9 @@ function checkId(kind: string, id: string): void {
 export function userResolvers(users: UserService, pageSizeMax: number) {
   return {
     users: async (_: unknown, args: PageArgs, context: GraphqlContext) => {
-      checkLimit(args.limit, pageSizeMax);
+      const limit = pageLimit(args.limit, pageSizeMax);
       const after = decodeCursor(args.after ?? undefined);
-      return page(await users.list(context.principal.context, after, args.limit + 1), args.limit);
+      return page(await users.list(context.principal.context, after, limit + 1), limit);
     },
     user: (_: unknown, args: { id: string }, context: GraphqlContext) => {
       checkId('user', args.id);
@@ -39,8 +39,8 @@ export function userResolvers(users: UserService, pageSizeMax: number) {
 export function clientResolvers(clients: IdentityService['clients'], pageSizeMax: number) {
   return {
     clients: (_: unknown, args: PageArgs, context: GraphqlContext) => {
-      checkLimit(args.limit, pageSizeMax);
-      return clients.list(context.principal.context, args.after ?? undefined, args.limit);
+      const limit = pageLimit(args.limit, pageSizeMax);
+      return clients.list(context.principal.context, args.after ?? undefined, limit);
     },
     client: (_: unknown, args: { id: string }, context: GraphqlContext) => {
       checkId('client', args.id);

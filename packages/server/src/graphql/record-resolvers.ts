@@ -1,11 +1,11 @@
 import { PalisadeError } from '../errors/index.ts';
-import type { Precondition } from '../records/index.ts';
+import { defaultPageLimit, type Precondition } from '../records/index.ts';
 import type { CollectionRow } from '../store/index.ts';
 import { resourceOfArguments } from './field-authorization.ts';
 import type { GraphqlContext, GraphqlServices } from './graphql-context.ts';
 
 interface PageArgs {
-  readonly limit: number;
+  readonly limit?: number | null;
   readonly after?: string | null;
   readonly where?: readonly { readonly field: string; readonly value: string }[] | null;
 }
@@ -23,10 +23,12 @@ function invalid(argument: string, message: string): PalisadeError {
   ]);
 }
 
-/** A page's `limit`, bounded as REST bounds it (`pageSizeMax`). */
-export function checkLimit(limit: number, pageSizeMax: number): void {
+/** A page's `limit`, defaulted and bounded as REST does it (`pageSizeMax`). */
+export function pageLimit(limit: number | null | undefined, pageSizeMax: number): number {
+  if (limit === undefined || limit === null) return defaultPageLimit(pageSizeMax);
   if (!Number.isInteger(limit) || limit < 1 || limit > pageSizeMax)
     throw invalid('limit', `must be between 1 and ${pageSizeMax}`);
+  return limit;
 }
 
 function filtersOf(args: PageArgs): Map<string, string> {
@@ -63,11 +65,11 @@ export function recordResolvers(
   pageSizeMax: number,
 ) {
   const page = async (context: GraphqlContext, collection: string, args: PageArgs) => {
-    checkLimit(args.limit, pageSizeMax);
+    const limit = pageLimit(args.limit, pageSizeMax);
     if ((args.after?.length ?? 0) > CURSOR_MAX_LENGTH)
       throw invalid('after', `must be at most ${CURSOR_MAX_LENGTH} characters`);
     return records.list(context.principal.context, collection, {
-      limit: args.limit,
+      limit,
       cursor: args.after ?? undefined,
       filters: filtersOf(args),
     });

@@ -19,7 +19,8 @@ export const TYPE_DEFS = /* GraphQL */ `
     "Records by id, a page at a time; \`where\` keeps those whose field equals the value."
     records(
       collection: CollectionName!
-      limit: Int! = 100
+      "At most pageSizeMax; without it, 100 or pageSizeMax if less, as REST."
+      limit: Int
       after: String
       where: [FieldEquals!]
     ): RecordPage!
@@ -67,7 +68,12 @@ export const TYPE_DEFS = /* GraphQL */ `
     createdAt: String!
     updatedAt: String!
     "Null, with an error, where the tenant's policies refuse this collection's records."
-    records(limit: Int! = 100, after: String, where: [FieldEquals!]): RecordPage
+    records(
+      "At most pageSizeMax; without it, 100 or pageSizeMax if less, as REST."
+      limit: Int
+      after: String
+      where: [FieldEquals!]
+    ): RecordPage
   }
 
   type CollectionDefinition {
@@ -145,7 +151,11 @@ export const TYPE_DEFS = /* GraphQL */ `
 export const USER_TYPE_DEFS = /* GraphQL */ `
   extend type Query {
     "The tenant's users by id, a page at a time."
-    users(limit: Int! = 100, after: String): UserPage!
+    users(
+      "At most pageSizeMax; without it, 100 or pageSizeMax if less, as REST."
+      limit: Int
+      after: String
+    ): UserPage!
     user(id: ID!): User
   }
 
@@ -176,7 +186,11 @@ export const USER_TYPE_DEFS = /* GraphQL */ `
 export const CLIENT_TYPE_DEFS = /* GraphQL */ `
   extend type Query {
     "The tenant's OAuth clients by id, a page at a time."
-    clients(limit: Int! = 100, after: String): ClientPage!
+    clients(
+      "At most pageSizeMax; without it, 100 or pageSizeMax if less, as REST."
+      limit: Int
+      after: String
+    ): ClientPage!
     client(id: ID!): Client
   }
 

@@ -4,7 +4,12 @@ export {
   storeLocator,
   type TenantStoreLocator,
 } from './collection-service.ts';
-export { decodeCursor, encodeCursor, page } from './record-cursor.ts';
+export {
+  decodeCursor,
+  defaultPageLimit,
+  encodeCursor,
+  page,
+} from './record-cursor.ts';
 export { type RecordEncryption, redactEncrypted, storedState } from './record-encryption.ts';
 export {
   type Precondition,

@@ -1,6 +1,14 @@
 import { PalisadeError } from '../errors/index.ts';
 import { isUuid } from '../ids/index.ts';
 
+/** A listing's `limit` when the request names none, unless `pageSizeMax` is less. */
+const PAGE_LIMIT_DEFAULT = 100;
+
+/** The `limit` of a listing that names none, within `pageSizeMax`. */
+export function defaultPageLimit(pageSizeMax: number): number {
+  return Math.min(PAGE_LIMIT_DEFAULT, pageSizeMax);
+}
+
 /** Cursors are opaque to clients: the last id of the page, base64url-encoded. */
 export function encodeCursor(lastId: string): string {
   return Buffer.from(lastId, 'utf8').toString('base64url');
