@@ -400,9 +400,8 @@ describe('GraphQL limits', () => {
         ? `fragment F${i} on Query { collections { name } }`
         : `fragment F${i} on Query { ...F${i + 1} a${i}: __typename ...F${i + 1} }`,
     );
-    const started = performance.now();
+    // Walking 2^24 spreads would not answer within the test's timeout.
     const reply = await gql(api, key, `{ ...F0 } ${fragments.join(' ')}`);
-    assert.ok(performance.now() - started < 5000, 'answered without walking 2^24 spreads');
     assert.deepEqual(codesOf(reply), ['PALISADE_GRAPHQL_TOO_COSTLY']);
   });
 
