@@ -274,6 +274,11 @@ export class RecordService {
       readonly filters: RawFilters;
     },
   ): Promise<RecordPage> {
+    if (query.filters.size > RECORD_FILTERS_MAX)
+      throw new PalisadeError(
+        'PALISADE_INVALID_REQUEST',
+        `a listing takes at most ${RECORD_FILTERS_MAX} filters, got ${query.filters.size}`,
+      );
     const after = decodeCursor(query.cursor);
     const reader = (await this.#locate(context)).reader;
     const collection = await reader.getCollection(collectionName);
@@ -300,6 +305,12 @@ export class RecordService {
     };
   }
 }
+
+/**
+ * Most equality filters of one listing: each is a term of the query, and SQLite refuses a
+ * statement past 1,000 terms deep where PostgreSQL would run it.
+ */
+const RECORD_FILTERS_MAX = 32;
 
 /** A number as JSON writes it (RFC 8259 §6); Number() also takes hex, blanks and `4.`. */
 const JSON_NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
