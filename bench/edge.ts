@@ -110,7 +110,7 @@ function rawInsertRate(dir: string, rows: number, batch: number, drained: Draine
 const spki = (key: KeyObject) => key.export({ format: 'der', type: 'spki' }).toString('base64');
 const pem = (key: KeyObject) => key.export({ format: 'pem', type: 'pkcs8' }).toString();
 
-/** A tenant with devices and an enrolled node on the platform at `url`. */
+/** A tenant with an enrolled node on the platform at `url`, and devices assigned to it. */
 async function enrolledNode(url: string) {
   const tenant = await call<{ id: string }>(url, 'POST', '/v1/platform/tenants', ADMIN, {
     slug: 'bench-edge',
@@ -123,11 +123,6 @@ async function enrolledNode(url: string) {
     ADMIN,
     { name: 'b' },
   );
-  const devices: string[] = [];
-  for (let d = 0; d < DRAIN_DEVICES; d++)
-    devices.push(
-      (await call<{ id: string }>(url, 'POST', '/v1/devices', key.secret, { name: `d${d}` })).id,
-    );
   const token = await call<{ token: string }>(
     url,
     'POST',
@@ -144,6 +139,16 @@ async function enrolledNode(url: string) {
     '',
     { token: token.token, ed25519: spki(ed.publicKey), mldsa65: spki(ml.publicKey) },
   );
+  const devices: string[] = [];
+  for (let d = 0; d < DRAIN_DEVICES; d++)
+    devices.push(
+      (
+        await call<{ id: string }>(url, 'POST', '/v1/devices', key.secret, {
+          name: `d${d}`,
+          edgeNodeId: node.nodeId,
+        })
+      ).id,
+    );
   return {
     devices,
     node: {

@@ -3,15 +3,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Outbox, readNodeFile, readOutboxStatus } from '../src/index.ts';
+import { Outbox, readOutboxStatus } from '../src/index.ts';
 import { outboxPath } from '../src/node-file.ts';
 import {
   drained,
   EdgeProcess,
+  enrollNode,
   type PlatformLink as Link,
   PlatformLink,
   runCli,
-  tenantWithDevices,
   until,
 } from './support/edge-harness.ts';
 
@@ -21,18 +21,21 @@ const BATCH = '10';
 /** Enrolls a node through the command and fills its outbox: devices interleaved, n = 0…99 each. */
 async function enrolledWithBacklog(link: Link, slug: string) {
   const dir = mkdtempSync(join(tmpdir(), `edge-${slug}-`));
-  const tenant = await tenantWithDevices(link, slug, 2);
-  const run = await runCli(['enroll', '--url', link.url, '--token', tenant.token, '--dir', dir]);
-  assert.equal(run.code, 0, run.stderr);
-  const node = readNodeFile(dir);
+  const { key } = await link.api.tenant(slug);
+  const node = await enrollNode(link, key, dir, `${slug}-gw`);
+  const devices: string[] = [];
+  for (const name of ['d0', 'd1'])
+    devices.push(
+      (await link.call('POST', '/v1/devices', key, { name, edgeNodeId: node.nodeId })).body.id,
+    );
   const outbox = new Outbox(outboxPath(dir), Buffer.from(node.outboxKey, 'base64'), {
     maxMessages: 10_000,
   });
   const base = Date.now() - 60_000;
   for (let i = 0; i < PER_DEVICE; i++)
-    for (const device of tenant.devices) outbox.accept(device, { ts: base + i, values: { n: i } });
+    for (const device of devices) outbox.accept(device, { ts: base + i, values: { n: i } });
   outbox.close();
-  return { dir, ...tenant };
+  return { dir, key, devices };
 }
 
 /** Each device holds exactly its accepted messages in order; each batch applied once. */

@@ -46,7 +46,6 @@ describe('an edge node over its tenant quota', () => {
         name: 'k',
       })
     ).secret;
-    deviceId = (await call(platform, 'POST', '/v1/devices', key, { name: 'meter' })).id;
     const token = (
       await call(platform, 'POST', '/v1/edge-nodes/enrollment-tokens', key, { name: 'gw' })
     ).token;
@@ -61,6 +60,12 @@ describe('an edge node over its tenant quota', () => {
       dir,
     ]);
     assert.equal(enrolled.code, 0, enrolled.stderr);
+    deviceId = (
+      await call(platform, 'POST', '/v1/devices', key, {
+        name: 'meter',
+        edgeNodeId: readNodeFile(dir).nodeId,
+      })
+    ).id;
   });
   after(async () => {
     await platform.close();

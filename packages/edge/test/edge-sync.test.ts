@@ -17,10 +17,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** A tenant with device `d1` and an edge node enrolled with `api` listening on `port`. */
+/** A tenant with an edge node enrolled with `api` listening on `port`, and its device `d1`. */
 async function enrolledNode(api: TestApi, port: number) {
   const key = (await api.tenant('edge')).key;
-  const device = (await api.call('POST', '/v1/devices', key, { name: 'd1' })).body.id;
   const token = await api.call('POST', '/v1/edge-nodes/enrollment-tokens', key, { name: 'gw' });
   const ed = generateKeyPairSync('ed25519');
   const ml = generateKeyPairSync('ml-dsa-65' as 'ed25519');
@@ -31,6 +30,9 @@ async function enrolledNode(api: TestApi, port: number) {
     ed25519: spki(ed.publicKey),
     mldsa65: spki(ml.publicKey),
   });
+  const device = (
+    await api.call('POST', '/v1/devices', key, { name: 'd1', edgeNodeId: enrolled.body.nodeId })
+  ).body.id;
   const pem = (k: typeof ed.privateKey) => k.export({ format: 'pem', type: 'pkcs8' }).toString();
   const node = {
     url: `http://127.0.0.1:${port}`,

@@ -58,17 +58,31 @@ for (const backend of backendNames()) {
     let node: Node;
     let deviceId: string;
     const base = Date.now() - 60_000;
-    const msg = (i: number) => ({
-      deviceId,
+    const msg = (i: number, device = deviceId) => ({
+      deviceId: device,
       payload: { ts: base + i, values: { n: i } },
       receivedAt: base + i,
     });
+    const assigned = async (name: string, to: Node, fields: Record<string, unknown> = {}) => {
+      const made = await api.call('POST', '/v1/devices', key, {
+        name,
+        edgeNodeId: to.nodeId,
+        ...fields,
+      });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      return made.body.id as string;
+    };
+    /** A newly enrolled node and a device assigned to it. */
+    const nodeWithDevice = async () => {
+      const fresh = await enroll(api, key);
+      return { fresh, device: await assigned(`behind-${fresh.nodeId}`, fresh) };
+    };
 
     before(async () => {
       api = await TestApi.start(backend);
       key = (await api.tenant('edge')).key;
-      deviceId = (await api.call('POST', '/v1/devices', key, { name: 'behind-edge' })).body.id;
       node = await enroll(api, key);
+      deviceId = await assigned('behind-edge', node);
     });
     after(() => api.close());
 
@@ -137,9 +151,7 @@ for (const backend of backendNames()) {
     });
 
     test("one ledger entry per device and batch commits to its messages' points in order", async () => {
-      const strict = (
-        await api.call('POST', '/v1/devices', key, { name: 'strict', telemetryKeys: ['n'] })
-      ).body.id;
+      const strict = await assigned('strict', node, { telemetryKeys: ['n'] });
       const at = (deviceId: string, ts: number, values: Record<string, number>) => ({
         deviceId,
         payload: { ts: base + ts, values },
@@ -243,12 +255,12 @@ for (const backend of backendNames()) {
     });
 
     test('a message for an unknown device is refused by index, the rest apply', async () => {
-      const fresh = await enroll(api, key);
+      const { fresh, device } = await nodeWithDevice();
       const reply = await send(
         api,
         fresh,
         batch(fresh, 'b-mixed', [
-          msg(40),
+          msg(40, device),
           { ...msg(41), deviceId: '00000000-0000-7000-8000-000000000000' },
         ]),
       );
@@ -258,12 +270,16 @@ for (const backend of backendNames()) {
     });
 
     test("a message the node says it received outside the platform's accepted range is refused by index", async () => {
-      const fresh = await enroll(api, key);
+      const { fresh, device } = await nodeWithDevice();
       const day = 86_400_000;
       // Points that name no ts take the node's receivedAt: it is held to the platform's clock.
-      const future = { deviceId, payload: { n: 1 }, receivedAt: Date.now() + day };
-      const ancient = { deviceId, payload: { n: 2 }, receivedAt: Date.now() - 400 * day };
-      const reply = await send(api, fresh, batch(fresh, 'b-clock', [msg(45), future, ancient]));
+      const future = { deviceId: device, payload: { n: 1 }, receivedAt: Date.now() + day };
+      const ancient = { deviceId: device, payload: { n: 2 }, receivedAt: Date.now() - 400 * day };
+      const reply = await send(
+        api,
+        fresh,
+        batch(fresh, 'b-clock', [msg(45, device), future, ancient]),
+      );
       assert.equal(reply.status, 200, JSON.stringify(reply.body));
       assert.deepEqual(reply.body.refused, [
         { index: 1, code: 'PALISADE_TELEMETRY_TIMESTAMP_OUT_OF_RANGE' },
@@ -282,9 +298,13 @@ for (const backend of backendNames()) {
     });
 
     test('a message holding U+0000 is refused by index, the rest apply', async () => {
-      const fresh = await enroll(api, key);
-      const nul = { ...msg(43), payload: { ts: base + 43, values: { s: 'a\u0000b' } } };
-      const reply = await send(api, fresh, batch(fresh, 'b-nul', [msg(42), nul, msg(44)]));
+      const { fresh, device } = await nodeWithDevice();
+      const nul = { ...msg(43, device), payload: { ts: base + 43, values: { s: 'a\u0000b' } } };
+      const reply = await send(
+        api,
+        fresh,
+        batch(fresh, 'b-nul', [msg(42, device), nul, msg(44, device)]),
+      );
       assert.equal(reply.status, 200, JSON.stringify(reply.body));
       assert.deepEqual(reply.body.refused, [
         { index: 1, code: 'PALISADE_TELEMETRY_INVALID_VALUE' },

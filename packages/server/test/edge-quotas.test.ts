@@ -46,14 +46,17 @@ for (const backend of backendNames()) {
     after(() => api.close());
 
     /**
-     * A tenant with a device and an edge node, a batch of BATCH_POINTS points the node signed,
-     * and `wrapStore`, which has the platform open the tenant's store through `wrap` until
-     * the function it returns is called.
+     * A tenant with an edge node and a device assigned to it, a batch of BATCH_POINTS points
+     * the node signed, and `wrapStore`, which has the platform open the tenant's store
+     * through `wrap` until the function it returns is called.
      */
     async function edgeTenant(slug: string) {
       const tenant = await api.tenant(slug);
-      const device = await api.call('POST', '/v1/devices', tenant.key, { name: 'meter' });
       const node = await signingNode(api, tenant.key);
+      const device = await api.call('POST', '/v1/devices', tenant.key, {
+        name: 'meter',
+        edgeNodeId: node.nodeId,
+      });
       const points = Array.from({ length: BATCH_POINTS }, (_, i) => ({
         ts: base + i,
         values: { k: i },

@@ -147,6 +147,7 @@ for (const backend of backendNames()) {
       const edgy = await api.tenant('edgy');
       const meter = await device(edgy.key);
       const node = await signingNode(api, edgy.key);
+      await api.call('PATCH', `/v1/devices/${meter.id}`, edgy.key, { edgeNodeId: node.nodeId });
       const messages = (from: number, count: number) =>
         Array.from({ length: count }, (_, i) => ({
           deviceId: meter.id,
