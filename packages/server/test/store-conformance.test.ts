@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { PalisadeError } from '../src/errors/index.ts';
 import { uuid7 } from '../src/ids/index.ts';
-import type { CollectionRow, RecordRow, ShardStore, TenantStore } from '../src/store/index.ts';
+import type {
+  CollectionRow,
+  DeviceRow,
+  RecordRow,
+  ShardStore,
+  TenantStore,
+} from '../src/store/index.ts';
 import { openStores, type Stores } from '../src/store/index.ts';
 import { SqliteTenantStore } from '../src/store/sqlite/sqlite-tenant-store.ts';
 import type { Tenant } from '../src/tenancy/index.ts';
@@ -33,6 +39,28 @@ function record(collectionName: string, data: Record<string, unknown>): RecordRo
   const t = now();
   return { collection: collectionName, id: uuid7(), data, version: 1, createdAt: t, updatedAt: t };
 }
+
+function device(name: string, edgeNodeId: string | null): DeviceRow {
+  const t = now();
+  return {
+    id: uuid7(),
+    name,
+    type: 'default',
+    labels: [],
+    attributes: {},
+    clientAttributes: {},
+    telemetryKeys: null,
+    isGateway: false,
+    gatewayId: null,
+    edgeNodeId,
+    version: 1,
+    createdAt: t,
+    updatedAt: t,
+  };
+}
+
+/** A fixed instant, `s` seconds into 2026 (UTC), as stores return it. */
+const instant = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
 
 for (const backend of backendNames()) {
   describe(`storage conformance on ${backend}`, () => {
@@ -391,16 +419,65 @@ for (const backend of backendNames()) {
         assert.deepEqual(await sums(), []);
       });
 
+      test('edge standing: assigned to a node now, and the last time a device left it', async () => {
+        const c = await shard.tenant(uuid7());
+        const [x, y] = [uuid7(), uuid7()];
+        const onX = device('on-x', x);
+        const moved = device('moved-to-y', y);
+        const never = device('on-no-node', null);
+        await c.transaction(async (tx) => {
+          for (const d of [onX, moved, never]) await tx.devices.insertDevice(d);
+          for (const s of [10, 30, 20])
+            await tx.devices.recordEdgeUnassignment(moved.id, x, instant(s));
+        });
+        const standing = (node: string, ids = [onX.id, moved.id, never.id, uuid7()]) =>
+          c.transaction(async (tx) => Object.fromEntries(await tx.devices.edgeStanding(node, ids)));
+        const none = { assigned: false, unassignedAt: null };
+        assert.deepEqual(
+          await standing(x),
+          {
+            [onX.id]: { assigned: true, unassignedAt: null },
+            [moved.id]: { assigned: false, unassignedAt: instant(30) },
+            [never.id]: none,
+          },
+          'the last departure is kept; a device that does not exist is absent',
+        );
+        assert.deepEqual(await standing(y), {
+          [onX.id]: none,
+          [moved.id]: { assigned: true, unassignedAt: null },
+          [never.id]: none,
+        });
+        assert.deepEqual(await standing(x, []), {});
+        await c.transaction(async (tx) => {
+          await tx.devices.deleteDevice(moved.id);
+          await tx.devices.insertDevice(moved);
+        });
+        assert.deepEqual(
+          (await standing(x))[moved.id],
+          none,
+          'deleting a device forgets the nodes it left',
+        );
+      });
+
       test('dropping a tenant removes all of its data and only its data', async () => {
         const c = await shard.tenant(uuid7());
+        const moved = device('moved', null);
+        const node = uuid7();
         await c.transaction(async (tx) => {
           await tx.putCollection(collection('notes'));
           await tx.insertRecord(record('notes', { n: 1 }));
+          await tx.devices.insertDevice(moved);
+          await tx.devices.recordEdgeUnassignment(moved.id, node, instant(0));
         });
         await shard.dropTenant(c.tenantId);
         const reopened = await shard.tenant(c.tenantId);
         assert.deepEqual(await reopened.reader.listCollections(), []);
         assert.ok((await a.reader.listCollections()).length > 0);
+        const left = await reopened.transaction(async (tx) => {
+          await tx.devices.insertDevice(moved);
+          return tx.devices.edgeStanding(node, [moved.id]);
+        });
+        assert.equal(left.get(moved.id)?.unassignedAt, null, 'its edge history went with it');
       });
     });
   });

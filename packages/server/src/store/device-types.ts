@@ -82,6 +82,13 @@ export interface RpcRow {
   readonly updatedAt: string;
 }
 
+/** How a device stands with one edge node: assigned to it now, and when it last left it. */
+export interface EdgeStanding {
+  readonly assigned: boolean;
+  /** The last time the device was moved off the node, or null if it never was. */
+  readonly unassignedAt: string | null;
+}
+
 /** Device reads of one tenant's store. */
 export interface TenantDeviceReader {
   getDevice(id: string): Promise<DeviceRow | undefined>;
@@ -106,8 +113,15 @@ export interface TenantDeviceWriter extends TenantDeviceReader {
   insertDevice(row: DeviceRow): Promise<boolean>;
   /** The updated row; undefined when the device is gone; 'name-taken' on a name clash. */
   updateDevice(row: DeviceRow): Promise<DeviceRow | undefined | 'name-taken'>;
-  /** Removes the device, its points and its RPC requests; false when it did not exist. */
+  /**
+   * Removes the device, its points, its RPC requests and its edge assignment history; false
+   * when it did not exist.
+   */
   deleteDevice(id: string): Promise<boolean>;
+  /** Records that the device left edge node `nodeId` at `at` (a later departure replaces it). */
+  recordEdgeUnassignment(deviceId: string, nodeId: string, at: string): Promise<void>;
+  /** The standing with edge node `nodeId` of each of `deviceIds` that exists (others absent). */
+  edgeStanding(nodeId: string, deviceIds: readonly string[]): Promise<Map<string, EdgeStanding>>;
   /** Merges client attributes into the device's; false when the device is gone. */
   mergeClientAttributes(
     id: string,

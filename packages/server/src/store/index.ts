@@ -19,6 +19,7 @@ export type {
   DeviceCredentialMatch,
   DeviceCredentialRow,
   DeviceRow,
+  EdgeStanding,
   PointType,
   RpcRow,
   RpcStatus,

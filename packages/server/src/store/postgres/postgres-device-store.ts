@@ -3,6 +3,7 @@ import type {
   AggregateQuery,
   AggregateRow,
   DeviceRow,
+  EdgeStanding,
   PointType,
   RpcRow,
   RpcStatus,
@@ -259,7 +260,7 @@ export class PgTenantDevices implements TenantDeviceWriter {
   }
 
   async deleteDevice(id: string): Promise<boolean> {
-    for (const table of ['telemetry', 'telemetry_latest', 'rpc_requests'])
+    for (const table of ['telemetry', 'telemetry_latest', 'rpc_requests', 'device_edge_history'])
       await this.#db.query(`DELETE FROM ${table} WHERE tenant_id = $1 AND device_id = $2`, [
         this.#tenantId,
         id,
@@ -269,6 +270,34 @@ export class PgTenantDevices implements TenantDeviceWriter {
       id,
     ]);
     return (result.rowCount ?? 0) > 0;
+  }
+
+  async recordEdgeUnassignment(deviceId: string, nodeId: string, at: string): Promise<void> {
+    await this.#db.query(
+      `INSERT INTO device_edge_history (tenant_id, device_id, edge_node_id, unassigned_at)
+       VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, device_id, edge_node_id)
+         DO UPDATE SET unassigned_at = greatest(device_edge_history.unassigned_at, excluded.unassigned_at)`,
+      [this.#tenantId, deviceId, nodeId, at],
+    );
+  }
+
+  async edgeStanding(
+    nodeId: string,
+    deviceIds: readonly string[],
+  ): Promise<Map<string, EdgeStanding>> {
+    const rows = await this.#all<{ id: string; assigned: boolean; unassigned_at: Date | null }>(
+      `SELECT d.id, d.edge_node_id IS NOT DISTINCT FROM $2::uuid AS assigned, h.unassigned_at
+       FROM devices AS d LEFT JOIN device_edge_history AS h
+         ON h.tenant_id = d.tenant_id AND h.device_id = d.id AND h.edge_node_id = $2::uuid
+       WHERE d.tenant_id = $1 AND d.id = ANY($3::uuid[])`,
+      [nodeId, deviceIds],
+    );
+    return new Map(
+      rows.map((r) => [
+        r.id,
+        { assigned: r.assigned, unassignedAt: r.unassigned_at?.toISOString() ?? null },
+      ]),
+    );
   }
 
   async mergeClientAttributes(
@@ -391,7 +420,13 @@ export class PgTenantDevices implements TenantDeviceWriter {
 
   /** Removes every device row of the tenant (tenant deletion). */
   async purge(): Promise<void> {
-    for (const table of ['telemetry', 'telemetry_latest', 'rpc_requests', 'devices'])
+    for (const table of [
+      'telemetry',
+      'telemetry_latest',
+      'rpc_requests',
+      'device_edge_history',
+      'devices',
+    ])
       await this.#db.query(`DELETE FROM ${table} WHERE tenant_id = $1`, [this.#tenantId]);
   }
 }

@@ -353,5 +353,19 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
           WHERE resource NOT LIKE 'telemetry/%';
       `,
     },
+    {
+      // As in SQLite: the last time each device left each edge node (see EdgeService).
+      version: 12,
+      sql: `
+        CREATE TABLE device_edge_history (
+          tenant_id uuid NOT NULL,
+          device_id uuid NOT NULL,
+          edge_node_id uuid NOT NULL,
+          unassigned_at timestamptz NOT NULL,
+          PRIMARY KEY (tenant_id, device_id, edge_node_id)
+        );
+        ${isolate('device_edge_history', role, 'SELECT, INSERT, UPDATE, DELETE')}
+      `,
+    },
   ];
 }

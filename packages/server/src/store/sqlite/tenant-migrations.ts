@@ -309,4 +309,17 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE telemetry_staged_next RENAME TO telemetry_staged;
     `,
   },
+  {
+    // The last time each device left each edge node: that node's messages for the device
+    // received until then are still its backlog, and are accepted (see EdgeService).
+    version: 15,
+    sql: `
+      CREATE TABLE device_edge_history (
+        device_id TEXT NOT NULL,
+        edge_node_id TEXT NOT NULL,
+        unassigned_at TEXT NOT NULL,
+        PRIMARY KEY (device_id, edge_node_id)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];
