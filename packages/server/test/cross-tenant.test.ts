@@ -7,6 +7,7 @@ import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
 import { ADMIN_TOKEN, PEOPLE_SCHEMA, type Reply, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 import { DEVICE_ATTACKS, type DeviceVictim, deviceVictim } from './support/device-attacks.ts';
+import { signedBatch, signingNode } from './support/edge-nodes.ts';
 
 interface Victim extends DeviceVictim {
   readonly edgeNodeId: string;
@@ -683,6 +684,47 @@ for (const backend of backendNames()) {
         aRecords.body.items.map((r: { data: unknown }) => r.data),
         [{ name: 'Ada' }],
       );
+    });
+
+    test("B's own edge node cannot write A's devices, not even one behind A's node: they read as missing", async () => {
+      const behind = await api.call('POST', '/v1/devices', a.key, {
+        name: 'behind-the-edge',
+        edgeNodeId: victim.edgeNodeId,
+      });
+      assert.equal(behind.status, 201, JSON.stringify(behind.body));
+      const ledgerOfA = async () =>
+        (await api.call('GET', '/v1/ledger/entries?start=0&end=1000', a.key)).body.entries.length;
+      const entries = await ledgerOfA();
+      const node = await signingNode(api, b.key, 'mallory-gw');
+      const receivedAt = Date.now();
+      const messages = [behind.body.id, victim.deviceId, uuid7()].flatMap((deviceId) => [
+        { deviceId, payload: { injected: 1 }, receivedAt },
+        { deviceId, payload: { injected: true }, receivedAt, kind: 'attributes' },
+      ]);
+      const reply = await api.call(
+        'POST',
+        '/v1/edge/batches',
+        node.credential,
+        signedBatch(node, 'b1', messages),
+      );
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      assert.deepEqual(reply.body, {
+        batchId: 'b1',
+        applied: 0,
+        points: 0,
+        refused: messages.map((_, index) => ({ index, code: 'PALISADE_DEVICE_NOT_FOUND' })),
+      });
+      for (const id of [behind.body.id, victim.deviceId]) {
+        const stored = await api.call(
+          'GET',
+          `/v1/devices/${id}/telemetry?keys=injected&from=0&to=${receivedAt + 1}&limit=10`,
+          a.key,
+        );
+        assert.deepEqual(stored.body, {});
+        const device = await api.call('GET', `/v1/devices/${id}`, a.key);
+        assert.equal(device.body.clientAttributes.injected, undefined);
+      }
+      assert.equal(await ledgerOfA(), entries, "nothing in A's ledger");
     });
 
     test('metrics are labelled by route, never by tenant or record id', async () => {

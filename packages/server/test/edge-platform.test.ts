@@ -269,6 +269,103 @@ for (const backend of backendNames()) {
       assert.equal(reply.body.applied, 1);
     });
 
+    test('a node cannot write for a device never assigned to it: refused by index, nothing written or ledgered', async () => {
+      const { fresh, device } = await nodeWithDevice();
+      const elsewhere = (await nodeWithDevice()).device;
+      const loose = (await api.call('POST', '/v1/devices', key, { name: 'on-no-node' })).body.id;
+      const ledger = async () =>
+        (await api.call('GET', '/v1/ledger/entries?start=0&end=1000', key)).body.entries as {
+          entry: { action: string; resource: string };
+        }[];
+      const before = (await ledger()).length;
+      const reply = await send(
+        api,
+        fresh,
+        batch(fresh, 'b-foreign', [
+          msg(60, device),
+          msg(61, elsewhere),
+          { ...msg(62, elsewhere), kind: 'attributes', payload: { forged: true } },
+          msg(63, loose),
+        ]),
+      );
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      assert.deepEqual(reply.body, {
+        batchId: 'b-foreign',
+        applied: 1,
+        points: 1,
+        refused: [1, 2, 3].map((index) => ({ index, code: 'PALISADE_EDGE_DEVICE_NOT_ASSIGNED' })),
+      });
+      for (const id of [elsewhere, loose]) {
+        const points = await api.call(
+          'GET',
+          `/v1/devices/${id}/telemetry?keys=n&from=0&to=${base + 1000}&limit=10`,
+          key,
+        );
+        assert.deepEqual(points.body, {}, "nothing written for a device not the node's");
+      }
+      const attributes = (await api.call('GET', `/v1/devices/${elsewhere}`, key)).body;
+      assert.deepEqual(attributes.clientAttributes, {});
+      const added = (await ledger()).slice(before).map((e) => e.entry.resource);
+      assert.deepEqual(added.sort(), [
+        `edge-nodes/${fresh.nodeId}/batches/b-foreign`,
+        `telemetry/${device}`,
+      ]);
+    });
+
+    test('a device moved from node X to Y: X may still send what it received by the move, Y what it receives', async () => {
+      const { fresh: x, device } = await nodeWithDevice();
+      const y = await enroll(api, key);
+      const move = async (edgeNodeId: string | null) => {
+        const reply = await api.call('PATCH', `/v1/devices/${device}`, key, { edgeNodeId });
+        assert.equal(reply.status, 200, JSON.stringify(reply.body));
+        return Date.parse(reply.body.updatedAt);
+      };
+      const received = (n: number, receivedAt: number) => ({
+        deviceId: device,
+        payload: { ts: base + 100 + n, values: { n } },
+        receivedAt,
+      });
+      const attributes = (fromX: string, receivedAt: number) => ({
+        deviceId: device,
+        payload: { fromX },
+        receivedAt,
+        kind: 'attributes',
+      });
+      const refusedAt = (reply: Awaited<ReturnType<typeof send>>) => {
+        assert.equal(reply.status, 200, JSON.stringify(reply.body));
+        return reply.body.refused.map((r: { index: number; code: string }) => {
+          assert.equal(r.code, 'PALISADE_EDGE_DEVICE_NOT_ASSIGNED');
+          return r.index;
+        });
+      };
+      const movedToY = await move(y.nodeId);
+      const fromX = batch(x, 'b-backlog', [
+        received(1, movedToY - 1000),
+        received(2, movedToY),
+        received(3, movedToY + 1),
+        attributes('before the move', movedToY - 1),
+        attributes('after the move', movedToY + 1),
+      ]);
+      assert.deepEqual(refusedAt(await send(api, x, fromX)), [2, 4]);
+      const fromY = batch(y, 'b-new', [received(4, movedToY - 500), received(5, movedToY + 2)]);
+      assert.deepEqual(refusedAt(await send(api, y, fromY)), [], 'the node it is assigned to now');
+      const off = await move(null);
+      const late = batch(y, 'b-late', [received(6, off), received(7, off + 1)]);
+      assert.deepEqual(refusedAt(await send(api, y, late)), [1], 'a device on no node left Y too');
+
+      const stored = await api.call(
+        'GET',
+        `/v1/devices/${device}/telemetry?keys=n&from=${base + 100}&to=${base + 110}&limit=10`,
+        key,
+      );
+      assert.deepEqual(
+        stored.body.n.map((p: { value: number }) => p.value),
+        [1, 2, 4, 5, 6],
+      );
+      const row = (await api.call('GET', `/v1/devices/${device}`, key)).body;
+      assert.deepEqual(row.clientAttributes, { fromX: 'before the move' });
+    });
+
     test("a message the node says it received outside the platform's accepted range is refused by index", async () => {
       const { fresh, device } = await nodeWithDevice();
       const day = 86_400_000;

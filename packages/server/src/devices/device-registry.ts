@@ -239,6 +239,8 @@ export class DeviceRegistry {
           `a device named ${JSON.stringify(next.name)} exists`,
         );
       if (updated === undefined) throw deviceNotFound();
+      if (current.edgeNodeId !== null && current.edgeNodeId !== updated.edgeNodeId)
+        await tx.devices.recordEdgeUnassignment(id, current.edgeNodeId, updated.updatedAt);
       record(deviceEvent(context, 'device.update', updated, updated));
       return updated;
     });

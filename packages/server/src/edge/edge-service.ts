@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { GroupCommitter } from '../commit/index.ts';
 import type { TelemetryService } from '../devices/index.ts';
-import { PalisadeError } from '../errors/index.ts';
+import { type ErrorCode, PalisadeError } from '../errors/index.ts';
 import { uuid7 } from '../ids/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
 import type {
@@ -11,6 +11,7 @@ import type {
   EdgeNodeRow,
   TelemetryPoint,
   TenantStore,
+  TenantWriteTx,
 } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import { issueTenantContext } from '../tenancy/tenant-context.ts';
@@ -29,7 +30,10 @@ export interface BatchResult {
   readonly batchId: string;
   readonly applied: number;
   readonly points: number;
-  /** Messages refused for good (unknown device, bad payload): index in the batch and code. */
+  /**
+   * Messages refused for good (unknown device, a device not the node's, bad payload): index
+   * in the batch and code.
+   */
   readonly refused: readonly { readonly index: number; readonly code: string }[];
 }
 
@@ -59,6 +63,8 @@ const actorOf = (nodeId: string) => `edge-node:${nodeId}`;
 
 const NOTHING_CHARGED = () => undefined;
 
+const NOT_ASSIGNED: ErrorCode = 'PALISADE_EDGE_DEVICE_NOT_ASSIGNED';
+
 /** A batch's parsed telemetry messages grouped by device, each keeping its index, in order. */
 function telemetryByDevice(
   messages: readonly EdgeMessage[],
@@ -73,6 +79,32 @@ function telemetryByDevice(
     else own.push({ index, points });
   });
   return byDevice;
+}
+
+/**
+ * Indexes of the messages whose device is not the node's: a device assigned to another node
+ * or to none, unless it left this node and the message was received by then (its backlog
+ * there). Messages already refused and devices that do not exist (refused as not found, as
+ * another tenant's are) are not among them.
+ */
+async function notAssigned(
+  tx: TenantWriteTx,
+  nodeId: string,
+  messages: readonly EdgeMessage[],
+  parsed: readonly (TelemetryPoint[] | Record<string, unknown> | PalisadeError)[],
+): Promise<Set<number>> {
+  const valid = [...messages.keys()].filter((i) => !(parsed[i] instanceof PalisadeError));
+  const standing = await tx.devices.edgeStanding(nodeId, [
+    ...new Set(valid.map((i) => messages[i]!.deviceId)),
+  ]);
+  return new Set(
+    valid.filter((i) => {
+      const { deviceId, receivedAt } = messages[i]!;
+      const device = standing.get(deviceId);
+      if (device === undefined || device.assigned) return false;
+      return device.unassignedAt === null || receivedAt > Date.parse(device.unassignedAt);
+    }),
+  );
 }
 
 /**
@@ -286,11 +318,12 @@ export class EdgeService {
       if (again !== undefined) return { again };
       written.clear();
       messagesWritten = 0;
-      const refused: { index: number; code: string }[] = [];
+      const unassigned = await notAssigned(tx, node.id, batch.messages, parsed);
+      const refused = [...unassigned].map((index) => ({ index, code: NOT_ASSIGNED }));
       let attributes = 0;
       for (const [index, message] of batch.messages.entries()) {
         const parsedMessage = parsed[index]!;
-        if (Array.isArray(parsedMessage)) continue;
+        if (Array.isArray(parsedMessage) || unassigned.has(index)) continue;
         try {
           if (parsedMessage instanceof PalisadeError) throw parsedMessage;
           await this.#telemetry.writeAttributes(
@@ -307,7 +340,8 @@ export class EdgeService {
           refused.push({ index, code: error.code });
         }
       }
-      for (const [deviceId, messages] of telemetry) {
+      for (const [deviceId, sent] of telemetry) {
+        const messages = sent.filter((m) => !unassigned.has(m.index));
         const outcomes = await this.#telemetry.writeMany(
           tx,
           record,

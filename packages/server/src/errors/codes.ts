@@ -123,6 +123,10 @@ export const ERROR_CODES = {
     status: 409,
     title: 'The batch id was already applied with other content',
   },
+  PALISADE_EDGE_DEVICE_NOT_ASSIGNED: {
+    status: 403,
+    title: 'The device is not assigned to the edge node that sent its message',
+  },
   PALISADE_EDGE_RULES_INVALID: {
     status: 400,
     title: 'The edge rules are well-formed but contradict themselves',
