@@ -269,7 +269,7 @@ for (const backend of backendNames()) {
       assert.equal(reply.body.applied, 1);
     });
 
-    test('a node cannot write for a device never assigned to it: refused by index, nothing written or ledgered', async () => {
+    test('a node cannot write for a device never assigned to it: refused by index, nothing written or ledgered, the node alerted', async () => {
       const { fresh, device } = await nodeWithDevice();
       const elsewhere = (await nodeWithDevice()).device;
       const loose = (await api.call('POST', '/v1/devices', key, { name: 'on-no-node' })).body.id;
@@ -278,16 +278,13 @@ for (const backend of backendNames()) {
           entry: { action: string; resource: string };
         }[];
       const before = (await ledger()).length;
-      const reply = await send(
-        api,
-        fresh,
-        batch(fresh, 'b-foreign', [
-          msg(60, device),
-          msg(61, elsewhere),
-          { ...msg(62, elsewhere), kind: 'attributes', payload: { forged: true } },
-          msg(63, loose),
-        ]),
-      );
+      const foreign = batch(fresh, 'b-foreign', [
+        msg(60, device),
+        msg(61, elsewhere),
+        { ...msg(62, elsewhere), kind: 'attributes', payload: { forged: true } },
+        msg(63, loose),
+      ]);
+      const reply = await send(api, fresh, foreign);
       assert.equal(reply.status, 200, JSON.stringify(reply.body));
       assert.deepEqual(reply.body, {
         batchId: 'b-foreign',
@@ -305,8 +302,20 @@ for (const backend of backendNames()) {
       }
       const attributes = (await api.call('GET', `/v1/devices/${elsewhere}`, key)).body;
       assert.deepEqual(attributes.clientAttributes, {});
+      assert.deepEqual((await send(api, fresh, foreign)).body, reply.body, 'a replay');
+      const alerts = await api.call('GET', `/v1/edge-nodes/${fresh.nodeId}/alerts`, key);
+      assert.deepEqual(
+        alerts.body.items.map((a: { kind: string; batchId: string; detail: unknown }) => [
+          a.kind,
+          a.batchId,
+          a.detail,
+        ]),
+        [['device-not-assigned', 'b-foreign', { devices: [elsewhere, loose] }]],
+        'one alert for the batch, however often it is sent',
+      );
       const added = (await ledger()).slice(before).map((e) => e.entry.resource);
       assert.deepEqual(added.sort(), [
+        `edge-nodes/${fresh.nodeId}/alerts/${alerts.body.items[0].id}`,
         `edge-nodes/${fresh.nodeId}/batches/b-foreign`,
         `telemetry/${device}`,
       ]);
@@ -364,6 +373,8 @@ for (const backend of backendNames()) {
       );
       const row = (await api.call('GET', `/v1/devices/${device}`, key)).body;
       assert.deepEqual(row.clientAttributes, { fromX: 'before the move' });
+      const alerts = await api.call('GET', `/v1/edge-nodes/${x.nodeId}/alerts`, key);
+      assert.deepEqual(alerts.body.items, [], "a moved device's late messages raise no alert");
     });
 
     test("a message the node says it received outside the platform's accepted range is refused by index", async () => {

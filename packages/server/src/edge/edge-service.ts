@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { GroupCommitter } from '../commit/index.ts';
+import type { GroupCommitter, WriteEvent } from '../commit/index.ts';
 import type { TelemetryService } from '../devices/index.ts';
 import { type ErrorCode, PalisadeError } from '../errors/index.ts';
 import { uuid7 } from '../ids/index.ts';
@@ -82,29 +82,56 @@ function telemetryByDevice(
 }
 
 /**
- * Indexes of the messages whose device is not the node's: a device assigned to another node
+ * The messages whose device is not the node's (`indexes`): a device assigned to another node
  * or to none, unless it left this node and the message was received by then (its backlog
  * there). Messages already refused and devices that do not exist (refused as not found, as
- * another tenant's are) are not among them.
+ * another tenant's are) are not among them. `neverAssigned`: those of their devices that
+ * were never the node's.
  */
 async function notAssigned(
   tx: TenantWriteTx,
   nodeId: string,
   messages: readonly EdgeMessage[],
   parsed: readonly (TelemetryPoint[] | Record<string, unknown> | PalisadeError)[],
-): Promise<Set<number>> {
+): Promise<{ indexes: Set<number>; neverAssigned: Set<string> }> {
   const valid = [...messages.keys()].filter((i) => !(parsed[i] instanceof PalisadeError));
   const standing = await tx.devices.edgeStanding(nodeId, [
     ...new Set(valid.map((i) => messages[i]!.deviceId)),
   ]);
-  return new Set(
-    valid.filter((i) => {
-      const { deviceId, receivedAt } = messages[i]!;
-      const device = standing.get(deviceId);
-      if (device === undefined || device.assigned) return false;
-      return device.unassignedAt === null || receivedAt > Date.parse(device.unassignedAt);
-    }),
-  );
+  const indexes = new Set<number>();
+  const neverAssigned = new Set<string>();
+  for (const i of valid) {
+    const { deviceId, receivedAt } = messages[i]!;
+    const device = standing.get(deviceId);
+    if (device === undefined || device.assigned) continue;
+    if (device.unassignedAt === null) neverAssigned.add(deviceId);
+    else if (receivedAt <= Date.parse(device.unassignedAt)) continue;
+    indexes.add(i);
+  }
+  return { indexes, neverAssigned };
+}
+
+function alertRow(
+  nodeId: string,
+  kind: EdgeAlertKind,
+  batchId: string,
+  detail: Record<string, unknown>,
+): EdgeAlertRow {
+  return { id: uuid7(), nodeId, kind, batchId, detail, createdAt: new Date().toISOString() };
+}
+
+async function storeAlert(
+  tx: TenantWriteTx,
+  record: (event: WriteEvent) => void,
+  row: EdgeAlertRow,
+): Promise<void> {
+  await tx.edge.insertAlert(row);
+  record({
+    actor: actorOf(row.nodeId),
+    action: 'edge.alert',
+    resource: `edge-nodes/${row.nodeId}/alerts/${row.id}`,
+    state: row,
+  });
 }
 
 /**
@@ -318,7 +345,12 @@ export class EdgeService {
       if (again !== undefined) return { again };
       written.clear();
       messagesWritten = 0;
-      const unassigned = await notAssigned(tx, node.id, batch.messages, parsed);
+      const { indexes: unassigned, neverAssigned } = await notAssigned(
+        tx,
+        node.id,
+        batch.messages,
+        parsed,
+      );
       const refused = [...unassigned].map((index) => ({ index, code: NOT_ASSIGNED }));
       let attributes = 0;
       for (const [index, message] of batch.messages.entries()) {
@@ -390,7 +422,15 @@ export class EdgeService {
           signatures: batch.signatures,
         },
       });
-      return { result };
+      // A device that was never the node's is one an honest node holds no credential for.
+      const alert =
+        neverAssigned.size === 0
+          ? undefined
+          : alertRow(node.id, 'device-not-assigned', batch.batchId, {
+              devices: [...neverAssigned],
+            });
+      if (alert !== undefined) await storeAlert(tx, record, alert);
+      return { result, alert };
     });
     // Only the attempt that applies the batch pays for it: a failed commit, or a resend that
     // another attempt applied meanwhile, gets its charge back.
@@ -406,6 +446,11 @@ export class EdgeService {
     // One bus event per device and batch (in message order), not one per message: a batch of
     // thousands of messages from a few devices would otherwise cost thousands of bus writes.
     for (const [deviceId, points] of written) this.#telemetry.announce(context, deviceId, points);
+    if (outcome.alert !== undefined)
+      this.#raised(
+        outcome.alert,
+        'edge: messages for devices never assigned to the node refused and alerted; check the node for compromise, or assign the devices to it',
+      );
     return outcome.result;
   }
 
@@ -457,27 +502,16 @@ export class EdgeService {
     batchId: string,
     detail: Record<string, unknown>,
   ): Promise<void> {
-    const row: EdgeAlertRow = {
-      id: uuid7(),
-      nodeId,
-      kind,
-      batchId,
-      detail,
-      createdAt: new Date().toISOString(),
-    };
-    this.alertCounts.set(kind, (this.alertCounts.get(kind) ?? 0) + 1);
-    this.#logger?.warn(
-      { nodeId, kind, batchId },
+    const row = alertRow(nodeId, kind, batchId, detail);
+    this.#raised(
+      row,
       'edge: batch refused and alerted; check the node for compromise or a key mix-up',
     );
-    await this.#committer.submit(store, async (tx, record) => {
-      await tx.edge.insertAlert(row);
-      record({
-        actor: actorOf(nodeId),
-        action: 'edge.alert',
-        resource: `edge-nodes/${nodeId}/alerts/${row.id}`,
-        state: row,
-      });
-    });
+    await this.#committer.submit(store, (tx, record) => storeAlert(tx, record, row));
+  }
+
+  #raised(row: EdgeAlertRow, message: string): void {
+    this.alertCounts.set(row.kind, (this.alertCounts.get(row.kind) ?? 0) + 1);
+    this.#logger?.warn({ nodeId: row.nodeId, kind: row.kind, batchId: row.batchId }, message);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Storage of edge nodes: the nodes of a tenant with their public keys, one-time enrollment
  * tokens (hashed), the batches each node has had applied (for exactly-once), and the alerts
- * raised against a node (forged or conflicting batches). Everything lives in the tenant's
+ * raised against a node (forged or conflicting batches, messages for devices not its own). Everything lives in the tenant's
  * own store; a node credential names its tenant, so no control-plane index is needed.
  */
 import type { PageQuery } from './types.ts';
@@ -50,7 +50,11 @@ export interface EdgeBatchRow {
   readonly appliedAt: string;
 }
 
-export type EdgeAlertKind = 'forged-signature' | 'batch-conflict';
+/**
+ * Why a node was alerted: a batch whose signatures do not verify, a batch id replayed with
+ * other content, or messages for devices that were never assigned to the node.
+ */
+export type EdgeAlertKind = 'forged-signature' | 'batch-conflict' | 'device-not-assigned';
 
 export interface EdgeAlertRow {
   readonly id: string;
