@@ -82,33 +82,33 @@ function telemetryByDevice(
 }
 
 /**
- * The messages whose device is not the node's (`indexes`): a device assigned to another node
- * or to none, unless it left this node and the message was received by then (its backlog
- * there). Messages already refused and devices that do not exist (refused as not found, as
- * another tenant's are) are not among them. `neverAssigned`: those of their devices that
- * were never the node's.
+ * The messages for devices that were never the node's (`indexes`), and those devices. A
+ * device that left the node still counts as its own: what the node received for it stays its
+ * backlog, however long the node was offline before it learned of the move (the node stamps
+ * `receivedAt` itself, so bounding the backlog by the move's time would only lose an honest
+ * node's data). Messages already refused, and devices that do not exist (refused as not
+ * found, as another tenant's are), are not among them.
  */
-async function notAssigned(
+async function neverAssigned(
   tx: TenantWriteTx,
   nodeId: string,
   messages: readonly EdgeMessage[],
   parsed: readonly (TelemetryPoint[] | Record<string, unknown> | PalisadeError)[],
-): Promise<{ indexes: Set<number>; neverAssigned: Set<string> }> {
+): Promise<{ indexes: Set<number>; devices: Set<string> }> {
   const valid = [...messages.keys()].filter((i) => !(parsed[i] instanceof PalisadeError));
   const standing = await tx.devices.edgeStanding(nodeId, [
     ...new Set(valid.map((i) => messages[i]!.deviceId)),
   ]);
   const indexes = new Set<number>();
-  const neverAssigned = new Set<string>();
+  const devices = new Set<string>();
   for (const i of valid) {
-    const { deviceId, receivedAt } = messages[i]!;
+    const { deviceId } = messages[i]!;
     const device = standing.get(deviceId);
-    if (device === undefined || device.assigned) continue;
-    if (device.unassignedAt === null) neverAssigned.add(deviceId);
-    else if (receivedAt <= Date.parse(device.unassignedAt)) continue;
+    if (device === undefined || device.assigned || device.unassignedAt !== null) continue;
+    devices.add(deviceId);
     indexes.add(i);
   }
-  return { indexes, neverAssigned };
+  return { indexes, devices };
 }
 
 function alertRow(
@@ -345,7 +345,7 @@ export class EdgeService {
       if (again !== undefined) return { again };
       written.clear();
       messagesWritten = 0;
-      const { indexes: unassigned, neverAssigned } = await notAssigned(
+      const { indexes: unassigned, devices: strangers } = await neverAssigned(
         tx,
         node.id,
         batch.messages,
@@ -424,11 +424,9 @@ export class EdgeService {
       });
       // A device that was never the node's is one an honest node holds no credential for.
       const alert =
-        neverAssigned.size === 0
+        strangers.size === 0
           ? undefined
-          : alertRow(node.id, 'device-not-assigned', batch.batchId, {
-              devices: [...neverAssigned],
-            });
+          : alertRow(node.id, 'device-not-assigned', batch.batchId, { devices: [...strangers] });
       if (alert !== undefined) await storeAlert(tx, record, alert);
       return { result, alert };
     });

@@ -125,7 +125,7 @@ export const ERROR_CODES = {
   },
   PALISADE_EDGE_DEVICE_NOT_ASSIGNED: {
     status: 403,
-    title: 'The device is not assigned to the edge node that sent its message',
+    title: 'The device was never assigned to the edge node that sent its message',
   },
   PALISADE_EDGE_RULES_INVALID: {
     status: 400,
