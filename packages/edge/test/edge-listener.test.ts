@@ -299,6 +299,32 @@ describe('the edge MQTT listener when the outbox is full, offline, and across te
     rmSync(ada.dir, { recursive: true, force: true });
   });
 
+  it('a refresh closes the connections whose credential the platform no longer lists for the node', async () => {
+    const ada = await edgeTenant(link, 'revoked');
+    const edge = await listen(ada.dir, ada.node);
+    await edge.refresh();
+    const [a, b] = ada.devices;
+    const clientA = await connect(edge.listener.url, a!.token);
+    const clientB = await connect(edge.listener.url, b!.token);
+    await clientA.publishAsync(TELEMETRY, '{"n":1}', { qos: 1 });
+    const aClosed = closed(clientA);
+    // A moved to no node: the node no longer holds its credential.
+    await link.call('PATCH', `/v1/devices/${a!.id}`, ada.key, { edgeNodeId: null });
+    assert.equal(await edge.refresh(), 1);
+    await aClosed;
+    const refused = await connect(edge.listener.url, a!.token).catch((e) => e);
+    assert.equal(refused.code, 4, 'and it cannot connect again');
+    await clientB.publishAsync(TELEMETRY, '{"n":2}', { qos: 1 });
+    assert.deepEqual(stored(edge.outbox), [
+      [a!.id, { n: 1 }],
+      [b!.id, { n: 2 }],
+    ]);
+    clientA.end(true);
+    await clientB.endAsync();
+    await edge.close();
+    rmSync(ada.dir, { recursive: true, force: true });
+  });
+
   it('a refresh follows the platform pages: every device of a node with hundreds connects', async () => {
     const many = await edgeTenant(link, 'paged');
     const made = await Promise.all(

@@ -19,6 +19,18 @@ export interface CachedDevice {
   readonly credentials: readonly DeviceCredential[];
 }
 
+/** Names one credential of one device, as the cache holds it now; changes if the credential does. */
+function credentialKey(deviceId: string, credential: DeviceCredential): string {
+  return `${deviceId}\n${JSON.stringify(credential)}`;
+}
+
+/** A device and the credential it authenticated with. */
+export interface CredentialMatch {
+  readonly device: CachedDevice;
+  /** What `holds` takes to tell whether the credential is still the platform's. */
+  readonly key: string;
+}
+
 /**
  * The node's copy of its devices' credential hashes, in SQLite beside the outbox, so devices
  * can connect while the platform is unreachable. A refresh replaces the whole set in one
@@ -27,9 +39,11 @@ export interface CachedDevice {
  */
 export class CredentialCache {
   readonly #db: DatabaseSync;
-  #byToken = new Map<string, CachedDevice>();
-  #byUsername = new Map<string, { device: CachedDevice; credential: DeviceCredential }>();
+  #byToken = new Map<string, CredentialMatch>();
+  #byUsername = new Map<string, CredentialMatch & { credential: DeviceCredential }>();
+  #keys = new Set<string>();
   #devices = 0;
+  readonly #replaced = new Set<() => void>();
 
   constructor(path: string) {
     this.#db = new DatabaseSync(path);
@@ -47,15 +61,20 @@ export class CredentialCache {
   }
 
   #index(devices: readonly CachedDevice[]): void {
-    const byToken = new Map<string, CachedDevice>();
-    const byUsername = new Map<string, { device: CachedDevice; credential: DeviceCredential }>();
+    const byToken = new Map<string, CredentialMatch>();
+    const byUsername = new Map<string, CredentialMatch & { credential: DeviceCredential }>();
+    const keys = new Set<string>();
     for (const device of devices)
       for (const credential of device.credentials) {
-        if (credential.type === 'access_token') byToken.set(credential.tokenSha256, device);
-        else byUsername.set(credential.username, { device, credential });
+        const key = credentialKey(device.id, credential);
+        keys.add(key);
+        if (credential.type === 'access_token')
+          byToken.set(credential.tokenSha256, { device, key });
+        else byUsername.set(credential.username, { device, key, credential });
       }
     this.#byToken = byToken;
     this.#byUsername = byUsername;
+    this.#keys = keys;
     this.#devices = devices.length;
   }
 
@@ -75,10 +94,22 @@ export class CredentialCache {
       throw error;
     }
     this.#index(devices);
+    for (const listener of this.#replaced) listener();
+  }
+
+  /** Calls `listener` after each replacement; returns what stops that. */
+  onReplace(listener: () => void): () => void {
+    this.#replaced.add(listener);
+    return () => this.#replaced.delete(listener);
+  }
+
+  /** True while the credential a match named is still in the set, unchanged. */
+  holds(key: string): boolean {
+    return this.#keys.has(key);
   }
 
   /** The device whose access token has this SHA-256 (base64url). */
-  byTokenHash(sha256: string): CachedDevice | undefined {
+  byTokenHash(sha256: string): CredentialMatch | undefined {
     return this.#byToken.get(sha256);
   }
 

@@ -1,11 +1,17 @@
 import { hash, scrypt, timingSafeEqual } from 'node:crypto';
-import type { CachedDevice, CredentialCache } from './credential-cache.ts';
+import type { CredentialCache, CredentialMatch } from './credential-cache.ts';
 
 /** A device the node authenticated from its cached credentials. */
 export interface EdgeDevice {
   readonly deviceId: string;
   readonly name: string;
   readonly type: string;
+}
+
+/** An authenticated device and its credential's key (see `CredentialCache.holds`). */
+export interface DeviceGrant {
+  readonly device: EdgeDevice;
+  readonly credential: string;
 }
 
 /** The largest scrypt cost a synced hash may ask for (the platform uses N = 2^14). */
@@ -25,10 +31,9 @@ function verifyScrypt(password: string, stored: string): Promise<boolean> {
   );
 }
 
-const identity = (device: CachedDevice): EdgeDevice => ({
-  deviceId: device.id,
-  name: device.name,
-  type: device.type,
+const grant = ({ device, key }: CredentialMatch): DeviceGrant => ({
+  device: { deviceId: device.id, name: device.name, type: device.type },
+  credential: key,
 });
 
 /**
@@ -42,11 +47,11 @@ export async function authenticateDevice(
   clientId: string,
   username: string | undefined,
   password: Buffer | undefined,
-): Promise<EdgeDevice | undefined> {
+): Promise<DeviceGrant | undefined> {
   if (username === undefined || username === '' || username.length > 512) return undefined;
   if (password === undefined) {
-    const device = cache.byTokenHash(hash('sha256', username, 'base64url'));
-    return device === undefined ? undefined : identity(device);
+    const match = cache.byTokenHash(hash('sha256', username, 'base64url'));
+    return match === undefined ? undefined : grant(match);
   }
   const match = cache.byUsername(username);
   if (match === undefined || match.credential.type !== 'mqtt_basic') return undefined;
@@ -54,5 +59,5 @@ export async function authenticateDevice(
     return undefined;
   if (!(await verifyScrypt(password.toString('utf8'), match.credential.passwordHash)))
     return undefined;
-  return identity(match.device);
+  return grant(match);
 }

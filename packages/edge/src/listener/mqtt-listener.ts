@@ -49,6 +49,8 @@ export interface ListenerOptions {
 
 interface Session {
   readonly device: EdgeDevice;
+  /** The credential it connected with, while the cache still holds it. */
+  readonly credential: string;
   readonly subscriptions: Set<SubscriptionKind>;
 }
 
@@ -95,10 +97,12 @@ export class EdgeMqttListener {
   readonly #byDevice = new Map<string, Set<Client>>();
   readonly #outgoing = new WeakMap<Buffer, Client>();
   readonly #server: Server;
+  readonly #stopWatching: () => void;
   #closed: Promise<void> | undefined;
 
   constructor(options: ListenerOptions) {
     this.#options = options;
+    this.#stopWatching = options.credentials.onReplace(() => this.#dropRevoked());
     this.#broker = new Aedes({
       ...(options.connectTimeoutMs === undefined
         ? {}
@@ -179,17 +183,18 @@ export class EdgeMqttListener {
   ): void {
     const clientId = client.id;
     authenticateDevice(this.#options.credentials, clientId, username, password).then(
-      (device) => {
-        if (device === undefined) {
+      (granted) => {
+        if (granted === undefined) {
           this.#refuse('bad_credentials', 'unknown device credentials');
           return done(
             Object.assign(new Error('bad user name or password'), { returnCode: 4 }),
             false,
           );
         }
+        const { device, credential } = granted;
         // Namespaced so that one device's client id never takes over another device's session.
         (client as { id: string }).id = `${device.deviceId}/${clientId}`;
-        this.#sessions.set(client, { device, subscriptions: new Set() });
+        this.#sessions.set(client, { device, credential, subscriptions: new Set() });
         done(null, true);
       },
       () => done(Object.assign(new Error('server unavailable'), { returnCode: 3 }), false),
@@ -271,6 +276,10 @@ export class EdgeMqttListener {
   #ready(client: Client): void {
     const session = this.#sessions.get(client);
     if (session === undefined) return;
+    if (!this.#options.credentials.holds(session.credential)) {
+      client.close();
+      return;
+    }
     const clients = this.#byDevice.get(session.device.deviceId) ?? new Set<Client>();
     this.#byDevice.set(session.device.deviceId, clients.add(client));
     this.#options.events?.connected?.(session.device);
@@ -283,6 +292,21 @@ export class EdgeMqttListener {
     clients?.delete(client);
     if (clients?.size === 0) this.#byDevice.delete(session.device.deviceId);
     this.#options.events?.disconnected?.(session.device);
+  }
+
+  /**
+   * Closes the connections whose credential a refresh removed (deleted or changed on the
+   * platform, or the device moved to another node): a device connected before then does not
+   * keep publishing on it. Unacknowledged messages are resent after reconnecting, and refused.
+   */
+  #dropRevoked(): void {
+    const revoked = [...this.#byDevice.values()].flatMap((clients) =>
+      [...clients].filter((client) => {
+        const session = this.#sessions.get(client);
+        return session !== undefined && !this.#options.credentials.holds(session.credential);
+      }),
+    );
+    for (const client of revoked) client.close();
   }
 
   /** True while the device has at least one connection. */
@@ -316,6 +340,7 @@ export class EdgeMqttListener {
   /** Stops accepting and disconnects every device. Idempotent. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      this.#stopWatching();
       const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       await new Promise<void>((resolve) => this.#broker.close(() => resolve()));
       await stopped;

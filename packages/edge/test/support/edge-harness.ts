@@ -98,7 +98,7 @@ export async function until(check: () => boolean | Promise<boolean>): Promise<vo
 
 export const drained = (dir: string) => () => readOutboxStatus(outboxPath(dir)).backlog === 0;
 
-type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** An authenticated JSON call to `platform` through Fastify inject; the body parsed. */
 export async function inject(
