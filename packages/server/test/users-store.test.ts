@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { uuid7 } from '../src/ids/index.ts';
-import type { ShardStore, UserRow } from '../src/store/index.ts';
+import type { ShardStore, TenantWriteTx, UserRow } from '../src/store/index.ts';
 import { openStores, type Stores } from '../src/store/index.ts';
 import { type BackendFixture, backendNames, openBackend } from './support/backends.ts';
 
@@ -73,6 +73,32 @@ for (const backend of backendNames()) {
       assert.deepEqual(steps, [true, false, false, true, true]);
       const after = (await store.reader.users.getUser(row.id))!;
       assert.deepEqual([after.totpLastStep, after.failedSignIns], [101, 0]);
+    });
+
+    test('a failed sign-in, a lock and a sign-in move the version: a change read before them writes nothing', async () => {
+      // Another instance counting a failure (or taking a TOTP step) between this change's read
+      // and its write: the write must not put back the count, lock or step it read.
+      const store = await shard.tenant(uuid7());
+      const row = user('d@example.com');
+      await store.transaction((tx) => tx.users.insertUser(row));
+      const future = new Date(Date.now() + 60_000).toISOString();
+      const writes: Record<string, (tx: TenantWriteTx) => Promise<unknown>> = {
+        addSignInFailure: (tx) => tx.users.addSignInFailure(row.id),
+        lockUser: (tx) => tx.users.lockUser(row.id, future),
+        signedIn: (tx) => tx.users.signedIn(row.id, 7),
+      };
+      for (const [name, write] of Object.entries(writes)) {
+        const read = (await store.reader.users.getUser(row.id))!;
+        await store.transaction(write);
+        const stale = { ...read, name: 'Z', version: read.version + 1 };
+        const written = await store.transaction((tx) => tx.users.updateUser(stale, read.version));
+        assert.equal(written, false, `${name} moved the version`);
+      }
+      const after = (await store.reader.users.getUser(row.id))!;
+      assert.deepEqual(
+        [after.name, after.failedSignIns, after.lockedUntil, after.totpLastStep],
+        ['N', 0, null, 7],
+      );
     });
 
     test('an invitation is consumed once, not after its expiry, and goes with its user', async () => {

@@ -26,6 +26,11 @@ export interface UserRow {
   /** Consecutive failed sign-ins since the last success. */
   readonly failedSignIns: number;
   readonly lockedUntil: string | null;
+  /**
+   * Moves with every write of the row, the sign-in bookkeeping's included: a change read
+   * before another instance counted a failure or took a TOTP step must not write back the old
+   * count, lock or step.
+   */
   readonly version: number;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -54,7 +59,10 @@ export interface TenantUserWriter extends TenantUserReader {
   updateUser(row: UserRow, expectedVersion: number): Promise<boolean>;
   /** Deletes the user and its invitation; false when there is no such user. */
   deleteUser(id: string): Promise<boolean>;
-  /** Adds one failed sign-in; the new count, or undefined when there is no such user. */
+  /**
+   * Adds one failed sign-in (and moves the version, as lockUser and signedIn do); the new
+   * count, or undefined when there is no such user.
+   */
   addSignInFailure(id: string): Promise<number | undefined>;
   lockUser(id: string, until: string): Promise<void>;
   /**

@@ -124,24 +124,23 @@ export class PgTenantUsers implements TenantUserWriter {
 
   async addSignInFailure(id: string): Promise<number | undefined> {
     const result = await this.#db.query<{ failed_sign_ins: number }>(
-      `UPDATE users SET failed_sign_ins = failed_sign_ins + 1 WHERE tenant_id = $1 AND id = $2
-       RETURNING failed_sign_ins`,
+      `UPDATE users SET failed_sign_ins = failed_sign_ins + 1, version = version + 1
+       WHERE tenant_id = $1 AND id = $2 RETURNING failed_sign_ins`,
       [this.#tenantId, id],
     );
     return result.rows[0]?.failed_sign_ins;
   }
 
   async lockUser(id: string, until: string): Promise<void> {
-    await this.#db.query('UPDATE users SET locked_until = $3 WHERE tenant_id = $1 AND id = $2', [
-      this.#tenantId,
-      id,
-      until,
-    ]);
+    await this.#db.query(
+      'UPDATE users SET locked_until = $3, version = version + 1 WHERE tenant_id = $1 AND id = $2',
+      [this.#tenantId, id, until],
+    );
   }
 
   async signedIn(id: string, totpStep: number | null): Promise<boolean> {
     const result = await this.#db.query(
-      `UPDATE users SET failed_sign_ins = 0, locked_until = NULL,
+      `UPDATE users SET failed_sign_ins = 0, locked_until = NULL, version = version + 1,
          totp_last_step = coalesce($3::bigint, totp_last_step)
        WHERE tenant_id = $1 AND id = $2
          AND ($3::bigint IS NULL OR totp_last_step IS NULL OR totp_last_step < $3::bigint)`,

@@ -92,18 +92,21 @@ export class SqliteTenantUsers implements TenantUserWriter {
 
   async addSignInFailure(id: string): Promise<number | undefined> {
     const row = this.#sql(
-      'UPDATE users SET failed_sign_ins = failed_sign_ins + 1 WHERE id = ? RETURNING failed_sign_ins',
+      'UPDATE users SET failed_sign_ins = failed_sign_ins + 1, version = version + 1 WHERE id = ? RETURNING failed_sign_ins',
     ).get(id) as { failed_sign_ins: number } | undefined;
     return row?.failed_sign_ins;
   }
 
   async lockUser(id: string, until: string): Promise<void> {
-    this.#sql('UPDATE users SET locked_until = ? WHERE id = ?').run(until, id);
+    this.#sql('UPDATE users SET locked_until = ?, version = version + 1 WHERE id = ?').run(
+      until,
+      id,
+    );
   }
 
   async signedIn(id: string, totpStep: number | null): Promise<boolean> {
     const result = this.#sql(
-      `UPDATE users SET failed_sign_ins = 0, locked_until = NULL,
+      `UPDATE users SET failed_sign_ins = 0, locked_until = NULL, version = version + 1,
          totp_last_step = coalesce(?, totp_last_step)
        WHERE id = ? AND (? IS NULL OR totp_last_step IS NULL OR totp_last_step < ?)`,
     ).run(totpStep, id, totpStep, totpStep);
