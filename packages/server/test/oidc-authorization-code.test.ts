@@ -7,6 +7,14 @@ import { Browser, OidcPlatform, type TestClient } from './support/oidc-platform.
 const PASSWORD = 'correct horse battery staple';
 const REDIRECT = 'http://127.0.0.1:9/callback';
 
+/**
+ * Waits for the next second: the issuer dates a sign-in in whole seconds, and one in the very
+ * second of a password reset or disable still counts.
+ */
+function nextSecond(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 10));
+}
+
 /** The `action` of the page's form, absolute. */
 function formAction(page: string, base: string): string {
   const action = /<form method="post" action="([^"]+)"/.exec(page)?.[1];
@@ -194,6 +202,43 @@ for (const backend of backendNames()) {
           'if-match': `"${enabled.body.version}"`,
         },
       );
+    });
+
+    test('a password reset, and a disable, end the sign-ins made before: refresh tokens and the browser session', async () => {
+      const browser = new Browser();
+      const before = await signIn(browser);
+      await nextSecond();
+      const invitation = await api.call('POST', `/v1/users/${userId}/invitation`, acme.key);
+      const reset = await new Browser().request(`${api.url}${invitation.body.link}`, {
+        password: PASSWORD,
+        confirm: PASSWORD,
+      });
+      assert.equal(reset.status, 200, reset.body);
+      await assert.rejects(
+        oidc.refreshTokenGrant(config, before.refresh_token!),
+        (error: Error & { error?: string }) => error.error === 'invalid_grant',
+        'a refresh token from before the reset',
+      );
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT,
+        scope: 'openid email offline_access',
+        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      });
+      const again = await browser.follow(url.href, REDIRECT);
+      assert.match(again.reply.body, /name="password"/, 'the browser must sign in again');
+
+      const after = await signIn(browser);
+      await nextSecond();
+      const disable = (disabled: boolean) =>
+        api.call('PATCH', `/v1/users/${userId}`, acme.key, { disabled });
+      assert.equal((await disable(true)).status, 200);
+      assert.equal((await disable(false)).status, 200);
+      await assert.rejects(
+        oidc.refreshTokenGrant(config, after.refresh_token!),
+        'enabling the user again does not bring back what the disable ended',
+      );
+      await signIn(browser);
     });
 
     test('an authorization request without S256 PKCE is refused', async () => {

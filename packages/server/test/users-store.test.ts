@@ -21,6 +21,7 @@ function user(email: string): UserRow {
     version: 1,
     createdAt: now,
     updatedAt: now,
+    sessionsNotBefore: null,
   };
 }
 
@@ -52,11 +53,14 @@ for (const backend of backendNames()) {
       const row = user('a@example.com');
       await store.transaction((tx) => tx.users.insertUser(row));
       assert.deepEqual(await store.reader.users.getUser(row.id), row);
+      const ended = new Date().toISOString();
       await store.transaction(async (tx) => {
-        assert.equal(await tx.users.updateUser({ ...row, name: 'M', version: 2 }, 1), true);
+        const changed = { ...row, name: 'M', version: 2, sessionsNotBefore: ended };
+        assert.equal(await tx.users.updateUser(changed, 1), true);
         assert.equal(await tx.users.updateUser({ ...row, name: 'X', version: 2 }, 1), false);
       });
-      assert.equal((await store.reader.users.getUser(row.id))!.name, 'M');
+      const changed = (await store.reader.users.getUser(row.id))!;
+      assert.deepEqual([changed.name, changed.sessionsNotBefore], ['M', ended]);
       const counts = await store.transaction(async (tx) => [
         await tx.users.addSignInFailure(row.id),
         await tx.users.addSignInFailure(row.id),

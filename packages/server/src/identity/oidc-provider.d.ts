@@ -39,6 +39,8 @@ declare module 'oidc-provider' {
     readonly accountId?: string;
     readonly clientId?: string;
     readonly client?: OidcClient;
+    /** Epoch seconds of the sign-in the token comes from (codes, refresh and device codes). */
+    readonly authTime?: number;
   }
 
   export interface OidcAccount {
@@ -51,6 +53,9 @@ declare module 'oidc-provider' {
     readonly id: string;
     /** Epoch seconds; set once the session was saved. */
     readonly exp?: number;
+    readonly accountId?: string;
+    /** Epoch seconds of the session's sign-in, if it has one. */
+    authTime(): number | undefined;
     save(ttlSeconds: number): Promise<unknown>;
   }
 
@@ -125,6 +130,24 @@ declare module 'oidc-provider' {
       result: InteractionResults,
       options?: { mergeWithLastSubmission?: boolean },
     ): Promise<void>;
+  }
+
+  export namespace interactionPolicy {
+    class Check {
+      constructor(
+        reason: string,
+        description: string,
+        check: (ctx: KoaContextWithOIDC) => boolean | Promise<boolean>,
+      );
+      static readonly REQUEST_PROMPT: true;
+      static readonly NO_NEED_TO_PROMPT: false;
+    }
+    interface Prompt {
+      readonly name: string;
+      readonly checks: { add(check: Check): void };
+    }
+    /** The default prompts (login, consent), to add checks to. */
+    function base(): readonly Prompt[] & { get(name: string): Prompt | undefined };
   }
 
   export const errors: {

@@ -8,6 +8,11 @@ export interface IssuerAccount {
   readonly email: string;
   readonly name: string;
   readonly roles: readonly string[];
+  /**
+   * Epoch seconds of the user's last disable or credential (re)set, or null: a session, code
+   * or refresh token from a sign-in before that second is refused.
+   */
+  readonly signInsFrom: number | null;
 }
 
 /**
@@ -38,7 +43,14 @@ export function storedAccounts(shards: ReadonlyMap<string, ShardStore>): Account
         throw new PalisadeError('PALISADE_INTERNAL', `shard ${tenant.shard} is not open`);
       const user = await (await shard.tenant(tenant.id)).reader.users.getUser(userId);
       if (user === undefined || user.disabled || user.passwordHash === null) return undefined;
-      return { id: user.id, email: user.email, name: user.name, roles: user.roles };
+      const { sessionsNotBefore: since } = user;
+      return {
+        id: user.id,
+        email: user.email,
+        name: user.name,
+        roles: user.roles,
+        signInsFrom: since === null ? null : Math.floor(Date.parse(since) / 1000),
+      };
     },
   };
 }

@@ -6,6 +6,7 @@
  * the one resource, the tenant API, signed with the algorithm the client chose.
  */
 import Provider, {
+  interactionPolicy,
   type KoaContextWithOIDC,
   type OidcAccount,
   type OidcClient,
@@ -23,7 +24,7 @@ import { type IssuerKeySet, SIGNING_ALGORITHMS } from './issuer-keys.ts';
 import type { IssuerUrls } from './issuer-urls.ts';
 import { deviceFlowPages, logoutPages, renderError } from './provider-pages.ts';
 import type { RevocationList } from './revocation-list.ts';
-import type { AccountDirectory } from './sign-in.ts';
+import type { AccountDirectory, IssuerAccount } from './sign-in.ts';
 import { installStructuredTokenEndpoints } from './structured-tokens.ts';
 
 /** How long the artifacts of each grant live, in seconds. */
@@ -105,9 +106,14 @@ export function createTenantProvider(
       Session: lifetimes.sessionSeconds,
       Interaction: INTERACTION_SECONDS,
     },
-    findAccount: async (_ctx: unknown, sub: string): Promise<OidcAccount | undefined> => {
+    findAccount: async (
+      ctx: KoaContextWithOIDC,
+      sub: string,
+      token?: OidcToken,
+    ): Promise<OidcAccount | undefined> => {
       const account = await options.accounts.account(tenant, sub);
       if (account === undefined) return undefined;
+      if (signInEnded(account, token?.authTime ?? ctx.oidc.session?.authTime())) return undefined;
       return {
         accountId: account.id,
         roles: account.roles,
@@ -167,6 +173,7 @@ export function createTenantProvider(
       rpInitiatedLogout: { enabled: true, ...logoutPages(tenant) },
     },
     interactions: {
+      policy: signInPolicy(),
       url: (_ctx: unknown, interaction: { uid: string }) =>
         `${issuerPath}/interaction/${interaction.uid}`,
     },
@@ -185,4 +192,34 @@ export function createTenantProvider(
   };
   installStructuredTokenEndpoints(provider, tenant, options);
   return provider;
+}
+
+/**
+ * Whether a disable or credential reset after the sign-in at `authTime` (epoch seconds) ended
+ * it. The provider counts in whole seconds, so a sign-in in the reset's own second still
+ * counts; one of unknown time does not.
+ */
+function signInEnded(account: IssuerAccount, authTime: number | undefined): boolean {
+  if (account.signInsFrom === null) return false;
+  return authTime === undefined || authTime < account.signInsFrom;
+}
+
+/**
+ * The provider's prompts, with the sign-in page asked for again when the browser's session is
+ * of an account that `findAccount` no longer gives (ended, disabled or deleted): without it,
+ * the session would go on making authorization codes that the token endpoint refuses.
+ */
+function signInPolicy() {
+  const policy = interactionPolicy.base();
+  const { Check } = interactionPolicy;
+  policy
+    .get('login')
+    ?.checks.add(
+      new Check('account_unavailable', 'End-User authentication is required', (ctx) =>
+        ctx.oidc.session?.accountId !== undefined && ctx.oidc.account === undefined
+          ? Check.REQUEST_PROMPT
+          : Check.NO_NEED_TO_PROMPT,
+      ),
+    );
+  return policy;
 }

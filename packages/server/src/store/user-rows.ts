@@ -3,7 +3,7 @@ import type { UserInvitationRow, UserRow } from './user-types.ts';
 
 /** The user columns, in the order every user query selects them. */
 export const USER_COLUMNS =
-  'id, email, name, roles, disabled, password_hash, totp_key, totp_secret, totp_last_step, failed_sign_ins, locked_until, version, created_at, updated_at';
+  'id, email, name, roles, disabled, password_hash, totp_key, totp_secret, totp_last_step, failed_sign_ins, locked_until, version, created_at, updated_at, sessions_not_before';
 
 /** A user row as either backend returns it (SQLite: 0/1 and text; PostgreSQL: boolean, jsonb, Date). */
 export interface UserDbRow {
@@ -21,6 +21,7 @@ export interface UserDbRow {
   version: number;
   created_at: string | Date;
   updated_at: string | Date;
+  sessions_not_before: string | Date | null;
 }
 
 export interface InvitationDbRow {
@@ -48,6 +49,7 @@ export function toUser(row: UserDbRow): UserRow {
     version: row.version,
     createdAt: iso(row.created_at),
     updatedAt: iso(row.updated_at),
+    sessionsNotBefore: row.sessions_not_before === null ? null : iso(row.sessions_not_before),
   };
 }
 

@@ -34,6 +34,11 @@ export interface UserRow {
   readonly version: number;
   readonly createdAt: string;
   readonly updatedAt: string;
+  /**
+   * Sign-ins before this no longer count: the issuer refuses their sessions, codes and
+   * refresh tokens. Set when the user is disabled and when their credentials are set or reset.
+   */
+  readonly sessionsNotBefore: string | null;
 }
 
 /** A user's live one-time invitation (at most one per user). */

@@ -167,7 +167,8 @@ export class UserAuthenticator {
 
   /**
    * Spends the invitation: sets the password (and TOTP, when its code checks), clears any
-   * lock. The token works once; a second use, or one past its expiry, is refused.
+   * lock, and ends the sign-ins made with the old credentials. The token works once; a second
+   * use, or one past its expiry, is refused.
    */
   async acceptInvitation(
     tenant: Tenant,
@@ -207,6 +208,7 @@ export class UserAuthenticator {
         totpLastStep: sealed === null ? row.totpLastStep : step,
         failedSignIns: 0,
         lockedUntil: null,
+        sessionsNotBefore: new Date().toISOString(),
       }));
       record(userEvent(userId, 'users.accept-invitation', ledgerStateOf(next)));
       return next;

@@ -104,6 +104,7 @@ export class UserService {
         version: 1,
         createdAt: now.toISOString(),
         updatedAt: now.toISOString(),
+        sessionsNotBefore: null,
       };
       await tx.users.insertUser(row);
       await tx.users.putInvitation({
@@ -145,7 +146,8 @@ export class UserService {
 
   /**
    * Changes a user; new roles must be ones the caller (holding `held`) may give, and the
-   * user's current roles must be within the caller's permissions too.
+   * user's current roles must be within the caller's permissions too. Disabling ends the
+   * user's sign-ins for good: enabling them again does not bring those sessions back.
    */
   async update(
     context: TenantContext,
@@ -160,15 +162,21 @@ export class UserService {
       name: patch.name ?? row.name,
       roles: roles ?? row.roles,
       disabled: patch.disabled ?? row.disabled,
+      sessionsNotBefore:
+        patch.disabled === true && !row.disabled ? new Date().toISOString() : row.sessionsNotBefore,
     }));
   }
 
-  /** Removes the TOTP second factor; the user signs in with the password alone until re-enrolled. */
+  /**
+   * Removes the TOTP second factor, and ends the sign-ins made with it; the user signs in with
+   * the password alone until re-enrolled.
+   */
   async resetTotp(context: TenantContext, id: string, held: PermissionSet): Promise<UserView> {
     return this.#change(context, id, held, 'users.totp-reset', (row) => ({
       ...row,
       totp: null,
       totpLastStep: null,
+      sessionsNotBefore: new Date().toISOString(),
     }));
   }
 

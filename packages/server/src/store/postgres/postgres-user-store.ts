@@ -67,7 +67,7 @@ export class PgTenantUsers implements TenantUserWriter {
   async insertUser(row: UserRow): Promise<void> {
     await this.#db.query(
       `INSERT INTO users (tenant_id, ${USER_COLUMNS})
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
       [
         this.#tenantId,
         row.id,
@@ -84,6 +84,7 @@ export class PgTenantUsers implements TenantUserWriter {
         row.version,
         row.createdAt,
         row.updatedAt,
+        row.sessionsNotBefore,
       ],
     );
   }
@@ -92,7 +93,7 @@ export class PgTenantUsers implements TenantUserWriter {
     const result = await this.#db.query(
       `UPDATE users SET name = $3, roles = $4, disabled = $5, password_hash = $6, totp_key = $7,
          totp_secret = $8, totp_last_step = $9, failed_sign_ins = $10, locked_until = $11,
-         version = $12, updated_at = $13
+         version = $12, updated_at = $13, sessions_not_before = $15
        WHERE tenant_id = $1 AND id = $2 AND version = $14`,
       [
         this.#tenantId,
@@ -109,6 +110,7 @@ export class PgTenantUsers implements TenantUserWriter {
         row.version,
         row.updatedAt,
         expectedVersion,
+        row.sessionsNotBefore,
       ],
     );
     return result.rowCount === 1;

@@ -367,5 +367,9 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
         ${isolate('device_edge_history', role, 'SELECT, INSERT, UPDATE, DELETE')}
       `,
     },
+    {
+      version: 13,
+      sql: 'ALTER TABLE users ADD COLUMN sessions_not_before timestamptz;',
+    },
   ];
 }

@@ -43,7 +43,7 @@ export class SqliteTenantUsers implements TenantUserWriter {
 
   async insertUser(row: UserRow): Promise<void> {
     this.#sql(
-      `INSERT INTO users (${USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO users (${USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       row.id,
       row.email,
@@ -59,6 +59,7 @@ export class SqliteTenantUsers implements TenantUserWriter {
       row.version,
       row.createdAt,
       row.updatedAt,
+      row.sessionsNotBefore,
     );
   }
 
@@ -66,7 +67,7 @@ export class SqliteTenantUsers implements TenantUserWriter {
     const result = this.#sql(
       `UPDATE users SET name = ?, roles = ?, disabled = ?, password_hash = ?, totp_key = ?,
          totp_secret = ?, totp_last_step = ?, failed_sign_ins = ?, locked_until = ?, version = ?,
-         updated_at = ?
+         updated_at = ?, sessions_not_before = ?
        WHERE id = ? AND version = ?`,
     ).run(
       row.name,
@@ -80,6 +81,7 @@ export class SqliteTenantUsers implements TenantUserWriter {
       row.lockedUntil,
       row.version,
       row.updatedAt,
+      row.sessionsNotBefore,
       row.id,
       expectedVersion,
     );

@@ -310,8 +310,8 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
-    // The last time each device left each edge node: that node's messages for the device
-    // received until then are still its backlog, and are accepted (see EdgeService).
+    // The last time each device left each edge node: a node it left may still send its
+    // backlog (see EdgeService).
     version: 15,
     sql: `
       CREATE TABLE device_edge_history (
@@ -321,5 +321,9 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (device_id, edge_node_id)
       ) STRICT, WITHOUT ROWID;
     `,
+  },
+  {
+    version: 16,
+    sql: 'ALTER TABLE users ADD COLUMN sessions_not_before TEXT;',
   },
 ];
