@@ -3,10 +3,13 @@ import { randomBytes, scryptSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Secret } from 'otpauth';
 import { PermissionSet } from '../src/authz/index.ts';
+import { GroupCommitter } from '../src/commit/index.ts';
 import type { PalisadeError } from '../src/errors/index.ts';
+import type { TenantSecretSeal } from '../src/keys/index.ts';
+import type { TenantStore, TenantWriteTx } from '../src/store/index.ts';
 import type { Tenant } from '../src/tenancy/index.ts';
 import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
-import { newTotpSecret, passwordHashParams } from '../src/users/index.ts';
+import { newTotpSecret, passwordHashParams, UserAuthenticator } from '../src/users/index.ts';
 import { TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 import { refusal, steadyTotpStep, totpAt } from './support/users.ts';
@@ -130,6 +133,63 @@ for (const backend of backendNames()) {
       await auth.acceptInvitation(tenant, token, { password: PASSWORD });
       const again = await refusal(auth.acceptInvitation(tenant, token, { password: PASSWORD }));
       assert.equal(again.code, 'PALISADE_INVITATION_INVALID', 'an invitation works once');
+    });
+
+    test('an acceptance refused because the user changed meanwhile leaves the link usable', async () => {
+      const context = issueTenantContext(tenant, { kind: 'api-key', id: 'api-key:test' });
+      const { user, invitation } = await api.platform.users.service.create(
+        context,
+        { email: 'race@example.com', name: 'R', roles: [] },
+        PermissionSet.ALL,
+      );
+      const token = invitation.path.split('/').at(-1)!;
+      const real = await api.platform.stores.shards.get(tenant.shard)!.tenant(tenant.id);
+      // Another instance counts a failed sign-in of the user between this acceptance's read of
+      // the row and its write, as PostgreSQL's READ COMMITTED lets it.
+      let interfere = true;
+      const bound = (target: object, prop: string | symbol) => {
+        const value = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      };
+      const racingUsers = (users: TenantWriteTx['users']) =>
+        new Proxy(users, {
+          get: (target, prop) =>
+            prop !== 'getUser'
+              ? bound(target, prop)
+              : async (id: string) => {
+                  const row = await target.getUser(id);
+                  if (interfere) {
+                    interfere = false;
+                    await target.addSignInFailure(id);
+                  }
+                  return row;
+                },
+        });
+      const racing: TenantStore = {
+        tenantId: real.tenantId,
+        reader: real.reader,
+        transaction: (work) =>
+          real.transaction((tx) =>
+            work(
+              new Proxy(tx, {
+                get: (target, prop) =>
+                  prop === 'users' ? racingUsers(target.users) : bound(target, prop),
+              }),
+            ),
+          ),
+      };
+      const auth = new UserAuthenticator({
+        locate: async () => racing,
+        committer: new GroupCommitter({ maxBatch: 1, maxWaitMs: 0, seal: async () => {} }),
+        // No TOTP in this test: the seal is never used.
+        secrets: {} as TenantSecretSeal,
+        lockout: { threshold: 5, baseMs: 60_000, maxMs: 60_000 },
+      });
+      const refused = await refusal(auth.acceptInvitation(tenant, token, { password: PASSWORD }));
+      assert.equal(refused.code, 'PALISADE_PRECONDITION_FAILED');
+      const accepted = await auth.acceptInvitation(tenant, token, { password: PASSWORD });
+      assert.equal(accepted.id, user.id, 'the link still works');
+      await auth.signIn(tenant, 'race@example.com', PASSWORD);
     });
 
     test('TOTP: required, accepted once per time step, a replayed or wrong code refused', async () => {

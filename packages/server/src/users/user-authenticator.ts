@@ -179,7 +179,8 @@ export class UserAuthenticator {
     checkPasswordPolicy(answer.password, view.email);
     const store = await this.#invitationStore(tenant);
     const hash = await hashPassword(answer.password);
-    const invitation = await store.reader.users.getInvitation(invitationTokenHash(token));
+    const tokenHash = invitationTokenHash(token);
+    const invitation = await store.reader.users.getInvitation(tokenHash);
     if (invitation === undefined) throw invitationInvalid();
     const userId = invitation.userId;
     let step: number | null = null;
@@ -195,12 +196,13 @@ export class UserAuthenticator {
       sealed = await this.#secrets.seal(tenant, totpPlace(userId), answer.totp.secret);
     }
     const user = await this.#committer.submit(store, async (tx, record) => {
-      const spent = await tx.users.consumeInvitation(
-        invitationTokenHash(token),
-        new Date().toISOString(),
-      );
-      // A token hash names one user for good, so the spent row is the one read above.
-      if (spent === undefined) throw invitationInvalid();
+      const now = new Date().toISOString();
+      const live = await tx.users.getInvitation(tokenHash);
+      if (live === undefined || live.expiresAt <= now) throw invitationInvalid();
+      // The user is written before the link is spent: a write refused because another instance
+      // moved the row meanwhile then has written nothing, and the link still works. On
+      // PostgreSQL the written row stays locked until commit, so a second acceptance of this
+      // link fails at its own write. (A token hash names one user for good: `live` is userId's.)
       const next = await applyChange(tx, userId, (row) => ({
         ...row,
         passwordHash: hash,
@@ -208,8 +210,9 @@ export class UserAuthenticator {
         totpLastStep: sealed === null ? row.totpLastStep : step,
         failedSignIns: 0,
         lockedUntil: null,
-        sessionsNotBefore: new Date().toISOString(),
+        sessionsNotBefore: now,
       }));
+      await tx.users.consumeInvitation(tokenHash, now);
       record(userEvent(userId, 'users.accept-invitation', ledgerStateOf(next)));
       return next;
     });
