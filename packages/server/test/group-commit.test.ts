@@ -15,6 +15,7 @@ function recordingStore() {
       const writes: string[] = [];
       const tx = {
         insertRecord: async (row: { id: string }) => void writes.push(row.id),
+        writeCount: () => writes.length,
       } as unknown as TenantWriteTx;
       const result = await work(tx);
       if (failNext > 0 && writes.length > 1) {
@@ -92,6 +93,29 @@ test('a refusal fails only its caller and records none of its events', async () 
     sealed[0]!.map((e) => e.resource),
     ['a', 'b'],
   );
+});
+
+test('a refusal after writing rolls the batch back; the others commit alone, the refusal never', async () => {
+  const { store, committed } = recordingStore();
+  const committer = new GroupCommitter({
+    maxBatch: 100,
+    maxWaitMs: 0,
+    seal: async () => undefined,
+  });
+  const halfDone = async (tx: TenantWriteTx) => {
+    await tx.insertRecord({ id: 'half' } as never);
+    throw new PalisadeError('PALISADE_PRECONDITION_FAILED', 'stale');
+  };
+  const results = await Promise.allSettled([
+    committer.submit(store, insert('a')),
+    committer.submit(store, halfDone),
+    committer.submit(store, insert('b')),
+  ]);
+  assert.deepEqual(
+    results.map((r) => (r.status === 'rejected' ? (r.reason as PalisadeError).code : r.value)),
+    ['a', 'PALISADE_PRECONDITION_FAILED', 'b'],
+  );
+  assert.deepEqual(committed, [['a'], ['b']]);
 });
 
 test('an unexpected failure rolls the batch back and retries each write alone', async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { GroupCommitter } from '../src/commit/index.ts';
 import { PalisadeError } from '../src/errors/index.ts';
 import { uuid7 } from '../src/ids/index.ts';
 import type {
@@ -8,6 +9,7 @@ import type {
   RecordRow,
   ShardStore,
   TenantStore,
+  TenantWriteTx,
 } from '../src/store/index.ts';
 import { openStores, type Stores } from '../src/store/index.ts';
 import { SqliteTenantStore } from '../src/store/sqlite/sqlite-tenant-store.ts';
@@ -198,6 +200,32 @@ for (const backend of backendNames()) {
         );
         assert.deepEqual((await read())?.schema, { title: 'v3' });
         assert.equal(await a.transaction(async (tx) => tx.getCollection('absent')), undefined);
+      });
+
+      test('a group-committed write that refuses after writing leaves nothing; its neighbours commit', async () => {
+        const committer = new GroupCommitter({
+          maxBatch: 100,
+          maxWaitMs: 0,
+          seal: async () => undefined,
+        });
+        await a.transaction(async (tx) => tx.putCollection(collection('refusals')));
+        const [kept, half, other] = [0, 1, 2].map((n) => record('refusals', { n }));
+        const insert = (row: RecordRow) => (tx: TenantWriteTx) => tx.insertRecord(row);
+        const results = await Promise.allSettled([
+          committer.submit(a, insert(kept!)),
+          committer.submit(a, async (tx) => {
+            await tx.insertRecord(half!);
+            throw new PalisadeError('PALISADE_PRECONDITION_FAILED', 'refused after writing');
+          }),
+          committer.submit(a, insert(other!)),
+        ]);
+        assert.deepEqual(
+          results.map((r) => (r.status === 'rejected' ? (r.reason as PalisadeError).code : 'ok')),
+          ['ok', 'PALISADE_PRECONDITION_FAILED', 'ok'],
+        );
+        assert.equal((await a.reader.getRecord('refusals', kept!.id))?.version, 1);
+        assert.equal(await a.reader.getRecord('refusals', half!.id), undefined);
+        assert.equal((await a.reader.getRecord('refusals', other!.id))?.version, 1);
       });
 
       test('a read started after a commit sees it, even in the turn of an earlier read', async () => {

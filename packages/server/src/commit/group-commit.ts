@@ -43,12 +43,22 @@ interface TenantQueue {
   running: boolean;
 }
 
+/** An op refused (threw a PalisadeError) after it had written: its transaction must not commit. */
+class RefusedAfterWriting extends Error {
+  readonly refusal: PalisadeError;
+  constructor(refusal: PalisadeError) {
+    super(`a write refused after writing: ${refusal.code}`);
+    this.refusal = refusal;
+  }
+}
+
 /**
  * Group commit: the writes of one tenant that arrive while its previous transaction is
  * committing (or within `maxWaitMs`) share one transaction, one fsync and one ledger leaf.
- * An op that refuses (throws a PalisadeError) has written nothing, by the TenantWriteTx
- * contract, so the others still commit; an unexpected failure rolls the batch back and each
- * op is retried alone, so one bad write cannot fail its neighbours.
+ * An op that refuses (throws a PalisadeError) before writing leaves the others to commit; an
+ * op that refuses after writing (the transaction's write count moved), or fails unexpectedly,
+ * rolls the batch back and each op is retried alone, so one bad write neither fails its
+ * neighbours nor leaves half of itself behind.
  */
 export class GroupCommitter {
   readonly #options: GroupCommitOptions;
@@ -100,7 +110,9 @@ export class GroupCommitter {
       await this.#commit(queue.store, batch);
     } catch {
       for (const item of batch)
-        await this.#commit(queue.store, [item]).catch((error) => item.reject(error));
+        await this.#commit(queue.store, [item]).catch((error) =>
+          item.reject(error instanceof RefusedAfterWriting ? error.refusal : error),
+        );
     }
     queue.running = false;
     if (queue.pending.length > 0) {
@@ -120,12 +132,14 @@ export class GroupCommitter {
       const results: ({ ok: true; value: unknown } | { ok: false; error: PalisadeError })[] = [];
       for (const item of batch) {
         const own: WriteEvent[] = [];
+        const written = tx.writeCount();
         try {
           const value = await item.op(tx, (event) => own.push(event));
           events.push(...own);
           results.push({ ok: true, value });
         } catch (error) {
           if (!(error instanceof PalisadeError)) throw error;
+          if (tx.writeCount() !== written) throw new RefusedAfterWriting(error);
           results.push({ ok: false, error });
         }
       }

@@ -231,6 +231,11 @@ export interface TenantWriteTx extends TenantReader {
     id: string,
     expectedVersion: number | undefined,
   ): Promise<ConditionalWrite<RecordRow>>;
+  /**
+   * Rows this transaction has inserted, updated or deleted so far (a count that only grows):
+   * the group committer compares it around an op to tell whether an op that refused wrote.
+   */
+  writeCount(): number;
 }
 
 /** One tenant's store on its shard. */

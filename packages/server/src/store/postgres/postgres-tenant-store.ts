@@ -71,6 +71,7 @@ function toRecord(row: RecordPgRow): RecordRow {
 class PgTenantQueries implements TenantWriteTx {
   readonly #db: Queryable;
   readonly #tenantId: string;
+  readonly #writes: () => number;
   readonly keys: PgTenantKeys;
   readonly devices: PgTenantDevices;
   readonly deviceCas: PgTenantDeviceCas;
@@ -79,9 +80,10 @@ class PgTenantQueries implements TenantWriteTx {
   readonly users: PgTenantUsers;
   readonly authz: PgTenantAuthz;
 
-  constructor(db: Queryable, tenantId: string) {
+  constructor(db: Queryable, tenantId: string, writes: () => number) {
     this.#db = db;
     this.#tenantId = tenantId;
+    this.#writes = writes;
     this.keys = new PgTenantKeys(db, tenantId);
     this.devices = new PgTenantDevices(db, tenantId);
     this.deviceCas = new PgTenantDeviceCas(db, tenantId);
@@ -89,6 +91,10 @@ class PgTenantQueries implements TenantWriteTx {
     this.edgeRules = new PgTenantEdgeRules(db, tenantId);
     this.users = new PgTenantUsers(db, tenantId);
     this.authz = new PgTenantAuthz(db, tenantId);
+  }
+
+  writeCount(): number {
+    return this.#writes();
   }
 
   async getCollection(name: string): Promise<CollectionRow | undefined> {
@@ -321,6 +327,24 @@ class PgTenantQueries implements TenantWriteTx {
 }
 
 /**
+ * `client`'s queries, counting the rows their statements inserted, updated or deleted (no
+ * tenant table is written by a SELECT: there are no writing functions or triggers).
+ */
+function countingWrites(client: Queryable): { db: Queryable; writes: () => number } {
+  let writes = 0;
+  const count = (result: pg.QueryResult | pg.QueryResult[]) => {
+    for (const r of Array.isArray(result) ? result : [result])
+      if (r.command !== 'SELECT') writes += r.rowCount ?? 0;
+    return result;
+  };
+  const query = (...args: unknown[]) =>
+    (client.query as (...a: unknown[]) => Promise<pg.QueryResult | pg.QueryResult[]>)(...args).then(
+      count,
+    );
+  return { db: { query } as unknown as Queryable, writes: () => writes };
+}
+
+/**
  * Runs `work` in a transaction bound to one tenant: the first round trip opens it and sets
  * `app.tenant_id` transaction-locally, so a pooled connection never carries a tenant over.
  */
@@ -335,7 +359,8 @@ export async function inTenantTransaction<T>(
   const client = await pool.connect();
   try {
     await client.query(`BEGIN ${mode}; SELECT set_config('app.tenant_id', '${tenantId}', true)`);
-    const result = await work(new PgTenantQueries(client, tenantId));
+    const { db, writes } = countingWrites(client);
+    const result = await work(new PgTenantQueries(db, tenantId, writes));
     await client.query('COMMIT');
     client.release();
     return result;

@@ -213,6 +213,10 @@ const COLLECTION_CACHE_MAX = 256;
 class SqliteTenantWriteTx extends SqliteTenantReader implements TenantWriteTx {
   readonly #collections = new Map<string, CollectionRow>();
 
+  writeCount(): number {
+    return (this.sql.rows('SELECT total_changes()').get() as unknown as [number])[0];
+  }
+
   override async getCollection(name: string): Promise<CollectionRow | undefined> {
     const cached = this.#collections.get(name);
     if (cached !== undefined) return cached;
