@@ -93,6 +93,40 @@ for (const backend of backendNames()) {
       await api.fixture.cleanup();
     });
 
+    test('refused while a server runs, and a server refuses to start while it runs', async () => {
+      const api = await TestApi.start(backend);
+      const settings = api.fixture.settings;
+      await api.tenant('acme');
+      const file = join(settings.data, 'master.key');
+      const before = readFileSync(file, 'utf8');
+      // The running server holds the old key: a KEK it sealed after a rotation would be lost.
+      await assert.rejects(
+        rotatePlatformMasterKey(settings),
+        (e) => e instanceof ConfigError && /server is running.*stop every server/.test(e.message),
+      );
+      assert.equal(readFileSync(file, 'utf8'), before, 'the key file is untouched');
+      await api.platform.close();
+      const rotation = rotatePlatformMasterKey(settings, {
+        newKeyFile: join(settings.data, 'new-master.key'),
+      });
+      // While the rotation holds the lock a server cannot start (it may win the race instead).
+      const started = await startPlatform(settings, { listen: false }).then(
+        (platform) => platform,
+        (error: unknown) => error,
+      );
+      const result = await rotation.catch((error: unknown) => error);
+      if (started instanceof Error) {
+        assert.ok(
+          started instanceof ConfigError && /rotate-master is running/.test(started.message),
+        );
+        assert.ok(!(result instanceof Error), String(result));
+      } else {
+        assert.ok(result instanceof ConfigError, 'one of the two refuses');
+        await (started as Awaited<ReturnType<typeof startPlatform>>).close();
+      }
+      await api.fixture.cleanup();
+    });
+
     test('a rotation interrupted after re-sealing still records keys.master-rotate when run again', async () => {
       const api = await TestApi.start(backend);
       const settings = api.fixture.settings;

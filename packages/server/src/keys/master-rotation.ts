@@ -1,7 +1,8 @@
 /**
- * Master key rotation, offline (the server stopped): every tenant KEK seed is re-sealed under
- * a new master key; public keys, wrapped data keys and data are untouched. Idempotent: a KEK
- * already sealed under the new key is skipped, so an interrupted rotation is run again.
+ * Master key rotation, offline (every server stopped, which the running lock enforces): every
+ * tenant KEK seed is re-sealed under a new master key; public keys, wrapped data keys and
+ * data are untouched. Idempotent: a KEK already sealed under the new key is skipped, so an
+ * interrupted rotation is run again.
  *
  * With the default key file and no new key given, the new key is generated next to it
  * (`<file>.next`, mode 0600); after every KEK is re-sealed the old file is copied to
@@ -16,7 +17,7 @@ import { GroupCommitter } from '../commit/index.ts';
 import type { Settings } from '../config/index.ts';
 import { resealIssuerKeys } from '../identity/index.ts';
 import { sealBatch } from '../ledger/index.ts';
-import { openStores, type TenantReader } from '../store/index.ts';
+import { acquireRunningLock, openStores, type TenantReader } from '../store/index.ts';
 import { masterKeyFile, openPlatformKms } from './master-key-source.ts';
 
 export interface MasterRotationOptions {
@@ -51,10 +52,26 @@ async function rotationRecorded(
   return JSON.parse(row.entry).commitment === commitState(nodeSha256, row.salt, state);
 }
 
-/** Re-seals every tenant KEK under a new master key; see the module comment. */
+/**
+ * Re-seals every tenant KEK under a new master key; see the module comment. Refused with a
+ * ConfigError while any server runs on the platform: it holds the old key and would seal new
+ * KEKs under it.
+ */
 export async function rotatePlatformMasterKey(
   settings: Settings,
   options: MasterRotationOptions = {},
+): Promise<MasterRotationResult> {
+  const running = await acquireRunningLock(settings, 'exclusive');
+  try {
+    return await rotate(settings, options);
+  } finally {
+    await running.release();
+  }
+}
+
+async function rotate(
+  settings: Settings,
+  options: MasterRotationOptions,
 ): Promise<MasterRotationResult> {
   const from = await openPlatformKms(settings, undefined, { generateIfMissing: false });
   const currentFile = masterKeyFile(settings);

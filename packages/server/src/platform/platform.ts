@@ -44,7 +44,7 @@ import {
   SchemaRegistry,
   storeLocator,
 } from '../records/index.ts';
-import { openStores, type Stores } from '../store/index.ts';
+import { acquireRunningLock, openStores, type Stores } from '../store/index.ts';
 import { TIMER_MAX_MS } from '../timers/index.ts';
 import { openUserServices, type UserServices } from '../users/index.ts';
 import { LocalLeases, PostgresLeases } from './leases.ts';
@@ -122,12 +122,17 @@ export async function startPlatform(
   const mqttTls = mqttTlsOptions(settings);
   const mqttWs = mqttWsOptions(settings);
   const proxies = trustedProxies(settings);
-  const stores = await openStores(settings);
+  const running = await acquireRunningLock(settings, 'shared');
+  const stores = await openStores(settings).catch(async (error: unknown) => {
+    await running.release();
+    throw error;
+  });
   let closing = false;
   let relay: LedgerRelay | undefined;
   let internal: OpenChannel | undefined;
   const bus = await openBus(settings).catch(async (error: unknown) => {
     await stores.close().catch(() => undefined);
+    await running.release();
     throw error;
   });
   // Scale-out (PostgreSQL and NATS): other processes may run roles too.
@@ -446,6 +451,7 @@ export async function startPlatform(
         await leases.close();
         await bus.close();
         await stores.close();
+        await running.release();
       })();
       return closed;
     };
@@ -491,6 +497,7 @@ export async function startPlatform(
     await leases.close().catch(() => undefined);
     await bus.close().catch(() => undefined);
     await stores.close().catch(() => undefined);
+    await running.release();
     throw error;
   }
 }

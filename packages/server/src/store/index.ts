@@ -68,6 +68,7 @@ export type {
   SealedTenantCheckpoint,
 } from './platform-log-store.ts';
 export type { TelemetryWindow } from './postgres/telemetry-partitions.ts';
+export { acquireRunningLock, type RunningLock, type RunningLockMode } from './running-lock.ts';
 export {
   JSON_DEPTH_MAX,
   mayBeUnstorable,
