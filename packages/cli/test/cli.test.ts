@@ -4,7 +4,7 @@
  * the environment and with flags, then an admin-token rotation and a graceful SIGTERM.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -390,6 +390,18 @@ describe('palisade CLI without a server', () => {
     const rotate = await palisade(['admin', 'token']);
     expectExit(rotate, 2);
     assert.match(rotate.stderr, /usage: palisade admin token --rotate/);
+
+    // A data folder without a platform (a forgotten --data) is refused, and left as it was.
+    const empty = mkdtempSync(join(tmpdir(), 'palisade-cli-empty-'));
+    try {
+      const noPlatform = await palisade(['admin', 'token', '--rotate', '--data', empty]);
+      expectExit(noPlatform, 2);
+      assert.match(noPlatform.stderr, /no Palisade platform in data folder .*point --data DIR/);
+      assert.doesNotMatch(noPlatform.stdout, /pa_/);
+      assert.deepEqual(readdirSync(empty), []);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
 
     const url = `http://127.0.0.1:${await closedPort()}`;
     const token = `pa_${'x'.repeat(43)}`;

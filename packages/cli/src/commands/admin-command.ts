@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadSettings, openStores, rotateAdminToken } from '@palisade/server';
 import { CliError, EXIT } from '../cli-error.ts';
@@ -26,8 +28,18 @@ export async function adminCommand(argv: string[]): Promise<number> {
     env: process.env,
     configFile: (values as Record<string, unknown>).config as string | undefined,
   });
+  const where = settings.database === undefined ? `data folder ${settings.data}` : 'that database';
+  const noPlatform = new CliError(
+    `no Palisade platform in ${where}: point --data DIR (or --database URL) at the server's; ` +
+      'its first start prints the first token',
+    EXIT.usage,
+  );
+  // Opening the stores would make an empty platform, and its token would open nothing.
+  if (settings.database === undefined && !existsSync(join(settings.data, 'platform.db')))
+    throw noPlatform;
   const stores = await openStores({ ...settings, shards: [] });
   try {
+    if ((await stores.controlPlane.getAdminTokenHash()) === undefined) throw noPlatform;
     const token = await rotateAdminToken(stores.controlPlane);
     process.stdout.write(`${token}\n`);
     process.stderr.write(
