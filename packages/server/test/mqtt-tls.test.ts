@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -61,6 +62,41 @@ describe('MQTT over TLS (mqttTls), with the hybrid post-quantum key exchange pre
         servername: 'localhost',
       }),
     );
+  });
+
+  it('mqttTls or mqttWs with mqtt off stops the start instead of running no listener', async () => {
+    const extras: Record<string, string>[] = [
+      { mqttTls: '127.0.0.1:0' },
+      { mqttWs: '127.0.0.1:0' },
+    ];
+    for (const extra of extras) {
+      await assert.rejects(
+        startMqttPlatform('sqlite', { tlsCert: cert, tlsKey: key, mqtt: 'off', ...extra }),
+        /setting mqtt(Tls|Ws) needs the MQTT listener, which mqtt=off turns off/,
+      );
+    }
+  });
+
+  it('the default MQTT address taken fails the start when mqttTls is asked for', async () => {
+    // Taken here, or already (a Mosquitto on 1883): either way the platform cannot bind it.
+    const holder = createServer();
+    await new Promise<void>((resolve) => {
+      holder.once('error', () => resolve());
+      holder.listen(1883, '127.0.0.1', resolve);
+    });
+    try {
+      await assert.rejects(
+        startMqttPlatform('sqlite', {
+          tlsCert: cert,
+          tlsKey: key,
+          mqtt: '127.0.0.1:1883',
+          mqttTls: '127.0.0.1:0',
+        }),
+        (e) => (e as { code?: unknown }).code === 'EADDRINUSE',
+      );
+    } finally {
+      holder.close();
+    }
   });
 
   it('mqttTls without a certificate stops the start with a message naming the settings', async () => {

@@ -479,7 +479,7 @@ export const SETTINGS = {
     env: 'PALISADE_MQTT',
     type: 'string',
     pattern: `^(off|${HOST_PORT})$`,
-    doc: 'HOST:PORT of the MQTT listener (port 0 picks a free port; `off` disables it). If the default address is taken at start, the platform runs without MQTT and logs an error; any other address that is taken fails the start.',
+    doc: 'HOST:PORT of the MQTT listener (port 0 picks a free port; `off` disables it, and mqttTls and mqttWs, which run on it, are then refused). If the default address is taken at start and neither is set, the platform runs without MQTT and logs an error; otherwise a taken address fails the start.',
   },
   mqttTls: {
     flag: 'mqtt-tls',

@@ -502,12 +502,6 @@ export async function startPlatform(
   }
 }
 
-/**
- * Starts the MQTT listener on `settings.mqtt`. When that is the default address and it is
- * taken (a Mosquitto on 1883, say), the platform runs without MQTT and says so; a taken
- * address that was asked for fails the start.
- */
-/** The MQTTS listener's address and certificate (the API's), when `mqttTls` is set. */
 /** The trusted reverse proxies, each an IP address or a CIDR range, or a ConfigError. */
 function trustedProxies(settings: Settings): string[] {
   for (const entry of settings.trustedProxies) {
@@ -522,8 +516,19 @@ function trustedProxies(settings: Settings): string[] {
   return settings.trustedProxies;
 }
 
+/** `mqtt` off stops the one broker the TLS and WebSocket listeners feed: refuse, never drop. */
+function refuseMqttOff(settings: Settings, name: 'mqttTls' | 'mqttWs'): void {
+  if (settings.mqtt !== 'off') return;
+  throw new ConfigError(
+    `setting ${name} needs the MQTT listener, which mqtt=off turns off: set mqtt to HOST:PORT ` +
+      '(127.0.0.1:PORT keeps plain MQTT on this host only), or leave out mqttTls and mqttWs',
+  );
+}
+
+/** The MQTTS listener's address and certificate (the API's), when `mqttTls` is set. */
 function mqttTlsOptions(settings: Settings): MqttTlsOptions | undefined {
   if (settings.mqttTls === undefined) return undefined;
+  refuseMqttOff(settings, 'mqttTls');
   if (settings.tlsCert === undefined || settings.tlsKey === undefined) {
     throw new ConfigError(
       'setting mqttTls needs tlsCert and tlsKey (the certificate the listener presents)',
@@ -540,6 +545,7 @@ function mqttTlsOptions(settings: Settings): MqttTlsOptions | undefined {
 /** The MQTT-over-WebSocket listener's address, wss:// when the platform has a certificate. */
 function mqttWsOptions(settings: Settings): MqttWsOptions | undefined {
   if (settings.mqttWs === undefined) return undefined;
+  refuseMqttOff(settings, 'mqttWs');
   const tls =
     settings.tlsCert === undefined || settings.tlsKey === undefined
       ? undefined
@@ -551,6 +557,11 @@ function mqttWsOptions(settings: Settings): MqttWsOptions | undefined {
   return { ...splitListen(settings.mqttWs), tls };
 }
 
+/**
+ * Starts the MQTT listener on `settings.mqtt`. When that is the default address and it is
+ * taken (a Mosquitto on 1883, say) and no TLS or WebSocket listener is asked for, the platform
+ * runs without MQTT and says so; otherwise a taken address fails the start.
+ */
 async function startMqtt(
   settings: Settings,
   extra: { tls: MqttTlsOptions | undefined; ws: MqttWsOptions | undefined },
@@ -580,7 +591,9 @@ async function startMqtt(
     });
   } catch (error) {
     const inUse = (error as { code?: unknown }).code === 'EADDRINUSE';
-    if (!inUse || settings.mqtt !== DEFAULT_SETTINGS.mqtt) throw error;
+    // Running on without the default listener would silently drop the TLS and WebSocket ones.
+    const asked = extra.tls !== undefined || extra.ws !== undefined;
+    if (!inUse || settings.mqtt !== DEFAULT_SETTINGS.mqtt || asked) throw error;
     logger.error(
       { mqtt: settings.mqtt },
       'mqtt: the default address is in use; running without MQTT (set --mqtt HOST:PORT or --mqtt off)',
