@@ -8,12 +8,13 @@ import { tenantCommand } from './commands/tenant-command.ts';
 import { witnessCommand } from './commands/witness-command.ts';
 
 const USAGE = `usage: palisade <command>
-  start            run the whole platform in this process (see --help of the README for settings)
+  start            run the platform in this process (start --help lists its settings)
   tenant ...       create, list, show, suspend, resume, delete tenants on a running server
   admin token --rotate   replace the platform-admin token
   keys ...         rotate a tenant's data key (and watch the job), rotate the master key
   ledger ...       keys, export and verify a tenant's ledger (offline or online)
-  witness ...      run an independent ledger witness, or make its key (witness --help)`;
+  witness ...      run an independent ledger witness, or make its key
+palisade <command> --help shows a command's usage.`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   start: startCommand,

@@ -387,6 +387,17 @@ describe('palisade CLI without a server', () => {
     expectExit(badOption, 2);
     assert.match(badOption.stderr, /--colour/);
 
+    // --help is a question, not a mistake: every command answers it with exit 0.
+    const startHelp = await palisade(['start', '--help']);
+    expectExit(startHelp, 0);
+    assert.match(startHelp.stderr, /usage: palisade start/);
+    assert.match(startHelp.stderr, /--listen \(PALISADE_LISTEN\)/);
+    for (const command of ['tenant', 'admin', 'keys', 'ledger', 'witness']) {
+      const help = await palisade([command, '--help']);
+      expectExit(help, 0);
+      assert.match(help.stderr, new RegExp(`usage:[^]*palisade ${command}`));
+    }
+
     const rotate = await palisade(['admin', 'token']);
     expectExit(rotate, 2);
     assert.match(rotate.stderr, /usage: palisade admin token --rotate/);

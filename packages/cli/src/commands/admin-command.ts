@@ -2,8 +2,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadSettings, openStores, rotateAdminToken } from '@palisade/server';
-import { CliError, EXIT } from '../cli-error.ts';
+import { CliError, EXIT, wantsHelp } from '../cli-error.ts';
 import { settingFlags, settingOptions } from '../settings-flags.ts';
+
+const USAGE = 'usage: palisade admin token --rotate [--data DIR | --database URL]';
 
 /**
  * `palisade admin token --rotate`: replaces the platform-admin token directly in the control
@@ -12,16 +14,14 @@ import { settingFlags, settingOptions } from '../settings-flags.ts';
  */
 export async function adminCommand(argv: string[]): Promise<number> {
   const [noun, ...rest] = argv;
+  if (wantsHelp(argv)) throw new CliError(USAGE, EXIT.ok);
   const { values } = parseArgs({
     args: rest,
     options: { ...settingOptions(), rotate: { type: 'boolean' } },
     strict: true,
   });
   if (noun !== 'token' || values.rotate !== true) {
-    throw new CliError(
-      'usage: palisade admin token --rotate [--data DIR | --database URL]',
-      EXIT.usage,
-    );
+    throw new CliError(USAGE, EXIT.usage);
   }
   const settings = loadSettings({
     flags: settingFlags(values),

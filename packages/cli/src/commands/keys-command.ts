@@ -6,7 +6,7 @@ import {
   rotatePlatformMasterKey,
 } from '@palisade/server';
 import { callApi, connectionFrom } from '../api-client.ts';
-import { CliError, EXIT } from '../cli-error.ts';
+import { CliError, EXIT, wantsHelp } from '../cli-error.ts';
 import { settingFlags, settingOptions } from '../settings-flags.ts';
 import { resolveTenant } from './tenant-command.ts';
 
@@ -62,6 +62,7 @@ async function rotateMaster(argv: string[]): Promise<number> {
 /** `palisade keys …`: data key rotation on a running server; master key rotation offline. */
 export async function keysCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
+  if (wantsHelp(argv)) throw new CliError(USAGE, EXIT.ok);
   if (sub === 'rotate-master') return rotateMaster(rest);
   if (sub !== 'rotate' && sub !== 'job' && sub !== 'status') throw new CliError(USAGE, EXIT.usage);
   const { values, positionals } = parseArgs({

@@ -21,7 +21,7 @@ import {
 } from '@palisade/ledger';
 import { nodeHasher, nodeVerifyProvider } from '@palisade/ledger/node';
 import { type Connection, callApi, connectionFrom } from '../api-client.ts';
-import { CliError, EXIT } from '../cli-error.ts';
+import { CliError, EXIT, wantsHelp } from '../cli-error.ts';
 import { resolveTenant } from './tenant-command.ts';
 
 const USAGE = `usage: palisade ledger <command>
@@ -203,6 +203,7 @@ async function verifyOnline(connection: Connection, keysFile: string | undefined
 /** `palisade ledger …`: export, verify and fetch keys of the verifiable ledger. */
 export async function ledgerCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
+  if (wantsHelp(argv)) throw new CliError(USAGE, EXIT.ok);
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
@@ -278,6 +279,6 @@ export async function ledgerCommand(argv: string[]): Promise<number> {
       return EXIT.ok;
     }
     default:
-      throw new CliError(USAGE, sub === undefined ? EXIT.usage : EXIT.usage);
+      throw new CliError(USAGE, EXIT.usage);
   }
 }

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { loadSettings, startPlatform } from '@palisade/server';
+import { loadSettings, SETTINGS, startPlatform } from '@palisade/server';
+import { CliError, EXIT, wantsHelp } from '../cli-error.ts';
 import { settingFlags, settingOptions } from '../settings-flags.ts';
 
 /**
@@ -8,6 +9,7 @@ import { settingFlags, settingOptions } from '../settings-flags.ts';
  * accepting requests, lets in-flight writes commit and closes the stores.
  */
 export async function startCommand(argv: string[]): Promise<number> {
+  if (wantsHelp(argv)) throw new CliError(startUsage(), EXIT.ok);
   // Tenant files, keys and logs under DATA are for this user only (files 0600, folders 0700).
   process.umask(0o077);
   const { values } = parseArgs({
@@ -57,4 +59,17 @@ export async function startCommand(argv: string[]): Promise<number> {
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
   });
+}
+
+/** Every setting as a flag, with its environment variable and what it means. */
+function startUsage(): string {
+  const lines = Object.values(SETTINGS).map(
+    (spec) => `  --${spec.flag} (${spec.env})\n      ${spec.doc}`,
+  );
+  return [
+    'usage: palisade start [--config FILE] [--SETTING VALUE]...',
+    'Flags beat environment variables, which beat palisade.config.json in the working directory',
+    '(or --config FILE, keyed by the setting names of the README), which beats the defaults.',
+    ...lines,
+  ].join('\n');
 }

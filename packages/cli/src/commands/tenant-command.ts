@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Tenant } from '@palisade/server';
 import { type Connection, callApi, connectionFrom } from '../api-client.ts';
-import { CliError, EXIT } from '../cli-error.ts';
+import { CliError, EXIT, wantsHelp } from '../cli-error.ts';
 
 const USAGE = `usage: palisade tenant <command> [--url URL] [--token TOKEN] [--json]
   create --slug SLUG --name NAME [--plan PLAN]
@@ -63,6 +63,7 @@ function printTenants(tenants: Tenant[], json: boolean): void {
 /** `palisade tenant …`: tenant lifecycle against a running server. */
 export async function tenantCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
+  if (wantsHelp(argv)) throw new CliError(USAGE, EXIT.ok);
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,

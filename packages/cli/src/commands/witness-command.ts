@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { createWitnessKeyFile, loadWitnessKeys, startWitness } from '@palisade/server';
-import { CliError, EXIT } from '../cli-error.ts';
+import { CliError, EXIT, wantsHelp } from '../cli-error.ts';
 
 const USAGE = `usage:
   palisade witness keygen --name NAME --out FILE
@@ -82,8 +82,8 @@ async function serve(argv: string[]): Promise<number> {
  */
 export async function witnessCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === 'help')
-    throw new CliError(USAGE, sub === undefined ? EXIT.usage : EXIT.ok);
+  if (sub === undefined) throw new CliError(USAGE, EXIT.usage);
+  if (wantsHelp(argv)) throw new CliError(USAGE, EXIT.ok);
   if (sub === 'keygen') return keygen(rest);
   if (sub === 'vkeys') return vkeys(rest);
   return serve(argv);
