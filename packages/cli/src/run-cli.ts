@@ -56,6 +56,19 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       );
       return EXIT.failed;
     }
+    // A store or bus that cannot be reached at start is an address to check, not a crash.
+    if ((error as { syscall?: unknown }).syscall === 'connect') {
+      process.stderr.write(
+        `palisade: cannot connect to ${String(address)}:${String(port)} (${String(code)}): is PostgreSQL running there? Check --database and --shard\n`,
+      );
+      return EXIT.failed;
+    }
+    if (typeof (error as { severity?: unknown }).severity === 'string') {
+      process.stderr.write(
+        `palisade: PostgreSQL refused: ${(error as Error).message} (SQLSTATE ${String(code)}); check --database and --shard\n`,
+      );
+      return EXIT.failed;
+    }
     // The platform's typed errors say what is wrong by code and message; a stack adds nothing.
     if (typeof code === 'string' && code.startsWith('PALISADE_')) {
       process.stderr.write(`palisade: ${code}: ${(error as Error).message}\n`);

@@ -247,6 +247,33 @@ for (const backend of backendNames()) {
 }
 
 describe('palisade CLI without a server', () => {
+  it('names the PostgreSQL address it cannot reach at start, without a stack (exit 1)', async () => {
+    const port = await closedPort();
+    const data = mkdtempSync(join(tmpdir(), 'palisade-cli-pg-'));
+    try {
+      const result = await palisade([
+        'start',
+        '--data',
+        data,
+        '--database',
+        `postgres://postgres@127.0.0.1:${port}/palisade`,
+        '--listen',
+        '127.0.0.1:0',
+        '--mqtt',
+        'off',
+      ]);
+      expectExit(result, 1);
+      assert.match(
+        result.stderr,
+        new RegExp(`palisade: cannot connect to 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`),
+      );
+      assert.match(result.stderr, /Check --database and --shard/);
+      assert.doesNotMatch(result.stderr, /\n\s+at /);
+    } finally {
+      rmSync(data, { recursive: true, force: true });
+    }
+  });
+
   it('says how to fix an unreachable server (exit 3)', async () => {
     const url = `http://127.0.0.1:${await closedPort()}`;
     const result = await palisade([
