@@ -225,6 +225,14 @@ for (const backend of backendNames()) {
           ['batch-conflict', 'b1'],
         ],
       );
+      const metrics = (await api.call('GET', '/metrics', undefined)).body as string;
+      for (const kind of ['forged-signature', 'batch-conflict']) {
+        const counted = new RegExp(
+          `^palisade_edge_node_alerts_total\\{kind="${kind}"\\} (\\d+)$`,
+          'm',
+        );
+        assert.ok(Number(counted.exec(metrics)?.[1]) >= 1, `${kind} counted in /metrics`);
+      }
       const points = await api.call(
         'GET',
         `/v1/devices/${deviceId}/telemetry?keys=n&from=${base + 20}&to=${base + 30}&limit=10`,

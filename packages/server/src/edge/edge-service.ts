@@ -1,17 +1,19 @@
 import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
 import type { GroupCommitter, WriteEvent } from '../commit/index.ts';
 import type { TelemetryService } from '../devices/index.ts';
 import { type ErrorCode, PalisadeError } from '../errors/index.ts';
 import { uuid7 } from '../ids/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
-import type {
-  ControlPlaneStore,
-  EdgeAlertKind,
-  EdgeAlertRow,
-  EdgeNodeRow,
-  TelemetryPoint,
-  TenantStore,
-  TenantWriteTx,
+import {
+  type ControlPlaneStore,
+  EDGE_ALERT_KINDS,
+  type EdgeAlertKind,
+  type EdgeAlertRow,
+  type EdgeNodeRow,
+  type TelemetryPoint,
+  type TenantStore,
+  type TenantWriteTx,
 } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import { issueTenantContext } from '../tenancy/tenant-context.ts';
@@ -147,8 +149,8 @@ export class EdgeService {
   readonly #telemetry: TelemetryService;
   readonly #enrollmentTtlMs: number;
   readonly #logger: Logger | undefined;
-  /** Alerts raised since start, by kind (exported as a metric by the gateway). */
-  readonly alertCounts = new Map<EdgeAlertKind, number>();
+  /** Alerts raised since start, by kind (never by tenant or node: bounded, and nobody's name). */
+  readonly #alerts: Counter<'kind'>;
 
   constructor(options: {
     controlPlane: ControlPlaneStore;
@@ -157,6 +159,7 @@ export class EdgeService {
     telemetry: TelemetryService;
     enrollmentTtlMs: number;
     logger?: Logger | undefined;
+    metrics?: Registry | undefined;
   }) {
     this.#controlPlane = options.controlPlane;
     this.#locate = options.locate;
@@ -164,6 +167,13 @@ export class EdgeService {
     this.#telemetry = options.telemetry;
     this.#enrollmentTtlMs = options.enrollmentTtlMs;
     this.#logger = options.logger;
+    this.#alerts = new Counter({
+      name: 'palisade_edge_node_alerts_total',
+      help: 'Edge node alerts raised (forged or conflicting batches, devices never assigned), by kind',
+      labelNames: ['kind'],
+      registers: options.metrics === undefined ? [] : [options.metrics],
+    });
+    for (const kind of EDGE_ALERT_KINDS) this.#alerts.inc({ kind }, 0);
   }
 
   /** A one-time enrollment token for a new node called `name`; shown once, stored hashed. */
@@ -509,7 +519,7 @@ export class EdgeService {
   }
 
   #raised(row: EdgeAlertRow, message: string): void {
-    this.alertCounts.set(row.kind, (this.alertCounts.get(row.kind) ?? 0) + 1);
+    this.#alerts.inc({ kind: row.kind });
     this.#logger?.warn({ nodeId: row.nodeId, kind: row.kind, batchId: row.batchId }, message);
   }
 }

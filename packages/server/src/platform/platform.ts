@@ -298,6 +298,7 @@ export async function startPlatform(
       telemetry: devices.telemetry,
       enrollmentTtlMs: settings.edgeEnrollmentTtlMs,
       logger,
+      metrics,
     });
     const edgeRpc = new EdgeRpcRelay(edge, devices.rpc, { ackWaitMs: settings.edgeRpcAckWaitMs });
     const http = await createGateway({

@@ -54,7 +54,12 @@ export interface EdgeBatchRow {
  * Why a node was alerted: a batch whose signatures do not verify, a batch id replayed with
  * other content, or messages for devices that were never assigned to the node.
  */
-export type EdgeAlertKind = 'forged-signature' | 'batch-conflict' | 'device-not-assigned';
+export const EDGE_ALERT_KINDS = [
+  'forged-signature',
+  'batch-conflict',
+  'device-not-assigned',
+] as const;
+export type EdgeAlertKind = (typeof EDGE_ALERT_KINDS)[number];
 
 export interface EdgeAlertRow {
   readonly id: string;

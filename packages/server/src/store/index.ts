@@ -34,16 +34,17 @@ export type {
   TenantEdgeRuleReader,
   TenantEdgeRuleWriter,
 } from './edge-rule-types.ts';
-export type {
-  EdgeAlertKind,
-  EdgeAlertRow,
-  EdgeBatchRow,
-  EdgeEnrollmentTokenRow,
-  EdgeNodeRow,
-  EdgeNodeStatus,
-  EdgeSignatures,
-  TenantEdgeReader,
-  TenantEdgeWriter,
+export {
+  EDGE_ALERT_KINDS,
+  type EdgeAlertKind,
+  type EdgeAlertRow,
+  type EdgeBatchRow,
+  type EdgeEnrollmentTokenRow,
+  type EdgeNodeRow,
+  type EdgeNodeStatus,
+  type EdgeSignatures,
+  type TenantEdgeReader,
+  type TenantEdgeWriter,
 } from './edge-types.ts';
 export type {
   ControlPlaneIdentityStore,
