@@ -145,7 +145,10 @@ for (const backend of backendNames()) {
       const token = invitation.path.split('/').at(-1)!;
       const real = await api.platform.stores.shards.get(tenant.shard)!.tenant(tenant.id);
       // Another instance counts a failed sign-in of the user between this acceptance's read of
-      // the row and its write, as PostgreSQL's READ COMMITTED lets it.
+      // the row and its write, as PostgreSQL's READ COMMITTED lets it: the acceptance reads
+      // the row as it was before that commit.
+      const stale = await real.reader.users.getUser(user.id);
+      await real.transaction((tx) => tx.users.addSignInFailure(user.id));
       let interfere = true;
       const bound = (target: object, prop: string | symbol) => {
         const value = Reflect.get(target, prop, target);
@@ -157,12 +160,9 @@ for (const backend of backendNames()) {
             prop !== 'getUser'
               ? bound(target, prop)
               : async (id: string) => {
-                  const row = await target.getUser(id);
-                  if (interfere) {
-                    interfere = false;
-                    await target.addSignInFailure(id);
-                  }
-                  return row;
+                  if (!interfere) return target.getUser(id);
+                  interfere = false;
+                  return stale;
                 },
         });
       const racing: TenantStore = {
