@@ -386,5 +386,8 @@ export async function run(args: string[]): Promise<void> {
   }
   const rise = (f: Fairness) => f.flooded.p99Ms / f.alone.p99Ms;
   ratio("B's p99 flooded / alone, A limited", rise(limited), '< 1.25', rise(limited) < 1.25);
-  ratio("B's p99 flooded / alone, no limits", rise(unlimited), '< 1.25', rise(unlimited) < 1.25);
+  // The control: no goal, it shows what the request limits keep from B.
+  console.log(
+    `  ${"B's p99 flooded / alone, no limits".padEnd(46)}${rise(unlimited).toFixed(2).padStart(8)}   control: what the limits prevent`,
+  );
 }
