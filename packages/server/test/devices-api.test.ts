@@ -270,6 +270,33 @@ for (const backend of backendNames()) {
       }
     });
 
+    test('aggregates of very large values: answered while finite, else refused as an overflow', async () => {
+      const made = await api.call('POST', '/v1/devices', t.key, { name: 'agg-large' });
+      const start = Date.now() - 3_600_000;
+      const sent = await api.call(
+        'POST',
+        `/api/v1/${made.body.credentials.token}/telemetry`,
+        undefined,
+        [
+          { ts: start, values: { big: 1e200, huge: 1.7e308 } },
+          { ts: start + 1, values: { big: 1e201, huge: 1.7e308 } },
+        ],
+      );
+      assert.equal(sent.status, 200, JSON.stringify(sent.body));
+      const range = `from=${start}&to=${start + 2}`;
+      const avg = await points(made.body.id, `${range}&agg=avg&keys=big`);
+      assert.equal(avg.status, 200, JSON.stringify(avg.body));
+      assert.deepEqual(avg.body.big, [{ ts: start, value: 5.5e200 }]);
+      const max = await points(made.body.id, `${range}&agg=max&keys=huge`);
+      assert.deepEqual(max.body.huge, [{ ts: start, value: 1.7e308 }]);
+      for (const agg of ['sum', 'avg']) {
+        const reply = await points(made.body.id, `${range}&agg=${agg}&keys=huge`);
+        assert.equal(reply.status, 422, `${agg}: ${JSON.stringify(reply.body)}`);
+        assert.equal(reply.body.code, 'PALISADE_TELEMETRY_AGGREGATE_OVERFLOW');
+        assert.equal(reply.body.errors[0].path, '/querystring/agg');
+      }
+    });
+
     test('a query bound beyond 2^53 - 1 is refused naming it, on every backend', async () => {
       const made = await api.call('POST', '/v1/devices', t.key, { name: 'far-query' });
       const huge = '100000000000000000000';

@@ -98,6 +98,10 @@ export const ERROR_CODES = {
     status: 413,
     title: 'The message has too many points or keys',
   },
+  PALISADE_TELEMETRY_AGGREGATE_OVERFLOW: {
+    status: 422,
+    title: 'An aggregate of the points is beyond the range of a double',
+  },
   PALISADE_QUOTA_EXCEEDED: {
     status: 429,
     title: "The message is over a rate of the tenant's plan",

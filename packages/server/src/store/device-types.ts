@@ -98,7 +98,10 @@ export interface TenantDeviceReader {
   listEdgeNodeDevices(nodeId: string, page: PageQuery): Promise<DeviceRow[]>;
   /** Raw points, ordered by key then ts. */
   telemetry(query: TelemetryQuery): Promise<TelemetryPoint[]>;
-  /** Numeric points (numbers and booleans as 0/1) aggregated per key and interval bucket. */
+  /**
+   * Numeric points (numbers and booleans as 0/1) aggregated per key and interval bucket;
+   * throws PALISADE_TELEMETRY_AGGREGATE_OVERFLOW when a bucket's sum is beyond a double.
+   */
   aggregate(query: AggregateQuery): Promise<AggregateRow[]>;
   /** The newest point of each key (all keys when `keys` is empty). */
   latest(deviceId: string, keys: readonly string[]): Promise<TelemetryPoint[]>;

@@ -11,7 +11,7 @@ import type {
   TelemetryQuery,
   TenantDeviceWriter,
 } from '../device-types.ts';
-import { pointColumns, pointValue } from '../sqlite/sqlite-device-store.ts';
+import { aggregateOverflow, pointColumns, pointValue } from '../sqlite/sqlite-device-store.ts';
 import type { PageQuery } from '../types.ts';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -101,8 +101,13 @@ function toRpc(row: RpcPgRow): RpcRow {
   };
 }
 
+/** PostgreSQL's float8 overflow (22003), which `sum` raises rather than answer Infinity. */
+const NUMERIC_VALUE_OUT_OF_RANGE = '22003';
+
 const AGGREGATES = {
-  avg: 'avg(num)',
+  // The value avg(num) answers, without the sum of squares it also keeps, which overflows
+  // (an error) from about 1e154 on.
+  avg: 'sum(num) / count(num)',
   min: 'min(num)',
   max: 'max(num)',
   sum: 'sum(num)',
@@ -175,13 +180,18 @@ export class PgTenantDevices implements TenantDeviceWriter {
 
   async aggregate(query: AggregateQuery): Promise<AggregateRow[]> {
     const numeric = query.agg === 'count' ? '' : " AND type IN ('number', 'boolean')";
-    return this.#all<AggregateRow>(
+    const rows = this.#all<AggregateRow>(
       `SELECT key, ($3 + ((ts - $3) / $7) * $7)::float8 AS ts, ${AGGREGATES[query.agg]}::float8 AS value
        FROM telemetry WHERE tenant_id = $1 AND device_id = $2 AND ts >= $3 AND ts < $4${numeric}
          AND (cardinality($5::text[]) = 0 OR key = ANY($5::text[]))
        GROUP BY 1, 2 ORDER BY 1, 2 LIMIT $6`,
       [query.deviceId, query.from, query.to, query.keys, query.limit, query.intervalMs],
     );
+    return rows.catch((error: unknown) => {
+      if ((error as { code?: string }).code === NUMERIC_VALUE_OUT_OF_RANGE)
+        throw aggregateOverflow();
+      throw error;
+    });
   }
 
   async latest(deviceId: string, keys: readonly string[]): Promise<TelemetryPoint[]> {

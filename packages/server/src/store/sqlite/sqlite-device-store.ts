@@ -1,4 +1,5 @@
 import type { SQLInputValue, StatementSync } from 'node:sqlite';
+import { PalisadeError } from '../../errors/index.ts';
 import type {
   AggregateQuery,
   AggregateRow,
@@ -119,6 +120,15 @@ export function pointValue(type: PointType, num: number | null, text: string | n
     default:
       return JSON.parse(text ?? 'null');
   }
+}
+
+/** A bucket's sum is beyond a double: SQLite makes it Infinity, PostgreSQL an error. */
+export function aggregateOverflow(): PalisadeError {
+  return new PalisadeError(
+    'PALISADE_TELEMETRY_AGGREGATE_OVERFLOW',
+    'the sum of a bucket is beyond the range of a double',
+    [{ path: '/querystring/agg', message: 'overflows a double; query min or max instead' }],
+  );
 }
 
 function toPoint(row: PointSqlRow): TelemetryPoint {
@@ -261,7 +271,7 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
   async aggregate(query: AggregateQuery): Promise<AggregateRow[]> {
     const keys = keyFilter(query.keys);
     const numeric = query.agg === 'count' ? '' : " WHERE type IN ('number', 'boolean')";
-    return this.#sql(
+    const rows = this.#sql(
       `${stagedPoints(keys.sql)}
        SELECT key, CAST(? AS INTEGER) + ((ts - CAST(? AS INTEGER)) / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS ts, ${AGGREGATES[query.agg]} AS value FROM (
          SELECT key, ts, type, num FROM telemetry AS t
@@ -279,6 +289,8 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
       ...rangeParams(query, keys.params),
       query.limit,
     ) as unknown as AggregateRow[];
+    if (rows.some((row) => !Number.isFinite(row.value))) throw aggregateOverflow();
+    return rows;
   }
 
   /**
