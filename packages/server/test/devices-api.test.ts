@@ -809,6 +809,37 @@ for (const backend of backendNames()) {
     });
   });
 
+  describe(`telemetry key order on ${backend} with a locale-aware default collation`, () => {
+    let api: TestApi;
+    before(async () => {
+      api = await TestApi.start(backend, {}, { icuLocale: 'en-US' });
+    });
+    after(() => api.close());
+
+    test('keys come in code-point order, as on SQLite, so a limit cuts the same points', async () => {
+      const t = await api.tenant('order');
+      const made = await api.call('POST', '/v1/devices', t.key, { name: 'keys' });
+      const ts = Date.now() - 60_000;
+      const keys = ['a', 'B', 'a-b', 'ab', 'a_b', 'Z', 'a.b', 'a:b'];
+      const sent = await api.call(
+        'POST',
+        `/api/v1/${made.body.credentials.token}/telemetry`,
+        undefined,
+        { ts, values: Object.fromEntries(keys.map((k, i) => [k, i])) },
+      );
+      assert.equal(sent.status, 200, JSON.stringify(sent.body));
+      const byCodePoint = ['B', 'Z', 'a', 'a-b', 'a.b', 'a:b', 'a_b', 'ab'];
+      const url = `/v1/devices/${made.body.id}/telemetry`;
+      const range = `from=${ts}&to=${ts + 1}`;
+      for (const path of [`${url}?${range}`, `${url}?${range}&agg=count`, `${url}/latest`]) {
+        const reply = await api.call('GET', path, t.key);
+        assert.deepEqual(Object.keys(reply.body), byCodePoint, path);
+      }
+      const cut = await api.call('GET', `${url}?${range}&limit=3`, t.key);
+      assert.deepEqual(Object.keys(cut.body), byCodePoint.slice(0, 3));
+    });
+  });
+
   describe(`telemetry retention by plan on ${backend}`, () => {
     let api: TestApi;
     before(async () => {

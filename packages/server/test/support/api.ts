@@ -1,6 +1,11 @@
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { type Platform, startPlatform } from '../../src/index.ts';
-import { type BackendFixture, type BackendName, openBackend } from './backends.ts';
+import {
+  type BackendFixture,
+  type BackendName,
+  type BackendOptions,
+  openBackend,
+} from './backends.ts';
 
 export const ADMIN_TOKEN = `pa_test_${'x'.repeat(40)}`;
 
@@ -27,8 +32,9 @@ export class TestApi {
   static async start(
     backend: BackendName,
     overrides: Record<string, string | string[]> = {},
+    options: BackendOptions = {},
   ): Promise<TestApi> {
-    const fixture = await openBackend(backend, { adminToken: ADMIN_TOKEN, ...overrides });
+    const fixture = await openBackend(backend, { adminToken: ADMIN_TOKEN, ...overrides }, options);
     const platform = await startPlatform(fixture.settings, { listen: false });
     return new TestApi(platform, fixture);
   }

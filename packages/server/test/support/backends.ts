@@ -30,6 +30,12 @@ function baseSettings(data: string, overrides: Record<string, string | string[]>
   });
 }
 
+/** How the PostgreSQL databases are made (SQLite ignores it). */
+export interface BackendOptions {
+  /** An ICU locale for the databases' default collation (`C.UTF-8` otherwise), as many hosts have. */
+  readonly icuLocale?: string;
+}
+
 /**
  * Fresh stores for one test: a temporary data folder, and on PostgreSQL a control-plane
  * database plus two shard databases and a runtime role, all under a random prefix and all
@@ -38,6 +44,7 @@ function baseSettings(data: string, overrides: Record<string, string | string[]>
 export async function openBackend(
   name: BackendName,
   overrides: Record<string, string | string[]> = {},
+  options: BackendOptions = {},
 ): Promise<BackendFixture> {
   const data = mkdtempSync(join(tmpdir(), 'palisade-test-'));
   if (name === 'sqlite') {
@@ -67,7 +74,11 @@ export async function openBackend(
   });
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  for (const db of databases) await admin.query(`CREATE DATABASE ${db}`);
+  const locale =
+    options.icuLocale === undefined
+      ? ''
+      : ` TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '${options.icuLocale}'`;
+  for (const db of databases) await admin.query(`CREATE DATABASE ${db}${locale}`);
   await admin.end();
   return {
     name,

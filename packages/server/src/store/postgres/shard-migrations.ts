@@ -371,5 +371,15 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
       version: 13,
       sql: 'ALTER TABLE users ADD COLUMN sessions_not_before timestamptz;',
     },
+    {
+      // Telemetry keys sort by code point, as on SQLite, whatever the database's default
+      // collation: a raw query's limit then cuts the same points on both. In the column, so
+      // the primary key still yields that order (ORDER BY key COLLATE "C" would sort instead).
+      version: 14,
+      sql: `
+        ALTER TABLE telemetry ALTER COLUMN key TYPE text COLLATE "C";
+        ALTER TABLE telemetry_latest ALTER COLUMN key TYPE text COLLATE "C";
+      `,
+    },
   ];
 }
