@@ -106,15 +106,16 @@ for (const backend of backendNames()) {
       );
       assert.equal(readFileSync(file, 'utf8'), before, 'the key file is untouched');
       await api.platform.close();
+      // Its refusal, if the server wins, may come while the server is still starting.
       const rotation = rotatePlatformMasterKey(settings, {
         newKeyFile: join(settings.data, 'new-master.key'),
-      });
+      }).catch((error: unknown) => error);
       // While the rotation holds the lock a server cannot start (it may win the race instead).
       const started = await startPlatform(settings, { listen: false }).then(
         (platform) => platform,
         (error: unknown) => error,
       );
-      const result = await rotation.catch((error: unknown) => error);
+      const result = await rotation;
       if (started instanceof Error) {
         assert.ok(
           started instanceof ConfigError && /rotate-master is running/.test(started.message),

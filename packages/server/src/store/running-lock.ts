@@ -95,5 +95,13 @@ async function postgresLock(
     await client.end().catch(() => undefined);
     throw error;
   }
-  return { release: () => client.end().catch(() => undefined) };
+  // Unlocked before the connection ends: the server drops a session's locks only once its
+  // backend has exited, after the client has already moved on.
+  const unlock = mode === 'shared' ? 'pg_advisory_unlock_shared' : 'pg_advisory_unlock';
+  return {
+    release: async () => {
+      await client.query(`SELECT ${unlock}($1)`, [ADVISORY_KEY]).catch(() => undefined);
+      await client.end().catch(() => undefined);
+    },
+  };
 }
