@@ -221,6 +221,17 @@ for (const backend of backendNames()) {
       );
     });
 
+    test('a disabled account answers as a failed sign-in, locked or not', async () => {
+      const { id } = await member('locked-off@example.com');
+      const auth = api.platform.users.authenticator;
+      for (const guess of ['guess 1', 'guess 2', 'guess 3'])
+        await refusal(auth.signIn(tenant, 'locked-off@example.com', guess));
+      const off = await api.call('PATCH', `/v1/users/${id}`, key, { disabled: true });
+      assert.equal(off.status, 200, JSON.stringify(off.body));
+      const refused = await refusal(auth.signIn(tenant, 'locked-off@example.com', PASSWORD));
+      assert.equal(refused.code, 'PALISADE_SIGN_IN_FAILED', 'the lock tells nothing of it');
+    });
+
     test('brute force: repeated wrong passwords lock out with doubling back-off, each failure and lock in the ledger', async () => {
       const { id } = await member('brute@example.com');
       const auth = api.platform.users.authenticator;

@@ -95,7 +95,8 @@ export class UserAuthenticator {
     const store = await this.#store(tenant);
     const user = await store.reader.users.getUserByEmail(normalizeEmail(email));
     const now = Date.now();
-    if (user?.lockedUntil != null && Date.parse(user.lockedUntil) > now)
+    // A disabled account answers as a failed sign-in, locked or not: a lock would set it apart.
+    if (user?.lockedUntil != null && !user.disabled && Date.parse(user.lockedUntil) > now)
       throw new AccountLockedError(user.lockedUntil, now);
     const stored = user?.passwordHash ?? this.#dummyHash;
     const passwordOk = await verifyPassword(password, stored);
