@@ -350,12 +350,12 @@ export class DeviceRegistry {
       fingerprint: fingerprintOf(cert),
       createdAt: new Date().toISOString(),
     };
-    // One tenant per CA: were a CA shared, a tenant could claim another's device certificates
-    // (certificates are public) before their owner registers them.
+    // One tenant per CA key: were a CA key shared, a tenant could claim another's device
+    // certificates (certificates are public) before their owner registers them.
     if (!(await this.#index.insertCa(row)))
       throw new PalisadeError(
         'PALISADE_CREDENTIAL_TAKEN',
-        'that CA certificate is already trusted',
+        'that CA certificate, or another tenant CA with its key, is already trusted',
       );
     await this.#write(context, async (_tx, record) =>
       record({

@@ -196,7 +196,10 @@ export interface ControlPlaneDeviceIndex {
   deleteDeviceCredentials(tenantId: string, deviceId: string): Promise<void>;
   /** Deletes a provisioning key atomically, so it registers one device only; false when gone. */
   consumeProvisioningKey(lookup: string): Promise<DeviceCredentialMatch | undefined>;
-  /** False when any tenant already trusts that CA (one owner per CA: see the registry). */
+  /**
+   * False when any tenant already trusts that certificate, or another tenant a CA certificate
+   * with the same public key (one owner per CA key: see the registry).
+   */
   insertCa(row: TenantCaRow): Promise<boolean>;
   listCas(tenantId: string): Promise<TenantCaRow[]>;
   deleteCa(tenantId: string, id: string): Promise<boolean>;

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { TenantStatus } from '../../tenancy/index.ts';
+import { caKeyOf } from '../ca-key.ts';
 import type {
   ControlPlaneDeviceIndex,
   DeviceCredentialMatch,
@@ -130,12 +131,34 @@ export class PgDeviceIndex implements ControlPlaneDeviceIndex {
   }
 
   async insertCa(row: TenantCaRow): Promise<boolean> {
-    const result = await this.#pool.query(
-      `INSERT INTO tenant_cas (id, tenant_id, pem, fingerprint, created_at) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (fingerprint) DO NOTHING`,
-      [row.id, row.tenantId, row.pem, row.fingerprint, row.createdAt],
-    );
-    return (result.rowCount ?? 0) > 0;
+    const key = caKeyOf(row.pem);
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      // Self-conflicting, so two tenants adding the same key one moment apart are serialized;
+      // reads go on.
+      await client.query('LOCK TABLE tenant_cas IN SHARE ROW EXCLUSIVE MODE');
+      const others = await client.query<{ pem: string }>(
+        'SELECT pem FROM tenant_cas WHERE tenant_id <> $1',
+        [row.tenantId],
+      );
+      const inserted =
+        !others.rows.some((other) => caKeyOf(other.pem) === key) &&
+        ((
+          await client.query(
+            `INSERT INTO tenant_cas (id, tenant_id, pem, fingerprint, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (fingerprint) DO NOTHING`,
+            [row.id, row.tenantId, row.pem, row.fingerprint, row.createdAt],
+          )
+        ).rowCount ?? 0) > 0;
+      await client.query('COMMIT');
+      return inserted;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
   }
 
   async listCas(tenantId: string): Promise<TenantCaRow[]> {

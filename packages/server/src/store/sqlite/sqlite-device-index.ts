@@ -1,5 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { TenantStatus } from '../../tenancy/index.ts';
+import { caKeyOf } from '../ca-key.ts';
 import type {
   ControlPlaneDeviceIndex,
   DeviceCredentialMatch,
@@ -131,12 +132,25 @@ export class SqliteDeviceIndex implements ControlPlaneDeviceIndex {
   }
 
   async insertCa(row: TenantCaRow): Promise<boolean> {
-    const result = this.#db
-      .prepare(
-        'INSERT INTO tenant_cas (id, tenant_id, pem, fingerprint, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO NOTHING',
-      )
-      .run(row.id, row.tenantId, row.pem, row.fingerprint, row.createdAt);
-    return result.changes > 0;
+    const key = caKeyOf(row.pem);
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const others = this.#db
+        .prepare('SELECT pem FROM tenant_cas WHERE tenant_id <> ?')
+        .all(row.tenantId) as unknown as { pem: string }[];
+      const inserted =
+        !others.some((other) => caKeyOf(other.pem) === key) &&
+        this.#db
+          .prepare(
+            'INSERT INTO tenant_cas (id, tenant_id, pem, fingerprint, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO NOTHING',
+          )
+          .run(row.id, row.tenantId, row.pem, row.fingerprint, row.createdAt).changes > 0;
+      this.#db.exec('COMMIT');
+      return inserted;
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      throw error;
+    }
   }
 
   async listCas(tenantId: string): Promise<TenantCaRow[]> {

@@ -1,0 +1,152 @@
+/**
+ * What an uploaded tenant CA may vouch for, on each backend. A CA certificate is public, so
+ * another tenant can copy its subject and public key into a certificate of its own: what
+ * makes a CA a tenant's is its key, and a key trusted by one tenant is refused to any other.
+ */
+import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import { webcrypto, X509Certificate } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import {
+  BasicConstraintsExtension,
+  KeyUsageFlags,
+  KeyUsagesExtension,
+  X509CertificateGenerator,
+} from '@peculiar/x509';
+import { TestApi } from './support/api.ts';
+import { backendNames } from './support/backends.ts';
+
+const SIGNING = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+const provider = webcrypto as unknown as NonNullable<
+  Parameters<typeof X509CertificateGenerator.create>[1]
+>;
+const DAY_MS = 86_400_000;
+
+type Keys = webcrypto.CryptoKeyPair;
+
+const newKeys = (): Promise<Keys> =>
+  webcrypto.subtle.generateKey(SIGNING, true, ['sign', 'verify']) as Promise<Keys>;
+
+function caExtensions() {
+  return [
+    new BasicConstraintsExtension(true, 0, true),
+    new KeyUsagesExtension(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign, true),
+  ];
+}
+
+/** A certificate of `subject` for `publicKey`, signed by `issuer`. */
+async function certificate(options: {
+  subject: string;
+  issuer: string;
+  publicKey: webcrypto.CryptoKey;
+  signingKey: webcrypto.CryptoKey;
+  ca: boolean;
+  notBefore?: Date;
+  notAfter?: Date;
+}): Promise<string> {
+  const now = Date.now();
+  const cert = await X509CertificateGenerator.create(
+    {
+      serialNumber: '01',
+      subject: options.subject,
+      issuer: options.issuer,
+      publicKey: options.publicKey,
+      signingKey: options.signingKey,
+      signingAlgorithm: SIGNING,
+      notBefore: options.notBefore ?? new Date(now - DAY_MS),
+      notAfter: options.notAfter ?? new Date(now + 30 * DAY_MS),
+      extensions: options.ca
+        ? caExtensions()
+        : [new BasicConstraintsExtension(false, undefined, true)],
+    },
+    provider,
+  );
+  return cert.toString('pem');
+}
+
+for (const backend of backendNames()) {
+  describe(`uploaded device CAs on ${backend}`, () => {
+    let api: TestApi;
+
+    before(async () => {
+      api = await TestApi.start(backend);
+    });
+    after(() => api.close());
+
+    it("tenant B cannot trust A's CA key under a certificate of its own, nor claim A's devices", async () => {
+      const a = await api.tenant('ca-key-a');
+      const b = await api.tenant('ca-key-b');
+      const aKeys = await newKeys();
+      const aCa = await certificate({
+        subject: 'CN=plant CA',
+        issuer: 'CN=plant CA',
+        publicKey: aKeys.publicKey,
+        signingKey: aKeys.privateKey,
+        ca: true,
+      });
+      assert.equal(
+        (await api.call('POST', '/v1/device-cas', a.key, { certificate: aCa })).status,
+        201,
+      );
+      // A device certificate A's own PKI issued, not yet registered with Palisade.
+      const deviceKeys = await newKeys();
+      const aDevice = await certificate({
+        subject: 'CN=pump-7',
+        issuer: 'CN=plant CA',
+        publicKey: deviceKeys.publicKey,
+        signingKey: aKeys.privateKey,
+        ca: false,
+      });
+      // B re-signs A's CA subject and public key with a key of its own: a new fingerprint.
+      const bKeys = await newKeys();
+      const copy = await certificate({
+        subject: 'CN=plant CA',
+        issuer: 'CN=copycat',
+        publicKey: aKeys.publicKey,
+        signingKey: bKeys.privateKey,
+        ca: true,
+      });
+      assert.notEqual(
+        new X509Certificate(copy).fingerprint256,
+        new X509Certificate(aCa).fingerprint256,
+      );
+      const trusted = await api.call('POST', '/v1/device-cas', b.key, { certificate: copy });
+      assert.equal(trusted.body.code, 'PALISADE_CREDENTIAL_TAKEN', JSON.stringify(trusted.body));
+
+      const own = await api.call('POST', '/v1/devices', b.key, { name: 'decoy' });
+      const claim = await api.call('POST', `/v1/devices/${own.body.id}/credentials`, b.key, {
+        type: 'x509',
+        certificate: aDevice,
+      });
+      assert.equal(claim.body.code, 'PALISADE_CERTIFICATE_INVALID', JSON.stringify(claim.body));
+      const pump = await api.call('POST', '/v1/devices', a.key, { name: 'pump-7' });
+      const registered = await api.call('POST', `/v1/devices/${pump.body.id}/credentials`, a.key, {
+        type: 'x509',
+        certificate: aDevice,
+      });
+      assert.equal(registered.status, 201, JSON.stringify(registered.body));
+      const der = new X509Certificate(aDevice).raw;
+      assert.equal(
+        (await api.platform.devices.authority.byCertificate(der))?.deviceId,
+        pump.body.id,
+      );
+    });
+
+    it('A may trust a renewed certificate of its own CA key', async () => {
+      const a = await api.tenant('ca-renewal');
+      const keys = await newKeys();
+      for (const days of [30, 60]) {
+        const pem = await certificate({
+          subject: 'CN=renewed CA',
+          issuer: 'CN=renewed CA',
+          publicKey: keys.publicKey,
+          signingKey: keys.privateKey,
+          ca: true,
+          notAfter: new Date(Date.now() + days * DAY_MS),
+        });
+        const added = await api.call('POST', '/v1/device-cas', a.key, { certificate: pem });
+        assert.equal(added.status, 201, JSON.stringify(added.body));
+      }
+    });
+  });
+}
