@@ -2,6 +2,7 @@
  * What an uploaded tenant CA may vouch for, on each backend. A CA certificate is public, so
  * another tenant can copy its subject and public key into a certificate of its own: what
  * makes a CA a tenant's is its key, and a key trusted by one tenant is refused to any other.
+ * A CA vouches only while it is itself valid.
  */
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
@@ -13,6 +14,7 @@ import {
   KeyUsagesExtension,
   X509CertificateGenerator,
 } from '@peculiar/x509';
+import { checkDeviceCertificate } from '../src/devices/device-credentials.ts';
 import { TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 
@@ -150,3 +152,33 @@ for (const backend of backendNames()) {
     });
   });
 }
+
+describe('device certificate checks', () => {
+  it('a CA outside its validity vouches for nothing, though the device certificate is valid', async () => {
+    const caKeys = await newKeys();
+    const deviceKeys = await newKeys();
+    const ca = await certificate({
+      subject: 'CN=short CA',
+      issuer: 'CN=short CA',
+      publicKey: caKeys.publicKey,
+      signingKey: caKeys.privateKey,
+      ca: true,
+      notBefore: new Date('2020-01-01T00:00:00Z'),
+      notAfter: new Date('2021-01-01T00:00:00Z'),
+    });
+    const device = await certificate({
+      subject: 'CN=long-lived',
+      issuer: 'CN=short CA',
+      publicKey: deviceKeys.publicKey,
+      signingKey: caKeys.privateKey,
+      ca: false,
+      notBefore: new Date('2020-06-01T00:00:00Z'),
+      notAfter: new Date('2030-01-01T00:00:00Z'),
+    });
+    const during = new Date('2020-07-01T00:00:00Z');
+    assert.ok(checkDeviceCertificate(device, [ca], during));
+    assert.throws(() => checkDeviceCertificate(device, [ca], new Date('2022-01-01T00:00:00Z')), {
+      code: 'PALISADE_CERTIFICATE_INVALID',
+    });
+  });
+});

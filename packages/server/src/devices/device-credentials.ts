@@ -100,15 +100,22 @@ export function checkCa(pem: string, now: Date): X509Certificate {
   return cert;
 }
 
+function withinValidity(cert: X509Certificate, now: Date): boolean {
+  return cert.validFromDate <= now && now <= cert.validToDate;
+}
+
 function checkValidity(cert: X509Certificate, now: Date): void {
-  if (new Date(cert.validFrom) > now || new Date(cert.validTo) < now)
+  if (!withinValidity(cert, now))
     throw new PalisadeError(
       'PALISADE_CERTIFICATE_INVALID',
       'the certificate is outside its validity period',
     );
 }
 
-/** A device certificate: issued and signed by one of `cas`, within its validity, not a CA. */
+/**
+ * A device certificate: issued and signed by one of `cas` that is itself within its validity
+ * (a certificate may outlive its CA), within its own validity, not a CA.
+ */
 export function checkDeviceCertificate(
   pem: string,
   cas: readonly string[],
@@ -123,12 +130,12 @@ export function checkDeviceCertificate(
     );
   const signed = cas.some((ca) => {
     const issuer = new X509Certificate(ca);
-    return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+    return withinValidity(issuer, now) && cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
   });
   if (!signed)
     throw new PalisadeError(
       'PALISADE_CERTIFICATE_INVALID',
-      "the device certificate is not signed by any of the tenant's CA certificates",
+      "the device certificate is not signed by any of the tenant's CA certificates within their validity",
     );
   return cert;
 }
