@@ -10,6 +10,8 @@ import { webcrypto, X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import {
   BasicConstraintsExtension,
+  ExtendedKeyUsage,
+  ExtendedKeyUsageExtension,
   KeyUsageFlags,
   KeyUsagesExtension,
   X509CertificateGenerator,
@@ -45,6 +47,7 @@ async function certificate(options: {
   ca: boolean;
   notBefore?: Date;
   notAfter?: Date;
+  usages?: string[];
 }): Promise<string> {
   const now = Date.now();
   const cert = await X509CertificateGenerator.create(
@@ -59,7 +62,12 @@ async function certificate(options: {
       notAfter: options.notAfter ?? new Date(now + 30 * DAY_MS),
       extensions: options.ca
         ? caExtensions()
-        : [new BasicConstraintsExtension(false, undefined, true)],
+        : [
+            new BasicConstraintsExtension(false, undefined, true),
+            ...(options.usages === undefined
+              ? []
+              : [new ExtendedKeyUsageExtension(options.usages, false)]),
+          ],
     },
     provider,
   );
@@ -180,5 +188,39 @@ describe('device certificate checks', () => {
     assert.throws(() => checkDeviceCertificate(device, [ca], new Date('2022-01-01T00:00:00Z')), {
       code: 'PALISADE_CERTIFICATE_INVALID',
     });
+  });
+
+  it('a device certificate whose extended key usage excludes TLS client authentication is refused', async () => {
+    const caKeys = await newKeys();
+    const deviceKeys = await newKeys();
+    const ca = await certificate({
+      subject: 'CN=usage CA',
+      issuer: 'CN=usage CA',
+      publicKey: caKeys.publicKey,
+      signingKey: caKeys.privateKey,
+      ca: true,
+    });
+    const device = (usages?: string[]) =>
+      certificate({
+        subject: 'CN=usage',
+        issuer: 'CN=usage CA',
+        publicKey: deviceKeys.publicKey,
+        signingKey: caKeys.privateKey,
+        ca: false,
+        ...(usages === undefined ? {} : { usages }),
+      });
+    const now = new Date();
+    for (const usages of [
+      undefined,
+      [ExtendedKeyUsage.clientAuth],
+      [ExtendedKeyUsage.serverAuth, ExtendedKeyUsage.clientAuth],
+    ])
+      assert.ok(checkDeviceCertificate(await device(usages), [ca], now));
+    for (const usages of [[ExtendedKeyUsage.serverAuth], [ExtendedKeyUsage.codeSigning]]) {
+      const pem = await device(usages);
+      assert.throws(() => checkDeviceCertificate(pem, [ca], now), {
+        code: 'PALISADE_CERTIFICATE_INVALID',
+      });
+    }
   });
 });

@@ -21,6 +21,8 @@ const scryptAsync = promisify(scrypt) as (
 const SCRYPT = { N: 16_384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
 const SCRYPT_KEY_BYTES = 32;
 const SCRYPT_SALT_BYTES = 16;
+/** id-kp-clientAuth (RFC 5280 4.2.1.12). */
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 
 /** A new device access token (ThingsBoard's default credential), shown once. */
 export function newDeviceToken(): string {
@@ -114,7 +116,8 @@ function checkValidity(cert: X509Certificate, now: Date): void {
 
 /**
  * A device certificate: issued and signed by one of `cas` that is itself within its validity
- * (a certificate may outlive its CA), within its own validity, not a CA.
+ * (a certificate may outlive its CA), within its own validity, not a CA, and, when it names
+ * extended key usages, for TLS client authentication.
  */
 export function checkDeviceCertificate(
   pem: string,
@@ -127,6 +130,12 @@ export function checkDeviceCertificate(
     throw new PalisadeError(
       'PALISADE_CERTIFICATE_INVALID',
       'a device certificate must not be a CA',
+    );
+  // Node names the extendedKeyUsage OIDs `keyUsage`; undefined when the extension is absent.
+  if (cert.keyUsage !== undefined && !cert.keyUsage.includes(CLIENT_AUTH))
+    throw new PalisadeError(
+      'PALISADE_CERTIFICATE_INVALID',
+      'the device certificate is not for TLS client authentication (extendedKeyUsage without clientAuth)',
     );
   const signed = cas.some((ca) => {
     const issuer = new X509Certificate(ca);
