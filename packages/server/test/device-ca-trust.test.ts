@@ -16,7 +16,7 @@ import {
   KeyUsagesExtension,
   X509CertificateGenerator,
 } from '@peculiar/x509';
-import { checkDeviceCertificate } from '../src/devices/device-credentials.ts';
+import { checkCa, checkDeviceCertificate } from '../src/devices/device-credentials.ts';
 import { TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 
@@ -24,6 +24,7 @@ const SIGNING = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const
 const provider = webcrypto as unknown as NonNullable<
   Parameters<typeof X509CertificateGenerator.create>[1]
 >;
+const RSA = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as const;
 const DAY_MS = 86_400_000;
 
 type Keys = webcrypto.CryptoKeyPair;
@@ -48,6 +49,7 @@ async function certificate(options: {
   notBefore?: Date;
   notAfter?: Date;
   usages?: string[];
+  signingAlgorithm?: typeof SIGNING | typeof RSA;
 }): Promise<string> {
   const now = Date.now();
   const cert = await X509CertificateGenerator.create(
@@ -57,7 +59,7 @@ async function certificate(options: {
       issuer: options.issuer,
       publicKey: options.publicKey,
       signingKey: options.signingKey,
-      signingAlgorithm: SIGNING,
+      signingAlgorithm: options.signingAlgorithm ?? SIGNING,
       notBefore: options.notBefore ?? new Date(now - DAY_MS),
       notAfter: options.notAfter ?? new Date(now + 30 * DAY_MS),
       extensions: options.ca
@@ -222,5 +224,42 @@ describe('device certificate checks', () => {
         code: 'PALISADE_CERTIFICATE_INVALID',
       });
     }
+  });
+
+  it('a CA or device certificate with a weak key is refused, as a CSR with one is', async () => {
+    const weak = (await webcrypto.subtle.generateKey(
+      { ...RSA, modulusLength: 1024, publicExponent: new Uint8Array([1, 0, 1]) },
+      true,
+      ['sign', 'verify'],
+    )) as Keys;
+    const weakCa = await certificate({
+      subject: 'CN=weak CA',
+      issuer: 'CN=weak CA',
+      publicKey: weak.publicKey,
+      signingKey: weak.privateKey,
+      signingAlgorithm: RSA,
+      ca: true,
+    });
+    const now = new Date();
+    assert.throws(() => checkCa(weakCa, now), { code: 'PALISADE_CERTIFICATE_INVALID' });
+    const caKeys = await newKeys();
+    const ca = await certificate({
+      subject: 'CN=strong CA',
+      issuer: 'CN=strong CA',
+      publicKey: caKeys.publicKey,
+      signingKey: caKeys.privateKey,
+      ca: true,
+    });
+    assert.ok(checkCa(ca, now));
+    const weakDevice = await certificate({
+      subject: 'CN=weak device',
+      issuer: 'CN=strong CA',
+      publicKey: weak.publicKey,
+      signingKey: caKeys.privateKey,
+      ca: false,
+    });
+    assert.throws(() => checkDeviceCertificate(weakDevice, [ca], now), {
+      code: 'PALISADE_CERTIFICATE_INVALID',
+    });
   });
 });

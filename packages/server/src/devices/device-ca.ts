@@ -24,6 +24,7 @@ import {
   X509CertificateGenerator,
 } from '@peculiar/x509';
 import { PalisadeError } from '../errors/index.ts';
+import { ACCEPTED_KEYS, acceptedKey } from './device-credentials.ts';
 
 const subtle = webcrypto.subtle;
 /** Node's WebCrypto, as the provider type @peculiar/x509 declares. */
@@ -32,9 +33,6 @@ const provider = webcrypto as unknown as NonNullable<
 >;
 const SIGNING = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 const DAY_MS = 86_400_000;
-/** Smallest RSA modulus accepted in a CSR (NIST SP 800-131A). */
-const RSA_MIN_BITS = 2048;
-const EC_CURVES = new Set(['prime256v1', 'secp384r1', 'secp521r1']);
 
 /** A CA as generated: its certificate (PEM) and its PKCS#8 private key (zero it when done). */
 export interface CaMaterial {
@@ -94,15 +92,9 @@ export async function csrPublicKey(pem: string): Promise<PublicKey> {
   } catch {
     throw invalidCsr("the csr's public key is of a kind this server cannot read");
   }
-  const type = key.asymmetricKeyType;
-  const details = key.asymmetricKeyDetails;
-  const accepted =
-    (type === 'ec' && EC_CURVES.has(String(details?.namedCurve))) ||
-    type === 'ed25519' ||
-    (type === 'rsa' && (details?.modulusLength ?? 0) >= RSA_MIN_BITS);
-  if (!accepted)
+  if (!acceptedKey(key))
     throw invalidCsr(
-      `the csr's ${type} key is not accepted: use ECDSA P-256, P-384 or P-521, Ed25519, or RSA of at least ${RSA_MIN_BITS} bits`,
+      `the csr's ${key.asymmetricKeyType} key is not accepted: use ${ACCEPTED_KEYS}`,
     );
   const verified = await csr.verify(provider).catch(() => false);
   if (!verified)

@@ -1,4 +1,4 @@
-import { randomBytes, scrypt, timingSafeEqual, X509Certificate } from 'node:crypto';
+import { type KeyObject, randomBytes, scrypt, timingSafeEqual, X509Certificate } from 'node:crypto';
 import { promisify } from 'node:util';
 import { PalisadeError } from '../errors/index.ts';
 import { hashSecretToken } from '../ids/index.ts';
@@ -21,6 +21,11 @@ const scryptAsync = promisify(scrypt) as (
 const SCRYPT = { N: 16_384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
 const SCRYPT_KEY_BYTES = 32;
 const SCRYPT_SALT_BYTES = 16;
+/** Smallest RSA modulus accepted in a certificate or CSR (NIST SP 800-131A). */
+const RSA_MIN_BITS = 2048;
+const EC_CURVES = new Set(['prime256v1', 'secp384r1', 'secp521r1']);
+/** The keys `acceptedKey` takes, as told to whoever offered another. */
+export const ACCEPTED_KEYS = `ECDSA P-256, P-384 or P-521, Ed25519, or RSA of at least ${RSA_MIN_BITS} bits`;
 /** id-kp-clientAuth (RFC 5280 4.2.1.12). */
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 
@@ -77,6 +82,25 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return timingSafeEqual(actual, expected);
 }
 
+/** A key TLS clients sign with, of a strength still accepted: see `ACCEPTED_KEYS`. */
+export function acceptedKey(key: KeyObject): boolean {
+  const type = key.asymmetricKeyType;
+  const details = key.asymmetricKeyDetails;
+  return (
+    (type === 'ec' && EC_CURVES.has(String(details?.namedCurve))) ||
+    type === 'ed25519' ||
+    (type === 'rsa' && (details?.modulusLength ?? 0) >= RSA_MIN_BITS)
+  );
+}
+
+function checkKey(cert: X509Certificate, what: string): void {
+  if (!acceptedKey(cert.publicKey))
+    throw new PalisadeError(
+      'PALISADE_CERTIFICATE_INVALID',
+      `the ${what}'s ${cert.publicKey.asymmetricKeyType} key is not accepted: use ${ACCEPTED_KEYS}`,
+    );
+}
+
 /** Lower-case hex SHA-256 of a certificate's DER, as TLS stacks report it without colons. */
 export function fingerprintOf(cert: X509Certificate): string {
   return cert.fingerprint256.replaceAll(':', '').toLowerCase();
@@ -90,7 +114,7 @@ export function parseCertificate(pem: string, what: string): X509Certificate {
   }
 }
 
-/** A tenant CA: must be a CA certificate within its validity. */
+/** A tenant CA: must be a CA certificate with an accepted key, within its validity. */
 export function checkCa(pem: string, now: Date): X509Certificate {
   const cert = parseCertificate(pem, 'CA certificate');
   if (!cert.ca)
@@ -98,6 +122,7 @@ export function checkCa(pem: string, now: Date): X509Certificate {
       'PALISADE_CERTIFICATE_INVALID',
       'the certificate is not a CA (basicConstraints CA:TRUE)',
     );
+  checkKey(cert, 'CA certificate');
   checkValidity(cert, now);
   return cert;
 }
@@ -116,8 +141,8 @@ function checkValidity(cert: X509Certificate, now: Date): void {
 
 /**
  * A device certificate: issued and signed by one of `cas` that is itself within its validity
- * (a certificate may outlive its CA), within its own validity, not a CA, and, when it names
- * extended key usages, for TLS client authentication.
+ * (a certificate may outlive its CA) and has an accepted key; with an accepted key, within its
+ * own validity, not a CA, and, when it names extended key usages, for TLS client authentication.
  */
 export function checkDeviceCertificate(
   pem: string,
@@ -125,6 +150,7 @@ export function checkDeviceCertificate(
   now: Date,
 ): X509Certificate {
   const cert = parseCertificate(pem, 'device certificate');
+  checkKey(cert, 'device certificate');
   checkValidity(cert, now);
   if (cert.ca)
     throw new PalisadeError(
@@ -139,7 +165,12 @@ export function checkDeviceCertificate(
     );
   const signed = cas.some((ca) => {
     const issuer = new X509Certificate(ca);
-    return withinValidity(issuer, now) && cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+    return (
+      withinValidity(issuer, now) &&
+      acceptedKey(issuer.publicKey) &&
+      cert.checkIssued(issuer) &&
+      cert.verify(issuer.publicKey)
+    );
   });
   if (!signed)
     throw new PalisadeError(
