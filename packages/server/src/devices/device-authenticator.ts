@@ -29,6 +29,13 @@ interface Issued {
   until: number;
 }
 
+function unknownProvisioningKey(): PalisadeError {
+  return new PalisadeError(
+    'PALISADE_DEVICE_UNAUTHENTICATED',
+    'the provisioning key is unknown or already used',
+  );
+}
+
 /** Upper bound of cached lookups, so a flood of random tokens cannot grow memory. */
 const LOOKUP_CACHE_MAX = 10_000;
 
@@ -186,22 +193,25 @@ export class DeviceAuthority implements DeviceAuthenticator {
 
   /**
    * A device registers itself with a single-use provisioning key: the key is consumed
-   * atomically, then the device is created in the key's tenant with a new access token.
+   * atomically, then the device is created in the key's tenant with a new access token. A
+   * registration that fails (a name taken, a suspended tenant) puts the key back, unused.
    */
   async provision(key: string, input: DeviceInput) {
     const match =
       key.length > 0 && key.length <= 512
         ? await this.#index.consumeProvisioningKey(provisioningLookup(key))
         : undefined;
-    if (match === undefined || match.tenant.status !== 'active')
-      throw new PalisadeError(
-        'PALISADE_DEVICE_UNAUTHENTICATED',
-        'the provisioning key is unknown or already used',
-      );
-    const context = issueTenantContext(match.tenant, {
-      kind: 'provisioning-key',
-      id: `provisioning-key:${match.credential.id}`,
-    });
-    return this.#registry.create(context, { ...input, isGateway: false });
+    if (match === undefined) throw unknownProvisioningKey();
+    try {
+      if (match.tenant.status !== 'active') throw unknownProvisioningKey();
+      const context = issueTenantContext(match.tenant, {
+        kind: 'provisioning-key',
+        id: `provisioning-key:${match.credential.id}`,
+      });
+      return await this.#registry.create(context, { ...input, isGateway: false });
+    } catch (error) {
+      await this.#index.insertCredential(match.credential);
+      throw error;
+    }
   }
 }
