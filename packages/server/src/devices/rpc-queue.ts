@@ -80,6 +80,8 @@ export class RpcService implements RpcQueue {
   readonly #maxTimeoutMs: number;
   readonly #attached = new Map<string, Attached>();
   readonly #waiters = new Map<string, Waiter>();
+  /** Deliveries in progress, by tenant and request id; settled when each ends. */
+  readonly #sending = new Map<string, Promise<void>>();
   readonly #remote: RpcRemote | undefined;
 
   constructor(options: {
@@ -126,7 +128,35 @@ export class RpcService implements RpcQueue {
     });
   }
 
+  /**
+   * Sends the request if it is still queued; false when `send` could not take it. One
+   * delivery of a request at a time in this process: a flush that read it as queued while it
+   * was on its way to another connection waits, then finds it sent (or still queued, if that
+   * connection could not take it). Without this a device that reconnects mid-delivery, or
+   * has two connections, gets the command twice.
+   */
   async #deliver(context: TenantContext, row: RpcRow, send: RpcSender): Promise<boolean> {
+    const key = `${context.tenantId}/${row.id}`;
+    for (let busy = this.#sending.get(key); busy !== undefined; busy = this.#sending.get(key))
+      await busy;
+    const sent = this.#sendQueued(context, row, send);
+    const settled = sent.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#sending.set(key, settled);
+    try {
+      return await sent;
+    } finally {
+      if (this.#sending.get(key) === settled) this.#sending.delete(key);
+    }
+  }
+
+  async #sendQueued(context: TenantContext, row: RpcRow, send: RpcSender): Promise<boolean> {
+    const store = await this.#locate(context);
+    const current = await store.reader.devices.getRpc(row.deviceId, row.id);
+    if (current === undefined || effective(current, new Date().toISOString()).status !== 'queued')
+      return true;
     try {
       await send({ requestId: row.id, body: { method: row.method, params: row.params } });
     } catch {

@@ -1,0 +1,87 @@
+/**
+ * Delivery of server-side RPC requests through the RPC queue, on SQLite and PostgreSQL: no
+ * request reaches a device twice, however attaching and sending interleave.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { DeviceIdentity, OutgoingRpc } from '../src/devices/index.ts';
+import { TestApi } from './support/api.ts';
+import { backendNames } from './support/backends.ts';
+
+/** Resolves once `done()` holds, checking after every turn of the event loop, until the test ends. */
+async function until(done: () => boolean, signal: AbortSignal): Promise<void> {
+  while (!done()) {
+    signal.throwIfAborted();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+for (const backend of backendNames()) {
+  describe(`RPC delivery on ${backend}`, () => {
+    let api: TestApi;
+    let t: { id: string; key: string };
+
+    before(async () => {
+      api = await TestApi.start(backend);
+      t = await api.tenant('rpc');
+    });
+    after(() => api.close());
+
+    const newDevice = async (name: string): Promise<{ id: string; identity: DeviceIdentity }> => {
+      const made = await api.call('POST', '/v1/devices', t.key, { name });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      const identity = await api.platform.devices.authority.byAccessToken(
+        made.body.credentials.token,
+      );
+      return { id: made.body.id, identity: identity! };
+    };
+    const queue = async (deviceId: string, method: string): Promise<string> => {
+      const queued = await api.call('POST', `/v1/devices/${deviceId}/rpc`, t.key, {
+        method,
+        persistent: true,
+        timeoutMs: 600_000,
+      });
+      assert.equal(queued.status, 201, JSON.stringify(queued.body));
+      return queued.body.id;
+    };
+
+    test('a request being sent to one connection is not sent again to a connection that attaches meanwhile', async (tc) => {
+      const { id, identity } = await newDevice('reconnecting');
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const first: OutgoingRpc[] = [];
+      const detachFirst = api.platform.devices.rpc.attach(identity, async (request) => {
+        first.push(request);
+        await released;
+      });
+      const call = api.call('POST', `/v1/devices/${id}/rpc`, t.key, {
+        method: 'toggle',
+        timeoutMs: 600_000,
+      });
+      await until(() => first.length === 1, tc.signal);
+      const toggle = first[0]!.requestId;
+
+      // The device reconnects while the request is still on its way to the old connection.
+      const second: string[] = [];
+      const detachSecond = api.platform.devices.rpc.attach(identity, async (request) => {
+        second.push(request.requestId);
+      });
+      detachFirst();
+      // Something to wait for: a new request goes to the new connection.
+      const marker = await queue(id, 'marker');
+      await until(() => second.includes(marker), tc.signal);
+      assert.deepEqual(second, [marker], 'the new connection did not get the toggle too');
+
+      release();
+      await api.platform.devices.rpc.respond(identity, toggle, { on: true });
+      assert.equal((await call).body.status, 'succeeded');
+      detachSecond();
+      assert.deepEqual(
+        first.map((r) => r.requestId),
+        [toggle],
+      );
+    });
+  });
+}
