@@ -1,12 +1,16 @@
 /**
- * Delivery of server-side RPC requests through the RPC queue, on SQLite and PostgreSQL: no
- * request reaches a device twice, however attaching and sending interleave.
+ * Delivery of server-side RPC requests through the RPC queue, on SQLite and PostgreSQL:
+ * every queued request reaches a device that attaches, and none twice, however attaching
+ * and sending interleave.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { DeviceIdentity, OutgoingRpc } from '../src/devices/index.ts';
 import { TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
+
+/** More queued requests than one attach sends in a round. */
+const MANY_QUEUED = 130;
 
 /** Resolves once `done()` holds, checking after every turn of the event loop, until the test ends. */
 async function until(done: () => boolean, signal: AbortSignal): Promise<void> {
@@ -44,6 +48,19 @@ for (const backend of backendNames()) {
       assert.equal(queued.status, 201, JSON.stringify(queued.body));
       return queued.body.id;
     };
+
+    test('a device that attaches gets every queued request, not only the first round', async (tc) => {
+      const { id, identity } = await newDevice('backlog');
+      const queued: string[] = [];
+      for (let i = 0; i < MANY_QUEUED; i++) queued.push(await queue(id, `m${i}`));
+      const received: string[] = [];
+      const detach = api.platform.devices.rpc.attach(identity, async (request) => {
+        received.push(request.requestId);
+      });
+      await until(() => received.length >= MANY_QUEUED, tc.signal);
+      detach();
+      assert.deepEqual(received, queued);
+    });
 
     test('a request being sent to one connection is not sent again to a connection that attaches meanwhile', async (tc) => {
       const { id, identity } = await newDevice('reconnecting');

@@ -307,14 +307,18 @@ export class RpcService implements RpcQueue {
     if (row !== undefined && row.status !== 'queued' && row.status !== 'sent') waiter.resolve(row);
   }
 
+  /** Sends the device's queued requests, a round at a time, until none is left or `send` fails. */
   async #flush(device: DeviceIdentity, send: RpcSender): Promise<void> {
     const reader = (await this.#locate(device.context)).reader;
-    const pending = await reader.devices.pendingRpcs(
-      device.deviceId,
-      new Date().toISOString(),
-      ATTACH_BATCH,
-    );
-    for (const row of pending) if (!(await this.#deliver(device.context, row, send))) return;
+    for (;;) {
+      const pending = await reader.devices.pendingRpcs(
+        device.deviceId,
+        new Date().toISOString(),
+        ATTACH_BATCH,
+      );
+      for (const row of pending) if (!(await this.#deliver(device.context, row, send))) return;
+      if (pending.length < ATTACH_BATCH) return;
+    }
   }
 
   async respond(device: DeviceIdentity, requestId: string, payload: unknown): Promise<void> {
