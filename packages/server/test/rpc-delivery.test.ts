@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { DeviceIdentity, OutgoingRpc } from '../src/devices/index.ts';
+import type { Logger } from 'pino';
+import { GroupCommitter } from '../src/commit/index.ts';
+import { type DeviceIdentity, type OutgoingRpc, RpcService } from '../src/devices/index.ts';
 import { TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 
@@ -19,6 +21,24 @@ async function until(done: () => boolean, signal: AbortSignal): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve));
   }
 }
+
+test("a failure to send an attaching device's queue is logged, never an unhandled rejection", async () => {
+  const warnings: string[] = [];
+  const rpc = new RpcService({
+    locate: async () => {
+      throw new Error('the store is unreachable');
+    },
+    committer: new GroupCommitter({ maxBatch: 1, maxWaitMs: 0, seal: async () => undefined }),
+    defaultTimeoutMs: 1000,
+    maxTimeoutMs: 1000,
+    logger: { warn: (_: object, message: string) => warnings.push(message) } as unknown as Logger,
+  });
+  const device = { context: { tenantId: 't' }, deviceId: 'd' } as unknown as DeviceIdentity;
+  const detach = rpc.attach(device, async () => undefined);
+  while (warnings.length === 0) await new Promise((resolve) => setImmediate(resolve));
+  assert.match(warnings[0]!, /queued requests .* failed/);
+  detach();
+});
 
 for (const backend of backendNames()) {
   describe(`RPC delivery on ${backend}`, () => {

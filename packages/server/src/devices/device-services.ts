@@ -97,6 +97,7 @@ export function openDeviceServices(options: {
     defaultTimeoutMs: settings.rpcTimeoutDefaultMs,
     maxTimeoutMs: settings.rpcTimeoutMaxMs,
     remote: options.rpcRemote,
+    logger: options.logger,
   });
   const retention = new TelemetryRetention({
     controlPlane: stores.controlPlane,

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { GroupCommitter } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { isUuid, uuid7 } from '../ids/index.ts';
@@ -83,6 +84,7 @@ export class RpcService implements RpcQueue {
   /** Deliveries in progress, by tenant and request id; settled when each ends. */
   readonly #sending = new Map<string, Promise<void>>();
   readonly #remote: RpcRemote | undefined;
+  readonly #logger: Logger | undefined;
 
   constructor(options: {
     locate: TenantStoreLocator;
@@ -91,8 +93,10 @@ export class RpcService implements RpcQueue {
     maxTimeoutMs: number;
     /** Set in scale-out: devices may be connected to other processes. */
     remote?: RpcRemote | undefined;
+    logger?: Logger | undefined;
   }) {
     this.#remote = options.remote;
+    this.#logger = options.logger;
     this.#locate = options.locate;
     this.#committer = options.committer;
     this.#defaultTimeoutMs = options.defaultTimeoutMs;
@@ -285,7 +289,14 @@ export class RpcService implements RpcQueue {
     }
     const entry = attached;
     entry.senders.add(send);
-    void this.#flush(device, send);
+    // Nobody awaits this: a failure (the store unreachable, the tenant gone) must not become an
+    // unhandled rejection, which would end the process and every connection with it.
+    this.#flush(device, send).catch((error: unknown) =>
+      this.#logger?.warn(
+        { err: error, deviceId: device.deviceId },
+        'rpc: sending queued requests to a device that attached failed; they go at its next attach',
+      ),
+    );
     return () => {
       entry.senders.delete(send);
       if (entry.senders.size > 0 || this.#attached.get(key) !== entry) return;
