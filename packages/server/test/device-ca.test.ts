@@ -204,7 +204,7 @@ for (const backend of backendNames()) {
       });
       assert.equal(withAsCa.body.code, 'PALISADE_DEVICE_CA_NOT_FOUND', "B cannot sign with A's CA");
       const trustAs = await p.call('POST', '/v1/device-cas', b.key, { certificate: caPem });
-      assert.equal(trustAs.body.code, 'PALISADE_CREDENTIAL_TAKEN', "B cannot trust A's CA");
+      assert.equal(trustAs.body.code, 'PALISADE_DEVICE_CA_UNVERIFIED', "B cannot trust A's CA");
       const issuedByA = await p.call('POST', `/v1/devices/${victim.id}/credentials`, a.key, {
         type: 'x509',
         generate: true,

@@ -13,6 +13,7 @@ import { storeLocator } from '../src/records/index.ts';
 import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
 import { ADMIN_TOKEN, type Reply, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
+import { opensslVerificationCertificate, registrationCodeOf } from './support/device-ca-proof.ts';
 
 /** The longest delay a Node.js timer keeps. */
 const TIMER_MAX_MS = 2 ** 31 - 1;
@@ -47,8 +48,16 @@ function openssl(dir: string, ...args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
 }
 
-/** A CA and a device certificate it signed, made with the openssl CLI. */
-function makeCertificates(): { ca: string; device: string; stranger: string } {
+/**
+ * A CA, its verification certificate for `code` and a device certificate it signed, made with
+ * the openssl CLI.
+ */
+function makeCertificates(code: string): {
+  ca: string;
+  verification: string;
+  device: string;
+  stranger: string;
+} {
   const dir = mkdtempSync(join(tmpdir(), 'palisade-x509-'));
   try {
     const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
@@ -100,7 +109,12 @@ function makeCertificates(): { ca: string; device: string; stranger: string } {
       '/CN=stranger',
     );
     const read = (f: string) => readFileSync(join(dir, f), 'utf8');
-    return { ca: read('ca.pem'), device: read('dev.pem'), stranger: read('s.pem') };
+    return {
+      ca: read('ca.pem'),
+      verification: opensslVerificationCertificate(dir, code),
+      device: read('dev.pem'),
+      stranger: read('s.pem'),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -441,7 +455,7 @@ for (const backend of backendNames()) {
       });
       assert.equal(taken.body.code, 'PALISADE_CREDENTIAL_TAKEN');
 
-      const certs = makeCertificates();
+      const certs = makeCertificates(await registrationCodeOf(api, t.key));
       const refused = await api.call('POST', `/v1/devices/${device.id}/credentials`, t.key, {
         type: 'x509',
         certificate: certs.device,
@@ -452,9 +466,15 @@ for (const backend of backendNames()) {
         'PALISADE_CERTIFICATE_INVALID',
       );
       assert.equal(
-        (await api.call('POST', '/v1/device-cas', t.key, { certificate: certs.ca })).status,
-        201,
+        (await api.call('POST', '/v1/device-cas', t.key, { certificate: certs.ca })).body.code,
+        'PALISADE_DEVICE_CA_UNVERIFIED',
+        'a CA needs its proof of possession',
       );
+      const trusted = await api.call('POST', '/v1/device-cas', t.key, {
+        certificate: certs.ca,
+        verificationCertificate: certs.verification,
+      });
+      assert.equal(trusted.status, 201, JSON.stringify(trusted.body));
       const x509 = await api.call('POST', `/v1/devices/${device.id}/credentials`, t.key, {
         type: 'x509',
         certificate: certs.device,

@@ -10,6 +10,7 @@ import type {
   TenantWriteTx,
 } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
+import { checkCaProof, registrationCode } from './device-ca-proof.ts';
 import {
   certificateLookup,
   checkCa,
@@ -340,9 +341,14 @@ export class DeviceRegistry {
     );
   }
 
-  /** Trusts a CA certificate (PEM) for the tenant's device certificates. */
-  async addCa(context: TenantContext, pem: string) {
-    const cert = checkCa(pem, new Date());
+  /**
+   * Trusts a CA certificate (PEM) for the tenant's device certificates, once
+   * `verificationCertificate` proves the uploader holds the CA's key (see `checkCaProof`).
+   */
+  async addCa(context: TenantContext, pem: string, verificationCertificate: string | undefined) {
+    const now = new Date();
+    const cert = checkCa(pem, now);
+    checkCaProof(verificationCertificate, cert, registrationCode(context.tenantId), now);
     const row = {
       id: uuid7(),
       tenantId: context.tenantId,

@@ -1,4 +1,5 @@
 export { DeviceAuthority } from './device-authenticator.ts';
+export { registrationCode } from './device-ca-proof.ts';
 export {
   type CaView,
   DeviceCaService,

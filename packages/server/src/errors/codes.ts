@@ -74,6 +74,10 @@ export const ERROR_CODES = {
     status: 409,
     title: 'The tenant has no Palisade-generated device CA to sign with',
   },
+  PALISADE_DEVICE_CA_UNVERIFIED: {
+    status: 400,
+    title: "The CA certificate comes without proof that this tenant holds the CA's key",
+  },
   PALISADE_TELEMETRY_MALFORMED: {
     status: 400,
     title: 'The payload is not a ThingsBoard telemetry or attributes shape',

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Reply, TestApi } from './api.ts';
+import { opensslVerificationCertificate, registrationCodeOf } from './device-ca-proof.ts';
 
 /** Tenant A's device things that tenant B attacks in the cross-tenant suite. */
 export interface DeviceVictim {
@@ -13,6 +14,9 @@ export interface DeviceVictim {
   readonly rpcId: string;
   readonly caId: string;
   readonly caPem: string;
+  /** A's proof of possession of its uploaded CA's key, made for A's registration code. */
+  readonly caVerification: string;
+  readonly registrationCode: string;
   /** A's Palisade-generated CA (its private key sealed in A's store). */
   readonly generatedCaId: string;
   readonly generatedCaPem: string;
@@ -20,8 +24,8 @@ export interface DeviceVictim {
 
 type DeviceAttack = (api: TestApi, attackerKey: string, victim: DeviceVictim) => Promise<Reply>;
 
-/** A self-signed CA certificate (openssl CLI). */
-function caCertificate(): string {
+/** A self-signed CA certificate and its verification certificate for `code` (openssl CLI). */
+function caCertificate(code: string): { pem: string; verification: string } {
   const dir = mkdtempSync(join(tmpdir(), 'palisade-ca-'));
   try {
     execFileSync(
@@ -47,7 +51,10 @@ function caCertificate(): string {
       ],
       { cwd: dir, stdio: 'ignore' },
     );
-    return readFileSync(join(dir, 'ca.pem'), 'utf8');
+    return {
+      pem: readFileSync(join(dir, 'ca.pem'), 'utf8'),
+      verification: opensslVerificationCertificate(dir, code),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -64,8 +71,13 @@ export async function deviceVictim(api: TestApi, key: string): Promise<DeviceVic
     persistent: true,
     timeoutMs: 3_600_000,
   });
-  const caPem = caCertificate();
-  const ca = await api.call('POST', '/v1/device-cas', key, { certificate: caPem });
+  const registrationCode = await registrationCodeOf(api, key);
+  const { pem: caPem, verification } = caCertificate(registrationCode);
+  const ca = await api.call('POST', '/v1/device-cas', key, {
+    certificate: caPem,
+    verificationCertificate: verification,
+  });
+  assert.equal(ca.status, 201, JSON.stringify(ca.body));
   const generated = await api.call('POST', '/v1/device-cas', key, { generate: true });
   return {
     deviceId: device.body.id,
@@ -74,6 +86,8 @@ export async function deviceVictim(api: TestApi, key: string): Promise<DeviceVic
     rpcId: rpc.body.id,
     caId: ca.body.id,
     caPem,
+    caVerification: verification,
+    registrationCode,
     generatedCaId: generated.body.id,
     generatedCaPem: generated.body.certificate,
   };
@@ -163,11 +177,26 @@ export const DEVICE_ATTACKS: Record<
       api.call('DELETE', `/v1/devices/${v.deviceId}/credentials/${v.credentialId}`, key),
   },
   'post /v1/device-cas': {
-    expect: 409,
+    expect: 400,
     attack: async (api, key, v) => {
-      const uploaded = await api.call('POST', '/v1/device-cas', key, { certificate: v.caPem });
-      assert.equal(uploaded.status, 409, JSON.stringify(uploaded.body));
+      // A's CAs are public, but B holds neither key: bare, or with A's own proof (made for
+      // A's registration code), B's upload proves nothing.
+      for (const body of [
+        { certificate: v.caPem },
+        { certificate: v.caPem, verificationCertificate: v.caVerification },
+      ]) {
+        const uploaded = await api.call('POST', '/v1/device-cas', key, body);
+        assert.equal(uploaded.body.code, 'PALISADE_DEVICE_CA_UNVERIFIED', JSON.stringify(body));
+      }
       return api.call('POST', '/v1/device-cas', key, { certificate: v.generatedCaPem });
+    },
+  },
+  'get /v1/device-cas/registration-code': {
+    expect: 200,
+    attack: async (api, key, v) => {
+      const own = await api.call('GET', '/v1/device-cas/registration-code', key);
+      assert.notEqual(own.body.registrationCode, v.registrationCode, "B gets its own, not A's");
+      return own;
     },
   },
   'get /v1/device-cas': {

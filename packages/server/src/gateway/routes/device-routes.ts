@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import type {
-  CaView,
-  CredentialInput,
-  DeviceInput,
-  DeviceServices,
-  IssueInput,
-  RpcInput,
+import {
+  type CaView,
+  type CredentialInput,
+  type DeviceInput,
+  type DeviceServices,
+  type IssueInput,
+  type RpcInput,
+  registrationCode,
 } from '../../devices/index.ts';
 import { decodeCursor, page } from '../../records/index.ts';
 import type { DeviceRow, RpcRow } from '../../store/index.ts';
@@ -312,46 +313,74 @@ export function deviceRoutes(
     createdAt: row.createdAt,
   });
 
-  app.post<{ Body: { certificate: string } | { generate: true; commonName?: string } }>(
-    '/v1/device-cas',
-    {
-      config: { auth: 'devices:write' },
-      schema: {
-        summary:
-          "Trust a CA certificate (PEM) for the tenant's device certificates, or have Palisade generate one (its private key sealed under the tenant's keys)",
-        tags: TAGS,
-        body: {
-          oneOf: [
-            {
-              type: 'object',
-              additionalProperties: false,
-              required: ['certificate'],
-              properties: { certificate: { type: 'string', maxLength: 65_536 } },
-            },
-            {
-              type: 'object',
-              additionalProperties: false,
-              required: ['generate'],
-              properties: {
-                generate: { const: true },
-                commonName: { type: 'string', minLength: 1, maxLength: 64 },
-              },
-            },
-          ],
+  app.get('/v1/device-cas/registration-code', {
+    config: { auth: 'devices:read' },
+    schema: {
+      summary:
+        "The tenant's registration code: the subject CN of the verificationCertificate an uploaded CA must come with",
+      tags: TAGS,
+      response: {
+        200: {
+          type: 'object',
+          required: ['registrationCode'],
+          properties: { registrationCode: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
         },
-        response: { 201: CA },
-      },
-      handler: async (request, reply) => {
-        const { body } = request;
-        const context = tenantOf(request);
-        const ca =
-          'generate' in body
-            ? await devices.cas.generate(context, body.commonName)
-            : { ...(await registry.addCa(context, body.certificate)), generated: false };
-        return reply.code(201).send(presentCa(ca));
       },
     },
-  );
+    handler: async (request) => ({
+      registrationCode: registrationCode(tenantOf(request).tenantId),
+    }),
+  });
+
+  app.post<{
+    Body:
+      | { certificate: string; verificationCertificate?: string }
+      | { generate: true; commonName?: string };
+  }>('/v1/device-cas', {
+    config: { auth: 'devices:write' },
+    schema: {
+      summary:
+        "Trust a CA certificate (PEM) for the tenant's device certificates, with a verificationCertificate its key signed for the tenant's registration code; or have Palisade generate one (its private key sealed under the tenant's keys)",
+      tags: TAGS,
+      body: {
+        oneOf: [
+          {
+            type: 'object',
+            additionalProperties: false,
+            // verificationCertificate is checked by the registry, so that its absence is
+            // told as PALISADE_DEVICE_CA_UNVERIFIED rather than as a schema error.
+            required: ['certificate'],
+            properties: {
+              certificate: { type: 'string', maxLength: 65_536 },
+              verificationCertificate: { type: 'string', maxLength: 65_536 },
+            },
+          },
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: ['generate'],
+            properties: {
+              generate: { const: true },
+              commonName: { type: 'string', minLength: 1, maxLength: 64 },
+            },
+          },
+        ],
+      },
+      response: { 201: CA },
+    },
+    handler: async (request, reply) => {
+      const { body } = request;
+      const context = tenantOf(request);
+      const ca =
+        'generate' in body
+          ? await devices.cas.generate(context, body.commonName)
+          : {
+              ...(await registry.addCa(context, body.certificate, body.verificationCertificate)),
+              generated: false,
+            };
+      return reply.code(201).send(presentCa(ca));
+    },
+  });
 
   app.get('/v1/device-cas', {
     config: { auth: 'devices:read' },
