@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { canonicalJson, commitState } from '@palisade/ledger';
+import { commitState } from '@palisade/ledger';
 import { nodeSha256 } from '@palisade/ledger/node';
 import { type TestApi as Api, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
+import { signedBatch } from './support/edge-nodes.ts';
 
 interface Node {
   readonly nodeId: string;
@@ -34,18 +35,6 @@ async function enroll(api: Api, key: string): Promise<Node> {
   assert.equal(again.status, 401, 'an enrollment token works once');
   assert.equal(again.body.code, 'PALISADE_EDGE_UNAUTHENTICATED');
   return { ...reply.body, ed: ed.privateKey, ml: ml.privateKey };
-}
-
-function batch(node: Node, batchId: string, messages: unknown[], signer = node) {
-  const content = { nodeId: node.nodeId, batchId, createdAt: '2026-01-01T00:00:00.000Z', messages };
-  const bytes = Buffer.from(canonicalJson(content), 'utf8');
-  return {
-    ...content,
-    signatures: {
-      ed25519: sign(null, bytes, signer.ed).toString('base64'),
-      mldsa65: sign(null, bytes, signer.ml).toString('base64'),
-    },
-  };
 }
 
 const send = (api: Api, node: Node, body: unknown) =>
@@ -97,9 +86,9 @@ for (const backend of backendNames()) {
     });
 
     test('batches apply exactly once under duplicates and reordering', async () => {
-      const b1 = batch(node, 'b1', [msg(0), msg(1)]);
-      const b2 = batch(node, 'b2', [msg(2), msg(3)]);
-      const b3 = batch(node, 'b3', [msg(4)]);
+      const b1 = signedBatch(node, 'b1', [msg(0), msg(1)]);
+      const b2 = signedBatch(node, 'b2', [msg(2), msg(3)]);
+      const b3 = signedBatch(node, 'b3', [msg(4)]);
       const replies = await Promise.all(
         [b2, b1, b2, b3, b1, b3, b2].map((b) => send(api, node, b)),
       );
@@ -124,7 +113,7 @@ for (const backend of backendNames()) {
     });
 
     test("a point's ledger entry names the node; the batch entry commits to its signatures", async () => {
-      const b = batch(node, 'b-ledger', [msg(10)]);
+      const b = signedBatch(node, 'b-ledger', [msg(10)]);
       assert.equal((await send(api, node, b)).status, 200);
       const entries = await api.call('GET', '/v1/ledger/entries?start=0&end=1000', key);
       const parsed = entries.body.entries.map((e: { entry: unknown }) => e.entry);
@@ -159,7 +148,7 @@ for (const backend of backendNames()) {
       });
       const before = (await api.call('GET', '/v1/ledger/entries?start=0&end=1000', key)).body
         .entries.length;
-      const b = batch(node, 'b-grouped', [
+      const b = signedBatch(node, 'b-grouped', [
         at(deviceId, 50, { n: 50 }),
         at(strict, 50, { n: 1 }),
         at(strict, 51, { x: 2 }),
@@ -211,10 +200,10 @@ for (const backend of backendNames()) {
         ed: generateKeyPairSync('ed25519').privateKey,
         ml: generateKeyPairSync('ml-dsa-65' as 'ed25519').privateKey,
       };
-      const forged = await send(api, node, batch(node, 'b-forged', [msg(20)], thief));
+      const forged = await send(api, node, signedBatch(node, 'b-forged', [msg(20)], thief));
       assert.equal(forged.status, 403);
       assert.equal(forged.body.code, 'PALISADE_EDGE_SIGNATURE_INVALID');
-      const conflict = await send(api, node, batch(node, 'b1', [msg(21)]));
+      const conflict = await send(api, node, signedBatch(node, 'b1', [msg(21)]));
       assert.equal(conflict.status, 409);
       assert.equal(conflict.body.code, 'PALISADE_EDGE_BATCH_CONFLICT');
       const alerts = await api.call('GET', `/v1/edge-nodes/${node.nodeId}/alerts`, key);
@@ -244,7 +233,7 @@ for (const backend of backendNames()) {
     test('a disabled node cannot sync; a rekeyed node enrolls again under the same id', async () => {
       const off = await api.call('PATCH', `/v1/edge-nodes/${node.nodeId}`, key, { disabled: true });
       assert.equal(off.body.status, 'disabled');
-      assert.equal((await send(api, node, batch(node, 'b-off', [msg(30)]))).status, 401);
+      assert.equal((await send(api, node, signedBatch(node, 'b-off', [msg(30)]))).status, 401);
       const rekey = await api.call('POST', `/v1/edge-nodes/${node.nodeId}/rekey`, key);
       assert.equal(rekey.status, 201);
       const ed = generateKeyPairSync('ed25519');
@@ -257,8 +246,8 @@ for (const backend of backendNames()) {
       assert.equal(again.body.nodeId, node.nodeId);
       assert.equal(again.body.keyVersion, 2);
       const fresh = { ...again.body, ed: ed.privateKey, ml: ml.privateKey };
-      assert.equal((await send(api, node, batch(node, 'b-old', [msg(31)]))).status, 401);
-      const ok = await send(api, fresh, batch(fresh, 'b-new', [msg(32)]));
+      assert.equal((await send(api, node, signedBatch(node, 'b-old', [msg(31)]))).status, 401);
+      const ok = await send(api, fresh, signedBatch(fresh, 'b-new', [msg(32)]));
       assert.equal(ok.status, 200, JSON.stringify(ok.body));
     });
 
@@ -267,7 +256,7 @@ for (const backend of backendNames()) {
       const reply = await send(
         api,
         fresh,
-        batch(fresh, 'b-mixed', [
+        signedBatch(fresh, 'b-mixed', [
           msg(40, device),
           { ...msg(41), deviceId: '00000000-0000-7000-8000-000000000000' },
         ]),
@@ -286,7 +275,7 @@ for (const backend of backendNames()) {
           entry: { action: string; resource: string };
         }[];
       const before = (await ledger()).length;
-      const foreign = batch(fresh, 'b-foreign', [
+      const foreign = signedBatch(fresh, 'b-foreign', [
         msg(60, device),
         msg(61, elsewhere),
         { ...msg(62, elsewhere), kind: 'attributes', payload: { forged: true } },
@@ -349,7 +338,7 @@ for (const backend of backendNames()) {
         kind: 'attributes',
       });
       const applied = async (node: typeof x, id: string, messages: object[]) => {
-        const reply = await send(api, node, batch(node, id, messages));
+        const reply = await send(api, node, signedBatch(node, id, messages));
         assert.equal(reply.status, 200, JSON.stringify(reply.body));
         assert.deepEqual(reply.body.refused, [], id);
       };
@@ -390,7 +379,7 @@ for (const backend of backendNames()) {
       const reply = await send(
         api,
         fresh,
-        batch(fresh, 'b-clock', [msg(45, device), future, ancient]),
+        signedBatch(fresh, 'b-clock', [msg(45, device), future, ancient]),
       );
       assert.equal(reply.status, 200, JSON.stringify(reply.body));
       assert.deepEqual(reply.body.refused, [
@@ -402,7 +391,7 @@ for (const backend of backendNames()) {
 
     test('a batch whose createdAt is not a date-time is refused whole, naming it', async () => {
       const fresh = await enroll(api, key);
-      const signed = batch(fresh, 'b-created', [msg(46)]);
+      const signed = signedBatch(fresh, 'b-created', [msg(46)]);
       const reply = await send(api, fresh, { ...signed, createdAt: 'yesterday\u0000' });
       assert.equal(reply.status, 400, JSON.stringify(reply.body));
       assert.equal(reply.body.code, 'PALISADE_INVALID_REQUEST');
@@ -415,7 +404,7 @@ for (const backend of backendNames()) {
       const reply = await send(
         api,
         fresh,
-        batch(fresh, 'b-nul', [msg(42, device), nul, msg(44, device)]),
+        signedBatch(fresh, 'b-nul', [msg(42, device), nul, msg(44, device)]),
       );
       assert.equal(reply.status, 200, JSON.stringify(reply.body));
       assert.deepEqual(reply.body.refused, [

@@ -30,15 +30,20 @@ export async function enrolledNode(api: TestApi, key: string, name: string) {
   return { id: node.nodeId, credential: node.credential };
 }
 
-/** A batch of `messages` signed by the node with both of its keys. */
-export function signedBatch(node: SigningNode, batchId: string, messages: unknown[]) {
+/** A batch of `messages` from the node, signed with both keys of `signer` (the node's own). */
+export function signedBatch(
+  node: SigningNode,
+  batchId: string,
+  messages: unknown[],
+  signer: Pick<SigningNode, 'ed' | 'ml'> = node,
+) {
   const content = { nodeId: node.nodeId, batchId, createdAt: '2026-01-01T00:00:00.000Z', messages };
   const bytes = Buffer.from(canonicalJson(content), 'utf8');
   return {
     ...content,
     signatures: {
-      ed25519: sign(null, bytes, node.ed).toString('base64'),
-      mldsa65: sign(null, bytes, node.ml).toString('base64'),
+      ed25519: sign(null, bytes, signer.ed).toString('base64'),
+      mldsa65: sign(null, bytes, signer.ml).toString('base64'),
     },
   };
 }
