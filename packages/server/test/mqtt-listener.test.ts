@@ -4,14 +4,18 @@
  * QoS 1 acknowledgement, attribute requests, RPC, gateways and MQTT 5 refusal.
  */
 import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connectAsync } from 'mqtt';
 import { type FakeListener, identity, startFakeListener } from './support/mqtt-fakes.ts';
 import {
   cliAddress,
   closed,
+  connectPacket,
   mqttClient,
   PEER_TIMEOUT_MS,
+  rawSocket,
+  remainingLength,
   runCli,
   startSub,
   subscribeGranted,
@@ -219,6 +223,35 @@ describe('MQTT listener with real peers', () => {
     assert.deepEqual(stored('gw'), [], 'nothing is stored as the gateway itself');
   });
 
+  it('a QoS 2 PUBLISH sent again with DUP before its PUBREL is stored once', async () => {
+    const socket = await rawSocket(mqtt.url);
+    const packets = packetReader(socket);
+    socket.write(connectPacket('qos2-dup', 'tok-a1'));
+    assert.equal((await packets.next())[0], 0x20, 'CONNACK');
+    const publish = (dup: boolean) => {
+      const topic = Buffer.from(TELEMETRY);
+      const body = Buffer.concat([
+        Buffer.from([topic.length >> 8, topic.length & 0xff]),
+        topic,
+        Buffer.from([0x00, 0x07]),
+        Buffer.from(JSON.stringify({ qos2: 1 })),
+      ]);
+      const header = 0x34 | (dup ? 0x08 : 0);
+      return Buffer.concat([Buffer.from([header]), remainingLength(body.length), body]);
+    };
+    socket.write(publish(false));
+    assert.deepEqual([...(await packets.next())], [0x50, 0x02, 0x00, 0x07], 'PUBREC');
+    socket.write(publish(true));
+    assert.deepEqual([...(await packets.next())], [0x50, 0x02, 0x00, 0x07], 'PUBREC again');
+    socket.write(Buffer.from([0x62, 0x02, 0x00, 0x07]));
+    assert.deepEqual([...(await packets.next())], [0x70, 0x02, 0x00, 0x07], 'PUBCOMP');
+    socket.destroy();
+    assert.deepEqual(
+      stored('a1').filter((m) => JSON.stringify(m.payload) === '{"qos2":1}').length,
+      1,
+    );
+  });
+
   it('a device that is not a gateway may not use the gateway topics', async () => {
     const client = await mqttClient(mqtt.url, { username: 'tok-a1' });
     const gone = closed(client);
@@ -265,3 +298,24 @@ describe('MQTT listener with real peers', () => {
     assert.match(text, /palisade_mqtt_messages_total\{kind="telemetry",qos="1"\} \d+/);
   });
 });
+
+/** The packets a raw socket receives, one at a time (fixed header, remaining length < 128). */
+function packetReader(socket: Socket): { next(): Promise<Buffer> } {
+  let buffered = Buffer.alloc(0);
+  let waiting: (() => void) | undefined;
+  socket.on('data', (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    waiting?.();
+  });
+  return {
+    async next() {
+      while (buffered.length < 2 || buffered.length < 2 + buffered[1]!)
+        await new Promise<void>((resolve) => {
+          waiting = resolve;
+        });
+      const packet = buffered.subarray(0, 2 + buffered[1]!);
+      buffered = buffered.subarray(packet.length);
+      return packet;
+    },
+  };
+}

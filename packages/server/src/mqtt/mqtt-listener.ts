@@ -32,7 +32,13 @@ import { MqttMetrics } from './mqtt-metrics.ts';
 import type { AttributeReader, RpcChannel } from './mqtt-ports.ts';
 import { MqttRefusal } from './mqtt-refusal.ts';
 import { acknowledge } from './puback.ts';
-import { deliveryKind, routePublish, subscriptionKind, TOPIC } from './topics.ts';
+import {
+  deliveryKind,
+  type PublishRoute,
+  routePublish,
+  subscriptionKind,
+  TOPIC,
+} from './topics.ts';
 import { createMqttWsServer, type WsTlsOptions } from './ws-listener.ts';
 
 /** Where accepted device messages are re-aimed: a `$` topic no device may subscribe to. */
@@ -109,6 +115,17 @@ function mqtt5Refusal(): Buffer {
   ]);
   const body = Buffer.concat([Buffer.from([0x00, 0x84, properties.length]), properties]);
   return Buffer.concat([Buffer.from([0x20, body.length]), body]);
+}
+
+/** The part of aedes' persistence that holds received QoS 2 messages until their PUBREL. */
+interface IncomingPackets {
+  incomingGetPacket(client: Client, packet: PublishPacket): Promise<unknown>;
+}
+
+/** Re-aims an accepted PUBLISH where aedes routes it nowhere and retains nothing. */
+function sinkPacket(packet: PublishPacket): void {
+  packet.retain = false;
+  packet.topic = ACCEPTED_SINK;
 }
 
 /** aedes' own `publish` as its handlers call it: with the publishing client, or none. */
@@ -302,6 +319,29 @@ class Listener implements MqttListener {
       callback(this.#refuse(session, new MqttRefusal('topic_not_allowed', 'topic not allowed')));
       return;
     }
+    if (packet.qos !== 2) {
+      this.#ingest(session, route, packet, callback);
+      return;
+    }
+    // A QoS 2 message aedes still holds (PUBREC sent, no PUBREL yet) was ingested when it
+    // first came; a DUP copy, on this connection or a resumed session, gets PUBREC again only.
+    const { persistence } = this.#broker as unknown as { persistence: IncomingPackets };
+    persistence.incomingGetPacket(session.client, packet).then(
+      () => {
+        sinkPacket(packet);
+        callback(null);
+      },
+      () => this.#ingest(session, route, packet, callback),
+    );
+  }
+
+  /** Hands a PUBLISH to ingestion; calls back (and so acknowledges) once it is durable. */
+  #ingest(
+    session: DeviceSession,
+    route: PublishRoute,
+    packet: PublishPacket,
+    callback: (error?: Error | null) => void,
+  ): void {
     const payload =
       typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     this.#metrics.inflight.inc();
@@ -321,8 +361,7 @@ class Listener implements MqttListener {
           if (dropped === undefined)
             this.#metrics.messages.inc({ kind: route.kind, qos: String(packet.qos) });
           else this.#drop(session, dropped);
-          packet.retain = false;
-          packet.topic = ACCEPTED_SINK;
+          sinkPacket(packet);
           if (packet.qos !== 1) {
             callback(null);
             return;
