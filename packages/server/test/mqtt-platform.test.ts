@@ -206,6 +206,22 @@ for (const backend of backendNames()) {
       assert.equal(latest.body.rpm[0].value, 900);
     });
 
+    it('a gateway may not create a child whose name the device API refuses', async () => {
+      const gw = await p.device(t.key, 'gateway-long-name', true);
+      const name = 'n'.repeat(256);
+      const bodies: Array<[string, unknown]> = [
+        ['v1/gateway/connect', { device: name }],
+        ['v1/gateway/telemetry', { [name]: [{ ts: Date.now(), values: { rpm: 1 } }] }],
+      ];
+      for (const [topic, body] of bodies) {
+        const client = await mqttClient(p.url, { username: gw.token });
+        assert.equal(await publishOutcome(client, topic, JSON.stringify(body)), 'refused', topic);
+      }
+      const list = await p.call('GET', '/v1/devices?limit=1000', t.key);
+      const names = (list.body.items ?? list.body).map((d: { name: string }) => d.name);
+      assert.ok(!names.includes(name), 'no device was created');
+    });
+
     describe('a connected device is cut off when its credential or tenant stops', () => {
       const stopped = async (
         stop: (tenant: { id: string; key: string }, device: { id: string }) => Promise<void>,

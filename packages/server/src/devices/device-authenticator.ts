@@ -14,7 +14,11 @@ import {
   tokenLookup,
   verifyPassword,
 } from './device-credentials.ts';
-import type { DeviceInput, DeviceRegistry } from './device-registry.ts';
+import {
+  DEVICE_NAME_MAX_LENGTH,
+  type DeviceInput,
+  type DeviceRegistry,
+} from './device-registry.ts';
 
 interface CacheEntry {
   readonly match: DeviceCredentialMatch | undefined;
@@ -165,6 +169,11 @@ export class DeviceAuthority implements DeviceAuthenticator {
   async gatewayChild(gateway: DeviceIdentity, childName: string): Promise<DeviceIdentity> {
     if (!gateway.isGateway)
       throw new PalisadeError('PALISADE_FORBIDDEN', 'only a gateway device may act for others');
+    if (childName.length === 0 || childName.length > DEVICE_NAME_MAX_LENGTH)
+      throw new PalisadeError(
+        'PALISADE_INVALID_REQUEST',
+        `a child device name must have 1 to ${DEVICE_NAME_MAX_LENGTH} characters`,
+      );
     const store = await this.#locate(gateway.context);
     let child = await store.reader.devices.getDeviceByName(childName);
     if (child === undefined) {

@@ -24,6 +24,9 @@ import {
   tokenLookup,
 } from './device-credentials.ts';
 
+/** The longest device name, in UTF-16 code units (the API's and a gateway child's). */
+export const DEVICE_NAME_MAX_LENGTH = 255;
+
 /** What a tenant sets on a device. */
 export interface DeviceInput {
   readonly name: string;

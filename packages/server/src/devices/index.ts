@@ -18,6 +18,7 @@ export { fingerprintOf, verifyPassword } from './device-credentials.ts';
 export {
   type CredentialInput,
   type CredentialView,
+  DEVICE_NAME_MAX_LENGTH,
   type DeviceInput,
   DeviceRegistry,
 } from './device-registry.ts';

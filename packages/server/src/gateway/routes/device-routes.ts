@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import {
   type CaView,
   type CredentialInput,
+  DEVICE_NAME_MAX_LENGTH,
   type DeviceInput,
   type DeviceServices,
   type IssueInput,
@@ -17,7 +18,7 @@ const TAGS = ['devices'];
 const TIMESTAMP = { type: 'string', format: 'date-time' } as const;
 const KEY = { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,128}$' } as const;
 const DEVICE_FIELDS = {
-  name: { type: 'string', minLength: 1, maxLength: 255 },
+  name: { type: 'string', minLength: 1, maxLength: DEVICE_NAME_MAX_LENGTH },
   type: { type: 'string', minLength: 1, maxLength: 64 },
   labels: { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1, maxLength: 64 } },
   attributes: { type: 'object', additionalProperties: true },
