@@ -109,6 +109,36 @@ test('bad settings are refused with the setting and its source named', () => {
     );
 });
 
+test('gatewayChildrenMax: 10000 by default, an integer of at least 1 from any source', () => {
+  assert.equal(loadSettings({ env: {}, configFile: null }).gatewayChildrenMax, 10_000);
+  const env = { PALISADE_GATEWAY_CHILDREN_MAX: '3' };
+  assert.equal(loadSettings({ env, configFile: null }).gatewayChildrenMax, 3);
+  const configFile = file({ gatewayChildrenMax: 7 });
+  assert.equal(loadSettings({ env: {}, configFile }).gatewayChildrenMax, 7);
+  const flags = { gatewayChildrenMax: '1' };
+  assert.equal(loadSettings({ flags, env, configFile }).gatewayChildrenMax, 1);
+  const refused: [Parameters<typeof loadSettings>[0], RegExp][] = [
+    [
+      { env: { PALISADE_GATEWAY_CHILDREN_MAX: '0' }, configFile: null },
+      /setting gatewayChildrenMax \(from PALISADE_GATEWAY_CHILDREN_MAX\): must be at least 1/,
+    ],
+    [
+      { flags: { gatewayChildrenMax: '2.5' }, env: {}, configFile: null },
+      /setting gatewayChildrenMax \(from --gateway-children-max\): must be an integer/,
+    ],
+    [
+      { env: {}, configFile: file({ gatewayChildrenMax: -1 }) },
+      /setting gatewayChildrenMax .*must be at least 1/,
+    ],
+  ];
+  for (const [sources, message] of refused)
+    assert.throws(
+      () => loadSettings(sources),
+      (e) => e instanceof ConfigError && message.test(e.message),
+      String(message),
+    );
+});
+
 test('the admin token never appears in a configuration error', () => {
   assert.throws(
     () => loadSettings({ env: { PALISADE_ADMIN_TOKEN: 'short secret' }, configFile: null }),

@@ -538,6 +538,13 @@ export const SETTINGS = {
     maximum: TIMER_MAX_MS,
     doc: 'How long a new MQTT connection may take to send CONNECT before it is closed.',
   },
+  gatewayChildrenMax: {
+    flag: 'gateway-children-max',
+    env: 'PALISADE_GATEWAY_CHILDREN_MAX',
+    type: 'integer',
+    minimum: 1,
+    doc: 'Most child devices one gateway may create by naming them (`v1/gateway/connect`, `telemetry`, `attributes`); a message naming one more is refused (PALISADE_GATEWAY_CHILDREN_LIMIT) and creates nothing.',
+  },
   quotaTenantMessagesPerSecond: {
     flag: 'quota-tenant-messages-per-second',
     env: 'PALISADE_QUOTA_TENANT_MESSAGES_PER_SECOND',
@@ -781,6 +788,7 @@ export interface Settings {
   mqttClientInflightMax: number;
   mqttInflightMax: number;
   mqttConnectTimeoutMs: number;
+  gatewayChildrenMax: number;
   quotaTenantMessagesPerSecond: string[];
   quotaTenantPointsPerSecond: string[];
   quotaDeviceMessagesPerSecond: string[];
@@ -880,6 +888,7 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   mqttClientInflightMax: 64,
   mqttInflightMax: 10_000,
   mqttConnectTimeoutMs: 30_000,
+  gatewayChildrenMax: 10_000,
   quotaTenantMessagesPerSecond: ['*=0'],
   quotaTenantPointsPerSecond: ['*=0'],
   quotaDeviceMessagesPerSecond: ['*=0'],
