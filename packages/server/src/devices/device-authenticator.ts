@@ -48,13 +48,15 @@ const LOOKUP_CACHE_MAX = 10_000;
  * credential's hash (or MQTT user name, or certificate fingerprint) gives the tenant and
  * device; the device is then read from its tenant's store, so a deleted device or tenant
  * authenticates nobody. Lookups are cached for `ttlMs` (the `authCacheTtlMs` setting) and
- * cleared at once by any credential change in this process.
+ * cleared at once by any credential change in this process. A gateway creates at most
+ * `childrenMax` (the `gatewayChildrenMax` setting) children by naming them.
  */
 export class DeviceAuthority implements DeviceAuthenticator {
   readonly #index: ControlPlaneDeviceIndex;
   readonly #locate: TenantStoreLocator;
   readonly #registry: DeviceRegistry;
   readonly #ttlMs: number;
+  readonly #childrenMax: number;
   readonly #cache = new Map<string, CacheEntry>();
   readonly #issued = new WeakMap<DeviceIdentity, Issued>();
   /** Bumped by every credential change in this process: issued identities are checked again. */
@@ -65,11 +67,13 @@ export class DeviceAuthority implements DeviceAuthenticator {
     locate: TenantStoreLocator,
     registry: DeviceRegistry,
     ttlMs: number,
+    childrenMax: number,
   ) {
     this.#index = index;
     this.#locate = locate;
     this.#registry = registry;
     this.#ttlMs = ttlMs;
+    this.#childrenMax = childrenMax;
   }
 
   invalidate(): void {
@@ -182,7 +186,7 @@ export class DeviceAuthority implements DeviceAuthenticator {
           await this.#registry.create(
             gateway.context,
             { name: childName, type: 'default' },
-            gateway.deviceId,
+            { id: gateway.deviceId, childrenMax: this.#childrenMax },
           )
         ).device;
       } catch (error) {

@@ -71,6 +71,22 @@ export function checkDeviceId(id: string): void {
     throw new PalisadeError('PALISADE_INVALID_ID', `device id ${JSON.stringify(id)} is not a UUID`);
 }
 
+/** The gateway a new device is a child of, and how many children it may have. */
+export interface GatewayParent {
+  readonly id: string;
+  readonly childrenMax: number;
+}
+
+async function checkGatewayRoom(tx: TenantWriteTx, gateway: GatewayParent): Promise<void> {
+  const children = await tx.devices.lockGatewayChildren(gateway.id);
+  if (children === undefined) throw deviceNotFound();
+  if (children >= gateway.childrenMax)
+    throw new PalisadeError(
+      'PALISADE_GATEWAY_CHILDREN_LIMIT',
+      `the gateway has ${children} child devices, the most allowed (gatewayChildrenMax)`,
+    );
+}
+
 function credentialRow(row: Omit<DeviceCredentialRow, 'id' | 'createdAt'>): DeviceCredentialRow {
   return { ...row, id: uuid7(), createdAt: new Date().toISOString() };
 }
@@ -150,12 +166,17 @@ export class DeviceRegistry {
     throw new PalisadeError('PALISADE_CREDENTIAL_TAKEN', 'that credential is already registered');
   }
 
-  /** Creates a device with an access token, shown only in this answer. */
+  /**
+   * Creates a device with an access token, shown only in this answer. A gateway's child is
+   * counted against `gateway.childrenMax` in the transaction that inserts it, the gateway's
+   * row held meanwhile, so concurrent creations cannot pass the bound together.
+   */
   async create(
     context: TenantContext,
     input: DeviceInput,
-    gatewayId: string | null = null,
+    gateway: GatewayParent | null = null,
   ): Promise<{ device: DeviceRow; token: string }> {
+    const gatewayId = gateway?.id ?? null;
     const now = new Date().toISOString();
     const device: DeviceRow = {
       id: uuid7(),
@@ -183,6 +204,7 @@ export class DeviceRegistry {
     });
     await this.#write(context, async (tx, record) => {
       await this.#edgeNodeIn(tx, device.edgeNodeId);
+      if (gateway !== null) await checkGatewayRoom(tx, gateway);
       if (!(await tx.devices.insertDevice(device)))
         throw new PalisadeError(
           'PALISADE_DEVICE_NAME_TAKEN',

@@ -70,6 +70,7 @@ export function openDeviceServices(options: {
     locate,
     registry,
     settings.authCacheTtlMs,
+    settings.gatewayChildrenMax,
   );
   const telemetry = new TelemetryService({
     locate,

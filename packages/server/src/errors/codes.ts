@@ -58,6 +58,10 @@ export const ERROR_CODES = {
     status: 409,
     title: 'The device credential is already registered',
   },
+  PALISADE_GATEWAY_CHILDREN_LIMIT: {
+    status: 409,
+    title: 'The gateway has as many child devices as allowed',
+  },
   PALISADE_RPC_NOT_PENDING: {
     status: 409,
     title: 'The RPC request is no longer pending',

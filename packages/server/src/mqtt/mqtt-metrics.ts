@@ -11,6 +11,7 @@ export type RefusalReason =
   | 'invalid_json'
   | 'invalid_payload'
   | 'quota_exceeded'
+  | 'gateway_children_limit'
   | 'ingest_failed'
   | 'rpc_not_pending'
   | 'websocket_subprotocol';

@@ -1,6 +1,12 @@
 import { PalisadeError } from '../errors/index.ts';
 import type { RefusalReason } from './mqtt-metrics.ts';
 
+/** Error codes of ingestion with a refusal reason of their own. */
+const REASON_OF_CODE: ReadonlyMap<string, RefusalReason> = new Map([
+  ['PALISADE_QUOTA_EXCEEDED', 'quota_exceeded'],
+  ['PALISADE_GATEWAY_CHILDREN_LIMIT', 'gateway_children_limit'],
+]);
+
 /** Something the listener refused; the reason is what metrics and logs report. */
 export class MqttRefusal extends Error {
   readonly reason: RefusalReason;
@@ -19,11 +25,8 @@ export class MqttRefusal extends Error {
     if (error instanceof MqttRefusal) return error;
     if (error instanceof PalisadeError) {
       const reason =
-        error.code === 'PALISADE_QUOTA_EXCEEDED'
-          ? 'quota_exceeded'
-          : error.status < 500
-            ? 'invalid_payload'
-            : 'ingest_failed';
+        REASON_OF_CODE.get(error.code) ??
+        (error.status < 500 ? 'invalid_payload' : 'ingest_failed');
       return new MqttRefusal(reason, error.message, error.code);
     }
     return new MqttRefusal('ingest_failed', 'ingestion failed');

@@ -114,6 +114,12 @@ export interface TenantDeviceReader {
 export interface TenantDeviceWriter extends TenantDeviceReader {
   /** False when the name is taken. */
   insertDevice(row: DeviceRow): Promise<boolean>;
+  /**
+   * Holds the gateway's row until the transaction ends (so two transactions adding children
+   * to one gateway run one after the other) and counts its child devices; undefined when the
+   * gateway does not exist.
+   */
+  lockGatewayChildren(gatewayId: string): Promise<number | undefined>;
   /** The updated row; undefined when the device is gone; 'name-taken' on a name clash. */
   updateDevice(row: DeviceRow): Promise<DeviceRow | undefined | 'name-taken'>;
   /**

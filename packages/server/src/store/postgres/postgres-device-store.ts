@@ -220,6 +220,19 @@ export class PgTenantDevices implements TenantDeviceWriter {
     return rows.map(toRpc);
   }
 
+  async lockGatewayChildren(gatewayId: string): Promise<number | undefined> {
+    const gateway = await this.#one(
+      'SELECT id FROM devices WHERE tenant_id = $1 AND id = $2 FOR UPDATE',
+      [gatewayId],
+    );
+    if (gateway === undefined) return undefined;
+    const counted = await this.#one<{ n: number }>(
+      'SELECT count(*)::int AS n FROM devices WHERE tenant_id = $1 AND gateway_id = $2',
+      [gatewayId],
+    );
+    return counted?.n ?? 0;
+  }
+
   async insertDevice(row: DeviceRow): Promise<boolean> {
     const result = await this.#db.query(
       `INSERT INTO devices (tenant_id, ${DEVICE_COLUMNS})

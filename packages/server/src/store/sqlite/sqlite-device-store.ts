@@ -351,6 +351,16 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
     return rows.map(toRpc);
   }
 
+  async lockGatewayChildren(gatewayId: string): Promise<number | undefined> {
+    // SQLite has one writer: the transaction this runs in already holds the gateway's row.
+    if (this.#sql('SELECT 1 FROM devices WHERE id = ?').get(gatewayId) === undefined)
+      return undefined;
+    const counted = this.#sql('SELECT count(*) AS n FROM devices WHERE gateway_id = ?').get(
+      gatewayId,
+    ) as { n: number };
+    return counted.n;
+  }
+
   async insertDevice(row: DeviceRow): Promise<boolean> {
     const result = this.#sql(
       `INSERT INTO devices (${DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

@@ -1,0 +1,107 @@
+/**
+ * A gateway creates at most `gatewayChildrenMax` children by naming them: one more is
+ * refused (connection closed, nothing created), counted in the transaction that inserts the
+ * child, so concurrent connections of one gateway cannot pass the bound together.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { backendNames } from './support/backends.ts';
+import { closed, mqttClient, publishOutcome } from './support/mqtt-peers.ts';
+import { type MqttPlatform, startMqttPlatform } from './support/mqtt-platform.ts';
+
+const MAX = 3;
+
+for (const backend of backendNames()) {
+  describe(`gateway children are bounded by gatewayChildrenMax (${backend})`, () => {
+    let p: MqttPlatform;
+    let t: { id: string; key: string };
+
+    before(async () => {
+      p = await startMqttPlatform(backend, { gatewayChildrenMax: String(MAX) });
+      t = await p.tenant('gateway-bound');
+    });
+    after(() => p.close());
+
+    const childrenOf = async (gatewayId: string) => {
+      const list = await p.call('GET', '/v1/devices?limit=1000', t.key);
+      assert.equal(list.status, 200);
+      return (list.body.items as Array<{ name: string; gatewayId: string | null }>)
+        .filter((d) => d.gatewayId === gatewayId)
+        .map((d) => d.name)
+        .sort();
+    };
+
+    it('the child past the bound is refused and not created; the others keep working', async () => {
+      const gw = await p.device(t.key, 'gw-serial', true);
+      const client = await mqttClient(p.url, { username: gw.token });
+      for (const name of ['c1', 'c2', 'c3'])
+        assert.equal(
+          await publishOutcome(client, 'v1/gateway/connect', JSON.stringify({ device: name })),
+          'acknowledged',
+          name,
+        );
+      const messages: Array<[string, unknown]> = [
+        ['v1/gateway/connect', { device: 'c4' }],
+        ['v1/gateway/telemetry', { c4: [{ ts: Date.now(), values: { rpm: 1 } }] }],
+        ['v1/gateway/attributes', { c4: { model: 'P' } }],
+      ];
+      for (const [topic, body] of messages) {
+        const again = await mqttClient(p.url, { username: gw.token });
+        assert.equal(await publishOutcome(again, topic, JSON.stringify(body)), 'refused', topic);
+      }
+      assert.deepEqual(await childrenOf(gw.id), ['c1', 'c2', 'c3']);
+
+      const telemetry = { c1: { rpm: 10 }, c3: { rpm: 30 } };
+      assert.equal(
+        await publishOutcome(client, 'v1/gateway/telemetry', JSON.stringify(telemetry)),
+        'acknowledged',
+      );
+      await client.endAsync();
+      const fresh = await mqttClient(p.url, { username: gw.token });
+      assert.equal(
+        await publishOutcome(fresh, 'v1/gateway/telemetry', JSON.stringify({ c2: { rpm: 20 } })),
+        'acknowledged',
+        'a new connection names an existing child without creating one',
+      );
+      await fresh.endAsync();
+      const list = await p.call('GET', '/v1/devices?limit=1000', t.key);
+      for (const [name, rpm] of [
+        ['c1', 10],
+        ['c2', 20],
+        ['c3', 30],
+      ] as const) {
+        const id = list.body.items.find((d: { name: string }) => d.name === name).id;
+        const latest = await p.call('GET', `/v1/devices/${id}/telemetry/latest?keys=rpm`, t.key);
+        assert.equal(latest.body.rpm[0].value, rpm, name);
+      }
+      const metrics = (await p.call('GET', '/metrics')).body as string;
+      assert.match(
+        metrics,
+        /palisade_mqtt_refusals_total\{reason="gateway_children_limit",code="PALISADE_GATEWAY_CHILDREN_LIMIT"\} 3/,
+      );
+    });
+
+    it('concurrent connects from two connections of one gateway never pass the bound', async () => {
+      const gw = await p.device(t.key, 'gw-concurrent', true);
+      const clients = await Promise.all([
+        mqttClient(p.url, { username: gw.token }),
+        mqttClient(p.url, { username: gw.token }),
+      ]);
+      const sent = Promise.allSettled(
+        clients.flatMap((client, c) =>
+          Array.from({ length: 10 }, (_, i) =>
+            client.publishAsync('v1/gateway/connect', JSON.stringify({ device: `k${c}-${i}` }), {
+              qos: 1,
+            }),
+          ),
+        ),
+      );
+      // Each connection names more new children than the bound, so each should be closed.
+      await Promise.race([sent, Promise.all(clients.map(closed))]);
+      for (const client of clients) client.end(true); // MQTT.js fails pending publishes only now
+      await sent;
+      // A refusal means the bound was reached, and no later creation can pass it.
+      assert.equal((await childrenOf(gw.id)).length, MAX);
+    });
+  });
+}
