@@ -381,5 +381,11 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
         ALTER TABLE telemetry_latest ALTER COLUMN key TYPE text COLLATE "C";
       `,
     },
+    {
+      // As in SQLite: a gateway's children are counted each time it creates one.
+      version: 15,
+      sql: `CREATE INDEX devices_by_gateway ON devices (tenant_id, gateway_id)
+        WHERE gateway_id IS NOT NULL;`,
+    },
   ];
 }

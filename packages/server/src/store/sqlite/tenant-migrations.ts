@@ -326,4 +326,9 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
     version: 16,
     sql: 'ALTER TABLE users ADD COLUMN sessions_not_before TEXT;',
   },
+  {
+    // A gateway's children are counted each time it creates one (gatewayChildrenMax).
+    version: 17,
+    sql: 'CREATE INDEX devices_by_gateway ON devices (gateway_id) WHERE gateway_id IS NOT NULL;',
+  },
 ];
