@@ -21,5 +21,6 @@ export {
 } from './ledger-events.ts';
 export { LedgerRelay, type LedgerRelayOptions } from './ledger-relay.ts';
 export { NatsBus, type NatsBusOptions, streamName } from './nats/nats-bus.ts';
+export { connectNats, type NatsLink } from './nats/nats-connection.ts';
 export { busLimits, openBus } from './open-bus.ts';
 export { BUS_KEY_TOKENS_MAX, keyToken } from './subjects.ts';

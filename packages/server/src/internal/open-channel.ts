@@ -1,8 +1,7 @@
-import { connect } from '@nats-io/transport-node';
 import type { Kms } from '@palisade/crypto';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { BusError } from '../bus/index.ts';
+import { BusError, connectNats, type NatsLink } from '../bus/index.ts';
 import type { Settings } from '../config/index.ts';
 import { InternalChannel } from './internal-channel.ts';
 import { ServiceTokens } from './service-token.ts';
@@ -26,9 +25,9 @@ export async function openInternalChannel(options: {
 }): Promise<OpenChannel> {
   const { settings } = options;
   if (settings.nats === undefined) throw new Error('the internal channel needs settings.nats');
-  let nc: Awaited<ReturnType<typeof connect>>;
+  let link: NatsLink;
   try {
-    nc = await connect({ servers: settings.nats, name: `palisade-${settings.busPrefix}-internal` });
+    link = await connectNats(settings.nats, `palisade-${settings.busPrefix}-internal`);
   } catch (error) {
     throw new BusError(
       'PALISADE_BUS_UNAVAILABLE',
@@ -37,7 +36,7 @@ export async function openInternalChannel(options: {
     );
   }
   const channel = new InternalChannel({
-    nc,
+    nc: link.nc,
     prefix: settings.busPrefix,
     tokens: new ServiceTokens(options.kms, options.sender, settings.serviceTokenTtlMs),
     requestTimeoutMs: settings.internalRequestTimeoutMs,
@@ -46,8 +45,6 @@ export async function openInternalChannel(options: {
   });
   return {
     channel,
-    close: async () => {
-      await nc.drain().catch(() => undefined);
-    },
+    close: () => link.close(),
   };
 }

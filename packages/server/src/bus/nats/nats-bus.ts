@@ -11,7 +11,7 @@ import {
   RetentionPolicy,
   StorageType,
 } from '@nats-io/jetstream';
-import { connect, headers, type NatsConnection, nanos } from '@nats-io/transport-node';
+import { headers, nanos } from '@nats-io/transport-node';
 import type { TenantContext } from '../../tenancy/index.ts';
 import type {
   Bus,
@@ -24,6 +24,7 @@ import type {
 } from '../bus.ts';
 import { BusError } from '../bus-error.ts';
 import { checkEvent, consumerName, filterSubject, parseSubject } from '../subjects.ts';
+import { connectNats, type NatsLink } from './nats-connection.ts';
 
 /** Messages a subscription pulls ahead of its handler (each one's ack wait starts at delivery). */
 const PULL_BATCH = 32;
@@ -59,7 +60,7 @@ function unavailable(what: string, error: unknown): BusError {
 export class NatsBus implements Bus {
   readonly name = 'nats';
   readonly platform: PlatformBus;
-  readonly #nc: NatsConnection;
+  readonly #link: NatsLink;
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
   readonly #options: NatsBusOptions;
@@ -67,10 +68,10 @@ export class NatsBus implements Bus {
   readonly #subscriptions = new Set<NatsSubscription>();
   #closed = false;
 
-  private constructor(nc: NatsConnection, jsm: JetStreamManager, options: NatsBusOptions) {
-    this.#nc = nc;
+  private constructor(link: NatsLink, jsm: JetStreamManager, options: NatsBusOptions) {
+    this.#link = link;
     this.#jsm = jsm;
-    this.#js = jetstream(nc);
+    this.#js = jetstream(link.nc);
     this.#options = options;
     this.#stream = streamName(options.prefix);
     this.platform = {
@@ -91,9 +92,9 @@ export class NatsBus implements Bus {
 
   /** Connects and creates (or updates) the platform's stream. */
   static async open(options: NatsBusOptions): Promise<NatsBus> {
-    let nc: NatsConnection;
+    let link: NatsLink;
     try {
-      nc = await connect({ servers: options.url, name: `palisade-${options.prefix}` });
+      link = await connectNats(options.url, `palisade-${options.prefix}`);
     } catch (error) {
       throw unavailable(
         `connecting to NATS at ${new URL(options.url).host} (check --nats / PALISADE_NATS, and that nats-server runs there with JetStream)`,
@@ -101,7 +102,7 @@ export class NatsBus implements Bus {
       );
     }
     try {
-      const jsm = await jetstreamManager(nc);
+      const jsm = await jetstreamManager(link.nc);
       const config = {
         name: streamName(options.prefix),
         subjects: [`${options.prefix}.>`],
@@ -118,9 +119,9 @@ export class NatsBus implements Bus {
         if (!notFound(error, JetStreamApiCodes.StreamNotFound)) throw error;
         await jsm.streams.add(config);
       }
-      return new NatsBus(nc, jsm, options);
+      return new NatsBus(link, jsm, options);
     } catch (error) {
-      await nc.close().catch(() => undefined);
+      await link.close();
       throw error instanceof BusError
         ? error
         : unavailable('setting up the JetStream stream', error);
@@ -139,7 +140,7 @@ export class NatsBus implements Bus {
     if (this.#closed) return;
     this.#closed = true;
     await Promise.all([...this.#subscriptions].map((s) => s.stop()));
-    await this.#nc.drain().catch(() => undefined);
+    await this.#link.close();
   }
 
   #open(): void {
