@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type Bus, BusError, type BusMessage } from '../src/bus/index.ts';
+import { type Bus, BusError, type BusMessage, type GivenUpMessage } from '../src/bus/index.ts';
 import { busFixture, busNames, tenantContext, until } from './support/buses.ts';
 
 /**
@@ -90,6 +90,49 @@ for (const name of busNames()) {
       await sub.stop();
       for (const id of ['ignored', 'nakked', 'thrown'])
         assert.deepEqual(counts.get(id)?.slice(0, 2), [1, 2], id);
+    });
+
+    test('gives up on a message after maxDeliver deliveries, reports it, and goes on', async (t) => {
+      const givenUp: GivenUpMessage[] = [];
+      const deliveries: number[] = [];
+      let after = false;
+      const { tick, done } = until(() => after && givenUp.length > 0);
+      const fixture = busFixture(name, {
+        maxDeliver: 2,
+        onGiveUp: (given) => {
+          givenUp.push(given);
+          tick();
+        },
+      });
+      t.after(() => fixture.cleanup());
+      const bus = await fixture.open();
+      const a = tenantContext('a');
+      await bus.publish(a, event('poison'));
+      await bus.publish(a, event('after'));
+      const sub = await bus.subscribe(a, {
+        durable: 'poisoned',
+        handler: async (m) => {
+          if (m.id === 'poison') {
+            deliveries.push(m.deliveryCount);
+            throw new Error('handler cannot process it');
+          }
+          await m.ack();
+          after = true;
+          tick();
+        },
+      });
+      await done;
+      await sub.stop();
+      assert.deepEqual(deliveries, [1, 2]);
+      assert.deepEqual(givenUp, [
+        {
+          durable: 'poisoned',
+          id: 'poison',
+          tenantId: a.tenantId,
+          subject: `${fixture.limits.prefix}.${a.tenantId}.record.k1`,
+          deliveries: 2,
+        },
+      ]);
     });
 
     test('a durable consumer resumes where it was after the bus is re-created', async (t) => {

@@ -114,4 +114,18 @@ export interface BusLimits {
   readonly maxPayload: number;
   /** Base back-off before a failed handler's message is redelivered. */
   readonly retryMs: number;
+  /**
+   * Called when a message's last delivery (the `maxDeliver`th) ends unacked: the consumer
+   * never sees it again, so the platform logs it rather than lose it without a trace.
+   */
+  readonly onGiveUp?: (given: GivenUpMessage) => void;
+}
+
+/** A message a durable consumer gave up on after `maxDeliver` deliveries. */
+export interface GivenUpMessage {
+  readonly durable: string;
+  readonly id: string;
+  readonly tenantId: string;
+  readonly subject: string;
+  readonly deliveries: number;
 }

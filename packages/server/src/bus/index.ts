@@ -6,6 +6,7 @@ export {
   type BusKind,
   type BusLimits,
   type BusMessage,
+  type GivenUpMessage,
   type PlatformBus,
   type SubscribeOptions,
   type Subscription,

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import type { Settings } from '../config/index.ts';
 import type { Bus, BusLimits } from './bus.ts';
 import { InProcessBus } from './in-process/in-process-bus.ts';
@@ -16,9 +17,19 @@ export function busLimits(settings: Settings): BusLimits {
   };
 }
 
-/** NATS JetStream when `nats` is set, else the in-process bus in `DATA/bus.db`. */
-export async function openBus(settings: Settings): Promise<Bus> {
-  const limits = busLimits(settings);
+/**
+ * NATS JetStream when `nats` is set, else the in-process bus in `DATA/bus.db`. A message a
+ * consumer gives up on is logged as a warning.
+ */
+export async function openBus(settings: Settings, logger: Logger): Promise<Bus> {
+  const limits: BusLimits = {
+    ...busLimits(settings),
+    onGiveUp: (given) =>
+      logger.warn(
+        { bus: given },
+        'bus: a consumer gave up on a message after busMaxDeliver deliveries',
+      ),
+  };
   if (settings.nats !== undefined) {
     return NatsBus.open({
       ...limits,

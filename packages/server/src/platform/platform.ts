@@ -130,7 +130,7 @@ export async function startPlatform(
   let closing = false;
   let relay: LedgerRelay | undefined;
   let internal: OpenChannel | undefined;
-  const bus = await openBus(settings).catch(async (error: unknown) => {
+  const bus = await openBus(settings, logger).catch(async (error: unknown) => {
     await stores.close().catch(() => undefined);
     await running.release();
     throw error;

@@ -219,6 +219,7 @@ class InProcessSubscription implements Subscription {
 
   async #deliver(stored: StoredMessage): Promise<void> {
     let settled = false;
+    let acked = false;
     const key = stored.subject.split('.').slice(3);
     const message: BusMessage = {
       id: stored.id,
@@ -230,6 +231,7 @@ class InProcessSubscription implements Subscription {
       deliveryCount: stored.deliveries,
       ack: async () => {
         settled = true;
+        acked = true;
         if (!this.#file.isClosed) this.#file.settle(this.#name, stored.seq);
       },
       nak: async (delayMs = 0) => {
@@ -244,5 +246,13 @@ class InProcessSubscription implements Subscription {
     } catch {
       if (!settled) await message.nak(this.#limits.retryMs * stored.deliveries);
     }
+    if (!acked && stored.deliveries >= this.#limits.maxDeliver)
+      this.#limits.onGiveUp?.({
+        durable: this.#options.durable,
+        id: message.id,
+        tenantId: message.tenantId,
+        subject: message.subject,
+        deliveries: stored.deliveries,
+      });
   }
 }

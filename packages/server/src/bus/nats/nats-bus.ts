@@ -252,7 +252,7 @@ class NatsSubscription implements Subscription {
         m.term('not this consumer’s subject');
         continue;
       }
-      await deliver(m, parsed, options.retryMs, subscribe);
+      await deliver(m, parsed, options, subscribe);
     }
   }
 }
@@ -260,7 +260,7 @@ class NatsSubscription implements Subscription {
 async function deliver(
   m: JsMsg,
   parsed: NonNullable<ReturnType<typeof parseSubject>>,
-  retryMs: number,
+  limits: BusLimits,
   subscribe: SubscribeOptions,
 ): Promise<void> {
   let payload: unknown;
@@ -272,6 +272,7 @@ async function deliver(
     return;
   }
   let settled = false;
+  let acked = false;
   const deliveryCount = m.info.deliveryCount;
   const message: BusMessage = {
     id: m.headers?.get('Palisade-Id') ?? '',
@@ -283,6 +284,7 @@ async function deliver(
     deliveryCount,
     ack: async () => {
       settled = true;
+      acked = true;
       await m.ackAck().catch(() => undefined);
     },
     nak: async (delayMs = 0) => {
@@ -293,6 +295,14 @@ async function deliver(
   try {
     await subscribe.handler(message);
   } catch {
-    if (!settled) m.nak(retryMs * deliveryCount);
+    if (!settled) m.nak(limits.retryMs * deliveryCount);
   }
+  if (!acked && deliveryCount >= limits.maxDeliver)
+    limits.onGiveUp?.({
+      durable: subscribe.durable,
+      id: message.id,
+      tenantId: message.tenantId,
+      subject: message.subject,
+      deliveries: deliveryCount,
+    });
 }
