@@ -164,6 +164,30 @@ for (const name of busNames()) {
       );
     });
 
+    test('a durable consumer takes the ack wait of the bus that opens it', async (t) => {
+      const fixture = busFixture(name, { ackWaitMs: 3_600_000 });
+      t.after(() => fixture.cleanup());
+      const a = tenantContext('a');
+      const first = await fixture.open();
+      await (await first.subscribe(a, { durable: 'retuned', handler: () => undefined })).stop();
+      await first.close();
+      const second = await fixture.open({ ackWaitMs: 500 });
+      await second.publish(a, event('ignored'));
+      const deliveries: number[] = [];
+      const { tick, done } = until(() => deliveries.includes(2));
+      const sub = await second.subscribe(a, {
+        durable: 'retuned',
+        // Neither ack nor nak: only the ack wait brings it back.
+        handler: (m) => {
+          deliveries.push(m.deliveryCount);
+          tick();
+        },
+      });
+      await done;
+      await sub.stop();
+      assert.deepEqual(deliveries.slice(0, 2), [1, 2]);
+    });
+
     test('stores a republished id once, per tenant', async (t) => {
       const fixture = busFixture(name);
       t.after(() => fixture.cleanup());

@@ -25,7 +25,8 @@ export function busNames(): BusName[] {
 export interface BusFixture {
   readonly name: BusName;
   readonly limits: BusLimits;
-  open(): Promise<Bus>;
+  /** Opens the bus; `overrides` change its limits for this opening only (same stream). */
+  open(overrides?: Partial<BusLimits>): Promise<Bus>;
   cleanup(): Promise<void>;
 }
 
@@ -54,7 +55,10 @@ export function busFixture(name: BusName, overrides: Partial<BusLimits> = {}): B
     return {
       name,
       limits,
-      open: async () => track(new InProcessBus(join(dir, 'bus.db'), limits)),
+      open: async (again = {}) =>
+        track(
+          new InProcessBus(join(dir, 'bus.db'), { ...limits, ...again, prefix: limits.prefix }),
+        ),
       cleanup: async () => {
         await Promise.all(opened.map((bus) => bus.close()));
         rmSync(dir, { recursive: true, force: true });
@@ -65,7 +69,16 @@ export function busFixture(name: BusName, overrides: Partial<BusLimits> = {}): B
   return {
     name,
     limits,
-    open: async () => track(await NatsBus.open({ ...limits, url, duplicateWindowMs: 60_000 })),
+    open: async (again = {}) =>
+      track(
+        await NatsBus.open({
+          ...limits,
+          ...again,
+          prefix: limits.prefix,
+          url,
+          duplicateWindowMs: 60_000,
+        }),
+      ),
     cleanup: async () => {
       await Promise.all(opened.map((bus) => bus.close()));
       await deleteNatsStream(limits.prefix);

@@ -184,15 +184,21 @@ export class NatsBus implements Bus {
           `durable ${options.durable} exists with another filter; delete it first`,
         );
       }
+      const timing = { ack_wait: nanos(ackWaitMs), max_deliver: maxDeliver };
       if (info === undefined) {
         await this.#jsm.consumers.add(this.#stream, {
           durable_name: name,
           ack_policy: AckPolicy.Explicit,
           deliver_policy: options.from === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
-          ack_wait: nanos(ackWaitMs),
-          max_deliver: maxDeliver,
           filter_subject: filter,
+          ...timing,
         });
+      } else if (
+        info.config.ack_wait !== timing.ack_wait ||
+        info.config.max_deliver !== timing.max_deliver
+      ) {
+        // The consumer outlives the settings it was made with: changed ones apply to it too.
+        await this.#jsm.consumers.update(this.#stream, name, timing);
       }
       const consumer = await this.#js.consumers.get(this.#stream, name);
       const messages = await consumer.consume({ max_messages: PULL_BATCH });
