@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -126,5 +127,30 @@ test('each filter gets exactly its messages in order, telemetry and sparse kinds
       name,
     );
   }
+  await file.close();
+});
+
+test('a message whose fsync failed is handed out once a retried append of it is durable', async (t) => {
+  const { path } = withFile(t);
+  const file = new StreamFile(path);
+  file.ensureConsumer('c', ALL);
+  // The WAL's next fsync fails once (an I/O error); the commit itself stands.
+  const probe = await open(path, 'r');
+  const prototype = Object.getPrototypeOf(probe) as { sync: () => Promise<void> };
+  await probe.close();
+  const sync = prototype.sync;
+  let fail = true;
+  prototype.sync = function (this: unknown) {
+    if (!fail) return sync.call(this);
+    fail = false;
+    return Promise.reject(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
+  };
+  t.after(() => {
+    prototype.sync = sync;
+  });
+  await assert.rejects(file.append(events('m1'), Date.now()), /EIO/);
+  // The publisher retries with the same id: stored once, and now durable.
+  await file.append(events('m1'), Date.now());
+  assert.equal(file.claim('c', ALL, Date.now(), 30_000, 5)?.id, 'm1');
   await file.close();
 });

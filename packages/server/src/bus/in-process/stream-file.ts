@@ -76,7 +76,6 @@ type Row = Record<string, string | number | null>;
 
 /** An append committed to the WAL and waiting for the fsync that makes it durable. */
 interface Unsynced {
-  readonly seq: number;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
 }
@@ -103,6 +102,8 @@ export class StreamFile {
   readonly #nextDue: StatementSync;
   /** Appends committed since the running fsync began, for the next one. */
   readonly #unsynced: Unsynced[] = [];
+  /** The highest seq committed to the WAL. */
+  #committedSeq: number;
   /** The highest seq made durable: consumers are handed nothing beyond it. */
   #durableSeq: number;
   #syncing: Promise<void> | undefined;
@@ -126,6 +127,7 @@ export class StreamFile {
     this.#durableSeq = Number(
       (this.#db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM messages').get() as Row).seq,
     );
+    this.#committedSeq = this.#durableSeq;
     this.#insert = this.#db.prepare(
       'INSERT INTO messages (tenant, id, kind, subject, payload, at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, id) DO NOTHING',
     );
@@ -156,8 +158,9 @@ export class StreamFile {
       }
       return last;
     });
+    this.#committedSeq = Math.max(this.#committedSeq, seq);
     return new Promise((resolve, reject) => {
-      this.#unsynced.push({ seq, resolve, reject });
+      this.#unsynced.push({ resolve, reject });
       this.#sync();
     });
   }
@@ -165,15 +168,16 @@ export class StreamFile {
   #sync(): void {
     if (this.#syncing !== undefined || this.#unsynced.length === 0) return;
     const group = this.#unsynced.splice(0);
+    // Every commit so far, the group's and any whose own fsync failed (their rows stand, and
+    // a retried append of them dedupes to nothing new), is covered by this fsync.
+    const upTo = this.#committedSeq;
     this.#wal ??= open(this.#walPath, 'r');
     this.#syncing = this.#wal
       .then((wal) => wal.sync())
       .then(
         () => {
-          for (const append of group) {
-            this.#durableSeq = Math.max(this.#durableSeq, append.seq);
-            append.resolve();
-          }
+          this.#durableSeq = Math.max(this.#durableSeq, upTo);
+          for (const append of group) append.resolve();
         },
         (error: unknown) => {
           for (const append of group) append.reject(error);
