@@ -95,16 +95,21 @@ export class LedgerRelay {
     this.#pumps.set(tenantId, pump);
   }
 
-  /** The platform sealed these tenant checkpoints: one `ledger` event each. */
+  /**
+   * The platform sealed these tenant checkpoints: one `ledger` event each, published again
+   * after `retryMs` while the bus refuses it (its id dedupes a retry the bus did store).
+   */
   checkpointsSealed(leaves: readonly SealedTenantCheckpoint[]): void {
     for (const leaf of leaves) {
+      if (this.#stopped) return;
       const sent = this.#options.bus
         .publish(leaf.tenantId, eventOfCheckpoint(leaf))
         .catch((error: unknown) => {
           this.#options.logger.warn(
             { err: error, tenant: leaf.tenantId },
-            'bus: checkpoint event not published',
+            'bus: checkpoint event not published; retrying',
           );
+          this.#retry(() => this.checkpointsSealed([leaf]));
         })
         .finally(() => this.#inflight.delete(sent));
       this.#inflight.add(sent);
@@ -140,16 +145,20 @@ export class LedgerRelay {
         { err: error, tenant: tenantId },
         'bus: publishing committed events failed; retrying',
       );
-      // Stopped: the next start publishes them (it catches every tenant up).
-      if (this.#stopped) return;
-      const timer = setTimeout(() => {
-        this.#retries.delete(timer);
-        this.markDirty(tenantId);
-      }, this.#options.retryMs);
-      this.#retries.add(timer);
+      this.#retry(() => this.markDirty(tenantId));
     } finally {
       this.#pumps.delete(tenantId);
     }
+  }
+
+  /** Runs `again` after `retryMs`; stopped, the next start catches every tenant up instead. */
+  #retry(again: () => void): void {
+    if (this.#stopped) return;
+    const timer = setTimeout(() => {
+      this.#retries.delete(timer);
+      again();
+    }, this.#options.retryMs);
+    this.#retries.add(timer);
   }
 
   async #publishFrom(tenantId: string): Promise<void> {
