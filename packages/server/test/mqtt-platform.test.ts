@@ -222,6 +222,25 @@ for (const backend of backendNames()) {
       assert.ok(!names.includes(name), 'no device was created');
     });
 
+    it('a gateway message refused for its payload creates none of the children it names', async () => {
+      const gw = await p.device(t.key, 'gateway-bad-payload', true);
+      const bodies: Array<[string, unknown]> = [
+        ['v1/gateway/telemetry', { 'ghost-t': 'not telemetry' }],
+        ['v1/gateway/attributes', { 'ghost-a': ['not', 'attributes'] }],
+      ];
+      for (const [topic, body] of bodies) {
+        const client = await mqttClient(p.url, { username: gw.token });
+        assert.equal(await publishOutcome(client, topic, JSON.stringify(body)), 'refused', topic);
+      }
+      const list = await p.call('GET', '/v1/devices?limit=1000', t.key);
+      const names = (list.body.items ?? list.body).map((d: { name: string }) => d.name);
+      assert.deepEqual(
+        names.filter((n: string) => n.startsWith('ghost')),
+        [],
+        'no child was created',
+      );
+    });
+
     describe('a connected device is cut off when its credential or tenant stops', () => {
       const stopped = async (
         stop: (tenant: { id: string; key: string }, device: { id: string }) => Promise<void>,

@@ -52,7 +52,11 @@ export interface IngestResult {
 
 /** One child device's part of a gateway message (ThingsBoard `v1/gateway/…`). */
 export interface ChildMessage {
-  readonly device: DeviceIdentity;
+  /**
+   * The child, found or created when called: only once every part's payload has parsed, so
+   * a refused message creates no device.
+   */
+  readonly device: () => Promise<DeviceIdentity>;
   readonly payload: unknown;
 }
 

@@ -214,14 +214,14 @@ export class TelemetryService implements TelemetryIngest {
     kind: 'telemetry' | 'attributes',
     messages: readonly ChildMessage[],
   ): Promise<IngestResult> {
-    const first = messages[0];
-    if (first === undefined) return { points: 0 };
-    const store = await this.#locate(first.device.context);
+    if (messages.length === 0) return { points: 0 };
+    // Every payload parses before any child is found or created (a refused message creates no
+    // device); the children's ids are the registry's own, so they need no check.
+    const devices = () => Promise.all(messages.map((message) => message.device()));
     if (kind === 'attributes') {
-      const parts = messages.map(({ device, payload }) => ({
-        device,
-        attributes: parseAttributes(payload, this.#limits),
-      }));
+      const attributes = messages.map(({ payload }) => parseAttributes(payload, this.#limits));
+      const parts = (await devices()).map((device, i) => ({ device, attributes: attributes[i]! }));
+      const store = await this.#locate(parts[0]!.device.context);
       await this.#committer.submit(store, async (tx, record) => {
         for (const { device } of parts)
           if ((await tx.devices.getDevice(device.deviceId)) === undefined) throw deviceNotFound();
@@ -237,10 +237,9 @@ export class TelemetryService implements TelemetryIngest {
       return { points: parts.reduce((n, part) => n + Object.keys(part.attributes).length, 0) };
     }
     const now = Date.now();
-    const parts = messages.map(({ device, payload }) => ({
-      device,
-      points: this.parse(device.deviceId, payload, now),
-    }));
+    const points = messages.map(({ payload }) => parseTelemetry(payload, now, this.#limits));
+    const parts = (await devices()).map((device, i) => ({ device, points: points[i]! }));
+    const store = await this.#locate(parts[0]!.device.context);
     for (const { device, points } of parts)
       this.#quotas?.admit(device.context, device.deviceId, points.length);
     await this.#committer.submit(store, async (tx, record) => {

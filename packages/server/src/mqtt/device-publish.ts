@@ -117,15 +117,12 @@ export async function handleDevicePublish(
     case 'gateway-attributes': {
       if (!isObject(body))
         throw new MqttRefusal('invalid_payload', 'a gateway payload maps device names to data');
-      const children = await Promise.all(
-        Object.entries(body).map(async ([name, payload]) => ({
-          device: await childOf(deps, session, name),
-          payload,
-        })),
-      );
       await deps.ingest.children(
         route.kind === 'gateway-telemetry' ? 'telemetry' : 'attributes',
-        children,
+        Object.entries(body).map(([name, payload]) => ({
+          device: () => childOf(deps, session, name),
+          payload,
+        })),
       );
       return;
     }

@@ -131,7 +131,7 @@ export class RecordingIngest implements TelemetryIngest {
     messages: readonly ChildMessage[],
   ): Promise<IngestResult> {
     for (const { payload } of messages) checkPayload(payload);
-    for (const { device, payload } of messages) await this.#store(device, kind, payload);
+    for (const { device, payload } of messages) await this.#store(await device(), kind, payload);
     return { points: messages.length };
   }
 
