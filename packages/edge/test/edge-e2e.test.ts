@@ -10,7 +10,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createPrivateKey, sign } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -26,6 +25,7 @@ import {
 } from '@palisade/ledger';
 import { nodeHasher, nodeSha256, nodeVerifyProvider } from '@palisade/ledger/node';
 import { connectAsync, type MqttClient } from 'mqtt';
+import { freePort } from '../../server/test/support/free-port.ts';
 import { readNodeFile, readOutboxStatus } from '../src/index.ts';
 import { type NodeFile, outboxPath } from '../src/node-file.ts';
 import { EdgeProcess, runCli, until } from './support/edge-harness.ts';
@@ -34,15 +34,6 @@ const PALISADE = fileURLToPath(new URL('../../cli/src/main.ts', import.meta.url)
 const ADMIN = `pa_${'e'.repeat(43)}`;
 const DEVICES = 3;
 const PER_PHASE = 50;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** `palisade start` from source on a fixed port and data directory, until it listens. */
 async function startPalisade(data: string, port: number): Promise<ChildProcess> {

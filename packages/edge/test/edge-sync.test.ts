@@ -1,21 +1,13 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { TestApi } from '../../server/test/support/api.ts';
+import { freePort } from '../../server/test/support/free-port.ts';
 import { DEFAULT_SYNC, Outbox, OutboxFullError, SyncLoop } from '../src/index.ts';
 import type { PlatformRefusedError } from '../src/platform-call.ts';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A tenant with an edge node enrolled with `api` listening on `port`, and its device `d1`. */
 async function enrolledNode(api: TestApi, port: number) {

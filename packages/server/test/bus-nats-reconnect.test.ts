@@ -1,23 +1,15 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import { BusError, NatsBus } from '../src/bus/index.ts';
 import { busFixture, tenantContext, until } from './support/buses.ts';
+import { freePort } from './support/free-port.ts';
 
 const NATS_SERVER = '/usr/sbin/nats-server';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A private nats-server (JetStream in `dir`), so the test can take it down and up again. */
 async function startServer(port: number, dir: string): Promise<ChildProcess> {
