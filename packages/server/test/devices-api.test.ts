@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, mock, test } from 'node:test';
 import pg from 'pg';
 import { GroupCommitter } from '../src/commit/index.ts';
 import { DeviceRegistry, type OutgoingRpc } from '../src/devices/index.ts';
@@ -635,19 +635,26 @@ for (const backend of backendNames()) {
       const sent = await api.call('POST', `/v1/devices/${made.body.id}/rpc`, t.key, {
         method: 'slow',
         persistent: true,
-        timeoutMs: 50,
+        timeoutMs: 60_000,
       });
       assert.equal(sent.body.status, 'sent', JSON.stringify(sent.body));
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const url = `/v1/devices/${made.body.id}/rpc/${sent.body.id}`;
-      assert.equal((await api.call('GET', url, t.key)).body.status, 'expired');
-      await assert.rejects(api.platform.devices.rpc.respond(identity, sent.body.id, { ok: 1 }), {
-        code: 'PALISADE_RPC_NOT_PENDING',
-      });
-      detach();
-      const after = await api.call('GET', url, t.key);
-      assert.equal(after.body.status, 'expired');
-      assert.equal(after.body.response, null);
+      // The clock moves past the expiry; the server's timers do not (a slow host would expire
+      // a short timeout before the request was even sent).
+      mock.timers.enable({ apis: ['Date'], now: Date.now() });
+      try {
+        mock.timers.tick(61_000);
+        const url = `/v1/devices/${made.body.id}/rpc/${sent.body.id}`;
+        assert.equal((await api.call('GET', url, t.key)).body.status, 'expired');
+        await assert.rejects(api.platform.devices.rpc.respond(identity, sent.body.id, { ok: 1 }), {
+          code: 'PALISADE_RPC_NOT_PENDING',
+        });
+        detach();
+        const after = await api.call('GET', url, t.key);
+        assert.equal(after.body.status, 'expired');
+        assert.equal(after.body.response, null);
+      } finally {
+        mock.timers.reset();
+      }
     });
 
     test('retention deletes points older than the plan keeps, as a ledger entry', async () => {
