@@ -333,6 +333,46 @@ for (const name of busNames()) {
       );
     });
 
+    test('a transient consumer left by a process that died is removed; a durable one stays', async (t) => {
+      const fixture = busFixture(name, { transientIdleMs: 1_000 });
+      t.after(() => fixture.cleanup());
+      const a = tenantContext('a');
+      const dead = await fixture.open();
+      for (const durable of ['view', 'worker']) {
+        const sub = await dead.subscribe(a, {
+          durable,
+          from: 'new',
+          transient: durable === 'view',
+          handler: (m) => m.ack(),
+        });
+        void sub; // never stopped nor deleted: its process dies with the bus
+      }
+      await dead.close();
+      const bus = await fixture.open();
+      await bus.publish(a, event('missed'));
+      await fixture.transientGone('view', a.tenantId);
+      const seen = async (durable: string, sentinel: string) => {
+        const got: string[] = [];
+        const { tick, done } = until(() => got.includes(sentinel));
+        const sub = await bus.subscribe(a, {
+          durable,
+          from: 'new',
+          handler: async (m) => {
+            got.push(m.id);
+            await m.ack();
+            tick();
+          },
+        });
+        await bus.publish(a, event(sentinel));
+        await done;
+        await sub.stop();
+        return got;
+      };
+      // The view starts afresh after the newest event; the worker resumes with what it missed.
+      assert.deepEqual(await seen('view', 'now1'), ['now1']);
+      assert.deepEqual(await seen('worker', 'now2'), ['missed', 'now1', 'now2']);
+    });
+
     test('rejects bad input with typed errors', async (t) => {
       const fixture = busFixture(name, { maxPayload: 2048 });
       t.after(() => fixture.cleanup());

@@ -65,6 +65,12 @@ export interface SubscribeOptions {
    * the default) or after the newest (`new`, for live views). An existing consumer resumes.
    */
   readonly from?: 'all' | 'new';
+  /**
+   * The consumer lives only as long as its subscriber (a live view): one left behind by a
+   * process that died without deleting it is removed by the bus, at the next start of the
+   * in-process bus, or by JetStream after `transientIdleMs` with no pull from it.
+   */
+  readonly transient?: boolean;
   readonly handler: BusHandler;
 }
 
@@ -119,6 +125,8 @@ export interface BusLimits {
    * never sees it again, so the platform logs it rather than lose it without a trace.
    */
   readonly onGiveUp?: (given: GivenUpMessage) => void;
+  /** How long JetStream keeps a transient consumer no one pulls from (default one minute). */
+  readonly transientIdleMs?: number;
 }
 
 /** A message a durable consumer gave up on after `maxDeliver` deliveries. */

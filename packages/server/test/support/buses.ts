@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import {
@@ -11,6 +12,7 @@ import {
   NatsBus,
   streamName,
 } from '../../src/bus/index.ts';
+import { consumerName } from '../../src/bus/subjects.ts';
 import { uuid7 } from '../../src/ids/index.ts';
 import { issueTenantContext, type TenantContext } from '../../src/tenancy/tenant-context.ts';
 
@@ -27,6 +29,11 @@ export interface BusFixture {
   readonly limits: BusLimits;
   /** Opens the bus; `overrides` change its limits for this opening only (same stream). */
   open(overrides?: Partial<BusLimits>): Promise<Bus>;
+  /**
+   * Resolves once the bus has removed a transient consumer whose process is gone: at once on
+   * the in-process bus (a new opening removes it), when JetStream has on NATS.
+   */
+  transientGone(durable: string, tenantId: string): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -59,6 +66,7 @@ export function busFixture(name: BusName, overrides: Partial<BusLimits> = {}): B
         track(
           new InProcessBus(join(dir, 'bus.db'), { ...limits, ...again, prefix: limits.prefix }),
         ),
+      transientGone: async () => undefined,
       cleanup: async () => {
         await Promise.all(opened.map((bus) => bus.close()));
         rmSync(dir, { recursive: true, force: true });
@@ -79,6 +87,24 @@ export function busFixture(name: BusName, overrides: Partial<BusLimits> = {}): B
           duplicateWindowMs: 60_000,
         }),
       ),
+    transientGone: async (durable, tenantId) => {
+      const nc = await connect({ servers: url });
+      try {
+        const jsm = await jetstreamManager(nc);
+        const consumer = consumerName(durable, tenantId);
+        const exists = () =>
+          jsm.consumers.info(streamName(limits.prefix), consumer).then(
+            () => true,
+            () => false,
+          );
+        for (let waited = 0; await exists(); waited += 200) {
+          if (waited > 30_000) throw new Error(`JetStream kept transient consumer ${consumer}`);
+          await sleep(200);
+        }
+      } finally {
+        await nc.close();
+      }
+    },
     cleanup: async () => {
       await Promise.all(opened.map((bus) => bus.close()));
       await deleteNatsStream(limits.prefix);

@@ -120,7 +120,7 @@ export class InProcessBus implements Bus {
     const name = consumerName(options.durable, tenantId);
     const wanted: ConsumerFilter = { tenant: tenantId ?? null, kind: options.kind ?? null };
     filterSubject(this.#limits.prefix, tenantId, options.kind);
-    const existing = this.#file.ensureConsumer(name, wanted, options.from);
+    const existing = this.#file.ensureConsumer(name, wanted, options.from, options.transient);
     if (existing.tenant !== wanted.tenant || existing.kind !== wanted.kind) {
       throw new BusError(
         'PALISADE_BUS_CONSUMER_CONFLICT',

@@ -51,6 +51,7 @@ CREATE TABLE IF NOT EXISTS pending (
   due INTEGER NOT NULL,
   PRIMARY KEY (consumer, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS transient_consumers (name TEXT PRIMARY KEY) WITHOUT ROWID;
 `;
 
 /**
@@ -114,6 +115,11 @@ export class StreamFile {
     this.#walPath = `${path}-wal`;
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL');
     this.#db.exec(SCHEMA);
+    this.#db.exec(`BEGIN;
+      DELETE FROM pending WHERE consumer IN (SELECT name FROM transient_consumers);
+      DELETE FROM consumers WHERE name IN (SELECT name FROM transient_consumers);
+      DELETE FROM transient_consumers;
+      COMMIT`);
     // What an earlier process committed may not have reached the disk if it died before
     // its fsync: make it durable before it counts as such.
     if (existsSync(this.#walPath)) {
@@ -193,12 +199,18 @@ export class StreamFile {
       });
   }
 
-  /** Creates the consumer, or returns the filter it already has. */
+  /**
+   * Creates the consumer, or returns the filter it already has. A transient consumer is
+   * deleted when the file is next opened: its subscriber was in a process that has ended.
+   */
   ensureConsumer(
     name: string,
     filter: ConsumerFilter,
     from: 'all' | 'new' = 'all',
+    transient = false,
   ): ConsumerFilter {
+    if (transient)
+      this.#db.prepare('INSERT OR IGNORE INTO transient_consumers (name) VALUES (?)').run(name);
     this.#db
       .prepare(
         `INSERT INTO consumers (name, tenant, kind, delivered)
@@ -216,6 +228,7 @@ export class StreamFile {
     this.#transaction(() => {
       this.#db.prepare('DELETE FROM pending WHERE consumer = ?').run(name);
       this.#db.prepare('DELETE FROM consumers WHERE name = ?').run(name);
+      this.#db.prepare('DELETE FROM transient_consumers WHERE name = ?').run(name);
     });
   }
 

@@ -28,6 +28,11 @@ import { connectNats, type NatsLink } from './nats-connection.ts';
 
 /** Messages a subscription pulls ahead of its handler (each one's ack wait starts at delivery). */
 const PULL_BATCH = 32;
+/**
+ * Default `inactive_threshold` of a transient consumer. A subscriber keeps a pull open all the
+ * time, so only a consumer whose process is gone goes this long without one.
+ */
+const TRANSIENT_IDLE_MS = 60_000;
 
 /** The NATS bus's own settings on top of the shared limits. */
 export interface NatsBusOptions extends BusLimits {
@@ -192,6 +197,9 @@ export class NatsBus implements Bus {
           deliver_policy: options.from === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
           filter_subject: filter,
           ...timing,
+          ...(options.transient === true
+            ? { inactive_threshold: nanos(this.#options.transientIdleMs ?? TRANSIENT_IDLE_MS) }
+            : {}),
         });
       } else if (
         info.config.ack_wait !== timing.ack_wait ||

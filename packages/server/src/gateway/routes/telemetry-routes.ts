@@ -246,6 +246,7 @@ export function telemetryRoutes(
         durable,
         kind: 'telemetry',
         from: 'new',
+        transient: true,
         handler: async (message) => {
           await message.ack();
           const at = message.id.indexOf(TELEMETRY_EVENT_ID);
