@@ -1,6 +1,7 @@
 /**
- * An edge batch is charged to its tenant's plan rate once, by the attempt that applies it: a
- * commit that fails gets its charge back, and a resend racing the first attempt pays nothing.
+ * An edge batch is charged to its tenant's plan rate once, by the attempt that applies it, for
+ * what it wrote: a commit that fails gets its charge back, a resend racing the first attempt
+ * pays nothing, and messages the commit refuses are given back.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -76,7 +77,7 @@ for (const backend of backendNames()) {
           shard.tenant = open;
         };
       };
-      return { key: tenant.key, node, batch, wrapStore };
+      return { key: tenant.key, node, device: device.body.id as string, points, wrapStore, batch };
     }
 
     const send = (node: SigningNode, batch: unknown) =>
@@ -146,6 +147,35 @@ for (const backend of backendNames()) {
       const usage = await pointUsage(key);
       assert.equal(usage.accepted, BATCH_POINTS);
       assert.ok(usage.remaining >= CAPACITY - BATCH_POINTS, `charged twice: ${usage.remaining}`);
+    });
+
+    test('messages the commit refuses are not charged', async () => {
+      await steadyWindow(DAY_MS, 60_000);
+      const { key, node, device, points } = await edgeTenant('refused');
+      const stranger = await api.call('POST', '/v1/devices', key, { name: 'not the node’s' });
+      const strangerPoints = points.slice(0, 300);
+      const batch = signedBatch(node, 'b-mixed', [
+        { deviceId: device, payload: points, receivedAt: base },
+        { deviceId: stranger.body.id, payload: strangerPoints, receivedAt: base },
+        {
+          deviceId: device,
+          payload: [{ ts: 8_640_000_000_000_001, values: { k: 0 } }],
+          receivedAt: base,
+        },
+      ]);
+      const applied = await send(node, batch);
+      assert.equal(applied.status, 200, JSON.stringify(applied.body));
+      assert.equal(applied.body.points, BATCH_POINTS);
+      assert.deepEqual(
+        applied.body.refused.map((r: { index: number }) => r.index),
+        [1, 2],
+      );
+      const usage = await pointUsage(key);
+      assert.equal(usage.accepted, BATCH_POINTS);
+      assert.ok(
+        usage.remaining >= CAPACITY - BATCH_POINTS,
+        `charged for refused messages: ${usage.remaining}`,
+      );
     });
   });
 }

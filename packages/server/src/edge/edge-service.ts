@@ -63,8 +63,6 @@ function nodeNotFound(): PalisadeError {
 
 const actorOf = (nodeId: string) => `edge-node:${nodeId}`;
 
-const NOTHING_CHARGED = () => undefined;
-
 const NOT_ASSIGNED: ErrorCode = 'PALISADE_EDGE_DEVICE_NOT_ASSIGNED';
 
 /** A batch's parsed telemetry messages grouped by device, each keeping its index, in order. */
@@ -343,7 +341,7 @@ export class EdgeService {
         throw error;
       }
     });
-    const refund = this.#chargeQuota(context, parsed);
+    const charged = this.#chargeQuota(context, parsed);
     const via = { edgeNode: node.id, batch: batch.batchId };
     const actor = actorOf(node.id);
     const telemetry = telemetryByDevice(batch.messages, parsed);
@@ -440,16 +438,22 @@ export class EdgeService {
       if (alert !== undefined) await storeAlert(tx, record, alert);
       return { result, alert };
     });
-    // Only the attempt that applies the batch pays for it: a failed commit, or a resend that
-    // another attempt applied meanwhile, gets its charge back.
+    // Only the attempt that applies the batch pays, and only for what it wrote: a failed
+    // commit, or a resend that another attempt applied meanwhile, gets its charge back, and
+    // so do the messages the commit refused (a device not the node's, a bad timestamp).
     const outcome = await committed.catch((error: unknown) => {
-      refund();
+      this.#refund(context, charged.messages, charged.points);
       throw error;
     });
     if (outcome.result === undefined) {
-      refund();
+      this.#refund(context, charged.messages, charged.points);
       return this.#replay(store, outcome.again, hash);
     }
+    this.#refund(
+      context,
+      charged.messages - messagesWritten,
+      charged.points - outcome.result.points,
+    );
     this.#telemetry.quotas?.accepted(context, messagesWritten, outcome.result.points);
     // One bus event per device and batch (in message order), not one per message: a batch of
     // thousands of messages from a few devices would otherwise cost thousands of bus writes.
@@ -464,17 +468,16 @@ export class EdgeService {
 
   /**
    * Charges a new batch's valid telemetry messages to the tenant's plan rates, or refuses it
-   * whole (429) before anything is written; returns what gives the charge back. Reserved up
-   * front rather than charged after the commit, so that batches committing at once cannot
-   * all pass on the same tokens. Client attributes are not charged (as when a device sends
-   * them directly).
+   * whole (429) before anything is written; returns what it charged. Reserved up front
+   * rather than charged after the commit, so that batches committing at once cannot all pass
+   * on the same tokens. Client attributes are not charged (as when a device sends them
+   * directly).
    */
   #chargeQuota(
     context: TenantContext,
     parsed: readonly (TelemetryPoint[] | Record<string, unknown> | PalisadeError)[],
-  ): () => void {
+  ): { messages: number; points: number } {
     const quotas = this.#telemetry.quotas;
-    if (quotas === undefined) return NOTHING_CHARGED;
     let messages = 0;
     let points = 0;
     for (const p of parsed) {
@@ -482,9 +485,14 @@ export class EdgeService {
       messages++;
       points += p.length;
     }
-    if (messages === 0) return NOTHING_CHARGED;
+    if (quotas === undefined || messages === 0) return { messages: 0, points: 0 };
     quotas.admitBatch(context, messages, points);
-    return () => quotas.refundBatch(context, messages, points);
+    return { messages, points };
+  }
+
+  /** Gives back part of what {@link EdgeService.#chargeQuota} charged. */
+  #refund(context: TenantContext, messages: number, points: number): void {
+    if (messages > 0 || points > 0) this.#telemetry.quotas?.refundBatch(context, messages, points);
   }
 
   async #replay(
