@@ -270,6 +270,26 @@ for (const backend of backendNames()) {
       assert.equal(again.body.code, 'PALISADE_DEVICE_CA_NOT_FOUND');
     });
 
+    it('deleting the CA cuts off a live connection made with a certificate it signed', async () => {
+      const own = await p.call('POST', '/v1/device-cas', a.key, { generate: true });
+      const dev = await p.device(a.key, 'connected-when-revoked');
+      const issued = await p.call('POST', `/v1/devices/${dev.id}/credentials`, a.key, {
+        type: 'x509',
+        generate: true,
+        caId: own.body.id,
+      });
+      const client = await mqttClient(String(p.platform.mqtt?.tlsUrl), {
+        key: issued.body.privateKey,
+        cert: issued.body.certificate,
+        ca,
+      });
+      assert.equal(await publishOutcome(client, TELEMETRY, '{"live":1}'), 'acknowledged');
+      assert.equal((await p.call('DELETE', `/v1/device-cas/${own.body.id}`, a.key)).status, 204);
+      assert.equal(await publishOutcome(client, TELEMETRY, '{"live":2}'), 'refused');
+      const latest = await p.call('GET', `/v1/devices/${dev.id}/telemetry/latest?keys=live`, a.key);
+      assert.equal(latest.body.live[0].value, 1, 'nothing was stored after the CA went');
+    });
+
     it('deleting the tenant shreds its CA key: no KEK the platform holds opens a copy', async () => {
       const c = await p.tenant('ca-shredded');
       const made = await p.call('POST', '/v1/device-cas', c.key, { generate: true });

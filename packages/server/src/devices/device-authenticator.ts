@@ -29,6 +29,8 @@ interface CacheEntry {
 interface Issued {
   readonly lookup: string;
   readonly credentialId: string;
+  /** An X.509 identity's certificate (PEM): its chain to the tenant's CAs is checked again. */
+  readonly certificate: string | undefined;
   generation: number;
   until: number;
 }
@@ -92,7 +94,25 @@ export class DeviceAuthority implements DeviceAuthenticator {
     return entry.match;
   }
 
-  async #identity(match: DeviceCredentialMatch | undefined): Promise<DeviceIdentity | undefined> {
+  /** Whether a device certificate is, now, within its validity and signed by a CA its tenant trusts. */
+  async #chained(tenantId: string, certificate: string): Promise<boolean> {
+    const cas = await this.#index.listCas(tenantId);
+    try {
+      checkDeviceCertificate(
+        certificate,
+        cas.map((ca) => ca.pem),
+        new Date(),
+      );
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async #identity(
+    match: DeviceCredentialMatch | undefined,
+    certificate?: string,
+  ): Promise<DeviceIdentity | undefined> {
     if (match === undefined || match.tenant.status !== 'active') return undefined;
     const deviceId = match.credential.deviceId;
     if (deviceId === null) return undefined;
@@ -103,6 +123,7 @@ export class DeviceAuthority implements DeviceAuthenticator {
     this.#issued.set(identity, {
       lookup: match.credential.lookup,
       credentialId: match.credential.id,
+      certificate,
       generation: this.#generation,
       until: Date.now() + this.#ttlMs,
     });
@@ -115,9 +136,13 @@ export class DeviceAuthority implements DeviceAuthenticator {
     const generation = this.#generation;
     const now = Date.now();
     if (issued.generation === generation && issued.until > now) return true;
-    return this.#lookup(issued.lookup).then((match) => {
+    return this.#lookup(issued.lookup).then(async (match) => {
+      // A certificate also stops authenticating once its CA is deleted or it or its CA expires.
       const valid =
-        match?.credential.id === issued.credentialId && match.tenant.status === 'active';
+        match?.credential.id === issued.credentialId &&
+        match.tenant.status === 'active' &&
+        (issued.certificate === undefined ||
+          (await this.#chained(match.tenant.id, issued.certificate)));
       if (valid) {
         issued.generation = generation;
         issued.until = now + this.#ttlMs;
@@ -156,18 +181,11 @@ export class DeviceAuthority implements DeviceAuthenticator {
     const match = await this.#lookup(certificateLookup(fingerprintOf(cert)));
     if (match?.credential.kind !== 'x509') return undefined;
     // TLS accepted any certificate (tenant CAs change at run time): the chain is checked here,
-    // so an expired certificate, or one whose CA the tenant stopped trusting, is refused.
-    const cas = await this.#index.listCas(match.tenant.id);
-    try {
-      checkDeviceCertificate(
-        cert.toString(),
-        cas.map((ca) => ca.pem),
-        new Date(),
-      );
-    } catch {
-      return undefined;
-    }
-    return this.#identity(match);
+    // and again by `current`, so an expired certificate, or one whose CA the tenant stopped
+    // trusting, is refused, and a connection made with it is cut off.
+    const pem = cert.toString();
+    if (!(await this.#chained(match.tenant.id, pem))) return undefined;
+    return this.#identity(match, pem);
   }
 
   async gatewayChild(gateway: DeviceIdentity, childName: string): Promise<DeviceIdentity> {

@@ -37,10 +37,11 @@ export interface DeviceAuthenticator {
   gatewayChild(gateway: DeviceIdentity, childName: string): Promise<DeviceIdentity>;
   /**
    * Whether the credential an identity of the three methods above was made from still
-   * authenticates it (not deleted or replaced, its tenant active), as a connection that
-   * outlives its CONNECT asks before each message. Answered from a cache (at once, no
-   * promise) for up to the credential cache's TTL, and looked up again after any credential
-   * or tenant change in this process.
+   * authenticates it (not deleted or replaced; a certificate still within its validity and
+   * signed by a CA its tenant trusts; its tenant active), as a connection that outlives its
+   * CONNECT asks before each message. Answered from a cache (at once, no promise) for up to
+   * the credential cache's TTL, and looked up again after any credential, CA or tenant
+   * change in this process.
    */
   current(identity: DeviceIdentity): MaybePromise<boolean>;
 }
