@@ -12,7 +12,7 @@ import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, mock } from 'node:test';
 import {
   CryptoError,
   DataKeyring,
@@ -299,6 +299,52 @@ for (const backend of backendNames()) {
       const deleted = await p.call('DELETE', `/v1/platform/tenants/${c.id}`, ADMIN_TOKEN);
       assert.equal(deleted.status, 204);
       assert.equal(await openWithAnyKek(p, c.id, made.body.id, copy), undefined);
+    });
+  });
+}
+
+for (const backend of backendNames()) {
+  describe(`a generated CA certifies no device beyond its own validity (${backend})`, () => {
+    let p: MqttPlatform;
+    let a: { id: string; key: string };
+
+    before(async () => {
+      p = await startMqttPlatform(backend, {
+        deviceCaValidityDays: '2',
+        deviceCertValidityDays: '30',
+      });
+      a = await p.tenant('ca-short');
+    });
+    after(() => p.close());
+
+    it('a certificate ends when its CA does; once the CA has expired, it signs nothing', async () => {
+      const made = await p.call('POST', '/v1/device-cas', a.key, { generate: true });
+      const caNotAfter = new X509Certificate(made.body.certificate).validToDate;
+      const dev = await p.device(a.key, 'short-lived');
+      const issue = () =>
+        p.call('POST', `/v1/devices/${dev.id}/credentials`, a.key, {
+          type: 'x509',
+          generate: true,
+          caId: made.body.id,
+        });
+      const issued = await issue();
+      assert.equal(issued.status, 201, JSON.stringify(issued.body));
+      const notAfter = new X509Certificate(issued.body.certificate).validToDate;
+      assert.ok(
+        notAfter <= caNotAfter,
+        `${notAfter.toISOString()} is after the CA's ${caNotAfter.toISOString()}`,
+      );
+      mock.timers.enable({ apis: ['Date'], now: Date.now() });
+      try {
+        mock.timers.tick(3 * 86_400_000);
+        const late = await issue();
+        assert.equal(late.status, 409, JSON.stringify(late.body));
+        assert.equal(late.body.code, 'PALISADE_DEVICE_CA_EXPIRED');
+      } finally {
+        mock.timers.reset();
+      }
+      const credentials = await p.call('GET', `/v1/devices/${dev.id}/credentials`, a.key);
+      assert.equal(credentials.body.filter((c: { type: string }) => c.type === 'x509').length, 1);
     });
   });
 }

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import type { GroupCommitter } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { isUuid, uuid7 } from '../ids/index.ts';
@@ -62,6 +63,13 @@ function noCa(): PalisadeError {
   return new PalisadeError(
     'PALISADE_DEVICE_CA_NOT_FOUND',
     'this tenant has no Palisade-generated device CA by that id: generate one with POST /v1/device-cas {"generate": true}',
+  );
+}
+
+function caExpired(notAfter: Date): PalisadeError {
+  return new PalisadeError(
+    'PALISADE_DEVICE_CA_EXPIRED',
+    `the device CA is outside its validity (notAfter ${notAfter.toISOString()}): generate a new one with POST /v1/device-cas {"generate": true}`,
   );
 }
 
@@ -148,6 +156,10 @@ export class DeviceCaService {
   ): Promise<IssuedCertificate> {
     await this.#o.registry.get(context, deviceId);
     const ca = await this.#caOf(context, input.caId);
+    const caCert = new X509Certificate(ca.pem);
+    const now = new Date();
+    if (now < caCert.validFromDate || now >= caCert.validToDate)
+      throw caExpired(caCert.validToDate);
     const subject = await subjectKey(input);
     const privateKey = await this.#o.secrets.open(context.tenant, place(ca.id), ca.key);
     let certificate: string;

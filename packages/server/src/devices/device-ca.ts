@@ -51,9 +51,11 @@ function serialNumber(): string {
   return bytes.toString('hex');
 }
 
-function validity(days: number): { notBefore: Date; notAfter: Date } {
+/** From now for `days`, but never past `until` (a certificate ends when its CA does). */
+function validity(days: number, until?: Date): { notBefore: Date; notAfter: Date } {
   const notBefore = new Date();
-  return { notBefore, notAfter: new Date(notBefore.getTime() + days * DAY_MS) };
+  const notAfter = new Date(notBefore.getTime() + days * DAY_MS);
+  return { notBefore, notAfter: until !== undefined && until < notAfter ? until : notAfter };
 }
 
 /** A self-signed CA (path length 0: it signs device certificates only). */
@@ -116,7 +118,10 @@ export async function generateDeviceKey(): Promise<{
   };
 }
 
-/** A client certificate for `deviceId` signed by the CA: CN is the device id, TLS client use only. */
+/**
+ * A client certificate for `deviceId` signed by the CA: CN is the device id, TLS client use
+ * only, valid for `validityDays` or until the CA's notAfter, whichever comes first.
+ */
 export async function issueDeviceCertificate(options: {
   readonly ca: CaMaterial;
   readonly publicKey: PublicKey | webcrypto.CryptoKey;
@@ -139,7 +144,7 @@ export async function issueDeviceCertificate(options: {
       publicKey: options.publicKey,
       signingKey,
       signingAlgorithm: SIGNING,
-      ...validity(options.validityDays),
+      ...validity(options.validityDays, ca.notAfter),
       extensions: [
         new BasicConstraintsExtension(false, undefined, true),
         new KeyUsagesExtension(KeyUsageFlags.digitalSignature, true),

@@ -78,6 +78,10 @@ export const ERROR_CODES = {
     status: 409,
     title: 'The tenant has no Palisade-generated device CA to sign with',
   },
+  PALISADE_DEVICE_CA_EXPIRED: {
+    status: 409,
+    title: 'The device CA to sign with is outside its validity',
+  },
   PALISADE_DEVICE_CA_UNVERIFIED: {
     status: 400,
     title: "The CA certificate comes without proof that this tenant holds the CA's key",
