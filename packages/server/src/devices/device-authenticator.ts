@@ -10,8 +10,10 @@ import {
   checkDeviceCertificate,
   fingerprintOf,
   mqttLookup,
+  type PasswordVerifier,
   provisioningLookup,
   tokenLookup,
+  unmatchablePasswordHash,
   verifyPassword,
 } from './device-credentials.ts';
 import {
@@ -51,7 +53,9 @@ const LOOKUP_CACHE_MAX = 10_000;
  * device; the device is then read from its tenant's store, so a deleted device or tenant
  * authenticates nobody. Lookups are cached for `ttlMs` (the `authCacheTtlMs` setting) and
  * cleared at once by any credential change in this process. A gateway creates at most
- * `childrenMax` (the `gatewayChildrenMax` setting) children by naming them.
+ * `childrenMax` (the `gatewayChildrenMax` setting) children by naming them. MQTT passwords
+ * are checked by `verify` (scrypt; a test may count its calls), once per attempt whatever
+ * the user name.
  */
 export class DeviceAuthority implements DeviceAuthenticator {
   readonly #index: ControlPlaneDeviceIndex;
@@ -59,6 +63,9 @@ export class DeviceAuthority implements DeviceAuthenticator {
   readonly #registry: DeviceRegistry;
   readonly #ttlMs: number;
   readonly #childrenMax: number;
+  readonly #verify: PasswordVerifier;
+  /** Checked when a user name is unknown, so that costs what a wrong password does. */
+  readonly #unmatchable = unmatchablePasswordHash();
   readonly #cache = new Map<string, CacheEntry>();
   readonly #issued = new WeakMap<DeviceIdentity, Issued>();
   /** Bumped by every credential change in this process: issued identities are checked again. */
@@ -70,12 +77,14 @@ export class DeviceAuthority implements DeviceAuthenticator {
     registry: DeviceRegistry,
     ttlMs: number,
     childrenMax: number,
+    verify: PasswordVerifier = verifyPassword,
   ) {
     this.#index = index;
     this.#locate = locate;
     this.#registry = registry;
     this.#ttlMs = ttlMs;
     this.#childrenMax = childrenMax;
+    this.#verify = verify;
   }
 
   invalidate(): void {
@@ -164,10 +173,12 @@ export class DeviceAuthority implements DeviceAuthenticator {
   ): Promise<DeviceIdentity | undefined> {
     if (username.length === 0 || username.length > 256) return undefined;
     const match = await this.#lookup(mqttLookup(username));
-    const credential = match?.credential;
-    if (credential?.kind !== 'mqtt_basic' || credential.secretHash === null) return undefined;
+    const credential = match?.credential.kind === 'mqtt_basic' ? match.credential : undefined;
+    // One verification at a real hash's cost whatever is wrong: the answer's timing must not
+    // tell an unknown user name, or a client id that does not match, from a wrong password.
+    const verified = await this.#verify(password, credential?.secretHash ?? this.#unmatchable);
+    if (!verified || credential === undefined) return undefined;
     if (credential.clientId !== null && credential.clientId !== clientId) return undefined;
-    if (!(await verifyPassword(password, credential.secretHash))) return undefined;
     return this.#identity(match);
   }
 

@@ -69,6 +69,24 @@ export async function hashPassword(password: string): Promise<string> {
   ].join('$');
 }
 
+/**
+ * A hash at the current cost that no password matches (its key is random, not derived):
+ * checking a user name nobody has against it costs what checking a registered one does.
+ */
+export function unmatchablePasswordHash(): string {
+  return [
+    'scrypt',
+    SCRYPT.N,
+    SCRYPT.r,
+    SCRYPT.p,
+    randomBytes(SCRYPT_SALT_BYTES).toString('base64url'),
+    randomBytes(SCRYPT_KEY_BYTES).toString('base64url'),
+  ].join('$');
+}
+
+/** Checks a password against a stored hash: `verifyPassword`, unless a test counts the calls. */
+export type PasswordVerifier = (password: string, stored: string) => Promise<boolean>;
+
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const [scheme, n, r, p, salt, hash] = stored.split('$');
   if (scheme !== 'scrypt' || salt === undefined || hash === undefined) return false;

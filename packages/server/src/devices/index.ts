@@ -14,7 +14,7 @@ export type {
   IngestResult,
   TelemetryIngest,
 } from './device-contract.ts';
-export { fingerprintOf, verifyPassword } from './device-credentials.ts';
+export { fingerprintOf, type PasswordVerifier, verifyPassword } from './device-credentials.ts';
 export {
   type CredentialInput,
   type CredentialView,
