@@ -1,7 +1,8 @@
 /**
  * A gateway creates at most `gatewayChildrenMax` children by naming them: one more is
  * refused (connection closed, nothing created), counted in the transaction that inserts the
- * child, so concurrent connections of one gateway cannot pass the bound together.
+ * child, so concurrent connections of one gateway cannot pass the bound together. A child
+ * has no credential of its own, and outlives its gateway as a device of no gateway.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -79,6 +80,50 @@ for (const backend of backendNames()) {
         metrics,
         /palisade_mqtt_refusals_total\{reason="gateway_children_limit",code="PALISADE_GATEWAY_CHILDREN_LIMIT"\} 3/,
       );
+    });
+
+    /** A gateway that connected one child and sent it a point; the child as the API shows it. */
+    const gatewayWithChild = async (gatewayName: string, childName: string) => {
+      const gw = await p.device(t.key, gatewayName, true);
+      const client = await mqttClient(p.url, { username: gw.token });
+      const telemetry = { [childName]: { rpm: 7 } };
+      assert.equal(
+        await publishOutcome(client, 'v1/gateway/telemetry', JSON.stringify(telemetry)),
+        'acknowledged',
+      );
+      await client.endAsync();
+      const list = await p.call('GET', '/v1/devices?limit=1000', t.key);
+      const child = list.body.items.find((d: { name: string }) => d.name === childName);
+      assert.equal(child.gatewayId, gw.id);
+      return { gw, child: child as { id: string; gatewayId: string | null } };
+    };
+
+    it('a child is reached only through its gateway: it gets no credential of its own', async () => {
+      const { child } = await gatewayWithChild('gw-no-child-token', 'tokenless');
+      const credentials = await p.call('GET', `/v1/devices/${child.id}/credentials`, t.key);
+      assert.equal(credentials.status, 200);
+      assert.deepEqual(credentials.body, []);
+      const resources = await p.ledgerResources(t.id);
+      assert.ok(!resources.some((r) => r.startsWith(`devices/${child.id}/credentials/`)));
+    });
+
+    it('deleting a gateway unlinks its children: they stay, with their data, and the change is ledgered', async () => {
+      const { gw, child } = await gatewayWithChild('gw-deleted', 'survivor');
+      const entries = async () =>
+        (await p.ledgerResources(t.id)).filter((r) => r === `devices/${child.id}`).length;
+      const before = await entries();
+      assert.equal((await p.call('DELETE', `/v1/devices/${gw.id}`, t.key)).status, 204);
+      const after = await p.call('GET', `/v1/devices/${child.id}`, t.key);
+      assert.equal(after.status, 200);
+      assert.equal(after.body.gatewayId, null);
+      assert.equal(after.body.version, 2);
+      assert.equal(await entries(), before + 1);
+      const latest = await p.call(
+        'GET',
+        `/v1/devices/${child.id}/telemetry/latest?keys=rpm`,
+        t.key,
+      );
+      assert.equal(latest.body.rpm[0].value, 7);
     });
 
     it('concurrent connects from two connections of one gateway never pass the bound', async () => {

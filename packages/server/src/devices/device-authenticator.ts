@@ -211,13 +211,10 @@ export class DeviceAuthority implements DeviceAuthenticator {
     let child = await store.reader.devices.getDeviceByName(childName);
     if (child === undefined) {
       try {
-        child = (
-          await this.#registry.create(
-            gateway.context,
-            { name: childName, type: 'default' },
-            { id: gateway.deviceId, childrenMax: this.#childrenMax },
-          )
-        ).device;
+        child = await this.#registry.createChild(gateway.context, childName, {
+          id: gateway.deviceId,
+          childrenMax: this.#childrenMax,
+        });
       } catch (error) {
         // Another connection created it first.
         child = await store.reader.devices.getDeviceByName(childName);

@@ -99,6 +99,25 @@ function viewOf(row: DeviceCredentialRow, token?: string): CredentialView {
   return token === undefined ? base : { ...base, token };
 }
 
+function newDevice(input: DeviceInput, gatewayId: string | null): DeviceRow {
+  const now = new Date().toISOString();
+  return {
+    id: uuid7(),
+    name: input.name,
+    type: input.type ?? 'default',
+    labels: input.labels ?? [],
+    attributes: input.attributes ?? {},
+    clientAttributes: {},
+    telemetryKeys: input.telemetryKeys ?? null,
+    isGateway: input.isGateway ?? false,
+    gatewayId,
+    edgeNodeId: input.edgeNodeId ?? null,
+    version: 1,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
 function deviceEvent(
   context: TenantContext,
   action: string,
@@ -166,33 +185,12 @@ export class DeviceRegistry {
     throw new PalisadeError('PALISADE_CREDENTIAL_TAKEN', 'that credential is already registered');
   }
 
-  /**
-   * Creates a device with an access token, shown only in this answer. A gateway's child is
-   * counted against `gateway.childrenMax` in the transaction that inserts it, the gateway's
-   * row held meanwhile, so concurrent creations cannot pass the bound together.
-   */
+  /** Creates a device with an access token, shown only in this answer. */
   async create(
     context: TenantContext,
     input: DeviceInput,
-    gateway: GatewayParent | null = null,
   ): Promise<{ device: DeviceRow; token: string }> {
-    const gatewayId = gateway?.id ?? null;
-    const now = new Date().toISOString();
-    const device: DeviceRow = {
-      id: uuid7(),
-      name: input.name,
-      type: input.type ?? 'default',
-      labels: input.labels ?? [],
-      attributes: input.attributes ?? {},
-      clientAttributes: {},
-      telemetryKeys: input.telemetryKeys ?? null,
-      isGateway: input.isGateway ?? false,
-      gatewayId,
-      edgeNodeId: input.edgeNodeId ?? null,
-      version: 1,
-      createdAt: now,
-      updatedAt: now,
-    };
+    const device = newDevice(input, null);
     const token = newDeviceToken();
     const row = credentialRow({
       tenantId: context.tenantId,
@@ -203,15 +201,8 @@ export class DeviceRegistry {
       clientId: null,
     });
     await this.#write(context, async (tx, record) => {
-      await this.#edgeNodeIn(tx, device.edgeNodeId);
-      if (gateway !== null) await checkGatewayRoom(tx, gateway);
-      if (!(await tx.devices.insertDevice(device)))
-        throw new PalisadeError(
-          'PALISADE_DEVICE_NAME_TAKEN',
-          `a device named ${JSON.stringify(input.name)} exists`,
-        );
+      await this.#insert(tx, record, context, device, null);
       const credential = await this.#register(row);
-      record(deviceEvent(context, 'device.create', device, device));
       record({
         actor: context.actor.id,
         action: 'device.credential.create',
@@ -220,6 +211,38 @@ export class DeviceRegistry {
       });
     });
     return { device, token };
+  }
+
+  /**
+   * Creates the child a gateway named. It gets no credential: it is reached only through its
+   * gateway. It is counted against `gateway.childrenMax` in the transaction that inserts it,
+   * the gateway's row held meanwhile, so concurrent creations cannot pass the bound together.
+   */
+  async createChild(
+    context: TenantContext,
+    name: string,
+    gateway: GatewayParent,
+  ): Promise<DeviceRow> {
+    const device = newDevice({ name, type: 'default' }, gateway.id);
+    await this.#write(context, (tx, record) => this.#insert(tx, record, context, device, gateway));
+    return device;
+  }
+
+  async #insert(
+    tx: TenantWriteTx,
+    record: (e: WriteEvent) => void,
+    context: TenantContext,
+    device: DeviceRow,
+    gateway: GatewayParent | null,
+  ): Promise<void> {
+    await this.#edgeNodeIn(tx, device.edgeNodeId);
+    if (gateway !== null) await checkGatewayRoom(tx, gateway);
+    if (!(await tx.devices.insertDevice(device)))
+      throw new PalisadeError(
+        'PALISADE_DEVICE_NAME_TAKEN',
+        `a device named ${JSON.stringify(device.name)} exists`,
+      );
+    record(deviceEvent(context, 'device.create', device, device));
   }
 
   async get(context: TenantContext, id: string): Promise<DeviceRow> {
@@ -272,13 +295,20 @@ export class DeviceRegistry {
     });
   }
 
-  /** Revokes every credential first, then removes the device with its telemetry and RPCs. */
+  /**
+   * Revokes every credential first, then removes the device with its telemetry and RPCs. A
+   * gateway's children stay, with their data, as devices of no gateway (as on ThingsBoard);
+   * the gateway's row goes first, so no child can be added to it meanwhile.
+   */
   async delete(context: TenantContext, id: string): Promise<void> {
     await this.get(context, id);
     await this.#index.deleteDeviceCredentials(context.tenantId, id);
     await this.#write(context, async (tx, record) => {
       if (!(await tx.devices.deleteDevice(id))) throw deviceNotFound();
       record(deviceEvent(context, 'device.delete', id, null));
+      const at = new Date().toISOString();
+      for (const child of await tx.devices.unlinkGatewayChildren(id, at))
+        record(deviceEvent(context, 'device.update', child, child));
     });
   }
 

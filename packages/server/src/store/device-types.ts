@@ -127,6 +127,11 @@ export interface TenantDeviceWriter extends TenantDeviceReader {
    * when it did not exist.
    */
   deleteDevice(id: string): Promise<boolean>;
+  /**
+   * Clears the gateway link of the gateway's children (version bumped, `updatedAt` set to
+   * `at`), as when the gateway is deleted; the updated rows.
+   */
+  unlinkGatewayChildren(gatewayId: string, at: string): Promise<DeviceRow[]>;
   /** Records that the device left edge node `nodeId` at `at` (a later departure replaces it). */
   recordEdgeUnassignment(deviceId: string, nodeId: string, at: string): Promise<void>;
   /** The standing with edge node `nodeId` of each of `deviceIds` that exists (others absent). */

@@ -234,7 +234,8 @@ export function deviceRoutes(
   app.delete<{ Params: { id: string } }>('/v1/devices/:id', {
     config: { auth: 'devices:write' },
     schema: {
-      summary: 'Delete a device, its credentials, telemetry and RPC requests',
+      summary:
+        "Delete a device, its credentials, telemetry and RPC requests; a gateway's children stay, unlinked (gatewayId null)",
       tags: TAGS,
       params: ID_PARAMS,
     },

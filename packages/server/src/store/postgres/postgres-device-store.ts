@@ -295,6 +295,15 @@ export class PgTenantDevices implements TenantDeviceWriter {
     return (result.rowCount ?? 0) > 0;
   }
 
+  async unlinkGatewayChildren(gatewayId: string, at: string): Promise<DeviceRow[]> {
+    const rows = await this.#all<DevicePgRow>(
+      `UPDATE devices SET gateway_id = NULL, version = version + 1, updated_at = $3
+       WHERE tenant_id = $1 AND gateway_id = $2 RETURNING ${DEVICE_COLUMNS}`,
+      [gatewayId, at],
+    );
+    return rows.map(toDevice);
+  }
+
   async recordEdgeUnassignment(deviceId: string, nodeId: string, at: string): Promise<void> {
     await this.#db.query(
       `INSERT INTO device_edge_history (tenant_id, device_id, edge_node_id, unassigned_at)

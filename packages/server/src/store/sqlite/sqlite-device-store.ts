@@ -403,6 +403,14 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
     return this.#sql('DELETE FROM devices WHERE id = ?').run(id).changes > 0;
   }
 
+  async unlinkGatewayChildren(gatewayId: string, at: string): Promise<DeviceRow[]> {
+    const rows = this.#sql(
+      `UPDATE devices SET gateway_id = NULL, version = version + 1, updated_at = ?
+       WHERE gateway_id = ? RETURNING ${DEVICE_COLUMNS}`,
+    ).all(at, gatewayId) as unknown as DeviceSqlRow[];
+    return rows.map(toDevice);
+  }
+
   async recordEdgeUnassignment(deviceId: string, nodeId: string, at: string): Promise<void> {
     this.#sql(
       `INSERT INTO device_edge_history (device_id, edge_node_id, unassigned_at) VALUES (?, ?, ?)
