@@ -20,7 +20,9 @@ import {
   openTenantKek,
   unwrapDataKey,
 } from '@palisade/crypto';
+import { DeviceAuthority } from '../src/devices/index.ts';
 import { openPlatformKms } from '../src/keys/index.ts';
+import { storeLocator } from '../src/records/index.ts';
 import { ADMIN_TOKEN } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 import { cliAddress, mqttClient, publishOutcome, runCli } from './support/mqtt-peers.ts';
@@ -288,6 +290,37 @@ for (const backend of backendNames()) {
       assert.equal(await publishOutcome(client, TELEMETRY, '{"live":2}'), 'refused');
       const latest = await p.call('GET', `/v1/devices/${dev.id}/telemetry/latest?keys=live`, a.key);
       assert.equal(latest.body.live[0].value, 1, 'nothing was stored after the CA went');
+    });
+
+    it('another process cuts off a connection of a deleted CA once its cache time runs out', async () => {
+      const own = await p.call('POST', '/v1/device-cas', a.key, { generate: true });
+      const dev = await p.device(a.key, 'elsewhere-when-revoked');
+      const issued = await p.call('POST', `/v1/devices/${dev.id}/credentials`, a.key, {
+        type: 'x509',
+        generate: true,
+        caId: own.body.id,
+      });
+      // Another process's authenticator: same stores, nobody tells it of the deletion.
+      const { stores, devices, settings } = p.platform;
+      const elsewhere = new DeviceAuthority(
+        stores.controlPlane.devices,
+        storeLocator(stores.shards),
+        devices.registry,
+        settings.authCacheTtlMs,
+        settings.gatewayChildrenMax,
+      );
+      const identity = await elsewhere.byCertificate(
+        new X509Certificate(issued.body.certificate).raw,
+      );
+      assert.equal(identity?.deviceId, dev.id);
+      assert.equal((await p.call('DELETE', `/v1/device-cas/${own.body.id}`, a.key)).status, 204);
+      mock.timers.enable({ apis: ['Date'], now: Date.now() });
+      try {
+        mock.timers.tick(settings.authCacheTtlMs + 1);
+        assert.equal(await elsewhere.current(identity!), false);
+      } finally {
+        mock.timers.reset();
+      }
     });
 
     it('deleting the tenant shreds its CA key: no KEK the platform holds opens a copy', async () => {
