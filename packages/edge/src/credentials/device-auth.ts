@@ -1,4 +1,4 @@
-import { hash, scrypt, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import type { CredentialCache, CredentialMatch } from './credential-cache.ts';
 
 /** A device the node authenticated from its cached credentials. */
@@ -17,8 +17,24 @@ export interface DeviceGrant {
 /** The largest scrypt cost a synced hash may ask for (the platform uses N = 2^14). */
 const SCRYPT_MAXMEM = 64 * 1024 * 1024;
 
+/** Checks a password against a synced hash; `verifyScrypt` unless a test counts the calls. */
+export type PasswordVerifier = (password: string, stored: string) => Promise<boolean>;
+
+/**
+ * A hash at the platform's scrypt cost (N = 2^14, r = 8, p = 1) that no password matches (its
+ * digest is random): checking an unknown user name against it costs what a known one does.
+ */
+const UNMATCHABLE = [
+  'scrypt',
+  16_384,
+  8,
+  1,
+  randomBytes(16).toString('base64url'),
+  randomBytes(32).toString('base64url'),
+].join('$');
+
 /** Checks a password against the platform's `scrypt$N$r$p$salt$hash` (base64url) in constant time. */
-function verifyScrypt(password: string, stored: string): Promise<boolean> {
+export function verifyScrypt(password: string, stored: string): Promise<boolean> {
   const [scheme, n, r, p, salt, digest] = stored.split('$');
   if (scheme !== 'scrypt' || salt === undefined || digest === undefined)
     return Promise.resolve(false);
@@ -40,13 +56,16 @@ const grant = ({ device, key }: CredentialMatch): DeviceGrant => ({
  * Authenticates devices as the platform does, from the node's cached credential hashes:
  * an access token as the MQTT user name with no password (ThingsBoard), or MQTT basic
  * credentials (user name, password, and the client id when the credential is bound to one).
- * Undefined means refuse, with no detail.
+ * Undefined means refuse, with no detail. A password is verified once whatever else is wrong,
+ * so the answer's timing does not tell an unknown user name or a client id that does not
+ * match from a wrong password.
  */
 export async function authenticateDevice(
   cache: CredentialCache,
   clientId: string,
   username: string | undefined,
   password: Buffer | undefined,
+  verify: PasswordVerifier = verifyScrypt,
 ): Promise<DeviceGrant | undefined> {
   if (username === undefined || username === '' || username.length > 512) return undefined;
   if (password === undefined) {
@@ -54,10 +73,9 @@ export async function authenticateDevice(
     return match === undefined ? undefined : grant(match);
   }
   const match = cache.byUsername(username);
-  if (match === undefined || match.credential.type !== 'mqtt_basic') return undefined;
-  if (match.credential.clientId !== null && match.credential.clientId !== clientId)
-    return undefined;
-  if (!(await verifyScrypt(password.toString('utf8'), match.credential.passwordHash)))
-    return undefined;
+  const credential = match?.credential.type === 'mqtt_basic' ? match.credential : undefined;
+  const verified = await verify(password.toString('utf8'), credential?.passwordHash ?? UNMATCHABLE);
+  if (!verified || match === undefined || credential === undefined) return undefined;
+  if (credential.clientId !== null && credential.clientId !== clientId) return undefined;
   return grant(match);
 }
