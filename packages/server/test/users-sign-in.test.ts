@@ -148,7 +148,8 @@ for (const backend of backendNames()) {
       // the row and its write, as PostgreSQL's READ COMMITTED lets it: the acceptance reads
       // the row as it was before that commit.
       const stale = await real.reader.users.getUser(user.id);
-      await real.transaction((tx) => tx.users.addSignInFailure(user.id));
+      const at = new Date().toISOString();
+      await real.transaction((tx) => tx.users.addSignInFailure(user.id, at, at));
       let interfere = true;
       const bound = (target: object, prop: string | symbol) => {
         const value = Reflect.get(target, prop, target);
@@ -183,7 +184,7 @@ for (const backend of backendNames()) {
         committer: new GroupCommitter({ maxBatch: 1, maxWaitMs: 0, seal: async () => {} }),
         // No TOTP in this test: the seal is never used.
         secrets: {} as TenantSecretSeal,
-        lockout: { threshold: 5, baseMs: 60_000, maxMs: 60_000 },
+        lockout: { threshold: 5, baseMs: 60_000, maxMs: 60_000, windowMs: 60_000 },
       });
       const refused = await refusal(auth.acceptInvitation(tenant, token, { password: PASSWORD }));
       assert.equal(refused.code, 'PALISADE_PRECONDITION_FAILED');
@@ -230,6 +231,40 @@ for (const backend of backendNames()) {
       assert.equal(off.status, 200, JSON.stringify(off.body));
       const refused = await refusal(auth.signIn(tenant, 'locked-off@example.com', PASSWORD));
       assert.equal(refused.code, 'PALISADE_SIGN_IN_FAILED', 'the lock tells nothing of it');
+    });
+
+    test('a failed sign-in older than the failure window no longer counts toward a lock', async () => {
+      await member('slow@example.com');
+      const store = await api.platform.stores.shards.get(tenant.shard)!.tenant(tenant.id);
+      let now = Date.parse('2026-01-01T00:00:00Z');
+      const auth = new UserAuthenticator({
+        locate: async () => store,
+        committer: new GroupCommitter({ maxBatch: 1, maxWaitMs: 0, seal: async () => {} }),
+        // No TOTP in this test: the seal is never used.
+        secrets: {} as TenantSecretSeal,
+        lockout: { threshold: 3, baseMs: 60_000, maxMs: 60_000, windowMs: 3_600_000 },
+        clock: () => now,
+      });
+      const attempt = async () =>
+        (await refusal(auth.signIn(tenant, 'slow@example.com', 'a guess'))).code;
+      assert.equal(await attempt(), 'PALISADE_SIGN_IN_FAILED');
+      now += 60_000;
+      assert.equal(await attempt(), 'PALISADE_SIGN_IN_FAILED');
+      // Months later: the two old failures are forgotten, this one starts a new count.
+      now += 90 * 86_400_000;
+      assert.equal(await attempt(), 'PALISADE_SIGN_IN_FAILED');
+      assert.equal((await store.reader.users.getUserByEmail('slow@example.com'))!.failedSignIns, 1);
+      now += 60_000;
+      assert.equal(await attempt(), 'PALISADE_SIGN_IN_FAILED');
+      now += 60_000;
+      assert.equal(await attempt(), 'PALISADE_ACCOUNT_LOCKED', 'three within the window lock');
+      // A lock that ended within the window keeps the count: the next failure locks again.
+      now += 120_000;
+      assert.equal(await attempt(), 'PALISADE_ACCOUNT_LOCKED');
+      // The right password waits for the lock, as ever, and then clears the count.
+      now += 120_000;
+      await auth.signIn(tenant, 'slow@example.com', PASSWORD);
+      assert.equal((await store.reader.users.getUserByEmail('slow@example.com'))!.failedSignIns, 0);
     });
 
     test('brute force: repeated wrong passwords lock out with doubling back-off, each failure and lock in the ledger', async () => {

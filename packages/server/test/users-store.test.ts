@@ -61,10 +61,12 @@ for (const backend of backendNames()) {
       });
       const changed = (await store.reader.users.getUser(row.id))!;
       assert.deepEqual([changed.name, changed.sessionsNotBefore], ['M', ended]);
+      const at = new Date().toISOString();
+      const since = new Date(Date.now() - 60_000).toISOString();
       const counts = await store.transaction(async (tx) => [
-        await tx.users.addSignInFailure(row.id),
-        await tx.users.addSignInFailure(row.id),
-        await tx.users.addSignInFailure(uuid7()),
+        await tx.users.addSignInFailure(row.id, at, since),
+        await tx.users.addSignInFailure(row.id, at, since),
+        await tx.users.addSignInFailure(uuid7(), at, since),
       ]);
       assert.deepEqual(counts, [1, 2, undefined]);
       const steps = await store.transaction(async (tx) => [
@@ -79,6 +81,25 @@ for (const backend of backendNames()) {
       assert.deepEqual([after.totpLastStep, after.failedSignIns], [101, 0]);
     });
 
+    test('failed sign-ins count within the window from the first of a run or the end of the last lock', async () => {
+      const store = await shard.tenant(uuid7());
+      const row = user('w@example.com');
+      await store.transaction((tx) => tx.users.insertUser(row));
+      const t = (minutes: number) =>
+        new Date(Date.UTC(2026, 0, 1) + minutes * 60_000).toISOString();
+      // A one-hour window: a failure at minute m counts the earlier ones still recent at m - 60.
+      const fail = (minutes: number) =>
+        store.transaction((tx) => tx.users.addSignInFailure(row.id, t(minutes), t(minutes - 60)));
+      assert.deepEqual([await fail(0), await fail(30), await fail(59)], [1, 2, 3]);
+      assert.equal(await fail(61), 1, 'the run began over an hour ago: a new count');
+      assert.equal(await fail(100), 2, 'the new run began at minute 61');
+      await store.transaction((tx) => tx.users.lockUser(row.id, t(150)));
+      assert.equal(await fail(200), 3, 'a lock ended within the window: the count goes on');
+      assert.equal(await fail(211), 1, 'run and lock over an hour ago');
+      await store.transaction((tx) => tx.users.signedIn(row.id, null));
+      assert.equal(await fail(212), 1, 'a success ends the run');
+    });
+
     test('a failed sign-in, a lock and a sign-in move the version: a change read before them writes nothing', async () => {
       // Another instance counting a failure (or taking a TOTP step) between this change's read
       // and its write: the write must not put back the count, lock or step it read.
@@ -87,7 +108,7 @@ for (const backend of backendNames()) {
       await store.transaction((tx) => tx.users.insertUser(row));
       const future = new Date(Date.now() + 60_000).toISOString();
       const writes: Record<string, (tx: TenantWriteTx) => Promise<unknown>> = {
-        addSignInFailure: (tx) => tx.users.addSignInFailure(row.id),
+        addSignInFailure: (tx) => tx.users.addSignInFailure(row.id, future, future),
         lockUser: (tx) => tx.users.lockUser(row.id, future),
         signedIn: (tx) => tx.users.signedIn(row.id, 7),
       };

@@ -466,6 +466,13 @@ export const SETTINGS = {
     minimum: 1000,
     doc: 'Longest sign-in lock.',
   },
+  signInFailureWindowMs: {
+    flag: 'sign-in-failure-window-ms',
+    env: 'PALISADE_SIGN_IN_FAILURE_WINDOW_MS',
+    type: 'integer',
+    minimum: 1000,
+    doc: 'How long failed sign-ins count toward a lock, from the first of them or the end of the last lock; the next failure after that starts the count again.',
+  },
   telemetryStreamHeartbeatMs: {
     flag: 'telemetry-stream-heartbeat-ms',
     env: 'PALISADE_TELEMETRY_STREAM_HEARTBEAT_MS',
@@ -778,6 +785,7 @@ export interface Settings {
   signInLockoutThreshold: number;
   signInLockoutBaseMs: number;
   signInLockoutMaxMs: number;
+  signInFailureWindowMs: number;
   telemetryStreamHeartbeatMs: number;
   mqtt: string;
   mqttTls: string | undefined;
@@ -878,6 +886,7 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   signInLockoutThreshold: 5,
   signInLockoutBaseMs: 60_000,
   signInLockoutMaxMs: 3_600_000,
+  signInFailureWindowMs: 86_400_000,
   telemetryStreamHeartbeatMs: 15_000,
   mqtt: '127.0.0.1:1883',
   mqttTls: undefined,

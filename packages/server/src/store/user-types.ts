@@ -23,7 +23,10 @@ export interface UserRow {
   readonly totp: SealedTotp | null;
   /** The newest TOTP time step accepted; a code of that step or older is a replay. */
   readonly totpLastStep: number | null;
-  /** Consecutive failed sign-ins since the last success. */
+  /**
+   * Consecutive failed sign-ins since the last success, counted within the lockout window (see
+   * addSignInFailure).
+   */
   readonly failedSignIns: number;
   readonly lockedUntil: string | null;
   /**
@@ -65,13 +68,15 @@ export interface TenantUserWriter extends TenantUserReader {
   /** Deletes the user and its invitation; false when there is no such user. */
   deleteUser(id: string): Promise<boolean>;
   /**
-   * Adds one failed sign-in (and moves the version, as lockUser and signedIn do); the new
-   * count, or undefined when there is no such user.
+   * Adds one failed sign-in at `at` (and moves the version, as lockUser and signedIn do); the
+   * new count, or undefined when there is no such user. The earlier failures count only when
+   * the first of them, or the end of the last lock, is after `countsSince`; otherwise this one
+   * starts the count again, at 1.
    */
-  addSignInFailure(id: string): Promise<number | undefined>;
+  addSignInFailure(id: string, at: string, countsSince: string): Promise<number | undefined>;
   lockUser(id: string, until: string): Promise<void>;
   /**
-   * A successful sign-in: clears failures and lock, and when `totpStep` is given, records it
+   * A successful sign-in: clears failures (and when their run began) and lock, and when `totpStep` is given, records it
    * only if it is newer than the last accepted step. False when that step was already used.
    */
   signedIn(id: string, totpStep: number | null): Promise<boolean>;

@@ -2,6 +2,11 @@
 export interface LockoutPolicy {
   /** Consecutive failures that lock the account. */
   readonly threshold: number;
+  /**
+   * How long failures keep counting: from the first failure of a run (or the end of the last
+   * lock, whichever is later), after which the next failure starts the count again.
+   */
+  readonly windowMs: number;
   /** The first lock's length; each further failure doubles it. */
   readonly baseMs: number;
   /** The longest lock. */

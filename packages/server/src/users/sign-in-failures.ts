@@ -30,16 +30,22 @@ export function signInFailed(): PalisadeError {
 }
 
 /**
- * Counts one failed sign-in of the user (atomically, in the store) and, from the policy's
- * threshold on, locks the account; both are ledger entries. Returns the error to answer with.
+ * Counts one failed sign-in of the user at `now` (atomically, in the store; earlier failures
+ * count only within the policy's window) and, from the policy's threshold on, locks the
+ * account; both are ledger entries. Returns the error to answer with.
  */
 export async function countFailure(
   tx: TenantWriteTx,
   record: (event: WriteEvent) => void,
   userId: string,
   policy: LockoutPolicy,
+  now: number,
 ): Promise<PalisadeError> {
-  const failures = await tx.users.addSignInFailure(userId);
+  const failures = await tx.users.addSignInFailure(
+    userId,
+    new Date(now).toISOString(),
+    new Date(now - policy.windowMs).toISOString(),
+  );
   if (failures === undefined) return signInFailed();
   record({
     actor: SIGN_IN_ACTOR,
@@ -49,7 +55,6 @@ export async function countFailure(
   });
   const ms = lockoutMs(policy, failures);
   if (ms === 0) return signInFailed();
-  const now = Date.now();
   const until = new Date(now + ms).toISOString();
   await tx.users.lockUser(userId, until);
   record({

@@ -5,9 +5,9 @@
  * A password is checked outside the tenant's write transaction (scrypt takes a few hundred
  * milliseconds); the outcome is then one group-commit op. An unknown email is checked against
  * a dummy hash of the same cost and answered exactly like a wrong password. Failures on a
- * known account are counted atomically in the store; from `threshold` on, each one locks the
- * account for twice as long as the last (capped), and every failure and lock is a ledger
- * entry. A TOTP code is refused unless its time step is newer than the last one accepted.
+ * known account are counted atomically in the store, and only within the lockout window (a
+ * failure older than that no longer counts); from `threshold` on, each one locks the account
+ * for twice as long as the last (capped), and every failure and lock is a ledger entry. A TOTP code is refused unless its time step is newer than the last one accepted.
  */
 import type { GroupCommitter, WriteEvent } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
@@ -62,6 +62,7 @@ export class UserAuthenticator {
   readonly #committer: GroupCommitter;
   readonly #secrets: TenantSecretSeal;
   readonly #lockout: LockoutPolicy;
+  readonly #clock: () => number;
   readonly #dummyHash = unmatchableHash();
 
   constructor(options: {
@@ -69,11 +70,14 @@ export class UserAuthenticator {
     committer: GroupCommitter;
     secrets: TenantSecretSeal;
     lockout: LockoutPolicy;
+    /** Epoch milliseconds now (tests move it). */
+    clock?: (() => number) | undefined;
   }) {
     this.#locate = options.locate;
     this.#committer = options.committer;
     this.#secrets = options.secrets;
     this.#lockout = options.lockout;
+    this.#clock = options.clock ?? Date.now;
   }
 
   async #store(tenant: Tenant, actorId = 'sign-in'): Promise<TenantStore> {
@@ -94,7 +98,7 @@ export class UserAuthenticator {
   ): Promise<SignedInUser> {
     const store = await this.#store(tenant);
     const user = await store.reader.users.getUserByEmail(normalizeEmail(email));
-    const now = Date.now();
+    const now = this.#clock();
     // A disabled account answers as a failed sign-in, locked or not: a lock would set it apart.
     if (user?.lockedUntil != null && !user.disabled && Date.parse(user.lockedUntil) > now)
       throw new AccountLockedError(user.lockedUntil, now);
@@ -121,11 +125,11 @@ export class UserAuthenticator {
       const current = await tx.users.getUser(user.id);
       if (current === undefined || current.disabled || current.passwordHash !== user.passwordHash)
         return signInFailed();
-      const now = Date.now();
+      const now = this.#clock();
       if (current.lockedUntil !== null && Date.parse(current.lockedUntil) > now)
         return new AccountLockedError(current.lockedUntil, now);
       if (!(await tx.users.signedIn(user.id, step)))
-        return countFailure(tx, record, user.id, this.#lockout);
+        return countFailure(tx, record, user.id, this.#lockout, now);
       if (rehash !== undefined) await this.#rehash(tx, record, user.id, rehash);
       record(userEvent(user.id, 'users.sign-in', { id: user.id, totp: step !== null }));
       return current;
@@ -151,7 +155,7 @@ export class UserAuthenticator {
 
   async #fail(store: TenantStore, user: UserRow): Promise<never> {
     throw await this.#committer.submit(store, (tx, record) =>
-      countFailure(tx, record, user.id, this.#lockout),
+      countFailure(tx, record, user.id, this.#lockout, this.#clock()),
     );
   }
 

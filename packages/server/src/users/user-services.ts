@@ -39,6 +39,7 @@ export function openUserServices(options: {
         threshold: settings.signInLockoutThreshold,
         baseMs: settings.signInLockoutBaseMs,
         maxMs: settings.signInLockoutMaxMs,
+        windowMs: settings.signInFailureWindowMs,
       },
     }),
   };

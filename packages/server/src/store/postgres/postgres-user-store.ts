@@ -124,11 +124,20 @@ export class PgTenantUsers implements TenantUserWriter {
     return result.rowCount === 1;
   }
 
-  async addSignInFailure(id: string): Promise<number | undefined> {
+  async addSignInFailure(id: string, at: string, countsSince: string): Promise<number | undefined> {
+    // Both SETs read the row as it was: the run goes on while its start or the last lock's end
+    // is recent.
     const result = await this.#db.query<{ failed_sign_ins: number }>(
-      `UPDATE users SET failed_sign_ins = failed_sign_ins + 1, version = version + 1
+      `UPDATE users SET
+         failed_sign_ins = CASE WHEN sign_in_failures_since > $3::timestamptz
+             OR locked_until > $3::timestamptz
+           THEN failed_sign_ins + 1 ELSE 1 END,
+         sign_in_failures_since = CASE WHEN sign_in_failures_since > $3::timestamptz
+             OR locked_until > $3::timestamptz
+           THEN sign_in_failures_since ELSE $4::timestamptz END,
+         version = version + 1
        WHERE tenant_id = $1 AND id = $2 RETURNING failed_sign_ins`,
-      [this.#tenantId, id],
+      [this.#tenantId, id, countsSince, at],
     );
     return result.rows[0]?.failed_sign_ins;
   }
@@ -142,7 +151,8 @@ export class PgTenantUsers implements TenantUserWriter {
 
   async signedIn(id: string, totpStep: number | null): Promise<boolean> {
     const result = await this.#db.query(
-      `UPDATE users SET failed_sign_ins = 0, locked_until = NULL, version = version + 1,
+      `UPDATE users SET failed_sign_ins = 0, sign_in_failures_since = NULL, locked_until = NULL,
+         version = version + 1,
          totp_last_step = coalesce($3::bigint, totp_last_step)
        WHERE tenant_id = $1 AND id = $2
          AND ($3::bigint IS NULL OR totp_last_step IS NULL OR totp_last_step < $3::bigint)`,

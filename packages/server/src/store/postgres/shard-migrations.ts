@@ -387,5 +387,10 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
       sql: `CREATE INDEX devices_by_gateway ON devices (tenant_id, gateway_id)
         WHERE gateway_id IS NOT NULL;`,
     },
+    {
+      // As in SQLite: when the current run of failed sign-ins began.
+      version: 16,
+      sql: 'ALTER TABLE users ADD COLUMN sign_in_failures_since timestamptz;',
+    },
   ];
 }

@@ -92,10 +92,18 @@ export class SqliteTenantUsers implements TenantUserWriter {
     return this.#sql('DELETE FROM users WHERE id = ?').run(id).changes === 1;
   }
 
-  async addSignInFailure(id: string): Promise<number | undefined> {
+  async addSignInFailure(id: string, at: string, countsSince: string): Promise<number | undefined> {
+    // Both SETs read the row as it was: the run goes on while its start or the last lock's end
+    // is recent (ISO 8601 UTC text compares in time order).
     const row = this.#sql(
-      'UPDATE users SET failed_sign_ins = failed_sign_ins + 1, version = version + 1 WHERE id = ? RETURNING failed_sign_ins',
-    ).get(id) as { failed_sign_ins: number } | undefined;
+      `UPDATE users SET
+         failed_sign_ins = CASE WHEN sign_in_failures_since > ?1 OR locked_until > ?1
+           THEN failed_sign_ins + 1 ELSE 1 END,
+         sign_in_failures_since = CASE WHEN sign_in_failures_since > ?1 OR locked_until > ?1
+           THEN sign_in_failures_since ELSE ?2 END,
+         version = version + 1
+       WHERE id = ?3 RETURNING failed_sign_ins`,
+    ).get(countsSince, at, id) as { failed_sign_ins: number } | undefined;
     return row?.failed_sign_ins;
   }
 
@@ -108,7 +116,8 @@ export class SqliteTenantUsers implements TenantUserWriter {
 
   async signedIn(id: string, totpStep: number | null): Promise<boolean> {
     const result = this.#sql(
-      `UPDATE users SET failed_sign_ins = 0, locked_until = NULL, version = version + 1,
+      `UPDATE users SET failed_sign_ins = 0, sign_in_failures_since = NULL, locked_until = NULL,
+         version = version + 1,
          totp_last_step = coalesce(?, totp_last_step)
        WHERE id = ? AND (? IS NULL OR totp_last_step IS NULL OR totp_last_step < ?)`,
     ).run(totpStep, id, totpStep, totpStep);

@@ -331,4 +331,11 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
     version: 17,
     sql: 'CREATE INDEX devices_by_gateway ON devices (gateway_id) WHERE gateway_id IS NOT NULL;',
   },
+  {
+    // When the current run of failed sign-ins began: older failures stop counting toward a
+    // lock (signInFailureWindowMs). Counts made before it are of unknown age: the next
+    // failure starts again.
+    version: 18,
+    sql: 'ALTER TABLE users ADD COLUMN sign_in_failures_since TEXT;',
+  },
 ];
