@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Secret } from 'otpauth';
+import { uuid7 } from '../src/ids/index.ts';
 import type { Tenant } from '../src/tenancy/index.ts';
 import { ADMIN_TOKEN, type Reply, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
@@ -84,6 +85,52 @@ for (const backend of backendNames()) {
         .filter((e: { resource: string }) => e.resource === `users/${id}`)
         .map((e: { action: string }) => e.action);
       assert.deepEqual(actions, ['users.create', 'users.invite', 'users.update', 'users.delete']);
+    });
+
+    test("a user's ETag is its version; If-Match on PATCH, DELETE and DELETE …/totp gives 412 when stale", async () => {
+      const id = (await create('etag@example.com')).body.user.id;
+      const read = await api.call('GET', `/v1/users/${id}`, key);
+      assert.equal(read.headers.etag, '"1"');
+      const ifMatch = (etag: string) => ({ 'if-match': etag });
+      const renamed = await api.call(
+        'PATCH',
+        `/v1/users/${id}`,
+        key,
+        { name: 'First' },
+        ifMatch('"1"'),
+      );
+      assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
+      assert.equal(renamed.headers.etag, '"2"');
+      for (const [method, path, body] of [
+        ['PATCH', `/v1/users/${id}`, { name: 'Lost update' }],
+        ['DELETE', `/v1/users/${id}/totp`, undefined],
+        ['DELETE', `/v1/users/${id}`, undefined],
+      ] as const) {
+        for (const stale of ['"1"', 'W/"2"', '"2x"']) {
+          const refused = await api.call(method, path, key, body, ifMatch(stale));
+          assert.equal(refused.status, 412, `${method} ${path} ${stale}`);
+          assert.equal(refused.body.code, 'PALISADE_PRECONDITION_FAILED');
+        }
+      }
+      const unchanged = await api.call('GET', `/v1/users/${id}`, key);
+      assert.deepEqual([unchanged.body.name, unchanged.body.version], ['First', 2]);
+      const reset = await api.call('DELETE', `/v1/users/${id}/totp`, key, undefined, {
+        'if-match': '"1", "2"',
+      });
+      assert.equal(reset.status, 200, JSON.stringify(reset.body));
+      assert.equal(reset.headers.etag, '"3"');
+      const missing = await api.call(
+        'PATCH',
+        `/v1/users/${uuid7()}`,
+        key,
+        { name: 'N' },
+        ifMatch('*'),
+      );
+      assert.equal(missing.body.code, 'PALISADE_USER_NOT_FOUND');
+      assert.equal(
+        (await api.call('DELETE', `/v1/users/${id}`, key, undefined, ifMatch('*'))).status,
+        204,
+      );
     });
 
     test('a caller gives only roles within its own permissions: an admin cannot make an owner', async () => {

@@ -2,7 +2,7 @@ import type { PermissionSet, RoleGrants } from '../authz/index.ts';
 import type { GroupCommitter } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { uuid7 } from '../ids/index.ts';
-import type { TenantStoreLocator } from '../records/index.ts';
+import type { Precondition, TenantStoreLocator } from '../records/index.ts';
 import type { TenantWriteTx, UserRow } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import { invitationPath, newInvitationToken } from './invitation-token.ts';
@@ -28,6 +28,18 @@ export interface UserPatch {
 
 function userNotFound(): PalisadeError {
   return new PalisadeError('PALISADE_USER_NOT_FOUND', 'no such user');
+}
+
+/** No If-Match: the write goes ahead whatever the user's version. */
+const UNCONDITIONAL: Precondition = { kind: 'none' };
+
+/** Refuses a write whose If-Match does not name the user's current version. */
+function checkPrecondition(precondition: Precondition, row: UserRow): void {
+  if (precondition.kind !== 'versions' || precondition.versions.includes(row.version)) return;
+  throw new PalisadeError(
+    'PALISADE_PRECONDITION_FAILED',
+    `user ${row.id} has changed; read it again for its current ETag`,
+  );
 }
 
 function changedMeanwhile(): PalisadeError {
@@ -147,17 +159,19 @@ export class UserService {
   /**
    * Changes a user; new roles must be ones the caller (holding `held`) may give, and the
    * user's current roles must be within the caller's permissions too. Disabling ends the
-   * user's sign-ins for good: enabling them again does not bring those sessions back.
+   * user's sign-ins for good: enabling them again does not bring those sessions back. With a
+   * precondition (If-Match), only a user still at one of its versions is changed.
    */
   async update(
     context: TenantContext,
     id: string,
     patch: UserPatch,
     held: PermissionSet,
+    precondition: Precondition = UNCONDITIONAL,
   ): Promise<UserView> {
     const roles =
       patch.roles === undefined ? undefined : await this.#grantable(context, held, patch.roles);
-    return this.#change(context, id, held, 'users.update', (row) => ({
+    return this.#change(context, id, held, precondition, 'users.update', (row) => ({
       ...row,
       name: patch.name ?? row.name,
       roles: roles ?? row.roles,
@@ -171,8 +185,13 @@ export class UserService {
    * Removes the TOTP second factor, and ends the sign-ins made with it; the user signs in with
    * the password alone until re-enrolled.
    */
-  async resetTotp(context: TenantContext, id: string, held: PermissionSet): Promise<UserView> {
-    return this.#change(context, id, held, 'users.totp-reset', (row) => ({
+  async resetTotp(
+    context: TenantContext,
+    id: string,
+    held: PermissionSet,
+    precondition: Precondition = UNCONDITIONAL,
+  ): Promise<UserView> {
+    return this.#change(context, id, held, precondition, 'users.totp-reset', (row) => ({
       ...row,
       totp: null,
       totpLastStep: null,
@@ -180,9 +199,17 @@ export class UserService {
     }));
   }
 
-  async remove(context: TenantContext, id: string, held: PermissionSet): Promise<void> {
+  async remove(
+    context: TenantContext,
+    id: string,
+    held: PermissionSet,
+    precondition: Precondition = UNCONDITIONAL,
+  ): Promise<void> {
     await this.#committer.submit(await this.#locate(context), async (tx, record) => {
-      await this.#manageable(context, held, await tx.users.getUser(id));
+      checkPrecondition(
+        precondition,
+        await this.#manageable(context, held, await tx.users.getUser(id)),
+      );
       if (!(await tx.users.deleteUser(id))) throw userNotFound();
       record({
         actor: context.actor.id,
@@ -238,11 +265,13 @@ export class UserService {
     context: TenantContext,
     id: string,
     held: PermissionSet,
+    precondition: Precondition,
     action: string,
     change: (row: UserRow) => UserRow,
   ): Promise<UserView> {
     const row = await this.#committer.submit(await this.#locate(context), async (tx, record) => {
       const row = await this.#manageable(context, held, await tx.users.getUser(id));
+      checkPrecondition(precondition, row);
       const next = await writeChange(tx, row, change);
       record({
         actor: context.actor.id,

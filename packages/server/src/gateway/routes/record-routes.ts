@@ -1,7 +1,8 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Precondition, RecordService } from '../../records/index.ts';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { RecordService } from '../../records/index.ts';
 import { type RecordRow, storedJson } from '../../store/index.ts';
 import { tenantOf } from '../auth-hook.ts';
+import { precondition, versionEtag } from '../if-match.ts';
 import { COLLECTION_NAME, pageOf, pageQuery, RECORD, RECORD_DATA } from '../schemas.ts';
 
 const TAGS = ['records'];
@@ -17,10 +18,6 @@ const RECORD_PARAMS = {
   properties: { name: COLLECTION_NAME, id: { type: 'string', maxLength: 64 } },
 } as const;
 const FILTER_KEY = /^filter\[([A-Za-z_][A-Za-z0-9_-]{0,63})\]$/;
-
-function etag(row: RecordRow): string {
-  return `"${row.version}"`;
-}
 
 function present(row: RecordRow) {
   return {
@@ -45,7 +42,7 @@ function storedRecordJson(row: RecordRow): string | undefined {
 }
 
 function sendRecord(reply: FastifyReply, row: RecordRow, status = 200): FastifyReply {
-  reply.code(status).header('etag', etag(row));
+  reply.code(status).header('etag', versionEtag(row.version));
   const json = storedRecordJson(row);
   return json === undefined ? reply.send(present(row)) : reply.type(JSON_TYPE).send(json);
 }
@@ -59,31 +56,6 @@ function storedPageJson(items: readonly RecordRow[], nextCursor: string | null) 
     json.push(item);
   }
   return `{"items":[${json.join(',')}],"nextCursor":${JSON.stringify(nextCursor)}}`;
-}
-
-/** One element of an If-Match list (RFC 9110 §5.6.1, §8.8.3): an entity tag, or none, and its comma. */
-const IF_MATCH_ELEMENT = /[ \t]*(?:(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"[ \t]*)?(?:,|$)/y;
-/** The opaque tag of an ETag this server made: a record version. */
-const VERSION_TAG = /^[1-9][0-9]{0,14}$/;
-
-/**
- * Parses If-Match: `*`, or a list of entity tags of which the strong ones this server made
- * match (RFC 9110 §13.1.1, strong comparison); a header that is not such a list matches nothing.
- */
-function precondition(request: FastifyRequest): Precondition {
-  const header = request.headers['if-match'];
-  if (header === undefined) return { kind: 'none' };
-  if (header.trim() === '*') return { kind: 'any' };
-  const versions: number[] = [];
-  IF_MATCH_ELEMENT.lastIndex = 0;
-  while (IF_MATCH_ELEMENT.lastIndex < header.length) {
-    const element = IF_MATCH_ELEMENT.exec(header);
-    if (element === null) return { kind: 'versions', versions: [] };
-    const [, weak, tag] = element;
-    if (weak === undefined && tag !== undefined && VERSION_TAG.test(tag))
-      versions.push(Number(tag));
-  }
-  return { kind: 'versions', versions };
 }
 
 /** `/v1/collections/{name}/records…`: a tenant's records, with ETags and If-Match. */

@@ -1,7 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { decodeCursor, page } from '../../records/index.ts';
-import type { UserServices } from '../../users/index.ts';
+import type { UserServices, UserView } from '../../users/index.ts';
 import { permissionsOf, tenantOf } from '../auth-hook.ts';
+import { precondition, versionEtag } from '../if-match.ts';
 import { pageOf, pageQuery, ROLE_NAMES, UUID } from '../schemas.ts';
 
 const TAGS = ['users'];
@@ -49,6 +50,11 @@ const INVITATION = {
     expiresAt: TIMESTAMP,
   },
 } as const;
+
+/** The user, with its version as the ETag (moved by every write, sign-ins included). */
+function sendUser(reply: FastifyReply, user: UserView): FastifyReply {
+  return reply.header('etag', versionEtag(user.version)).send(user);
+}
 
 /** Users of the caller's tenant: `/v1/users…` (`users:read`, `users:write`). */
 export function userRoutes(app: FastifyInstance, users: UserServices, pageSizeMax: number): void {
@@ -109,7 +115,8 @@ export function userRoutes(app: FastifyInstance, users: UserServices, pageSizeMa
   app.get<{ Params: { id: string } }>('/v1/users/:id', {
     config: { auth: 'users:read' },
     schema: { summary: 'One user', tags: TAGS, params: ID_PARAMS, response: { 200: USER } },
-    handler: async (request) => service.get(tenantOf(request), request.params.id),
+    handler: async (request, reply) =>
+      sendUser(reply, await service.get(tenantOf(request), request.params.id)),
   });
 
   app.patch<{
@@ -118,7 +125,7 @@ export function userRoutes(app: FastifyInstance, users: UserServices, pageSizeMa
   }>('/v1/users/:id', {
     config: { auth: 'users:write' },
     schema: {
-      summary: "Change a user's name or roles, or disable (or enable) them",
+      summary: "Change a user's name or roles, or disable (or enable) them (If-Match optional)",
       tags: TAGS,
       params: ID_PARAMS,
       body: {
@@ -129,21 +136,29 @@ export function userRoutes(app: FastifyInstance, users: UserServices, pageSizeMa
       },
       response: { 200: USER },
     },
-    handler: async (request) => {
-      return service.update(
-        tenantOf(request),
-        request.params.id,
-        request.body,
-        permissionsOf(request),
-      );
-    },
+    handler: async (request, reply) =>
+      sendUser(
+        reply,
+        await service.update(
+          tenantOf(request),
+          request.params.id,
+          request.body,
+          permissionsOf(request),
+          precondition(request),
+        ),
+      ),
   });
 
   app.delete<{ Params: { id: string } }>('/v1/users/:id', {
     config: { auth: 'users:write' },
-    schema: { summary: 'Delete a user', tags: TAGS, params: ID_PARAMS },
+    schema: { summary: 'Delete a user (If-Match optional)', tags: TAGS, params: ID_PARAMS },
     handler: async (request, reply) => {
-      await service.remove(tenantOf(request), request.params.id, permissionsOf(request));
+      await service.remove(
+        tenantOf(request),
+        request.params.id,
+        permissionsOf(request),
+        precondition(request),
+      );
       return reply.code(204).send();
     },
   });
@@ -170,12 +185,21 @@ export function userRoutes(app: FastifyInstance, users: UserServices, pageSizeMa
   app.delete<{ Params: { id: string } }>('/v1/users/:id/totp', {
     config: { auth: 'users:write' },
     schema: {
-      summary: "Remove a user's TOTP second factor (they enrol again through a new invitation)",
+      summary:
+        "Remove a user's TOTP second factor (they enrol again through a new invitation; If-Match optional)",
       tags: TAGS,
       params: ID_PARAMS,
       response: { 200: USER },
     },
-    handler: async (request) =>
-      service.resetTotp(tenantOf(request), request.params.id, permissionsOf(request)),
+    handler: async (request, reply) =>
+      sendUser(
+        reply,
+        await service.resetTotp(
+          tenantOf(request),
+          request.params.id,
+          permissionsOf(request),
+          precondition(request),
+        ),
+      ),
   });
 }
