@@ -11,8 +11,13 @@ import { commitState } from '@palisade/ledger';
 import { nodeSha256 } from '@palisade/ledger/node';
 import pg from 'pg';
 import { GroupCommitter } from '../src/commit/index.ts';
+import type { AccessTokenVerifier } from '../src/identity/access-token-verifier.ts';
+import { IssuerDirectory } from '../src/identity/issuer-directory.ts';
 import { IssuerKeys } from '../src/identity/issuer-keys.ts';
+import { IssuerUrls } from '../src/identity/issuer-urls.ts';
+import { RevocationList } from '../src/identity/revocation-list.ts';
 import { TenantAudit } from '../src/identity/tenant-audit.ts';
+import { TenantIssuers } from '../src/identity/tenant-issuers.ts';
 import { uuid7 } from '../src/ids/index.ts';
 import { sealBatch } from '../src/ledger/index.ts';
 import { type ControlPlaneIdentityStore, openStores, type Stores } from '../src/store/index.ts';
@@ -26,8 +31,11 @@ import { type BackendFixture, backendNames, openBackend } from './support/backen
 /** The control-plane schema version whose oidc_keys allowed two current key sets. */
 const BEFORE_UNIQUE_KEYS = 6;
 
+/** How long a retired cookie secret verifies in these tests. */
+const COOKIE_GRACE_MS = 3_600_000;
+
 /** An API process's view of the issuer keys: its own stores, committer and KMS. */
-async function issuerProcess(fixture: BackendFixture, master: MasterKey) {
+async function issuerProcess(fixture: BackendFixture, master: MasterKey, clock?: () => number) {
   const stores = await openStores(fixture.settings);
   const committer = new GroupCommitter({ maxBatch: 16, maxWaitMs: 0, seal: sealBatch });
   const keys = new IssuerKeys({
@@ -35,6 +43,8 @@ async function issuerProcess(fixture: BackendFixture, master: MasterKey) {
     kms: new LocalKms(master),
     audit: new TenantAudit(stores.shards, committer),
     retiredGraceMs: 60_000,
+    cookieGraceMs: COOKIE_GRACE_MS,
+    clock,
   });
   return { stores, keys };
 }
@@ -169,6 +179,86 @@ for (const backend of backendNames()) {
         JSON.parse(entries[0]!.entry).commitment,
         'the recorded creation is of the keys kept',
       );
+    });
+
+    test('a retired cookie secret verifies only within its grace, and a new one signs', async (t) => {
+      const fixture = await openBackend(backend);
+      const { stores, keys } = await issuerProcess(fixture, MasterKey.generate());
+      t.after(async () => {
+        await stores.close();
+        await fixture.cleanup();
+      });
+      const store = stores.controlPlane.identity;
+      const tenant = await newTenant(stores);
+      const cookieRows = async () =>
+        (await store.listKeys(tenant.id)).filter((row) => row.use === 'cookie');
+      const retire = async (msAgo: number) => {
+        const current = (await cookieRows()).filter((row) => row.retiredAt === null);
+        const at = new Date(Date.now() - msAgo).toISOString();
+        await store.insertKeys(tenant.id, [], { kids: current.map((row) => row.kid), at });
+      };
+      const [first] = (await keys.load(tenant)).cookieKeys;
+      // Retired now: cookies it signed still verify (the new secret signs, listed first).
+      await retire(0);
+      const fresh = (await keys.load(tenant)).cookieKeys;
+      assert.equal(fresh.length, 2);
+      assert.notEqual(fresh[0], first, 'a new current secret signs');
+      assert.equal(fresh[1], first, 'the one retired within its grace still verifies');
+      // Retired longer ago than the grace (the longest a cookie lives): it verifies nothing.
+      await retire(COOKIE_GRACE_MS + 60_000);
+      const later = (await keys.load(tenant)).cookieKeys;
+      assert.equal((await cookieRows()).length, 3);
+      assert.ok(!later.includes(fresh[0]!), 'the secret retired past its grace is gone');
+      assert.equal(later[1], first, 'the other retired secret is still within its grace');
+      assert.equal(later.length, 2);
+    });
+
+    test('a cached issuer is built again once a retired cookie secret of it ends its grace', async (t) => {
+      const fixture = await openBackend(backend);
+      let now = Date.now();
+      const clock = () => now;
+      const { stores, keys } = await issuerProcess(fixture, MasterKey.generate(), clock);
+      t.after(async () => {
+        await stores.close();
+        await fixture.cleanup();
+      });
+      const store = stores.controlPlane.identity;
+      const tenant = await newTenant(stores);
+      const issuers = new TenantIssuers({
+        directory: new IssuerDirectory(store, keys, 60_000),
+        keys,
+        max: 4,
+        clock,
+        provider: {
+          urls: new IssuerUrls(() => 'http://127.0.0.1:1'),
+          store,
+          revocations: new RevocationList(store, 60_000),
+          accounts: { account: async () => undefined },
+          // Verifies no token here: building a provider does not use it.
+          verifier: {} as AccessTokenVerifier,
+          lifetimes: {
+            accessTokenSeconds: 60,
+            refreshTokenSeconds: 600,
+            deviceCodeSeconds: 600,
+            sessionSeconds: 3600,
+          },
+        },
+      });
+      const cookieSecrets = async () =>
+        ((await issuers.get(tenant.slug)).provider as unknown as { keys: string[] }).keys;
+      const [first] = await cookieSecrets();
+      const current = (await store.listKeys(tenant.id)).filter((row) => row.use === 'cookie');
+      await store.insertKeys(tenant.id, [], {
+        kids: current.map((row) => row.kid),
+        at: new Date(now).toISOString(),
+      });
+      issuers.invalidate();
+      const during = await cookieSecrets();
+      assert.deepEqual([during.length, during[1]], [2, first], 'within its grace it verifies');
+      now += COOKIE_GRACE_MS - 1;
+      assert.equal(await cookieSecrets(), during, 'the same issuer, until the grace ends');
+      now += 1;
+      assert.deepEqual(await cookieSecrets(), [during[0]], 'then built again without it');
     });
 
     test('a control plane holding two current key sets keeps the one the issuer signs with', async (t) => {

@@ -13,7 +13,7 @@ import { RevocationList } from './revocation-list.ts';
 import { type SignInVerifier, storedAccounts } from './sign-in.ts';
 import { TenantAudit } from './tenant-audit.ts';
 import { TenantIssuers } from './tenant-issuers.ts';
-import type { IssuerLifetimes } from './tenant-provider.ts';
+import { type IssuerLifetimes, longestCookieMs } from './tenant-provider.ts';
 
 export interface IdentityOptions {
   readonly store: ControlPlaneIdentityStore;
@@ -56,6 +56,7 @@ export class IdentityService {
       kms: options.kms,
       audit,
       retiredGraceMs: accessTokenMs,
+      cookieGraceMs: longestCookieMs(options.lifetimes),
     });
     this.#directory = new IssuerDirectory(options.store, this.#keys, options.cacheTtlMs);
     const revocations = new RevocationList(options.store, options.cacheTtlMs);

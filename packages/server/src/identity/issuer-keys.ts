@@ -3,7 +3,9 @@
  * default; ES256; ML-DSA-44 and ML-DSA-65 for clients that ask for post-quantum tokens) and a
  * secret that signs its cookies. They are made on first use; the private parts are stored
  * only sealed by the platform KMS, bound to the tenant and the key id. Rotation retires the
- * signing keys (they keep verifying for `retiredGraceMs`) and makes new ones.
+ * signing keys (they keep verifying for `retiredGraceMs`) and makes new ones. A retired cookie
+ * secret (see control-plane migration 7) verifies cookies for `cookieGraceMs`, then nothing;
+ * a tenant with none current gets a new one.
  */
 import { createHash, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import type { Kms } from '@palisade/crypto';
@@ -35,8 +37,10 @@ export interface IssuerKeySet {
    * algorithm is the one it signs with.
    */
   readonly signing: readonly Jwk[];
-  /** Cookie-signing secrets, newest first. */
+  /** Cookie-signing secrets: the current one, then the retired ones still within their grace. */
   readonly cookieKeys: readonly string[];
+  /** Epoch milliseconds when a retired key of the set ends its grace (load again by then), or null. */
+  readonly refreshAt: number | null;
 }
 
 function sealContext(tenantId: string, kid: string) {
@@ -48,6 +52,8 @@ export class IssuerKeys {
   readonly #kms: Kms;
   readonly #audit: TenantAudit;
   readonly #retiredGraceMs: number;
+  readonly #cookieGraceMs: number;
+  readonly #clock: () => number;
 
   constructor(options: {
     store: ControlPlaneIdentityStore;
@@ -55,11 +61,17 @@ export class IssuerKeys {
     audit: TenantAudit;
     /** How long a retired key still verifies: the longest a token it signed can live. */
     retiredGraceMs: number;
+    /** How long a retired cookie secret still verifies: the longest a cookie it signed lives. */
+    cookieGraceMs: number;
+    /** Epoch milliseconds now (tests move it). */
+    clock?: (() => number) | undefined;
   }) {
     this.#store = options.store;
     this.#kms = options.kms;
     this.#audit = options.audit;
     this.#retiredGraceMs = options.retiredGraceMs;
+    this.#cookieGraceMs = options.cookieGraceMs;
+    this.#clock = options.clock ?? Date.now;
   }
 
   /**
@@ -73,7 +85,7 @@ export class IssuerKeys {
         (alg) =>
           !rows.some((row) => row.use === 'sig' && row.alg === alg && row.retiredAt === null),
       );
-      const cookieMissing = !rows.some((row) => row.use === 'cookie');
+      const cookieMissing = !rows.some((row) => row.use === 'cookie' && row.retiredAt === null);
       if (missing.length === 0 && !cookieMissing) return this.#keySet(tenant, rows);
       await this.#create(tenant, missing, cookieMissing, 'oidc-keys.create');
     }
@@ -157,19 +169,28 @@ export class IssuerKeys {
   }
 
   async #keySet(tenant: Tenant, rows: readonly IssuerKeyRow[]): Promise<IssuerKeySet> {
-    const now = Date.now();
+    const now = this.#clock();
     const active: Jwk[] = [];
     const retired: Jwk[] = [];
-    const cookieKeys: string[] = [];
+    const currentCookie: string[] = [];
+    const retiredCookies: string[] = [];
+    let refreshAt: number | null = null;
     for (const row of rows) {
       const opened = async () =>
         Buffer.from(await this.#kms.open(sealContext(tenant.id, row.kid), row.sealedPrivate));
+      const graceEnds =
+        row.retiredAt === null
+          ? null
+          : Date.parse(row.retiredAt) +
+            (row.use === 'cookie' ? this.#cookieGraceMs : this.#retiredGraceMs);
+      if (graceEnds !== null && graceEnds <= now) continue;
+      if (graceEnds !== null) refreshAt = Math.min(refreshAt ?? graceEnds, graceEnds);
       if (row.use === 'cookie') {
-        cookieKeys.unshift((await opened()).toString('base64url'));
+        // Rows come oldest first: the retired secrets go newest first.
+        const secret = (await opened()).toString('base64url');
+        (row.retiredAt === null ? currentCookie : retiredCookies).unshift(secret);
         continue;
       }
-      if (row.retiredAt !== null && Date.parse(row.retiredAt) + this.#retiredGraceMs <= now)
-        continue;
       const secret = await opened();
       const jwk = { ...JSON.parse(secret.toString()), kid: row.kid, alg: row.alg, use: 'sig' };
       secret.fill(0);
@@ -177,7 +198,11 @@ export class IssuerKeys {
     }
     const rank = (jwk: Jwk) => SIGNING_ALGORITHMS.indexOf(jwk.alg as SigningAlgorithm);
     active.sort((a, b) => rank(a) - rank(b));
-    return { signing: [...active, ...retired], cookieKeys };
+    return {
+      signing: [...active, ...retired],
+      cookieKeys: [...currentCookie, ...retiredCookies],
+      refreshAt,
+    };
   }
 }
 

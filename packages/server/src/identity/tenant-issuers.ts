@@ -5,6 +5,12 @@ import type { IssuerDirectory } from './issuer-directory.ts';
 import type { IssuerKeys } from './issuer-keys.ts';
 import { createTenantProvider, type TenantProviderOptions } from './tenant-provider.ts';
 
+/** A provider, and when a retired key of it ends its grace (it must be built again then). */
+interface BuiltIssuer {
+  readonly provider: Provider;
+  readonly refreshAt: number | null;
+}
+
 /** A live tenant and its issuer. */
 export interface TenantIssuer {
   readonly tenant: Tenant;
@@ -14,7 +20,8 @@ export interface TenantIssuer {
 /**
  * The tenants' `oidc-provider` instances, made on a tenant's first request and kept in a
  * bounded cache (least recently used evicted); building one also drops the tenant's expired
- * codes, tokens and revocations. Only active tenants have an issuer: an
+ * codes, tokens and revocations. An issuer is built again once a retired key or cookie secret
+ * of its key set ends its grace. Only active tenants have an issuer: an
  * unknown or deleted slug is not found, a suspended tenant's issuer refuses everything.
  */
 export class TenantIssuers {
@@ -22,18 +29,22 @@ export class TenantIssuers {
   readonly #keys: IssuerKeys;
   readonly #options: TenantProviderOptions;
   readonly #max: number;
-  readonly #providers = new Map<string, Promise<Provider>>();
+  readonly #clock: () => number;
+  readonly #providers = new Map<string, Promise<BuiltIssuer>>();
 
   constructor(options: {
     directory: IssuerDirectory;
     keys: IssuerKeys;
     provider: TenantProviderOptions;
     max: number;
+    /** Epoch milliseconds now (tests move it). */
+    clock?: (() => number) | undefined;
   }) {
     this.#directory = options.directory;
     this.#keys = options.keys;
     this.#options = options.provider;
     this.#max = options.max;
+    this.#clock = options.clock ?? Date.now;
   }
 
   async get(slug: string): Promise<TenantIssuer> {
@@ -48,7 +59,10 @@ export class TenantIssuers {
     }
     const key = `${tenant.id}:${tenant.updatedAt}`;
     let provider = this.#providers.get(key);
+    if (provider !== undefined && this.#stale(await provider.catch(() => undefined)))
+      provider = undefined;
     if (provider === undefined) {
+      this.#providers.delete(key);
       provider = this.#build(tenant);
       provider.catch(() => this.#providers.delete(key));
       if (this.#providers.size >= this.#max)
@@ -57,15 +71,22 @@ export class TenantIssuers {
       this.#providers.delete(key);
     }
     this.#providers.set(key, provider);
-    return { tenant, provider: await provider };
+    return { tenant, provider: (await provider).provider };
   }
 
-  async #build(tenant: Tenant): Promise<Provider> {
+  async #build(tenant: Tenant): Promise<BuiltIssuer> {
     const keys = await this.#keys.load(tenant);
     // The verifier may have cached the issuer before its first keys existed.
     this.#directory.forget(tenant.slug);
     await this.#options.store.purgeExpired(tenant.id, Date.now());
-    return createTenantProvider(tenant, keys, this.#options);
+    return {
+      provider: createTenantProvider(tenant, keys, this.#options),
+      refreshAt: keys.refreshAt,
+    };
+  }
+
+  #stale(built: BuiltIssuer | undefined): boolean {
+    return built?.refreshAt != null && built.refreshAt <= this.#clock();
   }
 
   /** Drops every cached issuer (after a key rotation or tenant change). */

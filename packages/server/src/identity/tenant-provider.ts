@@ -40,6 +40,11 @@ const AUTHORIZATION_CODE_SECONDS = 60;
 /** Seconds a sign-in (interaction) may take. */
 const INTERACTION_SECONDS = 600;
 
+/** The longest a cookie the issuer signs lives (its session's or an interaction's), in ms. */
+export function longestCookieMs(lifetimes: IssuerLifetimes): number {
+  return Math.max(lifetimes.sessionSeconds, INTERACTION_SECONDS) * 1000;
+}
+
 export interface TenantProviderOptions {
   readonly urls: IssuerUrls;
   readonly store: ControlPlaneIdentityStore;
