@@ -622,7 +622,7 @@ export const SETTINGS = {
     env: 'PALISADE_TRUSTED_PROXIES',
     type: 'string-list',
     pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$',
-    doc: 'Reverse proxies (IP addresses or CIDR ranges) whose X-Forwarded-For names the client address, for the per-address sign-in limit and the logs; none by default. Comma-separated in the environment.',
+    doc: 'Reverse proxies (IP addresses or CIDR ranges) whose X-Forwarded-For names the client address and X-Forwarded-Proto its scheme, for the per-address sign-in limit, the logs and the tenant issuers; none by default. Comma-separated in the environment.',
   },
   quotaMaxBuckets: {
     flag: 'quota-max-buckets',

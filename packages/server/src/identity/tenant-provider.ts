@@ -184,7 +184,9 @@ export function createTenantProvider(
     },
     renderError,
   });
-  provider.proxy = issuer.startsWith('https:');
+  // The gateway sets X-Forwarded-For and -Proto to the client address and scheme it trusts
+  // (trustedProxies) and drops X-Forwarded-Host before a request reaches the provider.
+  provider.proxy = true;
   provider.use(async (ctx, next) => {
     ctx.set('content-security-policy', PROVIDER_CSP);
     ctx.set('x-content-type-options', 'nosniff');

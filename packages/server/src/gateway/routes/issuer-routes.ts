@@ -26,6 +26,21 @@ function dispatch(issuer: TenantIssuer, request: FastifyRequest, reply: FastifyR
   issuer.provider.callback()(raw, reply.raw);
 }
 
+/**
+ * Leaves the provider, which reads X-Forwarded-* (see createTenantProvider), only what the
+ * gateway concluded from them: the client address and scheme that `trustedProxies` vouch for,
+ * else the connection's own. A client's own X-Forwarded-For or -Proto would otherwise name its
+ * address (kept with a device code) and decide whether the cookies are Secure. The provider
+ * builds no URL from the request (dispatch gives it an absolute one): X-Forwarded-Host goes.
+ */
+async function forwardedAsTrusted(request: FastifyRequest): Promise<void> {
+  const { ip, protocol } = request;
+  const headers = request.raw.headers;
+  headers['x-forwarded-for'] = ip;
+  headers['x-forwarded-proto'] = protocol;
+  delete headers['x-forwarded-host'];
+}
+
 /** Runs a page handler after the reply was hijacked: a failure still gets an answer. */
 async function hijacked(
   request: FastifyRequest,
@@ -74,6 +89,7 @@ export function issuerRoutes(
   );
   app.register(async (scope) => {
     scope.setErrorHandler(tooManyAttemptsPage);
+    scope.addHook('preHandler', forwardedAsTrusted);
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser(
       'application/x-www-form-urlencoded',
@@ -126,6 +142,7 @@ export function issuerRoutes(
 
   app.register(async (scope) => {
     scope.setErrorHandler(tooManyAttemptsPage);
+    scope.addHook('preHandler', forwardedAsTrusted);
     // The provider reads request bodies itself: leave the stream unread.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_request, _payload, done) => done(null));
