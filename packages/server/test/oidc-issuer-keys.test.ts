@@ -34,6 +34,9 @@ const BEFORE_UNIQUE_KEYS = 6;
 /** How long a retired cookie secret verifies in these tests. */
 const COOKIE_GRACE_MS = 3_600_000;
 
+/** How long a process's issuer cache trusts its key set without reading the store again. */
+const RECHECK_MS = 1000;
+
 /** An API process's view of the issuer keys: its own stores, committer and KMS. */
 async function issuerProcess(fixture: BackendFixture, master: MasterKey, clock?: () => number) {
   const stores = await openStores(fixture.settings);
@@ -47,6 +50,35 @@ async function issuerProcess(fixture: BackendFixture, master: MasterKey, clock?:
     clock,
   });
   return { stores, keys };
+}
+
+/** A process's cache of tenant issuers, checking the stored keys again after RECHECK_MS. */
+function tenantIssuers(
+  store: ControlPlaneIdentityStore,
+  keys: IssuerKeys,
+  clock: () => number,
+): TenantIssuers {
+  return new TenantIssuers({
+    directory: new IssuerDirectory(store, keys, 60_000),
+    keys,
+    max: 4,
+    recheckMs: RECHECK_MS,
+    clock,
+    provider: {
+      urls: new IssuerUrls(() => 'http://127.0.0.1:1'),
+      store,
+      revocations: new RevocationList(store, 60_000),
+      accounts: { account: async () => undefined },
+      // Verifies no token here: building a provider does not use it.
+      verifier: {} as AccessTokenVerifier,
+      lifetimes: {
+        accessTokenSeconds: 60,
+        refreshTokenSeconds: 600,
+        deviceCodeSeconds: 600,
+        sessionSeconds: 3600,
+      },
+    },
+  });
 }
 
 /** Holds each store's first listing of keys until every store has made one: both see none. */
@@ -224,26 +256,7 @@ for (const backend of backendNames()) {
       });
       const store = stores.controlPlane.identity;
       const tenant = await newTenant(stores);
-      const issuers = new TenantIssuers({
-        directory: new IssuerDirectory(store, keys, 60_000),
-        keys,
-        max: 4,
-        clock,
-        provider: {
-          urls: new IssuerUrls(() => 'http://127.0.0.1:1'),
-          store,
-          revocations: new RevocationList(store, 60_000),
-          accounts: { account: async () => undefined },
-          // Verifies no token here: building a provider does not use it.
-          verifier: {} as AccessTokenVerifier,
-          lifetimes: {
-            accessTokenSeconds: 60,
-            refreshTokenSeconds: 600,
-            deviceCodeSeconds: 600,
-            sessionSeconds: 3600,
-          },
-        },
-      });
+      const issuers = tenantIssuers(store, keys, clock);
       const cookieSecrets = async () =>
         ((await issuers.get(tenant.slug)).provider as unknown as { keys: string[] }).keys;
       const [first] = await cookieSecrets();
@@ -259,6 +272,31 @@ for (const backend of backendNames()) {
       assert.equal(await cookieSecrets(), during, 'the same issuer, until the grace ends');
       now += 1;
       assert.deepEqual(await cookieSecrets(), [during[0]], 'then built again without it');
+    });
+
+    test("a key rotation in one process reaches the other processes' issuers", async (t) => {
+      const fixture = await openBackend(backend);
+      const master = MasterKey.generate();
+      let now = Date.now();
+      const clock = () => now;
+      const a = await issuerProcess(fixture, master, clock);
+      const b = await issuerProcess(fixture, master, clock);
+      t.after(async () => {
+        await a.stores.close();
+        await b.stores.close();
+        await fixture.cleanup();
+      });
+      const tenant = await newTenant(a.stores);
+      const issuersOfB = tenantIssuers(b.stores.controlPlane.identity, b.keys, clock);
+      const before = (await issuersOfB.get(tenant.slug)).provider;
+      await a.keys.rotate(tenant, 'test');
+      now += RECHECK_MS - 1;
+      assert.equal((await issuersOfB.get(tenant.slug)).provider, before, 'trusted a while');
+      now += 1;
+      const after = (await issuersOfB.get(tenant.slug)).provider;
+      assert.notEqual(after, before, 'built again with the keys process A made');
+      now += RECHECK_MS;
+      assert.equal((await issuersOfB.get(tenant.slug)).provider, after, 'and kept while they hold');
     });
 
     test('a control plane holding two current key sets keeps the one the issuer signs with', async (t) => {

@@ -73,6 +73,7 @@ export class IdentityService {
       directory: this.#directory,
       keys: this.#keys,
       max: options.issuerCacheMax,
+      recheckMs: options.cacheTtlMs,
       provider: {
         urls: this.urls,
         store: options.store,

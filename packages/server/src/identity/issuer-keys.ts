@@ -41,6 +41,17 @@ export interface IssuerKeySet {
   readonly cookieKeys: readonly string[];
   /** Epoch milliseconds when a retired key of the set ends its grace (load again by then), or null. */
   readonly refreshAt: number | null;
+  /** The ids of the keys in use: another process's rotation changes it (see `generation`). */
+  readonly generation: string;
+}
+
+/** The ids of the keys in use (not retired), in a stable order. */
+function generationOf(rows: readonly IssuerKeyRow[]): string {
+  return rows
+    .filter((row) => row.retiredAt === null)
+    .map((row) => row.kid)
+    .sort()
+    .join(' ');
 }
 
 function sealContext(tenantId: string, kid: string) {
@@ -89,6 +100,11 @@ export class IssuerKeys {
       if (missing.length === 0 && !cookieMissing) return this.#keySet(tenant, rows);
       await this.#create(tenant, missing, cookieMissing, 'oidc-keys.create');
     }
+  }
+
+  /** The stored keys' generation: unlike a loaded set's, another process rotated them. */
+  async generation(tenantId: string): Promise<string> {
+    return generationOf(await this.#store.listKeys(tenantId));
   }
 
   /** Public JWKs the tenant's tokens may be signed with (reads only; makes nothing). */
@@ -202,6 +218,7 @@ export class IssuerKeys {
       signing: [...active, ...retired],
       cookieKeys: [...currentCookie, ...retiredCookies],
       refreshAt,
+      generation: generationOf(rows),
     };
   }
 }

@@ -9,6 +9,9 @@ import { createTenantProvider, type TenantProviderOptions } from './tenant-provi
 interface BuiltIssuer {
   readonly provider: Provider;
   readonly refreshAt: number | null;
+  /** Its key set's generation, last found current in the store at `checkedAt`. */
+  readonly generation: string;
+  checkedAt: number;
 }
 
 /** A live tenant and its issuer. */
@@ -21,7 +24,8 @@ export interface TenantIssuer {
  * The tenants' `oidc-provider` instances, made on a tenant's first request and kept in a
  * bounded cache (least recently used evicted); building one also drops the tenant's expired
  * codes, tokens and revocations. An issuer is built again once a retired key or cookie secret
- * of its key set ends its grace. Only active tenants have an issuer: an
+ * of its key set ends its grace, and when, checked every `recheckMs`, the stored keys are no
+ * longer its own (another process rotated them). Only active tenants have an issuer: an
  * unknown or deleted slug is not found, a suspended tenant's issuer refuses everything.
  */
 export class TenantIssuers {
@@ -29,6 +33,7 @@ export class TenantIssuers {
   readonly #keys: IssuerKeys;
   readonly #options: TenantProviderOptions;
   readonly #max: number;
+  readonly #recheckMs: number;
   readonly #clock: () => number;
   readonly #providers = new Map<string, Promise<BuiltIssuer>>();
 
@@ -37,6 +42,8 @@ export class TenantIssuers {
     keys: IssuerKeys;
     provider: TenantProviderOptions;
     max: number;
+    /** How long an issuer's keys are trusted without reading the store again. */
+    recheckMs: number;
     /** Epoch milliseconds now (tests move it). */
     clock?: (() => number) | undefined;
   }) {
@@ -44,6 +51,7 @@ export class TenantIssuers {
     this.#keys = options.keys;
     this.#options = options.provider;
     this.#max = options.max;
+    this.#recheckMs = options.recheckMs;
     this.#clock = options.clock ?? Date.now;
   }
 
@@ -59,8 +67,7 @@ export class TenantIssuers {
     }
     const key = `${tenant.id}:${tenant.updatedAt}`;
     let provider = this.#providers.get(key);
-    if (provider !== undefined && this.#stale(await provider.catch(() => undefined)))
-      provider = undefined;
+    if (provider !== undefined && (await this.#stale(tenant, provider))) provider = undefined;
     if (provider === undefined) {
       this.#providers.delete(key);
       provider = this.#build(tenant);
@@ -82,11 +89,20 @@ export class TenantIssuers {
     return {
       provider: createTenantProvider(tenant, keys, this.#options),
       refreshAt: keys.refreshAt,
+      generation: keys.generation,
+      checkedAt: this.#clock(),
     };
   }
 
-  #stale(built: BuiltIssuer | undefined): boolean {
-    return built?.refreshAt != null && built.refreshAt <= this.#clock();
+  /** Whether the issuer must be built again (see the class comment); a failed build is not. */
+  async #stale(tenant: Tenant, pending: Promise<BuiltIssuer>): Promise<boolean> {
+    const built = await pending.catch(() => undefined);
+    if (built === undefined) return false;
+    const now = this.#clock();
+    if (built.refreshAt !== null && built.refreshAt <= now) return true;
+    if (now - built.checkedAt < this.#recheckMs) return false;
+    built.checkedAt = now;
+    return (await this.#keys.generation(tenant.id)) !== built.generation;
   }
 
   /** Drops every cached issuer (after a key rotation or tenant change). */
