@@ -4,7 +4,7 @@
  * and sending interleave.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, mock, test } from 'node:test';
 import type { Logger } from 'pino';
 import { GroupCommitter } from '../src/commit/index.ts';
 import { type DeviceIdentity, type OutgoingRpc, RpcService } from '../src/devices/index.ts';
@@ -80,6 +80,38 @@ for (const backend of backendNames()) {
       await until(() => received.length >= MANY_QUEUED, tc.signal);
       detach();
       assert.deepEqual(received, queued);
+    });
+
+    test('a request whose expiry passes before it is delivered is answered, and stored, as expired', async () => {
+      const { id, identity } = await newDevice('too-late');
+      // The clock moves past the expiry while the device's only connection fails to take the
+      // request; the server's timers do not move.
+      mock.timers.enable({ apis: ['Date'], now: Date.now() });
+      const detach = api.platform.devices.rpc.attach(identity, async () => {
+        mock.timers.tick(61_000);
+        throw new Error('the connection is closing');
+      });
+      try {
+        for (const persistent of [true, false]) {
+          const created = await api.call('POST', `/v1/devices/${id}/rpc`, t.key, {
+            method: 'late',
+            persistent,
+            timeoutMs: 60_000,
+          });
+          assert.equal(created.status, persistent ? 201 : 200, JSON.stringify(created.body));
+          assert.equal(created.body.status, 'expired', `persistent: ${persistent}`);
+          const store = await api.platform.stores.shards
+            .get((await api.platform.stores.controlPlane.getTenant(t.id))!.shard)!
+            .tenant(t.id);
+          const stored = await store.reader.devices.getRpc(id, created.body.id);
+          assert.equal(stored?.status, 'expired', 'the stored request says so too');
+          const read = await api.call('GET', `/v1/devices/${id}/rpc/${created.body.id}`, t.key);
+          assert.equal(read.body.status, 'expired');
+        }
+      } finally {
+        detach();
+        mock.timers.reset();
+      }
     });
 
     test('a request being sent to one connection is not sent again to a connection that attaches meanwhile', async (tc) => {

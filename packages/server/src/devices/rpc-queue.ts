@@ -215,7 +215,7 @@ export class RpcService implements RpcQueue {
     });
     if (row.persistent) {
       await this.#deliverAnywhere(context, row);
-      return (await store.reader.devices.getRpc(deviceId, row.id)) ?? row;
+      return this.#settled(context, row);
     }
     const answered = new Promise<RpcRow>((resolve) =>
       this.#waiters.set(row.id, { context, deviceId, resolve }),
@@ -229,7 +229,7 @@ export class RpcService implements RpcQueue {
         (await this.#change(context, deviceId, row.id, ['queued'], {
           status: 'failed',
           error: 'the device is not connected',
-        })) ?? row
+        })) ?? this.#settled(context, row)
       );
     }
     let cancel: (() => void) | undefined;
@@ -246,6 +246,22 @@ export class RpcService implements RpcQueue {
       (await store.reader.devices.getRpc(deviceId, row.id)) ??
       row
     );
+  }
+
+  /**
+   * The request as it stands when its call ends. One past its expiry is marked expired now,
+   * as a two-way call's timeout marks it, so the answer, the store and later reads agree.
+   */
+  async #settled(context: TenantContext, row: RpcRow): Promise<RpcRow> {
+    const reader = (await this.#locate(context)).reader;
+    const current = (await reader.devices.getRpc(row.deviceId, row.id)) ?? row;
+    if (effective(current, new Date().toISOString()) === current) return current;
+    const expired = await this.#change(context, row.deviceId, row.id, ['queued', 'sent'], {
+      status: 'expired',
+    });
+    if (expired !== undefined) return expired;
+    const now = new Date().toISOString();
+    return effective((await reader.devices.getRpc(row.deviceId, row.id)) ?? current, now);
   }
 
   async get(context: TenantContext, deviceId: string, id: string): Promise<RpcRow> {
