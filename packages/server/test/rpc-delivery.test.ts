@@ -1,15 +1,23 @@
 /**
  * Delivery of server-side RPC requests through the RPC queue, on SQLite and PostgreSQL:
  * every queued request reaches a device that attaches, and none twice, however attaching
- * and sending interleave.
+ * and sending interleave, in one process or across processes (the internal channel on NATS).
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, mock, test } from 'node:test';
-import type { Logger } from 'pino';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { LocalKms, MasterKey } from '@palisade/crypto';
+import pino, { type Logger } from 'pino';
 import { GroupCommitter } from '../src/commit/index.ts';
 import { type DeviceIdentity, type OutgoingRpc, RpcService } from '../src/devices/index.ts';
+import { ChannelRpcRemote, InternalChannel, ServiceTokens } from '../src/internal/index.ts';
+import { storeLocator, type TenantStoreLocator } from '../src/records/index.ts';
+import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
 import { TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
+
+const NATS = process.env.PALISADE_TEST_NATS_URL;
 
 /** More queued requests than one attach sends in a round. */
 const MANY_QUEUED = 130;
@@ -20,6 +28,35 @@ async function until(done: () => boolean, signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
     await new Promise((resolve) => setImmediate(resolve));
   }
+}
+
+/** `target[name]`; a method comes bound to `target`, whose private fields it may use. */
+function bound(target: object, name: string | symbol): unknown {
+  const value: unknown = Reflect.get(target, name, target);
+  return typeof value === 'function' ? value.bind(target) : value;
+}
+
+/** `locate` whose stores call `read` after each read of a device's queued requests. */
+function observedLocate(locate: TenantStoreLocator, read: () => void): TenantStoreLocator {
+  return async (context) => {
+    const store = await locate(context);
+    const devices = new Proxy(store.reader.devices, {
+      get: (target, name) =>
+        name !== 'pendingRpcs'
+          ? bound(target, name)
+          : async (...args: Parameters<typeof target.pendingRpcs>) => {
+              const rows = await target.pendingRpcs(...args);
+              read();
+              return rows;
+            },
+    });
+    const reader = new Proxy(store.reader, {
+      get: (target, name) => (name === 'devices' ? devices : bound(target, name)),
+    });
+    return new Proxy(store, {
+      get: (target, name) => (name === 'reader' ? reader : bound(target, name)),
+    });
+  };
 }
 
 test("a failure to send an attaching device's queue is logged, never an unhandled rejection", async () => {
@@ -151,6 +188,137 @@ for (const backend of backendNames()) {
         first.map((r) => r.requestId),
         [toggle],
       );
+    });
+  });
+
+  describe(`RPC delivery across processes on ${backend}`, { skip: NATS === undefined }, () => {
+    let api: TestApi;
+    let t: { id: string; key: string };
+    let ncs: NatsConnection[];
+    /** The api process that stores requests, and two ingest processes holding connections. */
+    let processes: { rpc: RpcService; nc: NatsConnection; queueReads: () => number }[];
+
+    before(async () => {
+      api = await TestApi.start(backend);
+      t = await api.tenant('rpc-scale-out');
+      const master = MasterKey.generate();
+      const prefix = `palisadet${randomBytes(5).toString('hex')}`;
+      ncs = await Promise.all([0, 1, 2].map(() => connect({ servers: NATS! })));
+      const locate = storeLocator(api.platform.stores.shards);
+      processes = (['api', 'ingest', 'ingest'] as const).map((role, i) => {
+        let reads = 0;
+        const channel = new InternalChannel({
+          nc: ncs[i]!,
+          prefix,
+          tokens: new ServiceTokens(new LocalKms(master), { role, pid: `${role}-${i}` }, 10_000),
+          requestTimeoutMs: 30_000,
+          logger: pino({ level: 'silent' }),
+        });
+        const rpc = new RpcService({
+          locate: observedLocate(locate, () => reads++),
+          // Each process commits on its own, as separate processes on one database do.
+          committer: new GroupCommitter({ maxBatch: 16, maxWaitMs: 0, seal: async () => {} }),
+          defaultTimeoutMs: 600_000,
+          maxTimeoutMs: 600_000,
+          remote: new ChannelRpcRemote(channel),
+        });
+        return { rpc, nc: ncs[i]!, queueReads: () => reads };
+      });
+    });
+    after(async () => {
+      await Promise.all(ncs.map((nc) => nc.close()));
+      await api.close();
+    });
+
+    const newDevice = async (name: string) => {
+      const made = await api.call('POST', '/v1/devices', t.key, { name });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      const identity = (await api.platform.devices.authority.byAccessToken(
+        made.body.credentials.token,
+      ))!;
+      const tenant = (await api.platform.stores.controlPlane.getTenant(t.id))!;
+      const context = issueTenantContext(tenant, { kind: 'api-key', id: 'rpc-scale-out' });
+      return { made, identity, context };
+    };
+
+    test('a device connected to two processes gets a request from a third once', async (tc) => {
+      const { made, identity, context } = await newDevice('two-connections');
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      // Each connection holds the request until released: a second send cannot hide behind
+      // the first one's status change.
+      const received: string[] = [];
+      const [caller, ...ingest] = processes;
+      const detach = ingest.map(({ rpc }) =>
+        rpc.attach(identity, async (request) => {
+          received.push(request.requestId);
+          await released;
+        }),
+      );
+      // The server must hold both delivery subscriptions before the request comes.
+      for (const { nc } of ingest) await nc.flush();
+
+      let answered = false;
+      const call = caller!.rpc
+        .create(context, made.body.id, { method: 'toggle', persistent: true, timeoutMs: 600_000 })
+        .finally(() => {
+          answered = true;
+        });
+      // Once one process took it, the other answers the delivery request and the call returns;
+      // a second send shows at once.
+      await until(() => received.length === 2 || answered, tc.signal);
+      release();
+      const row = await call;
+      for (const off of detach) off();
+      assert.deepEqual(received, [row.id], 'one connection got the request, once');
+      assert.equal(row.status, 'sent');
+    });
+
+    test('a request its connection failed to take goes to the device, connected to another process by then', {
+      // Bounds only a failure (the request never reaching the second process).
+      timeout: 60_000,
+    }, async (tc) => {
+      const { made, identity, context } = await newDevice('moving');
+      const [caller, first, second] = processes;
+      let fail!: () => void;
+      const failing = new Promise<void>((resolve) => {
+        fail = resolve;
+      });
+      const received: string[] = [];
+      const detachFirst = first!.rpc.attach(identity, async () => {
+        received.push('first');
+        await failing;
+        detachFirst(); // the connection is gone
+        throw new Error('the connection closed');
+      });
+      await first!.nc.flush();
+      const call = caller!.rpc.create(context, made.body.id, {
+        method: 'toggle',
+        persistent: true,
+        timeoutMs: 600_000,
+      });
+      await until(() => received.length === 1, tc.signal);
+      // The device reconnects to another process while the request is on its way to the old
+      // connection: the new one's attach finds it claimed.
+      const reads = second!.queueReads();
+      const detachSecond = second!.rpc.attach(identity, async () => {
+        received.push('second');
+      });
+      await second!.nc.flush();
+      await until(() => second!.queueReads() > reads, tc.signal);
+      fail();
+      await until(() => received.length === 2, tc.signal);
+      await call;
+      detachSecond();
+      assert.deepEqual(received, ['first', 'second']);
+      const read = await api.call(
+        'GET',
+        `/v1/devices/${made.body.id}/rpc/${(await call).id}`,
+        t.key,
+      );
+      assert.equal(read.body.status, 'sent');
     });
   });
 }

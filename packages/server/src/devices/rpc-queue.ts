@@ -83,6 +83,8 @@ export class RpcService implements RpcQueue {
   readonly #waiters = new Map<string, Waiter>();
   /** Deliveries in progress, by tenant and request id; settled when each ends. */
   readonly #sending = new Map<string, Promise<void>>();
+  /** The same deliveries by tenant and device: a device's flush waits for them first. */
+  readonly #sendingTo = new Map<string, Set<Promise<void>>>();
   readonly #remote: RpcRemote | undefined;
   readonly #logger: Logger | undefined;
 
@@ -135,9 +137,8 @@ export class RpcService implements RpcQueue {
   /**
    * Sends the request if it is still queued; false when `send` could not take it. One
    * delivery of a request at a time in this process: a flush that read it as queued while it
-   * was on its way to another connection waits, then finds it sent (or still queued, if that
-   * connection could not take it). Without this a device that reconnects mid-delivery, or
-   * has two connections, gets the command twice.
+   * was on its way to another connection waits, then finds it sent (or queued again, if that
+   * connection could not take it). Across processes the claim in #sendQueued decides.
    */
   async #deliver(context: TenantContext, row: RpcRow, send: RpcSender): Promise<boolean> {
     const key = `${context.tenantId}/${row.id}`;
@@ -148,26 +149,53 @@ export class RpcService implements RpcQueue {
       () => undefined,
       () => undefined,
     );
+    const deviceKey = `${context.tenantId}/${row.deviceId}`;
+    const toDevice = this.#sendingTo.get(deviceKey) ?? new Set();
+    this.#sendingTo.set(deviceKey, toDevice.add(settled));
     this.#sending.set(key, settled);
     try {
       return await sent;
     } finally {
       if (this.#sending.get(key) === settled) this.#sending.delete(key);
+      toDevice.delete(settled);
+      if (toDevice.size === 0 && this.#sendingTo.get(deviceKey) === toDevice)
+        this.#sendingTo.delete(deviceKey);
     }
   }
 
+  /**
+   * Claims the request, then writes it to `send`. The claim (queued → sent, committed before
+   * the write) is a conditional update only one process or connection wins, so a device
+   * connected to several processes, each asked to deliver it, gets it once; true when the
+   * request went out or is not this call's to send. A write that fails puts the request back
+   * in the queue (unless it was answered or expired meanwhile) and returns false; a device
+   * that is gone from this process meanwhile may be connected to another by now, whose
+   * attach found the request claimed: the others are asked to deliver it.
+   */
   async #sendQueued(context: TenantContext, row: RpcRow, send: RpcSender): Promise<boolean> {
-    const store = await this.#locate(context);
-    const current = await store.reader.devices.getRpc(row.deviceId, row.id);
-    if (current === undefined || effective(current, new Date().toISOString()).status !== 'queued')
-      return true;
+    const claimed = await this.#change(context, row.deviceId, row.id, ['queued'], {
+      status: 'sent',
+    });
+    if (claimed === undefined) return true;
     try {
       await send({ requestId: row.id, body: { method: row.method, params: row.params } });
+      return true;
     } catch {
+      const back = await this.#change(context, row.deviceId, row.id, ['sent'], {
+        status: 'queued',
+      });
+      // Never to this process: it serves only devices attached here.
+      if (back !== undefined && !this.#attached.has(`${context.tenantId}/${row.deviceId}`))
+        this.#remote
+          ?.deliver(context.tenantId, row.deviceId, row.id)
+          .catch((error: unknown) =>
+            this.#logger?.warn(
+              { err: error, deviceId: row.deviceId },
+              'rpc: offering a request put back to other processes failed; it goes at the next attach',
+            ),
+          );
       return false;
     }
-    await this.#change(context, row.deviceId, row.id, ['queued'], { status: 'sent' });
-    return true;
   }
 
   /** Stores the request; delivers it to the device if attached; waits for the answer unless persistent. */
@@ -224,13 +252,17 @@ export class RpcService implements RpcQueue {
     // A device behind an edge node is reached through the node's next poll: the request stays
     // queued (and the call waits) until the node takes it or the deadline passes.
     if (!delivered && !viaEdge) {
-      this.#waiters.delete(row.id);
-      return (
-        (await this.#change(context, deviceId, row.id, ['queued'], {
-          status: 'failed',
-          error: 'the device is not connected',
-        })) ?? this.#settled(context, row)
-      );
+      const failed = await this.#change(context, deviceId, row.id, ['queued'], {
+        status: 'failed',
+        error: 'the device is not connected',
+      });
+      // Not queued any more: expired or answered, or sent by a process whose reply to the
+      // delivery request came after another's "not delivered" (then the call waits).
+      const now = failed ?? (await this.#settled(context, row));
+      if (now.status !== 'sent') {
+        this.#waiters.delete(row.id);
+        return now;
+      }
     }
     let cancel: (() => void) | undefined;
     const timedOut = new Promise<undefined>((resolve) => {
@@ -334,8 +366,15 @@ export class RpcService implements RpcQueue {
     if (row !== undefined && row.status !== 'queued' && row.status !== 'sent') waiter.resolve(row);
   }
 
-  /** Sends the device's queued requests, a round at a time, until none is left or `send` fails. */
+  /**
+   * Sends the device's queued requests, a round at a time, until none is left or `send` fails.
+   * It starts once the device's deliveries in progress here have ended: one whose connection
+   * failed puts its request back in the queue, where this flush must find it (an edge node
+   * that did not confirm a request attaches its device again for that).
+   */
   async #flush(device: DeviceIdentity, send: RpcSender): Promise<void> {
+    const deviceKey = `${device.context.tenantId}/${device.deviceId}`;
+    await Promise.all(this.#sendingTo.get(deviceKey) ?? []);
     const reader = (await this.#locate(device.context)).reader;
     for (;;) {
       const pending = await reader.devices.pendingRpcs(

@@ -57,10 +57,11 @@ interface NodeLink {
  * of the requests its last poll brought, then waits up to `waitMs` for requests. While the
  * node polls, it stands in for each of its devices as an attached sender of the RPC queue:
  * queued requests (kept while the link was down, until their deadline) are handed over when
- * it comes back, new ones at once, through a mailbox its polls drain. A request counts as
- * sent only once the node confirms it (in its next exchange, or by answering it) within
- * `ackWaitMs`; otherwise its device is attached again, which hands the request out again,
- * so a poll answer lost with a killed node or a cut link loses nothing. A node that stops
+ * it comes back, new ones at once, through a mailbox its polls drain. A request handed to
+ * the mailbox is claimed (sent) by the RPC queue; unless the node confirms it (in its next
+ * exchange, or by answering it) within `ackWaitMs`, the sender fails, which puts it back in
+ * the queue, and its device is attached again, whose flush hands it out again, so a poll
+ * answer lost with a killed node or a cut link loses nothing. A node that stops
  * polling for `ackWaitMs` is detached.
  */
 export class EdgeRpcRelay {

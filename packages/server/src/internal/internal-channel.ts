@@ -17,9 +17,10 @@ export const INTERNAL_TOPICS = {
   /**
    * api → the process holding device `<tenant>.<device>`: deliver stored RPC request
    * `{rpcId}`. That is an ingest process (MQTT) or an api process (a device behind an edge
-   * node, whose polls attach it there).
+   * node, whose polls attach it there). Also ingest/api → the others: a request whose write
+   * to the device's connection failed there, the device gone from that process, is queued again.
    */
-  'rpc.deliver': { senders: ['api'], repliers: ['ingest', 'api'] },
+  'rpc.deliver': { senders: ['api', 'ingest'], repliers: ['ingest', 'api'] },
   /** ingest/api → api: `{tenantId, deviceId, rpcId}` was answered; re-read it. */
   'rpc.answered': { senders: ['ingest', 'api'], repliers: [] },
   /** any → worker: `{tenantId}` committed a batch; its log needs sealing. */
