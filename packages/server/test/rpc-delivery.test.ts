@@ -21,6 +21,8 @@ const NATS = process.env.PALISADE_TEST_NATS_URL;
 
 /** More queued requests than one attach sends in a round. */
 const MANY_QUEUED = 130;
+/** rpcQueueMax of the queue-bound suite. */
+const QUEUE_MAX = 3;
 
 /** Resolves once `done()` holds, checking after every turn of the event loop, until the test ends. */
 async function until(done: () => boolean, signal: AbortSignal): Promise<void> {
@@ -68,6 +70,7 @@ test("a failure to send an attaching device's queue is logged, never an unhandle
     committer: new GroupCommitter({ maxBatch: 1, maxWaitMs: 0, seal: async () => undefined }),
     defaultTimeoutMs: 1000,
     maxTimeoutMs: 1000,
+    queueMax: 1000,
     logger: { warn: (_: object, message: string) => warnings.push(message) } as unknown as Logger,
   });
   const device = { context: { tenantId: 't' }, deviceId: 'd' } as unknown as DeviceIdentity;
@@ -220,6 +223,7 @@ for (const backend of backendNames()) {
           committer: new GroupCommitter({ maxBatch: 16, maxWaitMs: 0, seal: async () => {} }),
           defaultTimeoutMs: 600_000,
           maxTimeoutMs: 600_000,
+          queueMax: 1000,
           remote: new ChannelRpcRemote(channel),
         });
         return { rpc, nc: ncs[i]!, queueReads: () => reads };
@@ -319,6 +323,102 @@ for (const backend of backendNames()) {
         t.key,
       );
       assert.equal(read.body.status, 'sent');
+    });
+  });
+
+  describe(`RPC queue bound on ${backend}`, () => {
+    let api: TestApi;
+    let t: { id: string; key: string };
+
+    before(async () => {
+      api = await TestApi.start(backend, { rpcQueueMax: String(QUEUE_MAX) });
+      t = await api.tenant('rpc-bound');
+    });
+    after(() => api.close());
+
+    const newDevice = async (name: string) => {
+      const made = await api.call('POST', '/v1/devices', t.key, { name });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      const identity = (await api.platform.devices.authority.byAccessToken(
+        made.body.credentials.token,
+      ))!;
+      const tenant = (await api.platform.stores.controlPlane.getTenant(t.id))!;
+      const store = await api.platform.stores.shards.get(tenant.shard)!.tenant(t.id);
+      /** The device's queued, unexpired requests as stored. */
+      const queued = async () =>
+        (await store.reader.devices.pendingRpcs(made.body.id, new Date().toISOString(), 100))
+          .length;
+      return { id: made.body.id as string, identity, tenant, queued };
+    };
+    const send = (deviceId: string, body: object) =>
+      api.call('POST', `/v1/devices/${deviceId}/rpc`, t.key, { method: 'set', ...body });
+
+    test('a device holds at most rpcQueueMax queued persistent requests; one more is refused', async () => {
+      const { id, identity, queued } = await newDevice('bounded');
+      for (let i = 0; i < QUEUE_MAX; i++) {
+        const made = await send(id, { persistent: true, timeoutMs: 600_000 });
+        assert.equal(made.status, 201, JSON.stringify(made.body));
+      }
+      const refused = await send(id, { persistent: true, timeoutMs: 600_000 });
+      assert.equal(refused.status, 409);
+      assert.equal(refused.body.code, 'PALISADE_RPC_QUEUE_LIMIT');
+      assert.match(String(refused.headers['content-type']), /^application\/problem\+json/);
+      assert.equal(await queued(), QUEUE_MAX, 'nothing more was stored');
+      // A two-way call is not queued: it still fails at once, the device being offline.
+      const twoWay = await send(id, {});
+      assert.equal(twoWay.status, 200);
+      assert.equal(twoWay.body.status, 'failed');
+
+      // Requests the device took leave room.
+      const received: string[] = [];
+      const detach = api.platform.devices.rpc.attach(identity, async (request) => {
+        received.push(request.requestId);
+      });
+      while ((await queued()) > 0) await new Promise((resolve) => setImmediate(resolve));
+      detach();
+      assert.equal(received.length, QUEUE_MAX);
+      for (let i = 0; i < QUEUE_MAX; i++)
+        assert.equal((await send(id, { persistent: true, timeoutMs: 60_000 })).status, 201);
+      assert.equal((await send(id, { persistent: true })).status, 409);
+
+      // So do expired ones, before the retention job marks them.
+      mock.timers.enable({ apis: ['Date'], now: Date.now() });
+      try {
+        mock.timers.tick(61_000);
+        assert.equal((await send(id, { persistent: true, timeoutMs: 60_000 })).status, 201);
+      } finally {
+        mock.timers.reset();
+      }
+    });
+
+    test('concurrent requests from processes of their own never pass the bound', async () => {
+      const { id, tenant, queued } = await newDevice('contended');
+      const context = issueTenantContext(tenant, { kind: 'api-key', id: 'rpc-bound' });
+      const locate = storeLocator(api.platform.stores.shards);
+      // Each its own committer, so each one's requests are one transaction racing the others.
+      const processes = Array.from(
+        { length: 4 },
+        () =>
+          new RpcService({
+            locate,
+            committer: new GroupCommitter({ maxBatch: 16, maxWaitMs: 0, seal: async () => {} }),
+            defaultTimeoutMs: 600_000,
+            maxTimeoutMs: 600_000,
+            queueMax: QUEUE_MAX,
+          }),
+      );
+      const outcomes = await Promise.allSettled(
+        processes.flatMap((rpc) =>
+          Array.from({ length: QUEUE_MAX }, () =>
+            rpc.create(context, id, { method: 'set', persistent: true, timeoutMs: 600_000 }),
+          ),
+        ),
+      );
+      const taken = outcomes.filter((o) => o.status === 'fulfilled').length;
+      for (const o of outcomes)
+        if (o.status === 'rejected') assert.equal(o.reason.code, 'PALISADE_RPC_QUEUE_LIMIT');
+      assert.equal(taken, QUEUE_MAX);
+      assert.equal(await queued(), QUEUE_MAX);
     });
   });
 }

@@ -408,6 +408,13 @@ export const SETTINGS = {
     maximum: 315_360_000_000,
     doc: 'Longest `timeoutMs` an RPC request may ask for (a persistent request waits that long for its device); at most ten years.',
   },
+  rpcQueueMax: {
+    flag: 'rpc-queue-max',
+    env: 'PALISADE_RPC_QUEUE_MAX',
+    type: 'integer',
+    minimum: 1,
+    doc: 'Most persistent RPC requests one device may have queued (not yet sent, not expired); one more is refused (PALISADE_RPC_QUEUE_LIMIT) and nothing is stored.',
+  },
   edgeEnrollmentTtlMs: {
     flag: 'edge-enrollment-ttl-ms',
     env: 'PALISADE_EDGE_ENROLLMENT_TTL_MS',
@@ -777,6 +784,7 @@ export interface Settings {
   telemetryPartitionMonthsAhead: number;
   rpcTimeoutDefaultMs: number;
   rpcTimeoutMaxMs: number;
+  rpcQueueMax: number;
   edgeEnrollmentTtlMs: number;
   edgeBatchMaxMessages: number;
   edgeRpcWaitMaxMs: number;
@@ -878,6 +886,7 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   telemetryPartitionMonthsAhead: 3,
   rpcTimeoutDefaultMs: 30_000,
   rpcTimeoutMaxMs: 604_800_000,
+  rpcQueueMax: 1000,
   edgeEnrollmentTtlMs: 86_400_000,
   edgeBatchMaxMessages: 5000,
   edgeRpcWaitMaxMs: 20_000,

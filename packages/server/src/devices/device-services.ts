@@ -97,6 +97,7 @@ export function openDeviceServices(options: {
     committer,
     defaultTimeoutMs: settings.rpcTimeoutDefaultMs,
     maxTimeoutMs: settings.rpcTimeoutMaxMs,
+    queueMax: settings.rpcQueueMax,
     remote: options.rpcRemote,
     logger: options.logger,
   });

@@ -79,6 +79,7 @@ export class RpcService implements RpcQueue {
   readonly #committer: GroupCommitter;
   readonly #defaultTimeoutMs: number;
   readonly #maxTimeoutMs: number;
+  readonly #queueMax: number;
   readonly #attached = new Map<string, Attached>();
   readonly #waiters = new Map<string, Waiter>();
   /** Deliveries in progress, by tenant and request id; settled when each ends. */
@@ -93,6 +94,8 @@ export class RpcService implements RpcQueue {
     committer: GroupCommitter;
     defaultTimeoutMs: number;
     maxTimeoutMs: number;
+    /** Most queued persistent requests of one device (`rpcQueueMax`). */
+    queueMax: number;
     /** Set in scale-out: devices may be connected to other processes. */
     remote?: RpcRemote | undefined;
     logger?: Logger | undefined;
@@ -103,6 +106,7 @@ export class RpcService implements RpcQueue {
     this.#committer = options.committer;
     this.#defaultTimeoutMs = options.defaultTimeoutMs;
     this.#maxTimeoutMs = options.maxTimeoutMs;
+    this.#queueMax = options.queueMax;
   }
 
   async #change(
@@ -225,6 +229,13 @@ export class RpcService implements RpcQueue {
     const store = await this.#locate(context);
     let viaEdge = false;
     await this.#committer.submit(store, async (tx, record) => {
+      // Counted under the device's lock, so concurrent requests cannot pass the bound together.
+      const queued = row.persistent ? await tx.devices.lockRpcQueue(deviceId, row.createdAt) : 0;
+      if (queued !== undefined && queued >= this.#queueMax)
+        throw new PalisadeError(
+          'PALISADE_RPC_QUEUE_LIMIT',
+          `the device has ${queued} queued persistent RPC requests, the most allowed (rpcQueueMax)`,
+        );
       const device = await tx.devices.getDevice(deviceId);
       if (device === undefined) throw deviceNotFound();
       viaEdge = device.edgeNodeId !== null;

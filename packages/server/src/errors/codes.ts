@@ -66,6 +66,10 @@ export const ERROR_CODES = {
     status: 409,
     title: 'The RPC request is no longer pending',
   },
+  PALISADE_RPC_QUEUE_LIMIT: {
+    status: 409,
+    title: 'The device has as many queued RPC requests as allowed',
+  },
   PALISADE_DEVICE_UNAUTHENTICATED: {
     status: 401,
     title: 'The device credential is unknown or revoked',

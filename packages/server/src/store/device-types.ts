@@ -148,6 +148,12 @@ export interface TenantDeviceWriter extends TenantDeviceReader {
   insertPoints(deviceId: string, points: readonly TelemetryPoint[]): Promise<void>;
   /** Deletes points older than `before` (Unix ms); returns how many. */
   deletePointsBefore(before: number): Promise<number>;
+  /**
+   * Holds the device's row until the transaction ends (so two transactions queueing requests
+   * for one device run one after the other) and counts its queued persistent requests not
+   * expired at `now`; undefined when the device does not exist.
+   */
+  lockRpcQueue(deviceId: string, now: string): Promise<number | undefined>;
   insertRpc(row: RpcRow): Promise<void>;
   /** Sets status (and response or error) when the request is in one of `from`; the new row or undefined. */
   updateRpc(

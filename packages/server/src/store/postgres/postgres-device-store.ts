@@ -396,6 +396,21 @@ export class PgTenantDevices implements TenantDeviceWriter {
     return result.rowCount ?? 0;
   }
 
+  async lockRpcQueue(deviceId: string, now: string): Promise<number | undefined> {
+    // NO KEY UPDATE: conflicts with another queueing transaction, not with readers.
+    const device = await this.#one(
+      'SELECT id FROM devices WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE',
+      [deviceId],
+    );
+    if (device === undefined) return undefined;
+    const counted = await this.#one<{ n: number }>(
+      `SELECT count(*)::int AS n FROM rpc_requests WHERE tenant_id = $1 AND device_id = $2
+         AND status = 'queued' AND persistent AND expires_at > $3`,
+      [deviceId, now],
+    );
+    return counted?.n ?? 0;
+  }
+
   async insertRpc(row: RpcRow): Promise<void> {
     await this.#db.query(
       `INSERT INTO rpc_requests (tenant_id, id, device_id, method, params, persistent, status, response,

@@ -550,6 +550,17 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
     );
   }
 
+  async lockRpcQueue(deviceId: string, now: string): Promise<number | undefined> {
+    // SQLite has one writer: the transaction this runs in already holds the device's row.
+    if (this.#sql('SELECT 1 FROM devices WHERE id = ?').get(deviceId) === undefined)
+      return undefined;
+    const counted = this.#sql(
+      `SELECT count(*) AS n FROM rpc_requests
+       WHERE device_id = ? AND status = 'queued' AND persistent = 1 AND expires_at > ?`,
+    ).get(deviceId, now) as { n: number };
+    return counted.n;
+  }
+
   async insertRpc(row: RpcRow): Promise<void> {
     this.#sql(
       `INSERT INTO rpc_requests (id, device_id, method, params, persistent, status, response, error,
