@@ -148,12 +148,14 @@ export class RpcService implements RpcQueue {
     const key = `${context.tenantId}/${row.id}`;
     for (let busy = this.#sending.get(key); busy !== undefined; busy = this.#sending.get(key))
       await busy;
+    const deviceKey = `${context.tenantId}/${row.deviceId}`;
+    // A connection that went while this delivery waited its turn takes nothing more.
+    if (!this.#attached.get(deviceKey)?.senders.has(send)) return false;
     const sent = this.#sendQueued(context, row, send);
     const settled = sent.then(
       () => undefined,
       () => undefined,
     );
-    const deviceKey = `${context.tenantId}/${row.deviceId}`;
     const toDevice = this.#sendingTo.get(deviceKey) ?? new Set();
     this.#sendingTo.set(deviceKey, toDevice.add(settled));
     this.#sending.set(key, settled);
