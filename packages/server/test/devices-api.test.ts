@@ -9,6 +9,7 @@ import { after, before, describe, mock, test } from 'node:test';
 import pg from 'pg';
 import { GroupCommitter } from '../src/commit/index.ts';
 import { DeviceRegistry, type OutgoingRpc } from '../src/devices/index.ts';
+import { ObjectCaps, planLimits } from '../src/quotas/index.ts';
 import { storeLocator } from '../src/records/index.ts';
 import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
 import { ADMIN_TOKEN, type Reply, TestApi } from './support/api.ts';
@@ -603,7 +604,14 @@ for (const backend of backendNames()) {
       const store = await locate(context);
       // A wait long enough for every write below to join one batch, which then fails.
       const committer = new GroupCommitter({ maxBatch: 16, maxWaitMs: 50, seal: async () => {} });
-      const registry = new DeviceRegistry(locate, committer, stores.controlPlane.devices, () => {});
+      const caps = new ObjectCaps({ limitsOf: planLimits(api.platform.settings) });
+      const registry = new DeviceRegistry(
+        locate,
+        committer,
+        stores.controlPlane.devices,
+        caps,
+        () => {},
+      );
       // Submitted after the write under test, so that one has run when the batch fails.
       const failingNeighbour = async () => {
         await new Promise((resolve) => setTimeout(resolve, 20));

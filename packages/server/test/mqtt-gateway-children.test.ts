@@ -2,7 +2,8 @@
  * A gateway creates at most `gatewayChildrenMax` children by naming them: one more is
  * refused (connection closed, nothing created), counted in the transaction that inserts the
  * child, so concurrent connections of one gateway cannot pass the bound together. A child
- * has no credential of its own, and outlives its gateway as a device of no gateway.
+ * past the plan's `quotaDevicesMax` is refused the same way. A child has no credential of
+ * its own, and outlives its gateway as a device of no gateway.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -147,6 +148,61 @@ for (const backend of backendNames()) {
       await sent;
       // A refusal means the bound was reached, and no later creation can pass it.
       assert.equal((await childrenOf(gw.id)).length, MAX);
+    });
+  });
+}
+
+for (const backend of backendNames()) {
+  describe(`gateway children are bounded by the plan's devicesMax (${backend})`, () => {
+    /** The gateway itself and two children: a third child would be one device too many. */
+    const DEVICES_MAX = 3;
+    let p: MqttPlatform;
+
+    before(async () => {
+      p = await startMqttPlatform(backend, { quotaDevicesMax: [`*=${DEVICES_MAX}`] });
+    });
+    after(() => p.close());
+
+    it('the child past the cap is refused like one past gatewayChildrenMax and not created', async () => {
+      const t = await p.tenant('gateway-capped');
+      const gw = await p.device(t.key, 'gw', true);
+      const client = await mqttClient(p.url, { username: gw.token });
+      for (const name of ['c1', 'c2'])
+        assert.equal(
+          await publishOutcome(client, 'v1/gateway/connect', JSON.stringify({ device: name })),
+          'acknowledged',
+          name,
+        );
+      const ledger = await p.ledgerResources(t.id);
+      const messages: Array<[string, unknown]> = [
+        ['v1/gateway/connect', { device: 'c3' }],
+        ['v1/gateway/telemetry', { c3: [{ ts: Date.now(), values: { rpm: 1 } }] }],
+        ['v1/gateway/attributes', { c3: { model: 'P' } }],
+      ];
+      for (const [topic, body] of messages) {
+        const again = await mqttClient(p.url, { username: gw.token });
+        assert.equal(await publishOutcome(again, topic, JSON.stringify(body)), 'refused', topic);
+      }
+      const list = await p.call('GET', '/v1/devices?limit=1000', t.key);
+      assert.deepEqual(list.body.items.map((d: { name: string }) => d.name).sort(), [
+        'c1',
+        'c2',
+        'gw',
+      ]);
+      assert.deepEqual(await p.ledgerResources(t.id), ledger, 'nothing ledgered for c3');
+      assert.equal(
+        await publishOutcome(client, 'v1/gateway/telemetry', JSON.stringify({ c1: { rpm: 10 } })),
+        'acknowledged',
+        'the existing children keep working',
+      );
+      await client.endAsync();
+
+      const metrics = (await p.call('GET', '/metrics')).body as string;
+      assert.match(
+        metrics,
+        /palisade_mqtt_refusals_total\{reason="plan_limit_reached",code="PALISADE_PLAN_LIMIT_REACHED"\} 3/,
+      );
+      assert.match(metrics, /palisade_plan_limit_refusals_total\{kind="devices"\} 3/);
     });
   });
 }

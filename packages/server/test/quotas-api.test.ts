@@ -129,7 +129,10 @@ for (const backend of backendNames()) {
         tenantRequestsPerSecond: 0,
         principalRequestsPerSecond: 0,
         burstSeconds: 1,
+        devicesMax: 0,
+        collectionsMax: 0,
       });
+      assert.deepEqual(usage.body.objects, { devices: 1, collections: 0 });
       assert.equal(usage.body.requests.remaining, null, 'no request limit on this plan');
       assert.ok(usage.body.requests.accepted >= 1);
       // The window may have rolled over between tests; within one window the counts add up.

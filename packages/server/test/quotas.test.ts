@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
 import {
+  ObjectCaps,
+  PlanLimitReachedError,
   planLimits,
   QuotaExceededError,
   rateLimitHeaders,
@@ -29,6 +31,8 @@ function quotas(settings: Partial<Record<string, string[] | number>> = {}, maxBu
       quotaDevicePointsPerSecond: ['*=0'],
       quotaTenantRequestsPerSecond: ['*=0'],
       quotaPrincipalRequestsPerSecond: ['*=0'],
+      quotaDevicesMax: ['*=0'],
+      quotaCollectionsMax: ['*=0'],
       quotaBurstSeconds: 1,
       ...settings,
     } as never),
@@ -125,6 +129,8 @@ test('limits come from the plan, with * for any other plan and 0 as unlimited', 
     quotaDevicePointsPerSecond: ['*=0'],
     quotaTenantRequestsPerSecond: ['*=20', 'pro=200'],
     quotaPrincipalRequestsPerSecond: ['*=0'],
+    quotaDevicesMax: ['*=100', 'pro=0'],
+    quotaCollectionsMax: ['pro=20'],
     quotaBurstSeconds: 10,
   });
   assert.equal(limitsOf('free').tenantMessagesPerSecond, 100);
@@ -134,6 +140,10 @@ test('limits come from the plan, with * for any other plan and 0 as unlimited', 
   assert.equal(limitsOf('pro').tenantMessagesPerSecond, 1000);
   assert.equal(limitsOf('internal').tenantMessagesPerSecond, 0);
   assert.equal(limitsOf('free').deviceMessagesPerSecond, 0);
+  assert.equal(limitsOf('free').devicesMax, 100);
+  assert.equal(limitsOf('pro').devicesMax, 0, 'a plan may lift the cap that * sets');
+  assert.equal(limitsOf('pro').collectionsMax, 20);
+  assert.equal(limitsOf('free').collectionsMax, 0, 'no * entry: unlimited');
   assert.equal(limitsOf('pro'), limitsOf('pro'), 'resolved once per plan');
   const { q } = quotas({ quotaTenantMessagesPerSecond: ['*=1', 'pro=0'] });
   const pro = context('p', 'pro');
@@ -223,4 +233,43 @@ test('the headers follow draft-ietf-httpapi-ratelimit-headers', () => {
       ratelimit: '"tenant_points";r=3;t=2',
     },
   );
+});
+
+test('object caps: below the cap admits, at it refuses naming limit and count; 0 never counts', async () => {
+  const metrics = new Registry();
+  const caps = new ObjectCaps({
+    limitsOf: planLimits({
+      quotaTenantMessagesPerSecond: ['*=0'],
+      quotaTenantPointsPerSecond: ['*=0'],
+      quotaDeviceMessagesPerSecond: ['*=0'],
+      quotaDevicePointsPerSecond: ['*=0'],
+      quotaTenantRequestsPerSecond: ['*=0'],
+      quotaPrincipalRequestsPerSecond: ['*=0'],
+      quotaDevicesMax: ['*=3', 'big=0'],
+      quotaCollectionsMax: ['*=2'],
+      quotaBurstSeconds: 1,
+    }),
+    metrics,
+  });
+  const free = context('a');
+  await caps.admit(free, 'devices', async () => 2);
+  const refused = await caps
+    .admit(free, 'devices', async () => 3)
+    .then(
+      () => assert.fail('expected PALISADE_PLAN_LIMIT_REACHED'),
+      (error: unknown) => error,
+    );
+  assert.ok(refused instanceof PlanLimitReachedError);
+  assert.equal(refused.code, 'PALISADE_PLAN_LIMIT_REACHED');
+  assert.equal(refused.status, 403);
+  assert.deepEqual(refused.errors, [{ path: '', message: 'devicesMax' }]);
+  assert.match(refused.message, /has 3 devices.*devicesMax 3.*delete devices.*higher devicesMax/);
+  await assert.rejects(
+    caps.admit(free, 'collections', async () => 2),
+    /collectionsMax 2/,
+  );
+  await caps.admit(context('b', 'big'), 'devices', () => assert.fail('an unlimited plan counts'));
+  const text = await metrics.metrics();
+  assert.match(text, /palisade_plan_limit_refusals_total\{kind="devices"\} 1\n/);
+  assert.match(text, /palisade_plan_limit_refusals_total\{kind="collections"\} 1\n/);
 });

@@ -38,6 +38,8 @@ function quotas(tenant: string[], principal: string[], maxBuckets = 1000) {
       quotaDevicePointsPerSecond: ['*=0'],
       quotaTenantRequestsPerSecond: tenant,
       quotaPrincipalRequestsPerSecond: principal,
+      quotaDevicesMax: ['*=0'],
+      quotaCollectionsMax: ['*=0'],
       quotaBurstSeconds: 2,
     }),
     maxBuckets,

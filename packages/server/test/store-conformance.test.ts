@@ -182,6 +182,37 @@ for (const backend of backendNames()) {
         assert.deepEqual(await b.reader.listCollections(), []);
       });
 
+      test('counts of devices and collections are per tenant; the count locks write nothing', async () => {
+        const c = await shard.tenant(uuid7());
+        const d = await shard.tenant(uuid7());
+        await c.transaction(async (tx) => {
+          await tx.putCollection(collection('one'));
+          await tx.putCollection(collection('two'));
+          await tx.devices.insertDevice(device('meter', null));
+        });
+        await d.transaction(async (tx) => tx.putCollection(collection('one')));
+        assert.equal(await c.reader.countCollections(), 2);
+        assert.equal(await c.reader.devices.countDevices(), 1);
+        assert.equal(await d.reader.countCollections(), 1);
+        assert.equal(await d.reader.devices.countDevices(), 0);
+        const locked = await c.transaction(async (tx) => {
+          const before = tx.writeCount();
+          const counts = [await tx.lockCollectionCount(), await tx.devices.lockDeviceCount()];
+          assert.equal(
+            tx.writeCount(),
+            before,
+            'a refusal after the lock is a refusal before writing',
+          );
+          await tx.devices.insertDevice(device('second', null));
+          return [...counts, await tx.devices.lockDeviceCount()];
+        });
+        assert.deepEqual(
+          locked,
+          [2, 1, 2],
+          'a lock taken again in its transaction counts its own writes',
+        );
+      });
+
       test('a transaction reads the collection as last committed, never a rolled-back one', async () => {
         const read = () => a.transaction(async (tx) => tx.getCollection('drafts'));
         await a.transaction(async (tx) => tx.putCollection(collection('drafts')));

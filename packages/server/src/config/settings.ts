@@ -601,6 +601,20 @@ export const SETTINGS = {
     pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,9}$',
     doc: 'API requests one credential (API key, client, user) may make per second, per plan as PLAN=RATE (`*` for any other plan; 0 is unlimited). Comma-separated in the environment.',
   },
+  quotaDevicesMax: {
+    flag: 'quota-devices-max',
+    env: 'PALISADE_QUOTA_DEVICES_MAX',
+    type: 'string-list',
+    pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,9}$',
+    doc: 'Most devices a tenant may hold per plan as PLAN=N (`*` for any other plan; 0 is unlimited); one more is refused (PALISADE_PLAN_LIMIT_REACHED), however it is created. Comma-separated in the environment.',
+  },
+  quotaCollectionsMax: {
+    flag: 'quota-collections-max',
+    env: 'PALISADE_QUOTA_COLLECTIONS_MAX',
+    type: 'string-list',
+    pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,9}$',
+    doc: 'Most collections a tenant may hold per plan as PLAN=N (`*` for any other plan; 0 is unlimited); creating one more is refused (PALISADE_PLAN_LIMIT_REACHED), replacing one is not. Comma-separated in the environment.',
+  },
   quotaRefusalDelayMs: {
     flag: 'quota-refusal-delay-ms',
     env: 'PALISADE_QUOTA_REFUSAL_DELAY_MS',
@@ -811,6 +825,8 @@ export interface Settings {
   quotaDevicePointsPerSecond: string[];
   quotaTenantRequestsPerSecond: string[];
   quotaPrincipalRequestsPerSecond: string[];
+  quotaDevicesMax: string[];
+  quotaCollectionsMax: string[];
   quotaRefusalDelayMs: number;
   quotaBurstSeconds: number;
   signInAttemptsPerMinute: number;
@@ -913,6 +929,8 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   quotaDevicePointsPerSecond: ['*=0'],
   quotaTenantRequestsPerSecond: ['*=0'],
   quotaPrincipalRequestsPerSecond: ['*=0'],
+  quotaDevicesMax: ['*=0'],
+  quotaCollectionsMax: ['*=0'],
   quotaRefusalDelayMs: 1000,
   quotaBurstSeconds: 10,
   signInAttemptsPerMinute: 20,

@@ -1,6 +1,7 @@
 import type { GroupCommitter, WriteEvent } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { isUuid, uuid7 } from '../ids/index.ts';
+import type { ObjectCaps } from '../quotas/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
 import type {
   ControlPlaneDeviceIndex,
@@ -138,17 +139,20 @@ export class DeviceRegistry {
   readonly #locate: TenantStoreLocator;
   readonly #committer: GroupCommitter;
   readonly #index: ControlPlaneDeviceIndex;
+  readonly #caps: ObjectCaps;
   readonly #onChange: () => void;
 
   constructor(
     locate: TenantStoreLocator,
     committer: GroupCommitter,
     index: ControlPlaneDeviceIndex,
+    caps: ObjectCaps,
     onChange: () => void,
   ) {
     this.#locate = locate;
     this.#committer = committer;
     this.#index = index;
+    this.#caps = caps;
     this.#onChange = onChange;
   }
 
@@ -228,6 +232,12 @@ export class DeviceRegistry {
     return device;
   }
 
+  /**
+   * Inserts a new device: every way a device comes to be (the API, self-provisioning, a
+   * gateway naming a child) goes through here. The tenant's devices are counted against its
+   * plan's devicesMax, and a gateway's children against `gateway.childrenMax`, with the count
+   * locks held until the transaction ends, so concurrent creations cannot pass either bound.
+   */
   async #insert(
     tx: TenantWriteTx,
     record: (e: WriteEvent) => void,
@@ -236,6 +246,8 @@ export class DeviceRegistry {
     gateway: GatewayParent | null,
   ): Promise<void> {
     await this.#edgeNodeIn(tx, device.edgeNodeId);
+    // The plan's count lock before the gateway's row, always in that order: never a deadlock.
+    await this.#caps.admit(context, 'devices', () => tx.devices.lockDeviceCount());
     if (gateway !== null) await checkGatewayRoom(tx, gateway);
     if (!(await tx.devices.insertDevice(device)))
       throw new PalisadeError(
@@ -250,6 +262,11 @@ export class DeviceRegistry {
     const device = await (await this.#locate(context)).reader.devices.getDevice(id);
     if (device === undefined) throw deviceNotFound();
     return device;
+  }
+
+  /** How many devices the tenant holds. */
+  async count(context: TenantContext): Promise<number> {
+    return (await this.#locate(context)).reader.devices.countDevices();
   }
 
   async list(

@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import type { Bus } from '../bus/index.ts';
 import type { GroupCommitter } from '../commit/index.ts';
 import type { Settings } from '../config/index.ts';
-import { planLimits, TelemetryQuotas } from '../quotas/index.ts';
+import { type ObjectCaps, planLimits, TelemetryQuotas } from '../quotas/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
 import type { Stores } from '../store/index.ts';
 import { DeviceAuthority } from './device-authenticator.ts';
@@ -54,6 +54,8 @@ export function openDeviceServices(options: {
   readonly bus: Bus;
   /** Seals generated CA keys under the tenant key hierarchy. */
   readonly secrets: SecretSealer;
+  /** The plan's cap on devices, checked by every creation. */
+  readonly caps: ObjectCaps;
   readonly logger?: Logger | undefined;
   /** Where the quota metrics are registered. */
   readonly metrics?: Registry | undefined;
@@ -62,8 +64,12 @@ export function openDeviceServices(options: {
 }): DeviceServices {
   const { settings, stores, locate, committer } = options;
   let authority: DeviceAuthority | undefined;
-  const registry = new DeviceRegistry(locate, committer, stores.controlPlane.devices, () =>
-    authority?.invalidate(),
+  const registry = new DeviceRegistry(
+    locate,
+    committer,
+    stores.controlPlane.devices,
+    options.caps,
+    () => authority?.invalidate(),
   );
   authority = new DeviceAuthority(
     stores.controlPlane.devices,

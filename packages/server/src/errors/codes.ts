@@ -126,6 +126,10 @@ export const ERROR_CODES = {
     status: 429,
     title: "The request is over a request rate of the tenant's plan",
   },
+  PALISADE_PLAN_LIMIT_REACHED: {
+    status: 403,
+    title: 'The tenant holds as many of these as its plan allows',
+  },
   PALISADE_ORIGIN_NOT_ALLOWED: {
     status: 403,
     title: "The request's Origin is not on the tenant's CORS allow-list",

@@ -185,7 +185,11 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     deviceRoutes(app, options.devices, options.pageSizeMax);
     telemetryRoutes(app, options.devices, options.pageSizeMax, options.verifier);
     const quotas = options.devices.telemetry.quotas;
-    if (quotas !== undefined) usageRoutes(app, quotas, options.rateLimits);
+    if (quotas !== undefined)
+      usageRoutes(app, quotas, options.rateLimits, {
+        devices: options.devices.registry,
+        collections: options.collections,
+      });
   }
   if (options.edge !== undefined) {
     edgeRoutes(app, options.edge.service, {

@@ -12,6 +12,7 @@ export type RefusalReason =
   | 'invalid_payload'
   | 'quota_exceeded'
   | 'gateway_children_limit'
+  | 'plan_limit_reached'
   | 'ingest_failed'
   | 'rpc_not_pending'
   | 'websocket_subprotocol';

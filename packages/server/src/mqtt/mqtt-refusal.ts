@@ -5,6 +5,7 @@ import type { RefusalReason } from './mqtt-metrics.ts';
 const REASON_OF_CODE: ReadonlyMap<string, RefusalReason> = new Map([
   ['PALISADE_QUOTA_EXCEEDED', 'quota_exceeded'],
   ['PALISADE_GATEWAY_CHILDREN_LIMIT', 'gateway_children_limit'],
+  ['PALISADE_PLAN_LIMIT_REACHED', 'plan_limit_reached'],
 ]);
 
 /** Something the listener refused; the reason is what metrics and logs report. */

@@ -37,7 +37,7 @@ import {
   type MqttWsOptions,
   startMqttListener,
 } from '../mqtt/index.ts';
-import { planLimits, RequestQuotas, SignInLimits } from '../quotas/index.ts';
+import { ObjectCaps, planLimits, RequestQuotas, SignInLimits } from '../quotas/index.ts';
 import {
   CollectionService,
   RecordService,
@@ -274,7 +274,8 @@ export async function startPlatform(
       identity.tokens,
     );
     const schemas = new SchemaRegistry();
-    const collections = new CollectionService(locate, committer, schemas);
+    const caps = new ObjectCaps({ limitsOf: planLimits(settings), metrics });
+    const collections = new CollectionService(locate, committer, schemas, caps);
     const records = new RecordService(locate, committer, schemas, new RecordKeys(keyService));
     const rpcRemote = channel === undefined ? undefined : new ChannelRpcRemote(channel);
     const devices = openDeviceServices({
@@ -284,6 +285,7 @@ export async function startPlatform(
       committer,
       bus,
       secrets: new TenantSecretSeal({ kms, controlPlane: stores.controlPlane, keys: keyService }),
+      caps,
       logger,
       metrics,
       rpcRemote,

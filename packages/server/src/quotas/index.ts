@@ -1,3 +1,9 @@
+export {
+  type CappedKind,
+  type ObjectCapOptions,
+  ObjectCaps,
+  PlanLimitReachedError,
+} from './object-caps.ts';
 export { type PlanLimits, planLimits, type QuotaSettings } from './plan-limits.ts';
 export {
   OverLimitError,

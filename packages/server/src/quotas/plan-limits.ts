@@ -1,4 +1,4 @@
-/** The per-second rates one plan grants; 0 means unlimited. */
+/** The per-second rates and the object caps one plan grants; 0 means unlimited. */
 export interface PlanLimits {
   readonly tenantMessagesPerSecond: number;
   readonly tenantPointsPerSecond: number;
@@ -10,9 +10,13 @@ export interface PlanLimits {
   readonly principalRequestsPerSecond: number;
   /** Bucket capacity in seconds of rate: how long a burst at full speed may last. */
   readonly burstSeconds: number;
+  /** Most devices a tenant may hold. */
+  readonly devicesMax: number;
+  /** Most collections a tenant may hold. */
+  readonly collectionsMax: number;
 }
 
-/** The quota settings, each a list of `PLAN=RATE` entries (`*` for any plan not named). */
+/** The quota settings, each a list of `PLAN=N` entries (`*` for any plan not named). */
 export interface QuotaSettings {
   readonly quotaTenantMessagesPerSecond: readonly string[];
   readonly quotaTenantPointsPerSecond: readonly string[];
@@ -20,6 +24,8 @@ export interface QuotaSettings {
   readonly quotaDevicePointsPerSecond: readonly string[];
   readonly quotaTenantRequestsPerSecond: readonly string[];
   readonly quotaPrincipalRequestsPerSecond: readonly string[];
+  readonly quotaDevicesMax: readonly string[];
+  readonly quotaCollectionsMax: readonly string[];
   readonly quotaBurstSeconds: number;
 }
 
@@ -41,6 +47,8 @@ export function planLimits(settings: QuotaSettings): (plan: string) => PlanLimit
   const dp = perPlan(settings.quotaDevicePointsPerSecond);
   const tr = perPlan(settings.quotaTenantRequestsPerSecond);
   const pr = perPlan(settings.quotaPrincipalRequestsPerSecond);
+  const dx = perPlan(settings.quotaDevicesMax);
+  const cx = perPlan(settings.quotaCollectionsMax);
   const cache = new Map<string, PlanLimits>();
   return (plan) => {
     let limits = cache.get(plan);
@@ -53,6 +61,8 @@ export function planLimits(settings: QuotaSettings): (plan: string) => PlanLimit
         tenantRequestsPerSecond: tr(plan),
         principalRequestsPerSecond: pr(plan),
         burstSeconds: settings.quotaBurstSeconds,
+        devicesMax: dx(plan),
+        collectionsMax: cx(plan),
       };
       cache.set(plan, limits);
     }

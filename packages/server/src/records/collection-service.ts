@@ -1,6 +1,7 @@
 import type { GroupCommitter } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
-import type { CollectionRow, ShardStore, TenantStore } from '../store/index.ts';
+import type { ObjectCaps } from '../quotas/index.ts';
+import type { CollectionRow, ShardStore, TenantStore, TenantWriteTx } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import type { SchemaRegistry } from './schema-registry.ts';
 
@@ -27,14 +28,25 @@ export class CollectionService {
   readonly #locate: TenantStoreLocator;
   readonly #committer: GroupCommitter;
   readonly #schemas: SchemaRegistry;
+  readonly #caps: ObjectCaps;
 
-  constructor(locate: TenantStoreLocator, committer: GroupCommitter, schemas: SchemaRegistry) {
+  constructor(
+    locate: TenantStoreLocator,
+    committer: GroupCommitter,
+    schemas: SchemaRegistry,
+    caps: ObjectCaps,
+  ) {
     this.#locate = locate;
     this.#committer = committer;
     this.#schemas = schemas;
+    this.#caps = caps;
   }
 
-  /** Creates or replaces a collection definition; `created` tells which. */
+  /**
+   * Creates or replaces a collection definition; `created` tells which. Only a creation is
+   * counted against the plan's collectionsMax, in the transaction that inserts it, under the
+   * tenant's collection-count lock; replacing one never is.
+   */
   async put(
     context: TenantContext,
     name: string,
@@ -43,7 +55,7 @@ export class CollectionService {
     this.#schemas.check(definition.schema, definition.encrypted);
     const store = await this.#locate(context);
     return this.#committer.submit(store, async (tx, record) => {
-      const existing = await tx.getCollection(name);
+      const existing = await this.#existingOrAdmitted(context, tx, name);
       if (existing !== undefined && !sameFields(existing.encrypted, definition.encrypted)) {
         const any = await tx.listRecords(name, { after: undefined, limit: 1, filters: [] });
         if (any.length > 0)
@@ -76,6 +88,21 @@ export class CollectionService {
     });
   }
 
+  /** The collection `name`, or undefined once the plan's collectionsMax admits creating it. */
+  async #existingOrAdmitted(
+    context: TenantContext,
+    tx: TenantWriteTx,
+    name: string,
+  ): Promise<CollectionRow | undefined> {
+    const existing = await tx.getCollection(name);
+    if (existing !== undefined || this.#caps.capOf(context, 'collections') === 0) return existing;
+    const held = await tx.lockCollectionCount();
+    // Another process may have created it while this waited for the lock: then this replaces it.
+    const created = await tx.getCollection(name);
+    if (created === undefined) this.#caps.check(context, 'collections', held);
+    return created;
+  }
+
   async get(context: TenantContext, name: string): Promise<CollectionRow> {
     const collection = await (await this.#locate(context)).reader.getCollection(name);
     if (collection === undefined)
@@ -84,6 +111,11 @@ export class CollectionService {
         `no collection ${JSON.stringify(name)}`,
       );
     return collection;
+  }
+
+  /** How many collections the tenant holds. */
+  async count(context: TenantContext): Promise<number> {
+    return (await this.#locate(context)).reader.countCollections();
   }
 
   async list(context: TenantContext): Promise<CollectionRow[]> {

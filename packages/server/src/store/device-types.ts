@@ -94,6 +94,8 @@ export interface TenantDeviceReader {
   getDevice(id: string): Promise<DeviceRow | undefined>;
   getDeviceByName(name: string): Promise<DeviceRow | undefined>;
   listDevices(page: PageQuery): Promise<DeviceRow[]>;
+  /** How many devices the tenant holds. */
+  countDevices(): Promise<number>;
   /** The devices assigned to an edge node, by id. */
   listEdgeNodeDevices(nodeId: string, page: PageQuery): Promise<DeviceRow[]>;
   /** Raw points, ordered by key then ts. */
@@ -114,6 +116,12 @@ export interface TenantDeviceReader {
 export interface TenantDeviceWriter extends TenantDeviceReader {
   /** False when the name is taken. */
   insertDevice(row: DeviceRow): Promise<boolean>;
+  /**
+   * Holds the tenant's device-count lock until the transaction ends (so two transactions
+   * creating devices of one tenant count one after the other, on any process) and counts the
+   * tenant's devices: what a plan's devicesMax is checked against.
+   */
+  lockDeviceCount(): Promise<number>;
   /**
    * Holds the gateway's row until the transaction ends (so two transactions adding children
    * to one gateway run one after the other) and counts its child devices; undefined when the

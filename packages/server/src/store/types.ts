@@ -193,6 +193,8 @@ export interface TenantReader extends TenantLedgerReader {
   readonly authz: TenantAuthzReader;
   getCollection(name: string): Promise<CollectionRow | undefined>;
   listCollections(): Promise<CollectionRow[]>;
+  /** How many collections the tenant holds. */
+  countCollections(): Promise<number>;
   getRecord(collection: string, id: string): Promise<RecordRow | undefined>;
   listRecords(collection: string, query: RecordQuery): Promise<RecordRow[]>;
 }
@@ -215,6 +217,11 @@ export interface TenantWriteTx extends TenantReader {
   readonly edgeRules: TenantEdgeRuleWriter;
   readonly users: TenantUserWriter;
   readonly authz: TenantAuthzWriter;
+  /**
+   * Holds the tenant's collection-count lock until the transaction ends and counts the
+   * tenant's collections (see `devices.lockDeviceCount`): what collectionsMax is checked against.
+   */
+  lockCollectionCount(): Promise<number>;
   putCollection(row: CollectionRow): Promise<void>;
   appendLedger(write: LedgerBatchWrite): Promise<void>;
   insertRecord(row: RecordRow): Promise<void>;

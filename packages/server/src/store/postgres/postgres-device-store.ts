@@ -13,6 +13,7 @@ import type {
 } from '../device-types.ts';
 import { aggregateOverflow, pointColumns, pointValue } from '../sqlite/sqlite-device-store.ts';
 import type { PageQuery } from '../types.ts';
+import { lockCount } from './count-lock.ts';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -157,6 +158,19 @@ export class PgTenantDevices implements TenantDeviceWriter {
       [page.after ?? null, page.limit],
     );
     return rows.map(toDevice);
+  }
+
+  async countDevices(): Promise<number> {
+    const counted = await this.#one<{ n: number }>(
+      'SELECT count(*)::int AS n FROM devices WHERE tenant_id = $1',
+      [],
+    );
+    return counted?.n ?? 0;
+  }
+
+  async lockDeviceCount(): Promise<number> {
+    await lockCount(this.#db, this.#tenantId, 'devices');
+    return this.countDevices();
   }
 
   async listEdgeNodeDevices(nodeId: string, page: PageQuery): Promise<DeviceRow[]> {

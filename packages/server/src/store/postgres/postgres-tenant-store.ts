@@ -28,6 +28,7 @@ import type {
   TenantWriteTx,
 } from '../types.ts';
 import type { TenantUserReader } from '../user-types.ts';
+import { lockCount } from './count-lock.ts';
 import { PgTenantAuthz } from './postgres-authz-store.ts';
 import { PgTenantDeviceCas } from './postgres-device-ca-store.ts';
 import { PgTenantDevices } from './postgres-device-store.ts';
@@ -112,6 +113,19 @@ class PgTenantQueries implements TenantWriteTx {
       [this.#tenantId],
     );
     return result.rows.map(toCollection);
+  }
+
+  async countCollections(): Promise<number> {
+    const result = await this.#db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM collections WHERE tenant_id = $1',
+      [this.#tenantId],
+    );
+    return result.rows[0]?.n ?? 0;
+  }
+
+  async lockCollectionCount(): Promise<number> {
+    await lockCount(this.#db, this.#tenantId, 'collections');
+    return this.countCollections();
   }
 
   async getRecord(collection: string, id: string): Promise<RecordRow | undefined> {
@@ -394,6 +408,7 @@ class PgTenantReader implements TenantReader {
     getDevice: (id) => this.#read((q) => q.devices.getDevice(id)),
     getDeviceByName: (name) => this.#read((q) => q.devices.getDeviceByName(name)),
     listDevices: (page) => this.#read((q) => q.devices.listDevices(page)),
+    countDevices: () => this.#read((q) => q.devices.countDevices()),
     listEdgeNodeDevices: (nodeId, page) =>
       this.#read((q) => q.devices.listEdgeNodeDevices(nodeId, page)),
     telemetry: (query) => this.#read((q) => q.devices.telemetry(query)),
@@ -434,6 +449,9 @@ class PgTenantReader implements TenantReader {
   }
   listCollections() {
     return this.#read((q) => q.listCollections());
+  }
+  countCollections() {
+    return this.#read((q) => q.countCollections());
   }
   getRecord(collection: string, id: string) {
     return this.#read((q) => q.getRecord(collection, id));

@@ -239,6 +239,15 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
     return rows.map(toDevice);
   }
 
+  async countDevices(): Promise<number> {
+    return (this.#sql('SELECT count(*) AS n FROM devices').get() as { n: number }).n;
+  }
+
+  async lockDeviceCount(): Promise<number> {
+    // SQLite has one writer: the transaction this runs in already excludes every other.
+    return this.countDevices();
+  }
+
   async listEdgeNodeDevices(nodeId: string, page: PageQuery): Promise<DeviceRow[]> {
     const rows = this.#sql(
       `SELECT ${DEVICE_COLUMNS} FROM devices WHERE edge_node_id = ? AND id > ? ORDER BY id LIMIT ?`,

@@ -120,6 +120,10 @@ class SqliteTenantReader implements TenantReader {
     ).map(toCollection);
   }
 
+  async countCollections(): Promise<number> {
+    return (this.sql.get('SELECT count(*) AS n FROM collections').get() as { n: number }).n;
+  }
+
   async getRecord(collection: string, id: string): Promise<RecordRow | undefined> {
     const row = this.sql
       .rows(`SELECT ${RECORD_COLUMNS} FROM records WHERE collection = ? AND id = ?`)
@@ -231,6 +235,11 @@ class SqliteTenantWriteTx extends SqliteTenantReader implements TenantWriteTx {
   rolledBack(): void {
     this.#collections.clear();
     this.devices.rolledBack();
+  }
+
+  async lockCollectionCount(): Promise<number> {
+    // SQLite has one writer: the transaction this runs in already excludes every other.
+    return this.countCollections();
   }
 
   async putCollection(row: CollectionRow): Promise<void> {
