@@ -385,6 +385,32 @@ describe('palisade CLI without a server', () => {
     }
   });
 
+  it('start refuses a data folder another server runs on, naming its pid (exit 2); a killed one does not block', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'palisade-cli-lock-'));
+    const args = ['--data', data, '--listen', '127.0.0.1:0', '--mqtt', 'off'];
+    const first = await startServer(args);
+    try {
+      const second = await palisade(['start', ...args]);
+      expectExit(second, 2);
+      const pid = first.child.pid;
+      assert.match(
+        second.stderr,
+        new RegExp(
+          `^palisade: another Palisade server \\(pid ${pid} on .+\\) is running on the data folder ${data}; stop it \\(kill -TERM ${pid}\\), or give this server a data folder of its own \\(--data\\)$`,
+          'm',
+        ),
+      );
+      assert.doesNotMatch(second.stderr, /\n\s+at /);
+      // Killed without a chance to clean up: the lock goes with the process.
+      assert.equal(await first.stop('SIGKILL'), null);
+      const restarted = await startServer(args);
+      expectExit({ code: await restarted.stop('SIGTERM'), stdout: '', stderr: '' }, 0);
+    } finally {
+      await first.stop('SIGKILL');
+      rmSync(data, { recursive: true, force: true });
+    }
+  });
+
   it('names a bad setting and its source (exit 2)', async () => {
     const listen = await palisade(['start', '--listen', 'nonsense']);
     expectExit(listen, 2);

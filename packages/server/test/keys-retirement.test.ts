@@ -4,6 +4,9 @@
  * That process's next write must not be stored under the version the job just retired.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Platform, startPlatform } from '../src/index.ts';
@@ -18,7 +21,16 @@ const postgres = backendNames().includes('postgres');
 describe('key retirement across API processes on postgres', { skip: !postgres }, () => {
   test('a write from a process that has not seen the rotation is not stored under the retired version', async () => {
     const api = await TestApi.start('postgres');
-    const settings = { ...api.fixture.settings, adminToken: ADMIN_TOKEN };
+    // Another process: a data folder of its own (its in-process bus is its own), the same keys.
+    const { data } = api.fixture.settings;
+    const otherData = mkdtempSync(join(tmpdir(), 'palisade-other-'));
+    const settings = {
+      ...api.fixture.settings,
+      adminToken: ADMIN_TOKEN,
+      data: otherData,
+      masterKeyFile: join(data, 'master.key'),
+      ledgerKeyFile: join(data, 'ledger-signing.json'),
+    };
     const other = await startPlatform(settings, { listen: false });
     let fresh: Platform | undefined;
     try {
@@ -54,7 +66,8 @@ describe('key retirement across API processes on postgres', { skip: !postgres },
       }[];
       for (const key of keys.filter((k) => k.state === 'retired'))
         assert.equal(key.records, 0, `no record under retired version ${key.version}`);
-      // A process with nothing cached reads it back.
+      // A process with nothing cached reads it back (the other one's folder, once it stopped).
+      await other.close();
       fresh = await startPlatform(settings, { listen: false });
       const read = await fresh.http.inject({
         method: 'GET',
@@ -67,6 +80,7 @@ describe('key retirement across API processes on postgres', { skip: !postgres },
       await fresh?.close();
       await other.close();
       await api.close();
+      rmSync(otherData, { recursive: true, force: true });
     }
   });
 });

@@ -122,7 +122,9 @@ export async function startPlatform(
   const mqttTls = mqttTlsOptions(settings);
   const mqttWs = mqttWsOptions(settings);
   const proxies = trustedProxies(settings);
-  const running = await acquireRunningLock(settings, 'shared');
+  const running = await acquireRunningLock(settings, 'shared', {
+    ownDataFolder: roles.ownsDataFolder,
+  });
   const stores = await openStores(settings).catch(async (error: unknown) => {
     await running.release();
     throw error;

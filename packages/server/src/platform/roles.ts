@@ -16,6 +16,11 @@ export interface ProcessRoles {
   readonly name: string;
   /** This process: `<host>/<pid>/<random>`, named in its service tokens. */
   readonly processId: string;
+  /**
+   * SQLite files or the in-process bus live in the data folder, so this process must be the
+   * only server on it.
+   */
+  readonly ownsDataFolder: boolean;
 }
 
 /**
@@ -30,25 +35,24 @@ export function processRoles(settings: Settings): ProcessRoles {
     throw new ConfigError(
       `setting serviceTokenTtlMs must be at most ${SERVICE_TOKEN_MAX_LIFETIME_MS}, got ${settings.serviceTokenTtlMs}`,
     );
-  if (roles.size < ROLES.length) {
-    const missing = [
-      ...(settings.database === undefined ? ['--database postgres://… (PALISADE_DATABASE)'] : []),
-      ...(settings.shards.some((shard) => !/^([a-z0-9-]+=)?postgres(ql)?:\/\//.test(shard))
-        ? ['--shard [NAME=]postgres://… for every shard (PALISADE_SHARDS)']
-        : []),
-      ...(settings.nats === undefined ? ['--nats nats://… (PALISADE_NATS)'] : []),
-    ];
-    if (missing.length > 0)
-      throw new ConfigError(
-        `--role ${name} runs part of the platform, the rest in other processes, ` +
-          `which share PostgreSQL and NATS; SQLite and the in-process bus are single-process: add ${missing.join(', ')}, or run every role here (--role api,ingest,worker)`,
-      );
-  }
+  const missing = [
+    ...(settings.database === undefined ? ['--database postgres://… (PALISADE_DATABASE)'] : []),
+    ...(settings.shards.some((shard) => !/^([a-z0-9-]+=)?postgres(ql)?:\/\//.test(shard))
+      ? ['--shard [NAME=]postgres://… for every shard (PALISADE_SHARDS)']
+      : []),
+    ...(settings.nats === undefined ? ['--nats nats://… (PALISADE_NATS)'] : []),
+  ];
+  if (roles.size < ROLES.length && missing.length > 0)
+    throw new ConfigError(
+      `--role ${name} runs part of the platform, the rest in other processes, ` +
+        `which share PostgreSQL and NATS; SQLite and the in-process bus are single-process: add ${missing.join(', ')}, or run every role here (--role api,ingest,worker)`,
+    );
   return {
     api: roles.has('api'),
     ingest: roles.has('ingest'),
     worker: roles.has('worker'),
     name,
     processId: `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`,
+    ownsDataFolder: missing.length > 0,
   };
 }

@@ -9,6 +9,9 @@
  * SQLite file, so a reader holds a shared file lock that a writer cannot pass); the operating
  * system drops it when the process dies. With PostgreSQL it is a session advisory lock in the
  * control-plane database, on a connection of its own, dropped when that connection ends.
+ *
+ * A server whose data folder holds SQLite files or the in-process bus also owns that folder
+ * (`ownDataFolder`, data-folder-lock.ts), so no second server starts on it.
  */
 
 import { createHash } from 'node:crypto';
@@ -17,6 +20,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
 import { ConfigError, type Settings } from '../config/index.ts';
+import { acquireDataFolderLock } from './data-folder-lock.ts';
 
 /** A held running lock. */
 export interface RunningLock {
@@ -47,18 +51,38 @@ function refusal(settings: Settings, mode: RunningLockMode): ConfigError {
   );
 }
 
-/** Takes the platform's running lock, or throws a ConfigError saying who holds it. */
+/**
+ * Takes the platform's running lock, or throws a ConfigError saying who holds it. With
+ * `ownDataFolder` (a server that keeps SQLite files or the in-process bus under DATA) it also
+ * takes the data folder for this process alone, refusing while another server has it.
+ */
 export async function acquireRunningLock(
   settings: Settings,
   mode: RunningLockMode,
+  options: { readonly ownDataFolder?: boolean } = {},
 ): Promise<RunningLock> {
-  return settings.database === undefined
-    ? sqliteLock(settings, mode)
-    : postgresLock(settings, settings.database, mode);
+  mkdirSync(settings.data, { recursive: true, mode: 0o700 });
+  const folder = options.ownDataFolder === true ? acquireDataFolderLock(settings.data) : undefined;
+  let running: RunningLock;
+  try {
+    running =
+      settings.database === undefined
+        ? sqliteLock(settings, mode)
+        : await postgresLock(settings, settings.database, mode);
+  } catch (error) {
+    await folder?.release();
+    throw error;
+  }
+  if (folder === undefined) return running;
+  return {
+    release: async () => {
+      await running.release();
+      await folder.release();
+    },
+  };
 }
 
 function sqliteLock(settings: Settings, mode: RunningLockMode): RunningLock {
-  mkdirSync(settings.data, { recursive: true, mode: 0o700 });
   const db = new DatabaseSync(join(settings.data, 'running.lock'), { timeout: 0 });
   try {
     db.exec('CREATE TABLE IF NOT EXISTS running_lock (id INTEGER PRIMARY KEY)');
