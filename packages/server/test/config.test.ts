@@ -90,6 +90,15 @@ test('bad settings are refused with the setting and its source named', () => {
       /setting rpcTimeoutDefaultMs \(30000\) must be at most rpcTimeoutMaxMs \(1000\)/,
     ],
     [
+      // Half a certificate would serve plain HTTP where https:// was asked for.
+      { flags: { tlsCert: 'cert.pem' }, env: {}, configFile: null },
+      /setting tlsCert needs tlsKey \(--tls-key, PALISADE_TLS_KEY\)/,
+    ],
+    [
+      { env: { PALISADE_TLS_KEY: 'key.pem' }, configFile: null },
+      /setting tlsKey needs tlsCert \(--tls-cert, PALISADE_TLS_CERT\)/,
+    ],
+    [
       { env: { PALISADE_LOG_LEVEL: 'loud' }, configFile: null },
       /setting logLevel .* must be one of/,
     ],

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { after, before, describe, test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
+import pino from 'pino';
 import { type Platform, startPlatform } from '../src/index.ts';
 import { type BackendFixture, openBackend } from './support/backends.ts';
 import { selfSignedCertificate } from './support/tls-certificate.ts';
@@ -47,20 +48,26 @@ describe('HTTPS with a hybrid post-quantum key exchange', () => {
   let fixture: BackendFixture;
   let platform: Platform;
   let ca: Buffer;
+  const logged: string[] = [];
 
   before(async () => {
     fixture = await openBackend('sqlite');
     const { cert, key } = selfSignedCertificate(fixture.settings.data);
     ca = readFileSync(cert);
-    platform = await startPlatform({ ...fixture.settings, tlsCert: cert, tlsKey: key });
+    const logger = pino({ level: 'info' }, { write: (line: string) => logged.push(line) });
+    platform = await startPlatform({ ...fixture.settings, tlsCert: cert, tlsKey: key }, { logger });
   });
   after(async () => {
     await platform.close();
     await fixture.cleanup();
   });
 
-  test('the server URL is https', () => {
+  test('the server URL is https, and the log says so', () => {
     assert.match(platform.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const listening = logged
+      .map((line) => String(JSON.parse(line).msg))
+      .filter((msg) => /listening/i.test(msg));
+    assert.deepEqual(listening, [`Server listening at ${platform.url}`]);
   });
 
   test('a client that offers X25519MLKEM768 gets it, and /healthz says so', async () => {

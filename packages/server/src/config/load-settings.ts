@@ -127,6 +127,15 @@ export function loadSettings(sources: SettingSources = {}): Settings {
     throw new ConfigError(
       `setting rpcTimeoutDefaultMs (${settings.rpcTimeoutDefaultMs}) must be at most rpcTimeoutMaxMs (${settings.rpcTimeoutMaxMs}): lower --rpc-timeout-default-ms or raise --rpc-timeout-max-ms`,
     );
+  // Half a certificate would serve plain HTTP where https:// was asked for.
+  if ((settings.tlsCert === undefined) !== (settings.tlsKey === undefined)) {
+    const [has, lacks] =
+      settings.tlsCert === undefined ? ['tlsKey', 'tlsCert'] : ['tlsCert', 'tlsKey'];
+    const spec = SETTINGS[lacks as 'tlsCert' | 'tlsKey'];
+    throw new ConfigError(
+      `setting ${has} needs ${lacks} (--${spec.flag}, ${spec.env}): give both to serve HTTPS, or neither`,
+    );
+  }
   if (settings.shards === undefined) {
     settings.shards = settings.database === undefined ? ['s1'] : [settings.database];
   }

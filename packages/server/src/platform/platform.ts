@@ -471,10 +471,16 @@ export async function startPlatform(
     async function listenAll(): Promise<void> {
       const { host, port } = splitListen(settings.listen);
       if (roles.api) {
-        await http.listen({ host, port });
+        const scheme = servesTls(settings) ? 'https' : 'http';
+        // Fastify names the scheme from its own `https` option, which a serverFactory leaves unset.
+        await http.listen({
+          host,
+          port,
+          listenTextResolver: (address) =>
+            `Server listening at ${address.replace(/^https?:/, `${scheme}:`)}`,
+        });
         const address = http.server.address();
         const bound = typeof address === 'object' && address !== null ? address.port : port;
-        const scheme = settings.tlsCert === undefined ? 'http' : 'https';
         url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${bound}`;
       }
       if (roles.ingest)
@@ -618,9 +624,14 @@ async function* liveTenantIds(stores: Stores): AsyncIterable<string> {
   }
 }
 
+/** Whether the API serves HTTPS: with both halves of the certificate, as the gateway does. */
+function servesTls(settings: Settings): boolean {
+  return settings.tlsCert !== undefined && settings.tlsKey !== undefined;
+}
+
 /** The API's address as a URL, before it listens (an inject-only platform never does). */
 function listenUrl(settings: Settings): string {
-  return `${settings.tlsCert === undefined ? 'http' : 'https'}://${settings.listen}`;
+  return `${servesTls(settings) ? 'https' : 'http'}://${settings.listen}`;
 }
 
 /** Fastify's request log fields, with the path but never the query string. */
