@@ -71,12 +71,16 @@ function typed(
   return typeof value === 'string' ? { type: 'string', value } : { type: 'json', value };
 }
 
+/**
+ * A point's time: Unix milliseconds from 1970 on (queries take `from` >= 0, so an earlier
+ * point could never be read back), within the accepted range around `now`.
+ */
 function checkTs(ts: unknown, path: string, now: number, limits: TelemetryLimits): number {
-  if (typeof ts !== 'number' || !Number.isSafeInteger(ts))
+  if (typeof ts !== 'number' || !Number.isSafeInteger(ts) || ts < 0)
     fail(
       'PALISADE_TELEMETRY_TIMESTAMP_OUT_OF_RANGE',
       path,
-      'must be an integer of Unix milliseconds',
+      'must be an integer of Unix milliseconds, 0 or more',
     );
   if (ts < now - limits.maxPastMs || ts > now + limits.maxFutureMs)
     fail(
