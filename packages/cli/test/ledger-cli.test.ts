@@ -176,6 +176,61 @@ describe('the ledger with three witnesses, offline and online verification, and 
     assert.match(none.stderr, /bad-keys\.txt holds no vkeys/);
   });
 
+  it('verify: an unreadable bundle is a usage error saying how to get one, one that is not JSON fails (exit 1)', async () => {
+    const env = { PALISADE_URL: platform.url, PALISADE_TOKEN: ADMIN };
+    const keys = join(dir, 'keys-for-files.txt');
+    assert.equal((await palisade(['ledger', 'keys', '--out', keys], env)).code, 0);
+    const missing = join(dir, 'no-such-bundle.json');
+    const absent = await palisade(['ledger', 'verify', missing, '--keys', keys]);
+    assert.equal(absent.code, 2, absent.stderr);
+    assert.equal(
+      absent.stderr,
+      `palisade: cannot read the bundle ${missing} (ENOENT); export one with: palisade ledger export --tenant ID|SLUG --out ${missing}\n`,
+    );
+    const noKeys = await palisade(['ledger', 'verify', missing, '--keys', `${keys}.gone`]);
+    assert.equal(noKeys.code, 2, noKeys.stderr);
+    assert.match(
+      noKeys.stderr,
+      /^palisade: cannot read the keys file .*\.gone \(ENOENT\); get one with: palisade ledger keys --out /,
+    );
+
+    const truncated = join(dir, 'truncated.json');
+    writeFileSync(truncated, '{"format": "palisade-ledger-bun');
+    const notJson = await palisade(['ledger', 'verify', truncated, '--keys', keys]);
+    assert.equal(notJson.code, 1, notJson.stderr);
+    assert.match(
+      notJson.stderr,
+      /^palisade: ledger verification FAILED \(LEDGER_BAD_BUNDLE\): .*truncated\.json is not JSON \(/,
+    );
+    assert.doesNotMatch(absent.stderr + noKeys.stderr + notJson.stderr, /\n\s+at /);
+
+    const nothing = await palisade(['ledger', 'verify']);
+    assert.equal(nothing.code, 2, nothing.stderr);
+    assert.match(
+      nothing.stderr,
+      /^palisade: verify needs a BUNDLE file and --keys FILE, or a tenant's API key/,
+    );
+    assert.match(nothing.stderr, /verify exits 0 when the ledger verifies, 1 when it does not/);
+  });
+
+  it('the summary counts in the singular where there is one', async () => {
+    const created = await call('POST', '/v1/platform/tenants', ADMIN, { slug: 'one', name: 'One' });
+    const key = await call('POST', `/v1/platform/tenants/${created.body.id}/api-keys`, ADMIN, {});
+    await call('PUT', '/v1/collections/notes', key.body.secret, { schema: { type: 'object' } });
+    const made = await call('POST', '/v1/collections/notes/records', key.body.secret, { n: 1 });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    await platform.sealer.seal();
+    const env = {
+      PALISADE_URL: platform.url,
+      PALISADE_TOKEN: key.body.secret,
+      PALISADE_HOME: join(dir, 'home-one'),
+    };
+    const verified = await palisade(['ledger', 'verify'], env);
+    assert.equal(verified.code, 0, verified.stderr);
+    assert.match(verified.stdout, /, 1 record matches \(first use/);
+    assert.doesNotMatch(verified.stdout, /\b1 (entries|batches|records)\b/);
+  });
+
   it('an --out that cannot be written is named, without a stack trace', async () => {
     const env = { PALISADE_URL: platform.url, PALISADE_TOKEN: ADMIN };
     const out = join(dir, 'no-such-folder', 'file.json');

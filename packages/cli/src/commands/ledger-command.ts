@@ -29,7 +29,23 @@ const USAGE = `usage: palisade ledger <command>
   export --tenant ID|SLUG --out FILE           a tenant's whole ledger, for offline verification (admin token)
   verify BUNDLE --keys FILE                    verify an exported bundle offline
   verify --url URL --token TENANT_KEY [--keys FILE]
-                                               verify online, remembering the last trusted checkpoint in ~/.palisade/`;
+                                               verify online, remembering the last trusted checkpoint in ~/.palisade/
+verify exits 0 when the ledger verifies, 1 when it does not (the first failure named), 2 on a
+usage error or a bundle or keys file that cannot be read, 3 when the server cannot be reached.`;
+
+/** `1 batch`, `2 batches`: a count with its noun. */
+function count(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** The summary line's counts: entries, batches, and the records that match (when included). */
+function counted(summary: { entries: number; size: number; records: number | null }): string {
+  const records =
+    summary.records === null
+      ? 'records not included'
+      : count(summary.records, 'record matches', 'records match');
+  return `${count(summary.entries, 'entry', 'entries')} in ${count(summary.size, 'batch', 'batches')}, ${records}`;
+}
 
 /** Remembered checkpoints, so a rewritten history is caught on the next online run. */
 interface TrustStore {
@@ -89,13 +105,42 @@ function writeTrustStore(store: TrustStore): void {
   writeFile(path, `${JSON.stringify(store, null, 2)}\n`, 0o600);
 }
 
+/** A file-system error as its code (ENOENT, EACCES, EISDIR…), else its message. */
+function fileError(error: unknown): string {
+  return (error as { code?: string }).code ?? (error as Error).message;
+}
+
+/**
+ * The bundle at `path`. A file that cannot be read is a usage error (exit 2); one that is not
+ * JSON fails verification (exit 1) like any other malformed bundle.
+ */
+function readBundle(path: string): LedgerBundle {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new CliError(
+      `cannot read the bundle ${path} (${fileError(error)}); export one with: palisade ledger export --tenant ID|SLUG --out ${path}`,
+      EXIT.usage,
+    );
+  }
+  try {
+    return JSON.parse(text) as LedgerBundle;
+  } catch (error) {
+    throw new CliError(
+      `ledger verification FAILED (LEDGER_BAD_BUNDLE): ${path} is not JSON (${(error as Error).message})`,
+      EXIT.failed,
+    );
+  }
+}
+
 function readVkeys(path: string): string[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     throw new CliError(
-      `cannot read the keys file ${path}: ${(error as Error).message}; get one with: palisade ledger keys --out ${path}`,
+      `cannot read the keys file ${path} (${fileError(error)}); get one with: palisade ledger keys --out ${path}`,
       EXIT.usage,
     );
   }
@@ -196,8 +241,8 @@ async function verifyOnline(connection: Connection, keysFile: string | undefined
   const trust =
     remembered === undefined
       ? ' (first use: keys and checkpoint remembered)'
-      : ` (consistent with the ${remembered.size} batches verified before)`;
-  return `ok: tenant ${summary.tenant}, ${summary.entries} entries in ${summary.size} batches, ${summary.records ?? 0} records match${trust}`;
+      : ` (consistent with the ${count(remembered.size, 'batch', 'batches')} verified before)`;
+  return `ok: tenant ${summary.tenant}, ${counted(summary)}${trust}`;
 }
 
 /** `palisade ledger …`: export, verify and fetch keys of the verifiable ledger. */
@@ -252,6 +297,11 @@ export async function ledgerCommand(argv: string[]): Promise<number> {
     case 'verify': {
       const file = positionals[0];
       if (file === undefined) {
+        if (values.token === undefined && !process.env.PALISADE_TOKEN)
+          throw new CliError(
+            `verify needs a BUNDLE file and --keys FILE, or a tenant's API key (--token or PALISADE_TOKEN) to verify online\n${USAGE}`,
+            EXIT.usage,
+          );
         process.stdout.write(
           `${await verifyOnline(connectionFrom(values, process.env), values.keys)}\n`,
         );
@@ -262,19 +312,11 @@ export async function ledgerCommand(argv: string[]): Promise<number> {
           `offline verification needs --keys FILE (from: palisade ledger keys)\n${USAGE}`,
           EXIT.usage,
         );
-      let bundle: LedgerBundle;
-      try {
-        bundle = JSON.parse(readFileSync(file, 'utf8')) as LedgerBundle;
-      } catch (error) {
-        throw new CliError(
-          `cannot read the bundle ${file}: ${(error as Error).message}`,
-          EXIT.usage,
-        );
-      }
-      const summary = await verify(bundle, readVkeys(values.keys));
+      const vkeys = readVkeys(values.keys);
+      const summary = await verify(readBundle(file), vkeys);
       process.stdout.write(
-        `ok: tenant ${summary.tenant}, ${summary.entries} entries in ${summary.size} batches, ${summary.records === null ? 'records not included' : `${summary.records} records match`}; ` +
-          `anchored at ${summary.platformSize} in the platform log signed by ${summary.platformSigners.length} keys\n`,
+        `ok: tenant ${summary.tenant}, ${counted(summary)}; ` +
+          `anchored at ${summary.platformSize} in the platform log signed by ${count(summary.platformSigners.length, 'key', 'keys')}\n`,
       );
       return EXIT.ok;
     }
