@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { GroupCommitter } from '../src/commit/index.ts';
 import { PalisadeError } from '../src/errors/index.ts';
 import { uuid7 } from '../src/ids/index.ts';
+import { sealBatch } from '../src/ledger/seal-batch.ts';
 import type {
   CollectionRow,
   DeviceRow,
@@ -164,6 +165,23 @@ for (const backend of backendNames()) {
       before(async () => {
         a = await shard.tenant(uuid7());
         b = await shard.tenant(uuid7());
+      });
+
+      test('ledger: transactions sealing at once (as on two processes) append one batch each', async () => {
+        const c = await shard.tenant(uuid7());
+        const tenantId = c.tenantId;
+        // Both read the head before either appends: without a lock they take the same batch.
+        const seal = (resource: string) =>
+          c.transaction((tx) =>
+            sealBatch(tx, tenantId, [{ actor: 'test', action: 'x', resource, state: null }]),
+          );
+        await Promise.all([seal('r/1'), seal('r/2'), seal('r/3')]);
+        const head = await c.reader.ledgerHead();
+        assert.deepEqual({ ...head }, { size: 3, nextSeq: 3 });
+        assert.deepEqual(
+          (await c.reader.ledgerBatches(0, 3)).map((row) => row.batch),
+          [0, 1, 2],
+        );
       });
 
       test('collections: put, replace, list', async () => {

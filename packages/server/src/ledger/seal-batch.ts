@@ -20,14 +20,16 @@ const COMMITMENT_SALT_BYTES = 16;
  * Turns one group commit's events into ledger entries, their batch header and one leaf of
  * the tenant's Merkle log, all written in the same transaction as the data. Entries commit
  * to the new state only as salted hashes; the salt stays in the tenant's store, so deleting
- * it (or the tenant's keys) leaves the ledger nothing readable.
+ * it (or the tenant's keys) leaves the ledger nothing readable. The ledger's end is held
+ * until the transaction ends, so writers of one tenant on several processes append one after
+ * the other instead of taking the same batch number.
  */
 export async function sealBatch(
   tx: TenantWriteTx,
   tenantId: string,
   events: readonly WriteEvent[],
 ): Promise<void> {
-  const head = await tx.ledgerHead();
+  const head = await tx.holdLedgerHead();
   const time = new Date().toISOString();
   const rows: LedgerEntryRow[] = [];
   const hashes: Uint8Array[] = [];

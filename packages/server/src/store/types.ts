@@ -223,6 +223,12 @@ export interface TenantWriteTx extends TenantReader {
    */
   lockCollectionCount(): Promise<number>;
   putCollection(row: CollectionRow): Promise<void>;
+  /**
+   * Where the ledger ends, the tenant's ledger held until the transaction ends: another
+   * transaction appending for the tenant (another process's, on PostgreSQL; SQLite has one
+   * writer) waits, then reads the end this one made, so each appends the next batch.
+   */
+  holdLedgerHead(): Promise<LedgerHead>;
   appendLedger(write: LedgerBatchWrite): Promise<void>;
   insertRecord(row: RecordRow): Promise<void>;
   updateRecord(

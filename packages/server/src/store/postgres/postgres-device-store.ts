@@ -13,7 +13,7 @@ import type {
 } from '../device-types.ts';
 import { aggregateOverflow, pointColumns, pointValue } from '../sqlite/sqlite-device-store.ts';
 import type { PageQuery } from '../types.ts';
-import { lockCount } from './count-lock.ts';
+import { lockTenant } from './tenant-lock.ts';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -169,7 +169,7 @@ export class PgTenantDevices implements TenantDeviceWriter {
   }
 
   async lockDeviceCount(): Promise<number> {
-    await lockCount(this.#db, this.#tenantId, 'devices');
+    await lockTenant(this.#db, this.#tenantId, 'devices');
     return this.countDevices();
   }
 

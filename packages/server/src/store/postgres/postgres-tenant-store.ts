@@ -28,7 +28,6 @@ import type {
   TenantWriteTx,
 } from '../types.ts';
 import type { TenantUserReader } from '../user-types.ts';
-import { lockCount } from './count-lock.ts';
 import { PgTenantAuthz } from './postgres-authz-store.ts';
 import { PgTenantDeviceCas } from './postgres-device-ca-store.ts';
 import { PgTenantDevices } from './postgres-device-store.ts';
@@ -36,6 +35,7 @@ import { PgTenantEdgeRules } from './postgres-edge-rule-store.ts';
 import { PgTenantEdge } from './postgres-edge-store.ts';
 import { PgTenantKeys, sealedFromRow, sealedParams } from './postgres-key-store.ts';
 import { PgTenantUsers } from './postgres-user-store.ts';
+import { lockTenant } from './tenant-lock.ts';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -124,8 +124,13 @@ class PgTenantQueries implements TenantWriteTx {
   }
 
   async lockCollectionCount(): Promise<number> {
-    await lockCount(this.#db, this.#tenantId, 'collections');
+    await lockTenant(this.#db, this.#tenantId, 'collections');
     return this.countCollections();
+  }
+
+  async holdLedgerHead(): Promise<LedgerHead> {
+    await lockTenant(this.#db, this.#tenantId, 'ledger');
+    return this.ledgerHead();
   }
 
   async getRecord(collection: string, id: string): Promise<RecordRow | undefined> {

@@ -242,6 +242,11 @@ class SqliteTenantWriteTx extends SqliteTenantReader implements TenantWriteTx {
     return this.countCollections();
   }
 
+  async holdLedgerHead(): Promise<LedgerHead> {
+    // As above: no other transaction can append until this one ends.
+    return this.ledgerHead();
+  }
+
   async putCollection(row: CollectionRow): Promise<void> {
     this.#collections.delete(row.name);
     this.sql
