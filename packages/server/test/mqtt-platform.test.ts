@@ -140,7 +140,7 @@ for (const backend of backendNames()) {
       assert.equal((await rpc).body.status, 'succeeded');
       const stale: Array<[string, string]> = [
         [requestId, 'PALISADE_RPC_NOT_PENDING'],
-        ['0190c7d4-0000-7000-8000-000000000000', 'PALISADE_RPC_NOT_PENDING'],
+        ['0190c7d4-0000-7000-8000-000000000000', 'PALISADE_RPC_NOT_FOUND'],
         ['7', 'PALISADE_RPC_NOT_FOUND'],
       ];
       for (const [id] of stale) assert.equal(await answer(id, { again: true }), 'acknowledged');

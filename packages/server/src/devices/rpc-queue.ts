@@ -400,17 +400,26 @@ export class RpcService implements RpcQueue {
     }
   }
 
+  /**
+   * The device answered: the request succeeds with `payload`. Throws PALISADE_RPC_NOT_FOUND
+   * when the device has no such request, PALISADE_RPC_NOT_PENDING when it is answered,
+   * failed or expired (the first answer stands).
+   */
   async respond(device: DeviceIdentity, requestId: string, payload: unknown): Promise<void> {
     if (!isUuid(requestId)) throw rpcNotFound();
     const row = await this.#change(device.context, device.deviceId, requestId, ['queued', 'sent'], {
       status: 'succeeded',
       response: payload ?? null,
     });
-    if (row === undefined)
+    if (row === undefined) {
+      const { reader } = await this.#locate(device.context);
+      if ((await reader.devices.getRpc(device.deviceId, requestId)) === undefined)
+        throw rpcNotFound();
       throw new PalisadeError(
         'PALISADE_RPC_NOT_PENDING',
         'the RPC request is not pending (answered, failed or expired)',
       );
+    }
     const waiter = this.#waiters.get(requestId);
     if (waiter !== undefined) waiter.resolve(row);
     else this.#remote?.answered(device.context.tenantId, device.deviceId, requestId);
