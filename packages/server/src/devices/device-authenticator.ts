@@ -223,11 +223,18 @@ export class DeviceAuthority implements DeviceAuthenticator {
     }
     if (child.gatewayId !== gateway.deviceId)
       throw new PalisadeError('PALISADE_FORBIDDEN', 'that device is not a child of this gateway');
-    const context = issueTenantContext(gateway.context.tenant, {
-      kind: 'device',
-      id: `device:${child.id}`,
-    });
-    return { context, deviceId: child.id, deviceName: child.name, isGateway: false };
+    return childIdentity(gateway, child);
+  }
+
+  async findGatewayChild(
+    gateway: DeviceIdentity,
+    childName: string,
+  ): Promise<DeviceIdentity | undefined> {
+    if (!gateway.isGateway || childName.length === 0 || childName.length > DEVICE_NAME_MAX_LENGTH)
+      return undefined;
+    const store = await this.#locate(gateway.context);
+    const child = await store.reader.devices.getDeviceByName(childName);
+    return child?.gatewayId === gateway.deviceId ? childIdentity(gateway, child) : undefined;
   }
 
   /**
@@ -253,4 +260,16 @@ export class DeviceAuthority implements DeviceAuthenticator {
       throw error;
     }
   }
+}
+
+/** A gateway's child as a device identity in the gateway's tenant, acting as itself. */
+function childIdentity(
+  gateway: DeviceIdentity,
+  child: { readonly id: string; readonly name: string },
+): DeviceIdentity {
+  const context = issueTenantContext(gateway.context.tenant, {
+    kind: 'device',
+    id: `device:${child.id}`,
+  });
+  return { context, deviceId: child.id, deviceName: child.name, isGateway: false };
 }

@@ -36,6 +36,11 @@ export interface DeviceAuthenticator {
   /** The child device of a gateway, created on first use (ThingsBoard `v1/gateway/connect`). */
   gatewayChild(gateway: DeviceIdentity, childName: string): Promise<DeviceIdentity>;
   /**
+   * The existing child of a gateway by that name, or undefined when there is none (no such
+   * device in the gateway's tenant, or one that is not this gateway's child). Creates nothing.
+   */
+  findGatewayChild(gateway: DeviceIdentity, childName: string): Promise<DeviceIdentity | undefined>;
+  /**
    * Whether the credential an identity of the three methods above was made from still
    * authenticates it (not deleted or replaced; a certificate still within its validity and
    * signed by a CA its tenant trusts; its tenant active), as a connection that outlives its

@@ -2,6 +2,7 @@ import type { DeviceAuthenticator, DeviceIdentity, TelemetryIngest } from '../de
 import { PalisadeError } from '../errors/index.ts';
 import { unstorableJson } from '../store/index.ts';
 import type { DeviceSession } from './device-session.ts';
+import { answerForChild } from './gateway-rpc.ts';
 import type { AttributeReader, RpcChannel } from './mqtt-ports.ts';
 import { MqttRefusal } from './mqtt-refusal.ts';
 import { type PublishRoute, TOPIC } from './topics.ts';
@@ -65,8 +66,8 @@ const STALE_RPC_ANSWER: ReadonlySet<string> = new Set([
  * Does what a device's PUBLISH asks, resolving only when its effect is durable (telemetry
  * and attributes committed and ledgered) so the caller may then acknowledge it. Resolves
  * with a refusal for a message to acknowledge and drop, the connection kept: an answer to
- * an RPC request that is not pending, which a QoS 1 device would otherwise send again after
- * every reconnection (ThingsBoard drops it too).
+ * an RPC request that is not pending (a gateway's for its child too), which a QoS 1 device
+ * would otherwise send again after every reconnection (ThingsBoard drops it too).
  */
 export async function handleDevicePublish(
   deps: PublishDeps,
@@ -113,6 +114,8 @@ export async function handleDevicePublish(
     case 'gateway-disconnect':
       session.forgetChild(childName(body));
       return;
+    case 'gateway-rpc':
+      return answerForChild(deps, session, body);
     case 'gateway-telemetry':
     case 'gateway-attributes': {
       if (!isObject(body))

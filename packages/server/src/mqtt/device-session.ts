@@ -3,8 +3,17 @@ import type { DeviceIdentity } from '../devices/index.ts';
 import type { GateSlot } from './ingest-gate.ts';
 import type { SubscriptionKind } from './topics.ts';
 
-/** Child identities a gateway session remembers, oldest forgotten first. */
-const GATEWAY_CHILDREN_REMEMBERED = 1024;
+/**
+ * Makes a gateway's child reachable for RPC through this connection (`v1/gateway/rpc`);
+ * returns what makes it unreachable again.
+ */
+export type ChildAttacher = (name: string, child: DeviceIdentity) => () => void;
+
+/** A child the gateway connected or named in this session, and its RPC attachment if any. */
+interface ConnectedChild {
+  readonly identity: DeviceIdentity;
+  detach: (() => void) | undefined;
+}
 
 /** What the listener knows about one authenticated MQTT connection. */
 export class DeviceSession implements GateSlot {
@@ -15,7 +24,15 @@ export class DeviceSession implements GateSlot {
   readonly subscriptions = new Set<SubscriptionKind>();
   inflight = 0;
   detachRpc: (() => void) | undefined;
-  readonly #children = new Map<string, DeviceIdentity>();
+  /**
+   * The children this gateway connected (`v1/gateway/connect`) or named in this session, by
+   * name, until it disconnects them: ThingsBoard's gateway session. Only the gateway's own
+   * children enter (the authenticator refuses any other name), so there are at most
+   * `gatewayChildrenMax`.
+   */
+  readonly #children = new Map<string, ConnectedChild>();
+  /** Set while the gateway is subscribed to `v1/gateway/rpc`. */
+  #attachChild: ChildAttacher | undefined;
 
   constructor(identity: DeviceIdentity, client: Client, clientId: string) {
     this.identity = identity;
@@ -29,21 +46,50 @@ export class DeviceSession implements GateSlot {
   }
 
   child(name: string): DeviceIdentity | undefined {
-    return this.#children.get(name);
+    return this.#children.get(name)?.identity;
   }
 
+  /** The gateway connected or named a child: it is reachable for RPC if the gateway listens. */
   rememberChild(name: string, child: DeviceIdentity): void {
+    const known = this.#children.get(name);
+    if (known !== undefined && sameDevice(known.identity, child)) return;
+    known?.detach?.();
+    const entry: ConnectedChild = { identity: child, detach: undefined };
+    this.#children.set(name, entry);
+    entry.detach = this.#attachChild?.(name, child);
+  }
+
+  /** The gateway disconnected a child: no more RPC requests go to it through this connection. */
+  forgetChild(name: string): void {
+    this.#children.get(name)?.detach?.();
     this.#children.delete(name);
-    this.#children.set(name, child);
-    if (this.#children.size > GATEWAY_CHILDREN_REMEMBERED) {
-      const oldest = this.#children.keys().next().value;
-      if (oldest !== undefined) this.#children.delete(oldest);
+  }
+
+  /** The gateway subscribed to `v1/gateway/rpc`: each connected child, and each one it connects from now, is reachable. */
+  reachChildren(attach: ChildAttacher): void {
+    if (this.#attachChild !== undefined) return;
+    this.#attachChild = attach;
+    for (const [name, entry] of this.#children) entry.detach = attach(name, entry.identity);
+  }
+
+  /** The gateway unsubscribed from `v1/gateway/rpc` or its connection ended. */
+  unreachChildren(): void {
+    this.#attachChild = undefined;
+    for (const entry of this.#children.values()) {
+      entry.detach?.();
+      entry.detach = undefined;
     }
   }
 
-  forgetChild(name: string): void {
-    this.#children.delete(name);
+  /** Whether a request for `child` may still be written to this connection under `name`. */
+  reaches(name: string, child: DeviceIdentity): boolean {
+    const entry = this.#children.get(name);
+    return entry?.identity === child && entry.detach !== undefined;
   }
+}
+
+function sameDevice(a: DeviceIdentity, b: DeviceIdentity): boolean {
+  return a.context.tenantId === b.context.tenantId && a.deviceId === b.deviceId;
 }
 
 /** Tenant and device, the one key for a device's live sessions. */

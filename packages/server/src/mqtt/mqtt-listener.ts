@@ -7,8 +7,9 @@
  *   ingestion resolved (committed and ledgered), so a PUBACK means durable. The packet is
  *   then re-aimed at a topic nobody can subscribe to, so aedes routes it nowhere;
  * - the only packets aedes may forward to a client are the ones this listener made for that
- *   very client (checked by payload identity in `authorizeForward`): RPC requests and
- *   attribute responses. Two devices can never exchange a message through the broker;
+ *   very client (checked by payload identity in `authorizeForward`): RPC requests (a
+ *   gateway's children's included) and attribute responses. Two devices can never exchange
+ *   a message through the broker;
  * - aedes' client ids are namespaced by tenant and device, so the same client id used by
  *   another device or tenant never takes over a session.
  *
@@ -27,6 +28,7 @@ import { andThen } from '../maybe-promise/index.ts';
 import { handleDevicePublish, type PublishDeps } from './device-publish.ts';
 import { DeviceSession, deviceKey } from './device-session.ts';
 import { FrameGuard } from './frame-guard.ts';
+import { gatewayRequest } from './gateway-rpc.ts';
 import { IngestGate } from './ingest-gate.ts';
 import { MqttMetrics } from './mqtt-metrics.ts';
 import type { AttributeReader, RpcChannel } from './mqtt-ports.ts';
@@ -408,7 +410,8 @@ class Listener implements MqttListener {
 
   #subscribe(client: Client, sub: Subscription): Subscription | null {
     const session = this.#sessions.get(client);
-    const kind = subscriptionKind(sub.topic);
+    const kind =
+      session === undefined ? undefined : subscriptionKind(sub.topic, session.identity.isGateway);
     if (session === undefined || kind === undefined) {
       this.#metrics.refusals.inc({ reason: 'subscription_not_allowed', code: 'none' });
       return null;
@@ -422,6 +425,17 @@ class Listener implements MqttListener {
           throw new Error('the connection may no longer receive requests');
       });
     }
+    if (kind === 'gateway-rpc' && rpc !== undefined)
+      session.reachChildren((name, child) =>
+        rpc.attach(child, async (request) => {
+          // Not sent (the child disconnected meanwhile, or the gateway stopped listening):
+          // the request stays queued for the child's next connection.
+          const sent =
+            session.reaches(name, child) &&
+            (await this.#send(session, TOPIC.gatewayRpc, gatewayRequest(name, request)));
+          if (!sent) throw new Error('the gateway may no longer receive requests for this child');
+        }),
+      );
     return { ...sub, qos: Math.min(sub.qos, 1) as 0 | 1 };
   }
 
@@ -429,12 +443,13 @@ class Listener implements MqttListener {
     const session = this.#sessions.get(client);
     if (session === undefined) return;
     for (const filter of filters) {
-      const kind = subscriptionKind(filter);
+      const kind = subscriptionKind(filter, session.identity.isGateway);
       if (kind !== undefined) session.subscriptions.delete(kind);
       if (kind === 'rpc-requests') {
         session.detachRpc?.();
         session.detachRpc = undefined;
       }
+      if (kind === 'gateway-rpc') session.unreachChildren();
     }
   }
 
@@ -457,6 +472,7 @@ class Listener implements MqttListener {
     if (session === undefined) return;
     session.detachRpc?.();
     session.detachRpc = undefined;
+    session.unreachChildren();
     const sessions = this.#byDevice.get(session.deviceKey);
     if (sessions?.delete(session) === true) this.#metrics.connections.dec();
     if (sessions?.size === 0) this.#byDevice.delete(session.deviceKey);

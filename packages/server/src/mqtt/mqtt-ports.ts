@@ -17,11 +17,14 @@ export interface AttributeReader {
   read(device: DeviceIdentity, query: AttributeQuery): Promise<Record<string, unknown>>;
 }
 
-/** A server-side RPC request to deliver on `v1/devices/me/rpc/request/{requestId}`. */
+/**
+ * A server-side RPC request to deliver on `v1/devices/me/rpc/request/{requestId}`, or for a
+ * gateway's child on `v1/gateway/rpc`.
+ */
 export interface OutgoingRpc {
   readonly requestId: string;
   /** The JSON body, ThingsBoard's `{ "method": …, "params": … }`. */
-  readonly body: unknown;
+  readonly body: { readonly method: string; readonly params?: unknown };
 }
 
 /** Sends one request to a connected device; resolves once written to its socket. */
@@ -30,10 +33,15 @@ export type RpcSender = (request: OutgoingRpc) => Promise<void>;
 /** The RPC queue seen from the listener. */
 export interface RpcChannel {
   /**
-   * A device subscribed to `v1/devices/me/rpc/request/+`: send it its queued requests and
-   * each new one until the returned function is called (unsubscribe or disconnect).
+   * A device subscribed to `v1/devices/me/rpc/request/+` (or a gateway that listens on
+   * `v1/gateway/rpc` connected this child): send it its queued requests and each new one
+   * until the returned function is called (unsubscribe, child disconnected, or disconnect).
    */
   attach(device: DeviceIdentity, send: RpcSender): () => void;
-  /** The device answered request `requestId` with `payload` (parsed JSON). */
+  /**
+   * The device answered request `requestId` with `payload` (parsed JSON). Rejects with
+   * PALISADE_RPC_NOT_FOUND when the device has no such request, PALISADE_RPC_NOT_PENDING
+   * when it is no longer pending.
+   */
   respond(device: DeviceIdentity, requestId: string, payload: unknown): Promise<void>;
 }

@@ -3,6 +3,8 @@
  * the exact topics below; everything else (wildcards beyond these two filters, `$share`,
  * `$SYS`, other devices' topics, odd spellings) is refused. Request ids are decimal, as
  * ThingsBoard firmware sends them, or the UUIDs Palisade gives server-side RPC requests.
+ * A gateway also publishes to `v1/gateway/connect|disconnect|telemetry|attributes|rpc` and
+ * subscribes to `v1/gateway/rpc`, where it gets its children's RPC requests.
  */
 
 /** What a device's PUBLISH asks for. */
@@ -14,10 +16,15 @@ export type PublishRoute =
   | { readonly kind: 'gateway-telemetry' }
   | { readonly kind: 'gateway-attributes' }
   | { readonly kind: 'gateway-connect' }
-  | { readonly kind: 'gateway-disconnect' };
+  | { readonly kind: 'gateway-disconnect' }
+  | { readonly kind: 'gateway-rpc' };
 
 /** The topics a device may subscribe to, by what the server sends there. */
-export type SubscriptionKind = 'attributes' | 'attribute-responses' | 'rpc-requests';
+export type SubscriptionKind =
+  | 'attributes'
+  | 'attribute-responses'
+  | 'rpc-requests'
+  | 'gateway-rpc';
 
 export const TOPIC = {
   telemetry: 'v1/devices/me/telemetry',
@@ -27,6 +34,8 @@ export const TOPIC = {
   rpcRequest: 'v1/devices/me/rpc/request/',
   rpcResponse: 'v1/devices/me/rpc/response/',
   gateway: 'v1/gateway/',
+  /** A gateway's children's RPC requests (server → gateway) and their answers (gateway → server). */
+  gatewayRpc: 'v1/gateway/rpc',
 } as const;
 
 /** A request id: decimal of at most 10 digits (ThingsBoard) or a lower-case UUID (Palisade RPC). */
@@ -37,6 +46,7 @@ const GATEWAY_ROUTES: Readonly<Record<string, PublishRoute>> = {
   attributes: { kind: 'gateway-attributes' },
   connect: { kind: 'gateway-connect' },
   disconnect: { kind: 'gateway-disconnect' },
+  rpc: { kind: 'gateway-rpc' },
 };
 
 function idAfter(topic: string, prefix: string): string | undefined {
@@ -62,8 +72,9 @@ export function routePublish(topic: string, isGateway: boolean): PublishRoute | 
 }
 
 /** The kind of a SUBSCRIBE filter, or undefined when the device may not subscribe to it. */
-export function subscriptionKind(filter: string): SubscriptionKind | undefined {
+export function subscriptionKind(filter: string, isGateway: boolean): SubscriptionKind | undefined {
   if (filter === TOPIC.attributes) return 'attributes';
+  if (filter === TOPIC.gatewayRpc) return isGateway ? 'gateway-rpc' : undefined;
   if (filter === `${TOPIC.attributeResponse}+`) return 'attribute-responses';
   if (filter === `${TOPIC.rpcRequest}+`) return 'rpc-requests';
   return undefined;
@@ -72,6 +83,7 @@ export function subscriptionKind(filter: string): SubscriptionKind | undefined {
 /** The subscription a server-sent topic needs, or undefined for a topic the server never sends. */
 export function deliveryKind(topic: string): SubscriptionKind | undefined {
   if (topic === TOPIC.attributes) return 'attributes';
+  if (topic === TOPIC.gatewayRpc) return 'gateway-rpc';
   if (idAfter(topic, TOPIC.attributeResponse) !== undefined) return 'attribute-responses';
   if (idAfter(topic, TOPIC.rpcRequest) !== undefined) return 'rpc-requests';
   return undefined;

@@ -25,6 +25,7 @@ import {
   type MqttLimits,
   type MqttListener,
   type MqttWsOptions,
+  type OutgoingRpc,
   type RpcChannel,
   type RpcSender,
   startMqttListener,
@@ -75,6 +76,12 @@ export class FixedAuthenticator implements DeviceAuthenticator {
   async gatewayChild(gateway: DeviceIdentity, childName: string) {
     this.children.push(`${gateway.deviceId}/${childName}`);
     return identity(gateway.context.tenantId, `${gateway.deviceId}.${childName}`);
+  }
+  /** A child this gateway named before (its id `<gateway>.<name>`), never another device. */
+  async findGatewayChild(gateway: DeviceIdentity, childName: string) {
+    return this.children.includes(`${gateway.deviceId}/${childName}`)
+      ? identity(gateway.context.tenantId, `${gateway.deviceId}.${childName}`)
+      : undefined;
   }
   current(device: DeviceIdentity) {
     return [
@@ -192,7 +199,7 @@ export class FakeRpc implements RpcChannel {
   }
 
   /** Sends a request to a connected, subscribed device. */
-  async send(tenantId: string, deviceId: string, requestId: string, body: unknown) {
+  async send(tenantId: string, deviceId: string, requestId: string, body: OutgoingRpc['body']) {
     const sender = this.senders.get(`${tenantId}/${deviceId}`);
     if (sender === undefined) throw new Error(`${deviceId} is not attached`);
     await sender({ requestId, body });
