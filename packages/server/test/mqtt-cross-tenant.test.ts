@@ -4,11 +4,13 @@
  * wills, client-id collisions). Each forbidden topic and filter is its own case, so removing
  * any topic rule from the listener fails this suite. A is subscribed to everything it may
  * subscribe to, and must receive only what the server addressed to it. The suite runs over
- * TCP and over WebSocket (the same broker behind both).
+ * TCP and over WebSocket (the same broker behind both). Then, on the real platform (SQLite
+ * and PostgreSQL), tenant B's gateway tries to answer tenant A's children's RPC requests.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
+import { backendNames } from './support/backends.ts';
 import { type FakeListener, identity, startFakeListener } from './support/mqtt-fakes.ts';
 import {
   cliAddress,
@@ -18,6 +20,7 @@ import {
   runCli,
   subscribeGranted,
 } from './support/mqtt-peers.ts';
+import { type MqttPlatform, startMqttPlatform } from './support/mqtt-platform.ts';
 
 const ALLOWED_FILTERS = [
   'v1/devices/me/attributes',
@@ -45,6 +48,7 @@ const FORBIDDEN_PUBLISH = [
   'v1/devices/me/telemetry\u0000',
   'v1/gateway/telemetry',
   'v1/gateway/connect',
+  'v1/gateway/rpc',
   '$SYS/broker/clients/connected',
   '$share/g/v1/devices/me/telemetry',
   '$palisade/accepted',
@@ -73,6 +77,8 @@ const FORBIDDEN_SUBSCRIBE = [
   'v1/devices/me/attributes/response/#',
   'v1/devices/a/rpc/request/+',
   'v1/gateway/#',
+  'v1/gateway/rpc',
+  'v1/gateway/+',
   '$SYS/#',
   '$SYS/+/heartbeat',
   '$share/g/#',
@@ -248,6 +254,102 @@ for (const transport of ['tcp', 'websocket'] as const) {
       assert.deepEqual(inbox, ['v1/devices/me/attributes']);
       await a2.endAsync();
       received.length = 0;
+    });
+  });
+}
+
+for (const backend of backendNames()) {
+  describe(`cross-tenant gateway RPC (${backend}): B's gateway reaches none of A's children`, () => {
+    let p: MqttPlatform;
+    let a: { id: string; key: string };
+    let b: { id: string; key: string };
+
+    before(async () => {
+      p = await startMqttPlatform(backend);
+      a = await p.tenant('gw-rpc-a');
+      b = await p.tenant('gw-rpc-b');
+    });
+    after(() => p.close());
+
+    /** A gateway of the tenant listening on v1/gateway/rpc with child `pump` connected. */
+    const gatewayWithPump = async (tenant: { key: string }) => {
+      const gw = await p.device(tenant.key, 'gateway', true);
+      const client = await mqttClient(p.url, { username: gw.token });
+      const inbox: Array<{ device: string; data: { id: string } }> = [];
+      client.on('message', (_topic, payload) => inbox.push(JSON.parse(String(payload))));
+      await subscribeGranted(client, { 'v1/gateway/rpc': { qos: 1 } });
+      const connect = JSON.stringify({ device: 'pump' });
+      assert.equal(await publishOutcome(client, 'v1/gateway/connect', connect), 'acknowledged');
+      const list = await p.call('GET', '/v1/devices?limit=100', tenant.key);
+      const pump = list.body.items.find((d: { name: string }) => d.name === 'pump').id as string;
+      return { gw, client, inbox, pump };
+    };
+    const persistent = async (tenant: { key: string }, deviceId: string) => {
+      const made = await p.call('POST', `/v1/devices/${deviceId}/rpc`, tenant.key, {
+        method: 'secret',
+        persistent: true,
+        timeoutMs: 600_000,
+      });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      return made.body as { id: string; status: string };
+    };
+
+    it("B's gateway never gets A's child's requests and cannot answer them by name or id", async () => {
+      const inA = await gatewayWithPump(a);
+      const inB = await gatewayWithPump(b);
+      const plainA = await p.device(a.key, 'a-only');
+      const request = await persistent(a, inA.pump);
+      assert.equal(request.status, 'sent');
+      const forB = await persistent(b, inB.pump);
+      assert.equal(forB.status, 'sent');
+
+      const forged = [
+        { device: 'pump', id: request.id, data: 'forged' },
+        { device: 'a-only', id: request.id, data: 'forged' },
+        { device: inA.pump, id: request.id, data: 'forged' },
+        { device: 'gateway', id: request.id, data: 'forged' },
+      ];
+      for (const body of forged) {
+        const client = await mqttClient(p.url, { username: inB.gw.token });
+        const outcome = await publishOutcome(client, 'v1/gateway/rpc', JSON.stringify(body));
+        assert.equal(outcome, 'refused', JSON.stringify(body));
+      }
+      const read = await p.call('GET', `/v1/devices/${inA.pump}/rpc/${request.id}`, a.key);
+      assert.equal(read.body.status, 'sent');
+      assert.equal(read.body.response, null);
+      const bDevices = await p.call('GET', '/v1/devices?limit=100', b.key);
+      assert.deepEqual(
+        bDevices.body.items.map((d: { name: string }) => d.name).sort(),
+        ['gateway', 'pump'],
+        "no device of B was made from A's names",
+      );
+      assert.equal(
+        (await p.call('GET', `/v1/devices/${plainA.id}/rpc/${request.id}`, b.key)).status,
+        404,
+      );
+
+      // Each gateway's answer to its own request is taken; the PUBACK comes after any request
+      // the server wrote to that connection, so each inbox is complete by then.
+      for (const [inT, id] of [
+        [inA, request.id],
+        [inB, forB.id],
+      ] as const) {
+        const answer = JSON.stringify({ device: 'pump', id, data: 'ok' });
+        assert.equal(await publishOutcome(inT.client, 'v1/gateway/rpc', answer), 'acknowledged');
+      }
+      const done = await p.call('GET', `/v1/devices/${inA.pump}/rpc/${request.id}`, a.key);
+      assert.equal(done.body.status, 'succeeded');
+      assert.equal(done.body.response, 'ok');
+      assert.deepEqual(
+        inA.inbox.map((m) => m.data.id),
+        [request.id],
+      );
+      assert.deepEqual(
+        inB.inbox.map((m) => m.data.id),
+        [forB.id],
+        "B's gateway got its own tenant's request only",
+      );
+      await Promise.all([inA.client.endAsync(), inB.client.endAsync()]);
     });
   });
 }
