@@ -4,11 +4,16 @@
  * requests reach a child once its gateway connects it and listens, two-way calls get the
  * gateway's answer (stored and ledgered as a direct device's), an answer is taken only for
  * the gateway's own child and that child's request, and a disconnected child is not reached.
+ * Across processes (PostgreSQL and NATS), an api process reaches a child whose gateway is
+ * connected to an ingest process.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
+import { type Platform, startPlatform } from '../src/index.ts';
+import { ADMIN_TOKEN, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
+import { busFlags, deleteNatsStream } from './support/buses.ts';
 import { mqttClient, publishOutcome, subscribeGranted } from './support/mqtt-peers.ts';
 import { type MqttPlatform, startMqttPlatform } from './support/mqtt-platform.ts';
 
@@ -278,3 +283,79 @@ for (const backend of backendNames()) {
     });
   });
 }
+
+/**
+ * Two-way calls the api process makes before NATS has the ingest process's new delivery
+ * subscription fail at once ("not connected"); the test calls again, at most this often.
+ */
+const SUBSCRIPTION_ATTEMPTS = 100;
+
+const scaleOut =
+  backendNames().includes('postgres') && process.env.PALISADE_TEST_NATS_URL !== undefined;
+
+describe('gateway RPC across processes on postgres and NATS', { skip: !scaleOut }, () => {
+  let api: TestApi;
+  let ingest: Platform;
+  let flags: Record<string, string>;
+  let t: { id: string; key: string };
+
+  before(async () => {
+    flags = busFlags('nats');
+    api = await TestApi.start('postgres', flags);
+    ingest = await startPlatform({
+      ...api.fixture.settings,
+      adminToken: ADMIN_TOKEN,
+      role: ['ingest'],
+      mqtt: '127.0.0.1:0',
+    });
+    t = await api.tenant('gateway-rpc-scale-out');
+  });
+  after(async () => {
+    await ingest.close();
+    await api.close();
+    await deleteNatsStream(flags.busPrefix!);
+  });
+
+  it('an api process reaches a child whose gateway is connected to an ingest process', async () => {
+    const made = await api.call('POST', '/v1/devices', t.key, { name: 'gw', isGateway: true });
+    const { client, next } = await listeningGateway(ingest.mqtt!.url, made.body.credentials.token);
+    assert.equal(await connectChild(client, 'far'), 'acknowledged');
+    const list = await api.call('GET', '/v1/devices?limit=10', t.key);
+    const far = list.body.items.find((d: { name: string }) => d.name === 'far').id as string;
+    const rpc = (body: object) =>
+      api.call('POST', `/v1/devices/${far}/rpc`, t.key, { timeoutMs: 600_000, ...body });
+
+    // A two-way call: it waits for the gateway's answer, taken by the ingest process.
+    const delivered = next();
+    let call: ReturnType<typeof rpc> | undefined;
+    for (let attempt = 0; attempt < SUBSCRIPTION_ATTEMPTS && call === undefined; attempt++) {
+      const started = rpc({ method: 'twoWay', params: { n: 1 } });
+      const first = await Promise.race([started, delivered.then(() => undefined)]);
+      if (first === undefined) call = started;
+      else assert.equal(first.body.status, 'failed', JSON.stringify(first.body));
+    }
+    assert.ok(call !== undefined, "the ingest process took the api process's request");
+    const request = await delivered;
+    assert.deepEqual(request, {
+      device: 'far',
+      data: { id: request.data.id, method: 'twoWay', params: { n: 1 } },
+    });
+    const reply = JSON.stringify({ device: 'far', id: request.data.id, data: { n: 2 } });
+    assert.equal(await publishOutcome(client, GATEWAY_RPC, reply), 'acknowledged');
+    const answered = await call;
+    assert.equal(answered.body.status, 'succeeded', JSON.stringify(answered.body));
+    assert.deepEqual(answered.body.response, { n: 2 });
+
+    // A persistent request goes out at once, through the process holding the gateway.
+    const persistent = await rpc({ method: 'later', persistent: true });
+    assert.equal(persistent.body.status, 'sent', JSON.stringify(persistent.body));
+    assert.equal((await next()).data.id, persistent.body.id);
+
+    // Disconnected, the child is served by no process: a new request stays queued.
+    const gone = JSON.stringify({ device: 'far' });
+    assert.equal(await publishOutcome(client, 'v1/gateway/disconnect', gone), 'acknowledged');
+    const queued = await rpc({ method: 'queued', persistent: true });
+    assert.equal(queued.body.status, 'queued', JSON.stringify(queued.body));
+    await client.endAsync();
+  });
+});
