@@ -16,8 +16,9 @@ import type { ServiceTokens, TokenRefusal } from './service-token.ts';
 export const INTERNAL_TOPICS = {
   /**
    * api → the process holding device `<tenant>.<device>`: deliver stored RPC request
-   * `{rpcId}`. That is an ingest process (MQTT) or an api process (a device behind an edge
-   * node, whose polls attach it there). Also ingest/api → the others: a request whose write
+   * `{rpcId}`. That is an ingest process (MQTT; for a gateway's child, the one holding the
+   * gateway's connection) or an api process (a device behind an edge node, whose polls
+   * attach it there). Also ingest/api → the others: a request whose write
    * to the device's connection failed there, the device gone from that process, is queued again.
    */
   'rpc.deliver': { senders: ['api', 'ingest'], repliers: ['ingest', 'api'] },
