@@ -10,7 +10,8 @@ import { DeviceAuthority } from './device-authenticator.ts';
 import { DeviceCaService, type SecretSealer } from './device-ca-service.ts';
 import type { DeviceIdentity } from './device-contract.ts';
 import { DeviceRegistry } from './device-registry.ts';
-import { type RpcRemote, RpcService } from './rpc-queue.ts';
+import type { RpcRemote } from './rpc-contract.ts';
+import { RpcService } from './rpc-queue.ts';
 import { TelemetryRetention } from './telemetry-retention.ts';
 import { TelemetryService } from './telemetry-service.ts';
 

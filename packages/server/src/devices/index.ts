@@ -23,14 +23,8 @@ export {
   DeviceRegistry,
 } from './device-registry.ts';
 export { type DeviceServices, openDeviceServices } from './device-services.ts';
-export {
-  type OutgoingRpc,
-  type RpcInput,
-  type RpcQueue,
-  type RpcRemote,
-  type RpcSender,
-  RpcService,
-} from './rpc-queue.ts';
+export type { OutgoingRpc, RpcInput, RpcQueue, RpcRemote, RpcSender } from './rpc-contract.ts';
+export { RpcService } from './rpc-queue.ts';
 export { parseAttributes, parseTelemetry, type TelemetryLimits } from './telemetry-parse.ts';
 export { TelemetryRetention } from './telemetry-retention.ts';
 export {

@@ -1,0 +1,46 @@
+import type { DeviceIdentity } from './device-contract.ts';
+
+/** A request on its way to a device: ThingsBoard's `{ method, params }` under a request id. */
+export interface OutgoingRpc {
+  readonly requestId: string;
+  readonly body: { readonly method: string; readonly params: unknown };
+}
+
+/** Writes one request to a connected device; resolves once it is on the wire. */
+export type RpcSender = (request: OutgoingRpc) => Promise<void>;
+
+/**
+ * The RPC queue as a protocol listener sees it (MQTT: `v1/devices/me/rpc/request/+` and
+ * `…/response/{id}`). The request id is the RPC's UUID.
+ */
+export interface RpcQueue {
+  /** The device listens for requests: it gets its queued ones now and new ones as they come. */
+  attach(device: DeviceIdentity, send: RpcSender): () => void;
+  /** The device answered request `requestId`. */
+  respond(device: DeviceIdentity, requestId: string, payload: unknown): Promise<void>;
+}
+
+/**
+ * RPC across processes (scale-out): the process that stored a request asks the others to
+ * deliver it, and the process that took the answer tells the others. Only ids cross; each
+ * side reads the request from the tenant's store under its own device's or caller's context.
+ */
+export interface RpcRemote {
+  /** Asks the process holding the device's connection to deliver `rpcId`; true when one did. */
+  deliver(tenantId: string, deviceId: string, rpcId: string): Promise<boolean>;
+  /** Tells the other processes that `rpcId` of the device was answered. */
+  answered(tenantId: string, deviceId: string, rpcId: string): void;
+  /** Takes delivery requests for an attached device until the returned function is called. */
+  serve(
+    tenantId: string,
+    deviceId: string,
+    deliver: (rpcId: string) => Promise<boolean>,
+  ): () => void;
+}
+
+export interface RpcInput {
+  readonly method: string;
+  readonly params?: unknown;
+  readonly timeoutMs?: number | undefined;
+  readonly persistent?: boolean | undefined;
+}

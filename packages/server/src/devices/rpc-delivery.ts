@@ -1,0 +1,184 @@
+import type { Logger } from 'pino';
+import { isUuid } from '../ids/index.ts';
+import type { TenantStoreLocator } from '../records/index.ts';
+import type { RpcRow } from '../store/index.ts';
+import type { TenantContext } from '../tenancy/index.ts';
+import type { DeviceIdentity } from './device-contract.ts';
+import type { RpcRemote, RpcSender } from './rpc-contract.ts';
+import { effective, type RpcStatusChange } from './rpc-status.ts';
+
+/** Most queued requests sent to a device when it attaches, per round. */
+const ATTACH_BATCH = 100;
+
+/**
+ * The delivery side of server-side RPC: the devices attached to this process and the
+ * requests on their way to them. A request is claimed (queued → sent) before it is written,
+ * put back when the write fails, and a device that attaches gets its queued requests; in
+ * scale-out other processes ask this one to deliver to the devices attached here.
+ */
+export class RpcDelivery {
+  readonly #locate: TenantStoreLocator;
+  readonly #change: RpcStatusChange;
+  readonly #attached = new Map<string, Attached>();
+  /** Deliveries in progress, by tenant and request id; settled when each ends. */
+  readonly #sending = new Map<string, Promise<void>>();
+  /** The same deliveries by tenant and device: a device's flush waits for them first. */
+  readonly #sendingTo = new Map<string, Set<Promise<void>>>();
+  readonly #remote: RpcRemote | undefined;
+  readonly #logger: Logger | undefined;
+
+  constructor(options: {
+    locate: TenantStoreLocator;
+    change: RpcStatusChange;
+    remote: RpcRemote | undefined;
+    logger: Logger | undefined;
+  }) {
+    this.#locate = options.locate;
+    this.#change = options.change;
+    this.#remote = options.remote;
+    this.#logger = options.logger;
+  }
+
+  attach(device: DeviceIdentity, send: RpcSender): () => void {
+    const key = `${device.context.tenantId}/${device.deviceId}`;
+    let attached = this.#attached.get(key);
+    if (attached === undefined) {
+      const entry: Attached = { device, senders: new Set(), unserve: undefined };
+      entry.unserve = this.#remote?.serve(device.context.tenantId, device.deviceId, (rpcId) =>
+        this.#deliverHere(entry, rpcId),
+      );
+      attached = entry;
+      this.#attached.set(key, attached);
+    }
+    const entry = attached;
+    entry.senders.add(send);
+    // Nobody awaits this: a failure (the store unreachable, the tenant gone) must not become an
+    // unhandled rejection, which would end the process and every connection with it.
+    this.#flush(device, send).catch((error: unknown) =>
+      this.#logger?.warn(
+        { err: error, deviceId: device.deviceId },
+        'rpc: sending queued requests to a device that attached failed; they go at its next attach',
+      ),
+    );
+    return () => {
+      entry.senders.delete(send);
+      if (entry.senders.size > 0 || this.#attached.get(key) !== entry) return;
+      this.#attached.delete(key);
+      entry.unserve?.();
+    };
+  }
+
+  /** To this process's connections of the device first, then through another process. */
+  async deliverAnywhere(context: TenantContext, row: RpcRow): Promise<boolean> {
+    const attached = this.#attached.get(`${context.tenantId}/${row.deviceId}`);
+    for (const send of [...(attached?.senders ?? [])])
+      if (await this.#deliver(context, row, send)) return true;
+    return (await this.#remote?.deliver(context.tenantId, row.deviceId, row.id)) ?? false;
+  }
+
+  /** Another process asked: deliver `rpcId` if it is still queued for this attached device. */
+  async #deliverHere(attached: Attached, rpcId: string): Promise<boolean> {
+    if (!isUuid(rpcId)) return false;
+    const { context, deviceId } = attached.device;
+    const row = await (await this.#locate(context)).reader.devices.getRpc(deviceId, rpcId);
+    if (row === undefined || effective(row, new Date().toISOString()).status !== 'queued')
+      return false;
+    for (const send of [...attached.senders])
+      if (await this.#deliver(context, row, send)) return true;
+    return false;
+  }
+
+  /**
+   * Sends the device's queued requests, a round at a time, until none is left or `send` fails.
+   * It starts once the device's deliveries in progress here have ended: one whose connection
+   * failed puts its request back in the queue, where this flush must find it (an edge node
+   * that did not confirm a request attaches its device again for that).
+   */
+  async #flush(device: DeviceIdentity, send: RpcSender): Promise<void> {
+    const deviceKey = `${device.context.tenantId}/${device.deviceId}`;
+    await Promise.all(this.#sendingTo.get(deviceKey) ?? []);
+    const reader = (await this.#locate(device.context)).reader;
+    for (;;) {
+      const pending = await reader.devices.pendingRpcs(
+        device.deviceId,
+        new Date().toISOString(),
+        ATTACH_BATCH,
+      );
+      for (const row of pending) if (!(await this.#deliver(device.context, row, send))) return;
+      if (pending.length < ATTACH_BATCH) return;
+    }
+  }
+
+  /**
+   * Sends the request if it is still queued; false when `send` could not take it. One
+   * delivery of a request at a time in this process: a flush that read it as queued while it
+   * was on its way to another connection waits, then finds it sent (or queued again, if that
+   * connection could not take it). Across processes the claim in #sendQueued decides.
+   */
+  async #deliver(context: TenantContext, row: RpcRow, send: RpcSender): Promise<boolean> {
+    const key = `${context.tenantId}/${row.id}`;
+    for (let busy = this.#sending.get(key); busy !== undefined; busy = this.#sending.get(key))
+      await busy;
+    const deviceKey = `${context.tenantId}/${row.deviceId}`;
+    // A connection that went while this delivery waited its turn takes nothing more.
+    if (!this.#attached.get(deviceKey)?.senders.has(send)) return false;
+    const sent = this.#sendQueued(context, row, send);
+    const settled = sent.then(
+      () => undefined,
+      () => undefined,
+    );
+    const toDevice = this.#sendingTo.get(deviceKey) ?? new Set();
+    this.#sendingTo.set(deviceKey, toDevice.add(settled));
+    this.#sending.set(key, settled);
+    try {
+      return await sent;
+    } finally {
+      if (this.#sending.get(key) === settled) this.#sending.delete(key);
+      toDevice.delete(settled);
+      if (toDevice.size === 0 && this.#sendingTo.get(deviceKey) === toDevice)
+        this.#sendingTo.delete(deviceKey);
+    }
+  }
+
+  /**
+   * Claims the request, then writes it to `send`. The claim (queued → sent, committed before
+   * the write) is a conditional update only one process or connection wins, so a device
+   * connected to several processes, each asked to deliver it, gets it once; true when the
+   * request went out or is not this call's to send. A write that fails puts the request back
+   * in the queue (unless it was answered or expired meanwhile) and returns false; a device
+   * that is gone from this process meanwhile may be connected to another by now, whose
+   * attach found the request claimed: the others are asked to deliver it.
+   */
+  async #sendQueued(context: TenantContext, row: RpcRow, send: RpcSender): Promise<boolean> {
+    const claimed = await this.#change(context, row.deviceId, row.id, ['queued'], {
+      status: 'sent',
+    });
+    if (claimed === undefined) return true;
+    try {
+      await send({ requestId: row.id, body: { method: row.method, params: row.params } });
+      return true;
+    } catch {
+      const back = await this.#change(context, row.deviceId, row.id, ['sent'], {
+        status: 'queued',
+      });
+      // Never to this process: it serves only devices attached here.
+      if (back !== undefined && !this.#attached.has(`${context.tenantId}/${row.deviceId}`))
+        this.#remote
+          ?.deliver(context.tenantId, row.deviceId, row.id)
+          .catch((error: unknown) =>
+            this.#logger?.warn(
+              { err: error, deviceId: row.deviceId },
+              'rpc: offering a request put back to other processes failed; it goes at the next attach',
+            ),
+          );
+      return false;
+    }
+  }
+}
+
+interface Attached {
+  /** The first connection's identity: its context reads the device's requests. */
+  readonly device: DeviceIdentity;
+  readonly senders: Set<RpcSender>;
+  unserve: (() => void) | undefined;
+}
