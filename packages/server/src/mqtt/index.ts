@@ -8,8 +8,6 @@ export {
   type MqttLimits,
   type MqttListener,
   type MqttListenerOptions,
-  type MqttTlsOptions,
-  type MqttWsOptions,
   startMqttListener,
 } from './mqtt-listener.ts';
 export type { RefusalReason } from './mqtt-metrics.ts';
@@ -20,3 +18,4 @@ export type {
   RpcChannel,
   RpcSender,
 } from './mqtt-ports.ts';
+export type { MqttTlsOptions, MqttWsOptions } from './mqtt-servers.ts';
