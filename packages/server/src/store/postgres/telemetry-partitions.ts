@@ -2,7 +2,10 @@ import type pg from 'pg';
 
 /** What the retention job asks of a shard's telemetry table. */
 export interface TelemetryWindow {
-  /** Partitions cover at least `[from, to)` (Unix ms) once maintenance ran. */
+  /**
+   * Partitions cover at least `[from, to)` (Unix ms) once maintenance ran, from no earlier
+   * than 1970 (no point is older) nor than the month of `dropBefore` (none is kept longer).
+   */
   readonly from: number;
   readonly to: number;
   /** Partitions that end at or before this are dropped (no plan keeps points that old). */
@@ -44,9 +47,12 @@ export async function maintainTelemetryPartitions(
       )
     ).rows.map((r) => r.name),
   );
-  for (let month = monthStart(window.from); month.getTime() < window.to; month = nextMonth(month)) {
+  // telemetryMaxPastMs may reach before 1970, or past what a Date holds: the months to make
+  // start at the oldest a point can be and still be kept.
+  const start = monthStart(Math.max(0, window.from, window.dropBefore));
+  for (let month = start; month.getTime() < window.to; month = nextMonth(month)) {
     const name = partitionName(month);
-    if (existing.has(name) || nextMonth(month).getTime() <= window.dropBefore) continue;
+    if (existing.has(name)) continue;
     try {
       await owner.query(
         `CREATE TABLE ${name} PARTITION OF telemetry FOR VALUES FROM (${month.getTime()}) TO (${nextMonth(month).getTime()});
