@@ -85,6 +85,11 @@ test('bad settings are refused with the setting and its source named', () => {
       /setting rpcTimeoutMaxMs \(from --rpc-timeout-max-ms\): must be at most 315360000000/,
     ],
     [
+      // Each month ahead is a partition made at start-up, one statement each.
+      { env: { PALISADE_TELEMETRY_PARTITION_MONTHS_AHEAD: '121' }, configFile: null },
+      /setting telemetryPartitionMonthsAhead .*: must be at most 120, got 121/,
+    ],
+    [
       // Every RPC naming no timeout would be refused.
       { flags: { rpcTimeoutMaxMs: '1000' }, env: {}, configFile: null },
       /setting rpcTimeoutDefaultMs \(30000\) must be at most rpcTimeoutMaxMs \(1000\)/,

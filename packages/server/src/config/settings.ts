@@ -361,7 +361,7 @@ export const SETTINGS = {
     env: 'PALISADE_TELEMETRY_MAX_PAST_MS',
     type: 'integer',
     minimum: 0,
-    doc: 'Oldest accepted point timestamp, as milliseconds before now.',
+    doc: 'Oldest accepted point timestamp, as milliseconds before now (never before 1970, whatever the value).',
   },
   telemetryMaxFutureMs: {
     flag: 'telemetry-max-future-ms',
@@ -390,7 +390,9 @@ export const SETTINGS = {
     env: 'PALISADE_TELEMETRY_PARTITION_MONTHS_AHEAD',
     type: 'integer',
     minimum: 1,
-    doc: 'PostgreSQL: monthly telemetry partitions created ahead of now.',
+    // Each is a partition made at every retention pass that lacks it: ten years is plenty.
+    maximum: 120,
+    doc: 'PostgreSQL: monthly telemetry partitions created ahead of now; at most 120.',
   },
   rpcTimeoutDefaultMs: {
     flag: 'rpc-timeout-default-ms',
