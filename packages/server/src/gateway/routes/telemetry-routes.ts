@@ -63,6 +63,20 @@ function series(rows: readonly (TelemetryPoint | AggregateRow)[]) {
 }
 
 /**
+ * Refuses an aggregation whose range holds more buckets of `interval` than `limit`: each key
+ * could then not be answered whole, and the store would group that many per key.
+ */
+function checkBuckets(span: number, interval: number, limit: number): void {
+  const buckets = Math.ceil(span / interval);
+  if (buckets <= limit) return;
+  throw new PalisadeError(
+    'PALISADE_INVALID_REQUEST',
+    `/querystring/interval makes ${buckets} buckets of [from, to), more than limit (${limit})`,
+    [{ path: '/querystring/interval', message: `must make at most limit (${limit}) buckets` }],
+  );
+}
+
+/**
  * Telemetry over HTTP: ThingsBoard's device API (`/api/v1/{deviceToken}/…`, authenticated by
  * the token in the path), tenant-side ingest and queries, and the tenant's live stream (SSE).
  */
@@ -145,7 +159,8 @@ export function telemetryRoutes(
   }>('/v1/devices/:id/telemetry', {
     config: { auth: 'telemetry:read' },
     schema: {
-      summary: 'Points in [from, to) (Unix ms), raw or aggregated per interval',
+      summary:
+        'Points in [from, to) (Unix ms), raw or aggregated per interval (buckets from `from`, at most `limit` of them)',
       tags: TAGS,
       params: ID_PARAMS,
       querystring: {
@@ -169,6 +184,7 @@ export function telemetryRoutes(
         throw new PalisadeError('PALISADE_INVALID_REQUEST', '/querystring/to must be after from', [
           { path: '/querystring/to', message: 'must be greater than from' },
         ]);
+      if (interval !== undefined) checkBuckets(to - from, interval, limit);
       return series(
         await devices.telemetry.query(tenantOf(request), request.params.id, {
           keys: splitKeys(keys),
