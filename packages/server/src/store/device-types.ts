@@ -154,7 +154,10 @@ export interface TenantDeviceWriter extends TenantDeviceReader {
   telemetryKeys(id: string): Promise<readonly string[] | null | undefined>;
   /** Upserts points (a point at the same device, key and ts replaces the older) and latest values. */
   insertPoints(deviceId: string, points: readonly TelemetryPoint[]): Promise<void>;
-  /** Deletes points older than `before` (Unix ms); returns how many. */
+  /**
+   * Deletes points older than `before` (Unix ms), and the latest values that old (a series
+   * none of whose points is left); returns how many points.
+   */
   deletePointsBefore(before: number): Promise<number>;
   /**
    * Holds the device's row until the transaction ends (so two transactions queueing requests

@@ -407,6 +407,10 @@ export class PgTenantDevices implements TenantDeviceWriter {
       this.#tenantId,
       before,
     ]);
+    await this.#db.query('DELETE FROM telemetry_latest WHERE tenant_id = $1 AND ts < $2', [
+      this.#tenantId,
+      before,
+    ]);
     return result.rowCount ?? 0;
   }
 

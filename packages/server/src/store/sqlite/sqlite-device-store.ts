@@ -550,13 +550,16 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
    */
   async deletePointsBefore(before: number): Promise<number> {
     this.compactStaged();
-    return Number(
+    const deleted = Number(
       this.#sql(
         `DELETE FROM telemetry WHERE (device_id, key, ts) IN (
            SELECT t.device_id, t.key, t.ts FROM telemetry_latest AS l
            CROSS JOIN telemetry AS t ON t.device_id = l.device_id AND t.key = l.key AND t.ts < ?)`,
       ).run(before).changes,
     );
+    // Only after the points: their series are found through the latest values.
+    this.#sql('DELETE FROM telemetry_latest WHERE ts < ?').run(before);
+    return deleted;
   }
 
   async lockRpcQueue(deviceId: string, now: string): Promise<number | undefined> {

@@ -1,0 +1,104 @@
+/**
+ * Retention keeps every point at or after `now - days` and deletes every point before it,
+ * at a month's (PostgreSQL: a partition's) edge as anywhere else; and a latest value goes with
+ * the last point of its series.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { type Reply, TestApi } from './support/api.ts';
+import { backendNames } from './support/backends.ts';
+
+const DAY = 86_400_000;
+
+/** The first instant of the UTC month of `ms`. */
+function monthStart(ms: number): number {
+  const d = new Date(ms);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+}
+
+async function partitions(api: TestApi): Promise<string[]> {
+  if (api.fixture.name !== 'postgres') return [];
+  const client = new pg.Client({ connectionString: api.fixture.shardUrls[0] });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string }>(
+      `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+       JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'telemetry' ORDER BY 1`,
+    );
+    return rows.map((r) => r.name);
+  } finally {
+    await client.end();
+  }
+}
+
+function partitionOf(ms: number): string {
+  const d = new Date(ms);
+  return `telemetry_p${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+}
+
+for (const backend of backendNames()) {
+  describe(`telemetry retention at its edges (${backend})`, () => {
+    let api: TestApi;
+    let key: string;
+    const get = (path: string): Promise<Reply> => api.call('GET', path, key);
+    const send = async (deviceId: string, points: { ts: number; values: object }[]) => {
+      const sent = await api.call('POST', `/v1/devices/${deviceId}/telemetry`, key, points);
+      assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    };
+    const device = async (name: string): Promise<string> =>
+      (await api.call('POST', '/v1/devices', key, { name })).body.id;
+
+    before(async () => {
+      api = await TestApi.start(backend, {
+        telemetryRetention: ['*=30'],
+      });
+      key = (await api.tenant('retention-edges')).key;
+    });
+    after(() => api.close());
+
+    test('at a month edge: the point at now - days stays, the one before it goes', async () => {
+      const edge = monthStart(Date.now());
+      const id = await device('edge');
+      // The first pass made the partitions from 30 days back; the points land in them.
+      await api.platform.devices.retention.run();
+      await send(id, [
+        { ts: edge - 1, values: { v: 1 } },
+        { ts: edge, values: { v: 2 } },
+      ]);
+      const values = async () =>
+        ((await get(`/v1/devices/${id}/telemetry?from=0&to=${edge + 1}`)).body.v ?? []).map(
+          (p: { value: number }) => p.value,
+        );
+      // One ms short of the edge's point expiring: both stay, and so does the month before.
+      await api.platform.devices.retention.run(edge + 30 * DAY - 1);
+      assert.deepEqual(await values(), [1, 2]);
+      if (backend === 'postgres') {
+        const kept = await partitions(api);
+        assert.ok(kept.includes(partitionOf(edge - 1)), kept.join(', '));
+      }
+      // Now the month before the edge is past every plan: its point goes, the edge's stays.
+      await api.platform.devices.retention.run(edge + 30 * DAY);
+      assert.deepEqual(await values(), [2]);
+      if (backend === 'postgres') {
+        const after = await partitions(api);
+        assert.ok(!after.includes(partitionOf(edge - 1)), after.join(', '));
+        assert.ok(after.includes(partitionOf(edge)), after.join(', '));
+      }
+    });
+
+    test('a latest value goes with the last point of its series, not before', async () => {
+      const id = await device('latest');
+      const now = Date.now();
+      await send(id, [
+        { ts: now - 10 * DAY, values: { gone: 1, kept: 1 } },
+        { ts: now - DAY, values: { kept: 2 } },
+      ]);
+      await api.platform.devices.retention.run(now + 25 * DAY);
+      const latest = await get(`/v1/devices/${id}/telemetry/latest`);
+      assert.deepEqual(latest.body, { kept: [{ ts: now - DAY, value: 2 }] });
+      const raw = await get(`/v1/devices/${id}/telemetry?from=0&to=${now}`);
+      assert.deepEqual(raw.body, { kept: [{ ts: now - DAY, value: 2 }] });
+    });
+  });
+}
