@@ -488,7 +488,17 @@ for (const backend of backendNames()) {
         );
 
         await write(point('a', 500, 7));
-        assert.equal(await c.transaction((tx) => tx.devices.deletePointsBefore(1500)), 4);
+        assert.equal(await c.transaction((tx) => tx.devices.deletePointsBefore(1500, 100)), 4);
+        assert.deepEqual(await raw(), ['a@2000=200', 'a@3000=30']);
+        const latest = async () =>
+          (await c.reader.devices.latest(device, [])).map((p) => `${p.key}@${p.ts}=${p.value}`);
+        assert.deepEqual(await latest(), ['a@3000=30'], 'b had no point left');
+        // In batches: a series' latest value stays until its last expired point is gone.
+        await write(point('c', 100, 1), point('c', 200, 2), point('c', 300, 3));
+        assert.equal(await c.transaction((tx) => tx.devices.deletePointsBefore(1500, 2)), 2);
+        assert.deepEqual(await latest(), ['a@3000=30', 'c@300=3']);
+        assert.equal(await c.transaction((tx) => tx.devices.deletePointsBefore(1500, 2)), 1);
+        assert.deepEqual(await latest(), ['a@3000=30']);
         assert.deepEqual(await raw(), ['a@2000=200', 'a@3000=30']);
         await write(point('b', 4000, 4));
         await c.transaction((tx) => tx.devices.deleteDevice(device));

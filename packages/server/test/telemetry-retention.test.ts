@@ -1,7 +1,8 @@
 /**
  * Retention keeps every point at or after `now - days` and deletes every point before it,
- * at a month's (PostgreSQL: a partition's) edge as anywhere else; and a latest value goes with
- * the last point of its series.
+ * at a month's (PostgreSQL: a partition's) edge as anywhere else; a latest value goes with the
+ * last point of its series; and a tenant's expired points go in transactions of at most
+ * `telemetryRetentionBatchMax` points, one ledger entry each, until none is left.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -41,6 +42,7 @@ for (const backend of backendNames()) {
   describe(`telemetry retention at its edges (${backend})`, () => {
     let api: TestApi;
     let key: string;
+    let tenantId: string;
     const get = (path: string): Promise<Reply> => api.call('GET', path, key);
     const send = async (deviceId: string, points: { ts: number; values: object }[]) => {
       const sent = await api.call('POST', `/v1/devices/${deviceId}/telemetry`, key, points);
@@ -48,12 +50,23 @@ for (const backend of backendNames()) {
     };
     const device = async (name: string): Promise<string> =>
       (await api.call('POST', '/v1/devices', key, { name })).body.id;
+    const retentionEntries = async () => {
+      const shard = (await api.platform.stores.controlPlane.getTenant(tenantId))!.shard;
+      const store = await api.platform.stores.shards.get(shard)!.tenant(tenantId);
+      const { nextSeq } = await store.reader.ledgerHead();
+      return (await store.reader.ledgerEntries(0, nextSeq))
+        .map((e) => JSON.parse(e.entry))
+        .filter((e) => e.action === 'telemetry.retention');
+    };
 
     before(async () => {
       api = await TestApi.start(backend, {
         telemetryRetention: ['*=30'],
+        telemetryRetentionBatchMax: '2',
       });
-      key = (await api.tenant('retention-edges')).key;
+      const t = await api.tenant('retention-edges');
+      key = t.key;
+      tenantId = t.id;
     });
     after(() => api.close());
 
@@ -99,6 +112,31 @@ for (const backend of backendNames()) {
       assert.deepEqual(latest.body, { kept: [{ ts: now - DAY, value: 2 }] });
       const raw = await get(`/v1/devices/${id}/telemetry?from=0&to=${now}`);
       assert.deepEqual(raw.body, { kept: [{ ts: now - DAY, value: 2 }] });
+    });
+
+    test('expired points go in transactions of at most telemetryRetentionBatchMax, all in one pass', async () => {
+      // A tenant of its own: the earlier tests' points must not join these batches.
+      const t = await api.tenant('retention-batches');
+      key = t.key;
+      tenantId = t.id;
+      const [a, b] = [await device('batch-a'), await device('batch-b')];
+      const now = Date.now();
+      await send(
+        a,
+        [1, 2, 3].map((i) => ({ ts: now - 20 * DAY + i, values: { v: i } })),
+      );
+      await send(
+        b,
+        [1, 2].map((i) => ({ ts: now - 20 * DAY + i, values: { w: i, x: i } })),
+      );
+      await api.platform.devices.retention.run(now + 15 * DAY);
+      const entries = await retentionEntries();
+      // Seven points in batches of two: four transactions, each with its ledger entry.
+      assert.equal(entries.length, 4);
+      for (const id of [a, b]) {
+        assert.deepEqual((await get(`/v1/devices/${id}/telemetry?from=0&to=${now}`)).body, {});
+        assert.deepEqual((await get(`/v1/devices/${id}/telemetry/latest`)).body, {});
+      }
     });
   });
 }

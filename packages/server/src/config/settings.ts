@@ -385,6 +385,14 @@ export const SETTINGS = {
     maximum: TIMER_MAX_MS,
     doc: 'How often the retention job deletes expired points (and, on PostgreSQL, manages partitions).',
   },
+  telemetryRetentionBatchMax: {
+    flag: 'telemetry-retention-batch-max',
+    env: 'PALISADE_TELEMETRY_RETENTION_BATCH_MAX',
+    type: 'integer',
+    minimum: 1,
+    maximum: 1_000_000,
+    doc: "Most expired points the retention job deletes in one of a tenant's transactions (one ledger entry each); it takes as many as the tenant's expired points need.",
+  },
   telemetryPartitionMonthsAhead: {
     flag: 'telemetry-partition-months-ahead',
     env: 'PALISADE_TELEMETRY_PARTITION_MONTHS_AHEAD',
@@ -797,6 +805,7 @@ export interface Settings {
   telemetryMaxFutureMs: number;
   telemetryRetention: string[];
   telemetryRetentionIntervalMs: number;
+  telemetryRetentionBatchMax: number;
   telemetryPartitionMonthsAhead: number;
   rpcTimeoutDefaultMs: number;
   rpcTimeoutMaxMs: number;
@@ -901,6 +910,7 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   telemetryMaxFutureMs: 300_000,
   telemetryRetention: ['*=365'],
   telemetryRetentionIntervalMs: 3_600_000,
+  telemetryRetentionBatchMax: 10_000,
   telemetryPartitionMonthsAhead: 3,
   rpcTimeoutDefaultMs: 30_000,
   rpcTimeoutMaxMs: 604_800_000,

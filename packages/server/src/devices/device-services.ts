@@ -114,6 +114,7 @@ export function openDeviceServices(options: {
     committer,
     retention: settings.telemetryRetention,
     intervalMs: settings.telemetryRetentionIntervalMs,
+    batchMax: settings.telemetryRetentionBatchMax,
     maxPastMs: settings.telemetryMaxPastMs,
     monthsAhead: settings.telemetryPartitionMonthsAhead,
     logger: options.logger,

@@ -15,6 +15,8 @@ export interface RetentionOptions {
   /** `PLAN=DAYS` entries; `*` matches any plan not named. */
   readonly retention: readonly string[];
   readonly intervalMs: number;
+  /** Most points one transaction deletes (telemetryRetentionBatchMax). */
+  readonly batchMax: number;
   readonly maxPastMs: number;
   readonly monthsAhead: number;
   readonly logger?: Logger | undefined;
@@ -45,8 +47,10 @@ function retentionPolicy(entries: readonly string[]): RetentionPolicy {
 }
 
 /**
- * The retention job: per tenant, deletes points older than its plan keeps (one ledger entry
- * saying how many and before when) and expires overdue RPC requests; per PostgreSQL shard,
+ * The retention job: per tenant, deletes points older than its plan keeps, at most
+ * `batchMax` a transaction (each with a ledger entry saying how many and before when, so a
+ * tenant's writes wait for no giant transaction), and expires overdue RPC requests; per
+ * PostgreSQL shard,
  * creates monthly partitions ahead and drops those older than every plan keeps.
  */
 export class TelemetryRetention {
@@ -104,16 +108,21 @@ export class TelemetryRetention {
     const shard = this.#options.shards.get(tenant.shard);
     if (shard === undefined) return;
     const before = now - this.#policy.daysOf(tenant.plan) * DAY_MS;
-    await this.#options.committer.submit(await shard.tenant(tenant.id), async (tx, record) => {
-      const deleted = await tx.devices.deletePointsBefore(before);
-      const expired = await tx.devices.expireRpcs(new Date(now).toISOString());
-      if (deleted === 0 && expired === 0) return;
-      record({
-        actor: 'platform:retention',
-        action: 'telemetry.retention',
-        resource: 'telemetry/_retention',
-        state: { before, deleted, expiredRpcs: expired },
+    const store = await shard.tenant(tenant.id);
+    const { batchMax } = this.#options;
+    let deleted = batchMax;
+    while (deleted === batchMax) {
+      await this.#options.committer.submit(store, async (tx, record) => {
+        deleted = await tx.devices.deletePointsBefore(before, batchMax);
+        const expired = await tx.devices.expireRpcs(new Date(now).toISOString());
+        if (deleted === 0 && expired === 0) return;
+        record({
+          actor: 'platform:retention',
+          action: 'telemetry.retention',
+          resource: 'telemetry/_retention',
+          state: { before, deleted, expiredRpcs: expired },
+        });
       });
-    });
+    }
   }
 }

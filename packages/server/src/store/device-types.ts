@@ -155,10 +155,10 @@ export interface TenantDeviceWriter extends TenantDeviceReader {
   /** Upserts points (a point at the same device, key and ts replaces the older) and latest values. */
   insertPoints(deviceId: string, points: readonly TelemetryPoint[]): Promise<void>;
   /**
-   * Deletes points older than `before` (Unix ms), and the latest values that old (a series
-   * none of whose points is left); returns how many points.
+   * Deletes at most `limit` points older than `before` (Unix ms); returns how many. When
+   * that is fewer than `limit` (none of them is left), also the latest values that old.
    */
-  deletePointsBefore(before: number): Promise<number>;
+  deletePointsBefore(before: number, limit: number): Promise<number>;
   /**
    * Holds the device's row until the transaction ends (so two transactions queueing requests
    * for one device run one after the other) and counts its queued persistent requests not

@@ -402,16 +402,21 @@ export class PgTenantDevices implements TenantDeviceWriter {
     );
   }
 
-  async deletePointsBefore(before: number): Promise<number> {
-    const result = await this.#db.query('DELETE FROM telemetry WHERE tenant_id = $1 AND ts < $2', [
-      this.#tenantId,
-      before,
-    ]);
-    await this.#db.query('DELETE FROM telemetry_latest WHERE tenant_id = $1 AND ts < $2', [
-      this.#tenantId,
-      before,
-    ]);
-    return result.rowCount ?? 0;
+  async deletePointsBefore(before: number, limit: number): Promise<number> {
+    // The oldest first, through telemetry_by_ts (tenant_id, ts).
+    const result = await this.#db.query(
+      `DELETE FROM telemetry WHERE tenant_id = $1 AND ts < $2 AND (device_id, key, ts) IN (
+         SELECT device_id, key, ts FROM telemetry WHERE tenant_id = $1 AND ts < $2
+         ORDER BY ts LIMIT $3)`,
+      [this.#tenantId, before, limit],
+    );
+    const deleted = result.rowCount ?? 0;
+    if (deleted < limit)
+      await this.#db.query('DELETE FROM telemetry_latest WHERE tenant_id = $1 AND ts < $2', [
+        this.#tenantId,
+        before,
+      ]);
+    return deleted;
   }
 
   async lockRpcQueue(deviceId: string, now: string): Promise<number | undefined> {

@@ -548,17 +548,18 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
    * value; CROSS JOIN keeps that join order), so the tree's key finds them and telemetry
    * needs no time index, which every insert would pay for.
    */
-  async deletePointsBefore(before: number): Promise<number> {
+  async deletePointsBefore(before: number, limit: number): Promise<number> {
     this.compactStaged();
     const deleted = Number(
       this.#sql(
         `DELETE FROM telemetry WHERE (device_id, key, ts) IN (
            SELECT t.device_id, t.key, t.ts FROM telemetry_latest AS l
-           CROSS JOIN telemetry AS t ON t.device_id = l.device_id AND t.key = l.key AND t.ts < ?)`,
-      ).run(before).changes,
+           CROSS JOIN telemetry AS t ON t.device_id = l.device_id AND t.key = l.key AND t.ts < ?
+           LIMIT ?)`,
+      ).run(before, limit).changes,
     );
-    // Only after the points: their series are found through the latest values.
-    this.#sql('DELETE FROM telemetry_latest WHERE ts < ?').run(before);
+    // Only once the points are gone: their series are found through the latest values.
+    if (deleted < limit) this.#sql('DELETE FROM telemetry_latest WHERE ts < ?').run(before);
     return deleted;
   }
 
