@@ -7,6 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import type { GroupCommitter } from '../src/commit/index.ts';
+import { TelemetryRetention } from '../src/devices/telemetry-retention.ts';
+import type { ControlPlaneStore, ShardStore } from '../src/store/index.ts';
 import { type Reply, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 
@@ -140,3 +143,37 @@ for (const backend of backendNames()) {
     });
   });
 }
+
+test('a tenant whose retention fails holds up neither the other tenants nor partition upkeep', async () => {
+  const tenant = (id: string) => ({ id, plan: 'free', status: 'active', shard: 's1' });
+  const cleaned: string[] = [];
+  const windows: unknown[] = [];
+  const shard = {
+    tenant: async (id: string) => {
+      if (id === 'broken') throw new Error('the tenant file cannot be opened');
+      return { id };
+    },
+    maintainTelemetry: async (window: unknown) => {
+      windows.push(window);
+    },
+  };
+  const retention = new TelemetryRetention({
+    controlPlane: {
+      listTenants: async () => [tenant('broken'), tenant('fine')],
+    } as unknown as ControlPlaneStore,
+    shards: new Map([['s1', shard as unknown as ShardStore]]),
+    committer: {
+      submit: async (store: { id: string }) => {
+        cleaned.push(store.id);
+      },
+    } as unknown as GroupCommitter,
+    retention: ['*=30'],
+    intervalMs: 3_600_000,
+    batchMax: 10,
+    maxPastMs: 0,
+    monthsAhead: 1,
+  });
+  await retention.run(Date.UTC(2026, 0, 15));
+  assert.deepEqual(cleaned, ['fine']);
+  assert.equal(windows.length, 1);
+});

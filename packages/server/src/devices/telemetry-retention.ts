@@ -91,16 +91,33 @@ export class TelemetryRetention {
     let after: string | undefined;
     for (;;) {
       const page = await this.#options.controlPlane.listTenants({ after, limit: TENANT_PAGE });
-      for (const tenant of page) if (tenant.status !== 'deleted') await this.#tenant(tenant, now);
+      for (const tenant of page) {
+        if (tenant.status === 'deleted') continue;
+        // One tenant that fails (its file or shard unreachable) holds up no other, nor the
+        // partitions; it is tried again at the next pass.
+        await this.#tenant(tenant, now).catch((error: unknown) =>
+          this.#options.logger?.warn(
+            { err: error, tenant: tenant.id },
+            'telemetry retention of a tenant failed',
+          ),
+        );
+      }
       if (page.length < TENANT_PAGE) break;
       after = page.at(-1)!.id;
     }
-    for (const shard of this.#options.shards.values()) {
-      await shard.maintainTelemetry?.({
-        from: now - this.#options.maxPastMs,
-        to: now + this.#options.monthsAhead * MONTH_MS,
-        dropBefore: now - this.#policy.longestDays * DAY_MS,
-      });
+    for (const [name, shard] of this.#options.shards) {
+      await shard
+        .maintainTelemetry?.({
+          from: now - this.#options.maxPastMs,
+          to: now + this.#options.monthsAhead * MONTH_MS,
+          dropBefore: now - this.#policy.longestDays * DAY_MS,
+        })
+        .catch((error: unknown) =>
+          this.#options.logger?.warn(
+            { err: error, shard: name },
+            'telemetry partition maintenance of a shard failed',
+          ),
+        );
     }
   }
 
@@ -110,10 +127,12 @@ export class TelemetryRetention {
     const before = now - this.#policy.daysOf(tenant.plan) * DAY_MS;
     const store = await shard.tenant(tenant.id);
     const { batchMax } = this.#options;
-    let deleted = batchMax;
-    while (deleted === batchMax) {
+    let full = true;
+    while (full) {
+      full = false;
       await this.#options.committer.submit(store, async (tx, record) => {
-        deleted = await tx.devices.deletePointsBefore(before, batchMax);
+        const deleted = await tx.devices.deletePointsBefore(before, batchMax);
+        full = deleted === batchMax;
         const expired = await tx.devices.expireRpcs(new Date(now).toISOString());
         if (deleted === 0 && expired === 0) return;
         record({
