@@ -207,7 +207,7 @@ async function verifyOnline(connection: Connection, keysFile: string | undefined
   if (remembered !== undefined) {
     if (summary.size < remembered.size) {
       throw new CliError(
-        `ledger verification FAILED: the log shrank from ${remembered.size} to ${summary.size} batches since you last verified it`,
+        `ledger verification FAILED: the log shrank from ${remembered.size} to ${count(summary.size, 'batch', 'batches')} since you last verified it`,
       );
     }
     if (summary.size > remembered.size) {

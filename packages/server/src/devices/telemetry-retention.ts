@@ -65,13 +65,13 @@ export class TelemetryRetention {
   }
 
   start(): void {
-    this.#timer = setInterval(() => {
+    const pass = () =>
       this.run().catch((error: unknown) =>
         this.#options.logger?.warn({ err: error }, 'telemetry retention failed'),
       );
-    }, this.#options.intervalMs);
+    this.#timer = setInterval(pass, this.#options.intervalMs);
     this.#timer.unref();
-    void this.run().catch(() => undefined);
+    void pass();
   }
 
   async stop(): Promise<void> {
