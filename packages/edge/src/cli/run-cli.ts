@@ -11,7 +11,8 @@ const USAGE = `palisade-edge: the Palisade edge agent
   palisade-edge start --dir DIR [--mqtt HOST:PORT] [--metrics HOST:PORT] [--batch-max-messages N] [--outbox-max-messages N]
       send the outbox to the platform until SIGTERM/SIGINT (JSON logs on stdout); with --mqtt,
       devices assigned to this node connect there with their platform credentials; local
-      rules and RPC from the platform apply; with --metrics, Prometheus metrics at /metrics
+      rules and RPC from the platform apply; with --metrics, Prometheus metrics at /metrics;
+      one agent per DIR (a second start there is refused)
   palisade-edge status --dir DIR [--json]
       link state, backlog, oldest message age, last sync, drain rate (read-only, safe while running)
   palisade-edge accept --dir DIR --device ID --json '{"ts":…,"values":{…}}' [--priority alert]

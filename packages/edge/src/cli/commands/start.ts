@@ -5,10 +5,11 @@ import {
   startDeviceApi,
 } from '../../listener/index.ts';
 import { EdgeMetrics, type MetricsServer, serveMetrics } from '../../metrics/index.ts';
-import { outboxPath } from '../../node-file.ts';
+import { acquireNodeDirLock, NodeDirInUseError, type NodeDirLock } from '../../node-dir-lock.ts';
+import { type NodeFile, outboxPath } from '../../node-file.ts';
 import { Outbox } from '../../outbox.ts';
 import { PlatformRefusedError } from '../../platform-call.ts';
-import { DEFAULT_SYNC, SyncLoop } from '../../sync.ts';
+import { DEFAULT_SYNC, SyncLoop, type SyncSettings } from '../../sync.ts';
 import { enrolledNode, flags, positiveInt, required } from '../args.ts';
 import { CliError, EXIT } from '../cli-error.ts';
 import { log } from '../log.ts';
@@ -53,8 +54,18 @@ function diagnose(error: unknown, url: string, outbox: string) {
   };
 }
 
-/** `palisade-edge start --dir DIR`: runs the sync loop until SIGTERM or SIGINT. */
-export async function start(argv: string[]): Promise<number> {
+/** What `start` runs with, from its flags. */
+interface StartOptions {
+  readonly dir: string;
+  readonly node: NodeFile;
+  readonly settings: SyncSettings;
+  readonly maxMessages: number;
+  readonly mqtt: { host: string; port: number } | undefined;
+  readonly metricsAt: { host: string; port: number } | undefined;
+  readonly values: { mqtt?: string | boolean | undefined; metrics?: string | boolean | undefined };
+}
+
+function startOptions(argv: string[]): StartOptions {
   const values = flags(argv, {
     dir: { type: 'string' },
     'batch-max-messages': { type: 'string' },
@@ -80,12 +91,41 @@ export async function start(argv: string[]): Promise<number> {
       DEFAULT_SYNC.batchMaxMessages,
     ),
   };
-  const path = outboxPath(dir);
   const maxMessages = positiveInt(
     values['outbox-max-messages'],
     'outbox-max-messages',
     DEFAULT_OUTBOX_MAX_MESSAGES,
   );
+  return { dir, node, settings, maxMessages, mqtt, metricsAt, values };
+}
+
+/** Takes the node directory for this agent, or fails naming the agent that runs there. */
+function holdNodeDir(dir: string): NodeDirLock {
+  try {
+    return acquireNodeDirLock(dir);
+  } catch (error) {
+    if (error instanceof NodeDirInUseError) throw new CliError(error.message, EXIT.failed);
+    throw error;
+  }
+}
+
+/**
+ * `palisade-edge start --dir DIR`: runs the sync loop until SIGTERM or SIGINT, holding DIR
+ * so that no second agent runs on it meanwhile.
+ */
+export async function start(argv: string[]): Promise<number> {
+  const options = startOptions(argv);
+  const lock = holdNodeDir(options.dir);
+  try {
+    return await serve(options);
+  } finally {
+    lock.release();
+  }
+}
+
+async function serve(options: StartOptions): Promise<number> {
+  const { dir, node, settings, maxMessages, mqtt, metricsAt, values } = options;
+  const path = outboxPath(dir);
   const outbox = new Outbox(path, Buffer.from(node.outboxKey, 'base64'), { maxMessages });
   const metrics = new EdgeMetrics(outbox);
   let down = false;
