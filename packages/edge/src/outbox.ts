@@ -88,6 +88,11 @@ export class Outbox {
       CREATE TABLE IF NOT EXISTS batches (id TEXT PRIMARY KEY, created_at TEXT NOT NULL) STRICT;
       CREATE TABLE IF NOT EXISTS sync_state (k TEXT PRIMARY KEY, v TEXT NOT NULL) STRICT;
     `);
+    // Whether a send of the batch may have reached the platform. Batches an outbox of an
+    // earlier version formed count as sent: nobody knows, so they are never formed again.
+    const columns = this.#db.prepare('PRAGMA table_info(batches)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'sent'))
+      this.#db.exec('ALTER TABLE batches ADD COLUMN sent INTEGER NOT NULL DEFAULT 1');
   }
 
   /** Binds a sealed payload to its row: device, time, and kind (so attributes never pass for telemetry). */
@@ -256,7 +261,9 @@ export class Outbox {
         this.#db.exec('ROLLBACK');
         return undefined;
       }
-      this.#db.prepare('INSERT INTO batches (id, created_at) VALUES (?, ?)').run(id, createdAt);
+      this.#db
+        .prepare('INSERT INTO batches (id, created_at, sent) VALUES (?, ?, 0)')
+        .run(id, createdAt);
       this.#db.exec('COMMIT');
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
@@ -291,13 +298,39 @@ export class Outbox {
   }
 
   /**
-   * Puts the messages of every formed batch back, unbatched, in their order: for batches the
-   * platform refused unread (413), to be formed again smaller.
+   * Before a send of `batchId`: records, with `state` in the same commit, that this send may
+   * reach the platform. Returns whether an earlier send may have (and so may have been
+   * applied, its answer lost): such a batch is only ever sent again as it is.
    */
-  unformAll(): void {
+  sending(batchId: string, state: Readonly<Record<string, string>> = {}): boolean {
+    return this.transaction(() => {
+      const row = this.#db.prepare('SELECT sent FROM batches WHERE id = ?').get(batchId) as
+        | { sent: number }
+        | undefined;
+      this.#db.prepare('UPDATE batches SET sent = 1 WHERE id = ?').run(batchId);
+      for (const [key, value] of Object.entries(state)) this.setState(key, value);
+      return row?.sent !== 0;
+    });
+  }
+
+  /** The send that `sending` recorded failed before its body left the node: it never reached the platform. */
+  notSent(batchId: string): void {
+    this.#db.prepare('UPDATE batches SET sent = 0 WHERE id = ?').run(batchId);
+  }
+
+  /**
+   * The platform refused `refused` unread (413) and no earlier send of it may have reached the
+   * platform: its messages and those of every batch never sent go back, unbatched, in their
+   * order, to be formed again smaller. A batch that may have been applied keeps its id and
+   * content.
+   */
+  unformUnsent(refused: string): void {
     this.transaction(() => {
-      this.#db.exec('UPDATE messages SET batch_id = NULL WHERE batch_id IS NOT NULL');
-      this.#db.exec('DELETE FROM batches');
+      this.notSent(refused);
+      this.#db.exec(
+        'UPDATE messages SET batch_id = NULL WHERE batch_id IN (SELECT id FROM batches WHERE sent = 0)',
+      );
+      this.#db.exec('DELETE FROM batches WHERE sent = 0');
     });
   }
 

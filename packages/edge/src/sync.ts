@@ -47,6 +47,25 @@ export interface SyncEvents {
   failed?(error: unknown, failures: number, retryInMs: number): void;
 }
 
+/**
+ * The platform's body limit refused a batch (413) that an earlier send may have had applied,
+ * its answer lost (a link cut, a timeout, a crash), before the limit was lowered or a proxy's
+ * came in between. Formed again under new ids, its messages would be applied twice, so it is
+ * resent as it is until the limit lets it through.
+ */
+export class BatchMayBeAppliedError extends PlatformRefusedError {
+  readonly batchId: string;
+  /** Size of the batch's request body: the limit must be raised above it. */
+  readonly bytes: number;
+  constructor(batch: SignedBatch, body: string, retryAfter: string | null) {
+    super(413, body, retryAfter);
+    this.name = 'BatchMayBeAppliedError';
+    this.batchId = batch.batch.batchId;
+    this.bytes = Buffer.byteLength(batch.body);
+    this.message = `${this.message}; batch ${this.batchId} (${this.bytes} bytes) may already have been applied by an earlier send whose answer was lost, so it is not formed again smaller`;
+  }
+}
+
 /** A formed batch with its request body (content and both signatures), ready to send. */
 interface SignedBatch {
   readonly batch: PendingBatch;
@@ -118,7 +137,8 @@ export class SyncLoop {
   async syncOnce(): Promise<boolean> {
     const current = this.#ready[0] ?? this.#form();
     if (current === undefined) return false;
-    this.#outbox.setState('lastAttempt', new Date().toISOString());
+    const { batchId } = current.batch;
+    const sentBefore = this.#outbox.sending(batchId, { lastAttempt: new Date().toISOString() });
     const { sent, answer } = postBatch(
       new URL('/v1/edge/batches', this.#node.url),
       this.#node.credential,
@@ -126,10 +146,20 @@ export class SyncLoop {
       this.#settings.requestTimeoutMs,
     );
     // While the platform applies this batch, form and sign the next one (once this one is out).
-    const out = await Promise.race([sent.then(() => true), answer.then(() => false)]);
+    let out: boolean;
+    try {
+      out = await Promise.race([sent.then(() => true), answer.then(() => false)]);
+    } catch (error) {
+      // The request failed before its whole body left: the platform cannot have applied it.
+      if (!sentBefore) this.#outbox.notSent(batchId);
+      throw error;
+    }
     if (out && this.#ready.length === 1) this.#form();
     const { status, text, retryAfter } = await answer;
-    if (status === 413 && current.batch.messages.length > 1) this.#formSmaller(current);
+    if (status === 413 && current.batch.messages.length > 1) {
+      if (sentBefore) throw new BatchMayBeAppliedError(current, text, retryAfter);
+      this.#formSmaller(current);
+    }
     if (status !== 200) throw new PlatformRefusedError(status, text, retryAfter);
     this.#ready.shift();
     this.#outbox.confirm(current.batch.batchId, {
@@ -141,14 +171,14 @@ export class SyncLoop {
   }
 
   /**
-   * The platform's body limit refused `refused` unread, so no batch formed so far was ever
-   * applied (only the oldest is ever sent before it is confirmed): they are formed again,
-   * at most half its size, in the same order.
+   * The platform's body limit refused `refused` unread, and no earlier send of it may have
+   * reached the platform: it and every batch never sent are formed again, at most half its
+   * size, in the same order.
    */
   #formSmaller(refused: SignedBatch): void {
     this.#maxBytes = Math.floor(Buffer.byteLength(refused.body) / 2);
     this.#ready.length = 0;
-    this.#outbox.unformAll();
+    this.#outbox.unformUnsent(refused.batch.batchId);
   }
 
   /** Runs until `stop`; a batch in flight is finished (confirmed or failed) before it returns. */

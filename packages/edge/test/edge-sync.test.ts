@@ -3,6 +3,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { type TestContext, test } from 'node:test';
 import { TestApi } from '../../server/test/support/api.ts';
 import { freePort } from '../../server/test/support/free-port.ts';
@@ -141,4 +142,22 @@ test("batches the platform's body limit refuses (413) are formed again smaller, 
     await storedValues(api.http, key, device, base),
     Array.from({ length: 200 }, (_, i) => i),
   );
+});
+
+test('batches an outbox of an earlier version formed count as sent: never formed again', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-old-'));
+  const path = join(dir, 'outbox.db');
+  const old = new DatabaseSync(path);
+  old.exec('CREATE TABLE batches (id TEXT PRIMARY KEY, created_at TEXT NOT NULL) STRICT');
+  old.exec("INSERT INTO batches VALUES ('formed-before', '2020-01-01T00:00:00.000Z')");
+  old.close();
+  const outbox = new Outbox(path, randomBytes(32), { maxMessages: 10 });
+  assert.equal(outbox.sending('formed-before'), true, 'it may have been sent');
+  outbox.accept('d', { n: 1 });
+  const fresh = outbox.nextBatch(10, () => 'fresh', new Set(['formed-before']));
+  assert.equal(fresh?.batchId, 'fresh');
+  assert.equal(outbox.sending('fresh'), false, 'a batch formed now was never sent');
+  assert.equal(outbox.sending('fresh'), true);
+  outbox.close();
+  rmSync(dir, { recursive: true, force: true });
 });

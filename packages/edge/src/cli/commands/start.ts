@@ -9,7 +9,7 @@ import { acquireNodeDirLock, NodeDirInUseError, type NodeDirLock } from '../../n
 import { type NodeFile, outboxPath } from '../../node-file.ts';
 import { Outbox } from '../../outbox.ts';
 import { PlatformRefusedError } from '../../platform-call.ts';
-import { DEFAULT_SYNC, SyncLoop, type SyncSettings } from '../../sync.ts';
+import { BatchMayBeAppliedError, DEFAULT_SYNC, SyncLoop, type SyncSettings } from '../../sync.ts';
 import { enrolledNode, flags, positiveInt, required } from '../args.ts';
 import { CliError, EXIT } from '../cli-error.ts';
 import { log } from '../log.ts';
@@ -31,6 +31,12 @@ function diagnose(error: unknown, url: string, outbox: string) {
       kind: 'platform-throttled',
       action:
         "the tenant is over its plan's telemetry rate: the node waits the platform's Retry-After and resends the same batch, so nothing is lost; raise the plan's quota if the backlog keeps growing",
+      message,
+    };
+  if (error instanceof BatchMayBeAppliedError)
+    return {
+      kind: 'batch-too-large',
+      action: `the platform's bodyLimit (or a proxy's) now refuses batch ${error.batchId}, which an earlier send may already have applied, its answer lost: forming it again smaller could apply its messages twice, so the node resends it as it is. Raise the limit above ${error.bytes} bytes; nothing is lost meanwhile`,
       message,
     };
   if (error instanceof PlatformRefusedError && error.status === 413)
