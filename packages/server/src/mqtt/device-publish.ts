@@ -2,6 +2,7 @@ import type { DeviceAuthenticator, DeviceIdentity, TelemetryIngest } from '../de
 import { PalisadeError } from '../errors/index.ts';
 import { unstorableJson } from '../store/index.ts';
 import type { DeviceSession } from './device-session.ts';
+import { childName } from './gateway-child.ts';
 import { answerForChild } from './gateway-rpc.ts';
 import type { AttributeReader, RpcChannel } from './mqtt-ports.ts';
 import { MqttRefusal } from './mqtt-refusal.ts';
@@ -47,13 +48,6 @@ function keyList(value: unknown, field: string): string[] | undefined {
     .split(',')
     .map((key) => key.trim())
     .filter((key) => key !== '');
-}
-
-function childName(body: unknown): string {
-  const name = isObject(body) ? body.device : undefined;
-  if (typeof name !== 'string' || name === '')
-    throw new MqttRefusal('invalid_payload', 'device must be a non-empty string');
-  return name;
 }
 
 /** What answering an RPC request that is unknown, already answered or expired throws. */

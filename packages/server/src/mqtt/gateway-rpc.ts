@@ -6,10 +6,10 @@
  * same topic with `{"device": name, "id": requestId, "data": response}`; the answer is the
  * child's, so it is taken only for the gateway's own child and that child's request.
  */
-import type { DeviceIdentity } from '../devices/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import type { PublishDeps } from './device-publish.ts';
 import type { DeviceSession } from './device-session.ts';
+import { childName, knownChild } from './gateway-child.ts';
 import type { OutgoingRpc } from './mqtt-ports.ts';
 import { MqttRefusal } from './mqtt-refusal.ts';
 
@@ -32,9 +32,8 @@ interface GatewayAnswer {
 function parseAnswer(body: unknown): GatewayAnswer {
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw new MqttRefusal('invalid_payload', 'an RPC answer is {"device", "id", "data"}');
-  const { device, id, data } = body as Record<string, unknown>;
-  if (typeof device !== 'string' || device === '')
-    throw new MqttRefusal('invalid_payload', 'device must be a non-empty string');
+  const { id, data } = body as Record<string, unknown>;
+  const device = childName(body);
   if (typeof id !== 'string' || !RPC_ID.test(id))
     throw new MqttRefusal('invalid_payload', 'id must be the request id the server sent');
   return { name: device, requestId: id, data: data ?? null };
@@ -63,21 +62,4 @@ export async function answerForChild(
     throw error;
   }
   return undefined;
-}
-
-/** The child by that name, connected in this session or linked to the gateway; never created. */
-async function knownChild(
-  deps: PublishDeps,
-  session: DeviceSession,
-  name: string,
-): Promise<DeviceIdentity> {
-  const child =
-    session.child(name) ?? (await deps.authenticator.findGatewayChild(session.identity, name));
-  if (child === undefined)
-    throw new MqttRefusal(
-      'invalid_payload',
-      'that device is not a child of this gateway',
-      'PALISADE_FORBIDDEN',
-    );
-  return child;
 }
