@@ -2,6 +2,7 @@ import type { DeviceAuthenticator, DeviceIdentity, TelemetryIngest } from '../de
 import { PalisadeError } from '../errors/index.ts';
 import { unstorableJson } from '../store/index.ts';
 import type { DeviceSession } from './device-session.ts';
+import { attributesForChild } from './gateway-attributes.ts';
 import { childName } from './gateway-child.ts';
 import { answerForChild } from './gateway-rpc.ts';
 import type { AttributeReader, RpcChannel } from './mqtt-ports.ts';
@@ -110,6 +111,9 @@ export async function handleDevicePublish(
       return;
     case 'gateway-rpc':
       return answerForChild(deps, session, body);
+    case 'gateway-attribute-request':
+      await attributesForChild(deps, session, body);
+      return;
     case 'gateway-telemetry':
     case 'gateway-attributes': {
       if (!isObject(body))

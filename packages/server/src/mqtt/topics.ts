@@ -4,7 +4,9 @@
  * `$SYS`, other devices' topics, odd spellings) is refused. Request ids are decimal, as
  * ThingsBoard firmware sends them, or the UUIDs Palisade gives server-side RPC requests.
  * A gateway also publishes to `v1/gateway/connect|disconnect|telemetry|attributes|rpc` and
- * subscribes to `v1/gateway/rpc`, where it gets its children's RPC requests.
+ * `v1/gateway/attributes/request`, and subscribes to `v1/gateway/rpc` (its children's RPC
+ * requests), `v1/gateway/attributes` (their shared attribute updates) and
+ * `v1/gateway/attributes/response` (answers to its attribute requests).
  */
 
 /** What a device's PUBLISH asks for. */
@@ -17,14 +19,17 @@ export type PublishRoute =
   | { readonly kind: 'gateway-attributes' }
   | { readonly kind: 'gateway-connect' }
   | { readonly kind: 'gateway-disconnect' }
-  | { readonly kind: 'gateway-rpc' };
+  | { readonly kind: 'gateway-rpc' }
+  | { readonly kind: 'gateway-attribute-request' };
 
 /** The topics a device may subscribe to, by what the server sends there. */
 export type SubscriptionKind =
   | 'attributes'
   | 'attribute-responses'
   | 'rpc-requests'
-  | 'gateway-rpc';
+  | 'gateway-rpc'
+  | 'gateway-attributes'
+  | 'gateway-attribute-responses';
 
 export const TOPIC = {
   telemetry: 'v1/devices/me/telemetry',
@@ -36,6 +41,10 @@ export const TOPIC = {
   gateway: 'v1/gateway/',
   /** A gateway's children's RPC requests (server → gateway) and their answers (gateway → server). */
   gatewayRpc: 'v1/gateway/rpc',
+  /** A gateway's children's attributes (gateway → server), their shared updates (server → gateway). */
+  gatewayAttributes: 'v1/gateway/attributes',
+  /** Answers to a gateway's attribute requests for its children (server → gateway). */
+  gatewayAttributeResponse: 'v1/gateway/attributes/response',
 } as const;
 
 /** A request id: decimal of at most 10 digits (ThingsBoard) or a lower-case UUID (Palisade RPC). */
@@ -47,7 +56,15 @@ const GATEWAY_ROUTES: Readonly<Record<string, PublishRoute>> = {
   connect: { kind: 'gateway-connect' },
   disconnect: { kind: 'gateway-disconnect' },
   rpc: { kind: 'gateway-rpc' },
+  'attributes/request': { kind: 'gateway-attribute-request' },
 };
+
+/** What a gateway alone may subscribe to, each an exact filter. */
+const GATEWAY_SUBSCRIPTIONS: ReadonlyMap<string, SubscriptionKind> = new Map([
+  [TOPIC.gatewayRpc, 'gateway-rpc'],
+  [TOPIC.gatewayAttributes, 'gateway-attributes'],
+  [TOPIC.gatewayAttributeResponse, 'gateway-attribute-responses'],
+]);
 
 function idAfter(topic: string, prefix: string): string | undefined {
   if (!topic.startsWith(prefix)) return undefined;
@@ -74,7 +91,8 @@ export function routePublish(topic: string, isGateway: boolean): PublishRoute | 
 /** The kind of a SUBSCRIBE filter, or undefined when the device may not subscribe to it. */
 export function subscriptionKind(filter: string, isGateway: boolean): SubscriptionKind | undefined {
   if (filter === TOPIC.attributes) return 'attributes';
-  if (filter === TOPIC.gatewayRpc) return isGateway ? 'gateway-rpc' : undefined;
+  const gateway = GATEWAY_SUBSCRIPTIONS.get(filter);
+  if (gateway !== undefined) return isGateway ? gateway : undefined;
   if (filter === `${TOPIC.attributeResponse}+`) return 'attribute-responses';
   if (filter === `${TOPIC.rpcRequest}+`) return 'rpc-requests';
   return undefined;
@@ -83,7 +101,8 @@ export function subscriptionKind(filter: string, isGateway: boolean): Subscripti
 /** The subscription a server-sent topic needs, or undefined for a topic the server never sends. */
 export function deliveryKind(topic: string): SubscriptionKind | undefined {
   if (topic === TOPIC.attributes) return 'attributes';
-  if (topic === TOPIC.gatewayRpc) return 'gateway-rpc';
+  const gateway = GATEWAY_SUBSCRIPTIONS.get(topic);
+  if (gateway !== undefined) return gateway;
   if (idAfter(topic, TOPIC.attributeResponse) !== undefined) return 'attribute-responses';
   if (idAfter(topic, TOPIC.rpcRequest) !== undefined) return 'rpc-requests';
   return undefined;
