@@ -9,7 +9,6 @@ import type { TLSSocket } from 'node:tls';
 import type { Client, ConnectPacket } from 'aedes';
 import type { Logger } from 'pino';
 import type { DeviceAuthenticator, DeviceIdentity } from '../devices/index.ts';
-import { DeviceSession } from './device-session.ts';
 import type { MqttMetrics } from './mqtt-metrics.ts';
 import type { SessionTable } from './session-table.ts';
 
@@ -86,7 +85,7 @@ export class ConnectAuth {
         // Namespaced so that one device's client id never takes over another's session.
         (client as { id: string }).id =
           `${identity.context.tenantId}/${identity.deviceId}/${clientId}`;
-        this.#options.sessions.set(client, new DeviceSession(identity, client, clientId));
+        this.#options.sessions.open(client, identity, clientId);
         done(null, true);
       },
       (error: unknown) => {

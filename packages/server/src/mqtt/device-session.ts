@@ -9,6 +9,15 @@ import type { SubscriptionKind } from './topics.ts';
  */
 export type ChildAttacher = (name: string, child: DeviceIdentity) => () => void;
 
+/**
+ * Where sessions tell which children they connected under which name, so a push for a child
+ * (a shared attribute update) finds the gateway connections that speak for it.
+ */
+export interface ChildIndex {
+  connected(child: DeviceIdentity, session: DeviceSession, name: string): void;
+  released(child: DeviceIdentity, session: DeviceSession, name: string): void;
+}
+
 /** A child the gateway connected or named in this session, and its RPC attachment if any. */
 interface ConnectedChild {
   readonly identity: DeviceIdentity;
@@ -33,11 +42,14 @@ export class DeviceSession implements GateSlot {
   readonly #children = new Map<string, ConnectedChild>();
   /** Set while the gateway is subscribed to `v1/gateway/rpc`. */
   #attachChild: ChildAttacher | undefined;
+  /** Undefined once the connection ended: a child named by a late message is not indexed. */
+  #index: ChildIndex | undefined;
 
-  constructor(identity: DeviceIdentity, client: Client, clientId: string) {
+  constructor(identity: DeviceIdentity, client: Client, clientId: string, index: ChildIndex) {
     this.identity = identity;
     this.client = client;
     this.clientId = clientId;
+    this.#index = index;
   }
 
   /** The key under which this device's sessions are found (tenant and device). */
@@ -53,16 +65,36 @@ export class DeviceSession implements GateSlot {
   rememberChild(name: string, child: DeviceIdentity): void {
     const known = this.#children.get(name);
     if (known !== undefined && sameDevice(known.identity, child)) return;
-    known?.detach?.();
+    if (known !== undefined) this.forgetChild(name);
     const entry: ConnectedChild = { identity: child, detach: undefined };
     this.#children.set(name, entry);
+    this.#index?.connected(child, this, name);
     entry.detach = this.#attachChild?.(name, child);
   }
 
-  /** The gateway disconnected a child: no more RPC requests go to it through this connection. */
+  /**
+   * The gateway disconnected a child: no more RPC requests or attribute updates go to it
+   * through this connection.
+   */
   forgetChild(name: string): void {
-    this.#children.get(name)?.detach?.();
+    const known = this.#children.get(name);
+    if (known === undefined) return;
+    known.detach?.();
     this.#children.delete(name);
+    this.#index?.released(known.identity, this, name);
+  }
+
+  /** Whether this connection still speaks for `child` under `name`. */
+  speaksFor(name: string, child: DeviceIdentity): boolean {
+    const known = this.#children.get(name);
+    return known !== undefined && sameDevice(known.identity, child);
+  }
+
+  /** The connection ended: its children are unreachable through it and leave the index. */
+  end(): void {
+    this.unreachChildren();
+    for (const name of [...this.#children.keys()]) this.forgetChild(name);
+    this.#index = undefined;
   }
 
   /** The gateway subscribed to `v1/gateway/rpc`: each connected child, and each one it connects from now, is reachable. */

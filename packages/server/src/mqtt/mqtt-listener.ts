@@ -8,8 +8,8 @@
  *   The packet is then re-aimed at a topic nobody can subscribe to, so aedes routes it nowhere;
  * - the only packets aedes may forward to a client are the ones this listener made for that
  *   very client (checked by payload identity in `authorizeForward`, session-sender.ts): RPC
- *   requests (a gateway's children's included) and attribute responses. Two devices can never
- *   exchange a message through the broker;
+ *   requests, attribute responses and shared attribute updates (a gateway's children's
+ *   included). Two devices can never exchange a message through the broker;
  * - aedes' client ids are namespaced by tenant and device (connect-auth.ts), so the same
  *   client id used by another device or tenant never takes over a session.
  */
@@ -63,7 +63,12 @@ export interface MqttListener {
   readonly tlsUrl: string | undefined;
   /** `ws://host:port` (or `wss://`) of the WebSocket listener, when configured. */
   readonly wsUrl: string | undefined;
-  /** Sends `v1/devices/me/attributes` to every connected session of the device subscribed there. */
+  /**
+   * Sends changed shared attributes on `v1/devices/me/attributes` to every connected session
+   * of the device subscribed there, and on `v1/gateway/attributes` (`{"device", "data"}`) to
+   * every gateway session that connected it as a child and subscribed there. Resolves with
+   * the number of messages written.
+   */
   pushAttributes(device: DeviceIdentity, attributes: Record<string, unknown>): Promise<number>;
   /** Stops accepting, disconnects every client. Idempotent. */
   close(): Promise<void>;

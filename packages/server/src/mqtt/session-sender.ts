@@ -56,6 +56,11 @@ export class SessionSender {
     return true;
   }
 
+  /**
+   * Pushes changed shared attributes to each connection of the device subscribed to
+   * `v1/devices/me/attributes`, and to each gateway connection that connected it (as a child)
+   * and subscribed to `v1/gateway/attributes`, as `{"device": name, "data": attributes}`.
+   */
   async pushAttributes(
     device: DeviceIdentity,
     attributes: Record<string, unknown>,
@@ -63,6 +68,12 @@ export class SessionSender {
     let sent = 0;
     for (const session of this.#options.sessions.ofDevice(device)) {
       if (await this.send(session, TOPIC.attributes, attributes)) sent++;
+    }
+    for (const [gateway, name] of this.#options.sessions.gatewaysOf(device)) {
+      // The gateway may have disconnected the child while earlier pushes were written.
+      if (!gateway.speaksFor(name, device)) continue;
+      const update = { device: name, data: attributes };
+      if (await this.send(gateway, TOPIC.gatewayAttributes, update)) sent++;
     }
     return sent;
   }

@@ -1,16 +1,18 @@
 import type { Client } from 'aedes';
 import type { DeviceIdentity } from '../devices/index.ts';
-import { type DeviceSession, deviceKey } from './device-session.ts';
+import { type ChildIndex, DeviceSession, deviceKey } from './device-session.ts';
 import type { MqttMetrics } from './mqtt-metrics.ts';
 
 /**
  * The listener's authenticated connections: each aedes client's session, set once CONNECT
- * authenticated it, and the sessions of each device whose connect sequence completed.
+ * authenticated it, the sessions of each device whose connect sequence completed, and the
+ * gateway sessions that connected each child (with the names they gave it).
  */
-export class SessionTable {
+export class SessionTable implements ChildIndex {
   readonly #metrics: MqttMetrics;
   readonly #sessions = new WeakMap<Client, DeviceSession>();
   readonly #byDevice = new Map<string, Set<DeviceSession>>();
+  readonly #byChild = new Map<string, Map<DeviceSession, Set<string>>>();
 
   constructor(metrics: MqttMetrics) {
     this.#metrics = metrics;
@@ -21,13 +23,40 @@ export class SessionTable {
     return this.#sessions.get(client);
   }
 
-  set(client: Client, session: DeviceSession): void {
-    this.#sessions.set(client, session);
+  /** CONNECT authenticated the client as `identity`: its session, indexed in this table. */
+  open(client: Client, identity: DeviceIdentity, clientId: string): void {
+    this.#sessions.set(client, new DeviceSession(identity, client, clientId, this));
   }
 
   /** The device's connected sessions. */
   ofDevice(device: DeviceIdentity): Iterable<DeviceSession> {
     return this.#byDevice.get(deviceKey(device)) ?? [];
+  }
+
+  /** The gateway sessions that connected the child, each with a name it gave it (a copy). */
+  gatewaysOf(child: DeviceIdentity): Array<readonly [DeviceSession, string]> {
+    const sessions = this.#byChild.get(deviceKey(child)) ?? new Map<DeviceSession, Set<string>>();
+    return [...sessions].flatMap(([session, names]) =>
+      [...names].map((name) => [session, name] as const),
+    );
+  }
+
+  connected(child: DeviceIdentity, session: DeviceSession, name: string): void {
+    const key = deviceKey(child);
+    const sessions = this.#byChild.get(key) ?? new Map<DeviceSession, Set<string>>();
+    this.#byChild.set(key, sessions);
+    const names = sessions.get(session) ?? new Set<string>();
+    sessions.set(session, names);
+    names.add(name);
+  }
+
+  released(child: DeviceIdentity, session: DeviceSession, name: string): void {
+    const key = deviceKey(child);
+    const sessions = this.#byChild.get(key);
+    const names = sessions?.get(session);
+    names?.delete(name);
+    if (names?.size === 0) sessions?.delete(session);
+    if (sessions?.size === 0) this.#byChild.delete(key);
   }
 
   /** aedes' `clientReady`: the session joins its device's and counts as a connection. */
@@ -40,13 +69,13 @@ export class SessionTable {
     this.#metrics.connections.inc();
   }
 
-  /** aedes' `clientDisconnect`: the session's RPC attachments end with it. */
+  /** aedes' `clientDisconnect`: the session's RPC attachments and children end with it. */
   gone(client: Client): void {
     const session = this.#sessions.get(client);
     if (session === undefined) return;
     session.detachRpc?.();
     session.detachRpc = undefined;
-    session.unreachChildren();
+    session.end();
     const sessions = this.#byDevice.get(session.deviceKey);
     if (sessions?.delete(session) === true) this.#metrics.connections.dec();
     if (sessions?.size === 0) this.#byDevice.delete(session.deviceKey);
