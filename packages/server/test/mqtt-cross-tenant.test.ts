@@ -5,7 +5,8 @@
  * any topic rule from the listener fails this suite. A is subscribed to everything it may
  * subscribe to, and must receive only what the server addressed to it. The suite runs over
  * TCP and over WebSocket (the same broker behind both). Then, on the real platform (SQLite
- * and PostgreSQL), tenant B's gateway tries to answer tenant A's children's RPC requests.
+ * and PostgreSQL), tenant B's gateway tries to answer tenant A's children's RPC requests and
+ * to read or receive their attributes.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -49,6 +50,8 @@ const FORBIDDEN_PUBLISH = [
   'v1/gateway/telemetry',
   'v1/gateway/connect',
   'v1/gateway/rpc',
+  'v1/gateway/attributes/request',
+  'v1/gateway/attributes/response',
   '$SYS/broker/clients/connected',
   '$share/g/v1/devices/me/telemetry',
   '$palisade/accepted',
@@ -78,6 +81,9 @@ const FORBIDDEN_SUBSCRIBE = [
   'v1/devices/a/rpc/request/+',
   'v1/gateway/#',
   'v1/gateway/rpc',
+  'v1/gateway/attributes',
+  'v1/gateway/attributes/response',
+  'v1/gateway/attributes/+',
   'v1/gateway/+',
   '$SYS/#',
   '$SYS/+/heartbeat',
@@ -259,7 +265,7 @@ for (const transport of ['tcp', 'websocket'] as const) {
 }
 
 for (const backend of backendNames()) {
-  describe(`cross-tenant gateway RPC (${backend}): B's gateway reaches none of A's children`, () => {
+  describe(`cross-tenant gateways (${backend}): B's gateway reaches none of A's children`, () => {
     let p: MqttPlatform;
     let a: { id: string; key: string };
     let b: { id: string; key: string };
@@ -349,6 +355,74 @@ for (const backend of backendNames()) {
         [forB.id],
         "B's gateway got its own tenant's request only",
       );
+      await Promise.all([inA.client.endAsync(), inB.client.endAsync()]);
+    });
+
+    /**
+     * A gateway of the tenant listening for its children's attributes, its child `valve`
+     * connected with a client attribute and a shared one that name the tenant.
+     */
+    const gatewayWithValve = async (tenant: { key: string }, owner: string) => {
+      const gw = await p.device(tenant.key, 'attr-gateway', true);
+      const client = await mqttClient(p.url, { username: gw.token });
+      const inbox: Array<[string, unknown]> = [];
+      client.on('message', (topic, payload) => inbox.push([topic, JSON.parse(String(payload))]));
+      await subscribeGranted(client, {
+        'v1/gateway/attributes': { qos: 1 },
+        'v1/gateway/attributes/response': { qos: 1 },
+      });
+      const reported = JSON.stringify({ valve: { owner } });
+      assert.equal(await publishOutcome(client, 'v1/gateway/attributes', reported), 'acknowledged');
+      const list = await p.call('GET', '/v1/devices?limit=100', tenant.key);
+      const valve = list.body.items.find((d: { name: string }) => d.name === 'valve').id as string;
+      const shared = { attributes: { secret: owner } };
+      assert.equal((await p.call('PATCH', `/v1/devices/${valve}`, tenant.key, shared)).status, 200);
+      const authority = p.platform.devices.authority;
+      const identity = (await authority.findGatewayChild(
+        (await authority.byAccessToken(gw.token))!,
+        'valve',
+      ))!;
+      return { gw, client, inbox, valve, identity };
+    };
+    /** Asks for the valve's attributes; acknowledged once the answer (and all before it) is written. */
+    const askValve = async (client: MqttClient, id: number) => {
+      const request = JSON.stringify({ id, device: 'valve', client: false, keys: ['secret'] });
+      assert.equal(
+        await publishOutcome(client, 'v1/gateway/attributes/request', request),
+        'acknowledged',
+      );
+    };
+
+    it("B's gateway neither reads nor receives A's children's attributes, by any name", async () => {
+      const inA = await gatewayWithValve(a, 'A');
+      const inB = await gatewayWithValve(b, 'B');
+      const plainA = await p.device(a.key, 'a-attr-only');
+      await p.call('PATCH', `/v1/devices/${plainA.id}`, a.key, { attributes: { secret: 'A' } });
+
+      for (const device of [inA.valve, plainA.id, 'a-attr-only', inA.gw.id, `${a.id}/valve`]) {
+        const client = await mqttClient(p.url, { username: inB.gw.token });
+        const request = JSON.stringify({ id: 1, device, client: false, key: 'secret' });
+        const outcome = await publishOutcome(client, 'v1/gateway/attributes/request', request);
+        assert.equal(outcome, 'refused', device);
+      }
+      // The same name in B is B's own child: its answer is B's.
+      await askValve(inB.client, 2);
+
+      // A's valve's update reaches A's gateway only, though B's gateway has a valve too.
+      assert.equal(await p.platform.mqtt!.pushAttributes(inA.identity, { secret: 'A2' }), 1);
+      await askValve(inA.client, 3);
+      await askValve(inB.client, 4);
+      assert.deepEqual(inA.inbox, [
+        ['v1/gateway/attributes', { device: 'valve', data: { secret: 'A2' } }],
+        ['v1/gateway/attributes/response', { id: 3, device: 'valve', values: { secret: 'A' } }],
+      ]);
+      assert.deepEqual(inB.inbox, [
+        ['v1/gateway/attributes/response', { id: 2, device: 'valve', values: { secret: 'B' } }],
+        ['v1/gateway/attributes/response', { id: 4, device: 'valve', values: { secret: 'B' } }],
+      ]);
+      const bDevices = await p.call('GET', '/v1/devices?limit=100', b.key);
+      const names = bDevices.body.items.map((d: { name: string }) => d.name);
+      assert.ok(!names.includes('a-attr-only'), "no device of B was made from A's names");
       await Promise.all([inA.client.endAsync(), inB.client.endAsync()]);
     });
   });
