@@ -286,8 +286,7 @@ for (const backend of backendNames()) {
       await subscribeGranted(client, { 'v1/gateway/rpc': { qos: 1 } });
       const connect = JSON.stringify({ device: 'pump' });
       assert.equal(await publishOutcome(client, 'v1/gateway/connect', connect), 'acknowledged');
-      const list = await p.call('GET', '/v1/devices?limit=100', tenant.key);
-      const pump = list.body.items.find((d: { name: string }) => d.name === 'pump').id as string;
+      const pump = (await p.deviceId(tenant.key, 'pump'))!;
       return { gw, client, inbox, pump };
     };
     const persistent = async (tenant: { key: string }, deviceId: string) => {
@@ -373,8 +372,7 @@ for (const backend of backendNames()) {
       });
       const reported = JSON.stringify({ valve: { owner } });
       assert.equal(await publishOutcome(client, 'v1/gateway/attributes', reported), 'acknowledged');
-      const list = await p.call('GET', '/v1/devices?limit=100', tenant.key);
-      const valve = list.body.items.find((d: { name: string }) => d.name === 'valve').id as string;
+      const valve = (await p.deviceId(tenant.key, 'valve'))!;
       const shared = { attributes: { secret: owner } };
       assert.equal((await p.call('PATCH', `/v1/devices/${valve}`, tenant.key, shared)).status, 200);
       const authority = p.platform.devices.authority;

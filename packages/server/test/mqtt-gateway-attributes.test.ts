@@ -8,34 +8,24 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { MqttClient } from 'mqtt';
 import type { DeviceIdentity } from '../src/devices/index.ts';
 import { backendNames } from './support/backends.ts';
-import { mqttClient, publishOutcome, subscribeGranted } from './support/mqtt-peers.ts';
+import {
+  messageInbox,
+  mqttClient,
+  publishOutcome,
+  subscribeGranted,
+} from './support/mqtt-peers.ts';
 import { type MqttPlatform, startMqttPlatform } from './support/mqtt-platform.ts';
 
 const REQUEST = 'v1/gateway/attributes/request';
 const RESPONSE = 'v1/gateway/attributes/response';
 const UPDATES = 'v1/gateway/attributes';
 
-/** What a gateway connection receives, by topic, taken one at a time. */
-function inbox(client: MqttClient): () => Promise<[string, unknown]> {
-  const arrived: Array<[string, unknown]> = [];
-  let wake: (() => void) | undefined;
-  client.on('message', (topic, payload) => {
-    arrived.push([topic, JSON.parse(payload.toString())]);
-    wake?.();
-  });
-  return async () => {
-    while (arrived.length === 0) await new Promise<void>((resolve) => (wake = resolve));
-    return arrived.shift()!;
-  };
-}
-
 /** A gateway connection subscribed to `filters`, with its inbox. */
 async function gatewayOn(url: string, token: string, filters: readonly string[]) {
   const client = await mqttClient(url, { username: token });
-  const next = inbox(client);
+  const next = messageInbox(client);
   const granted = await subscribeGranted(
     client,
     Object.fromEntries(filters.map((f) => [f, { qos: 1 as const }])),
@@ -60,10 +50,7 @@ for (const backend of backendNames()) {
     });
     after(() => p.close());
 
-    const deviceId = async (name: string): Promise<string | undefined> => {
-      const list = await p.call('GET', '/v1/devices?limit=1000', t.key);
-      return list.body.items.find((d: { name: string }) => d.name === name)?.id;
-    };
+    const deviceId = (name: string) => p.deviceId(t.key, name);
     const setShared = async (id: string, attributes: Record<string, unknown>) => {
       const changed = await p.call('PATCH', `/v1/devices/${id}`, t.key, { attributes });
       assert.equal(changed.status, 200, JSON.stringify(changed.body));
@@ -137,6 +124,11 @@ for (const backend of backendNames()) {
       assert.equal(await publishOutcome(theirs, 'v1/gateway/connect', theirsChild), 'acknowledged');
       await theirs.endAsync();
 
+      const before = {
+        forbidden: await p.refusals('invalid_payload', 'PALISADE_FORBIDDEN'),
+        payload: await p.refusals('invalid_payload', 'none'),
+        json: await p.refusals('invalid_json', 'none'),
+      };
       const ask = { id: 1, client: false, key: 'k' };
       const refused: Array<[string, unknown]> = [
         ['a device of no gateway', { ...ask, device: 'plain-device' }],
@@ -173,16 +165,12 @@ for (const backend of backendNames()) {
       assert.deepEqual(await own.next(), [RESPONSE, { id: 9, device: 'own-child', values: {} }]);
       await own.client.endAsync();
 
-      const metrics = (await p.call('GET', '/metrics')).body as string;
-      for (const [reason, code] of [
-        ['invalid_payload', 'PALISADE_FORBIDDEN'],
-        ['invalid_payload', 'none'],
-        ['invalid_json', 'none'],
-      ])
-        assert.match(
-          metrics,
-          new RegExp(`palisade_mqtt_refusals_total\\{reason="${reason}",code="${code}"\\}`),
-        );
+      const counted = {
+        forbidden: (await p.refusals('invalid_payload', 'PALISADE_FORBIDDEN')) - before.forbidden,
+        payload: (await p.refusals('invalid_payload', 'none')) - before.payload,
+        json: (await p.refusals('invalid_json', 'none')) - before.json,
+      };
+      assert.deepEqual(counted, { forbidden: 4, payload: refused.length - 5, json: 1 });
     });
 
     it('pushes a connected child’s shared attribute update as {"device", "data"}; not once it is disconnected', async () => {

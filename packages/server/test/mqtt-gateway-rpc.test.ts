@@ -14,7 +14,12 @@ import { type Platform, startPlatform } from '../src/index.ts';
 import { ADMIN_TOKEN, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 import { busFlags, deleteNatsStream } from './support/buses.ts';
-import { mqttClient, publishOutcome, subscribeGranted } from './support/mqtt-peers.ts';
+import {
+  messageInbox,
+  mqttClient,
+  publishOutcome,
+  subscribeGranted,
+} from './support/mqtt-peers.ts';
 import { type MqttPlatform, startMqttPlatform } from './support/mqtt-platform.ts';
 
 const GATEWAY_RPC = 'v1/gateway/rpc';
@@ -27,16 +32,11 @@ interface GatewayRequest {
 
 /** The requests a client receives on `v1/gateway/rpc`, taken one at a time. */
 function gatewayInbox(client: MqttClient): () => Promise<GatewayRequest> {
-  const arrived: GatewayRequest[] = [];
-  let wake: (() => void) | undefined;
-  client.on('message', (topic, payload) => {
-    assert.equal(topic, GATEWAY_RPC);
-    arrived.push(JSON.parse(payload.toString()) as GatewayRequest);
-    wake?.();
-  });
+  const next = messageInbox(client);
   return async () => {
-    while (arrived.length === 0) await new Promise<void>((resolve) => (wake = resolve));
-    return arrived.shift()!;
+    const [topic, request] = await next();
+    assert.equal(topic, GATEWAY_RPC);
+    return request as GatewayRequest;
   };
 }
 
@@ -65,10 +65,7 @@ for (const backend of backendNames()) {
     });
     after(() => p.close());
 
-    const deviceId = async (name: string): Promise<string | undefined> => {
-      const list = await p.call('GET', '/v1/devices?limit=1000', t.key);
-      return list.body.items.find((d: { name: string }) => d.name === name)?.id;
-    };
+    const deviceId = (name: string) => p.deviceId(t.key, name);
     /** A gateway whose child `name` exists (connected once, then the connection ended). */
     const gatewayWithChild = async (gatewayName: string, name: string) => {
       const gw = await p.device(t.key, gatewayName, true);
@@ -216,17 +213,13 @@ for (const backend of backendNames()) {
       assert.equal((await status(mine1, own.body.id)).status, 'succeeded');
       await Promise.all([mine.client, theirs.client, direct].map((c) => c.endAsync()));
 
-      const metrics = (await p.call('GET', '/metrics')).body as string;
       for (const [reason, code] of [
         ['invalid_payload', 'PALISADE_FORBIDDEN'],
         ['invalid_payload', 'PALISADE_RPC_NOT_FOUND'],
         ['invalid_payload', 'none'],
         ['invalid_json', 'none'],
-      ])
-        assert.match(
-          metrics,
-          new RegExp(`palisade_mqtt_refusals_total\\{reason="${reason}",code="${code}"\\}`),
-        );
+      ] as const)
+        assert.ok((await p.refusals(reason, code)) > 0, `${reason} ${code} is counted`);
     });
 
     it('after v1/gateway/disconnect of a child, a new persistent request for it stays queued', async () => {

@@ -97,6 +97,20 @@ export function mqttClient(url: string, options: IClientOptions = {}): Promise<M
   });
 }
 
+/** The messages a client receives, as `[topic, parsed JSON payload]`, taken one at a time. */
+export function messageInbox(client: MqttClient): () => Promise<[string, unknown]> {
+  const arrived: Array<[string, unknown]> = [];
+  let wake: (() => void) | undefined;
+  client.on('message', (topic, payload) => {
+    arrived.push([topic, JSON.parse(payload.toString())]);
+    wake?.();
+  });
+  return async () => {
+    while (arrived.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+    return arrived.shift()!;
+  };
+}
+
 /** Resolves when the client's connection is closed by the server. */
 export function closed(client: MqttClient): Promise<void> {
   return new Promise((resolve) => {

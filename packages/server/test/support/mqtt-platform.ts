@@ -22,6 +22,10 @@ export interface MqttPlatform {
   tenant(slug: string): Promise<{ id: string; key: string }>;
   /** A device of the tenant and its access token. */
   device(key: string, name: string, isGateway?: boolean): Promise<{ id: string; token: string }>;
+  /** The id of the tenant's device by that name, or undefined when it has none. */
+  deviceId(key: string, name: string): Promise<string | undefined>;
+  /** How many refusals `/metrics` counts for that reason and code (0 when none yet). */
+  refusals(reason: string, code: string): Promise<number>;
   /** Ledger entries of a tenant whose resource is `telemetry/<device>` or `devices/<device>…`. */
   ledgerResources(tenantId: string): Promise<string[]>;
   close(): Promise<void>;
@@ -81,6 +85,16 @@ export async function startMqttPlatform(
     async device(key, name, isGateway = false) {
       const made = must(await call('POST', '/v1/devices', key, { name, isGateway }), 'device');
       return { id: made.id, token: made.credentials.token };
+    },
+    async deviceId(key, name) {
+      const list = must(await call('GET', '/v1/devices?limit=1000', key), 'devices');
+      return list.items.find((d: { name: string }) => d.name === name)?.id;
+    },
+    async refusals(reason, code) {
+      const metrics = (await call('GET', '/metrics')).body as string;
+      const series = `palisade_mqtt_refusals_total{reason="${reason}",code="${code}"} `;
+      const line = metrics.split('\n').find((l) => l.startsWith(series));
+      return line === undefined ? 0 : Number(line.slice(series.length));
     },
     async ledgerResources(tenantId) {
       const tenant = await platform.stores.controlPlane.getTenant(tenantId);
