@@ -10,6 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { MqttClient } from 'mqtt';
 import { backendNames } from './support/backends.ts';
 import { type FakeListener, identity, startFakeListener } from './support/mqtt-fakes.ts';
@@ -375,6 +376,11 @@ for (const backend of backendNames()) {
       const valve = (await p.deviceId(tenant.key, 'valve'))!;
       const shared = { attributes: { secret: owner } };
       assert.equal((await p.call('PATCH', `/v1/devices/${valve}`, tenant.key, shared)).status, 200);
+      // The change is pushed to the gateway that connected the valve, its own tenant's only.
+      while (inbox.length === 0) await sleep(10);
+      assert.deepEqual(inbox.splice(0), [
+        ['v1/gateway/attributes', { device: 'valve', data: { secret: owner } }],
+      ]);
       const authority = p.platform.devices.authority;
       const identity = (await authority.findGatewayChild(
         (await authority.byAccessToken(gw.token))!,

@@ -24,6 +24,7 @@ import {
   provisioningLookup,
   tokenLookup,
 } from './device-credentials.ts';
+import { type SharedAttributeListener, sharedAttributeChange } from './shared-attributes.ts';
 
 /** The longest device name, in UTF-16 code units (the API's and a gateway child's). */
 export const DEVICE_NAME_MAX_LENGTH = 255;
@@ -141,6 +142,7 @@ export class DeviceRegistry {
   readonly #index: ControlPlaneDeviceIndex;
   readonly #caps: ObjectCaps;
   readonly #onChange: () => void;
+  readonly #onSharedAttributes: SharedAttributeListener;
 
   constructor(
     locate: TenantStoreLocator,
@@ -148,12 +150,14 @@ export class DeviceRegistry {
     index: ControlPlaneDeviceIndex,
     caps: ObjectCaps,
     onChange: () => void,
+    onSharedAttributes: SharedAttributeListener = () => undefined,
   ) {
     this.#locate = locate;
     this.#committer = committer;
     this.#index = index;
     this.#caps = caps;
     this.#onChange = onChange;
+    this.#onSharedAttributes = onSharedAttributes;
   }
 
   async #write<T>(
@@ -277,12 +281,13 @@ export class DeviceRegistry {
     return (await this.#locate(context)).reader.devices.listDevices({ after, limit });
   }
 
+  /** Changes a device; a change of its shared attributes is told, once committed, to the devices. */
   async update(
     context: TenantContext,
     id: string,
     change: Partial<DeviceInput>,
   ): Promise<DeviceRow> {
-    return this.#write(context, async (tx, record) => {
+    const { before, updated } = await this.#write(context, async (tx, record) => {
       const current = await this.#deviceIn(tx, id);
       const next: DeviceRow = {
         ...current,
@@ -308,8 +313,11 @@ export class DeviceRegistry {
       if (current.edgeNodeId !== null && current.edgeNodeId !== updated.edgeNodeId)
         await tx.devices.recordEdgeUnassignment(id, current.edgeNodeId, updated.updatedAt);
       record(deviceEvent(context, 'device.update', updated, updated));
-      return updated;
+      return { before: current.attributes, updated };
     });
+    const pushed = sharedAttributeChange(context.tenantId, id, before, updated.attributes);
+    if (pushed !== undefined) this.#onSharedAttributes(pushed);
+    return updated;
   }
 
   /**

@@ -12,6 +12,7 @@ import type { DeviceIdentity } from './device-contract.ts';
 import { DeviceRegistry } from './device-registry.ts';
 import type { RpcRemote } from './rpc-contract.ts';
 import { RpcService } from './rpc-queue.ts';
+import type { SharedAttributeListener } from './shared-attributes.ts';
 import { TelemetryRetention } from './telemetry-retention.ts';
 import { TelemetryService } from './telemetry-service.ts';
 
@@ -62,6 +63,8 @@ export function openDeviceServices(options: {
   readonly metrics?: Registry | undefined;
   /** Scale-out: RPC to devices connected to other processes. */
   readonly rpcRemote?: RpcRemote | undefined;
+  /** Told of each committed change of a device's shared attributes, to push to the device. */
+  readonly onSharedAttributes?: SharedAttributeListener | undefined;
 }): DeviceServices {
   const { settings, stores, locate, committer } = options;
   let authority: DeviceAuthority | undefined;
@@ -71,6 +74,7 @@ export function openDeviceServices(options: {
     stores.controlPlane.devices,
     options.caps,
     () => authority?.invalidate(),
+    options.onSharedAttributes,
   );
   authority = new DeviceAuthority(
     stores.controlPlane.devices,

@@ -25,6 +25,11 @@ export {
 export { type DeviceServices, openDeviceServices } from './device-services.ts';
 export type { OutgoingRpc, RpcInput, RpcQueue, RpcRemote, RpcSender } from './rpc-contract.ts';
 export { RpcService } from './rpc-queue.ts';
+export {
+  type SharedAttributeChange,
+  type SharedAttributeListener,
+  sharedAttributeChange,
+} from './shared-attributes.ts';
 export { parseAttributes, parseTelemetry, type TelemetryLimits } from './telemetry-parse.ts';
 export { TelemetryRetention } from './telemetry-retention.ts';
 export {

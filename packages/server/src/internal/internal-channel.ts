@@ -32,6 +32,11 @@ export const INTERNAL_TOPICS = {
   'keys.job': { senders: ['api'], repliers: [] },
   /** api → every process: tenant `{tenantId}` was shredded; destroy its cached keys. */
   'keys.shred': { senders: ['api'], repliers: [] },
+  /**
+   * api → every process: a device's shared attributes changed (`{tenantId, deviceId,
+   * changed, deleted}`); the processes holding its MQTT connections push the change.
+   */
+  'device.attributes': { senders: ['api'], repliers: [] },
 } as const satisfies Record<string, { senders: readonly string[]; repliers: readonly string[] }>;
 
 export type InternalTopic = keyof typeof INTERNAL_TOPICS;

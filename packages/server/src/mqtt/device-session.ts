@@ -85,7 +85,7 @@ export class DeviceSession implements GateSlot {
   }
 
   /** Whether this connection still speaks for `child` under `name`. */
-  speaksFor(name: string, child: DeviceIdentity): boolean {
+  speaksFor(name: string, child: DeviceRef): boolean {
     const known = this.#children.get(name);
     return known !== undefined && sameDevice(known.identity, child);
   }
@@ -120,11 +120,17 @@ export class DeviceSession implements GateSlot {
   }
 }
 
-function sameDevice(a: DeviceIdentity, b: DeviceIdentity): boolean {
+function sameDevice(a: DeviceRef, b: DeviceRef): boolean {
   return a.context.tenantId === b.context.tenantId && a.deviceId === b.deviceId;
 }
 
+/** What names a device across its connections: its tenant and id (an identity is one). */
+export interface DeviceRef {
+  readonly context: { readonly tenantId: string };
+  readonly deviceId: string;
+}
+
 /** Tenant and device, the one key for a device's live sessions. */
-export function deviceKey(identity: DeviceIdentity): string {
+export function deviceKey(identity: DeviceRef): string {
   return `${identity.context.tenantId}/${identity.deviceId}`;
 }

@@ -16,8 +16,13 @@
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { DeviceAuthenticator, DeviceIdentity, TelemetryIngest } from '../devices/index.ts';
+import type {
+  DeviceAuthenticator,
+  SharedAttributeChange,
+  TelemetryIngest,
+} from '../devices/index.ts';
 import { type AuthDone, ConnectAuth } from './connect-auth.ts';
+import type { DeviceRef } from './device-session.ts';
 import { IngestGate } from './ingest-gate.ts';
 import { MqttMetrics } from './mqtt-metrics.ts';
 import type { AttributeReader, RpcChannel } from './mqtt-ports.ts';
@@ -69,7 +74,14 @@ export interface MqttListener {
    * every gateway session that connected it as a child and subscribed there. Resolves with
    * the number of messages written.
    */
-  pushAttributes(device: DeviceIdentity, attributes: Record<string, unknown>): Promise<number>;
+  pushAttributes(device: DeviceRef, attributes: Record<string, unknown>): Promise<number>;
+  /**
+   * A committed change of a device's shared attributes, pushed as ThingsBoard does: the new
+   * values of the changed keys, then `{"deleted": [names]}` for the keys removed.
+   */
+  pushSharedAttributes(change: SharedAttributeChange): Promise<number>;
+  /** Whether a connection here hears of the device: its own, or a gateway's that connected it. */
+  reaches(device: DeviceRef): boolean;
   /** Stops accepting, disconnects every client. Idempotent. */
   close(): Promise<void>;
 }
@@ -89,12 +101,14 @@ class Listener implements MqttListener {
   readonly #broker: Aedes;
   readonly #servers: MqttServers;
   readonly #sender: SessionSender;
+  readonly #sessions: SessionTable;
   #closed: Promise<void> | undefined;
 
   constructor(options: MqttListenerOptions) {
     this.#options = options;
     const metrics = new MqttMetrics(options.metrics);
     const sessions = new SessionTable(metrics);
+    this.#sessions = sessions;
     const sender = new SessionSender({ sessions, authenticator: options.authenticator, metrics });
     this.#sender = sender;
     const connect = new ConnectAuth({
@@ -164,8 +178,22 @@ class Listener implements MqttListener {
     if (ws !== undefined) this.wsUrl = await this.#servers.listenWs(ws);
   }
 
-  pushAttributes(device: DeviceIdentity, attributes: Record<string, unknown>): Promise<number> {
+  pushAttributes(device: DeviceRef, attributes: Record<string, unknown>): Promise<number> {
     return this.#sender.pushAttributes(device, attributes);
+  }
+
+  reaches(device: DeviceRef): boolean {
+    return this.#sessions.reaches(device);
+  }
+
+  async pushSharedAttributes(change: SharedAttributeChange): Promise<number> {
+    const device = { context: { tenantId: change.tenantId }, deviceId: change.deviceId };
+    let sent = 0;
+    if (Object.keys(change.changed).length > 0)
+      sent += await this.#sender.pushAttributes(device, { ...change.changed });
+    if (change.deleted.length > 0)
+      sent += await this.#sender.pushAttributes(device, { deleted: [...change.deleted] });
+    return sent;
   }
 
   close(): Promise<void> {

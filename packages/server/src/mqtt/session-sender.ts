@@ -1,6 +1,6 @@
 import type { AedesPublishPacket, Client, PublishPacket } from 'aedes';
-import type { DeviceAuthenticator, DeviceIdentity } from '../devices/index.ts';
-import type { DeviceSession } from './device-session.ts';
+import type { DeviceAuthenticator } from '../devices/index.ts';
+import type { DeviceRef, DeviceSession } from './device-session.ts';
 import type { MqttMetrics } from './mqtt-metrics.ts';
 import type { SessionTable } from './session-table.ts';
 import { deliveryKind, TOPIC } from './topics.ts';
@@ -61,10 +61,7 @@ export class SessionSender {
    * `v1/devices/me/attributes`, and to each gateway connection that connected it (as a child)
    * and subscribed to `v1/gateway/attributes`, as `{"device": name, "data": attributes}`.
    */
-  async pushAttributes(
-    device: DeviceIdentity,
-    attributes: Record<string, unknown>,
-  ): Promise<number> {
+  async pushAttributes(device: DeviceRef, attributes: Record<string, unknown>): Promise<number> {
     let sent = 0;
     for (const session of this.#options.sessions.ofDevice(device)) {
       if (await this.send(session, TOPIC.attributes, attributes)) sent++;

@@ -1,6 +1,6 @@
 import type { Client } from 'aedes';
 import type { DeviceIdentity } from '../devices/index.ts';
-import { type ChildIndex, DeviceSession, deviceKey } from './device-session.ts';
+import { type ChildIndex, type DeviceRef, DeviceSession, deviceKey } from './device-session.ts';
 import type { MqttMetrics } from './mqtt-metrics.ts';
 
 /**
@@ -29,12 +29,18 @@ export class SessionTable implements ChildIndex {
   }
 
   /** The device's connected sessions. */
-  ofDevice(device: DeviceIdentity): Iterable<DeviceSession> {
+  ofDevice(device: DeviceRef): Iterable<DeviceSession> {
     return this.#byDevice.get(deviceKey(device)) ?? [];
   }
 
+  /** Whether the device has a session here, or a gateway session connected it as a child. */
+  reaches(device: DeviceRef): boolean {
+    const key = deviceKey(device);
+    return this.#byDevice.has(key) || this.#byChild.has(key);
+  }
+
   /** The gateway sessions that connected the child, each with a name it gave it (a copy). */
-  gatewaysOf(child: DeviceIdentity): Array<readonly [DeviceSession, string]> {
+  gatewaysOf(child: DeviceRef): Array<readonly [DeviceSession, string]> {
     const sessions = this.#byChild.get(deviceKey(child)) ?? new Map<DeviceSession, Set<string>>();
     return [...sessions].flatMap(([session, names]) =>
       [...names].map((name) => [session, name] as const),

@@ -12,7 +12,11 @@ import { GroupCommitter } from '../commit/index.ts';
 import { ConfigError, DEFAULT_SETTINGS, type Settings } from '../config/index.ts';
 import { CredentialVerifier, ensureAdminToken, TenantAdmin } from '../control/index.ts';
 import { CorsSettings } from '../cors/index.ts';
-import { type DeviceServices, openDeviceServices } from '../devices/index.ts';
+import {
+  type DeviceServices,
+  openDeviceServices,
+  type SharedAttributeChange,
+} from '../devices/index.ts';
 import { EdgeCredentialSync, EdgeRpcRelay, EdgeRuleService, EdgeService } from '../edge/index.ts';
 import { createGateway, serverGroups } from '../gateway/index.ts';
 import { IdentityService } from '../identity/index.ts';
@@ -50,6 +54,7 @@ import { openUserServices, type UserServices } from '../users/index.ts';
 import { LocalLeases, PostgresLeases } from './leases.ts';
 import { type ProcessRoles, processRoles } from './roles.ts';
 import { SealRequests } from './seal-requests.ts';
+import { SharedAttributePusher } from './shared-attribute-pusher.ts';
 import { WorkerRole } from './worker-role.ts';
 
 /** Shortest interval between sweeps of expired keys, however short their time limit. */
@@ -280,6 +285,23 @@ export async function startPlatform(
     const collections = new CollectionService(locate, committer, schemas, caps);
     const records = new RecordService(locate, committer, schemas, new RecordKeys(keyService));
     const rpcRemote = channel === undefined ? undefined : new ChannelRpcRemote(channel);
+    let mqtt: MqttListener | undefined;
+    // A change of a device's shared attributes reaches its MQTT connections wherever they are:
+    // through the channel to every process (this one included), else to this listener.
+    const sharedAttributes = new SharedAttributePusher({
+      readDevice: async (tenantId, deviceId) => {
+        const tenant = await stores.controlPlane.getTenant(tenantId);
+        const shard = tenant === undefined ? undefined : stores.shards.get(tenant.shard);
+        if (shard === undefined) return undefined;
+        return (await shard.tenant(tenantId)).reader.devices.getDevice(deviceId);
+      },
+      listener: () => mqtt,
+      logger,
+    });
+    const pushShared = (change: SharedAttributeChange) => sharedAttributes.push(change);
+    const stopAttributeNotices = channel?.subscribe('device.attributes', [], (payload) => {
+      if (isSharedAttributeChange(payload)) pushShared(payload);
+    });
     const devices = openDeviceServices({
       settings,
       stores,
@@ -291,6 +313,11 @@ export async function startPlatform(
       logger,
       metrics,
       rpcRemote,
+      onSharedAttributes:
+        channel === undefined
+          ? pushShared
+          : (change) =>
+              void channel.publish('device.attributes', [], change).catch(() => undefined),
     });
     const stopRpcRemote = rpcRemote?.listen((tenantId, deviceId, rpcId) =>
       devices.rpc.answeredElsewhere(tenantId, deviceId, rpcId),
@@ -434,7 +461,6 @@ export async function startPlatform(
         .start(liveTenantIds(stores))
         .catch((error: unknown) => logger.warn({ err: error }, 'bus: start-up catch-up failed'));
     let url = '';
-    let mqtt: MqttListener | undefined;
     let closed: Promise<void> | undefined;
     const close = () => {
       closed ??= (async () => {
@@ -450,6 +476,7 @@ export async function startPlatform(
         await worker?.stop();
         stopRpcRemote?.();
         stopShredNotices?.();
+        stopAttributeNotices?.();
         clearInterval(keySweep);
         await outbox.stop();
         await internal?.close();
@@ -654,4 +681,19 @@ function requestWithoutQuery(req: {
     remoteAddress: req.ip,
     remotePort: req.socket?.remotePort,
   };
+}
+
+/** A `device.attributes` notice as the api process sends it. */
+function isSharedAttributeChange(payload: unknown): payload is SharedAttributeChange {
+  if (typeof payload !== 'object' || payload === null) return false;
+  const { tenantId, deviceId, changed, deleted } = payload as Record<string, unknown>;
+  return (
+    typeof tenantId === 'string' &&
+    typeof deviceId === 'string' &&
+    typeof changed === 'object' &&
+    changed !== null &&
+    !Array.isArray(changed) &&
+    Array.isArray(deleted) &&
+    deleted.every((name) => typeof name === 'string')
+  );
 }
