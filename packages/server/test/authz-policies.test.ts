@@ -187,6 +187,41 @@ when { resource.collection == "payroll" };`,
       await api.call('DELETE', '/v1/policies', tenant.key);
     });
 
+    test("a record's proof shows its state, so it takes records:read on the record as well as ledger:read", async () => {
+      const made = await api.call('POST', '/v1/collections/payroll/records', tenant.key, {
+        name: 'Grace',
+      });
+      assert.equal(made.status, 201, JSON.stringify(made.body));
+      const proofUrl = `/v1/collections/payroll/records/${made.body.id}/proof`;
+      const query = `query($id: ID!) { ledger { recordProof(collection: "payroll", id: $id) { state } } }`;
+      const graphql = (key: string) =>
+        api.call('POST', '/v1/graphql', key, { query, variables: { id: made.body.id } });
+      const refused = (reply: Reply, who: string) => {
+        assert.equal(reply.status, 403, `${who}: ${JSON.stringify(reply.body)}`);
+        assert.ok(!JSON.stringify(reply.body).includes('Grace'), `${who} read the record`);
+      };
+      await api.call('PUT', '/v1/roles/ledger-reader', tenant.key, {
+        permissions: ['ledger:read'],
+      });
+      const ledgerReader = await keyWith(api, tenant.id, ['ledger-reader']);
+      assert.equal((await api.call('GET', '/v1/ledger/checkpoint', ledgerReader)).status, 200);
+      refused(await api.call('GET', proofUrl, ledgerReader), 'ledger:read alone, REST');
+      refused(await graphql(ledgerReader), 'ledger:read alone, GraphQL');
+      await api.call('PUT', '/v1/policies', tenant.key, {
+        policies: `permit (principal, action, resource);
+forbid (principal in Palisade::Role::"developer", action == Palisade::Action::"records:read", resource)
+when { resource.collection == "payroll" };`,
+      });
+      refused(await api.call('GET', proofUrl, developer), 'developer on payroll, REST');
+      refused(await graphql(developer), 'developer on payroll, GraphQL');
+      const owner = await api.call('GET', proofUrl, tenant.key);
+      assert.equal(owner.status, 200, JSON.stringify(owner.body));
+      assert.equal(owner.body.state.name, 'Grace');
+      await api.call('DELETE', '/v1/policies', tenant.key);
+      const allowed = await graphql(developer);
+      assert.equal(allowed.body.data.ledger.recordProof.state.name, 'Grace');
+    });
+
     test("device policies see the device's name, type and labels", async () => {
       const vault = await api.call('POST', '/v1/devices', tenant.key, {
         name: 'vault-door',

@@ -6,6 +6,7 @@ import {
   type Permission,
   type PermissionSet,
   restResource,
+  type TenantPrincipal,
 } from '../authz/index.ts';
 import type { CredentialVerifier, Principal } from '../control/index.ts';
 import { PalisadeError } from '../errors/index.ts';
@@ -128,6 +129,14 @@ export function tenantOf(request: FastifyRequest): TenantContext {
   if (principal?.kind !== 'tenant')
     throw new PalisadeError('PALISADE_FORBIDDEN', 'this route acts inside a tenant');
   return principal.context;
+}
+
+/** The caller of an authenticated tenant route, for a route that decides a second permission. */
+export function tenantPrincipalOf(request: FastifyRequest): TenantPrincipal {
+  const principal = request.principal;
+  if (principal?.kind !== 'tenant')
+    throw new PalisadeError('PALISADE_FORBIDDEN', 'this route acts inside a tenant');
+  return principal;
 }
 
 /** The permissions the caller of an authenticated tenant route holds. */

@@ -17,13 +17,17 @@ type SizeOf = (args: Readonly<Record<string, unknown>>, limits: SizeLimits) => n
  * its `permission`, decided by the Authorizer (roles, then the tenant's Cedar policies) on the
  * resource its arguments name, as REST decides it on the route's parameters; with
  * `resourceFromParent`, Cedar decides when the resolver knows the parent (a collection's
- * records). A `property` of what an acting field fetched needs one of its permissions from
- * the caller's roles. `size`: how many times the field repeats its selection (a page, a
- * range), from its arguments; the cost of what it selects is multiplied by it.
+ * records); `also` names a second permission, decided on the resource its arguments name (a
+ * record's proof shows the record: `records:read`). A `property` of what an acting field
+ * fetched needs one of its permissions from the caller's roles. `size`: how many times the
+ * field repeats its selection (a page, a range), from its arguments; the cost of what it
+ * selects is multiplied by it.
  */
 export type FieldRule =
   | {
       readonly permission: Permission;
+      /** A second permission that what the field answers needs. */
+      readonly also?: Permission;
       readonly size?: SizeOf;
       readonly resourceFromParent?: true;
     }
@@ -91,7 +95,8 @@ export const FIELD_RULES: RuleTable = {
   Ledger: {
     checkpoint: { permission: 'ledger:read' },
     entries: { permission: 'ledger:read', size: RANGE },
-    recordProof: { permission: 'ledger:read' },
+    // The proof shows the record's state: reading it takes what reading the record takes.
+    recordProof: { permission: 'ledger:read', also: 'records:read' },
   },
   Checkpoint: properties(['size', 'checkpoint', 'platform'], 'ledger:read'),
   PlatformAnchor: properties(

@@ -121,8 +121,11 @@ export async function guardOperation(
           if (!principal.permissions.has(rule.permission))
             denied.push({ path, message: `needs ${rule.permission}` });
         } else {
-          const resource = resourceOfArguments(tenantId, rule.permission, args);
-          checks.push({ path, permission: rule.permission, resource });
+          for (const permission of [rule.permission, rule.also]) {
+            if (permission === undefined) continue;
+            const resource = resourceOfArguments(tenantId, permission, args);
+            checks.push({ path, permission, resource });
+          }
         }
         const named = getNamedType(field.type);
         const below =

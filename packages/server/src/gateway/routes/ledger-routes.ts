@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
+import { type Authorizer, restResource } from '../../authz/index.ts';
 import type { CredentialVerifier, TenantAdmin } from '../../control/index.ts';
 import type { TenantLedger } from '../../ledger/index.ts';
 import type { RecordService } from '../../records/index.ts';
-import { tenantOf } from '../auth-hook.ts';
+import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
 import { COLLECTION_NAME } from '../schemas.ts';
 
 const TAGS = ['ledger'];
@@ -34,6 +35,7 @@ export interface LedgerRouteServices {
   readonly records: RecordService;
   readonly tenants: TenantAdmin;
   readonly verifier: CredentialVerifier;
+  readonly authz: { readonly authorizer: Authorizer };
 }
 
 /** `/v1/ledger/…` for tenants, the per-record proof, the public keys and the admin export. */
@@ -120,7 +122,7 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
     config: { auth: 'ledger:read' },
     schema: {
       summary:
-        "Proof of the record's newest state: entry, batch path, tenant-log path, platform anchoring, and the commitment salt",
+        "Proof of the record's newest state: entry, batch path, tenant-log path, platform anchoring, the commitment salt and the state (needs records:read on the record too)",
       tags: TAGS,
       params: {
         type: 'object',
@@ -130,6 +132,17 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
     },
     handler: async (request) => {
       const context = tenantOf(request);
+      // The proof carries the record's state: it takes what reading the record takes, too.
+      await services.authz.authorizer.authorize(
+        tenantPrincipalOf(request),
+        'records:read',
+        restResource(
+          context.tenantId,
+          'records:read',
+          request.routeOptions.url ?? '',
+          request.params,
+        ),
+      );
       await services.records.get(context, request.params.name, request.params.id);
       return ledger.recordProof(context, request.params.name, request.params.id);
     },
