@@ -253,6 +253,30 @@ when { resource has labels && resource.labels.contains("locked") };`,
       await api.call('DELETE', '/v1/policies', tenant.key);
     });
 
+    test('the telemetry stream of one device is decided on that device, as its telemetry is', async () => {
+      const vault = await api.call('POST', '/v1/devices', tenant.key, {
+        name: 'vault-sensor',
+        labels: ['locked'],
+      });
+      await api.call('PUT', '/v1/policies', tenant.key, {
+        policies: `permit (principal, action, resource);
+forbid (principal, action == Palisade::Action::"telemetry:read", resource)
+when { resource has labels && resource.labels.contains("locked") };`,
+      });
+      const latest = await api.call('GET', `/v1/devices/${vault.body.id}/telemetry/latest`, viewer);
+      assert.equal(latest.status, 403, JSON.stringify(latest.body));
+      if (!api.http.server.listening) await api.http.listen({ host: '127.0.0.1', port: 0 });
+      const { port } = api.http.server.address() as { port: number };
+      const controller = new AbortController();
+      const stream = await fetch(
+        `http://127.0.0.1:${port}/v1/telemetry/stream?deviceId=${vault.body.id}`,
+        { headers: { authorization: `Bearer ${viewer}` }, signal: controller.signal },
+      );
+      controller.abort();
+      assert.equal(stream.status, 403, 'the stream of the locked device');
+      await api.call('DELETE', '/v1/policies', tenant.key);
+    });
+
     test("a tenant policy permitting everything cannot reach another tenant's resources", async () => {
       const other = await api.tenant('cedar-other');
       const permitAll = await api.call('PUT', '/v1/policies', other.key, {

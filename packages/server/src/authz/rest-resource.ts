@@ -17,21 +17,41 @@ const ID_PARAM: Readonly<Record<string, string>> = {
 const DEVICE_KINDS = new Set(['devices', 'telemetry', 'rpc']);
 
 /**
+ * Device routes outside `/v1/devices/` that name one device by `deviceId` in their query.
+ * Only these: elsewhere a query parameter the route ignores must not choose the resource.
+ */
+const DEVICE_IN_QUERY = new Set(['/v1/telemetry/stream']);
+
+function idOf(
+  kind: string,
+  url: string,
+  params: Readonly<Record<string, string>>,
+  query: Readonly<Record<string, unknown>> | undefined,
+): string | undefined {
+  if (!DEVICE_KINDS.has(kind) || url.startsWith('/v1/devices/')) {
+    const param = ID_PARAM[kind];
+    return param === undefined ? undefined : params[param];
+  }
+  const named = DEVICE_IN_QUERY.has(url) ? query?.deviceId : undefined;
+  return typeof named === 'string' ? named : undefined;
+}
+
+/**
  * The resource a REST route acts on, from its permission and path parameters: a record
  * carries its collection, a device route its device id, a collection route its name. A
  * route on the whole kind (a list, a create) acts on `*`; so do the device CA and
- * provisioning-key routes, whose ids name no device.
+ * provisioning-key routes, whose ids name no device. The telemetry stream of one device
+ * (`?deviceId=`) acts on that device.
  */
 export function restResource(
   tenantId: string,
   permission: Permission,
   url: string,
   params: Readonly<Record<string, string>>,
+  query?: Readonly<Record<string, unknown>>,
 ): ResourceRef {
   const kind = permission.slice(0, permission.indexOf(':'));
-  const param = ID_PARAM[kind];
-  const named = DEVICE_KINDS.has(kind) && !url.startsWith('/v1/devices/') ? undefined : param;
-  const id = named === undefined ? undefined : params[named];
+  const id = idOf(kind, url, params, query);
   if (kind === 'records') return { tenantId, id, attributes: { collection: params.name ?? '' } };
   if (kind === 'collections' && id !== undefined) return { tenantId, id, attributes: { name: id } };
   return { tenantId, id };

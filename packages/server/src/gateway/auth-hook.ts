@@ -87,6 +87,7 @@ export function installAuth(
         auth,
         route.url ?? '',
         request.params as Record<string, string>,
+        request.query as Record<string, unknown>,
       );
       const decision = authorizer.decide(principal, auth, resource);
       if (decision === true) return admit();
