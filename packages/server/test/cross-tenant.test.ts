@@ -228,6 +228,14 @@ const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack
       return reply;
     },
   },
+  'get /v1/usage/objects': {
+    expect: 200,
+    attack: async (api, key, v) => {
+      const reply = await api.call('GET', '/v1/usage/objects', key);
+      assert.notEqual(reply.body.tenant, v.tenantId, "holdings count the caller's tenant only");
+      return reply;
+    },
+  },
   'get /v1/settings/cors': {
     expect: 200,
     attack: async (api, key) => {

@@ -176,17 +176,29 @@ for (const backend of backendNames()) {
       assert.equal(usage.body.plan, 'capped');
       assert.equal(usage.body.limits.devicesMax, DEVICES_MAX);
       assert.equal(usage.body.limits.collectionsMax, COLLECTIONS_MAX);
-      assert.deepEqual(usage.body.objects, { devices: 1, collections: 1 });
+      const held = await api.call('GET', '/v1/usage/objects', t.key);
+      assert.equal(held.status, 200, JSON.stringify(held.body));
+      assert.deepEqual(held.body, {
+        tenant: t.id,
+        devices: { count: 1, max: DEVICES_MAX },
+        collections: { count: 1, max: COLLECTIONS_MAX },
+      });
 
       const free = await api.tenant('counted-free');
       const other = await api.call('GET', '/v1/usage', free.key);
       assert.equal(other.body.limits.devicesMax, 0);
-      assert.deepEqual(other.body.objects, { devices: 0, collections: 0 });
+      assert.deepEqual((await api.call('GET', '/v1/usage/objects', free.key)).body, {
+        tenant: free.id,
+        devices: { count: 0, max: 0 },
+        collections: { count: 0, max: 0 },
+      });
 
       const doc = await api.call('GET', '/v1/openapi.json', undefined);
       const schema =
         doc.body.paths['/v1/usage'].get.responses['200'].content['application/json'].schema;
-      assert.ok(schema.required.includes('objects'));
+      const heldSchema =
+        doc.body.paths['/v1/usage/objects'].get.responses['200'].content['application/json'].schema;
+      assert.deepEqual(heldSchema.required, ['tenant', 'devices', 'collections']);
       assert.ok(schema.properties.limits.required.includes('devicesMax'));
       assert.ok(schema.properties.limits.required.includes('collectionsMax'));
     });

@@ -19,7 +19,7 @@ const COUNTS = {
 } as const;
 const USAGE = {
   type: 'object',
-  required: ['tenant', 'plan', 'limits', 'window', 'messages', 'points', 'requests', 'objects'],
+  required: ['tenant', 'plan', 'limits', 'window', 'messages', 'points', 'requests'],
   properties: {
     tenant: { type: 'string' },
     plan: { type: 'string' },
@@ -56,11 +56,23 @@ const USAGE = {
     messages: COUNTS,
     points: COUNTS,
     requests: { ...COUNTS, description: 'API requests of all the tenant credentials' },
-    objects: {
+  },
+} as const;
+const HELD = {
+  type: 'object',
+  description: 'what the tenant holds now, against devicesMax and collectionsMax',
+  required: ['tenant', 'devices', 'collections'],
+  properties: {
+    tenant: { type: 'string' },
+    devices: {
       type: 'object',
-      description: 'what the tenant holds now, against devicesMax and collectionsMax',
-      required: ['devices', 'collections'],
-      properties: { devices: { type: 'integer' }, collections: { type: 'integer' } },
+      required: ['count', 'max'],
+      properties: { count: { type: 'integer' }, max: CAP },
+    },
+    collections: {
+      type: 'object',
+      required: ['count', 'max'],
+      properties: { count: { type: 'integer' }, max: CAP },
     },
   },
 } as const;
@@ -72,8 +84,9 @@ export interface HeldObjects {
 }
 
 /**
- * `GET /v1/usage`: the caller's tenant plan, its rate limits and object caps, this window's
- * usage and what the tenant holds.
+ * `GET /v1/usage`: the caller's tenant plan, its rate limits and object caps and this
+ * window's usage, all from memory (no storage: the gateway benchmark's probe route); and
+ * `GET /v1/usage/objects`: what the tenant holds against its caps, counted in its store.
  */
 export function usageRoutes(
   app: FastifyInstance,
@@ -84,22 +97,37 @@ export function usageRoutes(
   app.get('/v1/usage', {
     config: { auth: 'usage:read' },
     schema: {
-      summary:
-        "The tenant's plan, its rate limits and caps, the current window's usage and what it holds",
+      summary: "The tenant's plan, its rate limits and caps and the current window's usage",
       tags: ['usage'],
       response: { 200: USAGE },
     },
     handler: async (request) => {
       const context = tenantOf(request);
+      return {
+        tenant: context.tenantId,
+        ...telemetry.usage(context),
+        requests: requests.usage(context),
+      };
+    },
+  });
+  app.get('/v1/usage/objects', {
+    config: { auth: 'usage:read' },
+    schema: {
+      summary: "What the tenant holds (devices, collections) against its plan's caps",
+      tags: ['usage'],
+      response: { 200: HELD },
+    },
+    handler: async (request) => {
+      const context = tenantOf(request);
+      const { limits } = telemetry.usage(context);
       const [devices, collections] = await Promise.all([
         held.devices.count(context),
         held.collections.count(context),
       ]);
       return {
         tenant: context.tenantId,
-        ...telemetry.usage(context),
-        requests: requests.usage(context),
-        objects: { devices, collections },
+        devices: { count: devices, max: limits.devicesMax },
+        collections: { count: collections, max: limits.collectionsMax },
       };
     },
   });
