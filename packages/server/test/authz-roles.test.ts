@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { BUILT_IN_ROLE_NAMES, BUILT_IN_ROLES } from '../src/authz/index.ts';
-import { ADMIN_TOKEN, PEOPLE_SCHEMA, TestApi } from './support/api.ts';
+import { ADMIN_TOKEN, PEOPLE_SCHEMA, type Reply, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 
 /** Issues an API key of the tenant acting with `roles`. */
@@ -243,6 +243,46 @@ for (const backend of backendNames()) {
       assert.equal(within.status, 201);
       const role = await api.call('GET', '/v1/roles/role-editor', grants.key);
       assert.deepEqual(role.body.permissions, ['roles:read', 'roles:write']);
+    });
+
+    test('a role editor replaces or deletes only a custom role within its own permissions', async () => {
+      const grants = await api.tenant('role-strippers');
+      await api.call('PUT', '/v1/roles/role-editor', grants.key, {
+        permissions: ['roles:read', 'roles:write', 'records:read'],
+      });
+      await api.call('PUT', '/v1/roles/key-rotator', grants.key, {
+        description: 'rotates data keys',
+        permissions: ['keys:read', 'keys:rotate'],
+      });
+      const rotator = await keyWith(api, grants.id, ['key-rotator']);
+      const editor = await keyWith(api, grants.id, ['role-editor']);
+      const above = (reply: Reply, what: RegExp) => {
+        assert.equal(reply.status, 403, JSON.stringify(reply.body));
+        assert.equal(reply.headers['content-type'], 'application/problem+json; charset=utf-8');
+        assert.equal(reply.body.code, 'PALISADE_FORBIDDEN');
+        assert.match(reply.body.detail, what);
+      };
+      above(
+        await api.call('PUT', '/v1/roles/key-rotator', editor, { permissions: ['records:read'] }),
+        /^replacing the role key-rotator needs keys:read, which this credential does not hold/,
+      );
+      above(
+        await api.call('DELETE', '/v1/roles/key-rotator', editor),
+        /^deleting the role key-rotator needs keys:read, which this credential does not hold/,
+      );
+      const kept = await api.call('GET', '/v1/roles/key-rotator', grants.key);
+      assert.deepEqual(kept.body.permissions, ['keys:read', 'keys:rotate']);
+      assert.equal(kept.body.version, 1);
+      assert.equal((await api.call('GET', '/v1/keys', rotator)).status, 200, 'still a rotator');
+      assert.equal((await api.call('DELETE', '/v1/roles/no-such-role', editor)).status, 404);
+      await api.call('PUT', '/v1/roles/reader', grants.key, { permissions: ['records:read'] });
+      const narrowed = await api.call('PUT', '/v1/roles/reader', editor, { permissions: [] });
+      assert.equal(narrowed.status, 200, JSON.stringify(narrowed.body));
+      assert.equal((await api.call('DELETE', '/v1/roles/reader', editor)).status, 204);
+      const changes = (await ledgerActions(api, grants.key)).filter((e) =>
+        e.resource.startsWith('roles/key-rotator'),
+      );
+      assert.deepEqual(changes, [{ action: 'role.create', resource: 'roles/key-rotator' }]);
     });
 
     test("a tenant's custom roles are its own", async () => {

@@ -2,7 +2,7 @@ import type { GroupCommitter } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import type { RoleRow, TenantStore } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
-import { type Permission, PermissionSet } from './permissions.ts';
+import { isPermission, type Permission, PermissionSet } from './permissions.ts';
 import { assertHeld } from './role-grant.ts';
 import type { RoleResolver } from './role-resolver.ts';
 import {
@@ -80,7 +80,8 @@ export class RoleService {
 
   /**
    * Creates or replaces a custom role; `created` tells which. The caller must hold every
-   * permission the role will have (`held`, see assertHeld).
+   * permission the role will have and, when replacing it, every permission it has now
+   * (`held`, see assertHeld): narrowing a role strips whoever holds it, as deleting does.
    */
   async put(
     context: TenantContext,
@@ -96,6 +97,7 @@ export class RoleService {
     const store = await this.#locate(context);
     const result = await this.#committer.submit(store, async (tx, record) => {
       const existing = await tx.authz.getRole(name);
+      if (existing !== undefined) assertCovers(held, existing, 'replacing');
       if (existing === undefined && (await tx.authz.listRoles()).length >= this.#max)
         throw new PalisadeError(
           'PALISADE_ROLE_LIMIT',
@@ -123,10 +125,14 @@ export class RoleService {
     return result;
   }
 
-  async delete(context: TenantContext, name: string): Promise<void> {
+  /** Deletes a custom role; the caller must hold every permission it has (`held`). */
+  async delete(context: TenantContext, name: string, held: PermissionSet): Promise<void> {
     if (isBuiltInRole(name)) throw builtIn(name);
     const store = await this.#locate(context);
     await this.#committer.submit(store, async (tx, record) => {
+      const existing = await tx.authz.getRole(name);
+      if (existing === undefined) throw notFound(name);
+      assertCovers(held, existing, 'deleting');
       if (!(await tx.authz.deleteRole(name))) throw notFound(name);
       record({
         actor: context.actor.id,
@@ -137,6 +143,19 @@ export class RoleService {
     });
     this.#resolver.invalidate(context.tenantId);
   }
+}
+
+/**
+ * A caller changes or removes only a role within its own permissions: whoever holds the role
+ * loses what it gave, so this is acting on them, as acting on a user is (RoleGrants.checkCovers).
+ */
+function assertCovers(held: PermissionSet, role: RoleRow, act: 'replacing' | 'deleting'): void {
+  assertHeld(
+    held,
+    PermissionSet.of(role.permissions.filter(isPermission)),
+    `${act} the role ${role.name}`,
+    '/params/name',
+  );
 }
 
 function notFound(name: string): PalisadeError {

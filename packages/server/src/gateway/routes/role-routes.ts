@@ -55,7 +55,8 @@ export function roleRoutes(app: FastifyInstance, roles: RoleService): void {
   }>('/v1/roles/:name', {
     config: { auth: 'roles:write' },
     schema: {
-      summary: 'Create or replace a custom role',
+      summary:
+        'Create or replace a custom role (the caller must hold every permission it gives and, when replacing, every one it has)',
       tags: TAGS,
       params: NAME_PARAMS,
       body: {
@@ -89,12 +90,13 @@ export function roleRoutes(app: FastifyInstance, roles: RoleService): void {
   app.delete<{ Params: { name: string } }>('/v1/roles/:name', {
     config: { auth: 'roles:write' },
     schema: {
-      summary: 'Delete a custom role (credentials holding it lose what it granted)',
+      summary:
+        'Delete a custom role within the caller’s permissions (credentials holding it lose what it granted)',
       tags: TAGS,
       params: NAME_PARAMS,
     },
     handler: async (request, reply) => {
-      await roles.delete(tenantOf(request), request.params.name);
+      await roles.delete(tenantOf(request), request.params.name, permissionsOf(request));
       return reply.code(204).send();
     },
   });
