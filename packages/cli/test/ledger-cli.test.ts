@@ -231,6 +231,32 @@ describe('the ledger with three witnesses, offline and online verification, and 
     assert.doesNotMatch(verified.stdout, /\b1 (entries|batches|records)\b/);
   });
 
+  it('verify names the collections whose records the credential may not read', async () => {
+    const created = await call('POST', '/v1/platform/tenants', ADMIN, { slug: 'aud', name: 'Aud' });
+    const owner = (
+      await call('POST', `/v1/platform/tenants/${created.body.id}/api-keys`, ADMIN, {})
+    ).body.secret;
+    await call('PUT', '/v1/collections/notes', owner, { schema: { type: 'object' } });
+    await call('POST', '/v1/collections/notes/records', owner, { secret: 'Ada' });
+    await call('PUT', '/v1/roles/auditor', owner, { permissions: ['ledger:export'] });
+    const auditor = await call('POST', `/v1/platform/tenants/${created.body.id}/api-keys`, ADMIN, {
+      roles: ['auditor'],
+    });
+    assert.equal(auditor.status, 201, JSON.stringify(auditor.body));
+    await platform.sealer.seal();
+    const env = {
+      PALISADE_URL: platform.url,
+      PALISADE_TOKEN: auditor.body.secret,
+      PALISADE_HOME: join(dir, 'home-auditor'),
+    };
+    const verified = await palisade(['ledger', 'verify'], env);
+    assert.equal(verified.code, 0, verified.stderr);
+    assert.match(
+      verified.stdout,
+      /, 0 records match \(not checked: the records of notes, which this credential may not read\)/,
+    );
+  });
+
   it('an --out that cannot be written is named, without a stack trace', async () => {
     const env = { PALISADE_URL: platform.url, PALISADE_TOKEN: ADMIN };
     const out = join(dir, 'no-such-folder', 'file.json');

@@ -200,6 +200,26 @@ describe('verifyBundle', () => {
     );
   });
 
+  it('checks only the records of collections the bundle does not withhold', async () => {
+    const bundle = await makeBundle(HISTORY);
+    const withheld = { ...bundle, records: [], withheldCollections: ['notes'] };
+    const summary = await verifyBundle(hasher, withheld, trusted);
+    assert.equal(summary.records, 0);
+    assert.deepEqual(summary.withheldCollections, ['notes']);
+    await assert.rejects(
+      verifyBundle(hasher, { ...bundle, records: [] }, trusted),
+      (e) => isLedgerError(e, 'LEDGER_TAMPERED') && /missing from the store/.test(e.message),
+    );
+    await assert.rejects(
+      verifyBundle(hasher, { ...bundle, withheldCollections: ['notes'] }, trusted),
+      (e) => isLedgerError(e, 'LEDGER_BAD_BUNDLE') && /says it withholds/.test(e.message),
+    );
+    const notNames = { ...withheld, withheldCollections: [7] as unknown as string[] };
+    await assert.rejects(verifyBundle(hasher, notNames, trusted), code('LEDGER_BAD_BUNDLE'));
+    const older = await verifyBundle(hasher, bundle, trusted);
+    assert.deepEqual(older.withheldCollections, [], 'a bundle without the field withholds none');
+  });
+
   it('rejects a recordsAt the bundle does not hold', async () => {
     const bundle = await makeBundle(HISTORY);
     for (const at of [3, -1, 0.5, null]) {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { type LedgerBundle, parseVerifierKey, verifyBundle } from '@palisade/ledger';
+import { nodeHasher, nodeVerifyProvider } from '@palisade/ledger/node';
 import { type CedarRequest, evaluate, loadPolicySet } from '../src/authz/cedar-engine.ts';
 import { builtInRolePermissions, PermissionSet } from '../src/authz/index.ts';
 import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
@@ -220,6 +222,65 @@ when { resource.collection == "payroll" };`,
       await api.call('DELETE', '/v1/policies', tenant.key);
       const allowed = await graphql(developer);
       assert.equal(allowed.body.data.ledger.recordProof.state.name, 'Grace');
+    });
+
+    test('the ledger export carries only the records its exporter may read, and still verifies', async () => {
+      await api.call('POST', '/v1/collections/people/records', tenant.key, { name: 'Ada' });
+      await api.call('POST', '/v1/collections/payroll/records', tenant.key, { name: 'Hopper' });
+      await api.call('PUT', '/v1/roles/exporter', tenant.key, { permissions: ['ledger:export'] });
+      const exporter = await keyWith(api, tenant.id, ['exporter']);
+      const admin = await keyWith(api, tenant.id, ['admin']);
+      const keys = (await api.call('GET', '/v1/platform/ledger/keys', undefined)).body.keys;
+      const trusted = keys.map((k: string) => parseVerifierKey(k, nodeVerifyProvider));
+      const exported = async (key: string) => {
+        const reply = await api.call('GET', '/v1/ledger/export', key);
+        assert.equal(reply.status, 200, JSON.stringify(reply.body));
+        const bundle = reply.body as LedgerBundle;
+        return {
+          bundle,
+          text: JSON.stringify(bundle),
+          summary: await verifyBundle(nodeHasher, bundle, trusted),
+        };
+      };
+      const collectionsOf = (bundle: LedgerBundle) => [
+        ...new Set(bundle.records!.map((r) => r.resource.split('/')[1])),
+      ];
+      const saltsOf = (bundle: LedgerBundle, collection: string) =>
+        bundle.entries
+          .filter((e) => e.entry.includes(`"collections/${collection}/records/`))
+          .map((e) => e.salt);
+
+      const alone = await exported(exporter);
+      assert.ok(
+        !alone.text.includes('Ada') && !alone.text.includes('Hopper'),
+        'ledger:export alone read records',
+      );
+      assert.deepEqual(alone.bundle.records, []);
+      assert.deepEqual(alone.bundle.withheldCollections, ['payroll', 'people']);
+      assert.ok(saltsOf(alone.bundle, 'payroll').every((salt) => salt === null));
+      assert.equal(alone.summary.records, 0);
+      assert.deepEqual(alone.summary.withheldCollections, ['payroll', 'people']);
+
+      await api.call('PUT', '/v1/policies', tenant.key, {
+        policies: `permit (principal, action, resource);
+forbid (principal in Palisade::Role::"admin", action == Palisade::Action::"records:read", resource)
+when { resource.collection == "payroll" };`,
+      });
+      const partial = await exported(admin);
+      assert.ok(partial.text.includes('Ada'));
+      assert.ok(!partial.text.includes('Hopper'), 'the export bypassed the forbid on payroll');
+      assert.deepEqual(collectionsOf(partial.bundle), ['people']);
+      assert.deepEqual(partial.bundle.withheldCollections, ['payroll']);
+      assert.ok(saltsOf(partial.bundle, 'payroll').every((salt) => salt === null));
+      assert.ok(saltsOf(partial.bundle, 'people').some((salt) => salt !== null));
+      assert.deepEqual(partial.summary.withheldCollections, ['payroll']);
+      await api.call('DELETE', '/v1/policies', tenant.key);
+
+      const whole = await exported(admin);
+      assert.ok(whole.text.includes('Hopper'));
+      assert.deepEqual(collectionsOf(whole.bundle).sort(), ['payroll', 'people']);
+      assert.deepEqual(whole.bundle.withheldCollections, []);
+      assert.equal(whole.summary.records, whole.bundle.records!.length);
     });
 
     test("device policies see the device's name, type and labels", async () => {

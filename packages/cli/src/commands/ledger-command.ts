@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   type BundleProgress,
+  type BundleSummary,
   fromBase64,
   isLedgerError,
   type LedgerBundle,
@@ -38,12 +39,19 @@ function count(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
-/** The summary line's counts: entries, batches, and the records that match (when included). */
-function counted(summary: { entries: number; size: number; records: number | null }): string {
+/**
+ * The summary line's counts: entries, batches, and the records that match (when included),
+ * naming the collections whose records the exporter could not read and so were not checked.
+ */
+function counted(summary: BundleSummary): string {
+  const withheld = summary.withheldCollections ?? [];
   const records =
     summary.records === null
       ? 'records not included'
-      : count(summary.records, 'record matches', 'records match');
+      : count(summary.records, 'record matches', 'records match') +
+        (withheld.length === 0
+          ? ''
+          : ` (not checked: the records of ${withheld.join(', ')}, which this credential may not read)`);
   return `${count(summary.entries, 'entry', 'entries')} in ${count(summary.size, 'batch', 'batches')}, ${records}`;
 }
 

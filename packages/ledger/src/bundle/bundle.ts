@@ -27,6 +27,12 @@ export interface LedgerBundle {
   readonly records: readonly { readonly resource: string; readonly data: unknown }[] | null;
   /** The tenant log size (batches) the records reflect: entries of later batches are newer than them. */
   readonly recordsAt: number | null;
+  /**
+   * The collections whose records the exporter may not read, so the bundle leaves them (and
+   * the salts of their entries) out; only the other records are checked. Absent in bundles
+   * made before it existed (none withheld); null when `records` is.
+   */
+  readonly withheldCollections?: readonly string[] | null;
 }
 
 /** What a verified bundle proves. */
@@ -39,6 +45,8 @@ export interface BundleSummary {
   readonly entries: number;
   /** Records checked against their commitments, or null when the bundle carries none. */
   readonly records: number | null;
+  /** Collections whose records the bundle leaves out (not checked); null when it carries none. */
+  readonly withheldCollections: readonly string[] | null;
   readonly platformSize: number;
   /** Key names whose signatures or cosignatures on the platform checkpoint verified. */
   readonly platformSigners: readonly string[];

@@ -98,9 +98,24 @@ function checkBatches(
   return { leafHashes, ends };
 }
 
+/** The collection of a record's resource (`collections/<name>/records/<id>`), else undefined. */
+function collectionOf(resource: string): string | undefined {
+  const [kind, name, sub] = resource.split('/', 3);
+  return kind === 'collections' && sub === 'records' ? name : undefined;
+}
+
+/** The collections a bundle with records leaves out, checked to be a list of names. */
+function withheldOf(bundle: LedgerBundle): ReadonlySet<string> {
+  const withheld = bundle.withheldCollections ?? [];
+  if (!Array.isArray(withheld) || !withheld.every((name) => typeof name === 'string'))
+    throw malformed('withheldCollections must be an array of collection names');
+  return new Set(withheld);
+}
+
 function checkRecords(
   hasher: MerkleHasher,
   records: NonNullable<LedgerBundle['records']>,
+  withheld: ReadonlySet<string>,
   stored: LedgerBundle['entries'],
   entries: readonly LedgerEntry[],
   progress: BundleProgress | undefined,
@@ -109,6 +124,8 @@ function checkRecords(
   for (const [seq, entry] of entries.entries()) newest.set(entry.resource, seq);
   const present = new Set<string>();
   records.forEach(({ resource, data }, i) => {
+    if (withheld.has(collectionOf(resource) ?? ''))
+      throw malformed(`record ${resource} is in a collection the bundle says it withholds`);
     present.add(resource);
     const seq = newest.get(resource);
     if (seq === undefined)
@@ -137,7 +154,9 @@ function checkRecords(
   });
   for (const [resource, seq] of newest) {
     const entry = entries[seq]!;
-    if (resource.includes('/records/') && entry.commitment !== null && !present.has(resource)) {
+    const collection = collectionOf(resource);
+    if (collection === undefined || withheld.has(collection)) continue;
+    if (entry.commitment !== null && !present.has(resource)) {
       throw tampered(
         `record ${resource} is in the ledger (entry seq ${seq}) but missing from the store`,
       );
@@ -163,6 +182,7 @@ export async function verifyBundle(
   }
   if (bundle.records !== null && !Array.isArray(bundle.records))
     throw malformed('records must be an array or null');
+  const withheld = bundle.records === null ? null : withheldOf(bundle);
   const recordsAt = bundle.records === null ? 0 : bundle.recordsAt;
   if (recordsAt === null || !Number.isSafeInteger(recordsAt) || recordsAt < 0)
     throw malformed('recordsAt must be a batch count when the bundle holds records');
@@ -225,10 +245,11 @@ export async function verifyBundle(
       `the tenant checkpoint is not at index ${bundle.platform.index} of the signed platform log`,
     );
   }
-  if (bundle.records !== null) {
+  if (bundle.records !== null && withheld !== null) {
     // The records were read when the log held recordsAt batches: later entries are newer.
     const known = recordsAt === 0 ? 0 : ends[recordsAt - 1]!;
-    checkRecords(hasher, bundle.records, bundle.entries, entries.slice(0, known), progress);
+    const upTo = entries.slice(0, known);
+    checkRecords(hasher, bundle.records, withheld, bundle.entries, upTo, progress);
   }
   return {
     tenant: bundle.tenant,
@@ -236,6 +257,7 @@ export async function verifyBundle(
     root: toBase64(checkpoint.root),
     entries: entries.length,
     records: bundle.records === null ? null : bundle.records.length,
+    withheldCollections: withheld === null ? null : [...withheld],
     platformSize: platform.size,
     platformSigners: platformNote.verified.map((s) => s.name),
   };

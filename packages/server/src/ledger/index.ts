@@ -4,6 +4,7 @@ export { sealBatch } from './seal-batch.ts';
 export {
   type CheckpointView,
   LEDGER_PAGE_MAX,
+  type MayReadCollection,
   type PlatformAnchor,
   TenantLedger,
 } from './tenant-ledger.ts';

@@ -68,6 +68,22 @@ function badRange(name: string, detail: string): PalisadeError {
  * through the caller's TenantContext; the platform log is shared but only this tenant's
  * leaf and its path are ever returned.
  */
+/** Whether an export may carry the records of a collection (its exporter may read them). */
+export type MayReadCollection = (collection: string) => boolean | Promise<boolean>;
+
+interface RecordSnapshot {
+  readonly at: number;
+  readonly records: { resource: string; data: unknown }[];
+  /** The collections whose records were left out, in the store's order. */
+  readonly withheld: string[];
+}
+
+/** The collection of a record's ledger resource (`collections/<name>/records/<id>`). */
+function collectionOfRecord(resource: string): string | undefined {
+  const [kind, name, sub] = resource.split('/', 3);
+  return kind === 'collections' && sub === 'records' ? name : undefined;
+}
+
 export class TenantLedger {
   readonly #locate: TenantStoreLocator;
   readonly #platformLog: PlatformLogStore;
@@ -269,13 +285,16 @@ export class TenantLedger {
    * reflects: the head is read before and after, and the read is repeated until no write
    * came between, so the states match the entries below that size.
    */
-  async #recordSnapshot(
-    reader: TenantReader,
-  ): Promise<{ at: number; records: { resource: string; data: unknown }[] }> {
+  async #recordSnapshot(reader: TenantReader, mayRead: MayReadCollection): Promise<RecordSnapshot> {
     for (let attempt = 0; attempt < SNAPSHOT_ATTEMPTS; attempt++) {
       const before = (await reader.ledgerHead()).size;
       const records: { resource: string; data: unknown }[] = [];
+      const withheld: string[] = [];
       for (const collection of await reader.listCollections()) {
+        if (!(await mayRead(collection.name))) {
+          withheld.push(collection.name);
+          continue;
+        }
         let after: string | undefined;
         for (;;) {
           const page = await reader.listRecords(collection.name, {
@@ -293,7 +312,7 @@ export class TenantLedger {
           after = page.at(-1)!.id;
         }
       }
-      if ((await reader.ledgerHead()).size === before) return { at: before, records };
+      if ((await reader.ledgerHead()).size === before) return { at: before, records, withheld };
     }
     throw new PalisadeError(
       'PALISADE_UNAVAILABLE',
@@ -308,11 +327,15 @@ export class TenantLedger {
 
   /**
    * The whole tenant log with its anchors, for offline verification (`palisade ledger
-   * verify`); with `withRecords`, also the current records in their committed form.
+   * verify`); with `mayRead`, also the current records, in their committed form, of the
+   * collections it allows. The others are named in `withheldCollections`, and the salts of
+   * their entries are left out too: a salt opens a commitment to whoever guesses the state.
    */
-  async exportBundle(context: TenantContext, withRecords: boolean) {
+  async exportBundle(context: TenantContext, mayRead: MayReadCollection | undefined) {
     const reader = await this.#reader(context);
-    const snapshot = withRecords ? await this.#recordSnapshot(reader) : undefined;
+    const snapshot =
+      mayRead === undefined ? undefined : await this.#recordSnapshot(reader, mayRead);
+    const withheld = new Set(snapshot?.withheld);
     const head = await reader.ledgerHead();
     const sealed = await this.#sealed(context, head.size);
     if (sealed === undefined)
@@ -331,7 +354,8 @@ export class TenantLedger {
         start,
         Math.min(entryCount, start + LEDGER_PAGE_MAX),
       )) {
-        entries.push({ entry: row.entry, salt: row.salt === null ? null : toBase64Url(row.salt) });
+        const hidden = row.salt === null || withheld.has(collectionOfRecord(row.resource) ?? '');
+        entries.push({ entry: row.entry, salt: hidden ? null : toBase64Url(row.salt!) });
       }
     }
     return {
@@ -345,6 +369,7 @@ export class TenantLedger {
       entries,
       recordsAt: snapshot?.at ?? null,
       records: snapshot?.records ?? null,
+      withheldCollections: snapshot?.withheld ?? null,
     };
   }
 }

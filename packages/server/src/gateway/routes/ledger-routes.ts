@@ -7,6 +7,8 @@ import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
 import { COLLECTION_NAME } from '../schemas.ts';
 
 const TAGS = ['ledger'];
+/** The route whose decision on a collection's records the export repeats. */
+const RECORDS_URL = '/v1/collections/:name/records';
 const INDEX = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
 const B64_LIST = { type: 'array', items: { type: 'string' } } as const;
 const ANCHOR = {
@@ -151,12 +153,22 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
   app.get('/v1/ledger/export', {
     config: { auth: 'ledger:export' },
     schema: {
-      summary: 'The whole tenant ledger with anchors and current records, for offline verification',
+      summary:
+        'The whole tenant ledger with anchors, for offline verification, and the current records of the collections the caller may read (records:read); the others are named in withheldCollections',
       tags: TAGS,
     },
     handler: async (request) => {
       const context = tenantOf(request);
-      return ledger.exportBundle(context, true);
+      const principal = tenantPrincipalOf(request);
+      // The records are their data: a collection's go in only when the caller may list them,
+      // decided as GET /v1/collections/{name}/records decides it (roles, then Cedar).
+      return ledger.exportBundle(context, (name) =>
+        services.authz.authorizer.decide(
+          principal,
+          'records:read',
+          restResource(context.tenantId, 'records:read', RECORDS_URL, { name }),
+        ),
+      );
     },
   });
 
@@ -177,7 +189,7 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
         request.principal,
         await services.tenants.get(request.params.id),
       );
-      return ledger.exportBundle(context, false);
+      return ledger.exportBundle(context, undefined);
     },
   });
 
