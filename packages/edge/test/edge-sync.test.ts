@@ -144,6 +144,26 @@ test("batches the platform's body limit refuses (413) are formed again smaller, 
   );
 });
 
+test("batches with more messages than the platform's edgeBatchMaxMessages are formed again smaller", async (t) => {
+  const { api, outbox, key, device, node } = await edgeAndPlatform(t, {
+    edgeBatchMaxMessages: '40',
+  });
+  const base = Date.now() - 10_000;
+  for (let i = 0; i < 100; i++) outbox.accept(device, { ts: base + i, values: { n: i } });
+  const loop = new SyncLoop(outbox, node, { ...DEFAULT_SYNC, batchMaxMessages: 100 });
+  const refusals: number[] = [];
+  for (let attempt = 0; outbox.size() > 0 && attempt < 20; attempt++)
+    await loop.syncOnce().catch((error: unknown) => {
+      refusals.push((error as PlatformRefusedError).status);
+    });
+  assert.equal(outbox.size(), 0, `still waiting after refusals ${refusals.join(', ')}`);
+  assert.ok(refusals.length > 0 && refusals.every((status) => status === 413));
+  assert.deepEqual(
+    await storedValues(api.http, key, device, base),
+    Array.from({ length: 100 }, (_, i) => i),
+  );
+});
+
 test('batches an outbox of an earlier version formed count as sent: never formed again', () => {
   const dir = mkdtempSync(join(tmpdir(), 'edge-old-'));
   const path = join(dir, 'outbox.db');

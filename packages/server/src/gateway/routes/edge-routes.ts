@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { EdgeBatch, EdgeService } from '../../edge/index.ts';
+import { PalisadeError } from '../../errors/index.ts';
 import { decodeCursor, page } from '../../records/index.ts';
 import type { EdgeAlertRow, EdgeNodeRow } from '../../store/index.ts';
 import { tenantOf } from '../auth-hook.ts';
@@ -69,8 +70,8 @@ function batchSchema(maxMessages: number) {
       createdAt: { ...TIMESTAMP, maxLength: 64 },
       messages: {
         type: 'array',
+        description: `at most ${maxMessages} (edgeBatchMaxMessages); more is refused with 413, as a body over the limit is, so a node forms smaller batches`,
         minItems: 1,
-        maxItems: maxMessages,
         items: {
           type: 'object',
           additionalProperties: false,
@@ -167,7 +168,15 @@ export function edgeRoutes(
       body: batchSchema(options.batchMaxMessages),
       response: { 200: RESULT },
     },
-    handler: async (request) => edge.applyBatch(request.headers.authorization, request.body),
+    handler: async (request) => {
+      const count = request.body.messages.length;
+      if (count > options.batchMaxMessages)
+        throw new PalisadeError(
+          'PALISADE_PAYLOAD_TOO_LARGE',
+          `a batch holds at most ${options.batchMaxMessages} messages (edgeBatchMaxMessages); this one holds ${count}: form smaller batches`,
+        );
+      return edge.applyBatch(request.headers.authorization, request.body);
+    },
   });
 
   app.get<{ Querystring: { limit: number; cursor?: string } }>('/v1/edge-nodes', {
