@@ -123,14 +123,8 @@ test("a backlog of large messages drains in batches under the platform's body li
   );
 });
 
-test("batches the platform's body limit refuses (413) are formed again smaller, in order", async (t) => {
-  const { api, outbox, key, device, node } = await edgeAndPlatform(t, {
-    bodyLimit: String(64 * 1024),
-  });
-  const base = Date.now() - 10_000;
-  const note = 'x'.repeat(2000);
-  for (let i = 0; i < 200; i++) outbox.accept(device, { ts: base + i, values: { n: i, note } });
-  const loop = new SyncLoop(outbox, node, { ...DEFAULT_SYNC, batchMaxMessages: 150 });
+/** Syncs until the outbox is empty, which takes some 413 refusals and nothing else. */
+async function drainThrough413s(outbox: Outbox, loop: SyncLoop): Promise<void> {
   const refusals: number[] = [];
   for (let attempt = 0; outbox.size() > 0 && attempt < 20; attempt++)
     await loop.syncOnce().catch((error: unknown) => {
@@ -138,6 +132,19 @@ test("batches the platform's body limit refuses (413) are formed again smaller, 
     });
   assert.equal(outbox.size(), 0, `still waiting after refusals ${refusals.join(', ')}`);
   assert.ok(refusals.length > 0 && refusals.every((status) => status === 413));
+}
+
+test("batches the platform's body limit refuses (413) are formed again smaller, in order", async (t) => {
+  const { api, outbox, key, device, node } = await edgeAndPlatform(t, {
+    bodyLimit: String(64 * 1024),
+  });
+  const base = Date.now() - 10_000;
+  const note = 'x'.repeat(2000);
+  for (let i = 0; i < 200; i++) outbox.accept(device, { ts: base + i, values: { n: i, note } });
+  await drainThrough413s(
+    outbox,
+    new SyncLoop(outbox, node, { ...DEFAULT_SYNC, batchMaxMessages: 150 }),
+  );
   assert.deepEqual(
     await storedValues(api.http, key, device, base),
     Array.from({ length: 200 }, (_, i) => i),
@@ -150,14 +157,10 @@ test("batches with more messages than the platform's edgeBatchMaxMessages are fo
   });
   const base = Date.now() - 10_000;
   for (let i = 0; i < 100; i++) outbox.accept(device, { ts: base + i, values: { n: i } });
-  const loop = new SyncLoop(outbox, node, { ...DEFAULT_SYNC, batchMaxMessages: 100 });
-  const refusals: number[] = [];
-  for (let attempt = 0; outbox.size() > 0 && attempt < 20; attempt++)
-    await loop.syncOnce().catch((error: unknown) => {
-      refusals.push((error as PlatformRefusedError).status);
-    });
-  assert.equal(outbox.size(), 0, `still waiting after refusals ${refusals.join(', ')}`);
-  assert.ok(refusals.length > 0 && refusals.every((status) => status === 413));
+  await drainThrough413s(
+    outbox,
+    new SyncLoop(outbox, node, { ...DEFAULT_SYNC, batchMaxMessages: 100 }),
+  );
   assert.deepEqual(
     await storedValues(api.http, key, device, base),
     Array.from({ length: 100 }, (_, i) => i),
