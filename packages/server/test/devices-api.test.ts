@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import { after, before, describe, mock, test } from 'node:test';
 import pg from 'pg';
 import { GroupCommitter } from '../src/commit/index.ts';
-import { DeviceRegistry, type OutgoingRpc } from '../src/devices/index.ts';
+import {
+  CredentialRegistry,
+  DeviceRegistry,
+  DeviceWrites,
+  type OutgoingRpc,
+} from '../src/devices/index.ts';
 import { ObjectCaps, planLimits } from '../src/quotas/index.ts';
 import { storeLocator } from '../src/records/index.ts';
 import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
@@ -605,13 +610,9 @@ for (const backend of backendNames()) {
       // A wait long enough for every write below to join one batch, which then fails.
       const committer = new GroupCommitter({ maxBatch: 16, maxWaitMs: 50, seal: async () => {} });
       const caps = new ObjectCaps({ limitsOf: planLimits(api.platform.settings) });
-      const registry = new DeviceRegistry(
-        locate,
-        committer,
-        stores.controlPlane.devices,
-        caps,
-        () => {},
-      );
+      const writes = new DeviceWrites(locate, committer, stores.controlPlane.devices, () => {});
+      const registry = new DeviceRegistry(writes, stores.controlPlane.devices, caps);
+      const credentials = new CredentialRegistry(writes, stores.controlPlane.devices);
       // Submitted after the write under test, so that one has run when the batch fails.
       const failingNeighbour = async () => {
         await new Promise((resolve) => setTimeout(resolve, 20));
@@ -625,7 +626,7 @@ for (const backend of backendNames()) {
       const { device: made, token } = await created;
       assert.equal((await api.platform.devices.authority.byAccessToken(token))?.deviceId, made.id);
 
-      const added = registry.addCredential(context, made.id, {
+      const added = credentials.addCredential(context, made.id, {
         type: 'mqtt_basic',
         username: 'retried-user',
         password: 'retried-password',

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { GroupCommitter } from '../src/commit/index.ts';
-import { DeviceRegistry } from '../src/devices/index.ts';
+import { DeviceRegistry, DeviceWrites } from '../src/devices/index.ts';
 import { ObjectCaps, planLimits } from '../src/quotas/index.ts';
 import { CollectionService, SchemaRegistry, storeLocator } from '../src/records/index.ts';
 import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
@@ -70,11 +70,9 @@ for (const backend of backendNames()) {
       const caps = new ObjectCaps({ limitsOf: planLimits(settings) });
       return {
         registry: new DeviceRegistry(
-          locate,
-          committer,
+          new DeviceWrites(locate, committer, stores.controlPlane.devices, () => {}),
           stores.controlPlane.devices,
           caps,
-          () => {},
         ),
         collections: new CollectionService(locate, committer, new SchemaRegistry(), caps),
       };

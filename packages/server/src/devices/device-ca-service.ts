@@ -5,6 +5,7 @@ import { isUuid, uuid7 } from '../ids/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
 import type { ControlPlaneDeviceIndex, TenantCaRow } from '../store/index.ts';
 import type { Tenant, TenantContext } from '../tenancy/index.ts';
+import type { CredentialRegistry, CredentialView } from './credential-registry.ts';
 import {
   csrPublicKey,
   generateCa,
@@ -12,7 +13,7 @@ import {
   issueDeviceCertificate,
 } from './device-ca.ts';
 import { checkCa, fingerprintOf } from './device-credentials.ts';
-import type { CredentialView, DeviceRegistry } from './device-registry.ts';
+import type { DeviceRegistry } from './device-registry.ts';
 
 /** Seals secrets under a tenant's key hierarchy (the platform's `TenantSecretSeal`). */
 export interface SecretSealer {
@@ -50,6 +51,7 @@ export interface DeviceCaServiceOptions {
   readonly committer: GroupCommitter;
   readonly index: ControlPlaneDeviceIndex;
   readonly registry: DeviceRegistry;
+  readonly credentials: CredentialRegistry;
   readonly secrets: SecretSealer;
   /** Validity of a generated CA certificate (`deviceCaValidityDays`). */
   readonly caValidityDays: number;
@@ -83,7 +85,7 @@ async function subjectKey(input: IssueInput) {
  * Palisade-generated device CAs: the certificate joins the tenant's trusted CAs in the control
  * plane's index; the private key is sealed under the tenant's key hierarchy and stored in the
  * tenant's own store, in the transaction of its ledger entry. Signing opens it for the one
- * signature and zeroes it. Issued certificates become x509 credentials through the registry,
+ * signature and zeroes it. Issued certificates become x509 credentials through the credential registry,
  * so they are checked and ledgered like uploaded ones.
  */
 export class DeviceCaService {
@@ -173,7 +175,7 @@ export class DeviceCaService {
     } finally {
       privateKey.fill(0);
     }
-    const view = await this.#o.registry.addCredential(context, deviceId, {
+    const view = await this.#o.credentials.addCredential(context, deviceId, {
       type: 'x509',
       certificate,
     });

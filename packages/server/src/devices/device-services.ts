@@ -6,10 +6,12 @@ import type { Settings } from '../config/index.ts';
 import { type ObjectCaps, planLimits, TelemetryQuotas } from '../quotas/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
 import type { Stores } from '../store/index.ts';
+import { CredentialRegistry } from './credential-registry.ts';
 import { DeviceAuthority } from './device-authenticator.ts';
 import { DeviceCaService, type SecretSealer } from './device-ca-service.ts';
 import type { DeviceIdentity } from './device-contract.ts';
 import { DeviceRegistry } from './device-registry.ts';
+import { DeviceWrites } from './device-writes.ts';
 import type { RpcRemote } from './rpc-contract.ts';
 import { RpcService } from './rpc-queue.ts';
 import type { SharedAttributeListener } from './shared-attributes.ts';
@@ -19,6 +21,8 @@ import { TelemetryService } from './telemetry-service.ts';
 /** Everything the listeners (HTTP, MQTT) and the device routes use, built once per platform. */
 export interface DeviceServices {
   readonly registry: DeviceRegistry;
+  /** Device credentials, trusted CA certificates and provisioning keys. */
+  readonly credentials: CredentialRegistry;
   /** The `DeviceAuthenticator` of the device contract (plus provisioning). */
   readonly authority: DeviceAuthority;
   /** The `TelemetryIngest` of the device contract (plus tenant-side queries). */
@@ -68,14 +72,16 @@ export function openDeviceServices(options: {
 }): DeviceServices {
   const { settings, stores, locate, committer } = options;
   let authority: DeviceAuthority | undefined;
+  const writes = new DeviceWrites(locate, committer, stores.controlPlane.devices, () =>
+    authority?.invalidate(),
+  );
   const registry = new DeviceRegistry(
-    locate,
-    committer,
+    writes,
     stores.controlPlane.devices,
     options.caps,
-    () => authority?.invalidate(),
     options.onSharedAttributes,
   );
+  const credentials = new CredentialRegistry(writes, stores.controlPlane.devices);
   authority = new DeviceAuthority(
     stores.controlPlane.devices,
     locate,
@@ -128,12 +134,14 @@ export function openDeviceServices(options: {
     committer,
     index: stores.controlPlane.devices,
     registry,
+    credentials,
     secrets: options.secrets,
     caValidityDays: settings.deviceCaValidityDays,
     certValidityDays: settings.deviceCertValidityDays,
   });
   return {
     registry,
+    credentials,
     authority,
     telemetry,
     rpc,

@@ -1,3 +1,8 @@
+export {
+  type CredentialInput,
+  CredentialRegistry,
+  type CredentialView,
+} from './credential-registry.ts';
 export { DeviceAuthority } from './device-authenticator.ts';
 export { registrationCode } from './device-ca-proof.ts';
 export {
@@ -15,14 +20,9 @@ export type {
   TelemetryIngest,
 } from './device-contract.ts';
 export { fingerprintOf, type PasswordVerifier, verifyPassword } from './device-credentials.ts';
-export {
-  type CredentialInput,
-  type CredentialView,
-  DEVICE_NAME_MAX_LENGTH,
-  type DeviceInput,
-  DeviceRegistry,
-} from './device-registry.ts';
+export { DEVICE_NAME_MAX_LENGTH, type DeviceInput, DeviceRegistry } from './device-registry.ts';
 export { type DeviceServices, openDeviceServices } from './device-services.ts';
+export { DeviceWrites } from './device-writes.ts';
 export type { OutgoingRpc, RpcInput, RpcQueue, RpcRemote, RpcSender } from './rpc-contract.ts';
 export { RpcService } from './rpc-queue.ts';
 export {

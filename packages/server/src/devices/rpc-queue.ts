@@ -7,7 +7,7 @@ import type { RpcRow } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import { setLongTimeout } from '../timers/index.ts';
 import type { DeviceIdentity } from './device-contract.ts';
-import { checkDeviceId, deviceNotFound } from './device-registry.ts';
+import { checkDeviceId, deviceNotFound } from './device-writes.ts';
 import type { RpcInput, RpcQueue, RpcRemote, RpcSender } from './rpc-contract.ts';
 import { RpcDelivery } from './rpc-delivery.ts';
 import { effective, type RpcStatusChange, rpcNotFound, rpcStatusChange } from './rpc-status.ts';

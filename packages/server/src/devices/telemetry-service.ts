@@ -13,7 +13,7 @@ import type {
   IngestResult,
   TelemetryIngest,
 } from './device-contract.ts';
-import { checkDeviceId, deviceNotFound } from './device-registry.ts';
+import { checkDeviceId, deviceNotFound } from './device-writes.ts';
 import {
   checkReceivedAt,
   parseAttributes,

@@ -167,7 +167,7 @@ export function deviceRoutes(
   devices: DeviceServices,
   pageSizeMax: number,
 ): void {
-  const { registry } = devices;
+  const { registry, credentials } = devices;
 
   app.post<{ Body: DeviceInput & { isGateway?: boolean } }>('/v1/devices', {
     config: { auth: 'devices:write' },
@@ -253,7 +253,7 @@ export function deviceRoutes(
       params: ID_PARAMS,
       response: { 200: { type: 'array', items: CREDENTIAL } },
     },
-    handler: async (request) => registry.credentials(tenantOf(request), request.params.id),
+    handler: async (request) => credentials.credentials(tenantOf(request), request.params.id),
   });
 
   app.post<{
@@ -275,7 +275,7 @@ export function deviceRoutes(
       const added =
         'csr' in body || 'generate' in body
           ? await devices.cas.issue(context, request.params.id, body)
-          : await registry.addCredential(context, request.params.id, body as CredentialInput);
+          : await credentials.addCredential(context, request.params.id, body as CredentialInput);
       return reply.code(201).send(added);
     },
   });
@@ -297,7 +297,7 @@ export function deviceRoutes(
         },
       },
       handler: async (request, reply) => {
-        await registry.deleteCredential(
+        await credentials.deleteCredential(
           tenantOf(request),
           request.params.id,
           request.params.credentialId,
@@ -349,7 +349,7 @@ export function deviceRoutes(
           {
             type: 'object',
             additionalProperties: false,
-            // verificationCertificate is checked by the registry, so that its absence is
+            // verificationCertificate is checked by the credential registry, so that its absence is
             // told as PALISADE_DEVICE_CA_UNVERIFIED rather than as a schema error.
             required: ['certificate'],
             properties: {
@@ -377,7 +377,7 @@ export function deviceRoutes(
         'generate' in body
           ? await devices.cas.generate(context, body.commonName)
           : {
-              ...(await registry.addCa(context, body.certificate, body.verificationCertificate)),
+              ...(await credentials.addCa(context, body.certificate, body.verificationCertificate)),
               generated: false,
             };
       return reply.code(201).send(presentCa(ca));
@@ -398,7 +398,7 @@ export function deviceRoutes(
     config: { auth: 'devices:write' },
     schema: { summary: 'Stop trusting a CA certificate', tags: TAGS, params: ID_PARAMS },
     handler: async (request, reply) => {
-      await registry.deleteCa(tenantOf(request), request.params.id);
+      await credentials.deleteCa(tenantOf(request), request.params.id);
       return reply.code(204).send();
     },
   });
@@ -417,7 +417,7 @@ export function deviceRoutes(
       },
     },
     handler: async (request, reply) =>
-      reply.code(201).send(await registry.issueProvisioningKey(tenantOf(request))),
+      reply.code(201).send(await credentials.issueProvisioningKey(tenantOf(request))),
   });
 
   app.post<{ Body: { deviceName: string; provisionDeviceKey: string; deviceType?: string } }>(
