@@ -631,6 +631,7 @@ for (const backend of backendNames()) {
             caId: uuid7(),
             generatedCaId: uuid7(),
             edgeNodeId: uuid7(),
+            gatewayId: uuid7(),
             userId: uuid7(),
             inviteToken: randomBytes(32).toString('base64url'),
             clientId: uuid7(),

@@ -307,7 +307,6 @@ for (const backend of backendNames()) {
         storeLocator(stores.shards),
         devices.registry,
         settings.authCacheTtlMs,
-        settings.gatewayChildrenMax,
       );
       const identity = await elsewhere.byCertificate(
         new X509Certificate(issued.body.certificate).raw,

@@ -42,7 +42,6 @@ for (const backend of backendNames()) {
         storeLocator(stores.shards),
         devices.registry,
         0,
-        1,
         (password, stored) => {
           checked.push(stored);
           return verifyPassword(password, stored);

@@ -611,7 +611,12 @@ for (const backend of backendNames()) {
       const committer = new GroupCommitter({ maxBatch: 16, maxWaitMs: 50, seal: async () => {} });
       const caps = new ObjectCaps({ limitsOf: planLimits(api.platform.settings) });
       const writes = new DeviceWrites(locate, committer, stores.controlPlane.devices, () => {});
-      const registry = new DeviceRegistry(writes, stores.controlPlane.devices, caps);
+      const registry = new DeviceRegistry(
+        writes,
+        stores.controlPlane.devices,
+        caps,
+        api.platform.settings.gatewayChildrenMax,
+      );
       const credentials = new CredentialRegistry(writes, stores.controlPlane.devices);
       // Submitted after the write under test, so that one has run when the batch fails.
       const failingNeighbour = async () => {

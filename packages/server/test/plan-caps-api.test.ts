@@ -73,6 +73,7 @@ for (const backend of backendNames()) {
           new DeviceWrites(locate, committer, stores.controlPlane.devices, () => {}),
           stores.controlPlane.devices,
           caps,
+          settings.gatewayChildrenMax,
         ),
         collections: new CollectionService(locate, committer, new SchemaRegistry(), caps),
       };

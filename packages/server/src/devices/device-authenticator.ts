@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { PalisadeError } from '../errors/index.ts';
-import type { MaybePromise } from '../maybe-promise/index.ts';
+import { andThen, type MaybePromise } from '../maybe-promise/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
 import type { ControlPlaneDeviceIndex, DeviceCredentialMatch } from '../store/index.ts';
 import { issueTenantContext } from '../tenancy/tenant-context.ts';
@@ -37,6 +37,13 @@ interface Issued {
   until: number;
 }
 
+/** A gateway's child identity: current while its gateway's is and the child is still linked. */
+interface ChildLink {
+  readonly gateway: DeviceIdentity;
+  generation: number;
+  until: number;
+}
+
 function unknownProvisioningKey(): PalisadeError {
   return new PalisadeError(
     'PALISADE_DEVICE_UNAUTHENTICATED',
@@ -52,8 +59,8 @@ const LOOKUP_CACHE_MAX = 10_000;
  * credential's hash (or MQTT user name, or certificate fingerprint) gives the tenant and
  * device; the device is then read from its tenant's store, so a deleted device or tenant
  * authenticates nobody. Lookups are cached for `ttlMs` (the `authCacheTtlMs` setting) and
- * cleared at once by any credential change in this process. A gateway creates at most
- * `childrenMax` (the `gatewayChildrenMax` setting) children by naming them. MQTT passwords
+ * cleared at once by any credential change in this process. A gateway creates its children
+ * by naming them (up to the `gatewayChildrenMax` setting, counted by the registry). MQTT passwords
  * are checked by `verify` (scrypt; a test may count its calls), once per attempt whatever
  * the user name.
  */
@@ -62,12 +69,12 @@ export class DeviceAuthority implements DeviceAuthenticator {
   readonly #locate: TenantStoreLocator;
   readonly #registry: DeviceRegistry;
   readonly #ttlMs: number;
-  readonly #childrenMax: number;
   readonly #verify: PasswordVerifier;
   /** Checked when a user name is unknown, so that costs what a wrong password does. */
   readonly #unmatchable = unmatchablePasswordHash();
   readonly #cache = new Map<string, CacheEntry>();
   readonly #issued = new WeakMap<DeviceIdentity, Issued>();
+  readonly #children = new WeakMap<DeviceIdentity, ChildLink>();
   /** Bumped by every credential change in this process: issued identities are checked again. */
   #generation = 0;
 
@@ -76,14 +83,12 @@ export class DeviceAuthority implements DeviceAuthenticator {
     locate: TenantStoreLocator,
     registry: DeviceRegistry,
     ttlMs: number,
-    childrenMax: number,
     verify: PasswordVerifier = verifyPassword,
   ) {
     this.#index = index;
     this.#locate = locate;
     this.#registry = registry;
     this.#ttlMs = ttlMs;
-    this.#childrenMax = childrenMax;
     this.#verify = verify;
   }
 
@@ -140,6 +145,8 @@ export class DeviceAuthority implements DeviceAuthenticator {
   }
 
   current(identity: DeviceIdentity): MaybePromise<boolean> {
+    const link = this.#children.get(identity);
+    if (link !== undefined) return this.#linked(identity, link);
     const issued = this.#issued.get(identity);
     if (issued === undefined) return false;
     const generation = this.#generation;
@@ -158,6 +165,43 @@ export class DeviceAuthority implements DeviceAuthenticator {
       }
       return valid;
     });
+  }
+
+  /**
+   * Whether a child identity still stands: its gateway's credential does, and the child is
+   * still that gateway's (not moved to another, unlinked or deleted). The link is cached like
+   * a credential lookup and read again after any device change in this process.
+   */
+  #linked(child: DeviceIdentity, link: ChildLink): MaybePromise<boolean> {
+    return andThen(this.current(link.gateway), async (gatewayCurrent) => {
+      if (!gatewayCurrent) return false;
+      const generation = this.#generation;
+      const now = Date.now();
+      if (link.generation === generation && link.until > now) return true;
+      const store = await this.#locate(child.context);
+      const device = await store.reader.devices.getDevice(child.deviceId);
+      const linked = device?.gatewayId === link.gateway.deviceId;
+      if (linked) {
+        link.generation = generation;
+        link.until = now + this.#ttlMs;
+      }
+      return linked;
+    });
+  }
+
+  /** The identity of a gateway's child, current while the child stays the gateway's. */
+  #child(gateway: DeviceIdentity, child: { readonly id: string; readonly name: string }) {
+    const context = issueTenantContext(gateway.context.tenant, {
+      kind: 'device',
+      id: `device:${child.id}`,
+    });
+    const identity = { context, deviceId: child.id, deviceName: child.name, isGateway: false };
+    this.#children.set(identity, {
+      gateway,
+      generation: this.#generation,
+      until: Date.now() + this.#ttlMs,
+    });
+    return identity;
   }
 
   async byAccessToken(token: string): Promise<DeviceIdentity | undefined> {
@@ -211,10 +255,7 @@ export class DeviceAuthority implements DeviceAuthenticator {
     let child = await store.reader.devices.getDeviceByName(childName);
     if (child === undefined) {
       try {
-        child = await this.#registry.createChild(gateway.context, childName, {
-          id: gateway.deviceId,
-          childrenMax: this.#childrenMax,
-        });
+        child = await this.#registry.createChild(gateway.context, childName, gateway.deviceId);
       } catch (error) {
         // Another connection created it first.
         child = await store.reader.devices.getDeviceByName(childName);
@@ -223,7 +264,7 @@ export class DeviceAuthority implements DeviceAuthenticator {
     }
     if (child.gatewayId !== gateway.deviceId)
       throw new PalisadeError('PALISADE_FORBIDDEN', 'that device is not a child of this gateway');
-    return childIdentity(gateway, child);
+    return this.#child(gateway, child);
   }
 
   async findGatewayChild(
@@ -234,7 +275,7 @@ export class DeviceAuthority implements DeviceAuthenticator {
       return undefined;
     const store = await this.#locate(gateway.context);
     const child = await store.reader.devices.getDeviceByName(childName);
-    return child?.gatewayId === gateway.deviceId ? childIdentity(gateway, child) : undefined;
+    return child?.gatewayId === gateway.deviceId ? this.#child(gateway, child) : undefined;
   }
 
   /**
@@ -260,16 +301,4 @@ export class DeviceAuthority implements DeviceAuthenticator {
       throw error;
     }
   }
-}
-
-/** A gateway's child as a device identity in the gateway's tenant, acting as itself. */
-function childIdentity(
-  gateway: DeviceIdentity,
-  child: { readonly id: string; readonly name: string },
-): DeviceIdentity {
-  const context = issueTenantContext(gateway.context.tenant, {
-    kind: 'device',
-    id: `device:${child.id}`,
-  });
-  return { context, deviceId: child.id, deviceName: child.name, isGateway: false };
 }

@@ -21,25 +21,31 @@ export interface DeviceInput {
   readonly isGateway?: boolean | undefined;
   /** The edge node the device connects through (it gets the device's credential hashes). */
   readonly edgeNodeId?: string | null | undefined;
+  /** The gateway the device is a child of: it publishes for it and takes its RPC requests. */
+  readonly gatewayId?: string | null | undefined;
 }
 
-/** The gateway a new device is a child of, and how many children it may have. */
-export interface GatewayParent {
-  readonly id: string;
-  readonly childrenMax: number;
+function gatewayNotFound(): PalisadeError {
+  return new PalisadeError('PALISADE_GATEWAY_NOT_FOUND', 'no gateway device with that id');
 }
 
-async function checkGatewayRoom(tx: TenantWriteTx, gateway: GatewayParent): Promise<void> {
-  const children = await tx.devices.lockGatewayChildren(gateway.id);
-  if (children === undefined) throw deviceNotFound();
-  if (children >= gateway.childrenMax)
+/**
+ * Makes room for one more child of `gatewayId`: a gateway device of the tenant with fewer
+ * than `childrenMax` children. Its row is held until the transaction ends, so concurrent
+ * additions cannot pass the bound together.
+ */
+async function admitChild(tx: TenantWriteTx, gatewayId: string, childrenMax: number) {
+  const children = await tx.devices.lockGatewayChildren(gatewayId);
+  if (children === undefined || !(await tx.devices.getDevice(gatewayId))?.isGateway)
+    throw gatewayNotFound();
+  if (children >= childrenMax)
     throw new PalisadeError(
       'PALISADE_GATEWAY_CHILDREN_LIMIT',
       `the gateway has ${children} child devices, the most allowed (gatewayChildrenMax)`,
     );
 }
 
-function newDevice(input: DeviceInput, gatewayId: string | null): DeviceRow {
+function newDevice(input: DeviceInput): DeviceRow {
   const now = new Date().toISOString();
   return {
     id: uuid7(),
@@ -50,7 +56,7 @@ function newDevice(input: DeviceInput, gatewayId: string | null): DeviceRow {
     clientAttributes: {},
     telemetryKeys: input.telemetryKeys ?? null,
     isGateway: input.isGateway ?? false,
-    gatewayId,
+    gatewayId: input.gatewayId ?? null,
     edgeNodeId: input.edgeNodeId ?? null,
     version: 1,
     createdAt: now,
@@ -66,18 +72,42 @@ export class DeviceRegistry {
   readonly #writes: DeviceWrites;
   readonly #index: ControlPlaneDeviceIndex;
   readonly #caps: ObjectCaps;
+  readonly #childrenMax: number;
   readonly #onSharedAttributes: SharedAttributeListener;
 
   constructor(
     writes: DeviceWrites,
     index: ControlPlaneDeviceIndex,
     caps: ObjectCaps,
+    childrenMax: number,
     onSharedAttributes: SharedAttributeListener = () => undefined,
   ) {
     this.#writes = writes;
     this.#index = index;
     this.#caps = caps;
+    this.#childrenMax = childrenMax;
     this.#onSharedAttributes = onSharedAttributes;
+  }
+
+  /**
+   * Checks the gateway a device is to be the child of: not itself, never a gateway's own
+   * gateway (no nesting), with room for one more child (see admitChild). Null unlinks.
+   */
+  async #parentIn(
+    tx: TenantWriteTx,
+    device: Pick<DeviceRow, 'id' | 'isGateway'>,
+    gatewayId: string | null,
+  ): Promise<string | null> {
+    if (gatewayId === null) return null;
+    if (device.isGateway)
+      throw new PalisadeError(
+        'PALISADE_INVALID_REQUEST',
+        'a gateway cannot be the child of another gateway',
+        [{ path: '/body/gatewayId', message: 'must be null for a gateway device' }],
+      );
+    if (gatewayId === device.id) throw gatewayNotFound();
+    await admitChild(tx, gatewayId, this.#childrenMax);
+    return gatewayId;
   }
 
   /** A node to assign a device to must be one of this tenant's. */
@@ -92,7 +122,7 @@ export class DeviceRegistry {
     context: TenantContext,
     input: DeviceInput,
   ): Promise<{ device: DeviceRow; token: string }> {
-    const device = newDevice(input, null);
+    const device = newDevice(input);
     const token = newDeviceToken();
     const row = credentialRow({
       tenantId: context.tenantId,
@@ -103,7 +133,7 @@ export class DeviceRegistry {
       clientId: null,
     });
     await this.#writes.write(context, async (tx, record) => {
-      await this.#insert(tx, record, context, device, null);
+      await this.#insert(tx, record, context, device);
       const credential = await this.#writes.register(row);
       record({
         actor: context.actor.id,
@@ -117,25 +147,18 @@ export class DeviceRegistry {
 
   /**
    * Creates the child a gateway named. It gets no credential: it is reached only through its
-   * gateway. It is counted against `gateway.childrenMax` in the transaction that inserts it,
-   * the gateway's row held meanwhile, so concurrent creations cannot pass the bound together.
+   * gateway.
    */
-  async createChild(
-    context: TenantContext,
-    name: string,
-    gateway: GatewayParent,
-  ): Promise<DeviceRow> {
-    const device = newDevice({ name, type: 'default' }, gateway.id);
-    await this.#writes.write(context, (tx, record) =>
-      this.#insert(tx, record, context, device, gateway),
-    );
+  async createChild(context: TenantContext, name: string, gatewayId: string): Promise<DeviceRow> {
+    const device = newDevice({ name, type: 'default', gatewayId });
+    await this.#writes.write(context, (tx, record) => this.#insert(tx, record, context, device));
     return device;
   }
 
   /**
    * Inserts a new device: every way a device comes to be (the API, self-provisioning, a
    * gateway naming a child) goes through here. The tenant's devices are counted against its
-   * plan's devicesMax, and a gateway's children against `gateway.childrenMax`, with the count
+   * plan's devicesMax, and a gateway's children against `gatewayChildrenMax`, with the count
    * locks held until the transaction ends, so concurrent creations cannot pass either bound.
    */
   async #insert(
@@ -143,12 +166,11 @@ export class DeviceRegistry {
     record: (e: WriteEvent) => void,
     context: TenantContext,
     device: DeviceRow,
-    gateway: GatewayParent | null,
   ): Promise<void> {
     await this.#edgeNodeIn(tx, device.edgeNodeId);
     // The plan's count lock before the gateway's row, always in that order: never a deadlock.
     await this.#caps.admit(context, 'devices', () => tx.devices.lockDeviceCount());
-    if (gateway !== null) await checkGatewayRoom(tx, gateway);
+    await this.#parentIn(tx, device, device.gatewayId);
     if (!(await tx.devices.insertDevice(device)))
       throw new PalisadeError(
         'PALISADE_DEVICE_NAME_TAKEN',
@@ -174,7 +196,11 @@ export class DeviceRegistry {
     return (await this.#writes.reader(context)).devices.listDevices({ after, limit });
   }
 
-  /** Changes a device; a change of its shared attributes is told, once committed, to the devices. */
+  /**
+   * Changes a device; a change of its shared attributes is told, once committed, to the
+   * devices. A new `gatewayId` moves the device to that gateway (null: to none); the gateway
+   * it leaves stops speaking for it (see DeviceAuthority.current).
+   */
   async update(
     context: TenantContext,
     id: string,
@@ -194,6 +220,10 @@ export class DeviceRegistry {
           change.edgeNodeId === undefined
             ? current.edgeNodeId
             : await this.#edgeNodeIn(tx, change.edgeNodeId),
+        gatewayId:
+          change.gatewayId === undefined || change.gatewayId === current.gatewayId
+            ? current.gatewayId
+            : await this.#parentIn(tx, current, change.gatewayId),
         updatedAt: new Date().toISOString(),
       };
       const updated = await tx.devices.updateDevice(next);

@@ -79,6 +79,7 @@ export function openDeviceServices(options: {
     writes,
     stores.controlPlane.devices,
     options.caps,
+    settings.gatewayChildrenMax,
     options.onSharedAttributes,
   );
   const credentials = new CredentialRegistry(writes, stores.controlPlane.devices);
@@ -87,7 +88,6 @@ export function openDeviceServices(options: {
     locate,
     registry,
     settings.authCacheTtlMs,
-    settings.gatewayChildrenMax,
   );
   const telemetry = new TelemetryService({
     locate,

@@ -58,6 +58,7 @@ export const ERROR_CODES = {
     status: 409,
     title: 'The device credential is already registered',
   },
+  PALISADE_GATEWAY_NOT_FOUND: { status: 404, title: 'No such gateway device' },
   PALISADE_GATEWAY_CHILDREN_LIMIT: {
     status: 409,
     title: 'The gateway has as many child devices as allowed',

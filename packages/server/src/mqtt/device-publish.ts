@@ -3,7 +3,7 @@ import { PalisadeError } from '../errors/index.ts';
 import { unstorableJson } from '../store/index.ts';
 import type { DeviceSession } from './device-session.ts';
 import { attributesForChild } from './gateway-attributes.ts';
-import { childName } from './gateway-child.ts';
+import { childName, currentChild } from './gateway-child.ts';
 import { answerForChild } from './gateway-rpc.ts';
 import type { AttributeReader, RpcChannel } from './mqtt-ports.ts';
 import { MqttRefusal } from './mqtt-refusal.ts';
@@ -136,7 +136,7 @@ async function childOf(
   name: string,
 ): Promise<DeviceIdentity> {
   if (name === '') throw new MqttRefusal('invalid_payload', 'a device name must not be empty');
-  const known = session.child(name);
+  const known = await currentChild(deps, session, name);
   if (known !== undefined) return known;
   const child = await deps.authenticator.gatewayChild(session.identity, name);
   session.rememberChild(name, child);

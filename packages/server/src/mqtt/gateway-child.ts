@@ -19,6 +19,23 @@ export function childName(body: unknown): string {
   return name;
 }
 
+/**
+ * The child this session connected or named under that name, while it is still the gateway's;
+ * one since moved to another gateway, unlinked or deleted is forgotten here.
+ */
+export async function currentChild(
+  deps: PublishDeps,
+  session: DeviceSession,
+  name: string,
+): Promise<DeviceIdentity | undefined> {
+  const known = session.child(name);
+  if (known === undefined) return undefined;
+  const current = deps.authenticator.current(known);
+  if (current === true || (current !== false && (await current))) return known;
+  session.forgetChild(name);
+  return undefined;
+}
+
 /** The child by that name, connected in this session or linked to the gateway; never created. */
 export async function knownChild(
   deps: PublishDeps,
@@ -26,7 +43,8 @@ export async function knownChild(
   name: string,
 ): Promise<DeviceIdentity> {
   const child =
-    session.child(name) ?? (await deps.authenticator.findGatewayChild(session.identity, name));
+    (await currentChild(deps, session, name)) ??
+    (await deps.authenticator.findGatewayChild(session.identity, name));
   if (child === undefined)
     throw new MqttRefusal(
       'invalid_payload',

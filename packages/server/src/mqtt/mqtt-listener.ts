@@ -121,6 +121,7 @@ class Listener implements MqttListener {
       sessions,
       metrics,
       rpc: options.rpc,
+      authenticator: options.authenticator,
       send: (session, topic, body) => sender.send(session, topic, body),
     });
     this.#broker = new Aedes({

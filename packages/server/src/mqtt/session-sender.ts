@@ -67,8 +67,14 @@ export class SessionSender {
       if (await this.send(session, TOPIC.attributes, attributes)) sent++;
     }
     for (const [gateway, name] of this.#options.sessions.gatewaysOf(device)) {
-      // The gateway may have disconnected the child while earlier pushes were written.
-      if (!gateway.speaksFor(name, device)) continue;
+      // The gateway may have disconnected the child while earlier pushes were written, or the
+      // child may have left the gateway.
+      const child = gateway.child(name);
+      if (child === undefined || !gateway.speaksFor(name, device)) continue;
+      if (!(await this.#options.authenticator.current(child))) {
+        gateway.forgetChild(name);
+        continue;
+      }
       const update = { device: name, data: attributes };
       if (await this.send(gateway, TOPIC.gatewayAttributes, update)) sent++;
     }

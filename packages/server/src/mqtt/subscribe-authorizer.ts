@@ -1,4 +1,5 @@
 import type { Client, Subscription } from 'aedes';
+import type { DeviceAuthenticator } from '../devices/index.ts';
 import type { DeviceSession } from './device-session.ts';
 import { gatewayRequest } from './gateway-rpc.ts';
 import type { MqttMetrics } from './mqtt-metrics.ts';
@@ -11,6 +12,8 @@ export interface SubscribeAuthorizerOptions {
   readonly sessions: SessionTable;
   readonly metrics: MqttMetrics;
   readonly rpc: RpcChannel | undefined;
+  /** Whether a gateway's child is still the gateway's. */
+  readonly authenticator: Pick<DeviceAuthenticator, 'current'>;
   /** Sends a server message to one session, if it subscribed to that topic. */
   readonly send: (session: DeviceSession, topic: string, body: unknown) => Promise<boolean>;
 }
@@ -53,8 +56,9 @@ export class SubscribeAuthorizer {
     if (kind === 'gateway-rpc' && rpc !== undefined)
       session.reachChildren((name, child) =>
         rpc.attach(child, async (request) => {
-          // Not sent (the child disconnected meanwhile, or the gateway stopped listening):
-          // the request stays queued for the child's next connection.
+          // Not sent (the child disconnected or left the gateway meanwhile, or the gateway
+          // stopped listening): the request stays queued for the child's next connection.
+          if (!(await this.#options.authenticator.current(child))) session.forgetChild(name);
           const sent =
             session.reaches(name, child) &&
             (await this.#options.send(session, TOPIC.gatewayRpc, gatewayRequest(name, request)));

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,8 @@ import { opensslVerificationCertificate, registrationCodeOf } from './device-ca-
 /** Tenant A's device things that tenant B attacks in the cross-tenant suite. */
 export interface DeviceVictim {
   readonly deviceId: string;
+  /** A's gateway device, which no device of B may be linked to. */
+  readonly gatewayId: string;
   readonly deviceToken: string;
   readonly credentialId: string;
   readonly rpcId: string;
@@ -64,6 +67,7 @@ function caCertificate(code: string): { pem: string; verification: string } {
 export async function deviceVictim(api: TestApi, key: string): Promise<DeviceVictim> {
   const device = await api.call('POST', '/v1/devices', key, { name: 'sensor', labels: ['Ada'] });
   const token: string = device.body.credentials.token;
+  const gateway = await api.call('POST', '/v1/devices', key, { name: 'gateway', isGateway: true });
   await api.call('POST', `/api/v1/${token}/telemetry`, undefined, { temperature: 21 });
   const credentials = await api.call('GET', `/v1/devices/${device.body.id}/credentials`, key);
   const rpc = await api.call('POST', `/v1/devices/${device.body.id}/rpc`, key, {
@@ -81,6 +85,7 @@ export async function deviceVictim(api: TestApi, key: string): Promise<DeviceVic
   const generated = await api.call('POST', '/v1/device-cas', key, { generate: true });
   return {
     deviceId: device.body.id,
+    gatewayId: gateway.body.id,
     deviceToken: token,
     credentialId: credentials.body[0].id,
     rpcId: rpc.body.id,
@@ -134,7 +139,14 @@ export const DEVICE_ATTACKS: Record<
 > = {
   'post /v1/devices': {
     expect: 201,
-    attack: (api, key) => api.call('POST', '/v1/devices', key, { name: 'sensor' }),
+    attack: async (api, key, v) => {
+      const child = await api.call('POST', '/v1/devices', key, {
+        name: `child-${randomUUID()}`,
+        gatewayId: v.gatewayId,
+      });
+      assert.equal(child.body.code, 'PALISADE_GATEWAY_NOT_FOUND', "A's gateway reads as missing");
+      return api.call('POST', '/v1/devices', key, { name: 'sensor' });
+    },
   },
   'get /v1/devices': { expect: 200, attack: (api, key) => api.call('GET', '/v1/devices', key) },
   'get /v1/devices/{id}': {
@@ -143,8 +155,18 @@ export const DEVICE_ATTACKS: Record<
   },
   'patch /v1/devices/{id}': {
     expect: 404,
-    attack: (api, key, v) =>
-      api.call('PATCH', `/v1/devices/${v.deviceId}`, key, { telemetryKeys: ['x'] }),
+    attack: async (api, key, v) => {
+      const own = await api.call('POST', '/v1/devices', key, { name: `own-${randomUUID()}` });
+      assert.equal(own.status, 201, JSON.stringify(own.body));
+      const linked = await api.call('PATCH', `/v1/devices/${own.body.id}`, key, {
+        gatewayId: v.gatewayId,
+      });
+      assert.equal(linked.body.code, 'PALISADE_GATEWAY_NOT_FOUND', "A's gateway reads as missing");
+      return api.call('PATCH', `/v1/devices/${v.deviceId}`, key, {
+        telemetryKeys: ['x'],
+        gatewayId: v.gatewayId,
+      });
+    },
   },
   'delete /v1/devices/{id}': {
     expect: 404,

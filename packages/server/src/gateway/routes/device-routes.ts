@@ -24,6 +24,7 @@ const DEVICE_FIELDS = {
   attributes: { type: 'object', additionalProperties: true },
   telemetryKeys: { type: ['array', 'null'], maxItems: 1024, items: KEY },
   edgeNodeId: { type: ['string', 'null'], format: 'uuid' },
+  gatewayId: { type: ['string', 'null'], format: 'uuid' },
 } as const;
 const DEVICE = {
   type: 'object',
@@ -43,7 +44,6 @@ const DEVICE = {
     ...DEVICE_FIELDS,
     clientAttributes: { type: 'object', additionalProperties: true },
     isGateway: { type: 'boolean' },
-    gatewayId: { type: ['string', 'null'] },
     version: { type: 'integer' },
     createdAt: TIMESTAMP,
     updatedAt: TIMESTAMP,
@@ -216,7 +216,8 @@ export function deviceRoutes(
   app.patch<{ Params: { id: string }; Body: Partial<DeviceInput> }>('/v1/devices/:id', {
     config: { auth: 'devices:write' },
     schema: {
-      summary: 'Change a device (name, type, labels, attributes, telemetryKeys)',
+      summary:
+        'Change a device (name, type, labels, attributes, telemetryKeys, edgeNodeId, gatewayId)',
       tags: TAGS,
       params: ID_PARAMS,
       body: {

@@ -280,7 +280,8 @@ export class PgTenantDevices implements TenantDeviceWriter {
     if (clash !== undefined) return 'name-taken';
     const updated = await this.#one<DevicePgRow>(
       `UPDATE devices SET name = $3, type = $4, labels = $5, attributes = $6, telemetry_keys = $7,
-         edge_node_id = $8, version = version + 1, updated_at = $9 WHERE tenant_id = $1 AND id = $2
+         edge_node_id = $8, gateway_id = $9, version = version + 1, updated_at = $10
+       WHERE tenant_id = $1 AND id = $2
        RETURNING ${DEVICE_COLUMNS}`,
       [
         row.id,
@@ -290,6 +291,7 @@ export class PgTenantDevices implements TenantDeviceWriter {
         JSON.stringify(row.attributes),
         row.telemetryKeys === null ? null : JSON.stringify(row.telemetryKeys),
         row.edgeNodeId,
+        row.gatewayId,
         row.updatedAt,
       ],
     );

@@ -387,7 +387,8 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
     this.#telemetryKeys?.delete(row.id);
     const updated = this.#sql(
       `UPDATE devices SET name = ?, type = ?, labels = ?, attributes = ?, telemetry_keys = ?,
-         edge_node_id = ?, version = version + 1, updated_at = ? WHERE id = ? RETURNING ${DEVICE_COLUMNS}`,
+         edge_node_id = ?, gateway_id = ?, version = version + 1, updated_at = ?
+       WHERE id = ? RETURNING ${DEVICE_COLUMNS}`,
     ).get(
       row.name,
       row.type,
@@ -395,6 +396,7 @@ export class SqliteTenantDevices implements TenantDeviceWriter {
       JSON.stringify(row.attributes),
       row.telemetryKeys === null ? null : JSON.stringify(row.telemetryKeys),
       row.edgeNodeId,
+      row.gatewayId,
       row.updatedAt,
       row.id,
     ) as DeviceSqlRow | undefined;
