@@ -48,3 +48,10 @@ test('built-in roles: owner holds everything; every other role is a strict subse
     assert.equal(builtInRolePermissions('admin').has(governance), false, governance);
   assert.deepEqual(builtInRolePermissions('device').list(), ['telemetry:write']);
 });
+
+test('rpc:read: the roles that send RPC read its answers; viewer and device do not', () => {
+  for (const role of ['owner', 'admin', 'developer'] as const)
+    assert.ok(builtInRolePermissions(role).has('rpc:read'), role);
+  for (const role of ['viewer', 'device'] as const)
+    assert.equal(builtInRolePermissions(role).has('rpc:read'), false, role);
+});

@@ -314,6 +314,38 @@ when { resource has labels && resource.labels.contains("locked") };`,
       await api.call('DELETE', '/v1/policies', tenant.key);
     });
 
+    test('a policy names rpc:read: the answers of a locked device stay hidden, sending is not', async () => {
+      const safe = await api.call('POST', '/v1/devices', tenant.key, {
+        name: 'safe-lock',
+        labels: ['locked'],
+      });
+      const sent = await api.call('POST', `/v1/devices/${safe.body.id}/rpc`, developer, {
+        method: 'code',
+        params: { pin: '0451' },
+        persistent: true,
+      });
+      assert.equal(sent.status, 201, JSON.stringify(sent.body));
+      const url = `/v1/devices/${safe.body.id}/rpc/${sent.body.id}`;
+      assert.equal((await api.call('GET', url, developer)).status, 200);
+      const put = await api.call('PUT', '/v1/policies', tenant.key, {
+        policies: `permit (principal, action, resource);
+forbid (principal, action == Palisade::Action::"rpc:read", resource)
+when { resource has labels && resource.labels.contains("locked") };`,
+      });
+      assert.equal(put.status, 200, JSON.stringify(put.body));
+      const refused = await api.call('GET', url, developer);
+      assert.equal(refused.status, 403);
+      assert.equal(refused.body.code, 'PALISADE_FORBIDDEN');
+      assert.match(refused.body.detail, /policies do not allow rpc:read/);
+      assert.ok(!JSON.stringify(refused.body).includes('0451'));
+      const again = await api.call('POST', `/v1/devices/${safe.body.id}/rpc`, developer, {
+        method: 'code',
+        persistent: true,
+      });
+      assert.equal(again.status, 201, 'rpc:send is not forbidden');
+      await api.call('DELETE', '/v1/policies', tenant.key);
+    });
+
     test('the telemetry stream of one device is decided on that device, as its telemetry is', async () => {
       const vault = await api.call('POST', '/v1/devices', tenant.key, {
         name: 'vault-sensor',

@@ -145,6 +145,44 @@ for (const backend of backendNames()) {
       assert.equal((await api.call('GET', '/v1/collections', key)).status, 403);
     });
 
+    test('an RPC request and its answer take rpc:read: devices:read alone is refused', async () => {
+      const valve = await api.call('POST', '/v1/devices', tenant.key, { name: 'valve' });
+      const sent = await api.call('POST', `/v1/devices/${valve.body.id}/rpc`, tenant.key, {
+        method: 'open',
+        params: { degrees: 90 },
+        persistent: true,
+      });
+      assert.equal(sent.status, 201, JSON.stringify(sent.body));
+      const url = `/v1/devices/${valve.body.id}/rpc/${sent.body.id}`;
+      await api.call('PUT', '/v1/roles/inventory', tenant.key, { permissions: ['devices:read'] });
+      const inventory = await keyWith(api, tenant.id, ['inventory']);
+      const viewer = await keyWith(api, tenant.id, ['viewer']);
+      assert.equal((await api.call('GET', `/v1/devices/${valve.body.id}`, inventory)).status, 200);
+      for (const [key, roles] of [
+        [inventory, 'inventory'],
+        [viewer, 'viewer'],
+      ] as const) {
+        const refused = await api.call('GET', url, key);
+        assert.equal(refused.status, 403, JSON.stringify(refused.body));
+        assert.equal(refused.headers['content-type'], 'application/problem+json; charset=utf-8');
+        assert.equal(refused.body.code, 'PALISADE_FORBIDDEN');
+        assert.match(
+          refused.body.detail,
+          new RegExp(`needs the permission rpc:read.*\\(${roles}\\)`),
+        );
+        assert.ok(!JSON.stringify(refused.body).includes('degrees'), `${roles} read the params`);
+      }
+      await api.call('PUT', '/v1/roles/inventory', tenant.key, {
+        permissions: ['devices:read', 'rpc:read'],
+      });
+      const read = await api.call('GET', url, inventory);
+      assert.equal(read.status, 200, JSON.stringify(read.body));
+      assert.deepEqual(read.body.params, { degrees: 90 });
+      const developer = await keyWith(api, tenant.id, ['developer']);
+      assert.equal((await api.call('GET', url, developer)).status, 200);
+      await api.call('DELETE', '/v1/roles/inventory', tenant.key);
+    });
+
     test('a key cannot be issued with a role the tenant does not have', async () => {
       const refused = await api.call(
         'POST',

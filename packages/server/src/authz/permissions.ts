@@ -31,6 +31,7 @@ export const PERMISSIONS = [
   'graphql:introspect',
   'settings:read',
   'settings:write',
+  'rpc:read',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];

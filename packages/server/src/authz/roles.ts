@@ -9,7 +9,8 @@ const GOVERNANCE: readonly Permission[] = ['roles:write', 'policies:write', 'key
 /**
  * The built-in roles. `owner` holds everything; `admin` everything but changing roles,
  * policies and keys; `developer` builds on the data plane; `viewer` reads data but not who
- * may do what; `device` only sends telemetry and reads its own commands.
+ * may do what, nor the commands sent to devices and their answers (RPC params and results
+ * can carry actuation commands and sensitive readings); `device` only sends telemetry and reads its own commands.
  */
 export const BUILT_IN_ROLES: Readonly<Record<BuiltInRoleName, readonly Permission[]>> = {
   owner: PERMISSIONS,
@@ -25,9 +26,14 @@ export const BUILT_IN_ROLES: Readonly<Record<BuiltInRoleName, readonly Permissio
   ],
   viewer: READS.filter(
     (permission) =>
-      !['users:read', 'clients:read', 'roles:read', 'policies:read', 'keys:read'].includes(
-        permission,
-      ),
+      ![
+        'users:read',
+        'clients:read',
+        'roles:read',
+        'policies:read',
+        'keys:read',
+        'rpc:read',
+      ].includes(permission),
   ),
   device: ['telemetry:write'],
 };
@@ -37,7 +43,7 @@ export const BUILT_IN_ROLE_DESCRIPTIONS: Readonly<Record<BuiltInRoleName, string
   owner: 'Everything, including roles, policies and key rotation',
   admin: 'Everything except changing roles, policies and keys',
   developer: 'Builds on the data plane: data, devices, telemetry, RPC and edge nodes',
-  viewer: 'Reads data; cannot see who may do what, nor keys',
+  viewer: 'Reads data; cannot see who may do what, keys, nor RPC requests and answers',
   device: 'Sends telemetry',
 };
 

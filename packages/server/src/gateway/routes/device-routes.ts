@@ -486,7 +486,7 @@ export function deviceRoutes(
   });
 
   app.get<{ Params: { id: string; rpcId: string } }>('/v1/devices/:id/rpc/:rpcId', {
-    config: { auth: 'devices:read' },
+    config: { auth: 'rpc:read' },
     schema: {
       summary: 'Status (and answer) of an RPC request',
       tags: ['rpc'],
