@@ -220,6 +220,41 @@ describe('verifyBundle', () => {
     assert.deepEqual(older.withheldCollections, [], 'a bundle without the field withholds none');
   });
 
+  it('checks every record but those the bundle withholds one by one, which must exist', async () => {
+    const bundle = await makeBundle(HISTORY);
+    const records = bundle.records!.filter((r) => r.resource !== resource('r1'));
+    const withheld = { ...bundle, records, withheldRecords: [resource('r1')] };
+    const summary = await verifyBundle(hasher, withheld, trusted);
+    assert.equal(summary.records, 1);
+    assert.deepEqual(summary.withheldRecords, [resource('r1')]);
+    assert.deepEqual(summary.withheldCollections, []);
+    // A verifier that does not know the field reads it as absent: r1 is then missing.
+    await assert.rejects(
+      verifyBundle(hasher, { ...withheld, withheldRecords: undefined }, trusted),
+      (e) => isLedgerError(e, 'LEDGER_TAMPERED') && /r1 is in the ledger.*missing/.test(e.message),
+    );
+    const bad = async (change: Partial<LedgerBundle>, message: RegExp) =>
+      assert.rejects(
+        verifyBundle(hasher, { ...withheld, ...change }, trusted),
+        (e) => isLedgerError(e, 'LEDGER_BAD_BUNDLE') && message.test(e.message),
+        String(message),
+      );
+    await bad({ records: bundle.records }, /r1 is one the bundle says it withholds/);
+    await bad(
+      { withheldRecords: [resource('r1'), resource('r9')] },
+      /r9 is not a record of the ledger/,
+    );
+    await bad({ withheldRecords: ['collections/notes'] }, /is not a record resource/);
+    await bad({ withheldRecords: [7] as unknown as string[] }, /is not a record resource/);
+    await bad({ withheldRecords: 'r1' as unknown as string[] }, /must be an array/);
+    await bad(
+      { records: [], withheldCollections: ['notes'] },
+      /r1 is in a collection the bundle withholds whole/,
+    );
+    const older = await verifyBundle(hasher, bundle, trusted);
+    assert.deepEqual(older.withheldRecords, [], 'a bundle without the field withholds none');
+  });
+
   it('rejects a recordsAt the bundle does not hold', async () => {
     const bundle = await makeBundle(HISTORY);
     for (const at of [3, -1, 0.5, null]) {

@@ -40,18 +40,30 @@ function count(n: number, one: string, many: string): string {
 }
 
 /**
- * The summary line's counts: entries, batches, and the records that match (when included),
- * naming the collections whose records the exporter could not read and so were not checked.
+ * What the bundle left out because the exporter may not read it, so was not checked: whole
+ * collections by name, and single records counted per collection.
  */
+function notChecked(summary: BundleSummary): string {
+  const collections = summary.withheldCollections ?? [];
+  const parts = collections.length === 0 ? [] : [`the records of ${collections.join(', ')}`];
+  const perCollection = new Map<string, number>();
+  for (const resource of summary.withheldRecords ?? []) {
+    const collection = resource.split('/')[1]!;
+    perCollection.set(collection, (perCollection.get(collection) ?? 0) + 1);
+  }
+  for (const [collection, n] of perCollection)
+    parts.push(`${count(n, 'record', 'records')} of ${collection}`);
+  return parts.length === 0
+    ? ''
+    : ` (not checked: ${parts.join(' and ')}, which this credential may not read)`;
+}
+
+/** The summary line's counts: entries, batches, and the records that match (when included). */
 function counted(summary: BundleSummary): string {
-  const withheld = summary.withheldCollections ?? [];
   const records =
     summary.records === null
       ? 'records not included'
-      : count(summary.records, 'record matches', 'records match') +
-        (withheld.length === 0
-          ? ''
-          : ` (not checked: the records of ${withheld.join(', ')}, which this credential may not read)`);
+      : count(summary.records, 'record matches', 'records match') + notChecked(summary);
   return `${count(summary.entries, 'entry', 'entries')} in ${count(summary.size, 'batch', 'batches')}, ${records}`;
 }
 

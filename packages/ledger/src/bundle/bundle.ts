@@ -33,6 +33,14 @@ export interface LedgerBundle {
    * made before it existed (none withheld); null when `records` is.
    */
   readonly withheldCollections?: readonly string[] | null;
+  /**
+   * The records of the other collections that the exporter may not read, by resource
+   * (`collections/<name>/records/<id>`): left out with the salts of their entries, and not
+   * checked. Each is a record of the ledger at `recordsAt`, so a verifier that does not know
+   * this field finds it missing from the store and fails. Absent in bundles made before it
+   * existed (none withheld); null when `records` is.
+   */
+  readonly withheldRecords?: readonly string[] | null;
 }
 
 /** What a verified bundle proves. */
@@ -47,6 +55,8 @@ export interface BundleSummary {
   readonly records: number | null;
   /** Collections whose records the bundle leaves out (not checked); null when it carries none. */
   readonly withheldCollections: readonly string[] | null;
+  /** Records of the other collections that the bundle leaves out (not checked); null when it carries none. */
+  readonly withheldRecords: readonly string[] | null;
   readonly platformSize: number;
   /** Key names whose signatures or cosignatures on the platform checkpoint verified. */
   readonly platformSigners: readonly string[];

@@ -100,22 +100,40 @@ function checkBatches(
 
 /** The collection of a record's resource (`collections/<name>/records/<id>`), else undefined. */
 function collectionOf(resource: string): string | undefined {
-  const [kind, name, sub] = resource.split('/', 3);
-  return kind === 'collections' && sub === 'records' ? name : undefined;
+  return /^collections\/([^/]+)\/records\/./.exec(resource)?.[1];
 }
 
-/** The collections a bundle with records leaves out, checked to be a list of names. */
-function withheldOf(bundle: LedgerBundle): ReadonlySet<string> {
-  const withheld = bundle.withheldCollections ?? [];
-  if (!Array.isArray(withheld) || !withheld.every((name) => typeof name === 'string'))
+/** What a bundle with records leaves out: whole collections, and records of the others. */
+interface Withheld {
+  readonly collections: ReadonlySet<string>;
+  readonly records: ReadonlySet<string>;
+}
+
+/** What a bundle with records leaves out, checked to be collection names and record resources. */
+function withheldOf(bundle: LedgerBundle): Withheld {
+  const names = bundle.withheldCollections ?? [];
+  if (!Array.isArray(names) || !names.every((name) => typeof name === 'string'))
     throw malformed('withheldCollections must be an array of collection names');
-  return new Set(withheld);
+  const collections = new Set(names);
+  const records = bundle.withheldRecords ?? [];
+  if (!Array.isArray(records))
+    throw malformed('withheldRecords must be an array of record resources');
+  for (const resource of records) {
+    const collection = typeof resource === 'string' ? collectionOf(resource) : undefined;
+    if (collection === undefined)
+      throw malformed(
+        `withheldRecords: ${JSON.stringify(resource)} is not a record resource (collections/<name>/records/<id>)`,
+      );
+    if (collections.has(collection))
+      throw malformed(`withheld record ${resource} is in a collection the bundle withholds whole`);
+  }
+  return { collections, records: new Set(records) };
 }
 
 function checkRecords(
   hasher: MerkleHasher,
   records: NonNullable<LedgerBundle['records']>,
-  withheld: ReadonlySet<string>,
+  withheld: Withheld,
   stored: LedgerBundle['entries'],
   entries: readonly LedgerEntry[],
   progress: BundleProgress | undefined,
@@ -124,8 +142,10 @@ function checkRecords(
   for (const [seq, entry] of entries.entries()) newest.set(entry.resource, seq);
   const present = new Set<string>();
   records.forEach(({ resource, data }, i) => {
-    if (withheld.has(collectionOf(resource) ?? ''))
+    if (withheld.collections.has(collectionOf(resource) ?? ''))
       throw malformed(`record ${resource} is in a collection the bundle says it withholds`);
+    if (withheld.records.has(resource))
+      throw malformed(`record ${resource} is one the bundle says it withholds`);
     present.add(resource);
     const seq = newest.get(resource);
     if (seq === undefined)
@@ -155,12 +175,20 @@ function checkRecords(
   for (const [resource, seq] of newest) {
     const entry = entries[seq]!;
     const collection = collectionOf(resource);
-    if (collection === undefined || withheld.has(collection)) continue;
+    if (collection === undefined || withheld.collections.has(collection)) continue;
+    if (withheld.records.has(resource)) continue;
     if (entry.commitment !== null && !present.has(resource)) {
       throw tampered(
         `record ${resource} is in the ledger (entry seq ${seq}) but missing from the store`,
       );
     }
+  }
+  // Only a record the store holds can be withheld: so a verifier that does not know
+  // withheldRecords finds each one missing from the store, and fails rather than passes.
+  for (const resource of withheld.records) {
+    const seq = newest.get(resource);
+    if (seq === undefined || entries[seq]!.commitment === null)
+      throw malformed(`withheld record ${resource} is not a record of the ledger at recordsAt`);
   }
 }
 
@@ -257,7 +285,8 @@ export async function verifyBundle(
     root: toBase64(checkpoint.root),
     entries: entries.length,
     records: bundle.records === null ? null : bundle.records.length,
-    withheldCollections: withheld === null ? null : [...withheld],
+    withheldCollections: withheld === null ? null : [...withheld.collections],
+    withheldRecords: withheld === null ? null : [...withheld.records],
     platformSize: platform.size,
     platformSigners: platformNote.verified.map((s) => s.name),
   };
