@@ -257,6 +257,39 @@ describe('the ledger with three witnesses, offline and online verification, and 
     );
   });
 
+  it('verify counts the records a policy keeps from the credential, one by one', async () => {
+    const created = await call('POST', '/v1/platform/tenants', ADMIN, { slug: 'rec', name: 'Rec' });
+    const owner = (
+      await call('POST', `/v1/platform/tenants/${created.body.id}/api-keys`, ADMIN, {})
+    ).body.secret;
+    await call('PUT', '/v1/collections/notes', owner, { schema: { type: 'object' } });
+    const secret = await call('POST', '/v1/collections/notes/records', owner, { n: 1 });
+    await call('POST', '/v1/collections/notes/records', owner, { n: 2 });
+    await call('PUT', '/v1/roles/auditor', owner, {
+      permissions: ['ledger:export', 'records:read'],
+    });
+    const policy = await call('PUT', '/v1/policies', owner, {
+      policies: `permit (principal, action, resource);
+forbid (principal in Palisade::Role::"auditor", action, resource == Palisade::Record::"${secret.body.id}");`,
+    });
+    assert.equal(policy.status, 200, JSON.stringify(policy.body));
+    const auditor = await call('POST', `/v1/platform/tenants/${created.body.id}/api-keys`, ADMIN, {
+      roles: ['auditor'],
+    });
+    await platform.sealer.seal();
+    const env = {
+      PALISADE_URL: platform.url,
+      PALISADE_TOKEN: auditor.body.secret,
+      PALISADE_HOME: join(dir, 'home-rec'),
+    };
+    const verified = await palisade(['ledger', 'verify'], env);
+    assert.equal(verified.code, 0, verified.stderr);
+    assert.match(
+      verified.stdout,
+      /, 1 record matches \(not checked: 1 record of notes, which this credential may not read\)/,
+    );
+  });
+
   it('an --out that cannot be written is named, without a stack trace', async () => {
     const env = { PALISADE_URL: platform.url, PALISADE_TOKEN: ADMIN };
     const out = join(dir, 'no-such-folder', 'file.json');

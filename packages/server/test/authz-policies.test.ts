@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type LedgerBundle, parseVerifierKey, verifyBundle } from '@palisade/ledger';
+import { isLedgerError, type LedgerBundle, parseVerifierKey, verifyBundle } from '@palisade/ledger';
 import { nodeHasher, nodeVerifyProvider } from '@palisade/ledger/node';
 import { type CedarRequest, evaluate, loadPolicySet } from '../src/authz/cedar-engine.ts';
 import { builtInRolePermissions, PermissionSet } from '../src/authz/index.ts';
@@ -224,6 +224,21 @@ when { resource.collection == "payroll" };`,
       assert.equal(allowed.body.data.ledger.recordProof.state.name, 'Grace');
     });
 
+    /** The tenant ledger as `key` exports it, verified against the platform's keys. */
+    async function exported(key: string) {
+      const keys = (await api.call('GET', '/v1/platform/ledger/keys', undefined)).body.keys;
+      const trusted = keys.map((k: string) => parseVerifierKey(k, nodeVerifyProvider));
+      const reply = await api.call('GET', '/v1/ledger/export', key);
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      const bundle = reply.body as LedgerBundle;
+      return {
+        bundle,
+        text: JSON.stringify(bundle),
+        trusted,
+        summary: await verifyBundle(nodeHasher, bundle, trusted),
+      };
+    }
+
     test('the ledger export carries only the records its exporter may read, and still verifies', async () => {
       await api.call('POST', '/v1/collections/people/records', tenant.key, {
         name: 'Ada Lovelace',
@@ -232,18 +247,6 @@ when { resource.collection == "payroll" };`,
       await api.call('PUT', '/v1/roles/exporter', tenant.key, { permissions: ['ledger:export'] });
       const exporter = await keyWith(api, tenant.id, ['exporter']);
       const admin = await keyWith(api, tenant.id, ['admin']);
-      const keys = (await api.call('GET', '/v1/platform/ledger/keys', undefined)).body.keys;
-      const trusted = keys.map((k: string) => parseVerifierKey(k, nodeVerifyProvider));
-      const exported = async (key: string) => {
-        const reply = await api.call('GET', '/v1/ledger/export', key);
-        assert.equal(reply.status, 200, JSON.stringify(reply.body));
-        const bundle = reply.body as LedgerBundle;
-        return {
-          bundle,
-          text: JSON.stringify(bundle),
-          summary: await verifyBundle(nodeHasher, bundle, trusted),
-        };
-      };
       const collectionsOf = (bundle: LedgerBundle) => [
         ...new Set(bundle.records!.map((r) => r.resource.split('/')[1])),
       ];
@@ -283,6 +286,49 @@ when { resource.collection == "payroll" };`,
       assert.deepEqual(collectionsOf(whole.bundle).sort(), ['payroll', 'people']);
       assert.deepEqual(whole.bundle.withheldCollections, []);
       assert.equal(whole.summary.records, whole.bundle.records!.length);
+    });
+
+    test('a policy that names a record keeps it and its salts out of the export, which still verifies', async () => {
+      const turing = await api.call('POST', '/v1/collections/people/records', tenant.key, {
+        name: 'Turing',
+      });
+      const url = `/v1/collections/people/records/${turing.body.id}`;
+      await api.call('PUT', url, tenant.key, { name: 'Turing, A.' });
+      await api.call('POST', '/v1/collections/people/records', tenant.key, { name: 'Babbage' });
+      const admin = await keyWith(api, tenant.id, ['admin']);
+      const resource = `collections/people/records/${turing.body.id}`;
+      await api.call('PUT', '/v1/policies', tenant.key, {
+        policies: `permit (principal, action, resource);
+forbid (principal in Palisade::Role::"admin", action == Palisade::Action::"records:read", resource == Palisade::Record::"${turing.body.id}");`,
+      });
+      assert.equal((await api.call('GET', url, admin)).status, 403);
+
+      const partial = await exported(admin);
+      assert.ok(!partial.text.includes('Turing'), 'the export bypassed the forbid on the record');
+      assert.ok(partial.text.includes('Babbage'));
+      assert.deepEqual(partial.bundle.withheldRecords, [resource]);
+      assert.deepEqual(partial.bundle.withheldCollections, []);
+      const salts = partial.bundle.entries
+        .filter((e) => e.entry.includes(`"resource":"${resource}"`))
+        .map((e) => e.salt);
+      assert.equal(salts.length, 2);
+      assert.deepEqual(salts, [null, null], 'a salt of the record opens its commitment');
+      assert.deepEqual(partial.summary.withheldRecords, [resource]);
+      assert.equal(partial.summary.records, partial.bundle.records!.length);
+      await assert.rejects(
+        verifyBundle(
+          nodeHasher,
+          { ...partial.bundle, withheldRecords: undefined },
+          partial.trusted,
+        ),
+        (e) => isLedgerError(e, 'LEDGER_TAMPERED') && /missing from the store/.test(e.message),
+        'a verifier that does not know withheldRecords fails the bundle',
+      );
+      await api.call('DELETE', '/v1/policies', tenant.key);
+
+      const whole = await exported(admin);
+      assert.ok(whole.text.includes('Turing, A.'));
+      assert.deepEqual(whole.bundle.withheldRecords, []);
     });
 
     test("device policies see the device's name, type and labels", async () => {

@@ -7,6 +7,8 @@ import { evaluate, loadPolicySet } from './cedar-engine.ts';
 import { cedarQuestion, type ResourceRef } from './cedar-request.ts';
 import { resourceTypeOf } from './cedar-schema.ts';
 import type { Permission, PermissionSet } from './permissions.ts';
+import { recordIdsNamed } from './record-ids.ts';
+import { RecordReads } from './record-reads.ts';
 
 /** What authorization needs of an authenticated tenant principal. */
 export interface TenantPrincipal {
@@ -19,9 +21,14 @@ export interface TenantPrincipal {
 
 /**
  * A tenant's loaded policy set, or null when it has none. `generation` differs for every
- * load, so a decision cached under an older set is never read for a newer one.
+ * load, so a decision cached under an older set is never read for a newer one; `recordIds`
+ * are the records its policies name (see recordIdsNamed).
  */
-type Loaded = { readonly id: string; readonly generation: number } | null;
+type Loaded = {
+  readonly id: string;
+  readonly generation: number;
+  readonly recordIds: ReadonlySet<string>;
+} | null;
 
 interface CachedPolicies {
   readonly expires: number;
@@ -77,13 +84,24 @@ export class Authorizer {
     if (!principal.permissions.has(permission)) return false;
     const tenant = principal.context.tenant;
     if (resource !== undefined && resource.tenantId !== tenant.id) return false;
-    const cached = this.#tenants.get(tenant.id);
-    if (cached?.loaded !== undefined) {
-      if (cached.expires <= Date.now()) void this.#policies(tenant, cached).catch(() => undefined);
-      return this.#withAttributes(cached.loaded, principal, permission, resource);
-    }
-    return (cached?.loading ?? this.#policies(tenant)).then((loaded) =>
-      this.#withAttributes(loaded, principal, permission, resource),
+    const loaded = this.#current(tenant);
+    return loaded instanceof Promise
+      ? loaded.then((known) => this.#withAttributes(known, principal, permission, resource))
+      : this.#withAttributes(loaded, principal, permission, resource);
+  }
+
+  /**
+   * `records:read` of the principal over many records of its tenant (a ledger export), each
+   * decided as decide would; which records the policies name is taken from the policy set in
+   * force when it is made, as a request already authorized finishes under the set it began with.
+   */
+  async recordReads(principal: TenantPrincipal): Promise<RecordReads> {
+    const loaded = await this.#current(principal.context.tenant);
+    const held = principal.permissions.has('records:read');
+    return new RecordReads(
+      principal.context.tenantId,
+      loaded?.recordIds ?? new Set(),
+      (resource) => held && this.#decide(loaded, principal, 'records:read', resource),
     );
   }
 
@@ -100,6 +118,16 @@ export class Authorizer {
   /** Forgets the tenant's cached policy state (call after its policy set changed). */
   invalidate(tenantId: string): void {
     this.#tenants.delete(tenantId);
+  }
+
+  /** The tenant's policy state: at once when cached (refreshed in the background once expired). */
+  #current(tenant: Tenant): Loaded | Promise<Loaded> {
+    const cached = this.#tenants.get(tenant.id);
+    if (cached?.loaded !== undefined) {
+      if (cached.expires <= Date.now()) void this.#policies(tenant, cached).catch(() => undefined);
+      return cached.loaded;
+    }
+    return cached?.loading ?? this.#policies(tenant);
   }
 
   #withAttributes(
@@ -164,7 +192,10 @@ export class Authorizer {
         // Only the tenant's newest load installs its policies in the engine.
         if (this.#tenants.get(tenant.id) === entry && loaded !== null)
           loadPolicySet(loaded.id, loaded.policies);
-        entry.loaded = loaded === null ? null : { id: loaded.id, generation: ++generations };
+        entry.loaded =
+          loaded === null
+            ? null
+            : { id: loaded.id, generation: ++generations, recordIds: loaded.recordIds };
         return entry.loaded;
       }),
     };
@@ -182,7 +213,9 @@ export class Authorizer {
     return shard.tenant(tenant.id);
   }
 
-  async #load(tenant: Tenant): Promise<{ id: string; policies: string[] } | null> {
+  async #load(
+    tenant: Tenant,
+  ): Promise<{ id: string; policies: string[]; recordIds: ReadonlySet<string> } | null> {
     const row = await (await this.#store(tenant)).reader.authz.getPolicySet();
     if (row === undefined) return null;
     const parts = policySetTextToParts(row.text);
@@ -191,7 +224,7 @@ export class Authorizer {
         'PALISADE_INTERNAL',
         `the stored policy set of ${tenant.id} no longer parses`,
       );
-    return { id: tenant.id, policies: parts.policies };
+    return { id: tenant.id, policies: parts.policies, recordIds: recordIdsNamed(parts.policies) };
   }
 }
 

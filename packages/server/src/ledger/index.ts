@@ -3,8 +3,8 @@ export { PlatformSealer, type PlatformSealerOptions, tenantOrigin } from './plat
 export { sealBatch } from './seal-batch.ts';
 export {
   type CheckpointView,
+  type ExportReads,
   LEDGER_PAGE_MAX,
-  type MayReadCollection,
   type PlatformAnchor,
   TenantLedger,
 } from './tenant-ledger.ts';

@@ -62,28 +62,37 @@ function badRange(name: string, detail: string): PalisadeError {
   ]);
 }
 
+/** Which records an export may carry: those its exporter may read. */
+export interface ExportReads {
+  /** Whether it may list the collection's records; if not, the collection is withheld whole. */
+  collection(name: string): boolean;
+  /** Whether it may read the record; never for a record of a collection it may not list. */
+  record(collection: string, id: string): boolean;
+}
+
+interface RecordSnapshot {
+  readonly at: number;
+  readonly records: { resource: string; data: unknown }[];
+  /** The collections whose records were left out, in the store's order. */
+  readonly withheldCollections: string[];
+  /** The records of the other collections that were left out, by resource. */
+  readonly withheldRecords: string[];
+}
+
+const RECORD_RESOURCE = /^collections\/([^/]+)\/records\/(.+)$/;
+
+/** Whether `reads` lets an export open the entries of `resource` (any but a record's, always). */
+function mayOpen(reads: ExportReads, resource: string): boolean {
+  const record = RECORD_RESOURCE.exec(resource);
+  return record === null || reads.record(record[1]!, record[2]!);
+}
+
 /**
  * The read side of a tenant's ledger: checkpoints anchored in the platform log, entries,
  * inclusion and consistency proofs, C2SP tiles and per-record proofs. Everything is read
  * through the caller's TenantContext; the platform log is shared but only this tenant's
  * leaf and its path are ever returned.
  */
-/** Whether an export may carry the records of a collection (its exporter may read them). */
-export type MayReadCollection = (collection: string) => boolean | Promise<boolean>;
-
-interface RecordSnapshot {
-  readonly at: number;
-  readonly records: { resource: string; data: unknown }[];
-  /** The collections whose records were left out, in the store's order. */
-  readonly withheld: string[];
-}
-
-/** The collection of a record's ledger resource (`collections/<name>/records/<id>`). */
-function collectionOfRecord(resource: string): string | undefined {
-  const [kind, name, sub] = resource.split('/', 3);
-  return kind === 'collections' && sub === 'records' ? name : undefined;
-}
-
 export class TenantLedger {
   readonly #locate: TenantStoreLocator;
   readonly #platformLog: PlatformLogStore;
@@ -285,14 +294,15 @@ export class TenantLedger {
    * reflects: the head is read before and after, and the read is repeated until no write
    * came between, so the states match the entries below that size.
    */
-  async #recordSnapshot(reader: TenantReader, mayRead: MayReadCollection): Promise<RecordSnapshot> {
+  async #recordSnapshot(reader: TenantReader, reads: ExportReads): Promise<RecordSnapshot> {
     for (let attempt = 0; attempt < SNAPSHOT_ATTEMPTS; attempt++) {
       const before = (await reader.ledgerHead()).size;
       const records: { resource: string; data: unknown }[] = [];
-      const withheld: string[] = [];
+      const withheldCollections: string[] = [];
+      const withheldRecords: string[] = [];
       for (const collection of await reader.listCollections()) {
-        if (!(await mayRead(collection.name))) {
-          withheld.push(collection.name);
+        if (!reads.collection(collection.name)) {
+          withheldCollections.push(collection.name);
           continue;
         }
         let after: string | undefined;
@@ -303,16 +313,17 @@ export class TenantLedger {
             filters: [],
           });
           for (const row of page) {
-            records.push({
-              resource: `collections/${collection.name}/records/${row.id}`,
-              data: storedState(row.data, row.sealed),
-            });
+            const resource = `collections/${collection.name}/records/${row.id}`;
+            if (reads.record(collection.name, row.id))
+              records.push({ resource, data: storedState(row.data, row.sealed) });
+            else withheldRecords.push(resource);
           }
           if (page.length < LEDGER_PAGE_MAX) break;
           after = page.at(-1)!.id;
         }
       }
-      if ((await reader.ledgerHead()).size === before) return { at: before, records, withheld };
+      if ((await reader.ledgerHead()).size === before)
+        return { at: before, records, withheldCollections, withheldRecords };
     }
     throw new PalisadeError(
       'PALISADE_UNAVAILABLE',
@@ -327,15 +338,15 @@ export class TenantLedger {
 
   /**
    * The whole tenant log with its anchors, for offline verification (`palisade ledger
-   * verify`); with `mayRead`, also the current records, in their committed form, of the
-   * collections it allows. The others are named in `withheldCollections`, and the salts of
-   * their entries are left out too: a salt opens a commitment to whoever guesses the state.
+   * verify`); with `reads`, also the current records, in their committed form, that it
+   * allows. The collections it withholds whole are named in `withheldCollections`, the other
+   * records it withholds in `withheldRecords`, and the salts of every entry of a record it
+   * withholds (deleted ones too) are left out: a salt opens a commitment to whoever guesses
+   * the state.
    */
-  async exportBundle(context: TenantContext, mayRead: MayReadCollection | undefined) {
+  async exportBundle(context: TenantContext, reads: ExportReads | undefined) {
     const reader = await this.#reader(context);
-    const snapshot =
-      mayRead === undefined ? undefined : await this.#recordSnapshot(reader, mayRead);
-    const withheld = new Set(snapshot?.withheld);
+    const snapshot = reads === undefined ? undefined : await this.#recordSnapshot(reader, reads);
     const head = await reader.ledgerHead();
     const sealed = await this.#sealed(context, head.size);
     if (sealed === undefined)
@@ -354,8 +365,8 @@ export class TenantLedger {
         start,
         Math.min(entryCount, start + LEDGER_PAGE_MAX),
       )) {
-        const hidden = row.salt === null || withheld.has(collectionOfRecord(row.resource) ?? '');
-        entries.push({ entry: row.entry, salt: hidden ? null : toBase64Url(row.salt!) });
+        const open = row.salt !== null && (reads === undefined || mayOpen(reads, row.resource));
+        entries.push({ entry: row.entry, salt: open ? toBase64Url(row.salt!) : null });
       }
     }
     return {
@@ -369,7 +380,8 @@ export class TenantLedger {
       entries,
       recordsAt: snapshot?.at ?? null,
       records: snapshot?.records ?? null,
-      withheldCollections: snapshot?.withheld ?? null,
+      withheldCollections: snapshot?.withheldCollections ?? null,
+      withheldRecords: snapshot?.withheldRecords ?? null,
     };
   }
 }

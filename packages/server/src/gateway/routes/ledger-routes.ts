@@ -7,8 +7,6 @@ import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
 import { COLLECTION_NAME } from '../schemas.ts';
 
 const TAGS = ['ledger'];
-/** The route whose decision on a collection's records the export repeats. */
-const RECORDS_URL = '/v1/collections/:name/records';
 const INDEX = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
 const B64_LIST = { type: 'array', items: { type: 'string' } } as const;
 const ANCHOR = {
@@ -154,21 +152,14 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
     config: { auth: 'ledger:export' },
     schema: {
       summary:
-        'The whole tenant ledger with anchors, for offline verification, and the current records of the collections the caller may read (records:read); the others are named in withheldCollections',
+        'The whole tenant ledger with anchors, for offline verification, and the current records the caller may read (records:read); the others are named in withheldCollections and withheldRecords',
       tags: TAGS,
     },
     handler: async (request) => {
-      const context = tenantOf(request);
-      const principal = tenantPrincipalOf(request);
-      // The records are their data: a collection's go in only when the caller may list them,
-      // decided as GET /v1/collections/{name}/records decides it (roles, then Cedar).
-      return ledger.exportBundle(context, (name) =>
-        services.authz.authorizer.decide(
-          principal,
-          'records:read',
-          restResource(context.tenantId, 'records:read', RECORDS_URL, { name }),
-        ),
-      );
+      // The records are their data: one goes in only when the caller may read it, decided as
+      // the record routes decide it (roles, then Cedar).
+      const reads = await services.authz.authorizer.recordReads(tenantPrincipalOf(request));
+      return ledger.exportBundle(tenantOf(request), reads);
     },
   });
 
