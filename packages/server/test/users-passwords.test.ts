@@ -20,7 +20,13 @@ function legacyHash(password: string, logN: number): string {
 }
 
 test('the lock doubles from the threshold on, up to the cap', () => {
-  const policy = { threshold: 5, baseMs: 60_000, maxMs: 3_600_000, windowMs: 86_400_000 };
+  const policy = {
+    threshold: 5,
+    baseMs: 60_000,
+    maxMs: 3_600_000,
+    windowMs: 86_400_000,
+    namesMax: 100,
+  };
   assert.deepEqual(
     Array.from({ length: 13 }, (_, i) => lockoutMs(policy, i + 1)),
     [

@@ -7,7 +7,7 @@ import { tenantsOnOneShard } from './support/rls.ts';
 const url = process.env.PALISADE_TEST_POSTGRES_URL;
 
 if (url !== undefined) {
-  describe('PostgreSQL row-level security holds on users and invitations', () => {
+  describe('PostgreSQL row-level security holds on users, invitations and sign-in failures', () => {
     let api: TestApi;
     let owner: pg.Client;
     let runtime: pg.Client;
@@ -23,6 +23,11 @@ if (url !== undefined) {
           name: 'Someone',
         });
         assert.equal(created.status, 201);
+        const tenant = (await api.platform.stores.controlPlane.getTenant(t.id))!;
+        await assert.rejects(
+          api.platform.users.authenticator.signIn(tenant, 'nobody@example.com', 'a guess'),
+          { code: 'PALISADE_SIGN_IN_FAILED' },
+        );
       }
     });
     after(async () => {
@@ -31,19 +36,19 @@ if (url !== undefined) {
       await api.close();
     });
 
-    test('both tables force RLS; the runtime role sees and changes only its tenant', async () => {
+    test('the tables force RLS; the runtime role sees and changes only its tenant', async () => {
       const forced = await owner.query(
-        "SELECT relname FROM pg_class WHERE relname IN ('users', 'user_invitations') AND relforcerowsecurity ORDER BY relname",
+        "SELECT relname FROM pg_class WHERE relname IN ('users', 'user_invitations', 'sign_in_failures') AND relforcerowsecurity ORDER BY relname",
       );
       assert.deepEqual(
         forced.rows.map((r) => r.relname),
-        ['user_invitations', 'users'],
+        ['sign_in_failures', 'user_invitations', 'users'],
       );
       assert.equal((await runtime.query('SELECT count(*)::int AS n FROM users')).rows[0].n, 0);
       await runtime.query('BEGIN');
       try {
         await runtime.query("SELECT set_config('app.tenant_id', $1, true)", [a.id]);
-        for (const table of ['users', 'user_invitations']) {
+        for (const table of ['users', 'user_invitations', 'sign_in_failures']) {
           const rows = await runtime.query(`SELECT tenant_id FROM ${table}`);
           assert.deepEqual(
             rows.rows.map((r) => r.tenant_id),
@@ -56,10 +61,14 @@ if (url !== undefined) {
           [b.id],
         );
         assert.equal(changed.rowCount, 0);
+        const cleared = await runtime.query('DELETE FROM sign_in_failures WHERE tenant_id = $1', [
+          b.id,
+        ]);
+        assert.equal(cleared.rowCount, 0);
         await assert.rejects(
           runtime.query(
-            `INSERT INTO users (tenant_id, id, email, name, roles, disabled, failed_sign_ins, version, created_at, updated_at)
-             VALUES ($1, gen_random_uuid(), 'mallory@example.com', 'M', '[]', false, 0, 1, now(), now())`,
+            `INSERT INTO users (tenant_id, id, email, name, roles, disabled, version, created_at, updated_at)
+             VALUES ($1, gen_random_uuid(), 'mallory@example.com', 'M', '[]', false, 1, now(), now())`,
             [b.id],
           ),
           /row-level security/,

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { randomBytes, scryptSync } from 'node:crypto';
+import crypto, { randomBytes, scryptSync } from 'node:crypto';
+import { syncBuiltinESMExports } from 'node:module';
 import { after, before, describe, test } from 'node:test';
+import * as oidc from 'openid-client';
 import { Secret } from 'otpauth';
 import { PermissionSet } from '../src/authz/index.ts';
 import { GroupCommitter } from '../src/commit/index.ts';
@@ -12,6 +14,7 @@ import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
 import { newTotpSecret, passwordHashParams, UserAuthenticator } from '../src/users/index.ts';
 import { TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
+import { Browser, OidcPlatform } from './support/oidc-platform.ts';
 import { refusal, steadyTotpStep, totpAt } from './support/users.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -144,12 +147,12 @@ for (const backend of backendNames()) {
       );
       const token = invitation.path.split('/').at(-1)!;
       const real = await api.platform.stores.shards.get(tenant.shard)!.tenant(tenant.id);
-      // Another instance counts a failed sign-in of the user between this acceptance's read of
-      // the row and its write, as PostgreSQL's READ COMMITTED lets it: the acceptance reads
-      // the row as it was before that commit.
-      const stale = await real.reader.users.getUser(user.id);
-      const at = new Date().toISOString();
-      await real.transaction((tx) => tx.users.addSignInFailure(user.id, at, at));
+      // Another instance changes the user between this acceptance's read of the row and its
+      // write, as PostgreSQL's READ COMMITTED lets it: the acceptance reads the row as it was
+      // before that commit.
+      const stale = (await real.reader.users.getUser(user.id))!;
+      const renamed = { ...stale, name: 'Renamed', version: stale.version + 1 };
+      await real.transaction((tx) => tx.users.updateUser(renamed, stale.version));
       let interfere = true;
       const bound = (target: object, prop: string | symbol) => {
         const value = Reflect.get(target, prop, target);
@@ -184,7 +187,7 @@ for (const backend of backendNames()) {
         committer: new GroupCommitter({ maxBatch: 1, maxWaitMs: 0, seal: async () => {} }),
         // No TOTP in this test: the seal is never used.
         secrets: {} as TenantSecretSeal,
-        lockout: { threshold: 5, baseMs: 60_000, maxMs: 60_000, windowMs: 60_000 },
+        lockout: { threshold: 5, baseMs: 60_000, maxMs: 60_000, windowMs: 60_000, namesMax: 100 },
       });
       const refused = await refusal(auth.acceptInvitation(tenant, token, { password: PASSWORD }));
       assert.equal(refused.code, 'PALISADE_PRECONDITION_FAILED');
@@ -222,19 +225,69 @@ for (const backend of backendNames()) {
       );
     });
 
-    test('a disabled account answers as a failed sign-in, locked or not', async () => {
-      const { id } = await member('locked-off@example.com');
-      const auth = api.platform.users.authenticator;
-      for (const guess of ['guess 1', 'guess 2', 'guess 3'])
-        await refusal(auth.signIn(tenant, 'locked-off@example.com', guess));
-      const off = await api.call('PATCH', `/v1/users/${id}`, key, { disabled: true });
-      assert.equal(off.status, 200, JSON.stringify(off.body));
-      const refused = await refusal(auth.signIn(tenant, 'locked-off@example.com', PASSWORD));
-      assert.equal(refused.code, 'PALISADE_SIGN_IN_FAILED', 'the lock tells nothing of it');
+    test('an active, a disabled, an invited and an unknown name get the same answers and the same work, locked or not, whatever the password', async (t) => {
+      const context = issueTenantContext(tenant, { kind: 'api-key', id: 'api-key:test' });
+      await member('known@example.com');
+      const { id: disabled } = await member('disabled@example.com');
+      await api.platform.users.service.update(
+        context,
+        disabled,
+        { disabled: true },
+        PermissionSet.ALL,
+      );
+      await api.platform.users.service.create(
+        context,
+        { email: 'invited@example.com', name: 'I', roles: [] },
+        PermissionSet.ALL,
+      );
+      const store = await api.platform.stores.shards.get(tenant.shard)!.tenant(tenant.id);
+      const now = Date.parse('2026-02-01T00:00:00Z');
+      const auth = new UserAuthenticator({
+        locate: async () => store,
+        committer: new GroupCommitter({ maxBatch: 1, maxWaitMs: 0, seal: async () => {} }),
+        // No TOTP in this test: the seal is never used.
+        secrets: {} as TenantSecretSeal,
+        lockout: {
+          threshold: 3,
+          baseMs: 60_000,
+          maxMs: 600_000,
+          windowMs: 3_600_000,
+          namesMax: 100,
+        },
+        clock: () => now,
+      });
+      const scrypt = t.mock.method(crypto, 'scrypt');
+      syncBuiltinESMExports();
+      t.after(syncBuiltinESMExports);
+      /** The whole refusal (problem+json, lock end, Retry-After) and the scrypt runs it took. */
+      const answer = async (email: string, password: string) => {
+        const before = scrypt.mock.callCount();
+        const error = await refusal(auth.signIn(tenant, email, password));
+        return { ...error, problem: error.toProblem(), hashes: scrypt.mock.callCount() - before };
+      };
+      const names = ['known', 'disabled', 'invited', 'unknown'].map((n) => `${n}@example.com`);
+      const codes: string[] = [];
+      for (const password of ['guess 1', 'guess 2', 'guess 3', 'guess 4', PASSWORD]) {
+        const answers = [];
+        for (const name of names) answers.push(await answer(name, password));
+        const [known, ...others] = answers;
+        for (const [i, other] of others.entries()) assert.deepEqual(other, known, names[i + 1]);
+        assert.equal(known!.hashes, 1, 'one password hash checked, whatever is wrong');
+        codes.push(known!.code);
+      }
+      assert.deepEqual(codes, [
+        'PALISADE_SIGN_IN_FAILED',
+        'PALISADE_SIGN_IN_FAILED',
+        'PALISADE_ACCOUNT_LOCKED',
+        'PALISADE_ACCOUNT_LOCKED',
+        'PALISADE_ACCOUNT_LOCKED',
+      ]);
     });
 
     test('a failed sign-in older than the failure window no longer counts toward a lock', async () => {
-      await member('slow@example.com');
+      const { id } = await member('slow@example.com');
+      const failures = async () =>
+        (await api.call('GET', `/v1/users/${id}`, key)).body.failedSignIns;
       const store = await api.platform.stores.shards.get(tenant.shard)!.tenant(tenant.id);
       let now = Date.parse('2026-01-01T00:00:00Z');
       const auth = new UserAuthenticator({
@@ -242,7 +295,13 @@ for (const backend of backendNames()) {
         committer: new GroupCommitter({ maxBatch: 1, maxWaitMs: 0, seal: async () => {} }),
         // No TOTP in this test: the seal is never used.
         secrets: {} as TenantSecretSeal,
-        lockout: { threshold: 3, baseMs: 60_000, maxMs: 60_000, windowMs: 3_600_000 },
+        lockout: {
+          threshold: 3,
+          baseMs: 60_000,
+          maxMs: 60_000,
+          windowMs: 3_600_000,
+          namesMax: 100,
+        },
         clock: () => now,
       });
       const attempt = async () =>
@@ -253,7 +312,7 @@ for (const backend of backendNames()) {
       // Months later: the two old failures are forgotten, this one starts a new count.
       now += 90 * 86_400_000;
       assert.equal(await attempt(), 'PALISADE_SIGN_IN_FAILED');
-      assert.equal((await store.reader.users.getUserByEmail('slow@example.com'))!.failedSignIns, 1);
+      assert.equal(await failures(), 1);
       now += 60_000;
       assert.equal(await attempt(), 'PALISADE_SIGN_IN_FAILED');
       now += 60_000;
@@ -264,7 +323,7 @@ for (const backend of backendNames()) {
       // The right password waits for the lock, as ever, and then clears the count.
       now += 120_000;
       await auth.signIn(tenant, 'slow@example.com', PASSWORD);
-      assert.equal((await store.reader.users.getUserByEmail('slow@example.com'))!.failedSignIns, 0);
+      assert.equal(await failures(), 0);
     });
 
     test('brute force: repeated wrong passwords lock out with doubling back-off, each failure and lock in the ledger', async () => {
@@ -295,10 +354,9 @@ for (const backend of backendNames()) {
       assert.equal(second.retryAfterSeconds, 10, 'the next lock is twice as long');
       await until(second.lockedUntil);
       await auth.signIn(tenant, 'brute@example.com', PASSWORD);
-      const store = await api.platform.stores.shards.get(tenant.shard)!.tenant(tenant.id);
-      const row = (await store.reader.users.getUser(id))!;
+      const { body: user } = await api.call('GET', `/v1/users/${id}`, key);
       assert.deepEqual(
-        [row.failedSignIns, row.lockedUntil],
+        [user.failedSignIns, user.lockedUntil],
         [0, null],
         'a success clears the count',
       );
@@ -320,4 +378,75 @@ for (const backend of backendNames()) {
 async function until(iso: string): Promise<void> {
   const wait = Date.parse(iso) - Date.now();
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait + 20));
+}
+
+/** The `action` of the page's form, absolute. */
+function formAction(page: string, base: string): string {
+  const action = /<form method="post" action="([^"]+)"/.exec(page)?.[1];
+  if (action === undefined) throw new Error(`no form in ${page}`);
+  return new URL(action.replaceAll('&amp;', '&'), base).href;
+}
+
+for (const backend of backendNames()) {
+  describe(`users: the sign-in page on ${backend}`, () => {
+    const REDIRECT = 'http://127.0.0.1:9/callback';
+    let api: OidcPlatform;
+    let config: oidc.Configuration;
+
+    before(async () => {
+      api = await OidcPlatform.start(backend, {
+        signInLockoutThreshold: '2',
+        signInAttemptsPerMinute: '0',
+      });
+      const acme = await api.tenant('acme');
+      await api.user(acme.key, 'locked@example.com', ['viewer'], PASSWORD);
+      const client = await api.client(acme.key, {
+        name: 'Acme web',
+        kind: 'user',
+        redirectUris: [REDIRECT],
+      });
+      config = await api.configuration(client);
+    });
+    after(() => api.close());
+
+    /** What the page answers each password for `email`, less the email, the form's address and the instants. */
+    async function pages(email: string, passwords: readonly string[]) {
+      const browser = new Browser();
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT,
+        scope: 'openid',
+        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      });
+      const start = await browser.follow(url.href, REDIRECT);
+      const action = formAction(start.reply.body, start.url);
+      const answers = [];
+      for (const password of passwords) {
+        const reply = await browser.request(action, { step: 'login', email, password });
+        answers.push({
+          status: reply.status,
+          headers: Object.fromEntries(
+            [...reply.headers].filter(([name]) => !['date', 'set-cookie'].includes(name)),
+          ),
+          page: (reply.body as string)
+            .replaceAll(email, 'EMAIL')
+            .replaceAll(new URL(action).pathname, 'ACTION')
+            .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, 'INSTANT')
+            .replace(/retry in \d+s/g, 'retry in Ns'),
+        });
+      }
+      return answers;
+    }
+
+    test("a locked user's page and an unknown email's are the same, the right password's too", async () => {
+      const passwords = ['guess 1', 'guess 2', 'guess 3', PASSWORD];
+      const known = await pages('locked@example.com', passwords);
+      assert.deepEqual(
+        known.map((answer) => answer.status),
+        [401, 429, 429, 429],
+      );
+      assert.match(known[3]!.page, /locked until INSTANT/);
+      assert.deepEqual(await pages('nobody@example.com', passwords), known);
+    });
+  });
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { uuid7 } from '../src/ids/index.ts';
-import type { ShardStore, TenantWriteTx, UserRow } from '../src/store/index.ts';
+import type { ShardStore, UserRow } from '../src/store/index.ts';
 import { openStores, type Stores } from '../src/store/index.ts';
 import { type BackendFixture, backendNames, openBackend } from './support/backends.ts';
 
@@ -16,8 +16,6 @@ function user(email: string): UserRow {
     passwordHash: null,
     totp: { wrappedKey: new Uint8Array([1, 2]), sealed: new Uint8Array([3]) },
     totpLastStep: null,
-    failedSignIns: 0,
-    lockedUntil: null,
     version: 1,
     createdAt: now,
     updatedAt: now,
@@ -48,7 +46,7 @@ for (const backend of backendNames()) {
       await fixture.cleanup();
     });
 
-    test('a stale version writes nothing; failures count atomically; a TOTP step is taken once', async () => {
+    test('a stale version writes nothing; a TOTP step is taken once', async () => {
       const store = await shard.tenant(uuid7());
       const row = user('a@example.com');
       await store.transaction((tx) => tx.users.insertUser(row));
@@ -61,14 +59,6 @@ for (const backend of backendNames()) {
       });
       const changed = (await store.reader.users.getUser(row.id))!;
       assert.deepEqual([changed.name, changed.sessionsNotBefore], ['M', ended]);
-      const at = new Date().toISOString();
-      const since = new Date(Date.now() - 60_000).toISOString();
-      const counts = await store.transaction(async (tx) => [
-        await tx.users.addSignInFailure(row.id, at, since),
-        await tx.users.addSignInFailure(row.id, at, since),
-        await tx.users.addSignInFailure(uuid7(), at, since),
-      ]);
-      assert.deepEqual(counts, [1, 2, undefined]);
       const steps = await store.transaction(async (tx) => [
         await tx.users.signedIn(row.id, 100),
         await tx.users.signedIn(row.id, 100),
@@ -77,53 +67,94 @@ for (const backend of backendNames()) {
         await tx.users.signedIn(row.id, null),
       ]);
       assert.deepEqual(steps, [true, false, false, true, true]);
-      const after = (await store.reader.users.getUser(row.id))!;
-      assert.deepEqual([after.totpLastStep, after.failedSignIns], [101, 0]);
+      assert.equal((await store.reader.users.getUser(row.id))!.totpLastStep, 101);
     });
 
-    test('failed sign-ins count within the window from the first of a run or the end of the last lock', async () => {
-      const store = await shard.tenant(uuid7());
-      const row = user('w@example.com');
-      await store.transaction((tx) => tx.users.insertUser(row));
-      const t = (minutes: number) =>
-        new Date(Date.UTC(2026, 0, 1) + minutes * 60_000).toISOString();
-      // A one-hour window: a failure at minute m counts the earlier ones still recent at m - 60.
-      const fail = (minutes: number) =>
-        store.transaction((tx) => tx.users.addSignInFailure(row.id, t(minutes), t(minutes - 60)));
-      assert.deepEqual([await fail(0), await fail(30), await fail(59)], [1, 2, 3]);
-      assert.equal(await fail(61), 1, 'the run began over an hour ago: a new count');
-      assert.equal(await fail(100), 2, 'the new run began at minute 61');
-      await store.transaction((tx) => tx.users.lockUser(row.id, t(150)));
-      assert.equal(await fail(200), 3, 'a lock ended within the window: the count goes on');
-      assert.equal(await fail(211), 1, 'run and lock over an hour ago');
-      await store.transaction((tx) => tx.users.signedIn(row.id, null));
-      assert.equal(await fail(212), 1, 'a success ends the run');
-    });
-
-    test('a failed sign-in, a lock and a sign-in move the version: a change read before them writes nothing', async () => {
-      // Another instance counting a failure (or taking a TOTP step) between this change's read
-      // and its write: the write must not put back the count, lock or step it read.
+    test('a sign-in moves the version: a change read before it writes nothing', async () => {
+      // Another instance taking a TOTP step between this change's read and its write: the
+      // write must not put back the step it read.
       const store = await shard.tenant(uuid7());
       const row = user('d@example.com');
       await store.transaction((tx) => tx.users.insertUser(row));
-      const future = new Date(Date.now() + 60_000).toISOString();
-      const writes: Record<string, (tx: TenantWriteTx) => Promise<unknown>> = {
-        addSignInFailure: (tx) => tx.users.addSignInFailure(row.id, future, future),
-        lockUser: (tx) => tx.users.lockUser(row.id, future),
-        signedIn: (tx) => tx.users.signedIn(row.id, 7),
-      };
-      for (const [name, write] of Object.entries(writes)) {
-        const read = (await store.reader.users.getUser(row.id))!;
-        await store.transaction(write);
-        const stale = { ...read, name: 'Z', version: read.version + 1 };
-        const written = await store.transaction((tx) => tx.users.updateUser(stale, read.version));
-        assert.equal(written, false, `${name} moved the version`);
-      }
-      const after = (await store.reader.users.getUser(row.id))!;
-      assert.deepEqual(
-        [after.name, after.failedSignIns, after.lockedUntil, after.totpLastStep],
-        ['N', 0, null, 7],
+      await store.transaction((tx) => tx.users.signedIn(row.id, 7));
+      const written = await store.transaction((tx) =>
+        tx.users.updateUser({ ...row, name: 'Z', version: 2 }, row.version),
       );
+      assert.equal(written, false);
+      const after = (await store.reader.users.getUser(row.id))!;
+      assert.deepEqual([after.name, after.totpLastStep], ['N', 7]);
+    });
+
+    test('failed sign-ins of a name count atomically, within the window from the first of a run or the end of the last lock', async () => {
+      const store = await shard.tenant(uuid7());
+      const t = (minutes: number) =>
+        new Date(Date.UTC(2026, 0, 1) + minutes * 60_000).toISOString();
+      // A one-hour window: a failure at minute m counts the earlier ones still recent at m - 60.
+      const fail = (minutes: number, name = 'w') =>
+        store.transaction((tx) =>
+          tx.users.addSignInFailure(name, t(minutes), t(minutes - 60), 100),
+        );
+      const row = async (name = 'w') => (await store.reader.users.getSignInFailures([name]))[0];
+      assert.deepEqual(
+        await store.transaction(async (tx) => [
+          await tx.users.addSignInFailure('w', t(0), t(-60), 100),
+          await tx.users.addSignInFailure('w', t(0), t(-60), 100),
+        ]),
+        [1, 2],
+      );
+      assert.deepEqual([await fail(30), await fail(59)], [3, 4]);
+      assert.equal(await fail(61), 1, 'the run began over an hour ago: a new count');
+      assert.equal(await fail(100), 2, 'the new run began at minute 61');
+      await store.transaction((tx) => tx.users.lockSignIns('w', t(150)));
+      assert.deepEqual(await row(), {
+        nameKey: 'w',
+        failures: 2,
+        runFrom: t(150),
+        lockedUntil: t(150),
+      });
+      assert.equal(await fail(200), 3, 'a lock ended within the window: the count goes on');
+      assert.equal(await fail(211), 1, 'run and lock over an hour ago');
+      assert.equal((await row())!.lockedUntil, null, 'a new run carries no old lock');
+      await store.transaction((tx) => tx.users.clearSignInFailures('w'));
+      assert.equal(await row(), undefined);
+      assert.equal(await fail(212), 1, 'a success ends the run');
+      assert.equal(await fail(212, 'other'), 1, 'each name counts apart');
+      assert.deepEqual(
+        (await store.reader.users.getSignInFailures(['w', 'other', 'none']))
+          .map((r) => [r.nameKey, r.failures])
+          .sort(),
+        [
+          ['other', 1],
+          ['w', 1],
+        ],
+      );
+    });
+
+    test('a name whose run is over is forgotten; past the most names kept, the oldest run goes first and a lock last', async () => {
+      const store = await shard.tenant(uuid7());
+      const t = (minutes: number) =>
+        new Date(Date.UTC(2026, 0, 1) + minutes * 60_000).toISOString();
+      const fail = (name: string, minutes: number, keepMax = 3) =>
+        store.transaction((tx) =>
+          tx.users.addSignInFailure(name, t(minutes), t(minutes - 60), keepMax),
+        );
+      const names = async () =>
+        (await store.reader.users.getSignInFailures(['a', 'b', 'c', 'd', 'e', 'f']))
+          .map((row) => row.nameKey)
+          .sort();
+      await fail('a', 0);
+      await fail('b', 10);
+      await fail('c', 20);
+      await store.transaction((tx) => tx.users.lockSignIns('a', t(30)));
+      assert.deepEqual(await names(), ['a', 'b', 'c']);
+      await fail('d', 21);
+      assert.deepEqual(await names(), ['a', 'c', 'd'], 'b began longest ago; a is locked');
+      await fail('c', 22);
+      assert.deepEqual(await names(), ['a', 'c', 'd'], 'a name counted again adds none');
+      await fail('e', 85, 10);
+      assert.deepEqual(await names(), ['a', 'e'], 'c and d began over an hour ago');
+      await fail('f', 200, 10);
+      assert.deepEqual(await names(), ['f'], "a's lock ended over an hour ago");
     });
 
     test('an invitation is consumed once, not after its expiry, and goes with its user', async () => {
@@ -152,18 +183,22 @@ for (const backend of backendNames()) {
       const [gone, kept] = [await shard.tenant(uuid7()), await shard.tenant(uuid7())];
       const future = new Date(Date.now() + 60_000).toISOString();
       const rows = [user('c@example.com'), user('c@example.com')];
+      const now = new Date().toISOString();
       for (const [i, store] of [gone, kept].entries()) {
         await store.transaction(async (tx) => {
           await tx.users.insertUser(rows[i]!);
           await tx.users.putInvitation(invitation(rows[i]!.id, `t${i}`, future));
+          await tx.users.addSignInFailure('name', now, now, 10);
         });
       }
       await shard.dropTenant(gone.tenantId);
       const reopened = await shard.tenant(gone.tenantId);
       assert.deepEqual(await reopened.reader.users.listUsers({ after: undefined, limit: 10 }), []);
       assert.equal(await reopened.reader.users.getInvitation('t0'), undefined);
+      assert.deepEqual(await reopened.reader.users.getSignInFailures(['name']), []);
       assert.equal((await kept.reader.users.getUserByEmail('c@example.com'))?.id, rows[1]!.id);
       assert.ok(await kept.reader.users.getInvitation('t1'));
+      assert.equal((await kept.reader.users.getSignInFailures(['name']))[0]?.failures, 1);
     });
   });
 }

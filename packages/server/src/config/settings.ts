@@ -490,6 +490,13 @@ export const SETTINGS = {
     minimum: 1000,
     doc: 'How long failed sign-ins count toward a lock, from the first of them or the end of the last lock; the next failure after that starts the count again.',
   },
+  signInFailureNamesMax: {
+    flag: 'sign-in-failure-names-max',
+    env: 'PALISADE_SIGN_IN_FAILURE_NAMES_MAX',
+    type: 'integer',
+    minimum: 1,
+    doc: "Most user names, a user's or not, whose failed sign-ins a tenant keeps counting; past it, the name whose run of failures began longest ago is forgotten first (a name in a lock last).",
+  },
   telemetryStreamHeartbeatMs: {
     flag: 'telemetry-stream-heartbeat-ms',
     env: 'PALISADE_TELEMETRY_STREAM_HEARTBEAT_MS',
@@ -819,6 +826,7 @@ export interface Settings {
   signInLockoutBaseMs: number;
   signInLockoutMaxMs: number;
   signInFailureWindowMs: number;
+  signInFailureNamesMax: number;
   telemetryStreamHeartbeatMs: number;
   mqtt: string;
   mqttTls: string | undefined;
@@ -924,6 +932,7 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   signInLockoutBaseMs: 60_000,
   signInLockoutMaxMs: 3_600_000,
   signInFailureWindowMs: 86_400_000,
+  signInFailureNamesMax: 100_000,
   telemetryStreamHeartbeatMs: 15_000,
   mqtt: '127.0.0.1:1883',
   mqttTls: undefined,

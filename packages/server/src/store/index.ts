@@ -101,6 +101,7 @@ export type {
 } from './types.ts';
 export type {
   SealedTotp,
+  SignInFailureRow,
   TenantUserReader,
   TenantUserWriter,
   UserInvitationRow,

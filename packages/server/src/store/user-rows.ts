@@ -1,9 +1,9 @@
 import { iso, json } from './row-values.ts';
-import type { UserInvitationRow, UserRow } from './user-types.ts';
+import type { SignInFailureRow, UserInvitationRow, UserRow } from './user-types.ts';
 
 /** The user columns, in the order every user query selects them. */
 export const USER_COLUMNS =
-  'id, email, name, roles, disabled, password_hash, totp_key, totp_secret, totp_last_step, failed_sign_ins, locked_until, version, created_at, updated_at, sessions_not_before';
+  'id, email, name, roles, disabled, password_hash, totp_key, totp_secret, totp_last_step, version, created_at, updated_at, sessions_not_before';
 
 /** A user row as either backend returns it (SQLite: 0/1 and text; PostgreSQL: boolean, jsonb, Date). */
 export interface UserDbRow {
@@ -16,8 +16,6 @@ export interface UserDbRow {
   totp_key: Uint8Array | null;
   totp_secret: Uint8Array | null;
   totp_last_step: number | null;
-  failed_sign_ins: number;
-  locked_until: string | Date | null;
   version: number;
   created_at: string | Date;
   updated_at: string | Date;
@@ -44,12 +42,26 @@ export function toUser(row: UserDbRow): UserRow {
         ? null
         : { wrappedKey: Uint8Array.from(row.totp_key), sealed: Uint8Array.from(row.totp_secret) },
     totpLastStep: row.totp_last_step,
-    failedSignIns: row.failed_sign_ins,
-    lockedUntil: row.locked_until === null ? null : iso(row.locked_until),
     version: row.version,
     createdAt: iso(row.created_at),
     updatedAt: iso(row.updated_at),
     sessionsNotBefore: row.sessions_not_before === null ? null : iso(row.sessions_not_before),
+  };
+}
+
+export interface SignInFailureDbRow {
+  name_key: string;
+  failures: number;
+  run_from: string | Date;
+  locked_until: string | Date | null;
+}
+
+export function toSignInFailure(row: SignInFailureDbRow): SignInFailureRow {
+  return {
+    nameKey: row.name_key,
+    failures: row.failures,
+    runFrom: iso(row.run_from),
+    lockedUntil: row.locked_until === null ? null : iso(row.locked_until),
   };
 }
 

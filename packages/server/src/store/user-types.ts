@@ -1,7 +1,8 @@
 /**
  * Storage of a tenant's users: their profile and roles, the password hash (self-describing,
- * see users/password-hash), the TOTP secret sealed to the tenant's KEK, the sign-in failure
- * counter and lock, and one-time invitations (only the token's SHA-256 is stored).
+ * see users/password-hash), the TOTP secret sealed to the tenant's KEK, and one-time
+ * invitations (only the token's SHA-256 is stored). Failed sign-ins and locks are kept per
+ * user name, whether or not a user has it (see SignInFailureRow).
  */
 import type { PageQuery } from './types.ts';
 
@@ -24,15 +25,8 @@ export interface UserRow {
   /** The newest TOTP time step accepted; a code of that step or older is a replay. */
   readonly totpLastStep: number | null;
   /**
-   * Consecutive failed sign-ins since the last success, counted within the lockout window (see
-   * addSignInFailure).
-   */
-  readonly failedSignIns: number;
-  readonly lockedUntil: string | null;
-  /**
-   * Moves with every write of the row, the sign-in bookkeeping's included: a change read
-   * before another instance counted a failure or took a TOTP step must not write back the old
-   * count, lock or step.
+   * Moves with every write of the row, a sign-in's included: a change read before another
+   * instance took a TOTP step must not write back the old step.
    */
   readonly version: number;
   readonly createdAt: string;
@@ -52,12 +46,31 @@ export interface UserInvitationRow {
   readonly createdAt: string;
 }
 
+/**
+ * The failed sign-ins of one user name and its lock. Kept for any name tried, a user's or
+ * not, so an unknown name locks exactly as a known one does; keyed by a hash of the name, so
+ * what strangers typed (a password in the email field, say) is not stored.
+ */
+export interface SignInFailureRow {
+  readonly nameKey: string;
+  /** Consecutive failures of the current run. */
+  readonly failures: number;
+  /**
+   * The later of the run's first failure and the end of its last lock: the run goes on (and
+   * the row is kept) while this is within the failure window.
+   */
+  readonly runFrom: string;
+  readonly lockedUntil: string | null;
+}
+
 /** User reads of one tenant's store. */
 export interface TenantUserReader {
   getUser(id: string): Promise<UserRow | undefined>;
   getUserByEmail(email: string): Promise<UserRow | undefined>;
   listUsers(page: PageQuery): Promise<UserRow[]>;
   getInvitation(tokenHash: string): Promise<UserInvitationRow | undefined>;
+  /** The failure rows of those of `nameKeys` that have one. */
+  getSignInFailures(nameKeys: readonly string[]): Promise<SignInFailureRow[]>;
 }
 
 /** User writes, inside the tenant's transaction; each is one atomic statement. */
@@ -68,16 +81,24 @@ export interface TenantUserWriter extends TenantUserReader {
   /** Deletes the user and its invitation; false when there is no such user. */
   deleteUser(id: string): Promise<boolean>;
   /**
-   * Adds one failed sign-in at `at` (and moves the version, as lockUser and signedIn do); the
-   * new count, or undefined when there is no such user. The earlier failures count only when
-   * the first of them, or the end of the last lock, is after `countsSince`; otherwise this one
-   * starts the count again, at 1.
+   * Adds one failed sign-in of the name at `at`; the new count. The earlier failures count
+   * only when the run's `runFrom` is after `countsSince`; otherwise this one starts the count
+   * again, at 1. Forgets the other names whose run is over by then, and when more than
+   * `keepMax` names are left, those whose `runFrom` is oldest (a lock in force is newest).
    */
-  addSignInFailure(id: string, at: string, countsSince: string): Promise<number | undefined>;
-  lockUser(id: string, until: string): Promise<void>;
+  addSignInFailure(
+    nameKey: string,
+    at: string,
+    countsSince: string,
+    keepMax: number,
+  ): Promise<number>;
+  /** Locks the name until `until` (its run goes on at least until then). */
+  lockSignIns(nameKey: string, until: string): Promise<void>;
+  /** Forgets the name's failures and lock. */
+  clearSignInFailures(nameKey: string): Promise<void>;
   /**
-   * A successful sign-in: clears failures (and when their run began) and lock, and when `totpStep` is given, records it
-   * only if it is newer than the last accepted step. False when that step was already used.
+   * A successful sign-in (moves the version): when `totpStep` is given, records it only if it
+   * is newer than the last accepted step. False when that step was already used.
    */
   signedIn(id: string, totpStep: number | null): Promise<boolean>;
   /** Inserts the user's invitation, replacing an earlier one. */

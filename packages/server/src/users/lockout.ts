@@ -1,6 +1,6 @@
-/** When repeated failed sign-ins lock an account, and for how long. */
+/** When repeated failed sign-ins of a user name lock it, and for how long. */
 export interface LockoutPolicy {
-  /** Consecutive failures that lock the account. */
+  /** Consecutive failures that lock the name. */
   readonly threshold: number;
   /**
    * How long failures keep counting: from the first failure of a run (or the end of the last
@@ -11,6 +11,8 @@ export interface LockoutPolicy {
   readonly baseMs: number;
   /** The longest lock. */
   readonly maxMs: number;
+  /** Most names a tenant keeps failures of (see TenantUserWriter.addSignInFailure). */
+  readonly namesMax: number;
 }
 
 /** How long to lock after the `failures`-th consecutive failure, or 0 for no lock. */

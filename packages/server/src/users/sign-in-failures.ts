@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import type { WriteEvent } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
-import type { TenantWriteTx } from '../store/index.ts';
+import type { SignInFailureRow, TenantWriteTx } from '../store/index.ts';
 import { type LockoutPolicy, lockoutMs } from './lockout.ts';
+import { normalizeEmail } from './user-view.ts';
 
 /** Who the ledger names for a failed attempt: whoever it was, it was not yet the user. */
 const SIGN_IN_ACTOR = 'sign-in';
@@ -30,38 +32,66 @@ export function signInFailed(): PalisadeError {
 }
 
 /**
- * Counts one failed sign-in of the user at `now` (atomically, in the store; earlier failures
- * count only within the policy's window) and, from the policy's threshold on, locks the
- * account; both are ledger entries. Returns the error to answer with.
+ * The key of a user name's failures: a hash of the normalized name bound to the tenant, so
+ * the store never holds what a stranger typed (a password in the email field, say).
+ */
+export function signInNameKey(tenantId: string, email: string): string {
+  return createHash('sha256')
+    .update(`palisade/sign-in-name\n${tenantId}\n${normalizeEmail(email)}`)
+    .digest('base64url');
+}
+
+/** The lock in force on a name at `now`, if any. */
+export function lockOf(failures: SignInFailureRow | undefined, now: number): string | undefined {
+  const until = failures?.lockedUntil ?? null;
+  return until !== null && Date.parse(until) > now ? until : undefined;
+}
+
+/** A failed attempt: the name's key, and the user who has the name, when one does. */
+export interface FailedAttempt {
+  readonly nameKey: string;
+  readonly userId: string | undefined;
+}
+
+/**
+ * Counts one failed sign-in of the name at `now` (atomically, in the store; earlier failures
+ * count only within the policy's window) and, from the policy's threshold on, locks the name;
+ * both are ledger entries, about the user when the name is one's. Returns the error to answer
+ * with, which depends on the count alone: a name no user has locks exactly like a user's.
  */
 export async function countFailure(
   tx: TenantWriteTx,
   record: (event: WriteEvent) => void,
-  userId: string,
+  attempt: FailedAttempt,
   policy: LockoutPolicy,
   now: number,
 ): Promise<PalisadeError> {
   const failures = await tx.users.addSignInFailure(
-    userId,
+    attempt.nameKey,
     new Date(now).toISOString(),
     new Date(now - policy.windowMs).toISOString(),
+    policy.namesMax,
   );
-  if (failures === undefined) return signInFailed();
+  const { userId } = attempt;
+  const about =
+    userId === undefined
+      ? { resource: `sign-in/${attempt.nameKey}`, state: {} }
+      : { resource: `users/${userId}`, state: { id: userId } };
   record({
     actor: SIGN_IN_ACTOR,
     action: 'users.sign-in-failed',
-    resource: `users/${userId}`,
-    state: { id: userId, failedSignIns: failures },
+    resource: about.resource,
+    state: { ...about.state, failedSignIns: failures },
   });
   const ms = lockoutMs(policy, failures);
   if (ms === 0) return signInFailed();
   const until = new Date(now + ms).toISOString();
-  await tx.users.lockUser(userId, until);
+  await tx.users.lockSignIns(attempt.nameKey, until);
   record({
     actor: SIGN_IN_ACTOR,
     action: 'users.lock',
-    resource: `users/${userId}`,
-    state: { id: userId, failedSignIns: failures, lockedUntil: until, lockMs: ms },
+    resource: about.resource,
+    state: { ...about.state, failedSignIns: failures, lockedUntil: until, lockMs: ms },
   });
   return new AccountLockedError(until, now);
 }

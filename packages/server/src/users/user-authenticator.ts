@@ -3,11 +3,16 @@
  * they are to a tenant, so this module (and only it, for users) issues a TenantContext.
  *
  * A password is checked outside the tenant's write transaction (scrypt takes a few hundred
- * milliseconds); the outcome is then one group-commit op. An unknown email is checked against
- * a dummy hash of the same cost and answered exactly like a wrong password. Failures on a
- * known account are counted atomically in the store, and only within the lockout window (a
- * failure older than that no longer counts); from `threshold` on, each one locks the account
- * for twice as long as the last (capped), and every failure and lock is a ledger entry. A TOTP code is refused unless its time step is newer than the last one accepted.
+ * milliseconds); the outcome is then one group-commit op. Whether a user has the name must
+ * not show, in the answer or in the work done: every attempt reads the same rows and checks
+ * exactly one password hash (a name without a usable account is checked against a dummy hash
+ * of the same cost), and failures are counted per user name, whether or not a user has it
+ * (see SignInFailureRow), so an unknown name locks exactly like a known one. A locked name
+ * answers PALISADE_ACCOUNT_LOCKED whatever the password, so guessing on during a lock tells
+ * nothing. Failures count only within the lockout window (a failure older than that no longer
+ * counts); from `threshold` on, each one locks the name for twice as long as the last
+ * (capped), and every failure and lock is a ledger entry. A TOTP code is refused unless its
+ * time step is newer than the last one accepted.
  */
 import type { GroupCommitter, WriteEvent } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
@@ -20,7 +25,14 @@ import { invitationTokenHash } from './invitation-token.ts';
 import type { LockoutPolicy } from './lockout.ts';
 import { hashPassword, needsRehash, unmatchableHash, verifyPassword } from './password-hash.ts';
 import { checkPasswordPolicy } from './password-policy.ts';
-import { AccountLockedError, countFailure, signInFailed } from './sign-in-failures.ts';
+import {
+  AccountLockedError,
+  countFailure,
+  type FailedAttempt,
+  lockOf,
+  signInFailed,
+  signInNameKey,
+} from './sign-in-failures.ts';
 import { totpStep } from './totp-code.ts';
 import { applyChange } from './user-service.ts';
 import { ledgerStateOf, normalizeEmail } from './user-view.ts';
@@ -97,41 +109,49 @@ export class UserAuthenticator {
     totpCode?: string,
   ): Promise<SignedInUser> {
     const store = await this.#store(tenant);
+    const nameKey = signInNameKey(tenant.id, email);
     const user = await store.reader.users.getUserByEmail(normalizeEmail(email));
+    const [failures] = await store.reader.users.getSignInFailures([nameKey]);
+    const account = usable(user);
+    const passwordOk = await verifyPassword(password, account?.passwordHash ?? this.#dummyHash);
     const now = this.#clock();
-    // A disabled account answers as a failed sign-in, locked or not: a lock would set it apart.
-    if (user?.lockedUntil != null && !user.disabled && Date.parse(user.lockedUntil) > now)
-      throw new AccountLockedError(user.lockedUntil, now);
-    const stored = user?.passwordHash ?? this.#dummyHash;
-    const passwordOk = await verifyPassword(password, stored);
-    if (user === undefined || user.passwordHash === null || user.disabled) throw signInFailed();
-    if (!passwordOk) return this.#fail(store, user);
+    const lockedUntil = lockOf(failures, now);
+    if (lockedUntil !== undefined) throw new AccountLockedError(lockedUntil, now);
+    const attempt: FailedAttempt = { nameKey, userId: user?.id };
+    if (account === undefined || !passwordOk) return this.#fail(store, attempt);
     let step: number | null = null;
-    if (user.totp !== null) {
+    if (account.row.totp !== null) {
       if (totpCode === undefined || totpCode === '')
         throw new PalisadeError(
           'PALISADE_TOTP_REQUIRED',
           'this account has a second factor: send the 6-digit code of your authenticator app',
         );
-      const secret = await this.#secrets.open(tenant, totpPlace(user.id), user.totp);
+      const secret = await this.#secrets.open(tenant, totpPlace(account.row.id), account.row.totp);
       step = totpStep(secret, totpCode) ?? null;
       secret.fill(0);
-      if (step === null) return this.#fail(store, user);
+      if (step === null) return this.#fail(store, attempt);
     }
-    const rehash = needsRehash(user.passwordHash) ? await hashPassword(password) : undefined;
+    const rehash = needsRehash(account.passwordHash) ? await hashPassword(password) : undefined;
+    const { id } = account.row;
     const outcome = await this.#committer.submit(store, async (tx, record) => {
       // Checked again now that the password is verified: attempts sent in parallel all passed
       // the first check, and their failures (or an admin) may have locked or changed the account.
-      const current = await tx.users.getUser(user.id);
-      if (current === undefined || current.disabled || current.passwordHash !== user.passwordHash)
+      const current = await tx.users.getUser(id);
+      if (
+        current === undefined ||
+        current.disabled ||
+        current.passwordHash !== account.passwordHash
+      )
         return signInFailed();
       const now = this.#clock();
-      if (current.lockedUntil !== null && Date.parse(current.lockedUntil) > now)
-        return new AccountLockedError(current.lockedUntil, now);
-      if (!(await tx.users.signedIn(user.id, step)))
-        return countFailure(tx, record, user.id, this.#lockout, now);
-      if (rehash !== undefined) await this.#rehash(tx, record, user.id, rehash);
-      record(userEvent(user.id, 'users.sign-in', { id: user.id, totp: step !== null }));
+      const [failures] = await tx.users.getSignInFailures([nameKey]);
+      const lockedUntil = lockOf(failures, now);
+      if (lockedUntil !== undefined) return new AccountLockedError(lockedUntil, now);
+      if (!(await tx.users.signedIn(id, step)))
+        return countFailure(tx, record, attempt, this.#lockout, now);
+      await tx.users.clearSignInFailures(nameKey);
+      if (rehash !== undefined) await this.#rehash(tx, record, id, rehash);
+      record(userEvent(id, 'users.sign-in', { id, totp: step !== null }));
       return current;
     });
     if (outcome instanceof PalisadeError) throw outcome;
@@ -153,9 +173,9 @@ export class UserAuthenticator {
     }
   }
 
-  async #fail(store: TenantStore, user: UserRow): Promise<never> {
+  async #fail(store: TenantStore, attempt: FailedAttempt): Promise<never> {
     throw await this.#committer.submit(store, (tx, record) =>
-      countFailure(tx, record, user.id, this.#lockout, this.#clock()),
+      countFailure(tx, record, attempt, this.#lockout, this.#clock()),
     );
   }
 
@@ -213,10 +233,9 @@ export class UserAuthenticator {
         passwordHash: hash,
         totp: sealed ?? row.totp,
         totpLastStep: sealed === null ? row.totpLastStep : step,
-        failedSignIns: 0,
-        lockedUntil: null,
         sessionsNotBefore: now,
       }));
+      await tx.users.clearSignInFailures(signInNameKey(tenant.id, next.email));
       await tx.users.consumeInvitation(tokenHash, now);
       record(userEvent(userId, 'users.accept-invitation', ledgerStateOf(next)));
       return next;
@@ -228,6 +247,12 @@ export class UserAuthenticator {
     if (tenant.status !== 'active') throw invitationInvalid();
     return this.#store(tenant, 'invitation');
   }
+}
+
+/** The user and its password hash, when it can sign in (has a password and is enabled). */
+function usable(user: UserRow | undefined): { row: UserRow; passwordHash: string } | undefined {
+  if (user === undefined || user.disabled || user.passwordHash === null) return undefined;
+  return { row: user, passwordHash: user.passwordHash };
 }
 
 function userEvent(userId: string, action: string, state: unknown): WriteEvent {

@@ -3,9 +3,10 @@ import type { GroupCommitter } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { uuid7 } from '../ids/index.ts';
 import type { Precondition, TenantStoreLocator } from '../records/index.ts';
-import type { TenantWriteTx, UserRow } from '../store/index.ts';
+import type { TenantUserReader, TenantWriteTx, UserRow } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import { invitationPath, newInvitationToken } from './invitation-token.ts';
+import { signInNameKey } from './sign-in-failures.ts';
 import { ledgerStateOf, normalizeEmail, type UserView, viewOf } from './user-view.ts';
 
 /** A one-time invitation link, shown once. */
@@ -94,7 +95,7 @@ export class UserService {
     const { token, tokenHash } = newInvitationToken();
     const now = new Date();
     const expiresAt = new Date(now.getTime() + this.#invitationTtlMs).toISOString();
-    const row = await this.#committer.submit(await this.#locate(context), async (tx, record) => {
+    const view = await this.#committer.submit(await this.#locate(context), async (tx, record) => {
       if ((await tx.users.getUserByEmail(email)) !== undefined) {
         throw new PalisadeError(
           'PALISADE_USER_EMAIL_TAKEN',
@@ -111,8 +112,6 @@ export class UserService {
         passwordHash: null,
         totp: null,
         totpLastStep: null,
-        failedSignIns: 0,
-        lockedUntil: null,
         version: 1,
         createdAt: now.toISOString(),
         updatedAt: now.toISOString(),
@@ -137,23 +136,24 @@ export class UserService {
         resource: `users/${row.id}`,
         state: { id: row.id, expiresAt },
       });
-      return row;
+      return (await views(tx.users, context, [row]))[0]!;
     });
     return {
-      user: viewOf(row),
+      user: view,
       invitation: { path: invitationPath(context.tenant.slug, token), expiresAt },
     };
   }
 
   async list(context: TenantContext, after: string | undefined, limit: number) {
-    const rows = await (await this.#locate(context)).reader.users.listUsers({ after, limit });
-    return rows.map(viewOf);
+    const { reader } = await this.#locate(context);
+    return views(reader.users, context, await reader.users.listUsers({ after, limit }));
   }
 
   async get(context: TenantContext, id: string): Promise<UserView> {
-    const row = await (await this.#locate(context)).reader.users.getUser(id);
+    const { reader } = await this.#locate(context);
+    const row = await reader.users.getUser(id);
     if (row === undefined) throw userNotFound();
-    return viewOf(row);
+    return (await views(reader.users, context, [row]))[0]!;
   }
 
   /**
@@ -269,7 +269,7 @@ export class UserService {
     action: string,
     change: (row: UserRow) => UserRow,
   ): Promise<UserView> {
-    const row = await this.#committer.submit(await this.#locate(context), async (tx, record) => {
+    return this.#committer.submit(await this.#locate(context), async (tx, record) => {
       const row = await this.#manageable(context, held, await tx.users.getUser(id));
       checkPrecondition(precondition, row);
       const next = await writeChange(tx, row, change);
@@ -279,10 +279,22 @@ export class UserService {
         resource: `users/${id}`,
         state: ledgerStateOf(next),
       });
-      return next;
+      return (await views(tx.users, context, [next]))[0]!;
     });
-    return viewOf(row);
   }
+}
+
+/** The users as the API shows them, with the failed sign-ins of their emails. */
+async function views(
+  users: TenantUserReader,
+  context: TenantContext,
+  rows: readonly UserRow[],
+): Promise<UserView[]> {
+  const keys = rows.map((row) => signInNameKey(context.tenant.id, row.email));
+  const failures = new Map(
+    (await users.getSignInFailures(keys)).map((failure) => [failure.nameKey, failure]),
+  );
+  return rows.map((row, i) => viewOf(row, failures.get(keys[i]!)));
 }
 
 /** Reads the user, writes `change` of it with the next version; refuses if it moved meanwhile. */

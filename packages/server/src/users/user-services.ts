@@ -40,6 +40,7 @@ export function openUserServices(options: {
         baseMs: settings.signInLockoutBaseMs,
         maxMs: settings.signInLockoutMaxMs,
         windowMs: settings.signInFailureWindowMs,
+        namesMax: settings.signInFailureNamesMax,
       },
     }),
   };

@@ -1,4 +1,4 @@
-import type { UserRow } from '../store/index.ts';
+import type { SignInFailureRow, UserRow } from '../store/index.ts';
 
 /** A user as the API shows it: never the password hash or the TOTP secret. */
 export interface UserView {
@@ -10,6 +10,7 @@ export interface UserView {
   /** False until the user accepted an invitation and set a password. */
   readonly active: boolean;
   readonly totp: boolean;
+  /** Of the user's email, as every name's are counted (see SignInFailureRow). */
   readonly failedSignIns: number;
   readonly lockedUntil: string | null;
   readonly version: number;
@@ -17,7 +18,7 @@ export interface UserView {
   readonly updatedAt: string;
 }
 
-export function viewOf(row: UserRow): UserView {
+export function viewOf(row: UserRow, failures: SignInFailureRow | undefined): UserView {
   return {
     id: row.id,
     email: row.email,
@@ -26,8 +27,8 @@ export function viewOf(row: UserRow): UserView {
     disabled: row.disabled,
     active: row.passwordHash !== null,
     totp: row.totp !== null,
-    failedSignIns: row.failedSignIns,
-    lockedUntil: row.lockedUntil,
+    failedSignIns: failures?.failures ?? 0,
+    lockedUntil: failures?.lockedUntil ?? null,
     version: row.version,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,

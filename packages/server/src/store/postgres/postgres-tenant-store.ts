@@ -443,6 +443,7 @@ class PgTenantReader implements TenantReader {
     getUserByEmail: (email) => this.#read((q) => q.users.getUserByEmail(email)),
     listUsers: (page) => this.#read((q) => q.users.listUsers(page)),
     getInvitation: (hash) => this.#read((q) => q.users.getInvitation(hash)),
+    getSignInFailures: (nameKeys) => this.#read((q) => q.users.getSignInFailures(nameKeys)),
   };
   readonly authz: TenantAuthzReader = {
     getRole: (name) => this.#read((q) => q.authz.getRole(name)),

@@ -2,12 +2,19 @@ import type pg from 'pg';
 import type { PageQuery } from '../types.ts';
 import {
   type InvitationDbRow,
+  type SignInFailureDbRow,
   toInvitation,
+  toSignInFailure,
   toUser,
   USER_COLUMNS,
   type UserDbRow,
 } from '../user-rows.ts';
-import type { TenantUserWriter, UserInvitationRow, UserRow } from '../user-types.ts';
+import type {
+  SignInFailureRow,
+  TenantUserWriter,
+  UserInvitationRow,
+  UserRow,
+} from '../user-types.ts';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -67,7 +74,7 @@ export class PgTenantUsers implements TenantUserWriter {
   async insertUser(row: UserRow): Promise<void> {
     await this.#db.query(
       `INSERT INTO users (tenant_id, ${USER_COLUMNS})
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
       [
         this.#tenantId,
         row.id,
@@ -79,8 +86,6 @@ export class PgTenantUsers implements TenantUserWriter {
         bytes(row.totp?.wrappedKey),
         bytes(row.totp?.sealed),
         row.totpLastStep,
-        row.failedSignIns,
-        row.lockedUntil,
         row.version,
         row.createdAt,
         row.updatedAt,
@@ -92,9 +97,9 @@ export class PgTenantUsers implements TenantUserWriter {
   async updateUser(row: UserRow, expectedVersion: number): Promise<boolean> {
     const result = await this.#db.query(
       `UPDATE users SET name = $3, roles = $4, disabled = $5, password_hash = $6, totp_key = $7,
-         totp_secret = $8, totp_last_step = $9, failed_sign_ins = $10, locked_until = $11,
-         version = $12, updated_at = $13, sessions_not_before = $15
-       WHERE tenant_id = $1 AND id = $2 AND version = $14`,
+         totp_secret = $8, totp_last_step = $9, version = $10, updated_at = $11,
+         sessions_not_before = $13
+       WHERE tenant_id = $1 AND id = $2 AND version = $12`,
       [
         this.#tenantId,
         row.id,
@@ -105,8 +110,6 @@ export class PgTenantUsers implements TenantUserWriter {
         bytes(row.totp?.wrappedKey),
         bytes(row.totp?.sealed),
         row.totpLastStep,
-        row.failedSignIns,
-        row.lockedUntil,
         row.version,
         row.updatedAt,
         expectedVersion,
@@ -124,35 +127,66 @@ export class PgTenantUsers implements TenantUserWriter {
     return result.rowCount === 1;
   }
 
-  async addSignInFailure(id: string, at: string, countsSince: string): Promise<number | undefined> {
-    // Both SETs read the row as it was: the run goes on while its start or the last lock's end
-    // is recent.
-    const result = await this.#db.query<{ failed_sign_ins: number }>(
-      `UPDATE users SET
-         failed_sign_ins = CASE WHEN sign_in_failures_since > $3::timestamptz
-             OR locked_until > $3::timestamptz
-           THEN failed_sign_ins + 1 ELSE 1 END,
-         sign_in_failures_since = CASE WHEN sign_in_failures_since > $3::timestamptz
-             OR locked_until > $3::timestamptz
-           THEN sign_in_failures_since ELSE $4::timestamptz END,
-         version = version + 1
-       WHERE tenant_id = $1 AND id = $2 RETURNING failed_sign_ins`,
-      [this.#tenantId, id, countsSince, at],
+  async getSignInFailures(nameKeys: readonly string[]): Promise<SignInFailureRow[]> {
+    const result = await this.#db.query<SignInFailureDbRow>(
+      `SELECT name_key, failures, run_from, locked_until FROM sign_in_failures
+       WHERE tenant_id = $1 AND name_key = ANY($2::text[])`,
+      [this.#tenantId, nameKeys],
     );
-    return result.rows[0]?.failed_sign_ins;
+    return result.rows.map(toSignInFailure);
   }
 
-  async lockUser(id: string, until: string): Promise<void> {
+  async addSignInFailure(
+    nameKey: string,
+    at: string,
+    countsSince: string,
+    keepMax: number,
+  ): Promise<number> {
     await this.#db.query(
-      'UPDATE users SET locked_until = $3, version = version + 1 WHERE tenant_id = $1 AND id = $2',
-      [this.#tenantId, id, until],
+      'DELETE FROM sign_in_failures WHERE tenant_id = $1 AND run_from <= $2::timestamptz',
+      [this.#tenantId, countsSince],
     );
+    // The SETs read the row as it was.
+    const result = await this.#db.query<{ failures: number }>(
+      `INSERT INTO sign_in_failures AS f (tenant_id, name_key, failures, run_from)
+       VALUES ($1, $2, 1, $3::timestamptz)
+       ON CONFLICT (tenant_id, name_key) DO UPDATE SET
+         failures = CASE WHEN f.run_from > $4::timestamptz THEN f.failures + 1 ELSE 1 END,
+         locked_until = CASE WHEN f.run_from > $4::timestamptz THEN f.locked_until END,
+         run_from = CASE WHEN f.run_from > $4::timestamptz THEN f.run_from ELSE $3::timestamptz END
+       RETURNING failures`,
+      [this.#tenantId, nameKey, at, countsSince],
+    );
+    const failures = result.rows[0]!.failures;
+    if (failures === 1)
+      await this.#db.query(
+        `DELETE FROM sign_in_failures WHERE tenant_id = $1 AND name_key IN (
+           SELECT name_key FROM sign_in_failures WHERE tenant_id = $1 AND name_key <> $2
+           ORDER BY run_from DESC, name_key OFFSET $3)`,
+        [this.#tenantId, nameKey, keepMax - 1],
+      );
+    return failures;
+  }
+
+  async lockSignIns(nameKey: string, until: string): Promise<void> {
+    await this.#db.query(
+      `UPDATE sign_in_failures SET locked_until = $3::timestamptz,
+         run_from = greatest(run_from, $3::timestamptz)
+       WHERE tenant_id = $1 AND name_key = $2`,
+      [this.#tenantId, nameKey, until],
+    );
+  }
+
+  async clearSignInFailures(nameKey: string): Promise<void> {
+    await this.#db.query('DELETE FROM sign_in_failures WHERE tenant_id = $1 AND name_key = $2', [
+      this.#tenantId,
+      nameKey,
+    ]);
   }
 
   async signedIn(id: string, totpStep: number | null): Promise<boolean> {
     const result = await this.#db.query(
-      `UPDATE users SET failed_sign_ins = 0, sign_in_failures_since = NULL, locked_until = NULL,
-         version = version + 1,
+      `UPDATE users SET version = version + 1,
          totp_last_step = coalesce($3::bigint, totp_last_step)
        WHERE tenant_id = $1 AND id = $2
          AND ($3::bigint IS NULL OR totp_last_step IS NULL OR totp_last_step < $3::bigint)`,
@@ -182,8 +216,9 @@ export class PgTenantUsers implements TenantUserWriter {
     return row === undefined ? undefined : toInvitation(row);
   }
 
-  /** Removes every user row of the tenant (invitations go with their users). */
+  /** Removes every user row of the tenant (invitations go with their users) and failure row. */
   async purge(): Promise<void> {
     await this.#db.query('DELETE FROM users WHERE tenant_id = $1', [this.#tenantId]);
+    await this.#db.query('DELETE FROM sign_in_failures WHERE tenant_id = $1', [this.#tenantId]);
   }
 }

@@ -392,5 +392,23 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
       version: 16,
       sql: 'ALTER TABLE users ADD COLUMN sign_in_failures_since timestamptz;',
     },
+    {
+      // As in SQLite: failed sign-ins and locks per user name, a user's or not.
+      version: 17,
+      sql: `
+        CREATE TABLE sign_in_failures (
+          tenant_id uuid NOT NULL,
+          name_key text NOT NULL,
+          failures int NOT NULL,
+          run_from timestamptz NOT NULL,
+          locked_until timestamptz,
+          PRIMARY KEY (tenant_id, name_key)
+        );
+        CREATE INDEX sign_in_failures_by_run ON sign_in_failures (tenant_id, run_from);
+        ${isolate('sign_in_failures', role, 'SELECT, INSERT, UPDATE, DELETE')}
+        ALTER TABLE users DROP COLUMN failed_sign_ins, DROP COLUMN locked_until,
+          DROP COLUMN sign_in_failures_since;
+      `,
+    },
   ];
 }

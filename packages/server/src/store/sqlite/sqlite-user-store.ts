@@ -2,12 +2,19 @@ import type { StatementSync } from 'node:sqlite';
 import type { PageQuery } from '../types.ts';
 import {
   type InvitationDbRow,
+  type SignInFailureDbRow,
   toInvitation,
+  toSignInFailure,
   toUser,
   USER_COLUMNS,
   type UserDbRow,
 } from '../user-rows.ts';
-import type { TenantUserWriter, UserInvitationRow, UserRow } from '../user-types.ts';
+import type {
+  SignInFailureRow,
+  TenantUserWriter,
+  UserInvitationRow,
+  UserRow,
+} from '../user-types.ts';
 
 type Prepare = (sql: string) => StatementSync;
 
@@ -43,7 +50,7 @@ export class SqliteTenantUsers implements TenantUserWriter {
 
   async insertUser(row: UserRow): Promise<void> {
     this.#sql(
-      `INSERT INTO users (${USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO users (${USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       row.id,
       row.email,
@@ -54,8 +61,6 @@ export class SqliteTenantUsers implements TenantUserWriter {
       row.totp?.wrappedKey ?? null,
       row.totp?.sealed ?? null,
       row.totpLastStep,
-      row.failedSignIns,
-      row.lockedUntil,
       row.version,
       row.createdAt,
       row.updatedAt,
@@ -66,8 +71,7 @@ export class SqliteTenantUsers implements TenantUserWriter {
   async updateUser(row: UserRow, expectedVersion: number): Promise<boolean> {
     const result = this.#sql(
       `UPDATE users SET name = ?, roles = ?, disabled = ?, password_hash = ?, totp_key = ?,
-         totp_secret = ?, totp_last_step = ?, failed_sign_ins = ?, locked_until = ?, version = ?,
-         updated_at = ?, sessions_not_before = ?
+         totp_secret = ?, totp_last_step = ?, version = ?, updated_at = ?, sessions_not_before = ?
        WHERE id = ? AND version = ?`,
     ).run(
       row.name,
@@ -77,8 +81,6 @@ export class SqliteTenantUsers implements TenantUserWriter {
       row.totp?.wrappedKey ?? null,
       row.totp?.sealed ?? null,
       row.totpLastStep,
-      row.failedSignIns,
-      row.lockedUntil,
       row.version,
       row.updatedAt,
       row.sessionsNotBefore,
@@ -92,33 +94,52 @@ export class SqliteTenantUsers implements TenantUserWriter {
     return this.#sql('DELETE FROM users WHERE id = ?').run(id).changes === 1;
   }
 
-  async addSignInFailure(id: string, at: string, countsSince: string): Promise<number | undefined> {
-    // Both SETs read the row as it was: the run goes on while its start or the last lock's end
-    // is recent (ISO 8601 UTC text compares in time order).
-    const row = this.#sql(
-      `UPDATE users SET
-         failed_sign_ins = CASE WHEN sign_in_failures_since > ?1 OR locked_until > ?1
-           THEN failed_sign_ins + 1 ELSE 1 END,
-         sign_in_failures_since = CASE WHEN sign_in_failures_since > ?1 OR locked_until > ?1
-           THEN sign_in_failures_since ELSE ?2 END,
-         version = version + 1
-       WHERE id = ?3 RETURNING failed_sign_ins`,
-    ).get(countsSince, at, id) as { failed_sign_ins: number } | undefined;
-    return row?.failed_sign_ins;
+  async getSignInFailures(nameKeys: readonly string[]): Promise<SignInFailureRow[]> {
+    const rows = this.#sql(
+      'SELECT * FROM sign_in_failures WHERE name_key IN (SELECT value FROM json_each(?))',
+    ).all(JSON.stringify(nameKeys)) as unknown as SignInFailureDbRow[];
+    return rows.map(toSignInFailure);
   }
 
-  async lockUser(id: string, until: string): Promise<void> {
-    this.#sql('UPDATE users SET locked_until = ?, version = version + 1 WHERE id = ?').run(
-      until,
-      id,
-    );
+  async addSignInFailure(
+    nameKey: string,
+    at: string,
+    countsSince: string,
+    keepMax: number,
+  ): Promise<number> {
+    this.#sql('DELETE FROM sign_in_failures WHERE run_from <= ?').run(countsSince);
+    // The SETs read the row as it was (ISO 8601 UTC text compares in time order).
+    const { failures } = this.#sql(
+      `INSERT INTO sign_in_failures (name_key, failures, run_from) VALUES (?1, 1, ?2)
+       ON CONFLICT (name_key) DO UPDATE SET
+         failures = CASE WHEN run_from > ?3 THEN failures + 1 ELSE 1 END,
+         locked_until = CASE WHEN run_from > ?3 THEN locked_until END,
+         run_from = CASE WHEN run_from > ?3 THEN run_from ELSE ?2 END
+       RETURNING failures`,
+    ).get(nameKey, at, countsSince) as { failures: number };
+    if (failures === 1)
+      this.#sql(
+        `DELETE FROM sign_in_failures WHERE name_key IN (
+           SELECT name_key FROM sign_in_failures WHERE name_key <> ?1
+           ORDER BY run_from DESC, name_key LIMIT -1 OFFSET ?2)`,
+      ).run(nameKey, keepMax - 1);
+    return failures;
+  }
+
+  async lockSignIns(nameKey: string, until: string): Promise<void> {
+    this.#sql(
+      `UPDATE sign_in_failures SET locked_until = ?2, run_from = max(run_from, ?2)
+       WHERE name_key = ?1`,
+    ).run(nameKey, until);
+  }
+
+  async clearSignInFailures(nameKey: string): Promise<void> {
+    this.#sql('DELETE FROM sign_in_failures WHERE name_key = ?').run(nameKey);
   }
 
   async signedIn(id: string, totpStep: number | null): Promise<boolean> {
     const result = this.#sql(
-      `UPDATE users SET failed_sign_ins = 0, sign_in_failures_since = NULL, locked_until = NULL,
-         version = version + 1,
-         totp_last_step = coalesce(?, totp_last_step)
+      `UPDATE users SET version = version + 1, totp_last_step = coalesce(?, totp_last_step)
        WHERE id = ? AND (? IS NULL OR totp_last_step IS NULL OR totp_last_step < ?)`,
     ).run(totpStep, id, totpStep, totpStep);
     return result.changes === 1;

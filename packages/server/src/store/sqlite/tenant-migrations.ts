@@ -338,4 +338,22 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
     version: 18,
     sql: 'ALTER TABLE users ADD COLUMN sign_in_failures_since TEXT;',
   },
+  {
+    // Failed sign-ins and locks per user name, a user's or not (an unknown name locks as a
+    // known one does), keyed by a hash of the name. The users' own counts go: the counts and
+    // locks in force when this runs start again from nothing.
+    version: 19,
+    sql: `
+      CREATE TABLE sign_in_failures (
+        name_key TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        run_from TEXT NOT NULL,
+        locked_until TEXT
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX sign_in_failures_by_run ON sign_in_failures (run_from);
+      ALTER TABLE users DROP COLUMN failed_sign_ins;
+      ALTER TABLE users DROP COLUMN locked_until;
+      ALTER TABLE users DROP COLUMN sign_in_failures_since;
+    `,
+  },
 ];
