@@ -3,26 +3,26 @@ import crypto, { randomBytes, scryptSync } from 'node:crypto';
 import { syncBuiltinESMExports } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
-import { Secret } from 'otpauth';
+import { Secret, TOTP } from 'otpauth';
 import { PermissionSet } from '../src/authz/index.ts';
 import { GroupCommitter } from '../src/commit/index.ts';
 import type { PalisadeError } from '../src/errors/index.ts';
-import type { TenantSecretSeal } from '../src/keys/index.ts';
+import { openPlatformKms, TenantSecretSeal } from '../src/keys/index.ts';
 import type { TenantStore, TenantWriteTx } from '../src/store/index.ts';
 import type { Tenant } from '../src/tenancy/index.ts';
 import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
-import { newTotpSecret, passwordHashParams, UserAuthenticator } from '../src/users/index.ts';
+import {
+  newTotpSecret,
+  passwordHashParams,
+  UserAuthenticator,
+  UserService,
+} from '../src/users/index.ts';
 import { TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 import { Browser, OidcPlatform } from './support/oidc-platform.ts';
-import { refusal, steadyTotpStep, totpAt } from './support/users.ts';
+import { refusal } from './support/users.ts';
 
 const PASSWORD = 'correct horse battery staple';
-
-/** The code an authenticator app shows `offset` 30-second steps from now. */
-function codeAt(secret: Uint8Array, offset: number): string {
-  return totpAt(new Secret({ buffer: Uint8Array.from(secret).buffer }), offset);
-}
 
 for (const backend of backendNames()) {
   describe(`users: sign-in on ${backend}`, () => {
@@ -44,6 +44,30 @@ for (const backend of backendNames()) {
         totp,
       });
       return { id: user.id, token };
+    }
+
+    /** The users' service and authenticator on this tenant's store, reading the time from `clock`. */
+    async function clockedUsers(clock: () => number) {
+      const store = await api.platform.stores.shards.get(tenant.shard)!.tenant(tenant.id);
+      const committer = new GroupCommitter({ maxBatch: 1, maxWaitMs: 0, seal: async () => {} });
+      const { settings, stores, keys, authz } = api.platform;
+      const kms = await openPlatformKms(settings, undefined, { generateIfMissing: false });
+      return {
+        service: new UserService({
+          locate: async () => store,
+          committer,
+          invitationTtlMs: settings.userInvitationTtlMs,
+          roles: authz.roles,
+          clock,
+        }),
+        auth: new UserAuthenticator({
+          locate: async () => store,
+          committer,
+          secrets: new TenantSecretSeal({ kms, controlPlane: stores.controlPlane, keys }),
+          lockout: { threshold: 100, baseMs: 1000, maxMs: 1000, windowMs: 1000, namesMax: 100 },
+          clock,
+        }),
+      };
     }
 
     before(async () => {
@@ -196,33 +220,88 @@ for (const backend of backendNames()) {
       await auth.signIn(tenant, 'race@example.com', PASSWORD);
     });
 
-    test('TOTP: required, accepted once per time step, a replayed or wrong code refused', async () => {
-      await steadyTotpStep();
+    test('TOTP at the injected time: required, its window steps with the clock, a step accepted once, a replayed, old or wrong code refused', async () => {
+      const step = Date.parse('2026-03-01T00:00:00Z');
+      let now = step + 10_000;
+      const { service, auth } = await clockedUsers(() => now);
       const secret = newTotpSecret();
-      // Enrolled with the previous step's code, so the current step is still unused.
-      await member('totp@example.com', { secret, code: codeAt(secret, -1) });
-      const auth = api.platform.users.authenticator;
-      const missing = await refusal(auth.signIn(tenant, 'totp@example.com', PASSWORD));
-      assert.equal(missing.code, 'PALISADE_TOTP_REQUIRED');
-      const now = codeAt(secret, 0);
-      assert.equal(
-        (await auth.signIn(tenant, 'totp@example.com', PASSWORD, now)).email,
-        'totp@example.com',
+      const code = (at: number) =>
+        new TOTP({ secret: new Secret({ buffer: Uint8Array.from(secret).buffer }) }).generate({
+          timestamp: at,
+        });
+      const { invitation } = await service.create(
+        issueTenantContext(tenant, { kind: 'api-key', id: 'api-key:test' }),
+        { email: 'totp@example.com', name: 'T', roles: [] },
+        PermissionSet.ALL,
       );
-      const replay = await refusal(auth.signIn(tenant, 'totp@example.com', PASSWORD, now));
-      assert.equal(replay.code, 'PALISADE_SIGN_IN_FAILED', 'the same code twice is refused');
-      const wrong = String((Number(codeAt(secret, 1)) + 1) % 1_000_000).padStart(6, '0');
-      assert.equal(
-        (await refusal(auth.signIn(tenant, 'totp@example.com', PASSWORD, wrong))).code,
-        'PALISADE_SIGN_IN_FAILED',
-      );
-      await auth.signIn(tenant, 'totp@example.com', PASSWORD, codeAt(secret, 1));
+      const token = invitation.path.split('/').at(-1)!;
+      // Enrolled with the previous step's code: one step of skew either way is accepted.
+      await auth.acceptInvitation(tenant, token, {
+        password: PASSWORD,
+        totp: { secret, code: code(step - 30_000) },
+      });
+      const attempt = async (totp?: string) => {
+        try {
+          return (await auth.signIn(tenant, 'totp@example.com', PASSWORD, totp)).email;
+        } catch (error) {
+          return (error as PalisadeError).code;
+        }
+      };
+      const OK = 'totp@example.com';
+      const FAILED = 'PALISADE_SIGN_IN_FAILED';
+      assert.equal(await attempt(), 'PALISADE_TOTP_REQUIRED');
+      assert.equal(await attempt(code(step - 30_000)), FAILED, 'the step enrolment used');
+      assert.equal(await attempt(code(step)), OK);
+      assert.equal(await attempt(code(step)), FAILED, 'the same code twice is refused');
+      const wrong = String((Number(code(step + 30_000)) + 1) % 1_000_000).padStart(6, '0');
+      assert.equal(await attempt(wrong), FAILED);
+      now += 30_000;
+      assert.equal(await attempt(code(step + 30_000)), OK, 'the next step, at its time');
+      now += 90_000;
+      assert.equal(await attempt(code(step + 60_000)), FAILED, 'two steps behind the clock');
+      assert.equal(await attempt(code(step + 150_000)), OK, 'one step ahead of the clock');
+      assert.equal(await attempt(code(step + 120_000)), FAILED, 'older than the last one used');
       const store = await api.platform.stores.shards.get(tenant.shard)!.tenant(tenant.id);
       const row = (await store.reader.users.getUserByEmail('totp@example.com'))!;
       assert.ok(
         !Buffer.from(row.totp!.sealed).includes(Buffer.from(secret)),
         'the secret is sealed at rest',
       );
+    });
+
+    test('an invitation expires at the injected time, checked again at acceptance', async () => {
+      let now = Date.parse('2026-03-01T00:00:00Z');
+      const { service, auth } = await clockedUsers(() => now);
+      const ttl = api.platform.settings.userInvitationTtlMs;
+      const context = issueTenantContext(tenant, { kind: 'api-key', id: 'api-key:test' });
+      const { user, invitation } = await service.create(
+        context,
+        { email: 'late@example.com', name: 'L', roles: [] },
+        PermissionSet.ALL,
+      );
+      assert.equal(invitation.expiresAt, new Date(now + ttl).toISOString());
+      const token = invitation.path.split('/').at(-1)!;
+      now += ttl - 1;
+      assert.equal((await auth.invitation(tenant, token)).email, 'late@example.com');
+      now += 1;
+      for (const refused of [
+        auth.invitation(tenant, token),
+        auth.acceptInvitation(tenant, token, { password: PASSWORD }),
+      ])
+        assert.equal((await refusal(refused)).code, 'PALISADE_INVITATION_INVALID');
+      // Open when the page was read, expired by the time the password is set: a clock that
+      // moves on by the invitation's lifetime each time it is read.
+      const renewed = await service.invite(context, user.id, PermissionSet.ALL);
+      const again = renewed.path.split('/').at(-1)!;
+      const leaping = await clockedUsers(() => {
+        const at = now;
+        now += ttl;
+        return at;
+      });
+      const late = await refusal(
+        leaping.auth.acceptInvitation(tenant, again, { password: PASSWORD }),
+      );
+      assert.equal(late.code, 'PALISADE_INVITATION_INVALID');
     });
 
     test('an active, a disabled, an invited and an unknown name get the same answers and the same work, locked or not, whatever the password', async (t) => {

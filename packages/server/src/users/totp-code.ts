@@ -41,8 +41,8 @@ export function totpUri(secret: Uint8Array, issuer: string, account: string): st
   return totp(secret, account, issuer).toString();
 }
 
-/** The time step `code` is valid for (now ± one step), or undefined. */
-export function totpStep(secret: Uint8Array, code: string, now = Date.now()): number | undefined {
+/** The time step `code` is valid for at `now` (epoch ms, ± one step), or undefined. */
+export function totpStep(secret: Uint8Array, code: string, now: number): number | undefined {
   if (!/^\d{6}$/.test(code)) return undefined;
   const delta = totp(secret).validate({ token: code, timestamp: now, window: WINDOW_STEPS });
   return delta === null

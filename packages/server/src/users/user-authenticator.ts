@@ -127,7 +127,7 @@ export class UserAuthenticator {
           'this account has a second factor: send the 6-digit code of your authenticator app',
         );
       const secret = await this.#secrets.open(tenant, totpPlace(account.row.id), account.row.totp);
-      step = totpStep(secret, totpCode) ?? null;
+      step = totpStep(secret, totpCode, this.#clock()) ?? null;
       secret.fill(0);
       if (step === null) return this.#fail(store, attempt);
     }
@@ -166,7 +166,8 @@ export class UserAuthenticator {
     hash: string,
   ): Promise<void> {
     try {
-      const next = await applyChange(tx, userId, (row) => ({ ...row, passwordHash: hash }));
+      const now = new Date(this.#clock()).toISOString();
+      const next = await applyChange(tx, userId, now, (row) => ({ ...row, passwordHash: hash }));
       record(userEvent(userId, 'users.password-rehash', ledgerStateOf(next)));
     } catch (error) {
       if (!(error instanceof PalisadeError)) throw error;
@@ -183,7 +184,7 @@ export class UserAuthenticator {
   async invitation(tenant: Tenant, token: string): Promise<InvitationView> {
     const store = await this.#invitationStore(tenant);
     const invitation = await store.reader.users.getInvitation(invitationTokenHash(token));
-    if (invitation === undefined || Date.parse(invitation.expiresAt) <= Date.now())
+    if (invitation === undefined || Date.parse(invitation.expiresAt) <= this.#clock())
       throw invitationInvalid();
     const user = await store.reader.users.getUser(invitation.userId);
     if (user === undefined) throw invitationInvalid();
@@ -211,7 +212,7 @@ export class UserAuthenticator {
     let step: number | null = null;
     let sealed = null;
     if (answer.totp !== undefined) {
-      step = totpStep(answer.totp.secret, answer.totp.code) ?? null;
+      step = totpStep(answer.totp.secret, answer.totp.code, this.#clock()) ?? null;
       if (step === null)
         throw new PalisadeError(
           'PALISADE_INVALID_REQUEST',
@@ -221,14 +222,14 @@ export class UserAuthenticator {
       sealed = await this.#secrets.seal(tenant, totpPlace(userId), answer.totp.secret);
     }
     const user = await this.#committer.submit(store, async (tx, record) => {
-      const now = new Date().toISOString();
+      const now = new Date(this.#clock()).toISOString();
       const live = await tx.users.getInvitation(tokenHash);
       if (live === undefined || live.expiresAt <= now) throw invitationInvalid();
       // The user is written before the link is spent: a write refused because another instance
       // moved the row meanwhile then has written nothing, and the link still works. On
       // PostgreSQL the written row stays locked until commit, so a second acceptance of this
       // link fails at its own write. (A token hash names one user for good: `live` is userId's.)
-      const next = await applyChange(tx, userId, (row) => ({
+      const next = await applyChange(tx, userId, now, (row) => ({
         ...row,
         passwordHash: hash,
         totp: sealed ?? row.totp,

@@ -60,17 +60,21 @@ export class UserService {
   readonly #committer: GroupCommitter;
   readonly #invitationTtlMs: number;
   readonly #roles: RoleGrants;
+  readonly #clock: () => number;
 
   constructor(options: {
     locate: TenantStoreLocator;
     committer: GroupCommitter;
     invitationTtlMs: number;
     roles: RoleGrants;
+    /** Epoch milliseconds now (tests move it). */
+    clock?: (() => number) | undefined;
   }) {
     this.#locate = options.locate;
     this.#committer = options.committer;
     this.#invitationTtlMs = options.invitationTtlMs;
     this.#roles = options.roles;
+    this.#clock = options.clock ?? Date.now;
   }
 
   /** The roles, without repeats, once the caller (holding `held`) may give each. */
@@ -93,7 +97,7 @@ export class UserService {
     const email = normalizeEmail(user.email);
     const roles = await this.#grantable(context, held, user.roles);
     const { token, tokenHash } = newInvitationToken();
-    const now = new Date();
+    const now = new Date(this.#clock());
     const expiresAt = new Date(now.getTime() + this.#invitationTtlMs).toISOString();
     const view = await this.#committer.submit(await this.#locate(context), async (tx, record) => {
       if ((await tx.users.getUserByEmail(email)) !== undefined) {
@@ -171,13 +175,12 @@ export class UserService {
   ): Promise<UserView> {
     const roles =
       patch.roles === undefined ? undefined : await this.#grantable(context, held, patch.roles);
-    return this.#change(context, id, held, precondition, 'users.update', (row) => ({
+    return this.#change(context, id, held, precondition, 'users.update', (row, now) => ({
       ...row,
       name: patch.name ?? row.name,
       roles: roles ?? row.roles,
       disabled: patch.disabled ?? row.disabled,
-      sessionsNotBefore:
-        patch.disabled === true && !row.disabled ? new Date().toISOString() : row.sessionsNotBefore,
+      sessionsNotBefore: patch.disabled === true && !row.disabled ? now : row.sessionsNotBefore,
     }));
   }
 
@@ -191,11 +194,11 @@ export class UserService {
     held: PermissionSet,
     precondition: Precondition = UNCONDITIONAL,
   ): Promise<UserView> {
-    return this.#change(context, id, held, precondition, 'users.totp-reset', (row) => ({
+    return this.#change(context, id, held, precondition, 'users.totp-reset', (row, now) => ({
       ...row,
       totp: null,
       totpLastStep: null,
-      sessionsNotBefore: new Date().toISOString(),
+      sessionsNotBefore: now,
     }));
   }
 
@@ -226,7 +229,7 @@ export class UserService {
    */
   async invite(context: TenantContext, id: string, held: PermissionSet): Promise<Invitation> {
     const { token, tokenHash } = newInvitationToken();
-    const now = new Date();
+    const now = new Date(this.#clock());
     const expiresAt = new Date(now.getTime() + this.#invitationTtlMs).toISOString();
     await this.#committer.submit(await this.#locate(context), async (tx, record) => {
       await this.#manageable(context, held, await tx.users.getUser(id));
@@ -267,12 +270,14 @@ export class UserService {
     held: PermissionSet,
     precondition: Precondition,
     action: string,
-    change: (row: UserRow) => UserRow,
+    /** The changed row, given the row and the time now (ISO 8601). */
+    change: (row: UserRow, now: string) => UserRow,
   ): Promise<UserView> {
     return this.#committer.submit(await this.#locate(context), async (tx, record) => {
       const row = await this.#manageable(context, held, await tx.users.getUser(id));
       checkPrecondition(precondition, row);
-      const next = await writeChange(tx, row, change);
+      const now = new Date(this.#clock()).toISOString();
+      const next = await writeChange(tx, row, now, (row) => change(row, now));
       record({
         actor: context.actor.id,
         action,
@@ -297,28 +302,33 @@ async function views(
   return rows.map((row, i) => viewOf(row, failures.get(keys[i]!)));
 }
 
-/** Reads the user, writes `change` of it with the next version; refuses if it moved meanwhile. */
+/**
+ * Reads the user, writes `change` of it with the next version, updated at `now`; refuses if it
+ * moved meanwhile.
+ */
 export async function applyChange(
   tx: TenantWriteTx,
   id: string,
+  now: string,
   change: (row: UserRow) => UserRow,
 ): Promise<UserRow> {
   const row = await tx.users.getUser(id);
   if (row === undefined) throw userNotFound();
-  return writeChange(tx, row, change);
+  return writeChange(tx, row, now, change);
 }
 
 /** Writes `change` of `row`, read in this transaction, with the next version. */
 async function writeChange(
   tx: TenantWriteTx,
   row: UserRow,
+  now: string,
   change: (row: UserRow) => UserRow,
 ): Promise<UserRow> {
   const next: UserRow = {
     ...change(row),
     id: row.id,
     version: row.version + 1,
-    updatedAt: new Date().toISOString(),
+    updatedAt: now,
   };
   if (!(await tx.users.updateUser(next, row.version))) throw changedMeanwhile();
   return next;
