@@ -12,6 +12,7 @@ import { nodeSha256 } from '@palisade/ledger/node';
 import pg from 'pg';
 import { GroupCommitter } from '../src/commit/index.ts';
 import type { AccessTokenVerifier } from '../src/identity/access-token-verifier.ts';
+import { rotateCookieSecrets } from '../src/identity/index.ts';
 import { IssuerDirectory } from '../src/identity/issuer-directory.ts';
 import { IssuerKeys } from '../src/identity/issuer-keys.ts';
 import { IssuerUrls } from '../src/identity/issuer-urls.ts';
@@ -102,11 +103,11 @@ function meetAfterFirstListing(stores: readonly ControlPlaneIdentityStore[]): vo
   }
 }
 
-async function newTenant(stores: Stores): Promise<Tenant> {
+async function newTenant(stores: Stores, slug = 'acme'): Promise<Tenant> {
   const now = new Date().toISOString();
   const tenant: Tenant = {
     id: uuid7(),
-    slug: 'acme',
+    slug,
     name: 'Acme',
     plan: 'free',
     status: 'active',
@@ -297,6 +298,55 @@ for (const backend of backendNames()) {
       assert.notEqual(after, before, 'built again with the keys process A made');
       now += RECHECK_MS;
       assert.equal((await issuersOfB.get(tenant.slug)).provider, after, 'and kept while they hold');
+    });
+
+    test("an operator's cookie secret rotation reaches every process: one makes the new secret, all sign with it, the old one verifies within its grace", async (t) => {
+      const fixture = await openBackend(backend);
+      const master = MasterKey.generate();
+      let now = Date.now();
+      const clock = () => now;
+      const a = await issuerProcess(fixture, master, clock);
+      const b = await issuerProcess(fixture, master, clock);
+      t.after(async () => {
+        await a.stores.close();
+        await b.stores.close();
+        await fixture.cleanup();
+      });
+      const tenant = await newTenant(a.stores);
+      await newTenant(a.stores, 'other');
+      const processes = [a, b].map((p) =>
+        tenantIssuers(p.stores.controlPlane.identity, p.keys, clock),
+      );
+      const secrets = async (issuers: TenantIssuers, slug = 'acme') =>
+        ((await issuers.get(slug)).provider as unknown as { keys: string[] }).keys;
+      const [old] = await secrets(processes[0]!);
+      assert.deepEqual(await secrets(processes[1]!), [old]);
+      const others = await secrets(processes[0]!, 'other');
+
+      const store = a.stores.controlPlane.identity;
+      assert.equal(await rotateCookieSecrets(store, tenant.id), 1);
+      now += RECHECK_MS - 1;
+      assert.deepEqual(await secrets(processes[1]!), [old], 'trusted until the next check');
+      now += 1;
+      const rotated = await secrets(processes[1]!);
+      assert.equal(rotated.length, 2);
+      assert.notEqual(rotated[0], old, 'a new secret signs');
+      assert.equal(rotated[1], old, 'the retired one verifies the cookies it signed');
+      assert.deepEqual(
+        await secrets(processes[0]!),
+        rotated,
+        'the other process signs with it too',
+      );
+      assert.deepEqual(await secrets(processes[0]!, 'other'), others, 'only that tenant rotated');
+      const ledger = (await a.stores.shards.get('s1')!.tenant(tenant.id)).reader;
+      const actions = (await ledger.ledgerEntries(0, (await ledger.ledgerHead()).nextSeq))
+        .filter((row) => row.resource === 'oidc/keys')
+        .map((row) => JSON.parse(row.entry).action);
+      assert.deepEqual(actions, ['oidc-keys.create', 'oidc-keys.cookie-secret-rotate']);
+
+      now += COOKIE_GRACE_MS + 60_000;
+      assert.deepEqual(await secrets(processes[1]!), [rotated[0]], 'past its grace it is gone');
+      assert.equal(await rotateCookieSecrets(store), 2, "every tenant's, without a tenant");
     });
 
     test('a control plane holding two current key sets keeps the one the issuer signs with', async (t) => {

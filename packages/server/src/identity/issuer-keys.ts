@@ -4,8 +4,8 @@
  * secret that signs its cookies. They are made on first use; the private parts are stored
  * only sealed by the platform KMS, bound to the tenant and the key id. Rotation retires the
  * signing keys (they keep verifying for `retiredGraceMs`) and makes new ones. A retired cookie
- * secret (see control-plane migration 7) verifies cookies for `cookieGraceMs`, then nothing;
- * a tenant with none current gets a new one.
+ * secret (see control-plane migration 7 and rotateCookieSecrets) verifies cookies for
+ * `cookieGraceMs`, then nothing; a tenant with none current gets a new one.
  */
 import { createHash, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import type { Kms } from '@palisade/crypto';
@@ -98,7 +98,12 @@ export class IssuerKeys {
       );
       const cookieMissing = !rows.some((row) => row.use === 'cookie' && row.retiredAt === null);
       if (missing.length === 0 && !cookieMissing) return this.#keySet(tenant, rows);
-      await this.#create(tenant, missing, cookieMissing, 'oidc-keys.create');
+      // Only the cookie secret missing: an operator retired it (rotateCookieSecrets).
+      const action =
+        missing.length === 0 && rows.some((row) => row.use === 'cookie')
+          ? 'oidc-keys.cookie-secret-rotate'
+          : 'oidc-keys.create';
+      await this.#create(tenant, missing, cookieMissing, action);
     }
   }
 

@@ -94,6 +94,11 @@ export interface ControlPlaneIdentityStore {
   /** Every tenant's keys, for a master key rotation. */
   listAllKeys(): Promise<IssuerKeyRow[]>;
   replaceSealedKey(tenantId: string, kid: string, sealedPrivate: Uint8Array): Promise<void>;
+  /**
+   * Retires the current cookie secret of the tenant, or of every tenant when `tenantId` is
+   * undefined, as of `at`; how many it retired.
+   */
+  retireCookieSecrets(at: string, tenantId?: string): Promise<number>;
 
   upsertArtifact(tenantId: string, artifact: OidcArtifact): Promise<void>;
   /** The live (unexpired) artifact; `by` looks it up by id, uid or user code. */

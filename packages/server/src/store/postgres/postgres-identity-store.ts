@@ -178,6 +178,15 @@ export class PgIdentityStore implements ControlPlaneIdentityStore {
     );
   }
 
+  async retireCookieSecrets(at: string, tenantId?: string): Promise<number> {
+    const result = await this.#pool.query(
+      `UPDATE oidc_keys SET retired_at = $1
+       WHERE use = 'cookie' AND retired_at IS NULL AND ($2::uuid IS NULL OR tenant_id = $2)`,
+      [at, tenantId ?? null],
+    );
+    return result.rowCount ?? 0;
+  }
+
   async upsertArtifact(tenantId: string, a: OidcArtifact): Promise<void> {
     await this.#pool.query(
       `INSERT INTO oidc_artifacts (tenant_id, ${ARTIFACT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)

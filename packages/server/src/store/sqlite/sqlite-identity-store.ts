@@ -174,6 +174,14 @@ export class SqliteIdentityStore implements ControlPlaneIdentityStore {
     );
   }
 
+  async retireCookieSecrets(at: string, tenantId?: string): Promise<number> {
+    const result = this.#sql(
+      `UPDATE oidc_keys SET retired_at = ?
+       WHERE use = 'cookie' AND retired_at IS NULL AND (? IS NULL OR tenant_id = ?)`,
+    ).run(at, tenantId ?? null, tenantId ?? null);
+    return Number(result.changes);
+  }
+
   async upsertArtifact(tenantId: string, a: OidcArtifact): Promise<void> {
     this.#sql(
       `INSERT INTO oidc_artifacts (tenant_id, ${ARTIFACT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)

@@ -1,0 +1,18 @@
+/**
+ * The operator's rotation of the tenant issuers' cookie secrets, made straight in the control
+ * plane as `palisade admin token --rotate` replaces the admin token: it needs neither a
+ * running server nor the master key, and it only retires the current secrets. The first
+ * process that builds a tenant's issuer after it makes the new secret (IssuerKeys.load,
+ * recorded in the tenant's ledger), and every process drops its cached issuer when its next
+ * check of the stored keys finds them changed (TenantIssuers). A retired secret verifies the
+ * cookies it signed for as long as a cookie lives, so no one is signed out.
+ */
+import type { ControlPlaneIdentityStore } from '../store/index.ts';
+
+/** Retires the cookie secret of the tenant, or of every tenant; how many it retired. */
+export function rotateCookieSecrets(
+  store: ControlPlaneIdentityStore,
+  tenantId?: string,
+): Promise<number> {
+  return store.retireCookieSecrets(new Date().toISOString(), tenantId);
+}
