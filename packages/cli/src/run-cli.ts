@@ -11,6 +11,7 @@ const USAGE = `usage: palisade <command>
   start            run the platform in this process (start --help lists its settings)
   tenant ...       create, list, show, suspend, resume, delete tenants on a running server
   admin token --rotate   replace the platform-admin token
+  admin cookie-secret --rotate   retire the tenant issuers' cookie secrets (one tenant's with --tenant)
   keys ...         rotate a tenant's data key (and watch the job), rotate the master key
   ledger ...       keys, export and verify a tenant's ledger (offline or online)
   witness ...      run an independent ledger witness, or make its key

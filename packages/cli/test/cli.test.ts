@@ -1,7 +1,8 @@
 /**
  * The `palisade` command as users get it: the built dist (CLI and server), spawned as
  * processes. One server per backend serves a whole tenant lifecycle driven by the CLI with
- * the environment and with flags, then an admin-token rotation and a graceful SIGTERM.
+ * the environment and with flags, then an admin-token and a cookie-secret rotation and a
+ * graceful SIGTERM.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -10,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { openStores } from '../../server/src/index.ts';
 import {
   type BackendFixture,
   backendNames,
@@ -232,6 +234,93 @@ for (const backend of backendNames()) {
       token = fresh;
     });
 
+    it("rotates a tenant's cookie secret: the server signs with a new one, cookies the old one signed still work", async () => {
+      const call = async (method: string, path: string, bearer: string, body?: unknown) => {
+        const response = await fetch(`${server.url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        assert.equal(response.status, 201, await response.clone().text());
+        return (await response.json()) as { id: string; secret: string };
+      };
+      const shown = await palisade(['tenant', 'show', 'beta', '--json', ...flags()]);
+      const beta = JSON.parse(shown.stdout) as { id: string };
+      const key = await call('POST', `/v1/platform/tenants/${beta.id}/api-keys`, token, {
+        name: 'cookies',
+      });
+      const redirect = 'http://127.0.0.1:9/callback';
+      const client = await call('POST', '/v1/clients', key.secret, {
+        name: 'web',
+        kind: 'user',
+        redirectUris: [redirect],
+      });
+      /** A sign-in begun at beta's issuer: the interaction page and its signed cookies. */
+      const begin = async () => {
+        const query = new URLSearchParams({
+          client_id: client.id,
+          response_type: 'code',
+          redirect_uri: redirect,
+          scope: 'openid',
+          code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+          code_challenge_method: 'S256',
+        });
+        const started = await fetch(`${server.url}/t/beta/auth?${query}`, { redirect: 'manual' });
+        const cookie = started.headers
+          .getSetCookie()
+          .map((line) => line.split(';')[0])
+          .join('; ');
+        return { page: new URL(started.headers.get('location')!, server.url).href, cookie };
+      };
+      const shows = async (sign: { page: string; cookie: string }) =>
+        (await fetch(sign.page, { headers: { cookie: sign.cookie } })).status;
+      const cookieKeys = async () => {
+        const stores = await openStores({ ...fixture.settings, shards: [] });
+        try {
+          return (await stores.controlPlane.identity.listKeys(beta.id))
+            .filter((row) => row.use === 'cookie')
+            .map((row) => ({ kid: row.kid, retired: row.retiredAt !== null }));
+        } finally {
+          await stores.close();
+        }
+      };
+      const before = await begin();
+      assert.equal(await shows(before), 200);
+      const [old] = await cookieKeys();
+
+      const rotated = await palisade([
+        'admin',
+        'cookie-secret',
+        '--rotate',
+        '--tenant',
+        'beta',
+        ...storeFlags(fixture),
+      ]);
+      expectExit(rotated, 0);
+      assert.equal(rotated.stdout, 'retired 1 cookie secret\n');
+      assert.match(rotated.stderr, /cookies the retired ones signed still verify/);
+      assert.equal(await shows(before), 200, 'a cookie the retired secret signed still works');
+      assert.equal(await shows(await begin()), 200);
+      const after = await cookieKeys();
+      assert.deepEqual(after[0], { kid: old!.kid, retired: true });
+      assert.equal(after.length, 2);
+      assert.ok(!after[1]!.retired && after[1]!.kid !== old!.kid, 'the server made a new one');
+
+      const unknown = await palisade([
+        'admin',
+        'cookie-secret',
+        '--rotate',
+        '--tenant',
+        'nobody',
+        ...storeFlags(fixture),
+      ]);
+      expectExit(unknown, 1);
+      assert.match(unknown.stderr, /no tenant "nobody"; see: palisade tenant list/);
+      const every = await palisade(['admin', 'cookie-secret', '--rotate', ...storeFlags(fixture)]);
+      expectExit(every, 0);
+      assert.equal(every.stdout, 'retired 1 cookie secret\n', 'only beta has an issuer yet');
+    });
+
     it('shuts down on SIGTERM with exit 0 after logging it', async () => {
       const code = await server.stop('SIGTERM');
       assert.equal(code, 0, server.stderr());
@@ -451,9 +540,16 @@ describe('palisade CLI without a server', () => {
       assert.match(help.stderr, new RegExp(`usage:[^]*palisade ${command}`));
     }
 
-    const rotate = await palisade(['admin', 'token']);
-    expectExit(rotate, 2);
-    assert.match(rotate.stderr, /usage: palisade admin token --rotate/);
+    for (const args of [
+      ['admin', 'token'],
+      ['admin', 'cookie-secret'],
+      ['admin', 'token', '--rotate', '--tenant', 'acme'],
+    ]) {
+      const usage = await palisade(args);
+      expectExit(usage, 2);
+      assert.match(usage.stderr, /usage: palisade admin token --rotate/);
+      assert.match(usage.stderr, /palisade admin cookie-secret --rotate \[--tenant ID\|SLUG\]/);
+    }
 
     // A data folder without a platform (a forgotten --data) is refused, and left as it was.
     const empty = mkdtempSync(join(tmpdir(), 'palisade-cli-empty-'));

@@ -1,45 +1,48 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadSettings, openStores, rotateAdminToken } from '@palisade/server';
+import {
+  loadSettings,
+  openStores,
+  rotateAdminToken,
+  rotateCookieSecrets,
+  type Settings,
+  type Stores,
+} from '@palisade/server';
 import { CliError, EXIT, wantsHelp } from '../cli-error.ts';
 import { settingFlags, settingOptions } from '../settings-flags.ts';
 
-const USAGE = 'usage: palisade admin token --rotate [--data DIR | --database URL]';
+const USAGE = `usage: palisade admin token --rotate [--data DIR | --database URL]
+       palisade admin cookie-secret --rotate [--tenant ID|SLUG] [--data DIR | --database URL]`;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * `palisade admin token --rotate`: replaces the platform-admin token directly in the control
- * plane (`--data` or `--database`), so it works even when the old token is lost. A running
- * server stops honouring the old token within its auth cache TTL.
+ * `palisade admin token --rotate` and `palisade admin cookie-secret --rotate`: change the
+ * platform-admin token, or retire the tenant issuers' cookie secrets, directly in the control
+ * plane (`--data` or `--database`), so they work with the server running or not, and even
+ * when the old token is lost. A running server stops honouring the old token within its auth
+ * cache TTL, and signs cookies with a new secret within the same time.
  */
 export async function adminCommand(argv: string[]): Promise<number> {
   const [noun, ...rest] = argv;
   if (wantsHelp(argv)) throw new CliError(USAGE, EXIT.ok);
   const { values } = parseArgs({
     args: rest,
-    options: { ...settingOptions(), rotate: { type: 'boolean' } },
+    options: { ...settingOptions(), rotate: { type: 'boolean' }, tenant: { type: 'string' } },
     strict: true,
   });
-  if (noun !== 'token' || values.rotate !== true) {
+  const known = noun === 'token' || noun === 'cookie-secret';
+  if (!known || values.rotate !== true || (noun === 'token' && values.tenant !== undefined))
     throw new CliError(USAGE, EXIT.usage);
-  }
   const settings = loadSettings({
     flags: settingFlags(values),
     env: process.env,
     configFile: (values as Record<string, unknown>).config as string | undefined,
   });
-  const where = settings.database === undefined ? `data folder ${settings.data}` : 'that database';
-  const noPlatform = new CliError(
-    `no Palisade platform in ${where}: point --data DIR (or --database URL) at the server's; ` +
-      'its first start prints the first token',
-    EXIT.usage,
-  );
-  // Opening the stores would make an empty platform, and its token would open nothing.
-  if (settings.database === undefined && !existsSync(join(settings.data, 'platform.db')))
-    throw noPlatform;
-  const stores = await openStores({ ...settings, shards: [] });
+  const stores = await openPlatformStores(settings);
   try {
-    if ((await stores.controlPlane.getAdminTokenHash()) === undefined) throw noPlatform;
+    if (noun === 'cookie-secret') return await rotateCookies(stores, settings, values.tenant);
     const token = await rotateAdminToken(stores.controlPlane);
     process.stdout.write(`${token}\n`);
     process.stderr.write(
@@ -49,4 +52,45 @@ export async function adminCommand(argv: string[]): Promise<number> {
   } finally {
     await stores.close();
   }
+}
+
+/** The control plane of an existing platform: opening the stores of none would make one. */
+async function openPlatformStores(settings: Settings): Promise<Stores> {
+  const where = settings.database === undefined ? `data folder ${settings.data}` : 'that database';
+  const noPlatform = new CliError(
+    `no Palisade platform in ${where}: point --data DIR (or --database URL) at the server's; ` +
+      'its first start prints the first token',
+    EXIT.usage,
+  );
+  if (settings.database === undefined && !existsSync(join(settings.data, 'platform.db')))
+    throw noPlatform;
+  const stores = await openStores({ ...settings, shards: [] });
+  if ((await stores.controlPlane.getAdminTokenHash()) === undefined) {
+    await stores.close();
+    throw noPlatform;
+  }
+  return stores;
+}
+
+async function rotateCookies(
+  stores: Stores,
+  settings: Settings,
+  tenantRef: string | undefined,
+): Promise<number> {
+  let tenantId: string | undefined;
+  if (tenantRef !== undefined) {
+    const tenant = UUID.test(tenantRef)
+      ? await stores.controlPlane.getTenant(tenantRef)
+      : await stores.controlPlane.identity.tenantBySlug(tenantRef);
+    if (tenant === undefined || tenant.status === 'deleted')
+      throw new CliError(`no tenant ${JSON.stringify(tenantRef)}; see: palisade tenant list`);
+    tenantId = tenant.id;
+  }
+  const retired = await rotateCookieSecrets(stores.controlPlane.identity, tenantId);
+  process.stdout.write(`retired ${retired} cookie secret${retired === 1 ? '' : 's'}\n`);
+  process.stderr.write(
+    `Each server signs cookies with a new secret within ${settings.authCacheTtlMs} ms ` +
+      '(authCacheTtlMs); cookies the retired ones signed still verify until they expire.\n',
+  );
+  return EXIT.ok;
 }
