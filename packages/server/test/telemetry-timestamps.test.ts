@@ -13,6 +13,8 @@ import { type MqttPlatform, startMqttPlatform } from './support/mqtt-platform.ts
 
 /** Far enough back that the setting alone would let a point before 1970 in. */
 const REACH = { telemetryMaxPastMs: String(Number.MAX_SAFE_INTEGER) };
+/** And a retention that keeps a point of 1970, so that one may be stored (on PostgreSQL, in its partition). */
+const KEEP_1970 = { ...REACH, telemetryRetention: ['*=999999'] };
 const BEFORE_EPOCH = { ts: -1, values: { t: 1 } };
 const OUT_OF_RANGE = 'PALISADE_TELEMETRY_TIMESTAMP_OUT_OF_RANGE';
 
@@ -25,7 +27,7 @@ for (const backend of backendNames()) {
       (await api.call('GET', `/v1/devices/${id}/telemetry?from=0&to=${Date.now() + 1}`, key)).body;
 
     before(async () => {
-      api = await TestApi.start(backend, REACH);
+      api = await TestApi.start(backend, KEEP_1970);
       key = (await api.tenant('epoch')).key;
       const made = await api.call('POST', '/v1/devices', key, { name: 'old' });
       device = { id: made.body.id, token: made.body.credentials.token };

@@ -368,7 +368,9 @@ export const SETTINGS = {
     env: 'PALISADE_TELEMETRY_MAX_FUTURE_MS',
     type: 'integer',
     minimum: 0,
-    doc: 'Furthest accepted point timestamp, as milliseconds after now (clock skew).',
+    // PostgreSQL makes a partition for every month up to it: ten years, as for months ahead.
+    maximum: 315_360_000_000,
+    doc: 'Furthest accepted point timestamp, as milliseconds after now (clock skew); at most ten years (PostgreSQL makes partitions that far ahead).',
   },
   telemetryRetention: {
     flag: 'telemetry-retention',

@@ -15,7 +15,9 @@ import { DeviceWrites } from './device-writes.ts';
 import type { RpcRemote } from './rpc-contract.ts';
 import { RpcService } from './rpc-queue.ts';
 import type { SharedAttributeListener } from './shared-attributes.ts';
+import { TelemetryPartitionUpkeep } from './telemetry-partition-upkeep.ts';
 import { TelemetryRetention } from './telemetry-retention.ts';
+import { retentionPolicy } from './telemetry-retention-policy.ts';
 import { TelemetryService } from './telemetry-service.ts';
 
 /** Everything the listeners (HTTP, MQTT) and the device routes use, built once per platform. */
@@ -32,6 +34,8 @@ export interface DeviceServices {
   /** Palisade-generated device CAs and the certificates they issue. */
   readonly cas: DeviceCaService;
   readonly retention: TelemetryRetention;
+  /** PostgreSQL telemetry partitions; `prepare` them before taking telemetry. */
+  readonly partitions: TelemetryPartitionUpkeep;
   readonly bus: Bus;
   readonly streamHeartbeatMs: number;
   /** ThingsBoard attribute request: `{ client: {…}, shared: {…} }`, filtered by keys when given. */
@@ -118,15 +122,24 @@ export function openDeviceServices(options: {
     remote: options.rpcRemote,
     logger: options.logger,
   });
+  const policy = retentionPolicy(settings.telemetryRetention);
+  const partitions = new TelemetryPartitionUpkeep({
+    shards: stores.shards,
+    longestDays: policy.longestDays,
+    maxPastMs: settings.telemetryMaxPastMs,
+    maxFutureMs: settings.telemetryMaxFutureMs,
+    monthsAhead: settings.telemetryPartitionMonthsAhead,
+    intervalMs: settings.telemetryRetentionIntervalMs,
+    logger: options.logger,
+  });
   const retention = new TelemetryRetention({
     controlPlane: stores.controlPlane,
     shards: stores.shards,
     committer,
-    retention: settings.telemetryRetention,
+    policy,
     intervalMs: settings.telemetryRetentionIntervalMs,
     batchMax: settings.telemetryRetentionBatchMax,
-    maxPastMs: settings.telemetryMaxPastMs,
-    monthsAhead: settings.telemetryPartitionMonthsAhead,
+    partitions,
     logger: options.logger,
   });
   const cas = new DeviceCaService({
@@ -147,6 +160,7 @@ export function openDeviceServices(options: {
     rpc,
     cas,
     retention,
+    partitions,
     bus: options.bus,
     streamHeartbeatMs: settings.telemetryStreamHeartbeatMs,
     async readAttributes(device, query) {

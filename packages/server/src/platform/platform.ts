@@ -319,6 +319,9 @@ export async function startPlatform(
           : (change) =>
               void channel.publish('device.attributes', [], change).catch(() => undefined),
     });
+    // A PostgreSQL point needs its month's partition (there is no default one), and the
+    // retention job that makes them runs in one worker only, maybe not yet.
+    await devices.partitions.prepare();
     const stopRpcRemote = rpcRemote?.listen((tenantId, deviceId, rpcId) =>
       devices.rpc.answeredElsewhere(tenantId, deviceId, rpcId),
     );

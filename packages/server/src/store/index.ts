@@ -68,7 +68,7 @@ export type {
   PlatformSeal,
   SealedTenantCheckpoint,
 } from './platform-log-store.ts';
-export type { TelemetryWindow } from './postgres/telemetry-partitions.ts';
+export type { PartitionFailure, TelemetryWindow } from './postgres/telemetry-partitions.ts';
 export { acquireRunningLock, type RunningLock, type RunningLockMode } from './running-lock.ts';
 export {
   JSON_DEPTH_MAX,

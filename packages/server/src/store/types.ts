@@ -17,7 +17,7 @@ import type {
   TenantKeyReader,
   TenantKeyWriter,
 } from './key-types.ts';
-import type { TelemetryWindow } from './postgres/telemetry-partitions.ts';
+import type { PartitionFailure, TelemetryWindow } from './postgres/telemetry-partitions.ts';
 import type { TenantUserReader, TenantUserWriter } from './user-types.ts';
 
 /** A page of rows after an exclusive cursor key. */
@@ -267,9 +267,11 @@ export interface ShardStore {
   /** Removes every row of the tenant (and its file, on SQLite). */
   dropTenant(tenantId: string): Promise<void>;
   /**
-   * Telemetry housekeeping only the shard's owner can do (PostgreSQL: create monthly
-   * partitions ahead, drop those past every plan's retention). Absent where there is none.
+   * Telemetry housekeeping only the shard's owner can do, absent where there is none.
+   * PostgreSQL: makes the monthly partitions `window` lacks; answers those that failed.
    */
-  maintainTelemetry?(window: TelemetryWindow): Promise<void>;
+  createTelemetryPartitions?(window: TelemetryWindow): Promise<readonly PartitionFailure[]>;
+  /** PostgreSQL: drops the partitions past every plan's retention, holding no insert up. */
+  dropTelemetryPartitions?(window: TelemetryWindow): Promise<void>;
   close(): Promise<void>;
 }

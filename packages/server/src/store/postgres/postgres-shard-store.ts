@@ -3,7 +3,12 @@ import type { ShardStore, TenantStore } from '../types.ts';
 import { migratePostgres } from './postgres-migrate.ts';
 import { inTenantTransaction, PostgresTenantStore } from './postgres-tenant-store.ts';
 import { shardMigrations } from './shard-migrations.ts';
-import { maintainTelemetryPartitions, type TelemetryWindow } from './telemetry-partitions.ts';
+import { dropTelemetryPartitions } from './telemetry-partition-drop.ts';
+import {
+  createTelemetryPartitions,
+  type PartitionFailure,
+  type TelemetryWindow,
+} from './telemetry-partitions.ts';
 
 /** The same URL, connecting as another role (the database's auth decides whether that is allowed). */
 export function asRole(url: string, role: string, password?: string): string {
@@ -80,11 +85,19 @@ export class PostgresShardStore implements ShardStore {
     }
   }
 
-  async maintainTelemetry(window: TelemetryWindow): Promise<void> {
+  async createTelemetryPartitions(window: TelemetryWindow): Promise<readonly PartitionFailure[]> {
+    return (await this.#asOwner((owner) => createTelemetryPartitions(owner, window))).failed;
+  }
+
+  async dropTelemetryPartitions(window: TelemetryWindow): Promise<void> {
+    await this.#asOwner((owner) => dropTelemetryPartitions(owner, window.dropBefore));
+  }
+
+  async #asOwner<T>(work: (owner: pg.Client) => Promise<T>): Promise<T> {
     const owner = new pg.Client({ connectionString: this.location });
     await owner.connect();
     try {
-      await maintainTelemetryPartitions(owner, window);
+      return await work(owner);
     } finally {
       await owner.end();
     }

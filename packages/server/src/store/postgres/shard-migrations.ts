@@ -410,5 +410,35 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
           DROP COLUMN sign_in_failures_since;
       `,
     },
+    {
+      // No default partition: with one, retention could not detach old months CONCURRENTLY
+      // (see telemetry-partition-drop.ts). Its rows move to monthly partitions of their own.
+      // FORCEd RLS binds the owner unless it is a superuser, so it is lifted from the old
+      // table (to read every tenant's rows) and, within this transaction, from the parent.
+      version: 18,
+      sql: `
+        ALTER TABLE telemetry DETACH PARTITION telemetry_default;
+        ALTER TABLE telemetry_default NO FORCE ROW LEVEL SECURITY;
+        ALTER TABLE telemetry NO FORCE ROW LEVEL SECURITY;
+        DO $$
+        DECLARE month timestamp;
+        BEGIN
+          FOR month IN
+            SELECT DISTINCT date_trunc('month', to_timestamp(ts / 1000.0) AT TIME ZONE 'UTC')
+            FROM telemetry_default
+          LOOP
+            EXECUTE format(
+              'CREATE TABLE %1$I PARTITION OF telemetry FOR VALUES FROM (%2$s) TO (%3$s);
+               ALTER TABLE %1$I ENABLE ROW LEVEL SECURITY; ALTER TABLE %1$I FORCE ROW LEVEL SECURITY',
+              'telemetry_p' || to_char(month, 'YYYYMM'),
+              (extract(epoch FROM month) * 1000)::bigint,
+              (extract(epoch FROM month + interval '1 month') * 1000)::bigint);
+          END LOOP;
+        END $$;
+        INSERT INTO telemetry SELECT * FROM telemetry_default;
+        DROP TABLE telemetry_default;
+        ALTER TABLE telemetry FORCE ROW LEVEL SECURITY;
+      `,
+    },
   ];
 }

@@ -12,7 +12,16 @@ export interface TelemetryWindow {
   readonly dropBefore: number;
 }
 
+/** A month whose partition could not be made, and why. */
+export interface PartitionFailure {
+  readonly partition: string;
+  readonly error: unknown;
+}
+
 const PARTITION = /^telemetry_p(\d{4})(\d{2})$/;
+
+/** Serializes the making of partitions across the processes that share a shard. */
+const CREATE_LOCK = "hashtext('palisade.telemetry-partitions')";
 
 function monthStart(ms: number): Date {
   const d = new Date(ms);
@@ -27,23 +36,29 @@ function partitionName(d: Date): string {
   return `telemetry_p${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
 }
 
+/** Where the month of a partition called `name` ends (Unix ms); undefined for another table. */
+export function partitionEnd(name: string): number | undefined {
+  const match = PARTITION.exec(name);
+  if (match === null) return undefined;
+  return nextMonth(new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, 1))).getTime();
+}
+
 /**
- * Monthly range partitions of `telemetry`, run as the shard's owning role (the runtime role
- * can create nothing). Each new partition has RLS FORCEd like its parent and no grant to the
- * runtime role, which reaches rows only through the parent's policy. A month whose rows
- * already sit in the default partition is skipped (PostgreSQL refuses to split it).
+ * Makes the monthly range partitions of `telemetry` that `window` lacks, as the shard's owning
+ * role (the runtime role can create nothing). A month that fails is reported and the others
+ * are still made; points of a month without a partition are refused at ingest.
  */
-export async function maintainTelemetryPartitions(
+export async function createTelemetryPartitions(
   owner: pg.Client,
   window: TelemetryWindow,
-): Promise<{ created: string[]; dropped: string[] }> {
+): Promise<{ created: string[]; failed: PartitionFailure[] }> {
   const created: string[] = [];
-  const dropped: string[] = [];
+  const failed: PartitionFailure[] = [];
   const existing = new Set(
     (
       await owner.query<{ name: string }>(
         `SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-         JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'telemetry'`,
+         WHERE i.inhparent = 'telemetry'::regclass`,
       )
     ).rows.map((r) => r.name),
   );
@@ -54,22 +69,41 @@ export async function maintainTelemetryPartitions(
     const name = partitionName(month);
     if (existing.has(name)) continue;
     try {
-      await owner.query(
-        `CREATE TABLE ${name} PARTITION OF telemetry FOR VALUES FROM (${month.getTime()}) TO (${nextMonth(month).getTime()});
-         ALTER TABLE ${name} ENABLE ROW LEVEL SECURITY; ALTER TABLE ${name} FORCE ROW LEVEL SECURITY`,
-      );
-      created.push(name);
-    } catch {
-      // Rows of that month are in the default partition; they stay there until retention.
+      if (await createPartition(owner, name, month)) created.push(name);
+    } catch (error) {
+      failed.push({ partition: name, error });
     }
   }
-  for (const name of existing) {
-    const match = PARTITION.exec(name);
-    if (match === null) continue;
-    const end = nextMonth(new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, 1)));
-    if (end.getTime() > window.dropBefore) continue;
-    await owner.query(`DROP TABLE ${name}`);
-    dropped.push(name);
+  return { created, failed };
+}
+
+/**
+ * One month's partition, made apart and then attached: ATTACH PARTITION takes SHARE UPDATE
+ * EXCLUSIVE on the parent, which neither readers nor ingest conflict with, where CREATE
+ * TABLE … PARTITION OF takes ACCESS EXCLUSIVE, so it would wait for every open reader while
+ * every insert queued behind it. Like its parent the partition has RLS FORCEd, and no grant
+ * to the runtime role, which reaches rows only through the parent's policy. Answers false
+ * when another process made it first.
+ */
+async function createPartition(owner: pg.Client, name: string, month: Date): Promise<boolean> {
+  await owner.query('BEGIN');
+  try {
+    await owner.query(`SELECT pg_advisory_xact_lock(${CREATE_LOCK})`);
+    const made = await owner.query(
+      'SELECT 1 FROM pg_class WHERE oid = to_regclass($1) AND relispartition',
+      [name],
+    );
+    if (made.rows.length === 0)
+      await owner.query(
+        `CREATE TABLE ${name} (LIKE telemetry INCLUDING ALL);
+         ALTER TABLE ${name} ENABLE ROW LEVEL SECURITY; ALTER TABLE ${name} FORCE ROW LEVEL SECURITY;
+         ALTER TABLE telemetry ATTACH PARTITION ${name}
+           FOR VALUES FROM (${month.getTime()}) TO (${nextMonth(month).getTime()})`,
+      );
+    await owner.query('COMMIT');
+    return made.rows.length === 0;
+  } catch (error) {
+    await owner.query('ROLLBACK').catch(() => undefined);
+    throw error;
   }
-  return { created, dropped };
 }
