@@ -131,6 +131,7 @@ export function openDeviceServices(options: {
     monthsAhead: settings.telemetryPartitionMonthsAhead,
     intervalMs: settings.telemetryRetentionIntervalMs,
     logger: options.logger,
+    metrics: options.metrics,
   });
   const retention = new TelemetryRetention({
     controlPlane: stores.controlPlane,

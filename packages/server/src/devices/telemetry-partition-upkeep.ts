@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
 import type { PartitionFailure, ShardStore, TelemetryWindow } from '../store/index.ts';
 import { DAY_MS } from './telemetry-retention-policy.ts';
 
@@ -15,6 +16,7 @@ export interface PartitionUpkeepOptions {
   /** How often the retention job runs: the partitions made must last until the next pass. */
   readonly intervalMs: number;
   readonly logger?: Logger | undefined;
+  readonly metrics?: Registry | undefined;
 }
 
 type Operation = 'create' | 'drop';
@@ -23,13 +25,25 @@ type Operation = 'create' | 'drop';
  * PostgreSQL's monthly telemetry partitions, per shard: made from the oldest point a shard may
  * hold to as far ahead as a point may be (and `telemetryPartitionMonthsAhead`), dropped once
  * past every plan's retention. A shard without partitions (SQLite) is skipped. A failure is
- * logged with what to do; the next pass tries again.
+ * logged with what to do and counted in `palisade_telemetry_partition_failures_total`; the next
+ * pass tries again.
  */
 export class TelemetryPartitionUpkeep {
   readonly #options: PartitionUpkeepOptions;
+  readonly #failures: Counter<'shard' | 'operation'>;
 
   constructor(options: PartitionUpkeepOptions) {
     this.#options = options;
+    this.#failures = new Counter({
+      name: 'palisade_telemetry_partition_failures_total',
+      help: 'PostgreSQL telemetry partitions that could not be made (create) or dropped (drop), by shard',
+      labelNames: ['shard', 'operation'],
+      registers: options.metrics === undefined ? [] : [options.metrics],
+    });
+    for (const [shard, store] of options.shards)
+      if (store.createTelemetryPartitions !== undefined)
+        for (const operation of ['create', 'drop'] as const)
+          this.#failures.inc({ shard, operation }, 0);
   }
 
   /** Makes the partitions this process's ingest needs now; run before it takes any. */
@@ -68,6 +82,7 @@ export class TelemetryPartitionUpkeep {
   }
 
   #failed(shard: string, operation: Operation, error: unknown, partition?: string): void {
+    this.#failures.inc({ shard, operation });
     this.#options.logger?.error(
       { err: error, shard, partition },
       operation === 'create'

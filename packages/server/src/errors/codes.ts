@@ -119,6 +119,10 @@ export const ERROR_CODES = {
     status: 422,
     title: 'An aggregate of the points is beyond the range of a double',
   },
+  PALISADE_TELEMETRY_PARTITION_MISSING: {
+    status: 503,
+    title: 'No PostgreSQL telemetry partition holds the month of a point',
+  },
   PALISADE_QUOTA_EXCEEDED: {
     status: 429,
     title: "The message is over a rate of the tenant's plan",

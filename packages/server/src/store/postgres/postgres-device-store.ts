@@ -13,6 +13,7 @@ import type {
 } from '../device-types.ts';
 import { aggregateOverflow, pointColumns, pointValue } from '../sqlite/sqlite-device-store.ts';
 import type { PageQuery } from '../types.ts';
+import { insertError } from './telemetry-partitions.ts';
 import { lockTenant } from './tenant-lock.ts';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -384,13 +385,17 @@ export class PgTenantDevices implements TenantDeviceWriter {
       columns.map((c) => c[1]),
       columns.map((c) => c[2]),
     ];
-    await this.#db.query(
-      `INSERT INTO telemetry (tenant_id, device_id, key, ts, type, num, text)
-       SELECT $1, $2, * FROM unnest($3::text[], $4::int8[], $5::text[], $6::float8[], $7::text[])
-       ON CONFLICT (tenant_id, device_id, key, ts) DO UPDATE
-         SET type = excluded.type, num = excluded.num, text = excluded.text`,
-      params,
-    );
+    await this.#db
+      .query(
+        `INSERT INTO telemetry (tenant_id, device_id, key, ts, type, num, text)
+         SELECT $1, $2, * FROM unnest($3::text[], $4::int8[], $5::text[], $6::float8[], $7::text[])
+         ON CONFLICT (tenant_id, device_id, key, ts) DO UPDATE
+           SET type = excluded.type, num = excluded.num, text = excluded.text`,
+        params,
+      )
+      .catch((error: unknown) => {
+        throw insertError(error, unique);
+      });
     // One row per key: the newest point of each key in this message.
     await this.#db.query(
       `INSERT INTO telemetry_latest (tenant_id, device_id, key, ts, type, num, text)

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { PalisadeError } from '../../errors/index.ts';
 
 /** What the retention job asks of a shard's telemetry table. */
 export interface TelemetryWindow {
@@ -19,6 +20,9 @@ export interface PartitionFailure {
 }
 
 const PARTITION = /^telemetry_p(\d{4})(\d{2})$/;
+
+/** PostgreSQL's error for a row that no partition takes; a CHECK constraint's names it. */
+const CHECK_VIOLATION = '23514';
 
 /** Serializes the making of partitions across the processes that share a shard. */
 const CREATE_LOCK = "hashtext('palisade.telemetry-partitions')";
@@ -106,4 +110,23 @@ async function createPartition(owner: pg.Client, name: string, month: Date): Pro
     await owner.query('ROLLBACK').catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * What an insert of `points` into `telemetry` threw, as ingest should see it: a point whose
+ * month has no partition (making it failed, see TelemetryPartitionUpkeep) is refused with a
+ * code of its own rather than as an internal error; anything else is answered as it is.
+ */
+export function insertError(error: unknown, points: readonly { readonly ts: number }[]): unknown {
+  const { code, table, constraint } = error as {
+    code?: string;
+    table?: string;
+    constraint?: string;
+  };
+  if (code !== CHECK_VIOLATION || table !== 'telemetry' || constraint !== undefined) return error;
+  const months = [...new Set(points.map((p) => new Date(p.ts).toISOString().slice(0, 7)))];
+  return new PalisadeError(
+    'PALISADE_TELEMETRY_PARTITION_MISSING',
+    `no telemetry partition holds one of the months ${months.join(', ')} (making it failed; the server log says why): nothing was stored, send it again later`,
+  );
 }
