@@ -361,7 +361,7 @@ export const SETTINGS = {
     env: 'PALISADE_TELEMETRY_MAX_PAST_MS',
     type: 'integer',
     minimum: 0,
-    doc: 'Oldest accepted point timestamp, as milliseconds before now (never before 1970, whatever the value).',
+    doc: "Oldest accepted point timestamp, as milliseconds before now (never before 1970, whatever the value, nor older than the tenant's plan keeps telemetry).",
   },
   telemetryMaxFutureMs: {
     flag: 'telemetry-max-future-ms',
@@ -377,7 +377,7 @@ export const SETTINGS = {
     env: 'PALISADE_TELEMETRY_RETENTION',
     type: 'string-list',
     pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,6}$',
-    doc: 'Telemetry retention per plan as PLAN=DAYS (`*` for any other plan; 365 days when `*` is not named). Repeatable; comma-separated in the environment.',
+    doc: 'Telemetry retention per plan as PLAN=DAYS (`*` for any other plan; 365 days when `*` is not named); an older point is refused at ingest. Repeatable; comma-separated in the environment.',
   },
   telemetryRetentionIntervalMs: {
     flag: 'telemetry-retention-interval-ms',

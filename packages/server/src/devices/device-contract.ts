@@ -78,10 +78,11 @@ export interface TelemetryIngest {
   /** ThingsBoard client-side attributes: a flat JSON object. */
   attributes(device: DeviceIdentity, payload: unknown): Promise<IngestResult>;
   /**
-   * A gateway's telemetry or attributes for its children (one tenant), committed as one: a
+   * A gateway's telemetry or attributes for its children (its tenant), committed as one: a
    * refused part refuses the whole message and nothing of it is written.
    */
   children(
+    gateway: DeviceIdentity,
     kind: 'telemetry' | 'attributes',
     messages: readonly ChildMessage[],
   ): Promise<IngestResult>;

@@ -93,9 +93,11 @@ export function openDeviceServices(options: {
     registry,
     settings.authCacheTtlMs,
   );
+  const policy = retentionPolicy(settings.telemetryRetention);
   const telemetry = new TelemetryService({
     locate,
     committer,
+    retention: policy,
     bus: options.bus,
     logger: options.logger,
     quotas: new TelemetryQuotas({
@@ -122,7 +124,6 @@ export function openDeviceServices(options: {
     remote: options.rpcRemote,
     logger: options.logger,
   });
-  const policy = retentionPolicy(settings.telemetryRetention);
   const partitions = new TelemetryPartitionUpkeep({
     shards: stores.shards,
     longestDays: policy.longestDays,

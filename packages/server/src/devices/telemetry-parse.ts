@@ -11,6 +11,20 @@ export interface TelemetryLimits {
   readonly maxFutureMs: number;
 }
 
+/** The times a message's points are held to. */
+export interface PointTimes {
+  /**
+   * Stamps the points that name no ts and centres the accepted range (`telemetryMaxPastMs`,
+   * `telemetryMaxFutureMs`): the platform's clock, or when an edge node received the message.
+   */
+  readonly now: number;
+  /**
+   * The oldest instant the tenant's plan keeps (`telemetryRetention`) by the platform's clock:
+   * an older point would be accepted only to be deleted at the next retention pass.
+   */
+  readonly keptFrom: number;
+}
+
 const KEY = /^[A-Za-z0-9_.:-]+$/;
 const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -73,40 +87,51 @@ function typed(
 
 /**
  * A point's time: Unix milliseconds from 1970 on (queries take `from` >= 0, so an earlier
- * point could never be read back), within the accepted range around `now`.
+ * point could never be read back), within the accepted range around `times.now`, and kept
+ * by the tenant's plan.
  */
-function checkTs(ts: unknown, path: string, now: number, limits: TelemetryLimits): number {
+function checkTs(ts: unknown, path: string, times: PointTimes, limits: TelemetryLimits): number {
   if (typeof ts !== 'number' || !Number.isSafeInteger(ts) || ts < 0)
     fail(
       'PALISADE_TELEMETRY_TIMESTAMP_OUT_OF_RANGE',
       path,
       'must be an integer of Unix milliseconds, 0 or more',
     );
-  if (ts < now - limits.maxPastMs || ts > now + limits.maxFutureMs)
+  if (ts < times.now - limits.maxPastMs || ts > times.now + limits.maxFutureMs)
     fail(
       'PALISADE_TELEMETRY_TIMESTAMP_OUT_OF_RANGE',
       path,
       'is outside the accepted range (telemetryMaxPastMs, telemetryMaxFutureMs)',
+    );
+  if (ts < times.keptFrom)
+    fail(
+      'PALISADE_TELEMETRY_TIMESTAMP_OUT_OF_RANGE',
+      path,
+      "is older than the tenant's plan keeps telemetry (telemetryRetention)",
     );
   return ts;
 }
 
 /**
  * The time an edge node says it received a message, which stamps the points that name no ts:
- * held to the accepted range of the platform's clock (`now`), as a ts is.
+ * held to the platform's times, as a ts is.
  */
-export function checkReceivedAt(receivedAt: number, now: number, limits: TelemetryLimits): void {
-  checkTs(receivedAt, '/receivedAt', now, limits);
+export function checkReceivedAt(
+  receivedAt: number,
+  times: PointTimes,
+  limits: TelemetryLimits,
+): void {
+  checkTs(receivedAt, '/receivedAt', times, limits);
 }
 
 /**
- * ThingsBoard telemetry as typed points: `{"k": v}` (stamped `now`), `{"ts": ms, "values":
+ * ThingsBoard telemetry as typed points: `{"k": v}` (stamped `times.now`), `{"ts": ms, "values":
  * {…}}`, or an array of either. Everything is checked before anything is returned, so a bad
  * message is refused whole. A key sent twice at one timestamp keeps its last value.
  */
 export function parseTelemetry(
   payload: unknown,
-  now: number,
+  times: PointTimes,
   limits: TelemetryLimits,
 ): TelemetryPoint[] {
   const body = decodePayload(payload);
@@ -116,7 +141,7 @@ export function parseTelemetry(
   items.forEach((item, i) => {
     const at = Array.isArray(body) ? `/${i}` : '';
     if (!isObject(item)) fail('PALISADE_TELEMETRY_MALFORMED', at, 'must be a JSON object');
-    let ts = now;
+    let ts = times.now;
     let values: Record<string, unknown> = item;
     let valuesAt = at;
     if ('ts' in item || 'values' in item) {
@@ -129,7 +154,7 @@ export function parseTelemetry(
         );
       if (!isObject(item.values))
         fail('PALISADE_TELEMETRY_MALFORMED', `${at}/values`, 'must be a JSON object');
-      ts = checkTs(item.ts, `${at}/ts`, now, limits);
+      ts = checkTs(item.ts, `${at}/ts`, times, limits);
       values = item.values;
       valuesAt = `${at}/values`;
     }

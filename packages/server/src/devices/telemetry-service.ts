@@ -16,10 +16,12 @@ import type {
 import { checkDeviceId, deviceNotFound } from './device-writes.ts';
 import {
   checkReceivedAt,
+  type PointTimes,
   parseAttributes,
   parseTelemetry,
   type TelemetryLimits,
 } from './telemetry-parse.ts';
+import { DAY_MS, type RetentionPolicy } from './telemetry-retention-policy.ts';
 
 /** What a `telemetry` bus event carries: the device and the points it sent. */
 export interface TelemetryEventPayload {
@@ -58,6 +60,7 @@ export class TelemetryService implements TelemetryIngest {
   readonly #locate: TenantStoreLocator;
   readonly #committer: GroupCommitter;
   readonly #limits: TelemetryLimits;
+  readonly #retention: RetentionPolicy;
   readonly #bus: Bus | undefined;
   readonly #logger: Logger | undefined;
   readonly #quotas: TelemetryQuotas | undefined;
@@ -66,6 +69,8 @@ export class TelemetryService implements TelemetryIngest {
     locate: TenantStoreLocator;
     committer: GroupCommitter;
     limits: TelemetryLimits;
+    /** How long each plan keeps telemetry: an older point is refused. */
+    retention: RetentionPolicy;
     bus?: Bus | undefined;
     logger?: Logger | undefined;
     /** Plan rate limits; a message over one is refused (429) before anything is written. */
@@ -74,6 +79,7 @@ export class TelemetryService implements TelemetryIngest {
     this.#locate = options.locate;
     this.#committer = options.committer;
     this.#limits = options.limits;
+    this.#retention = options.retention;
     this.#bus = options.bus;
     this.#logger = options.logger;
     this.#quotas = options.quotas;
@@ -90,7 +96,8 @@ export class TelemetryService implements TelemetryIngest {
 
   /** Telemetry of `deviceId` sent by whoever `context` names (the device, or a tenant key). */
   async ingest(context: TenantContext, deviceId: string, payload: unknown): Promise<IngestResult> {
-    const points = this.parse(deviceId, payload, Date.now());
+    checkDeviceId(deviceId);
+    const points = parseTelemetry(payload, this.#times(context, Date.now()), this.#limits);
     this.#quotas?.admit(context, deviceId, points.length);
     const store = await this.#locate(context);
     await this.#committer.submit(store, (tx, record) =>
@@ -101,19 +108,26 @@ export class TelemetryService implements TelemetryIngest {
     return { points: points.length };
   }
 
-  /** One message's typed points; `now` is the ts of points that name none. Throws on bad input. */
-  parse(deviceId: string, payload: unknown, now: number): TelemetryPoint[] {
-    checkDeviceId(deviceId);
-    return parseTelemetry(payload, now, this.#limits);
+  /** The times the points of `context`'s tenant are held to at `now`. */
+  #times(context: TenantContext, now: number): PointTimes {
+    return { now, keptFrom: now - this.#retention.daysOf(context.tenant.plan) * DAY_MS };
   }
 
   /**
    * An edge message's points, stamped with when the node received it where they name no ts;
    * that time is another clock's, so it must itself be in the platform's accepted range.
+   * Throws on bad input.
    */
-  parseReceived(deviceId: string, payload: unknown, receivedAt: number): TelemetryPoint[] {
-    checkReceivedAt(receivedAt, Date.now(), this.#limits);
-    return this.parse(deviceId, payload, receivedAt);
+  parseReceived(
+    context: TenantContext,
+    deviceId: string,
+    payload: unknown,
+    receivedAt: number,
+  ): TelemetryPoint[] {
+    checkDeviceId(deviceId);
+    const times = this.#times(context, Date.now());
+    checkReceivedAt(receivedAt, times, this.#limits);
+    return parseTelemetry(payload, { ...times, now: receivedAt }, this.#limits);
   }
 
   /**
@@ -211,6 +225,7 @@ export class TelemetryService implements TelemetryIngest {
    * GroupCommitter), and a refused message is sent again whole.
    */
   async children(
+    gateway: DeviceIdentity,
     kind: 'telemetry' | 'attributes',
     messages: readonly ChildMessage[],
   ): Promise<IngestResult> {
@@ -236,8 +251,8 @@ export class TelemetryService implements TelemetryIngest {
       });
       return { points: parts.reduce((n, part) => n + Object.keys(part.attributes).length, 0) };
     }
-    const now = Date.now();
-    const points = messages.map(({ payload }) => parseTelemetry(payload, now, this.#limits));
+    const times = this.#times(gateway.context, Date.now());
+    const points = messages.map(({ payload }) => parseTelemetry(payload, times, this.#limits));
     const parts = (await devices()).map((device, i) => ({ device, points: points[i]! }));
     const store = await this.#locate(parts[0]!.device.context);
     for (const { device, points } of parts)

@@ -335,7 +335,7 @@ export class EdgeService {
       try {
         return m.kind === 'attributes'
           ? this.#telemetry.parseAttributes(m.deviceId, m.payload)
-          : this.#telemetry.parseReceived(m.deviceId, m.payload, m.receivedAt);
+          : this.#telemetry.parseReceived(context, m.deviceId, m.payload, m.receivedAt);
       } catch (error) {
         if (error instanceof PalisadeError) return error;
         throw error;

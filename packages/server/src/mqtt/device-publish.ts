@@ -119,6 +119,7 @@ export async function handleDevicePublish(
       if (!isObject(body))
         throw new MqttRefusal('invalid_payload', 'a gateway payload maps device names to data');
       await deps.ingest.children(
+        device,
         route.kind === 'gateway-telemetry' ? 'telemetry' : 'attributes',
         Object.entries(body).map(([name, payload]) => ({
           device: () => childOf(deps, session, name),

@@ -134,6 +134,7 @@ export class RecordingIngest implements TelemetryIngest {
 
   /** Checks every child's payload before storing any, as the real ingest commits them as one. */
   async children(
+    _gateway: DeviceIdentity,
     kind: StoredMessage['kind'],
     messages: readonly ChildMessage[],
   ): Promise<IngestResult> {
