@@ -16,6 +16,7 @@ import type { RpcRemote } from './rpc-contract.ts';
 import { RpcService } from './rpc-queue.ts';
 import type { SharedAttributeListener } from './shared-attributes.ts';
 import { TelemetryPartitionUpkeep } from './telemetry-partition-upkeep.ts';
+import { TelemetryQueries } from './telemetry-queries.ts';
 import { TelemetryRetention } from './telemetry-retention.ts';
 import { retentionPolicy } from './telemetry-retention-policy.ts';
 import { TelemetryService } from './telemetry-service.ts';
@@ -27,8 +28,10 @@ export interface DeviceServices {
   readonly credentials: CredentialRegistry;
   /** The `DeviceAuthenticator` of the device contract (plus provisioning). */
   readonly authority: DeviceAuthority;
-  /** The `TelemetryIngest` of the device contract (plus tenant-side queries). */
+  /** The `TelemetryIngest` of the device contract (plus tenant-side ingest). */
   readonly telemetry: TelemetryService;
+  /** Tenant-side telemetry reads: raw, aggregated, latest. */
+  readonly telemetryQueries: TelemetryQueries;
   /** The `RpcQueue` (deliver to attached devices, take their answers). */
   readonly rpc: RpcService;
   /** Palisade-generated device CAs and the certificates they issue. */
@@ -159,6 +162,7 @@ export function openDeviceServices(options: {
     credentials,
     authority,
     telemetry,
+    telemetryQueries: new TelemetryQueries(locate),
     rpc,
     cas,
     retention,

@@ -30,11 +30,9 @@ export {
   type SharedAttributeListener,
   sharedAttributeChange,
 } from './shared-attributes.ts';
+export { TELEMETRY_EVENT_ID, type TelemetryEventPayload } from './telemetry-events.ts';
 export { parseAttributes, parseTelemetry, type TelemetryLimits } from './telemetry-parse.ts';
+export { TelemetryQueries, type TelemetryRange } from './telemetry-queries.ts';
 export { TelemetryRetention } from './telemetry-retention.ts';
-export {
-  TELEMETRY_EVENT_ID,
-  type TelemetryEventPayload,
-  type TelemetryRange,
-  TelemetryService,
-} from './telemetry-service.ts';
+export { TelemetryService } from './telemetry-service.ts';
+export { writeClientAttributes, writeTelemetryMessages } from './telemetry-writes.ts';

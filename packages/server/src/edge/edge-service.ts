@@ -1,7 +1,11 @@
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { GroupCommitter, WriteEvent } from '../commit/index.ts';
-import type { TelemetryService } from '../devices/index.ts';
+import {
+  type TelemetryService,
+  writeClientAttributes,
+  writeTelemetryMessages,
+} from '../devices/index.ts';
 import { type ErrorCode, PalisadeError } from '../errors/index.ts';
 import { uuid7 } from '../ids/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
@@ -366,14 +370,7 @@ export class EdgeService {
         if (Array.isArray(parsedMessage) || unassigned.has(index)) continue;
         try {
           if (parsedMessage instanceof PalisadeError) throw parsedMessage;
-          await this.#telemetry.writeAttributes(
-            tx,
-            record,
-            actor,
-            message.deviceId,
-            parsedMessage,
-            via,
-          );
+          await writeClientAttributes(tx, record, actor, message.deviceId, parsedMessage, via);
           attributes++;
         } catch (error) {
           if (!(error instanceof PalisadeError)) throw error;
@@ -382,7 +379,7 @@ export class EdgeService {
       }
       for (const [deviceId, sent] of telemetry) {
         const messages = sent.filter((m) => !unassigned.has(m.index));
-        const outcomes = await this.#telemetry.writeMany(
+        const outcomes = await writeTelemetryMessages(
           tx,
           record,
           actor,

@@ -186,7 +186,7 @@ export function telemetryRoutes(
         ]);
       if (interval !== undefined) checkBuckets(to - from, interval, limit);
       return series(
-        await devices.telemetry.query(tenantOf(request), request.params.id, {
+        await devices.telemetryQueries.query(tenantOf(request), request.params.id, {
           keys: splitKeys(keys),
           from,
           to,
@@ -211,7 +211,7 @@ export function telemetryRoutes(
       },
       handler: async (request) =>
         series(
-          await devices.telemetry.latest(
+          await devices.telemetryQueries.latest(
             tenantOf(request),
             request.params.id,
             splitKeys(request.query.keys),
