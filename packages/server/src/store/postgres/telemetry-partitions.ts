@@ -21,7 +21,7 @@ export interface PartitionFailure {
 
 const PARTITION = /^telemetry_p(\d{4})(\d{2})$/;
 
-/** PostgreSQL's error for a row that no partition takes; a CHECK constraint's names it. */
+/** The SQLSTATE of a row no partition takes, shared with CHECK constraints (which name theirs). */
 const CHECK_VIOLATION = '23514';
 
 /** Serializes the making of partitions across the processes that share a shard. */
