@@ -148,7 +148,9 @@ export async function startPlatform(
     settings.database === undefined ? new LocalLeases() : new PostgresLeases(settings.database);
   try {
     const { generated } = await ensureAdminToken(stores.controlPlane, settings.adminToken);
-    const kms = await openPlatformKms(settings, logger);
+    const kms = await openPlatformKms(settings, logger, {
+      sealed: (await stores.controlPlane.keys.newestKek())?.sealedSeed,
+    });
     const metrics = new Registry();
     internal = scaleOut
       ? await openInternalChannel({

@@ -27,6 +27,8 @@ export interface ControlPlaneKeyStore {
   listKeks(tenantId: string): Promise<TenantKekRow[]>;
   /** Every tenant's KEKs, for master key rotation. */
   listAllKeks(): Promise<TenantKekRow[]>;
+  /** The KEK created last, of any tenant: which master key seals now (none on a new platform). */
+  newestKek(): Promise<TenantKekRow | undefined>;
   replaceSealedSeed(tenantId: string, version: number, sealedSeed: Uint8Array): Promise<void>;
   /** Crypto-shredding: removes every KEK of the tenant. */
   deleteKeks(tenantId: string): Promise<void>;

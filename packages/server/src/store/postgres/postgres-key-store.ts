@@ -282,6 +282,13 @@ export class PgControlPlaneKeys implements ControlPlaneKeyStore {
     return result.rows.map(toKek);
   }
 
+  async newestKek(): Promise<TenantKekRow | undefined> {
+    const result = await this.#pool.query<KekPgRow>(
+      'SELECT * FROM tenant_keks ORDER BY created_at DESC LIMIT 1',
+    );
+    return result.rows[0] === undefined ? undefined : toKek(result.rows[0]);
+  }
+
   async replaceSealedSeed(tenantId: string, version: number, sealedSeed: Uint8Array) {
     await this.#pool.query(
       'UPDATE tenant_keks SET sealed_seed = $1 WHERE tenant_id = $2 AND version = $3',

@@ -241,6 +241,13 @@ export class SqliteControlPlaneKeys implements ControlPlaneKeyStore {
     return (rows as unknown as KekSqlRow[]).map(toKek);
   }
 
+  async newestKek(): Promise<TenantKekRow | undefined> {
+    const row = this.#db
+      .prepare('SELECT * FROM tenant_keks ORDER BY created_at DESC, rowid DESC LIMIT 1')
+      .get() as KekSqlRow | undefined;
+    return row === undefined ? undefined : toKek(row);
+  }
+
   async replaceSealedSeed(tenantId: string, version: number, sealedSeed: Uint8Array) {
     this.#db
       .prepare('UPDATE tenant_keks SET sealed_seed = ? WHERE tenant_id = ? AND version = ?')
