@@ -373,6 +373,21 @@ for (const backend of backendNames()) {
           [1],
           'null matches only an explicit null',
         );
+        const among = (ids: string[]) =>
+          a.reader
+            .listRecords('notes', {
+              after: rows[0]!.id,
+              limit: 10,
+              filters: [{ field: 'tag', value: 'x' }],
+              ids,
+            })
+            .then((r) => r.map((x) => x.id));
+        assert.deepEqual(
+          await among([rows[3]!.id, rows[0]!.id, rows[1]!.id, rows[2]!.id, uuid7()]),
+          [rows[2]!.id, rows[3]!.id],
+          'ids narrow the page, after the key and with the filters',
+        );
+        assert.deepEqual(await among([]), []);
         assert.deepEqual(
           await b.reader.listRecords('notes', { after: undefined, limit: 10, filters: [] }),
           [],

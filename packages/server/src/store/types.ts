@@ -126,6 +126,8 @@ export interface FieldFilter {
 
 export interface RecordQuery extends PageQuery {
   readonly filters: readonly FieldFilter[];
+  /** Only the records with one of these ids (UUIDs), when given. */
+  readonly ids?: readonly string[] | undefined;
 }
 
 /** One stored ledger entry: its canonical JSON and the salt that opens its commitment. */

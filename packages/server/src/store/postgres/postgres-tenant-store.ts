@@ -154,6 +154,10 @@ class PgTenantQueries implements TenantWriteTx {
       params.push(filter.field, JSON.stringify(filter.value));
       where.push(`data -> $${params.length - 1}::text = $${params.length}::jsonb`);
     }
+    if (query.ids !== undefined) {
+      params.push(query.ids);
+      where.push(`id = ANY($${params.length}::uuid[])`);
+    }
     params.push(query.limit);
     const result = await this.#db.query<RecordPgRow>(
       `SELECT ${RECORD_COLUMNS} FROM records WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.length}`,

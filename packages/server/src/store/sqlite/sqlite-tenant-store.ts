@@ -143,6 +143,10 @@ class SqliteTenantReader implements TenantReader {
       where.push('data -> ? = ?');
       params.push(`$."${filter.field}"`, JSON.stringify(filter.value));
     }
+    if (query.ids !== undefined) {
+      where.push('id IN (SELECT value FROM json_each(?))');
+      params.push(JSON.stringify(query.ids));
+    }
     params.push(query.limit);
     const rows = this.sql
       .rows(
