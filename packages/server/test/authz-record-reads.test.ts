@@ -29,6 +29,9 @@ forbid (principal, action, resource == Palisade::Device::"x");`),
   );
 });
 
+/** The id RecordReads decides the records no policy names on, while the policies name none. */
+const UNNAMED = '00000000-0000-0000-0000-000000000000';
+
 /** RecordReads over a decision that counts its calls and allows what `allow` says. */
 function counted(named: string[], allow: (resource: ResourceRef) => boolean) {
   const asked: string[] = [];
@@ -56,7 +59,29 @@ test('a policy names records: each named one is decided, the others share one de
   );
   assert.equal(readable.length, 99);
   assert.ok(!readable.includes('p7'));
-  assert.deepEqual(asked, ['people/*', 'people/p0', 'people/p7']);
+  assert.deepEqual(asked, ['people/*', `people/${UNNAMED}`, 'people/p7']);
+  assert.equal(reads.candidates('people'), undefined, 'any unnamed record is readable');
+});
+
+test('the candidates of a collection: none unlisted, the named ones when no other is readable', () => {
+  const a = '0190a000-0000-7000-8000-00000000000a';
+  const b = '0190a000-0000-7000-8000-00000000000b';
+  const { reads, asked } = counted([a, b, '*', UNNAMED], (r) =>
+    r.attributes?.collection === 'payroll' ? false : r.id === undefined || r.id === a,
+  );
+  assert.deepEqual(reads.candidates('payroll'), []);
+  assert.deepEqual(reads.candidates('people'), [a, b, UNNAMED], 'the named record ids');
+  assert.equal(reads.record('people', a), true);
+  assert.equal(reads.record('people', b), false);
+  assert.equal(reads.record('people', '0190a000-0000-7000-8000-0000000000ff'), false);
+  assert.deepEqual(asked, [
+    'payroll/*',
+    'people/*',
+    'people/00000000-0000-0000-0000-000000000001',
+    `people/${a}`,
+    `people/${b}`,
+  ]);
+  assert.equal(counted([], () => true).reads.candidates('people'), undefined);
 });
 
 test('a record of a collection its reader may not list is never readable', () => {

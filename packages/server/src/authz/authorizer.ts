@@ -91,7 +91,7 @@ export class Authorizer {
   }
 
   /**
-   * `records:read` of the principal over many records of its tenant (a ledger export), each
+   * `records:read` of the principal over many records of its tenant (a listing, an export), each
    * decided as decide would; which records the policies name is taken from the policy set in
    * force when it is made, as a request already authorized finishes under the set it began with.
    */

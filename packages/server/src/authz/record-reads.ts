@@ -1,3 +1,4 @@
+import { isUuid } from '../ids/index.ts';
 import type { ResourceRef } from './cedar-request.ts';
 import { restResource } from './rest-resource.ts';
 
@@ -5,24 +6,33 @@ import { restResource } from './rest-resource.ts';
 const LIST_URL = '/v1/collections/:name/records';
 const RECORD_URL = '/v1/collections/:name/records/:id';
 
+/** A record id that no policy names, standing for every such record. */
+function unnamedId(named: ReadonlySet<string>): string {
+  for (let n = 0; ; n++) {
+    const id = `00000000-0000-0000-0000-${n.toString(16).padStart(12, '0')}`;
+    if (!named.has(id)) return id;
+  }
+}
+
 /**
- * `records:read` of one principal over many records (a ledger export), decided as the record
- * routes decide it: a collection is readable when
- * its records may be listed (GET /v1/collections/{name}/records), a record of a readable
- * collection when it may be read itself (GET …/records/{id}).
+ * `records:read` of one principal over many records (a listing, a ledger export), decided as
+ * the record routes decide it: a collection is readable when its records may be listed
+ * (GET /v1/collections/{name}/records), a record of a readable collection when it may be read
+ * itself (GET …/records/{id}).
  *
  * Only a record that a policy names by id can be decided unlike the rest of its collection
  * (see recordIdsNamed). So with no such policy the collection's one decision is every
  * record's, and with some, each named record is decided and the others of a collection share
- * the decision of the first of them: an export costs a decision per collection and per named
- * record, never one per record.
+ * one decision, made on an id no policy names: it costs a decision per collection and per
+ * named record, never one per record.
  */
 export class RecordReads {
   readonly #tenantId: string;
   readonly #named: ReadonlySet<string>;
+  readonly #unnamedId: string;
   readonly #allowed: (resource: ResourceRef) => boolean;
   readonly #collections = new Map<string, boolean>();
-  readonly #unnamed = new Map<string, boolean>();
+  readonly #unnamedDecisions = new Map<string, boolean>();
 
   /** `named`: the record ids the tenant's policies name; `allowed`: the decision on one resource. */
   constructor(
@@ -32,6 +42,7 @@ export class RecordReads {
   ) {
     this.#tenantId = tenantId;
     this.#named = named;
+    this.#unnamedId = unnamedId(named);
     this.#allowed = allowed;
   }
 
@@ -49,16 +60,32 @@ export class RecordReads {
   record(collection: string, id: string): boolean {
     if (!this.collection(collection)) return false;
     if (this.#named.size === 0) return true;
-    const decide = () =>
-      this.#allowed(
-        restResource(this.#tenantId, 'records:read', RECORD_URL, { name: collection, id }),
-      );
-    if (this.#named.has(id)) return decide();
-    let allowed = this.#unnamed.get(collection);
+    return this.#named.has(id) ? this.#decide(collection, id) : this.#unnamed(collection);
+  }
+
+  /**
+   * The only ids the principal's readable records of the collection can have, when that is
+   * fewer than all: none of a collection it may not list, and the named records when it may
+   * read no other. Undefined when any record of it may be readable.
+   */
+  candidates(collection: string): readonly string[] | undefined {
+    if (!this.collection(collection)) return [];
+    if (this.#named.size === 0 || this.#unnamed(collection)) return undefined;
+    return [...this.#named].filter(isUuid);
+  }
+
+  #unnamed(collection: string): boolean {
+    let allowed = this.#unnamedDecisions.get(collection);
     if (allowed === undefined) {
-      allowed = decide();
-      this.#unnamed.set(collection, allowed);
+      allowed = this.#decide(collection, this.#unnamedId);
+      this.#unnamedDecisions.set(collection, allowed);
     }
     return allowed;
+  }
+
+  #decide(collection: string, id: string): boolean {
+    return this.#allowed(
+      restResource(this.#tenantId, 'records:read', RECORD_URL, { name: collection, id }),
+    );
   }
 }
