@@ -68,11 +68,12 @@ export function recordResolvers(
     const limit = pageLimit(args.limit, pageSizeMax);
     if ((args.after?.length ?? 0) > CURSOR_MAX_LENGTH)
       throw invalid('after', `must be at most ${CURSOR_MAX_LENGTH} characters`);
-    return records.list(context.principal.context, collection, {
-      limit,
-      cursor: args.after ?? undefined,
-      filters: filtersOf(args),
-    });
+    return records.list(
+      context.principal.context,
+      collection,
+      { limit, cursor: args.after ?? undefined, filters: filtersOf(args) },
+      await authorizer.recordReads(context.principal),
+    );
   };
 
   return {

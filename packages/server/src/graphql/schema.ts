@@ -16,7 +16,7 @@ export const TYPE_DEFS = /* GraphQL */ `
     collection(name: CollectionName!): Collection
     "One record."
     record(collection: CollectionName!, id: ID!): Record
-    "Records by id, a page at a time; \`where\` keeps those whose field equals the value."
+    "The records the caller may read, by id, a page at a time; \`where\` keeps those whose field equals the value."
     records(
       collection: CollectionName!
       "At most pageSizeMax; without it, 100 or pageSizeMax if less, as REST."

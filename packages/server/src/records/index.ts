@@ -4,6 +4,7 @@ export {
   storeLocator,
   type TenantStoreLocator,
 } from './collection-service.ts';
+export type { ListingReads } from './readable-page.ts';
 export {
   decodeCursor,
   defaultPageLimit,

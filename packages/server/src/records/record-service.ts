@@ -11,6 +11,7 @@ import type {
 import type { TenantContext } from '../tenancy/index.ts';
 import type { TenantStoreLocator } from './collection-service.ts';
 import { applyMergePatch } from './merge-patch.ts';
+import { type ListingReads, readablePage } from './readable-page.ts';
 import { decodeCursor, encodeCursor } from './record-cursor.ts';
 import { type RecordEncryption, redactEncrypted, storedState } from './record-encryption.ts';
 import type { SchemaRegistry } from './schema-registry.ts';
@@ -265,6 +266,7 @@ export class RecordService {
     });
   }
 
+  /** A page of the records that match the filters and that the caller may read (readablePage). */
   async list(
     context: TenantContext,
     collectionName: string,
@@ -273,6 +275,7 @@ export class RecordService {
       readonly cursor: string | undefined;
       readonly filters: RawFilters;
     },
+    reads: ListingReads,
   ): Promise<RecordPage> {
     if (query.filters.size > RECORD_FILTERS_MAX)
       throw new PalisadeError(
@@ -292,16 +295,16 @@ export class RecordService {
       this.#crypto === undefined
         ? typed
         : await this.#crypto.blindFilters(context, collection, typed);
-    const rows = await reader.listRecords(collectionName, {
-      after,
-      limit: query.limit + 1,
-      filters,
-    });
-    const items = await this.#open(context, rows.slice(0, query.limit));
+    const { items, more } = await readablePage(
+      reader,
+      collectionName,
+      { after, limit: query.limit, filters },
+      reads,
+    );
     const last = items.at(-1);
     return {
-      items,
-      nextCursor: rows.length > query.limit && last !== undefined ? encodeCursor(last.id) : null,
+      items: await this.#open(context, items),
+      nextCursor: more && last !== undefined ? encodeCursor(last.id) : null,
     };
   }
 }

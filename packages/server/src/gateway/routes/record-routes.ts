@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Authorizer } from '../../authz/index.ts';
 import type { RecordService } from '../../records/index.ts';
 import { type RecordRow, storedJson } from '../../store/index.ts';
-import { tenantOf } from '../auth-hook.ts';
+import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
 import { precondition, versionEtag } from '../if-match.ts';
 import { COLLECTION_NAME, pageOf, pageQuery, RECORD, RECORD_DATA } from '../schemas.ts';
 
@@ -62,6 +63,7 @@ function storedPageJson(items: readonly RecordRow[], nextCursor: string | null) 
 export function recordRoutes(
   app: FastifyInstance,
   records: RecordService,
+  authorizer: Authorizer,
   pageSizeMax: number,
 ): void {
   type Params = { name: string; id: string };
@@ -148,7 +150,8 @@ export function recordRoutes(
   }>('/v1/collections/:name/records', {
     config: { auth: 'records:read' },
     schema: {
-      summary: 'List records by id, with a cursor and filter[field]=value equality filters',
+      summary:
+        'List the records the caller may read by id, with a cursor and filter[field]=value equality filters',
       tags: TAGS,
       params: COLLECTION_PARAMS,
       querystring: pageQuery(pageSizeMax, {
@@ -161,11 +164,14 @@ export function recordRoutes(
       const filters = new Map<string, string>();
       for (const [key, value] of Object.entries(rest))
         filters.set(FILTER_KEY.exec(key)![1]!, value);
-      const page = await records.list(tenantOf(request), request.params.name, {
-        limit,
-        cursor,
-        filters,
-      });
+      // The route decided the collection; a policy that names a record decides that record.
+      const principal = tenantPrincipalOf(request);
+      const page = await records.list(
+        principal.context,
+        request.params.name,
+        { limit, cursor, filters },
+        await authorizer.recordReads(principal),
+      );
       const json = storedPageJson(page.items, page.nextCursor);
       if (json !== undefined) return reply.type(JSON_TYPE).send(json);
       return { items: page.items.map(present), nextCursor: page.nextCursor };
