@@ -17,7 +17,11 @@ export interface LedgerBundle {
   };
   /** Every batch leaf (canonical JSON batch headers), in log order. */
   readonly batches: readonly string[];
-  /** Every entry (canonical JSON) with the salt opening its commitment, in seq order. */
+  /**
+   * Every entry (canonical JSON), in seq order, with the salt opening its commitment: null when
+   * it commits nothing, or when the exporter may not read the state it commits (only the
+   * salts of the records carried are checked).
+   */
   readonly entries: readonly { readonly entry: string; readonly salt: string | null }[];
   /**
    * The records the tenant's store holds now, to check against their newest commitments;

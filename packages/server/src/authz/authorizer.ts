@@ -6,6 +6,7 @@ import type { Tenant, TenantContext } from '../tenancy/index.ts';
 import { evaluate, loadPolicySet } from './cedar-engine.ts';
 import { cedarQuestion, type ResourceRef } from './cedar-request.ts';
 import { resourceTypeOf } from './cedar-schema.ts';
+import { EntryReads } from './entry-reads.ts';
 import type { Permission, PermissionSet } from './permissions.ts';
 import { recordIdsNamed } from './record-ids.ts';
 import { RecordReads } from './record-reads.ts';
@@ -91,12 +92,31 @@ export class Authorizer {
   }
 
   /**
-   * `records:read` of the principal over many records of its tenant (a listing, an export), each
-   * decided as decide would; which records the policies name is taken from the policy set in
-   * force when it is made, as a request already authorized finishes under the set it began with.
+   * `records:read` of the principal over many records of its tenant (a listing), each decided
+   * as decide would; which records the policies name is taken from the policy set in force
+   * when it is made, as a request already authorized finishes under the set it began with.
    */
   async recordReads(principal: TenantPrincipal): Promise<RecordReads> {
+    return this.#recordReads(await this.#current(principal.context.tenant), principal);
+  }
+
+  /**
+   * What the principal's ledger export may open: its records as recordReads, and every other
+   * entry by the read route of its resource, decided as decide would under the same policy
+   * set. These decisions are not cached beyond the export: it may name every device and user.
+   */
+  async exportReads(principal: TenantPrincipal): Promise<EntryReads> {
     const loaded = await this.#current(principal.context.tenant);
+    return new EntryReads(
+      this.#recordReads(loaded, principal),
+      principal.context.tenantId,
+      (permission, resource) =>
+        principal.permissions.has(permission) &&
+        this.#withAttributes(loaded, principal, permission, resource, false),
+    );
+  }
+
+  #recordReads(loaded: Loaded, principal: TenantPrincipal): RecordReads {
     const held = principal.permissions.has('records:read');
     return new RecordReads(
       principal.context.tenantId,
@@ -135,6 +155,7 @@ export class Authorizer {
     principal: TenantPrincipal,
     permission: Permission,
     resource: ResourceRef | undefined,
+    remember = true,
   ): boolean | Promise<boolean> {
     if (
       loaded === null ||
@@ -143,9 +164,9 @@ export class Authorizer {
       resource?.id === undefined ||
       !isUuid(resource.id)
     )
-      return this.#decide(loaded, principal, permission, resource);
+      return this.#decide(loaded, principal, permission, resource, remember);
     return this.#deviceAttributes(principal.context.tenant, resource.id).then((attributes) =>
-      this.#decide(loaded, principal, permission, { ...resource, attributes }),
+      this.#decide(loaded, principal, permission, { ...resource, attributes }, remember),
     );
   }
 
@@ -164,6 +185,7 @@ export class Authorizer {
     principal: TenantPrincipal,
     permission: Permission,
     resource: ResourceRef | undefined,
+    remember = true,
   ): boolean {
     if (loaded === null) return true;
     const question = cedarQuestion(principal, permission, resource);
@@ -176,6 +198,7 @@ export class Authorizer {
       return known;
     }
     const allowed = evaluate(loaded.id, question.request());
+    if (!remember) return allowed;
     if (this.#decisions.size >= DECISION_CACHE_MAX)
       this.#decisions.delete(this.#decisions.keys().next().value!);
     this.#decisions.set(key, allowed);

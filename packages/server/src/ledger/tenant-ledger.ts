@@ -16,6 +16,7 @@ import {
 } from '@palisade/ledger';
 import { nodeHasher } from '@palisade/ledger/node';
 import { PalisadeError } from '../errors/index.ts';
+import type { MaybePromise } from '../maybe-promise/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
 import { storedState } from '../records/index.ts';
 import type {
@@ -62,12 +63,14 @@ function badRange(name: string, detail: string): PalisadeError {
   ]);
 }
 
-/** Which records an export may carry: those its exporter may read. */
+/** Which records and salts an export may carry: those its exporter may read. */
 export interface ExportReads {
   /** Whether it may list the collection's records; if not, the collection is withheld whole. */
   collection(name: string): boolean;
   /** Whether it may read the record; never for a record of a collection it may not list. */
   record(collection: string, id: string): boolean;
+  /** Whether it may read what the entries of the resource commit to (records as `record`). */
+  opens(resource: string): MaybePromise<boolean>;
 }
 
 interface RecordSnapshot {
@@ -77,14 +80,6 @@ interface RecordSnapshot {
   readonly withheldCollections: string[];
   /** The records of the other collections that were left out, by resource. */
   readonly withheldRecords: string[];
-}
-
-const RECORD_RESOURCE = /^collections\/([^/]+)\/records\/(.+)$/;
-
-/** Whether `reads` lets an export open the entries of `resource` (any but a record's, always). */
-function mayOpen(reads: ExportReads, resource: string): boolean {
-  const record = RECORD_RESOURCE.exec(resource);
-  return record === null || reads.record(record[1]!, record[2]!);
 }
 
 /**
@@ -340,9 +335,9 @@ export class TenantLedger {
    * The whole tenant log with its anchors, for offline verification (`palisade ledger
    * verify`); with `reads`, also the current records, in their committed form, that it
    * allows. The collections it withholds whole are named in `withheldCollections`, the other
-   * records it withholds in `withheldRecords`, and the salts of every entry of a record it
-   * withholds (deleted ones too) are left out: a salt opens a commitment to whoever guesses
-   * the state.
+   * records it withholds in `withheldRecords`, and the salt of every entry whose state it may
+   * not read (a withheld record's, deleted ones too, an RPC's without rpc:read…) is left
+   * out: a salt opens a commitment to whoever guesses the state.
    */
   async exportBundle(context: TenantContext, reads: ExportReads | undefined) {
     const reader = await this.#reader(context);
@@ -365,7 +360,8 @@ export class TenantLedger {
         start,
         Math.min(entryCount, start + LEDGER_PAGE_MAX),
       )) {
-        const open = row.salt !== null && (reads === undefined || mayOpen(reads, row.resource));
+        let open = row.salt !== null && (reads === undefined || reads.opens(row.resource));
+        if (open instanceof Promise) open = await open;
         entries.push({ entry: row.entry, salt: open ? toBase64Url(row.salt!) : null });
       }
     }

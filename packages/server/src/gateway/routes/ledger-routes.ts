@@ -156,9 +156,9 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
       tags: TAGS,
     },
     handler: async (request) => {
-      // The records are their data: one goes in only when the caller may read it, decided as
-      // the record routes decide it (roles, then Cedar).
-      const reads = await services.authz.authorizer.recordReads(tenantPrincipalOf(request));
+      // A record, or a salt that opens a commitment, goes in only when the caller may read its
+      // state through the API, decided as its read route decides it (roles, then Cedar).
+      const reads = await services.authz.authorizer.exportReads(tenantPrincipalOf(request));
       return ledger.exportBundle(tenantOf(request), reads);
     },
   });
