@@ -333,11 +333,12 @@ export class TenantLedger {
 
   /**
    * The whole tenant log with its anchors, for offline verification (`palisade ledger
-   * verify`); with `reads`, also the current records, in their committed form, that it
-   * allows. The collections it withholds whole are named in `withheldCollections`, the other
-   * records it withholds in `withheldRecords`, and the salt of every entry whose state it may
-   * not read (a withheld record's, deleted ones too, an RPC's without rpc:read…) is left
-   * out: a salt opens a commitment to whoever guesses the state.
+   * verify`); with `reads`, also the current records, in their committed form, and the
+   * salts that it allows (without, none: the platform admin reads no tenant's state). The
+   * collections it withholds whole are named in `withheldCollections`, the other records it
+   * withholds in `withheldRecords`, and the salt of every entry whose state it may not read
+   * (a withheld record's, deleted ones too, an RPC's without rpc:read…) is left out: a salt
+   * opens a commitment to whoever guesses the state.
    */
   async exportBundle(context: TenantContext, reads: ExportReads | undefined) {
     const reader = await this.#reader(context);
@@ -360,7 +361,7 @@ export class TenantLedger {
         start,
         Math.min(entryCount, start + LEDGER_PAGE_MAX),
       )) {
-        let open = row.salt !== null && (reads === undefined || reads.opens(row.resource));
+        let open = row.salt !== null && (reads?.opens(row.resource) ?? false);
         if (open instanceof Promise) open = await open;
         entries.push({ entry: row.entry, salt: open ? toBase64Url(row.salt!) : null });
       }

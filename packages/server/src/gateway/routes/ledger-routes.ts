@@ -167,7 +167,7 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
     config: { auth: 'admin' },
     schema: {
       summary:
-        "A tenant's whole ledger bundle for the platform admin (palisade ledger export): the ledger only, never the tenant's record data",
+        "A tenant's whole ledger bundle for the platform admin (palisade ledger export): the ledger only, never the tenant's record data nor the salts that open its commitments",
       tags: ['platform'],
       params: {
         type: 'object',
