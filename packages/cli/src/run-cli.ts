@@ -1,6 +1,7 @@
 import { ConfigError } from '@palisade/server';
 import { CliError, EXIT } from './cli-error.ts';
 import { adminCommand } from './commands/admin-command.ts';
+import { backupCommand, restoreCommand } from './commands/backup-command.ts';
 import { keysCommand } from './commands/keys-command.ts';
 import { ledgerCommand } from './commands/ledger-command.ts';
 import { startCommand } from './commands/start-command.ts';
@@ -13,6 +14,8 @@ const USAGE = `usage: palisade <command>
   admin token --rotate   replace the platform-admin token
   admin cookie-secret --rotate   retire the tenant issuers' cookie secrets (one tenant's with --tenant)
   keys ...         rotate a tenant's data key (and watch the job), rotate the master key
+  backup --out DIR     copy the embedded (SQLite) platform while it runs
+  restore --from DIR   check a backup and restore it into an empty data folder
   ledger ...       keys, export and verify a tenant's ledger (offline or online)
   witness ...      run an independent ledger witness, or make its key
 palisade <command> --help shows a command's usage.`;
@@ -22,6 +25,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   tenant: tenantCommand,
   admin: adminCommand,
   keys: keysCommand,
+  backup: backupCommand,
+  restore: restoreCommand,
   ledger: ledgerCommand,
   witness: witnessCommand,
 };

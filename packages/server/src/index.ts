@@ -31,7 +31,15 @@ export {
   type StartOptions,
   startPlatform,
 } from './platform/index.ts';
-export { openStores, type Stores } from './store/index.ts';
+export {
+  BackupError,
+  type BackupManifest,
+  type BackupProgress,
+  backupPlatform,
+  openStores,
+  restorePlatform,
+  type Stores,
+} from './store/index.ts';
 export type { Tenant, TenantStatus } from './tenancy/index.ts';
 export {
   createWitnessKeyFile,

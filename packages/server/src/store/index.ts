@@ -71,6 +71,14 @@ export type {
 export type { PartitionFailure, TelemetryWindow } from './postgres/telemetry-partitions.ts';
 export { acquireRunningLock, type RunningLock, type RunningLockMode } from './running-lock.ts';
 export {
+  BackupError,
+  type BackupErrorCode,
+  type BackupManifest,
+  type BackupProgress,
+  backupPlatform,
+  restorePlatform,
+} from './sqlite/platform-backup.ts';
+export {
   JSON_DEPTH_MAX,
   mayBeUnstorable,
   type Unstorable,

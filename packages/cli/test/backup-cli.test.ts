@@ -1,0 +1,97 @@
+/**
+ * `palisade backup` and `palisade restore` as users run them (the built dist, spawned): an
+ * online backup of a running embedded server with its progress and summary, refusals with
+ * their exit codes and what to do, and a restore into a new data folder that a server then
+ * starts on with the master key brought back by hand.
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type BackendFixture, openBackend } from '../../server/test/support/backends.ts';
+import {
+  assertBuilt,
+  type CliResult,
+  palisade,
+  type RunningServer,
+  startServer,
+} from './support/palisade-process.ts';
+
+function expectExit(result: CliResult, code: number): void {
+  assert.equal(
+    result.code,
+    code,
+    `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
+  );
+}
+
+before(assertBuilt);
+
+describe('palisade backup and restore (sqlite)', () => {
+  let fixture: BackendFixture;
+  let server: RunningServer;
+  const scratch = mkdtempSync(join(tmpdir(), 'palisade-backup-cli-'));
+  const out = join(scratch, 'backup');
+  const data = () => ['--data', fixture.settings.data];
+
+  before(async () => {
+    fixture = await openBackend('sqlite');
+    server = await startServer([...data(), '--listen', '127.0.0.1:0'], { expectToken: true });
+    const created = await palisade(['tenant', 'create', '--slug', 'acme', '--name', 'Acme'], {
+      PALISADE_URL: server.url,
+      PALISADE_TOKEN: server.generatedToken!,
+    });
+    expectExit(created, 0);
+  });
+  after(async () => {
+    await server?.stop('SIGKILL');
+    await fixture?.cleanup();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('backs a running server up, with progress, and says where the master key is', async () => {
+    const result = await palisade(['backup', '--out', out, ...data()]);
+    expectExit(result, 0);
+    assert.match(
+      result.stdout,
+      /^backed up \d+ files \([\d.]+ MB\) to .*backup; tenant keys sealed under master key \S+, which is not in the backup\n$/,
+    );
+    assert.match(result.stderr, /backed up (\d+)\/\1 files/);
+  });
+
+  it('refuses an existing target and a PostgreSQL platform with exit 2', async () => {
+    const again = await palisade(['backup', '--out', out, ...data()]);
+    expectExit(again, 2);
+    assert.match(again.stderr, /exists: name a new folder for the backup/);
+    const scaledOut = await palisade([
+      'backup',
+      '--out',
+      join(scratch, 'pg'),
+      '--database',
+      'postgres://127.0.0.1:1/x',
+    ]);
+    expectExit(scaledOut, 2);
+    assert.match(scaledOut.stderr, /pg_dump or pg_basebackup/);
+  });
+
+  it('restores into a new data folder only, and a server starts on it with the master key', async () => {
+    const occupied = await palisade(['restore', '--from', out, ...data()]);
+    expectExit(occupied, 1);
+    assert.match(occupied.stderr, /is not empty .*restore into a new data folder/);
+
+    const target = join(scratch, 'restored');
+    const restored = await palisade(['restore', '--from', out, '--data', target]);
+    expectExit(restored, 0);
+    assert.match(restored.stdout, /^restored \d+ files into /);
+    assert.match(restored.stderr, /Start the server with master key \S+: its key file at /);
+    copyFileSync(join(fixture.settings.data, 'master.key'), join(target, 'master.key'));
+    const second = await startServer(['--data', target, '--listen', '127.0.0.1:0']);
+    try {
+      const health = await fetch(`${second.url}/readyz`);
+      assert.equal(health.status, 200);
+    } finally {
+      await second.stop('SIGTERM');
+    }
+  });
+});

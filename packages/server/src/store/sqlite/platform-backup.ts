@@ -1,0 +1,332 @@
+/**
+ * Backup and restore of the embedded platform: every SQLite file under the data folder,
+ * copied with SQLite's online backup while servers keep running, plus the ledger signing key
+ * (and, only when asked, the master key file).
+ *
+ * Each file is a consistent snapshot of itself; the files are taken in an order under which
+ * the set is consistent too. The outbox cursor before the bus (the bus then holds at least
+ * what the cursor says was published; a restored relay publishes the rest again, and
+ * consumers take events at least once anyway). The platform log before the tenant files (a
+ * restored tenant's ledger then extends what the platform log anchors of it; the other way
+ * round, the log could anchor checkpoints that no restored ledger reaches). The control
+ * plane last (it then names every tenant whose file was copied, and holds the KEK of each; a
+ * tenant made meanwhile has its row but no file yet, and starts empty, as it was).
+ *
+ * A backup is written to `OUT.partial` and renamed to OUT once whole, with `backup.json`
+ * listing every file's size and SHA-256; a restore checks those and SQLite's integrity check
+ * before it writes anything, and writes only into a data folder with no platform in it.
+ *
+ * The master key stays out unless asked for: a backup that holds it opens every tenant's
+ * encrypted fields on its own, and keeps a deleted tenant's data readable for as long as the
+ * backup lives (crypto-shredding reaches a backup only through its master key).
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import {
+  chmod,
+  copyFile,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { backup, DatabaseSync } from 'node:sqlite';
+import { readSealedHeader } from '@palisade/crypto';
+import type { Settings } from '../../config/index.ts';
+import { masterKeyFile } from '../../keys/master-key-source.ts';
+import { acquireRunningLock } from '../running-lock.ts';
+
+export const BACKUP_FORMAT = 'palisade-backup/v1';
+const MANIFEST = 'backup.json';
+/** A relative path of a backed-up file: no absolute path, no empty or special segment. */
+const SAFE_PATH = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
+const LEDGER_KEY = 'ledger-signing.json';
+const MASTER_KEY = 'master.key';
+/** SQLite's backup copies this many pages per step: all of a file in one read transaction. */
+const ALL_PAGES = 2_147_483_647;
+
+export type BackupErrorCode =
+  | 'BACKUP_NOT_EMBEDDED'
+  | 'BACKUP_NO_PLATFORM'
+  | 'BACKUP_TARGET_EXISTS'
+  | 'BACKUP_UNREADABLE'
+  | 'BACKUP_CORRUPT'
+  | 'RESTORE_TARGET_NOT_EMPTY';
+
+/** Why a backup or restore was refused or failed; the message says what to do. */
+export class BackupError extends Error {
+  readonly code: BackupErrorCode;
+  constructor(code: BackupErrorCode, message: string) {
+    super(message);
+    this.name = 'BackupError';
+    this.code = code;
+  }
+}
+
+export interface BackupFile {
+  /** Relative to the data folder (and to the backup), `/`-separated. */
+  readonly path: string;
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+export interface BackupManifest {
+  readonly format: typeof BACKUP_FORMAT;
+  readonly createdAt: string;
+  /** Public id of the master key the tenant keys are sealed under; null with no tenant key. */
+  readonly masterKeyId: string | null;
+  readonly includesMasterKey: boolean;
+  readonly files: readonly BackupFile[];
+}
+
+/** How far a backup or restore has come, after each file. */
+export type BackupProgress = (done: {
+  readonly files: number;
+  readonly totalFiles: number;
+  readonly bytes: number;
+  readonly path: string;
+}) => void;
+
+function refuseScaleOut(settings: Settings, what: string): void {
+  if (settings.database !== undefined || settings.shards.some((s) => s.startsWith('postgres')))
+    throw new BackupError(
+      'BACKUP_NOT_EMBEDDED',
+      `palisade ${what} copies the embedded SQLite platform; with PostgreSQL use its own tools ` +
+        '(pg_dump or pg_basebackup of the control plane and every shard) and keep the master key apart',
+    );
+}
+
+/** The data folder's SQLite files in the order that keeps a backup consistent (see above). */
+async function databaseFiles(data: string): Promise<string[]> {
+  const shards: string[] = [];
+  const shardRoot = join(data, 'shards');
+  if (existsSync(shardRoot))
+    for (const shard of (await readdir(shardRoot, { withFileTypes: true })).sort()) {
+      if (!shard.isDirectory()) continue;
+      for (const file of (await readdir(join(shardRoot, shard.name))).sort())
+        if (file.endsWith('.db')) shards.push(`shards/${shard.name}/${file}`);
+    }
+  return [
+    ...['bus-outbox.db', 'bus.db', 'platform-log.db'].filter((f) => existsSync(join(data, f))),
+    ...shards,
+    'platform.db',
+  ];
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function fsyncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function described(root: string, path: string): Promise<BackupFile> {
+  const full = join(root, path);
+  await fsyncPath(full);
+  return { path, bytes: (await stat(full)).size, sha256: await sha256Of(full) };
+}
+
+/** The master key id in the newest KEK's sealed header, read from a control-plane copy. */
+function sealingKeyId(platformDb: string): string | null {
+  const db = new DatabaseSync(platformDb, { readOnly: true });
+  try {
+    const row = db
+      .prepare('SELECT sealed_seed FROM tenant_keks ORDER BY created_at DESC LIMIT 1')
+      .get() as { sealed_seed: Uint8Array } | undefined;
+    return row === undefined ? null : readSealedHeader(row.sealed_seed).masterKeyId;
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Backs the embedded platform of `settings` up into the new folder `out`, while servers may
+ * run on it (not while `palisade keys rotate-master` does). Returns what it wrote.
+ */
+export async function backupPlatform(
+  settings: Settings,
+  out: string,
+  options: { readonly includeMasterKey?: boolean; readonly onProgress?: BackupProgress } = {},
+): Promise<BackupManifest> {
+  refuseScaleOut(settings, 'backup');
+  if (!existsSync(join(settings.data, 'platform.db')))
+    throw new BackupError(
+      'BACKUP_NO_PLATFORM',
+      `no platform in ${settings.data} (no platform.db): name its data folder with --data`,
+    );
+  if (existsSync(out))
+    throw new BackupError(
+      'BACKUP_TARGET_EXISTS',
+      `${out} exists: name a new folder for the backup`,
+    );
+  const running = await acquireRunningLock(settings, 'shared');
+  const partial = `${out}.partial`;
+  try {
+    await rm(partial, { recursive: true, force: true });
+    await mkdir(partial, { recursive: true, mode: 0o700 });
+    const paths = await databaseFiles(settings.data);
+    const extra: [string, string][] = [];
+    const ledgerKey = settings.ledgerKeyFile ?? join(settings.data, LEDGER_KEY);
+    if (existsSync(ledgerKey)) extra.push([ledgerKey, LEDGER_KEY]);
+    const keyFile = masterKeyFile(settings);
+    if (options.includeMasterKey === true && existsSync(keyFile)) extra.push([keyFile, MASTER_KEY]);
+    const totalFiles = paths.length + extra.length;
+    const files: BackupFile[] = [];
+    let bytes = 0;
+    const done = (file: BackupFile) => {
+      files.push(file);
+      bytes += file.bytes;
+      options.onProgress?.({ files: files.length, totalFiles, bytes, path: file.path });
+    };
+    for (const path of paths) {
+      const source = join(settings.data, path);
+      // A tenant deleted since the listing has no file any more: there is nothing to keep.
+      if (!existsSync(source)) continue;
+      await mkdir(dirname(join(partial, path)), { recursive: true, mode: 0o700 });
+      const db = new DatabaseSync(source, { readOnly: true, timeout: 5000 });
+      try {
+        await backup(db, join(partial, path), { rate: ALL_PAGES });
+      } finally {
+        db.close();
+      }
+      await chmod(join(partial, path), 0o600);
+      done(await described(partial, path));
+    }
+    for (const [source, path] of extra) {
+      await copyFile(source, join(partial, path));
+      await chmod(join(partial, path), 0o600);
+      done(await described(partial, path));
+    }
+    const manifest: BackupManifest = {
+      format: BACKUP_FORMAT,
+      createdAt: new Date().toISOString(),
+      masterKeyId: sealingKeyId(join(partial, 'platform.db')),
+      includesMasterKey: files.some((f) => f.path === MASTER_KEY),
+      files,
+    };
+    await writeFile(join(partial, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, {
+      mode: 0o600,
+    });
+    await fsyncPath(join(partial, MANIFEST));
+    await rename(partial, out);
+    await fsyncPath(dirname(out));
+    return manifest;
+  } catch (error) {
+    await rm(partial, { recursive: true, force: true }).catch(() => undefined);
+    throw error;
+  } finally {
+    await running.release();
+  }
+}
+
+async function readManifest(from: string): Promise<BackupManifest> {
+  let manifest: BackupManifest;
+  try {
+    manifest = JSON.parse(await readFile(join(from, MANIFEST), 'utf8')) as BackupManifest;
+  } catch (error) {
+    throw new BackupError(
+      'BACKUP_UNREADABLE',
+      `${join(from, MANIFEST)} cannot be read (${(error as Error).message}): name a folder palisade backup wrote`,
+    );
+  }
+  if (manifest.format !== BACKUP_FORMAT || !Array.isArray(manifest.files))
+    throw new BackupError(
+      'BACKUP_UNREADABLE',
+      `${from} is not a ${BACKUP_FORMAT} backup (format ${JSON.stringify(manifest.format)})`,
+    );
+  for (const { path } of manifest.files as { path: unknown }[])
+    if (typeof path !== 'string' || !SAFE_PATH.test(path))
+      throw new BackupError(
+        'BACKUP_UNREADABLE',
+        `the backup names a file outside it (${JSON.stringify(path)}): it was not written by palisade backup`,
+      );
+  return manifest;
+}
+
+/** Checks every file of a backup against its manifest, and each database's integrity. */
+async function checkBackup(from: string, manifest: BackupManifest): Promise<void> {
+  for (const file of manifest.files) {
+    const full = join(from, file.path);
+    const actual = existsSync(full) ? await described(from, file.path) : undefined;
+    if (actual?.bytes !== file.bytes || actual.sha256 !== file.sha256)
+      throw new BackupError(
+        'BACKUP_CORRUPT',
+        `${file.path} of the backup is missing or changed since it was written: restore from another backup`,
+      );
+    if (!file.path.endsWith('.db')) continue;
+    const db = new DatabaseSync(full, { readOnly: true });
+    try {
+      const { integrity_check: result } = db.prepare('PRAGMA integrity_check').get() as {
+        integrity_check: string;
+      };
+      if (result !== 'ok')
+        throw new BackupError(
+          'BACKUP_CORRUPT',
+          `${file.path} of the backup fails SQLite's integrity check (${result}): restore from another backup`,
+        );
+    } finally {
+      db.close();
+    }
+  }
+}
+
+/** What may already be in a data folder a backup is restored into. */
+const LOCK_FILES = new Set(['running.lock', 'server.lock', 'server.pid']);
+
+/**
+ * Restores the backup in `from` into the data folder of `settings`, which must hold no
+ * platform and no running server. Everything is checked before anything is written.
+ */
+export async function restorePlatform(
+  settings: Settings,
+  from: string,
+  options: { readonly onProgress?: BackupProgress } = {},
+): Promise<BackupManifest> {
+  refuseScaleOut(settings, 'restore');
+  const manifest = await readManifest(from);
+  const present = existsSync(settings.data)
+    ? (await readdir(settings.data)).filter((name) => !LOCK_FILES.has(name))
+    : [];
+  if (present.length > 0)
+    throw new BackupError(
+      'RESTORE_TARGET_NOT_EMPTY',
+      `${settings.data} is not empty (${present.slice(0, 3).join(', ')}…): restore into a new data folder, or move this one aside first`,
+    );
+  const running = await acquireRunningLock(settings, 'exclusive', { ownDataFolder: true });
+  try {
+    await checkBackup(from, manifest);
+    let bytes = 0;
+    for (const [i, file] of manifest.files.entries()) {
+      const target = join(settings.data, file.path);
+      await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+      await copyFile(join(from, file.path), `${target}.partial`);
+      await chmod(`${target}.partial`, 0o600);
+      await fsyncPath(`${target}.partial`);
+      await rename(`${target}.partial`, target);
+      bytes += file.bytes;
+      options.onProgress?.({
+        files: i + 1,
+        totalFiles: manifest.files.length,
+        bytes,
+        path: file.path,
+      });
+    }
+    await fsyncPath(settings.data);
+    return manifest;
+  } finally {
+    await running.release();
+  }
+}

@@ -1,0 +1,226 @@
+/**
+ * `backupPlatform` / `restorePlatform`: an online backup of the embedded platform, taken while
+ * records are being written, restores a platform that holds every record acknowledged before
+ * the backup began (and only whole records), whose tenant ledger verifies against the
+ * platform checkpoints and goes on growing; encrypted fields open with the master key, which
+ * the backup holds only when asked. A restore checks the whole backup before it writes
+ * anything and writes only into an empty data folder. PostgreSQL deployments are refused.
+ */
+import assert from 'node:assert/strict';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type LedgerBundle, parseVerifierKey, verifyBundle } from '@palisade/ledger';
+import { nodeHasher, nodeVerifyProvider } from '@palisade/ledger/node';
+import {
+  BackupError,
+  backupPlatform,
+  restorePlatform,
+  type Settings,
+  startPlatform,
+} from '../src/index.ts';
+import { TestApi } from './support/api.ts';
+
+const SCHEMA = {
+  type: 'object',
+  required: ['n'],
+  properties: { n: { type: 'integer' }, secret: { type: 'string' } },
+};
+
+function isBackupError(code: string) {
+  return (error: unknown) => error instanceof BackupError && error.code === code;
+}
+
+describe('backup and restore of the embedded platform', () => {
+  let api: TestApi;
+  let settings: Settings;
+  let tenant: { id: string; key: string };
+  const scratch = mkdtempSync(join(tmpdir(), 'palisade-backup-'));
+  /** Record id → n, of every create acknowledged before the backup began. */
+  const preBackup = new Map<string, number>();
+  /** Every acknowledged create, before, during and after the backup. */
+  const acknowledged = new Map<string, number>();
+  let backupDir: string;
+
+  const create = async (n: number) => {
+    const reply = await api.call('POST', '/v1/collections/items/records', tenant.key, {
+      n,
+      secret: `s-${n}`,
+    });
+    assert.equal(reply.status, 201, JSON.stringify(reply.body));
+    acknowledged.set(reply.body.id, n);
+    return reply.body.id as string;
+  };
+
+  before(async () => {
+    api = await TestApi.start('sqlite');
+    settings = api.fixture.settings;
+    tenant = await api.tenant('backed-up');
+    const put = await api.call('PUT', '/v1/collections/items', tenant.key, {
+      schema: SCHEMA,
+      encrypted: ['secret'],
+    });
+    assert.equal(put.status, 201, JSON.stringify(put.body));
+    for (let n = 0; n < 50; n++) preBackup.set(await create(n), n);
+
+    // Writers keep going while the backup runs: it must not wait for them, nor they for it.
+    let writing = true;
+    let next = 1000;
+    const writers = Array.from({ length: 4 }, async () => {
+      while (writing) await create(next++);
+    });
+    backupDir = join(scratch, 'backup');
+    let progressed = 0;
+    const manifest = await backupPlatform(settings, backupDir, {
+      onProgress: () => {
+        progressed++;
+      },
+    });
+    writing = false;
+    await Promise.all(writers);
+    assert.equal(progressed, manifest.files.length);
+    await api.platform.close();
+  });
+  after(async () => {
+    await api.fixture.cleanup();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  test('the backup lists every file with its hash, in the order that keeps it consistent', () => {
+    const manifest = JSON.parse(readFileSync(join(backupDir, 'backup.json'), 'utf8'));
+    const paths: string[] = manifest.files.map((f: { path: string }) => f.path);
+    assert.equal(manifest.format, 'palisade-backup/v1');
+    assert.equal(manifest.includesMasterKey, false);
+    assert.match(manifest.masterKeyId, /\S/);
+    assert.ok(!paths.includes('master.key') && !existsSync(join(backupDir, 'master.key')));
+    assert.ok(paths.includes('ledger-signing.json'));
+    const tenantFile = paths.findIndex((p) => p.endsWith(`/${tenant.id}.db`));
+    assert.ok(tenantFile > paths.indexOf('platform-log.db'), 'the platform log before tenants');
+    assert.ok(
+      paths.indexOf('bus-outbox.db') < paths.indexOf('bus.db'),
+      'the cursor before the bus',
+    );
+    assert.equal(
+      paths.filter((p) => p.endsWith('.db')).at(-1),
+      'platform.db',
+      'the control plane after every tenant file',
+    );
+    for (const path of paths) assert.equal(statSync(join(backupDir, path)).mode & 0o777, 0o600);
+    assert.ok(!existsSync(`${backupDir}.partial`));
+  });
+
+  test('a restore holds every record acknowledged before the backup, whole, and its ledger verifies', async () => {
+    const restored: Settings = { ...settings, data: join(scratch, 'restored') };
+    const manifest = await restorePlatform(restored, backupDir);
+    assert.equal(manifest.masterKeyId !== null, true);
+    // The operator brings the master key, kept apart from the backup.
+    copyFileSync(join(settings.data, 'master.key'), join(restored.data, 'master.key'));
+    const platform = await startPlatform(restored, { listen: false });
+    try {
+      const call = async (method: 'GET' | 'POST', url: string, payload?: unknown) => {
+        const reply = await platform.http.inject({
+          method,
+          url,
+          headers: {
+            authorization: `Bearer ${tenant.key}`,
+            ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          ...(payload === undefined ? {} : { payload: JSON.stringify(payload) }),
+        });
+        return { status: reply.statusCode, body: reply.json() };
+      };
+      const found = new Map<string, number>();
+      let cursor = '';
+      for (;;) {
+        const page = await call('GET', `/v1/collections/items/records?limit=100${cursor}`);
+        assert.equal(page.status, 200, JSON.stringify(page.body));
+        for (const item of page.body.items) {
+          assert.equal(item.data.secret, `s-${item.data.n}`, 'the encrypted field opens');
+          found.set(item.id, item.data.n);
+        }
+        if (page.body.nextCursor === null) break;
+        cursor = `&cursor=${page.body.nextCursor}`;
+      }
+      for (const [id, n] of preBackup) assert.equal(found.get(id), n, `record ${n} is restored`);
+      for (const [id, n] of found)
+        assert.equal(acknowledged.get(id), n, 'only whole, acknowledged records');
+      assert.ok(found.size <= acknowledged.size);
+
+      // The ledger goes on from the restored state, and verifies against the platform log.
+      assert.equal((await call('POST', '/v1/collections/items/records', { n: -1 })).status, 201);
+      const keys = await platform.http.inject({ method: 'GET', url: '/v1/platform/ledger/keys' });
+      const trusted = keys.json().keys.map((k: string) => parseVerifierKey(k, nodeVerifyProvider));
+      const bundle = (await call('GET', '/v1/ledger/export')).body as LedgerBundle;
+      const summary = await verifyBundle(nodeHasher, bundle, trusted);
+      assert.equal(summary.records, found.size + 1);
+    } finally {
+      await platform.close();
+    }
+  });
+
+  test('a restore refuses a changed backup before it writes anything', async () => {
+    const copy = join(scratch, 'backup-copy');
+    cpSync(backupDir, copy, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(copy, 'backup.json'), 'utf8'));
+    const tenantPath = manifest.files.find((f: { path: string }) =>
+      f.path.endsWith(`${tenant.id}.db`),
+    ).path;
+    const bytes = readFileSync(join(copy, tenantPath));
+    const at = bytes.length - 100;
+    bytes.writeUInt8(bytes.readUInt8(at) ^ 0xff, at);
+    writeFileSync(join(copy, tenantPath), bytes);
+    const target: Settings = { ...settings, data: join(scratch, 'never-written') };
+    await assert.rejects(restorePlatform(target, copy), isBackupError('BACKUP_CORRUPT'));
+    assert.ok(!existsSync(join(target.data, 'platform.db')), 'nothing restored');
+
+    manifest.files[0].path = '../escape.db';
+    writeFileSync(join(copy, 'backup.json'), JSON.stringify(manifest));
+    await assert.rejects(restorePlatform(target, copy), isBackupError('BACKUP_UNREADABLE'));
+  });
+
+  test('a restore writes only into an empty data folder, a backup only into a new one; never with PostgreSQL', async () => {
+    await assert.rejects(
+      restorePlatform(settings, backupDir),
+      isBackupError('RESTORE_TARGET_NOT_EMPTY'),
+    );
+    await assert.rejects(
+      backupPlatform(settings, backupDir),
+      isBackupError('BACKUP_TARGET_EXISTS'),
+    );
+    const empty: Settings = { ...settings, data: join(scratch, 'no-platform') };
+    const scaledOut: Settings = { ...settings, database: 'postgres://127.0.0.1:1/none' };
+    await assert.rejects(
+      backupPlatform(scaledOut, join(scratch, 'y')),
+      isBackupError('BACKUP_NOT_EMBEDDED'),
+    );
+    await assert.rejects(
+      restorePlatform(scaledOut, backupDir),
+      isBackupError('BACKUP_NOT_EMBEDDED'),
+    );
+    await assert.rejects(
+      backupPlatform(empty, join(scratch, 'x')),
+      isBackupError('BACKUP_NO_PLATFORM'),
+    );
+  });
+
+  test('with the master key included, a restored platform starts on its own', async () => {
+    const withKey = join(scratch, 'with-key');
+    const manifest = await backupPlatform(settings, withKey, { includeMasterKey: true });
+    assert.equal(manifest.includesMasterKey, true);
+    assert.equal(statSync(join(withKey, 'master.key')).mode & 0o777, 0o600);
+    const restored: Settings = { ...settings, data: join(scratch, 'restored-with-key') };
+    await restorePlatform(restored, withKey);
+    const platform = await startPlatform(restored, { listen: false });
+    await platform.close();
+  });
+});
