@@ -107,7 +107,9 @@ for (const backend of backendNames()) {
       assert.deepEqual((await pull(api, a.node.credential)).body.items, []);
       await api.call('PATCH', `/v1/devices/${deviceId}`, a.key, { edgeNodeId: a.node.id });
       await api.call('PATCH', `/v1/edge-nodes/${a.node.id}`, a.key, { disabled: true });
-      assert.equal((await pull(api, a.node.credential)).status, 401);
+      const disabled = await pull(api, a.node.credential);
+      assert.equal(disabled.status, 403);
+      assert.equal(disabled.body.code, 'PALISADE_EDGE_NODE_DISABLED');
       await api.call('PATCH', `/v1/edge-nodes/${a.node.id}`, a.key, { disabled: false });
       assert.equal((await pull(api, a.node.credential)).body.items.length, 1);
     });

@@ -3,7 +3,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { commitState } from '@palisade/ledger';
 import { nodeSha256 } from '@palisade/ledger/node';
-import { type TestApi as Api, TestApi } from './support/api.ts';
+import { ADMIN_TOKEN, type TestApi as Api, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 import { signedBatch } from './support/edge-nodes.ts';
 
@@ -44,6 +44,7 @@ for (const backend of backendNames()) {
   describe(`edge nodes on ${backend}`, () => {
     let api: Api;
     let key: string;
+    let tenantId: string;
     let node: Node;
     let deviceId: string;
     const base = Date.now() - 60_000;
@@ -69,7 +70,7 @@ for (const backend of backendNames()) {
 
     before(async () => {
       api = await TestApi.start(backend);
-      key = (await api.tenant('edge')).key;
+      ({ key, id: tenantId } = await api.tenant('edge'));
       node = await enroll(api, key);
       deviceId = await assigned('behind-edge', node);
     });
@@ -230,10 +231,35 @@ for (const backend of backendNames()) {
       assert.deepEqual(points.body, {}, 'nothing of a refused batch is stored');
     });
 
+    test("a suspended tenant's node is told so, only once its credential verifies", async () => {
+      const { fresh, device } = await nodeWithDevice();
+      const suspend = (status: string) =>
+        api.call('PATCH', `/v1/platform/tenants/${tenantId}`, ADMIN_TOKEN, { status });
+      await suspend('suspended');
+      try {
+        const refused = await send(api, fresh, signedBatch(fresh, 'b-susp', [msg(28, device)]));
+        assert.equal(refused.status, 403, JSON.stringify(refused.body));
+        assert.equal(refused.body.code, 'PALISADE_TENANT_SUSPENDED');
+        const guessed = await send(
+          api,
+          { ...fresh, credential: `${fresh.credential.slice(0, -4)}AAAA` },
+          signedBatch(fresh, 'b-susp', [msg(28, device)]),
+        );
+        assert.equal(guessed.status, 401, 'a wrong credential learns nothing of the tenant');
+        assert.equal(guessed.body.code, 'PALISADE_EDGE_UNAUTHENTICATED');
+      } finally {
+        await suspend('active');
+      }
+      const ok = await send(api, fresh, signedBatch(fresh, 'b-susp', [msg(28, device)]));
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    });
+
     test('a disabled node cannot sync; a rekeyed node enrolls again under the same id', async () => {
       const off = await api.call('PATCH', `/v1/edge-nodes/${node.nodeId}`, key, { disabled: true });
       assert.equal(off.body.status, 'disabled');
-      assert.equal((await send(api, node, signedBatch(node, 'b-off', [msg(30)]))).status, 401);
+      const disabled = await send(api, node, signedBatch(node, 'b-off', [msg(30)]));
+      assert.equal(disabled.status, 403);
+      assert.equal(disabled.body.code, 'PALISADE_EDGE_NODE_DISABLED');
       const rekey = await api.call('POST', `/v1/edge-nodes/${node.nodeId}/rekey`, key);
       assert.equal(rekey.status, 201);
       const ed = generateKeyPairSync('ed25519');

@@ -203,9 +203,9 @@ export class EdgeService {
     return { token, expiresAt };
   }
 
-  /** The tenant a secret names, as a context, if that tenant is active. */
-  async #tenantOf(kind: 'pe' | 'pn', secret: string): Promise<TenantContext> {
-    const tenantId = edgeSecretTenant(kind, secret);
+  /** The tenant an enrollment token names, as a context, if that tenant is active. */
+  async #enrollingTenant(token: string): Promise<TenantContext> {
+    const tenantId = edgeSecretTenant('pe', token);
     const tenant =
       tenantId === undefined ? undefined : await this.#controlPlane.getTenant(tenantId);
     if (tenant?.status !== 'active') throw unauthenticated();
@@ -216,7 +216,7 @@ export class EdgeService {
   async enroll(token: string, keys: { ed25519: string; mldsa65: string }): Promise<Enrolled> {
     publicKeyOf('ed25519', keys.ed25519, 'ed25519');
     publicKeyOf('mldsa65', keys.mldsa65, 'ml-dsa-65');
-    const context = await this.#tenantOf('pe', token);
+    const context = await this.#enrollingTenant(token);
     const credential = newEdgeSecret('pn', context.tenantId);
     const node = await this.#committer.submit(await this.#locate(context), async (tx, record) => {
       const now = new Date().toISOString();
@@ -306,15 +306,35 @@ export class EdgeService {
     return reader.edge.listAlerts(id, { after, limit });
   }
 
-  /** The node a bearer credential names, with its tenant; refuses pending or disabled nodes. */
+  /**
+   * The node a bearer credential names, with its tenant. The credential is checked first, so
+   * that only its holder learns why a known node is refused: its tenant is suspended
+   * (PALISADE_TENANT_SUSPENDED) or it is disabled (PALISADE_EDGE_NODE_DISABLED), each of which
+   * an operator undoes on the platform; an unknown or re-keyed credential is
+   * PALISADE_EDGE_UNAUTHENTICATED.
+   */
   async authenticate(authorization: string | undefined) {
     const secret = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
-    if (secret === undefined) throw unauthenticated();
-    const tenant = await this.#tenantOf('pn', secret);
-    const store = await this.#locate(tenant);
+    const tenantId = secret === undefined ? undefined : edgeSecretTenant('pn', secret);
+    const tenant =
+      tenantId === undefined ? undefined : await this.#controlPlane.getTenant(tenantId);
+    if (secret === undefined || tenant === undefined || tenant.status === 'deleted')
+      throw unauthenticated();
+    const unverified = issueTenantContext(tenant, { kind: 'edge-node', id: 'edge-credential' });
+    const store = await this.#locate(unverified);
     const node = await store.reader.edge.nodeByCredential(hashEdgeSecret(secret));
-    if (node?.status !== 'active') throw unauthenticated();
-    const context = issueTenantContext(tenant.tenant, { kind: 'edge-node', id: actorOf(node.id) });
+    if (node === undefined || node.status === 'pending') throw unauthenticated();
+    if (tenant.status === 'suspended')
+      throw new PalisadeError(
+        'PALISADE_TENANT_SUSPENDED',
+        `tenant ${tenant.slug} is suspended; ask the platform admin to resume it`,
+      );
+    if (node.status === 'disabled')
+      throw new PalisadeError(
+        'PALISADE_EDGE_NODE_DISABLED',
+        `edge node ${node.id} is disabled; enable it with PATCH /v1/edge-nodes/${node.id} {"disabled": false}`,
+      );
+    const context = issueTenantContext(tenant, { kind: 'edge-node', id: actorOf(node.id) });
     return { context, store, node };
   }
 

@@ -148,6 +148,7 @@ export const ERROR_CODES = {
     title: "The batch signatures do not verify with the edge node's keys",
   },
   PALISADE_EDGE_NODE_NOT_FOUND: { status: 404, title: 'No such edge node' },
+  PALISADE_EDGE_NODE_DISABLED: { status: 403, title: 'The edge node is disabled' },
   PALISADE_EDGE_BATCH_CONFLICT: {
     status: 409,
     title: 'The batch id was already applied with other content',
