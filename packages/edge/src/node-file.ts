@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeIdentity } from './sync.ts';
 
@@ -38,6 +38,22 @@ export function writeNodeFile(dir: string, node: NodeFile): void {
     mode: 0o600,
     flag: 'wx',
   });
+}
+
+/**
+ * Replaces the node file of a re-keyed node (mode 0600) in one rename, so that a crash leaves
+ * the old file or the new one, never a part of either.
+ */
+export function replaceNodeFile(dir: string, node: NodeFile): void {
+  const next = `${nodeFilePath(dir)}.next`;
+  const fd = openSync(next, 'w', 0o600);
+  try {
+    writeFileSync(fd, `${JSON.stringify(node, null, 2)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(next, nodeFilePath(dir));
 }
 
 const STRING_FIELDS = ['url', 'nodeId', 'credential', 'ed25519', 'mldsa65', 'outboxKey'] as const;

@@ -1,15 +1,51 @@
 import type { NodeIdentity } from './sync.ts';
 
+/** What the platform's RFC 9457 problem document says, when the answer is one. */
+export interface Problem {
+  /** The platform's stable error code (`PALISADE_…`). */
+  readonly code: string;
+  readonly detail: string;
+  /** The failing fields, by JSON pointer (`/body/messages/3/deviceId`). */
+  readonly errors: readonly { readonly path: string; readonly message: string }[];
+}
+
+/**
+ * The problem document in `body`, or undefined when it is none of the platform's (a proxy's
+ * page, say): only the platform's own code may decide that a batch can never be accepted.
+ */
+export function problemOf(body: string): Problem | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const { code, detail, errors } = parsed as Record<string, unknown>;
+  if (typeof code !== 'string' || !code.startsWith('PALISADE_')) return undefined;
+  return {
+    code,
+    detail: typeof detail === 'string' ? detail : '',
+    errors: Array.isArray(errors)
+      ? errors.flatMap((e: { path?: unknown; message?: unknown }) =>
+          typeof e?.path === 'string' ? [{ path: e.path, message: String(e.message ?? '') }] : [],
+        )
+      : [],
+  };
+}
+
 /** The platform answered, but not as hoped (the status says why; 4xx will not heal by itself). */
 export class PlatformRefusedError extends Error {
   readonly status: number;
   /** From a 429's or 503's `Retry-After`: wait at least this long before trying again. */
   readonly retryAfterMs: number | undefined;
+  readonly problem: Problem | undefined;
   constructor(status: number, body: string, retryAfter: string | null = null) {
     super(`platform answered ${status}: ${body.slice(0, 500)}`);
     this.name = 'PlatformRefusedError';
     this.status = status;
     this.retryAfterMs = retryAfterMs(retryAfter);
+    this.problem = problemOf(body);
   }
 }
 

@@ -8,6 +8,9 @@ const USAGE = `palisade-edge: the Palisade edge agent
 
   palisade-edge enroll --url URL --token TOKEN --dir DIR
       generate the node's keys, enroll with the platform, write DIR/node.json (0600)
+  palisade-edge enroll --rekey --token TOKEN --dir DIR [--url URL]
+      take the token of a rekey (POST /v1/edge-nodes/{id}/rekey) for the node in DIR: new keys
+      and credential, the same node and outbox (the agent must be stopped)
   palisade-edge start --dir DIR [--mqtt HOST:PORT] [--metrics HOST:PORT] [--batch-max-messages N] [--outbox-max-messages N]
       send the outbox to the platform until SIGTERM/SIGINT (JSON logs on stdout); with --mqtt,
       devices assigned to this node connect there with their platform credentials; local

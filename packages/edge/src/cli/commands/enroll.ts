@@ -1,7 +1,14 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
-import { type NodeFile, newOutboxKey, nodeFilePath, writeNodeFile } from '../../node-file.ts';
-import { flags, required } from '../args.ts';
+import { acquireNodeDirLock, NodeDirInUseError } from '../../node-dir-lock.ts';
+import {
+  type NodeFile,
+  newOutboxKey,
+  nodeFilePath,
+  replaceNodeFile,
+  writeNodeFile,
+} from '../../node-file.ts';
+import { enrolledNode, flags, required } from '../args.ts';
 import { CliError, EXIT } from '../cli-error.ts';
 
 const spki = (k: KeyObject) => k.export({ format: 'der', type: 'spki' }).toString('base64');
@@ -9,7 +16,7 @@ const pkcs8 = (k: KeyObject) => k.export({ format: 'pem', type: 'pkcs8' }).toStr
 
 function refuseExisting(dir: string): never {
   throw new CliError(
-    `${nodeFilePath(dir)} already holds an enrollment; it is never overwritten. To enroll again, use a new --dir (or move that file away first)`,
+    `${nodeFilePath(dir)} already holds an enrollment; it is never overwritten. To enroll again, use a new --dir (or move that file away first); to take the token of a rekey (POST /v1/edge-nodes/{id}/rekey), add --rekey`,
   );
 }
 
@@ -30,24 +37,8 @@ async function post(url: URL, body: unknown): Promise<{ status: number; text: st
   }
 }
 
-/** `palisade-edge enroll --url URL --token TOKEN --dir DIR`. */
-export async function enroll(argv: string[]): Promise<number> {
-  const values = flags(argv, {
-    url: { type: 'string' },
-    token: { type: 'string' },
-    dir: { type: 'string' },
-  });
-  const dir = required(values.dir, 'dir');
-  const token = required(values.token, 'token');
-  let base: URL;
-  try {
-    base = new URL(required(values.url, 'url'));
-  } catch (error) {
-    if (error instanceof CliError) throw error;
-    throw new CliError(`--url is not a URL: ${String(values.url)}`, EXIT.usage);
-  }
-  if (existsSync(nodeFilePath(dir))) refuseExisting(dir);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+/** Fresh keys, enrolled with the platform by `token`: the node file's fields but the outbox key. */
+async function enrollKeys(base: URL, token: string) {
   const ed = generateKeyPairSync('ed25519');
   const ml = generateKeyPairSync('ml-dsa-65' as 'ed25519');
   const answer = await post(new URL('/v1/edge/enroll', base), {
@@ -61,7 +52,7 @@ export async function enroll(argv: string[]): Promise<number> {
       detail = (JSON.parse(answer.text) as { detail?: string }).detail ?? detail;
     } catch {}
     throw new CliError(
-      `the platform refused the enrollment (${answer.status}: ${detail}); ask the tenant for a new enrollment token (POST /v1/edge-nodes/enrollment-tokens) and run enroll again`,
+      `the platform refused the enrollment (${answer.status}: ${detail}); ask the tenant for a new enrollment token (POST /v1/edge-nodes/enrollment-tokens, or /v1/edge-nodes/{id}/rekey for this node) and run enroll again`,
     );
   }
   const body = JSON.parse(answer.text) as {
@@ -69,8 +60,8 @@ export async function enroll(argv: string[]): Promise<number> {
     credential: string;
     keyVersion: number;
   };
-  const node: NodeFile = {
-    version: 1,
+  return {
+    version: 1 as const,
     url: base.origin,
     nodeId: body.nodeId,
     credential: body.credential,
@@ -78,8 +69,63 @@ export async function enroll(argv: string[]): Promise<number> {
     enrolledAt: new Date().toISOString(),
     ed25519: pkcs8(ed.privateKey),
     mldsa65: pkcs8(ml.privateKey),
-    outboxKey: newOutboxKey(),
   };
+}
+
+function urlOf(value: string): URL {
+  try {
+    return new URL(value);
+  } catch {
+    throw new CliError(`--url is not a URL: ${value}`, EXIT.usage);
+  }
+}
+
+/**
+ * `palisade-edge enroll --token TOKEN --dir DIR --rekey [--url URL]`: takes a rekey's token
+ * for the node enrolled in DIR, keeping its id and outbox (key included), so that what the
+ * outbox holds is still sent, signed with the new keys, and applied exactly once by (node,
+ * batch id). Refused while an agent runs on DIR: it holds the old credential.
+ */
+async function rekey(dir: string, token: string, url: string | undefined): Promise<number> {
+  const old = enrolledNode(dir);
+  let lock: ReturnType<typeof acquireNodeDirLock>;
+  try {
+    lock = acquireNodeDirLock(dir);
+  } catch (error) {
+    if (error instanceof NodeDirInUseError) throw new CliError(error.message);
+    throw error;
+  }
+  try {
+    const enrolled = await enrollKeys(urlOf(url ?? old.url), token);
+    if (enrolled.nodeId !== old.nodeId)
+      throw new CliError(
+        `the token enrolled a new node ${enrolled.nodeId}, not this node ${old.nodeId}: ${dir} is left as it was. Disable that node (PATCH /v1/edge-nodes/${enrolled.nodeId}), and run enroll --rekey again with the token POST /v1/edge-nodes/${old.nodeId}/rekey returns`,
+      );
+    replaceNodeFile(dir, { ...enrolled, outboxKey: old.outboxKey });
+    process.stdout.write(
+      `re-keyed node ${old.nodeId} (key version ${enrolled.keyVersion}); its outbox is kept and sent with the new keys; next: palisade-edge start --dir ${dir}\n`,
+    );
+  } finally {
+    lock.release();
+  }
+  return EXIT.ok;
+}
+
+/** `palisade-edge enroll --url URL --token TOKEN --dir DIR [--rekey]`. */
+export async function enroll(argv: string[]): Promise<number> {
+  const values = flags(argv, {
+    url: { type: 'string' },
+    token: { type: 'string' },
+    dir: { type: 'string' },
+    rekey: { type: 'boolean' },
+  });
+  const dir = required(values.dir, 'dir');
+  const token = required(values.token, 'token');
+  if (values.rekey === true) return rekey(dir, token, values.url);
+  const base = urlOf(required(values.url, 'url'));
+  if (existsSync(nodeFilePath(dir))) refuseExisting(dir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const node: NodeFile = { ...(await enrollKeys(base, token)), outboxKey: newOutboxKey() };
   try {
     writeNodeFile(dir, node);
   } catch (error) {

@@ -8,57 +8,14 @@ import { EdgeMetrics, type MetricsServer, serveMetrics } from '../../metrics/ind
 import { acquireNodeDirLock, NodeDirInUseError, type NodeDirLock } from '../../node-dir-lock.ts';
 import { type NodeFile, outboxPath } from '../../node-file.ts';
 import { Outbox } from '../../outbox.ts';
-import { PlatformRefusedError } from '../../platform-call.ts';
-import { BatchMayBeAppliedError, DEFAULT_SYNC, SyncLoop, type SyncSettings } from '../../sync.ts';
+import { DEFAULT_SYNC, SyncLoop, type SyncSettings } from '../../sync.ts';
 import { enrolledNode, flags, positiveInt, required } from '../args.ts';
 import { CliError, EXIT } from '../cli-error.ts';
 import { log } from '../log.ts';
 import { deviceApiEvents } from './device-api-log.ts';
 import { startLocalProcessing } from './local-processing.ts';
 import { DEFAULT_OUTBOX_MAX_MESSAGES, outboxFlags } from './outbox-flags.ts';
-
-/** What an operator should do about a failed sync, by kind of failure. */
-function diagnose(error: unknown, url: string, outbox: string) {
-  const message = (error as Error).message;
-  if ((error as { code?: string }).code === 'ERR_SQLITE_ERROR')
-    return {
-      kind: 'disk-error',
-      action: `the outbox ${outbox} cannot be read or written (disk full, read-only or failing?): free space or fix the disk; messages already on disk stay there and are sent once it works`,
-      message,
-    };
-  if (error instanceof PlatformRefusedError && error.status === 429)
-    return {
-      kind: 'platform-throttled',
-      action:
-        "the tenant is over its plan's telemetry rate: the node waits the platform's Retry-After and resends the same batch, so nothing is lost; raise the plan's quota if the backlog keeps growing",
-      message,
-    };
-  if (error instanceof BatchMayBeAppliedError)
-    return {
-      kind: 'batch-too-large',
-      action: `the platform's bodyLimit (or a proxy's) now refuses batch ${error.batchId}, which an earlier send may already have applied, its answer lost: forming it again smaller could apply its messages twice, so the node resends it as it is. Raise the limit above ${error.bytes} bytes; nothing is lost meanwhile`,
-      message,
-    };
-  if (error instanceof PlatformRefusedError && error.status === 413)
-    return {
-      kind: 'batch-too-large',
-      action:
-        "the platform's bodyLimit refused the batch unread: the node forms its batches again at half the size and resends them in order, so nothing is lost; a single message over the limit stays until bodyLimit is raised",
-      message,
-    };
-  if (error instanceof PlatformRefusedError && error.status >= 400 && error.status < 500)
-    return {
-      kind: 'platform-refused',
-      action:
-        'the platform refuses this node (disabled, re-keyed or forged?): check GET /v1/edge-nodes and its alerts; if it was re-keyed, enroll again into a new --dir. Messages stay in the outbox meanwhile',
-      message,
-    };
-  return {
-    kind: 'link-down',
-    action: `cannot sync with ${url}: check the network, DNS, firewall and that the platform runs. Nothing is lost: messages stay in the outbox and are sent exactly once when the link is back`,
-    message,
-  };
-}
+import { diagnose } from './sync-diagnosis.ts';
 
 /** What `start` runs with, from its flags. */
 interface StartOptions {
@@ -147,7 +104,7 @@ async function serve(options: StartOptions): Promise<number> {
       down = true;
       metrics.failed();
       const backlog = outbox.size();
-      const { kind, ...what } = diagnose(error, node.url, path);
+      const { kind, ...what } = diagnose(error, node, dir, path);
       log('warn', kind, {
         ...what,
         failures,
@@ -214,7 +171,7 @@ async function serve(options: StartOptions): Promise<number> {
   try {
     await loop.run();
   } catch (error) {
-    const { kind, ...what } = diagnose(error, node.url, path);
+    const { kind, ...what } = diagnose(error, node, dir, path);
     log('error', 'stopped-on-error', { kind, ...what });
     await api?.close();
     await local.close();
