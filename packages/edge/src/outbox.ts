@@ -6,6 +6,7 @@ import {
   randomBytes,
 } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
+import { OutboxQuarantine } from './outbox-quarantine.ts';
 
 /** What a device sent: telemetry (the default) or its client-side attributes. */
 export type MessageKind = 'telemetry' | 'attributes';
@@ -41,6 +42,10 @@ export class OutboxFullError extends Error {
 
 const RANK: Record<Priority, number> = { alert: 0, telemetry: 1 };
 
+/** SQL condition on `messages`: the message is not in quarantine. */
+const QUEUED =
+  'batch_id IS NULL OR batch_id NOT IN (SELECT id FROM batches WHERE quarantine IS NOT NULL)';
+
 /**
  * What a message adds to a batch body beyond its sealed payload and device id: the envelope's
  * field names and `receivedAt` (the sealed payload's 28 bytes of IV and tag cover the rest).
@@ -63,6 +68,8 @@ export class Outbox {
   readonly #maxMessages: number;
   /** Per open transaction and savepoint (outermost first), what `onRollback` asked to undo. */
   readonly #undo: (() => void)[][] = [];
+  /** Batches the platform refused for good, set aside until the operator acts on them. */
+  readonly quarantine: OutboxQuarantine;
 
   constructor(path: string, key: Uint8Array, options: { maxMessages: number }) {
     if (key.length !== 32) throw new Error('the outbox key must be 32 bytes');
@@ -93,6 +100,10 @@ export class Outbox {
     const columns = this.#db.prepare('PRAGMA table_info(batches)').all() as { name: string }[];
     if (!columns.some((c) => c.name === 'sent'))
       this.#db.exec('ALTER TABLE batches ADD COLUMN sent INTEGER NOT NULL DEFAULT 1');
+    // The platform's refusal (JSON) of a batch set aside; null for a batch in the queue.
+    if (!columns.some((c) => c.name === 'quarantine'))
+      this.#db.exec('ALTER TABLE batches ADD COLUMN quarantine TEXT');
+    this.quarantine = new OutboxQuarantine(this.#db, this);
   }
 
   /** Binds a sealed payload to its row: device, time, and kind (so attributes never pass for telemetry). */
@@ -208,17 +219,26 @@ export class Outbox {
     );
   }
 
+  /** Messages held, those in quarantine included (they count against `maxMessages`). */
   size(): number {
     return Number(
       (this.#db.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n,
     );
   }
 
-  /** Unix ms of the oldest message waiting, or null when empty. */
-  oldest(): number | null {
-    const row = this.#db.prepare('SELECT min(received_at) AS t FROM messages').get() as {
-      t: number | null;
+  /** Messages waiting to be sent: all but those in quarantine. */
+  waiting(): number {
+    const row = this.#db.prepare(`SELECT count(*) AS n FROM messages WHERE ${QUEUED}`).get() as {
+      n: number;
     };
+    return Number(row.n);
+  }
+
+  /** Unix ms of the oldest message waiting to be sent, or null when none is. */
+  oldest(): number | null {
+    const row = this.#db
+      .prepare(`SELECT min(received_at) AS t FROM messages WHERE ${QUEUED}`)
+      .get() as { t: number | null };
     return row.t;
   }
 
@@ -235,7 +255,9 @@ export class Outbox {
     maxBytes: number = Number.MAX_SAFE_INTEGER,
   ): PendingBatch | undefined {
     const formed = (
-      this.#db.prepare('SELECT id, created_at FROM batches ORDER BY rowid').all() as {
+      this.#db
+        .prepare('SELECT id, created_at FROM batches WHERE quarantine IS NULL ORDER BY rowid')
+        .all() as {
         id: string;
         created_at: string;
       }[]
@@ -319,18 +341,19 @@ export class Outbox {
   }
 
   /**
-   * The platform refused `refused` unread (413) and no earlier send of it may have reached the
+   * The platform refused `refused` unread and no earlier send of it may have reached the
    * platform: its messages and those of every batch never sent go back, unbatched, in their
-   * order, to be formed again smaller. A batch that may have been applied keeps its id and
-   * content.
+   * order, to be formed again (smaller, or without what was set aside). A batch that may have
+   * been applied keeps its id and content, and one in quarantine stays there.
    */
   unformUnsent(refused: string): void {
     this.transaction(() => {
       this.notSent(refused);
       this.#db.exec(
-        'UPDATE messages SET batch_id = NULL WHERE batch_id IN (SELECT id FROM batches WHERE sent = 0)',
+        `UPDATE messages SET batch_id = NULL
+         WHERE batch_id IN (SELECT id FROM batches WHERE sent = 0 AND quarantine IS NULL)`,
       );
-      this.#db.exec('DELETE FROM batches WHERE sent = 0');
+      this.#db.exec('DELETE FROM batches WHERE sent = 0 AND quarantine IS NULL');
     });
   }
 

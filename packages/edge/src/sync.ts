@@ -1,7 +1,9 @@
 import { createPrivateKey, type KeyObject, randomUUID, sign } from 'node:crypto';
 import { canonicalJson } from '@palisade/ledger';
 import { postBatch } from './batch-post.ts';
+import { type RefusedForGood, refusedForGood } from './batch-refusal.ts';
 import type { Outbox, PendingBatch } from './outbox.ts';
+import type { Refusal } from './outbox-quarantine.ts';
 import { type Backoff, PlatformRefusedError, retryDelay } from './platform-call.ts';
 
 /** What a node holds after enrollment (kept in a 0600 file). */
@@ -45,6 +47,8 @@ export const DEFAULT_SYNC: SyncSettings = {
 export interface SyncEvents {
   synced?(batch: PendingBatch, result: unknown): void;
   failed?(error: unknown, failures: number, retryInMs: number): void;
+  /** The platform refused `messages` for good: they are in quarantine as batch `batchId`. */
+  setAside?(batchId: string, messages: number, refusal: Refusal): void;
 }
 
 /**
@@ -79,7 +83,10 @@ interface SignedBatch {
  * signed (it waits, formed, in the outbox, so a crash resends it unchanged), but it is sent
  * only once the one before is confirmed, so batches apply in order. Failures back off
  * exponentially with full jitter, and never for less than the platform's `Retry-After` (a 429
- * from the tenant's quota says when to come back).
+ * from the tenant's quota says when to come back). A batch the platform refuses for good
+ * (see `refusedForGood`) is set aside in the outbox's quarantine, so it blocks nothing behind
+ * it; when the platform names the refused messages of a batch no send of which can have been
+ * applied, only those are set aside and the rest is formed again.
  */
 export class SyncLoop {
   readonly #outbox: Outbox;
@@ -133,7 +140,10 @@ export class SyncLoop {
     return signed;
   }
 
-  /** Sends one batch; true when one was confirmed. Throws when the link or platform fails. */
+  /**
+   * Sends one batch; true when the outbox moved on (the batch was confirmed, or refused for
+   * good and set aside). Throws when the link or platform fails.
+   */
   async syncOnce(): Promise<boolean> {
     const current = this.#ready[0] ?? this.#form();
     if (current === undefined) return false;
@@ -160,7 +170,13 @@ export class SyncLoop {
       if (sentBefore) throw new BatchMayBeAppliedError(current, text, retryAfter);
       this.#formSmaller(current);
     }
-    if (status !== 200) throw new PlatformRefusedError(status, text, retryAfter);
+    if (status !== 200) {
+      const error = new PlatformRefusedError(status, text, retryAfter);
+      const forGood = refusedForGood(error);
+      if (forGood === undefined) throw error;
+      this.#setAside(current, forGood, sentBefore);
+      return true;
+    }
     this.#ready.shift();
     this.#outbox.confirm(current.batch.batchId, {
       lastSync: new Date().toISOString(),
@@ -179,6 +195,26 @@ export class SyncLoop {
     this.#maxBytes = Math.floor(Buffer.byteLength(refused.body) / 2);
     this.#ready.length = 0;
     this.#outbox.unformUnsent(refused.batch.batchId);
+  }
+
+  /**
+   * Sets aside the messages the platform named, when no earlier send of the batch may have
+   * been applied and it holds others (those are formed again, with every batch never sent);
+   * else the whole batch as it is.
+   */
+  #setAside(refused: SignedBatch, { refusal, messages }: RefusedForGood, sentBefore: boolean) {
+    const { batchId } = refused.batch;
+    const named = messages.filter((i) => i < refused.batch.messages.length);
+    if (!sentBefore && named.length > 0 && named.length < refused.batch.messages.length) {
+      const aside = randomUUID();
+      this.#ready.length = 0;
+      this.#outbox.quarantine.setAsideMessages(batchId, named, aside, refusal);
+      this.#events.setAside?.(aside, named.length, refusal);
+      return;
+    }
+    this.#ready.shift();
+    this.#outbox.quarantine.setAside(batchId, refusal);
+    this.#events.setAside?.(batchId, refused.batch.messages.length, refusal);
   }
 
   /** Runs until `stop`; a batch in flight is finished (confirmed or failed) before it returns. */

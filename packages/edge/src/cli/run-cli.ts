@@ -1,6 +1,7 @@
 import { CliError, EXIT } from './cli-error.ts';
 import { accept } from './commands/accept.ts';
 import { enroll } from './commands/enroll.ts';
+import { quarantine } from './commands/quarantine.ts';
 import { start } from './commands/start.ts';
 import { status } from './commands/status.ts';
 
@@ -17,7 +18,14 @@ const USAGE = `palisade-edge: the Palisade edge agent
       rules and RPC from the platform apply; with --metrics, Prometheus metrics at /metrics;
       one agent per DIR (a second start there is refused)
   palisade-edge status --dir DIR [--json]
-      link state, backlog, oldest message age, last sync, drain rate (read-only, safe while running)
+      link state, backlog, oldest message age, last sync, drain rate, quarantine (read-only, safe while running)
+  palisade-edge quarantine list --dir DIR [--json]
+      the batches the platform refused for good, set aside with its reasons (safe while running)
+  palisade-edge quarantine retry --dir DIR --batch ID [--as-new]
+      send a batch set aside again: as it is, or --as-new as messages formed into new batches
+      (which applies again whatever an earlier send of it applied)
+  palisade-edge quarantine discard --dir DIR --batch ID
+      delete a batch set aside, with its messages, for good
   palisade-edge accept --dir DIR --device ID --json '{"ts":…,"values":{…}}' [--priority alert]
       put one device message into the outbox (ops and test tool)
 
@@ -29,6 +37,7 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   start,
   status,
   accept,
+  quarantine,
 };
 
 /** Runs the command; returns the exit code. Errors become one line on stderr. */

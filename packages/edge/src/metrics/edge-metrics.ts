@@ -1,13 +1,16 @@
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { QuarantineCounts } from '../outbox-quarantine.ts';
 
 /** Width of the window the drain rate is measured over. */
 export const DRAIN_WINDOW_MS = 60_000;
 
 /** What the metrics read from the outbox at each scrape. */
 export interface BacklogSource {
-  size(): number;
-  /** Unix ms of the oldest waiting message, or null when empty. */
+  /** Messages waiting to be sent (not those in quarantine). */
+  waiting(): number;
+  /** Unix ms of the oldest waiting message, or null when none waits. */
   oldest(): number | null;
+  readonly quarantine: { counts(): QuarantineCounts };
 }
 
 /**
@@ -38,9 +41,18 @@ export class EdgeMetrics {
       help: 'Messages in the outbox waiting for the platform to confirm them',
       registers,
       collect() {
-        this.set(backlog.size());
+        this.set(backlog.waiting());
       },
     });
+    for (const unit of ['batches', 'messages'] as const)
+      new Gauge({
+        name: `palisade_edge_quarantined_${unit}`,
+        help: `${unit === 'batches' ? 'Batches' : 'Messages'} the platform refused for good, set aside until the operator retries or discards them`,
+        registers,
+        collect() {
+          this.set(backlog.quarantine.counts()[unit]);
+        },
+      });
     new Gauge({
       name: 'palisade_edge_backlog_oldest_age_seconds',
       help: 'Age of the oldest message in the outbox (0 when empty)',
@@ -69,7 +81,7 @@ export class EdgeMetrics {
     });
     this.batches = new Counter({
       name: 'palisade_edge_sync_batches_total',
-      help: 'Batch sends to the platform, by outcome (confirmed, failed)',
+      help: 'Batch sends to the platform, by outcome (confirmed, failed, quarantined)',
       labelNames: ['outcome'],
       registers,
     });
@@ -130,6 +142,12 @@ export class EdgeMetrics {
     this.lastSync.set(at / 1000);
     this.linkUp.set(1);
     this.#confirmed.push({ at, messages });
+  }
+
+  /** The platform refused a batch for good: it was set aside. */
+  quarantined(): void {
+    this.batches.inc({ outcome: 'quarantined' });
+    this.linkUp.set(1);
   }
 
   /** A send failed (link, platform or disk). */

@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { fileURLToPath } from 'node:url';
 import { type Platform, startPlatform } from '../../../server/src/index.ts';
 import { TestApi } from '../../../server/test/support/api.ts';
+import type { BackendName } from '../../../server/test/support/backends.ts';
 import { type NodeFile, readNodeFile, readOutboxStatus } from '../../src/index.ts';
 import { outboxPath } from '../../src/node-file.ts';
 
@@ -148,8 +149,8 @@ export class PlatformLink {
     server.on('request', (req, res) => void this.#handle(req, res));
   }
 
-  static async start(): Promise<PlatformLink> {
-    const api = await TestApi.start('sqlite');
+  static async start(backend: BackendName = 'sqlite'): Promise<PlatformLink> {
+    const api = await TestApi.start(backend);
     const server = createServer();
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');

@@ -103,13 +103,22 @@ async function serve(options: StartOptions): Promise<number> {
     failed(error, failures, retryInMs) {
       down = true;
       metrics.failed();
-      const backlog = outbox.size();
+      const backlog = outbox.waiting();
       const { kind, ...what } = diagnose(error, node, dir, path);
       log('warn', kind, {
         ...what,
         failures,
         retryInMs,
         backlog,
+      });
+    },
+    setAside(batchId, messages, refusal) {
+      metrics.quarantined();
+      log('error', 'batch-quarantined', {
+        batchId,
+        messages,
+        refusal,
+        action: `the platform refuses these messages for good, so they are set aside and the rest is sent: see palisade-edge quarantine list --dir ${dir}, then retry them once the platform would take them, or discard them`,
       });
     },
   });
@@ -162,7 +171,8 @@ async function serve(options: StartOptions): Promise<number> {
     nodeId: node.nodeId,
     platform: node.url,
     outbox: path,
-    backlog: outbox.size(),
+    backlog: outbox.waiting(),
+    quarantined: outbox.quarantine.counts().messages,
     batchMaxMessages: settings.batchMaxMessages,
     mqtt: api?.listener.url ?? null,
     metrics: metricsServer?.url ?? null,
@@ -185,8 +195,9 @@ async function serve(options: StartOptions): Promise<number> {
   await api?.close();
   await local.close();
   await metricsServer?.close();
-  const backlog = outbox.size();
+  const backlog = outbox.waiting();
+  const quarantined = outbox.quarantine.counts().messages;
   outbox.close();
-  log('info', 'stopped', { backlog });
+  log('info', 'stopped', { backlog, quarantined });
   return EXIT.ok;
 }

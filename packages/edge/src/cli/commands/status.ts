@@ -53,6 +53,7 @@ export function status(argv: string[]): number {
     `platform    ${view.platform}`,
     `link        ${view.link}`,
     `backlog     ${view.backlog} messages (${view.inFlight} in the batch being sent)`,
+    `quarantine  ${view.quarantine.batches === 0 ? 'empty' : `${view.quarantine.batches} batches (${view.quarantine.messages} messages) the platform refused for good: palisade-edge quarantine list --dir ${dir}`}`,
     `oldest      ${oldestAgeSeconds === null ? '-' : `${oldestAgeSeconds.toFixed(1)} s ago`}`,
     `last sync   ${view.lastSync ?? 'never'}`,
     `drain rate  ${view.drainRate === null ? '-' : `${view.drainRate.toFixed(1)} msgs/s over the minute before the last sync`}`,
