@@ -327,7 +327,8 @@ const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack
     expect: 401,
     attack: (api, key) => api.call('GET', '/v1/edge/rules', key),
   },
-  // edge-rpc.test.ts: B's node never receives A's requests nor answers them.
+  // edge-rpc.test.ts: B's node never receives A's requests nor answers them;
+  // edge-shared-attributes.test.ts: nor receives A's devices' shared attributes.
   'post /v1/edge/rpc': {
     expect: 401,
     attack: (api, key) =>

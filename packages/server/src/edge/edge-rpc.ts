@@ -3,6 +3,12 @@ import { PalisadeError } from '../errors/index.ts';
 import type { DeviceRow, TenantReader } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import type { EdgeService } from './edge-service.ts';
+import {
+  completeUpdate,
+  type EdgeSharedUpdate,
+  partialUpdate,
+  sharedDigest,
+} from './edge-shared-attributes.ts';
 
 /** A device's answer, relayed by its edge node. */
 export interface RelayedResponse {
@@ -29,6 +35,8 @@ export interface EdgeRpcRequest {
 export interface Exchange {
   readonly results: readonly ResponseOutcome[];
   readonly requests: readonly EdgeRpcRequest[];
+  /** Shared attributes of the node's devices, for a node that sent `sharedDigest`. */
+  readonly shared?: EdgeSharedUpdate;
 }
 
 /** What a node sends: answers, the requests it got from its last poll, and how long to wait. */
@@ -36,6 +44,11 @@ export interface ExchangeInput {
   readonly responses: readonly RelayedResponse[];
   readonly received: readonly string[];
   readonly waitMs: number;
+  /**
+   * The digest of the node's copy of its devices' shared attributes, as the platform last
+   * gave it (empty when it holds none); a node that keeps no copy sends none.
+   */
+  readonly sharedDigest?: string;
 }
 
 /** Devices of a node read per page when it polls. */
@@ -48,6 +61,10 @@ interface NodeLink {
   readonly attached: Map<string, () => void>;
   readonly mailbox: EdgeRpcRequest[];
   readonly polls: Set<() => void>;
+  /** Devices whose shared attributes changed since the node's last poll began. */
+  readonly changed: Set<string>;
+  /** Whether the node keeps a copy of its devices' shared attributes. */
+  shared: boolean;
   idle: NodeJS.Timeout | undefined;
 }
 
@@ -62,7 +79,8 @@ interface NodeLink {
  * exchange, or by answering it) within `ackWaitMs`, the sender fails, which puts it back in
  * the queue, and its device is attached again, whose flush hands it out again, so a poll
  * answer lost with a killed node or a cut link loses nothing. A node that stops
- * polling for `ackWaitMs` is detached.
+ * polling for `ackWaitMs` is detached. The same polls carry its devices' shared attributes
+ * (see edge-shared-attributes.ts): a change of one of them ends the poll waiting.
  */
 export class EdgeRpcRelay {
   readonly #edge: EdgeService;
@@ -103,11 +121,54 @@ export class EdgeRpcRelay {
     if (input.waitMs === 0 || gone?.aborted === true) return { results, requests: [] };
     const link = this.#links.get(linkKey) ?? this.#newLink(linkKey, context);
     clearTimeout(link.idle);
-    await this.#attach(link, store.reader, node.id, key);
-    const requests = await this.#poll(link, input.waitMs, gone);
+    link.shared = input.sharedDigest !== undefined;
+    const devices = await this.#attach(link, store.reader, node.id, key);
+    // The node's copy is not what the platform holds: it gets all of it, without waiting.
+    const stale = link.shared && sharedDigest(devices) !== input.sharedDigest;
+    if (stale) link.changed.clear();
+    const requests = await this.#poll(link, stale ? 0 : input.waitMs, gone);
     if (link.polls.size === 0)
       link.idle = setTimeout(() => this.#drop(linkKey), this.#ackWaitMs).unref();
-    return { results, requests };
+    const shared = !link.shared
+      ? undefined
+      : stale
+        ? completeUpdate(devices)
+        : await this.#changes(link, store.reader, node.id, devices);
+    return { results, requests, ...(shared === undefined ? {} : { shared }) };
+  }
+
+  /**
+   * The devices whose shared attributes changed during the poll, read again, laid over
+   * `held`; all of the node's devices when one of them is no longer, or not yet, in `held`.
+   */
+  async #changes(
+    link: NodeLink,
+    reader: TenantReader,
+    nodeId: string,
+    held: readonly DeviceRow[],
+  ): Promise<EdgeSharedUpdate | undefined> {
+    if (link.changed.size === 0) return undefined;
+    const ids = [...link.changed];
+    link.changed.clear();
+    const known = new Set(held.map((d) => d.id));
+    const changed: DeviceRow[] = [];
+    for (const id of ids) {
+      const row = await reader.devices.getDevice(id);
+      if (row?.edgeNodeId !== nodeId || !known.has(id))
+        return completeUpdate(await devicesOf(reader, nodeId));
+      changed.push(row);
+    }
+    return partialUpdate(held, changed);
+  }
+
+  /** A device's shared attributes changed (committed): the poll of its node, if any, ends. */
+  sharedAttributesChanged(change: { tenantId: string; deviceId: string }): void {
+    for (const link of this.#links.values()) {
+      if (!link.shared || link.context.tenantId !== change.tenantId) continue;
+      if (!link.attached.has(change.deviceId)) continue;
+      link.changed.add(change.deviceId);
+      for (const wake of link.polls) wake();
+    }
   }
 
   #newLink(linkKey: string, context: TenantContext): NodeLink {
@@ -117,19 +178,24 @@ export class EdgeRpcRelay {
       attached: new Map(),
       mailbox: [],
       polls: new Set(),
+      changed: new Set(),
+      shared: false,
       idle: undefined,
     };
     this.#links.set(linkKey, link);
     return link;
   }
 
-  /** Attaches the node's devices not attached yet, and detaches those no longer its own. */
+  /**
+   * Attaches the node's devices not attached yet, and detaches those no longer its own;
+   * returns the node's devices.
+   */
   async #attach(
     link: NodeLink,
     reader: TenantReader,
     nodeId: string,
     key: (requestId: string) => string,
-  ): Promise<void> {
+  ): Promise<DeviceRow[]> {
     const devices = await devicesOf(reader, nodeId);
     const ids = new Set(devices.map((d) => d.id));
     for (const [id, off] of link.attached)
@@ -139,6 +205,7 @@ export class EdgeRpcRelay {
       }
     for (const device of devices)
       if (!link.attached.has(device.id)) this.#attachDevice(link, reader, device, key);
+    return devices;
   }
 
   #attachDevice(
@@ -173,7 +240,7 @@ export class EdgeRpcRelay {
   }
 
   async #poll(link: NodeLink, waitMs: number, gone: AbortSignal | undefined) {
-    if (link.mailbox.length === 0) {
+    if (link.mailbox.length === 0 && link.changed.size === 0 && waitMs > 0) {
       let wake: () => void = () => {};
       const woken = new Promise<void>((resolve) => {
         wake = resolve;

@@ -300,7 +300,12 @@ export async function startPlatform(
       listener: () => mqtt,
       logger,
     });
-    const pushShared = (change: SharedAttributeChange) => sharedAttributes.push(change);
+    // Devices behind an edge node hear of it through their node's poll (the relay made below).
+    let toEdgeNodes: ((change: SharedAttributeChange) => void) | undefined;
+    const pushShared = (change: SharedAttributeChange) => {
+      sharedAttributes.push(change);
+      toEdgeNodes?.(change);
+    };
     const stopAttributeNotices = channel?.subscribe('device.attributes', [], (payload) => {
       if (isSharedAttributeChange(payload)) pushShared(payload);
     });
@@ -337,6 +342,7 @@ export async function startPlatform(
       metrics,
     });
     const edgeRpc = new EdgeRpcRelay(edge, devices.rpc, { ackWaitMs: settings.edgeRpcAckWaitMs });
+    toEdgeNodes = (change) => edgeRpc.sharedAttributesChanged(change);
     const http = await createGateway({
       metrics,
       logger,

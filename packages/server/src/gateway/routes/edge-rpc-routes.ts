@@ -3,11 +3,14 @@ import type { EdgeRpcRelay, ExchangeInput } from '../../edge/index.ts';
 import { UUID } from '../schemas.ts';
 
 const TIMESTAMP = { type: 'string', format: 'date-time' } as const;
+/** A digest of shared attributes as the platform gives it (SHA-256, base64url), or none yet. */
+const DIGEST = { type: 'string', pattern: '^(?:[A-Za-z0-9_-]{43})?$' } as const;
 
 /**
  * The node's RPC exchange (`POST /v1/edge/rpc`, node credential): answers of its devices and
  * confirmations of what its last poll brought go up, requests for them come down, waiting
- * at most `waitMs` (a long poll bounded by `edgeRpcWaitMaxMs`) for one to arrive.
+ * at most `waitMs` (a long poll bounded by `edgeRpcWaitMaxMs`) for one to arrive. A node that
+ * sends `sharedDigest` also gets its devices' shared attributes when they change.
  */
 export function edgeRpcRoutes(
   app: FastifyInstance,
@@ -42,6 +45,11 @@ export function edgeRpcRoutes(
             description: 'ids of the requests the last poll brought (they count as sent only then)',
           },
           waitMs: { type: 'integer', minimum: 0, maximum: options.waitMaxMs },
+          sharedDigest: {
+            ...DIGEST,
+            description:
+              "the digest the platform gave for the node's copy of its devices' shared attributes (empty for none)",
+          },
         },
       },
       response: {
@@ -71,6 +79,25 @@ export function edgeRpcRoutes(
                   method: { type: 'string' },
                   params: {},
                   expiresAt: TIMESTAMP,
+                },
+              },
+            },
+            shared: {
+              type: 'object',
+              required: ['digest', 'complete', 'devices'],
+              properties: {
+                digest: DIGEST,
+                complete: { type: 'boolean' },
+                devices: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    required: ['deviceId', 'attributes'],
+                    properties: {
+                      deviceId: UUID,
+                      attributes: { type: 'object', additionalProperties: true },
+                    },
+                  },
                 },
               },
             },
