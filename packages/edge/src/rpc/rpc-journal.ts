@@ -1,6 +1,6 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
+import { openJson, sealJson } from '../sealed-json.ts';
 import type { EdgeRpcRequest } from './rpc-relay.ts';
 
 /** Where a request the node holds is: waiting for its device, or delivered and awaiting the answer. */
@@ -58,13 +58,9 @@ export class SqliteRpcJournal implements RpcJournal {
   }
 
   put(request: EdgeRpcRequest, state: RpcState): void {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.#key, iv);
-    cipher.setAAD(Buffer.from(request.requestId, 'utf8'));
-    const body = Buffer.concat([cipher.update(JSON.stringify(request), 'utf8'), cipher.final()]);
     this.#db
       .prepare('INSERT OR REPLACE INTO requests (id, state, sealed) VALUES (?, ?, ?)')
-      .run(request.requestId, state, Buffer.concat([iv, cipher.getAuthTag(), body]));
+      .run(request.requestId, state, sealJson(this.#key, request.requestId, request));
   }
 
   remove(requestId: string): void {
@@ -77,14 +73,10 @@ export class SqliteRpcJournal implements RpcJournal {
       state: RpcState;
       sealed: Uint8Array;
     }[];
-    return rows.map((row) => {
-      const data = Buffer.from(row.sealed);
-      const decipher = createDecipheriv('aes-256-gcm', this.#key, data.subarray(0, 12));
-      decipher.setAAD(Buffer.from(row.id, 'utf8'));
-      decipher.setAuthTag(data.subarray(12, 28));
-      const text = Buffer.concat([decipher.update(data.subarray(28)), decipher.final()]);
-      return { request: JSON.parse(text.toString('utf8')) as EdgeRpcRequest, state: row.state };
-    });
+    return rows.map((row) => ({
+      request: openJson(this.#key, row.id, row.sealed) as EdgeRpcRequest,
+      state: row.state,
+    }));
   }
 
   close(): void {
