@@ -29,6 +29,8 @@ export interface ListenerEvents {
   refused?(reason: RefusalReason, detail: string, device: EdgeDevice | undefined): void;
   connected?(device: EdgeDevice): void;
   disconnected?(device: EdgeDevice): void;
+  /** A connection of the device subscribed (its SUBACK written) to what the node sends on `kind`. */
+  subscribed?(device: EdgeDevice, kind: SubscriptionKind): void;
 }
 
 export interface ListenerOptions {
@@ -122,6 +124,16 @@ export class EdgeMqttListener {
     });
     this.#broker.on('clientReady', (client) => this.#ready(client));
     this.#broker.on('clientDisconnect', (client) => this.#gone(client));
+    this.#broker.on('subscribe', (subscriptions, client) => {
+      const session = this.#sessions.get(client);
+      if (session === undefined) return;
+      for (const sub of subscriptions) {
+        const kind = subscriptionKind(sub.topic);
+        // aedes reports a refused subscription with the SUBACK's failure code as its QoS.
+        if (kind !== undefined && (sub.qos as number) !== 128)
+          this.#options.events?.subscribed?.(session.device, kind);
+      }
+    });
     this.#broker.on('unsubscribe', (filters, client) => {
       const session = this.#sessions.get(client);
       for (const filter of filters) {

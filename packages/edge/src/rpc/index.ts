@@ -10,6 +10,7 @@ export {
   RpcLink,
   type RpcLinkEvents,
   type RpcLinkSettings,
+  type SharedAttributeFeed,
 } from './rpc-link.ts';
 export {
   type EdgeRpcRequest,

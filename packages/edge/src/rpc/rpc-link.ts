@@ -1,3 +1,4 @@
+import type { SharedUpdate } from '../attributes/index.ts';
 import { type Backoff, callPlatform, retryDelay } from '../platform-call.ts';
 import type { NodeIdentity } from '../sync.ts';
 import type { EdgeRpcRequest, RpcAnswer, RpcRelay } from './rpc-relay.ts';
@@ -27,6 +28,15 @@ export interface RpcLinkEvents {
 interface ExchangeReply {
   readonly results: readonly { requestId: string; outcome: string }[];
   readonly requests: readonly EdgeRpcRequest[];
+  readonly shared?: SharedUpdate;
+}
+
+/** The node's copy of its devices' shared attributes, kept up to date by the polls. */
+export interface SharedAttributeFeed {
+  /** The platform's digest of the copy, sent with each poll. */
+  readonly digest: string;
+  /** Takes an update the platform sent; never throws (it reports its own failures). */
+  apply(update: SharedUpdate): void;
 }
 
 /**
@@ -34,13 +44,15 @@ interface ExchangeReply {
  * brings requests down (one poll after the other while the link is up, backing off with
  * jitter and Retry-After when it is not) and confirms, with the next call, the requests the
  * last one brought; each answer a device gives goes up at once in its own short exchange,
- * so an answer never waits for a poll to end.
+ * so an answer never waits for a poll to end. With a `shared` feed, each poll also says
+ * which copy of the devices' shared attributes the node holds, and brings what changed.
  */
 export class RpcLink {
   readonly #relay: RpcRelay;
   readonly #node: NodeIdentity;
   readonly #settings: RpcLinkSettings;
   readonly #events: RpcLinkEvents;
+  readonly #shared: SharedAttributeFeed | undefined;
   readonly #abort = new AbortController();
   #polling: Promise<void> = Promise.resolve();
   #sending: Promise<void> | undefined;
@@ -53,11 +65,13 @@ export class RpcLink {
     node: NodeIdentity,
     settings: RpcLinkSettings = DEFAULT_RPC_LINK,
     events: RpcLinkEvents = {},
+    shared?: SharedAttributeFeed,
   ) {
     this.#relay = relay;
     this.#node = node;
     this.#settings = settings;
     this.#events = events;
+    this.#shared = shared;
   }
 
   async #exchange(answers: readonly RpcAnswer[], waitMs: number): Promise<ExchangeReply> {
@@ -65,8 +79,14 @@ export class RpcLink {
     this.#received = [];
     let reply: Awaited<ReturnType<typeof callPlatform>>;
     try {
+      const sharedDigest = waitMs > 0 ? this.#shared?.digest : undefined;
       reply = await callPlatform(this.#node, 'POST', '/v1/edge/rpc', {
-        body: { responses: answers, received, waitMs },
+        body: {
+          responses: answers,
+          received,
+          waitMs,
+          ...(sharedDigest === undefined ? {} : { sharedDigest }),
+        },
         timeoutMs: waitMs + this.#settings.requestTimeoutMs,
         signal: this.#abort.signal,
       });
@@ -93,6 +113,7 @@ export class RpcLink {
         const reply = await this.#exchange(answers, this.#settings.waitMs);
         failures = 0;
         await this.#relay.receive(reply.requests);
+        if (reply.shared !== undefined) this.#shared?.apply(reply.shared);
       } catch (error) {
         this.#relay.restore(answers);
         if (this.#stopped) return;

@@ -1,4 +1,9 @@
 import { join } from 'node:path';
+import {
+  SHARED_ATTRIBUTES_FILE,
+  SharedAttributeCopy,
+  SharedAttributePush,
+} from '../../attributes/index.ts';
 import type { DeviceApi, DeviceApiEvents } from '../../listener/index.ts';
 import { TOPIC } from '../../listener/index.ts';
 import type { EdgeMetrics } from '../../metrics/index.ts';
@@ -19,7 +24,7 @@ import type { log as Log } from '../log.ts';
 /** How often open downsample windows are closed and held RPC requests retried. */
 export const LOCAL_TICK_MS = 250;
 
-/** The rules and RPC of a running node, around its outbox and local listener. */
+/** The rules, RPC and shared attributes of a running node, around its outbox and local listener. */
 export interface LocalProcessing {
   /** The hook the listener calls for each telemetry message, before its PUBACK. */
   readonly pipeline: EdgePipeline;
@@ -28,7 +33,7 @@ export interface LocalProcessing {
   listenerEvents(events: DeviceApiEvents): DeviceApiEvents;
   /** A device answered an RPC request; an answer to no request of its own is counted and logged. */
   answer(deviceId: string, requestId: string, answer: unknown): void;
-  /** Delivers RPC requests through the running listener. */
+  /** Delivers RPC requests and shared attributes through the running listener. */
   deliverThrough(api: DeviceApi): void;
   /** Stops pulling and polling, and stores every open window. */
   close(): Promise<void>;
@@ -51,7 +56,8 @@ function cachedBook(dir: string, log: typeof Log): RuleBook {
 /**
  * Starts the node's local processing: the rules from the cache at once (so they apply
  * offline), their refresh from the platform, the timer closing downsample windows, and the
- * RPC relay with its link to the platform. Alerts are logged here as they fire.
+ * RPC relay with its link to the platform, which also keeps the copy of the devices' shared
+ * attributes they are pushed from. Alerts are logged here as they fire.
  */
 export function startLocalProcessing(options: {
   dir: string;
@@ -91,9 +97,20 @@ export function startLocalProcessing(options: {
     },
   });
   let link: RpcLink | undefined;
-  const journal = new SqliteRpcJournal(
-    join(dir, RPC_JOURNAL_FILE),
-    Buffer.from(node.outboxKey, 'base64'),
+  const key = Buffer.from(node.outboxKey, 'base64');
+  const journal = new SqliteRpcJournal(join(dir, RPC_JOURNAL_FILE), key);
+  const copy = new SharedAttributeCopy(join(dir, SHARED_ATTRIBUTES_FILE), key, (error) =>
+    log('error', 'shared-attributes-not-stored', {
+      message: (error as Error).message,
+      action: `${join(dir, SHARED_ATTRIBUTES_FILE)} cannot be written (disk full, read-only?): devices still get the changes, but after a restart the node serves older values until the platform is reached; free space or fix the disk`,
+    }),
+  );
+  const push = new SharedAttributePush(copy, (deviceId, error) =>
+    log('warn', 'shared-attributes-not-pushed', {
+      device: deviceId,
+      message: (error as Error).message,
+      note: 'the device hears its current shared attributes when it subscribes again',
+    }),
   );
   const relay = new RpcRelay({
     journal,
@@ -115,19 +132,32 @@ export function startLocalProcessing(options: {
       },
     },
   });
-  link = new RpcLink(relay, node, undefined, {
-    failed(error, failures, retryInMs) {
-      metrics.linkUp.set(0);
-      if (failures === 1)
-        log('warn', 'rpc-link-down', {
-          message: (error as Error).message,
-          retryInMs,
-          action:
-            'RPC requests wait on the platform until their deadline and are delivered once the link is back',
-        });
+  link = new RpcLink(
+    relay,
+    node,
+    undefined,
+    {
+      failed(error, failures, retryInMs) {
+        metrics.linkUp.set(0);
+        if (failures === 1)
+          log('warn', 'rpc-link-down', {
+            message: (error as Error).message,
+            retryInMs,
+            action:
+              'RPC requests wait on the platform until their deadline and are delivered once the link is back',
+          });
+      },
+      refused: (requestId, outcome) => log('info', 'rpc-answer-refused', { requestId, outcome }),
     },
-    refused: (requestId, outcome) => log('info', 'rpc-answer-refused', { requestId, outcome }),
-  });
+    {
+      get digest() {
+        return copy.digest;
+      },
+      apply(update) {
+        for (const deviceId of copy.apply(update)) void push.converge(deviceId);
+      },
+    },
+  );
   const timer = setInterval(() => {
     try {
       pipeline.tick();
@@ -154,6 +184,10 @@ export function startLocalProcessing(options: {
           metrics.refused.inc({ reason });
           events.refused?.(reason, detail, device);
         },
+        subscribed(device, kind) {
+          if (kind === 'attributes') void push.subscribed(device.deviceId);
+          events.subscribed?.(device, kind);
+        },
       };
     },
     answer(deviceId, requestId, answer) {
@@ -170,11 +204,13 @@ export function startLocalProcessing(options: {
         async (deviceId, requestId, body) =>
           (await api.listener.send(deviceId, `${TOPIC.rpcRequest}${requestId}`, body)) > 0,
       );
+      push.connect((deviceId, body) => api.listener.send(deviceId, TOPIC.attributes, body));
     },
     async close() {
       clearInterval(timer);
       await Promise.all([refresh.stop(), link?.stop()]);
       journal.close();
+      copy.close();
       pipeline.flush();
     },
   };

@@ -1,0 +1,7 @@
+export {
+  type Attributes,
+  SHARED_ATTRIBUTES_FILE,
+  SharedAttributeCopy,
+  type SharedUpdate,
+} from './shared-copy.ts';
+export { type SendAttributes, SharedAttributePush } from './shared-push.ts';
