@@ -8,7 +8,7 @@ import { cedarQuestion, type ResourceRef } from './cedar-request.ts';
 import { resourceTypeOf } from './cedar-schema.ts';
 import { EntryReads } from './entry-reads.ts';
 import type { Permission, PermissionSet } from './permissions.ts';
-import { recordIdsNamed } from './record-ids.ts';
+import { recordIdsNamed, unnamedRecordId } from './record-ids.ts';
 import { RecordReads } from './record-reads.ts';
 
 /** What authorization needs of an authenticated tenant principal. */
@@ -23,12 +23,13 @@ export interface TenantPrincipal {
 /**
  * A tenant's loaded policy set, or null when it has none. `generation` differs for every
  * load, so a decision cached under an older set is never read for a newer one; `recordIds`
- * are the records its policies name (see recordIdsNamed).
+ * are the records its policies name (see recordIdsNamed), `unnamedRecordId` one they do not.
  */
 type Loaded = {
   readonly id: string;
   readonly generation: number;
   readonly recordIds: ReadonlySet<string>;
+  readonly unnamedRecordId: string;
 } | null;
 
 interface CachedPolicies {
@@ -188,7 +189,7 @@ export class Authorizer {
     remember = true,
   ): boolean {
     if (loaded === null) return true;
-    const question = cedarQuestion(principal, permission, resource);
+    const question = cedarQuestion(principal, permission, asked(loaded, permission, resource));
     if (question === undefined) return false;
     const key = `${loaded.generation}:${question.key}`;
     const known = this.#decisions.get(key);
@@ -218,7 +219,12 @@ export class Authorizer {
         entry.loaded =
           loaded === null
             ? null
-            : { id: loaded.id, generation: ++generations, recordIds: loaded.recordIds };
+            : {
+                id: loaded.id,
+                generation: ++generations,
+                recordIds: loaded.recordIds,
+                unnamedRecordId: unnamedRecordId(loaded.recordIds),
+              };
         return entry.loaded;
       }),
     };
@@ -249,6 +255,26 @@ export class Authorizer {
       );
     return { id: tenant.id, policies: parts.policies, recordIds: recordIdsNamed(parts.policies) };
   }
+}
+
+/**
+ * The resource Cedar is asked about: a record no policy names is asked about as the one id
+ * that stands for them all, since Cedar decides every such record of a collection alike (see
+ * recordIdsNamed). So a decision on one such record is cached for all of its collection: the
+ * same permission on another of them costs no evaluation.
+ */
+function asked(
+  loaded: NonNullable<Loaded>,
+  permission: Permission,
+  resource: ResourceRef | undefined,
+): ResourceRef | undefined {
+  if (
+    resource?.id === undefined ||
+    resourceTypeOf(permission) !== 'Record' ||
+    loaded.recordIds.has(resource.id)
+  )
+    return resource;
+  return { ...resource, id: loaded.unnamedRecordId };
 }
 
 /** PALISADE_FORBIDDEN saying which layer refused. */

@@ -26,3 +26,11 @@ export function recordIdsNamed(policies: readonly string[]): ReadonlySet<string>
   }
   return ids;
 }
+
+/** A record id that no policy names, standing for every such record. */
+export function unnamedRecordId(named: ReadonlySet<string>): string {
+  for (let n = 0; ; n++) {
+    const id = `00000000-0000-0000-0000-${n.toString(16).padStart(12, '0')}`;
+    if (!named.has(id)) return id;
+  }
+}

@@ -1,18 +1,11 @@
 import { isUuid } from '../ids/index.ts';
 import type { ResourceRef } from './cedar-request.ts';
+import { unnamedRecordId } from './record-ids.ts';
 import { restResource } from './rest-resource.ts';
 
 /** The routes whose decisions these repeat. */
 const LIST_URL = '/v1/collections/:name/records';
 const RECORD_URL = '/v1/collections/:name/records/:id';
-
-/** A record id that no policy names, standing for every such record. */
-function unnamedId(named: ReadonlySet<string>): string {
-  for (let n = 0; ; n++) {
-    const id = `00000000-0000-0000-0000-${n.toString(16).padStart(12, '0')}`;
-    if (!named.has(id)) return id;
-  }
-}
 
 /**
  * `records:read` of one principal over many records (a listing, a ledger export), decided as
@@ -42,7 +35,7 @@ export class RecordReads {
   ) {
     this.#tenantId = tenantId;
     this.#named = named;
-    this.#unnamedId = unnamedId(named);
+    this.#unnamedId = unnamedRecordId(named);
     this.#allowed = allowed;
   }
 
