@@ -72,7 +72,10 @@ export const FIELD_RULES: RuleTable = {
   },
   Mutation: {
     defineCollection: { permission: 'collections:write' },
-    ...acting(['createRecord', 'replaceRecord', 'patchRecord', 'deleteRecord'], 'records:write'),
+    ...acting(['createRecord', 'deleteRecord'], 'records:write'),
+    // They answer the record replaced, as PUT and PATCH do: that takes records:read on it.
+    replaceRecord: { permission: 'records:write', also: 'records:read' },
+    patchRecord: { permission: 'records:write', also: 'records:read' },
   },
   Collection: {
     ...properties(

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Authorizer } from '../../authz/index.ts';
+import { type Authorizer, restResource } from '../../authz/index.ts';
 import type { RecordService } from '../../records/index.ts';
 import { type RecordRow, storedJson } from '../../store/index.ts';
 import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
@@ -102,7 +102,9 @@ export function recordRoutes(
       ),
   });
 
-  // PUT replaces the data, PATCH merges an RFC 7396 patch into it; both honour If-Match.
+  // PUT replaces the data, PATCH merges an RFC 7396 patch into it; both honour If-Match. Their
+  // answer's createdAt and version, and after PATCH its data, come from the record replaced:
+  // both take records:read on it, decided before anything is written.
   for (const [method, summary, change] of [
     ['PUT', 'Replace a record (If-Match optional)', 'replace'],
     ['PATCH', 'Merge-patch a record (RFC 7396; If-Match optional)', 'mergePatch'],
@@ -120,11 +122,22 @@ export function recordRoutes(
       },
       handler: async (request, reply) => {
         const { name, id } = request.params;
+        const principal = tenantPrincipalOf(request);
+        await authorizer.authorize(
+          principal,
+          'records:read',
+          restResource(
+            principal.context.tenantId,
+            'records:read',
+            request.routeOptions.url ?? '',
+            request.params,
+          ),
+        );
         const update =
           change === 'replace' ? { replace: request.body } : { mergePatch: request.body };
         return sendRecord(
           reply,
-          await records.update(tenantOf(request), name, id, update, precondition(request)),
+          await records.update(principal.context, name, id, update, precondition(request)),
         );
       },
     });
