@@ -277,6 +277,44 @@ for (const backend of backendNames()) {
       assert.equal(ok.status, 200, JSON.stringify(ok.body));
     });
 
+    test('a refused node is told why before its body is validated, and nothing is stored', async () => {
+      const { fresh, device } = await nodeWithDevice();
+      const malformed = signedBatch(fresh, 'b-malformed', [
+        msg(80, device),
+        { ...msg(81, device), deviceId: 'x'.repeat(65) },
+      ]);
+      const checked = await send(api, fresh, malformed);
+      assert.equal(checked.status, 400, 'the body is one the schema refuses');
+      assert.match(JSON.stringify(checked.body), /\/body\/messages\/1\/deviceId/);
+      const unknown = await send(
+        api,
+        { ...fresh, credential: `${fresh.credential.slice(0, -4)}AAAA` },
+        malformed,
+      );
+      assert.equal(unknown.status, 401, JSON.stringify(unknown.body));
+      assert.equal(unknown.body.code, 'PALISADE_EDGE_UNAUTHENTICATED');
+      assert.doesNotMatch(JSON.stringify(unknown.body), /messages|deviceId/, 'no schema detail');
+      const anonymous = await api.call('POST', '/v1/edge/batches', undefined, malformed);
+      assert.equal(anonymous.status, 401, JSON.stringify(anonymous.body));
+      const off = await api.call('PATCH', `/v1/edge-nodes/${fresh.nodeId}`, key, {
+        disabled: true,
+      });
+      assert.equal(off.status, 200);
+      const disabled = await send(api, fresh, malformed);
+      assert.equal(disabled.status, 403, JSON.stringify(disabled.body));
+      assert.equal(disabled.body.code, 'PALISADE_EDGE_NODE_DISABLED');
+      const points = await api.call(
+        'GET',
+        `/v1/devices/${device}/telemetry?keys=n&from=0&to=${base + 1000}&limit=10`,
+        key,
+      );
+      assert.deepEqual(points.body, {}, 'nothing of a refused batch is stored');
+      const tenantStore = await storeOf(api);
+      assert.equal(await tenantStore.reader.edge.getBatch(fresh.nodeId, 'b-malformed'), undefined);
+      const alerts = await api.call('GET', `/v1/edge-nodes/${fresh.nodeId}/alerts`, key);
+      assert.deepEqual(alerts.body.items, []);
+    });
+
     test('a message for an unknown device is refused by index, the rest apply', async () => {
       const { fresh, device } = await nodeWithDevice();
       const reply = await send(

@@ -48,6 +48,13 @@ export interface IssuedToken {
   readonly expiresAt: string;
 }
 
+/** A node whose credential verified, as {@link EdgeService.authenticate} finds it. */
+export interface EdgeNodeSession {
+  readonly context: TenantContext;
+  readonly store: TenantStore;
+  readonly node: EdgeNodeRow;
+}
+
 export interface Enrolled {
   readonly nodeId: string;
   readonly credential: string;
@@ -313,7 +320,7 @@ export class EdgeService {
    * an operator undoes on the platform; an unknown or re-keyed credential is
    * PALISADE_EDGE_UNAUTHENTICATED.
    */
-  async authenticate(authorization: string | undefined) {
+  async authenticate(authorization: string | undefined): Promise<EdgeNodeSession> {
     const secret = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
     const tenantId = secret === undefined ? undefined : edgeSecretTenant('pn', secret);
     const tenant =
@@ -338,9 +345,12 @@ export class EdgeService {
     return { context, store, node };
   }
 
-  /** Verifies both signatures and applies the batch exactly once by (node, batch id). */
-  async applyBatch(authorization: string | undefined, batch: EdgeBatch): Promise<BatchResult> {
-    const { context, store, node } = await this.authenticate(authorization);
+  /**
+   * Verifies both signatures and applies the batch exactly once by (node, batch id), for the
+   * node whose credential verified before the batch was read.
+   */
+  async applyBatch(session: EdgeNodeSession, batch: EdgeBatch): Promise<BatchResult> {
+    const { context, store, node } = session;
     if (batch.nodeId !== node.id)
       throw new PalisadeError('PALISADE_FORBIDDEN', 'the batch names another edge node');
     const content = signedContent(batch);

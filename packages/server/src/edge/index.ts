@@ -22,6 +22,7 @@ export { EDGE_RULES, EDGE_RULES_STORED } from './edge-rule-schema.ts';
 export { EdgeRuleService, type RuleBook } from './edge-rules.ts';
 export {
   type BatchResult,
+  type EdgeNodeSession,
   EdgeService,
   type Enrolled,
   type IssuedToken,

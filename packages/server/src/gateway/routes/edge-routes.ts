@@ -4,6 +4,7 @@ import { PalisadeError } from '../../errors/index.ts';
 import { decodeCursor, page } from '../../records/index.ts';
 import type { EdgeAlertRow, EdgeNodeRow } from '../../store/index.ts';
 import { tenantOf } from '../auth-hook.ts';
+import { authenticateEdgeNode, edgeNodeOf } from '../edge-node-auth.ts';
 import { pageOf, pageQuery, UUID } from '../schemas.ts';
 
 const TAGS = ['edge'];
@@ -107,7 +108,7 @@ function presentAlert(row: EdgeAlertRow) {
 /**
  * Edge nodes: the tenant's registry (`/v1/edge-nodes…`), and the two routes a node calls,
  * `/v1/edge/enroll` (authenticated by the one-time token in the body) and `/v1/edge/batches`
- * (authenticated by the node credential; both signatures verified before anything is read).
+ * (the node credential verified before the body is read, both signatures before it is applied).
  */
 export function edgeRoutes(
   app: FastifyInstance,
@@ -162,6 +163,7 @@ export function edgeRoutes(
 
   app.post<{ Body: EdgeBatch }>('/v1/edge/batches', {
     config: { auth: 'public', unstorablePerItem: true },
+    onRequest: authenticateEdgeNode(edge),
     schema: {
       summary: 'A signed batch from an edge node, applied exactly once by (node, batch id)',
       tags: TAGS,
@@ -175,7 +177,7 @@ export function edgeRoutes(
           'PALISADE_PAYLOAD_TOO_LARGE',
           `a batch holds at most ${options.batchMaxMessages} messages (edgeBatchMaxMessages); this one holds ${count}: form smaller batches`,
         );
-      return edge.applyBatch(request.headers.authorization, request.body);
+      return edge.applyBatch(edgeNodeOf(request), request.body);
     },
   });
 
