@@ -441,6 +441,15 @@ export const SETTINGS = {
     minimum: 1,
     doc: 'Most messages one signed edge batch may carry (`POST /v1/edge/batches`).',
   },
+  edgeAlertWindowMs: {
+    flag: 'edge-alert-window-ms',
+    env: 'PALISADE_EDGE_ALERT_WINDOW_MS',
+    type: 'integer',
+    minimum: 1,
+    // Ten years: the window's start, now less this, must stay a date.
+    maximum: 315_360_000_000,
+    doc: "How long an edge node's alert stays open: the same kind raised against the node again within this time of the alert's first occurrence is counted on it, not stored as another alert.",
+  },
   edgeRpcWaitMaxMs: {
     flag: 'edge-rpc-wait-max-ms',
     env: 'PALISADE_EDGE_RPC_WAIT_MAX_MS',
@@ -821,6 +830,7 @@ export interface Settings {
   rpcQueueMax: number;
   edgeEnrollmentTtlMs: number;
   edgeBatchMaxMessages: number;
+  edgeAlertWindowMs: number;
   edgeRpcWaitMaxMs: number;
   edgeRpcAckWaitMs: number;
   userInvitationTtlMs: number;
@@ -927,6 +937,7 @@ export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } 
   rpcQueueMax: 1000,
   edgeEnrollmentTtlMs: 86_400_000,
   edgeBatchMaxMessages: 5000,
+  edgeAlertWindowMs: 3_600_000,
   edgeRpcWaitMaxMs: 20_000,
   edgeRpcAckWaitMs: 10_000,
   userInvitationTtlMs: 604_800_000,

@@ -122,20 +122,53 @@ async function neverAssigned(
   return { indexes, devices };
 }
 
-function alertRow(
-  nodeId: string,
-  kind: EdgeAlertKind,
-  batchId: string,
-  detail: Record<string, unknown>,
-): EdgeAlertRow {
-  return { id: uuid7(), nodeId, kind, batchId, detail, createdAt: new Date().toISOString() };
+/** One occurrence of an alert: what is raised against which node, with its evidence. */
+interface RaisedAlert {
+  readonly nodeId: string;
+  readonly kind: EdgeAlertKind;
+  readonly batchId: string;
+  readonly detail: Record<string, unknown>;
 }
 
+/**
+ * Stores an occurrence of an alert, coalesced: within `windowMs` of the first occurrence of
+ * its kind against its node it counts on that alert, which keeps the first one's evidence, so
+ * a node that retries a refused batch every few seconds raises one alert, not thousands. Each
+ * occurrence still has its ledger entry, with its own evidence. The alert as it now stands.
+ */
 async function storeAlert(
   tx: TenantWriteTx,
   record: (event: WriteEvent) => void,
-  row: EdgeAlertRow,
-): Promise<void> {
+  raised: RaisedAlert,
+  windowMs: number,
+): Promise<EdgeAlertRow> {
+  const now = Date.now();
+  const seenAt = new Date(now).toISOString();
+  const since = new Date(now - windowMs).toISOString();
+  const open = await tx.edge.openAlert(raised.nodeId, raised.kind, since);
+  if (open !== undefined) {
+    const row = await tx.edge.repeatAlert(open.id, seenAt);
+    record({
+      actor: actorOf(row.nodeId),
+      action: 'edge.alert.repeat',
+      resource: `edge-nodes/${row.nodeId}/alerts/${row.id}`,
+      state: {
+        id: row.id,
+        count: row.count,
+        seenAt,
+        batchId: raised.batchId,
+        detail: raised.detail,
+      },
+    });
+    return row;
+  }
+  const row: EdgeAlertRow = {
+    id: uuid7(),
+    ...raised,
+    createdAt: seenAt,
+    count: 1,
+    lastSeenAt: seenAt,
+  };
   await tx.edge.insertAlert(row);
   record({
     actor: actorOf(row.nodeId),
@@ -143,6 +176,7 @@ async function storeAlert(
     resource: `edge-nodes/${row.nodeId}/alerts/${row.id}`,
     state: row,
   });
+  return row;
 }
 
 /**
@@ -157,6 +191,7 @@ export class EdgeService {
   readonly #committer: GroupCommitter;
   readonly #telemetry: TelemetryService;
   readonly #enrollmentTtlMs: number;
+  readonly #alertWindowMs: number;
   readonly #logger: Logger | undefined;
   /** Alerts raised since start, by kind (never by tenant or node: bounded, and nobody's name). */
   readonly #alerts: Counter<'kind'>;
@@ -167,6 +202,8 @@ export class EdgeService {
     committer: GroupCommitter;
     telemetry: TelemetryService;
     enrollmentTtlMs: number;
+    /** How long an alert stays open to count repeats of its kind against its node. */
+    alertWindowMs: number;
     logger?: Logger | undefined;
     metrics?: Registry | undefined;
   }) {
@@ -175,6 +212,7 @@ export class EdgeService {
     this.#committer = options.committer;
     this.#telemetry = options.telemetry;
     this.#enrollmentTtlMs = options.enrollmentTtlMs;
+    this.#alertWindowMs = options.alertWindowMs;
     this.#logger = options.logger;
     this.#alerts = new Counter({
       name: 'palisade_edge_node_alerts_total',
@@ -461,8 +499,17 @@ export class EdgeService {
       const alert =
         strangers.size === 0
           ? undefined
-          : alertRow(node.id, 'device-not-assigned', batch.batchId, { devices: [...strangers] });
-      if (alert !== undefined) await storeAlert(tx, record, alert);
+          : await storeAlert(
+              tx,
+              record,
+              {
+                nodeId: node.id,
+                kind: 'device-not-assigned',
+                batchId: batch.batchId,
+                detail: { devices: [...strangers] },
+              },
+              this.#alertWindowMs,
+            );
       return { result, alert };
     });
     // Only the attempt that applies the batch pays, and only for what it wrote: a failed
@@ -545,16 +592,22 @@ export class EdgeService {
     batchId: string,
     detail: Record<string, unknown>,
   ): Promise<void> {
-    const row = alertRow(nodeId, kind, batchId, detail);
+    const raised = { nodeId, kind, batchId, detail };
+    const row = await this.#committer.submit(store, (tx, record) =>
+      storeAlert(tx, record, raised, this.#alertWindowMs),
+    );
     this.#raised(
       row,
       'edge: batch refused and alerted; check the node for compromise or a key mix-up',
     );
-    await this.#committer.submit(store, (tx, record) => storeAlert(tx, record, row));
   }
 
+  /** Counts an occurrence (`palisade_edge_node_alerts_total` counts each) and logs it. */
   #raised(row: EdgeAlertRow, message: string): void {
     this.#alerts.inc({ kind: row.kind });
-    this.#logger?.warn({ nodeId: row.nodeId, kind: row.kind, batchId: row.batchId }, message);
+    this.#logger?.warn(
+      { nodeId: row.nodeId, kind: row.kind, alertId: row.id, count: row.count },
+      message,
+    );
   }
 }

@@ -338,6 +338,7 @@ export async function startPlatform(
       committer,
       telemetry: devices.telemetry,
       enrollmentTtlMs: settings.edgeEnrollmentTtlMs,
+      alertWindowMs: settings.edgeAlertWindowMs,
       logger,
       metrics,
     });

@@ -5,6 +5,9 @@ import { iso, json } from './row-values.ts';
 export const NODE_COLUMNS =
   'id, name, status, ed25519, mldsa65, credential_hash, key_version, created_at, updated_at';
 
+/** The edge-alert columns, in the order every alert query selects them. */
+export const ALERT_COLUMNS = 'id, node_id, kind, batch_id, detail, created_at, count, last_seen_at';
+
 /** An edge-node row as either backend returns it. */
 export interface NodeDbRow {
   id: string;
@@ -26,6 +29,8 @@ export interface AlertDbRow {
   batch_id: string | null;
   detail: string | Record<string, unknown>;
   created_at: string | Date;
+  count: number;
+  last_seen_at: string | Date;
 }
 
 export function toNode(row: NodeDbRow): EdgeNodeRow {
@@ -50,6 +55,8 @@ export function toAlert(row: AlertDbRow): EdgeAlertRow {
     batchId: row.batch_id,
     detail: json(row.detail),
     createdAt: iso(row.created_at),
+    count: row.count,
+    lastSeenAt: iso(row.last_seen_at),
   };
 }
 
@@ -80,7 +87,7 @@ export function batchParams(row: EdgeBatchRow) {
   ] as const;
 }
 
-/** Parameters of an alert insert: id, node, kind, batch, detail, created at. */
+/** Parameters of an alert insert in ALERT_COLUMNS order. */
 export function alertParams(row: EdgeAlertRow) {
   return [
     row.id,
@@ -89,5 +96,7 @@ export function alertParams(row: EdgeAlertRow) {
     row.batchId,
     JSON.stringify(row.detail),
     row.createdAt,
+    row.count,
+    row.lastSeenAt,
   ] as const;
 }

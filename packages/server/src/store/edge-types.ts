@@ -61,6 +61,10 @@ export const EDGE_ALERT_KINDS = [
 ] as const;
 export type EdgeAlertKind = (typeof EDGE_ALERT_KINDS)[number];
 
+/**
+ * An alert: the evidence of its first occurrence (`batchId`, `detail`, `createdAt`), and how
+ * often the same kind was raised against the node since, within the alert window.
+ */
 export interface EdgeAlertRow {
   readonly id: string;
   readonly nodeId: string;
@@ -68,6 +72,10 @@ export interface EdgeAlertRow {
   readonly batchId: string | null;
   readonly detail: Readonly<Record<string, unknown>>;
   readonly createdAt: string;
+  /** Occurrences it stands for, the first included. */
+  readonly count: number;
+  /** When the last of them occurred. */
+  readonly lastSeenAt: string;
 }
 
 /** Edge reads of one tenant's store. */
@@ -89,4 +97,8 @@ export interface TenantEdgeWriter extends TenantEdgeReader {
   putNode(row: EdgeNodeRow): Promise<void>;
   insertBatch(row: EdgeBatchRow): Promise<void>;
   insertAlert(row: EdgeAlertRow): Promise<void>;
+  /** The newest alert of this kind against the node first raised at or after `since`. */
+  openAlert(nodeId: string, kind: EdgeAlertKind, since: string): Promise<EdgeAlertRow | undefined>;
+  /** Counts one more occurrence of the alert, seen at `seenAt`; the alert as it now stands. */
+  repeatAlert(id: string, seenAt: string): Promise<EdgeAlertRow>;
 }

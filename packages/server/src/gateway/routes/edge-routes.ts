@@ -33,13 +33,23 @@ const NODE = {
 } as const;
 const ALERT = {
   type: 'object',
-  required: ['id', 'kind', 'batchId', 'detail', 'createdAt'],
+  required: ['id', 'kind', 'batchId', 'detail', 'createdAt', 'count', 'lastSeenAt'],
   properties: {
     id: UUID,
     kind: { type: 'string' },
-    batchId: { type: ['string', 'null'] },
-    detail: { type: 'object', additionalProperties: true },
-    createdAt: TIMESTAMP,
+    batchId: { type: ['string', 'null'], description: 'of the first occurrence' },
+    detail: {
+      type: 'object',
+      additionalProperties: true,
+      description: 'the evidence of the first occurrence',
+    },
+    createdAt: { ...TIMESTAMP, description: 'when it first occurred' },
+    count: {
+      type: 'integer',
+      description:
+        'occurrences of this kind against the node within edgeAlertWindowMs of the first, the first included',
+    },
+    lastSeenAt: { ...TIMESTAMP, description: 'when the last of them occurred' },
   },
 } as const;
 const RESULT = {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import {
+  ALERT_COLUMNS,
   type AlertDbRow,
   alertParams,
   batchParams,
@@ -10,6 +11,7 @@ import {
   toNode,
 } from '../edge-rows.ts';
 import type {
+  EdgeAlertKind,
   EdgeAlertRow,
   EdgeBatchRow,
   EdgeEnrollmentTokenRow,
@@ -81,7 +83,7 @@ export class PgTenantEdge implements TenantEdgeWriter {
 
   async listAlerts(nodeId: string, page: PageQuery): Promise<EdgeAlertRow[]> {
     const result = await this.#db.query<AlertDbRow>(
-      `SELECT id, node_id, kind, batch_id, detail, created_at FROM edge_alerts
+      `SELECT ${ALERT_COLUMNS} FROM edge_alerts
        WHERE tenant_id = $1 AND node_id = $2 AND ($3::uuid IS NULL OR id > $3) ORDER BY id LIMIT $4`,
       [this.#tenantId, nodeId, page.after ?? null, page.limit],
     );
@@ -139,10 +141,34 @@ export class PgTenantEdge implements TenantEdgeWriter {
 
   async insertAlert(row: EdgeAlertRow): Promise<void> {
     await this.#db.query(
-      `INSERT INTO edge_alerts (tenant_id, id, node_id, kind, batch_id, detail, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      `INSERT INTO edge_alerts (tenant_id, ${ALERT_COLUMNS})
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
       [this.#tenantId, ...alertParams(row)],
     );
+  }
+
+  async openAlert(
+    nodeId: string,
+    kind: EdgeAlertKind,
+    since: string,
+  ): Promise<EdgeAlertRow | undefined> {
+    const result = await this.#db.query<AlertDbRow>(
+      `SELECT ${ALERT_COLUMNS} FROM edge_alerts
+       WHERE tenant_id = $1 AND node_id = $2 AND kind = $3 AND created_at >= $4
+       ORDER BY id DESC LIMIT 1`,
+      [this.#tenantId, nodeId, kind, since],
+    );
+    const row = result.rows[0];
+    return row === undefined ? undefined : toAlert(row);
+  }
+
+  async repeatAlert(id: string, seenAt: string): Promise<EdgeAlertRow> {
+    const result = await this.#db.query<AlertDbRow>(
+      `UPDATE edge_alerts SET count = count + 1, last_seen_at = $3
+       WHERE tenant_id = $1 AND id = $2 RETURNING ${ALERT_COLUMNS}`,
+      [this.#tenantId, id, seenAt],
+    );
+    return toAlert(result.rows[0]!);
   }
 
   /** Removes every edge row of the tenant. */

@@ -440,5 +440,19 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
         ALTER TABLE telemetry FORCE ROW LEVEL SECURITY;
       `,
     },
+    {
+      // An edge alert counts the repeats of its kind against its node within the alert window
+      // (edgeAlertWindowMs) instead of one row each; an alert made before stands for one. RLS
+      // is lifted for the fill, as in version 18, so that it reaches every tenant's alerts.
+      version: 19,
+      sql: `
+        ALTER TABLE edge_alerts ADD COLUMN count integer NOT NULL DEFAULT 1,
+          ADD COLUMN last_seen_at timestamptz;
+        ALTER TABLE edge_alerts NO FORCE ROW LEVEL SECURITY;
+        UPDATE edge_alerts SET last_seen_at = created_at;
+        ALTER TABLE edge_alerts FORCE ROW LEVEL SECURITY;
+        ALTER TABLE edge_alerts ALTER COLUMN last_seen_at SET NOT NULL;
+      `,
+    },
   ];
 }

@@ -1,5 +1,6 @@
 import type { StatementSync } from 'node:sqlite';
 import {
+  ALERT_COLUMNS,
   type AlertDbRow,
   alertParams,
   batchParams,
@@ -10,6 +11,7 @@ import {
   toNode,
 } from '../edge-rows.ts';
 import type {
+  EdgeAlertKind,
   EdgeAlertRow,
   EdgeBatchRow,
   EdgeEnrollmentTokenRow,
@@ -67,7 +69,7 @@ export class SqliteTenantEdge implements TenantEdgeWriter {
   async listAlerts(nodeId: string, page: PageQuery): Promise<EdgeAlertRow[]> {
     return (
       this.#sql(
-        'SELECT * FROM edge_alerts WHERE node_id = ? AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?',
+        `SELECT ${ALERT_COLUMNS} FROM edge_alerts WHERE node_id = ? AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?`,
       ).all(nodeId, page.after ?? null, page.after ?? null, page.limit) as unknown as AlertDbRow[]
     ).map(toAlert);
   }
@@ -107,8 +109,27 @@ export class SqliteTenantEdge implements TenantEdgeWriter {
   }
 
   async insertAlert(row: EdgeAlertRow): Promise<void> {
-    this.#sql(
-      'INSERT INTO edge_alerts (id, node_id, kind, batch_id, detail, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-    ).run(...alertParams(row));
+    this.#sql(`INSERT INTO edge_alerts (${ALERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      ...alertParams(row),
+    );
+  }
+
+  async openAlert(
+    nodeId: string,
+    kind: EdgeAlertKind,
+    since: string,
+  ): Promise<EdgeAlertRow | undefined> {
+    const row = this.#sql(
+      `SELECT ${ALERT_COLUMNS} FROM edge_alerts WHERE node_id = ? AND kind = ? AND created_at >= ?
+       ORDER BY id DESC LIMIT 1`,
+    ).get(nodeId, kind, since);
+    return row === undefined ? undefined : toAlert(row as unknown as AlertDbRow);
+  }
+
+  async repeatAlert(id: string, seenAt: string): Promise<EdgeAlertRow> {
+    const row = this.#sql(
+      `UPDATE edge_alerts SET count = count + 1, last_seen_at = ? WHERE id = ? RETURNING ${ALERT_COLUMNS}`,
+    ).get(seenAt, id);
+    return toAlert(row as unknown as AlertDbRow);
   }
 }

@@ -356,4 +356,14 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE users DROP COLUMN sign_in_failures_since;
     `,
   },
+  {
+    // An edge alert counts the repeats of its kind against its node within the alert window
+    // (edgeAlertWindowMs) instead of one row each; an alert made before stands for one.
+    version: 20,
+    sql: `
+      ALTER TABLE edge_alerts ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE edge_alerts ADD COLUMN last_seen_at TEXT NOT NULL DEFAULT '';
+      UPDATE edge_alerts SET last_seen_at = created_at;
+    `,
+  },
 ];
