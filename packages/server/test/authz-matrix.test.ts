@@ -14,7 +14,7 @@ import { ADMIN_TOKEN, PEOPLE_SCHEMA, TestApi } from './support/api.ts';
  * how it authenticates instead. A route missing here that does not declare a permission, or
  * listed here with another auth, fails the test below.
  */
-const NOT_A_PERMISSION: Readonly<Record<string, 'public' | 'admin' | 'tenant'>> = {
+const NOT_A_PERMISSION: Readonly<Record<string, 'public' | 'edge-node' | 'admin' | 'tenant'>> = {
   // Probes, metrics and the API description: no tenant data.
   'get /healthz': 'public',
   'get /readyz': 'public',
@@ -41,10 +41,10 @@ const NOT_A_PERMISSION: Readonly<Record<string, 'public' | 'admin' | 'tenant'>> 
   'post /api/v1/{deviceToken}/attributes': 'public',
   // Edge nodes: a one-time enrollment token, then the node credential and signed batches.
   'post /v1/edge/enroll': 'public',
-  'post /v1/edge/batches': 'public',
-  'get /v1/edge/device-credentials': 'public',
-  'get /v1/edge/rules': 'public',
-  'post /v1/edge/rpc': 'public',
+  'post /v1/edge/batches': 'edge-node',
+  'get /v1/edge/device-credentials': 'edge-node',
+  'get /v1/edge/rules': 'edge-node',
+  'post /v1/edge/rpc': 'edge-node',
   // The tenant's OAuth/OIDC issuer and its login, consent and invitation pages.
   'get /t/{slug}/interaction/{uid}': 'public',
   'post /t/{slug}/interaction/{uid}': 'public',
@@ -123,6 +123,14 @@ describe('authorization of every route', () => {
     }
   });
   after(() => api.close());
+
+  test('the OpenAPI document names the credential each route takes', async () => {
+    const doc = (await api.call('GET', '/v1/openapi.json', undefined)).body;
+    assert.deepEqual(doc.paths['/v1/edge/batches'].post.security, [{ edgeNode: [] }]);
+    assert.deepEqual(doc.paths['/v1/edge/enroll'].post.security, []);
+    assert.deepEqual(doc.paths['/v1/collections'].get.security, [{ bearer: [] }]);
+    assert.deepEqual(Object.keys(doc.components.securitySchemes).sort(), ['bearer', 'edgeNode']);
+  });
 
   test('every route names a permission, or is on the reviewed list of those that do not', async () => {
     const routes = await routesOf(api);

@@ -14,12 +14,13 @@ import type { MaybePromise } from '../maybe-promise/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 
 /**
- * Who may call a route: anyone, the platform admin, or a tenant principal that holds the
+ * Who may call a route: anyone, an edge node (its node credential, checked by the route's own
+ * hook before the body is read), the platform admin, or a tenant principal that holds the
  * named permission. `'tenant'` admits any tenant principal and is only for a route that
  * authorizes every operation it runs by itself: GraphQL, whose every field names its
  * permission. Nothing else is "any tenant caller".
  */
-export type RouteAuth = 'public' | 'admin' | 'tenant' | Permission;
+export type RouteAuth = 'public' | 'edge-node' | 'admin' | 'tenant' | Permission;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -46,7 +47,13 @@ export function installAuth(
     if (route.url.startsWith('*') || route.url === '/*') return;
     if (auth === undefined)
       throw new Error(`route ${route.method} ${route.url} declares no config.auth`);
-    if (auth !== 'public' && auth !== 'admin' && auth !== 'tenant' && !isPermission(auth))
+    if (
+      auth !== 'public' &&
+      auth !== 'edge-node' &&
+      auth !== 'admin' &&
+      auth !== 'tenant' &&
+      !isPermission(auth)
+    )
       throw new Error(`route ${route.method} ${route.url} names unknown permission ${auth}`);
   });
   // A callback hook: an async one cost a promise per request, measurably, even on public routes.
@@ -64,7 +71,7 @@ export function installAuth(
     // Fastify builds a new routeOptions object on every read of it: read it once.
     const route = request.routeOptions;
     const auth = route.config.auth;
-    if (auth === undefined || auth === 'public') {
+    if (auth === undefined || auth === 'public' || auth === 'edge-node') {
       done();
       return;
     }
@@ -110,7 +117,7 @@ export function installAuth(
 /** Why a verified principal is the wrong kind for the route, if it is. */
 function wrongKind(
   principal: Principal,
-  auth: Exclude<RouteAuth, 'public'>,
+  auth: Exclude<RouteAuth, 'public' | 'edge-node'>,
 ): PalisadeError | undefined {
   if (auth === 'admin')
     return principal.kind === 'platform-admin'

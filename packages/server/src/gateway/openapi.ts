@@ -16,6 +16,12 @@ interface RouteDoc {
   readonly schema: FastifySchema;
 }
 
+/** The OpenAPI security requirement of a route: none, an edge node's credential, or a bearer. */
+function securityOf(auth: RouteAuth): Record<string, never[]>[] {
+  if (auth === 'public') return [];
+  return auth === 'edge-node' ? [{ edgeNode: [] }] : [{ bearer: [] }];
+}
+
 function toOpenApiPath(url: string): string {
   return url.replace(/:([A-Za-z0-9_]+)/g, '{$1}').replace(/\*$/, '{path}');
 }
@@ -89,7 +95,7 @@ export function installOpenApi(
       paths[path][route.method] = {
         summary: route.schema.summary,
         tags: route.schema.tags,
-        security: route.auth === 'public' ? [] : [{ bearer: [] }],
+        security: securityOf(route.auth),
         'x-palisade-auth': route.auth,
         parameters: [
           ...parameters('path', route.schema.params),
@@ -111,7 +117,18 @@ export function installOpenApi(
       info,
       paths,
       components: {
-        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'the platform-admin token, a tenant API key or a tenant access token',
+          },
+          edgeNode: {
+            type: 'http',
+            scheme: 'bearer',
+            description: "an edge node's credential, from its enrollment (palisade-edge enroll)",
+          },
+        },
         schemas: {
           Problem: {
             type: 'object',

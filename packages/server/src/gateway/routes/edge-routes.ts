@@ -172,7 +172,7 @@ export function edgeRoutes(
   });
 
   app.post<{ Body: EdgeBatch }>('/v1/edge/batches', {
-    config: { auth: 'public', unstorablePerItem: true },
+    config: { auth: 'edge-node', unstorablePerItem: true },
     onRequest: authenticateEdgeNode(edge),
     schema: {
       summary: 'A signed batch from an edge node, applied exactly once by (node, batch id)',

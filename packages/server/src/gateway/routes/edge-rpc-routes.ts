@@ -18,7 +18,7 @@ export function edgeRpcRoutes(
   options: { waitMaxMs: number; responsesMax: number },
 ): void {
   app.post<{ Body: ExchangeInput }>('/v1/edge/rpc', {
-    config: { auth: 'public' },
+    config: { auth: 'edge-node' },
     schema: {
       summary:
         "An edge node hands over its devices' RPC answers and waits (long poll) for requests to them",

@@ -142,7 +142,7 @@ export function edgeRuleRoutes(
   });
 
   app.get('/v1/edge/rules', {
-    config: { auth: 'public' },
+    config: { auth: 'edge-node' },
     schema: {
       summary:
         "The calling edge node's rule book: the rule sets of its devices' types (ETag; If-None-Match answers 304)",

@@ -48,7 +48,7 @@ export function edgeSyncRoutes(
   options: { pageSizeMax: number },
 ): void {
   app.get<{ Querystring: { limit: number; cursor?: string } }>('/v1/edge/device-credentials', {
-    config: { auth: 'public' },
+    config: { auth: 'edge-node' },
     schema: {
       summary: "The credential hashes of this edge node's devices, by device id with a cursor",
       tags: ['edge'],
