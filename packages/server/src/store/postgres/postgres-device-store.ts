@@ -11,7 +11,7 @@ import type {
   TelemetryQuery,
   TenantDeviceWriter,
 } from '../device-types.ts';
-import { aggregateOverflow, pointColumns, pointValue } from '../sqlite/sqlite-device-store.ts';
+import { aggregateOverflow, pointColumns, pointValue } from '../telemetry-values.ts';
 import type { PageQuery } from '../types.ts';
 import { insertError } from './telemetry-partitions.ts';
 import { lockTenant } from './tenant-lock.ts';
