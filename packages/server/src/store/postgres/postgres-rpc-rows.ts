@@ -1,0 +1,135 @@
+import type { RpcRow, RpcStatus } from '../device-types.ts';
+import type { TenantQueries } from './tenant-queries.ts';
+
+interface RpcPgRow {
+  id: string;
+  device_id: string;
+  method: string;
+  params: unknown;
+  persistent: boolean;
+  status: RpcStatus;
+  response: unknown;
+  error: string | null;
+  created_at: Date;
+  expires_at: Date;
+  updated_at: Date;
+}
+
+function toRpc(row: RpcPgRow): RpcRow {
+  return {
+    id: row.id,
+    deviceId: row.device_id,
+    method: row.method,
+    params: row.params,
+    persistent: row.persistent,
+    status: row.status,
+    response: row.response,
+    error: row.error,
+    createdAt: row.created_at.toISOString(),
+    expiresAt: row.expires_at.toISOString(),
+    updatedAt: row.updated_at.toISOString(),
+  };
+}
+
+/** Server-side RPC requests to the devices of one tenant in a PostgreSQL shard. */
+export class PgRpcRows {
+  readonly #q: TenantQueries;
+
+  constructor(queries: TenantQueries) {
+    this.#q = queries;
+  }
+
+  async getRpc(deviceId: string, id: string): Promise<RpcRow | undefined> {
+    const row = await this.#q.one<RpcPgRow>(
+      'SELECT * FROM rpc_requests WHERE tenant_id = $1 AND device_id = $2 AND id = $3',
+      [deviceId, id],
+    );
+    return row === undefined ? undefined : toRpc(row);
+  }
+
+  async pendingRpcs(deviceId: string, now: string, limit: number): Promise<RpcRow[]> {
+    const rows = await this.#q.all<RpcPgRow>(
+      `SELECT * FROM rpc_requests WHERE tenant_id = $1 AND device_id = $2 AND status = 'queued'
+         AND expires_at > $3 ORDER BY id LIMIT $4`,
+      [deviceId, now, limit],
+    );
+    return rows.map(toRpc);
+  }
+
+  async lockRpcQueue(deviceId: string, now: string): Promise<number | undefined> {
+    // NO KEY UPDATE: conflicts with another queueing transaction, not with readers.
+    const device = await this.#q.one(
+      'SELECT id FROM devices WHERE tenant_id = $1 AND id = $2 FOR NO KEY UPDATE',
+      [deviceId],
+    );
+    if (device === undefined) return undefined;
+    const counted = await this.#q.one<{ n: number }>(
+      `SELECT count(*)::int AS n FROM rpc_requests WHERE tenant_id = $1 AND device_id = $2
+         AND status = 'queued' AND persistent AND expires_at > $3`,
+      [deviceId, now],
+    );
+    return counted?.n ?? 0;
+  }
+
+  async insertRpc(row: RpcRow): Promise<void> {
+    await this.#q.run(
+      `INSERT INTO rpc_requests (tenant_id, id, device_id, method, params, persistent, status, response,
+         error, created_at, expires_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      [
+        row.id,
+        row.deviceId,
+        row.method,
+        JSON.stringify(row.params),
+        row.persistent,
+        row.status,
+        row.response === null ? null : JSON.stringify(row.response),
+        row.error,
+        row.createdAt,
+        row.expiresAt,
+        row.updatedAt,
+      ],
+    );
+  }
+
+  async updateRpc(
+    deviceId: string,
+    id: string,
+    from: readonly RpcStatus[],
+    change: { status: RpcStatus; response?: unknown; error?: string | null },
+    at: string,
+  ): Promise<RpcRow | undefined> {
+    const row = await this.#q.one<RpcPgRow>(
+      `UPDATE rpc_requests SET status = $4, response = coalesce($5::jsonb, response),
+         error = coalesce($6, error), updated_at = $7
+       WHERE tenant_id = $1 AND device_id = $2 AND id = $3 AND status = ANY($8::text[]) RETURNING *`,
+      [
+        deviceId,
+        id,
+        change.status,
+        change.response === undefined ? null : JSON.stringify(change.response),
+        change.error ?? null,
+        at,
+        from,
+      ],
+    );
+    return row === undefined ? undefined : toRpc(row);
+  }
+
+  async expireRpcs(now: string): Promise<number> {
+    return this.#q.run(
+      `UPDATE rpc_requests SET status = 'expired', updated_at = $2
+       WHERE tenant_id = $1 AND status IN ('queued', 'sent') AND expires_at <= $2`,
+      [now],
+    );
+  }
+
+  /** Deletes the device's requests (the device is being deleted). */
+  async deleteDevice(id: string): Promise<void> {
+    await this.#q.run('DELETE FROM rpc_requests WHERE tenant_id = $1 AND device_id = $2', [id]);
+  }
+
+  /** Removes the tenant's requests (tenant deletion). */
+  async purge(): Promise<void> {
+    await this.#q.run('DELETE FROM rpc_requests WHERE tenant_id = $1', []);
+  }
+}
