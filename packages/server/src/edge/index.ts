@@ -10,6 +10,8 @@ export {
   type EdgeDevice,
   type EdgeDeviceCredential,
 } from './credential-sync.ts';
+export type { BatchResult } from './edge-batches.ts';
+export type { Enrolled, IssuedToken } from './edge-nodes.ts';
 export {
   EdgeRpcRelay,
   type EdgeRpcRequest,
@@ -20,10 +22,5 @@ export {
 } from './edge-rpc.ts';
 export { EDGE_RULES, EDGE_RULES_STORED } from './edge-rule-schema.ts';
 export { EdgeRuleService, type RuleBook } from './edge-rules.ts';
-export {
-  type BatchResult,
-  type EdgeNodeSession,
-  EdgeService,
-  type Enrolled,
-  type IssuedToken,
-} from './edge-service.ts';
+export { EdgeService } from './edge-service.ts';
+export type { EdgeNodeSession } from './node-authentication.ts';

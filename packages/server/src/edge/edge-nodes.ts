@@ -1,0 +1,176 @@
+import type { GroupCommitter } from '../commit/index.ts';
+import { PalisadeError } from '../errors/index.ts';
+import { uuid7 } from '../ids/index.ts';
+import type { TenantStoreLocator } from '../records/index.ts';
+import type { ControlPlaneStore, EdgeNodeRow } from '../store/index.ts';
+import type { TenantContext } from '../tenancy/index.ts';
+import { issueTenantContext } from '../tenancy/tenant-context.ts';
+import { publicKeyOf } from './batch-signature.ts';
+import { edgeSecretTenant, hashEdgeSecret, newEdgeSecret } from './edge-credentials.ts';
+import { actorOf, unauthenticated } from './node-authentication.ts';
+
+export interface IssuedToken {
+  readonly token: string;
+  readonly expiresAt: string;
+}
+
+export interface Enrolled {
+  readonly nodeId: string;
+  readonly credential: string;
+  readonly keyVersion: number;
+}
+
+function nodeNotFound(): PalisadeError {
+  return new PalisadeError('PALISADE_EDGE_NODE_NOT_FOUND', 'no such edge node');
+}
+
+/**
+ * The node registry of a tenant: enrollment by one-time token (a ledger entry recording the
+ * node's public keys), listing, disabling, re-keying, and the node's alerts.
+ */
+export class EdgeNodes {
+  readonly #controlPlane: ControlPlaneStore;
+  readonly #locate: TenantStoreLocator;
+  readonly #committer: GroupCommitter;
+  readonly #enrollmentTtlMs: number;
+
+  constructor(options: {
+    controlPlane: ControlPlaneStore;
+    locate: TenantStoreLocator;
+    committer: GroupCommitter;
+    enrollmentTtlMs: number;
+  }) {
+    this.#controlPlane = options.controlPlane;
+    this.#locate = options.locate;
+    this.#committer = options.committer;
+    this.#enrollmentTtlMs = options.enrollmentTtlMs;
+  }
+
+  /** A one-time enrollment token for a new node called `name`; shown once, stored hashed. */
+  async createToken(context: TenantContext, name: string): Promise<IssuedToken> {
+    return this.#issueToken(context, name, null);
+  }
+
+  async #issueToken(
+    context: TenantContext,
+    name: string,
+    nodeId: string | null,
+  ): Promise<IssuedToken> {
+    const token = newEdgeSecret('pe', context.tenantId);
+    const now = Date.now();
+    const expiresAt = new Date(now + this.#enrollmentTtlMs).toISOString();
+    await this.#committer.submit(await this.#locate(context), async (tx) => {
+      await tx.edge.insertToken({
+        tokenHash: hashEdgeSecret(token),
+        name,
+        nodeId,
+        expiresAt,
+        createdAt: new Date(now).toISOString(),
+      });
+    });
+    return { token, expiresAt };
+  }
+
+  /** The tenant an enrollment token names, as a context, if that tenant is active. */
+  async #enrollingTenant(token: string): Promise<TenantContext> {
+    const tenantId = edgeSecretTenant('pe', token);
+    const tenant =
+      tenantId === undefined ? undefined : await this.#controlPlane.getTenant(tenantId);
+    if (tenant?.status !== 'active') throw unauthenticated();
+    return issueTenantContext(tenant, { kind: 'edge-node', id: 'edge-enrollment' });
+  }
+
+  /** Spends the token: records the node's public keys (a ledger entry) and issues its credential. */
+  async enroll(token: string, keys: { ed25519: string; mldsa65: string }): Promise<Enrolled> {
+    publicKeyOf('ed25519', keys.ed25519, 'ed25519');
+    publicKeyOf('mldsa65', keys.mldsa65, 'ml-dsa-65');
+    const context = await this.#enrollingTenant(token);
+    const credential = newEdgeSecret('pn', context.tenantId);
+    const node = await this.#committer.submit(await this.#locate(context), async (tx, record) => {
+      const now = new Date().toISOString();
+      const spent = await tx.edge.consumeToken(hashEdgeSecret(token), now);
+      if (spent === undefined) throw unauthenticated();
+      const prior = spent.nodeId === null ? undefined : await tx.edge.getNode(spent.nodeId);
+      const row: EdgeNodeRow = {
+        id: prior?.id ?? uuid7(),
+        name: prior?.name ?? spent.name,
+        status: 'active',
+        ed25519: keys.ed25519,
+        mldsa65: keys.mldsa65,
+        credentialHash: hashEdgeSecret(credential),
+        keyVersion: (prior?.keyVersion ?? 0) + 1,
+        createdAt: prior?.createdAt ?? now,
+        updatedAt: now,
+      };
+      await tx.edge.putNode(row);
+      record({
+        actor: actorOf(row.id),
+        action: prior === undefined ? 'edge.enroll' : 'edge.rekey',
+        resource: `edge-nodes/${row.id}`,
+        state: { id: row.id, name: row.name, keyVersion: row.keyVersion, ...keys },
+      });
+      return row;
+    });
+    return { nodeId: node.id, credential, keyVersion: node.keyVersion };
+  }
+
+  list(context: TenantContext, after: string | undefined, limit: number) {
+    return this.#locate(context).then((s) => s.reader.edge.listNodes({ after, limit }));
+  }
+
+  async get(context: TenantContext, id: string): Promise<EdgeNodeRow> {
+    const node = await (await this.#locate(context)).reader.edge.getNode(id);
+    if (node === undefined) throw nodeNotFound();
+    return node;
+  }
+
+  /** Disables (or re-enables) a node; a disabled node's batches are refused. */
+  async setStatus(context: TenantContext, id: string, disabled: boolean): Promise<EdgeNodeRow> {
+    return this.#committer.submit(await this.#locate(context), async (tx, record) => {
+      const node = await tx.edge.getNode(id);
+      if (node === undefined || node.status === 'pending') throw nodeNotFound();
+      const row: EdgeNodeRow = {
+        ...node,
+        status: disabled ? 'disabled' : 'active',
+        updatedAt: new Date().toISOString(),
+      };
+      await tx.edge.putNode(row);
+      record({
+        actor: context.actor.id,
+        action: disabled ? 'edge.disable' : 'edge.enable',
+        resource: `edge-nodes/${id}`,
+        state: { id, status: row.status },
+      });
+      return row;
+    });
+  }
+
+  /** Revokes the node's credential and keys; the node enrolls again with the returned token. */
+  async rekey(context: TenantContext, id: string): Promise<IssuedToken> {
+    const node = await this.#committer.submit(await this.#locate(context), async (tx, record) => {
+      const node = await tx.edge.getNode(id);
+      if (node === undefined) throw nodeNotFound();
+      const row: EdgeNodeRow = {
+        ...node,
+        status: 'pending',
+        credentialHash: null,
+        updatedAt: new Date().toISOString(),
+      };
+      await tx.edge.putNode(row);
+      record({
+        actor: context.actor.id,
+        action: 'edge.revoke-keys',
+        resource: `edge-nodes/${id}`,
+        state: { id, keyVersion: node.keyVersion },
+      });
+      return row;
+    });
+    return this.#issueToken(context, node.name, node.id);
+  }
+
+  async alerts(context: TenantContext, id: string, after: string | undefined, limit: number) {
+    const reader = (await this.#locate(context)).reader;
+    if ((await reader.edge.getNode(id)) === undefined) throw nodeNotFound();
+    return reader.edge.listAlerts(id, { after, limit });
+  }
+}

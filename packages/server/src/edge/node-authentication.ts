@@ -1,0 +1,58 @@
+import { PalisadeError } from '../errors/index.ts';
+import type { TenantStoreLocator } from '../records/index.ts';
+import type { ControlPlaneStore, EdgeNodeRow, TenantStore } from '../store/index.ts';
+import type { TenantContext } from '../tenancy/index.ts';
+import { issueTenantContext } from '../tenancy/tenant-context.ts';
+import { edgeSecretTenant, hashEdgeSecret } from './edge-credentials.ts';
+
+/** A node whose credential verified, as {@link authenticateNode} finds it. */
+export interface EdgeNodeSession {
+  readonly context: TenantContext;
+  readonly store: TenantStore;
+  readonly node: EdgeNodeRow;
+}
+
+export function unauthenticated(): PalisadeError {
+  return new PalisadeError(
+    'PALISADE_EDGE_UNAUTHENTICATED',
+    'the edge token or node credential is unknown, used up, expired or disabled',
+  );
+}
+
+/** The actor a node's writes are recorded under. */
+export const actorOf = (nodeId: string) => `edge-node:${nodeId}`;
+
+/**
+ * The node a bearer credential names, with its tenant. The credential is checked first, so
+ * that only its holder learns why a known node is refused: its tenant is suspended
+ * (PALISADE_TENANT_SUSPENDED) or it is disabled (PALISADE_EDGE_NODE_DISABLED), each of which
+ * an operator undoes on the platform; an unknown or re-keyed credential is
+ * PALISADE_EDGE_UNAUTHENTICATED.
+ */
+export async function authenticateNode(
+  controlPlane: ControlPlaneStore,
+  locate: TenantStoreLocator,
+  authorization: string | undefined,
+): Promise<EdgeNodeSession> {
+  const secret = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
+  const tenantId = secret === undefined ? undefined : edgeSecretTenant('pn', secret);
+  const tenant = tenantId === undefined ? undefined : await controlPlane.getTenant(tenantId);
+  if (secret === undefined || tenant === undefined || tenant.status === 'deleted')
+    throw unauthenticated();
+  const unverified = issueTenantContext(tenant, { kind: 'edge-node', id: 'edge-credential' });
+  const store = await locate(unverified);
+  const node = await store.reader.edge.nodeByCredential(hashEdgeSecret(secret));
+  if (node === undefined || node.status === 'pending') throw unauthenticated();
+  if (tenant.status === 'suspended')
+    throw new PalisadeError(
+      'PALISADE_TENANT_SUSPENDED',
+      `tenant ${tenant.slug} is suspended; ask the platform admin to resume it`,
+    );
+  if (node.status === 'disabled')
+    throw new PalisadeError(
+      'PALISADE_EDGE_NODE_DISABLED',
+      `edge node ${node.id} is disabled; enable it with PATCH /v1/edge-nodes/${node.id} {"disabled": false}`,
+    );
+  const context = issueTenantContext(tenant, { kind: 'edge-node', id: actorOf(node.id) });
+  return { context, store, node };
+}
