@@ -313,6 +313,23 @@ for (const backend of backendNames()) {
       assert.equal(await tenantStore.reader.edge.getBatch(fresh.nodeId, 'b-malformed'), undefined);
       const alerts = await api.call('GET', `/v1/edge-nodes/${fresh.nodeId}/alerts`, key);
       assert.deepEqual(alerts.body.items, []);
+      // The node's other routes too: its poll with a body, its credential pull with a query.
+      const asNode = (method: 'GET' | 'POST', url: string, credential: string, body?: unknown) =>
+        api.call(method, url, credential, body);
+      const badPoll = { responses: 'not a list', received: [], waitMs: -1 };
+      for (const [credential, status, code] of [
+        [fresh.credential, 403, 'PALISADE_EDGE_NODE_DISABLED'],
+        [`${fresh.credential.slice(0, -4)}AAAA`, 401, 'PALISADE_EDGE_UNAUTHENTICATED'],
+      ] as const) {
+        for (const reply of [
+          await asNode('POST', '/v1/edge/rpc', credential, badPoll),
+          await asNode('GET', '/v1/edge/device-credentials?limit=-5', credential),
+          await asNode('GET', '/v1/edge/rules', credential),
+        ]) {
+          assert.equal(reply.status, status, JSON.stringify(reply.body));
+          assert.equal(reply.body.code, code);
+        }
+      }
     });
 
     test('a message for an unknown device is refused by index, the rest apply', async () => {

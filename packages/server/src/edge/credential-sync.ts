@@ -1,5 +1,5 @@
 import type { ControlPlaneDeviceIndex, DeviceCredentialRow } from '../store/index.ts';
-import type { EdgeService } from './edge-service.ts';
+import type { EdgeNodeSession } from './node-authentication.ts';
 
 /** A credential as an edge node holds it: hashes only, never a secret. */
 export type EdgeDeviceCredential =
@@ -44,21 +44,18 @@ function forEdge(row: DeviceCredentialRow): EdgeDeviceCredential | undefined {
  * credential, never from the request). Only hashes leave the platform.
  */
 export class EdgeCredentialSync {
-  readonly #edge: EdgeService;
   readonly #index: ControlPlaneDeviceIndex;
 
-  constructor(edge: EdgeService, index: ControlPlaneDeviceIndex) {
-    this.#edge = edge;
+  constructor(index: ControlPlaneDeviceIndex) {
     this.#index = index;
   }
 
   /** One page of the node's devices by id, after `after`; `limit + 1` rows tell if more follow. */
   async page(
-    authorization: string | undefined,
+    { context, store, node }: EdgeNodeSession,
     after: string | undefined,
     limit: number,
   ): Promise<EdgeDevice[]> {
-    const { context, store, node } = await this.#edge.authenticate(authorization);
     const devices = await store.reader.devices.listEdgeNodeDevices(node.id, { after, limit });
     return Promise.all(
       devices.map(async (device) => ({

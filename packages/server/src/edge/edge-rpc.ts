@@ -2,13 +2,13 @@ import type { DeviceIdentity, RpcQueue } from '../devices/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import type { DeviceRow, TenantReader } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
-import type { EdgeService } from './edge-service.ts';
 import {
   completeUpdate,
   type EdgeSharedUpdate,
   partialUpdate,
   sharedDigest,
 } from './edge-shared-attributes.ts';
+import type { EdgeNodeSession } from './node-authentication.ts';
 
 /** A device's answer, relayed by its edge node. */
 export interface RelayedResponse {
@@ -83,26 +83,23 @@ interface NodeLink {
  * (see edge-shared-attributes.ts): a change of one of them ends the poll waiting.
  */
 export class EdgeRpcRelay {
-  readonly #edge: EdgeService;
   readonly #rpc: RpcQueue;
   readonly #ackWaitMs: number;
   readonly #links = new Map<string, NodeLink>();
   /** Senders waiting for the node to confirm a request. */
   readonly #unconfirmed = new Map<string, Set<(confirmed: boolean) => void>>();
 
-  constructor(edge: EdgeService, rpc: RpcQueue, options: { ackWaitMs: number }) {
-    this.#edge = edge;
+  constructor(rpc: RpcQueue, options: { ackWaitMs: number }) {
     this.#rpc = rpc;
     this.#ackWaitMs = options.ackWaitMs;
   }
 
   async exchange(
-    authorization: string | undefined,
+    { context, store, node }: EdgeNodeSession,
     input: ExchangeInput,
     /** Aborted when the node hangs up: the poll ends, so nothing more is handed to it. */
     gone?: AbortSignal,
   ): Promise<Exchange> {
-    const { context, store, node } = await this.#edge.authenticate(authorization);
     const linkKey = `${context.tenantId}/${node.id}`;
     const key = (requestId: string) => `${linkKey}/${requestId}`;
     for (const id of input.received) this.#confirm(key(id));

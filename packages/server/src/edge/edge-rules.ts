@@ -6,7 +6,7 @@ import type { TenantStoreLocator } from '../records/index.ts';
 import type { EdgeRuleSetRow, TenantReader } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import { checkRules } from './edge-rule-schema.ts';
-import type { EdgeService } from './edge-service.ts';
+import type { EdgeNodeSession } from './node-authentication.ts';
 
 /** What a node pulls: the rule sets of its devices' types, and its devices' types. */
 export interface RuleBook {
@@ -35,16 +35,10 @@ function ruleSetNotFound(): PalisadeError {
 export class EdgeRuleService {
   readonly #locate: TenantStoreLocator;
   readonly #committer: GroupCommitter;
-  readonly #edge: EdgeService;
 
-  constructor(options: {
-    locate: TenantStoreLocator;
-    committer: GroupCommitter;
-    edge: EdgeService;
-  }) {
+  constructor(options: { locate: TenantStoreLocator; committer: GroupCommitter }) {
     this.#locate = options.locate;
     this.#committer = options.committer;
-    this.#edge = options.edge;
   }
 
   async list(context: TenantContext, after: string | undefined, limit: number) {
@@ -96,9 +90,8 @@ export class EdgeRuleService {
     });
   }
 
-  /** The rule book of the node a bearer credential names. */
-  async book(authorization: string | undefined): Promise<RuleBook> {
-    const { store, node } = await this.#edge.authenticate(authorization);
+  /** The rule book of an authenticated node. */
+  async book({ store, node }: EdgeNodeSession): Promise<RuleBook> {
     const devices = await this.#devicesOf(store.reader, node.id);
     const types = [...new Set(devices.map((d) => d.type))].sort();
     const ruleSets: RuleBook['ruleSets'][number][] = [];

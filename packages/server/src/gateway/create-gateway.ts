@@ -22,6 +22,7 @@ import type { UserServices } from '../users/index.ts';
 import { installAuth } from './auth-hook.ts';
 import { installContentEncodingCheck } from './content-encoding.ts';
 import { corsPreflightRoute, installCors } from './cors-hook.ts';
+import { authenticateEdgeNode } from './edge-node-auth.ts';
 import { strictJsonParser } from './json-body.ts';
 import { installMetrics } from './metrics.ts';
 import { installOpenApi } from './openapi.ts';
@@ -192,19 +193,21 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       });
   }
   if (options.edge !== undefined) {
-    edgeRoutes(app, options.edge.service, {
+    // The node routes authenticate the node before the body or query is read or validated.
+    const nodeAuth = authenticateEdgeNode(options.edge.service);
+    edgeRoutes(app, options.edge.service, nodeAuth, {
       pageSizeMax: options.pageSizeMax,
       batchMaxMessages: options.edge.batchMaxMessages,
     });
-    edgeSyncRoutes(app, options.edge.credentials, { pageSizeMax: options.pageSizeMax });
+    edgeSyncRoutes(app, options.edge.credentials, nodeAuth, { pageSizeMax: options.pageSizeMax });
+    if (options.edgeRules !== undefined)
+      edgeRuleRoutes(app, options.edgeRules, nodeAuth, { pageSizeMax: options.pageSizeMax });
+    if (options.edgeRpc !== undefined)
+      edgeRpcRoutes(app, options.edgeRpc.relay, nodeAuth, {
+        waitMaxMs: options.edgeRpc.waitMaxMs,
+        responsesMax: options.pageSizeMax,
+      });
   }
-  if (options.edgeRules !== undefined)
-    edgeRuleRoutes(app, options.edgeRules, { pageSizeMax: options.pageSizeMax });
-  if (options.edgeRpc !== undefined)
-    edgeRpcRoutes(app, options.edgeRpc.relay, {
-      waitMaxMs: options.edgeRpc.waitMaxMs,
-      responsesMax: options.pageSizeMax,
-    });
   if (options.users !== undefined) {
     userRoutes(app, options.users.services, options.pageSizeMax);
     invitationRoutes(app, options.users.services, options.users.tenantBySlug, options.signInLimits);

@@ -342,7 +342,7 @@ export async function startPlatform(
       logger,
       metrics,
     });
-    const edgeRpc = new EdgeRpcRelay(edge, devices.rpc, { ackWaitMs: settings.edgeRpcAckWaitMs });
+    const edgeRpc = new EdgeRpcRelay(devices.rpc, { ackWaitMs: settings.edgeRpcAckWaitMs });
     toEdgeNodes = (change) => edgeRpc.sharedAttributesChanged(change);
     const http = await createGateway({
       metrics,
@@ -422,10 +422,10 @@ export async function startPlatform(
       devices,
       edge: {
         service: edge,
-        credentials: new EdgeCredentialSync(edge, stores.controlPlane.devices),
+        credentials: new EdgeCredentialSync(stores.controlPlane.devices),
         batchMaxMessages: settings.edgeBatchMaxMessages,
       },
-      edgeRules: new EdgeRuleService({ locate, committer, edge }),
+      edgeRules: new EdgeRuleService({ locate, committer }),
       edgeRpc: { relay: edgeRpc, waitMaxMs: settings.edgeRpcWaitMaxMs },
       users: {
         services: users,

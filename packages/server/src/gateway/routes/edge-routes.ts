@@ -1,10 +1,10 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import type { EdgeBatch, EdgeService } from '../../edge/index.ts';
 import { PalisadeError } from '../../errors/index.ts';
 import { decodeCursor, page } from '../../records/index.ts';
 import type { EdgeAlertRow, EdgeNodeRow } from '../../store/index.ts';
 import { tenantOf } from '../auth-hook.ts';
-import { authenticateEdgeNode, edgeNodeOf } from '../edge-node-auth.ts';
+import { edgeNodeOf } from '../edge-node-auth.ts';
 import { pageOf, pageQuery, UUID } from '../schemas.ts';
 
 const TAGS = ['edge'];
@@ -123,6 +123,7 @@ function presentAlert(row: EdgeAlertRow) {
 export function edgeRoutes(
   app: FastifyInstance,
   edge: EdgeService,
+  nodeAuth: onRequestAsyncHookHandler,
   options: { pageSizeMax: number; batchMaxMessages: number },
 ): void {
   app.post<{ Body: { name: string } }>('/v1/edge-nodes/enrollment-tokens', {
@@ -173,7 +174,7 @@ export function edgeRoutes(
 
   app.post<{ Body: EdgeBatch }>('/v1/edge/batches', {
     config: { auth: 'edge-node', unstorablePerItem: true },
-    onRequest: authenticateEdgeNode(edge),
+    onRequest: nodeAuth,
     schema: {
       summary: 'A signed batch from an edge node, applied exactly once by (node, batch id)',
       tags: TAGS,

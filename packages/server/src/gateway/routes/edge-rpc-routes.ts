@@ -1,5 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import type { EdgeRpcRelay, ExchangeInput } from '../../edge/index.ts';
+import { edgeNodeOf } from '../edge-node-auth.ts';
 import { UUID } from '../schemas.ts';
 
 const TIMESTAMP = { type: 'string', format: 'date-time' } as const;
@@ -15,10 +16,12 @@ const DIGEST = { type: 'string', pattern: '^(?:[A-Za-z0-9_-]{43})?$' } as const;
 export function edgeRpcRoutes(
   app: FastifyInstance,
   relay: EdgeRpcRelay,
+  nodeAuth: onRequestAsyncHookHandler,
   options: { waitMaxMs: number; responsesMax: number },
 ): void {
   app.post<{ Body: ExchangeInput }>('/v1/edge/rpc', {
     config: { auth: 'edge-node' },
+    onRequest: nodeAuth,
     schema: {
       summary:
         "An edge node hands over its devices' RPC answers and waits (long poll) for requests to them",
@@ -112,7 +115,7 @@ export function edgeRpcRoutes(
       };
       reply.raw.once('close', hangUp);
       try {
-        return await relay.exchange(request.headers.authorization, request.body, gone.signal);
+        return await relay.exchange(edgeNodeOf(request), request.body, gone.signal);
       } finally {
         reply.raw.off('close', hangUp);
       }

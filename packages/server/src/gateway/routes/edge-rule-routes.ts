@@ -1,8 +1,9 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import { EDGE_RULES, EDGE_RULES_STORED, type EdgeRuleService } from '../../edge/index.ts';
 import { PalisadeError } from '../../errors/index.ts';
 import type { EdgeRuleSetRow } from '../../store/index.ts';
 import { tenantOf } from '../auth-hook.ts';
+import { edgeNodeOf } from '../edge-node-auth.ts';
 import { pageOf, pageQuery } from '../schemas.ts';
 
 const TAGS = ['edge'];
@@ -78,6 +79,7 @@ function page(rows: readonly EdgeRuleSetRow[], limit: number) {
 export function edgeRuleRoutes(
   app: FastifyInstance,
   rules: EdgeRuleService,
+  nodeAuth: onRequestAsyncHookHandler,
   options: { pageSizeMax: number },
 ): void {
   app.get<{ Querystring: { limit: number; cursor?: string } }>('/v1/edge-rules', {
@@ -143,6 +145,7 @@ export function edgeRuleRoutes(
 
   app.get('/v1/edge/rules', {
     config: { auth: 'edge-node' },
+    onRequest: nodeAuth,
     schema: {
       summary:
         "The calling edge node's rule book: the rule sets of its devices' types (ETag; If-None-Match answers 304)",
@@ -150,7 +153,7 @@ export function edgeRuleRoutes(
       response: { 200: BOOK, 304: { type: 'null' } },
     },
     handler: async (request, reply) => {
-      const book = await rules.book(request.headers.authorization);
+      const book = await rules.book(edgeNodeOf(request));
       const etag = `"${book.revision}"`;
       reply.header('etag', etag);
       if (request.headers['if-none-match'] === etag) return reply.code(304).send();

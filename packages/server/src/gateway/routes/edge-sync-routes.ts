@@ -1,6 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
 import type { EdgeCredentialSync } from '../../edge/index.ts';
 import { decodeCursor, page } from '../../records/index.ts';
+import { edgeNodeOf } from '../edge-node-auth.ts';
 import { pageOf, pageQuery, UUID } from '../schemas.ts';
 
 const CREDENTIAL = {
@@ -45,10 +46,12 @@ const DEVICE = {
 export function edgeSyncRoutes(
   app: FastifyInstance,
   sync: EdgeCredentialSync,
+  nodeAuth: onRequestAsyncHookHandler,
   options: { pageSizeMax: number },
 ): void {
   app.get<{ Querystring: { limit: number; cursor?: string } }>('/v1/edge/device-credentials', {
     config: { auth: 'edge-node' },
+    onRequest: nodeAuth,
     schema: {
       summary: "The credential hashes of this edge node's devices, by device id with a cursor",
       tags: ['edge'],
@@ -57,7 +60,7 @@ export function edgeSyncRoutes(
     },
     handler: async (request) => {
       const { limit, cursor } = request.query;
-      const rows = await sync.page(request.headers.authorization, decodeCursor(cursor), limit + 1);
+      const rows = await sync.page(edgeNodeOf(request), decodeCursor(cursor), limit + 1);
       return page(rows, limit);
     },
   });
