@@ -34,7 +34,7 @@ test('only the credential checks import issueTenantContext', () => {
   assert.deepEqual(importers, [
     'control/credential-verifier.ts',
     'devices/device-authenticator.ts',
-    'edge/edge-service.ts',
+    'edge/node-authentication.ts',
     'users/user-authenticator.ts',
   ]);
 });

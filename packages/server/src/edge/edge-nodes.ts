@@ -4,10 +4,9 @@ import { uuid7 } from '../ids/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
 import type { ControlPlaneStore, EdgeNodeRow } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
-import { issueTenantContext } from '../tenancy/tenant-context.ts';
 import { publicKeyOf } from './batch-signature.ts';
-import { edgeSecretTenant, hashEdgeSecret, newEdgeSecret } from './edge-credentials.ts';
-import { actorOf, unauthenticated } from './node-authentication.ts';
+import { hashEdgeSecret, newEdgeSecret } from './edge-credentials.ts';
+import { actorOf, enrollingTenant, unauthenticated } from './node-authentication.ts';
 
 export interface IssuedToken {
   readonly token: string;
@@ -71,20 +70,11 @@ export class EdgeNodes {
     return { token, expiresAt };
   }
 
-  /** The tenant an enrollment token names, as a context, if that tenant is active. */
-  async #enrollingTenant(token: string): Promise<TenantContext> {
-    const tenantId = edgeSecretTenant('pe', token);
-    const tenant =
-      tenantId === undefined ? undefined : await this.#controlPlane.getTenant(tenantId);
-    if (tenant?.status !== 'active') throw unauthenticated();
-    return issueTenantContext(tenant, { kind: 'edge-node', id: 'edge-enrollment' });
-  }
-
   /** Spends the token: records the node's public keys (a ledger entry) and issues its credential. */
   async enroll(token: string, keys: { ed25519: string; mldsa65: string }): Promise<Enrolled> {
     publicKeyOf('ed25519', keys.ed25519, 'ed25519');
     publicKeyOf('mldsa65', keys.mldsa65, 'ml-dsa-65');
-    const context = await this.#enrollingTenant(token);
+    const context = await enrollingTenant(this.#controlPlane, token);
     const credential = newEdgeSecret('pn', context.tenantId);
     const node = await this.#committer.submit(await this.#locate(context), async (tx, record) => {
       const now = new Date().toISOString();

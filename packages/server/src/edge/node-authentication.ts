@@ -19,6 +19,20 @@ export function unauthenticated(): PalisadeError {
   );
 }
 
+/**
+ * The tenant an enrollment token names, as a context, if that tenant is active. The token
+ * itself is spent (or refused) in the enrolment's write.
+ */
+export async function enrollingTenant(
+  controlPlane: ControlPlaneStore,
+  token: string,
+): Promise<TenantContext> {
+  const tenantId = edgeSecretTenant('pe', token);
+  const tenant = tenantId === undefined ? undefined : await controlPlane.getTenant(tenantId);
+  if (tenant?.status !== 'active') throw unauthenticated();
+  return issueTenantContext(tenant, { kind: 'edge-node', id: 'edge-enrollment' });
+}
+
 /** The actor a node's writes are recorded under. */
 export const actorOf = (nodeId: string) => `edge-node:${nodeId}`;
 
