@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Interaction } from 'oidc-provider';
 import { PalisadeError } from '../errors/index.ts';
 import { consentPage, messagePage, PAGE_HEADERS, signInPage } from './html-pages.ts';
-import type { SignInVerifier } from './sign-in.ts';
+import { retryAfterOf, type SignInVerifier } from './sign-in.ts';
 import type { TenantIssuer } from './tenant-issuers.ts';
 
 /** The fields the interaction forms post. */
@@ -18,8 +18,13 @@ export interface InteractionForm {
   readonly totp?: string | undefined;
 }
 
-function send(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, PAGE_HEADERS);
+function send(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  headers: Readonly<Record<string, string>> = {},
+): void {
+  res.writeHead(status, { ...PAGE_HEADERS, ...headers });
   res.end(body);
 }
 
@@ -113,10 +118,12 @@ export class InteractionPages {
       return user.id;
     } catch (error) {
       if (!(error instanceof PalisadeError)) throw error;
+      const retryAfter = retryAfterOf(error);
       send(
         res,
         error.status,
         await this.#page(issuer, details, { email: form.email, message: error.message }),
+        retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) },
       );
       return undefined;
     }

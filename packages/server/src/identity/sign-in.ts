@@ -18,7 +18,8 @@ export interface IssuerAccount {
 /**
  * Checks a user's email, password and (when the account has one) TOTP code, with lock-out.
  * Throws a PalisadeError saying why not (PALISADE_SIGN_IN_FAILED, PALISADE_TOTP_REQUIRED,
- * PALISADE_ACCOUNT_LOCKED); the users capability provides it.
+ * PALISADE_ACCOUNT_LOCKED, which also carries `retryAfterSeconds`: see retryAfterOf); the
+ * users capability provides it.
  */
 export interface SignInVerifier {
   signIn(
@@ -27,6 +28,12 @@ export interface SignInVerifier {
     password: string,
     totpCode?: string,
   ): Promise<{ readonly id: string }>;
+}
+
+/** When a refusal says trying again can succeed (a lock ends): seconds until then. */
+export function retryAfterOf(error: PalisadeError): number | undefined {
+  const seconds = (error as PalisadeError & { retryAfterSeconds?: unknown }).retryAfterSeconds;
+  return typeof seconds === 'number' ? seconds : undefined;
 }
 
 /** Finds the account a token is about; undefined when it is gone or disabled. */
