@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { LocalKms, MasterKey } from '@palisade/crypto';
 import { commitState } from '@palisade/ledger';
 import { nodeSha256 } from '@palisade/ledger/node';
@@ -27,7 +27,12 @@ import { migratePostgres } from '../src/store/postgres/postgres-migrate.ts';
 import { CONTROL_PLANE_MIGRATIONS } from '../src/store/sqlite/control-plane-migrations.ts';
 import { migrateSqlite, openSqlite } from '../src/store/sqlite/sqlite-database.ts';
 import type { Tenant } from '../src/tenancy/index.ts';
-import { type BackendFixture, backendNames, openBackend } from './support/backends.ts';
+import {
+  type BackendFixture,
+  type BackendName,
+  backendNames,
+  openBackend,
+} from './support/backends.ts';
 
 /** The control-plane schema version whose oidc_keys allowed two current key sets. */
 const BEFORE_UNIQUE_KEYS = 6;
@@ -51,6 +56,20 @@ async function issuerProcess(fixture: BackendFixture, master: MasterKey, clock?:
     clock,
   });
   return { stores, keys };
+}
+
+/** Two API processes on one fresh backend, closed (and the backend removed) after the test. */
+async function twoProcesses(backend: BackendName, t: TestContext, clock?: () => number) {
+  const fixture = await openBackend(backend);
+  const master = MasterKey.generate();
+  const a = await issuerProcess(fixture, master, clock);
+  const b = await issuerProcess(fixture, master, clock);
+  t.after(async () => {
+    await a.stores.close();
+    await b.stores.close();
+    await fixture.cleanup();
+  });
+  return { a, b };
 }
 
 /** A process's cache of tenant issuers, checking the stored keys again after RECHECK_MS. */
@@ -167,15 +186,7 @@ async function rawControlPlane(fixture: BackendFixture): Promise<RawControlPlane
 for (const backend of backendNames()) {
   describe(`tenant issuer keys on ${backend}`, () => {
     test('two processes starting an issuer at once make one key set and both use it', async (t) => {
-      const fixture = await openBackend(backend);
-      const master = MasterKey.generate();
-      const a = await issuerProcess(fixture, master);
-      const b = await issuerProcess(fixture, master);
-      t.after(async () => {
-        await a.stores.close();
-        await b.stores.close();
-        await fixture.cleanup();
-      });
+      const { a, b } = await twoProcesses(backend, t);
       const tenant = await newTenant(a.stores);
       meetAfterFirstListing([a.stores.controlPlane.identity, b.stores.controlPlane.identity]);
 
@@ -276,17 +287,9 @@ for (const backend of backendNames()) {
     });
 
     test("a key rotation in one process reaches the other processes' issuers", async (t) => {
-      const fixture = await openBackend(backend);
-      const master = MasterKey.generate();
       let now = Date.now();
       const clock = () => now;
-      const a = await issuerProcess(fixture, master, clock);
-      const b = await issuerProcess(fixture, master, clock);
-      t.after(async () => {
-        await a.stores.close();
-        await b.stores.close();
-        await fixture.cleanup();
-      });
+      const { a, b } = await twoProcesses(backend, t, clock);
       const tenant = await newTenant(a.stores);
       const issuersOfB = tenantIssuers(b.stores.controlPlane.identity, b.keys, clock);
       const before = (await issuersOfB.get(tenant.slug)).provider;
@@ -301,17 +304,9 @@ for (const backend of backendNames()) {
     });
 
     test("an operator's cookie secret rotation reaches every process: one makes the new secret, all sign with it, the old one verifies within its grace", async (t) => {
-      const fixture = await openBackend(backend);
-      const master = MasterKey.generate();
       let now = Date.now();
       const clock = () => now;
-      const a = await issuerProcess(fixture, master, clock);
-      const b = await issuerProcess(fixture, master, clock);
-      t.after(async () => {
-        await a.stores.close();
-        await b.stores.close();
-        await fixture.cleanup();
-      });
+      const { a, b } = await twoProcesses(backend, t, clock);
       const tenant = await newTenant(a.stores);
       await newTenant(a.stores, 'other');
       const processes = [a, b].map((p) =>

@@ -24,6 +24,20 @@ import { refusal } from './support/users.ts';
 
 const PASSWORD = 'correct horse battery staple';
 
+/**
+ * A user authenticator on one tenant store with a lock after 3 failures within an hour, from
+ * one minute up to `maxMs`, on the given clock. No TOTP: its seal is never used.
+ */
+function lockingAuthenticator(store: TenantStore, maxMs: number, clock: () => number) {
+  return new UserAuthenticator({
+    locate: async () => store,
+    committer: new GroupCommitter({ maxBatch: 1, maxWaitMs: 0, seal: async () => {} }),
+    secrets: {} as TenantSecretSeal,
+    lockout: { threshold: 3, baseMs: 60_000, maxMs, windowMs: 3_600_000, namesMax: 100 },
+    clock,
+  });
+}
+
 for (const backend of backendNames()) {
   describe(`users: sign-in on ${backend}`, () => {
     let api: TestApi;
@@ -321,20 +335,7 @@ for (const backend of backendNames()) {
       );
       const store = await api.platform.stores.shards.get(tenant.shard)!.tenant(tenant.id);
       const now = Date.parse('2026-02-01T00:00:00Z');
-      const auth = new UserAuthenticator({
-        locate: async () => store,
-        committer: new GroupCommitter({ maxBatch: 1, maxWaitMs: 0, seal: async () => {} }),
-        // No TOTP in this test: the seal is never used.
-        secrets: {} as TenantSecretSeal,
-        lockout: {
-          threshold: 3,
-          baseMs: 60_000,
-          maxMs: 600_000,
-          windowMs: 3_600_000,
-          namesMax: 100,
-        },
-        clock: () => now,
-      });
+      const auth = lockingAuthenticator(store, 600_000, () => now);
       const scrypt = t.mock.method(crypto, 'scrypt');
       syncBuiltinESMExports();
       t.after(syncBuiltinESMExports);
@@ -369,20 +370,7 @@ for (const backend of backendNames()) {
         (await api.call('GET', `/v1/users/${id}`, key)).body.failedSignIns;
       const store = await api.platform.stores.shards.get(tenant.shard)!.tenant(tenant.id);
       let now = Date.parse('2026-01-01T00:00:00Z');
-      const auth = new UserAuthenticator({
-        locate: async () => store,
-        committer: new GroupCommitter({ maxBatch: 1, maxWaitMs: 0, seal: async () => {} }),
-        // No TOTP in this test: the seal is never used.
-        secrets: {} as TenantSecretSeal,
-        lockout: {
-          threshold: 3,
-          baseMs: 60_000,
-          maxMs: 60_000,
-          windowMs: 3_600_000,
-          namesMax: 100,
-        },
-        clock: () => now,
-      });
+      const auth = lockingAuthenticator(store, 60_000, () => now);
       const attempt = async () =>
         (await refusal(auth.signIn(tenant, 'slow@example.com', 'a guess'))).code;
       assert.equal(await attempt(), 'PALISADE_SIGN_IN_FAILED');
