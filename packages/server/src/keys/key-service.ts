@@ -22,6 +22,7 @@ import {
 } from '@palisade/crypto';
 import type { GroupCommitter } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
+import type { MaybePromise } from '../maybe-promise/index.ts';
 import type {
   ControlPlaneStore,
   DataKeyRow,
@@ -301,7 +302,7 @@ export class KeyService {
     versions: Iterable<number>,
     work: (keys: KeysInHand) => T,
     hold?: TenantKeyWriter,
-  ): Promise<T> {
+  ): MaybePromise<T> {
     return this.#gather(tenant, versions, true, hold, (keys, current, blindRow) => {
       const blindKey = keys.pop()!;
       const ring = new DataKeyring(keys);
@@ -318,7 +319,7 @@ export class KeyService {
     tenant: Tenant,
     versions: Iterable<number>,
     work: (keys: FieldKeysInHand) => T,
-  ): Promise<T> {
+  ): MaybePromise<T> {
     return this.#gather(tenant, versions, false, undefined, (keys, current) => {
       const ring = new DataKeyring(keys);
       return work({ ring, current: ring.get(current.version) });
@@ -327,9 +328,24 @@ export class KeyService {
 
   /**
    * Calls `work` with the cached keys of the field rows of `versions` and the newest, then
-   * the blind-index key when `withIndex`, all taken in the turn `work` runs in.
+   * the blind-index key when `withIndex`, all taken in the turn `work` runs in. When nothing
+   * has to be loaded or held (a read with every key cached) that is this turn: no promise.
    */
-  async #gather<T>(
+  #gather<T>(
+    tenant: Tenant,
+    versions: Iterable<number>,
+    withIndex: boolean,
+    hold: TenantKeyWriter | undefined,
+    work: (keys: DataKey[], current: DataKeyRow, blindRow: DataKeyRow) => T,
+  ): MaybePromise<T> {
+    const rows = hold === undefined ? this.#freshRows(tenant.id) : undefined;
+    const chosen = rows && chooseRows(tenant.id, rows, versions, withIndex);
+    const inHand = chosen && this.#cached(tenant.id, chosen.needed);
+    if (chosen && inHand) return work(inHand, chosen.current, chosen.blindRow);
+    return this.#gatherLoading(tenant, versions, withIndex, hold, work);
+  }
+
+  async #gatherLoading<T>(
     tenant: Tenant,
     versions: Iterable<number>,
     withIndex: boolean,
@@ -339,18 +355,11 @@ export class KeyService {
     for (let attempt = 0; attempt < GATHER_ATTEMPTS; attempt++) {
       const rows =
         (attempt === 0 && this.#freshRows(tenant.id)) || (await this.dataKeys(tenant, attempt > 0));
-      let current: DataKeyRow | undefined;
-      let blindRow: DataKeyRow | undefined;
-      for (const row of rows) {
-        if (row.keyId === FIELDS_KEY_ID && row.state === 'active') current = row;
-        else if (row.keyId === BLIND_INDEX_KEY_ID) blindRow ??= row;
-      }
-      if (current === undefined || blindRow === undefined) throw keysUnavailable(tenant.id);
+      const chosen = chooseRows(tenant.id, rows, versions, withIndex);
+      if (chosen === undefined) continue;
+      const { needed, current, blindRow } = chosen;
       if (hold !== undefined && !(await hold.holdActiveDataKey(current.keyId, current.version)))
         continue;
-      const needed = neededRows(rows, versions, current);
-      if (needed === undefined) continue;
-      if (withIndex) needed.push(blindRow);
       let inHand = this.#cached(tenant.id, needed);
       // Awaiting only what is missing keeps the common case (every key cached) in one turn.
       if (inHand === undefined) {
@@ -405,12 +414,24 @@ export class KeyService {
   }
 }
 
-/** The field key rows of `current` and of `versions`, or undefined when one is not listed. */
-function neededRows(
+/**
+ * The rows a gathering needs: the newest active field key, those of `versions`, then the
+ * blind-index key's when `withIndex`. Undefined when a version is not listed (the list may
+ * be stale); throws when the tenant has no usable field or blind-index key at all.
+ */
+function chooseRows(
+  tenantId: string,
   rows: readonly DataKeyRow[],
   versions: Iterable<number>,
-  current: DataKeyRow,
-): DataKeyRow[] | undefined {
+  withIndex: boolean,
+): { needed: DataKeyRow[]; current: DataKeyRow; blindRow: DataKeyRow } | undefined {
+  let current: DataKeyRow | undefined;
+  let blindRow: DataKeyRow | undefined;
+  for (const row of rows) {
+    if (row.keyId === FIELDS_KEY_ID && row.state === 'active') current = row;
+    else if (row.keyId === BLIND_INDEX_KEY_ID) blindRow ??= row;
+  }
+  if (current === undefined || blindRow === undefined) throw keysUnavailable(tenantId);
   const needed = [current];
   for (const version of versions) {
     if (needed.some((r) => r.version === version)) continue;
@@ -418,7 +439,8 @@ function neededRows(
     if (row === undefined) return undefined;
     needed.push(row);
   }
-  return needed;
+  if (withIndex) needed.push(blindRow);
+  return { needed, current, blindRow };
 }
 
 function keysUnavailable(tenantId: string, why?: string): PalisadeError {

@@ -1,3 +1,4 @@
+import type { MaybePromise } from '../maybe-promise/index.ts';
 import type { RecordEncryption } from '../records/index.ts';
 import {
   type CollectionRow,
@@ -39,10 +40,12 @@ export class RecordKeys implements RecordEncryption {
     return stored.sealed === undefined ? { data, sealed: undefined } : stored;
   }
 
-  async open(context: TenantContext, rows: readonly RecordRow[]): Promise<RecordRow[]> {
-    const versions = new Set<number>();
-    for (const row of rows) if (row.sealed !== undefined) versions.add(row.sealed.keyVersion);
-    if (versions.size === 0) return [...rows];
+  open(context: TenantContext, rows: readonly RecordRow[]): MaybePromise<RecordRow[]> {
+    const versions: number[] = [];
+    for (const row of rows)
+      if (row.sealed !== undefined && !versions.includes(row.sealed.keyVersion))
+        versions.push(row.sealed.keyVersion);
+    if (versions.length === 0) return [...rows];
     return this.#keys.withFieldKeys(context.tenant, versions, ({ ring }) =>
       rows.map((row) => {
         if (row.sealed === undefined) return row;

@@ -6,6 +6,7 @@
  * error detail.
  */
 import { PalisadeError } from '../errors/index.ts';
+import type { MaybePromise } from '../maybe-promise/index.ts';
 import type {
   CollectionRow,
   FieldFilter,
@@ -30,7 +31,7 @@ export interface RecordEncryption {
     keys: TenantKeyWriter,
   ): Promise<{ data: Record<string, unknown>; sealed: SealedFields | undefined }>;
   /** The rows with their sealed fields decrypted into `data` (and `sealed` dropped). */
-  open(context: TenantContext, rows: readonly RecordRow[]): Promise<RecordRow[]>;
+  open(context: TenantContext, rows: readonly RecordRow[]): MaybePromise<RecordRow[]>;
   /** Filters on encrypted fields become blind-index filters; the others pass unchanged. */
   blindFilters(
     context: TenantContext,

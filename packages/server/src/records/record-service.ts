@@ -1,6 +1,7 @@
 import type { GroupCommitter } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { isUuid, uuid7 } from '../ids/index.ts';
+import type { MaybePromise } from '../maybe-promise/index.ts';
 import type {
   CollectionRow,
   ConditionalWrite,
@@ -112,7 +113,7 @@ export class RecordService {
     return this.#crypto.seal(context, collection, id, data, tx.keys);
   }
 
-  async #open(context: TenantContext, rows: RecordRow[]): Promise<RecordRow[]> {
+  #open(context: TenantContext, rows: RecordRow[]): MaybePromise<RecordRow[]> {
     if (this.#crypto === undefined || rows.every((row) => row.sealed === undefined)) return rows;
     return this.#crypto.open(context, rows);
   }

@@ -68,6 +68,28 @@ export function sealedColumns(sealed: SealedFields | undefined): SQLInputValue[]
   return [sealed.ciphertext, JSON.stringify(sealed.index), sealed.keyVersion];
 }
 
+/**
+ * Sealed fields as a row holds them. The blind indexes are parsed when first asked for: only
+ * writes that keep them need them, and a read would parse them for nothing.
+ */
+class StoredSealedFields implements SealedFields {
+  readonly keyVersion: number;
+  readonly ciphertext: string;
+  readonly #blind: string | null;
+  #index: Readonly<Record<string, string>> | undefined;
+
+  constructor(keyVersion: number, ciphertext: string, blind: string | null) {
+    this.keyVersion = keyVersion;
+    this.ciphertext = ciphertext;
+    this.#blind = blind;
+  }
+
+  get index(): Readonly<Record<string, string>> {
+    this.#index ??= JSON.parse(this.#blind ?? '{}') as Record<string, string>;
+    return this.#index;
+  }
+}
+
 /** The inverse of {@link sealedColumns}. */
 export function sealedFromColumns(
   sealed: string | null,
@@ -75,7 +97,7 @@ export function sealedFromColumns(
   keyVersion: number | null,
 ): SealedFields | undefined {
   if (sealed === null || keyVersion === null) return undefined;
-  return { keyVersion, ciphertext: sealed, index: JSON.parse(blind ?? '{}') };
+  return new StoredSealedFields(keyVersion, sealed, blind);
 }
 
 /** Data keys and re-encryption jobs in one tenant's SQLite file. */
