@@ -23,7 +23,9 @@ export interface RaisedAlert {
  * Stores an occurrence of an alert, coalesced: within `windowMs` of the first occurrence of
  * its kind against its node it counts on that alert, which keeps the first one's evidence, so
  * a node that retries a refused batch every few seconds raises one alert, not thousands. Each
- * occurrence still has its ledger entry, with its own evidence. The alert as it now stands.
+ * occurrence still has its ledger entry, with its own evidence. The node's alerts are held
+ * from the look-up to the commit, so occurrences in transactions running at once (two
+ * batches in flight, two processes on one shard) count on one alert. The alert as it now stands.
  */
 async function storeAlert(
   tx: TenantWriteTx,
@@ -34,7 +36,7 @@ async function storeAlert(
   const now = Date.now();
   const seenAt = new Date(now).toISOString();
   const since = new Date(now - windowMs).toISOString();
-  const open = await tx.edge.openAlert(raised.nodeId, raised.kind, since);
+  const open = await tx.edge.holdOpenAlert(raised.nodeId, raised.kind, since);
   if (open !== undefined) {
     const row = await tx.edge.repeatAlert(open.id, seenAt);
     record({

@@ -97,8 +97,17 @@ export interface TenantEdgeWriter extends TenantEdgeReader {
   putNode(row: EdgeNodeRow): Promise<void>;
   insertBatch(row: EdgeBatchRow): Promise<void>;
   insertAlert(row: EdgeAlertRow): Promise<void>;
-  /** The newest alert of this kind against the node first raised at or after `since`. */
-  openAlert(nodeId: string, kind: EdgeAlertKind, since: string): Promise<EdgeAlertRow | undefined>;
+  /**
+   * Holds the node's alerts until the transaction ends (another transaction raising an alert
+   * against the node waits, on every process), then reads the newest alert of this kind
+   * against the node first raised at or after `since`: what it finds is still open, and what
+   * it does not find nobody else inserts meanwhile.
+   */
+  holdOpenAlert(
+    nodeId: string,
+    kind: EdgeAlertKind,
+    since: string,
+  ): Promise<EdgeAlertRow | undefined>;
   /** Counts one more occurrence of the alert, seen at `seenAt`; the alert as it now stands. */
   repeatAlert(id: string, seenAt: string): Promise<EdgeAlertRow>;
 }

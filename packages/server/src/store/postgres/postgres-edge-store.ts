@@ -147,11 +147,17 @@ export class PgTenantEdge implements TenantEdgeWriter {
     );
   }
 
-  async openAlert(
+  async holdOpenAlert(
     nodeId: string,
     kind: EdgeAlertKind,
     since: string,
   ): Promise<EdgeAlertRow | undefined> {
+    // The node's row lock serializes its alerts across processes. Under READ COMMITTED only a
+    // statement after the lock sees the alert the previous holder inserted: hence two.
+    await this.#db.query('SELECT 1 FROM edge_nodes WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [
+      this.#tenantId,
+      nodeId,
+    ]);
     const result = await this.#db.query<AlertDbRow>(
       `SELECT ${ALERT_COLUMNS} FROM edge_alerts
        WHERE tenant_id = $1 AND node_id = $2 AND kind = $3 AND created_at >= $4

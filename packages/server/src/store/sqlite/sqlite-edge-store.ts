@@ -114,11 +114,12 @@ export class SqliteTenantEdge implements TenantEdgeWriter {
     );
   }
 
-  async openAlert(
+  async holdOpenAlert(
     nodeId: string,
     kind: EdgeAlertKind,
     since: string,
   ): Promise<EdgeAlertRow | undefined> {
+    // SQLite has one writer: the transaction this runs in already excludes every other.
     const row = this.#sql(
       `SELECT ${ALERT_COLUMNS} FROM edge_alerts WHERE node_id = ? AND kind = ? AND created_at >= ?
        ORDER BY id DESC LIMIT 1`,
