@@ -10,7 +10,9 @@
  * restored tenant's ledger then extends what the platform log anchors of it; the other way
  * round, the log could anchor checkpoints that no restored ledger reaches). The control
  * plane last (it then names every tenant whose file was copied, and holds the KEK of each; a
- * tenant made meanwhile has its row but no file yet, and starts empty, as it was).
+ * tenant made meanwhile has its row but no file yet, and starts empty, as it was). The copied
+ * control plane then decides which tenant files stay: a tenant deleted while the backup ran
+ * keeps neither its file nor its keys (see `backup-tenants.ts`).
  *
  * A backup is written to `OUT.partial` and renamed to OUT once whole, with `backup.json`
  * listing every file's size and SHA-256; a restore checks those and SQLite's integrity check
@@ -40,6 +42,12 @@ import { readSealedHeader } from '@palisade/crypto';
 import type { Settings } from '../../config/index.ts';
 import { masterKeyFile } from '../../keys/master-key-source.ts';
 import { acquireRunningLock } from '../running-lock.ts';
+import {
+  keepsFile,
+  type LiveTenants,
+  liveTenants,
+  settleDeletedTenants,
+} from './backup-tenants.ts';
 
 export const BACKUP_FORMAT = 'palisade-backup/v1';
 const MANIFEST = 'backup.json';
@@ -84,13 +92,16 @@ export interface BackupManifest {
   readonly files: readonly BackupFile[];
 }
 
-/** How far a backup or restore has come, after each file. */
+/**
+ * How far a backup or restore has come, after each file copied (a backup may then leave out a
+ * tenant file its control plane no longer names). The next file waits for a returned promise.
+ */
 export type BackupProgress = (done: {
   readonly files: number;
   readonly totalFiles: number;
   readonly bytes: number;
   readonly path: string;
-}) => void;
+}) => void | Promise<void>;
 
 function refuseScaleOut(settings: Settings, what: string): void {
   if (settings.database !== undefined || settings.shards.some((s) => s.startsWith('postgres')))
@@ -184,13 +195,16 @@ export async function backupPlatform(
     const keyFile = masterKeyFile(settings);
     if (options.includeMasterKey === true && existsSync(keyFile)) extra.push([keyFile, MASTER_KEY]);
     const totalFiles = paths.length + extra.length;
-    const files: BackupFile[] = [];
+    let files: BackupFile[] = [];
+    let copied = 0;
     let bytes = 0;
-    const done = (file: BackupFile) => {
+    const done = async (file: BackupFile) => {
       files.push(file);
+      copied++;
       bytes += file.bytes;
-      options.onProgress?.({ files: files.length, totalFiles, bytes, path: file.path });
+      await options.onProgress?.({ files: copied, totalFiles, bytes, path: file.path });
     };
+    let live: LiveTenants = new Map();
     for (const path of paths) {
       const source = join(settings.data, path);
       // A tenant deleted since the listing has no file any more: there is nothing to keep.
@@ -202,13 +216,19 @@ export async function backupPlatform(
       } finally {
         db.close();
       }
+      // The control plane, copied last, decides which tenant files the backup keeps.
+      if (path === 'platform.db')
+        live = settleDeletedTenants(join(partial, path), new Date().toISOString());
       await chmod(join(partial, path), 0o600);
-      done(await described(partial, path));
+      await done(await described(partial, path));
     }
+    for (const file of files.filter((f) => !keepsFile(f.path, live)))
+      await rm(join(partial, file.path));
+    files = files.filter((f) => keepsFile(f.path, live));
     for (const [source, path] of extra) {
       await copyFile(source, join(partial, path));
       await chmod(join(partial, path), 0o600);
-      done(await described(partial, path));
+      await done(await described(partial, path));
     }
     const manifest: BackupManifest = {
       format: BACKUP_FORMAT,
@@ -288,7 +308,10 @@ const LOCK_FILES = new Set(['running.lock', 'server.lock', 'server.pid']);
 
 /**
  * Restores the backup in `from` into the data folder of `settings`, which must hold no
- * platform and no running server. Everything is checked before anything is written.
+ * platform and no running server. Everything is checked before anything is written. A tenant
+ * the backup's control plane shows deleted stays deleted, even from a backup written before
+ * backups left such tenants out: its file is not restored and its keys are destroyed. The
+ * manifest of what was restored.
  */
 export async function restorePlatform(
   settings: Settings,
@@ -308,8 +331,11 @@ export async function restorePlatform(
   const running = await acquireRunningLock(settings, 'exclusive', { ownDataFolder: true });
   try {
     await checkBackup(from, manifest);
+    const controlPlane = manifest.files.some((f) => f.path === 'platform.db');
+    const live = controlPlane ? liveTenants(join(from, 'platform.db')) : undefined;
+    const restored = manifest.files.filter((f) => live === undefined || keepsFile(f.path, live));
     let bytes = 0;
-    for (const [i, file] of manifest.files.entries()) {
+    for (const [i, file] of restored.entries()) {
       const target = join(settings.data, file.path);
       await mkdir(dirname(target), { recursive: true, mode: 0o700 });
       await copyFile(join(from, file.path), `${target}.partial`);
@@ -317,15 +343,17 @@ export async function restorePlatform(
       await fsyncPath(`${target}.partial`);
       await rename(`${target}.partial`, target);
       bytes += file.bytes;
-      options.onProgress?.({
+      await options.onProgress?.({
         files: i + 1,
-        totalFiles: manifest.files.length,
+        totalFiles: restored.length,
         bytes,
         path: file.path,
       });
     }
+    if (controlPlane)
+      settleDeletedTenants(join(settings.data, 'platform.db'), new Date().toISOString());
     await fsyncPath(settings.data);
-    return manifest;
+    return { ...manifest, files: restored };
   } finally {
     await running.release();
   }

@@ -1,0 +1,71 @@
+/**
+ * Which tenant files a backup (or a restore) keeps, decided by the control plane it holds.
+ *
+ * A tenant can be deleted while a backup runs. Deletion marks the tenant deleted, revokes its
+ * API keys, destroys its KEKs (crypto-shredding) and only then removes its file; the backup
+ * copies the tenant files before the control plane. So the copied control plane may show a
+ * tenant deleted, its KEKs perhaps not yet destroyed, while its file was copied before the
+ * deletion reached it. That file must not be in the backup: a restore would bring back the
+ * data of a tenant whose erasure was already under way. Nor may the KEKs: with the master key
+ * they would open whatever of the tenant's ciphertext the backup holds elsewhere.
+ *
+ * The copied control plane is the reference: a tenant file is kept only when the copy names
+ * its tenant, not deleted, on that shard; a deleted tenant's deletion is finished in the copy
+ * (API keys revoked, KEKs destroyed). A tenant the copy names whose file is not there is
+ * either one created after the files were listed (it starts empty, as it was) or one whose
+ * deletion removed the file, which the copy shows deleted.
+ */
+import { DatabaseSync } from 'node:sqlite';
+
+/** A tenant file's path in a data folder or backup: `shards/<shard>/<tenant id>.db`. */
+const TENANT_FILE = /^shards\/([^/]+)\/([^/]+)\.db$/;
+
+/** The live (not deleted) tenants of a control-plane file: tenant id → shard. */
+export type LiveTenants = ReadonlyMap<string, string>;
+
+/** Whether `path` is a file the backup keeps: anything but a tenant file no live tenant owns. */
+export function keepsFile(path: string, live: LiveTenants): boolean {
+  const match = TENANT_FILE.exec(path);
+  if (match === null) return true;
+  return live.get(match[2]!) === match[1];
+}
+
+/** The live tenants of the control-plane file at `platformDb`, read only. */
+export function liveTenants(platformDb: string): LiveTenants {
+  const db = new DatabaseSync(platformDb, { readOnly: true });
+  try {
+    return tenantsOf(db);
+  } finally {
+    db.close();
+  }
+}
+
+function tenantsOf(db: DatabaseSync): Map<string, string> {
+  const rows = db
+    .prepare("SELECT id, shard FROM tenants WHERE status <> 'deleted'")
+    .all() as unknown as { id: string; shard: string }[];
+  return new Map(rows.map((row) => [row.id, row.shard]));
+}
+
+/**
+ * Finishes, in the control-plane copy at `platformDb`, the deletion of every tenant it shows
+ * deleted: revokes its API keys and destroys its KEKs, leaving nothing of them in the file
+ * (secure delete, then the write-ahead log folded in and removed). The live tenants.
+ */
+export function settleDeletedTenants(platformDb: string, now: string): LiveTenants {
+  const db = new DatabaseSync(platformDb);
+  try {
+    db.exec('PRAGMA secure_delete = ON');
+    db.exec('BEGIN IMMEDIATE');
+    const deleted = "SELECT id FROM tenants WHERE status = 'deleted'";
+    db.prepare(
+      `UPDATE api_keys SET revoked_at = ? WHERE revoked_at IS NULL AND tenant_id IN (${deleted})`,
+    ).run(now);
+    db.exec(`DELETE FROM tenant_keks WHERE tenant_id IN (${deleted})`);
+    db.exec('COMMIT');
+    db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    return tenantsOf(db);
+  } finally {
+    db.close();
+  }
+}
