@@ -23,7 +23,14 @@ export { fingerprintOf, type PasswordVerifier, verifyPassword } from './device-c
 export { DEVICE_NAME_MAX_LENGTH, type DeviceInput, DeviceRegistry } from './device-registry.ts';
 export { type DeviceServices, openDeviceServices } from './device-services.ts';
 export { DeviceWrites } from './device-writes.ts';
-export type { OutgoingRpc, RpcInput, RpcQueue, RpcRemote, RpcSender } from './rpc-contract.ts';
+export type {
+  AttachOptions,
+  OutgoingRpc,
+  RpcInput,
+  RpcQueue,
+  RpcRemote,
+  RpcSender,
+} from './rpc-contract.ts';
 export { RpcService } from './rpc-queue.ts';
 export {
   type SharedAttributeChange,

@@ -9,13 +9,24 @@ export interface OutgoingRpc {
 /** Writes one request to a connected device; resolves once it is on the wire. */
 export type RpcSender = (request: OutgoingRpc) => Promise<void>;
 
+/** How a sender takes requests. */
+export interface AttachOptions {
+  /**
+   * The sender confirms what it takes within this long (an edge node, by its next poll): a
+   * request sent (claimed) longer ago and still unanswered is one whose delivery ended
+   * unconfirmed, its process gone with it, and is sent to this sender again. Without it, a
+   * sent request stays sent: written to a device is taken as delivered.
+   */
+  readonly redeliverSentAfterMs?: number;
+}
+
 /**
  * The RPC queue as a protocol listener sees it (MQTT: `v1/devices/me/rpc/request/+` and
  * `…/response/{id}`). The request id is the RPC's UUID.
  */
 export interface RpcQueue {
   /** The device listens for requests: it gets its queued ones now and new ones as they come. */
-  attach(device: DeviceIdentity, send: RpcSender): () => void;
+  attach(device: DeviceIdentity, send: RpcSender, options?: AttachOptions): () => void;
   /** The device answered request `requestId`. */
   respond(device: DeviceIdentity, requestId: string, payload: unknown): Promise<void>;
 }

@@ -4,7 +4,7 @@ import type { TenantStoreLocator } from '../records/index.ts';
 import type { RpcRow } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import type { DeviceIdentity } from './device-contract.ts';
-import type { RpcRemote, RpcSender } from './rpc-contract.ts';
+import type { AttachOptions, RpcRemote, RpcSender } from './rpc-contract.ts';
 import { effective, type RpcStatusChange } from './rpc-status.ts';
 
 /** Most queued requests sent to a device when it attaches, per round. */
@@ -39,7 +39,7 @@ export class RpcDelivery {
     this.#logger = options.logger;
   }
 
-  attach(device: DeviceIdentity, send: RpcSender): () => void {
+  attach(device: DeviceIdentity, send: RpcSender, options: AttachOptions = {}): () => void {
     const key = `${device.context.tenantId}/${device.deviceId}`;
     let attached = this.#attached.get(key);
     if (attached === undefined) {
@@ -54,7 +54,7 @@ export class RpcDelivery {
     entry.senders.add(send);
     // Nobody awaits this: a failure (the store unreachable, the tenant gone) must not become an
     // unhandled rejection, which would end the process and every connection with it.
-    this.#flush(device, send).catch((error: unknown) =>
+    this.#flush(device, send, options.redeliverSentAfterMs).catch((error: unknown) =>
       this.#logger?.warn(
         { err: error, deviceId: device.deviceId },
         'rpc: sending queued requests to a device that attached failed; they go at its next attach',
@@ -92,19 +92,32 @@ export class RpcDelivery {
    * Sends the device's queued requests, a round at a time, until none is left or `send` fails.
    * It starts once the device's deliveries in progress here have ended: one whose connection
    * failed puts its request back in the queue, where this flush must find it (an edge node
-   * that did not confirm a request attaches its device again for that).
+   * that did not confirm a request attaches its device again for that). With
+   * `redeliverSentAfterMs`, requests sent longer ago and unanswered go out again too: their
+   * delivery was never confirmed, and no process is waiting for it any more.
    */
-  async #flush(device: DeviceIdentity, send: RpcSender): Promise<void> {
+  async #flush(
+    device: DeviceIdentity,
+    send: RpcSender,
+    redeliverSentAfterMs?: number,
+  ): Promise<void> {
     const deviceKey = `${device.context.tenantId}/${device.deviceId}`;
     await Promise.all(this.#sendingTo.get(deviceKey) ?? []);
     const reader = (await this.#locate(device.context)).reader;
     for (;;) {
+      const now = Date.now();
+      const sentBefore =
+        redeliverSentAfterMs === undefined
+          ? undefined
+          : new Date(now - redeliverSentAfterMs).toISOString();
       const pending = await reader.devices.pendingRpcs(
         device.deviceId,
-        new Date().toISOString(),
+        new Date(now).toISOString(),
         ATTACH_BATCH,
+        sentBefore,
       );
-      for (const row of pending) if (!(await this.#deliver(device.context, row, send))) return;
+      for (const row of pending)
+        if (!(await this.#deliver(device.context, row, send, sentBefore))) return;
       if (pending.length < ATTACH_BATCH) return;
     }
   }
@@ -115,14 +128,19 @@ export class RpcDelivery {
    * was on its way to another connection waits, then finds it sent (or queued again, if that
    * connection could not take it). Across processes the claim in #sendQueued decides.
    */
-  async #deliver(context: TenantContext, row: RpcRow, send: RpcSender): Promise<boolean> {
+  async #deliver(
+    context: TenantContext,
+    row: RpcRow,
+    send: RpcSender,
+    sentBefore?: string,
+  ): Promise<boolean> {
     const key = `${context.tenantId}/${row.id}`;
     for (let busy = this.#sending.get(key); busy !== undefined; busy = this.#sending.get(key))
       await busy;
     const deviceKey = `${context.tenantId}/${row.deviceId}`;
     // A connection that went while this delivery waited its turn takes nothing more.
     if (!this.#attached.get(deviceKey)?.senders.has(send)) return false;
-    const sent = this.#sendQueued(context, row, send);
+    const sent = this.#sendQueued(context, row, send, sentBefore);
     const settled = sent.then(
       () => undefined,
       () => undefined,
@@ -147,19 +165,29 @@ export class RpcDelivery {
    * request went out or is not this call's to send. A write that fails puts the request back
    * in the queue (unless it was answered or expired meanwhile) and returns false; a device
    * that is gone from this process meanwhile may be connected to another by now, whose
-   * attach found the request claimed: the others are asked to deliver it.
+   * attach found the request claimed: the others are asked to deliver it. With `sentBefore`,
+   * a request sent before it is claimed again (its delivery was never confirmed).
    */
-  async #sendQueued(context: TenantContext, row: RpcRow, send: RpcSender): Promise<boolean> {
-    const claimed = await this.#change(context, row.deviceId, row.id, ['queued'], {
+  async #sendQueued(
+    context: TenantContext,
+    row: RpcRow,
+    send: RpcSender,
+    sentBefore?: string,
+  ): Promise<boolean> {
+    const from = sentBefore === undefined ? (['queued'] as const) : (['queued', 'sent'] as const);
+    const claimed = await this.#change(context, row.deviceId, row.id, from, {
       status: 'sent',
+      ...(sentBefore === undefined ? {} : { sentBefore }),
     });
     if (claimed === undefined) return true;
     try {
       await send({ requestId: row.id, body: { method: row.method, params: row.params } });
       return true;
     } catch {
+      // Only this claim goes back: not one another process made since, redelivering it.
       const back = await this.#change(context, row.deviceId, row.id, ['sent'], {
         status: 'queued',
+        sentBefore: new Date(Date.parse(claimed.updatedAt) + 1).toISOString(),
       });
       // Never to this process: it serves only devices attached here.
       if (back !== undefined && !this.#attached.has(`${context.tenantId}/${row.deviceId}`))

@@ -8,7 +8,7 @@ import type { TenantContext } from '../tenancy/index.ts';
 import { setLongTimeout } from '../timers/index.ts';
 import type { DeviceIdentity } from './device-contract.ts';
 import { checkDeviceId, deviceNotFound } from './device-writes.ts';
-import type { RpcInput, RpcQueue, RpcRemote, RpcSender } from './rpc-contract.ts';
+import type { AttachOptions, RpcInput, RpcQueue, RpcRemote, RpcSender } from './rpc-contract.ts';
 import { RpcDelivery } from './rpc-delivery.ts';
 import { effective, type RpcStatusChange, rpcNotFound, rpcStatusChange } from './rpc-status.ts';
 
@@ -169,8 +169,8 @@ export class RpcService implements RpcQueue {
     return effective(row, new Date().toISOString());
   }
 
-  attach(device: DeviceIdentity, send: RpcSender): () => void {
-    return this.#delivery.attach(device, send);
+  attach(device: DeviceIdentity, send: RpcSender, options?: AttachOptions): () => void {
+    return this.#delivery.attach(device, send, options);
   }
 
   /** Another process took the answer to `rpcId`: a call waiting here re-reads it. */

@@ -1,7 +1,7 @@
 import type { GroupCommitter } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
-import type { RpcRow, RpcStatus } from '../store/index.ts';
+import type { RpcChange, RpcRow, RpcStatus } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 
 export function rpcNotFound(): PalisadeError {
@@ -23,7 +23,7 @@ export type RpcStatusChange = (
   deviceId: string,
   id: string,
   from: readonly RpcStatus[],
-  change: { status: RpcStatus; response?: unknown; error?: string | null },
+  change: RpcChange,
 ) => Promise<RpcRow | undefined>;
 
 /** The one conditional status change both the request and the delivery side make. */

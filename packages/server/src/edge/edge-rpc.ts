@@ -211,28 +211,32 @@ export class EdgeRpcRelay {
     device: DeviceRow,
     key: (requestId: string) => string,
   ): void {
-    const off = this.#rpc.attach(identity(link.context, device), async (request) => {
-      const row = await reader.devices.getRpc(device.id, request.requestId);
-      link.mailbox.push({
-        requestId: request.requestId,
-        deviceId: device.id,
-        method: request.body.method,
-        params: request.body.params,
-        expiresAt: row?.expiresAt ?? new Date().toISOString(),
-      });
-      for (const wake of link.polls) wake();
-      try {
-        await this.#confirmation(key(request.requestId));
-      } catch (error) {
-        // Not confirmed: attach the device again, which hands its queued requests out again.
-        if (link.attached.get(device.id) === off) {
-          off();
-          link.attached.delete(device.id);
-          if (this.#links.get(link.key) === link) this.#attachDevice(link, reader, device, key);
+    const off = this.#rpc.attach(
+      identity(link.context, device),
+      async (request) => {
+        const row = await reader.devices.getRpc(device.id, request.requestId);
+        link.mailbox.push({
+          requestId: request.requestId,
+          deviceId: device.id,
+          method: request.body.method,
+          params: request.body.params,
+          expiresAt: row?.expiresAt ?? new Date().toISOString(),
+        });
+        for (const wake of link.polls) wake();
+        try {
+          await this.#confirmation(key(request.requestId));
+        } catch (error) {
+          // Not confirmed: attach the device again, which hands its queued requests out again.
+          if (link.attached.get(device.id) === off) {
+            off();
+            link.attached.delete(device.id);
+            if (this.#links.get(link.key) === link) this.#attachDevice(link, reader, device, key);
+          }
+          throw error;
         }
-        throw error;
-      }
-    });
+      },
+      { redeliverSentAfterMs: this.#ackWaitMs },
+    );
     link.attached.set(device.id, off);
   }
 

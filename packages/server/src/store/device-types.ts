@@ -82,6 +82,15 @@ export interface RpcRow {
   readonly updatedAt: string;
 }
 
+/** A status change of an RPC request (see `updateRpc`). */
+export interface RpcChange {
+  readonly status: RpcStatus;
+  readonly response?: unknown;
+  readonly error?: string | null;
+  /** A `sent` request changes only when it was sent (claimed) before this instant. */
+  readonly sentBefore?: string;
+}
+
 /** How a device stands with one edge node: assigned to it now, and when it last left it. */
 export interface EdgeStanding {
   readonly assigned: boolean;
@@ -108,8 +117,11 @@ export interface TenantDeviceReader {
   /** The newest point of each key (all keys when `keys` is empty). */
   latest(deviceId: string, keys: readonly string[]): Promise<TelemetryPoint[]>;
   getRpc(deviceId: string, id: string): Promise<RpcRow | undefined>;
-  /** Queued, unexpired requests of a device, oldest first. */
-  pendingRpcs(deviceId: string, now: string, limit: number): Promise<RpcRow[]>;
+  /**
+   * Queued, unexpired requests of a device, oldest first; with `sentBefore`, also those sent
+   * (claimed) before it and not answered: claims whose delivery nobody confirmed in time.
+   */
+  pendingRpcs(deviceId: string, now: string, limit: number, sentBefore?: string): Promise<RpcRow[]>;
 }
 
 /** Device writes, inside the tenant's transaction; each is one atomic statement. */
@@ -166,12 +178,15 @@ export interface TenantDeviceWriter extends TenantDeviceReader {
    */
   lockRpcQueue(deviceId: string, now: string): Promise<number | undefined>;
   insertRpc(row: RpcRow): Promise<void>;
-  /** Sets status (and response or error) when the request is in one of `from`; the new row or undefined. */
+  /**
+   * Sets status (and response or error) when the request is in one of `from`; the new row or
+   * undefined. With `change.sentBefore`, a sent request is in `from` only when sent before it.
+   */
   updateRpc(
     deviceId: string,
     id: string,
     from: readonly RpcStatus[],
-    change: { status: RpcStatus; response?: unknown; error?: string | null },
+    change: RpcChange,
     at: string,
   ): Promise<RpcRow | undefined>;
   /** Marks queued or sent requests past their expiry as expired; returns how many. */

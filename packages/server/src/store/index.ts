@@ -21,6 +21,7 @@ export type {
   DeviceRow,
   EdgeStanding,
   PointType,
+  RpcChange,
   RpcRow,
   RpcStatus,
   TelemetryPoint,

@@ -9,6 +9,7 @@ import type {
   AggregateRow,
   DeviceRow,
   EdgeStanding,
+  RpcChange,
   RpcRow,
   RpcStatus,
   TelemetryPoint,
@@ -131,8 +132,13 @@ export class PgTenantDevices implements TenantDeviceWriter {
     return this.#rpcs.getRpc(deviceId, id);
   }
 
-  pendingRpcs(deviceId: string, now: string, limit: number): Promise<RpcRow[]> {
-    return this.#rpcs.pendingRpcs(deviceId, now, limit);
+  pendingRpcs(
+    deviceId: string,
+    now: string,
+    limit: number,
+    sentBefore?: string,
+  ): Promise<RpcRow[]> {
+    return this.#rpcs.pendingRpcs(deviceId, now, limit, sentBefore);
   }
 
   lockRpcQueue(deviceId: string, now: string): Promise<number | undefined> {
@@ -147,7 +153,7 @@ export class PgTenantDevices implements TenantDeviceWriter {
     deviceId: string,
     id: string,
     from: readonly RpcStatus[],
-    change: { status: RpcStatus; response?: unknown; error?: string | null },
+    change: RpcChange,
     at: string,
   ): Promise<RpcRow | undefined> {
     return this.#rpcs.updateRpc(deviceId, id, from, change, at);

@@ -1,4 +1,4 @@
-import type { RpcRow, RpcStatus } from '../device-types.ts';
+import type { RpcChange, RpcRow, RpcStatus } from '../device-types.ts';
 import type { TenantQueries } from './tenant-queries.ts';
 
 interface RpcPgRow {
@@ -47,11 +47,17 @@ export class PgRpcRows {
     return row === undefined ? undefined : toRpc(row);
   }
 
-  async pendingRpcs(deviceId: string, now: string, limit: number): Promise<RpcRow[]> {
+  async pendingRpcs(
+    deviceId: string,
+    now: string,
+    limit: number,
+    sentBefore?: string,
+  ): Promise<RpcRow[]> {
     const rows = await this.#q.all<RpcPgRow>(
-      `SELECT * FROM rpc_requests WHERE tenant_id = $1 AND device_id = $2 AND status = 'queued'
+      `SELECT * FROM rpc_requests WHERE tenant_id = $1 AND device_id = $2
+         AND (status = 'queued' OR (status = 'sent' AND updated_at < $5::timestamptz))
          AND expires_at > $3 ORDER BY id LIMIT $4`,
-      [deviceId, now, limit],
+      [deviceId, now, limit, sentBefore ?? null],
     );
     return rows.map(toRpc);
   }
@@ -95,13 +101,15 @@ export class PgRpcRows {
     deviceId: string,
     id: string,
     from: readonly RpcStatus[],
-    change: { status: RpcStatus; response?: unknown; error?: string | null },
+    change: RpcChange,
     at: string,
   ): Promise<RpcRow | undefined> {
     const row = await this.#q.one<RpcPgRow>(
       `UPDATE rpc_requests SET status = $4, response = coalesce($5::jsonb, response),
          error = coalesce($6, error), updated_at = $7
-       WHERE tenant_id = $1 AND device_id = $2 AND id = $3 AND status = ANY($8::text[]) RETURNING *`,
+       WHERE tenant_id = $1 AND device_id = $2 AND id = $3 AND status = ANY($8::text[])
+         AND (status <> 'sent' OR $9::timestamptz IS NULL OR updated_at < $9::timestamptz)
+       RETURNING *`,
       [
         deviceId,
         id,
@@ -110,6 +118,7 @@ export class PgRpcRows {
         change.error ?? null,
         at,
         from,
+        change.sentBefore ?? null,
       ],
     );
     return row === undefined ? undefined : toRpc(row);

@@ -424,8 +424,8 @@ class PgTenantReader implements TenantReader {
     aggregate: (query) => this.#read((q) => q.devices.aggregate(query)),
     latest: (deviceId, keys) => this.#read((q) => q.devices.latest(deviceId, keys)),
     getRpc: (deviceId, id) => this.#read((q) => q.devices.getRpc(deviceId, id)),
-    pendingRpcs: (deviceId, now, limit) =>
-      this.#read((q) => q.devices.pendingRpcs(deviceId, now, limit)),
+    pendingRpcs: (deviceId, now, limit, sentBefore) =>
+      this.#read((q) => q.devices.pendingRpcs(deviceId, now, limit, sentBefore)),
   };
   readonly deviceCas: TenantDeviceCaReader = {
     getCaKey: (caId) => this.#read((q) => q.deviceCas.getCaKey(caId)),

@@ -1,5 +1,5 @@
 import type { StatementSync } from 'node:sqlite';
-import type { RpcRow, RpcStatus } from '../device-types.ts';
+import type { RpcChange, RpcRow, RpcStatus } from '../device-types.ts';
 
 type Prepare = (sql: string) => StatementSync;
 
@@ -49,11 +49,17 @@ export class SqliteRpcRows {
     return row === undefined ? undefined : toRpc(row);
   }
 
-  async pendingRpcs(deviceId: string, now: string, limit: number): Promise<RpcRow[]> {
+  async pendingRpcs(
+    deviceId: string,
+    now: string,
+    limit: number,
+    sentBefore?: string,
+  ): Promise<RpcRow[]> {
     const rows = this.#sql(
-      `SELECT * FROM rpc_requests WHERE device_id = ? AND status = 'queued' AND expires_at > ?
-       ORDER BY id LIMIT ?`,
-    ).all(deviceId, now, limit) as unknown as RpcSqlRow[];
+      `SELECT * FROM rpc_requests WHERE device_id = ?
+         AND (status = 'queued' OR (status = 'sent' AND updated_at < ?))
+         AND expires_at > ? ORDER BY id LIMIT ?`,
+    ).all(deviceId, sentBefore ?? null, now, limit) as unknown as RpcSqlRow[];
     return rows.map(toRpc);
   }
 
@@ -91,12 +97,13 @@ export class SqliteRpcRows {
     deviceId: string,
     id: string,
     from: readonly RpcStatus[],
-    change: { status: RpcStatus; response?: unknown; error?: string | null },
+    change: RpcChange,
     at: string,
   ): Promise<RpcRow | undefined> {
     const row = this.#sql(
       `UPDATE rpc_requests SET status = ?, response = coalesce(?, response), error = coalesce(?, error),
          updated_at = ? WHERE device_id = ? AND id = ? AND status IN (SELECT value FROM json_each(?))
+         AND (status <> 'sent' OR ? IS NULL OR updated_at < ?)
        RETURNING *`,
     ).get(
       change.status,
@@ -106,6 +113,8 @@ export class SqliteRpcRows {
       deviceId,
       id,
       JSON.stringify(from),
+      change.sentBefore ?? null,
+      change.sentBefore ?? null,
     ) as RpcSqlRow | undefined;
     return row === undefined ? undefined : toRpc(row);
   }
