@@ -344,6 +344,29 @@ for (const backend of backendNames()) {
       assert.equal(await rotateCookieSecrets(store), 2, "every tenant's, without a tenant");
     });
 
+    test("a cookie secret rotation reaches another process's next request that uses cookies, not waiting for its recheck", async (t) => {
+      const now = Date.now();
+      const clock = () => now;
+      const { a, b } = await twoProcesses(backend, t, clock);
+      const tenant = await newTenant(a.stores);
+      const [ofA, ofB] = [a, b].map((p) =>
+        tenantIssuers(p.stores.controlPlane.identity, p.keys, clock),
+      );
+      const secrets = async (issuers: TenantIssuers, cookies: boolean) =>
+        ((await issuers.get(tenant.slug, { cookies })).provider as unknown as { keys: string[] })
+          .keys;
+      const [old] = await secrets(ofB!, true);
+      assert.deepEqual(await secrets(ofA!, true), [old]);
+
+      assert.equal(await rotateCookieSecrets(a.stores.controlPlane.identity, tenant.id), 1);
+      assert.deepEqual(await secrets(ofB!, false), [old], 'a request without cookies: trusted');
+      const rotated = await secrets(ofB!, true);
+      assert.equal(rotated.length, 2, 'the clock has not moved: no recheck is due');
+      assert.notEqual(rotated[0], old, 'B signs with a new secret at once');
+      assert.deepEqual(await secrets(ofA!, true), rotated, 'and A with the one B made');
+      assert.equal(await secrets(ofB!, true), await secrets(ofB!, true), 'then kept');
+    });
+
     test('a control plane holding two current key sets keeps the one the issuer signs with', async (t) => {
       const fixture = await openBackend(backend);
       const raw = await rawControlPlane(fixture);

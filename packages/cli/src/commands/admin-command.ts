@@ -22,7 +22,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * platform-admin token, or retire the tenant issuers' cookie secrets, directly in the control
  * plane (`--data` or `--database`), so they work with the server running or not, and even
  * when the old token is lost. A running server stops honouring the old token within its auth
- * cache TTL, and signs cookies with a new secret within the same time.
+ * cache TTL, and signs cookies with a new secret from its next request that uses cookies.
  */
 export async function adminCommand(argv: string[]): Promise<number> {
   const [noun, ...rest] = argv;
@@ -42,7 +42,7 @@ export async function adminCommand(argv: string[]): Promise<number> {
   });
   const stores = await openPlatformStores(settings);
   try {
-    if (noun === 'cookie-secret') return await rotateCookies(stores, settings, values.tenant);
+    if (noun === 'cookie-secret') return await rotateCookies(stores, values.tenant);
     const token = await rotateAdminToken(stores.controlPlane);
     process.stdout.write(`${token}\n`);
     process.stderr.write(
@@ -72,11 +72,7 @@ async function openPlatformStores(settings: Settings): Promise<Stores> {
   return stores;
 }
 
-async function rotateCookies(
-  stores: Stores,
-  settings: Settings,
-  tenantRef: string | undefined,
-): Promise<number> {
+async function rotateCookies(stores: Stores, tenantRef: string | undefined): Promise<number> {
   let tenantId: string | undefined;
   if (tenantRef !== undefined) {
     const tenant = UUID.test(tenantRef)
@@ -89,8 +85,8 @@ async function rotateCookies(
   const retired = await rotateCookieSecrets(stores.controlPlane.identity, tenantId);
   process.stdout.write(`retired ${retired} cookie secret${retired === 1 ? '' : 's'}\n`);
   process.stderr.write(
-    `Each server signs cookies with a new secret within ${settings.authCacheTtlMs} ms ` +
-      '(authCacheTtlMs); cookies the retired ones signed still verify until they expire.\n',
+    'Each server signs cookies with a new secret from its next request that uses cookies; ' +
+      'cookies the retired ones signed still verify until they expire.\n',
   );
   return EXIT.ok;
 }

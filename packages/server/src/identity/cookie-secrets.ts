@@ -3,9 +3,9 @@
  * plane as `palisade admin token --rotate` replaces the admin token: it needs neither a
  * running server nor the master key, and it only retires the current secrets. The first
  * process that builds a tenant's issuer after it makes the new secret (IssuerKeys.load,
- * recorded in the tenant's ledger), and every process drops its cached issuer when its next
- * check of the stored keys finds them changed (TenantIssuers). A retired secret verifies the
- * cookies it signed for as long as a cookie lives, so no one is signed out.
+ * recorded in the tenant's ledger), and every process drops its cached issuer at its next
+ * request that uses cookies, which reads the current secret first (TenantIssuers). A retired
+ * secret verifies the cookies it signed for as long as a cookie lives, so no one is signed out.
  */
 import type { ControlPlaneIdentityStore } from '../store/index.ts';
 

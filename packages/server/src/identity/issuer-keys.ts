@@ -39,6 +39,8 @@ export interface IssuerKeySet {
   readonly signing: readonly Jwk[];
   /** Cookie-signing secrets: the current one, then the retired ones still within their grace. */
   readonly cookieKeys: readonly string[];
+  /** The kid of the current cookie secret (see `currentCookie`). */
+  readonly cookieKid: string;
   /** Epoch milliseconds when a retired key of the set ends its grace (load again by then), or null. */
   readonly refreshAt: number | null;
   /** The ids of the keys in use: another process's rotation changes it (see `generation`). */
@@ -110,6 +112,11 @@ export class IssuerKeys {
   /** The stored keys' generation: unlike a loaded set's, another process rotated them. */
   async generation(tenantId: string): Promise<string> {
     return generationOf(await this.#store.listKeys(tenantId));
+  }
+
+  /** The kid of the tenant's stored current cookie secret, if any: a cheap read, unlike `generation`. */
+  currentCookie(tenantId: string): Promise<string | undefined> {
+    return this.#store.currentCookieSecret(tenantId);
   }
 
   /** Public JWKs the tenant's tokens may be signed with (reads only; makes nothing). */
@@ -194,6 +201,7 @@ export class IssuerKeys {
     const active: Jwk[] = [];
     const retired: Jwk[] = [];
     const currentCookie: string[] = [];
+    let cookieKid = '';
     const retiredCookies: string[] = [];
     let refreshAt: number | null = null;
     for (const row of rows) {
@@ -210,6 +218,7 @@ export class IssuerKeys {
         // Rows come oldest first: the retired secrets go newest first.
         const secret = (await opened()).toString('base64url');
         (row.retiredAt === null ? currentCookie : retiredCookies).unshift(secret);
+        if (row.retiredAt === null) cookieKid = row.kid;
         continue;
       }
       const secret = await opened();
@@ -222,6 +231,7 @@ export class IssuerKeys {
     return {
       signing: [...active, ...retired],
       cookieKeys: [...currentCookie, ...retiredCookies],
+      cookieKid,
       refreshAt,
       generation: generationOf(rows),
     };

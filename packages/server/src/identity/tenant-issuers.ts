@@ -11,6 +11,8 @@ interface BuiltIssuer {
   readonly refreshAt: number | null;
   /** Its key set's generation, last found current in the store at `checkedAt`. */
   readonly generation: string;
+  /** The kid of the cookie secret it signs with. */
+  readonly cookieKid: string;
   checkedAt: number;
 }
 
@@ -25,8 +27,11 @@ export interface TenantIssuer {
  * bounded cache (least recently used evicted); building one also drops the tenant's expired
  * codes, tokens and revocations. An issuer is built again once a retired key or cookie secret
  * of its key set ends its grace, and when, checked every `recheckMs`, the stored keys are no
- * longer its own (another process rotated them). Only active tenants have an issuer: an
- * unknown or deleted slug is not found, a suspended tenant's issuer refuses everything.
+ * longer its own (another process rotated them). A request that may read or set the issuer's
+ * cookies checks the stored cookie secret every time (one indexed read): once an operator
+ * rotates or revokes it, no process signs or verifies another cookie with the old keys.
+ * Only active tenants have an issuer: an unknown or deleted slug is not found, a suspended
+ * tenant's issuer refuses everything.
  */
 export class TenantIssuers {
   readonly #directory: IssuerDirectory;
@@ -55,7 +60,8 @@ export class TenantIssuers {
     this.#clock = options.clock ?? Date.now;
   }
 
-  async get(slug: string): Promise<TenantIssuer> {
+  /** `cookies`: the request may read or set the issuer's cookies (see the class comment). */
+  async get(slug: string, use: { cookies?: boolean } = {}): Promise<TenantIssuer> {
     const tenant = (await this.#directory.get(slug))?.tenant;
     if (tenant === undefined || tenant.status === 'deleted')
       throw new PalisadeError('PALISADE_TENANT_NOT_FOUND', `no tenant has the issuer /t/${slug}`);
@@ -67,7 +73,8 @@ export class TenantIssuers {
     }
     const key = `${tenant.id}:${tenant.updatedAt}`;
     let provider = this.#providers.get(key);
-    if (provider !== undefined && (await this.#stale(tenant, provider))) provider = undefined;
+    if (provider !== undefined && (await this.#stale(tenant, provider, use.cookies === true)))
+      provider = undefined;
     if (provider === undefined) {
       this.#providers.delete(key);
       provider = this.#build(tenant);
@@ -90,16 +97,18 @@ export class TenantIssuers {
       provider: createTenantProvider(tenant, keys, this.#options),
       refreshAt: keys.refreshAt,
       generation: keys.generation,
+      cookieKid: keys.cookieKid,
       checkedAt: this.#clock(),
     };
   }
 
   /** Whether the issuer must be built again (see the class comment); a failed build is not. */
-  async #stale(tenant: Tenant, pending: Promise<BuiltIssuer>): Promise<boolean> {
+  async #stale(tenant: Tenant, pending: Promise<BuiltIssuer>, cookies: boolean): Promise<boolean> {
     const built = await pending.catch(() => undefined);
     if (built === undefined) return false;
     const now = this.#clock();
     if (built.refreshAt !== null && built.refreshAt <= now) return true;
+    if (cookies && (await this.#keys.currentCookie(tenant.id)) !== built.cookieKid) return true;
     if (now - built.checkedAt < this.#recheckMs) return false;
     built.checkedAt = now;
     return (await this.#keys.generation(tenant.id)) !== built.generation;

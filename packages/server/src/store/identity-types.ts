@@ -99,6 +99,11 @@ export interface ControlPlaneIdentityStore {
    * undefined, as of `at`; how many it retired.
    */
   retireCookieSecrets(at: string, tenantId?: string): Promise<number>;
+  /**
+   * The kid of the tenant's current cookie secret, or undefined when it has none (retired and
+   * not yet made again): one indexed read, made on every issuer request that uses cookies.
+   */
+  currentCookieSecret(tenantId: string): Promise<string | undefined>;
 
   upsertArtifact(tenantId: string, artifact: OidcArtifact): Promise<void>;
   /** The live (unexpired) artifact; `by` looks it up by id, uid or user code. */

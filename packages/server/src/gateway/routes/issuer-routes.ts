@@ -9,6 +9,14 @@ const TAGS = ['identity'];
 /** Largest sign-in form accepted (email, password, code and the step). */
 const FORM_BODY_LIMIT = 8192;
 const FIELD = { type: 'string', maxLength: 1024 } as const;
+/**
+ * The provider's endpoints that machines call, which never read or set its cookies (token,
+ * introspection, revocation, keys, discovery, device authorization, pushed requests): their
+ * requests skip the check of the stored cookie secret. Like the provider's router, it ignores
+ * ASCII case and one trailing slash.
+ */
+const COOKIELESS =
+  /^(?:token(?:\/introspection|\/revocation)?|jwks|\.well-known\/[^/]+|device\/auth|request)\/?$/i;
 
 /**
  * Hands the request to the tenant issuer's `oidc-provider` as `<public URL>/t/<slug>/…`: the
@@ -105,7 +113,7 @@ export function issuerRoutes(
       config: { auth: 'public' },
       schema: { summary: 'Sign-in or consent page of an authorization', tags: TAGS, params },
       handler: async (request, reply) => {
-        const issuer = await identity.issuers.get(request.params.slug);
+        const issuer = await identity.issuers.get(request.params.slug, { cookies: true });
         await hijacked(request, reply, () =>
           identity.interactions.show(issuer, request.raw, reply.raw),
         );
@@ -131,7 +139,7 @@ export function issuerRoutes(
           },
         },
         handler: async (request, reply) => {
-          const issuer = await identity.issuers.get(request.params.slug);
+          const issuer = await identity.issuers.get(request.params.slug, { cookies: true });
           await hijacked(request, reply, () =>
             identity.interactions.submit(issuer, request.raw, reply.raw, request.body ?? {}),
           );
@@ -146,7 +154,7 @@ export function issuerRoutes(
     // The provider reads request bodies itself: leave the stream unread.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_request, _payload, done) => done(null));
-    scope.route<{ Params: { slug: string } }>({
+    scope.route<{ Params: { slug: string; '*'?: string } }>({
       method: ['GET', 'POST'],
       url: '/t/:slug/*',
       config: { auth: 'public' },
@@ -162,7 +170,12 @@ export function issuerRoutes(
         },
       },
       handler: async (request, reply) => {
-        dispatch(await identity.issuers.get(request.params.slug), request, reply);
+        const { slug, '*': rest = '' } = request.params;
+        dispatch(
+          await identity.issuers.get(slug, { cookies: !COOKIELESS.test(rest) }),
+          request,
+          reply,
+        );
       },
     });
   });

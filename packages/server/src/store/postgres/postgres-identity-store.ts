@@ -187,6 +187,14 @@ export class PgIdentityStore implements ControlPlaneIdentityStore {
     return result.rowCount ?? 0;
   }
 
+  async currentCookieSecret(tenantId: string): Promise<string | undefined> {
+    const result = await this.#pool.query<{ kid: string }>(
+      `SELECT kid FROM oidc_keys WHERE tenant_id = $1 AND use = 'cookie' AND retired_at IS NULL`,
+      [tenantId],
+    );
+    return result.rows[0]?.kid;
+  }
+
   async upsertArtifact(tenantId: string, a: OidcArtifact): Promise<void> {
     await this.#pool.query(
       `INSERT INTO oidc_artifacts (tenant_id, ${ARTIFACT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)

@@ -182,6 +182,13 @@ export class SqliteIdentityStore implements ControlPlaneIdentityStore {
     return Number(result.changes);
   }
 
+  async currentCookieSecret(tenantId: string): Promise<string | undefined> {
+    const row = this.#sql(
+      `SELECT kid FROM oidc_keys WHERE tenant_id = ? AND use = 'cookie' AND retired_at IS NULL`,
+    ).get(tenantId) as { kid: string } | undefined;
+    return row?.kid;
+  }
+
   async upsertArtifact(tenantId: string, a: OidcArtifact): Promise<void> {
     this.#sql(
       `INSERT INTO oidc_artifacts (tenant_id, ${ARTIFACT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
