@@ -12,7 +12,8 @@ const USAGE = `usage: palisade <command>
   start            run the platform in this process (start --help lists its settings)
   tenant ...       create, list, show, suspend, resume, delete tenants on a running server
   admin token --rotate   replace the platform-admin token
-  admin cookie-secret --rotate   retire the tenant issuers' cookie secrets (one tenant's with --tenant)
+  admin cookie-secret --rotate   retire the tenant issuers' cookie secrets (one tenant's with --tenant;
+                   --revoke-previous for a leaked one: cookies it signed stop working at once)
   keys ...         rotate a tenant's data key (and watch the job), rotate the master key
   backup --out DIR     copy the embedded (SQLite) platform while it runs
   restore --from DIR   check a backup and restore it into an empty data folder

@@ -306,6 +306,28 @@ for (const backend of backendNames()) {
       assert.equal(after.length, 2);
       assert.ok(!after[1]!.retired && after[1]!.kid !== old!.kid, 'the server made a new one');
 
+      // A leaked secret: revoked, the cookies it (or the one made since) signed stop working.
+      const sinceRotation = await begin();
+      assert.equal(await shows(sinceRotation), 200);
+      const revoked = await palisade([
+        'admin',
+        'cookie-secret',
+        '--rotate',
+        '--revoke-previous',
+        '--tenant',
+        'beta',
+        ...storeFlags(fixture),
+      ]);
+      expectExit(revoked, 0);
+      assert.equal(revoked.stdout, 'revoked 2 cookie secrets\n');
+      assert.match(revoked.stderr, /refuses every cookie the revoked ones signed/);
+      assert.equal(await shows(before), 400, 'a cookie the revoked retired secret signed');
+      assert.equal(await shows(sinceRotation), 400, 'a cookie the revoked current secret signed');
+      assert.equal(await shows(await begin()), 200, 'a new sign-in works');
+      const remade = await cookieKeys();
+      assert.equal(remade.length, 1);
+      assert.ok(!after.some((row) => row.kid === remade[0]!.kid), 'with a new secret');
+
       const unknown = await palisade([
         'admin',
         'cookie-secret',
@@ -543,12 +565,17 @@ describe('palisade CLI without a server', () => {
     for (const args of [
       ['admin', 'token'],
       ['admin', 'cookie-secret'],
+      ['admin', 'cookie-secret', '--revoke-previous'],
       ['admin', 'token', '--rotate', '--tenant', 'acme'],
+      ['admin', 'token', '--rotate', '--revoke-previous'],
     ]) {
       const usage = await palisade(args);
       expectExit(usage, 2);
       assert.match(usage.stderr, /usage: palisade admin token --rotate/);
-      assert.match(usage.stderr, /palisade admin cookie-secret --rotate \[--tenant ID\|SLUG\]/);
+      assert.match(
+        usage.stderr,
+        /palisade admin cookie-secret --rotate \[--revoke-previous\] \[--tenant ID\|SLUG\]/,
+      );
     }
 
     // A data folder without a platform (a forgotten --data) is refused, and left as it was.

@@ -18,7 +18,7 @@ export {
   type Problem,
   problemType,
 } from './errors/index.ts';
-export { rotateCookieSecrets } from './identity/index.ts';
+export { revokeCookieSecrets, rotateCookieSecrets } from './identity/index.ts';
 export {
   type KeyJobView,
   type KeyStatus,

@@ -12,7 +12,7 @@ import { nodeSha256 } from '@palisade/ledger/node';
 import pg from 'pg';
 import { GroupCommitter } from '../src/commit/index.ts';
 import type { AccessTokenVerifier } from '../src/identity/access-token-verifier.ts';
-import { rotateCookieSecrets } from '../src/identity/index.ts';
+import { revokeCookieSecrets, rotateCookieSecrets } from '../src/identity/index.ts';
 import { IssuerDirectory } from '../src/identity/issuer-directory.ts';
 import { IssuerKeys } from '../src/identity/issuer-keys.ts';
 import { IssuerUrls } from '../src/identity/issuer-urls.ts';
@@ -365,6 +365,44 @@ for (const backend of backendNames()) {
       assert.notEqual(rotated[0], old, 'B signs with a new secret at once');
       assert.deepEqual(await secrets(ofA!, true), rotated, 'and A with the one B made');
       assert.equal(await secrets(ofB!, true), await secrets(ofB!, true), 'then kept');
+    });
+
+    test('a revocation of the cookie secrets leaves no process one of them, within its grace or not, and is in the ledger', async (t) => {
+      const now = Date.now();
+      const clock = () => now;
+      const { a, b } = await twoProcesses(backend, t, clock);
+      const tenant = await newTenant(a.stores);
+      await newTenant(a.stores, 'other');
+      const [ofA, ofB] = [a, b].map((p) =>
+        tenantIssuers(p.stores.controlPlane.identity, p.keys, clock),
+      );
+      const secrets = async (issuers: TenantIssuers, slug = 'acme') =>
+        ((await issuers.get(slug, { cookies: true })).provider as unknown as { keys: string[] })
+          .keys;
+      const [old] = await secrets(ofA!);
+      const others = await secrets(ofA!, 'other');
+      const store = a.stores.controlPlane.identity;
+      await rotateCookieSecrets(store, tenant.id);
+      const rotated = await secrets(ofB!);
+      assert.deepEqual([rotated.length, rotated[1]], [2, old], 'the retired one within its grace');
+      assert.deepEqual(await secrets(ofA!), rotated);
+
+      assert.equal(await revokeCookieSecrets(store, tenant.id), 2, 'the current and the retired');
+      const revoked = await secrets(ofA!);
+      assert.equal(revoked.length, 1, 'a new secret, and no other');
+      assert.ok(!rotated.includes(revoked[0]!), 'neither revoked one verifies');
+      assert.deepEqual(await secrets(ofB!), revoked, 'in the other process too, at once');
+      assert.deepEqual(await secrets(ofB!, 'other'), others, "another tenant's are untouched");
+      const ledger = (await a.stores.shards.get('s1')!.tenant(tenant.id)).reader;
+      const actions = (await ledger.ledgerEntries(0, (await ledger.ledgerHead()).nextSeq))
+        .filter((row) => row.resource === 'oidc/keys')
+        .map((row) => JSON.parse(row.entry).action);
+      assert.deepEqual(actions, [
+        'oidc-keys.create',
+        'oidc-keys.cookie-secret-rotate',
+        'oidc-keys.cookie-secret-revoke',
+      ]);
+      assert.equal(await revokeCookieSecrets(store), 2, "every tenant's, without a tenant");
     });
 
     test('a control plane holding two current key sets keeps the one the issuer signs with', async (t) => {

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import {
   loadSettings,
   openStores,
+  revokeCookieSecrets,
   rotateAdminToken,
   rotateCookieSecrets,
   type Settings,
@@ -13,27 +14,36 @@ import { CliError, EXIT, wantsHelp } from '../cli-error.ts';
 import { settingFlags, settingOptions } from '../settings-flags.ts';
 
 const USAGE = `usage: palisade admin token --rotate [--data DIR | --database URL]
-       palisade admin cookie-secret --rotate [--tenant ID|SLUG] [--data DIR | --database URL]`;
+       palisade admin cookie-secret --rotate [--revoke-previous] [--tenant ID|SLUG] [--data DIR | --database URL]
+  --revoke-previous   a leaked secret: the previous secrets verify nothing from now on, so
+                      cookies they signed stop working at once (their users sign in again)`;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * `palisade admin token --rotate` and `palisade admin cookie-secret --rotate`: change the
- * platform-admin token, or retire the tenant issuers' cookie secrets, directly in the control
- * plane (`--data` or `--database`), so they work with the server running or not, and even
- * when the old token is lost. A running server stops honouring the old token within its auth
- * cache TTL, and signs cookies with a new secret from its next request that uses cookies.
+ * platform-admin token, or retire (with `--revoke-previous`, delete) the tenant issuers'
+ * cookie secrets, directly in the control plane (`--data` or `--database`), so they work with
+ * the server running or not, and even when the old token is lost. A running server stops
+ * honouring the old token within its auth cache TTL, and signs cookies with a new secret (and
+ * verifies none with a revoked one) from its next request that uses cookies.
  */
 export async function adminCommand(argv: string[]): Promise<number> {
   const [noun, ...rest] = argv;
   if (wantsHelp(argv)) throw new CliError(USAGE, EXIT.ok);
   const { values } = parseArgs({
     args: rest,
-    options: { ...settingOptions(), rotate: { type: 'boolean' }, tenant: { type: 'string' } },
+    options: {
+      ...settingOptions(),
+      rotate: { type: 'boolean' },
+      'revoke-previous': { type: 'boolean' },
+      tenant: { type: 'string' },
+    },
     strict: true,
   });
   const known = noun === 'token' || noun === 'cookie-secret';
-  if (!known || values.rotate !== true || (noun === 'token' && values.tenant !== undefined))
+  const cookieOnly = values.tenant !== undefined || values['revoke-previous'] !== undefined;
+  if (!known || values.rotate !== true || (noun === 'token' && cookieOnly))
     throw new CliError(USAGE, EXIT.usage);
   const settings = loadSettings({
     flags: settingFlags(values),
@@ -42,7 +52,8 @@ export async function adminCommand(argv: string[]): Promise<number> {
   });
   const stores = await openPlatformStores(settings);
   try {
-    if (noun === 'cookie-secret') return await rotateCookies(stores, values.tenant);
+    if (noun === 'cookie-secret')
+      return await rotateCookies(stores, values.tenant, values['revoke-previous'] === true);
     const token = await rotateAdminToken(stores.controlPlane);
     process.stdout.write(`${token}\n`);
     process.stderr.write(
@@ -72,7 +83,11 @@ async function openPlatformStores(settings: Settings): Promise<Stores> {
   return stores;
 }
 
-async function rotateCookies(stores: Stores, tenantRef: string | undefined): Promise<number> {
+async function rotateCookies(
+  stores: Stores,
+  tenantRef: string | undefined,
+  revoke: boolean,
+): Promise<number> {
   let tenantId: string | undefined;
   if (tenantRef !== undefined) {
     const tenant = UUID.test(tenantRef)
@@ -82,7 +97,17 @@ async function rotateCookies(stores: Stores, tenantRef: string | undefined): Pro
       throw new CliError(`no tenant ${JSON.stringify(tenantRef)}; see: palisade tenant list`);
     tenantId = tenant.id;
   }
-  const retired = await rotateCookieSecrets(stores.controlPlane.identity, tenantId);
+  const store = stores.controlPlane.identity;
+  if (revoke) {
+    const revoked = await revokeCookieSecrets(store, tenantId);
+    process.stdout.write(`revoked ${revoked} cookie secret${revoked === 1 ? '' : 's'}\n`);
+    process.stderr.write(
+      'From its next request that uses cookies, each server signs with a new secret and ' +
+        'refuses every cookie the revoked ones signed: those users sign in again.\n',
+    );
+    return EXIT.ok;
+  }
+  const retired = await rotateCookieSecrets(store, tenantId);
   process.stdout.write(`retired ${retired} cookie secret${retired === 1 ? '' : 's'}\n`);
   process.stderr.write(
     'Each server signs cookies with a new secret from its next request that uses cookies; ' +

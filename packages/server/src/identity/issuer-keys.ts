@@ -5,7 +5,8 @@
  * only sealed by the platform KMS, bound to the tenant and the key id. Rotation retires the
  * signing keys (they keep verifying for `retiredGraceMs`) and makes new ones. A retired cookie
  * secret (see control-plane migration 7 and rotateCookieSecrets) verifies cookies for
- * `cookieGraceMs`, then nothing; a tenant with none current gets a new one.
+ * `cookieGraceMs`, then nothing, and a revoked one (revokeCookieSecrets) nothing at all; a
+ * tenant with none current gets a new one.
  */
 import { createHash, generateKeyPairSync, type KeyObject, randomBytes } from 'node:crypto';
 import type { Kms } from '@palisade/crypto';
@@ -100,11 +101,14 @@ export class IssuerKeys {
       );
       const cookieMissing = !rows.some((row) => row.use === 'cookie' && row.retiredAt === null);
       if (missing.length === 0 && !cookieMissing) return this.#keySet(tenant, rows);
-      // Only the cookie secret missing: an operator retired it (rotateCookieSecrets).
+      // Only the cookie secret missing: an operator retired it (rotateCookieSecrets), or
+      // revoked every one of them (revokeCookieSecrets).
       const action =
-        missing.length === 0 && rows.some((row) => row.use === 'cookie')
-          ? 'oidc-keys.cookie-secret-rotate'
-          : 'oidc-keys.create';
+        missing.length > 0
+          ? 'oidc-keys.create'
+          : rows.some((row) => row.use === 'cookie')
+            ? 'oidc-keys.cookie-secret-rotate'
+            : 'oidc-keys.cookie-secret-revoke';
       await this.#create(tenant, missing, cookieMissing, action);
     }
   }

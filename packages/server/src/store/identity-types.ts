@@ -100,6 +100,12 @@ export interface ControlPlaneIdentityStore {
    */
   retireCookieSecrets(at: string, tenantId?: string): Promise<number>;
   /**
+   * Deletes every cookie secret, current or retired, of the tenant, or of every tenant when
+   * `tenantId` is undefined; how many it deleted. A tenant whose issuer has signing keys but
+   * no cookie secret at all had them revoked (IssuerKeys records that when it makes the next).
+   */
+  revokeCookieSecrets(tenantId?: string): Promise<number>;
+  /**
    * The kid of the tenant's current cookie secret, or undefined when it has none (retired and
    * not yet made again): one indexed read, made on every issuer request that uses cookies.
    */

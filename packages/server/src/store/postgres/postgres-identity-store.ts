@@ -187,6 +187,14 @@ export class PgIdentityStore implements ControlPlaneIdentityStore {
     return result.rowCount ?? 0;
   }
 
+  async revokeCookieSecrets(tenantId?: string): Promise<number> {
+    const result = await this.#pool.query(
+      `DELETE FROM oidc_keys WHERE use = 'cookie' AND ($1::uuid IS NULL OR tenant_id = $1)`,
+      [tenantId ?? null],
+    );
+    return result.rowCount ?? 0;
+  }
+
   async currentCookieSecret(tenantId: string): Promise<string | undefined> {
     const result = await this.#pool.query<{ kid: string }>(
       `SELECT kid FROM oidc_keys WHERE tenant_id = $1 AND use = 'cookie' AND retired_at IS NULL`,

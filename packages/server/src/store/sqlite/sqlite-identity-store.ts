@@ -182,6 +182,13 @@ export class SqliteIdentityStore implements ControlPlaneIdentityStore {
     return Number(result.changes);
   }
 
+  async revokeCookieSecrets(tenantId?: string): Promise<number> {
+    const result = this.#sql(
+      `DELETE FROM oidc_keys WHERE use = 'cookie' AND (? IS NULL OR tenant_id = ?)`,
+    ).run(tenantId ?? null, tenantId ?? null);
+    return Number(result.changes);
+  }
+
   async currentCookieSecret(tenantId: string): Promise<string | undefined> {
     const row = this.#sql(
       `SELECT kid FROM oidc_keys WHERE tenant_id = ? AND use = 'cookie' AND retired_at IS NULL`,
