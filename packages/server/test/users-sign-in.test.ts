@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import crypto, { randomBytes, scryptSync } from 'node:crypto';
+import crypto, { createHash, randomBytes, scryptSync } from 'node:crypto';
 import { syncBuiltinESMExports } from 'node:module';
 import { after, before, describe, test } from 'node:test';
+import { blindIndex } from '@palisade/crypto';
 import * as oidc from 'openid-client';
 import { Secret, TOTP } from 'otpauth';
 import { PermissionSet } from '../src/authz/index.ts';
@@ -14,6 +15,8 @@ import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
 import {
   newTotpSecret,
   passwordHashParams,
+  type SignInNames,
+  tenantSignInNames,
   UserAuthenticator,
   UserService,
 } from '../src/users/index.ts';
@@ -28,11 +31,17 @@ const PASSWORD = 'correct horse battery staple';
  * A user authenticator on one tenant store with a lock after 3 failures within an hour, from
  * one minute up to `maxMs`, on the given clock. No TOTP: its seal is never used.
  */
-function lockingAuthenticator(store: TenantStore, maxMs: number, clock: () => number) {
+function lockingAuthenticator(
+  store: TenantStore,
+  names: SignInNames,
+  maxMs: number,
+  clock: () => number,
+) {
   return new UserAuthenticator({
     locate: async () => store,
     committer: new GroupCommitter({ maxBatch: 1, maxWaitMs: 0, seal: async () => {} }),
     secrets: {} as TenantSecretSeal,
+    names,
     lockout: { threshold: 3, baseMs: 60_000, maxMs, windowMs: 3_600_000, namesMax: 100 },
     clock,
   });
@@ -66,18 +75,21 @@ for (const backend of backendNames()) {
       const committer = new GroupCommitter({ maxBatch: 1, maxWaitMs: 0, seal: async () => {} });
       const { settings, stores, keys, authz } = api.platform;
       const kms = await openPlatformKms(settings, undefined, { generateIfMissing: false });
+      const names = tenantSignInNames(keys);
       return {
         service: new UserService({
           locate: async () => store,
           committer,
           invitationTtlMs: settings.userInvitationTtlMs,
           roles: authz.roles,
+          names,
           clock,
         }),
         auth: new UserAuthenticator({
           locate: async () => store,
           committer,
           secrets: new TenantSecretSeal({ kms, controlPlane: stores.controlPlane, keys }),
+          names,
           lockout: { threshold: 100, baseMs: 1000, maxMs: 1000, windowMs: 1000, namesMax: 100 },
           clock,
         }),
@@ -124,6 +136,34 @@ for (const backend of backendNames()) {
       assert.equal(wrong.code, 'PALISADE_SIGN_IN_FAILED');
       assert.equal(unknown.code, wrong.code);
       assert.equal(unknown.message, wrong.message);
+    });
+
+    test("a failed name is counted under an HMAC with the tenant's blind-index key, not a plain hash a list of addresses could be tested against", async () => {
+      const auth = api.platform.users.authenticator;
+      await refusal(auth.signIn(tenant, ' Probe@Example.com ', 'a guess'));
+      const store = await api.platform.stores.shards.get(tenant.shard)!.tenant(tenant.id);
+      const plain = createHash('sha256')
+        .update(`palisade/sign-in-name\n${tenant.id}\nprobe@example.com`)
+        .digest('base64url');
+      assert.deepEqual(await store.reader.users.getSignInFailures([plain]), []);
+      const keyed = await api.platform.keys.withKeys(tenant, [], ({ indexKey }) =>
+        blindIndex(
+          indexKey(),
+          { tenantId: tenant.id, collection: 'palisade.users', field: 'sign-in-name' },
+          'probe@example.com',
+        ),
+      );
+      const [row] = await store.reader.users.getSignInFailures([keyed]);
+      assert.equal(row?.failures, 1, 'keyed by the normalized name');
+      assert.deepEqual(
+        await tenantSignInNames(api.platform.keys).keysOf(tenant, ['x\ud800']),
+        [
+          await tenantSignInNames(api.platform.keys)
+            .keysOf(tenant, ['x\ufffd'])
+            .then(([k]) => k),
+        ],
+        'a lone surrogate is keyed, not refused',
+      );
     });
 
     test('a hash stored at a lower cost is re-hashed at the current cost on the next sign-in', async () => {
@@ -225,6 +265,7 @@ for (const backend of backendNames()) {
         committer: new GroupCommitter({ maxBatch: 1, maxWaitMs: 0, seal: async () => {} }),
         // No TOTP in this test: the seal is never used.
         secrets: {} as TenantSecretSeal,
+        names: tenantSignInNames(api.platform.keys),
         lockout: { threshold: 5, baseMs: 60_000, maxMs: 60_000, windowMs: 60_000, namesMax: 100 },
       });
       const refused = await refusal(auth.acceptInvitation(tenant, token, { password: PASSWORD }));
@@ -337,7 +378,12 @@ for (const backend of backendNames()) {
       );
       const store = await api.platform.stores.shards.get(tenant.shard)!.tenant(tenant.id);
       const now = Date.parse('2026-02-01T00:00:00Z');
-      const auth = lockingAuthenticator(store, 600_000, () => now);
+      const auth = lockingAuthenticator(
+        store,
+        tenantSignInNames(api.platform.keys),
+        600_000,
+        () => now,
+      );
       const scrypt = t.mock.method(crypto, 'scrypt');
       syncBuiltinESMExports();
       t.after(syncBuiltinESMExports);
@@ -372,7 +418,12 @@ for (const backend of backendNames()) {
         (await api.call('GET', `/v1/users/${id}`, key)).body.failedSignIns;
       const store = await api.platform.stores.shards.get(tenant.shard)!.tenant(tenant.id);
       let now = Date.parse('2026-01-01T00:00:00Z');
-      const auth = lockingAuthenticator(store, 60_000, () => now);
+      const auth = lockingAuthenticator(
+        store,
+        tenantSignInNames(api.platform.keys),
+        60_000,
+        () => now,
+      );
       const attempt = async () =>
         (await refusal(auth.signIn(tenant, 'slow@example.com', 'a guess'))).code;
       assert.equal(await attempt(), 'PALISADE_SIGN_IN_FAILED');

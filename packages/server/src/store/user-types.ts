@@ -48,8 +48,9 @@ export interface UserInvitationRow {
 
 /**
  * The failed sign-ins of one user name and its lock. Kept for any name tried, a user's or
- * not, so an unknown name locks exactly as a known one does; keyed by a hash of the name, so
- * what strangers typed (a password in the email field, say) is not stored.
+ * not, so an unknown name locks exactly as a known one does; keyed by an HMAC of the name
+ * under the tenant's blind-index key (users/sign-in-names.ts), so what strangers typed (a
+ * password in the email field, say) is not stored, nor testable against a list of addresses.
  */
 export interface SignInFailureRow {
   readonly nameKey: string;

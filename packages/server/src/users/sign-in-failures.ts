@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { WriteEvent } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import type { SignInFailureRow, TenantWriteTx } from '../store/index.ts';
 import { type LockoutPolicy, lockoutMs } from './lockout.ts';
-import { normalizeEmail } from './user-view.ts';
 
 /** Who the ledger names for a failed attempt: whoever it was, it was not yet the user. */
 const SIGN_IN_ACTOR = 'sign-in';
@@ -31,23 +29,13 @@ export function signInFailed(): PalisadeError {
   );
 }
 
-/**
- * The key of a user name's failures: a hash of the normalized name bound to the tenant, so
- * the store never holds what a stranger typed (a password in the email field, say).
- */
-export function signInNameKey(tenantId: string, email: string): string {
-  return createHash('sha256')
-    .update(`palisade/sign-in-name\n${tenantId}\n${normalizeEmail(email)}`)
-    .digest('base64url');
-}
-
 /** The lock in force on a name at `now`, if any. */
 export function lockOf(failures: SignInFailureRow | undefined, now: number): string | undefined {
   const until = failures?.lockedUntil ?? null;
   return until !== null && Date.parse(until) > now ? until : undefined;
 }
 
-/** A failed attempt: the name's key, and the user who has the name, when one does. */
+/** A failed attempt: the name's key (see SignInNames), and the user who has it, when one does. */
 export interface FailedAttempt {
   readonly nameKey: string;
   readonly userId: string | undefined;

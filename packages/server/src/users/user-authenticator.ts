@@ -31,8 +31,8 @@ import {
   type FailedAttempt,
   lockOf,
   signInFailed,
-  signInNameKey,
 } from './sign-in-failures.ts';
+import type { SignInNames } from './sign-in-names.ts';
 import { totpStep } from './totp-code.ts';
 import { applyChange } from './user-service.ts';
 import { ledgerStateOf, normalizeEmail } from './user-view.ts';
@@ -73,6 +73,7 @@ export class UserAuthenticator {
   readonly #locate: TenantStoreLocator;
   readonly #committer: GroupCommitter;
   readonly #secrets: TenantSecretSeal;
+  readonly #names: SignInNames;
   readonly #lockout: LockoutPolicy;
   readonly #clock: () => number;
   readonly #dummyHash = unmatchableHash();
@@ -81,6 +82,8 @@ export class UserAuthenticator {
     locate: TenantStoreLocator;
     committer: GroupCommitter;
     secrets: TenantSecretSeal;
+    /** Keys the names whose failures are counted. */
+    names: SignInNames;
     lockout: LockoutPolicy;
     /** Epoch milliseconds now (tests move it). */
     clock?: (() => number) | undefined;
@@ -88,6 +91,7 @@ export class UserAuthenticator {
     this.#locate = options.locate;
     this.#committer = options.committer;
     this.#secrets = options.secrets;
+    this.#names = options.names;
     this.#lockout = options.lockout;
     this.#clock = options.clock ?? Date.now;
   }
@@ -109,7 +113,7 @@ export class UserAuthenticator {
     totpCode?: string,
   ): Promise<SignedInUser> {
     const store = await this.#store(tenant);
-    const nameKey = signInNameKey(tenant.id, email);
+    const [nameKey] = (await this.#names.keysOf(tenant, [email])) as [string];
     const user = await store.reader.users.getUserByEmail(normalizeEmail(email));
     const [failures] = await store.reader.users.getSignInFailures([nameKey]);
     const account = usable(user);
@@ -206,6 +210,8 @@ export class UserAuthenticator {
     const store = await this.#invitationStore(tenant);
     const hash = await hashPassword(answer.password);
     const tokenHash = invitationTokenHash(token);
+    // A user's email never changes: the invited one's name is the page's.
+    const [nameKey] = (await this.#names.keysOf(tenant, [view.email])) as [string];
     const invitation = await store.reader.users.getInvitation(tokenHash);
     if (invitation === undefined) throw invitationInvalid();
     const userId = invitation.userId;
@@ -236,7 +242,7 @@ export class UserAuthenticator {
         totpLastStep: sealed === null ? row.totpLastStep : step,
         sessionsNotBefore: now,
       }));
-      await tx.users.clearSignInFailures(signInNameKey(tenant.id, next.email));
+      await tx.users.clearSignInFailures(nameKey);
       await tx.users.consumeInvitation(tokenHash, now);
       record(userEvent(userId, 'users.accept-invitation', ledgerStateOf(next)));
       return next;

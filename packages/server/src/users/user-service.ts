@@ -6,7 +6,7 @@ import type { Precondition, TenantStoreLocator } from '../records/index.ts';
 import type { TenantUserReader, TenantWriteTx, UserRow } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import { invitationPath, newInvitationToken } from './invitation-token.ts';
-import { signInNameKey } from './sign-in-failures.ts';
+import type { SignInNames } from './sign-in-names.ts';
 import { ledgerStateOf, normalizeEmail, type UserView, viewOf } from './user-view.ts';
 
 /** A one-time invitation link, shown once. */
@@ -60,6 +60,7 @@ export class UserService {
   readonly #committer: GroupCommitter;
   readonly #invitationTtlMs: number;
   readonly #roles: RoleGrants;
+  readonly #names: SignInNames;
   readonly #clock: () => number;
 
   constructor(options: {
@@ -67,6 +68,8 @@ export class UserService {
     committer: GroupCommitter;
     invitationTtlMs: number;
     roles: RoleGrants;
+    /** Keys the users' names to find their failed sign-ins. */
+    names: SignInNames;
     /** Epoch milliseconds now (tests move it). */
     clock?: (() => number) | undefined;
   }) {
@@ -74,6 +77,7 @@ export class UserService {
     this.#committer = options.committer;
     this.#invitationTtlMs = options.invitationTtlMs;
     this.#roles = options.roles;
+    this.#names = options.names;
     this.#clock = options.clock ?? Date.now;
   }
 
@@ -140,7 +144,7 @@ export class UserService {
         resource: `users/${row.id}`,
         state: { id: row.id, expiresAt },
       });
-      return (await views(tx.users, context, [row]))[0]!;
+      return (await views(this.#names, tx.users, context, [row]))[0]!;
     });
     return {
       user: view,
@@ -150,14 +154,19 @@ export class UserService {
 
   async list(context: TenantContext, after: string | undefined, limit: number) {
     const { reader } = await this.#locate(context);
-    return views(reader.users, context, await reader.users.listUsers({ after, limit }));
+    return views(
+      this.#names,
+      reader.users,
+      context,
+      await reader.users.listUsers({ after, limit }),
+    );
   }
 
   async get(context: TenantContext, id: string): Promise<UserView> {
     const { reader } = await this.#locate(context);
     const row = await reader.users.getUser(id);
     if (row === undefined) throw userNotFound();
-    return (await views(reader.users, context, [row]))[0]!;
+    return (await views(this.#names, reader.users, context, [row]))[0]!;
   }
 
   /**
@@ -284,18 +293,22 @@ export class UserService {
         resource: `users/${id}`,
         state: ledgerStateOf(next),
       });
-      return (await views(tx.users, context, [next]))[0]!;
+      return (await views(this.#names, tx.users, context, [next]))[0]!;
     });
   }
 }
 
 /** The users as the API shows them, with the failed sign-ins of their emails. */
 async function views(
+  names: SignInNames,
   users: TenantUserReader,
   context: TenantContext,
   rows: readonly UserRow[],
 ): Promise<UserView[]> {
-  const keys = rows.map((row) => signInNameKey(context.tenant.id, row.email));
+  const keys = await names.keysOf(
+    context.tenant,
+    rows.map((row) => row.email),
+  );
   const failures = new Map(
     (await users.getSignInFailures(keys)).map((failure) => [failure.nameKey, failure]),
   );

@@ -5,6 +5,7 @@ import type { Settings } from '../config/index.ts';
 import { type KeyService, TenantSecretSeal } from '../keys/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
 import type { ControlPlaneStore } from '../store/index.ts';
+import { tenantSignInNames } from './sign-in-names.ts';
 import { UserAuthenticator } from './user-authenticator.ts';
 import { UserService } from './user-service.ts';
 
@@ -24,17 +25,20 @@ export function openUserServices(options: {
   roles: RoleGrants;
 }): UserServices {
   const { settings, locate, committer } = options;
+  const names = tenantSignInNames(options.keys);
   return {
     service: new UserService({
       locate,
       committer,
       invitationTtlMs: settings.userInvitationTtlMs,
       roles: options.roles,
+      names,
     }),
     authenticator: new UserAuthenticator({
       locate,
       committer,
       secrets: new TenantSecretSeal(options),
+      names,
       lockout: {
         threshold: settings.signInLockoutThreshold,
         baseMs: settings.signInLockoutBaseMs,

@@ -454,5 +454,11 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
         ALTER TABLE edge_alerts ALTER COLUMN last_seen_at SET NOT NULL;
       `,
     },
+    {
+      // As in SQLite: the rows keyed by a plain hash of the name go (TRUNCATE, unlike DELETE,
+      // is not bound by the table's row-level security, so it reaches every tenant's rows).
+      version: 20,
+      sql: 'TRUNCATE sign_in_failures;',
+    },
   ];
 }

@@ -366,4 +366,11 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
       UPDATE edge_alerts SET last_seen_at = created_at;
     `,
   },
+  {
+    // Failed sign-ins are keyed by an HMAC of the name under the tenant's blind-index key
+    // (users/sign-in-names.ts), no longer by a plain hash that a list of addresses could be
+    // tested against. The rows keyed the old way go: their counts and locks start again.
+    version: 21,
+    sql: 'DELETE FROM sign_in_failures;',
+  },
 ];
