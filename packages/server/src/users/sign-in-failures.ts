@@ -43,9 +43,14 @@ export interface FailedAttempt {
 
 /**
  * Counts one failed sign-in of the name at `now` (atomically, in the store; earlier failures
- * count only within the policy's window) and, from the policy's threshold on, locks the name;
- * both are ledger entries, about the user when the name is one's. Returns the error to answer
- * with, which depends on the count alone: a name no user has locks exactly like a user's.
+ * count only within the policy's window) and, from the policy's threshold on, locks the name.
+ * A lock is a ledger entry (`users.lock`, with the count that made it), about the user when
+ * the name is one's; a failure below the threshold is not: anyone can fail a sign-in, and one
+ * entry per failure would let them grow the tenant's ledger as fast as they can post a form.
+ * A name yields at most one entry per `threshold` failures, and one per lock after that (each
+ * twice as long as the last), which the bounded failure table and the sign-in rate limit keep
+ * in check. Returns the error to answer with, which depends on the count alone: a name no
+ * user has locks exactly like a user's.
  */
 export async function countFailure(
   tx: TenantWriteTx,
@@ -60,19 +65,13 @@ export async function countFailure(
     new Date(now - policy.windowMs).toISOString(),
     policy.namesMax,
   );
+  const ms = lockoutMs(policy, failures);
+  if (ms === 0) return signInFailed();
   const { userId } = attempt;
   const about =
     userId === undefined
       ? { resource: `sign-in/${attempt.nameKey}`, state: {} }
       : { resource: `users/${userId}`, state: { id: userId } };
-  record({
-    actor: SIGN_IN_ACTOR,
-    action: 'users.sign-in-failed',
-    resource: about.resource,
-    state: { ...about.state, failedSignIns: failures },
-  });
-  const ms = lockoutMs(policy, failures);
-  if (ms === 0) return signInFailed();
   const until = new Date(now + ms).toISOString();
   await tx.users.lockSignIns(attempt.nameKey, until);
   record({

@@ -11,8 +11,9 @@
  * answers PALISADE_ACCOUNT_LOCKED whatever the password, so guessing on during a lock tells
  * nothing. Failures count only within the lockout window (a failure older than that no longer
  * counts); from `threshold` on, each one locks the name for twice as long as the last
- * (capped), and every failure and lock is a ledger entry. A TOTP code is refused unless its
- * time step is newer than the last one accepted.
+ * (capped). Every lock and sign-in is a ledger entry; a failure that locks nothing is not
+ * (see countFailure). A TOTP code is refused unless its time step is newer than the last one
+ * accepted.
  */
 import type { GroupCommitter, WriteEvent } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
