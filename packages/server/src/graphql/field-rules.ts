@@ -18,7 +18,8 @@ type SizeOf = (args: Readonly<Record<string, unknown>>, limits: SizeLimits) => n
  * resource its arguments name, as REST decides it on the route's parameters; with
  * `resourceFromParent`, Cedar decides when the resolver knows the parent (a collection's
  * records); `also` names a second permission, decided on the resource its arguments name (a
- * record's proof shows the record: `records:read`). A `property` of what an acting field
+ * record's proof shows the record: `records:read`), only where `alsoIf` holds of the
+ * arguments when it is given. A `property` of what an acting field
  * fetched needs one of its permissions from the caller's roles. `size`: how many times the
  * field repeats its selection (a page, a range), from its arguments; the cost of what it
  * selects is multiplied by it.
@@ -28,6 +29,8 @@ export type FieldRule =
       readonly permission: Permission;
       /** A second permission that what the field answers needs. */
       readonly also?: Permission;
+      /** When `also` is needed: always without this. */
+      readonly alsoIf?: (args: Readonly<Record<string, unknown>>) => boolean;
       readonly size?: SizeOf;
       readonly resourceFromParent?: true;
     }
@@ -72,7 +75,13 @@ export const FIELD_RULES: RuleTable = {
   },
   Mutation: {
     defineCollection: { permission: 'collections:write' },
-    ...acting(['createRecord', 'deleteRecord'], 'records:write'),
+    ...acting(['createRecord'], 'records:write'),
+    // Whether an expected version matched shows the record's version, as If-Match does.
+    deleteRecord: {
+      permission: 'records:write',
+      also: 'records:read',
+      alsoIf: (args) => args.expectedVersion !== undefined && args.expectedVersion !== null,
+    },
     // They answer the record replaced, as PUT and PATCH do: that takes records:read on it.
     replaceRecord: { permission: 'records:write', also: 'records:read' },
     patchRecord: { permission: 'records:write', also: 'records:read' },

@@ -121,7 +121,8 @@ export async function guardOperation(
           if (!principal.permissions.has(rule.permission))
             denied.push({ path, message: `needs ${rule.permission}` });
         } else {
-          for (const permission of [rule.permission, rule.also]) {
+          const also = rule.alsoIf === undefined || rule.alsoIf(args) ? rule.also : undefined;
+          for (const permission of [rule.permission, also]) {
             if (permission === undefined) continue;
             const resource = resourceOfArguments(tenantId, permission, args);
             checks.push({ path, permission, resource });

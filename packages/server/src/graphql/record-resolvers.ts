@@ -161,17 +161,23 @@ export function recordResolvers(
           { mergePatch: args.patch },
           precondition(args.expectedVersion),
         ),
+      // As REST's DELETE: with expectedVersion the field took records:read; without it, a
+      // caller that may not read the record is answered its id whether or not it was there.
       deleteRecord: async (
         _: unknown,
         args: { collection: string; id: string; expectedVersion?: number | null },
         context: GraphqlContext,
       ) => {
-        await records.delete(
-          context.principal.context,
-          args.collection,
-          args.id,
-          precondition(args.expectedVersion),
-        );
+        const { principal } = context;
+        const condition = precondition(args.expectedVersion);
+        const readable =
+          condition.kind !== 'none' ||
+          (await authorizer.decide(
+            principal,
+            'records:read',
+            resourceOfArguments(principal.context.tenantId, 'records:read', args),
+          ));
+        await records.delete(principal.context, args.collection, args.id, condition, readable);
         return args.id;
       },
     },

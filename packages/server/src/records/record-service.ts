@@ -242,13 +242,25 @@ export class RecordService {
     });
   }
 
+  /**
+   * Deletes the record. `readable`: whether the caller may read it. One that may not is told
+   * nothing of it: a record that is not there counts as deleted already, and a precondition,
+   * whose outcome would show the record's version, is refused (the caller must check
+   * records:read before asking with one).
+   */
   async delete(
     context: TenantContext,
     collectionName: string,
     id: string,
     precondition: Precondition,
+    readable: boolean,
   ): Promise<void> {
     checkId(id);
+    if (!readable && precondition.kind !== 'none')
+      throw new PalisadeError(
+        'PALISADE_INTERNAL',
+        'a conditional delete by a caller that may not read the record',
+      );
     const store = await this.#locate(context);
     await this.#committer.submit(store, async (tx, record) => {
       await this.#collectionIn(tx, collectionName);
@@ -257,6 +269,7 @@ export class RecordService {
         id,
         await expectedVersion(tx, collectionName, id, precondition),
       );
+      if (!result.ok && !readable) return;
       if (!result.ok) throw refused(result, collectionName, id);
       record({
         actor: context.actor.id,

@@ -143,15 +143,32 @@ export function recordRoutes(
     });
   }
 
+  // DELETE answers whether the record was there (404) and, with If-Match, whether its version
+  // matched (412): both take records:read on it. A caller without it may delete, unconditionally
+  // only, and gets 204 whether or not the record was there; with If-Match it is refused before
+  // anything is written, as PUT and PATCH are.
   app.delete<{ Params: Params }>('/v1/collections/:name/records/:id', {
     config: { auth: 'records:write' },
     schema: { summary: 'Delete a record (If-Match optional)', tags: TAGS, params: RECORD_PARAMS },
     handler: async (request, reply) => {
+      const principal = tenantPrincipalOf(request);
+      const condition = precondition(request);
+      const resource = restResource(
+        principal.context.tenantId,
+        'records:read',
+        request.routeOptions.url ?? '',
+        request.params,
+      );
+      if (condition.kind !== 'none')
+        await authorizer.authorize(principal, 'records:read', resource);
+      const readable =
+        condition.kind !== 'none' || (await authorizer.decide(principal, 'records:read', resource));
       await records.delete(
-        tenantOf(request),
+        principal.context,
         request.params.name,
         request.params.id,
-        precondition(request),
+        condition,
+        readable,
       );
       return reply.code(204).send();
     },
