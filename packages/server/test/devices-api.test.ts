@@ -608,7 +608,11 @@ for (const backend of backendNames()) {
       const locate = storeLocator(stores.shards);
       const store = await locate(context);
       // A wait long enough for every write below to join one batch, which then fails.
-      const committer = new GroupCommitter({ maxBatch: 16, maxWaitMs: 50, seal: async () => {} });
+      const committer = new GroupCommitter({
+        maxBatch: 16,
+        maxWaitMs: 50,
+        seal: async () => undefined,
+      });
       const caps = new ObjectCaps({ limitsOf: planLimits(api.platform.settings) });
       const writes = new DeviceWrites(locate, committer, stores.controlPlane.devices, () => {});
       const registry = new DeviceRegistry(

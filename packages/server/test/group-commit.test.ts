@@ -57,6 +57,42 @@ test('concurrent writes of one tenant share one transaction and one sealed batch
   assert.deepEqual(sealed, [50]);
 });
 
+test('submitRecorded tells each write the ledger seqs its own events became', async () => {
+  const { store } = recordingStore();
+  let next = 40;
+  const sealed: string[][] = [];
+  const committer = new GroupCommitter({
+    maxBatch: 100,
+    maxWaitMs: 0,
+    seal: async (_tx, _tenant, events) => {
+      sealed.push(events.map((e) => e.resource));
+      const first = next;
+      next += events.length;
+      return first;
+    },
+  });
+  const twice = async (tx: TenantWriteTx, record: (e: WriteEvent) => void) => {
+    await insert('c')(tx, record);
+    record({ actor: 'a', action: 'record.update', resource: 'c', state: {} });
+    return 'c';
+  };
+  const refusing = async (_tx: TenantWriteTx, record: (e: WriteEvent) => void) => {
+    record({ actor: 'a', action: 'x', resource: 'refused', state: null });
+    throw new PalisadeError('PALISADE_PRECONDITION_FAILED', 'stale');
+  };
+  const [a, refused, plain, c] = await Promise.allSettled([
+    committer.submitRecorded(store, insert('a')),
+    committer.submitRecorded(store, refusing),
+    committer.submit(store, insert('b')),
+    committer.submitRecorded(store, twice),
+  ]);
+  assert.deepEqual(sealed, [['a', 'b', 'c', 'c']]);
+  assert.deepEqual(a, { status: 'fulfilled', value: { value: 'a', entries: [40] } });
+  assert.equal(refused.status, 'rejected');
+  assert.deepEqual(plain, { status: 'fulfilled', value: 'b' });
+  assert.deepEqual(c, { status: 'fulfilled', value: { value: 'c', entries: [42, 43] } });
+});
+
 test('batches are bounded by maxBatch', async () => {
   const { store, committed } = recordingStore();
   const committer = new GroupCommitter({ maxBatch: 8, maxWaitMs: 0, seal: async () => undefined });

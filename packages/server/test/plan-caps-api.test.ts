@@ -66,7 +66,11 @@ for (const backend of backendNames()) {
     const oneProcess = () => {
       const { stores, settings } = api.platform;
       const locate = storeLocator(stores.shards);
-      const committer = new GroupCommitter({ maxBatch: 16, maxWaitMs: 0, seal: async () => {} });
+      const committer = new GroupCommitter({
+        maxBatch: 16,
+        maxWaitMs: 0,
+        seal: async () => undefined,
+      });
       const caps = new ObjectCaps({ limitsOf: planLimits(settings) });
       return {
         registry: new DeviceRegistry(

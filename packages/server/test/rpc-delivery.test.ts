@@ -220,7 +220,11 @@ for (const backend of backendNames()) {
         const rpc = new RpcService({
           locate: observedLocate(locate, () => reads++),
           // Each process commits on its own, as separate processes on one database do.
-          committer: new GroupCommitter({ maxBatch: 16, maxWaitMs: 0, seal: async () => {} }),
+          committer: new GroupCommitter({
+            maxBatch: 16,
+            maxWaitMs: 0,
+            seal: async () => undefined,
+          }),
           defaultTimeoutMs: 600_000,
           maxTimeoutMs: 600_000,
           queueMax: 1000,
@@ -401,7 +405,11 @@ for (const backend of backendNames()) {
         () =>
           new RpcService({
             locate,
-            committer: new GroupCommitter({ maxBatch: 16, maxWaitMs: 0, seal: async () => {} }),
+            committer: new GroupCommitter({
+              maxBatch: 16,
+              maxWaitMs: 0,
+              seal: async () => undefined,
+            }),
             defaultTimeoutMs: 600_000,
             maxTimeoutMs: 600_000,
             queueMax: QUEUE_MAX,

@@ -39,7 +39,7 @@ function lockingAuthenticator(
 ) {
   return new UserAuthenticator({
     locate: async () => store,
-    committer: new GroupCommitter({ maxBatch: 1, maxWaitMs: 0, seal: async () => {} }),
+    committer: new GroupCommitter({ maxBatch: 1, maxWaitMs: 0, seal: async () => undefined }),
     secrets: {} as TenantSecretSeal,
     names,
     lockout: { threshold: 3, baseMs: 60_000, maxMs, windowMs: 3_600_000, namesMax: 100 },
@@ -72,7 +72,11 @@ for (const backend of backendNames()) {
     /** The users' service and authenticator on this tenant's store, reading the time from `clock`. */
     async function clockedUsers(clock: () => number) {
       const store = await api.platform.stores.shards.get(tenant.shard)!.tenant(tenant.id);
-      const committer = new GroupCommitter({ maxBatch: 1, maxWaitMs: 0, seal: async () => {} });
+      const committer = new GroupCommitter({
+        maxBatch: 1,
+        maxWaitMs: 0,
+        seal: async () => undefined,
+      });
       const { settings, stores, keys, authz } = api.platform;
       const kms = await openPlatformKms(settings, undefined, { generateIfMissing: false });
       const names = tenantSignInNames(keys);
@@ -262,7 +266,7 @@ for (const backend of backendNames()) {
       };
       const auth = new UserAuthenticator({
         locate: async () => racing,
-        committer: new GroupCommitter({ maxBatch: 1, maxWaitMs: 0, seal: async () => {} }),
+        committer: new GroupCommitter({ maxBatch: 1, maxWaitMs: 0, seal: async () => undefined }),
         // No TOTP in this test: the seal is never used.
         secrets: {} as TenantSecretSeal,
         names: tenantSignInNames(api.platform.keys),

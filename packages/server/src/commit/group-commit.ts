@@ -13,12 +13,25 @@ export interface WriteEvent {
 /** One caller's write: statements on the tenant's transaction plus the events it records. */
 export type WriteOp<T> = (tx: TenantWriteTx, record: (event: WriteEvent) => void) => Promise<T>;
 
-/** Called inside the transaction, after the batch's ops, with the events of those that succeeded. */
+/**
+ * Called inside the transaction, after the batch's ops, with the events of those that
+ * succeeded; answers the ledger seq of the first, the others following it in order (a sealer
+ * that keeps no ledger, as some tests use, answers nothing).
+ */
 export type BatchSealer = (
   tx: TenantWriteTx,
   tenantId: string,
   events: readonly WriteEvent[],
-) => Promise<void>;
+) => Promise<number | undefined>;
+
+/**
+ * A write's result and the ledger seqs of the events it recorded, in order: none when the
+ * sealer keeps no ledger.
+ */
+export interface Recorded<T> {
+  readonly value: T;
+  readonly entries: readonly number[];
+}
 
 export interface GroupCommitOptions {
   /** Most ops in one transaction. */
@@ -32,6 +45,8 @@ export interface GroupCommitOptions {
 
 interface Pending {
   readonly op: WriteOp<unknown>;
+  /** Whether the caller is told its entries' seqs (submitRecorded). */
+  readonly recorded: boolean;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -70,17 +85,25 @@ export class GroupCommitter {
   }
 
   submit<T>(store: TenantStore, op: WriteOp<T>): Promise<T> {
+    return this.#submit(store, op, false) as Promise<T>;
+  }
+
+  /**
+   * As submit, and tells which ledger entries the write's events became: a write that answers
+   * a proof of itself proves those, never whatever a later write made of the resource.
+   */
+  submitRecorded<T>(store: TenantStore, op: WriteOp<T>): Promise<Recorded<T>> {
+    return this.#submit(store, op, true) as Promise<Recorded<T>>;
+  }
+
+  #submit(store: TenantStore, op: WriteOp<unknown>, recorded: boolean): Promise<unknown> {
     let queue = this.#queues.get(store.tenantId);
     if (queue === undefined) {
       queue = { store, pending: [], scheduled: false, running: false };
       this.#queues.set(store.tenantId, queue);
     }
-    const promise = new Promise<T>((resolve, reject) => {
-      queue.pending.push({
-        op: op as WriteOp<unknown>,
-        resolve: resolve as (v: unknown) => void,
-        reject,
-      });
+    const promise = new Promise<unknown>((resolve, reject) => {
+      queue.pending.push({ op, recorded, resolve, reject });
     });
     this.#schedule(queue);
     return promise;
@@ -129,28 +152,38 @@ export class GroupCommitter {
   async #commit(store: TenantStore, batch: readonly Pending[]): Promise<void> {
     const outcomes = await store.transaction(async (tx) => {
       const events: WriteEvent[] = [];
-      const results: ({ ok: true; value: unknown } | { ok: false; error: PalisadeError })[] = [];
+      const results: (
+        | { ok: true; value: unknown; first: number; count: number }
+        | { ok: false; error: PalisadeError }
+      )[] = [];
       for (const item of batch) {
         const own: WriteEvent[] = [];
         const written = tx.writeCount();
         try {
           const value = await item.op(tx, (event) => own.push(event));
+          results.push({ ok: true, value, first: events.length, count: own.length });
           events.push(...own);
-          results.push({ ok: true, value });
         } catch (error) {
           if (!(error instanceof PalisadeError)) throw error;
           if (tx.writeCount() !== written) throw new RefusedAfterWriting(error);
           results.push({ ok: false, error });
         }
       }
-      if (events.length > 0) await this.#options.seal(tx, store.tenantId, events);
-      return { results, sealed: events.length > 0 };
+      const firstSeq =
+        events.length > 0 ? await this.#options.seal(tx, store.tenantId, events) : undefined;
+      return { results, firstSeq, sealed: events.length > 0 };
     });
     if (outcomes.sealed) this.#options.onCommitted?.(store.tenantId);
     outcomes.results.forEach((outcome, i) => {
       const item = batch[i]!;
-      if (outcome.ok) item.resolve(outcome.value);
-      else item.reject(outcome.error);
+      if (!outcome.ok) item.reject(outcome.error);
+      else if (!item.recorded) item.resolve(outcome.value);
+      else {
+        const first = (outcomes.firstSeq ?? 0) + outcome.first;
+        const count = outcomes.firstSeq === undefined ? 0 : outcome.count;
+        const entries = Array.from({ length: count }, (_, n) => first + n);
+        item.resolve({ value: outcome.value, entries });
+      }
     });
   }
 }

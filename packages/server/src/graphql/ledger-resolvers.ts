@@ -1,4 +1,5 @@
 import { PalisadeError } from '../errors/index.ts';
+import type { WrittenRecord } from '../records/index.ts';
 import type { RecordRow } from '../store/index.ts';
 import type { GraphqlContext, GraphqlServices } from './graphql-context.ts';
 
@@ -12,8 +13,14 @@ export function ledgerResolvers({ ledger, records }: GraphqlServices) {
       ledger: () => LEDGER,
     },
     Record: {
-      proof: (parent: RecordRow, _args: unknown, context: GraphqlContext) =>
-        ledger.recordProof(context.principal.context, parent.collection, parent.id),
+      // A record a write answered is proven as that write committed it, never as a later
+      // write, which its writer may not be allowed to read, left it.
+      proof: (
+        parent: RecordRow & Partial<WrittenRecord>,
+        _args: unknown,
+        context: GraphqlContext,
+      ) =>
+        ledger.recordProof(context.principal.context, parent.collection, parent.id, parent.written),
     },
     Ledger: {
       checkpoint: async (_: unknown, _args: unknown, context: GraphqlContext) =>

@@ -22,13 +22,13 @@ const COMMITMENT_SALT_BYTES = 16;
  * to the new state only as salted hashes; the salt stays in the tenant's store, so deleting
  * it (or the tenant's keys) leaves the ledger nothing readable. The ledger's end is held
  * until the transaction ends, so writers of one tenant on several processes append one after
- * the other instead of taking the same batch number.
+ * the other instead of taking the same batch number. Answers the seq of the first entry.
  */
 export async function sealBatch(
   tx: TenantWriteTx,
   tenantId: string,
   events: readonly WriteEvent[],
-): Promise<void> {
+): Promise<number> {
   const head = await tx.holdLedgerHead();
   const time = new Date().toISOString();
   const rows: LedgerEntryRow[] = [];
@@ -64,4 +64,5 @@ export async function sealBatch(
     entries: rows,
     nodes: appended.nodes,
   });
+  return head.nextSeq;
 }

@@ -53,6 +53,11 @@ export interface PlatformAnchor {
 /** Seals now when the newest checkpoint of a tenant does not yet cover `size` batches. */
 export type EnsureSealed = (tenantId: string) => Promise<void>;
 
+/** The ledger resource of a record's entries. */
+function recordResource(collection: string, id: string): string {
+  return `collections/${collection}/records/${id}`;
+}
+
 function parsedEntry(row: LedgerEntryRow) {
   return { seq: row.seq, batch: row.batch, entry: parseCanonicalJson(row.entry) };
 }
@@ -215,19 +220,43 @@ export class TenantLedger {
     return encodeEntryBundle(rows.map((row) => Buffer.from(row.leaf, 'utf8')));
   }
 
-  /** Proof that the record's newest state is in the ledger, up to the cosigned platform checkpoint. */
+  /**
+   * Proof that a state of the record is in the ledger, up to the cosigned platform checkpoint:
+   * the state one write committed (`written`: its entry and state, as the write answered them),
+   * else the record's newest.
+   */
   async recordProof(
     context: TenantContext,
     collection: string,
     id: string,
+    written?: { readonly seq: number; readonly state: unknown },
   ): Promise<RecordProof & { salt: string | null; state: unknown }> {
     const reader = await this.#reader(context);
+    if (written !== undefined) {
+      const [row] = await reader.ledgerEntries(written.seq, written.seq + 1);
+      if (row?.resource !== recordResource(collection, id))
+        throw new PalisadeError(
+          'PALISADE_INTERNAL',
+          `ledger entry ${written.seq} is not of record ${id} in ${collection}`,
+        );
+      return this.#proof(context, reader, row, written.state);
+    }
     const { record, row } = await this.#recordWithEntry(reader, collection, id);
     if (record === undefined || row === undefined)
       throw new PalisadeError(
         'PALISADE_RECORD_NOT_FOUND',
         `no ledger entry for record ${id} in ${collection}`,
       );
+    return this.#proof(context, reader, row, storedState(record.data, record.sealed));
+  }
+
+  /** Proof of one entry, whose committed state is `state`. */
+  async #proof(
+    context: TenantContext,
+    reader: TenantReader,
+    row: LedgerEntryRow,
+    state: unknown,
+  ): Promise<RecordProof & { salt: string | null; state: unknown }> {
     const [batchRow] = await reader.ledgerBatches(row.batch, row.batch + 1);
     const batch = decodeBatchLeaf(Buffer.from(batchRow!.leaf, 'utf8'));
     const batchEntries = await reader.ledgerEntries(batch.firstSeq, batch.firstSeq + batch.count);
@@ -261,7 +290,7 @@ export class TenantLedger {
       checkpoint: sealed.note,
       platform: { index: anchor.index, proof: anchor.proof, checkpoint: anchor.checkpoint },
       salt: row.salt === null ? null : toBase64Url(row.salt),
-      state: storedState(record.data, record.sealed),
+      state,
     };
   }
 
@@ -270,7 +299,7 @@ export class TenantLedger {
    * after the record, and both again when a write came between.
    */
   async #recordWithEntry(reader: TenantReader, collection: string, id: string) {
-    const resource = `collections/${collection}/records/${id}`;
+    const resource = recordResource(collection, id);
     for (let attempt = 0; attempt < SNAPSHOT_ATTEMPTS; attempt++) {
       const row = await reader.latestEntry(resource);
       if (row === undefined) return { record: undefined, row };

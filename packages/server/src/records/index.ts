@@ -17,5 +17,6 @@ export {
   type RawFilters,
   type RecordPage,
   RecordService,
+  type WrittenRecord,
 } from './record-service.ts';
 export { SchemaRegistry } from './schema-registry.ts';

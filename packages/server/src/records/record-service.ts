@@ -1,4 +1,4 @@
-import type { GroupCommitter } from '../commit/index.ts';
+import type { GroupCommitter, Recorded } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { isUuid, uuid7 } from '../ids/index.ts';
 import type { MaybePromise } from '../maybe-promise/index.ts';
@@ -22,6 +22,29 @@ export type Precondition =
   | { readonly kind: 'none' }
   | { readonly kind: 'any' }
   | { readonly kind: 'versions'; readonly versions: readonly number[] };
+
+/**
+ * A record as a write left it, and the ledger entry that write made with the state it commits
+ * (stored form): its proof is of that entry, whatever later writes make of the record.
+ */
+export interface WrittenRecord extends RecordRow {
+  /** Undefined when the committer keeps no ledger. */
+  readonly written: { readonly seq: number; readonly state: unknown } | undefined;
+}
+
+/** A write's answer with the ledger entry of its one event. */
+function written(
+  { value, entries }: Recorded<{ row: RecordRow; state: unknown }>,
+  data: Record<string, unknown>,
+): WrittenRecord {
+  const seq = entries[0];
+  return {
+    ...value.row,
+    data,
+    sealed: undefined,
+    written: seq === undefined ? undefined : { seq, state: value.state },
+  };
+}
 
 export interface RecordPage {
   readonly items: RecordRow[];
@@ -144,10 +167,10 @@ export class RecordService {
     context: TenantContext,
     collectionName: string,
     data: Record<string, unknown>,
-  ): Promise<RecordRow> {
+  ): Promise<WrittenRecord> {
     const store = await this.#locate(context);
     await this.#ready(context);
-    return this.#committer.submit(store, async (tx, record) => {
+    const done = await this.#committer.submitRecorded(store, async (tx, record) => {
       const collection = await this.#collectionIn(tx, collectionName);
       this.#validate(context, collection, data);
       const now = new Date().toISOString();
@@ -162,14 +185,16 @@ export class RecordService {
         updatedAt: now,
       };
       await tx.insertRecord(row);
+      const state = storedState(stored.data, stored.sealed);
       record({
         actor: context.actor.id,
         action: 'record.create',
         resource: recordPath(collectionName, row.id),
-        state: storedState(stored.data, stored.sealed),
+        state,
       });
-      return { ...row, data, sealed: undefined };
+      return { row, state };
     });
+    return written(done, data);
   }
 
   async get(context: TenantContext, collectionName: string, id: string): Promise<RecordRow> {
@@ -195,11 +220,11 @@ export class RecordService {
       | { readonly replace: Record<string, unknown> }
       | { readonly mergePatch: Record<string, unknown> },
     precondition: Precondition,
-  ): Promise<RecordRow> {
+  ): Promise<WrittenRecord> {
     checkId(id);
     const store = await this.#locate(context);
     await this.#ready(context);
-    return this.#committer.submit(store, async (tx, record) => {
+    const done = await this.#committer.submitRecorded(store, async (tx, record) => {
       const collection = await this.#collectionIn(tx, collectionName);
       let data: unknown;
       let expected: number | undefined;
@@ -232,14 +257,16 @@ export class RecordService {
         stored.sealed,
       );
       if (!result.ok) throw refused(result, collectionName, id);
+      const state = storedState(result.row.data, result.row.sealed);
       record({
         actor: context.actor.id,
         action: 'record.update',
         resource: recordPath(collectionName, id),
-        state: storedState(result.row.data, result.row.sealed),
+        state,
       });
-      return { ...result.row, data: data as Record<string, unknown>, sealed: undefined };
+      return { row: result.row, state, data: data as Record<string, unknown> };
     });
+    return written(done, done.value.data);
   }
 
   /**
