@@ -226,7 +226,12 @@ for (const backend of backendNames()) {
 
       const defined = await Promise.allSettled(
         processes.map((p, i) =>
-          p.collections.put(context, `c${i}`, { schema: { type: 'object' }, encrypted: [] }),
+          p.collections.put(
+            context,
+            `c${i}`,
+            { schema: { type: 'object' }, encrypted: [] },
+            { every: () => true },
+          ),
         ),
       );
       assert.equal(defined.filter((o) => o.status === 'fulfilled').length, 1);
@@ -239,7 +244,12 @@ for (const backend of backendNames()) {
       const same = await contextOf(u.id);
       const replaced = await Promise.all(
         processes.map((p) =>
-          p.collections.put(same, 'shared', { schema: { type: 'object' }, encrypted: [] }),
+          p.collections.put(
+            same,
+            'shared',
+            { schema: { type: 'object' }, encrypted: [] },
+            { every: () => true },
+          ),
         ),
       );
       assert.equal(replaced.filter((r) => r.created).length, 1);

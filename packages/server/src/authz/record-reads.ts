@@ -57,6 +57,17 @@ export class RecordReads {
   }
 
   /**
+   * Whether the principal may read every record the collection can hold: it may list them, and
+   * read each a policy names as well as the others.
+   */
+  every(collection: string): boolean {
+    if (!this.collection(collection)) return false;
+    if (this.#named.size === 0) return true;
+    if (!this.#unnamed(collection)) return false;
+    return [...this.#named].filter(isUuid).every((id) => this.#decide(collection, id));
+  }
+
+  /**
    * The only ids the principal's readable records of the collection can have, when that is
    * fewer than all: none of a collection it may not list, and the named records when it may
    * read no other. Undefined when any record of it may be readable.

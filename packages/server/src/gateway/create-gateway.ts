@@ -155,7 +155,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   const openApi = installOpenApi(app, { title: 'Palisade API', version: options.version });
   systemRoutes(app, { ready: options.probes.ready, openApi }, metrics);
   platformTenantRoutes(app, options.tenants, options.pageSizeMax);
-  collectionRoutes(app, options.collections);
+  collectionRoutes(app, options.collections, options.authz.authorizer);
   recordRoutes(app, options.records, options.authz.authorizer, options.pageSizeMax);
   if (options.keys !== undefined) keyRoutes(app, options.keys, options.tenants);
   if (options.identity !== undefined) {

@@ -110,17 +110,19 @@ export function recordResolvers(
       },
     },
     Mutation: {
-      defineCollection: (
+      defineCollection: async (
         _: unknown,
         args: { name: string; schema: Record<string, unknown>; encrypted?: string[] | null },
         context: GraphqlContext,
       ) => {
         const encrypted = args.encrypted ?? [];
         checkEncrypted(encrypted);
-        return collections.put(context.principal.context, args.name, {
-          schema: args.schema,
-          encrypted,
-        });
+        return collections.put(
+          context.principal.context,
+          args.name,
+          { schema: args.schema, encrypted },
+          await authorizer.recordReads(context.principal),
+        );
       },
       createRecord: (
         _: unknown,

@@ -5,6 +5,11 @@ import type { CollectionRow, ShardStore, TenantStore, TenantWriteTx } from '../s
 import type { TenantContext } from '../tenancy/index.ts';
 import type { SchemaRegistry } from './schema-registry.ts';
 
+/** Whether the caller may read every record of a collection (Authorizer.recordReads). */
+export interface CollectionReads {
+  every(collection: string): boolean;
+}
+
 export interface CollectionDefinition {
   readonly schema: Record<string, unknown>;
   readonly encrypted: readonly string[];
@@ -45,18 +50,27 @@ export class CollectionService {
   /**
    * Creates or replaces a collection definition; `created` tells which. Only a creation is
    * counted against the plan's collectionsMax, in the transaction that inserts it, under the
-   * tenant's collection-count lock; replacing one never is.
+   * tenant's collection-count lock; replacing one never is. Its encrypted fields change only
+   * while it has no records, which only a caller that may read every record of it (`reads`)
+   * is told: any other is refused the change.
    */
   async put(
     context: TenantContext,
     name: string,
     definition: CollectionDefinition,
+    reads: CollectionReads,
   ): Promise<{ created: boolean; collection: CollectionRow }> {
     this.#schemas.check(definition.schema, definition.encrypted);
     const store = await this.#locate(context);
     return this.#committer.submit(store, async (tx, record) => {
       const existing = await this.#existingOrAdmitted(context, tx, name);
       if (existing !== undefined && !sameFields(existing.encrypted, definition.encrypted)) {
+        // Whether it has records shows that some exist: only to a caller that may read them all.
+        if (!reads.every(name))
+          throw new PalisadeError(
+            'PALISADE_FORBIDDEN',
+            `changing the encrypted fields of ${name} needs records:read on every record of it, which the credential's roles or the tenant's policies do not allow`,
+          );
         const any = await tx.listRecords(name, { after: undefined, limit: 1, filters: [] });
         if (any.length > 0)
           throw new PalisadeError(

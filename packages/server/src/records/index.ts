@@ -1,5 +1,6 @@
 export {
   type CollectionDefinition,
+  type CollectionReads,
   CollectionService,
   storeLocator,
   type TenantStoreLocator,

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import type { Authorizer } from '../../authz/index.ts';
 import type { CollectionService } from '../../records/index.ts';
-import { tenantOf } from '../auth-hook.ts';
+import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
 import { COLLECTION, COLLECTION_NAME } from '../schemas.ts';
 
 const TAGS = ['collections'];
@@ -11,7 +12,11 @@ const NAME_PARAMS = {
 } as const;
 
 /** `/v1/collections…`: a tenant's collection definitions. */
-export function collectionRoutes(app: FastifyInstance, collections: CollectionService): void {
+export function collectionRoutes(
+  app: FastifyInstance,
+  collections: CollectionService,
+  authorizer: Authorizer,
+): void {
   app.put<{
     Params: { name: string };
     Body: { schema: Record<string, unknown>; encrypted?: string[] };
@@ -41,13 +46,12 @@ export function collectionRoutes(app: FastifyInstance, collections: CollectionSe
       response: { 200: COLLECTION, 201: COLLECTION },
     },
     handler: async (request, reply) => {
+      const principal = tenantPrincipalOf(request);
       const { created, collection } = await collections.put(
-        tenantOf(request),
+        principal.context,
         request.params.name,
-        {
-          schema: request.body.schema,
-          encrypted: request.body.encrypted ?? [],
-        },
+        { schema: request.body.schema, encrypted: request.body.encrypted ?? [] },
+        await authorizer.recordReads(principal),
       );
       return reply.code(created ? 201 : 200).send(collection);
     },
