@@ -45,7 +45,7 @@ describe('crypto-shredding across processes on postgres and NATS', { skip: !scal
       assert.ok(Date.now() < deadline, 'the other process destroyed its cached data key');
       await sleep(20);
     }
-    await assert.rejects(fieldKey(), { code: 'PALISADE_KEYS_UNAVAILABLE' });
+    await assert.rejects(async () => fieldKey(), { code: 'PALISADE_KEYS_UNAVAILABLE' });
     assert.deepEqual(await api.platform.stores.controlPlane.keys.listKeks(id), []);
   });
 });

@@ -31,7 +31,7 @@ export function signInNameKey(indexKey: BlindIndexKey, tenantId: string, email: 
 /** Names keyed with each tenant's own blind-index key, from the key service's cache. */
 export function tenantSignInNames(keys: KeyService): SignInNames {
   return {
-    keysOf: (tenant, emails) =>
+    keysOf: async (tenant, emails) =>
       keys.withKeys(tenant, [], ({ indexKey }) =>
         emails.map((email) => signInNameKey(indexKey(), tenant.id, email)),
       ),
