@@ -16,6 +16,11 @@ interface Case {
   readonly asAdmin?: boolean;
 }
 
+interface OpenApiOperation {
+  readonly parameters?: readonly { readonly in: string; readonly name: string }[];
+  readonly requestBody?: unknown;
+}
+
 for (const backend of backendNames()) {
   describe(`bad input on ${backend}: a precise problem, the server stays up, nothing is written`, () => {
     let api: TestApi;
@@ -449,6 +454,37 @@ for (const backend of backendNames()) {
         if (c.errors !== undefined)
           assert.deepEqual([...problem.errors].sort(byPath), [...c.errors].sort(byPath), c.name);
       }
+    });
+
+    test('an id in the path that is not a UUID is PALISADE_INVALID_ID on every route', async () => {
+      // docs/errors.md promises one code for it: walk every route of the OpenAPI document that
+      // takes an id in its path and no body, so a route added with its own answer fails here.
+      const openapi = (await api.call('GET', '/v1/openapi.json', undefined)).body;
+      const stand: Record<string, string> = { name: 'people', deviceType: 'default' };
+      let tried = 0;
+      for (const [path, operations] of Object.entries<Record<string, OpenApiOperation>>(
+        openapi.paths,
+      )) {
+        if (!path.startsWith('/v1/')) continue;
+        for (const [method, operation] of Object.entries(operations)) {
+          const ids = (operation.parameters ?? []).filter(
+            (p) => p.in === 'path' && (p.name === 'id' || p.name.endsWith('Id')),
+          );
+          if (ids.length === 0 || operation.requestBody !== undefined) continue;
+          const url = path.replace(/\{(\w+)\}/g, (_, name: string) =>
+            ids.some((p) => p.name === name) ? 'not-a-uuid' : (stand[name] ?? name),
+          );
+          const reply = await api.call(
+            method.toUpperCase() as 'GET',
+            url,
+            path.startsWith('/v1/platform/') ? ADMIN_TOKEN : key,
+          );
+          assert.equal(reply.body.code, 'PALISADE_INVALID_ID', `${method} ${url}: ${reply.status}`);
+          assert.equal(reply.status, 400);
+          tried++;
+        }
+      }
+      assert.ok(tried >= 25, `only ${tried} routes with an id were tried`);
     });
 
     test('a body in a content coding is told which coding to use; identity is read', async () => {

@@ -25,8 +25,24 @@ export function sendProblem(reply: FastifyReply, error: PalisadeError): FastifyR
   return reply.code(error.status).type('application/problem+json').send(error.toProblem());
 }
 
+/** A path id that is not a UUID has its own code (docs/errors.md), whichever route it is on. */
+function isPathIdNotUuid(error: FastifyError): boolean {
+  const failures = error.validation ?? [];
+  return (
+    error.validationContext === 'params' &&
+    failures.length > 0 &&
+    failures.every((v) => v.keyword === 'format' && v.params.format === 'uuid')
+  );
+}
+
 function fromValidation(error: FastifyError): PalisadeError {
   const part = error.validationContext ?? 'body';
+  if (isPathIdNotUuid(error)) {
+    const path = `/params${error.validation?.[0]?.instancePath ?? ''}`;
+    return new PalisadeError('PALISADE_INVALID_ID', `${path} is not a UUID`, [
+      { path, message: 'is not a UUID' },
+    ]);
+  }
   const details: ProblemDetail[] = (error.validation ?? []).map((v) => {
     const params = v.params as { additionalProperty?: string; missingProperty?: string };
     const extra = params.additionalProperty ?? params.missingProperty;

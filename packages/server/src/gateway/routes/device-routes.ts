@@ -150,7 +150,7 @@ const RPC = {
 const ID_PARAMS = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', maxLength: 64 } },
+  properties: { id: UUID },
 } as const;
 
 function present(row: DeviceRow) {
@@ -292,8 +292,8 @@ export function deviceRoutes(
           type: 'object',
           required: ['id', 'credentialId'],
           properties: {
-            id: { type: 'string', maxLength: 64 },
-            credentialId: { type: 'string', maxLength: 64 },
+            id: UUID,
+            credentialId: UUID,
           },
         },
       },
@@ -397,7 +397,11 @@ export function deviceRoutes(
 
   app.delete<{ Params: { id: string } }>('/v1/device-cas/:id', {
     config: { auth: 'devices:write' },
-    schema: { summary: 'Stop trusting a CA certificate', tags: TAGS, params: ID_PARAMS },
+    schema: {
+      summary: 'Stop trusting a CA certificate',
+      tags: TAGS,
+      params: { type: 'object', required: ['id'], properties: { id: UUID } },
+    },
     handler: async (request, reply) => {
       await credentials.deleteCa(tenantOf(request), request.params.id);
       return reply.code(204).send();
@@ -494,8 +498,8 @@ export function deviceRoutes(
         type: 'object',
         required: ['id', 'rpcId'],
         properties: {
-          id: { type: 'string', maxLength: 64 },
-          rpcId: { type: 'string', maxLength: 64 },
+          id: UUID,
+          rpcId: UUID,
         },
       },
       response: { 200: RPC },

@@ -55,17 +55,17 @@ const TAGS = ['keys'];
 const JOB_PARAMS = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', maxLength: 64 } },
+  properties: { id: UUID },
 } as const;
 const TENANT_PARAMS = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', maxLength: 64 } },
+  properties: { id: UUID },
 } as const;
 const TENANT_JOB_PARAMS = {
   type: 'object',
   required: ['id', 'jobId'],
-  properties: { id: { type: 'string', maxLength: 64 }, jobId: { type: 'string', maxLength: 64 } },
+  properties: { id: UUID, jobId: UUID },
 } as const;
 const PLATFORM_ACTOR = 'platform-admin';
 

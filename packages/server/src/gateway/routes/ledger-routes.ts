@@ -4,7 +4,7 @@ import type { CredentialVerifier, TenantAdmin } from '../../control/index.ts';
 import type { TenantLedger } from '../../ledger/index.ts';
 import type { RecordService } from '../../records/index.ts';
 import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
-import { COLLECTION_NAME } from '../schemas.ts';
+import { COLLECTION_NAME, UUID } from '../schemas.ts';
 
 const TAGS = ['ledger'];
 const INDEX = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
@@ -127,7 +127,7 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
       params: {
         type: 'object',
         required: ['name', 'id'],
-        properties: { name: COLLECTION_NAME, id: { type: 'string', maxLength: 64 } },
+        properties: { name: COLLECTION_NAME, id: UUID },
       },
     },
     handler: async (request) => {
@@ -172,7 +172,7 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
       params: {
         type: 'object',
         required: ['id'],
-        properties: { id: { type: 'string', maxLength: 64 } },
+        properties: { id: UUID },
       },
     },
     handler: async (request) => {

@@ -10,12 +10,13 @@ import {
   ROLE_NAMES,
   SLUG,
   TENANT,
+  UUID,
 } from '../schemas.ts';
 
 const TENANT_ID_PARAMS = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', maxLength: 64 } },
+  properties: { id: UUID },
 } as const;
 const TAGS = ['platform'];
 
@@ -161,8 +162,8 @@ export function platformTenantRoutes(
           type: 'object',
           required: ['id', 'keyId'],
           properties: {
-            id: { type: 'string', maxLength: 64 },
-            keyId: { type: 'string', maxLength: 64 },
+            id: UUID,
+            keyId: UUID,
           },
         },
       },

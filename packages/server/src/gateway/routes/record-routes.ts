@@ -4,7 +4,7 @@ import type { RecordService } from '../../records/index.ts';
 import { type RecordRow, storedJson } from '../../store/index.ts';
 import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
 import { precondition, versionEtag } from '../if-match.ts';
-import { COLLECTION_NAME, pageOf, pageQuery, RECORD, RECORD_DATA } from '../schemas.ts';
+import { COLLECTION_NAME, pageOf, pageQuery, RECORD, RECORD_DATA, UUID } from '../schemas.ts';
 
 const TAGS = ['records'];
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -16,7 +16,7 @@ const COLLECTION_PARAMS = {
 const RECORD_PARAMS = {
   type: 'object',
   required: ['name', 'id'],
-  properties: { name: COLLECTION_NAME, id: { type: 'string', maxLength: 64 } },
+  properties: { name: COLLECTION_NAME, id: UUID },
 } as const;
 const FILTER_KEY = /^filter\[([A-Za-z_][A-Za-z0-9_-]{0,63})\]$/;
 

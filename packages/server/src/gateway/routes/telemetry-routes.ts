@@ -11,6 +11,7 @@ import {
 import { PalisadeError } from '../../errors/index.ts';
 import type { Aggregate, AggregateRow, TelemetryPoint } from '../../store/index.ts';
 import { tenantOf } from '../auth-hook.ts';
+import { UUID } from '../schemas.ts';
 
 const TAGS = ['telemetry'];
 const KEYS = { type: 'string', maxLength: 4096, pattern: '^[A-Za-z0-9_.:,-]*$' } as const;
@@ -29,7 +30,7 @@ const SERIES = {
 const ID_PARAMS = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', maxLength: 64 } },
+  properties: { id: UUID },
 } as const;
 const TOKEN_PARAMS = {
   type: 'object',
