@@ -160,11 +160,37 @@ test('the admin token never appears in a configuration error', () => {
   );
 });
 
-test('the README documents every setting, flag and environment variable', () => {
+test("the README's settings table has one row per setting, with its flag, variable and default", () => {
   const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const lines = readme.split('\n');
+  const header = lines.findIndex((line) =>
+    /^\| setting +\| flag +\| environment +\| default/.test(line),
+  );
+  assert.ok(header >= 0, 'README has the settings table');
+  const rows = new Map<string, string[]>();
+  for (let i = header + 2; lines[i]?.startsWith('|'); i++) {
+    const cells = lines[i]!.split(/(?<!\\)\|/)
+      .slice(1, -1)
+      .map((cell) => cell.trim());
+    const name = /^`(\w+)`$/.exec(cells[0] ?? '')?.[1];
+    assert.ok(name !== undefined && Object.hasOwn(SETTINGS, name), `not a setting: ${lines[i]}`);
+    assert.ok(!rows.has(name), `two rows for ${name}`);
+    rows.set(name, cells);
+  }
+  const defaults = loadSettings({ env: {}, configFile: null }) as unknown as Record<
+    string,
+    unknown
+  >;
   for (const [name, spec] of Object.entries(SETTINGS)) {
-    assert.ok(readme.includes(`\`--${spec.flag}\``), `README lacks --${spec.flag}`);
-    assert.ok(readme.includes(`\`${spec.env}\``), `README lacks ${spec.env}`);
-    assert.ok(readme.includes(`\`${name}\``), `README lacks ${name}`);
+    const [, flag = '', env = '', documented = ''] = rows.get(name) ?? [];
+    assert.ok(rows.has(name), `README's settings table lacks ${name}`);
+    assert.ok(flag.includes(`\`--${spec.flag}\``), `${name}: the flag is --${spec.flag}`);
+    assert.ok(env.includes(`\`${spec.env}\``), `${name}: the variable is ${spec.env}`);
+    const value = defaults[name];
+    const actual = Array.isArray(value) ? value.join(',') : value;
+    const shown = /^`([^`]*)`/.exec(documented)?.[1];
+    // A default computed at start (a path under DATA, a key fingerprint) is described, not given.
+    if (actual === undefined || actual === '') continue;
+    assert.equal(shown, String(actual), `${name}: the default is ${String(actual)}`);
   }
 });
