@@ -81,7 +81,7 @@ export const SETTINGS = {
     env: 'PALISADE_ADMIN_TOKEN',
     type: 'string',
     pattern: '^\\S{32,}$',
-    doc: 'Platform-admin token to install at first start (for automation); otherwise one is generated and printed once.',
+    doc: 'Platform-admin token (32 or more non-space characters, for automation): when set, it replaces the stored one at every start; otherwise one is generated and printed once at the first start.',
   },
   commitMaxBatch: {
     flag: 'commit-max-batch',
@@ -478,7 +478,7 @@ export const SETTINGS = {
     env: 'PALISADE_SIGN_IN_LOCKOUT_THRESHOLD',
     type: 'integer',
     minimum: 1,
-    doc: "Consecutive failed sign-ins that lock a user's account.",
+    doc: "Consecutive failed sign-ins that lock an email (a user's or not) at a tenant.",
   },
   signInLockoutBaseMs: {
     flag: 'sign-in-lockout-base-ms',
@@ -585,7 +585,7 @@ export const SETTINGS = {
     env: 'PALISADE_GATEWAY_CHILDREN_MAX',
     type: 'integer',
     minimum: 1,
-    doc: 'Most child devices one gateway may create by naming them (`v1/gateway/connect`, `telemetry`, `attributes`); a message naming one more is refused (PALISADE_GATEWAY_CHILDREN_LIMIT) and creates nothing.',
+    doc: 'Most child devices one gateway may have; a gateway message naming one more (`v1/gateway/connect`, `telemetry`, `attributes`), or a device linked to it past it (`gatewayId`), is refused (PALISADE_GATEWAY_CHILDREN_LIMIT) and changes nothing.',
   },
   quotaTenantMessagesPerSecond: {
     flag: 'quota-tenant-messages-per-second',
