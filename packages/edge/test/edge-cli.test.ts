@@ -11,6 +11,14 @@ test('palisade-edge: usage, enroll once (0600, never overwritten), accept, statu
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /^palisade-edge: --token is required; see palisade-edge --help\n$/);
   assert.equal((await runCli(['frobnicate'])).code, 2);
+  for (const command of ['enroll', 'start', 'status', 'quarantine', 'accept']) {
+    const help = await runCli([command, '--help']);
+    assert.equal(help.code, 0, `${command} --help: ${help.stderr}`);
+    const lines = help.stdout.split('\n').filter((line) => line.startsWith('  palisade-edge '));
+    assert.ok(lines.length > 0, `${command} --help names its usage`);
+    for (const line of lines) assert.ok(line.startsWith(`  palisade-edge ${command} `), line);
+  }
+  assert.doesNotMatch((await runCli(['quarantine', '-h'])).stdout, /exit codes/);
   const missing = await runCli(['status', '--dir', dir]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /run palisade-edge enroll/);

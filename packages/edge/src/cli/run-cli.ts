@@ -40,10 +40,18 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   quarantine,
 };
 
+/** The usage entries of one command (its lines and their indented descriptions). */
+function commandUsage(name: string): string {
+  const entries = USAGE.split(/\n(?=  palisade-edge )/).filter((entry) =>
+    entry.startsWith(`  palisade-edge ${name} `),
+  );
+  return `${entries.map((entry) => entry.replace(/\n\nexit codes:[^]*$/, '')).join('\n')}\n`;
+}
+
 /** Runs the command; returns the exit code. Errors become one line on stderr. */
 export async function runEdgeCli(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === 'help') {
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(USAGE);
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
@@ -51,6 +59,10 @@ export async function runEdgeCli(argv: string[]): Promise<number> {
   try {
     if (command === undefined)
       throw new CliError(`unknown command ${name}; see palisade-edge --help`, EXIT.usage);
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write(commandUsage(name));
+      return EXIT.ok;
+    }
     return await command(rest);
   } catch (error) {
     const cli = error instanceof CliError;
