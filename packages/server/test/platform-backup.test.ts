@@ -12,13 +12,14 @@ import {
   cpSync,
   existsSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type LedgerBundle, parseVerifierKey, verifyBundle } from '@palisade/ledger';
 import { nodeHasher, nodeVerifyProvider } from '@palisade/ledger/node';
@@ -36,6 +37,14 @@ const SCHEMA = {
   required: ['n'],
   properties: { n: { type: 'integer' }, secret: { type: 'string' } },
 };
+
+/** Every file under `dir`, as sorted relative paths. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => relative(dir, join(entry.parentPath, entry.name)))
+    .sort();
+}
 
 function isBackupError(code: string) {
   return (error: unknown) => error instanceof BackupError && error.code === code;
@@ -117,11 +126,14 @@ describe('backup and restore of the embedded platform', () => {
     );
     for (const path of paths) assert.equal(statSync(join(backupDir, path)).mode & 0o777, 0o600);
     assert.ok(!existsSync(`${backupDir}.partial`));
+    assert.deepEqual(filesUnder(backupDir), ['backup.json', ...paths].sort(), 'no -wal or -shm');
   });
 
   test('a restore holds every record acknowledged before the backup, whole, and its ledger verifies', async () => {
     const restored: Settings = { ...settings, data: join(scratch, 'restored') };
+    const before = filesUnder(backupDir);
     const manifest = await restorePlatform(restored, backupDir);
+    assert.deepEqual(filesUnder(backupDir), before, 'reading a backup writes nothing beside it');
     assert.equal(manifest.masterKeyId !== null, true);
     // The operator brings the master key, kept apart from the backup.
     copyFileSync(join(settings.data, 'master.key'), join(restored.data, 'master.key'));

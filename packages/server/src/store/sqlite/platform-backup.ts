@@ -144,6 +144,21 @@ async function fsyncPath(path: string): Promise<void> {
   }
 }
 
+/**
+ * Takes a copied database out of WAL mode (SQLite's backup copies the source's), so the file
+ * stands alone: opening a WAL database, even read-only, makes a -shm file beside it (and a
+ * -wal to write), which would change a backup's folder each time it is checked, and fail on a
+ * read-only medium. A restored platform's stores put their files back in WAL mode as they open.
+ */
+function outOfWal(path: string): void {
+  const db = new DatabaseSync(path);
+  try {
+    db.exec('PRAGMA journal_mode = DELETE');
+  } finally {
+    db.close();
+  }
+}
+
 async function described(root: string, path: string): Promise<BackupFile> {
   const full = join(root, path);
   await fsyncPath(full);
@@ -216,6 +231,7 @@ export async function backupPlatform(
       } finally {
         db.close();
       }
+      outOfWal(join(partial, path));
       // The control plane, copied last, decides which tenant files the backup keeps.
       if (path === 'platform.db')
         live = settleDeletedTenants(join(partial, path), new Date().toISOString());
