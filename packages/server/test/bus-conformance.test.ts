@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { type Bus, BusError, type BusMessage, type GivenUpMessage } from '../src/bus/index.ts';
 import { busFixture, busNames, tenantContext, until } from './support/buses.ts';
@@ -371,6 +372,69 @@ for (const name of busNames()) {
       // The view starts afresh after the newest event; the worker resumes with what it missed.
       assert.deepEqual(await seen('view', 'now1'), ['now1']);
       assert.deepEqual(await seen('worker', 'now2'), ['missed', 'now1', 'now2']);
+    });
+
+    test('erasing a tenant leaves none of its messages or consumers, and others lose nothing', async (t) => {
+      const fixture = busFixture(name);
+      t.after(() => fixture.cleanup());
+      const bus = await fixture.open();
+      const [a, b] = [tenantContext('a'), tenantContext('b')];
+      const secret = `reading-of-the-erased-${randomBytes(6).toString('hex')}`;
+      const telemetry = (id: string) => ({
+        kind: 'telemetry' as const,
+        key: 'dev',
+        id,
+        payload: { points: [{ key: 'pulse', value: secret }] },
+      });
+      await bus.publish(b, event('b1'));
+      await bus.publish(a, event('a1', 'k1', { note: secret }));
+      await bus.publish(b, event('b2'));
+      await bus.publish(a, telemetry('a2'));
+      await bus.publish(b, event('b3'));
+      // The erased tenant's consumer holds a delivery unacked; another tenant's consumer stays.
+      const held = until(() => true);
+      await (await bus.subscribe(a, { durable: 'a-worker', handler: () => held.tick() })).stop();
+      await (await bus.subscribe(b, { durable: 'b-worker', handler: (m) => m.ack() })).stop();
+      // A consumer of every tenant is part-way through, with another tenant's b1 unacked.
+      const first = until(() => true);
+      const worker = await bus.platform.subscribe({
+        durable: 'all',
+        handler: async (m) => {
+          if (m.id === 'b1') return first.tick();
+          await m.ack();
+        },
+      });
+      await first.done;
+      await worker.stop();
+      assert.ok(await fixture.stores(secret), 'the secret is stored before (the check sees it)');
+
+      await bus.platform.eraseTenant(a.tenantId);
+      await bus.publish(a, telemetry('a3'));
+      await bus.publish(b, event('b4'));
+
+      assert.equal(await fixture.stores(secret), false, 'no byte of the erased messages is left');
+      const consumers = await fixture.consumers();
+      assert.ok(!consumers.some((c) => c.includes(a.tenantId)), consumers.join());
+      assert.ok(
+        consumers.some((c) => c.includes(b.tenantId)),
+        consumers.join(),
+      );
+      const seen: string[] = [];
+      const after = until(() => ['b1', 'b2', 'b3', 'b4'].every((id) => seen.includes(id)));
+      const resumed = await bus.platform.subscribe({
+        durable: 'all',
+        handler: async (m) => {
+          seen.push(m.id);
+          await m.ack();
+          after.tick();
+        },
+      });
+      await after.done;
+      await resumed.stop();
+      assert.deepEqual(
+        seen.filter((id) => id.startsWith('a')),
+        [],
+      );
     });
 
     test('rejects bad input with typed errors', async (t) => {

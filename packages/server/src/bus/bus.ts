@@ -92,6 +92,14 @@ export interface PlatformBus {
   subscribe(options: SubscribeOptions): Promise<Subscription>;
   /** Removes a durable consumer (tenant-scoped ones by tenant id) and its state. */
   deleteConsumer(durable: string, tenantId?: string): Promise<void>;
+  /**
+   * Erases a deleted tenant from the stream: every stored message on its subjects (overwritten
+   * where the store can, not merely unlinked) and its tenant-scoped consumers. From then on
+   * this bus stores nothing more of the tenant: a publish of it resolves having stored
+   * nothing. Other tenants' messages, and every consumer's position among them and unacked
+   * deliveries of them, stay as they were.
+   */
+  eraseTenant(tenantId: string): Promise<void>;
 }
 
 /**

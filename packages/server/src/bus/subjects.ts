@@ -148,6 +148,11 @@ export function parseSubject(
 export function consumerName(durable: string, tenantId: string | undefined): string {
   checkDurable(durable);
   if (tenantId === undefined) return `p_${durable}`;
+  return `${tenantConsumerPrefix(tenantId)}${durable}`;
+}
+
+/** What the stored name of every durable consumer of the tenant starts with. */
+export function tenantConsumerPrefix(tenantId: string): string {
   checkTenant(tenantId);
-  return `t_${tenantId}_${durable}`;
+  return `t_${tenantId}_`;
 }

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import {
   type Bus,
@@ -34,6 +35,13 @@ export interface BusFixture {
    * the in-process bus (a new opening removes it), when JetStream has on NATS.
    */
   transientGone(durable: string, tenantId: string): Promise<void>;
+  /**
+   * Whether `text` is anywhere the bus stores things, read behind its back: the bytes of
+   * `bus.db` and its WAL, or every message (subject, headers, data) JetStream still serves.
+   */
+  stores(text: string): Promise<boolean>;
+  /** The stored names of the bus's durable consumers. */
+  consumers(): Promise<string[]>;
   cleanup(): Promise<void>;
 }
 
@@ -67,6 +75,22 @@ export function busFixture(name: BusName, overrides: Partial<BusLimits> = {}): B
           new InProcessBus(join(dir, 'bus.db'), { ...limits, ...again, prefix: limits.prefix }),
         ),
       transientGone: async () => undefined,
+      stores: async (text) =>
+        ['bus.db', 'bus.db-wal'].some((file) => {
+          const path = join(dir, file);
+          return existsSync(path) && readFileSync(path).includes(text);
+        }),
+      consumers: async () => {
+        const db = new DatabaseSync(join(dir, 'bus.db'), { readOnly: true });
+        try {
+          return db
+            .prepare('SELECT name FROM consumers')
+            .all()
+            .map((row) => String(row.name));
+        } finally {
+          db.close();
+        }
+      },
       cleanup: async () => {
         await Promise.all(opened.map((bus) => bus.close()));
         rmSync(dir, { recursive: true, force: true });
@@ -105,11 +129,41 @@ export function busFixture(name: BusName, overrides: Partial<BusLimits> = {}): B
         await nc.close();
       }
     },
+    stores: (text) =>
+      withJetStream(url, async (jsm) => {
+        const stream = streamName(limits.prefix);
+        for (let seq = 1; ; ) {
+          const query = { next_by_subj: `${limits.prefix}.>`, seq } as unknown as { seq: number };
+          const m = await jsm.streams.getMessage(stream, query);
+          if (m === null) return false;
+          const headers = m.header === undefined ? '' : [...m.header].join(' ');
+          if (`${m.subject} ${headers} ${Buffer.from(m.data).toString()}`.includes(text))
+            return true;
+          seq = m.seq + 1;
+        }
+      }),
+    consumers: () =>
+      withJetStream(url, async (jsm) => {
+        const names: string[] = [];
+        for await (const info of await jsm.consumers.list(streamName(limits.prefix)))
+          names.push(info.name);
+        return names;
+      }),
     cleanup: async () => {
       await Promise.all(opened.map((bus) => bus.close()));
       await deleteNatsStream(limits.prefix);
     },
   };
+}
+
+/** Runs `work` with a JetStream manager on a connection of its own. */
+async function withJetStream<T>(url: string, work: (jsm: JetStreamManager) => Promise<T>) {
+  const nc = await connect({ servers: url });
+  try {
+    return await work(await jetstreamManager(nc));
+  } finally {
+    await nc.close();
+  }
 }
 
 /** Deletes the JetStream stream of a test prefix (and with it its consumers). */

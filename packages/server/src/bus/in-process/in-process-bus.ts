@@ -31,6 +31,8 @@ export class InProcessBus implements Bus {
     reject: (error: unknown) => void;
   }[] = [];
   readonly #purge: NodeJS.Timeout;
+  /** Tenants erased while this bus was open: their publishes store nothing. */
+  readonly #erased = new Set<string>();
   #closed = false;
 
   constructor(path: string, limits: BusLimits) {
@@ -48,6 +50,12 @@ export class InProcessBus implements Bus {
       deleteConsumer: async (durable, tenantId) => {
         this.#open();
         this.#file.deleteConsumer(consumerName(durable, tenantId));
+      },
+      eraseTenant: async (tenantId) => {
+        this.#open();
+        filterSubject(this.#limits.prefix, tenantId, undefined);
+        this.#erased.add(tenantId);
+        this.#file.eraseTenant(tenantId);
       },
     };
   }
@@ -75,6 +83,7 @@ export class InProcessBus implements Bus {
 
   async #publish(tenantId: string, events: readonly BusEvent[]): Promise<void> {
     this.#open();
+    if (this.#erased.has(tenantId)) return;
     const checked: CheckedEvent[] = events.map((event) =>
       checkEvent(this.#limits.prefix, tenantId, event, this.#limits.maxPayload),
     );
@@ -97,7 +106,7 @@ export class InProcessBus implements Bus {
     try {
       this.#open();
       durable = this.#file.append(
-        batch.flatMap((p) => p.events),
+        batch.flatMap((p) => p.events.filter((e) => !this.#erased.has(e.tenantId))),
         Date.now(),
       );
     } catch (error) {

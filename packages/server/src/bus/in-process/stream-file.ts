@@ -299,6 +299,40 @@ export class StreamFile {
     return due === null ? undefined : Number(due);
   }
 
+  /**
+   * Erases the tenant's messages, the deliveries pending on them and its own consumers, with
+   * `secure_delete` on so their bytes are overwritten in the file, then copies the WAL into
+   * the file and empties it, where the pages as they were would otherwise stay. Throws when
+   * another connection holds that checkpoint off (the rows are gone; retrying finishes it).
+   */
+  eraseTenant(tenant: string): void {
+    const before = (this.#db.prepare('PRAGMA secure_delete').get() as Row).secure_delete;
+    this.#db.exec('PRAGMA secure_delete = ON');
+    try {
+      this.#transaction(() => {
+        this.#db
+          .prepare(
+            'DELETE FROM pending WHERE seq IN (SELECT seq FROM messages WHERE tenant = ?) OR consumer IN (SELECT name FROM consumers WHERE tenant = ?)',
+          )
+          .run(tenant, tenant);
+        this.#db.prepare('DELETE FROM messages WHERE tenant = ?').run(tenant);
+        this.#db
+          .prepare(
+            'DELETE FROM transient_consumers WHERE name IN (SELECT name FROM consumers WHERE tenant = ?)',
+          )
+          .run(tenant);
+        this.#db.prepare('DELETE FROM consumers WHERE tenant = ?').run(tenant);
+      });
+    } finally {
+      this.#db.exec(`PRAGMA secure_delete = ${Number(before)}`);
+    }
+    const { busy } = this.#db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as Row;
+    if (busy !== 0)
+      throw new Error(
+        'the erased tenant messages are still in bus.db-wal: another connection kept the checkpoint from emptying it; retry the deletion',
+      );
+  }
+
   /** Removes messages stored before `before`, and deliveries pending on them. */
   purge(before: number): void {
     this.#transaction(() => {

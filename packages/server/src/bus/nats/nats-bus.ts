@@ -23,7 +23,13 @@ import type {
   Subscription,
 } from '../bus.ts';
 import { BusError } from '../bus-error.ts';
-import { checkEvent, consumerName, filterSubject, parseSubject } from '../subjects.ts';
+import {
+  checkEvent,
+  consumerName,
+  filterSubject,
+  parseSubject,
+  tenantConsumerPrefix,
+} from '../subjects.ts';
 import { connectNats, type NatsLink } from './nats-connection.ts';
 
 /** Messages a subscription pulls ahead of its handler (each one's ack wait starts at delivery). */
@@ -71,6 +77,8 @@ export class NatsBus implements Bus {
   readonly #options: NatsBusOptions;
   readonly #stream: string;
   readonly #subscriptions = new Set<NatsSubscription>();
+  /** Tenants erased while this bus was open: their publishes store nothing. */
+  readonly #erased = new Set<string>();
   #closed = false;
 
   private constructor(link: NatsLink, jsm: JetStreamManager, options: NatsBusOptions) {
@@ -92,6 +100,7 @@ export class NatsBus implements Bus {
               throw unavailable('deleting a consumer', error);
           });
       },
+      eraseTenant: (tenantId) => this.#eraseTenant(tenantId),
     };
   }
 
@@ -152,9 +161,41 @@ export class NatsBus implements Bus {
     if (this.#closed) throw new BusError('PALISADE_BUS_UNAVAILABLE', 'the bus is closed');
   }
 
+  /**
+   * Erases the tenant's consumers, then each of its messages with the erase flag (JetStream
+   * overwrites a message so deleted). Messages are deleted one by one, not by a filtered
+   * purge: a purge moves every consumer whose filter is wider than the purged subjects (the
+   * platform's own, `<root>.*.>`) past what other tenants published meanwhile (nats-server
+   * 2.9), so they would never be delivered. A deleted message is skipped by every consumer.
+   */
+  async #eraseTenant(tenantId: string): Promise<void> {
+    this.#open();
+    const filter = filterSubject(this.#options.prefix, tenantId, undefined);
+    this.#erased.add(tenantId);
+    const own = tenantConsumerPrefix(tenantId);
+    try {
+      for await (const consumer of await this.#jsm.consumers.list(this.#stream)) {
+        if (!consumer.name.startsWith(own)) continue;
+        await this.#jsm.consumers.delete(this.#stream, consumer.name).catch((error: unknown) => {
+          if (!notFound(error, JetStreamApiCodes.ConsumerNotFound)) throw error;
+        });
+      }
+      for (let seq = 1; ; ) {
+        const next = { next_by_subj: filter, seq } as unknown as { seq: number };
+        const stored = await this.#jsm.streams.getMessage(this.#stream, next);
+        if (stored === null) return;
+        await this.#jsm.streams.deleteMessage(this.#stream, stored.seq, true);
+        seq = stored.seq + 1;
+      }
+    } catch (error) {
+      throw unavailable(`erasing tenant ${tenantId} from JetStream`, error);
+    }
+  }
+
   /** Publishes in order on one connection and waits for every PubAck. */
   async #publish(tenantId: string, events: readonly BusEvent[]): Promise<void> {
     this.#open();
+    if (this.#erased.has(tenantId)) return;
     const { prefix, maxPayload } = this.#options;
     const checked = events.map((event) => checkEvent(prefix, tenantId, event, maxPayload));
     try {
