@@ -116,6 +116,12 @@ export class LedgerRelay {
     }
   }
 
+  /** The tenant is deleted: its cursor goes, from this process and from the cursor file. */
+  forget(tenantId: string): void {
+    this.#cursors.delete(tenantId);
+    if (this.#db.isOpen) this.#db.prepare('DELETE FROM published WHERE tenant = ?').run(tenantId);
+  }
+
   /** Resolves when every tenant marked so far is published (or has failed and awaits a retry). */
   async drain(): Promise<void> {
     while (this.#pumps.size > 0 || this.#inflight.size > 0)

@@ -5,4 +5,5 @@ export {
   type NewTenant,
   TenantAdmin,
   type TenantChange,
+  type TenantErasure,
 } from './tenant-admin.ts';

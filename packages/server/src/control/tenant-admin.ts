@@ -26,6 +26,18 @@ export interface TenantKeyLifecycle {
   shred(tenant: Tenant): Promise<void>;
 }
 
+/**
+ * What else a deleted tenant leaves in the platform, and who removes it: every process ends
+ * its live connections and forgets it (`disconnect`, at once), then, with its data gone,
+ * its messages leave the bus and its cursors the relay (`erase`).
+ */
+export interface TenantErasure {
+  /** Closes the tenant's MQTT connections and live streams and drops its cached state, everywhere. */
+  disconnect(tenant: Tenant): Promise<void>;
+  /** Erases the tenant from the bus and the relay's cursors. */
+  erase(tenant: Tenant): Promise<void>;
+}
+
 /** A new API key: the secret exists only in this value. */
 export interface IssuedApiKey {
   readonly id: string;
@@ -46,6 +58,7 @@ export class TenantAdmin {
   readonly #onCredentialsChanged: () => void;
   readonly #roles: RoleResolver;
   readonly #keys: TenantKeyLifecycle | undefined;
+  readonly #erasure: TenantErasure | undefined;
 
   constructor(
     controlPlane: ControlPlaneStore,
@@ -54,6 +67,7 @@ export class TenantAdmin {
     onCredentialsChanged: () => void,
     roles: RoleResolver,
     keys?: TenantKeyLifecycle,
+    erasure?: TenantErasure,
   ) {
     this.#controlPlane = controlPlane;
     this.#shards = shards;
@@ -61,6 +75,7 @@ export class TenantAdmin {
     this.#onCredentialsChanged = onCredentialsChanged;
     this.#roles = roles;
     this.#keys = keys;
+    this.#erasure = erasure;
   }
 
   async #audit(tenant: Tenant, action: string, resource: string, state: unknown): Promise<void> {
@@ -128,9 +143,11 @@ export class TenantAdmin {
   }
 
   /**
-   * Marks the tenant deleted (its credentials stop at once), revokes its API keys, destroys its
-   * KEKs (crypto-shredding: every copy of its encrypted fields becomes unreadable), then drops
-   * its data.
+   * Marks the tenant deleted (its credentials stop at once), revokes its API keys, ends its
+   * live connections in every process, destroys its KEKs (crypto-shredding: every copy of its
+   * encrypted fields becomes unreadable), drops its data, then erases what is left of it
+   * elsewhere: its bus messages and consumers, and its control-plane rows but a nameless
+   * tombstone. Running it again finishes a deletion that failed part-way.
    */
   async delete(id: string): Promise<void> {
     const tenant = await this.get(id);
@@ -139,9 +156,12 @@ export class TenantAdmin {
       await this.#controlPlane.updateTenant(id, { status: 'deleted' }, now);
     await this.#controlPlane.revokeAllApiKeys(id, now);
     this.#onCredentialsChanged();
+    await this.#erasure?.disconnect(tenant);
     await this.#committer.drain();
     await this.#keys?.shred(tenant);
     await this.#shards.get(tenant.shard)?.dropTenant(id);
+    await this.#erasure?.erase(tenant);
+    await this.#controlPlane.eraseTenant(id, new Date().toISOString());
   }
 
   /** Issues a key acting with `roles` (default `owner`, what keys could do before roles). */

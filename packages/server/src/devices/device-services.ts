@@ -12,6 +12,7 @@ import { DeviceCaService, type SecretSealer } from './device-ca-service.ts';
 import type { DeviceIdentity } from './device-contract.ts';
 import { DeviceRegistry } from './device-registry.ts';
 import { DeviceWrites } from './device-writes.ts';
+import { LiveStreams } from './live-streams.ts';
 import type { RpcRemote } from './rpc-contract.ts';
 import { RpcService } from './rpc-queue.ts';
 import type { SharedAttributeListener } from './shared-attributes.ts';
@@ -41,6 +42,8 @@ export interface DeviceServices {
   readonly partitions: TelemetryPartitionUpkeep;
   readonly bus: Bus;
   readonly streamHeartbeatMs: number;
+  /** The live telemetry streams open in this process, by tenant. */
+  readonly liveStreams: LiveStreams;
   /** ThingsBoard attribute request: `{ client: {…}, shared: {…} }`, filtered by keys when given. */
   readAttributes(
     device: DeviceIdentity,
@@ -169,6 +172,7 @@ export function openDeviceServices(options: {
     partitions,
     bus: options.bus,
     streamHeartbeatMs: settings.telemetryStreamHeartbeatMs,
+    liveStreams: new LiveStreams(),
     async readAttributes(device, query) {
       const row = await (await locate(device.context)).reader.devices.getDevice(device.deviceId);
       if (row === undefined) return {};

@@ -23,6 +23,7 @@ export { fingerprintOf, type PasswordVerifier, verifyPassword } from './device-c
 export { DEVICE_NAME_MAX_LENGTH, type DeviceInput, DeviceRegistry } from './device-registry.ts';
 export { type DeviceServices, openDeviceServices } from './device-services.ts';
 export { DeviceWrites } from './device-writes.ts';
+export { LiveStreams } from './live-streams.ts';
 export type {
   AttachOptions,
   OutgoingRpc,

@@ -30,6 +30,11 @@ export const INTERNAL_TOPICS = {
   'ledger.seal': { senders: ['api'], repliers: ['worker'] },
   /** api → worker: run key job `{tenantId, jobId}`. */
   'keys.job': { senders: ['api'], repliers: [] },
+  /**
+   * api → every process: tenant `{tenantId}` is deleted; close its MQTT connections and live
+   * streams, forget its cached credentials and relay cursor, and erase it from the bus.
+   */
+  'tenant.deleted': { senders: ['api'], repliers: [] },
   /** api → every process: tenant `{tenantId}` was shredded; destroy its cached keys. */
   'keys.shred': { senders: ['api'], repliers: [] },
   /**

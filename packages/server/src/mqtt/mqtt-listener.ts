@@ -82,8 +82,22 @@ export interface MqttListener {
   pushSharedAttributes(change: SharedAttributeChange): Promise<number>;
   /** Whether a connection here hears of the device: its own, or a gateway's that connected it. */
   reaches(device: DeviceRef): boolean;
+  /**
+   * The tenant is deleted: closes every connection of its devices here and empties what the
+   * broker kept of their sessions (subscriptions, unacknowledged messages), also of those
+   * that asked to be kept and ended before. Resolves with the connections closed.
+   */
+  closeTenant(tenantId: string): Promise<number>;
   /** Stops accepting, disconnects every client. Idempotent. */
   close(): Promise<void>;
+}
+
+/** The part of aedes' in-memory session store a deleted tenant's sessions are emptied with. */
+interface SessionStore {
+  cleanSubscriptions(client: { id: string }): Promise<void>;
+  cleanIncoming(client: { id: string }): Promise<void>;
+  outgoingStream(client: { id: string }): AsyncIterable<{ messageId?: number }>;
+  outgoingClearMessageId(client: { id: string }, packet: { messageId?: number }): Promise<unknown>;
 }
 
 /** aedes' own `publish` as its handlers call it: with the publishing client, or none. */
@@ -195,6 +209,22 @@ class Listener implements MqttListener {
     if (change.deleted.length > 0)
       sent += await this.#sender.pushAttributes(device, { deleted: [...change.deleted] });
     return sent;
+  }
+
+  async closeTenant(tenantId: string): Promise<number> {
+    const sessions = this.#sessions.ofTenant(tenantId);
+    await Promise.all(
+      sessions.map((session) => new Promise<void>((resolve) => session.client.close(resolve))),
+    );
+    const store = (this.#broker as unknown as { persistence: SessionStore }).persistence;
+    for (const id of this.#sessions.keptOf(tenantId)) {
+      await store.cleanSubscriptions({ id });
+      await store.cleanIncoming({ id });
+      for await (const packet of store.outgoingStream({ id }))
+        await store.outgoingClearMessageId({ id }, packet);
+    }
+    this.#sessions.forgetTenant(tenantId);
+    return sessions.length;
   }
 
   close(): Promise<void> {

@@ -13,9 +13,31 @@ export class SessionTable implements ChildIndex {
   readonly #sessions = new WeakMap<Client, DeviceSession>();
   readonly #byDevice = new Map<string, Set<DeviceSession>>();
   readonly #byChild = new Map<string, Map<DeviceSession, Set<string>>>();
+  readonly #kept = new Map<string, Set<string>>();
 
   constructor(metrics: MqttMetrics) {
     this.#metrics = metrics;
+  }
+
+  /** The tenant's connected sessions (a copy). */
+  ofTenant(tenantId: string): DeviceSession[] {
+    const prefix = `${tenantId}/`;
+    return [...this.#byDevice]
+      .filter(([key]) => key.startsWith(prefix))
+      .flatMap(([, sessions]) => [...sessions]);
+  }
+
+  /**
+   * The broker ids of the tenant's sessions that asked to be kept (clean session off): their
+   * subscriptions and unacknowledged messages stay in the broker's store after they end.
+   */
+  keptOf(tenantId: string): string[] {
+    return [...(this.#kept.get(tenantId) ?? [])];
+  }
+
+  /** The tenant is gone: forget its kept sessions. */
+  forgetTenant(tenantId: string): void {
+    this.#kept.delete(tenantId);
   }
 
   /** The client's session; undefined for a client CONNECT did not authenticate. */
@@ -73,6 +95,11 @@ export class SessionTable implements ChildIndex {
     this.#byDevice.set(session.deviceKey, sessions);
     sessions.add(session);
     this.#metrics.connections.inc();
+    if (client.clean) return;
+    const tenantId = session.identity.context.tenantId;
+    const kept = this.#kept.get(tenantId) ?? new Set<string>();
+    this.#kept.set(tenantId, kept);
+    kept.add(client.id);
   }
 
   /** aedes' `clientDisconnect`: the session's RPC attachments and children end with it. */

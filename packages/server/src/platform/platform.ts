@@ -55,6 +55,7 @@ import { LocalLeases, PostgresLeases } from './leases.ts';
 import { type ProcessRoles, processRoles } from './roles.ts';
 import { SealRequests } from './seal-requests.ts';
 import { SharedAttributePusher } from './shared-attribute-pusher.ts';
+import { PlatformErasure } from './tenant-erasure.ts';
 import { WorkerRole } from './worker-role.ts';
 
 /** Shortest interval between sweeps of expired keys, however short their time limit. */
@@ -344,6 +345,20 @@ export async function startPlatform(
     });
     const edgeRpc = new EdgeRpcRelay(devices.rpc, { ackWaitMs: settings.edgeRpcAckWaitMs });
     toEdgeNodes = (change) => edgeRpc.sharedAttributesChanged(change);
+    const erasure = new PlatformErasure({
+      invalidate: () => {
+        verifier.invalidate();
+        identity.invalidate();
+        devices.authority.invalidate();
+      },
+      liveStreams: devices.liveStreams,
+      mqtt: () => mqtt,
+      relay: outbox,
+      bus: bus.platform,
+      channel,
+      logger,
+    });
+    const stopDeletionNotices = erasure.listen();
     const http = await createGateway({
       metrics,
       logger,
@@ -379,6 +394,7 @@ export async function startPlatform(
             await identity.shred(tenant);
           },
         },
+        erasure,
       ),
       authz: {
         authorizer,
@@ -488,6 +504,7 @@ export async function startPlatform(
         await worker?.stop();
         stopRpcRemote?.();
         stopShredNotices?.();
+        stopDeletionNotices?.();
         stopAttributeNotices?.();
         clearInterval(keySweep);
         await outbox.stop();

@@ -3,6 +3,33 @@ import { iso } from './row-values.ts';
 
 /** The control plane's key for the platform-admin token's hash. */
 export const ADMIN_TOKEN_KEY = 'admin_token_sha256';
+/**
+ * The control-plane tables holding a tenant's rows besides its own: what erasing a deleted
+ * tenant empties (API keys, device credential lookups, device CAs, CORS origins, key jobs and
+ * KEKs, and its OIDC issuer's clients, keys, grants and revocations).
+ */
+export const TENANT_CONTROL_TABLES = [
+  'api_keys',
+  'device_credentials',
+  'tenant_cas',
+  'tenant_cors_origins',
+  'pending_key_jobs',
+  'tenant_keks',
+  'oauth_clients',
+  'oidc_keys',
+  'oidc_artifacts',
+  'oidc_revocations',
+] as const;
+
+/**
+ * What stays of a deleted tenant's own row: its id, plan, shard and dates, so that the id is
+ * never reused and the platform log's entries of it still name a tenant. The name goes, and
+ * the slug gives way to one made of the id (the slug is free for a new tenant).
+ */
+export function tombstoneSlug(tenantId: string): string {
+  return `deleted-${tenantId}`;
+}
+
 /** The tenant columns, in the order every tenant query selects them. */
 export const TENANT_COLUMNS = 'id, slug, name, plan, status, shard, created_at, updated_at';
 

@@ -89,6 +89,12 @@ export interface ControlPlaneStore {
   /** Marks the key revoked; false when the tenant has no such live key. */
   revokeApiKey(tenantId: string, keyId: string, at: string): Promise<boolean>;
   revokeAllApiKeys(tenantId: string, at: string): Promise<void>;
+  /**
+   * Erases a deleted tenant from the control plane: every row of it in `TENANT_CONTROL_TABLES`,
+   * and its name and slug (see `tombstoneSlug`); its tombstone row stays. SQLite overwrites
+   * the deleted bytes and empties its WAL (throwing when another connection holds that off).
+   */
+  eraseTenant(tenantId: string, at: string): Promise<void>;
   findCredential(secretHash: string): Promise<StoredCredential | undefined>;
 }
 

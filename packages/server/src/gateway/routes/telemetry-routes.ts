@@ -87,10 +87,7 @@ export function telemetryRoutes(
   pageSizeMax: number,
   verifier: CredentialVerifier,
 ): void {
-  const streams = new Set<() => void>();
-  app.addHook('preClose', async () => {
-    for (const end of streams) end();
-  });
+  app.addHook('preClose', async () => devices.liveStreams.endAll());
 
   const device = async (request: FastifyRequest<{ Params: { deviceToken: string } }>) => {
     const identity = await devices.authority.byAccessToken(request.params.deviceToken);
@@ -245,7 +242,7 @@ export function telemetryRoutes(
       const end = () => {
         if (!open) return;
         open = false;
-        streams.delete(end);
+        devices.liveStreams.remove(context.tenantId, end);
         clearInterval(heartbeat);
         raw.end();
         void subscription
@@ -254,7 +251,7 @@ export function telemetryRoutes(
           .catch(() => undefined);
       };
       // The stream lives no longer than its credential: revoked, expired, or its tenant
-      // suspended or deleted, it ends before anything more is written.
+      // suspended, it ends before anything more is written; its tenant deleted, at once.
       const write = async (text: string) => {
         if (!(await verifier.current(authorization, context))) end();
         else if (open) raw.write(text);
@@ -282,7 +279,7 @@ export function telemetryRoutes(
       });
       raw.write(': connected\n\n');
       heartbeat = setInterval(() => void write(': heartbeat\n\n'), devices.streamHeartbeatMs);
-      streams.add(end);
+      devices.liveStreams.add(context.tenantId, end);
       request.raw.on('close', end);
       raw.on('close', end);
       // A client gone while the subscription was made closed before these listeners existed.

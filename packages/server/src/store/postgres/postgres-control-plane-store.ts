@@ -1,7 +1,14 @@
 import pg from 'pg';
 import { PalisadeError } from '../../errors/index.ts';
 import type { Tenant, TenantStatus } from '../../tenancy/index.ts';
-import { ADMIN_TOKEN_KEY, TENANT_COLUMNS, type TenantDbRow, toTenant } from '../tenant-rows.ts';
+import {
+  ADMIN_TOKEN_KEY,
+  TENANT_COLUMNS,
+  TENANT_CONTROL_TABLES,
+  type TenantDbRow,
+  tombstoneSlug,
+  toTenant,
+} from '../tenant-rows.ts';
 import type {
   ApiKeyRow,
   ControlPlaneStore,
@@ -197,6 +204,25 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
       'UPDATE api_keys SET revoked_at = $1 WHERE tenant_id = $2 AND revoked_at IS NULL',
       [at, tenantId],
     );
+  }
+
+  async eraseTenant(tenantId: string, at: string): Promise<void> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      for (const table of TENANT_CONTROL_TABLES)
+        await client.query(`DELETE FROM ${table} WHERE tenant_id = $1`, [tenantId]);
+      await client.query(
+        "UPDATE tenants SET name = '', slug = $1, updated_at = $2 WHERE id = $3 AND status = 'deleted'",
+        [tombstoneSlug(tenantId), at, tenantId],
+      );
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
   }
 
   async findCredential(secretHash: string): Promise<StoredCredential | undefined> {

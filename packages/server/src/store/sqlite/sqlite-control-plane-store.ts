@@ -1,7 +1,14 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { PalisadeError } from '../../errors/index.ts';
 import type { Tenant, TenantStatus } from '../../tenancy/index.ts';
-import { ADMIN_TOKEN_KEY, TENANT_COLUMNS, type TenantDbRow, toTenant } from '../tenant-rows.ts';
+import {
+  ADMIN_TOKEN_KEY,
+  TENANT_COLUMNS,
+  TENANT_CONTROL_TABLES,
+  type TenantDbRow,
+  tombstoneSlug,
+  toTenant,
+} from '../tenant-rows.ts';
 import type {
   ApiKeyRow,
   ControlPlaneStore,
@@ -187,6 +194,27 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
       at,
       tenantId,
     );
+  }
+
+  async eraseTenant(tenantId: string, at: string): Promise<void> {
+    this.#db.exec('PRAGMA secure_delete = ON');
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const table of TENANT_CONTROL_TABLES)
+        this.#sql(`DELETE FROM ${table} WHERE tenant_id = ?`).run(tenantId);
+      this.#sql(
+        "UPDATE tenants SET name = '', slug = ?, updated_at = ? WHERE id = ? AND status = 'deleted'",
+      ).run(tombstoneSlug(tenantId), at, tenantId);
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      throw error;
+    }
+    const { busy } = this.#sql('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number };
+    if (busy !== 0)
+      throw new Error(
+        'the erased tenant rows are still in platform.db-wal: another connection kept the checkpoint from emptying it; retry the deletion',
+      );
   }
 
   async findCredential(secretHash: string): Promise<StoredCredential | undefined> {

@@ -1,0 +1,82 @@
+/**
+ * A deleted tenant's traces outside its store and keys, and every process's part in removing
+ * them. The process that deletes ends the tenant's connections and caches at once and tells
+ * the others (`tenant.deleted` on the internal channel), each of which does the same for
+ * what it holds: MQTT connections and the broker's kept sessions, live telemetry streams,
+ * cached credentials, its relay cursor, and anything of the tenant it may still have put
+ * on the bus. Once the tenant's data is gone the deleting process erases it from the bus
+ * once more, which catches a publish another process had under way when the notice came.
+ */
+import type { Logger } from 'pino';
+import type { LedgerRelay, PlatformBus } from '../bus/index.ts';
+import type { TenantErasure } from '../control/index.ts';
+import type { LiveStreams } from '../devices/index.ts';
+import type { InternalChannel } from '../internal/index.ts';
+import type { MqttListener } from '../mqtt/index.ts';
+import type { Tenant } from '../tenancy/index.ts';
+
+/** What a process holds of tenants, and how it forgets one. */
+export interface ErasureParts {
+  /** Drops this process's cached credentials, tenants and issuers. */
+  readonly invalidate: () => void;
+  readonly liveStreams: LiveStreams;
+  readonly mqtt: () => MqttListener | undefined;
+  readonly relay: LedgerRelay;
+  readonly bus: PlatformBus;
+  readonly channel: InternalChannel | undefined;
+  readonly logger: Logger;
+}
+
+/** This process's part in deleting tenants, and the deleting process's tell to the others. */
+export class PlatformErasure implements TenantErasure {
+  readonly #parts: ErasureParts;
+
+  constructor(parts: ErasureParts) {
+    this.#parts = parts;
+  }
+
+  /** Acts on the other processes' notices until the returned function is called. */
+  listen(): (() => void) | undefined {
+    return this.#parts.channel?.subscribe('tenant.deleted', [], async (payload) => {
+      const { tenantId } = payload as { tenantId?: unknown };
+      if (typeof tenantId !== 'string') return;
+      await this.forget(tenantId).catch((error: unknown) =>
+        this.#parts.logger.warn(
+          { err: error, tenantId },
+          'tenant deletion: this process could not forget the deleted tenant',
+        ),
+      );
+    });
+  }
+
+  /** Forgets the tenant here: connections, streams, caches, relay cursor, bus messages. */
+  async forget(tenantId: string): Promise<void> {
+    await this.#disconnectHere(tenantId);
+    await this.#parts.bus.eraseTenant(tenantId);
+  }
+
+  async #disconnectHere(tenantId: string): Promise<void> {
+    this.#parts.invalidate();
+    this.#parts.liveStreams.endTenant(tenantId);
+    await this.#parts.mqtt()?.closeTenant(tenantId);
+    this.#parts.relay.forget(tenantId);
+  }
+
+  /** Ends the tenant's connections here and tells the other processes; `erase` does the bus. */
+  async disconnect(tenant: Tenant): Promise<void> {
+    await this.#disconnectHere(tenant.id);
+    await this.#parts.channel
+      ?.publish('tenant.deleted', [], { tenantId: tenant.id })
+      .catch((error: unknown) =>
+        this.#parts.logger.warn(
+          { err: error, tenantId: tenant.id },
+          'tenant deletion: telling the other processes failed; their connections of it end at their next message',
+        ),
+      );
+  }
+
+  async erase(tenant: Tenant): Promise<void> {
+    this.#parts.relay.forget(tenant.id);
+    await this.#parts.bus.eraseTenant(tenant.id);
+  }
+}
