@@ -167,10 +167,7 @@ for (const backend of backendNames()) {
         'SELECT slug, name, status FROM tenants WHERE id = $1',
         [gone.id],
       )) as { slug: string; name: string; status: string }[];
-      assert.deepEqual(
-        { ...tombstone },
-        { slug: `deleted-${gone.id}`, name: '', status: 'deleted' },
-      );
+      assert.deepEqual({ ...tombstone }, { slug: `gone-${backend}`, name: '', status: 'deleted' });
       const cursors = new DatabaseSync(join(p.fixture.settings.data, 'bus-outbox.db'), {
         readOnly: true,
       });

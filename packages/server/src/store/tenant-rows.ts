@@ -21,15 +21,6 @@ export const TENANT_CONTROL_TABLES = [
   'oidc_revocations',
 ] as const;
 
-/**
- * What stays of a deleted tenant's own row: its id, plan, shard and dates, so that the id is
- * never reused and the platform log's entries of it still name a tenant. The name goes, and
- * the slug gives way to one made of the id (the slug is free for a new tenant).
- */
-export function tombstoneSlug(tenantId: string): string {
-  return `deleted-${tenantId}`;
-}
-
 /** The tenant columns, in the order every tenant query selects them. */
 export const TENANT_COLUMNS = 'id, slug, name, plan, status, shard, created_at, updated_at';
 

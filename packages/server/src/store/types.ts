@@ -91,7 +91,7 @@ export interface ControlPlaneStore {
   revokeAllApiKeys(tenantId: string, at: string): Promise<void>;
   /**
    * Erases a deleted tenant from the control plane: every row of it in `TENANT_CONTROL_TABLES`,
-   * and its name and slug (see `tombstoneSlug`); its tombstone row stays. SQLite overwrites
+   * and its name; its tombstone row (id, slug, plan, shard, dates) stays, so neither is reused. SQLite overwrites
    * the deleted bytes and empties its WAL (throwing when another connection holds that off).
    */
   eraseTenant(tenantId: string, at: string): Promise<void>;

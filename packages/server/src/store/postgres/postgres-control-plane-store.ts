@@ -6,7 +6,6 @@ import {
   TENANT_COLUMNS,
   TENANT_CONTROL_TABLES,
   type TenantDbRow,
-  tombstoneSlug,
   toTenant,
 } from '../tenant-rows.ts';
 import type {
@@ -213,8 +212,8 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
       for (const table of TENANT_CONTROL_TABLES)
         await client.query(`DELETE FROM ${table} WHERE tenant_id = $1`, [tenantId]);
       await client.query(
-        "UPDATE tenants SET name = '', slug = $1, updated_at = $2 WHERE id = $3 AND status = 'deleted'",
-        [tombstoneSlug(tenantId), at, tenantId],
+        "UPDATE tenants SET name = '', updated_at = $1 WHERE id = $2 AND status = 'deleted'",
+        [at, tenantId],
       );
       await client.query('COMMIT');
     } catch (error) {

@@ -6,7 +6,6 @@ import {
   TENANT_COLUMNS,
   TENANT_CONTROL_TABLES,
   type TenantDbRow,
-  tombstoneSlug,
   toTenant,
 } from '../tenant-rows.ts';
 import type {
@@ -203,8 +202,8 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
       for (const table of TENANT_CONTROL_TABLES)
         this.#sql(`DELETE FROM ${table} WHERE tenant_id = ?`).run(tenantId);
       this.#sql(
-        "UPDATE tenants SET name = '', slug = ?, updated_at = ? WHERE id = ? AND status = 'deleted'",
-      ).run(tombstoneSlug(tenantId), at, tenantId);
+        "UPDATE tenants SET name = '', updated_at = ? WHERE id = ? AND status = 'deleted'",
+      ).run(at, tenantId);
       this.#db.exec('COMMIT');
     } catch (error) {
       this.#db.exec('ROLLBACK');
