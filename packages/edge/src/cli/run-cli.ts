@@ -42,10 +42,10 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
 
 /** The usage entries of one command (its lines and their indented descriptions). */
 function commandUsage(name: string): string {
-  const entries = USAGE.split(/\n(?=  palisade-edge )/).filter((entry) =>
+  const entries = USAGE.split(/\n(?= {2}palisade-edge )/).filter((entry) =>
     entry.startsWith(`  palisade-edge ${name} `),
   );
-  return `${entries.map((entry) => entry.replace(/\n\nexit codes:[^]*$/, '')).join('\n')}\n`;
+  return `${entries.map((entry) => entry.replace(/\n\nexit codes:.*$/s, '')).join('\n')}\n`;
 }
 
 /** Runs the command; returns the exit code. Errors become one line on stderr. */
