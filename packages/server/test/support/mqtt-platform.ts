@@ -12,7 +12,7 @@ export interface MqttPlatform {
   /** mqtt://127.0.0.1:PORT */
   readonly url: string;
   call(
-    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     path: string,
     token?: string,
     body?: unknown,
