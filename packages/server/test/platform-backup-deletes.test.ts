@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type BackupManifest,
   backupPlatform,
@@ -50,6 +51,23 @@ function controlPlaneOf(platformDb: string) {
       keks: new Set(keks.map((row) => row.tenant_id)),
       liveKeys: new Set(keys.map((row) => row.tenant_id)),
     };
+  } finally {
+    db.close();
+  }
+}
+
+/** The id of each tenant's record, which its ledger event carries onto the bus. */
+const records = new Map<string, string>();
+const label = (tenant: Tenant) => records.get(tenant.id)!;
+
+/** How many bus messages in the stream file at `busDb` carry `text`. */
+function busMessagesWith(busDb: string, text: string): number {
+  const db = new DatabaseSync(busDb, { readOnly: true });
+  try {
+    const row = db
+      .prepare('SELECT count(*) AS n FROM messages WHERE instr(payload, ?) > 0')
+      .get(text) as { n: number };
+    return Number(row.n);
   } finally {
     db.close();
   }
@@ -87,6 +105,9 @@ describe('a backup taken while tenants are deleted', () => {
       secret: 'only-mine',
     });
     assert.equal(made.status, 201, JSON.stringify(made.body));
+    records.set(tenant.id, made.body.id);
+    // The record's ledger event reaches the bus after the commit.
+    while (busMessagesWith(join(settings.data, 'bus.db'), label(tenant)) === 0) await sleep(20);
   };
   const remove = async (tenant: Tenant) => {
     const reply = await api.call('DELETE', `/v1/platform/tenants/${tenant.id}`, ADMIN_TOKEN);
@@ -149,6 +170,14 @@ describe('a backup taken while tenants are deleted', () => {
     );
     const wal = `${platformDb}-wal`;
     assert.ok(!existsSync(wal) || statSync(wal).size === 0, 'nor in a write-ahead log');
+    const busDb = join(backupDir, 'bus.db');
+    assert.ok(busMessagesWith(busDb, label(kept)) > 0, "a live tenant's bus messages are kept");
+    for (const tenant of [gone, halfway, vanished]) {
+      assert.equal(busMessagesWith(busDb, label(tenant)), 0, "a deleted tenant's are not");
+      assert.equal(readFileSync(busDb).indexOf(label(tenant)), -1, 'nor any byte of them');
+    }
+    const bus = manifest.files.find((f) => f.path === 'bus.db')!;
+    assert.equal(createHash('sha256').update(readFileSync(busDb)).digest('hex'), bus.sha256);
     const listed = manifest.files.find((f) => f.path === 'platform.db')!;
     assert.equal(
       createHash('sha256').update(readFileSync(platformDb)).digest('hex'),
@@ -208,6 +237,11 @@ describe('a backup taken while tenants are deleted', () => {
     assert.ok(!existsSync(join(restored.data, path)), "the deleted tenant's file is not restored");
     const { keks } = controlPlaneOf(join(restored.data, 'platform.db'));
     assert.ok(!keks.has(kept.id), 'nor its keys');
+    assert.equal(
+      busMessagesWith(join(restored.data, 'bus.db'), label(kept)),
+      0,
+      'nor its messages',
+    );
     assert.ok(keks.has(late.id), "another tenant's keys are");
   });
 });

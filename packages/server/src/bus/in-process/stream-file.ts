@@ -309,20 +309,7 @@ export class StreamFile {
     const before = (this.#db.prepare('PRAGMA secure_delete').get() as Row).secure_delete;
     this.#db.exec('PRAGMA secure_delete = ON');
     try {
-      this.#transaction(() => {
-        this.#db
-          .prepare(
-            'DELETE FROM pending WHERE seq IN (SELECT seq FROM messages WHERE tenant = ?) OR consumer IN (SELECT name FROM consumers WHERE tenant = ?)',
-          )
-          .run(tenant, tenant);
-        this.#db.prepare('DELETE FROM messages WHERE tenant = ?').run(tenant);
-        this.#db
-          .prepare(
-            'DELETE FROM transient_consumers WHERE name IN (SELECT name FROM consumers WHERE tenant = ?)',
-          )
-          .run(tenant);
-        this.#db.prepare('DELETE FROM consumers WHERE tenant = ?').run(tenant);
-      });
+      this.#transaction(() => deleteTenantRows(this.#db, tenant));
     } finally {
       this.#db.exec(`PRAGMA secure_delete = ${Number(before)}`);
     }
@@ -379,6 +366,22 @@ export class StreamFile {
       throw error;
     }
   }
+}
+
+/**
+ * Deletes a tenant's messages, its consumers and their pending deliveries from a stream file
+ * (`bus.db`, or a backup's copy of one), in the caller's transaction. Other tenants' consumers
+ * keep their place.
+ */
+export function deleteTenantRows(db: DatabaseSync, tenant: string): void {
+  db.prepare(
+    'DELETE FROM pending WHERE seq IN (SELECT seq FROM messages WHERE tenant = ?) OR consumer IN (SELECT name FROM consumers WHERE tenant = ?)',
+  ).run(tenant, tenant);
+  db.prepare('DELETE FROM messages WHERE tenant = ?').run(tenant);
+  db.prepare(
+    'DELETE FROM transient_consumers WHERE name IN (SELECT name FROM consumers WHERE tenant = ?)',
+  ).run(tenant);
+  db.prepare('DELETE FROM consumers WHERE tenant = ?').run(tenant);
 }
 
 function stored(row: Row, deliveries: number): StoredMessage {

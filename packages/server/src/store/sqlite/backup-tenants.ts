@@ -11,11 +11,13 @@
  *
  * The copied control plane is the reference: a tenant file is kept only when the copy names
  * its tenant, not deleted, on that shard; a deleted tenant's deletion is finished in the copy
- * (API keys revoked, KEKs destroyed). A tenant the copy names whose file is not there is
+ * (its control-plane rows and KEKs destroyed) and in the copied bus (its messages erased). A tenant the copy names whose file is not there is
  * either one created after the files were listed (it starts empty, as it was) or one whose
  * deletion removed the file, which the copy shows deleted.
  */
 import { DatabaseSync } from 'node:sqlite';
+import { deleteTenantRows } from '../../bus/in-process/stream-file.ts';
+import { TENANT_CONTROL_TABLES } from '../tenant-rows.ts';
 
 /** A tenant file's path in a data folder or backup: `shards/<shard>/<tenant id>.db`. */
 const TENANT_FILE = /^shards\/([^/]+)\/([^/]+)\.db$/;
@@ -49,22 +51,46 @@ function tenantsOf(db: DatabaseSync): Map<string, string> {
 
 /**
  * Finishes, in the control-plane copy at `platformDb`, the deletion of every tenant it shows
- * deleted: revokes its API keys and destroys its KEKs, leaving nothing of them in the file
- * (secure delete, then the write-ahead log folded in and removed). The live tenants.
+ * deleted, as the live deletion ends it: the tenant's rows go (API keys, KEKs, credentials,
+ * OIDC keys…), a nameless tombstone stays, and nothing of them is left in the file (secure
+ * delete, then the write-ahead log folded in and removed). The live and the deleted tenants.
  */
-export function settleDeletedTenants(platformDb: string, now: string): LiveTenants {
+export function settleDeletedTenants(
+  platformDb: string,
+  now: string,
+): { live: LiveTenants; deleted: readonly string[] } {
   const db = new DatabaseSync(platformDb);
   try {
     db.exec('PRAGMA secure_delete = ON');
     db.exec('BEGIN IMMEDIATE');
     const deleted = "SELECT id FROM tenants WHERE status = 'deleted'";
+    for (const table of TENANT_CONTROL_TABLES)
+      db.exec(`DELETE FROM ${table} WHERE tenant_id IN (${deleted})`);
     db.prepare(
-      `UPDATE api_keys SET revoked_at = ? WHERE revoked_at IS NULL AND tenant_id IN (${deleted})`,
+      "UPDATE tenants SET name = '', updated_at = ? WHERE status = 'deleted' AND name <> ''",
     ).run(now);
-    db.exec(`DELETE FROM tenant_keks WHERE tenant_id IN (${deleted})`);
     db.exec('COMMIT');
     db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-    return tenantsOf(db);
+    const ids = db.prepare(deleted).all() as unknown as { id: string }[];
+    return { live: tenantsOf(db), deleted: ids.map((row) => row.id) };
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Erases the deleted tenants' messages and consumers from the stream file (`bus.db`) at
+ * `busDb`, as the live deletion erases them from the bus, leaving nothing of them in the file.
+ */
+export function eraseDeletedFromBus(busDb: string, deleted: readonly string[]): void {
+  if (deleted.length === 0) return;
+  const db = new DatabaseSync(busDb);
+  try {
+    db.exec('PRAGMA secure_delete = ON');
+    db.exec('BEGIN IMMEDIATE');
+    for (const tenant of deleted) deleteTenantRows(db, tenant);
+    db.exec('COMMIT');
+    db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
   } finally {
     db.close();
   }

@@ -43,6 +43,7 @@ import type { Settings } from '../../config/index.ts';
 import { masterKeyFile } from '../../keys/master-key-source.ts';
 import { acquireRunningLock } from '../running-lock.ts';
 import {
+  eraseDeletedFromBus,
   keepsFile,
   type LiveTenants,
   liveTenants,
@@ -50,6 +51,8 @@ import {
 } from './backup-tenants.ts';
 
 export const BACKUP_FORMAT = 'palisade-backup/v1';
+/** The embedded bus's stream file. */
+const BUS_FILE = 'bus.db';
 const MANIFEST = 'backup.json';
 /** A relative path of a backed-up file: no absolute path, no empty or special segment. */
 const SAFE_PATH = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
@@ -123,7 +126,7 @@ async function databaseFiles(data: string): Promise<string[]> {
         if (file.endsWith('.db')) shards.push(`shards/${shard.name}/${file}`);
     }
   return [
-    ...['bus-outbox.db', 'bus.db', 'platform-log.db'].filter((f) => existsSync(join(data, f))),
+    ...['bus-outbox.db', BUS_FILE, 'platform-log.db'].filter((f) => existsSync(join(data, f))),
     ...shards,
     'platform.db',
   ];
@@ -220,6 +223,7 @@ export async function backupPlatform(
       await options.onProgress?.({ files: copied, totalFiles, bytes, path: file.path });
     };
     let live: LiveTenants = new Map();
+    let deleted: readonly string[] = [];
     for (const path of paths) {
       const source = join(settings.data, path);
       // A tenant deleted since the listing has no file any more: there is nothing to keep.
@@ -234,13 +238,18 @@ export async function backupPlatform(
       outOfWal(join(partial, path));
       // The control plane, copied last, decides which tenant files the backup keeps.
       if (path === 'platform.db')
-        live = settleDeletedTenants(join(partial, path), new Date().toISOString());
+        ({ live, deleted } = settleDeletedTenants(join(partial, path), new Date().toISOString()));
       await chmod(join(partial, path), 0o600);
       await done(await described(partial, path));
     }
     for (const file of files.filter((f) => !keepsFile(f.path, live)))
       await rm(join(partial, file.path));
     files = files.filter((f) => keepsFile(f.path, live));
+    const bus = files.findIndex((f) => f.path === BUS_FILE);
+    if (bus >= 0 && deleted.length > 0) {
+      eraseDeletedFromBus(join(partial, BUS_FILE), deleted);
+      files[bus] = await described(partial, BUS_FILE);
+    }
     for (const [source, path] of extra) {
       await copyFile(source, join(partial, path));
       await chmod(join(partial, path), 0o600);
@@ -366,8 +375,14 @@ export async function restorePlatform(
         path: file.path,
       });
     }
-    if (controlPlane)
-      settleDeletedTenants(join(settings.data, 'platform.db'), new Date().toISOString());
+    if (controlPlane) {
+      const { deleted } = settleDeletedTenants(
+        join(settings.data, 'platform.db'),
+        new Date().toISOString(),
+      );
+      if (existsSync(join(settings.data, BUS_FILE)))
+        eraseDeletedFromBus(join(settings.data, BUS_FILE), deleted);
+    }
     await fsyncPath(settings.data);
     return { ...manifest, files: restored };
   } finally {
