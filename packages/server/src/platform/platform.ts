@@ -1,15 +1,13 @@
-import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { DataKeyCache } from '@palisade/crypto';
 import { nodeHasher } from '@palisade/ledger/node';
 import type { FastifyInstance } from 'fastify';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { Authorizer, PolicyService, RoleResolver, RoleService } from '../authz/index.ts';
 import { type Bus, LedgerRelay, openBus } from '../bus/index.ts';
 import { GroupCommitter } from '../commit/index.ts';
-import { ConfigError, DEFAULT_SETTINGS, type Settings } from '../config/index.ts';
+import type { Settings } from '../config/index.ts';
 import { CredentialVerifier, ensureAdminToken, TenantAdmin } from '../control/index.ts';
 import { CorsSettings } from '../cors/index.ts';
 import {
@@ -18,7 +16,7 @@ import {
   type SharedAttributeChange,
 } from '../devices/index.ts';
 import { EdgeCredentialSync, EdgeRpcRelay, EdgeRuleService, EdgeService } from '../edge/index.ts';
-import { createGateway, serverGroups } from '../gateway/index.ts';
+import { createGateway } from '../gateway/index.ts';
 import { IdentityService } from '../identity/index.ts';
 import { ChannelRpcRemote, type OpenChannel, openInternalChannel } from '../internal/index.ts';
 import {
@@ -35,12 +33,7 @@ import {
   TenantLedger,
   WitnessPool,
 } from '../ledger/index.ts';
-import {
-  type MqttListener,
-  type MqttTlsOptions,
-  type MqttWsOptions,
-  startMqttListener,
-} from '../mqtt/index.ts';
+import type { MqttListener } from '../mqtt/index.ts';
 import { ObjectCaps, planLimits, RequestQuotas, SignInLimits } from '../quotas/index.ts';
 import {
   CollectionService,
@@ -52,6 +45,8 @@ import { acquireRunningLock, openStores, type Stores } from '../store/index.ts';
 import { TIMER_MAX_MS } from '../timers/index.ts';
 import { openUserServices, type UserServices } from '../users/index.ts';
 import { LocalLeases, PostgresLeases } from './leases.ts';
+import { listenApi, listenerOptions, listenUrl, startMqtt } from './listeners.ts';
+import { platformLogger } from './logger.ts';
 import { type ProcessRoles, processRoles } from './roles.ts';
 import { SealRequests } from './seal-requests.ts';
 import { SharedAttributePusher } from './shared-attribute-pusher.ts';
@@ -102,32 +97,15 @@ export interface StartOptions {
   readonly listen?: boolean;
 }
 
-function splitListen(listen: string): { host: string; port: number } {
-  const index = listen.lastIndexOf(':');
-  return {
-    host: listen.slice(0, index).replace(/^\[|\]$/g, ''),
-    port: Number(listen.slice(index + 1)),
-  };
-}
-
 /** Opens the stores, installs the admin token, builds the gateway and (by default) listens. */
 export async function startPlatform(
   settings: Settings,
   options: StartOptions = {},
 ): Promise<Platform> {
-  const logger =
-    options.logger ??
-    pino({
-      level: settings.logLevel,
-      redact: { paths: ['req.headers.authorization', '*.secret', '*.token'], censor: '[redacted]' },
-      // Query strings can carry filter values of encrypted fields: log paths only.
-      serializers: { req: requestWithoutQuery },
-    });
+  const logger = options.logger ?? platformLogger(settings);
   // Checked before anything opens, so a bad setting cannot leave a half-started platform.
   const roles = processRoles(settings);
-  const mqttTls = mqttTlsOptions(settings);
-  const mqttWs = mqttWsOptions(settings);
-  const proxies = trustedProxies(settings);
+  const listeners = listenerOptions(settings);
   const running = await acquireRunningLock(settings, 'shared', {
     ownDataFolder: roles.ownsDataFolder,
   });
@@ -416,7 +394,7 @@ export async function startPlatform(
         maxBuckets: settings.quotaMaxBuckets,
         metrics,
       }),
-      trustedProxies: proxies,
+      trustedProxies: listeners.trustedProxies,
       cors: {
         settings: new CorsSettings({
           store: stores.controlPlane.cors,
@@ -518,29 +496,13 @@ export async function startPlatform(
     };
     if (options.listen ?? true) {
       try {
-        await listenAll();
+        if (roles.api) url = await listenApi(http, settings);
+        if (roles.ingest)
+          mqtt = await startMqtt(settings, listeners.mqtt, devices, metrics, logger);
       } catch (error) {
         await close().catch(() => undefined);
         throw error;
       }
-    }
-    async function listenAll(): Promise<void> {
-      const { host, port } = splitListen(settings.listen);
-      if (roles.api) {
-        const scheme = servesTls(settings) ? 'https' : 'http';
-        // Fastify names the scheme from its own `https` option, which a serverFactory leaves unset.
-        await http.listen({
-          host,
-          port,
-          listenTextResolver: (address) =>
-            `Server listening at ${address.replace(/^https?:/, `${scheme}:`)}`,
-        });
-        const address = http.server.address();
-        const bound = typeof address === 'object' && address !== null ? address.port : port;
-        url = `${scheme}://${host.includes(':') ? `[${host}]` : host}:${bound}`;
-      }
-      if (roles.ingest)
-        mqtt = await startMqtt(settings, { tls: mqttTls, ws: mqttWs }, devices, metrics, logger);
     }
     return {
       settings,
@@ -569,106 +531,6 @@ export async function startPlatform(
   }
 }
 
-/** The trusted reverse proxies, each an IP address or a CIDR range, or a ConfigError. */
-function trustedProxies(settings: Settings): string[] {
-  for (const entry of settings.trustedProxies) {
-    const [address = '', prefix] = entry.split('/');
-    const family = isIP(address);
-    const bits = prefix === undefined ? 0 : Number(prefix);
-    if (family === 0 || !Number.isInteger(bits) || bits > (family === 4 ? 32 : 128))
-      throw new ConfigError(
-        `setting trustedProxies: ${JSON.stringify(entry)} is not an IP address or a CIDR range`,
-      );
-  }
-  return settings.trustedProxies;
-}
-
-/** `mqtt` off stops the one broker the TLS and WebSocket listeners feed: refuse, never drop. */
-function refuseMqttOff(settings: Settings, name: 'mqttTls' | 'mqttWs'): void {
-  if (settings.mqtt !== 'off') return;
-  throw new ConfigError(
-    `setting ${name} needs the MQTT listener, which mqtt=off turns off: set mqtt to HOST:PORT ` +
-      '(127.0.0.1:PORT keeps plain MQTT on this host only), or leave out mqttTls and mqttWs',
-  );
-}
-
-/** The MQTTS listener's address and certificate (the API's), when `mqttTls` is set. */
-function mqttTlsOptions(settings: Settings): MqttTlsOptions | undefined {
-  if (settings.mqttTls === undefined) return undefined;
-  refuseMqttOff(settings, 'mqttTls');
-  if (settings.tlsCert === undefined || settings.tlsKey === undefined) {
-    throw new ConfigError(
-      'setting mqttTls needs tlsCert and tlsKey (the certificate the listener presents)',
-    );
-  }
-  return {
-    ...splitListen(settings.mqttTls),
-    cert: readFileSync(settings.tlsCert),
-    key: readFileSync(settings.tlsKey),
-    ecdhCurve: serverGroups().join(':'),
-  };
-}
-
-/** The MQTT-over-WebSocket listener's address, wss:// when the platform has a certificate. */
-function mqttWsOptions(settings: Settings): MqttWsOptions | undefined {
-  if (settings.mqttWs === undefined) return undefined;
-  refuseMqttOff(settings, 'mqttWs');
-  const tls =
-    settings.tlsCert === undefined || settings.tlsKey === undefined
-      ? undefined
-      : {
-          cert: readFileSync(settings.tlsCert),
-          key: readFileSync(settings.tlsKey),
-          ecdhCurve: serverGroups().join(':'),
-        };
-  return { ...splitListen(settings.mqttWs), tls };
-}
-
-/**
- * Starts the MQTT listener on `settings.mqtt`. When that is the default address and it is
- * taken (a Mosquitto on 1883, say) and no TLS or WebSocket listener is asked for, the platform
- * runs without MQTT and says so; otherwise a taken address fails the start.
- */
-async function startMqtt(
-  settings: Settings,
-  extra: { tls: MqttTlsOptions | undefined; ws: MqttWsOptions | undefined },
-  devices: DeviceServices,
-  metrics: Registry,
-  logger: Logger,
-): Promise<MqttListener | undefined> {
-  if (settings.mqtt === 'off') return undefined;
-  const { host, port } = splitListen(settings.mqtt);
-  try {
-    return await startMqttListener({
-      host,
-      port,
-      ...extra,
-      authenticator: devices.authority,
-      ingest: devices.telemetry,
-      attributes: { read: (device, query) => devices.readAttributes(device, query) },
-      rpc: devices.rpc,
-      limits: {
-        maxPacket: settings.mqttMaxPacket,
-        clientInflightMax: settings.mqttClientInflightMax,
-        inflightMax: settings.mqttInflightMax,
-        connectTimeoutMs: settings.mqttConnectTimeoutMs,
-      },
-      metrics,
-      logger,
-    });
-  } catch (error) {
-    const inUse = (error as { code?: unknown }).code === 'EADDRINUSE';
-    // Running on without the default listener would silently drop the TLS and WebSocket ones.
-    const asked = extra.tls !== undefined || extra.ws !== undefined;
-    if (!inUse || settings.mqtt !== DEFAULT_SETTINGS.mqtt || asked) throw error;
-    logger.error(
-      { mqtt: settings.mqtt },
-      'mqtt: the default address is in use; running without MQTT (set --mqtt HOST:PORT or --mqtt off)',
-    );
-    return undefined;
-  }
-}
-
 /** Every tenant that is not deleted, page by page. */
 async function* liveTenantIds(stores: Stores): AsyncIterable<string> {
   let after: string | undefined;
@@ -678,38 +540,6 @@ async function* liveTenantIds(stores: Stores): AsyncIterable<string> {
     if (page.length < 1000) return;
     after = page.at(-1)!.id;
   }
-}
-
-/** Whether the API serves HTTPS: with both halves of the certificate, as the gateway does. */
-function servesTls(settings: Settings): boolean {
-  return settings.tlsCert !== undefined && settings.tlsKey !== undefined;
-}
-
-/** The API's address as a URL, before it listens (an inject-only platform never does). */
-function listenUrl(settings: Settings): string {
-  return `${servesTls(settings) ? 'https' : 'http'}://${settings.listen}`;
-}
-
-/** Fastify's request log fields, with the path but never the query string. */
-function requestWithoutQuery(req: {
-  method?: string;
-  url?: string;
-  host?: string;
-  ip?: string;
-  socket?: { remotePort?: number };
-}) {
-  return {
-    method: req.method,
-    // ThingsBoard's device API carries the device's access token in the path, and a user
-    // invitation link its one-time token.
-    url: req.url
-      ?.split('?')[0]
-      ?.replace(/^\/api\/v1\/[^/]+\//, '/api/v1/[redacted]/')
-      .replace(/^(\/t\/[^/]+\/invite\/)[^/]+/, '$1[redacted]'),
-    host: req.host,
-    remoteAddress: req.ip,
-    remotePort: req.socket?.remotePort,
-  };
 }
 
 /** A `device.attributes` notice as the api process sends it. */
