@@ -1,12 +1,8 @@
-import { join } from 'node:path';
-import { DataKeyCache } from '@palisade/crypto';
-import { nodeHasher } from '@palisade/ledger/node';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { Authorizer, PolicyService, RoleResolver, RoleService } from '../authz/index.ts';
-import { type Bus, LedgerRelay, openBus } from '../bus/index.ts';
-import { GroupCommitter } from '../commit/index.ts';
+import type { Bus, LedgerRelay } from '../bus/index.ts';
 import type { Settings } from '../config/index.ts';
 import { CredentialVerifier, ensureAdminToken, TenantAdmin } from '../control/index.ts';
 import { CorsSettings } from '../cors/index.ts';
@@ -19,20 +15,8 @@ import { EdgeCredentialSync, EdgeRpcRelay, EdgeRuleService, EdgeService } from '
 import { createGateway } from '../gateway/index.ts';
 import { IdentityService } from '../identity/index.ts';
 import { ChannelRpcRemote, type OpenChannel, openInternalChannel } from '../internal/index.ts';
-import {
-  KeyRotation,
-  KeyService,
-  openPlatformKms,
-  RecordKeys,
-  TenantSecretSeal,
-} from '../keys/index.ts';
-import {
-  loadLedgerKeys,
-  PlatformSealer,
-  sealBatch,
-  TenantLedger,
-  WitnessPool,
-} from '../ledger/index.ts';
+import { type KeyService, openPlatformKms, RecordKeys, TenantSecretSeal } from '../keys/index.ts';
+import { type PlatformSealer, TenantLedger } from '../ledger/index.ts';
 import type { MqttListener } from '../mqtt/index.ts';
 import { ObjectCaps, planLimits, RequestQuotas, SignInLimits } from '../quotas/index.ts';
 import {
@@ -41,20 +25,18 @@ import {
   SchemaRegistry,
   storeLocator,
 } from '../records/index.ts';
-import { acquireRunningLock, openStores, type Stores } from '../store/index.ts';
-import { TIMER_MAX_MS } from '../timers/index.ts';
+import type { Stores } from '../store/index.ts';
 import { openUserServices, type UserServices } from '../users/index.ts';
 import { LocalLeases, PostgresLeases } from './leases.ts';
 import { listenApi, listenerOptions, listenUrl, startMqtt } from './listeners.ts';
 import { platformLogger } from './logger.ts';
 import { type ProcessRoles, processRoles } from './roles.ts';
-import { SealRequests } from './seal-requests.ts';
 import { SharedAttributePusher } from './shared-attribute-pusher.ts';
+import { openStorage } from './storage.ts';
 import { PlatformErasure } from './tenant-erasure.ts';
+import { assembleTenantKeys } from './tenant-keys.ts';
 import { WorkerRole } from './worker-role.ts';
-
-/** Shortest interval between sweeps of expired keys, however short their time limit. */
-const KEY_SWEEP_MIN_MS = 100;
+import { assembleWritePath, loadSigningKeys, openLedgerRelay } from './write-path.ts';
 
 /** The version reported in the OpenAPI document and logs. */
 export const PLATFORM_VERSION = '0.1.0';
@@ -106,21 +88,10 @@ export async function startPlatform(
   // Checked before anything opens, so a bad setting cannot leave a half-started platform.
   const roles = processRoles(settings);
   const listeners = listenerOptions(settings);
-  const running = await acquireRunningLock(settings, 'shared', {
-    ownDataFolder: roles.ownsDataFolder,
-  });
-  const stores = await openStores(settings).catch(async (error: unknown) => {
-    await running.release();
-    throw error;
-  });
+  const { running, stores, bus } = await openStorage(settings, roles, logger);
   let closing = false;
   let relay: LedgerRelay | undefined;
   let internal: OpenChannel | undefined;
-  const bus = await openBus(settings, logger).catch(async (error: unknown) => {
-    await stores.close().catch(() => undefined);
-    await running.release();
-    throw error;
-  });
   // Scale-out (PostgreSQL and NATS): other processes may run roles too.
   const scaleOut = settings.database !== undefined && settings.nats !== undefined;
   const leases =
@@ -141,91 +112,31 @@ export async function startPlatform(
         })
       : undefined;
     const channel = internal?.channel;
-    const ledgerKeyFile = settings.ledgerKeyFile ?? join(settings.data, 'ledger-signing.json');
-    const { keys, generated: newLedgerKeys } = loadLedgerKeys(ledgerKeyFile, settings.ledgerOrigin);
-    if (newLedgerKeys) {
-      logger.warn(
-        { file: ledgerKeyFile, origin: keys.origin },
-        'generated the ledger signing keys: back this file up; verifiers and witnesses trust these keys',
-      );
-    }
-    relay = new LedgerRelay({
-      bus: bus.platform,
-      cursorFile: join(settings.data, 'bus-outbox.db'),
-      ledgerOf: async (tenantId) => {
-        const tenant = await stores.controlPlane.getTenant(tenantId);
-        const shard =
-          tenant === undefined || tenant.status === 'deleted'
-            ? undefined
-            : stores.shards.get(tenant.shard);
-        return shard === undefined ? undefined : (await shard.tenant(tenantId)).reader;
-      },
-      latestCheckpoint: (tenantId) => stores.platformLog.latestTenantCheckpoint(tenantId),
-      retryMs: settings.busRetryMs,
-      logger,
-    });
+    const ledgerKeys = loadSigningKeys(settings, logger);
+    relay = openLedgerRelay(settings, stores, bus, logger);
     const outbox = relay;
-    const sealer = new PlatformSealer({
+    const { committer, sealer, sealRequests } = assembleWritePath({
+      settings,
       stores,
-      keys,
-      witnesses: new WitnessPool(settings.witnesses, nodeHasher, stores.platformLog, logger),
-      intervalMs: settings.ledgerSealIntervalMs,
+      ledgerKeys,
+      relay: outbox,
+      channel,
+      scaleOut,
       logger,
-      onSealed: (leaves) => outbox.checkpointsSealed(leaves),
     });
-    const sealRequests = new SealRequests(sealer, channel);
-    const committer = new GroupCommitter({
-      maxBatch: settings.commitMaxBatch,
-      maxWaitMs: settings.commitMaxWaitMs,
-      seal: sealBatch,
-      onCommitted: (tenantId) => {
-        sealRequests.dirty(tenantId);
-        // Scale-out: the leading worker relays, told by the notice `dirty` sends.
-        if (!scaleOut) outbox.markDirty(tenantId);
-      },
-    });
-    const keyService = new KeyService({
+    const keys = assembleTenantKeys({
+      settings,
+      stores,
       kms,
-      controlPlane: stores.controlPlane,
-      shards: stores.shards,
       committer,
-      cache: new DataKeyCache({
-        maxEntries: settings.dataKeyCacheMax,
-        ttlMs: settings.dataKeyCacheTtlMs,
-      }),
-      metaTtlMs: settings.dataKeyCacheTtlMs,
-      metaMax: settings.dataKeyCacheMax,
-    });
-    const stopShredNotices = channel?.subscribe('keys.shred', [], (payload) => {
-      const { tenantId } = payload as { tenantId?: unknown };
-      if (typeof tenantId === 'string') keyService.dropShredded(tenantId);
-    });
-    channel?.onReconnect(() => keyService.forgetAll());
-    // An expired key is destroyed within half its time limit even when no request comes; a
-    // half limit longer than a timer holds sweeps more often, which keeps that promise.
-    const keySweep = setInterval(
-      () => keyService.sweep(),
-      Math.min(Math.max(settings.dataKeyCacheTtlMs / 2, KEY_SWEEP_MIN_MS), TIMER_MAX_MS),
-    );
-    keySweep.unref();
-    const rotation = new KeyRotation({
-      keys: keyService,
-      committer,
-      controlPlane: stores.controlPlane,
-      batchSize: settings.reencryptBatchSize,
+      channel,
+      roles,
+      scaleOut,
+      leases,
       logger,
-      // Scale-out: a worker claims a tenant's job; the other roles hand jobs to the workers.
-      claim:
-        roles.worker && scaleOut
-          ? (tenantId) => leases.tryAcquire(`key-job/${tenantId}`)
-          : undefined,
-      dispatch: roles.worker
-        ? undefined
-        : (tenant, jobId) =>
-            void channel
-              ?.publish('keys.job', [], { tenantId: tenant.id, jobId })
-              .catch(() => undefined),
     });
+    const keyService = keys.service;
+    const { rotation } = keys;
     const roleResolver = new RoleResolver(stores.shards, settings.authCacheTtlMs);
     const authorizer = new Authorizer(stores.shards, settings.authCacheTtlMs);
     const locate = storeLocator(stores.shards);
@@ -357,18 +268,7 @@ export async function startPlatform(
         {
           provision: (tenant) => keyService.provision(tenant),
           shred: async (tenant) => {
-            try {
-              await keyService.shred(tenant);
-            } finally {
-              await channel
-                ?.publish('keys.shred', [], { tenantId: tenant.id })
-                .catch((error: unknown) =>
-                  logger.warn(
-                    { err: error, tenantId: tenant.id },
-                    'keys: telling the other processes of a shredding failed; their cached keys expire',
-                  ),
-                );
-            }
+            await keys.shred(tenant);
             await identity.shred(tenant);
           },
         },
@@ -428,7 +328,7 @@ export async function startPlatform(
       ledger: new TenantLedger(
         locate,
         stores.platformLog,
-        keys,
+        ledgerKeys,
         (tenantId) => sealRequests.ensureSealed(tenantId),
         settings.witnessQuorum,
       ),
@@ -481,10 +381,10 @@ export async function startPlatform(
         await committer.drain();
         await worker?.stop();
         stopRpcRemote?.();
-        stopShredNotices?.();
+        keys.stopShredNotices();
         stopDeletionNotices?.();
         stopAttributeNotices?.();
-        clearInterval(keySweep);
+        keys.stopSweep();
         await outbox.stop();
         await internal?.close();
         await leases.close();

@@ -1,0 +1,108 @@
+import { DataKeyCache, type Kms } from '@palisade/crypto';
+import type { Logger } from 'pino';
+import type { GroupCommitter } from '../commit/index.ts';
+import type { Settings } from '../config/index.ts';
+import type { InternalChannel } from '../internal/index.ts';
+import { KeyRotation, KeyService } from '../keys/index.ts';
+import type { Stores } from '../store/index.ts';
+import type { Tenant } from '../tenancy/index.ts';
+import { TIMER_MAX_MS } from '../timers/index.ts';
+import type { Leases } from './leases.ts';
+import type { ProcessRoles } from './roles.ts';
+
+/** Shortest interval between sweeps of expired keys, however short their time limit. */
+const KEY_SWEEP_MIN_MS = 100;
+
+export interface TenantKeyOptions {
+  readonly settings: Settings;
+  readonly stores: Stores;
+  readonly kms: Kms;
+  readonly committer: GroupCommitter;
+  readonly channel: InternalChannel | undefined;
+  readonly roles: ProcessRoles;
+  readonly scaleOut: boolean;
+  readonly leases: Leases;
+  readonly logger: Logger;
+}
+
+/** The tenant key hierarchy, its rotation jobs, and shredding told to every process. */
+export interface TenantKeys {
+  readonly service: KeyService;
+  readonly rotation: KeyRotation;
+  /** Shreds the tenant's keys, then tells the other processes to drop the ones they cached. */
+  shred(tenant: Tenant): Promise<void>;
+  stopShredNotices(): void;
+  stopSweep(): void;
+}
+
+export function assembleTenantKeys(options: TenantKeyOptions): TenantKeys {
+  const { settings, channel, logger } = options;
+  const service = keyService(options);
+  const stopShredNotices = channel?.subscribe('keys.shred', [], (payload) => {
+    const { tenantId } = payload as { tenantId?: unknown };
+    if (typeof tenantId === 'string') service.dropShredded(tenantId);
+  });
+  channel?.onReconnect(() => service.forgetAll());
+  // An expired key is destroyed within half its time limit even when no request comes; a
+  // half limit longer than a timer holds sweeps more often, which keeps that promise.
+  const sweep = setInterval(
+    () => service.sweep(),
+    Math.min(Math.max(settings.dataKeyCacheTtlMs / 2, KEY_SWEEP_MIN_MS), TIMER_MAX_MS),
+  );
+  sweep.unref();
+  return {
+    service,
+    rotation: keyRotation(options, service),
+    shred: async (tenant) => {
+      try {
+        await service.shred(tenant);
+      } finally {
+        await channel
+          ?.publish('keys.shred', [], { tenantId: tenant.id })
+          .catch((error: unknown) =>
+            logger.warn(
+              { err: error, tenantId: tenant.id },
+              'keys: telling the other processes of a shredding failed; their cached keys expire',
+            ),
+          );
+      }
+    },
+    stopShredNotices: () => stopShredNotices?.(),
+    stopSweep: () => clearInterval(sweep),
+  };
+}
+
+function keyService({ settings, stores, kms, committer }: TenantKeyOptions): KeyService {
+  return new KeyService({
+    kms,
+    controlPlane: stores.controlPlane,
+    shards: stores.shards,
+    committer,
+    cache: new DataKeyCache({
+      maxEntries: settings.dataKeyCacheMax,
+      ttlMs: settings.dataKeyCacheTtlMs,
+    }),
+    metaTtlMs: settings.dataKeyCacheTtlMs,
+    metaMax: settings.dataKeyCacheMax,
+  });
+}
+
+function keyRotation(options: TenantKeyOptions, keys: KeyService): KeyRotation {
+  const { settings, roles, scaleOut, leases, channel } = options;
+  return new KeyRotation({
+    keys,
+    committer: options.committer,
+    controlPlane: options.stores.controlPlane,
+    batchSize: settings.reencryptBatchSize,
+    logger: options.logger,
+    // Scale-out: a worker claims a tenant's job; the other roles hand jobs to the workers.
+    claim:
+      roles.worker && scaleOut ? (tenantId) => leases.tryAcquire(`key-job/${tenantId}`) : undefined,
+    dispatch: roles.worker
+      ? undefined
+      : (tenant, jobId) =>
+          void channel
+            ?.publish('keys.job', [], { tenantId: tenant.id, jobId })
+            .catch(() => undefined),
+  });
+}
