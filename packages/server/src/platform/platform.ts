@@ -1,21 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { Authorizer, PolicyService, RoleResolver, RoleService } from '../authz/index.ts';
+import { type Authorizer, PolicyService, type RoleResolver, RoleService } from '../authz/index.ts';
 import type { Bus, LedgerRelay } from '../bus/index.ts';
 import type { Settings } from '../config/index.ts';
-import { CredentialVerifier, ensureAdminToken, TenantAdmin } from '../control/index.ts';
+import { ensureAdminToken, TenantAdmin } from '../control/index.ts';
 import { CorsSettings } from '../cors/index.ts';
-import {
-  type DeviceServices,
-  openDeviceServices,
-  type SharedAttributeChange,
-} from '../devices/index.ts';
-import { EdgeCredentialSync, EdgeRpcRelay, EdgeRuleService, EdgeService } from '../edge/index.ts';
+import type { DeviceServices } from '../devices/index.ts';
+import { EdgeCredentialSync, EdgeRuleService } from '../edge/index.ts';
 import { createGateway } from '../gateway/index.ts';
-import { IdentityService } from '../identity/index.ts';
-import { ChannelRpcRemote, type OpenChannel, openInternalChannel } from '../internal/index.ts';
-import { type KeyService, openPlatformKms, RecordKeys, TenantSecretSeal } from '../keys/index.ts';
+import { type OpenChannel, openInternalChannel } from '../internal/index.ts';
+import { type KeyService, openPlatformKms, RecordKeys } from '../keys/index.ts';
 import { type PlatformSealer, TenantLedger } from '../ledger/index.ts';
 import type { MqttListener } from '../mqtt/index.ts';
 import { ObjectCaps, planLimits, RequestQuotas, SignInLimits } from '../quotas/index.ts';
@@ -26,12 +21,13 @@ import {
   storeLocator,
 } from '../records/index.ts';
 import type { Stores } from '../store/index.ts';
-import { openUserServices, type UserServices } from '../users/index.ts';
+import type { UserServices } from '../users/index.ts';
+import { assembleAccess } from './access.ts';
+import { assembleDevices } from './devices.ts';
 import { LocalLeases, PostgresLeases } from './leases.ts';
 import { listenApi, listenerOptions, listenUrl, startMqtt } from './listeners.ts';
 import { platformLogger } from './logger.ts';
 import { type ProcessRoles, processRoles } from './roles.ts';
-import { SharedAttributePusher } from './shared-attribute-pusher.ts';
 import { openStorage } from './storage.ts';
 import { PlatformErasure } from './tenant-erasure.ts';
 import { assembleTenantKeys } from './tenant-keys.ts';
@@ -137,103 +133,42 @@ export async function startPlatform(
     });
     const keyService = keys.service;
     const { rotation } = keys;
-    const roleResolver = new RoleResolver(stores.shards, settings.authCacheTtlMs);
-    const authorizer = new Authorizer(stores.shards, settings.authCacheTtlMs);
     const locate = storeLocator(stores.shards);
-    const users = openUserServices({
+    let url = '';
+    const { roleResolver, authorizer, users, identity, verifier } = assembleAccess({
       settings,
+      stores,
       locate,
       committer,
       kms,
-      controlPlane: stores.controlPlane,
       keys: keyService,
-      roles: roleResolver,
-    });
-    const identity = new IdentityService({
-      store: stores.controlPlane.identity,
-      shards: stores.shards,
-      committer,
-      kms,
       publicUrl: () => settings.publicUrl ?? (url || listenUrl(settings)),
-      roles: roleResolver,
-      signIn: users.authenticator,
-      lifetimes: {
-        accessTokenSeconds: settings.oauthAccessTokenTtlSeconds,
-        refreshTokenSeconds: settings.oauthRefreshTokenTtlSeconds,
-        deviceCodeSeconds: settings.oauthDeviceCodeTtlSeconds,
-        sessionSeconds: settings.oauthSessionTtlSeconds,
-      },
-      cacheTtlMs: settings.authCacheTtlMs,
-      issuerCacheMax: settings.oauthIssuerCacheMax,
     });
-    const verifier = new CredentialVerifier(
-      stores.controlPlane,
-      settings.authCacheTtlMs,
-      roleResolver,
-      identity.tokens,
-    );
     const schemas = new SchemaRegistry();
     const caps = new ObjectCaps({ limitsOf: planLimits(settings), metrics });
     const collections = new CollectionService(locate, committer, schemas, caps);
     const records = new RecordService(locate, committer, schemas, new RecordKeys(keyService));
-    const rpcRemote = channel === undefined ? undefined : new ChannelRpcRemote(channel);
     let mqtt: MqttListener | undefined;
-    // A change of a device's shared attributes reaches its MQTT connections wherever they are:
-    // through the channel to every process (this one included), else to this listener.
-    const sharedAttributes = new SharedAttributePusher({
-      readDevice: async (tenantId, deviceId) => {
-        const tenant = await stores.controlPlane.getTenant(tenantId);
-        const shard = tenant === undefined ? undefined : stores.shards.get(tenant.shard);
-        if (shard === undefined) return undefined;
-        return (await shard.tenant(tenantId)).reader.devices.getDevice(deviceId);
-      },
-      listener: () => mqtt,
-      logger,
-    });
-    // Devices behind an edge node hear of it through their node's poll (the relay made below).
-    let toEdgeNodes: ((change: SharedAttributeChange) => void) | undefined;
-    const pushShared = (change: SharedAttributeChange) => {
-      sharedAttributes.push(change);
-      toEdgeNodes?.(change);
-    };
-    const stopAttributeNotices = channel?.subscribe('device.attributes', [], (payload) => {
-      if (isSharedAttributeChange(payload)) pushShared(payload);
-    });
-    const devices = openDeviceServices({
+    const {
+      services: devices,
+      edge,
+      edgeRpc,
+      stopRpcAnswers,
+      stopAttributeNotices,
+    } = await assembleDevices({
       settings,
       stores,
       locate,
       committer,
       bus,
-      secrets: new TenantSecretSeal({ kms, controlPlane: stores.controlPlane, keys: keyService }),
+      kms,
+      keys: keyService,
       caps,
-      logger,
+      channel,
+      mqtt: () => mqtt,
       metrics,
-      rpcRemote,
-      onSharedAttributes:
-        channel === undefined
-          ? pushShared
-          : (change) =>
-              void channel.publish('device.attributes', [], change).catch(() => undefined),
-    });
-    // A PostgreSQL point needs its month's partition (there is no default one), and the
-    // retention job that makes them runs in one worker only, maybe not yet.
-    await devices.partitions.prepare();
-    const stopRpcRemote = rpcRemote?.listen((tenantId, deviceId, rpcId) =>
-      devices.rpc.answeredElsewhere(tenantId, deviceId, rpcId),
-    );
-    const edge = new EdgeService({
-      controlPlane: stores.controlPlane,
-      locate,
-      committer,
-      telemetry: devices.telemetry,
-      enrollmentTtlMs: settings.edgeEnrollmentTtlMs,
-      alertWindowMs: settings.edgeAlertWindowMs,
       logger,
-      metrics,
     });
-    const edgeRpc = new EdgeRpcRelay(devices.rpc, { ackWaitMs: settings.edgeRpcAckWaitMs });
-    toEdgeNodes = (change) => edgeRpc.sharedAttributesChanged(change);
     const erasure = new PlatformErasure({
       invalidate: () => {
         verifier.invalidate();
@@ -366,7 +301,6 @@ export async function startPlatform(
       outbox
         .start(liveTenantIds(stores))
         .catch((error: unknown) => logger.warn({ err: error }, 'bus: start-up catch-up failed'));
-    let url = '';
     let closed: Promise<void> | undefined;
     const close = () => {
       closed ??= (async () => {
@@ -380,10 +314,10 @@ export async function startPlatform(
         await rotation.stop();
         await committer.drain();
         await worker?.stop();
-        stopRpcRemote?.();
+        stopRpcAnswers();
         keys.stopShredNotices();
         stopDeletionNotices?.();
-        stopAttributeNotices?.();
+        stopAttributeNotices();
         keys.stopSweep();
         await outbox.stop();
         await internal?.close();
@@ -440,19 +374,4 @@ async function* liveTenantIds(stores: Stores): AsyncIterable<string> {
     if (page.length < 1000) return;
     after = page.at(-1)!.id;
   }
-}
-
-/** A `device.attributes` notice as the api process sends it. */
-function isSharedAttributeChange(payload: unknown): payload is SharedAttributeChange {
-  if (typeof payload !== 'object' || payload === null) return false;
-  const { tenantId, deviceId, changed, deleted } = payload as Record<string, unknown>;
-  return (
-    typeof tenantId === 'string' &&
-    typeof deviceId === 'string' &&
-    typeof changed === 'object' &&
-    changed !== null &&
-    !Array.isArray(changed) &&
-    Array.isArray(deleted) &&
-    deleted.every((name) => typeof name === 'string')
-  );
 }

@@ -1,0 +1,71 @@
+import type { Kms } from '@palisade/crypto';
+import { Authorizer, RoleResolver } from '../authz/index.ts';
+import type { GroupCommitter } from '../commit/index.ts';
+import type { Settings } from '../config/index.ts';
+import { CredentialVerifier } from '../control/index.ts';
+import { IdentityService } from '../identity/index.ts';
+import type { KeyService } from '../keys/index.ts';
+import type { TenantStoreLocator } from '../records/index.ts';
+import type { Stores } from '../store/index.ts';
+import { openUserServices, type UserServices } from '../users/index.ts';
+
+/** Identity and authorization: who a credential is, and what its roles let it do. */
+export interface Access {
+  /** Turns the role names of every kind of credential into permissions. */
+  readonly roleResolver: RoleResolver;
+  /** The one authorization decision (REST, GraphQL, MQTT). */
+  readonly authorizer: Authorizer;
+  readonly users: UserServices;
+  /** One OAuth / OpenID Connect issuer per tenant, its clients and its tokens. */
+  readonly identity: IdentityService;
+  /** Turns the bearer secrets the API is called with into principals. */
+  readonly verifier: CredentialVerifier;
+}
+
+export function assembleAccess(options: {
+  readonly settings: Settings;
+  readonly stores: Stores;
+  readonly locate: TenantStoreLocator;
+  readonly committer: GroupCommitter;
+  readonly kms: Kms;
+  readonly keys: KeyService;
+  /** The platform's public URL, the issuer of its tokens. */
+  readonly publicUrl: () => string;
+}): Access {
+  const { settings, stores, locate, committer, kms } = options;
+  const roleResolver = new RoleResolver(stores.shards, settings.authCacheTtlMs);
+  const authorizer = new Authorizer(stores.shards, settings.authCacheTtlMs);
+  const users = openUserServices({
+    settings,
+    locate,
+    committer,
+    kms,
+    controlPlane: stores.controlPlane,
+    keys: options.keys,
+    roles: roleResolver,
+  });
+  const identity = new IdentityService({
+    store: stores.controlPlane.identity,
+    shards: stores.shards,
+    committer,
+    kms,
+    publicUrl: options.publicUrl,
+    roles: roleResolver,
+    signIn: users.authenticator,
+    lifetimes: {
+      accessTokenSeconds: settings.oauthAccessTokenTtlSeconds,
+      refreshTokenSeconds: settings.oauthRefreshTokenTtlSeconds,
+      deviceCodeSeconds: settings.oauthDeviceCodeTtlSeconds,
+      sessionSeconds: settings.oauthSessionTtlSeconds,
+    },
+    cacheTtlMs: settings.authCacheTtlMs,
+    issuerCacheMax: settings.oauthIssuerCacheMax,
+  });
+  const verifier = new CredentialVerifier(
+    stores.controlPlane,
+    settings.authCacheTtlMs,
+    roleResolver,
+    identity.tokens,
+  );
+  return { roleResolver, authorizer, users, identity, verifier };
+}
