@@ -1,13 +1,10 @@
-import type { Kms } from '@palisade/crypto';
 import { Authorizer, RoleResolver } from '../authz/index.ts';
-import type { GroupCommitter } from '../commit/index.ts';
-import type { Settings } from '../config/index.ts';
 import { CredentialVerifier } from '../control/index.ts';
+import type { DeviceServices } from '../devices/index.ts';
 import { IdentityService } from '../identity/index.ts';
 import type { KeyService } from '../keys/index.ts';
-import type { TenantStoreLocator } from '../records/index.ts';
-import type { Stores } from '../store/index.ts';
 import { openUserServices, type UserServices } from '../users/index.ts';
+import type { PlatformContext } from './context.ts';
 
 /** Identity and authorization: who a credential is, and what its roles let it do. */
 export interface Access {
@@ -22,16 +19,14 @@ export interface Access {
   readonly verifier: CredentialVerifier;
 }
 
-export function assembleAccess(options: {
-  readonly settings: Settings;
-  readonly stores: Stores;
-  readonly locate: TenantStoreLocator;
-  readonly committer: GroupCommitter;
-  readonly kms: Kms;
+export interface AccessOptions
+  extends Pick<PlatformContext, 'settings' | 'stores' | 'locate' | 'committer' | 'kms'> {
   readonly keys: KeyService;
   /** The platform's public URL, the issuer of its tokens. */
   readonly publicUrl: () => string;
-}): Access {
+}
+
+export function assembleAccess(options: AccessOptions): Access {
   const { settings, stores, locate, committer, kms } = options;
   const roleResolver = new RoleResolver(stores.shards, settings.authCacheTtlMs);
   const authorizer = new Authorizer(stores.shards, settings.authCacheTtlMs);
@@ -68,4 +63,11 @@ export function assembleAccess(options: {
     identity.tokens,
   );
   return { roleResolver, authorizer, users, identity, verifier };
+}
+
+/** Drops this process's cached credentials, tenants and issuers: a tenant or credential changed. */
+export function forgetCachedCredentials(access: Access, devices: DeviceServices): void {
+  access.verifier.invalidate();
+  access.identity.invalidate();
+  devices.authority.invalidate();
 }

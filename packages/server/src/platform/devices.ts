@@ -1,37 +1,33 @@
-import type { Kms } from '@palisade/crypto';
-import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
-import type { Bus } from '../bus/index.ts';
-import type { GroupCommitter } from '../commit/index.ts';
-import type { Settings } from '../config/index.ts';
 import {
   type DeviceServices,
   openDeviceServices,
   type SharedAttributeChange,
 } from '../devices/index.ts';
 import { EdgeRpcRelay, EdgeService } from '../edge/index.ts';
-import { ChannelRpcRemote, type InternalChannel } from '../internal/index.ts';
+import { ChannelRpcRemote } from '../internal/index.ts';
 import { type KeyService, TenantSecretSeal } from '../keys/index.ts';
 import type { MqttListener } from '../mqtt/index.ts';
 import type { ObjectCaps } from '../quotas/index.ts';
-import type { TenantStoreLocator } from '../records/index.ts';
-import type { Stores } from '../store/index.ts';
+import type { PlatformContext } from './context.ts';
 import { SharedAttributePusher } from './shared-attribute-pusher.ts';
 
-export interface DeviceOptions {
-  readonly settings: Settings;
-  readonly stores: Stores;
-  readonly locate: TenantStoreLocator;
-  readonly committer: GroupCommitter;
-  readonly bus: Bus;
-  readonly kms: Kms;
+export interface DeviceOptions
+  extends Pick<
+    PlatformContext,
+    | 'settings'
+    | 'stores'
+    | 'bus'
+    | 'locate'
+    | 'committer'
+    | 'kms'
+    | 'channel'
+    | 'metrics'
+    | 'logger'
+  > {
   readonly keys: KeyService;
   readonly caps: ObjectCaps;
-  readonly channel: InternalChannel | undefined;
   /** This process's MQTT listener, once it listens. */
   readonly mqtt: () => MqttListener | undefined;
-  readonly metrics: Registry;
-  readonly logger: Logger;
 }
 
 /** Devices and their telemetry and RPC, and the edge nodes some of them sit behind. */
@@ -49,7 +45,7 @@ export async function assembleDevices(options: DeviceOptions): Promise<Devices> 
   const { settings, stores, channel, logger } = options;
   const rpcRemote = channel === undefined ? undefined : new ChannelRpcRemote(channel);
   const sharedAttributes = sharedAttributePusher(options);
-  // Devices behind an edge node hear of a change through their node's poll (the relay made below).
+  // Devices behind an edge node hear of a change by their node's poll (the relay made below).
   let toEdgeNodes: ((change: SharedAttributeChange) => void) | undefined;
   const pushShared = (change: SharedAttributeChange) => {
     sharedAttributes.push(change);

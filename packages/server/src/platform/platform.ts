@@ -1,37 +1,30 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { type Authorizer, PolicyService, type RoleResolver, RoleService } from '../authz/index.ts';
+import type { Authorizer, RoleResolver } from '../authz/index.ts';
 import type { Bus, LedgerRelay } from '../bus/index.ts';
 import type { Settings } from '../config/index.ts';
-import { ensureAdminToken, TenantAdmin } from '../control/index.ts';
-import { CorsSettings } from '../cors/index.ts';
+import { ensureAdminToken } from '../control/index.ts';
 import type { DeviceServices } from '../devices/index.ts';
-import { EdgeCredentialSync, EdgeRuleService } from '../edge/index.ts';
-import { createGateway } from '../gateway/index.ts';
 import { type OpenChannel, openInternalChannel } from '../internal/index.ts';
-import { type KeyService, openPlatformKms, RecordKeys } from '../keys/index.ts';
-import { type PlatformSealer, TenantLedger } from '../ledger/index.ts';
+import { type KeyService, openPlatformKms } from '../keys/index.ts';
+import type { PlatformSealer } from '../ledger/index.ts';
 import type { MqttListener } from '../mqtt/index.ts';
-import { ObjectCaps, planLimits, RequestQuotas, SignInLimits } from '../quotas/index.ts';
-import {
-  CollectionService,
-  RecordService,
-  SchemaRegistry,
-  storeLocator,
-} from '../records/index.ts';
+import { ObjectCaps, planLimits } from '../quotas/index.ts';
+import { storeLocator } from '../records/index.ts';
 import type { Stores } from '../store/index.ts';
 import type { UserServices } from '../users/index.ts';
-import { assembleAccess } from './access.ts';
+import { assembleAccess, forgetCachedCredentials } from './access.ts';
+import { startBackgroundJobs } from './background-jobs.ts';
+import type { PlatformContext } from './context.ts';
 import { assembleDevices } from './devices.ts';
-import { LocalLeases, PostgresLeases } from './leases.ts';
+import { assembleGateway } from './gateway.ts';
 import { listenApi, listenerOptions, listenUrl, startMqtt } from './listeners.ts';
 import { platformLogger } from './logger.ts';
 import { type ProcessRoles, processRoles } from './roles.ts';
 import { openStorage } from './storage.ts';
 import { PlatformErasure } from './tenant-erasure.ts';
 import { assembleTenantKeys } from './tenant-keys.ts';
-import { WorkerRole } from './worker-role.ts';
 import { assembleWritePath, loadSigningKeys, openLedgerRelay } from './write-path.ts';
 
 /** The version reported in the OpenAPI document and logs. */
@@ -84,98 +77,48 @@ export async function startPlatform(
   // Checked before anything opens, so a bad setting cannot leave a half-started platform.
   const roles = processRoles(settings);
   const listeners = listenerOptions(settings);
-  const { running, stores, bus } = await openStorage(settings, roles, logger);
+  const { running, stores, bus, leases } = await openStorage(settings, roles, logger);
   let closing = false;
   let relay: LedgerRelay | undefined;
   let internal: OpenChannel | undefined;
   // Scale-out (PostgreSQL and NATS): other processes may run roles too.
   const scaleOut = settings.database !== undefined && settings.nats !== undefined;
-  const leases =
-    settings.database === undefined ? new LocalLeases() : new PostgresLeases(settings.database);
   try {
     const { generated } = await ensureAdminToken(stores.controlPlane, settings.adminToken);
     const kms = await openPlatformKms(settings, logger, {
       sealed: (await stores.controlPlane.keys.newestKek())?.sealedSeed,
     });
     const metrics = new Registry();
+    const sender = { role: roles.name, pid: roles.processId };
     internal = scaleOut
-      ? await openInternalChannel({
-          settings,
-          kms,
-          sender: { role: roles.name, pid: roles.processId },
-          logger,
-          metrics,
-        })
+      ? await openInternalChannel({ settings, kms, sender, logger, metrics })
       : undefined;
     const channel = internal?.channel;
     const ledgerKeys = loadSigningKeys(settings, logger);
     relay = openLedgerRelay(settings, stores, bus, logger);
     const outbox = relay;
-    const { committer, sealer, sealRequests } = assembleWritePath({
-      settings,
-      stores,
-      ledgerKeys,
-      relay: outbox,
-      channel,
-      scaleOut,
-      logger,
-    });
-    const keys = assembleTenantKeys({
-      settings,
-      stores,
-      kms,
-      committer,
-      channel,
-      roles,
-      scaleOut,
-      leases,
-      logger,
-    });
-    const keyService = keys.service;
-    const { rotation } = keys;
-    const locate = storeLocator(stores.shards);
+    const base = { settings, roles, scaleOut, stores, bus, kms, channel, metrics, logger };
+    const writes = assembleWritePath({ ...base, ledgerKeys, relay: outbox });
+    const { committer } = writes;
+    const context: PlatformContext = { ...base, committer, locate: storeLocator(stores.shards) };
+    const keys = assembleTenantKeys({ ...context, leases });
     let url = '';
-    const { roleResolver, authorizer, users, identity, verifier } = assembleAccess({
-      settings,
-      stores,
-      locate,
-      committer,
-      kms,
-      keys: keyService,
+    const access = assembleAccess({
+      ...context,
+      keys: keys.service,
       publicUrl: () => settings.publicUrl ?? (url || listenUrl(settings)),
     });
-    const schemas = new SchemaRegistry();
     const caps = new ObjectCaps({ limitsOf: planLimits(settings), metrics });
-    const collections = new CollectionService(locate, committer, schemas, caps);
-    const records = new RecordService(locate, committer, schemas, new RecordKeys(keyService));
     let mqtt: MqttListener | undefined;
-    const {
-      services: devices,
-      edge,
-      edgeRpc,
-      stopRpcAnswers,
-      stopAttributeNotices,
-    } = await assembleDevices({
-      settings,
-      stores,
-      locate,
-      committer,
-      bus,
-      kms,
-      keys: keyService,
+    const devices = await assembleDevices({
+      ...context,
+      keys: keys.service,
       caps,
-      channel,
       mqtt: () => mqtt,
-      metrics,
-      logger,
     });
     const erasure = new PlatformErasure({
-      invalidate: () => {
-        verifier.invalidate();
-        identity.invalidate();
-        devices.authority.invalidate();
-      },
-      liveStreams: devices.liveStreams,
+      invalidate: () => forgetCachedCredentials(access, devices.services),
+      liveStreams: devices.services.liveStreams,
       mqtt: () => mqtt,
       relay: outbox,
       bus: bus.platform,
@@ -183,141 +126,44 @@ export async function startPlatform(
       logger,
     });
     const stopDeletionNotices = erasure.listen();
-    const http = await createGateway({
-      metrics,
-      logger,
-      bodyLimit: settings.bodyLimit,
-      pageSizeMax: settings.pageSizeMax,
+    const http = await assembleGateway({
+      ...context,
       version: PLATFORM_VERSION,
-      verifier,
-      tenants: new TenantAdmin(
-        stores.controlPlane,
-        stores.shards,
-        committer,
-        () => {
-          verifier.invalidate();
-          identity.invalidate();
-          devices.authority.invalidate();
-        },
-        roleResolver,
-        {
-          provision: (tenant) => keyService.provision(tenant),
-          shred: async (tenant) => {
-            await keys.shred(tenant);
-            await identity.shred(tenant);
-          },
-        },
-        erasure,
-      ),
-      authz: {
-        authorizer,
-        roles: new RoleService(locate, committer, roleResolver, settings.customRolesMax),
-        policies: new PolicyService(locate, committer, authorizer),
-        policySetMaxChars: settings.policySetMaxChars,
-      },
-      keys: rotation,
-      identity,
-      rateLimits: new RequestQuotas({
-        limitsOf: planLimits(settings),
-        maxBuckets: settings.quotaMaxBuckets,
-        usageWindowMs: settings.quotaUsageWindowMs,
-        metrics,
-      }),
-      rateLimitRefusalDelayMs: settings.quotaRefusalDelayMs,
-      signInLimits: new SignInLimits({
-        perMinute: settings.signInAttemptsPerMinute,
-        maxBuckets: settings.quotaMaxBuckets,
-        metrics,
-      }),
-      trustedProxies: listeners.trustedProxies,
-      cors: {
-        settings: new CorsSettings({
-          store: stores.controlPlane.cors,
-          locate,
-          committer,
-          maxOrigins: settings.corsMaxOrigins,
-          ttlMs: settings.authCacheTtlMs,
-          logger,
-        }),
-        maxAgeSeconds: settings.corsMaxAgeSeconds,
-      },
-      hstsMaxAgeSeconds: settings.hstsMaxAgeSeconds,
-      tls:
-        settings.tlsCert === undefined || settings.tlsKey === undefined
-          ? undefined
-          : { cert: settings.tlsCert, key: settings.tlsKey },
-      collections,
-      records,
+      caps,
+      keys,
+      access,
       devices,
-      edge: {
-        service: edge,
-        credentials: new EdgeCredentialSync(stores.controlPlane.devices),
-        batchMaxMessages: settings.edgeBatchMaxMessages,
-      },
-      edgeRules: new EdgeRuleService({ locate, committer }),
-      edgeRpc: { relay: edgeRpc, waitMaxMs: settings.edgeRpcWaitMaxMs },
-      users: {
-        services: users,
-        tenantBySlug: (slug) => stores.controlPlane.identity.tenantBySlug(slug),
-      },
-      ledger: new TenantLedger(
-        locate,
-        stores.platformLog,
-        ledgerKeys,
-        (tenantId) => sealRequests.ensureSealed(tenantId),
-        settings.witnessQuorum,
-      ),
-      graphql: {
-        depthMax: settings.graphqlDepthMax,
-        costMax: settings.graphqlCostMax,
-        pageSizeMax: settings.pageSizeMax,
-        queryMaxLength: settings.graphqlQueryMaxLength,
-        queryMaxTokens: settings.graphqlQueryMaxTokens,
-        persistedQueriesMax: settings.graphqlPersistedQueriesMax,
-      },
-      probes: { ready: () => stores.controlPlane.ping() },
+      erasure,
+      ledgerKeys,
+      sealRequests: writes.sealRequests,
+      trustedProxies: listeners.trustedProxies,
       closing: () => closing,
     });
-    const worker = roles.worker
-      ? new WorkerRole({
-          sealer,
-          retention: devices.retention,
-          rotation,
-          leases,
-          channel,
-          controlPlane: stores.controlPlane,
-          intervalMs: settings.ledgerSealIntervalMs,
-          logger,
-          relay: scaleOut
-            ? {
-                markDirty: (tenantId) => outbox.markDirty(tenantId),
-                catchUp: () => outbox.start(liveTenantIds(stores)),
-              }
-            : undefined,
-        })
-      : undefined;
-    await worker?.start();
-    if (!scaleOut)
-      outbox
-        .start(liveTenantIds(stores))
-        .catch((error: unknown) => logger.warn({ err: error }, 'bus: start-up catch-up failed'));
+    const worker = await startBackgroundJobs({
+      ...context,
+      leases,
+      relay: outbox,
+      sealer: writes.sealer,
+      retention: devices.services.retention,
+      rotation: keys.rotation,
+    });
     let closed: Promise<void> | undefined;
     const close = () => {
       closed ??= (async () => {
         closing = true;
-        edgeRpc.close();
+        devices.edgeRpc.close();
         await mqtt?.close();
         await Promise.race([
           http.close(),
           new Promise((resolve) => setTimeout(resolve, settings.shutdownTimeoutMs).unref()),
         ]);
-        await rotation.stop();
+        await keys.rotation.stop();
         await committer.drain();
         await worker?.stop();
-        stopRpcAnswers();
+        devices.stopRpcAnswers();
         keys.stopShredNotices();
         stopDeletionNotices?.();
-        stopAttributeNotices();
+        devices.stopAttributeNotices();
         keys.stopSweep();
         await outbox.stop();
         await internal?.close();
@@ -332,7 +178,7 @@ export async function startPlatform(
       try {
         if (roles.api) url = await listenApi(http, settings);
         if (roles.ingest)
-          mqtt = await startMqtt(settings, listeners.mqtt, devices, metrics, logger);
+          mqtt = await startMqtt(settings, listeners.mqtt, devices.services, metrics, logger);
       } catch (error) {
         await close().catch(() => undefined);
         throw error;
@@ -345,13 +191,13 @@ export async function startPlatform(
       http,
       url,
       generatedAdminToken: generated,
-      sealer,
+      sealer: writes.sealer,
       bus,
-      devices,
+      devices: devices.services,
       mqtt,
-      keys: keyService,
-      users,
-      authz: { authorizer, roles: roleResolver },
+      keys: keys.service,
+      users: access.users,
+      authz: { authorizer: access.authorizer, roles: access.roleResolver },
       close,
     };
   } catch (error) {
@@ -362,16 +208,5 @@ export async function startPlatform(
     await stores.close().catch(() => undefined);
     await running.release();
     throw error;
-  }
-}
-
-/** Every tenant that is not deleted, page by page. */
-async function* liveTenantIds(stores: Stores): AsyncIterable<string> {
-  let after: string | undefined;
-  for (;;) {
-    const page = await stores.controlPlane.listTenants({ after, limit: 1000 });
-    for (const tenant of page) if (tenant.status !== 'deleted') yield tenant.id;
-    if (page.length < 1000) return;
-    after = page.at(-1)!.id;
   }
 }

@@ -2,16 +2,19 @@ import type { Logger } from 'pino';
 import { type Bus, openBus } from '../bus/index.ts';
 import type { Settings } from '../config/index.ts';
 import { acquireRunningLock, openStores, type RunningLock, type Stores } from '../store/index.ts';
+import { type Leases, LocalLeases, PostgresLeases } from './leases.ts';
 import type { ProcessRoles } from './roles.ts';
 
-/** The running lock, the stores and the bus: what the platform holds from start to close. */
+/** What the platform holds from start to close: the running lock, the stores, the bus, leases. */
 export interface Storage {
   readonly running: RunningLock;
   readonly stores: Stores;
   readonly bus: Bus;
+  /** Leases on the workers' jobs: held in PostgreSQL when there is one, else always granted. */
+  readonly leases: Leases;
 }
 
-/** Takes the running lock, then opens the stores and the bus; a failure closes what opened. */
+/** Takes the running lock, then opens the stores, the bus and the leases; a failure closes them. */
 export async function openStorage(
   settings: Settings,
   roles: ProcessRoles,
@@ -29,5 +32,7 @@ export async function openStorage(
     await running.release();
     throw error;
   });
-  return { running, stores, bus };
+  const leases =
+    settings.database === undefined ? new LocalLeases() : new PostgresLeases(settings.database);
+  return { running, stores, bus, leases };
 }

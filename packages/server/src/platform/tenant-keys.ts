@@ -1,28 +1,19 @@
-import { DataKeyCache, type Kms } from '@palisade/crypto';
-import type { Logger } from 'pino';
-import type { GroupCommitter } from '../commit/index.ts';
-import type { Settings } from '../config/index.ts';
-import type { InternalChannel } from '../internal/index.ts';
+import { DataKeyCache } from '@palisade/crypto';
 import { KeyRotation, KeyService } from '../keys/index.ts';
-import type { Stores } from '../store/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
 import { TIMER_MAX_MS } from '../timers/index.ts';
+import type { PlatformContext } from './context.ts';
 import type { Leases } from './leases.ts';
-import type { ProcessRoles } from './roles.ts';
 
 /** Shortest interval between sweeps of expired keys, however short their time limit. */
 const KEY_SWEEP_MIN_MS = 100;
 
-export interface TenantKeyOptions {
-  readonly settings: Settings;
-  readonly stores: Stores;
-  readonly kms: Kms;
-  readonly committer: GroupCommitter;
-  readonly channel: InternalChannel | undefined;
-  readonly roles: ProcessRoles;
-  readonly scaleOut: boolean;
+export interface TenantKeyOptions
+  extends Pick<
+    PlatformContext,
+    'settings' | 'stores' | 'kms' | 'committer' | 'channel' | 'roles' | 'scaleOut' | 'logger'
+  > {
   readonly leases: Leases;
-  readonly logger: Logger;
 }
 
 /** The tenant key hierarchy, its rotation jobs, and shredding told to every process. */

@@ -9,7 +9,6 @@ import type { Logger } from 'pino';
 import { type Bus, LedgerRelay } from '../bus/index.ts';
 import { GroupCommitter } from '../commit/index.ts';
 import type { Settings } from '../config/index.ts';
-import type { InternalChannel } from '../internal/index.ts';
 import {
   loadLedgerKeys,
   type PlatformLedgerKeys,
@@ -18,6 +17,7 @@ import {
   WitnessPool,
 } from '../ledger/index.ts';
 import type { Stores } from '../store/index.ts';
+import type { PlatformContext } from './context.ts';
 import { SealRequests } from './seal-requests.ts';
 
 /** The platform's ledger signing keys; the first start generates them and says to back them up. */
@@ -64,15 +64,13 @@ export interface WritePath {
   readonly sealRequests: SealRequests;
 }
 
-export function assembleWritePath(options: {
-  readonly settings: Settings;
-  readonly stores: Stores;
+export interface WritePathOptions
+  extends Pick<PlatformContext, 'settings' | 'stores' | 'channel' | 'scaleOut' | 'logger'> {
   readonly ledgerKeys: PlatformLedgerKeys;
   readonly relay: LedgerRelay;
-  readonly channel: InternalChannel | undefined;
-  readonly scaleOut: boolean;
-  readonly logger: Logger;
-}): WritePath {
+}
+
+export function assembleWritePath(options: WritePathOptions): WritePath {
   const { settings, stores, relay, scaleOut, logger } = options;
   const sealer = new PlatformSealer({
     stores,

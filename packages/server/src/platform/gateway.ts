@@ -1,0 +1,154 @@
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { PolicyService, RoleService } from '../authz/index.ts';
+import type { Settings } from '../config/index.ts';
+import { TenantAdmin } from '../control/index.ts';
+import { CorsSettings } from '../cors/index.ts';
+import { EdgeCredentialSync, EdgeRuleService } from '../edge/index.ts';
+import { createGateway, type GatewayOptions } from '../gateway/index.ts';
+import { RecordKeys } from '../keys/index.ts';
+import { type PlatformLedgerKeys, TenantLedger } from '../ledger/index.ts';
+import { type ObjectCaps, planLimits, RequestQuotas, SignInLimits } from '../quotas/index.ts';
+import { CollectionService, RecordService, SchemaRegistry } from '../records/index.ts';
+import { type Access, forgetCachedCredentials } from './access.ts';
+import type { PlatformContext } from './context.ts';
+import type { Devices } from './devices.ts';
+import type { SealRequests } from './seal-requests.ts';
+import type { PlatformErasure } from './tenant-erasure.ts';
+import type { TenantKeys } from './tenant-keys.ts';
+
+export interface GatewayAssemblyOptions
+  extends Pick<
+    PlatformContext,
+    'settings' | 'stores' | 'locate' | 'committer' | 'metrics' | 'logger'
+  > {
+  /** The version the OpenAPI document reports. */
+  readonly version: string;
+  readonly caps: ObjectCaps;
+  readonly keys: TenantKeys;
+  readonly access: Access;
+  readonly devices: Devices;
+  /** This process's part in deleting a tenant. */
+  readonly erasure: PlatformErasure;
+  readonly ledgerKeys: PlatformLedgerKeys;
+  readonly sealRequests: SealRequests;
+  readonly trustedProxies: readonly string[];
+  /** Whether the platform is shutting down. */
+  readonly closing: () => boolean;
+}
+
+/** The HTTP gateway (REST, GraphQL, the identity provider, edge nodes) over the services. */
+export function assembleGateway(options: GatewayAssemblyOptions): Promise<FastifyInstance> {
+  const { settings, stores, locate, committer, access, devices, metrics, logger } = options;
+  const schemas = new SchemaRegistry();
+  return createGateway({
+    metrics,
+    logger,
+    bodyLimit: settings.bodyLimit,
+    pageSizeMax: settings.pageSizeMax,
+    version: options.version,
+    verifier: access.verifier,
+    tenants: tenantAdmin(options),
+    authz: {
+      authorizer: access.authorizer,
+      roles: new RoleService(locate, committer, access.roleResolver, settings.customRolesMax),
+      policies: new PolicyService(locate, committer, access.authorizer),
+      policySetMaxChars: settings.policySetMaxChars,
+    },
+    keys: options.keys.rotation,
+    identity: access.identity,
+    ...requestLimits(settings, metrics),
+    trustedProxies: options.trustedProxies,
+    cors: {
+      settings: new CorsSettings({
+        store: stores.controlPlane.cors,
+        locate,
+        committer,
+        maxOrigins: settings.corsMaxOrigins,
+        ttlMs: settings.authCacheTtlMs,
+        logger,
+      }),
+      maxAgeSeconds: settings.corsMaxAgeSeconds,
+    },
+    hstsMaxAgeSeconds: settings.hstsMaxAgeSeconds,
+    tls:
+      settings.tlsCert === undefined || settings.tlsKey === undefined
+        ? undefined
+        : { cert: settings.tlsCert, key: settings.tlsKey },
+    collections: new CollectionService(locate, committer, schemas, options.caps),
+    records: new RecordService(locate, committer, schemas, new RecordKeys(options.keys.service)),
+    devices: devices.services,
+    edge: {
+      service: devices.edge,
+      credentials: new EdgeCredentialSync(stores.controlPlane.devices),
+      batchMaxMessages: settings.edgeBatchMaxMessages,
+    },
+    edgeRules: new EdgeRuleService({ locate, committer }),
+    edgeRpc: { relay: devices.edgeRpc, waitMaxMs: settings.edgeRpcWaitMaxMs },
+    users: {
+      services: access.users,
+      tenantBySlug: (slug) => stores.controlPlane.identity.tenantBySlug(slug),
+    },
+    ledger: new TenantLedger(
+      locate,
+      stores.platformLog,
+      options.ledgerKeys,
+      (tenantId) => options.sealRequests.ensureSealed(tenantId),
+      settings.witnessQuorum,
+    ),
+    graphql: graphqlLimits(settings),
+    probes: { ready: () => stores.controlPlane.ping() },
+    closing: options.closing,
+  });
+}
+
+/** The platform admin's tenant service: a tenant's keys and identity go with it. */
+function tenantAdmin(options: GatewayAssemblyOptions): TenantAdmin {
+  const { stores, committer, access, devices, keys } = options;
+  return new TenantAdmin(
+    stores.controlPlane,
+    stores.shards,
+    committer,
+    () => forgetCachedCredentials(access, devices.services),
+    access.roleResolver,
+    {
+      provision: (tenant) => keys.service.provision(tenant),
+      shred: async (tenant) => {
+        await keys.shred(tenant);
+        await access.identity.shred(tenant);
+      },
+    },
+    options.erasure,
+  );
+}
+
+function requestLimits(
+  settings: Settings,
+  metrics: Registry,
+): Pick<GatewayOptions, 'rateLimits' | 'rateLimitRefusalDelayMs' | 'signInLimits'> {
+  return {
+    rateLimits: new RequestQuotas({
+      limitsOf: planLimits(settings),
+      maxBuckets: settings.quotaMaxBuckets,
+      usageWindowMs: settings.quotaUsageWindowMs,
+      metrics,
+    }),
+    rateLimitRefusalDelayMs: settings.quotaRefusalDelayMs,
+    signInLimits: new SignInLimits({
+      perMinute: settings.signInAttemptsPerMinute,
+      maxBuckets: settings.quotaMaxBuckets,
+      metrics,
+    }),
+  };
+}
+
+function graphqlLimits(settings: Settings): GatewayOptions['graphql'] {
+  return {
+    depthMax: settings.graphqlDepthMax,
+    costMax: settings.graphqlCostMax,
+    pageSizeMax: settings.pageSizeMax,
+    queryMaxLength: settings.graphqlQueryMaxLength,
+    queryMaxTokens: settings.graphqlQueryMaxTokens,
+    persistedQueriesMax: settings.graphqlPersistedQueriesMax,
+  };
+}
