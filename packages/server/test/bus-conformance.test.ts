@@ -391,6 +391,10 @@ for (const name of busNames()) {
       await bus.publish(b, event('b2'));
       await bus.publish(a, telemetry('a2'));
       await bus.publish(b, event('b3'));
+      // Other tenants' traffic then grows the store past its first pages, moving what it held
+      // (where a file store can leave copies of the secret's bytes in space it no longer uses).
+      for (let n = 0; n < 40; n++)
+        await bus.publish(b, event(`b-fill-${n}`, 'k1', { fill: 'x'.repeat(1500) }));
       // The erased tenant's consumer holds a delivery unacked; another tenant's consumer stays.
       const held = until(() => true);
       await (await bus.subscribe(a, { durable: 'a-worker', handler: () => held.tick() })).stop();

@@ -114,6 +114,10 @@ export class StreamFile {
     this.#db = new DatabaseSync(path, { timeout: 5000 });
     this.#walPath = `${path}-wal`;
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL');
+    // Freed space is overwritten with zeros from the start, not only while a tenant is erased:
+    // without it, a page split or a purge leaves old copies of a message's bytes in space the
+    // file no longer uses, which erasing the message later cannot reach.
+    this.#db.exec('PRAGMA secure_delete = ON');
     this.#db.exec(SCHEMA);
     this.#db.exec(`BEGIN;
       DELETE FROM pending WHERE consumer IN (SELECT name FROM transient_consumers);
@@ -300,19 +304,13 @@ export class StreamFile {
   }
 
   /**
-   * Erases the tenant's messages, the deliveries pending on them and its own consumers, with
-   * `secure_delete` on so their bytes are overwritten in the file, then copies the WAL into
-   * the file and empties it, where the pages as they were would otherwise stay. Throws when
-   * another connection holds that checkpoint off (the rows are gone; retrying finishes it).
+   * Erases the tenant's messages, the deliveries pending on them and its own consumers (their
+   * bytes overwritten: `secure_delete` is on), then copies the WAL into the file and empties
+   * it, where the pages as they were would otherwise stay. Throws when another connection
+   * holds that checkpoint off (the rows are gone; retrying finishes it).
    */
   eraseTenant(tenant: string): void {
-    const before = (this.#db.prepare('PRAGMA secure_delete').get() as Row).secure_delete;
-    this.#db.exec('PRAGMA secure_delete = ON');
-    try {
-      this.#transaction(() => deleteTenantRows(this.#db, tenant));
-    } finally {
-      this.#db.exec(`PRAGMA secure_delete = ${Number(before)}`);
-    }
+    this.#transaction(() => deleteTenantRows(this.#db, tenant));
     const { busy } = this.#db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as Row;
     if (busy !== 0)
       throw new Error(
