@@ -441,6 +441,34 @@ for (const name of busNames()) {
       );
     });
 
+    test('two processes erasing one tenant at once both finish, and leave none of it', async (t) => {
+      // Every process erases a deleted tenant when the notice reaches it, and the deleting
+      // process once more: on a shared bus the erasures overlap.
+      const fixture = busFixture(name);
+      t.after(() => fixture.cleanup());
+      const first = await fixture.open();
+      const second = name === 'in-process' ? first : await fixture.open();
+      const [a, b] = [tenantContext('a'), tenantContext('b')];
+      for (let i = 0; i < 40; i++) await first.publish(a, event(`a${i}`));
+      await first.publish(b, event('b1'));
+
+      await Promise.all([
+        first.platform.eraseTenant(a.tenantId),
+        second.platform.eraseTenant(a.tenantId),
+        first.platform.eraseTenant(a.tenantId),
+      ]);
+
+      const seen = await collect(
+        first,
+        (handler) => first.platform.subscribe({ durable: 'after', handler }),
+        'b1',
+      );
+      assert.deepEqual(
+        seen.map((m) => m.id),
+        ['b1'],
+      );
+    });
+
     test('rejects bad input with typed errors', async (t) => {
       const fixture = busFixture(name, { maxPayload: 2048 });
       t.after(() => fixture.cleanup());

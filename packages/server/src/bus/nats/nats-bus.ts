@@ -167,6 +167,8 @@ export class NatsBus implements Bus {
    * purge: a purge moves every consumer whose filter is wider than the purged subjects (the
    * platform's own, `<root>.*.>`) past what other tenants published meanwhile (nats-server
    * 2.9), so they would never be delivered. A deleted message is skipped by every consumer.
+   * Every process erases the tenant on the deletion notice, so erasures overlap: a message
+   * another one deleted first counts as deleted.
    */
   async #eraseTenant(tenantId: string): Promise<void> {
     this.#open();
@@ -184,7 +186,13 @@ export class NatsBus implements Bus {
         const next = { next_by_subj: filter, seq } as unknown as { seq: number };
         const stored = await this.#jsm.streams.getMessage(this.#stream, next);
         if (stored === null) return;
-        await this.#jsm.streams.deleteMessage(this.#stream, stored.seq, true);
+        await this.#jsm.streams
+          .deleteMessage(this.#stream, stored.seq, true)
+          .catch(async (error: unknown) => {
+            // Another process erasing the tenant at the same time may have deleted it first
+            // (JetStream answers 10057 "no message found", a code it uses for other failures).
+            if (await this.#jsm.streams.getMessage(this.#stream, { seq: stored.seq })) throw error;
+          });
         seq = stored.seq + 1;
       }
     } catch (error) {
