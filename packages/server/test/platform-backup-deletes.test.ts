@@ -206,19 +206,24 @@ describe('a backup taken while tenants are deleted', () => {
       );
       for (const tenant of [gone, halfway, vanished])
         assert.equal((await notes(tenant)).statusCode, 401, 'a deleted tenant stays deleted');
-      const newcomer = await api.call('GET', '/v1/collections', late.key);
-      assert.equal(newcomer.status, 200, 'the tenant made meanwhile is there');
+      const newcomer = await platform.http.inject({
+        method: 'GET',
+        url: '/v1/collections',
+        headers: { authorization: `Bearer ${late.key}` },
+      });
+      assert.equal(newcomer.statusCode, 200, 'the tenant made meanwhile is there, restored');
     } finally {
       await platform.close();
     }
   });
 
-  test("a restore leaves out a tenant its backup's control plane shows deleted, file and keys", async () => {
-    // A backup as written before backups settled their tenants: the file and keys of a tenant
-    // whose deletion had begun when the control plane was copied.
-    const older = join(scratch, 'older');
+  /**
+   * A backup as written before backups settled their tenants: the file and keys of a tenant
+   * (`kept`) whose deletion had begun when the control plane was copied.
+   */
+  const olderBackup = (name: string) => {
+    const older = join(scratch, name);
     cpSync(backupDir, older, { recursive: true });
-    const path = tenantFile(manifest, kept)!.path;
     const db = new DatabaseSync(join(older, 'platform.db'));
     db.prepare("UPDATE tenants SET status = 'deleted' WHERE id = ?").run(kept.id);
     db.close();
@@ -231,7 +236,12 @@ describe('a backup taken while tenants are deleted', () => {
       };
     });
     writeFileSync(join(older, 'backup.json'), JSON.stringify({ ...manifest, files }));
+    return older;
+  };
 
+  test("a restore leaves out a tenant its backup's control plane shows deleted, file and keys", async () => {
+    const older = olderBackup('older');
+    const path = tenantFile(manifest, kept)!.path;
     const restored: Settings = { ...settings, data: join(scratch, 'restored-older') };
     await restorePlatform(restored, older);
     assert.ok(!existsSync(join(restored.data, path)), "the deleted tenant's file is not restored");
@@ -243,5 +253,28 @@ describe('a backup taken while tenants are deleted', () => {
       'nor its messages',
     );
     assert.ok(keks.has(late.id), "another tenant's keys are");
+  });
+
+  test("a restore stopped once its last file is in place has already settled the deleted tenant's keys and messages", async () => {
+    // The process is killed right after the control plane lands: a platform starts on that
+    // folder, and a restore into it is refused, so nothing would finish the settling later.
+    const older = olderBackup('older-stopped');
+    const restored: Settings = { ...settings, data: join(scratch, 'restored-stopped') };
+    await assert.rejects(
+      restorePlatform(restored, older, {
+        onProgress: ({ path }) => {
+          if (path === 'platform.db') throw new Error('killed');
+        },
+      }),
+      /killed/,
+    );
+    const { keks } = controlPlaneOf(join(restored.data, 'platform.db'));
+    assert.ok(!keks.has(kept.id), "the deleted tenant's keys are not in the restored folder");
+    assert.ok(keks.has(late.id), "another tenant's keys are");
+    assert.equal(
+      busMessagesWith(join(restored.data, 'bus.db'), label(kept)),
+      0,
+      'nor its messages',
+    );
   });
 });

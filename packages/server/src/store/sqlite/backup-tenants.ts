@@ -32,14 +32,22 @@ export function keepsFile(path: string, live: LiveTenants): boolean {
   return live.get(match[2]!) === match[1];
 }
 
-/** The live tenants of the control-plane file at `platformDb`, read only. */
-export function liveTenants(platformDb: string): LiveTenants {
+/** The live and the deleted tenants of the control-plane file at `platformDb`, read only. */
+export function tenantsIn(platformDb: string): {
+  live: LiveTenants;
+  deleted: readonly string[];
+} {
   const db = new DatabaseSync(platformDb, { readOnly: true });
   try {
-    return tenantsOf(db);
+    return { live: tenantsOf(db), deleted: deletedOf(db) };
   } finally {
     db.close();
   }
+}
+
+function deletedOf(db: DatabaseSync): string[] {
+  const rows = db.prepare("SELECT id FROM tenants WHERE status = 'deleted'").all();
+  return rows.map((row) => String(row.id));
 }
 
 function tenantsOf(db: DatabaseSync): Map<string, string> {
@@ -71,8 +79,7 @@ export function settleDeletedTenants(
     ).run(now);
     db.exec('COMMIT');
     db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
-    const ids = db.prepare(deleted).all() as unknown as { id: string }[];
-    return { live: tenantsOf(db), deleted: ids.map((row) => row.id) };
+    return { live: tenantsOf(db), deleted: deletedOf(db) };
   } finally {
     db.close();
   }

@@ -46,8 +46,8 @@ import {
   eraseDeletedFromBus,
   keepsFile,
   type LiveTenants,
-  liveTenants,
   settleDeletedTenants,
+  tenantsIn,
 } from './backup-tenants.ts';
 
 export const BACKUP_FORMAT = 'palisade-backup/v1';
@@ -357,14 +357,22 @@ export async function restorePlatform(
   try {
     await checkBackup(from, manifest);
     const controlPlane = manifest.files.some((f) => f.path === 'platform.db');
-    const live = controlPlane ? liveTenants(join(from, 'platform.db')) : undefined;
-    const restored = manifest.files.filter((f) => live === undefined || keepsFile(f.path, live));
+    const tenants = controlPlane ? tenantsIn(join(from, 'platform.db')) : undefined;
+    const restored = manifest.files.filter(
+      (f) => tenants === undefined || keepsFile(f.path, tenants.live),
+    );
     let bytes = 0;
     for (const [i, file] of restored.entries()) {
       const target = join(settings.data, file.path);
       await mkdir(dirname(target), { recursive: true, mode: 0o700 });
       await copyFile(join(from, file.path), `${target}.partial`);
       await chmod(`${target}.partial`, 0o600);
+      // Settled before it is in place: a restore stopped after this file cannot be run again
+      // into the folder, and a platform may start on it, so nothing would settle it later.
+      if (tenants !== undefined && file.path === 'platform.db')
+        settleDeletedTenants(`${target}.partial`, new Date().toISOString());
+      if (tenants !== undefined && file.path === BUS_FILE)
+        eraseDeletedFromBus(`${target}.partial`, tenants.deleted);
       await fsyncPath(`${target}.partial`);
       await rename(`${target}.partial`, target);
       bytes += file.bytes;
@@ -374,14 +382,6 @@ export async function restorePlatform(
         bytes,
         path: file.path,
       });
-    }
-    if (controlPlane) {
-      const { deleted } = settleDeletedTenants(
-        join(settings.data, 'platform.db'),
-        new Date().toISOString(),
-      );
-      if (existsSync(join(settings.data, BUS_FILE)))
-        eraseDeletedFromBus(join(settings.data, BUS_FILE), deleted);
     }
     await fsyncPath(settings.data);
     return { ...manifest, files: restored };
