@@ -103,6 +103,8 @@ export class UserService {
     const { token, tokenHash } = newInvitationToken();
     const now = new Date(this.#clock());
     const expiresAt = new Date(now.getTime() + this.#invitationTtlMs).toISOString();
+    // Keyed before the transaction: a key-cache miss loads keys on another connection.
+    const nameKeys = await this.#names.keysOf(context.tenant, [email]);
     const view = await this.#committer.submit(await this.#locate(context), async (tx, record) => {
       if ((await tx.users.getUserByEmail(email)) !== undefined) {
         throw new PalisadeError(
@@ -144,7 +146,7 @@ export class UserService {
         resource: `users/${row.id}`,
         state: { id: row.id, expiresAt },
       });
-      return (await views(this.#names, tx.users, context, [row]))[0]!;
+      return (await keyedViews(tx.users, [row], nameKeys))[0]!;
     });
     return {
       user: view,
@@ -282,8 +284,15 @@ export class UserService {
     /** The changed row, given the row and the time now (ISO 8601). */
     change: (row: UserRow, now: string) => UserRow,
   ): Promise<UserView> {
-    return this.#committer.submit(await this.#locate(context), async (tx, record) => {
+    const store = await this.#locate(context);
+    // A user's email never changes, so its name is keyed before the transaction: a key-cache
+    // miss inside it would load keys on a second connection while holding the first.
+    const before = await store.reader.users.getUser(id);
+    if (before === undefined) throw userNotFound();
+    const nameKeys = await this.#names.keysOf(context.tenant, [before.email]);
+    return this.#committer.submit(store, async (tx, record) => {
       const row = await this.#manageable(context, held, await tx.users.getUser(id));
+      if (row.email !== before.email) throw changedMeanwhile();
       checkPrecondition(precondition, row);
       const now = new Date(this.#clock()).toISOString();
       const next = await writeChange(tx, row, now, (row) => change(row, now));
@@ -293,12 +302,15 @@ export class UserService {
         resource: `users/${id}`,
         state: ledgerStateOf(next),
       });
-      return (await views(this.#names, tx.users, context, [next]))[0]!;
+      return (await keyedViews(tx.users, [next], nameKeys))[0]!;
     });
   }
 }
 
-/** The users as the API shows them, with the failed sign-ins of their emails. */
+/**
+ * The users as the API shows them, with the failed sign-ins of their emails. Keys the names,
+ * so never inside a write transaction: use keyedViews there.
+ */
 async function views(
   names: SignInNames,
   users: TenantUserReader,
@@ -309,6 +321,15 @@ async function views(
     context.tenant,
     rows.map((row) => row.email),
   );
+  return keyedViews(users, rows, keys);
+}
+
+/** As views, with each row's name key (`keys[i]` is `rows[i]`'s) already computed. */
+async function keyedViews(
+  users: TenantUserReader,
+  rows: readonly UserRow[],
+  keys: readonly string[],
+): Promise<UserView[]> {
   const failures = new Map(
     (await users.getSignInFailures(keys)).map((failure) => [failure.nameKey, failure]),
   );
