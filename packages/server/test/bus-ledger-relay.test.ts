@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import pino from 'pino';
 import { BusError, type PlatformBus } from '../src/bus/index.ts';
 import { LedgerRelay } from '../src/bus/ledger-relay.ts';
+import type { TenantLedgerReader } from '../src/store/index.ts';
 
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
 
@@ -59,4 +61,60 @@ test('a checkpoint event the bus refused is published again after the retry dela
   await relay.drain();
   assert.deepEqual(published, ['t1:checkpoint:7']);
   await relay.stop();
+});
+
+test('a tenant forgotten while its pump publishes leaves no cursor behind, at once or at stop', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bus-relay-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cursorFile = join(dir, 'bus-outbox.db');
+  let publishing!: () => void;
+  const published = new Promise<void>((resolve) => {
+    publishing = resolve;
+  });
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const entry = JSON.stringify({
+    time: '2026-01-01T00:00:00Z',
+    actor: 'a',
+    action: 'devices.create',
+  });
+  const ledger = {
+    ledgerHead: async () => ({ size: 1, nextSeq: 1 }),
+    nonTelemetryEntries: async () => [
+      { seq: 0, batch: 0, resource: 'devices/d1', entry, salt: null },
+    ],
+  } as unknown as TenantLedgerReader;
+  const relay = new LedgerRelay({
+    bus: {
+      publishBatch: async () => {
+        publishing();
+        await released;
+      },
+    } as unknown as PlatformBus,
+    cursorFile,
+    ledgerOf: async () => ledger,
+    latestCheckpoint: async () => undefined,
+    retryMs: 60_000,
+    logger: pino({ level: 'silent' }),
+  });
+  const rows = () => {
+    const db = new DatabaseSync(cursorFile, { readOnly: true });
+    try {
+      return db.prepare('SELECT tenant, next_seq FROM published').all();
+    } finally {
+      db.close();
+    }
+  };
+  relay.markDirty('t1');
+  await published;
+  relay.forget('t1');
+  release();
+  await relay.drain();
+  assert.deepEqual(rows(), [], 'the running pump did not write the cursor back');
+  relay.markDirty('t1');
+  await relay.drain();
+  await relay.stop();
+  assert.deepEqual(rows(), [], 'nor a later notice, nor the stop');
 });

@@ -55,6 +55,11 @@ export class LedgerRelay {
   /** Each tenant's cursor in this process, and when it was last saved. */
   readonly #cursors = new Map<string, { next: number; savedAt: number }>();
   readonly #pumps = new Map<string, Pump>();
+  /**
+   * Tenants deleted while this process ran: a pump already running for one must not write its
+   * cursor back after forget, nor a late notice start another. One id per deletion, never reused.
+   */
+  readonly #forgotten = new Set<string>();
   readonly #retries = new Set<NodeJS.Timeout>();
   readonly #inflight = new Set<Promise<void>>();
   #stopped = false;
@@ -85,7 +90,7 @@ export class LedgerRelay {
 
   /** The tenant committed a batch: publish its new entries. */
   markDirty(tenantId: string): void {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#forgotten.has(tenantId)) return;
     const running = this.#pumps.get(tenantId);
     if (running !== undefined) {
       running.again = true;
@@ -102,6 +107,7 @@ export class LedgerRelay {
   checkpointsSealed(leaves: readonly SealedTenantCheckpoint[]): void {
     for (const leaf of leaves) {
       if (this.#stopped) return;
+      if (this.#forgotten.has(leaf.tenantId)) continue;
       const sent = this.#options.bus
         .publish(leaf.tenantId, eventOfCheckpoint(leaf))
         .catch((error: unknown) => {
@@ -116,8 +122,12 @@ export class LedgerRelay {
     }
   }
 
-  /** The tenant is deleted: its cursor goes, from this process and from the cursor file. */
+  /**
+   * The tenant is deleted: its cursor goes, from this process and from the cursor file, and
+   * stays gone: a pump running for it stops before saving its cursor again.
+   */
   forget(tenantId: string): void {
+    this.#forgotten.add(tenantId);
     this.#cursors.delete(tenantId);
     if (this.#db.isOpen) this.#db.prepare('DELETE FROM published WHERE tenant = ?').run(tenantId);
   }
@@ -175,6 +185,7 @@ export class LedgerRelay {
       return;
     }
     const { nextSeq } = await ledger.ledgerHead();
+    if (this.#forgotten.has(tenantId)) return;
     const cursor = this.#cursor(tenantId);
     while (cursor.next < nextSeq && !this.#stopped) {
       const end = Math.min(nextSeq, cursor.next + RELAY_PAGE_ENTRIES);
@@ -184,6 +195,8 @@ export class LedgerRelay {
         .map((row) => eventOfEntry(tenantId, row))
         .filter((e): e is BusEvent => e !== undefined);
       await this.#options.bus.publishBatch(tenantId, events);
+      // Forgotten meanwhile: its cursor, deleted, must not be written back.
+      if (this.#forgotten.has(tenantId)) return;
       cursor.next = end;
       const now = Date.now();
       if (events.length > 0 || now - cursor.savedAt >= CURSOR_SAVE_MS) {
