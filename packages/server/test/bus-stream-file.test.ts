@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { type ConsumerFilter, StreamFile } from '../src/bus/in-process/stream-file.ts';
 import { checkEvent } from '../src/bus/subjects.ts';
@@ -153,4 +154,38 @@ test('a message whose fsync failed is handed out once a retried append of it is 
   await file.append(events('m1'), Date.now());
   assert.equal(file.claim('c', ALL, Date.now(), 30_000, 5)?.id, 'm1');
   await file.close();
+});
+
+test("erasing a tenant's many messages deletes them in batches, letting the event loop run in between", async (t) => {
+  const { path } = withFile(t);
+  const file = new StreamFile(path);
+  const other = '01a242d0-72e1-7000-adbf-f8a0ace2cb7c';
+  file.ensureConsumer('all', ALL);
+  file.ensureConsumer('mine', { tenant: TENANT, kind: null });
+  const ids = Array.from({ length: 20_000 }, (_, i) => `m${i}`);
+  await file.append(events(...ids), Date.now());
+  await file.append(
+    [checkEvent('pal', other, { kind: 'record', key: 'k', id: 'kept', payload: {} }, 1 << 16)],
+    Date.now(),
+  );
+  assert.equal(file.claim('mine', { tenant: TENANT, kind: null }, Date.now(), 30_000, 5)?.id, 'm0');
+  assert.equal(file.claim('all', ALL, Date.now(), 30_000, 5)?.id, 'm0');
+  let done = false;
+  let firedDuring = false;
+  const timer = setTimeout(() => {
+    firedDuring = !done;
+  }, 0);
+  await file.eraseTenant(TENANT);
+  done = true;
+  clearTimeout(timer);
+  assert.ok(firedDuring, 'a timer fired while the erasure ran');
+  await file.close();
+  const db = new DatabaseSync(path, { readOnly: true });
+  t.after(() => db.close());
+  const count = (sql: string, ...params: string[]) =>
+    (db.prepare(sql).get(...params) as { n: number }).n;
+  assert.equal(count('SELECT count(*) AS n FROM messages WHERE tenant = ?', TENANT), 0);
+  assert.equal(count('SELECT count(*) AS n FROM messages WHERE tenant = ?', other), 1);
+  assert.equal(count('SELECT count(*) AS n FROM pending'), 0);
+  assert.equal(count("SELECT count(*) AS n FROM consumers WHERE name = 'mine'"), 0);
 });

@@ -55,7 +55,7 @@ export class InProcessBus implements Bus {
         this.#open();
         filterSubject(this.#limits.prefix, tenantId, undefined);
         this.#erased.add(tenantId);
-        this.#file.eraseTenant(tenantId);
+        await this.#file.eraseTenant(tenantId);
       },
     };
   }
@@ -143,6 +143,7 @@ export class InProcessBus implements Bus {
       wanted,
       options,
       () => this.#subscriptions.delete(subscription),
+      (tenant) => this.#erased.has(tenant),
     );
     this.#subscriptions.add(subscription);
     subscription.start();
@@ -158,6 +159,8 @@ class InProcessSubscription implements Subscription {
   readonly #filter: ConsumerFilter;
   readonly #options: SubscribeOptions;
   readonly #onStop: () => void;
+  /** Whether the tenant is erased (or being erased): its messages are settled, not handed out. */
+  readonly #erased: (tenant: string) => boolean;
   #stopped = false;
   #woken = false;
   #wake: (() => void) | undefined;
@@ -170,6 +173,7 @@ class InProcessSubscription implements Subscription {
     filter: ConsumerFilter,
     options: SubscribeOptions,
     onStop: () => void,
+    erased: (tenant: string) => boolean,
   ) {
     this.#file = file;
     this.#limits = limits;
@@ -177,6 +181,7 @@ class InProcessSubscription implements Subscription {
     this.#filter = filter;
     this.#options = options;
     this.#onStop = onStop;
+    this.#erased = erased;
   }
 
   start(): void {
@@ -202,7 +207,12 @@ class InProcessSubscription implements Subscription {
       this.#woken = false;
       const next = this.#file.claim(this.#name, this.#filter, Date.now(), ackWaitMs, maxDeliver);
       if (next !== undefined) {
-        await this.#deliver(next);
+        // An erasure deletes in batches, yielding between them: what it has not reached yet
+        // is not delivered meanwhile (and skipping it holds the event loop no longer).
+        if (this.#erased(next.tenant)) {
+          this.#file.settle(this.#name, next.seq);
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        } else await this.#deliver(next);
         continue;
       }
       if (!this.#woken) await this.#sleep(this.#file.nextDue(this.#name));

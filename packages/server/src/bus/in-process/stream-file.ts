@@ -75,6 +75,12 @@ const NEXT_BY_FILTER = {
 
 type Row = Record<string, string | number | null>;
 
+/**
+ * Most of an erased tenant's messages deleted per transaction: the erasure yields to the event
+ * loop between batches, so a tenant with a long retained stream holds no request up for long.
+ */
+const ERASE_BATCH_MESSAGES = 2000;
+
 /** An append committed to the WAL and waiting for the fsync that makes it durable. */
 interface Unsynced {
   readonly resolve: () => void;
@@ -306,10 +312,15 @@ export class StreamFile {
   /**
    * Erases the tenant's messages, the deliveries pending on them and its own consumers (their
    * bytes overwritten: `secure_delete` is on), then copies the WAL into the file and empties
-   * it, where the pages as they were would otherwise stay. Throws when another connection
-   * holds that checkpoint off (the rows are gone; retrying finishes it).
+   * it, where the pages as they were would otherwise stay. The messages go in batches of
+   * ERASE_BATCH_MESSAGES, one transaction each with a turn of the event loop in between; the
+   * caller stores nothing more of the tenant meanwhile. Throws when another connection holds
+   * that checkpoint off (the rows are gone; retrying finishes it).
    */
-  eraseTenant(tenant: string): void {
+  async eraseTenant(tenant: string): Promise<void> {
+    while (this.#transaction(() => deleteTenantMessages(this.#db, tenant, ERASE_BATCH_MESSAGES)))
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    // What is left, in one transaction: the consumers, their deliveries, any stray message.
     this.#transaction(() => deleteTenantRows(this.#db, tenant));
     const { busy } = this.#db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as Row;
     if (busy !== 0)
@@ -364,6 +375,24 @@ export class StreamFile {
       throw error;
     }
   }
+}
+
+/**
+ * Deletes up to `limit` of a tenant's oldest messages and the deliveries pending on them, in
+ * the caller's transaction; answers whether it found `limit` (more may remain).
+ */
+function deleteTenantMessages(db: DatabaseSync, tenant: string, limit: number): boolean {
+  const { last, found } = db
+    .prepare(
+      'SELECT max(seq) AS last, count(*) AS found FROM (SELECT seq FROM messages WHERE tenant = ? ORDER BY tenant, seq LIMIT ?)',
+    )
+    .get(tenant, limit) as Row;
+  if (last === null || last === undefined) return false;
+  db.prepare(
+    'DELETE FROM pending WHERE seq IN (SELECT seq FROM messages WHERE tenant = ? AND seq <= ?)',
+  ).run(tenant, last);
+  db.prepare('DELETE FROM messages WHERE tenant = ? AND seq <= ?').run(tenant, last);
+  return found === limit;
 }
 
 /**
