@@ -11,8 +11,11 @@ import { LocalKms, MasterKey } from '@palisade/crypto';
 import pino, { type Logger } from 'pino';
 import { GroupCommitter } from '../src/commit/index.ts';
 import { type DeviceIdentity, type OutgoingRpc, RpcService } from '../src/devices/index.ts';
+import { RpcDelivery } from '../src/devices/rpc-delivery.ts';
+import { rpcStatusChange } from '../src/devices/rpc-status.ts';
 import { ChannelRpcRemote, InternalChannel, ServiceTokens } from '../src/internal/index.ts';
 import { storeLocator, type TenantStoreLocator } from '../src/records/index.ts';
+import type { RpcRow } from '../src/store/index.ts';
 import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
 import { TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
@@ -152,6 +155,53 @@ for (const backend of backendNames()) {
         detach();
         mock.timers.reset();
       }
+    });
+
+    test("a failed send puts back only its own claim, not another process's redelivery claimed in the same millisecond", async () => {
+      const { id, identity } = await newDevice('same-millisecond');
+      const rpcId = await queue(id, 'toggle');
+      const tenant = (await api.platform.stores.controlPlane.getTenant(t.id))!;
+      const store = await api.platform.stores.shards.get(tenant.shard)!.tenant(t.id);
+      const committer = new GroupCommitter({
+        maxBatch: 1,
+        maxWaitMs: 0,
+        seal: async () => undefined,
+      });
+      const change = rpcStatusChange(async () => store, committer);
+      let putBack!: (row: RpcRow | undefined) => void;
+      const putBackDone = new Promise<RpcRow | undefined>((resolve) => {
+        putBack = resolve;
+      });
+      const delivery = new RpcDelivery({
+        locate: async () => store,
+        change: async (context, deviceId, rpc, from, next) => {
+          const row = await change(context, deviceId, rpc, from, next);
+          if (next.status === 'queued') putBack(row);
+          return row;
+        },
+        remote: undefined,
+        logger: undefined,
+      });
+      const detach = delivery.attach(identity, async () => {
+        // Another process redelivers the request, claiming it within this claim's millisecond.
+        const claim = (await store.reader.devices.getRpc(id, rpcId))!;
+        assert.equal(claim.status, 'sent');
+        const again = await store.transaction((tx) =>
+          tx.devices.updateRpc(
+            id,
+            rpcId,
+            ['queued', 'sent'],
+            { status: 'sent', sentBefore: '9999-12-31T00:00:00.000Z' },
+            claim.updatedAt,
+          ),
+        );
+        assert.notEqual(again, undefined);
+        throw new Error('the connection closed');
+      });
+      const back = await putBackDone;
+      detach();
+      assert.equal(back, undefined, "the other process's claim is not put back");
+      assert.equal((await store.reader.devices.getRpc(id, rpcId))?.status, 'sent');
     });
 
     test('a request being sent to one connection is not sent again to a connection that attaches meanwhile', async (tc) => {

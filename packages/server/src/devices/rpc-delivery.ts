@@ -184,10 +184,11 @@ export class RpcDelivery {
       await send({ requestId: row.id, body: { method: row.method, params: row.params } });
       return true;
     } catch {
-      // Only this claim goes back: not one another process made since, redelivering it.
+      // Only this claim goes back, named by its own time: not one another process made
+      // since, redelivering it, even within the same millisecond (its time is a later one).
       const back = await this.#change(context, row.deviceId, row.id, ['sent'], {
         status: 'queued',
-        sentBefore: new Date(Date.parse(claimed.updatedAt) + 1).toISOString(),
+        sentAt: claimed.updatedAt,
       });
       // Never to this process: it serves only devices attached here.
       if (back !== undefined && !this.#attached.has(`${context.tenantId}/${row.deviceId}`))

@@ -89,6 +89,11 @@ export interface RpcChange {
   readonly error?: string | null;
   /** A `sent` request changes only when it was sent (claimed) before this instant. */
   readonly sentBefore?: string;
+  /**
+   * A `sent` request changes only when it was sent (claimed) at exactly this instant: the
+   * `updatedAt` of one claim, which names it (see `updateRpc`).
+   */
+  readonly sentAt?: string;
 }
 
 /** How a device stands with one edge node: assigned to it now, and when it last left it. */
@@ -180,7 +185,10 @@ export interface TenantDeviceWriter extends TenantDeviceReader {
   insertRpc(row: RpcRow): Promise<void>;
   /**
    * Sets status (and response or error) when the request is in one of `from`; the new row or
-   * undefined. With `change.sentBefore`, a sent request is in `from` only when sent before it.
+   * undefined. With `change.sentBefore`, a sent request is in `from` only when sent before it;
+   * with `change.sentAt`, only when sent at it. The row's `updatedAt` becomes `at`, except
+   * that a sent request claimed (sent) again gets a time past its previous claim's, even from
+   * a process whose clock is behind or within the same millisecond: no two claims share one.
    */
   updateRpc(
     deviceId: string,

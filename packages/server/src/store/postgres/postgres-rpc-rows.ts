@@ -106,9 +106,12 @@ export class PgRpcRows {
   ): Promise<RpcRow | undefined> {
     const row = await this.#q.one<RpcPgRow>(
       `UPDATE rpc_requests SET status = $4, response = coalesce($5::jsonb, response),
-         error = coalesce($6, error), updated_at = $7
+         error = coalesce($6, error),
+         updated_at = CASE WHEN status = 'sent' AND $4::text = 'sent'
+           THEN greatest($7::timestamptz, updated_at + interval '1 millisecond') ELSE $7::timestamptz END
        WHERE tenant_id = $1 AND device_id = $2 AND id = $3 AND status = ANY($8::text[])
          AND (status <> 'sent' OR $9::timestamptz IS NULL OR updated_at < $9::timestamptz)
+         AND (status <> 'sent' OR $10::timestamptz IS NULL OR updated_at = $10::timestamptz)
        RETURNING *`,
       [
         deviceId,
@@ -119,6 +122,7 @@ export class PgRpcRows {
         at,
         from,
         change.sentBefore ?? null,
+        change.sentAt ?? null,
       ],
     );
     return row === undefined ? undefined : toRpc(row);

@@ -102,19 +102,26 @@ export class SqliteRpcRows {
   ): Promise<RpcRow | undefined> {
     const row = this.#sql(
       `UPDATE rpc_requests SET status = ?, response = coalesce(?, response), error = coalesce(?, error),
-         updated_at = ? WHERE device_id = ? AND id = ? AND status IN (SELECT value FROM json_each(?))
+         updated_at = CASE WHEN status = 'sent' AND ? = 'sent'
+           THEN max(?, strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '+0.001 seconds')) ELSE ? END
+         WHERE device_id = ? AND id = ? AND status IN (SELECT value FROM json_each(?))
          AND (status <> 'sent' OR ? IS NULL OR updated_at < ?)
+         AND (status <> 'sent' OR ? IS NULL OR updated_at = ?)
        RETURNING *`,
     ).get(
       change.status,
       change.response === undefined ? null : JSON.stringify(change.response),
       change.error ?? null,
+      change.status,
+      at,
       at,
       deviceId,
       id,
       JSON.stringify(from),
       change.sentBefore ?? null,
       change.sentBefore ?? null,
+      change.sentAt ?? null,
+      change.sentAt ?? null,
     ) as RpcSqlRow | undefined;
     return row === undefined ? undefined : toRpc(row);
   }
