@@ -42,3 +42,35 @@ test('a consumer whose next message is due beyond 2^31 - 1 ms sleeps until then'
   assert.deepEqual(deliveries, [1, 2]);
   await sub.stop();
 });
+
+test("a tenant's messages an erasure has not reached yet are not delivered while it runs", async (t) => {
+  const fixture = busFixture('in-process');
+  t.after(() => fixture.cleanup());
+  const bus = await fixture.open();
+  const a = tenantContext('a');
+  const b = tenantContext('b');
+  const many = Array.from({ length: 10_000 }, (_, i) => ({
+    kind: 'record' as const,
+    key: 'k',
+    id: `a${i}`,
+    payload: {},
+  }));
+  await bus.platform.publishBatch(a.tenantId, many);
+  await bus.publish(b, { kind: 'record', key: 'k', id: 'b1', payload: {} });
+  const seen: string[] = [];
+  const handler = async (m: BusMessage) => {
+    seen.push(m.id);
+    await m.ack();
+    tick();
+  };
+  await (await bus.platform.subscribe({ durable: 'all', handler: async () => undefined })).stop();
+  const erasing = bus.platform.eraseTenant(a.tenantId);
+  // Resumed after the erasure's first batch, before its last.
+  const { tick, done } = until(() => seen.includes('b1'));
+  const resumed = await bus.platform.subscribe({ durable: 'all', handler });
+  await erasing;
+  await done;
+  await resumed.stop();
+  assert.deepEqual(seen, ['b1']);
+  await bus.close();
+});
