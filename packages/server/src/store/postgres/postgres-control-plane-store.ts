@@ -16,6 +16,7 @@ import type {
   StoredCredential,
 } from '../types.ts';
 import { PG_CONTROL_PLANE_MIGRATIONS } from './control-plane-migrations.ts';
+import { inPoolTransaction } from './pool-transaction.ts';
 import { PgCorsOrigins } from './postgres-cors-store.ts';
 import { PgDeviceIndex } from './postgres-device-index.ts';
 import { PgIdentityStore } from './postgres-identity-store.ts';
@@ -206,22 +207,14 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
   }
 
   async eraseTenant(tenantId: string, at: string): Promise<void> {
-    const client = await this.#pool.connect();
-    try {
-      await client.query('BEGIN');
+    await inPoolTransaction(this.#pool, async (client) => {
       for (const table of TENANT_CONTROL_TABLES)
         await client.query(`DELETE FROM ${table} WHERE tenant_id = $1`, [tenantId]);
       await client.query(
         "UPDATE tenants SET name = '', updated_at = $1 WHERE id = $2 AND status = 'deleted'",
         [at, tenantId],
       );
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async findCredential(secretHash: string): Promise<StoredCredential | undefined> {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { ControlPlaneCorsStore } from '../cors-types.ts';
+import { inPoolTransaction } from './pool-transaction.ts';
 
 /** Tenants' CORS allow-lists in the control-plane database. */
 export class PgCorsOrigins implements ControlPlaneCorsStore {
@@ -18,21 +19,13 @@ export class PgCorsOrigins implements ControlPlaneCorsStore {
   }
 
   async replaceOrigins(tenantId: string, origins: readonly string[]): Promise<void> {
-    const client = await this.#pool.connect();
-    try {
-      await client.query('BEGIN');
+    await inPoolTransaction(this.#pool, async (client) => {
       await client.query('DELETE FROM tenant_cors_origins WHERE tenant_id = $1', [tenantId]);
       await client.query(
         'INSERT INTO tenant_cors_origins (tenant_id, origin) SELECT $1, unnest($2::text[])',
         [tenantId, origins],
       );
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async anyAllows(origin: string): Promise<boolean> {

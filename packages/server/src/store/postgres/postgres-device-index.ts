@@ -7,6 +7,7 @@ import type {
   DeviceCredentialRow,
   TenantCaRow,
 } from '../device-types.ts';
+import { inPoolTransaction } from './pool-transaction.ts';
 
 interface CredentialPgRow {
   id: string;
@@ -132,9 +133,7 @@ export class PgDeviceIndex implements ControlPlaneDeviceIndex {
 
   async insertCa(row: TenantCaRow): Promise<boolean> {
     const key = caKeyOf(row.pem);
-    const client = await this.#pool.connect();
-    try {
-      await client.query('BEGIN');
+    return inPoolTransaction(this.#pool, async (client) => {
       // Self-conflicting, so two tenants adding the same key one moment apart are serialized;
       // reads go on.
       await client.query('LOCK TABLE tenant_cas IN SHARE ROW EXCLUSIVE MODE');
@@ -151,14 +150,8 @@ export class PgDeviceIndex implements ControlPlaneDeviceIndex {
             [row.id, row.tenantId, row.pem, row.fingerprint, row.createdAt],
           )
         ).rowCount ?? 0) > 0;
-      await client.query('COMMIT');
       return inserted;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async listCas(tenantId: string): Promise<TenantCaRow[]> {

@@ -6,6 +6,7 @@ import type {
   PlatformSeal,
   SealedTenantCheckpoint,
 } from '../platform-log-store.ts';
+import { inPoolTransaction } from './pool-transaction.ts';
 import { migratePostgres, type PgMigration } from './postgres-migrate.ts';
 
 const MIGRATIONS: readonly PgMigration[] = [
@@ -83,9 +84,7 @@ export class PostgresPlatformLogStore implements PlatformLogStore {
   }
 
   async appendSeal(seal: PlatformSeal): Promise<void> {
-    const client = await this.#pool.connect();
-    try {
-      await client.query('BEGIN');
+    await inPoolTransaction(this.#pool, async (client) => {
       const l = seal.leaves;
       await client.query(
         `INSERT INTO platform_log_leaves (idx, tenant_id, tenant_size, text, note)
@@ -107,13 +106,7 @@ export class PostgresPlatformLogStore implements PlatformLogStore {
         seal.checkpoint.size,
         seal.checkpoint.note,
       ]);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async latestCheckpoint(): Promise<PlatformCheckpointRow | undefined> {
