@@ -5,11 +5,11 @@ import { PalisadeError } from '../src/errors/index.ts';
 import type { TenantStore, TenantWriteTx } from '../src/store/index.ts';
 
 /** A store whose transactions log what committed; the committer under test is the real one. */
-function recordingStore() {
+function recordingStore(tenantId = 't') {
   const committed: string[][] = [];
   let failNext = 0;
   const store: TenantStore = {
-    tenantId: 't',
+    tenantId,
     reader: undefined as never,
     async transaction<T>(work: (tx: TenantWriteTx) => Promise<T>): Promise<T> {
       const writes: string[] = [];
@@ -173,4 +173,32 @@ test('drain waits for every queued write', async () => {
   for (let i = 0; i < 5; i++) void committer.submit(store, insert(`r${i}`));
   await committer.drain();
   assert.equal(committed.flat().length, 5);
+});
+
+test("draining one tenant waits for its writes only, not for another tenant's", async () => {
+  const a = recordingStore('a');
+  const b = recordingStore('b');
+  const committer = new GroupCommitter({ maxBatch: 8, maxWaitMs: 0, seal: async () => undefined });
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const slow = committer.submit(b.store, async (tx, record) => {
+    await held;
+    return insert('b1')(tx, record);
+  });
+  void committer.submit(a.store, insert('a1'));
+  await committer.drain('a');
+  assert.deepEqual(a.committed.flat(), ['a1'], "a's write is done");
+  assert.deepEqual(b.committed.flat(), [], "b's is still held, and did not hold a's drain up");
+  let bDrained = false;
+  const bDrain = committer.drain('b').then(() => {
+    bDrained = true;
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(bDrained, false, "b's drain waits for b's write");
+  release();
+  await Promise.all([slow, bDrain]);
+  assert.deepEqual(b.committed.flat(), ['b1']);
+  await committer.drain('nobody');
 });

@@ -79,6 +79,8 @@ export class GroupCommitter {
   readonly #options: GroupCommitOptions;
   readonly #queues = new Map<string, TenantQueue>();
   readonly #idle = new Set<() => void>();
+  /** Per tenant: who waits for its queued writes to be done. */
+  readonly #tenantIdle = new Map<string, (() => void)[]>();
 
   constructor(options: GroupCommitOptions) {
     this.#options = options;
@@ -109,10 +111,21 @@ export class GroupCommitter {
     return promise;
   }
 
-  /** Resolves when every submitted write has committed or failed. */
-  drain(): Promise<void> {
-    if (this.#queues.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idle.add(resolve));
+  /**
+   * Resolves when every submitted write has committed or failed, or, given a tenant, every
+   * write of that tenant: other tenants' traffic does not hold that up.
+   */
+  drain(tenantId?: string): Promise<void> {
+    if (tenantId === undefined) {
+      if (this.#queues.size === 0) return Promise.resolve();
+      return new Promise((resolve) => this.#idle.add(resolve));
+    }
+    if (!this.#queues.has(tenantId)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiting = this.#tenantIdle.get(tenantId);
+      if (waiting === undefined) this.#tenantIdle.set(tenantId, [resolve]);
+      else waiting.push(resolve);
+    });
   }
 
   #schedule(queue: TenantQueue): void {
@@ -143,6 +156,8 @@ export class GroupCommitter {
       return;
     }
     this.#queues.delete(queue.store.tenantId);
+    for (const resolve of this.#tenantIdle.get(queue.store.tenantId) ?? []) resolve();
+    this.#tenantIdle.delete(queue.store.tenantId);
     if (this.#queues.size === 0) {
       for (const resolve of this.#idle) resolve();
       this.#idle.clear();

@@ -157,7 +157,7 @@ export class TenantAdmin {
     await this.#controlPlane.revokeAllApiKeys(id, now);
     this.#onCredentialsChanged();
     await this.#erasure?.disconnect(tenant);
-    await this.#committer.drain();
+    await this.#committer.drain(id);
     await this.#keys?.shred(tenant);
     await this.#shards.get(tenant.shard)?.dropTenant(id);
     await this.#erasure?.erase(tenant);
