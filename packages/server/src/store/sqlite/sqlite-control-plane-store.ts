@@ -195,8 +195,8 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
     );
   }
 
+  /** The rows' bytes are overwritten: this connection runs with `secure_delete` on (see keys). */
   async eraseTenant(tenantId: string, at: string): Promise<void> {
-    this.#db.exec('PRAGMA secure_delete = ON');
     this.#db.exec('BEGIN IMMEDIATE');
     try {
       for (const table of TENANT_CONTROL_TABLES)
