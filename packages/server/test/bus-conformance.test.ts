@@ -449,8 +449,13 @@ for (const name of busNames()) {
       const first = await fixture.open();
       const second = name === 'in-process' ? first : await fixture.open();
       const [a, b] = [tenantContext('a'), tenantContext('b')];
-      for (let i = 0; i < 40; i++) await first.publish(a, event(`a${i}`));
-      await first.publish(b, event('b1'));
+      // More than one listing's worth (1,000) on NATS, with the other tenant's in between.
+      for (let i = 0; i < 1_200; i += 100) {
+        await Promise.all(
+          Array.from({ length: 100 }, (_, j) => first.publish(a, event(`a${i + j}`))),
+        );
+        if (i === 500) await first.publish(b, event('b1'));
+      }
 
       await Promise.all([
         first.platform.eraseTenant(a.tenantId),

@@ -39,6 +39,9 @@ const PULL_BATCH = 32;
  * time, so only a consumer whose process is gone goes this long without one.
  */
 const TRANSIENT_IDLE_MS = 60_000;
+/** Message sequence numbers an erasure lists per fetch, and its deletes in flight at once. */
+const ERASE_LIST_BATCH = 1_000;
+const ERASE_IN_FLIGHT = 128;
 
 /** The NATS bus's own settings on top of the shared limits. */
 export interface NatsBusOptions extends BusLimits {
@@ -182,22 +185,78 @@ export class NatsBus implements Bus {
           if (!notFound(error, JetStreamApiCodes.ConsumerNotFound)) throw error;
         });
       }
-      for (let seq = 1; ; ) {
-        const next = { next_by_subj: filter, seq } as unknown as { seq: number };
-        const stored = await this.#jsm.streams.getMessage(this.#stream, next);
-        if (stored === null) return;
-        await this.#jsm.streams
-          .deleteMessage(this.#stream, stored.seq, true)
-          .catch(async (error: unknown) => {
-            // Another process erasing the tenant at the same time may have deleted it first
-            // (JetStream answers 10057 "no message found", a code it uses for other failures).
-            if (await this.#jsm.streams.getMessage(this.#stream, { seq: stored.seq })) throw error;
-          });
-        seq = stored.seq + 1;
+      const first = await this.#nextStored(filter, 1);
+      if (first === undefined) return;
+      await this.#eraseListed(filter, first);
+      // What the listing did not reach: a publish another process had under way.
+      for (let seq = await this.#nextStored(filter, 1); seq !== undefined; ) {
+        await this.#eraseMessage(seq);
+        seq = await this.#nextStored(filter, seq + 1);
       }
     } catch (error) {
       throw unavailable(`erasing tenant ${tenantId} from JetStream`, error);
     }
+  }
+
+  /** The sequence number of the first message at or after `seq` on `filter`, if any. */
+  async #nextStored(filter: string, seq: number): Promise<number | undefined> {
+    const next = { next_by_subj: filter, seq } as unknown as { seq: number };
+    return (await this.#jsm.streams.getMessage(this.#stream, next))?.seq;
+  }
+
+  /**
+   * Erases every message on `filter` from `first` on, as an ordered consumer lists them
+   * (headers only), ERASE_IN_FLIGHT deletes at a time: one request each, without waiting for
+   * the one before, where finding each next message by itself would cost a round trip more.
+   */
+  async #eraseListed(filter: string, first: number): Promise<void> {
+    const listing = await this.#js.consumers.get(this.#stream, {
+      filter_subjects: filter,
+      headers_only: true,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: first,
+      inactive_threshold: nanos(TRANSIENT_IDLE_MS),
+    });
+    const inFlight = new Set<Promise<void>>();
+    let failure: { error: unknown } | undefined;
+    const erase = (seq: number) => {
+      const erasing: Promise<void> = this.#eraseMessage(seq)
+        .catch((error: unknown) => {
+          failure ??= { error };
+        })
+        .finally(() => inFlight.delete(erasing));
+      inFlight.add(erasing);
+    };
+    try {
+      // Another process erasing too can delete the last messages before they are listed, so
+      // whether any are left is asked, not taken from the listing's count of pending ones.
+      for (let next: number | undefined = first; next !== undefined && !failure; ) {
+        const batch = await listing.fetch({ max_messages: ERASE_LIST_BATCH, expires: 1_000 });
+        let last = 0;
+        for await (const message of batch) {
+          last = message.seq;
+          erase(message.seq);
+          if (inFlight.size >= ERASE_IN_FLIGHT) await Promise.race(inFlight);
+          // A fetch waits out its expiry for messages to fill it; none are left to come.
+          if (message.info.pending === 0 || failure) batch.stop();
+        }
+        if (last === 0) break;
+        next = await this.#nextStored(filter, last + 1);
+      }
+    } finally {
+      await Promise.all(inFlight);
+      // An ephemeral consumer: if this delete fails, the server drops it when idle.
+      await listing.delete().catch(() => undefined);
+    }
+    if (failure) throw failure.error;
+  }
+
+  /** Deletes and overwrites one message; another process erasing the tenant too may be first. */
+  async #eraseMessage(seq: number): Promise<void> {
+    await this.#jsm.streams.deleteMessage(this.#stream, seq, true).catch(async (error: unknown) => {
+      // JetStream answers 10057 "no message found" then, a code it uses for other failures.
+      if (await this.#jsm.streams.getMessage(this.#stream, { seq })) throw error;
+    });
   }
 
   /** Publishes in order on one connection and waits for every PubAck. */
