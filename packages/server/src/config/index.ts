@@ -1,6 +1,5 @@
 export { ConfigError, loadSettings, type SettingSources } from './load-settings.ts';
 export {
-  DEFAULT_SETTINGS,
   SETTINGS,
   type SettingName,
   type SettingSpec,

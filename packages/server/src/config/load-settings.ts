@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import {
-  DEFAULT_SETTINGS,
+  defaultSettings,
   SETTINGS,
   type SettingName,
   type SettingSpec,
@@ -112,7 +112,7 @@ export function loadSettings(sources: SettingSources = {}): Settings {
   const filePath = sources.configFile ?? 'palisade.config.json';
   const file =
     sources.configFile === null ? {} : readConfigFile(filePath, sources.configFile !== undefined);
-  const resolved: Record<string, unknown> = { ...DEFAULT_SETTINGS };
+  const resolved: Record<string, unknown> = defaultSettings();
   for (const [name, spec] of Object.entries(SETTINGS) as [SettingName, SettingSpec][]) {
     const fromFlag = sources.flags?.[name];
     const fromEnv = env[spec.env];

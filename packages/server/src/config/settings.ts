@@ -14,6 +14,8 @@ export interface SettingSpec {
   readonly maximum?: number;
   readonly pattern?: string;
   readonly enum?: readonly string[];
+  /** None where the value is computed at start, or where unset means off. */
+  readonly default?: string | number | readonly string[];
 }
 
 /** HOST:PORT, the port 0 to 65535 (a larger one would fail only when the listener starts). */
@@ -25,12 +27,14 @@ export const SETTINGS = {
     flag: 'data',
     env: 'PALISADE_DATA',
     type: 'string',
+    default: './data',
     doc: 'Folder for SQLite files and the local key file.',
   },
   listen: {
     flag: 'listen',
     env: 'PALISADE_LISTEN',
     type: 'string',
+    default: '127.0.0.1:8080',
     pattern: `^${HOST_PORT}$`,
     doc: 'HOST:PORT of the HTTP listener (port 0 picks a free port).',
   },
@@ -52,6 +56,7 @@ export const SETTINGS = {
     flag: 'postgres-runtime-role',
     env: 'PALISADE_POSTGRES_RUNTIME_ROLE',
     type: 'string',
+    default: 'palisade_runtime',
     pattern: '^[a-z_][a-z0-9_]{0,62}$',
     doc: 'PostgreSQL role tenant queries run as: owns no table, has no BYPASSRLS.',
   },
@@ -59,6 +64,7 @@ export const SETTINGS = {
     flag: 'postgres-pool-size',
     env: 'PALISADE_POSTGRES_POOL_SIZE',
     type: 'integer',
+    default: 10,
     minimum: 1,
     doc: 'Connections per PostgreSQL database.',
   },
@@ -66,6 +72,7 @@ export const SETTINGS = {
     flag: 'body-limit',
     env: 'PALISADE_BODY_LIMIT',
     type: 'integer',
+    default: 1_048_576,
     minimum: 1024,
     doc: 'Largest accepted request body, in bytes.',
   },
@@ -73,6 +80,7 @@ export const SETTINGS = {
     flag: 'log-level',
     env: 'PALISADE_LOG_LEVEL',
     type: 'string',
+    default: 'info',
     enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     doc: 'Lowest level written to the JSON log.',
   },
@@ -87,6 +95,7 @@ export const SETTINGS = {
     flag: 'commit-max-batch',
     env: 'PALISADE_COMMIT_MAX_BATCH',
     type: 'integer',
+    default: 256,
     minimum: 1,
     doc: 'Most writes of one tenant group-committed in one transaction.',
   },
@@ -94,6 +103,7 @@ export const SETTINGS = {
     flag: 'commit-max-wait-ms',
     env: 'PALISADE_COMMIT_MAX_WAIT_MS',
     type: 'integer',
+    default: 0,
     minimum: 0,
     maximum: TIMER_MAX_MS,
     doc: 'Longest a write waits for others to join its group commit (0: only those already queued).',
@@ -102,6 +112,7 @@ export const SETTINGS = {
     flag: 'sqlite-max-open-tenants',
     env: 'PALISADE_SQLITE_MAX_OPEN_TENANTS',
     type: 'integer',
+    default: 256,
     minimum: 1,
     doc: 'Bound of the cache of open tenant SQLite files per shard (a file with a write queued stays open past it; an evicted one reopens on its next use).',
   },
@@ -109,6 +120,7 @@ export const SETTINGS = {
     flag: 'auth-cache-ttl-ms',
     env: 'PALISADE_AUTH_CACHE_TTL_MS',
     type: 'integer',
+    default: 1000,
     minimum: 0,
     doc: 'How long a verified credential is trusted without asking the control plane again.',
   },
@@ -123,6 +135,7 @@ export const SETTINGS = {
     flag: 'oauth-access-token-ttl-seconds',
     env: 'PALISADE_OAUTH_ACCESS_TOKEN_TTL_SECONDS',
     type: 'integer',
+    default: 600,
     minimum: 1,
     doc: 'Lifetime of access (and ID) tokens; also how long a revocation or a rotated-out signing key is kept.',
   },
@@ -130,6 +143,7 @@ export const SETTINGS = {
     flag: 'oauth-refresh-token-ttl-seconds',
     env: 'PALISADE_OAUTH_REFRESH_TOKEN_TTL_SECONDS',
     type: 'integer',
+    default: 1_209_600,
     minimum: 60,
     doc: 'Lifetime of a refresh token and of the grant behind it (each refresh rotates the token).',
   },
@@ -137,6 +151,7 @@ export const SETTINGS = {
     flag: 'oauth-device-code-ttl-seconds',
     env: 'PALISADE_OAUTH_DEVICE_CODE_TTL_SECONDS',
     type: 'integer',
+    default: 600,
     minimum: 60,
     doc: 'How long a device authorization (RFC 8628) waits for the user to enter its code.',
   },
@@ -144,6 +159,7 @@ export const SETTINGS = {
     flag: 'oauth-session-ttl-seconds',
     env: 'PALISADE_OAUTH_SESSION_TTL_SECONDS',
     type: 'integer',
+    default: 86_400,
     minimum: 60,
     doc: 'How long a user stays signed in to a tenant issuer (its browser session).',
   },
@@ -151,6 +167,7 @@ export const SETTINGS = {
     flag: 'oauth-issuer-cache-max',
     env: 'PALISADE_OAUTH_ISSUER_CACHE_MAX',
     type: 'integer',
+    default: 1000,
     minimum: 1,
     doc: 'Most tenant issuers held in memory; the least recently used is rebuilt on its next request.',
   },
@@ -158,6 +175,7 @@ export const SETTINGS = {
     flag: 'page-size-max',
     env: 'PALISADE_PAGE_SIZE_MAX',
     type: 'integer',
+    default: 1000,
     minimum: 1,
     doc: 'Largest `limit` a listing accepts.',
   },
@@ -165,6 +183,7 @@ export const SETTINGS = {
     flag: 'custom-roles-max',
     env: 'PALISADE_CUSTOM_ROLES_MAX',
     type: 'integer',
+    default: 100,
     minimum: 0,
     doc: 'Most custom roles one tenant may define (`GET /v1/roles` lists them all, unpaged).',
   },
@@ -172,6 +191,7 @@ export const SETTINGS = {
     flag: 'policy-set-max-chars',
     env: 'PALISADE_POLICY_SET_MAX_CHARS',
     type: 'integer',
+    default: 65_536,
     minimum: 1,
     doc: "Longest Cedar policy set a tenant may store (characters of `PUT /v1/policies`'s text).",
   },
@@ -192,6 +212,7 @@ export const SETTINGS = {
     flag: 'ledger-seal-interval-ms',
     env: 'PALISADE_LEDGER_SEAL_INTERVAL_MS',
     type: 'integer',
+    default: 1000,
     minimum: 10,
     maximum: TIMER_MAX_MS,
     doc: 'How often changed tenant logs are checkpointed into the signed platform log.',
@@ -200,6 +221,7 @@ export const SETTINGS = {
     flag: 'witness',
     env: 'PALISADE_WITNESSES',
     type: 'string-list',
+    default: [],
     pattern: '^https?://[^=\\s]+=\\S+$',
     doc: 'A witness as URL=VKEY (C2SP tlog-witness); repeat the URL with each of its keys. Comma-separated in the environment.',
   },
@@ -207,6 +229,7 @@ export const SETTINGS = {
     flag: 'witness-quorum',
     env: 'PALISADE_WITNESS_QUORUM',
     type: 'integer',
+    default: 1,
     minimum: 1,
     doc: 'How many witnesses must cosign before a platform checkpoint counts as witnessed.',
   },
@@ -214,6 +237,7 @@ export const SETTINGS = {
     flag: 'shutdown-timeout-ms',
     env: 'PALISADE_SHUTDOWN_TIMEOUT_MS',
     type: 'integer',
+    default: 10_000,
     minimum: 0,
     maximum: TIMER_MAX_MS,
     doc: 'How long a graceful shutdown waits for in-flight requests before closing anyway.',
@@ -242,6 +266,7 @@ export const SETTINGS = {
     flag: 'data-key-cache-max',
     env: 'PALISADE_DATA_KEY_CACHE_MAX',
     type: 'integer',
+    default: 4096,
     minimum: 1,
     doc: 'Most unwrapped data keys held in memory, across tenants (least recently used go first).',
   },
@@ -249,6 +274,7 @@ export const SETTINGS = {
     flag: 'data-key-cache-ttl-ms',
     env: 'PALISADE_DATA_KEY_CACHE_TTL_MS',
     type: 'integer',
+    default: 300_000,
     minimum: 1,
     doc: 'How long an unwrapped data key stays in memory after it was unwrapped (an idle process destroys it within half that again).',
   },
@@ -256,6 +282,7 @@ export const SETTINGS = {
     flag: 'reencrypt-batch-size',
     env: 'PALISADE_REENCRYPT_BATCH_SIZE',
     type: 'integer',
+    default: 200,
     minimum: 1,
     doc: 'Records a re-encryption job moves to the new data key per transaction.',
   },
@@ -282,6 +309,7 @@ export const SETTINGS = {
     flag: 'bus-prefix',
     env: 'PALISADE_BUS_PREFIX',
     type: 'string',
+    default: 'palisade',
     pattern: '^[a-z][a-z0-9_-]{0,31}$',
     doc: 'First token of every bus subject (`<prefix>.<tenant>.<kind>.<key>`); upper-cased, the JetStream stream name.',
   },
@@ -289,6 +317,7 @@ export const SETTINGS = {
     flag: 'bus-ack-wait-ms',
     env: 'PALISADE_BUS_ACK_WAIT_MS',
     type: 'integer',
+    default: 30_000,
     minimum: 1,
     doc: 'How long a delivered bus message may stay unacked before it is redelivered.',
   },
@@ -296,6 +325,7 @@ export const SETTINGS = {
     flag: 'bus-max-deliver',
     env: 'PALISADE_BUS_MAX_DELIVER',
     type: 'integer',
+    default: 10,
     minimum: 1,
     doc: 'Most deliveries of one bus message to one durable consumer (the first included).',
   },
@@ -303,6 +333,7 @@ export const SETTINGS = {
     flag: 'bus-max-age-ms',
     env: 'PALISADE_BUS_MAX_AGE_MS',
     type: 'integer',
+    default: 604_800_000,
     minimum: 1000,
     doc: 'How long the bus keeps a message (stream retention).',
   },
@@ -310,6 +341,7 @@ export const SETTINGS = {
     flag: 'bus-max-payload',
     env: 'PALISADE_BUS_MAX_PAYLOAD',
     type: 'integer',
+    default: 1_048_576,
     minimum: 1024,
     doc: 'Largest bus message payload, in bytes of JSON.',
   },
@@ -317,6 +349,7 @@ export const SETTINGS = {
     flag: 'bus-duplicate-window-ms',
     env: 'PALISADE_BUS_DUPLICATE_WINDOW_MS',
     type: 'integer',
+    default: 120_000,
     minimum: 1000,
     doc: 'NATS: how long JetStream remembers a message id to drop a republished duplicate.',
   },
@@ -324,6 +357,7 @@ export const SETTINGS = {
     flag: 'bus-retry-ms',
     env: 'PALISADE_BUS_RETRY_MS',
     type: 'integer',
+    default: 1000,
     minimum: 1,
     maximum: TIMER_MAX_MS,
     doc: 'Back-off before a failed publish is retried, and per delivery before a failed handler sees its message again.',
@@ -332,6 +366,7 @@ export const SETTINGS = {
     flag: 'telemetry-max-points',
     env: 'PALISADE_TELEMETRY_MAX_POINTS',
     type: 'integer',
+    default: 1000,
     minimum: 1,
     doc: 'Most typed points one telemetry message may carry (more is refused whole).',
   },
@@ -339,6 +374,7 @@ export const SETTINGS = {
     flag: 'telemetry-max-keys',
     env: 'PALISADE_TELEMETRY_MAX_KEYS',
     type: 'integer',
+    default: 256,
     minimum: 1,
     doc: 'Most distinct keys one telemetry or attributes message may carry.',
   },
@@ -346,6 +382,7 @@ export const SETTINGS = {
     flag: 'telemetry-key-max-length',
     env: 'PALISADE_TELEMETRY_KEY_MAX_LENGTH',
     type: 'integer',
+    default: 128,
     minimum: 1,
     doc: 'Longest telemetry or attribute key, in characters.',
   },
@@ -353,6 +390,7 @@ export const SETTINGS = {
     flag: 'telemetry-value-max-bytes',
     env: 'PALISADE_TELEMETRY_VALUE_MAX_BYTES',
     type: 'integer',
+    default: 8192,
     minimum: 16,
     doc: 'Largest string or JSON telemetry value, in bytes of UTF-8 (of its JSON, for JSON values).',
   },
@@ -360,6 +398,7 @@ export const SETTINGS = {
     flag: 'telemetry-max-past-ms',
     env: 'PALISADE_TELEMETRY_MAX_PAST_MS',
     type: 'integer',
+    default: 31_536_000_000,
     minimum: 0,
     doc: "Oldest accepted point timestamp, as milliseconds before now (never before 1970, whatever the value, nor older than the tenant's plan keeps telemetry).",
   },
@@ -367,6 +406,7 @@ export const SETTINGS = {
     flag: 'telemetry-max-future-ms',
     env: 'PALISADE_TELEMETRY_MAX_FUTURE_MS',
     type: 'integer',
+    default: 300_000,
     minimum: 0,
     // PostgreSQL makes a partition for every month up to it: ten years, as for months ahead.
     maximum: 315_360_000_000,
@@ -376,6 +416,7 @@ export const SETTINGS = {
     flag: 'telemetry-retention',
     env: 'PALISADE_TELEMETRY_RETENTION',
     type: 'string-list',
+    default: ['*=365'],
     pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,6}$',
     doc: 'Telemetry retention per plan as PLAN=DAYS (`*` for any other plan; 365 days when `*` is not named); an older point is refused at ingest. Repeatable; comma-separated in the environment.',
   },
@@ -383,6 +424,7 @@ export const SETTINGS = {
     flag: 'telemetry-retention-interval-ms',
     env: 'PALISADE_TELEMETRY_RETENTION_INTERVAL_MS',
     type: 'integer',
+    default: 3_600_000,
     minimum: 1000,
     maximum: TIMER_MAX_MS,
     doc: 'How often the retention job deletes expired points (and, on PostgreSQL, manages partitions).',
@@ -391,6 +433,7 @@ export const SETTINGS = {
     flag: 'telemetry-retention-batch-max',
     env: 'PALISADE_TELEMETRY_RETENTION_BATCH_MAX',
     type: 'integer',
+    default: 10_000,
     minimum: 1,
     maximum: 1_000_000,
     doc: "Most expired points the retention job deletes in one of a tenant's transactions (one ledger entry each); it takes as many as the tenant's expired points need.",
@@ -399,6 +442,7 @@ export const SETTINGS = {
     flag: 'telemetry-partition-months-ahead',
     env: 'PALISADE_TELEMETRY_PARTITION_MONTHS_AHEAD',
     type: 'integer',
+    default: 3,
     minimum: 1,
     // Each is a partition made at every retention pass that lacks it: ten years is plenty.
     maximum: 120,
@@ -408,6 +452,7 @@ export const SETTINGS = {
     flag: 'rpc-timeout-default-ms',
     env: 'PALISADE_RPC_TIMEOUT_DEFAULT_MS',
     type: 'integer',
+    default: 30_000,
     minimum: 1,
     doc: 'Expiry of an RPC request that names no `timeoutMs`; at most `rpcTimeoutMaxMs`.',
   },
@@ -415,6 +460,7 @@ export const SETTINGS = {
     flag: 'rpc-timeout-max-ms',
     env: 'PALISADE_RPC_TIMEOUT_MAX_MS',
     type: 'integer',
+    default: 604_800_000,
     minimum: 1,
     // Ten years: a request's expiry, now plus this, must stay a date.
     maximum: 315_360_000_000,
@@ -424,6 +470,7 @@ export const SETTINGS = {
     flag: 'rpc-queue-max',
     env: 'PALISADE_RPC_QUEUE_MAX',
     type: 'integer',
+    default: 1000,
     minimum: 1,
     doc: 'Most persistent RPC requests one device may have queued (not yet sent, not expired); one more is refused (PALISADE_RPC_QUEUE_LIMIT) and nothing is stored.',
   },
@@ -431,6 +478,7 @@ export const SETTINGS = {
     flag: 'edge-enrollment-ttl-ms',
     env: 'PALISADE_EDGE_ENROLLMENT_TTL_MS',
     type: 'integer',
+    default: 86_400_000,
     minimum: 1000,
     doc: 'How long a one-time edge enrollment (or rekey) token stays usable.',
   },
@@ -438,6 +486,7 @@ export const SETTINGS = {
     flag: 'edge-batch-max-messages',
     env: 'PALISADE_EDGE_BATCH_MAX_MESSAGES',
     type: 'integer',
+    default: 5000,
     minimum: 1,
     doc: 'Most messages one signed edge batch may carry (`POST /v1/edge/batches`).',
   },
@@ -445,6 +494,7 @@ export const SETTINGS = {
     flag: 'edge-alert-window-ms',
     env: 'PALISADE_EDGE_ALERT_WINDOW_MS',
     type: 'integer',
+    default: 3_600_000,
     minimum: 1,
     // Ten years: the window's start, now less this, must stay a date.
     maximum: 315_360_000_000,
@@ -454,6 +504,7 @@ export const SETTINGS = {
     flag: 'edge-rpc-wait-max-ms',
     env: 'PALISADE_EDGE_RPC_WAIT_MAX_MS',
     type: 'integer',
+    default: 20_000,
     minimum: 0,
     maximum: TIMER_MAX_MS,
     doc: 'Longest an edge node may wait for RPC requests in one `POST /v1/edge/rpc` (long poll).',
@@ -462,6 +513,7 @@ export const SETTINGS = {
     flag: 'edge-rpc-ack-wait-ms',
     env: 'PALISADE_EDGE_RPC_ACK_WAIT_MS',
     type: 'integer',
+    default: 10_000,
     minimum: 1,
     maximum: TIMER_MAX_MS,
     doc: 'How long a request handed to an edge poll waits for the node to confirm it before it is queued again.',
@@ -470,6 +522,7 @@ export const SETTINGS = {
     flag: 'user-invitation-ttl-ms',
     env: 'PALISADE_USER_INVITATION_TTL_MS',
     type: 'integer',
+    default: 604_800_000,
     minimum: 1000,
     doc: 'How long a one-time user invitation link stays usable.',
   },
@@ -477,6 +530,7 @@ export const SETTINGS = {
     flag: 'sign-in-lockout-threshold',
     env: 'PALISADE_SIGN_IN_LOCKOUT_THRESHOLD',
     type: 'integer',
+    default: 5,
     minimum: 1,
     doc: "Consecutive failed sign-ins that lock an email (a user's or not) at a tenant.",
   },
@@ -484,6 +538,7 @@ export const SETTINGS = {
     flag: 'sign-in-lockout-base-ms',
     env: 'PALISADE_SIGN_IN_LOCKOUT_BASE_MS',
     type: 'integer',
+    default: 60_000,
     minimum: 1000,
     doc: 'Length of the first sign-in lock; each further failed sign-in doubles it.',
   },
@@ -491,6 +546,7 @@ export const SETTINGS = {
     flag: 'sign-in-lockout-max-ms',
     env: 'PALISADE_SIGN_IN_LOCKOUT_MAX_MS',
     type: 'integer',
+    default: 3_600_000,
     minimum: 1000,
     doc: 'Longest sign-in lock.',
   },
@@ -498,6 +554,7 @@ export const SETTINGS = {
     flag: 'sign-in-failure-window-ms',
     env: 'PALISADE_SIGN_IN_FAILURE_WINDOW_MS',
     type: 'integer',
+    default: 86_400_000,
     minimum: 1000,
     doc: 'How long failed sign-ins count toward a lock, from the first of them or the end of the last lock; the next failure after that starts the count again.',
   },
@@ -505,6 +562,7 @@ export const SETTINGS = {
     flag: 'sign-in-failure-names-max',
     env: 'PALISADE_SIGN_IN_FAILURE_NAMES_MAX',
     type: 'integer',
+    default: 100_000,
     minimum: 1,
     doc: "Most user names, a user's or not, whose failed sign-ins a tenant keeps counting; past it, the name whose run of failures began longest ago is forgotten first (a name in a lock last).",
   },
@@ -512,6 +570,7 @@ export const SETTINGS = {
     flag: 'telemetry-stream-heartbeat-ms',
     env: 'PALISADE_TELEMETRY_STREAM_HEARTBEAT_MS',
     type: 'integer',
+    default: 15_000,
     minimum: 1000,
     maximum: TIMER_MAX_MS,
     doc: 'Interval of SSE comment heartbeats on `GET /v1/telemetry/stream`.',
@@ -520,6 +579,7 @@ export const SETTINGS = {
     flag: 'mqtt',
     env: 'PALISADE_MQTT',
     type: 'string',
+    default: '127.0.0.1:1883',
     pattern: `^(off|${HOST_PORT})$`,
     doc: 'HOST:PORT of the MQTT listener (port 0 picks a free port; `off` disables it, and mqttTls and mqttWs, which run on it, are then refused). If the default address is taken at start and neither is set, the platform runs without MQTT and logs an error; otherwise a taken address fails the start.',
   },
@@ -541,6 +601,7 @@ export const SETTINGS = {
     flag: 'device-ca-validity-days',
     env: 'PALISADE_DEVICE_CA_VALIDITY_DAYS',
     type: 'integer',
+    default: 3650,
     minimum: 1,
     doc: 'Validity of a device CA certificate Palisade generates for a tenant (`POST /v1/device-cas` with `generate`).',
   },
@@ -548,6 +609,7 @@ export const SETTINGS = {
     flag: 'device-cert-validity-days',
     env: 'PALISADE_DEVICE_CERT_VALIDITY_DAYS',
     type: 'integer',
+    default: 365,
     minimum: 1,
     doc: 'Validity of a device certificate issued by a generated CA (`POST /v1/devices/{id}/credentials` with `csr` or `generate`).',
   },
@@ -555,6 +617,7 @@ export const SETTINGS = {
     flag: 'mqtt-max-packet',
     env: 'PALISADE_MQTT_MAX_PACKET',
     type: 'integer',
+    default: 65_536,
     minimum: 1024,
     doc: 'Largest MQTT packet a device may send, in bytes (topic and payload included); a larger one closes the connection.',
   },
@@ -562,6 +625,7 @@ export const SETTINGS = {
     flag: 'mqtt-client-inflight-max',
     env: 'PALISADE_MQTT_CLIENT_INFLIGHT_MAX',
     type: 'integer',
+    default: 64,
     minimum: 1,
     doc: 'MQTT messages of one connection being ingested at once; more wait, and the connection is not read meanwhile.',
   },
@@ -569,6 +633,7 @@ export const SETTINGS = {
     flag: 'mqtt-inflight-max',
     env: 'PALISADE_MQTT_INFLIGHT_MAX',
     type: 'integer',
+    default: 10_000,
     minimum: 1,
     doc: 'MQTT messages being ingested at once across all connections; more wait (publishers are slowed, nothing is dropped).',
   },
@@ -576,6 +641,7 @@ export const SETTINGS = {
     flag: 'mqtt-connect-timeout-ms',
     env: 'PALISADE_MQTT_CONNECT_TIMEOUT_MS',
     type: 'integer',
+    default: 30_000,
     minimum: 1,
     maximum: TIMER_MAX_MS,
     doc: 'How long a new MQTT connection may take to send CONNECT before it is closed.',
@@ -584,6 +650,7 @@ export const SETTINGS = {
     flag: 'gateway-children-max',
     env: 'PALISADE_GATEWAY_CHILDREN_MAX',
     type: 'integer',
+    default: 10_000,
     minimum: 1,
     doc: 'Most child devices one gateway may have; a gateway message naming one more (`v1/gateway/connect`, `telemetry`, `attributes`), or a device linked to it past it (`gatewayId`), is refused (PALISADE_GATEWAY_CHILDREN_LIMIT) and changes nothing.',
   },
@@ -591,6 +658,7 @@ export const SETTINGS = {
     flag: 'quota-tenant-messages-per-second',
     env: 'PALISADE_QUOTA_TENANT_MESSAGES_PER_SECOND',
     type: 'string-list',
+    default: ['*=0'],
     pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,9}$',
     doc: 'Telemetry messages a tenant may send per second per plan as PLAN=RATE (`*` for any other plan; 0 is unlimited). Comma-separated in the environment.',
   },
@@ -598,6 +666,7 @@ export const SETTINGS = {
     flag: 'quota-tenant-points-per-second',
     env: 'PALISADE_QUOTA_TENANT_POINTS_PER_SECOND',
     type: 'string-list',
+    default: ['*=0'],
     pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,9}$',
     doc: 'Telemetry points a tenant may send per second per plan as PLAN=RATE (`*` for any other plan; 0 is unlimited). Comma-separated in the environment.',
   },
@@ -605,6 +674,7 @@ export const SETTINGS = {
     flag: 'quota-device-messages-per-second',
     env: 'PALISADE_QUOTA_DEVICE_MESSAGES_PER_SECOND',
     type: 'string-list',
+    default: ['*=0'],
     pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,9}$',
     doc: 'Telemetry messages one device may send per second per plan as PLAN=RATE (`*` for any other plan; 0 is unlimited). Comma-separated in the environment.',
   },
@@ -612,6 +682,7 @@ export const SETTINGS = {
     flag: 'quota-device-points-per-second',
     env: 'PALISADE_QUOTA_DEVICE_POINTS_PER_SECOND',
     type: 'string-list',
+    default: ['*=0'],
     pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,9}$',
     doc: 'Telemetry points one device may send per second per plan as PLAN=RATE (`*` for any other plan; 0 is unlimited). Comma-separated in the environment.',
   },
@@ -619,6 +690,7 @@ export const SETTINGS = {
     flag: 'quota-tenant-requests-per-second',
     env: 'PALISADE_QUOTA_TENANT_REQUESTS_PER_SECOND',
     type: 'string-list',
+    default: ['*=0'],
     pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,9}$',
     doc: 'API requests a tenant may make per second, all its credentials together, per plan as PLAN=RATE (`*` for any other plan; 0 is unlimited). Comma-separated in the environment.',
   },
@@ -626,6 +698,7 @@ export const SETTINGS = {
     flag: 'quota-principal-requests-per-second',
     env: 'PALISADE_QUOTA_PRINCIPAL_REQUESTS_PER_SECOND',
     type: 'string-list',
+    default: ['*=0'],
     pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,9}$',
     doc: 'API requests one credential (API key, client, user) may make per second, per plan as PLAN=RATE (`*` for any other plan; 0 is unlimited). Comma-separated in the environment.',
   },
@@ -633,6 +706,7 @@ export const SETTINGS = {
     flag: 'quota-devices-max',
     env: 'PALISADE_QUOTA_DEVICES_MAX',
     type: 'string-list',
+    default: ['*=0'],
     pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,9}$',
     doc: 'Most devices a tenant may hold per plan as PLAN=N (`*` for any other plan; 0 is unlimited); one more is refused (PALISADE_PLAN_LIMIT_REACHED), however it is created. Comma-separated in the environment.',
   },
@@ -640,6 +714,7 @@ export const SETTINGS = {
     flag: 'quota-collections-max',
     env: 'PALISADE_QUOTA_COLLECTIONS_MAX',
     type: 'string-list',
+    default: ['*=0'],
     pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,9}$',
     doc: 'Most collections a tenant may hold per plan as PLAN=N (`*` for any other plan; 0 is unlimited); creating one more is refused (PALISADE_PLAN_LIMIT_REACHED), replacing one is not. Comma-separated in the environment.',
   },
@@ -647,6 +722,7 @@ export const SETTINGS = {
     flag: 'quota-refusal-delay-ms',
     env: 'PALISADE_QUOTA_REFUSAL_DELAY_MS',
     type: 'integer',
+    default: 1000,
     minimum: 0,
     // One timer holds the request for 0.5 to 1.5 times this (jitter).
     maximum: Math.floor(TIMER_MAX_MS / 1.5),
@@ -656,6 +732,7 @@ export const SETTINGS = {
     flag: 'quota-burst-seconds',
     env: 'PALISADE_QUOTA_BURST_SECONDS',
     type: 'integer',
+    default: 10,
     minimum: 1,
     doc: 'Token-bucket capacity in seconds of rate: how long a burst at full speed may last after a quiet period.',
   },
@@ -663,6 +740,7 @@ export const SETTINGS = {
     flag: 'sign-in-attempts-per-minute',
     env: 'PALISADE_SIGN_IN_ATTEMPTS_PER_MINUTE',
     type: 'integer',
+    default: 20,
     minimum: 0,
     doc: "Submissions of a tenant's sign-in, invitation and device-code forms one client address may make per minute (0 is unlimited); over it, 429 with Retry-After.",
   },
@@ -670,6 +748,7 @@ export const SETTINGS = {
     flag: 'trusted-proxies',
     env: 'PALISADE_TRUSTED_PROXIES',
     type: 'string-list',
+    default: [],
     pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$',
     doc: 'Reverse proxies (IP addresses or CIDR ranges) whose X-Forwarded-For names the client address and X-Forwarded-Proto its scheme, for the per-address sign-in limit, the logs and the tenant issuers; none by default. Comma-separated in the environment.',
   },
@@ -677,6 +756,7 @@ export const SETTINGS = {
     flag: 'quota-max-buckets',
     env: 'PALISADE_QUOTA_MAX_BUCKETS',
     type: 'integer',
+    default: 100_000,
     minimum: 1,
     doc: 'Most per-device, and separately most per-credential, rate-limit buckets held in memory; idle (refilled) ones are dropped first.',
   },
@@ -684,6 +764,7 @@ export const SETTINGS = {
     flag: 'quota-usage-window-ms',
     env: 'PALISADE_QUOTA_USAGE_WINDOW_MS',
     type: 'integer',
+    default: 60_000,
     minimum: 1000,
     doc: 'Length of the window whose accepted and refused telemetry `GET /v1/usage` reports.',
   },
@@ -691,6 +772,7 @@ export const SETTINGS = {
     flag: 'graphql-depth-max',
     env: 'PALISADE_GRAPHQL_DEPTH_MAX',
     type: 'integer',
+    default: 8,
     minimum: 1,
     doc: 'Deepest field nesting a GraphQL operation may select (introspection fields not counted).',
   },
@@ -698,6 +780,7 @@ export const SETTINGS = {
     flag: 'graphql-cost-max',
     env: 'PALISADE_GRAPHQL_COST_MAX',
     type: 'integer',
+    default: 50_000,
     minimum: 1,
     doc: 'Highest cost a GraphQL operation may have: each field that reads or writes and each object it selects counts 1, times the size of the lists around it.',
   },
@@ -705,6 +788,7 @@ export const SETTINGS = {
     flag: 'graphql-query-max-length',
     env: 'PALISADE_GRAPHQL_QUERY_MAX_LENGTH',
     type: 'integer',
+    default: 16_384,
     minimum: 256,
     doc: 'Longest GraphQL query text, in characters.',
   },
@@ -712,6 +796,7 @@ export const SETTINGS = {
     flag: 'graphql-query-max-tokens',
     env: 'PALISADE_GRAPHQL_QUERY_MAX_TOKENS',
     type: 'integer',
+    default: 2000,
     minimum: 16,
     doc: 'Most lexical tokens a GraphQL query may have; bounds the memory a parsed query holds in the document cache.',
   },
@@ -719,6 +804,7 @@ export const SETTINGS = {
     flag: 'graphql-persisted-queries-max',
     env: 'PALISADE_GRAPHQL_PERSISTED_QUERIES_MAX',
     type: 'integer',
+    default: 1024,
     minimum: 1,
     doc: 'Most automatic persisted queries remembered in memory, across tenants (least recently used go first).',
   },
@@ -726,6 +812,7 @@ export const SETTINGS = {
     flag: 'hsts-max-age-seconds',
     env: 'PALISADE_HSTS_MAX_AGE_SECONDS',
     type: 'integer',
+    default: 31_536_000,
     minimum: 0,
     doc: 'max-age of the Strict-Transport-Security header sent when serving TLS (0 sends none).',
   },
@@ -733,6 +820,7 @@ export const SETTINGS = {
     flag: 'cors-max-origins',
     env: 'PALISADE_CORS_MAX_ORIGINS',
     type: 'integer',
+    default: 20,
     minimum: 1,
     doc: 'Most origins one tenant may put on its CORS allow-list.',
   },
@@ -740,6 +828,7 @@ export const SETTINGS = {
     flag: 'cors-max-age-seconds',
     env: 'PALISADE_CORS_MAX_AGE_SECONDS',
     type: 'integer',
+    default: 600,
     minimum: 0,
     doc: 'How long a browser may cache a CORS preflight answer (Access-Control-Max-Age).',
   },
@@ -747,6 +836,7 @@ export const SETTINGS = {
     flag: 'role',
     env: 'PALISADE_ROLE',
     type: 'string-list',
+    default: ['api', 'ingest', 'worker'],
     enum: ['api', 'ingest', 'worker'],
     doc: 'What this process runs: api (HTTP gateway), ingest (MQTT listeners), worker (sealer, retention, key jobs). A subset needs database, PostgreSQL shards and nats.',
   },
@@ -754,6 +844,7 @@ export const SETTINGS = {
     flag: 'service-token-ttl-ms',
     env: 'PALISADE_SERVICE_TOKEN_TTL_MS',
     type: 'integer',
+    default: 30_000,
     minimum: 1000,
     doc: 'Lifetime of the service token signing each internal message between processes (at most 60000).',
   },
@@ -761,6 +852,7 @@ export const SETTINGS = {
     flag: 'internal-request-timeout-ms',
     env: 'PALISADE_INTERNAL_REQUEST_TIMEOUT_MS',
     type: 'integer',
+    default: 5000,
     minimum: 1,
     maximum: TIMER_MAX_MS,
     doc: 'How long a process waits for another to answer an internal request (RPC delivery, seal now).',
@@ -769,217 +861,30 @@ export const SETTINGS = {
 
 export type SettingName = keyof typeof SETTINGS;
 
-/** The resolved settings the platform runs with. */
-export interface Settings {
-  data: string;
-  listen: string;
-  database: string | undefined;
-  shards: string[];
-  postgresRuntimeRole: string;
-  postgresPoolSize: number;
-  bodyLimit: number;
-  logLevel: string;
-  adminToken: string | undefined;
-  commitMaxBatch: number;
-  commitMaxWaitMs: number;
-  sqliteMaxOpenTenants: number;
-  authCacheTtlMs: number;
-  publicUrl: string | undefined;
-  oauthAccessTokenTtlSeconds: number;
-  oauthRefreshTokenTtlSeconds: number;
-  oauthDeviceCodeTtlSeconds: number;
-  oauthSessionTtlSeconds: number;
-  oauthIssuerCacheMax: number;
-  pageSizeMax: number;
-  customRolesMax: number;
-  policySetMaxChars: number;
-  shutdownTimeoutMs: number;
-  ledgerKeyFile: string | undefined;
-  ledgerOrigin: string | undefined;
-  ledgerSealIntervalMs: number;
-  witnesses: string[];
-  witnessQuorum: number;
-  masterKeyFile: string | undefined;
-  masterKey: string | undefined;
-  masterPassphrase: string | undefined;
-  dataKeyCacheMax: number;
-  dataKeyCacheTtlMs: number;
-  reencryptBatchSize: number;
-  tlsCert: string | undefined;
-  tlsKey: string | undefined;
-  nats: string | undefined;
-  busPrefix: string;
-  busAckWaitMs: number;
-  busMaxDeliver: number;
-  busMaxAgeMs: number;
-  busMaxPayload: number;
-  busDuplicateWindowMs: number;
-  busRetryMs: number;
-  telemetryMaxPoints: number;
-  telemetryMaxKeys: number;
-  telemetryKeyMaxLength: number;
-  telemetryValueMaxBytes: number;
-  telemetryMaxPastMs: number;
-  telemetryMaxFutureMs: number;
-  telemetryRetention: string[];
-  telemetryRetentionIntervalMs: number;
-  telemetryRetentionBatchMax: number;
-  telemetryPartitionMonthsAhead: number;
-  rpcTimeoutDefaultMs: number;
-  rpcTimeoutMaxMs: number;
-  rpcQueueMax: number;
-  edgeEnrollmentTtlMs: number;
-  edgeBatchMaxMessages: number;
-  edgeAlertWindowMs: number;
-  edgeRpcWaitMaxMs: number;
-  edgeRpcAckWaitMs: number;
-  userInvitationTtlMs: number;
-  signInLockoutThreshold: number;
-  signInLockoutBaseMs: number;
-  signInLockoutMaxMs: number;
-  signInFailureWindowMs: number;
-  signInFailureNamesMax: number;
-  telemetryStreamHeartbeatMs: number;
-  mqtt: string;
-  mqttTls: string | undefined;
-  mqttWs: string | undefined;
-  deviceCaValidityDays: number;
-  deviceCertValidityDays: number;
-  mqttMaxPacket: number;
-  mqttClientInflightMax: number;
-  mqttInflightMax: number;
-  mqttConnectTimeoutMs: number;
-  gatewayChildrenMax: number;
-  quotaTenantMessagesPerSecond: string[];
-  quotaTenantPointsPerSecond: string[];
-  quotaDeviceMessagesPerSecond: string[];
-  quotaDevicePointsPerSecond: string[];
-  quotaTenantRequestsPerSecond: string[];
-  quotaPrincipalRequestsPerSecond: string[];
-  quotaDevicesMax: string[];
-  quotaCollectionsMax: string[];
-  quotaRefusalDelayMs: number;
-  quotaBurstSeconds: number;
-  signInAttemptsPerMinute: number;
-  trustedProxies: string[];
-  quotaMaxBuckets: number;
-  quotaUsageWindowMs: number;
-  graphqlDepthMax: number;
-  graphqlCostMax: number;
-  graphqlQueryMaxLength: number;
-  graphqlQueryMaxTokens: number;
-  graphqlPersistedQueriesMax: number;
-  hstsMaxAgeSeconds: number;
-  corsMaxOrigins: number;
-  corsMaxAgeSeconds: number;
-  role: string[];
-  serviceTokenTtlMs: number;
-  internalRequestTimeoutMs: number;
-}
+type SettingValue<T extends SettingSpec['type']> = T extends 'integer'
+  ? number
+  : T extends 'string-list'
+    ? string[]
+    : string;
 
-export const DEFAULT_SETTINGS: Omit<Settings, 'shards'> & { shards: undefined } = {
-  data: './data',
-  listen: '127.0.0.1:8080',
-  database: undefined,
-  shards: undefined,
-  postgresRuntimeRole: 'palisade_runtime',
-  postgresPoolSize: 10,
-  bodyLimit: 1_048_576,
-  logLevel: 'info',
-  adminToken: undefined,
-  commitMaxBatch: 256,
-  commitMaxWaitMs: 0,
-  sqliteMaxOpenTenants: 256,
-  authCacheTtlMs: 1000,
-  publicUrl: undefined,
-  oauthAccessTokenTtlSeconds: 600,
-  oauthRefreshTokenTtlSeconds: 1_209_600,
-  oauthDeviceCodeTtlSeconds: 600,
-  oauthSessionTtlSeconds: 86_400,
-  oauthIssuerCacheMax: 1000,
-  pageSizeMax: 1000,
-  customRolesMax: 100,
-  policySetMaxChars: 65_536,
-  shutdownTimeoutMs: 10_000,
-  ledgerKeyFile: undefined,
-  ledgerOrigin: undefined,
-  ledgerSealIntervalMs: 1000,
-  witnesses: [],
-  witnessQuorum: 1,
-  masterKeyFile: undefined,
-  masterKey: undefined,
-  masterPassphrase: undefined,
-  dataKeyCacheMax: 4096,
-  dataKeyCacheTtlMs: 300_000,
-  reencryptBatchSize: 200,
-  tlsCert: undefined,
-  tlsKey: undefined,
-  nats: undefined,
-  busPrefix: 'palisade',
-  busAckWaitMs: 30_000,
-  busMaxDeliver: 10,
-  busMaxAgeMs: 604_800_000,
-  busMaxPayload: 1_048_576,
-  busDuplicateWindowMs: 120_000,
-  busRetryMs: 1000,
-  telemetryMaxPoints: 1000,
-  telemetryMaxKeys: 256,
-  telemetryKeyMaxLength: 128,
-  telemetryValueMaxBytes: 8192,
-  telemetryMaxPastMs: 31_536_000_000,
-  telemetryMaxFutureMs: 300_000,
-  telemetryRetention: ['*=365'],
-  telemetryRetentionIntervalMs: 3_600_000,
-  telemetryRetentionBatchMax: 10_000,
-  telemetryPartitionMonthsAhead: 3,
-  rpcTimeoutDefaultMs: 30_000,
-  rpcTimeoutMaxMs: 604_800_000,
-  rpcQueueMax: 1000,
-  edgeEnrollmentTtlMs: 86_400_000,
-  edgeBatchMaxMessages: 5000,
-  edgeAlertWindowMs: 3_600_000,
-  edgeRpcWaitMaxMs: 20_000,
-  edgeRpcAckWaitMs: 10_000,
-  userInvitationTtlMs: 604_800_000,
-  signInLockoutThreshold: 5,
-  signInLockoutBaseMs: 60_000,
-  signInLockoutMaxMs: 3_600_000,
-  signInFailureWindowMs: 86_400_000,
-  signInFailureNamesMax: 100_000,
-  telemetryStreamHeartbeatMs: 15_000,
-  mqtt: '127.0.0.1:1883',
-  mqttTls: undefined,
-  mqttWs: undefined,
-  deviceCaValidityDays: 3650,
-  deviceCertValidityDays: 365,
-  mqttMaxPacket: 65_536,
-  mqttClientInflightMax: 64,
-  mqttInflightMax: 10_000,
-  mqttConnectTimeoutMs: 30_000,
-  gatewayChildrenMax: 10_000,
-  quotaTenantMessagesPerSecond: ['*=0'],
-  quotaTenantPointsPerSecond: ['*=0'],
-  quotaDeviceMessagesPerSecond: ['*=0'],
-  quotaDevicePointsPerSecond: ['*=0'],
-  quotaTenantRequestsPerSecond: ['*=0'],
-  quotaPrincipalRequestsPerSecond: ['*=0'],
-  quotaDevicesMax: ['*=0'],
-  quotaCollectionsMax: ['*=0'],
-  quotaRefusalDelayMs: 1000,
-  quotaBurstSeconds: 10,
-  signInAttemptsPerMinute: 20,
-  trustedProxies: [],
-  quotaMaxBuckets: 100_000,
-  quotaUsageWindowMs: 60_000,
-  graphqlDepthMax: 8,
-  graphqlCostMax: 50_000,
-  graphqlQueryMaxLength: 16_384,
-  graphqlQueryMaxTokens: 2000,
-  graphqlPersistedQueriesMax: 1024,
-  hstsMaxAgeSeconds: 31_536_000,
-  corsMaxOrigins: 20,
-  corsMaxAgeSeconds: 600,
-  role: ['api', 'ingest', 'worker'],
-  serviceTokenTtlMs: 30_000,
-  internalRequestTimeoutMs: 5000,
-};
+/**
+ * The resolved settings the platform runs with: a setting with a default always has a value;
+ * `shards`, which has none, is resolved from `database` when not given.
+ */
+export type Settings = {
+  -readonly [K in Exclude<SettingName, 'shards'>]: (typeof SETTINGS)[K] extends {
+    readonly default: unknown;
+  }
+    ? SettingValue<(typeof SETTINGS)[K]['type']>
+    : SettingValue<(typeof SETTINGS)[K]['type']> | undefined;
+} & { shards: string[] };
+
+/** Every setting's default, fresh: lists are copies, so a caller may change its own. */
+export function defaultSettings(): Partial<Record<SettingName, string | number | string[]>> {
+  const defaults: Partial<Record<SettingName, string | number | string[]>> = {};
+  for (const [name, spec] of Object.entries(SETTINGS) as [SettingName, SettingSpec][]) {
+    if (spec.default === undefined) continue;
+    defaults[name] = typeof spec.default === 'object' ? [...spec.default] : spec.default;
+  }
+  return defaults;
+}

@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { ConfigError, DEFAULT_SETTINGS, type Settings } from '../config/index.ts';
+import { ConfigError, SETTINGS, type Settings } from '../config/index.ts';
 import type { DeviceServices } from '../devices/index.ts';
 import { serverGroups } from '../gateway/index.ts';
 import {
@@ -86,7 +86,7 @@ export async function startMqtt(
     const inUse = (error as { code?: unknown }).code === 'EADDRINUSE';
     // Running on without the default listener would silently drop the TLS and WebSocket ones.
     const asked = extra.tls !== undefined || extra.ws !== undefined;
-    if (!inUse || settings.mqtt !== DEFAULT_SETTINGS.mqtt || asked) throw error;
+    if (!inUse || settings.mqtt !== SETTINGS.mqtt.default || asked) throw error;
     logger.error(
       { mqtt: settings.mqtt },
       'mqtt: the default address is in use; running without MQTT (set --mqtt HOST:PORT or --mqtt off)',
