@@ -70,6 +70,19 @@ describe('signed-note vectors', () => {
     );
   });
 
+  it('checks every line of a known key: a failing repeat rejects the note, as in golang/mod', async () => {
+    const peter = vectors.valid_notes[0]!;
+    const line = peter.note!.slice(peter.note!.lastIndexOf('\n\n') + 2, -1);
+    const at = line.length - 8;
+    const forged = `${line.slice(0, at)}${line[at] === 'A' ? 'B' : 'A'}${line.slice(at + 1)}`;
+    const opened = await openNote(`${peter.note}${line}\n`, keysOf(peter));
+    assert.equal(opened.verified.length, 1, 'an identical repeat is dropped');
+    await assert.rejects(
+      openNote(`${peter.note}${forged}\n`, keysOf(peter)),
+      code('LEDGER_BAD_SIGNATURE'),
+    );
+  });
+
   const expected: Record<string, LedgerErrorCode> = {
     'corrupted-signature': 'LEDGER_BAD_SIGNATURE',
     'no-known-key': 'LEDGER_UNKNOWN_KEY',

@@ -1,7 +1,7 @@
 /**
  * C2SP signed-note: parsing, signing and opening notes. Opening follows the spec and
  * golang.org/x/mod/sumdb/note: unknown keys are ignored, a failing signature from a known key
- * rejects the note, and a note with no verified signature is rejected.
+ * (on any of its lines) rejects the note, and a note with no verified signature is rejected.
  */
 import { fromBase64, toBase64 } from '../encoding/base64.ts';
 import { concatBytes, readUint32, uint32, utf8 } from '../encoding/bytes.ts';
@@ -94,20 +94,17 @@ export async function openNote(
   const seen = new Set<string>();
   for (const sig of parsed.signatures) {
     const id = `${sig.name}+${sig.keyId}`;
-    if (seen.has(id)) continue;
-    seen.add(id);
     const verifier = verifiers.find((v) => v.name === sig.name && v.keyId === sig.keyId);
-    if (verifier === undefined) {
-      unverified.push(sig);
-      continue;
-    }
-    if ((await verifier.verify(textBytes, sig.signature)) !== true) {
+    // Every line of a known key is checked, repeats too: a note never carries a bad one.
+    if (verifier !== undefined && (await verifier.verify(textBytes, sig.signature)) !== true) {
       throw new LedgerError(
         'LEDGER_BAD_SIGNATURE',
         `invalid signature for key ${sig.name}+${hex8(sig.keyId)}`,
       );
     }
-    verified.push(sig);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    (verifier === undefined ? unverified : verified).push(sig);
   }
   if (verified.length === 0)
     throw new LedgerError('LEDGER_UNKNOWN_KEY', 'no signature from a known key');
