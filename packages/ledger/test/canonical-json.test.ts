@@ -99,6 +99,9 @@ describe('canonicalJson (RFC 8785)', () => {
     ];
     for (const value of bad) assert.throws(() => canonicalJson(value), rejects);
     assert.throws(() => canonicalJson({ a: [0, Number.NaN] }), /\$\.a\[1\]/);
+    // A hole is no JSON value: JSON.stringify would write null, a bare join nothing at all.
+    // biome-ignore lint/suspicious/noSparseArray: the hole is the input under test
+    assert.throws(() => canonicalJson({ a: [1, , 2] }), /\$\.a\[1\]/);
   });
 
   it('bounds nesting depth', () => {

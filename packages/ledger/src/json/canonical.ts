@@ -36,7 +36,12 @@ function serialize(value: unknown, path: string, depth: number): string {
       throw bad(path, `${typeof value} is not a JSON value`);
   }
   if (Array.isArray(value)) {
-    return `[${value.map((item, i) => serialize(item, `${path}[${i}]`, depth + 1)).join(',')}]`;
+    const items: string[] = [];
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value)) throw bad(`${path}[${i}]`, 'a hole in a sparse array is not a JSON value');
+      items.push(serialize(value[i], `${path}[${i}]`, depth + 1));
+    }
+    return `[${items.join(',')}]`;
   }
   if (!isPlainObject(value)) throw bad(path, 'only plain objects and arrays are JSON');
   const keys = Object.keys(value).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -104,8 +109,8 @@ export const MAX_JSON_DEPTH = 64;
 
 /**
  * The RFC 8785 canonical form of `value`. Throws `LEDGER_BAD_JSON` (naming the path) for
- * non-finite numbers, lone surrogates, `undefined`, functions, bigints, symbols and
- * non-plain objects.
+ * non-finite numbers, lone surrogates, `undefined`, array holes, functions, bigints, symbols
+ * and non-plain objects.
  */
 export function canonicalJson(value: unknown): string {
   try {
