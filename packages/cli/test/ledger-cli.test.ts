@@ -202,6 +202,23 @@ describe('the ledger with three witnesses, offline and online verification, and 
       notJson.stderr,
       /^palisade: ledger verification FAILED \(LEDGER_BAD_BUNDLE\): .*truncated\.json is not JSON \(/,
     );
+    const shapeless = join(dir, 'shapeless.json');
+    writeFileSync(
+      shapeless,
+      JSON.stringify({
+        format: 'palisade-ledger-bundle/v1',
+        tenant: tenant.id,
+        batches: [],
+        entries: [],
+        records: null,
+      }),
+    );
+    const notBundle = await palisade(['ledger', 'verify', shapeless, '--keys', keys]);
+    assert.equal(notBundle.code, 1, notBundle.stderr);
+    assert.equal(
+      notBundle.stderr,
+      'palisade: ledger verification FAILED (LEDGER_BAD_BUNDLE): storedRoot must be a string\n',
+    );
     assert.doesNotMatch(absent.stderr + noKeys.stderr + notJson.stderr, /\n\s+at /);
 
     const nothing = await palisade(['ledger', 'verify']);

@@ -255,6 +255,30 @@ describe('verifyBundle', () => {
     assert.deepEqual(older.withheldRecords, [], 'a bundle without the field withholds none');
   });
 
+  it('names the field of a bundle that is not shaped as one, never failing on it untyped', async () => {
+    const bundle = await makeBundle(HISTORY);
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ tenant: 7 }, /^tenant /],
+      [{ storedRoot: null }, /^storedRoot /],
+      [{ checkpoint: undefined }, /^checkpoint /],
+      [{ platform: undefined }, /^platform /],
+      [{ platform: { ...bundle.platform, checkpoint: 1 } }, /^platform\.checkpoint /],
+      [{ platform: { ...bundle.platform, proof: 'AAAA' } }, /^platform\.proof /],
+      [{ platform: { ...bundle.platform, index: -1 } }, /^platform\.index /],
+      [{ batches: [...bundle.batches, 5] }, /^batches\[2\] /],
+      [{ entries: [null] }, /^entries\[0\] /],
+      [{ entries: [{ entry: bundle.entries[0]!.entry, salt: 3 }] }, /^entries\[0\]\.salt /],
+      [{ records: [null] }, /^records\[0\] /],
+    ];
+    for (const [change, message] of cases) {
+      await assert.rejects(
+        verifyBundle(hasher, { ...bundle, ...change } as LedgerBundle, trusted),
+        (e: unknown) => isLedgerError(e, 'LEDGER_BAD_BUNDLE') && message.test(e.message),
+        JSON.stringify(change),
+      );
+    }
+  });
+
   it('rejects a recordsAt the bundle does not hold', async () => {
     const bundle = await makeBundle(HISTORY);
     for (const at of [3, -1, 0.5, null]) {

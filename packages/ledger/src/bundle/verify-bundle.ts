@@ -17,9 +17,9 @@ import { openNote } from '../note/signed-note.ts';
 import type { NoteVerifier } from '../note/types.ts';
 import { verifyInclusion } from '../proof/inclusion.ts';
 import type { BundleProgress, BundleSummary, LedgerBundle } from './bundle.ts';
+import { checkBundleShape, malformedBundle as malformed } from './bundle-shape.ts';
 
 const tampered = (message: string) => new LedgerError('LEDGER_TAMPERED', message);
-const malformed = (message: string) => new LedgerError('LEDGER_BAD_BUNDLE', message);
 
 /** How many steps pass between two progress reports. */
 const PROGRESS_EVERY = 10_000;
@@ -203,13 +203,7 @@ export async function verifyBundle(
   trusted: readonly NoteVerifier[],
   progress?: BundleProgress,
 ): Promise<BundleSummary> {
-  if (bundle?.format !== 'palisade-ledger-bundle/v1')
-    throw malformed('not a palisade-ledger-bundle/v1 document');
-  for (const part of ['batches', 'entries'] as const) {
-    if (!Array.isArray(bundle[part])) throw malformed(`${part} must be an array`);
-  }
-  if (bundle.records !== null && !Array.isArray(bundle.records))
-    throw malformed('records must be an array or null');
+  checkBundleShape(bundle);
   const withheld = bundle.records === null ? null : withheldOf(bundle);
   const recordsAt = bundle.records === null ? 0 : bundle.recordsAt;
   if (recordsAt === null || !Number.isSafeInteger(recordsAt) || recordsAt < 0)
