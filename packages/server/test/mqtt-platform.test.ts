@@ -222,6 +222,27 @@ for (const backend of backendNames()) {
       assert.ok(!names.includes(name), 'no device was created');
     });
 
+    it('a gateway message naming a child it may not have creates none of the new ones beside it', async () => {
+      const gw = await p.device(t.key, 'gateway-bad-name', true);
+      const bodies: Array<[string, unknown]> = [
+        ['v1/gateway/telemetry', { 'fresh-t1': { rpm: 1 }, ['n'.repeat(256)]: { rpm: 1 } }],
+        ['v1/gateway/attributes', { 'fresh-a1': { model: 'P' }, ['n'.repeat(256)]: { m: 1 } }],
+        // 'sensor' is a device of the tenant, but no child of this gateway.
+        ['v1/gateway/telemetry', { 'fresh-t2': { rpm: 1 }, sensor: { rpm: 1 } }],
+      ];
+      for (const [topic, body] of bodies) {
+        const client = await mqttClient(p.url, { username: gw.token });
+        assert.equal(await publishOutcome(client, topic, JSON.stringify(body)), 'refused', topic);
+      }
+      const list = await p.call('GET', '/v1/devices?limit=1000', t.key);
+      const names = (list.body.items ?? list.body).map((d: { name: string }) => d.name);
+      assert.deepEqual(
+        names.filter((n: string) => n.startsWith('fresh')),
+        [],
+        'no child was created',
+      );
+    });
+
     it('a gateway message refused for its payload creates none of the children it names', async () => {
       const gw = await p.device(t.key, 'gateway-bad-payload', true);
       const bodies: Array<[string, unknown]> = [

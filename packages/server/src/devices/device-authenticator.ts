@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { PalisadeError } from '../errors/index.ts';
 import { andThen, type MaybePromise } from '../maybe-promise/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
-import type { ControlPlaneDeviceIndex, DeviceCredentialMatch } from '../store/index.ts';
+import type { ControlPlaneDeviceIndex, DeviceCredentialMatch, DeviceRow } from '../store/index.ts';
 import { issueTenantContext } from '../tenancy/tenant-context.ts';
 import type { DeviceAuthenticator, DeviceIdentity } from './device-contract.ts';
 import {
@@ -244,6 +244,24 @@ export class DeviceAuthority implements DeviceAuthenticator {
   }
 
   async gatewayChild(gateway: DeviceIdentity, childName: string): Promise<DeviceIdentity> {
+    const existing = await this.existingGatewayChild(gateway, childName);
+    if (existing !== undefined) return existing;
+    let child: DeviceRow | undefined;
+    try {
+      child = await this.#registry.createChild(gateway.context, childName, gateway.deviceId);
+    } catch (error) {
+      // Another connection created it first.
+      const store = await this.#locate(gateway.context);
+      child = await store.reader.devices.getDeviceByName(childName);
+      if (child === undefined) throw error;
+    }
+    return this.#ownChild(gateway, child);
+  }
+
+  async existingGatewayChild(
+    gateway: DeviceIdentity,
+    childName: string,
+  ): Promise<DeviceIdentity | undefined> {
     if (!gateway.isGateway)
       throw new PalisadeError('PALISADE_FORBIDDEN', 'only a gateway device may act for others');
     if (childName.length === 0 || childName.length > DEVICE_NAME_MAX_LENGTH)
@@ -252,16 +270,11 @@ export class DeviceAuthority implements DeviceAuthenticator {
         `a child device name must have 1 to ${DEVICE_NAME_MAX_LENGTH} characters`,
       );
     const store = await this.#locate(gateway.context);
-    let child = await store.reader.devices.getDeviceByName(childName);
-    if (child === undefined) {
-      try {
-        child = await this.#registry.createChild(gateway.context, childName, gateway.deviceId);
-      } catch (error) {
-        // Another connection created it first.
-        child = await store.reader.devices.getDeviceByName(childName);
-        if (child === undefined) throw error;
-      }
-    }
+    const child = await store.reader.devices.getDeviceByName(childName);
+    return child === undefined ? undefined : this.#ownChild(gateway, child);
+  }
+
+  #ownChild(gateway: DeviceIdentity, child: DeviceRow): DeviceIdentity {
     if (child.gatewayId !== gateway.deviceId)
       throw new PalisadeError('PALISADE_FORBIDDEN', 'that device is not a child of this gateway');
     return this.#child(gateway, child);

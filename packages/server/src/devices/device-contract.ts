@@ -36,6 +36,15 @@ export interface DeviceAuthenticator {
   /** The child device of a gateway, created on first use (ThingsBoard `v1/gateway/connect`). */
   gatewayChild(gateway: DeviceIdentity, childName: string): Promise<DeviceIdentity>;
   /**
+   * The child of a gateway by that name, or undefined when no device has the name. Throws as
+   * `gatewayChild` does for a name no child may have, or a device that is not this gateway's
+   * child. Creates nothing.
+   */
+  existingGatewayChild(
+    gateway: DeviceIdentity,
+    childName: string,
+  ): Promise<DeviceIdentity | undefined>;
+  /**
    * The existing child of a gateway by that name, or undefined when there is none (no such
    * device in the gateway's tenant, or one that is not this gateway's child). Creates nothing.
    */
@@ -59,9 +68,11 @@ export interface IngestResult {
 /** One child device's part of a gateway message (ThingsBoard `v1/gateway/…`). */
 export interface ChildMessage {
   /**
-   * The child, found or created when called: only once every part's payload has parsed, so
-   * a refused message creates no device.
+   * The child if it exists, throwing for one the gateway may not have: called for every part
+   * once every payload has parsed, before any child is created.
    */
+  readonly find: () => Promise<DeviceIdentity | undefined>;
+  /** The child, created: called only once every part's `find` resolved. */
   readonly device: () => Promise<DeviceIdentity>;
   readonly payload: unknown;
 }

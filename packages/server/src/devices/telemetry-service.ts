@@ -131,9 +131,13 @@ export class TelemetryService implements TelemetryIngest {
     messages: readonly ChildMessage[],
   ): Promise<IngestResult> {
     if (messages.length === 0) return { points: 0 };
-    // Every payload parses before any child is found or created (a refused message creates no
-    // device); the children's ids are the registry's own, so they need no check.
-    const devices = () => Promise.all(messages.map((message) => message.device()));
+    // Every payload parses, then every child is found (a name the gateway may not have refuses
+    // the message), before any child is created: a refused message creates no device. The
+    // children's ids are the registry's own, so they need no check.
+    const devices = async () => {
+      const found = await Promise.all(messages.map((message) => message.find()));
+      return Promise.all(messages.map((message, i) => found[i] ?? message.device()));
+    };
     if (kind === 'attributes') {
       const attributes = messages.map(({ payload }) => parseAttributes(payload, this.#limits));
       const parts = (await devices()).map((device, i) => ({ device, attributes: attributes[i]! }));

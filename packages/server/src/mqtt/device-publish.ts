@@ -122,7 +122,8 @@ export async function handleDevicePublish(
         device,
         route.kind === 'gateway-telemetry' ? 'telemetry' : 'attributes',
         Object.entries(body).map(([name, payload]) => ({
-          device: () => childOf(deps, session, name),
+          find: () => existingChild(deps, session, name),
+          device: () => newChild(deps, session, name),
           payload,
         })),
       );
@@ -131,14 +132,25 @@ export async function handleDevicePublish(
   }
 }
 
-async function childOf(
+/** The gateway's child by that name, if there is one; throws for a name it may not have. */
+async function existingChild(
+  deps: PublishDeps,
+  session: DeviceSession,
+  name: string,
+): Promise<DeviceIdentity | undefined> {
+  if (name === '') throw new MqttRefusal('invalid_payload', 'a device name must not be empty');
+  const known = await currentChild(deps, session, name);
+  if (known !== undefined) return known;
+  const child = await deps.authenticator.existingGatewayChild(session.identity, name);
+  if (child !== undefined) session.rememberChild(name, child);
+  return child;
+}
+
+async function newChild(
   deps: PublishDeps,
   session: DeviceSession,
   name: string,
 ): Promise<DeviceIdentity> {
-  if (name === '') throw new MqttRefusal('invalid_payload', 'a device name must not be empty');
-  const known = await currentChild(deps, session, name);
-  if (known !== undefined) return known;
   const child = await deps.authenticator.gatewayChild(session.identity, name);
   session.rememberChild(name, child);
   return child;

@@ -77,6 +77,9 @@ export class FixedAuthenticator implements DeviceAuthenticator {
     this.children.push(`${gateway.deviceId}/${childName}`);
     return identity(gateway.context.tenantId, `${gateway.deviceId}.${childName}`);
   }
+  async existingGatewayChild(gateway: DeviceIdentity, childName: string) {
+    return this.findGatewayChild(gateway, childName);
+  }
   /** A child this gateway named before (its id `<gateway>.<name>`), never another device. */
   async findGatewayChild(gateway: DeviceIdentity, childName: string) {
     return this.children.includes(`${gateway.deviceId}/${childName}`)
