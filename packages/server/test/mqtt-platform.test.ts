@@ -420,7 +420,14 @@ for (const backend of backendNames()) {
         assert.equal(await publishOutcome(client, TELEMETRY, big), 'refused');
       });
 
-      it('malformed packets close the connection', async () => {
+      it('malformed packets close the connection, each counted', async () => {
+        const malformed = async () => {
+          const metrics = (await p.call('GET', '/metrics')).body;
+          const line =
+            /palisade_mqtt_refusals_total\{reason="malformed_packet",code="none"\} (\d+)/;
+          return Number(line.exec(metrics)?.[1] ?? 0);
+        };
+        const before = await malformed();
         const garbage = [
           Buffer.from('GET / HTTP/1.1\r\n\r\n'),
           Buffer.from([0x10, 0xff, 0xff, 0xff, 0xff, 0x7f]), // a 5-byte Remaining Length
@@ -448,6 +455,10 @@ for (const backend of backendNames()) {
           ]),
         );
         await closedWith;
+        // The HTTP request, the five-byte length, the topic past the packet and type 15 are bad
+        // packets; PUBLISH before CONNECT and a second CONNECT break the protocol with good ones,
+        // and the huge one is too large.
+        assert.equal(await malformed(), before + 4);
       });
 
       it('afterwards the server still accepts good data and counts every refusal by reason', async () => {

@@ -16,8 +16,11 @@ export class FrameGuard {
     this.#maxPacket = maxPacket;
   }
 
-  /** False as soon as a packet announces more than the bound or a malformed length. */
-  accept(chunk: Uint8Array): boolean {
+  /**
+   * Why the connection must be refused at this chunk: a packet announcing more than the bound,
+   * or a Remaining Length longer than its four bytes; undefined while every packet is fine.
+   */
+  refusal(chunk: Uint8Array): 'packet_too_large' | 'malformed_packet' | undefined {
     let i = 0;
     while (i < chunk.length) {
       if (this.#skip > 0) {
@@ -34,13 +37,13 @@ export class FrameGuard {
       }
       this.#length += (byte & 0x7f) * 128 ** (this.#header - 1);
       if ((byte & 0x80) !== 0) {
-        if (++this.#header > 4) return false;
+        if (++this.#header > 4) return 'malformed_packet';
         continue;
       }
-      if (this.#length > this.#maxPacket) return false;
+      if (this.#length > this.#maxPacket) return 'packet_too_large';
       this.#skip = this.#length;
       this.#header = 0;
     }
-    return true;
+    return undefined;
   }
 }

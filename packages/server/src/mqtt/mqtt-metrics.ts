@@ -6,6 +6,7 @@ export type RefusalReason =
   | 'auth_unavailable'
   | 'protocol_unsupported'
   | 'packet_too_large'
+  | 'malformed_packet'
   | 'topic_not_allowed'
   | 'subscription_not_allowed'
   | 'invalid_json'

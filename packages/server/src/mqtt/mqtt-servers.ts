@@ -102,12 +102,17 @@ export class MqttServers {
   #accept(socket: Duplex): void {
     const client = this.#options.broker.handle(socket);
     // aedes feeds each socket read to mqtt-packet's parser; the guard sees it first.
-    const parser = (client as unknown as { _parser: { parse(chunk: Buffer): unknown } })._parser;
+    const parser = (client as unknown as { _parser: PacketParser })._parser;
+    // aedes closes the connection at its parser's first error: one refusal a connection.
+    parser.once('error', () =>
+      this.#options.metrics.refusals.inc({ reason: 'malformed_packet', code: 'none' }),
+    );
     const parse = parser.parse.bind(parser);
     const guard = new FrameGuard(this.#options.maxPacket);
     parser.parse = (chunk) => {
-      if (guard.accept(chunk)) return parse(chunk);
-      this.#options.metrics.refusals.inc({ reason: 'packet_too_large', code: 'none' });
+      const refusal = guard.refusal(chunk);
+      if (refusal === undefined) return parse(chunk);
+      this.#options.metrics.refusals.inc({ reason: refusal, code: 'none' });
       socket.destroy();
       return 0;
     };
@@ -119,6 +124,12 @@ export class MqttServers {
       this.#servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
     );
   }
+}
+
+/** mqtt-packet's parser inside an aedes client: fed each read, emits 'error' on a bad packet. */
+interface PacketParser {
+  parse(chunk: Buffer): unknown;
+  once(event: 'error', listener: (error: Error) => void): unknown;
 }
 
 function hostForUrl(host: string): string {
