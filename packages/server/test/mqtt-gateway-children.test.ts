@@ -83,6 +83,32 @@ for (const backend of backendNames()) {
       );
     });
 
+    it('a message naming more new children than fit creates none of them, nor writes a point', async () => {
+      const gw = await p.device(t.key, 'gw-two-new', true);
+      const client = await mqttClient(p.url, { username: gw.token });
+      const first = { a1: { rpm: 1 }, a2: { rpm: 2 } };
+      assert.equal(
+        await publishOutcome(client, 'v1/gateway/telemetry', JSON.stringify(first)),
+        'acknowledged',
+      );
+      // Room for one more child: a message naming two new ones, the first of which would fit.
+      for (const [topic, body] of [
+        ['v1/gateway/telemetry', { a1: { rpm: 10 }, n1: { rpm: 11 }, n2: { rpm: 12 } }],
+        ['v1/gateway/attributes', { a1: { model: 'Q' }, n1: { model: 'Q' }, n2: { model: 'Q' } }],
+      ] as const) {
+        const again = await mqttClient(p.url, { username: gw.token });
+        assert.equal(await publishOutcome(again, topic, JSON.stringify(body)), 'refused', topic);
+      }
+      assert.deepEqual(await childrenOf(gw.id), ['a1', 'a2']);
+      const list = await p.call('GET', '/v1/devices?limit=1000', t.key);
+      const a1 = list.body.items.find((d: { name: string }) => d.name === 'a1');
+      const latest = await p.call('GET', `/v1/devices/${a1.id}/telemetry/latest?keys=rpm`, t.key);
+      assert.equal(latest.body.rpm[0].value, 1, 'the refused message wrote no point');
+      const device = await p.call('GET', `/v1/devices/${a1.id}`, t.key);
+      assert.deepEqual(device.body.clientAttributes, {}, 'nor an attribute');
+      await client.endAsync();
+    });
+
     /** A gateway that connected one child and sent it a point; the child as the API shows it. */
     const gatewayWithChild = async (gatewayName: string, childName: string) => {
       const gw = await p.device(t.key, gatewayName, true);

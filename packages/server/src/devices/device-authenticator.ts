@@ -4,7 +4,7 @@ import { andThen, type MaybePromise } from '../maybe-promise/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
 import type { ControlPlaneDeviceIndex, DeviceCredentialMatch, DeviceRow } from '../store/index.ts';
 import { issueTenantContext } from '../tenancy/tenant-context.ts';
-import type { DeviceAuthenticator, DeviceIdentity } from './device-contract.ts';
+import type { DeviceAuthenticator, DeviceIdentity, NewChild } from './device-contract.ts';
 import {
   certificateLookup,
   checkDeviceCertificate,
@@ -20,6 +20,7 @@ import {
   DEVICE_NAME_MAX_LENGTH,
   type DeviceInput,
   type DeviceRegistry,
+  newChildRow,
 } from './device-registry.ts';
 
 interface CacheEntry {
@@ -262,16 +263,16 @@ export class DeviceAuthority implements DeviceAuthenticator {
     gateway: DeviceIdentity,
     childName: string,
   ): Promise<DeviceIdentity | undefined> {
-    if (!gateway.isGateway)
-      throw new PalisadeError('PALISADE_FORBIDDEN', 'only a gateway device may act for others');
-    if (childName.length === 0 || childName.length > DEVICE_NAME_MAX_LENGTH)
-      throw new PalisadeError(
-        'PALISADE_INVALID_REQUEST',
-        `a child device name must have 1 to ${DEVICE_NAME_MAX_LENGTH} characters`,
-      );
+    checkChildName(gateway, childName);
     const store = await this.#locate(gateway.context);
     const child = await store.reader.devices.getDeviceByName(childName);
     return child === undefined ? undefined : this.#ownChild(gateway, child);
+  }
+
+  newGatewayChild(gateway: DeviceIdentity, childName: string): NewChild {
+    checkChildName(gateway, childName);
+    const row = newChildRow(childName, gateway.deviceId);
+    return { identity: this.#child(gateway, row), row };
   }
 
   #ownChild(gateway: DeviceIdentity, child: DeviceRow): DeviceIdentity {
@@ -314,4 +315,15 @@ export class DeviceAuthority implements DeviceAuthenticator {
       throw error;
     }
   }
+}
+
+/** Throws unless `gateway` is one and `childName` a name a child may have. */
+function checkChildName(gateway: DeviceIdentity, childName: string): void {
+  if (!gateway.isGateway)
+    throw new PalisadeError('PALISADE_FORBIDDEN', 'only a gateway device may act for others');
+  if (childName.length === 0 || childName.length > DEVICE_NAME_MAX_LENGTH)
+    throw new PalisadeError(
+      'PALISADE_INVALID_REQUEST',
+      `a child device name must have 1 to ${DEVICE_NAME_MAX_LENGTH} characters`,
+    );
 }

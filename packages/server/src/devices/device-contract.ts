@@ -1,4 +1,6 @@
+import type { WriteEvent } from '../commit/index.ts';
 import type { MaybePromise } from '../maybe-promise/index.ts';
+import type { DeviceRow, TenantWriteTx } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 
 /**
@@ -45,6 +47,11 @@ export interface DeviceAuthenticator {
     childName: string,
   ): Promise<DeviceIdentity | undefined>;
   /**
+   * A new child of a gateway, made but not stored (`ChildStore` stores it); throws as
+   * `gatewayChild` does for a name no child may have.
+   */
+  newGatewayChild(gateway: DeviceIdentity, childName: string): NewChild;
+  /**
    * The existing child of a gateway by that name, or undefined when there is none (no such
    * device in the gateway's tenant, or one that is not this gateway's child). Creates nothing.
    */
@@ -65,15 +72,36 @@ export interface IngestResult {
   readonly points: number;
 }
 
+/** A gateway's child that a message names for the first time: made, not yet stored. */
+export interface NewChild {
+  readonly identity: DeviceIdentity;
+  readonly row: DeviceRow;
+}
+
+/**
+ * Stores a message's new gateway children in the message's own write, each counted against
+ * the plan's devices and the gateway's children as any device creation is.
+ */
+export interface ChildStore {
+  insertChildren(
+    tx: TenantWriteTx,
+    record: (event: WriteEvent) => void,
+    context: TenantContext,
+    rows: readonly DeviceRow[],
+  ): Promise<void>;
+}
+
 /** One child device's part of a gateway message (ThingsBoard `v1/gateway/…`). */
 export interface ChildMessage {
   /**
    * The child if it exists, throwing for one the gateway may not have: called for every part
-   * once every payload has parsed, before any child is created.
+   * once every payload has parsed.
    */
   readonly find: () => Promise<DeviceIdentity | undefined>;
-  /** The child, created: called only once every part's `find` resolved. */
-  readonly device: () => Promise<DeviceIdentity>;
+  /** A new child of the part's name, for a name `find` found no device under. */
+  readonly prepare: () => NewChild;
+  /** Told of the child the message stored, once it is committed. */
+  readonly created: (child: DeviceIdentity) => void;
   readonly payload: unknown;
 }
 

@@ -4,6 +4,7 @@ import { uuid7 } from '../ids/index.ts';
 import type { ObjectCaps } from '../quotas/index.ts';
 import type { ControlPlaneDeviceIndex, DeviceRow, TenantWriteTx } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
+import type { ChildStore } from './device-contract.ts';
 import { newDeviceToken, tokenLookup } from './device-credentials.ts';
 import { credentialRow, type DeviceWrites, deviceEvent, deviceNotFound } from './device-writes.ts';
 import { type SharedAttributeListener, sharedAttributeChange } from './shared-attributes.ts';
@@ -64,11 +65,16 @@ function newDevice(input: DeviceInput): DeviceRow {
   };
 }
 
+/** A gateway's child as a gateway message first naming it makes it. */
+export function newChildRow(name: string, gatewayId: string): DeviceRow {
+  return newDevice({ name, type: 'default', gatewayId });
+}
+
 /**
  * The device registry: devices in the tenant's store (every change a ledger entry), each
  * created with an access token (further credentials are the CredentialRegistry's).
  */
-export class DeviceRegistry {
+export class DeviceRegistry implements ChildStore {
   readonly #writes: DeviceWrites;
   readonly #index: ControlPlaneDeviceIndex;
   readonly #caps: ObjectCaps;
@@ -150,9 +156,18 @@ export class DeviceRegistry {
    * gateway.
    */
   async createChild(context: TenantContext, name: string, gatewayId: string): Promise<DeviceRow> {
-    const device = newDevice({ name, type: 'default', gatewayId });
+    const device = newChildRow(name, gatewayId);
     await this.#writes.write(context, (tx, record) => this.#insert(tx, record, context, device));
     return device;
+  }
+
+  async insertChildren(
+    tx: TenantWriteTx,
+    record: (e: WriteEvent) => void,
+    context: TenantContext,
+    rows: readonly DeviceRow[],
+  ): Promise<void> {
+    for (const row of rows) await this.#insert(tx, record, context, row);
   }
 
   /**

@@ -103,6 +103,7 @@ export function openDeviceServices(options: {
   const telemetry = new TelemetryService({
     locate,
     committer,
+    children: registry,
     retention: policy,
     bus: options.bus,
     logger: options.logger,

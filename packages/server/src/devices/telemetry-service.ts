@@ -1,12 +1,14 @@
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/index.ts';
-import type { GroupCommitter } from '../commit/index.ts';
+import type { GroupCommitter, WriteEvent } from '../commit/index.ts';
+import { PalisadeError } from '../errors/index.ts';
 import type { TelemetryQuotas } from '../quotas/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
-import type { TelemetryPoint } from '../store/index.ts';
+import type { TelemetryPoint, TenantWriteTx } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import type {
   ChildMessage,
+  ChildStore,
   DeviceIdentity,
   IngestResult,
   TelemetryIngest,
@@ -38,6 +40,7 @@ export class TelemetryService implements TelemetryIngest {
   readonly #bus: Bus | undefined;
   readonly #logger: Logger | undefined;
   readonly #quotas: TelemetryQuotas | undefined;
+  readonly #childStore: ChildStore;
 
   constructor(options: {
     locate: TenantStoreLocator;
@@ -49,6 +52,8 @@ export class TelemetryService implements TelemetryIngest {
     logger?: Logger | undefined;
     /** Plan rate limits; a message over one is refused (429) before anything is written. */
     quotas?: TelemetryQuotas | undefined;
+    /** Stores the new children a gateway message names, in the message's own write. */
+    children: ChildStore;
   }) {
     this.#locate = options.locate;
     this.#committer = options.committer;
@@ -57,6 +62,7 @@ export class TelemetryService implements TelemetryIngest {
     this.#bus = options.bus;
     this.#logger = options.logger;
     this.#quotas = options.quotas;
+    this.#childStore = options.children;
   }
 
   /** The plan rate limits this service enforces, if any (edge batches and `GET /v1/usage`). */
@@ -123,50 +129,84 @@ export class TelemetryService implements TelemetryIngest {
   /**
    * A gateway's message for its children as ONE group-commit op whose every part is parsed
    * and checked before any is written: a refused op must have written nothing (see
-   * GroupCommitter), and a refused message is sent again whole.
+   * GroupCommitter), and a refused message is sent again whole. The children it names for
+   * the first time are stored by that op too, so a refused message (a child past the plan's
+   * or the gateway's bound, a quota, a key limit) leaves no device behind.
    */
   async children(
     gateway: DeviceIdentity,
     kind: 'telemetry' | 'attributes',
     messages: readonly ChildMessage[],
   ): Promise<IngestResult> {
+    try {
+      return await this.#gatewayMessage(gateway, kind, messages);
+    } catch (error) {
+      // Another connection stored a child of the same name first: this time it is found.
+      if (!(error instanceof PalisadeError && error.code === 'PALISADE_DEVICE_NAME_TAKEN'))
+        throw error;
+      return this.#gatewayMessage(gateway, kind, messages);
+    }
+  }
+
+  async #gatewayMessage(
+    gateway: DeviceIdentity,
+    kind: 'telemetry' | 'attributes',
+    messages: readonly ChildMessage[],
+  ): Promise<IngestResult> {
     if (messages.length === 0) return { points: 0 };
-    // Every payload parses, then every child is found (a name the gateway may not have refuses
-    // the message), before any child is created: a refused message creates no device. The
+    const parsed =
+      kind === 'attributes'
+        ? messages.map(({ payload }) => parseAttributes(payload, this.#limits))
+        : undefined;
+    const times = this.#times(gateway.context, Date.now());
+    const points =
+      kind === 'telemetry'
+        ? messages.map(({ payload }) => parseTelemetry(payload, times, this.#limits))
+        : undefined;
+    // A name the gateway may not have refuses the message before anything is written. The
     // children's ids are the registry's own, so they need no check.
-    const devices = async () => {
-      const found = await Promise.all(messages.map((message) => message.find()));
-      return Promise.all(messages.map((message, i) => found[i] ?? message.device()));
-    };
-    if (kind === 'attributes') {
-      const attributes = messages.map(({ payload }) => parseAttributes(payload, this.#limits));
-      const parts = (await devices()).map((device, i) => ({ device, attributes: attributes[i]! }));
-      const store = await this.#locate(parts[0]!.device.context);
+    const found = await Promise.all(messages.map((message) => message.find()));
+    const created = messages.map((message, i) =>
+      found[i] === undefined ? message.prepare() : undefined,
+    );
+    const devices = found.map((device, i) => device ?? created[i]!.identity);
+    const newRows = created.flatMap((child) => (child === undefined ? [] : [child.row]));
+    const store = await this.#locate(gateway.context);
+    const storeChildren = (tx: TenantWriteTx, record: (event: WriteEvent) => void) =>
+      newRows.length === 0
+        ? undefined
+        : this.#childStore.insertChildren(tx, record, gateway.context, newRows);
+    const adopted = () =>
+      created.forEach((child, i) => {
+        if (child !== undefined) messages[i]!.created(child.identity);
+      });
+    if (parsed !== undefined) {
       await this.#committer.submit(store, async (tx, record) => {
-        for (const { device } of parts)
+        await storeChildren(tx, record);
+        for (const device of devices)
           if ((await tx.devices.getDevice(device.deviceId)) === undefined) throw deviceNotFound();
-        for (const { device, attributes } of parts)
+        for (const [i, device] of devices.entries())
           await writeClientAttributes(
             tx,
             record,
             device.context.actor.id,
             device.deviceId,
-            attributes,
+            parsed[i]!,
           );
       });
-      return { points: parts.reduce((n, part) => n + Object.keys(part.attributes).length, 0) };
+      adopted();
+      return { points: parsed.reduce((n, attributes) => n + Object.keys(attributes).length, 0) };
     }
-    const times = this.#times(gateway.context, Date.now());
-    const points = messages.map(({ payload }) => parseTelemetry(payload, times, this.#limits));
-    const parts = (await devices()).map((device, i) => ({ device, points: points[i]! }));
-    const store = await this.#locate(parts[0]!.device.context);
+    const parts = devices.map((device, i) => ({ device, points: points![i]! }));
     for (const { device, points } of parts)
       this.#quotas?.admit(device.context, device.deviceId, points.length);
     await this.#committer.submit(store, async (tx, record) => {
+      await storeChildren(tx, record);
       for (const { device, points } of parts) await checkPoints(tx, device.deviceId, points);
       for (const { device, points } of parts)
         await insertPoints(tx, record, device.context.actor.id, device.deviceId, points);
     });
+    adopted();
     for (const { device, points } of parts) {
       this.#quotas?.accepted(device.context, 1, points.length);
       this.announce(device.context, device.deviceId, points);

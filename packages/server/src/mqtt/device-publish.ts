@@ -123,7 +123,8 @@ export async function handleDevicePublish(
         route.kind === 'gateway-telemetry' ? 'telemetry' : 'attributes',
         Object.entries(body).map(([name, payload]) => ({
           find: () => existingChild(deps, session, name),
-          device: () => newChild(deps, session, name),
+          prepare: () => deps.authenticator.newGatewayChild(session.identity, name),
+          created: (child) => session.rememberChild(name, child),
           payload,
         })),
       );
@@ -143,15 +144,5 @@ async function existingChild(
   if (known !== undefined) return known;
   const child = await deps.authenticator.existingGatewayChild(session.identity, name);
   if (child !== undefined) session.rememberChild(name, child);
-  return child;
-}
-
-async function newChild(
-  deps: PublishDeps,
-  session: DeviceSession,
-  name: string,
-): Promise<DeviceIdentity> {
-  const child = await deps.authenticator.gatewayChild(session.identity, name);
-  session.rememberChild(name, child);
   return child;
 }

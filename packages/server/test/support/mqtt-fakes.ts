@@ -30,6 +30,7 @@ import {
   type RpcSender,
   startMqttListener,
 } from '../../src/mqtt/index.ts';
+import type { DeviceRow } from '../../src/store/index.ts';
 import type { Tenant } from '../../src/tenancy/index.ts';
 import { issueTenantContext } from '../../src/tenancy/tenant-context.ts';
 
@@ -76,6 +77,12 @@ export class FixedAuthenticator implements DeviceAuthenticator {
   async gatewayChild(gateway: DeviceIdentity, childName: string) {
     this.children.push(`${gateway.deviceId}/${childName}`);
     return identity(gateway.context.tenantId, `${gateway.deviceId}.${childName}`);
+  }
+  /** Made and, as nothing stores it here, counted as a child at once. */
+  newGatewayChild(gateway: DeviceIdentity, childName: string) {
+    this.children.push(`${gateway.deviceId}/${childName}`);
+    const child = identity(gateway.context.tenantId, `${gateway.deviceId}.${childName}`);
+    return { identity: child, row: { id: child.deviceId, name: childName } as DeviceRow };
   }
   async existingGatewayChild(gateway: DeviceIdentity, childName: string) {
     return this.findGatewayChild(gateway, childName);
@@ -142,7 +149,14 @@ export class RecordingIngest implements TelemetryIngest {
     messages: readonly ChildMessage[],
   ): Promise<IngestResult> {
     for (const { payload } of messages) checkPayload(payload);
-    for (const { device, payload } of messages) await this.#store(await device(), kind, payload);
+    for (const message of messages) {
+      let device = await message.find();
+      if (device === undefined) {
+        device = message.prepare().identity;
+        message.created(device);
+      }
+      await this.#store(device, kind, message.payload);
+    }
     return { points: messages.length };
   }
 
