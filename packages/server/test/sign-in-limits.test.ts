@@ -71,6 +71,7 @@ for (const backend of backendNames()) {
       });
       await api.tenant('acme');
       await api.tenant('other');
+      await api.tenant('iotdevice');
     });
     after(() => api.close());
 
@@ -142,6 +143,19 @@ for (const backend of backendNames()) {
       for (const path of spellings) statuses.push((await post('acme', path, address)).statusCode);
       assert.deepEqual(statuses.slice(0, 3).includes(429), false);
       assert.equal(statuses[3], 429, `${spellings.join(', ')} answered ${statuses.join(', ')}`);
+    });
+
+    test('a percent-encoded slug reaches the path the gateway routed, not one cut out of the slug', async () => {
+      // `%69%6f%74device` is `iotdevice`: cutting the decoded slug's length off the raw path
+      // left `device/` for the provider, its code form, while the route saw no path at all.
+      const address = '203.0.113.12';
+      const statuses = [];
+      for (let i = 0; i < 4; i++)
+        statuses.push((await post('%69%6f%74device', '', address)).statusCode);
+      assert.deepEqual(statuses, [404, 404, 404, 404]);
+      const encoded = await api.http.inject({ method: 'GET', url: '/t/%61cme/device' });
+      assert.equal(encoded.statusCode, 200, 'the encoded slug names acme, and its code form');
+      assert.match(encoded.body, /Connect a device/);
     });
   });
 }

@@ -19,6 +19,12 @@ const COOKIELESS =
   /^(?:token(?:\/introspection|\/revocation)?|jwks|\.well-known\/[^/]+|device\/auth|request)\/?$/i;
 
 /**
+ * `/t/<slug>` as the request spelled it: a percent-encoded slug is longer than the decoded
+ * one, so cutting the decoded slug's length would hand the slug's tail to the provider as a path.
+ */
+const ISSUER_PREFIX = /^\/t\/[^/?]*/;
+
+/**
  * Hands the request to the tenant issuer's `oidc-provider` as `<public URL>/t/<slug>/…`: the
  * path below the issuer becomes the request URL (absolute, so every endpoint URL the provider
  * builds is under the public URL whatever Host the request came with) and the issuer's path
@@ -27,7 +33,7 @@ const COOKIELESS =
 function dispatch(issuer: TenantIssuer, request: FastifyRequest, reply: FastifyReply): void {
   const raw = request.raw as typeof request.raw & { baseUrl?: string };
   const issuerUrl = new URL(issuer.provider.issuer);
-  const rest = (raw.url ?? '/').slice(`/t/${issuer.tenant.slug}`.length) || '/';
+  const rest = (raw.url ?? '/').replace(ISSUER_PREFIX, '') || '/';
   raw.baseUrl = issuerUrl.pathname;
   raw.url = `${issuerUrl.origin}${rest.startsWith('/') ? rest : `/${rest}`}`;
   reply.hijack();
