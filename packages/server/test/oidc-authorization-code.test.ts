@@ -265,6 +265,15 @@ for (const backend of backendNames()) {
       const revoked = await api.call('GET', '/v1/collections', second.access_token);
       assert.equal(revoked.status, 401);
       assert.equal(revoked.body.code, 'PALISADE_TOKEN_REVOKED');
+      // The grant stays revoked while the gateway accepts its tokens: to 5 s (the skew) past exp.
+      const { exp, gid } = JSON.parse(
+        Buffer.from(second.access_token.split('.')[1]!, 'base64url').toString(),
+      );
+      const revocations = await api.platform.stores.controlPlane.identity.listRevocations(
+        acme.id,
+        (exp + 4) * 1000,
+      );
+      assert.ok(revocations.some((revocation) => revocation.value === gid));
       await assert.rejects(oidc.refreshTokenGrant(config, second.refresh_token!));
       const renewed = await signIn(browser);
       const reply = await api.call('GET', '/v1/collections', renewed.access_token);

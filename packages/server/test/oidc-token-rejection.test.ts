@@ -174,6 +174,28 @@ for (const backend of backendNames()) {
       assert.deepEqual(introspected.body, { active: false });
     });
 
+    test('a revocation lasts as long as the gateway accepts the token: its exp and the 5 s of clock skew', async () => {
+      // What another process, or this one once its cache has expired, reads of the revocations.
+      const listed = async (exp: number, value: string) =>
+        (
+          await api.platform.stores.controlPlane.identity.listRevocations(acme.id, (exp + 4) * 1000)
+        ).some((revocation) => revocation.value === value);
+      const token = await issue('acme', service);
+      const { exp, jti } = claimsOf(token);
+      await asClient(service, '/t/acme/token/revocation', `token=${token}`);
+      assert.ok(await listed(exp!, jti!), 'a token revoked at the revocation endpoint');
+      const created = await api.call('POST', '/v1/clients', acme.key, {
+        name: 'gone',
+        kind: 'service',
+        roles: ['viewer'],
+      });
+      const theirs = claimsOf(
+        await issue('acme', { id: created.body.id, secret: created.body.secret }),
+      );
+      await api.call('DELETE', `/v1/clients/${created.body.id}`, acme.key);
+      assert.ok(await listed(theirs.exp!, created.body.id), "a deleted client's token");
+    });
+
     test('a telemetry stream opened with a token ends once the token is revoked', async () => {
       const token = await issue('acme', service);
       await api.http.listen({ host: '127.0.0.1', port: 0 });

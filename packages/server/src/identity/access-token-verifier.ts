@@ -62,6 +62,14 @@ function looksLikeJwt(token: string): boolean {
   return JWT_SHAPE.test(token);
 }
 
+/**
+ * The last moment (epoch ms) a token expiring at `expiresAtMs` is accepted, the clock skew
+ * past its `exp`: a revocation of the token must last until then.
+ */
+export function acceptedUntil(expiresAtMs: number): number {
+  return expiresAtMs + CLOCK_TOLERANCE_S * 1000;
+}
+
 function refuse(code: ErrorCode, message: string): never {
   throw new PalisadeError(code, message);
 }
@@ -120,7 +128,7 @@ export class AccessTokenVerifier {
     signed: SignedToken,
     presentation: TokenPresentation | undefined,
   ): MaybePromise<VerifiedAccessToken> {
-    if (signed.expiresAt + CLOCK_TOLERANCE_S * 1000 <= Date.now()) {
+    if (acceptedUntil(signed.expiresAt) <= Date.now()) {
       this.#verified.delete(token);
       refuse('PALISADE_TOKEN_EXPIRED', 'the token has expired; get a new one');
     }

@@ -1,5 +1,6 @@
 import { type Adapter, type AdapterPayload, errors as oidcErrors } from 'oidc-provider';
 import type { ControlPlaneIdentityStore, OAuthClientRow } from '../store/index.ts';
+import { acceptedUntil } from './access-token-verifier.ts';
 import type { RevocationList } from './revocation-list.ts';
 
 const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -112,7 +113,7 @@ export class ArtifactAdapter implements Adapter {
     const revocation = {
       kind: 'grant' as const,
       value: grantId,
-      expiresAt: Date.now() + this.#revocationTtlMs,
+      expiresAt: acceptedUntil(Date.now() + this.#revocationTtlMs),
     };
     await this.#store.revokeGrant(this.#tenantId, grantId, revocation);
     this.#revocations.applied(this.#tenantId, revocation);

@@ -4,6 +4,7 @@ import { PalisadeError } from '../errors/index.ts';
 import { hashSecretToken, isUuid, uuid7 } from '../ids/index.ts';
 import type { ControlPlaneIdentityStore, OAuthClientRow } from '../store/index.ts';
 import type { Tenant, TenantContext } from '../tenancy/index.ts';
+import { acceptedUntil } from './access-token-verifier.ts';
 import type { SigningAlgorithm } from './issuer-keys.ts';
 import type { IssuerUrls } from './issuer-urls.ts';
 import type { RevocationList } from './revocation-list.ts';
@@ -147,7 +148,7 @@ export class ClientService {
     const revocation = {
       kind: 'client' as const,
       value: id,
-      expiresAt: Date.now() + this.#accessTokenMs,
+      expiresAt: acceptedUntil(Date.now() + this.#accessTokenMs),
     };
     await this.#audit.change(
       context.tenant,

@@ -8,7 +8,11 @@
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Tenant } from '../tenancy/index.ts';
-import type { AccessTokenVerifier, VerifiedAccessToken } from './access-token-verifier.ts';
+import {
+  type AccessTokenVerifier,
+  acceptedUntil,
+  type VerifiedAccessToken,
+} from './access-token-verifier.ts';
 import type { RevocationList } from './revocation-list.ts';
 
 function refusedAsStructured(ctx: KoaContextWithOIDC): boolean {
@@ -48,7 +52,7 @@ export function installStructuredTokenEndpoints(
         await options.revocations.revoke(tenant.id, {
           kind: 'jti',
           value: String(verified.claims.jti),
-          expiresAt: Number(verified.claims.exp) * 1000,
+          expiresAt: acceptedUntil(Number(verified.claims.exp) * 1000),
         });
       }
       ctx.status = 200;

@@ -57,7 +57,7 @@ export type RevocationKind = 'jti' | 'grant' | 'client';
 export interface RevocationRow {
   readonly kind: RevocationKind;
   readonly value: string;
-  /** Epoch milliseconds when every token it covers has expired anyway. */
+  /** Epoch milliseconds after which the gateway accepts no token it covers anyway (see acceptedUntil). */
   readonly expiresAt: number;
 }
 
