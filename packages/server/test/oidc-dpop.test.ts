@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { hash, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { exportJWK, SignJWT } from 'jose';
+import { calculateJwkThumbprint, exportJWK, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
 import { backendNames } from './support/backends.ts';
 import { OidcPlatform } from './support/oidc-platform.ts';
@@ -111,6 +111,15 @@ for (const backend of backendNames()) {
       const replayed = await collections(headers);
       assert.equal(replayed.body.code, 'PALISADE_DPOP_PROOF_INVALID');
       assert.match(replayed.body.detail, /used before/);
+    });
+
+    test('introspection (RFC 7662) says a bound token is DPoP, not one a bearer may use', async () => {
+      const bound = await oidc.tokenIntrospection(config, token);
+      assert.equal(bound.active, true);
+      assert.equal(bound.token_type, 'DPoP');
+      assert.equal(bound.cnf?.jkt, await calculateJwkThumbprint(await exportJWK(keys.publicKey)));
+      const bearer = (await oidc.clientCredentialsGrant(config)).access_token;
+      assert.equal((await oidc.tokenIntrospection(config, bearer)).token_type, 'Bearer');
     });
 
     test('an unbound token is not accepted under the DPoP scheme', async () => {

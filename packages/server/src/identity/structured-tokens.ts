@@ -66,7 +66,8 @@ export function installStructuredTokenEndpoints(
         ? { active: false }
         : {
             active: true,
-            token_type: 'Bearer',
+            // RFC 9449 §6.2: a key-bound token is not one a bearer may use.
+            token_type: verified.claims.cnf === undefined ? 'Bearer' : 'DPoP',
             ...verified.claims,
           };
   });
