@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -207,6 +208,16 @@ describe('the edge MQTT listener', () => {
       stored(edge.outbox).filter(([, p]) => JSON.stringify(p).includes('blob')),
       [],
     );
+  });
+
+  it('bytes that are no MQTT packet close the connection and are counted', async () => {
+    const { port } = new URL(edge.listener.url);
+    const socket = createConnection({ host: '127.0.0.1', port: Number(port) });
+    const gone = new Promise((resolve) => socket.once('close', resolve));
+    socket.on('error', () => undefined);
+    socket.write('GET / HTTP/1.1\r\n\r\n');
+    await gone;
+    assert.ok(edge.refusals.includes('malformed_packet'));
   });
 
   it('a payload that is not JSON of the right shape is refused: no PUBACK, connection closed', async () => {

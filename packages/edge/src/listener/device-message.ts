@@ -4,6 +4,7 @@ import type { PublishKind } from './topics.ts';
 export type RefusalReason =
   | 'protocol_unsupported'
   | 'packet_too_large'
+  | 'malformed_packet'
   | 'bad_credentials'
   | 'topic_not_allowed'
   | 'subscription_not_allowed'

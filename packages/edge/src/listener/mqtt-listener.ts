@@ -63,6 +63,7 @@ export const DEFAULT_MAX_PACKET_BYTES = 65_536;
 interface PacketParser {
   packet: { length: number };
   _parseLength(): boolean;
+  once(event: 'error', listener: (error: Error) => void): unknown;
 }
 
 /** Where an accepted PUBLISH goes after its PUBACK: a topic no device may subscribe to. */
@@ -149,11 +150,16 @@ export class EdgeMqttListener {
 
   /**
    * Refuses a packet that announces more than `maxPacketBytes` as soon as its length is read,
-   * before mqtt-packet buffers its body (it would collect up to 256 MiB).
+   * before mqtt-packet buffers its body (it would collect up to 256 MiB), and counts one that
+   * is no MQTT packet.
    */
   #bound(socket: Socket, client: Client): void {
     const max = this.#options.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
     const parser = (client as unknown as { _parser: PacketParser })._parser;
+    // aedes closes the connection at its parser's first error: one refusal a connection.
+    parser.once('error', (error) =>
+      this.#refuse('malformed_packet', error.message, this.#sessions.get(client)?.device),
+    );
     const parseLength = parser._parseLength.bind(parser);
     parser._parseLength = () => {
       if (!parseLength()) return false;
