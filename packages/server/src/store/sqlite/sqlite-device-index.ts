@@ -1,6 +1,16 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import type { TenantStatus } from '../../tenancy/index.ts';
 import { caKeyOf } from '../ca-key.ts';
+import {
+  CREDENTIAL_COLUMNS,
+  type CredentialDbRow,
+  credentialParams,
+  MATCH_TENANT_COLUMNS,
+  type MatchDbRow,
+  type TenantCaDbRow,
+  toCredential,
+  toMatch,
+  toTenantCa,
+} from '../device-credential-rows.ts';
 import type {
   ControlPlaneDeviceIndex,
   DeviceCredentialMatch,
@@ -8,60 +18,8 @@ import type {
   TenantCaRow,
 } from '../device-types.ts';
 
-interface CredentialSqlRow {
-  id: string;
-  tenant_id: string;
-  device_id: string | null;
-  kind: DeviceCredentialRow['kind'];
-  lookup: string;
-  secret_hash: string | null;
-  client_id: string | null;
-  created_at: string;
-}
-
-interface MatchSqlRow extends CredentialSqlRow {
-  t_slug: string;
-  t_name: string;
-  t_plan: string;
-  t_status: TenantStatus;
-  t_shard: string;
-  t_created_at: string;
-  t_updated_at: string;
-}
-
-const COLUMNS = 'id, tenant_id, device_id, kind, lookup, secret_hash, client_id, created_at';
-const MATCH = `SELECT c.*, t.slug AS t_slug, t.name AS t_name, t.plan AS t_plan, t.status AS t_status,
-  t.shard AS t_shard, t.created_at AS t_created_at, t.updated_at AS t_updated_at
+const MATCH = `SELECT c.*, ${MATCH_TENANT_COLUMNS}
   FROM device_credentials c JOIN tenants t ON t.id = c.tenant_id WHERE c.lookup = ?`;
-
-function toCredential(row: CredentialSqlRow): DeviceCredentialRow {
-  return {
-    id: row.id,
-    tenantId: row.tenant_id,
-    deviceId: row.device_id,
-    kind: row.kind,
-    lookup: row.lookup,
-    secretHash: row.secret_hash,
-    clientId: row.client_id,
-    createdAt: row.created_at,
-  };
-}
-
-function toMatch(row: MatchSqlRow): DeviceCredentialMatch {
-  return {
-    credential: toCredential(row),
-    tenant: {
-      id: row.tenant_id,
-      slug: row.t_slug,
-      name: row.t_name,
-      plan: row.t_plan,
-      status: row.t_status,
-      shard: row.t_shard,
-      createdAt: row.t_created_at,
-      updatedAt: row.t_updated_at,
-    },
-  };
-}
 
 /** The device credential index in `DATA/platform.db`. */
 export class SqliteDeviceIndex implements ControlPlaneDeviceIndex {
@@ -78,33 +36,24 @@ export class SqliteDeviceIndex implements ControlPlaneDeviceIndex {
   async insertCredential(row: DeviceCredentialRow): Promise<boolean> {
     const result = this.#db
       .prepare(
-        `INSERT INTO device_credentials (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (lookup) DO NOTHING`,
+        `INSERT INTO device_credentials (${CREDENTIAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (lookup) DO NOTHING`,
       )
-      .run(
-        row.id,
-        row.tenantId,
-        row.deviceId,
-        row.kind,
-        row.lookup,
-        row.secretHash,
-        row.clientId,
-        row.createdAt,
-      );
+      .run(...credentialParams(row));
     return result.changes > 0;
   }
 
   async findCredential(lookup: string): Promise<DeviceCredentialMatch | undefined> {
     this.#match ??= this.#db.prepare(MATCH);
-    const row = this.#match.get(lookup) as MatchSqlRow | undefined;
+    const row = this.#match.get(lookup) as MatchDbRow | undefined;
     return row === undefined ? undefined : toMatch(row);
   }
 
   async listCredentials(tenantId: string, deviceId: string): Promise<DeviceCredentialRow[]> {
     const rows = this.#db
       .prepare(
-        `SELECT ${COLUMNS} FROM device_credentials WHERE tenant_id = ? AND device_id = ? ORDER BY id`,
+        `SELECT ${CREDENTIAL_COLUMNS} FROM device_credentials WHERE tenant_id = ? AND device_id = ? ORDER BY id`,
       )
-      .all(tenantId, deviceId) as unknown as CredentialSqlRow[];
+      .all(tenantId, deviceId) as unknown as CredentialDbRow[];
     return rows.map(toCredential);
   }
 
@@ -156,20 +105,8 @@ export class SqliteDeviceIndex implements ControlPlaneDeviceIndex {
   async listCas(tenantId: string): Promise<TenantCaRow[]> {
     const rows = this.#db
       .prepare('SELECT * FROM tenant_cas WHERE tenant_id = ? ORDER BY id')
-      .all(tenantId) as unknown as {
-      id: string;
-      tenant_id: string;
-      pem: string;
-      fingerprint: string;
-      created_at: string;
-    }[];
-    return rows.map((r) => ({
-      id: r.id,
-      tenantId: r.tenant_id,
-      pem: r.pem,
-      fingerprint: r.fingerprint,
-      createdAt: r.created_at,
-    }));
+      .all(tenantId) as unknown as TenantCaDbRow[];
+    return rows.map(toTenantCa);
   }
 
   async deleteCa(tenantId: string, id: string): Promise<boolean> {
