@@ -1,44 +1,8 @@
+import { DEVICE_COLUMNS, type DeviceDbRow, toDevice } from '../device-rows.ts';
 import type { DeviceRow } from '../device-types.ts';
 import type { PageQuery } from '../types.ts';
 import { lockTenant } from './tenant-lock.ts';
 import type { TenantQueries } from './tenant-queries.ts';
-
-interface DevicePgRow {
-  id: string;
-  name: string;
-  type: string;
-  labels: string[];
-  attributes: Record<string, unknown>;
-  client_attributes: Record<string, unknown>;
-  telemetry_keys: string[] | null;
-  is_gateway: boolean;
-  gateway_id: string | null;
-  edge_node_id: string | null;
-  version: number;
-  created_at: Date;
-  updated_at: Date;
-}
-
-const DEVICE_COLUMNS =
-  'id, name, type, labels, attributes, client_attributes, telemetry_keys, is_gateway, gateway_id, edge_node_id, version, created_at, updated_at';
-
-function toDevice(row: DevicePgRow): DeviceRow {
-  return {
-    id: row.id,
-    name: row.name,
-    type: row.type,
-    labels: row.labels,
-    attributes: row.attributes,
-    clientAttributes: row.client_attributes,
-    telemetryKeys: row.telemetry_keys,
-    isGateway: row.is_gateway,
-    gatewayId: row.gateway_id,
-    edgeNodeId: row.edge_node_id,
-    version: row.version,
-    createdAt: row.created_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
-  };
-}
 
 /** The device rows of one tenant in a PostgreSQL shard. */
 export class PgDeviceRows {
@@ -49,7 +13,7 @@ export class PgDeviceRows {
   }
 
   async getDevice(id: string): Promise<DeviceRow | undefined> {
-    const row = await this.#q.one<DevicePgRow>(
+    const row = await this.#q.one<DeviceDbRow>(
       `SELECT ${DEVICE_COLUMNS} FROM devices WHERE tenant_id = $1 AND id = $2`,
       [id],
     );
@@ -57,7 +21,7 @@ export class PgDeviceRows {
   }
 
   async getDeviceByName(name: string): Promise<DeviceRow | undefined> {
-    const row = await this.#q.one<DevicePgRow>(
+    const row = await this.#q.one<DeviceDbRow>(
       `SELECT ${DEVICE_COLUMNS} FROM devices WHERE tenant_id = $1 AND name = $2`,
       [name],
     );
@@ -65,7 +29,7 @@ export class PgDeviceRows {
   }
 
   async listDevices(page: PageQuery): Promise<DeviceRow[]> {
-    const rows = await this.#q.all<DevicePgRow>(
+    const rows = await this.#q.all<DeviceDbRow>(
       `SELECT ${DEVICE_COLUMNS} FROM devices WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2::uuid)
        ORDER BY id LIMIT $3`,
       [page.after ?? null, page.limit],
@@ -87,7 +51,7 @@ export class PgDeviceRows {
   }
 
   async listEdgeNodeDevices(nodeId: string, page: PageQuery): Promise<DeviceRow[]> {
-    const rows = await this.#q.all<DevicePgRow>(
+    const rows = await this.#q.all<DeviceDbRow>(
       `SELECT ${DEVICE_COLUMNS} FROM devices WHERE tenant_id = $1 AND edge_node_id = $2
          AND ($3::uuid IS NULL OR id > $3::uuid) ORDER BY id LIMIT $4`,
       [nodeId, page.after ?? null, page.limit],
@@ -138,7 +102,7 @@ export class PgDeviceRows {
       [row.name, row.id],
     );
     if (clash !== undefined) return 'name-taken';
-    const updated = await this.#q.one<DevicePgRow>(
+    const updated = await this.#q.one<DeviceDbRow>(
       `UPDATE devices SET name = $3, type = $4, labels = $5, attributes = $6, telemetry_keys = $7,
          edge_node_id = $8, gateway_id = $9, version = version + 1, updated_at = $10
        WHERE tenant_id = $1 AND id = $2
@@ -164,7 +128,7 @@ export class PgDeviceRows {
   }
 
   async unlinkGatewayChildren(gatewayId: string, at: string): Promise<DeviceRow[]> {
-    const rows = await this.#q.all<DevicePgRow>(
+    const rows = await this.#q.all<DeviceDbRow>(
       `UPDATE devices SET gateway_id = NULL, version = version + 1, updated_at = $3
        WHERE tenant_id = $1 AND gateway_id = $2 RETURNING ${DEVICE_COLUMNS}`,
       [gatewayId, at],

@@ -1,48 +1,12 @@
 import type { SQLInputValue, StatementSync } from 'node:sqlite';
+import { DEVICE_COLUMNS, type DeviceDbRow, toDevice } from '../device-rows.ts';
 import type { DeviceRow } from '../device-types.ts';
 import type { PageQuery } from '../types.ts';
 
 type Prepare = (sql: string) => StatementSync;
 
-interface DeviceSqlRow {
-  id: string;
-  name: string;
-  type: string;
-  labels: string;
-  attributes: string;
-  client_attributes: string;
-  telemetry_keys: string | null;
-  is_gateway: number;
-  gateway_id: string | null;
-  edge_node_id: string | null;
-  version: number;
-  created_at: string;
-  updated_at: string;
-}
-
-const DEVICE_COLUMNS =
-  'id, name, type, labels, attributes, client_attributes, telemetry_keys, is_gateway, gateway_id, edge_node_id, version, created_at, updated_at';
-
 /** Devices whose telemetry keys the writer keeps at most (then it starts afresh). */
 const TELEMETRY_KEYS_CACHE_MAX = 10_000;
-
-function toDevice(row: DeviceSqlRow): DeviceRow {
-  return {
-    id: row.id,
-    name: row.name,
-    type: row.type,
-    labels: JSON.parse(row.labels),
-    attributes: JSON.parse(row.attributes),
-    clientAttributes: JSON.parse(row.client_attributes),
-    telemetryKeys: row.telemetry_keys === null ? null : JSON.parse(row.telemetry_keys),
-    isGateway: row.is_gateway === 1,
-    gatewayId: row.gateway_id,
-    edgeNodeId: row.edge_node_id,
-    version: row.version,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
 
 function deviceParams(row: DeviceRow): SQLInputValue[] {
   return [
@@ -81,14 +45,14 @@ export class SqliteDeviceRows {
 
   async getDevice(id: string): Promise<DeviceRow | undefined> {
     const row = this.#sql(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ?`).get(id) as
-      | DeviceSqlRow
+      | DeviceDbRow
       | undefined;
     return row === undefined ? undefined : toDevice(row);
   }
 
   async getDeviceByName(name: string): Promise<DeviceRow | undefined> {
     const row = this.#sql(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE name = ?`).get(name) as
-      | DeviceSqlRow
+      | DeviceDbRow
       | undefined;
     return row === undefined ? undefined : toDevice(row);
   }
@@ -96,7 +60,7 @@ export class SqliteDeviceRows {
   async listDevices(page: PageQuery): Promise<DeviceRow[]> {
     const rows = this.#sql(
       `SELECT ${DEVICE_COLUMNS} FROM devices WHERE id > ? ORDER BY id LIMIT ?`,
-    ).all(page.after ?? '', page.limit) as unknown as DeviceSqlRow[];
+    ).all(page.after ?? '', page.limit) as unknown as DeviceDbRow[];
     return rows.map(toDevice);
   }
 
@@ -112,7 +76,7 @@ export class SqliteDeviceRows {
   async listEdgeNodeDevices(nodeId: string, page: PageQuery): Promise<DeviceRow[]> {
     const rows = this.#sql(
       `SELECT ${DEVICE_COLUMNS} FROM devices WHERE edge_node_id = ? AND id > ? ORDER BY id LIMIT ?`,
-    ).all(nodeId, page.after ?? '', page.limit) as unknown as DeviceSqlRow[];
+    ).all(nodeId, page.after ?? '', page.limit) as unknown as DeviceDbRow[];
     return rows.map(toDevice);
   }
 
@@ -155,7 +119,7 @@ export class SqliteDeviceRows {
       row.gatewayId,
       row.updatedAt,
       row.id,
-    ) as DeviceSqlRow | undefined;
+    ) as DeviceDbRow | undefined;
     return updated === undefined ? undefined : toDevice(updated);
   }
 
@@ -169,7 +133,7 @@ export class SqliteDeviceRows {
     const rows = this.#sql(
       `UPDATE devices SET gateway_id = NULL, version = version + 1, updated_at = ?
        WHERE gateway_id = ? RETURNING ${DEVICE_COLUMNS}`,
-    ).all(at, gatewayId) as unknown as DeviceSqlRow[];
+    ).all(at, gatewayId) as unknown as DeviceDbRow[];
     return rows.map(toDevice);
   }
 
