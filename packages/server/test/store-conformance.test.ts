@@ -231,6 +231,52 @@ for (const backend of backendNames()) {
         );
       });
 
+      test('devices and RPC requests read back as written, JSON strings included', async () => {
+        const c = await shard.tenant(uuid7());
+        const gateway: DeviceRow = {
+          ...device('gw', null),
+          labels: ['roof'],
+          attributes: { floor: 3 },
+          clientAttributes: { fw: '1.2' },
+          telemetryKeys: ['temp'],
+          isGateway: true,
+        };
+        const rpc = {
+          id: uuid7(),
+          deviceId: gateway.id,
+          method: 'echo',
+          params: 'a JSON string',
+          persistent: true,
+          status: 'queued' as const,
+          response: null,
+          error: null,
+          createdAt: instant(1),
+          expiresAt: instant(60),
+          updatedAt: instant(1),
+        };
+        await c.transaction(async (tx) => {
+          await tx.devices.insertDevice(gateway);
+          await tx.devices.insertRpc(rpc);
+        });
+        assert.deepEqual(await c.reader.devices.getDevice(gateway.id), gateway);
+        assert.deepEqual(await c.reader.devices.getRpc(gateway.id, rpc.id), rpc);
+        const answered = await c.transaction((tx) =>
+          tx.devices.updateRpc(
+            gateway.id,
+            rpc.id,
+            ['queued'],
+            { status: 'succeeded', response: '"quoted"' },
+            instant(2),
+          ),
+        );
+        assert.deepEqual(answered, {
+          ...rpc,
+          status: 'succeeded',
+          response: '"quoted"',
+          updatedAt: instant(2),
+        });
+      });
+
       test('a transaction reads the collection as last committed, never a rolled-back one', async () => {
         const read = () => a.transaction(async (tx) => tx.getCollection('drafts'));
         await a.transaction(async (tx) => tx.putCollection(collection('drafts')));

@@ -1,35 +1,8 @@
 import type { RpcChange, RpcRow, RpcStatus } from '../device-types.ts';
+import { type RpcDbRow, rpcRowReader } from '../rpc-rows.ts';
 import type { TenantQueries } from './tenant-queries.ts';
 
-interface RpcPgRow {
-  id: string;
-  device_id: string;
-  method: string;
-  params: unknown;
-  persistent: boolean;
-  status: RpcStatus;
-  response: unknown;
-  error: string | null;
-  created_at: Date;
-  expires_at: Date;
-  updated_at: Date;
-}
-
-function toRpc(row: RpcPgRow): RpcRow {
-  return {
-    id: row.id,
-    deviceId: row.device_id,
-    method: row.method,
-    params: row.params,
-    persistent: row.persistent,
-    status: row.status,
-    response: row.response,
-    error: row.error,
-    createdAt: row.created_at.toISOString(),
-    expiresAt: row.expires_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
-  };
-}
+const toRpc = rpcRowReader<unknown>((value) => value);
 
 /** Server-side RPC requests to the devices of one tenant in a PostgreSQL shard. */
 export class PgRpcRows {
@@ -40,7 +13,7 @@ export class PgRpcRows {
   }
 
   async getRpc(deviceId: string, id: string): Promise<RpcRow | undefined> {
-    const row = await this.#q.one<RpcPgRow>(
+    const row = await this.#q.one<RpcDbRow<unknown>>(
       'SELECT * FROM rpc_requests WHERE tenant_id = $1 AND device_id = $2 AND id = $3',
       [deviceId, id],
     );
@@ -53,7 +26,7 @@ export class PgRpcRows {
     limit: number,
     sentBefore?: string,
   ): Promise<RpcRow[]> {
-    const rows = await this.#q.all<RpcPgRow>(
+    const rows = await this.#q.all<RpcDbRow<unknown>>(
       `SELECT * FROM rpc_requests WHERE tenant_id = $1 AND device_id = $2
          AND (status = 'queued' OR (status = 'sent' AND updated_at < $5::timestamptz))
          AND expires_at > $3 ORDER BY id LIMIT $4`,
@@ -104,7 +77,7 @@ export class PgRpcRows {
     change: RpcChange,
     at: string,
   ): Promise<RpcRow | undefined> {
-    const row = await this.#q.one<RpcPgRow>(
+    const row = await this.#q.one<RpcDbRow<unknown>>(
       `UPDATE rpc_requests SET status = $4, response = coalesce($5::jsonb, response),
          error = coalesce($6, error),
          updated_at = CASE WHEN status = 'sent' AND $4::text = 'sent'

@@ -1,37 +1,10 @@
 import type { StatementSync } from 'node:sqlite';
 import type { RpcChange, RpcRow, RpcStatus } from '../device-types.ts';
+import { type RpcDbRow, rpcRowReader } from '../rpc-rows.ts';
 
 type Prepare = (sql: string) => StatementSync;
 
-interface RpcSqlRow {
-  id: string;
-  device_id: string;
-  method: string;
-  params: string;
-  persistent: number;
-  status: RpcStatus;
-  response: string | null;
-  error: string | null;
-  created_at: string;
-  expires_at: string;
-  updated_at: string;
-}
-
-function toRpc(row: RpcSqlRow): RpcRow {
-  return {
-    id: row.id,
-    deviceId: row.device_id,
-    method: row.method,
-    params: JSON.parse(row.params),
-    persistent: row.persistent === 1,
-    status: row.status,
-    response: row.response === null ? null : JSON.parse(row.response),
-    error: row.error,
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-    updatedAt: row.updated_at,
-  };
-}
+const toRpc = rpcRowReader<string>((text) => JSON.parse(text));
 
 /** Server-side RPC requests to the devices of one tenant's SQLite file. */
 export class SqliteRpcRows {
@@ -45,7 +18,7 @@ export class SqliteRpcRows {
     const row = this.#sql('SELECT * FROM rpc_requests WHERE device_id = ? AND id = ?').get(
       deviceId,
       id,
-    ) as RpcSqlRow | undefined;
+    ) as RpcDbRow<string> | undefined;
     return row === undefined ? undefined : toRpc(row);
   }
 
@@ -59,7 +32,7 @@ export class SqliteRpcRows {
       `SELECT * FROM rpc_requests WHERE device_id = ?
          AND (status = 'queued' OR (status = 'sent' AND updated_at < ?))
          AND expires_at > ? ORDER BY id LIMIT ?`,
-    ).all(deviceId, sentBefore ?? null, now, limit) as unknown as RpcSqlRow[];
+    ).all(deviceId, sentBefore ?? null, now, limit) as unknown as RpcDbRow<string>[];
     return rows.map(toRpc);
   }
 
@@ -122,7 +95,7 @@ export class SqliteRpcRows {
       change.sentBefore ?? null,
       change.sentAt ?? null,
       change.sentAt ?? null,
-    ) as RpcSqlRow | undefined;
+    ) as RpcDbRow<string> | undefined;
     return row === undefined ? undefined : toRpc(row);
   }
 
