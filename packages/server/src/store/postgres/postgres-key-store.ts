@@ -1,4 +1,12 @@
 import type pg from 'pg';
+import {
+  type DataKeyDbRow,
+  type KekDbRow,
+  type KeyJobDbRow,
+  toDataKey,
+  toKek,
+  toKeyJob,
+} from '../key-rows.ts';
 import type {
   ControlPlaneKeyStore,
   DataKeyRow,
@@ -12,58 +20,8 @@ import type {
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
-interface DataKeyPgRow {
-  key_id: string;
-  version: number;
-  kek_version: number;
-  wrapped: Buffer | null;
-  sealed_secret: Buffer | null;
-  state: DataKeyRow['state'];
-  created_at: Date;
-  retired_at: Date | null;
-}
-
-interface KeyJobPgRow {
-  id: string;
-  key_id: string;
-  target_version: number;
-  state: KeyJobRow['state'];
-  processed: number;
-  created_at: Date;
-  updated_at: Date;
-  finished_at: Date | null;
-  error: string | null;
-}
-
 const JOB_COLUMNS =
   'id, key_id, target_version, state, processed::float8 AS processed, created_at, updated_at, finished_at, error';
-
-function toDataKey(row: DataKeyPgRow): DataKeyRow {
-  return {
-    keyId: row.key_id,
-    version: row.version,
-    kekVersion: row.kek_version,
-    wrapped: row.wrapped,
-    sealedSecret: row.sealed_secret,
-    state: row.state,
-    createdAt: row.created_at.toISOString(),
-    retiredAt: row.retired_at?.toISOString() ?? null,
-  };
-}
-
-function toJob(row: KeyJobPgRow): KeyJobRow {
-  return {
-    id: row.id,
-    keyId: row.key_id,
-    targetVersion: row.target_version,
-    state: row.state,
-    processed: row.processed,
-    createdAt: row.created_at.toISOString(),
-    updatedAt: row.updated_at.toISOString(),
-    finishedAt: row.finished_at?.toISOString() ?? null,
-    error: row.error,
-  };
-}
 
 /** Parameters for the `sealed`, `blind`, `key_version` columns of a record. */
 export function sealedParams(sealed: SealedFields | undefined): unknown[] {
@@ -94,7 +52,7 @@ export class PgTenantKeys implements TenantKeyWriter {
   }
 
   async listDataKeys(): Promise<DataKeyRow[]> {
-    const result = await this.#db.query<DataKeyPgRow>(
+    const result = await this.#db.query<DataKeyDbRow>(
       'SELECT * FROM data_keys WHERE tenant_id = $1 ORDER BY key_id, version',
       [this.#tenantId],
     );
@@ -102,20 +60,20 @@ export class PgTenantKeys implements TenantKeyWriter {
   }
 
   async getKeyJob(id: string): Promise<KeyJobRow | undefined> {
-    const result = await this.#db.query<KeyJobPgRow>(
+    const result = await this.#db.query<KeyJobDbRow>(
       `SELECT ${JOB_COLUMNS} FROM key_jobs WHERE tenant_id = $1 AND id = $2`,
       [this.#tenantId, id],
     );
     const row = result.rows[0];
-    return row === undefined ? undefined : toJob(row);
+    return row === undefined ? undefined : toKeyJob(row);
   }
 
   async listKeyJobs(): Promise<KeyJobRow[]> {
-    const result = await this.#db.query<KeyJobPgRow>(
+    const result = await this.#db.query<KeyJobDbRow>(
       `SELECT ${JOB_COLUMNS} FROM key_jobs WHERE tenant_id = $1 ORDER BY id`,
       [this.#tenantId],
     );
-    return result.rows.map(toJob);
+    return result.rows.map(toKeyJob);
   }
 
   async recordsPerKeyVersion(): Promise<Map<number, number>> {
@@ -228,24 +186,6 @@ export class PgTenantKeys implements TenantKeyWriter {
   }
 }
 
-interface KekPgRow {
-  tenant_id: string;
-  version: number;
-  public_key: Buffer;
-  sealed_seed: Buffer;
-  created_at: Date;
-}
-
-function toKek(row: KekPgRow): TenantKekRow {
-  return {
-    tenantId: row.tenant_id,
-    version: row.version,
-    publicKey: row.public_key,
-    sealedSeed: row.sealed_seed,
-    createdAt: row.created_at.toISOString(),
-  };
-}
-
 /** Tenant KEKs and the pending-job registry in the PostgreSQL control plane. */
 export class PgControlPlaneKeys implements ControlPlaneKeyStore {
   readonly #pool: pg.Pool;
@@ -268,7 +208,7 @@ export class PgControlPlaneKeys implements ControlPlaneKeyStore {
   }
 
   async listKeks(tenantId: string): Promise<TenantKekRow[]> {
-    const result = await this.#pool.query<KekPgRow>(
+    const result = await this.#pool.query<KekDbRow>(
       'SELECT * FROM tenant_keks WHERE tenant_id = $1 ORDER BY version',
       [tenantId],
     );
@@ -276,14 +216,14 @@ export class PgControlPlaneKeys implements ControlPlaneKeyStore {
   }
 
   async listAllKeks(): Promise<TenantKekRow[]> {
-    const result = await this.#pool.query<KekPgRow>(
+    const result = await this.#pool.query<KekDbRow>(
       'SELECT * FROM tenant_keks ORDER BY tenant_id, version',
     );
     return result.rows.map(toKek);
   }
 
   async newestKek(): Promise<TenantKekRow | undefined> {
-    const result = await this.#pool.query<KekPgRow>(
+    const result = await this.#pool.query<KekDbRow>(
       'SELECT * FROM tenant_keks ORDER BY created_at DESC LIMIT 1',
     );
     return result.rows[0] === undefined ? undefined : toKek(result.rows[0]);

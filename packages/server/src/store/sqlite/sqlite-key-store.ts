@@ -1,4 +1,12 @@
 import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
+import {
+  type DataKeyDbRow,
+  type KekDbRow,
+  type KeyJobDbRow,
+  toDataKey,
+  toKek,
+  toKeyJob,
+} from '../key-rows.ts';
 import type {
   ControlPlaneKeyStore,
   DataKeyRow,
@@ -11,56 +19,6 @@ import type {
 } from '../key-types.ts';
 
 type Prepare = (sql: string) => StatementSync;
-
-interface DataKeySqlRow {
-  key_id: string;
-  version: number;
-  kek_version: number;
-  wrapped: Uint8Array | null;
-  sealed_secret: Uint8Array | null;
-  state: DataKeyRow['state'];
-  created_at: string;
-  retired_at: string | null;
-}
-
-interface KeyJobSqlRow {
-  id: string;
-  key_id: string;
-  target_version: number;
-  state: KeyJobRow['state'];
-  processed: number;
-  created_at: string;
-  updated_at: string;
-  finished_at: string | null;
-  error: string | null;
-}
-
-function toDataKey(row: DataKeySqlRow): DataKeyRow {
-  return {
-    keyId: row.key_id,
-    version: row.version,
-    kekVersion: row.kek_version,
-    wrapped: row.wrapped,
-    sealedSecret: row.sealed_secret,
-    state: row.state,
-    createdAt: row.created_at,
-    retiredAt: row.retired_at,
-  };
-}
-
-function toJob(row: KeyJobSqlRow): KeyJobRow {
-  return {
-    id: row.id,
-    keyId: row.key_id,
-    targetVersion: row.target_version,
-    state: row.state,
-    processed: row.processed,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    finishedAt: row.finished_at,
-    error: row.error,
-  };
-}
 
 /** Serialized columns of a record's encrypted fields: `sealed`, `blind`, `key_version`. */
 export function sealedColumns(sealed: SealedFields | undefined): SQLInputValue[] {
@@ -110,19 +68,17 @@ export class SqliteTenantKeys implements TenantKeyWriter {
 
   async listDataKeys(): Promise<DataKeyRow[]> {
     const rows = this.#sql('SELECT * FROM data_keys ORDER BY key_id, version').all();
-    return (rows as unknown as DataKeySqlRow[]).map(toDataKey);
+    return (rows as unknown as DataKeyDbRow[]).map(toDataKey);
   }
 
   async getKeyJob(id: string): Promise<KeyJobRow | undefined> {
-    const row = this.#sql('SELECT * FROM key_jobs WHERE id = ?').get(id) as
-      | KeyJobSqlRow
-      | undefined;
-    return row === undefined ? undefined : toJob(row);
+    const row = this.#sql('SELECT * FROM key_jobs WHERE id = ?').get(id) as KeyJobDbRow | undefined;
+    return row === undefined ? undefined : toKeyJob(row);
   }
 
   async listKeyJobs(): Promise<KeyJobRow[]> {
     const rows = this.#sql('SELECT * FROM key_jobs ORDER BY id').all();
-    return (rows as unknown as KeyJobSqlRow[]).map(toJob);
+    return (rows as unknown as KeyJobDbRow[]).map(toKeyJob);
   }
 
   async recordsPerKeyVersion(): Promise<Map<number, number>> {
@@ -215,24 +171,6 @@ export class SqliteTenantKeys implements TenantKeyWriter {
   }
 }
 
-interface KekSqlRow {
-  tenant_id: string;
-  version: number;
-  public_key: Uint8Array;
-  sealed_seed: Uint8Array;
-  created_at: string;
-}
-
-function toKek(row: KekSqlRow): TenantKekRow {
-  return {
-    tenantId: row.tenant_id,
-    version: row.version,
-    publicKey: row.public_key,
-    sealedSeed: row.sealed_seed,
-    createdAt: row.created_at,
-  };
-}
-
 /** Tenant KEKs and the pending-job registry in `DATA/platform.db`. */
 export class SqliteControlPlaneKeys implements ControlPlaneKeyStore {
   readonly #db: DatabaseSync;
@@ -255,18 +193,18 @@ export class SqliteControlPlaneKeys implements ControlPlaneKeyStore {
     const rows = this.#db
       .prepare('SELECT * FROM tenant_keks WHERE tenant_id = ? ORDER BY version')
       .all(tenantId);
-    return (rows as unknown as KekSqlRow[]).map(toKek);
+    return (rows as unknown as KekDbRow[]).map(toKek);
   }
 
   async listAllKeks(): Promise<TenantKekRow[]> {
     const rows = this.#db.prepare('SELECT * FROM tenant_keks ORDER BY tenant_id, version').all();
-    return (rows as unknown as KekSqlRow[]).map(toKek);
+    return (rows as unknown as KekDbRow[]).map(toKek);
   }
 
   async newestKek(): Promise<TenantKekRow | undefined> {
     const row = this.#db
       .prepare('SELECT * FROM tenant_keks ORDER BY created_at DESC, rowid DESC LIMIT 1')
-      .get() as KekSqlRow | undefined;
+      .get() as KekDbRow | undefined;
     return row === undefined ? undefined : toKek(row);
   }
 
