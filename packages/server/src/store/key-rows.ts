@@ -71,3 +71,18 @@ export function toKek(row: KekDbRow): TenantKekRow {
     createdAt: iso(row.created_at),
   };
 }
+
+/** Parameters of a key-job write: id, key, target version, state, progress, times, error. */
+export function keyJobParams(row: KeyJobRow) {
+  return [
+    row.id,
+    row.keyId,
+    row.targetVersion,
+    row.state,
+    row.processed,
+    row.createdAt,
+    row.updatedAt,
+    row.finishedAt,
+    row.error,
+  ] as const;
+}

@@ -3,6 +3,7 @@ import {
   type DataKeyDbRow,
   type KekDbRow,
   type KeyJobDbRow,
+  keyJobParams,
   toDataKey,
   toKek,
   toKeyJob,
@@ -156,18 +157,7 @@ export class PgTenantKeys implements TenantKeyWriter {
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
        ON CONFLICT (tenant_id, id) DO UPDATE SET state = excluded.state, processed = excluded.processed,
          updated_at = excluded.updated_at, finished_at = excluded.finished_at, error = excluded.error`,
-      [
-        this.#tenantId,
-        row.id,
-        row.keyId,
-        row.targetVersion,
-        row.state,
-        row.processed,
-        row.createdAt,
-        row.updatedAt,
-        row.finishedAt,
-        row.error,
-      ],
+      [this.#tenantId, ...keyJobParams(row)],
     );
   }
 

@@ -3,6 +3,7 @@ import {
   type DataKeyDbRow,
   type KekDbRow,
   type KeyJobDbRow,
+  keyJobParams,
   toDataKey,
   toKek,
   toKeyJob,
@@ -144,17 +145,7 @@ export class SqliteTenantKeys implements TenantKeyWriter {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET state = excluded.state, processed = excluded.processed,
          updated_at = excluded.updated_at, finished_at = excluded.finished_at, error = excluded.error`,
-    ).run(
-      row.id,
-      row.keyId,
-      row.targetVersion,
-      row.state,
-      row.processed,
-      row.createdAt,
-      row.updatedAt,
-      row.finishedAt,
-      row.error,
-    );
+    ).run(...keyJobParams(row));
   }
 
   async resealRecord(
