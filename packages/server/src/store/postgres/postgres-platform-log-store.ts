@@ -1,5 +1,6 @@
 import type { NodeKey } from '@palisade/ledger';
 import pg from 'pg';
+import { type LeafDbRow, toSealedCheckpoint } from '../platform-log-rows.ts';
 import type {
   PlatformCheckpointRow,
   PlatformLogStore,
@@ -26,14 +27,6 @@ const MIGRATIONS: readonly PgMigration[] = [
     `,
   },
 ];
-
-interface LeafPgRow {
-  idx: number;
-  tenant_id: string;
-  tenant_size: number;
-  text: string;
-  note: string;
-}
 
 /** The scale-out platform log, in the control-plane database. */
 export class PostgresPlatformLogStore implements PlatformLogStore {
@@ -124,21 +117,13 @@ export class PostgresPlatformLogStore implements PlatformLogStore {
   }
 
   async latestTenantCheckpoint(tenantId: string): Promise<SealedTenantCheckpoint | undefined> {
-    const result = await this.#pool.query<LeafPgRow>(
+    const result = await this.#pool.query<LeafDbRow>(
       `SELECT idx::float8 AS idx, tenant_id, tenant_size::float8 AS tenant_size, text, note
        FROM platform_log_leaves WHERE tenant_id = $1 ORDER BY idx DESC LIMIT 1`,
       [tenantId],
     );
     const row = result.rows[0];
-    return row === undefined
-      ? undefined
-      : {
-          tenantId: row.tenant_id,
-          tenantSize: row.tenant_size,
-          text: row.text,
-          note: row.note,
-          index: row.idx,
-        };
+    return row === undefined ? undefined : toSealedCheckpoint(row);
   }
 
   async sealedTenantSizes(): Promise<Map<string, number>> {

@@ -1,5 +1,6 @@
 import type { DatabaseSync } from 'node:sqlite';
 import type { NodeKey } from '@palisade/ledger';
+import { type LeafDbRow, toSealedCheckpoint } from '../platform-log-rows.ts';
 import type {
   PlatformCheckpointRow,
   PlatformLogStore,
@@ -34,14 +35,6 @@ const MIGRATIONS: readonly Migration[] = [
     `,
   },
 ];
-
-interface LeafSqlRow {
-  idx: number;
-  tenant_id: string;
-  tenant_size: number;
-  text: string;
-  note: string;
-}
 
 /** The embedded platform log: `DATA/platform-log.db`, beside the control plane. */
 export class SqlitePlatformLogStore implements PlatformLogStore {
@@ -115,16 +108,8 @@ export class SqlitePlatformLogStore implements PlatformLogStore {
       .prepare(
         'SELECT idx, tenant_id, tenant_size, text, note FROM platform_log_leaves WHERE tenant_id = ? ORDER BY idx DESC LIMIT 1',
       )
-      .get(tenantId) as LeafSqlRow | undefined;
-    return row === undefined
-      ? undefined
-      : {
-          tenantId: row.tenant_id,
-          tenantSize: row.tenant_size,
-          text: row.text,
-          note: row.note,
-          index: row.idx,
-        };
+      .get(tenantId) as LeafDbRow | undefined;
+    return row === undefined ? undefined : toSealedCheckpoint(row);
   }
 
   async sealedTenantSizes(): Promise<Map<string, number>> {
