@@ -32,3 +32,15 @@ export function toRole(row: RoleDbRow): RoleRow {
 export function toPolicySet(row: PolicySetDbRow): PolicySetRow {
   return { text: row.text, version: row.version, updatedAt: iso(row.updated_at) };
 }
+
+/** Parameters of a role write: name, description, permissions, version, created, updated. */
+export function roleParams(row: RoleRow) {
+  return [
+    row.name,
+    row.description,
+    JSON.stringify(row.permissions),
+    row.version,
+    row.createdAt,
+    row.updatedAt,
+  ] as const;
+}

@@ -1,5 +1,11 @@
 import type pg from 'pg';
-import { type PolicySetDbRow, type RoleDbRow, toPolicySet, toRole } from '../authz-rows.ts';
+import {
+  type PolicySetDbRow,
+  type RoleDbRow,
+  roleParams,
+  toPolicySet,
+  toRole,
+} from '../authz-rows.ts';
 import type { PolicySetRow, RoleRow, TenantAuthzWriter } from '../authz-types.ts';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -45,15 +51,7 @@ export class PgTenantAuthz implements TenantAuthzWriter {
        VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (tenant_id, name) DO UPDATE SET description = excluded.description,
          permissions = excluded.permissions, version = excluded.version, updated_at = excluded.updated_at`,
-      [
-        this.#tenantId,
-        row.name,
-        row.description,
-        JSON.stringify(row.permissions),
-        row.version,
-        row.createdAt,
-        row.updatedAt,
-      ],
+      [this.#tenantId, ...roleParams(row)],
     );
   }
 

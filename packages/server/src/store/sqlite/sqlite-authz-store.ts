@@ -1,5 +1,11 @@
 import type { StatementSync } from 'node:sqlite';
-import { type PolicySetDbRow, type RoleDbRow, toPolicySet, toRole } from '../authz-rows.ts';
+import {
+  type PolicySetDbRow,
+  type RoleDbRow,
+  roleParams,
+  toPolicySet,
+  toRole,
+} from '../authz-rows.ts';
 import type { PolicySetRow, RoleRow, TenantAuthzWriter } from '../authz-types.ts';
 
 type Prepare = (sql: string) => StatementSync;
@@ -31,14 +37,7 @@ export class SqliteTenantAuthz implements TenantAuthzWriter {
     this.#sql(
       `INSERT OR REPLACE INTO roles (name, description, permissions, version, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?)`,
-    ).run(
-      row.name,
-      row.description,
-      JSON.stringify(row.permissions),
-      row.version,
-      row.createdAt,
-      row.updatedAt,
-    );
+    ).run(...roleParams(row));
   }
 
   async deleteRole(name: string): Promise<boolean> {
