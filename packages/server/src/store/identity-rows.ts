@@ -94,6 +94,21 @@ export function toArtifact(row: ArtifactDbRow): OidcArtifact {
   };
 }
 
+/** Parameters of a client insert, in CLIENT_COLUMNS order. */
+export function clientParams(row: OAuthClientRow) {
+  return [
+    row.id,
+    row.tenantId,
+    row.name,
+    row.kind,
+    row.secretHash,
+    JSON.stringify(row.redirectUris),
+    JSON.stringify(row.roles),
+    row.tokenAlgorithm,
+    row.createdAt,
+  ] as const;
+}
+
 /** Parameters of an artifact upsert, in ARTIFACT_COLUMNS order after the tenant id. */
 export function artifactParams(tenantId: string, a: OidcArtifact) {
   return [

@@ -6,6 +6,7 @@ import {
   artifactParams,
   CLIENT_COLUMNS,
   type ClientDbRow,
+  clientParams,
   ISSUER_TABLES,
   KEY_COLUMNS,
   type KeyDbRow,
@@ -66,17 +67,7 @@ export class PgIdentityStore implements ControlPlaneIdentityStore {
   async insertClient(row: OAuthClientRow): Promise<void> {
     await this.#pool.query(
       `INSERT INTO oauth_clients (${CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [
-        row.id,
-        row.tenantId,
-        row.name,
-        row.kind,
-        row.secretHash,
-        JSON.stringify(row.redirectUris),
-        JSON.stringify(row.roles),
-        row.tokenAlgorithm,
-        row.createdAt,
-      ],
+      [...clientParams(row)],
     );
   }
 

@@ -6,6 +6,7 @@ import {
   artifactParams,
   CLIENT_COLUMNS,
   type ClientDbRow,
+  clientParams,
   ISSUER_TABLES,
   KEY_COLUMNS,
   type KeyDbRow,
@@ -72,17 +73,7 @@ export class SqliteIdentityStore implements ControlPlaneIdentityStore {
   async insertClient(row: OAuthClientRow): Promise<void> {
     this.#sql(
       `INSERT INTO oauth_clients (${CLIENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      row.id,
-      row.tenantId,
-      row.name,
-      row.kind,
-      row.secretHash,
-      JSON.stringify(row.redirectUris),
-      JSON.stringify(row.roles),
-      row.tokenAlgorithm,
-      row.createdAt,
-    );
+    ).run(...clientParams(row));
   }
 
   async getClient(tenantId: string, id: string): Promise<OAuthClientRow | undefined> {
