@@ -48,3 +48,17 @@ export function toTenant(row: TenantDbRow): Tenant {
     updatedAt: iso(row.updated_at),
   };
 }
+
+/** Parameters of a tenant insert, in TENANT_COLUMNS order. */
+export function tenantParams(tenant: Tenant) {
+  return [
+    tenant.id,
+    tenant.slug,
+    tenant.name,
+    tenant.plan,
+    tenant.status,
+    tenant.shard,
+    tenant.createdAt,
+    tenant.updatedAt,
+  ] as const;
+}

@@ -2,10 +2,20 @@ import pg from 'pg';
 import { PalisadeError } from '../../errors/index.ts';
 import type { Tenant, TenantStatus } from '../../tenancy/index.ts';
 import {
+  API_KEY_COLUMNS,
+  type ApiKeyDbRow,
+  apiKeyParams,
+  KEY_MATCH_COLUMNS,
+  type KeyMatchDbRow,
+  toApiKey,
+  toKeyCredential,
+} from '../api-key-rows.ts';
+import {
   ADMIN_TOKEN_KEY,
   TENANT_COLUMNS,
   TENANT_CONTROL_TABLES,
   type TenantDbRow,
+  tenantParams,
   toTenant,
 } from '../tenant-rows.ts';
 import type {
@@ -99,16 +109,7 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
     try {
       await this.#pool.query(
         `INSERT INTO tenants (${TENANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [
-          tenant.id,
-          tenant.slug,
-          tenant.name,
-          tenant.plan,
-          tenant.status,
-          tenant.shard,
-          tenant.createdAt,
-          tenant.updatedAt,
-        ],
+        [...tenantParams(tenant)],
       );
     } catch (error) {
       if ((error as { code?: string; constraint?: string }).constraint === 'tenants_slug_key') {
@@ -154,41 +155,17 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
 
   async insertApiKey(key: ApiKeyRow): Promise<void> {
     await this.#pool.query(
-      'INSERT INTO api_keys (id, tenant_id, name, secret_hash, roles, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-      [
-        key.id,
-        key.tenantId,
-        key.name,
-        key.secretHash,
-        JSON.stringify(key.roles),
-        key.createdAt,
-        key.revokedAt,
-      ],
+      `INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [...apiKeyParams(key)],
     );
   }
 
   async listApiKeys(tenantId: string): Promise<ApiKeyRow[]> {
-    const result = await this.#pool.query<{
-      id: string;
-      tenant_id: string;
-      name: string;
-      secret_hash: string;
-      roles: string[];
-      created_at: Date;
-      revoked_at: Date | null;
-    }>(
-      'SELECT id, tenant_id, name, secret_hash, roles, created_at, revoked_at FROM api_keys WHERE tenant_id = $1 ORDER BY id',
+    const result = await this.#pool.query<ApiKeyDbRow>(
+      `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY id`,
       [tenantId],
     );
-    return result.rows.map((r) => ({
-      id: r.id,
-      tenantId: r.tenant_id,
-      name: r.name,
-      secretHash: r.secret_hash,
-      roles: r.roles,
-      createdAt: r.created_at.toISOString(),
-      revokedAt: r.revoked_at?.toISOString() ?? null,
-    }));
+    return result.rows.map(toApiKey);
   }
 
   async revokeApiKey(tenantId: string, keyId: string, at: string): Promise<boolean> {
@@ -219,17 +196,12 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
 
   async findCredential(secretHash: string): Promise<StoredCredential | undefined> {
     if ((await this.getAdminTokenHash()) === secretHash) return { kind: 'admin' };
-    const result = await this.#pool.query<TenantDbRow & { key_id: string; key_roles: string[] }>(
-      `SELECT k.id AS key_id, k.roles AS key_roles, ${TENANT_COLUMNS.split(', ')
-        .map((c) => `t.${c}`)
-        .join(', ')}
-       FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+    const result = await this.#pool.query<KeyMatchDbRow>(
+      `SELECT ${KEY_MATCH_COLUMNS} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
        WHERE k.secret_hash = $1 AND k.revoked_at IS NULL`,
       [secretHash],
     );
     const row = result.rows[0];
-    return row === undefined
-      ? undefined
-      : { kind: 'api-key', keyId: row.key_id, tenant: toTenant(row), roles: row.key_roles };
+    return row === undefined ? undefined : toKeyCredential(row);
   }
 }

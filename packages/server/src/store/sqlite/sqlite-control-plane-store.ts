@@ -2,10 +2,20 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { PalisadeError } from '../../errors/index.ts';
 import type { Tenant, TenantStatus } from '../../tenancy/index.ts';
 import {
+  API_KEY_COLUMNS,
+  type ApiKeyDbRow,
+  apiKeyParams,
+  KEY_MATCH_COLUMNS,
+  type KeyMatchDbRow,
+  toApiKey,
+  toKeyCredential,
+} from '../api-key-rows.ts';
+import {
   ADMIN_TOKEN_KEY,
   TENANT_COLUMNS,
   TENANT_CONTROL_TABLES,
   type TenantDbRow,
+  tenantParams,
   toTenant,
 } from '../tenant-rows.ts';
 import type {
@@ -93,14 +103,7 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
   async insertTenant(tenant: Tenant): Promise<void> {
     try {
       this.#sql(`INSERT INTO tenants (${TENANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(
-        tenant.id,
-        tenant.slug,
-        tenant.name,
-        tenant.plan,
-        tenant.status,
-        tenant.shard,
-        tenant.createdAt,
-        tenant.updatedAt,
+        ...tenantParams(tenant),
       );
     } catch (error) {
       if (
@@ -145,40 +148,16 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
   }
 
   async insertApiKey(key: ApiKeyRow): Promise<void> {
-    this.#sql(
-      'INSERT INTO api_keys (id, tenant_id, name, secret_hash, roles, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-    ).run(
-      key.id,
-      key.tenantId,
-      key.name,
-      key.secretHash,
-      JSON.stringify(key.roles),
-      key.createdAt,
-      key.revokedAt,
+    this.#sql(`INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(
+      ...apiKeyParams(key),
     );
   }
 
   async listApiKeys(tenantId: string): Promise<ApiKeyRow[]> {
     const rows = this.#sql(
-      'SELECT id, tenant_id, name, secret_hash, roles, created_at, revoked_at FROM api_keys WHERE tenant_id = ? ORDER BY id',
-    ).all(tenantId) as unknown as {
-      id: string;
-      tenant_id: string;
-      name: string;
-      secret_hash: string;
-      roles: string;
-      created_at: string;
-      revoked_at: string | null;
-    }[];
-    return rows.map((r) => ({
-      id: r.id,
-      tenantId: r.tenant_id,
-      name: r.name,
-      secretHash: r.secret_hash,
-      roles: JSON.parse(r.roles),
-      createdAt: r.created_at,
-      revokedAt: r.revoked_at,
-    }));
+      `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE tenant_id = ? ORDER BY id`,
+    ).all(tenantId) as unknown as ApiKeyDbRow[];
+    return rows.map(toApiKey);
   }
 
   async revokeApiKey(tenantId: string, keyId: string, at: string): Promise<boolean> {
@@ -219,19 +198,9 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
   async findCredential(secretHash: string): Promise<StoredCredential | undefined> {
     if ((await this.getAdminTokenHash()) === secretHash) return { kind: 'admin' };
     const row = this.#sql(
-      `SELECT k.id AS key_id, k.roles AS key_roles, ${TENANT_COLUMNS.split(', ')
-        .map((c) => `t.${c}`)
-        .join(', ')}
-       FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+      `SELECT ${KEY_MATCH_COLUMNS} FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
        WHERE k.secret_hash = ? AND k.revoked_at IS NULL`,
-    ).get(secretHash) as (TenantDbRow & { key_id: string; key_roles: string }) | undefined;
-    return row === undefined
-      ? undefined
-      : {
-          kind: 'api-key',
-          keyId: row.key_id,
-          tenant: toTenant(row),
-          roles: JSON.parse(row.key_roles),
-        };
+    ).get(secretHash) as KeyMatchDbRow | undefined;
+    return row === undefined ? undefined : toKeyCredential(row);
   }
 }
