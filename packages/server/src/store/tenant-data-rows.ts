@@ -1,5 +1,5 @@
 import { iso, json } from './row-values.ts';
-import type { CollectionRow, LedgerEntryRow } from './types.ts';
+import type { CollectionRow, ConditionalWrite, LedgerEntryRow, RecordRow } from './types.ts';
 
 /** The record columns, in the order every record query selects them. */
 export const RECORD_COLUMNS =
@@ -26,6 +26,18 @@ export function toCollection(row: CollectionDbRow): CollectionRow {
   };
 }
 
+/** Parameters of a collection upsert: name, schema, encrypted fields, version, created, updated. */
+export function collectionParams(row: CollectionRow) {
+  return [
+    row.name,
+    JSON.stringify(row.schema),
+    JSON.stringify(row.encrypted),
+    row.version,
+    row.createdAt,
+    row.updatedAt,
+  ] as const;
+}
+
 /** A ledger entry row as either backend returns it (PostgreSQL casts its bigints to float8). */
 export interface EntryDbRow {
   seq: number;
@@ -43,4 +55,9 @@ export function toEntry(row: EntryDbRow): LedgerEntryRow {
     entry: row.entry,
     salt: row.salt,
   };
+}
+
+/** A conditional record write that matched no row: the record is gone, or at another version. */
+export function refusedWrite(current: RecordRow | undefined): ConditionalWrite<RecordRow> {
+  return { ok: false, reason: current === undefined ? 'not-found' : 'version-mismatch' };
 }

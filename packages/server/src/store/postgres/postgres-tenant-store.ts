@@ -9,8 +9,10 @@ import type { TenantEdgeReader } from '../edge-types.ts';
 import type { SealedFields, TenantKeyReader } from '../key-types.ts';
 import {
   type CollectionDbRow,
+  collectionParams,
   type EntryDbRow,
   RECORD_COLUMNS,
+  refusedWrite,
   toCollection,
   toEntry,
 } from '../tenant-data-rows.ts';
@@ -270,15 +272,7 @@ class PgTenantQueries implements TenantWriteTx {
        VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (tenant_id, name) DO UPDATE SET schema = excluded.schema, encrypted = excluded.encrypted,
          version = excluded.version, updated_at = excluded.updated_at`,
-      [
-        this.#tenantId,
-        row.name,
-        JSON.stringify(row.schema),
-        JSON.stringify(row.encrypted),
-        row.version,
-        row.createdAt,
-        row.updatedAt,
-      ],
+      [this.#tenantId, ...collectionParams(row)],
     );
   }
 
@@ -322,11 +316,7 @@ class PgTenantQueries implements TenantWriteTx {
     );
     const row = result.rows[0];
     if (row !== undefined) return { ok: true, row: toRecord(row) };
-    return {
-      ok: false,
-      reason:
-        (await this.getRecord(collection, id)) === undefined ? 'not-found' : 'version-mismatch',
-    };
+    return refusedWrite(await this.getRecord(collection, id));
   }
 
   async deleteRecord(
@@ -341,11 +331,7 @@ class PgTenantQueries implements TenantWriteTx {
     );
     const row = result.rows[0];
     if (row !== undefined) return { ok: true, row: toRecord(row) };
-    return {
-      ok: false,
-      reason:
-        (await this.getRecord(collection, id)) === undefined ? 'not-found' : 'version-mismatch',
-    };
+    return refusedWrite(await this.getRecord(collection, id));
   }
 }
 

@@ -4,8 +4,10 @@ import type { SealedFields } from '../key-types.ts';
 import { StoredJsonRecord } from '../stored-json.ts';
 import {
   type CollectionDbRow,
+  collectionParams,
   type EntryDbRow,
   RECORD_COLUMNS,
+  refusedWrite,
   toCollection,
   toEntry,
 } from '../tenant-data-rows.ts';
@@ -259,14 +261,7 @@ class SqliteTenantWriteTx extends SqliteTenantReader implements TenantWriteTx {
          ON CONFLICT (name) DO UPDATE SET schema = excluded.schema, encrypted = excluded.encrypted,
            version = excluded.version, updated_at = excluded.updated_at`,
       )
-      .run(
-        row.name,
-        JSON.stringify(row.schema),
-        JSON.stringify(row.encrypted),
-        row.version,
-        row.createdAt,
-        row.updatedAt,
-      );
+      .run(...collectionParams(row));
   }
 
   async appendLedger(write: LedgerBatchWrite): Promise<void> {
@@ -318,11 +313,7 @@ class SqliteTenantWriteTx extends SqliteTenantReader implements TenantWriteTx {
         expectedVersion ?? null,
       ) as RecordSqlRow | undefined;
     if (row !== undefined) return { ok: true, row: toRecord(row) };
-    return {
-      ok: false,
-      reason:
-        (await this.getRecord(collection, id)) === undefined ? 'not-found' : 'version-mismatch',
-    };
+    return refusedWrite(await this.getRecord(collection, id));
   }
 
   async deleteRecord(
@@ -338,11 +329,7 @@ class SqliteTenantWriteTx extends SqliteTenantReader implements TenantWriteTx {
       | RecordSqlRow
       | undefined;
     if (row !== undefined) return { ok: true, row: toRecord(row) };
-    return {
-      ok: false,
-      reason:
-        (await this.getRecord(collection, id)) === undefined ? 'not-found' : 'version-mismatch',
-    };
+    return refusedWrite(await this.getRecord(collection, id));
   }
 }
 
