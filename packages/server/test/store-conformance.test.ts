@@ -8,6 +8,9 @@ import type {
   CollectionRow,
   DeviceRow,
   RecordRow,
+  RpcChange,
+  RpcRow,
+  RpcStatus,
   ShardStore,
   TenantStore,
   TenantWriteTx,
@@ -607,6 +610,59 @@ for (const backend of backendNames()) {
           none,
           'deleting a device forgets the nodes it left',
         );
+      });
+
+      test('rpc: a delivered request is neither pending nor queued, never claimed again, and expires', async () => {
+        const c = await shard.tenant(uuid7());
+        const dev = device('rpc-target', null);
+        const rpc = (method: string): RpcRow => ({
+          id: uuid7(),
+          deviceId: dev.id,
+          method,
+          params: null,
+          persistent: true,
+          status: 'queued',
+          response: null,
+          error: null,
+          createdAt: instant(0),
+          expiresAt: instant(60),
+          updatedAt: instant(0),
+        });
+        const [queued, delivered] = [rpc('stays-queued'), rpc('is-delivered')];
+        await c.transaction(async (tx) => {
+          await tx.devices.insertDevice(dev);
+          await tx.devices.insertRpc(queued);
+          await tx.devices.insertRpc(delivered);
+        });
+        const change = (from: RpcStatus[], next: RpcChange, at: number) =>
+          c.transaction((tx) =>
+            tx.devices.updateRpc(dev.id, delivered.id, from, next, instant(at)),
+          );
+        assert.equal((await change(['queued'], { status: 'sent' }, 1))?.status, 'sent');
+        const row = await change(['sent'], { status: 'delivered' }, 2);
+        assert.equal(row?.status, 'delivered');
+        assert.equal(row?.updatedAt, instant(2));
+
+        const everyClaim = instant(59);
+        const pending = await c.reader.devices.pendingRpcs(dev.id, instant(3), 10, everyClaim);
+        assert.deepEqual(
+          pending.map((r) => r.id),
+          [queued.id],
+          'not pending, however old its claim',
+        );
+        const claimedAgain = await change(
+          ['queued', 'sent'],
+          { status: 'sent', sentBefore: everyClaim },
+          4,
+        );
+        assert.equal(claimedAgain, undefined, 'never claimed again');
+        assert.equal(
+          await c.transaction((tx) => tx.devices.lockRpcQueue(dev.id, instant(3))),
+          1,
+          'only the queued one counts against rpcQueueMax',
+        );
+        assert.equal(await c.transaction((tx) => tx.devices.expireRpcs(instant(60))), 2);
+        assert.equal((await c.reader.devices.getRpc(dev.id, delivered.id))?.status, 'expired');
       });
 
       test('dropping a tenant removes all of its data and only its data', async () => {

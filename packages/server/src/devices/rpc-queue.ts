@@ -10,7 +10,14 @@ import type { DeviceIdentity } from './device-contract.ts';
 import { checkDeviceId, deviceNotFound } from './device-writes.ts';
 import type { AttachOptions, RpcInput, RpcQueue, RpcRemote, RpcSender } from './rpc-contract.ts';
 import { RpcDelivery } from './rpc-delivery.ts';
-import { effective, type RpcStatusChange, rpcNotFound, rpcStatusChange } from './rpc-status.ts';
+import {
+  effective,
+  isOpen,
+  OPEN_STATUSES,
+  type RpcStatusChange,
+  rpcNotFound,
+  rpcStatusChange,
+} from './rpc-status.ts';
 
 /**
  * Server-side RPC. Every request is stored in the tenant's store (a ledger entry) with an
@@ -124,7 +131,7 @@ export class RpcService implements RpcQueue {
       // Not queued any more: expired or answered, or sent by a process whose reply to the
       // delivery request came after another's "not delivered" (then the call waits).
       const now = failed ?? (await this.#settled(context, row));
-      if (now.status !== 'sent') {
+      if (!isOpen(now.status)) {
         this.#waiters.delete(row.id);
         return now;
       }
@@ -139,7 +146,7 @@ export class RpcService implements RpcQueue {
     if (answer !== undefined) return answer;
     // Not expired when the answer came but its notice from another process did not.
     return (
-      (await this.#change(context, deviceId, row.id, ['queued', 'sent'], { status: 'expired' })) ??
+      (await this.#change(context, deviceId, row.id, OPEN_STATUSES, { status: 'expired' })) ??
       (await store.reader.devices.getRpc(deviceId, row.id)) ??
       row
     );
@@ -153,7 +160,7 @@ export class RpcService implements RpcQueue {
     const reader = (await this.#locate(context)).reader;
     const current = (await reader.devices.getRpc(row.deviceId, row.id)) ?? row;
     if (effective(current, new Date().toISOString()) === current) return current;
-    const expired = await this.#change(context, row.deviceId, row.id, ['queued', 'sent'], {
+    const expired = await this.#change(context, row.deviceId, row.id, OPEN_STATUSES, {
       status: 'expired',
     });
     if (expired !== undefined) return expired;
@@ -183,7 +190,7 @@ export class RpcService implements RpcQueue {
     )
       return;
     const row = await (await this.#locate(waiter.context)).reader.devices.getRpc(deviceId, rpcId);
-    if (row !== undefined && row.status !== 'queued' && row.status !== 'sent') waiter.resolve(row);
+    if (row !== undefined && !isOpen(row.status)) waiter.resolve(row);
   }
 
   /**
@@ -193,7 +200,7 @@ export class RpcService implements RpcQueue {
    */
   async respond(device: DeviceIdentity, requestId: string, payload: unknown): Promise<void> {
     if (!isUuid(requestId)) throw rpcNotFound();
-    const row = await this.#change(device.context, device.deviceId, requestId, ['queued', 'sent'], {
+    const row = await this.#change(device.context, device.deviceId, requestId, OPEN_STATUSES, {
       status: 'succeeded',
       response: payload ?? null,
     });

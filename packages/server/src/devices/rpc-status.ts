@@ -8,10 +8,17 @@ export function rpcNotFound(): PalisadeError {
   return new PalisadeError('PALISADE_RPC_NOT_FOUND', 'no such RPC request');
 }
 
-/** As shown: a queued or sent request past its expiry reads as expired before the job marks it. */
+/** The statuses of a request its device may still answer: not answered, failed or expired. */
+export const OPEN_STATUSES: readonly RpcStatus[] = ['queued', 'sent', 'delivered'];
+
+/** Whether the request waits for its device's answer (see OPEN_STATUSES). */
+export function isOpen(status: RpcStatus): boolean {
+  return OPEN_STATUSES.includes(status);
+}
+
+/** As shown: an open request past its expiry reads as expired before the job marks it. */
 export function effective(row: RpcRow, now: string): RpcRow {
-  const open = row.status === 'queued' || row.status === 'sent';
-  return open && row.expiresAt <= now ? { ...row, status: 'expired' } : row;
+  return isOpen(row.status) && row.expiresAt <= now ? { ...row, status: 'expired' } : row;
 }
 
 /**

@@ -65,7 +65,12 @@ export interface AggregateRow {
   readonly value: number;
 }
 
-export type RpcStatus = 'queued' | 'sent' | 'succeeded' | 'failed' | 'expired';
+/**
+ * Where a server-side RPC request stands: `queued` for its device, `sent` (claimed and written
+ * to one of its connections), `delivered` (the device acknowledged it), then answered
+ * (`succeeded`, `failed`) or `expired`.
+ */
+export type RpcStatus = 'queued' | 'sent' | 'delivered' | 'succeeded' | 'failed' | 'expired';
 
 /** A server-side RPC request to a device. */
 export interface RpcRow {
@@ -197,7 +202,7 @@ export interface TenantDeviceWriter extends TenantDeviceReader {
     change: RpcChange,
     at: string,
   ): Promise<RpcRow | undefined>;
-  /** Marks queued or sent requests past their expiry as expired; returns how many. */
+  /** Marks queued, sent or delivered requests past their expiry as expired; returns how many. */
   expireRpcs(now: string): Promise<number>;
 }
 

@@ -14,7 +14,10 @@ const RPC = {
     method: { type: 'string' },
     params: {},
     persistent: { type: 'boolean' },
-    status: { type: 'string', enum: ['queued', 'sent', 'succeeded', 'failed', 'expired'] },
+    status: {
+      type: 'string',
+      enum: ['queued', 'sent', 'delivered', 'succeeded', 'failed', 'expired'],
+    },
     response: {},
     error: { type: ['string', 'null'] },
     createdAt: TIMESTAMP,

@@ -104,7 +104,7 @@ export class PgRpcRows {
   async expireRpcs(now: string): Promise<number> {
     return this.#q.run(
       `UPDATE rpc_requests SET status = 'expired', updated_at = $2
-       WHERE tenant_id = $1 AND status IN ('queued', 'sent') AND expires_at <= $2`,
+       WHERE tenant_id = $1 AND status IN ('queued', 'sent', 'delivered') AND expires_at <= $2`,
       [now],
     );
   }

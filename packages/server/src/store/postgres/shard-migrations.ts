@@ -460,5 +460,14 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
       version: 20,
       sql: 'TRUNCATE sign_in_failures;',
     },
+    {
+      // As in SQLite: an RPC request the device acknowledged is `delivered`.
+      version: 21,
+      sql: `
+        ALTER TABLE rpc_requests DROP CONSTRAINT rpc_requests_status_check,
+          ADD CONSTRAINT rpc_requests_status_check
+            CHECK (status IN ('queued', 'sent', 'delivered', 'succeeded', 'failed', 'expired'));
+      `,
+    },
   ];
 }

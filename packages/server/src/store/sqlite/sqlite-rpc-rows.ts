@@ -103,7 +103,7 @@ export class SqliteRpcRows {
     return Number(
       this.#sql(
         `UPDATE rpc_requests SET status = 'expired', updated_at = ?
-         WHERE status IN ('queued', 'sent') AND expires_at <= ?`,
+         WHERE status IN ('queued', 'sent', 'delivered') AND expires_at <= ?`,
       ).run(now, now).changes,
     );
   }

@@ -373,4 +373,32 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
     version: 21,
     sql: 'DELETE FROM sign_in_failures;',
   },
+  {
+    // An RPC request the device acknowledged is `delivered` (see RpcDelivery). SQLite changes
+    // a CHECK only by copying the table; every row of the old one passes the new one.
+    version: 22,
+    sql: `
+      CREATE TABLE rpc_requests_next (
+        id TEXT PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        method TEXT NOT NULL,
+        params TEXT NOT NULL,
+        persistent INTEGER NOT NULL,
+        status TEXT NOT NULL
+          CHECK (status IN ('queued', 'sent', 'delivered', 'succeeded', 'failed', 'expired')),
+        response TEXT,
+        error TEXT,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+      INSERT INTO rpc_requests_next (id, device_id, method, params, persistent, status, response,
+          error, created_at, expires_at, updated_at)
+        SELECT id, device_id, method, params, persistent, status, response, error, created_at,
+          expires_at, updated_at FROM rpc_requests;
+      DROP TABLE rpc_requests;
+      ALTER TABLE rpc_requests_next RENAME TO rpc_requests;
+      CREATE INDEX rpc_requests_by_device ON rpc_requests (device_id, status, id);
+    `,
+  },
 ];
