@@ -20,6 +20,7 @@ import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
 import { ADMIN_TOKEN, type Reply, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 import { opensslVerificationCertificate, registrationCodeOf } from './support/device-ca-proof.ts';
+import { ACKNOWLEDGED, AWAITING_ACK } from './support/rpc-written.ts';
 
 /** The longest delay a Node.js timer keeps. */
 const TIMER_MAX_MS = 2 ** 31 - 1;
@@ -533,6 +534,7 @@ for (const backend of backendNames()) {
       const detach = api.platform.devices.rpc.attach(identity, async (request) => {
         received.push(request);
         got();
+        return ACKNOWLEDGED;
       });
       await delivered;
       assert.deepEqual(received[0], {
@@ -569,6 +571,7 @@ for (const backend of backendNames()) {
       let requestId = '';
       const detach = api.platform.devices.rpc.attach(identity, async (request) => {
         requestId = request.requestId;
+        return ACKNOWLEDGED;
       });
       tc.mock.timers.enable({ apis: ['setTimeout'] });
       const timers = tc.mock.method(globalThis, 'setTimeout');
@@ -649,7 +652,7 @@ for (const backend of backendNames()) {
       const identity = (await api.platform.devices.authority.byAccessToken(
         made.body.credentials.token,
       ))!;
-      const detach = api.platform.devices.rpc.attach(identity, async () => {});
+      const detach = api.platform.devices.rpc.attach(identity, async () => AWAITING_ACK);
       const sent = await api.call('POST', `/v1/devices/${made.body.id}/rpc`, t.key, {
         method: 'slow',
         persistent: true,

@@ -19,6 +19,7 @@ import type { RpcRow } from '../src/store/index.ts';
 import { issueTenantContext } from '../src/tenancy/tenant-context.ts';
 import { TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
+import { ACKNOWLEDGED, AWAITING_ACK } from './support/rpc-written.ts';
 
 const NATS = process.env.PALISADE_TEST_NATS_URL;
 
@@ -77,7 +78,7 @@ test("a failure to send an attaching device's queue is logged, never an unhandle
     logger: { warn: (_: object, message: string) => warnings.push(message) } as unknown as Logger,
   });
   const device = { context: { tenantId: 't' }, deviceId: 'd' } as unknown as DeviceIdentity;
-  const detach = rpc.attach(device, async () => undefined);
+  const detach = rpc.attach(device, async () => ACKNOWLEDGED);
   while (warnings.length === 0) await new Promise((resolve) => setImmediate(resolve));
   assert.match(warnings[0]!, /queued requests .* failed/);
   detach();
@@ -119,6 +120,7 @@ for (const backend of backendNames()) {
       const received: string[] = [];
       const detach = api.platform.devices.rpc.attach(identity, async (request) => {
         received.push(request.requestId);
+        return ACKNOWLEDGED;
       });
       await until(() => received.length >= MANY_QUEUED, tc.signal);
       detach();
@@ -214,6 +216,7 @@ for (const backend of backendNames()) {
       const detachFirst = api.platform.devices.rpc.attach(identity, async (request) => {
         first.push(request);
         await released;
+        return ACKNOWLEDGED;
       });
       const call = api.call('POST', `/v1/devices/${id}/rpc`, t.key, {
         method: 'toggle',
@@ -226,6 +229,7 @@ for (const backend of backendNames()) {
       const second: string[] = [];
       const detachSecond = api.platform.devices.rpc.attach(identity, async (request) => {
         second.push(request.requestId);
+        return ACKNOWLEDGED;
       });
       detachFirst();
       // Something to wait for: a new request goes to the new connection.
@@ -313,6 +317,7 @@ for (const backend of backendNames()) {
         rpc.attach(identity, async (request) => {
           received.push(request.requestId);
           await released;
+          return AWAITING_ACK;
         }),
       );
       // The server must hold both delivery subscriptions before the request comes.
@@ -363,6 +368,7 @@ for (const backend of backendNames()) {
       const reads = second!.queueReads();
       const detachSecond = second!.rpc.attach(identity, async () => {
         received.push('second');
+        return AWAITING_ACK;
       });
       await second!.nc.flush();
       await until(() => second!.queueReads() > reads, tc.signal);
@@ -427,6 +433,7 @@ for (const backend of backendNames()) {
       const received: string[] = [];
       const detach = api.platform.devices.rpc.attach(identity, async (request) => {
         received.push(request.requestId);
+        return ACKNOWLEDGED;
       });
       while ((await queued()) > 0) await new Promise((resolve) => setImmediate(resolve));
       detach();

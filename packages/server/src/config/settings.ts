@@ -646,6 +646,15 @@ export const SETTINGS = {
     maximum: TIMER_MAX_MS,
     doc: 'How long a new MQTT connection may take to send CONNECT before it is closed.',
   },
+  mqttRpcAckWaitMs: {
+    flag: 'mqtt-rpc-ack-wait-ms',
+    env: 'PALISADE_MQTT_RPC_ACK_WAIT_MS',
+    type: 'integer',
+    default: 10_000,
+    minimum: 1,
+    maximum: TIMER_MAX_MS,
+    doc: "How long an RPC request written to an MQTT connection waits for the device's PUBACK before it is queued again for the device's next connection; a request a stopped process left sent, unacknowledged, for longer goes out again when the device next subscribes.",
+  },
   gatewayChildrenMax: {
     flag: 'gateway-children-max',
     env: 'PALISADE_GATEWAY_CHILDREN_MAX',

@@ -31,6 +31,7 @@ export type {
   RpcQueue,
   RpcRemote,
   RpcSender,
+  RpcWritten,
 } from './rpc-contract.ts';
 export { RpcService } from './rpc-queue.ts';
 export {

@@ -6,16 +6,29 @@ export interface OutgoingRpc {
   readonly body: { readonly method: string; readonly params: unknown };
 }
 
-/** Writes one request to a connected device; resolves once it is on the wire. */
-export type RpcSender = (request: OutgoingRpc) => Promise<void>;
+/** A request written to a device's connection. */
+export interface RpcWritten {
+  /**
+   * True once the device acknowledged the request (its MQTT PUBACK, an edge node's
+   * confirmation); false when it will not: the connection ended first, or no acknowledgement
+   * came in the sender's time. Never rejects.
+   */
+  readonly acknowledged: Promise<boolean>;
+}
+
+/**
+ * Writes one request to a connected device; resolves once it is on its way, rejects when it
+ * could not be written. The request stays `sent` until `acknowledged` tells.
+ */
+export type RpcSender = (request: OutgoingRpc) => Promise<RpcWritten>;
 
 /** How a sender takes requests. */
 export interface AttachOptions {
   /**
-   * The sender confirms what it takes within this long (an edge node, by its next poll): a
-   * request sent (claimed) longer ago and still unanswered is one whose delivery ended
-   * unconfirmed, its process gone with it, and is sent to this sender again. Without it, a
-   * sent request stays sent: written to a device is taken as delivered.
+   * The sender acknowledges what it takes within this long (its bound on `acknowledged`): a
+   * request sent (claimed) longer ago and neither acknowledged nor answered is one whose
+   * delivery ended unconfirmed, its process gone with it, and is sent to this sender again.
+   * Without it, a sent request stays sent until its process tells.
    */
   readonly redeliverSentAfterMs?: number;
 }

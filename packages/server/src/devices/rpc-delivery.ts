@@ -13,8 +13,10 @@ const ATTACH_BATCH = 100;
 /**
  * The delivery side of server-side RPC: the devices attached to this process and the
  * requests on their way to them. A request is claimed (queued → sent) before it is written,
- * put back when the write fails, and a device that attaches gets its queued requests; in
- * scale-out other processes ask this one to deliver to the devices attached here.
+ * delivered once the device acknowledges it, put back in the queue when the write fails or
+ * no acknowledgement comes, and a device that attaches gets its queued requests; in
+ * scale-out other processes ask this one to deliver to the devices attached here. Delivery
+ * is at least once: a device may get a request again whose acknowledgement was lost.
  */
 export class RpcDelivery {
   readonly #locate: TenantStoreLocator;
@@ -123,10 +125,12 @@ export class RpcDelivery {
   }
 
   /**
-   * Sends the request if it is still queued; false when `send` could not take it. One
-   * delivery of a request at a time in this process: a flush that read it as queued while it
-   * was on its way to another connection waits, then finds it sent (or queued again, if that
-   * connection could not take it). Across processes the claim in #sendQueued decides.
+   * Sends the request if it is still queued; false when `send` could not take it. Resolves
+   * once the request is written: the next one goes out without waiting for the device to
+   * acknowledge this one. One delivery of a request at a time in this process, until its
+   * acknowledgement settled: a flush that read it as queued while it was on its way to another
+   * connection waits, then finds it sent or delivered (or queued again, if that connection
+   * did not take it). Across processes the claim in #write decides.
    */
   async #deliver(
     context: TenantContext,
@@ -140,40 +144,37 @@ export class RpcDelivery {
     const deviceKey = `${context.tenantId}/${row.deviceId}`;
     // A connection that went while this delivery waited its turn takes nothing more.
     if (!this.#attached.get(deviceKey)?.senders.has(send)) return false;
-    const sent = this.#sendQueued(context, row, send, sentBefore);
-    const settled = sent.then(
-      () => undefined,
+    const written = this.#write(context, row, send, sentBefore);
+    const settled = written.then(
+      (outcome) => (typeof outcome === 'boolean' ? undefined : this.#settle(context, row, outcome)),
       () => undefined,
     );
     const toDevice = this.#sendingTo.get(deviceKey) ?? new Set();
     this.#sendingTo.set(deviceKey, toDevice.add(settled));
     this.#sending.set(key, settled);
-    try {
-      return await sent;
-    } finally {
+    void settled.then(() => {
       if (this.#sending.get(key) === settled) this.#sending.delete(key);
       toDevice.delete(settled);
       if (toDevice.size === 0 && this.#sendingTo.get(deviceKey) === toDevice)
         this.#sendingTo.delete(deviceKey);
-    }
+    });
+    return (await written) !== false;
   }
 
   /**
    * Claims the request, then writes it to `send`. The claim (queued → sent, committed before
    * the write) is a conditional update only one process or connection wins, so a device
-   * connected to several processes, each asked to deliver it, gets it once; true when the
-   * request went out or is not this call's to send. A write that fails puts the request back
-   * in the queue (unless it was answered or expired meanwhile) and returns false; a device
-   * that is gone from this process meanwhile may be connected to another by now, whose
-   * attach found the request claimed: the others are asked to deliver it. With `sentBefore`,
-   * a request sent before it is claimed again (its delivery was never confirmed).
+   * connected to several processes, each asked to deliver it, gets it once. The claim written,
+   * or true when the request is not this call's to send; false when the write failed (the
+   * claim is put back). With `sentBefore`, a request sent before it is claimed again (its
+   * delivery was never confirmed).
    */
-  async #sendQueued(
+  async #write(
     context: TenantContext,
     row: RpcRow,
     send: RpcSender,
     sentBefore?: string,
-  ): Promise<boolean> {
+  ): Promise<Claim | boolean> {
     const from = sentBefore === undefined ? (['queued'] as const) : (['queued', 'sent'] as const);
     const claimed = await this.#change(context, row.deviceId, row.id, from, {
       status: 'sent',
@@ -181,28 +182,64 @@ export class RpcDelivery {
     });
     if (claimed === undefined) return true;
     try {
-      await send({ requestId: row.id, body: { method: row.method, params: row.params } });
-      return true;
-    } catch {
-      // Only this claim goes back, named by its own time: not one another process made
-      // since, redelivering it, even within the same millisecond (its time is a later one).
-      const back = await this.#change(context, row.deviceId, row.id, ['sent'], {
-        status: 'queued',
-        sentAt: claimed.updatedAt,
+      const { acknowledged } = await send({
+        requestId: row.id,
+        body: { method: row.method, params: row.params },
       });
-      // Never to this process: it serves only devices attached here.
-      if (back !== undefined && !this.#attached.has(`${context.tenantId}/${row.deviceId}`))
-        this.#remote
-          ?.deliver(context.tenantId, row.deviceId, row.id)
-          .catch((error: unknown) =>
-            this.#logger?.warn(
-              { err: error, deviceId: row.deviceId },
-              'rpc: offering a request put back to other processes failed; it goes at the next attach',
-            ),
-          );
+      return { claimed, acknowledged };
+    } catch {
+      await this.#putBack(context, row, claimed);
       return false;
     }
   }
+
+  /**
+   * The device acknowledged the request: it is delivered (sent → delivered), and never sent
+   * again, whichever claim the device acknowledged. Or it did not: the claim is put back.
+   */
+  async #settle(context: TenantContext, row: RpcRow, { claimed, acknowledged }: Claim) {
+    try {
+      if (await acknowledged)
+        await this.#change(context, row.deviceId, row.id, ['sent'], { status: 'delivered' });
+      else await this.#putBack(context, row, claimed);
+    } catch (error) {
+      // Left sent: it goes out again at the device's next attach past the sender's bound.
+      this.#logger?.warn(
+        { err: error, deviceId: row.deviceId },
+        'rpc: recording what became of a request written to a device failed',
+      );
+    }
+  }
+
+  /**
+   * Puts a claim that did not reach the device back in the queue (unless it was answered or
+   * expired meanwhile); a device that is gone from this process meanwhile may be connected to
+   * another by now, whose attach found the request claimed: the others are asked to deliver it.
+   */
+  async #putBack(context: TenantContext, row: RpcRow, claimed: RpcRow): Promise<void> {
+    // Only this claim goes back, named by its own time: not one another process made since,
+    // redelivering it, even within the same millisecond (its time is a later one).
+    const back = await this.#change(context, row.deviceId, row.id, ['sent'], {
+      status: 'queued',
+      sentAt: claimed.updatedAt,
+    });
+    // Never to this process: it serves only devices attached here.
+    if (back !== undefined && !this.#attached.has(`${context.tenantId}/${row.deviceId}`))
+      this.#remote
+        ?.deliver(context.tenantId, row.deviceId, row.id)
+        .catch((error: unknown) =>
+          this.#logger?.warn(
+            { err: error, deviceId: row.deviceId },
+            'rpc: offering a request put back to other processes failed; it goes at the next attach',
+          ),
+        );
+  }
+}
+
+/** A request this process claimed and wrote, waiting for the device to acknowledge it. */
+interface Claim {
+  readonly claimed: RpcRow;
+  readonly acknowledged: Promise<boolean>;
 }
 
 interface Attached {

@@ -75,9 +75,9 @@ interface NodeLink {
  * node polls, it stands in for each of its devices as an attached sender of the RPC queue:
  * queued requests (kept while the link was down, until their deadline) are handed over when
  * it comes back, new ones at once, through a mailbox its polls drain. A request handed to
- * the mailbox is claimed (sent) by the RPC queue; unless the node confirms it (in its next
- * exchange, or by answering it) within `ackWaitMs`, the sender fails, which puts it back in
- * the queue, and its device is attached again, whose flush hands it out again, so a poll
+ * the mailbox is claimed (sent) by the RPC queue, and delivered once the node confirms it (in
+ * its next exchange, or by answering it); unless that comes within `ackWaitMs`, it goes back
+ * in the queue and its device is attached again, whose flush hands it out again, so a poll
  * answer lost with a killed node or a cut link loses nothing. A node that stops
  * polling for `ackWaitMs` is detached. The same polls carry its devices' shared attributes
  * (see edge-shared-attributes.ts): a change of one of them ends the poll waiting.
@@ -223,17 +223,17 @@ export class EdgeRpcRelay {
           expiresAt: row?.expiresAt ?? new Date().toISOString(),
         });
         for (const wake of link.polls) wake();
-        try {
-          await this.#confirmation(key(request.requestId));
-        } catch (error) {
-          // Not confirmed: attach the device again, which hands its queued requests out again.
-          if (link.attached.get(device.id) === off) {
+        const acknowledged = this.#confirmation(key(request.requestId)).then((confirmed) => {
+          // Not confirmed: attach the device again, which hands its queued requests out again
+          // once this one is back among them.
+          if (!confirmed && link.attached.get(device.id) === off) {
             off();
             link.attached.delete(device.id);
             if (this.#links.get(link.key) === link) this.#attachDevice(link, reader, device, key);
           }
-          throw error;
-        }
+          return confirmed;
+        });
+        return { acknowledged };
       },
       { redeliverSentAfterMs: this.#ackWaitMs },
     );
@@ -282,9 +282,9 @@ export class EdgeRpcRelay {
     for (const settle of this.#unconfirmed.get(key) ?? []) settle(true);
   }
 
-  /** Resolves when the node confirms `key`; rejects after `ackWaitMs`. */
-  #confirmation(key: string): Promise<void> {
-    return new Promise((resolve, reject) => {
+  /** True when the node confirms `key`; false after `ackWaitMs`. */
+  #confirmation(key: string): Promise<boolean> {
+    return new Promise((resolve) => {
       const waiting = this.#unconfirmed.get(key) ?? new Set();
       this.#unconfirmed.set(key, waiting);
       const settle = (confirmed: boolean) => {
@@ -292,8 +292,7 @@ export class EdgeRpcRelay {
         waiting.delete(settle);
         if (waiting.size === 0 && this.#unconfirmed.get(key) === waiting)
           this.#unconfirmed.delete(key);
-        if (confirmed) resolve();
-        else reject(new Error('the edge node did not confirm the request; it stays queued'));
+        resolve(confirmed);
       };
       const timer = setTimeout(() => settle(false), this.#ackWaitMs).unref();
       waiting.add(settle);

@@ -1,6 +1,7 @@
 import type { Client } from 'aedes';
 import type { DeviceIdentity } from '../devices/index.ts';
 import type { GateSlot } from './ingest-gate.ts';
+import { OutgoingAcks } from './outgoing-acks.ts';
 import type { SubscriptionKind } from './topics.ts';
 
 /**
@@ -30,7 +31,10 @@ export class DeviceSession implements GateSlot {
   readonly client: Client;
   /** The client id the device sent (aedes holds a tenant- and device-namespaced one). */
   readonly clientId: string;
-  readonly subscriptions = new Set<SubscriptionKind>();
+  /** What the device subscribed to, each with the QoS granted (the most it is sent at). */
+  readonly subscriptions = new Map<SubscriptionKind, 0 | 1>();
+  /** The QoS 1 messages sent to it that it has not acknowledged. */
+  readonly acks = new OutgoingAcks();
   inflight = 0;
   detachRpc: (() => void) | undefined;
   /**
@@ -90,8 +94,12 @@ export class DeviceSession implements GateSlot {
     return known !== undefined && sameDevice(known.identity, child);
   }
 
-  /** The connection ended: its children are unreachable through it and leave the index. */
+  /**
+   * The connection ended: its children are unreachable through it and leave the index, and
+   * what it did not acknowledge never will be.
+   */
   end(): void {
+    this.acks.end();
     this.unreachChildren();
     for (const name of [...this.#children.keys()]) this.forgetChild(name);
     this.#index = undefined;

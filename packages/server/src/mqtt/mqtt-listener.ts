@@ -9,7 +9,9 @@
  * - the only packets aedes may forward to a client are the ones this listener made for that
  *   very client (checked by payload identity in `authorizeForward`, session-sender.ts): RPC
  *   requests, attribute responses and shared attribute updates (a gateway's children's
- *   included). Two devices can never exchange a message through the broker;
+ *   included). Two devices can never exchange a message through the broker. Their packet
+ *   identifiers are the session's own (outgoing-acks.ts), so a PUBACK says which one the
+ *   device took: an RPC request is delivered then;
  * - aedes' client ids are namespaced by tenant and device (connect-auth.ts), so the same
  *   client id used by another device or tenant never takes over a session.
  */
@@ -28,6 +30,7 @@ import { MqttMetrics } from './mqtt-metrics.ts';
 import type { AttributeReader, RpcChannel } from './mqtt-ports.ts';
 import { MqttRefusal } from './mqtt-refusal.ts';
 import { MqttServers, type MqttTlsOptions, type MqttWsOptions } from './mqtt-servers.ts';
+import { onPuback } from './outgoing-acks.ts';
 import { ACCEPTED_SINK, PublishAuthorizer } from './publish-authorizer.ts';
 import { SessionSender } from './session-sender.ts';
 import { SessionTable } from './session-table.ts';
@@ -43,6 +46,8 @@ export interface MqttLimits {
   readonly inflightMax: number;
   /** How long a new connection may take to send CONNECT. */
   readonly connectTimeoutMs: number;
+  /** How long an RPC request written to a connection waits for the device's PUBACK. */
+  readonly rpcAckWaitMs: number;
 }
 
 export interface MqttListenerOptions {
@@ -123,7 +128,12 @@ class Listener implements MqttListener {
     const metrics = new MqttMetrics(options.metrics);
     const sessions = new SessionTable(metrics);
     this.#sessions = sessions;
-    const sender = new SessionSender({ sessions, authenticator: options.authenticator, metrics });
+    const sender = new SessionSender({
+      sessions,
+      authenticator: options.authenticator,
+      metrics,
+      rpcAckWaitMs: options.limits.rpcAckWaitMs,
+    });
     this.#sender = sender;
     const connect = new ConnectAuth({
       authenticator: options.authenticator,
@@ -136,7 +146,8 @@ class Listener implements MqttListener {
       metrics,
       rpc: options.rpc,
       authenticator: options.authenticator,
-      send: (session, topic, body) => sender.send(session, topic, body),
+      request: (session, topic, body) => sender.request(session, topic, body),
+      rpcAckWaitMs: options.limits.rpcAckWaitMs,
     });
     this.#broker = new Aedes({
       connectTimeout: options.limits.connectTimeoutMs,
@@ -187,6 +198,9 @@ class Listener implements MqttListener {
 
   async start(): Promise<void> {
     await this.#broker.listen();
+    onPuback(this.#broker, (client, messageId) =>
+      this.#sessions.get(client)?.acks.acknowledge(messageId),
+    );
     const { host, port, tls, ws } = this.#options;
     this.url = await this.#servers.listenTcp(host, port);
     if (tls !== undefined) this.tlsUrl = await this.#servers.listenTls(tls);

@@ -27,17 +27,26 @@ export interface OutgoingRpc {
   readonly body: { readonly method: string; readonly params?: unknown };
 }
 
-/** Sends one request to a connected device; resolves once written to its socket. */
-export type RpcSender = (request: OutgoingRpc) => Promise<void>;
+/**
+ * Sends one request to a connected device; resolves once written to its socket, with
+ * `acknowledged`: true at the device's PUBACK, false when none will come (connection ended,
+ * bound passed). Rejects when the request was not written.
+ */
+export type RpcSender = (request: OutgoingRpc) => Promise<{ acknowledged: Promise<boolean> }>;
 
 /** The RPC queue seen from the listener. */
 export interface RpcChannel {
   /**
    * A device subscribed to `v1/devices/me/rpc/request/+` (or a gateway that listens on
    * `v1/gateway/rpc` connected this child): send it its queued requests and each new one
-   * until the returned function is called (unsubscribe, child disconnected, or disconnect).
+   * until the returned function is called (unsubscribe, child disconnected, or disconnect);
+   * with `redeliverSentAfterMs`, also the requests sent that long ago and not acknowledged.
    */
-  attach(device: DeviceIdentity, send: RpcSender): () => void;
+  attach(
+    device: DeviceIdentity,
+    send: RpcSender,
+    options: { redeliverSentAfterMs: number },
+  ): () => void;
   /**
    * The device answered request `requestId` with `payload` (parsed JSON). Rejects with
    * PALISADE_RPC_NOT_FOUND when the device has no such request, PALISADE_RPC_NOT_PENDING

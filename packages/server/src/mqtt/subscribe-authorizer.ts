@@ -4,6 +4,7 @@ import type { DeviceSession } from './device-session.ts';
 import { gatewayRequest } from './gateway-rpc.ts';
 import type { MqttMetrics } from './mqtt-metrics.ts';
 import type { RpcChannel } from './mqtt-ports.ts';
+import type { Written } from './session-sender.ts';
 import type { SessionTable } from './session-table.ts';
 import { subscriptionKind, TOPIC } from './topics.ts';
 
@@ -14,14 +15,25 @@ export interface SubscribeAuthorizerOptions {
   readonly rpc: RpcChannel | undefined;
   /** Whether a gateway's child is still the gateway's. */
   readonly authenticator: Pick<DeviceAuthenticator, 'current'>;
-  /** Sends a server message to one session, if it subscribed to that topic. */
-  readonly send: (session: DeviceSession, topic: string, body: unknown) => Promise<boolean>;
+  /**
+   * Sends an RPC request to one session, if it subscribed to that topic; once written, with
+   * whether the device took it (see SessionSender.request).
+   */
+  readonly request: (
+    session: DeviceSession,
+    topic: string,
+    body: unknown,
+  ) => Promise<Written | undefined>;
+  /** How long a request written to a connection waits for its PUBACK (`mqttRpcAckWaitMs`). */
+  readonly rpcAckWaitMs: number;
 }
 
 /**
  * aedes' `authorizeSubscribe` and its `unsubscribe` event: a device subscribes only to the
  * topics topics.ts allows it, at QoS 1 at most; subscribing to RPC requests attaches the
- * device (or a gateway's children) to the RPC queue, unsubscribing detaches it.
+ * device (or a gateway's children) to the RPC queue, unsubscribing detaches it. A request is
+ * delivered once the device (or the gateway) acknowledges it; one that a process wrote and
+ * then stopped before the PUBACK goes out again once `rpcAckWaitMs` has passed since.
  */
 export class SubscribeAuthorizer {
   readonly #options: SubscribeAuthorizerOptions;
@@ -38,34 +50,47 @@ export class SubscribeAuthorizer {
       this.#options.metrics.refusals.inc({ reason: 'subscription_not_allowed', code: 'none' });
       return null;
     }
-    session.subscriptions.add(kind);
+    const qos = Math.min(sub.qos, 1) as 0 | 1;
+    session.subscriptions.set(kind, qos);
     const rpc = this.#options.rpc;
+    const options = { redeliverSentAfterMs: this.#options.rpcAckWaitMs };
     if (kind === 'rpc-requests' && rpc !== undefined && session.detachRpc === undefined) {
-      session.detachRpc = rpc.attach(session.identity, async (request) => {
-        // Not sent: the request stays queued for a connection that may have it.
-        if (
-          !(await this.#options.send(
-            session,
-            `${TOPIC.rpcRequest}${request.requestId}`,
-            request.body,
-          ))
-        )
-          throw new Error('the connection may no longer receive requests');
-      });
+      session.detachRpc = rpc.attach(
+        session.identity,
+        async (request) => {
+          const topic = `${TOPIC.rpcRequest}${request.requestId}`;
+          const written = await this.#options.request(session, topic, request.body);
+          // Not sent: the request stays queued for a connection that may have it.
+          if (written === undefined)
+            throw new Error('the connection may no longer receive requests');
+          return written;
+        },
+        options,
+      );
     }
     if (kind === 'gateway-rpc' && rpc !== undefined)
       session.reachChildren((name, child) =>
-        rpc.attach(child, async (request) => {
-          // Not sent (the child disconnected or left the gateway meanwhile, or the gateway
-          // stopped listening): the request stays queued for the child's next connection.
-          if (!(await this.#options.authenticator.current(child))) session.forgetChild(name);
-          const sent =
-            session.reaches(name, child) &&
-            (await this.#options.send(session, TOPIC.gatewayRpc, gatewayRequest(name, request)));
-          if (!sent) throw new Error('the gateway may no longer receive requests for this child');
-        }),
+        rpc.attach(
+          child,
+          async (request) => {
+            // Not sent (the child disconnected or left the gateway meanwhile, or the gateway
+            // stopped listening): the request stays queued for the child's next connection.
+            if (!(await this.#options.authenticator.current(child))) session.forgetChild(name);
+            const written = session.reaches(name, child)
+              ? await this.#options.request(
+                  session,
+                  TOPIC.gatewayRpc,
+                  gatewayRequest(name, request),
+                )
+              : undefined;
+            if (written === undefined)
+              throw new Error('the gateway may no longer receive requests for this child');
+            return written;
+          },
+          options,
+        ),
       );
-    return { ...sub, qos: Math.min(sub.qos, 1) as 0 | 1 };
+    return { ...sub, qos };
   }
 
   unsubscribe(client: Client, filters: string[]): void {

@@ -78,6 +78,7 @@ export async function startMqtt(
         clientInflightMax: settings.mqttClientInflightMax,
         inflightMax: settings.mqttInflightMax,
         connectTimeoutMs: settings.mqttConnectTimeoutMs,
+        rpcAckWaitMs: settings.mqttRpcAckWaitMs,
       },
       metrics,
       logger,

@@ -216,11 +216,11 @@ export class FakeRpc implements RpcChannel {
     this.responses.push({ device: device.deviceId, requestId, payload });
   }
 
-  /** Sends a request to a connected, subscribed device. */
+  /** Sends a request to a connected, subscribed device; once written, whether it took it. */
   async send(tenantId: string, deviceId: string, requestId: string, body: OutgoingRpc['body']) {
     const sender = this.senders.get(`${tenantId}/${deviceId}`);
     if (sender === undefined) throw new Error(`${deviceId} is not attached`);
-    await sender({ requestId, body });
+    return sender({ requestId, body });
   }
 }
 
@@ -250,6 +250,7 @@ export const TEST_LIMITS: MqttLimits = {
   clientInflightMax: 16,
   inflightMax: 1000,
   connectTimeoutMs: 30_000,
+  rpcAckWaitMs: 30_000,
 };
 
 export async function startFakeListener(
