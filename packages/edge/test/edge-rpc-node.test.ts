@@ -105,7 +105,8 @@ describe('RPC through a running edge node', () => {
         persistent: true,
         timeoutMs: 120_000,
       });
-      await reaches(valve.id, queued.body.id, 'sent');
+      // Delivered: the node confirmed it, so it holds it.
+      await reaches(valve.id, queued.body.id, 'delivered');
     } finally {
       await first.edge.stop();
     }
