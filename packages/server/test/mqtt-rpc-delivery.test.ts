@@ -181,4 +181,49 @@ for (const backend of backendNames()) {
       },
     );
   });
+
+  describe(`RPC over MQTT right after the platform that sent it stopped (${backend})`, () => {
+    let p: MqttPlatform;
+    let next: Platform | undefined;
+
+    before(async () => {
+      p = await startMqttPlatform(backend);
+    });
+    after(async () => {
+      await next?.close();
+      await p.close();
+    });
+
+    it(
+      'a fresh claim it left goes out to a device already attached once the claim outlives the bound',
+      FAILURE_BOUND,
+      async () => {
+        const t = await p.tenant('crashed');
+        const dev = await p.device(t.key, 'quick');
+        const queued = await p.call('POST', `/v1/devices/${dev.id}/rpc`, t.key, {
+          method: 'close',
+          persistent: true,
+          timeoutMs: 600_000,
+        });
+        // Claimed a moment before the platform stops: the device reconnects well within the
+        // bound, so its attach finds the claim too young to take over.
+        const tenant = (await p.platform.stores.controlPlane.getTenant(t.id))!;
+        const store = await p.platform.stores.shards.get(tenant.shard)!.tenant(t.id);
+        const claimedAt = new Date().toISOString();
+        await store.transaction((tx) =>
+          tx.devices.updateRpc(dev.id, queued.body.id, ['queued'], { status: 'sent' }, claimedAt),
+        );
+        await p.platform.close();
+
+        next = await startPlatform({
+          ...p.fixture.settings,
+          mqttRpcAckWaitMs: 1000,
+          adminToken: ADMIN_TOKEN,
+        });
+        const device = await listening(next.mqtt!.url, dev.token, { puback: true });
+        assert.equal(await device.next(), queued.body.id, 'sent without a reconnect');
+        await device.client.endAsync();
+      },
+    );
+  });
 }

@@ -9,6 +9,8 @@ import { effective, type RpcStatusChange } from './rpc-status.ts';
 
 /** Most queued requests sent to a device when it attaches, per round. */
 const ATTACH_BATCH = 100;
+/** A `sentBefore` no claim is younger than: every open request of the device. */
+const EVERY_CLAIM = '9999-12-31T23:59:59.999Z';
 
 /**
  * The delivery side of server-side RPC: the devices attached to this process and the
@@ -26,6 +28,8 @@ export class RpcDelivery {
   readonly #sending = new Map<string, Promise<void>>();
   /** The same deliveries by tenant and device: a device's flush waits for them first. */
   readonly #sendingTo = new Map<string, Set<Promise<void>>>();
+  /** Each attached sender's next look for claims that outlived their bound, if one is due. */
+  readonly #rechecks = new Map<RpcSender, NodeJS.Timeout>();
   readonly #remote: RpcRemote | undefined;
   readonly #logger: Logger | undefined;
 
@@ -54,15 +58,10 @@ export class RpcDelivery {
     }
     const entry = attached;
     entry.senders.add(send);
-    // Nobody awaits this: a failure (the store unreachable, the tenant gone) must not become an
-    // unhandled rejection, which would end the process and every connection with it.
-    this.#flush(device, send, options.redeliverSentAfterMs).catch((error: unknown) =>
-      this.#logger?.warn(
-        { err: error, deviceId: device.deviceId },
-        'rpc: sending queued requests to a device that attached failed; they go at its next attach',
-      ),
-    );
+    this.#flushSoon(device, send, options.redeliverSentAfterMs);
     return () => {
+      clearTimeout(this.#rechecks.get(send));
+      this.#rechecks.delete(send);
       entry.senders.delete(send);
       if (entry.senders.size > 0 || this.#attached.get(key) !== entry) return;
       this.#attached.delete(key);
@@ -88,6 +87,17 @@ export class RpcDelivery {
     for (const send of [...attached.senders])
       if (await this.#deliver(context, row, send)) return true;
     return false;
+  }
+
+  #flushSoon(device: DeviceIdentity, send: RpcSender, redeliverSentAfterMs?: number): void {
+    // Nobody awaits this: a failure (the store unreachable, the tenant gone) must not become an
+    // unhandled rejection, which would end the process and every connection with it.
+    this.#flush(device, send, redeliverSentAfterMs).catch((error: unknown) =>
+      this.#logger?.warn(
+        { err: error, deviceId: device.deviceId },
+        'rpc: sending queued requests to a device that attached failed; they go at its next attach',
+      ),
+    );
   }
 
   /**
@@ -120,8 +130,47 @@ export class RpcDelivery {
       );
       for (const row of pending)
         if (!(await this.#deliver(device.context, row, send, sentBefore))) return;
-      if (pending.length < ATTACH_BATCH) return;
+      if (pending.length < ATTACH_BATCH) break;
     }
+    if (redeliverSentAfterMs !== undefined)
+      await this.#recheckClaims(device, send, redeliverSentAfterMs);
+  }
+
+  /**
+   * A claim younger than the bound may be one a process that stopped made (a device
+   * reconnects within seconds of a crash): while the sender stays attached, the device's
+   * requests are looked at again once the oldest such claim has outlived the bound.
+   */
+  async #recheckClaims(
+    device: DeviceIdentity,
+    send: RpcSender,
+    redeliverSentAfterMs: number,
+  ): Promise<void> {
+    const reader = (await this.#locate(device.context)).reader;
+    const now = Date.now();
+    const open = await reader.devices.pendingRpcs(
+      device.deviceId,
+      new Date(now).toISOString(),
+      ATTACH_BATCH,
+      EVERY_CLAIM,
+    );
+    const claimedAt = open.flatMap((row) =>
+      row.status === 'sent' ? [Date.parse(row.updatedAt)] : [],
+    );
+    const attached = this.#attached.get(`${device.context.tenantId}/${device.deviceId}`);
+    if (claimedAt.length === 0 || !attached?.senders.has(send)) return;
+    clearTimeout(this.#rechecks.get(send));
+    const due = Math.min(...claimedAt) + redeliverSentAfterMs + 1 - now;
+    this.#rechecks.set(
+      send,
+      setTimeout(
+        () => {
+          this.#rechecks.delete(send);
+          this.#flushSoon(device, send, redeliverSentAfterMs);
+        },
+        Math.max(0, due),
+      ).unref(),
+    );
   }
 
   /**
