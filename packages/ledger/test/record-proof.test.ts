@@ -128,13 +128,17 @@ describe('entries, batches and commitments', () => {
 });
 
 describe('verifyRecordProof', async () => {
-  const tenantKey = generateEd25519Key('palisade.example/tenant/t1');
-  const platformEd = generateEd25519Key('palisade.example/platform');
-  const platformPq = generateMlDsa44Key('palisade.example/platform');
-  const tenantSigner = ed25519Signer('palisade.example/tenant/t1', tenantKey.privateKey);
+  // The platform's keys are named after its origin; a tenant log's origin is
+  // `<platform origin>/tenant/<tenant id>`, and its checkpoints may carry a tenant key too.
+  const PLATFORM = 'palisade.example/platform';
+  const TENANT = `${PLATFORM}/tenant/t1`;
+  const tenantKey = generateEd25519Key(TENANT);
+  const platformEd = generateEd25519Key(PLATFORM);
+  const platformPq = generateMlDsa44Key(PLATFORM);
+  const tenantSigner = ed25519Signer(TENANT, tenantKey.privateKey);
   const platformSigners = [
-    ed25519Signer('palisade.example/platform', platformEd.privateKey),
-    mldsa44Signer('palisade.example/platform', platformPq.privateKey),
+    ed25519Signer(PLATFORM, platformEd.privateKey),
+    mldsa44Signer(PLATFORM, platformPq.privateKey),
   ];
   const keys = {
     tenant: [parseVerifierKey(tenantKey.vkey, nodeVerifyProvider)],
@@ -144,77 +148,83 @@ describe('verifyRecordProof', async () => {
     ],
   };
 
-  // Three batches of 3, 1 and 5 entries in the tenant log.
-  const tenantStore = new MemoryHashStore();
-  const batches: { header: BatchHeader; entries: LedgerEntry[] }[] = [];
-  let seq = 0;
-  let size = 0;
-  let root = hasher.emptyRoot();
-  for (const [b, count] of [3, 1, 5].entries()) {
-    const entries = Array.from({ length: count }, () => entry(seq++));
-    const header: BatchHeader = {
-      v: 1,
-      tenant: 't1',
-      batch: b,
-      firstSeq: entries[0]!.seq,
-      count,
-      time: '2025-01-31T12:00:00.000Z',
-      entriesRoot: toBase64(batchRoot(hasher, entries)),
-    };
-    batches.push({ header, entries });
-    const result = await appendLeaves(hasher, tenantStore, size, [
-      hasher.leafHash(encodeBatchLeaf(header)),
-    ]);
-    tenantStore.writeNodes(result.nodes);
-    ({ size, root } = result);
-  }
-  const tenantText = formatCheckpoint({
-    origin: 'palisade.example/tenant/t1',
-    size,
-    root,
-    extensions: [],
-  });
-  const tenantNote = await signNote(tenantText, [tenantSigner]);
+  /**
+   * Three batches of 3, 1 and 5 entries whose headers name `batchTenant`, in a tenant log
+   * whose checkpoint has `origin`, committed at index 2 of the platform log after two other
+   * tenants' checkpoints. Returns the record proof of entry `seq`.
+   */
+  async function ledger(batchTenant = 't1', origin = TENANT) {
+    const tenantStore = new MemoryHashStore();
+    const batches: { header: BatchHeader; entries: LedgerEntry[] }[] = [];
+    let seq = 0;
+    let size = 0;
+    let root = hasher.emptyRoot();
+    for (const [b, count] of [3, 1, 5].entries()) {
+      const entries = Array.from({ length: count }, () => entry(seq++));
+      const header: BatchHeader = {
+        v: 1,
+        tenant: batchTenant,
+        batch: b,
+        firstSeq: entries[0]!.seq,
+        count,
+        time: '2025-01-31T12:00:00.000Z',
+        entriesRoot: toBase64(batchRoot(hasher, entries)),
+      };
+      batches.push({ header, entries });
+      const result = await appendLeaves(hasher, tenantStore, size, [
+        hasher.leafHash(encodeBatchLeaf(header)),
+      ]);
+      tenantStore.writeNodes(result.nodes);
+      ({ size, root } = result);
+    }
+    const tenantText = formatCheckpoint({ origin, size, root, extensions: [] });
+    const tenantNote = await signNote(tenantText, [tenantSigner]);
 
-  // The platform log commits two other tenants' checkpoints and then ours at index 2.
-  const platformStore = new MemoryHashStore();
-  const platformLeaves = ['a\n1\n', 'b\n2\n', tenantText].map((t) => hasher.leafHash(utf8(t)));
-  const platform = await appendLeaves(hasher, platformStore, 0, platformLeaves);
-  platformStore.writeNodes(platform.nodes);
-  const platformText = formatCheckpoint({
-    origin: 'palisade.example/platform',
-    size: 3,
-    root: platform.root,
-    extensions: [],
-  });
-  const platformNote = await signNote(platformText, platformSigners, { timestamp: 1_700_000_000 });
+    const platformStore = new MemoryHashStore();
+    const platformLeaves = ['a\n1\n', 'b\n2\n', tenantText].map((t) => hasher.leafHash(utf8(t)));
+    const platform = await appendLeaves(hasher, platformStore, 0, platformLeaves);
+    platformStore.writeNodes(platform.nodes);
+    const platformText = formatCheckpoint({
+      origin: PLATFORM,
+      size: 3,
+      root: platform.root,
+      extensions: [],
+    });
+    const platformNote = await signNote(platformText, platformSigners, {
+      timestamp: 1_700_000_000,
+    });
 
-  async function proofFor(s: number): Promise<RecordProof> {
-    const { header, entries } = batches.find(
-      (b) => s >= b.header.firstSeq && s < b.header.firstSeq + b.header.count,
-    )!;
-    const entryStore = new MemoryHashStore();
-    const built = await appendLeaves(
-      hasher,
-      entryStore,
-      0,
-      entries.map((e) => entryHash(hasher, e)),
-    );
-    entryStore.writeNodes(built.nodes);
-    const b64 = (hashes: Uint8Array[]) => hashes.map(toBase64);
-    return {
-      entry: entries[s - header.firstSeq]!,
-      batch: header,
-      entryProof: b64(await inclusionProof(hasher, entryStore, s - header.firstSeq, header.count)),
-      logProof: b64(await inclusionProof(hasher, tenantStore, header.batch, size)),
-      checkpoint: tenantNote,
-      platform: {
-        index: 2,
-        proof: b64(await inclusionProof(hasher, platformStore, 2, 3)),
-        checkpoint: platformNote,
-      },
+    return async (s: number): Promise<RecordProof> => {
+      const { header, entries } = batches.find(
+        (b) => s >= b.header.firstSeq && s < b.header.firstSeq + b.header.count,
+      )!;
+      const entryStore = new MemoryHashStore();
+      const built = await appendLeaves(
+        hasher,
+        entryStore,
+        0,
+        entries.map((e) => entryHash(hasher, e)),
+      );
+      entryStore.writeNodes(built.nodes);
+      const b64 = (hashes: Uint8Array[]) => hashes.map(toBase64);
+      return {
+        entry: entries[s - header.firstSeq]!,
+        batch: header,
+        entryProof: b64(
+          await inclusionProof(hasher, entryStore, s - header.firstSeq, header.count),
+        ),
+        logProof: b64(await inclusionProof(hasher, tenantStore, header.batch, size)),
+        checkpoint: tenantNote,
+        platform: {
+          index: 2,
+          proof: b64(await inclusionProof(hasher, platformStore, 2, 3)),
+          checkpoint: platformNote,
+        },
+      };
     };
   }
+  const seq = 9;
+  const proofFor = await ledger();
 
   it('verifies every entry through batch, tenant log and platform log', async () => {
     for (let s = 0; s < seq; s++) {
@@ -267,6 +277,35 @@ describe('verifyRecordProof', async () => {
   it('checks the ML-DSA-44 line of the platform checkpoint when that key is trusted', async () => {
     const p = await proofFor(0);
     const verified = await verifyRecordProof(hasher, p, { platform: [keys.platform[1]!] });
-    assert.equal(verified.platformCheckpoint?.origin, 'palisade.example/platform');
+    assert.equal(verified.platformCheckpoint?.origin, PLATFORM);
+  });
+
+  it("refuses a batch of another tenant than the one the checkpoint's log belongs to", async () => {
+    // Every hash and signature holds: only the batch header names t2 in the log of t1.
+    const alien = await (await ledger('t2'))(4);
+    const { platform: _, ...tenantOnly } = alien;
+    const cases: [RecordProof, object][] = [
+      [alien, keys],
+      [alien, { platform: keys.platform }],
+      [tenantOnly, { tenant: keys.tenant }],
+    ];
+    for (const [proof, k] of cases) {
+      await assert.rejects(
+        verifyRecordProof(hasher, proof, k),
+        (e) =>
+          isLedgerError(e, 'LEDGER_TAMPERED') &&
+          e.message === `batch 2 belongs to tenant t2, but the checkpoint is of ${TENANT}`,
+      );
+    }
+  });
+
+  it('refuses a tenant checkpoint of another platform than the one that anchors it', async () => {
+    const foreign = await (await ledger('t1', 'other.example/tenant/t1'))(0);
+    await assert.rejects(
+      verifyRecordProof(hasher, foreign, keys),
+      (e) =>
+        isLedgerError(e, 'LEDGER_TAMPERED') &&
+        e.message.includes(`other.example/tenant/t1, not a tenant log of ${PLATFORM}`),
+    );
   });
 });

@@ -51,6 +51,16 @@ export interface VerifiedRecord {
   readonly platformCheckpoint: Checkpoint | undefined;
 }
 
+const tampered = (message: string) => new LedgerError('LEDGER_TAMPERED', message);
+
+const TENANT_LOG = '/tenant/';
+
+/** The tenant a log origin `<platform origin>/tenant/<tenant id>` names, else undefined. */
+function tenantOfOrigin(origin: string): string | undefined {
+  const at = origin.lastIndexOf(TENANT_LOG);
+  return at < 0 ? undefined : origin.slice(at + TENANT_LOG.length);
+}
+
 function hashes(list: readonly string[], what: string): Uint8Array[] {
   return list.map((item, i) => {
     const bytes = fromBase64(item);
@@ -62,7 +72,9 @@ function hashes(list: readonly string[], what: string): Uint8Array[] {
 
 /**
  * Verifies a {@link RecordProof}. Throws `LEDGER_INVALID_PROOF`, `LEDGER_BAD_ENTRY`,
- * `LEDGER_BAD_BATCH`, `LEDGER_BAD_CHECKPOINT` or a signature error naming the failed step.
+ * `LEDGER_BAD_BATCH`, `LEDGER_BAD_CHECKPOINT` or a signature error naming the failed step,
+ * and `LEDGER_TAMPERED` when the batch's tenant is not the one whose log the checkpoint is of
+ * (or that log not one of the anchoring platform's).
  */
 export async function verifyRecordProof(
   hasher: MerkleHasher,
@@ -99,6 +111,10 @@ export async function verifyRecordProof(
       ? parseNote(proof.checkpoint)
       : await openNote(proof.checkpoint, keys.tenant);
   const checkpoint = parseCheckpoint(text);
+  if (tenantOfOrigin(checkpoint.origin) !== batch.tenant)
+    throw tampered(
+      `batch ${batch.batch} belongs to tenant ${batch.tenant}, but the checkpoint is of ${checkpoint.origin}`,
+    );
   const leaf = hasher.leafHash(encodeBatchLeaf(batch));
   verifyInclusion(
     hasher,
@@ -124,6 +140,10 @@ export async function verifyRecordProof(
     }
   }
   const platformCheckpoint = parseCheckpoint(platformNote.text);
+  if (checkpoint.origin !== `${platformCheckpoint.origin}${TENANT_LOG}${batch.tenant}`)
+    throw tampered(
+      `the tenant checkpoint is for ${checkpoint.origin}, not a tenant log of ${platformCheckpoint.origin}`,
+    );
   verifyInclusion(
     hasher,
     hasher.leafHash(utf8(text)),
