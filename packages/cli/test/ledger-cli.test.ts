@@ -160,6 +160,83 @@ describe('the ledger with three witnesses, offline and online verification, and 
     assert.equal(noKeys.code, 2);
   });
 
+  it('verify counts the witnesses whose vkeys --keys holds, and --witness-quorum requires them', async () => {
+    const env = { PALISADE_URL: platform.url, PALISADE_TOKEN: ADMIN };
+    const platformKeys = join(dir, 'platform-keys.txt');
+    assert.equal((await palisade(['ledger', 'keys', '--out', platformKeys], env)).code, 0);
+    const bundle = join(dir, 'witnessed-bundle.json');
+    const exported = await palisade(
+      ['ledger', 'export', '--tenant', 'audited', '--out', bundle],
+      env,
+    );
+    assert.equal(exported.code, 0, exported.stderr);
+    const unwitnessed = await palisade(['ledger', 'verify', bundle, '--keys', platformKeys]);
+    assert.equal(unwitnessed.code, 0, unwitnessed.stderr);
+    assert.match(
+      unwitnessed.stdout,
+      /no witness vkeys given, so no witness cosignature checked\n$/,
+    );
+
+    // Two of the three witnesses are trusted: both keys of w1 and w2.
+    const vkeys = witnessSpecs.map((spec) => spec.slice(spec.indexOf('=') + 1));
+    const keys = join(dir, 'keys-with-witnesses.txt');
+    const platformVkeys = readFileSync(platformKeys, 'utf8');
+    writeFileSync(keys, `${platformVkeys}${vkeys.slice(0, 4).join('\n')}\n`);
+    const counted = await palisade(['ledger', 'verify', bundle, '--keys', keys]);
+    assert.equal(counted.code, 0, counted.stderr);
+    assert.match(
+      counted.stdout,
+      /, cosigned by 2 of 2 trusted witnesses \(witness\.test\/w1, witness\.test\/w2\), none required\n$/,
+    );
+    const required = await palisade([
+      'ledger',
+      'verify',
+      bundle,
+      '--keys',
+      keys,
+      '--witness-quorum',
+      '2',
+    ]);
+    assert.equal(required.code, 0, required.stderr);
+    assert.match(required.stdout, /, 2 required\n$/);
+    const tooMany = await palisade([
+      'ledger',
+      'verify',
+      bundle,
+      '--keys',
+      keys,
+      '--witness-quorum',
+      '3',
+    ]);
+    assert.equal(tooMany.code, 1, tooMany.stdout);
+    assert.match(
+      tooMany.stderr,
+      /^palisade: ledger verification FAILED \(LEDGER_NOT_WITNESSED\): the platform checkpoint at size \d+ is cosigned by 2 of the 3 witnesses required \(witness\.test\/w1, witness\.test\/w2\); no other witness key is trusted\n$/,
+    );
+    const none = await palisade([
+      'ledger',
+      'verify',
+      bundle,
+      '--keys',
+      platformKeys,
+      '--witness-quorum',
+      '1',
+    ]);
+    assert.equal(none.code, 1, none.stdout);
+    assert.match(none.stderr, /\(LEDGER_NOT_WITNESSED\): .*; no witness key is trusted\n$/);
+    const notCount = await palisade([
+      'ledger',
+      'verify',
+      bundle,
+      '--keys',
+      keys,
+      '--witness-quorum',
+      'two',
+    ]);
+    assert.equal(notCount.code, 2, notCount.stderr);
+    assert.match(notCount.stderr, /--witness-quorum "two" is not a count of witnesses/);
+  });
+
   it('a keys file that holds no vkeys, or a bad one, is a usage error naming its line', async () => {
     const bundle = join(dir, 'keys-test-bundle.json');
     writeFileSync(bundle, '{}\n');

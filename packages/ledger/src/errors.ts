@@ -24,6 +24,7 @@ export const LEDGER_ERROR_CODES = [
   'LEDGER_FORK',
   'LEDGER_BAD_BUNDLE',
   'LEDGER_TAMPERED',
+  'LEDGER_NOT_WITNESSED',
 ] as const;
 
 /** A stable, documented ledger error code. */

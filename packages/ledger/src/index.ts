@@ -2,7 +2,16 @@
  * `@palisade/ledger`: Merkle log math, checkpoints, signed notes, proofs and an offline
  * verifier. Pure and browser-safe; Node providers live in `@palisade/ledger/node`.
  */
-export type { BundleProgress, BundleSummary, LedgerBundle } from './bundle/bundle.ts';
+export type {
+  BundleProgress,
+  BundleSummary,
+  LedgerBundle,
+  VerifyBundleOptions,
+} from './bundle/bundle.ts';
+export {
+  type OpenedPlatformCheckpoint,
+  openPlatformCheckpoint,
+} from './bundle/platform-checkpoint.ts';
 export { verifyBundle } from './bundle/verify-bundle.ts';
 export { type Checkpoint, formatCheckpoint, parseCheckpoint } from './checkpoint/checkpoint.ts';
 export { fromBase64, fromBase64Url, toBase64, toBase64Url } from './encoding/base64.ts';

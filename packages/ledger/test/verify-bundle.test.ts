@@ -22,6 +22,7 @@ import {
   verifyBundle,
 } from '../src/index.ts';
 import {
+  ed25519CosignatureSigner,
   ed25519Signer,
   generateEd25519Key,
   generateMlDsa44Key,
@@ -286,6 +287,81 @@ describe('verifyBundle', () => {
         verifyBundle(hasher, { ...bundle, recordsAt: at }, trusted),
         code('LEDGER_BAD_BUNDLE'),
         String(at),
+      );
+    }
+  });
+});
+
+describe('verifyBundle with witnesses', () => {
+  // w1 cosigns with two keys (Ed25519 and ML-DSA-44), w2 with one; w3 is trusted but silent.
+  const w1ed = generateEd25519Key('witness.example/w1', 0x04);
+  const w1pq = generateMlDsa44Key('witness.example/w1');
+  const w2 = generateEd25519Key('witness.example/w2', 0x04);
+  const w3 = generateEd25519Key('witness.example/w3', 0x04);
+  const cosigners = [
+    ed25519CosignatureSigner('witness.example/w1', w1ed.privateKey),
+    mldsa44Signer('witness.example/w1', w1pq.privateKey),
+    ed25519CosignatureSigner('witness.example/w2', w2.privateKey),
+  ];
+  const withWitnesses = [
+    ...trusted,
+    ...[w1ed, w1pq, w2, w3].map(({ vkey }) => parseVerifierKey(vkey, nodeVerifyProvider)),
+  ];
+  const witnessed = () =>
+    makeBundle(HISTORY, { platformSigners: [edSigner, pqSigner, ...cosigners] });
+
+  it('names the witnesses whose trusted keys all cosigned, and requires none by default', async () => {
+    const bundle = await witnessed();
+    const summary = await verifyBundle(hasher, bundle, withWitnesses);
+    assert.deepEqual(summary.witnesses, ['witness.example/w1', 'witness.example/w2']);
+    assert.equal(summary.platformOrigin, ORIGIN);
+    assert.deepEqual((await verifyBundle(hasher, bundle, trusted)).witnesses, []);
+    const unwitnessed = await verifyBundle(hasher, await makeBundle(HISTORY), withWitnesses);
+    assert.deepEqual(unwitnessed.witnesses, []);
+  });
+
+  it('requires witnessQuorum witnesses, naming those that cosigned and those that did not', async () => {
+    const bundle = await witnessed();
+    const two = await verifyBundle(hasher, bundle, withWitnesses, { witnessQuorum: 2 });
+    assert.equal(two.witnesses.length, 2);
+    await assert.rejects(
+      verifyBundle(hasher, bundle, withWitnesses, { witnessQuorum: 3 }),
+      (e) =>
+        isLedgerError(e, 'LEDGER_NOT_WITNESSED') &&
+        e.message ===
+          'the platform checkpoint at size 2 is cosigned by 2 of the 3 witnesses required ' +
+            '(witness.example/w1, witness.example/w2); no valid cosignature from every trusted key of witness.example/w3',
+    );
+    await assert.rejects(
+      verifyBundle(hasher, bundle, trusted, { witnessQuorum: 1 }),
+      (e) =>
+        isLedgerError(e, 'LEDGER_NOT_WITNESSED') &&
+        e.message.endsWith('is cosigned by 0 of the 1 witness required; no witness key is trusted'),
+    );
+  });
+
+  it("does not count a witness one of whose trusted keys' cosignatures was removed", async () => {
+    // The ML-DSA-44 line of w1 removed: its Ed25519 line alone does not make it count.
+    const bundle = await makeBundle(HISTORY, {
+      platformSigners: [edSigner, pqSigner, cosigners[0]!, cosigners[2]!],
+    });
+    const summary = await verifyBundle(hasher, bundle, withWitnesses);
+    assert.deepEqual(summary.witnesses, ['witness.example/w2']);
+    await assert.rejects(
+      verifyBundle(hasher, bundle, withWitnesses, { witnessQuorum: 2 }),
+      (e) =>
+        isLedgerError(e, 'LEDGER_NOT_WITNESSED') &&
+        e.message.includes('witness.example/w1, witness.example/w3'),
+    );
+  });
+
+  it('refuses a witnessQuorum that is not a count', async () => {
+    const bundle = await witnessed();
+    for (const witnessQuorum of [-1, 1.5, Number.NaN]) {
+      await assert.rejects(
+        verifyBundle(hasher, bundle, withWitnesses, { witnessQuorum }),
+        code('LEDGER_INVALID_ARGUMENT'),
+        String(witnessQuorum),
       );
     }
   });

@@ -31,6 +31,7 @@ const USAGE = `usage: palisade ledger <command>
   verify BUNDLE --keys FILE                    verify an exported bundle offline
   verify --url URL --token TENANT_KEY [--keys FILE]
                                                verify online, remembering the last trusted checkpoint in ~/.palisade/
+  verify … --witness-quorum N                  also require N witnesses whose vkeys --keys FILE holds to have cosigned
 verify exits 0 when the ledger verifies, 1 when it does not (the first failure named), 2 on a
 usage error or a bundle or keys file that cannot be read, 3 when the server cannot be reached.`;
 
@@ -196,10 +197,37 @@ function progressPrinter(): BundleProgress {
   };
 }
 
-async function verify(bundle: LedgerBundle, vkeys: readonly string[]) {
+/** The `--witness-quorum` count; 0 (none required) when not given. */
+function witnessQuorum(value: string | undefined): number {
+  if (value === undefined) return 0;
+  if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(Number(value)))
+    throw new CliError(
+      `--witness-quorum ${JSON.stringify(value)} is not a count of witnesses, e.g. --witness-quorum 2`,
+      EXIT.usage,
+    );
+  return Number(value);
+}
+
+/** What the summary says of witnesses: how many of those trusted cosigned, and the policy. */
+function witnessed(summary: BundleSummary, vkeys: readonly string[], quorum: number): string {
+  const trusted = new Set(
+    vkeys
+      .map((vkey) => vkey.slice(0, vkey.indexOf('+')))
+      .filter((n) => n !== summary.platformOrigin),
+  );
+  if (trusted.size === 0) return 'no witness vkeys given, so no witness cosignature checked';
+  const names = summary.witnesses.length === 0 ? '' : ` (${summary.witnesses.join(', ')})`;
+  const policy = quorum === 0 ? 'none required' : `${quorum} required`;
+  return `cosigned by ${summary.witnesses.length} of ${count(trusted.size, 'trusted witness', 'trusted witnesses')}${names}, ${policy}`;
+}
+
+async function verify(bundle: LedgerBundle, vkeys: readonly string[], quorum: number) {
   const verifiers = vkeys.map((vkey) => parseVerifierKey(vkey, nodeVerifyProvider));
   try {
-    return await verifyBundle(nodeHasher, bundle, verifiers, progressPrinter());
+    return await verifyBundle(nodeHasher, bundle, verifiers, {
+      progress: progressPrinter(),
+      witnessQuorum: quorum,
+    });
   } catch (error) {
     if (isLedgerError(error))
       throw new CliError(
@@ -212,7 +240,11 @@ async function verify(bundle: LedgerBundle, vkeys: readonly string[]) {
   }
 }
 
-async function verifyOnline(connection: Connection, keysFile: string | undefined): Promise<string> {
+async function verifyOnline(
+  connection: Connection,
+  keysFile: string | undefined,
+  quorum: number,
+): Promise<string> {
   const store = readTrustStore();
   const bundle = await callApi<LedgerBundle>(connection, 'GET', '/v1/ledger/export');
   const published = await callApi<{ origin: string; keys: string[] }>(
@@ -223,7 +255,7 @@ async function verifyOnline(connection: Connection, keysFile: string | undefined
   const origin = `${published.origin}/tenant/${bundle.tenant}`;
   const remembered = store[origin];
   const vkeys = keysFile !== undefined ? readVkeys(keysFile) : (remembered?.keys ?? published.keys);
-  const summary = await verify(bundle, vkeys);
+  const summary = await verify(bundle, vkeys, quorum);
   if (remembered !== undefined) {
     if (summary.size < remembered.size) {
       throw new CliError(
@@ -262,7 +294,7 @@ async function verifyOnline(connection: Connection, keysFile: string | undefined
     remembered === undefined
       ? ' (first use: keys and checkpoint remembered)'
       : ` (consistent with the ${count(remembered.size, 'batch', 'batches')} verified before)`;
-  return `ok: tenant ${summary.tenant}, ${counted(summary)}${trust}`;
+  return `ok: tenant ${summary.tenant}, ${counted(summary)}${trust}; ${witnessed(summary, vkeys, quorum)}`;
 }
 
 /** `palisade ledger …`: export, verify and fetch keys of the verifiable ledger. */
@@ -279,6 +311,7 @@ export async function ledgerCommand(argv: string[]): Promise<number> {
       tenant: { type: 'string' },
       out: { type: 'string' },
       keys: { type: 'string' },
+      'witness-quorum': { type: 'string' },
     },
   });
   switch (sub) {
@@ -316,6 +349,7 @@ export async function ledgerCommand(argv: string[]): Promise<number> {
     }
     case 'verify': {
       const file = positionals[0];
+      const quorum = witnessQuorum(values['witness-quorum']);
       if (file === undefined) {
         if (values.token === undefined && !process.env.PALISADE_TOKEN)
           throw new CliError(
@@ -323,7 +357,7 @@ export async function ledgerCommand(argv: string[]): Promise<number> {
             EXIT.usage,
           );
         process.stdout.write(
-          `${await verifyOnline(connectionFrom(values, process.env), values.keys)}\n`,
+          `${await verifyOnline(connectionFrom(values, process.env), values.keys, quorum)}\n`,
         );
         return EXIT.ok;
       }
@@ -333,10 +367,11 @@ export async function ledgerCommand(argv: string[]): Promise<number> {
           EXIT.usage,
         );
       const vkeys = readVkeys(values.keys);
-      const summary = await verify(readBundle(file), vkeys);
+      const summary = await verify(readBundle(file), vkeys, quorum);
       process.stdout.write(
         `ok: tenant ${summary.tenant}, ${counted(summary)}; ` +
-          `anchored at ${summary.platformSize} in the platform log signed by ${count(summary.platformSigners.length, 'key', 'keys')}\n`,
+          `anchored at ${summary.platformSize} in the platform log signed by ${count(summary.platformSigners.length, 'key', 'keys')}, ` +
+          `${witnessed(summary, vkeys, quorum)}\n`,
       );
       return EXIT.ok;
     }

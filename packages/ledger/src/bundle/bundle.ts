@@ -61,9 +61,24 @@ export interface BundleSummary {
   readonly withheldCollections: readonly string[] | null;
   /** Records of the other collections that the bundle leaves out (not checked); null when it carries none. */
   readonly withheldRecords: readonly string[] | null;
+  /** The origin of the platform log the tenant log is anchored in. */
+  readonly platformOrigin: string;
   readonly platformSize: number;
   /** Key names whose signatures or cosignatures on the platform checkpoint verified. */
   readonly platformSigners: readonly string[];
+  /** Trusted witnesses every trusted key of which cosigned the platform checkpoint. */
+  readonly witnesses: readonly string[];
+}
+
+/** How {@link verifyBundle} verifies, beyond the keys it trusts. */
+export interface VerifyBundleOptions {
+  /** Called as verification proceeds, for long bundles. */
+  readonly progress?: BundleProgress;
+  /**
+   * How many trusted witnesses must have cosigned the platform checkpoint, each with every
+   * one of its trusted keys (default 0: cosignatures are counted, none required).
+   */
+  readonly witnessQuorum?: number;
 }
 
 /** Progress of a long verification: `done` of `total` steps of `phase`. */

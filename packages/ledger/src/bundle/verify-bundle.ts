@@ -11,13 +11,15 @@ import { verifyStateCommitment } from '../entry/commitment.ts';
 import { type LedgerEntry, validateEntry } from '../entry/entry.ts';
 import { isLedgerError, LedgerError } from '../errors.ts';
 import { parseCanonicalJson } from '../json/canonical.ts';
+import { isSize } from '../merkle/bits.ts';
 import type { MerkleHasher } from '../merkle/hasher.ts';
 import { rootFromLeafHashes } from '../merkle/tree.ts';
 import { openNote } from '../note/signed-note.ts';
 import type { NoteVerifier } from '../note/types.ts';
 import { verifyInclusion } from '../proof/inclusion.ts';
-import type { BundleProgress, BundleSummary, LedgerBundle } from './bundle.ts';
+import type { BundleProgress, BundleSummary, LedgerBundle, VerifyBundleOptions } from './bundle.ts';
 import { checkBundleShape, malformedBundle as malformed } from './bundle-shape.ts';
+import { openPlatformCheckpoint, requireWitnesses } from './platform-checkpoint.ts';
 
 const tampered = (message: string) => new LedgerError('LEDGER_TAMPERED', message);
 
@@ -193,16 +195,24 @@ function checkRecords(
 }
 
 /**
- * Verifies a bundle against the platform keys you trust (not the ones in the bundle).
- * Throws `LEDGER_TAMPERED` naming the first failing entry, batch, checkpoint or record,
- * `LEDGER_BAD_BUNDLE` for a malformed bundle, or a signature error.
+ * Verifies a bundle against the keys you trust (not the ones in the bundle): the platform's,
+ * named after its origin, and any witnesses'. Throws `LEDGER_TAMPERED` naming the first
+ * failing entry, batch, checkpoint or record, `LEDGER_BAD_BUNDLE` for a malformed bundle,
+ * `LEDGER_NOT_WITNESSED` when fewer than `options.witnessQuorum` witnesses cosigned the
+ * platform checkpoint, or a signature error.
  */
 export async function verifyBundle(
   hasher: MerkleHasher,
   bundle: LedgerBundle,
   trusted: readonly NoteVerifier[],
-  progress?: BundleProgress,
+  options: VerifyBundleOptions = {},
 ): Promise<BundleSummary> {
+  const { progress } = options;
+  if (options.witnessQuorum !== undefined && !isSize(options.witnessQuorum))
+    throw new LedgerError(
+      'LEDGER_INVALID_ARGUMENT',
+      `witnessQuorum ${options.witnessQuorum} is not a count of witnesses`,
+    );
   checkBundleShape(bundle);
   const withheld = bundle.records === null ? null : withheldOf(bundle);
   const recordsAt = bundle.records === null ? 0 : bundle.recordsAt;
@@ -212,21 +222,9 @@ export async function verifyBundle(
     throw malformed(
       `recordsAt ${recordsAt} is beyond the bundle's ${bundle.batches.length} batches`,
     );
-  const platformNote = await openNote(bundle.platform.checkpoint, trusted);
-  const platform = parseCheckpoint(platformNote.text);
-  const platformKeys = trusted.filter((v) => v.name === platform.origin);
-  if (platformKeys.length === 0) {
-    throw tampered(
-      `the platform checkpoint is for ${platform.origin}, which no trusted key is named after`,
-    );
-  }
-  for (const key of platformKeys) {
-    if (!platformNote.verified.some((sig) => sig.keyId === key.keyId)) {
-      throw tampered(
-        `the platform checkpoint lacks a valid signature from trusted key ${key.name} (type ${key.type}): a signature line was removed`,
-      );
-    }
-  }
+  const opened = await openPlatformCheckpoint(bundle.platform.checkpoint, trusted);
+  requireWitnesses(opened, options.witnessQuorum ?? 0);
+  const platform = opened.checkpoint;
   const tenantNote = await openNote(bundle.checkpoint, trusted);
   const checkpoint = parseCheckpoint(tenantNote.text);
   if (checkpoint.origin !== `${platform.origin}/tenant/${bundle.tenant}`) {
@@ -281,7 +279,9 @@ export async function verifyBundle(
     records: bundle.records === null ? null : bundle.records.length,
     withheldCollections: withheld === null ? null : [...withheld.collections],
     withheldRecords: withheld === null ? null : [...withheld.records],
+    platformOrigin: platform.origin,
     platformSize: platform.size,
-    platformSigners: platformNote.verified.map((s) => s.name),
+    platformSigners: opened.note.verified.map((s) => s.name),
+    witnesses: opened.witnesses,
   };
 }
