@@ -29,11 +29,12 @@ describe('the ledger with three witnesses, offline and online verification, and 
   let tenant: { id: string; key: string };
   let logs = '';
 
-  async function start(): Promise<Platform> {
+  /** Starts the platform on `listen` (a free port unless given). */
+  async function start(listen = '127.0.0.1:0'): Promise<Platform> {
     const settings = loadSettings({
       flags: {
         data,
-        listen: '127.0.0.1:0',
+        listen,
         adminToken: ADMIN,
         ledgerSealIntervalMs: '3600000',
         logLevel: 'info',
@@ -428,6 +429,8 @@ forbid (principal in Palisade::Role::"auditor", action, resource == Palisade::Re
 
   it('a rewritten history is refused by every witness and by the remembering client', async () => {
     const shard = (await platform.stores.controlPlane.getTenant(tenant.id))!.shard;
+    // The same server, at the same URL, so the client compares it with what it remembers.
+    const listen = new URL(platform.url).host;
     await platform.close();
     // The operator rewrites history: the tenant's ledger and the platform log start over.
     const db = new DatabaseSync(join(data, 'shards', shard, `${tenant.id}.db`));
@@ -442,7 +445,7 @@ forbid (principal in Palisade::Role::"auditor", action, resource == Palisade::Re
     for (const suffix of ['', '-wal', '-shm'])
       rmSync(join(data, `platform-log.db${suffix}`), { force: true });
     logs = '';
-    platform = await start();
+    platform = await start(listen);
     await call('POST', '/v1/collections/claims/records', tenant.key, { amount: 1_000_000 });
     await platform.sealer.seal();
 

@@ -25,6 +25,7 @@ export const LEDGER_ERROR_CODES = [
   'LEDGER_BAD_BUNDLE',
   'LEDGER_TAMPERED',
   'LEDGER_NOT_WITNESSED',
+  'LEDGER_TRUST_CHANGED',
 ] as const;
 
 /** A stable, documented ledger error code. */

@@ -5,7 +5,7 @@ import { callApi, connectionFrom } from '../api-client.ts';
 import { CliError, EXIT, wantsHelp } from '../cli-error.ts';
 import { fileError, writeFileAtomic } from '../files.ts';
 import { count, counted, witnessed } from '../ledger/summary-text.ts';
-import { readVkeys, verify, witnessQuorum } from '../ledger/verifier.ts';
+import { readVkeys, verificationFailed, verify, witnessQuorum } from '../ledger/verifier.ts';
 import { verifyOnline } from '../ledger/verify-online.ts';
 import { resolveTenant } from './tenant-command.ts';
 
@@ -13,8 +13,10 @@ const USAGE = `usage: palisade ledger <command>
   keys [--out FILE]                            the platform's verifier keys (C2SP vkeys)
   export --tenant ID|SLUG --out FILE           a tenant's whole ledger, for offline verification (admin token)
   verify BUNDLE --keys FILE                    verify an exported bundle offline
-  verify --url URL --token TENANT_KEY [--keys FILE]
-                                               verify online, remembering the last trusted checkpoint in ~/.palisade/
+  verify --url URL --token TENANT_KEY [--keys FILE] [--tenant ID] [--accept-change]
+                                               verify online; what the server at URL showed this credential is
+                                               remembered in ~/.palisade/ and a change refused (--accept-change
+                                               trusts it, after checking out of band)
   verify … --witness-quorum N                  also require N witnesses whose vkeys --keys FILE holds to have cosigned
 verify exits 0 when the ledger verifies, 1 when it does not (the first failure named), 2 on a
 usage error or a bundle or keys file that cannot be read, 3 when the server cannot be reached.`;
@@ -36,9 +38,9 @@ function readBundle(path: string): LedgerBundle {
   try {
     return JSON.parse(text) as LedgerBundle;
   } catch (error) {
-    throw new CliError(
-      `ledger verification FAILED (LEDGER_BAD_BUNDLE): ${path} is not JSON (${(error as Error).message})`,
-      EXIT.failed,
+    throw verificationFailed(
+      'LEDGER_BAD_BUNDLE',
+      `${path} is not JSON (${(error as Error).message})`,
     );
   }
 }
@@ -58,6 +60,7 @@ export async function ledgerCommand(argv: string[]): Promise<number> {
       out: { type: 'string' },
       keys: { type: 'string' },
       'witness-quorum': { type: 'string' },
+      'accept-change': { type: 'boolean' },
     },
   });
   switch (sub) {
@@ -103,10 +106,20 @@ export async function ledgerCommand(argv: string[]): Promise<number> {
             EXIT.usage,
           );
         process.stdout.write(
-          `${await verifyOnline(connectionFrom(values, process.env), values.keys, quorum)}\n`,
+          `${await verifyOnline(connectionFrom(values, process.env), {
+            keysFile: values.keys,
+            quorum,
+            tenant: values.tenant,
+            acceptChange: values['accept-change'] === true,
+          })}\n`,
         );
         return EXIT.ok;
       }
+      if (values.tenant !== undefined || values['accept-change'] !== undefined)
+        throw new CliError(
+          `--tenant and --accept-change are for online verification (--url), which remembers what a server showed\n${USAGE}`,
+          EXIT.usage,
+        );
       if (values.keys === undefined)
         throw new CliError(
           `offline verification needs --keys FILE (from: palisade ledger keys)\n${USAGE}`,

@@ -4,6 +4,7 @@ import {
   type BundleProgress,
   isLedgerError,
   type LedgerBundle,
+  type LedgerErrorCode,
   parseVerifierKey,
   verifyBundle,
 } from '@palisade/ledger';
@@ -65,20 +66,21 @@ export function witnessQuorum(value: string | undefined): number {
   return Number(value);
 }
 
+/** A failed verification as the CLI reports it: exit 1, the ledger's code and what failed. */
+export function verificationFailed(code: LedgerErrorCode, message: string): CliError {
+  return new CliError(`ledger verification FAILED (${code}): ${message}`, EXIT.failed);
+}
+
 /** Verifies `bundle` against `vkeys`; a verification failure is a CliError (exit 1) with its code. */
 export async function verify(bundle: LedgerBundle, vkeys: readonly string[], quorum: number) {
-  const verifiers = vkeys.map((vkey) => parseVerifierKey(vkey, nodeVerifyProvider));
   try {
+    const verifiers = vkeys.map((vkey) => parseVerifierKey(vkey, nodeVerifyProvider));
     return await verifyBundle(nodeHasher, bundle, verifiers, {
       progress: progressPrinter(),
       witnessQuorum: quorum,
     });
   } catch (error) {
-    if (isLedgerError(error))
-      throw new CliError(
-        `ledger verification FAILED (${error.code}): ${error.message}`,
-        EXIT.failed,
-      );
+    if (isLedgerError(error)) throw verificationFailed(error.code, error.message);
     throw error;
   } finally {
     if (process.stderr.isTTY) process.stderr.write('\r');
