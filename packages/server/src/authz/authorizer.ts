@@ -6,10 +6,22 @@ import type { Tenant, TenantContext } from '../tenancy/index.ts';
 import { evaluate, loadPolicySet } from './cedar-engine.ts';
 import { cedarQuestion, type ResourceRef } from './cedar-request.ts';
 import { resourceTypeOf } from './cedar-schema.ts';
+import { DeviceStreamReads } from './device-stream-reads.ts';
 import { EntryReads } from './entry-reads.ts';
 import type { Permission, PermissionSet } from './permissions.ts';
 import { recordIdsNamed, unnamedRecordId } from './record-ids.ts';
 import { RecordReads } from './record-reads.ts';
+
+/** A device as policies see it (see the schema's Device). */
+export interface DeviceEntity {
+  readonly id: string;
+  readonly name: string;
+  readonly type: string;
+  readonly labels: readonly string[];
+}
+
+/** The permissions that act on one device. */
+export type DevicePermission = Extract<Permission, `${'devices' | 'telemetry' | 'rpc'}:${string}`>;
 
 /** What authorization needs of an authenticated tenant principal. */
 export interface TenantPrincipal {
@@ -114,6 +126,44 @@ export class Authorizer {
       (permission, resource) =>
         principal.permissions.has(permission) &&
         this.#withAttributes(loaded, principal, permission, resource, false),
+    );
+  }
+
+  /**
+   * `permission` of the principal over many devices of its tenant (a listing), each decided
+   * as a route on that one device decides it, on the name, type and labels given, under the
+   * policy set in force when it is made. These decisions are not cached beyond the listing:
+   * it may name every device.
+   */
+  async deviceReads(
+    principal: TenantPrincipal,
+    permission: DevicePermission,
+  ): Promise<(device: DeviceEntity) => boolean> {
+    const loaded = await this.#current(principal.context.tenant);
+    const held = principal.permissions.has(permission);
+    const tenantId = principal.context.tenantId;
+    return ({ id, name, type, labels }) => {
+      const device = { tenantId, id, attributes: { name, type, labels } };
+      return held && this.#decide(loaded, principal, permission, device, false);
+    };
+  }
+
+  /**
+   * `permission` of the principal on each device a stream of its tenant carries, decided as
+   * a route on that one device decides it (the device read as it is now), and made again for
+   * every policy state (see DeviceStreamReads): a policy change reaches an open stream at once
+   * in this process and within the cache TTL in others.
+   */
+  deviceStream(
+    principal: TenantPrincipal,
+    permission: DevicePermission,
+  ): DeviceStreamReads<NonNullable<Loaded>> {
+    const held = principal.permissions.has(permission);
+    const tenantId = principal.context.tenantId;
+    return new DeviceStreamReads(
+      () => this.#current(principal.context.tenant),
+      (loaded, id) =>
+        held && this.#withAttributes(loaded, principal, permission, { tenantId, id }, false),
     );
   }
 

@@ -2,6 +2,7 @@ import type { WriteEvent } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { uuid7 } from '../ids/index.ts';
 import type { ObjectCaps } from '../quotas/index.ts';
+import { readableRows } from '../records/index.ts';
 import type { ControlPlaneDeviceIndex, DeviceRow, TenantWriteTx } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import type { ChildStore } from './device-contract.ts';
@@ -203,12 +204,23 @@ export class DeviceRegistry implements ChildStore {
     return (await this.#writes.reader(context)).devices.countDevices();
   }
 
+  /**
+   * The first `limit` devices after `after` that the caller may read (`readable`), as if no
+   * other existed, and whether another follows (see readableRows).
+   */
   async list(
     context: TenantContext,
     after: string | undefined,
     limit: number,
-  ): Promise<DeviceRow[]> {
-    return (await this.#writes.reader(context)).devices.listDevices({ after, limit });
+    readable: (device: DeviceRow) => boolean,
+  ): Promise<{ items: DeviceRow[]; more: boolean }> {
+    const { devices } = await this.#writes.reader(context);
+    return readableRows(
+      (from, count) => devices.listDevices({ after: from, limit: count }),
+      readable,
+      after,
+      limit,
+    );
   }
 
   /**

@@ -183,8 +183,13 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   settingsRoutes(app, options.cors.settings);
   corsPreflightRoute(app, options.cors.settings, options.cors.maxAgeSeconds);
   if (options.devices !== undefined) {
-    deviceRoutes(app, options.devices, options.pageSizeMax);
-    telemetryRoutes(app, options.devices, options.pageSizeMax, options.verifier);
+    deviceRoutes(app, options.devices, options.authz.authorizer, options.pageSizeMax);
+    telemetryRoutes(app, {
+      devices: options.devices,
+      authorizer: options.authz.authorizer,
+      verifier: options.verifier,
+      pageSizeMax: options.pageSizeMax,
+    });
     const quotas = options.devices.telemetry.quotas;
     if (quotas !== undefined)
       usageRoutes(app, quotas, options.rateLimits, {

@@ -5,7 +5,7 @@ export {
   storeLocator,
   type TenantStoreLocator,
 } from './collection-service.ts';
-export type { ListingReads } from './readable-page.ts';
+export { type ListingReads, readableRows } from './readable-page.ts';
 export {
   decodeCursor,
   defaultPageLimit,

@@ -10,12 +10,10 @@ export interface ListingReads {
 
 /**
  * The first `limit` records after `after` that match the filters and that `reads` lets the
- * caller read, as if no other existed, and whether another follows: a record it may not read
- * is passed over before the page is cut, so it never shortens a page, never ends one (the
- * cursor) and never decides whether there is a next one. The store is asked again, after the
- * last row it gave, while records the caller may not read keep the page from filling: only
- * records a policy names by id can be such, so that is bounded by the tenant's policies, as
- * is the scan when `reads` narrows the collection to the ids it names.
+ * caller read, as if no other existed, and whether another follows (see readableRows). Only
+ * records a policy names by id can be withheld from a collection the caller may list, so the
+ * store is asked again at most as often as the tenant's policies name records, and when
+ * `reads` narrows the collection to the ids it names, for those ids alone.
  */
 export async function readablePage(
   reader: TenantReader,
@@ -28,21 +26,37 @@ export async function readablePage(
   reads: ListingReads,
 ): Promise<{ items: RecordRow[]; more: boolean }> {
   const ids = reads.candidates(collection);
-  const items: RecordRow[] = [];
-  let after = query.after;
+  return readableRows(
+    (after, limit) => reader.listRecords(collection, { after, limit, filters: query.filters, ids }),
+    (row) => reads.record(collection, row.id),
+    query.after,
+    query.limit,
+  );
+}
+
+/**
+ * The first `limit` rows after `after`, in id order, that `readable` lets the caller see, as if
+ * no other existed, and whether another follows: a row it may not see is passed over before
+ * the page is cut, so it never shortens a page, never ends one (the cursor) and never decides
+ * whether there is a next one. `list` is asked again, after the last row it gave, while rows
+ * the caller may not see keep the page from filling.
+ */
+export async function readableRows<T extends { readonly id: string }>(
+  list: (after: string | undefined, limit: number) => Promise<readonly T[]>,
+  readable: (row: T) => boolean,
+  after: string | undefined,
+  limit: number,
+): Promise<{ items: T[]; more: boolean }> {
+  const items: T[] = [];
+  let cursor = after;
   for (;;) {
-    const rows = await reader.listRecords(collection, {
-      after,
-      limit: query.limit + 1,
-      filters: query.filters,
-      ids,
-    });
+    const rows = await list(cursor, limit + 1);
     for (const row of rows) {
-      if (!reads.record(collection, row.id)) continue;
-      if (items.length === query.limit) return { items, more: true };
+      if (!readable(row)) continue;
+      if (items.length === limit) return { items, more: true };
       items.push(row);
     }
-    if (rows.length <= query.limit) return { items, more: false };
-    after = rows.at(-1)!.id;
+    if (rows.length <= limit) return { items, more: false };
+    cursor = rows.at(-1)!.id;
   }
 }

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
+import type { Authorizer } from '../../authz/index.ts';
 import type { DeviceInput, DeviceServices } from '../../devices/index.ts';
-import { decodeCursor, page } from '../../records/index.ts';
+import { decodeCursor, encodeCursor } from '../../records/index.ts';
 import type { DeviceRow } from '../../store/index.ts';
-import { tenantOf } from '../auth-hook.ts';
+import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
 import { pageOf, pageQuery, UUID } from '../schemas.ts';
 import { deviceCaRoutes } from './device-ca-routes.ts';
 import { deviceCredentialRoutes } from './device-credential-routes.ts';
@@ -54,6 +55,7 @@ function present(row: DeviceRow) {
 export function deviceRoutes(
   app: FastifyInstance,
   devices: DeviceServices,
+  authorizer: Authorizer,
   pageSizeMax: number,
 ): void {
   const { registry } = devices;
@@ -83,16 +85,25 @@ export function deviceRoutes(
   app.get<{ Querystring: { limit: number; cursor?: string } }>('/v1/devices', {
     config: { auth: 'devices:read' },
     schema: {
-      summary: 'List devices by id, with a cursor',
+      summary: 'List the devices the caller may read by id, with a cursor',
       tags: DEVICE_TAGS,
       querystring: pageQuery(pageSizeMax),
       response: { 200: pageOf(DEVICE) },
     },
     handler: async (request) => {
       const { limit, cursor } = request.query;
-      const rows = await registry.list(tenantOf(request), decodeCursor(cursor), limit + 1);
-      const result = page(rows, limit);
-      return { ...result, items: result.items.map(present) };
+      // The route decided the listing; each device is decided as GET /v1/devices/{id} is.
+      const principal = tenantPrincipalOf(request);
+      const { items, more } = await registry.list(
+        principal.context,
+        decodeCursor(cursor),
+        limit,
+        await authorizer.deviceReads(principal, 'devices:read'),
+      );
+      return {
+        items: items.map(present),
+        nextCursor: more ? encodeCursor(items.at(-1)!.id) : null,
+      };
     },
   });
 

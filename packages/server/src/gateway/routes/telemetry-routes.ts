@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Authorizer } from '../../authz/index.ts';
 import type { Subscription } from '../../bus/index.ts';
 import type { CredentialVerifier } from '../../control/index.ts';
 import {
@@ -10,7 +11,7 @@ import {
 } from '../../devices/index.ts';
 import { PalisadeError } from '../../errors/index.ts';
 import type { Aggregate, AggregateRow, TelemetryPoint } from '../../store/index.ts';
-import { tenantOf } from '../auth-hook.ts';
+import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
 import { UUID } from '../schemas.ts';
 
 const TAGS = ['telemetry'];
@@ -83,10 +84,14 @@ function checkBuckets(span: number, interval: number, limit: number): void {
  */
 export function telemetryRoutes(
   app: FastifyInstance,
-  devices: DeviceServices,
-  pageSizeMax: number,
-  verifier: CredentialVerifier,
+  options: {
+    readonly devices: DeviceServices;
+    readonly authorizer: Authorizer;
+    readonly verifier: CredentialVerifier;
+    readonly pageSizeMax: number;
+  },
 ): void {
+  const { devices, authorizer, verifier, pageSizeMax } = options;
   app.addHook('preClose', async () => devices.liveStreams.endAll());
 
   const device = async (request: FastifyRequest<{ Params: { deviceToken: string } }>) => {
@@ -222,7 +227,7 @@ export function telemetryRoutes(
     config: { auth: 'telemetry:read' },
     schema: {
       summary:
-        "Server-sent events: the tenant's accepted telemetry from now on (event `telemetry`)",
+        "Server-sent events: the tenant's accepted telemetry from now on (event `telemetry`), of the devices whose telemetry the caller may read",
       tags: TAGS,
       querystring: {
         type: 'object',
@@ -231,7 +236,17 @@ export function telemetryRoutes(
       },
     },
     handler: async (request, reply) => {
-      const context = tenantOf(request);
+      const principal = tenantPrincipalOf(request);
+      const { context } = principal;
+      // The route decided the stream; each device's telemetry is decided as its own route's is.
+      const reads = authorizer.deviceStream(principal, 'telemetry:read');
+      const readable = async (deviceId: string) => {
+        try {
+          return await reads.allows(deviceId);
+        } catch {
+          return false;
+        }
+      };
       const authorization = request.headers.authorization;
       const durable = `sse-${randomBytes(12).toString('hex')}`;
       const only = request.query.deviceId;
@@ -267,6 +282,7 @@ export function telemetryRoutes(
           const id = at < 0 ? '' : message.id.slice(at + TELEMETRY_EVENT_ID.length);
           const payload = message.payload as TelemetryEventPayload;
           if (!open || (only !== undefined && payload.deviceId !== only)) return;
+          if (!(await readable(payload.deviceId))) return;
           await write(`id: ${id}\nevent: telemetry\ndata: ${JSON.stringify(payload)}\n\n`);
         },
       });
