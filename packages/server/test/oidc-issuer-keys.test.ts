@@ -13,7 +13,7 @@ import pg from 'pg';
 import { GroupCommitter } from '../src/commit/index.ts';
 import type { AccessTokenVerifier } from '../src/identity/access-token-verifier.ts';
 import { revokeCookieSecrets, rotateCookieSecrets } from '../src/identity/index.ts';
-import { IssuerDirectory } from '../src/identity/issuer-directory.ts';
+import { IssuerDirectory, type IssuerEntry } from '../src/identity/issuer-directory.ts';
 import { IssuerKeys } from '../src/identity/issuer-keys.ts';
 import { IssuerUrls } from '../src/identity/issuer-urls.ts';
 import { RevocationList } from '../src/identity/revocation-list.ts';
@@ -21,6 +21,7 @@ import { TenantAudit } from '../src/identity/tenant-audit.ts';
 import { TenantIssuers } from '../src/identity/tenant-issuers.ts';
 import { uuid7 } from '../src/ids/index.ts';
 import { sealBatch } from '../src/ledger/index.ts';
+import type { MaybePromise } from '../src/maybe-promise/index.ts';
 import { type ControlPlaneIdentityStore, openStores, type Stores } from '../src/store/index.ts';
 import { PG_CONTROL_PLANE_MIGRATIONS } from '../src/store/postgres/control-plane-migrations.ts';
 import { migratePostgres } from '../src/store/postgres/postgres-migrate.ts';
@@ -301,6 +302,44 @@ for (const backend of backendNames()) {
       assert.notEqual(after, before, 'built again with the keys process A made');
       now += RECHECK_MS;
       assert.equal((await issuersOfB.get(tenant.slug)).provider, after, 'and kept while they hold');
+    });
+
+    test("a token's unknown key id has the issuer's keys read again, at most once a second per tenant", async (t) => {
+      let now = Date.now();
+      const clock = () => now;
+      const { a, b } = await twoProcesses(backend, t, clock);
+      const tenant = await newTenant(a.stores);
+      await a.keys.load(tenant);
+      const store = b.stores.controlPlane.identity;
+      const directory = new IssuerDirectory(store, b.keys, 3_600_000, clock);
+      const kids = async (entry: MaybePromise<IssuerEntry | undefined>) =>
+        [...(await entry)!.keys.keys()].sort();
+      const before = await kids(directory.get(tenant.slug));
+      await a.keys.rotate(tenant, 'test');
+      const made = (await a.stores.controlPlane.identity.listKeys(tenant.id))
+        .filter((row) => row.use === 'sig' && row.retiredAt === null)
+        .map((row) => row.kid);
+      assert.deepEqual(await kids(directory.get(tenant.slug)), before, 'cached for its TTL');
+      let reads = 0;
+      const listKeys = store.listKeys.bind(store);
+      store.listKeys = (tenantId) => {
+        reads++;
+        return listKeys(tenantId);
+      };
+      const reloaded = await kids(directory.reload(tenant.slug));
+      assert.ok(
+        made.every((kid) => reloaded.includes(kid)),
+        'the keys the other process made are found at the first unknown kid',
+      );
+      assert.equal(reads, 1);
+      assert.deepEqual(await kids(directory.get(tenant.slug)), reloaded, 'and cached');
+      await Promise.all([directory.reload(tenant.slug), directory.reload(tenant.slug)]);
+      now += 999;
+      await directory.reload(tenant.slug);
+      assert.equal(reads, 1, 'made-up key ids read the store no more often');
+      now += 1;
+      await directory.reload(tenant.slug);
+      assert.equal(reads, 2, 'a second later, again');
     });
 
     test("an operator's cookie secret rotation reaches every process: one makes the new secret, all sign with it, the old one verifies within its grace", async (t) => {

@@ -5,7 +5,10 @@
  * must be the tenant API; revoked tokens, grants and clients are refused. Every refusal has
  * its own error code. Issuers, keys and revocations are cached, and so is a token whose
  * signature verified (until it expires): a token used again costs three lookups, made without
- * a promise, while expiry, revocation and the tenant's status are checked every time.
+ * a promise, while expiry, revocation and the tenant's status are checked every time. A key
+ * id the cached issuer lacks has the issuer read again (rate-limited per tenant, see
+ * IssuerDirectory.reload), so a rotation in another process is seen by the first token its
+ * new keys signed.
  */
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify } from 'jose';
 import { type ErrorCode, PalisadeError } from '../errors/index.ts';
@@ -213,9 +216,11 @@ export class AccessTokenVerifier {
     try {
       ({ payload } = await jwtVerify(
         token,
-        (header) => {
-          const entry = header.kid === undefined ? undefined : issuer.keys.get(header.kid);
-          if (entry === undefined || entry.alg !== header.alg)
+        async ({ kid, alg }) => {
+          if (kid === undefined) throw new errors.JWSSignatureVerificationFailed();
+          // A key id not cached may be a key another process made: read the issuer again.
+          const entry = issuer.keys.get(kid) ?? (await this.#issuers.reload(slug))?.keys.get(kid);
+          if (entry === undefined || entry.alg !== alg)
             throw new errors.JWSSignatureVerificationFailed();
           return entry.key;
         },
