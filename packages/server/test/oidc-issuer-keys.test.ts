@@ -258,6 +258,33 @@ for (const backend of backendNames()) {
       assert.equal(later.length, 2);
     });
 
+    test('a rotated signing key verifies the tokens it signed until their clock skew ends too', async (t) => {
+      const fixture = await openBackend(backend);
+      let now = Date.now();
+      const { stores, keys } = await issuerProcess(fixture, MasterKey.generate(), () => now);
+      t.after(async () => {
+        await stores.close();
+        await fixture.cleanup();
+      });
+      const store = stores.controlPlane.identity;
+      const tenant = await newTenant(stores);
+      const { signing } = await keys.load(tenant);
+      const old = signing.map((jwk) => jwk.kid);
+      // A token signed just before the rotation expires a lifetime (60 s here) after it, and is
+      // accepted 5 s longer (acceptedUntil).
+      const retiredAt = now;
+      await store.insertKeys(tenant.id, [], { kids: old, at: new Date(retiredAt).toISOString() });
+      const verifying = async () => {
+        const published = (await keys.published(tenant.id)).map((jwk) => jwk.kid);
+        const signed = (await keys.load(tenant)).signing.map((jwk) => jwk.kid);
+        return old.filter((kid) => published.includes(kid) && signed.includes(kid));
+      };
+      now = retiredAt + 60_000 + 4_999;
+      assert.deepEqual(await verifying(), old, 'within the skew past the last exp');
+      now = retiredAt + 60_000 + 5_000;
+      assert.deepEqual(await verifying(), [], 'then gone');
+    });
+
     test('a cached issuer is built again once a retired cookie secret of it ends its grace', async (t) => {
       const fixture = await openBackend(backend);
       let now = Date.now();

@@ -19,6 +19,7 @@ import type { IssuerDirectory } from './issuer-directory.ts';
 import { SIGNING_ALGORITHMS } from './issuer-keys.ts';
 import type { IssuerUrls } from './issuer-urls.ts';
 import type { RevocationList } from './revocation-list.ts';
+import { acceptedUntil, CLOCK_TOLERANCE_S } from './token-skew.ts';
 
 /** A verified access token: whose tenant, who acts, with which roles. */
 export interface VerifiedAccessToken {
@@ -55,22 +56,12 @@ interface SignedToken {
 
 /** Upper bound of cached verified tokens, so memory stays bounded under any load. */
 const VERIFIED_CACHE_MAX = 10_000;
-/** Seconds of clock difference tolerated on `exp`, `nbf` and `iat`. */
-const CLOCK_TOLERANCE_S = 5;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const ALGORITHMS: readonly string[] = SIGNING_ALGORITHMS;
 
 /** Whether a bearer value has the shape of a JWT (an API key never does). */
 function looksLikeJwt(token: string): boolean {
   return JWT_SHAPE.test(token);
-}
-
-/**
- * The last moment (epoch ms) a token expiring at `expiresAtMs` is accepted, the clock skew
- * past its `exp`: a revocation of the token must last until then.
- */
-export function acceptedUntil(expiresAtMs: number): number {
-  return expiresAtMs + CLOCK_TOLERANCE_S * 1000;
 }
 
 function refuse(code: ErrorCode, message: string): never {

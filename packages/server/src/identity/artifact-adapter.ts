@@ -1,7 +1,7 @@
 import { type Adapter, type AdapterPayload, errors as oidcErrors } from 'oidc-provider';
 import type { ControlPlaneIdentityStore, OAuthClientRow } from '../store/index.ts';
-import { acceptedUntil } from './access-token-verifier.ts';
 import type { RevocationList } from './revocation-list.ts';
+import { acceptedUntil } from './token-skew.ts';
 
 const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
 

@@ -4,11 +4,11 @@ import { PalisadeError } from '../errors/index.ts';
 import { hashSecretToken, isUuid, uuid7 } from '../ids/index.ts';
 import type { ControlPlaneIdentityStore, OAuthClientRow } from '../store/index.ts';
 import type { Tenant, TenantContext } from '../tenancy/index.ts';
-import { acceptedUntil } from './access-token-verifier.ts';
 import type { SigningAlgorithm } from './issuer-keys.ts';
 import type { IssuerUrls } from './issuer-urls.ts';
 import type { RevocationList } from './revocation-list.ts';
 import type { TenantAudit } from './tenant-audit.ts';
+import { acceptedUntil } from './token-skew.ts';
 
 /** A new client as the tenant asks for it. */
 export interface NewClient {

@@ -3,7 +3,8 @@
  * default; ES256; ML-DSA-44 and ML-DSA-65 for clients that ask for post-quantum tokens) and a
  * secret that signs its cookies. They are made on first use; the private parts are stored
  * only sealed by the platform KMS, bound to the tenant and the key id. Rotation retires the
- * signing keys (they keep verifying for `retiredGraceMs`) and makes new ones. A retired cookie
+ * signing keys (they keep verifying as long as a token they signed is accepted) and makes new
+ * ones. A retired cookie
  * secret (see control-plane migration 7 and rotateCookieSecrets) verifies cookies for
  * `cookieGraceMs`, then nothing, and a revoked one (revokeCookieSecrets) nothing at all; a
  * tenant with none current gets a new one.
@@ -13,6 +14,7 @@ import type { Kms } from '@palisade/crypto';
 import type { ControlPlaneIdentityStore, IssuerKeyRow } from '../store/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
 import type { TenantAudit } from './tenant-audit.ts';
+import { acceptedUntil } from './token-skew.ts';
 
 /** JWS algorithms of access and ID tokens, in order of preference. */
 export const SIGNING_ALGORITHMS = ['EdDSA', 'ES256', 'ML-DSA-44', 'ML-DSA-65'] as const;
@@ -73,7 +75,10 @@ export class IssuerKeys {
     store: ControlPlaneIdentityStore;
     kms: Kms;
     audit: TenantAudit;
-    /** How long a retired key still verifies: the longest a token it signed can live. */
+    /**
+     * The longest a token a retired key signed can live: the key still verifies for that long
+     * after its retirement, and the clock skew tolerated past a token's `exp` (acceptedUntil).
+     */
     retiredGraceMs: number;
     /** How long a retired cookie secret still verifies: the longest a cookie it signed lives. */
     cookieGraceMs: number;
@@ -125,14 +130,25 @@ export class IssuerKeys {
 
   /** Public JWKs the tenant's tokens may be signed with (reads only; makes nothing). */
   async published(tenantId: string): Promise<Jwk[]> {
-    const now = Date.now();
+    const now = this.#clock();
     return (await this.#store.listKeys(tenantId))
       .filter(
         (row) =>
           row.use === 'sig' &&
-          (row.retiredAt === null || Date.parse(row.retiredAt) + this.#retiredGraceMs > now),
+          (row.retiredAt === null || this.#graceEnds(row, row.retiredAt) > now),
       )
       .map((row) => JSON.parse(row.publicJwk) as Jwk);
+  }
+
+  /**
+   * When a key retired at `retiredAt` stops verifying: a cookie secret once the longest cookie
+   * it signed expired; a signing key once the last token it signed is no longer accepted.
+   */
+  #graceEnds(row: IssuerKeyRow, retiredAt: string): number {
+    const retired = Date.parse(retiredAt);
+    return row.use === 'cookie'
+      ? retired + this.#cookieGraceMs
+      : acceptedUntil(retired + this.#retiredGraceMs);
   }
 
   /**
@@ -211,11 +227,7 @@ export class IssuerKeys {
     for (const row of rows) {
       const opened = async () =>
         Buffer.from(await this.#kms.open(sealContext(tenant.id, row.kid), row.sealedPrivate));
-      const graceEnds =
-        row.retiredAt === null
-          ? null
-          : Date.parse(row.retiredAt) +
-            (row.use === 'cookie' ? this.#cookieGraceMs : this.#retiredGraceMs);
+      const graceEnds = row.retiredAt === null ? null : this.#graceEnds(row, row.retiredAt);
       if (graceEnds !== null && graceEnds <= now) continue;
       if (graceEnds !== null) refreshAt = Math.min(refreshAt ?? graceEnds, graceEnds);
       if (row.use === 'cookie') {

@@ -8,12 +8,9 @@
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Tenant } from '../tenancy/index.ts';
-import {
-  type AccessTokenVerifier,
-  acceptedUntil,
-  type VerifiedAccessToken,
-} from './access-token-verifier.ts';
+import type { AccessTokenVerifier, VerifiedAccessToken } from './access-token-verifier.ts';
 import type { RevocationList } from './revocation-list.ts';
+import { acceptedUntil } from './token-skew.ts';
 
 function refusedAsStructured(ctx: KoaContextWithOIDC): boolean {
   const body = ctx.body as { error?: unknown } | undefined;
