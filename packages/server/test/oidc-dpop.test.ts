@@ -111,6 +111,8 @@ for (const backend of backendNames()) {
       const replayed = await collections(headers);
       assert.equal(replayed.body.code, 'PALISADE_DPOP_PROOF_INVALID');
       assert.match(replayed.body.detail, /used before/);
+      const metrics = (await api.call('GET', '/metrics')).body as string;
+      assert.match(metrics, /^palisade_dpop_proofs_refused_total 0$/m, 'the memory was not full');
     });
 
     test('introspection (RFC 7662) says a bound token is DPoP, not one a bearer may use', async () => {

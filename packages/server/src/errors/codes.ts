@@ -225,6 +225,10 @@ export const ERROR_CODES = {
     status: 401,
     title: 'The DPoP proof is missing or does not bind the token to this request',
   },
+  PALISADE_DPOP_PROOF_MEMORY_FULL: {
+    status: 503,
+    title: 'The server remembers as many DPoP proofs as it may; send a new proof shortly',
+  },
   PALISADE_UNAVAILABLE: { status: 503, title: 'The server is shutting down or not ready' },
   PALISADE_INTERNAL: { status: 500, title: 'Internal error' },
   PALISADE_DECRYPTION_FAILED: {

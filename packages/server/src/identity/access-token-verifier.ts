@@ -14,7 +14,7 @@ import { decodeJwt, decodeProtectedHeader, errors, jwtVerify } from 'jose';
 import { type ErrorCode, PalisadeError } from '../errors/index.ts';
 import { andThen, type MaybePromise } from '../maybe-promise/index.ts';
 import type { Actor, Tenant } from '../tenancy/index.ts';
-import { DpopProofs } from './dpop-proof.ts';
+import type { DpopProofs } from './dpop-proof.ts';
 import type { IssuerDirectory } from './issuer-directory.ts';
 import { SIGNING_ALGORITHMS } from './issuer-keys.ts';
 import type { IssuerUrls } from './issuer-urls.ts';
@@ -73,12 +73,18 @@ export class AccessTokenVerifier {
   readonly #issuers: IssuerDirectory;
   readonly #revocations: RevocationList;
 
-  readonly #proofs = new DpopProofs();
+  readonly #proofs: DpopProofs;
 
-  constructor(urls: IssuerUrls, issuers: IssuerDirectory, revocations: RevocationList) {
+  constructor(
+    urls: IssuerUrls,
+    issuers: IssuerDirectory,
+    revocations: RevocationList,
+    proofs: DpopProofs,
+  ) {
     this.#urls = urls;
     this.#issuers = issuers;
     this.#revocations = revocations;
+    this.#proofs = proofs;
   }
 
   readonly #verified = new Map<string, SignedToken>();

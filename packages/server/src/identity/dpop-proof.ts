@@ -6,14 +6,13 @@
 import { hash } from 'node:crypto';
 import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify } from 'jose';
 import { PalisadeError } from '../errors/index.ts';
+import { DPOP_PROOFS_REMEMBERED_MAX, ProofReplayMemory } from './dpop-replay.ts';
 
 /** Algorithms a client may sign its proofs with (`Ed25519` is the fully-specified EdDSA). */
 export const DPOP_PROOF_ALGORITHMS = ['EdDSA', 'Ed25519', 'ES256'] as const;
 /** Seconds a proof stays acceptable after its `iat`. */
 const PROOF_MAX_AGE_S = 60;
 const CLOCK_TOLERANCE_S = 5;
-/** Upper bound of remembered proof ids; past it the oldest are forgotten first. */
-const SEEN_PROOFS_MAX = 100_000;
 
 /** The request a proof must be for. */
 export interface ProofTarget {
@@ -28,7 +27,25 @@ function invalid(message: string): PalisadeError {
 
 /** Checks proofs, and remembers their ids until they are too old to be accepted anyway. */
 export class DpopProofs {
-  readonly #seen = new Map<string, number>();
+  readonly #seen: ProofReplayMemory;
+  readonly #clock: () => number;
+
+  constructor(
+    options: {
+      /** Most proofs remembered at once (see ProofReplayMemory). */
+      readonly max?: number | undefined;
+      /** Told of each proof refused because that many are remembered. */
+      readonly refused?: (() => void) | undefined;
+      /** Epoch milliseconds now (tests move it). */
+      readonly clock?: (() => number) | undefined;
+    } = {},
+  ) {
+    this.#seen = new ProofReplayMemory({
+      max: options.max ?? DPOP_PROOFS_REMEMBERED_MAX,
+      refused: options.refused ?? (() => undefined),
+    });
+    this.#clock = options.clock ?? Date.now;
+  }
 
   async verify(
     proof: string | undefined,
@@ -40,8 +57,10 @@ export class DpopProofs {
       throw invalid('this access token is bound to a key: send a DPoP proof header with it');
     let payload: Record<string, unknown>;
     let jwk: Record<string, unknown>;
+    const now = this.#clock();
     try {
       const verified = await jwtVerify(proof, EmbeddedJWK, {
+        currentDate: new Date(now),
         typ: 'dpop+jwt',
         algorithms: [...DPOP_PROOF_ALGORITHMS],
         maxTokenAge: PROOF_MAX_AGE_S,
@@ -59,18 +78,8 @@ export class DpopProofs {
       throw invalid(`the DPoP proof is not for ${target.method} ${target.url}`);
     if (payload.ath !== hash('sha256', token, 'base64url'))
       throw invalid('the DPoP proof is for another access token');
-    this.#remember(`${jkt}:${String(payload.jti)}`, Number(payload.iat));
-  }
-
-  #remember(id: string, iat: number): void {
-    const now = Date.now();
-    if (this.#seen.has(id)) throw invalid('the DPoP proof was used before; make a new one');
-    if (this.#seen.size >= SEEN_PROOFS_MAX) this.#seen.delete(this.#seen.keys().next().value!);
-    this.#seen.set(id, (iat + PROOF_MAX_AGE_S + CLOCK_TOLERANCE_S) * 1000);
-    for (const [key, until] of this.#seen) {
-      if (until > now) break;
-      this.#seen.delete(key);
-    }
+    const until = (Number(payload.iat) + PROOF_MAX_AGE_S + CLOCK_TOLERANCE_S) * 1000;
+    this.#seen.remember(`${jkt}:${String(payload.jti)}`, until, now);
   }
 }
 

@@ -1,10 +1,12 @@
 import type { Kms } from '@palisade/crypto';
+import { Counter, type Registry } from 'prom-client';
 import type { RoleGrants } from '../authz/index.ts';
 import type { GroupCommitter } from '../commit/index.ts';
 import type { ControlPlaneIdentityStore, ShardStore } from '../store/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
 import { AccessTokenVerifier } from './access-token-verifier.ts';
 import { ClientService } from './client-service.ts';
+import { DpopProofs } from './dpop-proof.ts';
 import { InteractionPages } from './interactions.ts';
 import { IssuerDirectory } from './issuer-directory.ts';
 import { IssuerKeys } from './issuer-keys.ts';
@@ -30,6 +32,8 @@ export interface IdentityOptions {
   readonly cacheTtlMs: number;
   /** Most tenant issuers kept in memory. */
   readonly issuerCacheMax: number;
+  /** Where the DPoP proof memory's refusals are counted. */
+  readonly metrics?: Registry | undefined;
 }
 
 /**
@@ -60,7 +64,17 @@ export class IdentityService {
     });
     this.#directory = new IssuerDirectory(options.store, this.#keys, options.cacheTtlMs);
     const revocations = new RevocationList(options.store, options.cacheTtlMs);
-    this.tokens = new AccessTokenVerifier(this.urls, this.#directory, revocations);
+    const proofsRefused = new Counter({
+      name: 'palisade_dpop_proofs_refused_total',
+      help: 'DPoP proofs refused because the replay memory held its most proofs still within their acceptance window',
+      registers: options.metrics === undefined ? [] : [options.metrics],
+    });
+    this.tokens = new AccessTokenVerifier(
+      this.urls,
+      this.#directory,
+      revocations,
+      new DpopProofs({ refused: () => proofsRefused.inc() }),
+    );
     this.clients = new ClientService({
       store: options.store,
       audit,

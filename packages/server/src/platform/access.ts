@@ -20,7 +20,10 @@ export interface Access {
 }
 
 export interface AccessOptions
-  extends Pick<PlatformContext, 'settings' | 'stores' | 'locate' | 'committer' | 'kms'> {
+  extends Pick<
+    PlatformContext,
+    'settings' | 'stores' | 'locate' | 'committer' | 'kms' | 'metrics'
+  > {
   readonly keys: KeyService;
   /** The platform's public URL, the issuer of its tokens. */
   readonly publicUrl: () => string;
@@ -55,6 +58,7 @@ export function assembleAccess(options: AccessOptions): Access {
     },
     cacheTtlMs: settings.authCacheTtlMs,
     issuerCacheMax: settings.oauthIssuerCacheMax,
+    metrics: options.metrics,
   });
   const verifier = new CredentialVerifier(
     stores.controlPlane,
