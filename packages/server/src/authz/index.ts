@@ -1,13 +1,6 @@
-export {
-  Authorizer,
-  type DeviceEntity,
-  type DevicePermission,
-  forbidden,
-  type TenantPrincipal,
-} from './authorizer.ts';
+export { Authorizer, forbidden, type TenantPrincipal } from './authorizer.ts';
 export { cedarSchemaText, TENANT_ISOLATION_POLICY } from './cedar-engine.ts';
 export type { ResourceRef } from './cedar-request.ts';
-export type { DeviceStreamReads } from './device-stream-reads.ts';
 export { isPermission, PERMISSIONS, type Permission, PermissionSet } from './permissions.ts';
 export { PolicyService } from './policy-service.ts';
 export { restResource } from './rest-resource.ts';
