@@ -11,6 +11,7 @@ import { EntryReads } from './entry-reads.ts';
 import type { Permission, PermissionSet } from './permissions.ts';
 import { recordIdsNamed, unnamedRecordId } from './record-ids.ts';
 import { RecordReads } from './record-reads.ts';
+import { itemResource } from './rest-resource.ts';
 
 /** A device as policies see it (see the schema's Device). */
 export interface DeviceEntity {
@@ -22,6 +23,12 @@ export interface DeviceEntity {
 
 /** The permissions that act on one device. */
 export type DevicePermission = Extract<Permission, `${'devices' | 'telemetry' | 'rpc'}:${string}`>;
+
+/** The permissions that act on one item named by its id alone (a collection or role by name). */
+export type ItemPermission = Extract<
+  Permission,
+  `${'collections' | 'users' | 'clients' | 'edge' | 'roles'}:${string}`
+>;
 
 /** What authorization needs of an authenticated tenant principal. */
 export interface TenantPrincipal {
@@ -146,6 +153,24 @@ export class Authorizer {
       const device = { tenantId, id, attributes: { name, type, labels } };
       return held && this.#decide(loaded, principal, permission, device, false);
     };
+  }
+
+  /**
+   * `permission` of the principal over many items of one kind of its tenant (a listing of
+   * collections, users, clients, edge nodes or roles), each decided by its id as the route on
+   * that one item decides it, under the policy set in force when it is made. These decisions
+   * are not cached beyond the listing: it may name every item.
+   */
+  async itemReads(
+    principal: TenantPrincipal,
+    permission: ItemPermission,
+  ): Promise<(id: string) => boolean> {
+    const loaded = await this.#current(principal.context.tenant);
+    const held = principal.permissions.has(permission);
+    const tenantId = principal.context.tenantId;
+    return (id) =>
+      held &&
+      this.#decide(loaded, principal, permission, itemResource(tenantId, permission, id), false);
   }
 
   /**

@@ -53,6 +53,16 @@ export function restResource(
   const kind = permission.slice(0, permission.indexOf(':'));
   const id = idOf(kind, url, params, query);
   if (kind === 'records') return { tenantId, id, attributes: { collection: params.name ?? '' } };
-  if (kind === 'collections' && id !== undefined) return { tenantId, id, attributes: { name: id } };
-  return { tenantId, id };
+  return id === undefined ? { tenantId } : itemResource(tenantId, permission, id);
+}
+
+/**
+ * The resource one item is, named by its id (a collection or role by its name), as a route on
+ * that item names it: a collection carries its name too. Not for a record, which needs its
+ * collection, nor for the attributes of a device, which only its row has.
+ */
+export function itemResource(tenantId: string, permission: Permission, id: string): ResourceRef {
+  return permission.startsWith('collections:')
+    ? { tenantId, id, attributes: { name: id } }
+    : { tenantId, id };
 }

@@ -65,10 +65,15 @@ export class RoleService {
     this.#max = max;
   }
 
-  /** Built-in roles first, then the tenant's by name. */
-  async list(context: TenantContext): Promise<RoleView[]> {
+  /**
+   * Built-in roles first, then the tenant's by name: those the caller may read (`readable`,
+   * by name), as if no other existed.
+   */
+  async list(context: TenantContext, readable: (name: string) => boolean): Promise<RoleView[]> {
     const custom = await (await this.#locate(context)).reader.authz.listRoles();
-    return [...BUILT_IN_ROLE_NAMES.map(builtInView), ...custom.map(customView)];
+    return [...BUILT_IN_ROLE_NAMES.map(builtInView), ...custom.map(customView)].filter((role) =>
+      readable(role.name),
+    );
   }
 
   async get(context: TenantContext, name: string): Promise<RoleView> {

@@ -1,7 +1,7 @@
 import type { GroupCommitter } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { uuid7 } from '../ids/index.ts';
-import type { TenantStoreLocator } from '../records/index.ts';
+import { readableRows, type TenantStoreLocator } from '../records/index.ts';
 import type { ControlPlaneStore, EdgeNodeRow } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import { publicKeyOf } from './batch-signature.ts';
@@ -104,8 +104,23 @@ export class EdgeNodes {
     return { nodeId: node.id, credential, keyVersion: node.keyVersion };
   }
 
-  list(context: TenantContext, after: string | undefined, limit: number) {
-    return this.#locate(context).then((s) => s.reader.edge.listNodes({ after, limit }));
+  /**
+   * The first `limit` nodes after `after` that the caller may read (`readable`, by id), as if
+   * no other existed, and whether another follows (see readableRows).
+   */
+  async list(
+    context: TenantContext,
+    after: string | undefined,
+    limit: number,
+    readable: (id: string) => boolean,
+  ): Promise<{ items: EdgeNodeRow[]; more: boolean }> {
+    const { edge } = (await this.#locate(context)).reader;
+    return readableRows(
+      (from, count) => edge.listNodes({ after: from, limit: count }),
+      (row) => readable(row.id),
+      after,
+      limit,
+    );
   }
 
   async get(context: TenantContext, id: string): Promise<EdgeNodeRow> {

@@ -52,8 +52,14 @@ export class EdgeService {
     return this.#nodes.enroll(token, keys);
   }
 
-  list(context: TenantContext, after: string | undefined, limit: number) {
-    return this.#nodes.list(context, after, limit);
+  /** The nodes the caller may read, a page at a time (see EdgeNodes.list). */
+  list(
+    context: TenantContext,
+    after: string | undefined,
+    limit: number,
+    readable: (id: string) => boolean,
+  ) {
+    return this.#nodes.list(context, after, limit, readable);
   }
 
   get(context: TenantContext, id: string): Promise<EdgeNodeRow> {

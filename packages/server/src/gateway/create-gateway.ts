@@ -160,7 +160,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   if (options.keys !== undefined) keyRoutes(app, options.keys, options.tenants);
   if (options.identity !== undefined) {
     issuerRoutes(app, options.identity, options.signInLimits);
-    clientRoutes(app, options.identity, options.pageSizeMax);
+    clientRoutes(app, options.identity, options.authz.authorizer, options.pageSizeMax);
     issuerKeyRoutes(app, options.identity);
   }
   ledgerRoutes(app, options);
@@ -178,7 +178,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     ),
     options.graphql.queryMaxLength,
   );
-  roleRoutes(app, options.authz.roles);
+  roleRoutes(app, options.authz.roles, options.authz.authorizer);
   policyRoutes(app, options.authz.policies, options.authz.policySetMaxChars);
   settingsRoutes(app, options.cors.settings);
   corsPreflightRoute(app, options.cors.settings, options.cors.maxAgeSeconds);
@@ -201,6 +201,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     // The node routes authenticate the node before the body or query is read or validated.
     const nodeAuth = authenticateEdgeNode(options.edge.service);
     edgeRoutes(app, options.edge.service, nodeAuth, {
+      authorizer: options.authz.authorizer,
       pageSizeMax: options.pageSizeMax,
       batchMaxMessages: options.edge.batchMaxMessages,
     });
@@ -214,7 +215,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       });
   }
   if (options.users !== undefined) {
-    userRoutes(app, options.users.services, options.pageSizeMax);
+    userRoutes(app, options.users.services, options.authz.authorizer, options.pageSizeMax);
     invitationRoutes(app, options.users.services, options.users.tenantBySlug, options.signInLimits);
   }
   await app.ready();

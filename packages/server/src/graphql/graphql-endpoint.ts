@@ -73,7 +73,7 @@ export class GraphqlEndpoint {
   ): Promise<GraphqlEndpoint> {
     const records = recordResolvers(services, options.pageSizeMax);
     const ledger = ledgerResolvers(services);
-    const { users, clients } = services;
+    const { users, clients, authorizer } = services;
     await app.register(mercurius, {
       schema: [
         TYPE_DEFS,
@@ -86,8 +86,10 @@ export class GraphqlEndpoint {
         Query: {
           ...records.Query,
           ...ledger.Query,
-          ...(users === undefined ? {} : userResolvers(users, options.pageSizeMax)),
-          ...(clients === undefined ? {} : clientResolvers(clients, options.pageSizeMax)),
+          ...(users === undefined ? {} : userResolvers(users, authorizer, options.pageSizeMax)),
+          ...(clients === undefined
+            ? {}
+            : clientResolvers(clients, authorizer, options.pageSizeMax)),
         },
         Mutation: records.Mutation,
         Collection: records.Collection,

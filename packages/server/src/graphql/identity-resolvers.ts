@@ -1,7 +1,8 @@
+import type { Authorizer } from '../authz/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import type { IdentityService } from '../identity/index.ts';
 import { isUuid } from '../ids/index.ts';
-import { decodeCursor, page } from '../records/index.ts';
+import { cursorPage, decodeCursor } from '../records/index.ts';
 import type { UserService } from '../users/index.ts';
 import type { GraphqlContext } from './graphql-context.ts';
 import { pageLimit } from './record-resolvers.ts';
@@ -21,12 +22,13 @@ function checkId(kind: string, id: string): void {
 }
 
 /** Users, read as GET /v1/users reads them. */
-export function userResolvers(users: UserService, pageSizeMax: number) {
+export function userResolvers(users: UserService, authorizer: Authorizer, pageSizeMax: number) {
   return {
-    users: async (_: unknown, args: PageArgs, context: GraphqlContext) => {
+    users: async (_: unknown, args: PageArgs, { principal }: GraphqlContext) => {
       const limit = pageLimit(args.limit, pageSizeMax);
       const after = decodeCursor(args.after ?? undefined);
-      return page(await users.list(context.principal.context, after, limit + 1), limit);
+      const readable = await authorizer.itemReads(principal, 'users:read');
+      return cursorPage(await users.list(principal.context, after, limit, readable));
     },
     user: (_: unknown, args: { id: string }, context: GraphqlContext) => {
       checkId('user', args.id);
@@ -36,11 +38,16 @@ export function userResolvers(users: UserService, pageSizeMax: number) {
 }
 
 /** OAuth clients, read as GET /v1/clients reads them. */
-export function clientResolvers(clients: IdentityService['clients'], pageSizeMax: number) {
+export function clientResolvers(
+  clients: IdentityService['clients'],
+  authorizer: Authorizer,
+  pageSizeMax: number,
+) {
   return {
-    clients: (_: unknown, args: PageArgs, context: GraphqlContext) => {
+    clients: async (_: unknown, args: PageArgs, { principal }: GraphqlContext) => {
       const limit = pageLimit(args.limit, pageSizeMax);
-      return clients.list(context.principal.context, args.after ?? undefined, limit);
+      const readable = await authorizer.itemReads(principal, 'clients:read');
+      return clients.list(principal.context, args.after ?? undefined, limit, readable);
     },
     client: (_: unknown, args: { id: string }, context: GraphqlContext) => {
       checkId('client', args.id);

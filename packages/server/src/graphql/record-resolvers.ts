@@ -79,7 +79,11 @@ export function recordResolvers(
   return {
     Query: {
       collections: async (_: unknown, _args: unknown, context: GraphqlContext) => {
-        const rows = await collections.list(context.principal.context);
+        const { principal } = context;
+        const rows = await collections.list(
+          principal.context,
+          await authorizer.itemReads(principal, 'collections:read'),
+        );
         // The cost limit counted this unpaged list as `pageSizeMax` collections.
         if (rows.length > pageSizeMax)
           throw new PalisadeError(

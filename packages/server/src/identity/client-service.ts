@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { PermissionSet, RoleGrants } from '../authz/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { hashSecretToken, isUuid, uuid7 } from '../ids/index.ts';
+import { readableRows } from '../records/index.ts';
 import type { ControlPlaneIdentityStore, OAuthClientRow } from '../store/index.ts';
 import type { Tenant, TenantContext } from '../tenancy/index.ts';
 import type { SigningAlgorithm } from './issuer-keys.ts';
@@ -114,20 +115,30 @@ export class ClientService {
     return { client, secret };
   }
 
+  /**
+   * The first `limit` clients after `after` that the caller may read (`readable`, by id), as
+   * if no other existed, and the cursor of the next page when another follows (the last id).
+   */
   async list(
     context: TenantContext,
     after: string | undefined,
     limit: number,
+    readable: (id: string) => boolean,
   ): Promise<{ items: ClientView[]; nextCursor: string | null }> {
     if (after !== undefined && !isUuid(after))
       throw new PalisadeError(
         'PALISADE_INVALID_CURSOR',
         'the cursor is not one this server issued',
       );
-    const rows = await this.#store.listClients(context.tenantId, after, limit);
+    const { items, more } = await readableRows(
+      (from, count) => this.#store.listClients(context.tenantId, from, count),
+      (row) => readable(row.id),
+      after,
+      limit,
+    );
     return {
-      items: rows.map((row) => this.#view(context.tenant, row)),
-      nextCursor: rows.length === limit ? rows.at(-1)!.id : null,
+      items: items.map((row) => this.#view(context.tenant, row)),
+      nextCursor: more ? items.at(-1)!.id : null,
     };
   }
 

@@ -132,8 +132,13 @@ export class CollectionService {
     return (await this.#locate(context)).reader.countCollections();
   }
 
-  async list(context: TenantContext): Promise<CollectionRow[]> {
-    return (await this.#locate(context)).reader.listCollections();
+  /** The collections the caller may read (`readable`, by name), as if no other existed. */
+  async list(
+    context: TenantContext,
+    readable: (name: string) => boolean,
+  ): Promise<CollectionRow[]> {
+    const rows = await (await this.#locate(context)).reader.listCollections();
+    return rows.filter((row) => readable(row.name));
   }
 }
 

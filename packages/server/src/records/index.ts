@@ -7,6 +7,7 @@ export {
 } from './collection-service.ts';
 export { type ListingReads, readableRows } from './readable-page.ts';
 export {
+  cursorPage,
   decodeCursor,
   defaultPageLimit,
   encodeCursor,

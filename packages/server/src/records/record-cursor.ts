@@ -27,6 +27,17 @@ export function decodeCursor(cursor: string | undefined): string | undefined {
   return id;
 }
 
+/** The items a listing found (see readableRows), and the cursor of the next page when more follow. */
+export function cursorPage<T extends { id: string }>(found: {
+  readonly items: T[];
+  readonly more: boolean;
+}) {
+  return {
+    items: found.items,
+    nextCursor: found.more ? encodeCursor(found.items.at(-1)!.id) : null,
+  };
+}
+
 /** The first `limit` of `limit + 1` rows, and the cursor of the next page when there is one. */
 export function page<T extends { id: string }>(rows: readonly T[], limit: number) {
   const items = rows.slice(0, limit);

@@ -2,7 +2,7 @@ import type { PermissionSet, RoleGrants } from '../authz/index.ts';
 import type { GroupCommitter } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { uuid7 } from '../ids/index.ts';
-import type { Precondition, TenantStoreLocator } from '../records/index.ts';
+import { type Precondition, readableRows, type TenantStoreLocator } from '../records/index.ts';
 import type { TenantUserReader, TenantWriteTx, UserRow } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import { invitationPath, newInvitationToken } from './invitation-token.ts';
@@ -154,14 +154,24 @@ export class UserService {
     };
   }
 
-  async list(context: TenantContext, after: string | undefined, limit: number) {
+  /**
+   * The first `limit` users after `after` that the caller may read (`readable`, by id), as if
+   * no other existed, and whether another follows (see readableRows).
+   */
+  async list(
+    context: TenantContext,
+    after: string | undefined,
+    limit: number,
+    readable: (id: string) => boolean,
+  ): Promise<{ items: UserView[]; more: boolean }> {
     const { reader } = await this.#locate(context);
-    return views(
-      this.#names,
-      reader.users,
-      context,
-      await reader.users.listUsers({ after, limit }),
+    const { items, more } = await readableRows(
+      (from, count) => reader.users.listUsers({ after: from, limit: count }),
+      (row) => readable(row.id),
+      after,
+      limit,
     );
+    return { items: await views(this.#names, reader.users, context, items), more };
   }
 
   async get(context: TenantContext, id: string): Promise<UserView> {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import type { Authorizer } from '../../authz/index.ts';
 import { type IdentityService, type NewClient, SIGNING_ALGORITHMS } from '../../identity/index.ts';
-import { permissionsOf, tenantOf } from '../auth-hook.ts';
+import { permissionsOf, tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
 import { pageOf, pageQuery, UUID } from '../schemas.ts';
 
 const TAGS = ['clients'];
@@ -49,6 +50,7 @@ const CREATED = {
 export function clientRoutes(
   app: FastifyInstance,
   identity: IdentityService,
+  authorizer: Authorizer,
   pageSizeMax: number,
 ): void {
   app.post<{ Body: NewClient }>('/v1/clients', {
@@ -93,13 +95,22 @@ export function clientRoutes(
   app.get<{ Querystring: { limit: number; cursor?: string } }>('/v1/clients', {
     config: { auth: 'clients:read' },
     schema: {
-      summary: "List the tenant's OAuth clients",
+      summary: "List the tenant's OAuth clients that the caller may read, with a cursor",
       tags: TAGS,
       querystring: pageQuery(pageSizeMax),
       response: { 200: pageOf(CLIENT) },
     },
-    handler: (request) =>
-      identity.clients.list(tenantOf(request), request.query.cursor, request.query.limit),
+    handler: async (request) => {
+      // The route decided the listing; each client is decided as GET /v1/clients/{id} is.
+      const principal = tenantPrincipalOf(request);
+      const { cursor, limit } = request.query;
+      return identity.clients.list(
+        principal.context,
+        cursor,
+        limit,
+        await authorizer.itemReads(principal, 'clients:read'),
+      );
+    },
   });
 
   app.get<{ Params: { id: string } }>('/v1/clients/:id', {

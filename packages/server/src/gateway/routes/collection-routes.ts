@@ -71,7 +71,7 @@ export function collectionRoutes(
   app.get('/v1/collections', {
     config: { auth: 'collections:read' },
     schema: {
-      summary: "List the tenant's collections",
+      summary: "List the tenant's collections the caller may read",
       tags: TAGS,
       response: {
         200: {
@@ -81,6 +81,11 @@ export function collectionRoutes(
         },
       },
     },
-    handler: async (request) => ({ items: await collections.list(tenantOf(request)) }),
+    handler: async (request) => {
+      // The route decided the listing; each collection is decided as GET …/{name} is.
+      const principal = tenantPrincipalOf(request);
+      const readable = await authorizer.itemReads(principal, 'collections:read');
+      return { items: await collections.list(principal.context, readable) };
+    },
   });
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Authorizer } from '../../authz/index.ts';
 import type { DeviceInput, DeviceServices } from '../../devices/index.ts';
-import { decodeCursor, encodeCursor } from '../../records/index.ts';
+import { cursorPage, decodeCursor } from '../../records/index.ts';
 import type { DeviceRow } from '../../store/index.ts';
 import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
 import { pageOf, pageQuery, UUID } from '../schemas.ts';
@@ -94,16 +94,15 @@ export function deviceRoutes(
       const { limit, cursor } = request.query;
       // The route decided the listing; each device is decided as GET /v1/devices/{id} is.
       const principal = tenantPrincipalOf(request);
-      const { items, more } = await registry.list(
-        principal.context,
-        decodeCursor(cursor),
-        limit,
-        await authorizer.deviceReads(principal, 'devices:read'),
+      const result = cursorPage(
+        await registry.list(
+          principal.context,
+          decodeCursor(cursor),
+          limit,
+          await authorizer.deviceReads(principal, 'devices:read'),
+        ),
       );
-      return {
-        items: items.map(present),
-        nextCursor: more ? encodeCursor(items.at(-1)!.id) : null,
-      };
+      return { ...result, items: result.items.map(present) };
     },
   });
 

@@ -1,9 +1,10 @@
 import type { FastifyInstance, onRequestAsyncHookHandler } from 'fastify';
+import type { Authorizer } from '../../authz/index.ts';
 import type { EdgeBatch, EdgeService } from '../../edge/index.ts';
 import { PalisadeError } from '../../errors/index.ts';
-import { decodeCursor, page } from '../../records/index.ts';
+import { cursorPage, decodeCursor, page } from '../../records/index.ts';
 import type { EdgeAlertRow, EdgeNodeRow } from '../../store/index.ts';
-import { tenantOf } from '../auth-hook.ts';
+import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
 import { edgeNodeOf } from '../edge-node-auth.ts';
 import { pageOf, pageQuery, UUID } from '../schemas.ts';
 
@@ -124,7 +125,7 @@ export function edgeRoutes(
   app: FastifyInstance,
   edge: EdgeService,
   nodeAuth: onRequestAsyncHookHandler,
-  options: { pageSizeMax: number; batchMaxMessages: number },
+  options: { authorizer: Authorizer; pageSizeMax: number; batchMaxMessages: number },
 ): void {
   app.post<{ Body: { name: string } }>('/v1/edge-nodes/enrollment-tokens', {
     config: { auth: 'edge:write' },
@@ -195,15 +196,23 @@ export function edgeRoutes(
   app.get<{ Querystring: { limit: number; cursor?: string } }>('/v1/edge-nodes', {
     config: { auth: 'edge:read' },
     schema: {
-      summary: 'List edge nodes by id, with a cursor',
+      summary: 'List the edge nodes the caller may read by id, with a cursor',
       tags: TAGS,
       querystring: pageQuery(options.pageSizeMax),
       response: { 200: pageOf(NODE) },
     },
     handler: async (request) => {
       const { limit, cursor } = request.query;
-      const rows = await edge.list(tenantOf(request), decodeCursor(cursor), limit + 1);
-      const result = page(rows, limit);
+      // The route decided the listing; each node is decided as GET …/{id}/alerts is.
+      const principal = tenantPrincipalOf(request);
+      const result = cursorPage(
+        await edge.list(
+          principal.context,
+          decodeCursor(cursor),
+          limit,
+          await options.authorizer.itemReads(principal, 'edge:read'),
+        ),
+      );
       return { ...result, items: result.items.map(presentNode) };
     },
   });

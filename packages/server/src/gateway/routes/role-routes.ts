@@ -1,6 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { PERMISSIONS, type Permission, type RoleService } from '../../authz/index.ts';
-import { permissionsOf, tenantOf } from '../auth-hook.ts';
+import {
+  type Authorizer,
+  PERMISSIONS,
+  type Permission,
+  type RoleService,
+} from '../../authz/index.ts';
+import { permissionsOf, tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
 import { ROLE_NAME } from '../schemas.ts';
 
 const TAGS = ['roles'];
@@ -26,11 +31,11 @@ const ROLE = {
 } as const;
 
 /** `/v1/roles…`: the built-in roles and a tenant's custom roles made of permissions. */
-export function roleRoutes(app: FastifyInstance, roles: RoleService): void {
+export function roleRoutes(app: FastifyInstance, roles: RoleService, authorizer: Authorizer): void {
   app.get('/v1/roles', {
     config: { auth: 'roles:read' },
     schema: {
-      summary: 'List the built-in roles and the tenant’s custom roles',
+      summary: 'List the built-in roles and the tenant’s custom roles that the caller may read',
       tags: TAGS,
       response: {
         200: {
@@ -40,7 +45,12 @@ export function roleRoutes(app: FastifyInstance, roles: RoleService): void {
         },
       },
     },
-    handler: async (request) => ({ items: await roles.list(tenantOf(request)) }),
+    handler: async (request) => {
+      // The route decided the listing; each role is decided as GET /v1/roles/{name} is.
+      const principal = tenantPrincipalOf(request);
+      const readable = await authorizer.itemReads(principal, 'roles:read');
+      return { items: await roles.list(principal.context, readable) };
+    },
   });
 
   app.get<{ Params: { name: string } }>('/v1/roles/:name', {

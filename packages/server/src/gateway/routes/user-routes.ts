@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { decodeCursor, page } from '../../records/index.ts';
+import type { Authorizer } from '../../authz/index.ts';
+import { cursorPage, decodeCursor } from '../../records/index.ts';
 import type { UserServices, UserView } from '../../users/index.ts';
-import { permissionsOf, tenantOf } from '../auth-hook.ts';
+import { permissionsOf, tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
 import { precondition, versionEtag } from '../if-match.ts';
 import { pageOf, pageQuery, ROLE_NAMES, UUID } from '../schemas.ts';
 
@@ -57,7 +58,12 @@ function sendUser(reply: FastifyReply, user: UserView): FastifyReply {
 }
 
 /** Users of the caller's tenant: `/v1/users…` (`users:read`, `users:write`). */
-export function userRoutes(app: FastifyInstance, users: UserServices, pageSizeMax: number): void {
+export function userRoutes(
+  app: FastifyInstance,
+  users: UserServices,
+  authorizer: Authorizer,
+  pageSizeMax: number,
+): void {
   const service = users.service;
 
   app.post<{ Body: { email: string; name: string; roles?: string[] } }>('/v1/users', {
@@ -100,15 +106,23 @@ export function userRoutes(app: FastifyInstance, users: UserServices, pageSizeMa
   app.get<{ Querystring: { limit: number; cursor?: string } }>('/v1/users', {
     config: { auth: 'users:read' },
     schema: {
-      summary: 'List users by id, with a cursor',
+      summary: 'List the users the caller may read by id, with a cursor',
       tags: TAGS,
       querystring: pageQuery(pageSizeMax),
       response: { 200: pageOf(USER) },
     },
     handler: async (request) => {
       const { limit, cursor } = request.query;
-      const rows = await service.list(tenantOf(request), decodeCursor(cursor), limit + 1);
-      return page(rows, limit);
+      // The route decided the listing; each user is decided as GET /v1/users/{id} is.
+      const principal = tenantPrincipalOf(request);
+      return cursorPage(
+        await service.list(
+          principal.context,
+          decodeCursor(cursor),
+          limit,
+          await authorizer.itemReads(principal, 'users:read'),
+        ),
+      );
     },
   });
 
