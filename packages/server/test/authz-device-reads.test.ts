@@ -1,7 +1,8 @@
 /**
  * A policy that forbids a principal a device holds wherever devices are read many at a time:
  * the device listing leaves that device out, and the tenant-wide telemetry stream does not
- * carry its telemetry, while the devices the principal may read still appear in both.
+ * carry its telemetry, while the devices the principal may read still appear in both. A
+ * stream the policies come to forbid as a whole ends.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -14,12 +15,12 @@ const forbidLocked = (action: string) => `permit (principal, action, resource);
 forbid (principal in Palisade::Role::"viewer", action == Palisade::Action::"${action}", resource)
 when { resource has labels && resource.labels.contains("locked") };`;
 
-/** A tenant's live telemetry stream, as `key` sees it. */
-async function openStream(api: TestApi, key: string) {
+/** A tenant's live telemetry stream (of one device with `query`), as `key` sees it. */
+async function openStream(api: TestApi, key: string, query = '') {
   if (!api.http.server.listening) await api.http.listen({ host: '127.0.0.1', port: 0 });
   const { port } = api.http.server.address() as { port: number };
   const controller = new AbortController();
-  const response = await fetch(`http://127.0.0.1:${port}/v1/telemetry/stream`, {
+  const response = await fetch(`http://127.0.0.1:${port}/v1/telemetry/stream${query}`, {
     headers: { authorization: `Bearer ${key}` },
     signal: controller.signal,
   });
@@ -35,8 +36,16 @@ async function openStream(api: TestApi, key: string) {
     }
     return text;
   };
+  /** Everything the stream showed once it ended (else the test times out). */
+  const ended = async () => {
+    for (;;) {
+      const chunk = await reader.read();
+      if (chunk.done) return text;
+      text += decoder.decode(chunk.value);
+    }
+  };
   await until(/connected/);
-  return { until, close: () => controller.abort() };
+  return { until, ended, close: () => controller.abort() };
 }
 
 for (const backend of backendNames()) {
@@ -51,7 +60,7 @@ for (const backend of backendNames()) {
     };
 
     before(async () => {
-      api = await TestApi.start(backend);
+      api = await TestApi.start(backend, { telemetryStreamHeartbeatMs: '1000' });
       tenant = await api.tenant('device-reads');
       const issued = await api.call(
         'POST',
@@ -107,18 +116,14 @@ for (const backend of backendNames()) {
       assert.deepEqual(await listed(viewer), all, 'the policy gone, the device is listed again');
     });
 
+    const send = async (device: 'open' | 'locked', marker: string) => {
+      const sent = await api.call('POST', `/api/v1/${devices[device].token}/telemetry`, undefined, {
+        [marker]: 1,
+      });
+      assert.equal(sent.status, 200);
+    };
+
     test('the tenant-wide telemetry stream carries only the devices the caller may read, re-decided when policies change', async () => {
-      const send = async (device: 'open' | 'locked', marker: string) => {
-        const sent = await api.call(
-          'POST',
-          `/api/v1/${devices[device].token}/telemetry`,
-          undefined,
-          {
-            [marker]: 1,
-          },
-        );
-        assert.equal(sent.status, 200);
-      };
       const put = await api.call('PUT', '/v1/policies', tenant.key, {
         policies: forbidLocked('telemetry:read'),
       });
@@ -151,6 +156,58 @@ for (const backend of backendNames()) {
         await api.call('DELETE', '/v1/policies', tenant.key);
       }
     });
+
+    test('a tenant-wide stream that policies come to forbid ends before it shows anything more', async () => {
+      const watching = await openStream(api, viewer);
+      const owner = await openStream(api, tenant.key);
+      // Forbids the stream itself (`*`), not any one device's telemetry.
+      const put = await api.call('PUT', '/v1/policies', tenant.key, {
+        policies: `permit (principal, action, resource);
+forbid (principal in Palisade::Role::"viewer", action == Palisade::Action::"telemetry:read", resource == Palisade::Device::"*");`,
+      });
+      assert.equal(put.status, 200, JSON.stringify(put.body));
+      try {
+        const refused = await api.call('GET', '/v1/telemetry/stream', viewer);
+        assert.equal(refused.status, 403, 'opened now, the stream is refused');
+        await send('open', 'after_forbid');
+        assert.ok(!(await watching.ended()).includes('after_forbid'));
+        await owner.until(/after_forbid/);
+      } finally {
+        watching.close();
+        owner.close();
+        await api.call('DELETE', '/v1/policies', tenant.key);
+      }
+    });
+
+    test("an idle stream of one device ends at its next heartbeat once policies forbid the device's telemetry", async () => {
+      const watching = await openStream(api, viewer, `?deviceId=${devices.locked.id}`);
+      const put = await api.call('PUT', '/v1/policies', tenant.key, {
+        policies: forbidLocked('telemetry:read'),
+      });
+      assert.equal(put.status, 200, JSON.stringify(put.body));
+      try {
+        await watching.ended();
+      } finally {
+        watching.close();
+        await api.call('DELETE', '/v1/policies', tenant.key);
+      }
+    });
+
+    test('a stream still allowed under new policies goes on', async () => {
+      const watching = await openStream(api, viewer);
+      const put = await api.call('PUT', '/v1/policies', tenant.key, {
+        policies: forbidLocked('telemetry:read'),
+      });
+      assert.equal(put.status, 200, JSON.stringify(put.body));
+      try {
+        await watching.until(/heartbeat/);
+        await send('open', 'still_open');
+        await watching.until(/still_open/);
+      } finally {
+        watching.close();
+        await api.call('DELETE', '/v1/policies', tenant.key);
+      }
+    });
   });
 }
 
@@ -163,6 +220,7 @@ test('a stream decides each device once per policy state, and again under a new 
       asked.push(`${current === null ? 'none' : 'policies'}:${id}`);
       return id !== 'locked';
     },
+    '*',
   );
   assert.equal(await reads.allows('open'), true);
   assert.equal(await reads.allows('locked'), false);
@@ -180,4 +238,24 @@ test('a stream decides each device once per policy state, and again under a new 
     ['none:locked', 'none:locked'],
     'without policies, nothing kept',
   );
+});
+
+test('a stream decides itself, on its own resource, once per policy state', async () => {
+  let state: object | null = {};
+  let allowed = true;
+  const asked: string[] = [];
+  const reads = new DeviceStreamReads(
+    () => state,
+    (_current, id) => {
+      asked.push(id);
+      return allowed;
+    },
+    '*',
+  );
+  assert.equal(await reads.allowsStream(), true);
+  allowed = false;
+  assert.equal(await reads.allowsStream(), true, 'kept under the same policy state');
+  state = {};
+  assert.equal(await reads.allowsStream(), false, 'decided again under a new one');
+  assert.deepEqual(asked, ['*', '*']);
 });

@@ -174,14 +174,16 @@ export class Authorizer {
   }
 
   /**
-   * `permission` of the principal on each device a stream of its tenant carries, decided as
-   * a route on that one device decides it (the device read as it is now), and made again for
-   * every policy state (see DeviceStreamReads): a policy change reaches an open stream at once
-   * in this process and within the cache TTL in others.
+   * `permission` of the principal on each device a stream of its tenant carries, and on the
+   * stream itself (of `device`, or without it of every device: `*`), decided as a route on
+   * that one device, or the stream's route, decides it (a device read as it is now), and made
+   * again for every policy state (see DeviceStreamReads): a policy change reaches an open
+   * stream at once in this process and within the cache TTL in others.
    */
   deviceStream(
     principal: TenantPrincipal,
     permission: DevicePermission,
+    device: string | undefined,
   ): DeviceStreamReads<NonNullable<Loaded>> {
     const held = principal.permissions.has(permission);
     const tenantId = principal.context.tenantId;
@@ -189,6 +191,7 @@ export class Authorizer {
       () => this.#current(principal.context.tenant),
       (loaded, id) =>
         held && this.#withAttributes(loaded, principal, permission, { tenantId, id }, false),
+      device ?? '*',
     );
   }
 

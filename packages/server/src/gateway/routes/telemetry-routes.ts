@@ -10,6 +10,7 @@ import {
   type TelemetryEventPayload,
 } from '../../devices/index.ts';
 import { PalisadeError } from '../../errors/index.ts';
+import type { MaybePromise } from '../../maybe-promise/index.ts';
 import type { Aggregate, AggregateRow, TelemetryPoint } from '../../store/index.ts';
 import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
 import { UUID } from '../schemas.ts';
@@ -238,18 +239,19 @@ export function telemetryRoutes(
     handler: async (request, reply) => {
       const principal = tenantPrincipalOf(request);
       const { context } = principal;
-      // The route decided the stream; each device's telemetry is decided as its own route's is.
-      const reads = authorizer.deviceStream(principal, 'telemetry:read');
-      const readable = async (deviceId: string) => {
+      const only = request.query.deviceId;
+      // The route decided the stream; each device's telemetry is decided as its own route's is,
+      // and the stream itself again under every policy state loaded while it is open.
+      const reads = authorizer.deviceStream(principal, 'telemetry:read', only);
+      const allowed = async (decision: () => MaybePromise<boolean>) => {
         try {
-          return await reads.allows(deviceId);
+          return await decision();
         } catch {
           return false;
         }
       };
       const authorization = request.headers.authorization;
       const durable = `sse-${randomBytes(12).toString('hex')}`;
-      const only = request.query.deviceId;
       const raw = reply.raw;
       let open = true;
       let heartbeat: NodeJS.Timeout | undefined;
@@ -265,11 +267,19 @@ export function telemetryRoutes(
           .then(() => devices.bus.platform.deleteConsumer(durable, context.tenantId))
           .catch(() => undefined);
       };
-      // The stream lives no longer than its credential: revoked, expired, or its tenant
-      // suspended, it ends before anything more is written; its tenant deleted, at once.
+      // The stream lives no longer than its credential and its authorization: revoked, expired,
+      // its tenant suspended or its policies forbidding it now, it ends at its next event or
+      // heartbeat, before anything more is written; its tenant deleted, at once.
+      const live = async () => {
+        if (
+          !(await verifier.current(authorization, context)) ||
+          !(await allowed(() => reads.allowsStream()))
+        )
+          end();
+        return open;
+      };
       const write = async (text: string) => {
-        if (!(await verifier.current(authorization, context))) end();
-        else if (open) raw.write(text);
+        if (await live()) raw.write(text);
       };
       subscription = await devices.bus.subscribe(context, {
         durable,
@@ -282,8 +292,9 @@ export function telemetryRoutes(
           const id = at < 0 ? '' : message.id.slice(at + TELEMETRY_EVENT_ID.length);
           const payload = message.payload as TelemetryEventPayload;
           if (!open || (only !== undefined && payload.deviceId !== only)) return;
-          if (!(await readable(payload.deviceId))) return;
-          await write(`id: ${id}\nevent: telemetry\ndata: ${JSON.stringify(payload)}\n\n`);
+          const shown = await allowed(() => reads.allows(payload.deviceId));
+          if ((await live()) && shown)
+            raw.write(`id: ${id}\nevent: telemetry\ndata: ${JSON.stringify(payload)}\n\n`);
         },
       });
       reply.hijack();
