@@ -457,6 +457,9 @@ forbid (principal in Palisade::Role::"auditor", action, resource == Palisade::Re
     const env = { PALISADE_URL: platform.url, PALISADE_TOKEN: tenant.key, PALISADE_HOME: home };
     const online = await palisade(['ledger', 'verify'], env);
     assert.equal(online.code, 1);
-    assert.match(online.stderr, /the log shrank from \d+ to \d+ batch(es)?/);
+    assert.match(
+      online.stderr,
+      /^palisade: ledger verification FAILED \(LEDGER_FORK\): the log shrank from \d+ to \d+ batch(es)?/,
+    );
   });
 });

@@ -16,7 +16,6 @@ import {
 } from '@palisade/ledger';
 import { nodeHasher, nodeVerifyProvider } from '@palisade/ledger/node';
 import { type Connection, callApi } from '../api-client.ts';
-import { CliError } from '../cli-error.ts';
 import { count, counted, witnessed } from './summary-text.ts';
 import { serverKey, type TrustedLog, TrustStore } from './trust-store.ts';
 import { readVkeys, verificationFailed, verify } from './verifier.ts';
@@ -72,13 +71,15 @@ async function checkKeys(remembered: TrustedLog, vkeys: readonly string[], sourc
 /** Refuses a log that does not extend the remembered one, proved by the server. */
 async function checkExtends(connection: Connection, remembered: TrustedLog, now: BundleSummary) {
   if (now.size < remembered.size)
-    throw new CliError(
-      `ledger verification FAILED: the log shrank from ${remembered.size} to ${count(now.size, 'batch', 'batches')} since you last verified it`,
+    throw verificationFailed(
+      'LEDGER_FORK',
+      `the log shrank from ${remembered.size} to ${count(now.size, 'batch', 'batches')} since you last verified it`,
     );
   if (now.size === remembered.size) {
     if (now.root === remembered.root) return;
-    throw new CliError(
-      `ledger verification FAILED: the log at ${now.size} batches has a different root than when you last verified it`,
+    throw verificationFailed(
+      'LEDGER_FORK',
+      `the log at ${now.size} batches has a different root than when you last verified it`,
     );
   }
   const { proof } = await callApi<{ proof: string[] }>(
@@ -96,8 +97,9 @@ async function checkExtends(connection: Connection, remembered: TrustedLog, now:
       fromBase64(now.root)!,
     );
   } catch {
-    throw new CliError(
-      `ledger verification FAILED: the history up to ${remembered.size} batches was rewritten since you last verified it`,
+    throw verificationFailed(
+      'LEDGER_FORK',
+      `the history up to ${remembered.size} batches was rewritten since you last verified it`,
     );
   }
 }
