@@ -17,6 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BlindIndexKey,
   CryptoError,
+  DataKey,
   DataKeyring,
   decryptField,
   openTenantKek,
@@ -78,7 +79,7 @@ async function rawRecords<T>(
   tenant: { id: string; shard: string },
   work: (db: {
     get(id: string): Promise<Sealed>;
-    set(id: string, ciphertext: string): Promise<void>;
+    set(id: string, ciphertext: string, keyVersion?: number): Promise<void>;
   }) => Promise<T>,
 ): Promise<T> {
   if (fixture.name === 'sqlite') {
@@ -96,8 +97,10 @@ async function rawRecords<T>(
             .get(id) as unknown as Sealed;
           return row;
         },
-        set: async (id, ciphertext) => {
-          db.prepare('UPDATE records SET sealed = ? WHERE id = ?').run(ciphertext, id);
+        set: async (id, ciphertext, keyVersion) => {
+          db.prepare(
+            'UPDATE records SET sealed = ?, key_version = coalesce(?, key_version) WHERE id = ?',
+          ).run(ciphertext, keyVersion ?? null, id);
         },
       });
     } finally {
@@ -112,11 +115,11 @@ async function rawRecords<T>(
       get: async (id) =>
         (await client.query<Sealed>('SELECT sealed, key_version FROM records WHERE id = $1', [id]))
           .rows[0]!,
-      set: async (id, ciphertext) => {
-        await client.query('UPDATE records SET sealed = $1 WHERE id = $2', [
-          JSON.stringify(ciphertext),
-          id,
-        ]);
+      set: async (id, ciphertext, keyVersion) => {
+        await client.query(
+          'UPDATE records SET sealed = $1, key_version = coalesce($2, key_version) WHERE id = $3',
+          [JSON.stringify(ciphertext), keyVersion ?? null, id],
+        );
       },
     });
   } finally {
@@ -410,6 +413,54 @@ for (const backend of backendNames()) {
         const sweep = t.mock.method(api.platform.keys, 'sweep');
         t.mock.timers.tick(1);
         assert.equal(sweep.mock.callCount(), 0);
+      } finally {
+        await api.close();
+      }
+    });
+  });
+  describe(`key retirement on ${backend}`, () => {
+    test('a retired version is destroyed in memory too: a row restored under it no longer decrypts', async (t) => {
+      const api = await TestApi.start(backend);
+      try {
+        const made = t.mock.method(DataKey, 'fromBytes');
+        const tenant = await api.tenant('acme');
+        const shard = (await api.call('GET', `/v1/platform/tenants/${tenant.id}`, ADMIN_TOKEN)).body
+          .shard;
+        const place = { id: tenant.id, shard };
+        await api.call('PUT', '/v1/collections/patients', tenant.key, {
+          schema: SCHEMA,
+          encrypted: ['ssn'],
+        });
+        const ssn = secretSsn();
+        const created = await api.call('POST', '/v1/collections/patients/records', tenant.key, {
+          name: 'Ada',
+          ssn,
+        });
+        const v1Row = await rawRecords(api.fixture, place, (db) => db.get(created.body.id));
+        assert.equal(v1Row.key_version, 1);
+        const job = await api.call('POST', '/v1/keys/rotate', tenant.key);
+        await waitForJob(api, tenant.key, job.body.id);
+
+        const v1Keys = made.mock.calls
+          .map((call) => call.result as DataKey)
+          .filter((key) => key.keyId === 'fields' && key.version === 1);
+        assert.ok(v1Keys.length > 1, 'version 1 was generated, then unwrapped and cached');
+        assert.ok(
+          v1Keys.every((key) => key.destroyed),
+          'no copy of the retired key is left in memory',
+        );
+        // A copy of the row from before the rotation (a backup restored into place).
+        await rawRecords(api.fixture, place, (db) =>
+          db.set(created.body.id, v1Row.sealed as string, 1),
+        );
+        const read = await api.call(
+          'GET',
+          `/v1/collections/patients/records/${created.body.id}`,
+          tenant.key,
+        );
+        assert.equal(read.status, 500, JSON.stringify(read.body));
+        assert.equal(read.body.code, 'PALISADE_DECRYPTION_FAILED');
+        assert.ok(!JSON.stringify(read.body).includes(ssn));
       } finally {
         await api.close();
       }

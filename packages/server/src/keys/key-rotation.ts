@@ -279,15 +279,17 @@ export class KeyRotation {
   /** One batch: re-encrypt up to batchSize records, or finish and retire old versions. */
   async #step(tenant: Tenant, jobId: string): Promise<Step> {
     const store = await this.#o.keys.store(tenant);
-    return this.#o.committer.submit(store, async (tx, record) => {
+    const { step, retiring } = await this.#o.committer.submit<{
+      step: Step;
+      retiring: boolean;
+    }>(store, async (tx, record) => {
       const job = await tx.keys.getKeyJob(jobId);
-      if (job?.state !== 'running') return 'stop';
+      if (job?.state !== 'running') return { step: 'stop', retiring: false };
       const stale = await tx.keys.recordsBelowKeyVersion(job.targetVersion, this.#o.batchSize);
       const now = new Date().toISOString();
       if (stale.length === 0) {
         const done = await this.#finish(tx, job, now, record);
-        this.#o.keys.forget(tenant.id);
-        return done ? 'done' : 'more';
+        return { step: done ? 'done' : 'more', retiring: true };
       }
       const rows: RecordRow[] = [];
       for (const ref of stale) {
@@ -319,8 +321,12 @@ export class KeyRotation {
         });
       }
       await tx.keys.putKeyJob({ ...job, processed: job.processed + moved, updatedAt: now });
-      return 'more';
+      return { step: 'more', retiring: false };
     });
+    // Once committed, not before: a key destroyed earlier could be loaded again meanwhile from
+    // the key list as it was.
+    if (retiring) this.#o.keys.forget(tenant.id);
+    return step;
   }
 
   /** Retires the older versions and ends the job; false when a record still uses one. */

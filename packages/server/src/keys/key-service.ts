@@ -202,7 +202,6 @@ export class KeyService {
    */
   dropShredded(tenantId: string): void {
     this.#shredded.add(tenantId);
-    this.#o.cache.deleteTenant(tenantId);
     this.forget(tenantId);
   }
 
@@ -221,8 +220,13 @@ export class KeyService {
     if (this.#shredded.has(tenantId)) throw keysUnavailable(tenantId, 'shredded');
   }
 
-  /** Drops the cached list of the tenant's key versions (after a rotation or retirement). */
+  /**
+   * Destroys the tenant's cached keys and drops the cached list of its key versions (after a
+   * rotation or a retirement, once committed): a retired version's key must not stay usable in
+   * memory once its wrapped form is erased. What is still active is unwrapped again on demand.
+   */
   forget(tenantId: string): void {
+    this.#o.cache.deleteTenant(tenantId);
     this.#meta.delete(tenantId);
     this.#indexKeys.get(tenantId)?.key.destroy();
     this.#indexKeys.delete(tenantId);
