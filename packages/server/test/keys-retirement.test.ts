@@ -1,7 +1,8 @@
 /**
  * Retiring an old data key version while another API process still holds the tenant's key
  * list from before the rotation (scale-out on PostgreSQL: two platforms on one database).
- * That process's next write must not be stored under the version the job just retired.
+ * That process's next write must not be stored under the version the job just retired, and
+ * with the processes on NATS it destroys its unwrapped copy of that version at once.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,11 +13,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Platform, startPlatform } from '../src/index.ts';
 import { ADMIN_TOKEN, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
+import { busFlags, deleteNatsStream } from './support/buses.ts';
 
 /** How long the job may take to finish. */
 const JOB_WAIT_MS = 10_000;
 
 const postgres = backendNames().includes('postgres');
+const scaleOut = postgres && process.env.PALISADE_TEST_NATS_URL !== undefined;
 
 describe('key retirement across API processes on postgres', { skip: !postgres }, () => {
   test('a write from a process that has not seen the rotation is not stored under the retired version', async () => {
@@ -82,5 +85,40 @@ describe('key retirement across API processes on postgres', { skip: !postgres },
       await api.close();
       rmSync(otherData, { recursive: true, force: true });
     }
+  });
+});
+
+describe('key retirement across processes on postgres and NATS', { skip: !scaleOut }, () => {
+  test('another process destroys its cached copy of a retired version at once, not when its time runs out', async (t) => {
+    const flags = busFlags('nats');
+    const api = await TestApi.start('postgres', flags);
+    t.after(async () => {
+      await api.close();
+      await deleteNatsStream(flags.busPrefix!);
+    });
+    const ingest = await startPlatform(
+      { ...api.fixture.settings, adminToken: ADMIN_TOKEN, role: ['ingest'] },
+      { listen: false },
+    );
+    t.after(() => ingest.close());
+
+    const { id, key } = await api.tenant('acme');
+    const tenant = (await api.platform.stores.controlPlane.getTenant(id))!;
+    const held = await ingest.keys.withFieldKeys(tenant, [], (keys) => keys.current);
+    assert.equal(held.version, 1);
+
+    const rotated = await api.call('POST', '/v1/keys/rotate', key);
+    assert.equal(rotated.status, 202);
+    const deadline = Date.now() + JOB_WAIT_MS;
+    while ((await api.call('GET', `/v1/keys/jobs/${rotated.body.id}`, key)).body.state !== 'done') {
+      assert.ok(Date.now() < deadline, 'the re-encryption job finished');
+      await sleep(20);
+    }
+    while (!held.destroyed) {
+      assert.ok(Date.now() < deadline, 'the other process destroyed the retired version');
+      await sleep(20);
+    }
+    const current = await ingest.keys.withFieldKeys(tenant, [], (keys) => keys.current.version);
+    assert.equal(current, 2);
   });
 });

@@ -38,6 +38,11 @@ export const INTERNAL_TOPICS = {
   /** api → every process: tenant `{tenantId}` was shredded; destroy its cached keys. */
   'keys.shred': { senders: ['api'], repliers: [] },
   /**
+   * worker → every process: a key job retired old data key versions of `{tenantId}`; destroy
+   * its cached keys.
+   */
+  'keys.retired': { senders: ['worker'], repliers: [] },
+  /**
    * api → every process: a device's shared attributes changed (`{tenantId, deviceId,
    * changed, deleted}`); the processes holding its MQTT connections push the change.
    */

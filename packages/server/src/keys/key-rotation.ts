@@ -62,6 +62,11 @@ export interface KeyRotationOptions {
   readonly claim?:
     | ((tenantId: string) => Promise<{ release(): Promise<void> } | undefined>)
     | undefined;
+  /**
+   * Scale-out: tells the other processes that the tenant's old versions were retired, so
+   * they destroy their cached keys of them now rather than when their time limit ends.
+   */
+  readonly announceRetired?: ((tenantId: string) => void) | undefined;
 }
 
 type Step = 'more' | 'done' | 'stop';
@@ -325,7 +330,10 @@ export class KeyRotation {
     });
     // Once committed, not before: a key destroyed earlier could be loaded again meanwhile from
     // the key list as it was.
-    if (retiring) this.#o.keys.forget(tenant.id);
+    if (retiring) {
+      this.#o.keys.forget(tenant.id);
+      this.#o.announceRetired?.(tenant.id);
+    }
     return step;
   }
 

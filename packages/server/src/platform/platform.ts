@@ -161,7 +161,7 @@ export async function startPlatform(
         await committer.drain();
         await worker?.stop();
         devices.stopRpcAnswers();
-        keys.stopShredNotices();
+        keys.stopKeyNotices();
         stopDeletionNotices?.();
         devices.stopAttributeNotices();
         keys.stopSweep();

@@ -16,22 +16,27 @@ export interface TenantKeyOptions
   readonly leases: Leases;
 }
 
-/** The tenant key hierarchy, its rotation jobs, and shredding told to every process. */
+/** The tenant key hierarchy, its rotation jobs, and its notices to the other processes. */
 export interface TenantKeys {
   readonly service: KeyService;
   readonly rotation: KeyRotation;
   /** Shreds the tenant's keys, then tells the other processes to drop the ones they cached. */
   shred(tenant: Tenant): Promise<void>;
-  stopShredNotices(): void;
+  /** Stops listening for other processes' shredding and retirement notices. */
+  stopKeyNotices(): void;
   stopSweep(): void;
 }
 
 export function assembleTenantKeys(options: TenantKeyOptions): TenantKeys {
   const { settings, channel, logger } = options;
   const service = keyService(options);
-  const stopShredNotices = channel?.subscribe('keys.shred', [], (payload) => {
+  const stopShredNotice = channel?.subscribe('keys.shred', [], (payload) => {
     const { tenantId } = payload as { tenantId?: unknown };
     if (typeof tenantId === 'string') service.dropShredded(tenantId);
+  });
+  const stopRetiredNotice = channel?.subscribe('keys.retired', [], (payload) => {
+    const { tenantId } = payload as { tenantId?: unknown };
+    if (typeof tenantId === 'string') service.forget(tenantId);
   });
   channel?.onReconnect(() => service.forgetAll());
   // An expired key is destroyed within half its time limit even when no request comes; a
@@ -58,7 +63,10 @@ export function assembleTenantKeys(options: TenantKeyOptions): TenantKeys {
           );
       }
     },
-    stopShredNotices: () => stopShredNotices?.(),
+    stopKeyNotices: () => {
+      stopShredNotice?.();
+      stopRetiredNotice?.();
+    },
     stopSweep: () => clearInterval(sweep),
   };
 }
@@ -79,7 +87,7 @@ function keyService({ settings, stores, kms, committer }: TenantKeyOptions): Key
 }
 
 function keyRotation(options: TenantKeyOptions, keys: KeyService): KeyRotation {
-  const { settings, roles, scaleOut, leases, channel } = options;
+  const { settings, roles, scaleOut, leases, channel, logger } = options;
   return new KeyRotation({
     keys,
     committer: options.committer,
@@ -95,5 +103,14 @@ function keyRotation(options: TenantKeyOptions, keys: KeyService): KeyRotation {
           void channel
             ?.publish('keys.job', [], { tenantId: tenant.id, jobId })
             .catch(() => undefined),
+    announceRetired: (tenantId) =>
+      void channel
+        ?.publish('keys.retired', [], { tenantId })
+        .catch((error: unknown) =>
+          logger.warn(
+            { err: error, tenantId },
+            'keys: telling the other processes of a retirement failed; their cached keys expire',
+          ),
+        ),
   });
 }
