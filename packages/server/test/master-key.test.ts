@@ -19,12 +19,15 @@ import { commitState } from '@palisade/ledger';
 import { nodeSha256 } from '@palisade/ledger/node';
 import {
   ConfigError,
+  type Platform,
   rotatePlatformMasterKey,
   type Settings,
   startPlatform,
 } from '../src/index.ts';
 import { openPlatformKms } from '../src/keys/index.ts';
 import { openStores } from '../src/store/index.ts';
+import { PgControlPlaneKeys } from '../src/store/postgres/postgres-key-store.ts';
+import { SqliteControlPlaneKeys } from '../src/store/sqlite/sqlite-key-store.ts';
 import { TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 
@@ -158,6 +161,63 @@ for (const backend of backendNames()) {
       await rotatePlatformMasterKey(settings, { newKeyFile });
       assert.equal(await masterRotations(settings, t.id, from.keyId, to.keyId), 1, 'once');
       await api.fixture.cleanup();
+    });
+
+    test('a rotation interrupted part-way leaves a platform that refuses the old key until it is run again', async (t) => {
+      const api = await TestApi.start(backend);
+      const settings = api.fixture.settings;
+      const secrets = new Map<{ key: string }, { id: string; secret: string }>();
+      for (const slug of ['acme', 'bravo', 'charlie']) {
+        const tenant = await api.tenant(slug);
+        await api.call('PUT', '/v1/collections/vault', tenant.key, {
+          schema: { type: 'object', properties: { secret: { type: 'string' } } },
+          encrypted: ['secret'],
+        });
+        const secret = `opal-${slug}`;
+        const created = await api.call('POST', '/v1/collections/vault/records', tenant.key, {
+          secret,
+        });
+        secrets.set(tenant, { id: created.body.id, secret });
+      }
+      await api.platform.close();
+
+      // The process dies after re-sealing one KEK (any one: the order is the rotation's).
+      const keys =
+        backend === 'sqlite' ? SqliteControlPlaneKeys.prototype : PgControlPlaneKeys.prototype;
+      const replace = keys.replaceSealedSeed;
+      const crash = t.mock.method(
+        keys,
+        'replaceSealedSeed',
+        function (this: typeof keys, ...args: Parameters<typeof replace>) {
+          if (crash.mock.callCount() > 0) throw new Error('killed mid-rotation');
+          return replace.apply(this, args);
+        },
+      );
+      await assert.rejects(rotatePlatformMasterKey(settings), /killed mid-rotation/);
+      crash.mock.restore();
+
+      const started = await startPlatform(settings, { listen: false }).catch((e: unknown) => e);
+      if (!(started instanceof Error)) await (started as Platform).close();
+      assert.ok(
+        started instanceof ConfigError && /rotate-master was interrupted/.test(started.message),
+        `the old key is refused, not ${started}`,
+      );
+      await rotatePlatformMasterKey(settings);
+      const platform = await startPlatform(settings, { listen: false });
+      try {
+        for (const [tenant, record] of secrets) {
+          const read = await platform.http.inject({
+            method: 'GET',
+            url: `/v1/collections/vault/records/${record.id}`,
+            headers: { authorization: `Bearer ${tenant.key}` },
+          });
+          assert.equal(read.statusCode, 200, read.body);
+          assert.equal(read.json().data.secret, record.secret);
+        }
+      } finally {
+        await platform.close();
+        await api.fixture.cleanup();
+      }
     });
 
     test('a platform holding tenant keys starts only with the master key that sealed them', async () => {

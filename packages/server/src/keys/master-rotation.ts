@@ -90,10 +90,14 @@ async function rotate(
   try {
     const keks = await stores.controlPlane.keys.listAllKeks();
     const rotated = await rotateMasterKey(keks, from, to);
-    for (const [i, row] of rotated.entries()) {
-      if (row === keks[i]) continue;
+    const changed = rotated.filter((row, i) => row !== keks[i]);
+    // The newest KEK first: it is the one a server checks its master key against at start,
+    // so once any KEK is re-sealed the old key is refused until this run is finished.
+    const newest = await stores.controlPlane.keys.newestKek();
+    const isNewest = (row: { tenantId: string; version: number }) =>
+      row.tenantId === newest?.tenantId && row.version === newest.version;
+    for (const row of [...changed.filter(isNewest), ...changed.filter((r) => !isNewest(r))])
       await stores.controlPlane.keys.replaceSealedSeed(row.tenantId, row.version, row.sealedSeed);
-    }
     const state = { fromMasterKeyId: from.keyId, toMasterKeyId: to.keyId };
     let recorded = 0;
     // Every tenant, not only those re-sealed now: a run interrupted after re-sealing left
@@ -129,7 +133,7 @@ async function rotate(
       fromKeyId: from.keyId,
       toKeyId: to.keyId,
       keks: keks.length,
-      resealed: rotated.filter((row, i) => row !== keks[i]).length,
+      resealed: changed.length,
       tenants: recorded,
       keyFile,
       previousKeyFile,
