@@ -1,7 +1,8 @@
 /**
  * The DPoP replay memory forgets a proof only once its acceptance window has ended: full of
  * proofs still within theirs, it refuses new proofs (and counts them) rather than forget one
- * that could then be replayed. A small bound and a moved clock, no waiting.
+ * that could then be replayed; one tenant filling its share leaves the others theirs. Small
+ * bounds and a moved clock, no waiting.
  */
 import assert from 'node:assert/strict';
 import { hash, randomUUID } from 'node:crypto';
@@ -10,6 +11,8 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jos
 import { DpopProofs } from '../src/identity/dpop-proof.ts';
 
 const TOKEN = 'an.access.token';
+const TENANT_A = '01900000-0000-7000-8000-00000000000a';
+const TENANT_B = '01900000-0000-7000-8000-00000000000b';
 const TARGET = { method: 'GET', url: 'https://api.example.com/v1/collections' };
 /** A proof's window: 60 s after its `iat`, and 5 s of clock skew. */
 const WINDOW_MS = 65_000;
@@ -35,9 +38,14 @@ async function holder() {
 test('a full replay memory refuses new proofs and still knows every live one', async () => {
   let now = Date.now();
   let refused = 0;
-  const proofs = new DpopProofs({ max: 2, clock: () => now, refused: () => refused++ });
+  const proofs = new DpopProofs({
+    max: 2,
+    tenantMax: 2,
+    clock: () => now,
+    refused: () => refused++,
+  });
   const { jkt, proof } = await holder();
-  const verify = (text: string) => proofs.verify(text, TOKEN, jkt, TARGET);
+  const verify = (text: string) => proofs.verify(TENANT_A, text, TOKEN, jkt, TARGET);
   const first = await proof(now);
   const second = await proof(now);
   await verify(first);
@@ -59,4 +67,21 @@ test('a full replay memory refuses new proofs and still knows every live one', a
   await verify(await proof(now));
   await assert.rejects(verify(fresh), { code: 'PALISADE_DPOP_PROOF_INVALID' });
   assert.equal(refused, 3);
+});
+
+test("one tenant's clients filling its share of the memory leave other tenants theirs", async () => {
+  const now = Date.now();
+  const proofs = new DpopProofs({ max: 10, tenantMax: 3, clock: () => now });
+  const a = await holder();
+  const b = await holder();
+  for (let i = 0; i < 3; i++)
+    await proofs.verify(TENANT_A, await a.proof(now), TOKEN, a.jkt, TARGET);
+  await assert.rejects(proofs.verify(TENANT_A, await a.proof(now), TOKEN, a.jkt, TARGET), {
+    code: 'PALISADE_DPOP_PROOF_MEMORY_FULL',
+  });
+  for (let i = 0; i < 3; i++)
+    await proofs.verify(TENANT_B, await b.proof(now), TOKEN, b.jkt, TARGET);
+  await assert.rejects(proofs.verify(TENANT_B, await b.proof(now), TOKEN, b.jkt, TARGET), {
+    code: 'PALISADE_DPOP_PROOF_MEMORY_FULL',
+  });
 });

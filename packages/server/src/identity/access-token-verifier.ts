@@ -142,7 +142,9 @@ export class AccessTokenVerifier {
         );
       }
       const bound =
-        presentation === undefined ? undefined : this.#checkBinding(token, signed, presentation);
+        presentation === undefined
+          ? undefined
+          : this.#checkBinding(tenant.id, token, signed, presentation);
       return andThen(bound, () =>
         andThen(this.#revocations.revoked(tenant.id, signed), (revoked) => {
           if (revoked !== undefined) {
@@ -159,6 +161,7 @@ export class AccessTokenVerifier {
 
   /** Throws unless the token is presented as its binding demands; a DPoP proof is checked async. */
   #checkBinding(
+    tenantId: string,
     token: string,
     signed: SignedToken,
     presentation: TokenPresentation,
@@ -177,7 +180,7 @@ export class AccessTokenVerifier {
         'this access token is bound to a key: send it as Authorization: DPoP, with a DPoP proof',
       );
     const path = presentation.path.split('?')[0]!;
-    return this.#proofs.verify(presentation.proof, token, signed.jkt, {
+    return this.#proofs.verify(tenantId, presentation.proof, token, signed.jkt, {
       method: presentation.method,
       url: this.#urls.url(path),
     });

@@ -6,7 +6,11 @@
 import { hash } from 'node:crypto';
 import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify } from 'jose';
 import { PalisadeError } from '../errors/index.ts';
-import { DPOP_PROOFS_REMEMBERED_MAX, ProofReplayMemory } from './dpop-replay.ts';
+import {
+  DPOP_PROOFS_PER_TENANT_MAX,
+  DPOP_PROOFS_REMEMBERED_MAX,
+  ProofReplayMemory,
+} from './dpop-replay.ts';
 
 /** Algorithms a client may sign its proofs with (`Ed25519` is the fully-specified EdDSA). */
 export const DPOP_PROOF_ALGORITHMS = ['EdDSA', 'Ed25519', 'ES256'] as const;
@@ -34,6 +38,8 @@ export class DpopProofs {
     options: {
       /** Most proofs remembered at once (see ProofReplayMemory). */
       readonly max?: number | undefined;
+      /** Most of them of one tenant. */
+      readonly tenantMax?: number | undefined;
       /** Told of each proof refused because that many are remembered. */
       readonly refused?: (() => void) | undefined;
       /** Epoch milliseconds now (tests move it). */
@@ -42,12 +48,14 @@ export class DpopProofs {
   ) {
     this.#seen = new ProofReplayMemory({
       max: options.max ?? DPOP_PROOFS_REMEMBERED_MAX,
+      tenantMax: options.tenantMax ?? DPOP_PROOFS_PER_TENANT_MAX,
       refused: options.refused ?? (() => undefined),
     });
     this.#clock = options.clock ?? Date.now;
   }
 
   async verify(
+    tenantId: string,
     proof: string | undefined,
     token: string,
     jkt: string,
@@ -79,7 +87,7 @@ export class DpopProofs {
     if (payload.ath !== hash('sha256', token, 'base64url'))
       throw invalid('the DPoP proof is for another access token');
     const until = (Number(payload.iat) + PROOF_MAX_AGE_S + CLOCK_TOLERANCE_S) * 1000;
-    this.#seen.remember(`${jkt}:${String(payload.jti)}`, until, now);
+    this.#seen.remember(tenantId, jkt, String(payload.jti), until, now);
   }
 }
 

@@ -1,58 +1,81 @@
+import { hash } from 'node:crypto';
 import { PalisadeError } from '../errors/index.ts';
 
-/** Most DPoP proofs remembered at once by default (see ProofReplayMemory). */
-export const DPOP_PROOFS_REMEMBERED_MAX = 100_000;
+/** Most DPoP proofs one process remembers at once by default (see ProofReplayMemory). */
+export const DPOP_PROOFS_REMEMBERED_MAX = 1_000_000;
+/** Most of them one tenant's clients may hold by default: a tenant's flood is its own. */
+export const DPOP_PROOFS_PER_TENANT_MAX = 100_000;
 
 /**
  * The DPoP proofs accepted while they can still be presented, so none is accepted twice.
  * A proof is remembered until its acceptance window ends and never forgotten earlier: with
- * `max` proofs inside their windows, a new one is refused (PALISADE_DPOP_PROOF_MEMORY_FULL,
- * counted by `refused`) rather than one forgotten that its holder could then replay. Proofs
- * are filed by the second their window ends, so the ones past it go in a pass over seconds.
+ * `tenantMax` of its tenant's proofs, or `max` in all, inside their windows, a new one is
+ * refused (PALISADE_DPOP_PROOF_MEMORY_FULL, counted by `refused`) rather than one forgotten
+ * that its holder could then replay. The share of each tenant is bounded so that one tenant's
+ * clients, sending proofs as fast as they can sign them, cannot get every other tenant's
+ * refused. Each proof is remembered by a 128-bit digest of its tenant, key and `jti` (a fixed
+ * size, whatever the `jti`), filed by the second its window ends, so the ones past it go in a
+ * pass over seconds.
  */
 export class ProofReplayMemory {
   readonly #max: number;
+  readonly #tenantMax: number;
   readonly #refused: () => void;
   readonly #ids = new Set<string>();
-  /** The ids by the second (epoch s) their windows end in or before: gone once it has passed. */
-  readonly #bySecond = new Map<number, string[]>();
+  readonly #perTenant = new Map<string, number>();
+  /** The proofs by the second (epoch s) their windows end in or before: gone once it has passed. */
+  readonly #bySecond = new Map<number, { tenantId: string; id: string }[]>();
 
-  constructor(options: { readonly max: number; readonly refused: () => void }) {
+  constructor(options: {
+    readonly max: number;
+    readonly tenantMax: number;
+    readonly refused: () => void;
+  }) {
     this.#max = options.max;
+    this.#tenantMax = options.tenantMax;
     this.#refused = options.refused;
   }
 
   /**
-   * Remembers proof `id`, acceptable until `until` (epoch ms), at `now`; throws
-   * PALISADE_DPOP_PROOF_INVALID if it was accepted before, PALISADE_DPOP_PROOF_MEMORY_FULL if
-   * `max` proofs are still within their windows.
+   * Remembers the proof `jti` of key `jkt` in `tenantId`, acceptable until `until` (epoch ms),
+   * at `now`; throws PALISADE_DPOP_PROOF_INVALID if it was accepted before,
+   * PALISADE_DPOP_PROOF_MEMORY_FULL if the tenant's share or the whole memory is full.
    */
-  remember(id: string, until: number, now: number): void {
+  remember(tenantId: string, jkt: string, jti: string, until: number, now: number): void {
     this.#forgetEnded(now);
+    const id = hash('sha256', `${tenantId}\n${jkt}\n${jti}`, 'base64url').slice(0, 22);
     if (this.#ids.has(id))
       throw new PalisadeError(
         'PALISADE_DPOP_PROOF_INVALID',
         'the DPoP proof was used before; make a new one',
       );
-    if (this.#ids.size >= this.#max) {
+    const held = this.#perTenant.get(tenantId) ?? 0;
+    if (held >= this.#tenantMax || this.#ids.size >= this.#max) {
       this.#refused();
+      const whose = held >= this.#tenantMax ? "this tenant's clients hold" : 'all tenants hold';
       throw new PalisadeError(
         'PALISADE_DPOP_PROOF_MEMORY_FULL',
-        `${this.#max} DPoP proofs are within their acceptance window, the most this server remembers; send a new proof in a few seconds`,
+        `${whose} as many DPoP proofs within their acceptance window as this server remembers; send a new proof in a few seconds`,
       );
     }
     this.#ids.add(id);
+    this.#perTenant.set(tenantId, held + 1);
     const second = Math.ceil(until / 1000);
-    const ids = this.#bySecond.get(second);
-    if (ids === undefined) this.#bySecond.set(second, [id]);
-    else ids.push(id);
+    const proofs = this.#bySecond.get(second);
+    if (proofs === undefined) this.#bySecond.set(second, [{ tenantId, id }]);
+    else proofs.push({ tenantId, id });
   }
 
   /** Forgets the proofs whose windows ended before `now`. */
   #forgetEnded(now: number): void {
-    for (const [second, ids] of this.#bySecond) {
+    for (const [second, proofs] of this.#bySecond) {
       if (second * 1000 >= now) continue;
-      for (const id of ids) this.#ids.delete(id);
+      for (const { tenantId, id } of proofs) {
+        this.#ids.delete(id);
+        const left = (this.#perTenant.get(tenantId) ?? 1) - 1;
+        if (left === 0) this.#perTenant.delete(tenantId);
+        else this.#perTenant.set(tenantId, left);
+      }
       this.#bySecond.delete(second);
     }
   }
