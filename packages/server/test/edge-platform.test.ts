@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { commitState } from '@palisade/ledger';
 import { nodeSha256 } from '@palisade/ledger/node';
@@ -332,6 +333,49 @@ for (const backend of backendNames()) {
       }
     });
 
+    test('a node disabled or re-keyed while its batch is on the way is refused, and nothing is stored', async () => {
+      for (const [revoke, status, code] of [
+        ['disable', 403, 'PALISADE_EDGE_NODE_DISABLED'],
+        ['rekey', 401, 'PALISADE_EDGE_UNAUTHENTICATED'],
+      ] as const) {
+        const { fresh, device } = await nodeWithDevice();
+        const body = JSON.stringify(signedBatch(fresh, `b-${revoke}`, [msg(90, device)]));
+        const upload = heldBody(body);
+        const sent = api.http.inject({
+          method: 'POST',
+          url: '/v1/edge/batches',
+          headers: {
+            authorization: `Bearer ${fresh.credential}`,
+            'content-type': 'application/json',
+            'content-length': String(Buffer.byteLength(body)),
+          },
+          payload: upload.stream,
+        });
+        // The credential was checked before the body is read: the node is revoked meanwhile.
+        await upload.reading;
+        const revoked =
+          revoke === 'disable'
+            ? await api.call('PATCH', `/v1/edge-nodes/${fresh.nodeId}`, key, { disabled: true })
+            : await api.call('POST', `/v1/edge-nodes/${fresh.nodeId}/rekey`, key);
+        assert.ok(revoked.status === 200 || revoked.status === 201, JSON.stringify(revoked.body));
+        upload.release();
+        const reply = await sent;
+        assert.equal(reply.statusCode, status, reply.body);
+        assert.equal(JSON.parse(reply.body).code, code);
+        const tenantStore = await storeOf(api);
+        assert.equal(
+          await tenantStore.reader.edge.getBatch(fresh.nodeId, `b-${revoke}`),
+          undefined,
+        );
+        const points = await api.call(
+          'GET',
+          `/v1/devices/${device}/telemetry?keys=n&from=0&to=${base + 1000}&limit=10`,
+          key,
+        );
+        assert.deepEqual(points.body, {}, `nothing of the batch is stored after ${revoke}`);
+      }
+    });
+
     test('a message for an unknown device is refused by index, the rest apply', async () => {
       const { fresh, device } = await nodeWithDevice();
       const reply = await send(
@@ -494,6 +538,25 @@ for (const backend of backendNames()) {
       assert.equal(reply.body.applied, 2);
     });
   });
+}
+
+/** A request body whose first byte goes at once and the rest only at `release`. */
+function heldBody(body: string) {
+  let release!: () => void;
+  let reading!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const started = new Promise<void>((resolve) => {
+    reading = resolve;
+  });
+  async function* chunks() {
+    yield Buffer.from(body.slice(0, 1));
+    reading();
+    await released;
+    yield Buffer.from(body.slice(1));
+  }
+  return { stream: Readable.from(chunks()), reading: started, release };
 }
 
 async function storeOf(api: Api) {

@@ -10,7 +10,7 @@ import { neverAssigned, parseMessages, telemetryByDevice } from './batch-message
 import { chargeBatch, refundBatch } from './batch-quota.ts';
 import { contentHash, type EdgeBatch, signedContent, verifyBatch } from './batch-signature.ts';
 import type { EdgeAlerts } from './edge-alerts.ts';
-import { actorOf, type EdgeNodeSession } from './node-authentication.ts';
+import { actorOf, checkStillStanding, type EdgeNodeSession } from './node-authentication.ts';
 
 /** What the platform answers for a batch; a replay with the same content gets the same. */
 export interface BatchResult {
@@ -74,6 +74,7 @@ export class EdgeBatches {
     const written = new Map<string, TelemetryPoint[]>();
     let messagesWritten = 0;
     const committed = this.#committer.submit(store, async (tx, record) => {
+      await checkStillStanding(tx, node);
       const again = await tx.edge.getBatch(node.id, batch.batchId);
       if (again !== undefined) return { again };
       written.clear();

@@ -1,6 +1,6 @@
 import { PalisadeError } from '../errors/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
-import type { ControlPlaneStore, EdgeNodeRow, TenantStore } from '../store/index.ts';
+import type { ControlPlaneStore, EdgeNodeRow, TenantStore, TenantWriteTx } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import { issueTenantContext } from '../tenancy/tenant-context.ts';
 import { edgeSecretTenant, hashEdgeSecret } from './edge-credentials.ts';
@@ -33,6 +33,13 @@ export async function enrollingTenant(
   return issueTenantContext(tenant, { kind: 'edge-node', id: 'edge-enrollment' });
 }
 
+function nodeDisabled(id: string): PalisadeError {
+  return new PalisadeError(
+    'PALISADE_EDGE_NODE_DISABLED',
+    `edge node ${id} is disabled; enable it with PATCH /v1/edge-nodes/${id} {"disabled": false}`,
+  );
+}
+
 /** The actor a node's writes are recorded under. */
 export const actorOf = (nodeId: string) => `edge-node:${nodeId}`;
 
@@ -62,11 +69,24 @@ export async function authenticateNode(
       'PALISADE_TENANT_SUSPENDED',
       `tenant ${tenant.slug} is suspended; ask the platform admin to resume it`,
     );
-  if (node.status === 'disabled')
-    throw new PalisadeError(
-      'PALISADE_EDGE_NODE_DISABLED',
-      `edge node ${node.id} is disabled; enable it with PATCH /v1/edge-nodes/${node.id} {"disabled": false}`,
-    );
+  if (node.status === 'disabled') throw nodeDisabled(node.id);
   const context = issueTenantContext(tenant, { kind: 'edge-node', id: actorOf(node.id) });
   return { context, store, node };
+}
+
+/**
+ * Inside a node's write: refuses it unless the node still stands as its credential verified,
+ * which was before the body arrived (a large batch on a slow link takes a while). A node
+ * disabled or re-keyed meanwhile writes nothing; its row is held to the commit, so a disable
+ * or re-key either waits for the write or is seen by it.
+ */
+export async function checkStillStanding(tx: TenantWriteTx, verified: EdgeNodeRow): Promise<void> {
+  const node = await tx.edge.holdNode(verified.id);
+  if (
+    node === undefined ||
+    node.status === 'pending' ||
+    node.credentialHash !== verified.credentialHash
+  )
+    throw unauthenticated();
+  if (node.status === 'disabled') throw nodeDisabled(node.id);
 }

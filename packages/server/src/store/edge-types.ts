@@ -95,6 +95,12 @@ export interface TenantEdgeWriter extends TenantEdgeReader {
   consumeToken(tokenHash: string, now: string): Promise<EdgeEnrollmentTokenRow | undefined>;
   /** Inserts or replaces the node row. */
   putNode(row: EdgeNodeRow): Promise<void>;
+  /**
+   * Reads the node and holds its row until the transaction ends: a change of its status or
+   * credential by another transaction (a disable, a re-key) waits for this one, on every
+   * process, so what this transaction read still stands when it commits.
+   */
+  holdNode(id: string): Promise<EdgeNodeRow | undefined>;
   insertBatch(row: EdgeBatchRow): Promise<void>;
   insertAlert(row: EdgeAlertRow): Promise<void>;
   /**

@@ -40,6 +40,17 @@ export class PgTenantEdge implements TenantEdgeWriter {
     return row === undefined ? undefined : toNode(row);
   }
 
+  async holdNode(id: string): Promise<EdgeNodeRow | undefined> {
+    // FOR UPDATE, not FOR SHARE: a batch's transaction also takes the row for its alerts
+    // (holdOpenAlert), and two sharers upgrading at once would deadlock.
+    const result = await this.#db.query<NodeDbRow>(
+      `SELECT ${NODE_COLUMNS} FROM edge_nodes WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+      [this.#tenantId, id],
+    );
+    const row = result.rows[0];
+    return row === undefined ? undefined : toNode(row);
+  }
+
   async nodeByCredential(credentialHash: string): Promise<EdgeNodeRow | undefined> {
     const result = await this.#db.query<NodeDbRow>(
       `SELECT ${NODE_COLUMNS} FROM edge_nodes WHERE tenant_id = $1 AND credential_hash = $2`,

@@ -34,6 +34,11 @@ export class SqliteTenantEdge implements TenantEdgeWriter {
     return row === undefined ? undefined : toNode(row as unknown as NodeDbRow);
   }
 
+  /** A tenant's SQLite write transaction already holds the whole file. */
+  holdNode(id: string): Promise<EdgeNodeRow | undefined> {
+    return this.getNode(id);
+  }
+
   async nodeByCredential(credentialHash: string): Promise<EdgeNodeRow | undefined> {
     const row = this.#sql(`SELECT ${NODE_COLUMNS} FROM edge_nodes WHERE credential_hash = ?`).get(
       credentialHash,
