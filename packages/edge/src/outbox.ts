@@ -145,18 +145,44 @@ export class Outbox {
   ): number {
     const room = Math.max(0, Math.min(messages.length, this.#maxMessages - this.size()));
     if (room === 0) return 0;
+    this.#insert(messages.slice(0, room));
+    return room;
+  }
+
+  /** Throws OutboxFullError when the outbox holds its maximum (inside a transaction: what it wrote included). */
+  checkRoom(): void {
+    if (this.size() >= this.#maxMessages) throw new OutboxFullError(this.#maxMessages);
+  }
+
+  /**
+   * Writes, even when the outbox holds its maximum, telemetry the node made of values their
+   * devices already had acknowledged (a downsample window that ended, and the alerts it fired):
+   * refusing it could only lose them. What goes past the maximum so is bounded by the windows
+   * open when the outbox filled, since no value joins a window while it is full.
+   */
+  keep(deviceId: string, payload: unknown, priority: Priority): void {
+    this.#insert([{ deviceId, payload, priority }]);
+  }
+
+  #insert(
+    messages: readonly {
+      deviceId: string;
+      payload: unknown;
+      priority?: Priority;
+      kind?: MessageKind;
+    }[],
+  ): void {
     const insert = this.#db.prepare(
       'INSERT INTO messages (rank, device_id, received_at, sealed, kind) VALUES (?, ?, ?, ?, ?)',
     );
     const receivedAt = Date.now();
     this.transaction(() => {
-      for (const m of messages.slice(0, room)) {
+      for (const m of messages) {
         const kind = m.kind ?? 'telemetry';
         const sealed = this.#seal(m.deviceId, receivedAt, kind, m.payload);
         insert.run(RANK[m.priority ?? 'telemetry'], m.deviceId, receivedAt, sealed, kind);
       }
     });
-    return room;
   }
 
   /**

@@ -17,13 +17,17 @@ const T0 = 1_700_000_040_000;
 const DEVICE: EdgeDevice = { deviceId: 'd', name: 'oven-1', type: 't' };
 
 /** A pipeline for device `d` of type `t` under `rules`, over `outbox`. */
-function pipelineOver(outbox: Outbox, rules: readonly Rule[]): EdgePipeline {
+function pipelineOver(
+  outbox: Outbox,
+  rules: readonly Rule[],
+  now: () => number = () => T0,
+): EdgePipeline {
   const book = {
     revision: 'r1',
     ruleSets: [{ deviceType: 't', rules, updatedAt: new Date(T0).toISOString() }],
     devices: [{ id: 'd', type: 't' }],
   };
-  return new EdgePipeline(outbox, new RuleEngine(book), {}, () => T0);
+  return new EdgePipeline(outbox, new RuleEngine(book), {}, now);
 }
 
 /** Sends and confirms everything in the outbox; returns the payloads it held. */
@@ -92,6 +96,40 @@ describe('edge pipeline at a full outbox', () => {
       { ts: T0, values: { w: 0 } },
       { ts: T0, values: { v: 1 } },
     ]);
+  });
+
+  test('a window that ends while the outbox is full is stored: its values were acknowledged', () => {
+    let now = T0;
+    const pipeline = pipelineOver(
+      open(1),
+      [{ kind: 'downsample', key: 'v', windowMs: 1000, aggregate: 'count' }],
+      () => now,
+    );
+    pipeline.accept('d', { ts: T0, values: { v: 1 } });
+    pipeline.accept('e', { x: 1 });
+    now = T0 + 1000;
+    pipeline.tick();
+    assert.deepEqual(drain(outbox), [{ x: 1 }, { ts: T0, values: { v: 1 } }]);
+  });
+
+  test('a window open at a graceful stop is stored though the outbox is full', () => {
+    const pipeline = pipelineOver(open(1), [
+      { kind: 'downsample', key: 'v', windowMs: 1000, aggregate: 'sum' },
+    ]);
+    pipeline.accept('d', { ts: T0, values: { v: 2 } });
+    pipeline.accept('e', { x: 1 });
+    pipeline.flush();
+    assert.deepEqual(drain(outbox), [{ x: 1 }, { ts: T0, values: { v: 2 } }]);
+  });
+
+  test('while the outbox is full, a value the rules would hold in a window is refused', () => {
+    const pipeline = pipelineOver(open(1), [
+      { kind: 'downsample', key: 'v', windowMs: 1000, aggregate: 'count' },
+    ]);
+    outbox.accept('other', { x: 1 });
+    assert.throws(() => pipeline.accept('d', { ts: T0, values: { v: 1 } }), OutboxFullError);
+    pipeline.flush();
+    assert.deepEqual(drain(outbox), [{ x: 1 }], 'no window holds the refused value');
   });
 
   test('a group commit that fails leaves no rule state behind', async () => {

@@ -59,6 +59,9 @@ export class EdgePipeline {
    */
   accept(deviceId: string, payload: unknown): void {
     const result = this.#outbox.transaction(() => {
+      // Refused even when the rules would only fold it into a window: that window's
+      // aggregate is stored past the maximum when it ends (see `#store`).
+      this.#outbox.checkRoom();
       this.#outbox.onRollback(this.#engine.snapshot(deviceId));
       const processed = this.#engine.process(deviceId, payload, this.#now());
       for (const alert of processed.alerts)
@@ -77,17 +80,21 @@ export class EdgePipeline {
 
   #alerts(deviceId: string, alerts: readonly AlertEvent[]): void {
     for (const alert of alerts) {
-      this.#outbox.accept(deviceId, alertPayload(alert), 'alert');
+      this.#outbox.keep(deviceId, alertPayload(alert), 'alert');
       this.#events.stored?.(deviceId, 'alert');
       this.#events.alert?.(deviceId, alert);
     }
   }
 
+  /**
+   * Stores what windows closed by time or by a rule change made, even when the outbox is
+   * full: the values in them were acknowledged to their devices when they joined the window.
+   */
   #store(outputs: readonly DeviceOutput[]): void {
     for (const out of outputs) {
       this.#alerts(out.deviceId, out.alerts);
       if (out.entries.length === 0) continue;
-      this.#outbox.accept(out.deviceId, payloadOf(out.entries), 'telemetry');
+      this.#outbox.keep(out.deviceId, payloadOf(out.entries), 'telemetry');
       this.#events.stored?.(out.deviceId, 'telemetry');
     }
   }

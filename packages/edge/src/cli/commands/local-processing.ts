@@ -166,7 +166,7 @@ export function startLocalProcessing(options: {
       log('error', 'rules-window-lost', {
         message: (error as Error).message,
         action:
-          'the outbox refused a downsampled aggregate (full, or a disk error), which is lost: restore the link so the outbox drains, or free the disk',
+          'the outbox could not write a downsampled aggregate (a disk error), which is lost: free or fix the disk',
       });
     }
     void relay.retry();
