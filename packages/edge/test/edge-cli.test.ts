@@ -1,9 +1,25 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { PlatformLink, runCli, tenantWithDevices } from './support/edge-harness.ts';
+import { readCredentialStatus } from '../src/credentials/index.ts';
+import {
+  enrollNode,
+  PlatformLink,
+  runCli,
+  startNode,
+  tenantWithDevices,
+  until,
+} from './support/edge-harness.ts';
 
 test('palisade-edge: usage, enroll once (0600, never overwritten), accept, status', async () => {
   const dir = join(mkdtempSync(join(tmpdir(), 'edge-cli-')), 'node');
@@ -67,4 +83,47 @@ test('palisade-edge: usage, enroll once (0600, never overwritten), accept, statu
   assert.equal(view.lastSync, null);
   await link.close();
   rmSync(dir, { recursive: true, force: true });
+});
+
+test('in a node directory made beforehand, every file the node writes is its own alone (0600)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-cli-modes-'));
+  chmodSync(dir, 0o755);
+  const link = await PlatformLink.start();
+  t.after(async () => {
+    await link.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const { key } = await tenantWithDevices(link, 'modes', 0);
+  const node = await enrollNode(link, key, dir);
+  const device = await link.call('POST', '/v1/devices', key, {
+    name: 'behind',
+    edgeNodeId: node.nodeId,
+  });
+  assert.equal(device.status, 201, JSON.stringify(device.body));
+  // A password hash the node keeps in its credential cache.
+  const basic = await link.call('POST', `/v1/devices/${device.body.id}/credentials`, key, {
+    type: 'mqtt_basic',
+    username: 'bee',
+    password: 'a long enough secret',
+  });
+  assert.equal(basic.status, 201, JSON.stringify(basic.body));
+  const json = JSON.stringify({ ts: 1, values: { n: 1 } });
+  const accepted = await runCli([
+    'accept',
+    '--dir',
+    dir,
+    '--device',
+    device.body.id,
+    '--json',
+    json,
+  ]);
+  assert.equal(accepted.code, 0, accepted.stderr);
+  const { edge } = await startNode(dir, ['started']);
+  await until(() => existsSync(join(dir, 'rules.json')));
+  await until(() => readCredentialStatus(join(dir, 'credentials.db')).devices === 1);
+  await edge.stop();
+  const files = readdirSync(dir);
+  assert.ok(files.includes('credentials.db'), files.join(' '));
+  for (const file of files)
+    assert.equal(statSync(join(dir, file)).mode & 0o077, 0, `${file} is readable by others`);
 });
