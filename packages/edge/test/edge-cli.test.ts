@@ -5,11 +5,12 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { readCredentialStatus } from '../src/credentials/index.ts';
 import {
@@ -126,4 +127,31 @@ test('in a node directory made beforehand, every file the node writes is its own
   assert.ok(files.includes('credentials.db'), files.join(' '));
   for (const file of files)
     assert.equal(statSync(join(dir, file)).mode & 0o077, 0, `${file} is readable by others`);
+});
+
+test('enroll refuses a directory holding the data of an earlier enrollment whose node.json is gone', async (t) => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'edge-cli-again-')), 'node');
+  const link = await PlatformLink.start();
+  t.after(async () => {
+    await link.close();
+    rmSync(dirname(dir), { recursive: true, force: true });
+  });
+  const { key, devices, token } = await tenantWithDevices(link, 'again', 1);
+  assert.equal(
+    (await runCli(['enroll', '--url', link.url, '--token', token, '--dir', dir])).code,
+    0,
+  );
+  const json = JSON.stringify({ ts: 1, values: { n: 1 } });
+  const accepted = await runCli(['accept', '--dir', dir, '--device', devices[0]!, '--json', json]);
+  assert.equal(accepted.code, 0, accepted.stderr);
+  // The operator moves the enrollment away: its outbox, sealed under its key, stays behind.
+  renameSync(join(dir, 'node.json'), join(dirname(dir), 'node.json.old'));
+  const second = await link.call('POST', '/v1/edge-nodes/enrollment-tokens', key, { name: 'gw2' });
+  const args = ['enroll', '--url', link.url, '--token', second.body.token, '--dir', dir];
+  const refused = await runCli(args);
+  assert.equal(refused.code, 1, refused.stdout);
+  assert.match(refused.stderr, /outbox\.db.*earlier enrollment.*new --dir/);
+  assert.ok(!existsSync(join(dir, 'node.json')));
+  const elsewhere = await runCli([...args.slice(0, -1), join(dirname(dir), 'other')]);
+  assert.equal(elsewhere.code, 0, `the token was not spent: ${elsewhere.stderr}`);
 });

@@ -1,13 +1,17 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { SHARED_ATTRIBUTES_FILE } from '../../attributes/index.ts';
 import { acquireNodeDirLock, NodeDirInUseError } from '../../node-dir-lock.ts';
 import {
   type NodeFile,
   newOutboxKey,
   nodeFilePath,
+  OUTBOX_FILE,
   replaceNodeFile,
   writeNodeFile,
 } from '../../node-file.ts';
+import { RPC_JOURNAL_FILE } from '../../rpc/index.ts';
 import { enrolledNode, flags, required } from '../args.ts';
 import { CliError, EXIT } from '../cli-error.ts';
 
@@ -16,8 +20,23 @@ const pkcs8 = (k: KeyObject) => k.export({ format: 'pem', type: 'pkcs8' }).toStr
 
 function refuseExisting(dir: string): never {
   throw new CliError(
-    `${nodeFilePath(dir)} already holds an enrollment; it is never overwritten. To enroll again, use a new --dir (or move that file away first); to take the token of a rekey (POST /v1/edge-nodes/{id}/rekey), add --rekey`,
+    `${nodeFilePath(dir)} already holds an enrollment; it is never overwritten. To enroll again, use a new --dir; to take the token of a rekey (POST /v1/edge-nodes/{id}/rekey), add --rekey`,
   );
+}
+
+/** What a node keeps beside node.json sealed under that file's outbox key. */
+const SEALED_FILES = [OUTBOX_FILE, RPC_JOURNAL_FILE, SHARED_ATTRIBUTES_FILE];
+
+/**
+ * Refuses a directory that still holds an earlier enrollment's data without its node.json: a
+ * new node could not open its sealed outbox, and would be stuck behind it for good.
+ */
+function refuseLeftovers(dir: string): void {
+  const found = SEALED_FILES.filter((file) => existsSync(join(dir, file)));
+  if (found.length > 0)
+    throw new CliError(
+      `${dir} holds ${found.join(', ')} of an earlier enrollment, sealed under the key of the node.json that is gone: restore that node.json to go on with that node, or enroll into a new --dir`,
+    );
 }
 
 async function post(url: URL, body: unknown): Promise<{ status: number; text: string }> {
@@ -124,6 +143,7 @@ export async function enroll(argv: string[]): Promise<number> {
   if (values.rekey === true) return rekey(dir, token, values.url);
   const base = urlOf(required(values.url, 'url'));
   if (existsSync(nodeFilePath(dir))) refuseExisting(dir);
+  refuseLeftovers(dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const node: NodeFile = { ...(await enrollKeys(base, token)), outboxKey: newOutboxKey() };
   try {
