@@ -11,6 +11,8 @@ export interface BatchAnswer {
   readonly status: number;
   readonly text: string;
   readonly retryAfter: string | null;
+  /** The platform's `Date` header: its clock, to the second. */
+  readonly date: string | null;
 }
 
 const AGENTS = {
@@ -55,8 +57,12 @@ export function postBatch(
         });
         response.on('error', reject);
         response.on('end', () => {
-          const retryAfter = response.headers['retry-after'];
-          resolve({ status: response.statusCode ?? 0, text, retryAfter: retryAfter ?? null });
+          resolve({
+            status: response.statusCode ?? 0,
+            text,
+            retryAfter: response.headers['retry-after'] ?? null,
+            date: response.headers.date ?? null,
+          });
         });
       },
     );

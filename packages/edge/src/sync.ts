@@ -49,6 +49,28 @@ export interface SyncEvents {
   failed?(error: unknown, failures: number, retryInMs: number): void;
   /** The platform refused `messages` for good: they are in quarantine as batch `batchId`. */
   setAside?(batchId: string, messages: number, refusal: Refusal): void;
+  /**
+   * The node's clock is `offsetMs` behind the platform's (ahead when negative), by more than
+   * CLOCK_SKEW_WARN_MS; told again at most every CLOCK_SKEW_REPEAT_MS while it lasts.
+   */
+  clockSkew?(offsetMs: number): void;
+}
+
+/**
+ * How far the node's clock may be off the platform's before it is told: messages without a
+ * timestamp of their own are stamped by the node's clock, and the platform refuses a stamp
+ * more than `telemetryMaxFutureMs` (5 minutes by default) ahead of its own.
+ */
+export const CLOCK_SKEW_WARN_MS = 30_000;
+const CLOCK_SKEW_REPEAT_MS = 600_000;
+
+/**
+ * The platform's clock less the node's, from an answer's `Date` header (to the second, and
+ * sent before the answer arrived: a second and a round trip are within the margin).
+ */
+export function clockOffsetMs(date: string | null, now: number): number | undefined {
+  const platform = date === null ? Number.NaN : Date.parse(date);
+  return Number.isNaN(platform) ? undefined : platform - now;
 }
 
 /**
@@ -93,6 +115,8 @@ export class SyncLoop {
   readonly #node: NodeIdentity;
   readonly #settings: SyncSettings;
   readonly #events: SyncEvents;
+  /** When the clock skew was last told, if it was. */
+  #skewToldAt: number | undefined;
   readonly #ed25519: KeyObject;
   readonly #mldsa65: KeyObject;
   /** Formed and signed batches not yet confirmed, oldest (the one to send) first. */
@@ -165,7 +189,8 @@ export class SyncLoop {
       throw error;
     }
     if (out && this.#ready.length === 1) this.#form();
-    const { status, text, retryAfter } = await answer;
+    const { status, text, retryAfter, date } = await answer;
+    this.#checkClock(date);
     if (status === 413 && current.batch.messages.length > 1) {
       if (sentBefore) throw new BatchMayBeAppliedError(current, text, retryAfter);
       this.#formSmaller(current);
@@ -184,6 +209,15 @@ export class SyncLoop {
     });
     this.#events.synced?.(current.batch, JSON.parse(text));
     return true;
+  }
+
+  #checkClock(date: string | null): void {
+    const offset = clockOffsetMs(date, Date.now());
+    if (offset === undefined || Math.abs(offset) <= CLOCK_SKEW_WARN_MS) return;
+    const now = Date.now();
+    if (this.#skewToldAt !== undefined && now - this.#skewToldAt < CLOCK_SKEW_REPEAT_MS) return;
+    this.#skewToldAt = now;
+    this.#events.clockSkew?.(offset);
   }
 
   /**

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -183,4 +184,44 @@ test('batches an outbox of an earlier version formed count as sent: never formed
   assert.equal(outbox.sending('fresh'), true);
   outbox.close();
   rmSync(dir, { recursive: true, force: true });
+});
+
+test("a node whose clock is minutes off the platform's is told, once while it lasts", async (t) => {
+  const { outbox, device, node } = await edgeAndPlatform(t);
+  // In front of the platform, a proxy whose Date header is the platform's clock ten minutes on.
+  const proxy = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', async () => {
+      const answer = await fetch(new URL(request.url!, node.url), {
+        method: request.method!,
+        headers: {
+          authorization: request.headers.authorization!,
+          'content-type': 'application/json',
+        },
+        body: Buffer.concat(chunks),
+      });
+      response.writeHead(answer.status, {
+        'content-type': 'application/json',
+        date: new Date(Date.now() + 600_000).toUTCString(),
+      });
+      response.end(await answer.text());
+    });
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => proxy.listen(port, '127.0.0.1', resolve));
+  t.after(() => proxy.close());
+  const base = Date.now() - 10_000;
+  for (let i = 0; i < 3; i++) outbox.accept(device, { ts: base + i, values: { n: i } });
+  const offsets: number[] = [];
+  const loop = new SyncLoop(
+    outbox,
+    { ...node, url: `http://127.0.0.1:${port}` },
+    { ...DEFAULT_SYNC, batchMaxMessages: 1 },
+    { clockSkew: (offset) => offsets.push(offset) },
+  );
+  while (await loop.syncOnce());
+  assert.equal(outbox.size(), 0);
+  assert.equal(offsets.length, 1, 'told once, not at every batch');
+  assert.ok(offsets[0]! > 590_000 && offsets[0]! < 610_000, String(offsets[0]));
 });

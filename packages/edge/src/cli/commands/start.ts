@@ -112,6 +112,12 @@ async function serve(options: StartOptions): Promise<number> {
         backlog,
       });
     },
+    clockSkew(offsetMs) {
+      log('warn', 'clock-skew', {
+        offsetMs,
+        action: `this node's clock is ${Math.round(Math.abs(offsetMs) / 1000)} s ${offsetMs > 0 ? 'behind' : 'ahead of'} the platform's: sync it (NTP); messages without a timestamp of their own carry the node's time, and the platform refuses one more than 5 minutes (telemetryMaxFutureMs) ahead of its clock or older than it keeps`,
+      });
+    },
     setAside(batchId, messages, refusal) {
       metrics.quarantined();
       log('error', 'batch-quarantined', {
