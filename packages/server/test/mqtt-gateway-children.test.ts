@@ -3,7 +3,8 @@
  * refused (connection closed, nothing created), counted in the transaction that inserts the
  * child, so concurrent connections of one gateway cannot pass the bound together. A child
  * past the plan's `quotaDevicesMax` is refused the same way. A child has no credential of
- * its own, and outlives its gateway as a device of no gateway.
+ * its own, and outlives its gateway as a device of no gateway. A message for several children
+ * is charged to the plan's telemetry rates whole: admitted or refused as one.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -229,6 +230,51 @@ for (const backend of backendNames()) {
         /palisade_mqtt_refusals_total\{reason="plan_limit_reached",code="PALISADE_PLAN_LIMIT_REACHED"\} 3/,
       );
       assert.match(metrics, /palisade_plan_limit_refusals_total\{kind="devices"\} 3/);
+    });
+  });
+}
+
+for (const backend of backendNames()) {
+  describe(`a gateway message is charged to the plan's telemetry rates whole (${backend})`, () => {
+    let p: MqttPlatform;
+
+    before(async () => {
+      // One point per second, a one-second burst: a full bucket admits one message of any
+      // size, then is in debt for as many seconds as it had points (see quotas-api.test.ts).
+      p = await startMqttPlatform(backend, {
+        quotaTenantPointsPerSecond: ['*=1'],
+        quotaBurstSeconds: '1',
+      });
+    });
+    after(() => p.close());
+
+    it('a full bucket admits a message for several children; a refused one charges none of them', async () => {
+      const t = await p.tenant('gateway-quota');
+      const gw = await p.device(t.key, 'gw', true);
+      const client = await mqttClient(p.url, { username: gw.token });
+      const values = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, i]));
+      assert.equal(
+        await publishOutcome(
+          client,
+          'v1/gateway/telemetry',
+          JSON.stringify({ c1: values, c2: { rpm: 2 } }),
+        ),
+        'acknowledged',
+        'one message, as a device sending 101 points in one message is',
+      );
+      const again = await mqttClient(p.url, { username: gw.token });
+      const refused = JSON.stringify({ c1: { rpm: 3 }, c2: { rpm: 4 }, c3: { rpm: 5 } });
+      assert.equal(await publishOutcome(again, 'v1/gateway/telemetry', refused), 'refused');
+      assert.equal(await p.refusals('quota_exceeded', 'PALISADE_QUOTA_EXCEEDED'), 1);
+      const usage = await p.call('GET', '/v1/usage', t.key);
+      assert.deepEqual(
+        [usage.body.messages.accepted, usage.body.points.accepted],
+        [2, 101],
+        'a message per child',
+      );
+      assert.deepEqual([usage.body.messages.refused, usage.body.points.refused], [3, 3]);
+      assert.equal(await p.deviceId(t.key, 'c3'), undefined, 'the refused message made no child');
+      await client.endAsync();
     });
   });
 }

@@ -90,6 +90,35 @@ test('a refused message charges no bucket', () => {
   assert.equal(refusal(() => q.admit(a, 'd3', 1)).quota.reason, 'tenant_points');
 });
 
+test('a message for several devices is checked whole: a refusal charges none of them', () => {
+  const { q } = quotas({
+    quotaTenantMessagesPerSecond: ['*=4'],
+    quotaDevicePointsPerSecond: ['*=3'],
+  });
+  const a = context('a');
+  q.admit(a, 'd2', 3); // d2 has no point left, the tenant 3 messages
+  const message = [
+    { deviceId: 'd1', points: 2 },
+    { deviceId: 'd2', points: 1 },
+  ];
+  assert.equal(refusal(() => q.admitEach(a, message)).quota.reason, 'device_points');
+  q.admit(a, 'd1', 3); // d1 still holds its 3 points
+  q.admit(a, 'd3', 1);
+  q.admit(a, 'd4', 1); // and the tenant its 3 messages
+  assert.equal(refusal(() => q.admit(a, 'd5', 1)).quota.reason, 'tenant_messages');
+  assert.deepEqual(q.usage(a).messages.refused, 3, 'a message refused per device, and d5');
+});
+
+test('a full tenant bucket admits a message for several devices past its capacity', () => {
+  const { q } = quotas({ quotaTenantPointsPerSecond: ['*=2'] });
+  const a = context('a');
+  q.admitEach(a, [
+    { deviceId: 'd1', points: 2 },
+    { deviceId: 'd2', points: 1 },
+  ]);
+  assert.equal(refusal(() => q.admit(a, 'd3', 1)).quota.reason, 'tenant_points');
+});
+
 test('a message larger than the capacity passes a full bucket and leaves it in debt', () => {
   const { q, clock } = quotas({ quotaDevicePointsPerSecond: ['*=10'] });
   const a = context('a');

@@ -198,8 +198,10 @@ export class TelemetryService implements TelemetryIngest {
       return { points: parsed.reduce((n, attributes) => n + Object.keys(attributes).length, 0) };
     }
     const parts = devices.map((device, i) => ({ device, points: points![i]! }));
-    for (const { device, points } of parts)
-      this.#quotas?.admit(device.context, device.deviceId, points.length);
+    this.#quotas?.admitEach(
+      gateway.context,
+      parts.map(({ device, points }) => ({ deviceId: device.deviceId, points: points.length })),
+    );
     await this.#committer.submit(store, async (tx, record) => {
       await storeChildren(tx, record);
       for (const { device, points } of parts) await checkPoints(tx, device.deviceId, points);

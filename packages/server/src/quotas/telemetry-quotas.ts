@@ -43,6 +43,12 @@ interface TenantEntry {
   refusedPoints: number;
 }
 
+/** One device's share of a message for several devices: its id and how many points it has. */
+export interface TelemetryPart {
+  readonly deviceId: string;
+  readonly points: number;
+}
+
 /** What `GET /v1/usage` answers. */
 export interface TenantUsage {
   readonly plan: string;
@@ -147,6 +153,35 @@ export class TelemetryQuotas {
       device.points.tokens -= points;
     }
     tenant.messages.tokens -= 1;
+    tenant.points.tokens -= points;
+  }
+
+  /**
+   * Charges one message carrying telemetry of several devices (a gateway's, for its
+   * children): one message and its points to each device, and all of them to the tenant.
+   * Every bucket is checked before any is charged, so a refusal charges nothing (the message
+   * is sent again whole) and a full tenant bucket admits the message, as it does one device's.
+   */
+  admitEach(context: TenantContext, parts: readonly TelemetryPart[]): void {
+    const now = this.#clock();
+    const limits = this.#options.limitsOf(context.tenant.plan);
+    const tenant = this.#tenant(context.tenantId, limits, now);
+    const { deviceMessagesPerSecond: m, devicePointsPerSecond: p, burstSeconds: burst } = limits;
+    const n = parts.length;
+    let points = 0;
+    for (const part of parts) points += part.points;
+    const devices = parts.map((part) => this.#device(tenant, part.deviceId, limits, now));
+    for (const [i, device] of devices.entries()) {
+      const own = parts[i]!.points;
+      this.#check(tenant, device.messages, m, burst, 1, points, 'device_messages', now, n);
+      this.#check(tenant, device.points, p, burst, own, points, 'device_points', now, n);
+    }
+    this.#checkTenant(tenant, limits, n, points, now);
+    for (const [i, device] of devices.entries()) {
+      device.messages.tokens -= 1;
+      device.points.tokens -= parts[i]!.points;
+    }
+    tenant.messages.tokens -= n;
     tenant.points.tokens -= points;
   }
 
