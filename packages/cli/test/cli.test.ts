@@ -234,6 +234,16 @@ for (const backend of backendNames()) {
       token = fresh;
     });
 
+    it('refuses to rotate a token the adminToken setting puts back at every start (exit 2)', async () => {
+      const configured = await palisade(['admin', 'token', '--rotate', ...storeFlags(fixture)], {
+        PALISADE_ADMIN_TOKEN: `pa_configured_${'c'.repeat(32)}`,
+      });
+      expectExit(configured, 2);
+      assert.equal(configured.stdout, '', 'no token printed');
+      assert.match(configured.stderr, /set by adminToken .* Change that setting and restart/);
+      expectExit(await palisade(['tenant', 'list', '--token', token], env), 0);
+    });
+
     it("rotates a tenant's cookie secret: the server signs with a new one, cookies the old one signed still work", async () => {
       const call = async (method: string, path: string, bearer: string, body?: unknown) => {
         const response = await fetch(`${server.url}${path}`, {

@@ -26,7 +26,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * cookie secrets, directly in the control plane (`--data` or `--database`), so they work with
  * the server running or not, and even when the old token is lost. A running server stops
  * honouring the old token within its auth cache TTL, and signs cookies with a new secret (and
- * verifies none with a revoked one) from its next request that uses cookies.
+ * verifies none with a revoked one) from its next request that uses cookies. A token the
+ * `adminToken` setting gives is not rotated: the server would put it back at its next start.
  */
 export async function adminCommand(argv: string[]): Promise<number> {
   const [noun, ...rest] = argv;
@@ -50,6 +51,14 @@ export async function adminCommand(argv: string[]): Promise<number> {
     env: process.env,
     configFile: (values as Record<string, unknown>).config as string | undefined,
   });
+  if (noun === 'token' && settings.adminToken !== undefined) {
+    throw new CliError(
+      'the platform-admin token is set by adminToken (--admin-token, PALISADE_ADMIN_TOKEN or ' +
+        'the config file), and the server puts it back at every start: a rotation here would ' +
+        'be undone. Change that setting and restart the server instead',
+      EXIT.usage,
+    );
+  }
   const stores = await openPlatformStores(settings);
   try {
     if (noun === 'cookie-secret')
