@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ADMIN_TOKEN, type Reply, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
+import { signingNode } from './support/edge-nodes.ts';
 import { steadyWindow } from './support/windows.ts';
 
 /** The usage window: a day, starting at UTC midnight. */
@@ -94,6 +95,16 @@ for (const backend of backendNames()) {
       const other = await api.call('GET', '/v1/collections', second.body.secret);
       assert.equal(other.status, 200, JSON.stringify(other.body));
       assert.equal(other.headers['ratelimit-policy'], '"principal_requests";q=1;w=1');
+    });
+
+    test("an edge node's requests are charged to the node, as another credential's", async () => {
+      const tenant = await onPlan('edgy', 'keyed');
+      const node = await signingNode(api, tenant.key, 'edge-1');
+      const sync = () => api.call('GET', '/v1/edge/device-credentials', node.credential);
+      const admitted = await sync();
+      assert.equal(admitted.status, 200, JSON.stringify(admitted.body));
+      assert.equal(admitted.headers['ratelimit-policy'], '"principal_requests";q=1;w=1');
+      assertRateLimited(await untilRefused(sync), 'principal_requests');
     });
 
     test('the platform admin and public routes are not charged', async () => {

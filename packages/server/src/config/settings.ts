@@ -709,7 +709,7 @@ export const SETTINGS = {
     type: 'string-list',
     default: ['*=0'],
     pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,9}$',
-    doc: 'API requests one credential (API key, client, user) may make per second, per plan as PLAN=RATE (`*` for any other plan; 0 is unlimited). Comma-separated in the environment.',
+    doc: 'API requests one credential (API key, client, user, edge node) may make per second, per plan as PLAN=RATE (`*` for any other plan; 0 is unlimited). Comma-separated in the environment.',
   },
   quotaDevicesMax: {
     flag: 'quota-devices-max',

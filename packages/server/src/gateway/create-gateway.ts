@@ -27,7 +27,7 @@ import { strictJsonParser } from './json-body.ts';
 import { installMetrics } from './metrics.ts';
 import { installOpenApi } from './openapi.ts';
 import { frameworkProblem, installProblemHandlers } from './problem-handler.ts';
-import { installRateLimits } from './rate-limit-hook.ts';
+import { installRateLimits, requestCharge } from './rate-limit-hook.ts';
 import { requestLogger } from './request-logger.ts';
 import { clientRoutes } from './routes/client-routes.ts';
 import { collectionRoutes } from './routes/collection-routes.ts';
@@ -91,7 +91,7 @@ export interface GatewayOptions {
   readonly hstsMaxAgeSeconds: number;
   /** API request rate limits per tenant and per principal, charged after authentication. */
   readonly rateLimits: RequestQuotas;
-  /** How long a refused request is held before its 429 (see `installRateLimits`). */
+  /** How long a refused request is held before its 429 (see `requestCharge`). */
   readonly rateLimitRefusalDelayMs: number;
   /** Sign-in, invitation and device-code form posts per client address and tenant. */
   readonly signInLimits: SignInLimits;
@@ -150,7 +150,8 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   installSecurityHeaders(app, securityHeaders);
   installAuth(app, options.verifier, options.authz.authorizer, options.closing);
   installCors(app, options.cors.settings);
-  installRateLimits(app, options.rateLimits, options.rateLimitRefusalDelayMs);
+  const charge = requestCharge(options.rateLimits, options.rateLimitRefusalDelayMs);
+  installRateLimits(app, charge);
   const metrics = installMetrics(app, options.metrics);
   const openApi = installOpenApi(app, { title: 'Palisade API', version: options.version });
   systemRoutes(app, { ready: options.probes.ready, openApi }, metrics);
@@ -199,7 +200,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   }
   if (options.edge !== undefined) {
     // The node routes authenticate the node before the body or query is read or validated.
-    const nodeAuth = authenticateEdgeNode(options.edge.service);
+    const nodeAuth = authenticateEdgeNode(options.edge.service, charge);
     edgeRoutes(app, options.edge.service, nodeAuth, {
       authorizer: options.authz.authorizer,
       pageSizeMax: options.pageSizeMax,

@@ -7,13 +7,26 @@
 import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { EdgeNodeSession, EdgeService } from '../edge/index.ts';
 import { PalisadeError } from '../errors/index.ts';
+import type { RequestCharge } from './rate-limit-hook.ts';
 
 const sessions = new WeakMap<FastifyRequest, EdgeNodeSession>();
 
-/** A route `onRequest` hook that authenticates the calling edge node. */
-export function authenticateEdgeNode(edge: EdgeService): onRequestAsyncHookHandler {
-  return async (request) => {
-    sessions.set(request, await edge.authenticate(request.headers.authorization));
+/**
+ * A route `onRequest` hook that authenticates the calling edge node and charges the request to
+ * the node and its tenant, as every tenant request is charged.
+ */
+export function authenticateEdgeNode(
+  edge: EdgeService,
+  charge: RequestCharge,
+): onRequestAsyncHookHandler {
+  return async (request, reply) => {
+    const session = await edge.authenticate(request.headers.authorization);
+    sessions.set(request, session);
+    await new Promise<void>((resolve, reject) =>
+      charge(session.context, reply, (refusal) =>
+        refusal === undefined ? resolve() : reject(refusal),
+      ),
+    );
   };
 }
 

@@ -1,12 +1,21 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { RateLimitedError, type RequestQuotas } from '../quotas/index.ts';
+import type { TenantContext } from '../tenancy/index.ts';
 
 /**
- * Charges every authenticated tenant request to its tenant's and principal's request
- * buckets, right after authentication and before the body is read. Admitted responses carry
- * `RateLimit-Policy` and `RateLimit`; refusals are PALISADE_RATE_LIMITED (429) with
- * `Retry-After` too (added by the problem handler). Platform-admin and public routes are not
- * charged. Register after `installAuth`: hooks run in registration order.
+ * Charges one request of `context`'s principal: sets the rate-limit fields on `reply` and
+ * calls `done()`, or calls `done(refusal)`, after the refusal delay.
+ */
+export type RequestCharge = (
+  context: TenantContext,
+  reply: FastifyReply,
+  done: (error?: RateLimitedError) => void,
+) => void;
+
+/**
+ * Charges a tenant request to its tenant's and principal's request buckets. Admitted
+ * responses carry `RateLimit-Policy` and `RateLimit`; refusals are PALISADE_RATE_LIMITED
+ * (429) with `Retry-After` too (added by the problem handler).
  *
  * A refusal is sent after about `refusalDelayMs`, not at once: a client that ignores
  * Retry-After and calls again as soon as it is refused (a flood over a fixed set of
@@ -15,19 +24,9 @@ import { RateLimitedError, type RequestQuotas } from '../quotas/index.ts';
  * CPU. The delay is jittered (half to one and a half times): connections refused together
  * would otherwise come back together and spend the refilled bucket in one burst.
  */
-export function installRateLimits(
-  app: FastifyInstance,
-  quotas: RequestQuotas,
-  refusalDelayMs: number,
-): void {
-  // A callback hook: an async one costs a promise per request.
-  app.addHook('onRequest', (request, reply, done) => {
-    const principal = request.principal;
-    if (principal?.kind !== 'tenant') {
-      done();
-      return;
-    }
-    const admission = quotas.admit(principal.context);
+export function requestCharge(quotas: RequestQuotas, refusalDelayMs: number): RequestCharge {
+  return (context, reply, done) => {
+    const admission = quotas.admit(context);
     if (admission instanceof RateLimitedError) {
       if (refusalDelayMs === 0) done(admission);
       else setTimeout(done, refusalDelayMs * (0.5 + Math.random()), admission);
@@ -38,5 +37,20 @@ export function installRateLimits(
       reply.header('ratelimit', admission.status);
     }
     done();
+  };
+}
+
+/**
+ * Charges every request the gateway authenticated as a tenant principal, right after
+ * authentication and before the body is read. An edge node's routes authenticate the node
+ * themselves and charge it there (see `authenticateEdgeNode`). Platform-admin and public
+ * routes are not charged. Register after `installAuth`: hooks run in registration order.
+ */
+export function installRateLimits(app: FastifyInstance, charge: RequestCharge): void {
+  // A callback hook: an async one costs a promise per request.
+  app.addHook('onRequest', (request, reply, done) => {
+    const principal = request.principal;
+    if (principal?.kind === 'tenant') charge(principal.context, reply, done);
+    else done();
   });
 }

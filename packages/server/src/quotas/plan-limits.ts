@@ -6,7 +6,7 @@ export interface PlanLimits {
   readonly devicePointsPerSecond: number;
   /** API requests a tenant may make per second, all its principals together. */
   readonly tenantRequestsPerSecond: number;
-  /** API requests one principal (API key, client, user) may make per second. */
+  /** API requests one principal (API key, client, user, edge node) may make per second. */
   readonly principalRequestsPerSecond: number;
   /** Bucket capacity in seconds of rate: how long a burst at full speed may last. */
   readonly burstSeconds: number;
