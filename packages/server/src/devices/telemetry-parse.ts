@@ -14,10 +14,16 @@ export interface TelemetryLimits {
 /** The times a message's points are held to. */
 export interface PointTimes {
   /**
-   * Stamps the points that name no ts and centres the accepted range (`telemetryMaxPastMs`,
+   * Stamps the points that name no ts and centres an accepted range (`telemetryMaxPastMs`,
    * `telemetryMaxFutureMs`): the platform's clock, or when an edge node received the message.
    */
   readonly now: number;
+  /**
+   * The platform's clock, which centres the accepted range too: a ts in the range around an
+   * edge node's `now` but not in this one is past the settings (and on PostgreSQL past the
+   * partitions made for them).
+   */
+  readonly clock: number;
   /**
    * The oldest instant the tenant's plan keeps (`telemetryRetention`) by the platform's clock:
    * an older point would be accepted only to be deleted at the next retention pass.
@@ -87,8 +93,8 @@ function typed(
 
 /**
  * A point's time: Unix milliseconds from 1970 on (queries take `from` >= 0, so an earlier
- * point could never be read back), within the accepted range around `times.now`, and kept
- * by the tenant's plan.
+ * point could never be read back), within the accepted ranges around `times.now` and
+ * `times.clock`, and kept by the tenant's plan.
  */
 function checkTs(ts: unknown, path: string, times: PointTimes, limits: TelemetryLimits): number {
   if (typeof ts !== 'number' || !Number.isSafeInteger(ts) || ts < 0)
@@ -97,7 +103,10 @@ function checkTs(ts: unknown, path: string, times: PointTimes, limits: Telemetry
       path,
       'must be an integer of Unix milliseconds, 0 or more',
     );
-  if (ts < times.now - limits.maxPastMs || ts > times.now + limits.maxFutureMs)
+  if (
+    ts < Math.max(times.now, times.clock) - limits.maxPastMs ||
+    ts > Math.min(times.now, times.clock) + limits.maxFutureMs
+  )
     fail(
       'PALISADE_TELEMETRY_TIMESTAMP_OUT_OF_RANGE',
       path,

@@ -91,13 +91,17 @@ export class TelemetryService implements TelemetryIngest {
 
   /** The times the points of `context`'s tenant are held to at `now`. */
   #times(context: TenantContext, now: number): PointTimes {
-    return { now, keptFrom: now - this.#retention.daysOf(context.tenant.plan) * DAY_MS };
+    return {
+      now,
+      clock: now,
+      keptFrom: now - this.#retention.daysOf(context.tenant.plan) * DAY_MS,
+    };
   }
 
   /**
    * An edge message's points, stamped with when the node received it where they name no ts;
-   * that time is another clock's, so it must itself be in the platform's accepted range.
-   * Throws on bad input.
+   * that time is another clock's, so it must itself be in the platform's accepted range, and
+   * each ts in both that range and the one around it. Throws on bad input.
    */
   parseReceived(
     context: TenantContext,
