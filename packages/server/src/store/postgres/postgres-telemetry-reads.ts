@@ -31,10 +31,19 @@ export class PgTelemetryReads {
   }
 
   async telemetry(query: TelemetryQuery): Promise<TelemetryPoint[]> {
+    // Series by series (the keys asked for that the device has a latest value of, or all it
+    // has: every series has one), each read in its primary key's order up to the limit: the
+    // first `limit` points are found without reading, or sorting, the rest of the range.
     const rows = await this.#q.all<PointDbRow>(
-      `SELECT ${POINT_COLUMNS} FROM telemetry WHERE tenant_id = $1 AND device_id = $2
-         AND ts >= $3 AND ts < $4 AND (cardinality($5::text[]) = 0 OR key = ANY($5::text[]))
-       ORDER BY key, ts LIMIT $6`,
+      `SELECT p.key, p.ts::float8 AS ts, p.type, p.num, p.text
+       FROM telemetry_latest AS s CROSS JOIN LATERAL (
+         SELECT t.key, t.ts, t.type, t.num, t.text FROM telemetry AS t
+         WHERE t.tenant_id = $1 AND t.device_id = $2 AND t.key = s.key AND t.ts >= $3 AND t.ts < $4
+         ORDER BY t.ts LIMIT $6
+       ) AS p
+       WHERE s.tenant_id = $1 AND s.device_id = $2
+         AND (cardinality($5::text[]) = 0 OR s.key = ANY($5::text[]))
+       ORDER BY s.key, p.ts LIMIT $6`,
       [query.deviceId, query.from, query.to, query.keys, query.limit],
     );
     return rows.map(toPoint);

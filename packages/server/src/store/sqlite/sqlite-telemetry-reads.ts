@@ -33,6 +33,28 @@ function rangeParams(
   return [query.deviceId, query.from, query.to, ...keys];
 }
 
+/**
+ * The condition and parameters of a read of the telemetry tree: one device's points in a range
+ * of the keys asked for or, when none are, of every key it has a latest value of (every
+ * series has one, see deletePointsBefore). With keys to match, the tree's key (device_id, key,
+ * ts) seeks each series' range; without, a read walked every point the device ever sent to find
+ * those of its range, holding the event loop all the while.
+ */
+function treeRange(query: TelemetryQuery | AggregateQuery): {
+  sql: string;
+  params: SQLInputValue[];
+} {
+  const range = 'device_id = ? AND ts >= ? AND ts < ?';
+  if (query.keys.length > 0) {
+    const keys = keyFilter(query.keys);
+    return { sql: `${range}${keys.sql}`, params: rangeParams(query, keys.params) };
+  }
+  return {
+    sql: `${range} AND key IN (SELECT key FROM telemetry_latest WHERE device_id = ?)`,
+    params: [...rangeParams(query, []), query.deviceId],
+  };
+}
+
 const AGGREGATES = {
   avg: 'avg(num)',
   min: 'min(num)',
@@ -57,6 +79,7 @@ export class SqliteTelemetryReads {
 
   async telemetry(query: TelemetryQuery): Promise<TelemetryPoint[]> {
     const keys = keyFilter(query.keys);
+    const tree = treeRange(query);
     // The compacted tree's first `limit` points (read in its order), then the staged ones:
     // a staged point replaces a compacted one at the same key and ts, as compaction will.
     const rows = this.#sql(
@@ -64,13 +87,13 @@ export class SqliteTelemetryReads {
        SELECT key, ts, type, num, text FROM (
          SELECT * FROM (
            SELECT key, ts, type, num, text FROM telemetry
-           WHERE device_id = ? AND ts >= ? AND ts < ?${keys.sql} ORDER BY key, ts LIMIT ?
+           WHERE ${tree.sql} ORDER BY key, ts LIMIT ?
          ) AS t WHERE NOT EXISTS (SELECT 1 FROM staged AS s WHERE s.key = t.key AND s.ts = t.ts)
          UNION ALL SELECT key, ts, type, num, text FROM staged WHERE newest = 1
        ) ORDER BY key, ts LIMIT ?`,
     ).all(
       ...rangeParams(query, keys.params),
-      ...rangeParams(query, keys.params),
+      ...tree.params,
       query.limit,
       query.limit,
     ) as unknown as PointDbRow[];
@@ -79,12 +102,13 @@ export class SqliteTelemetryReads {
 
   async aggregate(query: AggregateQuery): Promise<AggregateRow[]> {
     const keys = keyFilter(query.keys);
+    const tree = treeRange(query);
     const numeric = query.agg === 'count' ? '' : " WHERE type IN ('number', 'boolean')";
     const rows = this.#sql(
       `${stagedPoints(keys.sql)}
        SELECT key, CAST(? AS INTEGER) + ((ts - CAST(? AS INTEGER)) / CAST(? AS INTEGER)) * CAST(? AS INTEGER) AS ts, ${AGGREGATES[query.agg]} AS value FROM (
          SELECT key, ts, type, num FROM telemetry AS t
-         WHERE device_id = ? AND ts >= ? AND ts < ?${keys.sql}
+         WHERE ${tree.sql}
            AND NOT EXISTS (SELECT 1 FROM staged AS s WHERE s.key = t.key AND s.ts = t.ts)
          UNION ALL SELECT key, ts, type, num FROM staged WHERE newest = 1
        )${numeric}
@@ -95,7 +119,7 @@ export class SqliteTelemetryReads {
       query.from,
       query.intervalMs,
       query.intervalMs,
-      ...rangeParams(query, keys.params),
+      ...tree.params,
       query.limit,
     ) as unknown as AggregateRow[];
     if (rows.some((row) => !Number.isFinite(row.value))) throw aggregateOverflow();
