@@ -167,14 +167,8 @@ export class KeyService {
     if (keks.length === 0 && create) {
       const { record, secretKey } = await createTenantKek(this.#o.kms, tenantId, 1);
       secretKey.destroy();
-      try {
-        await this.#o.controlPlane.keys.insertKek({
-          ...record,
-          createdAt: new Date().toISOString(),
-        });
-      } catch {
-        // Another request provisioned it first; use theirs.
-      }
+      // Not inserted when another request provisioned it first: theirs is used.
+      await this.#o.controlPlane.keys.insertKek({ ...record, createdAt: new Date().toISOString() });
       keks = await this.#o.controlPlane.keys.listKeks(tenantId);
     }
     const latest = keks.at(-1);

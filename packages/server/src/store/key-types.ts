@@ -22,7 +22,8 @@ export interface PendingKeyJob {
 
 /** The control plane's part of the key hierarchy. */
 export interface ControlPlaneKeyStore {
-  insertKek(row: TenantKekRow): Promise<void>;
+  /** Stores the KEK; false, storing nothing, when the tenant already has that version. */
+  insertKek(row: TenantKekRow): Promise<boolean>;
   /** The tenant's KEK versions, ascending. */
   listKeks(tenantId: string): Promise<TenantKekRow[]>;
   /** Every tenant's KEKs, for master key rotation. */

@@ -184,9 +184,10 @@ export class PgControlPlaneKeys implements ControlPlaneKeyStore {
     this.#pool = pool;
   }
 
-  async insertKek(row: TenantKekRow): Promise<void> {
-    await this.#pool.query(
-      'INSERT INTO tenant_keks (tenant_id, version, public_key, sealed_seed, created_at) VALUES ($1, $2, $3, $4, $5)',
+  async insertKek(row: TenantKekRow): Promise<boolean> {
+    const result = await this.#pool.query(
+      `INSERT INTO tenant_keks (tenant_id, version, public_key, sealed_seed, created_at) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (tenant_id, version) DO NOTHING`,
       [
         row.tenantId,
         row.version,
@@ -195,6 +196,7 @@ export class PgControlPlaneKeys implements ControlPlaneKeyStore {
         row.createdAt,
       ],
     );
+    return result.rowCount === 1;
   }
 
   async listKeks(tenantId: string): Promise<TenantKekRow[]> {

@@ -172,12 +172,14 @@ export class SqliteControlPlaneKeys implements ControlPlaneKeyStore {
     db.exec('PRAGMA secure_delete = ON');
   }
 
-  async insertKek(row: TenantKekRow): Promise<void> {
-    this.#db
+  async insertKek(row: TenantKekRow): Promise<boolean> {
+    const result = this.#db
       .prepare(
-        'INSERT INTO tenant_keks (tenant_id, version, public_key, sealed_seed, created_at) VALUES (?, ?, ?, ?, ?)',
+        `INSERT INTO tenant_keks (tenant_id, version, public_key, sealed_seed, created_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (tenant_id, version) DO NOTHING`,
       )
       .run(row.tenantId, row.version, row.publicKey, row.sealedSeed, row.createdAt);
+    return result.changes > 0;
   }
 
   async listKeks(tenantId: string): Promise<TenantKekRow[]> {
