@@ -455,6 +455,53 @@ for (const backend of backendNames()) {
         assert.equal(await a.reader.getRecord('notes', row.id), undefined);
       });
 
+      test('what waits for a commit runs once the transaction committed, never after a rollback', async () => {
+        const ran: string[] = [];
+        await a.transaction(async (tx) => {
+          tx.afterCommit(() => ran.push('committed'));
+          assert.deepEqual(ran, []);
+        });
+        await assert.rejects(
+          a.transaction(async (tx) => {
+            tx.afterCommit(() => ran.push('rolled back'));
+            throw new Error('boom');
+          }),
+          /boom/,
+        );
+        await a.transaction(async () => undefined);
+        assert.deepEqual(ran, ['committed']);
+      });
+
+      test('encryption reservations add up to their limit, never past it; a rolled-back one is gone', async () => {
+        const c = await shard.tenant(uuid7());
+        const key = {
+          keyId: 'fields',
+          version: 1,
+          kekVersion: 1,
+          wrapped: new Uint8Array(8),
+          sealedSecret: null,
+          state: 'active' as const,
+          encryptions: 2,
+          createdAt: '2026-01-01T00:00:00.000Z',
+          retiredAt: null,
+        };
+        await c.transaction((tx) => tx.keys.insertDataKey(key));
+        const reserve = (count: number) =>
+          c.transaction((tx) => tx.keys.reserveEncryptions('fields', 1, count, 10));
+        assert.equal(await reserve(3), 5);
+        await assert.rejects(
+          c.transaction(async (tx) => {
+            assert.equal(await tx.keys.reserveEncryptions('fields', 1, 4, 10), 9);
+            throw new Error('boom');
+          }),
+          /boom/,
+        );
+        assert.equal(await reserve(6), undefined, 'past the limit: nothing changes');
+        assert.equal(await reserve(5), 10);
+        assert.equal(await reserve(1), undefined);
+        assert.equal((await c.reader.keys.listDataKeys())[0]?.encryptions, 10);
+      });
+
       test('readers never see a transaction in progress', async () => {
         const row = record('notes', { n: 100 });
         let seenInside: RecordRow | undefined = row;

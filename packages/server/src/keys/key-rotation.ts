@@ -107,6 +107,7 @@ export class KeyRotation {
           }),
           sealedSecret: null,
           state: 'active',
+          encryptions: 0,
           createdAt: now,
           retiredAt: null,
         });

@@ -126,6 +126,8 @@ export class KeyService {
           wrapped: wrap(key),
           sealedSecret,
           state: 'active',
+          // The blind-index key encrypts its secret, once.
+          encryptions: sealedSecret === null ? 0 : 1,
           createdAt: now,
           retiredAt: null,
         });

@@ -9,6 +9,7 @@ export interface DataKeyDbRow {
   wrapped: Uint8Array | null;
   sealed_secret: Uint8Array | null;
   state: DataKeyRow['state'];
+  encryptions: number;
   created_at: string | Date;
   retired_at: string | Date | null;
 }
@@ -43,6 +44,7 @@ export function toDataKey(row: DataKeyDbRow): DataKeyRow {
     wrapped: row.wrapped,
     sealedSecret: row.sealed_secret,
     state: row.state,
+    encryptions: row.encryptions,
     createdAt: iso(row.created_at),
     retiredAt: row.retired_at === null ? null : iso(row.retired_at),
   };

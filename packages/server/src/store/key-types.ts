@@ -50,6 +50,11 @@ export interface DataKeyRow {
   /** For the blind-index key: the 32 index-key bytes, encrypted under this data key. */
   readonly sealedSecret: Uint8Array | null;
   readonly state: DataKeyState;
+  /**
+   * Encryptions reserved under this version (see `reserveEncryptions`): never fewer than the
+   * encryptions made under it whose ciphertext was committed.
+   */
+  readonly encryptions: number;
   readonly createdAt: string;
   readonly retiredAt: string | null;
 }
@@ -95,9 +100,21 @@ export interface TenantKeyWriter extends TenantKeyReader {
   insertDataKey(row: DataKeyRow): Promise<void>;
   /**
    * True while the version is active. It then stays active until this transaction ends (on
-   * PostgreSQL a share lock on it), so records written under it here cannot outlive it.
+   * PostgreSQL a key-share lock on it, which the retirement waits for and a reservation does
+   * not), so records written under it here cannot outlive it.
    */
   holdActiveDataKey(keyId: string, version: number): Promise<boolean>;
+  /**
+   * Adds `count` to the version's encryption count unless that would pass `limit`: the new
+   * count, or undefined (nothing changed). Concurrent reservations of any process add up; the
+   * reservation commits or rolls back with the transaction.
+   */
+  reserveEncryptions(
+    keyId: string,
+    version: number,
+    count: number,
+    limit: number,
+  ): Promise<number | undefined>;
   /**
    * Marks the version retired and erases its wrapped key, unless a record still uses it
    * (false, nothing changed). Waits for transactions holding the version.

@@ -257,6 +257,11 @@ export interface TenantWriteTx extends TenantReader {
    * the group committer compares it around an op to tell whether an op that refused wrote.
    */
   writeCount(): number;
+  /**
+   * Runs `fn` once this transaction has committed and the store is done with it; never when it
+   * rolls back. `fn` must not throw.
+   */
+  afterCommit(fn: () => void): void;
 }
 
 /** One tenant's store on its shard. */

@@ -21,6 +21,8 @@ import type {
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
+const DATA_KEY_COLUMNS =
+  'key_id, version, kek_version, wrapped, sealed_secret, state, encryptions::float8 AS encryptions, created_at, retired_at';
 const JOB_COLUMNS =
   'id, key_id, target_version, state, processed::float8 AS processed, created_at, updated_at, finished_at, error';
 
@@ -44,7 +46,7 @@ export function sealedFromRow(row: {
 export class PgTenantKeys implements TenantKeyWriter {
   readonly #db: Queryable;
   readonly #tenantId: string;
-  /** Versions this transaction holds (share-locked) already. */
+  /** Versions this transaction holds (key-share-locked) already. */
   readonly #held = new Set<string>();
 
   constructor(db: Queryable, tenantId: string) {
@@ -54,7 +56,7 @@ export class PgTenantKeys implements TenantKeyWriter {
 
   async listDataKeys(): Promise<DataKeyRow[]> {
     const result = await this.#db.query<DataKeyDbRow>(
-      'SELECT * FROM data_keys WHERE tenant_id = $1 ORDER BY key_id, version',
+      `SELECT ${DATA_KEY_COLUMNS} FROM data_keys WHERE tenant_id = $1 ORDER BY key_id, version`,
       [this.#tenantId],
     );
     return result.rows.map(toDataKey);
@@ -108,8 +110,8 @@ export class PgTenantKeys implements TenantKeyWriter {
 
   async insertDataKey(row: DataKeyRow): Promise<void> {
     await this.#db.query(
-      `INSERT INTO data_keys (tenant_id, key_id, version, kek_version, wrapped, sealed_secret, state, created_at, retired_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      `INSERT INTO data_keys (tenant_id, key_id, version, kek_version, wrapped, sealed_secret, state, encryptions, created_at, retired_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
       [
         this.#tenantId,
         row.keyId,
@@ -118,6 +120,7 @@ export class PgTenantKeys implements TenantKeyWriter {
         row.wrapped === null ? null : Buffer.from(row.wrapped),
         row.sealedSecret === null ? null : Buffer.from(row.sealedSecret),
         row.state,
+        row.encryptions,
         row.createdAt,
         row.retiredAt,
       ],
@@ -128,12 +131,28 @@ export class PgTenantKeys implements TenantKeyWriter {
     const id = `${keyId}/${version}`;
     if (this.#held.has(id)) return true;
     const result = await this.#db.query<{ state: string }>(
-      'SELECT state FROM data_keys WHERE tenant_id = $1 AND key_id = $2 AND version = $3 FOR SHARE',
+      'SELECT state FROM data_keys WHERE tenant_id = $1 AND key_id = $2 AND version = $3 FOR KEY SHARE',
       [this.#tenantId, keyId, version],
     );
     const active = result.rows[0]?.state === 'active';
     if (active) this.#held.add(id);
     return active;
+  }
+
+  async reserveEncryptions(
+    keyId: string,
+    version: number,
+    count: number,
+    limit: number,
+  ): Promise<number | undefined> {
+    // Changes no key column: it neither waits for nor blocks the writers' key-share holds.
+    const result = await this.#db.query<{ encryptions: number }>(
+      `UPDATE data_keys SET encryptions = encryptions + $4
+       WHERE tenant_id = $1 AND key_id = $2 AND version = $3 AND encryptions + $4 <= $5
+       RETURNING encryptions::float8 AS encryptions`,
+      [this.#tenantId, keyId, version, count, limit],
+    );
+    return result.rows[0]?.encryptions;
   }
 
   async retireDataKey(keyId: string, version: number, at: string): Promise<boolean> {

@@ -75,6 +75,7 @@ class PgTenantQueries implements TenantWriteTx {
   readonly #db: Queryable;
   readonly #tenantId: string;
   readonly #writes: () => number;
+  readonly #afterCommit: (() => void)[] = [];
   readonly keys: PgTenantKeys;
   readonly devices: PgTenantDevices;
   readonly deviceCas: PgTenantDeviceCas;
@@ -98,6 +99,15 @@ class PgTenantQueries implements TenantWriteTx {
 
   writeCount(): number {
     return this.#writes();
+  }
+
+  afterCommit(fn: () => void): void {
+    this.#afterCommit.push(fn);
+  }
+
+  /** Runs what waited for the commit (call once it is done). */
+  committed(): void {
+    for (const fn of this.#afterCommit) fn();
   }
 
   async getCollection(name: string): Promise<CollectionRow | undefined> {
@@ -366,18 +376,21 @@ export async function inTenantTransaction<T>(
   // Inlined because a multi-statement query cannot take parameters; the UUID check makes it safe.
   if (!isUuid(tenantId)) throw new TypeError('tenant id must be a UUID');
   const client = await pool.connect();
+  const { db, writes } = countingWrites(client);
+  const queries = new PgTenantQueries(db, tenantId, writes);
+  let result: T;
   try {
     await client.query(`BEGIN ${mode}; SELECT set_config('app.tenant_id', '${tenantId}', true)`);
-    const { db, writes } = countingWrites(client);
-    const result = await work(new PgTenantQueries(db, tenantId, writes));
+    result = await work(queries);
     await client.query('COMMIT');
     client.release();
-    return result;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     client.release();
     throw error;
   }
+  queries.committed();
+  return result;
 }
 
 /** Reads run each in their own short read-only transaction. */

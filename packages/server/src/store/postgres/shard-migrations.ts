@@ -469,5 +469,22 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
             CHECK (status IN ('queued', 'sent', 'delivered', 'succeeded', 'failed', 'expired'));
       `,
     },
+    {
+      // As in SQLite: each data key version counts its encryptions, a field key version's
+      // earlier ones bounded by its tenant's record ledger entries. RLS is lifted for the
+      // fill, as in version 19, so that it reaches every tenant's rows.
+      version: 22,
+      sql: `
+        ALTER TABLE data_keys ADD COLUMN encryptions bigint NOT NULL DEFAULT 0;
+        ALTER TABLE data_keys NO FORCE ROW LEVEL SECURITY;
+        ALTER TABLE ledger_entries NO FORCE ROW LEVEL SECURITY;
+        UPDATE data_keys d SET encryptions = CASE d.key_id
+          WHEN 'fields' THEN (SELECT count(*) FROM ledger_entries e
+            WHERE e.tenant_id = d.tenant_id AND e.resource LIKE 'collections/%')
+          ELSE 1 END;
+        ALTER TABLE ledger_entries FORCE ROW LEVEL SECURITY;
+        ALTER TABLE data_keys FORCE ROW LEVEL SECURITY;
+      `,
+    },
   ];
 }

@@ -109,8 +109,8 @@ export class SqliteTenantKeys implements TenantKeyWriter {
 
   async insertDataKey(row: DataKeyRow): Promise<void> {
     this.#sql(
-      `INSERT INTO data_keys (key_id, version, kek_version, wrapped, sealed_secret, state, created_at, retired_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO data_keys (key_id, version, kek_version, wrapped, sealed_secret, state, encryptions, created_at, retired_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       row.keyId,
       row.version,
@@ -118,6 +118,7 @@ export class SqliteTenantKeys implements TenantKeyWriter {
       row.wrapped,
       row.sealedSecret,
       row.state,
+      row.encryptions,
       row.createdAt,
       row.retiredAt,
     );
@@ -129,6 +130,19 @@ export class SqliteTenantKeys implements TenantKeyWriter {
       version,
     ) as { state: string } | undefined;
     return row?.state === 'active';
+  }
+
+  async reserveEncryptions(
+    keyId: string,
+    version: number,
+    count: number,
+    limit: number,
+  ): Promise<number | undefined> {
+    const row = this.#sql(
+      `UPDATE data_keys SET encryptions = encryptions + ?
+       WHERE key_id = ? AND version = ? AND encryptions + ? <= ? RETURNING encryptions`,
+    ).get(count, keyId, version, count, limit) as { encryptions: number } | undefined;
+    return row?.encryptions;
   }
 
   async retireDataKey(keyId: string, version: number, at: string): Promise<boolean> {

@@ -222,6 +222,7 @@ const COLLECTION_CACHE_MAX = 256;
  */
 class SqliteTenantWriteTx extends SqliteTenantReader implements TenantWriteTx {
   readonly #collections = new Map<string, CollectionRow>();
+  #afterCommit: (() => void)[] = [];
 
   writeCount(): number {
     return (this.sql.rows('SELECT total_changes()').get() as unknown as [number])[0];
@@ -238,8 +239,20 @@ class SqliteTenantWriteTx extends SqliteTenantReader implements TenantWriteTx {
     return row;
   }
 
+  afterCommit(fn: () => void): void {
+    this.#afterCommit.push(fn);
+  }
+
+  /** Runs what waited for the transaction that just committed. */
+  committed(): void {
+    const waiting = this.#afterCommit;
+    this.#afterCommit = [];
+    for (const fn of waiting) fn();
+  }
+
   rolledBack(): void {
     this.#collections.clear();
+    this.#afterCommit = [];
     this.devices.rolledBack();
   }
 
@@ -406,17 +419,19 @@ export class SqliteTenantStore implements TenantStore {
     this.#busy += 1;
     const run = async (): Promise<T> => {
       this.#writer.exec('BEGIN IMMEDIATE');
+      let result: T;
       try {
-        const result = await work(this.#tx);
+        result = await work(this.#tx);
         this.#writer.exec('COMMIT');
         this.#stagedLatest.committed();
         this.#scheduleCompaction(this.#tx.devices.takeStaged());
-        return result;
       } catch (error) {
         if (this.#writer.isTransaction) this.#writer.exec('ROLLBACK');
         this.#tx.rolledBack();
         throw error;
       }
+      this.#tx.committed();
+      return result;
     };
     const result = this.#queue.then(run, run);
     this.#queue = result.then(

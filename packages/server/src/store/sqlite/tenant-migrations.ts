@@ -401,4 +401,17 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX rpc_requests_by_device ON rpc_requests (device_id, status, id);
     `,
   },
+  {
+    // Each data key version counts the encryptions made under it (keys/encryption-budget.ts).
+    // How many a field key version made before is not known; every one sealed a record whose
+    // write is a ledger entry under `collections/`, so their number is an upper bound. The
+    // blind-index key encrypted its one secret.
+    version: 23,
+    sql: `
+      ALTER TABLE data_keys ADD COLUMN encryptions INTEGER NOT NULL DEFAULT 0;
+      UPDATE data_keys SET encryptions = CASE key_id
+        WHEN 'fields' THEN (SELECT count(*) FROM ledger_entries WHERE resource LIKE 'collections/%')
+        ELSE 1 END;
+    `,
+  },
 ];

@@ -1,0 +1,147 @@
+/**
+ * SQLite tenant migration 23 and PostgreSQL shard migration 22 give each data key version an
+ * encryption count. A field key version made before starts from its tenant's record ledger
+ * entries (each record write sealed at most once), an upper bound of what it encrypted; the
+ * blind-index key from the one secret it encrypted.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import pg from 'pg';
+import { uuid7 } from '../src/ids/index.ts';
+import { migratePostgres } from '../src/store/postgres/postgres-migrate.ts';
+import { asRole } from '../src/store/postgres/postgres-shard-store.ts';
+import { shardMigrations } from '../src/store/postgres/shard-migrations.ts';
+import { migrateSqlite, openSqlite } from '../src/store/sqlite/sqlite-database.ts';
+import { SqliteShardStore } from '../src/store/sqlite/sqlite-shard-store.ts';
+import { TENANT_MIGRATIONS } from '../src/store/sqlite/tenant-migrations.ts';
+
+const CREATED = '2026-01-01T00:00:00.000Z';
+/** Versions before the migration: key id, version. */
+const KEYS = [
+  ['blind-index', 1],
+  ['fields', 1],
+  ['fields', 2],
+] as const;
+/** Ledger resources before the migration: four under `collections/`. */
+const RESOURCES = [
+  'collections/vault',
+  'collections/vault/records/a',
+  'collections/vault/records/a',
+  'collections/vault/records/b',
+  'telemetry/d1',
+  'keys',
+];
+const COUNTED = [
+  { keyId: 'blind-index', version: 1, encryptions: 1 },
+  { keyId: 'fields', version: 1, encryptions: 4 },
+  { keyId: 'fields', version: 2, encryptions: 4 },
+];
+
+test('sqlite: versions made before migration 23 count their tenant’s record ledger entries', async (t) => {
+  const folder = mkdtempSync(join(tmpdir(), 'palisade-test-'));
+  t.after(() => rmSync(folder, { recursive: true, force: true }));
+  const tenantId = uuid7();
+  const old = openSqlite(join(folder, `${tenantId}.db`));
+  migrateSqlite(
+    old,
+    TENANT_MIGRATIONS.filter((m) => m.version <= 22),
+  );
+  for (const [keyId, version] of KEYS)
+    old
+      .prepare(
+        `INSERT INTO data_keys (key_id, version, kek_version, state, created_at)
+         VALUES (?, ?, 1, 'active', ?)`,
+      )
+      .run(keyId, version, CREATED);
+  for (const [seq, resource] of RESOURCES.entries())
+    old
+      .prepare("INSERT INTO ledger_entries (seq, batch, resource, entry) VALUES (?, 0, ?, '{}')")
+      .run(seq, resource);
+  old.close();
+  const shard = new SqliteShardStore('s1', folder, 4);
+  t.after(() => shard.close());
+  const store = await shard.tenant(tenantId);
+  const keys = await store.reader.keys.listDataKeys();
+  assert.deepEqual(
+    keys.map(({ keyId, version, encryptions }) => ({ keyId, version, encryptions })),
+    COUNTED,
+  );
+});
+
+const adminUrl = process.env.PALISADE_TEST_POSTGRES_URL;
+
+test('postgres: versions made before shard migration 22 count their own tenant’s record ledger entries', {
+  skip: adminUrl === undefined,
+}, async (t) => {
+  const prefix = `palisade_t${randomBytes(5).toString('hex')}`;
+  const [ownerRole, runtimeRole, database] = [`${prefix}_owner`, `${prefix}_rt`, `${prefix}_s`];
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE ROLE ${ownerRole} LOGIN CREATEROLE`);
+  await admin.query(`CREATE DATABASE ${database} OWNER ${ownerRole}`);
+  const url = new URL(adminUrl!);
+  url.pathname = `/${database}`;
+  const owner = new pg.Client({ connectionString: asRole(url.toString(), ownerRole) });
+  t.after(async () => {
+    await owner.end();
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    for (const role of [runtimeRole, ownerRole]) await admin.query(`DROP ROLE IF EXISTS ${role}`);
+    await admin.end();
+  });
+  await owner.connect();
+  const migrations = shardMigrations(runtimeRole);
+  await migratePostgres(
+    owner,
+    'shard',
+    migrations.filter((m) => m.version < 22),
+  );
+  /** Runs `sql` in a transaction of `tenant` (RLS is forced); its rows. */
+  const asTenant = async (tenant: string, sql: string, values: unknown[] = []) => {
+    await owner.query('BEGIN');
+    await owner.query("SELECT set_config('app.tenant_id', $1, true)", [tenant]);
+    try {
+      return (await owner.query(sql, values)).rows;
+    } finally {
+      await owner.query('COMMIT');
+    }
+  };
+  // Another tenant's ledger entries count for it alone.
+  const [tenant, other] = [randomUUID(), randomUUID()];
+  for (const id of [tenant, other])
+    for (const [keyId, version] of KEYS)
+      await asTenant(
+        id,
+        `INSERT INTO data_keys (tenant_id, key_id, version, kek_version, state, created_at)
+         VALUES ($1, $2, $3, 1, 'active', $4)`,
+        [id, keyId, version, CREATED],
+      );
+  for (const [seq, resource] of RESOURCES.entries())
+    await asTenant(
+      tenant,
+      "INSERT INTO ledger_entries (tenant_id, seq, batch, resource, entry) VALUES ($1, $2, 0, $3, '{}')",
+      [tenant, seq, resource],
+    );
+  await asTenant(
+    other,
+    "INSERT INTO ledger_entries (tenant_id, seq, batch, resource, entry) VALUES ($1, 0, 0, 'collections/x/records/y', '{}')",
+    [other],
+  );
+  await migratePostgres(owner, 'shard', migrations);
+  const counts = (id: string) =>
+    asTenant(
+      id,
+      `SELECT key_id AS "keyId", version, encryptions::float8 AS encryptions FROM data_keys
+       WHERE tenant_id = $1 ORDER BY key_id, version`,
+      [id],
+    );
+  assert.deepEqual(await counts(tenant), COUNTED);
+  assert.deepEqual(await counts(other), [
+    { keyId: 'blind-index', version: 1, encryptions: 1 },
+    { keyId: 'fields', version: 1, encryptions: 1 },
+    { keyId: 'fields', version: 2, encryptions: 1 },
+  ]);
+});
