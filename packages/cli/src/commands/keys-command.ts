@@ -13,7 +13,7 @@ import { resolveTenant } from './tenant-command.ts';
 const USAGE = `usage: palisade keys <command>
   rotate --tenant ID|SLUG [--wait]     new data key version now; re-encryption runs in the background
   job --tenant ID|SLUG JOB_ID          progress of a re-encryption job
-  status --tenant ID|SLUG              key versions, records under each, jobs
+  status --tenant ID|SLUG              key versions, records and encryptions under each, jobs
   rotate-master [--data DIR | --database URL] [--new-key-file FILE]
                                        offline, server stopped: re-seal every tenant KEK under a new
                                        master key (PALISADE_NEW_MASTER_KEY, FILE, or a generated one)

@@ -278,6 +278,25 @@ export const SETTINGS = {
     minimum: 1,
     doc: 'How long an unwrapped data key stays in memory after it was unwrapped (an idle process destroys it within half that again).',
   },
+  dataKeyRotateEncryptions: {
+    flag: 'data-key-rotate-encryptions',
+    env: 'PALISADE_DATA_KEY_ROTATE_ENCRYPTIONS',
+    type: 'integer',
+    default: 2 ** 30,
+    minimum: 1,
+    // Half the 2^32 bound stays for the processes that have not yet seen the new version.
+    maximum: 2 ** 31,
+    doc: 'Encryptions under a data key version after which a new version starts on its own (AES-GCM with random nonces allows 2^32 per key, which is never passed).',
+  },
+  dataKeyEncryptionBlock: {
+    flag: 'data-key-encryption-block',
+    env: 'PALISADE_DATA_KEY_ENCRYPTION_BLOCK',
+    type: 'integer',
+    default: 1024,
+    minimum: 1,
+    maximum: 65_536,
+    doc: 'Encryptions a process reserves in the tenant store at a time, one store write each; a crash leaves at most this many counted but unmade.',
+  },
   reencryptBatchSize: {
     flag: 'reencrypt-batch-size',
     env: 'PALISADE_REENCRYPT_BATCH_SIZE',

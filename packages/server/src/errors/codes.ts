@@ -239,6 +239,10 @@ export const ERROR_CODES = {
     status: 500,
     title: "The tenant's encryption keys cannot be opened",
   },
+  PALISADE_KEY_ENCRYPTIONS_EXHAUSTED: {
+    status: 503,
+    title: 'The data key version may make no more encryptions; a new one is starting',
+  },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 /** Every stable error code a Palisade API can return. */

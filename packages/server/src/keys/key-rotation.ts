@@ -9,6 +9,10 @@
  * last committed batch left it. The control plane lists tenants with a job that may still
  * run, so a restarted server finds them without opening every tenant's store. When no record
  * uses an older version any more, that version is retired: its wrapped key is erased.
+ *
+ * `renew` starts a version the same way, without a job, when the newest one has made
+ * `dataKeyRotateEncryptions` encryptions: old versions keep decrypting, and only encryptions
+ * wear a key.
  */
 import { DataKey, wrapDataKey } from '@palisade/crypto';
 import type { Logger } from 'pino';
@@ -16,7 +20,14 @@ import type { GroupCommitter, WriteEvent } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { isUuid, uuid7 } from '../ids/index.ts';
 import { storedState } from '../records/index.ts';
-import type { ControlPlaneStore, KeyJobRow, RecordRow, TenantWriteTx } from '../store/index.ts';
+import type {
+  ControlPlaneStore,
+  DataKeyRow,
+  KeyJobRow,
+  RecordRow,
+  TenantKekRow,
+  TenantWriteTx,
+} from '../store/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
 import { FIELDS_KEY_ID, type KeyService } from './key-service.ts';
 import { resealRecord } from './record-cipher.ts';
@@ -38,6 +49,8 @@ export interface KeyStatus {
     kekVersion: number;
     state: string;
     records: number | null;
+    /** Encryptions reserved under the version: never fewer than it made that were stored. */
+    encryptions: number;
     createdAt: string;
     retiredAt: string | null;
   }[];
@@ -71,10 +84,15 @@ export interface KeyRotationOptions {
 
 type Step = 'more' | 'done' | 'stop';
 
+/** The actor of the ledger entry of a version started because its predecessor was worn. */
+const RENEW_ACTOR = 'key-limit';
+
 export class KeyRotation {
   readonly #o: KeyRotationOptions;
   readonly #next = new Map<string, { tenant: Tenant; jobId: string }>();
   readonly #running = new Map<string, Promise<void>>();
+  /** Per tenant: a renewal under way here. */
+  readonly #renewing = new Map<string, Promise<void>>();
   #stopped = false;
 
   constructor(options: KeyRotationOptions) {
@@ -83,37 +101,14 @@ export class KeyRotation {
 
   /** Starts a new data key version now and a job that moves existing records to it. */
   async rotate(tenant: Tenant, actor: string): Promise<KeyJobView> {
-    await this.#o.keys.dataKeys(tenant); // provisions a tenant made before keys existed
-    const keks = await this.#o.controlPlane.keys.listKeks(tenant.id);
-    const kek = keks.at(-1);
-    if (kek === undefined)
-      throw new PalisadeError('PALISADE_KEYS_UNAVAILABLE', `tenant ${tenant.id} has no KEK`);
+    const kek = await this.#newestKek(tenant);
     const jobId = uuid7();
     await this.#o.controlPlane.keys.addPendingJob({ tenantId: tenant.id, jobId });
     const store = await this.#o.keys.store(tenant);
     const job = await this.#o.committer.submit(store, async (tx, record) => {
-      const versions = (await tx.keys.listDataKeys()).filter((k) => k.keyId === FIELDS_KEY_ID);
-      const version = Math.max(0, ...versions.map((k) => k.version)) + 1;
       const now = new Date().toISOString();
-      const key = DataKey.generate(FIELDS_KEY_ID, version);
-      try {
-        await tx.keys.insertDataKey({
-          keyId: FIELDS_KEY_ID,
-          version,
-          kekVersion: kek.version,
-          wrapped: wrapDataKey(kek.publicKey, key, {
-            tenantId: tenant.id,
-            kekVersion: kek.version,
-          }),
-          sealedSecret: null,
-          state: 'active',
-          encryptions: 0,
-          createdAt: now,
-          retiredAt: null,
-        });
-      } finally {
-        key.destroy();
-      }
+      const version = newestFieldVersion(await tx.keys.listDataKeys()) + 1;
+      await this.#insertVersion(tx, tenant, kek, version, now);
       for (const old of await tx.keys.listKeyJobs()) {
         if (old.state !== 'running') continue;
         await tx.keys.putKeyJob({ ...old, state: 'superseded', updatedAt: now, finishedAt: now });
@@ -143,6 +138,86 @@ export class KeyRotation {
     return this.#view(tenant, job);
   }
 
+  /**
+   * Starts the next field key version because `worn`, the newest, should encrypt no more (see
+   * `EncryptionBudget`), unless a newer one exists already (another process or an operator was
+   * first). In the background, once per tenant at a time; failures are logged, and the next
+   * reservation past the threshold tries again.
+   */
+  renew(tenant: Tenant, worn: number): void {
+    if (this.#stopped || this.#renewing.has(tenant.id)) return;
+    const run = this.#renew(tenant, worn)
+      .catch((error: unknown) =>
+        this.#o.logger.warn(
+          { err: error, tenant: tenant.id, version: worn },
+          'keys: starting a new data key version failed',
+        ),
+      )
+      .finally(() => this.#renewing.delete(tenant.id));
+    this.#renewing.set(tenant.id, run);
+  }
+
+  async #renew(tenant: Tenant, worn: number): Promise<void> {
+    const kek = await this.#newestKek(tenant);
+    const store = await this.#o.keys.store(tenant);
+    try {
+      await this.#o.committer.submit(store, async (tx, record) => {
+        const rows = await tx.keys.listDataKeys();
+        const wornRow = rows.find((k) => k.keyId === FIELDS_KEY_ID && k.version === worn);
+        if (wornRow === undefined || newestFieldVersion(rows) !== worn) return;
+        const version = worn + 1;
+        await this.#insertVersion(tx, tenant, kek, version, new Date().toISOString());
+        record({
+          actor: RENEW_ACTOR,
+          action: 'keys.rotate',
+          resource: `keys/${FIELDS_KEY_ID}`,
+          state: {
+            keyId: FIELDS_KEY_ID,
+            version,
+            kekVersion: kek.version,
+            worn: { version: worn, encryptions: wornRow.encryptions },
+          },
+        });
+      });
+    } finally {
+      // This process takes the new version (its own or another's) from the next write on.
+      this.#o.keys.forget(tenant.id);
+    }
+  }
+
+  async #newestKek(tenant: Tenant): Promise<TenantKekRow> {
+    await this.#o.keys.dataKeys(tenant); // provisions a tenant made before keys existed
+    const kek = (await this.#o.controlPlane.keys.listKeks(tenant.id)).at(-1);
+    if (kek === undefined)
+      throw new PalisadeError('PALISADE_KEYS_UNAVAILABLE', `tenant ${tenant.id} has no KEK`);
+    return kek;
+  }
+
+  async #insertVersion(
+    tx: TenantWriteTx,
+    tenant: Tenant,
+    kek: TenantKekRow,
+    version: number,
+    now: string,
+  ): Promise<void> {
+    const key = DataKey.generate(FIELDS_KEY_ID, version);
+    try {
+      await tx.keys.insertDataKey({
+        keyId: FIELDS_KEY_ID,
+        version,
+        kekVersion: kek.version,
+        wrapped: wrapDataKey(kek.publicKey, key, { tenantId: tenant.id, kekVersion: kek.version }),
+        sealedSecret: null,
+        state: 'active',
+        encryptions: 0,
+        createdAt: now,
+        retiredAt: null,
+      });
+    } finally {
+      key.destroy();
+    }
+  }
+
   /** A job's progress; PALISADE_KEY_JOB_NOT_FOUND when the tenant has no such job. */
   async job(tenant: Tenant, id: string): Promise<KeyJobView> {
     if (!isUuid(id))
@@ -169,6 +244,7 @@ export class KeyRotation {
         kekVersion: r.kekVersion,
         state: r.state,
         records: r.keyId === FIELDS_KEY_ID ? (counts.get(r.version) ?? 0) : null,
+        encryptions: r.encryptions,
         createdAt: r.createdAt,
         retiredAt: r.retiredAt,
       })),
@@ -221,7 +297,7 @@ export class KeyRotation {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#next.clear();
-    await Promise.all(this.#running.values());
+    await Promise.all([...this.#running.values(), ...this.#renewing.values()]);
   }
 
   async #run(tenant: Tenant, jobId: string): Promise<void> {
@@ -303,6 +379,7 @@ export class KeyRotation {
         if (row?.sealed !== undefined) rows.push(row);
       }
       const versions = new Set([job.targetVersion, ...rows.map((r) => r.sealed!.keyVersion)]);
+      await this.#o.keys.spendEncryptions(tx, tenant, job.targetVersion, rows.length);
       const resealed = await this.#o.keys.withFieldKeys(tenant, versions, ({ ring }) =>
         rows.map((row) =>
           resealRecord(
@@ -366,4 +443,9 @@ export class KeyRotation {
     });
     return true;
   }
+}
+
+/** The newest field key version among `rows` (0 before any). */
+function newestFieldVersion(rows: readonly DataKeyRow[]): number {
+  return Math.max(0, ...rows.filter((k) => k.keyId === FIELDS_KEY_ID).map((k) => k.version));
 }

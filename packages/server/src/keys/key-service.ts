@@ -4,7 +4,8 @@
  *
  * Unwrapped data keys live only in the bounded, expiring `DataKeyCache`, namespaced by
  * tenant; what the service hands out is used synchronously (see `withKeys`), so an evicted
- * key is never used. Every key event is a ledger entry, written through the group commit.
+ * key is never used. Every encryption under a field key version is counted before it is made
+ * (see `EncryptionBudget`). Every key event is a ledger entry, written through the group commit.
  */
 
 import type { BlindIndexKey } from '@palisade/crypto';
@@ -28,10 +29,11 @@ import type {
   DataKeyRow,
   ShardStore,
   TenantKekRow,
-  TenantKeyWriter,
   TenantStore,
+  TenantWriteTx,
 } from '../store/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
+import { EncryptionBudget } from './encryption-budget.ts';
 import { indexKeyContext, openIndexKey } from './record-cipher.ts';
 
 /** Key id of the data keys that encrypt fields. */
@@ -64,6 +66,15 @@ export interface KeyServiceOptions {
   readonly metaTtlMs: number;
   /** Bound of that list's cache. */
   readonly metaMax: number;
+  /** A field key version's count at which it should give way (`dataKeyRotateEncryptions`). */
+  readonly rotateAt: number;
+  /** Encryptions reserved in the store at a time (`dataKeyEncryptionBlock`). */
+  readonly encryptionBlock: number;
+  /**
+   * Told that a field key version should give way to a new one (its count reached `rotateAt`,
+   * or the limit refused an encryption). Must not throw.
+   */
+  readonly rotateDue: (tenant: Tenant, version: number) => void;
 }
 
 interface KeyMeta {
@@ -88,9 +99,16 @@ export class KeyService {
   >();
   /** Tenants shredded while this process ran (here or, told so, in another process). */
   readonly #shredded = new Set<string>();
+  readonly #budget: EncryptionBudget;
 
   constructor(options: KeyServiceOptions) {
     this.#o = options;
+    this.#budget = new EncryptionBudget({
+      rotateAt: options.rotateAt,
+      block: options.encryptionBlock,
+      maxTenants: options.metaMax,
+      rotateDue: options.rotateDue,
+    });
   }
 
   /** Public id of the master key that seals now (safe to log). */
@@ -208,6 +226,7 @@ export class KeyService {
   forgetAll(): void {
     this.#o.cache.clear();
     this.#meta.clear();
+    this.#budget.clear();
     for (const entry of this.#indexKeys.values()) entry.key.destroy();
     this.#indexKeys.clear();
   }
@@ -224,6 +243,7 @@ export class KeyService {
   forget(tenantId: string): void {
     this.#o.cache.deleteTenant(tenantId);
     this.#meta.delete(tenantId);
+    this.#budget.drop(tenantId);
     this.#indexKeys.get(tenantId)?.key.destroy();
     this.#indexKeys.delete(tenantId);
   }
@@ -294,16 +314,17 @@ export class KeyService {
   /**
    * Runs `work` synchronously with the field keys of `versions` (plus the newest) and the
    * blind-index key in hand. Keys are loaded (unwrapped on a cache miss) first, then taken
-   * from the cache in one turn. A write passes its transaction's `hold`: the newest version is
-   * then one the transaction holds active (the cached list may predate a retirement).
+   * from the cache in one turn. A write that seals passes its transaction, `sealing`: the
+   * newest version is then one the transaction holds active (the cached list may predate a
+   * retirement), and one encryption under it is counted, which `work` may make.
    */
   withKeys<T>(
     tenant: Tenant,
     versions: Iterable<number>,
     work: (keys: KeysInHand) => T,
-    hold?: TenantKeyWriter,
+    sealing?: TenantWriteTx,
   ): MaybePromise<T> {
-    return this.#gather(tenant, versions, true, hold, (keys, current, blindRow) => {
+    return this.#gather(tenant, versions, true, sealing, (keys, current, blindRow) => {
       const blindKey = keys.pop()!;
       const ring = new DataKeyring(keys);
       return work({
@@ -327,29 +348,44 @@ export class KeyService {
   }
 
   /**
+   * Counts `count` encryptions about to be made under field key `version` in `tx` (a
+   * re-encryption job's batch); PALISADE_KEY_ENCRYPTIONS_EXHAUSTED when the version may not
+   * make them.
+   */
+  spendEncryptions(
+    tx: TenantWriteTx,
+    tenant: Tenant,
+    version: number,
+    count: number,
+  ): Promise<void> {
+    return this.#budget.spend(tx, tenant, FIELDS_KEY_ID, version, count);
+  }
+
+  /**
    * Calls `work` with the cached keys of the field rows of `versions` and the newest, then
    * the blind-index key when `withIndex`, all taken in the turn `work` runs in. When nothing
-   * has to be loaded or held (a read with every key cached) that is this turn: no promise.
+   * has to be loaded, held or counted (a read with every key cached) that is this turn: no
+   * promise.
    */
   #gather<T>(
     tenant: Tenant,
     versions: Iterable<number>,
     withIndex: boolean,
-    hold: TenantKeyWriter | undefined,
+    sealing: TenantWriteTx | undefined,
     work: (keys: DataKey[], current: DataKeyRow, blindRow: DataKeyRow) => T,
   ): MaybePromise<T> {
-    const rows = hold === undefined ? this.#freshRows(tenant.id) : undefined;
+    const rows = sealing === undefined ? this.#freshRows(tenant.id) : undefined;
     const chosen = rows && chooseRows(tenant.id, rows, versions, withIndex);
     const inHand = chosen && this.#cached(tenant.id, chosen.needed);
     if (chosen && inHand) return work(inHand, chosen.current, chosen.blindRow);
-    return this.#gatherLoading(tenant, versions, withIndex, hold, work);
+    return this.#gatherLoading(tenant, versions, withIndex, sealing, work);
   }
 
   async #gatherLoading<T>(
     tenant: Tenant,
     versions: Iterable<number>,
     withIndex: boolean,
-    hold: TenantKeyWriter | undefined,
+    sealing: TenantWriteTx | undefined,
     work: (keys: DataKey[], current: DataKeyRow, blindRow: DataKeyRow) => T,
   ): Promise<T> {
     for (let attempt = 0; attempt < GATHER_ATTEMPTS; attempt++) {
@@ -358,8 +394,10 @@ export class KeyService {
       const chosen = chooseRows(tenant.id, rows, versions, withIndex);
       if (chosen === undefined) continue;
       const { needed, current, blindRow } = chosen;
-      if (hold !== undefined && !(await hold.holdActiveDataKey(current.keyId, current.version)))
-        continue;
+      if (sealing !== undefined) {
+        if (!(await sealing.keys.holdActiveDataKey(current.keyId, current.version))) continue;
+        await this.#budget.spend(sealing, tenant, current.keyId, current.version, 1);
+      }
       let inHand = this.#cached(tenant.id, needed);
       // Awaiting only what is missing keeps the common case (every key cached) in one turn.
       if (inHand === undefined) {

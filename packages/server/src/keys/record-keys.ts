@@ -5,7 +5,7 @@ import {
   type FieldFilter,
   type RecordRow,
   StoredJsonRecord,
-  type TenantKeyWriter,
+  type TenantWriteTx,
 } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import type { KeyService } from './key-service.ts';
@@ -28,16 +28,18 @@ export class RecordKeys implements RecordEncryption {
     collection: CollectionRow,
     id: string,
     data: Record<string, unknown>,
-    keys: TenantKeyWriter,
+    tx: TenantWriteTx,
   ) {
+    // Nothing to encrypt: no key is held, and no encryption counted.
+    if (!collection.encrypted.some((field) => Object.hasOwn(data, field)))
+      return { data, sealed: undefined };
     const place = { tenantId: context.tenantId, collection: collection.name, id };
-    const stored = await this.#keys.withKeys(
+    return this.#keys.withKeys(
       context.tenant,
       [],
       ({ current, indexKey }) => sealRecord(current, indexKey(), place, collection.encrypted, data),
-      keys,
+      tx,
     );
-    return stored.sealed === undefined ? { data, sealed: undefined } : stored;
   }
 
   open(context: TenantContext, rows: readonly RecordRow[]): MaybePromise<RecordRow[]> {

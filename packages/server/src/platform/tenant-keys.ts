@@ -29,7 +29,10 @@ export interface TenantKeys {
 
 export function assembleTenantKeys(options: TenantKeyOptions): TenantKeys {
   const { settings, channel, logger } = options;
-  const service = keyService(options);
+  // The service tells the rotation, made with it, when a version is worn.
+  let rotation: KeyRotation | undefined;
+  const service = keyService(options, (tenant, version) => rotation?.renew(tenant, version));
+  rotation = keyRotation(options, service);
   const stopShredNotice = channel?.subscribe('keys.shred', [], (payload) => {
     const { tenantId } = payload as { tenantId?: unknown };
     if (typeof tenantId === 'string') service.dropShredded(tenantId);
@@ -48,7 +51,7 @@ export function assembleTenantKeys(options: TenantKeyOptions): TenantKeys {
   sweep.unref();
   return {
     service,
-    rotation: keyRotation(options, service),
+    rotation,
     shred: async (tenant) => {
       try {
         await service.shred(tenant);
@@ -71,7 +74,10 @@ export function assembleTenantKeys(options: TenantKeyOptions): TenantKeys {
   };
 }
 
-function keyService({ settings, stores, kms, committer }: TenantKeyOptions): KeyService {
+function keyService(
+  { settings, stores, kms, committer }: TenantKeyOptions,
+  rotateDue: (tenant: Tenant, version: number) => void,
+): KeyService {
   return new KeyService({
     kms,
     controlPlane: stores.controlPlane,
@@ -83,6 +89,9 @@ function keyService({ settings, stores, kms, committer }: TenantKeyOptions): Key
     }),
     metaTtlMs: settings.dataKeyCacheTtlMs,
     metaMax: settings.dataKeyCacheMax,
+    rotateAt: settings.dataKeyRotateEncryptions,
+    encryptionBlock: settings.dataKeyEncryptionBlock,
+    rotateDue,
   });
 }
 

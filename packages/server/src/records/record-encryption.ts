@@ -12,7 +12,7 @@ import type {
   FieldFilter,
   RecordRow,
   SealedFields,
-  TenantKeyWriter,
+  TenantWriteTx,
 } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 
@@ -21,14 +21,14 @@ export interface RecordEncryption {
   ready(context: TenantContext): Promise<void>;
   /**
    * Splits `data` into plaintext fields and sealed encrypted fields, under a key version that
-   * `keys` (the write's transaction) holds active until it commits.
+   * `tx` (the write's transaction) holds active until it commits and counts the encryption of.
    */
   seal(
     context: TenantContext,
     collection: CollectionRow,
     id: string,
     data: Record<string, unknown>,
-    keys: TenantKeyWriter,
+    tx: TenantWriteTx,
   ): Promise<{ data: Record<string, unknown>; sealed: SealedFields | undefined }>;
   /** The rows with their sealed fields decrypted into `data` (and `sealed` dropped). */
   open(context: TenantContext, rows: readonly RecordRow[]): MaybePromise<RecordRow[]>;

@@ -133,7 +133,7 @@ export class RecordService {
   ): Promise<Pick<RecordRow, 'data' | 'sealed'>> {
     if (this.#crypto === undefined || collection.encrypted.length === 0)
       return { data, sealed: undefined };
-    return this.#crypto.seal(context, collection, id, data, tx.keys);
+    return this.#crypto.seal(context, collection, id, data, tx);
   }
 
   #open(context: TenantContext, rows: RecordRow[]): MaybePromise<RecordRow[]> {

@@ -42,6 +42,11 @@ const KEY_STATUS = {
           kekVersion: { type: 'integer' },
           state: { type: 'string', enum: ['active', 'retired'] },
           records: { type: ['integer', 'null'] },
+          encryptions: {
+            type: 'integer',
+            description:
+              'encryptions reserved under the version: never fewer than it made that were stored',
+          },
           createdAt: TIMESTAMP,
           retiredAt: { type: ['string', 'null'] },
         },
