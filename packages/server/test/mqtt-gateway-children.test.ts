@@ -276,5 +276,32 @@ for (const backend of backendNames()) {
       assert.equal(await p.deviceId(t.key, 'c3'), undefined, 'the refused message made no child');
       await client.endAsync();
     });
+
+    it('a message tried again after another connection stored its new child first is charged once', async () => {
+      const t = await p.tenant('gateway-race');
+      const gw = await p.device(t.key, 'gw', true);
+      const { authority, telemetry } = p.platform.devices;
+      const gateway = (await authority.byAccessToken(gw.token))!;
+      // Another connection of the gateway stores c1 after this message looked it up.
+      await authority.gatewayChild(gateway, 'c1');
+      let lookups = 0;
+      const values = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, i]));
+      const written = await telemetry.children(gateway, 'telemetry', [
+        {
+          find: async () =>
+            lookups++ === 0 ? undefined : authority.existingGatewayChild(gateway, 'c1'),
+          prepare: () => authority.newGatewayChild(gateway, 'c1'),
+          created: () => undefined,
+          payload: values,
+        },
+      ]);
+      assert.deepEqual(written, { points: 100 });
+      assert.equal(lookups, 2, 'its first try found the name taken');
+      // The full bucket admitted the first try and was left 99 points in debt: charged again,
+      // the second try would have been refused.
+      const usage = await p.call('GET', '/v1/usage', t.key);
+      assert.deepEqual([usage.body.messages.accepted, usage.body.points.accepted], [1, 100]);
+      assert.deepEqual([usage.body.messages.refused, usage.body.points.refused], [0, 0]);
+    });
   });
 }

@@ -119,6 +119,22 @@ test('a full tenant bucket admits a message for several devices past its capacit
   assert.equal(refusal(() => q.admit(a, 'd3', 1)).quota.reason, 'tenant_points');
 });
 
+test('a message for several devices given back charges neither its devices nor the tenant', () => {
+  const { q } = quotas({
+    quotaTenantMessagesPerSecond: ['*=2'],
+    quotaDevicePointsPerSecond: ['*=3'],
+  });
+  const a = context('a');
+  const message = [
+    { deviceId: 'd1', points: 3 },
+    { deviceId: 'd2', points: 3 },
+  ];
+  q.admitEach(a, message);
+  assert.equal(refusal(() => q.admitEach(a, message)).quota.reason, 'device_points');
+  q.refundEach(a, message);
+  q.admitEach(a, message);
+});
+
 test('a message larger than the capacity passes a full bucket and leaves it in debt', () => {
   const { q, clock } = quotas({ quotaDevicePointsPerSecond: ['*=10'] });
   const a = context('a');

@@ -146,8 +146,7 @@ export class TelemetryService implements TelemetryIngest {
       return await this.#gatewayMessage(gateway, kind, messages);
     } catch (error) {
       // Another connection stored a child of the same name first: this time it is found.
-      if (!(error instanceof PalisadeError && error.code === 'PALISADE_DEVICE_NAME_TAKEN'))
-        throw error;
+      if (!nameTaken(error)) throw error;
       return this.#gatewayMessage(gateway, kind, messages);
     }
   }
@@ -202,16 +201,23 @@ export class TelemetryService implements TelemetryIngest {
       return { points: parsed.reduce((n, attributes) => n + Object.keys(attributes).length, 0) };
     }
     const parts = devices.map((device, i) => ({ device, points: points![i]! }));
-    this.#quotas?.admitEach(
-      gateway.context,
-      parts.map(({ device, points }) => ({ deviceId: device.deviceId, points: points.length })),
-    );
-    await this.#committer.submit(store, async (tx, record) => {
-      await storeChildren(tx, record);
-      for (const { device, points } of parts) await checkPoints(tx, device.deviceId, points);
-      for (const { device, points } of parts)
-        await insertPoints(tx, record, device.context.actor.id, device.deviceId, points);
-    });
+    const charged = parts.map(({ device, points }) => ({
+      deviceId: device.deviceId,
+      points: points.length,
+    }));
+    this.#quotas?.admitEach(gateway.context, charged);
+    try {
+      await this.#committer.submit(store, async (tx, record) => {
+        await storeChildren(tx, record);
+        for (const { device, points } of parts) await checkPoints(tx, device.deviceId, points);
+        for (const { device, points } of parts)
+          await insertPoints(tx, record, device.context.actor.id, device.deviceId, points);
+      });
+    } catch (error) {
+      // The message is tried again (see children), and charged then.
+      if (nameTaken(error)) this.#quotas?.refundEach(gateway.context, charged);
+      throw error;
+    }
     adopted();
     for (const { device, points } of parts) {
       this.#quotas?.accepted(device.context, 1, points.length);
@@ -225,4 +231,9 @@ export class TelemetryService implements TelemetryIngest {
     checkDeviceId(deviceId);
     return parseAttributes(payload, this.#limits);
   }
+}
+
+/** A new child's name was stored by another connection after the message looked it up. */
+function nameTaken(error: unknown): boolean {
+  return error instanceof PalisadeError && error.code === 'PALISADE_DEVICE_NAME_TAKEN';
 }

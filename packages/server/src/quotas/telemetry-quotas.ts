@@ -185,6 +185,26 @@ export class TelemetryQuotas {
     tenant.points.tokens -= points;
   }
 
+  /**
+   * Gives back what `admitEach` charged for a message that was then not written, so that
+   * sending it again is charged as if it had not been tried (see TelemetryService.children).
+   */
+  refundEach(context: TenantContext, parts: readonly TelemetryPart[]): void {
+    const now = this.#clock();
+    const limits = this.#options.limitsOf(context.tenant.plan);
+    const tenant = this.#tenant(context.tenantId, limits, now);
+    const { deviceMessagesPerSecond: m, devicePointsPerSecond: p, burstSeconds: b } = limits;
+    let points = 0;
+    for (const part of parts) {
+      points += part.points;
+      // An evicted bucket starts full again: nothing to give back.
+      const device = tenant.devices.get(part.deviceId);
+      device?.messages.refund(1, m, m * b, now);
+      device?.points.refund(part.points, p, p * b, now);
+    }
+    this.#refundTenant(tenant, limits, parts.length, points, now);
+  }
+
   /** Counts a message as accepted once it is durable. */
   accepted(context: TenantContext, messages: number, points: number): void {
     const now = this.#clock();
@@ -213,10 +233,7 @@ export class TelemetryQuotas {
   refundBatch(context: TenantContext, messages: number, points: number): void {
     const now = this.#clock();
     const limits = this.#options.limitsOf(context.tenant.plan);
-    const tenant = this.#tenant(context.tenantId, limits, now);
-    const { tenantMessagesPerSecond: m, tenantPointsPerSecond: p, burstSeconds: b } = limits;
-    tenant.messages.refund(messages, m, m * b, now);
-    tenant.points.refund(points, p, p * b, now);
+    this.#refundTenant(this.#tenant(context.tenantId, limits, now), limits, messages, points, now);
   }
 
   /** The tenant's plan, limits, usage in the current window and what its buckets hold now. */
@@ -253,6 +270,18 @@ export class TelemetryQuotas {
   /** Device buckets held now (for tests and the gauge). */
   get deviceBuckets(): number {
     return this.#devices.size;
+  }
+
+  #refundTenant(
+    tenant: TenantEntry,
+    limits: PlanLimits,
+    messages: number,
+    points: number,
+    now: number,
+  ): void {
+    const { tenantMessagesPerSecond: m, tenantPointsPerSecond: p, burstSeconds: b } = limits;
+    tenant.messages.refund(messages, m, m * b, now);
+    tenant.points.refund(points, p, p * b, now);
   }
 
   /** Throws when the tenant's buckets cannot take `messages` messages of `points` points in all. */
