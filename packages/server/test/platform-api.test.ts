@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { TenantAdmin } from '../src/control/index.ts';
 import { ADMIN_TOKEN, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 
@@ -46,6 +47,19 @@ for (const backend of backendNames()) {
       assert.equal(next.body.items[0].id, b.body.id);
       const shown = await api.call('GET', `/v1/platform/tenants/${a.body.id}`, ADMIN_TOKEN);
       assert.deepEqual(shown.body, a.body);
+    });
+
+    test('a tenant is placed only on a shard this process has open', async () => {
+      // Registered by another process, or by this one before its settings dropped it.
+      await api.platform.stores.controlPlane.registerShards([
+        { id: 'a-retired', location: '/nowhere' },
+      ]);
+      const created = await api.call('POST', '/v1/platform/tenants', ADMIN_TOKEN, {
+        slug: 'placed',
+        name: 'Placed',
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.ok(api.platform.stores.shards.has(created.body.shard), created.body.shard);
     });
 
     test('suspension answers 403 PALISADE_TENANT_SUSPENDED; resuming restores access', async () => {
@@ -137,3 +151,24 @@ for (const backend of backendNames()) {
     });
   });
 }
+
+test('with none of its open shards registered, a process places no tenant and says why', async () => {
+  const inserted: unknown[] = [];
+  const controlPlane = {
+    leastLoadedShard: async () => undefined,
+    insertTenant: async (tenant: unknown) => void inserted.push(tenant),
+  };
+  const shards = new Map([['s1', {}]]);
+  const admin = new TenantAdmin(
+    controlPlane as never,
+    shards as never,
+    {} as never,
+    () => {},
+    {} as never,
+  );
+  await assert.rejects(admin.create({ slug: 'nowhere', name: 'Nowhere' }), {
+    code: 'PALISADE_INTERNAL',
+    message: /none of the shards this process has open \(s1\) is registered/,
+  });
+  assert.deepEqual(inserted, []);
+});

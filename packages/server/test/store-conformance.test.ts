@@ -121,11 +121,21 @@ for (const backend of backendNames()) {
       const expected = [...stores.shards.keys()].sort(
         (x, y) => (counts.get(x) ?? 0) - (counts.get(y) ?? 0) || x.localeCompare(y),
       )[0];
-      assert.equal(await cp.leastLoadedShard(), expected);
+      const open = [...stores.shards.keys()];
+      assert.equal(await cp.leastLoadedShard(open), expected);
       const extra = tenantRow('conf-load', expected!);
       await cp.insertTenant(extra);
       await cp.updateTenant(extra.id, { status: 'deleted' }, now());
-      assert.equal(await cp.leastLoadedShard(), expected);
+      assert.equal(await cp.leastLoadedShard(open), expected);
+    });
+
+    test('control plane: the least-loaded shard is one of those asked about', async () => {
+      const cp = stores.controlPlane;
+      await cp.registerShards([{ id: 'a-elsewhere', location: '/nowhere' }]);
+      assert.equal(await cp.leastLoadedShard(['s2']), 's2', 'not the emptier a-elsewhere');
+      assert.equal(await cp.leastLoadedShard(['s1', 'never-registered']), 's1');
+      assert.equal(await cp.leastLoadedShard(['never-registered']), undefined);
+      assert.equal(await cp.leastLoadedShard([]), undefined);
     });
 
     test('control plane: credentials resolve by hash until revoked', async () => {

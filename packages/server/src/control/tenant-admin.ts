@@ -95,7 +95,7 @@ export class TenantAdmin {
       name: input.name,
       plan: input.plan ?? 'free',
       status: 'active',
-      shard: await this.#controlPlane.leastLoadedShard(),
+      shard: await this.#placement(),
       createdAt: now,
       updatedAt: now,
     };
@@ -107,6 +107,21 @@ export class TenantAdmin {
     });
     await this.#keys?.provision(tenant);
     return tenant;
+  }
+
+  /**
+   * The least-loaded shard this process has open: the control plane also lists shards that
+   * only other processes open, or that this one no longer does.
+   */
+  async #placement(): Promise<string> {
+    const open = [...this.#shards.keys()];
+    const shard = await this.#controlPlane.leastLoadedShard(open);
+    if (shard === undefined)
+      throw new PalisadeError(
+        'PALISADE_INTERNAL',
+        `none of the shards this process has open (${open.join(', ')}) is registered in the control plane`,
+      );
+    return shard;
   }
 
   async get(id: string): Promise<Tenant> {

@@ -71,8 +71,11 @@ export interface ControlPlaneStore {
   setAdminTokenHash(hash: string): Promise<void>;
 
   registerShards(shards: readonly ShardRow[]): Promise<void>;
-  /** The registered shard with the fewest tenants that are not deleted. */
-  leastLoadedShard(): Promise<string>;
+  /**
+   * Of the registered shards among `ids`, the one with the fewest tenants that are not
+   * deleted (ties by id); undefined when none of them is registered.
+   */
+  leastLoadedShard(ids: readonly string[]): Promise<string | undefined>;
 
   /** Throws PALISADE_SLUG_TAKEN when the slug exists. */
   insertTenant(tenant: Tenant): Promise<void>;

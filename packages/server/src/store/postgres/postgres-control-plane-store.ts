@@ -95,14 +95,13 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
     }
   }
 
-  async leastLoadedShard(): Promise<string> {
+  async leastLoadedShard(ids: readonly string[]): Promise<string | undefined> {
     const result = await this.#pool.query<{ id: string }>(
       `SELECT s.id FROM shards s LEFT JOIN tenants t ON t.shard = s.id AND t.status <> 'deleted'
-       GROUP BY s.id ORDER BY count(t.id), s.id LIMIT 1`,
+       WHERE s.id = ANY($1::text[]) GROUP BY s.id ORDER BY count(t.id), s.id LIMIT 1`,
+      [ids],
     );
-    const id = result.rows[0]?.id;
-    if (id === undefined) throw new PalisadeError('PALISADE_INTERNAL', 'no shard is registered');
-    return id;
+    return result.rows[0]?.id;
   }
 
   async insertTenant(tenant: Tenant): Promise<void> {

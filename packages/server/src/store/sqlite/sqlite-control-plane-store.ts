@@ -91,13 +91,12 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
     for (const shard of shards) insert.run(shard.id, shard.location);
   }
 
-  async leastLoadedShard(): Promise<string> {
+  async leastLoadedShard(ids: readonly string[]): Promise<string | undefined> {
     const row = this.#sql(
       `SELECT s.id FROM shards s LEFT JOIN tenants t ON t.shard = s.id AND t.status <> 'deleted'
-       GROUP BY s.id ORDER BY count(t.id), s.id LIMIT 1`,
-    ).get() as { id: string } | undefined;
-    if (row === undefined) throw new PalisadeError('PALISADE_INTERNAL', 'no shard is registered');
-    return row.id;
+       WHERE s.id IN (SELECT value FROM json_each(?)) GROUP BY s.id ORDER BY count(t.id), s.id LIMIT 1`,
+    ).get(JSON.stringify(ids)) as { id: string } | undefined;
+    return row?.id;
   }
 
   async insertTenant(tenant: Tenant): Promise<void> {
