@@ -131,7 +131,9 @@ for (const backend of backendNames()) {
         burstSeconds: 1,
         devicesMax: 0,
         collectionsMax: 0,
+        telemetryStreamsMax: 100,
       });
+      assert.deepEqual(usage.body.streams, { open: 0, max: 100 });
       const held = await api.call('GET', '/v1/usage/objects', a.key);
       assert.deepEqual([held.body.devices.count, held.body.collections.count], [1, 0]);
       assert.equal(usage.body.requests.remaining, null, 'no request limit on this plan');

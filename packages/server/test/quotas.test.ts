@@ -33,6 +33,7 @@ function quotas(settings: Partial<Record<string, string[] | number>> = {}, maxBu
       quotaPrincipalRequestsPerSecond: ['*=0'],
       quotaDevicesMax: ['*=0'],
       quotaCollectionsMax: ['*=0'],
+      quotaTelemetryStreamsMax: ['*=0'],
       quotaBurstSeconds: 1,
       ...settings,
     } as never),
@@ -176,6 +177,7 @@ test('limits come from the plan, with * for any other plan and 0 as unlimited', 
     quotaPrincipalRequestsPerSecond: ['*=0'],
     quotaDevicesMax: ['*=100', 'pro=0'],
     quotaCollectionsMax: ['pro=20'],
+    quotaTelemetryStreamsMax: ['*=100', 'pro=0'],
     quotaBurstSeconds: 10,
   });
   assert.equal(limitsOf('free').tenantMessagesPerSecond, 100);
@@ -189,6 +191,8 @@ test('limits come from the plan, with * for any other plan and 0 as unlimited', 
   assert.equal(limitsOf('pro').devicesMax, 0, 'a plan may lift the cap that * sets');
   assert.equal(limitsOf('pro').collectionsMax, 20);
   assert.equal(limitsOf('free').collectionsMax, 0, 'no * entry: unlimited');
+  assert.equal(limitsOf('free').telemetryStreamsMax, 100);
+  assert.equal(limitsOf('pro').telemetryStreamsMax, 0);
   assert.equal(limitsOf('pro'), limitsOf('pro'), 'resolved once per plan');
   const { q } = quotas({ quotaTenantMessagesPerSecond: ['*=1', 'pro=0'] });
   const pro = context('p', 'pro');
@@ -292,6 +296,7 @@ test('object caps: below the cap admits, at it refuses naming limit and count; 0
       quotaPrincipalRequestsPerSecond: ['*=0'],
       quotaDevicesMax: ['*=3', 'big=0'],
       quotaCollectionsMax: ['*=2'],
+      quotaTelemetryStreamsMax: ['*=0'],
       quotaBurstSeconds: 1,
     }),
     metrics,

@@ -40,6 +40,7 @@ function quotas(tenant: string[], principal: string[], maxBuckets = 1000) {
       quotaPrincipalRequestsPerSecond: principal,
       quotaDevicesMax: ['*=0'],
       quotaCollectionsMax: ['*=0'],
+      quotaTelemetryStreamsMax: ['*=0'],
       quotaBurstSeconds: 2,
     }),
     maxBuckets,

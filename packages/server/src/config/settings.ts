@@ -746,6 +746,14 @@ export const SETTINGS = {
     pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,9}$',
     doc: 'Most collections a tenant may hold per plan as PLAN=N (`*` for any other plan; 0 is unlimited); creating one more is refused (PALISADE_PLAN_LIMIT_REACHED), replacing one is not. Comma-separated in the environment.',
   },
+  quotaTelemetryStreamsMax: {
+    flag: 'quota-telemetry-streams-max',
+    env: 'PALISADE_QUOTA_TELEMETRY_STREAMS_MAX',
+    type: 'string-list',
+    default: ['*=100'],
+    pattern: '^(\\*|[a-z0-9][a-z0-9-]{0,31})=[0-9]{1,9}$',
+    doc: 'Most live telemetry streams (`GET /v1/telemetry/stream`) a tenant may hold open in one process, per plan as PLAN=N (`*` for any other plan; 0 is unlimited); one more is refused (PALISADE_TELEMETRY_STREAM_LIMIT). Comma-separated in the environment.',
+  },
   quotaRefusalDelayMs: {
     flag: 'quota-refusal-delay-ms',
     env: 'PALISADE_QUOTA_REFUSAL_DELAY_MS',

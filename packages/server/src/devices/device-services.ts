@@ -42,7 +42,7 @@ export interface DeviceServices {
   readonly partitions: TelemetryPartitionUpkeep;
   readonly bus: Bus;
   readonly streamHeartbeatMs: number;
-  /** The live telemetry streams open in this process, by tenant. */
+  /** The live telemetry streams open in this process, by tenant, within their plans' cap. */
   readonly liveStreams: LiveStreams;
   /** ThingsBoard attribute request: `{ client: {…}, shared: {…} }`, filtered by keys when given. */
   readAttributes(
@@ -173,7 +173,7 @@ export function openDeviceServices(options: {
     partitions,
     bus: options.bus,
     streamHeartbeatMs: settings.telemetryStreamHeartbeatMs,
-    liveStreams: new LiveStreams(),
+    liveStreams: new LiveStreams({ limitsOf: planLimits(settings), metrics: options.metrics }),
     async readAttributes(device, query) {
       const row = await (await locate(device.context)).reader.devices.getDevice(device.deviceId);
       if (row === undefined) return {};

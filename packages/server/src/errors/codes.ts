@@ -135,6 +135,10 @@ export const ERROR_CODES = {
     status: 403,
     title: 'The tenant holds as many of these as its plan allows',
   },
+  PALISADE_TELEMETRY_STREAM_LIMIT: {
+    status: 429,
+    title: 'The tenant has as many live telemetry streams open as its plan allows',
+  },
   PALISADE_ORIGIN_NOT_ALLOWED: {
     status: 403,
     title: "The request's Origin is not on the tenant's CORS allow-list",

@@ -193,7 +193,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     });
     const quotas = options.devices.telemetry.quotas;
     if (quotas !== undefined)
-      usageRoutes(app, quotas, options.rateLimits, {
+      usageRoutes(app, quotas, options.rateLimits, options.devices.liveStreams, {
         devices: options.devices.registry,
         collections: options.collections,
       });

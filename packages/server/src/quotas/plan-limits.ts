@@ -14,6 +14,8 @@ export interface PlanLimits {
   readonly devicesMax: number;
   /** Most collections a tenant may hold. */
   readonly collectionsMax: number;
+  /** Most live telemetry streams a tenant may hold open in one process. */
+  readonly telemetryStreamsMax: number;
 }
 
 /** The quota settings, each a list of `PLAN=N` entries (`*` for any plan not named). */
@@ -26,6 +28,7 @@ export interface QuotaSettings {
   readonly quotaPrincipalRequestsPerSecond: readonly string[];
   readonly quotaDevicesMax: readonly string[];
   readonly quotaCollectionsMax: readonly string[];
+  readonly quotaTelemetryStreamsMax: readonly string[];
   readonly quotaBurstSeconds: number;
 }
 
@@ -49,6 +52,7 @@ export function planLimits(settings: QuotaSettings): (plan: string) => PlanLimit
   const pr = perPlan(settings.quotaPrincipalRequestsPerSecond);
   const dx = perPlan(settings.quotaDevicesMax);
   const cx = perPlan(settings.quotaCollectionsMax);
+  const sx = perPlan(settings.quotaTelemetryStreamsMax);
   const cache = new Map<string, PlanLimits>();
   return (plan) => {
     let limits = cache.get(plan);
@@ -63,6 +67,7 @@ export function planLimits(settings: QuotaSettings): (plan: string) => PlanLimit
         burstSeconds: settings.quotaBurstSeconds,
         devicesMax: dx(plan),
         collectionsMax: cx(plan),
+        telemetryStreamsMax: sx(plan),
       };
       cache.set(plan, limits);
     }

@@ -256,16 +256,20 @@ export function telemetryRoutes(
       let open = true;
       let heartbeat: NodeJS.Timeout | undefined;
       let subscription: Subscription | undefined;
+      const unsubscribe = () =>
+        subscription
+          ?.stop()
+          .then(() => devices.bus.platform.deleteConsumer(durable, context.tenantId))
+          .catch(() => undefined);
+      // Callable at any point from here on: before the stream's head is written (its tenant
+      // deleted, the server closing, its consumer not made), it only gives back its place.
       const end = () => {
         if (!open) return;
         open = false;
         devices.liveStreams.remove(context.tenantId, end);
         clearInterval(heartbeat);
-        raw.end();
-        void subscription
-          ?.stop()
-          .then(() => devices.bus.platform.deleteConsumer(durable, context.tenantId))
-          .catch(() => undefined);
+        if (raw.headersSent) raw.end();
+        void unsubscribe();
       };
       // The stream lives no longer than its credential and its authorization: revoked, expired,
       // its tenant suspended or its policies forbidding it now, it ends at its next event or
@@ -281,22 +285,34 @@ export function telemetryRoutes(
       const write = async (text: string) => {
         if (await live()) raw.write(text);
       };
-      subscription = await devices.bus.subscribe(context, {
-        durable,
-        kind: 'telemetry',
-        from: 'new',
-        transient: true,
-        handler: async (message) => {
-          await message.ack();
-          const at = message.id.indexOf(TELEMETRY_EVENT_ID);
-          const id = at < 0 ? '' : message.id.slice(at + TELEMETRY_EVENT_ID.length);
-          const payload = message.payload as TelemetryEventPayload;
-          if (!open || (only !== undefined && payload.deviceId !== only)) return;
-          const shown = await allowed(() => reads.allows(payload.deviceId));
-          if ((await live()) && shown)
-            raw.write(`id: ${id}\nevent: telemetry\ndata: ${JSON.stringify(payload)}\n\n`);
-        },
-      });
+      // The place is taken before the consumer is made, so concurrent requests cannot pass
+      // the cap together.
+      devices.liveStreams.add(context, end);
+      try {
+        subscription = await devices.bus.subscribe(context, {
+          durable,
+          kind: 'telemetry',
+          from: 'new',
+          transient: true,
+          handler: async (message) => {
+            await message.ack();
+            const at = message.id.indexOf(TELEMETRY_EVENT_ID);
+            const id = at < 0 ? '' : message.id.slice(at + TELEMETRY_EVENT_ID.length);
+            const payload = message.payload as TelemetryEventPayload;
+            if (!open || (only !== undefined && payload.deviceId !== only)) return;
+            const shown = await allowed(() => reads.allows(payload.deviceId));
+            if ((await live()) && shown)
+              raw.write(`id: ${id}\nevent: telemetry\ndata: ${JSON.stringify(payload)}\n\n`);
+          },
+        });
+      } catch (error) {
+        end();
+        throw error;
+      }
+      if (!open) {
+        void unsubscribe();
+        throw new PalisadeError('PALISADE_UNAVAILABLE', 'the stream was ended as it opened');
+      }
       reply.hijack();
       raw.writeHead(200, {
         ...(reply.getHeaders() as OutgoingHttpHeaders),
@@ -306,7 +322,6 @@ export function telemetryRoutes(
       });
       raw.write(': connected\n\n');
       heartbeat = setInterval(() => void write(': heartbeat\n\n'), devices.streamHeartbeatMs);
-      devices.liveStreams.add(context.tenantId, end);
       request.raw.on('close', end);
       raw.on('close', end);
       // A client gone while the subscription was made closed before these listeners existed.

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { LiveStreams } from '../../devices/index.ts';
 import type { RequestQuotas, TelemetryQuotas } from '../../quotas/index.ts';
 import type { TenantContext } from '../../tenancy/index.ts';
 import { tenantOf } from '../auth-hook.ts';
@@ -19,7 +20,7 @@ const COUNTS = {
 } as const;
 const USAGE = {
   type: 'object',
-  required: ['tenant', 'plan', 'limits', 'window', 'messages', 'points', 'requests'],
+  required: ['tenant', 'plan', 'limits', 'window', 'messages', 'points', 'requests', 'streams'],
   properties: {
     tenant: { type: 'string' },
     plan: { type: 'string' },
@@ -35,6 +36,7 @@ const USAGE = {
         'burstSeconds',
         'devicesMax',
         'collectionsMax',
+        'telemetryStreamsMax',
       ],
       properties: {
         tenantMessagesPerSecond: RATE,
@@ -46,6 +48,11 @@ const USAGE = {
         burstSeconds: { type: 'integer' },
         devicesMax: CAP,
         collectionsMax: CAP,
+        telemetryStreamsMax: {
+          type: 'integer',
+          description:
+            'most live telemetry streams open at once in one server process; 0 is unlimited',
+        },
       },
     },
     window: {
@@ -56,6 +63,12 @@ const USAGE = {
     messages: COUNTS,
     points: COUNTS,
     requests: { ...COUNTS, description: 'API requests of all the tenant credentials' },
+    streams: {
+      type: 'object',
+      description: 'live telemetry streams of the tenant open in the process that answers',
+      required: ['open', 'max'],
+      properties: { open: { type: 'integer' }, max: CAP },
+    },
   },
 } as const;
 const HELD = {
@@ -84,14 +97,16 @@ export interface HeldObjects {
 }
 
 /**
- * `GET /v1/usage`: the caller's tenant plan, its rate limits and object caps and this
- * window's usage, all from memory (no storage: the gateway benchmark's probe route); and
- * `GET /v1/usage/objects`: what the tenant holds against its caps, counted in its store.
+ * `GET /v1/usage`: the caller's tenant plan, its rate limits and object caps, this window's
+ * usage and its live telemetry streams, all from memory (no storage: the gateway benchmark's
+ * probe route); and `GET /v1/usage/objects`: what the tenant holds against its caps, counted
+ * in its store.
  */
 export function usageRoutes(
   app: FastifyInstance,
   telemetry: TelemetryQuotas,
   requests: RequestQuotas,
+  streams: LiveStreams,
   held: HeldObjects,
 ): void {
   app.get('/v1/usage', {
@@ -103,10 +118,15 @@ export function usageRoutes(
     },
     handler: async (request) => {
       const context = tenantOf(request);
+      const usage = telemetry.usage(context);
       return {
         tenant: context.tenantId,
-        ...telemetry.usage(context),
+        ...usage,
         requests: requests.usage(context),
+        streams: {
+          open: streams.openOf(context.tenantId),
+          max: usage.limits.telemetryStreamsMax,
+        },
       };
     },
   });
