@@ -101,6 +101,22 @@ test('admitted requests carry the RateLimit-Policy and RateLimit fields of every
   );
 });
 
+test("a request of no credential is charged to the tenant's bucket alone", () => {
+  const { q } = quotas(['*=5'], ['*=1']);
+  const a = context('a');
+  assert.deepEqual(admitted(q.admitTenant(a.tenant)), {
+    policy: '"tenant_requests";q=10;w=2',
+    status: '"tenant_requests";r=9;t=1',
+  });
+  for (let i = 0; i < 8; i++) admitted(q.admitTenant(a.tenant));
+  admitted(q.admit(a)); // the last tenant token; the principal's are untouched
+  assert.equal(refused(q.admitTenant(a.tenant)).quota.reason, 'tenant_requests');
+  assert.equal(refused(q.admit(a)).quota.reason, 'tenant_requests');
+  assert.equal(q.usage(a).accepted, 10);
+  const unlimited = quotas(['*=0'], ['*=1']).q;
+  for (let i = 0; i < 5; i++) assert.equal(unlimited.admitTenant(a.tenant), undefined);
+});
+
 test('one principal over its rate leaves the tenant and its other principals admitted', () => {
   const { q } = quotas(['*=0'], ['*=1']);
   const key1 = context('a', 'k1');

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { RateLimitedError, type RequestQuotas } from '../quotas/index.ts';
-import type { TenantContext } from '../tenancy/index.ts';
+import { RateLimitedError, type RateLimitFields, type RequestQuotas } from '../quotas/index.ts';
+import type { Tenant, TenantContext } from '../tenancy/index.ts';
 
 /**
  * Charges one request of `context`'s principal: sets the rate-limit fields on `reply` and
@@ -25,19 +25,46 @@ export type RequestCharge = (
  * would otherwise come back together and spend the refilled bucket in one burst.
  */
 export function requestCharge(quotas: RequestQuotas, refusalDelayMs: number): RequestCharge {
-  return (context, reply, done) => {
-    const admission = quotas.admit(context);
-    if (admission instanceof RateLimitedError) {
-      if (refusalDelayMs === 0) done(admission);
-      else setTimeout(done, refusalDelayMs * (0.5 + Math.random()), admission);
-      return;
-    }
-    if (admission !== undefined) {
-      reply.header('ratelimit-policy', admission.policy);
-      reply.header('ratelimit', admission.status);
-    }
-    done();
-  };
+  return (context, reply, done) =>
+    settle(quotas.admit(context), refusalDelayMs, done, (fields) => {
+      reply.header('ratelimit-policy', fields.policy);
+      reply.header('ratelimit', fields.status);
+    });
+}
+
+/** Charges one request to `tenant`'s request bucket alone; otherwise as `RequestCharge`. */
+export type TenantCharge = (
+  tenant: Tenant,
+  reply: FastifyReply,
+  done: (error?: RateLimitedError) => void,
+) => void;
+
+/**
+ * Charges a request to a tenant's issuer (`/t/{slug}/…`) to that tenant's request bucket
+ * (see `RequestQuotas.admitTenant`), refused after the same delay as `requestCharge`. The
+ * fields of an admitted request are set on the raw response, which the issuer writes itself.
+ */
+export function tenantCharge(quotas: RequestQuotas, refusalDelayMs: number): TenantCharge {
+  return (tenant, reply, done) =>
+    settle(quotas.admitTenant(tenant), refusalDelayMs, done, (fields) => {
+      reply.raw.setHeader('ratelimit-policy', fields.policy);
+      reply.raw.setHeader('ratelimit', fields.status);
+    });
+}
+
+function settle(
+  admission: RateLimitedError | RateLimitFields | undefined,
+  refusalDelayMs: number,
+  done: (error?: RateLimitedError) => void,
+  admitted: (fields: RateLimitFields) => void,
+): void {
+  if (admission instanceof RateLimitedError) {
+    if (refusalDelayMs === 0) done(admission);
+    else setTimeout(done, refusalDelayMs * (0.5 + Math.random()), admission);
+    return;
+  }
+  if (admission !== undefined) admitted(admission);
+  done();
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Kms } from '@palisade/crypto';
 import { Counter, type Registry } from 'prom-client';
 import type { RoleGrants } from '../authz/index.ts';
 import type { GroupCommitter } from '../commit/index.ts';
+import { andThen, type MaybePromise } from '../maybe-promise/index.ts';
 import type { ControlPlaneIdentityStore, ShardStore } from '../store/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
 import { AccessTokenVerifier } from './access-token-verifier.ts';
@@ -98,6 +99,11 @@ export class IdentityService {
       },
     });
     this.interactions = new InteractionPages(options.signIn);
+  }
+
+  /** The tenant whose issuer is `/t/<slug>`, whatever its status; at once when it is cached. */
+  tenantOf(slug: string): MaybePromise<Tenant | undefined> {
+    return andThen(this.#directory.get(slug), (entry) => entry?.tenant);
   }
 
   /** Retires the tenant's signing keys and makes new ones; tokens already issued stay valid. */

@@ -8,7 +8,7 @@
  */
 
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { TenantContext } from '../tenancy/index.ts';
+import type { Tenant, TenantContext } from '../tenancy/index.ts';
 import { BoundedBuckets } from './bounded-buckets.ts';
 import type { PlanLimits } from './plan-limits.ts';
 import { RateLimitedError, type RequestQuotaReason } from './quota-error.ts';
@@ -55,7 +55,9 @@ export class RequestQuotas {
   readonly #options: RequestQuotaOptions;
   readonly #clock: () => number;
   readonly #tenants = new Map<string, TenantEntry>();
+  /** `RateLimit-Policy` per plan, of requests charged to a principal too and of others. */
   readonly #policies = new Map<PlanLimits, string>();
+  readonly #tenantPolicies = new Map<PlanLimits, string>();
   readonly #refusals: Record<RequestQuotaReason, { inc(): void }>;
   readonly #principals: BoundedBuckets<TenantEntry, TokenBucket>;
 
@@ -103,18 +105,37 @@ export class RequestQuotas {
    * undefined when the plan sets no request limit.
    */
   admit(context: TenantContext): RateLimitedError | RateLimitFields | undefined {
+    return this.#admit(context.tenantId, context.tenant.plan, context.actor.id);
+  }
+
+  /**
+   * Charges one request to the tenant alone, as `admit` does: a request no credential of the
+   * tenant made, to its issuer (`/t/{slug}/…`), whose path names the tenant. The tenant is
+   * only charged, never trusted: the request reaches no tenant data through it.
+   */
+  admitTenant(tenant: Tenant): RateLimitedError | RateLimitFields | undefined {
+    return this.#admit(tenant.id, tenant.plan, undefined);
+  }
+
+  #admit(
+    tenantId: string,
+    plan: string,
+    principalId: string | undefined,
+  ): RateLimitedError | RateLimitFields | undefined {
     const now = this.#clock();
-    const limits = this.#options.limitsOf(context.tenant.plan);
-    const tenant = this.#tenant(context.tenantId, limits, now);
+    const limits = this.#options.limitsOf(plan);
+    const tenant = this.#tenant(tenantId, limits, now);
     const tenantRate = limits.tenantRequestsPerSecond;
-    const principalRate = limits.principalRequestsPerSecond;
+    const principalRate = principalId === undefined ? 0 : limits.principalRequestsPerSecond;
     if (tenantRate === 0 && principalRate === 0) {
       tenant.accepted++;
       return undefined;
     }
     const burst = limits.burstSeconds;
     const principal =
-      principalRate === 0 ? undefined : this.#principal(tenant, context.actor.id, now);
+      principalId === undefined || principalRate === 0
+        ? undefined
+        : this.#principal(tenant, principalId, now);
     if (principal !== undefined) {
       const refusal = this.#check(
         tenant,
@@ -146,7 +167,7 @@ export class RequestQuotas {
       const item = state('principal_requests', principal, principalRate, burst);
       status = status === '' ? item : `${status}, ${item}`;
     }
-    return { policy: this.#policy(limits), status };
+    return { policy: this.#policy(limits, principal !== undefined), status };
   }
 
   /** The tenant's API requests in the current window and what its bucket holds now. */
@@ -190,16 +211,17 @@ export class RequestQuotas {
     });
   }
 
-  /** `RateLimit-Policy` of a plan, made once per plan. */
-  #policy(limits: PlanLimits): string {
-    let policy = this.#policies.get(limits);
+  /** `RateLimit-Policy` of a plan, made once per plan; `principal`: the principal's bucket too. */
+  #policy(limits: PlanLimits, principal: boolean): string {
+    const policies = principal ? this.#policies : this.#tenantPolicies;
+    let policy = policies.get(limits);
     if (policy === undefined) {
       const { tenantRequestsPerSecond: t, principalRequestsPerSecond: p, burstSeconds: w } = limits;
       const items: string[] = [];
       if (t !== 0) items.push(`"tenant_requests";q=${t * w};w=${w}`);
-      if (p !== 0) items.push(`"principal_requests";q=${p * w};w=${w}`);
+      if (principal) items.push(`"principal_requests";q=${p * w};w=${w}`);
       policy = items.join(', ');
-      this.#policies.set(limits, policy);
+      policies.set(limits, policy);
     }
     return policy;
   }

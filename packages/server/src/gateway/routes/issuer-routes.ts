@@ -1,7 +1,9 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { escapeHtml, htmlPage } from '../../html/index.ts';
 import type { IdentityService, InteractionForm, TenantIssuer } from '../../identity/index.ts';
 import { OverLimitError, rateLimitHeaders, type SignInLimits } from '../../quotas/index.ts';
+import type { Tenant } from '../../tenancy/index.ts';
+import type { TenantCharge } from '../rate-limit-hook.ts';
 import { SLUG } from '../schemas.ts';
 import { signInAttempts } from '../sign-in-limit-hook.ts';
 
@@ -71,14 +73,16 @@ async function hijacked(
   }
 }
 
-/** `/t/<slug>/…`: each tenant's OAuth 2.1 / OpenID Connect issuer and its sign-in pages. */
 /**
- * A browser posting a sign-in form too often gets a page, not problem+json: the 429 with its
- * Retry-After and rate-limit fields, and what to do. Any other error goes on to the gateway's
+ * A browser over a rate (posting a sign-in form too often, or its tenant's request rate) gets
+ * a page, not problem+json: the 429 with its Retry-After and rate-limit fields, and what to
+ * do. The machines' endpoints (COOKIELESS), and any other error, go on to the gateway's
  * problem handler.
  */
-function tooManyAttemptsPage(error: Error, _request: FastifyRequest, reply: FastifyReply) {
-  if (!(error instanceof OverLimitError)) throw error;
+function tooManyAttemptsPage(error: Error, request: FastifyRequest, reply: FastifyReply) {
+  const rest = (request.params as Record<string, string | undefined>)['*'];
+  if (!(error instanceof OverLimitError) || (rest !== undefined && COOKIELESS.test(rest)))
+    throw error;
   return reply
     .code(error.status)
     .headers(rateLimitHeaders(error.quota))
@@ -86,12 +90,35 @@ function tooManyAttemptsPage(error: Error, _request: FastifyRequest, reply: Fast
     .send(htmlPage('Too many attempts', `<p>${escapeHtml(error.message)}</p>`));
 }
 
-/** `limits` counts submissions of the sign-in and consent form and of the device-code form. */
+/**
+ * A route-level onRequest hook charging the request to the request rate of the tenant its
+ * `slug` names, before the body is read. The slug of no active tenant is not charged: the
+ * route refuses it at once, from the same cache.
+ */
+function tenantRequests(identity: IdentityService, charge: TenantCharge): onRequestHookHandler {
+  return (request, reply, done) => {
+    const charged = (tenant: Tenant | undefined) => {
+      if (tenant?.status === 'active') charge(tenant, reply, done);
+      else done();
+    };
+    const tenant = identity.tenantOf((request.params as { slug: string }).slug);
+    if (tenant instanceof Promise) tenant.then(charged, done);
+    else charged(tenant);
+  };
+}
+
+/**
+ * `/t/<slug>/…`: each tenant's OAuth 2.1 / OpenID Connect issuer and its sign-in pages. Every
+ * request is charged to its tenant's request rate (`charge`); `limits` counts submissions of
+ * the sign-in and consent form and of the device-code form per address, first.
+ */
 export function issuerRoutes(
   app: FastifyInstance,
   identity: IdentityService,
   limits: SignInLimits,
+  charge: TenantCharge,
 ): void {
+  const charged = tenantRequests(identity, charge);
   const attempts = signInAttempts(limits);
   // RFC 8628's user-code form is the provider's `/device`; its other endpoints are machines'.
   // The provider's router ignores ASCII case and one trailing slash, so this must too.
@@ -117,6 +144,7 @@ export function issuerRoutes(
     } as const;
     scope.get<{ Params: { slug: string; uid: string } }>('/t/:slug/interaction/:uid', {
       config: { auth: 'public' },
+      onRequest: charged,
       schema: { summary: 'Sign-in or consent page of an authorization', tags: TAGS, params },
       handler: async (request, reply) => {
         const issuer = await identity.issuers.get(request.params.slug, { cookies: true });
@@ -129,7 +157,7 @@ export function issuerRoutes(
       '/t/:slug/interaction/:uid',
       {
         config: { auth: 'public' },
-        onRequest: attempts,
+        onRequest: [attempts, charged],
         schema: {
           summary: 'Submit the sign-in or consent form (application/x-www-form-urlencoded)',
           tags: TAGS,
@@ -164,7 +192,7 @@ export function issuerRoutes(
       method: ['GET', 'POST'],
       url: '/t/:slug/*',
       config: { auth: 'public' },
-      onRequest: deviceCodeAttempts,
+      onRequest: [deviceCodeAttempts, charged],
       schema: {
         summary:
           "A tenant issuer's OAuth 2.1 / OpenID Connect endpoints (discovery at /t/{slug}/.well-known/openid-configuration)",
