@@ -1,10 +1,11 @@
 /**
  * Every request to a tenant's issuer (`/t/{slug}/…`: the token endpoint, discovery, the
- * authorization and sign-in pages) is charged to the request rate of the tenant its path
- * names (`quotaTenantRequestsPerSecond`), as the tenant's API requests are: a token request
- * costs a secret check and a signature, which one tenant's clients (or anyone naming its
- * slug) must not take from every tenant. Machines are refused with problem+json, browsers
- * with a page; both with Retry-After and the RateLimit fields.
+ * authorization and sign-in pages) is charged to a bucket of that tenant's issuer, at the
+ * tenant's request rate (`quotaTenantRequestsPerSecond`): a token request costs a secret
+ * check and a signature, which one tenant's clients (or anyone naming its slug) must not take
+ * from every tenant, and anyone naming a slug must not spend the tenant's API requests either.
+ * Machines are refused with problem+json, browsers with a page; both with Retry-After and the
+ * RateLimit fields.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -22,7 +23,7 @@ async function untilRefused(call: () => Promise<HttpReply>, admitted = 200): Pro
     const reply = await call();
     if (reply.status === 429) return reply;
     assert.equal(reply.status, admitted, JSON.stringify(reply.body));
-    assert.equal(reply.headers.get('ratelimit-policy'), '"tenant_requests";q=1;w=1');
+    assert.equal(reply.headers.get('ratelimit-policy'), '"issuer_requests";q=1;w=1');
   }
   assert.fail('never refused');
 }
@@ -31,8 +32,8 @@ function assertRefused(reply: HttpReply, type: RegExp): void {
   assert.equal(reply.status, 429);
   assert.match(reply.headers.get('content-type') ?? '', type);
   assert.match(reply.headers.get('retry-after') ?? '', /^[1-9][0-9]*$/);
-  assert.equal(reply.headers.get('ratelimit-policy'), '"tenant_requests";q=1;w=1');
-  assert.match(reply.headers.get('ratelimit') ?? '', /^"tenant_requests";r=0;t=[1-9][0-9]*$/);
+  assert.equal(reply.headers.get('ratelimit-policy'), '"issuer_requests";q=1;w=1');
+  assert.match(reply.headers.get('ratelimit') ?? '', /^"issuer_requests";r=0;t=[1-9][0-9]*$/);
 }
 
 for (const backend of backendNames()) {
@@ -69,7 +70,7 @@ for (const backend of backendNames()) {
       const refused = await untilRefused(() => tokenRequest('small', smalls));
       assertRefused(refused, /^application\/problem\+json/);
       assert.equal(refused.body.code, 'PALISADE_RATE_LIMITED');
-      assert.equal(refused.body.errors[0].message, 'tenant_requests');
+      assert.equal(refused.body.errors[0].message, 'issuer_requests');
       for (let i = 0; i < 5; i++) {
         const served = await tokenRequest('roomy', roomys);
         assert.equal(served.status, 200, JSON.stringify(served.body));
@@ -78,7 +79,7 @@ for (const backend of backendNames()) {
       const metrics = await api.call('GET', '/metrics');
       assert.match(
         metrics.body,
-        /palisade_rate_limited_requests_total\{reason="tenant_requests"\} [1-9]/,
+        /palisade_rate_limited_requests_total\{reason="issuer_requests"\} [1-9]/,
       );
     });
 

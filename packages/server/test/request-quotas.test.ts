@@ -101,20 +101,23 @@ test('admitted requests carry the RateLimit-Policy and RateLimit fields of every
   );
 });
 
-test("a request of no credential is charged to the tenant's bucket alone", () => {
+test("an issuer's requests are charged to a bucket of their own, never the tenant's API one", () => {
   const { q } = quotas(['*=5'], ['*=1']);
   const a = context('a');
-  assert.deepEqual(admitted(q.admitTenant(a.tenant)), {
-    policy: '"tenant_requests";q=10;w=2',
-    status: '"tenant_requests";r=9;t=1',
+  assert.deepEqual(admitted(q.admitIssuer(a.tenant)), {
+    policy: '"issuer_requests";q=10;w=2',
+    status: '"issuer_requests";r=9;t=1',
   });
-  for (let i = 0; i < 8; i++) admitted(q.admitTenant(a.tenant));
-  admitted(q.admit(a)); // the last tenant token; the principal's are untouched
-  assert.equal(refused(q.admitTenant(a.tenant)).quota.reason, 'tenant_requests');
-  assert.equal(refused(q.admit(a)).quota.reason, 'tenant_requests');
-  assert.equal(q.usage(a).accepted, 10);
+  for (let i = 0; i < 9; i++) admitted(q.admitIssuer(a.tenant));
+  assert.equal(refused(q.admitIssuer(a.tenant)).quota.reason, 'issuer_requests');
+  // Anyone naming the tenant's slug spent the issuer's bucket: its API requests are untouched.
+  assert.equal(
+    admitted(q.admit(a)).status,
+    '"tenant_requests";r=9;t=1, "principal_requests";r=1;t=1',
+  );
+  assert.deepEqual(q.usage(a), { accepted: 1, refused: 0, remaining: 9 });
   const unlimited = quotas(['*=0'], ['*=1']).q;
-  for (let i = 0; i < 5; i++) assert.equal(unlimited.admitTenant(a.tenant), undefined);
+  for (let i = 0; i < 5; i++) assert.equal(unlimited.admitIssuer(a.tenant), undefined);
 });
 
 test('one principal over its rate leaves the tenant and its other principals admitted', () => {

@@ -27,7 +27,7 @@ import { strictJsonParser } from './json-body.ts';
 import { installMetrics } from './metrics.ts';
 import { installOpenApi } from './openapi.ts';
 import { frameworkProblem, installProblemHandlers } from './problem-handler.ts';
-import { installRateLimits, requestCharge, tenantCharge } from './rate-limit-hook.ts';
+import { installRateLimits, issuerCharge, requestCharge } from './rate-limit-hook.ts';
 import { requestLogger } from './request-logger.ts';
 import { clientRoutes } from './routes/client-routes.ts';
 import { collectionRoutes } from './routes/collection-routes.ts';
@@ -164,7 +164,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       app,
       options.identity,
       options.signInLimits,
-      tenantCharge(options.rateLimits, options.rateLimitRefusalDelayMs),
+      issuerCharge(options.rateLimits, options.rateLimitRefusalDelayMs),
     );
     clientRoutes(app, options.identity, options.authz.authorizer, options.pageSizeMax);
     issuerKeyRoutes(app, options.identity);

@@ -32,21 +32,21 @@ export function requestCharge(quotas: RequestQuotas, refusalDelayMs: number): Re
     });
 }
 
-/** Charges one request to `tenant`'s request bucket alone; otherwise as `RequestCharge`. */
-export type TenantCharge = (
+/** Charges one request to `tenant`'s issuer bucket; otherwise as `RequestCharge`. */
+export type IssuerCharge = (
   tenant: Tenant,
   reply: FastifyReply,
   done: (error?: RateLimitedError) => void,
 ) => void;
 
 /**
- * Charges a request to a tenant's issuer (`/t/{slug}/…`) to that tenant's request bucket
- * (see `RequestQuotas.admitTenant`), refused after the same delay as `requestCharge`. The
+ * Charges a request to a tenant's issuer (`/t/{slug}/…`) to that issuer's bucket (see
+ * `RequestQuotas.admitIssuer`), refused after the same delay as `requestCharge`. The
  * fields of an admitted request are set on the raw response, which the issuer writes itself.
  */
-export function tenantCharge(quotas: RequestQuotas, refusalDelayMs: number): TenantCharge {
+export function issuerCharge(quotas: RequestQuotas, refusalDelayMs: number): IssuerCharge {
   return (tenant, reply, done) =>
-    settle(quotas.admitTenant(tenant), refusalDelayMs, done, (fields) => {
+    settle(quotas.admitIssuer(tenant), refusalDelayMs, done, (fields) => {
       reply.raw.setHeader('ratelimit-policy', fields.policy);
       reply.raw.setHeader('ratelimit', fields.status);
     });

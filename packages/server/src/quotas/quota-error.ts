@@ -8,7 +8,7 @@ export type TelemetryQuotaReason =
   | 'device_points';
 
 /** Which API request bucket refused. */
-export type RequestQuotaReason = 'tenant_requests' | 'principal_requests';
+export type RequestQuotaReason = 'tenant_requests' | 'principal_requests' | 'issuer_requests';
 
 /** Sign-in form submissions of one address at one tenant. */
 export type SignInQuotaReason = 'address_sign_in';

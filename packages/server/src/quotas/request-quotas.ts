@@ -37,6 +37,8 @@ export interface RateLimitFields {
 interface TenantEntry {
   limits: PlanLimits;
   readonly requests: TokenBucket;
+  /** Its issuer's requests (`/t/{slug}/…`), at the tenant's rate but apart from its API's. */
+  readonly issuer: TokenBucket;
   readonly principals: Map<string, TokenBucket>;
   windowStart: number;
   accepted: number;
@@ -87,6 +89,7 @@ export class RequestQuotas {
     this.#refusals = {
       tenant_requests: child('tenant_requests'),
       principal_requests: child('principal_requests'),
+      issuer_requests: child('issuer_requests'),
     };
     const principals = () => this.#principals.size;
     new Gauge({
@@ -109,12 +112,25 @@ export class RequestQuotas {
   }
 
   /**
-   * Charges one request to the tenant alone, as `admit` does: a request no credential of the
-   * tenant made, to its issuer (`/t/{slug}/…`), whose path names the tenant. The tenant is
-   * only charged, never trusted: the request reaches no tenant data through it.
+   * Charges one request to the tenant's issuer (`/t/{slug}/…`, whose path names the tenant):
+   * a bucket at the tenant's request rate of its own, so that anyone naming a tenant's slug
+   * spends that bucket and never the tenant's API requests'. The tenant is only charged, never
+   * trusted: the request reaches no tenant data through it. As `admit` otherwise.
    */
-  admitTenant(tenant: Tenant): RateLimitedError | RateLimitFields | undefined {
-    return this.#admit(tenant.id, tenant.plan, undefined);
+  admitIssuer(tenant: Tenant): RateLimitedError | RateLimitFields | undefined {
+    const now = this.#clock();
+    const limits = this.#options.limitsOf(tenant.plan);
+    const entry = this.#tenant(tenant.id, limits, now);
+    const rate = limits.tenantRequestsPerSecond;
+    if (rate === 0) return undefined;
+    const burst = limits.burstSeconds;
+    const refusal = this.#check(entry.issuer, rate, burst, 'issuer_requests', now);
+    if (refusal !== undefined) return refusal;
+    entry.issuer.tokens -= 1;
+    return {
+      policy: `"issuer_requests";q=${rate * burst};w=${burst}`,
+      status: state('issuer_requests', entry.issuer, rate, burst),
+    };
   }
 
   #admit(
@@ -137,26 +153,18 @@ export class RequestQuotas {
         ? undefined
         : this.#principal(tenant, principalId, now);
     if (principal !== undefined) {
-      const refusal = this.#check(
-        tenant,
-        principal,
-        principalRate,
-        burst,
-        'principal_requests',
-        now,
-      );
-      if (refusal !== undefined) return refusal;
+      const refusal = this.#check(principal, principalRate, burst, 'principal_requests', now);
+      if (refusal !== undefined) {
+        tenant.refused++;
+        return refusal;
+      }
     }
     if (tenantRate !== 0) {
-      const refusal = this.#check(
-        tenant,
-        tenant.requests,
-        tenantRate,
-        burst,
-        'tenant_requests',
-        now,
-      );
-      if (refusal !== undefined) return refusal;
+      const refusal = this.#check(tenant.requests, tenantRate, burst, 'tenant_requests', now);
+      if (refusal !== undefined) {
+        tenant.refused++;
+        return refusal;
+      }
       tenant.requests.tokens -= 1;
     }
     if (principal !== undefined) principal.tokens -= 1;
@@ -190,7 +198,6 @@ export class RequestQuotas {
   }
 
   #check(
-    tenant: TenantEntry,
     bucket: TokenBucket,
     rate: number,
     burst: number,
@@ -200,7 +207,6 @@ export class RequestQuotas {
     const capacity = rate * burst;
     bucket.refill(rate, capacity, now);
     if (bucket.covers(1, capacity)) return undefined;
-    tenant.refused++;
     this.#refusals[reason].inc();
     return new RateLimitedError({
       reason,
@@ -234,6 +240,7 @@ export class RequestQuotas {
       tenant = {
         limits,
         requests: new TokenBucket(limits.tenantRequestsPerSecond * limits.burstSeconds, now),
+        issuer: new TokenBucket(limits.tenantRequestsPerSecond * limits.burstSeconds, now),
         principals: new Map(),
         windowStart,
         accepted: 0,

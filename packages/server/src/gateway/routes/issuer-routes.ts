@@ -3,7 +3,7 @@ import { escapeHtml, htmlPage } from '../../html/index.ts';
 import type { IdentityService, InteractionForm, TenantIssuer } from '../../identity/index.ts';
 import { OverLimitError, rateLimitHeaders, type SignInLimits } from '../../quotas/index.ts';
 import type { Tenant } from '../../tenancy/index.ts';
-import type { TenantCharge } from '../rate-limit-hook.ts';
+import type { IssuerCharge } from '../rate-limit-hook.ts';
 import { SLUG } from '../schemas.ts';
 import { signInAttempts } from '../sign-in-limit-hook.ts';
 
@@ -91,11 +91,12 @@ function tooManyAttemptsPage(error: Error, request: FastifyRequest, reply: Fasti
 }
 
 /**
- * A route-level onRequest hook charging the request to the request rate of the tenant its
- * `slug` names, before the body is read. The slug of no active tenant is not charged: the
+ * A route-level onRequest hook charging the request to the issuer bucket of the tenant its
+ * `slug` names (the tenant's request rate, apart from its API requests), before the body is
+ * read. The slug of no active tenant is not charged: the
  * route refuses it at once, from the same cache.
  */
-function tenantRequests(identity: IdentityService, charge: TenantCharge): onRequestHookHandler {
+function issuerRequests(identity: IdentityService, charge: IssuerCharge): onRequestHookHandler {
   return (request, reply, done) => {
     const charged = (tenant: Tenant | undefined) => {
       if (tenant?.status === 'active') charge(tenant, reply, done);
@@ -109,16 +110,16 @@ function tenantRequests(identity: IdentityService, charge: TenantCharge): onRequ
 
 /**
  * `/t/<slug>/…`: each tenant's OAuth 2.1 / OpenID Connect issuer and its sign-in pages. Every
- * request is charged to its tenant's request rate (`charge`); `limits` counts submissions of
+ * request is charged to its tenant's issuer bucket (`charge`); `limits` counts submissions of
  * the sign-in and consent form and of the device-code form per address, first.
  */
 export function issuerRoutes(
   app: FastifyInstance,
   identity: IdentityService,
   limits: SignInLimits,
-  charge: TenantCharge,
+  charge: IssuerCharge,
 ): void {
-  const charged = tenantRequests(identity, charge);
+  const charged = issuerRequests(identity, charge);
   const attempts = signInAttempts(limits);
   // RFC 8628's user-code form is the provider's `/device`; its other endpoints are machines'.
   // The provider's router ignores ASCII case and one trailing slash, so this must too.
