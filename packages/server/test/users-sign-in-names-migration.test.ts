@@ -4,19 +4,17 @@
  * against): counting starts again under the keyed names, on every tenant.
  */
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import pg from 'pg';
 import { uuid7 } from '../src/ids/index.ts';
 import { migratePostgres } from '../src/store/postgres/postgres-migrate.ts';
-import { asRole } from '../src/store/postgres/postgres-shard-store.ts';
-import { shardMigrations } from '../src/store/postgres/shard-migrations.ts';
 import { migrateSqlite, openSqlite } from '../src/store/sqlite/sqlite-database.ts';
 import { SqliteShardStore } from '../src/store/sqlite/sqlite-shard-store.ts';
 import { TENANT_MIGRATIONS } from '../src/store/sqlite/tenant-migrations.ts';
+import { shardBefore } from './support/shard-before.ts';
 
 const PLAIN_KEY = 'a-plain-sha-256-of-a-tried-address-0000000';
 const AT = '2026-01-01T00:00:00.000Z';
@@ -45,28 +43,7 @@ const adminUrl = process.env.PALISADE_TEST_POSTGRES_URL;
 test('postgres: every tenant’s failed sign-ins kept under plain hashes are gone after shard migration 20', {
   skip: adminUrl === undefined,
 }, async (t) => {
-  const prefix = `palisade_t${randomBytes(5).toString('hex')}`;
-  const [ownerRole, runtimeRole, database] = [`${prefix}_owner`, `${prefix}_rt`, `${prefix}_s`];
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE ROLE ${ownerRole} LOGIN CREATEROLE`);
-  await admin.query(`CREATE DATABASE ${database} OWNER ${ownerRole}`);
-  const url = new URL(adminUrl!);
-  url.pathname = `/${database}`;
-  const owner = new pg.Client({ connectionString: asRole(url.toString(), ownerRole) });
-  t.after(async () => {
-    await owner.end();
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    for (const role of [runtimeRole, ownerRole]) await admin.query(`DROP ROLE IF EXISTS ${role}`);
-    await admin.end();
-  });
-  await owner.connect();
-  const migrations = shardMigrations(runtimeRole);
-  await migratePostgres(
-    owner,
-    'shard',
-    migrations.filter((m) => m.version < 20),
-  );
+  const { owner, migrations } = await shardBefore(t, adminUrl!, 20);
   const tenants = [randomUUID(), randomUUID()];
   /** The tenant's failure rows, as its own transaction sees them (RLS is forced). */
   const rows = async (tenant: string, insert = false) => {
