@@ -323,3 +323,21 @@ test('object caps: below the cap admits, at it refuses naming limit and count; 0
   assert.match(text, /palisade_plan_limit_refusals_total\{kind="devices"\} 1\n/);
   assert.match(text, /palisade_plan_limit_refusals_total\{kind="collections"\} 1\n/);
 });
+
+test('traffic on an unlimited plan leaves no debt for when the plan sets a rate', () => {
+  const { q } = quotas({
+    quotaTenantMessagesPerSecond: ['*=0', 'small=5'],
+    quotaDeviceMessagesPerSecond: ['*=0', 'small=5'],
+  });
+  const unlimited = context('a');
+  for (let i = 0; i < 10_000; i++) q.admit(unlimited, 'd1', 1);
+  q.admitEach(unlimited, [
+    { deviceId: 'd1', points: 1 },
+    { deviceId: 'd2', points: 1 },
+  ]);
+  q.admitBatch(unlimited, 1000, 1000);
+  // The same tenant moved to a plan with a rate, at the same instant: its buckets are full.
+  const limited = context('a', 'small');
+  for (let i = 0; i < 5; i++) q.admit(limited, 'd1', 1);
+  assert.equal(refusal(() => q.admit(limited, 'd1', 1)).quota.reason, 'device_messages');
+});

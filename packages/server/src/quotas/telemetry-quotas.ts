@@ -149,11 +149,10 @@ export class TelemetryQuotas {
     }
     this.#checkTenant(tenant, limits, 1, points, now);
     if (device !== undefined) {
-      device.messages.tokens -= 1;
-      device.points.tokens -= points;
+      device.messages.take(1, limits.deviceMessagesPerSecond);
+      device.points.take(points, limits.devicePointsPerSecond);
     }
-    tenant.messages.tokens -= 1;
-    tenant.points.tokens -= points;
+    this.#takeTenant(tenant, limits, 1, points);
   }
 
   /**
@@ -178,11 +177,10 @@ export class TelemetryQuotas {
     }
     this.#checkTenant(tenant, limits, n, points, now);
     for (const [i, device] of devices.entries()) {
-      device.messages.tokens -= 1;
-      device.points.tokens -= parts[i]!.points;
+      device.messages.take(1, m);
+      device.points.take(parts[i]!.points, p);
     }
-    tenant.messages.tokens -= n;
-    tenant.points.tokens -= points;
+    this.#takeTenant(tenant, limits, n, points);
   }
 
   /**
@@ -222,8 +220,7 @@ export class TelemetryQuotas {
     const limits = this.#options.limitsOf(context.tenant.plan);
     const tenant = this.#tenant(context.tenantId, limits, now);
     this.#checkTenant(tenant, limits, messages, points, now);
-    tenant.messages.tokens -= messages;
-    tenant.points.tokens -= points;
+    this.#takeTenant(tenant, limits, messages, points);
   }
 
   /**
@@ -270,6 +267,11 @@ export class TelemetryQuotas {
   /** Device buckets held now (for tests and the gauge). */
   get deviceBuckets(): number {
     return this.#devices.size;
+  }
+
+  #takeTenant(tenant: TenantEntry, limits: PlanLimits, messages: number, points: number): void {
+    tenant.messages.take(messages, limits.tenantMessagesPerSecond);
+    tenant.points.take(points, limits.tenantPointsPerSecond);
   }
 
   #refundTenant(

@@ -8,16 +8,27 @@ export class TokenBucket {
   tokens: number;
   #updatedAt: number;
 
+  /** Full; made for no rate (capacity 0), full of whatever a rate set later gives it. */
   constructor(capacity: number, now: number) {
-    this.tokens = capacity;
+    this.tokens = capacity === 0 ? Number.POSITIVE_INFINITY : capacity;
     this.#updatedAt = now;
   }
 
   /** Adds what `rate` earned since the last refill, up to `capacity`. */
   refill(rate: number, capacity: number, now: number): void {
-    const elapsed = now - this.#updatedAt;
-    if (elapsed > 0) this.tokens = Math.min(capacity, this.tokens + (elapsed * rate) / 1000);
+    const elapsed = Math.max(0, now - this.#updatedAt);
+    this.tokens = Math.min(capacity, this.tokens + (elapsed * rate) / 1000);
     this.#updatedAt = now;
+  }
+
+  /**
+   * Charges `cost`. A bucket of no limit (`rate` 0) keeps no count and stays full: charged, a
+   * tenant's traffic on an unlimited plan would leave it as deep in debt as it sent, to be paid
+   * back once the plan sets a rate, which should find it full.
+   */
+  take(cost: number, rate: number): void {
+    if (rate === 0) this.tokens = Number.POSITIVE_INFINITY;
+    else this.tokens -= cost;
   }
 
   /**
