@@ -33,6 +33,30 @@ async function listening(url: string, token: string, options: { puback: boolean 
   return { client, next };
 }
 
+/**
+ * A persistent request the platform claimed at `claimedAt` (as before writing it to a
+ * connection), after which the platform stops before any PUBACK: a crash, which puts nothing
+ * back.
+ */
+async function claimedByStoppedPlatform(p: MqttPlatform, slug: string, claimedAt: string) {
+  const t = await p.tenant(slug);
+  const dev = await p.device(t.key, `${slug}-device`);
+  const queued = await p.call('POST', `/v1/devices/${dev.id}/rpc`, t.key, {
+    method: 'open',
+    persistent: true,
+    timeoutMs: 600_000,
+  });
+  assert.equal(queued.body.status, 'queued', JSON.stringify(queued.body));
+  const tenant = (await p.platform.stores.controlPlane.getTenant(t.id))!;
+  const store = await p.platform.stores.shards.get(tenant.shard)!.tenant(t.id);
+  const claimed = await store.transaction((tx) =>
+    tx.devices.updateRpc(dev.id, queued.body.id, ['queued'], { status: 'sent' }, claimedAt),
+  );
+  assert.equal(claimed?.status, 'sent');
+  await p.platform.close();
+  return { t, dev, rpcId: queued.body.id as string };
+}
+
 for (const backend of backendNames()) {
   describe(`RPC over MQTT at least once (${backend})`, () => {
     let p: MqttPlatform;
@@ -146,33 +170,17 @@ for (const backend of backendNames()) {
       'a request it claimed and never saw acknowledged goes out when the device attaches to another',
       FAILURE_BOUND,
       async () => {
-        const t = await p.tenant('stopped');
-        const dev = await p.device(t.key, 'orphan');
-        const queued = await p.call('POST', `/v1/devices/${dev.id}/rpc`, t.key, {
-          method: 'open',
-          persistent: true,
-          timeoutMs: 600_000,
-        });
-        assert.equal(queued.body.status, 'queued', JSON.stringify(queued.body));
-        // The platform claims it, as before writing it to a connection, and stops before any
-        // PUBACK: a crash, which puts nothing back.
-        const tenant = (await p.platform.stores.controlPlane.getTenant(t.id))!;
-        const store = await p.platform.stores.shards.get(tenant.shard)!.tenant(t.id);
         const claimedAt = new Date(Date.now() - 2 * ACK_WAIT_MS).toISOString();
-        const claimed = await store.transaction((tx) =>
-          tx.devices.updateRpc(dev.id, queued.body.id, ['queued'], { status: 'sent' }, claimedAt),
-        );
-        assert.equal(claimed?.status, 'sent');
-        await p.platform.close();
+        const { t, dev, rpcId } = await claimedByStoppedPlatform(p, 'stopped', claimedAt);
 
         next = await startPlatform({ ...p.fixture.settings, adminToken: ADMIN_TOKEN });
         const device = await listening(next.mqtt!.url, dev.token, { puback: true });
-        assert.equal(await device.next(), queued.body.id);
+        assert.equal(await device.next(), rpcId);
         const read = async () =>
           (
             await next!.http.inject({
               method: 'GET',
-              url: `/v1/devices/${dev.id}/rpc/${queued.body.id}`,
+              url: `/v1/devices/${dev.id}/rpc/${rpcId}`,
               headers: { authorization: `Bearer ${t.key}` },
             })
           ).json().status;
@@ -198,22 +206,13 @@ for (const backend of backendNames()) {
       'a fresh claim it left goes out to a device already attached once the claim outlives the bound',
       FAILURE_BOUND,
       async () => {
-        const t = await p.tenant('crashed');
-        const dev = await p.device(t.key, 'quick');
-        const queued = await p.call('POST', `/v1/devices/${dev.id}/rpc`, t.key, {
-          method: 'close',
-          persistent: true,
-          timeoutMs: 600_000,
-        });
         // Claimed a moment before the platform stops: the device reconnects well within the
         // bound, so its attach finds the claim too young to take over.
-        const tenant = (await p.platform.stores.controlPlane.getTenant(t.id))!;
-        const store = await p.platform.stores.shards.get(tenant.shard)!.tenant(t.id);
-        const claimedAt = new Date().toISOString();
-        await store.transaction((tx) =>
-          tx.devices.updateRpc(dev.id, queued.body.id, ['queued'], { status: 'sent' }, claimedAt),
+        const { dev, rpcId } = await claimedByStoppedPlatform(
+          p,
+          'crashed',
+          new Date().toISOString(),
         );
-        await p.platform.close();
 
         next = await startPlatform({
           ...p.fixture.settings,
@@ -221,7 +220,7 @@ for (const backend of backendNames()) {
           adminToken: ADMIN_TOKEN,
         });
         const device = await listening(next.mqtt!.url, dev.token, { puback: true });
-        assert.equal(await device.next(), queued.body.id, 'sent without a reconnect');
+        assert.equal(await device.next(), rpcId, 'sent without a reconnect');
         await device.client.endAsync();
       },
     );
