@@ -118,3 +118,26 @@ export function pageQuery(maxLimit: number, extra: object = {}) {
     ...extra,
   } as const;
 }
+
+/** A response without a body: a deletion's 204, a revalidation's 304. */
+export const NO_BODY = { type: 'null', description: 'no body' } as const;
+
+/** The conditional headers of a versioned resource's writes (see if-match.ts). */
+export const IF_MATCH_HEADERS = {
+  type: 'object',
+  properties: {
+    'if-match': {
+      type: 'string',
+      description:
+        'ETags of the versions this write may replace, or *; a write to any other version is refused with 412',
+    },
+  },
+} as const;
+
+/** A response of another media type than JSON, as Fastify and OpenAPI both read it. */
+export function mediaResponse(type: string, description: string, schema: object = {}) {
+  return { description, content: { [type]: { schema } } };
+}
+
+/** A page for a person's browser. */
+export const HTML_PAGE = mediaResponse('text/html', 'an HTML page', { type: 'string' });

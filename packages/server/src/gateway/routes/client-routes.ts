@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Authorizer } from '../../authz/index.ts';
 import { type IdentityService, type NewClient, SIGNING_ALGORITHMS } from '../../identity/index.ts';
 import { permissionsOf, tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
-import { pageOf, pageQuery, UUID } from '../schemas.ts';
+import { NO_BODY, pageOf, pageQuery, UUID } from '../schemas.ts';
 
 const TAGS = ['clients'];
 const TIMESTAMP = { type: 'string', format: 'date-time' } as const;
@@ -131,6 +131,7 @@ export function clientRoutes(
         'Delete an OAuth client: its grants and refresh tokens go, its access tokens are revoked',
       tags: TAGS,
       params: ID_PARAMS,
+      response: { 204: NO_BODY },
     },
     handler: async (request, reply) => {
       await identity.clients.delete(tenantOf(request), request.params.id, permissionsOf(request));

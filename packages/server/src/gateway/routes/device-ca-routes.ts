@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { type CaView, type DeviceServices, registrationCode } from '../../devices/index.ts';
 import { tenantOf } from '../auth-hook.ts';
-import { UUID } from '../schemas.ts';
+import { NO_BODY, UUID } from '../schemas.ts';
 import { DEVICE_TAGS, TIMESTAMP } from './device-schemas.ts';
 
 const CA = {
@@ -115,6 +115,7 @@ export function deviceCaRoutes(app: FastifyInstance, devices: DeviceServices): v
       summary: 'Stop trusting a CA certificate',
       tags: DEVICE_TAGS,
       params: { type: 'object', required: ['id'], properties: { id: UUID } },
+      response: { 204: NO_BODY },
     },
     handler: async (request, reply) => {
       await credentials.deleteCa(tenantOf(request), request.params.id);

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { CredentialInput, DeviceServices, IssueInput } from '../../devices/index.ts';
 import { tenantOf } from '../auth-hook.ts';
-import { UUID } from '../schemas.ts';
+import { NO_BODY, UUID } from '../schemas.ts';
 import { DEVICE_TAGS, ID_PARAMS, TIMESTAMP } from './device-schemas.ts';
 
 const CREDENTIAL = {
@@ -117,6 +117,7 @@ export function deviceCredentialRoutes(app: FastifyInstance, devices: DeviceServ
             credentialId: UUID,
           },
         },
+        response: { 204: NO_BODY },
       },
       handler: async (request, reply) => {
         await credentials.deleteCredential(

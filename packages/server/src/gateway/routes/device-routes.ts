@@ -4,7 +4,7 @@ import type { DeviceInput, DeviceServices } from '../../devices/index.ts';
 import { cursorPage, decodeCursor } from '../../records/index.ts';
 import type { DeviceRow } from '../../store/index.ts';
 import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
-import { pageOf, pageQuery, UUID } from '../schemas.ts';
+import { NO_BODY, pageOf, pageQuery, UUID } from '../schemas.ts';
 import { deviceCaRoutes } from './device-ca-routes.ts';
 import { deviceCredentialRoutes } from './device-credential-routes.ts';
 import { deviceProvisioningRoutes } from './device-provisioning-routes.ts';
@@ -143,6 +143,7 @@ export function deviceRoutes(
         "Delete a device, its credentials, telemetry and RPC requests; a gateway's children stay, unlinked (gatewayId null)",
       tags: DEVICE_TAGS,
       params: ID_PARAMS,
+      response: { 204: NO_BODY },
     },
     handler: async (request, reply) => {
       await registry.delete(tenantOf(request), request.params.id);

@@ -4,7 +4,7 @@ import { PalisadeError } from '../../errors/index.ts';
 import type { EdgeRuleSetRow } from '../../store/index.ts';
 import { tenantOf } from '../auth-hook.ts';
 import { edgeNodeOf } from '../edge-node-auth.ts';
-import { pageOf, pageQuery } from '../schemas.ts';
+import { NO_BODY, pageOf, pageQuery } from '../schemas.ts';
 
 const TAGS = ['edge'];
 const TIMESTAMP = { type: 'string', format: 'date-time' } as const;
@@ -135,7 +135,7 @@ export function edgeRuleRoutes(
       summary: 'Remove the edge rules of a device type (its telemetry passes the edge untouched)',
       tags: TAGS,
       params: TYPE_PARAMS,
-      response: { 204: { type: 'null' } },
+      response: { 204: NO_BODY },
     },
     handler: async (request, reply) => {
       await rules.delete(tenantOf(request), request.params.deviceType);
@@ -150,7 +150,16 @@ export function edgeRuleRoutes(
       summary:
         "The calling edge node's rule book: the rule sets of its devices' types (ETag; If-None-Match answers 304)",
       tags: TAGS,
-      response: { 200: BOOK, 304: { type: 'null' } },
+      headers: {
+        type: 'object',
+        properties: {
+          'if-none-match': {
+            type: 'string',
+            description: 'the ETag of the rule book the node holds: 304 while it is current',
+          },
+        },
+      },
+      response: { 200: BOOK, 304: NO_BODY },
     },
     handler: async (request, reply) => {
       const book = await rules.book(edgeNodeOf(request));

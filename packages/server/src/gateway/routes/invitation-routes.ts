@@ -16,7 +16,7 @@ import {
   totpUri,
   type UserServices,
 } from '../../users/index.ts';
-import { SLUG } from '../schemas.ts';
+import { HTML_PAGE, SLUG } from '../schemas.ts';
 import { signInAttempts } from '../sign-in-limit-hook.ts';
 
 const TAGS = ['users'];
@@ -151,6 +151,7 @@ export function invitationRoutes(
         summary: 'The invitation page (HTML): set a password and optionally enrol TOTP',
         tags: TAGS,
         params: INVITATION_PARAMS,
+        response: { 200: HTML_PAGE },
       },
       errorHandler,
       handler: (request, reply) => form(reply, request.params, 200, newTotpSecret()),
@@ -163,6 +164,7 @@ export function invitationRoutes(
         summary: 'Accept an invitation (HTML form post): the link works once',
         tags: TAGS,
         params: INVITATION_PARAMS,
+        response: { 200: HTML_PAGE },
         body: {
           type: 'object',
           required: ['password', 'confirm'],

@@ -4,7 +4,7 @@ import type { IdentityService, InteractionForm, TenantIssuer } from '../../ident
 import { OverLimitError, rateLimitHeaders, type SignInLimits } from '../../quotas/index.ts';
 import type { Tenant } from '../../tenancy/index.ts';
 import type { IssuerCharge } from '../rate-limit-hook.ts';
-import { SLUG } from '../schemas.ts';
+import { HTML_PAGE, SLUG } from '../schemas.ts';
 import { signInAttempts } from '../sign-in-limit-hook.ts';
 
 const TAGS = ['identity'];
@@ -146,7 +146,12 @@ export function issuerRoutes(
     scope.get<{ Params: { slug: string; uid: string } }>('/t/:slug/interaction/:uid', {
       config: { auth: 'public' },
       onRequest: charged,
-      schema: { summary: 'Sign-in or consent page of an authorization', tags: TAGS, params },
+      schema: {
+        summary: 'Sign-in or consent page of an authorization',
+        tags: TAGS,
+        params,
+        response: { 200: HTML_PAGE },
+      },
       handler: async (request, reply) => {
         const issuer = await identity.issuers.get(request.params.slug, { cookies: true });
         await hijacked(request, reply, () =>

@@ -4,7 +4,7 @@ import type { CredentialVerifier, TenantAdmin } from '../../control/index.ts';
 import type { TenantLedger } from '../../ledger/index.ts';
 import type { RecordService } from '../../records/index.ts';
 import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
-import { COLLECTION_NAME, UUID } from '../schemas.ts';
+import { COLLECTION_NAME, mediaResponse, UUID } from '../schemas.ts';
 
 const TAGS = ['ledger'];
 const INDEX = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
@@ -110,6 +110,12 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
     schema: {
       summary: 'C2SP tlog-tiles tile of the tenant log (hash tiles and entries bundles)',
       tags: TAGS,
+      response: {
+        200: mediaResponse('application/octet-stream', 'the tile as C2SP tlog-tiles lays it out', {
+          type: 'string',
+          contentMediaType: 'application/octet-stream',
+        }),
+      },
     },
     handler: async (request, reply) =>
       reply

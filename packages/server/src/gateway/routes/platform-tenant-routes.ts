@@ -4,6 +4,7 @@ import { decodeCursor, page } from '../../records/index.ts';
 import {
   API_KEY,
   ISSUED_API_KEY,
+  NO_BODY,
   PLAN,
   pageOf,
   pageQuery,
@@ -103,7 +104,12 @@ export function platformTenantRoutes(
 
   app.delete<{ Params: { id: string } }>('/v1/platform/tenants/:id', {
     config,
-    schema: { summary: 'Delete a tenant and its data', tags: TAGS, params: TENANT_ID_PARAMS },
+    schema: {
+      summary: 'Delete a tenant and its data',
+      tags: TAGS,
+      params: TENANT_ID_PARAMS,
+      response: { 204: NO_BODY },
+    },
     handler: async (request, reply) => {
       await admin.delete(request.params.id);
       return reply.code(204).send();
@@ -166,6 +172,7 @@ export function platformTenantRoutes(
             keyId: UUID,
           },
         },
+        response: { 204: NO_BODY },
       },
       handler: async (request, reply) => {
         await admin.revokeApiKey(request.params.id, request.params.keyId);

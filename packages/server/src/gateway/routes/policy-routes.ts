@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { cedarSchemaText, type PolicyService, TENANT_ISOLATION_POLICY } from '../../authz/index.ts';
 import { tenantOf } from '../auth-hook.ts';
+import { NO_BODY } from '../schemas.ts';
 
 const TAGS = ['policies'];
 const POLICY_SET = {
@@ -58,7 +59,11 @@ export function policyRoutes(
 
   app.delete('/v1/policies', {
     config: { auth: 'policies:write' },
-    schema: { summary: 'Remove the policy set: roles alone decide again', tags: TAGS },
+    schema: {
+      summary: 'Remove the policy set: roles alone decide again',
+      tags: TAGS,
+      response: { 204: NO_BODY },
+    },
     handler: async (request, reply) => {
       await policies.delete(tenantOf(request));
       return reply.code(204).send();

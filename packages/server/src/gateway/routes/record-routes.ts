@@ -4,7 +4,16 @@ import type { RecordService } from '../../records/index.ts';
 import { type RecordRow, storedJson } from '../../store/index.ts';
 import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
 import { precondition, versionEtag } from '../if-match.ts';
-import { COLLECTION_NAME, pageOf, pageQuery, RECORD, RECORD_DATA, UUID } from '../schemas.ts';
+import {
+  COLLECTION_NAME,
+  IF_MATCH_HEADERS,
+  NO_BODY,
+  pageOf,
+  pageQuery,
+  RECORD,
+  RECORD_DATA,
+  UUID,
+} from '../schemas.ts';
 
 const TAGS = ['records'];
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -117,6 +126,7 @@ export function recordRoutes(
         summary,
         tags: TAGS,
         params: RECORD_PARAMS,
+        headers: IF_MATCH_HEADERS,
         body: RECORD_DATA,
         response: { 200: RECORD },
       },
@@ -149,7 +159,13 @@ export function recordRoutes(
   // anything is written, as PUT and PATCH are.
   app.delete<{ Params: Params }>('/v1/collections/:name/records/:id', {
     config: { auth: 'records:write' },
-    schema: { summary: 'Delete a record (If-Match optional)', tags: TAGS, params: RECORD_PARAMS },
+    schema: {
+      summary: 'Delete a record (If-Match optional)',
+      tags: TAGS,
+      params: RECORD_PARAMS,
+      headers: IF_MATCH_HEADERS,
+      response: { 204: NO_BODY },
+    },
     handler: async (request, reply) => {
       const principal = tenantPrincipalOf(request);
       const condition = precondition(request);

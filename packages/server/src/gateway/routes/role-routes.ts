@@ -6,7 +6,7 @@ import {
   type RoleService,
 } from '../../authz/index.ts';
 import { permissionsOf, tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
-import { ROLE_NAME } from '../schemas.ts';
+import { NO_BODY, ROLE_NAME } from '../schemas.ts';
 
 const TAGS = ['roles'];
 const NAME_PARAMS = {
@@ -104,6 +104,7 @@ export function roleRoutes(app: FastifyInstance, roles: RoleService, authorizer:
         'Delete a custom role within the caller’s permissions (credentials holding it lose what it granted)',
       tags: TAGS,
       params: NAME_PARAMS,
+      response: { 204: NO_BODY },
     },
     handler: async (request, reply) => {
       await roles.delete(tenantOf(request), request.params.name, permissionsOf(request));

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import { mediaResponse } from '../schemas.ts';
 import { HYBRID_GROUP, negotiatedGroup } from '../tls-listener.ts';
 
 export interface SystemProbes {
@@ -43,7 +44,18 @@ export function systemRoutes(app: FastifyInstance, probes: SystemProbes, metrics
 
   app.get(
     '/metrics',
-    { config, schema: { summary: 'Prometheus metrics', tags } },
+    {
+      config,
+      schema: {
+        summary: 'Prometheus metrics',
+        tags,
+        response: {
+          200: mediaResponse(metrics.contentType, 'the Prometheus text exposition format', {
+            type: 'string',
+          }),
+        },
+      },
+    },
     async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()),
   );
 

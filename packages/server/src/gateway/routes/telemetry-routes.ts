@@ -13,7 +13,7 @@ import { PalisadeError } from '../../errors/index.ts';
 import type { MaybePromise } from '../../maybe-promise/index.ts';
 import type { Aggregate, AggregateRow, TelemetryPoint } from '../../store/index.ts';
 import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
-import { UUID } from '../schemas.ts';
+import { mediaResponse, UUID } from '../schemas.ts';
 
 const TAGS = ['telemetry'];
 const KEYS = { type: 'string', maxLength: 4096, pattern: '^[A-Za-z0-9_.:,-]*$' } as const;
@@ -234,6 +234,13 @@ export function telemetryRoutes(
         type: 'object',
         additionalProperties: false,
         properties: { deviceId: { type: 'string', pattern: '^[0-9a-f-]{36}$' } },
+      },
+      response: {
+        200: mediaResponse(
+          'text/event-stream',
+          'server-sent events: `telemetry` events whose data is a JSON point batch, heartbeats as comments',
+          { type: 'string' },
+        ),
       },
     },
     handler: async (request, reply) => {

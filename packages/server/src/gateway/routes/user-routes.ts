@@ -4,7 +4,7 @@ import { cursorPage, decodeCursor } from '../../records/index.ts';
 import type { UserServices, UserView } from '../../users/index.ts';
 import { permissionsOf, tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
 import { precondition, versionEtag } from '../if-match.ts';
-import { pageOf, pageQuery, ROLE_NAMES, UUID } from '../schemas.ts';
+import { IF_MATCH_HEADERS, NO_BODY, pageOf, pageQuery, ROLE_NAMES, UUID } from '../schemas.ts';
 
 const TAGS = ['users'];
 const TIMESTAMP = { type: 'string', format: 'date-time' } as const;
@@ -142,6 +142,7 @@ export function userRoutes(
       summary: "Change a user's name or roles, or disable (or enable) them (If-Match optional)",
       tags: TAGS,
       params: ID_PARAMS,
+      headers: IF_MATCH_HEADERS,
       body: {
         type: 'object',
         additionalProperties: false,
@@ -165,7 +166,13 @@ export function userRoutes(
 
   app.delete<{ Params: { id: string } }>('/v1/users/:id', {
     config: { auth: 'users:write' },
-    schema: { summary: 'Delete a user (If-Match optional)', tags: TAGS, params: ID_PARAMS },
+    schema: {
+      summary: 'Delete a user (If-Match optional)',
+      tags: TAGS,
+      params: ID_PARAMS,
+      headers: IF_MATCH_HEADERS,
+      response: { 204: NO_BODY },
+    },
     handler: async (request, reply) => {
       await service.remove(
         tenantOf(request),
@@ -203,6 +210,7 @@ export function userRoutes(
         "Remove a user's TOTP second factor (they enrol again through a new invitation; If-Match optional)",
       tags: TAGS,
       params: ID_PARAMS,
+      headers: IF_MATCH_HEADERS,
       response: { 200: USER },
     },
     handler: async (request, reply) =>
