@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { validate } from '@readme/openapi-parser';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { ADMIN_TOKEN, PEOPLE_SCHEMA, type Reply, TestApi } from './support/api.ts';
 
 interface Operation {
   parameters: { name: string; in: string }[];
   requestBody?: { content: Record<string, unknown> };
-  responses: Record<string, { content?: Record<string, unknown> }>;
+  responses: Record<string, { content?: Record<string, { schema?: object }> }>;
 }
 type Document = { paths: Record<string, Record<string, Operation>> };
 
@@ -16,15 +18,20 @@ function mediaOf(reply: Reply): string | undefined {
   return type === undefined ? undefined : String(type).split(';')[0]?.trim();
 }
 
+/** Checks answers against the document's schemas, whose keywords are not all Ajv's own. */
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+(addFormats as unknown as (instance: Ajv2020) => void)(ajv);
+
 describe('the OpenAPI document', () => {
   let api: TestApi;
   let key: string;
+  let tenantId: string;
   let doc: Document;
 
   before(async () => {
     // The document is built from the routes alone: one backend is enough.
     api = await TestApi.start('sqlite');
-    key = (await api.tenant('openapi')).key;
+    ({ key, id: tenantId } = await api.tenant('openapi'));
     await api.call('PUT', '/v1/collections/people', key, { schema: PEOPLE_SCHEMA });
     doc = (await api.call('GET', '/v1/openapi.json', undefined)).body;
   });
@@ -36,7 +43,10 @@ describe('the OpenAPI document', () => {
     return found;
   }
 
-  /** The reply's status and media type are what the document says this operation answers. */
+  /**
+   * The reply's status and media type are what the document says this operation answers, and
+   * a JSON body is valid against the schema documented for it.
+   */
   function assertDocumented(method: string, path: string, reply: Reply): void {
     const documented = operation(method, path).responses[String(reply.status)];
     assert.ok(documented, `${method} ${path}: ${reply.status} is not documented`);
@@ -44,6 +54,10 @@ describe('the OpenAPI document', () => {
     const listed = Object.keys(documented.content ?? {}).map((type) => type.split(';')[0]);
     if (media === undefined) assert.deepEqual(listed, [], `${method} ${path}: no body documented`);
     else assert.ok(listed.includes(media), `${method} ${path}: ${media} not in ${listed}`);
+    const schema = documented.content?.['application/json']?.schema;
+    if (media !== 'application/json' || schema === undefined) return;
+    const check = ajv.compile(schema);
+    assert.ok(check(reply.body), `${method} ${path}: ${JSON.stringify(check.errors)}`);
   }
 
   test('is valid OpenAPI 3.1, schema and semantics (path parameters, references)', async () => {
@@ -146,5 +160,58 @@ describe('the OpenAPI document', () => {
       '/v1/platform/tenants/{id}',
       await api.call('DELETE', `/v1/platform/tenants/${other.id}`, ADMIN_TOKEN),
     );
+  });
+
+  test('documents every route’s success answer; the ledger’s and probes’ bodies match', async () => {
+    for (const [path, operations] of Object.entries(doc.paths)) {
+      for (const [method, documented] of Object.entries(operations)) {
+        // The tenant issuer's own endpoints answer as the OAuth/OIDC provider does.
+        if (path === '/t/{slug}/{path}') continue;
+        assert.ok(
+          Object.keys(documented.responses).some((status) => /^[23]/.test(status)),
+          `${method} ${path} documents no success answer`,
+        );
+      }
+    }
+    const { body: head } = await api.call('GET', '/v1/ledger/checkpoint', key);
+    const size = head.size as number;
+    const created = await api.call('POST', '/v1/collections/people/records', key, { name: 'D' });
+    const answers: [string, string, Reply][] = [
+      ['get', '/healthz', await api.call('GET', '/healthz', undefined)],
+      ['get', '/readyz', await api.call('GET', '/readyz', undefined)],
+      ['get', '/v1/openapi.json', await api.call('GET', '/v1/openapi.json', undefined)],
+      ['get', '/v1/ledger/entries', await api.call('GET', '/v1/ledger/entries?start=0&end=5', key)],
+      [
+        'get',
+        '/v1/ledger/batches',
+        await api.call('GET', `/v1/ledger/batches?start=0&end=${size}`, key),
+      ],
+      [
+        'get',
+        '/v1/ledger/proof/inclusion',
+        await api.call('GET', `/v1/ledger/proof/inclusion?index=0&size=${size}`, key),
+      ],
+      [
+        'get',
+        '/v1/ledger/proof/consistency',
+        await api.call('GET', `/v1/ledger/proof/consistency?from=1&to=${size}`, key),
+      ],
+      [
+        'get',
+        '/v1/collections/{name}/records/{id}/proof',
+        await api.call('GET', `/v1/collections/people/records/${created.body.id}/proof`, key),
+      ],
+      ['get', '/v1/ledger/export', await api.call('GET', '/v1/ledger/export', key)],
+      [
+        'get',
+        '/v1/platform/tenants/{id}/ledger/export',
+        await api.call('GET', `/v1/platform/tenants/${tenantId}/ledger/export`, ADMIN_TOKEN),
+      ],
+      ['get', '/v1/platform/ledger/keys', await api.call('GET', '/v1/platform/ledger/keys', key)],
+    ];
+    for (const [method, path, reply] of answers) {
+      assert.equal(reply.status, 200, `${method} ${path}: ${JSON.stringify(reply.body)}`);
+      assertDocumented(method, path, reply);
+    }
   });
 });

@@ -43,6 +43,18 @@ export function deviceProvisioningRoutes(app: FastifyInstance, devices: DeviceSe
             provisionDeviceKey: { type: 'string', minLength: 1, maxLength: 512 },
           },
         },
+        response: {
+          201: {
+            type: 'object',
+            required: ['status', 'deviceId', 'credentialsType', 'credentialsValue'],
+            properties: {
+              status: { const: 'SUCCESS' },
+              deviceId: UUID,
+              credentialsType: { const: 'ACCESS_TOKEN' },
+              credentialsValue: { type: 'string', description: "the device's access token" },
+            },
+          },
+        },
       },
       handler: async (request, reply) => {
         const { device, token } = await devices.authority.provision(

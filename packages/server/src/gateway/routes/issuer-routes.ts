@@ -168,6 +168,13 @@ export function issuerRoutes(
           summary: 'Submit the sign-in or consent form (application/x-www-form-urlencoded)',
           tags: TAGS,
           params,
+          response: {
+            200: HTML_PAGE,
+            303: {
+              type: 'null',
+              description: 'the step is done: on to the authorization, named in Location',
+            },
+          },
           body: {
             type: 'object',
             properties: {

@@ -21,6 +21,109 @@ const ANCHOR = {
   },
 } as const;
 
+const NULLABLE_STRING = { type: ['string', 'null'] } as const;
+/** A ledger entry (packages/ledger entry.ts): the core fields and extra strings or numbers. */
+const ENTRY = {
+  type: 'object',
+  required: ['seq', 'time', 'actor', 'action', 'resource', 'commitment'],
+  properties: {
+    seq: INDEX,
+    time: { type: 'string', format: 'date-time' },
+    actor: { type: 'string' },
+    action: { type: 'string' },
+    resource: { type: 'string' },
+    commitment: {
+      ...NULLABLE_STRING,
+      description: 'base64url SHA-256 commitment to the state, or null',
+    },
+  },
+  additionalProperties: { type: ['string', 'number', 'null'] },
+} as const;
+/** A batch header: the tenant-log leaf, as packages/ledger batch.ts encodes it. */
+const BATCH_HEADER = {
+  type: 'object',
+  required: ['v', 'tenant', 'batch', 'firstSeq', 'count', 'time', 'entriesRoot'],
+  additionalProperties: false,
+  properties: {
+    v: { const: 1 },
+    tenant: UUID,
+    batch: INDEX,
+    firstSeq: INDEX,
+    count: { type: 'integer', minimum: 1 },
+    time: { type: 'string', format: 'date-time' },
+    entriesRoot: { type: 'string', description: 'standard base64 of the entries tree root' },
+  },
+} as const;
+const LEAF = {
+  type: 'string',
+  description: 'the batch header as its canonical JSON text: the bytes hashed into the log',
+} as const;
+const SALT = {
+  ...NULLABLE_STRING,
+  description: "base64url salt that opens the entry's commitment, when the caller may read it",
+} as const;
+
+const VKEY = { type: 'string', description: 'a C2SP signed-note verifier key' } as const;
+/** `palisade-ledger-bundle/v1`: what `palisade ledger verify` checks offline. */
+const BUNDLE = {
+  type: 'object',
+  required: [
+    'format',
+    'tenant',
+    'keys',
+    'storedRoot',
+    'checkpoint',
+    'platform',
+    'batches',
+    'entries',
+    'recordsAt',
+    'records',
+    'withheldCollections',
+    'withheldRecords',
+  ],
+  properties: {
+    format: { const: 'palisade-ledger-bundle/v1' },
+    tenant: UUID,
+    keys: { type: 'array', items: VKEY },
+    storedRoot: { type: 'string', description: 'standard base64 of the stored tenant-log root' },
+    checkpoint: { type: 'string', description: 'the tenant checkpoint, a signed note' },
+    platform: ANCHOR,
+    batches: { type: 'array', items: LEAF },
+    entries: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['entry', 'salt'],
+        properties: {
+          entry: { type: 'string', description: 'the entry as its canonical JSON text' },
+          salt: SALT,
+        },
+      },
+    },
+    recordsAt: {
+      type: ['integer', 'null'],
+      description: 'the ledger size the records reflect; null in the admin export',
+    },
+    records: {
+      type: ['array', 'null'],
+      items: {
+        type: 'object',
+        required: ['resource', 'data'],
+        properties: { resource: { type: 'string' }, data: {} },
+      },
+    },
+    withheldCollections: { type: ['array', 'null'], items: { type: 'string' } },
+    withheldRecords: { type: ['array', 'null'], items: { type: 'string' } },
+  },
+} as const;
+
+/**
+ * These answers are proofs and entries a verifier hashes or re-canonicalizes: their schemas
+ * document them, and they are written as JSON.stringify writes them, never filtered or
+ * reordered by a schema-driven serializer.
+ */
+const AS_WRITTEN = () => (data: unknown) => JSON.stringify(data);
+
 function rangeQuery(from: string, to: string) {
   return {
     type: 'object',
@@ -69,7 +172,24 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
       summary: 'Ledger entries with start <= seq < end',
       tags: TAGS,
       querystring: rangeQuery('start', 'end'),
+      response: {
+        200: {
+          type: 'object',
+          required: ['entries'],
+          properties: {
+            entries: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['seq', 'batch', 'entry'],
+                properties: { seq: INDEX, batch: INDEX, entry: ENTRY },
+              },
+            },
+          },
+        },
+      },
     },
+    serializerCompiler: AS_WRITTEN,
     handler: (request) => ledger.entries(tenantOf(request), request.query.start, request.query.end),
   });
 
@@ -79,7 +199,24 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
       summary: 'Tenant-log leaves (batch headers) with start <= batch < end',
       tags: TAGS,
       querystring: rangeQuery('start', 'end'),
+      response: {
+        200: {
+          type: 'object',
+          required: ['batches'],
+          properties: {
+            batches: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['batch', 'leaf'],
+                properties: { batch: INDEX, leaf: LEAF },
+              },
+            },
+          },
+        },
+      },
     },
+    serializerCompiler: AS_WRITTEN,
     handler: (request) => ledger.batches(tenantOf(request), request.query.start, request.query.end),
   });
 
@@ -89,7 +226,15 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
       summary: 'Inclusion proof of batch `index` in the tenant log of `size` batches',
       tags: TAGS,
       querystring: rangeQuery('index', 'size'),
+      response: {
+        200: {
+          type: 'object',
+          required: ['index', 'size', 'leaf', 'proof'],
+          properties: { index: INDEX, size: INDEX, leaf: LEAF, proof: B64_LIST },
+        },
+      },
     },
+    serializerCompiler: AS_WRITTEN,
     handler: (request) =>
       ledger.inclusion(tenantOf(request), request.query.index, request.query.size),
   });
@@ -100,7 +245,15 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
       summary: 'Consistency proof between two sizes of the tenant log',
       tags: TAGS,
       querystring: rangeQuery('from', 'to'),
+      response: {
+        200: {
+          type: 'object',
+          required: ['from', 'to', 'proof'],
+          properties: { from: INDEX, to: INDEX, proof: B64_LIST },
+        },
+      },
     },
+    serializerCompiler: AS_WRITTEN,
     handler: (request) =>
       ledger.consistency(tenantOf(request), request.query.from, request.query.to),
   });
@@ -135,7 +288,28 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
         required: ['name', 'id'],
         properties: { name: COLLECTION_NAME, id: UUID },
       },
+      response: {
+        200: {
+          type: 'object',
+          required: ['entry', 'batch', 'entryProof', 'logProof', 'checkpoint', 'salt', 'state'],
+          properties: {
+            entry: ENTRY,
+            batch: BATCH_HEADER,
+            entryProof: B64_LIST,
+            logProof: B64_LIST,
+            checkpoint: { type: 'string', description: 'the tenant checkpoint, a signed note' },
+            platform: {
+              type: 'object',
+              required: ['index', 'proof', 'checkpoint'],
+              properties: { index: INDEX, proof: B64_LIST, checkpoint: { type: 'string' } },
+            },
+            salt: SALT,
+            state: { description: "the record's committed state, as stored" },
+          },
+        },
+      },
     },
+    serializerCompiler: AS_WRITTEN,
     handler: async (request) => {
       const context = tenantOf(request);
       // The proof carries the record's state: it takes what reading the record takes, too.
@@ -160,7 +334,9 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
       summary:
         'The whole tenant ledger with anchors, for offline verification, and the current records the caller may read (records:read); the others are named in withheldCollections and withheldRecords',
       tags: TAGS,
+      response: { 200: BUNDLE },
     },
+    serializerCompiler: AS_WRITTEN,
     handler: async (request) => {
       // A record, or a salt that opens a commitment, goes in only when the caller may read its
       // state through the API, decided as its read route decides it (roles, then Cedar).
@@ -180,7 +356,9 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
         required: ['id'],
         properties: { id: UUID },
       },
+      response: { 200: BUNDLE },
     },
+    serializerCompiler: AS_WRITTEN,
     handler: async (request) => {
       const context = services.verifier.actAsAdmin(
         request.principal,
@@ -192,7 +370,17 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
 
   app.get('/v1/platform/ledger/keys', {
     config: { auth: 'public' },
-    schema: { summary: "The platform ledger's origin and verifier keys (C2SP vkeys)", tags: TAGS },
+    schema: {
+      summary: "The platform ledger's origin and verifier keys (C2SP vkeys)",
+      tags: TAGS,
+      response: {
+        200: {
+          type: 'object',
+          required: ['origin', 'keys'],
+          properties: { origin: { type: 'string' }, keys: { type: 'array', items: VKEY } },
+        },
+      },
+    },
     handler: async () => ledger.publicKeys(),
   });
 }

@@ -18,7 +18,28 @@ export function systemRoutes(app: FastifyInstance, probes: SystemProbes, metrics
     '/healthz',
     {
       config,
-      schema: { summary: 'Liveness; over HTTPS, the key exchange of this connection', tags },
+      schema: {
+        summary: 'Liveness; over HTTPS, the key exchange of this connection',
+        tags,
+        response: {
+          200: {
+            type: 'object',
+            required: ['status'],
+            properties: {
+              status: { const: 'ok' },
+              tls: {
+                type: 'object',
+                required: ['protocol', 'group', 'postQuantum'],
+                properties: {
+                  protocol: { type: ['string', 'null'] },
+                  group: { type: ['string', 'null'] },
+                  postQuantum: { type: 'boolean' },
+                },
+              },
+            },
+          },
+        },
+      },
     },
     async (request) => {
       const socket = request.raw.socket as typeof request.raw.socket & { encrypted?: boolean };
@@ -31,7 +52,21 @@ export function systemRoutes(app: FastifyInstance, probes: SystemProbes, metrics
 
   app.get(
     '/readyz',
-    { config, schema: { summary: 'Readiness: stores reachable (503 while shutting down)', tags } },
+    {
+      config,
+      schema: {
+        summary: 'Readiness: stores reachable (503 while shutting down)',
+        tags,
+        response: {
+          200: { type: 'object', required: ['status'], properties: { status: { const: 'ready' } } },
+          503: {
+            type: 'object',
+            required: ['status'],
+            properties: { status: { const: 'unavailable' } },
+          },
+        },
+      },
+    },
     async (_request, reply) => {
       try {
         await probes.ready();
@@ -61,7 +96,16 @@ export function systemRoutes(app: FastifyInstance, probes: SystemProbes, metrics
 
   app.get(
     '/v1/openapi.json',
-    { config, schema: { summary: 'This API as OpenAPI 3.1', tags } },
+    {
+      config,
+      schema: {
+        summary: 'This API as OpenAPI 3.1',
+        tags,
+        response: {
+          200: { description: 'this document', type: 'object', additionalProperties: true },
+        },
+      },
+    },
     async () => probes.openApi(),
   );
 }

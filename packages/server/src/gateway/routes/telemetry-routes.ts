@@ -13,7 +13,7 @@ import { PalisadeError } from '../../errors/index.ts';
 import type { MaybePromise } from '../../maybe-promise/index.ts';
 import type { Aggregate, AggregateRow, TelemetryPoint } from '../../store/index.ts';
 import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
-import { mediaResponse, UUID } from '../schemas.ts';
+import { mediaResponse, NO_BODY, UUID } from '../schemas.ts';
 
 const TAGS = ['telemetry'];
 const KEYS = { type: 'string', maxLength: 4096, pattern: '^[A-Za-z0-9_.:,-]*$' } as const;
@@ -113,6 +113,7 @@ export function telemetryRoutes(
       tags: TAGS,
       params: TOKEN_PARAMS,
       body: ANY_JSON,
+      response: { 200: NO_BODY },
     },
     handler: async (request, reply) => {
       await devices.telemetry.telemetry(await device(request), request.body);
@@ -128,6 +129,7 @@ export function telemetryRoutes(
       tags: TAGS,
       params: TOKEN_PARAMS,
       body: { description: 'a flat JSON object' },
+      response: { 200: NO_BODY },
     },
     handler: async (request, reply) => {
       await devices.telemetry.attributes(await device(request), request.body);
