@@ -1,11 +1,12 @@
 /**
  * `palisade backup` and `palisade restore` as users run them (the built dist, spawned): an
  * online backup of a running embedded server with its progress and summary, refusals with
- * their exit codes and what to do, and a restore into a new data folder that a server then
- * starts on with the master key brought back by hand.
+ * their exit codes and what to do (a folder palisade backup did not write among them), and a
+ * restore into a new data folder that a server then starts on with the master key brought
+ * back by hand.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -79,6 +80,13 @@ describe('palisade backup and restore (sqlite)', () => {
     const occupied = await palisade(['restore', '--from', out, ...data()]);
     expectExit(occupied, 1);
     assert.match(occupied.stderr, /is not empty .*restore into a new data folder/);
+
+    const foreign = join(scratch, 'foreign');
+    cpSync(out, foreign, { recursive: true });
+    writeFileSync(join(foreign, 'backup.json'), 'null');
+    const refused = await palisade(['restore', '--from', foreign, '--data', join(scratch, 'x')]);
+    expectExit(refused, 1);
+    assert.match(refused.stderr, /^palisade: \S+ is not a manifest palisade backup wrote: .+\n$/);
 
     const target = join(scratch, 'restored');
     const restored = await palisade(['restore', '--from', out, '--data', target]);

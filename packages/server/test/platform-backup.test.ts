@@ -200,6 +200,49 @@ describe('backup and restore of the embedded platform', () => {
     await assert.rejects(restorePlatform(target, copy), isBackupError('BACKUP_UNREADABLE'));
   });
 
+  test('a restore refuses a manifest palisade backup did not write, naming what is wrong, before it writes anything', async () => {
+    const original = JSON.parse(readFileSync(join(backupDir, 'backup.json'), 'utf8'));
+    const target: Settings = { ...settings, data: join(scratch, 'never-restored') };
+    const cases: [unknown, RegExp][] = [
+      [null, /is not a JSON object/],
+      [[original], /is not a JSON object/],
+      [{ ...original, files: [...original.files, null] }, /a file entry null is not an object/],
+      [
+        { ...original, files: original.files.map((f: object) => ({ ...f, sha256: undefined })) },
+        /the hash of \S+ is not a SHA-256/,
+      ],
+      [
+        { ...original, files: [...original.files, original.files[0]] },
+        /lists bus-outbox\.db twice/,
+      ],
+      // Without its control plane a restore would leave tenant files that no platform names.
+      [
+        {
+          ...original,
+          files: original.files.filter((f: { path: string }) => f.path !== 'platform.db'),
+        },
+        /lists no platform\.db/,
+      ],
+    ];
+    for (const [manifest, reason] of cases) {
+      const copy = join(scratch, 'foreign');
+      rmSync(copy, { recursive: true, force: true });
+      cpSync(backupDir, copy, { recursive: true });
+      writeFileSync(join(copy, 'backup.json'), JSON.stringify(manifest));
+      await assert.rejects(
+        restorePlatform(target, copy),
+        (error) =>
+          isBackupError('BACKUP_UNREADABLE')(error) && reason.test((error as Error).message),
+        JSON.stringify(manifest).slice(0, 80),
+      );
+      assert.deepEqual(
+        existsSync(target.data) ? filesUnder(target.data) : [],
+        [],
+        'nothing restored',
+      );
+    }
+  });
+
   test('a restore writes only into an empty data folder, a backup only into a new one; never with PostgreSQL', async () => {
     await assert.rejects(
       restorePlatform(settings, backupDir),

@@ -75,6 +75,8 @@ export {
   BackupError,
   type BackupErrorCode,
   type BackupManifest,
+} from './sqlite/backup-manifest.ts';
+export {
   type BackupProgress,
   backupPlatform,
   restorePlatform,

@@ -15,33 +15,34 @@
  * keeps neither its file nor its keys (see `backup-tenants.ts`).
  *
  * A backup is written to `OUT.partial` and renamed to OUT once whole, with `backup.json`
- * listing every file's size and SHA-256; a restore checks those and SQLite's integrity check
- * before it writes anything, and writes only into a data folder with no platform in it.
+ * listing every file's size and SHA-256; a restore checks the manifest (`backup-manifest.ts`),
+ * those and SQLite's integrity check before it writes anything, and writes only into a data
+ * folder with no platform in it.
  *
  * The master key stays out unless asked for: a backup that holds it opens every tenant's
  * encrypted fields on its own, and keeps a deleted tenant's data readable for as long as the
  * backup lives (crypto-shredding reaches a backup only through its master key).
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import {
-  chmod,
-  copyFile,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  stat,
-  writeFile,
-} from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, copyFile, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { backup, DatabaseSync } from 'node:sqlite';
 import { readSealedHeader } from '@palisade/crypto';
 import type { Settings } from '../../config/index.ts';
 import { masterKeyFile } from '../../keys/master-key-source.ts';
 import { acquireRunningLock } from '../running-lock.ts';
+import {
+  BACKUP_FORMAT,
+  BackupError,
+  type BackupFile,
+  type BackupManifest,
+  CONTROL_PLANE,
+  checkBackup,
+  described,
+  fsyncPath,
+  MANIFEST,
+  readManifest,
+} from './backup-manifest.ts';
 import {
   eraseDeletedFromBus,
   keepsFile,
@@ -50,50 +51,12 @@ import {
   tenantsIn,
 } from './backup-tenants.ts';
 
-export const BACKUP_FORMAT = 'palisade-backup/v1';
 /** The embedded bus's stream file. */
 const BUS_FILE = 'bus.db';
-const MANIFEST = 'backup.json';
-/** A relative path of a backed-up file: no absolute path, no empty or special segment. */
-const SAFE_PATH = /^[A-Za-z0-9_-][A-Za-z0-9._-]*(\/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$/;
 const LEDGER_KEY = 'ledger-signing.json';
 const MASTER_KEY = 'master.key';
 /** SQLite's backup copies this many pages per step: all of a file in one read transaction. */
 const ALL_PAGES = 2_147_483_647;
-
-export type BackupErrorCode =
-  | 'BACKUP_NOT_EMBEDDED'
-  | 'BACKUP_NO_PLATFORM'
-  | 'BACKUP_TARGET_EXISTS'
-  | 'BACKUP_UNREADABLE'
-  | 'BACKUP_CORRUPT'
-  | 'RESTORE_TARGET_NOT_EMPTY';
-
-/** Why a backup or restore was refused or failed; the message says what to do. */
-export class BackupError extends Error {
-  readonly code: BackupErrorCode;
-  constructor(code: BackupErrorCode, message: string) {
-    super(message);
-    this.name = 'BackupError';
-    this.code = code;
-  }
-}
-
-export interface BackupFile {
-  /** Relative to the data folder (and to the backup), `/`-separated. */
-  readonly path: string;
-  readonly bytes: number;
-  readonly sha256: string;
-}
-
-export interface BackupManifest {
-  readonly format: typeof BACKUP_FORMAT;
-  readonly createdAt: string;
-  /** Public id of the master key the tenant keys are sealed under; null with no tenant key. */
-  readonly masterKeyId: string | null;
-  readonly includesMasterKey: boolean;
-  readonly files: readonly BackupFile[];
-}
 
 /**
  * How far a backup or restore has come, after each file copied (a backup may then leave out a
@@ -128,23 +91,8 @@ async function databaseFiles(data: string): Promise<string[]> {
   return [
     ...['bus-outbox.db', BUS_FILE, 'platform-log.db'].filter((f) => existsSync(join(data, f))),
     ...shards,
-    'platform.db',
+    CONTROL_PLANE,
   ];
-}
-
-async function sha256Of(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-async function fsyncPath(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /**
@@ -160,12 +108,6 @@ function outOfWal(path: string): void {
   } finally {
     db.close();
   }
-}
-
-async function described(root: string, path: string): Promise<BackupFile> {
-  const full = join(root, path);
-  await fsyncPath(full);
-  return { path, bytes: (await stat(full)).size, sha256: await sha256Of(full) };
 }
 
 /** The master key id in the newest KEK's sealed header, read from a control-plane copy. */
@@ -191,7 +133,7 @@ export async function backupPlatform(
   options: { readonly includeMasterKey?: boolean; readonly onProgress?: BackupProgress } = {},
 ): Promise<BackupManifest> {
   refuseScaleOut(settings, 'backup');
-  if (!existsSync(join(settings.data, 'platform.db')))
+  if (!existsSync(join(settings.data, CONTROL_PLANE)))
     throw new BackupError(
       'BACKUP_NO_PLATFORM',
       `no platform in ${settings.data} (no platform.db): name its data folder with --data`,
@@ -237,7 +179,7 @@ export async function backupPlatform(
       }
       outOfWal(join(partial, path));
       // The control plane, copied last, decides which tenant files the backup keeps.
-      if (path === 'platform.db')
+      if (path === CONTROL_PLANE)
         ({ live, deleted } = settleDeletedTenants(join(partial, path), new Date().toISOString()));
       await chmod(join(partial, path), 0o600);
       await done(await described(partial, path));
@@ -258,7 +200,7 @@ export async function backupPlatform(
     const manifest: BackupManifest = {
       format: BACKUP_FORMAT,
       createdAt: new Date().toISOString(),
-      masterKeyId: sealingKeyId(join(partial, 'platform.db')),
+      masterKeyId: sealingKeyId(join(partial, CONTROL_PLANE)),
       includesMasterKey: files.some((f) => f.path === MASTER_KEY),
       files,
     };
@@ -274,57 +216,6 @@ export async function backupPlatform(
     throw error;
   } finally {
     await running.release();
-  }
-}
-
-async function readManifest(from: string): Promise<BackupManifest> {
-  let manifest: BackupManifest;
-  try {
-    manifest = JSON.parse(await readFile(join(from, MANIFEST), 'utf8')) as BackupManifest;
-  } catch (error) {
-    throw new BackupError(
-      'BACKUP_UNREADABLE',
-      `${join(from, MANIFEST)} cannot be read (${(error as Error).message}): name a folder palisade backup wrote`,
-    );
-  }
-  if (manifest.format !== BACKUP_FORMAT || !Array.isArray(manifest.files))
-    throw new BackupError(
-      'BACKUP_UNREADABLE',
-      `${from} is not a ${BACKUP_FORMAT} backup (format ${JSON.stringify(manifest.format)})`,
-    );
-  for (const { path } of manifest.files as { path: unknown }[])
-    if (typeof path !== 'string' || !SAFE_PATH.test(path))
-      throw new BackupError(
-        'BACKUP_UNREADABLE',
-        `the backup names a file outside it (${JSON.stringify(path)}): it was not written by palisade backup`,
-      );
-  return manifest;
-}
-
-/** Checks every file of a backup against its manifest, and each database's integrity. */
-async function checkBackup(from: string, manifest: BackupManifest): Promise<void> {
-  for (const file of manifest.files) {
-    const full = join(from, file.path);
-    const actual = existsSync(full) ? await described(from, file.path) : undefined;
-    if (actual?.bytes !== file.bytes || actual.sha256 !== file.sha256)
-      throw new BackupError(
-        'BACKUP_CORRUPT',
-        `${file.path} of the backup is missing or changed since it was written: restore from another backup`,
-      );
-    if (!file.path.endsWith('.db')) continue;
-    const db = new DatabaseSync(full, { readOnly: true });
-    try {
-      const { integrity_check: result } = db.prepare('PRAGMA integrity_check').get() as {
-        integrity_check: string;
-      };
-      if (result !== 'ok')
-        throw new BackupError(
-          'BACKUP_CORRUPT',
-          `${file.path} of the backup fails SQLite's integrity check (${result}): restore from another backup`,
-        );
-    } finally {
-      db.close();
-    }
   }
 }
 
@@ -356,11 +247,8 @@ export async function restorePlatform(
   const running = await acquireRunningLock(settings, 'exclusive', { ownDataFolder: true });
   try {
     await checkBackup(from, manifest);
-    const controlPlane = manifest.files.some((f) => f.path === 'platform.db');
-    const tenants = controlPlane ? tenantsIn(join(from, 'platform.db')) : undefined;
-    const restored = manifest.files.filter(
-      (f) => tenants === undefined || keepsFile(f.path, tenants.live),
-    );
+    const tenants = tenantsIn(join(from, CONTROL_PLANE));
+    const restored = manifest.files.filter((f) => keepsFile(f.path, tenants.live));
     let bytes = 0;
     for (const [i, file] of restored.entries()) {
       const target = join(settings.data, file.path);
@@ -369,10 +257,9 @@ export async function restorePlatform(
       await chmod(`${target}.partial`, 0o600);
       // Settled before it is in place: a restore stopped after this file cannot be run again
       // into the folder, and a platform may start on it, so nothing would settle it later.
-      if (tenants !== undefined && file.path === 'platform.db')
+      if (file.path === CONTROL_PLANE)
         settleDeletedTenants(`${target}.partial`, new Date().toISOString());
-      if (tenants !== undefined && file.path === BUS_FILE)
-        eraseDeletedFromBus(`${target}.partial`, tenants.deleted);
+      if (file.path === BUS_FILE) eraseDeletedFromBus(`${target}.partial`, tenants.deleted);
       await fsyncPath(`${target}.partial`);
       await rename(`${target}.partial`, target);
       bytes += file.bytes;
