@@ -46,6 +46,11 @@ function filesUnder(dir: string): string[] {
     .sort();
 }
 
+/** The paths that are not the locks a process takes on a data folder. */
+function withoutLocks(paths: string[]): string[] {
+  return paths.filter((p) => !['running.lock', 'server.lock', 'server.pid'].includes(p));
+}
+
 function isBackupError(code: string) {
   return (error: unknown) => error instanceof BackupError && error.code === code;
 }
@@ -241,6 +246,52 @@ describe('backup and restore of the embedded platform', () => {
         'nothing restored',
       );
     }
+  });
+
+  test('a restore that fails part-way removes what it wrote, so it can run again', async () => {
+    const target: Settings = { ...settings, data: join(scratch, 'restore-failing') };
+    await assert.rejects(
+      restorePlatform(target, backupDir, {
+        onProgress: ({ files }) => {
+          if (files === 2) throw new Error('no space left on device');
+        },
+      }),
+      (error) =>
+        isBackupError('RESTORE_FAILED')(error) &&
+        /no space left on device.*run palisade restore again/.test((error as Error).message),
+    );
+    assert.deepEqual(withoutLocks(filesUnder(target.data)), [], 'nothing of it is left');
+    await restorePlatform(target, backupDir);
+    assert.ok(existsSync(join(target.data, 'platform.db')));
+  });
+
+  test('a restore that was killed leaves a folder no platform opens, and restoring into it again finishes it', async () => {
+    const target: Settings = { ...settings, data: join(scratch, 'restore-watched') };
+    const killed: Settings = { ...settings, data: join(scratch, 'restore-killed') };
+    const order: string[] = [];
+    await restorePlatform(target, backupDir, {
+      onProgress: ({ files, path }) => {
+        order.push(path);
+        // What a restore killed here leaves: the folder as it is now.
+        if (files === 2)
+          cpSync(target.data, killed.data, {
+            recursive: true,
+            filter: (source) => withoutLocks([relative(target.data, source)]).length > 0,
+          });
+      },
+    });
+    assert.equal(order.at(-1), 'platform.db', 'the control plane goes in last, after the keys');
+    assert.ok(order.indexOf('ledger-signing.json') < order.indexOf('platform.db'));
+
+    await assert.rejects(
+      startPlatform(killed, { listen: false }),
+      /the restore into \S+ did not finish .*run palisade restore --from \S+ --data \S+ again/,
+    );
+    await restorePlatform(killed, backupDir);
+    assert.deepEqual(withoutLocks(filesUnder(killed.data)), withoutLocks(filesUnder(target.data)));
+    copyFileSync(join(settings.data, 'master.key'), join(killed.data, 'master.key'));
+    const platform = await startPlatform(killed, { listen: false });
+    await platform.close();
   });
 
   test('a restore writes only into an empty data folder, a backup only into a new one; never with PostgreSQL', async () => {

@@ -76,11 +76,8 @@ export {
   type BackupErrorCode,
   type BackupManifest,
 } from './sqlite/backup-manifest.ts';
-export {
-  type BackupProgress,
-  backupPlatform,
-  restorePlatform,
-} from './sqlite/platform-backup.ts';
+export { type BackupProgress, backupPlatform } from './sqlite/platform-backup.ts';
+export { refuseHalfRestored, restorePlatform } from './sqlite/platform-restore.ts';
 export {
   JSON_DEPTH_MAX,
   mayBeUnstorable,

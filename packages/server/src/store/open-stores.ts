@@ -5,6 +5,7 @@ import type { PlatformLogStore } from './platform-log-store.ts';
 import { PostgresControlPlaneStore } from './postgres/postgres-control-plane-store.ts';
 import { PostgresPlatformLogStore } from './postgres/postgres-platform-log-store.ts';
 import { PostgresShardStore } from './postgres/postgres-shard-store.ts';
+import { refuseHalfRestored } from './sqlite/platform-restore.ts';
 import { SqliteControlPlaneStore } from './sqlite/sqlite-control-plane-store.ts';
 import { SqlitePlatformLogStore } from './sqlite/sqlite-platform-log-store.ts';
 import { SqliteShardStore } from './sqlite/sqlite-shard-store.ts';
@@ -33,6 +34,7 @@ function parseShard(spec: string): { id: string; postgresUrl?: string } {
 
 /** Opens the stores the settings name, migrating each; files go under `settings.data`. */
 export async function openStores(settings: Settings): Promise<Stores> {
+  refuseHalfRestored(settings.data);
   mkdirSync(settings.data, { recursive: true });
   const controlPlane: ControlPlaneStore =
     settings.database === undefined

@@ -24,7 +24,8 @@ export type BackupErrorCode =
   | 'BACKUP_TARGET_EXISTS'
   | 'BACKUP_UNREADABLE'
   | 'BACKUP_CORRUPT'
-  | 'RESTORE_TARGET_NOT_EMPTY';
+  | 'RESTORE_TARGET_NOT_EMPTY'
+  | 'RESTORE_FAILED';
 
 /** Why a backup or restore was refused or failed; the message says what to do. */
 export class BackupError extends Error {

@@ -15,9 +15,8 @@
  * keeps neither its file nor its keys (see `backup-tenants.ts`).
  *
  * A backup is written to `OUT.partial` and renamed to OUT once whole, with `backup.json`
- * listing every file's size and SHA-256; a restore checks the manifest (`backup-manifest.ts`),
- * those and SQLite's integrity check before it writes anything, and writes only into a data
- * folder with no platform in it.
+ * listing every file's size and SHA-256 (`backup-manifest.ts`), which a restore checks before
+ * it writes anything (`platform-restore.ts`).
  *
  * The master key stays out unless asked for: a backup that holds it opens every tenant's
  * encrypted fields on its own, and keeps a deleted tenant's data readable for as long as the
@@ -37,22 +36,19 @@ import {
   type BackupFile,
   type BackupManifest,
   CONTROL_PLANE,
-  checkBackup,
   described,
   fsyncPath,
   MANIFEST,
-  readManifest,
 } from './backup-manifest.ts';
 import {
   eraseDeletedFromBus,
   keepsFile,
   type LiveTenants,
   settleDeletedTenants,
-  tenantsIn,
 } from './backup-tenants.ts';
 
 /** The embedded bus's stream file. */
-const BUS_FILE = 'bus.db';
+export const BUS_FILE = 'bus.db';
 const LEDGER_KEY = 'ledger-signing.json';
 const MASTER_KEY = 'master.key';
 /** SQLite's backup copies this many pages per step: all of a file in one read transaction. */
@@ -69,7 +65,7 @@ export type BackupProgress = (done: {
   readonly path: string;
 }) => void | Promise<void>;
 
-function refuseScaleOut(settings: Settings, what: string): void {
+export function refuseScaleOut(settings: Settings, what: string): void {
   if (settings.database !== undefined || settings.shards.some((s) => s.startsWith('postgres')))
     throw new BackupError(
       'BACKUP_NOT_EMBEDDED',
@@ -214,64 +210,6 @@ export async function backupPlatform(
   } catch (error) {
     await rm(partial, { recursive: true, force: true }).catch(() => undefined);
     throw error;
-  } finally {
-    await running.release();
-  }
-}
-
-/** What may already be in a data folder a backup is restored into. */
-const LOCK_FILES = new Set(['running.lock', 'server.lock', 'server.pid']);
-
-/**
- * Restores the backup in `from` into the data folder of `settings`, which must hold no
- * platform and no running server. Everything is checked before anything is written. A tenant
- * the backup's control plane shows deleted stays deleted, even from a backup written before
- * backups left such tenants out: its file is not restored and its keys are destroyed. The
- * manifest of what was restored.
- */
-export async function restorePlatform(
-  settings: Settings,
-  from: string,
-  options: { readonly onProgress?: BackupProgress } = {},
-): Promise<BackupManifest> {
-  refuseScaleOut(settings, 'restore');
-  const manifest = await readManifest(from);
-  const present = existsSync(settings.data)
-    ? (await readdir(settings.data)).filter((name) => !LOCK_FILES.has(name))
-    : [];
-  if (present.length > 0)
-    throw new BackupError(
-      'RESTORE_TARGET_NOT_EMPTY',
-      `${settings.data} is not empty (${present.slice(0, 3).join(', ')}…): restore into a new data folder, or move this one aside first`,
-    );
-  const running = await acquireRunningLock(settings, 'exclusive', { ownDataFolder: true });
-  try {
-    await checkBackup(from, manifest);
-    const tenants = tenantsIn(join(from, CONTROL_PLANE));
-    const restored = manifest.files.filter((f) => keepsFile(f.path, tenants.live));
-    let bytes = 0;
-    for (const [i, file] of restored.entries()) {
-      const target = join(settings.data, file.path);
-      await mkdir(dirname(target), { recursive: true, mode: 0o700 });
-      await copyFile(join(from, file.path), `${target}.partial`);
-      await chmod(`${target}.partial`, 0o600);
-      // Settled before it is in place: a restore stopped after this file cannot be run again
-      // into the folder, and a platform may start on it, so nothing would settle it later.
-      if (file.path === CONTROL_PLANE)
-        settleDeletedTenants(`${target}.partial`, new Date().toISOString());
-      if (file.path === BUS_FILE) eraseDeletedFromBus(`${target}.partial`, tenants.deleted);
-      await fsyncPath(`${target}.partial`);
-      await rename(`${target}.partial`, target);
-      bytes += file.bytes;
-      await options.onProgress?.({
-        files: i + 1,
-        totalFiles: restored.length,
-        bytes,
-        path: file.path,
-      });
-    }
-    await fsyncPath(settings.data);
-    return { ...manifest, files: restored };
   } finally {
     await running.release();
   }
