@@ -94,6 +94,8 @@ describe('a backup taken while tenants are deleted', () => {
   let late: Tenant;
   /** The sealed KEK seed of `halfway`, as the live control plane held it. */
   let halfwaySeed: Buffer;
+  /** The backup's last progress report. */
+  let progress = { files: 0, totalFiles: -1 };
 
   const withSecret = async (tenant: Tenant) => {
     const put = await api.call('PUT', '/v1/collections/notes', tenant.key, {
@@ -127,7 +129,8 @@ describe('a backup taken while tenants are deleted', () => {
 
     // Each step runs once the backup has copied the file named, before it copies the next.
     manifest = await backupPlatform(settings, backupDir, {
-      onProgress: async ({ path }) => {
+      onProgress: async ({ path, files, totalFiles }) => {
+        progress = { files, totalFiles };
         if (path === 'platform-log.db') {
           await remove(vanished);
           late = await api.tenant('late');
@@ -184,6 +187,11 @@ describe('a backup taken while tenants are deleted', () => {
       listed.sha256,
       'the manifest lists the control plane as settled',
     );
+  });
+
+  test('its progress ends at the total it reports, with a tenant file gone before its turn', () => {
+    // A terminal's progress line ends only there.
+    assert.deepEqual(progress, { files: progress.totalFiles, totalFiles: progress.totalFiles });
   });
 
   test('restores the live tenants, and no deleted one', async () => {

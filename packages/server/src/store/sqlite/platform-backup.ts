@@ -150,7 +150,7 @@ export async function backupPlatform(
     if (existsSync(ledgerKey)) extra.push([ledgerKey, LEDGER_KEY]);
     const keyFile = masterKeyFile(settings);
     if (options.includeMasterKey === true && existsSync(keyFile)) extra.push([keyFile, MASTER_KEY]);
-    const totalFiles = paths.length + extra.length;
+    let totalFiles = paths.length + extra.length;
     let files: BackupFile[] = [];
     let copied = 0;
     let bytes = 0;
@@ -164,8 +164,12 @@ export async function backupPlatform(
     let deleted: readonly string[] = [];
     for (const path of paths) {
       const source = join(settings.data, path);
-      // A tenant deleted since the listing has no file any more: there is nothing to keep.
-      if (!existsSync(source)) continue;
+      // A tenant deleted since the listing has no file any more: there is nothing to keep, nor
+      // to count (the progress must still end at its total).
+      if (!existsSync(source)) {
+        totalFiles--;
+        continue;
+      }
       await mkdir(dirname(join(partial, path)), { recursive: true, mode: 0o700 });
       const db = new DatabaseSync(source, { readOnly: true, timeout: 5000 });
       try {
