@@ -121,9 +121,10 @@ export class Authorizer {
   }
 
   /**
-   * What the principal's ledger export may open: its records as recordReads, and every other
-   * entry by the read route of its resource, decided as decide would under the same policy
-   * set. These decisions are not cached beyond the export: it may name every device and user.
+   * What the principal's ledger listing may show and its export may open: its records as
+   * recordReads, and every other entry by the read route of its resource, decided as decide
+   * would under the same policy set. These decisions are not cached beyond the listing or
+   * export: it may name every device and user.
    */
   async exportReads(principal: TenantPrincipal): Promise<EntryReads> {
     const loaded = await this.#current(principal.context.tenant);

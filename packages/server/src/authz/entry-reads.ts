@@ -8,7 +8,7 @@ import { restResource } from './rest-resource.ts';
 const RECORD_RESOURCE = /^collections\/([^/]+)\/records\/(.+)$/;
 
 /**
- * What one principal's ledger export may open: the records it may read (RecordReads), and
+ * What one principal's ledger listing may show and its export may open: the records it may read (RecordReads), and
  * the entries whose committed state it may read through the API, each decided as the read
  * route of its resource decides it (see readRouteOf). A salt opens its entry's commitment to
  * whoever guesses the state, so only these entries' salts go out. What a route decides on (a
@@ -55,6 +55,17 @@ export class EntryReads {
       settle(this.#resources, resource, opens);
     }
     return opens;
+  }
+
+  /**
+   * Whether a listing of the ledger may show the entries of the resource: a record's or an
+   * item's as its read route decides (see opens), the rest (the tenant, its API keys,
+   * provisioning keys, edge batches, retention runs: no tenant route reads them one by one)
+   * to whoever may read the ledger.
+   */
+  shows(resource: string): MaybePromise<boolean> {
+    if (!RECORD_RESOURCE.test(resource) && readRouteOf(resource) === undefined) return true;
+    return this.opens(resource);
   }
 
   #opens(resource: string): MaybePromise<boolean> {

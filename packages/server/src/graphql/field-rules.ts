@@ -115,7 +115,7 @@ export const FIELD_RULES: RuleTable = {
     ['index', 'proof', 'checkpoint', 'cosignatures', 'witnessed'],
     'ledger:read',
   ),
-  LedgerEntry: properties(['seq', 'batch', 'entry'], 'ledger:read'),
+  LedgerEntry: properties(['seq', 'batch', 'entry', 'leafHash'], 'ledger:read'),
   RecordProof: properties(
     ['entry', 'batch', 'entryProof', 'logProof', 'checkpoint', 'platform', 'salt', 'state'],
     'ledger:read',

@@ -7,7 +7,7 @@ import type { GraphqlContext, GraphqlServices } from './graphql-context.ts';
 const LEDGER = Object.freeze({});
 
 /** The tenant ledger and record proofs: each resolver calls what its REST route calls. */
-export function ledgerResolvers({ ledger, records }: GraphqlServices) {
+export function ledgerResolvers({ ledger, records, authorizer }: GraphqlServices) {
   return {
     Query: {
       ledger: () => LEDGER,
@@ -34,7 +34,9 @@ export function ledgerResolvers({ ledger, records }: GraphqlServices) {
           throw new PalisadeError('PALISADE_INVALID_REQUEST', 'start must be at least 0', [
             { path: 'start', message: 'must be at least 0' },
           ]);
-        return (await ledger.entries(context.principal.context, args.start, args.end)).entries;
+        const reads = await authorizer.exportReads(context.principal);
+        return (await ledger.entries(context.principal.context, args.start, args.end, reads))
+          .entries;
       },
       recordProof: async (
         _: unknown,

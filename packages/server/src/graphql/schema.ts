@@ -124,7 +124,10 @@ export const TYPE_DEFS = /* GraphQL */ `
   type LedgerEntry {
     seq: Int!
     batch: Int!
-    entry: JSONObject!
+    "The entry; null when it is of a resource the caller may not read."
+    entry: JSONObject
+    "Standard base64 of the entry's RFC 9162 leaf hash, shown for every entry."
+    leafHash: String!
   }
 
   type RecordProof {

@@ -68,7 +68,7 @@ function badRange(name: string, detail: string): PalisadeError {
   ]);
 }
 
-/** Which records and salts an export may carry: those its exporter may read. */
+/** Which entries a listing shows, and which records and salts an export may carry: those its caller may read. */
 export interface ExportReads {
   /** Whether it may list the collection's records; if not, the collection is withheld whole. */
   collection(name: string): boolean;
@@ -76,6 +76,8 @@ export interface ExportReads {
   record(collection: string, id: string): boolean;
   /** Whether it may read what the entries of the resource commit to (records as `record`). */
   opens(resource: string): MaybePromise<boolean>;
+  /** Whether a listing may show the entries of the resource (what they name). */
+  shows(resource: string): MaybePromise<boolean>;
 }
 
 interface RecordSnapshot {
@@ -163,12 +165,34 @@ export class TenantLedger {
     };
   }
 
-  async entries(context: TenantContext, start: number, end: number) {
+  /**
+   * Entries with start <= seq < end, each with its RFC 9162 leaf hash; an entry whose
+   * resource `reads` does not show (a record, device, user… its caller may not read) keeps
+   * its place, seq, batch and leaf hash but not its text (`entry` null), so the caller still
+   * recomputes every batch's entriesRoot and checks the log, without learning what it names.
+   */
+  async entries(
+    context: TenantContext,
+    start: number,
+    end: number,
+    reads: Pick<ExportReads, 'shows'>,
+  ) {
     if (end <= start) throw badRange('end', 'must be above start');
     if (end - start > LEDGER_PAGE_MAX)
       throw badRange('end', `at most ${LEDGER_PAGE_MAX} entries per request`);
     const rows = await (await this.#reader(context)).ledgerEntries(start, end);
-    return { entries: rows.map(parsedEntry) };
+    const entries = [];
+    for (const row of rows) {
+      let shown = reads.shows(row.resource);
+      if (shown instanceof Promise) shown = await shown;
+      const leafHash = toBase64(nodeHasher.leafHash(Buffer.from(row.entry, 'utf8')));
+      entries.push(
+        shown
+          ? { ...parsedEntry(row), leafHash }
+          : { seq: row.seq, batch: row.batch, entry: null, leafHash },
+      );
+    }
+    return { entries };
   }
 
   async batches(context: TenantContext, start: number, end: number) {

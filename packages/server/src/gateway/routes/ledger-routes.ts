@@ -169,7 +169,8 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
   app.get<{ Querystring: { start: number; end: number } }>('/v1/ledger/entries', {
     config: { auth: 'ledger:read' },
     schema: {
-      summary: 'Ledger entries with start <= seq < end',
+      summary:
+        'Ledger entries with start <= seq < end, each with its leaf hash; `entry` is null for an entry of a resource the caller may not read',
       tags: TAGS,
       querystring: rangeQuery('start', 'end'),
       response: {
@@ -181,8 +182,19 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
               type: 'array',
               items: {
                 type: 'object',
-                required: ['seq', 'batch', 'entry'],
-                properties: { seq: INDEX, batch: INDEX, entry: ENTRY },
+                required: ['seq', 'batch', 'leafHash', 'entry'],
+                properties: {
+                  seq: INDEX,
+                  batch: INDEX,
+                  leafHash: {
+                    type: 'string',
+                    description: "standard base64 of the entry's RFC 9162 leaf hash",
+                  },
+                  entry: {
+                    anyOf: [ENTRY, { type: 'null' }],
+                    description: 'null when the caller may not read the resource it names',
+                  },
+                },
               },
             },
           },
@@ -190,7 +202,13 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
       },
     },
     serializerCompiler: AS_WRITTEN,
-    handler: (request) => ledger.entries(tenantOf(request), request.query.start, request.query.end),
+    handler: async (request) =>
+      ledger.entries(
+        tenantOf(request),
+        request.query.start,
+        request.query.end,
+        await services.authz.authorizer.exportReads(tenantPrincipalOf(request)),
+      ),
   });
 
   app.get<{ Querystring: { start: number; end: number } }>('/v1/ledger/batches', {
