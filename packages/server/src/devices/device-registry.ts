@@ -10,6 +10,8 @@ import { newDeviceToken, tokenLookup } from './device-credentials.ts';
 import { credentialRow, type DeviceWrites, deviceEvent, deviceNotFound } from './device-writes.ts';
 import { type SharedAttributeListener, sharedAttributeChange } from './shared-attributes.ts';
 
+/** Devices read per page while counting those a caller may read. */
+const COUNT_PAGE = 1000;
 /** The longest device name, in UTF-16 code units (the API's and a gateway child's). */
 export const DEVICE_NAME_MAX_LENGTH = 255;
 
@@ -199,9 +201,19 @@ export class DeviceRegistry implements ChildStore {
     return this.#writes.device(context, id);
   }
 
-  /** How many devices the tenant holds. */
-  async count(context: TenantContext): Promise<number> {
-    return (await this.#writes.reader(context)).devices.countDevices();
+  /**
+   * How many devices of the tenant the caller may read (`readable`, as a listing decides it):
+   * its devices are walked a page at a time, so a count names no device a listing would not.
+   */
+  async count(context: TenantContext, readable: (device: DeviceRow) => boolean): Promise<number> {
+    const { devices } = await this.#writes.reader(context);
+    let count = 0;
+    for (let after: string | undefined; ; ) {
+      const page = await devices.listDevices({ after, limit: COUNT_PAGE });
+      for (const device of page) if (readable(device)) count++;
+      if (page.length < COUNT_PAGE) return count;
+      after = page.at(-1)!.id;
+    }
   }
 
   /**

@@ -201,6 +201,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
       usageRoutes(app, quotas, options.rateLimits, options.devices.liveStreams, {
         devices: options.devices.registry,
         collections: options.collections,
+        authorizer: options.authz.authorizer,
       });
   }
   if (options.edge !== undefined) {

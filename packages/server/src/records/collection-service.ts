@@ -127,9 +127,9 @@ export class CollectionService {
     return collection;
   }
 
-  /** How many collections the tenant holds. */
-  async count(context: TenantContext): Promise<number> {
-    return (await this.#locate(context)).reader.countCollections();
+  /** How many collections of the tenant the caller may read (`readable`, by name). */
+  async count(context: TenantContext, readable: (name: string) => boolean): Promise<number> {
+    return (await this.list(context, readable)).length;
   }
 
   /** The collections the caller may read (`readable`, by name), as if no other existed. */

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
+import type { Authorizer, DeviceEntity } from '../../authz/index.ts';
 import type { LiveStreams } from '../../devices/index.ts';
 import type { RequestQuotas, TelemetryQuotas } from '../../quotas/index.ts';
 import type { TenantContext } from '../../tenancy/index.ts';
-import { tenantOf } from '../auth-hook.ts';
+import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
 
 const RATE = { type: 'integer', description: 'per second; 0 is unlimited' } as const;
 const CAP = { type: 'integer', description: 'most the tenant may hold; 0 is unlimited' } as const;
@@ -73,7 +74,8 @@ const USAGE = {
 } as const;
 const HELD = {
   type: 'object',
-  description: 'what the tenant holds now, against devicesMax and collectionsMax',
+  description:
+    'what the tenant holds now that the caller may read (as GET /v1/devices and GET /v1/collections list it), against devicesMax and collectionsMax, which count everything',
   required: ['tenant', 'devices', 'collections'],
   properties: {
     tenant: { type: 'string' },
@@ -90,10 +92,18 @@ const HELD = {
   },
 } as const;
 
-/** Counts of what a tenant holds (the device registry's and the collection service's). */
+/**
+ * Counts of what a tenant holds that a caller may read (the device registry's and the
+ * collection service's), and the authorizer that decides each item as its listing does.
+ */
 export interface HeldObjects {
-  readonly devices: { count(context: TenantContext): Promise<number> };
-  readonly collections: { count(context: TenantContext): Promise<number> };
+  readonly devices: {
+    count(context: TenantContext, readable: (device: DeviceEntity) => boolean): Promise<number>;
+  };
+  readonly collections: {
+    count(context: TenantContext, readable: (name: string) => boolean): Promise<number>;
+  };
+  readonly authorizer: Authorizer;
 }
 
 /**
@@ -139,10 +149,17 @@ export function usageRoutes(
     },
     handler: async (request) => {
       const context = tenantOf(request);
+      const principal = tenantPrincipalOf(request);
       const { limits } = telemetry.usage(context);
+      // Only what the caller may read is counted, decided as GET /v1/devices and
+      // GET /v1/collections decide it: a count never tells of an item a listing would hide.
       const [devices, collections] = await Promise.all([
-        held.devices.count(context),
-        held.collections.count(context),
+        held.authorizer
+          .deviceReads(principal, 'devices:read')
+          .then((readable) => held.devices.count(context, readable)),
+        held.authorizer
+          .itemReads(principal, 'collections:read')
+          .then((readable) => held.collections.count(context, readable)),
       ]);
       return {
         tenant: context.tenantId,

@@ -1,0 +1,71 @@
+/**
+ * GET /v1/usage/objects counts only the devices and collections its caller may read, each
+ * decided as GET /v1/devices and GET /v1/collections decide it: a device or collection a policy
+ * forbids the caller is not counted, so the count tells of no item a listing hides; a caller
+ * without devices:read or collections:read counts none of them; an owner counts every one.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { TestApi } from './support/api.ts';
+import { backendNames } from './support/backends.ts';
+import { keyWith } from './support/graphql.ts';
+
+for (const backend of backendNames()) {
+  describe(`object counts under policies that forbid items, on ${backend}`, () => {
+    let api: TestApi;
+    let tenant: { id: string; key: string };
+    let hiddenDevice: string;
+
+    before(async () => {
+      api = await TestApi.start(backend);
+      tenant = await api.tenant('usage-counts');
+      for (const name of ['salaries', 'notes'])
+        assert.equal(
+          (
+            await api.call('PUT', `/v1/collections/${name}`, tenant.key, {
+              schema: { type: 'object' },
+            })
+          ).status,
+          201,
+        );
+      const ids: string[] = [];
+      for (const name of ['a', 'b', 'c'])
+        ids.push((await api.call('POST', '/v1/devices', tenant.key, { name })).body.id);
+      hiddenDevice = ids[1]!;
+    });
+    after(() => api.close());
+
+    const counts = async (key: string) => {
+      const reply = await api.call('GET', '/v1/usage/objects', key);
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      return [reply.body.devices.count, reply.body.collections.count];
+    };
+
+    test('a device or collection the caller may not read is not counted', async () => {
+      const admin = await keyWith(api, tenant.id, ['admin']);
+      assert.deepEqual(await counts(admin), [3, 2], 'without policies, everything');
+      const put = await api.call('PUT', '/v1/policies', tenant.key, {
+        policies: `permit (principal, action, resource);
+forbid (principal in Palisade::Role::"admin", action == Palisade::Action::"collections:read", resource == Palisade::Collection::"salaries");
+forbid (principal in Palisade::Role::"admin", action == Palisade::Action::"devices:read", resource == Palisade::Device::"${hiddenDevice}");`,
+      });
+      assert.equal(put.status, 200, JSON.stringify(put.body));
+      try {
+        assert.equal((await api.call('GET', `/v1/devices/${hiddenDevice}`, admin)).status, 403);
+        assert.deepEqual(await counts(admin), [2, 1], 'the forbidden ones are not counted');
+        assert.deepEqual(await counts(tenant.key), [3, 2], 'an owner counts them');
+      } finally {
+        await api.call('DELETE', '/v1/policies', tenant.key);
+      }
+    });
+
+    test('a caller that may read no device nor collection counts none', async () => {
+      assert.equal(
+        (await api.call('PUT', '/v1/roles/metering', tenant.key, { permissions: ['usage:read'] }))
+          .status,
+        201,
+      );
+      assert.deepEqual(await counts(await keyWith(api, tenant.id, ['metering'])), [0, 0]);
+    });
+  });
+}
