@@ -100,13 +100,54 @@ export class TenantAdmin {
       updatedAt: now,
     };
     await this.#controlPlane.insertTenant(tenant);
-    await this.#audit(tenant, 'tenant.create', 'tenant', {
-      slug: tenant.slug,
-      name: tenant.name,
-      plan: tenant.plan,
-    });
-    await this.#keys?.provision(tenant);
+    try {
+      await this.#audit(tenant, 'tenant.create', 'tenant', {
+        slug: tenant.slug,
+        name: tenant.name,
+        plan: tenant.plan,
+      });
+      await this.#keys?.provision(tenant);
+    } catch (error) {
+      throw await this.#undoCreate(tenant, error);
+    }
     return tenant;
+  }
+
+  /**
+   * Takes back a creation that failed after the tenant's row was written (its shard file or
+   * database refused it, its ledger genesis or keys failed): whatever of it the shard, the key
+   * hierarchy and the bus got is removed, then its control-plane rows, so its slug is free
+   * and a retry starts afresh. A shard that cannot be reached holds nothing of it that this
+   * process could reach either. The error to answer with: PALISADE_TENANT_NOT_CREATED, or
+   * PALISADE_INTERNAL naming the tenant when its row could not be removed.
+   */
+  async #undoCreate(tenant: Tenant, cause: unknown): Promise<PalisadeError> {
+    await this.#committer.drain(tenant.id);
+    const steps = [
+      () => this.#keys?.shred(tenant),
+      () => this.#shards.get(tenant.shard)?.dropTenant(tenant.id),
+      () => this.#erasure?.erase(tenant),
+    ];
+    for (const step of steps)
+      await Promise.resolve()
+        .then(step)
+        .catch(() => undefined);
+    try {
+      await this.#controlPlane.discardTenant(tenant.id);
+    } catch (error) {
+      return new PalisadeError(
+        'PALISADE_INTERNAL',
+        `tenant ${tenant.id} (${tenant.slug}) could not be set up in shard ${tenant.shard}, nor removed; delete it`,
+        undefined,
+        { cause: new AggregateError([cause, error]) },
+      );
+    }
+    return new PalisadeError(
+      'PALISADE_TENANT_NOT_CREATED',
+      `the tenant could not be set up in shard ${tenant.shard}; nothing of it was kept, and the same request may be retried`,
+      undefined,
+      { cause },
+    );
   }
 
   /**

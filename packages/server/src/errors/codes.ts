@@ -234,6 +234,10 @@ export const ERROR_CODES = {
     title: 'The server remembers as many DPoP proofs as it may; send a new proof shortly',
   },
   PALISADE_UNAVAILABLE: { status: 503, title: 'The server is shutting down or not ready' },
+  PALISADE_TENANT_NOT_CREATED: {
+    status: 503,
+    title: 'The tenant could not be set up in its shard; nothing of it was kept',
+  },
   PALISADE_INTERNAL: { status: 500, title: 'Internal error' },
   PALISADE_DECRYPTION_FAILED: {
     status: 500,

@@ -21,8 +21,14 @@ export class PalisadeError extends Error {
   readonly code: ErrorCode;
   readonly errors: readonly ProblemDetail[] | undefined;
 
-  constructor(code: ErrorCode, detail: string, errors?: readonly ProblemDetail[]) {
-    super(detail);
+  /** `options.cause`: the failure behind a 5xx, logged with it and never sent to the client. */
+  constructor(
+    code: ErrorCode,
+    detail: string,
+    errors?: readonly ProblemDetail[],
+    options?: ErrorOptions,
+  ) {
+    super(detail, options);
     this.name = 'PalisadeError';
     this.code = code;
     this.errors = errors;

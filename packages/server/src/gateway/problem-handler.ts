@@ -75,7 +75,10 @@ export function frameworkProblem(error: FastifyError, reply: FastifyReply): Fast
 /** Maps every error a route can raise to a problem+json response; unknown ones are logged as 500s. */
 export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof PalisadeError) return sendProblem(reply, error);
+    if (error instanceof PalisadeError) {
+      if (error.cause !== undefined) request.log.error({ err: error.cause }, error.message);
+      return sendProblem(reply, error);
+    }
     if (error.validation !== undefined) return sendProblem(reply, fromValidation(error));
     const mapped = error.code === undefined ? undefined : FASTIFY_CODES[error.code];
     if (mapped !== undefined) return sendProblem(reply, new PalisadeError(mapped, error.message));

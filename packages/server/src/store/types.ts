@@ -98,6 +98,12 @@ export interface ControlPlaneStore {
    * the deleted bytes and empties its WAL (throwing when another connection holds that off).
    */
   eraseTenant(tenantId: string, at: string): Promise<void>;
+  /**
+   * Removes a tenant whose creation failed as if it had never been: every row of it in
+   * `TENANT_CONTROL_TABLES` and its tenant row, so its slug is free again and its shard does
+   * not count it. Only for a tenant nobody was told of; a deleted one keeps its tombstone.
+   */
+  discardTenant(tenantId: string): Promise<void>;
   findCredential(secretHash: string): Promise<StoredCredential | undefined>;
 }
 

@@ -193,6 +193,14 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
     });
   }
 
+  async discardTenant(tenantId: string): Promise<void> {
+    await inPoolTransaction(this.#pool, async (client) => {
+      for (const table of TENANT_CONTROL_TABLES)
+        await client.query(`DELETE FROM ${table} WHERE tenant_id = $1`, [tenantId]);
+      await client.query('DELETE FROM tenants WHERE id = $1', [tenantId]);
+    });
+  }
+
   async findCredential(secretHash: string): Promise<StoredCredential | undefined> {
     if ((await this.getAdminTokenHash()) === secretHash) return { kind: 'admin' };
     const result = await this.#pool.query<KeyMatchDbRow>(

@@ -194,6 +194,19 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
       );
   }
 
+  async discardTenant(tenantId: string): Promise<void> {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const table of TENANT_CONTROL_TABLES)
+        this.#sql(`DELETE FROM ${table} WHERE tenant_id = ?`).run(tenantId);
+      this.#sql('DELETE FROM tenants WHERE id = ?').run(tenantId);
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
   async findCredential(secretHash: string): Promise<StoredCredential | undefined> {
     if ((await this.getAdminTokenHash()) === secretHash) return { kind: 'admin' };
     const row = this.#sql(
