@@ -306,7 +306,7 @@ for (const backend of backendNames()) {
         stores.controlPlane.devices,
         storeLocator(stores.shards),
         devices.registry,
-        settings.authCacheTtlMs,
+        { ttlMs: settings.authCacheTtlMs, foundMax: 100, missingMax: 100 },
       );
       const identity = await elsewhere.byCertificate(
         new X509Certificate(issued.body.certificate).raw,

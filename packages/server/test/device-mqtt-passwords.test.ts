@@ -41,7 +41,7 @@ for (const backend of backendNames()) {
         stores.controlPlane.devices,
         storeLocator(stores.shards),
         devices.registry,
-        0,
+        { ttlMs: 0, foundMax: 100, missingMax: 100 },
         (password, stored) => {
           checked.push(stored);
           return verifyPassword(password, stored);

@@ -124,6 +124,22 @@ export const SETTINGS = {
     minimum: 0,
     doc: 'How long a verified credential is trusted without asking the control plane again.',
   },
+  authCacheMax: {
+    flag: 'auth-cache-max',
+    env: 'PALISADE_AUTH_CACHE_MAX',
+    type: 'integer',
+    default: 10_000,
+    minimum: 1,
+    doc: 'Most verified API keys, admin tokens and device credentials a process caches (each kind apart); beyond it the oldest is looked up again on its next use.',
+  },
+  authCacheMissesMax: {
+    flag: 'auth-cache-misses-max',
+    env: 'PALISADE_AUTH_CACHE_MISSES_MAX',
+    type: 'integer',
+    default: 10_000,
+    minimum: 1,
+    doc: 'Most unknown bearer tokens and device credentials a process remembers as unknown, apart from the verified ones: a flood of made-up tokens pushes out only other made-up ones.',
+  },
   publicUrl: {
     flag: 'public-url',
     env: 'PALISADE_PUBLIC_URL',

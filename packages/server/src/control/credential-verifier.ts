@@ -1,4 +1,6 @@
+import { Counter, type Registry } from 'prom-client';
 import type { PermissionSet, RoleResolver } from '../authz/index.ts';
+import { LookupCache } from '../caches/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import type { TokenPresentation, VerifiedAccessToken } from '../identity/index.ts';
 import { hashSecretToken } from '../ids/index.ts';
@@ -19,13 +21,6 @@ export type Principal =
       readonly roles: readonly string[];
     };
 
-interface CacheEntry {
-  readonly credential: StoredCredential | undefined;
-  readonly expires: number;
-}
-
-/** Upper bound of cached credential lookups, so a flood of random tokens cannot grow memory. */
-const CREDENTIAL_CACHE_MAX = 10_000;
 /** Longest JWT looked at (an ML-DSA-65 signature alone is 4.4 kB in base64url). */
 const JWT_MAX_LENGTH = 8192;
 const BEARER = 'Bearer ';
@@ -67,29 +62,49 @@ function accessTokenOf(
   return tokens.recognizes(token) ? { scheme, token } : undefined;
 }
 
+/** What a CredentialVerifier is made with. */
+export interface CredentialVerifierOptions {
+  readonly controlPlane: ControlPlaneStore;
+  /** How long a lookup is trusted (`authCacheTtlMs`). */
+  readonly ttlMs: number;
+  /** Most found credentials cached (`authCacheMax`). */
+  readonly cacheMax: number;
+  /** Most unknown secrets remembered, apart from found ones (`authCacheMissesMax`). */
+  readonly missesMax: number;
+  readonly roles: RoleResolver;
+  readonly metrics: Registry;
+  /** Verifies the JWT access tokens of tenant issuers; without it only secrets work. */
+  readonly tokens?: AccessTokens | undefined;
+}
+
 /**
  * Turns a bearer secret into a Principal. Lookups go by the secret's SHA-256 and are cached
- * for `ttlMs` (a setting); any credential change in this process clears the cache at once,
- * and other processes see it within the TTL.
+ * for `ttlMs` (a setting); unknown secrets are cached under a bound of their own, so made-up
+ * tokens never push a real credential out. A credential change in this process drops them
+ * at once (`invalidate`, or `forgetTenant` for one tenant's), and other processes see it
+ * when the internal channel's notice arrives or, failing that, within the TTL.
  */
 export class CredentialVerifier {
   readonly #controlPlane: ControlPlaneStore;
-  readonly #ttlMs: number;
   readonly #roles: RoleResolver;
   readonly #tokens: AccessTokens | undefined;
-  readonly #cache = new Map<string, CacheEntry>();
+  readonly #cache: LookupCache<StoredCredential>;
+  readonly #storeLookups: Counter;
 
-  /** `tokens` verifies the JWT access tokens of tenant issuers; without it only secrets work. */
-  constructor(
-    controlPlane: ControlPlaneStore,
-    ttlMs: number,
-    roles: RoleResolver,
-    tokens?: AccessTokens,
-  ) {
-    this.#controlPlane = controlPlane;
-    this.#ttlMs = ttlMs;
-    this.#roles = roles;
-    this.#tokens = tokens;
+  constructor(options: CredentialVerifierOptions) {
+    this.#controlPlane = options.controlPlane;
+    this.#roles = options.roles;
+    this.#tokens = options.tokens;
+    this.#cache = new LookupCache({
+      ttlMs: options.ttlMs,
+      foundMax: options.cacheMax,
+      missingMax: options.missesMax,
+    });
+    this.#storeLookups = new Counter({
+      name: 'palisade_credential_store_lookups_total',
+      help: 'Bearer secrets (API keys, the platform-admin token, unknown tokens) looked up in the control plane because the cache did not answer',
+      registers: [options.metrics],
+    });
   }
 
   /**
@@ -106,6 +121,13 @@ export class CredentialVerifier {
 
   invalidate(): void {
     this.#cache.clear();
+  }
+
+  /** Drops the cached API keys of one tenant (deleted or suspended). */
+  forgetTenant(tenantId: string): void {
+    this.#cache.dropFound(
+      (credential) => credential.kind === 'api-key' && credential.tenant.id === tenantId,
+    );
   }
 
   /**
@@ -137,9 +159,8 @@ export class CredentialVerifier {
       );
     }
     const hash = hashSecretToken(match[1]!);
-    const entry = this.#cache.get(hash);
-    if (entry !== undefined && entry.expires > Date.now())
-      return this.#secretPrincipal(entry.credential);
+    const cached = this.#cache.get(hash, Date.now());
+    if (cached !== undefined) return this.#secretPrincipal(cached.value);
     return this.#lookUp(hash).then((credential) => this.#secretPrincipal(credential));
   }
 
@@ -168,10 +189,10 @@ export class CredentialVerifier {
   }
 
   async #lookUp(hash: string): Promise<StoredCredential | undefined> {
-    const expires = Date.now() + this.#ttlMs;
+    const startedAt = Date.now();
+    this.#storeLookups.inc();
     const credential = await this.#controlPlane.findCredential(hash);
-    if (this.#cache.size >= CREDENTIAL_CACHE_MAX) this.#cache.clear();
-    this.#cache.set(hash, { credential, expires });
+    this.#cache.set(hash, credential, startedAt);
     return credential;
   }
 

@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { LookupCache, type LookupCacheOptions } from '../caches/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { andThen, type MaybePromise } from '../maybe-promise/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
@@ -22,11 +23,6 @@ import {
   type DeviceRegistry,
   newChildRow,
 } from './device-registry.ts';
-
-interface CacheEntry {
-  readonly match: DeviceCredentialMatch | undefined;
-  readonly expires: number;
-}
 
 /** The credential an identity was made from, and until when it was last found current. */
 interface Issued {
@@ -52,15 +48,14 @@ function unknownProvisioningKey(): PalisadeError {
   );
 }
 
-/** Upper bound of cached lookups, so a flood of random tokens cannot grow memory. */
-const LOOKUP_CACHE_MAX = 10_000;
-
 /**
  * Device authentication against the control plane's credential index: one lookup by the
  * credential's hash (or MQTT user name, or certificate fingerprint) gives the tenant and
  * device; the device is then read from its tenant's store, so a deleted device or tenant
- * authenticates nobody. Lookups are cached for `ttlMs` (the `authCacheTtlMs` setting) and
- * cleared at once by any credential change in this process. A gateway creates its children
+ * authenticates nobody. Lookups are cached for `cache.ttlMs` (the `authCacheTtlMs` setting),
+ * unknown credentials under a bound of their own (`authCacheMissesMax`) so a flood of made-up
+ * ones never pushes out a real one, and cleared at once by any credential change in this
+ * process. A gateway creates its children
  * by naming them (up to the `gatewayChildrenMax` setting, counted by the registry). MQTT passwords
  * are checked by `verify` (scrypt; a test may count its calls), once per attempt whatever
  * the user name.
@@ -73,7 +68,7 @@ export class DeviceAuthority implements DeviceAuthenticator {
   readonly #verify: PasswordVerifier;
   /** Checked when a user name is unknown, so that costs what a wrong password does. */
   readonly #unmatchable = unmatchablePasswordHash();
-  readonly #cache = new Map<string, CacheEntry>();
+  readonly #cache: LookupCache<DeviceCredentialMatch>;
   readonly #issued = new WeakMap<DeviceIdentity, Issued>();
   readonly #children = new WeakMap<DeviceIdentity, ChildLink>();
   /** Bumped by every credential change in this process: issued identities are checked again. */
@@ -83,13 +78,14 @@ export class DeviceAuthority implements DeviceAuthenticator {
     index: ControlPlaneDeviceIndex,
     locate: TenantStoreLocator,
     registry: DeviceRegistry,
-    ttlMs: number,
+    cache: LookupCacheOptions,
     verify: PasswordVerifier = verifyPassword,
   ) {
     this.#index = index;
     this.#locate = locate;
     this.#registry = registry;
-    this.#ttlMs = ttlMs;
+    this.#ttlMs = cache.ttlMs;
+    this.#cache = new LookupCache(cache);
     this.#verify = verify;
   }
 
@@ -98,15 +94,19 @@ export class DeviceAuthority implements DeviceAuthenticator {
     this.#generation++;
   }
 
+  /** Drops the cached credentials of one tenant (deleted or suspended); identities are checked again. */
+  forgetTenant(tenantId: string): void {
+    this.#cache.dropFound((match) => match.tenant.id === tenantId);
+    this.#generation++;
+  }
+
   async #lookup(lookup: string): Promise<DeviceCredentialMatch | undefined> {
     const now = Date.now();
-    let entry = this.#cache.get(lookup);
-    if (entry === undefined || entry.expires <= now) {
-      entry = { match: await this.#index.findCredential(lookup), expires: now + this.#ttlMs };
-      if (this.#cache.size >= LOOKUP_CACHE_MAX) this.#cache.clear();
-      this.#cache.set(lookup, entry);
-    }
-    return entry.match;
+    const cached = this.#cache.get(lookup, now);
+    if (cached !== undefined) return cached.value;
+    const match = await this.#index.findCredential(lookup);
+    this.#cache.set(lookup, match, now);
+    return match;
   }
 
   /** Whether a device certificate is, now, within its validity and signed by a CA its tenant trusts. */

@@ -93,12 +93,11 @@ export function openDeviceServices(options: {
     options.onSharedAttributes,
   );
   const credentials = new CredentialRegistry(writes, stores.controlPlane.devices);
-  authority = new DeviceAuthority(
-    stores.controlPlane.devices,
-    locate,
-    registry,
-    settings.authCacheTtlMs,
-  );
+  authority = new DeviceAuthority(stores.controlPlane.devices, locate, registry, {
+    ttlMs: settings.authCacheTtlMs,
+    foundMax: settings.authCacheMax,
+    missingMax: settings.authCacheMissesMax,
+  });
   const policy = retentionPolicy(settings.telemetryRetention);
   const telemetry = new TelemetryService({
     locate,

@@ -60,12 +60,15 @@ export function assembleAccess(options: AccessOptions): Access {
     issuerCacheMax: settings.oauthIssuerCacheMax,
     metrics: options.metrics,
   });
-  const verifier = new CredentialVerifier(
-    stores.controlPlane,
-    settings.authCacheTtlMs,
-    roleResolver,
-    identity.tokens,
-  );
+  const verifier = new CredentialVerifier({
+    controlPlane: stores.controlPlane,
+    ttlMs: settings.authCacheTtlMs,
+    cacheMax: settings.authCacheMax,
+    missesMax: settings.authCacheMissesMax,
+    roles: roleResolver,
+    metrics: options.metrics,
+    tokens: identity.tokens,
+  });
   return { roleResolver, authorizer, users, identity, verifier };
 }
 

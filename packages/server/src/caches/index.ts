@@ -1,0 +1,1 @@
+export { type CachedLookup, LookupCache, type LookupCacheOptions } from './lookup-cache.ts';
