@@ -36,6 +36,11 @@ export interface TenantErasure {
   disconnect(tenant: Tenant): Promise<void>;
   /** Erases the tenant from the bus and the relay's cursors. */
   erase(tenant: Tenant): Promise<void>;
+  /**
+   * The tenant was suspended, resumed or changed plan: every process forgets what it cached
+   * of it (credentials, issuer, roles), this one at once, the others when told.
+   */
+  changed(tenant: Tenant): Promise<void>;
 }
 
 /** A new API key: the secret exists only in this value. */
@@ -189,6 +194,7 @@ export class TenantAdmin {
     if (updated === undefined)
       throw new PalisadeError('PALISADE_TENANT_NOT_FOUND', `no tenant ${id}`);
     this.#onCredentialsChanged();
+    await this.#erasure?.changed(updated);
     const action = statusAction(current.status, updated.status);
     await this.#audit(updated, action, 'tenant', {
       name: updated.name,

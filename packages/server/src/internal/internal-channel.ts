@@ -35,6 +35,11 @@ export const INTERNAL_TOPICS = {
    * streams, forget its cached credentials and relay cursor, and erase it from the bus.
    */
   'tenant.deleted': { senders: ['api'], repliers: [] },
+  /**
+   * api → every process: tenant `{tenantId}` was suspended, resumed or changed plan; forget
+   * its cached credentials, issuer and roles, so the change holds at the next request.
+   */
+  'tenant.changed': { senders: ['api'], repliers: [] },
   /** api → every process: tenant `{tenantId}` was shredded; destroy its cached keys. */
   'keys.shred': { senders: ['api'], repliers: [] },
   /**

@@ -78,3 +78,20 @@ export function forgetCachedCredentials(access: Access, devices: DeviceServices)
   access.identity.invalidate();
   devices.authority.invalidate();
 }
+
+/**
+ * Drops what this process cached of one tenant (suspended, resumed, re-planned or deleted):
+ * its API keys and device credentials, the issuer directory and verified tokens (whose
+ * entries carry the tenant's status), and its custom roles and policies.
+ */
+export function forgetCachedTenant(
+  access: Access,
+  devices: DeviceServices,
+  tenantId: string,
+): void {
+  access.verifier.forgetTenant(tenantId);
+  access.identity.invalidate();
+  devices.authority.forgetTenant(tenantId);
+  access.roleResolver.invalidate(tenantId);
+  access.authorizer.invalidate(tenantId);
+}

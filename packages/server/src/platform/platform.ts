@@ -14,7 +14,7 @@ import { ObjectCaps, planLimits } from '../quotas/index.ts';
 import { storeLocator } from '../records/index.ts';
 import type { Stores } from '../store/index.ts';
 import type { UserServices } from '../users/index.ts';
-import { assembleAccess, forgetCachedCredentials } from './access.ts';
+import { assembleAccess, forgetCachedTenant } from './access.ts';
 import { startBackgroundJobs } from './background-jobs.ts';
 import type { PlatformContext } from './context.ts';
 import { assembleDevices } from './devices.ts';
@@ -117,7 +117,7 @@ export async function startPlatform(
       mqtt: () => mqtt,
     });
     const erasure = new PlatformErasure({
-      invalidate: () => forgetCachedCredentials(access, devices.services),
+      forgetCached: (tenantId) => forgetCachedTenant(access, devices.services, tenantId),
       liveStreams: devices.services.liveStreams,
       mqtt: () => mqtt,
       relay: outbox,

@@ -1,7 +1,8 @@
 /**
  * A deleted tenant's traces outside its store and keys, and every process's part in removing
  * them. The process that deletes ends the tenant's connections and caches at once and tells
- * the others (`tenant.deleted` on the internal channel), each of which does the same for
+ * the others (`tenant.deleted` on the internal channel; `tenant.changed` for a suspension,
+ * resumption or plan change, which only drops caches), each of which does the same for
  * what it holds: MQTT connections and the broker's kept sessions, live telemetry streams,
  * cached credentials, its relay cursor, and anything of the tenant it may still have put
  * on the bus. Once the tenant's data is gone the deleting process erases it from the bus
@@ -17,8 +18,8 @@ import type { Tenant } from '../tenancy/index.ts';
 
 /** What a process holds of tenants, and how it forgets one. */
 export interface ErasureParts {
-  /** Drops this process's cached credentials, tenants and issuers. */
-  readonly invalidate: () => void;
+  /** Drops this process's cached credentials, issuers and roles of one tenant. */
+  readonly forgetCached: (tenantId: string) => void;
   readonly liveStreams: LiveStreams;
   readonly mqtt: () => MqttListener | undefined;
   readonly relay: LedgerRelay;
@@ -37,7 +38,8 @@ export class PlatformErasure implements TenantErasure {
 
   /** Acts on the other processes' notices until the returned function is called. */
   listen(): (() => void) | undefined {
-    return this.#parts.channel?.subscribe('tenant.deleted', [], async (payload) => {
+    const { channel } = this.#parts;
+    const stopDeleted = channel?.subscribe('tenant.deleted', [], async (payload) => {
       const { tenantId } = payload as { tenantId?: unknown };
       if (typeof tenantId !== 'string') return;
       await this.forget(tenantId).catch((error: unknown) =>
@@ -47,6 +49,27 @@ export class PlatformErasure implements TenantErasure {
         ),
       );
     });
+    const stopChanged = channel?.subscribe('tenant.changed', [], (payload) => {
+      const { tenantId } = payload as { tenantId?: unknown };
+      if (typeof tenantId === 'string') this.#parts.forgetCached(tenantId);
+    });
+    return () => {
+      stopDeleted?.();
+      stopChanged?.();
+    };
+  }
+
+  /** Forgets the tenant's cached state here and tells the other processes to do the same. */
+  async changed(tenant: Tenant): Promise<void> {
+    this.#parts.forgetCached(tenant.id);
+    await this.#parts.channel
+      ?.publish('tenant.changed', [], { tenantId: tenant.id })
+      .catch((error: unknown) =>
+        this.#parts.logger.warn(
+          { err: error, tenantId: tenant.id },
+          'tenant change: telling the other processes failed; their caches of it expire',
+        ),
+      );
   }
 
   /** Forgets the tenant here: connections, streams, caches, relay cursor, bus messages. */
@@ -56,7 +79,7 @@ export class PlatformErasure implements TenantErasure {
   }
 
   async #disconnectHere(tenantId: string): Promise<void> {
-    this.#parts.invalidate();
+    this.#parts.forgetCached(tenantId);
     this.#parts.liveStreams.endTenant(tenantId);
     await this.#parts.mqtt()?.closeTenant(tenantId);
     this.#parts.relay.forget(tenantId);
