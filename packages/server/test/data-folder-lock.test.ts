@@ -9,11 +9,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConfigError, startPlatform } from '../src/index.ts';
 import { ADMIN_TOKEN, TestApi } from './support/api.ts';
-import { backendNames } from './support/backends.ts';
+import { backendNames, scaleOutConfigured } from './support/backends.ts';
 import { busFlags, deleteNatsStream } from './support/buses.ts';
-
-const scaleOut =
-  backendNames().includes('postgres') && process.env.PALISADE_TEST_NATS_URL !== undefined;
 
 for (const backend of backendNames()) {
   describe(`the data folder of a running server (${backend})`, () => {
@@ -42,7 +39,7 @@ for (const backend of backendNames()) {
   });
 }
 
-describe('roles split over PostgreSQL and NATS', { skip: !scaleOut }, () => {
+describe('roles split over PostgreSQL and NATS', { skip: !scaleOutConfigured() }, () => {
   test('share a data folder: nothing of theirs is kept there', async (t) => {
     const flags = busFlags('nats');
     const api = await TestApi.start('postgres', flags);

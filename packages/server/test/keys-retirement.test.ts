@@ -12,14 +12,13 @@ import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Platform, startPlatform } from '../src/index.ts';
 import { ADMIN_TOKEN, TestApi } from './support/api.ts';
-import { backendNames } from './support/backends.ts';
+import { backendNames, scaleOutConfigured } from './support/backends.ts';
 import { busFlags, deleteNatsStream } from './support/buses.ts';
 
 /** How long the job may take to finish. */
 const JOB_WAIT_MS = 10_000;
 
 const postgres = backendNames().includes('postgres');
-const scaleOut = postgres && process.env.PALISADE_TEST_NATS_URL !== undefined;
 
 describe('key retirement across API processes on postgres', { skip: !postgres }, () => {
   test('a write from a process that has not seen the rotation is not stored under the retired version', async () => {
@@ -88,7 +87,9 @@ describe('key retirement across API processes on postgres', { skip: !postgres },
   });
 });
 
-describe('key retirement across processes on postgres and NATS', { skip: !scaleOut }, () => {
+describe('key retirement across processes on postgres and NATS', {
+  skip: !scaleOutConfigured(),
+}, () => {
   test('another process destroys its cached copy of a retired version at once, not when its time runs out', async (t) => {
     const flags = busFlags('nats');
     const api = await TestApi.start('postgres', flags);

@@ -9,16 +9,15 @@ import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startPlatform } from '../src/index.ts';
 import { ADMIN_TOKEN, TestApi } from './support/api.ts';
-import { backendNames } from './support/backends.ts';
+import { scaleOutConfigured } from './support/backends.ts';
 import { busFlags, deleteNatsStream } from './support/buses.ts';
 
 /** How long the notice may take to arrive, on a loaded machine; only bounds waiting. */
 const NOTICE_WAIT_MS = 10_000;
 
-const scaleOut =
-  backendNames().includes('postgres') && process.env.PALISADE_TEST_NATS_URL !== undefined;
-
-describe('crypto-shredding across processes on postgres and NATS', { skip: !scaleOut }, () => {
+describe('crypto-shredding across processes on postgres and NATS', {
+  skip: !scaleOutConfigured(),
+}, () => {
   test("another process destroys a deleted tenant's cached keys at once and loads them no more", async (t) => {
     const flags = busFlags('nats');
     const api = await TestApi.start('postgres', flags);

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { type Platform, startPlatform } from '../src/index.ts';
 import { ADMIN_TOKEN, TestApi } from './support/api.ts';
-import { backendNames } from './support/backends.ts';
+import { backendNames, scaleOutConfigured } from './support/backends.ts';
 import { busFlags, deleteNatsStream } from './support/buses.ts';
 import {
   messageInbox,
@@ -286,10 +286,9 @@ for (const backend of backendNames()) {
  */
 const SUBSCRIPTION_ATTEMPTS = 100;
 
-const scaleOut =
-  backendNames().includes('postgres') && process.env.PALISADE_TEST_NATS_URL !== undefined;
-
-describe('gateway RPC across processes on postgres and NATS', { skip: !scaleOut }, () => {
+describe('gateway RPC across processes on postgres and NATS', {
+  skip: !scaleOutConfigured(),
+}, () => {
   let api: TestApi;
   let ingest: Platform;
   let flags: Record<string, string>;

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startPlatform } from '../src/index.ts';
 import { ADMIN_TOKEN } from './support/api.ts';
-import { backendNames } from './support/backends.ts';
+import { backendNames, scaleOutConfigured } from './support/backends.ts';
 import { busFlags, deleteNatsStream } from './support/buses.ts';
 import {
   messageInbox,
@@ -113,11 +113,9 @@ for (const backend of backendNames()) {
   });
 }
 
-const scaleOut =
-  process.env.PALISADE_TEST_POSTGRES_URL !== undefined &&
-  process.env.PALISADE_TEST_NATS_URL !== undefined;
-
-describe('shared attributes pushed across processes (postgres, NATS)', { skip: !scaleOut }, () => {
+describe('shared attributes pushed across processes (postgres, NATS)', {
+  skip: !scaleOutConfigured(),
+}, () => {
   it('an api process changes them; the ingest process holding the device pushes them', async (t) => {
     const flags = busFlags('nats');
     // This process serves the API only; the other one holds the MQTT connections.

@@ -6,11 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as oidc from 'openid-client';
-import { startPlatform } from '../src/index.ts';
-import { ADMIN_TOKEN } from './support/api.ts';
-import { backendNames } from './support/backends.ts';
-import { busFlags, deleteNatsStream } from './support/buses.ts';
-import { OidcPlatform } from './support/oidc-platform.ts';
+import { scaleOutConfigured } from './support/backends.ts';
+import { twoApiPlatforms } from './support/oidc-platform.ts';
 
 const kidOf = (token: string): string =>
   JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString()).kid;
@@ -24,24 +21,11 @@ function withKid(token: string, kid: string): string {
   );
 }
 
-const scaleOut =
-  backendNames().includes('postgres') && process.env.PALISADE_TEST_NATS_URL !== undefined;
-
 describe('issuer key rotation across API processes on postgres and NATS', {
-  skip: !scaleOut,
+  skip: !scaleOutConfigured(),
 }, () => {
   test('another process accepts the first token signed by keys rotated elsewhere', async (t) => {
-    const flags = busFlags('nats');
-    const a = await OidcPlatform.start('postgres', { ...flags, authCacheTtlMs: '3600000' });
-    const b = await startPlatform(
-      { ...a.fixture.settings, adminToken: ADMIN_TOKEN, publicUrl: a.url },
-      { listen: false },
-    );
-    t.after(async () => {
-      await b.close();
-      await a.close();
-      await deleteNatsStream(flags.busPrefix!);
-    });
+    const { a, b } = await twoApiPlatforms(t);
     const callB = async (token: string) => {
       const reply = await b.http.inject({
         method: 'GET',

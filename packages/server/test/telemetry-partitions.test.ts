@@ -12,7 +12,7 @@ import { startPlatform } from '../src/index.ts';
 import type { ShardStore, TelemetryWindow } from '../src/store/index.ts';
 import { createTelemetryPartitions } from '../src/store/postgres/telemetry-partitions.ts';
 import { ADMIN_TOKEN, TestApi } from './support/api.ts';
-import { backendNames } from './support/backends.ts';
+import { backendNames, scaleOutConfigured } from './support/backends.ts';
 import { busFlags, deleteNatsStream } from './support/buses.ts';
 
 /** A pg.Client that records the statements it is given and finds no partition. */
@@ -102,11 +102,8 @@ function currentPartition(): string {
   return `telemetry_p${d.getUTCFullYear()}${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
 }
 
-const scaleOut =
-  backendNames().includes('postgres') && process.env.PALISADE_TEST_NATS_URL !== undefined;
-
 test('a process without the retention job makes the missing partitions as it starts', {
-  skip: !scaleOut,
+  skip: !scaleOutConfigured(),
 }, async (t) => {
   const flags = busFlags('nats');
   const api = await TestApi.start('postgres', flags);

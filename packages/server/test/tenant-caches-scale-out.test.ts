@@ -9,31 +9,18 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startPlatform } from '../src/index.ts';
 import { ADMIN_TOKEN } from './support/api.ts';
-import { backendNames } from './support/backends.ts';
-import { busFlags, deleteNatsStream } from './support/buses.ts';
-import { OidcPlatform } from './support/oidc-platform.ts';
+import { scaleOutConfigured } from './support/backends.ts';
+import { twoApiPlatforms } from './support/oidc-platform.ts';
 
 /** How long the notice may take to arrive, on a loaded machine; only bounds waiting. */
 const NOTICE_WAIT_MS = 10_000;
 
-const scaleOut =
-  backendNames().includes('postgres') && process.env.PALISADE_TEST_NATS_URL !== undefined;
-
-describe('tenant lifecycle across API processes on postgres and NATS', { skip: !scaleOut }, () => {
+describe('tenant lifecycle across API processes on postgres and NATS', {
+  skip: !scaleOutConfigured(),
+}, () => {
   test('a suspension, resumption or deletion in one process reaches the caches of another', async (t) => {
-    const flags = busFlags('nats');
-    const a = await OidcPlatform.start('postgres', { ...flags, authCacheTtlMs: '3600000' });
-    const b = await startPlatform(
-      { ...a.fixture.settings, adminToken: ADMIN_TOKEN, publicUrl: a.url },
-      { listen: false },
-    );
-    t.after(async () => {
-      await b.close();
-      await a.close();
-      await deleteNatsStream(flags.busPrefix!);
-    });
+    const { a, b } = await twoApiPlatforms(t);
     const statusOnB = async (token: string) =>
       (
         await b.http.inject({

@@ -22,6 +22,11 @@ export function backendNames(): BackendName[] {
   return process.env.PALISADE_TEST_POSTGRES_URL === undefined ? ['sqlite'] : ['sqlite', 'postgres'];
 }
 
+/** Whether the scale-out suites run: a PostgreSQL and a NATS server are both configured. */
+export function scaleOutConfigured(): boolean {
+  return backendNames().includes('postgres') && process.env.PALISADE_TEST_NATS_URL !== undefined;
+}
+
 function baseSettings(data: string, overrides: Record<string, string | string[]>): Settings {
   return loadSettings({
     flags: { data, listen: '127.0.0.1:0', logLevel: 'silent', ...overrides },

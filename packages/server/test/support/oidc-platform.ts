@@ -2,10 +2,12 @@
  * A listening platform on one backend for the OAuth tests: `openid-client` needs real HTTP.
  * Helpers make tenants and clients through the API and get tokens the way an app would.
  */
+import type { TestContext } from 'node:test';
 import * as oidc from 'openid-client';
 import { type Platform, startPlatform } from '../../src/index.ts';
 import { ADMIN_TOKEN } from './api.ts';
 import { type BackendFixture, type BackendName, openBackend } from './backends.ts';
+import { busFlags, deleteNatsStream } from './buses.ts';
 
 export interface HttpReply {
   readonly status: number;
@@ -183,4 +185,25 @@ export class OidcPlatform {
     await this.platform.close();
     await this.fixture.cleanup();
   }
+}
+
+/**
+ * Two API processes' platforms on one PostgreSQL control plane with NATS between them: `a`
+ * listens (its URL is the public one), `b` answers through inject. Both keep what they cache
+ * for an hour, so only the platform's notices can end it. Closed, and their stream deleted,
+ * after the test.
+ */
+export async function twoApiPlatforms(t: TestContext): Promise<{ a: OidcPlatform; b: Platform }> {
+  const flags = busFlags('nats');
+  const a = await OidcPlatform.start('postgres', { ...flags, authCacheTtlMs: '3600000' });
+  const b = await startPlatform(
+    { ...a.fixture.settings, adminToken: ADMIN_TOKEN, publicUrl: a.url },
+    { listen: false },
+  );
+  t.after(async () => {
+    await b.close();
+    await a.close();
+    await deleteNatsStream(flags.busPrefix!);
+  });
+  return { a, b };
 }
