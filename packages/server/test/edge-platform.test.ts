@@ -376,6 +376,49 @@ for (const backend of backendNames()) {
       }
     });
 
+    test('a tenant suspended while its batch is on the way gets nothing of it committed', async () => {
+      const { fresh, device } = await nodeWithDevice();
+      const body = JSON.stringify(signedBatch(fresh, 'b-suspended', [msg(91, device)]));
+      const upload = heldBody(body);
+      const sent = api.http.inject({
+        method: 'POST',
+        url: '/v1/edge/batches',
+        headers: {
+          authorization: `Bearer ${fresh.credential}`,
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(body)),
+        },
+        payload: upload.stream,
+      });
+      // The tenant was active when the credential was checked, before the body is read.
+      await upload.reading;
+      const tenantAt = `/v1/platform/tenants/${tenantId}`;
+      const suspended = await api.call('PATCH', tenantAt, ADMIN_TOKEN, { status: 'suspended' });
+      assert.equal(suspended.status, 200, JSON.stringify(suspended.body));
+      try {
+        upload.release();
+        const reply = await sent;
+        assert.equal(reply.statusCode, 403, reply.body);
+        assert.equal(JSON.parse(reply.body).code, 'PALISADE_TENANT_SUSPENDED');
+        const tenantStore = await storeOf(api);
+        assert.equal(
+          await tenantStore.reader.edge.getBatch(fresh.nodeId, 'b-suspended'),
+          undefined,
+        );
+      } finally {
+        const resumed = await api.call('PATCH', tenantAt, ADMIN_TOKEN, { status: 'active' });
+        assert.equal(resumed.status, 200, JSON.stringify(resumed.body));
+      }
+      const points = await api.call(
+        'GET',
+        `/v1/devices/${device}/telemetry?keys=n&from=0&to=${base + 1000}&limit=10`,
+        key,
+      );
+      assert.deepEqual(points.body, {}, 'nothing of the batch is stored');
+      // Resumed, the node's resend applies it.
+      assert.equal((await send(api, fresh, JSON.parse(body))).status, 200);
+    });
+
     test('a message for an unknown device is refused by index, the rest apply', async () => {
       const { fresh, device } = await nodeWithDevice();
       const reply = await send(

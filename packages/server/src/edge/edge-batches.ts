@@ -5,12 +5,17 @@ import {
   writeTelemetryMessages,
 } from '../devices/index.ts';
 import { type ErrorCode, PalisadeError } from '../errors/index.ts';
-import type { TelemetryPoint, TenantStore } from '../store/index.ts';
+import type { ControlPlaneStore, TelemetryPoint, TenantStore } from '../store/index.ts';
 import { neverAssigned, parseMessages, telemetryByDevice } from './batch-messages.ts';
 import { chargeBatch, refundBatch } from './batch-quota.ts';
 import { contentHash, type EdgeBatch, signedContent, verifyBatch } from './batch-signature.ts';
 import type { EdgeAlerts } from './edge-alerts.ts';
-import { actorOf, checkStillStanding, type EdgeNodeSession } from './node-authentication.ts';
+import {
+  actorOf,
+  checkStillStanding,
+  checkTenantStillActive,
+  type EdgeNodeSession,
+} from './node-authentication.ts';
 
 /** What the platform answers for a batch; a replay with the same content gets the same. */
 export interface BatchResult {
@@ -36,9 +41,16 @@ export class EdgeBatches {
   readonly #committer: GroupCommitter;
   readonly #telemetry: TelemetryService;
   readonly #alerts: EdgeAlerts;
+  readonly #controlPlane: ControlPlaneStore;
 
-  constructor(committer: GroupCommitter, telemetry: TelemetryService, alerts: EdgeAlerts) {
+  constructor(
+    committer: GroupCommitter,
+    telemetry: TelemetryService,
+    alerts: EdgeAlerts,
+    controlPlane: ControlPlaneStore,
+  ) {
     this.#committer = committer;
+    this.#controlPlane = controlPlane;
     this.#telemetry = telemetry;
     this.#alerts = alerts;
   }
@@ -121,6 +133,8 @@ export class EdgeBatches {
         if (points.length > 0) written.set(deviceId, points);
       }
       refused.sort((a, b) => a.index - b.index);
+      // Last, so the tenant's ledger is held no longer than its seal would hold it anyway.
+      await checkTenantStillActive(tx, this.#controlPlane, context.tenantId);
       let points = 0;
       for (const p of written.values()) points += p.length;
       const result: BatchResult = {

@@ -39,7 +39,12 @@ export class EdgeService {
     this.#locate = options.locate;
     this.#nodes = new EdgeNodes(options);
     const alerts = new EdgeAlerts(options);
-    this.#batches = new EdgeBatches(options.committer, options.telemetry, alerts);
+    this.#batches = new EdgeBatches(
+      options.committer,
+      options.telemetry,
+      alerts,
+      options.controlPlane,
+    );
   }
 
   /** A one-time enrollment token for a new node called `name`; shown once, stored hashed. */

@@ -40,6 +40,13 @@ function nodeDisabled(id: string): PalisadeError {
   );
 }
 
+function tenantSuspended(slug: string): PalisadeError {
+  return new PalisadeError(
+    'PALISADE_TENANT_SUSPENDED',
+    `tenant ${slug} is suspended; ask the platform admin to resume it`,
+  );
+}
+
 /** The actor a node's writes are recorded under. */
 export const actorOf = (nodeId: string) => `edge-node:${nodeId}`;
 
@@ -64,11 +71,7 @@ export async function authenticateNode(
   const store = await locate(unverified);
   const node = await store.reader.edge.nodeByCredential(hashEdgeSecret(secret));
   if (node === undefined || node.status === 'pending') throw unauthenticated();
-  if (tenant.status === 'suspended')
-    throw new PalisadeError(
-      'PALISADE_TENANT_SUSPENDED',
-      `tenant ${tenant.slug} is suspended; ask the platform admin to resume it`,
-    );
+  if (tenant.status === 'suspended') throw tenantSuspended(tenant.slug);
   if (node.status === 'disabled') throw nodeDisabled(node.id);
   const context = issueTenantContext(tenant, { kind: 'edge-node', id: actorOf(node.id) });
   return { context, store, node };
@@ -89,4 +92,23 @@ export async function checkStillStanding(tx: TenantWriteTx, verified: EdgeNodeRo
   )
     throw unauthenticated();
   if (node.status === 'disabled') throw nodeDisabled(node.id);
+}
+
+/**
+ * Inside a node's write, after its writes: refuses it unless its tenant is still active, as it
+ * was when the credential verified, before the body arrived. The tenant's row is in the
+ * control plane, which this transaction cannot hold, so the tenant's ledger is held instead:
+ * a suspension (or deletion) changes the status first and then commits its own ledger entry,
+ * so either that entry committed before this hold and the status read after it is the new
+ * one, or the suspension is answered only after this write commits.
+ */
+export async function checkTenantStillActive(
+  tx: TenantWriteTx,
+  controlPlane: ControlPlaneStore,
+  tenantId: string,
+): Promise<void> {
+  await tx.holdLedgerHead();
+  const tenant = await controlPlane.getTenant(tenantId);
+  if (tenant === undefined || tenant.status === 'deleted') throw unauthenticated();
+  if (tenant.status === 'suspended') throw tenantSuspended(tenant.slug);
 }
