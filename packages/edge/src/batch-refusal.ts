@@ -38,3 +38,69 @@ export function refusedForGood(error: PlatformRefusedError): RefusedForGood | un
   };
   return { refusal, messages };
 }
+
+/** The platform's answer to a batch it took (200): what it applied and what it refused by index. */
+export interface AppliedAnswer {
+  readonly batchId: string;
+  readonly applied: number;
+  readonly points: number;
+  readonly refused: readonly { readonly index: number; readonly code: string }[];
+}
+
+/**
+ * The platform's answer to batch `batchId` in a 200's `text`, or undefined when it is none
+ * (a proxy's or captive portal's page, an answer to another batch): confirming on such a page
+ * would delete messages nobody applied.
+ */
+export function appliedAnswer(text: string, batchId: string): AppliedAnswer | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const answer = parsed as Record<string, unknown>;
+  const refused = answer.refused;
+  if (
+    answer.batchId !== batchId ||
+    !Number.isInteger(answer.applied) ||
+    !Number.isInteger(answer.points) ||
+    !Array.isArray(refused) ||
+    !refused.every(
+      (r: { index?: unknown; code?: unknown }) =>
+        Number.isInteger(r?.index) && typeof r?.code === 'string',
+    )
+  )
+    return undefined;
+  return parsed as AppliedAnswer;
+}
+
+/**
+ * The messages the platform refused by index in its answer to a batch of `count` messages
+ * that it applied, one group per code, so the operator can retry those a platform change
+ * makes acceptable (a device assigned to the node) apart from the rest. The batch id is
+ * spent: no resend under it can apply them.
+ */
+export function refusedByIndex(answer: AppliedAnswer, count: number): RefusedForGood[] {
+  const byCode = new Map<string, Set<number>>();
+  for (const { index, code } of answer.refused) {
+    if (index < 0 || index >= count) continue;
+    const indexes = byCode.get(code) ?? new Set<number>();
+    byCode.set(code, indexes.add(index));
+  }
+  const at = new Date().toISOString();
+  return [...byCode].map(([code, set]) => {
+    const messages = [...set].sort((a, b) => a - b);
+    const refusal = {
+      at,
+      status: 200,
+      code,
+      detail: `the platform applied batch ${answer.batchId} but refused ${messages.length} of its messages by index`,
+      errors: messages
+        .slice(0, ERRORS_MAX)
+        .map((i) => ({ path: `/body/messages/${i}`, message: code })),
+    };
+    return { refusal, messages };
+  });
+}

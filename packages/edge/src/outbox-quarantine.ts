@@ -31,6 +31,13 @@ export interface QuarantinedBatch {
   readonly refusal: Refusal;
 }
 
+/** Messages of a batch (by index) to set aside as batch `batchId`, and why. */
+export interface SetAsideGroup {
+  readonly batchId: string;
+  readonly messages: readonly number[];
+  readonly refusal: Refusal;
+}
+
 /** Messages and batches set aside. */
 export interface QuarantineCounts {
   readonly batches: number;
@@ -79,19 +86,37 @@ export class OutboxQuarantine {
     refusal: Refusal,
   ): void {
     this.#transaction(() => {
-      const seqs = (
-        this.#db
-          .prepare('SELECT seq FROM messages WHERE batch_id = ? ORDER BY rank, seq')
-          .all(batchId) as { seq: number }[]
-      ).map((r) => r.seq);
-      const aside = indexes.flatMap((i) => (seqs[i] === undefined ? [] : [seqs[i]]));
-      this.#db
-        .prepare('INSERT INTO batches (id, created_at, sent, quarantine) VALUES (?, ?, 0, ?)')
-        .run(newId, new Date().toISOString(), JSON.stringify(refusal));
-      const move = this.#db.prepare('UPDATE messages SET batch_id = ? WHERE seq = ?');
-      for (const seq of aside) move.run(newId, seq);
+      this.#moveAside(batchId, [{ batchId: newId, messages: indexes, refusal }]);
       this.#unformUnsent(batchId);
     });
+  }
+
+  /**
+   * Sets aside, each as the never-sent batch its group names, the messages at the indexes of
+   * `batchId` that the platform refused in its answer applying that batch (the caller then
+   * deletes the rest, applied, in the same transaction).
+   */
+  keepRefused(batchId: string, groups: readonly SetAsideGroup[]): void {
+    if (groups.length > 0) this.#transaction(() => this.#moveAside(batchId, groups));
+  }
+
+  #moveAside(batchId: string, groups: readonly SetAsideGroup[]): void {
+    const seqs = (
+      this.#db
+        .prepare('SELECT seq FROM messages WHERE batch_id = ? ORDER BY rank, seq')
+        .all(batchId) as { seq: number }[]
+    ).map((r) => r.seq);
+    const insert = this.#db.prepare(
+      'INSERT INTO batches (id, created_at, sent, quarantine) VALUES (?, ?, 0, ?)',
+    );
+    const move = this.#db.prepare('UPDATE messages SET batch_id = ? WHERE seq = ?');
+    for (const group of groups) {
+      insert.run(group.batchId, new Date().toISOString(), JSON.stringify(group.refusal));
+      for (const i of group.messages) {
+        const seq = seqs[i];
+        if (seq !== undefined) move.run(group.batchId, seq);
+      }
+    }
   }
 
   counts(): QuarantineCounts {

@@ -6,7 +6,7 @@ import {
   randomBytes,
 } from 'node:crypto';
 import { DatabaseSync } from 'node:sqlite';
-import { OutboxQuarantine } from './outbox-quarantine.ts';
+import { OutboxQuarantine, type SetAsideGroup } from './outbox-quarantine.ts';
 
 /** What a device sent: telemetry (the default) or its client-side attributes. */
 export type MessageKind = 'telemetry' | 'attributes';
@@ -383,9 +383,17 @@ export class Outbox {
     });
   }
 
-  /** The platform confirmed the batch: its messages leave the outbox, and `state` is set, in one commit. */
-  confirm(batchId: string, state: Readonly<Record<string, string>> = {}): void {
+  /**
+   * The platform confirmed the batch: its messages leave the outbox, but those it refused by
+   * index (`refused`, set aside in quarantine), and `state` is set, in one commit.
+   */
+  confirm(
+    batchId: string,
+    state: Readonly<Record<string, string>> = {},
+    refused: readonly SetAsideGroup[] = [],
+  ): void {
     this.transaction(() => {
+      this.quarantine.keepRefused(batchId, refused);
       this.#db.prepare('DELETE FROM messages WHERE batch_id = ?').run(batchId);
       this.#db.prepare('DELETE FROM batches WHERE id = ?').run(batchId);
       for (const [key, value] of Object.entries(state)) this.setState(key, value);

@@ -1,7 +1,13 @@
 import { createPrivateKey, type KeyObject, randomUUID, sign } from 'node:crypto';
 import { canonicalJson } from '@palisade/ledger';
 import { postBatch } from './batch-post.ts';
-import { type RefusedForGood, refusedForGood } from './batch-refusal.ts';
+import {
+  type AppliedAnswer,
+  appliedAnswer,
+  type RefusedForGood,
+  refusedByIndex,
+  refusedForGood,
+} from './batch-refusal.ts';
 import type { Outbox, PendingBatch } from './outbox.ts';
 import type { Refusal } from './outbox-quarantine.ts';
 import { type Backoff, PlatformRefusedError, retryDelay } from './platform-call.ts';
@@ -202,13 +208,33 @@ export class SyncLoop {
       this.#setAside(current, forGood, sentBefore);
       return true;
     }
-    this.#ready.shift();
-    this.#outbox.confirm(current.batch.batchId, {
-      lastSync: new Date().toISOString(),
-      lastResult: text,
-    });
-    this.#events.synced?.(current.batch, JSON.parse(text));
+    const result = appliedAnswer(text, batchId);
+    if (result === undefined) throw new PlatformRefusedError(status, text, retryAfter);
+    this.#confirm(current, result, text);
     return true;
+  }
+
+  /**
+   * The platform applied `confirmed`: its messages leave the outbox, but those the answer
+   * refused by index, which the node had acknowledged to their devices: they are set aside
+   * in quarantine (one never-sent batch per code), where the operator sees them.
+   */
+  #confirm(confirmed: SignedBatch, result: AppliedAnswer, text: string): void {
+    const { batchId, messages } = confirmed.batch;
+    const refused = refusedByIndex(result, messages.length).map((r) => ({
+      batchId: randomUUID(),
+      messages: r.messages,
+      refusal: r.refusal,
+    }));
+    this.#ready.shift();
+    this.#outbox.confirm(
+      batchId,
+      { lastSync: new Date().toISOString(), lastResult: text },
+      refused,
+    );
+    for (const aside of refused)
+      this.#events.setAside?.(aside.batchId, aside.messages.length, aside.refusal);
+    this.#events.synced?.(confirmed.batch, result);
   }
 
   #checkClock(date: string | null): void {

@@ -144,6 +144,85 @@ for (const backend of backendNames()) {
       }
     });
 
+    test('messages the platform refuses by index in a batch it applies are set aside by code, not deleted', async () => {
+      const n = await node('refused-by-index');
+      try {
+        const stranger = (await link.call('POST', '/v1/devices', key, { name: 'not-the-nodes' }))
+          .body.id as string;
+        const unknown = '0190f7a2-0000-7000-8000-000000000000';
+        n.outbox.accept(n.device, point(40));
+        n.outbox.accept(stranger, point(41));
+        n.outbox.accept(n.device, point(42));
+        n.outbox.accept(unknown, point(43));
+        n.outbox.accept(stranger, point(44));
+        assert.deepEqual(await syncAll(n.outbox, n.loop), []);
+        assert.deepEqual(await link.values(key, n.device), [40, 42]);
+        assert.equal(n.outbox.size(), 3, 'the three refused messages stay in the outbox');
+        const listed = await n.listed();
+        const byCode = new Map(listed.map((b) => [b.refusal.code, b]));
+        const notAssigned = byCode.get('PALISADE_EDGE_DEVICE_NOT_ASSIGNED');
+        assert.equal(notAssigned?.messages, 2);
+        assert.deepEqual(notAssigned?.devices, [stranger]);
+        assert.equal(notAssigned?.sent, false, 'the platform applied none of them');
+        assert.equal(notAssigned?.refusal.status, 200);
+        assert.deepEqual(
+          notAssigned?.refusal.errors.map((e) => e.path),
+          ['/body/messages/1', '/body/messages/4'],
+        );
+        const notFound = byCode.get('PALISADE_DEVICE_NOT_FOUND');
+        assert.equal(notFound?.messages, 1);
+        assert.deepEqual(notFound?.devices, [unknown]);
+        assert.deepEqual(
+          n.setAside.map((a) => [a.batchId, a.messages]).sort(),
+          listed.map((b) => [b.batchId, b.messages]).sort(),
+          'each set aside is told',
+        );
+        assert.deepEqual(readOutboxStatus(outboxPath(n.dir)).quarantine, {
+          batches: 2,
+          messages: 3,
+        });
+
+        // The operator assigns the device to the node and retries: they apply, once.
+        const moved = await link.call('PATCH', `/v1/devices/${stranger}`, key, {
+          edgeNodeId: n.file.nodeId,
+        });
+        assert.equal(moved.status, 200, JSON.stringify(moved.body));
+        await n.cli('retry', '--batch', notAssigned!.batchId);
+        assert.deepEqual(await syncAll(n.outbox, n.loop), []);
+        assert.deepEqual(await link.values(key, stranger), [41, 44]);
+        assert.deepEqual(
+          (await n.listed()).map((b) => b.batchId),
+          [notFound!.batchId],
+        );
+      } finally {
+        n.done();
+      }
+    });
+
+    test("a 200 that is not the platform's answer to the batch (a proxy's page) confirms nothing", async () => {
+      const n = await node('proxy-200');
+      let pages = 0;
+      link.fault = () => (pages === 0 ? 'hold-response' : 'pass');
+      link.onFault = (_fault, res) => {
+        pages++;
+        res.writeHead(200, { 'content-type': 'text/html' }).end('<html>Welcome</html>');
+      };
+      try {
+        n.outbox.accept(n.device, point(50));
+        const error = await n.loop.syncOnce().catch((e: unknown) => e);
+        assert.ok(error instanceof PlatformRefusedError, String(error));
+        assert.equal(error.status, 200);
+        assert.equal(n.outbox.waiting(), 1, 'the batch is kept');
+        assert.deepEqual(await syncAll(n.outbox, n.loop), []);
+        assert.deepEqual(await link.values(key, n.device), [50], 'applied once');
+        assert.equal(n.outbox.size(), 0);
+      } finally {
+        link.fault = () => 'pass';
+        link.onFault = () => {};
+        n.done();
+      }
+    });
+
     test('a batch id the platform applied with other content is set aside whole, and sent again only under new ids', async () => {
       const n = await node('conflict');
       try {
