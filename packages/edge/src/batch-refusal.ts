@@ -4,6 +4,8 @@ import type { PlatformRefusedError } from './platform-call.ts';
 /** A failing field inside one message of a batch: `/body/messages/{index}…`. */
 const MESSAGE_PATH = /^\/body\/messages\/(\d+)(?:\/|$)/;
 
+const BATCH_CONFLICT = 'PALISADE_EDGE_BATCH_CONFLICT';
+
 /** What of a refusal is kept beside a batch set aside: enough to say why, bounded. */
 const DETAIL_MAX_CHARS = 500;
 const ERRORS_MAX = 20;
@@ -16,8 +18,9 @@ export interface RefusedForGood {
 
 /**
  * Whether a refusal is of this batch's content, which no resend changes: a batch id the
- * platform applied with other content (409), or messages the platform names as invalid
- * (400, 422). Anything else (a refusal of the node, a quota, a refusal of the batch's form
+ * platform applied with other content (409 PALISADE_EDGE_BATCH_CONFLICT), or messages the
+ * platform names as invalid (400, 422). Anything else (a refusal of the node, such as a 409
+ * for a second copy of its directory, a quota, a refusal of the batch's form
  * rather than of a message, or an answer that is no problem document of the platform's, such
  * as a proxy's) is not: the batch waits in the queue and the node tries again, since every
  * batch would meet the same.
@@ -25,6 +28,7 @@ export interface RefusedForGood {
 export function refusedForGood(error: PlatformRefusedError): RefusedForGood | undefined {
   const { problem, status } = error;
   if (problem === undefined || ![400, 409, 422].includes(status)) return undefined;
+  if (status === 409 && problem.code !== BATCH_CONFLICT) return undefined;
   const messages = [...new Set(problem.errors.flatMap((e) => MESSAGE_PATH.exec(e.path)?.[1] ?? []))]
     .map(Number)
     .sort((a, b) => a - b);

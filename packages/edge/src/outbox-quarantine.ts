@@ -57,14 +57,20 @@ export class OutboxQuarantine {
   readonly #db: DatabaseSync;
   readonly #transaction: <T>(work: () => T) => T;
   readonly #unformUnsent: (refused: string) => void;
+  readonly #takeSeq: () => number;
 
   constructor(
     db: DatabaseSync,
-    outbox: { transaction<T>(work: () => T): T; unformUnsent(refused: string): void },
+    outbox: {
+      transaction<T>(work: () => T): T;
+      unformUnsent(refused: string): void;
+      takeSeq(): number;
+    },
   ) {
     this.#db = db;
     this.#transaction = (work) => outbox.transaction(work);
     this.#unformUnsent = (refused) => outbox.unformUnsent(refused);
+    this.#takeSeq = () => outbox.takeSeq();
   }
 
   /** Sets the whole batch aside as it is: same id, same content. */
@@ -107,11 +113,12 @@ export class OutboxQuarantine {
         .all(batchId) as { seq: number }[]
     ).map((r) => r.seq);
     const insert = this.#db.prepare(
-      'INSERT INTO batches (id, created_at, sent, quarantine) VALUES (?, ?, 0, ?)',
+      'INSERT INTO batches (id, created_at, sent, quarantine, seq) VALUES (?, ?, 0, ?, ?)',
     );
     const move = this.#db.prepare('UPDATE messages SET batch_id = ? WHERE seq = ?');
     for (const group of groups) {
-      insert.run(group.batchId, new Date().toISOString(), JSON.stringify(group.refusal));
+      const { batchId: id, refusal } = group;
+      insert.run(id, new Date().toISOString(), JSON.stringify(refusal), this.#takeSeq());
       for (const i of group.messages) {
         const seq = seqs[i];
         if (seq !== undefined) move.run(group.batchId, seq);

@@ -24,8 +24,21 @@ export interface OutboxMessage {
 export interface PendingBatch {
   readonly batchId: string;
   readonly createdAt: string;
+  /**
+   * The node's count of the batches it formed (see `BATCH_SEQ`); absent from a batch an
+   * outbox of an earlier version formed, which is sent as it was.
+   */
+  readonly seq?: number;
   readonly messages: readonly OutboxMessage[];
 }
+
+/**
+ * The `sync_state` key of the last batch sequence number given. Every batch formed takes the
+ * next one, so no two batches of one node directory ever carry the same: the platform refuses
+ * a number it already applied under another id (PALISADE_EDGE_NODE_CLONED), which only a
+ * second copy of the directory sends.
+ */
+const BATCH_SEQ = 'batchSeq';
 
 /** Priority of a message: alerts are sent before bulk telemetry. */
 export type Priority = 'alert' | 'telemetry';
@@ -103,6 +116,9 @@ export class Outbox {
     // The platform's refusal (JSON) of a batch set aside; null for a batch in the queue.
     if (!columns.some((c) => c.name === 'quarantine'))
       this.#db.exec('ALTER TABLE batches ADD COLUMN quarantine TEXT');
+    // The batch's sequence number; null for one formed by an earlier version.
+    if (!columns.some((c) => c.name === 'seq'))
+      this.#db.exec('ALTER TABLE batches ADD COLUMN seq INTEGER');
     this.quarantine = new OutboxQuarantine(this.#db, this);
   }
 
@@ -282,15 +298,17 @@ export class Outbox {
   ): PendingBatch | undefined {
     const formed = (
       this.#db
-        .prepare('SELECT id, created_at FROM batches WHERE quarantine IS NULL ORDER BY rowid')
+        .prepare('SELECT id, created_at, seq FROM batches WHERE quarantine IS NULL ORDER BY rowid')
         .all() as {
         id: string;
         created_at: string;
+        seq: number | null;
       }[]
     ).find((b) => !inHand.has(b.id));
-    if (formed !== undefined) return this.#load(formed.id, formed.created_at);
+    if (formed !== undefined) return this.#load(formed.id, formed.created_at, formed.seq);
     const id = newId();
     const createdAt = new Date().toISOString();
+    let seq: number;
     this.#db.exec('BEGIN IMMEDIATE');
     try {
       const n = this.#db
@@ -309,18 +327,26 @@ export class Outbox {
         this.#db.exec('ROLLBACK');
         return undefined;
       }
+      seq = this.takeSeq();
       this.#db
-        .prepare('INSERT INTO batches (id, created_at, sent) VALUES (?, ?, 0)')
-        .run(id, createdAt);
+        .prepare('INSERT INTO batches (id, created_at, sent, seq) VALUES (?, ?, 0, ?)')
+        .run(id, createdAt, seq);
       this.#db.exec('COMMIT');
     } catch (error) {
       if (this.#db.isTransaction) this.#db.exec('ROLLBACK');
       throw error;
     }
-    return this.#load(id, createdAt);
+    return this.#load(id, createdAt, seq);
   }
 
-  #load(batchId: string, createdAt: string): PendingBatch {
+  /** Inside a transaction: the next batch sequence number, now taken for good. */
+  takeSeq(): number {
+    const seq = Number(this.state(BATCH_SEQ) ?? 0) + 1;
+    this.setState(BATCH_SEQ, String(seq));
+    return seq;
+  }
+
+  #load(batchId: string, createdAt: string, seq: number | null): PendingBatch {
     const rows = this.#db
       .prepare(
         'SELECT device_id, received_at, sealed, kind FROM messages WHERE batch_id = ? ORDER BY rank, seq',
@@ -334,6 +360,7 @@ export class Outbox {
     return {
       batchId,
       createdAt,
+      ...(seq === null ? {} : { seq: Number(seq) }),
       messages: rows.map((r) => {
         const message = {
           deviceId: r.device_id,

@@ -696,6 +696,27 @@ for (const backend of backendNames()) {
       );
     });
 
+    test("batch sequence numbers are counted per node: B's node using A's node's number is no copy of it", async () => {
+      const nodeOfA = await signingNode(api, a.key, 'seq-a');
+      const nodeOfB = await signingNode(api, b.key, 'seq-b');
+      const message = { deviceId: uuid7(), payload: { n: 1 }, receivedAt: Date.now() };
+      for (const node of [nodeOfA, nodeOfB]) {
+        const batch = signedBatch(node, 'seq-1', [message], node, 1);
+        const reply = await api.call('POST', '/v1/edge/batches', node.credential, batch);
+        assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      }
+      const stolen = signedBatch(nodeOfA, 'seq-2', [message], nodeOfB, 2);
+      const forged = await api.call('POST', '/v1/edge/batches', nodeOfB.credential, stolen);
+      assert.equal(forged.status, 403, "B's node cannot count as A's");
+      for (const [node, key] of [
+        [nodeOfA, a.key],
+        [nodeOfB, b.key],
+      ] as const) {
+        const alerts = await api.call('GET', `/v1/edge-nodes/${node.nodeId}/alerts`, key);
+        assert.deepEqual(alerts.body.items, [], 'no copy alerted');
+      }
+    });
+
     test("B's own edge node cannot write A's devices, not even one behind A's node: they read as missing", async () => {
       const behind = await api.call('POST', '/v1/devices', a.key, {
         name: 'behind-the-edge',

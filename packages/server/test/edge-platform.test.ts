@@ -419,6 +419,48 @@ for (const backend of backendNames()) {
       assert.equal((await send(api, fresh, JSON.parse(body))).status, 200);
     });
 
+    test("a batch sequence number another batch of the node had applied is refused as a copy's, and alerted", async () => {
+      const { fresh, device } = await nodeWithDevice();
+      const at = (id: string, seq: number, i: number) =>
+        signedBatch(fresh, id, [msg(i, device)], fresh, seq);
+      const first = await send(api, fresh, at('copy-a-1', 1, 100));
+      assert.equal(first.status, 200, JSON.stringify(first.body));
+      // The copy formed its first batch from the same count, under another id.
+      const copy = await send(api, fresh, at('copy-b-1', 1, 101));
+      assert.equal(copy.status, 409, JSON.stringify(copy.body));
+      assert.equal(copy.body.code, 'PALISADE_EDGE_NODE_CLONED');
+      assert.equal((await send(api, fresh, at('copy-b-1', 1, 101))).status, 409, 'and resent');
+      // A resend of the applied batch is a replay; the next number, and no number, apply.
+      assert.deepEqual((await send(api, fresh, at('copy-a-1', 1, 100))).body, first.body);
+      assert.equal((await send(api, fresh, at('copy-a-2', 2, 102))).status, 200);
+      assert.equal(
+        (await send(api, fresh, signedBatch(fresh, 'older-node', [msg(103, device)]))).status,
+        200,
+      );
+      const points = await api.call(
+        'GET',
+        `/v1/devices/${device}/telemetry?keys=n&from=0&to=${base + 1000}&limit=10`,
+        key,
+      );
+      assert.deepEqual(
+        points.body.n.map((p: { value: number }) => p.value),
+        [100, 102, 103],
+      );
+      const alerts = await api.call('GET', `/v1/edge-nodes/${fresh.nodeId}/alerts`, key);
+      assert.deepEqual(
+        alerts.body.items.map((a: { kind: string; count: number }) => [a.kind, a.count]),
+        [['node-cloned', 2]],
+      );
+      assert.equal(alerts.body.items[0].batchId, 'copy-b-1');
+      assert.deepEqual(
+        {
+          seq: alerts.body.items[0].detail.seq,
+          applied: alerts.body.items[0].detail.appliedBatchId,
+        },
+        { seq: 1, applied: 'copy-a-1' },
+      );
+    });
+
     test('a message for an unknown device is refused by index, the rest apply', async () => {
       const { fresh, device } = await nodeWithDevice();
       const reply = await send(

@@ -18,6 +18,12 @@ export interface EdgeBatch {
   readonly nodeId: string;
   readonly batchId: string;
   readonly createdAt: string;
+  /**
+   * The node's own count of the batches it formed, from 1 under each enrollment (absent from
+   * nodes of earlier versions): two batches of one node that carry the same number, under
+   * other ids, come from two copies of its directory.
+   */
+  readonly seq?: number;
   readonly messages: readonly EdgeMessage[];
   readonly signatures: { readonly ed25519: string; readonly mldsa65: string };
 }

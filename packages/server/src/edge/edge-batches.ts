@@ -5,7 +5,13 @@ import {
   writeTelemetryMessages,
 } from '../devices/index.ts';
 import { type ErrorCode, PalisadeError } from '../errors/index.ts';
-import type { ControlPlaneStore, TelemetryPoint, TenantStore } from '../store/index.ts';
+import type {
+  ControlPlaneStore,
+  EdgeAlertRow,
+  EdgeBatchRow,
+  TelemetryPoint,
+  TenantStore,
+} from '../store/index.ts';
 import { neverAssigned, parseMessages, telemetryByDevice } from './batch-messages.ts';
 import { chargeBatch, refundBatch } from './batch-quota.ts';
 import { contentHash, type EdgeBatch, signedContent, verifyBatch } from './batch-signature.ts';
@@ -28,6 +34,12 @@ export interface BatchResult {
    */
   readonly refused: readonly { readonly index: number; readonly code: string }[];
 }
+
+/** What a batch's commit did: found it applied, found its number taken, or applied it. */
+type Outcome =
+  | { readonly again: EdgeBatchRow }
+  | { readonly cloned: string }
+  | { readonly result: BatchResult; readonly alert: EdgeAlertRow | undefined };
 
 const NOT_ASSIGNED: ErrorCode = 'PALISADE_EDGE_DEVICE_NOT_ASSIGNED';
 
@@ -85,10 +97,16 @@ export class EdgeBatches {
     /** The points each device got (in message order), and how many messages were applied. */
     const written = new Map<string, TelemetryPoint[]>();
     let messagesWritten = 0;
-    const committed = this.#committer.submit(store, async (tx, record) => {
+    const committed = this.#committer.submit(store, async (tx, record): Promise<Outcome> => {
       await checkStillStanding(tx, node);
       const again = await tx.edge.getBatch(node.id, batch.batchId);
       if (again !== undefined) return { again };
+      // The node's row is held: a batch of another copy of the node with this number either
+      // committed before and is found, or waits for this one and finds it.
+      const seq = batch.seq === undefined ? null : { keyVersion: node.keyVersion, n: batch.seq };
+      const taken =
+        seq === null ? undefined : await tx.edge.batchAtSeq(node.id, seq.keyVersion, seq.n);
+      if (taken !== undefined) return { cloned: taken };
       written.clear();
       messagesWritten = 0;
       const { indexes: unassigned, devices: strangers } = await neverAssigned(
@@ -150,6 +168,7 @@ export class EdgeBatches {
         signatures: batch.signatures,
         result,
         appliedAt: new Date().toISOString(),
+        seq,
       });
       record({
         actor,
@@ -182,9 +201,10 @@ export class EdgeBatches {
       refundBatch(this.#telemetry, context, charged.messages, charged.points);
       throw error;
     });
-    if (outcome.result === undefined) {
+    if ('again' in outcome || 'cloned' in outcome) {
       refundBatch(this.#telemetry, context, charged.messages, charged.points);
-      return this.#replay(store, outcome.again, hash);
+      if ('again' in outcome) return this.#replay(store, outcome.again, hash);
+      return this.#cloned(store, node.id, batch, outcome.cloned, hash);
     }
     refundBatch(
       this.#telemetry,
@@ -202,6 +222,29 @@ export class EdgeBatches {
         'edge: messages for devices never assigned to the node refused and alerted; check the node for compromise, or assign the devices to it',
       );
     return outcome.result;
+  }
+
+  /**
+   * Refuses and alerts `batch`, whose sequence number the node's batch `taken` already had
+   * applied under another id: only a second copy of the node's directory (or one restored
+   * from a backup) sends that, and its messages would be applied twice.
+   */
+  async #cloned(
+    store: TenantStore,
+    nodeId: string,
+    batch: EdgeBatch,
+    taken: string,
+    hash: string,
+  ): Promise<never> {
+    await this.#alerts.alert(store, nodeId, 'node-cloned', batch.batchId, {
+      seq: batch.seq,
+      appliedBatchId: taken,
+      contentHash: hash,
+    });
+    throw new PalisadeError(
+      'PALISADE_EDGE_NODE_CLONED',
+      `batch ${taken} of this node was already applied with sequence number ${batch.seq}: two copies of the node's directory are running; the batch is refused and alerted`,
+    );
   }
 
   async #replay(

@@ -157,6 +157,11 @@ export const ERROR_CODES = {
     status: 409,
     title: 'The batch id was already applied with other content',
   },
+  PALISADE_EDGE_NODE_CLONED: {
+    status: 409,
+    title:
+      "Another copy of the edge node's directory already sent a batch with this sequence number",
+  },
   PALISADE_EDGE_DEVICE_NOT_ASSIGNED: {
     status: 403,
     title: 'The device was never assigned to the edge node that sent its message',

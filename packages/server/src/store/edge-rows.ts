@@ -75,7 +75,10 @@ export function nodeParams(row: EdgeNodeRow) {
   ] as const;
 }
 
-/** Parameters of a batch insert: node, batch, content hash, signatures, result, applied at. */
+/**
+ * Parameters of a batch insert: node, batch, content hash, signatures, result, applied at,
+ * key version and sequence number.
+ */
 export function batchParams(row: EdgeBatchRow) {
   return [
     row.nodeId,
@@ -84,7 +87,16 @@ export function batchParams(row: EdgeBatchRow) {
     JSON.stringify(row.signatures),
     JSON.stringify(row.result),
     row.appliedAt,
+    row.seq?.keyVersion ?? null,
+    row.seq?.n ?? null,
   ] as const;
+}
+
+/** A stored batch's sequence number, from its two columns. */
+export function seqOf(keyVersion: number | null, n: number | null): EdgeBatchRow['seq'] {
+  return keyVersion === null || n === null
+    ? null
+    : { keyVersion: Number(keyVersion), n: Number(n) };
 }
 
 /** Parameters of an alert insert in ALERT_COLUMNS order. */

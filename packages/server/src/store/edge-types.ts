@@ -48,16 +48,20 @@ export interface EdgeBatchRow {
   readonly signatures: EdgeSignatures;
   readonly result: unknown;
   readonly appliedAt: string;
+  /** The node's sequence number of the batch, and the node's key version it counts under. */
+  readonly seq: { readonly keyVersion: number; readonly n: number } | null;
 }
 
 /**
  * Why a node was alerted: a batch whose signatures do not verify, a batch id replayed with
- * other content, or messages for devices that were never assigned to the node.
+ * other content, messages for devices that were never assigned to the node, or a batch
+ * sequence number used twice (two copies of the node's directory).
  */
 export const EDGE_ALERT_KINDS = [
   'forged-signature',
   'batch-conflict',
   'device-not-assigned',
+  'node-cloned',
 ] as const;
 export type EdgeAlertKind = (typeof EDGE_ALERT_KINDS)[number];
 
@@ -101,6 +105,8 @@ export interface TenantEdgeWriter extends TenantEdgeReader {
    * process, so what this transaction read still stands when it commits.
    */
   holdNode(id: string): Promise<EdgeNodeRow | undefined>;
+  /** The id of the node's batch applied with sequence number `n` under `keyVersion`, if any. */
+  batchAtSeq(nodeId: string, keyVersion: number, n: number): Promise<string | undefined>;
   insertBatch(row: EdgeBatchRow): Promise<void>;
   insertAlert(row: EdgeAlertRow): Promise<void>;
   /**

@@ -30,14 +30,24 @@ export async function enrolledNode(api: TestApi, key: string, name: string) {
   return { id: node.nodeId, credential: node.credential };
 }
 
-/** A batch of `messages` from the node, signed with both keys of `signer` (the node's own). */
+/**
+ * A batch of `messages` from the node, signed with both keys of `signer` (the node's own),
+ * with the node's sequence number `seq` when given.
+ */
 export function signedBatch(
   node: SigningNode,
   batchId: string,
   messages: unknown[],
   signer: Pick<SigningNode, 'ed' | 'ml'> = node,
+  seq?: number,
 ) {
-  const content = { nodeId: node.nodeId, batchId, createdAt: '2026-01-01T00:00:00.000Z', messages };
+  const content = {
+    nodeId: node.nodeId,
+    batchId,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    ...(seq === undefined ? {} : { seq }),
+    messages,
+  };
   const bytes = Buffer.from(canonicalJson(content), 'utf8');
   return {
     ...content,

@@ -73,6 +73,12 @@ export function diagnose(
         "the platform's bodyLimit refused the batch unread: the node forms its batches again at half the size and resends them in order, so nothing is lost; a single message over the limit stays until bodyLimit is raised",
       ...refused,
     };
+  if (code === 'PALISADE_EDGE_NODE_CLONED')
+    return {
+      kind: 'node-cloned',
+      action: `another machine runs a copy of ${dir} (copied, or restored from a backup) and had a batch applied under this batch's sequence number first, so the platform refuses this copy (alert node-cloned, GET /v1/edge-nodes/${node.nodeId}/alerts) rather than apply what both copies hold twice. Stop the copy that should not run. To keep this one instead: stop the other, re-key the node (POST /v1/edge-nodes/${node.nodeId}/rekey) and run palisade-edge enroll --rekey --token TOKEN --dir ${dir} here, which starts a new count; what both copies held when the directory was copied is then applied again. ${KEPT}`,
+      ...refused,
+    };
   if ((error.status === 401 || error.status === 403) && code !== undefined)
     return { kind: 'node-refused', action: nodeRefused(code, node.nodeId, dir), ...refused };
   if (error.status >= 500)

@@ -80,6 +80,13 @@ function batchSchema(maxMessages: number) {
       nodeId: UUID,
       batchId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
       createdAt: { ...TIMESTAMP, maxLength: 64 },
+      seq: {
+        type: 'integer',
+        minimum: 1,
+        maximum: Number.MAX_SAFE_INTEGER,
+        description:
+          "the node's count of the batches it formed under its current keys; a number another batch of the node already had applied refuses this one (409 PALISADE_EDGE_NODE_CLONED)",
+      },
       messages: {
         type: 'array',
         description: `at most ${maxMessages} (edgeBatchMaxMessages); more is refused with 413, as a body over the limit is, so a node forms smaller batches`,

@@ -7,6 +7,7 @@ import {
   NODE_COLUMNS,
   type NodeDbRow,
   nodeParams,
+  seqOf,
   toAlert,
   toNode,
 } from '../edge-rows.ts';
@@ -75,8 +76,10 @@ export class PgTenantEdge implements TenantEdgeWriter {
       signatures: EdgeBatchRow['signatures'];
       result: unknown;
       applied_at: Date;
+      key_version: number | null;
+      seq: string | null;
     }>(
-      `SELECT content_hash, signatures, result, applied_at FROM edge_batches
+      `SELECT content_hash, signatures, result, applied_at, key_version, seq FROM edge_batches
        WHERE tenant_id = $1 AND node_id = $2 AND batch_id = $3`,
       [this.#tenantId, nodeId, batchId],
     );
@@ -89,7 +92,17 @@ export class PgTenantEdge implements TenantEdgeWriter {
       signatures: row.signatures,
       result: row.result,
       appliedAt: row.applied_at.toISOString(),
+      seq: seqOf(row.key_version, row.seq === null ? null : Number(row.seq)),
     };
+  }
+
+  async batchAtSeq(nodeId: string, keyVersion: number, n: number): Promise<string | undefined> {
+    const result = await this.#db.query<{ batch_id: string }>(
+      `SELECT batch_id FROM edge_batches
+       WHERE tenant_id = $1 AND node_id = $2 AND key_version = $3 AND seq = $4`,
+      [this.#tenantId, nodeId, keyVersion, n],
+    );
+    return result.rows[0]?.batch_id;
   }
 
   async listAlerts(nodeId: string, page: PageQuery): Promise<EdgeAlertRow[]> {
@@ -144,8 +157,9 @@ export class PgTenantEdge implements TenantEdgeWriter {
 
   async insertBatch(row: EdgeBatchRow): Promise<void> {
     await this.#db.query(
-      `INSERT INTO edge_batches (tenant_id, node_id, batch_id, content_hash, signatures, result, applied_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      `INSERT INTO edge_batches (tenant_id, node_id, batch_id, content_hash, signatures, result,
+         applied_at, key_version, seq)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
       [this.#tenantId, ...batchParams(row)],
     );
   }

@@ -486,5 +486,15 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
         ALTER TABLE data_keys FORCE ROW LEVEL SECURITY;
       `,
     },
+    {
+      // As in SQLite: an edge batch keeps the node's sequence number, unique per node and key
+      // version.
+      version: 23,
+      sql: `
+        ALTER TABLE edge_batches ADD COLUMN key_version integer, ADD COLUMN seq bigint;
+        CREATE UNIQUE INDEX edge_batches_by_seq ON edge_batches (tenant_id, node_id, key_version, seq)
+          WHERE seq IS NOT NULL;
+      `,
+    },
   ];
 }

@@ -7,6 +7,7 @@ import {
   NODE_COLUMNS,
   type NodeDbRow,
   nodeParams,
+  seqOf,
   toAlert,
   toNode,
 } from '../edge-rows.ts';
@@ -56,9 +57,16 @@ export class SqliteTenantEdge implements TenantEdgeWriter {
 
   async getBatch(nodeId: string, batchId: string): Promise<EdgeBatchRow | undefined> {
     const row = this.#sql(
-      'SELECT content_hash, signatures, result, applied_at FROM edge_batches WHERE node_id = ? AND batch_id = ?',
+      'SELECT content_hash, signatures, result, applied_at, key_version, seq FROM edge_batches WHERE node_id = ? AND batch_id = ?',
     ).get(nodeId, batchId) as
-      | { content_hash: string; signatures: string; result: string; applied_at: string }
+      | {
+          content_hash: string;
+          signatures: string;
+          result: string;
+          applied_at: string;
+          key_version: number | null;
+          seq: number | null;
+        }
       | undefined;
     if (row === undefined) return undefined;
     return {
@@ -68,7 +76,15 @@ export class SqliteTenantEdge implements TenantEdgeWriter {
       signatures: JSON.parse(row.signatures),
       result: JSON.parse(row.result),
       appliedAt: row.applied_at,
+      seq: seqOf(row.key_version, row.seq),
     };
+  }
+
+  async batchAtSeq(nodeId: string, keyVersion: number, n: number): Promise<string | undefined> {
+    const row = this.#sql(
+      'SELECT batch_id FROM edge_batches WHERE node_id = ? AND key_version = ? AND seq = ?',
+    ).get(nodeId, keyVersion, n) as { batch_id: string } | undefined;
+    return row?.batch_id;
   }
 
   async listAlerts(nodeId: string, page: PageQuery): Promise<EdgeAlertRow[]> {
@@ -109,7 +125,7 @@ export class SqliteTenantEdge implements TenantEdgeWriter {
 
   async insertBatch(row: EdgeBatchRow): Promise<void> {
     this.#sql(
-      'INSERT INTO edge_batches (node_id, batch_id, content_hash, signatures, result, applied_at) VALUES (?, ?, ?, ?, ?, ?)',
+      'INSERT INTO edge_batches (node_id, batch_id, content_hash, signatures, result, applied_at, key_version, seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     ).run(...batchParams(row));
   }
 

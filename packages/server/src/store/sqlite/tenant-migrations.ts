@@ -414,4 +414,16 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
         ELSE 1 END;
     `,
   },
+  {
+    // An edge batch keeps the node's sequence number (with the key version it counts under),
+    // unique per node: a second batch with a number already applied comes from a copy of the
+    // node's directory (edge/edge-batches.ts). Batches applied before carry none.
+    version: 24,
+    sql: `
+      ALTER TABLE edge_batches ADD COLUMN key_version INTEGER;
+      ALTER TABLE edge_batches ADD COLUMN seq INTEGER;
+      CREATE UNIQUE INDEX edge_batches_by_seq ON edge_batches (node_id, key_version, seq)
+        WHERE seq IS NOT NULL;
+    `,
+  },
 ];
