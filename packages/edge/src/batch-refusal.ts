@@ -108,3 +108,26 @@ export function refusedByIndex(answer: AppliedAnswer, count: number): RefusedFor
     return { refusal, messages };
   });
 }
+
+/**
+ * A batch of one message that the body limit refused (413) before any send of it could have
+ * been applied: no smaller batch can carry the message, so it is set aside, named, rather
+ * than sent again in front of every message behind it. A proxy's lower limit refuses the same
+ * way; once it is raised, `palisade-edge quarantine retry` sends the message again.
+ */
+export function tooLargeForGood(error: PlatformRefusedError, bytes: number): RefusedForGood {
+  const detail = `a single message makes a ${bytes}-byte batch, over the body limit of the platform or a proxy on the way`;
+  return {
+    refusal: {
+      at: new Date().toISOString(),
+      status: error.status,
+      code: error.problem?.code ?? 'PALISADE_PAYLOAD_TOO_LARGE',
+      detail:
+        error.problem === undefined
+          ? detail
+          : `${detail}: ${error.problem.detail}`.slice(0, DETAIL_MAX_CHARS),
+      errors: [{ path: '/body/messages/0', message: 'too large for any batch' }],
+    },
+    messages: [0],
+  };
+}

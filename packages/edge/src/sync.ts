@@ -7,6 +7,7 @@ import {
   type RefusedForGood,
   refusedByIndex,
   refusedForGood,
+  tooLargeForGood,
 } from './batch-refusal.ts';
 import type { Outbox, PendingBatch } from './outbox.ts';
 import type { Refusal } from './outbox-quarantine.ts';
@@ -200,6 +201,11 @@ export class SyncLoop {
     if (status === 413 && current.batch.messages.length > 1) {
       if (sentBefore) throw new BatchMayBeAppliedError(current, text, retryAfter);
       this.#formSmaller(current);
+    }
+    if (status === 413 && current.batch.messages.length === 1 && !sentBefore) {
+      const error = new PlatformRefusedError(status, text, retryAfter);
+      this.#setAside(current, tooLargeForGood(error, Buffer.byteLength(current.body)), false);
+      return true;
     }
     if (status !== 200) {
       const error = new PlatformRefusedError(status, text, retryAfter);

@@ -152,6 +152,29 @@ test("batches the platform's body limit refuses (413) are formed again smaller, 
   );
 });
 
+test('a single message over the body limit is set aside, not resent in front of the rest', async (t) => {
+  const { api, outbox, key, device, node } = await edgeAndPlatform(t, {
+    bodyLimit: String(64 * 1024),
+  });
+  const base = Date.now() - 10_000;
+  outbox.accept(device, { ts: base, values: { n: 0 } });
+  outbox.accept(device, { ts: base + 1, values: { n: 1, note: 'x'.repeat(100_000) } });
+  for (let i = 2; i < 5; i++) outbox.accept(device, { ts: base + i, values: { n: i } });
+  const loop = new SyncLoop(outbox, node, DEFAULT_SYNC);
+  const refusals: number[] = [];
+  for (let attempt = 0; outbox.waiting() > 0 && attempt < 20; attempt++)
+    await loop.syncOnce().catch((error: unknown) => {
+      refusals.push((error as PlatformRefusedError).status);
+    });
+  assert.equal(outbox.waiting(), 0, `still waiting after refusals ${refusals.join(', ')}`);
+  assert.deepEqual(await storedValues(api.http, key, device, base), [0, 2, 3, 4]);
+  const [aside, ...more] = outbox.quarantine.list();
+  assert.deepEqual(more, []);
+  assert.equal(aside?.messages, 1);
+  assert.equal(aside?.refusal.status, 413);
+  assert.equal(aside?.refusal.code, 'PALISADE_PAYLOAD_TOO_LARGE');
+});
+
 test("batches with more messages than the platform's edgeBatchMaxMessages are formed again smaller", async (t) => {
   const { api, outbox, key, device, node } = await edgeAndPlatform(t, {
     edgeBatchMaxMessages: '40',
