@@ -4,7 +4,8 @@
  * other's caches expire: its API key and its access token, both cached there, are refused on
  * their next request; resuming serves them again. The caches are kept for an hour here, so
  * only the notice can end them. The notices about one tenant leave another tenant's cached
- * key alone (B never looks it up again).
+ * key alone (B never looks it up again); the deletion also drops the deleted tenant's rate
+ * buckets on B.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -59,6 +60,15 @@ describe('tenant lifecycle across API processes on postgres and NATS', {
     assert.equal(await statusOnB(other.key), 200);
     assert.equal(await statusOnB(otherToken), 200);
     const lookups = await lookupsOnB();
+    /** Tenants whose request buckets B holds. */
+    const requestQuotasOnB = async () => {
+      const metric = await b.http.inject({ method: 'GET', url: '/metrics' });
+      const line = metric.body
+        .split('\n')
+        .find((row) => row.startsWith('palisade_tenant_memory_entries{holder="request_quotas"}'));
+      return Number(line?.split(' ').at(-1));
+    };
+    assert.equal(await requestQuotasOnB(), 2, "B holds both tenants' request buckets");
 
     const patch = (status: string) =>
       a.call('PATCH', `/v1/platform/tenants/${acme.id}`, ADMIN_TOKEN, { status });
@@ -70,6 +80,7 @@ describe('tenant lifecycle across API processes on postgres and NATS', {
     const deleted = await a.call('DELETE', `/v1/platform/tenants/${acme.id}`, ADMIN_TOKEN);
     assert.equal(deleted.status, 204);
     await untilB(both, 401, 'the deletion reaches B');
+    assert.equal(await requestQuotasOnB(), 1, "B forgot the deleted tenant's request buckets");
 
     assert.equal(await statusOnB(other.key), 200);
     assert.equal(await statusOnB(otherToken), 200);

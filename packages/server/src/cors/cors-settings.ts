@@ -38,6 +38,8 @@ export class CorsSettings {
   readonly #lists = new Map<string, Cached<ReadonlySet<string>>>();
   readonly #preflights = new Map<string, Cached<boolean>>();
   readonly #replacing = new Map<string, Promise<string[]>>();
+  /** Bumped by each `forgetTenant`: a read begun before it is not cached. */
+  #generation = 0;
 
   constructor(options: CorsSettingsOptions) {
     this.#options = options;
@@ -129,9 +131,11 @@ export class CorsSettings {
     const now = Date.now();
     const cached = this.#lists.get(context.tenantId);
     if (cached !== undefined && cached.expires > now) return cached.value.has(origin);
+    const generation = this.#generation;
     return this.#options.store.listOrigins(context.tenantId).then((origins) => {
       const value = new Set(origins);
-      remember(this.#lists, context.tenantId, { value, expires: now + this.#options.ttlMs });
+      if (generation === this.#generation)
+        remember(this.#lists, context.tenantId, { value, expires: now + this.#options.ttlMs });
       return value.has(origin);
     });
   }
@@ -141,10 +145,27 @@ export class CorsSettings {
     const now = Date.now();
     const cached = this.#preflights.get(origin);
     if (cached !== undefined && cached.expires > now) return cached.value;
+    const generation = this.#generation;
     const value =
       originProblem(origin) === undefined && (await this.#options.store.anyAllows(origin));
-    remember(this.#preflights, origin, { value, expires: now + this.#options.ttlMs });
+    if (generation === this.#generation)
+      remember(this.#preflights, origin, { value, expires: now + this.#options.ttlMs });
     return value;
+  }
+
+  /** Tenants whose allow-lists are cached now. */
+  get tenantsHeld(): number {
+    return this.#lists.size;
+  }
+
+  /**
+   * Forgets the tenant's cached list and every cached preflight answer (a preflight is
+   * answered from what all active tenants allow): the tenant was deleted, suspended or resumed.
+   */
+  forgetTenant(tenantId: string): void {
+    this.#generation++;
+    this.#lists.delete(tenantId);
+    this.#preflights.clear();
   }
 }
 

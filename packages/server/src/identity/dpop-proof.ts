@@ -54,6 +54,16 @@ export class DpopProofs {
     this.#clock = options.clock ?? Date.now;
   }
 
+  /** Proofs remembered now. */
+  get remembered(): number {
+    return this.#seen.size;
+  }
+
+  /** Forgets a deleted tenant's proofs (see ProofReplayMemory.forgetTenant). */
+  forgetTenant(tenantId: string): void {
+    this.#seen.forgetTenant(tenantId);
+  }
+
   async verify(
     tenantId: string,
     proof: string | undefined,

@@ -66,6 +66,25 @@ export class ProofReplayMemory {
     else proofs.push({ tenantId, id });
   }
 
+  /** Proofs remembered now, of all tenants. */
+  get size(): number {
+    return this.#ids.size;
+  }
+
+  /**
+   * Forgets a deleted tenant's proofs: its tokens no longer verify, so none can be replayed.
+   * (A suspended tenant's are kept: its tokens verify again once it is resumed.)
+   */
+  forgetTenant(tenantId: string): void {
+    if (!this.#perTenant.delete(tenantId)) return;
+    for (const [second, proofs] of this.#bySecond) {
+      const kept = proofs.filter((proof) => proof.tenantId !== tenantId);
+      for (const proof of proofs) if (proof.tenantId === tenantId) this.#ids.delete(proof.id);
+      if (kept.length === 0) this.#bySecond.delete(second);
+      else if (kept.length !== proofs.length) this.#bySecond.set(second, kept);
+    }
+  }
+
   /** Forgets the proofs whose windows ended before `now`. */
   #forgetEnded(now: number): void {
     for (const [second, proofs] of this.#bySecond) {

@@ -50,6 +50,8 @@ export class IdentityService {
   readonly #store: ControlPlaneIdentityStore;
   readonly #keys: IssuerKeys;
   readonly #directory: IssuerDirectory;
+  readonly #revocations: RevocationList;
+  readonly #proofs: DpopProofs;
 
   constructor(options: IdentityOptions) {
     const audit = new TenantAudit(options.shards, options.committer);
@@ -65,17 +67,14 @@ export class IdentityService {
     });
     this.#directory = new IssuerDirectory(options.store, this.#keys, options.cacheTtlMs);
     const revocations = new RevocationList(options.store, options.cacheTtlMs);
+    this.#revocations = revocations;
     const proofsRefused = new Counter({
       name: 'palisade_dpop_proofs_refused_total',
       help: 'DPoP proofs refused because the replay memory held its most proofs still within their acceptance window',
       registers: options.metrics === undefined ? [] : [options.metrics],
     });
-    this.tokens = new AccessTokenVerifier(
-      this.urls,
-      this.#directory,
-      revocations,
-      new DpopProofs({ refused: () => proofsRefused.inc() }),
-    );
+    this.#proofs = new DpopProofs({ refused: () => proofsRefused.inc() });
+    this.tokens = new AccessTokenVerifier(this.urls, this.#directory, revocations, this.#proofs);
     this.clients = new ClientService({
       store: options.store,
       audit,
@@ -119,6 +118,17 @@ export class IdentityService {
   async shred(tenant: Tenant): Promise<void> {
     await this.#store.deleteIssuer(tenant.id);
     this.invalidate();
+  }
+
+  /** What this process holds of tenants' tokens: cached revocation lists and DPoP proofs. */
+  get held(): { readonly revocationLists: number; readonly dpopProofs: number } {
+    return { revocationLists: this.#revocations.tenantsHeld, dpopProofs: this.#proofs.remembered };
+  }
+
+  /** Forgets a deleted tenant's revocations and remembered DPoP proofs. */
+  forgetDeleted(tenantId: string): void {
+    this.#revocations.forgetTenant(tenantId);
+    this.#proofs.forgetTenant(tenantId);
   }
 
   /** Forgets cached tenants, keys and issuers (a tenant changed or was suspended). */

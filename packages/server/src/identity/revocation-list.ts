@@ -61,6 +61,16 @@ export class RevocationList {
     void cached.names.promise.then((names) => names.add(key(revocation.kind, revocation.value)));
   }
 
+  /** Tenants whose revocations are cached now. */
+  get tenantsHeld(): number {
+    return this.#tenants.size;
+  }
+
+  /** Forgets the tenant's cached revocations (deleted: its issuer is gone). */
+  forgetTenant(tenantId: string): void {
+    this.#tenants.delete(tenantId);
+  }
+
   #names(tenantId: string): MaybePromise<Set<string>> {
     const now = Date.now();
     const cached = this.#tenants.get(tenantId);

@@ -31,8 +31,9 @@ export const INTERNAL_TOPICS = {
   /** api → worker: run key job `{tenantId, jobId}`. */
   'keys.job': { senders: ['api'], repliers: [] },
   /**
-   * api → every process: tenant `{tenantId}` is deleted; close its MQTT connections and live
-   * streams, forget its cached credentials and relay cursor, and erase it from the bus.
+   * api → every process: tenant `{tenantId, slug}` is deleted; close its MQTT connections and
+   * live streams, forget its cached credentials, rate buckets, DPoP proofs and other
+   * per-tenant memory and its relay cursor, and erase it from the bus.
    */
   'tenant.deleted': { senders: ['api'], repliers: [] },
   /**

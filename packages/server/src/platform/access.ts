@@ -5,6 +5,7 @@ import { IdentityService } from '../identity/index.ts';
 import type { KeyService } from '../keys/index.ts';
 import { openUserServices, type UserServices } from '../users/index.ts';
 import type { PlatformContext } from './context.ts';
+import type { TenantMemory } from './tenant-memory.ts';
 
 /** Identity and authorization: who a credential is, and what its roles let it do. */
 export interface Access {
@@ -94,4 +95,28 @@ export function forgetCachedTenant(
   devices.authority.forgetTenant(tenantId);
   access.roleResolver.invalidate(tenantId);
   access.authorizer.invalidate(tenantId);
+}
+
+/** Adds the tenants' telemetry buckets, revocation lists and DPoP proofs to `memory`. */
+export function holdTenantMemory(
+  memory: TenantMemory,
+  access: Access,
+  devices: DeviceServices,
+): void {
+  const quotas = devices.telemetry.quotas;
+  if (quotas !== undefined)
+    memory.hold('telemetry_quotas', {
+      entries: () => quotas.tenantsHeld,
+      deleted: (tenant) => quotas.forgetTenant(tenant.id),
+    });
+  const { identity } = access;
+  memory.hold('revocation_lists', {
+    entries: () => identity.held.revocationLists,
+    deleted: (tenant) => identity.forgetDeleted(tenant.id),
+  });
+  memory.hold('dpop_proofs', {
+    entries: () => identity.held.dpopProofs,
+    // Forgotten with the revocation lists (IdentityService.forgetDeleted).
+    deleted: () => undefined,
+  });
 }

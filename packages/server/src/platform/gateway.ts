@@ -16,6 +16,7 @@ import type { Devices } from './devices.ts';
 import type { SealRequests } from './seal-requests.ts';
 import type { PlatformErasure } from './tenant-erasure.ts';
 import type { TenantKeys } from './tenant-keys.ts';
+import type { TenantMemory } from './tenant-memory.ts';
 
 export interface GatewayAssemblyOptions
   extends Pick<
@@ -30,6 +31,8 @@ export interface GatewayAssemblyOptions
   readonly devices: Devices;
   /** This process's part in deleting a tenant. */
   readonly erasure: PlatformErasure;
+  /** Where the gateway's rate buckets, sign-in buckets and CORS lists are told of deletions. */
+  readonly memory: TenantMemory;
   readonly ledgerKeys: PlatformLedgerKeys;
   readonly sealRequests: SealRequests;
   readonly trustedProxies: readonly string[];
@@ -57,17 +60,10 @@ export function assembleGateway(options: GatewayAssemblyOptions): Promise<Fastif
     },
     keys: options.keys.rotation,
     identity: access.identity,
-    ...requestLimits(settings, metrics),
+    ...requestLimits(settings, metrics, options.memory),
     trustedProxies: options.trustedProxies,
     cors: {
-      settings: new CorsSettings({
-        store: stores.controlPlane.cors,
-        locate,
-        committer,
-        maxOrigins: settings.corsMaxOrigins,
-        ttlMs: settings.authCacheTtlMs,
-        logger,
-      }),
+      settings: corsSettings(options),
       maxAgeSeconds: settings.corsMaxAgeSeconds,
     },
     hstsMaxAgeSeconds: settings.hstsMaxAgeSeconds,
@@ -125,21 +121,53 @@ function tenantAdmin(options: GatewayAssemblyOptions): TenantAdmin {
 function requestLimits(
   settings: Settings,
   metrics: Registry,
+  memory: TenantMemory,
 ): Pick<GatewayOptions, 'rateLimits' | 'rateLimitRefusalDelayMs' | 'signInLimits'> {
+  const rateLimits = new RequestQuotas({
+    limitsOf: planLimits(settings),
+    maxBuckets: settings.quotaMaxBuckets,
+    usageWindowMs: settings.quotaUsageWindowMs,
+    metrics,
+  });
+  const signInLimits = new SignInLimits({
+    perMinute: settings.signInAttemptsPerMinute,
+    maxBuckets: settings.quotaMaxBuckets,
+    metrics,
+  });
+  memory.hold('request_quotas', {
+    entries: () => rateLimits.tenantsHeld,
+    deleted: (tenant) => rateLimits.forgetTenant(tenant.id),
+  });
+  memory.hold('sign_in_buckets', {
+    entries: () => signInLimits.buckets,
+    deleted: (tenant) => {
+      if (tenant.slug !== undefined) signInLimits.forgetTenant(tenant.slug);
+    },
+  });
   return {
-    rateLimits: new RequestQuotas({
-      limitsOf: planLimits(settings),
-      maxBuckets: settings.quotaMaxBuckets,
-      usageWindowMs: settings.quotaUsageWindowMs,
-      metrics,
-    }),
+    rateLimits,
     rateLimitRefusalDelayMs: settings.quotaRefusalDelayMs,
-    signInLimits: new SignInLimits({
-      perMinute: settings.signInAttemptsPerMinute,
-      maxBuckets: settings.quotaMaxBuckets,
-      metrics,
-    }),
+    signInLimits,
   };
+}
+
+/** The tenants' CORS allow-lists, forgotten (with the preflight answers) as tenants change. */
+function corsSettings(options: GatewayAssemblyOptions): CorsSettings {
+  const { settings, stores, locate, committer, logger } = options;
+  const cors = new CorsSettings({
+    store: stores.controlPlane.cors,
+    locate,
+    committer,
+    maxOrigins: settings.corsMaxOrigins,
+    ttlMs: settings.authCacheTtlMs,
+    logger,
+  });
+  options.memory.hold('cors_lists', {
+    entries: () => cors.tenantsHeld,
+    deleted: (tenant) => cors.forgetTenant(tenant.id),
+    changed: (tenantId) => cors.forgetTenant(tenantId),
+  });
+  return cors;
 }
 
 function graphqlLimits(settings: Settings): GatewayOptions['graphql'] {

@@ -14,7 +14,7 @@ import { ObjectCaps, planLimits } from '../quotas/index.ts';
 import { storeLocator } from '../records/index.ts';
 import type { Stores } from '../store/index.ts';
 import type { UserServices } from '../users/index.ts';
-import { assembleAccess, forgetCachedTenant } from './access.ts';
+import { assembleAccess, forgetCachedTenant, holdTenantMemory } from './access.ts';
 import { startBackgroundJobs } from './background-jobs.ts';
 import type { PlatformContext } from './context.ts';
 import { assembleDevices } from './devices.ts';
@@ -25,6 +25,7 @@ import { type ProcessRoles, processRoles } from './roles.ts';
 import { openStorage } from './storage.ts';
 import { PlatformErasure } from './tenant-erasure.ts';
 import { assembleTenantKeys } from './tenant-keys.ts';
+import { TenantMemory } from './tenant-memory.ts';
 import { assembleWritePath, loadSigningKeys, openLedgerRelay } from './write-path.ts';
 
 /** The version reported in the OpenAPI document and logs. */
@@ -116,8 +117,11 @@ export async function startPlatform(
       caps,
       mqtt: () => mqtt,
     });
+    const memory = new TenantMemory(metrics);
+    holdTenantMemory(memory, access, devices.services);
     const erasure = new PlatformErasure({
       forgetCached: (tenantId) => forgetCachedTenant(access, devices.services, tenantId),
+      memory,
       liveStreams: devices.services.liveStreams,
       mqtt: () => mqtt,
       relay: outbox,
@@ -134,6 +138,7 @@ export async function startPlatform(
       access,
       devices,
       erasure,
+      memory,
       ledgerKeys,
       sealRequests: writes.sealRequests,
       trustedProxies: listeners.trustedProxies,

@@ -40,6 +40,13 @@ export class BoundedBuckets<Tenant, Bucket> {
     return bucket;
   }
 
+  /** Drops every bucket of `tenant` (the tenant was deleted); its map is left empty. */
+  dropTenant(tenant: Tenant): void {
+    const buckets = this.#bucketsOf(tenant);
+    this.#size -= buckets.size;
+    buckets.clear();
+  }
+
   #evict(now: number): void {
     const target = Math.floor(this.#max * 0.9);
     for (const tenant of this.#tenants()) {

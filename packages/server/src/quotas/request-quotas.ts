@@ -197,6 +197,19 @@ export class RequestQuotas {
     return this.#principals.size;
   }
 
+  /** Tenants whose buckets and usage are held now. */
+  get tenantsHeld(): number {
+    return this.#tenants.size;
+  }
+
+  /** Forgets a deleted tenant: its buckets, its principals' and its usage counters. */
+  forgetTenant(tenantId: string): void {
+    const tenant = this.#tenants.get(tenantId);
+    if (tenant === undefined) return;
+    this.#principals.dropTenant(tenant);
+    this.#tenants.delete(tenantId);
+  }
+
   #check(
     bucket: TokenBucket,
     rate: number,

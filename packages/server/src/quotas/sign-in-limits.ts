@@ -65,4 +65,15 @@ export class SignInLimits {
     bucket.tokens -= 1;
     return undefined;
   }
+
+  /** (Tenant, address) buckets held now. */
+  get buckets(): number {
+    return this.#buckets.size;
+  }
+
+  /** Forgets the buckets of the tenant at `slug` (deleted: the slug may be given again). */
+  forgetTenant(slug: string): void {
+    const prefix = `${slug} `;
+    for (const key of this.#buckets.keys()) if (key.startsWith(prefix)) this.#buckets.delete(key);
+  }
 }

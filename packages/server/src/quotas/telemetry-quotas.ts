@@ -269,6 +269,19 @@ export class TelemetryQuotas {
     return this.#devices.size;
   }
 
+  /** Tenants whose buckets and usage are held now. */
+  get tenantsHeld(): number {
+    return this.#tenants.size;
+  }
+
+  /** Forgets a deleted tenant: its buckets, its devices' and its usage counters. */
+  forgetTenant(tenantId: string): void {
+    const tenant = this.#tenants.get(tenantId);
+    if (tenant === undefined) return;
+    this.#devices.dropTenant(tenant);
+    this.#tenants.delete(tenantId);
+  }
+
   #takeTenant(tenant: TenantEntry, limits: PlanLimits, messages: number, points: number): void {
     tenant.messages.take(messages, limits.tenantMessagesPerSecond);
     tenant.points.take(points, limits.tenantPointsPerSecond);
