@@ -80,7 +80,7 @@ function tenantIssuers(
   clock: () => number,
 ): TenantIssuers {
   return new TenantIssuers({
-    directory: new IssuerDirectory(store, keys, 60_000),
+    directory: new IssuerDirectory(store, keys, { ttlMs: 60_000, foundMax: 100, missingMax: 100 }),
     keys,
     max: 4,
     recheckMs: RECHECK_MS,
@@ -338,7 +338,12 @@ for (const backend of backendNames()) {
       const tenant = await newTenant(a.stores);
       await a.keys.load(tenant);
       const store = b.stores.controlPlane.identity;
-      const directory = new IssuerDirectory(store, b.keys, 3_600_000, clock);
+      const directory = new IssuerDirectory(store, b.keys, {
+        ttlMs: 3_600_000,
+        foundMax: 100,
+        missingMax: 100,
+        clock,
+      });
       const kids = async (entry: MaybePromise<IssuerEntry | undefined>) =>
         [...(await entry)!.keys.keys()].sort();
       const before = await kids(directory.get(tenant.slug));

@@ -1,3 +1,4 @@
+import { setNewest } from '../caches/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import type { MaybePromise } from '../maybe-promise/index.ts';
 import type { ShardStore } from '../store/index.ts';
@@ -11,7 +12,10 @@ interface TenantRoles {
   readonly expires: number;
 }
 
-/** Upper bound of tenants whose custom roles are cached, so memory stays bounded. */
+/**
+ * Upper bound of tenants whose custom roles are cached, so memory stays bounded; beyond it the
+ * oldest is read again.
+ */
 const TENANT_ROLES_CACHE_MAX = 10_000;
 
 /**
@@ -106,9 +110,8 @@ export class RoleResolver implements RoleGrants {
     const cached = this.#tenants.get(tenant.id);
     if (cached !== undefined && cached.expires > now) return cached.roles;
     const roles = this.#load(tenant);
-    if (this.#tenants.size >= TENANT_ROLES_CACHE_MAX) this.#tenants.clear();
     const entry = { roles, expires: now + this.#ttlMs };
-    this.#tenants.set(tenant.id, entry);
+    setNewest(this.#tenants, tenant.id, entry, TENANT_ROLES_CACHE_MAX);
     // A failed read is not remembered: the next request tries again.
     roles.catch(() => {
       if (this.#tenants.get(tenant.id) === entry) this.#tenants.delete(tenant.id);

@@ -1,1 +1,6 @@
-export { type CachedLookup, LookupCache, type LookupCacheOptions } from './lookup-cache.ts';
+export {
+  type CachedLookup,
+  LookupCache,
+  type LookupCacheOptions,
+  setNewest,
+} from './lookup-cache.ts';

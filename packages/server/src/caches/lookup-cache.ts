@@ -46,16 +46,22 @@ export class LookupCache<V> {
     const expires = startedAt + this.#options.ttlMs;
     if (value === undefined) {
       this.#found.delete(key);
-      add(this.#missing, key, expires, this.#options.missingMax);
+      setNewest(this.#missing, key, expires, this.#options.missingMax);
     } else {
       this.#missing.delete(key);
-      add(this.#found, key, { value, expires }, this.#options.foundMax);
+      setNewest(this.#found, key, { value, expires }, this.#options.foundMax);
     }
   }
 
   /** Drops the found entries `drop` picks (a deleted tenant's, say). */
   dropFound(drop: (value: V) => boolean): void {
     for (const [key, entry] of this.#found) if (drop(entry.value)) this.#found.delete(key);
+  }
+
+  /** Forgets `key`, found or unknown. */
+  delete(key: string): void {
+    this.#found.delete(key);
+    this.#missing.delete(key);
   }
 
   clear(): void {
@@ -70,7 +76,7 @@ export class LookupCache<V> {
 }
 
 /** Sets `key` as the newest entry of `map`, dropping the oldest beyond `max`. */
-function add<T>(map: Map<string, T>, key: string, value: T, max: number): void {
+export function setNewest<T>(map: Map<string, T>, key: string, value: T, max: number): void {
   map.delete(key);
   map.set(key, value);
   if (map.size > max) map.delete(map.keys().next().value!);

@@ -60,7 +60,8 @@ export class TenantAdmin {
   readonly #controlPlane: ControlPlaneStore;
   readonly #shards: ReadonlyMap<string, ShardStore>;
   readonly #committer: GroupCommitter;
-  readonly #onCredentialsChanged: () => void;
+  /** Drops what this process cached of the tenant (its keys, issuer, roles). */
+  readonly #onCredentialsChanged: (tenantId: string) => void;
   readonly #roles: RoleResolver;
   readonly #keys: TenantKeyLifecycle | undefined;
   readonly #erasure: TenantErasure | undefined;
@@ -69,7 +70,7 @@ export class TenantAdmin {
     controlPlane: ControlPlaneStore,
     shards: ReadonlyMap<string, ShardStore>,
     committer: GroupCommitter,
-    onCredentialsChanged: () => void,
+    onCredentialsChanged: (tenantId: string) => void,
     roles: RoleResolver,
     keys?: TenantKeyLifecycle,
     erasure?: TenantErasure,
@@ -193,7 +194,7 @@ export class TenantAdmin {
     const updated = await this.#controlPlane.updateTenant(id, change, new Date().toISOString());
     if (updated === undefined)
       throw new PalisadeError('PALISADE_TENANT_NOT_FOUND', `no tenant ${id}`);
-    this.#onCredentialsChanged();
+    this.#onCredentialsChanged(id);
     await this.#erasure?.changed(updated);
     const action = statusAction(current.status, updated.status);
     await this.#audit(updated, action, 'tenant', {
@@ -217,7 +218,7 @@ export class TenantAdmin {
     if (tenant.status !== 'deleted')
       await this.#controlPlane.updateTenant(id, { status: 'deleted' }, now);
     await this.#controlPlane.revokeAllApiKeys(id, now);
-    this.#onCredentialsChanged();
+    this.#onCredentialsChanged(id);
     await this.#erasure?.disconnect(tenant);
     await this.#committer.drain(id);
     await this.#keys?.shred(tenant);
@@ -276,7 +277,7 @@ export class TenantAdmin {
         `tenant ${tenantId} has no live API key ${keyId}`,
       );
     }
-    this.#onCredentialsChanged();
+    this.#onCredentialsChanged(tenantId);
     if (tenant.status !== 'deleted')
       await this.#audit(tenant, 'api-key.revoke', `api-keys/${keyId}`, null);
   }

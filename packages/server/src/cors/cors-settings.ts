@@ -7,6 +7,7 @@
  * cannot grow memory.
  */
 import type { Logger } from 'pino';
+import { LookupCache, setNewest } from '../caches/index.ts';
 import type { GroupCommitter } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
@@ -14,7 +15,11 @@ import type { ControlPlaneCorsStore } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import { originProblem } from './origin.ts';
 
-/** Most cached allow-lists and cached preflight answers, each. */
+/**
+ * Most cached allow-lists, most origins cached as allowed by some tenant, and most cached as
+ * allowed by none, each apart: a flood of made-up origins only pushes out other made-up ones.
+ * Beyond it the oldest is read again.
+ */
 const CACHE_MAX = 10_000;
 
 export interface CorsSettingsOptions {
@@ -36,13 +41,19 @@ interface Cached<T> {
 export class CorsSettings {
   readonly #options: CorsSettingsOptions;
   readonly #lists = new Map<string, Cached<ReadonlySet<string>>>();
-  readonly #preflights = new Map<string, Cached<boolean>>();
+  /** Origins some active tenant allows (found) or none does (missing). */
+  readonly #preflights: LookupCache<true>;
   readonly #replacing = new Map<string, Promise<string[]>>();
   /** Bumped by each `forgetTenant`: a read begun before it is not cached. */
   #generation = 0;
 
   constructor(options: CorsSettingsOptions) {
     this.#options = options;
+    this.#preflights = new LookupCache({
+      ttlMs: options.ttlMs,
+      foundMax: CACHE_MAX,
+      missingMax: CACHE_MAX,
+    });
   }
 
   /** The tenant's allowed origins, sorted. */
@@ -135,7 +146,12 @@ export class CorsSettings {
     return this.#options.store.listOrigins(context.tenantId).then((origins) => {
       const value = new Set(origins);
       if (generation === this.#generation)
-        remember(this.#lists, context.tenantId, { value, expires: now + this.#options.ttlMs });
+        setNewest(
+          this.#lists,
+          context.tenantId,
+          { value, expires: now + this.#options.ttlMs },
+          CACHE_MAX,
+        );
       return value.has(origin);
     });
   }
@@ -143,13 +159,13 @@ export class CorsSettings {
   /** Whether some active tenant allows `origin`: what a preflight, which names no tenant, can answer. */
   async anyAllows(origin: string): Promise<boolean> {
     const now = Date.now();
-    const cached = this.#preflights.get(origin);
-    if (cached !== undefined && cached.expires > now) return cached.value;
+    const cached = this.#preflights.get(origin, now);
+    if (cached !== undefined) return cached.value === true;
     const generation = this.#generation;
     const value =
       originProblem(origin) === undefined && (await this.#options.store.anyAllows(origin));
     if (generation === this.#generation)
-      remember(this.#preflights, origin, { value, expires: now + this.#options.ttlMs });
+      this.#preflights.set(origin, value ? true : undefined, now);
     return value;
   }
 
@@ -167,9 +183,4 @@ export class CorsSettings {
     this.#lists.delete(tenantId);
     this.#preflights.clear();
   }
-}
-
-function remember<T>(cache: Map<string, Cached<T>>, key: string, entry: Cached<T>): void {
-  if (cache.size >= CACHE_MAX) cache.clear();
-  cache.set(key, entry);
 }

@@ -11,6 +11,7 @@
  * new keys signed.
  */
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify } from 'jose';
+import { setNewest } from '../caches/index.ts';
 import { type ErrorCode, PalisadeError } from '../errors/index.ts';
 import { andThen, type MaybePromise } from '../maybe-promise/index.ts';
 import type { Actor, Tenant } from '../tenancy/index.ts';
@@ -43,6 +44,8 @@ export interface TokenPresentation {
 /** A token whose signature and claims verified, as the cache keeps it. */
 interface SignedToken {
   readonly slug: string;
+  /** The tenant whose keys verified it: a later tenant given the same slug is not it. */
+  readonly tenantId: string;
   /** The thumbprint of the key a DPoP-bound token is bound to. */
   readonly jkt: string | undefined;
   readonly claims: Readonly<Record<string, unknown>>;
@@ -54,7 +57,10 @@ interface SignedToken {
   readonly actor: Actor;
 }
 
-/** Upper bound of cached verified tokens, so memory stays bounded under any load. */
+/**
+ * Upper bound of cached verified tokens, so memory stays bounded under any load; beyond it the
+ * oldest is verified again.
+ */
 const VERIFIED_CACHE_MAX = 10_000;
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const ALGORITHMS: readonly string[] = SIGNING_ALGORITHMS;
@@ -89,9 +95,15 @@ export class AccessTokenVerifier {
 
   readonly #verified = new Map<string, SignedToken>();
 
-  /** Forgets verified tokens (their tenant or keys changed). */
-  invalidate(): void {
-    this.#verified.clear();
+  /** Forgets the verified tokens of one tenant (deleted, or its keys changed). */
+  forgetTenant(tenantId: string): void {
+    for (const [token, signed] of this.#verified)
+      if (signed.tenantId === tenantId) this.#verified.delete(token);
+  }
+
+  /** Verified tokens cached now. */
+  get cached(): number {
+    return this.#verified.size;
   }
 
   /**
@@ -116,8 +128,7 @@ export class AccessTokenVerifier {
     const signed = this.#verified.get(token);
     if (signed !== undefined) return this.#admit(token, signed, presentation);
     return this.#verifySignature(token).then((fresh) => {
-      if (this.#verified.size >= VERIFIED_CACHE_MAX) this.#verified.clear();
-      this.#verified.set(token, fresh);
+      setNewest(this.#verified, token, fresh, VERIFIED_CACHE_MAX);
       return this.#admit(token, fresh, presentation);
     });
   }
@@ -134,7 +145,8 @@ export class AccessTokenVerifier {
     }
     return andThen(this.#issuers.get(signed.slug), (issuer) => {
       const tenant = issuer?.tenant;
-      if (tenant === undefined || tenant.status === 'deleted') throw this.#unknownIssuer();
+      if (tenant === undefined || tenant.status === 'deleted' || tenant.id !== signed.tenantId)
+        throw this.#unknownIssuer();
       if (tenant.status === 'suspended') {
         refuse(
           'PALISADE_TENANT_SUSPENDED',
@@ -244,6 +256,7 @@ export class AccessTokenVerifier {
     const cnf = payload.cnf as { jkt?: unknown } | undefined;
     return {
       slug,
+      tenantId: issuer.tenant.id,
       jkt: typeof cnf?.jkt === 'string' ? cnf.jkt : undefined,
       claims: payload,
       expiresAt: Number(payload.exp) * 1000,

@@ -33,6 +33,8 @@ export interface IdentityOptions {
   readonly cacheTtlMs: number;
   /** Most tenant issuers kept in memory. */
   readonly issuerCacheMax: number;
+  /** Most tenants (`foundMax`) and unknown slugs (`missingMax`) the issuer directory caches. */
+  readonly issuerDirectory: { readonly foundMax: number; readonly missingMax: number };
   /** Where the DPoP proof memory's refusals are counted. */
   readonly metrics?: Registry | undefined;
 }
@@ -65,7 +67,16 @@ export class IdentityService {
       retiredGraceMs: accessTokenMs,
       cookieGraceMs: longestCookieMs(options.lifetimes),
     });
-    this.#directory = new IssuerDirectory(options.store, this.#keys, options.cacheTtlMs);
+    const issuerLookups = new Counter({
+      name: 'palisade_issuer_store_lookups_total',
+      help: 'Tenant issuers (by slug, from tokens and /t/{slug} paths) read from the control plane because the cache did not answer',
+      registers: options.metrics === undefined ? [] : [options.metrics],
+    });
+    this.#directory = new IssuerDirectory(options.store, this.#keys, {
+      ttlMs: options.cacheTtlMs,
+      ...options.issuerDirectory,
+      lookedUp: () => issuerLookups.inc(),
+    });
     const revocations = new RevocationList(options.store, options.cacheTtlMs);
     this.#revocations = revocations;
     const proofsRefused = new Counter({
@@ -108,7 +119,7 @@ export class IdentityService {
   /** Retires the tenant's signing keys and makes new ones; tokens already issued stay valid. */
   async rotateKeys(tenant: Tenant, actor: string): Promise<void> {
     await this.#keys.rotate(tenant, actor);
-    this.invalidate();
+    this.forgetTenant(tenant.id);
   }
 
   /**
@@ -117,7 +128,7 @@ export class IdentityService {
    */
   async shred(tenant: Tenant): Promise<void> {
     await this.#store.deleteIssuer(tenant.id);
-    this.invalidate();
+    this.forgetTenant(tenant.id);
   }
 
   /** What this process holds of tenants' tokens: cached revocation lists and DPoP proofs. */
@@ -131,10 +142,13 @@ export class IdentityService {
     this.#proofs.forgetTenant(tenantId);
   }
 
-  /** Forgets cached tenants, keys and issuers (a tenant changed or was suspended). */
-  invalidate(): void {
-    this.#directory.invalidate();
-    this.issuers.invalidate();
-    this.tokens.invalidate();
+  /**
+   * Forgets what is cached of one tenant: its issuer, keys and verified tokens (it changed,
+   * was suspended or deleted, or its keys were rotated). Other tenants' stay cached.
+   */
+  forgetTenant(tenantId: string): void {
+    this.#directory.forgetTenant(tenantId);
+    this.issuers.forgetTenant(tenantId);
+    this.tokens.forgetTenant(tenantId);
   }
 }

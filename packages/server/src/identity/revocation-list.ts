@@ -1,3 +1,4 @@
+import { setNewest } from '../caches/index.ts';
 import { andThen, type MaybePromise, Settling } from '../maybe-promise/index.ts';
 import type { ControlPlaneIdentityStore, RevocationKind, RevocationRow } from '../store/index.ts';
 
@@ -6,7 +7,7 @@ interface TenantRevocations {
   readonly expires: number;
 }
 
-/** Upper bound of tenants whose revocations are cached. */
+/** Upper bound of tenants whose revocations are cached; beyond it the oldest is read again. */
 const TENANT_CACHE_MAX = 10_000;
 
 const key = (kind: RevocationKind, value: string) => `${kind}:${value}`;
@@ -78,9 +79,8 @@ export class RevocationList {
     const names = this.#store
       .listRevocations(tenantId, now)
       .then((rows) => new Set(rows.map((row) => key(row.kind, row.value))));
-    if (this.#tenants.size >= TENANT_CACHE_MAX) this.#tenants.clear();
     const entry = { names: new Settling(names), expires: now + this.#ttlMs };
-    this.#tenants.set(tenantId, entry);
+    setNewest(this.#tenants, tenantId, entry, TENANT_CACHE_MAX);
     names.catch(() => {
       if (this.#tenants.get(tenantId) === entry) this.#tenants.delete(tenantId);
     });

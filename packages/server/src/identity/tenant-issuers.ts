@@ -118,4 +118,11 @@ export class TenantIssuers {
   invalidate(): void {
     this.#providers.clear();
   }
+
+  /** Drops the tenant's cached issuer (its keys or status changed, or it was deleted). */
+  forgetTenant(tenantId: string): void {
+    const prefix = `${tenantId}:`;
+    for (const key of this.#providers.keys())
+      if (key.startsWith(prefix)) this.#providers.delete(key);
+  }
 }

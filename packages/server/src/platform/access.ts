@@ -59,6 +59,7 @@ export function assembleAccess(options: AccessOptions): Access {
     },
     cacheTtlMs: settings.authCacheTtlMs,
     issuerCacheMax: settings.oauthIssuerCacheMax,
+    issuerDirectory: { foundMax: settings.authCacheMax, missingMax: settings.authCacheMissesMax },
     metrics: options.metrics,
   });
   const verifier = new CredentialVerifier({
@@ -73,13 +74,6 @@ export function assembleAccess(options: AccessOptions): Access {
   return { roleResolver, authorizer, users, identity, verifier };
 }
 
-/** Drops this process's cached credentials, tenants and issuers: a tenant or credential changed. */
-export function forgetCachedCredentials(access: Access, devices: DeviceServices): void {
-  access.verifier.invalidate();
-  access.identity.invalidate();
-  devices.authority.invalidate();
-}
-
 /**
  * Drops what this process cached of one tenant (suspended, resumed, re-planned or deleted):
  * its API keys and device credentials, the issuer directory and verified tokens (whose
@@ -91,7 +85,7 @@ export function forgetCachedTenant(
   tenantId: string,
 ): void {
   access.verifier.forgetTenant(tenantId);
-  access.identity.invalidate();
+  access.identity.forgetTenant(tenantId);
   devices.authority.forgetTenant(tenantId);
   access.roleResolver.invalidate(tenantId);
   access.authorizer.invalidate(tenantId);

@@ -10,7 +10,7 @@ import { RecordKeys } from '../keys/index.ts';
 import { type PlatformLedgerKeys, TenantLedger } from '../ledger/index.ts';
 import { type ObjectCaps, planLimits, RequestQuotas, SignInLimits } from '../quotas/index.ts';
 import { CollectionService, RecordService, SchemaRegistry } from '../records/index.ts';
-import { type Access, forgetCachedCredentials } from './access.ts';
+import { type Access, forgetCachedTenant } from './access.ts';
 import type { PlatformContext } from './context.ts';
 import type { Devices } from './devices.ts';
 import type { SealRequests } from './seal-requests.ts';
@@ -105,7 +105,7 @@ function tenantAdmin(options: GatewayAssemblyOptions): TenantAdmin {
     stores.controlPlane,
     stores.shards,
     committer,
-    () => forgetCachedCredentials(access, devices.services),
+    (tenantId) => forgetCachedTenant(access, devices.services, tenantId),
     access.roleResolver,
     {
       provision: (tenant) => keys.service.provision(tenant),
