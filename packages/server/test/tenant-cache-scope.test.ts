@@ -1,10 +1,15 @@
 /**
  * A change to one tenant drops only that tenant's cache entries: suspending a tenant, or
  * revoking one of its API keys, leaves another tenant's issuer cached (its token is verified
- * with no read of the issuer; the lookup counter on /metrics). Caches are kept an hour.
+ * with no read of the issuer; the lookup counter on /metrics); a device change in one tenant
+ * leaves another tenant's device credential cached (its row, removed behind the platform's
+ * back, is not read again). Caches are kept an hour.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { describe, test } from 'node:test';
+import pg from 'pg';
 import { ADMIN_TOKEN } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 import { OidcPlatform } from './support/oidc-platform.ts';
@@ -16,6 +21,28 @@ async function counter(api: OidcPlatform, name: string): Promise<number> {
     .find((row) => row.startsWith(`${name} `));
   assert.ok(line !== undefined, `${name} is exported`);
   return Number(line.split(' ').at(-1));
+}
+
+/** Removes every credential of `tenantId`'s devices from the control plane, as its owner. */
+async function removeDeviceCredentials(api: OidcPlatform, tenantId: string): Promise<void> {
+  const { settings } = api.fixture;
+  const sql = 'DELETE FROM device_credentials WHERE tenant_id = $1';
+  if (settings.database === undefined) {
+    const db = new DatabaseSync(join(settings.data, 'platform.db'));
+    try {
+      db.prepare(sql.replace('$1', '?')).run(tenantId);
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  const client = new pg.Client({ connectionString: settings.database });
+  await client.connect();
+  try {
+    await client.query(sql, [tenantId]);
+  } finally {
+    await client.end();
+  }
 }
 
 for (const backend of backendNames()) {
@@ -52,6 +79,33 @@ for (const backend of backendNames()) {
       assert.equal(revoked.status, 204, JSON.stringify(revoked.body));
       assert.equal(await status(otherToken), 200);
       assert.equal(await issuers(), before + 1, 'a revocation in acme left it cached too');
+    });
+
+    test("a device change in one tenant leaves another tenant's device credentials cached", async (t) => {
+      const api = await OidcPlatform.start(backend, { authCacheTtlMs: '3600000' });
+      t.after(() => api.close());
+      const acme = await api.tenant('acme');
+      const other = await api.tenant('other');
+      const device = async (key: string, name: string) => {
+        const created = await api.call('POST', '/v1/devices', key, { name });
+        assert.equal(created.status, 201, JSON.stringify(created.body));
+        return created.body.credentials.token as string;
+      };
+      const send = async (token: string) =>
+        (
+          await api.call('POST', `/api/v1/${token}/telemetry`, undefined, {
+            ts: Date.now(),
+            values: { k: 1 },
+          })
+        ).status;
+      const otherToken = await device(other.key, 'meter');
+      assert.equal(await send(otherToken), 200, "the other tenant's credential is cached");
+      await removeDeviceCredentials(api, other.id);
+
+      await device(acme.key, 'pump');
+      const acmeToken = await device(acme.key, 'valve');
+      assert.equal(await send(acmeToken), 200);
+      assert.equal(await send(otherToken), 200, 'served from the cache, not read again');
     });
   });
 }

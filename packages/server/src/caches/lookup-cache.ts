@@ -64,6 +64,11 @@ export class LookupCache<V> {
     this.#missing.delete(key);
   }
 
+  /** Forgets every key found to be unknown (one may have been made since). */
+  clearMissing(): void {
+    this.#missing.clear();
+  }
+
   clear(): void {
     this.#found.clear();
     this.#missing.clear();

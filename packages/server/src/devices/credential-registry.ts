@@ -139,7 +139,7 @@ export class CredentialRegistry {
       !(await this.#index.deleteCredential(context.tenantId, id, credentialId))
     )
       throw new PalisadeError('PALISADE_CREDENTIAL_NOT_FOUND', 'no such credential');
-    this.#writes.credentialsChanged();
+    this.#writes.credentialsChanged(context);
     await this.#writes.write(context, async (_tx, record) =>
       record({
         actor: context.actor.id,

@@ -54,8 +54,9 @@ function unknownProvisioningKey(): PalisadeError {
  * device; the device is then read from its tenant's store, so a deleted device or tenant
  * authenticates nobody. Lookups are cached for `cache.ttlMs` (the `authCacheTtlMs` setting),
  * unknown credentials under a bound of their own (`authCacheMissesMax`) so a flood of made-up
- * ones never pushes out a real one, and cleared at once by any credential change in this
- * process. A gateway creates its children
+ * ones never pushes out a real one. A device or credential change in this process drops that
+ * tenant's cached credentials (and the unknown ones) at once and has its identities checked
+ * again; other tenants' stay cached, other processes see it within the TTL. A gateway creates its children
  * by naming them (up to the `gatewayChildrenMax` setting, counted by the registry). MQTT passwords
  * are checked by `verify` (scrypt; a test may count its calls), once per attempt whatever
  * the user name.
@@ -71,8 +72,14 @@ export class DeviceAuthority implements DeviceAuthenticator {
   readonly #cache: LookupCache<DeviceCredentialMatch>;
   readonly #issued = new WeakMap<DeviceIdentity, Issued>();
   readonly #children = new WeakMap<DeviceIdentity, ChildLink>();
-  /** Bumped by every credential change in this process: issued identities are checked again. */
+  /** Bumped by every credential change in this process. */
   #generation = 0;
+  /**
+   * The generation of each tenant's last device or credential change, while an identity
+   * issued before it may still be taken as current (`ttlMs`): identities of that tenant
+   * checked before it are checked again; other tenants' are not.
+   */
+  readonly #changed = new Map<string, { readonly generation: number; readonly at: number }>();
 
   constructor(
     index: ControlPlaneDeviceIndex,
@@ -89,15 +96,33 @@ export class DeviceAuthority implements DeviceAuthenticator {
     this.#verify = verify;
   }
 
-  invalidate(): void {
-    this.#cache.clear();
-    this.#generation++;
-  }
-
-  /** Drops the cached credentials of one tenant (deleted or suspended); identities are checked again. */
+  /** Drops the cached credentials of one tenant (deleted or suspended); its identities are checked again. */
   forgetTenant(tenantId: string): void {
     this.#cache.dropFound((match) => match.tenant.id === tenantId);
     this.#generation++;
+    const now = Date.now();
+    // An identity checked before a change older than ttlMs has expired anyway.
+    for (const [id, change] of this.#changed) {
+      if (change.at + this.#ttlMs > now) break;
+      this.#changed.delete(id);
+    }
+    this.#changed.delete(tenantId);
+    this.#changed.set(tenantId, { generation: this.#generation, at: now });
+  }
+
+  /**
+   * A device or credential of the tenant changed in this process: its cached credentials and
+   * those remembered as unknown (a new credential may have been tried before it existed) are
+   * dropped, and its identities checked again; other tenants' stay cached.
+   */
+  credentialsChanged(tenantId: string): void {
+    this.#cache.clearMissing();
+    this.forgetTenant(tenantId);
+  }
+
+  /** Whether an identity of `tenantId` last found current at `generation` still is. */
+  #unchanged(tenantId: string, generation: number): boolean {
+    return generation >= (this.#changed.get(tenantId)?.generation ?? 0);
   }
 
   async #lookup(lookup: string): Promise<DeviceCredentialMatch | undefined> {
@@ -152,7 +177,8 @@ export class DeviceAuthority implements DeviceAuthenticator {
     if (issued === undefined) return false;
     const generation = this.#generation;
     const now = Date.now();
-    if (issued.generation === generation && issued.until > now) return true;
+    if (this.#unchanged(identity.context.tenantId, issued.generation) && issued.until > now)
+      return true;
     return this.#lookup(issued.lookup).then(async (match) => {
       // A certificate also stops authenticating once its CA is deleted or it or its CA expires.
       const valid =
@@ -178,7 +204,7 @@ export class DeviceAuthority implements DeviceAuthenticator {
       if (!gatewayCurrent) return false;
       const generation = this.#generation;
       const now = Date.now();
-      if (link.generation === generation && link.until > now) return true;
+      if (this.#unchanged(child.context.tenantId, link.generation) && link.until > now) return true;
       const store = await this.#locate(child.context);
       const device = await store.reader.devices.getDevice(child.deviceId);
       const linked = device?.gatewayId === link.gateway.deviceId;

@@ -82,8 +82,8 @@ export function openDeviceServices(options: {
 }): DeviceServices {
   const { settings, stores, locate, committer } = options;
   let authority: DeviceAuthority | undefined;
-  const writes = new DeviceWrites(locate, committer, stores.controlPlane.devices, () =>
-    authority?.invalidate(),
+  const writes = new DeviceWrites(locate, committer, stores.controlPlane.devices, (tenantId) =>
+    authority?.credentialsChanged(tenantId),
   );
   const registry = new DeviceRegistry(
     writes,

@@ -50,13 +50,14 @@ export class DeviceWrites {
   readonly #locate: TenantStoreLocator;
   readonly #committer: GroupCommitter;
   readonly #index: ControlPlaneDeviceIndex;
-  readonly #onChange: () => void;
+  /** Told of each committed change of a tenant's devices or credentials. */
+  readonly #onChange: (tenantId: string) => void;
 
   constructor(
     locate: TenantStoreLocator,
     committer: GroupCommitter,
     index: ControlPlaneDeviceIndex,
-    onChange: () => void,
+    onChange: (tenantId: string) => void,
   ) {
     this.#locate = locate;
     this.#committer = committer;
@@ -70,13 +71,13 @@ export class DeviceWrites {
     op: (tx: TenantWriteTx, record: (e: WriteEvent) => void) => Promise<T>,
   ): Promise<T> {
     const result = await this.#committer.submit(await this.#locate(context), op);
-    this.#onChange();
+    this.#onChange(context.tenantId);
     return result;
   }
 
   /** Tells the credential caches at once, for a change made outside a tenant write. */
-  credentialsChanged(): void {
-    this.#onChange();
+  credentialsChanged(context: TenantContext): void {
+    this.#onChange(context.tenantId);
   }
 
   /** The device as the write's transaction sees it; another tenant's reads as missing. */
