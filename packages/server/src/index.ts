@@ -25,6 +25,7 @@ export {
   type MasterRotationResult,
   rotatePlatformMasterKey,
 } from './keys/index.ts';
+export { type LedgerKeyReplacement, replaceLedgerKey } from './ledger/index.ts';
 export {
   PLATFORM_VERSION,
   type Platform,

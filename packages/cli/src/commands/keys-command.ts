@@ -3,6 +3,7 @@ import {
   type KeyJobView,
   type KeyStatus,
   loadSettings,
+  replaceLedgerKey,
   rotatePlatformMasterKey,
 } from '@palisade/server';
 import { callApi, connectionFrom } from '../api-client.ts';
@@ -17,6 +18,9 @@ const USAGE = `usage: palisade keys <command>
   rotate-master [--data DIR | --database URL] [--new-key-file FILE]
                                        offline, server stopped: re-seal every tenant KEK under a new
                                        master key (PALISADE_NEW_MASTER_KEY, FILE, or a generated one)
+  new-ledger-key [--data DIR | --database URL] [--ledger-key-file FILE]
+                                       offline, server stopped, ledger key file lost for good: make a new
+                                       ledger signing key and record the change in the platform log
   (online commands take --url, --token, --json)`;
 /** How often `--wait` asks for progress. */
 const POLL_MS = 250;
@@ -59,11 +63,31 @@ async function rotateMaster(argv: string[]): Promise<number> {
   return EXIT.ok;
 }
 
+async function newLedgerKey(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: settingOptions(), strict: true });
+  const settings = loadSettings({
+    flags: settingFlags(values),
+    env: process.env,
+    configFile: (values as Record<string, unknown>).config as string | undefined,
+  });
+  const made = await replaceLedgerKey(settings);
+  process.stdout.write(`${made.vkeys.join('\n')}\n`);
+  process.stderr.write(
+    made.recordedAt === undefined
+      ? `Made the ledger signing key ${made.file} (${made.origin}); back it up.\n`
+      : `Made a new ledger signing key ${made.file} (${made.origin}) in place of ${made.previousSigners}, ` +
+          `recorded in the platform log at size ${made.recordedAt}. Back it up, and give its verifier keys ` +
+          '(above) to every auditor and witness: checkpoints from now on carry only the new signatures.\n',
+  );
+  return EXIT.ok;
+}
+
 /** `palisade keys …`: data key rotation on a running server; master key rotation offline. */
 export async function keysCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (wantsHelp(argv)) throw new CliError(USAGE, EXIT.ok);
   if (sub === 'rotate-master') return rotateMaster(rest);
+  if (sub === 'new-ledger-key') return newLedgerKey(rest);
   if (sub !== 'rotate' && sub !== 'job' && sub !== 'status') throw new CliError(USAGE, EXIT.usage);
   const { values, positionals } = parseArgs({
     args: rest,

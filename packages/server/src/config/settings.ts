@@ -215,7 +215,7 @@ export const SETTINGS = {
     flag: 'ledger-key-file',
     env: 'PALISADE_LEDGER_KEY_FILE',
     type: 'string',
-    doc: 'File with the platform ledger signing keys (Ed25519 + ML-DSA-44); generated at first start. Default DATA/ledger-signing.json.',
+    doc: 'File with the platform ledger signing keys (Ed25519 + ML-DSA-44); generated at first start, required once the platform log holds a checkpoint. Default DATA/ledger-signing.json.',
   },
   ledgerOrigin: {
     flag: 'ledger-origin',

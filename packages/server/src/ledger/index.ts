@@ -1,3 +1,9 @@
+export {
+  type LedgerKeyReplacement,
+  ledgerKeyFile,
+  openLedgerKeys,
+  replaceLedgerKey,
+} from './ledger-key-guard.ts';
 export { loadLedgerKeys, type PlatformLedgerKeys } from './ledger-keys.ts';
 export { PlatformSealer, type PlatformSealerOptions, tenantOrigin } from './platform-sealer.ts';
 export { sealBatch } from './seal-batch.ts';

@@ -95,7 +95,7 @@ export async function startPlatform(
       ? await openInternalChannel({ settings, kms, sender, logger, metrics })
       : undefined;
     const channel = internal?.channel;
-    const ledgerKeys = loadSigningKeys(settings, logger);
+    const ledgerKeys = await loadSigningKeys(settings, stores, logger);
     relay = openLedgerRelay(settings, stores, bus, logger);
     const outbox = relay;
     const base = { settings, roles, scaleOut, stores, bus, kms, channel, metrics, logger };

@@ -10,7 +10,7 @@ import { type Bus, LedgerRelay } from '../bus/index.ts';
 import { GroupCommitter } from '../commit/index.ts';
 import type { Settings } from '../config/index.ts';
 import {
-  loadLedgerKeys,
+  openLedgerKeys,
   type PlatformLedgerKeys,
   PlatformSealer,
   sealBatch,
@@ -20,13 +20,19 @@ import type { Stores } from '../store/index.ts';
 import type { PlatformContext } from './context.ts';
 import { SealRequests } from './seal-requests.ts';
 
-/** The platform's ledger signing keys; the first start generates them and says to back them up. */
-export function loadSigningKeys(settings: Settings, logger: Logger): PlatformLedgerKeys {
-  const ledgerKeyFile = settings.ledgerKeyFile ?? join(settings.data, 'ledger-signing.json');
-  const { keys, generated } = loadLedgerKeys(ledgerKeyFile, settings.ledgerOrigin);
+/**
+ * The platform's ledger signing keys; the first start generates them and says to back them up.
+ * Once the platform log holds checkpoints, only the key that signed them (ConfigError otherwise).
+ */
+export async function loadSigningKeys(
+  settings: Settings,
+  stores: Stores,
+  logger: Logger,
+): Promise<PlatformLedgerKeys> {
+  const { keys, generated, file } = await openLedgerKeys(settings, stores.platformLog);
   if (generated) {
     logger.warn(
-      { file: ledgerKeyFile, origin: keys.origin },
+      { file, origin: keys.origin },
       'generated the ledger signing keys: back this file up; verifiers and witnesses trust these keys',
     );
   }

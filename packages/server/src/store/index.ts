@@ -64,6 +64,7 @@ export type {
 } from './key-types.ts';
 export { openStores, type Stores } from './open-stores.ts';
 export type {
+  LedgerKeyChange,
   PlatformCheckpointRow,
   PlatformLogStore,
   PlatformSeal,

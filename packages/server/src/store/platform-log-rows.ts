@@ -1,4 +1,4 @@
-import type { SealedTenantCheckpoint } from './platform-log-store.ts';
+import type { LedgerKeyChange, SealedTenantCheckpoint } from './platform-log-store.ts';
 
 /** A platform-log leaf row as either backend returns it (PostgreSQL casts its bigints to float8). */
 export interface LeafDbRow {
@@ -16,5 +16,22 @@ export function toSealedCheckpoint(row: LeafDbRow): SealedTenantCheckpoint {
     text: row.text,
     note: row.note,
     index: row.idx,
+  };
+}
+
+/** A platform-log key change row as either backend returns it. */
+export interface KeyChangeDbRow {
+  size: number;
+  previous_note: string;
+  vkeys: string;
+  at: string;
+}
+
+export function toKeyChange(row: KeyChangeDbRow): LedgerKeyChange {
+  return {
+    size: row.size,
+    previousNote: row.previous_note,
+    vkeys: JSON.parse(row.vkeys) as string[],
+    at: row.at,
   };
 }

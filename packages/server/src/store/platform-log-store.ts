@@ -19,6 +19,22 @@ export interface PlatformCheckpointRow {
   readonly note: string;
 }
 
+/**
+ * A new ledger signing key put in place of one that was lost (`palisade ledger new-key`):
+ * kept in the platform log, append-only, so an auditor sees when the key changed and why
+ * checkpoints after `size` carry other signatures.
+ */
+export interface LedgerKeyChange {
+  /** Size of the platform log when the key changed: later checkpoints use the new key. */
+  readonly size: number;
+  /** The latest platform checkpoint then, signed by the old key (its signature lines name it). */
+  readonly previousNote: string;
+  /** The new key's verifier keys. */
+  readonly vkeys: readonly string[];
+  /** ISO time of the change. */
+  readonly at: string;
+}
+
 /** Everything one seal adds, written atomically. */
 export interface PlatformSeal {
   readonly leaves: readonly SealedTenantCheckpoint[];
@@ -42,4 +58,8 @@ export interface PlatformLogStore {
   latestTenantCheckpoint(tenantId: string): Promise<SealedTenantCheckpoint | undefined>;
   /** The last sealed tenant log size of every tenant ever sealed. */
   sealedTenantSizes(): Promise<Map<string, number>>;
+  /** Records a new signing key in place of a lost one. */
+  appendKeyChange(change: LedgerKeyChange): Promise<void>;
+  /** Every key change, oldest first. */
+  keyChanges(): Promise<LedgerKeyChange[]>;
 }

@@ -1,7 +1,13 @@
 import type { NodeKey } from '@palisade/ledger';
 import pg from 'pg';
-import { type LeafDbRow, toSealedCheckpoint } from '../platform-log-rows.ts';
+import {
+  type KeyChangeDbRow,
+  type LeafDbRow,
+  toKeyChange,
+  toSealedCheckpoint,
+} from '../platform-log-rows.ts';
 import type {
+  LedgerKeyChange,
   PlatformCheckpointRow,
   PlatformLogStore,
   PlatformSeal,
@@ -24,6 +30,18 @@ const MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX platform_log_leaves_by_tenant ON platform_log_leaves (tenant_id, idx);
       CREATE TABLE platform_log_nodes (level int NOT NULL, idx bigint NOT NULL, hash bytea NOT NULL, PRIMARY KEY (level, idx));
       CREATE TABLE platform_checkpoints (size bigint PRIMARY KEY, note text NOT NULL);
+    `,
+  },
+  {
+    version: 2,
+    sql: `
+      CREATE TABLE platform_key_changes (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        size bigint NOT NULL,
+        previous_note text NOT NULL,
+        vkeys text NOT NULL,
+        at text NOT NULL
+      );
     `,
   },
 ];
@@ -131,5 +149,19 @@ export class PostgresPlatformLogStore implements PlatformLogStore {
       'SELECT tenant_id, max(tenant_size)::float8 AS size FROM platform_log_leaves GROUP BY tenant_id',
     );
     return new Map(result.rows.map((r) => [r.tenant_id, r.size]));
+  }
+
+  async appendKeyChange(change: LedgerKeyChange): Promise<void> {
+    await this.#pool.query(
+      'INSERT INTO platform_key_changes (size, previous_note, vkeys, at) VALUES ($1, $2, $3, $4)',
+      [change.size, change.previousNote, JSON.stringify(change.vkeys), change.at],
+    );
+  }
+
+  async keyChanges(): Promise<LedgerKeyChange[]> {
+    const result = await this.#pool.query<KeyChangeDbRow>(
+      'SELECT size::float8 AS size, previous_note, vkeys, at FROM platform_key_changes ORDER BY id',
+    );
+    return result.rows.map(toKeyChange);
   }
 }

@@ -1,7 +1,13 @@
 import type { DatabaseSync } from 'node:sqlite';
 import type { NodeKey } from '@palisade/ledger';
-import { type LeafDbRow, toSealedCheckpoint } from '../platform-log-rows.ts';
+import {
+  type KeyChangeDbRow,
+  type LeafDbRow,
+  toKeyChange,
+  toSealedCheckpoint,
+} from '../platform-log-rows.ts';
 import type {
+  LedgerKeyChange,
   PlatformCheckpointRow,
   PlatformLogStore,
   PlatformSeal,
@@ -31,6 +37,22 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE TRIGGER platform_log_leaves_append_only BEFORE UPDATE ON platform_log_leaves
         BEGIN SELECT RAISE(ABORT, 'the platform log is append-only'); END;
       CREATE TRIGGER platform_log_nodes_append_only BEFORE UPDATE ON platform_log_nodes
+        BEGIN SELECT RAISE(ABORT, 'the platform log is append-only'); END;
+    `,
+  },
+  {
+    version: 2,
+    sql: `
+      CREATE TABLE platform_key_changes (
+        id INTEGER PRIMARY KEY,
+        size INTEGER NOT NULL,
+        previous_note TEXT NOT NULL,
+        vkeys TEXT NOT NULL,
+        at TEXT NOT NULL
+      ) STRICT;
+      CREATE TRIGGER platform_key_changes_append_only BEFORE UPDATE ON platform_key_changes
+        BEGIN SELECT RAISE(ABORT, 'the platform log is append-only'); END;
+      CREATE TRIGGER platform_key_changes_kept BEFORE DELETE ON platform_key_changes
         BEGIN SELECT RAISE(ABORT, 'the platform log is append-only'); END;
     `,
   },
@@ -119,5 +141,20 @@ export class SqlitePlatformLogStore implements PlatformLogStore {
       )
       .all() as unknown as { tenant_id: string; size: number }[];
     return new Map(rows.map((r) => [r.tenant_id, r.size]));
+  }
+
+  async appendKeyChange(change: LedgerKeyChange): Promise<void> {
+    this.#db
+      .prepare(
+        'INSERT INTO platform_key_changes (size, previous_note, vkeys, at) VALUES (?, ?, ?, ?)',
+      )
+      .run(change.size, change.previousNote, JSON.stringify(change.vkeys), change.at);
+  }
+
+  async keyChanges(): Promise<LedgerKeyChange[]> {
+    const rows = this.#db
+      .prepare('SELECT size, previous_note, vkeys, at FROM platform_key_changes ORDER BY id')
+      .all() as unknown as KeyChangeDbRow[];
+    return rows.map(toKeyChange);
   }
 }
