@@ -487,6 +487,32 @@ for (const backend of backendNames()) {
       assert.ok(tried >= 25, `only ${tried} routes with an id were tried`);
     });
 
+    test('an empty JSON body is no body where the route takes none', async () => {
+      const id = (await api.call('POST', '/v1/collections/people/records', key, { name: 'Bo' }))
+        .body.id;
+      // Clients that send Content-Type: application/json on every request, DELETE included.
+      const deleted = await api.call(
+        'DELETE',
+        `/v1/collections/people/records/${id}`,
+        key,
+        '',
+        json,
+      );
+      assert.equal(deleted.status, 204, JSON.stringify(deleted.body));
+      const gone = await api.call('GET', `/v1/collections/people/records/${id}`, key);
+      assert.equal(gone.status, 404);
+      const empty = await api.call(
+        'PUT',
+        `/v1/collections/people/records/${recordId}`,
+        key,
+        '',
+        json,
+      );
+      assert.equal(empty.status, 400);
+      assert.equal(empty.body.code, 'PALISADE_MALFORMED_JSON');
+      assert.match(empty.body.detail, /empty/);
+    });
+
     test('a body in a content coding is told which coding to use; identity is read', async () => {
       const gzip = await api.call('POST', '/v1/collections/people/records', key, '{}', {
         'content-encoding': 'GZIP',
