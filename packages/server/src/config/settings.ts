@@ -74,7 +74,7 @@ export const SETTINGS = {
     type: 'integer',
     default: 1_048_576,
     minimum: 1024,
-    doc: 'Largest accepted request body, in bytes.',
+    doc: 'Largest accepted request body, in bytes; also the largest stored record (its JSON).',
   },
   logLevel: {
     flag: 'log-level',

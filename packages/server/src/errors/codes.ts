@@ -38,6 +38,10 @@ export const ERROR_CODES = {
     status: 422,
     title: 'The record does not match its collection schema',
   },
+  PALISADE_RECORD_TOO_LARGE: {
+    status: 422,
+    title: 'The record would be larger than a request body may be',
+  },
   PALISADE_DEVICE_NOT_FOUND: {
     status: 404,
     title: 'No such device',

@@ -72,7 +72,13 @@ export function assembleGateway(options: GatewayAssemblyOptions): Promise<Fastif
         ? undefined
         : { cert: settings.tlsCert, key: settings.tlsKey },
     collections: new CollectionService(locate, committer, schemas, options.caps),
-    records: new RecordService(locate, committer, schemas, new RecordKeys(options.keys.service)),
+    records: new RecordService(
+      locate,
+      committer,
+      schemas,
+      settings.bodyLimit,
+      new RecordKeys(options.keys.service),
+    ),
     devices: devices.services,
     edge: {
       service: devices.edge,

@@ -106,13 +106,20 @@ export class RecordService {
   readonly #committer: GroupCommitter;
   readonly #schemas: SchemaRegistry;
   readonly #crypto: RecordEncryption | undefined;
+  readonly #maxRecordBytes: number;
 
+  /**
+   * `maxRecordBytes`: the most bytes of JSON a stored record may be (the `bodyLimit`), so
+   * that one a merge patch grew can still be read, changed and PUT back whole.
+   */
   constructor(
     locate: TenantStoreLocator,
     committer: GroupCommitter,
     schemas: SchemaRegistry,
+    maxRecordBytes: number,
     encryption?: RecordEncryption,
   ) {
+    this.#maxRecordBytes = maxRecordBytes;
     this.#locate = locate;
     this.#committer = committer;
     this.#schemas = schemas;
@@ -152,6 +159,12 @@ export class RecordService {
   }
 
   #validate(context: TenantContext, collection: CollectionRow, data: unknown): void {
+    const bytes = Buffer.byteLength(JSON.stringify(data));
+    if (bytes > this.#maxRecordBytes)
+      throw new PalisadeError(
+        'PALISADE_RECORD_TOO_LARGE',
+        `the record would be ${bytes} bytes of JSON, more than the ${this.#maxRecordBytes} a request body may be (bodyLimit): a client could not send it back with PUT`,
+      );
     try {
       this.#schemas.validate(
         { tenantId: context.tenantId, collection: collection.name, version: collection.version },
