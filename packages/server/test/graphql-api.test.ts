@@ -123,7 +123,7 @@ for (const backend of backendNames()) {
       const viaGraphql = await gql(
         api,
         key,
-        '{ ledger { entries(start: 0, end: 1000) { seq batch entry } } }',
+        '{ ledger { entries(start: 0, end: 1000) { seq batch leafHash entry } } }',
       );
       assert.deepEqual(viaGraphql.body.data.ledger.entries, entries.body.entries);
 
