@@ -64,6 +64,7 @@ const EXPECT: Readonly<Record<string, 'absent' | 'own'>> = {
   'LedgerEntry.seq': 'own',
   'LedgerEntry.batch': 'own',
   'LedgerEntry.entry': 'own',
+  'LedgerEntry.leafHash': 'own',
   'RecordProof.entry': 'absent',
   'RecordProof.batch': 'absent',
   'RecordProof.entryProof': 'absent',

@@ -150,6 +150,7 @@ export const FIELD_OPERATIONS: Readonly<Record<string, (t: FieldTarget) => Field
   'LedgerEntry.seq': fixed('{ ledger { entries(start: 0, end: 1000) { seq } } }'),
   'LedgerEntry.batch': fixed('{ ledger { entries(start: 0, end: 1000) { batch } } }'),
   'LedgerEntry.entry': fixed('{ ledger { entries(start: 0, end: 1000) { entry } } }'),
+  'LedgerEntry.leafHash': fixed('{ ledger { entries(start: 0, end: 1000) { leafHash } } }'),
   'RecordProof.entry': proof('entry'),
   'RecordProof.batch': proof('batch'),
   'RecordProof.entryProof': proof('entryProof'),
