@@ -179,10 +179,12 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
         authorizer: options.authz.authorizer,
         users: options.users?.services.service,
         clients: options.identity?.clients,
+        requests: options.rateLimits,
       },
       options.graphql,
     ),
     options.graphql.queryMaxLength,
+    options.rateLimitRefusalDelayMs,
   );
   roleRoutes(app, options.authz.roles, options.authz.authorizer);
   policyRoutes(app, options.authz.policies, options.authz.policySetMaxChars);

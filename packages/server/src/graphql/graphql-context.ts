@@ -1,6 +1,7 @@
 import type { Authorizer, TenantPrincipal } from '../authz/index.ts';
 import type { IdentityService } from '../identity/index.ts';
 import type { TenantLedger } from '../ledger/index.ts';
+import type { RequestQuotas } from '../quotas/index.ts';
 import type { CollectionService, RecordService } from '../records/index.ts';
 import type { UserService } from '../users/index.ts';
 
@@ -14,6 +15,17 @@ export interface GraphqlServices {
   readonly users?: UserService | undefined;
   /** OAuth clients, when the gateway serves them: the schema then has `clients` and `client`. */
   readonly clients?: IdentityService['clients'] | undefined;
+  /**
+   * The request buckets an operation is charged to, one request per store operation beyond
+   * the one its request was charged at the door (a REST request makes one).
+   */
+  readonly requests: Pick<RequestQuotas, 'admitMore' | 'refund'>;
+}
+
+/** An operation's charge beyond its request's own, and the store operations it ran. */
+export interface OperationMeter {
+  charged: number;
+  ran: number;
 }
 
 /**
@@ -23,6 +35,7 @@ export interface GraphqlServices {
 export interface GraphqlContext {
   readonly principal: TenantPrincipal;
   readonly operationName: string | undefined;
+  readonly meter: OperationMeter;
 }
 
 declare module 'mercurius' {

@@ -3,10 +3,17 @@ import { GraphQLError, parse } from 'graphql';
 import mercurius from 'mercurius';
 import type { TenantPrincipal } from '../authz/index.ts';
 import { ERROR_CODES, PalisadeError } from '../errors/index.ts';
+import { RateLimitedError, type RateLimitFields, rateLimitHeaders } from '../quotas/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import { checkFieldRules } from './field-coverage.ts';
-import { CLIENT_FIELD_RULES, FIELD_RULES, joinRules, USER_FIELD_RULES } from './field-rules.ts';
-import type { GraphqlContext, GraphqlServices } from './graphql-context.ts';
+import {
+  CLIENT_FIELD_RULES,
+  FIELD_RULES,
+  joinRules,
+  type RuleTable,
+  USER_FIELD_RULES,
+} from './field-rules.ts';
+import type { GraphqlContext, GraphqlServices, OperationMeter } from './graphql-context.ts';
 import { type GraphqlErrorBody, graphqlErrors } from './graphql-errors.ts';
 import { clientResolvers, userResolvers } from './identity-resolvers.ts';
 import { introspectionSizes } from './introspection-sizes.ts';
@@ -36,9 +43,11 @@ export interface GraphqlRequest {
   };
 }
 
-/** What to answer: an HTTP status and a GraphQL response. */
+/** What to answer: an HTTP status, header fields and a GraphQL response. */
 export interface GraphqlAnswer {
   readonly status: number;
+  /** Rate-limit fields of the operation's charge, replacing those set at the door. */
+  readonly headers: Readonly<Record<string, string>>;
   readonly body: { readonly data?: unknown; readonly errors?: readonly GraphqlErrorBody[] };
 }
 
@@ -57,12 +66,19 @@ export class GraphqlEndpoint {
   readonly #app: FastifyInstance;
   readonly #persisted: PersistedQueries;
   readonly #maxTokens: number;
+  readonly #requests: GraphqlServices['requests'];
   readonly #parses = new Lru<true>(DOCUMENT_CACHE_MAX);
 
-  private constructor(app: FastifyInstance, persisted: PersistedQueries, maxTokens: number) {
+  private constructor(
+    app: FastifyInstance,
+    persisted: PersistedQueries,
+    maxTokens: number,
+    requests: GraphqlServices['requests'],
+  ) {
     this.#app = app;
     this.#persisted = persisted;
     this.#maxTokens = maxTokens;
+    this.#requests = requests;
   }
 
   /** Registers mercurius on `app` (no routes of its own) with the Palisade schema. */
@@ -74,6 +90,11 @@ export class GraphqlEndpoint {
     const records = recordResolvers(services, options.pageSizeMax);
     const ledger = ledgerResolvers(services);
     const { users, clients, authorizer } = services;
+    const rules = joinRules([
+      FIELD_RULES,
+      ...(users === undefined ? [] : [USER_FIELD_RULES]),
+      ...(clients === undefined ? [] : [CLIENT_FIELD_RULES]),
+    ]);
     await app.register(mercurius, {
       schema: [
         TYPE_DEFS,
@@ -83,18 +104,20 @@ export class GraphqlEndpoint {
       resolvers: {
         JSONObject: JSONObjectScalar,
         CollectionName: CollectionNameScalar,
-        Query: {
-          ...records.Query,
-          ...ledger.Query,
-          ...(users === undefined ? {} : userResolvers(users, authorizer, options.pageSizeMax)),
-          ...(clients === undefined
-            ? {}
-            : clientResolvers(clients, authorizer, options.pageSizeMax)),
-        },
-        Mutation: records.Mutation,
-        Collection: records.Collection,
-        Record: ledger.Record,
-        Ledger: ledger.Ledger,
+        ...metered(rules, {
+          Query: {
+            ...records.Query,
+            ...ledger.Query,
+            ...(users === undefined ? {} : userResolvers(users, authorizer, options.pageSizeMax)),
+            ...(clients === undefined
+              ? {}
+              : clientResolvers(clients, authorizer, options.pageSizeMax)),
+          },
+          Mutation: records.Mutation,
+          Collection: records.Collection,
+          Record: ledger.Record,
+          Ledger: ledger.Ledger,
+        }),
       },
       routes: false,
       graphiql: false,
@@ -103,15 +126,10 @@ export class GraphqlEndpoint {
       // Errors are formatted once, by the endpoint, for thrown and returned ones alike.
       errorFormatter: (execution) => ({ statusCode: 200, response: execution }),
     });
-    const rules = joinRules([
-      FIELD_RULES,
-      ...(users === undefined ? [] : [USER_FIELD_RULES]),
-      ...(clients === undefined ? [] : [CLIENT_FIELD_RULES]),
-    ]);
     checkFieldRules(app.graphql.schema, rules);
     const introspection = introspectionSizes(app.graphql.schema);
     app.graphql.addHook('preExecution', async (schema, document, context, variables) => {
-      await guardOperation(
+      const operations = await guardOperation(
         schema,
         document,
         variables,
@@ -121,11 +139,17 @@ export class GraphqlEndpoint {
         introspection,
         options,
       );
+      // The request was charged one at the door; each further store operation is one more.
+      if (operations <= 1) return;
+      const admitted = services.requests.admitMore(context.principal.context, operations - 1);
+      if (admitted instanceof RateLimitedError) throw admitted;
+      context.meter.charged = operations - 1;
     });
     return new GraphqlEndpoint(
       app,
       new PersistedQueries(options.persistedQueriesMax),
       options.queryMaxTokens,
+      services.requests,
     );
   }
 
@@ -135,11 +159,13 @@ export class GraphqlEndpoint {
     request: GraphqlRequest,
     log: FastifyBaseLogger,
   ): Promise<GraphqlAnswer> {
+    const meter: OperationMeter = { charged: 0, ran: 0 };
     try {
       const { query, save } = this.#queryOf(principal.context, request);
       const context: GraphqlContext = {
         principal,
         operationName: request.operationName ?? undefined,
+        meter,
       };
       const result = await this.#app.graphql(
         this.#parsed(query),
@@ -150,6 +176,7 @@ export class GraphqlEndpoint {
       save?.();
       return {
         status: 200,
+        headers: this.#settle(principal, meter),
         body:
           result.errors === undefined
             ? { data: result.data }
@@ -160,8 +187,23 @@ export class GraphqlEndpoint {
       };
     } catch (error) {
       const errors = graphqlErrors(error, log);
-      return { status: statusOf(errors), body: { errors } };
+      const headers =
+        error instanceof RateLimitedError
+          ? rateLimitHeaders(error.quota)
+          : this.#settle(principal, meter);
+      return { status: statusOf(errors), headers, body: { errors } };
     }
+  }
+
+  /**
+   * Gives back what the operation was charged for store operations it did not run (a page
+   * shorter than its limit, fields not reached after an error), and answers the buckets' fields.
+   */
+  #settle(principal: TenantPrincipal, meter: OperationMeter): Record<string, string> {
+    if (meter.charged === 0) return {};
+    const unused = meter.charged - Math.min(meter.charged, Math.max(0, meter.ran - 1));
+    const fields = this.#requests.refund(principal.context, unused);
+    return fields === undefined ? {} : fieldsOf(fields);
   }
 
   /** The query text to run, from the body or the tenant's persisted queries. */
@@ -210,6 +252,36 @@ export class GraphqlEndpoint {
     this.#parses.set(query, true);
     return query;
   }
+}
+
+function fieldsOf(fields: RateLimitFields): Record<string, string> {
+  return { 'ratelimit-policy': fields.policy, ratelimit: fields.status };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: resolvers of every shape, called through as given
+type Resolver = (parent: any, args: any, context: GraphqlContext, info: any) => unknown;
+
+/** The resolvers, each of a field that acts (a store operation) counting its runs in the meter. */
+function metered(
+  rules: RuleTable,
+  resolvers: Record<string, Record<string, Resolver>>,
+): Record<string, Record<string, Resolver>> {
+  return Object.fromEntries(
+    Object.entries(resolvers).map(([type, fields]) => [
+      type,
+      Object.fromEntries(
+        Object.entries(fields).map(([name, resolve]) => {
+          const rule = rules[type]?.[name];
+          if (rule === undefined || 'property' in rule) return [name, resolve];
+          const counted: Resolver = (parent, args, context, info) => {
+            context.meter.ran++;
+            return resolve(parent, args, context, info);
+          };
+          return [name, counted];
+        }),
+      ),
+    ]),
+  );
 }
 
 /** A request refused before execution answers with its first error's status. */

@@ -32,7 +32,11 @@ interface Measure {
   /** The deepest field nesting below the selection set. */
   readonly depth: number;
   readonly cost: number;
+  /** The most store operations (acting fields run) it may take. */
+  readonly operations: number;
 }
+
+const NOTHING: Measure = { depth: 0, cost: 0, operations: 0 };
 
 /**
  * Checks a validated operation before anything runs: every field it selects must be allowed
@@ -46,6 +50,9 @@ interface Measure {
  * `__type`) takes `graphql:introspect` and is costed alike, each of its lists counting as many
  * items as the schema can answer (`introspectionSizes`); it counts no depth, as graphql-js
  * bounds how deep it nests. `__typename` is free.
+ *
+ * Answers how many store operations the operation may take at most: each acting field once,
+ * times the sizes of the lists around it (what its request is then charged).
  */
 export async function guardOperation(
   schema: GraphQLSchema,
@@ -56,7 +63,7 @@ export async function guardOperation(
   rules: RuleTable,
   introspection: ReadonlyMap<string, number>,
   limits: OperationLimits,
-): Promise<void> {
+): Promise<number> {
   const { principal, operationName } = context;
   const operation = getOperationAST(document, operationName);
   if (operation === null || operation === undefined)
@@ -95,6 +102,7 @@ export async function guardOperation(
   const measure = (selectionSet: SelectionSetNode, type: GraphQLCompositeType): Measure => {
     let depth = 0;
     let cost = 0;
+    let operations = 0;
     for (const selection of selectionSet.selections) {
       let inner: Measure;
       if (selection.kind === Kind.FIELD) {
@@ -132,26 +140,27 @@ export async function guardOperation(
         const below =
           selection.selectionSet !== undefined && isCompositeType(named)
             ? measure(selection.selectionSet, named)
-            : { depth: 0, cost: 0 };
+            : NOTHING;
         const size = 'size' in rule && rule.size !== undefined ? rule.size(args, limits) : 1;
+        const acts = 'property' in rule ? 0 : 1;
         inner = {
           depth: below.depth + 1,
-          cost: size * ((isObjectType(named) || !('property' in rule) ? 1 : 0) + below.cost),
+          cost: size * ((isObjectType(named) || acts === 1 ? 1 : 0) + below.cost),
+          operations: acts + size * below.operations,
         };
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         const condition = selection.typeCondition?.name.value;
         const narrowed = condition === undefined ? type : schema.getType(condition);
-        inner = isCompositeType(narrowed)
-          ? measure(selection.selectionSet, narrowed)
-          : { depth: 0, cost: 0 };
+        inner = isCompositeType(narrowed) ? measure(selection.selectionSet, narrowed) : NOTHING;
       } else {
         inner = spread(selection.name.value);
       }
       if (inner.depth > limits.depthMax) throw tooDeep(inner.depth, limits.depthMax);
       depth = Math.max(depth, inner.depth);
       cost += inner.cost;
+      operations += inner.operations;
     }
-    return { depth, cost };
+    return { depth, cost, operations };
   };
 
   // Only `__schema` and `__type` lead to the introspection types, so their permission covers all.
@@ -188,9 +197,7 @@ export async function guardOperation(
     if (known !== undefined) return known;
     const fragment = fragments.get(name)!;
     const type = schema.getType(fragment.typeCondition.name.value);
-    const result = isCompositeType(type)
-      ? measure(fragment.selectionSet, type)
-      : { depth: 0, cost: 0 };
+    const result = isCompositeType(type) ? measure(fragment.selectionSet, type) : NOTHING;
     measured.set(name, result);
     return result;
   };
@@ -210,6 +217,7 @@ export async function guardOperation(
       'PALISADE_GRAPHQL_TOO_COSTLY',
       `the operation costs ${total.cost}, over the limit of ${limits.costMax}: ask for smaller pages or fewer nested lists`,
     );
+  return total.operations;
 }
 
 function tooDeep(depth: number, max: number): PalisadeError {

@@ -108,7 +108,35 @@ export class RequestQuotas {
    * undefined when the plan sets no request limit.
    */
   admit(context: TenantContext): RateLimitedError | RateLimitFields | undefined {
-    return this.#admit(context.tenantId, context.tenant.plan, context.actor.id);
+    return this.#admit(context.tenantId, context.tenant.plan, context.actor.id, 1, true);
+  }
+
+  /**
+   * Charges `cost` more requests to a request `admit` let in, for the work it was found to
+   * ask for once its body was read (a GraphQL operation's store operations beyond its first).
+   * As `admit`, refused with nothing charged when either bucket does not hold them (or, above
+   * its capacity, is not full); the request stays counted as one in the usage window.
+   */
+  admitMore(context: TenantContext, cost: number): RateLimitedError | RateLimitFields | undefined {
+    return this.#admit(context.tenantId, context.tenant.plan, context.actor.id, cost, false);
+  }
+
+  /**
+   * Gives back `cost` of an `admitMore` charge whose work was not done; answers the buckets'
+   * fields then (undefined when the plan sets no request limit).
+   */
+  refund(context: TenantContext, cost: number): RateLimitFields | undefined {
+    const tenant = this.#tenants.get(context.tenantId);
+    if (tenant === undefined) return undefined;
+    const now = this.#clock();
+    const limits = tenant.limits;
+    const { tenantRequestsPerSecond: tenantRate, burstSeconds: burst } = limits;
+    const principalRate = context.actor.id === undefined ? 0 : limits.principalRequestsPerSecond;
+    const principal =
+      principalRate === 0 ? undefined : tenant.principals.get(context.actor.id ?? '');
+    if (tenantRate !== 0) tenant.requests.refund(cost, tenantRate, tenantRate * burst, now);
+    principal?.refund(cost, principalRate, principalRate * burst, now);
+    return this.#fields(tenant, principal, limits);
   }
 
   /**
@@ -137,6 +165,8 @@ export class RequestQuotas {
     tenantId: string,
     plan: string,
     principalId: string | undefined,
+    cost: number,
+    counted: boolean,
   ): RateLimitedError | RateLimitFields | undefined {
     const now = this.#clock();
     const limits = this.#options.limitsOf(plan);
@@ -144,7 +174,7 @@ export class RequestQuotas {
     const tenantRate = limits.tenantRequestsPerSecond;
     const principalRate = principalId === undefined ? 0 : limits.principalRequestsPerSecond;
     if (tenantRate === 0 && principalRate === 0) {
-      tenant.accepted++;
+      if (counted) tenant.accepted++;
       return undefined;
     }
     const burst = limits.burstSeconds;
@@ -153,26 +183,42 @@ export class RequestQuotas {
         ? undefined
         : this.#principal(tenant, principalId, now);
     if (principal !== undefined) {
-      const refusal = this.#check(principal, principalRate, burst, 'principal_requests', now);
+      const refusal = this.#check(principal, principalRate, burst, 'principal_requests', now, cost);
       if (refusal !== undefined) {
-        tenant.refused++;
+        if (counted) tenant.refused++;
         return refusal;
       }
     }
     if (tenantRate !== 0) {
-      const refusal = this.#check(tenant.requests, tenantRate, burst, 'tenant_requests', now);
+      const refusal = this.#check(tenant.requests, tenantRate, burst, 'tenant_requests', now, cost);
       if (refusal !== undefined) {
-        tenant.refused++;
+        if (counted) tenant.refused++;
         return refusal;
       }
-      tenant.requests.tokens -= 1;
+      tenant.requests.tokens -= cost;
     }
-    if (principal !== undefined) principal.tokens -= 1;
-    tenant.accepted++;
+    if (principal !== undefined) principal.tokens -= cost;
+    if (counted) tenant.accepted++;
+    return this.#fields(tenant, principal, limits);
+  }
+
+  /** The rate-limit fields of a tenant's bucket and, when charged too, its principal's. */
+  #fields(
+    tenant: TenantEntry,
+    principal: TokenBucket | undefined,
+    limits: PlanLimits,
+  ): RateLimitFields | undefined {
+    const {
+      tenantRequestsPerSecond: tenantRate,
+      principalRequestsPerSecond,
+      burstSeconds,
+    } = limits;
+    if (tenantRate === 0 && principal === undefined) return undefined;
     let status = '';
-    if (tenantRate !== 0) status = state('tenant_requests', tenant.requests, tenantRate, burst);
+    if (tenantRate !== 0)
+      status = state('tenant_requests', tenant.requests, tenantRate, burstSeconds);
     if (principal !== undefined) {
-      const item = state('principal_requests', principal, principalRate, burst);
+      const item = state('principal_requests', principal, principalRequestsPerSecond, burstSeconds);
       status = status === '' ? item : `${status}, ${item}`;
     }
     return { policy: this.#policy(limits, principal !== undefined), status };
@@ -216,17 +262,18 @@ export class RequestQuotas {
     burst: number,
     reason: RequestQuotaReason,
     now: number,
+    cost = 1,
   ): RateLimitedError | undefined {
     const capacity = rate * burst;
     bucket.refill(rate, capacity, now);
-    if (bucket.covers(1, capacity)) return undefined;
+    if (bucket.covers(cost, capacity)) return undefined;
     this.#refusals[reason].inc();
     return new RateLimitedError({
       reason,
       quota: capacity,
       windowSeconds: burst,
-      remaining: 0,
-      retryAfterSeconds: bucket.retryAfter(1, rate, capacity),
+      remaining: Math.max(0, Math.floor(bucket.tokens)),
+      retryAfterSeconds: bucket.retryAfter(cost, rate, capacity),
     });
   }
 

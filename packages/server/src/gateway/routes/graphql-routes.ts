@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../../control/index.ts';
 import type { GraphqlEndpoint, GraphqlRequest } from '../../graphql/index.ts';
@@ -37,12 +38,15 @@ const GRAPHQL_ERROR = {
  * `POST /v1/graphql`: any tenant credential reaches it (the platform-admin token does not);
  * what the operation may select is decided field by field before it runs. Requests the
  * gateway refuses first (credential, body, query length) get problem+json like every route;
- * everything after is a GraphQL response whose errors carry `extensions.code`.
+ * everything after is a GraphQL response whose errors carry `extensions.code`. An operation
+ * over the request rate (charged for its store operations) is held for about `refusalDelayMs`
+ * before its 429, as a request refused at the door is.
  */
 export function graphqlRoutes(
   app: FastifyInstance,
   endpoint: GraphqlEndpoint,
   queryMaxLength: number,
+  refusalDelayMs: number,
 ): void {
   app.post<{ Body: GraphqlRequest }>('/v1/graphql', {
     config: { auth: 'tenant' },
@@ -87,7 +91,9 @@ export function graphqlRoutes(
       // tenantOf refused any principal but a tenant's.
       const { permissions, roles } = request.principal as Extract<Principal, { kind: 'tenant' }>;
       const answer = await endpoint.run({ context, permissions, roles }, request.body, request.log);
-      return reply.code(answer.status).send(answer.body);
+      if (answer.status === 429 && refusalDelayMs > 0)
+        await sleep(refusalDelayMs * (0.5 + Math.random()));
+      return reply.code(answer.status).headers(answer.headers).send(answer.body);
     },
   });
 }
