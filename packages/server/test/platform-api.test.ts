@@ -156,16 +156,16 @@ test('with none of its open shards registered, a process places no tenant and sa
   const inserted: unknown[] = [];
   const controlPlane = {
     leastLoadedShard: async () => undefined,
-    insertTenant: async (tenant: unknown) => void inserted.push(tenant),
+    beginTenantCreation: async (tenant: unknown) => void inserted.push(tenant),
   };
   const shards = new Map([['s1', {}]]);
-  const admin = new TenantAdmin(
-    controlPlane as never,
-    shards as never,
-    {} as never,
-    () => {},
-    {} as never,
-  );
+  const admin = new TenantAdmin({
+    controlPlane: controlPlane as never,
+    shards: shards as never,
+    committer: {} as never,
+    onCredentialsChanged: () => {},
+    roles: {} as never,
+  });
   await assert.rejects(admin.create({ slug: 'nowhere', name: 'Nowhere' }), {
     code: 'PALISADE_INTERNAL',
     message: /none of the shards this process has open \(s1\) is registered/,

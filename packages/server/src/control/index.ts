@@ -1,6 +1,8 @@
 export { ensureAdminToken, rotateAdminToken } from './admin-token.ts';
 export { CredentialVerifier, type Principal } from './credential-verifier.ts';
 export {
+  type CreationClaim,
+  type CreationClaims,
   type IssuedApiKey,
   type NewTenant,
   TenantAdmin,

@@ -52,6 +52,37 @@ export interface IssuedApiKey {
   readonly createdAt: string;
 }
 
+/** A claim that this process runs a tenant's creation, held until released or it dies. */
+export interface CreationClaim {
+  /** The claim was lost (its database connection ended): another process may take it. */
+  readonly lost: boolean;
+  release(): Promise<void>;
+}
+
+/** Who runs a tenant's creation: one process at a time, and none once it died. */
+export interface CreationClaims {
+  /** The claim on the tenant's creation, or undefined when a live process holds it. */
+  claim(tenantId: string): Promise<CreationClaim | undefined>;
+}
+
+/** What the tenant admin works with; the optional parts are absent in some tests. */
+export interface TenantAdminParts {
+  readonly controlPlane: ControlPlaneStore;
+  readonly shards: ReadonlyMap<string, ShardStore>;
+  readonly committer: GroupCommitter;
+  readonly onCredentialsChanged: (tenantId: string) => void;
+  readonly roles: RoleResolver;
+  readonly keys?: TenantKeyLifecycle | undefined;
+  readonly erasure?: TenantErasure | undefined;
+  /** Claims on creations across processes; without it, only this process creates tenants. */
+  readonly claims?: CreationClaims | undefined;
+  /**
+   * Told a tenant's creation finished: its genesis was committed while it was hidden, so the
+   * sealer and the relay, which skipped it then, look at its ledger again.
+   */
+  readonly onCreated?: ((tenantId: string) => void) | undefined;
+}
+
 /**
  * The platform admin's view of tenants: lifecycle, placement and API keys. Each change is
  * also an entry in the tenant's own ledger, written through the same group commit as data.
@@ -65,23 +96,21 @@ export class TenantAdmin {
   readonly #roles: RoleResolver;
   readonly #keys: TenantKeyLifecycle | undefined;
   readonly #erasure: TenantErasure | undefined;
+  readonly #claims: CreationClaims | undefined;
+  readonly #onCreated: ((tenantId: string) => void) | undefined;
+  /** The creations this process runs now (a claim is granted again to its holder). */
+  readonly #creating = new Set<string>();
 
-  constructor(
-    controlPlane: ControlPlaneStore,
-    shards: ReadonlyMap<string, ShardStore>,
-    committer: GroupCommitter,
-    onCredentialsChanged: (tenantId: string) => void,
-    roles: RoleResolver,
-    keys?: TenantKeyLifecycle,
-    erasure?: TenantErasure,
-  ) {
-    this.#controlPlane = controlPlane;
-    this.#shards = shards;
-    this.#committer = committer;
-    this.#onCredentialsChanged = onCredentialsChanged;
-    this.#roles = roles;
-    this.#keys = keys;
-    this.#erasure = erasure;
+  constructor(parts: TenantAdminParts) {
+    this.#controlPlane = parts.controlPlane;
+    this.#shards = parts.shards;
+    this.#committer = parts.committer;
+    this.#onCredentialsChanged = parts.onCredentialsChanged;
+    this.#roles = parts.roles;
+    this.#keys = parts.keys;
+    this.#erasure = parts.erasure;
+    this.#claims = parts.claims;
+    this.#onCreated = parts.onCreated;
   }
 
   async #audit(tenant: Tenant, action: string, resource: string, state: unknown): Promise<void> {
@@ -93,6 +122,13 @@ export class TenantAdmin {
     });
   }
 
+  /**
+   * Creates a tenant, all or nothing, even if this process dies part-way: the tenant is
+   * written hidden (it holds its slug, nothing shows it), gets its ledger genesis and keys,
+   * and only then is shown. A failure takes back what it got; a process killed part-way
+   * leaves it hidden, and the next start or the next creation of its slug takes it back
+   * (`recoverCreations`).
+   */
   async create(input: NewTenant): Promise<Tenant> {
     const now = new Date().toISOString();
     const tenant: Tenant = {
@@ -105,29 +141,75 @@ export class TenantAdmin {
       createdAt: now,
       updatedAt: now,
     };
-    await this.#controlPlane.insertTenant(tenant);
+    this.#creating.add(tenant.id);
+    // Claimed before the row exists, so no other process ever sees it unclaimed.
+    const claim = await this.#claims?.claim(tenant.id);
     try {
-      await this.#audit(tenant, 'tenant.create', 'tenant', {
-        slug: tenant.slug,
-        name: tenant.name,
-        plan: tenant.plan,
-      });
-      await this.#keys?.provision(tenant);
-    } catch (error) {
-      throw await this.#undoCreate(tenant, error);
+      if (this.#claims !== undefined && claim === undefined)
+        throw new PalisadeError('PALISADE_INTERNAL', `tenant id ${tenant.id} is being created`);
+      await this.#begin(tenant);
+      try {
+        await this.#audit(tenant, 'tenant.create', 'tenant', {
+          slug: tenant.slug,
+          name: tenant.name,
+          plan: tenant.plan,
+        });
+        await this.#keys?.provision(tenant);
+        if (claim?.lost === true)
+          throw new Error('the claim on the creation was lost; another process may take it back');
+        if (!(await this.#controlPlane.finishTenantCreation(tenant.id)))
+          throw new Error('another process took the creation back');
+      } catch (error) {
+        throw await this.#undoCreate(tenant, error);
+      }
+    } finally {
+      await claim?.release();
+      this.#creating.delete(tenant.id);
     }
+    this.#onCreated?.(tenant.id);
     return tenant;
   }
 
+  /** Writes the hidden tenant; a slug held by an abandoned creation is taken back first. */
+  async #begin(tenant: Tenant): Promise<void> {
+    try {
+      await this.#controlPlane.beginTenantCreation(tenant);
+    } catch (error) {
+      if (!(error instanceof PalisadeError) || error.code !== 'PALISADE_SLUG_TAKEN') throw error;
+      const recovered = await this.recoverCreations();
+      if (!recovered.some((gone) => gone.slug === tenant.slug)) throw error;
+      await this.#controlPlane.beginTenantCreation(tenant);
+    }
+  }
+
   /**
-   * Takes back a creation that failed after the tenant's row was written (its shard file or
-   * database refused it, its ledger genesis or keys failed): whatever of it the shard, the key
-   * hierarchy and the bus got is removed, then its control-plane rows, so its slug is free
-   * and a retry starts afresh. A shard that cannot be reached holds nothing of it that this
-   * process could reach either. The error to answer with: PALISADE_TENANT_NOT_CREATED, or
-   * PALISADE_INTERNAL naming the tenant when its row could not be removed.
+   * Takes back every creation whose process died part-way (no live process claims it) on a
+   * shard this process has open, as a failed creation is taken back; answers those removed.
+   * A creation this process runs, or another live process does, is left alone.
    */
-  async #undoCreate(tenant: Tenant, cause: unknown): Promise<PalisadeError> {
+  async recoverCreations(): Promise<Tenant[]> {
+    const recovered: Tenant[] = [];
+    for (const tenant of await this.#controlPlane.unfinishedCreations()) {
+      if (this.#creating.has(tenant.id) || !this.#shards.has(tenant.shard)) continue;
+      const claim = await this.#claims?.claim(tenant.id);
+      if (this.#claims !== undefined && claim === undefined) continue;
+      try {
+        await this.#takeBack(tenant);
+        recovered.push(tenant);
+      } finally {
+        await claim?.release();
+      }
+    }
+    return recovered;
+  }
+
+  /**
+   * Removes whatever of a tenant whose creation did not finish the shard, the key hierarchy
+   * and the bus got, then its control-plane rows, so its slug is free. Each step but the last
+   * is done as far as it goes: a shard that cannot be reached holds nothing of it that this
+   * process could reach either. Throws when its rows could not be removed.
+   */
+  async #takeBack(tenant: Tenant): Promise<void> {
     await this.#committer.drain(tenant.id);
     const steps = [
       () => this.#keys?.shred(tenant),
@@ -138,12 +220,22 @@ export class TenantAdmin {
       await Promise.resolve()
         .then(step)
         .catch(() => undefined);
+    await this.#controlPlane.discardTenant(tenant.id);
+  }
+
+  /**
+   * Takes back a creation that failed after the tenant's row was written (its shard file or
+   * database refused it, its ledger genesis or keys failed), so its slug is free and a retry
+   * starts afresh. The error to answer with: PALISADE_TENANT_NOT_CREATED, or PALISADE_INTERNAL
+   * naming the tenant when its row could not be removed (the next start removes it).
+   */
+  async #undoCreate(tenant: Tenant, cause: unknown): Promise<PalisadeError> {
     try {
-      await this.#controlPlane.discardTenant(tenant.id);
+      await this.#takeBack(tenant);
     } catch (error) {
       return new PalisadeError(
         'PALISADE_INTERNAL',
-        `tenant ${tenant.id} (${tenant.slug}) could not be set up in shard ${tenant.shard}, nor removed; delete it`,
+        `tenant ${tenant.id} (${tenant.slug}) could not be set up in shard ${tenant.shard}, nor removed; the next start, or the next creation of its slug, removes it`,
         undefined,
         { cause: new AggregateError([cause, error]) },
       );

@@ -13,6 +13,7 @@ import { CollectionService, RecordService, SchemaRegistry } from '../records/ind
 import { type Access, forgetCachedTenant } from './access.ts';
 import type { PlatformContext } from './context.ts';
 import type { Devices } from './devices.ts';
+import type { Leases } from './leases.ts';
 import type { SealRequests } from './seal-requests.ts';
 import type { PlatformErasure } from './tenant-erasure.ts';
 import type { TenantKeys } from './tenant-keys.ts';
@@ -35,6 +36,8 @@ export interface GatewayAssemblyOptions
   readonly memory: TenantMemory;
   readonly ledgerKeys: PlatformLedgerKeys;
   readonly sealRequests: SealRequests;
+  /** The platform admin's tenant service (`tenantAdmin`). */
+  readonly tenants: TenantAdmin;
   readonly trustedProxies: readonly string[];
   /** Whether the platform is shutting down. */
   readonly closing: () => boolean;
@@ -51,7 +54,7 @@ export function assembleGateway(options: GatewayAssemblyOptions): Promise<Fastif
     pageSizeMax: settings.pageSizeMax,
     version: options.version,
     verifier: access.verifier,
-    tenants: tenantAdmin(options),
+    tenants: options.tenants,
     authz: {
       authorizer: access.authorizer,
       roles: new RoleService(locate, committer, access.roleResolver, settings.customRolesMax),
@@ -104,24 +107,35 @@ export function assembleGateway(options: GatewayAssemblyOptions): Promise<Fastif
   });
 }
 
+export interface TenantAdminOptions
+  extends Pick<GatewayAssemblyOptions, 'stores' | 'committer' | 'access' | 'devices' | 'keys'> {
+  readonly erasure: PlatformErasure;
+  /** Leases: a creation's claim is the lease `tenant-creation/<id>`. */
+  readonly leases: Leases;
+  /** Told a tenant's creation finished, as a commit tells the sealer and the relay. */
+  readonly onCreated: (tenantId: string) => void;
+}
+
 /** The platform admin's tenant service: a tenant's keys and identity go with it. */
-function tenantAdmin(options: GatewayAssemblyOptions): TenantAdmin {
-  const { stores, committer, access, devices, keys } = options;
-  return new TenantAdmin(
-    stores.controlPlane,
-    stores.shards,
+export function tenantAdmin(options: TenantAdminOptions): TenantAdmin {
+  const { stores, committer, access, devices, keys, leases } = options;
+  return new TenantAdmin({
+    controlPlane: stores.controlPlane,
+    shards: stores.shards,
     committer,
-    (tenantId) => forgetCachedTenant(access, devices.services, tenantId),
-    access.roleResolver,
-    {
+    onCredentialsChanged: (tenantId) => forgetCachedTenant(access, devices.services, tenantId),
+    roles: access.roleResolver,
+    keys: {
       provision: (tenant) => keys.service.provision(tenant),
       shred: async (tenant) => {
         await keys.shred(tenant);
         await access.identity.shred(tenant);
       },
     },
-    options.erasure,
-  );
+    erasure: options.erasure,
+    claims: { claim: (tenantId) => leases.tryAcquire(`tenant-creation/${tenantId}`) },
+    onCreated: options.onCreated,
+  });
 }
 
 function requestLimits(

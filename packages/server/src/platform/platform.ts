@@ -4,7 +4,7 @@ import { Registry } from 'prom-client';
 import type { Authorizer, RoleResolver } from '../authz/index.ts';
 import type { Bus, LedgerRelay } from '../bus/index.ts';
 import type { Settings } from '../config/index.ts';
-import { ensureAdminToken } from '../control/index.ts';
+import { ensureAdminToken, type TenantAdmin } from '../control/index.ts';
 import type { DeviceServices } from '../devices/index.ts';
 import { type OpenChannel, openInternalChannel } from '../internal/index.ts';
 import { type KeyService, openPlatformKms } from '../keys/index.ts';
@@ -18,7 +18,7 @@ import { assembleAccess, forgetCachedTenant, holdTenantMemory } from './access.t
 import { startBackgroundJobs } from './background-jobs.ts';
 import type { PlatformContext } from './context.ts';
 import { assembleDevices } from './devices.ts';
-import { assembleGateway } from './gateway.ts';
+import { assembleGateway, tenantAdmin } from './gateway.ts';
 import { listenApi, listenerOptions, listenUrl, startMqtt } from './listeners.ts';
 import { platformLogger } from './logger.ts';
 import { type ProcessRoles, processRoles } from './roles.ts';
@@ -130,6 +130,15 @@ export async function startPlatform(
       logger,
     });
     const stopDeletionNotices = erasure.listen();
+    const tenants = tenantAdmin({
+      ...context,
+      keys,
+      access,
+      devices,
+      erasure,
+      leases,
+      onCreated: writes.committed,
+    });
     const http = await assembleGateway({
       ...context,
       version: PLATFORM_VERSION,
@@ -141,6 +150,7 @@ export async function startPlatform(
       memory,
       ledgerKeys,
       sealRequests: writes.sealRequests,
+      tenants,
       trustedProxies: listeners.trustedProxies,
       closing: () => closing,
     });
@@ -152,6 +162,7 @@ export async function startPlatform(
       retention: devices.services.retention,
       rotation: keys.rotation,
     });
+    await recoverCreations(tenants, logger);
     let closed: Promise<void> | undefined;
     const close = () => {
       closed ??= (async () => {
@@ -213,5 +224,29 @@ export async function startPlatform(
     await stores.close().catch(() => undefined);
     await running.release();
     throw error;
+  }
+}
+
+/**
+ * Takes back the tenant creations a process killed part-way left (hidden, holding their
+ * slug). One that fails now is left for the next start or the next creation of its slug.
+ */
+async function recoverCreations(tenants: TenantAdmin, logger: Logger): Promise<void> {
+  try {
+    for (const tenant of await tenants.recoverCreations())
+      logger.warn(
+        {
+          tenantId: tenant.id,
+          slug: tenant.slug,
+          shard: tenant.shard,
+          startedAt: tenant.createdAt,
+        },
+        'removed a tenant whose creation a stopped process left unfinished; its slug is free',
+      );
+  } catch (error) {
+    logger.warn(
+      { err: error },
+      'unfinished tenant creations could not be removed; the next start, or the next creation of their slug, retries',
+    );
   }
 }

@@ -68,6 +68,8 @@ export interface WritePath {
   readonly sealer: PlatformSealer;
   /** How this process asks the sealer (here, or in the leading worker) to seal a tenant. */
   readonly sealRequests: SealRequests;
+  /** Tells the sealer and the relay that the tenant's ledger grew, as each commit does. */
+  readonly committed: (tenantId: string) => void;
 }
 
 export interface WritePathOptions
@@ -87,15 +89,16 @@ export function assembleWritePath(options: WritePathOptions): WritePath {
     onSealed: (leaves) => relay.checkpointsSealed(leaves),
   });
   const sealRequests = new SealRequests(sealer, options.channel);
+  const committed = (tenantId: string) => {
+    sealRequests.dirty(tenantId);
+    // Scale-out: the leading worker relays, told by the notice `dirty` sends.
+    if (!scaleOut) relay.markDirty(tenantId);
+  };
   const committer = new GroupCommitter({
     maxBatch: settings.commitMaxBatch,
     maxWaitMs: settings.commitMaxWaitMs,
     seal: sealBatch,
-    onCommitted: (tenantId) => {
-      sealRequests.dirty(tenantId);
-      // Scale-out: the leading worker relays, told by the notice `dirty` sends.
-      if (!scaleOut) relay.markDirty(tenantId);
-    },
+    onCommitted: committed,
   });
-  return { committer, sealer, sealRequests };
+  return { committer, sealer, sealRequests, committed };
 }

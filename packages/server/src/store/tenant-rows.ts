@@ -21,6 +21,13 @@ export const TENANT_CONTROL_TABLES = [
   'oidc_revocations',
 ] as const;
 
+/**
+ * The condition a tenant row must meet to be shown (`tenants` not aliased): its creation
+ * finished. A tenant being created holds its slug and counts on its shard, nothing more.
+ */
+export const CREATED_TENANT =
+  'NOT EXISTS (SELECT 1 FROM tenant_creations c WHERE c.tenant_id = tenants.id)';
+
 /** The tenant columns, in the order every tenant query selects them. */
 export const TENANT_COLUMNS = 'id, slug, name, plan, status, shard, created_at, updated_at';
 

@@ -79,7 +79,19 @@ export interface ControlPlaneStore {
 
   /** Throws PALISADE_SLUG_TAKEN when the slug exists. */
   insertTenant(tenant: Tenant): Promise<void>;
+  /**
+   * Writes a tenant whose creation begins: its row (which holds its slug and counts on its
+   * shard) with its creation mark, at once. Until `finishTenantCreation`, `getTenant`,
+   * `listTenants` and `identity.tenantBySlug` do not show it. Throws PALISADE_SLUG_TAKEN.
+   */
+  beginTenantCreation(tenant: Tenant): Promise<void>;
+  /** Removes the creation mark, so the tenant is shown; false when it had none (discarded). */
+  finishTenantCreation(tenantId: string): Promise<boolean>;
+  /** Tenants whose creation began and neither finished nor was discarded, oldest first. */
+  unfinishedCreations(): Promise<Tenant[]>;
+  /** The tenant, unless its creation has not finished. */
   getTenant(id: string): Promise<Tenant | undefined>;
+  /** The tenants whose creation finished. */
   listTenants(page: PageQuery): Promise<Tenant[]>;
   updateTenant(
     id: string,
@@ -100,7 +112,7 @@ export interface ControlPlaneStore {
   eraseTenant(tenantId: string, at: string): Promise<void>;
   /**
    * Removes a tenant whose creation failed as if it had never been: every row of it in
-   * `TENANT_CONTROL_TABLES` and its tenant row, so its slug is free again and its shard does
+   * `TENANT_CONTROL_TABLES`, its creation mark and its tenant row, so its slug is free again and its shard does
    * not count it. Only for a tenant nobody was told of; a deleted one keeps its tombstone.
    */
   discardTenant(tenantId: string): Promise<void>;

@@ -39,6 +39,15 @@ export class TestApi {
     return new TestApi(platform, fixture);
   }
 
+  /**
+   * A platform on stores another platform already used (a restart); `close` removes them.
+   * The fixture must have been opened with `adminToken: ADMIN_TOKEN`.
+   */
+  static async restart(fixture: BackendFixture): Promise<TestApi> {
+    const platform = await startPlatform(fixture.settings, { listen: false });
+    return new TestApi(platform, fixture);
+  }
+
   get http(): FastifyInstance {
     return this.platform.http;
   }

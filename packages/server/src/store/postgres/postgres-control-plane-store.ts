@@ -12,6 +12,7 @@ import {
 } from '../api-key-rows.ts';
 import {
   ADMIN_TOKEN_KEY,
+  CREATED_TENANT,
   TENANT_COLUMNS,
   TENANT_CONTROL_TABLES,
   type TenantDbRow,
@@ -105,25 +106,37 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
   }
 
   async insertTenant(tenant: Tenant): Promise<void> {
-    try {
-      await this.#pool.query(
-        `INSERT INTO tenants (${TENANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [...tenantParams(tenant)],
-      );
-    } catch (error) {
-      if ((error as { code?: string; constraint?: string }).constraint === 'tenants_slug_key') {
-        throw new PalisadeError(
-          'PALISADE_SLUG_TAKEN',
-          `the slug ${JSON.stringify(tenant.slug)} is taken`,
-        );
-      }
-      throw error;
-    }
+    await insertTenantRow(this.#pool, tenant);
+  }
+
+  async beginTenantCreation(tenant: Tenant): Promise<void> {
+    await inPoolTransaction(this.#pool, async (client) => {
+      await insertTenantRow(client, tenant);
+      await client.query('INSERT INTO tenant_creations (tenant_id, started_at) VALUES ($1, $2)', [
+        tenant.id,
+        tenant.createdAt,
+      ]);
+    });
+  }
+
+  async finishTenantCreation(tenantId: string): Promise<boolean> {
+    const result = await this.#pool.query('DELETE FROM tenant_creations WHERE tenant_id = $1', [
+      tenantId,
+    ]);
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async unfinishedCreations(): Promise<Tenant[]> {
+    const result = await this.#pool.query<TenantDbRow>(
+      `SELECT ${TENANT_COLUMNS} FROM tenants WHERE id IN (SELECT tenant_id FROM tenant_creations)
+       ORDER BY id`,
+    );
+    return result.rows.map(toTenant);
   }
 
   async getTenant(id: string): Promise<Tenant | undefined> {
     const result = await this.#pool.query<TenantDbRow>(
-      `SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = $1`,
+      `SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = $1 AND ${CREATED_TENANT}`,
       [id],
     );
     const row = result.rows[0];
@@ -132,7 +145,8 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
 
   async listTenants(page: PageQuery): Promise<Tenant[]> {
     const result = await this.#pool.query<TenantDbRow>(
-      `SELECT ${TENANT_COLUMNS} FROM tenants WHERE ($1::uuid IS NULL OR id > $1::uuid) ORDER BY id LIMIT $2`,
+      `SELECT ${TENANT_COLUMNS} FROM tenants WHERE ($1::uuid IS NULL OR id > $1::uuid) AND ${CREATED_TENANT}
+       ORDER BY id LIMIT $2`,
       [page.after ?? null, page.limit],
     );
     return result.rows.map(toTenant);
@@ -195,7 +209,7 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
 
   async discardTenant(tenantId: string): Promise<void> {
     await inPoolTransaction(this.#pool, async (client) => {
-      for (const table of TENANT_CONTROL_TABLES)
+      for (const table of [...TENANT_CONTROL_TABLES, 'tenant_creations'])
         await client.query(`DELETE FROM ${table} WHERE tenant_id = $1`, [tenantId]);
       await client.query('DELETE FROM tenants WHERE id = $1', [tenantId]);
     });
@@ -210,5 +224,23 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
     );
     const row = result.rows[0];
     return row === undefined ? undefined : toKeyCredential(row);
+  }
+}
+
+/** Inserts a tenant row; throws PALISADE_SLUG_TAKEN when the slug exists. */
+async function insertTenantRow(db: Pick<pg.Pool, 'query'>, tenant: Tenant): Promise<void> {
+  try {
+    await db.query(
+      `INSERT INTO tenants (${TENANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [...tenantParams(tenant)],
+    );
+  } catch (error) {
+    if ((error as { code?: string; constraint?: string }).constraint === 'tenants_slug_key') {
+      throw new PalisadeError(
+        'PALISADE_SLUG_TAKEN',
+        `the slug ${JSON.stringify(tenant.slug)} is taken`,
+      );
+    }
+    throw error;
   }
 }

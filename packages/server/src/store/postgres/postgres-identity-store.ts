@@ -23,7 +23,7 @@ import type {
   OidcArtifact,
   RevocationRow,
 } from '../identity-types.ts';
-import { TENANT_COLUMNS, type TenantDbRow, toTenant } from '../tenant-rows.ts';
+import { CREATED_TENANT, TENANT_COLUMNS, type TenantDbRow, toTenant } from '../tenant-rows.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REVOKE = `INSERT INTO oidc_revocations (tenant_id, kind, value, expires_at) VALUES ($1, $2, $3, $4)
@@ -57,7 +57,7 @@ export class PgIdentityStore implements ControlPlaneIdentityStore {
 
   async tenantBySlug(slug: string): Promise<Tenant | undefined> {
     const result = await this.#pool.query<TenantDbRow>(
-      `SELECT ${TENANT_COLUMNS} FROM tenants WHERE slug = $1`,
+      `SELECT ${TENANT_COLUMNS} FROM tenants WHERE slug = $1 AND ${CREATED_TENANT}`,
       [slug],
     );
     const row = result.rows[0];

@@ -156,4 +156,16 @@ export const CONTROL_PLANE_MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX oidc_keys_current ON oidc_keys (tenant_id, use, alg) WHERE retired_at IS NULL;
     `,
   },
+  {
+    version: 8,
+    // A tenant being created: its row holds its slug, but it is shown nowhere until its
+    // creation finishes and this row goes. One left by a process that died mid-creation is
+    // taken back by the next start, or by the next creation of its slug.
+    sql: `
+      CREATE TABLE tenant_creations (
+        tenant_id TEXT PRIMARY KEY REFERENCES tenants (id),
+        started_at TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];

@@ -12,6 +12,7 @@ import {
 } from '../api-key-rows.ts';
 import {
   ADMIN_TOKEN_KEY,
+  CREATED_TENANT,
   TENANT_COLUMNS,
   TENANT_CONTROL_TABLES,
   type TenantDbRow,
@@ -100,6 +101,10 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
   }
 
   async insertTenant(tenant: Tenant): Promise<void> {
+    this.#insertTenant(tenant);
+  }
+
+  #insertTenant(tenant: Tenant): void {
     try {
       this.#sql(`INSERT INTO tenants (${TENANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(
         ...tenantParams(tenant),
@@ -118,16 +123,43 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
     }
   }
 
+  async beginTenantCreation(tenant: Tenant): Promise<void> {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      this.#insertTenant(tenant);
+      this.#sql('INSERT INTO tenant_creations (tenant_id, started_at) VALUES (?, ?)').run(
+        tenant.id,
+        tenant.createdAt,
+      );
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  async finishTenantCreation(tenantId: string): Promise<boolean> {
+    return this.#sql('DELETE FROM tenant_creations WHERE tenant_id = ?').run(tenantId).changes > 0;
+  }
+
+  async unfinishedCreations(): Promise<Tenant[]> {
+    const rows = this.#sql(
+      `SELECT ${TENANT_COLUMNS} FROM tenants WHERE id IN (SELECT tenant_id FROM tenant_creations)
+       ORDER BY id`,
+    ).all() as unknown as TenantDbRow[];
+    return rows.map(toTenant);
+  }
+
   async getTenant(id: string): Promise<Tenant | undefined> {
-    const row = this.#sql(`SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = ?`).get(id) as
-      | TenantDbRow
-      | undefined;
+    const row = this.#sql(
+      `SELECT ${TENANT_COLUMNS} FROM tenants WHERE id = ? AND ${CREATED_TENANT}`,
+    ).get(id) as TenantDbRow | undefined;
     return row === undefined ? undefined : toTenant(row);
   }
 
   async listTenants(page: PageQuery): Promise<Tenant[]> {
     const rows = this.#sql(
-      `SELECT ${TENANT_COLUMNS} FROM tenants WHERE id > ? ORDER BY id LIMIT ?`,
+      `SELECT ${TENANT_COLUMNS} FROM tenants WHERE id > ? AND ${CREATED_TENANT} ORDER BY id LIMIT ?`,
     ).all(page.after ?? '', page.limit) as unknown as TenantDbRow[];
     return rows.map(toTenant);
   }
@@ -197,7 +229,7 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
   async discardTenant(tenantId: string): Promise<void> {
     this.#db.exec('BEGIN IMMEDIATE');
     try {
-      for (const table of TENANT_CONTROL_TABLES)
+      for (const table of [...TENANT_CONTROL_TABLES, 'tenant_creations'])
         this.#sql(`DELETE FROM ${table} WHERE tenant_id = ?`).run(tenantId);
       this.#sql('DELETE FROM tenants WHERE id = ?').run(tenantId);
       this.#db.exec('COMMIT');

@@ -23,7 +23,7 @@ import type {
   OidcArtifact,
   RevocationRow,
 } from '../identity-types.ts';
-import { TENANT_COLUMNS, type TenantDbRow, toTenant } from '../tenant-rows.ts';
+import { CREATED_TENANT, TENANT_COLUMNS, type TenantDbRow, toTenant } from '../tenant-rows.ts';
 
 /** The tenant issuers' tables in the embedded control plane (`platform.db`). */
 export class SqliteIdentityStore implements ControlPlaneIdentityStore {
@@ -64,9 +64,9 @@ export class SqliteIdentityStore implements ControlPlaneIdentityStore {
   }
 
   async tenantBySlug(slug: string): Promise<Tenant | undefined> {
-    const row = this.#sql(`SELECT ${TENANT_COLUMNS} FROM tenants WHERE slug = ?`).get(slug) as
-      | TenantDbRow
-      | undefined;
+    const row = this.#sql(
+      `SELECT ${TENANT_COLUMNS} FROM tenants WHERE slug = ? AND ${CREATED_TENANT}`,
+    ).get(slug) as TenantDbRow | undefined;
     return row === undefined ? undefined : toTenant(row);
   }
 
