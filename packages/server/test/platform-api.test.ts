@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TenantAdmin } from '../src/control/index.ts';
+import { openStores } from '../src/store/index.ts';
 import { ADMIN_TOKEN, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 
@@ -122,7 +123,15 @@ for (const backend of backendNames()) {
       assert.equal(patch.status, 409);
       assert.equal(patch.body.code, 'PALISADE_TENANT_DELETED');
       const shard = api.platform.stores.shards.get(shown.body.shard)!;
-      assert.deepEqual(await (await shard.tenant(t.id)).reader.listCollections(), []);
+      await assert.rejects(shard.tenant(t.id), { code: 'PALISADE_TENANT_DELETED' });
+      // Stores that never dropped it (a restart) find nothing of it.
+      const fresh = await openStores(api.fixture.settings);
+      try {
+        const reopened = await fresh.shards.get(shown.body.shard)!.tenant(t.id);
+        assert.deepEqual(await reopened.reader.listCollections(), []);
+      } finally {
+        await fresh.close();
+      }
     });
 
     test('credentials stay in their lane', async () => {

@@ -733,14 +733,21 @@ for (const backend of backendNames()) {
           await tx.devices.recordEdgeUnassignment(moved.id, node, instant(0));
         });
         await shard.dropTenant(c.tenantId);
-        const reopened = await shard.tenant(c.tenantId);
-        assert.deepEqual(await reopened.reader.listCollections(), []);
-        assert.ok((await a.reader.listCollections()).length > 0);
-        const left = await reopened.transaction(async (tx) => {
-          await tx.devices.insertDevice(moved);
-          return tx.devices.edgeStanding(node, [moved.id]);
-        });
-        assert.equal(left.get(moved.id)?.unassignedAt, null, 'its edge history went with it');
+        await assert.rejects(shard.tenant(c.tenantId), { code: 'PALISADE_TENANT_DELETED' });
+        // Stores that never dropped it (a restart) find nothing of it.
+        const fresh = await openStores(fixture.settings);
+        try {
+          const reopened = await fresh.shards.get('s1')!.tenant(c.tenantId);
+          assert.deepEqual(await reopened.reader.listCollections(), []);
+          assert.ok((await a.reader.listCollections()).length > 0);
+          const left = await reopened.transaction(async (tx) => {
+            await tx.devices.insertDevice(moved);
+            return tx.devices.edgeStanding(node, [moved.id]);
+          });
+          assert.equal(left.get(moved.id)?.unassignedAt, null, 'its edge history went with it');
+        } finally {
+          await fresh.close();
+        }
       });
     });
   });

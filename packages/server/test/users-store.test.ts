@@ -192,10 +192,20 @@ for (const backend of backendNames()) {
         });
       }
       await shard.dropTenant(gone.tenantId);
-      const reopened = await shard.tenant(gone.tenantId);
-      assert.deepEqual(await reopened.reader.users.listUsers({ after: undefined, limit: 10 }), []);
-      assert.equal(await reopened.reader.users.getInvitation('t0'), undefined);
-      assert.deepEqual(await reopened.reader.users.getSignInFailures(['name']), []);
+      await assert.rejects(shard.tenant(gone.tenantId), { code: 'PALISADE_TENANT_DELETED' });
+      // Stores that never dropped it (a restart) find nothing of it.
+      const fresh = await openStores(fixture.settings);
+      try {
+        const reopened = await fresh.shards.get('s1')!.tenant(gone.tenantId);
+        assert.deepEqual(
+          await reopened.reader.users.listUsers({ after: undefined, limit: 10 }),
+          [],
+        );
+        assert.equal(await reopened.reader.users.getInvitation('t0'), undefined);
+        assert.deepEqual(await reopened.reader.users.getSignInFailures(['name']), []);
+      } finally {
+        await fresh.close();
+      }
       assert.equal((await kept.reader.users.getUserByEmail('c@example.com'))?.id, rows[1]!.id);
       assert.ok(await kept.reader.users.getInvitation('t1'));
       assert.equal((await kept.reader.users.getSignInFailures(['name']))[0]?.failures, 1);

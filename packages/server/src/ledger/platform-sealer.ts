@@ -1,9 +1,16 @@
 import { appendLeaves, formatCheckpoint, signNote, treeRoot, utf8 } from '@palisade/ledger';
 import { nodeHasher } from '@palisade/ledger/node';
 import type { Logger } from 'pino';
+import { PalisadeError } from '../errors/index.ts';
 import type { PlatformCheckpointRow, SealedTenantCheckpoint, Stores } from '../store/index.ts';
 import type { PlatformLedgerKeys } from './ledger-keys.ts';
 import type { WitnessPool } from './witness-client.ts';
+
+/** A tenant deleted since its row was read has nothing to seal; other failures stop the seal. */
+function skipDropped(error: unknown): undefined {
+  if (error instanceof PalisadeError && error.code === 'PALISADE_TENANT_DELETED') return undefined;
+  throw error;
+}
 
 /** The origin of a tenant's log checkpoints under a platform origin. */
 export function tenantOrigin(platformOrigin: string, tenantId: string): string {
@@ -108,7 +115,9 @@ export class PlatformSealer {
           ? undefined
           : stores.shards.get(tenant.shard);
       if (shard === undefined) continue;
-      const reader = (await shard.tenant(tenantId)).reader;
+      const store = await shard.tenant(tenantId).catch(skipDropped);
+      if (store === undefined) continue;
+      const { reader } = store;
       const { size } = await reader.ledgerHead();
       if (size === 0 || this.#sealedSizes.get(tenantId) === size) continue;
       const root = await treeRoot(nodeHasher, reader, size);

@@ -1,3 +1,4 @@
+import { PalisadeError } from '../errors/index.ts';
 import type { Tenant, TenantStatus } from '../tenancy/index.ts';
 import { iso } from './row-values.ts';
 
@@ -68,4 +69,12 @@ export function tenantParams(tenant: Tenant) {
     tenant.createdAt,
     tenant.updatedAt,
   ] as const;
+}
+
+/** The refusal of a dropped tenant, to a caller that saw it live before it was dropped. */
+export function droppedTenant(tenantId: string, shard: string): PalisadeError {
+  return new PalisadeError(
+    'PALISADE_TENANT_DELETED',
+    `tenant ${tenantId} was dropped from shard ${shard}`,
+  );
 }

@@ -297,8 +297,13 @@ export interface TenantStore {
 export interface ShardStore {
   readonly id: string;
   readonly location: string;
+  /**
+   * The tenant's store (on SQLite its file is made the first time). Throws
+   * PALISADE_TENANT_DELETED for a tenant this store dropped: a caller that read the tenant as
+   * live just before its deletion must not make its file (or rows) again.
+   */
   tenant(tenantId: string): Promise<TenantStore>;
-  /** Removes every row of the tenant (and its file, on SQLite). */
+  /** Removes every row of the tenant (and its file, on SQLite); `tenant` refuses it from then on. */
   dropTenant(tenantId: string): Promise<void>;
   /**
    * Telemetry housekeeping only the shard's owner can do, absent where there is none.

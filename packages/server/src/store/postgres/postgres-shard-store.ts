@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { droppedTenant } from '../tenant-rows.ts';
 import type { ShardStore, TenantStore } from '../types.ts';
 import { migratePostgres } from './postgres-migrate.ts';
 import { inTenantTransaction, PostgresTenantStore } from './postgres-tenant-store.ts';
@@ -27,6 +28,8 @@ export class PostgresShardStore implements ShardStore {
   readonly id: string;
   readonly location: string;
   readonly #pool: pg.Pool;
+  /** Tenants dropped since this store opened: a caller that saw one live gets no handle on it. */
+  readonly #dropped = new Set<string>();
   readonly #runtimeRole: string;
 
   private constructor(id: string, url: string, runtimeRole: string, poolSize: number) {
@@ -62,6 +65,7 @@ export class PostgresShardStore implements ShardStore {
   }
 
   async tenant(tenantId: string): Promise<TenantStore> {
+    if (this.#dropped.has(tenantId)) throw droppedTenant(tenantId, this.id);
     return new PostgresTenantStore(this.#pool, tenantId);
   }
 
@@ -70,6 +74,7 @@ export class PostgresShardStore implements ShardStore {
    * owning role (the runtime role cannot delete ledger rows, by design).
    */
   async dropTenant(tenantId: string): Promise<void> {
+    this.#dropped.add(tenantId);
     await inTenantTransaction(this.#pool, tenantId, 'READ WRITE', (queries) => queries.purge());
     const owner = new pg.Client({ connectionString: this.location });
     await owner.connect();

@@ -1,6 +1,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isUuid } from '../../ids/index.ts';
+import { droppedTenant } from '../tenant-rows.ts';
 import type { ShardStore, TenantStore } from '../types.ts';
 import { migrateSqlite, openSqlite } from './sqlite-database.ts';
 import { SqliteTenantStore } from './sqlite-tenant-store.ts';
@@ -25,6 +26,8 @@ export class SqliteShardStore implements ShardStore {
   readonly #open = new Map<string, SqliteTenantStore>();
   /** Evicted stores whose readers are still open for callers that took them before. */
   readonly #evicted = new Set<SqliteTenantStore>();
+  /** Tenants dropped since this store opened: their files are never made again. */
+  readonly #dropped = new Set<string>();
 
   constructor(id: string, folder: string, maxOpen: number) {
     this.id = id;
@@ -45,6 +48,7 @@ export class SqliteShardStore implements ShardStore {
 
   /** The tenant's one open store, opening (and migrating) its file if it is not open. */
   #live(tenantId: string): SqliteTenantStore {
+    if (this.#dropped.has(tenantId)) throw droppedTenant(tenantId, this.id);
     const cached = this.#open.get(tenantId);
     if (cached !== undefined) {
       this.#open.delete(tenantId);
@@ -79,6 +83,8 @@ export class SqliteShardStore implements ShardStore {
 
   async dropTenant(tenantId: string): Promise<void> {
     const path = this.#path(tenantId);
+    // First, so a caller that read the tenant as live before cannot open (make) its file again.
+    this.#dropped.add(tenantId);
     for (const store of this.#evicted) {
       if (store.tenantId !== tenantId) continue;
       this.#evicted.delete(store);
