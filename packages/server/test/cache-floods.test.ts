@@ -8,11 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { describe, test } from 'node:test';
-import pg from 'pg';
 import { backendNames } from './support/backends.ts';
+import { controlPlaneSql } from './support/control-plane-sql.ts';
 import { OidcPlatform } from './support/oidc-platform.ts';
 
 /** More made-up names than each cache held in all when it was emptied whole at its bound. */
@@ -20,24 +18,9 @@ const FLOOD = 10_001;
 
 /** Removes `origin` from every tenant's CORS list, in the control plane, as its owner. */
 async function removeOrigin(api: OidcPlatform, origin: string): Promise<void> {
-  const { settings } = api.fixture;
-  const sql = 'DELETE FROM tenant_cors_origins WHERE origin = $1';
-  if (settings.database === undefined) {
-    const db = new DatabaseSync(join(settings.data, 'platform.db'));
-    try {
-      db.prepare(sql.replace('$1', '?')).run(origin);
-    } finally {
-      db.close();
-    }
-    return;
-  }
-  const client = new pg.Client({ connectionString: settings.database });
-  await client.connect();
-  try {
-    await client.query(sql, [origin]);
-  } finally {
-    await client.end();
-  }
+  await controlPlaneSql(api.fixture.settings, 'DELETE FROM tenant_cors_origins WHERE origin = $1', [
+    origin,
+  ]);
 }
 
 for (const backend of backendNames()) {

@@ -6,12 +6,10 @@
  * back, is not read again). Caches are kept an hour.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { describe, test } from 'node:test';
-import pg from 'pg';
 import { ADMIN_TOKEN } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
+import { controlPlaneSql } from './support/control-plane-sql.ts';
 import { OidcPlatform } from './support/oidc-platform.ts';
 
 /** The value of the counter `name` on /metrics. */
@@ -25,24 +23,11 @@ async function counter(api: OidcPlatform, name: string): Promise<number> {
 
 /** Removes every credential of `tenantId`'s devices from the control plane, as its owner. */
 async function removeDeviceCredentials(api: OidcPlatform, tenantId: string): Promise<void> {
-  const { settings } = api.fixture;
-  const sql = 'DELETE FROM device_credentials WHERE tenant_id = $1';
-  if (settings.database === undefined) {
-    const db = new DatabaseSync(join(settings.data, 'platform.db'));
-    try {
-      db.prepare(sql.replace('$1', '?')).run(tenantId);
-    } finally {
-      db.close();
-    }
-    return;
-  }
-  const client = new pg.Client({ connectionString: settings.database });
-  await client.connect();
-  try {
-    await client.query(sql, [tenantId]);
-  } finally {
-    await client.end();
-  }
+  await controlPlaneSql(
+    api.fixture.settings,
+    'DELETE FROM device_credentials WHERE tenant_id = $1',
+    [tenantId],
+  );
 }
 
 for (const backend of backendNames()) {

@@ -15,6 +15,7 @@ import pg from 'pg';
 import { TENANT_CONTROL_TABLES } from '../src/store/tenant-rows.ts';
 import { ADMIN_TOKEN, PEOPLE_SCHEMA, TestApi } from './support/api.ts';
 import { type BackendFixture, backendNames, openBackend } from './support/backends.ts';
+import { controlPlaneSql } from './support/control-plane-sql.ts';
 import { startPlatformProcess } from './support/platform-process.ts';
 
 /** Makes the first shard (where an empty platform places its first tenant) fail, or mends it. */
@@ -81,27 +82,10 @@ async function controlPlaneRows(fixture: BackendFixture, except = ''): Promise<n
       (table) => `SELECT count(*) AS n FROM ${table} WHERE CAST(tenant_id AS text) <> $1`,
     ),
   ];
-  if (settings.database === undefined) {
-    const { DatabaseSync } = await import('node:sqlite');
-    const db = new DatabaseSync(join(settings.data, 'platform.db'), { readOnly: true });
-    try {
-      let n = 0;
-      for (const query of queries)
-        n += (db.prepare(query.replace('$1', '?')).get(except) as { n: number }).n;
-      return n;
-    } finally {
-      db.close();
-    }
-  }
-  const client = new pg.Client({ connectionString: settings.database });
-  await client.connect();
-  try {
-    let n = 0;
-    for (const query of queries) n += Number((await client.query(query, [except])).rows[0].n);
-    return n;
-  } finally {
-    await client.end();
-  }
+  let n = 0;
+  for (const query of queries)
+    n += Number((await controlPlaneSql(settings, query, [except]))[0]?.n);
+  return n;
 }
 
 for (const backend of backendNames()) {

@@ -7,12 +7,12 @@ import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import pg from 'pg';
 import { streamName } from '../src/bus/index.ts';
 import { TENANT_CONTROL_TABLES } from '../src/store/tenant-rows.ts';
 import { ADMIN_TOKEN } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 import { busFlags } from './support/buses.ts';
+import { controlPlaneSql } from './support/control-plane-sql.ts';
 import { closed, mqttClient } from './support/mqtt-peers.ts';
 import { type MqttPlatform, startMqttPlatform } from './support/mqtt-platform.ts';
 
@@ -61,23 +61,8 @@ function busHolds(p: MqttPlatform, text: string): Promise<boolean> {
 }
 
 /** Runs a query on the control plane, as its owner. */
-async function controlPlane(p: MqttPlatform, sql: string, params: unknown[]): Promise<unknown[]> {
-  const { settings } = p.fixture;
-  if (settings.database === undefined) {
-    const db = new DatabaseSync(join(settings.data, 'platform.db'), { readOnly: true });
-    try {
-      return db.prepare(sql.replace(/\$\d/g, '?')).all(...(params as string[]));
-    } finally {
-      db.close();
-    }
-  }
-  const client = new pg.Client({ connectionString: settings.database });
-  await client.connect();
-  try {
-    return (await client.query(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
+function controlPlane(p: MqttPlatform, sql: string, params: string[]): Promise<unknown[]> {
+  return controlPlaneSql(p.fixture.settings, sql, params);
 }
 
 async function rowsOf(p: MqttPlatform, tenantId: string): Promise<Record<string, number>> {
