@@ -52,7 +52,11 @@ export const DEFAULT_SYNC: SyncSettings = {
 
 /** What the loop reports as it goes (for logs and metrics). */
 export interface SyncEvents {
-  synced?(batch: PendingBatch, result: unknown): void;
+  /**
+   * The platform applied `batch`: it left the outbox; `result.applied` of its messages took
+   * effect, those in `result.refused` were set aside (see `setAside`).
+   */
+  synced?(batch: PendingBatch, result: AppliedAnswer): void;
   failed?(error: unknown, failures: number, retryInMs: number): void;
   /** The platform refused `messages` for good: they are in quarantine as batch `batchId`. */
   setAside?(batchId: string, messages: number, refusal: Refusal): void;

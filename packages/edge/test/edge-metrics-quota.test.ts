@@ -89,8 +89,8 @@ describe('an edge node over its tenant quota', () => {
       node,
       { ...DEFAULT_SYNC, batchMaxMessages: 2, backoffBaseMs: 10, idleMs: 10 },
       {
-        synced(batch) {
-          metrics.confirmed(batch.messages.length);
+        synced(batch, result) {
+          metrics.confirmed(batch.messages.length, result.applied);
           if (outbox.size() === 0) loop.stop();
         },
         failed(error, _failures, retryInMs) {

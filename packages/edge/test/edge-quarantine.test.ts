@@ -20,7 +20,14 @@ import { EdgeMetrics } from '../src/metrics/index.ts';
 import { outboxPath } from '../src/node-file.ts';
 import type { QuarantinedBatch, Refusal } from '../src/outbox-quarantine.ts';
 import { PlatformRefusedError } from '../src/platform-call.ts';
-import { enrollNode, PlatformLink, runCli } from './support/edge-harness.ts';
+import {
+  drained,
+  enrollNode,
+  PlatformLink,
+  runCli,
+  startNode,
+  until,
+} from './support/edge-harness.ts';
 
 /** A device id the platform's batch schema refuses (over 64 characters). */
 const TOO_LONG = 'x'.repeat(65);
@@ -194,6 +201,35 @@ for (const backend of backendNames()) {
           (await n.listed()).map((b) => b.batchId),
           [notFound!.batchId],
         );
+      } finally {
+        n.done();
+      }
+    });
+
+    test('the running node counts as synced only the messages the platform applied', async () => {
+      const n = await node('synced-count');
+      try {
+        const stranger = (await link.call('POST', '/v1/devices', key, { name: 'not-synced' })).body
+          .id as string;
+        n.outbox.accept(n.device, point(50));
+        n.outbox.accept(stranger, point(51));
+        n.outbox.accept(n.device, point(52));
+        n.outbox.close();
+        const { edge, started } = await startNode(n.dir, [], ['--metrics', '127.0.0.1:0']);
+        try {
+          await until(drained(n.dir));
+          await until(() => edge.logs.some((l) => l.event === 'synced'));
+          assert.deepEqual(await link.values(key, n.device), [50, 52]);
+          const text = await (await fetch(started.metrics!)).text();
+          for (const line of [
+            'palisade_edge_synced_messages_total 2',
+            'palisade_edge_sync_batches_total{outcome="confirmed"} 1',
+            'palisade_edge_quarantined_messages 1',
+          ])
+            assert.ok(text.includes(line), `${line} in\n${text}`);
+        } finally {
+          await edge.stop();
+        }
       } finally {
         n.done();
       }

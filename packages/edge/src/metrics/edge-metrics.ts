@@ -87,7 +87,7 @@ export class EdgeMetrics {
     });
     this.synced = new Counter({
       name: 'palisade_edge_synced_messages_total',
-      help: 'Messages the platform confirmed (they left the outbox)',
+      help: 'Messages the platform applied (not those it refused by index, which are set aside)',
       registers,
     });
     this.lastSync = new Gauge({
@@ -134,11 +134,14 @@ export class EdgeMetrics {
     this.#now = now;
   }
 
-  /** The platform confirmed a batch of `messages`. */
-  confirmed(messages: number): void {
+  /**
+   * The platform confirmed a batch of `messages` (they left the outbox) and applied `applied`
+   * of them; the rest it refused by index, and they are in quarantine.
+   */
+  confirmed(messages: number, applied: number): void {
     const at = this.#now();
     this.batches.inc({ outcome: 'confirmed' });
-    this.synced.inc(messages);
+    this.synced.inc(applied);
     this.lastSync.set(at / 1000);
     this.linkUp.set(1);
     this.#confirmed.push({ at, messages });

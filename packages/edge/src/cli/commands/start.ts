@@ -96,7 +96,7 @@ async function serve(options: StartOptions): Promise<number> {
     synced(batch, result) {
       if (down) log('info', 'link-up', { platform: node.url });
       down = false;
-      metrics.confirmed(batch.messages.length);
+      metrics.confirmed(batch.messages.length, result.applied);
       outbox.setState('drainRate', String(metrics.drainRate()));
       log('info', 'synced', { batchId: batch.batchId, messages: batch.messages.length, result });
     },
