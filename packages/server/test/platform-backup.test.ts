@@ -329,4 +329,55 @@ describe('backup and restore of the embedded platform', () => {
     const platform = await startPlatform(restored, { listen: false });
     await platform.close();
   });
+
+  test("a restore puts the key files where the target's settings name them, never over another key", async () => {
+    const backup = join(scratch, 'keys-backup');
+    await backupPlatform(settings, backup, { includeMasterKey: true });
+    const keys = join(scratch, 'keys-elsewhere');
+    const target: Settings = {
+      ...settings,
+      data: join(scratch, 'restored-keys-elsewhere'),
+      ledgerKeyFile: join(keys, 'ledger.json'),
+      masterKeyFile: join(keys, 'master.key'),
+    };
+    // A restore that fails after writing the key files removes them too.
+    await assert.rejects(
+      restorePlatform(target, backup, {
+        onProgress: ({ path }) => {
+          if (path === 'master.key') throw new Error('no space left on device');
+        },
+      }),
+      isBackupError('RESTORE_FAILED'),
+    );
+    assert.deepEqual(filesUnder(keys), [], 'no key file is left');
+    assert.deepEqual(withoutLocks(filesUnder(target.data)), []);
+
+    await restorePlatform(target, backup);
+    for (const [name, path] of [
+      ['ledger-signing.json', target.ledgerKeyFile!],
+      ['master.key', target.masterKeyFile!],
+    ] as const) {
+      assert.deepEqual(readFileSync(path), readFileSync(join(backup, name)), name);
+      assert.equal(statSync(path).mode & 0o777, 0o600);
+      assert.equal(existsSync(join(target.data, name)), false, `${name} not in the data folder`);
+    }
+    const platform = await startPlatform(target, { listen: false });
+    await platform.close();
+
+    // The same keys already in place are kept; another key is never overwritten.
+    const again: Settings = { ...target, data: join(scratch, 'restored-keys-again') };
+    await restorePlatform(again, backup);
+    assert.ok(existsSync(join(again.data, 'platform.db')));
+    const other: Settings = { ...target, data: join(scratch, 'restored-keys-other') };
+    const otherLedgerKey = readFileSync(join(settings.data, 'master.key'));
+    writeFileSync(target.ledgerKeyFile!, otherLedgerKey);
+    await assert.rejects(
+      restorePlatform(other, backup),
+      (error) =>
+        isBackupError('RESTORE_KEY_FILE_EXISTS')(error) &&
+        (error as Error).message.includes(target.ledgerKeyFile!),
+    );
+    assert.deepEqual(readFileSync(target.ledgerKeyFile!), otherLedgerKey, 'left as it was');
+    assert.deepEqual(withoutLocks(filesUnder(other.data)), [], 'nothing written');
+  });
 });

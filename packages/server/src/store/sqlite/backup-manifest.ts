@@ -25,6 +25,7 @@ export type BackupErrorCode =
   | 'BACKUP_UNREADABLE'
   | 'BACKUP_CORRUPT'
   | 'RESTORE_TARGET_NOT_EMPTY'
+  | 'RESTORE_KEY_FILE_EXISTS'
   | 'RESTORE_FAILED';
 
 /** Why a backup or restore was refused or failed; the message says what to do. */

@@ -51,6 +51,18 @@ import {
 export const BUS_FILE = 'bus.db';
 const LEDGER_KEY = 'ledger-signing.json';
 const MASTER_KEY = 'master.key';
+
+/**
+ * The key files of `settings` by their name in a backup: where a backup reads them and a
+ * restore puts them (the `ledgerKeyFile` and `masterKeyFile` settings, or their defaults under
+ * the data folder).
+ */
+export function keyFilesOf(settings: Settings): ReadonlyMap<string, string> {
+  return new Map([
+    [LEDGER_KEY, settings.ledgerKeyFile ?? join(settings.data, LEDGER_KEY)],
+    [MASTER_KEY, masterKeyFile(settings)],
+  ]);
+}
 /** SQLite's backup copies this many pages per step: all of a file in one read transaction. */
 const ALL_PAGES = 2_147_483_647;
 
@@ -146,9 +158,10 @@ export async function backupPlatform(
     await mkdir(partial, { recursive: true, mode: 0o700 });
     const paths = await databaseFiles(settings.data);
     const extra: [string, string][] = [];
-    const ledgerKey = settings.ledgerKeyFile ?? join(settings.data, LEDGER_KEY);
+    const keyFiles = keyFilesOf(settings);
+    const ledgerKey = keyFiles.get(LEDGER_KEY)!;
     if (existsSync(ledgerKey)) extra.push([ledgerKey, LEDGER_KEY]);
-    const keyFile = masterKeyFile(settings);
+    const keyFile = keyFiles.get(MASTER_KEY)!;
     if (options.includeMasterKey === true && existsSync(keyFile)) extra.push([keyFile, MASTER_KEY]);
     let totalFiles = paths.length + extra.length;
     let files: BackupFile[] = [];

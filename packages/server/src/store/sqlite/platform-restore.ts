@@ -2,7 +2,9 @@
  * Restore of a backup `platform-backup.ts` wrote, into an empty data folder, all or nothing.
  *
  * Everything is checked before anything is written. A restore first writes a marker,
- * `restore.partial`, naming the files it will put in place, and removes it once the last one is;
+ * `restore.partial`, naming the files it will put in place (the key files where the target's
+ * settings put them, which may be outside the data folder: `restore-targets.ts`), and removes
+ * it once the last one is;
  * `platform.db` goes in last, after the key files, so a folder holding it holds the whole
  * platform. A restore that fails (a full disk, say) removes what it wrote, leaving the folder
  * empty to run it again. One that was killed leaves the marker: no store opens on such a folder
@@ -28,6 +30,7 @@ import {
   tenantsIn,
 } from './backup-tenants.ts';
 import { type BackupProgress, BUS_FILE, refuseScaleOut } from './platform-backup.ts';
+import { planRestore } from './restore-targets.ts';
 
 /** Written first and removed last by a restore: while it is there, the folder is half restored. */
 const MARKER = 'restore.partial';
@@ -36,7 +39,10 @@ const LOCK_FILES = new Set(['running.lock', 'server.lock', 'server.pid']);
 
 interface Marker {
   readonly from: string;
+  /** Relative to the data folder. */
   readonly files: readonly string[];
+  /** Key files outside the data folder, where the settings put them (absolute). */
+  readonly elsewhere?: readonly string[];
 }
 
 /**
@@ -84,8 +90,15 @@ async function refuseOccupied(data: string, marker: Marker | undefined): Promise
     );
 }
 
-/** Removes the files a restore put (or was putting) in place, the folders it made, then the marker. */
-async function removeRestored(data: string, files: readonly string[]): Promise<void> {
+/**
+ * Removes the files a restore put (or was putting) in place, in the data folder and the key
+ * files outside it, the folders it made in the data folder, then the marker.
+ */
+async function removeRestored(data: string, { files, elsewhere = [] }: Marker): Promise<void> {
+  for (const file of elsewhere) {
+    await rm(file, { force: true });
+    await rm(`${file}.partial`, { force: true });
+  }
   for (const file of files) {
     await rm(join(data, file), { force: true });
     await rm(join(data, `${file}.partial`), { force: true });
@@ -128,17 +141,17 @@ export async function restorePlatform(
     const stopped = markerIn(data);
     await refuseOccupied(data, stopped);
     await checkBackup(from, manifest);
-    if (stopped !== undefined) await removeRestored(data, stopped.files);
     const tenants = tenantsIn(join(from, CONTROL_PLANE));
     const restored = inRestoreOrder(manifest.files.filter((f) => keepsFile(f.path, tenants.live)));
-    const marker: Marker = { from, files: restored.map((f) => f.path) };
+    const plan = planRestore(settings, from, restored, stopped?.elsewhere ?? []);
+    if (stopped !== undefined) await removeRestored(data, stopped);
+    const marker: Marker = { from, files: plan.inData, elsewhere: plan.elsewhere };
     await writeFile(join(data, MARKER), `${JSON.stringify(marker)}\n`, { mode: 0o600 });
     await fsyncPath(join(data, MARKER));
     await fsyncPath(data);
     try {
       let bytes = 0;
-      for (const [i, file] of restored.entries()) {
-        const target = join(data, file.path);
+      for (const [i, { file, target }] of plan.targets.entries()) {
         await mkdir(dirname(target), { recursive: true, mode: 0o700 });
         await copyFile(join(from, file.path), `${target}.partial`);
         await chmod(`${target}.partial`, 0o600);
@@ -150,7 +163,7 @@ export async function restorePlatform(
         bytes += file.bytes;
         await options.onProgress?.({
           files: i + 1,
-          totalFiles: restored.length,
+          totalFiles: plan.targets.length,
           bytes,
           path: file.path,
         });
@@ -158,7 +171,7 @@ export async function restorePlatform(
       await rm(join(data, MARKER));
       await fsyncPath(data);
     } catch (error) {
-      await removeRestored(data, marker.files);
+      await removeRestored(data, marker);
       throw new BackupError(
         'RESTORE_FAILED',
         `restoring into ${data} failed (${(error as Error).message}); what it had restored is removed again: fix the cause, then run palisade restore again`,
