@@ -30,6 +30,13 @@ export type ItemPermission = Extract<
   `${'collections' | 'users' | 'clients' | 'edge' | 'roles'}:${string}`
 >;
 
+/**
+ * A listing's decision on each item of one kind, and `uniform` when it is the same for every
+ * item of the tenant (false: the permission is not held; true: the tenant has no policies),
+ * so a count of what the caller may read needs read no item. Undefined: policies decide each.
+ */
+export type ItemDecision<T> = ((item: T) => boolean) & { readonly uniform: boolean | undefined };
+
 /** What authorization needs of an authenticated tenant principal. */
 export interface TenantPrincipal {
   readonly context: TenantContext;
@@ -146,14 +153,17 @@ export class Authorizer {
   async deviceReads(
     principal: TenantPrincipal,
     permission: DevicePermission,
-  ): Promise<(device: DeviceEntity) => boolean> {
+  ): Promise<ItemDecision<DeviceEntity>> {
     const loaded = await this.#current(principal.context.tenant);
     const held = principal.permissions.has(permission);
     const tenantId = principal.context.tenantId;
-    return ({ id, name, type, labels }) => {
-      const device = { tenantId, id, attributes: { name, type, labels } };
-      return held && this.#decide(loaded, principal, permission, device, false);
-    };
+    return Object.assign(
+      ({ id, name, type, labels }: DeviceEntity) => {
+        const device = { tenantId, id, attributes: { name, type, labels } };
+        return held && this.#decide(loaded, principal, permission, device, false);
+      },
+      { uniform: uniformly(loaded, held) },
+    );
   }
 
   /**
@@ -165,13 +175,16 @@ export class Authorizer {
   async itemReads(
     principal: TenantPrincipal,
     permission: ItemPermission,
-  ): Promise<(id: string) => boolean> {
+  ): Promise<ItemDecision<string>> {
     const loaded = await this.#current(principal.context.tenant);
     const held = principal.permissions.has(permission);
     const tenantId = principal.context.tenantId;
-    return (id) =>
-      held &&
-      this.#decide(loaded, principal, permission, itemResource(tenantId, permission, id), false);
+    return Object.assign(
+      (id: string) =>
+        held &&
+        this.#decide(loaded, principal, permission, itemResource(tenantId, permission, id), false),
+      { uniform: uniformly(loaded, held) },
+    );
   }
 
   /**
@@ -354,6 +367,12 @@ function asked(
   )
     return resource;
   return { ...resource, id: loaded.unnamedRecordId };
+}
+
+/** A listing's decision when no item can change it (see ItemDecision), else undefined. */
+function uniformly(loaded: Loaded, held: boolean): boolean | undefined {
+  if (!held) return false;
+  return loaded === null ? true : undefined;
 }
 
 /** PALISADE_FORBIDDEN saying which layer refused. */

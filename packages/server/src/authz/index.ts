@@ -1,4 +1,10 @@
-export { Authorizer, type DeviceEntity, forbidden, type TenantPrincipal } from './authorizer.ts';
+export {
+  Authorizer,
+  type DeviceEntity,
+  forbidden,
+  type ItemDecision,
+  type TenantPrincipal,
+} from './authorizer.ts';
 export { cedarSchemaText, TENANT_ISOLATION_POLICY } from './cedar-engine.ts';
 export type { ResourceRef } from './cedar-request.ts';
 export { isPermission, PERMISSIONS, type Permission, PermissionSet } from './permissions.ts';

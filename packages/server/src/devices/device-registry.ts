@@ -2,7 +2,7 @@ import type { WriteEvent } from '../commit/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { uuid7 } from '../ids/index.ts';
 import type { ObjectCaps } from '../quotas/index.ts';
-import { readableRows } from '../records/index.ts';
+import { type CountReads, readableRows } from '../records/index.ts';
 import type { ControlPlaneDeviceIndex, DeviceRow, TenantWriteTx } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import type { ChildStore } from './device-contract.ts';
@@ -203,10 +203,13 @@ export class DeviceRegistry implements ChildStore {
 
   /**
    * How many devices of the tenant the caller may read (`readable`, as a listing decides it):
-   * its devices are walked a page at a time, so a count names no device a listing would not.
+   * the store's count when the decision is `uniform`; else its devices are walked a page at a
+   * time, so a count names no device a listing would not.
    */
-  async count(context: TenantContext, readable: (device: DeviceRow) => boolean): Promise<number> {
+  async count(context: TenantContext, readable: CountReads<DeviceRow>): Promise<number> {
+    if (readable.uniform === false) return 0;
     const { devices } = await this.#writes.reader(context);
+    if (readable.uniform === true) return devices.countDevices();
     let count = 0;
     for (let after: string | undefined; ; ) {
       const page = await devices.listDevices({ after, limit: COUNT_PAGE });

@@ -3,6 +3,7 @@ import { PalisadeError } from '../errors/index.ts';
 import type { ObjectCaps } from '../quotas/index.ts';
 import type { CollectionRow, ShardStore, TenantStore, TenantWriteTx } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
+import type { CountReads } from './readable-page.ts';
 import type { SchemaRegistry } from './schema-registry.ts';
 
 /** Whether the caller may read every record of a collection (Authorizer.recordReads). */
@@ -127,8 +128,13 @@ export class CollectionService {
     return collection;
   }
 
-  /** How many collections of the tenant the caller may read (`readable`, by name). */
-  async count(context: TenantContext, readable: (name: string) => boolean): Promise<number> {
+  /**
+   * How many collections of the tenant the caller may read (`readable`, by name): the store's
+   * count when the decision is `uniform`, else the readable ones of all.
+   */
+  async count(context: TenantContext, readable: CountReads<string>): Promise<number> {
+    if (readable.uniform === false) return 0;
+    if (readable.uniform === true) return (await this.#locate(context)).reader.countCollections();
     return (await this.list(context, readable)).length;
   }
 

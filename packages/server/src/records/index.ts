@@ -5,7 +5,7 @@ export {
   storeLocator,
   type TenantStoreLocator,
 } from './collection-service.ts';
-export { type ListingReads, readableRows } from './readable-page.ts';
+export { type CountReads, type ListingReads, readableRows } from './readable-page.ts';
 export {
   cursorPage,
   decodeCursor,

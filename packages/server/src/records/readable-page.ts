@@ -9,6 +9,13 @@ export interface ListingReads {
 }
 
 /**
+ * Which items of one kind a count may include: those `readable` lets the caller read, or,
+ * when `uniform` is set, every item (true) or none (false) without reading any
+ * (Authorizer.deviceReads and itemReads make these).
+ */
+export type CountReads<T> = ((item: T) => boolean) & { readonly uniform?: boolean | undefined };
+
+/**
  * The first `limit` records after `after` that match the filters and that `reads` lets the
  * caller read, as if no other existed, and whether another follows (see readableRows). Only
  * records a policy names by id can be withheld from a collection the caller may list, so the
