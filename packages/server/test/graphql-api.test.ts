@@ -393,6 +393,36 @@ describe('GraphQL limits', () => {
     assert.deepEqual(codesOf(within), []);
   });
 
+  test('a too costly operation is refused before any of its fields is authorized', async () => {
+    const authorizer = api.platform.authz.authorizer;
+    const decide = authorizer.decide;
+    const asked: string[] = [];
+    authorizer.decide = (principal, permission, resource) => {
+      asked.push(permission);
+      return decide.call(authorizer, principal, permission, resource);
+    };
+    try {
+      const aliases = Array.from(
+        { length: 101 },
+        (_, i) => `r${i}: createRecord(collection: "people", data: {name: "n${i}"}) { id }`,
+      );
+      const many = await gql(api, key, `mutation { ${aliases.join(' ')} }`);
+      assert.deepEqual(codesOf(many), ['PALISADE_GRAPHQL_TOO_COSTLY']);
+      assert.deepEqual(
+        asked.filter((permission) => permission.startsWith('records:')),
+        [],
+      );
+      const one = await gql(api, key, `mutation { ${aliases[0]} }`);
+      assert.deepEqual(codesOf(one), [], JSON.stringify(one.body));
+      assert.ok(
+        asked.some((permission) => permission.startsWith('records:')),
+        'a field within the cost is authorized',
+      );
+    } finally {
+      authorizer.decide = decide;
+    }
+  });
+
   test('fragments spread many times are counted each time, but walked once', async () => {
     const levels = 24;
     const fragments = Array.from({ length: levels }, (_, i) =>

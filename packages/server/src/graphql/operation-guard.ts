@@ -41,7 +41,8 @@ const NOTHING: Measure = { depth: 0, cost: 0, operations: 0 };
 /**
  * Checks a validated operation before anything runs: every field it selects must be allowed
  * to the caller (deny by default: a field without a rule is refused), and its depth and cost
- * must be within the limits. A refused operation runs no resolver, so a mutation is never
+ * must be within the limits; depth and cost are checked first, so an operation over them asks
+ * for no authorization decision. A refused operation runs no resolver, so a mutation is never
  * half done for lack of a permission. Fields under `@skip`/`@include` count as selected.
  *
  * Cost: each field that acts (reads or writes the store) and each object a field answers
@@ -203,6 +204,12 @@ export async function guardOperation(
   };
 
   const total = measure(operation.selectionSet, root);
+  // The cost first: a refused operation costs no Cedar evaluation nor policy-set load.
+  if (total.cost > limits.costMax)
+    throw new PalisadeError(
+      'PALISADE_GRAPHQL_TOO_COSTLY',
+      `the operation costs ${total.cost}, over the limit of ${limits.costMax}: ask for smaller pages or fewer nested lists`,
+    );
   await decide(checks, principal, authorizer, denied);
   if (denied.length > 0)
     throw new PalisadeError(
@@ -211,11 +218,6 @@ export async function guardOperation(
         .map((d) => `${d.path} ${d.message}`)
         .join('; ')}`,
       denied,
-    );
-  if (total.cost > limits.costMax)
-    throw new PalisadeError(
-      'PALISADE_GRAPHQL_TOO_COSTLY',
-      `the operation costs ${total.cost}, over the limit of ${limits.costMax}: ask for smaller pages or fewer nested lists`,
     );
   return total.operations;
 }
