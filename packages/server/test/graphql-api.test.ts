@@ -472,48 +472,75 @@ describe('GraphQL limits', () => {
   });
 });
 
-describe('GraphQL cost of the unpaged collections', () => {
-  let api: TestApi;
-  let key: string;
-  before(async () => {
-    api = await TestApi.start('sqlite', { pageSizeMax: '2', graphqlCostMax: '20' });
-    ({ key } = await api.tenant('many-collections'));
-    for (const name of ['a', 'b', 'c', 'd', 'e'])
-      await api.call('PUT', `/v1/collections/${name}`, key, { schema: PEOPLE_SCHEMA });
-  });
-  after(() => api.close());
-
-  test('a page without a limit holds what REST holds: 100, or pageSizeMax when that is less', async () => {
-    for (const name of ['Ada', 'Grace', 'Hedy'])
-      await api.call('POST', '/v1/collections/a/records', key, { name });
-    await api.call('POST', '/v1/users', key, { email: 'ada@example.org', name: 'Ada' });
-    await api.call('POST', '/v1/users', key, { email: 'grace@example.org', name: 'Grace' });
-    await api.call('POST', '/v1/users', key, { email: 'hedy@example.org', name: 'Hedy' });
-    const reply = await gql(
-      api,
-      key,
-      `{ records(collection: "a") { items { id } nextCursor }
-        collection(name: "a") { records { items { id } nextCursor } }
-        users { items { id } nextCursor } }`,
-    );
-    assert.deepEqual(codesOf(reply), [], JSON.stringify(reply.body));
-    const ids = (page: { items: { id: string }[]; nextCursor: string | null }) => ({
-      items: page.items.map(({ id }) => ({ id })),
-      nextCursor: page.nextCursor,
+for (const backend of backendNames()) {
+  describe(`GraphQL cost of the unpaged collections, on ${backend}`, () => {
+    let api: TestApi;
+    let key: string;
+    before(async () => {
+      api = await TestApi.start(backend, { pageSizeMax: '2', graphqlCostMax: '20' });
+      ({ key } = await api.tenant('many-collections'));
+      for (const name of ['a', 'b', 'c', 'd', 'e'])
+        await api.call('PUT', `/v1/collections/${name}`, key, { schema: PEOPLE_SCHEMA });
     });
-    const records = ids((await api.call('GET', '/v1/collections/a/records', key)).body);
-    assert.equal(records.items.length, 2);
-    assert.deepEqual(reply.body.data.records, records);
-    assert.deepEqual(reply.body.data.collection.records, records);
-    assert.deepEqual(reply.body.data.users, ids((await api.call('GET', '/v1/users', key)).body));
-  });
+    after(() => api.close());
 
-  test('a tenant with more collections than the cost counted is refused, not read past the limit', async () => {
-    // Counted as 2 collections × (1 + 2 × (page + record)) = 10: within 20, but 5 pages would run.
-    const query = '{ collections { records(limit: 2) { items { id } } } }';
-    const reply = await gql(api, key, query);
-    assert.deepEqual(codesOf(reply), ['PALISADE_GRAPHQL_TOO_COSTLY'], JSON.stringify(reply.body));
-    assert.match(reply.body.errors[0].message, /5 collections/);
-    assert.deepEqual(codesOf(await gql(api, key, '{ collection(name: "a") { name } }')), []);
+    test('a page without a limit holds what REST holds: 100, or pageSizeMax when that is less', async () => {
+      for (const name of ['Ada', 'Grace', 'Hedy'])
+        await api.call('POST', '/v1/collections/a/records', key, { name });
+      await api.call('POST', '/v1/users', key, { email: 'ada@example.org', name: 'Ada' });
+      await api.call('POST', '/v1/users', key, { email: 'grace@example.org', name: 'Grace' });
+      await api.call('POST', '/v1/users', key, { email: 'hedy@example.org', name: 'Hedy' });
+      const reply = await gql(
+        api,
+        key,
+        `{ records(collection: "a") { items { id } nextCursor }
+          collection(name: "a") { records { items { id } nextCursor } }
+          users { items { id } nextCursor } }`,
+      );
+      assert.deepEqual(codesOf(reply), [], JSON.stringify(reply.body));
+      const ids = (page: { items: { id: string }[]; nextCursor: string | null }) => ({
+        items: page.items.map(({ id }) => ({ id })),
+        nextCursor: page.nextCursor,
+      });
+      const records = ids((await api.call('GET', '/v1/collections/a/records', key)).body);
+      assert.equal(records.items.length, 2);
+      assert.deepEqual(reply.body.data.records, records);
+      assert.deepEqual(reply.body.data.collection.records, records);
+      assert.deepEqual(reply.body.data.users, ids((await api.call('GET', '/v1/users', key)).body));
+    });
+
+    test('a tenant with more collections than the cost counted is refused, not read past the limit', async () => {
+      // Counted as 2 collections × (1 + 2 × (page + record)) = 10: within 20, but 5 pages would run.
+      const query = '{ collections { records(limit: 2) { items { id } } } }';
+      const reply = await gql(api, key, query);
+      assert.deepEqual(codesOf(reply), ['PALISADE_GRAPHQL_TOO_COSTLY'], JSON.stringify(reply.body));
+      assert.match(reply.body.errors[0].message, /5 collections/);
+      assert.deepEqual(codesOf(await gql(api, key, '{ collection(name: "a") { name } }')), []);
+    });
+
+    test('without policies, too many collections are counted, not read', async () => {
+      let listed = 0;
+      for (const shard of api.platform.stores.shards.values()) {
+        const tenant = shard.tenant.bind(shard);
+        shard.tenant = async (id) => {
+          const store = await tenant(id);
+          const { reader } = store;
+          const list = reader.listCollections;
+          if (!('spied' in list))
+            reader.listCollections = Object.assign(
+              () => {
+                listed++;
+                return list.call(reader);
+              },
+              { spied: true },
+            );
+          return store;
+        };
+      }
+      const reply = await gql(api, key, '{ collections { name } }');
+      assert.deepEqual(codesOf(reply), ['PALISADE_GRAPHQL_TOO_COSTLY'], JSON.stringify(reply.body));
+      assert.match(reply.body.errors[0].message, /5 collections/);
+      assert.equal(listed, 0);
+    });
   });
-});
+}

@@ -80,16 +80,16 @@ export function recordResolvers(
     Query: {
       collections: async (_: unknown, _args: unknown, context: GraphqlContext) => {
         const { principal } = context;
-        const rows = await collections.list(
-          principal.context,
-          await authorizer.itemReads(principal, 'collections:read'),
-        );
-        // The cost limit counted this unpaged list as `pageSizeMax` collections.
-        if (rows.length > pageSizeMax)
-          throw new PalisadeError(
-            'PALISADE_GRAPHQL_TOO_COSTLY',
-            `the tenant has ${rows.length} collections, more than the ${pageSizeMax} the cost limit counts for collections: list them with GET /v1/collections and query each by name`,
-          );
+        const readable = await authorizer.itemReads(principal, 'collections:read');
+        // The cost limit counted this unpaged list as `pageSizeMax` collections. When no
+        // policy tells them apart, the store counts them before any is read.
+        if (readable.uniform !== undefined) {
+          const count = await collections.count(principal.context, readable);
+          if (count > pageSizeMax) throw tooManyCollections(count, pageSizeMax);
+          if (count === 0) return [];
+        }
+        const rows = await collections.list(principal.context, readable);
+        if (rows.length > pageSizeMax) throw tooManyCollections(rows.length, pageSizeMax);
         return rows;
       },
       collection: (_: unknown, args: { name: string }, context: GraphqlContext) =>
@@ -188,4 +188,11 @@ export function recordResolvers(
       },
     },
   };
+}
+
+function tooManyCollections(count: number, max: number): PalisadeError {
+  return new PalisadeError(
+    'PALISADE_GRAPHQL_TOO_COSTLY',
+    `the tenant has ${count} collections, more than the ${max} the cost limit counts for collections: list them with GET /v1/collections and query each by name`,
+  );
 }
