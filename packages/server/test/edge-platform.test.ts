@@ -340,17 +340,7 @@ for (const backend of backendNames()) {
       ] as const) {
         const { fresh, device } = await nodeWithDevice();
         const body = JSON.stringify(signedBatch(fresh, `b-${revoke}`, [msg(90, device)]));
-        const upload = heldBody(body);
-        const sent = api.http.inject({
-          method: 'POST',
-          url: '/v1/edge/batches',
-          headers: {
-            authorization: `Bearer ${fresh.credential}`,
-            'content-type': 'application/json',
-            'content-length': String(Buffer.byteLength(body)),
-          },
-          payload: upload.stream,
-        });
+        const { upload, sent } = heldUpload(api, fresh.credential, body);
         // The credential was checked before the body is read: the node is revoked meanwhile.
         await upload.reading;
         const revoked =
@@ -379,17 +369,7 @@ for (const backend of backendNames()) {
     test('a tenant suspended while its batch is on the way gets nothing of it committed', async () => {
       const { fresh, device } = await nodeWithDevice();
       const body = JSON.stringify(signedBatch(fresh, 'b-suspended', [msg(91, device)]));
-      const upload = heldBody(body);
-      const sent = api.http.inject({
-        method: 'POST',
-        url: '/v1/edge/batches',
-        headers: {
-          authorization: `Bearer ${fresh.credential}`,
-          'content-type': 'application/json',
-          'content-length': String(Buffer.byteLength(body)),
-        },
-        payload: upload.stream,
-      });
+      const { upload, sent } = heldUpload(api, fresh.credential, body);
       // The tenant was active when the credential was checked, before the body is read.
       await upload.reading;
       const tenantAt = `/v1/platform/tenants/${tenantId}`;
@@ -626,6 +606,25 @@ for (const backend of backendNames()) {
 }
 
 /** A request body whose first byte goes at once and the rest only at `release`. */
+/**
+ * Posts `body` as an edge batch of the node with `credential`, its body held after the first
+ * byte: `upload.reading` resolves once the platform reads it, `upload.release()` sends the rest.
+ */
+function heldUpload(api: Api, credential: string, body: string) {
+  const upload = heldBody(body);
+  const sent = api.http.inject({
+    method: 'POST',
+    url: '/v1/edge/batches',
+    headers: {
+      authorization: `Bearer ${credential}`,
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(body)),
+    },
+    payload: upload.stream,
+  });
+  return { upload, sent };
+}
+
 function heldBody(body: string) {
   let release!: () => void;
   let reading!: () => void;
