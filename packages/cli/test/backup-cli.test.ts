@@ -6,7 +6,16 @@
  * back by hand.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -101,5 +110,41 @@ describe('palisade backup and restore (sqlite)', () => {
     } finally {
       await second.stop('SIGTERM');
     }
+  });
+
+  it('refuses to write over another key file, and keeps a master key given in the environment off the disk', async () => {
+    const ledgerKey = join(scratch, 'other-ledger-key.json');
+    writeFileSync(ledgerKey, '{"not":"the backup key"}\n');
+    const target = join(scratch, 'restored-other-ledger-key');
+    const refused = await palisade([
+      'restore',
+      '--from',
+      out,
+      '--data',
+      target,
+      '--ledger-key-file',
+      ledgerKey,
+    ]);
+    expectExit(refused, 1);
+    assert.match(
+      refused.stderr,
+      /^palisade: \S+other-ledger-key\.json \(where the settings put ledger-signing\.json\) holds another key than the backup's: a restore never overwrites a key; .+\n$/,
+    );
+
+    const masterKey = readFileSync(join(fixture.settings.data, 'master.key'), 'utf8').trim();
+    const wrongKey = await palisade(['restore', '--from', out, '--data', join(scratch, 'wrong')], {
+      PALISADE_MASTER_KEY: randomBytes(32).toString('hex'),
+    });
+    expectExit(wrongKey, 1);
+    assert.match(wrongKey.stderr, /sealed under master key \S+, but PALISADE_MASTER_KEY/);
+
+    const keyGiven = join(scratch, 'restored-key-given');
+    const restored = await palisade(['restore', '--from', out, '--data', keyGiven], {
+      PALISADE_MASTER_KEY: masterKey,
+    });
+    expectExit(restored, 0);
+    assert.match(restored.stdout, /given by PALISADE_MASTER_KEY, kept off the disk\n$/);
+    assert.doesNotMatch(restored.stderr, /Start the server/);
+    assert.equal(existsSync(join(keyGiven, 'master.key')), false);
   });
 });

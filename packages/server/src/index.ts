@@ -23,6 +23,7 @@ export {
   type KeyJobView,
   type KeyStatus,
   type MasterRotationResult,
+  masterKeyFile,
   rotatePlatformMasterKey,
 } from './keys/index.ts';
 export { type LedgerKeyReplacement, replaceLedgerKey } from './ledger/index.ts';

@@ -7,6 +7,7 @@
  * anything and writes only into an empty data folder. PostgreSQL deployments are refused.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import {
   copyFileSync,
   cpSync,
@@ -333,7 +334,7 @@ describe('backup and restore of the embedded platform', () => {
   test("a restore puts the key files where the target's settings name them, never over another key", async () => {
     const backup = join(scratch, 'keys-backup');
     await backupPlatform(settings, backup, { includeMasterKey: true });
-    const keys = join(scratch, 'keys-elsewhere');
+    const keys = join(scratch, 'keys-elsewhere', 'palisade');
     const target: Settings = {
       ...settings,
       data: join(scratch, 'restored-keys-elsewhere'),
@@ -349,7 +350,11 @@ describe('backup and restore of the embedded platform', () => {
       }),
       isBackupError('RESTORE_FAILED'),
     );
-    assert.deepEqual(filesUnder(keys), [], 'no key file is left');
+    assert.equal(
+      existsSync(join(scratch, 'keys-elsewhere')),
+      false,
+      'nor the folders made for them',
+    );
     assert.deepEqual(withoutLocks(filesUnder(target.data)), []);
 
     await restorePlatform(target, backup);
@@ -379,5 +384,34 @@ describe('backup and restore of the embedded platform', () => {
     );
     assert.deepEqual(readFileSync(target.ledgerKeyFile!), otherLedgerKey, 'left as it was');
     assert.deepEqual(withoutLocks(filesUnder(other.data)), [], 'nothing written');
+  });
+
+  test("a master key given in the settings is never written to disk, and must be the backup's", async () => {
+    const backup = join(scratch, 'key-given-backup');
+    const manifest = await backupPlatform(settings, backup, { includeMasterKey: true });
+    const masterKey = readFileSync(join(settings.data, 'master.key'), 'utf8');
+    const keys = join(scratch, 'key-given-keys');
+    const other: Settings = {
+      ...settings,
+      data: join(scratch, 'restored-other-key'),
+      masterKey: randomBytes(32).toString('hex'),
+      masterKeyFile: join(keys, 'master.key'),
+    };
+    await assert.rejects(
+      restorePlatform(other, backup),
+      (error) =>
+        isBackupError('RESTORE_MASTER_KEY_MISMATCH')(error) &&
+        (error as Error).message.includes(manifest.masterKeyId!),
+    );
+    assert.deepEqual(withoutLocks(filesUnder(other.data)), [], 'nothing written');
+    assert.equal(existsSync(keys), false);
+
+    const target: Settings = { ...other, data: join(scratch, 'restored-key-given'), masterKey };
+    const restored = await restorePlatform(target, backup);
+    assert.equal(existsSync(keys), false, 'no master key file where the settings name one');
+    assert.equal(existsSync(join(target.data, 'master.key')), false, 'nor in the data folder');
+    assert.ok(!restored.files.some((f) => f.path === 'master.key'));
+    const platform = await startPlatform(target, { listen: false });
+    await platform.close();
   });
 });

@@ -5,6 +5,7 @@ import {
   type BackupProgress,
   backupPlatform,
   loadSettings,
+  masterKeyFile,
   restorePlatform,
 } from '@palisade/server';
 import { CliError, EXIT, wantsHelp } from '../cli-error.ts';
@@ -96,12 +97,16 @@ export async function restoreCommand(argv: string[]): Promise<number> {
   const manifest = await restorePlatform(settings, from, {
     onProgress: progress('restored'),
   }).catch(failed);
+  const given = settings.masterKey !== undefined && manifest.masterKeyId !== null;
+  const note = given
+    ? `master key ${manifest.masterKeyId} given by PALISADE_MASTER_KEY, kept off the disk`
+    : keyNote(manifest);
   process.stdout.write(
-    `restored ${manifest.files.length} files into ${settings.data} from the backup of ${manifest.createdAt}; ${keyNote(manifest)}\n`,
+    `restored ${manifest.files.length} files into ${settings.data} from the backup of ${manifest.createdAt}; ${note}\n`,
   );
-  if (manifest.masterKeyId !== null && !manifest.includesMasterKey)
+  if (manifest.masterKeyId !== null && !manifest.includesMasterKey && !given)
     process.stderr.write(
-      `Start the server with master key ${manifest.masterKeyId}: its key file at ${settings.data}/master.key (or --master-key-file), or PALISADE_MASTER_KEY / PALISADE_MASTER_PASSPHRASE.\n`,
+      `Start the server with master key ${manifest.masterKeyId}: its key file at ${masterKeyFile(settings)} (or --master-key-file), or PALISADE_MASTER_KEY / PALISADE_MASTER_PASSPHRASE.\n`,
     );
   return EXIT.ok;
 }

@@ -26,6 +26,7 @@ export type BackupErrorCode =
   | 'BACKUP_CORRUPT'
   | 'RESTORE_TARGET_NOT_EMPTY'
   | 'RESTORE_KEY_FILE_EXISTS'
+  | 'RESTORE_MASTER_KEY_MISMATCH'
   | 'RESTORE_FAILED';
 
 /** Why a backup or restore was refused or failed; the message says what to do. */

@@ -50,7 +50,7 @@ import {
 /** The embedded bus's stream file. */
 export const BUS_FILE = 'bus.db';
 const LEDGER_KEY = 'ledger-signing.json';
-const MASTER_KEY = 'master.key';
+export const MASTER_KEY = 'master.key';
 
 /**
  * The key files of `settings` by their name in a backup: where a backup reads them and a

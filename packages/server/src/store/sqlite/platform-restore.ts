@@ -29,8 +29,8 @@ import {
   settleDeletedTenants,
   tenantsIn,
 } from './backup-tenants.ts';
-import { type BackupProgress, BUS_FILE, refuseScaleOut } from './platform-backup.ts';
-import { planRestore } from './restore-targets.ts';
+import { type BackupProgress, BUS_FILE, MASTER_KEY, refuseScaleOut } from './platform-backup.ts';
+import { foldersToMake, planRestore } from './restore-targets.ts';
 
 /** Written first and removed last by a restore: while it is there, the folder is half restored. */
 const MARKER = 'restore.partial';
@@ -43,6 +43,8 @@ interface Marker {
   readonly files: readonly string[];
   /** Key files outside the data folder, where the settings put them (absolute). */
   readonly elsewhere?: readonly string[];
+  /** Folders the restore makes for them, deepest first (absolute). */
+  readonly folders?: readonly string[];
 }
 
 /**
@@ -92,13 +94,17 @@ async function refuseOccupied(data: string, marker: Marker | undefined): Promise
 
 /**
  * Removes the files a restore put (or was putting) in place, in the data folder and the key
- * files outside it, the folders it made in the data folder, then the marker.
+ * files outside it, the folders it made for them, then the marker.
  */
-async function removeRestored(data: string, { files, elsewhere = [] }: Marker): Promise<void> {
+async function removeRestored(
+  data: string,
+  { files, elsewhere = [], folders: outside = [] }: Marker,
+): Promise<void> {
   for (const file of elsewhere) {
     await rm(file, { force: true });
     await rm(`${file}.partial`, { force: true });
   }
+  for (const folder of outside) await rmdir(folder).catch(() => undefined); // kept when not empty
   for (const file of files) {
     await rm(join(data, file), { force: true });
     await rm(join(data, `${file}.partial`), { force: true });
@@ -125,7 +131,8 @@ function inRestoreOrder(files: readonly BackupManifest['files'][number][]) {
  * platform and no running server (or only what a stopped restore left, which goes first).
  * A tenant the backup's control plane shows deleted stays deleted, even from a backup written
  * before backups left such tenants out: its file is not restored and its keys are destroyed.
- * The manifest of what was restored.
+ * The manifest of what was restored (without the master key file when the settings give the
+ * key itself, which it then checks).
  */
 export async function restorePlatform(
   settings: Settings,
@@ -143,9 +150,19 @@ export async function restorePlatform(
     await checkBackup(from, manifest);
     const tenants = tenantsIn(join(from, CONTROL_PLANE));
     const restored = inRestoreOrder(manifest.files.filter((f) => keepsFile(f.path, tenants.live)));
-    const plan = planRestore(settings, from, restored, stopped?.elsewhere ?? []);
+    const plan = planRestore(
+      settings,
+      from,
+      { files: restored, masterKeyId: manifest.masterKeyId },
+      stopped?.elsewhere ?? [],
+    );
     if (stopped !== undefined) await removeRestored(data, stopped);
-    const marker: Marker = { from, files: plan.inData, elsewhere: plan.elsewhere };
+    const marker: Marker = {
+      from,
+      files: plan.inData,
+      elsewhere: plan.elsewhere,
+      folders: foldersToMake(plan.elsewhere),
+    };
     await writeFile(join(data, MARKER), `${JSON.stringify(marker)}\n`, { mode: 0o600 });
     await fsyncPath(join(data, MARKER));
     await fsyncPath(data);
@@ -177,7 +194,8 @@ export async function restorePlatform(
         `restoring into ${data} failed (${(error as Error).message}); what it had restored is removed again: fix the cause, then run palisade restore again`,
       );
     }
-    return { ...manifest, files: restored };
+    const offDisk = settings.masterKey !== undefined;
+    return { ...manifest, files: restored.filter((f) => !offDisk || f.path !== MASTER_KEY) };
   } finally {
     await running.release();
   }
