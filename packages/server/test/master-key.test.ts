@@ -264,6 +264,29 @@ for (const backend of backendNames()) {
       }
     });
 
+    test('a master key given in the settings warns only when a key file or passphrase was configured too', async () => {
+      const api = await TestApi.start(backend);
+      await api.platform.close();
+      const settings = api.fixture.settings;
+      const masterKey = readFileSync(join(settings.data, 'master.key'), 'utf8');
+      const warningsOf = async (given: Settings) => {
+        const warnings: string[] = [];
+        await openPlatformKms(given, {
+          warn: (_: unknown, message?: string) => warnings.push(message ?? ''),
+        });
+        return warnings;
+      };
+      try {
+        assert.deepEqual(await warningsOf({ ...settings, masterKey }), []);
+        const both = { ...settings, masterKey, masterKeyFile: join(settings.data, 'master.key') };
+        assert.deepEqual(await warningsOf(both), [
+          'PALISADE_MASTER_KEY is set, so the configured key file or passphrase is ignored',
+        ]);
+      } finally {
+        await api.fixture.cleanup();
+      }
+    });
+
     test('a malformed master key is a configuration error naming no secret', async () => {
       const api = await TestApi.start(backend);
       await api.platform.close();

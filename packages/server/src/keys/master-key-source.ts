@@ -32,9 +32,11 @@ export async function openPlatformKms(
   const sealedUnder =
     options.sealed === undefined ? undefined : readSealedHeader(options.sealed).masterKeyId;
   try {
+    // The key given itself needs no file: only one named in the settings is worth a warning.
+    const keyFile = settings.masterKey === undefined ? path : settings.masterKeyFile;
     const loaded = await loadMasterKey({
       env: { PALISADE_MASTER_KEY: settings.masterKey },
-      keyFile: path,
+      ...(keyFile === undefined ? {} : { keyFile }),
       ...(settings.masterPassphrase === undefined ? {} : { passphrase: settings.masterPassphrase }),
       generateIfMissing: sealedUnder === undefined && (options.generateIfMissing ?? true),
     });
