@@ -118,6 +118,19 @@ function outOfWal(path: string): void {
   }
 }
 
+/**
+ * The database at `path`, read-only; undefined when it is gone (a tenant deleted since the
+ * files were listed, whenever in between: there is no window between a check and the open).
+ */
+function openIfThere(path: string): DatabaseSync | undefined {
+  try {
+    return new DatabaseSync(path, { readOnly: true, timeout: 5000 });
+  } catch (error) {
+    if (!existsSync(path)) return undefined;
+    throw error;
+  }
+}
+
 /** The master key id in the newest KEK's sealed header, read from a control-plane copy. */
 function sealingKeyId(platformDb: string): string | null {
   const db = new DatabaseSync(platformDb, { readOnly: true });
@@ -176,16 +189,15 @@ export async function backupPlatform(
     let live: LiveTenants = new Map();
     let deleted: readonly string[] = [];
     for (const path of paths) {
-      const source = join(settings.data, path);
+      const db = openIfThere(join(settings.data, path));
       // A tenant deleted since the listing has no file any more: there is nothing to keep, nor
       // to count (the progress must still end at its total).
-      if (!existsSync(source)) {
+      if (db === undefined) {
         totalFiles--;
         continue;
       }
-      await mkdir(dirname(join(partial, path)), { recursive: true, mode: 0o700 });
-      const db = new DatabaseSync(source, { readOnly: true, timeout: 5000 });
       try {
+        await mkdir(dirname(join(partial, path)), { recursive: true, mode: 0o700 });
         await backup(db, join(partial, path), { rate: ALL_PAGES });
       } finally {
         db.close();
