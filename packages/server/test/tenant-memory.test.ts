@@ -1,8 +1,8 @@
 /**
  * A deleted tenant leaves nothing of itself in the process's memory: its request and
  * telemetry rate buckets and usage, its principals' and devices' buckets, the sign-in buckets
- * of its slug, its remembered DPoP proofs, its cached revocations and CORS allow-list are all
- * dropped at the deletion, while another tenant's stay (both seen on /metrics). A preflight
+ * of its slug, its remembered DPoP proofs, its cached revocations and CORS allow-list, its
+ * policy state and the policy set in the Cedar engine are all dropped at the deletion, while another tenant's stay (both seen on /metrics). A preflight
  * from the deleted tenant's origin is refused at once, not when the cache expires (caches are
  * kept for an hour here).
  */
@@ -49,6 +49,10 @@ for (const backend of backendNames()) {
 
       /** Uses every per-tenant part of the process as the tenant's clients would. */
       const use = async (tenant: { slug: string; key: string }) => {
+        const policies = await api.call('PUT', '/v1/policies', tenant.key, {
+          policies: 'permit (principal, action, resource);',
+        });
+        assert.equal(policies.status, 200, JSON.stringify(policies.body));
         const origin = `https://${tenant.slug}.example`;
         const cors = await api.call('PUT', '/v1/settings/cors', tenant.key, { origins: [origin] });
         assert.equal(cors.status, 200, JSON.stringify(cors.body));
@@ -115,6 +119,7 @@ for (const backend of backendNames()) {
         'dpop_proofs',
         'revocation_lists',
         'cors_lists',
+        'authorizer',
         'palisade_rate_limit_principal_buckets',
         'palisade_quota_device_buckets',
       ])
@@ -125,6 +130,20 @@ for (const backend of backendNames()) {
       assert.deepEqual(await held(api), keptOnly, 'nothing of the deleted tenant is held');
       assert.equal(await preflight('https://gone.example'), null, 'its origin is refused at once');
       assert.equal(await preflight('https://kept.example'), 'https://kept.example');
+    });
+
+    test('tenants past authCacheMax push out only the least recently loaded policy state', async (t) => {
+      const api = await OidcPlatform.start(backend, {
+        authCacheTtlMs: '3600000',
+        authCacheMax: '2',
+      });
+      t.after(() => api.close());
+      for (const slug of ['first', 'second', 'third']) {
+        const tenant = await api.tenant(slug);
+        const listed = await api.call('GET', '/v1/collections', tenant.key);
+        assert.equal(listed.status, 200, JSON.stringify(listed.body));
+      }
+      assert.equal((await held(api)).authorizer, 2, 'two of three are kept');
     });
   });
 }

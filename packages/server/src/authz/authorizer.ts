@@ -1,4 +1,5 @@
 import { policySetTextToParts } from '@cedar-policy/cedar-wasm/nodejs';
+import { setNewest } from '../caches/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { isUuid } from '../ids/index.ts';
 import type { ShardStore, TenantStore } from '../store/index.ts';
@@ -65,8 +66,6 @@ interface CachedPolicies {
   loaded?: Loaded;
 }
 
-/** Upper bound of tenants whose policy state is cached. */
-const TENANT_POLICY_CACHE_MAX = 10_000;
 /**
  * Upper bound of cached Cedar decisions, least recently used dropped first. An evaluation
  * costs 200–300 µs through WebAssembly (the request is validated); a repeat, its key's lookup.
@@ -95,12 +94,17 @@ let generations = 0;
 export class Authorizer {
   readonly #shards: ReadonlyMap<string, ShardStore>;
   readonly #ttlMs: number;
+  readonly #tenantsMax: number;
   readonly #tenants = new Map<string, CachedPolicies>();
   readonly #decisions = new Map<string, boolean>();
+  /** Tenants whose policy set this process loaded into the engine. */
+  readonly #inEngine = new Set<string>();
 
-  constructor(shards: ReadonlyMap<string, ShardStore>, ttlMs: number) {
+  /** `tenantsMax`: most tenants whose policy state is cached; the least recently loaded goes. */
+  constructor(shards: ReadonlyMap<string, ShardStore>, ttlMs: number, tenantsMax: number) {
     this.#shards = shards;
     this.#ttlMs = ttlMs;
+    this.#tenantsMax = tenantsMax;
   }
 
   /** The decision; synchronous unless the tenant's policy state must be read first. */
@@ -233,6 +237,26 @@ export class Authorizer {
     this.#tenants.delete(tenantId);
   }
 
+  /** Tenants whose policy state is cached, plus the policy sets loaded into the engine. */
+  get entriesHeld(): number {
+    return this.#tenants.size + this.#inEngine.size;
+  }
+
+  /**
+   * Forgets all this process holds of a deleted tenant: its policy state, its cached decisions
+   * and its policy set in the engine (which keeps a set until another replaces it).
+   */
+  forgetDeleted(tenantId: string): void {
+    const generation = this.#tenants.get(tenantId)?.loaded?.generation;
+    this.#tenants.delete(tenantId);
+    if (generation !== undefined) {
+      const prefix = `${generation}:`;
+      for (const key of this.#decisions.keys())
+        if (key.startsWith(prefix)) this.#decisions.delete(key);
+    }
+    if (this.#inEngine.delete(tenantId)) loadPolicySet(tenantId, []);
+  }
+
   /** The tenant's policy state: at once when cached (refreshed in the background once expired). */
   #current(tenant: Tenant): Loaded | Promise<Loaded> {
     const cached = this.#tenants.get(tenant.id);
@@ -300,14 +324,15 @@ export class Authorizer {
 
   /** Loads the tenant's policy state into a new cache entry that succeeds `previous`. */
   #policies(tenant: Tenant, previous?: CachedPolicies): Promise<Loaded> {
-    if (this.#tenants.size >= TENANT_POLICY_CACHE_MAX) this.#tenants.clear();
     const entry: CachedPolicies = {
       ...(previous?.loaded === undefined ? {} : { loaded: previous.loaded }),
       expires: Date.now() + this.#ttlMs,
       loading: this.#load(tenant).then((loaded) => {
         // Only the tenant's newest load installs its policies in the engine.
-        if (this.#tenants.get(tenant.id) === entry && loaded !== null)
+        if (this.#tenants.get(tenant.id) === entry && loaded !== null) {
           loadPolicySet(loaded.id, loaded.policies);
+          this.#inEngine.add(loaded.id);
+        }
         entry.loaded =
           loaded === null
             ? null
@@ -320,7 +345,7 @@ export class Authorizer {
         return entry.loaded;
       }),
     };
-    this.#tenants.set(tenant.id, entry);
+    setNewest(this.#tenants, tenant.id, entry, this.#tenantsMax);
     entry.loading.catch(() => {
       if (this.#tenants.get(tenant.id) === entry) this.#tenants.delete(tenant.id);
     });

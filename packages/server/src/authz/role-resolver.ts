@@ -13,12 +13,6 @@ interface TenantRoles {
 }
 
 /**
- * Upper bound of tenants whose custom roles are cached, so memory stays bounded; beyond it the
- * oldest is read again.
- */
-const TENANT_ROLES_CACHE_MAX = 10_000;
-
-/**
  * Turns a principal's role names into the PermissionSet every route checks. Built-in roles
  * resolve without I/O; a tenant's custom roles are read once and cached per tenant for
  * `ttlMs` (the credential cache's TTL), and `invalidate` drops a tenant's entry the moment
@@ -30,11 +24,14 @@ const TENANT_ROLES_CACHE_MAX = 10_000;
 export class RoleResolver implements RoleGrants {
   readonly #shards: ReadonlyMap<string, ShardStore>;
   readonly #ttlMs: number;
+  readonly #tenantsMax: number;
   readonly #tenants = new Map<string, TenantRoles>();
 
-  constructor(shards: ReadonlyMap<string, ShardStore>, ttlMs: number) {
+  /** `tenantsMax`: most tenants whose custom roles are cached; beyond it the oldest is read again. */
+  constructor(shards: ReadonlyMap<string, ShardStore>, ttlMs: number, tenantsMax: number) {
     this.#shards = shards;
     this.#ttlMs = ttlMs;
+    this.#tenantsMax = tenantsMax;
   }
 
   /** The union of the roles' permissions in the tenant; at once for one built-in role. */
@@ -111,7 +108,7 @@ export class RoleResolver implements RoleGrants {
     if (cached !== undefined && cached.expires > now) return cached.roles;
     const roles = this.#load(tenant);
     const entry = { roles, expires: now + this.#ttlMs };
-    setNewest(this.#tenants, tenant.id, entry, TENANT_ROLES_CACHE_MAX);
+    setNewest(this.#tenants, tenant.id, entry, this.#tenantsMax);
     // A failed read is not remembered: the next request tries again.
     roles.catch(() => {
       if (this.#tenants.get(tenant.id) === entry) this.#tenants.delete(tenant.id);

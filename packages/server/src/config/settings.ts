@@ -130,7 +130,7 @@ export const SETTINGS = {
     type: 'integer',
     default: 10_000,
     minimum: 1,
-    doc: 'Most verified API keys, admin tokens and device credentials a process caches (each kind apart); beyond it the oldest is looked up again on its next use.',
+    doc: "Most verified API keys, admin tokens, device credentials, tenant issuers, and tenants' custom roles and policy states a process caches (each kind apart); beyond it the oldest is looked up again on its next use.",
   },
   authCacheMissesMax: {
     flag: 'auth-cache-misses-max',

@@ -32,8 +32,9 @@ export interface AccessOptions
 
 export function assembleAccess(options: AccessOptions): Access {
   const { settings, stores, locate, committer, kms } = options;
-  const roleResolver = new RoleResolver(stores.shards, settings.authCacheTtlMs);
-  const authorizer = new Authorizer(stores.shards, settings.authCacheTtlMs);
+  const { authCacheTtlMs, authCacheMax } = settings;
+  const roleResolver = new RoleResolver(stores.shards, authCacheTtlMs, authCacheMax);
+  const authorizer = new Authorizer(stores.shards, authCacheTtlMs, authCacheMax);
   const users = openUserServices({
     settings,
     locate,
@@ -107,6 +108,11 @@ export function holdTenantMemory(
   memory.hold('revocation_lists', {
     entries: () => identity.held.revocationLists,
     deleted: (tenant) => identity.forgetDeleted(tenant.id),
+  });
+  const { authorizer } = access;
+  memory.hold('authorizer', {
+    entries: () => authorizer.entriesHeld,
+    deleted: (tenant) => authorizer.forgetDeleted(tenant.id),
   });
   memory.hold('dpop_proofs', {
     entries: () => identity.held.dpopProofs,

@@ -1,7 +1,7 @@
 /**
  * What a process keeps in memory per tenant besides its credential caches: request and
  * telemetry rate buckets with their usage counters, sign-in buckets, DPoP proofs, revocation
- * lists, CORS allow-lists. Each holder forgets a deleted tenant when the deletion reaches this
+ * lists, CORS allow-lists, policy states and the Cedar engine's policy sets. Each holder forgets a deleted tenant when the deletion reaches this
  * process (at once in the deleting one, by the `tenant.deleted` notice in the others), and
  * what a suspension, resumption or plan change makes stale when that does. How much each
  * holds is on /metrics (`palisade_tenant_memory_entries`, by holder).
@@ -33,7 +33,7 @@ export class TenantMemory {
     const holders = this.#holders;
     new Gauge({
       name: 'palisade_tenant_memory_entries',
-      help: 'Per-tenant entries this process holds in memory (rate buckets, usage, sign-in buckets, DPoP proofs, revocation and CORS lists), by holder',
+      help: 'Per-tenant entries this process holds in memory (rate buckets, usage, sign-in buckets, DPoP proofs, revocation and CORS lists, policy states and Cedar policy sets), by holder',
       labelNames: ['holder'],
       registers: [metrics],
       collect() {
