@@ -103,19 +103,19 @@ export class CollectionService {
     });
   }
 
-  /** The collection `name`, or undefined once the plan's collectionsMax admits creating it. */
+  /**
+   * The collection `name`, held for this change (see TenantWriteTx.collectionForChange), or
+   * undefined once the plan's collectionsMax admits creating it.
+   */
   async #existingOrAdmitted(
     context: TenantContext,
     tx: TenantWriteTx,
     name: string,
   ): Promise<CollectionRow | undefined> {
-    const existing = await tx.getCollection(name);
-    if (existing !== undefined || this.#caps.capOf(context, 'collections') === 0) return existing;
-    const held = await tx.lockCollectionCount();
-    // Another process may have created it while this waited for the lock: then this replaces it.
-    const created = await tx.getCollection(name);
-    if (created === undefined) this.#caps.check(context, 'collections', held);
-    return created;
+    const existing = await tx.collectionForChange(name);
+    if (existing === undefined && this.#caps.capOf(context, 'collections') !== 0)
+      this.#caps.check(context, 'collections', await tx.lockCollectionCount());
+    return existing;
   }
 
   async get(context: TenantContext, name: string): Promise<CollectionRow> {

@@ -149,7 +149,7 @@ export class RecordService {
   }
 
   async #collectionIn(tx: TenantWriteTx, name: string): Promise<CollectionRow> {
-    const collection = await tx.getCollection(name);
+    const collection = await tx.collectionForWrite(name);
     if (collection === undefined)
       throw new PalisadeError(
         'PALISADE_COLLECTION_NOT_FOUND',

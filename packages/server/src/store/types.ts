@@ -251,6 +251,18 @@ export interface TenantWriteTx extends TenantReader {
    * tenant's collections (see `devices.lockDeviceCount`): what collectionsMax is checked against.
    */
   lockCollectionCount(): Promise<number>;
+  /**
+   * The collection as a write of its records relies on it: its definition (schema, encrypted
+   * fields) cannot change until the transaction ends; a change waits (collectionForChange).
+   */
+  collectionForWrite(name: string): Promise<CollectionRow | undefined>;
+  /**
+   * The collection, held for changing its definition until the transaction ends: read once
+   * every other change of the tenant's collections, and every transaction writing records of
+   * this one, has ended, so what the change checks (its version, whether it has records) stays
+   * true until it commits.
+   */
+  collectionForChange(name: string): Promise<CollectionRow | undefined>;
   putCollection(row: CollectionRow): Promise<void>;
   /**
    * Where the ledger ends, the tenant's ledger held until the transaction ends: another

@@ -140,6 +140,29 @@ class PgTenantQueries implements TenantWriteTx {
     return this.countCollections();
   }
 
+  // Row locks re-read a row changed meanwhile (READ COMMITTED), so each is one statement.
+  collectionForWrite(name: string): Promise<CollectionRow | undefined> {
+    return this.#lockedCollection(name, 'FOR SHARE');
+  }
+
+  async collectionForChange(name: string): Promise<CollectionRow | undefined> {
+    // A collection not made yet has no row to lock: the tenant's lock orders its creators.
+    await lockTenant(this.#db, this.#tenantId, 'collections');
+    return this.#lockedCollection(name, 'FOR UPDATE');
+  }
+
+  async #lockedCollection(
+    name: string,
+    lock: 'FOR SHARE' | 'FOR UPDATE',
+  ): Promise<CollectionRow | undefined> {
+    const result = await this.#db.query<CollectionDbRow>(
+      `SELECT * FROM collections WHERE tenant_id = $1 AND name = $2 ${lock}`,
+      [this.#tenantId, name],
+    );
+    const row = result.rows[0];
+    return row === undefined ? undefined : toCollection(row);
+  }
+
   async holdLedgerHead(): Promise<LedgerHead> {
     await lockTenant(this.#db, this.#tenantId, 'ledger');
     return this.ledgerHead();

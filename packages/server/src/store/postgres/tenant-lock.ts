@@ -1,8 +1,9 @@
 import type pg from 'pg';
 
 /**
- * What a per-tenant lock guards, each its own lock: a count checked against a plan's cap, or
- * the end of the tenant's ledger, where the next batch is appended.
+ * What a per-tenant lock guards, each its own lock: a count checked against a plan's cap (and,
+ * for collections, every change of a collection definition), or the end of the tenant's
+ * ledger, where the next batch is appended.
  */
 export type TenantLockName = 'devices' | 'collections' | 'ledger';
 

@@ -261,6 +261,14 @@ class SqliteTenantWriteTx extends SqliteTenantReader implements TenantWriteTx {
     return this.countCollections();
   }
 
+  collectionForWrite(name: string): Promise<CollectionRow | undefined> {
+    return this.getCollection(name); // one writer, as above
+  }
+
+  collectionForChange(name: string): Promise<CollectionRow | undefined> {
+    return this.getCollection(name);
+  }
+
   async holdLedgerHead(): Promise<LedgerHead> {
     // As above: no other transaction can append until this one ends.
     return this.ledgerHead();
