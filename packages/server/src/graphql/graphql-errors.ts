@@ -1,6 +1,17 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { GraphQLError, type SourceLocation } from 'graphql';
-import { type ErrorCode, PalisadeError, type ProblemDetail } from '../errors/index.ts';
+import {
+  type ErrorCode,
+  type InputPlacer,
+  PalisadeError,
+  type ProblemDetail,
+} from '../errors/index.ts';
+
+/**
+ * A service input that a field takes as its argument of the same name: the argument's name,
+ * then, within a JSONObject, a JSON pointer (`end`, `schema/properties/ssn/pattern`).
+ */
+export const ARGUMENT_INPUT: InputPlacer = ({ input, at }) => `${input}${at}`;
 
 /** One entry of a GraphQL response's `errors`, with Palisade's stable code. */
 export interface GraphqlErrorBody {

@@ -1,7 +1,8 @@
-import { PalisadeError } from '../errors/index.ts';
+import { PalisadeError, placingInputs } from '../errors/index.ts';
 import type { WrittenRecord } from '../records/index.ts';
 import type { RecordRow } from '../store/index.ts';
 import type { GraphqlContext, GraphqlServices } from './graphql-context.ts';
+import { ARGUMENT_INPUT } from './graphql-errors.ts';
 
 /** Query.ledger's value: the ledger has no state of its own, its fields read the tenant's. */
 const LEDGER = Object.freeze({});
@@ -35,8 +36,8 @@ export function ledgerResolvers({ ledger, records, authorizer }: GraphqlServices
             { path: 'start', message: 'must be at least 0' },
           ]);
         const reads = await authorizer.exportReads(context.principal);
-        return (await ledger.entries(context.principal.context, args.start, args.end, reads))
-          .entries;
+        const listed = ledger.entries(context.principal.context, args.start, args.end, reads);
+        return (await placingInputs(listed, ARGUMENT_INPUT)).entries;
       },
       recordProof: async (
         _: unknown,

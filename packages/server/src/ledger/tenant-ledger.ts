@@ -15,7 +15,7 @@ import {
   treeRoot,
 } from '@palisade/ledger';
 import { nodeHasher } from '@palisade/ledger/node';
-import { PalisadeError } from '../errors/index.ts';
+import { InputError, PalisadeError } from '../errors/index.ts';
 import type { MaybePromise } from '../maybe-promise/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
 import { storedState } from '../records/index.ts';
@@ -62,9 +62,10 @@ function parsedEntry(row: LedgerEntryRow) {
   return { seq: row.seq, batch: row.batch, entry: parseCanonicalJson(row.entry) };
 }
 
-function badRange(name: string, detail: string): PalisadeError {
-  return new PalisadeError('PALISADE_INVALID_REQUEST', `${name}: ${detail}`, [
-    { path: `/querystring/${name}`, message: detail },
+/** A bad bound, named as the method's argument (`end`), for its caller to place. */
+function badRange(name: string, detail: string): InputError {
+  return new InputError('PALISADE_INVALID_REQUEST', `${name}: ${detail}`, [
+    { input: name, at: '', message: detail },
   ]);
 }
 

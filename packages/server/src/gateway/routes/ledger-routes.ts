@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { type Authorizer, restResource } from '../../authz/index.ts';
 import type { CredentialVerifier, TenantAdmin } from '../../control/index.ts';
+import { placingInputs } from '../../errors/index.ts';
 import type { TenantLedger } from '../../ledger/index.ts';
 import type { RecordService } from '../../records/index.ts';
 import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
+import { QUERY_INPUT } from '../input-places.ts';
 import { COLLECTION_NAME, mediaResponse, UUID } from '../schemas.ts';
 
 const TAGS = ['ledger'];
@@ -203,11 +205,14 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
     },
     serializerCompiler: AS_WRITTEN,
     handler: async (request) =>
-      ledger.entries(
-        tenantOf(request),
-        request.query.start,
-        request.query.end,
-        await services.authz.authorizer.exportReads(tenantPrincipalOf(request)),
+      placingInputs(
+        ledger.entries(
+          tenantOf(request),
+          request.query.start,
+          request.query.end,
+          await services.authz.authorizer.exportReads(tenantPrincipalOf(request)),
+        ),
+        QUERY_INPUT,
       ),
   });
 
@@ -235,7 +240,11 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
       },
     },
     serializerCompiler: AS_WRITTEN,
-    handler: (request) => ledger.batches(tenantOf(request), request.query.start, request.query.end),
+    handler: (request) =>
+      placingInputs(
+        ledger.batches(tenantOf(request), request.query.start, request.query.end),
+        QUERY_INPUT,
+      ),
   });
 
   app.get<{ Querystring: { index: number; size: number } }>('/v1/ledger/proof/inclusion', {
@@ -254,7 +263,10 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
     },
     serializerCompiler: AS_WRITTEN,
     handler: (request) =>
-      ledger.inclusion(tenantOf(request), request.query.index, request.query.size),
+      placingInputs(
+        ledger.inclusion(tenantOf(request), request.query.index, request.query.size),
+        QUERY_INPUT,
+      ),
   });
 
   app.get<{ Querystring: { from: number; to: number } }>('/v1/ledger/proof/consistency', {
@@ -273,7 +285,10 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
     },
     serializerCompiler: AS_WRITTEN,
     handler: (request) =>
-      ledger.consistency(tenantOf(request), request.query.from, request.query.to),
+      placingInputs(
+        ledger.consistency(tenantOf(request), request.query.from, request.query.to),
+        QUERY_INPUT,
+      ),
   });
 
   app.get<{ Params: { '*': string } }>('/v1/ledger/tile/*', {

@@ -1,0 +1,4 @@
+import type { InputPlacer } from '../errors/index.ts';
+
+/** A service input that a REST route takes from its query string, under the same name. */
+export const QUERY_INPUT: InputPlacer = ({ input, at }) => `/querystring/${input}${at}`;
