@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { TestApi } from './support/api.ts';
+import { PEOPLE_SCHEMA, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 import { codesOf, gql } from './support/graphql.ts';
 
@@ -14,6 +14,7 @@ for (const backend of backendNames()) {
     before(async () => {
       api = await TestApi.start(backend);
       ({ key } = await api.tenant('input-paths'));
+      await api.call('PUT', '/v1/collections/people', key, { schema: PEOPLE_SCHEMA });
     });
     after(() => api.close());
 
@@ -31,6 +32,41 @@ for (const backend of backendNames()) {
       const proof = await api.call('GET', '/v1/ledger/proof/consistency?from=0&to=0', key);
       assert.deepEqual(proof.body.errors, [
         { path: '/querystring/from', message: 'must be between 1 and to' },
+      ]);
+    });
+
+    test('a record filter: the where entry that sent it, the filter query parameter', async () => {
+      const reply = await gql(
+        api,
+        key,
+        '{ records(collection: "people", where: [{field: "name", value: "Ada"}, {field: "age", value: "old"}]) { nextCursor } }',
+      );
+      assert.deepEqual(codesOf(reply), ['PALISADE_INVALID_REQUEST']);
+      assert.deepEqual(reply.body.errors[0].extensions.details, [
+        { path: 'where[1].value', message: 'must be a integer' },
+      ]);
+      const nested = await gql(
+        api,
+        key,
+        '{ collection(name: "people") { records(where: [{field: "age", value: "old"}]) { nextCursor } } }',
+      );
+      assert.deepEqual(nested.body.errors[0].extensions.details, [
+        { path: 'where[0].value', message: 'must be a integer' },
+      ]);
+      const badName = await gql(
+        api,
+        key,
+        '{ records(collection: "people", where: [{field: "name", value: "Ada"}, {field: "a b", value: "x"}]) { nextCursor } }',
+      );
+      assert.equal(badName.body.errors[0].extensions.details[0].path, 'where[1].field');
+      const rest = await api.call(
+        'GET',
+        '/v1/collections/people/records?filter[name]=Ada&filter[age]=old',
+        key,
+      );
+      assert.equal(rest.status, 400);
+      assert.deepEqual(rest.body.errors, [
+        { path: '/querystring/filter[age]', message: 'must be a integer' },
       ]);
     });
   });

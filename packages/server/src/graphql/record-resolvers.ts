@@ -1,4 +1,4 @@
-import { PalisadeError } from '../errors/index.ts';
+import { type InputPlacer, PalisadeError, placingInputs } from '../errors/index.ts';
 import { defaultPageLimit, type Precondition } from '../records/index.ts';
 import type { CollectionRow } from '../store/index.ts';
 import { resourceOfArguments } from './field-authorization.ts';
@@ -33,15 +33,26 @@ export function pageLimit(limit: number | null | undefined, pageSizeMax: number)
 
 function filtersOf(args: PageArgs): Map<string, string> {
   const filters = new Map<string, string>();
-  for (const { field, value } of args.where ?? []) {
+  for (const [index, { field, value }] of (args.where ?? []).entries()) {
     if (!FILTER_FIELD.test(field))
-      throw invalid('where.field', `must match ${FILTER_FIELD.source}`);
+      throw invalid(`where[${index}].field`, `must match ${FILTER_FIELD.source}`);
     if (value.length > FILTER_VALUE_MAX_LENGTH)
-      throw invalid('where.value', `must be at most ${FILTER_VALUE_MAX_LENGTH} characters`);
-    if (filters.has(field)) throw invalid('where.field', `names ${field} twice`);
+      throw invalid(
+        `where[${index}].value`,
+        `must be at most ${FILTER_VALUE_MAX_LENGTH} characters`,
+      );
+    if (filters.has(field)) throw invalid(`where[${index}].field`, `names ${field} twice`);
     filters.set(field, value);
   }
   return filters;
+}
+
+/** The listing service names a filter by its field; the caller sent it as that `where` entry. */
+function whereInput(args: PageArgs): InputPlacer {
+  return ({ at }) => {
+    const field = at.slice(1);
+    return `where[${(args.where ?? []).findIndex((entry) => entry.field === field)}].value`;
+  };
 }
 
 function precondition(expectedVersion: number | null | undefined): Precondition {
@@ -68,11 +79,14 @@ export function recordResolvers(
     const limit = pageLimit(args.limit, pageSizeMax);
     if ((args.after?.length ?? 0) > CURSOR_MAX_LENGTH)
       throw invalid('after', `must be at most ${CURSOR_MAX_LENGTH} characters`);
-    return records.list(
-      context.principal.context,
-      collection,
-      { limit, cursor: args.after ?? undefined, filters: filtersOf(args) },
-      await authorizer.recordReads(context.principal),
+    return placingInputs(
+      records.list(
+        context.principal.context,
+        collection,
+        { limit, cursor: args.after ?? undefined, filters: filtersOf(args) },
+        await authorizer.recordReads(context.principal),
+      ),
+      whereInput(args),
     );
   };
 

@@ -1,5 +1,5 @@
 import type { GroupCommitter, Recorded } from '../commit/index.ts';
-import { PalisadeError } from '../errors/index.ts';
+import { InputError, PalisadeError } from '../errors/index.ts';
 import { isUuid, uuid7 } from '../ids/index.ts';
 import type { MaybePromise } from '../maybe-promise/index.ts';
 import type {
@@ -377,8 +377,8 @@ function typedFilter(collection: CollectionRow, field: string, raw: string): Fie
   const properties = (collection.schema.properties ?? {}) as Record<string, { type?: unknown }>;
   const declared = properties[field]?.type;
   const fail = (expected: string): never => {
-    throw new PalisadeError('PALISADE_INVALID_REQUEST', `filter on ${field} must be ${expected}`, [
-      { path: `/querystring/filter[${field}]`, message: `must be ${expected}` },
+    throw new InputError('PALISADE_INVALID_REQUEST', `filter on ${field} must be ${expected}`, [
+      { input: 'filters', at: `/${field}`, message: `must be ${expected}` },
     ]);
   };
   if (declared === 'number' || declared === 'integer') {

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { type Authorizer, restResource } from '../../authz/index.ts';
+import { type InputPlacer, placingInputs } from '../../errors/index.ts';
 import type { RecordService } from '../../records/index.ts';
 import { type RecordRow, storedJson } from '../../store/index.ts';
 import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
@@ -28,6 +29,8 @@ const RECORD_PARAMS = {
   properties: { name: COLLECTION_NAME, id: UUID },
 } as const;
 const FILTER_KEY = /^filter\[([A-Za-z_][A-Za-z0-9_-]{0,63})\]$/;
+/** A listing's filter on a field (the one input its service checks), as its query string sent it. */
+const FILTER_INPUT: InputPlacer = ({ at }) => `/querystring/filter[${at.slice(1)}]`;
 
 function present(row: RecordRow) {
   return {
@@ -212,11 +215,14 @@ export function recordRoutes(
         filters.set(FILTER_KEY.exec(key)![1]!, value);
       // The route decided the collection; a policy that names a record decides that record.
       const principal = tenantPrincipalOf(request);
-      const page = await records.list(
-        principal.context,
-        request.params.name,
-        { limit, cursor, filters },
-        await authorizer.recordReads(principal),
+      const page = await placingInputs(
+        records.list(
+          principal.context,
+          request.params.name,
+          { limit, cursor, filters },
+          await authorizer.recordReads(principal),
+        ),
+        FILTER_INPUT,
       );
       const json = storedPageJson(page.items, page.nextCursor);
       if (json !== undefined) return reply.type(JSON_TYPE).send(json);
