@@ -69,5 +69,40 @@ for (const backend of backendNames()) {
         { path: '/querystring/filter[age]', message: 'must be a integer' },
       ]);
     });
+
+    test('a collection schema: the schema and encrypted arguments, the body fields', async () => {
+      const define = `mutation($schema: JSONObject!, $encrypted: [String!]) {
+        defineCollection(name: "refused", schema: $schema, encrypted: $encrypted) { created }
+      }`;
+      const refusals = [
+        {
+          body: { schema: { type: 'array' } },
+          graphql: [{ path: 'schema/type', message: 'must be "object"' }],
+          rest: [{ path: '/body/schema/type', message: 'must be "object"' }],
+        },
+        {
+          body: {
+            schema: { type: 'object', properties: { code: { type: 'string', pattern: '(?=a)' } } },
+          },
+          graphql: ['schema/properties/code/pattern'],
+          rest: ['/body/schema/properties/code/pattern'],
+        },
+        {
+          body: { schema: { type: 'object' }, encrypted: ['ssn'] },
+          graphql: [{ path: 'encrypted', message: '"ssn" is not in schema.properties' }],
+          rest: [{ path: '/body/encrypted', message: '"ssn" is not in schema.properties' }],
+        },
+      ];
+      const paths = (details: { path: string; message: string }[], like: unknown[]) =>
+        typeof like[0] === 'string' ? details.map(({ path }) => path) : details;
+      for (const { body, graphql, rest } of refusals) {
+        const reply = await gql(api, key, define, body);
+        assert.deepEqual(codesOf(reply), ['PALISADE_INVALID_SCHEMA'], JSON.stringify(body));
+        assert.deepEqual(paths(reply.body.errors[0].extensions.details, graphql), graphql);
+        const put = await api.call('PUT', '/v1/collections/refused', key, body);
+        assert.equal(put.body.code, 'PALISADE_INVALID_SCHEMA');
+        assert.deepEqual(paths(put.body.errors, rest), rest);
+      }
+    });
   });
 }

@@ -3,6 +3,7 @@ import { defaultPageLimit, type Precondition } from '../records/index.ts';
 import type { CollectionRow } from '../store/index.ts';
 import { resourceOfArguments } from './field-authorization.ts';
 import type { GraphqlContext, GraphqlServices } from './graphql-context.ts';
+import { ARGUMENT_INPUT } from './graphql-errors.ts';
 
 interface PageArgs {
   readonly limit?: number | null;
@@ -135,11 +136,14 @@ export function recordResolvers(
       ) => {
         const encrypted = args.encrypted ?? [];
         checkEncrypted(encrypted);
-        return collections.put(
-          context.principal.context,
-          args.name,
-          { schema: args.schema, encrypted },
-          await authorizer.recordReads(context.principal),
+        return placingInputs(
+          collections.put(
+            context.principal.context,
+            args.name,
+            { schema: args.schema, encrypted },
+            await authorizer.recordReads(context.principal),
+          ),
+          ARGUMENT_INPUT,
         );
       },
       createRecord: (

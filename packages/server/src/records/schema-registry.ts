@@ -1,6 +1,6 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
-import { PalisadeError, type ProblemDetail } from '../errors/index.ts';
+import { InputError, PalisadeError, type ProblemDetail } from '../errors/index.ts';
 import { linearRegExp, refusedPatterns } from './schema-patterns.ts';
 
 /** Compiled record validators kept at once; keyed by tenant, collection and schema version. */
@@ -37,21 +37,24 @@ export class SchemaRegistry {
     }
   }
 
-  /** Throws PALISADE_INVALID_SCHEMA unless `schema` is a compilable object schema. */
+  /**
+   * Throws PALISADE_INVALID_SCHEMA unless `schema` is a compilable object schema whose
+   * properties include the `encrypted` fields (an InputError naming those two inputs).
+   */
   check(schema: Record<string, unknown>, encrypted: readonly string[]): void {
     if (schema.type !== 'object') {
-      throw new PalisadeError(
+      throw new InputError(
         'PALISADE_INVALID_SCHEMA',
         'a collection schema must have "type": "object"',
-        [{ path: '/body/schema/type', message: 'must be "object"' }],
+        [{ input: 'schema', at: '/type', message: 'must be "object"' }],
       );
     }
-    const refused = refusedPatterns(schema, '/body/schema');
+    const refused = refusedPatterns(schema, '');
     if (refused.length > 0) {
-      throw new PalisadeError(
+      throw new InputError(
         'PALISADE_INVALID_SCHEMA',
         'every pattern must be one that RE2 runs in linear time',
-        refused,
+        refused.map(({ path, message }) => ({ input: 'schema', at: path, message })),
       );
     }
     try {
@@ -65,11 +68,12 @@ export class SchemaRegistry {
     const properties = (schema.properties ?? {}) as Record<string, unknown>;
     const undeclared = encrypted.filter((field) => !Object.hasOwn(properties, field));
     if (undeclared.length > 0) {
-      throw new PalisadeError(
+      throw new InputError(
         'PALISADE_INVALID_SCHEMA',
         'every encrypted field must be a top-level property of the schema',
         undeclared.map((field) => ({
-          path: '/body/encrypted',
+          input: 'encrypted',
+          at: '',
           message: `${JSON.stringify(field)} is not in schema.properties`,
         })),
       );

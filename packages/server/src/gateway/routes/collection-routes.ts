@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Authorizer } from '../../authz/index.ts';
+import { placingInputs } from '../../errors/index.ts';
 import type { CollectionService } from '../../records/index.ts';
 import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
+import { BODY_INPUT } from '../input-places.ts';
 import { COLLECTION, COLLECTION_NAME } from '../schemas.ts';
 
 const TAGS = ['collections'];
@@ -47,11 +49,14 @@ export function collectionRoutes(
     },
     handler: async (request, reply) => {
       const principal = tenantPrincipalOf(request);
-      const { created, collection } = await collections.put(
-        principal.context,
-        request.params.name,
-        { schema: request.body.schema, encrypted: request.body.encrypted ?? [] },
-        await authorizer.recordReads(principal),
+      const { created, collection } = await placingInputs(
+        collections.put(
+          principal.context,
+          request.params.name,
+          { schema: request.body.schema, encrypted: request.body.encrypted ?? [] },
+          await authorizer.recordReads(principal),
+        ),
+        BODY_INPUT,
       );
       return reply.code(created ? 201 : 200).send(collection);
     },
