@@ -33,9 +33,9 @@ function storeReads(api: TestApi, tenantId: string) {
       reads.countDevices++;
       return countDevices();
     };
-    reader.listCollections = () => {
+    reader.listCollections = (page) => {
       reads.listCollections++;
-      return listCollections();
+      return listCollections(page);
     };
     reader.countCollections = () => {
       reads.countCollections++;

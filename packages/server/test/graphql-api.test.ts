@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { getIntrospectionQuery } from 'graphql';
 import { uuid7 } from '../src/ids/index.ts';
+import type { PageQuery } from '../src/store/index.ts';
 import { ADMIN_TOKEN, PEOPLE_SCHEMA, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 import { codesOf, gql } from './support/graphql.ts';
@@ -528,9 +529,9 @@ for (const backend of backendNames()) {
           const list = reader.listCollections;
           if (!('spied' in list))
             reader.listCollections = Object.assign(
-              () => {
+              (page: PageQuery) => {
                 listed++;
-                return list.call(reader);
+                return list.call(reader, page);
               },
               { spied: true },
             );

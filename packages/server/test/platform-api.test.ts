@@ -128,7 +128,10 @@ for (const backend of backendNames()) {
       const fresh = await openStores(api.fixture.settings);
       try {
         const reopened = await fresh.shards.get(shown.body.shard)!.tenant(t.id);
-        assert.deepEqual(await reopened.reader.listCollections(), []);
+        assert.deepEqual(
+          await reopened.reader.listCollections({ after: undefined, limit: 100 }),
+          [],
+        );
       } finally {
         await fresh.close();
       }

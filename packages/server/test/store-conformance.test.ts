@@ -197,7 +197,7 @@ for (const backend of backendNames()) {
         );
       });
 
-      test('collections: put, replace, list', async () => {
+      test('collections: put, replace, list by pages', async () => {
         await a.transaction(async (tx) => tx.putCollection(collection('people')));
         await a.transaction(async (tx) =>
           tx.putCollection({ ...collection('people', 2), schema: { type: 'object', title: 'v2' } }),
@@ -207,10 +207,17 @@ for (const backend of backendNames()) {
         assert.equal(people?.version, 2);
         assert.deepEqual(people?.schema, { type: 'object', title: 'v2' });
         assert.deepEqual(
-          (await a.reader.listCollections()).map((c) => c.name),
+          (await a.reader.listCollections({ after: undefined, limit: 100 })).map((c) => c.name),
           ['notes', 'people'],
         );
-        assert.deepEqual(await b.reader.listCollections(), []);
+        assert.deepEqual(await b.reader.listCollections({ after: undefined, limit: 100 }), []);
+        const page = async (after: string | undefined) =>
+          (await a.reader.listCollections({ after, limit: 1 })).map((c) => c.name);
+        assert.deepEqual(
+          [await page(undefined), await page('notes'), await page('people'), await page('n')],
+          [['notes'], ['people'], [], ['notes']],
+          'a page at a time, after a name',
+        );
       });
 
       test('counts of devices and collections are per tenant; the count locks write nothing', async () => {
@@ -738,8 +745,11 @@ for (const backend of backendNames()) {
         const fresh = await openStores(fixture.settings);
         try {
           const reopened = await fresh.shards.get('s1')!.tenant(c.tenantId);
-          assert.deepEqual(await reopened.reader.listCollections(), []);
-          assert.ok((await a.reader.listCollections()).length > 0);
+          assert.deepEqual(
+            await reopened.reader.listCollections({ after: undefined, limit: 100 }),
+            [],
+          );
+          assert.ok((await a.reader.listCollections({ after: undefined, limit: 100 })).length > 0);
           const left = await reopened.transaction(async (tx) => {
             await tx.devices.insertDevice(moved);
             return tx.devices.edgeStanding(node, [moved.id]);

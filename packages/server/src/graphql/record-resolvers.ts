@@ -103,9 +103,9 @@ export function recordResolvers(
           if (count > pageSizeMax) throw tooManyCollections(count, pageSizeMax);
           if (count === 0) return [];
         }
-        const rows = await collections.list(principal.context, readable);
-        if (rows.length > pageSizeMax) throw tooManyCollections(rows.length, pageSizeMax);
-        return rows;
+        const { items, count } = await collections.list(principal.context, readable, pageSizeMax);
+        if (count > pageSizeMax) throw tooManyCollections(count, pageSizeMax);
+        return items;
       },
       collection: (_: unknown, args: { name: string }, context: GraphqlContext) =>
         collections.get(context.principal.context, args.name),

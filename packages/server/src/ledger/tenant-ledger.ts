@@ -69,6 +69,16 @@ function badRange(name: string, detail: string): InputError {
   ]);
 }
 
+/** The tenant's collection names, in the store's order, read a page at a time. */
+async function* collectionNames(reader: TenantReader): AsyncGenerator<string> {
+  for (let after: string | undefined; ; ) {
+    const page = await reader.listCollections({ after, limit: LEDGER_PAGE_MAX });
+    for (const { name } of page) yield name;
+    if (page.length < LEDGER_PAGE_MAX) return;
+    after = page.at(-1)!.name;
+  }
+}
+
 /** Which entries a listing shows, and which records and salts an export may carry: those its caller may read. */
 export interface ExportReads {
   /** Whether it may list the collection's records; if not, the collection is withheld whole. */
@@ -349,21 +359,21 @@ export class TenantLedger {
       const records: { resource: string; data: unknown }[] = [];
       const withheldCollections: string[] = [];
       const withheldRecords: string[] = [];
-      for (const collection of await reader.listCollections()) {
-        if (!reads.collection(collection.name)) {
-          withheldCollections.push(collection.name);
+      for await (const collection of collectionNames(reader)) {
+        if (!reads.collection(collection)) {
+          withheldCollections.push(collection);
           continue;
         }
         let after: string | undefined;
         for (;;) {
-          const page = await reader.listRecords(collection.name, {
+          const page = await reader.listRecords(collection, {
             after,
             limit: LEDGER_PAGE_MAX,
             filters: [],
           });
           for (const row of page) {
-            const resource = `collections/${collection.name}/records/${row.id}`;
-            if (reads.record(collection.name, row.id))
+            const resource = `collections/${collection}/records/${row.id}`;
+            if (reads.record(collection, row.id))
               records.push({ resource, data: storedState(row.data, row.sealed) });
             else withheldRecords.push(resource);
           }

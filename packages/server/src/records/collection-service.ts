@@ -6,6 +6,12 @@ import type { TenantContext } from '../tenancy/index.ts';
 import type { CountReads } from './readable-page.ts';
 import type { SchemaRegistry } from './schema-registry.ts';
 
+/**
+ * Collections read from the store at a time while listing or counting those a caller may
+ * read: each holds its schema, up to bodyLimit bytes, and a tenant may hold any number.
+ */
+const COLLECTION_PAGE = 100;
+
 /** Whether the caller may read every record of a collection (Authorizer.recordReads). */
 export interface CollectionReads {
   every(collection: string): boolean;
@@ -135,16 +141,30 @@ export class CollectionService {
   async count(context: TenantContext, readable: CountReads<string>): Promise<number> {
     if (readable.uniform === false) return 0;
     if (readable.uniform === true) return (await this.#locate(context)).reader.countCollections();
-    return (await this.list(context, readable)).length;
+    return (await this.list(context, readable, 0)).count;
   }
 
-  /** The collections the caller may read (`readable`, by name), as if no other existed. */
+  /**
+   * The collections the caller may read (`readable`, by name), as if no other existed: the
+   * first `max` of them in `items`, and how many there are in `count`.
+   */
   async list(
     context: TenantContext,
     readable: (name: string) => boolean,
-  ): Promise<CollectionRow[]> {
-    const rows = await (await this.#locate(context)).reader.listCollections();
-    return rows.filter((row) => readable(row.name));
+    max = Number.POSITIVE_INFINITY,
+  ): Promise<{ items: CollectionRow[]; count: number }> {
+    const { reader } = await this.#locate(context);
+    const items: CollectionRow[] = [];
+    let count = 0;
+    for (let after: string | undefined; ; ) {
+      const page = await reader.listCollections({ after, limit: COLLECTION_PAGE });
+      for (const row of page) {
+        if (!readable(row.name)) continue;
+        if (count++ < max) items.push(row);
+      }
+      if (page.length < COLLECTION_PAGE) return { items, count };
+      after = page.at(-1)!.name;
+    }
   }
 }
 

@@ -221,7 +221,8 @@ export interface TenantReader extends TenantLedgerReader {
   readonly users: TenantUserReader;
   readonly authz: TenantAuthzReader;
   getCollection(name: string): Promise<CollectionRow | undefined>;
-  listCollections(): Promise<CollectionRow[]>;
+  /** At most `page.limit` collections, by name, after the name `page.after`. */
+  listCollections(page: PageQuery): Promise<CollectionRow[]>;
   /** How many collections the tenant holds. */
   countCollections(): Promise<number>;
   getRecord(collection: string, id: string): Promise<RecordRow | undefined>;

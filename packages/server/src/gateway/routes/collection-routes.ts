@@ -90,7 +90,7 @@ export function collectionRoutes(
       // The route decided the listing; each collection is decided as GET …/{name} is.
       const principal = tenantPrincipalOf(request);
       const readable = await authorizer.itemReads(principal, 'collections:read');
-      return { items: await collections.list(principal.context, readable) };
+      return { items: (await collections.list(principal.context, readable)).items };
     },
   });
 }

@@ -23,6 +23,7 @@ import type {
   LedgerBatchWrite,
   LedgerEntryRow,
   LedgerHead,
+  PageQuery,
   RecordQuery,
   RecordRow,
   TenantReader,
@@ -119,10 +120,11 @@ class PgTenantQueries implements TenantWriteTx {
     return row === undefined ? undefined : toCollection(row);
   }
 
-  async listCollections(): Promise<CollectionRow[]> {
+  async listCollections(page: PageQuery): Promise<CollectionRow[]> {
     const result = await this.#db.query<CollectionDbRow>(
-      'SELECT * FROM collections WHERE tenant_id = $1 ORDER BY name',
-      [this.#tenantId],
+      `SELECT * FROM collections WHERE tenant_id = $1 AND ($2::text IS NULL OR name > $2)
+       ORDER BY name LIMIT $3`,
+      [this.#tenantId, page.after ?? null, page.limit],
     );
     return result.rows.map(toCollection);
   }
@@ -479,8 +481,8 @@ class PgTenantReader implements TenantReader {
   getCollection(name: string) {
     return this.#read((q) => q.getCollection(name));
   }
-  listCollections() {
-    return this.#read((q) => q.listCollections());
+  listCollections(page: PageQuery) {
+    return this.#read((q) => q.listCollections(page));
   }
   countCollections() {
     return this.#read((q) => q.countCollections());

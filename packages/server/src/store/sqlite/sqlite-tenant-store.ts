@@ -18,6 +18,7 @@ import type {
   LedgerBatchWrite,
   LedgerEntryRow,
   LedgerHead,
+  PageQuery,
   RecordQuery,
   RecordRow,
   TenantReader,
@@ -116,10 +117,11 @@ class SqliteTenantReader implements TenantReader {
     return row === undefined ? undefined : toCollection(row);
   }
 
-  async listCollections(): Promise<CollectionRow[]> {
-    return (
-      this.sql.get('SELECT * FROM collections ORDER BY name').all() as unknown as CollectionDbRow[]
-    ).map(toCollection);
+  async listCollections(page: PageQuery): Promise<CollectionRow[]> {
+    const rows = this.sql
+      .get('SELECT * FROM collections WHERE name > ? ORDER BY name LIMIT ?')
+      .all(page.after ?? '', page.limit) as unknown as CollectionDbRow[];
+    return rows.map(toCollection);
   }
 
   async countCollections(): Promise<number> {
