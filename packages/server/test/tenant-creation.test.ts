@@ -40,14 +40,20 @@ async function breakFirstShard(api: TestApi, broken: boolean): Promise<void> {
   }
 }
 
-/** What every shard holds of any tenant: ledger and key rows (PostgreSQL), files (SQLite). */
+/**
+ * What every shard holds of any tenant: ledger and key rows (PostgreSQL), files but the
+ * tombstones of dropped tenants (SQLite).
+ */
 async function shardsHold(fixture: BackendFixture): Promise<number> {
   const { settings } = fixture;
   if (settings.database === undefined) {
     const shards = join(settings.data, 'shards');
     let files = 0;
     for (const shard of readdirSync(shards, { withFileTypes: true }))
-      if (shard.isDirectory()) files += readdirSync(join(shards, shard.name)).length;
+      if (shard.isDirectory())
+        files += readdirSync(join(shards, shard.name)).filter(
+          (f) => !f.endsWith('.dropped'),
+        ).length;
     return files;
   }
   let n = 0;

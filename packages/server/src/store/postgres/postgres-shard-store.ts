@@ -2,7 +2,7 @@ import pg from 'pg';
 import { droppedTenant } from '../tenant-rows.ts';
 import type { ShardStore, TenantStore } from '../types.ts';
 import { migratePostgres } from './postgres-migrate.ts';
-import { inTenantTransaction, PostgresTenantStore } from './postgres-tenant-store.ts';
+import { dropTenantRows, PostgresTenantStore } from './postgres-tenant-store.ts';
 import { shardMigrations } from './shard-migrations.ts';
 import { dropTelemetryPartitions } from './telemetry-partition-drop.ts';
 import {
@@ -28,7 +28,10 @@ export class PostgresShardStore implements ShardStore {
   readonly id: string;
   readonly location: string;
   readonly #pool: pg.Pool;
-  /** Tenants dropped since this store opened: a caller that saw one live gets no handle on it. */
+  /**
+   * Tenants dropped since this store opened: a caller that saw one live gets no handle on it
+   * (a write through a handle taken before, or in another process, finds its tombstone).
+   */
   readonly #dropped = new Set<string>();
   readonly #runtimeRole: string;
 
@@ -66,28 +69,16 @@ export class PostgresShardStore implements ShardStore {
 
   async tenant(tenantId: string): Promise<TenantStore> {
     if (this.#dropped.has(tenantId)) throw droppedTenant(tenantId, this.id);
-    return new PostgresTenantStore(this.#pool, tenantId);
+    return new PostgresTenantStore(this.#pool, this.id, tenantId);
   }
 
   /**
-   * Removes the tenant's rows: data as the runtime role, then the append-only ledger as the
-   * owning role (the runtime role cannot delete ledger rows, by design).
+   * Removes the tenant's rows, as the owning role, and leaves its tombstone, which every write
+   * transaction of it, in any process, is refused by from then on (see `dropTenantRows`).
    */
   async dropTenant(tenantId: string): Promise<void> {
     this.#dropped.add(tenantId);
-    await inTenantTransaction(this.#pool, tenantId, 'READ WRITE', (queries) => queries.purge());
-    const owner = new pg.Client({ connectionString: this.location });
-    await owner.connect();
-    try {
-      // FORCEd row-level security binds the owner too, unless it is a superuser.
-      await owner.query(`BEGIN; SELECT set_config('app.tenant_id', '${tenantId}', true)`);
-      for (const table of ['ledger_entries', 'ledger_batches', 'ledger_nodes']) {
-        await owner.query(`DELETE FROM ${table} WHERE tenant_id = $1`, [tenantId]);
-      }
-      await owner.query('COMMIT');
-    } finally {
-      await owner.end();
-    }
+    await this.#asOwner((owner) => dropTenantRows(owner, tenantId));
   }
 
   async createTelemetryPartitions(window: TelemetryWindow): Promise<readonly PartitionFailure[]> {

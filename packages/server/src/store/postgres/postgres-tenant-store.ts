@@ -16,6 +16,7 @@ import {
   toCollection,
   toEntry,
 } from '../tenant-data-rows.ts';
+import { droppedTenant } from '../tenant-rows.ts';
 import type {
   CollectionRow,
   ConditionalWrite,
@@ -38,7 +39,7 @@ import { PgTenantEdgeRules } from './postgres-edge-rule-store.ts';
 import { PgTenantEdge } from './postgres-edge-store.ts';
 import { PgTenantKeys, sealedFromRow, sealedParams } from './postgres-key-store.ts';
 import { PgTenantUsers } from './postgres-user-store.ts';
-import { lockTenant } from './tenant-lock.ts';
+import { lockTenant, tenantLockKey } from './tenant-lock.ts';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -289,7 +290,7 @@ class PgTenantQueries implements TenantWriteTx {
     );
   }
 
-  /** Removes every data row of the tenant, children first (the ledger is removed by the owner). */
+  /** Removes every row of the tenant, children first (only the owner may delete the ledger). */
   async purge(): Promise<void> {
     await this.edge.purge();
     await this.users.purge();
@@ -299,6 +300,8 @@ class PgTenantQueries implements TenantWriteTx {
     await this.#db.query('DELETE FROM key_jobs WHERE tenant_id = $1', [this.#tenantId]);
     await this.#db.query('DELETE FROM records WHERE tenant_id = $1', [this.#tenantId]);
     await this.#db.query('DELETE FROM collections WHERE tenant_id = $1', [this.#tenantId]);
+    for (const table of ['ledger_entries', 'ledger_batches', 'ledger_nodes'])
+      await this.#db.query(`DELETE FROM ${table} WHERE tenant_id = $1`, [this.#tenantId]);
   }
 
   async putCollection(row: CollectionRow): Promise<void> {
@@ -388,24 +391,46 @@ function countingWrites(client: Queryable): { db: Queryable; writes: () => numbe
   return { db: { query } as unknown as Queryable, writes: () => writes };
 }
 
+/** The tenant a transaction is bound to, and its shard (named when the tenant was dropped). */
+interface ShardTenant {
+  readonly shardId: string;
+  readonly tenantId: string;
+}
+
 /**
- * Runs `work` in a transaction bound to one tenant: the first round trip opens it and sets
- * `app.tenant_id` transaction-locally, so a pooled connection never carries a tenant over.
+ * How a transaction of `tenantId` opens, in one round trip: it sets `app.tenant_id`
+ * transaction-locally, so a pooled connection never carries a tenant over. A write
+ * transaction does so through `palisade_write_tenant` (shard migration 24), which also holds
+ * the tenant's `live` lock shared, then looks for the tenant's tombstone. A drop takes that
+ * lock exclusively as it writes the tombstone: it waits for the writes of the tenant under way
+ * in every process, and every later write finds the tombstone.
  */
-export async function inTenantTransaction<T>(
+function opening(tenantId: string, mode: 'READ ONLY' | 'READ WRITE'): string {
+  // Inlined because a multi-statement query cannot take parameters; the UUID check makes it safe.
+  if (!isUuid(tenantId)) throw new TypeError('tenant id must be a UUID');
+  return mode === 'READ ONLY'
+    ? `BEGIN READ ONLY; SELECT set_config('app.tenant_id', '${tenantId}', true)`
+    : `BEGIN READ WRITE; SELECT palisade_write_tenant('${tenantId}') AS live`;
+}
+
+/**
+ * Runs `work` in a transaction bound to one tenant (see `opening`). A write transaction of a
+ * dropped tenant is refused PALISADE_TENANT_DELETED before `work` runs.
+ */
+async function inTenantTransaction<T>(
   pool: pg.Pool,
-  tenantId: string,
+  { shardId, tenantId }: ShardTenant,
   mode: 'READ ONLY' | 'READ WRITE',
   work: (queries: PgTenantQueries) => Promise<T>,
 ): Promise<T> {
-  // Inlined because a multi-statement query cannot take parameters; the UUID check makes it safe.
-  if (!isUuid(tenantId)) throw new TypeError('tenant id must be a UUID');
+  const begin = opening(tenantId, mode);
   const client = await pool.connect();
   const { db, writes } = countingWrites(client);
   const queries = new PgTenantQueries(db, tenantId, writes);
   let result: T;
   try {
-    await client.query(`BEGIN ${mode}; SELECT set_config('app.tenant_id', '${tenantId}', true)`);
+    const opened = (await client.query(begin)) as unknown as pg.QueryResult[];
+    if (opened.at(-1)?.rows[0]?.live === false) throw droppedTenant(tenantId, shardId);
     result = await work(queries);
     await client.query('COMMIT');
     client.release();
@@ -418,16 +443,40 @@ export async function inTenantTransaction<T>(
   return result;
 }
 
+/**
+ * Drops the tenant from the shard on `owner`, a connection of the shard's owner with no
+ * transaction open: under the tenant's `live` lock, once the writes of it under way have
+ * ended, writes its tombstone and removes every row of it, ledger included (the runtime role
+ * cannot delete ledger rows, by design), in one transaction.
+ */
+export async function dropTenantRows(owner: Queryable, tenantId: string): Promise<void> {
+  if (!isUuid(tenantId)) throw new TypeError('tenant id must be a UUID');
+  // FORCEd row-level security binds the owner too, unless it is a superuser.
+  await owner.query(`BEGIN; SELECT set_config('app.tenant_id', '${tenantId}', true),
+    pg_advisory_xact_lock(hashtextextended('${tenantLockKey(tenantId, 'live')}', 0))`);
+  try {
+    await owner.query(
+      'INSERT INTO dropped_tenants (tenant_id) VALUES ($1) ON CONFLICT (tenant_id) DO NOTHING',
+      [tenantId],
+    );
+    await new PgTenantQueries(owner, tenantId, () => 0).purge();
+    await owner.query('COMMIT');
+  } catch (error) {
+    await owner.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
 /** Reads run each in their own short read-only transaction. */
 class PgTenantReader implements TenantReader {
   readonly #pool: pg.Pool;
-  readonly #tenantId: string;
-  constructor(pool: pg.Pool, tenantId: string) {
+  readonly #tenant: ShardTenant;
+  constructor(pool: pg.Pool, tenant: ShardTenant) {
     this.#pool = pool;
-    this.#tenantId = tenantId;
+    this.#tenant = tenant;
   }
   #read<T>(work: (q: PgTenantQueries) => Promise<T>): Promise<T> {
-    return inTenantTransaction(this.#pool, this.#tenantId, 'READ ONLY', work);
+    return inTenantTransaction(this.#pool, this.#tenant, 'READ ONLY', work);
   }
   readonly keys: TenantKeyReader = {
     listDataKeys: () => this.#read((q) => q.keys.listDataKeys()),
@@ -518,14 +567,16 @@ export class PostgresTenantStore implements TenantStore {
   readonly tenantId: string;
   readonly reader: TenantReader;
   readonly #pool: pg.Pool;
+  readonly #tenant: ShardTenant;
 
-  constructor(pool: pg.Pool, tenantId: string) {
+  constructor(pool: pg.Pool, shardId: string, tenantId: string) {
     this.tenantId = tenantId;
     this.#pool = pool;
-    this.reader = new PgTenantReader(pool, tenantId);
+    this.#tenant = { shardId, tenantId };
+    this.reader = new PgTenantReader(pool, this.#tenant);
   }
 
   transaction<T>(work: (tx: TenantWriteTx) => Promise<T>): Promise<T> {
-    return inTenantTransaction(this.#pool, this.tenantId, 'READ WRITE', work);
+    return inTenantTransaction(this.#pool, this.#tenant, 'READ WRITE', work);
   }
 }

@@ -496,5 +496,31 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
           WHERE seq IS NOT NULL;
       `,
     },
+    {
+      // The tenants dropped from the shard, which no write transaction may commit for, in any
+      // process. Written by the owner as it drops one; the runtime role only looks up its own
+      // tenant, through the function every write transaction opens with (see
+      // postgres-tenant-store.ts): it binds the transaction to the tenant, holds the tenant's
+      // live lock shared (the key as tenant-lock.ts makes it), then answers whether the
+      // tenant is still there. Being VOLATILE, its last query takes a snapshot of its own,
+      // after the lock: it sees a drop that committed while it waited. PL/pgSQL keeps that
+      // query's plan for the session.
+      version: 24,
+      sql: `
+        CREATE TABLE dropped_tenants (
+          tenant_id uuid PRIMARY KEY,
+          dropped_at timestamptz NOT NULL DEFAULT now()
+        );
+        ${isolate('dropped_tenants', role, 'SELECT')}
+        CREATE FUNCTION palisade_write_tenant(tenant text) RETURNS boolean
+          LANGUAGE plpgsql VOLATILE AS $$
+          BEGIN
+            PERFORM set_config('app.tenant_id', tenant, true);
+            PERFORM pg_advisory_xact_lock_shared(
+              hashtextextended('palisade.tenant-lock:' || tenant || ':live', 0));
+            RETURN NOT EXISTS (SELECT FROM dropped_tenants WHERE tenant_id = tenant::uuid);
+          END $$;
+      `,
+    },
   ];
 }

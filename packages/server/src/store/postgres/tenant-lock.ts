@@ -2,12 +2,16 @@ import type pg from 'pg';
 
 /**
  * What a per-tenant lock guards, each its own lock: a count checked against a plan's cap (and,
- * for collections, every change of a collection definition), or the end of the tenant's
- * ledger, where the next batch is appended.
+ * for collections, every change of a collection definition), the end of the tenant's ledger,
+ * where the next batch is appended, or the tenant's being in the shard at all (`live`: every
+ * write transaction holds it shared, a drop exclusively).
  */
-export type TenantLockName = 'devices' | 'collections' | 'ledger';
+export type TenantLockName = 'devices' | 'collections' | 'ledger' | 'live';
 
-/** Fixed prefix of the lock keys, so they stay apart from any other advisory lock. */
+/**
+ * Fixed prefix of the lock keys, so they stay apart from any other advisory lock. Shard
+ * migration 24 (`palisade_write_tenant`) spells the `live` key out too: it never changes.
+ */
 const LOCK_PREFIX = 'palisade.tenant-lock';
 
 /**
@@ -28,6 +32,11 @@ export async function lockTenant(
   name: TenantLockName,
 ): Promise<void> {
   await db.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
-    `${LOCK_PREFIX}:${tenantId}:${name}`,
+    tenantLockKey(tenantId, name),
   ]);
+}
+
+/** The text a tenant lock's key is hashed from (the tenant id is a UUID, safe to inline). */
+export function tenantLockKey(tenantId: string, name: TenantLockName): string {
+  return `${LOCK_PREFIX}:${tenantId}:${name}`;
 }

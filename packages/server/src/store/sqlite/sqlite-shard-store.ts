@@ -1,8 +1,10 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isUuid } from '../../ids/index.ts';
 import { droppedTenant } from '../tenant-rows.ts';
 import type { ShardStore, TenantStore } from '../types.ts';
+import { fsyncPath } from './backup-manifest.ts';
 import { migrateSqlite, openSqlite } from './sqlite-database.ts';
 import { SqliteTenantStore } from './sqlite-tenant-store.ts';
 import { TENANT_MIGRATIONS } from './tenant-migrations.ts';
@@ -14,6 +16,13 @@ import { TENANT_MIGRATIONS } from './tenant-migrations.ts';
  * longer WAL copies and fsyncs far fewer pages; the WAL file grows to about 16 MB.
  */
 const TENANT_WAL_CHECKPOINT_PAGES = 4000;
+
+/**
+ * Beside a dropped tenant's file, `<tenant id>.db.dropped`: an empty file, kept for good, that
+ * no later store on the folder (after a restart) opens the tenant's file past, so it is never
+ * made again.
+ */
+const TOMBSTONE = '.dropped';
 
 /**
  * A shard folder `DATA/shards/<id>/` holding one SQLite file per tenant. Open files are kept
@@ -46,7 +55,10 @@ export class SqliteShardStore implements ShardStore {
     return this.#live(tenantId);
   }
 
-  /** The tenant's one open store, opening (and migrating) its file if it is not open. */
+  /**
+   * The tenant's one open store, opening (and migrating) its file if it is not open; never
+   * the file of a tenant this store, or one before it on the folder, dropped.
+   */
   #live(tenantId: string): SqliteTenantStore {
     if (this.#dropped.has(tenantId)) throw droppedTenant(tenantId, this.id);
     const cached = this.#open.get(tenantId);
@@ -56,6 +68,10 @@ export class SqliteShardStore implements ShardStore {
       return cached;
     }
     const path = this.#path(tenantId);
+    if (existsSync(`${path}${TOMBSTONE}`)) {
+      this.#dropped.add(tenantId);
+      throw droppedTenant(tenantId, this.id);
+    }
     const writer = openSqlite(path);
     writer.exec(`PRAGMA wal_autocheckpoint = ${TENANT_WAL_CHECKPOINT_PAGES}`);
     migrateSqlite(writer, TENANT_MIGRATIONS);
@@ -81,23 +97,28 @@ export class SqliteShardStore implements ShardStore {
     }
   }
 
+  /**
+   * Closes the tenant's file once the transactions queued on it have ended (later ones are
+   * refused), leaves its tombstone, then removes the file.
+   */
   async dropTenant(tenantId: string): Promise<void> {
     const path = this.#path(tenantId);
     // First, so a caller that read the tenant as live before cannot open (make) its file again.
     this.#dropped.add(tenantId);
-    for (const store of this.#evicted) {
-      if (store.tenantId !== tenantId) continue;
-      this.#evicted.delete(store);
-      store.close();
-    }
-    const store = this.#open.get(tenantId);
-    if (store !== undefined) {
-      // Wait for a transaction in flight, then close before unlinking.
-      await store.transaction(async () => undefined);
-      this.#open.delete(tenantId);
-      store.close();
+    const refusal = droppedTenant(tenantId, this.id);
+    const stores = [...this.#evicted].filter((store) => store.tenantId === tenantId);
+    for (const store of stores) this.#evicted.delete(store);
+    const open = this.#open.get(tenantId);
+    this.#open.delete(tenantId);
+    const closed = Promise.all([...stores, open].map((store) => store?.drop(refusal)));
+    try {
+      await writeFile(`${path}${TOMBSTONE}`, '');
+      await fsyncPath(`${path}${TOMBSTONE}`);
+    } finally {
+      await closed;
     }
     for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+    await fsyncPath(this.location);
   }
 
   async close(): Promise<void> {

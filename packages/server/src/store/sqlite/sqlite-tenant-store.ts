@@ -1,5 +1,6 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { NodeKey } from '@palisade/ledger';
+import type { PalisadeError } from '../../errors/index.ts';
 import type { SealedFields } from '../key-types.ts';
 import { StoredJsonRecord } from '../stored-json.ts';
 import {
@@ -393,6 +394,8 @@ export class SqliteTenantStore implements TenantStore {
   #compaction: NodeJS.Timeout | undefined;
   #evicted = false;
   #readerGrace: NodeJS.Timeout | undefined;
+  /** Why every transaction is refused once the tenant was dropped (`drop`). */
+  #dropped: PalisadeError | undefined;
 
   /** `reopen` returns the tenant's live store once this one has been evicted. */
   constructor(
@@ -425,9 +428,11 @@ export class SqliteTenantStore implements TenantStore {
   }
 
   transaction<T>(work: (tx: TenantWriteTx) => Promise<T>): Promise<T> {
+    if (this.#dropped !== undefined) return Promise.reject(this.#dropped);
     if (this.#evicted) return this.#reopen().transaction(work);
     this.#busy += 1;
     const run = async (): Promise<T> => {
+      if (this.#dropped !== undefined) throw this.#dropped;
       this.#writer.exec('BEGIN IMMEDIATE');
       let result: T;
       try {
@@ -495,7 +500,21 @@ export class SqliteTenantStore implements TenantStore {
     }, EVICTED_READER_GRACE_MS).unref();
   }
 
-  /** Closes for good (the tenant dropped, the shard closing): nothing is handed on after. */
+  /**
+   * Closes for good once the transactions queued before have ended, the tenant being dropped:
+   * those queued after, and any later one, are refused with `refusal` rather than meet a
+   * closed file.
+   */
+  drop(refusal: PalisadeError): Promise<void> {
+    const closed = this.#queue.then(() => {
+      this.#dropped = refusal;
+      this.close();
+    });
+    this.#queue = closed;
+    return closed;
+  }
+
+  /** Closes for good (the shard closing): nothing is handed on after. */
   close(): void {
     this.#evicted = false;
     clearTimeout(this.#compaction);
