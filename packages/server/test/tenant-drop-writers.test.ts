@@ -3,7 +3,8 @@
  * transaction of it commits, whether its store was taken before the drop or after it, by the
  * shard store that dropped it, by another one over the same shard (another process, on
  * PostgreSQL), or by one opened later (a restart). Such a write is refused
- * PALISADE_TENANT_DELETED before it writes anything, and nothing of the tenant is left. On
+ * PALISADE_TENANT_DELETED before it writes anything, and nothing of the tenant is left or
+ * read through such a store (SQLite refuses the read too). On
  * PostgreSQL a drop also waits for a write of the tenant under way in another process, then
  * removes what it wrote. SQLite files belong to one process (data-folder-lock.ts): there the
  * writer of a store taken before the drop is the dropping shard store's own.
@@ -79,6 +80,11 @@ for (const backend of backendNames()) {
         'a store taken before the drop',
       );
       assert.deepEqual(await tenantLeftovers(dropping.location, tenantId), []);
+      // A read through that store finds nothing either: SQLite refuses it (its file is gone),
+      // PostgreSQL reads no row (reads take no lock, and the rows went with the drop).
+      const read = store.reader.getCollection('notes');
+      if (backend === 'sqlite') await assert.rejects(read, { code: 'PALISADE_TENANT_DELETED' });
+      else assert.equal(await read, undefined);
 
       const later = await open();
       await assert.rejects(

@@ -69,10 +69,17 @@ class Statements {
   readonly #db: DatabaseSync;
   readonly #cache = new Map<string, StatementSync>();
   readonly #arrays = new Map<string, StatementSync>();
+  /** Why every statement is refused once the tenant was dropped (its file closed). */
+  #refusal: PalisadeError | undefined;
   constructor(db: DatabaseSync) {
     this.#db = db;
   }
+  /** Refuses every later statement with `refusal`, the file being closed for good. */
+  refuse(refusal: PalisadeError): void {
+    this.#refusal = refusal;
+  }
   get(sql: string): StatementSync {
+    if (this.#refusal !== undefined) throw this.#refusal;
     let statement = this.#cache.get(sql);
     if (statement === undefined) {
       statement = this.#db.prepare(sql);
@@ -81,6 +88,7 @@ class Statements {
     return statement;
   }
   rows(sql: string): StatementSync {
+    if (this.#refusal !== undefined) throw this.#refusal;
     let statement = this.#arrays.get(sql);
     if (statement === undefined) {
       statement = this.#db.prepare(sql);
@@ -109,6 +117,10 @@ class SqliteTenantReader implements TenantReader {
     this.edgeRules = new SqliteTenantEdgeRules((sql) => this.sql.get(sql));
     this.users = new SqliteTenantUsers((sql) => this.sql.get(sql));
     this.authz = new SqliteTenantAuthz((sql) => this.sql.get(sql));
+  }
+  /** Refuses every later read with `refusal` (see SqliteTenantStore.drop). */
+  refuse(refusal: PalisadeError): void {
+    this.sql.refuse(refusal);
   }
 
   async getCollection(name: string): Promise<CollectionRow | undefined> {
@@ -382,7 +394,7 @@ const EVICTED_READER_GRACE_MS = 10_000;
  */
 export class SqliteTenantStore implements TenantStore {
   readonly tenantId: string;
-  readonly #reader: TenantReader;
+  readonly #reader: SqliteTenantReader;
   readonly #reopen: () => SqliteTenantStore;
   readonly #writer: DatabaseSync;
   readonly #readerDb: DatabaseSync;
@@ -502,12 +514,13 @@ export class SqliteTenantStore implements TenantStore {
 
   /**
    * Closes for good once the transactions queued before have ended, the tenant being dropped:
-   * those queued after, and any later one, are refused with `refusal` rather than meet a
-   * closed file.
+   * those queued after, any later one and any later read (through a reader taken before too)
+   * are refused with `refusal` rather than meet a closed file.
    */
   drop(refusal: PalisadeError): Promise<void> {
     const closed = this.#queue.then(() => {
       this.#dropped = refusal;
+      this.#reader.refuse(refusal);
       this.close();
     });
     this.#queue = closed;
