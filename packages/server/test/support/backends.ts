@@ -92,11 +92,23 @@ export async function openBackend(
     runtimeRole,
     cleanup: async () => {
       rmSync(data, { recursive: true, force: true });
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
-      for (const db of databases) await client.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-      await client.query(`DROP ROLE IF EXISTS ${runtimeRole}`);
-      await client.end();
+      // Each DROP DATABASE waits for the server to finish a checkpoint: side by side, on
+      // connections of their own, the three share it instead of waiting one after another.
+      await Promise.all(
+        databases.map((db) => adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`)),
+      );
+      await adminQuery(adminUrl, `DROP ROLE IF EXISTS ${runtimeRole}`);
     },
   };
+}
+
+/** Runs one statement on its own connection to `url`. */
+async function adminQuery(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
 }
