@@ -1,10 +1,10 @@
 /**
- * Made-up names must not push real entries out of the caches that answer them: after more
- * made-up issuers (JWTs naming random tenants, requests to random `/t/{slug}` paths) than the
- * issuer cache held in all before misses had a bound apart, a real tenant's token is still
- * verified without reading its issuer again (the lookup counter on /metrics); after as many
- * preflights from made-up origins, a real origin's preflight is still answered from the cache
- * (its row, removed behind the platform's back, is not read again). Caches are kept an hour.
+ * Made-up names must not push real entries out of the caches that answer them: after ten
+ * times as many made-up issuers (JWTs naming random tenants, requests to random `/t/{slug}`
+ * paths) as the issuer cache keeps, a real tenant's token is still verified without reading
+ * its issuer again (the lookup counter on /metrics); after as many preflights from made-up
+ * origins, a real origin's preflight is still answered from the cache (its row, removed behind
+ * the platform's back, is not read again). Caches are kept an hour.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -13,8 +13,10 @@ import { backendNames } from './support/backends.ts';
 import { controlPlaneSql } from './support/control-plane-sql.ts';
 import { OidcPlatform } from './support/oidc-platform.ts';
 
-/** More made-up names than each cache held in all when it was emptied whole at its bound. */
-const FLOOD = 10_001;
+/** The caches' bounds here: found entries, and unknown ones apart. */
+const CACHE_MAX = '100';
+/** Ten times what either bound of a cache holds, and more than both together. */
+const FLOOD = 1_001;
 
 /** Removes `origin` from every tenant's CORS list, in the control plane, as its owner. */
 async function removeOrigin(api: OidcPlatform, origin: string): Promise<void> {
@@ -26,7 +28,11 @@ async function removeOrigin(api: OidcPlatform, origin: string): Promise<void> {
 for (const backend of backendNames()) {
   describe(`cache floods on ${backend}`, () => {
     test('made-up issuers and origins leave the real ones cached', async (t) => {
-      const api = await OidcPlatform.start(backend, { authCacheTtlMs: '3600000' });
+      const api = await OidcPlatform.start(backend, {
+        authCacheTtlMs: '3600000',
+        authCacheMax: CACHE_MAX,
+        authCacheMissesMax: CACHE_MAX,
+      });
       t.after(() => api.close());
       const inject = (options: { method: 'GET' | 'OPTIONS'; url: string; headers?: object }) =>
         api.platform.http.inject(options as never);

@@ -130,7 +130,7 @@ export const SETTINGS = {
     type: 'integer',
     default: 10_000,
     minimum: 1,
-    doc: "Most verified API keys, admin tokens, device credentials, tenant issuers, and tenants' custom roles and policy states a process caches (each kind apart); beyond it the oldest is looked up again on its next use.",
+    doc: "Most verified API keys, admin tokens, device credentials, tenant issuers, tenants' custom roles and policy states, CORS allow-lists and allowed CORS origins a process caches (each kind apart); beyond it the oldest is looked up again on its next use.",
   },
   authCacheMissesMax: {
     flag: 'auth-cache-misses-max',
@@ -138,7 +138,7 @@ export const SETTINGS = {
     type: 'integer',
     default: 10_000,
     minimum: 1,
-    doc: 'Most unknown bearer tokens and device credentials a process remembers as unknown, apart from the verified ones: a flood of made-up tokens pushes out only other made-up ones.',
+    doc: 'Most unknown bearer tokens, device credentials, issuer slugs and CORS origins a process remembers as unknown, apart from the found ones: a flood of made-up ones pushes out only other made-up ones.',
   },
   publicUrl: {
     flag: 'public-url',

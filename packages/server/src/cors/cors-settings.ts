@@ -15,13 +15,6 @@ import type { ControlPlaneCorsStore } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
 import { originProblem } from './origin.ts';
 
-/**
- * Most cached allow-lists, most origins cached as allowed by some tenant, and most cached as
- * allowed by none, each apart: a flood of made-up origins only pushes out other made-up ones.
- * Beyond it the oldest is read again.
- */
-const CACHE_MAX = 10_000;
-
 export interface CorsSettingsOptions {
   readonly store: ControlPlaneCorsStore;
   readonly locate: TenantStoreLocator;
@@ -30,6 +23,13 @@ export interface CorsSettingsOptions {
   readonly maxOrigins: number;
   /** How long a looked-up list or preflight answer is reused, in milliseconds. */
   readonly ttlMs: number;
+  /** Most cached allow-lists, and most origins cached as allowed by some tenant, each apart. */
+  readonly cacheMax: number;
+  /**
+   * Most origins cached as allowed by none, apart from the allowed ones: a flood of made-up
+   * origins only pushes out other made-up ones. Beyond a bound the oldest is read again.
+   */
+  readonly missesMax: number;
   readonly logger: Logger;
 }
 
@@ -51,8 +51,8 @@ export class CorsSettings {
     this.#options = options;
     this.#preflights = new LookupCache({
       ttlMs: options.ttlMs,
-      foundMax: CACHE_MAX,
-      missingMax: CACHE_MAX,
+      foundMax: options.cacheMax,
+      missingMax: options.missesMax,
     });
   }
 
@@ -150,7 +150,7 @@ export class CorsSettings {
           this.#lists,
           context.tenantId,
           { value, expires: now + this.#options.ttlMs },
-          CACHE_MAX,
+          this.#options.cacheMax,
         );
       return value.has(origin);
     });

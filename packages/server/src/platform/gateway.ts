@@ -180,6 +180,8 @@ function corsSettings(options: GatewayAssemblyOptions): CorsSettings {
     committer,
     maxOrigins: settings.corsMaxOrigins,
     ttlMs: settings.authCacheTtlMs,
+    cacheMax: settings.authCacheMax,
+    missesMax: settings.authCacheMissesMax,
     logger,
   });
   options.memory.hold('cors_lists', {
