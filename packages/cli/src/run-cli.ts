@@ -1,12 +1,4 @@
-import { ConfigError } from '@palisade/server';
 import { CliError, EXIT } from './cli-error.ts';
-import { adminCommand } from './commands/admin-command.ts';
-import { backupCommand, restoreCommand } from './commands/backup-command.ts';
-import { keysCommand } from './commands/keys-command.ts';
-import { ledgerCommand } from './commands/ledger-command.ts';
-import { startCommand } from './commands/start-command.ts';
-import { tenantCommand } from './commands/tenant-command.ts';
-import { witnessCommand } from './commands/witness-command.ts';
 
 const USAGE = `usage: palisade <command>
   start            run the platform in this process (start --help lists its settings)
@@ -21,38 +13,45 @@ const USAGE = `usage: palisade <command>
   witness ...      run an independent ledger witness, or make its key
 palisade <command> --help shows a command's usage.`;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
-  start: startCommand,
-  tenant: tenantCommand,
-  admin: adminCommand,
-  keys: keysCommand,
-  backup: backupCommand,
-  restore: restoreCommand,
-  ledger: ledgerCommand,
-  witness: witnessCommand,
+type Command = (argv: string[]) => Promise<number>;
+
+/**
+ * Each command's module, loaded only when it runs: the server's code takes about half a second
+ * to load, which `ledger verify`, `tenant` and usage errors never need.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  start: async () => (await import('./commands/start-command.ts')).startCommand,
+  tenant: async () => (await import('./commands/tenant-command.ts')).tenantCommand,
+  admin: async () => (await import('./commands/admin-command.ts')).adminCommand,
+  keys: async () => (await import('./commands/keys-command.ts')).keysCommand,
+  backup: async () => (await import('./commands/backup-command.ts')).backupCommand,
+  restore: async () => (await import('./commands/backup-command.ts')).restoreCommand,
+  ledger: async () => (await import('./commands/ledger-command.ts')).ledgerCommand,
+  witness: async () => (await import('./commands/witness-command.ts')).witnessCommand,
 };
 
 /** Runs the CLI and returns its exit code; errors become one line on stderr. */
 export async function runCli(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const run = command === undefined ? undefined : COMMANDS[command];
+  const load = command === undefined ? undefined : COMMANDS[command];
   try {
-    if (run === undefined)
+    if (load === undefined)
       throw new CliError(
         USAGE,
         command === undefined || command === '--help' ? EXIT.ok : EXIT.usage,
       );
-    return await run(rest);
+    return await (await load())(rest);
   } catch (error) {
     if (error instanceof CliError) {
       process.stderr.write(`${error.exitCode === EXIT.ok ? '' : 'palisade: '}${error.message}\n`);
       return error.exitCode;
     }
-    if (error instanceof ConfigError) {
-      process.stderr.write(`palisade: ${error.message}\n`);
+    const { code, address, port } = error as { code?: unknown; address?: unknown; port?: unknown };
+    // The server's ConfigError, known by its code: checking its class would load the server.
+    if (code === 'PALISADE_CONFIG_INVALID') {
+      process.stderr.write(`palisade: ${(error as Error).message}\n`);
       return EXIT.usage;
     }
-    const { code, address, port } = error as { code?: unknown; address?: unknown; port?: unknown };
     if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
       process.stderr.write(`palisade: ${(error as Error).message}\n`);
       return EXIT.usage;
