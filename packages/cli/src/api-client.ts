@@ -1,3 +1,4 @@
+import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import { CliError, EXIT } from './cli-error.ts';
 
 const NOT_JSON = Symbol('not JSON');
@@ -6,6 +7,16 @@ const NOT_JSON = Symbol('not JSON');
 export interface Connection {
   readonly url: string;
   readonly token: string;
+}
+
+/** The arguments of a command that calls a running server: --url, --token and `options`. */
+export function parseApiArgs<O extends ParseArgsOptionsConfig>(args: string[], options: O) {
+  return parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: { url: { type: 'string' }, token: { type: 'string' }, ...options },
+  });
 }
 
 export function connectionFrom(

@@ -6,7 +6,7 @@ import {
   replaceLedgerKey,
   rotatePlatformMasterKey,
 } from '@palisade/server';
-import { callApi, connectionFrom } from '../api-client.ts';
+import { callApi, connectionFrom, parseApiArgs } from '../api-client.ts';
 import { CliError, EXIT, wantsHelp } from '../cli-error.ts';
 import { settingFlags, settingOptions } from '../settings-flags.ts';
 import { resolveTenant } from './tenant-command.ts';
@@ -89,17 +89,10 @@ export async function keysCommand(argv: string[]): Promise<number> {
   if (sub === 'rotate-master') return rotateMaster(rest);
   if (sub === 'new-ledger-key') return newLedgerKey(rest);
   if (sub !== 'rotate' && sub !== 'job' && sub !== 'status') throw new CliError(USAGE, EXIT.usage);
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      url: { type: 'string' },
-      token: { type: 'string' },
-      json: { type: 'boolean' },
-      tenant: { type: 'string' },
-      wait: { type: 'boolean' },
-    },
+  const { values, positionals } = parseApiArgs(rest, {
+    json: { type: 'boolean' },
+    tenant: { type: 'string' },
+    wait: { type: 'boolean' },
   });
   const json = values.json === true;
   const connection = connectionFrom(values, process.env);

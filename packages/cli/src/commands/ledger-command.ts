@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import type { LedgerBundle } from '@palisade/ledger';
-import { callApi, connectionFrom } from '../api-client.ts';
+import { callApi, connectionFrom, parseApiArgs } from '../api-client.ts';
 import { CliError, EXIT, wantsHelp } from '../cli-error.ts';
 import { fileError, writeFileAtomic } from '../files.ts';
 import { count, counted, witnessed } from '../ledger/summary-text.ts';
@@ -49,19 +48,12 @@ function readBundle(path: string): LedgerBundle {
 export async function ledgerCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (wantsHelp(argv)) throw new CliError(USAGE, EXIT.ok);
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      url: { type: 'string' },
-      token: { type: 'string' },
-      tenant: { type: 'string' },
-      out: { type: 'string' },
-      keys: { type: 'string' },
-      'witness-quorum': { type: 'string' },
-      'accept-change': { type: 'boolean' },
-    },
+  const { values, positionals } = parseApiArgs(rest, {
+    tenant: { type: 'string' },
+    out: { type: 'string' },
+    keys: { type: 'string' },
+    'witness-quorum': { type: 'string' },
+    'accept-change': { type: 'boolean' },
   });
   switch (sub) {
     case 'keys': {

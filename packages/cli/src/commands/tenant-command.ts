@@ -1,6 +1,5 @@
-import { parseArgs } from 'node:util';
 import type { Tenant } from '@palisade/server';
-import { type Connection, callApi, connectionFrom } from '../api-client.ts';
+import { type Connection, callApi, connectionFrom, parseApiArgs } from '../api-client.ts';
 import { CliError, EXIT, wantsHelp } from '../cli-error.ts';
 
 const USAGE = `usage: palisade tenant <command> [--url URL] [--token TOKEN] [--json]
@@ -64,19 +63,12 @@ function printTenants(tenants: Tenant[], json: boolean): void {
 export async function tenantCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (wantsHelp(argv)) throw new CliError(USAGE, EXIT.ok);
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      url: { type: 'string' },
-      token: { type: 'string' },
-      json: { type: 'boolean' },
-      slug: { type: 'string' },
-      name: { type: 'string' },
-      plan: { type: 'string' },
-      yes: { type: 'boolean' },
-    },
+  const { values, positionals } = parseApiArgs(rest, {
+    json: { type: 'boolean' },
+    slug: { type: 'string' },
+    name: { type: 'string' },
+    plan: { type: 'string' },
+    yes: { type: 'boolean' },
   });
   if (sub === undefined || !SUBCOMMANDS.has(sub)) throw new CliError(USAGE, EXIT.usage);
   const json = values.json === true;
