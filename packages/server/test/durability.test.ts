@@ -5,19 +5,15 @@
  * and nothing that is not a whole record some writer sent.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { type BackendFixture, backendNames, openBackend } from './support/backends.ts';
+import { backendNames, openBackend } from './support/backends.ts';
+import { type PlatformProcess, startPlatformProcess } from './support/platform-process.ts';
 
-const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const ADMIN_TOKEN = `pa_durability_${'d'.repeat(40)}`;
 /** Concurrent writer loops, each with one request in flight at a time. */
 const WRITERS = 12;
 /** 201s to collect before the kill. */
 const ACKS_BEFORE_KILL = 600;
-/** Guards against a hung child; never a timing assertion. */
-const START_TIMEOUT_MS = 60_000;
 
 const NOTE_SCHEMA = {
   type: 'object',
@@ -55,77 +51,6 @@ function isNote(data: unknown): data is Note {
 function noteBody(writer: number, seq: number, phase: Note['phase']): Note {
   const filler = `${phase}:${writer}:${seq}:`.repeat(20 + ((writer * 31 + seq * 17) % 300));
   return { writer, seq, phase, text: filler };
-}
-
-function startFlags(settings: BackendFixture['settings']): string[] {
-  return [
-    '--data',
-    settings.data,
-    '--listen',
-    '127.0.0.1:0',
-    '--log-level',
-    'info',
-    ...settings.shards.flatMap((shard) => ['--shard', shard]),
-    ...(settings.database === undefined
-      ? []
-      : [
-          '--database',
-          settings.database,
-          '--postgres-runtime-role',
-          settings.postgresRuntimeRole,
-          '--postgres-pool-size',
-          String(settings.postgresPoolSize),
-        ]),
-  ];
-}
-
-interface Server {
-  readonly url: string;
-  readonly child: ChildProcess;
-  readonly exited: Promise<NodeJS.Signals | number | null>;
-}
-
-/** `palisade start` from source in a child process; resolves once it logs its URL. */
-function startServer(settings: BackendFixture['settings']): Promise<Server> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PALISADE_ADMIN_TOKEN: ADMIN_TOKEN };
-  for (const key of Object.keys(env))
-    if (key.startsWith('NODE_TEST') || (key.startsWith('PALISADE_') && !key.endsWith('_TOKEN')))
-      delete env[key];
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@palisade/source', 'packages/cli/src/main.ts', 'start', ...startFlags(settings)],
-    { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
-    child.once('exit', (code, signal) => resolve(signal ?? code)),
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`server did not start\n${stdout}\n${stderr}`));
-    }, START_TIMEOUT_MS);
-    const onData = (chunk: string) => {
-      stdout += chunk;
-      const url = /"url":"(http:\/\/[^"]+)".*"msg":"palisade is listening"/.exec(stdout)?.[1];
-      if (url === undefined) return;
-      clearTimeout(timer);
-      // Keep draining the request log so the child never blocks on a full pipe.
-      child.stdout.off('data', onData).resume();
-      child.off('exit', onEarlyExit);
-      resolve({ url, child, exited });
-    };
-    const onEarlyExit = (code: number | null) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited with ${code} before listening\n${stdout}\n${stderr}`));
-    };
-    child.stdout.setEncoding('utf8').on('data', onData);
-    child.once('exit', onEarlyExit);
-  });
 }
 
 /** A record as the API returns it. */
@@ -171,7 +96,7 @@ interface Attempt {
  * synchronously on the response that brings the acknowledgements to ACKS_BEFORE_KILL, so the
  * other writers' requests are in flight at that moment.
  */
-async function writeUntilKilled(server: Server, key: string) {
+async function writeUntilKilled(server: PlatformProcess, key: string) {
   const attempts = new Map<string, Attempt>();
   const unexpected: string[] = [];
   let acks = 0;
@@ -264,9 +189,9 @@ for (const backend of backendNames()) {
       timeout: 180_000,
     }, async (t) => {
       const fixture = await openBackend(backend);
-      let server: Server | undefined;
+      let server: PlatformProcess | undefined;
       try {
-        server = await startServer(fixture.settings);
+        server = await startPlatformProcess(fixture, { adminToken: ADMIN_TOKEN });
         const tenant = await call<{ id: string }>(
           server.url,
           'POST',
@@ -298,7 +223,7 @@ for (const backend of backendNames()) {
         assert.ok(acks >= ACKS_BEFORE_KILL);
         assert.ok(inFlightAtKill > 0, 'the kill must land while requests are in flight');
 
-        server = await startServer(fixture.settings);
+        server = await startPlatformProcess(fixture, { adminToken: ADMIN_TOKEN });
         const url = server.url;
 
         // Every acknowledged write is there, exactly as sent.

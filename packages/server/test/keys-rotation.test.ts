@@ -6,7 +6,7 @@
  * of both runs is then searched for key material and plaintext: none may appear.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { openTenantKek } from '@palisade/crypto';
 import { openPlatformKms } from '../src/keys/index.ts';
 import { openStores } from '../src/store/index.ts';
 import { type BackendFixture, backendNames, openBackend } from './support/backends.ts';
+import { type PlatformProcess, startPlatformProcess } from './support/platform-process.ts';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const ADMIN_TOKEN = `pa_rotation_${'r'.repeat(40)}`;
@@ -24,7 +25,6 @@ const ADMIN_TOKEN = `pa_rotation_${'r'.repeat(40)}`;
 const RECORDS = 1200;
 /** Concurrent writer loops during the rotation. */
 const WRITERS = 6;
-const START_TIMEOUT_MS = 60_000;
 /** Servers still running, killed when a test fails half-way. */
 const live = new Set<ChildProcess>();
 
@@ -35,26 +35,6 @@ const SCHEMA = {
   properties: { n: { type: 'integer' }, ssn: { type: 'string' } },
 };
 
-interface Server {
-  readonly url: string;
-  readonly child: ChildProcess;
-  readonly exited: Promise<unknown>;
-}
-
-function flags(settings: BackendFixture['settings']): string[] {
-  return [
-    ...['--data', settings.data, '--listen', '127.0.0.1:0', '--log-level', 'info'],
-    ...['--reencrypt-batch-size', '5'],
-    ...settings.shards.flatMap((shard) => ['--shard', shard]),
-    ...(settings.database === undefined
-      ? []
-      : [
-          ...['--database', settings.database],
-          ...['--postgres-runtime-role', settings.postgresRuntimeRole],
-        ]),
-  ];
-}
-
 function cleanEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, PALISADE_ADMIN_TOKEN: ADMIN_TOKEN };
   for (const key of Object.keys(env))
@@ -63,32 +43,16 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-function start(settings: BackendFixture['settings'], log: { text: string }): Promise<Server> {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@palisade/source', 'packages/cli/src/main.ts', 'start', ...flags(settings)],
-    { cwd: REPO, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  live.add(child);
-  // 'close', not 'exit': only then is all of its log in `log.text` for the secrets check.
-  const exited = new Promise((resolve) => child.once('close', resolve));
-  child.once('exit', () => live.delete(child));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    log.text += chunk;
+/** `palisade start` on the fixture's stores, its whole log (both streams) added to `log`. */
+async function start(fixture: BackendFixture, log: { text: string }): Promise<PlatformProcess> {
+  const server = await startPlatformProcess(fixture, {
+    adminToken: ADMIN_TOKEN,
+    flags: ['--reencrypt-batch-size', '5'],
+    log,
   });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start\n${log.text}`)), START_TIMEOUT_MS);
-    let own = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      log.text += chunk;
-      own += chunk;
-      const url = /"url":"(http:\/\/[^"]+)".*"msg":"palisade is listening"/.exec(own)?.[1];
-      if (url === undefined) return;
-      clearTimeout(timer);
-      resolve({ url, child, exited });
-    });
-    child.once('exit', () => reject(new Error(`server exited\n${log.text}`)));
-  });
+  live.add(server.child);
+  server.child.once('exit', () => live.delete(server.child));
+  return server;
 }
 
 async function call(url: string, token: string, method: string, path: string, body?: unknown) {
@@ -114,7 +78,7 @@ for (const backend of backendNames()) {
       const salt = randomBytes(6).toString('hex');
       const acknowledged = new Map<string, string>();
       try {
-        let server = await start(fixture.settings, log);
+        let server = await start(fixture, log);
         const tenant = await call(server.url, ADMIN_TOKEN, 'POST', '/v1/platform/tenants', {
           slug: 'rotor',
           name: 'Rotor',
@@ -180,7 +144,7 @@ for (const backend of backendNames()) {
         writing = false;
         await Promise.all(writers);
 
-        server = await start(fixture.settings, log);
+        server = await start(fixture, log);
         let job = await call(server.url, key, 'GET', `/v1/keys/jobs/${jobId}`);
         for (let i = 0; i < 600 && job.body.state === 'running'; i++) {
           await new Promise((resolve) => setTimeout(resolve, 50));

@@ -5,78 +5,31 @@
  * is a stored point and a ledger entry of its own. Over TCP and over WebSocket.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { MqttClient } from 'mqtt';
 import { ADMIN_TOKEN } from './support/api.ts';
 import { type BackendFixture, backendNames, openBackend } from './support/backends.ts';
 import { mqttClient } from './support/mqtt-peers.ts';
+import { type PlatformProcess, startPlatformProcess } from './support/platform-process.ts';
 
-const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const PUBLISHERS = 8;
 /** Unacknowledged messages each publisher keeps in flight. */
 const WINDOW = 32;
 const ACKS_BEFORE_KILL = 1500;
-/** Guards against a hung child; never a timing assertion. */
-const START_TIMEOUT_MS = 60_000;
 const BASE_TS = Date.now() - 3_600_000;
 
-interface Server {
-  readonly url: string;
-  readonly mqtt: string;
-  readonly mqttWs: string;
-  readonly child: ChildProcess;
-  readonly exited: Promise<unknown>;
-}
-
-function startServer(settings: BackendFixture['settings']): Promise<Server> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PALISADE_ADMIN_TOKEN: ADMIN_TOKEN };
-  for (const key of Object.keys(env))
-    if (key.startsWith('NODE_TEST') || (key.startsWith('PALISADE_') && !key.endsWith('_TOKEN')))
-      delete env[key];
-  const flags = [
-    '--data',
-    settings.data,
-    '--listen',
-    '127.0.0.1:0',
-    '--mqtt',
-    '127.0.0.1:0',
-    '--mqtt-ws',
-    '127.0.0.1:0',
-    '--page-size-max',
-    '100000',
-    ...settings.shards.flatMap((shard) => ['--shard', shard]),
-    ...(settings.database === undefined
-      ? []
-      : ['--database', settings.database, '--postgres-runtime-role', settings.postgresRuntimeRole]),
-  ];
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@palisade/source', 'packages/cli/src/main.ts', 'start', ...flags],
-    { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const exited = new Promise((resolve) =>
-    child.once('exit', (code, signal) => resolve(signal ?? code)),
-  );
-  let out = '';
-  child.stderr.resume();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`server did not start\n${out}`));
-    }, START_TIMEOUT_MS);
-    const onData = (chunk: string) => {
-      out += chunk;
-      const line = out.split('\n').find((l) => l.includes('palisade is listening'));
-      if (line === undefined) return;
-      clearTimeout(timer);
-      child.stdout.off('data', onData).resume();
-      const log = JSON.parse(line) as { url: string; mqtt: string; mqttWs: string };
-      resolve({ url: log.url, mqtt: log.mqtt, mqttWs: log.mqttWs, child, exited });
-    };
-    child.stdout.setEncoding('utf8').on('data', onData);
+/** `palisade start` listening for MQTT over TCP and WebSocket, at the addresses it logs. */
+async function startServer(
+  fixture: BackendFixture,
+): Promise<PlatformProcess & { mqtt: string; mqttWs: string }> {
+  const server = await startPlatformProcess(fixture, {
+    adminToken: ADMIN_TOKEN,
+    flags: [
+      ...['--mqtt', '127.0.0.1:0', '--mqtt-ws', '127.0.0.1:0'],
+      ...['--page-size-max', '100000'],
+    ],
   });
+  return { ...server, mqtt: String(server.started.mqtt), mqttWs: String(server.started.mqttWs) };
 }
 
 async function http(
@@ -125,7 +78,7 @@ for (const backend of backendNames()) {
       it(`over ${transport}, every PUBACKed message is stored and ledgered after SIGKILL and restart`, async () => {
         const fixture = await openBackend(backend);
         try {
-          let server = await startServer(fixture.settings);
+          let server = await startServer(fixture);
           const tenant = await http(server.url, 'POST', '/v1/platform/tenants', ADMIN_TOKEN, {
             slug: 'durable',
             name: 'durable',
@@ -163,7 +116,7 @@ for (const backend of backendNames()) {
           await Promise.all(running);
           assert.ok(ackedAtKill.size >= ACKS_BEFORE_KILL);
 
-          server = await startServer(fixture.settings);
+          server = await startServer(fixture);
           try {
             const points = await http(
               server.url,

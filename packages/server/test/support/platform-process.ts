@@ -17,15 +17,27 @@ const START_TIMEOUT_MS = 60_000;
 export interface PlatformProcess {
   /** `http://host:port` the child's API listens on. */
   readonly url: string;
+  /** The child's "palisade is listening" log line (`mqtt` and `mqttWs` among its fields). */
+  readonly started: Record<string, unknown>;
   readonly child: ChildProcess;
-  /** Resolves once the child has exited. */
-  readonly exited: Promise<unknown>;
+  /** Resolves with the signal that ended the child (or its exit code) once all its output is read. */
+  readonly exited: Promise<NodeJS.Signals | number | null>;
   /**
    * Sets a breakpoint on the first line of `file` (relative to packages/server/src) that
    * contains `text`, once set: `reached` resolves when the child stops there.
    */
   pauseAt(file: string, text: string): Promise<{ readonly reached: Promise<void> }>;
   kill(): Promise<void>;
+}
+
+export interface PlatformProcessOptions {
+  readonly adminToken: string;
+  /** `palisade start` flags beyond the fixture's stores (`--mqtt 127.0.0.1:0`, say). */
+  readonly flags?: readonly string[];
+  /** Receives everything the child writes to stdout and stderr, to search its whole log. */
+  readonly log?: { text: string };
+  /** Runs the child with the V8 inspector, for `pauseAt`. */
+  readonly inspect?: boolean;
 }
 
 function startFlags(settings: BackendFixture['settings']): string[] {
@@ -92,7 +104,7 @@ class Inspector {
 /** Starts the child on the fixture's stores and resolves once it listens. */
 export async function startPlatformProcess(
   fixture: BackendFixture,
-  options: { adminToken: string; inspect?: boolean },
+  options: PlatformProcessOptions,
 ): Promise<PlatformProcess> {
   const env: NodeJS.ProcessEnv = { ...process.env, PALISADE_ADMIN_TOKEN: options.adminToken };
   for (const key of Object.keys(env))
@@ -106,43 +118,58 @@ export async function startPlatformProcess(
       'packages/cli/src/main.ts',
       'start',
       ...startFlags(fixture.settings),
+      ...(options.flags ?? []),
     ],
     { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  const exited = new Promise((resolve) => child.once('exit', resolve));
+  // 'close', not 'exit': only then has all of its output been read.
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+    child.once('close', (code, signal) => resolve(signal ?? code)),
+  );
+  const { log } = options;
   let stdout = '';
   let stderr = '';
   const inspectorUrl = new Promise<string>((resolve) => {
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
       stderr += chunk;
+      if (log !== undefined) log.text += chunk;
       const url = /Debugger listening on (ws:\/\/\S+)/.exec(stderr)?.[1];
       if (url !== undefined) resolve(url);
     });
   });
-  const url = await new Promise<string>((resolve, reject) => {
+  child.stdout.setEncoding('utf8');
+  // Keeps draining the request log, so the child never blocks on a full pipe.
+  child.stdout.on('data', (chunk: string) => {
+    if (log !== undefined) log.text += chunk;
+  });
+  const started = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`server did not start\n${stdout}\n${stderr}`));
     }, START_TIMEOUT_MS);
     const onData = (chunk: string) => {
       stdout += chunk;
-      const found = /"url":"(http:\/\/[^"]+)".*"msg":"palisade is listening"/.exec(stdout)?.[1];
-      if (found === undefined) return;
+      const line = stdout
+        .split('\n')
+        .slice(0, -1)
+        .find((text) => text.includes('"msg":"palisade is listening"'));
+      if (line === undefined) return;
       clearTimeout(timer);
-      child.stdout.off('data', onData).resume();
+      child.stdout.off('data', onData);
       child.off('exit', onEarlyExit);
-      resolve(found);
+      resolve(JSON.parse(line) as Record<string, unknown>);
     };
     const onEarlyExit = (code: number | null) => {
       clearTimeout(timer);
       reject(new Error(`server exited with ${code} before listening\n${stdout}\n${stderr}`));
     };
-    child.stdout.setEncoding('utf8').on('data', onData);
+    child.stdout.on('data', onData);
     child.once('exit', onEarlyExit);
   });
   let inspector: Inspector | undefined;
   return {
-    url,
+    url: String(started.url),
+    started,
     child,
     exited,
     pauseAt: async (file, text) => {
