@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import { loadSettings, type Platform, startPlatform } from '@palisade/server';
+import { httpCall } from '../../server/test/support/http.ts';
 import {
   palisadeFromSource as palisade,
   startWitnessProcess,
@@ -55,26 +56,8 @@ describe('the ledger with three witnesses, offline and online verification, and 
     return startPlatform(settings, { logger });
   }
 
-  async function call(
-    method: string,
-    path: string,
-    token: string,
-    body?: unknown,
-    // biome-ignore lint/suspicious/noExplicitAny: response JSON is asserted field by field
-  ): Promise<{ status: number; body: any }> {
-    const response = await fetch(`${platform.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return {
-      status: response.status,
-      body: response.status === 204 ? undefined : await response.json(),
-    };
-  }
+  const call = (method: string, path: string, token: string, body?: unknown) =>
+    httpCall(platform.url, method, path, token, body);
 
   before(async () => {
     platform = await start();

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { httpCall } from '../../server/test/support/http.ts';
 import { assertBuilt, type CliResult, palisade, startServer } from './support/palisade-process.ts';
 
 const ADMIN = `pa_${'k'.repeat(43)}`;
@@ -20,19 +21,6 @@ function expectExit(result: CliResult, code: number): void {
     code,
     `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
   );
-}
-
-async function call(url: string, method: string, path: string, token: string, body?: unknown) {
-  const response = await fetch(`${url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
 }
 
 before(assertBuilt);
@@ -47,11 +35,11 @@ describe('palisade keys new-ledger-key (sqlite)', () => {
   before(async () => {
     const server = await start();
     try {
-      const tenant = await call(server.url, 'POST', '/v1/platform/tenants', ADMIN, {
+      const tenant = await httpCall(server.url, 'POST', '/v1/platform/tenants', ADMIN, {
         slug: 'acme',
         name: 'Acme',
       });
-      const key = await call(
+      const key = await httpCall(
         server.url,
         'POST',
         `/v1/platform/tenants/${tenant.body.id}/api-keys`,
@@ -59,9 +47,14 @@ describe('palisade keys new-ledger-key (sqlite)', () => {
         { name: 'k' },
       );
       // A checkpoint is sealed on demand: the platform log now holds one, signed.
-      const checkpoint = await call(server.url, 'GET', '/v1/ledger/checkpoint', key.body.secret);
+      const checkpoint = await httpCall(
+        server.url,
+        'GET',
+        '/v1/ledger/checkpoint',
+        key.body.secret,
+      );
       assert.equal(checkpoint.status, 200, JSON.stringify(checkpoint.body));
-      firstKeys = (await call(server.url, 'GET', '/v1/platform/ledger/keys', ADMIN)).body.keys;
+      firstKeys = (await httpCall(server.url, 'GET', '/v1/platform/ledger/keys', ADMIN)).body.keys;
 
       const whileRunning = await palisade(['keys', 'new-ledger-key', '--data', data]);
       expectExit(whileRunning, 2);
@@ -90,7 +83,7 @@ describe('palisade keys new-ledger-key (sqlite)', () => {
 
     const server = await start();
     try {
-      const served = (await call(server.url, 'GET', '/v1/platform/ledger/keys', ADMIN)).body;
+      const served = (await httpCall(server.url, 'GET', '/v1/platform/ledger/keys', ADMIN)).body;
       assert.deepEqual(served.keys, printed);
     } finally {
       await server.stop('SIGTERM');

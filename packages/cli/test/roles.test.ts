@@ -18,6 +18,7 @@ import { LocalKms, MasterKey } from '@palisade/crypto';
 import { ServiceTokens } from '../../server/src/internal/index.ts';
 import { type BackendFixture, openBackend } from '../../server/test/support/backends.ts';
 import { deleteNatsStream } from '../../server/test/support/buses.ts';
+import { httpCall } from '../../server/test/support/http.ts';
 import { mqttClient } from '../../server/test/support/mqtt-peers.ts';
 import { logLines } from './support/palisade-process.ts';
 import { palisadeFromSource, type SourceProcess, startRole } from './support/source-process.ts';
@@ -55,19 +56,8 @@ describe('roles in separate processes on PostgreSQL and NATS', { skip: !POSTGRES
   /** Records the key-job test made through the api process. */
   const recordIds: string[] = [];
 
-  const call = async (method: string, path: string, token: string, body?: unknown) => {
-    const response = await fetch(`${apiUrl}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    // biome-ignore lint/suspicious/noExplicitAny: response JSON is asserted field by field
-    const json: any = await response.json();
-    return { status: response.status, body: json };
-  };
+  const call = (method: string, path: string, token: string, body?: unknown) =>
+    httpCall(apiUrl, method, path, token, body);
   const leaders = () =>
     workers.filter((w) =>
       logLines(w.stdout()).some((l) => String(l.msg).startsWith('worker: leading')),

@@ -26,6 +26,7 @@ import {
 import { nodeHasher, nodeSha256, nodeVerifyProvider } from '@palisade/ledger/node';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { freePort } from '../../server/test/support/free-port.ts';
+import { httpCall } from '../../server/test/support/http.ts';
 import { readNodeFile, readOutboxStatus } from '../src/index.ts';
 import { type NodeFile, outboxPath } from '../src/node-file.ts';
 import { EdgeProcess, runCli, until } from './support/edge-harness.ts';
@@ -94,18 +95,8 @@ describe('devices → edge → platform, with the platform down for a while', ()
   const devices: { id: string; token: string; client?: MqttClient }[] = [];
   const base = Date.now() - 3_600_000;
 
-  async function call(method: string, path: string, token: string, body?: unknown) {
-    const response = await fetch(`${url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-  }
+  const call = (method: string, path: string, token: string, body?: unknown) =>
+    httpCall(url, method, path, token, body);
 
   /** Each device publishes messages `from` … `from + PER_PHASE - 1` at QoS 1, in order. */
   async function publishPhase(from: number): Promise<void> {

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { backendNames, openBackend } from './support/backends.ts';
+import { httpCall } from './support/http.ts';
 import { type PlatformProcess, startPlatformProcess } from './support/platform-process.ts';
 
 const ADMIN_TOKEN = `pa_durability_${'d'.repeat(40)}`;
@@ -60,27 +61,6 @@ interface StoredRecord {
   readonly data: Record<string, unknown>;
 }
 
-async function call<T = StoredRecord>(
-  url: string,
-  method: string,
-  path: string,
-  token: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; body: T }> {
-  const response = await fetch(`${url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...headers,
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-}
-
 /** What a writer sent and what the server acknowledged, per (writer, seq). */
 interface Attempt {
   readonly created: Note;
@@ -108,10 +88,10 @@ async function writeUntilKilled(server: PlatformProcess, key: string) {
     inFlightAtKill = inFlight;
     server.child.kill('SIGKILL');
   };
-  const send = async (...args: Parameters<typeof call>) => {
+  const send = async (...args: Parameters<typeof httpCall>) => {
     inFlight += 1;
     try {
-      return await call(...args);
+      return await httpCall(...args);
     } finally {
       inFlight -= 1;
     }
@@ -170,12 +150,7 @@ async function listAll(url: string, key: string): Promise<StoredRecord[]> {
   let cursor: string | null = null;
   do {
     const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
-    const page = await call<{ items: StoredRecord[]; nextCursor: string | null }>(
-      url,
-      'GET',
-      `/v1/collections/notes/records?limit=500${query}`,
-      key,
-    );
+    const page = await httpCall(url, 'GET', `/v1/collections/notes/records?limit=500${query}`, key);
     assert.equal(page.status, 200);
     items.push(...page.body.items);
     cursor = page.body.nextCursor;
@@ -192,18 +167,12 @@ for (const backend of backendNames()) {
       let server: PlatformProcess | undefined;
       try {
         server = await startPlatformProcess(fixture, { adminToken: ADMIN_TOKEN });
-        const tenant = await call<{ id: string }>(
-          server.url,
-          'POST',
-          '/v1/platform/tenants',
-          ADMIN_TOKEN,
-          {
-            slug: 'durable',
-            name: 'Durable',
-          },
-        );
+        const tenant = await httpCall(server.url, 'POST', '/v1/platform/tenants', ADMIN_TOKEN, {
+          slug: 'durable',
+          name: 'Durable',
+        });
         assert.equal(tenant.status, 201);
-        const issued = await call<{ secret: string }>(
+        const issued = await httpCall(
           server.url,
           'POST',
           `/v1/platform/tenants/${tenant.body.id}/api-keys`,
@@ -212,7 +181,7 @@ for (const backend of backendNames()) {
         );
         assert.equal(issued.status, 201);
         const key = issued.body.secret;
-        const collection = await call(server.url, 'PUT', '/v1/collections/notes', key, {
+        const collection = await httpCall(server.url, 'PUT', '/v1/collections/notes', key, {
           schema: NOTE_SCHEMA,
         });
         assert.equal(collection.status, 201);
@@ -229,7 +198,12 @@ for (const backend of backendNames()) {
         // Every acknowledged write is there, exactly as sent.
         for (const attempt of attempts.values()) {
           if (attempt.id === undefined) continue;
-          const read = await call(url, 'GET', `/v1/collections/notes/records/${attempt.id}`, key);
+          const read = await httpCall(
+            url,
+            'GET',
+            `/v1/collections/notes/records/${attempt.id}`,
+            key,
+          );
           assert.equal(read.status, 200, `acknowledged record ${attempt.id} is missing`);
           if (attempt.replaceAcked) {
             assert.deepEqual(read.body.data, attempt.replaced);

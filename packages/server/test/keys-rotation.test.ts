@@ -17,6 +17,7 @@ import { openTenantKek } from '@palisade/crypto';
 import { openPlatformKms } from '../src/keys/index.ts';
 import { openStores } from '../src/store/index.ts';
 import { type BackendFixture, backendNames, openBackend } from './support/backends.ts';
+import { httpCall } from './support/http.ts';
 import { type PlatformProcess, startPlatformProcess } from './support/platform-process.ts';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -55,19 +56,6 @@ async function start(fixture: BackendFixture, log: { text: string }): Promise<Pl
   return server;
 }
 
-async function call(url: string, token: string, method: string, path: string, body?: unknown) {
-  const response = await fetch(`${url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
-}
-
 const ssnOf = (n: number, salt: string) => `${salt}-${String(n).padStart(6, '0')}`;
 
 for (const backend of backendNames()) {
@@ -79,27 +67,27 @@ for (const backend of backendNames()) {
       const acknowledged = new Map<string, string>();
       try {
         let server = await start(fixture, log);
-        const tenant = await call(server.url, ADMIN_TOKEN, 'POST', '/v1/platform/tenants', {
+        const tenant = await httpCall(server.url, 'POST', '/v1/platform/tenants', ADMIN_TOKEN, {
           slug: 'rotor',
           name: 'Rotor',
         });
         const key = (
-          await call(
+          await httpCall(
             server.url,
-            ADMIN_TOKEN,
             'POST',
             `/v1/platform/tenants/${tenant.body.id}/api-keys`,
+            ADMIN_TOKEN,
             {},
           )
         ).body.secret as string;
-        await call(server.url, key, 'PUT', '/v1/collections/people', {
+        await httpCall(server.url, 'PUT', '/v1/collections/people', key, {
           schema: SCHEMA,
           encrypted: ['ssn'],
         });
         let next = 0;
         const write = async (url: string) => {
           const n = next++;
-          const created = await call(url, key, 'POST', '/v1/collections/people/records', {
+          const created = await httpCall(url, 'POST', '/v1/collections/people/records', key, {
             n,
             ssn: ssnOf(n, salt),
           });
@@ -133,7 +121,7 @@ for (const backend of backendNames()) {
         );
         const jobId = JSON.parse(cli.stdout).id as string;
         for (let i = 0; i < 2000; i++) {
-          const job = await call(server.url, key, 'GET', `/v1/keys/jobs/${jobId}`);
+          const job = await httpCall(server.url, 'GET', `/v1/keys/jobs/${jobId}`, key);
           if (job.body.processed > 0) {
             assert.equal(job.body.state, 'running', 'the job must still be running when killed');
             break;
@@ -145,29 +133,34 @@ for (const backend of backendNames()) {
         await Promise.all(writers);
 
         server = await start(fixture, log);
-        let job = await call(server.url, key, 'GET', `/v1/keys/jobs/${jobId}`);
+        let job = await httpCall(server.url, 'GET', `/v1/keys/jobs/${jobId}`, key);
         for (let i = 0; i < 600 && job.body.state === 'running'; i++) {
           await new Promise((resolve) => setTimeout(resolve, 50));
-          job = await call(server.url, key, 'GET', `/v1/keys/jobs/${jobId}`);
+          job = await httpCall(server.url, 'GET', `/v1/keys/jobs/${jobId}`, key);
         }
         assert.equal(job.body.state, 'done', JSON.stringify(job.body));
         assert.equal(job.body.remaining, 0);
         for (const [id, ssn] of acknowledged) {
-          const record = await call(server.url, key, 'GET', `/v1/collections/people/records/${id}`);
+          const record = await httpCall(
+            server.url,
+            'GET',
+            `/v1/collections/people/records/${id}`,
+            key,
+          );
           assert.equal(record.body.data.ssn, ssn);
         }
         const [firstId, firstSsn] = [...acknowledged][0]!;
-        const found = await call(
+        const found = await httpCall(
           server.url,
-          key,
           'GET',
           `/v1/collections/people/records?filter%5Bssn%5D=${firstSsn}`,
+          key,
         );
         assert.deepEqual(
           found.body.items.map((r: { id: string }) => r.id),
           [firstId],
         );
-        const status = (await call(server.url, key, 'GET', '/v1/keys')).body;
+        const status = (await httpCall(server.url, 'GET', '/v1/keys', key)).body;
         const fields = status.dataKeys.filter((k: { keyId: string }) => k.keyId === 'fields');
         assert.deepEqual(
           fields.map((k: { version: number; state: string; records: number }) => [

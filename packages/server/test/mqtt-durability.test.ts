@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { ADMIN_TOKEN } from './support/api.ts';
 import { type BackendFixture, backendNames, openBackend } from './support/backends.ts';
+import { httpCall } from './support/http.ts';
 import { mqttClient } from './support/mqtt-peers.ts';
 import { type PlatformProcess, startPlatformProcess } from './support/platform-process.ts';
 
@@ -32,26 +33,12 @@ async function startServer(
   return { ...server, mqtt: String(server.started.mqtt), mqttWs: String(server.started.mqttWs) };
 }
 
-async function http(
-  url: string,
-  method: string,
-  path: string,
-  token: string,
-  body?: unknown,
-  // biome-ignore lint/suspicious/noExplicitAny: response JSON is read field by field
-): Promise<any> {
-  const response = await fetch(`${url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const json = await response.json();
-  if (!response.ok)
-    throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-  return json;
+/** The answer's JSON, or an error naming the request when it is not a success. */
+async function http(url: string, method: string, path: string, token: string, body?: unknown) {
+  const reply = await httpCall(url, method, path, token, body);
+  if (reply.status >= 300)
+    throw new Error(`${method} ${path}: ${reply.status} ${JSON.stringify(reply.body)}`);
+  return reply.body;
 }
 
 /** Publishes seq 0, 1, 2… keeping WINDOW in flight, until the connection dies. */

@@ -11,7 +11,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN_TOKEN } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
-import { type HttpReply, OidcPlatform } from './support/oidc-platform.ts';
+import type { HttpReply } from './support/http.ts';
+import { OidcPlatform } from './support/oidc-platform.ts';
 
 /**
  * Calls until the gateway refuses; each admitted call has the `admitted` status and carries

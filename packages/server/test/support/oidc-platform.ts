@@ -8,13 +8,7 @@ import { type Platform, startPlatform } from '../../src/index.ts';
 import { ADMIN_TOKEN } from './api.ts';
 import { type BackendFixture, type BackendName, openBackend } from './backends.ts';
 import { busFlags, deleteNatsStream } from './buses.ts';
-
-export interface HttpReply {
-  readonly status: number;
-  readonly headers: Headers;
-  // biome-ignore lint/suspicious/noExplicitAny: response JSON is asserted field by field in tests
-  readonly body: any;
-}
+import { type HttpReply, httpCall } from './http.ts';
 
 export interface TestClient {
   readonly id: string;
@@ -98,32 +92,14 @@ export class OidcPlatform {
     return this.platform.url;
   }
 
-  async call(
+  call(
     method: string,
     path: string,
     token?: string,
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<HttpReply> {
-    const response = await fetch(`${this.url}${path}`, {
-      method,
-      redirect: 'manual',
-      headers: {
-        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-      },
-      ...(body === undefined
-        ? {}
-        : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    const type = response.headers.get('content-type') ?? '';
-    return {
-      status: response.status,
-      headers: response.headers,
-      body: type.includes('json') && text !== '' ? JSON.parse(text) : text,
-    };
+    return httpCall(this.url, method, path, token, body, headers);
   }
 
   /** A tenant with one API key (role owner). */
