@@ -58,6 +58,44 @@ describe('the ledger with three witnesses, offline and online verification, and 
 
   const call = (method: string, path: string, token: string, body?: unknown) =>
     httpCall(platform.url, method, path, token, body);
+  const verify = (...args: string[]) => palisade(['ledger', 'verify', ...args]);
+
+  /** The platform's vkeys and the audited tenant's bundle, fetched by the admin into new files. */
+  async function exportAudited(name: string): Promise<{ keys: string; bundle: string }> {
+    const env = { PALISADE_URL: platform.url, PALISADE_TOKEN: ADMIN };
+    const keys = join(dir, `${name}-keys.txt`);
+    const fetched = await palisade(['ledger', 'keys', '--out', keys], env);
+    assert.equal(fetched.code, 0, fetched.stderr);
+    const bundle = join(dir, `${name}-bundle.json`);
+    const exported = await palisade(
+      ['ledger', 'export', '--tenant', 'audited', '--out', bundle],
+      env,
+    );
+    assert.equal(exported.code, 0, exported.stderr);
+    return { keys, bundle };
+  }
+
+  /** A tenant whose owner key (returned) made the collection notes. */
+  async function notesTenant(slug: string, name: string): Promise<{ id: string; owner: string }> {
+    const created = await call('POST', '/v1/platform/tenants', ADMIN, { slug, name });
+    const owner = (
+      await call('POST', `/v1/platform/tenants/${created.body.id}/api-keys`, ADMIN, {})
+    ).body.secret;
+    await call('PUT', '/v1/collections/notes', owner, { schema: { type: 'object' } });
+    return { id: created.body.id, owner };
+  }
+
+  /** `palisade ledger verify` online as `token`, with a trust store of its own; its stdout. */
+  async function verifiedOnline(token: string, homeName: string): Promise<string> {
+    const env = {
+      PALISADE_URL: platform.url,
+      PALISADE_TOKEN: token,
+      PALISADE_HOME: join(dir, homeName),
+    };
+    const verified = await palisade(['ledger', 'verify'], env);
+    assert.equal(verified.code, 0, verified.stderr);
+    return verified.stdout;
+  }
 
   before(async () => {
     platform = await start();
@@ -118,16 +156,8 @@ describe('the ledger with three witnesses, offline and online verification, and 
   });
 
   it('palisade ledger export and verify work offline, and a changed byte is named', async () => {
-    const env = { PALISADE_URL: platform.url, PALISADE_TOKEN: ADMIN };
-    const keys = join(dir, 'keys.txt');
-    assert.equal((await palisade(['ledger', 'keys', '--out', keys], env)).code, 0);
-    const bundle = join(dir, 'bundle.json');
-    const exported = await palisade(
-      ['ledger', 'export', '--tenant', 'audited', '--out', bundle],
-      env,
-    );
-    assert.equal(exported.code, 0, exported.stderr);
-    const verified = await palisade(['ledger', 'verify', bundle, '--keys', keys]);
+    const { keys, bundle } = await exportAudited('offline');
+    const verified = await verify(bundle, '--keys', keys);
     assert.equal(verified.code, 0, verified.stderr);
     assert.match(verified.stdout, /^ok: tenant .* records not included/);
     assert.ok(
@@ -137,24 +167,16 @@ describe('the ledger with three witnesses, offline and online verification, and 
 
     const altered = readFileSync(bundle, 'utf8').replace('record.create', 'record.crEate');
     writeFileSync(bundle, altered);
-    const refused = await palisade(['ledger', 'verify', bundle, '--keys', keys]);
+    const refused = await verify(bundle, '--keys', keys);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /LEDGER_TAMPERED.*batch \d+: entries \d+–\d+ do not hash/);
-    const noKeys = await palisade(['ledger', 'verify', bundle]);
+    const noKeys = await verify(bundle);
     assert.equal(noKeys.code, 2);
   });
 
   it('verify counts the witnesses whose vkeys --keys holds, and --witness-quorum requires them', async () => {
-    const env = { PALISADE_URL: platform.url, PALISADE_TOKEN: ADMIN };
-    const platformKeys = join(dir, 'platform-keys.txt');
-    assert.equal((await palisade(['ledger', 'keys', '--out', platformKeys], env)).code, 0);
-    const bundle = join(dir, 'witnessed-bundle.json');
-    const exported = await palisade(
-      ['ledger', 'export', '--tenant', 'audited', '--out', bundle],
-      env,
-    );
-    assert.equal(exported.code, 0, exported.stderr);
-    const unwitnessed = await palisade(['ledger', 'verify', bundle, '--keys', platformKeys]);
+    const { keys: platformKeys, bundle } = await exportAudited('witnessed');
+    const unwitnessed = await verify(bundle, '--keys', platformKeys);
     assert.equal(unwitnessed.code, 0, unwitnessed.stderr);
     assert.match(
       unwitnessed.stdout,
@@ -166,57 +188,25 @@ describe('the ledger with three witnesses, offline and online verification, and 
     const keys = join(dir, 'keys-with-witnesses.txt');
     const platformVkeys = readFileSync(platformKeys, 'utf8');
     writeFileSync(keys, `${platformVkeys}${vkeys.slice(0, 4).join('\n')}\n`);
-    const counted = await palisade(['ledger', 'verify', bundle, '--keys', keys]);
+    const counted = await verify(bundle, '--keys', keys);
     assert.equal(counted.code, 0, counted.stderr);
     assert.match(
       counted.stdout,
       /, cosigned by 2 of 2 trusted witnesses \(witness\.test\/w1, witness\.test\/w2\), none required\n$/,
     );
-    const required = await palisade([
-      'ledger',
-      'verify',
-      bundle,
-      '--keys',
-      keys,
-      '--witness-quorum',
-      '2',
-    ]);
+    const required = await verify(bundle, '--keys', keys, '--witness-quorum', '2');
     assert.equal(required.code, 0, required.stderr);
     assert.match(required.stdout, /, 2 required\n$/);
-    const tooMany = await palisade([
-      'ledger',
-      'verify',
-      bundle,
-      '--keys',
-      keys,
-      '--witness-quorum',
-      '3',
-    ]);
+    const tooMany = await verify(bundle, '--keys', keys, '--witness-quorum', '3');
     assert.equal(tooMany.code, 1, tooMany.stdout);
     assert.match(
       tooMany.stderr,
       /^palisade: ledger verification FAILED \(LEDGER_NOT_WITNESSED\): the platform checkpoint at size \d+ is cosigned by 2 of the 3 witnesses required \(witness\.test\/w1, witness\.test\/w2\); no other witness key is trusted\n$/,
     );
-    const none = await palisade([
-      'ledger',
-      'verify',
-      bundle,
-      '--keys',
-      platformKeys,
-      '--witness-quorum',
-      '1',
-    ]);
+    const none = await verify(bundle, '--keys', platformKeys, '--witness-quorum', '1');
     assert.equal(none.code, 1, none.stdout);
     assert.match(none.stderr, /\(LEDGER_NOT_WITNESSED\): .*; no witness key is trusted\n$/);
-    const notCount = await palisade([
-      'ledger',
-      'verify',
-      bundle,
-      '--keys',
-      keys,
-      '--witness-quorum',
-      'two',
-    ]);
+    const notCount = await verify(bundle, '--keys', keys, '--witness-quorum', 'two');
     assert.equal(notCount.code, 2, notCount.stderr);
     assert.match(notCount.stderr, /--witness-quorum "two" is not a count of witnesses/);
   });
@@ -292,55 +282,34 @@ describe('the ledger with three witnesses, offline and online verification, and 
   });
 
   it('the summary counts in the singular where there is one', async () => {
-    const created = await call('POST', '/v1/platform/tenants', ADMIN, { slug: 'one', name: 'One' });
-    const key = await call('POST', `/v1/platform/tenants/${created.body.id}/api-keys`, ADMIN, {});
-    await call('PUT', '/v1/collections/notes', key.body.secret, { schema: { type: 'object' } });
-    const made = await call('POST', '/v1/collections/notes/records', key.body.secret, { n: 1 });
+    const { owner } = await notesTenant('one', 'One');
+    const made = await call('POST', '/v1/collections/notes/records', owner, { n: 1 });
     assert.equal(made.status, 201, JSON.stringify(made.body));
     await platform.sealer.seal();
-    const env = {
-      PALISADE_URL: platform.url,
-      PALISADE_TOKEN: key.body.secret,
-      PALISADE_HOME: join(dir, 'home-one'),
-    };
-    const verified = await palisade(['ledger', 'verify'], env);
-    assert.equal(verified.code, 0, verified.stderr);
-    assert.match(verified.stdout, /, 1 record matches \(first use/);
-    assert.doesNotMatch(verified.stdout, /\b1 (entries|batches|records)\b/);
+    const verified = await verifiedOnline(owner, 'home-one');
+    assert.match(verified, /, 1 record matches \(first use/);
+    assert.doesNotMatch(verified, /\b1 (entries|batches|records)\b/);
   });
 
   it('verify names the collections whose records the credential may not read', async () => {
-    const created = await call('POST', '/v1/platform/tenants', ADMIN, { slug: 'aud', name: 'Aud' });
-    const owner = (
-      await call('POST', `/v1/platform/tenants/${created.body.id}/api-keys`, ADMIN, {})
-    ).body.secret;
-    await call('PUT', '/v1/collections/notes', owner, { schema: { type: 'object' } });
+    const created = await notesTenant('aud', 'Aud');
+    const { owner } = created;
     await call('POST', '/v1/collections/notes/records', owner, { secret: 'Ada' });
     await call('PUT', '/v1/roles/auditor', owner, { permissions: ['ledger:export'] });
-    const auditor = await call('POST', `/v1/platform/tenants/${created.body.id}/api-keys`, ADMIN, {
+    const auditor = await call('POST', `/v1/platform/tenants/${created.id}/api-keys`, ADMIN, {
       roles: ['auditor'],
     });
     assert.equal(auditor.status, 201, JSON.stringify(auditor.body));
     await platform.sealer.seal();
-    const env = {
-      PALISADE_URL: platform.url,
-      PALISADE_TOKEN: auditor.body.secret,
-      PALISADE_HOME: join(dir, 'home-auditor'),
-    };
-    const verified = await palisade(['ledger', 'verify'], env);
-    assert.equal(verified.code, 0, verified.stderr);
     assert.match(
-      verified.stdout,
+      await verifiedOnline(auditor.body.secret, 'home-auditor'),
       /, 0 records match \(not checked: the records of notes, which this credential may not read\)/,
     );
   });
 
   it('verify counts the records a policy keeps from the credential, one by one', async () => {
-    const created = await call('POST', '/v1/platform/tenants', ADMIN, { slug: 'rec', name: 'Rec' });
-    const owner = (
-      await call('POST', `/v1/platform/tenants/${created.body.id}/api-keys`, ADMIN, {})
-    ).body.secret;
-    await call('PUT', '/v1/collections/notes', owner, { schema: { type: 'object' } });
+    const created = await notesTenant('rec', 'Rec');
+    const { owner } = created;
     const secret = await call('POST', '/v1/collections/notes/records', owner, { n: 1 });
     await call('POST', '/v1/collections/notes/records', owner, { n: 2 });
     await call('PUT', '/v1/roles/auditor', owner, {
@@ -351,19 +320,12 @@ describe('the ledger with three witnesses, offline and online verification, and 
 forbid (principal in Palisade::Role::"auditor", action, resource == Palisade::Record::"${secret.body.id}");`,
     });
     assert.equal(policy.status, 200, JSON.stringify(policy.body));
-    const auditor = await call('POST', `/v1/platform/tenants/${created.body.id}/api-keys`, ADMIN, {
+    const auditor = await call('POST', `/v1/platform/tenants/${created.id}/api-keys`, ADMIN, {
       roles: ['auditor'],
     });
     await platform.sealer.seal();
-    const env = {
-      PALISADE_URL: platform.url,
-      PALISADE_TOKEN: auditor.body.secret,
-      PALISADE_HOME: join(dir, 'home-rec'),
-    };
-    const verified = await palisade(['ledger', 'verify'], env);
-    assert.equal(verified.code, 0, verified.stderr);
     assert.match(
-      verified.stdout,
+      await verifiedOnline(auditor.body.secret, 'home-rec'),
       /, 1 record matches \(not checked: 1 record of notes, which this credential may not read\)/,
     );
   });
