@@ -294,18 +294,16 @@ for (const backend of backendNames()) {
           await stores.close();
         }
       };
+      const rotateBetaCookies = (...options: string[]) =>
+        palisade([
+          ...['admin', 'cookie-secret', '--rotate', ...options],
+          ...['--tenant', 'beta', ...storeFlags(fixture)],
+        ]);
       const before = await begin();
       assert.equal(await shows(before), 200);
       const [old] = await cookieKeys();
 
-      const rotated = await palisade([
-        'admin',
-        'cookie-secret',
-        '--rotate',
-        '--tenant',
-        'beta',
-        ...storeFlags(fixture),
-      ]);
+      const rotated = await rotateBetaCookies();
       expectExit(rotated, 0);
       assert.equal(rotated.stdout, 'retired 1 cookie secret\n');
       assert.match(rotated.stderr, /cookies the retired ones signed still verify/);
@@ -319,15 +317,7 @@ for (const backend of backendNames()) {
       // A leaked secret: revoked, the cookies it (or the one made since) signed stop working.
       const sinceRotation = await begin();
       assert.equal(await shows(sinceRotation), 200);
-      const revoked = await palisade([
-        'admin',
-        'cookie-secret',
-        '--rotate',
-        '--revoke-previous',
-        '--tenant',
-        'beta',
-        ...storeFlags(fixture),
-      ]);
+      const revoked = await rotateBetaCookies('--revoke-previous');
       expectExit(revoked, 0);
       assert.equal(revoked.stdout, 'revoked 2 cookie secrets\n');
       assert.match(revoked.stderr, /refuses every cookie the revoked ones signed/);
