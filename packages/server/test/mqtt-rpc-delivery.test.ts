@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
-import { type Platform, startPlatform } from '../src/index.ts';
+import { type Platform, type Settings, startPlatform } from '../src/index.ts';
 import type { TenantStore } from '../src/store/index.ts';
 import { ADMIN_TOKEN } from './support/api.ts';
-import { backendNames } from './support/backends.ts';
+import { type BackendName, backendNames } from './support/backends.ts';
 import { messageInbox, mqttClient } from './support/mqtt-peers.ts';
 import { type MqttPlatform, startMqttPlatform } from './support/mqtt-platform.ts';
 
@@ -55,6 +55,44 @@ async function claimedByStoppedPlatform(p: MqttPlatform, slug: string, claimedAt
   assert.equal(claimed?.status, 'sent');
   await p.platform.close();
   return { t, dev, rpcId: queued.body.id as string };
+}
+
+/**
+ * `test` in a describe of its own, given a platform it stops and `startNext`, which starts
+ * another on its stores (with `overrides`); both are closed after it.
+ */
+function afterStop(
+  backend: BackendName,
+  title: string,
+  name: string,
+  test: (
+    p: MqttPlatform,
+    startNext: (overrides?: Partial<Settings>) => Promise<Platform>,
+  ) => Promise<void>,
+): void {
+  describe(title, () => {
+    let p: MqttPlatform;
+    let next: Platform | undefined;
+
+    before(async () => {
+      p = await startMqttPlatform(backend);
+    });
+    after(async () => {
+      await next?.close();
+      await p.close();
+    });
+
+    it(name, FAILURE_BOUND, () =>
+      test(p, async (overrides = {}) => {
+        next = await startPlatform({
+          ...p.fixture.settings,
+          ...overrides,
+          adminToken: ADMIN_TOKEN,
+        });
+        return next;
+      }),
+    );
+  });
 }
 
 for (const backend of backendNames()) {
@@ -154,75 +192,43 @@ for (const backend of backendNames()) {
     );
   });
 
-  describe(`RPC over MQTT after the platform that sent it stopped (${backend})`, () => {
-    let p: MqttPlatform;
-    let next: Platform | undefined;
+  afterStop(
+    backend,
+    `RPC over MQTT after the platform that sent it stopped (${backend})`,
+    'a request it claimed and never saw acknowledged goes out when the device attaches to another',
+    async (p, startNext) => {
+      const claimedAt = new Date(Date.now() - 2 * ACK_WAIT_MS).toISOString();
+      const { t, dev, rpcId } = await claimedByStoppedPlatform(p, 'stopped', claimedAt);
 
-    before(async () => {
-      p = await startMqttPlatform(backend);
-    });
-    after(async () => {
-      await next?.close();
-      await p.close();
-    });
+      const next = await startNext();
+      const device = await listening(next.mqtt!.url, dev.token, { puback: true });
+      assert.equal(await device.next(), rpcId);
+      const read = async () =>
+        (
+          await next.http.inject({
+            method: 'GET',
+            url: `/v1/devices/${dev.id}/rpc/${rpcId}`,
+            headers: { authorization: `Bearer ${t.key}` },
+          })
+        ).json().status;
+      while ((await read()) !== 'delivered') await pause();
+      await device.client.endAsync();
+    },
+  );
 
-    it(
-      'a request it claimed and never saw acknowledged goes out when the device attaches to another',
-      FAILURE_BOUND,
-      async () => {
-        const claimedAt = new Date(Date.now() - 2 * ACK_WAIT_MS).toISOString();
-        const { t, dev, rpcId } = await claimedByStoppedPlatform(p, 'stopped', claimedAt);
+  afterStop(
+    backend,
+    `RPC over MQTT right after the platform that sent it stopped (${backend})`,
+    'a fresh claim it left goes out to a device already attached once the claim outlives the bound',
+    async (p, startNext) => {
+      // Claimed a moment before the platform stops: the device reconnects well within the
+      // bound, so its attach finds the claim too young to take over.
+      const { dev, rpcId } = await claimedByStoppedPlatform(p, 'crashed', new Date().toISOString());
 
-        next = await startPlatform({ ...p.fixture.settings, adminToken: ADMIN_TOKEN });
-        const device = await listening(next.mqtt!.url, dev.token, { puback: true });
-        assert.equal(await device.next(), rpcId);
-        const read = async () =>
-          (
-            await next!.http.inject({
-              method: 'GET',
-              url: `/v1/devices/${dev.id}/rpc/${rpcId}`,
-              headers: { authorization: `Bearer ${t.key}` },
-            })
-          ).json().status;
-        while ((await read()) !== 'delivered') await pause();
-        await device.client.endAsync();
-      },
-    );
-  });
-
-  describe(`RPC over MQTT right after the platform that sent it stopped (${backend})`, () => {
-    let p: MqttPlatform;
-    let next: Platform | undefined;
-
-    before(async () => {
-      p = await startMqttPlatform(backend);
-    });
-    after(async () => {
-      await next?.close();
-      await p.close();
-    });
-
-    it(
-      'a fresh claim it left goes out to a device already attached once the claim outlives the bound',
-      FAILURE_BOUND,
-      async () => {
-        // Claimed a moment before the platform stops: the device reconnects well within the
-        // bound, so its attach finds the claim too young to take over.
-        const { dev, rpcId } = await claimedByStoppedPlatform(
-          p,
-          'crashed',
-          new Date().toISOString(),
-        );
-
-        next = await startPlatform({
-          ...p.fixture.settings,
-          mqttRpcAckWaitMs: 1000,
-          adminToken: ADMIN_TOKEN,
-        });
-        const device = await listening(next.mqtt!.url, dev.token, { puback: true });
-        assert.equal(await device.next(), rpcId, 'sent without a reconnect');
-        await device.client.endAsync();
-      },
-    );
-  });
+      const next = await startNext({ mqttRpcAckWaitMs: 1000 });
+      const device = await listening(next.mqtt!.url, dev.token, { puback: true });
+      assert.equal(await device.next(), rpcId, 'sent without a reconnect');
+      await device.client.endAsync();
+    },
+  );
 }
