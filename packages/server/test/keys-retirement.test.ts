@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Platform, startPlatform } from '../src/index.ts';
 import { ADMIN_TOKEN, TestApi } from './support/api.ts';
 import { backendNames, scaleOutConfigured } from './support/backends.ts';
-import { busFlags, deleteNatsStream } from './support/buses.ts';
+import { apiAndIngest } from './support/scale-out.ts';
 
 /** How long the job may take to finish. */
 const JOB_WAIT_MS = 10_000;
@@ -91,17 +91,7 @@ describe('key retirement across processes on postgres and NATS', {
   skip: !scaleOutConfigured(),
 }, () => {
   test('another process destroys its cached copy of a retired version at once, not when its time runs out', async (t) => {
-    const flags = busFlags('nats');
-    const api = await TestApi.start('postgres', flags);
-    t.after(async () => {
-      await api.close();
-      await deleteNatsStream(flags.busPrefix!);
-    });
-    const ingest = await startPlatform(
-      { ...api.fixture.settings, adminToken: ADMIN_TOKEN, role: ['ingest'] },
-      { listen: false },
-    );
-    t.after(() => ingest.close());
+    const { api, ingest } = await apiAndIngest(t);
 
     const { id, key } = await api.tenant('acme');
     const tenant = (await api.platform.stores.controlPlane.getTenant(id))!;

@@ -7,10 +7,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startPlatform } from '../src/index.ts';
-import { ADMIN_TOKEN, TestApi } from './support/api.ts';
+import { ADMIN_TOKEN } from './support/api.ts';
 import { scaleOutConfigured } from './support/backends.ts';
-import { busFlags, deleteNatsStream } from './support/buses.ts';
+import { apiAndIngest } from './support/scale-out.ts';
 
 /** How long the notice may take to arrive, on a loaded machine; only bounds waiting. */
 const NOTICE_WAIT_MS = 10_000;
@@ -19,17 +18,7 @@ describe('crypto-shredding across processes on postgres and NATS', {
   skip: !scaleOutConfigured(),
 }, () => {
   test("another process destroys a deleted tenant's cached keys at once and loads them no more", async (t) => {
-    const flags = busFlags('nats');
-    const api = await TestApi.start('postgres', flags);
-    t.after(async () => {
-      await api.close();
-      await deleteNatsStream(flags.busPrefix!);
-    });
-    const ingest = await startPlatform(
-      { ...api.fixture.settings, adminToken: ADMIN_TOKEN, role: ['ingest'] },
-      { listen: false },
-    );
-    t.after(() => ingest.close());
+    const { api, ingest } = await apiAndIngest(t);
 
     const { id } = await api.tenant('acme');
     const tenant = (await api.platform.stores.controlPlane.getTenant(id))!;
