@@ -11,8 +11,6 @@ import {
   fromBase64Url,
   fromHex,
   inclusionProof,
-  isLedgerError,
-  type LedgerErrorCode,
   MemoryHashStore,
   MerkleLog,
   mldsa44CosignatureMessage,
@@ -39,8 +37,8 @@ import {
   mldsa44Signer,
   nodeVerifyProvider as provider,
 } from '../src/node/index.ts';
+import { failsWith } from './support.ts';
 
-const code = (want: LedgerErrorCode) => (e: unknown) => isLedgerError(e, want);
 const h32 = new Uint8Array(32);
 
 describe('bit helpers match BigInt arithmetic up to 2^53', () => {
@@ -66,19 +64,19 @@ describe('proof argument validation', () => {
   it('rejects non-safe sizes and indices in verification', () => {
     assert.throws(
       () => rootFromInclusionProof(hasher, h32, 0.5, 2, []),
-      code('LEDGER_INVALID_PROOF'),
+      failsWith('LEDGER_INVALID_PROOF'),
     );
     assert.throws(
       () => rootFromConsistencyProof(hasher, 1, 2 ** 53, [h32], h32),
-      code('LEDGER_INVALID_PROOF'),
+      failsWith('LEDGER_INVALID_PROOF'),
     );
     assert.throws(
       () => rootFromConsistencyProof(hasher, 1, 2, [new Uint8Array(31)], h32),
-      code('LEDGER_INVALID_PROOF'),
+      failsWith('LEDGER_INVALID_PROOF'),
     );
     assert.throws(
       () => verifyConsistency(hasher, 3, 4, [h32, h32], h32, h32),
-      code('LEDGER_INVALID_PROOF'),
+      failsWith('LEDGER_INVALID_PROOF'),
     );
   });
 
@@ -90,23 +88,29 @@ describe('proof argument validation', () => {
     assert.equal((await log.inclusionProof(1, 3)).length, 2);
     assert.equal((await log.consistencyProof(1, 3)).length, 2);
     assert.deepEqual(await log.consistencyProof(0, 3), []);
-    await assert.rejects(inclusionProof(hasher, store, -1, 3), code('LEDGER_INVALID_ARGUMENT'));
-    await assert.rejects(inclusionProof(hasher, store, 3, 3), code('LEDGER_INVALID_ARGUMENT'));
-    await assert.rejects(consistencyProof(hasher, store, 4, 3), code('LEDGER_INVALID_ARGUMENT'));
-    await assert.rejects(treeRoot(hasher, store, 4), code('LEDGER_MISSING_NODE'));
+    await assert.rejects(
+      inclusionProof(hasher, store, -1, 3),
+      failsWith('LEDGER_INVALID_ARGUMENT'),
+    );
+    await assert.rejects(inclusionProof(hasher, store, 3, 3), failsWith('LEDGER_INVALID_ARGUMENT'));
+    await assert.rejects(
+      consistencyProof(hasher, store, 4, 3),
+      failsWith('LEDGER_INVALID_ARGUMENT'),
+    );
+    await assert.rejects(treeRoot(hasher, store, 4), failsWith('LEDGER_MISSING_NODE'));
     await assert.rejects(
       appendLeaves(hasher, store, 3, [new Uint8Array(31)]),
-      code('LEDGER_INVALID_ARGUMENT'),
+      failsWith('LEDGER_INVALID_ARGUMENT'),
     );
     await assert.rejects(
       appendLeaves(hasher, store, 2 ** 53, [h32]),
-      code('LEDGER_INVALID_ARGUMENT'),
+      failsWith('LEDGER_INVALID_ARGUMENT'),
     );
     const short = { readNodes: async () => [] as Uint8Array[] };
-    await assert.rejects(treeRoot(hasher, short, 3), code('LEDGER_MISSING_NODE'));
+    await assert.rejects(treeRoot(hasher, short, 3), failsWith('LEDGER_MISSING_NODE'));
     assert.throws(
       () => store.writeNodes([{ level: 0, index: 0, hash: new Uint8Array(3) }]),
-      code('LEDGER_INVALID_ARGUMENT'),
+      failsWith('LEDGER_INVALID_ARGUMENT'),
     );
     assert.deepEqual(await treeRoot(hasher, store, 0), hasher.emptyRoot());
     assert.deepEqual((await appendLeaves(hasher, store, 0, [])).root, hasher.emptyRoot());
@@ -146,7 +150,11 @@ describe('checkpoints', () => {
       'o\n5\nAAAA\n',
       `o\n5\n${toBase64(h32)}\n\n`,
     ]) {
-      assert.throws(() => parseCheckpoint(bad), code('LEDGER_BAD_CHECKPOINT'), JSON.stringify(bad));
+      assert.throws(
+        () => parseCheckpoint(bad),
+        failsWith('LEDGER_BAD_CHECKPOINT'),
+        JSON.stringify(bad),
+      );
     }
     const good = { origin: 'o', size: 1, root: h32, extensions: [] };
     for (const bad of [
@@ -155,7 +163,10 @@ describe('checkpoints', () => {
       { root: new Uint8Array(1) },
       { extensions: [''] },
     ]) {
-      assert.throws(() => formatCheckpoint({ ...good, ...bad }), code('LEDGER_BAD_CHECKPOINT'));
+      assert.throws(
+        () => formatCheckpoint({ ...good, ...bad }),
+        failsWith('LEDGER_BAD_CHECKPOINT'),
+      );
     }
   });
 });
@@ -169,21 +180,30 @@ describe('signers and verifiers', () => {
     const note = await signNote(text, [signer], { timestamp: 0 });
     const raw = fromBase64(note.trim().split(' ').pop()!)!;
     assert.equal(raw.length, 4 + 8 + 2420);
-    await assert.rejects(signNote('not a checkpoint\n', [signer]), code('LEDGER_BAD_CHECKPOINT'));
+    await assert.rejects(
+      signNote('not a checkpoint\n', [signer]),
+      failsWith('LEDGER_BAD_CHECKPOINT'),
+    );
     await assert.rejects(
       openNote(note, [parseVerifierKey(pq.vkey, provider)]),
-      code('LEDGER_UNKNOWN_KEY'),
+      failsWith('LEDGER_UNKNOWN_KEY'),
     );
     assert.equal(mldsa44CosignatureMessage('x'.repeat(256), 0n, utf8(text)), undefined);
     assert.equal(mldsa44CosignatureMessage('x', 0n, utf8('nope\n')), undefined);
     const ed = generateKeyPairSync('ed25519').privateKey;
-    assert.throws(() => mldsa44Signer('n', ed), code('LEDGER_BAD_KEY'));
-    assert.throws(() => ed25519Signer('n', key), code('LEDGER_BAD_KEY'));
-    assert.throws(() => ed25519PrivateKeyFromSeed(new Uint8Array(31)), code('LEDGER_BAD_KEY'));
-    assert.throws(() => mldsa44PrivateKeyFromSeed(new Uint8Array(31)), code('LEDGER_BAD_KEY'));
-    await assert.rejects(signNote(text, [ed25519Signer('bad name', ed)]), code('LEDGER_BAD_KEY'));
-    await assert.rejects(signNote('no newline', [ed25519Signer('n', ed)]), code('LEDGER_BAD_NOTE'));
-    await assert.rejects(signNote(text, []), code('LEDGER_INVALID_ARGUMENT'));
+    assert.throws(() => mldsa44Signer('n', ed), failsWith('LEDGER_BAD_KEY'));
+    assert.throws(() => ed25519Signer('n', key), failsWith('LEDGER_BAD_KEY'));
+    assert.throws(() => ed25519PrivateKeyFromSeed(new Uint8Array(31)), failsWith('LEDGER_BAD_KEY'));
+    assert.throws(() => mldsa44PrivateKeyFromSeed(new Uint8Array(31)), failsWith('LEDGER_BAD_KEY'));
+    await assert.rejects(
+      signNote(text, [ed25519Signer('bad name', ed)]),
+      failsWith('LEDGER_BAD_KEY'),
+    );
+    await assert.rejects(
+      signNote('no newline', [ed25519Signer('n', ed)]),
+      failsWith('LEDGER_BAD_NOTE'),
+    );
+    await assert.rejects(signNote(text, []), failsWith('LEDGER_INVALID_ARGUMENT'));
   });
 
   it('verifies an Ed25519 cosignature and rejects wrong-length signatures', async () => {
@@ -199,8 +219,8 @@ describe('signers and verifiers', () => {
     assert.equal(await verifier.verify(utf8(text), new Uint8Array(10)), false);
     const plain = createVerifier(provider, 'w.example', 0x01, pub);
     assert.equal(await plain.verify(utf8(text), new Uint8Array(10)), false);
-    assert.throws(() => createVerifier(provider, 'a+b', 0x01, pub), code('LEDGER_BAD_KEY'));
-    assert.throws(() => createVerifier(provider, 'a', 0x06, pub), code('LEDGER_BAD_KEY'));
+    assert.throws(() => createVerifier(provider, 'a+b', 0x01, pub), failsWith('LEDGER_BAD_KEY'));
+    assert.throws(() => createVerifier(provider, 'a', 0x06, pub), failsWith('LEDGER_BAD_KEY'));
     // A verifier that throws counts as a failed signature.
     const throwing = {
       ...provider,
@@ -210,7 +230,7 @@ describe('signers and verifiers', () => {
     };
     await assert.rejects(
       openNote(note, [createVerifier(throwing, 'w.example', 0x04, pub)]),
-      code('LEDGER_BAD_SIGNATURE'),
+      failsWith('LEDGER_BAD_SIGNATURE'),
     );
   });
 });

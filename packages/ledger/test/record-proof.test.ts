@@ -34,8 +34,8 @@ import {
   nodeSha256,
   nodeVerifyProvider,
 } from '../src/node/index.ts';
+import { failsWith } from './support.ts';
 
-const code = (want: LedgerErrorCode) => (e: unknown) => isLedgerError(e, want);
 const salt = new Uint8Array(16).fill(7);
 
 function entry(seq: number, extra: Record<string, string> = {}): LedgerEntry {
@@ -71,7 +71,7 @@ describe('entries, batches and commitments', () => {
         (e) => isLedgerError(e, 'LEDGER_BAD_ENTRY') && field.test(e.message),
       );
     }
-    assert.throws(() => validateEntry([]), code('LEDGER_BAD_ENTRY'));
+    assert.throws(() => validateEntry([]), failsWith('LEDGER_BAD_ENTRY'));
     validateEntry({ ...entry(0), commitment: null });
   });
 
@@ -91,8 +91,11 @@ describe('entries, batches and commitments', () => {
       `{"batch":0,"count":2,"entriesRoot":"${header.entriesRoot}","firstSeq":0,"tenant":"t1","time":"2025-01-31T12:00:00.000Z","v":1}`,
     );
     assert.deepEqual(decodeBatchLeaf(bytes), header);
-    assert.throws(() => decodeBatchLeaf(utf8(JSON.stringify(header))), code('LEDGER_BAD_BATCH'));
-    assert.throws(() => decodeBatchLeaf(new Uint8Array([0xff])), code('LEDGER_BAD_BATCH'));
+    assert.throws(
+      () => decodeBatchLeaf(utf8(JSON.stringify(header))),
+      failsWith('LEDGER_BAD_BATCH'),
+    );
+    assert.throws(() => decodeBatchLeaf(new Uint8Array([0xff])), failsWith('LEDGER_BAD_BATCH'));
     for (const bad of [
       { v: 2 },
       { count: 0 },
@@ -103,7 +106,7 @@ describe('entries, batches and commitments', () => {
     ]) {
       assert.throws(
         () => encodeBatchLeaf({ ...header, ...bad } as BatchHeader),
-        code('LEDGER_BAD_BATCH'),
+        failsWith('LEDGER_BAD_BATCH'),
       );
     }
   });
@@ -114,15 +117,15 @@ describe('entries, batches and commitments', () => {
     verifyStateCommitment(nodeSha256, c, salt, { a: 'x', b: 1 });
     assert.throws(
       () => verifyStateCommitment(nodeSha256, c, salt, { a: 'y', b: 1 }),
-      code('LEDGER_BAD_COMMITMENT'),
+      failsWith('LEDGER_BAD_COMMITMENT'),
     );
     assert.throws(
       () => verifyStateCommitment(nodeSha256, '!', salt, {}),
-      code('LEDGER_BAD_COMMITMENT'),
+      failsWith('LEDGER_BAD_COMMITMENT'),
     );
     assert.throws(
       () => commitState(nodeSha256, new Uint8Array(8), {}),
-      code('LEDGER_INVALID_ARGUMENT'),
+      failsWith('LEDGER_INVALID_ARGUMENT'),
     );
   });
 });
@@ -259,7 +262,7 @@ describe('verifyRecordProof', async () => {
       [{ ...p, platform: undefined }, {}, 'LEDGER_UNKNOWN_KEY'],
     ];
     for (const [i, [proof, k, want]] of cases.entries()) {
-      await assert.rejects(verifyRecordProof(hasher, proof, k), code(want), `case ${i}`);
+      await assert.rejects(verifyRecordProof(hasher, proof, k), failsWith(want), `case ${i}`);
     }
   });
 
@@ -270,7 +273,7 @@ describe('verifyRecordProof', async () => {
     assert.notEqual(edOnly, p.platform!.checkpoint);
     await assert.rejects(
       verifyRecordProof(hasher, { ...p, platform: { ...p.platform!, checkpoint: edOnly } }, keys),
-      code('LEDGER_UNKNOWN_KEY'),
+      failsWith('LEDGER_UNKNOWN_KEY'),
     );
   });
 

@@ -8,7 +8,6 @@ import {
 import {
   cosignatureTimestamp,
   fromBase64,
-  isLedgerError,
   type LedgerErrorCode,
   openNote,
   parseNote,
@@ -16,7 +15,7 @@ import {
   readKeyIdHex,
   signNote,
 } from './note-support.ts';
-import { loadVectors } from './support.ts';
+import { failsWith, loadVectors } from './support.ts';
 
 interface NoteVector {
   id: string;
@@ -46,7 +45,6 @@ interface Vectors {
 const vectors = loadVectors<Vectors>('signed-notes-checkpoints-cosignatures.json');
 const keysOf = (v: NoteVector) =>
   (v.vkeys ?? (v.vkey ? [v.vkey] : [])).map((k) => parseVerifierKey(k, provider));
-const code = (want: LedgerErrorCode) => (e: unknown) => isLedgerError(e, want);
 
 describe('signed-note vectors', () => {
   for (const v of vectors.valid_notes) {
@@ -79,7 +77,7 @@ describe('signed-note vectors', () => {
     assert.equal(opened.verified.length, 1, 'an identical repeat is dropped');
     await assert.rejects(
       openNote(`${peter.note}${forged}\n`, keysOf(peter)),
-      code('LEDGER_BAD_SIGNATURE'),
+      failsWith('LEDGER_BAD_SIGNATURE'),
     );
   });
 
@@ -97,7 +95,10 @@ describe('signed-note vectors', () => {
         // 100 signatures are accepted (the spec requires at least 16).
         await openNote(`${peter.text}\n${line.repeat(100)}`, keysOf(v));
       }
-      await assert.rejects(openNote(note!, keysOf(v)), code(expected[v.id] ?? 'LEDGER_BAD_NOTE'));
+      await assert.rejects(
+        openNote(note!, keysOf(v)),
+        failsWith(expected[v.id] ?? 'LEDGER_BAD_NOTE'),
+      );
     });
   }
 
@@ -112,7 +113,7 @@ describe('signed-note vectors', () => {
 
   it('rejects every invalid vkey', () => {
     for (const { vkey, why } of vectors.invalid_vkeys) {
-      assert.throws(() => parseVerifierKey(vkey, provider), code('LEDGER_BAD_KEY'), why);
+      assert.throws(() => parseVerifierKey(vkey, provider), failsWith('LEDGER_BAD_KEY'), why);
     }
   });
 
@@ -130,7 +131,11 @@ describe('signed-note vectors', () => {
       const c = vkey.charCodeAt(i);
       const mutated =
         vkey.slice(0, i) + String.fromCharCode(c === 0x41 ? 0x42 : 0x41) + vkey.slice(i + 1);
-      assert.throws(() => parseVerifierKey(mutated, provider), code('LEDGER_BAD_KEY'), mutated);
+      assert.throws(
+        () => parseVerifierKey(mutated, provider),
+        failsWith('LEDGER_BAD_KEY'),
+        mutated,
+      );
     }
   });
 
@@ -143,7 +148,7 @@ describe('signed-note vectors', () => {
       'text\n\n\u2014 a AAAA\n',
       'x\ud800\n\n',
     ]) {
-      assert.throws(() => parseNote(bad), code('LEDGER_BAD_NOTE'), JSON.stringify(bad));
+      assert.throws(() => parseNote(bad), failsWith('LEDGER_BAD_NOTE'), JSON.stringify(bad));
     }
   });
 });
@@ -162,7 +167,7 @@ describe('tlog-cosignature Ed25519 vectors (sigsum)', () => {
       const note = `${cosigned_checkpoint_text}\n${line}\n`;
       const want = verdicts[verdict];
       if (want !== undefined) {
-        await assert.rejects(openNote(note, [witness]), code(want));
+        await assert.rejects(openNote(note, [witness]), failsWith(want));
         return;
       }
       const opened = await openNote(note, [witness]);

@@ -1,6 +1,6 @@
-/** Shared test helpers: vector loading and decoding. */
+/** Shared test helpers: vector loading and decoding, and matching a ledger error by code. */
 import { readFileSync } from 'node:fs';
-import { fromBase64, fromHex } from '../src/index.ts';
+import { fromBase64, fromHex, isLedgerError, type LedgerErrorCode } from '../src/index.ts';
 
 /** Parses a JSON vector file from test/vectors. */
 export function loadVectors<T>(name: string): T {
@@ -17,4 +17,9 @@ export function hex(text: string): Uint8Array {
   const bytes = fromHex(text);
   if (bytes === undefined) throw new Error(`bad hex ${text}`);
   return bytes;
+}
+
+/** For `assert.throws`: the error is a LedgerError with code `want`. */
+export function failsWith(want: LedgerErrorCode): (e: unknown) => boolean {
+  return (e) => isLedgerError(e, want);
 }

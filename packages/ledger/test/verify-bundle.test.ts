@@ -10,7 +10,6 @@ import {
   isLedgerError,
   type LedgerBundle,
   type LedgerEntry,
-  type LedgerErrorCode,
   MemoryHashStore,
   type NoteSigner,
   parseVerifierKey,
@@ -31,8 +30,7 @@ import {
   nodeSha256,
   nodeVerifyProvider,
 } from '../src/node/index.ts';
-
-const code = (want: LedgerErrorCode) => (e: unknown) => isLedgerError(e, want);
+import { failsWith } from './support.ts';
 
 // The platform's keys are named after its origin and sign tenant and platform checkpoints.
 const ORIGIN = 'palisade.example/a1b2';
@@ -169,7 +167,7 @@ describe('verifyBundle', () => {
       platformOrigin: 'elsewhere.example/log',
       platformSigners: [edSigner],
     });
-    await assert.rejects(verifyBundle(hasher, bundle, trusted), code('LEDGER_TAMPERED'));
+    await assert.rejects(verifyBundle(hasher, bundle, trusted), failsWith('LEDGER_TAMPERED'));
   });
 
   it("rejects a tenant checkpoint whose origin is not the platform's origin for the tenant", async () => {
@@ -177,7 +175,7 @@ describe('verifyBundle', () => {
       const bundle = await makeBundle(HISTORY, { tenantOrigin });
       await assert.rejects(
         verifyBundle(hasher, bundle, trusted),
-        code('LEDGER_TAMPERED'),
+        failsWith('LEDGER_TAMPERED'),
         tenantOrigin,
       );
     }
@@ -216,7 +214,7 @@ describe('verifyBundle', () => {
       (e) => isLedgerError(e, 'LEDGER_BAD_BUNDLE') && /says it withholds/.test(e.message),
     );
     const notNames = { ...withheld, withheldCollections: [7] as unknown as string[] };
-    await assert.rejects(verifyBundle(hasher, notNames, trusted), code('LEDGER_BAD_BUNDLE'));
+    await assert.rejects(verifyBundle(hasher, notNames, trusted), failsWith('LEDGER_BAD_BUNDLE'));
     const older = await verifyBundle(hasher, bundle, trusted);
     assert.deepEqual(older.withheldCollections, [], 'a bundle without the field withholds none');
   });
@@ -285,7 +283,7 @@ describe('verifyBundle', () => {
     for (const at of [3, -1, 0.5, null]) {
       await assert.rejects(
         verifyBundle(hasher, { ...bundle, recordsAt: at }, trusted),
-        code('LEDGER_BAD_BUNDLE'),
+        failsWith('LEDGER_BAD_BUNDLE'),
         String(at),
       );
     }
@@ -360,7 +358,7 @@ describe('verifyBundle with witnesses', () => {
     for (const witnessQuorum of [-1, 1.5, Number.NaN]) {
       await assert.rejects(
         verifyBundle(hasher, bundle, withWitnesses, { witnessQuorum }),
-        code('LEDGER_INVALID_ARGUMENT'),
+        failsWith('LEDGER_INVALID_ARGUMENT'),
         String(witnessQuorum),
       );
     }
