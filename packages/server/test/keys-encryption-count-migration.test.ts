@@ -6,16 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { uuid7 } from '../src/ids/index.ts';
 import { migratePostgres } from '../src/store/postgres/postgres-migrate.ts';
-import { migrateSqlite, openSqlite } from '../src/store/sqlite/sqlite-database.ts';
-import { SqliteShardStore } from '../src/store/sqlite/sqlite-shard-store.ts';
-import { TENANT_MIGRATIONS } from '../src/store/sqlite/tenant-migrations.ts';
-import { shardBefore } from './support/shard-before.ts';
+import { asTenant, shardBefore, tenantFileBefore } from './support/shard-before.ts';
 
 const CREATED = '2026-01-01T00:00:00.000Z';
 /** Versions before the migration: key id, version. */
@@ -40,14 +33,7 @@ const COUNTED = [
 ];
 
 test('sqlite: versions made before migration 23 count their tenantâ€™s record ledger entries', async (t) => {
-  const folder = mkdtempSync(join(tmpdir(), 'palisade-test-'));
-  t.after(() => rmSync(folder, { recursive: true, force: true }));
-  const tenantId = uuid7();
-  const old = openSqlite(join(folder, `${tenantId}.db`));
-  migrateSqlite(
-    old,
-    TENANT_MIGRATIONS.filter((m) => m.version <= 22),
-  );
+  const { old, open } = tenantFileBefore(t, 23);
   for (const [keyId, version] of KEYS)
     old
       .prepare(
@@ -59,10 +45,7 @@ test('sqlite: versions made before migration 23 count their tenantâ€™s record le
     old
       .prepare("INSERT INTO ledger_entries (seq, batch, resource, entry) VALUES (?, 0, ?, '{}')")
       .run(seq, resource);
-  old.close();
-  const shard = new SqliteShardStore('s1', folder, 4);
-  t.after(() => shard.close());
-  const store = await shard.tenant(tenantId);
+  const store = await open();
   const keys = await store.reader.keys.listDataKeys();
   assert.deepEqual(
     keys.map(({ keyId, version, encryptions }) => ({ keyId, version, encryptions })),
@@ -76,21 +59,12 @@ test('postgres: versions made before shard migration 22 count their own tenantâ€
   skip: adminUrl === undefined,
 }, async (t) => {
   const { owner, migrations } = await shardBefore(t, adminUrl!, 22);
-  /** Runs `sql` in a transaction of `tenant` (RLS is forced); its rows. */
-  const asTenant = async (tenant: string, sql: string, values: unknown[] = []) => {
-    await owner.query('BEGIN');
-    await owner.query("SELECT set_config('app.tenant_id', $1, true)", [tenant]);
-    try {
-      return (await owner.query(sql, values)).rows;
-    } finally {
-      await owner.query('COMMIT');
-    }
-  };
   // Another tenant's ledger entries count for it alone.
   const [tenant, other] = [randomUUID(), randomUUID()];
   for (const id of [tenant, other])
     for (const [keyId, version] of KEYS)
       await asTenant(
+        owner,
         id,
         `INSERT INTO data_keys (tenant_id, key_id, version, kek_version, state, created_at)
          VALUES ($1, $2, $3, 1, 'active', $4)`,
@@ -98,11 +72,13 @@ test('postgres: versions made before shard migration 22 count their own tenantâ€
       );
   for (const [seq, resource] of RESOURCES.entries())
     await asTenant(
+      owner,
       tenant,
       "INSERT INTO ledger_entries (tenant_id, seq, batch, resource, entry) VALUES ($1, $2, 0, $3, '{}')",
       [tenant, seq, resource],
     );
   await asTenant(
+    owner,
     other,
     "INSERT INTO ledger_entries (tenant_id, seq, batch, resource, entry) VALUES ($1, 0, 0, 'collections/x/records/y', '{}')",
     [other],
@@ -110,6 +86,7 @@ test('postgres: versions made before shard migration 22 count their own tenantâ€
   await migratePostgres(owner, 'shard', migrations);
   const counts = (id: string) =>
     asTenant(
+      owner,
       id,
       `SELECT key_id AS "keyId", version, encryptions::float8 AS encryptions FROM data_keys
        WHERE tenant_id = $1 ORDER BY key_id, version`,

@@ -5,36 +5,19 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { uuid7 } from '../src/ids/index.ts';
 import { migratePostgres } from '../src/store/postgres/postgres-migrate.ts';
-import { migrateSqlite, openSqlite } from '../src/store/sqlite/sqlite-database.ts';
-import { SqliteShardStore } from '../src/store/sqlite/sqlite-shard-store.ts';
-import { TENANT_MIGRATIONS } from '../src/store/sqlite/tenant-migrations.ts';
-import { shardBefore } from './support/shard-before.ts';
+import { shardBefore, tenantFileBefore } from './support/shard-before.ts';
 
 const PLAIN_KEY = 'a-plain-sha-256-of-a-tried-address-0000000';
 const AT = '2026-01-01T00:00:00.000Z';
 
 test('sqlite: the failed sign-ins kept under plain hashes are gone after migration 21', async (t) => {
-  const folder = mkdtempSync(join(tmpdir(), 'palisade-test-'));
-  t.after(() => rmSync(folder, { recursive: true, force: true }));
-  const tenantId = uuid7();
-  const old = openSqlite(join(folder, `${tenantId}.db`));
-  migrateSqlite(
-    old,
-    TENANT_MIGRATIONS.filter((m) => m.version <= 20),
-  );
+  const { old, open } = tenantFileBefore(t, 21);
   old
     .prepare('INSERT INTO sign_in_failures (name_key, failures, run_from) VALUES (?, 3, ?)')
     .run(PLAIN_KEY, AT);
-  old.close();
-  const shard = new SqliteShardStore('s1', folder, 4);
-  t.after(() => shard.close());
-  const store = await shard.tenant(tenantId);
+  const store = await open();
   assert.deepEqual(await store.reader.users.getSignInFailures([PLAIN_KEY]), []);
 });
 
