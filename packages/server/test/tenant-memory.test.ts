@@ -1,8 +1,8 @@
 /**
  * A deleted tenant leaves nothing of itself in the process's memory: its request and
  * telemetry rate buckets and usage, its principals' and devices' buckets, the sign-in buckets
- * of its slug, its remembered DPoP proofs, its cached revocations and CORS allow-list, its
- * policy state and the policy set in the Cedar engine are all dropped at the deletion, while another tenant's stay (both seen on /metrics). A preflight
+ * of its slug, its remembered DPoP proofs (here and in the store every process shares), its
+ * cached revocations and CORS allow-list, its policy state and the policy set in the Cedar engine are all dropped at the deletion, while another tenant's stay (both seen on /metrics). A preflight
  * from the deleted tenant's origin is refused at once, not when the cache expires (caches are
  * kept for an hour here).
  */
@@ -13,6 +13,7 @@ import { exportJWK, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
 import { ADMIN_TOKEN } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
+import { dpopProofRows } from './support/dpop-proof-rows.ts';
 import { OidcPlatform } from './support/oidc-platform.ts';
 
 /** What the process holds of tenants, from /metrics. */
@@ -125,9 +126,14 @@ for (const backend of backendNames()) {
       ])
         assert.ok(holder in keptOnly, `${holder} is on /metrics`);
 
+      const proofsOf = async (tenant: { id: string }) =>
+        (await dpopProofRows(api.fixture.settings, tenant.id)).length;
+      assert.equal(await proofsOf(gone), 1, 'its proof is in the store every process shares');
       const deleted = await api.call('DELETE', `/v1/platform/tenants/${gone.id}`, ADMIN_TOKEN);
       assert.equal(deleted.status, 204);
       assert.deepEqual(await held(api), keptOnly, 'nothing of the deleted tenant is held');
+      assert.equal(await proofsOf(gone), 0, 'nor kept in the shared store');
+      assert.equal(await proofsOf(kept), 1);
       assert.equal(await preflight('https://gone.example'), null, 'its origin is refused at once');
       assert.equal(await preflight('https://kept.example'), 'https://kept.example');
     });

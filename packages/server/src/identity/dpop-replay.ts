@@ -6,6 +6,14 @@ export const DPOP_PROOFS_REMEMBERED_MAX = 1_000_000;
 /** Most of them one tenant's clients may hold by default: a tenant's flood is its own. */
 export const DPOP_PROOFS_PER_TENANT_MAX = 100_000;
 
+/** The refusal of a replay, whichever memory caught it. */
+export function usedBefore(): PalisadeError {
+  return new PalisadeError(
+    'PALISADE_DPOP_PROOF_INVALID',
+    'the DPoP proof was used before; make a new one',
+  );
+}
+
 /**
  * The DPoP proofs accepted while they can still be presented, so none is accepted twice.
  * A proof is remembered until its acceptance window ends and never forgotten earlier: with
@@ -16,6 +24,9 @@ export const DPOP_PROOFS_PER_TENANT_MAX = 100_000;
  * refused. Each proof is remembered by a 128-bit digest of its tenant, key and `jti` (a fixed
  * size, whatever the `jti`), filed by the second its window ends, so the ones past it go in a
  * pass over seconds.
+ *
+ * This is one process's memory, checked first: a replay to the same process is refused here
+ * and never costs a store round trip. The platform-wide memory is the store's (DpopProofs).
  */
 export class ProofReplayMemory {
   readonly #max: number;
@@ -38,17 +49,14 @@ export class ProofReplayMemory {
 
   /**
    * Remembers the proof `jti` of key `jkt` in `tenantId`, acceptable until `until` (epoch ms),
-   * at `now`; throws PALISADE_DPOP_PROOF_INVALID if it was accepted before,
-   * PALISADE_DPOP_PROOF_MEMORY_FULL if the tenant's share or the whole memory is full.
+   * at `now`, and answers its digest; throws PALISADE_DPOP_PROOF_INVALID if it was accepted
+   * before, PALISADE_DPOP_PROOF_MEMORY_FULL if the tenant's share or the whole memory is full.
    */
-  remember(tenantId: string, jkt: string, jti: string, until: number, now: number): void {
+  remember(tenantId: string, jkt: string, jti: string, until: number, now: number): Buffer {
     this.#forgetEnded(now);
-    const id = hash('sha256', `${tenantId}\n${jkt}\n${jti}`, 'base64url').slice(0, 22);
-    if (this.#ids.has(id))
-      throw new PalisadeError(
-        'PALISADE_DPOP_PROOF_INVALID',
-        'the DPoP proof was used before; make a new one',
-      );
+    const digest = hash('sha256', `${tenantId}\n${jkt}\n${jti}`, 'buffer').subarray(0, 16);
+    const id = digest.toString('base64url');
+    if (this.#ids.has(id)) throw usedBefore();
     const held = this.#perTenant.get(tenantId) ?? 0;
     if (held >= this.#tenantMax || this.#ids.size >= this.#max) {
       this.#refused();
@@ -64,6 +72,7 @@ export class ProofReplayMemory {
     const proofs = this.#bySecond.get(second);
     if (proofs === undefined) this.#bySecond.set(second, [{ tenantId, id }]);
     else proofs.push({ tenantId, id });
+    return digest;
   }
 
   /** Proofs remembered now, of all tenants. */

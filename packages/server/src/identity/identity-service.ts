@@ -3,7 +3,7 @@ import { Counter, type Registry } from 'prom-client';
 import type { RoleGrants } from '../authz/index.ts';
 import type { GroupCommitter } from '../commit/index.ts';
 import { andThen, type MaybePromise } from '../maybe-promise/index.ts';
-import type { ControlPlaneIdentityStore, ShardStore } from '../store/index.ts';
+import type { ControlPlaneIdentityStore, DpopProofStore, ShardStore } from '../store/index.ts';
 import type { Tenant } from '../tenancy/index.ts';
 import { AccessTokenVerifier } from './access-token-verifier.ts';
 import { ClientService } from './client-service.ts';
@@ -20,6 +20,8 @@ import { type IssuerLifetimes, longestCookieMs } from './tenant-provider.ts';
 
 export interface IdentityOptions {
   readonly store: ControlPlaneIdentityStore;
+  /** The DPoP proofs every API process of the platform accepted. */
+  readonly dpopProofs: DpopProofStore;
   readonly shards: ReadonlyMap<string, ShardStore>;
   readonly committer: GroupCommitter;
   readonly kms: Kms;
@@ -84,7 +86,10 @@ export class IdentityService {
       help: 'DPoP proofs refused because the replay memory held its most proofs still within their acceptance window',
       registers: options.metrics === undefined ? [] : [options.metrics],
     });
-    this.#proofs = new DpopProofs({ refused: () => proofsRefused.inc() });
+    this.#proofs = new DpopProofs({
+      store: options.dpopProofs,
+      refused: () => proofsRefused.inc(),
+    });
     this.tokens = new AccessTokenVerifier(this.urls, this.#directory, revocations, this.#proofs);
     this.clients = new ClientService({
       store: options.store,
@@ -124,11 +129,13 @@ export class IdentityService {
 
   /**
    * Crypto-shredding at tenant deletion: the issuer's keys (and clients, grants, tokens) are
-   * destroyed, so nothing it signed verifies any more, whatever copy of the store survives.
+   * destroyed, so nothing it signed verifies any more, whatever copy of the store survives;
+   * the DPoP proofs its clients sent go too.
    */
   async shred(tenant: Tenant): Promise<void> {
     await this.#store.deleteIssuer(tenant.id);
     this.forgetTenant(tenant.id);
+    await this.#proofs.eraseTenant(tenant.id);
   }
 
   /** What this process holds of tenants' tokens: cached revocation lists and DPoP proofs. */

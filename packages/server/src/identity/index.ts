@@ -1,6 +1,7 @@
 export type { TokenPresentation, VerifiedAccessToken } from './access-token-verifier.ts';
 export type { ClientView, NewClient } from './client-service.ts';
 export { revokeCookieSecrets, rotateCookieSecrets } from './cookie-secrets.ts';
+export { DpopProofSweep } from './dpop-proof-sweep.ts';
 export { type IdentityOptions, IdentityService } from './identity-service.ts';
 export type { InteractionForm } from './interactions.ts';
 export { resealIssuerKeys, SIGNING_ALGORITHMS, type SigningAlgorithm } from './issuer-keys.ts';

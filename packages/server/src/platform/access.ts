@@ -1,7 +1,7 @@
 import { Authorizer, RoleResolver } from '../authz/index.ts';
 import { CredentialVerifier } from '../control/index.ts';
 import type { DeviceServices } from '../devices/index.ts';
-import { IdentityService } from '../identity/index.ts';
+import { DpopProofSweep, IdentityService } from '../identity/index.ts';
 import type { KeyService } from '../keys/index.ts';
 import { openUserServices, type UserServices } from '../users/index.ts';
 import type { PlatformContext } from './context.ts';
@@ -18,12 +18,14 @@ export interface Access {
   readonly identity: IdentityService;
   /** Turns the bearer secrets the API is called with into principals. */
   readonly verifier: CredentialVerifier;
+  /** Deletes ended DPoP proofs from the shared store, in a process running the API. */
+  readonly proofSweep: DpopProofSweep | undefined;
 }
 
 export interface AccessOptions
   extends Pick<
     PlatformContext,
-    'settings' | 'stores' | 'locate' | 'committer' | 'kms' | 'metrics'
+    'settings' | 'roles' | 'stores' | 'locate' | 'committer' | 'kms' | 'metrics' | 'logger'
   > {
   readonly keys: KeyService;
   /** The platform's public URL, the issuer of its tokens. */
@@ -46,6 +48,7 @@ export function assembleAccess(options: AccessOptions): Access {
   });
   const identity = new IdentityService({
     store: stores.controlPlane.identity,
+    dpopProofs: stores.controlPlane.dpopProofs,
     shards: stores.shards,
     committer,
     kms,
@@ -72,7 +75,15 @@ export function assembleAccess(options: AccessOptions): Access {
     metrics: options.metrics,
     tokens: identity.tokens,
   });
-  return { roleResolver, authorizer, users, identity, verifier };
+  const proofSweep = options.roles.api
+    ? new DpopProofSweep({
+        store: stores.controlPlane.dpopProofs,
+        intervalMs: settings.dpopProofSweepIntervalMs,
+        batchMax: settings.dpopProofSweepBatchMax,
+        logger: options.logger,
+      })
+    : undefined;
+  return { roleResolver, authorizer, users, identity, verifier, proofSweep };
 }
 
 /**

@@ -162,6 +162,7 @@ export async function startPlatform(
       retention: devices.services.retention,
       rotation: keys.rotation,
     });
+    access.proofSweep?.start();
     await recoverCreations(tenants, logger);
     let closed: Promise<void> | undefined;
     const close = () => {
@@ -176,6 +177,7 @@ export async function startPlatform(
         await keys.rotation.stop();
         await committer.drain();
         await worker?.stop();
+        await access.proofSweep?.stop();
         devices.stopRpcAnswers();
         keys.stopKeyNotices();
         stopDeletionNotices?.();

@@ -30,6 +30,7 @@ export type {
   TenantDeviceReader,
   TenantDeviceWriter,
 } from './device-types.ts';
+export type { DpopProofStore } from './dpop-proof-types.ts';
 export type {
   EdgeRuleSetRow,
   TenantEdgeRuleReader,

@@ -8,6 +8,7 @@ import type {
   TenantDeviceReader,
   TenantDeviceWriter,
 } from './device-types.ts';
+import type { DpopProofStore } from './dpop-proof-types.ts';
 import type { TenantEdgeRuleReader, TenantEdgeRuleWriter } from './edge-rule-types.ts';
 import type { TenantEdgeReader, TenantEdgeWriter } from './edge-types.ts';
 import type { ControlPlaneIdentityStore } from './identity-types.ts';
@@ -63,6 +64,8 @@ export interface ControlPlaneStore {
   readonly identity: ControlPlaneIdentityStore;
   /** Each tenant's CORS allow-list. */
   readonly cors: ControlPlaneCorsStore;
+  /** The DPoP proofs every API process accepted, within their windows. */
+  readonly dpopProofs: DpopProofStore;
   migrate(): Promise<void>;
   ping(): Promise<void>;
   close(): Promise<void>;

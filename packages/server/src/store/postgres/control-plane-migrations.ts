@@ -168,4 +168,20 @@ export const PG_CONTROL_PLANE_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    // The DPoP proofs every API process accepted, until their windows end (epoch ms). UNLOGGED:
+    // a proof lives about a minute, so the table needs no WAL and no flush at commit. No
+    // foreign key to tenants: its check on every DPoP request would lock the tenant's row; a
+    // tenant's deletion erases its proofs with its issuer.
+    sql: `
+      CREATE UNLOGGED TABLE dpop_proofs (
+        digest bytea PRIMARY KEY,
+        tenant_id uuid NOT NULL,
+        until bigint NOT NULL
+      );
+      CREATE INDEX dpop_proofs_by_until ON dpop_proofs (until);
+      CREATE INDEX dpop_proofs_by_tenant ON dpop_proofs (tenant_id);
+    `,
+  },
 ];

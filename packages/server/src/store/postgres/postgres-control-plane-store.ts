@@ -30,6 +30,7 @@ import { PG_CONTROL_PLANE_MIGRATIONS } from './control-plane-migrations.ts';
 import { inPoolTransaction } from './pool-transaction.ts';
 import { PgCorsOrigins } from './postgres-cors-store.ts';
 import { PgDeviceIndex } from './postgres-device-index.ts';
+import { PgDpopProofs } from './postgres-dpop-proof-store.ts';
 import { PgIdentityStore } from './postgres-identity-store.ts';
 import { PgControlPlaneKeys } from './postgres-key-store.ts';
 import { migratePostgres } from './postgres-migrate.ts';
@@ -41,6 +42,7 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
   readonly devices: PgDeviceIndex;
   readonly identity: PgIdentityStore;
   readonly cors: PgCorsOrigins;
+  readonly dpopProofs: PgDpopProofs;
   readonly #url: string;
   readonly #pool: pg.Pool;
 
@@ -52,6 +54,7 @@ export class PostgresControlPlaneStore implements ControlPlaneStore {
     this.devices = new PgDeviceIndex(this.#pool);
     this.identity = new PgIdentityStore(this.#pool);
     this.cors = new PgCorsOrigins(this.#pool);
+    this.dpopProofs = new PgDpopProofs(this.#pool);
   }
 
   async migrate(): Promise<void> {

@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { PalisadeError } from '../../errors/index.ts';
 import type { Tenant, TenantStatus } from '../../tenancy/index.ts';
@@ -30,16 +31,18 @@ import { CONTROL_PLANE_MIGRATIONS } from './control-plane-migrations.ts';
 import { SqliteCorsOrigins } from './sqlite-cors-store.ts';
 import { migrateSqlite, openSqlite } from './sqlite-database.ts';
 import { SqliteDeviceIndex } from './sqlite-device-index.ts';
+import { SqliteDpopProofs } from './sqlite-dpop-proof-store.ts';
 import { SqliteIdentityStore } from './sqlite-identity-store.ts';
 import { SqliteControlPlaneKeys } from './sqlite-key-store.ts';
 
-/** The embedded control plane: `DATA/platform.db`. */
+/** The embedded control plane: `DATA/platform.db`, and the DPoP proofs in `DATA/dpop-proofs.db`. */
 export class SqliteControlPlaneStore implements ControlPlaneStore {
   readonly kind = 'sqlite';
   readonly keys: SqliteControlPlaneKeys;
   readonly devices: SqliteDeviceIndex;
   readonly identity: SqliteIdentityStore;
   readonly cors: SqliteCorsOrigins;
+  readonly dpopProofs: SqliteDpopProofs;
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
 
@@ -49,6 +52,7 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
     this.devices = new SqliteDeviceIndex(this.#db);
     this.identity = new SqliteIdentityStore(this.#db);
     this.cors = new SqliteCorsOrigins(this.#db);
+    this.dpopProofs = new SqliteDpopProofs(join(dirname(path), 'dpop-proofs.db'));
   }
 
   #sql(sql: string): StatementSync {
@@ -69,6 +73,7 @@ export class SqliteControlPlaneStore implements ControlPlaneStore {
   }
 
   async close(): Promise<void> {
+    this.dpopProofs.close();
     if (this.#db.isOpen) this.#db.close();
   }
 
