@@ -14,7 +14,9 @@ import { ADMIN_TOKEN, PEOPLE_SCHEMA, TestApi } from './support/api.ts';
  * how it authenticates instead. A route missing here that does not declare a permission, or
  * listed here with another auth, fails the test below.
  */
-const NOT_A_PERMISSION: Readonly<Record<string, 'public' | 'edge-node' | 'admin' | 'tenant'>> = {
+const NOT_A_PERMISSION: Readonly<
+  Record<string, 'public' | 'edge-node' | 'admin' | 'tenant' | 'user'>
+> = {
   // Probes, metrics and the API description: no tenant data.
   'get /healthz': 'public',
   'get /readyz': 'public',
@@ -56,6 +58,13 @@ const NOT_A_PERMISSION: Readonly<Record<string, 'public' | 'edge-node' | 'admin'
   'options /{path}': 'public',
   // GraphQL authorizes each field it resolves with the same Authorizer, by the field's permission.
   'post /v1/graphql': 'tenant',
+  // A signed-in user's own account: their own access token only, whatever its roles; the user
+  // is the token's subject (test/users-own-account.test.ts).
+  'get /v1/users/me': 'user',
+  'post /v1/users/me/password': 'user',
+  'post /v1/users/me/totp': 'user',
+  'post /v1/users/me/totp/confirm': 'user',
+  'delete /v1/users/me/totp': 'user',
 };
 
 interface Route {
@@ -151,6 +160,22 @@ describe('authorization of every route', () => {
       [],
       'routes that now name a permission belong off the list',
     );
+  });
+
+  test("a signed-in user's own routes refuse an API key of every role", async () => {
+    const routes = (await routesOf(api)).filter((r) => r.auth === 'user');
+    assert.equal(routes.length, 5);
+    for (const role of BUILT_IN_ROLE_NAMES)
+      for (const route of routes) {
+        const reply = await api.call(
+          route.method.toUpperCase() as 'GET',
+          route.path,
+          keys.get(role),
+          route.hasBody ? {} : undefined,
+        );
+        assert.equal(reply.status, 403, `${role} ${route.method} ${route.path}`);
+        assert.match(reply.body.detail, /an API key is no user/);
+      }
   });
 
   test('each built-in role against each route: allowed exactly where its definition says', async () => {

@@ -451,6 +451,35 @@ const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack
     expect: 404,
     attack: (api, key, v) => api.call('DELETE', `/v1/users/${v.userId}/totp`, key),
   },
+  // Only a user's own access token reaches these, and then only that user (the token's
+  // subject, in its issuer's tenant): test/users-own-account.test.ts signs a user of another
+  // tenant in. B's API key and service client are no user.
+  'get /v1/users/me': { expect: 403, attack: (api, key) => api.call('GET', '/v1/users/me', key) },
+  'post /v1/users/me/password': {
+    expect: 403,
+    attack: (api, key) =>
+      api.call('POST', '/v1/users/me/password', key, {
+        currentPassword: 'mallory was here',
+        newPassword: 'mallory was here too',
+      }),
+  },
+  'post /v1/users/me/totp': {
+    expect: 403,
+    attack: (api, key) =>
+      api.call('POST', '/v1/users/me/totp', key, { currentPassword: 'mallory was here' }),
+  },
+  'post /v1/users/me/totp/confirm': {
+    expect: 403,
+    attack: (api, key) => api.call('POST', '/v1/users/me/totp/confirm', key, { code: '123456' }),
+  },
+  'delete /v1/users/me/totp': {
+    expect: 403,
+    attack: (api, key) =>
+      api.call('DELETE', '/v1/users/me/totp', key, {
+        currentPassword: 'mallory was here',
+        totpCode: '123456',
+      }),
+  },
   // A's invitation token shown under B's slug is unknown there, as if made up.
   'get /t/{slug}/invite/{token}': {
     expect: 404,

@@ -104,6 +104,22 @@ describe('the OpenAPI document', () => {
     assert.equal(unlisted.status, 415);
   });
 
+  test("names the signed-in user's own routes as taking a user's access token", () => {
+    for (const [method, path] of [
+      ['get', '/v1/users/me'],
+      ['post', '/v1/users/me/password'],
+      ['post', '/v1/users/me/totp'],
+      ['post', '/v1/users/me/totp/confirm'],
+      ['delete', '/v1/users/me/totp'],
+    ] as const) {
+      const documented = operation(method, path) as unknown as Record<string, unknown>;
+      assert.equal(documented['x-palisade-auth'], 'user', `${method} ${path}`);
+      assert.deepEqual(documented.security, [{ bearer: [] }], `${method} ${path}`);
+    }
+    const removal = operation('delete', '/v1/users/me/totp').requestBody?.content ?? {};
+    assert.ok('application/json' in removal, 'removing TOTP takes the password and code as JSON');
+  });
+
   test('names If-Match on the writes that honour it', async () => {
     for (const [method, path] of [
       ['put', '/v1/collections/{name}/records/{id}'],

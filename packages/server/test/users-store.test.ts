@@ -21,6 +21,8 @@ function user(email: string): UserRow {
     createdAt: now,
     updatedAt: now,
     sessionsNotBefore: null,
+    keptSignIn: null,
+    totpPending: null,
   };
 }
 
@@ -53,13 +55,23 @@ for (const backend of backendNames()) {
       await store.transaction((tx) => tx.users.insertUser(row));
       assert.deepEqual(await store.reader.users.getUser(row.id), row);
       const ended = new Date().toISOString();
+      const pending = { wrappedKey: new Uint8Array([4, 5]), sealed: new Uint8Array([6]) };
+      const written = {
+        ...row,
+        name: 'M',
+        version: 2,
+        sessionsNotBefore: ended,
+        keptSignIn: 'grant-1',
+        totpPending: pending,
+      };
       await store.transaction(async (tx) => {
-        const changed = { ...row, name: 'M', version: 2, sessionsNotBefore: ended };
-        assert.equal(await tx.users.updateUser(changed, 1), true);
+        assert.equal(await tx.users.updateUser(written, 1), true);
         assert.equal(await tx.users.updateUser({ ...row, name: 'X', version: 2 }, 1), false);
       });
-      const changed = (await store.reader.users.getUser(row.id))!;
-      assert.deepEqual([changed.name, changed.sessionsNotBefore], ['M', ended]);
+      assert.deepEqual(await store.reader.users.getUser(row.id), written);
+      const cleared = { ...written, version: 3, keptSignIn: null, totpPending: null };
+      await store.transaction((tx) => tx.users.updateUser(cleared, 2));
+      assert.deepEqual(await store.reader.users.getUser(row.id), cleared);
       const steps = await store.transaction(async (tx) => [
         await tx.users.signedIn(row.id, 100),
         await tx.users.signedIn(row.id, 100),

@@ -19,6 +19,8 @@ export type Principal =
       readonly permissions: PermissionSet;
       /** The roles the permissions come from (Cedar policies see the principal as their member). */
       readonly roles: readonly string[];
+      /** A user's sign-in (the issuer's grant id) their access token belongs to. */
+      readonly signIn?: string | undefined;
     };
 
 /** Longest JWT looked at (an ML-DSA-65 signature alone is 4.4 kB in base64url). */
@@ -146,8 +148,8 @@ export class CredentialVerifier {
         path: request.url,
         proof: request.dpop,
       });
-      return andThen(verified, ({ tenant, actor, roles }) =>
-        this.#tenantPrincipal(tenant, actor, roles),
+      return andThen(verified, ({ tenant, actor, roles, grantId }) =>
+        this.#tenantPrincipal(tenant, actor, roles, grantId),
       );
     }
     const match =
@@ -219,6 +221,7 @@ export class CredentialVerifier {
     tenant: Tenant,
     actor: Actor,
     roles: readonly string[],
+    signIn?: string,
   ): MaybePromise<Principal> {
     const context = issueTenantContext(tenant, actor);
     return andThen(this.#roles.resolve(tenant, roles), (permissions) => ({
@@ -226,6 +229,7 @@ export class CredentialVerifier {
       context,
       permissions,
       roles,
+      signIn,
     }));
   }
 }

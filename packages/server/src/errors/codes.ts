@@ -204,6 +204,16 @@ export const ERROR_CODES = {
     status: 429,
     title: 'The account is locked after repeated failed sign-ins',
   },
+  PALISADE_REAUTHENTICATION_FAILED: {
+    status: 403,
+    title: "The signed-in user's current password or TOTP code is wrong",
+  },
+  PALISADE_TOTP_ALREADY_ENROLLED: { status: 409, title: 'The account has TOTP already' },
+  PALISADE_TOTP_NOT_ENROLLED: { status: 409, title: 'The account has no TOTP' },
+  PALISADE_TOTP_ENROLMENT_NOT_STARTED: {
+    status: 409,
+    title: 'No TOTP enrolment is waiting for a code',
+  },
   PALISADE_ROLE_NOT_FOUND: { status: 404, title: 'No such role' },
   PALISADE_ROLE_BUILT_IN: { status: 409, title: 'Built-in roles cannot change' },
   PALISADE_ROLE_LIMIT: { status: 409, title: 'The tenant has as many custom roles as allowed' },

@@ -15,12 +15,13 @@ import type { TenantContext } from '../tenancy/index.ts';
 
 /**
  * Who may call a route: anyone, an edge node (its node credential, checked by the route's own
- * hook before the body is read), the platform admin, or a tenant principal that holds the
- * named permission. `'tenant'` admits any tenant principal and is only for a route that
- * authorizes every operation it runs by itself: GraphQL, whose every field names its
- * permission. Nothing else is "any tenant caller".
+ * hook before the body is read), the platform admin, a signed-in user acting on their own
+ * account (`'user'`: their own access token, whatever their roles), or a tenant principal
+ * that holds the named permission. `'tenant'` admits any tenant principal and is only for a
+ * route that authorizes every operation it runs by itself: GraphQL, whose every field names
+ * its permission. Nothing else is "any tenant caller".
  */
-export type RouteAuth = 'public' | 'edge-node' | 'admin' | 'tenant' | Permission;
+export type RouteAuth = 'public' | 'edge-node' | 'admin' | 'tenant' | 'user' | Permission;
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -52,6 +53,7 @@ export function installAuth(
       auth !== 'edge-node' &&
       auth !== 'admin' &&
       auth !== 'tenant' &&
+      auth !== 'user' &&
       !isPermission(auth)
     )
       throw new Error(`route ${route.method} ${route.url} names unknown permission ${auth}`);
@@ -88,7 +90,8 @@ export function installAuth(
         request.principal = principal;
         done();
       };
-      if (auth === 'admin' || auth === 'tenant' || principal.kind !== 'tenant') return admit();
+      if (auth === 'admin' || auth === 'tenant' || auth === 'user' || principal.kind !== 'tenant')
+        return admit();
       const resource = restResource(
         principal.context.tenantId,
         auth,
@@ -123,12 +126,32 @@ function wrongKind(
     return principal.kind === 'platform-admin'
       ? undefined
       : new PalisadeError('PALISADE_FORBIDDEN', 'this route needs the platform-admin token');
+  if (auth === 'user') return notAUser(principal);
   return principal.kind === 'tenant'
     ? undefined
     : new PalisadeError(
         'PALISADE_FORBIDDEN',
         'this route acts inside a tenant: use a tenant credential',
       );
+}
+
+/** What each kind of tenant credential is called in a refusal. */
+const CREDENTIAL_NAMES: Readonly<Record<string, string>> = {
+  'api-key': 'an API key',
+  'service-client': "a service client's token",
+};
+
+/** Why a principal is not a signed-in user acting on their own account, if it is not one. */
+function notAUser(principal: Principal): PalisadeError | undefined {
+  if (principal.kind === 'tenant' && principal.context.actor.kind === 'user') return undefined;
+  const what =
+    principal.kind === 'platform-admin'
+      ? 'the platform-admin token'
+      : (CREDENTIAL_NAMES[principal.context.actor.kind] ?? 'this credential');
+  return new PalisadeError(
+    'PALISADE_FORBIDDEN',
+    `this route is the signed-in user's own account, and ${what} is no user: call it with the user's own access token (authorization code or device grant)`,
+  );
 }
 
 /** The tenant of an authenticated tenant route. */
@@ -153,4 +176,15 @@ export function permissionsOf(request: FastifyRequest): PermissionSet {
   if (principal?.kind !== 'tenant')
     throw new PalisadeError('PALISADE_FORBIDDEN', 'this route acts inside a tenant');
   return principal.permissions;
+}
+
+/** The signed-in user of a `'user'` route: their context, and the sign-in their token is of. */
+export function signedInUserOf(request: FastifyRequest): {
+  context: TenantContext;
+  signIn: string | undefined;
+} {
+  const principal = request.principal;
+  if (principal?.kind !== 'tenant' || principal.context.actor.kind !== 'user')
+    throw new PalisadeError('PALISADE_FORBIDDEN', "this route is the signed-in user's own account");
+  return { context: principal.context, signIn: principal.signIn };
 }

@@ -42,6 +42,7 @@ import { issuerKeyRoutes } from './routes/issuer-key-routes.ts';
 import { issuerRoutes } from './routes/issuer-routes.ts';
 import { keyRoutes } from './routes/key-routes.ts';
 import { ledgerRoutes } from './routes/ledger-routes.ts';
+import { ownAccountRoutes } from './routes/own-account-routes.ts';
 import { platformTenantRoutes } from './routes/platform-tenant-routes.ts';
 import { policyRoutes } from './routes/policy-routes.ts';
 import { recordRoutes } from './routes/record-routes.ts';
@@ -225,6 +226,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   }
   if (options.users !== undefined) {
     userRoutes(app, options.users.services, options.authz.authorizer, options.pageSizeMax);
+    ownAccountRoutes(app, options.users.services);
     invitationRoutes(app, options.users.services, options.users.tenantBySlug, options.signInLimits);
   }
   await app.ready();

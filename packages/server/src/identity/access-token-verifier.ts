@@ -27,6 +27,8 @@ export interface VerifiedAccessToken {
   readonly tenant: Tenant;
   readonly actor: Actor;
   readonly roles: readonly string[];
+  /** The issuer's grant (a user's sign-in) the token belongs to; none for a service client. */
+  readonly grantId: string | undefined;
   /** The verified claims. */
   readonly claims: Readonly<Record<string, unknown>>;
 }
@@ -165,7 +167,8 @@ export class AccessTokenVerifier {
               `the token's ${revoked === 'jti' ? 'token' : revoked} was revoked; get a new token`,
             );
           }
-          return { tenant, actor: signed.actor, roles: signed.roles, claims: signed.claims };
+          const { actor, roles, grantId, claims } = signed;
+          return { tenant, actor, roles, grantId, claims };
         }),
       );
     });

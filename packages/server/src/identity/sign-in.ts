@@ -13,6 +13,8 @@ export interface IssuerAccount {
    * or refresh token from a sign-in before that second is refused.
    */
   readonly signInsFrom: number | null;
+  /** The one sign-in (grant id) that `signInsFrom` spares: the user's own change came from it. */
+  readonly keptSignIn: string | null;
 }
 
 /**
@@ -57,6 +59,7 @@ export function storedAccounts(shards: ReadonlyMap<string, ShardStore>): Account
         name: user.name,
         roles: user.roles,
         signInsFrom: since === null ? null : Math.floor(Date.parse(since) / 1000),
+        keptSignIn: user.keptSignIn,
       };
     },
   };

@@ -118,7 +118,8 @@ export function createTenantProvider(
     ): Promise<OidcAccount | undefined> => {
       const account = await options.accounts.account(tenant, sub);
       if (account === undefined) return undefined;
-      if (signInEnded(account, token?.authTime ?? ctx.oidc.session?.authTime())) return undefined;
+      const authTime = token?.authTime ?? ctx.oidc.session?.authTime();
+      if (signInEnded(account, authTime, token?.grantId)) return undefined;
       return {
         accountId: account.id,
         roles: account.roles,
@@ -202,12 +203,18 @@ export function createTenantProvider(
 }
 
 /**
- * Whether a disable or credential reset after the sign-in at `authTime` (epoch seconds) ended
- * it. The provider counts in whole seconds, so a sign-in in the reset's own second still
- * counts; one of unknown time does not.
+ * Whether a disable or credential change after the sign-in at `authTime` (epoch seconds) ended
+ * it. The provider counts in whole seconds, so a sign-in in the change's own second still
+ * counts; one of unknown time does not. The grant a user changed their own credentials from
+ * is kept (its refresh tokens; the browser session signs in again, as it has no grant).
  */
-function signInEnded(account: IssuerAccount, authTime: number | undefined): boolean {
+function signInEnded(
+  account: IssuerAccount,
+  authTime: number | undefined,
+  grantId: string | undefined,
+): boolean {
   if (account.signInsFrom === null) return false;
+  if (grantId !== undefined && grantId === account.keptSignIn) return false;
   return authTime === undefined || authTime < account.signInsFrom;
 }
 

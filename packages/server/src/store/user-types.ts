@@ -33,9 +33,17 @@ export interface UserRow {
   readonly updatedAt: string;
   /**
    * Sign-ins before this no longer count: the issuer refuses their sessions, codes and
-   * refresh tokens. Set when the user is disabled and when their credentials are set or reset.
+   * refresh tokens. Set when the user is disabled and when their credentials are set, reset or
+   * changed.
    */
   readonly sessionsNotBefore: string | null;
+  /**
+   * The one sign-in (the issuer's grant id) that `sessionsNotBefore` spares: the user's own,
+   * when they changed their password or TOTP themselves. Null after any other change.
+   */
+  readonly keptSignIn: string | null;
+  /** A TOTP secret the user is enrolling, in force only once a code of it confirms it. */
+  readonly totpPending: SealedTotp | null;
 }
 
 /** A user's live one-time invitation (at most one per user). */

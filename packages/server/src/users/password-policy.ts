@@ -5,12 +5,19 @@ export const PASSWORD_MIN_LENGTH = 12;
 /** Most characters accepted: bounds the work a request can ask of the hash. */
 export const PASSWORD_MAX_LENGTH = 256;
 
-/** Refuses a password that is too short, too long, or the account's own email. */
-export function checkPasswordPolicy(password: string, email: string): void {
+/**
+ * Refuses a password that is too short, too long, or the account's own email, naming `path`
+ * (where the request carries it).
+ */
+export function checkPasswordPolicy(
+  password: string,
+  email: string,
+  path = '/body/password',
+): void {
   const length = [...password].length;
   const refuse = (why: string) =>
     new PalisadeError('PALISADE_PASSWORD_REJECTED', `the password ${why}; choose another`, [
-      { path: '/body/password', message: why },
+      { path, message: why },
     ]);
   if (length < PASSWORD_MIN_LENGTH)
     throw refuse(`has fewer than ${PASSWORD_MIN_LENGTH} characters`);

@@ -20,6 +20,16 @@ function totp(secret: Uint8Array, label = '', issuer = ''): TOTP {
   });
 }
 
+/** Where a user's TOTP secret is sealed (TenantSecretSeal): its ciphertext is bound to the user. */
+export function totpPlace(userId: string): { kind: string; id: string } {
+  return { kind: 'user-totp', id: userId };
+}
+
+/** Who an authenticator app says a tenant's key is from. */
+export function totpIssuer(tenantSlug: string): string {
+  return `Palisade ${tenantSlug}`;
+}
+
 /** A fresh random TOTP secret. */
 export function newTotpSecret(): Uint8Array {
   return new Secret({ size: SECRET_BYTES }).bytes;

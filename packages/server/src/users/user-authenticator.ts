@@ -34,7 +34,7 @@ import {
   signInFailed,
 } from './sign-in-failures.ts';
 import type { SignInNames } from './sign-in-names.ts';
-import { totpStep } from './totp-code.ts';
+import { totpPlace, totpStep } from './totp-code.ts';
 import { applyChange } from './user-service.ts';
 import { ledgerStateOf, normalizeEmail } from './user-view.ts';
 
@@ -58,9 +58,6 @@ export interface InvitationAnswer {
   readonly password: string;
   readonly totp?: { readonly secret: Uint8Array; readonly code: string } | undefined;
 }
-
-/** Where a user's TOTP secret is sealed: its ciphertext is bound to the user. */
-const totpPlace = (userId: string) => ({ kind: 'user-totp', id: userId });
 
 function invitationInvalid(): PalisadeError {
   return new PalisadeError(
@@ -241,7 +238,9 @@ export class UserAuthenticator {
         passwordHash: hash,
         totp: sealed ?? row.totp,
         totpLastStep: sealed === null ? row.totpLastStep : step,
+        totpPending: null,
         sessionsNotBefore: now,
+        keptSignIn: null,
       }));
       await tx.users.clearSignInFailures(nameKey);
       await tx.users.consumeInvitation(tokenHash, now);

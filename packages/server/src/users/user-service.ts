@@ -126,6 +126,8 @@ export class UserService {
         createdAt: now.toISOString(),
         updatedAt: now.toISOString(),
         sessionsNotBefore: null,
+        keptSignIn: null,
+        totpPending: null,
       };
       await tx.users.insertUser(row);
       await tx.users.putInvitation({
@@ -196,13 +198,17 @@ export class UserService {
   ): Promise<UserView> {
     const roles =
       patch.roles === undefined ? undefined : await this.#grantable(context, held, patch.roles);
-    return this.#change(context, id, held, precondition, 'users.update', (row, now) => ({
-      ...row,
-      name: patch.name ?? row.name,
-      roles: roles ?? row.roles,
-      disabled: patch.disabled ?? row.disabled,
-      sessionsNotBefore: patch.disabled === true && !row.disabled ? now : row.sessionsNotBefore,
-    }));
+    return this.#change(context, id, held, precondition, 'users.update', (row, now) => {
+      const disabling = patch.disabled === true && !row.disabled;
+      return {
+        ...row,
+        name: patch.name ?? row.name,
+        roles: roles ?? row.roles,
+        disabled: patch.disabled ?? row.disabled,
+        sessionsNotBefore: disabling ? now : row.sessionsNotBefore,
+        keptSignIn: disabling ? null : row.keptSignIn,
+      };
+    });
   }
 
   /**
@@ -219,7 +225,9 @@ export class UserService {
       ...row,
       totp: null,
       totpLastStep: null,
+      totpPending: null,
       sessionsNotBefore: now,
+      keptSignIn: null,
     }));
   }
 

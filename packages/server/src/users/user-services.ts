@@ -5,14 +5,19 @@ import type { Settings } from '../config/index.ts';
 import { type KeyService, TenantSecretSeal } from '../keys/index.ts';
 import type { TenantStoreLocator } from '../records/index.ts';
 import type { ControlPlaneStore } from '../store/index.ts';
+import { OwnAccount } from './own-account.ts';
 import { tenantSignInNames } from './sign-in-names.ts';
 import { UserAuthenticator } from './user-authenticator.ts';
 import { UserService } from './user-service.ts';
 
-/** A tenant's users: the admin API's service and the sign-in / invitation authenticator. */
+/**
+ * A tenant's users: the admin API's service, the sign-in / invitation authenticator, and each
+ * signed-in user's own account.
+ */
 export interface UserServices {
   readonly service: UserService;
   readonly authenticator: UserAuthenticator;
+  readonly own: OwnAccount;
 }
 
 export function openUserServices(options: {
@@ -26,6 +31,14 @@ export function openUserServices(options: {
 }): UserServices {
   const { settings, locate, committer } = options;
   const names = tenantSignInNames(options.keys);
+  const secrets = new TenantSecretSeal(options);
+  const lockout = {
+    threshold: settings.signInLockoutThreshold,
+    baseMs: settings.signInLockoutBaseMs,
+    maxMs: settings.signInLockoutMaxMs,
+    windowMs: settings.signInFailureWindowMs,
+    namesMax: settings.signInFailureNamesMax,
+  };
   return {
     service: new UserService({
       locate,
@@ -34,18 +47,7 @@ export function openUserServices(options: {
       roles: options.roles,
       names,
     }),
-    authenticator: new UserAuthenticator({
-      locate,
-      committer,
-      secrets: new TenantSecretSeal(options),
-      names,
-      lockout: {
-        threshold: settings.signInLockoutThreshold,
-        baseMs: settings.signInLockoutBaseMs,
-        maxMs: settings.signInLockoutMaxMs,
-        windowMs: settings.signInFailureWindowMs,
-        namesMax: settings.signInFailureNamesMax,
-      },
-    }),
+    authenticator: new UserAuthenticator({ locate, committer, secrets, names, lockout }),
+    own: new OwnAccount({ locate, committer, secrets, names, lockout }),
   };
 }

@@ -12,6 +12,7 @@ import {
   PASSWORD_MAX_LENGTH,
   PASSWORD_MIN_LENGTH,
   totpBase32,
+  totpIssuer,
   totpSecretFromBase32,
   totpUri,
   type UserServices,
@@ -20,8 +21,6 @@ import { HTML_PAGE, SLUG } from '../schemas.ts';
 import { signInAttempts } from '../sign-in-limit-hook.ts';
 
 const TAGS = ['users'];
-/** Who the authenticator app says the key is from. */
-const TOTP_ISSUER = 'Palisade';
 
 interface InvitationParams {
   slug: string;
@@ -95,7 +94,7 @@ export function invitationRoutes(
         email: invitation.email,
         action: `/t/${params.slug}/invite/${params.token}`,
         totpSecret: totpBase32(secret),
-        totpUri: totpUri(secret, `${TOTP_ISSUER} ${tenant.slug}`, invitation.email),
+        totpUri: totpUri(secret, totpIssuer(tenant.slug), invitation.email),
         minLength: PASSWORD_MIN_LENGTH,
         message,
       }),

@@ -12,7 +12,8 @@ const NAME = { type: 'string', minLength: 1, maxLength: 255 } as const;
 /** Built-in or custom roles; a user may hold none until given some. */
 const ROLES = { ...ROLE_NAMES, minItems: 0 } as const;
 const ID_PARAMS = { type: 'object', required: ['id'], properties: { id: UUID } } as const;
-const USER = {
+/** A user as the API shows it. */
+export const USER = {
   type: 'object',
   required: [
     'id',
@@ -53,7 +54,7 @@ const INVITATION = {
 } as const;
 
 /** The user, with its version as the ETag (moved by every write, sign-ins included). */
-function sendUser(reply: FastifyReply, user: UserView): FastifyReply {
+export function sendUser(reply: FastifyReply, user: UserView): FastifyReply {
   return reply.header('etag', versionEtag(user.version)).send(user);
 }
 

@@ -74,7 +74,7 @@ export class PgTenantUsers implements TenantUserWriter {
   async insertUser(row: UserRow): Promise<void> {
     await this.#db.query(
       `INSERT INTO users (tenant_id, ${USER_COLUMNS})
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
       [
         this.#tenantId,
         row.id,
@@ -90,6 +90,9 @@ export class PgTenantUsers implements TenantUserWriter {
         row.createdAt,
         row.updatedAt,
         row.sessionsNotBefore,
+        row.keptSignIn,
+        bytes(row.totpPending?.wrappedKey),
+        bytes(row.totpPending?.sealed),
       ],
     );
   }
@@ -98,7 +101,8 @@ export class PgTenantUsers implements TenantUserWriter {
     const result = await this.#db.query(
       `UPDATE users SET name = $3, roles = $4, disabled = $5, password_hash = $6, totp_key = $7,
          totp_secret = $8, totp_last_step = $9, version = $10, updated_at = $11,
-         sessions_not_before = $13
+         sessions_not_before = $13, kept_sign_in = $14, totp_pending_key = $15,
+         totp_pending_secret = $16
        WHERE tenant_id = $1 AND id = $2 AND version = $12`,
       [
         this.#tenantId,
@@ -114,6 +118,9 @@ export class PgTenantUsers implements TenantUserWriter {
         row.updatedAt,
         expectedVersion,
         row.sessionsNotBefore,
+        row.keptSignIn,
+        bytes(row.totpPending?.wrappedKey),
+        bytes(row.totpPending?.sealed),
       ],
     );
     return result.rowCount === 1;

@@ -522,5 +522,14 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
           END $$;
       `,
     },
+    {
+      // As in SQLite: the sign-in a user's own credential change keeps, and a TOTP secret
+      // waiting for its confirming code.
+      version: 25,
+      sql: `
+        ALTER TABLE users ADD COLUMN kept_sign_in text, ADD COLUMN totp_pending_key bytea,
+          ADD COLUMN totp_pending_secret bytea;
+      `,
+    },
   ];
 }

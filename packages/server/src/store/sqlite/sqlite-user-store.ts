@@ -50,7 +50,7 @@ export class SqliteTenantUsers implements TenantUserWriter {
 
   async insertUser(row: UserRow): Promise<void> {
     this.#sql(
-      `INSERT INTO users (${USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO users (${USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       row.id,
       row.email,
@@ -65,13 +65,17 @@ export class SqliteTenantUsers implements TenantUserWriter {
       row.createdAt,
       row.updatedAt,
       row.sessionsNotBefore,
+      row.keptSignIn,
+      row.totpPending?.wrappedKey ?? null,
+      row.totpPending?.sealed ?? null,
     );
   }
 
   async updateUser(row: UserRow, expectedVersion: number): Promise<boolean> {
     const result = this.#sql(
       `UPDATE users SET name = ?, roles = ?, disabled = ?, password_hash = ?, totp_key = ?,
-         totp_secret = ?, totp_last_step = ?, version = ?, updated_at = ?, sessions_not_before = ?
+         totp_secret = ?, totp_last_step = ?, version = ?, updated_at = ?, sessions_not_before = ?,
+         kept_sign_in = ?, totp_pending_key = ?, totp_pending_secret = ?
        WHERE id = ? AND version = ?`,
     ).run(
       row.name,
@@ -84,6 +88,9 @@ export class SqliteTenantUsers implements TenantUserWriter {
       row.version,
       row.updatedAt,
       row.sessionsNotBefore,
+      row.keptSignIn,
+      row.totpPending?.wrappedKey ?? null,
+      row.totpPending?.sealed ?? null,
       row.id,
       expectedVersion,
     );

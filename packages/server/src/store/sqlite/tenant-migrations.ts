@@ -426,4 +426,14 @@ export const TENANT_MIGRATIONS: readonly Migration[] = [
         WHERE seq IS NOT NULL;
     `,
   },
+  {
+    // A user changes their own password and TOTP (users/own-account.ts): the sign-in they did
+    // it from is kept, and a TOTP secret being enrolled waits for its confirming code.
+    version: 25,
+    sql: `
+      ALTER TABLE users ADD COLUMN kept_sign_in TEXT;
+      ALTER TABLE users ADD COLUMN totp_pending_key BLOB;
+      ALTER TABLE users ADD COLUMN totp_pending_secret BLOB;
+    `,
+  },
 ];
