@@ -64,7 +64,7 @@ const NOT_A_PERMISSION: Readonly<
   'post /v1/users/me/password': 'user',
   'post /v1/users/me/totp': 'user',
   'post /v1/users/me/totp/confirm': 'user',
-  'delete /v1/users/me/totp': 'user',
+  'post /v1/users/me/totp/removal': 'user',
 };
 
 interface Route {

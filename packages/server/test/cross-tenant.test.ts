@@ -472,10 +472,10 @@ const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack
     expect: 403,
     attack: (api, key) => api.call('POST', '/v1/users/me/totp/confirm', key, { code: '123456' }),
   },
-  'delete /v1/users/me/totp': {
+  'post /v1/users/me/totp/removal': {
     expect: 403,
     attack: (api, key) =>
-      api.call('DELETE', '/v1/users/me/totp', key, {
+      api.call('POST', '/v1/users/me/totp/removal', key, {
         currentPassword: 'mallory was here',
         totpCode: '123456',
       }),

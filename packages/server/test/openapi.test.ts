@@ -110,13 +110,13 @@ describe('the OpenAPI document', () => {
       ['post', '/v1/users/me/password'],
       ['post', '/v1/users/me/totp'],
       ['post', '/v1/users/me/totp/confirm'],
-      ['delete', '/v1/users/me/totp'],
+      ['post', '/v1/users/me/totp/removal'],
     ] as const) {
       const documented = operation(method, path) as unknown as Record<string, unknown>;
       assert.equal(documented['x-palisade-auth'], 'user', `${method} ${path}`);
       assert.deepEqual(documented.security, [{ bearer: [] }], `${method} ${path}`);
     }
-    const removal = operation('delete', '/v1/users/me/totp').requestBody?.content ?? {};
+    const removal = operation('post', '/v1/users/me/totp/removal').requestBody?.content ?? {};
     assert.ok('application/json' in removal, 'removing TOTP takes the password and code as JSON');
   });
 

@@ -189,7 +189,7 @@ for (const backend of backendNames()) {
       );
       assert.equal(
         (
-          await api.call('DELETE', `${ME}/totp`, token, {
+          await api.call('POST', `${ME}/totp/removal`, token, {
             currentPassword: PASSWORD,
             totpCode: '123456',
           })
@@ -230,7 +230,7 @@ for (const backend of backendNames()) {
       assert.ok((await signIn(email, PASSWORD, current)).tokens !== undefined);
 
       const remove = (currentPassword: string, totpCode: string) =>
-        api.call('DELETE', `${ME}/totp`, token, { currentPassword, totpCode });
+        api.call('POST', `${ME}/totp/removal`, token, { currentPassword, totpCode });
       const wrongPassword = await remove('wrong password', later!);
       assert.equal(wrongPassword.body.errors[0].path, '/body/currentPassword');
       const wrongCode = await remove(PASSWORD, totpAt(secret, 5));
@@ -258,7 +258,7 @@ for (const backend of backendNames()) {
         ['POST', `${ME}/password`, { currentPassword: PASSWORD, newPassword: NEW_PASSWORD }],
         ['POST', `${ME}/totp`, { currentPassword: PASSWORD }],
         ['POST', `${ME}/totp/confirm`, { code: '123456' }],
-        ['DELETE', `${ME}/totp`, { currentPassword: PASSWORD, totpCode: '123456' }],
+        ['POST', `${ME}/totp/removal`, { currentPassword: PASSWORD, totpCode: '123456' }],
       ];
       for (const [credential, named] of [
         [acme.key, /an API key is no user/],

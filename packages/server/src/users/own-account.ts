@@ -334,7 +334,7 @@ export class OwnAccount {
 function totpEnrolled(): PalisadeError {
   return new PalisadeError(
     'PALISADE_TOTP_ALREADY_ENROLLED',
-    'this account has a TOTP second factor already: remove it first (DELETE /v1/users/me/totp)',
+    'this account has a TOTP second factor already: remove it first (POST /v1/users/me/totp/removal)',
   );
 }
 

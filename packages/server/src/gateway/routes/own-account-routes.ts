@@ -113,7 +113,7 @@ export function ownAccountRoutes(app: FastifyInstance, users: UserServices): voi
     },
   });
 
-  app.delete<{ Body: { currentPassword: string; totpCode: string } }>('/v1/users/me/totp', {
+  app.post<{ Body: { currentPassword: string; totpCode: string } }>('/v1/users/me/totp/removal', {
     config: { auth: 'user' },
     schema: {
       summary:
