@@ -26,6 +26,9 @@ export const LEDGER_ERROR_CODES = [
   'LEDGER_TAMPERED',
   'LEDGER_NOT_WITNESSED',
   'LEDGER_TRUST_CHANGED',
+  'LEDGER_KEY_CHANGE_UNSIGNED',
+  'LEDGER_KEY_CHANGE_ORIGIN',
+  'LEDGER_KEY_CHANGE_FORK',
 ] as const;
 
 /** A stable, documented ledger error code. */

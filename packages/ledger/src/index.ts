@@ -9,6 +9,13 @@ export type {
   VerifyBundleOptions,
 } from './bundle/bundle.ts';
 export {
+  type AcceptedKeyChange,
+  followKeyChanges,
+  type KeyChange,
+  type KeyChangeStep,
+  verifyKeyChange,
+} from './bundle/key-change.ts';
+export {
   type OpenedPlatformCheckpoint,
   openPlatformCheckpoint,
 } from './bundle/platform-checkpoint.ts';
