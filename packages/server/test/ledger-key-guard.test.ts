@@ -16,10 +16,17 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { openNote } from '@palisade/ledger';
+import {
+  fromBase64,
+  openNote,
+  parseCheckpoint,
+  parseNote,
+  verifyConsistency,
+} from '@palisade/ledger';
+import { nodeHasher } from '@palisade/ledger/node';
 import { ConfigError, replaceLedgerKey, type Settings, startPlatform } from '../src/index.ts';
 import { ledgerKeyFile, loadLedgerKeys } from '../src/ledger/index.ts';
-import { openStores } from '../src/store/index.ts';
+import { type LedgerKeyChange, openStores } from '../src/store/index.ts';
 import { TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
 
@@ -124,14 +131,50 @@ for (const backend of backendNames()) {
       await assert.rejects(openNote(after.note, oldKeys.verifiers));
 
       const stores = await openStores(settings);
+      let stored: LedgerKeyChange[];
       try {
-        const changes = await stores.platformLog.keyChanges();
-        assert.equal(changes.length, 1);
-        assert.equal(changes[0]!.size, before.size);
-        assert.equal(changes[0]!.previousNote, before.note);
-        assert.deepEqual(changes[0]!.vkeys, made.vkeys);
+        stored = await stores.platformLog.keyChanges();
+        assert.equal(stored.length, 1);
+        assert.equal(stored[0]!.size, before.size);
+        assert.equal(stored[0]!.previousNote, before.note);
+        assert.deepEqual(stored[0]!.vkeys, made.vkeys);
       } finally {
         await stores.close();
+      }
+
+      // Served to anyone with the keys, as stored; and in the tenant's bundle with the proof
+      // that the log under the new key extends the old key's last checkpoint.
+      const platform = await startPlatform(settings, { listen: false });
+      try {
+        const keys = await platform.http.inject({ url: '/v1/platform/ledger/keys' });
+        assert.equal(keys.statusCode, 200, keys.body);
+        assert.deepEqual(JSON.parse(keys.body), {
+          origin: made.origin,
+          keys: made.vkeys,
+          changes: stored.map((c) => ({ ...c })),
+        });
+        const exported = await platform.http.inject({
+          url: '/v1/ledger/export',
+          headers: { authorization: `Bearer ${t.key}` },
+        });
+        assert.equal(exported.statusCode, 200, exported.body);
+        const bundle = JSON.parse(exported.body);
+        assert.equal(bundle.platform.checkpoint, after.note);
+        assert.equal(bundle.keyChanges.length, 1);
+        const { proof, ...change } = bundle.keyChanges[0];
+        assert.deepEqual(change, { ...stored[0] });
+        const old = parseCheckpoint(parseNote(before.note).text);
+        const now = parseCheckpoint(parseNote(after.note).text);
+        verifyConsistency(
+          nodeHasher,
+          old.size,
+          now.size,
+          proof.map((p: string) => fromBase64(p)!),
+          old.root,
+          now.root,
+        );
+      } finally {
+        await platform.close();
       }
       await api.fixture.cleanup();
     });

@@ -6,6 +6,8 @@ import {
   inclusionProof,
   MemoryHashStore,
   parseCanonicalJson,
+  parseCheckpoint,
+  parseNote,
   parseTilePath,
   type RecordProof,
   readTile,
@@ -21,6 +23,7 @@ import type { TenantStoreLocator } from '../records/index.ts';
 import { storedState } from '../records/index.ts';
 import type {
   LedgerEntryRow,
+  LedgerKeyChange,
   PlatformLogStore,
   SealedTenantCheckpoint,
   TenantReader,
@@ -48,6 +51,12 @@ export interface PlatformAnchor {
   /** How many distinct witnesses cosigned the platform checkpoint. */
   readonly cosignatures: number;
   readonly witnessed: boolean;
+}
+
+/** A key change in a ledger bundle: as stored, with the platform-log proof that follows it. */
+export interface BundledKeyChange extends LedgerKeyChange {
+  /** Consistency proof (standard base64) from `size` to the next change's size, or the anchor's. */
+  readonly proof: string[];
 }
 
 /** Seals now when the newest checkpoint of a tenant does not yet cover `size` batches. */
@@ -390,9 +399,34 @@ export class TenantLedger {
     );
   }
 
-  /** The platform's verifier keys and origin, for anyone to check checkpoints with. */
-  publicKeys(): { origin: string; keys: readonly string[] } {
-    return { origin: this.#keys.origin, keys: this.#keys.vkeys };
+  /**
+   * The platform's verifier keys and origin, for anyone to check checkpoints with, and every
+   * replacement of a lost signing key (`palisade keys new-ledger-key`), oldest first, as stored.
+   */
+  async publicKeys(): Promise<{
+    origin: string;
+    keys: readonly string[];
+    changes: readonly LedgerKeyChange[];
+  }> {
+    const changes = await this.#platformLog.keyChanges();
+    return { origin: this.#keys.origin, keys: this.#keys.vkeys, changes };
+  }
+
+  /**
+   * The key changes up to the platform checkpoint `anchor`, each with the consistency proof
+   * from its size to the next one's (the last: to the anchor's), which an auditor holding
+   * only an old key needs to follow them.
+   */
+  async #keyChanges(anchor: string): Promise<BundledKeyChange[]> {
+    const { size } = parseCheckpoint(parseNote(anchor).text);
+    const changes = (await this.#platformLog.keyChanges()).filter((c) => c.size <= size);
+    const bundled: BundledKeyChange[] = [];
+    for (const [i, change] of changes.entries()) {
+      const to = changes[i + 1]?.size ?? size;
+      const proof = await consistencyProof(nodeHasher, this.#platformLog, change.size, to);
+      bundled.push({ ...change, proof: proof.map(toBase64) });
+    }
+    return bundled;
   }
 
   /**
@@ -430,13 +464,15 @@ export class TenantLedger {
         entries.push({ entry: row.entry, salt: open ? toBase64Url(row.salt!) : null });
       }
     }
+    const platform = await this.#anchor(sealed);
     return {
       format: 'palisade-ledger-bundle/v1' as const,
       tenant: context.tenantId,
       keys: [...this.#keys.vkeys],
+      keyChanges: await this.#keyChanges(platform.checkpoint),
       storedRoot: toBase64(await treeRoot(nodeHasher, reader, size)),
       checkpoint: sealed.note,
-      platform: await this.#anchor(sealed),
+      platform,
       batches,
       entries,
       recordsAt: snapshot?.at ?? null,

@@ -66,6 +66,22 @@ const SALT = {
 } as const;
 
 const VKEY = { type: 'string', description: 'a C2SP signed-note verifier key' } as const;
+/** A replacement of the platform's lost signing key, as `platform_key_changes` holds it. */
+const KEY_CHANGE_PROPERTIES = {
+  size: { ...INDEX, description: 'the platform log size when the key changed' },
+  previousNote: {
+    type: 'string',
+    description: 'the last platform checkpoint the old key signed, a signed note',
+  },
+  vkeys: { type: 'array', items: VKEY, description: 'the new verifier keys' },
+  at: { type: 'string', format: 'date-time', description: 'when the change was recorded' },
+} as const;
+const KEY_CHANGE = {
+  type: 'object',
+  required: ['size', 'previousNote', 'vkeys', 'at'],
+  additionalProperties: false,
+  properties: KEY_CHANGE_PROPERTIES,
+} as const;
 /** `palisade-ledger-bundle/v1`: what `palisade ledger verify` checks offline. */
 const BUNDLE = {
   type: 'object',
@@ -73,6 +89,7 @@ const BUNDLE = {
     'format',
     'tenant',
     'keys',
+    'keyChanges',
     'storedRoot',
     'checkpoint',
     'platform',
@@ -87,6 +104,17 @@ const BUNDLE = {
     format: { const: 'palisade-ledger-bundle/v1' },
     tenant: UUID,
     keys: { type: 'array', items: VKEY },
+    keyChanges: {
+      type: 'array',
+      description:
+        "replacements of the platform's lost signing key up to the platform checkpoint, oldest first, each with the platform-log consistency proof from its size to the next change's (the last: to the platform checkpoint's)",
+      items: {
+        type: 'object',
+        required: ['size', 'previousNote', 'vkeys', 'at', 'proof'],
+        additionalProperties: false,
+        properties: { ...KEY_CHANGE_PROPERTIES, proof: B64_LIST },
+      },
+    },
     storedRoot: { type: 'string', description: 'standard base64 of the stored tenant-log root' },
     checkpoint: { type: 'string', description: 'the tenant checkpoint, a signed note' },
     platform: ANCHOR,
@@ -404,16 +432,22 @@ export function ledgerRoutes(app: FastifyInstance, services: LedgerRouteServices
   app.get('/v1/platform/ledger/keys', {
     config: { auth: 'public' },
     schema: {
-      summary: "The platform ledger's origin and verifier keys (C2SP vkeys)",
+      summary:
+        "The platform ledger's origin and verifier keys (C2SP vkeys), and every replacement of a lost signing key (palisade keys new-ledger-key), oldest first",
       tags: TAGS,
       response: {
         200: {
           type: 'object',
-          required: ['origin', 'keys'],
-          properties: { origin: { type: 'string' }, keys: { type: 'array', items: VKEY } },
+          required: ['origin', 'keys', 'changes'],
+          properties: {
+            origin: { type: 'string' },
+            keys: { type: 'array', items: VKEY },
+            changes: { type: 'array', items: KEY_CHANGE },
+          },
         },
       },
     },
+    serializerCompiler: AS_WRITTEN,
     handler: async () => ledger.publicKeys(),
   });
 }
