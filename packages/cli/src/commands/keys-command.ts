@@ -76,8 +76,9 @@ async function newLedgerKey(argv: string[]): Promise<number> {
     made.recordedAt === undefined
       ? `Made the ledger signing key ${made.file} (${made.origin}); back it up.\n`
       : `Made a new ledger signing key ${made.file} (${made.origin}) in place of ${made.previousSigners}, ` +
-          `recorded in the platform log at size ${made.recordedAt}. Back it up, and give its verifier keys ` +
-          '(above) to every auditor and witness: checkpoints from now on carry only the new signatures.\n',
+          `recorded in the platform log at size ${made.recordedAt}. Back it up. Checkpoints from now on carry only ` +
+          'the new signatures: auditors follow the change from the old key (palisade ledger verify --accept-change), ' +
+          'and every witness operator must restart the witness with the new verifier keys (above) in place of the old.\n',
   );
   return EXIT.ok;
 }

@@ -4,18 +4,28 @@ import { callApi, connectionFrom, parseApiArgs } from '../api-client.ts';
 import { CliError, EXIT, wantsHelp } from '../cli-error.ts';
 import { fileError, writeFileAtomic } from '../files.ts';
 import { count, counted, witnessed } from '../ledger/summary-text.ts';
-import { readVkeys, verificationFailed, verify, witnessQuorum } from '../ledger/verifier.ts';
+import {
+  describeKeyChanges,
+  followBundleKeyChanges,
+  readVkeys,
+  verificationFailed,
+  verify,
+  witnessQuorum,
+} from '../ledger/verifier.ts';
 import { verifyOnline } from '../ledger/verify-online.ts';
 import { resolveTenant } from './tenant-command.ts';
 
 const USAGE = `usage: palisade ledger <command>
   keys [--out FILE]                            the platform's verifier keys (C2SP vkeys)
   export --tenant ID|SLUG --out FILE           a tenant's whole ledger, for offline verification (admin token)
-  verify BUNDLE --keys FILE                    verify an exported bundle offline
+  verify BUNDLE --keys FILE [--accept-change]  verify an exported bundle offline
   verify --url URL --token TENANT_KEY [--keys FILE] [--tenant ID] [--accept-change]
                                                verify online; what the server at URL showed this credential is
                                                remembered in ~/.palisade/ and a change refused (--accept-change
                                                trusts it, after checking out of band)
+  --accept-change also follows a replacement of the platform's lost signing key from the keys you
+  trust (--keys, or those remembered) when the log under the new key extends the old key's last
+  checkpoint (a consistency proof), and fails naming why otherwise
   verify … --witness-quorum N                  also require N witnesses whose vkeys --keys FILE holds to have cosigned
 verify exits 0 when the ledger verifies, 1 when it does not (the first failure named), 2 on a
 usage error or a bundle or keys file that cannot be read, 3 when the server cannot be reached.`;
@@ -107,9 +117,9 @@ export async function ledgerCommand(argv: string[]): Promise<number> {
         );
         return EXIT.ok;
       }
-      if (values.tenant !== undefined || values['accept-change'] !== undefined)
+      if (values.tenant !== undefined)
         throw new CliError(
-          `--tenant and --accept-change are for online verification (--url), which remembers what a server showed\n${USAGE}`,
+          `--tenant is for online verification (--url), which remembers what a server showed\n${USAGE}`,
           EXIT.usage,
         );
       if (values.keys === undefined)
@@ -117,10 +127,18 @@ export async function ledgerCommand(argv: string[]): Promise<number> {
           `offline verification needs --keys FILE (from: palisade ledger keys)\n${USAGE}`,
           EXIT.usage,
         );
-      const vkeys = readVkeys(values.keys);
-      const summary = await verify(readBundle(file), vkeys, quorum);
+      const trusted = readVkeys(values.keys);
+      const bundle = readBundle(file);
+      const followed = await followBundleKeyChanges(bundle, trusted);
+      if (followed.accepted.length > 0 && values['accept-change'] !== true)
+        throw verificationFailed(
+          'LEDGER_TRUST_CHANGED',
+          `the platform's signing key was replaced: ${describeKeyChanges(followed.accepted).trim()}; run again with --accept-change to follow it`,
+        );
+      const { vkeys } = followed;
+      const summary = await verify(bundle, vkeys, quorum);
       process.stdout.write(
-        `ok: tenant ${summary.tenant}, ${counted(summary)}; ` +
+        `${describeKeyChanges(followed.accepted)}ok: tenant ${summary.tenant}, ${counted(summary)}; ` +
           `anchored at ${summary.platformSize} in the platform log signed by ${count(summary.platformSigners.length, 'key', 'keys')}, ` +
           `${witnessed(summary, vkeys, quorum)}\n`,
       );

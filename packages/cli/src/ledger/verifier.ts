@@ -1,10 +1,16 @@
 /** Reading the keys an auditor trusts, and running the verifier with the CLI's reporting. */
 import { readFileSync } from 'node:fs';
 import {
+  type AcceptedKeyChange,
   type BundleProgress,
+  followKeyChanges,
+  fromBase64,
   isLedgerError,
+  type KeyChangeStep,
   type LedgerBundle,
   type LedgerErrorCode,
+  parseCheckpoint,
+  parseNote,
   parseVerifierKey,
   verifyBundle,
 } from '@palisade/ledger';
@@ -85,4 +91,84 @@ export async function verify(bundle: LedgerBundle, vkeys: readonly string[], quo
   } finally {
     if (process.stderr.isTTY) process.stderr.write('\r');
   }
+}
+
+/** The bundle's key changes as steps to follow; a malformed one fails verification. */
+function keyChangeSteps(bundle: LedgerBundle): KeyChangeStep[] {
+  const changes: unknown = bundle.keyChanges ?? [];
+  if (!Array.isArray(changes))
+    throw verificationFailed('LEDGER_BAD_BUNDLE', 'keyChanges must be an array');
+  return changes.map((change, i) => {
+    const proof = Array.isArray(change?.proof)
+      ? change.proof.map((p: unknown) => (typeof p === 'string' ? fromBase64(p) : undefined))
+      : undefined;
+    if (
+      typeof change?.previousNote !== 'string' ||
+      !Array.isArray(change.vkeys) ||
+      !change.vkeys.every((v: unknown) => typeof v === 'string') ||
+      typeof change.at !== 'string' ||
+      proof === undefined ||
+      proof.includes(undefined)
+    )
+      throw verificationFailed(
+        'LEDGER_BAD_BUNDLE',
+        `keyChanges[${i}] must have previousNote, vkeys, at and a base64 proof`,
+      );
+    return { change, proof };
+  });
+}
+
+/** What `verify` follows from the keys trusted: the changes, and the vkeys to trust after them. */
+export interface FollowedKeys {
+  readonly accepted: readonly AcceptedKeyChange[];
+  readonly vkeys: readonly string[];
+}
+
+/**
+ * Follows the key changes the bundle carries from `vkeys` to the key that signed its platform
+ * checkpoint, each checked by `followKeyChanges` (exit 1 with its code otherwise). None are
+ * followed when `vkeys` signed it or the bundle carries no change.
+ */
+export async function followBundleKeyChanges(
+  bundle: LedgerBundle,
+  vkeys: readonly string[],
+): Promise<FollowedKeys> {
+  const steps = keyChangeSteps(bundle);
+  if (steps.length === 0) return { accepted: [], vkeys };
+  try {
+    // A checkpoint of a log none of these keys is named after is another log, not a key change.
+    const { origin } = parseCheckpoint(parseNote(bundle.platform.checkpoint).text);
+    if (!vkeys.some((vkey) => vkey.startsWith(`${origin}+`))) return { accepted: [], vkeys };
+    const trusted = vkeys.map((vkey) => parseVerifierKey(vkey, nodeVerifyProvider));
+    const accepted = await followKeyChanges(
+      nodeHasher,
+      nodeVerifyProvider,
+      trusted,
+      steps,
+      bundle.platform.checkpoint,
+    );
+    const last = accepted.at(-1);
+    if (last === undefined) return { accepted, vkeys };
+    const witnesses = vkeys.filter((vkey) => !vkey.startsWith(`${last.origin}+`));
+    return { accepted, vkeys: [...last.newVkeys, ...witnesses] };
+  } catch (error) {
+    if (isLedgerError(error)) throw verificationFailed(error.code, error.message);
+    throw error;
+  }
+}
+
+/** One line per followed key change: the log, old key → new key, where and when. */
+export function describeKeyChanges(accepted: readonly AcceptedKeyChange[]): string {
+  return accepted
+    .map(
+      (change) =>
+        `key change of ${change.origin}: ${change.oldKeys.join(', ')} → ${change.newVkeys.map(keyIdOf).join(', ')} ` +
+        `at platform log size ${change.previous.size} (recorded ${change.at}), extended by the new key's log to size ${change.checkpoint.size}\n`,
+    )
+    .join('');
+}
+
+/** `name+keyid` of a vkey. */
+function keyIdOf(vkey: string): string {
+  return vkey.slice(0, vkey.indexOf('+', vkey.indexOf('+') + 1));
 }

@@ -6,11 +6,15 @@
  * remembered one is refused even then.
  */
 import {
+  type AcceptedKeyChange,
   type BundleSummary,
+  equalBytes,
   fromBase64,
   isLedgerError,
   type LedgerBundle,
   openPlatformCheckpoint,
+  parseCheckpoint,
+  parseNote,
   parseVerifierKey,
   verifyConsistency,
 } from '@palisade/ledger';
@@ -18,7 +22,13 @@ import { nodeHasher, nodeVerifyProvider } from '@palisade/ledger/node';
 import { type Connection, callApi } from '../api-client.ts';
 import { count, counted, witnessed } from './summary-text.ts';
 import { serverKey, type TrustedLog, TrustStore } from './trust-store.ts';
-import { readVkeys, verificationFailed, verify } from './verifier.ts';
+import {
+  describeKeyChanges,
+  followBundleKeyChanges,
+  readVkeys,
+  verificationFailed,
+  verify,
+} from './verifier.ts';
 
 /** How `verify --url` runs, from its flags. */
 export interface OnlineOptions {
@@ -55,7 +65,12 @@ function checkTenant(server: string, shown: string, expected: string | undefined
  * Refuses keys that do not verify the platform checkpoint remembered, signed by each of
  * them named after its origin: keys of another origin, or a key added or replaced.
  */
-async function checkKeys(remembered: TrustedLog, vkeys: readonly string[], source: string) {
+async function checkKeys(
+  remembered: TrustedLog,
+  vkeys: readonly string[],
+  source: string,
+  hint = ACCEPT_HINT,
+) {
   if (remembered.platformCheckpoint === undefined) return;
   try {
     const verifiers = vkeys.map((vkey) => parseVerifierKey(vkey, nodeVerifyProvider));
@@ -64,8 +79,26 @@ async function checkKeys(remembered: TrustedLog, vkeys: readonly string[], sourc
     if (!isLedgerError(error)) throw error;
     throw trustChanged(
       `${source} do not verify the platform checkpoint you trusted before (${error.message})`,
+      hint,
     );
   }
+}
+
+/**
+ * Refuses a followed key change that starts before a checkpoint of the old key verified here
+ * earlier: its previous checkpoint was not the old key's last, and what came after it may
+ * have been rewritten.
+ */
+function checkChangeStart(remembered: TrustedLog | undefined, first: AcceptedKeyChange) {
+  if (remembered?.platformCheckpoint === undefined || remembered.origin !== first.origin) return;
+  const seen = parseCheckpoint(parseNote(remembered.platformCheckpoint).text);
+  const start = first.previous;
+  if (seen.size < start.size) return;
+  if (seen.size === start.size && equalBytes(seen.root, start.root)) return;
+  throw verificationFailed(
+    'LEDGER_KEY_CHANGE_FORK',
+    `the key change starts from the old key's checkpoint at size ${start.size}, but you verified its checkpoint at size ${seen.size} before: the change does not start from the old key's last checkpoint`,
+  );
 }
 
 /** Refuses a log that does not extend the remembered one, proved by the server. */
@@ -122,14 +155,40 @@ export async function verifyOnline(
   checkTenant(server, bundle.tenant, options.tenant, before);
   const remembered = store.log(server, bundle.tenant, published.origin);
   const fileKeys = options.keysFile === undefined ? undefined : readVkeys(options.keysFile);
-  if (remembered !== undefined && !accept) {
-    const source =
-      fileKeys !== undefined
-        ? `the keys in ${options.keysFile}`
-        : `the ledger keys the server at ${server} publishes`;
+  const trusted = fileKeys ?? remembered?.keys;
+  const followed =
+    trusted === undefined ? undefined : await followBundleKeyChanges(bundle, trusted);
+  const changes = followed?.accepted ?? [];
+  if (changes.length > 0 && !accept)
+    throw trustChanged(
+      `the platform's signing key was replaced: ${describeKeyChanges(changes).trim()}`,
+      'run again with --accept-change to follow it',
+    );
+  if (changes.length > 0) checkChangeStart(remembered, changes[0]!);
+  const source =
+    fileKeys !== undefined
+      ? `the keys in ${options.keysFile}`
+      : `the ledger keys the server at ${server} publishes`;
+  if (remembered !== undefined && !accept)
     await checkKeys(remembered, fileKeys ?? published.keys, source);
-  }
-  const vkeys = fileKeys ?? (accept ? undefined : remembered?.keys) ?? published.keys;
+  // Another key for the same log is taken only along a key change shown to extend its history.
+  if (
+    remembered !== undefined &&
+    accept &&
+    changes.length === 0 &&
+    fileKeys === undefined &&
+    remembered.origin === published.origin
+  )
+    await checkKeys(
+      remembered,
+      published.keys,
+      source,
+      "the server shows no key change that leads from the keys you trusted to them; if the platform's operator confirms the new keys out of band, give them with --keys",
+    );
+  const vkeys =
+    changes.length > 0
+      ? followed!.vkeys
+      : (fileKeys ?? (accept ? undefined : remembered?.keys) ?? published.keys);
   const summary = await verify(bundle, vkeys, options.quorum);
   // Another platform log is another history: only an accepted change skips the comparison.
   const compared = remembered !== undefined && remembered.origin === summary.platformOrigin;
@@ -154,5 +213,5 @@ export async function verifyOnline(
     : compared
       ? consistent
       : `first use: ${consistent}`;
-  return `ok: tenant ${summary.tenant}, ${counted(summary)} (${trust}); ${witnessed(summary, vkeys, options.quorum)}`;
+  return `${describeKeyChanges(changes)}ok: tenant ${summary.tenant}, ${counted(summary)} (${trust}); ${witnessed(summary, vkeys, options.quorum)}`;
 }

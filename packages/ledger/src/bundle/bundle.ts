@@ -1,3 +1,5 @@
+import type { KeyChange } from './key-change.ts';
+
 /** The exported form of one tenant's ledger: everything `verifyBundle` needs, nothing else. */
 export interface LedgerBundle {
   readonly format: 'palisade-ledger-bundle/v1';
@@ -5,6 +7,16 @@ export interface LedgerBundle {
   readonly tenant: string;
   /** The platform's verifier keys as the server published them (informational: trust your own copy). */
   readonly keys: readonly string[];
+  /**
+   * Replacements of the platform's lost signing key up to the platform checkpoint, oldest
+   * first, each with the platform-log consistency proof (standard base64) from its size to the
+   * next change's (the last: to the platform checkpoint's), for `followKeyChanges`. Absent in
+   * bundles made before it existed.
+   */
+  readonly keyChanges?: readonly (KeyChange & {
+    readonly size: number;
+    readonly proof: readonly string[];
+  })[];
   /** The tenant log root the server computes from its stored subtree hashes (base64). */
   readonly storedRoot: string;
   /** The tenant checkpoint as a signed note. */
