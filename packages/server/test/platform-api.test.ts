@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TenantAdmin } from '../src/control/index.ts';
-import { openStores } from '../src/store/index.ts';
 import { ADMIN_TOKEN, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
+import { tenantLeftovers } from './support/tenant-leftovers.ts';
 
 for (const backend of backendNames()) {
   describe(`platform admin API on ${backend}`, () => {
@@ -124,17 +124,8 @@ for (const backend of backendNames()) {
       assert.equal(patch.body.code, 'PALISADE_TENANT_DELETED');
       const shard = api.platform.stores.shards.get(shown.body.shard)!;
       await assert.rejects(shard.tenant(t.id), { code: 'PALISADE_TENANT_DELETED' });
-      // Stores that never dropped it (a restart) find nothing of it.
-      const fresh = await openStores(api.fixture.settings);
-      try {
-        const reopened = await fresh.shards.get(shown.body.shard)!.tenant(t.id);
-        assert.deepEqual(
-          await reopened.reader.listCollections({ after: undefined, limit: 100 }),
-          [],
-        );
-      } finally {
-        await fresh.close();
-      }
+      // Nothing of it is left in the shard (tenant-drop-writers.test.ts: nor can it come back).
+      assert.deepEqual(await tenantLeftovers(shard.location, t.id), []);
     });
 
     test('credentials stay in their lane', async () => {
