@@ -429,6 +429,7 @@ when { resource has labels && resource.labels.contains("locked") };`,
         context: issueTenantContext(tenantB, { kind: 'api-key', id: 'api-key:b' }),
         permissions: builtInRolePermissions('owner'),
         roles: ['owner'],
+        request: { address: '127.0.0.1', at: Date.UTC(2026, 0, 1) },
       };
       const { authorizer } = api.platform.authz;
       const people = { collection: 'people' };
@@ -484,6 +485,11 @@ test('the isolation forbid holds inside Cedar itself, whatever the tenant permit
         parents: [],
       },
     ],
+    context: {
+      ip: { __extn: { fn: 'ip', arg: '127.0.0.1' } },
+      time: { __extn: { fn: 'datetime', arg: '2026-01-01T00:00:00.000Z' } },
+      weekday: 4,
+    },
   });
   assert.equal(evaluate('isolation-test', request('tenant-b')), true);
   assert.equal(evaluate('isolation-test', request('tenant-a')), false);

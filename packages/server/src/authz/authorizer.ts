@@ -1,17 +1,23 @@
 import { policySetTextToParts } from '@cedar-policy/cedar-wasm/nodejs';
+import { Counter, type Registry } from 'prom-client';
 import { setNewest } from '../caches/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { isUuid } from '../ids/index.ts';
 import type { ShardStore, TenantStore } from '../store/index.ts';
 import type { Tenant, TenantContext } from '../tenancy/index.ts';
 import { evaluate, loadPolicySet } from './cedar-engine.ts';
-import { cedarQuestion, type ResourceRef } from './cedar-request.ts';
+import { type CedarQuestion, cedarQuestion, type ResourceRef } from './cedar-request.ts';
 import { resourceTypeOf } from './cedar-schema.ts';
 import { DeviceStreamReads } from './device-stream-reads.ts';
 import { EntryReads } from './entry-reads.ts';
 import type { Permission, PermissionSet } from './permissions.ts';
 import { recordIdsNamed, unnamedRecordId } from './record-ids.ts';
 import { RecordReads } from './record-reads.ts';
+import {
+  type ContextAttribute,
+  contextAttributesRead,
+  type RequestFacts,
+} from './request-context.ts';
 import { itemResource } from './rest-resource.ts';
 
 /** A device as policies see it (see the schema's Device). */
@@ -45,18 +51,22 @@ export interface TenantPrincipal {
   readonly permissions: PermissionSet;
   /** The role names the permissions came from (Cedar sees the principal as their member). */
   readonly roles: readonly string[];
+  /** The request it acts in, the same for every decision of that request (Cedar's context). */
+  readonly request: RequestFacts;
 }
 
 /**
  * A tenant's loaded policy set, or null when it has none. `generation` differs for every
  * load, so a decision cached under an older set is never read for a newer one; `recordIds`
- * are the records its policies name (see recordIdsNamed), `unnamedRecordId` one they do not.
+ * are the records its policies name (see recordIdsNamed), `unnamedRecordId` one they do not,
+ * `context` the context attributes they read (empty: no decision depends on the request).
  */
 type Loaded = {
   readonly id: string;
   readonly generation: number;
   readonly recordIds: ReadonlySet<string>;
   readonly unnamedRecordId: string;
+  readonly context: ReadonlySet<ContextAttribute>;
 } | null;
 
 interface CachedPolicies {
@@ -99,12 +109,23 @@ export class Authorizer {
   readonly #decisions = new Map<string, boolean>();
   /** Tenants whose policy set this process loaded into the engine. */
   readonly #inEngine = new Set<string>();
+  readonly #evaluations: Counter;
 
   /** `tenantsMax`: most tenants whose policy state is cached; the least recently loaded goes. */
-  constructor(shards: ReadonlyMap<string, ShardStore>, ttlMs: number, tenantsMax: number) {
+  constructor(
+    shards: ReadonlyMap<string, ShardStore>,
+    ttlMs: number,
+    tenantsMax: number,
+    metrics: Registry,
+  ) {
     this.#shards = shards;
     this.#ttlMs = ttlMs;
     this.#tenantsMax = tenantsMax;
+    this.#evaluations = new Counter({
+      name: 'palisade_cedar_evaluations_total',
+      help: 'Cedar evaluations of tenant policies: the authorization decisions the decision cache did not answer',
+      registers: [metrics],
+    });
   }
 
   /** The decision; synchronous unless the tenant's policy state must be read first. */
@@ -305,8 +326,14 @@ export class Authorizer {
     remember = true,
   ): boolean {
     if (loaded === null) return true;
-    const question = cedarQuestion(principal, permission, asked(loaded, permission, resource));
+    const question = cedarQuestion(
+      principal,
+      permission,
+      asked(loaded, permission, resource),
+      loaded.context,
+    );
     if (question === undefined) return false;
+    if (question.key === undefined) return this.#evaluate(loaded, question);
     const key = `${loaded.generation}:${question.key}`;
     const known = this.#decisions.get(key);
     if (known !== undefined) {
@@ -314,12 +341,18 @@ export class Authorizer {
       this.#decisions.set(key, known);
       return known;
     }
-    const allowed = evaluate(loaded.id, question.request());
+    const allowed = this.#evaluate(loaded, question);
     if (!remember) return allowed;
     if (this.#decisions.size >= DECISION_CACHE_MAX)
       this.#decisions.delete(this.#decisions.keys().next().value!);
     this.#decisions.set(key, allowed);
     return allowed;
+  }
+
+  #evaluate(loaded: NonNullable<Loaded>, question: CedarQuestion): boolean {
+    const request = question.request();
+    this.#evaluations.inc();
+    return request !== undefined && evaluate(loaded.id, request);
   }
 
   /** Loads the tenant's policy state into a new cache entry that succeeds `previous`. */
@@ -341,6 +374,7 @@ export class Authorizer {
                 generation: ++generations,
                 recordIds: loaded.recordIds,
                 unnamedRecordId: unnamedRecordId(loaded.recordIds),
+                context: loaded.context,
               };
         return entry.loaded;
       }),
@@ -359,9 +393,12 @@ export class Authorizer {
     return shard.tenant(tenant.id);
   }
 
-  async #load(
-    tenant: Tenant,
-  ): Promise<{ id: string; policies: string[]; recordIds: ReadonlySet<string> } | null> {
+  async #load(tenant: Tenant): Promise<{
+    id: string;
+    policies: string[];
+    recordIds: ReadonlySet<string>;
+    context: ReadonlySet<ContextAttribute>;
+  } | null> {
     const row = await (await this.#store(tenant)).reader.authz.getPolicySet();
     if (row === undefined) return null;
     const parts = policySetTextToParts(row.text);
@@ -370,7 +407,12 @@ export class Authorizer {
         'PALISADE_INTERNAL',
         `the stored policy set of ${tenant.id} no longer parses`,
       );
-    return { id: tenant.id, policies: parts.policies, recordIds: recordIdsNamed(parts.policies) };
+    return {
+      id: tenant.id,
+      policies: parts.policies,
+      recordIds: recordIdsNamed(parts.policies),
+      context: contextAttributesRead(parts.policies),
+    };
   }
 }
 
@@ -401,7 +443,10 @@ function uniformly(loaded: Loaded, held: boolean): boolean | undefined {
 }
 
 /** PALISADE_FORBIDDEN saying which layer refused. */
-export function forbidden(principal: TenantPrincipal, permission: Permission): PalisadeError {
+export function forbidden(
+  principal: Pick<TenantPrincipal, 'permissions' | 'roles'>,
+  permission: Permission,
+): PalisadeError {
   return new PalisadeError(
     'PALISADE_FORBIDDEN',
     principal.permissions.has(permission)

@@ -1,4 +1,5 @@
 import {
+  type Context,
   type DetailedError,
   type EntityJson,
   type EntityUidJson,
@@ -28,6 +29,7 @@ export interface CedarRequest {
   readonly action: string;
   readonly resource: EntityUidJson;
   readonly entities: EntityJson[];
+  readonly context: Context;
 }
 
 let schemaLoaded = false;
@@ -64,11 +66,22 @@ function detail(text: string, error: DetailedError, policyId?: string): ProblemD
   };
 }
 
+/**
+ * Cedar checks a policy once per action it may apply to, and names the action in an error on
+ * the context, which every action shares: one such error is reported once, without it.
+ */
+const CONTEXT_OF_ACTION = / in context for [\w:]+::Action::"[^"]*"/;
+
 function invalid(details: ProblemDetail[]): PalisadeError {
+  const unique = new Map<string, ProblemDetail>();
+  for (const { path, message } of details) {
+    const shared = message.replace(CONTEXT_OF_ACTION, ' in context');
+    unique.set(`${path}\n${shared}`, { path, message: shared });
+  }
   return new PalisadeError(
     'PALISADE_POLICY_INVALID',
-    `the policy set does not validate: ${details[0]!.message}`,
-    details,
+    `the policy set does not validate: ${details[0]!.message.replace(CONTEXT_OF_ACTION, ' in context')}`,
+    [...unique.values()],
   );
 }
 
@@ -131,7 +144,7 @@ export function evaluate(id: string, request: CedarRequest): boolean {
     principal: request.principal,
     action: { type: `${CEDAR_NAMESPACE}::Action`, id: request.action },
     resource: request.resource,
-    context: {},
+    context: request.context,
     entities: request.entities,
     preparsedPolicySetId: id,
     preparsedSchemaName: SCHEMA_NAME,

@@ -4,6 +4,7 @@ import type { TenantPrincipal } from './authorizer.ts';
 import type { CedarRequest } from './cedar-engine.ts';
 import { CEDAR_NAMESPACE, type PrincipalType, resourceTypeOf } from './cedar-schema.ts';
 import type { Permission } from './permissions.ts';
+import { type ContextAttribute, cedarContext, contextKey } from './request-context.ts';
 
 /** The thing acted on, as far as the caller knows it. */
 export interface ResourceRef {
@@ -37,22 +38,27 @@ function uid(type: string, id: string): Uid {
   return { type: `${CEDAR_NAMESPACE}::${type}`, id };
 }
 
-/** One decision to make, named exactly by `key`; `request()` builds what Cedar evaluates. */
+/**
+ * One decision to make, named exactly by `key` (undefined: it cannot be cached); `request()`
+ * builds what Cedar evaluates, undefined when the request lacks what the policies read (denied).
+ */
 export interface CedarQuestion {
-  readonly key: string;
-  request(): CedarRequest;
+  readonly key: string | undefined;
+  request(): CedarRequest | undefined;
 }
 
 /**
  * The Cedar question for a decision: the principal (a member of its roles), the permission as
- * the action, the resource with its tenant and attributes. `key` names it exactly, for caching
- * its decision; the entities are built only if Cedar is asked. Undefined when the principal's
- * kind has no Cedar type (denied).
+ * the action, the resource with its tenant and attributes, the request's context. `key` names
+ * it exactly, for caching its decision, with the context attributes the policies `read` alone;
+ * the entities are built only if Cedar is asked. Undefined when the principal's kind has no
+ * Cedar type (denied).
  */
 export function cedarQuestion(
   principal: TenantPrincipal,
   permission: Permission,
   resource: ResourceRef | undefined,
+  read: ReadonlySet<ContextAttribute>,
 ): CedarQuestion | undefined {
   const type = PRINCIPAL_TYPE[principal.context.actor.kind];
   if (type === undefined) return undefined;
@@ -62,17 +68,24 @@ export function cedarQuestion(
     attributes[name] = typeof value === 'string' ? value : [...value];
   attributes.tenant = resource?.tenantId ?? tenantId;
   const resourceId = resource?.id ?? '*';
+  const context = contextKey(principal.request, read);
   return {
-    key: JSON.stringify([
-      tenantId,
-      principal.context.actor.id,
-      type,
-      principal.roles,
-      permission,
-      resourceId,
-      attributes,
-    ]),
+    key:
+      context === undefined
+        ? undefined
+        : JSON.stringify([
+            tenantId,
+            principal.context.actor.id,
+            type,
+            principal.roles,
+            permission,
+            resourceId,
+            attributes,
+            ...(read.size === 0 ? [] : [context]),
+          ]),
     request: () => {
+      const context = cedarContext(principal.request, read);
+      if (context === undefined) return undefined;
       const entities = new Map<string, Entity>();
       // A resource may also be the principal or one of its roles: one entity, attributes merged.
       const add = (entity: Entity) => {
@@ -100,6 +113,7 @@ export function cedarQuestion(
         action: permission,
         resource: resourceUid,
         entities: [...entities.values()],
+        context,
       };
     },
   };

@@ -1,5 +1,6 @@
 import type { SchemaJson, Type } from '@cedar-policy/cedar-wasm/nodejs';
 import { PERMISSIONS, type Permission } from './permissions.ts';
+import { CONTEXT_ATTRIBUTES } from './request-context.ts';
 
 /** The Cedar namespace of every Palisade entity type and action. */
 export const CEDAR_NAMESPACE = 'Palisade';
@@ -71,10 +72,12 @@ function entityTypes(): SchemaJson<string>[string]['entityTypes'] {
 /**
  * The schema tenant policies are validated against: principals are the credential kinds
  * (members of their roles), actions are the permissions, resources are what each permission
- * acts on. Every entity carries `tenant`, which the platform's isolation rule compares.
+ * acts on, and every action's context is the request's (see request-context.ts). Every
+ * entity carries `tenant`, which the platform's isolation rule compares.
  */
 export const CEDAR_SCHEMA: SchemaJson<string> = {
   [CEDAR_NAMESPACE]: {
+    commonTypes: { RequestContext: { type: 'Record', attributes: CONTEXT_ATTRIBUTES } },
     entityTypes: entityTypes(),
     actions: Object.fromEntries(
       PERMISSIONS.map((permission) => [
@@ -83,6 +86,7 @@ export const CEDAR_SCHEMA: SchemaJson<string> = {
           appliesTo: {
             principalTypes: [...PRINCIPAL_TYPES],
             resourceTypes: [resourceTypeOf(permission)],
+            context: { type: 'EntityOrCommon', name: 'RequestContext' },
           },
         },
       ]),

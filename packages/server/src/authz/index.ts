@@ -9,6 +9,7 @@ export { cedarSchemaText, TENANT_ISOLATION_POLICY } from './cedar-engine.ts';
 export type { ResourceRef } from './cedar-request.ts';
 export { isPermission, PERMISSIONS, type Permission, PermissionSet } from './permissions.ts';
 export { PolicyService } from './policy-service.ts';
+export type { RequestFacts } from './request-context.ts';
 export { restResource } from './rest-resource.ts';
 export { assertHeld, type RoleGrants } from './role-grant.ts';
 export { RoleResolver } from './role-resolver.ts';

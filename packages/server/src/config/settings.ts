@@ -820,7 +820,7 @@ export const SETTINGS = {
     type: 'string-list',
     default: [],
     pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$',
-    doc: 'Reverse proxies (IP addresses or CIDR ranges) whose X-Forwarded-For names the client address and X-Forwarded-Proto its scheme, for the per-address sign-in limit, the logs and the tenant issuers; none by default. Comma-separated in the environment.',
+    doc: 'Reverse proxies (IP addresses or CIDR ranges) whose X-Forwarded-For names the client address and X-Forwarded-Proto its scheme, for the per-address sign-in limit, the logs, the tenant issuers and context.ip in Cedar policies; none by default. Comma-separated in the environment.',
   },
   quotaMaxBuckets: {
     flag: 'quota-max-buckets',

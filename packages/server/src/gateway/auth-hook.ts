@@ -5,6 +5,7 @@ import {
   isPermission,
   type Permission,
   type PermissionSet,
+  type RequestFacts,
   restResource,
   type TenantPrincipal,
 } from '../authz/index.ts';
@@ -29,7 +30,41 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal: Principal | undefined;
+    /** The tenant principal acting in this request, made at its first decision. */
+    acting: TenantPrincipal | undefined;
   }
+}
+
+type TenantCaller = Extract<Principal, { kind: 'tenant' }>;
+
+/**
+ * What the gateway knows of a request for Cedar's context, read only when a tenant's policies
+ * ask: `request.ip`, the peer's address unless the peer is one of `trustedProxies` (Fastify's
+ * `trustProxy`), whose `X-Forwarded-For` then names it; and the time it was first read, kept
+ * for every later decision of the request.
+ */
+class GatewayFacts implements RequestFacts {
+  readonly #request: FastifyRequest;
+  #at: number | undefined;
+
+  constructor(request: FastifyRequest) {
+    this.#request = request;
+  }
+
+  get address(): string | undefined {
+    return this.#request.ip;
+  }
+
+  get at(): number {
+    this.#at ??= Date.now();
+    return this.#at;
+  }
+}
+
+/** The request's principal as the authorizer decides on it: one per request. */
+function actingIn(request: FastifyRequest, principal: TenantCaller): TenantPrincipal {
+  request.acting ??= { ...principal, request: new GatewayFacts(request) };
+  return request.acting;
 }
 
 /**
@@ -43,6 +78,7 @@ export function installAuth(
   closing: () => boolean,
 ): void {
   app.decorateRequest('principal', undefined);
+  app.decorateRequest('acting', undefined);
   app.addHook('onRoute', (route) => {
     const auth = route.config?.auth;
     if (route.url.startsWith('*') || route.url === '/*') return;
@@ -99,7 +135,7 @@ export function installAuth(
         request.params as Record<string, string>,
         request.query as Record<string, unknown>,
       );
-      const decision = authorizer.decide(principal, auth, resource);
+      const decision = authorizer.decide(actingIn(request, principal), auth, resource);
       if (decision === true) return admit();
       if (decision === false) return done(forbidden(principal, auth));
       decision.then((allowed) => (allowed ? admit() : done(forbidden(principal, auth))), done);
@@ -167,7 +203,7 @@ export function tenantPrincipalOf(request: FastifyRequest): TenantPrincipal {
   const principal = request.principal;
   if (principal?.kind !== 'tenant')
     throw new PalisadeError('PALISADE_FORBIDDEN', 'this route acts inside a tenant');
-  return principal;
+  return actingIn(request, principal);
 }
 
 /** The permissions the caller of an authenticated tenant route holds. */

@@ -36,7 +36,7 @@ export function assembleAccess(options: AccessOptions): Access {
   const { settings, stores, locate, committer, kms } = options;
   const { authCacheTtlMs, authCacheMax } = settings;
   const roleResolver = new RoleResolver(stores.shards, authCacheTtlMs, authCacheMax);
-  const authorizer = new Authorizer(stores.shards, authCacheTtlMs, authCacheMax);
+  const authorizer = new Authorizer(stores.shards, authCacheTtlMs, authCacheMax, options.metrics);
   const users = openUserServices({
     settings,
     locate,

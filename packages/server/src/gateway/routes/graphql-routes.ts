@@ -1,8 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
-import type { Principal } from '../../control/index.ts';
 import type { GraphqlEndpoint, GraphqlRequest } from '../../graphql/index.ts';
-import { tenantOf } from '../auth-hook.ts';
+import { tenantPrincipalOf } from '../auth-hook.ts';
 
 const GRAPHQL_ERROR = {
   type: 'object',
@@ -87,10 +86,7 @@ export function graphqlRoutes(
       },
     },
     handler: async (request, reply) => {
-      const context = tenantOf(request);
-      // tenantOf refused any principal but a tenant's.
-      const { permissions, roles } = request.principal as Extract<Principal, { kind: 'tenant' }>;
-      const answer = await endpoint.run({ context, permissions, roles }, request.body, request.log);
+      const answer = await endpoint.run(tenantPrincipalOf(request), request.body, request.log);
       if (answer.status === 429 && refusalDelayMs > 0)
         await sleep(refusalDelayMs * (0.5 + Math.random()));
       return reply.code(answer.status).headers(answer.headers).send(answer.body);
