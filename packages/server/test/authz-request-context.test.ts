@@ -106,6 +106,32 @@ for (const backend of backendNames()) {
       assert.equal(read.body.items.length, 3);
     });
 
+    test('behind a trusted proxy, the address is the client X-Forwarded-For names', async () => {
+      const proxied = await TestApi.start(backend, { trustedProxies: ['192.0.2.1'] });
+      try {
+        const tenant = await proxied.tenant('ctx-proxied');
+        await proxied.call('PUT', '/v1/collections/people', tenant.key, { schema: PEOPLE_SCHEMA });
+        await proxied.call('PUT', '/v1/policies', tenant.key, { policies: OFFICE_ONLY });
+        const create = (peer: string, client: string) =>
+          from(
+            proxied,
+            peer,
+            'POST',
+            '/v1/collections/people/records',
+            tenant.key,
+            { name: 'P' },
+            {
+              'x-forwarded-for': client,
+            },
+          );
+        assert.equal((await create('192.0.2.1', '10.1.2.3')).status, 201);
+        assert.equal((await create('192.0.2.1', '198.51.100.4')).status, 403);
+        assert.equal((await create('192.0.2.9', '10.1.2.3')).status, 403, 'an untrusted peer');
+      } finally {
+        await proxied.close();
+      }
+    });
+
     test('a time-window policy decides on the request time, every time', async () => {
       const key = await tenantWith('ctx-hours', WORKING_HOURS);
       const list = () => from(api, '192.0.2.7', 'GET', '/v1/collections/people', key);
