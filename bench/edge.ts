@@ -59,8 +59,7 @@ async function localIngest(dir: string, devices: number, messages: number): Prom
     new Date(),
   );
   const listener = new EdgeMqttListener({
-    host: '127.0.0.1',
-    port: 0,
+    plain: { host: '127.0.0.1', port: 0 },
     credentials: cache,
     accept: groupCommit(outbox, (device, _kind, payload) =>
       outbox.accept(device.deviceId, payload),

@@ -1,7 +1,8 @@
 /**
  * `@palisade/crypto`: Palisade's key hierarchy (master key → per-tenant X-Wing KEK → data
  * keys), post-quantum key wrapping, AES-256-GCM field encryption bound to its context, blind
- * indexes, the KMS boundary and a data key cache. Every export is named here.
+ * indexes, the KMS boundary, a data key cache, and the TLS key-exchange groups the listeners
+ * prefer. Every export is named here.
  */
 
 export { BLIND_INDEX_BYTES, blindIndex } from './aead/blind-index.ts';
@@ -69,6 +70,7 @@ export {
   SEAL_ALG_AES_256_GCM,
   SEALED_FORMAT_V1,
 } from './kms/local-kms.ts';
+export { HYBRID_GROUP, serverGroups } from './tls/key-exchange-groups.ts';
 export {
   rewrapDataKey,
   unwrapDataKey,

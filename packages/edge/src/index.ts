@@ -12,10 +12,13 @@ export {
   type DeviceApi,
   EdgeMqttListener,
   groupCommit,
+  type ListenAddress,
   type ListenerEvents,
+  type ListenerOptions,
   Refusal,
   type RefusalReason,
   startDeviceApi,
+  type TlsListen,
 } from './listener/index.ts';
 export { type NodeFile, readNodeFile } from './node-file.ts';
 export {

@@ -54,8 +54,7 @@ async function listen(dir: string, node: NodeFile, maxMessages = 1000) {
   const cache = new CredentialCache(join(dir, 'credentials.db'));
   const refusals: RefusalReason[] = [];
   const listener = new EdgeMqttListener({
-    host: '127.0.0.1',
-    port: 0,
+    plain: { host: '127.0.0.1', port: 0 },
     credentials: cache,
     accept: groupCommit(outbox, (device, kind, payload) =>
       outbox.accept(device.deviceId, kind === 'telemetry' ? payload : { attributes: payload }),

@@ -12,11 +12,12 @@ const USAGE = `palisade-edge: the Palisade edge agent
   palisade-edge enroll --rekey --token TOKEN --dir DIR [--url URL]
       take the token of a rekey (POST /v1/edge-nodes/{id}/rekey) for the node in DIR: new keys
       and credential, the same node and outbox (the agent must be stopped)
-  palisade-edge start --dir DIR [--mqtt HOST:PORT] [--metrics HOST:PORT] [--batch-max-messages N] [--outbox-max-messages N]
-      send the outbox to the platform until SIGTERM/SIGINT (JSON logs on stdout); with --mqtt,
-      devices assigned to this node connect there with their platform credentials; local
-      rules and RPC from the platform apply; with --metrics, Prometheus metrics at /metrics;
-      one agent per DIR (a second start there is refused)
+  palisade-edge start --dir DIR [--mqtt HOST:PORT] [--mqtt-tls HOST:PORT --tls-cert FILE --tls-key FILE] [--metrics HOST:PORT] [--batch-max-messages N] [--outbox-max-messages N]
+      send the outbox to the platform until SIGTERM/SIGINT (JSON logs on stdout); with --mqtt
+      (plain) and/or --mqtt-tls (TLS with the PEM certificate and key, X25519MLKEM768
+      preferred), devices assigned to this node connect there with their platform credentials;
+      local rules and RPC from the platform apply; with --metrics, Prometheus metrics at
+      /metrics; one agent per DIR (a second start there is refused)
   palisade-edge status --dir DIR [--json]
       link state, backlog, oldest message age, last sync, drain rate, quarantine (read-only, safe while running)
   palisade-edge quarantine list --dir DIR [--json]

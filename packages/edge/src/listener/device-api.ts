@@ -9,8 +9,10 @@ import type { NodeIdentity } from '../sync.ts';
 import {
   type AcceptMessage,
   EdgeMqttListener,
+  type ListenAddress,
   type ListenerEvents,
   type ListenerOptions,
+  type TlsListen,
 } from './mqtt-listener.ts';
 
 /** The file of the credential cache inside a node directory. */
@@ -40,12 +42,14 @@ export interface DeviceApi {
 
 /**
  * Opens the credential cache in `dir` (serving what it holds at once, so devices connect even
- * when the platform is down at start), starts refreshing it from the platform, and listens.
+ * when the platform is down at start), starts refreshing it from the platform, and listens
+ * for plain MQTT on `mqtt`, MQTT over TLS on `mqttTls`, or both.
  */
 export async function startDeviceApi(options: {
   dir: string;
   node: NodeIdentity;
-  mqtt: { host: string; port: number };
+  mqtt?: ListenAddress | undefined;
+  mqttTls?: TlsListen | undefined;
   accept: AcceptMessage;
   rpcAnswer?: ListenerOptions['rpcAnswer'];
   refresh?: RefreshSettings;
@@ -64,7 +68,8 @@ export async function startDeviceApi(options: {
     },
   );
   const listener = new EdgeMqttListener({
-    ...options.mqtt,
+    plain: options.mqtt,
+    tls: options.mqttTls,
     credentials,
     accept: options.accept,
     ...(options.rpcAnswer === undefined ? {} : { rpcAnswer: options.rpcAnswer }),
@@ -73,6 +78,7 @@ export async function startDeviceApi(options: {
   try {
     await listener.start();
   } catch (error) {
+    await listener.close();
     credentials.close();
     throw error;
   }

@@ -10,7 +10,9 @@ export { groupCommit, type TakeMessage } from './group-commit.ts';
 export {
   type AcceptMessage,
   EdgeMqttListener,
+  type ListenAddress,
   type ListenerEvents,
   type ListenerOptions,
+  type TlsListen,
 } from './mqtt-listener.ts';
 export { type PublishKind, TOPIC } from './topics.ts';

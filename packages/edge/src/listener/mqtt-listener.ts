@@ -1,4 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { serverGroups } from '@palisade/crypto';
 import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes';
 import type { CredentialCache, EdgeDevice } from '../credentials/index.ts';
 import { authenticateDevice } from '../credentials/index.ts';
@@ -33,9 +35,23 @@ export interface ListenerEvents {
   subscribed?(device: EdgeDevice, kind: SubscriptionKind): void;
 }
 
-export interface ListenerOptions {
+/** Where a listener binds (port 0 picks a free one). */
+export interface ListenAddress {
   readonly host: string;
   readonly port: number;
+}
+
+/** An MQTT-over-TLS listener's address and the certificate it presents (PEM). */
+export interface TlsListen extends ListenAddress {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+export interface ListenerOptions {
+  /** Plain MQTT; devices' secrets cross the network in clear, so keep it to trusted links. */
+  readonly plain?: ListenAddress | undefined;
+  /** MQTT over TLS, preferring the hybrid post-quantum group as the platform does. */
+  readonly tls?: TlsListen | undefined;
   readonly credentials: CredentialCache;
   readonly accept: AcceptMessage;
   readonly events?: ListenerEvents;
@@ -93,13 +109,16 @@ type AuthDone = (error: (Error & { returnCode: number }) | null, success: boolea
  * node forwards to a client only the payloads it made for that client.
  */
 export class EdgeMqttListener {
+  /** The plain listener's `mqtt://` URL once started; '' without one. */
   url = '';
+  /** The TLS listener's `mqtts://` URL once started; '' without one. */
+  tlsUrl = '';
   readonly #options: ListenerOptions;
   readonly #broker: Aedes;
   readonly #sessions = new WeakMap<Client, Session>();
   readonly #byDevice = new Map<string, Set<Client>>();
   readonly #outgoing = new WeakMap<Buffer, Client>();
-  readonly #server: Server;
+  readonly #servers: Server[] = [];
   readonly #stopWatching: () => void;
   #closed: Promise<void> | undefined;
 
@@ -142,10 +161,11 @@ export class EdgeMqttListener {
         if (kind !== undefined) session?.subscriptions.delete(kind);
       }
     });
-    this.#server = createServer((socket) => {
-      socket.setNoDelay(true);
-      this.#bound(socket, this.#broker.handle(socket));
-    });
+  }
+
+  #accept(socket: Socket): void {
+    socket.setNoDelay(true);
+    this.#bound(socket, this.#broker.handle(socket));
   }
 
   /**
@@ -174,18 +194,43 @@ export class EdgeMqttListener {
     };
   }
 
+  /** Listens on the plain and TLS addresses asked for; throws when neither is. */
   async start(): Promise<void> {
+    const { plain, tls } = this.#options;
+    if (plain === undefined && tls === undefined)
+      throw new Error('the listener needs a plain or a TLS address');
     await this.#broker.listen();
-    const { host, port } = this.#options;
+    if (plain !== undefined)
+      this.url = `mqtt://${await this.#listen(
+        createServer((s) => this.#accept(s)),
+        plain,
+      )}`;
+    if (tls !== undefined) {
+      const secure = createTlsServer(
+        {
+          cert: tls.cert,
+          key: tls.key,
+          ecdhCurve: serverGroups().join(':'),
+          minVersion: 'TLSv1.2',
+        },
+        (socket) => this.#accept(socket),
+      );
+      this.tlsUrl = `mqtts://${await this.#listen(secure, tls)}`;
+    }
+  }
+
+  /** Binds `server` to `at`; resolves to its `host:port` for a URL, with the bound port. */
+  async #listen(server: Server, at: ListenAddress): Promise<string> {
     await new Promise<void>((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(port, host, () => {
-        this.#server.off('error', reject);
+      server.once('error', reject);
+      server.listen(at.port, at.host, () => {
+        server.off('error', reject);
         resolve();
       });
     });
-    const bound = (this.#server.address() as { port: number }).port;
-    this.url = `mqtt://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+    this.#servers.push(server);
+    const bound = (server.address() as { port: number }).port;
+    return `${at.host.includes(':') ? `[${at.host}]` : at.host}:${bound}`;
   }
 
   #refuse(reason: RefusalReason, detail: string, device?: EdgeDevice): Refusal {
@@ -359,7 +404,11 @@ export class EdgeMqttListener {
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#stopWatching();
-      const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+      const stopped = Promise.all(
+        this.#servers.map(
+          (server) => new Promise<void>((resolve) => server.close(() => resolve())),
+        ),
+      );
       await new Promise<void>((resolve) => this.#broker.close(() => resolve()));
       await stopped;
     })();

@@ -1,7 +1,6 @@
 /**
- * HTTPS with a post-quantum key exchange. The listener prefers the hybrid group
- * X25519MLKEM768 (ML-KEM-768 + X25519, as browsers and OpenSSL 3.5 offer it) and falls back
- * to X25519; on a runtime whose OpenSSL lacks the hybrid, X25519 alone.
+ * HTTPS with a post-quantum key exchange: the listener prefers the groups of `serverGroups`
+ * (the hybrid X25519MLKEM768, then X25519).
  *
  * Node reports the negotiated group only on the client side, so the listener reads each
  * connection's ClientHello (supported_groups and key_share, before TLS starts) and derives
@@ -12,10 +11,8 @@ import { readFileSync } from 'node:fs';
 import type { RequestListener } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
-import tls from 'node:tls';
+import { serverGroups } from '@palisade/crypto';
 
-/** Server group preference, best first. */
-export const HYBRID_GROUP = 'X25519MLKEM768';
 const GROUP_CODES: Record<number, string> = {
   4588: 'X25519MLKEM768',
   4587: 'SecP256r1MLKEM768',
@@ -29,16 +26,6 @@ const EXT_SUPPORTED_GROUPS = 10;
 const EXT_KEY_SHARE = 51;
 /** Most bytes read while waiting for a whole ClientHello record (a TLS record's maximum). */
 const CLIENT_HELLO_MAX = 16_389;
-
-/** The groups this runtime's OpenSSL accepts, in preference order. */
-export function serverGroups(): string[] {
-  try {
-    tls.createSecureContext({ ecdhCurve: `${HYBRID_GROUP}:X25519` });
-    return [HYBRID_GROUP, 'X25519'];
-  } catch {
-    return ['X25519'];
-  }
-}
 
 /** What a ClientHello offers: its supported groups and the groups it sent key shares for. */
 export function parseClientHello(

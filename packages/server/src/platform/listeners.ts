@@ -2,12 +2,12 @@
 
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { serverGroups } from '@palisade/crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { ConfigError, SETTINGS, type Settings } from '../config/index.ts';
 import type { DeviceServices } from '../devices/index.ts';
-import { serverGroups } from '../gateway/index.ts';
 import {
   type MqttListener,
   type MqttTlsOptions,

@@ -3,6 +3,7 @@ import {
   groupCommit,
   parseHostPort,
   startDeviceApi,
+  type TlsListen,
 } from '../../listener/index.ts';
 import { EdgeMetrics, type MetricsServer, serveMetrics } from '../../metrics/index.ts';
 import { acquireNodeDirLock, NodeDirInUseError, type NodeDirLock } from '../../node-dir-lock.ts';
@@ -16,6 +17,7 @@ import { deviceApiEvents } from './device-api-log.ts';
 import { startLocalProcessing } from './local-processing.ts';
 import { DEFAULT_OUTBOX_MAX_MESSAGES, outboxFlags } from './outbox-flags.ts';
 import { diagnose } from './sync-diagnosis.ts';
+import { tlsFlags, tlsListen } from './tls-flags.ts';
 
 /** What `start` runs with, from its flags. */
 interface StartOptions {
@@ -24,8 +26,13 @@ interface StartOptions {
   readonly settings: SyncSettings;
   readonly maxMessages: number;
   readonly mqtt: { host: string; port: number } | undefined;
+  readonly mqttTls: TlsListen | undefined;
   readonly metricsAt: { host: string; port: number } | undefined;
-  readonly values: { mqtt?: string | boolean | undefined; metrics?: string | boolean | undefined };
+  readonly values: {
+    mqtt?: string | boolean | undefined;
+    'mqtt-tls'?: string | boolean | undefined;
+    metrics?: string | boolean | undefined;
+  };
 }
 
 function startOptions(argv: string[]): StartOptions {
@@ -34,6 +41,7 @@ function startOptions(argv: string[]): StartOptions {
     'batch-max-messages': { type: 'string' },
     mqtt: { type: 'string' },
     metrics: { type: 'string' },
+    ...tlsFlags,
     ...outboxFlags,
   });
   const dir = required(values.dir, 'dir');
@@ -45,6 +53,7 @@ function startOptions(argv: string[]): StartOptions {
   } catch (error) {
     throw new CliError((error as Error).message, EXIT.usage);
   }
+  const mqttTls = tlsListen(values);
   const node = enrolledNode(dir);
   const settings = {
     ...DEFAULT_SYNC,
@@ -59,7 +68,7 @@ function startOptions(argv: string[]): StartOptions {
     'outbox-max-messages',
     DEFAULT_OUTBOX_MAX_MESSAGES,
   );
-  return { dir, node, settings, maxMessages, mqtt, metricsAt, values };
+  return { dir, node, settings, maxMessages, mqtt, mqttTls, metricsAt, values };
 }
 
 /** Takes the node directory for this agent, or fails naming the agent that runs there. */
@@ -87,7 +96,7 @@ export async function start(argv: string[]): Promise<number> {
 }
 
 async function serve(options: StartOptions): Promise<number> {
-  const { dir, node, settings, maxMessages, mqtt, metricsAt, values } = options;
+  const { dir, node, settings, maxMessages, mqtt, mqttTls, metricsAt, values } = options;
   const path = outboxPath(dir);
   const outbox = new Outbox(path, Buffer.from(node.outboxKey, 'base64'), { maxMessages });
   const metrics = new EdgeMetrics(outbox);
@@ -142,12 +151,13 @@ async function serve(options: StartOptions): Promise<number> {
       );
     }
   }
-  if (mqtt !== undefined) {
+  if (mqtt !== undefined || mqttTls !== undefined) {
     try {
       api = await startDeviceApi({
         dir,
         node,
         mqtt,
+        mqttTls,
         // Rules apply to telemetry; client attributes go to the outbox as they came.
         accept: groupCommit(outbox, (device, kind, payload) => {
           if (kind === 'attributes') outbox.accept(device.deviceId, payload, 'telemetry', kind);
@@ -162,7 +172,7 @@ async function serve(options: StartOptions): Promise<number> {
       await metricsServer?.close();
       outbox.close();
       throw new CliError(
-        `cannot listen for devices on ${values.mqtt} (${(error as Error).message}); pick a free --mqtt HOST:PORT`,
+        `cannot listen for devices on ${[values.mqtt, values['mqtt-tls']].filter(Boolean).join(' and ')} (${(error as Error).message}); pick a free --mqtt or --mqtt-tls HOST:PORT`,
       );
     }
   }
@@ -180,7 +190,8 @@ async function serve(options: StartOptions): Promise<number> {
     backlog: outbox.waiting(),
     quarantined: outbox.quarantine.counts().messages,
     batchMaxMessages: settings.batchMaxMessages,
-    mqtt: api?.listener.url ?? null,
+    mqtt: api?.listener.url || null,
+    mqttTls: api?.listener.tlsUrl || null,
     metrics: metricsServer?.url ?? null,
     rules: local.pipeline.revision || null,
   });

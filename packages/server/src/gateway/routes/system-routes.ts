@@ -1,7 +1,8 @@
+import { HYBRID_GROUP } from '@palisade/crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { mediaResponse } from '../schemas.ts';
-import { HYBRID_GROUP, negotiatedGroup } from '../tls-listener.ts';
+import { negotiatedGroup } from '../tls-listener.ts';
 
 export interface SystemProbes {
   /** Throws when a store cannot be reached. */
