@@ -1,8 +1,8 @@
 /**
  * `@palisade/crypto`: Palisade's key hierarchy (master key → per-tenant X-Wing KEK → data
  * keys), post-quantum key wrapping, AES-256-GCM field encryption bound to its context, blind
- * indexes, the KMS boundary, a data key cache, and the TLS key-exchange groups the listeners
- * prefer. Every export is named here.
+ * indexes, the KMS boundary, a data key cache, the TLS key-exchange groups the listeners
+ * prefer and the rules a device's client certificate meets. Every export is named here.
  */
 
 export { BLIND_INDEX_BYTES, blindIndex } from './aead/blind-index.ts';
@@ -84,3 +84,10 @@ export {
   WRAPPED_KEY_FORMAT_V1,
   type WrappedKeyHeader,
 } from './wrap/wrapped-key-format.ts';
+export {
+  ACCEPTED_KEYS,
+  acceptedKey,
+  deviceCertificateRefusal,
+  fingerprintOf,
+  withinValidity,
+} from './x509/device-certificate.ts';

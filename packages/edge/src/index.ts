@@ -3,6 +3,7 @@ export {
   CredentialCache,
   CredentialRefresh,
   DEFAULT_REFRESH,
+  type DeviceCa,
   type DeviceCredential,
   type EdgeDevice,
   type RefreshSettings,

@@ -45,6 +45,7 @@ const NOT_A_PERMISSION: Readonly<
   'post /v1/edge/enroll': 'public',
   'post /v1/edge/batches': 'edge-node',
   'get /v1/edge/device-credentials': 'edge-node',
+  'get /v1/edge/device-cas': 'edge-node',
   'get /v1/edge/rules': 'edge-node',
   'post /v1/edge/rpc': 'edge-node',
   // The tenant's OAuth/OIDC issuer and its login, consent and invitation pages.

@@ -299,6 +299,11 @@ const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack
     expect: 401,
     attack: (api, key) => api.call('GET', '/v1/edge/device-credentials', key),
   },
+  // edge-credential-sync.test.ts: B's node gets B's device CAs only, never A's.
+  'get /v1/edge/device-cas': {
+    expect: 401,
+    attack: (api, key) => api.call('GET', '/v1/edge/device-cas', key),
+  },
   'get /v1/edge-rules': {
     expect: 200,
     attack: async (api, key) => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { hash } from 'node:crypto';
+import { hash, X509Certificate } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { type Reply, TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
@@ -61,6 +61,39 @@ for (const backend of backendNames()) {
       assert.match(basic.passwordHash, /^scrypt\$/);
       const text = JSON.stringify(reply.body);
       assert.ok(!text.includes(token) && !text.includes('correct horse'), 'no secret leaves');
+    });
+
+    test("the node gets its devices' X.509 fingerprints and its tenant's CAs; B's node none of A's", async () => {
+      const ca = await api.call('POST', '/v1/device-cas', a.key, { generate: true });
+      assert.equal(ca.status, 201, JSON.stringify(ca.body));
+      await api.call('POST', '/v1/device-cas', b.key, { generate: true });
+      const issued = await api.call('POST', `/v1/devices/${deviceId}/credentials`, a.key, {
+        type: 'x509',
+        generate: true,
+      });
+      assert.equal(issued.status, 201, JSON.stringify(issued.body));
+      const fingerprint = new X509Certificate(issued.body.certificate).fingerprint256
+        .replaceAll(':', '')
+        .toLowerCase();
+      const credentials = (await pull(api, a.node.credential)).body.items[0].credentials;
+      assert.deepEqual(
+        credentials.filter((c: { type: string }) => c.type === 'x509'),
+        [{ id: issued.body.id, type: 'x509', fingerprint }],
+        'the fingerprint only: no certificate, no key',
+      );
+      const cas = await api.call('GET', '/v1/edge/device-cas', a.node.credential);
+      assert.equal(cas.status, 200, JSON.stringify(cas.body));
+      assert.deepEqual(cas.body, { items: [{ id: ca.body.id, certificate: ca.body.certificate }] });
+      const theirs = await api.call('GET', '/v1/edge/device-cas', b.node.credential);
+      assert.equal(theirs.status, 200);
+      assert.equal(theirs.body.items.length, 1);
+      assert.notEqual(theirs.body.items[0].id, ca.body.id, "B's node gets B's CA, never A's");
+      assert.equal((await api.call('GET', '/v1/edge/device-cas', a.key)).status, 401);
+      await api.call('DELETE', `/v1/devices/${deviceId}/credentials/${issued.body.id}`, a.key);
+      await api.call('DELETE', `/v1/device-cas/${ca.body.id}`, a.key);
+      assert.deepEqual((await api.call('GET', '/v1/edge/device-cas', a.node.credential)).body, {
+        items: [],
+      });
     });
 
     test('pages by device id with a cursor', async () => {

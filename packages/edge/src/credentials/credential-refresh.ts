@@ -1,7 +1,7 @@
 import { Periodic, type PeriodicSettings } from '../periodic.ts';
 import { callPlatform } from '../platform-call.ts';
 import type { NodeIdentity } from '../sync.ts';
-import type { CachedDevice, CredentialCache } from './credential-cache.ts';
+import type { CachedDevice, CredentialCache, DeviceCa } from './credential-cache.ts';
 
 /** Named settings of the credential refresh. */
 export interface RefreshSettings extends PeriodicSettings {
@@ -28,8 +28,9 @@ interface Page {
 
 /**
  * Pulls the credential hashes of the node's devices from the platform (`GET
- * /v1/edge/device-credentials`, node credential) page by page, and replaces the cache only
- * once every page arrived, so a refresh cut half-way leaves the previous set in service.
+ * /v1/edge/device-credentials`, node credential) page by page, then its tenant's device CAs
+ * (`GET /v1/edge/device-cas`), and replaces the cache only once all of it arrived, so a
+ * refresh cut half-way leaves the previous set in service.
  */
 export class CredentialRefresh {
   readonly #cache: CredentialCache;
@@ -56,14 +57,18 @@ export class CredentialRefresh {
     );
   }
 
-  async #page(cursor: string | null, signal: AbortSignal | undefined): Promise<Page> {
-    // The platform's default page size, which its page-size-max setting always allows.
-    const query = cursor === null ? '' : `?${new URLSearchParams({ cursor })}`;
-    const answer = await callPlatform(this.#node, 'GET', `/v1/edge/device-credentials${query}`, {
+  async #get(path: string, signal: AbortSignal | undefined): Promise<unknown> {
+    const answer = await callPlatform(this.#node, 'GET', path, {
       timeoutMs: this.#settings.requestTimeoutMs,
       ...(signal === undefined ? {} : { signal }),
     });
-    return JSON.parse(answer.text) as Page;
+    return JSON.parse(answer.text);
+  }
+
+  #page(cursor: string | null, signal: AbortSignal | undefined): Promise<Page> {
+    // The platform's default page size, which its page-size-max setting always allows.
+    const query = cursor === null ? '' : `?${new URLSearchParams({ cursor })}`;
+    return this.#get(`/v1/edge/device-credentials${query}`, signal) as Promise<Page>;
   }
 
   /**
@@ -78,7 +83,8 @@ export class CredentialRefresh {
       devices.push(...page.items);
       cursor = page.nextCursor;
     } while (cursor !== null);
-    this.#cache.replace(devices, new Date());
+    const cas = (await this.#get('/v1/edge/device-cas', signal)) as { items: DeviceCa[] };
+    this.#cache.replace(devices, new Date(), cas.items);
     return devices.length;
   }
 

@@ -1,4 +1,5 @@
-import { hash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, scrypt, timingSafeEqual, X509Certificate } from 'node:crypto';
+import { fingerprintOf } from '@palisade/crypto';
 import type { CredentialCache, CredentialMatch } from './credential-cache.ts';
 
 /** A device the node authenticated from its cached credentials. */
@@ -12,6 +13,8 @@ export interface EdgeDevice {
 export interface DeviceGrant {
   readonly device: EdgeDevice;
   readonly credential: string;
+  /** The client certificate it presented: the cache's CAs must go on trusting it. */
+  readonly certificate?: X509Certificate;
 }
 
 /** The largest scrypt cost a synced hash may ask for (the platform uses N = 2^14). */
@@ -78,4 +81,24 @@ export async function authenticateDevice(
   if (!verified || match === undefined || credential === undefined) return undefined;
   if (credential.clientId !== null && credential.clientId !== clientId) return undefined;
   return grant(match);
+}
+
+/**
+ * Authenticates a device by the client certificate it presented at the TLS handshake, as the
+ * platform does: its fingerprint names the device's X.509 credential, and it must chain, now,
+ * to a CA of the tenant's. A certificate decides alone: no user name or password is looked at.
+ */
+export function authenticateCertificate(
+  cache: CredentialCache,
+  der: Buffer,
+): DeviceGrant | undefined {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(der);
+  } catch {
+    return undefined;
+  }
+  const match = cache.byFingerprint(fingerprintOf(certificate));
+  if (match === undefined || !cache.trusts(certificate)) return undefined;
+  return { ...grant(match), certificate };
 }

@@ -1,6 +1,7 @@
 export {
   type CachedDevice,
   CredentialCache,
+  type DeviceCa,
   type DeviceCredential,
 } from './credential-cache.ts';
 export {
@@ -10,4 +11,4 @@ export {
   type RefreshSettings,
 } from './credential-refresh.ts';
 export { type CredentialStatus, readCredentialStatus } from './credential-status.ts';
-export { authenticateDevice, type EdgeDevice } from './device-auth.ts';
+export { authenticateCertificate, authenticateDevice, type EdgeDevice } from './device-auth.ts';

@@ -1,9 +1,10 @@
+import type { X509Certificate } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { serverGroups } from '@palisade/crypto';
 import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes';
 import type { CredentialCache, EdgeDevice } from '../credentials/index.ts';
-import { authenticateDevice } from '../credentials/index.ts';
+import { authenticateCertificate, authenticateDevice } from '../credentials/index.ts';
 import { OutboxFullError } from '../outbox.ts';
 import { decodeMessage, Refusal, type RefusalReason } from './device-message.ts';
 import {
@@ -69,6 +70,8 @@ interface Session {
   readonly device: EdgeDevice;
   /** The credential it connected with, while the cache still holds it. */
   readonly credential: string;
+  /** The client certificate it connected with, while the cache's CAs still trust it. */
+  readonly certificate: X509Certificate | undefined;
   readonly subscriptions: Set<SubscriptionKind>;
 }
 
@@ -212,6 +215,10 @@ export class EdgeMqttListener {
           key: tls.key,
           ecdhCurve: serverGroups().join(':'),
           minVersion: 'TLSv1.2',
+          // Any client certificate passes the handshake: the cache's tenant CAs, which change
+          // at every refresh, decide whether it authenticates (as on the platform).
+          requestCert: true,
+          rejectUnauthorized: false,
         },
         (socket) => this.#accept(socket),
       );
@@ -245,7 +252,13 @@ export class EdgeMqttListener {
     done: AuthDone,
   ): void {
     const clientId = client.id;
-    authenticateDevice(this.#options.credentials, clientId, username, password).then(
+    // A presented certificate decides alone: the handshake proved its key is the peer's.
+    const presented = (client.conn as Partial<TLSSocket>).getPeerCertificate?.(true)?.raw;
+    const granted =
+      presented === undefined
+        ? authenticateDevice(this.#options.credentials, clientId, username, password)
+        : Promise.resolve(authenticateCertificate(this.#options.credentials, presented));
+    granted.then(
       (granted) => {
         if (granted === undefined) {
           this.#refuse('bad_credentials', 'unknown device credentials');
@@ -254,10 +267,15 @@ export class EdgeMqttListener {
             false,
           );
         }
-        const { device, credential } = granted;
+        const { device, credential, certificate } = granted;
         // Namespaced so that one device's client id never takes over another device's session.
         (client as { id: string }).id = `${device.deviceId}/${clientId}`;
-        this.#sessions.set(client, { device, credential, subscriptions: new Set() });
+        this.#sessions.set(client, {
+          device,
+          credential,
+          certificate,
+          subscriptions: new Set(),
+        });
         done(null, true);
       },
       () => done(Object.assign(new Error('server unavailable'), { returnCode: 3 }), false),
@@ -339,7 +357,7 @@ export class EdgeMqttListener {
   #ready(client: Client): void {
     const session = this.#sessions.get(client);
     if (session === undefined) return;
-    if (!this.#options.credentials.holds(session.credential)) {
+    if (!this.#current(session)) {
       client.close();
       return;
     }
@@ -359,17 +377,27 @@ export class EdgeMqttListener {
 
   /**
    * Closes the connections whose credential a refresh removed (deleted or changed on the
-   * platform, or the device moved to another node): a device connected before then does not
-   * keep publishing on it. Unacknowledged messages are resent after reconnecting, and refused.
+   * platform, or the device moved to another node), or whose certificate no CA it brought
+   * trusts any longer (a CA deleted, or one of them expired): a device connected before then
+   * does not keep publishing on it. Unacknowledged messages are resent after reconnecting, and refused.
    */
   #dropRevoked(): void {
     const revoked = [...this.#byDevice.values()].flatMap((clients) =>
       [...clients].filter((client) => {
         const session = this.#sessions.get(client);
-        return session !== undefined && !this.#options.credentials.holds(session.credential);
+        return session !== undefined && !this.#current(session);
       }),
     );
     for (const client of revoked) client.close();
+  }
+
+  /** Whether the credential a session connected with still stands (and its certificate is still trusted). */
+  #current(session: Session): boolean {
+    const { credentials } = this.#options;
+    return (
+      credentials.holds(session.credential) &&
+      (session.certificate === undefined || credentials.trusts(session.certificate))
+    );
   }
 
   /** True while the device has at least one connection. */

@@ -1,5 +1,12 @@
-import { type KeyObject, randomBytes, scrypt, timingSafeEqual, X509Certificate } from 'node:crypto';
+import { randomBytes, scrypt, timingSafeEqual, X509Certificate } from 'node:crypto';
 import { promisify } from 'node:util';
+import {
+  ACCEPTED_KEYS,
+  acceptedKey,
+  deviceCertificateRefusal,
+  fingerprintOf,
+  withinValidity,
+} from '@palisade/crypto';
 import { PalisadeError } from '../errors/index.ts';
 import { hashSecretToken } from '../ids/index.ts';
 
@@ -21,13 +28,8 @@ const scryptAsync = promisify(scrypt) as (
 const SCRYPT = { N: 16_384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
 const SCRYPT_KEY_BYTES = 32;
 const SCRYPT_SALT_BYTES = 16;
-/** Smallest RSA modulus accepted in a certificate or CSR (NIST SP 800-131A). */
-const RSA_MIN_BITS = 2048;
-const EC_CURVES = new Set(['prime256v1', 'secp384r1', 'secp521r1']);
-/** The keys `acceptedKey` takes, as told to whoever offered another. */
-export const ACCEPTED_KEYS = `ECDSA P-256, P-384 or P-521, Ed25519, or RSA of at least ${RSA_MIN_BITS} bits`;
-/** id-kp-clientAuth (RFC 5280 4.2.1.12). */
-const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+
+export { ACCEPTED_KEYS, acceptedKey, fingerprintOf };
 
 /** A new device access token (ThingsBoard's default credential), shown once. */
 export function newDeviceToken(): string {
@@ -100,28 +102,12 @@ export async function verifyPassword(password: string, stored: string): Promise<
   return timingSafeEqual(actual, expected);
 }
 
-/** A key TLS clients sign with, of a strength still accepted: see `ACCEPTED_KEYS`. */
-export function acceptedKey(key: KeyObject): boolean {
-  const type = key.asymmetricKeyType;
-  const details = key.asymmetricKeyDetails;
-  return (
-    (type === 'ec' && EC_CURVES.has(String(details?.namedCurve))) ||
-    type === 'ed25519' ||
-    (type === 'rsa' && (details?.modulusLength ?? 0) >= RSA_MIN_BITS)
-  );
-}
-
 function checkKey(cert: X509Certificate, what: string): void {
   if (!acceptedKey(cert.publicKey))
     throw new PalisadeError(
       'PALISADE_CERTIFICATE_INVALID',
       `the ${what}'s ${cert.publicKey.asymmetricKeyType} key is not accepted: use ${ACCEPTED_KEYS}`,
     );
-}
-
-/** Lower-case hex SHA-256 of a certificate's DER, as TLS stacks report it without colons. */
-export function fingerprintOf(cert: X509Certificate): string {
-  return cert.fingerprint256.replaceAll(':', '').toLowerCase();
 }
 
 export function parseCertificate(pem: string, what: string): X509Certificate {
@@ -145,10 +131,6 @@ export function checkCa(pem: string, now: Date): X509Certificate {
   return cert;
 }
 
-function withinValidity(cert: X509Certificate, now: Date): boolean {
-  return cert.validFromDate <= now && now <= cert.validToDate;
-}
-
 function checkValidity(cert: X509Certificate, now: Date): void {
   if (!withinValidity(cert, now))
     throw new PalisadeError(
@@ -168,32 +150,7 @@ export function checkDeviceCertificate(
   now: Date,
 ): X509Certificate {
   const cert = parseCertificate(pem, 'device certificate');
-  checkKey(cert, 'device certificate');
-  checkValidity(cert, now);
-  if (cert.ca)
-    throw new PalisadeError(
-      'PALISADE_CERTIFICATE_INVALID',
-      'a device certificate must not be a CA',
-    );
-  // Node names the extendedKeyUsage OIDs `keyUsage`; undefined when the extension is absent.
-  if (cert.keyUsage !== undefined && !cert.keyUsage.includes(CLIENT_AUTH))
-    throw new PalisadeError(
-      'PALISADE_CERTIFICATE_INVALID',
-      'the device certificate is not for TLS client authentication (extendedKeyUsage without clientAuth)',
-    );
-  const signed = cas.some((ca) => {
-    const issuer = new X509Certificate(ca);
-    return (
-      withinValidity(issuer, now) &&
-      acceptedKey(issuer.publicKey) &&
-      cert.checkIssued(issuer) &&
-      cert.verify(issuer.publicKey)
-    );
-  });
-  if (!signed)
-    throw new PalisadeError(
-      'PALISADE_CERTIFICATE_INVALID',
-      "the device certificate is not signed by any of the tenant's CA certificates within their validity",
-    );
+  const refusal = deviceCertificateRefusal(cert, cas, now);
+  if (refusal !== undefined) throw new PalisadeError('PALISADE_CERTIFICATE_INVALID', refusal);
   return cert;
 }

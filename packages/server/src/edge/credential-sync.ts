@@ -11,7 +11,19 @@ export type EdgeDeviceCredential =
       readonly clientId: string | null;
       /** `scrypt$N$r$p$salt$hash`, as the platform stores it. */
       readonly passwordHash: string;
+    }
+  | {
+      readonly id: string;
+      readonly type: 'x509';
+      /** Lower-case hex SHA-256 of the certificate's DER: a device presenting it is this one. */
+      readonly fingerprint: string;
     };
+
+/** A CA certificate the node's tenant trusts for its devices' client certificates (PEM). */
+export interface EdgeDeviceCa {
+  readonly id: string;
+  readonly certificate: string;
+}
 
 /** A device assigned to the node, with the credentials it may connect to the node with. */
 export interface EdgeDevice {
@@ -23,7 +35,7 @@ export interface EdgeDevice {
   readonly credentials: readonly EdgeDeviceCredential[];
 }
 
-/** Credentials an edge node can check itself; X.509 needs the node's own TLS and is not synced. */
+/** Credentials an edge node can check itself (provisioning keys stay on the platform). */
 function forEdge(row: DeviceCredentialRow): EdgeDeviceCredential | undefined {
   if (row.kind === 'access_token')
     return { id: row.id, type: 'access_token', tokenSha256: row.lookup.slice('token:'.length) };
@@ -35,6 +47,8 @@ function forEdge(row: DeviceCredentialRow): EdgeDeviceCredential | undefined {
       clientId: row.clientId,
       passwordHash: row.secretHash,
     };
+  if (row.kind === 'x509')
+    return { id: row.id, type: 'x509', fingerprint: row.lookup.slice('x509:'.length) };
   return undefined;
 }
 
@@ -67,5 +81,14 @@ export class EdgeCredentialSync {
           .filter((c) => c !== undefined),
       })),
     );
+  }
+
+  /**
+   * The CA certificates of the node's tenant (from the node credential), against which the
+   * node checks its devices' client certificates as the platform does.
+   */
+  async cas({ context }: EdgeNodeSession): Promise<EdgeDeviceCa[]> {
+    const cas = await this.#index.listCas(context.tenantId);
+    return cas.map((ca) => ({ id: ca.id, certificate: ca.pem }));
   }
 }

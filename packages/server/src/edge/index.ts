@@ -8,6 +8,7 @@ export {
 export {
   EdgeCredentialSync,
   type EdgeDevice,
+  type EdgeDeviceCa,
   type EdgeDeviceCredential,
 } from './credential-sync.ts';
 export type { BatchResult } from './edge-batches.ts';

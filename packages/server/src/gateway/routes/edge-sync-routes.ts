@@ -26,6 +26,18 @@ const CREDENTIAL = {
         passwordHash: { type: 'string', description: 'scrypt$N$r$p$salt$hash' },
       },
     },
+    {
+      type: 'object',
+      required: ['id', 'type', 'fingerprint'],
+      properties: {
+        id: UUID,
+        type: { const: 'x509' },
+        fingerprint: {
+          type: 'string',
+          description: "SHA-256 of the certificate's DER, lower-case hex",
+        },
+      },
+    },
   ],
 } as const;
 const DEVICE = {
@@ -39,9 +51,25 @@ const DEVICE = {
   },
 } as const;
 
+const CAS = {
+  type: 'object',
+  required: ['items'],
+  properties: {
+    items: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'certificate'],
+        properties: { id: UUID, certificate: { type: 'string', description: 'PEM' } },
+      },
+    },
+  },
+} as const;
+
 /**
  * What an edge node pulls down (authenticated by its node credential): the credential hashes
- * of the devices assigned to it (`edgeNodeId`), so devices can connect to the node offline.
+ * and certificate fingerprints of the devices assigned to it (`edgeNodeId`) and its tenant's
+ * device CAs, so devices can connect to the node offline.
  */
 export function edgeSyncRoutes(
   app: FastifyInstance,
@@ -63,5 +91,15 @@ export function edgeSyncRoutes(
       const rows = await sync.page(edgeNodeOf(request), decodeCursor(cursor), limit + 1);
       return page(rows, limit);
     },
+  });
+  app.get('/v1/edge/device-cas', {
+    config: { auth: 'edge-node' },
+    onRequest: nodeAuth,
+    schema: {
+      summary: "The CA certificates this edge node's tenant trusts for its devices' certificates",
+      tags: ['edge'],
+      response: { 200: CAS },
+    },
+    handler: async (request) => ({ items: await sync.cas(edgeNodeOf(request)) }),
   });
 }
