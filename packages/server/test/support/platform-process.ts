@@ -5,8 +5,11 @@
  * how far the child got when it is killed, without any hook in the server's code.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import type { BackendFixture } from './backends.ts';
 
 const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -27,6 +30,11 @@ export interface PlatformProcess {
    * contains `text`, once set: `reached` resolves when the child stops there.
    */
   pauseAt(file: string, text: string): Promise<{ readonly reached: Promise<void> }>;
+  /**
+   * SIGKILLs the child and resolves once it is gone, and on PostgreSQL once the database has
+   * ended its sessions too: only then are the session locks it held (its leases, a creation's
+   * claim) free, which the server notices on its own time, later under load.
+   */
   kill(): Promise<void>;
 }
 
@@ -106,7 +114,13 @@ export async function startPlatformProcess(
   fixture: BackendFixture,
   options: PlatformProcessOptions,
 ): Promise<PlatformProcess> {
-  const env: NodeJS.ProcessEnv = { ...process.env, PALISADE_ADMIN_TOKEN: options.adminToken };
+  // Its PostgreSQL sessions carry this name (node-postgres reads PGAPPNAME), so kill can wait for them.
+  const sessions = `palisade-test-${randomUUID()}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PALISADE_ADMIN_TOKEN: options.adminToken,
+    PGAPPNAME: sessions,
+  };
   for (const key of Object.keys(env))
     if (key.startsWith('NODE_TEST') || (key.startsWith('PALISADE_') && !key.endsWith('_TOKEN')))
       delete env[key];
@@ -191,6 +205,25 @@ export async function startPlatformProcess(
       inspector?.close();
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await exited;
+      if (fixture.settings.database !== undefined)
+        await sessionsEnded(fixture.settings.database, sessions);
     },
   };
+}
+
+/** Resolves once the PostgreSQL server at `url` holds no session named `name`. */
+async function sessionsEnded(url: string, name: string): Promise<void> {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    for (;;) {
+      const left = await db.query('SELECT 1 FROM pg_stat_activity WHERE application_name = $1', [
+        name,
+      ]);
+      if (left.rowCount === 0) return;
+      await sleep(10);
+    }
+  } finally {
+    await db.end();
+  }
 }
