@@ -19,6 +19,7 @@ import {
   type RequestFacts,
 } from './request-context.ts';
 import { itemResource } from './rest-resource.ts';
+import { builtInRolePermissions } from './roles.ts';
 
 /** A device as policies see it (see the schema's Device). */
 export interface DeviceEntity {
@@ -53,6 +54,25 @@ export interface TenantPrincipal {
   readonly roles: readonly string[];
   /** The request it acts in, the same for every decision of that request (Cedar's context). */
   readonly request: RequestFacts;
+  /** Attributes of its Cedar entity beyond `tenant` (a device's name, type and labels). */
+  readonly attributes?: ResourceRef['attributes'];
+}
+
+/** A device acting on itself through its own credential (MQTT, the device HTTP API). */
+export interface DeviceActor {
+  readonly context: TenantContext;
+  readonly deviceId: string;
+}
+
+/** What every device holds: the built-in `device` role. */
+const DEVICE_ROLES: readonly string[] = ['device'];
+const DEVICE_PERMISSIONS = builtInRolePermissions('device');
+
+type DeviceAttributes = Readonly<Record<string, string | readonly string[]>>;
+
+interface CachedDevice {
+  readonly expires: number;
+  readonly attributes: DeviceAttributes | Promise<DeviceAttributes>;
 }
 
 /**
@@ -99,7 +119,8 @@ let generations = 0;
  * the credential cache's TTL, and refreshed in the background once it expired (a change made
  * in this process applies at once): a tenant without policies pays a map lookup. Only for
  * a tenant with policies is a device named by id without attributes read, so its name, type
- * and labels are there for the policies to test.
+ * and labels are there for the policies to test; a device acting as principal (decideDevice)
+ * is read so too, at most once per TTL.
  */
 export class Authorizer {
   readonly #shards: ReadonlyMap<string, ShardStore>;
@@ -107,6 +128,8 @@ export class Authorizer {
   readonly #tenantsMax: number;
   readonly #tenants = new Map<string, CachedPolicies>();
   readonly #decisions = new Map<string, boolean>();
+  /** Acting devices' name, type and labels, by `tenant/device`, for tenants with policies. */
+  readonly #devices = new Map<string, CachedDevice>();
   /** Tenants whose policy set this process loaded into the engine. */
   readonly #inEngine = new Set<string>();
   readonly #evaluations: Counter;
@@ -141,6 +164,72 @@ export class Authorizer {
     return loaded instanceof Promise
       ? loaded.then((known) => this.#withAttributes(known, principal, permission, resource))
       : this.#withAttributes(loaded, principal, permission, resource);
+  }
+
+  /**
+   * A device's act on itself through its own credential (`permission` on the device, which is
+   * also the principal, a member of the `device` role), the request's context its connection's
+   * address and the time `at`. A tenant without policies pays the role's bit test and a map
+   * lookup, and nothing is allocated. For one with policies, the device's name, type and
+   * labels are read at most once per `ttlMs` (so policies see a change within that), and a
+   * repeated act hits the decision cache.
+   */
+  decideDevice(
+    device: DeviceActor,
+    permission: Permission,
+    address: string | undefined,
+    at: number,
+  ): boolean | Promise<boolean> {
+    if (!DEVICE_PERMISSIONS.has(permission)) return false;
+    const loaded = this.#current(device.context.tenant);
+    if (loaded === null) return true;
+    return loaded instanceof Promise
+      ? loaded.then((known) => this.#deviceActs(known, device, permission, address, at))
+      : this.#deviceActs(loaded, device, permission, address, at);
+  }
+
+  #deviceActs(
+    loaded: Loaded,
+    device: DeviceActor,
+    permission: Permission,
+    address: string | undefined,
+    at: number,
+  ): boolean | Promise<boolean> {
+    if (loaded === null) return true;
+    const decide = (attributes: DeviceAttributes) =>
+      this.#decide(
+        loaded,
+        {
+          context: device.context,
+          permissions: DEVICE_PERMISSIONS,
+          roles: DEVICE_ROLES,
+          request: { address, at },
+          attributes,
+        },
+        permission,
+        { tenantId: device.context.tenantId, id: device.deviceId, attributes },
+      );
+    const attributes = this.#actingDevice(device);
+    return attributes instanceof Promise ? attributes.then(decide) : decide(attributes);
+  }
+
+  #actingDevice(device: DeviceActor): DeviceAttributes | Promise<DeviceAttributes> {
+    const key = `${device.context.tenantId}/${device.deviceId}`;
+    const cached = this.#devices.get(key);
+    if (cached !== undefined && cached.expires > Date.now()) return cached.attributes;
+    const reading = this.#deviceAttributes(device.context.tenant, device.deviceId);
+    const entry = { expires: Date.now() + this.#ttlMs, attributes: reading };
+    setNewest(this.#devices, key, entry, DECISION_CACHE_MAX);
+    reading.then(
+      (attributes) => {
+        if (this.#devices.get(key) === entry)
+          this.#devices.set(key, { expires: entry.expires, attributes });
+      },
+      () => {
+        if (this.#devices.get(key) === entry) this.#devices.delete(key);
+      },
+    );
+    return reading;
   }
 
   /**
@@ -260,7 +349,7 @@ export class Authorizer {
 
   /** Tenants whose policy state is cached, plus the policy sets loaded into the engine. */
   get entriesHeld(): number {
-    return this.#tenants.size + this.#inEngine.size;
+    return this.#tenants.size + this.#inEngine.size + this.#devices.size;
   }
 
   /**
@@ -275,6 +364,8 @@ export class Authorizer {
       for (const key of this.#decisions.keys())
         if (key.startsWith(prefix)) this.#decisions.delete(key);
     }
+    const devices = `${tenantId}/`;
+    for (const key of this.#devices.keys()) if (key.startsWith(devices)) this.#devices.delete(key);
     if (this.#inEngine.delete(tenantId)) loadPolicySet(tenantId, []);
   }
 
@@ -308,10 +399,7 @@ export class Authorizer {
     );
   }
 
-  async #deviceAttributes(
-    tenant: Tenant,
-    deviceId: string,
-  ): Promise<Record<string, string | readonly string[]>> {
+  async #deviceAttributes(tenant: Tenant, deviceId: string): Promise<DeviceAttributes> {
     const device = await (await this.#store(tenant)).reader.devices.getDevice(deviceId);
     return device === undefined
       ? {}

@@ -34,6 +34,18 @@ const PRINCIPAL_TYPE: Partial<Record<Actor['kind'], PrincipalType>> = {
   device: 'Device',
 };
 
+/** An entity's attributes as Cedar's JSON takes them, with its `tenant`. */
+function entityAttributes(
+  given: ResourceRef['attributes'],
+  tenant: string,
+): Record<string, string | string[]> {
+  const attributes: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(given ?? {}))
+    attributes[name] = typeof value === 'string' ? value : [...value];
+  attributes.tenant = tenant;
+  return attributes;
+}
+
 function uid(type: string, id: string): Uid {
   return { type: `${CEDAR_NAMESPACE}::${type}`, id };
 }
@@ -48,11 +60,11 @@ export interface CedarQuestion {
 }
 
 /**
- * The Cedar question for a decision: the principal (a member of its roles), the permission as
- * the action, the resource with its tenant and attributes, the request's context. `key` names
- * it exactly, for caching its decision, with the context attributes the policies `read` alone;
- * the entities are built only if Cedar is asked. Undefined when the principal's kind has no
- * Cedar type (denied).
+ * The Cedar question for a decision: the principal (a member of its roles, with its
+ * attributes), the permission as the action, the resource with its tenant and attributes, the
+ * request's context. `key` names it exactly, for caching its decision, with the context
+ * attributes the policies `read` alone; the entities are built only if Cedar is asked.
+ * Undefined when the principal's kind has no Cedar type (denied).
  */
 export function cedarQuestion(
   principal: TenantPrincipal,
@@ -63,10 +75,8 @@ export function cedarQuestion(
   const type = PRINCIPAL_TYPE[principal.context.actor.kind];
   if (type === undefined) return undefined;
   const tenantId = principal.context.tenantId;
-  const attributes: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(resource?.attributes ?? {}))
-    attributes[name] = typeof value === 'string' ? value : [...value];
-  attributes.tenant = resource?.tenantId ?? tenantId;
+  const attributes = entityAttributes(resource?.attributes, resource?.tenantId ?? tenantId);
+  const principalAttributes = entityAttributes(principal.attributes, tenantId);
   const resourceId = resource?.id ?? '*';
   const context = contextKey(principal.request, read);
   return {
@@ -78,6 +88,7 @@ export function cedarQuestion(
             principal.context.actor.id,
             type,
             principal.roles,
+            ...(principal.attributes === undefined ? [] : [principalAttributes]),
             permission,
             resourceId,
             attributes,
@@ -105,7 +116,7 @@ export function cedarQuestion(
       const roles = principal.roles.map((role) => uid('Role', role));
       for (const role of roles) add({ uid: role, attrs: { tenant: tenantId }, parents: [] });
       const principalUid = uid(type, principal.context.actor.id);
-      add({ uid: principalUid, attrs: { tenant: tenantId }, parents: roles });
+      add({ uid: principalUid, attrs: principalAttributes, parents: roles });
       const resourceUid = uid(resourceTypeOf(permission), resourceId);
       add({ uid: resourceUid, attrs: attributes, parents: [] });
       return {

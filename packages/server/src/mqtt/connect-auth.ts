@@ -85,7 +85,8 @@ export class ConnectAuth {
         // Namespaced so that one device's client id never takes over another's session.
         (client as { id: string }).id =
           `${identity.context.tenantId}/${identity.deviceId}/${clientId}`;
-        this.#options.sessions.open(client, identity, clientId);
+        const peer = (this.#transport.get(client.conn) ?? client.conn) as Partial<Socket>;
+        this.#options.sessions.open(client, identity, clientId, peer.remoteAddress);
         done(null, true);
       },
       (error: unknown) => {

@@ -5,13 +5,14 @@ import type { DeviceSession } from './device-session.ts';
 import { attributesForChild } from './gateway-attributes.ts';
 import { childName, currentChild } from './gateway-child.ts';
 import { answerForChild } from './gateway-rpc.ts';
-import type { AttributeReader, RpcChannel } from './mqtt-ports.ts';
+import type { AttributeReader, DeviceActs, RpcChannel } from './mqtt-ports.ts';
 import { MqttRefusal } from './mqtt-refusal.ts';
 import { type PublishRoute, TOPIC } from './topics.ts';
 
 /** What handling a device's PUBLISH may use. */
 export interface PublishDeps {
   readonly authenticator: DeviceAuthenticator;
+  readonly acts: DeviceActs;
   readonly ingest: TelemetryIngest;
   readonly attributes: AttributeReader | undefined;
   readonly rpc: RpcChannel | undefined;

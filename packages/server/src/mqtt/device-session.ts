@@ -31,6 +31,8 @@ export class DeviceSession implements GateSlot {
   readonly client: Client;
   /** The client id the device sent (aedes holds a tenant- and device-namespaced one). */
   readonly clientId: string;
+  /** The connection's peer address (Cedar's `context.ip`), undefined when the socket has none. */
+  readonly address: string | undefined;
   /** What the device subscribed to, each with the QoS granted (the most it is sent at). */
   readonly subscriptions = new Map<SubscriptionKind, 0 | 1>();
   /** The QoS 1 messages sent to it that it has not acknowledged. */
@@ -49,10 +51,17 @@ export class DeviceSession implements GateSlot {
   /** Undefined once the connection ended: a child named by a late message is not indexed. */
   #index: ChildIndex | undefined;
 
-  constructor(identity: DeviceIdentity, client: Client, clientId: string, index: ChildIndex) {
+  constructor(
+    identity: DeviceIdentity,
+    client: Client,
+    clientId: string,
+    address: string | undefined,
+    index: ChildIndex,
+  ) {
     this.identity = identity;
     this.client = client;
     this.clientId = clientId;
+    this.address = address;
     this.#index = index;
   }
 

@@ -2,7 +2,8 @@
  * The MQTT listener: aedes speaking the ThingsBoard device API, with the broker's routing
  * switched off. aedes is used as a protocol engine only:
  *
- * - a device's PUBLISH is authorized against the allow-list in topics.ts and handled in
+ * - a device's PUBLISH is authorized against the allow-list in topics.ts, then by the tenant
+ *   (its roles and policies, DeviceActs), and handled in
  *   `authorizePublish` (publish-authorizer.ts), which writes the PUBACK (puback.ts) and calls
  *   back only once ingestion resolved (committed and ledgered), so a PUBACK means durable.
  *   The packet is then re-aimed at a topic nobody can subscribe to, so aedes routes it nowhere;
@@ -27,7 +28,7 @@ import { type AuthDone, ConnectAuth } from './connect-auth.ts';
 import type { DeviceRef } from './device-session.ts';
 import { IngestGate } from './ingest-gate.ts';
 import { MqttMetrics } from './mqtt-metrics.ts';
-import type { AttributeReader, RpcChannel } from './mqtt-ports.ts';
+import type { AttributeReader, DeviceActs, RpcChannel } from './mqtt-ports.ts';
 import { MqttRefusal } from './mqtt-refusal.ts';
 import { MqttServers, type MqttTlsOptions, type MqttWsOptions } from './mqtt-servers.ts';
 import { onPuback } from './outgoing-acks.ts';
@@ -56,6 +57,8 @@ export interface MqttListenerOptions {
   readonly tls?: MqttTlsOptions | undefined;
   readonly ws?: MqttWsOptions | undefined;
   readonly authenticator: DeviceAuthenticator;
+  /** Whether the tenant lets a device act (roles, policies): asked per PUBLISH and SUBSCRIBE. */
+  readonly acts: DeviceActs;
   readonly ingest: TelemetryIngest;
   readonly attributes?: AttributeReader | undefined;
   readonly rpc?: RpcChannel | undefined;
@@ -145,6 +148,7 @@ class Listener implements MqttListener {
       sessions,
       metrics,
       rpc: options.rpc,
+      acts: options.acts,
       authenticator: options.authenticator,
       request: (session, topic, body) => sender.request(session, topic, body),
       rpcAckWaitMs: options.limits.rpcAckWaitMs,
@@ -155,8 +159,14 @@ class Listener implements MqttListener {
       authenticate: (client, username, password, done) =>
         connect.authenticate(client, username, password, done as AuthDone),
       authorizePublish: (client, packet, callback) => publish.authorize(client, packet, callback),
-      authorizeSubscribe: (client, sub, callback) =>
-        callback(null, subscribe.subscribe(client, sub)),
+      authorizeSubscribe: (client, sub, callback) => {
+        const granted = subscribe.subscribe(client, sub);
+        if (!(granted instanceof Promise)) return callback(null, granted);
+        granted.then(
+          (answer) => callback(null, answer),
+          (error: Error) => callback(error, null),
+        );
+      },
       authorizeForward: (client, packet) => sender.forwardable(client, packet),
     });
     // Made once the broker is, whose QoS 2 state it reads; aedes calls authorizePublish only
@@ -168,6 +178,7 @@ class Listener implements MqttListener {
       gate: new IngestGate(options.limits.clientInflightMax, options.limits.inflightMax),
       deps: {
         authenticator: options.authenticator,
+        acts: options.acts,
         ingest: options.ingest,
         attributes: options.attributes,
         rpc: options.rpc,

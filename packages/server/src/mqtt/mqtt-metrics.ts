@@ -16,6 +16,7 @@ export type RefusalReason =
   | 'plan_limit_reached'
   | 'ingest_failed'
   | 'rpc_not_pending'
+  | 'not_authorized'
   | 'websocket_subprotocol';
 
 /**

@@ -1,10 +1,20 @@
 import type { DeviceIdentity } from '../devices/index.ts';
+import type { MaybePromise } from '../maybe-promise/index.ts';
 
 /**
  * What the listener needs beyond the device contract, as narrow interfaces it owns: reading
  * attributes for `v1/devices/me/attributes/request/{id}` and the RPC queue's two ends. The
  * platform adapts the device registry's implementations to these.
  */
+
+/**
+ * Whether the tenant lets the device act now over its connection from `address` (the peer),
+ * at `at` (epoch ms): the platform's Authorizer, deciding `telemetry:write` on the device
+ * itself. Asked for every PUBLISH and SUBSCRIBE the topic allow-list let through.
+ */
+export interface DeviceActs {
+  allows(device: DeviceIdentity, address: string | undefined, at: number): MaybePromise<boolean>;
+}
 
 /** Keys a device asks for in an attribute request (ThingsBoard `clientKeys`/`sharedKeys`). */
 export interface AttributeQuery {

@@ -24,6 +24,15 @@ function sinkPacket(packet: PublishPacket): void {
   packet.topic = ACCEPTED_SINK;
 }
 
+/** A PUBLISH the tenant's policies do not allow (MQTT 3.1.1: the connection closes). */
+function notAuthorized(): MqttRefusal {
+  return new MqttRefusal(
+    'not_authorized',
+    "the tenant's policies do not allow telemetry:write here",
+    'PALISADE_FORBIDDEN',
+  );
+}
+
 /** What authorizing a PUBLISH uses. */
 export interface PublishAuthorizerOptions {
   readonly broker: Aedes;
@@ -36,9 +45,9 @@ export interface PublishAuthorizerOptions {
 
 /**
  * aedes' `authorizePublish`: a device's PUBLISH is authorized against the allow-list in
- * topics.ts, ingested under the gate's bounds and acknowledged (puback.ts) only once
- * ingestion resolved (committed and ledgered), so a PUBACK means durable. The packet is then
- * re-aimed at the sink.
+ * topics.ts, then by the tenant (DeviceActs: its roles and policies), ingested under the
+ * gate's bounds and acknowledged (puback.ts) only once ingestion resolved (committed and
+ * ledgered), so a PUBACK means durable. The packet is then re-aimed at the sink.
  */
 export class PublishAuthorizer {
   readonly #options: PublishAuthorizerOptions;
@@ -87,6 +96,7 @@ export class PublishAuthorizer {
   ): void {
     const payload =
       typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const at = Date.now();
     this.#options.metrics.inflight.inc();
     this.#options.gate
       .run(session, () =>
@@ -96,7 +106,14 @@ export class PublishAuthorizer {
               'bad_credentials',
               "the connection's credential no longer authenticates its device",
             );
-          return handleDevicePublish(this.#options.deps, session, route, payload);
+          const allowed = this.#options.deps.acts.allows(session.identity, session.address, at);
+          if (allowed === true)
+            return handleDevicePublish(this.#options.deps, session, route, payload);
+          if (allowed === false) throw notAuthorized();
+          return allowed.then((yes) => {
+            if (!yes) throw notAuthorized();
+            return handleDevicePublish(this.#options.deps, session, route, payload);
+          });
         }),
       )
       .then(

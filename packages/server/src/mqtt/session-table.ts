@@ -45,9 +45,14 @@ export class SessionTable implements ChildIndex {
     return this.#sessions.get(client);
   }
 
-  /** CONNECT authenticated the client as `identity`: its session, indexed in this table. */
-  open(client: Client, identity: DeviceIdentity, clientId: string): void {
-    this.#sessions.set(client, new DeviceSession(identity, client, clientId, this));
+  /** CONNECT authenticated the client as `identity` from `address`: its session, indexed here. */
+  open(
+    client: Client,
+    identity: DeviceIdentity,
+    clientId: string,
+    address: string | undefined,
+  ): void {
+    this.#sessions.set(client, new DeviceSession(identity, client, clientId, address, this));
   }
 
   /** The device's connected sessions. */

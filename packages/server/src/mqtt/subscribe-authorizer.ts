@@ -1,18 +1,20 @@
 import type { Client, Subscription } from 'aedes';
 import type { DeviceAuthenticator } from '../devices/index.ts';
+import type { MaybePromise } from '../maybe-promise/index.ts';
 import type { DeviceSession } from './device-session.ts';
 import { gatewayRequest } from './gateway-rpc.ts';
 import type { MqttMetrics } from './mqtt-metrics.ts';
-import type { RpcChannel } from './mqtt-ports.ts';
+import type { DeviceActs, RpcChannel } from './mqtt-ports.ts';
 import type { Written } from './session-sender.ts';
 import type { SessionTable } from './session-table.ts';
-import { subscriptionKind, TOPIC } from './topics.ts';
+import { type SubscriptionKind, subscriptionKind, TOPIC } from './topics.ts';
 
 /** What authorizing a SUBSCRIBE uses. */
 export interface SubscribeAuthorizerOptions {
   readonly sessions: SessionTable;
   readonly metrics: MqttMetrics;
   readonly rpc: RpcChannel | undefined;
+  readonly acts: DeviceActs;
   /** Whether a gateway's child is still the gateway's. */
   readonly authenticator: Pick<DeviceAuthenticator, 'current'>;
   /**
@@ -30,7 +32,8 @@ export interface SubscribeAuthorizerOptions {
 
 /**
  * aedes' `authorizeSubscribe` and its `unsubscribe` event: a device subscribes only to the
- * topics topics.ts allows it, at QoS 1 at most; subscribing to RPC requests attaches the
+ * topics topics.ts allows it, at QoS 1 at most, and only when the tenant lets it act
+ * (DeviceActs; a refusal is a SUBACK failure, 0x80); subscribing to RPC requests attaches the
  * device (or a gateway's children) to the RPC queue, unsubscribing detaches it. A request is
  * delivered once the device (or the gateway) acknowledges it; one that a process wrote and
  * then stopped before the PUBACK goes out again once `rpcAckWaitMs` has passed since.
@@ -42,7 +45,7 @@ export class SubscribeAuthorizer {
     this.#options = options;
   }
 
-  subscribe(client: Client, sub: Subscription): Subscription | null {
+  subscribe(client: Client, sub: Subscription): MaybePromise<Subscription | null> {
     const session = this.#options.sessions.get(client);
     const kind =
       session === undefined ? undefined : subscriptionKind(sub.topic, session.identity.isGateway);
@@ -50,6 +53,20 @@ export class SubscribeAuthorizer {
       this.#options.metrics.refusals.inc({ reason: 'subscription_not_allowed', code: 'none' });
       return null;
     }
+    const allowed = this.#options.acts.allows(session.identity, session.address, Date.now());
+    if (allowed === true) return this.#subscribed(session, kind, sub);
+    if (allowed === false) return this.#notAuthorized();
+    return allowed.then((yes) =>
+      yes ? this.#subscribed(session, kind, sub) : this.#notAuthorized(),
+    );
+  }
+
+  #notAuthorized(): null {
+    this.#options.metrics.refusals.inc({ reason: 'not_authorized', code: 'PALISADE_FORBIDDEN' });
+    return null;
+  }
+
+  #subscribed(session: DeviceSession, kind: SubscriptionKind, sub: Subscription): Subscription {
     const qos = Math.min(sub.qos, 1) as 0 | 1;
     session.subscriptions.set(kind, qos);
     const rpc = this.#options.rpc;

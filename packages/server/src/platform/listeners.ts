@@ -6,6 +6,7 @@ import { serverGroups } from '@palisade/crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { Authorizer } from '../authz/index.ts';
 import { ConfigError, SETTINGS, type Settings } from '../config/index.ts';
 import type { DeviceServices } from '../devices/index.ts';
 import {
@@ -59,6 +60,7 @@ export async function startMqtt(
   settings: Settings,
   extra: MqttExtraListeners,
   devices: DeviceServices,
+  authorizer: Authorizer,
   metrics: Registry,
   logger: Logger,
 ): Promise<MqttListener | undefined> {
@@ -70,6 +72,10 @@ export async function startMqtt(
       port,
       ...extra,
       authenticator: devices.authority,
+      acts: {
+        allows: (device, address, at) =>
+          authorizer.decideDevice(device, 'telemetry:write', address, at),
+      },
       ingest: devices.telemetry,
       attributes: { read: (device, query) => devices.readAttributes(device, query) },
       rpc: devices.rpc,

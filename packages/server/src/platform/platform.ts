@@ -196,7 +196,14 @@ export async function startPlatform(
       try {
         if (roles.api) url = await listenApi(http, settings);
         if (roles.ingest)
-          mqtt = await startMqtt(settings, listeners.mqtt, devices.services, metrics, logger);
+          mqtt = await startMqtt(
+            settings,
+            listeners.mqtt,
+            devices.services,
+            access.authorizer,
+            metrics,
+            logger,
+          );
       } catch (error) {
         await close().catch(() => undefined);
         throw error;

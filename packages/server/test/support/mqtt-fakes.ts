@@ -267,6 +267,7 @@ export async function startFakeListener(
     port: 0,
     ws,
     authenticator: auth,
+    acts: { allows: () => true },
     ingest,
     attributes: fakeAttributes,
     rpc,

@@ -102,6 +102,12 @@ export function telemetryRoutes(
         'PALISADE_DEVICE_UNAUTHENTICATED',
         'the device access token is unknown or revoked',
       );
+    // Decided as the device's MQTT messages are: telemetry:write on itself, from this address.
+    if (!(await authorizer.decideDevice(identity, 'telemetry:write', request.ip, Date.now())))
+      throw new PalisadeError(
+        'PALISADE_FORBIDDEN',
+        "the tenant's policies do not allow telemetry:write here; GET /v1/policies shows them",
+      );
     return identity;
   };
 
