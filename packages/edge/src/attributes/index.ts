@@ -1,3 +1,4 @@
+export { CLIENT_ATTRIBUTES_FILE, ClientAttributeRecord } from './client-record.ts';
 export {
   type Attributes,
   SHARED_ATTRIBUTES_FILE,

@@ -12,8 +12,8 @@ export type SendAttributes = (deviceId: string, body: Record<string, unknown>) =
  * platform pushes them to a device connected there: the keys set or changed, then
  * `{"deleted": [...]}` for the keys removed, each only when there is one. What a device was
  * last sent is remembered while the node runs; a subscription to its attributes forgets it,
- * so a device hears its current attributes whenever it (re)subscribes (the node answers no
- * attribute request yet), then each change. A device not connected or not subscribed gets
+ * so a device hears its current attributes whenever it (re)subscribes (firmware that never
+ * asks for them still starts from the node's values), then each change. A device not connected or not subscribed gets
  * nothing, and hears it all at its next subscription.
  */
 export class SharedAttributePush {

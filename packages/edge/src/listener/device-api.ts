@@ -52,6 +52,7 @@ export async function startDeviceApi(options: {
   mqttTls?: TlsListen | undefined;
   accept: AcceptMessage;
   rpcAnswer?: ListenerOptions['rpcAnswer'];
+  attributeAnswer?: ListenerOptions['attributeAnswer'];
   refresh?: RefreshSettings;
   events?: DeviceApiEvents;
 }): Promise<DeviceApi> {
@@ -73,6 +74,7 @@ export async function startDeviceApi(options: {
     credentials,
     accept: options.accept,
     ...(options.rpcAnswer === undefined ? {} : { rpcAnswer: options.rpcAnswer }),
+    ...(options.attributeAnswer === undefined ? {} : { attributeAnswer: options.attributeAnswer }),
     events,
   });
   try {

@@ -2,18 +2,21 @@ import type { X509Certificate } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { serverGroups } from '@palisade/crypto';
+import { type AttributeQuery, attributeQuery, InvalidAttributeRequest } from '@palisade/device-api';
 import { Aedes, type Client, type PublishPacket, type Subscription } from 'aedes';
 import type { CredentialCache, EdgeDevice } from '../credentials/index.ts';
 import { authenticateCertificate, authenticateDevice } from '../credentials/index.ts';
 import { OutboxFullError } from '../outbox.ts';
 import { decodeMessage, Refusal, type RefusalReason } from './device-message.ts';
 import {
+  attributeRequestId,
   deliveryKind,
   type PublishKind,
   publishKind,
   rpcResponseId,
   type SubscriptionKind,
   subscriptionKind,
+  TOPIC,
 } from './topics.ts';
 
 /**
@@ -64,6 +67,12 @@ export interface ListenerOptions {
    * without it, answers are refused as any other topic.
    */
   readonly rpcAnswer?: (device: EdgeDevice, requestId: string, answer: unknown) => void;
+  /**
+   * The answer to a device's attribute request (`v1/devices/me/attributes/request/{id}`),
+   * sent on `…/attributes/response/{id}` to the connection that asked; without it, requests
+   * are refused as any other topic.
+   */
+  readonly attributeAnswer?: (device: EdgeDevice, query: AttributeQuery) => Record<string, unknown>;
 }
 
 interface Session {
@@ -308,6 +317,23 @@ export class EdgeMqttListener {
       callback(null);
       return;
     }
+    const attributeRequest = attributeRequestId(packet.topic);
+    if (attributeRequest !== undefined && this.#options.attributeAnswer !== undefined) {
+      this.#answerAttributes(client as Client, session, attributeRequest, packet).then(
+        () => {
+          packet.retain = false;
+          packet.topic = ACCEPTED_SINK;
+          callback(null);
+        },
+        (error: unknown) =>
+          callback(
+            error instanceof Refusal
+              ? this.#refuse(error.reason, error.message, device)
+              : this.#refuse('accept_failed', (error as Error).message, device),
+          ),
+      );
+      return;
+    }
     this.#take(device, packet).then(
       (kind) => {
         this.#options.events?.accepted?.(device, kind, packet.qos);
@@ -326,6 +352,29 @@ export class EdgeMqttListener {
         callback(this.#refuse(refusal.reason, refusal.message, device));
       },
     );
+  }
+
+  /** Answers an attribute request on the asking connection, if it subscribed to the answers (as the platform). */
+  async #answerAttributes(
+    client: Client,
+    session: Session,
+    requestId: string,
+    packet: PublishPacket,
+  ): Promise<void> {
+    let query: AttributeQuery;
+    try {
+      query = attributeQuery(JSON.parse(Buffer.from(packet.payload).toString('utf8')));
+    } catch (error) {
+      throw new Refusal(
+        'invalid_payload',
+        error instanceof InvalidAttributeRequest
+          ? error.message
+          : 'an attribute request must be JSON',
+      );
+    }
+    const answer = this.#options.attributeAnswer?.(session.device, query) ?? {};
+    if (session.subscriptions.has('attribute-responses'))
+      await this.#sendTo(client, `${TOPIC.attributeResponse}${requestId}`, answer);
   }
 
   /** Checks the topic and payload, then hands the message over; resolves once it is durable. */
@@ -415,17 +464,22 @@ export class EdgeMqttListener {
     let sent = 0;
     for (const client of this.#byDevice.get(deviceId) ?? []) {
       if (this.#sessions.get(client)?.subscriptions.has(kind) !== true) continue;
-      const payload = Buffer.from(JSON.stringify(body));
-      this.#outgoing.set(payload, client);
-      const packet = { cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false } as const;
-      await new Promise<void>((resolve, reject) =>
-        client.publish(packet as PublishPacket, (error) =>
-          error === undefined || error === null ? resolve() : reject(error),
-        ),
-      );
+      await this.#sendTo(client, topic, body);
       sent++;
     }
     return sent;
+  }
+
+  /** Writes `body` (JSON, QoS 1 at most as subscribed) on `topic` to one connection. */
+  async #sendTo(client: Client, topic: string, body: unknown): Promise<void> {
+    const payload = Buffer.from(JSON.stringify(body));
+    this.#outgoing.set(payload, client);
+    const packet = { cmd: 'publish', topic, payload, qos: 1, retain: false, dup: false } as const;
+    await new Promise<void>((resolve, reject) =>
+      client.publish(packet as PublishPacket, (error) =>
+        error === undefined || error === null ? resolve() : reject(error),
+      ),
+    );
   }
 
   /** Stops accepting and disconnects every device. Idempotent. */

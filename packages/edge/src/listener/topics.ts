@@ -1,12 +1,16 @@
 /**
  * The part of the ThingsBoard device API an edge node serves, as an allow-list: a device
- * publishes telemetry and client attributes, and may subscribe to what the node sends it.
+ * publishes telemetry and client attributes, asks for its attributes, and may subscribe to
+ * what the node sends it.
  * Every other topic or filter (wildcards, `$SYS`, other devices' topics) is refused.
  */
+
+import { requestIdAfter } from '@palisade/device-api';
 
 export const TOPIC = {
   telemetry: 'v1/devices/me/telemetry',
   attributes: 'v1/devices/me/attributes',
+  attributeRequest: 'v1/devices/me/attributes/request/',
   attributeResponse: 'v1/devices/me/attributes/response/',
   rpcRequest: 'v1/devices/me/rpc/request/',
   rpcResponse: 'v1/devices/me/rpc/response/',
@@ -31,13 +35,14 @@ export function subscriptionKind(filter: string): SubscriptionKind | undefined {
   return undefined;
 }
 
-const REQUEST_ID = /^(?:[0-9]{1,10}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
-
 /** The request id of a device's RPC answer (`v1/devices/me/rpc/response/{id}`), or undefined. */
 export function rpcResponseId(topic: string): string | undefined {
-  if (!topic.startsWith(TOPIC.rpcResponse)) return undefined;
-  const id = topic.slice(TOPIC.rpcResponse.length);
-  return REQUEST_ID.test(id) ? id : undefined;
+  return requestIdAfter(topic, TOPIC.rpcResponse);
+}
+
+/** The request id of a device's attribute request (`v1/devices/me/attributes/request/{id}`), or undefined. */
+export function attributeRequestId(topic: string): string | undefined {
+  return requestIdAfter(topic, TOPIC.attributeRequest);
 }
 
 /** The subscription a topic the node sends needs, or undefined for a topic it never sends. */
@@ -47,6 +52,6 @@ export function deliveryKind(topic: string): SubscriptionKind | undefined {
     [TOPIC.attributeResponse, 'attribute-responses'],
     [TOPIC.rpcRequest, 'rpc-requests'],
   ] as const)
-    if (topic.startsWith(prefix) && REQUEST_ID.test(topic.slice(prefix.length))) return kind;
+    if (requestIdAfter(topic, prefix) !== undefined) return kind;
   return undefined;
 }

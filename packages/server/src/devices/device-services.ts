@@ -1,3 +1,4 @@
+import { type AttributeQuery, answerAttributes } from '@palisade/device-api';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Bus } from '../bus/index.ts';
@@ -45,20 +46,7 @@ export interface DeviceServices {
   /** The live telemetry streams open in this process, by tenant, within their plans' cap. */
   readonly liveStreams: LiveStreams;
   /** ThingsBoard attribute request: `{ client: {…}, shared: {…} }`, filtered by keys when given. */
-  readAttributes(
-    device: DeviceIdentity,
-    query: {
-      clientKeys?: readonly string[] | undefined;
-      sharedKeys?: readonly string[] | undefined;
-    },
-  ): Promise<Record<string, unknown>>;
-}
-
-function pick(source: Readonly<Record<string, unknown>>, keys: readonly string[] | undefined) {
-  if (keys === undefined) return { ...source };
-  return Object.fromEntries(
-    keys.filter((k) => Object.hasOwn(source, k)).map((k) => [k, source[k]]),
-  );
+  readAttributes(device: DeviceIdentity, query: AttributeQuery): Promise<Record<string, unknown>>;
 }
 
 /** Builds the device registry, authenticator, telemetry, RPC queue and retention job. */
@@ -176,13 +164,7 @@ export function openDeviceServices(options: {
     async readAttributes(device, query) {
       const row = await (await locate(device.context)).reader.devices.getDevice(device.deviceId);
       if (row === undefined) return {};
-      const both = query.clientKeys === undefined && query.sharedKeys === undefined;
-      const answer: Record<string, unknown> = {};
-      if (both || query.clientKeys !== undefined)
-        answer.client = pick(row.clientAttributes, query.clientKeys);
-      if (both || query.sharedKeys !== undefined)
-        answer.shared = pick(row.attributes, query.sharedKeys);
-      return answer;
+      return answerAttributes(row.clientAttributes, row.attributes, query);
     },
   };
 }

@@ -1,3 +1,4 @@
+import { type AttributeQuery, attributeQuery, InvalidAttributeRequest } from '@palisade/device-api';
 import type { DeviceAuthenticator, DeviceIdentity, TelemetryIngest } from '../devices/index.ts';
 import { PalisadeError } from '../errors/index.ts';
 import { unstorableJson } from '../store/index.ts';
@@ -42,16 +43,6 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function keyList(value: unknown, field: string): string[] | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string')
-    throw new MqttRefusal('invalid_payload', `${field} must be a comma-separated string`);
-  return value
-    .split(',')
-    .map((key) => key.trim())
-    .filter((key) => key !== '');
-}
-
 /** What answering an RPC request that is unknown, already answered or expired throws. */
 const STALE_RPC_ANSWER: ReadonlySet<string> = new Set([
   'PALISADE_RPC_NOT_FOUND',
@@ -83,11 +74,15 @@ export async function handleDevicePublish(
     case 'attribute-request': {
       if (deps.attributes === undefined)
         throw new MqttRefusal('topic_not_allowed', 'attribute requests are not served');
-      const query = isObject(body) ? body : {};
-      const answer = await deps.attributes.read(device, {
-        clientKeys: keyList(query.clientKeys, 'clientKeys'),
-        sharedKeys: keyList(query.sharedKeys, 'sharedKeys'),
-      });
+      let query: AttributeQuery;
+      try {
+        query = attributeQuery(body);
+      } catch (error) {
+        if (error instanceof InvalidAttributeRequest)
+          throw new MqttRefusal('invalid_payload', error.message);
+        throw error;
+      }
+      const answer = await deps.attributes.read(device, query);
       await deps.send(session, `${TOPIC.attributeResponse}${route.requestId}`, answer);
       return;
     }

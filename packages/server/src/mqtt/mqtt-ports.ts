@@ -1,3 +1,4 @@
+import type { AttributeQuery } from '@palisade/device-api';
 import type { DeviceIdentity } from '../devices/index.ts';
 import type { MaybePromise } from '../maybe-promise/index.ts';
 
@@ -17,10 +18,7 @@ export interface DeviceActs {
 }
 
 /** Keys a device asks for in an attribute request (ThingsBoard `clientKeys`/`sharedKeys`). */
-export interface AttributeQuery {
-  readonly clientKeys: readonly string[] | undefined;
-  readonly sharedKeys: readonly string[] | undefined;
-}
+export type { AttributeQuery };
 
 /** Reads a device's attributes: `{ client?: {…}, shared?: {…} }` as ThingsBoard answers. */
 export interface AttributeReader {

@@ -9,6 +9,8 @@
  * `v1/gateway/attributes/response` (answers to its attribute requests).
  */
 
+import { requestIdAfter } from '@palisade/device-api';
+
 /** What a device's PUBLISH asks for. */
 export type PublishRoute =
   | { readonly kind: 'telemetry' }
@@ -47,9 +49,6 @@ export const TOPIC = {
   gatewayAttributeResponse: 'v1/gateway/attributes/response',
 } as const;
 
-/** A request id: decimal of at most 10 digits (ThingsBoard) or a lower-case UUID (Palisade RPC). */
-const REQUEST_ID = /^(?:[0-9]{1,10}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
-
 const GATEWAY_ROUTES: Readonly<Record<string, PublishRoute>> = {
   telemetry: { kind: 'gateway-telemetry' },
   attributes: { kind: 'gateway-attributes' },
@@ -66,20 +65,14 @@ const GATEWAY_SUBSCRIPTIONS: ReadonlyMap<string, SubscriptionKind> = new Map([
   [TOPIC.gatewayAttributeResponse, 'gateway-attribute-responses'],
 ]);
 
-function idAfter(topic: string, prefix: string): string | undefined {
-  if (!topic.startsWith(prefix)) return undefined;
-  const id = topic.slice(prefix.length);
-  return REQUEST_ID.test(id) ? id : undefined;
-}
-
 /** The route of a PUBLISH topic, or undefined when the device may not publish there. */
 export function routePublish(topic: string, isGateway: boolean): PublishRoute | undefined {
   if (topic === TOPIC.telemetry) return { kind: 'telemetry' };
   if (topic === TOPIC.attributes) return { kind: 'attributes' };
-  const attributeRequest = idAfter(topic, TOPIC.attributeRequest);
+  const attributeRequest = requestIdAfter(topic, TOPIC.attributeRequest);
   if (attributeRequest !== undefined)
     return { kind: 'attribute-request', requestId: attributeRequest };
-  const rpcResponse = idAfter(topic, TOPIC.rpcResponse);
+  const rpcResponse = requestIdAfter(topic, TOPIC.rpcResponse);
   if (rpcResponse !== undefined) return { kind: 'rpc-response', requestId: rpcResponse };
   if (isGateway && topic.startsWith(TOPIC.gateway)) {
     const rest = topic.slice(TOPIC.gateway.length);
@@ -103,7 +96,7 @@ export function deliveryKind(topic: string): SubscriptionKind | undefined {
   if (topic === TOPIC.attributes) return 'attributes';
   const gateway = GATEWAY_SUBSCRIPTIONS.get(topic);
   if (gateway !== undefined) return gateway;
-  if (idAfter(topic, TOPIC.attributeResponse) !== undefined) return 'attribute-responses';
-  if (idAfter(topic, TOPIC.rpcRequest) !== undefined) return 'rpc-requests';
+  if (requestIdAfter(topic, TOPIC.attributeResponse) !== undefined) return 'attribute-responses';
+  if (requestIdAfter(topic, TOPIC.rpcRequest) !== undefined) return 'rpc-requests';
   return undefined;
 }

@@ -1,7 +1,7 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { SHARED_ATTRIBUTES_FILE } from '../../attributes/index.ts';
+import { CLIENT_ATTRIBUTES_FILE, SHARED_ATTRIBUTES_FILE } from '../../attributes/index.ts';
 import { acquireNodeDirLock, NodeDirInUseError } from '../../node-dir-lock.ts';
 import {
   type NodeFile,
@@ -25,7 +25,12 @@ function refuseExisting(dir: string): never {
 }
 
 /** What a node keeps beside node.json sealed under that file's outbox key. */
-const SEALED_FILES = [OUTBOX_FILE, RPC_JOURNAL_FILE, SHARED_ATTRIBUTES_FILE];
+const SEALED_FILES = [
+  OUTBOX_FILE,
+  RPC_JOURNAL_FILE,
+  SHARED_ATTRIBUTES_FILE,
+  CLIENT_ATTRIBUTES_FILE,
+];
 
 /**
  * Refuses a directory that still holds an earlier enrollment's data without its node.json: a

@@ -1,5 +1,9 @@
 import { join } from 'node:path';
+import { type AttributeQuery, answerAttributes } from '@palisade/device-api';
 import {
+  type Attributes,
+  CLIENT_ATTRIBUTES_FILE,
+  ClientAttributeRecord,
   SHARED_ATTRIBUTES_FILE,
   SharedAttributeCopy,
   SharedAttributePush,
@@ -33,6 +37,10 @@ export interface LocalProcessing {
   listenerEvents(events: DeviceApiEvents): DeviceApiEvents;
   /** A device answered an RPC request; an answer to no request of its own is counted and logged. */
   answer(deviceId: string, requestId: string, answer: unknown): void;
+  /** A device's client attributes are in the outbox: the node answers with them from now on. */
+  reported(deviceId: string, attributes: Attributes): void;
+  /** The answer to a device's attribute request, from what the node holds (offline too). */
+  attributeAnswer(deviceId: string, query: AttributeQuery): Record<string, unknown>;
   /** Delivers RPC requests and shared attributes through the running listener. */
   deliverThrough(api: DeviceApi): void;
   /** Stops pulling and polling, and stores every open window. */
@@ -103,6 +111,12 @@ export function startLocalProcessing(options: {
     log('error', 'shared-attributes-not-stored', {
       message: (error as Error).message,
       action: `${join(dir, SHARED_ATTRIBUTES_FILE)} cannot be written (disk full, read-only?): devices still get the changes, but after a restart the node serves older values until the platform is reached; free space or fix the disk`,
+    }),
+  );
+  const reported = new ClientAttributeRecord(join(dir, CLIENT_ATTRIBUTES_FILE), key, (error) =>
+    log('error', 'client-attributes-not-stored', {
+      message: (error as Error).message,
+      action: `${join(dir, CLIENT_ATTRIBUTES_FILE)} cannot be written (disk full, read-only?): the attributes are in the outbox, but after a restart the node answers attribute requests without them; free space or fix the disk`,
     }),
   );
   const push = new SharedAttributePush(copy, (deviceId, error) =>
@@ -199,6 +213,12 @@ export function startLocalProcessing(options: {
         note: 'no request with this id was delivered to this device, or it is past its deadline',
       });
     },
+    reported(deviceId, attributes) {
+      reported.merge(deviceId, attributes);
+    },
+    attributeAnswer(deviceId, query) {
+      return answerAttributes(reported.get(deviceId), copy.get(deviceId) ?? {}, query);
+    },
     deliverThrough(api) {
       relay.connect(
         async (deviceId, requestId, body) =>
@@ -211,6 +231,7 @@ export function startLocalProcessing(options: {
       await Promise.all([refresh.stop(), link?.stop()]);
       journal.close();
       copy.close();
+      reported.close();
       pipeline.flush();
     },
   };

@@ -1,3 +1,4 @@
+import type { Attributes } from '../../attributes/index.ts';
 import {
   type DeviceApi,
   groupCommit,
@@ -151,6 +152,11 @@ async function serve(options: StartOptions): Promise<number> {
       );
     }
   }
+  // Rules apply to telemetry; client attributes go to the outbox as they came.
+  const take = groupCommit(outbox, (device, kind, payload) => {
+    if (kind === 'attributes') outbox.accept(device.deviceId, payload, 'telemetry', kind);
+    else local.pipeline.accept(device.deviceId, payload);
+  });
   if (mqtt !== undefined || mqttTls !== undefined) {
     try {
       api = await startDeviceApi({
@@ -159,11 +165,12 @@ async function serve(options: StartOptions): Promise<number> {
         mqtt,
         mqttTls,
         // Rules apply to telemetry; client attributes go to the outbox as they came.
-        accept: groupCommit(outbox, (device, kind, payload) => {
-          if (kind === 'attributes') outbox.accept(device.deviceId, payload, 'telemetry', kind);
-          else local.pipeline.accept(device.deviceId, payload);
-        }),
+        accept: async (device, kind, payload) => {
+          await take(device, kind, payload);
+          if (kind === 'attributes') local.reported(device.deviceId, payload as Attributes);
+        },
         rpcAnswer: (device, requestId, answer) => local.answer(device.deviceId, requestId, answer),
+        attributeAnswer: (device, query) => local.attributeAnswer(device.deviceId, query),
         events: local.listenerEvents(deviceApiEvents(log)),
       });
       local.deliverThrough(api);
