@@ -5,6 +5,7 @@ import { PalisadeError } from '../errors/index.ts';
 import { isUuid } from '../ids/index.ts';
 import type { ShardStore, TenantStore } from '../store/index.ts';
 import type { Tenant, TenantContext } from '../tenancy/index.ts';
+import { ActingDevices, type DeviceAttributes } from './acting-devices.ts';
 import { evaluate, loadPolicySet } from './cedar-engine.ts';
 import { type CedarQuestion, cedarQuestion, type ResourceRef } from './cedar-request.ts';
 import { resourceTypeOf } from './cedar-schema.ts';
@@ -68,13 +69,6 @@ export interface DeviceActor {
 const DEVICE_ROLES: readonly string[] = ['device'];
 const DEVICE_PERMISSIONS = builtInRolePermissions('device');
 
-type DeviceAttributes = Readonly<Record<string, string | readonly string[]>>;
-
-interface CachedDevice {
-  readonly expires: number;
-  readonly attributes: DeviceAttributes | Promise<DeviceAttributes>;
-}
-
 /**
  * A tenant's loaded policy set, or null when it has none. `generation` differs for every
  * load, so a decision cached under an older set is never read for a newer one; `recordIds`
@@ -128,8 +122,8 @@ export class Authorizer {
   readonly #tenantsMax: number;
   readonly #tenants = new Map<string, CachedPolicies>();
   readonly #decisions = new Map<string, boolean>();
-  /** Acting devices' name, type and labels, by `tenant/device`, for tenants with policies. */
-  readonly #devices = new Map<string, CachedDevice>();
+  /** Acting devices' name, type and labels, for tenants with policies. */
+  readonly #devices: ActingDevices;
   /** Tenants whose policy set this process loaded into the engine. */
   readonly #inEngine = new Set<string>();
   readonly #evaluations: Counter;
@@ -144,6 +138,11 @@ export class Authorizer {
     this.#shards = shards;
     this.#ttlMs = ttlMs;
     this.#tenantsMax = tenantsMax;
+    this.#devices = new ActingDevices({
+      ttlMs,
+      max: DECISION_CACHE_MAX,
+      read: (tenant, deviceId) => this.#deviceAttributes(tenant, deviceId),
+    });
     this.#evaluations = new Counter({
       name: 'palisade_cedar_evaluations_total',
       help: 'Cedar evaluations of tenant policies: the authorization decisions the decision cache did not answer',
@@ -209,27 +208,8 @@ export class Authorizer {
         permission,
         { tenantId: device.context.tenantId, id: device.deviceId, attributes },
       );
-    const attributes = this.#actingDevice(device);
+    const attributes = this.#devices.of(device.context.tenant, device.deviceId);
     return attributes instanceof Promise ? attributes.then(decide) : decide(attributes);
-  }
-
-  #actingDevice(device: DeviceActor): DeviceAttributes | Promise<DeviceAttributes> {
-    const key = `${device.context.tenantId}/${device.deviceId}`;
-    const cached = this.#devices.get(key);
-    if (cached !== undefined && cached.expires > Date.now()) return cached.attributes;
-    const reading = this.#deviceAttributes(device.context.tenant, device.deviceId);
-    const entry = { expires: Date.now() + this.#ttlMs, attributes: reading };
-    setNewest(this.#devices, key, entry, DECISION_CACHE_MAX);
-    reading.then(
-      (attributes) => {
-        if (this.#devices.get(key) === entry)
-          this.#devices.set(key, { expires: entry.expires, attributes });
-      },
-      () => {
-        if (this.#devices.get(key) === entry) this.#devices.delete(key);
-      },
-    );
-    return reading;
   }
 
   /**
@@ -364,8 +344,7 @@ export class Authorizer {
       for (const key of this.#decisions.keys())
         if (key.startsWith(prefix)) this.#decisions.delete(key);
     }
-    const devices = `${tenantId}/`;
-    for (const key of this.#devices.keys()) if (key.startsWith(devices)) this.#devices.delete(key);
+    this.#devices.forgetTenant(tenantId);
     if (this.#inEngine.delete(tenantId)) loadPolicySet(tenantId, []);
   }
 
