@@ -2,25 +2,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { backendNames } from './support/backends.ts';
-import { Browser, OidcPlatform, type TestClient } from './support/oidc-platform.ts';
+import {
+  authorizeInBrowser,
+  Browser,
+  nextSecond,
+  OidcPlatform,
+  type TestClient,
+} from './support/oidc-platform.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const REDIRECT = 'http://127.0.0.1:9/callback';
-
-/**
- * Waits for the next second: the issuer dates a sign-in in whole seconds, and one in the very
- * second of a password reset or disable still counts.
- */
-function nextSecond(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 10));
-}
-
-/** The `action` of the page's form, absolute. */
-function formAction(page: string, base: string): string {
-  const action = /<form method="post" action="([^"]+)"/.exec(page)?.[1];
-  if (action === undefined) throw new Error(`no form in ${page}`);
-  return new URL(action.replaceAll('&amp;', '&'), base).href;
-}
 
 for (const backend of backendNames()) {
   describe(`authorization code + PKCE through openid-client on ${backend}`, () => {
@@ -31,32 +22,15 @@ for (const backend of backendNames()) {
     let userId: string;
 
     /** Runs the browser part: sign-in, consent, and the redirect back with the code. */
-    async function authorize(
-      browser: Browser,
-      verifier: string,
-      password = PASSWORD,
-    ): Promise<{ callback: URL | undefined; page: string; status: number; state: string }> {
-      const state = oidc.randomState();
-      const url = oidc.buildAuthorizationUrl(config, {
-        redirect_uri: REDIRECT,
+    function authorize(browser: Browser, verifier: string, password = PASSWORD) {
+      return authorizeInBrowser(config, {
+        browser,
+        redirect: REDIRECT,
         scope: 'openid email offline_access',
-        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-        state,
+        email: 'ada@example.com',
+        password,
+        verifier,
       });
-      let step = await browser.follow(url.href, REDIRECT);
-      for (let pages = 0; pages < 4 && !step.url.startsWith(REDIRECT); pages++) {
-        const page = step.reply.body as string;
-        const form: Record<string, string> = page.includes('name="password"')
-          ? { step: 'login', email: 'ada@example.com', password }
-          : { step: 'consent' };
-        const posted = await browser.request(formAction(page, step.url), form);
-        const location = posted.headers.get('location');
-        if (location === null)
-          return { callback: undefined, page: posted.body, status: posted.status, state };
-        step = await browser.follow(new URL(location, step.url).href, REDIRECT);
-      }
-      return { callback: new URL(step.url), page: '', status: 303, state };
     }
 
     /** A whole sign-in with PKCE in `browser`: the browser part, then the code for tokens. */

@@ -4,28 +4,13 @@ import * as oidc from 'openid-client';
 import { Secret } from 'otpauth';
 import { ADMIN_TOKEN } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
-import { Browser, OidcPlatform } from './support/oidc-platform.ts';
+import { authorizeInBrowser, nextSecond, OidcPlatform } from './support/oidc-platform.ts';
 import { steadyTotpStep, totpAt } from './support/users.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const NEW_PASSWORD = 'a longer and newer passphrase';
 const REDIRECT = 'http://127.0.0.1:9/callback';
 const ME = '/v1/users/me';
-
-/** The `action` of the page's form, absolute. */
-function formAction(page: string, base: string): string {
-  const action = /<form method="post" action="([^"]+)"/.exec(page)?.[1];
-  if (action === undefined) throw new Error(`no form in ${page}`);
-  return new URL(action.replaceAll('&amp;', '&'), base).href;
-}
-
-/**
- * Waits for the next second: the issuer dates a sign-in in whole seconds, and one in the very
- * second of a credential change still counts.
- */
-function nextSecond(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 10));
-}
 
 const invalidGrant = (error: Error & { error?: string }) => error.error === 'invalid_grant';
 
@@ -37,30 +22,14 @@ for (const backend of backendNames()) {
 
     /** A whole sign-in in a fresh browser: the tokens, or the page that refused it. */
     async function signIn(email: string, password: string, totp = '', at = config) {
-      const browser = new Browser();
       const verifier = oidc.randomPKCECodeVerifier();
-      const state = oidc.randomState();
-      const url = oidc.buildAuthorizationUrl(at, {
-        redirect_uri: REDIRECT,
-        scope: 'openid offline_access',
-        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-        state,
-      });
-      let step = await browser.follow(url.href, REDIRECT);
-      for (let pages = 0; pages < 4 && !step.url.startsWith(REDIRECT); pages++) {
-        const page = step.reply.body as string;
-        const form: Record<string, string> = page.includes('name="password"')
-          ? { step: 'login', email, password, ...(totp === '' ? {} : { totp }) }
-          : { step: 'consent' };
-        const posted = await browser.request(formAction(page, step.url), form);
-        const location = posted.headers.get('location');
-        if (location === null) return { status: posted.status, page: posted.body as string };
-        step = await browser.follow(new URL(location, step.url).href, REDIRECT);
-      }
-      const tokens = await oidc.authorizationCodeGrant(at, new URL(step.url), {
+      const scope = 'openid offline_access';
+      const signedIn = { redirect: REDIRECT, scope, email, password, verifier };
+      const done = await authorizeInBrowser(at, totp === '' ? signedIn : { ...signedIn, totp });
+      if (done.callback === undefined) return { status: done.status, page: done.page };
+      const tokens = await oidc.authorizationCodeGrant(at, done.callback, {
         pkceCodeVerifier: verifier,
-        expectedState: state,
+        expectedState: done.state,
       });
       return { status: 200, page: '', tokens };
     }

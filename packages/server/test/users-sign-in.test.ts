@@ -22,7 +22,7 @@ import {
 } from '../src/users/index.ts';
 import { TestApi } from './support/api.ts';
 import { backendNames } from './support/backends.ts';
-import { Browser, OidcPlatform } from './support/oidc-platform.ts';
+import { Browser, formAction, OidcPlatform } from './support/oidc-platform.ts';
 import { refusal } from './support/users.ts';
 
 const PASSWORD = 'correct horse battery staple';
@@ -508,13 +508,6 @@ for (const backend of backendNames()) {
 async function until(iso: string): Promise<void> {
   const wait = Date.parse(iso) - Date.now();
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait + 20));
-}
-
-/** The `action` of the page's form, absolute. */
-function formAction(page: string, base: string): string {
-  const action = /<form method="post" action="([^"]+)"/.exec(page)?.[1];
-  if (action === undefined) throw new Error(`no form in ${page}`);
-  return new URL(action.replaceAll('&amp;', '&'), base).href;
 }
 
 for (const backend of backendNames()) {

@@ -183,3 +183,64 @@ export async function twoApiPlatforms(t: TestContext): Promise<{ a: OidcPlatform
   });
   return { a, b };
 }
+
+/** The `action` of a page's form, absolute. */
+export function formAction(page: string, base: string): string {
+  const action = /<form method="post" action="([^"]+)"/.exec(page)?.[1];
+  if (action === undefined) throw new Error(`no form in ${page}`);
+  return new URL(action.replaceAll('&amp;', '&'), base).href;
+}
+
+/**
+ * Waits for the next second: the issuer dates a sign-in in whole seconds, and one in the very
+ * second of a credential change, a reset or a disable still counts.
+ */
+export function nextSecond(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 10));
+}
+
+/** Who signs in, and how, in `authorizeInBrowser`. */
+export interface BrowserSignIn {
+  readonly redirect: string;
+  readonly scope: string;
+  readonly email: string;
+  readonly password: string;
+  /** A TOTP code, given on the sign-in page when there is one. */
+  readonly totp?: string;
+  /** The PKCE verifier whose challenge the authorization request carries. */
+  readonly verifier: string;
+  readonly browser?: Browser;
+}
+
+/**
+ * The browser part of an authorization-code sign-in with PKCE: the sign-in page, the consent
+ * page, then the redirect back. The callback URL with its code, or the page that refused.
+ */
+export async function authorizeInBrowser(
+  config: oidc.Configuration,
+  signIn: BrowserSignIn,
+): Promise<{ callback: URL | undefined; page: string; status: number; state: string }> {
+  const browser = signIn.browser ?? new Browser();
+  const state = oidc.randomState();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: signIn.redirect,
+    scope: signIn.scope,
+    code_challenge: await oidc.calculatePKCECodeChallenge(signIn.verifier),
+    code_challenge_method: 'S256',
+    state,
+  });
+  const { email, password, totp } = signIn;
+  let step = await browser.follow(url.href, signIn.redirect);
+  for (let pages = 0; pages < 4 && !step.url.startsWith(signIn.redirect); pages++) {
+    const page = step.reply.body as string;
+    const form: Record<string, string> = page.includes('name="password"')
+      ? { step: 'login', email, password, ...(totp === undefined ? {} : { totp }) }
+      : { step: 'consent' };
+    const posted = await browser.request(formAction(page, step.url), form);
+    const location = posted.headers.get('location');
+    if (location === null)
+      return { callback: undefined, page: posted.body as string, status: posted.status, state };
+    step = await browser.follow(new URL(location, step.url).href, signIn.redirect);
+  }
+  return { callback: new URL(step.url), page: '', status: 303, state };
+}
