@@ -25,6 +25,7 @@ import {
 } from './sign-in-failures.ts';
 import type { SignInNames } from './sign-in-names.ts';
 import { newTotpSecret, totpPlace, totpStep } from './totp-code.ts';
+import type { CredentialChecks } from './user-authenticator.ts';
 import { applyChange } from './user-service.ts';
 import { ledgerStateOf, type UserView, viewOf } from './user-view.ts';
 
@@ -91,15 +92,7 @@ export class OwnAccount {
   readonly #lockout: LockoutPolicy;
   readonly #clock: () => number;
 
-  constructor(options: {
-    locate: TenantStoreLocator;
-    committer: GroupCommitter;
-    secrets: TenantSecretSeal;
-    names: SignInNames;
-    lockout: LockoutPolicy;
-    /** Epoch milliseconds now (tests move it). */
-    clock?: (() => number) | undefined;
-  }) {
+  constructor(options: CredentialChecks) {
     this.#locate = options.locate;
     this.#committer = options.committer;
     this.#secrets = options.secrets;

@@ -66,6 +66,18 @@ function invitationInvalid(): PalisadeError {
   );
 }
 
+/** What checking a user's credentials needs: sign-in, and a signed-in user's own changes. */
+export interface CredentialChecks {
+  readonly locate: TenantStoreLocator;
+  readonly committer: GroupCommitter;
+  readonly secrets: TenantSecretSeal;
+  /** Keys the names whose failures are counted. */
+  readonly names: SignInNames;
+  readonly lockout: LockoutPolicy;
+  /** Epoch milliseconds now (tests move it). */
+  readonly clock?: (() => number) | undefined;
+}
+
 /** Signs users in and spends their invitations (see the module comment). */
 export class UserAuthenticator {
   readonly #locate: TenantStoreLocator;
@@ -76,16 +88,7 @@ export class UserAuthenticator {
   readonly #clock: () => number;
   readonly #dummyHash = unmatchableHash();
 
-  constructor(options: {
-    locate: TenantStoreLocator;
-    committer: GroupCommitter;
-    secrets: TenantSecretSeal;
-    /** Keys the names whose failures are counted. */
-    names: SignInNames;
-    lockout: LockoutPolicy;
-    /** Epoch milliseconds now (tests move it). */
-    clock?: (() => number) | undefined;
-  }) {
+  constructor(options: CredentialChecks) {
     this.#locate = options.locate;
     this.#committer = options.committer;
     this.#secrets = options.secrets;
