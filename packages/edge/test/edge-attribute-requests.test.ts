@@ -8,20 +8,10 @@
  * or names keys that are not a string closes the connection.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { backendNames } from '../../server/test/support/backends.ts';
-import {
-  drained,
-  type EdgeProcess,
-  enrollNode,
-  PlatformLink,
-  startNode,
-  until,
-} from './support/edge-harness.ts';
+import { attributeNodes, drained, type PlatformLink, until } from './support/edge-harness.ts';
 
 const ATTRIBUTES = 'v1/devices/me/attributes';
 
@@ -51,47 +41,19 @@ async function askingDevice(url: string, token: string) {
 
 for (const backend of backendNames()) {
   describe(`attribute requests at an edge node, on ${backend}`, () => {
+    let nodes: Awaited<ReturnType<typeof attributeNodes>>;
     let link: PlatformLink;
     let key: string;
     let dir: string;
     let dirB: string;
-    const made: Record<string, { id: string; token: string }> = {};
-    const running: EdgeProcess[] = [];
-    const node = async (at: string, ready = ['credentials-refreshed']) => {
-      const started = await startNode(at, ready);
-      running.push(started.edge);
-      return started;
-    };
+    let made: Record<string, { id: string; token: string }>;
+    const node = (at: string, ready?: string[]) => nodes.node(at, ready);
 
     before(async () => {
-      link = await PlatformLink.start(backend);
-      dir = mkdtempSync(join(tmpdir(), 'edge-attr-req-'));
-      dirB = mkdtempSync(join(tmpdir(), 'edge-attr-req-b-'));
-      const tenants = { ada: await link.api.tenant('ada'), bob: await link.api.tenant('bob') };
-      key = tenants.ada.key;
-      const nodes = {
-        ada: await enrollNode(link, key, dir, 'ada-gw'),
-        bob: await enrollNode(link, tenants.bob.key, dirB, 'bob-gw'),
-      };
-      for (const [name, owner, attributes] of [
-        ['thermo', 'ada', { target: 21, mode: 'eco' }],
-        ['lamp', 'ada', { on: false }],
-        ['theirs', 'bob', { secret: 'b' }],
-      ] as const) {
-        const reply = await link.call('POST', '/v1/devices', tenants[owner].key, {
-          name,
-          edgeNodeId: nodes[owner].nodeId,
-          attributes,
-        });
-        made[name] = { id: reply.body.id, token: reply.body.credentials.token };
-      }
+      nodes = await attributeNodes(backend, 'edge-attr-req');
+      ({ link, key, dir, dirB, made } = nodes);
     });
-    after(async () => {
-      for (const edge of running) edge.child.kill('SIGKILL');
-      await link.close();
-      rmSync(dir, { recursive: true, force: true });
-      rmSync(dirB, { recursive: true, force: true });
-    });
+    after(() => nodes.close());
 
     it('a device hears its own client and shared attributes, picked by key', async () => {
       const ada = await node(dir);

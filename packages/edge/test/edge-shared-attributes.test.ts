@@ -7,20 +7,11 @@
  * its node was down, converges on what the platform holds.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { backendNames } from '../../server/test/support/backends.ts';
-import {
-  type EdgeProcess,
-  enrollNode,
-  PlatformLink,
-  startNode,
-  until,
-} from './support/edge-harness.ts';
+import { attributeNodes, type PlatformLink, until } from './support/edge-harness.ts';
 
 const ATTRIBUTES = 'v1/devices/me/attributes';
 
@@ -56,52 +47,23 @@ function applied(pushes: readonly unknown[]): Record<string, unknown> {
 
 for (const backend of backendNames()) {
   describe(`shared attributes of devices behind an edge node, on ${backend}`, () => {
+    let nodes: Awaited<ReturnType<typeof attributeNodes>>;
     let link: PlatformLink;
     let key: string;
     let dir: string;
     let dirB: string;
-    const made: Record<string, { id: string; token: string }> = {};
-    const running: EdgeProcess[] = [];
-
+    let made: Record<string, { id: string; token: string }>;
+    const node = (at: string, ready?: string[]) => nodes.node(at, ready);
     const patch = async (name: string, attributes: Record<string, unknown>, as = key) => {
       const reply = await link.call('PATCH', `/v1/devices/${made[name]?.id}`, as, { attributes });
       assert.equal(reply.status, 200, JSON.stringify(reply.body));
     };
-    const node = async (at: string, ready = ['credentials-refreshed']) => {
-      const started = await startNode(at, ready);
-      running.push(started.edge);
-      return started;
-    };
 
     before(async () => {
-      link = await PlatformLink.start(backend);
-      dir = mkdtempSync(join(tmpdir(), 'edge-shared-'));
-      dirB = mkdtempSync(join(tmpdir(), 'edge-shared-b-'));
-      const tenants = { ada: await link.api.tenant('ada'), bob: await link.api.tenant('bob') };
-      key = tenants.ada.key;
-      const nodes = {
-        ada: await enrollNode(link, key, dir, 'ada-gw'),
-        bob: await enrollNode(link, tenants.bob.key, dirB, 'bob-gw'),
-      };
-      for (const [name, owner, attributes] of [
-        ['thermo', 'ada', { target: 21, mode: 'eco' }],
-        ['lamp', 'ada', { on: false }],
-        ['theirs', 'bob', { secret: 'b' }],
-      ] as const) {
-        const reply = await link.call('POST', '/v1/devices', tenants[owner].key, {
-          name,
-          edgeNodeId: nodes[owner].nodeId,
-          attributes,
-        });
-        made[name] = { id: reply.body.id, token: reply.body.credentials.token };
-      }
+      nodes = await attributeNodes(backend, 'edge-shared');
+      ({ link, key, dir, dirB, made } = nodes);
     });
-    after(async () => {
-      for (const edge of running) edge.child.kill('SIGKILL');
-      await link.close();
-      rmSync(dir, { recursive: true, force: true });
-      rmSync(dirB, { recursive: true, force: true });
-    });
+    after(() => nodes.close());
 
     it('a device hears its attributes when it subscribes, then each change; only its own', async () => {
       const ada = await node(dir);

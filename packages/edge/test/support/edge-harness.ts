@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Platform, startPlatform } from '../../../server/src/index.ts';
 import { TestApi } from '../../../server/test/support/api.ts';
@@ -243,4 +246,52 @@ export async function tenantWithDevices(link: PlatformLink, slug: string, count:
     name: `${slug}-gw`,
   });
   return { key, devices, token: token.body.token as string };
+}
+
+/**
+ * Two tenants, ada and bob, each with an enrolled node (in `dir` and `dirB`) and devices
+ * with shared attributes behind it: ada's thermo and lamp, bob's theirs. `node` starts a
+ * node on a directory, killed by `close` with the platform.
+ */
+export async function attributeNodes(backend: BackendName, prefix: string) {
+  const link = await PlatformLink.start(backend);
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  const dirB = mkdtempSync(join(tmpdir(), `${prefix}-b-`));
+  const tenants = { ada: await link.api.tenant('ada'), bob: await link.api.tenant('bob') };
+  const nodes = {
+    ada: await enrollNode(link, tenants.ada.key, dir, 'ada-gw'),
+    bob: await enrollNode(link, tenants.bob.key, dirB, 'bob-gw'),
+  };
+  const made: Record<string, { id: string; token: string }> = {};
+  for (const [name, owner, attributes] of [
+    ['thermo', 'ada', { target: 21, mode: 'eco' }],
+    ['lamp', 'ada', { on: false }],
+    ['theirs', 'bob', { secret: 'b' }],
+  ] as const) {
+    const reply = await link.call('POST', '/v1/devices', tenants[owner].key, {
+      name,
+      edgeNodeId: nodes[owner].nodeId,
+      attributes,
+    });
+    made[name] = { id: reply.body.id, token: reply.body.credentials.token };
+  }
+  const running: EdgeProcess[] = [];
+  return {
+    link,
+    key: tenants.ada.key,
+    dir,
+    dirB,
+    made,
+    node: async (at: string, ready = ['credentials-refreshed']) => {
+      const started = await startNode(at, ready);
+      running.push(started.edge);
+      return started;
+    },
+    close: async () => {
+      for (const edge of running) edge.child.kill('SIGKILL');
+      await link.close();
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(dirB, { recursive: true, force: true });
+    },
+  };
 }
