@@ -1,7 +1,8 @@
 /**
- * Collections listed or counted under policies (GET /v1/collections, GET /v1/usage/objects,
- * GraphQL `collections`) are read from the store a page at a time, never all at once: a tenant
- * may hold up to its plan's collectionsMax of them, and 0 is unlimited.
+ * Collections listed or counted under policies (GET /v1/collections page by page,
+ * GET /v1/usage/objects, GraphQL `collections`) are read from the store a page at a time,
+ * never all at once: a tenant may hold up to its plan's collectionsMax of them, and 0 is
+ * unlimited.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -13,6 +14,8 @@ import { codesOf, gql, keyWith } from './support/graphql.ts';
 /** More than one page of the collection service's store reads (100). */
 const HELD = 230;
 const STORE_PAGE = 100;
+/** GET /v1/collections reads `limit + 1` at a time. */
+const LISTING_LIMIT = 50;
 const NAMES = Array.from({ length: HELD }, (_, i) => `c${String(i).padStart(3, '0')}`);
 const HIDDEN = ['c007', 'c100', 'c229'];
 
@@ -74,12 +77,19 @@ for (const backend of backendNames()) {
       const reads = collectionReads(api, tenant.id);
       const readable = NAMES.filter((name) => !HIDDEN.includes(name));
 
-      const listed = await api.call('GET', '/v1/collections', admin);
-      assert.equal(listed.status, 200);
-      assert.deepEqual(
-        listed.body.items.map((c: { name: string }) => c.name),
-        readable,
-      );
+      const listed: string[] = [];
+      for (let cursor = ''; ; ) {
+        const page = await api.call(
+          'GET',
+          `/v1/collections?limit=${LISTING_LIMIT}${cursor}`,
+          admin,
+        );
+        assert.equal(page.status, 200);
+        listed.push(...page.body.items.map((c: { name: string }) => c.name));
+        if (page.body.nextCursor === null) break;
+        cursor = `&cursor=${page.body.nextCursor}`;
+      }
+      assert.deepEqual(listed, readable);
       const counted = async (key: string) =>
         (await api.call('GET', '/v1/usage/objects', key)).body.collections.count;
       assert.equal(await counted(admin), readable.length);

@@ -342,6 +342,9 @@ const ATTACKS: Record<string, { readonly expect: number; readonly attack: Attack
   'get /v1/roles': {
     expect: 200,
     attack: async (api, key) => {
+      // A cursor names a role, not a tenant's: from the last built-in one, B's custom roles.
+      const fromCursor = await api.call('GET', `/v1/roles?cursor=${btoa('device')}`, key);
+      assert.ok(fromCursor.body.items.every((r: { name: string }) => r.name !== VICTIM_ROLE));
       const reply = await api.call('GET', '/v1/roles', key);
       assert.ok(reply.body.items.every((r: { name: string }) => r.name !== VICTIM_ROLE));
       return reply;

@@ -66,14 +66,36 @@ export class RoleService {
   }
 
   /**
-   * Built-in roles first, then the tenant's by name: those the caller may read (`readable`,
-   * by name), as if no other existed.
+   * Built-in roles first, in their fixed order, then the tenant's by name: the first `limit`
+   * after the role named `after` that the caller may read (`readable`, by name), as if no
+   * other existed, and whether another follows. No custom role can take a built-in role's
+   * name, so a cursor naming a built-in role goes on with the built-in roles after it and then
+   * every custom role, and one naming any other goes on with the custom roles named after it
+   * (deleted or not). Custom roles are read whole: a tenant has at most customRolesMax.
    */
-  async list(context: TenantContext, readable: (name: string) => boolean): Promise<RoleView[]> {
-    const custom = await (await this.#locate(context)).reader.authz.listRoles();
-    return [...BUILT_IN_ROLE_NAMES.map(builtInView), ...custom.map(customView)].filter((role) =>
-      readable(role.name),
-    );
+  async list(
+    context: TenantContext,
+    after: string | undefined,
+    limit: number,
+    readable: (name: string) => boolean,
+  ): Promise<{ items: RoleView[]; more: boolean }> {
+    const custom = (await (await this.#locate(context)).reader.authz.listRoles())
+      .map(customView)
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
+    const builtIns = BUILT_IN_ROLE_NAMES.map(builtInView);
+    const next =
+      after === undefined
+        ? [...builtIns, ...custom]
+        : isBuiltInRole(after)
+          ? [...builtIns.slice(BUILT_IN_ROLE_NAMES.indexOf(after) + 1), ...custom]
+          : custom.filter((role) => role.name > after);
+    const items: RoleView[] = [];
+    for (const role of next) {
+      if (!readable(role.name)) continue;
+      if (items.length === limit) return { items, more: true };
+      items.push(role);
+    }
+    return { items, more: false };
   }
 
   async get(context: TenantContext, name: string): Promise<RoleView> {

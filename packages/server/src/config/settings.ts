@@ -219,7 +219,7 @@ export const SETTINGS = {
     type: 'integer',
     default: 100,
     minimum: 0,
-    doc: 'Most custom roles one tenant may define (`GET /v1/roles` lists them all, unpaged).',
+    doc: 'Most custom roles one tenant may define (`GET /v1/roles` reads them all to page them).',
   },
   policySetMaxChars: {
     flag: 'policy-set-max-chars',

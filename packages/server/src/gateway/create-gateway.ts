@@ -157,7 +157,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
   const openApi = installOpenApi(app, { title: 'Palisade API', version: options.version });
   systemRoutes(app, { ready: options.probes.ready, openApi }, metrics);
   platformTenantRoutes(app, options.tenants, options.pageSizeMax);
-  collectionRoutes(app, options.collections, options.authz.authorizer);
+  collectionRoutes(app, options.collections, options.authz.authorizer, options.pageSizeMax);
   recordRoutes(app, options.records, options.authz.authorizer, options.pageSizeMax);
   if (options.keys !== undefined) keyRoutes(app, options.keys, options.tenants);
   if (options.identity !== undefined) {
@@ -187,7 +187,7 @@ export async function createGateway(options: GatewayOptions): Promise<FastifyIns
     options.graphql.queryMaxLength,
     options.rateLimitRefusalDelayMs,
   );
-  roleRoutes(app, options.authz.roles, options.authz.authorizer);
+  roleRoutes(app, options.authz.roles, options.authz.authorizer, options.pageSizeMax);
   policyRoutes(app, options.authz.policies, options.authz.policySetMaxChars);
   settingsRoutes(app, options.cors.settings);
   corsPreflightRoute(app, options.cors.settings, options.cors.maxAgeSeconds);

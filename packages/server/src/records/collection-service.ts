@@ -3,7 +3,7 @@ import { PalisadeError } from '../errors/index.ts';
 import type { ObjectCaps } from '../quotas/index.ts';
 import type { CollectionRow, ShardStore, TenantStore, TenantWriteTx } from '../store/index.ts';
 import type { TenantContext } from '../tenancy/index.ts';
-import type { CountReads } from './readable-page.ts';
+import { type CountReads, readableKeyed } from './readable-page.ts';
 import type { SchemaRegistry } from './schema-registry.ts';
 
 /**
@@ -142,6 +142,26 @@ export class CollectionService {
     if (readable.uniform === false) return 0;
     if (readable.uniform === true) return (await this.#locate(context)).reader.countCollections();
     return (await this.list(context, readable, 0)).count;
+  }
+
+  /**
+   * The first `limit` collections by name after `after` that the caller may read (`readable`,
+   * by name), as if no other existed, and whether another follows (see readableKeyed).
+   */
+  async page(
+    context: TenantContext,
+    after: string | undefined,
+    limit: number,
+    readable: (name: string) => boolean,
+  ): Promise<{ items: CollectionRow[]; more: boolean }> {
+    const { reader } = await this.#locate(context);
+    return readableKeyed(
+      (from, count) => reader.listCollections({ after: from, limit: count }),
+      (row) => readable(row.name),
+      after,
+      limit,
+      (row) => row.name,
+    );
   }
 
   /**

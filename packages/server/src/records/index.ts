@@ -5,12 +5,19 @@ export {
   storeLocator,
   type TenantStoreLocator,
 } from './collection-service.ts';
-export { type CountReads, type ListingReads, readableRows } from './readable-page.ts';
+export {
+  type CountReads,
+  type ListingReads,
+  readableKeyed,
+  readableRows,
+} from './readable-page.ts';
 export {
   cursorPage,
   decodeCursor,
+  decodeNameCursor,
   defaultPageLimit,
   encodeCursor,
+  namePage,
   page,
 } from './record-cursor.ts';
 export { type RecordEncryption, redactEncrypted, storedState } from './record-encryption.ts';

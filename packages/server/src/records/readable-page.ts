@@ -48,11 +48,22 @@ export async function readablePage(
  * whether there is a next one. `list` is asked again, after the last row it gave, while rows
  * the caller may not see keep the page from filling.
  */
-export async function readableRows<T extends { readonly id: string }>(
+export function readableRows<T extends { readonly id: string }>(
   list: (after: string | undefined, limit: number) => Promise<readonly T[]>,
   readable: (row: T) => boolean,
   after: string | undefined,
   limit: number,
+): Promise<{ items: T[]; more: boolean }> {
+  return readableKeyed(list, readable, after, limit, (row) => row.id);
+}
+
+/** readableRows for rows listed in the order of another key (`key`: a collection's name). */
+export async function readableKeyed<T>(
+  list: (after: string | undefined, limit: number) => Promise<readonly T[]>,
+  readable: (row: T) => boolean,
+  after: string | undefined,
+  limit: number,
+  key: (row: T) => string,
 ): Promise<{ items: T[]; more: boolean }> {
   const items: T[] = [];
   let cursor = after;
@@ -64,6 +75,6 @@ export async function readableRows<T extends { readonly id: string }>(
       items.push(row);
     }
     if (rows.length <= limit) return { items, more: false };
-    cursor = rows.at(-1)!.id;
+    cursor = key(rows.at(-1)!);
   }
 }

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Authorizer } from '../../authz/index.ts';
 import { placingInputs } from '../../errors/index.ts';
-import type { CollectionService } from '../../records/index.ts';
+import { type CollectionService, decodeNameCursor, namePage } from '../../records/index.ts';
 import { tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
 import { BODY_INPUT } from '../input-places.ts';
-import { COLLECTION, COLLECTION_NAME } from '../schemas.ts';
+import { COLLECTION, COLLECTION_NAME, pageOf, pageQuery } from '../schemas.ts';
 
 const TAGS = ['collections'];
 const NAME_PARAMS = {
@@ -18,6 +18,7 @@ export function collectionRoutes(
   app: FastifyInstance,
   collections: CollectionService,
   authorizer: Authorizer,
+  pageSizeMax: number,
 ): void {
   app.put<{
     Params: { name: string };
@@ -73,24 +74,22 @@ export function collectionRoutes(
     handler: (request) => collections.get(tenantOf(request), request.params.name),
   });
 
-  app.get('/v1/collections', {
+  app.get<{ Querystring: { limit: number; cursor?: string } }>('/v1/collections', {
     config: { auth: 'collections:read' },
     schema: {
-      summary: "List the tenant's collections the caller may read",
+      summary: "List the tenant's collections the caller may read by name, with a cursor",
       tags: TAGS,
-      response: {
-        200: {
-          type: 'object',
-          required: ['items'],
-          properties: { items: { type: 'array', items: COLLECTION } },
-        },
-      },
+      querystring: pageQuery(pageSizeMax),
+      response: { 200: pageOf(COLLECTION) },
     },
     handler: async (request) => {
+      const { limit, cursor } = request.query;
       // The route decided the listing; each collection is decided as GET …/{name} is.
       const principal = tenantPrincipalOf(request);
       const readable = await authorizer.itemReads(principal, 'collections:read');
-      return { items: (await collections.list(principal.context, readable)).items };
+      return namePage(
+        await collections.page(principal.context, decodeNameCursor(cursor), limit, readable),
+      );
     },
   });
 }

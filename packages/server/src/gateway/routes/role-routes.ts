@@ -5,8 +5,9 @@ import {
   type Permission,
   type RoleService,
 } from '../../authz/index.ts';
+import { decodeNameCursor, namePage } from '../../records/index.ts';
 import { permissionsOf, tenantOf, tenantPrincipalOf } from '../auth-hook.ts';
-import { NO_BODY, ROLE_NAME } from '../schemas.ts';
+import { NO_BODY, pageOf, pageQuery, ROLE_NAME } from '../schemas.ts';
 
 const TAGS = ['roles'];
 const NAME_PARAMS = {
@@ -31,25 +32,29 @@ const ROLE = {
 } as const;
 
 /** `/v1/roles…`: the built-in roles and a tenant's custom roles made of permissions. */
-export function roleRoutes(app: FastifyInstance, roles: RoleService, authorizer: Authorizer): void {
-  app.get('/v1/roles', {
+export function roleRoutes(
+  app: FastifyInstance,
+  roles: RoleService,
+  authorizer: Authorizer,
+  pageSizeMax: number,
+): void {
+  app.get<{ Querystring: { limit: number; cursor?: string } }>('/v1/roles', {
     config: { auth: 'roles:read' },
     schema: {
-      summary: 'List the built-in roles and the tenant’s custom roles that the caller may read',
+      summary:
+        'List the built-in roles, then the tenant’s custom roles by name, that the caller may read, with a cursor',
       tags: TAGS,
-      response: {
-        200: {
-          type: 'object',
-          required: ['items'],
-          properties: { items: { type: 'array', items: ROLE } },
-        },
-      },
+      querystring: pageQuery(pageSizeMax),
+      response: { 200: pageOf(ROLE) },
     },
     handler: async (request) => {
+      const { limit, cursor } = request.query;
       // The route decided the listing; each role is decided as GET /v1/roles/{name} is.
       const principal = tenantPrincipalOf(request);
       const readable = await authorizer.itemReads(principal, 'roles:read');
-      return { items: await roles.list(principal.context, readable) };
+      return namePage(
+        await roles.list(principal.context, decodeNameCursor(cursor), limit, readable),
+      );
     },
   });
 
