@@ -142,6 +142,28 @@ describe('a drop racing a write in another process on postgres', {
     }
   });
 
+  test('a temporary table of the same name does not hide a tombstone from the write check', async (t) => {
+    const open = await backendFor(t, 'postgres');
+    const shard = await open();
+    const tenantId = uuid7();
+    await shard.dropTenant(tenantId);
+    const runtime = new pg.Client({
+      connectionString: asRole(shard.location, (shard as PostgresShardStore).runtimeRole),
+    });
+    await runtime.connect();
+    try {
+      // Temporary tables come first in a session's search path unless a function pins it.
+      await runtime.query('CREATE TEMPORARY TABLE dropped_tenants (tenant_id uuid)');
+      const opened = (await runtime.query(
+        `BEGIN; SELECT palisade_write_tenant('${tenantId}') AS live`,
+      )) as unknown as pg.QueryResult[];
+      assert.equal(opened.at(-1)?.rows[0]?.live, false, 'the tenant is still seen dropped');
+      await runtime.query('ROLLBACK');
+    } finally {
+      await runtime.end();
+    }
+  });
+
   test('the drop waits for the write under way, then removes what it wrote', async (t) => {
     const open = await backendFor(t, 'postgres');
     const dropping = await open();

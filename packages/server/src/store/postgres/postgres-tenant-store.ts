@@ -400,7 +400,7 @@ interface ShardTenant {
 /**
  * How a transaction of `tenantId` opens, in one round trip: it sets `app.tenant_id`
  * transaction-locally, so a pooled connection never carries a tenant over. A write
- * transaction does so through `palisade_write_tenant` (shard migration 24), which also holds
+ * transaction does so through `palisade_write_tenant` (shard migrations 24 and 26), which also holds
  * the tenant's `live` lock shared, then looks for the tenant's tombstone. A drop takes that
  * lock exclusively as it writes the tombstone: it waits for the writes of the tenant under way
  * in every process, and every later write finds the tombstone.

@@ -531,5 +531,25 @@ export function shardMigrations(runtimeRole: string): readonly PgMigration[] {
           ADD COLUMN totp_pending_secret bytea;
       `,
     },
+    {
+      // palisade_write_tenant named dropped_tenants unqualified, and a session's temporary
+      // tables come first in its search path: a runtime-role session could hide every
+      // tombstone behind a temporary table of that name. The table (and the cast's type) are
+      // now named with their schemas; functions are looked up in pg_catalog first anyway.
+      version: 26,
+      sql: `
+        DO $migration$ BEGIN EXECUTE format($function$
+          CREATE OR REPLACE FUNCTION palisade_write_tenant(tenant text) RETURNS boolean
+            LANGUAGE plpgsql VOLATILE AS $body$
+            BEGIN
+              PERFORM set_config('app.tenant_id', tenant, true);
+              PERFORM pg_advisory_xact_lock_shared(
+                hashtextextended('palisade.tenant-lock:' || tenant || ':live', 0));
+              RETURN NOT EXISTS (
+                SELECT FROM %I.dropped_tenants WHERE tenant_id = tenant::pg_catalog.uuid);
+            END $body$
+        $function$, current_schema()); END $migration$;
+      `,
+    },
   ];
 }
