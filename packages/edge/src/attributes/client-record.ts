@@ -1,6 +1,6 @@
-import { DatabaseSync } from 'node:sqlite';
-import { openJson, sealJson } from '../sealed-json.ts';
-import type { Attributes } from './shared-copy.ts';
+import type { DatabaseSync } from 'node:sqlite';
+import { sealJson } from '../sealed-json.ts';
+import { type Attributes, openSealedDevices } from './sealed-devices.ts';
 
 /** The file of the node's record of its devices' client attributes inside a node directory. */
 export const CLIENT_ATTRIBUTES_FILE = 'client-attributes.db';
@@ -17,25 +17,13 @@ export const CLIENT_ATTRIBUTES_FILE = 'client-attributes.db';
 export class ClientAttributeRecord {
   readonly #db: DatabaseSync;
   readonly #key: Uint8Array;
-  readonly #devices = new Map<string, Attributes>();
+  readonly #devices: Map<string, Attributes>;
   readonly #notStored: (error: unknown) => void;
 
   constructor(path: string, key: Uint8Array, notStored: (error: unknown) => void) {
-    if (key.length !== 32) throw new Error('the attribute key must be 32 bytes');
     this.#key = key;
     this.#notStored = notStored;
-    this.#db = new DatabaseSync(path);
-    this.#db.exec(`
-      PRAGMA journal_mode = WAL;
-      PRAGMA synchronous = FULL;
-      CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, sealed BLOB NOT NULL) STRICT;
-    `);
-    const rows = this.#db.prepare('SELECT id, sealed FROM devices').all() as {
-      id: string;
-      sealed: Uint8Array;
-    }[];
-    for (const row of rows)
-      this.#devices.set(row.id, openJson(this.#key, row.id, row.sealed) as Attributes);
+    ({ db: this.#db, devices: this.#devices } = openSealedDevices(path, key));
   }
 
   /** What the device reported through this node; empty when it reported nothing. */

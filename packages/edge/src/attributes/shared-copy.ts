@@ -1,12 +1,12 @@
-import { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
 import { isDeepStrictEqual } from 'node:util';
-import { openJson, sealJson } from '../sealed-json.ts';
+import { sealJson } from '../sealed-json.ts';
+import { type Attributes, openSealedDevices } from './sealed-devices.ts';
 
 /** The file of the node's copy of its devices' shared attributes inside a node directory. */
 export const SHARED_ATTRIBUTES_FILE = 'shared-attributes.db';
 
-/** Shared attributes of a device, as the tenant set them on the platform. */
-export type Attributes = Readonly<Record<string, unknown>>;
+export type { Attributes } from './sealed-devices.ts';
 
 /**
  * What the platform sends down the RPC link: `complete`, the node's devices are exactly
@@ -30,27 +30,18 @@ export interface SharedUpdate {
 export class SharedAttributeCopy {
   readonly #db: DatabaseSync;
   readonly #key: Uint8Array;
-  readonly #devices = new Map<string, Attributes>();
+  readonly #devices: Map<string, Attributes>;
   readonly #notStored: (error: unknown) => void;
   #digest = '';
 
   constructor(path: string, key: Uint8Array, notStored: (error: unknown) => void) {
-    if (key.length !== 32) throw new Error('the attribute key must be 32 bytes');
     this.#key = key;
     this.#notStored = notStored;
-    this.#db = new DatabaseSync(path);
-    this.#db.exec(`
-      PRAGMA journal_mode = WAL;
-      PRAGMA synchronous = FULL;
-      CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, sealed BLOB NOT NULL) STRICT;
-      CREATE TABLE IF NOT EXISTS copy (k TEXT PRIMARY KEY, v TEXT NOT NULL) STRICT;
-    `);
-    const rows = this.#db.prepare('SELECT id, sealed FROM devices').all() as {
-      id: string;
-      sealed: Uint8Array;
-    }[];
-    for (const row of rows)
-      this.#devices.set(row.id, openJson(this.#key, row.id, row.sealed) as Attributes);
+    ({ db: this.#db, devices: this.#devices } = openSealedDevices(
+      path,
+      key,
+      'CREATE TABLE IF NOT EXISTS copy (k TEXT PRIMARY KEY, v TEXT NOT NULL) STRICT;',
+    ));
     const digest = this.#db.prepare("SELECT v FROM copy WHERE k = 'digest'").get() as
       | { v: string }
       | undefined;
