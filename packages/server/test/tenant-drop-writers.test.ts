@@ -115,18 +115,23 @@ async function advisoryLockWaited(url: string, stop: AbortSignal): Promise<void>
   }
 }
 
+/** A session of the runtime role on a shard from which `tenantId` was dropped. */
+async function runtimeAfterDrop(t: TestContext, tenantId: string): Promise<pg.Client> {
+  const shard = await (await backendFor(t, 'postgres'))();
+  await shard.dropTenant(tenantId);
+  const runtime = new pg.Client({
+    connectionString: asRole(shard.location, (shard as PostgresShardStore).runtimeRole),
+  });
+  await runtime.connect();
+  return runtime;
+}
+
 describe('a drop racing a write in another process on postgres', {
   skip: !backendNames().includes('postgres'),
 }, () => {
   test("the runtime role may read its tenant's tombstone, never remove or write one", async (t) => {
-    const open = await backendFor(t, 'postgres');
-    const shard = await open();
     const tenantId = uuid7();
-    await shard.dropTenant(tenantId);
-    const runtime = new pg.Client({
-      connectionString: asRole(shard.location, (shard as PostgresShardStore).runtimeRole),
-    });
-    await runtime.connect();
+    const runtime = await runtimeAfterDrop(t, tenantId);
     try {
       await runtime.query(`BEGIN; SELECT set_config('app.tenant_id', '${tenantId}', true)`);
       const seen = await runtime.query('SELECT tenant_id FROM dropped_tenants');
@@ -143,14 +148,8 @@ describe('a drop racing a write in another process on postgres', {
   });
 
   test('a temporary table of the same name does not hide a tombstone from the write check', async (t) => {
-    const open = await backendFor(t, 'postgres');
-    const shard = await open();
     const tenantId = uuid7();
-    await shard.dropTenant(tenantId);
-    const runtime = new pg.Client({
-      connectionString: asRole(shard.location, (shard as PostgresShardStore).runtimeRole),
-    });
-    await runtime.connect();
+    const runtime = await runtimeAfterDrop(t, tenantId);
     try {
       // Temporary tables come first in a session's search path unless a function pins it.
       await runtime.query('CREATE TEMPORARY TABLE dropped_tenants (tenant_id uuid)');
